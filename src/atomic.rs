@@ -1,0 +1,96 @@
+//! Atomic output: every file ancilla writes goes to a temporary sibling first and is renamed into
+//! place, so a killed run never leaves a half-written output and a rerun can trust what it finds.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// The temporary sibling used while `path` is being written. It keeps the final extension
+/// (`x.nii.gz` → `.x.nii.gz.partial-PID.nii.gz`) so writers that look at the extension behave.
+pub fn temp_sibling(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".to_string());
+    let ext = if name.ends_with(".nii.gz") {
+        ".nii.gz".to_string()
+    } else {
+        path.extension()
+            .map(|e| format!(".{}", e.to_string_lossy()))
+            .unwrap_or_default()
+    };
+    path.with_file_name(format!(".{name}.partial-{}{ext}", std::process::id()))
+}
+
+/// Write `bytes` to `path` atomically (temp file in the same directory, fsync, rename).
+/// Parent directories are created.
+pub fn write_bytes(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_with(path, |tmp| {
+        let mut f = fs::File::create(tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    })
+}
+
+/// Run `write` on a temporary sibling of `path`, then rename it into place. On error the
+/// temporary file is removed and `path` is untouched.
+pub fn write_with<E, F>(path: &Path, write: F) -> Result<(), E>
+where
+    F: FnOnce(&Path) -> Result<(), E>,
+    E: From<io::Error>,
+{
+    if let Some(parent) = path.parent() {
+        if !parent.as_os_str().is_empty() {
+            fs::create_dir_all(parent)?;
+        }
+    }
+    let tmp = temp_sibling(path);
+    match write(&tmp) {
+        Ok(()) => {
+            fs::rename(&tmp, path).inspect_err(|_| {
+                let _ = fs::remove_file(&tmp);
+            })?;
+            Ok(())
+        }
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// Serialize `value` as pretty JSON (with a trailing newline) and write it atomically.
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+    bytes.push(b'\n');
+    write_bytes(path, &bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_write_leaves_no_file_and_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("sub/out.json");
+        let r: Result<(), io::Error> = write_with(&target, |tmp| {
+            fs::write(tmp, b"half")?;
+            Err(io::Error::other("killed"))
+        });
+        assert!(r.is_err());
+        assert!(!target.exists());
+        assert_eq!(fs::read_dir(dir.path().join("sub")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn write_replaces_content_and_keeps_double_extension() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("a.nii.gz");
+        assert!(temp_sibling(&target).to_string_lossy().ends_with(".nii.gz"));
+        write_bytes(&target, b"one").unwrap();
+        write_bytes(&target, b"two").unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"two");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

@@ -1,0 +1,119 @@
+//! Command-line definitions (clap). The contract is DESIGN.md's "Command line" section.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ancilla",
+    version,
+    about = "Imaging ancillary-study pipeline: DICOM scan, de-identification, volumes, SUV and IBSI features, clinical linkage, survival statistics"
+)]
+pub struct Cli {
+    /// No progress output (errors and the final summary only).
+    #[arg(long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a synthetic cohort: DICOM with fake PHI, masks, clinical tables, ground truth.
+    Phantom {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 20)]
+        subjects: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Inventory of DICOM inputs: one line per series, every rejected file with its reason.
+    Scan {
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Write the inventory as JSON (no site paths or names in it).
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// De-identify a DICOM tree (PS3.15 Annex E) with trial pseudonyms.
+    Deid {
+        input: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// File with at least 32 secret bytes.
+        #[arg(long)]
+        key: PathBuf,
+        /// CSV with columns patient_id,usubjid.
+        #[arg(long)]
+        subjects: PathBuf,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Site-side log of input paths of files not released (stays at the site).
+        #[arg(long)]
+        site_log: Option<PathBuf>,
+    },
+    /// Every image series → NIfTI (.nii.gz) + JSON sidecar; PET also as SUVbw.
+    Convert {
+        input: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Write .nii instead of .nii.gz.
+        #[arg(long)]
+        uncompressed: bool,
+    },
+    /// The SUV factor of a PET series and every input it used, as JSON.
+    Suv { series_dir: PathBuf },
+    /// Per-ROI features (IBSI names) of an image and a mask.
+    Features {
+        #[arg(long)]
+        image: PathBuf,
+        #[arg(long)]
+        mask: PathBuf,
+        /// Label table, e.g. 1=tumor,2=kidney.
+        #[arg(long)]
+        labels: Option<String>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Link features with ADSL, ADTTE and pathology into the analysis table.
+    Link {
+        #[arg(long)]
+        features: PathBuf,
+        #[arg(long)]
+        subjects: PathBuf,
+        #[arg(long)]
+        tte: PathBuf,
+        #[arg(long)]
+        pathology: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Statistics on the analysis table: stats.json and a summary.
+    Analyze {
+        table: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value = "PFS_MONTHS")]
+        time: String,
+        #[arg(long, default_value = "PFS_EVENT")]
+        event: String,
+    },
+    /// Run every stage from a pipeline config; resumable.
+    Run {
+        config: PathBuf,
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Process shard I of N (1-based), e.g. 2/8.
+        #[arg(long)]
+        shard: Option<String>,
+    },
+    /// Merge shard output folders into one.
+    Merge {
+        #[arg(required = true)]
+        shard_dirs: Vec<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}

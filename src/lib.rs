@@ -1,0 +1,31 @@
+//! ancilla: the imaging pipeline of a kidney-cancer trial's ancillary study.
+//!
+//! One module per stage, in the order data flows (a module depends only on those above it):
+//! `ingest` (scan, inventory) → `deid` (PS3.15 Annex E) → `volume` (series → volumes, NIfTI) →
+//! `roi` (masks) → `quant` (QIBA SUV, IBSI features) → `convert` (series → NIfTI files) →
+//! `clinical` (CDISC ADaM tables, linkage) → `stats` (survival, ROC) → `report` → `pipeline`.
+//! `phantom` writes the synthetic cohort every test and demo uses. `atomic` writes files.
+//!
+//! Every stage reports bad input with a reason and goes on; no stage writes PHI.
+
+pub mod atomic;
+pub mod clinical;
+pub mod convert;
+pub mod deid;
+pub mod ingest;
+pub mod phantom;
+pub mod pipeline;
+pub mod quant;
+pub mod report;
+pub mod roi;
+pub mod stats;
+pub mod volume;
+
+/// How a failure maps to the process exit code (DESIGN.md: 1 the run failed, 2 bad command
+/// line or config). Every module error implements it.
+pub trait ExitCode {
+    /// 2 for a bad command line or config, 1 for anything else.
+    fn exit_code(&self) -> u8 {
+        1
+    }
+}

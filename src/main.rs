@@ -1,0 +1,152 @@
+//! The `ancilla` binary: parses the command line, calls the library, maps errors to exit codes
+//! (0 success, also with reported rejections; 1 the run failed; 2 bad command line or config).
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use cli::{Cli, Command};
+
+/// A failure with its exit code.
+struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+fn fail<E>(e: E) -> Failure
+where
+    E: ancilla::ExitCode + std::error::Error + Send + Sync + 'static,
+{
+    Failure {
+        code: e.exit_code(),
+        error: anyhow::Error::new(e),
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<(), Failure> {
+    let quiet = cli.quiet;
+    match cli.command {
+        Command::Phantom {
+            out,
+            subjects,
+            seed,
+        } => {
+            let s = ancilla::phantom::generate(&ancilla::phantom::PhantomOptions {
+                out: out.clone(),
+                subjects,
+                seed,
+            })
+            .map_err(fail)?;
+            if !quiet {
+                eprintln!(
+                    "phantom: {} subjects, {} files under {}",
+                    s.subjects,
+                    s.files,
+                    out.display()
+                );
+            }
+            Ok(())
+        }
+        Command::Scan { inputs, json } => {
+            ancilla::ingest::scan_command(&inputs, json.as_deref(), quiet).map_err(fail)
+        }
+        Command::Deid {
+            input,
+            out,
+            key,
+            subjects,
+            config,
+            site_log,
+        } => {
+            let s = ancilla::deid::run(&ancilla::deid::DeidOptions {
+                input,
+                out,
+                key,
+                subjects,
+                config,
+                site_log,
+            })
+            .map_err(fail)?;
+            if s.verification_failures > 0 {
+                return Err(Failure {
+                    code: 1,
+                    error: anyhow::anyhow!(
+                        "{} written files failed the post-write PHI check and were deleted",
+                        s.verification_failures
+                    ),
+                });
+            }
+            Ok(())
+        }
+        Command::Convert {
+            input,
+            out,
+            uncompressed,
+        } => ancilla::convert::convert_command(&input, &out, !uncompressed, quiet).map_err(fail),
+        Command::Suv { series_dir } => {
+            let v = ancilla::quant::suv_json(&series_dir).map_err(fail)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&v).unwrap_or_else(|_| v.to_string())
+            );
+            Ok(())
+        }
+        Command::Features {
+            image,
+            mask,
+            labels,
+            out,
+        } => ancilla::quant::features(&ancilla::quant::FeaturesOptions {
+            image,
+            mask,
+            labels,
+            out,
+        })
+        .map_err(fail),
+        Command::Link {
+            features,
+            subjects,
+            tte,
+            pathology,
+            out,
+        } => ancilla::clinical::link(&ancilla::clinical::LinkOptions {
+            features,
+            subjects,
+            tte,
+            pathology,
+            out,
+        })
+        .map_err(fail),
+        Command::Analyze {
+            table,
+            out,
+            time,
+            event,
+        } => ancilla::stats::analyze(&ancilla::stats::AnalyzeOptions {
+            table,
+            out,
+            time,
+            event,
+        })
+        .map_err(fail),
+        Command::Run { config, out, shard } => {
+            ancilla::pipeline::run_command(&config, out.as_deref(), shard.as_deref(), quiet)
+                .map_err(fail)
+        }
+        Command::Merge { shard_dirs, out } => {
+            ancilla::pipeline::merge_command(&shard_dirs, &out).map_err(fail)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error: {:#}", f.error);
+            ExitCode::from(f.code)
+        }
+    }
+}

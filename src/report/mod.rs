@@ -1,0 +1,2 @@
+//! Outputs for people and programs: feature tables (CSV, Parquet), report.html, QC images,
+//! provenance.

@@ -1,0 +1,1 @@
+//! Regions of interest: NIfTI label maps, DICOM SEG, RTSTRUCT; resampling onto an image grid.

@@ -1,0 +1,492 @@
+//! NIfTI-1 input/output (NIfTI-1.1 header, `.nii` / `.nii.gz`) with the geometry written twice,
+//! as sform (code 1, scanner) and qform (code 1), both in RAS as the format requires.
+//!
+//! Layout follows dcm2niix: columns stay as in DICOM, rows are flipped (the first stored row is
+//! the last DICOM row) and slices run along the row × column normal, so for an axial series the
+//! affine is `diag(-dx, dy, dz)` with qfac = −1. Whatever the layout, every voxel keeps the LPS
+//! position it had in DICOM: world(RAS) = diag(−1, −1, 1) · world(LPS).
+//!
+//! The nifti crate's writer fills the header from a reference header (it writes an identity
+//! affine otherwise), so every header written here is built from the volume's `Geometry`.
+//! Files are written through `crate::atomic`.
+
+use std::path::Path;
+
+use ndarray::{s, Array3, Array4, ArrayView3, Axis, Ix3, Ix4};
+use nifti::{DataElement, IntoNdArray, NiftiHeader, NiftiObject, NiftiVolume, ReaderOptions};
+
+use nifti::writer::WriterOptions;
+
+use super::{dot, Geometry, Volume};
+
+/// Errors of NIfTI reading and writing.
+#[derive(Debug, thiserror::Error)]
+pub enum NiftiError {
+    #[error("cannot read NIfTI file {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: nifti::NiftiError,
+    },
+    #[error("cannot write NIfTI file {path}: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: nifti::NiftiError,
+    },
+    #[error("NIfTI file {path}: {what}")]
+    Invalid { path: String, what: String },
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl From<std::io::Error> for NiftiError {
+    fn from(source: std::io::Error) -> Self {
+        NiftiError::Io {
+            path: String::new(),
+            source,
+        }
+    }
+}
+
+/// Optional header content for a written file.
+#[derive(Debug, Clone, Default)]
+pub struct NiftiMeta {
+    /// `descrip` field (≤ 79 bytes; must not carry PHI).
+    pub description: String,
+    /// Repetition time / time step in seconds for 4D files (`pixdim[4]`).
+    pub time_step_s: Option<f64>,
+}
+
+/// The 4×4 RAS affine (rows) of the dcm2niix-style stored layout of a volume with `rows` rows.
+/// Returns (affine rows, spacing).
+fn ras_affine(g: &Geometry, rows: usize) -> [[f64; 4]; 3] {
+    // Row flip: stored row j' = rows − 1 − j.
+    let origin = g.world(0.0, (rows.saturating_sub(1)) as f64, 0.0);
+    let dirs = [
+        g.direction[0],
+        [-g.direction[1][0], -g.direction[1][1], -g.direction[1][2]],
+        g.direction[2],
+    ];
+    let lps_to_ras = [-1.0, -1.0, 1.0];
+    let mut a = [[0.0; 4]; 3];
+    for r in 0..3 {
+        for (axis, dir) in dirs.iter().enumerate() {
+            a[r][axis] = lps_to_ras[r] * dir[r] * g.spacing[axis];
+        }
+        a[r][3] = lps_to_ras[r] * origin[r];
+    }
+    a
+}
+
+/// Quaternion parameters (b, c, d, qfac) of the rotation part of an affine, as
+/// `nifti_mat44_to_quatern` of the NIfTI reference library defines them.
+fn quaternion(a: &[[f64; 4]; 3], spacing: [f64; 3]) -> (f64, f64, f64, f64) {
+    let mut r = [[0.0; 3]; 3];
+    for row in 0..3 {
+        for col in 0..3 {
+            r[row][col] = a[row][col] / spacing[col];
+        }
+    }
+    let det = r[0][0] * (r[1][1] * r[2][2] - r[1][2] * r[2][1])
+        - r[0][1] * (r[1][0] * r[2][2] - r[1][2] * r[2][0])
+        + r[0][2] * (r[1][0] * r[2][1] - r[1][1] * r[2][0]);
+    let qfac = if det < 0.0 {
+        for row in r.iter_mut() {
+            row[2] = -row[2];
+        }
+        -1.0
+    } else {
+        1.0
+    };
+    let trace = r[0][0] + r[1][1] + r[2][2] + 1.0;
+    let (mut qa, mut qb, mut qc, mut qd);
+    if trace > 0.5 {
+        qa = 0.5 * trace.sqrt();
+        qb = 0.25 * (r[2][1] - r[1][2]) / qa;
+        qc = 0.25 * (r[0][2] - r[2][0]) / qa;
+        qd = 0.25 * (r[1][0] - r[0][1]) / qa;
+    } else {
+        let xd = 1.0 + r[0][0] - (r[1][1] + r[2][2]);
+        let yd = 1.0 + r[1][1] - (r[0][0] + r[2][2]);
+        let zd = 1.0 + r[2][2] - (r[0][0] + r[1][1]);
+        if xd > 1.0 {
+            qb = 0.5 * xd.sqrt();
+            qc = 0.25 * (r[0][1] + r[1][0]) / qb;
+            qd = 0.25 * (r[0][2] + r[2][0]) / qb;
+            qa = 0.25 * (r[2][1] - r[1][2]) / qb;
+        } else if yd > 1.0 {
+            qc = 0.5 * yd.sqrt();
+            qb = 0.25 * (r[0][1] + r[1][0]) / qc;
+            qd = 0.25 * (r[1][2] + r[2][1]) / qc;
+            qa = 0.25 * (r[0][2] - r[2][0]) / qc;
+        } else {
+            qd = 0.5 * zd.sqrt();
+            qb = 0.25 * (r[0][2] + r[2][0]) / qd;
+            qc = 0.25 * (r[1][2] + r[2][1]) / qd;
+            qa = 0.25 * (r[1][0] - r[0][1]) / qd;
+        }
+        if qa < 0.0 {
+            qb = -qb;
+            qc = -qc;
+            qd = -qd;
+            qa = -qa;
+        }
+    }
+    let _ = qa;
+    (qb, qc, qd, qfac)
+}
+
+/// A header carrying `g` as sform and qform for an image with `rows` rows.
+pub fn header_for(g: &Geometry, rows: usize, meta: &NiftiMeta) -> NiftiHeader {
+    let a = ras_affine(g, rows);
+    let (b, c, d, qfac) = quaternion(&a, g.spacing);
+    let mut h = NiftiHeader {
+        sform_code: 1,
+        qform_code: 1,
+        srow_x: [
+            a[0][0] as f32,
+            a[0][1] as f32,
+            a[0][2] as f32,
+            a[0][3] as f32,
+        ],
+        srow_y: [
+            a[1][0] as f32,
+            a[1][1] as f32,
+            a[1][2] as f32,
+            a[1][3] as f32,
+        ],
+        srow_z: [
+            a[2][0] as f32,
+            a[2][1] as f32,
+            a[2][2] as f32,
+            a[2][3] as f32,
+        ],
+        quatern_b: b as f32,
+        quatern_c: c as f32,
+        quatern_d: d as f32,
+        quatern_x: a[0][3] as f32,
+        quatern_y: a[1][3] as f32,
+        quatern_z: a[2][3] as f32,
+        // NIFTI_UNITS_MM (2) | NIFTI_UNITS_SEC (8)
+        xyzt_units: 2 | 8,
+        ..NiftiHeader::default()
+    };
+    h.pixdim = [
+        qfac as f32,
+        g.spacing[0] as f32,
+        g.spacing[1] as f32,
+        g.spacing[2] as f32,
+        meta.time_step_s.unwrap_or(0.0) as f32,
+        0.0,
+        0.0,
+        0.0,
+    ];
+    let mut desc = meta.description.as_bytes().to_vec();
+    desc.truncate(79);
+    h.descrip = desc;
+    h
+}
+
+fn write_err(path: &Path) -> impl FnOnce(nifti::NiftiError) -> NiftiError + '_ {
+    move |source| NiftiError::Write {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Write a 3D array (`[k, j, i]`) on `geometry` as NIfTI (gzip when the name ends in `.gz`).
+pub fn write_array<A>(
+    data: ArrayView3<A>,
+    geometry: &Geometry,
+    path: &Path,
+    meta: &NiftiMeta,
+) -> Result<(), NiftiError>
+where
+    A: DataElement + bytemuck::Pod,
+{
+    let rows = data.shape()[1];
+    let header = header_for(geometry, rows, meta);
+    // Flip rows, then hand the writer an [i, j, k] view: it writes the first axis fastest.
+    // The writer needs a contiguous array (it panics on negative strides): copy once.
+    let stored = data
+        .slice(s![.., ..;-1, ..])
+        .as_standard_layout()
+        .into_owned();
+    let ijk = stored.reversed_axes();
+    crate::atomic::write_with(path, |tmp| {
+        WriterOptions::new(tmp)
+            .reference_header(&header)
+            .write_nifti(&ijk)
+            .map_err(write_err(path))
+    })
+}
+
+/// Write an f32 volume.
+pub fn write_volume(vol: &Volume, path: &Path, meta: &NiftiMeta) -> Result<(), NiftiError> {
+    write_array(vol.data.view(), &vol.geometry, path, meta)
+}
+
+/// Write several volumes on one grid as one 4D file (the 4th axis in the given order).
+pub fn write_4d(vols: &[Volume], path: &Path, meta: &NiftiMeta) -> Result<(), NiftiError> {
+    let Some(first) = vols.first() else {
+        return Err(NiftiError::Invalid {
+            path: path.display().to_string(),
+            what: "no volume to write".into(),
+        });
+    };
+    let [nk, nj, ni] = first.dims();
+    let mut all = Array4::<f32>::zeros((vols.len(), nk, nj, ni));
+    for (t, v) in vols.iter().enumerate() {
+        if v.dims() != first.dims() {
+            return Err(NiftiError::Invalid {
+                path: path.display().to_string(),
+                what: format!(
+                    "4D parts differ in size: {:?} vs {:?}",
+                    v.dims(),
+                    first.dims()
+                ),
+            });
+        }
+        all.index_axis_mut(Axis(0), t).assign(&v.data);
+    }
+    let mut header = header_for(&first.geometry, nj, meta);
+    header.xyzt_units = 2 | 8;
+    let stored = all
+        .slice(s![.., .., ..;-1, ..])
+        .as_standard_layout()
+        .into_owned();
+    let ijkt = stored.reversed_axes();
+    crate::atomic::write_with(path, |tmp| {
+        WriterOptions::new(tmp)
+            .reference_header(&header)
+            .write_nifti(&ijkt)
+            .map_err(write_err(path))
+    })
+}
+
+/// Affine (RAS rows) of a header: sform when its code is set, else qform, else pixdim scaling.
+fn header_affine(h: &NiftiHeader) -> [[f64; 4]; 3] {
+    if h.sform_code > 0 {
+        let r = |v: [f32; 4]| [v[0] as f64, v[1] as f64, v[2] as f64, v[3] as f64];
+        return [r(h.srow_x), r(h.srow_y), r(h.srow_z)];
+    }
+    let sp = [h.pixdim[1] as f64, h.pixdim[2] as f64, h.pixdim[3] as f64];
+    if h.qform_code > 0 {
+        let (b, c, d) = (h.quatern_b as f64, h.quatern_c as f64, h.quatern_d as f64);
+        let a = (1.0 - (b * b + c * c + d * d)).max(0.0).sqrt();
+        let rot = [
+            [
+                a * a + b * b - c * c - d * d,
+                2.0 * (b * c - a * d),
+                2.0 * (b * d + a * c),
+            ],
+            [
+                2.0 * (b * c + a * d),
+                a * a + c * c - b * b - d * d,
+                2.0 * (c * d - a * b),
+            ],
+            [
+                2.0 * (b * d - a * c),
+                2.0 * (c * d + a * b),
+                a * a + d * d - c * c - b * b,
+            ],
+        ];
+        let qfac = if h.pixdim[0] < 0.0 { -1.0 } else { 1.0 };
+        let off = [h.quatern_x as f64, h.quatern_y as f64, h.quatern_z as f64];
+        let mut m = [[0.0; 4]; 3];
+        for r in 0..3 {
+            m[r][0] = rot[r][0] * sp[0];
+            m[r][1] = rot[r][1] * sp[1];
+            m[r][2] = rot[r][2] * sp[2] * qfac;
+            m[r][3] = off[r];
+        }
+        return m;
+    }
+    [
+        [sp[0], 0.0, 0.0, 0.0],
+        [0.0, sp[1], 0.0, 0.0],
+        [0.0, 0.0, sp[2], 0.0],
+    ]
+}
+
+fn invalid(path: &Path, what: impl Into<String>) -> NiftiError {
+    NiftiError::Invalid {
+        path: path.display().to_string(),
+        what: what.into(),
+    }
+}
+
+/// Read a 3D NIfTI file (a 4D file with one time point is accepted) into a `Volume` in LPS.
+/// The stored axis order is kept; the geometry carries the file's affine.
+pub fn read_volume(path: &Path) -> Result<Volume, NiftiError> {
+    let obj = ReaderOptions::new()
+        .read_file(path)
+        .map_err(|source| NiftiError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+    let header = obj.header().clone();
+    let dims = obj.volume().dim().to_vec();
+    let arr = obj
+        .into_volume()
+        .into_ndarray::<f32>()
+        .map_err(|source| NiftiError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+    let arr3 = match dims.len() {
+        3 => arr
+            .into_dimensionality::<Ix3>()
+            .map_err(|e| invalid(path, e.to_string()))?,
+        4 if dims[3] == 1 => arr
+            .into_dimensionality::<Ix4>()
+            .map_err(|e| invalid(path, e.to_string()))?
+            .index_axis_move(Axis(3), 0),
+        2 => arr
+            .into_dimensionality::<ndarray::Ix2>()
+            .map_err(|e| invalid(path, e.to_string()))?
+            .insert_axis(Axis(2)),
+        n => {
+            return Err(invalid(
+                path,
+                format!("expected a 3D image, found {n} dimensions {dims:?}"),
+            ))
+        }
+    };
+    // [i, j, k] → [k, j, i], contiguous.
+    let data: Array3<f32> = arr3.reversed_axes().as_standard_layout().to_owned();
+    let a = header_affine(&header);
+    let ras_to_lps = [-1.0, -1.0, 1.0];
+    let mut spacing = [0.0; 3];
+    let mut direction = [[0.0; 3]; 3];
+    for axis in 0..3 {
+        let col = [
+            ras_to_lps[0] * a[0][axis],
+            ras_to_lps[1] * a[1][axis],
+            ras_to_lps[2] * a[2][axis],
+        ];
+        let norm = dot(col, col).sqrt();
+        if !(norm > 0.0 && norm.is_finite()) {
+            return Err(invalid(
+                path,
+                format!("affine column {axis} is zero or not finite"),
+            ));
+        }
+        spacing[axis] = norm;
+        direction[axis] = [col[0] / norm, col[1] / norm, col[2] / norm];
+    }
+    let origin = [-a[0][3], -a[1][3], a[2][3]];
+    Ok(Volume {
+        data,
+        geometry: Geometry {
+            origin,
+            spacing,
+            direction,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ibsi(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("test-data/ibsi1-phantom")
+            .join(name)
+    }
+
+    /// The IBSI phantom's stored values (README of test-data/ibsi1-phantom, from the IBSI manual).
+    const Z0_ROWS: [[f32; 5]; 4] = [
+        [1., 4., 4., 1., 1.],
+        [1., 4., 6., 1., 1.],
+        [4., 1., 6., 4., 1.],
+        [4., 4., 6., 4., 1.],
+    ];
+
+    #[test]
+    fn reads_ibsi_phantom_in_stored_order_with_its_affine() {
+        let v = read_volume(&ibsi("image.nii.gz")).unwrap();
+        assert_eq!(v.dims(), [4, 4, 5]);
+        for (j, row) in Z0_ROWS.iter().enumerate() {
+            for (i, &x) in row.iter().enumerate() {
+                assert_eq!(v.data[[0, j, i]], x, "z0 y{j} x{i}");
+            }
+        }
+        assert_eq!(v.data[[2, 2, 2]], 9.0);
+        // srow = diag(-2, -2, 2) in RAS → LPS directions +x, +y, +z with 2 mm spacing.
+        assert_eq!(v.geometry.spacing, [2.0, 2.0, 2.0]);
+        assert_eq!(v.geometry.direction[0], [1.0, 0.0, 0.0]);
+        assert_eq!(v.geometry.direction[1], [0.0, 1.0, 0.0]);
+        let m = read_volume(&ibsi("mask.nii.gz")).unwrap();
+        assert_eq!(m.data.iter().filter(|&&x| x > 0.5).count(), 74);
+    }
+
+    #[test]
+    fn write_then_read_keeps_every_world_coordinate_on_oblique_grid() {
+        let (s, c) = (0.5_f64, 3f64.sqrt() / 2.0);
+        let g = Geometry {
+            origin: [-120.5, 33.0, -7.25],
+            spacing: [0.75, 0.8, 4.0],
+            direction: [[c, 0.0, -s], [0.0, 1.0, 0.0], [s, 0.0, c]],
+        };
+        let data = Array3::from_shape_fn((3, 4, 5), |(k, j, i)| (100 * k + 10 * j + i) as f32);
+        let vol = Volume {
+            data,
+            geometry: g.clone(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.nii.gz");
+        write_volume(&vol, &p, &NiftiMeta::default()).unwrap();
+        let back = read_volume(&p).unwrap();
+        // Every voxel value must sit at the same LPS point as before.
+        for k in 0..3 {
+            for j in 0..4 {
+                for i in 0..5 {
+                    let w = g.world(i as f64, j as f64, k as f64);
+                    let idx = back.geometry.index_of(w);
+                    let (bi, bj, bk) = (
+                        idx[0].round() as usize,
+                        idx[1].round() as usize,
+                        idx[2].round() as usize,
+                    );
+                    assert!((idx[0] - bi as f64).abs() < 1e-3 && (idx[1] - bj as f64).abs() < 1e-3);
+                    assert_eq!(back.data[[bk, bj, bi]], vol.data[[k, j, i]]);
+                }
+            }
+        }
+        // Rows are flipped like dcm2niix: stored row 0 is DICOM row 3.
+        assert_eq!(back.data[[0, 0, 0]], 30.0);
+        // qform agrees with sform.
+        let h = NiftiHeader::from_file(&p).unwrap();
+        let mut q = h.clone();
+        q.sform_code = 0;
+        let (a, b) = (header_affine(&h), header_affine(&q));
+        for r in 0..3 {
+            for col in 0..4 {
+                assert!(
+                    (a[r][col] - b[r][col]).abs() < 1e-4,
+                    "sform {a:?} qform {b:?}"
+                );
+            }
+        }
+        assert_eq!(h.pixdim[0], -1.0);
+    }
+
+    #[test]
+    fn axial_affine_matches_dcm2niix_form() {
+        // Axial series, 0.9 mm pixels, 3 mm slices: dcm2niix writes diag(-0.9, 0.9, 3) (LAS storage).
+        let g = Geometry::axial([-100.0, -120.0, 50.0], [0.9, 0.9, 3.0]);
+        let a = ras_affine(&g, 256);
+        assert_eq!([a[0][0], a[1][1], a[2][2]], [-0.9, 0.9, 3.0]);
+        // Origin is the last DICOM row's first voxel, in RAS: (100, 120 − 255·0.9, 50).
+        assert!((a[0][3] - 100.0).abs() < 1e-9);
+        assert!((a[1][3] - (120.0 - 255.0 * 0.9)).abs() < 1e-9);
+        assert!((a[2][3] - 50.0).abs() < 1e-9);
+    }
+}
