@@ -1,22 +1,278 @@
 //! Ingest: directory walk, header-only DICOM parsing (PS3.10 files, stopping before Pixel Data),
-//! inventory of patients / studies / series, series classification, every file accounted for.
+//! inventory of patients / studies / series, series classification and geometry plan, every file
+//! accounted for (used, or rejected with its reason).
+//!
+//! Submodules: `walk` (parallel directory walk), `header` (one file → `FileRecord`),
+//! `classify` (series kind), `geometry` (slice order, checks, splitting → `VolumePlan`),
+//! `inventory_json` (the PHI-free inventory written by `--json`).
 
+pub mod classify;
+pub mod geometry;
+pub mod header;
+mod inventory_json;
+pub mod walk;
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+pub use classify::SeriesKind;
+pub use geometry::{SliceRef, VolumePlan};
+pub use header::{FileRecord, ImageRecord, RejectReason};
 
 /// Errors of a scan as a whole (a bad file is not an error: it is rejected with a reason).
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error("input {0} does not exist")]
     MissingInput(PathBuf),
+    #[error("cannot write the inventory {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
-impl crate::ExitCode for IngestError {}
+impl crate::ExitCode for IngestError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            IngestError::MissingInput(_) => 2,
+            IngestError::Write { .. } => 1,
+        }
+    }
+}
 
-/// `ancilla scan`.
+/// A file that is not used, with its reason.
+#[derive(Debug, Clone)]
+pub struct Rejected {
+    pub path: PathBuf,
+    pub reason: RejectReason,
+    /// Site PatientID when the header could be read (site-side display only).
+    pub patient_id: Option<String>,
+}
+
+/// One series of the inventory.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub patient_id: String,
+    pub patient_name: String,
+    pub study_uid: String,
+    pub series_uid: String,
+    pub modality: String,
+    pub kind: SeriesKind,
+    /// The kind came from SeriesDescription only.
+    pub kind_from_description: bool,
+    pub series_number: Option<i64>,
+    pub description: String,
+    /// Files of the series, sorted by path.
+    pub files: Vec<FileRecord>,
+    /// Volumes the series makes (image series), or why it makes none.
+    pub plan: Result<Vec<VolumePlan>, String>,
+}
+
+impl Series {
+    /// True for series that carry images (not SEG / RTSTRUCT / SR...).
+    pub fn is_image(&self) -> bool {
+        self.files.iter().any(|f| f.has_pixels)
+            && !matches!(self.kind, SeriesKind::Seg | SeriesKind::Rtstruct)
+    }
+
+    /// Number of 2D images.
+    pub fn image_count(&self) -> usize {
+        self.files.iter().map(|f| f.images.len()).sum()
+    }
+}
+
+/// Everything a scan found.
+#[derive(Debug, Default)]
+pub struct Inventory {
+    /// Number of files looked at.
+    pub files_seen: usize,
+    pub series: Vec<Series>,
+    pub rejected: Vec<Rejected>,
+}
+
+impl Inventory {
+    /// Files used in a series that makes volumes (or a non-image object).
+    pub fn files_used(&self) -> usize {
+        self.series
+            .iter()
+            .filter(|s| s.plan.is_ok())
+            .map(|s| s.files.len())
+            .sum()
+    }
+
+    /// Files not used: rejected alone, or part of a series that makes no volume.
+    pub fn files_rejected(&self) -> usize {
+        self.rejected.len()
+            + self
+                .series
+                .iter()
+                .filter(|s| s.plan.is_err())
+                .map(|s| s.files.len())
+                .sum::<usize>()
+    }
+}
+
+/// Scan inputs (files or directories): headers read in parallel, grouped and planned.
+pub fn scan_paths(inputs: &[PathBuf]) -> Result<Inventory, IngestError> {
+    for i in inputs {
+        if std::fs::symlink_metadata(i).is_err() {
+            return Err(IngestError::MissingInput(i.clone()));
+        }
+    }
+    let w = walk::walk(inputs);
+    let results: Vec<(PathBuf, Result<FileRecord, RejectReason>)> = w
+        .files
+        .par_iter()
+        .map(|p| (p.clone(), header::read_header(p)))
+        .collect();
+    let mut inv = Inventory {
+        files_seen: w.files.len() + w.errors.len(),
+        ..Inventory::default()
+    };
+    for (path, why) in w.errors {
+        inv.rejected.push(Rejected {
+            path,
+            reason: RejectReason::Unreadable(why),
+            patient_id: None,
+        });
+    }
+    let mut groups: BTreeMap<(String, String, String), Vec<FileRecord>> = BTreeMap::new();
+    for (path, r) in results {
+        match r {
+            Ok(rec) => groups
+                .entry((
+                    rec.patient_id.clone(),
+                    rec.study_uid.clone(),
+                    rec.series_uid.clone(),
+                ))
+                .or_default()
+                .push(rec),
+            Err(reason) => inv.rejected.push(Rejected {
+                path,
+                reason,
+                patient_id: None,
+            }),
+        }
+    }
+    let mut series: Vec<Series> = groups
+        .into_par_iter()
+        .map(|((patient_id, study_uid, series_uid), mut files)| {
+            files.sort_by(|a, b| a.path.cmp(&b.path));
+            let refs: Vec<&FileRecord> = files.iter().collect();
+            let (kind, from_desc) = classify::classify(&refs);
+            let has_pixels = files.iter().any(|f| f.has_pixels);
+            let plan = if has_pixels && !matches!(kind, SeriesKind::Seg) {
+                geometry::plan_series(&refs)
+            } else {
+                Ok(Vec::new())
+            };
+            let first = &files[0];
+            Series {
+                patient_name: first.patient_name.clone(),
+                modality: first.modality.clone(),
+                series_number: first.series_number,
+                description: first.series_description.clone(),
+                patient_id,
+                study_uid,
+                series_uid,
+                kind,
+                kind_from_description: from_desc,
+                plan,
+                files,
+            }
+        })
+        .collect();
+    series.sort_by(|a, b| {
+        (&a.patient_id, &a.study_uid, a.series_number, &a.series_uid).cmp(&(
+            &b.patient_id,
+            &b.study_uid,
+            b.series_number,
+            &b.series_uid,
+        ))
+    });
+    inv.series = series;
+    inv.rejected.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(inv)
+}
+
+fn fmt_num(x: f64) -> String {
+    let s = format!("{x:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// The printed line of a series (site-side: shows the site PatientID).
+pub fn series_line(s: &Series) -> String {
+    let mut line = format!(
+        "{:<14} {:<3} {:<8} {:>4} files",
+        s.patient_id,
+        s.modality,
+        s.kind.as_str(),
+        s.files.len()
+    );
+    match &s.plan {
+        Ok(plans) if plans.is_empty() => line.push_str("  (no image volume)"),
+        Ok(plans) => {
+            let p = &plans[0];
+            line.push_str(&format!(
+                "  {}x{}x{}  {}x{}x{} mm",
+                p.columns,
+                p.rows,
+                p.slices.len(),
+                fmt_num(p.geometry.spacing[0]),
+                fmt_num(p.geometry.spacing[1]),
+                fmt_num(p.geometry.spacing[2])
+            ));
+            if plans.len() > 1 {
+                let labels: Vec<&str> = plans.iter().map(|p| p.label.as_str()).collect();
+                line.push_str(&format!("  {} volumes [{}]", plans.len(), labels.join(",")));
+            }
+            if s.kind_from_description {
+                line.push_str("  (kind from SeriesDescription)");
+            }
+            line.push_str("  ok");
+        }
+        Err(why) => line.push_str(&format!("  REJECTED: {why}")),
+    }
+    line
+}
+
+/// `ancilla scan`: print one line per series and every rejected file; optionally write the
+/// PHI-free inventory JSON.
 pub fn scan_command(
-    _inputs: &[PathBuf],
-    _json: Option<&Path>,
-    _quiet: bool,
+    inputs: &[PathBuf],
+    json: Option<&Path>,
+    quiet: bool,
 ) -> Result<(), IngestError> {
+    let start = std::time::Instant::now();
+    let inv = scan_paths(inputs)?;
+    for s in &inv.series {
+        println!("{}", series_line(s));
+    }
+    for r in &inv.rejected {
+        println!("rejected {}: {}", r.path.display(), r.reason);
+    }
+    if let Some(path) = json {
+        let doc = inventory_json::to_json(&inv);
+        crate::atomic::write_json(path, &doc).map_err(|source| IngestError::Write {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    }
+    if !quiet {
+        let patients: std::collections::BTreeSet<&str> =
+            inv.series.iter().map(|s| s.patient_id.as_str()).collect();
+        eprintln!(
+            "scan: {} files in {:.2} s: {} used in {} series of {} patients, {} rejected",
+            inv.files_seen,
+            start.elapsed().as_secs_f64(),
+            inv.files_used(),
+            inv.series.iter().filter(|s| s.plan.is_ok()).count(),
+            patients.len(),
+            inv.files_rejected()
+        );
+    }
     Ok(())
 }

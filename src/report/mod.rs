@@ -1,2 +1,4 @@
 //! Outputs for people and programs: feature tables (CSV, Parquet), report.html, QC images,
-//! provenance.
+//! provenance, progress display.
+
+pub mod progress;

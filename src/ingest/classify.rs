@@ -1,0 +1,109 @@
+//! Series classification: modality and, for MR, the kind (T2, T1, DWI, ADC) from
+//! ScanningSequence, DiffusionBValue, ImageType and echo/repetition times, with SeriesDescription
+//! only as a fallback.
+
+use serde::Serialize;
+
+use super::header::FileRecord;
+
+/// What kind of series this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum SeriesKind {
+    Pet,
+    Ct,
+    T1,
+    T2,
+    Dwi,
+    Adc,
+    Mr,
+    Seg,
+    Rtstruct,
+    Other,
+}
+
+impl SeriesKind {
+    /// Lower-case name used in file names and tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SeriesKind::Pet => "pet",
+            SeriesKind::Ct => "ct",
+            SeriesKind::T1 => "t1",
+            SeriesKind::T2 => "t2",
+            SeriesKind::Dwi => "dwi",
+            SeriesKind::Adc => "adc",
+            SeriesKind::Mr => "mr",
+            SeriesKind::Seg => "seg",
+            SeriesKind::Rtstruct => "rtstruct",
+            SeriesKind::Other => "other",
+        }
+    }
+}
+
+/// Classify a series from its files' headers. Also tells whether the description was needed.
+pub fn classify(files: &[&FileRecord]) -> (SeriesKind, bool) {
+    let Some(first) = files.first() else {
+        return (SeriesKind::Other, false);
+    };
+    match first.modality.as_str() {
+        "PT" => return (SeriesKind::Pet, false),
+        "CT" => return (SeriesKind::Ct, false),
+        "SEG" => return (SeriesKind::Seg, false),
+        "RTSTRUCT" => return (SeriesKind::Rtstruct, false),
+        "MR" => {}
+        _ => return (SeriesKind::Other, false),
+    }
+    let image_type: Vec<&str> = first.image_type.iter().map(String::as_str).collect();
+    if image_type
+        .iter()
+        .any(|t| *t == "ADC" || *t == "ADC_UNSPECIFIED" || *t == "APPARENT_DIFFUSION")
+    {
+        return (SeriesKind::Adc, false);
+    }
+    let b_values: Vec<f64> = files
+        .iter()
+        .flat_map(|f| f.images.iter().filter_map(|i| i.b_value))
+        .collect();
+    let distinct_b = {
+        let mut b: Vec<i64> = b_values.iter().map(|x| x.round() as i64).collect();
+        b.sort();
+        b.dedup();
+        b.len()
+    };
+    if distinct_b > 1
+        || b_values.iter().any(|b| *b > 0.0)
+        || image_type
+            .iter()
+            .any(|t| *t == "DIFFUSION" || *t == "TRACEW")
+    {
+        return (SeriesKind::Dwi, false);
+    }
+    let seq = first.scanning_sequence.as_str();
+    if let (Some(te), Some(tr)) = (first.echo_time, first.repetition_time) {
+        if !seq.contains("IR") || te >= 60.0 {
+            if te >= 60.0 && tr >= 1000.0 {
+                return (SeriesKind::T2, false);
+            }
+            if te < 30.0 && tr < 1000.0 {
+                return (SeriesKind::T1, false);
+            }
+        }
+    } else if let Some(te) = first.echo_time {
+        if seq.contains("SE") && te >= 60.0 {
+            return (SeriesKind::T2, false);
+        }
+    }
+    let desc = first.series_description.to_ascii_lowercase();
+    let kind = if desc.contains("adc") {
+        SeriesKind::Adc
+    } else if desc.contains("dwi") || desc.contains("diff") || desc.contains("ep2d_d") {
+        SeriesKind::Dwi
+    } else if desc.contains("t2") {
+        SeriesKind::T2
+    } else if desc.contains("t1") {
+        SeriesKind::T1
+    } else {
+        return (SeriesKind::Mr, false);
+    };
+    (kind, true)
+}

@@ -1,0 +1,340 @@
+//! Geometry plan of a series, from headers only (PS3.3 C.7.6.2 Image Plane): which images make
+//! which volume and in what order. Slices are sorted by their position along the normal of
+//! ImageOrientationPatient (never by InstanceNumber or file name); orientation, matrix size and
+//! pixel spacing must agree; slice spacing must be uniform; a missing slice or a gantry tilt is a
+//! rejection with its reason. Several images at one position (b-values, echoes, time points) are
+//! split into one volume each, as dcm2niix does.
+
+use crate::volume::{cross, dot, Geometry};
+
+use super::header::{FileRecord, ImageRecord};
+
+/// One image of a planned volume: which file, which frame, and its rescale.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SliceRef {
+    pub file: usize,
+    pub frame: u32,
+    pub slope: f64,
+    pub intercept: f64,
+}
+
+/// A volume the series can be made into.
+#[derive(Debug, Clone)]
+pub struct VolumePlan {
+    /// "" for a plain series; "b800", "e2", "t3" for one part of a split series.
+    pub label: String,
+    pub b_value: Option<f64>,
+    pub slices: Vec<SliceRef>,
+    pub geometry: Geometry,
+    pub rows: usize,
+    pub columns: usize,
+}
+
+/// Tolerances of the checks.
+const ORIENTATION_TOL: f64 = 1e-3;
+const SPACING_TOL_MM: f64 = 1e-3;
+const SAME_POSITION_MM: f64 = 1e-2;
+const TILT_TOL_DEG: f64 = 0.1;
+
+fn gap_tolerance(gap: f64) -> f64 {
+    (0.02 * gap).max(0.05)
+}
+
+fn fmt_mm(x: f64) -> String {
+    format!("{:.3}", x)
+        .trim_end_matches('0')
+        .trim_end_matches('.')
+        .to_string()
+}
+
+/// Plan the volumes of one series (`files` all belong to it). Errors are the rejection reason.
+pub fn plan_series(files: &[&FileRecord]) -> Result<Vec<VolumePlan>, String> {
+    let images: Vec<(usize, &ImageRecord)> = files
+        .iter()
+        .enumerate()
+        .flat_map(|(fi, f)| f.images.iter().map(move |im| (fi, im)))
+        .collect();
+    if images.is_empty() {
+        return Err("no image in the series".into());
+    }
+    let (rows, columns) = (files[0].rows, files[0].columns);
+    if let Some(f) = files
+        .iter()
+        .find(|f| f.rows != rows || f.columns != columns)
+    {
+        return Err(format!(
+            "matrix size differs within the series: {}×{} and {}×{} (Rows×Columns)",
+            rows, columns, f.rows, f.columns
+        ));
+    }
+    let Some(iop) = images[0].1.orientation else {
+        return Err("missing ImageOrientationPatient (0020,0037)".into());
+    };
+    let Some(ps) = images[0].1.pixel_spacing else {
+        return Err("missing PixelSpacing (0028,0030)".into());
+    };
+    for (_, im) in &images {
+        let o = im
+            .orientation
+            .ok_or("missing ImageOrientationPatient (0020,0037) on some images")?;
+        if o.iter()
+            .zip(iop.iter())
+            .any(|(a, b)| (a - b).abs() > ORIENTATION_TOL)
+        {
+            return Err("ImageOrientationPatient differs between images of the series (localizer or mixed planes)".into());
+        }
+        let p = im
+            .pixel_spacing
+            .ok_or("missing PixelSpacing (0028,0030) on some images")?;
+        if (p[0] - ps[0]).abs() > SPACING_TOL_MM || (p[1] - ps[1]).abs() > SPACING_TOL_MM {
+            return Err(format!(
+                "PixelSpacing differs between images: {}\\{} and {}\\{} mm",
+                fmt_mm(ps[0]),
+                fmt_mm(ps[1]),
+                fmt_mm(p[0]),
+                fmt_mm(p[1])
+            ));
+        }
+        if im.position.is_none() {
+            return Err("missing ImagePositionPatient (0020,0032) on some images".into());
+        }
+    }
+    let row = [iop[0], iop[1], iop[2]];
+    let col = [iop[3], iop[4], iop[5]];
+    let (nr, nc) = (dot(row, row).sqrt(), dot(col, col).sqrt());
+    if (nr - 1.0).abs() > 1e-2 || (nc - 1.0).abs() > 1e-2 || dot(row, col).abs() > 1e-2 {
+        return Err("ImageOrientationPatient is not two orthonormal vectors".into());
+    }
+    let row = [row[0] / nr, row[1] / nr, row[2] / nr];
+    let col = [col[0] / nc, col[1] / nc, col[2] / nc];
+    let normal = cross(row, col);
+
+    // Group images by position along the normal.
+    let mut keyed: Vec<(f64, usize, &ImageRecord)> = images
+        .iter()
+        .map(|&(fi, im)| (dot(im.position.unwrap_or([0.0; 3]), normal), fi, im))
+        .collect();
+    keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut groups: Vec<Vec<(usize, &ImageRecord)>> = Vec::new();
+    let mut last = f64::NEG_INFINITY;
+    for (d, fi, im) in keyed {
+        if groups.is_empty() || (d - last).abs() > SAME_POSITION_MM {
+            groups.push(Vec::new());
+            last = d;
+        }
+        if let Some(g) = groups.last_mut() {
+            g.push((fi, im));
+        }
+    }
+    let per_pos = groups[0].len();
+    if let Some(g) = groups.iter().find(|g| g.len() != per_pos) {
+        return Err(format!(
+            "uneven number of images per slice position ({} and {}): an incomplete multi-volume series",
+            per_pos,
+            g.len()
+        ));
+    }
+
+    // Split into volumes by the attribute that tells the images at one position apart.
+    let parts: Vec<(String, Option<f64>, Vec<(usize, &ImageRecord)>)> = if per_pos == 1 {
+        vec![(
+            String::new(),
+            images[0].1.b_value,
+            groups.iter().map(|g| g[0]).collect(),
+        )]
+    } else {
+        split_parts(&groups, per_pos)?
+    };
+
+    let mut plans = Vec::with_capacity(parts.len());
+    for (label, b_value, slices) in parts {
+        plans.push(plan_stack(
+            &label, b_value, &slices, row, col, normal, ps, rows, columns,
+        )?);
+    }
+    Ok(plans)
+}
+
+type Part<'a> = (String, Option<f64>, Vec<(usize, &'a ImageRecord)>);
+
+/// Split position groups of `n` images each into `n` stacks by b-value, echo, time index,
+/// acquisition time or, failing all, by frame / instance order.
+fn split_parts<'a>(
+    groups: &[Vec<(usize, &'a ImageRecord)>],
+    n: usize,
+) -> Result<Vec<Part<'a>>, String> {
+    type KeyFn = fn(&ImageRecord) -> Option<String>;
+    let candidates: [(&str, KeyFn); 4] = [
+        ("b", |r| r.b_value.map(|b| format!("{}", b.round() as i64))),
+        ("e", |r| r.echo_number.map(|e| e.to_string())),
+        ("t", |r| r.temporal_index.map(|t| t.to_string())),
+        ("t", |r| r.acquisition_time.clone()),
+    ];
+    for (prefix, key) in candidates {
+        let distinct_everywhere = groups.iter().all(|g| {
+            let mut ks: Vec<Option<String>> = g.iter().map(|(_, r)| key(r)).collect();
+            if ks.iter().any(|k| k.is_none()) {
+                return false;
+            }
+            ks.sort();
+            ks.dedup();
+            ks.len() == n
+        });
+        if !distinct_everywhere {
+            continue;
+        }
+        // Same set of keys at every position?
+        let mut keys: Vec<String> = groups[0].iter().filter_map(|(_, r)| key(r)).collect();
+        keys.sort_by(|a, b| match (a.parse::<f64>(), b.parse::<f64>()) {
+            (Ok(x), Ok(y)) => x.total_cmp(&y),
+            _ => a.cmp(b),
+        });
+        let mut parts = Vec::with_capacity(n);
+        for (idx, k) in keys.iter().enumerate() {
+            let mut slices = Vec::with_capacity(groups.len());
+            for g in groups {
+                match g
+                    .iter()
+                    .find(|(_, r)| key(r).as_deref() == Some(k.as_str()))
+                {
+                    Some(&s) => slices.push(s),
+                    None => return Err(format!("{prefix}={k} is missing at some slice positions")),
+                }
+            }
+            let label = if prefix == "t" && keys.iter().any(|k| k.contains(':') || k.contains('.'))
+            {
+                format!("t{}", idx + 1)
+            } else {
+                format!("{prefix}{k}")
+            };
+            let b = if prefix == "b" {
+                k.parse::<f64>().ok()
+            } else {
+                None
+            };
+            parts.push((label, b, slices));
+        }
+        return Ok(parts);
+    }
+    // Fall back on the order of instance number, then frame, within each position.
+    let mut parts: Vec<Part<'a>> = (0..n)
+        .map(|i| (format!("v{}", i + 1), None, Vec::new()))
+        .collect();
+    for g in groups {
+        let mut g = g.clone();
+        g.sort_by_key(|(f, r)| (r.instance_number.unwrap_or(0), *f, r.frame));
+        if g.iter().all(|(_, r)| r.instance_number.is_none())
+            && g.iter()
+                .map(|(f, _)| f)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+                > 1
+        {
+            return Err(format!(
+                "{n} images at each slice position and nothing tells them apart (no b-value, echo, temporal index, acquisition time or instance number)"
+            ));
+        }
+        for (i, s) in g.into_iter().enumerate() {
+            parts[i].2.push(s);
+        }
+    }
+    Ok(parts)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn plan_stack(
+    label: &str,
+    b_value: Option<f64>,
+    slices: &[(usize, &ImageRecord)],
+    row: [f64; 3],
+    col: [f64; 3],
+    normal: [f64; 3],
+    ps: [f64; 2],
+    rows: u32,
+    columns: u32,
+) -> Result<VolumePlan, String> {
+    let pos: Vec<[f64; 3]> = slices
+        .iter()
+        .map(|(_, r)| r.position.unwrap_or([0.0; 3]))
+        .collect();
+    let d: Vec<f64> = pos.iter().map(|p| dot(*p, normal)).collect();
+    let spacing_k = if slices.len() > 1 {
+        let mut gaps: Vec<f64> = d.windows(2).map(|w| w[1] - w[0]).collect();
+        let first_gaps = gaps.clone();
+        gaps.sort_by(|a, b| a.total_cmp(b));
+        let gap = gaps[gaps.len() / 2];
+        let tol = gap_tolerance(gap);
+        for (k, g) in first_gaps.iter().enumerate() {
+            if (g - gap).abs() > tol {
+                let what = if *g > 1.5 * gap {
+                    let missing = (g / gap).round() as i64 - 1;
+                    format!(
+                        "missing slice: {} mm between slices {} and {} where {} mm is expected ({} slice(s) absent)",
+                        fmt_mm(*g),
+                        k + 1,
+                        k + 2,
+                        fmt_mm(gap),
+                        missing.max(1)
+                    )
+                } else {
+                    format!(
+                        "non-uniform slice spacing: {} mm between slices {} and {}, {} mm elsewhere",
+                        fmt_mm(*g),
+                        k + 1,
+                        k + 2,
+                        fmt_mm(gap)
+                    )
+                };
+                return Err(if label.is_empty() {
+                    what
+                } else {
+                    format!("{label}: {what}")
+                });
+            }
+        }
+        // Gantry tilt / shear: the line through the slice origins must follow the normal.
+        let span = [
+            pos[pos.len() - 1][0] - pos[0][0],
+            pos[pos.len() - 1][1] - pos[0][1],
+            pos[pos.len() - 1][2] - pos[0][2],
+        ];
+        let len = dot(span, span).sqrt();
+        if len > 0.0 {
+            let cosang = (dot(span, normal) / len).clamp(-1.0, 1.0);
+            let deg = cosang.acos().to_degrees();
+            if deg > TILT_TOL_DEG {
+                return Err(format!(
+                    "gantry tilt or sheared stack: slices are offset {:.2}° from the image normal (not resampled)",
+                    deg
+                ));
+            }
+        }
+        gap
+    } else {
+        slices[0]
+            .1
+            .slice_thickness
+            .filter(|t| *t > 0.0)
+            .unwrap_or(1.0)
+    };
+    Ok(VolumePlan {
+        label: label.to_string(),
+        b_value,
+        slices: slices
+            .iter()
+            .map(|(f, r)| SliceRef {
+                file: *f,
+                frame: r.frame,
+                slope: r.slope,
+                intercept: r.intercept,
+            })
+            .collect(),
+        geometry: Geometry {
+            origin: pos[0],
+            spacing: [ps[1], ps[0], spacing_k],
+            direction: [row, col, normal],
+        },
+        rows: rows as usize,
+        columns: columns as usize,
+    })
+}

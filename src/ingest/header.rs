@@ -1,0 +1,575 @@
+//! Header-only reading of one DICOM PS3.10 file: parse up to (not into) Pixel Data, extract what
+//! the inventory, the geometry plan and the classifier need, one `ImageRecord` per 2D image
+//! (a frame of an Enhanced multi-frame object counts as one: PS3.3 C.7.6.16 functional groups).
+//! Completeness of Pixel Data is checked from the file size, without reading it.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use dicom_core::Tag;
+use dicom_dictionary_std::tags;
+use dicom_object::{InMemDicomObject, OpenFileOptions};
+use serde::Serialize;
+
+/// Why a file is not used. The reason text never carries attribute values (they may be PHI).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+pub enum RejectReason {
+    /// No DICM prefix (and not a preamble-less data set either).
+    NotDicom,
+    /// The file ends before its declared content.
+    Truncated(String),
+    /// Parse error other than a short file.
+    Unreadable(String),
+    /// Transfer syntax without a pure-Rust decoder here.
+    UnsupportedTransferSyntax(String),
+    /// An image SOP class without Pixel Data.
+    NoPixelData,
+    /// A required attribute is missing or malformed.
+    MissingAttribute(String),
+    /// The series could not be made into a volume (reason from the geometry plan).
+    Geometry(String),
+}
+
+impl std::fmt::Display for RejectReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RejectReason::NotDicom => write!(f, "not DICOM (no DICM prefix at byte 128 or 0)"),
+            RejectReason::Truncated(d) => write!(f, "truncated: {d}"),
+            RejectReason::Unreadable(d) => write!(f, "unreadable DICOM: {d}"),
+            RejectReason::UnsupportedTransferSyntax(d) => {
+                write!(f, "unsupported transfer syntax {d}")
+            }
+            RejectReason::NoPixelData => write!(f, "image object without Pixel Data (7FE0,0010)"),
+            RejectReason::MissingAttribute(d) => write!(f, "missing or malformed attribute {d}"),
+            RejectReason::Geometry(d) => write!(f, "{d}"),
+        }
+    }
+}
+
+/// What one file is: identity of its series and its images.
+#[derive(Debug, Clone)]
+pub struct FileRecord {
+    pub path: PathBuf,
+    pub patient_id: String,
+    pub patient_name: String,
+    pub study_uid: String,
+    pub series_uid: String,
+    pub sop_uid: String,
+    pub sop_class: String,
+    pub transfer_syntax: String,
+    pub modality: String,
+    pub series_number: Option<i64>,
+    pub series_description: String,
+    pub image_type: Vec<String>,
+    pub scanning_sequence: String,
+    pub echo_time: Option<f64>,
+    pub repetition_time: Option<f64>,
+    pub frame_of_reference: String,
+    pub gantry_tilt: Option<f64>,
+    pub rows: u32,
+    pub columns: u32,
+    pub bits_allocated: u16,
+    pub samples_per_pixel: u16,
+    pub frames: u32,
+    pub has_pixels: bool,
+    /// PatientIdentityRemoved (0012,0062) is YES.
+    pub deidentified: bool,
+    pub images: Vec<ImageRecord>,
+}
+
+/// One 2D image (a single-frame file, or one frame of a multi-frame file).
+#[derive(Debug, Clone, Default)]
+pub struct ImageRecord {
+    /// Frame index within the file (0 for single-frame files).
+    pub frame: u32,
+    pub position: Option<[f64; 3]>,
+    pub orientation: Option<[f64; 6]>,
+    /// PixelSpacing as stored: [between rows, between columns].
+    pub pixel_spacing: Option<[f64; 2]>,
+    pub slice_thickness: Option<f64>,
+    pub slope: f64,
+    pub intercept: f64,
+    pub b_value: Option<f64>,
+    pub echo_number: Option<i64>,
+    pub temporal_index: Option<i64>,
+    pub acquisition_time: Option<String>,
+    pub instance_number: Option<i64>,
+}
+
+// Tags without a constant name in every dictionary version, spelled out.
+const DIFFUSION_B_VALUE: Tag = Tag(0x0018, 0x9087);
+const PER_FRAME: Tag = Tag(0x5200, 0x9230);
+const SHARED: Tag = Tag(0x5200, 0x9229);
+const PLANE_POSITION_SEQ: Tag = Tag(0x0020, 0x9113);
+const PLANE_ORIENTATION_SEQ: Tag = Tag(0x0020, 0x9116);
+const PIXEL_MEASURES_SEQ: Tag = Tag(0x0028, 0x9110);
+const PIXEL_VALUE_TRANSFORMATION_SEQ: Tag = Tag(0x0028, 0x9145);
+const MR_DIFFUSION_SEQ: Tag = Tag(0x0018, 0x9117);
+const FRAME_CONTENT_SEQ: Tag = Tag(0x0020, 0x9111);
+const MR_ECHO_SEQ: Tag = Tag(0x0018, 0x9114);
+const EFFECTIVE_ECHO_TIME: Tag = Tag(0x0018, 0x9082);
+const TEMPORAL_POSITION_INDEX: Tag = Tag(0x0020, 0x9128);
+const GE_B_VALUE: Tag = Tag(0x0043, 0x1039);
+const SIEMENS_B_VALUE: Tag = Tag(0x0019, 0x100C);
+const PHILIPS_B_VALUE: Tag = Tag(0x2001, 0x1003);
+
+/// SOP classes that carry no image and are valid without Pixel Data.
+fn is_non_image_class(sop_class: &str, modality: &str) -> bool {
+    matches!(modality, "RTSTRUCT" | "SR" | "PR" | "KO" | "REG" | "RTPLAN" | "RTDOSE")
+        || sop_class.starts_with("1.2.840.10008.5.1.4.1.1.88") // structured reports
+        || sop_class == "1.2.840.10008.5.1.4.1.1.481.3" // RT Structure Set
+        || sop_class == "1.2.840.10008.5.1.4.1.1.11.1" // grayscale softcopy presentation state
+}
+
+pub(crate) fn str_of(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
+    let e = obj.element_opt(tag).ok().flatten()?;
+    let s = e.to_str().ok()?;
+    let t = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+    Some(t.to_string())
+}
+
+pub(crate) fn f64s_of(obj: &InMemDicomObject, tag: Tag) -> Option<Vec<f64>> {
+    let e = obj.element_opt(tag).ok().flatten()?;
+    e.to_multi_float64().ok().filter(|v| !v.is_empty())
+}
+
+pub(crate) fn f64_of(obj: &InMemDicomObject, tag: Tag) -> Option<f64> {
+    f64s_of(obj, tag)
+        .and_then(|v| v.first().copied())
+        .filter(|x| x.is_finite())
+}
+
+pub(crate) fn int_of(obj: &InMemDicomObject, tag: Tag) -> Option<i64> {
+    let e = obj.element_opt(tag).ok().flatten()?;
+    e.to_int::<i64>().ok()
+}
+
+pub(crate) fn first_item(obj: &InMemDicomObject, tag: Tag) -> Option<&InMemDicomObject> {
+    obj.element_opt(tag).ok().flatten()?.items()?.first()
+}
+
+fn arr3(v: Option<Vec<f64>>) -> Option<[f64; 3]> {
+    let v = v?;
+    (v.len() >= 3 && v[..3].iter().all(|x| x.is_finite())).then(|| [v[0], v[1], v[2]])
+}
+
+fn arr6(v: Option<Vec<f64>>) -> Option<[f64; 6]> {
+    let v = v?;
+    (v.len() >= 6 && v[..6].iter().all(|x| x.is_finite()))
+        .then(|| [v[0], v[1], v[2], v[3], v[4], v[5]])
+}
+
+fn arr2(v: Option<Vec<f64>>) -> Option<[f64; 2]> {
+    let v = v?;
+    (v.len() >= 2 && v[..2].iter().all(|x| x.is_finite() && *x > 0.0)).then(|| [v[0], v[1]])
+}
+
+/// Is `msg` the text of a read that ran out of bytes?
+fn looks_truncated(msg: &str) -> bool {
+    let m = msg.to_ascii_lowercase();
+    m.contains("eof")
+        || m.contains("end of file")
+        || m.contains("unexpected end")
+        || m.contains("fill whole buffer")
+}
+
+/// Preamble detection: Some(true) = 128-byte preamble + DICM, Some(false) = DICM at 0, None = not DICOM.
+fn detect_prefix(path: &Path) -> std::io::Result<Option<bool>> {
+    let mut f = File::open(path)?;
+    let mut buf = [0u8; 132];
+    let mut n = 0;
+    while n < buf.len() {
+        let r = f.read(&mut buf[n..])?;
+        if r == 0 {
+            break;
+        }
+        n += r;
+    }
+    if n >= 132 && &buf[128..132] == b"DICM" {
+        Ok(Some(true))
+    } else if n >= 4 && &buf[0..4] == b"DICM" {
+        Ok(Some(false))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Transfer syntaxes whose pixel data dicom-rs decodes here (pure Rust).
+pub fn transfer_syntax_supported(uid: &str) -> Result<(), String> {
+    let name = match uid {
+        "1.2.840.10008.1.2"
+        | "1.2.840.10008.1.2.1"
+        | "1.2.840.10008.1.2.2"
+        | "1.2.840.10008.1.2.1.99" => return Ok(()),
+        "1.2.840.10008.1.2.5" => return Ok(()), // RLE lossless
+        "1.2.840.10008.1.2.4.50" | "1.2.840.10008.1.2.4.51" => return Ok(()), // JPEG baseline / extended
+        "1.2.840.10008.1.2.4.57" | "1.2.840.10008.1.2.4.70" => return Ok(()), // JPEG lossless
+        "1.2.840.10008.1.2.4.90" | "1.2.840.10008.1.2.4.91" => return Ok(()), // JPEG 2000 (openjp2)
+        "1.2.840.10008.1.2.4.80" => {
+            "JPEG-LS Lossless (1.2.840.10008.1.2.4.80): needs the C CharLS library"
+        }
+        "1.2.840.10008.1.2.4.81" => {
+            "JPEG-LS Near-Lossless (1.2.840.10008.1.2.4.81): needs the C CharLS library"
+        }
+        "1.2.840.10008.1.2.4.100"
+        | "1.2.840.10008.1.2.4.101"
+        | "1.2.840.10008.1.2.4.102"
+        | "1.2.840.10008.1.2.4.103" => {
+            return Err(format!(
+                "{uid} (MPEG video): not an image series ancilla converts"
+            ));
+        }
+        "1.2.840.10008.1.2.4.201" | "1.2.840.10008.1.2.4.202" | "1.2.840.10008.1.2.4.203" => {
+            return Err(format!("{uid} (HTJ2K): no pure-Rust decoder in dicom-rs"));
+        }
+        other => return Err(format!("{other} (unknown to ancilla)")),
+    };
+    Err(name.to_string())
+}
+
+/// Read the header of `path` into a `FileRecord`, or say why the file is not usable.
+pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
+    let preamble = match detect_prefix(path) {
+        Ok(Some(p)) => p,
+        Ok(None) => return Err(RejectReason::NotDicom),
+        Err(e) => return Err(RejectReason::Unreadable(format!("cannot read file: {e}"))),
+    };
+    let opts = OpenFileOptions::new()
+        .read_until(tags::PIXEL_DATA)
+        .read_preamble(if preamble {
+            dicom_object::file::ReadPreamble::Always
+        } else {
+            dicom_object::file::ReadPreamble::Never
+        });
+    let obj = opts.open_file(path).map_err(|e| {
+        let msg = format!("{e}");
+        let chain = error_chain(&e);
+        if looks_truncated(&chain) {
+            RejectReason::Truncated(format!("header ends early ({msg})"))
+        } else if chain.contains("nsupported") && chain.to_lowercase().contains("transfer syntax") {
+            RejectReason::UnsupportedTransferSyntax(msg)
+        } else {
+            RejectReason::Unreadable(msg)
+        }
+    })?;
+    let ts = obj
+        .meta()
+        .transfer_syntax()
+        .trim_end_matches('\0')
+        .to_string();
+    let sop_class = str_of(&obj, tags::SOP_CLASS_UID).unwrap_or_else(|| {
+        obj.meta()
+            .media_storage_sop_class_uid()
+            .trim_end_matches('\0')
+            .to_string()
+    });
+    let modality = str_of(&obj, tags::MODALITY)
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    let series_uid = str_of(&obj, tags::SERIES_INSTANCE_UID)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| RejectReason::MissingAttribute("SeriesInstanceUID (0020,000E)".into()))?;
+    let study_uid = str_of(&obj, tags::STUDY_INSTANCE_UID)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| RejectReason::MissingAttribute("StudyInstanceUID (0020,000D)".into()))?;
+    let rows = int_of(&obj, tags::ROWS).unwrap_or(0).max(0) as u32;
+    let columns = int_of(&obj, tags::COLUMNS).unwrap_or(0).max(0) as u32;
+    let frames = int_of(&obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as u32;
+    let bits_allocated = int_of(&obj, tags::BITS_ALLOCATED).unwrap_or(0).max(0) as u16;
+    let samples_per_pixel = int_of(&obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1).max(1) as u16;
+    let non_image = is_non_image_class(&sop_class, &modality);
+
+    let has_float = obj
+        .element_opt(tags::FLOAT_PIXEL_DATA)
+        .ok()
+        .flatten()
+        .is_some()
+        || obj
+            .element_opt(tags::DOUBLE_FLOAT_PIXEL_DATA)
+            .ok()
+            .flatten()
+            .is_some();
+    let has_pixels = if non_image {
+        false
+    } else if has_float {
+        true
+    } else {
+        let expected = native_pixel_bytes(rows, columns, frames, samples_per_pixel, bits_allocated);
+        match pixel_data_state(path, &ts, expected) {
+            Ok(PixelState::Complete) => true,
+            Ok(PixelState::Absent) => return Err(RejectReason::NoPixelData),
+            Ok(PixelState::Truncated(d)) => return Err(RejectReason::Truncated(d)),
+            Err(e) => return Err(RejectReason::Unreadable(format!("cannot read file: {e}"))),
+        }
+    };
+    if has_pixels {
+        if let Err(why) = transfer_syntax_supported(&ts) {
+            return Err(RejectReason::UnsupportedTransferSyntax(why));
+        }
+        if rows == 0 || columns == 0 {
+            return Err(RejectReason::MissingAttribute(
+                "Rows/Columns (0028,0010/0011)".into(),
+            ));
+        }
+    }
+
+    let images = if has_pixels {
+        image_records(&obj, frames)
+    } else {
+        Vec::new()
+    };
+    Ok(FileRecord {
+        path: path.to_path_buf(),
+        patient_id: str_of(&obj, tags::PATIENT_ID).unwrap_or_default(),
+        patient_name: str_of(&obj, tags::PATIENT_NAME).unwrap_or_default(),
+        study_uid,
+        series_uid,
+        sop_uid: str_of(&obj, tags::SOP_INSTANCE_UID).unwrap_or_default(),
+        sop_class,
+        transfer_syntax: ts,
+        modality,
+        series_number: int_of(&obj, tags::SERIES_NUMBER),
+        series_description: str_of(&obj, tags::SERIES_DESCRIPTION).unwrap_or_default(),
+        image_type: str_of(&obj, tags::IMAGE_TYPE)
+            .map(|s| {
+                s.split('\\')
+                    .map(|p| p.trim().to_ascii_uppercase())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        scanning_sequence: str_of(&obj, tags::SCANNING_SEQUENCE)
+            .unwrap_or_default()
+            .to_ascii_uppercase(),
+        echo_time: f64_of(&obj, tags::ECHO_TIME).or_else(|| {
+            first_item(&obj, SHARED)
+                .and_then(|s| first_item(s, MR_ECHO_SEQ))
+                .and_then(|e| f64_of(e, EFFECTIVE_ECHO_TIME))
+        }),
+        repetition_time: f64_of(&obj, tags::REPETITION_TIME),
+        frame_of_reference: str_of(&obj, tags::FRAME_OF_REFERENCE_UID).unwrap_or_default(),
+        gantry_tilt: f64_of(&obj, tags::GANTRY_DETECTOR_TILT),
+        rows,
+        columns,
+        bits_allocated,
+        samples_per_pixel,
+        frames,
+        has_pixels,
+        deidentified: str_of(&obj, tags::PATIENT_IDENTITY_REMOVED)
+            .is_some_and(|v| v.eq_ignore_ascii_case("YES")),
+        images,
+    })
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// Bytes of native (uncompressed) Pixel Data, padded to even length.
+pub fn native_pixel_bytes(rows: u32, cols: u32, frames: u32, spp: u16, bits: u16) -> u64 {
+    let px = rows as u64 * cols as u64 * frames as u64 * spp as u64;
+    let bytes = if bits == 1 {
+        px.div_ceil(8)
+    } else {
+        px * (bits as u64 / 8)
+    };
+    bytes + (bytes & 1)
+}
+
+enum PixelState {
+    Complete,
+    Absent,
+    Truncated(String),
+}
+
+fn is_encapsulated(ts: &str) -> bool {
+    !matches!(
+        ts,
+        "1.2.840.10008.1.2"
+            | "1.2.840.10008.1.2.1"
+            | "1.2.840.10008.1.2.2"
+            | "1.2.840.10008.1.2.1.99"
+    )
+}
+
+/// Check that Pixel Data is present and complete from the file's tail, without reading it:
+/// native data must end the file with its declared length (trailing padding items aside);
+/// encapsulated data must end with a sequence delimitation item.
+fn pixel_data_state(path: &Path, ts: &str, expected: u64) -> std::io::Result<PixelState> {
+    let mut f = File::open(path)?;
+    let len = f.metadata()?.len();
+    if ts == "1.2.840.10008.1.2.1.99" {
+        // Deflated: the tail is compressed; completeness is known only on decoding.
+        return Ok(PixelState::Complete);
+    }
+    if is_encapsulated(ts) {
+        if len < 8 {
+            return Ok(PixelState::Truncated(
+                "file shorter than a sequence delimiter".into(),
+            ));
+        }
+        let mut tail = [0u8; 8];
+        f.seek(SeekFrom::Start(len - 8))?;
+        f.read_exact(&mut tail)?;
+        return Ok(if tail == [0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0] {
+            PixelState::Complete
+        } else {
+            PixelState::Truncated(
+                "encapsulated Pixel Data does not end with a sequence delimitation item".into(),
+            )
+        });
+    }
+    let big = ts == "1.2.840.10008.1.2.2";
+    // Pixel Data header: explicit VR = tag(4) VR(2) 00 00 len(4) = 12 bytes; implicit = 8 bytes.
+    for (hdr, data_len) in [(12u64, expected), (8, expected)] {
+        if len < hdr + data_len {
+            continue;
+        }
+        let at = len - data_len - hdr;
+        let mut h = [0u8; 12];
+        f.seek(SeekFrom::Start(at))?;
+        f.read_exact(&mut h[..hdr as usize])?;
+        let tag_ok = if big {
+            h[..4] == [0x7F, 0xE0, 0x00, 0x10]
+        } else {
+            h[..4] == [0xE0, 0x7F, 0x10, 0x00]
+        };
+        if tag_ok {
+            let l = &h[hdr as usize - 4..hdr as usize];
+            let declared = if big {
+                u32::from_be_bytes([l[0], l[1], l[2], l[3]])
+            } else {
+                u32::from_le_bytes([l[0], l[1], l[2], l[3]])
+            } as u64;
+            if declared == data_len || declared == data_len.saturating_sub(1) {
+                return Ok(PixelState::Complete);
+            }
+        }
+    }
+    // Not at the expected place: search the last part of the file for the Pixel Data header to
+    // tell "absent" from "shorter than declared".
+    let window = (expected + 4096).min(len);
+    let mut buf = vec![0u8; window as usize];
+    f.seek(SeekFrom::Start(len - window))?;
+    f.read_exact(&mut buf)?;
+    let pat: [u8; 4] = if big {
+        [0x7F, 0xE0, 0x00, 0x10]
+    } else {
+        [0xE0, 0x7F, 0x10, 0x00]
+    };
+    if let Some(pos) = buf.windows(4).rposition(|w| w == pat) {
+        let after = window - pos as u64;
+        return Ok(PixelState::Truncated(format!(
+            "Pixel Data holds {} of {} expected bytes",
+            after.saturating_sub(12),
+            expected
+        )));
+    }
+    if len < expected {
+        return Ok(PixelState::Truncated(format!(
+            "file has {len} bytes, Pixel Data alone needs {expected}"
+        )));
+    }
+    Ok(PixelState::Absent)
+}
+
+/// Per-image records: one for a single-frame file; one per frame (functional groups) otherwise.
+fn image_records(obj: &InMemDicomObject, frames: u32) -> Vec<ImageRecord> {
+    let base = ImageRecord {
+        frame: 0,
+        position: arr3(f64s_of(obj, tags::IMAGE_POSITION_PATIENT)),
+        orientation: arr6(f64s_of(obj, tags::IMAGE_ORIENTATION_PATIENT)),
+        pixel_spacing: arr2(f64s_of(obj, tags::PIXEL_SPACING)),
+        slice_thickness: f64_of(obj, tags::SLICE_THICKNESS),
+        slope: f64_of(obj, tags::RESCALE_SLOPE)
+            .filter(|s| *s != 0.0)
+            .unwrap_or(1.0),
+        intercept: f64_of(obj, tags::RESCALE_INTERCEPT).unwrap_or(0.0),
+        b_value: f64_of(obj, DIFFUSION_B_VALUE)
+            .or_else(|| f64_of(obj, SIEMENS_B_VALUE))
+            .or_else(|| f64_of(obj, PHILIPS_B_VALUE))
+            .or_else(|| f64_of(obj, GE_B_VALUE).map(|b| b % 1_000_000_000.0)),
+        echo_number: int_of(obj, tags::ECHO_NUMBERS),
+        temporal_index: int_of(obj, tags::TEMPORAL_POSITION_IDENTIFIER),
+        acquisition_time: str_of(obj, tags::ACQUISITION_TIME),
+        instance_number: int_of(obj, tags::INSTANCE_NUMBER),
+    };
+    let per_frame = obj
+        .element_opt(PER_FRAME)
+        .ok()
+        .flatten()
+        .and_then(|e| e.items())
+        .map(|items| items.to_vec());
+    let Some(per_frame) = per_frame else {
+        return (0..frames)
+            .map(|f| ImageRecord {
+                frame: f,
+                ..base.clone()
+            })
+            .collect();
+    };
+    let shared = first_item(obj, SHARED);
+    let mut base = base;
+    if let Some(sh) = shared {
+        apply_groups(&mut base, sh);
+    }
+    per_frame
+        .iter()
+        .enumerate()
+        .take(frames as usize)
+        .map(|(f, item)| {
+            let mut r = ImageRecord {
+                frame: f as u32,
+                ..base.clone()
+            };
+            apply_groups(&mut r, item);
+            r
+        })
+        .collect()
+}
+
+/// Fill an image record from one functional-groups item (shared or per-frame).
+fn apply_groups(r: &mut ImageRecord, g: &InMemDicomObject) {
+    if let Some(p) = first_item(g, PLANE_POSITION_SEQ)
+        .and_then(|i| arr3(f64s_of(i, tags::IMAGE_POSITION_PATIENT)))
+    {
+        r.position = Some(p);
+    }
+    if let Some(o) = first_item(g, PLANE_ORIENTATION_SEQ)
+        .and_then(|i| arr6(f64s_of(i, tags::IMAGE_ORIENTATION_PATIENT)))
+    {
+        r.orientation = Some(o);
+    }
+    if let Some(m) = first_item(g, PIXEL_MEASURES_SEQ) {
+        if let Some(ps) = arr2(f64s_of(m, tags::PIXEL_SPACING)) {
+            r.pixel_spacing = Some(ps);
+        }
+        if let Some(t) = f64_of(m, tags::SLICE_THICKNESS) {
+            r.slice_thickness = Some(t);
+        }
+    }
+    if let Some(t) = first_item(g, PIXEL_VALUE_TRANSFORMATION_SEQ) {
+        if let Some(s) = f64_of(t, tags::RESCALE_SLOPE).filter(|s| *s != 0.0) {
+            r.slope = s;
+        }
+        if let Some(i) = f64_of(t, tags::RESCALE_INTERCEPT) {
+            r.intercept = i;
+        }
+    }
+    if let Some(b) = first_item(g, MR_DIFFUSION_SEQ).and_then(|d| f64_of(d, DIFFUSION_B_VALUE)) {
+        r.b_value = Some(b);
+    }
+    if let Some(fc) = first_item(g, FRAME_CONTENT_SEQ) {
+        if let Some(t) = int_of(fc, TEMPORAL_POSITION_INDEX) {
+            r.temporal_index = Some(t);
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! The inventory as JSON for `scan --json`: counts, series and rejection reasons, with no PHI —
+//! subjects, studies and series are numbered, never named; no paths, IDs, names or UIDs.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use super::Inventory;
+
+/// Build the PHI-free inventory document.
+pub fn to_json(inv: &Inventory) -> Value {
+    let mut subjects: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in &inv.series {
+        let n = subjects.len() + 1;
+        subjects.entry(s.patient_id.as_str()).or_insert(n);
+    }
+    let mut studies: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    let series: Vec<Value> = inv
+        .series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let n = studies.len() + 1;
+            let study = *studies.entry(s.study_uid.as_str()).or_insert(n);
+            let (volumes, problem) = match &s.plan {
+                Ok(plans) => (
+                    plans
+                        .iter()
+                        .map(|p| {
+                            json!({
+                                "label": p.label,
+                                "dims": [p.columns, p.rows, p.slices.len()],
+                                "spacing_mm": p.geometry.spacing,
+                            })
+                        })
+                        .collect::<Vec<_>>(),
+                    Value::Null,
+                ),
+                Err(why) => {
+                    *reasons.entry("series_geometry".into()).or_default() += s.files.len();
+                    (Vec::new(), Value::String(why.clone()))
+                }
+            };
+            json!({
+                "series": i + 1,
+                "subject": format!("S{:03}", subjects.get(s.patient_id.as_str()).copied().unwrap_or(0)),
+                "study": study,
+                "modality": s.modality,
+                "kind": s.kind.as_str(),
+                "kind_from_description": s.kind_from_description,
+                "files": s.files.len(),
+                "images": s.image_count(),
+                "volumes": volumes,
+                "problem": problem,
+            })
+        })
+        .collect();
+    let rejected: Vec<Value> = inv
+        .rejected
+        .iter()
+        .map(|r| {
+            let v = serde_json::to_value(&r.reason).unwrap_or(Value::Null);
+            let kind = v
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or("other")
+                .to_string();
+            *reasons.entry(kind).or_default() += 1;
+            json!({ "reason": r.reason.to_string(), "kind": v.get("kind") })
+        })
+        .collect();
+    json!({
+        "files": inv.files_seen,
+        "files_used": inv.files_used(),
+        "files_rejected": inv.files_rejected(),
+        "subjects": subjects.len(),
+        "rejected_by_reason": reasons,
+        "series": series,
+        "rejected_files": rejected,
+    })
+}

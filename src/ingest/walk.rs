@@ -1,0 +1,85 @@
+//! Parallel directory walk: every regular file under the inputs, in a stable (sorted) order.
+//! Directories are read in parallel with rayon; unreadable entries are reported, not skipped.
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+/// Files found, and entries that could not be read (path, reason).
+#[derive(Debug, Default)]
+pub struct Walk {
+    pub files: Vec<PathBuf>,
+    pub errors: Vec<(PathBuf, String)>,
+}
+
+fn is_our_temp(name: &str) -> bool {
+    name.starts_with('.') && name.contains(".partial-")
+}
+
+fn walk_dir(dir: &Path) -> Walk {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) => {
+            return Walk {
+                files: Vec::new(),
+                errors: vec![(dir.to_path_buf(), format!("cannot read directory: {e}"))],
+            }
+        }
+    };
+    let mut files = Vec::new();
+    let mut dirs = Vec::new();
+    let mut errors = Vec::new();
+    for entry in rd {
+        match entry {
+            Ok(e) => {
+                let path = e.path();
+                let name = e.file_name().to_string_lossy().into_owned();
+                match e.file_type() {
+                    Ok(t) if t.is_dir() => dirs.push(path),
+                    Ok(t) if t.is_file() => {
+                        if !is_our_temp(&name) {
+                            files.push(path)
+                        }
+                    }
+                    Ok(_) => match std::fs::metadata(&path) {
+                        // Follow symlinks to files and directories.
+                        Ok(m) if m.is_dir() => dirs.push(path),
+                        Ok(m) if m.is_file() => files.push(path),
+                        Ok(_) => errors.push((path, "not a regular file".into())),
+                        Err(err) => errors.push((path, format!("broken link: {err}"))),
+                    },
+                    Err(err) => errors.push((path, format!("cannot stat: {err}"))),
+                }
+            }
+            Err(err) => errors.push((dir.to_path_buf(), format!("cannot read entry: {err}"))),
+        }
+    }
+    let sub: Vec<Walk> = dirs.par_iter().map(|d| walk_dir(d)).collect();
+    for w in sub {
+        files.extend(w.files);
+        errors.extend(w.errors);
+    }
+    Walk { files, errors }
+}
+
+/// Walk every input (a file or a directory).
+pub fn walk(inputs: &[PathBuf]) -> Walk {
+    let mut out = Walk::default();
+    for input in inputs {
+        match std::fs::metadata(input) {
+            Ok(m) if m.is_dir() => {
+                let w = walk_dir(input);
+                out.files.extend(w.files);
+                out.errors.extend(w.errors);
+            }
+            Ok(_) => out.files.push(input.clone()),
+            Err(e) => out
+                .errors
+                .push((input.clone(), format!("cannot open: {e}"))),
+        }
+    }
+    out.files.sort();
+    out.files.dedup();
+    out.errors.sort();
+    out
+}

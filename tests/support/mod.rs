@@ -1,0 +1,231 @@
+//! Test support: small DICOM files built with dicom-rs, and a runner for the real binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
+use dicom_dictionary_std::{tags, uids};
+use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+
+/// Run the ancilla binary.
+pub fn ancilla(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ancilla"))
+        .args(args)
+        .output()
+        .expect("run ancilla")
+}
+
+/// One slice to write.
+#[derive(Clone)]
+pub struct Slice {
+    pub rows: u16,
+    pub cols: u16,
+    pub ipp: [f64; 3],
+    pub iop: [f64; 6],
+    /// [between rows, between columns]
+    pub ps: [f64; 2],
+    pub values: Vec<i32>,
+    pub slope: f64,
+    pub intercept: f64,
+    pub modality: &'static str,
+    pub series_uid: String,
+    pub instance: i32,
+    pub bits: u16,
+    pub signed: bool,
+    pub b_value: Option<f64>,
+    pub extra: Vec<(Tag, VR, String)>,
+}
+
+impl Slice {
+    pub fn new(series_uid: &str, ipp: [f64; 3], values: Vec<i32>) -> Self {
+        Slice {
+            rows: 4,
+            cols: 5,
+            ipp,
+            iop: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+            ps: [0.8, 0.7],
+            values,
+            slope: 1.0,
+            intercept: 0.0,
+            modality: "MR",
+            series_uid: series_uid.to_string(),
+            instance: 1,
+            bits: 16,
+            signed: false,
+            b_value: None,
+            extra: Vec::new(),
+        }
+    }
+}
+
+fn ds(v: &[f64]) -> String {
+    v.iter()
+        .map(|x| format!("{x}"))
+        .collect::<Vec<_>>()
+        .join("\\")
+}
+
+fn put(obj: &mut InMemDicomObject, tag: Tag, vr: VR, v: &str) {
+    obj.put(DataElement::new(tag, vr, PrimitiveValue::from(v)));
+}
+
+/// The data set of a slice (without file meta).
+pub fn slice_object(s: &Slice, sop_uid: &str) -> InMemDicomObject {
+    let mut o = InMemDicomObject::new_empty();
+    let sop_class = if s.modality == "PT" {
+        uids::POSITRON_EMISSION_TOMOGRAPHY_IMAGE_STORAGE
+    } else if s.modality == "CT" {
+        uids::CT_IMAGE_STORAGE
+    } else {
+        uids::MR_IMAGE_STORAGE
+    };
+    put(&mut o, tags::SOP_CLASS_UID, VR::UI, sop_class);
+    put(&mut o, tags::SOP_INSTANCE_UID, VR::UI, sop_uid);
+    put(&mut o, tags::MODALITY, VR::CS, s.modality);
+    put(&mut o, tags::PATIENT_ID, VR::LO, "TESTPAT");
+    put(&mut o, tags::PATIENT_NAME, VR::PN, "Doe^Jane");
+    put(&mut o, tags::STUDY_INSTANCE_UID, VR::UI, "1.2.3.4.1");
+    put(&mut o, tags::SERIES_INSTANCE_UID, VR::UI, &s.series_uid);
+    put(&mut o, tags::SERIES_NUMBER, VR::IS, "3");
+    put(
+        &mut o,
+        tags::INSTANCE_NUMBER,
+        VR::IS,
+        &s.instance.to_string(),
+    );
+    put(&mut o, tags::IMAGE_POSITION_PATIENT, VR::DS, &ds(&s.ipp));
+    put(&mut o, tags::IMAGE_ORIENTATION_PATIENT, VR::DS, &ds(&s.iop));
+    put(&mut o, tags::PIXEL_SPACING, VR::DS, &ds(&s.ps));
+    put(&mut o, tags::SLICE_THICKNESS, VR::DS, "2");
+    put(&mut o, tags::ROWS, VR::US, &s.rows.to_string());
+    put(&mut o, tags::COLUMNS, VR::US, &s.cols.to_string());
+    o.put(DataElement::new(
+        tags::ROWS,
+        VR::US,
+        PrimitiveValue::from(s.rows),
+    ));
+    o.put(DataElement::new(
+        tags::COLUMNS,
+        VR::US,
+        PrimitiveValue::from(s.cols),
+    ));
+    o.put(DataElement::new(
+        tags::SAMPLES_PER_PIXEL,
+        VR::US,
+        PrimitiveValue::from(1u16),
+    ));
+    put(
+        &mut o,
+        tags::PHOTOMETRIC_INTERPRETATION,
+        VR::CS,
+        "MONOCHROME2",
+    );
+    o.put(DataElement::new(
+        tags::BITS_ALLOCATED,
+        VR::US,
+        PrimitiveValue::from(s.bits),
+    ));
+    o.put(DataElement::new(
+        tags::BITS_STORED,
+        VR::US,
+        PrimitiveValue::from(s.bits),
+    ));
+    o.put(DataElement::new(
+        tags::HIGH_BIT,
+        VR::US,
+        PrimitiveValue::from(s.bits - 1),
+    ));
+    o.put(DataElement::new(
+        tags::PIXEL_REPRESENTATION,
+        VR::US,
+        PrimitiveValue::from(u16::from(s.signed)),
+    ));
+    put(&mut o, tags::RESCALE_SLOPE, VR::DS, &format!("{}", s.slope));
+    put(
+        &mut o,
+        tags::RESCALE_INTERCEPT,
+        VR::DS,
+        &format!("{}", s.intercept),
+    );
+    if let Some(b) = s.b_value {
+        put(&mut o, Tag(0x0018, 0x9087), VR::FD, "0");
+        o.put(DataElement::new(
+            Tag(0x0018, 0x9087),
+            VR::FD,
+            PrimitiveValue::from(b),
+        ));
+    }
+    for (t, vr, v) in &s.extra {
+        put(&mut o, *t, *vr, v);
+    }
+    let bytes: Vec<u8> = match s.bits {
+        8 => s.values.iter().map(|v| *v as u8).collect(),
+        16 => s
+            .values
+            .iter()
+            .flat_map(|v| (*v as i16).to_le_bytes())
+            .collect(),
+        _ => s.values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+    };
+    o.put(DataElement::new(
+        tags::PIXEL_DATA,
+        if s.bits == 8 { VR::OB } else { VR::OW },
+        PrimitiveValue::U8(bytes.into()),
+    ));
+    o
+}
+
+/// Write a data set as a Part-10 file (explicit VR little endian unless `ts` says otherwise).
+pub fn write_object(obj: InMemDicomObject, path: &Path, ts: &str) {
+    let class = obj
+        .element(tags::SOP_CLASS_UID)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let inst = obj
+        .element(tags::SOP_INSTANCE_UID)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let file = obj
+        .with_meta(
+            FileMetaTableBuilder::new()
+                .transfer_syntax(ts)
+                .media_storage_sop_class_uid(class)
+                .media_storage_sop_instance_uid(inst),
+        )
+        .unwrap();
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p).unwrap();
+    }
+    file.write_to_file(path).unwrap();
+}
+
+/// Write slices as files `name_{n}.dcm` in `dir` (n = order given, not position order).
+pub fn write_series(dir: &Path, slices: &[Slice]) -> Vec<PathBuf> {
+    slices
+        .iter()
+        .enumerate()
+        .map(|(n, s)| {
+            let p = dir.join(format!("im_{n:03}.dcm"));
+            let uid = format!("{}.{}", s.series_uid, n + 1);
+            write_object(slice_object(s, &uid), &p, uids::EXPLICIT_VR_LITTLE_ENDIAN);
+            p
+        })
+        .collect()
+}
+
+/// World position of pixel (i = column, j = row) of a slice: IPP + i·Δc·row + j·Δr·col,
+/// straight from PS3.3 C.7.6.2.1.1 (independent of ancilla's Geometry).
+pub fn pixel_world(s: &Slice, i: usize, j: usize) -> [f64; 3] {
+    let r = [s.iop[0], s.iop[1], s.iop[2]];
+    let c = [s.iop[3], s.iop[4], s.iop[5]];
+    let mut p = s.ipp;
+    for a in 0..3 {
+        p[a] += i as f64 * s.ps[1] * r[a] + j as f64 * s.ps[0] * c[a];
+    }
+    p
+}

@@ -1,0 +1,294 @@
+//! Series → volume and NIfTI geometry, checked against world coordinates computed from the DICOM
+//! attributes by the formula of PS3.3 C.7.6.2.1.1 (tests/support), not by the code under test.
+
+mod support;
+
+use std::collections::HashMap;
+
+use ancilla::ingest;
+use ancilla::volume::assemble::{load_series, load_series_dir, SeriesVolume};
+use support::*;
+
+/// Expected value at every world point (rounded key) from the slices written.
+fn expected_by_world(slices: &[Slice]) -> HashMap<[i64; 3], f64> {
+    let mut m = HashMap::new();
+    for s in slices {
+        for j in 0..s.rows as usize {
+            for i in 0..s.cols as usize {
+                let w = pixel_world(s, i, j);
+                let v = s.values[j * s.cols as usize + i] as f64 * s.slope + s.intercept;
+                m.insert(key(w), v);
+            }
+        }
+    }
+    m
+}
+
+fn key(w: [f64; 3]) -> [i64; 3] {
+    [
+        (w[0] * 100.0).round() as i64,
+        (w[1] * 100.0).round() as i64,
+        (w[2] * 100.0).round() as i64,
+    ]
+}
+
+/// Every voxel of the volume sits where DICOM put the pixel with its value.
+fn assert_world_matches(v: &SeriesVolume, slices: &[Slice]) {
+    let exp = expected_by_world(slices);
+    let [nk, nj, ni] = v.volume.dims();
+    assert_eq!(nk * nj * ni, exp.len(), "voxel count");
+    for k in 0..nk {
+        for j in 0..nj {
+            for i in 0..ni {
+                let w = v.volume.geometry.world(i as f64, j as f64, k as f64);
+                let e = exp.get(&key(w)).unwrap_or_else(|| {
+                    panic!("voxel {k},{j},{i} at {w:?} is not a DICOM pixel position")
+                });
+                let got = v.volume.data[[k, j, i]] as f64;
+                assert!(
+                    (got - e).abs() <= 1e-4 * e.abs().max(1.0),
+                    "voxel {k},{j},{i}: {got} vs {e}"
+                );
+            }
+        }
+    }
+}
+
+fn values(seed: i32) -> Vec<i32> {
+    (0..20).map(|p| seed * 100 + p).collect()
+}
+
+fn stack(uid: &str, n: usize, origin: [f64; 3], step: [f64; 3], iop: [f64; 6]) -> Vec<Slice> {
+    (0..n)
+        .map(|k| {
+            let mut s = Slice::new(
+                uid,
+                [
+                    origin[0] + k as f64 * step[0],
+                    origin[1] + k as f64 * step[1],
+                    origin[2] + k as f64 * step[2],
+                ],
+                values(k as i32 + 1),
+            );
+            s.iop = iop;
+            s.instance = k as i32 + 1;
+            s
+        })
+        .collect()
+}
+
+const AXIAL: [f64; 6] = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0];
+
+#[test]
+fn shuffled_files_descending_positions_and_per_slice_slopes() {
+    let dir = tempfile::tempdir().unwrap();
+    // Instance numbers ascend while positions descend (feet-first), slopes differ per slice.
+    let mut slices = stack("1.2.3.10", 6, [-10.0, -20.0, 50.0], [0.0, 0.0, -2.5], AXIAL);
+    for (k, s) in slices.iter_mut().enumerate() {
+        s.slope = 0.25 * (k as f64 + 1.0);
+        s.intercept = 3.0;
+    }
+    // Written in a shuffled order (file names do not follow position).
+    let order = [3usize, 0, 5, 1, 4, 2];
+    let shuffled: Vec<Slice> = order.iter().map(|&i| slices[i].clone()).collect();
+    write_series(dir.path(), &shuffled);
+    let vols = load_series_dir(dir.path()).unwrap();
+    assert_eq!(vols.len(), 1);
+    let v = &vols[0];
+    assert_eq!(v.volume.dims(), [6, 4, 5]);
+    // Sorted ascending along the normal (0,0,1): first slice is the lowest z.
+    assert!((v.volume.geometry.origin[2] - 37.5).abs() < 1e-9);
+    assert!((v.volume.geometry.spacing[2] - 2.5).abs() < 1e-9);
+    assert_eq!(v.volume.geometry.spacing[0], 0.7);
+    assert_eq!(v.volume.geometry.spacing[1], 0.8);
+    assert_world_matches(v, &slices);
+}
+
+#[test]
+fn double_oblique_series() {
+    let dir = tempfile::tempdir().unwrap();
+    // Row and column directions rotated about two axes (unit, orthogonal; checked below).
+    let (a, b) = (20f64.to_radians(), 35f64.to_radians());
+    let row = [a.cos(), a.sin(), 0.0];
+    let col = [-a.sin() * b.cos(), a.cos() * b.cos(), b.sin()];
+    let n = [
+        row[1] * col[2] - row[2] * col[1],
+        row[2] * col[0] - row[0] * col[2],
+        row[0] * col[1] - row[1] * col[0],
+    ];
+    let iop = [row[0], row[1], row[2], col[0], col[1], col[2]];
+    let step = [n[0] * 3.0, n[1] * 3.0, n[2] * 3.0];
+    let slices = stack("1.2.3.11", 5, [12.5, -40.0, 7.0], step, iop);
+    write_series(dir.path(), &slices);
+    let v = &load_series_dir(dir.path()).unwrap()[0];
+    assert_world_matches(v, &slices);
+    assert!((v.volume.geometry.spacing[2] - 3.0).abs() < 1e-6);
+}
+
+#[test]
+fn ct_with_signed_pixels_and_intercept() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut slices = stack("1.2.3.12", 3, [0.0, 0.0, 0.0], [0.0, 0.0, 5.0], AXIAL);
+    for s in slices.iter_mut() {
+        s.modality = "CT";
+        s.signed = true;
+        s.intercept = -1024.0;
+        s.values = s.values.iter().map(|v| v - 1500).collect(); // negative stored values
+    }
+    write_series(dir.path(), &slices);
+    let v = &load_series_dir(dir.path()).unwrap()[0];
+    assert_world_matches(v, &slices);
+    assert!(v.volume.data.iter().any(|x| *x < -2000.0));
+}
+
+#[test]
+fn thirty_two_bit_pixels() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut slices = stack("1.2.3.13", 3, [0.0, 0.0, 0.0], [0.0, 0.0, 4.0], AXIAL);
+    for s in slices.iter_mut() {
+        s.modality = "PT";
+        s.bits = 32;
+        s.values = s.values.iter().map(|v| v * 70_000).collect(); // beyond 16 bits
+        s.slope = 0.001;
+    }
+    write_series(dir.path(), &slices);
+    let v = &load_series_dir(dir.path()).unwrap()[0];
+    assert_world_matches(v, &slices);
+}
+
+#[test]
+fn b_values_at_one_position_split_into_volumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut all = Vec::new();
+    for (bi, b) in [0.0, 400.0, 800.0].iter().enumerate() {
+        let mut st = stack("1.2.3.14", 4, [0.0, 0.0, 0.0], [0.0, 0.0, 5.0], AXIAL);
+        for (k, s) in st.iter_mut().enumerate() {
+            s.b_value = Some(*b);
+            s.values = values((bi * 10 + k) as i32);
+            s.instance = (bi * 4 + k + 1) as i32;
+        }
+        all.push(st);
+    }
+    let flat: Vec<Slice> = all.iter().flatten().cloned().collect();
+    write_series(dir.path(), &flat);
+    let vols = load_series_dir(dir.path()).unwrap();
+    let labels: Vec<&str> = vols.iter().map(|v| v.label.as_str()).collect();
+    assert_eq!(labels, ["b0", "b400", "b800"]);
+    for (v, st) in vols.iter().zip(&all) {
+        assert_world_matches(v, st);
+    }
+    let inv = ingest::scan_paths(&[dir.path().to_path_buf()]).unwrap();
+    assert_eq!(inv.series[0].kind, ingest::SeriesKind::Dwi);
+}
+
+fn scan_problem(dir: &std::path::Path) -> String {
+    let inv = ingest::scan_paths(&[dir.to_path_buf()]).unwrap();
+    assert_eq!(inv.series.len(), 1);
+    let err = load_series(&inv.series[0]).unwrap_err().to_string();
+    assert_eq!(
+        inv.series[0].plan.as_ref().unwrap_err(),
+        err.trim_start_matches("series does not make a volume: ")
+    );
+    err
+}
+
+#[test]
+fn missing_slice_is_rejected_with_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut slices = stack("1.2.3.15", 6, [0.0, 0.0, 0.0], [0.0, 0.0, 2.0], AXIAL);
+    slices.remove(3);
+    write_series(dir.path(), &slices);
+    let err = scan_problem(dir.path());
+    assert!(
+        err.contains("missing slice") && err.contains("4 mm") && err.contains("2 mm"),
+        "{err}"
+    );
+}
+
+#[test]
+fn gantry_tilt_is_rejected_with_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    // Positions step along z but drift in y: a 15° tilted stack.
+    let t = 15f64.to_radians();
+    let slices = stack(
+        "1.2.3.16",
+        5,
+        [0.0, 0.0, 0.0],
+        [0.0, 3.0 * t.tan(), 3.0],
+        AXIAL,
+    );
+    write_series(dir.path(), &slices);
+    let err = scan_problem(dir.path());
+    assert!(
+        err.contains("gantry tilt") && err.contains("15.00°"),
+        "{err}"
+    );
+}
+
+#[test]
+fn non_uniform_spacing_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut slices = stack("1.2.3.17", 5, [0.0, 0.0, 0.0], [0.0, 0.0, 2.0], AXIAL);
+    slices[4].ipp[2] = 8.6;
+    write_series(dir.path(), &slices);
+    let err = scan_problem(dir.path());
+    assert!(err.contains("non-uniform slice spacing"), "{err}");
+}
+
+#[test]
+fn mixed_orientation_and_matrix_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut slices = stack("1.2.3.18", 3, [0.0, 0.0, 0.0], [0.0, 0.0, 2.0], AXIAL);
+    slices[1].iop = [1.0, 0.0, 0.0, 0.0, 0.0, -1.0];
+    write_series(dir.path(), &slices);
+    assert!(scan_problem(dir.path()).contains("ImageOrientationPatient differs"));
+}
+
+#[test]
+fn nifti_written_by_convert_keeps_dicom_world_coordinates() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (10f64.to_radians(), -25f64.to_radians());
+    let row = [a.cos(), a.sin(), 0.0];
+    let col = [-a.sin() * b.cos(), a.cos() * b.cos(), b.sin()];
+    let n = [
+        row[1] * col[2] - row[2] * col[1],
+        row[2] * col[0] - row[0] * col[2],
+        row[0] * col[1] - row[1] * col[0],
+    ];
+    let iop = [row[0], row[1], row[2], col[0], col[1], col[2]];
+    let slices = stack(
+        "1.2.3.19",
+        4,
+        [-3.0, 8.0, 20.0],
+        [-n[0] * 2.0, -n[1] * 2.0, -n[2] * 2.0],
+        iop,
+    );
+    write_series(&dir.path().join("in"), &slices);
+    let out = dir.path().join("out");
+    let o = ancilla(&[
+        "convert",
+        dir.path().join("in").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let nii = out.join("S001/003_mr_mr.nii.gz");
+    let v = ancilla::volume::nifti_io::read_volume(&nii).unwrap();
+    let sv = SeriesVolume {
+        volume: v,
+        label: String::new(),
+        b_value: None,
+        modality: "MR".into(),
+        kind: ingest::SeriesKind::Mr,
+        patient_id: String::new(),
+        series_uid: String::new(),
+    };
+    assert_world_matches(&sv, &slices);
+    // The sidecar and the report carry no PHI of the input.
+    for f in ["S001/003_mr_mr.json", "convert-report.json"] {
+        let text = std::fs::read_to_string(out.join(f)).unwrap();
+        for phi in ["TESTPAT", "Doe", "1.2.3.19", "1.2.3.4.1"] {
+            assert!(!text.contains(phi), "{f} contains {phi}");
+        }
+    }
+}
