@@ -136,7 +136,7 @@ pub fn plan_series(files: &[&FileRecord]) -> Result<Vec<VolumePlan>, String> {
     }
 
     // Split into volumes by the attribute that tells the images at one position apart.
-    let parts: Vec<(String, Option<f64>, Vec<(usize, &ImageRecord)>)> = if per_pos == 1 {
+    let parts: Vec<Part> = if per_pos == 1 {
         vec![(
             String::new(),
             images[0].1.b_value,

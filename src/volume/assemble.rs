@@ -47,8 +47,10 @@ pub struct SeriesVolume {
     pub series_uid: String,
 }
 
-/// Build every volume of a scanned series. `file_label` names files in errors (callers that
-/// must not show site paths pass a non-identifying label function).
+/// (plan index, slice index, stored values) of one decoded image.
+type DecodedSlice = (usize, usize, Vec<f32>);
+
+/// Build every volume of a scanned series.
 pub fn load_series(series: &Series) -> Result<Vec<SeriesVolume>, AssembleError> {
     let plans = series.plan.clone().map_err(AssembleError::Geometry)?;
     if plans.is_empty() {
@@ -61,7 +63,7 @@ pub fn load_series(series: &Series) -> Result<Vec<SeriesVolume>, AssembleError> 
             wanted[s.file].push((pi, k, s.frame));
         }
     }
-    let decoded: Vec<Result<Vec<(usize, usize, Vec<f32>)>, AssembleError>> = series
+    let decoded: Vec<Result<Vec<DecodedSlice>, AssembleError>> = series
         .files
         .par_iter()
         .zip(wanted.par_iter())

@@ -155,11 +155,12 @@ pub fn invert3(m: &[[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
         return None;
     }
     let mut inv = [[0.0; 3]; 3];
-    for r in 0..3 {
-        for c in 0..3 {
+    for (r, row) in inv.iter_mut().enumerate() {
+        for (c, x) in row.iter_mut().enumerate() {
+            // Adjugate: cofactor of (c, r) over the determinant.
             let (r1, r2) = ((c + 1) % 3, (c + 2) % 3);
             let (c1, c2) = ((r + 1) % 3, (r + 2) % 3);
-            inv[r][c] = (m[r1][c1] * m[r2][c2] - m[r1][c2] * m[r2][c1]) / det;
+            *x = (m[r1][c1] * m[r2][c2] - m[r1][c2] * m[r2][c1]) / det;
         }
     }
     Some(inv)
