@@ -224,3 +224,26 @@ proptest! {
         }
     }
 }
+
+/// Compressed syntaxes decode to the analytic values of test-data/transfer-syntaxes
+/// (v = 40·k + 2·row + col + 10; JPEG baseline is lossy: within 3 grey levels at quality 95).
+#[test]
+fn compressed_transfer_syntaxes_decode_to_known_values() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/transfer-syntaxes");
+    for (dir, tol) in [
+        ("native", 0.0),
+        ("rle", 0.0),
+        ("j2k", 0.0),
+        ("jpeg-baseline", 3.0),
+    ] {
+        let vols = load_series_dir(&root.join(dir)).unwrap_or_else(|e| panic!("{dir}: {e}"));
+        let v = &vols[0].volume;
+        assert_eq!(v.dims(), [3, 48, 64], "{dir}");
+        let mut worst = 0.0f32;
+        for ((k, r, c), x) in v.data.indexed_iter() {
+            let expect = (40 * k + 2 * r + c + 10) as f32;
+            worst = worst.max((x - expect).abs());
+        }
+        assert!(worst <= tol, "{dir}: max error {worst}");
+    }
+}

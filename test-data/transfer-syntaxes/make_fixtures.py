@@ -1,0 +1,83 @@
+"""Regenerates the compressed fixtures of this folder (run once; tests never call Python).
+
+Each file is a 3-slice axial MR series (64x48 pixels, uint16, values known analytically:
+v = 40*k + 2*row + col + 10) compressed with one transfer syntax by pydicom 3 (RLE: pydicom's
+own encoder; JPEG 2000 lossless: pylibjpeg-openjpeg; JPEG baseline 8-bit: Pillow, lossy). The
+uncompressed twin is written too. Usage: python make_fixtures.py (needs pydicom, numpy,
+pylibjpeg-openjpeg, pillow).
+"""
+import io
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.encaps import encapsulate
+from pydicom.uid import (ExplicitVRLittleEndian, RLELossless, JPEG2000Lossless, JPEGBaseline8Bit,
+                         MRImageStorage)
+from PIL import Image
+
+ROWS, COLS = 48, 64
+
+
+def values(k, bits):
+    r, c = np.mgrid[0:ROWS, 0:COLS]
+    v = 40 * k + 3 * r + c + 100
+    return v.astype(np.uint8 if bits == 8 else np.uint16)
+
+
+def base(k, bits, series):
+    ds = Dataset()
+    ds.SOPClassUID = MRImageStorage
+    ds.SOPInstanceUID = f"1.2.826.0.1.3680043.10.999.{series}.{k + 1}"
+    ds.StudyInstanceUID = "1.2.826.0.1.3680043.10.999.1"
+    ds.SeriesInstanceUID = f"1.2.826.0.1.3680043.10.999.{series}"
+    ds.Modality = "MR"
+    ds.PatientID = "FIXTURE"
+    ds.SeriesNumber = series
+    ds.InstanceNumber = k + 1
+    ds.ImagePositionPatient = [0, 0, 5 * k]
+    ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+    ds.PixelSpacing = [1, 1]
+    ds.SliceThickness = 5
+    ds.Rows, ds.Columns = ROWS, COLS
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = bits
+    ds.BitsStored = bits
+    ds.HighBit = bits - 1
+    ds.PixelRepresentation = 0
+    return ds
+
+
+def save(ds, ts, path):
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    meta.TransferSyntaxUID = ts
+    ds.file_meta = meta
+    ds.save_as(path, enforce_file_format=True)
+
+
+for k in range(3):
+    ds = base(k, 16, 2)
+    ds.PixelData = values(k, 16).tobytes()
+    save(ds, ExplicitVRLittleEndian, f"native/{k}.dcm")
+
+    ds = base(k, 16, 3)
+    ds.PixelData = values(k, 16).tobytes()
+    ds.file_meta = FileMetaDataset(); ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.compress(RLELossless, values(k, 16))
+    save(ds, RLELossless, f"rle/{k}.dcm")
+
+    ds = base(k, 16, 4)
+    ds.PixelData = values(k, 16).tobytes()
+    ds.file_meta = FileMetaDataset(); ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.compress(JPEG2000Lossless, values(k, 16))
+    save(ds, JPEG2000Lossless, f"j2k/{k}.dcm")
+
+    ds = base(k, 8, 5)
+    buf = io.BytesIO()
+    Image.fromarray(values(k, 8)).save(buf, format="JPEG", quality=95)
+    ds.PixelData = encapsulate([buf.getvalue()])
+    ds["PixelData"].VR = "OB"
+    ds["PixelData"].is_undefined_length = True
+    save(ds, JPEGBaseline8Bit, f"jpeg-baseline/{k}.dcm")
