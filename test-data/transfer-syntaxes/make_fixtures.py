@@ -20,7 +20,7 @@ ROWS, COLS = 48, 64
 
 def values(k, bits):
     r, c = np.mgrid[0:ROWS, 0:COLS]
-    v = 40 * k + 3 * r + c + 100
+    v = 40 * k + 2 * r + c + 10
     return v.astype(np.uint8 if bits == 8 else np.uint16)
 
 
