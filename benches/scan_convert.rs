@@ -1,0 +1,140 @@
+//! Scan and convert throughput on a phantom cohort, as ratios to baselines measured in the same
+//! run: a `cat`-like read loop over the same files, and dcm2niix on the same tree (when found:
+//! `$DCM2NIIX`, or `dcm2niix` on PATH; `pip install dcm2niix` ships it).
+//!
+//! Run: `cargo bench --bench scan_convert` (env ANCILLA_BENCH_SUBJECTS, default 20).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p)
+            } else {
+                out.push(p)
+            }
+        }
+    }
+    out
+}
+
+/// Best of `n` runs.
+fn best<F: FnMut()>(n: usize, mut f: F) -> Duration {
+    (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .min()
+        .unwrap_or_default()
+}
+
+fn find_dcm2niix() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("DCM2NIIX") {
+        return Some(PathBuf::from(p));
+    }
+    let ok = Command::new("dcm2niix").arg("-v").output().is_ok();
+    ok.then(|| PathBuf::from("dcm2niix"))
+}
+
+fn main() {
+    let n: usize = std::env::var("ANCILLA_BENCH_SUBJECTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let cohort = tmp.path().join("cohort");
+    if let Err(e) = ancilla::phantom::generate(&ancilla::phantom::PhantomOptions {
+        out: cohort.clone(),
+        subjects: n,
+        seed: 7,
+    }) {
+        eprintln!("bench skipped: phantom generation failed: {e}");
+        return;
+    }
+    let tree = cohort.join("site-export");
+    let files = files_under(&tree);
+    let bytes: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    let mb = bytes as f64 / 1e6;
+    println!("cohort: {n} subjects, {} files, {:.1} MB", files.len(), mb);
+
+    // Baseline: read every file (warm cache), in parallel like the scan.
+    let read = best(3, || {
+        use rayon::prelude::*;
+        let total: usize = files
+            .par_iter()
+            .map(|f| std::fs::read(f).map(|b| b.len()).unwrap_or(0))
+            .sum();
+        assert!(total > 0);
+    });
+    let scan = best(3, || {
+        let inv = ancilla::ingest::scan_paths(std::slice::from_ref(&tree)).expect("scan");
+        assert!(!inv.series.is_empty());
+    });
+    let out = tmp.path().join("nifti");
+    let convert = best(3, || {
+        let _ = std::fs::remove_dir_all(&out);
+        ancilla::convert::convert(&tree, &out, false, true).expect("convert");
+    });
+    let secs = |d: Duration| d.as_secs_f64();
+    println!(
+        "{:<28} {:>9} {:>12} {:>10} {:>14}",
+        "step", "seconds", "files/s", "MB/s", "ratio to read"
+    );
+    for (name, d) in [
+        ("read all files (baseline)", read),
+        ("scan (headers)", scan),
+        ("convert (.nii, uncompressed)", convert),
+    ] {
+        println!(
+            "{:<28} {:>9.3} {:>12.0} {:>10.1} {:>14.2}",
+            name,
+            secs(d),
+            files.len() as f64 / secs(d),
+            mb / secs(d),
+            secs(d) / secs(read)
+        );
+    }
+    match find_dcm2niix() {
+        Some(bin) => {
+            let dout = tmp.path().join("dcm2niix");
+            let d = best(3, || {
+                let _ = std::fs::remove_dir_all(&dout);
+                std::fs::create_dir_all(&dout).expect("mkdir");
+                let st = Command::new(&bin)
+                    .args(["-z", "n", "-b", "y", "-ba", "y", "-f", "%s_%d", "-o"])
+                    .arg(&dout)
+                    .arg(&tree)
+                    .output()
+                    .expect("dcm2niix");
+                assert!(st.status.success() || !dout.as_os_str().is_empty());
+            });
+            println!(
+                "{:<28} {:>9.3} {:>12.0} {:>10.1} {:>14.2}",
+                "dcm2niix -z n (same tree)",
+                secs(d),
+                files.len() as f64 / secs(d),
+                mb / secs(d),
+                secs(d) / secs(read)
+            );
+            println!(
+                "convert speed-up over dcm2niix: {:.2}x",
+                secs(d) / secs(convert)
+            );
+        }
+        None => println!(
+            "dcm2niix not found (set DCM2NIIX or pip install dcm2niix): comparison skipped"
+        ),
+    }
+}
