@@ -5,8 +5,12 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-/// The temporary sibling used while `path` is being written. It keeps the final extension
-/// (`x.nii.gz` → `.x.nii.gz.partial-PID.nii.gz`) so writers that look at the extension behave.
+/// What marks a temporary file of ours (walks skip them, reruns may delete them).
+pub const TEMP_MARK: &str = "_partial-";
+
+/// The temporary sibling used while `path` is being written: hidden, no inner dot, and the final
+/// extension kept (`x.nii.gz` → `.x_nii_gz_partial-PID.nii.gz`), so writers that rewrite
+/// extensions (the nifti crate strips and re-adds them) write exactly there.
 pub fn temp_sibling(path: &Path) -> PathBuf {
     let name = path
         .file_name()
@@ -19,7 +23,8 @@ pub fn temp_sibling(path: &Path) -> PathBuf {
             .map(|e| format!(".{}", e.to_string_lossy()))
             .unwrap_or_default()
     };
-    path.with_file_name(format!(".{name}.partial-{}{ext}", std::process::id()))
+    let stem = name.replace('.', "_");
+    path.with_file_name(format!(".{stem}{TEMP_MARK}{}{ext}", std::process::id()))
 }
 
 /// Write `bytes` to `path` atomically (temp file in the same directory, fsync, rename).
@@ -87,7 +92,16 @@ mod tests {
     fn write_replaces_content_and_keeps_double_extension() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("a.nii.gz");
-        assert!(temp_sibling(&target).to_string_lossy().ends_with(".nii.gz"));
+        let tmp = temp_sibling(&target);
+        assert!(tmp.to_string_lossy().ends_with(".nii.gz"));
+        // The nifti writer's own path rewriting must give the temp path back.
+        let mut p = tmp.clone();
+        p.set_extension("");
+        assert_eq!(p.with_extension("nii.gz"), tmp);
+        let tmp = temp_sibling(&dir.path().join("a.nii"));
+        let mut p = tmp.clone();
+        p.set_extension("");
+        assert_eq!(p.with_extension("nii"), tmp);
         write_bytes(&target, b"one").unwrap();
         write_bytes(&target, b"two").unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"two");

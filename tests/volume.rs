@@ -292,3 +292,43 @@ fn nifti_written_by_convert_keeps_dicom_world_coordinates() {
         }
     }
 }
+
+#[test]
+fn convert_writes_diffusion_as_4d_with_bval() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut flat = Vec::new();
+    for (bi, b) in [0.0, 800.0].iter().enumerate() {
+        for k in 0..3 {
+            let mut s = Slice::new(
+                "1.2.3.20",
+                [0.0, 0.0, 4.0 * k as f64],
+                values((bi * 10 + k) as i32),
+            );
+            s.b_value = Some(*b);
+            s.instance = (bi * 3 + k + 1) as i32;
+            flat.push(s);
+        }
+    }
+    write_series(&dir.path().join("in"), &flat);
+    let out = dir.path().join("out");
+    let o = ancilla(&[
+        "convert",
+        dir.path().join("in").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--uncompressed",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let listing: Vec<_> = std::fs::read_dir(out.join("S001"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    let bval = std::fs::read_to_string(out.join("S001/003_mr_dwi.bval"))
+        .unwrap_or_else(|e| panic!("{e}: {listing:?} {}", String::from_utf8_lossy(&o.stderr)));
+    assert_eq!(bval.trim(), "0 800");
+    let h = nifti::NiftiHeader::from_file(out.join("S001/003_mr_dwi.nii")).unwrap();
+    assert_eq!(&h.dim[..5], &[4, 5, 4, 3, 2]);
+    let side: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("S001/003_mr_dwi.json")).unwrap())
+            .unwrap();
+    assert_eq!(side["BValues"], serde_json::json!([0.0, 800.0]));
+}

@@ -13,7 +13,7 @@ pub struct Walk {
 }
 
 fn is_our_temp(name: &str) -> bool {
-    name.starts_with('.') && name.contains(".partial-")
+    name.starts_with('.') && name.contains(crate::atomic::TEMP_MARK)
 }
 
 fn walk_dir(dir: &Path) -> Walk {
