@@ -175,9 +175,9 @@ fn looks_truncated(msg: &str) -> bool {
         || m.contains("fill whole buffer")
 }
 
-/// Preamble detection: Some(true) = 128-byte preamble + DICM, Some(false) = DICM at 0, None = not DICOM.
-fn detect_prefix(path: &Path) -> std::io::Result<Option<bool>> {
-    let mut f = File::open(path)?;
+/// Preamble detection on an open file: Some(128) = preamble + DICM, Some(0) = DICM at 0,
+/// None = not DICOM. Returns the offset where the "DICM" magic starts.
+fn detect_prefix(f: &mut File) -> std::io::Result<Option<u64>> {
     let mut buf = [0u8; 132];
     let mut n = 0;
     while n < buf.len() {
@@ -188,9 +188,9 @@ fn detect_prefix(path: &Path) -> std::io::Result<Option<bool>> {
         n += r;
     }
     if n >= 132 && &buf[128..132] == b"DICM" {
-        Ok(Some(true))
+        Ok(Some(128))
     } else if n >= 4 && &buf[0..4] == b"DICM" {
-        Ok(Some(false))
+        Ok(Some(0))
     } else {
         Ok(None)
     }
@@ -231,19 +231,20 @@ pub fn transfer_syntax_supported(uid: &str) -> Result<(), String> {
 
 /// Read the header of `path` into a `FileRecord`, or say why the file is not usable.
 pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
-    let preamble = match detect_prefix(path) {
+    let unreadable = |e: std::io::Error| RejectReason::Unreadable(format!("cannot read file: {e}"));
+    let mut file = File::open(path).map_err(unreadable)?;
+    let magic_at = match detect_prefix(&mut file) {
         Ok(Some(p)) => p,
         Ok(None) => return Err(RejectReason::NotDicom),
-        Err(e) => return Err(RejectReason::Unreadable(format!("cannot read file: {e}"))),
+        Err(e) => return Err(unreadable(e)),
     };
+    // One open for everything: parse from the magic code on, through a buffer.
+    file.seek(SeekFrom::Start(magic_at)).map_err(unreadable)?;
     let opts = OpenFileOptions::new()
         .read_until(tags::PIXEL_DATA)
-        .read_preamble(if preamble {
-            dicom_object::file::ReadPreamble::Always
-        } else {
-            dicom_object::file::ReadPreamble::Never
-        });
-    let obj = opts.open_file(path).map_err(|e| {
+        .read_preamble(dicom_object::file::ReadPreamble::Never);
+    let parsed = opts.from_reader(std::io::BufReader::with_capacity(16 * 1024, &mut file));
+    let obj = parsed.map_err(|e| {
         let msg = format!("{e}");
         let chain = error_chain(&e);
         if looks_truncated(&chain) {
@@ -297,7 +298,7 @@ pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
         true
     } else {
         let expected = native_pixel_bytes(rows, columns, frames, samples_per_pixel, bits_allocated);
-        match pixel_data_state(path, &ts, expected) {
+        match pixel_data_state(&mut file, &ts, expected) {
             Ok(PixelState::Complete) => true,
             Ok(PixelState::Absent) => return Err(RejectReason::NoPixelData),
             Ok(PixelState::Truncated(d)) => return Err(RejectReason::Truncated(d)),
@@ -403,8 +404,7 @@ fn is_encapsulated(ts: &str) -> bool {
 /// Check that Pixel Data is present and complete from the file's tail, without reading it:
 /// native data must end the file with its declared length (trailing padding items aside);
 /// encapsulated data must end with a sequence delimitation item.
-fn pixel_data_state(path: &Path, ts: &str, expected: u64) -> std::io::Result<PixelState> {
-    let mut f = File::open(path)?;
+fn pixel_data_state(f: &mut File, ts: &str, expected: u64) -> std::io::Result<PixelState> {
     let len = f.metadata()?.len();
     if ts == "1.2.840.10008.1.2.1.99" {
         // Deflated: the tail is compressed; completeness is known only on decoding.
