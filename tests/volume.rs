@@ -332,3 +332,70 @@ fn convert_writes_diffusion_as_4d_with_bval() {
             .unwrap();
     assert_eq!(side["BValues"], serde_json::json!([0.0, 800.0]));
 }
+
+/// dcm2niix v1.0.20260724 on the same oblique series (row/column rotated by 20° and 35°, IPP
+/// origin (10, −20, 30), 3 mm steps along the normal, PixelSpacing 0.9\0.75, 24×20×7) wrote this
+/// sform (RAS) and quaternion; ancilla must write the same (facts measured once, outside tests).
+#[test]
+fn oblique_affine_equals_dcm2niix() {
+    const DCM2NIIX_SFORM: [[f64; 4]; 3] = [
+        [-0.704769, -0.25215, -0.588524, -5.209155],
+        [-0.256515, 0.692776, 1.616956, 6.837259],
+        [0.0, -0.516219, 2.457455, 39.808159],
+    ];
+    const DCM2NIIX_QUATERN: [f64; 3] = [-0.16561122, 0.9392278, -0.29613742];
+    let (a, b) = (20f64.to_radians(), 35f64.to_radians());
+    let row = [a.cos(), a.sin(), 0.0];
+    let col = [-a.sin() * b.cos(), a.cos() * b.cos(), b.sin()];
+    let n = [
+        row[1] * col[2] - row[2] * col[1],
+        row[2] * col[0] - row[0] * col[2],
+        row[0] * col[1] - row[1] * col[0],
+    ];
+    let slices: Vec<Slice> = (0..7)
+        .map(|k| {
+            let kk = 6 - k; // written in descending order
+            let mut s = Slice::new(
+                "1.2.3.21",
+                [
+                    10.0 + kk as f64 * 3.0 * n[0],
+                    -20.0 + kk as f64 * 3.0 * n[1],
+                    30.0 + kk as f64 * 3.0 * n[2],
+                ],
+                (0..480).collect(),
+            );
+            s.rows = 20;
+            s.cols = 24;
+            s.ps = [0.9, 0.75];
+            s.iop = [row[0], row[1], row[2], col[0], col[1], col[2]];
+            s.instance = k + 1;
+            s
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    write_series(&dir.path().join("in"), &slices);
+    let out = dir.path().join("out");
+    let o = ancilla(&[
+        "convert",
+        dir.path().join("in").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    let h = nifti::NiftiHeader::from_file(out.join("S001/003_mr_mr.nii.gz")).unwrap();
+    for (r, srow) in [h.srow_x, h.srow_y, h.srow_z].iter().enumerate() {
+        for c in 0..4 {
+            assert!(
+                (srow[c] as f64 - DCM2NIIX_SFORM[r][c]).abs() < 1e-4,
+                "srow {r}: {srow:?} vs {:?}",
+                DCM2NIIX_SFORM[r]
+            );
+        }
+    }
+    let q = [h.quatern_b as f64, h.quatern_c as f64, h.quatern_d as f64];
+    for (x, y) in q.iter().zip(DCM2NIIX_QUATERN) {
+        assert!((x - y).abs() < 1e-5, "quaternion {q:?}");
+    }
+    assert_eq!(h.pixdim[0], -1.0);
+    assert_eq!((h.sform_code, h.qform_code), (1, 1));
+}
