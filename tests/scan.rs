@@ -247,3 +247,26 @@ fn compressed_transfer_syntaxes_decode_to_known_values() {
         assert!(worst <= tol, "{dir}: max error {worst}");
     }
 }
+
+#[test]
+fn duplicate_sop_instances_are_rejected_not_stacked() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = one_slice_series(&dir.path().join("a"), "1.2.3.36");
+    std::fs::create_dir_all(dir.path().join("b")).unwrap();
+    for f in &files {
+        std::fs::copy(f, dir.path().join("b").join(f.file_name().unwrap())).unwrap();
+    }
+    let inv = ingest::scan_paths(&[dir.path().to_path_buf()]).unwrap();
+    assert_eq!(inv.series.len(), 1);
+    assert_eq!(
+        inv.series[0].plan.as_ref().unwrap().len(),
+        1,
+        "one volume, not two"
+    );
+    assert_eq!(inv.rejected.len(), 3);
+    assert!(inv
+        .rejected
+        .iter()
+        .all(|r| r.reason == RejectReason::Duplicate && r.path.starts_with(dir.path().join("b"))));
+    assert_eq!(inv.files_used() + inv.files_rejected(), inv.files_seen);
+}

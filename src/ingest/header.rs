@@ -30,6 +30,8 @@ pub enum RejectReason {
     MissingAttribute(String),
     /// The series could not be made into a volume (reason from the geometry plan).
     Geometry(String),
+    /// Another file holds the same SOP instance (same SOPInstanceUID); the first by path is used.
+    Duplicate,
 }
 
 impl std::fmt::Display for RejectReason {
@@ -44,6 +46,10 @@ impl std::fmt::Display for RejectReason {
             RejectReason::NoPixelData => write!(f, "image object without Pixel Data (7FE0,0010)"),
             RejectReason::MissingAttribute(d) => write!(f, "missing or malformed attribute {d}"),
             RejectReason::Geometry(d) => write!(f, "{d}"),
+            RejectReason::Duplicate => write!(
+                f,
+                "duplicate SOP instance (same SOPInstanceUID as another file, which is used)"
+            ),
         }
     }
 }
@@ -124,14 +130,14 @@ fn is_non_image_class(sop_class: &str, modality: &str) -> bool {
 }
 
 pub(crate) fn str_of(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
-    let e = obj.element_opt(tag).ok().flatten()?;
+    let e = obj.get(tag)?;
     let s = e.to_str().ok()?;
     let t = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
     Some(t.to_string())
 }
 
 pub(crate) fn f64s_of(obj: &InMemDicomObject, tag: Tag) -> Option<Vec<f64>> {
-    let e = obj.element_opt(tag).ok().flatten()?;
+    let e = obj.get(tag)?;
     e.to_multi_float64().ok().filter(|v| !v.is_empty())
 }
 
@@ -142,12 +148,12 @@ pub(crate) fn f64_of(obj: &InMemDicomObject, tag: Tag) -> Option<f64> {
 }
 
 pub(crate) fn int_of(obj: &InMemDicomObject, tag: Tag) -> Option<i64> {
-    let e = obj.element_opt(tag).ok().flatten()?;
+    let e = obj.get(tag)?;
     e.to_int::<i64>().ok()
 }
 
 pub(crate) fn first_item(obj: &InMemDicomObject, tag: Tag) -> Option<&InMemDicomObject> {
-    obj.element_opt(tag).ok().flatten()?.items()?.first()
+    obj.get(tag)?.items()?.first()
 }
 
 fn arr3(v: Option<Vec<f64>>) -> Option<[f64; 3]> {
@@ -282,16 +288,8 @@ pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
     let samples_per_pixel = int_of(&obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1).max(1) as u16;
     let non_image = is_non_image_class(&sop_class, &modality);
 
-    let has_float = obj
-        .element_opt(tags::FLOAT_PIXEL_DATA)
-        .ok()
-        .flatten()
-        .is_some()
-        || obj
-            .element_opt(tags::DOUBLE_FLOAT_PIXEL_DATA)
-            .ok()
-            .flatten()
-            .is_some();
+    let has_float = obj.get(tags::FLOAT_PIXEL_DATA).is_some()
+        || obj.get(tags::DOUBLE_FLOAT_PIXEL_DATA).is_some();
     let has_pixels = if non_image {
         false
     } else if has_float {
@@ -503,9 +501,7 @@ fn image_records(obj: &InMemDicomObject, frames: u32) -> Vec<ImageRecord> {
         instance_number: int_of(obj, tags::INSTANCE_NUMBER),
     };
     let per_frame = obj
-        .element_opt(PER_FRAME)
-        .ok()
-        .flatten()
+        .get(PER_FRAME)
         .and_then(|e| e.items())
         .map(|items| items.to_vec());
     let Some(per_frame) = per_frame else {

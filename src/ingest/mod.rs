@@ -157,10 +157,21 @@ pub fn scan_paths(inputs: &[PathBuf]) -> Result<Inventory, IngestError> {
             }),
         }
     }
-    let mut series: Vec<Series> = groups
+    let grouped: Vec<(Series, Vec<PathBuf>)> = groups
         .into_par_iter()
         .map(|((patient_id, study_uid, series_uid), mut files)| {
             files.sort_by(|a, b| a.path.cmp(&b.path));
+            // The same SOP instance twice (copied exports): use the first, reject the others.
+            let mut seen = std::collections::HashSet::new();
+            let mut duplicates = Vec::new();
+            files.retain(|f| {
+                if f.sop_uid.is_empty() || seen.insert(f.sop_uid.clone()) {
+                    true
+                } else {
+                    duplicates.push(f.path.clone());
+                    false
+                }
+            });
             let refs: Vec<&FileRecord> = files.iter().collect();
             let (kind, from_desc) = classify::classify(&refs);
             let has_pixels = files.iter().any(|f| f.has_pixels);
@@ -170,7 +181,7 @@ pub fn scan_paths(inputs: &[PathBuf]) -> Result<Inventory, IngestError> {
                 Ok(Vec::new())
             };
             let first = &files[0];
-            Series {
+            let series = Series {
                 patient_name: first.patient_name.clone(),
                 modality: first.modality.clone(),
                 series_number: first.series_number,
@@ -182,9 +193,20 @@ pub fn scan_paths(inputs: &[PathBuf]) -> Result<Inventory, IngestError> {
                 kind_from_description: from_desc,
                 plan,
                 files,
-            }
+            };
+            (series, duplicates)
         })
         .collect();
+    let mut series = Vec::with_capacity(grouped.len());
+    for (s, duplicates) in grouped {
+        inv.rejected
+            .extend(duplicates.into_iter().map(|path| Rejected {
+                path,
+                reason: RejectReason::Duplicate,
+                patient_id: Some(s.patient_id.clone()),
+            }));
+        series.push(s);
+    }
     series.sort_by(|a, b| {
         (&a.patient_id, &a.study_uid, a.series_number, &a.series_uid).cmp(&(
             &b.patient_id,

@@ -51,7 +51,7 @@ pub fn decode_frames(
         )));
     }
     let n = rows * cols;
-    if let Some(e) = obj.element_opt(tags::FLOAT_PIXEL_DATA).ok().flatten() {
+    if let Some(e) = obj.get(tags::FLOAT_PIXEL_DATA) {
         let v = e
             .to_multi_float32()
             .map_err(|e| PixelError::Unsupported(e.to_string()))?;
@@ -60,11 +60,7 @@ pub fn decode_frames(
             .map(|&f| frame_slice(&v, f, n).map(<[f32]>::to_vec))
             .collect();
     }
-    if let Some(e) = obj
-        .element_opt(tags::DOUBLE_FLOAT_PIXEL_DATA)
-        .ok()
-        .flatten()
-    {
+    if let Some(e) = obj.get(tags::DOUBLE_FLOAT_PIXEL_DATA) {
         let v = e
             .to_multi_float64()
             .map_err(|e| PixelError::Unsupported(e.to_string()))?;
@@ -104,11 +100,7 @@ fn decode_native(
         .unwrap_or(bits)
         .clamp(1, bits.max(1));
     let signed = int_of(obj, tags::PIXEL_REPRESENTATION).unwrap_or(0) == 1;
-    let elem = obj
-        .element_opt(tags::PIXEL_DATA)
-        .ok()
-        .flatten()
-        .ok_or(PixelError::Missing)?;
+    let elem = obj.get(tags::PIXEL_DATA).ok_or(PixelError::Missing)?;
     let Value::Primitive(value) = elem.value() else {
         return Err(PixelError::Unsupported(
             "native Pixel Data stored as fragments".into(),
