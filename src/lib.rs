@@ -11,6 +11,7 @@
 pub mod atomic;
 pub mod clinical;
 pub mod convert;
+pub mod datetime;
 pub mod deid;
 pub mod ingest;
 pub mod phantom;

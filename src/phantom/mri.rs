@@ -1,0 +1,354 @@
+//! The phantom's renal MRI study (one frame of reference): an oblique axial T2 (rotated 12° about
+//! the S axis), a DWI series with b = 0/400/800 s/mm² at the same slice positions (one series, as
+//! scanners export it) with S = S0·exp(−b·ADC), and a scanner-style ADC map in 10⁻⁶ mm²/s
+//! (ImageType DERIVED\PRIMARY\DIFFUSION\ADC). Values are uniform per region.
+
+use std::path::Path;
+
+use dicom_core::VR;
+use dicom_dictionary_std::{tags, uids};
+use dicom_object::InMemDicomObject;
+use ndarray::Array3;
+
+use super::dicom_out::{ds, ds_multi, pixel_data_16, put, put_us, write};
+use super::headers::{common, Study};
+use super::pet::label_grid;
+use super::{PhantomError, Subject};
+use crate::datetime::format_tm;
+use crate::volume::{cross, Geometry};
+
+/// T2 grid: 160×160×30, 2.2 mm in plane, 5 mm slices, rotated 12° about S.
+pub const T2_DIMS: [usize; 3] = [30, 160, 160];
+/// DWI / ADC grid: 96×96×24, 3.6 mm in plane, 6 mm slices, axial.
+pub const DWI_DIMS: [usize; 3] = [24, 96, 96];
+pub const B_VALUES: [f64; 3] = [0.0, 400.0, 800.0];
+
+/// Region values: [body, tumour, kidney, liver, blood pool, parotid].
+pub const T2_SIGNAL: [f64; 6] = [180.0, 620.0, 480.0, 260.0, 90.0, 400.0];
+pub const S0: [f64; 6] = [700.0, 900.0, 1100.0, 600.0, 300.0, 800.0];
+/// ADC in 10⁻⁶ mm²/s.
+pub const ADC: [f64; 6] = [1600.0, 1100.0, 2000.0, 1200.0, 2900.0, 1500.0];
+
+fn centred(
+    dims: [usize; 3],
+    spacing: [f64; 3],
+    row: [f64; 3],
+    col: [f64; 3],
+    centre: [f64; 3],
+) -> Geometry {
+    let n = cross(row, col);
+    let half = |d: usize, s: f64| (d as f64 - 1.0) / 2.0 * s;
+    let mut origin = centre;
+    for a in 0..3 {
+        origin[a] -= half(dims[2], spacing[0]) * row[a]
+            + half(dims[1], spacing[1]) * col[a]
+            + half(dims[0], spacing[2]) * n[a];
+    }
+    Geometry {
+        origin,
+        spacing,
+        direction: [row, col, n],
+    }
+}
+
+/// The oblique T2 grid.
+pub fn t2_geometry() -> Geometry {
+    let a = 12f64.to_radians();
+    centred(
+        T2_DIMS,
+        [2.2, 2.2, 5.0],
+        [a.cos(), a.sin(), 0.0],
+        [-a.sin(), a.cos(), 0.0],
+        [0.0, 40.0, 0.0],
+    )
+}
+
+/// The DWI / ADC grid.
+pub fn dwi_geometry() -> Geometry {
+    centred(
+        DWI_DIMS,
+        [3.6, 3.6, 6.0],
+        [1.0, 0.0, 0.0],
+        [0.0, 1.0, 0.0],
+        [0.0, 40.0, 0.0],
+    )
+}
+
+fn values(
+    labels: &Array3<u8>,
+    body: &Array3<bool>,
+    table: impl Fn(usize) -> f64,
+    k: usize,
+) -> Vec<u16> {
+    labels
+        .index_axis(ndarray::Axis(0), k)
+        .iter()
+        .zip(body.index_axis(ndarray::Axis(0), k).iter())
+        .map(|(&l, &b)| {
+            if l > 0 {
+                table(l as usize)
+            } else if b {
+                table(0)
+            } else {
+                0.0
+            }
+        })
+        .map(|v| v.round().clamp(0.0, 65535.0) as u16)
+        .collect()
+}
+
+struct SeriesSpec<'a> {
+    number: u32,
+    uid_part: &'a str,
+    description: String,
+    image_type: &'a str,
+    geometry: Geometry,
+    dims: [usize; 3],
+    echo_ms: f64,
+    repetition_ms: f64,
+    sequence: &'a str,
+}
+
+fn series_base(s: &Subject, study: &Study, spec: &SeriesSpec) -> InMemDicomObject {
+    let mut o = common(s, study);
+    put(&mut o, tags::SOP_CLASS_UID, VR::UI, uids::MR_IMAGE_STORAGE);
+    put(&mut o, tags::MODALITY, VR::CS, "MR");
+    put(
+        &mut o,
+        tags::SERIES_INSTANCE_UID,
+        VR::UI,
+        &s.uid(spec.uid_part),
+    );
+    put(
+        &mut o,
+        tags::SERIES_NUMBER,
+        VR::IS,
+        &spec.number.to_string(),
+    );
+    put(&mut o, tags::SERIES_DATE, VR::DA, &study.date);
+    put(&mut o, tags::SERIES_TIME, VR::TM, &study.time);
+    put(&mut o, tags::ACQUISITION_DATE, VR::DA, &study.date);
+    put(&mut o, tags::SERIES_DESCRIPTION, VR::LO, &spec.description);
+    put(&mut o, tags::PROTOCOL_NAME, VR::LO, &spec.description);
+    put(&mut o, tags::IMAGE_TYPE, VR::CS, spec.image_type);
+    put(&mut o, tags::SCANNING_SEQUENCE, VR::CS, spec.sequence);
+    put(&mut o, tags::SEQUENCE_VARIANT, VR::CS, "SK\\SP");
+    put(&mut o, tags::MR_ACQUISITION_TYPE, VR::CS, "2D");
+    put(&mut o, tags::ECHO_TIME, VR::DS, &ds(spec.echo_ms));
+    put(
+        &mut o,
+        tags::REPETITION_TIME,
+        VR::DS,
+        &ds(spec.repetition_ms),
+    );
+    put(&mut o, tags::MAGNETIC_FIELD_STRENGTH, VR::DS, "1.5");
+    put(&mut o, tags::FLIP_ANGLE, VR::DS, "90");
+    let g = &spec.geometry;
+    let iop = [g.direction[0], g.direction[1]].concat();
+    put(
+        &mut o,
+        tags::IMAGE_ORIENTATION_PATIENT,
+        VR::DS,
+        &ds_multi(&iop),
+    );
+    put(
+        &mut o,
+        tags::PIXEL_SPACING,
+        VR::DS,
+        &ds_multi(&[g.spacing[1], g.spacing[0]]),
+    );
+    put(&mut o, tags::SLICE_THICKNESS, VR::DS, &ds(g.spacing[2]));
+    put(
+        &mut o,
+        tags::SPACING_BETWEEN_SLICES,
+        VR::DS,
+        &ds(g.spacing[2]),
+    );
+    put_us(&mut o, tags::ROWS, spec.dims[1] as u16);
+    put_us(&mut o, tags::COLUMNS, spec.dims[2] as u16);
+    o
+}
+
+fn slice(
+    base: &InMemDicomObject,
+    s: &Subject,
+    spec: &SeriesSpec,
+    k: usize,
+    instance: usize,
+    pixels: &[u16],
+) -> InMemDicomObject {
+    let mut o = base.clone();
+    put(
+        &mut o,
+        tags::SOP_INSTANCE_UID,
+        VR::UI,
+        &s.uid(&format!("{}.{instance}", spec.uid_part)),
+    );
+    put(&mut o, tags::INSTANCE_NUMBER, VR::IS, &instance.to_string());
+    put(
+        &mut o,
+        tags::IMAGE_POSITION_PATIENT,
+        VR::DS,
+        &ds_multi(&spec.geometry.world(0.0, 0.0, k as f64)),
+    );
+    pixel_data_16(&mut o, pixels, false);
+    o
+}
+
+/// What the MRI writer produced.
+pub struct MriOut {
+    pub files: usize,
+    pub t2_labels: Array3<u8>,
+}
+
+/// Write the MRI study of subject `s` under `dir` (one folder per series).
+pub fn write_mri(s: &Subject, dir: &Path) -> Result<MriOut, PhantomError> {
+    let study = Study {
+        uid: s.uid("2.1"),
+        date: s.mri_date.to_da(),
+        time: format_tm(9.0 * 3600.0 + 15.0 * 60.0),
+        accession: &s.id.accession_mr,
+        description: if s.describe_with_name {
+            format!("MRI KIDNEYS {}", s.id.surname)
+        } else {
+            "MRI RENAL".into()
+        },
+        frame_of_reference: s.uid("2.9"),
+        manufacturer: s.vendor.manufacturer(),
+        model: s.vendor.mr_model(),
+    };
+    let mut files = 0;
+    // T2.
+    let t2 = SeriesSpec {
+        number: 4,
+        uid_part: "2.2",
+        description: if s.describe_with_name {
+            format!("t2_haste_obl {}", s.id.given)
+        } else {
+            "t2_haste_ax_obl".into()
+        },
+        image_type: "ORIGINAL\\PRIMARY\\M\\NORM\\DIS2D",
+        geometry: t2_geometry(),
+        dims: T2_DIMS,
+        echo_ms: 95.0,
+        repetition_ms: 4500.0,
+        sequence: "SE",
+    };
+    let (t2_labels, t2_body) = label_grid(s, &t2.geometry, T2_DIMS);
+    let base = series_base(s, &study, &t2);
+    for k in 0..T2_DIMS[0] {
+        let px = values(&t2_labels, &t2_body, |l| T2_SIGNAL[l], k);
+        write(
+            slice(&base, s, &t2, k, k + 1, &px),
+            &dir.join("004_t2_haste_ax_obl")
+                .join(format!("IM{:05}.dcm", k + 1)),
+        )?;
+        files += 1;
+    }
+    // DWI: three b-values in one series.
+    let dwi = SeriesSpec {
+        number: 6,
+        uid_part: "2.3",
+        description: "ep2d_diff_b0_400_800".into(),
+        image_type: "ORIGINAL\\PRIMARY\\DIFFUSION\\NONE",
+        geometry: dwi_geometry(),
+        dims: DWI_DIMS,
+        echo_ms: 70.0,
+        repetition_ms: 5200.0,
+        sequence: "EP",
+    };
+    let (dwi_labels, dwi_body) = label_grid(s, &dwi.geometry, DWI_DIMS);
+    let base = series_base(s, &study, &dwi);
+    for (bi, b) in B_VALUES.iter().enumerate() {
+        for k in 0..DWI_DIMS[0] {
+            let instance = bi * DWI_DIMS[0] + k + 1;
+            let px = values(
+                &dwi_labels,
+                &dwi_body,
+                |l| S0[l] * (-b * ADC[l] * 1e-6).exp(),
+                k,
+            );
+            let mut o = slice(&base, s, &dwi, k, instance, &px);
+            o.put(dicom_core::DataElement::new(
+                dicom_core::Tag(0x0018, 0x9087),
+                VR::FD,
+                dicom_core::PrimitiveValue::from(*b),
+            ));
+            write(
+                o,
+                &dir.join("006_ep2d_diff")
+                    .join(format!("IM{instance:05}.dcm")),
+            )?;
+            files += 1;
+        }
+    }
+    // ADC map, derived by the scanner.
+    let adc = SeriesSpec {
+        number: 7,
+        uid_part: "2.4",
+        description: "ep2d_diff_ADC".into(),
+        image_type: "DERIVED\\PRIMARY\\DIFFUSION\\ADC",
+        ..dwi
+    };
+    let base = series_base(s, &study, &adc);
+    for k in 0..DWI_DIMS[0] {
+        let px = values(&dwi_labels, &dwi_body, |l| ADC[l], k);
+        write(
+            slice(&base, s, &adc, k, k + 1, &px),
+            &dir.join("007_ep2d_diff_ADC")
+                .join(format!("IM{:05}.dcm", k + 1)),
+        )?;
+        files += 1;
+    }
+    Ok(MriOut { files, t2_labels })
+}
+
+/// Planted defect: an extra axial T1 series (12 slices of 4 mm) with slice 6 missing.
+pub fn write_gapped_t1(s: &Subject, dir: &Path) -> Result<usize, PhantomError> {
+    let study = Study {
+        uid: s.uid("2.1"),
+        date: s.mri_date.to_da(),
+        time: format_tm(9.0 * 3600.0 + 15.0 * 60.0),
+        accession: &s.id.accession_mr,
+        description: "MRI RENAL".into(),
+        frame_of_reference: s.uid("2.9"),
+        manufacturer: s.vendor.manufacturer(),
+        model: s.vendor.mr_model(),
+    };
+    let dims = [12, 64, 64];
+    let spec = SeriesSpec {
+        number: 9,
+        uid_part: "2.5",
+        description: "t1_vibe_ax".into(),
+        image_type: "ORIGINAL\\PRIMARY\\M\\NORM",
+        geometry: centred(
+            dims,
+            [5.0, 5.0, 4.0],
+            [1.0, 0.0, 0.0],
+            [0.0, 1.0, 0.0],
+            [0.0, 40.0, 0.0],
+        ),
+        dims,
+        echo_ms: 2.4,
+        repetition_ms: 5.1,
+        sequence: "GR",
+    };
+    let (labels, body) = label_grid(s, &spec.geometry, dims);
+    let base = series_base(s, &study, &spec);
+    let mut n = 0;
+    for k in (0..dims[0]).filter(|k| *k != 5) {
+        let px = values(
+            &labels,
+            &body,
+            |l| [120.0, 300.0, 350.0, 420.0, 500.0, 380.0][l],
+            k,
+        );
+        write(
+            slice(&base, s, &spec, k, k + 1, &px),
+            &dir.join("009_t1_vibe_ax")
+                .join(format!("IM{:05}.dcm", k + 1)),
+        )?;
+        n += 1;
+    }
+    Ok(n)
+}

@@ -1,0 +1,306 @@
+//! The phantom's PSMA PET series: 128×128×90, 4 mm, int16 with per-slice RescaleSlope, Units
+//! BQML (CNTS + Philips private factors for the Philips style), DecayCorrection START,
+//! CorrectedImage ATTN\DECY, a full RadiopharmaceuticalInformationSequence. Activities are
+//! uniform per region and exactly representable: each region's concentration is a multiple of
+//! 2 Bq/ml and every slice's slope is 2^-n Bq/ml with n ∈ {-1, 0, 1, 2}, so stored × slope gives it
+//! back exactly and SUV can be checked to 1e-4 (QIBA formula: SUVbw = C · W[g] / decayed dose).
+
+use std::path::Path;
+
+use dicom_core::{Tag, VR};
+use dicom_dictionary_std::{tags, uids};
+use ndarray::Array3;
+
+use super::anatomy::Tissue;
+use super::dicom_out::{ds, ds_multi, pixel_data_16, put, put_seq, put_us, write};
+use super::headers::{common, Study};
+use super::{PhantomError, Subject, Vendor};
+use crate::datetime::{format_dt, format_tm, split_epoch};
+use crate::volume::Geometry;
+
+pub const DIMS: [usize; 3] = [90, 128, 128];
+pub const SPACING: f64 = 4.0;
+
+/// The PET grid (axial, LPS).
+pub fn geometry() -> Geometry {
+    Geometry::axial([-254.0, -244.0, -178.0], [SPACING, SPACING, SPACING])
+}
+
+/// Labels on a grid: 0 air/body, 1–5 regions; `body` marks voxels inside the body.
+pub fn label_grid(s: &Subject, g: &Geometry, dims: [usize; 3]) -> (Array3<u8>, Array3<bool>) {
+    let mut labels = Array3::<u8>::zeros((dims[0], dims[1], dims[2]));
+    let mut body = Array3::<bool>::from_elem((dims[0], dims[1], dims[2]), false);
+    for ((k, j, i), l) in labels.indexed_iter_mut() {
+        match s.anatomy.tissue(g.world(i as f64, j as f64, k as f64)) {
+            Tissue::Air => {}
+            Tissue::Body => body[[k, j, i]] = true,
+            Tissue::Region(r) => {
+                *l = r;
+                body[[k, j, i]] = true;
+            }
+        }
+    }
+    (labels, body)
+}
+
+/// What the PET writer produced.
+pub struct PetOut {
+    pub files: usize,
+    pub labels: Array3<u8>,
+    /// Concentration (Bq/ml) per label 0 (body background) … 5.
+    pub concentration: [f64; 6],
+}
+
+/// Write the PET series of subject `s` under `dir`.
+pub fn write_pet(s: &Subject, dir: &Path) -> Result<PetOut, PhantomError> {
+    let g = geometry();
+    let (labels, body) = label_grid(s, &g, DIMS);
+    // Exactly representable concentrations (multiples of 2 Bq/ml).
+    let mut conc = [0.0; 6];
+    for (l, c) in conc.iter_mut().enumerate() {
+        *c = 2.0 * (s.suv_ideal[l] * s.decayed_dose_bq() / (s.weight_kg * 1000.0) / 2.0).round();
+    }
+    let (ref_date, ref_tod) = split_epoch(s.reference_epoch);
+    let (series_date, series_tod) = match s.vendor {
+        // GE: a reprocessed series, SeriesTime two hours after the scan; the true reference time is
+        // in the GEMS_PETD_01 private block.
+        Vendor::Ge => split_epoch(s.reference_epoch + 7200.0),
+        _ => (ref_date, ref_tod),
+    };
+    let study = Study {
+        uid: s.uid("1.1"),
+        date: ref_date.to_da(),
+        time: format_tm(ref_tod - 600.0),
+        accession: &s.id.accession_pet,
+        description: if s.describe_with_name {
+            format!("PSMA PET {}", s.id.surname.to_uppercase())
+        } else {
+            "PSMA PET-CT WB".into()
+        },
+        frame_of_reference: s.uid("1.9"),
+        manufacturer: s.vendor.manufacturer(),
+        model: s.vendor.pet_model(),
+    };
+    let mut base = common(s, &study);
+    put(
+        &mut base,
+        tags::SOP_CLASS_UID,
+        VR::UI,
+        uids::POSITRON_EMISSION_TOMOGRAPHY_IMAGE_STORAGE,
+    );
+    put(&mut base, tags::MODALITY, VR::CS, "PT");
+    put(&mut base, tags::SERIES_INSTANCE_UID, VR::UI, &s.uid("1.2"));
+    put(&mut base, tags::SERIES_NUMBER, VR::IS, "3");
+    put(&mut base, tags::SERIES_DATE, VR::DA, &series_date.to_da());
+    put(&mut base, tags::SERIES_TIME, VR::TM, &format_tm(series_tod));
+    put(&mut base, tags::ACQUISITION_DATE, VR::DA, &ref_date.to_da());
+    put(
+        &mut base,
+        tags::ACQUISITION_TIME,
+        VR::TM,
+        &format_tm(ref_tod),
+    );
+    put(&mut base, tags::CONTENT_DATE, VR::DA, &series_date.to_da());
+    put(
+        &mut base,
+        tags::CONTENT_TIME,
+        VR::TM,
+        &format_tm(series_tod),
+    );
+    let description = if s.describe_with_name {
+        format!("PET AC {}", s.id.surname)
+    } else {
+        "PET WB AC".into()
+    };
+    put(&mut base, tags::SERIES_DESCRIPTION, VR::LO, &description);
+    put(&mut base, tags::IMAGE_TYPE, VR::CS, "ORIGINAL\\PRIMARY");
+    put(
+        &mut base,
+        tags::IMAGE_ORIENTATION_PATIENT,
+        VR::DS,
+        "1\\0\\0\\0\\1\\0",
+    );
+    put(
+        &mut base,
+        tags::PIXEL_SPACING,
+        VR::DS,
+        &ds_multi(&[SPACING, SPACING]),
+    );
+    put(&mut base, tags::SLICE_THICKNESS, VR::DS, &ds(SPACING));
+    put_us(&mut base, tags::ROWS, DIMS[1] as u16);
+    put_us(&mut base, tags::COLUMNS, DIMS[2] as u16);
+    put(&mut base, tags::RESCALE_INTERCEPT, VR::DS, "0");
+    put(
+        &mut base,
+        tags::RESCALE_TYPE,
+        VR::LO,
+        if s.vendor == Vendor::Philips {
+            "CNTS"
+        } else {
+            "BQML"
+        },
+    );
+    put(
+        &mut base,
+        tags::UNITS,
+        VR::CS,
+        if s.vendor == Vendor::Philips {
+            "CNTS"
+        } else {
+            "BQML"
+        },
+    );
+    put(&mut base, tags::DECAY_CORRECTION, VR::CS, "START");
+    put(
+        &mut base,
+        tags::CORRECTED_IMAGE,
+        VR::CS,
+        "NORM\\DTIM\\ATTN\\SCAT\\DECY\\RAN",
+    );
+    put(&mut base, tags::SERIES_TYPE, VR::CS, "WHOLE BODY\\IMAGE");
+    put(&mut base, tags::COUNTS_SOURCE, VR::CS, "EMISSION");
+    put(&mut base, tags::RECONSTRUCTION_METHOD, VR::LO, "OSEM 3i21s");
+    put_us(&mut base, tags::NUMBER_OF_SLICES, DIMS[0] as u16);
+    put(&mut base, tags::ACTUAL_FRAME_DURATION, VR::IS, "120000");
+    put(&mut base, tags::FRAME_REFERENCE_TIME, VR::DS, "0");
+    put(&mut base, tags::DECAY_FACTOR, VR::DS, "1");
+    // Radiopharmaceutical.
+    let mut rp = dicom_object::InMemDicomObject::new_empty();
+    put(&mut rp, tags::RADIOPHARMACEUTICAL, VR::LO, s.tracer.name());
+    let (_, inj_tod) = split_epoch(s.injection_epoch);
+    put(
+        &mut rp,
+        tags::RADIOPHARMACEUTICAL_START_TIME,
+        VR::TM,
+        &format_tm(inj_tod),
+    );
+    if !s.time_only_injection {
+        put(
+            &mut rp,
+            tags::RADIOPHARMACEUTICAL_START_DATE_TIME,
+            VR::DT,
+            &format_dt(s.injection_epoch),
+        );
+    }
+    put(
+        &mut rp,
+        tags::RADIONUCLIDE_TOTAL_DOSE,
+        VR::DS,
+        &ds(s.dose_bq),
+    );
+    put(
+        &mut rp,
+        tags::RADIONUCLIDE_HALF_LIFE,
+        VR::DS,
+        &ds(s.tracer.half_life_s()),
+    );
+    put(
+        &mut rp,
+        tags::RADIONUCLIDE_POSITRON_FRACTION,
+        VR::DS,
+        &ds(s.tracer.positron_fraction()),
+    );
+    put_seq(
+        &mut rp,
+        tags::RADIONUCLIDE_CODE_SEQUENCE,
+        vec![s.tracer.code()],
+    );
+    put_seq(
+        &mut base,
+        tags::RADIOPHARMACEUTICAL_INFORMATION_SEQUENCE,
+        vec![rp],
+    );
+    // Vendor private blocks (the safe-private attributes SUV needs).
+    match s.vendor {
+        Vendor::Ge => {
+            put(&mut base, Tag(0x0009, 0x0010), VR::LO, "GEMS_PETD_01");
+            put(
+                &mut base,
+                Tag(0x0009, 0x100D),
+                VR::DT,
+                &format_dt(s.reference_epoch),
+            );
+        }
+        Vendor::Philips => {
+            put(
+                &mut base,
+                Tag(0x7053, 0x0010),
+                VR::LO,
+                "Philips PET Private Group",
+            );
+            // counts × slope × 0.5 = Bq/ml; counts × slope × SUV factor = SUVbw.
+            put(
+                &mut base,
+                Tag(0x7053, 0x1000),
+                VR::DS,
+                &ds(0.5 * s.weight_kg * 1000.0 / s.decayed_dose_bq()),
+            );
+            put(&mut base, Tag(0x7053, 0x1009), VR::DS, "0.5");
+        }
+        Vendor::Siemens => {
+            put(&mut base, Tag(0x0071, 0x0010), VR::LO, "SIEMENS MED PT");
+            put(
+                &mut base,
+                Tag(0x0071, 0x1022),
+                VR::DT,
+                &format_dt(s.reference_epoch),
+            );
+        }
+    }
+    let n = DIMS[1] * DIMS[2];
+    for k in 0..DIMS[0] {
+        // Instance 1 is the head end: files are not in position order.
+        let instance = DIMS[0] - k;
+        let z = g.world(0.0, 0.0, k as f64);
+        let slice_labels = labels.index_axis(ndarray::Axis(0), k);
+        let slice_body = body.index_axis(ndarray::Axis(0), k);
+        let values: Vec<f64> = slice_labels
+            .iter()
+            .zip(slice_body.iter())
+            .map(|(&l, &b)| {
+                if l > 0 {
+                    conc[l as usize]
+                } else if b {
+                    conc[0]
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let max = values.iter().cloned().fold(0.0, f64::max);
+        // Smallest power-of-two slope (0.25 … 2 Bq/ml per unit) that keeps the slice in int16.
+        let slope = [0.25, 0.5, 1.0, 2.0]
+            .into_iter()
+            .find(|sl| max / sl <= 32767.0)
+            .unwrap_or(2.0);
+        let stored: Vec<u16> = values
+            .iter()
+            .map(|v| ((v / slope).round() as i16) as u16)
+            .collect();
+        debug_assert_eq!(stored.len(), n);
+        let mut o = base.clone();
+        put(
+            &mut o,
+            tags::SOP_INSTANCE_UID,
+            VR::UI,
+            &s.uid(&format!("1.3.{instance}")),
+        );
+        put(&mut o, tags::INSTANCE_NUMBER, VR::IS, &instance.to_string());
+        put_us(&mut o, tags::IMAGE_INDEX, instance as u16);
+        put(&mut o, tags::IMAGE_POSITION_PATIENT, VR::DS, &ds_multi(&z));
+        put(&mut o, tags::SLICE_LOCATION, VR::DS, &ds(z[2]));
+        let file_slope = if s.vendor == Vendor::Philips {
+            slope * 2.0
+        } else {
+            slope
+        };
+        put(&mut o, tags::RESCALE_SLOPE, VR::DS, &ds(file_slope));
+        pixel_data_16(&mut o, &stored, true);
+        write(o, &dir.join(format!("IM{instance:05}.dcm")))?;
+    }
+    Ok(PetOut {
+        files: DIMS[0],
+        labels,
+        concentration: conc,
+    })
+}
