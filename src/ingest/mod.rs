@@ -10,6 +10,8 @@ pub mod classify;
 pub mod geometry;
 pub mod header;
 mod inventory_json;
+
+pub use inventory_json::to_json as inventory_json;
 pub mod walk;
 
 use std::collections::BTreeMap;
@@ -277,7 +279,7 @@ pub fn scan_command(
         println!("rejected {}: {}", r.path.display(), r.reason);
     }
     if let Some(path) = json {
-        let doc = inventory_json::to_json(&inv);
+        let doc = inventory_json(&inv);
         crate::atomic::write_json(path, &doc).map_err(|source| IngestError::Write {
             path: path.to_path_buf(),
             source,

@@ -1,0 +1,248 @@
+//! Pipeline configuration (TOML). Unknown keys and wrong types are errors that name the line;
+//! relative paths are taken relative to the config file's folder, except `output.dir`, which is
+//! relative to the working directory (so `cargo run -- run pipelines/demo.toml` writes
+//! `./demo-out`).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The whole config.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub output: Output,
+    /// Synthesise a phantom cohort and use it as input (the demo).
+    pub phantom: Option<PhantomSection>,
+    /// A real site export.
+    pub input: Option<InputSection>,
+    #[serde(default)]
+    pub deid: DeidSection,
+    #[serde(default)]
+    pub convert: ConvertSection,
+    #[serde(default)]
+    pub rois: RoiSection,
+    #[serde(default)]
+    pub clinical: ClinicalSection,
+    #[serde(default)]
+    pub analysis: AnalysisSection,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Output {
+    /// Output folder (relative to the working directory).
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PhantomSection {
+    pub subjects: usize,
+    #[serde(default = "one")]
+    pub seed: u64,
+}
+
+fn one() -> u64 {
+    1
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct InputSection {
+    /// The site's DICOM export.
+    pub dicom: PathBuf,
+    /// Folder of ROI masks: `<masks>/<USUBJID>/{pet,mr}_labels.nii.gz`.
+    pub masks: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DeidSection {
+    /// Secret key file (≥ 32 bytes); the phantom's demo key when absent in the demo.
+    pub key: Option<PathBuf>,
+    /// CSV `patient_id,usubjid`.
+    pub subjects: Option<PathBuf>,
+    /// Profile options (PS3.15 Annex E, CID 7050), all on by default.
+    pub retain_longitudinal_modified_dates: Option<bool>,
+    pub retain_patient_characteristics: Option<bool>,
+    pub retain_safe_private: Option<bool>,
+    pub clean_descriptors: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConvertSection {
+    #[serde(default = "yes")]
+    pub gzip: bool,
+}
+
+impl Default for ConvertSection {
+    fn default() -> Self {
+        ConvertSection { gzip: true }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RoiSection {
+    /// Label table, e.g. `{1 = "tumor", 2 = "kidney"}`.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// PET thresholds for MTV (SUV).
+    #[serde(default)]
+    pub mtv_suv_thresholds: Vec<f64>,
+}
+
+impl Default for RoiSection {
+    fn default() -> Self {
+        let labels = [
+            ("1", "tumor"),
+            ("2", "kidney"),
+            ("3", "liver"),
+            ("4", "bloodpool"),
+            ("5", "parotid"),
+        ]
+        .into_iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        RoiSection {
+            labels,
+            mtv_suv_thresholds: vec![3.0],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ClinicalSection {
+    pub adsl: Option<PathBuf>,
+    pub adtte: Option<PathBuf>,
+    pub pathology: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisSection {
+    #[serde(default = "pfs_time")]
+    pub time: String,
+    #[serde(default = "pfs_event")]
+    pub event: String,
+}
+
+fn pfs_time() -> String {
+    "PFS_MONTHS".into()
+}
+
+fn pfs_event() -> String {
+    "PFS_EVENT".into()
+}
+
+impl Default for AnalysisSection {
+    fn default() -> Self {
+        AnalysisSection {
+            time: pfs_time(),
+            event: pfs_event(),
+        }
+    }
+}
+
+/// A config error, with the place when TOML gives one.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config {path}, line {line}, column {column}: {message}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("config {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl Config {
+    /// Read and check a config file; relative input paths are resolved against its folder.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut cfg: Config = toml::from_str(&text).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map(|s| {
+                    let before = &text[..s.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let column = before
+                        .rfind('\n')
+                        .map(|p| s.start - p)
+                        .unwrap_or(s.start + 1);
+                    (line, column)
+                })
+                .unwrap_or((0, 0));
+            ConfigError::Parse {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: e.message().to_string(),
+            }
+        })?;
+        let invalid = |m: &str| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: m.to_string(),
+        };
+        match (&cfg.phantom, &cfg.input) {
+            (None, None) => {
+                return Err(invalid(
+                    "give either [phantom] (synthetic cohort) or [input] dicom = \"...\"",
+                ))
+            }
+            (Some(_), Some(_)) => return Err(invalid("[phantom] and [input] exclude each other")),
+            _ => {}
+        }
+        if cfg.phantom.as_ref().is_some_and(|p| p.subjects == 0) {
+            return Err(invalid("[phantom] subjects must be at least 1"));
+        }
+        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        if let Some(i) = cfg.input.as_mut() {
+            resolve(&mut i.dicom);
+            if let Some(m) = i.masks.as_mut() {
+                resolve(m);
+            }
+            if !i.dicom.exists() {
+                return Err(invalid(&format!(
+                    "[input] dicom folder {} does not exist",
+                    i.dicom.display()
+                )));
+            }
+        }
+        for p in [
+            &mut cfg.deid.key,
+            &mut cfg.deid.subjects,
+            &mut cfg.clinical.adsl,
+            &mut cfg.clinical.adtte,
+            &mut cfg.clinical.pathology,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            resolve(p);
+        }
+        Ok(cfg)
+    }
+}

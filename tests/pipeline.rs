@@ -1,0 +1,195 @@
+//! `ancilla run`: the demo pipeline end to end, no-op reruns, resume after SIGKILL with
+//! byte-identical outputs, and one test per class of config error.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use support::ancilla;
+
+fn config(dir: &Path, body: &str) -> PathBuf {
+    let p = dir.join("p.toml");
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+fn demo(dir: &Path, out: &Path, subjects: usize) -> PathBuf {
+    config(
+        dir,
+        &format!(
+            "[output]\ndir = \"{}\"\n[phantom]\nsubjects = {subjects}\nseed = 3\n",
+            out.display()
+        ),
+    )
+}
+
+/// Every output file (relative path → bytes), provenance and stamps aside (they hold timings).
+fn outputs(out: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut v = Vec::new();
+    let mut stack = vec![out.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if !p.ends_with("provenance.json") {
+                v.push((
+                    p.strip_prefix(out).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                ));
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
+#[test]
+fn demo_runs_every_available_stage_then_reruns_as_noop() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let cfg = demo(d.path(), &out, 2);
+    let o = ancilla(&["run", cfg.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.join("nifti").is_dir() && out.join("inventory.json").is_file());
+    let prov: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("provenance.json")).unwrap())
+            .unwrap();
+    assert_eq!(prov["stages"][0]["stage"], "phantom");
+    assert_eq!(
+        prov["rejected_inputs"].as_array().unwrap().len(),
+        3,
+        "the phantom's three defects"
+    );
+    // No PHI of the cohort in anything the pipeline wrote outside the cohort folder.
+    let truth: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("cohort/ground_truth.json")).unwrap(),
+    )
+    .unwrap();
+    let mut phi: Vec<String> = Vec::new();
+    for s in truth["subjects"].as_array().unwrap() {
+        phi.extend(
+            s["phi"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_str().unwrap().to_string()),
+        );
+        phi.push(s["original_uid_root"].as_str().unwrap().to_string());
+    }
+    for (path, bytes) in outputs(&out)
+        .into_iter()
+        .filter(|(p, _)| !p.starts_with("cohort"))
+    {
+        let text = String::from_utf8_lossy(&bytes);
+        for p in &phi {
+            assert!(
+                !text.contains(p.as_str()),
+                "{} contains {p}",
+                path.display()
+            );
+        }
+    }
+    let again = ancilla(&["run", cfg.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        err.contains("phantom: up to date") && err.contains("convert: up to date"),
+        "{err}"
+    );
+}
+
+#[test]
+fn killed_run_resumes_to_identical_outputs() {
+    let d = tempfile::tempdir().unwrap();
+    let reference = d.path().join("reference");
+    let cfg_ref = demo(d.path(), &reference, 3);
+    assert!(ancilla(&["run", cfg_ref.to_str().unwrap()])
+        .status
+        .success());
+    let expected = outputs(&reference);
+    for delay_ms in [150u64, 600, 1200] {
+        let out = d.path().join(format!("killed-{delay_ms}"));
+        let cfg = demo(d.path(), &out, 3);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ancilla"))
+            .args(["--quiet", "run", cfg.to_str().unwrap()])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        let o = ancilla(&["run", cfg.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let got = outputs(&out);
+        let names = |v: &[(PathBuf, Vec<u8>)]| v.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&got), names(&expected), "killed after {delay_ms} ms");
+        for ((p, a), (_, b)) in got.iter().zip(&expected) {
+            if !p.starts_with(".stamps") {
+                assert!(
+                    a == b,
+                    "{} differs after a kill at {delay_ms} ms",
+                    p.display()
+                );
+            }
+        }
+    }
+}
+
+fn config_error(body: &str) -> String {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = config(d.path(), body);
+    let o = ancilla(&["run", cfg.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn unknown_key_names_the_line() {
+    let e = config_error("[output]\ndir = \"x\"\n[phantom]\nsubjects = 2\nsubjcts = 3\n");
+    assert!(e.contains("line 5") && e.contains("subjcts"), "{e}");
+}
+
+#[test]
+fn wrong_type_names_the_line() {
+    let e = config_error("[output]\ndir = \"x\"\n[phantom]\nsubjects = \"many\"\n");
+    assert!(e.contains("line 4") && e.contains("invalid type"), "{e}");
+}
+
+#[test]
+fn missing_or_conflicting_input_is_refused() {
+    assert!(config_error("[output]\ndir = \"x\"\n").contains("[input]"));
+    let e =
+        config_error("[output]\ndir = \"x\"\n[phantom]\nsubjects = 1\n[input]\ndicom = \".\"\n");
+    assert!(e.contains("exclude each other"), "{e}");
+    assert!(
+        config_error("[output]\ndir = \"x\"\n[input]\ndicom = \"no/such/folder\"\n")
+            .contains("does not exist")
+    );
+}
+
+#[test]
+fn unreadable_config_and_bad_shard_are_usage_errors() {
+    let o = ancilla(&["run", "/nonexistent/p.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    let d = tempfile::tempdir().unwrap();
+    let cfg = demo(d.path(), &d.path().join("o"), 1);
+    let o = ancilla(&["run", cfg.to_str().unwrap(), "--shard", "3/2"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn shipped_configs_parse() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines");
+    let text = std::fs::read_to_string(root.join("demo.toml")).unwrap();
+    let cfg: ancilla::pipeline::Config = toml::from_str(&text).unwrap();
+    assert_eq!(cfg.output.dir, PathBuf::from("demo-out"));
+    let text = std::fs::read_to_string(root.join("ancillary-study.toml")).unwrap();
+    let cfg: ancilla::pipeline::Config = toml::from_str(&text).unwrap();
+    assert_eq!(cfg.rois.labels["1"], "tumor");
+}
