@@ -2,7 +2,7 @@
 //! BQML (CNTS + Philips private factors for the Philips style), DecayCorrection START,
 //! CorrectedImage ATTN\DECY, a full RadiopharmaceuticalInformationSequence. Activities are
 //! uniform per region and exactly representable: each region's concentration is a multiple of
-//! 2 Bq/ml and every slice's slope is 2^-n Bq/ml with n ∈ {-1, 0, 1, 2}, so stored × slope gives it
+//! 8 Bq/ml and every slice's slope is 2^n Bq/ml with n ∈ {−2 … 3}, so stored × slope gives it
 //! back exactly and SUV can be checked to 1e-4 (QIBA formula: SUVbw = C · W[g] / decayed dose).
 
 use std::path::Path;
@@ -55,10 +55,10 @@ pub struct PetOut {
 pub fn write_pet(s: &Subject, dir: &Path) -> Result<PetOut, PhantomError> {
     let g = geometry();
     let (labels, body) = label_grid(s, &g, DIMS);
-    // Exactly representable concentrations (multiples of 2 Bq/ml).
+    // Exactly representable concentrations (multiples of 8 Bq/ml).
     let mut conc = [0.0; 6];
     for (l, c) in conc.iter_mut().enumerate() {
-        *c = 2.0 * (s.suv_ideal[l] * s.decayed_dose_bq() / (s.weight_kg * 1000.0) / 2.0).round();
+        *c = 8.0 * (s.suv_ideal[l] * s.decayed_dose_bq() / (s.weight_kg * 1000.0) / 8.0).round();
     }
     let (ref_date, ref_tod) = split_epoch(s.reference_epoch);
     let (series_date, series_tod) = match s.vendor {
@@ -268,11 +268,12 @@ pub fn write_pet(s: &Subject, dir: &Path) -> Result<PetOut, PhantomError> {
             })
             .collect();
         let max = values.iter().cloned().fold(0.0, f64::max);
-        // Smallest power-of-two slope (0.25 … 2 Bq/ml per unit) that keeps the slice in int16.
-        let slope = [0.25, 0.5, 1.0, 2.0]
+        // Smallest power-of-two slope (0.25 … 8 Bq/ml per unit) that keeps the slice in int16;
+        // concentrations are multiples of 8 Bq/ml, so stored × slope is exact for all of them.
+        let slope = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0]
             .into_iter()
             .find(|sl| max / sl <= 32767.0)
-            .unwrap_or(2.0);
+            .unwrap_or(8.0);
         let stored: Vec<u16> = values
             .iter()
             .map(|v| ((v / slope).round() as i16) as u16)

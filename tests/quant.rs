@@ -1,0 +1,145 @@
+//! Quantification: `ancilla suv` and the SUVbw NIfTI of `convert` against the phantom's ground
+//! truth (computed by the QIBA formula from its own inputs), for every vendor style.
+
+mod support;
+
+use std::path::Path;
+
+use serde_json::Value;
+use support::ancilla;
+
+#[test]
+fn suv_factor_and_suv_volume_match_ground_truth_for_every_vendor_style() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    // Four subjects: Siemens, GE, Philips, and the time-only injection across midnight.
+    let o = ancilla(&[
+        "phantom",
+        "--out",
+        dir.to_str().unwrap(),
+        "--subjects",
+        "4",
+        "--seed",
+        "9",
+    ]);
+    assert!(o.status.success());
+    let truth: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("ground_truth.json")).unwrap())
+            .unwrap();
+    let inv = ancilla::ingest::scan_paths(&[dir.join("site-export")]).unwrap();
+    for subj in truth["subjects"].as_array().unwrap() {
+        let pid = subj["patient_id"].as_str().unwrap();
+        let pet = inv
+            .series
+            .iter()
+            .find(|s| s.patient_id == pid && s.modality == "PT" && s.plan.is_ok())
+            .unwrap();
+        let series_dir = pet.files[0].path.parent().unwrap();
+        let o = ancilla(&["suv", series_dir.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+        // Philips style stores counts: its factor applies to counts × slope = 2 × Bq/ml.
+        let philips = subj["vendor_style"] == "Philips";
+        let expect = subj["suvbw_factor"].as_f64().unwrap() * if philips { 0.5 } else { 1.0 };
+        let got = r["suvbw_factor"].as_f64().unwrap();
+        assert!(
+            (got - expect).abs() <= 1e-6 * expect,
+            "{}: {got} vs {expect}",
+            subj["usubjid"]
+        );
+        if subj["time_only_injection"] == true {
+            assert!(r["injection_time_source"]
+                .as_str()
+                .unwrap()
+                .contains("previous day"));
+            assert_eq!(r["decay_seconds"], 3900.0);
+        }
+        if subj["vendor_style"] == "Ge" {
+            assert!(r["reference_time_source"]
+                .as_str()
+                .unwrap()
+                .contains("GE private"));
+        }
+    }
+    // convert writes the SUVbw volume: every uniform region equals its true SUV to 1e-4.
+    let out = dir.join("nifti");
+    assert!(ancilla(&[
+        "convert",
+        dir.join("site-export").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap()
+    ])
+    .status
+    .success());
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("convert-report.json")).unwrap())
+            .unwrap();
+    let suv_files: Vec<&str> = report["converted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["nifti"].as_str())
+        .filter(|n| n.ends_with("_suvbw.nii.gz"))
+        .collect();
+    assert_eq!(suv_files.len(), 4);
+    // Subjects are numbered S001… in the order of their site PatientIDs.
+    let mut subjects: Vec<&Value> = truth["subjects"].as_array().unwrap().iter().collect();
+    subjects.sort_by_key(|s| s["patient_id"].as_str().unwrap().to_string());
+    for (n, subj) in subjects.iter().enumerate() {
+        let name = suv_files
+            .iter()
+            .find(|f| f.starts_with(&format!("S{:03}/", n + 1)))
+            .unwrap();
+        let suv = ancilla::volume::nifti_io::read_volume(&out.join(name)).unwrap();
+        let mask = ancilla::volume::nifti_io::read_volume(
+            &dir.join("masks")
+                .join(subj["usubjid"].as_str().unwrap())
+                .join("pet_labels.nii.gz"),
+        )
+        .unwrap();
+        check_regions(&suv, &mask, subj, Path::new(name));
+    }
+}
+
+fn check_regions(
+    suv: &ancilla::volume::Volume,
+    mask: &ancilla::volume::Volume,
+    subj: &Value,
+    name: &Path,
+) {
+    let names = ["", "tumor", "kidney", "liver", "bloodpool", "parotid"];
+    for ((k, j, i), v) in suv.data.indexed_iter() {
+        let idx = mask
+            .geometry
+            .index_of(suv.geometry.world(i as f64, j as f64, k as f64))
+            .map(|x| x.round() as usize);
+        let l = mask.data[[idx[2], idx[1], idx[0]]] as usize;
+        if l > 0 {
+            let t = subj["regions"][names[l]]["suvbw"].as_f64().unwrap();
+            assert!(
+                (*v as f64 - t).abs() <= 1e-4 * t,
+                "{}: {} {v} vs {t}",
+                name.display(),
+                names[l]
+            );
+        }
+    }
+}
+
+#[test]
+fn suv_refusal_exits_non_zero_with_the_attribute() {
+    let d = tempfile::tempdir().unwrap();
+    let o = ancilla(&[
+        "phantom",
+        "--out",
+        d.path().to_str().unwrap(),
+        "--subjects",
+        "1",
+    ]);
+    assert!(o.status.success());
+    let inv = ancilla::ingest::scan_paths(&[d.path().join("site-export")]).unwrap();
+    let t2 = inv.series.iter().find(|s| s.modality == "MR").unwrap();
+    let o = ancilla(&["suv", t2.files[0].path.parent().unwrap().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no PET series"));
+}
