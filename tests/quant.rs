@@ -143,3 +143,95 @@ fn suv_refusal_exits_non_zero_with_the_attribute() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no PET series"));
 }
+
+#[test]
+fn features_cli_on_phantom_pet_matches_ground_truth() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    assert!(ancilla(&[
+        "phantom",
+        "--out",
+        dir.to_str().unwrap(),
+        "--subjects",
+        "1",
+        "--seed",
+        "4"
+    ])
+    .status
+    .success());
+    let truth: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("ground_truth.json")).unwrap())
+            .unwrap();
+    let subj = &truth["subjects"][0];
+    let inv = ancilla::ingest::scan_paths(&[dir.join("site-export")]).unwrap();
+    let pet = inv
+        .series
+        .iter()
+        .find(|s| s.modality == "PT" && s.plan.is_ok())
+        .unwrap();
+    let mask = dir
+        .join("masks")
+        .join(subj["usubjid"].as_str().unwrap())
+        .join("pet_labels.nii.gz");
+    let out = dir.join("f/features.csv");
+    let o = ancilla(&[
+        "features",
+        "--image",
+        pet.files[0].path.parent().unwrap().to_str().unwrap(),
+        "--mask",
+        mask.to_str().unwrap(),
+        "--labels",
+        "1=tumor,3=liver",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let get = |roi: &str, feature: &str| -> f64 {
+        let line = text
+            .lines()
+            .find(|l| l.contains(&format!(",{roi},{feature},")))
+            .unwrap_or_else(|| panic!("{roi} {feature}"));
+        line.split(',').nth(6).unwrap().parse().unwrap()
+    };
+    for roi in ["tumor", "liver"] {
+        let t = &subj["regions"][roi];
+        let suv = t["suvbw"].as_f64().unwrap();
+        // Uniform region: SUVmean = SUVmax = true SUV (1e-4); volume = voxel count × 64 mm³.
+        assert!((get(roi, "stat_mean") - suv).abs() <= 1e-4 * suv);
+        assert!((get(roi, "stat_max") - suv).abs() <= 1e-4 * suv);
+        assert!(
+            (get(roi, "morph_vol_approx") - t["volume_ml_pet_grid"].as_f64().unwrap() * 1000.0)
+                .abs()
+                < 1e-6
+        );
+    }
+    // Tumour SUV ≥ 4 everywhere: MTV(SUV ≥ 3) is the whole tumour; TL-PSMA = MTV × SUVmean.
+    let mtv = get("tumor", "mtv_suv3");
+    assert!(
+        (mtv - subj["regions"]["tumor"]["volume_ml_pet_grid"]
+            .as_f64()
+            .unwrap())
+        .abs()
+            < 1e-6
+    );
+    assert!((get("tumor", "tl_psma_suv3") - mtv * get("tumor", "stat_mean")).abs() < 1e-3);
+    assert!(
+        text.lines().next().unwrap()
+            == "subject_id,modality,series_uid,image,roi,feature,value,unit"
+    );
+    // Not de-identified input: no site identifier in the table.
+    assert!(!text.contains(subj["patient_id"].as_str().unwrap()));
+    assert!(dir.join("f/features.dictionary.csv").is_file());
+    // A malformed label table is a usage error.
+    let o = ancilla(&[
+        "features",
+        "--image",
+        out.to_str().unwrap(),
+        "--mask",
+        mask.to_str().unwrap(),
+        "--labels",
+        "tumor",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}
