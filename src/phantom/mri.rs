@@ -21,6 +21,10 @@ use crate::volume::{cross, Geometry};
 pub const T2_DIMS: [usize; 3] = [30, 160, 160];
 /// DWI / ADC grid: 96×96×24, 3.6 mm in plane, 6 mm slices, axial.
 pub const DWI_DIMS: [usize; 3] = [24, 96, 96];
+/// Series folders inside the MR study folder.
+pub const T2_DIR: &str = "004_t2_haste_ax_obl";
+pub const DWI_DIR: &str = "006_ep2d_diff";
+pub const ADC_DIR: &str = "007_ep2d_diff_ADC";
 pub const B_VALUES: [f64; 3] = [0.0, 400.0, 800.0];
 
 /// Region values: [body, tumour, kidney, liver, blood pool, parotid].
@@ -28,6 +32,19 @@ pub const T2_SIGNAL: [f64; 6] = [180.0, 620.0, 480.0, 260.0, 90.0, 400.0];
 pub const S0: [f64; 6] = [700.0, 900.0, 1100.0, 600.0, 300.0, 800.0];
 /// ADC in 10⁻⁶ mm²/s.
 pub const ADC: [f64; 6] = [1600.0, 1100.0, 2000.0, 1200.0, 2900.0, 1500.0];
+
+/// Stored DWI units per signal unit (the series' RescaleSlope is its inverse).
+pub const DWI_SCALE: f64 = 16.0;
+
+/// Ideal DWI signal of region `l` (0 = body) at b (s/mm²): S0·exp(−b·ADC).
+pub fn dwi_signal(l: usize, b: f64) -> f64 {
+    S0[l] * (-b * ADC[l] * 1e-6).exp()
+}
+
+/// DWI signal as stored × RescaleSlope (what a reader gets back).
+pub fn dwi_signal_stored(l: usize, b: f64) -> f64 {
+    (DWI_SCALE * dwi_signal(l, b)).round() / DWI_SCALE
+}
 
 fn centred(
     dims: [usize; 3],
@@ -240,8 +257,7 @@ pub fn write_mri(s: &Subject, dir: &Path) -> Result<MriOut, PhantomError> {
         let px = values(&t2_labels, &t2_body, |l| T2_SIGNAL[l], k);
         write(
             slice(&base, s, &t2, k, k + 1, &px),
-            &dir.join("004_t2_haste_ax_obl")
-                .join(format!("IM{:05}.dcm", k + 1)),
+            &dir.join(T2_DIR).join(format!("IM{:05}.dcm", k + 1)),
         )?;
         files += 1;
     }
@@ -258,27 +274,23 @@ pub fn write_mri(s: &Subject, dir: &Path) -> Result<MriOut, PhantomError> {
         sequence: "EP",
     };
     let (dwi_labels, dwi_body) = label_grid(s, &dwi.geometry, DWI_DIMS);
-    let base = series_base(s, &study, &dwi);
+    let mut base = series_base(s, &study, &dwi);
+    // Stored in 1/16 units (RescaleSlope 0.0625, exact in binary) so that ADC computed from the
+    // b-values is within 0.2% of the truth even in the dark blood pool.
+    put(&mut base, tags::RESCALE_SLOPE, VR::DS, "0.0625");
+    put(&mut base, tags::RESCALE_INTERCEPT, VR::DS, "0");
+    put(&mut base, tags::RESCALE_TYPE, VR::LO, "US");
     for (bi, b) in B_VALUES.iter().enumerate() {
         for k in 0..DWI_DIMS[0] {
             let instance = bi * DWI_DIMS[0] + k + 1;
-            let px = values(
-                &dwi_labels,
-                &dwi_body,
-                |l| S0[l] * (-b * ADC[l] * 1e-6).exp(),
-                k,
-            );
+            let px = values(&dwi_labels, &dwi_body, |l| DWI_SCALE * dwi_signal(l, *b), k);
             let mut o = slice(&base, s, &dwi, k, instance, &px);
             o.put(dicom_core::DataElement::new(
                 dicom_core::Tag(0x0018, 0x9087),
                 VR::FD,
                 dicom_core::PrimitiveValue::from(*b),
             ));
-            write(
-                o,
-                &dir.join("006_ep2d_diff")
-                    .join(format!("IM{instance:05}.dcm")),
-            )?;
+            write(o, &dir.join(DWI_DIR).join(format!("IM{instance:05}.dcm")))?;
             files += 1;
         }
     }
@@ -295,8 +307,7 @@ pub fn write_mri(s: &Subject, dir: &Path) -> Result<MriOut, PhantomError> {
         let px = values(&dwi_labels, &dwi_body, |l| ADC[l], k);
         write(
             slice(&base, s, &adc, k, k + 1, &px),
-            &dir.join("007_ep2d_diff_ADC")
-                .join(format!("IM{:05}.dcm", k + 1)),
+            &dir.join(ADC_DIR).join(format!("IM{:05}.dcm", k + 1)),
         )?;
         files += 1;
     }

@@ -20,6 +20,8 @@ use crate::volume::Geometry;
 
 pub const DIMS: [usize; 3] = [90, 128, 128];
 pub const SPACING: f64 = 4.0;
+/// The PET series folder inside the PET study folder.
+pub const SERIES_DIR: &str = "003_PET_WB_AC";
 
 /// The PET grid (axial, LPS).
 pub fn geometry() -> Geometry {
@@ -205,6 +207,16 @@ pub fn write_pet(s: &Subject, dir: &Path) -> Result<PetOut, PhantomError> {
         tags::RADIONUCLIDE_CODE_SEQUENCE,
         vec![s.tracer.code()],
     );
+    put(
+        &mut rp,
+        tags::RADIOPHARMACEUTICAL_ROUTE,
+        VR::LO,
+        "Intravenous",
+    );
+    // PHI nested in the radiopharmaceutical item: a private block naming who injected.
+    put(&mut rp, Tag(0x0011, 0x0010), VR::LO, "ANCILLA HOTLAB");
+    put(&mut rp, Tag(0x0011, 0x1001), VR::PN, &s.id.operator);
+    put(&mut rp, Tag(0x0011, 0x1002), VR::LO, &s.id.patient_id);
     put_seq(
         &mut base,
         tags::RADIOPHARMACEUTICAL_INFORMATION_SEQUENCE,
