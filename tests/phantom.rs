@@ -207,6 +207,48 @@ fn cohort_reads_back_as_its_ground_truth() {
             parts.iter().map(|p| p.b_value.unwrap()).collect::<Vec<_>>(),
             [0.0, 400.0, 800.0]
         );
+        // At the tumour centre the b-values give the truth signal and ADC = ln(S0/S800)/800.
+        let c: Vec<f64> = subj["anatomy"]["tumor"]["centre"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let at = |v: &ancilla::volume::Volume| {
+            let x = v
+                .geometry
+                .index_of([c[0], c[1], c[2]])
+                .map(|x| x.round() as usize);
+            v.data[[x[2], x[1], x[0]]] as f64
+        };
+        let s: Vec<f64> = parts.iter().map(|p| at(&p.volume)).collect();
+        let want: Vec<f64> = tumor["dwi_signal"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(s, want, "{usubjid} DWI");
+        let adc_truth = tumor["adc_1e-6_mm2_s"].as_f64().unwrap();
+        let adc = (s[0] / s[2]).ln() / 800.0 * 1e6;
+        assert!(
+            (adc - adc_truth).abs() < 0.002 * adc_truth,
+            "{adc} vs {adc_truth}"
+        );
+        let adc_series = inv
+            .series
+            .iter()
+            .find(|s| s.patient_id == pid && s.kind == SeriesKind::Adc)
+            .unwrap();
+        assert_eq!(at(&load_series(adc_series).unwrap()[0].volume), adc_truth);
+        // Subject 2's T2 is one Enhanced MR multi-frame file (checked above like the others).
+        let t2_files = all_files(
+            &dir.join("site-export")
+                .join(subj["series_dirs"]["t2"].as_str().unwrap()),
+        );
+        let enhanced = subj["t2_enhanced_multiframe"].as_bool().unwrap();
+        assert_eq!(enhanced, usubjid.ends_with("0003"));
+        assert_eq!(t2_files.len(), if enhanced { 1 } else { 30 });
     }
 
     // Clinical tables follow the contract; arm-B subjects are there.

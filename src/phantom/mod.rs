@@ -141,6 +141,9 @@ pub fn site_of(index: usize) -> usize {
     1 + index % 3
 }
 
+/// The subject (0-based index) whose T2 is written as an Enhanced MR Image multi-frame file.
+pub const ENHANCED_T2_SUBJECT: usize = 2;
+
 /// One phantom subject.
 #[derive(Debug, Clone)]
 pub struct Subject {
@@ -159,6 +162,8 @@ pub struct Subject {
     pub injection_epoch: f64,
     pub reference_epoch: f64,
     pub time_only_injection: bool,
+    /// The T2 is one Enhanced MR Image (multi-frame) file instead of one file per slice.
+    pub enhanced_t2: bool,
     pub describe_with_name: bool,
     pub rand_date: Date,
     pub mri_date: Date,
@@ -224,6 +229,7 @@ impl Subject {
             injection_epoch,
             reference_epoch,
             time_only_injection,
+            enhanced_t2: index == ENHANCED_T2_SUBJECT,
             describe_with_name: index % 2 == 1,
             rand_date,
             mri_date,
@@ -350,6 +356,7 @@ fn generate_subject(
         "sex": s.sex,
         "uptake_s": s.reference_epoch - s.injection_epoch,
         "time_only_injection": s.time_only_injection,
+        "t2_enhanced_multiframe": s.enhanced_t2,
         "decayed_dose_bq": s.decayed_dose_bq(),
         "suvbw_factor": factor,
         "tumor_diameter_mm": 2.0 * s.anatomy.tumor.radii[0],
