@@ -175,6 +175,27 @@ fn cohort_reads_back_as_its_ground_truth() {
                 "{usubjid} {grid}: {v} vs {analytic}"
             );
         }
+        // Every region with an analytic volume: the PET-grid count within 3%, and the MR-grid
+        // count too where the region lies inside the renal MR field of view.
+        for (name, r) in regions.iter().filter(|(n, _)| *n != "background") {
+            let Some(analytic) = r["volume_ml_analytic"].as_f64() else {
+                continue;
+            };
+            let pet_v = r["volume_ml_pet_grid"].as_f64().unwrap();
+            assert!(
+                (pet_v - analytic).abs() < 0.03 * analytic,
+                "{name}: {pet_v} vs {analytic}"
+            );
+            if r["inside_mr_fov"].as_bool().unwrap() {
+                let mr_v = r["volume_ml_mr_grid"].as_f64().unwrap();
+                assert!(
+                    (mr_v - analytic).abs() < 0.03 * analytic,
+                    "{name}: {mr_v} vs {analytic}"
+                );
+            }
+        }
+        assert!(regions["tumor"]["inside_mr_fov"].as_bool().unwrap());
+        assert!(!regions["parotid"]["inside_mr_fov"].as_bool().unwrap());
         // The MR mask sits on the oblique T2 grid.
         let t2 = inv
             .series
@@ -356,6 +377,13 @@ fn pet_headers_per_vendor_give_the_truth_suv_by_hand() {
                 .map(|x| x.trim().parse().unwrap())
                 .collect()
         };
+        // No slice saturates int16 (heavy F-18 doses, light patients).
+        for o in &objs {
+            let px = o.get(tags::PIXEL_DATA).unwrap().to_bytes().unwrap();
+            assert!(px
+                .chunks_exact(2)
+                .all(|b| i16::from_le_bytes([b[0], b[1]]) < i16::MAX));
+        }
         let o = objs
             .iter()
             .min_by(|a, b| {

@@ -332,6 +332,8 @@ fn generate_subject(
                 "volume_ml_analytic": s.anatomy.analytic_volume_ml(label),
                 "volume_ml_pet_grid": pet_count as f64 * pet_voxel_ml,
                 "volume_ml_mr_grid": mr_count as f64 * t2_voxel_ml,
+                // The MR field of view is renal: liver, blood pool and parotids may be cut.
+                "inside_mr_fov": s.anatomy.inside_grid(label, &mri::t2_geometry(), mri::T2_DIMS),
                 "activity_bqml": pet_out.concentration[l],
                 "suvbw": pet_out.concentration[l] * factor,
                 "adc_1e-6_mm2_s": mri::ADC[l],
