@@ -125,6 +125,34 @@ impl Anatomy {
         }
     }
 
+    /// The ellipsoids making up a label.
+    pub fn parts(&self, label: u8) -> Vec<Ellipsoid> {
+        match label {
+            1 => vec![self.tumor],
+            2 => self.kidneys.to_vec(),
+            3 => vec![self.liver],
+            4 => vec![self.bloodpool],
+            5 => self.parotids.to_vec(),
+            _ => vec![self.body],
+        }
+    }
+
+    /// Whether every part of a label lies inside a grid's field of view (voxel-centre box
+    /// extended by half a voxel), tested on the corners of each ellipsoid's bounding box.
+    pub fn inside_grid(&self, label: u8, g: &crate::volume::Geometry, dims: [usize; 3]) -> bool {
+        self.parts(label).iter().all(|e| {
+            (0..8).all(|corner| {
+                let p: [f64; 3] = std::array::from_fn(|a| {
+                    let sign = if corner >> a & 1 == 1 { 1.0 } else { -1.0 };
+                    e.centre[a] + sign * e.radii[a]
+                });
+                let x = g.index_of(p);
+                let n = [dims[2], dims[1], dims[0]];
+                (0..3).all(|a| x[a] >= -0.5 && x[a] <= n[a] as f64 - 0.5)
+            })
+        })
+    }
+
     /// Analytic volume (ml) of a label, where the region is not cut by another one.
     pub fn analytic_volume_ml(&self, label: u8) -> Option<f64> {
         match label {

@@ -69,14 +69,18 @@ pub fn write_tables(
             "Continue ICI"
         };
         let usubjid = if s.index >= 1000 {
-            format!("ANC-{:04}", 9000 + s.index - 1000)
+            format!(
+                "ANC-{:02}-{:04}",
+                super::site_of(s.index),
+                9000 + s.index - 1000
+            )
         } else {
             s.usubjid.clone()
         };
         adsl.push(vec![
             "ANCILLA-RCC".into(),
             usubjid.clone(),
-            format!("{:02}", 1 + s.index % 3),
+            format!("{:02}", super::site_of(s.index)),
             arm.into(),
             s.armcd.into(),
             s.rand_date.to_iso(),

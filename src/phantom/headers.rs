@@ -102,6 +102,25 @@ pub fn common(s: &Subject, st: &Study) -> InMemDicomObject {
     put(&mut who, tags::PATIENT_ID, VR::LO, &id.patient_id);
     put_seq(&mut req, tags::REFERENCED_PATIENT_SEQUENCE, vec![who]);
     put_seq(&mut o, tags::REQUEST_ATTRIBUTES_SEQUENCE, vec![req]);
+    // The performed procedure step, referenced by a UID under the site's root.
+    let mut pps = InMemDicomObject::new_empty();
+    put(
+        &mut pps,
+        tags::REFERENCED_SOP_CLASS_UID,
+        VR::UI,
+        "1.2.840.10008.3.1.2.3.3",
+    );
+    put(
+        &mut pps,
+        tags::REFERENCED_SOP_INSTANCE_UID,
+        VR::UI,
+        &format!("{}.7", st.uid),
+    );
+    put_seq(
+        &mut o,
+        tags::REFERENCED_PERFORMED_PROCEDURE_STEP_SEQUENCE,
+        vec![pps],
+    );
     // A site private block with identifying text.
     put(&mut o, Tag(0x0029, 0x0010), VR::LO, "ANCILLA SITE NOTES");
     put(&mut o, Tag(0x0029, 0x1001), VR::LO, &id.private_note);

@@ -136,6 +136,14 @@ impl Tracer {
     }
 }
 
+/// The trial site (SITEID, 1–3) of subject `index`; it is also the middle part of the USUBJID.
+pub fn site_of(index: usize) -> usize {
+    1 + index % 3
+}
+
+/// The subject (0-based index) whose T2 is written as an Enhanced MR Image multi-frame file.
+pub const ENHANCED_T2_SUBJECT: usize = 2;
+
 /// One phantom subject.
 #[derive(Debug, Clone)]
 pub struct Subject {
@@ -154,6 +162,8 @@ pub struct Subject {
     pub injection_epoch: f64,
     pub reference_epoch: f64,
     pub time_only_injection: bool,
+    /// The T2 is one Enhanced MR Image (multi-frame) file instead of one file per slice.
+    pub enhanced_t2: bool,
     pub describe_with_name: bool,
     pub rand_date: Date,
     pub mri_date: Date,
@@ -207,7 +217,7 @@ impl Subject {
         ];
         Subject {
             index,
-            usubjid: format!("ANC-{:04}", index + 1),
+            usubjid: format!("ANC-{:02}-{:04}", site_of(index), index + 1),
             armcd,
             anatomy: Anatomy::random(&mut rng),
             sex,
@@ -219,6 +229,7 @@ impl Subject {
             injection_epoch,
             reference_epoch,
             time_only_injection,
+            enhanced_t2: index == ENHANCED_T2_SUBJECT,
             describe_with_name: index % 2 == 1,
             rand_date,
             mri_date,
@@ -277,7 +288,7 @@ fn generate_subject(
     let patient_dir = out.join("site-export").join(s.folder());
     let pet_dir = patient_dir
         .join(format!("PET_{}", s.pet_date.to_da()))
-        .join("003_PET_WB_AC");
+        .join(pet::SERIES_DIR);
     let mr_dir = patient_dir.join(format!("MR_{}", s.mri_date.to_da()));
     let pet_out = pet::write_pet(s, &pet_dir)?;
     let mri_out = mri::write_mri(s, &mr_dir)?;
@@ -321,9 +332,12 @@ fn generate_subject(
                 "volume_ml_analytic": s.anatomy.analytic_volume_ml(label),
                 "volume_ml_pet_grid": pet_count as f64 * pet_voxel_ml,
                 "volume_ml_mr_grid": mr_count as f64 * t2_voxel_ml,
+                // The MR field of view is renal: liver, blood pool and parotids may be cut.
+                "inside_mr_fov": s.anatomy.inside_grid(label, &mri::t2_geometry(), mri::T2_DIMS),
                 "activity_bqml": pet_out.concentration[l],
                 "suvbw": pet_out.concentration[l] * factor,
                 "adc_1e-6_mm2_s": mri::ADC[l],
+                "dwi_signal": mri::B_VALUES.iter().map(|&b| mri::dwi_signal_stored(l, b)).collect::<Vec<_>>(),
                 "t2_signal": mri::T2_SIGNAL[l],
             }),
         );
@@ -344,14 +358,32 @@ fn generate_subject(
         "sex": s.sex,
         "uptake_s": s.reference_epoch - s.injection_epoch,
         "time_only_injection": s.time_only_injection,
+        "t2_enhanced_multiframe": s.enhanced_t2,
         "decayed_dose_bq": s.decayed_dose_bq(),
         "suvbw_factor": factor,
         "tumor_diameter_mm": 2.0 * s.anatomy.tumor.radii[0],
+        // The analytic regions (ellipsoids, LPS mm): tumour, kidneys, liver, blood pool, parotids.
+        "anatomy": s.anatomy,
         "regions": regions,
         "phi": phi,
         "phi_dates": [s.pet_date.to_da(), s.mri_date.to_da(), s.id.birth_date],
         "original_uid_root": s.uid_root,
         "series": {"pet": 1, "t2": 1, "dwi": 1, "adc": 1},
+        // Series folders relative to site-export (they carry PHI: ground truth stays at the site).
+        "series_dirs": {
+            "pet": format!("{}/PET_{}/{}", s.folder(), s.pet_date.to_da(), pet::SERIES_DIR),
+            "t2": format!("{}/MR_{}/{}", s.folder(), s.mri_date.to_da(), mri::T2_DIR),
+            "dwi": format!("{}/MR_{}/{}", s.folder(), s.mri_date.to_da(), mri::DWI_DIR),
+            "adc": format!("{}/MR_{}/{}", s.folder(), s.mri_date.to_da(), mri::ADC_DIR),
+        },
+        "pet_units": if s.vendor == Vendor::Philips { "CNTS" } else { "BQML" },
+        "pet_reference_source": match s.vendor {
+            Vendor::Siemens => "SeriesDate/SeriesTime",
+            Vendor::Ge => "(0009,100D) GEMS_PETD_01 (SeriesTime is 2 h later)",
+            Vendor::Philips => "SeriesDate/SeriesTime",
+        },
+        "pet_reference_datetime": crate::datetime::format_dt(s.reference_epoch),
+        "injection_datetime": crate::datetime::format_dt(s.injection_epoch),
     });
     Ok((files, truth))
 }

@@ -2,7 +2,7 @@
 //! BQML (CNTS + Philips private factors for the Philips style), DecayCorrection START,
 //! CorrectedImage ATTN\DECY, a full RadiopharmaceuticalInformationSequence. Activities are
 //! uniform per region and exactly representable: each region's concentration is a multiple of
-//! 8 Bq/ml and every slice's slope is 2^n Bq/ml with n ∈ {−2 … 3}, so stored × slope gives it
+//! 8 Bq/ml and every slice's slope is 2^-n Bq/ml with n ∈ {-3 … 2}, so stored × slope gives it
 //! back exactly and SUV can be checked to 1e-4 (QIBA formula: SUVbw = C · W[g] / decayed dose).
 
 use std::path::Path;
@@ -20,6 +20,8 @@ use crate::volume::Geometry;
 
 pub const DIMS: [usize; 3] = [90, 128, 128];
 pub const SPACING: f64 = 4.0;
+/// The PET series folder inside the PET study folder.
+pub const SERIES_DIR: &str = "003_PET_WB_AC";
 
 /// The PET grid (axial, LPS).
 pub fn geometry() -> Geometry {
@@ -43,6 +45,30 @@ pub fn label_grid(s: &Subject, g: &Geometry, dims: [usize; 3]) -> (Array3<u8>, A
     (labels, body)
 }
 
+/// Concentrations are multiples of this (Bq/ml), the largest slice slope: every stored value
+/// times its slice's slope gives the concentration back exactly.
+pub const CONCENTRATION_QUANTUM: f64 = 8.0;
+
+/// Region concentrations (Bq/ml) per label 0 (body) … 5: the ideal SUV times the decayed dose
+/// per gram, rounded to a multiple of [`CONCENTRATION_QUANTUM`].
+pub fn concentrations(s: &Subject) -> [f64; 6] {
+    let mut conc = [0.0; 6];
+    for (l, c) in conc.iter_mut().enumerate() {
+        let ideal = s.suv_ideal[l] * s.decayed_dose_bq() / (s.weight_kg * 1000.0);
+        *c = CONCENTRATION_QUANTUM * (ideal / CONCENTRATION_QUANTUM).round();
+    }
+    conc
+}
+
+/// The smallest power-of-two slope (0.25 … 8 Bq/ml per unit) that keeps a slice whose maximum
+/// is `max` Bq/ml within int16.
+pub fn slice_slope(max: f64) -> f64 {
+    [0.25, 0.5, 1.0, 2.0, 4.0, CONCENTRATION_QUANTUM]
+        .into_iter()
+        .find(|sl| max / sl <= 32767.0)
+        .unwrap_or(CONCENTRATION_QUANTUM)
+}
+
 /// What the PET writer produced.
 pub struct PetOut {
     pub files: usize,
@@ -55,11 +81,7 @@ pub struct PetOut {
 pub fn write_pet(s: &Subject, dir: &Path) -> Result<PetOut, PhantomError> {
     let g = geometry();
     let (labels, body) = label_grid(s, &g, DIMS);
-    // Exactly representable concentrations (multiples of 8 Bq/ml).
-    let mut conc = [0.0; 6];
-    for (l, c) in conc.iter_mut().enumerate() {
-        *c = 8.0 * (s.suv_ideal[l] * s.decayed_dose_bq() / (s.weight_kg * 1000.0) / 8.0).round();
-    }
+    let conc = concentrations(s);
     let (ref_date, ref_tod) = split_epoch(s.reference_epoch);
     let (series_date, series_tod) = match s.vendor {
         // GE: a reprocessed series, SeriesTime two hours after the scan; the true reference time is
@@ -205,6 +227,16 @@ pub fn write_pet(s: &Subject, dir: &Path) -> Result<PetOut, PhantomError> {
         tags::RADIONUCLIDE_CODE_SEQUENCE,
         vec![s.tracer.code()],
     );
+    put(
+        &mut rp,
+        tags::RADIOPHARMACEUTICAL_ROUTE,
+        VR::LO,
+        "Intravenous",
+    );
+    // PHI nested in the radiopharmaceutical item: a private block naming who injected.
+    put(&mut rp, Tag(0x0011, 0x0010), VR::LO, "ANCILLA HOTLAB");
+    put(&mut rp, Tag(0x0011, 0x1001), VR::PN, &s.id.operator);
+    put(&mut rp, Tag(0x0011, 0x1002), VR::LO, &s.id.patient_id);
     put_seq(
         &mut base,
         tags::RADIOPHARMACEUTICAL_INFORMATION_SEQUENCE,
@@ -268,12 +300,7 @@ pub fn write_pet(s: &Subject, dir: &Path) -> Result<PetOut, PhantomError> {
             })
             .collect();
         let max = values.iter().cloned().fold(0.0, f64::max);
-        // Smallest power-of-two slope (0.25 … 8 Bq/ml per unit) that keeps the slice in int16;
-        // concentrations are multiples of 8 Bq/ml, so stored × slope is exact for all of them.
-        let slope = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0]
-            .into_iter()
-            .find(|sl| max / sl <= 32767.0)
-            .unwrap_or(8.0);
+        let slope = slice_slope(max);
         let stored: Vec<u16> = values
             .iter()
             .map(|v| ((v / slope).round() as i16) as u16)
@@ -304,4 +331,34 @@ pub fn write_pet(s: &Subject, dir: &Path) -> Result<PetOut, PhantomError> {
         labels,
         concentration: conc,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Subject;
+    use super::*;
+
+    /// Over many subjects (both tracers, light and heavy patients), every region of every slice is
+    /// stored without saturation and read back exactly, whatever the slice maximum is.
+    #[test]
+    fn every_concentration_is_exact_in_int16_for_any_slice_maximum() {
+        for seed in 0..5 {
+            for index in 0..60 {
+                let s = Subject::new(seed, index, "A");
+                let conc = concentrations(&s);
+                for max in conc {
+                    let slope = slice_slope(max);
+                    for c in conc.iter().filter(|c| **c <= max) {
+                        let stored = c / slope;
+                        assert_eq!(stored.fract(), 0.0, "{c} / {slope}");
+                        assert!(stored <= 32767.0, "{seed}/{index}: {c} / {slope}");
+                        assert_eq!(stored * slope, *c);
+                    }
+                }
+                // The rounding keeps the truth close to the ideal SUV.
+                let f = s.suvbw_factor();
+                assert!((conc[1] * f - s.suv_ideal[1]).abs() < 0.01 * s.suv_ideal[1]);
+            }
+        }
+    }
 }
