@@ -244,6 +244,51 @@ fn write_series(
     Ok(out)
 }
 
+/// PET: the SUVbw volume (`<stem>_suvbw.nii.gz`) when the QIBA procedure gives a factor; the
+/// factor and its inputs, or the refusal, go into the sidecar.
+fn write_suv(
+    s: &Series,
+    vols: &[SeriesVolume],
+    dir: &Path,
+    stem: &str,
+    gzip: bool,
+    side: &mut Value,
+) -> Result<Vec<(String, Vec<usize>)>, String> {
+    let files: Vec<PathBuf> = s.files.iter().map(|f| f.path.clone()).collect();
+    match crate::quant::suv::suv_for_files(&files) {
+        Ok(r) => {
+            if let Value::Object(m) = side {
+                m.insert(
+                    "SUV".into(),
+                    serde_json::to_value(&r).unwrap_or(Value::Null),
+                );
+            }
+            let mut out = Vec::new();
+            for v in vols.iter().filter(|v| v.label.is_empty()) {
+                let mut suv = v.volume.clone();
+                suv.data
+                    .mapv_inplace(|x| (x as f64 * r.suvbw_factor) as f32);
+                let ext = if gzip { "nii.gz" } else { "nii" };
+                let name = format!("{stem}_suvbw.{ext}");
+                let meta = NiftiMeta {
+                    description: "SUVbw g/ml (QIBA)".into(),
+                    time_step_s: None,
+                };
+                nifti_io::write_volume(&suv, &dir.join(&name), &meta).map_err(|e| e.to_string())?;
+                let d = suv.dims();
+                out.push((name, vec![d[2], d[1], d[0]]));
+            }
+            Ok(out)
+        }
+        Err(e) => {
+            if let Value::Object(m) = side {
+                m.insert("SUVRefused".into(), json!(e.to_string()));
+            }
+            Ok(Vec::new())
+        }
+    }
+}
+
 /// Convert every series under `input` into `out`.
 pub fn convert(
     input: &Path,
@@ -287,9 +332,12 @@ pub fn convert(
                         s.modality.to_ascii_lowercase(),
                         s.kind.as_str()
                     );
-                    let written =
+                    let mut written =
                         write_series(&vols, &dir, &stem, gzip).map_err(|e| e.to_string())?;
-                    let side = sidecar(s, &vols);
+                    let mut side = sidecar(s, &vols);
+                    if s.modality == "PT" {
+                        written.extend(write_suv(s, &vols, &dir, &stem, gzip, &mut side)?);
+                    }
                     crate::atomic::write_json(&dir.join(format!("{stem}.json")), &side)
                         .map_err(|e| e.to_string())?;
                     Ok(written

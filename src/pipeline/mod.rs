@@ -4,6 +4,7 @@
 //! finishes the job and a no-op rerun is instant. Writes `provenance.json` (no PHI).
 
 pub mod config;
+mod stages;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -262,7 +263,45 @@ pub fn run_command(
             .map_err(|e| e.to_string())
     })?;
 
-    for (stage, issue) in [("deid", 3), ("features", 4), ("link", 5), ("analyze", 5)] {
+    // Features: per subject, PET (SUVbw), T2 and ADC with the ROI label maps.
+    let (masks_dir, subject_map) = match (&cfg.phantom, &cfg.input) {
+        (Some(_), _) => (
+            Some(out_dir.join("cohort/masks")),
+            Some(out_dir.join("cohort/clinical/subject_map.csv")),
+        ),
+        (None, Some(i)) => (i.masks.clone(), cfg.deid.subjects.clone()),
+        _ => (None, None),
+    };
+    let features_path = out_dir.join("features").join("features.csv");
+    match (masks_dir, subject_map) {
+        (Some(masks), Some(map)) => {
+            let labels: std::collections::BTreeMap<u32, String> = cfg
+                .rois
+                .labels
+                .iter()
+                .filter_map(|(k, v)| Some((k.parse().ok()?, v.clone())))
+                .collect();
+            let key = sha256_hex(
+                format!(
+                    "features {version} {input_hash} {} {:?}",
+                    tree_hash(&masks),
+                    labels
+                )
+                .as_bytes(),
+            );
+            runner.run("features", &key, || {
+                stages::features(&input, &masks, &map, &labels, &features_path).map(
+                    |(rows, problems)| {
+                        rejected.extend(problems);
+                        format!("{rows} feature rows")
+                    },
+                )
+            })?;
+        }
+        _ => runner.not_available("features", "no [input] masks or [deid] subjects map given"),
+    }
+
+    for (stage, issue) in [("deid", 3), ("link", 5), ("analyze", 5)] {
         runner.not_available(
             stage,
             &format!("not in this version yet, see issue #{issue}"),

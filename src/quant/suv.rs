@@ -1,0 +1,818 @@
+//! SUV after the QIBA vendor-neutral pseudo-code (with the IBSI/OncoRay refinements noted in
+//! ../shared/reference/suv.md): the factor that turns a PET series' rescaled values into body-weight
+//! SUV (g/ml), every input it used, and every branch it took. Refused — with the attribute and
+//! what was expected — rather than guessed.
+//!
+//! `compute` is a pure function of `SuvInputs` (one per image); `suv_for_files` reads the
+//! headers of a series and calls it.
+
+use std::path::{Path, PathBuf};
+
+use dicom_core::Tag;
+use dicom_dictionary_std::tags;
+use dicom_object::{InMemDicomObject, OpenFileOptions};
+use serde::Serialize;
+
+use crate::datetime::{epoch_seconds, parse_dt, parse_tm, Date};
+use crate::ingest::header::{f64_of, first_item, str_of};
+
+/// Why no SUV factor can be given.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SuvError {
+    #[error("not a PET series: Modality is {0:?}, expected PT")]
+    NotPet(String),
+    #[error("missing {attribute}: {expected}")]
+    Missing {
+        attribute: &'static str,
+        expected: &'static str,
+    },
+    #[error("{attribute} is {found:?}: {expected}")]
+    Unsupported {
+        attribute: &'static str,
+        found: String,
+        expected: &'static str,
+    },
+    #[error("{attribute} differs between images of the series ({detail})")]
+    Contradictory {
+        attribute: &'static str,
+        detail: String,
+    },
+    #[error("implausible uptake interval: {0}")]
+    Implausible(String),
+    #[error("{path}: {message}")]
+    Read { path: String, message: String },
+    #[error("no PET series under {0}")]
+    NoSeries(String),
+}
+
+impl crate::ExitCode for SuvError {}
+
+/// What SUV needs from one image's header.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SuvInputs {
+    pub modality: String,
+    pub units: String,
+    pub suv_type: String,
+    pub decay_correction: String,
+    pub corrected_image: Vec<String>,
+    pub series_date: String,
+    pub series_time: String,
+    pub acquisition_date: String,
+    pub acquisition_time: String,
+    pub acquisition_datetime: String,
+    pub start_datetime: String,
+    pub start_time: String,
+    pub total_dose: Option<f64>,
+    pub half_life: Option<f64>,
+    pub weight: Option<f64>,
+    /// PatientSize in metres.
+    pub size: Option<f64>,
+    pub sex: String,
+    pub frame_reference_time_ms: Option<f64>,
+    pub actual_frame_duration_ms: Option<f64>,
+    /// Philips (7053,1000) SUV scale factor.
+    pub philips_suv_factor: Option<f64>,
+    /// Philips (7053,1009) activity concentration scale factor.
+    pub philips_activity_factor: Option<f64>,
+    /// GE (0009,100D), creator GEMS_PETD_01: the reference date-time.
+    pub ge_reference_datetime: String,
+}
+
+/// The result, with every input and branch.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SuvResult {
+    /// Rescaled stored value × factor = SUVbw (g/ml).
+    pub suvbw_factor: f64,
+    /// Rescaled stored value × factor = SUL (Janmahasatian lean body mass), when computable.
+    pub sul_factor: Option<f64>,
+    pub units_path: String,
+    pub reference_time_source: Option<String>,
+    pub injection_time_source: Option<String>,
+    pub decay_seconds: Option<f64>,
+    pub dose_bq: Option<f64>,
+    pub weight_kg: f64,
+    pub half_life_s: Option<f64>,
+    pub warnings: Vec<String>,
+}
+
+/// Lean body mass (kg), Janmahasatian et al. 2005: male 9270·W/(6680 + 216·BMI),
+/// female 9270·W/(8780 + 244·BMI), BMI = W/(H[m])².
+pub fn lbm_janmahasatian(weight_kg: f64, height_m: f64, sex: &str) -> Option<f64> {
+    let bmi = weight_kg / (height_m * height_m);
+    match sex {
+        "M" => Some(9270.0 * weight_kg / (6680.0 + 216.0 * bmi)),
+        "F" => Some(9270.0 * weight_kg / (8780.0 + 244.0 * bmi)),
+        _ => None,
+    }
+}
+
+/// Lean body mass (kg), James 1976: male 1.10·W − 128·(W/H)², female 1.07·W − 148·(W/H)², H in cm.
+pub fn lbm_james(weight_kg: f64, height_cm: f64, sex: &str) -> Option<f64> {
+    let r = weight_kg / height_cm;
+    let v = match sex {
+        "M" => 1.10 * weight_kg - 128.0 * r * r,
+        "F" => 1.07 * weight_kg - 148.0 * r * r,
+        _ => return None,
+    };
+    (v > 0.0).then_some(v)
+}
+
+/// Body surface area (m²), Du Bois: 0.007184 · H[cm]^0.725 · W[kg]^0.425.
+pub fn bsa_dubois(weight_kg: f64, height_cm: f64) -> f64 {
+    0.007184 * height_cm.powf(0.725) * weight_kg.powf(0.425)
+}
+
+/// Ideal body weight (kg): male 48.0 + 1.06·(H − 152), female 45.5 + 0.91·(H − 152), H in cm.
+pub fn ibw(height_cm: f64, sex: &str) -> Option<f64> {
+    match sex {
+        "M" => Some(48.0 + 1.06 * (height_cm - 152.0)),
+        "F" => Some(45.5 + 0.91 * (height_cm - 152.0)),
+        _ => None,
+    }
+}
+
+/// Decay-averaged time within a frame of duration T (s): (1/λ)·ln(λT / (1 − e^(−λT))).
+pub fn frame_average_time(duration_s: f64, half_life_s: f64) -> f64 {
+    let l = std::f64::consts::LN_2 / half_life_s;
+    if duration_s <= 0.0 {
+        return 0.0;
+    }
+    (l * duration_s / (1.0 - (-l * duration_s).exp())).ln() / l
+}
+
+fn date_time(date: &str, time: &str) -> Option<f64> {
+    Some(epoch_seconds(Date::parse(date)?, parse_tm(time)?))
+}
+
+/// All images must agree on an attribute.
+fn same<T: PartialEq + std::fmt::Debug + Clone>(
+    imgs: &[SuvInputs],
+    attribute: &'static str,
+    get: impl Fn(&SuvInputs) -> T,
+) -> Result<T, SuvError> {
+    let first = get(&imgs[0]);
+    if let Some(other) = imgs.iter().map(&get).find(|v| *v != first) {
+        return Err(SuvError::Contradictory {
+            attribute,
+            detail: format!("{first:?} and {other:?}"),
+        });
+    }
+    Ok(first)
+}
+
+/// The SUV decision procedure over the images of one series.
+pub fn compute(imgs: &[SuvInputs]) -> Result<SuvResult, SuvError> {
+    let Some(first) = imgs.first() else {
+        return Err(SuvError::Missing {
+            attribute: "images",
+            expected: "at least one PET image",
+        });
+    };
+    if first.modality != "PT" {
+        return Err(SuvError::NotPet(first.modality.clone()));
+    }
+    let units = same(imgs, "Units (0054,1001)", |i| i.units.clone())?;
+    let mut warnings = Vec::new();
+    let mut weight = same(imgs, "PatientWeight (0010,1030)", |i| i.weight)?
+        .filter(|w| *w > 0.0)
+        .ok_or(SuvError::Missing {
+            attribute: "PatientWeight (0010,1030)",
+            expected: "the patient's weight in kg, non-zero",
+        })?;
+    if weight > 1000.0 {
+        warnings.push(format!("PatientWeight {weight} read as grams"));
+        weight /= 1000.0;
+    }
+    let sex = first.sex.trim().to_ascii_uppercase();
+    let size = first
+        .size
+        .filter(|s| *s > 0.0)
+        .map(|s| if s > 3.0 { s / 100.0 } else { s });
+
+    // GML / CM2ML: already normalised; undo the normaliser to report SUVbw.
+    if units == "GML" || units == "CM2ML" {
+        let suv_type = first.suv_type.trim().to_ascii_uppercase();
+        let suv_type = if suv_type.is_empty() && units == "CM2ML" {
+            "BSA".to_string()
+        } else {
+            suv_type
+        };
+        let need_h = || {
+            size.ok_or(SuvError::Missing {
+                attribute: "PatientSize (0010,1020)",
+                expected: "height in metres, to undo the SUV normaliser",
+            })
+        };
+        let w_g = weight * 1000.0;
+        let (factor, path) = match suv_type.as_str() {
+            "" | "BW" => (1.0, "GML (SUVbw stored)".to_string()),
+            "LBM" | "LBMJAMES128" => {
+                let lbm =
+                    lbm_james(weight, need_h()? * 100.0, &sex).ok_or(SuvError::Unsupported {
+                        attribute: "PatientSex (0010,0040)",
+                        found: sex.clone(),
+                        expected: "M or F for lean body mass (James)",
+                    })?;
+                (
+                    weight / lbm,
+                    format!("GML with SUVType {suv_type}: × W / LBM(James)"),
+                )
+            }
+            "LBMJANMA" => {
+                let lbm =
+                    lbm_janmahasatian(weight, need_h()?, &sex).ok_or(SuvError::Unsupported {
+                        attribute: "PatientSex (0010,0040)",
+                        found: sex.clone(),
+                        expected: "M or F for lean body mass (Janmahasatian)",
+                    })?;
+                (
+                    weight / lbm,
+                    format!("GML with SUVType {suv_type}: × W / LBM(Janmahasatian)"),
+                )
+            }
+            "IBW" => {
+                let i = ibw(need_h()? * 100.0, &sex).ok_or(SuvError::Unsupported {
+                    attribute: "PatientSex (0010,0040)",
+                    found: sex.clone(),
+                    expected: "M or F for ideal body weight",
+                })?;
+                (
+                    weight / i,
+                    format!("GML with SUVType {suv_type}: × W / IBW"),
+                )
+            }
+            "BSA" => {
+                let bsa_cm2 = bsa_dubois(weight, need_h()? * 100.0) * 1e4;
+                (
+                    w_g / bsa_cm2,
+                    format!("{units} with SUVType BSA: × W[g] / BSA[cm²] (Du Bois)"),
+                )
+            }
+            other => {
+                return Err(SuvError::Unsupported {
+                    attribute: "SUVType (0054,1006)",
+                    found: other.into(),
+                    expected: "BW, LBM, LBMJAMES128, LBMJANMA, IBW or BSA",
+                })
+            }
+        };
+        let sul = size
+            .and_then(|h| lbm_janmahasatian(weight, h, &sex))
+            .map(|l| factor * l / weight);
+        return Ok(SuvResult {
+            suvbw_factor: factor,
+            sul_factor: sul,
+            units_path: path,
+            reference_time_source: None,
+            injection_time_source: None,
+            decay_seconds: None,
+            dose_bq: None,
+            weight_kg: weight,
+            half_life_s: None,
+            warnings,
+        });
+    }
+
+    // CNTS (Philips): the SUV scale factor, or the activity-concentration factor then BQML.
+    let mut activity_scale = 1.0;
+    let units_path = match units.as_str() {
+        "BQML" => "BQML".to_string(),
+        "CNTS" => {
+            let suv_sf = same(imgs, "Philips SUV scale factor (7053,1000)", |i| {
+                i.philips_suv_factor
+            })?
+            .filter(|f| *f != 0.0);
+            if let Some(f) = suv_sf {
+                let sul = size
+                    .and_then(|h| lbm_janmahasatian(weight, h, &sex))
+                    .map(|l| f * l / weight);
+                return Ok(SuvResult {
+                    suvbw_factor: f,
+                    sul_factor: sul,
+                    units_path: "CNTS × Philips SUV scale factor (7053,1000)".into(),
+                    reference_time_source: None,
+                    injection_time_source: None,
+                    decay_seconds: None,
+                    dose_bq: first.total_dose,
+                    weight_kg: weight,
+                    half_life_s: first.half_life,
+                    warnings,
+                });
+            }
+            activity_scale = same(
+                imgs,
+                "Philips activity concentration scale factor (7053,1009)",
+                |i| i.philips_activity_factor,
+            )?
+            .filter(|f| *f != 0.0)
+            .ok_or(SuvError::Missing {
+                attribute: "Philips (7053,1000) or (7053,1009)",
+                expected: "a non-zero SUV or activity-concentration scale factor for Units CNTS",
+            })?;
+            "CNTS × Philips activity concentration scale factor (7053,1009), then BQML".to_string()
+        }
+        other => {
+            return Err(SuvError::Unsupported {
+                attribute: "Units (0054,1001)",
+                found: other.into(),
+                expected: "BQML, CNTS (Philips), GML or CM2ML",
+            })
+        }
+    };
+
+    let decay = same(imgs, "DecayCorrection (0054,1102)", |i| {
+        i.decay_correction.trim().to_ascii_uppercase()
+    })?;
+    let corrected = &first.corrected_image;
+    if !corrected.iter().any(|c| c == "ATTN") {
+        return Err(SuvError::Unsupported {
+            attribute: "CorrectedImage (0028,0051)",
+            found: corrected.join("\\"),
+            expected: "ATTN (attenuation-corrected images)",
+        });
+    }
+    if decay != "NONE" && !corrected.iter().any(|c| c == "DECY") {
+        return Err(SuvError::Unsupported {
+            attribute: "CorrectedImage (0028,0051)",
+            found: corrected.join("\\"),
+            expected: "DECY when DecayCorrection is not NONE",
+        });
+    }
+    let dose_raw = same(imgs, "RadionuclideTotalDose (0018,1074)", |i| i.total_dose)?
+        .filter(|d| *d > 0.0)
+        .ok_or(SuvError::Missing {
+            attribute: "RadionuclideTotalDose (0018,1074)",
+            expected: "the injected activity in Bq, non-zero",
+        })?;
+    let dose = if dose_raw < 1e5 {
+        warnings.push(format!("RadionuclideTotalDose {dose_raw} read as MBq"));
+        dose_raw * 1e6
+    } else {
+        dose_raw
+    };
+    let half_life = same(imgs, "RadionuclideHalfLife (0018,1075)", |i| i.half_life)?
+        .filter(|h| *h > 0.0)
+        .ok_or(SuvError::Missing {
+            attribute: "RadionuclideHalfLife (0018,1075)",
+            expected: "the half-life in seconds (no default is assumed)",
+        })?;
+
+    // Reference time.
+    let (reference, reference_source) = match decay.as_str() {
+        "ADMIN" => (
+            None,
+            "DecayCorrection ADMIN: images decay-corrected to the administration time".to_string(),
+        ),
+        "START" | "NONE" => {
+            let earliest_acq = imgs
+                .iter()
+                .filter_map(|i| {
+                    parse_dt(&i.acquisition_datetime)
+                        .or_else(|| date_time(&i.acquisition_date, &i.acquisition_time))
+                })
+                .fold(f64::INFINITY, f64::min);
+            let ge = parse_dt(&first.ge_reference_datetime);
+            let series = date_time(&first.series_date, &first.series_time);
+            if let (Some(t), "START") = (ge, decay.as_str()) {
+                (Some(t), "GE private (0009,100D) GEMS_PETD_01".to_string())
+            } else if decay == "NONE" {
+                if !earliest_acq.is_finite() {
+                    return Err(SuvError::Missing {
+                        attribute: "AcquisitionDate/AcquisitionTime (0008,0022/0032)",
+                        expected: "frame start times for DecayCorrection NONE",
+                    });
+                }
+                let dur = first.actual_frame_duration_ms.unwrap_or(0.0) / 1000.0;
+                let t_ave = frame_average_time(dur, half_life);
+                if imgs
+                    .iter()
+                    .any(|i| i.acquisition_time != first.acquisition_time)
+                {
+                    warnings.push("DecayCorrection NONE with several frame times: factor of the earliest frame".into());
+                }
+                (Some(earliest_acq + t_ave), format!("DecayCorrection NONE: earliest AcquisitionDate/Time + decay-averaged frame time {t_ave:.2} s"))
+            } else {
+                match series {
+                    Some(s) if !earliest_acq.is_finite() || s <= earliest_acq + 1e-6 => {
+                        (Some(s), "SeriesDate/SeriesTime".to_string())
+                    }
+                    _ => {
+                        // Reprocessed series: back-compute the start from a frame.
+                        let (Some(frt), Some(dur)) = (
+                            first.frame_reference_time_ms,
+                            first.actual_frame_duration_ms,
+                        ) else {
+                            return Err(SuvError::Missing {
+                                attribute: "FrameReferenceTime (0054,1300) / ActualFrameDuration (0018,1242)",
+                                expected: "frame timing to back-compute the decay reference of a series whose SeriesTime is after its acquisition",
+                            });
+                        };
+                        let acq = parse_dt(&first.acquisition_datetime)
+                            .or_else(|| date_time(&first.acquisition_date, &first.acquisition_time))
+                            .ok_or(SuvError::Missing {
+                                attribute: "AcquisitionDate/AcquisitionTime (0008,0022/0032)",
+                                expected: "the frame start",
+                            })?;
+                        let t = acq + frame_average_time(dur / 1000.0, half_life) - frt / 1000.0;
+                        warnings.push("SeriesTime is after the acquisition (reprocessed series): reference back-computed from FrameReferenceTime".into());
+                        (
+                            Some(t),
+                            "AcquisitionDate/Time + decay-averaged frame time − FrameReferenceTime"
+                                .to_string(),
+                        )
+                    }
+                }
+            }
+        }
+        other => {
+            return Err(SuvError::Unsupported {
+                attribute: "DecayCorrection (0054,1102)",
+                found: other.into(),
+                expected: "START, ADMIN or NONE",
+            })
+        }
+    };
+
+    // Injection time and decay.
+    let (decay_seconds, injection_source) = match reference {
+        None => (0.0, None),
+        Some(reference) => {
+            same(imgs, "RadiopharmaceuticalStartDateTime (0018,1078)", |i| {
+                i.start_datetime.clone()
+            })?;
+            same(imgs, "RadiopharmaceuticalStartTime (0018,1072)", |i| {
+                i.start_time.clone()
+            })?;
+            let (injection, source) = if let Some(t) = parse_dt(&first.start_datetime) {
+                (t, "RadiopharmaceuticalStartDateTime".to_string())
+            } else {
+                let tod = parse_tm(&first.start_time).ok_or(SuvError::Missing {
+                    attribute: "RadiopharmaceuticalStartDateTime (0018,1078) / RadiopharmaceuticalStartTime (0018,1072)",
+                    expected: "the injection time",
+                })?;
+                let day = (reference / 86400.0).floor();
+                let t = day * 86400.0 + tod;
+                if t > reference {
+                    (t - 86400.0, "RadiopharmaceuticalStartTime on the scan date, moved to the previous day (midnight crossing)".to_string())
+                } else {
+                    (
+                        t,
+                        "RadiopharmaceuticalStartTime on the scan date".to_string(),
+                    )
+                }
+            };
+            let dt = reference - injection;
+            if dt < -3600.0 {
+                return Err(SuvError::Implausible(format!(
+                    "injection {:.0} s after the decay reference time",
+                    -dt
+                )));
+            }
+            if dt < 0.0 {
+                warnings.push(format!(
+                    "injection {:.0} s after the reference time (clock skew?)",
+                    -dt
+                ));
+            }
+            if dt > 8.0 * half_life {
+                return Err(SuvError::Implausible(format!(
+                    "{dt:.0} s between injection and reference, more than 8 half-lives"
+                )));
+            }
+            (dt, Some(source))
+        }
+    };
+    let decayed = dose * (-decay_seconds / half_life).exp2();
+    let factor = activity_scale * weight * 1000.0 / decayed;
+    let sul = size
+        .and_then(|h| lbm_janmahasatian(weight, h, &sex))
+        .map(|l| activity_scale * l * 1000.0 / decayed);
+    Ok(SuvResult {
+        suvbw_factor: factor,
+        sul_factor: sul,
+        units_path,
+        reference_time_source: Some(reference_source),
+        injection_time_source: injection_source,
+        decay_seconds: Some(decay_seconds),
+        dose_bq: Some(dose),
+        weight_kg: weight,
+        half_life_s: Some(half_life),
+        warnings,
+    })
+}
+
+/// The element of a private block `creator` in `group` at element offset `offset` (e.g. 0x0D).
+fn private(obj: &InMemDicomObject, group: u16, creator: &str, offset: u16) -> Option<String> {
+    (0x10u16..=0xFF).find_map(|block| {
+        let c = str_of(obj, Tag(group, block))?;
+        (c.trim() == creator).then(|| str_of(obj, Tag(group, (block << 8) | offset)))?
+    })
+}
+
+/// SUV inputs from one header.
+pub fn inputs_from_object(obj: &InMemDicomObject) -> SuvInputs {
+    let s = |t| str_of(obj, t).unwrap_or_default();
+    let rp = first_item(obj, tags::RADIOPHARMACEUTICAL_INFORMATION_SEQUENCE);
+    let rs = |t| rp.and_then(|r| str_of(r, t)).unwrap_or_default();
+    let rf = |t| rp.and_then(|r| f64_of(r, t));
+    let num = |v: Option<String>| v.and_then(|x| x.trim().parse::<f64>().ok());
+    SuvInputs {
+        modality: s(tags::MODALITY).to_ascii_uppercase(),
+        units: s(tags::UNITS).to_ascii_uppercase(),
+        suv_type: s(tags::SUV_TYPE),
+        decay_correction: s(tags::DECAY_CORRECTION),
+        corrected_image: s(tags::CORRECTED_IMAGE)
+            .split('\\')
+            .map(|x| x.trim().to_ascii_uppercase())
+            .filter(|x| !x.is_empty())
+            .collect(),
+        series_date: s(tags::SERIES_DATE),
+        series_time: s(tags::SERIES_TIME),
+        acquisition_date: s(tags::ACQUISITION_DATE),
+        acquisition_time: s(tags::ACQUISITION_TIME),
+        acquisition_datetime: s(tags::ACQUISITION_DATE_TIME),
+        start_datetime: rs(tags::RADIOPHARMACEUTICAL_START_DATE_TIME),
+        start_time: rs(tags::RADIOPHARMACEUTICAL_START_TIME),
+        total_dose: rf(tags::RADIONUCLIDE_TOTAL_DOSE),
+        half_life: rf(tags::RADIONUCLIDE_HALF_LIFE),
+        weight: f64_of(obj, tags::PATIENT_WEIGHT),
+        size: f64_of(obj, tags::PATIENT_SIZE),
+        sex: s(tags::PATIENT_SEX),
+        frame_reference_time_ms: f64_of(obj, tags::FRAME_REFERENCE_TIME),
+        actual_frame_duration_ms: f64_of(obj, tags::ACTUAL_FRAME_DURATION),
+        philips_suv_factor: num(private(obj, 0x7053, "Philips PET Private Group", 0x00)),
+        philips_activity_factor: num(private(obj, 0x7053, "Philips PET Private Group", 0x09)),
+        ge_reference_datetime: private(obj, 0x0009, "GEMS_PETD_01", 0x0D).unwrap_or_default(),
+    }
+}
+
+/// The SUV factor of the series made of `files` (headers only).
+pub fn suv_for_files(files: &[PathBuf]) -> Result<SuvResult, SuvError> {
+    let imgs: Vec<SuvInputs> = files
+        .iter()
+        .map(|f| {
+            OpenFileOptions::new()
+                .read_until(tags::PIXEL_DATA)
+                .open_file(f)
+                .map(|o| inputs_from_object(&o))
+                .map_err(|e| SuvError::Read {
+                    path: f.display().to_string(),
+                    message: e.to_string(),
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    compute(&imgs)
+}
+
+/// `ancilla suv SERIES_DIR`: the one PET series under the folder.
+pub fn suv_for_dir(dir: &Path) -> Result<SuvResult, SuvError> {
+    let inv = crate::ingest::scan_paths(&[dir.to_path_buf()]).map_err(|e| SuvError::Read {
+        path: dir.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let pets: Vec<_> = inv.series.iter().filter(|s| s.modality == "PT").collect();
+    match pets.as_slice() {
+        [one] => suv_for_files(&one.files.iter().map(|f| f.path.clone()).collect::<Vec<_>>()),
+        [] => Err(SuvError::NoSeries(dir.display().to_string())),
+        _ => Err(SuvError::Contradictory {
+            attribute: "SeriesInstanceUID",
+            detail: format!("{} PET series in the folder; give one series", pets.len()),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// BQML, DecayCorrection START, 80 kg, 1.80 m, male, 200 MBq of ¹⁸F (T½ 6586.2 s) injected
+    /// at 10:00:00, series (= acquisition) at 11:00:00 on 2025-03-10.
+    fn base() -> SuvInputs {
+        SuvInputs {
+            modality: "PT".into(),
+            units: "BQML".into(),
+            decay_correction: "START".into(),
+            corrected_image: vec!["ATTN".into(), "DECY".into()],
+            series_date: "20250310".into(),
+            series_time: "110000".into(),
+            acquisition_date: "20250310".into(),
+            acquisition_time: "110000".into(),
+            start_datetime: "20250310100000".into(),
+            start_time: "100000".into(),
+            total_dose: Some(200e6),
+            half_life: Some(6586.2),
+            weight: Some(80.0),
+            size: Some(1.8),
+            sex: "M".into(),
+            ..SuvInputs::default()
+        }
+    }
+
+    fn close(a: f64, b: f64) {
+        assert!((a - b).abs() <= 1e-9 * b.abs(), "{a} vs {b}");
+    }
+
+    #[test]
+    fn bqml_start_series_time() {
+        // 80000 g / (200e6 · 2^(−3600/6586.2)) = 5.842546984887314e-4
+        let r = compute(&[base()]).unwrap();
+        close(r.suvbw_factor, 5.842546984887314e-4);
+        assert_eq!(
+            r.reference_time_source.as_deref(),
+            Some("SeriesDate/SeriesTime")
+        );
+        assert_eq!(
+            r.injection_time_source.as_deref(),
+            Some("RadiopharmaceuticalStartDateTime")
+        );
+        assert_eq!(r.decay_seconds, Some(3600.0));
+        // SUL: LBM(Janmahasatian) = 9270·80/(6680 + 216·80/1.8²) = 61.73140954495006 kg
+        // → 61731.40954 g / decayed dose = 4.508358258871149e-4
+        close(r.sul_factor.unwrap(), 4.508358258871149e-4);
+    }
+
+    #[test]
+    fn time_only_injection_crossing_midnight() {
+        // Injection 23:40 (time only), series 00:45 next day: Δt = 3900 s
+        // → 80000 / (200e6 · 2^(−3900/6586.2)) = 6.029954921438517e-4
+        let mut i = base();
+        i.start_datetime.clear();
+        i.start_time = "234000".into();
+        i.series_date = "20250311".into();
+        i.series_time = "004500".into();
+        i.acquisition_date = "20250311".into();
+        i.acquisition_time = "004500".into();
+        let r = compute(&[i]).unwrap();
+        close(r.suvbw_factor, 6.029954921438517e-4);
+        assert!(r.injection_time_source.unwrap().contains("previous day"));
+    }
+
+    #[test]
+    fn ge_private_reference_time_wins_over_a_later_series_time() {
+        let mut i = base();
+        i.series_time = "130000".into(); // reprocessed two hours later
+        i.ge_reference_datetime = "20250310110000.00".into();
+        let r = compute(&[i]).unwrap();
+        close(r.suvbw_factor, 5.842546984887314e-4);
+        assert!(r.reference_time_source.unwrap().contains("GE private"));
+    }
+
+    #[test]
+    fn reprocessed_series_back_computes_from_frame_timing() {
+        // Series 13:00 after acquisition 11:00; frame 120 s, FrameReferenceTime 60 s.
+        // T_ave = ln(λT/(1−e^(−λT)))/λ = 59.936854672596176 s; reference = 11:00 + T_ave − 60 s
+        // → 80000 / (200e6 · 2^(−(3600 − 0.063145327)/6586.2)) = 5.842508158003479e-4
+        let mut i = base();
+        i.series_time = "130000".into();
+        i.frame_reference_time_ms = Some(60000.0);
+        i.actual_frame_duration_ms = Some(120000.0);
+        let r = compute(&[i.clone()]).unwrap();
+        close(r.suvbw_factor, 5.842508158003479e-4);
+        assert!(!r.warnings.is_empty());
+        // Without frame timing: refused, never the earliest AcquisitionTime silently.
+        i.frame_reference_time_ms = None;
+        assert!(
+            matches!(compute(&[i]), Err(SuvError::Missing { attribute, .. }) if attribute.contains("FrameReferenceTime"))
+        );
+    }
+
+    #[test]
+    fn decay_correction_admin_and_none() {
+        // ADMIN: no decay of the dose → 80000 / 200e6 = 4e-4.
+        let mut i = base();
+        i.decay_correction = "ADMIN".into();
+        close(compute(&[i]).unwrap().suvbw_factor, 4e-4);
+        // NONE: decay to the decay-averaged frame time: Δt = 3600 + 59.936854672596176 s
+        // → 5.879517642088207e-4 (frame 120 s starting 11:00).
+        let mut i = base();
+        i.decay_correction = "NONE".into();
+        i.corrected_image = vec!["ATTN".into()];
+        i.actual_frame_duration_ms = Some(120000.0);
+        close(compute(&[i]).unwrap().suvbw_factor, 5.879517642088207e-4);
+    }
+
+    #[test]
+    fn philips_counts() {
+        // (7053,1000) present: it is the factor.
+        let mut i = base();
+        i.units = "CNTS".into();
+        i.philips_suv_factor = Some(0.000123);
+        let r = compute(&[i.clone()]).unwrap();
+        close(r.suvbw_factor, 0.000123);
+        // Only (7053,1009) = 0.5: counts × 0.5 = Bq/ml, then BQML → 0.5 · 5.842546984887314e-4.
+        i.philips_suv_factor = None;
+        i.philips_activity_factor = Some(0.5);
+        close(
+            compute(&[i.clone()]).unwrap().suvbw_factor,
+            2.921273492443657e-4,
+        );
+        // Neither: refused.
+        i.philips_activity_factor = Some(0.0);
+        assert!(matches!(compute(&[i]), Err(SuvError::Missing { .. })));
+    }
+
+    #[test]
+    fn gml_undoes_each_normaliser() {
+        let mut i = base();
+        i.units = "GML".into();
+        close(compute(&[i.clone()]).unwrap().suvbw_factor, 1.0);
+        // LBM James: 1.10·80 − 128·(80/180)² = 62.71604938271605 kg → × 80/62.716… = 1.2755905511811023
+        i.suv_type = "LBM".into();
+        close(
+            compute(&[i.clone()]).unwrap().suvbw_factor,
+            1.2755905511811023,
+        );
+        // IBW: 48 + 1.06·(180 − 152) = 77.68 kg → × 80/77.68 = 1.0298661174047372
+        i.suv_type = "IBW".into();
+        close(
+            compute(&[i.clone()]).unwrap().suvbw_factor,
+            1.0298661174047372,
+        );
+        // BSA (CM2ML): Du Bois 0.007184·180^0.725·80^0.425 = 1.996421022275045 m²
+        // → × 80000 g / 19964.21 cm² = 4.007170787494267
+        i.units = "CM2ML".into();
+        i.suv_type = "BSA".into();
+        close(
+            compute(&[i.clone()]).unwrap().suvbw_factor,
+            4.007170787494267,
+        );
+        i.suv_type = "XYZ".into();
+        assert!(
+            matches!(compute(&[i]), Err(SuvError::Unsupported { attribute, .. }) if attribute.starts_with("SUVType"))
+        );
+    }
+
+    #[test]
+    fn unit_fixes_are_applied_and_recorded() {
+        // Dose 200 (MBq) and weight 80000 (g): the same factor as the base, with two warnings.
+        let mut i = base();
+        i.total_dose = Some(200.0);
+        i.weight = Some(80000.0);
+        let r = compute(&[i]).unwrap();
+        close(r.suvbw_factor, 5.842546984887314e-4);
+        assert_eq!(r.warnings.len(), 2);
+    }
+
+    #[test]
+    fn refusals_name_the_attribute() {
+        let refuse = |f: &dyn Fn(&mut SuvInputs)| {
+            let mut i = base();
+            f(&mut i);
+            compute(&[i]).unwrap_err()
+        };
+        assert_eq!(
+            refuse(&|i| i.modality = "CT".into()),
+            SuvError::NotPet("CT".into())
+        );
+        assert!(refuse(&|i| i.units = "PROPCPS".into())
+            .to_string()
+            .contains("Units (0054,1001)"));
+        assert!(refuse(&|i| i.weight = None)
+            .to_string()
+            .contains("PatientWeight"));
+        assert!(refuse(&|i| i.total_dose = Some(0.0))
+            .to_string()
+            .contains("RadionuclideTotalDose"));
+        assert!(refuse(&|i| i.half_life = None)
+            .to_string()
+            .contains("RadionuclideHalfLife"));
+        assert!(refuse(&|i| i.corrected_image = vec!["DECY".into()])
+            .to_string()
+            .contains("ATTN"));
+        assert!(refuse(&|i| i.corrected_image = vec!["ATTN".into()])
+            .to_string()
+            .contains("DECY"));
+        assert!(refuse(&|i| {
+            i.start_datetime.clear();
+            i.start_time.clear()
+        })
+        .to_string()
+        .contains("RadiopharmaceuticalStartTime"));
+        assert!(matches!(
+            refuse(&|i| i.start_datetime = "20250310130000".into()),
+            SuvError::Implausible(_)
+        ));
+        assert!(matches!(
+            refuse(&|i| i.start_datetime = "20250309100000".into()),
+            SuvError::Implausible(_)
+        ));
+        assert!(refuse(&|i| i.decay_correction = "LATER".into())
+            .to_string()
+            .contains("DecayCorrection"));
+    }
+
+    #[test]
+    fn slices_that_disagree_are_refused() {
+        let mut other = base();
+        other.total_dose = Some(210e6);
+        assert!(
+            matches!(compute(&[base(), other]), Err(SuvError::Contradictory { attribute, .. }) if attribute.starts_with("RadionuclideTotalDose"))
+        );
+        let mut other = base();
+        other.weight = Some(81.0);
+        assert!(matches!(
+            compute(&[base(), other]),
+            Err(SuvError::Contradictory { .. })
+        ));
+    }
+}

@@ -1,0 +1,128 @@
+//! The long feature table (`subject_id,modality,series_uid,image,roi,feature,value,unit`) and
+//! `features.dictionary.csv` (feature, IBSI code, unit, definition, clinical alias).
+
+use std::path::Path;
+
+use super::features::UnitKind;
+
+/// One row of the long table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureRow {
+    pub subject_id: String,
+    pub modality: String,
+    pub series_uid: String,
+    pub image: String,
+    pub roi: String,
+    pub feature: String,
+    pub value: f64,
+    pub unit: String,
+}
+
+pub const HEADER: [&str; 8] = [
+    "subject_id",
+    "modality",
+    "series_uid",
+    "image",
+    "roi",
+    "feature",
+    "value",
+    "unit",
+];
+
+/// The intensity unit of an image kind.
+pub fn intensity_unit(image: &str) -> &'static str {
+    match image {
+        "suvbw" => "g/ml",
+        "bqml" => "Bq/ml",
+        "adc" => "1e-6 mm2/s",
+        "ct" => "HU",
+        _ => "a.u.",
+    }
+}
+
+/// The unit of a feature on an image kind.
+pub fn unit(kind: UnitKind, image: &str) -> String {
+    let u = intensity_unit(image);
+    match kind {
+        UnitKind::Intensity => u.to_string(),
+        UnitKind::IntensitySquared => format!("({u})^2"),
+        UnitKind::Volume => "mm3".into(),
+        UnitKind::Dimensionless => "1".into(),
+        UnitKind::Millilitre => "ml".into(),
+        UnitKind::MillilitreIntensity => format!("ml*{u}"),
+    }
+}
+
+/// CSV bytes of rows (with header); values written with full precision (shortest round-trip).
+pub fn to_csv(rows: &[FeatureRow]) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(HEADER);
+    for r in rows {
+        let value = if r.value.is_finite() {
+            format!("{}", r.value)
+        } else {
+            String::new()
+        };
+        let _ = w.write_record([
+            &r.subject_id,
+            &r.modality,
+            &r.series_uid,
+            &r.image,
+            &r.roi,
+            &r.feature,
+            &value,
+            &r.unit,
+        ]);
+    }
+    w.into_inner().unwrap_or_default()
+}
+
+/// (feature, IBSI code, unit, definition, clinical alias)
+pub const DICTIONARY: [(&str, &str, &str, &str, &str); 27] = [
+    ("morph_vol_approx", "YEKZ", "mm3", "Volume by voxel counting: number of ROI voxels × voxel volume", "volume"),
+    ("stat_mean", "Q4LE", "image unit", "Mean intensity in the ROI", "SUVmean (on suvbw)"),
+    ("stat_var", "ECT3", "image unit^2", "Intensity variance (population, 1/N)", ""),
+    ("stat_skew", "KE2A", "1", "Intensity skewness (population moments)", ""),
+    ("stat_kurt", "IPH6", "1", "Excess intensity kurtosis (m4/m2² − 3)", ""),
+    ("stat_median", "Y12H", "image unit", "Median intensity", "SUVmedian (on suvbw)"),
+    ("stat_min", "1GSF", "image unit", "Minimum intensity", "SUVmin (on suvbw)"),
+    ("stat_p10", "QG58", "image unit", "10th intensity percentile (linear interpolation)", ""),
+    ("stat_p90", "8DWT", "image unit", "90th intensity percentile (linear interpolation)", ""),
+    ("stat_max", "84IY", "image unit", "Maximum intensity", "SUVmax (on suvbw)"),
+    ("stat_iqr", "SALO", "image unit", "Interquartile range P75 − P25", ""),
+    ("stat_range", "2OJQ", "image unit", "Intensity range max − min", ""),
+    ("stat_mad", "4FUA", "image unit", "Mean absolute deviation from the mean", ""),
+    ("stat_rmad", "1128", "image unit", "Robust mean absolute deviation (values within P10–P90)", ""),
+    ("stat_medad", "N72L", "image unit", "Mean absolute deviation from the median", ""),
+    ("stat_cov", "7TET", "1", "Coefficient of variation: SD / mean", ""),
+    ("stat_qcod", "9S40", "1", "Quartile coefficient of dispersion (P75 − P25)/(P75 + P25)", ""),
+    ("stat_energy", "N8CA", "image unit^2", "Energy: sum of squared intensities", ""),
+    ("stat_rms", "5ZWQ", "image unit", "Root mean square intensity", ""),
+    ("loc_peak_loc", "VJGA", "image unit", "Local intensity peak: mean over a 1 cm³ sphere (r 6.2035 mm, all image voxels with centres inside) centred on the ROI's maximum voxel", "SUVpeak (local)"),
+    ("loc_peak_glob", "0F91", "image unit", "Global intensity peak: the highest 1 cm³-sphere mean centred on any ROI voxel", "SUVpeak"),
+    ("mtv_suv3", "", "ml", "Metabolic tumour volume: ROI voxels with SUVbw ≥ 3 × voxel volume", "MTV / PSMA-TV (SUV ≥ 3)"),
+    ("tl_psma_suv3", "", "ml·g/ml", "Total lesion PSMA: mtv_suv3 × SUVmean inside it", "TL-PSMA (SUV ≥ 3)"),
+    ("mtv_41pct", "", "ml", "ROI voxels with SUVbw ≥ 41% of the ROI's SUVmax × voxel volume", "MTV (41% SUVmax)"),
+    ("tl_psma_41pct", "", "ml·g/ml", "mtv_41pct × SUVmean inside it", "TL-PSMA (41% SUVmax)"),
+    ("mtv_50pct", "", "ml", "ROI voxels with SUVbw ≥ 50% of the ROI's SUVmax × voxel volume", "MTV (50% SUVmax)"),
+    ("tl_psma_50pct", "", "ml·g/ml", "mtv_50pct × SUVmean inside it", "TL-PSMA (50% SUVmax)"),
+];
+
+/// Write `features.dictionary.csv` into `dir`.
+pub fn write_dictionary(dir: &Path) -> std::io::Result<()> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record([
+        "feature",
+        "ibsi_code",
+        "unit",
+        "definition",
+        "clinical_alias",
+    ]);
+    for row in DICTIONARY {
+        let _ = w.write_record([row.0, row.1, row.2, row.3, row.4]);
+    }
+    crate::atomic::write_bytes(
+        &dir.join("features.dictionary.csv"),
+        &w.into_inner().unwrap_or_default(),
+    )
+}
