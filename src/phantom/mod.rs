@@ -292,7 +292,8 @@ fn generate_subject(
     let mr_dir = patient_dir.join(format!("MR_{}", s.mri_date.to_da()));
     let pet_out = pet::write_pet(s, &pet_dir)?;
     let mri_out = mri::write_mri(s, &mr_dir)?;
-    let mut files = pet_out.files + mri_out.files;
+    // DICOM files plus the two masks.
+    let mut files = pet_out.files + mri_out.files + 2;
     let masks = out.join("masks").join(&s.usubjid);
     let meta = NiftiMeta {
         description: "ancilla phantom labels".into(),
