@@ -6,6 +6,11 @@
 //! one time-only injection that crosses midnight) and defects are planted (a truncated file, a
 //! non-DICOM file, a series with a missing slice). Deterministic: same seed, same bytes.
 //!
+//! Variants by subject index i: PET style Siemens / GE / Philips for i % 3 = 0 / 1 / 2; tracer
+//! F-18 DCFPyL when i % 4 = 3, else Ga-68 PSMA-11; i = 3 time-only injection across midnight;
+//! i = 2 T2 as one Enhanced MR multi-frame file; odd i: descriptions carry the surname. Defects:
+//! not-DICOM file (i = 0), truncated PET copy (i = 1), T1 series with a missing slice (i = 2).
+//!
 //! Layout: `site-export/<name>_<MRN>/{PET_<date>,MR_<date>}/<series>/IM*.dcm`,
 //! `masks/<USUBJID>/{pet,mr}_labels.nii.gz`, `clinical/*.csv`, `key.bin`, `ground_truth.json`.
 
