@@ -280,8 +280,10 @@ fn km_json(curve: &km::KaplanMeier) -> Value {
     let rates: Vec<Value> = RATE_MONTHS
         .iter()
         .map(|&m| match curve.at(m) {
-            Some((s, l, h)) => json!({"month": m, "survival": num(s), "ci": [num(l), num(h)]}),
-            None => json!({"month": m, "survival": null, "ci": null,
+            Some((s, l, h)) => {
+                json!({"month": m as u32, "survival": num(s), "ci": [num(l), num(h)]})
+            }
+            None => json!({"month": m as u32, "survival": null, "ci": null,
                            "note": "beyond the last follow-up"}),
         })
         .collect();
@@ -445,7 +447,11 @@ fn summary(stats: &Value) -> String {
     s += &format!(
         "Kaplan–Meier ({} 95% CI): median {} (95% CI {} to {})",
         km["ci_method"].as_str().unwrap_or(""),
-        fmt(&km["median"], 1),
+        if km["median"].is_null() {
+            "not reached".to_string()
+        } else {
+            fmt(&km["median"], 1)
+        },
         fmt(&km["median_ci"][0], 1),
         fmt(&km["median_ci"][1], 1)
     );
