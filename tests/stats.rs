@@ -256,3 +256,37 @@ fn bad_input_exit_codes() {
     assert!(err.contains("row 2") && err.contains("PFS_EVENT"), "{err}");
     assert!(!dir.path().join("o3/stats.json").exists());
 }
+
+/// The same table as Parquet written by pandas 2.3.3 / pyarrow 26 (nullable PCR with one
+/// unknown, float `age` with one missing value): the missing cells drop out per analysis.
+#[test]
+fn parquet_table_from_pandas() {
+    let dir = tempfile::tempdir().unwrap();
+    let table =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/lifelines/rossi_analysis.parquet");
+    let out = analyze(&table, dir.path(), &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("stats.json")).unwrap()).unwrap();
+    assert_eq!(stats["endpoint"]["n"], 432);
+    assert_eq!(stats["endpoint"]["events"], 114);
+    // prio is complete: identical to lifelines except the ROC, which lost one subject.
+    let prio = feature(&stats, "prio");
+    close(&prio["cox"]["coef"], r::ROSSI_PRIO_COEF, 1e-7);
+    close(
+        &prio["cox"]["concordance"],
+        r::ROSSI_PRIO_CONCORDANCE,
+        1e-12,
+    );
+    assert_eq!(
+        prio["roc_pcr"]["n_pcr"].as_u64().unwrap() + prio["roc_pcr"]["n_no_pcr"].as_u64().unwrap(),
+        431
+    );
+    let age = feature(&stats, "age");
+    assert_eq!(age["n"], 431);
+    assert_eq!(age["spearman_viable_tumor"]["n"], 431);
+}

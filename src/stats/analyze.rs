@@ -1,4 +1,4 @@
-//! `ancilla analyze TABLE --out DIR`: reads the analysis table (CSV, columns per DESIGN.md
+//! `ancilla analyze TABLE --out DIR`: reads the analysis table (CSV or Parquet, columns per DESIGN.md
 //! "Table and statistics contracts"), runs KM of the endpoint and, per feature (every other
 //! numeric column), Cox, median-split log-rank, Spearman with VIABLE_TUMOR_PCT and ROC for PCR,
 //! then Benjamini–Hochberg over the Cox Wald p-values. Writes DIR/stats.json and DIR/summary.md
@@ -84,7 +84,73 @@ struct Table {
 }
 
 impl Table {
+    /// CSV, or Parquet when the name ends in `.parquet`/`.pq`.
     fn read(path: &Path) -> Result<Self, StatsError> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if ext == "parquet" || ext == "pq" {
+            Self::read_parquet(path)
+        } else {
+            Self::read_csv(path)
+        }
+    }
+
+    /// Flat Parquet (pandas, polars, R arrow, `ancilla link`): every cell as text.
+    fn read_parquet(path: &Path) -> Result<Self, StatsError> {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        use parquet::record::Field;
+        let unreadable = |reason: String| StatsError::Unreadable {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
+        let reader = SerializedFileReader::new(file).map_err(|e| unreadable(e.to_string()))?;
+        let header: Vec<String> = reader
+            .metadata()
+            .file_metadata()
+            .schema_descr()
+            .columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
+        let mut rows = Vec::new();
+        let iter = reader
+            .get_row_iter(None)
+            .map_err(|e| unreadable(e.to_string()))?;
+        for row in iter {
+            let row = row.map_err(|e| unreadable(e.to_string()))?;
+            let cells: Vec<String> = row
+                .get_column_iter()
+                .map(|(_, field)| match field {
+                    Field::Null => String::new(),
+                    Field::Bool(b) => u8::from(*b).to_string(),
+                    Field::Str(s) => s.trim().to_string(),
+                    Field::Float(v) => v.to_string(),
+                    Field::Double(v) => v.to_string(),
+                    other => other.to_string(),
+                })
+                .collect();
+            if cells.len() != header.len() {
+                return Err(unreadable(format!(
+                    "row {} has {} values for {} columns (nested Parquet is not supported)",
+                    rows.len() + 1,
+                    cells.len(),
+                    header.len()
+                )));
+            }
+            rows.push(cells);
+        }
+        Ok(Table {
+            path: path.to_path_buf(),
+            header,
+            rows,
+        })
+    }
+
+    fn read_csv(path: &Path) -> Result<Self, StatsError> {
         let unreadable = |reason: String| StatsError::Unreadable {
             path: path.to_path_buf(),
             reason,
@@ -130,7 +196,11 @@ impl Table {
             .enumerate()
             .map(|(r, row)| {
                 let cell = row.get(col).map(String::as_str).unwrap_or("");
-                if cell.is_empty() || cell.eq_ignore_ascii_case("na") || cell == "." {
+                if cell.is_empty()
+                    || cell.eq_ignore_ascii_case("na")
+                    || cell.eq_ignore_ascii_case("nan")
+                    || cell == "."
+                {
                     Ok(None)
                 } else {
                     match cell.parse::<f64>() {

@@ -61,6 +61,11 @@ tab = pd.DataFrame({
     "age": rossi.age, "prio": rossi.prio,
 })
 tab.to_csv(os.path.join(here, "rossi_analysis.csv"), index=False)
+# Parquet copy (needs pyarrow): nullable PCR with one unknown, float age with one missing value.
+pq = tab.copy()
+pq["PCR"] = pq["PCR"].astype("Int64"); pq.loc[0, "PCR"] = pd.NA
+pq["age"] = pq["age"].astype("float64"); pq.loc[1, "age"] = np.nan
+pq.to_parquet(os.path.join(here, "rossi_analysis.parquet"), index=False, engine="pyarrow", compression="snappy")
 
 pvals = []
 for f in ("age", "prio"):
