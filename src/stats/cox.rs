@@ -228,6 +228,22 @@ mod tests {
     }
 
     #[test]
+    fn waltons_binary_group_with_heavy_ties_matches_lifelines() {
+        let w = crate::stats::km::tests::waltons();
+        let t: Vec<f64> = w.iter().map(|r| r.0).collect();
+        let e: Vec<bool> = w.iter().map(|r| r.1).collect();
+        let x: Vec<f64> = w
+            .iter()
+            .map(|r| f64::from(u8::from(r.2 == "miR-137")))
+            .collect();
+        let c = fit(&t, &e, &x, 0.05).unwrap();
+        close(c.coef, r::WALTONS_MIR_COEF, 1e-7);
+        close(c.se, r::WALTONS_MIR_SE, 1e-7);
+        close(c.log_likelihood, r::WALTONS_MIR_LOGLIK, 1e-10);
+        close(c.concordance, r::WALTONS_MIR_CONCORDANCE, 1e-12);
+    }
+
+    #[test]
     fn refuses_below_five_events() {
         let t = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
         let e = [true, true, true, true, false, false];

@@ -236,6 +236,34 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn waltons_control_group_matches_lifelines() {
+        let w: Vec<_> = waltons().into_iter().filter(|r| r.2 == "control").collect();
+        let t: Vec<f64> = w.iter().map(|r| r.0).collect();
+        let e: Vec<bool> = w.iter().map(|r| r.1).collect();
+        let km = fit(&t, &e, CiMethod::LogLog, 0.05);
+        check_curve(
+            &km,
+            r::WALTONS_CONTROL_KM_TIMELINE,
+            r::WALTONS_CONTROL_KM_SURVIVAL,
+            r::WALTONS_CONTROL_KM_CI_LOWER,
+            r::WALTONS_CONTROL_KM_CI_UPPER,
+            r::WALTONS_CONTROL_KM_AT_RISK,
+        );
+        assert_eq!(km.median(), Some(r::WALTONS_CONTROL_KM_MEDIAN));
+        assert_eq!(
+            km.median_ci(),
+            (
+                Some(r::WALTONS_CONTROL_KM_MEDIAN_CI_LOWER),
+                Some(r::WALTONS_CONTROL_KM_MEDIAN_CI_UPPER)
+            )
+        );
+        let (s, lo, hi) = km.at(24.0).unwrap();
+        close(s, r::WALTONS_CONTROL_KM_S24, 1e-12);
+        close(lo, r::WALTONS_CONTROL_KM_S24_CI_LOWER, 1e-10);
+        close(hi, r::WALTONS_CONTROL_KM_S24_CI_UPPER, 1e-10);
+    }
+
+    #[test]
     fn rossi_matches_lifelines_and_median_not_reached() {
         let rows = rossi();
         let t: Vec<f64> = rows.iter().map(|r| r[0]).collect();

@@ -43,6 +43,14 @@ km_block("WALTONS_KM", walt["T"], walt["E"])
 a, b = walt[walt.group == "control"], walt[walt.group == "miR-137"]
 lr = logrank_test(a["T"], b["T"], a["E"], b["E"])
 num("WALTONS_LOGRANK_STAT", lr.test_statistic); num("WALTONS_LOGRANK_P", lr.p_value)
+# Waltons control group alone (median CI with an open upper end or not), and Cox on the
+# binary group indicator (heavy ties: Efron matters).
+ctl = walt[walt.group == "control"]
+km_block("WALTONS_CONTROL_KM", ctl["T"], ctl["E"])
+wx = walt.assign(mir=(walt.group == "miR-137").astype(float))[["T", "E", "mir"]]
+c = CoxPHFitter().fit(wx, "T", "E")
+num("WALTONS_MIR_COEF", c.params_["mir"]); num("WALTONS_MIR_SE", c.standard_errors_["mir"])
+num("WALTONS_MIR_CONCORDANCE", c.concordance_index_); num("WALTONS_MIR_LOGLIK", c.log_likelihood_)
 # Rossi KM (week, arrest).
 km_block("ROSSI_KM", rossi.week, rossi.arrest)
 a, b = rossi[rossi.fin == 0], rossi[rossi.fin == 1]
