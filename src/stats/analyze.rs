@@ -84,8 +84,22 @@ struct Table {
 }
 
 impl Table {
-    /// CSV, or Parquet when the name ends in `.parquet`/`.pq`.
+    /// CSV, or Parquet when the name ends in `.parquet`/`.pq`. Duplicate column names are an
+    /// error (which one is the feature would be a guess).
     fn read(path: &Path) -> Result<Self, StatsError> {
+        let table = Self::read_any(path)?;
+        for (i, h) in table.header.iter().enumerate() {
+            if table.header[..i].contains(h) {
+                return Err(StatsError::Unreadable {
+                    path: path.to_path_buf(),
+                    reason: format!("column {h:?} appears more than once"),
+                });
+            }
+        }
+        Ok(table)
+    }
+
+    fn read_any(path: &Path) -> Result<Self, StatsError> {
         let ext = path
             .extension()
             .and_then(|e| e.to_str())
@@ -583,6 +597,76 @@ fn summary(stats: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Analyse `csv`; the folder lives as long as the returned guard.
+    fn run_in(dir: &tempfile::TempDir, csv: &str) -> Result<PathBuf, StatsError> {
+        let dir = dir.path();
+        let table = dir.join("t.csv");
+        std::fs::write(&table, csv).unwrap();
+        let out = dir.join("out");
+        analyze(&AnalyzeOptions {
+            table,
+            out: out.clone(),
+            time: "PFS_MONTHS".into(),
+            event: "PFS_EVENT".into(),
+        })
+        .map(|()| out)
+    }
+
+    fn run(csv: &str) -> Result<PathBuf, StatsError> {
+        run_in(&tempfile::tempdir().unwrap(), csv)
+    }
+
+    #[test]
+    fn validation_errors_name_row_and_column() {
+        use crate::ExitCode;
+        let head = "USUBJID,PFS_MONTHS,PFS_EVENT,x\n";
+        let e = run(&format!("{head}a,1,1,2\nb,-3,0,1\n")).unwrap_err();
+        assert_eq!(e.exit_code(), 1);
+        assert!(
+            e.to_string()
+                .contains("row 3, column PFS_MONTHS: negative time"),
+            "{e}"
+        );
+        let e = run(&format!("{head}a,1,yes,2\n")).unwrap_err();
+        assert!(e.to_string().contains("row 2, column PFS_EVENT"), "{e}");
+        let e = run("USUBJID,PFS_MONTHS,PFS_EVENT,x,x\na,1,1,2,3\n").unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(
+            e.to_string().contains("\"x\" appears more than once"),
+            "{e}"
+        );
+        let e = run("USUBJID,PFS_EVENT\na,1\n").unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        let e = run(&format!("{head}a,,,2\n")).unwrap_err();
+        assert!(matches!(e, StatsError::NoSubjects { .. }), "{e}");
+    }
+
+    #[test]
+    fn missing_endpoint_rows_are_left_out_and_text_columns_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = run_in(
+            &dir,
+            "USUBJID,PFS_MONTHS,PFS_EVENT,site,x\na,1,1,s1,2\nb,,1,s2,1\nc,3,0,s3,NA\nd,4,1,s4,5\n",
+        )
+        .unwrap();
+        let v: Value =
+            serde_json::from_slice(&std::fs::read(out.join("stats.json")).unwrap()).unwrap();
+        assert_eq!(v["endpoint"]["n"], 3);
+        assert_eq!(v["endpoint"]["events"], 2);
+        assert_eq!(v["features"].as_array().unwrap().len(), 1);
+        let f = &v["features"][0];
+        assert_eq!(
+            (f["feature"].as_str(), f["n"].as_u64()),
+            (Some("x"), Some(2))
+        );
+        assert!(f["cox"].is_null());
+        assert!(f["note"]
+            .as_str()
+            .unwrap()
+            .contains("Spearman: no VIABLE_TUMOR_PCT"));
+        assert!(out.join("summary.md").exists());
+    }
 
     #[test]
     fn numpy_median() {
