@@ -14,5 +14,7 @@ pub mod spearman;
 
 #[cfg(test)]
 mod lifelines_reference;
+#[cfg(test)]
+mod properties;
 
 pub use analyze::{analyze, AnalyzeOptions, StatsError};
