@@ -1,0 +1,676 @@
+//! `ancilla analyze TABLE --out DIR`: reads the analysis table (CSV or Parquet, columns per DESIGN.md
+//! "Table and statistics contracts"), runs KM of the endpoint and, per feature (every other
+//! numeric column), Cox, median-split log-rank, Spearman with VIABLE_TUMOR_PCT and ROC for PCR,
+//! then Benjamini–Hochberg over the Cox Wald p-values. Writes DIR/stats.json and DIR/summary.md
+//! atomically. A result that cannot be computed is null and the feature's "note" says why.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+use super::{cox, km, logrank, multiple, roc, spearman};
+
+/// Errors of the analysis.
+#[derive(Debug, thiserror::Error)]
+pub enum StatsError {
+    #[error("cannot read analysis table {path}: {reason}")]
+    Unreadable { path: PathBuf, reason: String },
+    #[error("analysis table {path} has no column {column:?} (columns: {available})")]
+    MissingColumn {
+        path: PathBuf,
+        column: String,
+        available: String,
+    },
+    #[error("analysis table {path}, row {row}, column {column}: {reason}")]
+    BadValue {
+        path: PathBuf,
+        row: usize,
+        column: String,
+        reason: String,
+    },
+    #[error("analysis table {path}: no subject with {time} and {event}")]
+    NoSubjects {
+        path: PathBuf,
+        time: String,
+        event: String,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl crate::ExitCode for StatsError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            StatsError::Unreadable { .. } | StatsError::MissingColumn { .. } => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// `ancilla analyze` inputs.
+#[derive(Debug, Clone)]
+pub struct AnalyzeOptions {
+    pub table: PathBuf,
+    pub out: PathBuf,
+    pub time: String,
+    pub event: String,
+}
+
+/// Columns that are never features.
+const RESERVED: &[&str] = &[
+    "USUBJID",
+    "SUBJID",
+    "ARMCD",
+    "ARM",
+    "SITEID",
+    "PFS_MONTHS",
+    "PFS_EVENT",
+    "OS_MONTHS",
+    "OS_EVENT",
+    "PCR",
+    "VIABLE_TUMOR_PCT",
+];
+const RATE_MONTHS: [f64; 2] = [12.0, 24.0];
+const ALPHA: f64 = 0.05;
+
+/// The table as text cells.
+struct Table {
+    path: PathBuf,
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// CSV, or Parquet when the name ends in `.parquet`/`.pq`. Duplicate column names are an
+    /// error (which one is the feature would be a guess).
+    fn read(path: &Path) -> Result<Self, StatsError> {
+        let table = Self::read_any(path)?;
+        for (i, h) in table.header.iter().enumerate() {
+            if table.header[..i].contains(h) {
+                return Err(StatsError::Unreadable {
+                    path: path.to_path_buf(),
+                    reason: format!("column {h:?} appears more than once"),
+                });
+            }
+        }
+        Ok(table)
+    }
+
+    fn read_any(path: &Path) -> Result<Self, StatsError> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if ext == "parquet" || ext == "pq" {
+            Self::read_parquet(path)
+        } else {
+            Self::read_csv(path)
+        }
+    }
+
+    /// Flat Parquet (pandas, polars, R arrow, `ancilla link`): every cell as text.
+    fn read_parquet(path: &Path) -> Result<Self, StatsError> {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        use parquet::record::Field;
+        let unreadable = |reason: String| StatsError::Unreadable {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
+        let reader = SerializedFileReader::new(file).map_err(|e| unreadable(e.to_string()))?;
+        let header: Vec<String> = reader
+            .metadata()
+            .file_metadata()
+            .schema_descr()
+            .columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
+        let mut rows = Vec::new();
+        let iter = reader
+            .get_row_iter(None)
+            .map_err(|e| unreadable(e.to_string()))?;
+        for row in iter {
+            let row = row.map_err(|e| unreadable(e.to_string()))?;
+            let cells: Vec<String> = row
+                .get_column_iter()
+                .map(|(_, field)| match field {
+                    Field::Null => String::new(),
+                    Field::Bool(b) => u8::from(*b).to_string(),
+                    Field::Str(s) => s.trim().to_string(),
+                    Field::Float(v) => v.to_string(),
+                    Field::Double(v) => v.to_string(),
+                    other => other.to_string(),
+                })
+                .collect();
+            if cells.len() != header.len() {
+                return Err(unreadable(format!(
+                    "row {} has {} values for {} columns (nested Parquet is not supported)",
+                    rows.len() + 1,
+                    cells.len(),
+                    header.len()
+                )));
+            }
+            rows.push(cells);
+        }
+        Ok(Table {
+            path: path.to_path_buf(),
+            header,
+            rows,
+        })
+    }
+
+    fn read_csv(path: &Path) -> Result<Self, StatsError> {
+        let unreadable = |reason: String| StatsError::Unreadable {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let mut rdr = csv::ReaderBuilder::new()
+            .flexible(false)
+            .from_path(path)
+            .map_err(|e| unreadable(e.to_string()))?;
+        let header: Vec<String> = rdr
+            .headers()
+            .map_err(|e| unreadable(e.to_string()))?
+            .iter()
+            .map(|h| h.trim().to_string())
+            .collect();
+        let mut rows = Vec::new();
+        for rec in rdr.records() {
+            let rec = rec.map_err(|e| unreadable(e.to_string()))?;
+            rows.push(rec.iter().map(|c| c.trim().to_string()).collect());
+        }
+        Ok(Table {
+            path: path.to_path_buf(),
+            header,
+            rows,
+        })
+    }
+
+    fn index(&self, column: &str) -> Result<usize, StatsError> {
+        self.header
+            .iter()
+            .position(|h| h == column)
+            .ok_or_else(|| StatsError::MissingColumn {
+                path: self.path.clone(),
+                column: column.to_string(),
+                available: self.header.join(", "),
+            })
+    }
+
+    /// The column as numbers (`None` for an empty or NA cell); `Err(row)` at the first cell
+    /// that is not a number.
+    fn numeric(&self, col: usize) -> Result<Vec<Option<f64>>, usize> {
+        self.rows
+            .iter()
+            .enumerate()
+            .map(|(r, row)| {
+                let cell = row.get(col).map(String::as_str).unwrap_or("");
+                if cell.is_empty()
+                    || cell.eq_ignore_ascii_case("na")
+                    || cell.eq_ignore_ascii_case("nan")
+                    || cell == "."
+                {
+                    Ok(None)
+                } else {
+                    match cell.parse::<f64>() {
+                        Ok(v) if v.is_finite() => Ok(Some(v)),
+                        _ => Err(r),
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// Numeric column, or an error naming row and column.
+    fn required_numeric(&self, column: &str) -> Result<Vec<Option<f64>>, StatsError> {
+        let col = self.index(column)?;
+        self.numeric(col).map_err(|r| StatsError::BadValue {
+            path: self.path.clone(),
+            row: r + 2,
+            column: column.to_string(),
+            reason: format!("{:?} is not a number", self.rows[r][col]),
+        })
+    }
+
+    fn optional_numeric(&self, column: &str) -> Result<Option<Vec<Option<f64>>>, StatsError> {
+        if self.header.iter().any(|h| h == column) {
+            self.required_numeric(column).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+fn opt(v: Option<f64>) -> Value {
+    v.filter(|x| x.is_finite())
+        .map_or(Value::Null, |x| json!(x))
+}
+
+fn num(x: f64) -> Value {
+    opt(Some(x))
+}
+
+/// Run the analysis and write `stats.json` and `summary.md` into `opts.out`.
+pub fn analyze(opts: &AnalyzeOptions) -> Result<(), StatsError> {
+    let table = Table::read(&opts.table)?;
+    let time = table.required_numeric(&opts.time)?;
+    let event = table.required_numeric(&opts.event)?;
+    for (r, (t, e)) in time.iter().zip(&event).enumerate() {
+        let bad = |column: &str, reason: String| StatsError::BadValue {
+            path: table.path.clone(),
+            row: r + 2,
+            column: column.to_string(),
+            reason,
+        };
+        if let Some(t) = t.filter(|t| *t < 0.0) {
+            return Err(bad(&opts.time, format!("negative time {t}")));
+        }
+        if let Some(e) = e.filter(|e| *e != 0.0 && *e != 1.0) {
+            return Err(bad(
+                &opts.event,
+                format!("event must be 1 (event) or 0 (censored), found {e}"),
+            ));
+        }
+    }
+    let pcr = table.optional_numeric("PCR")?;
+    if let Some(pcr) = &pcr {
+        if let Some(r) = pcr
+            .iter()
+            .position(|v| v.is_some_and(|v| v != 0.0 && v != 1.0))
+        {
+            return Err(StatsError::BadValue {
+                path: table.path.clone(),
+                row: r + 2,
+                column: "PCR".into(),
+                reason: "PCR must be 1, 0 or empty".into(),
+            });
+        }
+    }
+    let viable = table.optional_numeric("VIABLE_TUMOR_PCT")?;
+
+    // Subjects with a known endpoint.
+    let surv: Vec<usize> = (0..table.rows.len())
+        .filter(|&r| time[r].is_some() && event[r].is_some())
+        .collect();
+    if surv.is_empty() {
+        return Err(StatsError::NoSubjects {
+            path: table.path.clone(),
+            time: opts.time.clone(),
+            event: opts.event.clone(),
+        });
+    }
+    let t_all: Vec<f64> = surv.iter().map(|&r| time[r].unwrap_or(0.0)).collect();
+    let e_all: Vec<bool> = surv.iter().map(|&r| event[r] == Some(1.0)).collect();
+    let n_events = e_all.iter().filter(|&&e| e).count();
+    let curve = km::fit(&t_all, &e_all, km::CiMethod::LogLog, ALPHA);
+    let km_json = km_json(&curve);
+
+    // Features: every other column whose non-empty cells are all numbers.
+    let mut features = Vec::new();
+    for (col, name) in table.header.iter().enumerate() {
+        if RESERVED.contains(&name.as_str()) || *name == opts.time || *name == opts.event {
+            continue;
+        }
+        if let Ok(values) = table.numeric(col) {
+            if values.iter().any(Option::is_some) {
+                features.push((name.clone(), values));
+            }
+        }
+    }
+
+    let mut results = Vec::new();
+    let mut p_for_q = Vec::new();
+    for (name, values) in &features {
+        let (obj, p) = feature_json(
+            name,
+            values,
+            &time,
+            &event,
+            viable.as_deref(),
+            pcr.as_deref(),
+        );
+        results.push(obj);
+        p_for_q.push(p);
+    }
+    for (obj, q) in results
+        .iter_mut()
+        .zip(multiple::benjamini_hochberg(&p_for_q))
+    {
+        obj["q_value"] = opt(q);
+    }
+
+    let stats = json!({
+        "endpoint": {"time": opts.time, "event": opts.event, "n": surv.len(), "events": n_events},
+        "km": km_json,
+        "q_value_method": "Benjamini-Hochberg over the Cox Wald p-values of all features",
+        "features": results,
+    });
+    let write_err = |path: PathBuf| move |source| StatsError::Write { path, source };
+    let json_path = opts.out.join("stats.json");
+    crate::atomic::write_json(&json_path, &stats).map_err(write_err(json_path.clone()))?;
+    let md_path = opts.out.join("summary.md");
+    crate::atomic::write_bytes(&md_path, summary(&stats).as_bytes())
+        .map_err(write_err(md_path.clone()))?;
+    Ok(())
+}
+
+fn km_json(curve: &km::KaplanMeier) -> Value {
+    let (lo, hi) = curve.median_ci();
+    let rates: Vec<Value> = RATE_MONTHS
+        .iter()
+        .map(|&m| match curve.at(m) {
+            Some((s, l, h)) => {
+                json!({"month": m as u32, "survival": num(s), "ci": [num(l), num(h)]})
+            }
+            None => json!({"month": m as u32, "survival": null, "ci": null,
+                           "note": "beyond the last follow-up"}),
+        })
+        .collect();
+    let mut v = json!({
+        "timeline": curve.timeline,
+        "survival": curve.survival.iter().map(|&x| num(x)).collect::<Vec<_>>(),
+        "ci_lower": curve.ci_lower.iter().map(|&x| num(x)).collect::<Vec<_>>(),
+        "ci_upper": curve.ci_upper.iter().map(|&x| num(x)).collect::<Vec<_>>(),
+        "at_risk": curve.at_risk,
+        "ci_method": curve.ci_method.name(),
+        "median": opt(curve.median()),
+        "median_ci": [opt(lo), opt(hi)],
+        "rates": rates,
+    });
+    if curve.median().is_none() {
+        v["note"] = json!("median not reached: survival stays above 0.5");
+    }
+    v
+}
+
+/// One feature's results and the p-value that enters the q-values.
+fn feature_json(
+    name: &str,
+    values: &[Option<f64>],
+    time: &[Option<f64>],
+    event: &[Option<f64>],
+    viable: Option<&[Option<f64>]>,
+    pcr: Option<&[Option<f64>]>,
+) -> (Value, Option<f64>) {
+    let mut notes: Vec<String> = Vec::new();
+    let rows: Vec<usize> = (0..values.len())
+        .filter(|&r| values[r].is_some() && time[r].is_some() && event[r].is_some())
+        .collect();
+    let x: Vec<f64> = rows.iter().map(|&r| values[r].unwrap_or(0.0)).collect();
+    let t: Vec<f64> = rows.iter().map(|&r| time[r].unwrap_or(0.0)).collect();
+    let e: Vec<bool> = rows.iter().map(|&r| event[r] == Some(1.0)).collect();
+    let events = e.iter().filter(|&&v| v).count();
+
+    let (cox_json, p) = match cox::fit(&t, &e, &x, ALPHA) {
+        Ok(c) => (
+            json!({"coef": num(c.coef), "se": num(c.se), "hr": num(c.hr),
+                   "hr_ci": [num(c.hr_ci.0), num(c.hr_ci.1)], "hr_per_sd": num(c.hr_per_sd),
+                   "p_wald": num(c.p_wald), "p_lr": num(c.p_lr),
+                   "concordance": num(c.concordance)}),
+            Some(c.p_wald),
+        ),
+        Err(why) => {
+            notes.push(why.to_string());
+            (Value::Null, None)
+        }
+    };
+
+    let logrank_json = if x.is_empty() {
+        notes.push("log-rank: no subject with this feature".into());
+        Value::Null
+    } else {
+        let med = median(&x);
+        let high: Vec<bool> = x.iter().map(|&v| v > med).collect();
+        match logrank::test(&t, &e, &high) {
+            Some(lr) => json!({"cutoff": med, "statistic": num(lr.statistic), "p": num(lr.p)}),
+            None => {
+                notes.push(format!(
+                    "log-rank: split at the median {med} leaves an empty group or no event"
+                ));
+                Value::Null
+            }
+        }
+    };
+
+    let spearman_json = match viable {
+        None => {
+            notes.push("Spearman: no VIABLE_TUMOR_PCT column".into());
+            Value::Null
+        }
+        Some(v) => {
+            let (a, b): (Vec<f64>, Vec<f64>) = values
+                .iter()
+                .zip(v)
+                .filter_map(|(x, y)| Some(((*x)?, (*y)?)))
+                .unzip();
+            match spearman::spearman(&a, &b) {
+                Some(s) => json!({"rho": num(s.rho), "p": num(s.p), "n": s.n}),
+                None => {
+                    notes.push(format!(
+                        "Spearman: {} pairs with viable tumour %, or a constant variable",
+                        a.len()
+                    ));
+                    Value::Null
+                }
+            }
+        }
+    };
+
+    let roc_json = match pcr {
+        None => {
+            notes.push("ROC: no PCR column".into());
+            Value::Null
+        }
+        Some(p) => {
+            let (s, l): (Vec<f64>, Vec<bool>) = values
+                .iter()
+                .zip(p)
+                .filter_map(|(x, y)| Some(((*x)?, (*y)? == 1.0)))
+                .unzip();
+            match roc::auc_delong(&s, &l, ALPHA) {
+                Some(a) => json!({"auc": num(a.auc), "ci": [num(a.ci.0), num(a.ci.1)],
+                                  "n_pcr": a.n_pos, "n_no_pcr": a.n_neg}),
+                None => {
+                    notes.push("ROC: fewer than 2 subjects with and without pCR".into());
+                    Value::Null
+                }
+            }
+        }
+    };
+
+    let mut obj = json!({
+        "feature": name, "n": rows.len(), "events": events,
+        "cox": cox_json, "logrank_median_split": logrank_json,
+        "spearman_viable_tumor": spearman_json, "roc_pcr": roc_json, "q_value": null,
+    });
+    if p.is_none() {
+        notes.push("q-value: no Cox p-value".into());
+    }
+    if !notes.is_empty() {
+        obj["note"] = json!(notes.join("; "));
+    }
+    (obj, p)
+}
+
+/// Median as numpy computes it (mean of the two middle values for an even count).
+fn median(x: &[f64]) -> f64 {
+    let mut v = x.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+fn fmt(v: &Value, digits: usize) -> String {
+    match v.as_f64() {
+        Some(x) if x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e5) => format!("{x:.2e}"),
+        Some(x) => format!("{x:.digits$}"),
+        None => "–".into(),
+    }
+}
+
+fn summary(stats: &Value) -> String {
+    let ep = &stats["endpoint"];
+    let km = &stats["km"];
+    let mut s = String::from("# Statistics summary\n\n");
+    s += &format!(
+        "Endpoint {} / {}: {} subjects, {} events.\n\n",
+        ep["time"].as_str().unwrap_or(""),
+        ep["event"].as_str().unwrap_or(""),
+        ep["n"],
+        ep["events"]
+    );
+    s += &format!(
+        "Kaplan–Meier ({} 95% CI): median {} (95% CI {} to {})",
+        km["ci_method"].as_str().unwrap_or(""),
+        if km["median"].is_null() {
+            "not reached".to_string()
+        } else {
+            fmt(&km["median"], 1)
+        },
+        fmt(&km["median_ci"][0], 1),
+        fmt(&km["median_ci"][1], 1)
+    );
+    for r in km["rates"].as_array().into_iter().flatten() {
+        s += &format!(
+            "; {}-month survival {} ({} to {})",
+            r["month"],
+            fmt(&r["survival"], 3),
+            fmt(&r["ci"][0], 3),
+            fmt(&r["ci"][1], 3)
+        );
+    }
+    s += ".\n\n| feature | n | events | HR (95% CI) | HR per SD | p Wald | p LR | C | log-rank p (median split) | Spearman rho (p) vs viable % | AUC pCR (95% CI) | q |\n";
+    s += "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+    for f in stats["features"].as_array().into_iter().flatten() {
+        let c = &f["cox"];
+        s += &format!(
+            "| {} | {} | {} | {} ({}–{}) | {} | {} | {} | {} | {} | {} ({}) | {} ({}–{}) | {} |\n",
+            f["feature"].as_str().unwrap_or(""),
+            f["n"],
+            f["events"],
+            fmt(&c["hr"], 3),
+            fmt(&c["hr_ci"][0], 3),
+            fmt(&c["hr_ci"][1], 3),
+            fmt(&c["hr_per_sd"], 3),
+            fmt(&c["p_wald"], 4),
+            fmt(&c["p_lr"], 4),
+            fmt(&c["concordance"], 3),
+            fmt(&f["logrank_median_split"]["p"], 4),
+            fmt(&f["spearman_viable_tumor"]["rho"], 3),
+            fmt(&f["spearman_viable_tumor"]["p"], 4),
+            fmt(&f["roc_pcr"]["auc"], 3),
+            fmt(&f["roc_pcr"]["ci"][0], 3),
+            fmt(&f["roc_pcr"]["ci"][1], 3),
+            fmt(&f["q_value"], 4),
+        );
+    }
+    let notes: Vec<String> = stats["features"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| {
+            Some(format!(
+                "- {}: {}",
+                f["feature"].as_str()?,
+                f["note"].as_str()?
+            ))
+        })
+        .collect();
+    if !notes.is_empty() {
+        s += "\nNotes:\n\n";
+        s += &notes.join("\n");
+        s += "\n";
+    }
+    s += "\nq-values: Benjamini–Hochberg over the Cox Wald p-values. Log-rank groups: feature > median vs ≤ median.\n";
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Analyse `csv`; the folder lives as long as the returned guard.
+    fn run_in(dir: &tempfile::TempDir, csv: &str) -> Result<PathBuf, StatsError> {
+        let dir = dir.path();
+        let table = dir.join("t.csv");
+        std::fs::write(&table, csv).unwrap();
+        let out = dir.join("out");
+        analyze(&AnalyzeOptions {
+            table,
+            out: out.clone(),
+            time: "PFS_MONTHS".into(),
+            event: "PFS_EVENT".into(),
+        })
+        .map(|()| out)
+    }
+
+    fn run(csv: &str) -> Result<PathBuf, StatsError> {
+        run_in(&tempfile::tempdir().unwrap(), csv)
+    }
+
+    #[test]
+    fn validation_errors_name_row_and_column() {
+        use crate::ExitCode;
+        let head = "USUBJID,PFS_MONTHS,PFS_EVENT,x\n";
+        let e = run(&format!("{head}a,1,1,2\nb,-3,0,1\n")).unwrap_err();
+        assert_eq!(e.exit_code(), 1);
+        assert!(
+            e.to_string()
+                .contains("row 3, column PFS_MONTHS: negative time"),
+            "{e}"
+        );
+        let e = run(&format!("{head}a,1,yes,2\n")).unwrap_err();
+        assert!(e.to_string().contains("row 2, column PFS_EVENT"), "{e}");
+        let e = run("USUBJID,PFS_MONTHS,PFS_EVENT,x,x\na,1,1,2,3\n").unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(
+            e.to_string().contains("\"x\" appears more than once"),
+            "{e}"
+        );
+        let e = run("USUBJID,PFS_EVENT\na,1\n").unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        let e = run(&format!("{head}a,,,2\n")).unwrap_err();
+        assert!(matches!(e, StatsError::NoSubjects { .. }), "{e}");
+    }
+
+    #[test]
+    fn missing_endpoint_rows_are_left_out_and_text_columns_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = run_in(
+            &dir,
+            "USUBJID,PFS_MONTHS,PFS_EVENT,site,x\na,1,1,s1,2\nb,,1,s2,1\nc,3,0,s3,NA\nd,4,1,s4,5\n",
+        )
+        .unwrap();
+        let v: Value =
+            serde_json::from_slice(&std::fs::read(out.join("stats.json")).unwrap()).unwrap();
+        assert_eq!(v["endpoint"]["n"], 3);
+        assert_eq!(v["endpoint"]["events"], 2);
+        assert_eq!(v["features"].as_array().unwrap().len(), 1);
+        let f = &v["features"][0];
+        assert_eq!(
+            (f["feature"].as_str(), f["n"].as_u64()),
+            (Some("x"), Some(2))
+        );
+        assert!(f["cox"].is_null());
+        assert!(f["note"]
+            .as_str()
+            .unwrap()
+            .contains("Spearman: no VIABLE_TUMOR_PCT"));
+        assert!(out.join("summary.md").exists());
+    }
+
+    #[test]
+    fn numpy_median() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+}

@@ -1,0 +1,303 @@
+//! Kaplan–Meier estimator as lifelines' `KaplanMeierFitter` computes it: timeline of every
+//! distinct duration (with 0 prepended), Greenwood variance, log(−log) confidence interval by
+//! default ("log" as an option), median and its CI by the first time the curve (or the CI
+//! bound) is at or below 0.5 (`median_survival_times` / `qth_survival_time`), survival at a
+//! time by the step function, numbers at risk.
+
+use super::distributions::norm_ppf;
+
+/// How the pointwise confidence interval is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CiMethod {
+    /// exp(−exp(log(−log S) ∓ z·σ/log S)) with σ² the Greenwood sum (lifelines, R "log-log").
+    LogLog,
+    /// S·exp(±z·σ), capped at 1 (R "log").
+    Log,
+}
+
+impl CiMethod {
+    /// Name written to stats.json.
+    pub fn name(self) -> &'static str {
+        match self {
+            CiMethod::LogLog => "log-log",
+            CiMethod::Log => "log",
+        }
+    }
+}
+
+/// A fitted Kaplan–Meier curve; all vectors are indexed by `timeline`.
+#[derive(Debug, Clone)]
+pub struct KaplanMeier {
+    pub timeline: Vec<f64>,
+    pub survival: Vec<f64>,
+    pub ci_lower: Vec<f64>,
+    pub ci_upper: Vec<f64>,
+    /// Subjects with duration ≥ t.
+    pub at_risk: Vec<usize>,
+    /// Events at t.
+    pub events: Vec<usize>,
+    /// Greenwood sum Σ d/(n(n−d)) up to t (the variance of log S).
+    pub greenwood: Vec<f64>,
+    pub ci_method: CiMethod,
+}
+
+/// Fit the curve. `times` and `events` have equal length; `events[i]` true = event observed.
+/// `alpha` is 0.05 for a 95% interval.
+pub fn fit(times: &[f64], events: &[bool], method: CiMethod, alpha: f64) -> KaplanMeier {
+    let mut order: Vec<usize> = (0..times.len()).collect();
+    order.sort_by(|&a, &b| times[a].total_cmp(&times[b]));
+    let z = norm_ppf(1.0 - alpha / 2.0);
+    let n = times.len();
+    let mut km = KaplanMeier {
+        timeline: Vec::new(),
+        survival: Vec::new(),
+        ci_lower: Vec::new(),
+        ci_upper: Vec::new(),
+        at_risk: Vec::new(),
+        events: Vec::new(),
+        greenwood: Vec::new(),
+        ci_method: method,
+    };
+    if times.is_empty() || order.first().is_some_and(|&i| times[i] > 0.0) {
+        km.timeline.push(0.0);
+        km.at_risk.push(n);
+        km.events.push(0);
+    }
+    let mut i = 0;
+    while i < n {
+        let t = times[order[i]];
+        let mut j = i;
+        let mut d = 0;
+        while j < n && times[order[j]] == t {
+            d += usize::from(events[order[j]]);
+            j += 1;
+        }
+        km.timeline.push(t);
+        km.at_risk.push(n - i);
+        km.events.push(d);
+        i = j;
+    }
+    // lifelines: S = exp(cumsum(log(1 − d/n))), Greenwood = cumsum(d / (n (n − d))).
+    let (mut log_s, mut gw) = (0.0f64, 0.0f64);
+    for (&r, &d) in km.at_risk.iter().zip(&km.events) {
+        if d > 0 {
+            let (r, d) = (r as f64, d as f64);
+            log_s += (1.0 - d / r).ln();
+            gw += d / (r * (r - d));
+        }
+        let s = log_s.exp();
+        let (lo, hi) = bounds(s, gw, z, method);
+        km.survival.push(s);
+        km.greenwood.push(gw);
+        km.ci_lower.push(lo);
+        km.ci_upper.push(hi);
+    }
+    km
+}
+
+fn bounds(s: f64, gw: f64, z: f64, method: CiMethod) -> (f64, f64) {
+    if s >= 1.0 {
+        return (1.0, 1.0);
+    }
+    if s <= 0.0 || !gw.is_finite() {
+        // lifelines reports [0, 0] once the curve reaches 0.
+        return (0.0, 0.0);
+    }
+    let sd = gw.sqrt();
+    match method {
+        CiMethod::LogLog => {
+            let v = s.ln();
+            let lo = (-((-v).ln() - z * sd / v).exp()).exp();
+            let hi = (-((-v).ln() + z * sd / v).exp()).exp();
+            (lo, hi)
+        }
+        CiMethod::Log => (s * (-z * sd).exp(), (s * (z * sd).exp()).min(1.0)),
+    }
+}
+
+/// First timeline point where `curve` is at or below `q`; `None` if never (lifelines: inf).
+pub fn qth_time(timeline: &[f64], curve: &[f64], q: f64) -> Option<f64> {
+    timeline
+        .iter()
+        .zip(curve)
+        .find(|(_, &s)| s <= q)
+        .map(|(&t, _)| t)
+}
+
+impl KaplanMeier {
+    /// Median survival time; `None` when the curve stays above 0.5.
+    pub fn median(&self) -> Option<f64> {
+        qth_time(&self.timeline, &self.survival, 0.5)
+    }
+
+    /// CI of the median: the median of the lower and of the upper bound curve.
+    pub fn median_ci(&self) -> (Option<f64>, Option<f64>) {
+        (
+            qth_time(&self.timeline, &self.ci_lower, 0.5),
+            qth_time(&self.timeline, &self.ci_upper, 0.5),
+        )
+    }
+
+    /// (survival, lower, upper) at time `t` by the step function; `None` before the timeline
+    /// starts or after its end (not estimable beyond the last follow-up).
+    pub fn at(&self, t: f64) -> Option<(f64, f64, f64)> {
+        let last = *self.timeline.last()?;
+        if t > last {
+            return None;
+        }
+        let k = self.timeline.iter().rposition(|&x| x <= t)?;
+        Some((self.survival[k], self.ci_lower[k], self.ci_upper[k]))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::stats::lifelines_reference as r;
+
+    pub fn close(a: f64, b: f64, rel: f64) {
+        assert!(
+            (a - b).abs() <= rel * b.abs().max(1e-300),
+            "{a} vs {b} (rel {})",
+            ((a - b) / b).abs()
+        );
+    }
+
+    /// (time, event, group) rows of lifelines' waltons data set.
+    pub fn waltons() -> Vec<(f64, bool, String)> {
+        include_str!("../../test-data/lifelines/waltons.csv")
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                (f[0].parse().unwrap(), f[1] == "1", f[2].to_string())
+            })
+            .collect()
+    }
+
+    /// Rows of lifelines' rossi data set as integers (week, arrest, fin, age, …, prio).
+    pub fn rossi() -> Vec<Vec<f64>> {
+        include_str!("../../test-data/lifelines/rossi.csv")
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').map(|x| x.parse().unwrap()).collect())
+            .collect()
+    }
+
+    fn check_curve(
+        km: &KaplanMeier,
+        timeline: &[f64],
+        s: &[f64],
+        lo: &[f64],
+        hi: &[f64],
+        at_risk: &[f64],
+    ) {
+        assert_eq!(km.timeline, timeline);
+        let risk: Vec<f64> = km.at_risk.iter().map(|&x| x as f64).collect();
+        assert_eq!(risk, at_risk);
+        for k in 0..timeline.len() {
+            close(km.survival[k], s[k], 1e-12);
+            close(km.ci_lower[k], lo[k], 1e-10);
+            close(km.ci_upper[k], hi[k], 1e-10);
+            assert_eq!(km.survival[k] == 0.0, s[k] == 0.0);
+        }
+    }
+
+    #[test]
+    fn waltons_matches_lifelines() {
+        let w = waltons();
+        let t: Vec<f64> = w.iter().map(|r| r.0).collect();
+        let e: Vec<bool> = w.iter().map(|r| r.1).collect();
+        let km = fit(&t, &e, CiMethod::LogLog, 0.05);
+        check_curve(
+            &km,
+            r::WALTONS_KM_TIMELINE,
+            r::WALTONS_KM_SURVIVAL,
+            r::WALTONS_KM_CI_LOWER,
+            r::WALTONS_KM_CI_UPPER,
+            r::WALTONS_KM_AT_RISK,
+        );
+        assert_eq!(km.median(), Some(r::WALTONS_KM_MEDIAN));
+        assert_eq!(
+            km.median_ci(),
+            (
+                Some(r::WALTONS_KM_MEDIAN_CI_LOWER),
+                Some(r::WALTONS_KM_MEDIAN_CI_UPPER)
+            )
+        );
+        let (s, lo, hi) = km.at(12.0).unwrap();
+        close(s, r::WALTONS_KM_S12, 1e-12);
+        close(lo, r::WALTONS_KM_S12_CI_LOWER, 1e-10);
+        close(hi, r::WALTONS_KM_S12_CI_UPPER, 1e-10);
+        let (s, lo, hi) = km.at(24.0).unwrap();
+        close(s, r::WALTONS_KM_S24, 1e-12);
+        close(lo, r::WALTONS_KM_S24_CI_LOWER, 1e-10);
+        close(hi, r::WALTONS_KM_S24_CI_UPPER, 1e-10);
+    }
+
+    #[test]
+    fn waltons_control_group_matches_lifelines() {
+        let w: Vec<_> = waltons().into_iter().filter(|r| r.2 == "control").collect();
+        let t: Vec<f64> = w.iter().map(|r| r.0).collect();
+        let e: Vec<bool> = w.iter().map(|r| r.1).collect();
+        let km = fit(&t, &e, CiMethod::LogLog, 0.05);
+        check_curve(
+            &km,
+            r::WALTONS_CONTROL_KM_TIMELINE,
+            r::WALTONS_CONTROL_KM_SURVIVAL,
+            r::WALTONS_CONTROL_KM_CI_LOWER,
+            r::WALTONS_CONTROL_KM_CI_UPPER,
+            r::WALTONS_CONTROL_KM_AT_RISK,
+        );
+        assert_eq!(km.median(), Some(r::WALTONS_CONTROL_KM_MEDIAN));
+        assert_eq!(
+            km.median_ci(),
+            (
+                Some(r::WALTONS_CONTROL_KM_MEDIAN_CI_LOWER),
+                Some(r::WALTONS_CONTROL_KM_MEDIAN_CI_UPPER)
+            )
+        );
+        let (s, lo, hi) = km.at(24.0).unwrap();
+        close(s, r::WALTONS_CONTROL_KM_S24, 1e-12);
+        close(lo, r::WALTONS_CONTROL_KM_S24_CI_LOWER, 1e-10);
+        close(hi, r::WALTONS_CONTROL_KM_S24_CI_UPPER, 1e-10);
+    }
+
+    #[test]
+    fn rossi_matches_lifelines_and_median_not_reached() {
+        let rows = rossi();
+        let t: Vec<f64> = rows.iter().map(|r| r[0]).collect();
+        let e: Vec<bool> = rows.iter().map(|r| r[1] == 1.0).collect();
+        let km = fit(&t, &e, CiMethod::LogLog, 0.05);
+        check_curve(
+            &km,
+            r::ROSSI_KM_TIMELINE,
+            r::ROSSI_KM_SURVIVAL,
+            r::ROSSI_KM_CI_LOWER,
+            r::ROSSI_KM_CI_UPPER,
+            r::ROSSI_KM_AT_RISK,
+        );
+        assert!(r::ROSSI_KM_MEDIAN.is_infinite());
+        assert_eq!(km.median(), None);
+        assert_eq!(km.median_ci(), (None, None));
+        let (s, lo, hi) = km.at(24.0).unwrap();
+        close(s, r::ROSSI_KM_S24, 1e-12);
+        close(lo, r::ROSSI_KM_S24_CI_LOWER, 1e-10);
+        close(hi, r::ROSSI_KM_S24_CI_UPPER, 1e-10);
+    }
+
+    #[test]
+    fn log_interval_brackets_and_is_capped() {
+        let w = waltons();
+        let t: Vec<f64> = w.iter().map(|r| r.0).collect();
+        let e: Vec<bool> = w.iter().map(|r| r.1).collect();
+        let km = fit(&t, &e, CiMethod::Log, 0.05);
+        for k in 1..km.timeline.len() - 1 {
+            assert!(km.ci_lower[k] <= km.survival[k] && km.survival[k] <= km.ci_upper[k]);
+            assert!(km.ci_upper[k] <= 1.0);
+            // exp(±zσ) about S.
+            let f = (1.959963984540054 * km.greenwood[k].sqrt()).exp();
+            close(km.ci_lower[k], km.survival[k] / f, 1e-12);
+        }
+    }
+}

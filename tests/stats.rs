@@ -1,0 +1,390 @@
+//! `ancilla analyze TABLE --out DIR` end to end: the binary on lifelines' rossi data laid out as
+//! an analysis table (test-data/lifelines/rossi_analysis.csv) gives the lifelines 0.30.3 / scipy
+//! 1.17.1 numbers committed in src/stats/lifelines_reference.rs; refusals carry notes; bad
+//! input gives exit code 2 (bad column, unreadable table) or 1 (bad value).
+
+#[path = "../src/stats/lifelines_reference.rs"]
+mod r;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/lifelines/rossi_analysis.csv")
+}
+
+fn analyze(table: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ancilla"))
+        .arg("analyze")
+        .arg(table)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .expect("run ancilla")
+}
+
+fn close(v: &Value, want: f64, rel: f64) {
+    let got = v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"));
+    assert!(
+        (got - want).abs() <= rel * want.abs(),
+        "{got} vs {want} (rel {})",
+        ((got - want) / want).abs()
+    );
+}
+
+fn feature<'a>(stats: &'a Value, name: &str) -> &'a Value {
+    stats["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["feature"] == name)
+        .unwrap_or_else(|| panic!("no feature {name}"))
+}
+
+#[test]
+fn rossi_table_matches_lifelines() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = analyze(&fixture(), dir.path(), &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("stats.json")).unwrap()).unwrap();
+
+    assert_eq!(stats["endpoint"]["time"], "PFS_MONTHS");
+    assert_eq!(stats["endpoint"]["n"], 432);
+    assert_eq!(stats["endpoint"]["events"], 114);
+
+    let km = &stats["km"];
+    assert_eq!(km["ci_method"], "log-log");
+    let timeline: Vec<f64> = serde_json::from_value(km["timeline"].clone()).unwrap();
+    assert_eq!(timeline, r::ROSSI_KM_TIMELINE);
+    let at_risk: Vec<f64> = serde_json::from_value(km["at_risk"].clone()).unwrap();
+    assert_eq!(at_risk, r::ROSSI_KM_AT_RISK);
+    for (k, s) in r::ROSSI_KM_SURVIVAL.iter().enumerate() {
+        close(&km["survival"][k], *s, 1e-12);
+        close(&km["ci_lower"][k], r::ROSSI_KM_CI_LOWER[k], 1e-10);
+        close(&km["ci_upper"][k], r::ROSSI_KM_CI_UPPER[k], 1e-10);
+    }
+    // lifelines: median survival inf (curve stays above 0.5) → null with a note.
+    assert!(r::ROSSI_KM_MEDIAN.is_infinite());
+    assert!(km["median"].is_null());
+    assert!(km["median_ci"][0].is_null() && km["median_ci"][1].is_null());
+    assert!(km["note"].as_str().unwrap().contains("median not reached"));
+    let rates = km["rates"].as_array().unwrap();
+    assert_eq!(rates[0]["month"], 12);
+    assert_eq!(rates[1]["month"], 24);
+    close(&rates[0]["survival"], r::ROSSI_KM_S12, 1e-12);
+    close(&rates[0]["ci"][0], r::ROSSI_KM_S12_CI_LOWER, 1e-10);
+    close(&rates[0]["ci"][1], r::ROSSI_KM_S12_CI_UPPER, 1e-10);
+    close(&rates[1]["survival"], r::ROSSI_KM_S24, 1e-12);
+    close(&rates[1]["ci"][0], r::ROSSI_KM_S24_CI_LOWER, 1e-10);
+    close(&rates[1]["ci"][1], r::ROSSI_KM_S24_CI_UPPER, 1e-10);
+
+    // Features: age and prio only (reserved columns and ARMCD are not features).
+    let names: Vec<&str> = stats["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["feature"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["age", "prio"]);
+
+    type Refs = [f64; 16];
+    let age: Refs = [
+        r::ROSSI_AGE_COEF,
+        r::ROSSI_AGE_SE,
+        r::ROSSI_AGE_HR,
+        r::ROSSI_AGE_HR_LOWER,
+        r::ROSSI_AGE_HR_UPPER,
+        r::ROSSI_AGE_HR_PER_SD,
+        r::ROSSI_AGE_P_WALD,
+        r::ROSSI_AGE_P_LR,
+        r::ROSSI_AGE_CONCORDANCE,
+        r::ROSSI_AGE_SPLIT_LOGRANK_STAT,
+        r::ROSSI_AGE_SPLIT_LOGRANK_P,
+        r::ROSSI_AGE_SPEARMAN_RHO,
+        r::ROSSI_AGE_SPEARMAN_P,
+        r::ROSSI_AGE_AUC,
+        r::ROSSI_AGE_AUC_LOWER,
+        r::ROSSI_AGE_AUC_UPPER,
+    ];
+    let prio: Refs = [
+        r::ROSSI_PRIO_COEF,
+        r::ROSSI_PRIO_SE,
+        r::ROSSI_PRIO_HR,
+        r::ROSSI_PRIO_HR_LOWER,
+        r::ROSSI_PRIO_HR_UPPER,
+        r::ROSSI_PRIO_HR_PER_SD,
+        r::ROSSI_PRIO_P_WALD,
+        r::ROSSI_PRIO_P_LR,
+        r::ROSSI_PRIO_CONCORDANCE,
+        r::ROSSI_PRIO_SPLIT_LOGRANK_STAT,
+        r::ROSSI_PRIO_SPLIT_LOGRANK_P,
+        r::ROSSI_PRIO_SPEARMAN_RHO,
+        r::ROSSI_PRIO_SPEARMAN_P,
+        r::ROSSI_PRIO_AUC,
+        r::ROSSI_PRIO_AUC_LOWER,
+        r::ROSSI_PRIO_AUC_UPPER,
+    ];
+    for (name, refs, q) in [
+        ("age", age, r::ROSSI_Q_AGE),
+        ("prio", prio, r::ROSSI_Q_PRIO),
+    ] {
+        let f = feature(&stats, name);
+        assert_eq!(f["n"], 432);
+        assert_eq!(f["events"], 114);
+        assert!(f.get("note").is_none(), "{f}");
+        let c = &f["cox"];
+        // lifelines stops Newton–Raphson at a score of ~1e-6 (see src/stats/cox.rs): 1e-7.
+        close(&c["coef"], refs[0], 1e-7);
+        close(&c["se"], refs[1], 1e-7);
+        close(&c["hr"], refs[2], 1e-7);
+        close(&c["hr_ci"][0], refs[3], 1e-7);
+        close(&c["hr_ci"][1], refs[4], 1e-7);
+        close(&c["hr_per_sd"], refs[5], 1e-7);
+        close(&c["p_wald"], refs[6], 1e-6);
+        close(&c["p_lr"], refs[7], 1e-6);
+        close(&c["concordance"], refs[8], 1e-12);
+        let lr = &f["logrank_median_split"];
+        close(&lr["statistic"], refs[9], 1e-10);
+        close(&lr["p"], refs[10], 1e-9);
+        let s = &f["spearman_viable_tumor"];
+        close(&s["rho"], refs[11], 1e-12);
+        close(&s["p"], refs[12], 1e-9);
+        let roc = &f["roc_pcr"];
+        close(&roc["auc"], refs[13], 1e-12);
+        close(&roc["ci"][0], refs[14], 1e-10);
+        close(&roc["ci"][1], refs[15], 1e-10);
+        close(&f["q_value"], q, 1e-6);
+    }
+
+    let summary = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+    assert!(summary.contains("| age | 432 | 114 |"), "{summary}");
+    assert!(summary.contains("432 subjects, 114 events"));
+}
+
+/// A table whose first `events` subjects have an event, plus a text column and an empty feature.
+fn small_table(dir: &Path, events: usize) -> PathBuf {
+    let mut csv = String::from(
+        "USUBJID,ARMCD,PFS_MONTHS,PFS_EVENT,OS_MONTHS,OS_EVENT,PCR,VIABLE_TUMOR_PCT,site_name,pt_tumor_stat_max,pt_empty\n",
+    );
+    for i in 0..12 {
+        csv += &format!(
+            "S{i:02},A,{},{},{},0,{},{},site{},{},\n",
+            3 + i,
+            u8::from(i < events),
+            3 + i,
+            i % 2,
+            10 * i,
+            i % 3,
+            f64::from(i as u32) * 1.5 + f64::from((i * 7 % 5) as u32),
+        );
+    }
+    let path = dir.join("table.csv");
+    std::fs::write(&path, csv).unwrap();
+    path
+}
+
+#[test]
+fn cox_is_refused_below_five_events_with_a_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = small_table(dir.path(), 4);
+    let out = analyze(&table, &dir.path().join("out"), &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out/stats.json")).unwrap()).unwrap();
+    let names: Vec<&str> = stats["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["feature"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["pt_tumor_stat_max"]);
+    let f = feature(&stats, "pt_tumor_stat_max");
+    assert_eq!(f["events"], 4);
+    assert!(f["cox"].is_null());
+    assert!(f["q_value"].is_null());
+    assert!(
+        f["note"].as_str().unwrap().contains("4 events, at least 5"),
+        "{f}"
+    );
+    // The rest is still computed.
+    assert!(f["spearman_viable_tumor"]["rho"].is_number());
+    assert!(f["roc_pcr"]["auc"].is_number());
+
+    // OS has no events: the endpoint option is honoured.
+    let out = analyze(
+        &table,
+        &dir.path().join("os"),
+        &["--time", "OS_MONTHS", "--event", "OS_EVENT"],
+    );
+    assert!(out.status.success());
+    let stats: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("os/stats.json")).unwrap()).unwrap();
+    assert_eq!(stats["endpoint"]["events"], 0);
+    assert_eq!(stats["km"]["survival"][1], 1.0);
+}
+
+#[test]
+fn bad_input_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = small_table(dir.path(), 6);
+    let out = analyze(&table, &dir.path().join("o1"), &["--time", "PFS_DAYS"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PFS_DAYS"));
+
+    let out = analyze(&dir.path().join("missing.csv"), &dir.path().join("o2"), &[]);
+    assert_eq!(out.status.code(), Some(2));
+
+    let text = std::fs::read_to_string(&table)
+        .unwrap()
+        .replacen(",3,1,", ",3,2,", 1);
+    std::fs::write(&table, text).unwrap();
+    let out = analyze(&table, &dir.path().join("o3"), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("row 2") && err.contains("PFS_EVENT"), "{err}");
+    assert!(!dir.path().join("o3/stats.json").exists());
+}
+
+/// The same table as Parquet written by pandas 2.3.3 / pyarrow 26 (nullable PCR with one
+/// unknown, float `age` with one missing value): the missing cells drop out per analysis.
+#[test]
+fn parquet_table_from_pandas() {
+    let dir = tempfile::tempdir().unwrap();
+    let table =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/lifelines/rossi_analysis.parquet");
+    let out = analyze(&table, dir.path(), &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("stats.json")).unwrap()).unwrap();
+    assert_eq!(stats["endpoint"]["n"], 432);
+    assert_eq!(stats["endpoint"]["events"], 114);
+    // prio is complete: identical to lifelines except the ROC, which lost one subject.
+    let prio = feature(&stats, "prio");
+    close(&prio["cox"]["coef"], r::ROSSI_PRIO_COEF, 1e-7);
+    close(
+        &prio["cox"]["concordance"],
+        r::ROSSI_PRIO_CONCORDANCE,
+        1e-12,
+    );
+    assert_eq!(
+        prio["roc_pcr"]["n_pcr"].as_u64().unwrap() + prio["roc_pcr"]["n_no_pcr"].as_u64().unwrap(),
+        431
+    );
+    let age = feature(&stats, "age");
+    assert_eq!(age["n"], 431);
+    assert_eq!(age["spearman_viable_tumor"]["n"], 431);
+}
+
+/// The issue-5 check on the stats side: the phantom's planted relation (log hazard of
+/// progression = 0.15 × (tumour SUVbw − 10)) is found on 60 subjects. The analysis table is
+/// joined here from the phantom's ADTTE, pathology and ground-truth tumour SUVbw (standing in
+/// for the measured feature; the clinical linkage has its own end-to-end test).
+#[test]
+fn phantom_planted_relation_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let ph = dir.path().join("phantom");
+    let out = Command::new(env!("CARGO_BIN_EXE_ancilla"))
+        .args([
+            "phantom",
+            "--quiet",
+            "--subjects",
+            "60",
+            "--seed",
+            "1",
+            "--out",
+        ])
+        .arg(&ph)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(ph.join("ground_truth.json")).unwrap()).unwrap();
+    let read = |name: &str| -> Vec<Vec<String>> {
+        let mut rdr = csv::Reader::from_path(ph.join("clinical").join(name)).unwrap();
+        let header: Vec<String> = rdr.headers().unwrap().iter().map(String::from).collect();
+        let mut rows = vec![header];
+        rows.extend(
+            rdr.records()
+                .map(|r| r.unwrap().iter().map(String::from).collect()),
+        );
+        rows
+    };
+    let col = |rows: &[Vec<String>], name: &str| rows[0].iter().position(|h| h == name).unwrap();
+    let (tte, path) = (read("adtte.csv"), read("pathology.csv"));
+    let (tu, tp, ta, tc) = (
+        col(&tte, "USUBJID"),
+        col(&tte, "PARAMCD"),
+        col(&tte, "AVAL"),
+        col(&tte, "CNSR"),
+    );
+    let (pu, pv) = (col(&path, "USUBJID"), col(&path, "VIABLE_TUMOR_PCT"));
+    let mut csv = String::from(
+        "USUBJID,ARMCD,PFS_MONTHS,PFS_EVENT,PCR,VIABLE_TUMOR_PCT,pt_tumor_suvbw_truth\n",
+    );
+    let mut n = 0;
+    for s in truth["subjects"].as_array().unwrap() {
+        if s["armcd"] != "A" {
+            continue;
+        }
+        let id = s["usubjid"].as_str().unwrap();
+        let Some(pfs) = tte[1..].iter().find(|r| r[tu] == id && r[tp] == "PFS") else {
+            continue;
+        };
+        let viable = path[1..]
+            .iter()
+            .find(|r| r[pu] == id)
+            .map(|r| r[pv].clone())
+            .unwrap_or_default();
+        let pcr = match viable.parse::<f64>() {
+            Ok(v) => u8::from(v == 0.0).to_string(),
+            Err(_) => String::new(),
+        };
+        let event = u8::from(pfs[tc] == "0");
+        let suv = s["regions"]["tumor"]["suvbw"].as_f64().unwrap();
+        csv += &format!("{id},A,{},{event},{pcr},{viable},{suv}\n", pfs[ta]);
+        n += 1;
+    }
+    assert_eq!(n, 60);
+    let table = dir.path().join("table.csv");
+    std::fs::write(&table, csv).unwrap();
+    let out = analyze(&table, &dir.path().join("stats"), &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("stats/stats.json")).unwrap())
+            .unwrap();
+    let f = feature(&stats, "pt_tumor_suvbw_truth");
+    assert_eq!(f["n"], 60);
+    let cox = &f["cox"];
+    assert!(cox["hr"].as_f64().unwrap() > 1.0, "{cox}");
+    assert!(cox["p_wald"].as_f64().unwrap() < 0.05, "{cox}");
+    assert!(cox["p_lr"].as_f64().unwrap() < 0.05, "{cox}");
+    // The planted coefficient lies inside the 95% CI of the HR.
+    let planted = 0.15f64.exp();
+    assert!(
+        cox["hr_ci"][0].as_f64().unwrap() < planted && planted < cox["hr_ci"][1].as_f64().unwrap()
+    );
+}
