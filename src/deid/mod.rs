@@ -1,16 +1,61 @@
-//! De-identification after DICOM PS3.15 Annex E (Basic Application Level Confidentiality
-//! Profile, Table E.1-1) with the study's options, keyed pseudonyms and per-subject date shifts.
+//! De-identification after DICOM PS3.15 Annex E: the Basic Application Level Confidentiality
+//! Profile (Table E.1-1, embedded) with the study's options (CID 7050: 113105 Clean Descriptors,
+//! 113107 Retain Longitudinal Temporal Information with Modified Dates, 113108 Retain Patient
+//! Characteristics, 113111 Retain Safe Private), trial pseudonyms from the subject map, keyed
+//! UIDs and a per-subject whole-day date shift, so SUV and every interval survive exactly.
+//!
+//! Modules: `profile` (the table), `options` (options, config, effective actions), `keyed`
+//! (HMAC UIDs and date offsets), `clean` (Clean Descriptors), `apply` (the transform at every
+//! depth), `verify` (the post-write check). Files not released: not DICOM, unreadable, unknown
+//! subject, burned-in annotation or secondary capture (quarantined), failed verification.
 
-use std::path::PathBuf;
+pub mod apply;
+pub mod clean;
+pub mod keyed;
+pub mod options;
+pub mod profile;
+pub mod verify;
 
-/// Errors of de-identification.
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use dicom_core::value::{DataSetSequence, PrimitiveValue};
+use dicom_core::{DataElement, Length, VR};
+use dicom_dictionary_std::tags;
+use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+use rayon::prelude::*;
+use serde_json::json;
+
+pub use keyed::date_offset_days;
+pub use options::{DeidConfig, DeidOptionsSet};
+
+/// Errors that stop a de-identification run (a bad file does not: it is reported).
 #[derive(Debug, thiserror::Error)]
 pub enum DeidError {
-    #[error("de-identification is not implemented yet")]
-    NotImplemented,
+    #[error("key file {path}: {what}")]
+    Key { path: PathBuf, what: String },
+    #[error("subject map {path}: {what}")]
+    SubjectMap { path: PathBuf, what: String },
+    #[error("config {path}: {what}")]
+    Config { path: PathBuf, what: String },
+    #[error("input {0} does not exist")]
+    MissingInput(PathBuf),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
-impl crate::ExitCode for DeidError {}
+impl crate::ExitCode for DeidError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            DeidError::Write { .. } => 1,
+            _ => 2,
+        }
+    }
+}
 
 /// `ancilla deid` inputs.
 #[derive(Debug, Clone)]
@@ -27,11 +72,341 @@ pub struct DeidOptions {
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct DeidSummary {
     pub released: usize,
+    pub already_done: usize,
     pub not_released: usize,
     pub verification_failures: usize,
 }
 
-/// De-identify `opts.input` into `opts.out`.
-pub fn run(_opts: &DeidOptions) -> Result<DeidSummary, DeidError> {
-    Err(DeidError::NotImplemented)
+/// Read the key (at least 32 bytes).
+pub fn read_key(path: &Path) -> Result<Vec<u8>, DeidError> {
+    let key = std::fs::read(path).map_err(|e| DeidError::Key {
+        path: path.into(),
+        what: e.to_string(),
+    })?;
+    if key.len() < 32 {
+        return Err(DeidError::Key {
+            path: path.into(),
+            what: format!("{} bytes; at least 32 secret bytes are required", key.len()),
+        });
+    }
+    Ok(key)
+}
+
+/// Read the subject map (`patient_id,usubjid`).
+pub fn read_subject_map(path: &Path) -> Result<BTreeMap<String, String>, DeidError> {
+    let err = |what: String| DeidError::SubjectMap {
+        path: path.into(),
+        what,
+    };
+    let mut r = csv::Reader::from_path(path).map_err(|e| err(e.to_string()))?;
+    let h = r.headers().map_err(|e| err(e.to_string()))?.clone();
+    let (Some(pi), Some(ui)) = (
+        h.iter().position(|c| c.trim() == "patient_id"),
+        h.iter().position(|c| c.trim() == "usubjid"),
+    ) else {
+        return Err(err("expected columns patient_id,usubjid".into()));
+    };
+    let mut m = BTreeMap::new();
+    for (n, rec) in r.records().enumerate() {
+        let rec = rec.map_err(|e| err(format!("row {}: {e}", n + 2)))?;
+        let (p, u) = (
+            rec.get(pi).unwrap_or("").trim(),
+            rec.get(ui).unwrap_or("").trim(),
+        );
+        if p.is_empty() || u.is_empty() {
+            return Err(err(format!("row {}: empty patient_id or usubjid", n + 2)));
+        }
+        if m.insert(p.to_string(), u.to_string()).is_some() {
+            return Err(err(format!("row {}: patient_id appears twice", n + 2)));
+        }
+    }
+    Ok(m)
+}
+
+/// What happened to one input file.
+enum Outcome {
+    Released {
+        usubjid: String,
+        counts: BTreeMap<String, usize>,
+    },
+    AlreadyDone {
+        usubjid: String,
+    },
+    NotReleased(String),
+    VerificationFailed(String),
+}
+
+fn sq(tag: dicom_core::Tag, items: Vec<InMemDicomObject>) -> DataElement<InMemDicomObject> {
+    DataElement::new(tag, VR::SQ, DataSetSequence::new(items, Length::UNDEFINED))
+}
+
+fn code_item(value: &str, meaning: &str) -> InMemDicomObject {
+    let mut c = InMemDicomObject::new_empty();
+    c.put(DataElement::new(
+        tags::CODE_VALUE,
+        VR::SH,
+        PrimitiveValue::from(value),
+    ));
+    c.put(DataElement::new(
+        tags::CODING_SCHEME_DESIGNATOR,
+        VR::SH,
+        PrimitiveValue::from("DCM"),
+    ));
+    c.put(DataElement::new(
+        tags::CODE_MEANING,
+        VR::LO,
+        PrimitiveValue::from(meaning),
+    ));
+    c
+}
+
+fn str_attr(obj: &InMemDicomObject, tag: dicom_core::Tag) -> String {
+    crate::ingest::header::str_of(obj, tag).unwrap_or_default()
+}
+
+struct Run<'a> {
+    key: &'a [u8],
+    options: DeidOptionsSet,
+    map: &'a BTreeMap<String, String>,
+    out: &'a Path,
+}
+
+fn process(run: &Run, path: &Path) -> Outcome {
+    if let Err(reason) = crate::ingest::header::read_header(path) {
+        return Outcome::NotReleased(reason.to_string());
+    }
+    let file = match dicom_object::open_file(path) {
+        Ok(f) => f,
+        Err(e) => return Outcome::NotReleased(format!("unreadable DICOM: {e}")),
+    };
+    let ts = file
+        .meta()
+        .transfer_syntax()
+        .trim_end_matches('\0')
+        .to_string();
+    let obj: &InMemDicomObject = &file;
+    let pid = str_attr(obj, tags::PATIENT_ID);
+    let Some(usubjid) = run.map.get(&pid) else {
+        return Outcome::NotReleased("unknown subject: PatientID not in the subject map".into());
+    };
+    let sop_class = str_attr(obj, tags::SOP_CLASS_UID);
+    if str_attr(obj, tags::BURNED_IN_ANNOTATION).eq_ignore_ascii_case("YES") {
+        return Outcome::NotReleased("quarantined: BurnedInAnnotation is YES".into());
+    }
+    if sop_class.starts_with("1.2.840.10008.5.1.4.1.1.7") {
+        return Outcome::NotReleased(
+            "quarantined: secondary capture / screen save (may carry burned-in text)".into(),
+        );
+    }
+    let study = keyed::map_uid(run.key, &str_attr(obj, tags::STUDY_INSTANCE_UID));
+    let series = keyed::map_uid(run.key, &str_attr(obj, tags::SERIES_INSTANCE_UID));
+    let sop = keyed::map_uid(run.key, &str_attr(obj, tags::SOP_INSTANCE_UID));
+    let dest = run
+        .out
+        .join(crate::convert::sanitize(usubjid))
+        .join(&study)
+        .join(&series)
+        .join(format!("{sop}.dcm"));
+    if dest.exists() {
+        return Outcome::AlreadyDone {
+            usubjid: usubjid.clone(),
+        };
+    }
+    let mut identifiers = clean::identifiers(obj);
+    identifiers.retain(|i| !i.eq_ignore_ascii_case(usubjid));
+    let mut original_uids = HashSet::new();
+    verify::uids_of(obj, &mut original_uids);
+    original_uids.insert(
+        file.meta()
+            .media_storage_sop_instance_uid()
+            .trim_end_matches('\0')
+            .to_string(),
+    );
+    let mut ctx = apply::Context {
+        key: run.key,
+        options: run.options,
+        date_offset_days: keyed::date_offset_days(run.key, usubjid),
+        identifiers: &identifiers,
+        counts: BTreeMap::new(),
+    };
+    let mut new = apply::transform(obj, &mut ctx);
+    // Identity and the record of what was done (PS3.15 E.1.1, PS3.3 C.7.1.1).
+    new.put(DataElement::new(
+        tags::PATIENT_ID,
+        VR::LO,
+        PrimitiveValue::from(usubjid.as_str()),
+    ));
+    new.put(DataElement::new(
+        tags::PATIENT_NAME,
+        VR::PN,
+        PrimitiveValue::from(usubjid.as_str()),
+    ));
+    new.put(DataElement::new(
+        tags::PATIENT_IDENTITY_REMOVED,
+        VR::CS,
+        PrimitiveValue::from("YES"),
+    ));
+    let codes = run.options.codes();
+    let method = format!(
+        "ancilla {}: PS3.15 Annex E Basic Profile{}",
+        env!("CARGO_PKG_VERSION"),
+        codes
+            .iter()
+            .map(|(c, _, _)| format!(" +{c}"))
+            .collect::<String>()
+    );
+    new.put(DataElement::new(
+        tags::DEIDENTIFICATION_METHOD,
+        VR::LO,
+        PrimitiveValue::from(method.as_str()),
+    ));
+    let mut items = vec![code_item(
+        "113100",
+        "Basic Application Confidentiality Profile",
+    )];
+    items.extend(codes.iter().map(|(c, m, _)| code_item(c, m)));
+    new.put(sq(tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE, items));
+    let temporal = if run.options.retain_longitudinal_modified_dates {
+        "MODIFIED"
+    } else {
+        "REMOVED"
+    };
+    new.put(DataElement::new(
+        tags::LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED,
+        VR::CS,
+        PrimitiveValue::from(temporal),
+    ));
+    let meta = FileMetaTableBuilder::new()
+        .transfer_syntax(ts)
+        .media_storage_sop_class_uid(sop_class)
+        .media_storage_sop_instance_uid(sop.clone())
+        .implementation_class_uid("2.25.302228434012094712350394857467219573915")
+        .implementation_version_name("ANCILLA_DEID");
+    let written = (|| -> Result<(), String> {
+        let file = new.with_meta(meta).map_err(|e| e.to_string())?;
+        crate::atomic::write_with(&dest, |tmp| {
+            file.write_to_file(tmp)
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        })
+        .map_err(|e: std::io::Error| e.to_string())
+    })();
+    if let Err(e) = written {
+        return Outcome::NotReleased(format!("could not be written: {e}"));
+    }
+    if let Err(why) = verify::check_file(&dest, &run.options, &identifiers, &original_uids) {
+        let _ = std::fs::remove_file(&dest);
+        return Outcome::VerificationFailed(why);
+    }
+    Outcome::Released {
+        usubjid: usubjid.clone(),
+        counts: ctx.counts,
+    }
+}
+
+/// De-identify `opts.input` into `opts.out`; writes `deid-report.json` (no PHI) and, when asked,
+/// the site-side log of input paths not released.
+pub fn run(opts: &DeidOptions) -> Result<DeidSummary, DeidError> {
+    let key = read_key(&opts.key)?;
+    let map = read_subject_map(&opts.subjects)?;
+    let config = match &opts.config {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| DeidError::Config {
+                path: p.clone(),
+                what: e.to_string(),
+            })?;
+            toml::from_str::<DeidConfig>(&text).map_err(|e| DeidError::Config {
+                path: p.clone(),
+                what: e.to_string(),
+            })?
+        }
+        None => DeidConfig::default(),
+    };
+    if !opts.input.exists() {
+        return Err(DeidError::MissingInput(opts.input.clone()));
+    }
+    let walk = crate::ingest::walk::walk(std::slice::from_ref(&opts.input));
+    let bar = crate::report::progress::bar(walk.files.len() as u64, "deid", false);
+    let run_ctx = Run {
+        key: &key,
+        options: config.options,
+        map: &map,
+        out: &opts.out,
+    };
+    let outcomes: Vec<Outcome> = walk
+        .files
+        .par_iter()
+        .map(|p| {
+            let o = process(&run_ctx, p);
+            bar.inc(1);
+            o
+        })
+        .collect();
+    bar.finish_and_clear();
+    let mut summary = DeidSummary::default();
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut per_subject: BTreeMap<String, usize> = BTreeMap::new();
+    let mut not_released = Vec::new();
+    let mut site_log = String::from("input_path\treason\n");
+    for (index, (path, o)) in walk.files.iter().zip(outcomes).enumerate() {
+        match o {
+            Outcome::Released { usubjid, counts: c } => {
+                summary.released += 1;
+                *per_subject.entry(usubjid).or_default() += 1;
+                for (k, v) in c {
+                    *counts.entry(k).or_default() += v;
+                }
+            }
+            Outcome::AlreadyDone { usubjid } => {
+                summary.already_done += 1;
+                *per_subject.entry(usubjid).or_default() += 1;
+            }
+            Outcome::NotReleased(reason) => {
+                summary.not_released += 1;
+                site_log.push_str(&format!("{}\t{reason}\n", path.display()));
+                not_released.push(json!({"file": index + 1, "reason": reason}));
+            }
+            Outcome::VerificationFailed(reason) => {
+                summary.verification_failures += 1;
+                site_log.push_str(&format!(
+                    "{}\tfailed verification: {reason}\n",
+                    path.display()
+                ));
+                not_released.push(json!({"file": index + 1, "reason": format!("failed the post-write check and was deleted: {reason}")}));
+            }
+        }
+    }
+    for (path, why) in &walk.errors {
+        summary.not_released += 1;
+        site_log.push_str(&format!("{}\t{why}\n", path.display()));
+        not_released.push(json!({"file": null, "reason": why}));
+    }
+    let report = json!({
+        "tool": format!("ancilla {}", env!("CARGO_PKG_VERSION")),
+        "profile": "DICOM PS3.15 Annex E Basic Application Level Confidentiality Profile (Table E.1-1, editions 2024b-2024e)",
+        "options": config.options.codes().iter().map(|(c, m, _)| json!({"code": c, "meaning": m})).collect::<Vec<_>>(),
+        "files_seen": walk.files.len() + walk.errors.len(),
+        "released": summary.released,
+        "already_done": summary.already_done,
+        "not_released": not_released,
+        "verification_failures": summary.verification_failures,
+        "actions": counts,
+        "files_per_subject": per_subject,
+        "note": "files are numbered in the sorted order of the input tree; their paths are only in the site-side log",
+    });
+    let rp = opts.out.join("deid-report.json");
+    crate::atomic::write_json(&rp, &report)
+        .map_err(|source| DeidError::Write { path: rp, source })?;
+    if let Some(log) = &opts.site_log {
+        crate::atomic::write_bytes(log, site_log.as_bytes()).map_err(|source| {
+            DeidError::Write {
+                path: log.clone(),
+                source,
+            }
+        })?;
+    }
+    eprintln!(
+        "deid: {} released, {} already done, {} not released, {} failed verification",
+        summary.released, summary.already_done, summary.not_released, summary.verification_failures
+    );
+    Ok(summary)
 }

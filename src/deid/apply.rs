@@ -1,0 +1,244 @@
+//! Applying the profile to one data set, at every sequence depth: each attribute gets the action
+//! of its Table E.1-1 row under the options in force; attributes the table does not list are kept,
+//! except that UIDs are always replaced, dates always shifted, person names always emptied, and
+//! private attributes removed unless on the safe-private whitelist.
+
+use std::collections::BTreeMap;
+
+use dicom_core::value::{DataSetSequence, PrimitiveValue, Value};
+use dicom_core::{DataElement, Length, Tag, VR};
+use dicom_object::mem::InMemElement;
+use dicom_object::InMemDicomObject;
+
+use super::clean::clean_text;
+use super::keyed::map_uid;
+use super::options::{Action, DeidOptionsSet};
+use super::profile::profile;
+use crate::datetime::Date;
+
+/// Safe private attributes kept under option 113111: (group, private creator, element byte).
+pub const SAFE_PRIVATE: [(u16, &str, u8); 4] = [
+    (0x7053, "Philips PET Private Group", 0x00), // SUV scale factor
+    (0x7053, "Philips PET Private Group", 0x09), // activity concentration scale factor
+    (0x0009, "GEMS_PETD_01", 0x0D),              // scan start (decay reference) date-time
+    (0x0071, "SIEMENS MED PT", 0x22),            // decay correction date-time
+];
+
+/// What one run needs to transform a data set.
+pub struct Context<'a> {
+    pub key: &'a [u8],
+    pub options: DeidOptionsSet,
+    pub date_offset_days: i64,
+    pub identifiers: &'a [String],
+    /// Counts per action, for the report.
+    pub counts: BTreeMap<String, usize>,
+}
+
+impl Context<'_> {
+    fn count(&mut self, what: &str) {
+        *self.counts.entry(what.to_string()).or_default() += 1;
+    }
+}
+
+fn strs(e: &InMemElement) -> Vec<String> {
+    match e.value() {
+        Value::Primitive(p) => p.to_multi_str().iter().map(|s| s.to_string()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn string_element(tag: Tag, vr: VR, values: &[String]) -> InMemElement {
+    InMemElement::new(tag, vr, PrimitiveValue::from(values.join("\\")))
+}
+
+/// Shift a DA value by whole days; `None` when it does not parse (then it is emptied).
+pub fn shift_da(v: &str, days: i64) -> Option<String> {
+    let t = v.trim();
+    if t.is_empty() {
+        return Some(String::new());
+    }
+    Date::parse(t).map(|d| d.add_days(days).to_da())
+}
+
+/// Shift the date part of a DT value (`YYYYMMDD…`), keeping time and offset.
+pub fn shift_dt(v: &str, days: i64) -> Option<String> {
+    let t = v.trim();
+    if t.is_empty() {
+        return Some(String::new());
+    }
+    if t.len() < 8 {
+        return None;
+    }
+    let d = Date::parse(&t[..8])?;
+    Some(format!("{}{}", d.add_days(days).to_da(), &t[8..]))
+}
+
+/// The creator of the private block that holds element `tag`, within `obj`.
+fn creator_of(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
+    let block = tag.element() >> 8;
+    if block < 0x10 {
+        return None;
+    }
+    obj.get(Tag(tag.group(), block))
+        .and_then(|e| e.to_str().ok())
+        .map(|s| s.trim().trim_end_matches('\0').to_string())
+}
+
+/// Is this private attribute (or private creator) on the safe list?
+pub fn is_safe_private(obj: &InMemDicomObject, tag: Tag) -> bool {
+    let (g, e) = (tag.group(), tag.element());
+    if (0x0010..=0x00FF).contains(&e) {
+        let creator = obj
+            .get(tag)
+            .and_then(|x| x.to_str().ok())
+            .map(|s| s.trim().trim_end_matches('\0').to_string())
+            .unwrap_or_default();
+        return SAFE_PRIVATE
+            .iter()
+            .any(|(sg, sc, _)| *sg == g && *sc == creator);
+    }
+    let Some(creator) = creator_of(obj, tag) else {
+        return false;
+    };
+    SAFE_PRIVATE
+        .iter()
+        .any(|(sg, sc, se)| *sg == g && *sc == creator && (e & 0xFF) as u8 == *se)
+}
+
+/// Transform one data set (recursively). `top` marks the main data set.
+pub fn transform(obj: &InMemDicomObject, ctx: &mut Context) -> InMemDicomObject {
+    let mut out = InMemDicomObject::new_empty();
+    for e in obj.iter() {
+        let tag = e.header().tag;
+        let vr = e.header().vr;
+        if tag.group() % 2 == 1 {
+            if ctx.options.retain_safe_private && is_safe_private(obj, tag) {
+                ctx.count("private_kept");
+                // Safe private date-times are shifted like every other date.
+                if vr == VR::DT
+                    || (tag.element() & 0xFF) == 0x0D
+                    || (tag.group() == 0x0071 && (tag.element() & 0xFF) == 0x22)
+                {
+                    let vals: Vec<String> = strs(e)
+                        .iter()
+                        .map(|v| shift_dt(v, ctx.date_offset_days).unwrap_or_default())
+                        .collect();
+                    out.put(string_element(tag, vr, &vals));
+                } else {
+                    out.put(e.clone());
+                }
+            } else {
+                ctx.count("private_removed");
+            }
+            continue;
+        }
+        let action = match profile().rule(tag) {
+            Some(rule) => ctx.options.action(rule),
+            None => match vr {
+                VR::UI => Action::U,
+                VR::DA | VR::DT => {
+                    if ctx.options.retain_longitudinal_modified_dates {
+                        Action::C
+                    } else {
+                        Action::X
+                    }
+                }
+                VR::PN => Action::Z,
+                _ => Action::K,
+            },
+        };
+        ctx.count(&format!("{action:?}"));
+        match (action, e.value()) {
+            (Action::X, _) => {}
+            (_, Value::Sequence(seq)) => {
+                let items: Vec<InMemDicomObject> = if action == Action::Z {
+                    Vec::new()
+                } else {
+                    seq.items().iter().map(|i| transform(i, ctx)).collect()
+                };
+                out.put(DataElement::new(
+                    tag,
+                    VR::SQ,
+                    DataSetSequence::new(items, Length::UNDEFINED),
+                ));
+            }
+            (_, Value::PixelSequence(_)) => {
+                out.put(e.clone());
+            }
+            (Action::Z, _) => {
+                out.put(InMemElement::new(tag, vr, PrimitiveValue::Empty));
+            }
+            (Action::D, _) => {
+                out.put(dummy(tag, vr, ctx));
+            }
+            (Action::U, _) => {
+                let vals: Vec<String> = strs(e).iter().map(|u| map_uid(ctx.key, u)).collect();
+                out.put(string_element(tag, VR::UI, &vals));
+            }
+            (Action::K, _) => {
+                if vr == VR::UI {
+                    let vals: Vec<String> = strs(e).iter().map(|u| map_uid(ctx.key, u)).collect();
+                    out.put(string_element(tag, VR::UI, &vals));
+                } else {
+                    out.put(e.clone());
+                }
+            }
+            (Action::C, _) => {
+                out.put(clean(e, ctx));
+            }
+        }
+    }
+    out
+}
+
+fn dummy(tag: Tag, vr: VR, ctx: &Context) -> InMemElement {
+    let v: PrimitiveValue = match vr {
+        VR::PN => "ANONYMIZED".into(),
+        VR::DA => shift_da("19000101", ctx.date_offset_days)
+            .unwrap_or_default()
+            .into(),
+        VR::DT => "19000101000000".into(),
+        VR::TM => "000000".into(),
+        VR::UI => map_uid(ctx.key, "0").into(),
+        VR::US | VR::SS | VR::UL | VR::SL | VR::FL | VR::FD | VR::IS | VR::DS => "0".into(),
+        VR::AS => "000Y".into(),
+        VR::CS => "ANONYMIZED".into(),
+        _ => "ANONYMIZED".into(),
+    };
+    InMemElement::new(tag, vr, v)
+}
+
+fn clean(e: &InMemElement, ctx: &Context) -> InMemElement {
+    let tag = e.header().tag;
+    let vr = e.header().vr;
+    match vr {
+        VR::DA => {
+            let v: Vec<String> = strs(e)
+                .iter()
+                .map(|s| shift_da(s, ctx.date_offset_days).unwrap_or_default())
+                .collect();
+            string_element(tag, vr, &v)
+        }
+        VR::DT => {
+            let v: Vec<String> = strs(e)
+                .iter()
+                .map(|s| shift_dt(s, ctx.date_offset_days).unwrap_or_default())
+                .collect();
+            string_element(tag, vr, &v)
+        }
+        VR::TM => e.clone(),
+        VR::LO | VR::SH | VR::ST | VR::LT | VR::UT | VR::UC | VR::CS => {
+            let v: Vec<String> = strs(e)
+                .iter()
+                .map(|s| clean_text(s, ctx.identifiers))
+                .collect();
+            string_element(tag, vr, &v)
+        }
+        VR::PN => InMemElement::new(tag, vr, PrimitiveValue::Empty),
+        VR::UI => {
+            let v: Vec<String> = strs(e).iter().map(|u| map_uid(ctx.key, u)).collect();
+            string_element(tag, vr, &v)
+        }
+        _ => e.clone(),
+    }
+}

@@ -1,0 +1,140 @@
+//! Clean Descriptors (PS3.15 Annex E option 113105): free-text descriptors keep their meaning but
+//! lose identifying words — at least every name part and identifier found elsewhere in the same
+//! data set (patient, physicians, operators, institution, IDs, accession numbers).
+
+use dicom_core::value::Value;
+use dicom_core::VR;
+use dicom_dictionary_std::tags;
+use dicom_object::InMemDicomObject;
+
+/// Identifying strings of a data set (its own values, at every depth), for cleaning and for the
+/// post-write check. Tokens shorter than 3 characters are left out (they would match anything).
+pub fn identifiers(obj: &InMemDicomObject) -> Vec<String> {
+    let mut out = Vec::new();
+    collect(obj, &mut out);
+    out.retain(|s| s.chars().filter(|c| c.is_alphanumeric()).count() >= 3);
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn push_str(out: &mut Vec<String>, s: &str) {
+    let s = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+    if s.is_empty() {
+        return;
+    }
+    out.push(s.to_string());
+    for part in s.split(|c: char| c == '^' || c == '=' || c == ',' || c.is_whitespace()) {
+        let p = part.trim();
+        if !p.is_empty() && p != s {
+            out.push(p.to_string());
+        }
+    }
+}
+
+fn collect(obj: &InMemDicomObject, out: &mut Vec<String>) {
+    const ID_TAGS: [dicom_core::Tag; 8] = [
+        tags::PATIENT_ID,
+        tags::ACCESSION_NUMBER,
+        tags::STUDY_ID,
+        tags::INSTITUTION_NAME,
+        tags::STATION_NAME,
+        tags::DEVICE_SERIAL_NUMBER,
+        tags::PATIENT_BIRTH_DATE,
+        tags::REQUESTED_PROCEDURE_ID,
+    ];
+    for e in obj.iter() {
+        match e.value() {
+            Value::Sequence(seq) => {
+                for item in seq.items() {
+                    collect(item, out);
+                }
+            }
+            Value::Primitive(p) => {
+                let tag = e.header().tag;
+                if e.header().vr == VR::PN
+                    || ID_TAGS.contains(&tag)
+                    || tag == tags::PATIENT_ADDRESS
+                    || tag == tags::PATIENT_TELEPHONE_NUMBERS
+                {
+                    for s in p.to_multi_str().iter() {
+                        push_str(out, s);
+                    }
+                }
+            }
+            Value::PixelSequence(_) => {}
+        }
+    }
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric()
+}
+
+/// Remove every whole-word, case-insensitive occurrence of each identifier from `text`.
+pub fn clean_text(text: &str, identifiers: &[String]) -> String {
+    let mut s = text.to_string();
+    // Longest first, so a full name goes before its parts.
+    let mut ids: Vec<&String> = identifiers.iter().collect();
+    ids.sort_by_key(|i| std::cmp::Reverse(i.len()));
+    for id in ids {
+        let lower_id = id.to_lowercase();
+        loop {
+            let lower = s.to_lowercase();
+            let Some(pos) = find_word(&lower, &lower_id) else {
+                break;
+            };
+            // Byte positions are the same in the lower-cased copy for ASCII; fall back to removing
+            // the whole text when case folding changed lengths.
+            if lower.len() != s.len() {
+                return String::new();
+            }
+            s.replace_range(pos..pos + lower_id.len(), "");
+        }
+    }
+    // Tidy separators left behind.
+    let collapsed: Vec<&str> = s.split_whitespace().collect();
+    collapsed
+        .join(" ")
+        .trim_matches(|c: char| c == '_' || c == '-' || c == ' ' || c == '^')
+        .to_string()
+}
+
+fn find_word(hay: &str, needle: &str) -> Option<usize> {
+    let mut start = 0;
+    while let Some(p) = hay[start..].find(needle) {
+        let at = start + p;
+        let before = hay[..at].chars().next_back();
+        let after = hay[at + needle.len()..].chars().next();
+        if !before.is_some_and(is_word_char) && !after.is_some_and(is_word_char) {
+            return Some(at);
+        }
+        start = at + needle.len().max(1);
+        if start >= hay.len() {
+            break;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptors_lose_names_and_keep_meaning() {
+        let ids = vec![
+            "Lindqvist".to_string(),
+            "Annelise".to_string(),
+            "MRN1234567".to_string(),
+        ];
+        assert_eq!(clean_text("PSMA PET LINDQVIST", &ids), "PSMA PET");
+        assert_eq!(clean_text("t2_haste_obl Annelise", &ids), "t2_haste_obl");
+        assert_eq!(clean_text("MRN1234567 renal MRI", &ids), "renal MRI");
+        // Not inside other words.
+        assert_eq!(
+            clean_text("Lindqvistian protocol", &ids),
+            "Lindqvistian protocol"
+        );
+    }
+}

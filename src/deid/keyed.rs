@@ -1,0 +1,79 @@
+//! Keyed pseudonyms: UIDs mapped through HMAC-SHA256 with the study key to `2.25.<decimal>` (a
+//! UUID-derived UID, PS3.5 B.2) — the same input UID gives the same output everywhere, another key
+//! gives others, and no table of originals is kept; and the per-subject date shift (whole days,
+//! from the key and the USUBJID), which the linkage step reuses for clinical dates.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    // HMAC accepts keys of any length; the caller checks the 32-byte minimum.
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| <HmacSha256 as Mac>::new_from_slice(&[0u8; 32]).expect("fixed key"));
+    for p in parts {
+        mac.update(p);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// UIDs that name standard things (SOP classes, transfer syntaxes, coding schemes), not instances.
+pub fn is_well_known(uid: &str) -> bool {
+    uid.starts_with("1.2.840.10008.")
+}
+
+/// The pseudonymous UID of `uid` under `key`.
+pub fn map_uid(key: &[u8], uid: &str) -> String {
+    let uid = uid.trim_end_matches('\0').trim();
+    if uid.is_empty() || is_well_known(uid) {
+        return uid.to_string();
+    }
+    let h = hmac(key, &[b"ancilla-uid\0", uid.as_bytes()]);
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&h[..16]);
+    format!("2.25.{}", u128::from_be_bytes(b))
+}
+
+/// The whole-day date shift of a subject: between −1825 and −365 days (one to five years back).
+pub fn date_offset_days(key: &[u8], usubjid: &str) -> i64 {
+    let h = hmac(key, &[b"ancilla-date-shift\0", usubjid.as_bytes()]);
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&h[..8]);
+    -(365 + (u64::from_be_bytes(b) % 1461) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_mapping_is_keyed_consistent_and_valid() {
+        let k1 = [7u8; 32];
+        let k2 = [8u8; 32];
+        let a = map_uid(&k1, "1.2.826.0.1.3680043.10.543.1.1.1");
+        assert_eq!(a, map_uid(&k1, "1.2.826.0.1.3680043.10.543.1.1.1\0"));
+        assert_ne!(a, map_uid(&k2, "1.2.826.0.1.3680043.10.543.1.1.1"));
+        assert_ne!(a, map_uid(&k1, "1.2.826.0.1.3680043.10.543.1.1.2"));
+        assert!(
+            a.starts_with("2.25.") && a.len() <= 64 && a[5..].chars().all(|c| c.is_ascii_digit())
+        );
+        assert_eq!(
+            map_uid(&k1, "1.2.840.10008.5.1.4.1.1.128"),
+            "1.2.840.10008.5.1.4.1.1.128"
+        );
+    }
+
+    #[test]
+    fn date_offset_is_per_subject_and_per_key() {
+        let k = [1u8; 32];
+        let a = date_offset_days(&k, "ANC-01-0001");
+        assert!((-1825..=-365).contains(&a));
+        assert_eq!(a, date_offset_days(&k, "ANC-01-0001"));
+        let others: Vec<i64> = (2..20)
+            .map(|i| date_offset_days(&k, &format!("ANC-01-{i:04}")))
+            .collect();
+        assert!(others.iter().any(|o| *o != a));
+        assert_ne!(date_offset_days(&[2u8; 32], "ANC-01-0001"), a);
+    }
+}

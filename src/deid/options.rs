@@ -1,0 +1,101 @@
+//! De-identification options (PS3.15 Annex E profile options, CID 7050 codes) and the config
+//! file that switches them; the effective action of a table rule under the options in force.
+
+use serde::Deserialize;
+
+use super::profile::Rule;
+
+/// An action of Table E.1-1 after compound codes are resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub enum Action {
+    /// Remove.
+    X,
+    /// Zero-length value.
+    Z,
+    /// Dummy value.
+    D,
+    /// Keep.
+    K,
+    /// Clean (dates shifted, descriptors cleaned, sequences recursed).
+    C,
+    /// Replace UIDs consistently.
+    U,
+}
+
+/// The options, each switchable in the config (all on by default for this study).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeidOptionsSet {
+    /// 113107 Retain Longitudinal Temporal Information with Modified Dates.
+    pub retain_longitudinal_modified_dates: bool,
+    /// 113108 Retain Patient Characteristics.
+    pub retain_patient_characteristics: bool,
+    /// 113111 Retain Safe Private.
+    pub retain_safe_private: bool,
+    /// 113105 Clean Descriptors.
+    pub clean_descriptors: bool,
+}
+
+impl Default for DeidOptionsSet {
+    fn default() -> Self {
+        DeidOptionsSet {
+            retain_longitudinal_modified_dates: true,
+            retain_patient_characteristics: true,
+            retain_safe_private: true,
+            clean_descriptors: true,
+        }
+    }
+}
+
+impl DeidOptionsSet {
+    /// (CID 7050 code, meaning, option column index) of each option in force.
+    pub fn codes(&self) -> Vec<(&'static str, &'static str, usize)> {
+        let mut v = Vec::new();
+        if self.clean_descriptors {
+            v.push(("113105", "Clean Descriptors Option", 7));
+        }
+        if self.retain_longitudinal_modified_dates {
+            v.push((
+                "113107",
+                "Retain Longitudinal Temporal Information Modified Dates Option",
+                6,
+            ));
+        }
+        if self.retain_patient_characteristics {
+            v.push(("113108", "Retain Patient Characteristics Option", 4));
+        }
+        if self.retain_safe_private {
+            v.push(("113111", "Retain Safe Private Option", 0));
+        }
+        v
+    }
+
+    /// The action for a rule: an option in force with a non-empty cell replaces the Basic action;
+    /// compound codes resolve to the choice that keeps an IOD valid without identifying content
+    /// (X/Z → Z, X/D → D, X/Z/D → Z, Z/D → Z, X/Z/U* → U: the sequence kept, its UIDs replaced).
+    pub fn action(&self, rule: &Rule) -> Action {
+        let mut code = rule.basic.as_str();
+        for (_, _, col) in self.codes() {
+            if !rule.options[col].is_empty() {
+                code = rule.options[col].as_str();
+            }
+        }
+        match code {
+            "X" => Action::X,
+            "Z" | "X/Z" | "X/Z/D" | "Z/D" => Action::Z,
+            "D" | "X/D" => Action::D,
+            "K" => Action::K,
+            "C" => Action::C,
+            "U" | "X/Z/U*" => Action::U,
+            _ => Action::X,
+        }
+    }
+}
+
+/// The config file of `ancilla deid --config FILE`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DeidConfig {
+    #[serde(default)]
+    pub options: DeidOptionsSet,
+}

@@ -1,0 +1,129 @@
+//! Defence in depth: a written file is read again and checked — no attribute the profile removes,
+//! no private attribute outside the safe list, no value equal to or containing one of the
+//! subject's original identifiers, no original UID.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use dicom_core::value::Value;
+use dicom_core::VR;
+use dicom_object::InMemDicomObject;
+
+use super::apply::is_safe_private;
+use super::options::{Action, DeidOptionsSet};
+use super::profile::profile;
+
+/// Attributes ancilla adds or sets itself (allowed even where the table says X).
+const ADDED: [(u16, u16); 5] = [
+    (0x0012, 0x0062),
+    (0x0012, 0x0063),
+    (0x0012, 0x0064),
+    (0x0028, 0x0303),
+    (0x0010, 0x0020),
+];
+
+/// Check a written data set. Returns the first problem found (without the offending value).
+pub fn check(
+    obj: &InMemDicomObject,
+    options: &DeidOptionsSet,
+    identifiers: &[String],
+    original_uids: &HashSet<String>,
+) -> Result<(), String> {
+    // Short all-digit fragments (house numbers, phone groups) would match inside any number.
+    let lowered: Vec<String> = identifiers
+        .iter()
+        .filter(|s| s.len() >= 4 && !(s.len() < 6 && s.chars().all(|c| c.is_ascii_digit())))
+        .map(|s| s.to_lowercase())
+        .collect();
+    walk(obj, options, &lowered, original_uids)
+}
+
+fn walk(
+    obj: &InMemDicomObject,
+    options: &DeidOptionsSet,
+    ids: &[String],
+    uids: &HashSet<String>,
+) -> Result<(), String> {
+    for e in obj.iter() {
+        let tag = e.header().tag;
+        let name = format!("({:04X},{:04X})", tag.group(), tag.element());
+        if tag.group() % 2 == 1 {
+            if !(options.retain_safe_private && is_safe_private(obj, tag)) {
+                return Err(format!("private attribute {name} is not on the safe list"));
+            }
+        } else if let Some(rule) = profile().rule(tag) {
+            if options.action(rule) == Action::X && !ADDED.contains(&(tag.group(), tag.element())) {
+                return Err(format!(
+                    "attribute {name} ({}) should have been removed",
+                    rule.keyword
+                ));
+            }
+        }
+        match e.value() {
+            Value::Sequence(seq) => {
+                for item in seq.items() {
+                    walk(item, options, ids, uids)?;
+                }
+            }
+            Value::Primitive(p)
+                if !matches!(
+                    e.header().vr,
+                    VR::OB | VR::OW | VR::OF | VR::OD | VR::OL | VR::UN
+                ) =>
+            {
+                for s in p.to_multi_str().iter() {
+                    let t = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+                    if e.header().vr == VR::UI {
+                        // UIDs are pseudonyms of digits: checked against the original UIDs only.
+                        if uids.contains(t) {
+                            return Err(format!("attribute {name} holds an original UID"));
+                        }
+                        continue;
+                    }
+                    let low = t.to_lowercase();
+                    if ids.iter().any(|id| low.contains(id.as_str())) {
+                        return Err(format!(
+                            "attribute {name} holds one of the subject's original identifiers"
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Every UID value of a data set (to check none survives).
+pub fn uids_of(obj: &InMemDicomObject, out: &mut HashSet<String>) {
+    for e in obj.iter() {
+        match e.value() {
+            Value::Sequence(seq) => {
+                for item in seq.items() {
+                    uids_of(item, out);
+                }
+            }
+            Value::Primitive(p) if e.header().vr == VR::UI => {
+                for s in p.to_multi_str().iter() {
+                    let t = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+                    if !t.is_empty() && !super::keyed::is_well_known(t) {
+                        out.insert(t.to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Read a written file back and check it.
+pub fn check_file(
+    path: &Path,
+    options: &DeidOptionsSet,
+    identifiers: &[String],
+    original_uids: &HashSet<String>,
+) -> Result<(), String> {
+    let obj = dicom_object::open_file(path)
+        .map_err(|e| format!("cannot read the written file back: {e}"))?;
+    check(&obj, options, identifiers, original_uids)
+}

@@ -1,0 +1,403 @@
+//! `ancilla deid` end to end on the phantom cohort (PHI known from its ground truth), and
+//! property tests of the profile on random data sets with PHI planted at random depths.
+
+mod support;
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+
+use ancilla::deid::{apply, clean, keyed, verify, DeidOptionsSet};
+use ancilla::ingest::{self, SeriesKind};
+use dicom_core::value::{DataSetSequence, PrimitiveValue, Value};
+use dicom_core::{DataElement, Length, Tag, VR};
+use dicom_dictionary_std::tags;
+use dicom_object::InMemDicomObject;
+use proptest::prelude::*;
+use serde_json::Value as Json;
+use support::ancilla;
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    ancilla::ingest::walk::walk(&[dir.to_path_buf()]).files
+}
+
+fn deid(dir: &Path, out: &Path, key: &Path, map: &Path) -> std::process::Output {
+    ancilla(&[
+        "deid",
+        dir.join("site-export").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--subjects",
+        map.to_str().unwrap(),
+        "--site-log",
+        dir.join("site-log.tsv").to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn phantom_cohort_deidentified_end_to_end() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    assert!(ancilla(&[
+        "phantom",
+        "--out",
+        dir.to_str().unwrap(),
+        "--subjects",
+        "4",
+        "--seed",
+        "21"
+    ])
+    .status
+    .success());
+    let out = dir.join("deid");
+    let (key, map) = (dir.join("key.bin"), dir.join("clinical/subject_map.csv"));
+    let before: Vec<(PathBuf, Vec<u8>)> = files(&dir.join("site-export"))
+        .into_iter()
+        .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
+        .collect();
+    let o = deid(dir, &out, &key, &map);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Input never modified.
+    for (p, bytes) in &before {
+        assert_eq!(
+            &std::fs::read(p).unwrap(),
+            bytes,
+            "{} was modified",
+            p.display()
+        );
+    }
+    let truth: Json =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("ground_truth.json")).unwrap())
+            .unwrap();
+    // No PHI string of the ground truth in any output byte (as written and upper-cased), no
+    // original UID root, no original date.
+    let mut blob = Vec::new();
+    for f in files(&out) {
+        blob.extend(std::fs::read(f).unwrap());
+    }
+    let text = String::from_utf8_lossy(&blob).into_owned();
+    for s in truth["subjects"].as_array().unwrap() {
+        let mut phi: Vec<String> = s["phi"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap().to_string())
+            .collect();
+        phi.extend(
+            s["phi_dates"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_str().unwrap().to_string()),
+        );
+        phi.push(s["original_uid_root"].as_str().unwrap().to_string());
+        phi.push(s["patient_id"].as_str().unwrap().to_string());
+        for p in phi {
+            assert!(
+                !text.contains(&p) && !text.contains(&p.to_uppercase()),
+                "{p} leaked"
+            );
+        }
+    }
+    // Every primary series released, under the subject's USUBJID; defects reported.
+    let inv = ingest::scan_paths(std::slice::from_ref(&out)).unwrap();
+    for s in truth["subjects"].as_array().unwrap() {
+        let u = s["usubjid"].as_str().unwrap();
+        for kind in [
+            SeriesKind::Pet,
+            SeriesKind::T2,
+            SeriesKind::Dwi,
+            SeriesKind::Adc,
+        ] {
+            assert_eq!(
+                inv.series
+                    .iter()
+                    .filter(|x| x.patient_id == u && x.kind == kind && x.plan.is_ok())
+                    .count(),
+                1,
+                "{u} {kind:?}"
+            );
+        }
+        assert!(out.join(u).is_dir());
+    }
+    let report: Json =
+        serde_json::from_str(&std::fs::read_to_string(out.join("deid-report.json")).unwrap())
+            .unwrap();
+    let reasons: Vec<&str> = report["not_released"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r.starts_with("not DICOM")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.starts_with("truncated")),
+        "{reasons:?}"
+    );
+    assert_eq!(report["verification_failures"], 0);
+    // The report has no input paths; the site log has them.
+    let report_text = std::fs::read_to_string(out.join("deid-report.json")).unwrap();
+    assert!(!report_text.contains("site-export"));
+    assert!(std::fs::read_to_string(dir.join("site-log.tsv"))
+        .unwrap()
+        .contains("export_notes.txt"));
+    // SUV factor identical before and after (dates shifted by whole days, safe private kept).
+    let inv_in = ingest::scan_paths(&[dir.join("site-export")]).unwrap();
+    for s in truth["subjects"].as_array().unwrap() {
+        let pet_in = inv_in
+            .series
+            .iter()
+            .find(|x| {
+                x.patient_id == s["patient_id"].as_str().unwrap()
+                    && x.kind == SeriesKind::Pet
+                    && x.plan.is_ok()
+            })
+            .unwrap();
+        let pet_out = inv
+            .series
+            .iter()
+            .find(|x| x.patient_id == s["usubjid"].as_str().unwrap() && x.kind == SeriesKind::Pet)
+            .unwrap();
+        let f = |series: &ancilla::ingest::Series| {
+            let paths: Vec<PathBuf> = series.files.iter().map(|f| f.path.clone()).collect();
+            ancilla::quant::suv::suv_for_files(&paths).unwrap()
+        };
+        let (a, b) = (f(pet_in), f(pet_out));
+        assert!(
+            (a.suvbw_factor - b.suvbw_factor).abs() <= 1e-12 * a.suvbw_factor,
+            "{} {} vs {}",
+            s["usubjid"],
+            a.suvbw_factor,
+            b.suvbw_factor
+        );
+        assert_eq!(a.reference_time_source, b.reference_time_source);
+        assert_eq!(a.decay_seconds, b.decay_seconds);
+        // Pixel data byte-identical.
+        let px = |p: &Path| {
+            dicom_object::open_file(p)
+                .unwrap()
+                .element(tags::PIXEL_DATA)
+                .unwrap()
+                .to_bytes()
+                .unwrap()
+                .to_vec()
+        };
+        let orig_sop = keyed::map_uid(
+            &std::fs::read(&key).unwrap(),
+            pet_in.files[10].sop_uid.as_str(),
+        );
+        let twin = pet_out
+            .files
+            .iter()
+            .find(|f| f.sop_uid == orig_sop)
+            .unwrap();
+        assert_eq!(px(&pet_in.files[10].path), px(&twin.path));
+    }
+    // Referential integrity: one frame of reference per study, file name = SOPInstanceUID.
+    for s in &inv.series {
+        let fors: BTreeSet<&str> = s
+            .files
+            .iter()
+            .map(|f| f.frame_of_reference.as_str())
+            .collect();
+        assert_eq!(fors.len(), 1);
+        for f in &s.files {
+            assert_eq!(f.path.file_stem().unwrap().to_str().unwrap(), f.sop_uid);
+            assert!(f.deidentified && f.sop_uid.starts_with("2.25."));
+        }
+    }
+    // A rerun writes nothing new.
+    let o = deid(dir, &out, &key, &map);
+    assert!(o.status.success());
+    let report: Json =
+        serde_json::from_str(&std::fs::read_to_string(out.join("deid-report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["released"], 0);
+    assert!(report["already_done"].as_u64().unwrap() > 800);
+    // Another key gives other UIDs.
+    let key2 = dir.join("key2.bin");
+    std::fs::write(&key2, [42u8; 40]).unwrap();
+    let out2 = dir.join("deid2");
+    assert!(deid(dir, &out2, &key2, &map).status.success());
+    let uids1: HashSet<String> = inv.series.iter().map(|s| s.series_uid.clone()).collect();
+    let inv2 = ingest::scan_paths(&[out2]).unwrap();
+    assert!(inv2.series.iter().all(|s| !uids1.contains(&s.series_uid)));
+}
+
+#[test]
+fn unknown_subjects_are_not_released_and_bad_keys_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    assert!(ancilla(&[
+        "phantom",
+        "--out",
+        dir.to_str().unwrap(),
+        "--subjects",
+        "2",
+        "--seed",
+        "3"
+    ])
+    .status
+    .success());
+    let map = dir.join("one.csv");
+    let full = std::fs::read_to_string(dir.join("clinical/subject_map.csv")).unwrap();
+    std::fs::write(&map, full.lines().take(2).collect::<Vec<_>>().join("\n")).unwrap();
+    let out = dir.join("deid");
+    let o = deid(dir, &out, &dir.join("key.bin"), &map);
+    assert!(o.status.success());
+    let report: Json =
+        serde_json::from_str(&std::fs::read_to_string(out.join("deid-report.json")).unwrap())
+            .unwrap();
+    let unknown = report["not_released"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["reason"].as_str().unwrap().starts_with("unknown subject"))
+        .count();
+    assert!(unknown > 200, "{unknown}");
+    let short = dir.join("short.key");
+    std::fs::write(&short, b"too short").unwrap();
+    assert_eq!(
+        deid(dir, &dir.join("x"), &short, &map).status.code(),
+        Some(2)
+    );
+}
+
+// ---- property tests on random data sets -------------------------------------------------
+
+const PHI: [&str; 6] = [
+    "Zebulonova",
+    "Quintavalle",
+    "MRN7777123",
+    "ACC99887766",
+    "Wexmoor Clinic",
+    "Oberbrunner",
+];
+
+fn put(o: &mut InMemDicomObject, tag: Tag, vr: VR, v: &str) {
+    o.put(DataElement::new(tag, vr, PrimitiveValue::from(v)));
+}
+
+/// A data set with PHI at random depths and in random private blocks.
+fn planted(depth_plan: &[(u8, u8, u16)]) -> InMemDicomObject {
+    let mut top = InMemDicomObject::new_empty();
+    put(
+        &mut top,
+        tags::PATIENT_NAME,
+        VR::PN,
+        "Zebulonova^Quintavalle",
+    );
+    // Clean Descriptors removes names found elsewhere in the data set: every planted name is
+    // also a person name here (PS3.15 E.3.5 leaves names found nowhere else to the reviewer).
+    put(
+        &mut top,
+        tags::OTHER_PATIENT_NAMES,
+        VR::PN,
+        "Oberbrunner^Zebulonova",
+    );
+    put(&mut top, tags::PATIENT_ID, VR::LO, "MRN7777123");
+    put(&mut top, tags::ACCESSION_NUMBER, VR::SH, "ACC99887766");
+    put(&mut top, tags::INSTITUTION_NAME, VR::LO, "Wexmoor Clinic");
+    put(&mut top, tags::STUDY_INSTANCE_UID, VR::UI, "1.2.3.4.5.6.7");
+    put(
+        &mut top,
+        tags::SERIES_DESCRIPTION,
+        VR::LO,
+        "PET Zebulonova renal",
+    );
+    put(&mut top, tags::STUDY_DATE, VR::DA, "20250310");
+    for (n, &(depth, which, group)) in depth_plan.iter().enumerate() {
+        let phi = PHI[which as usize % PHI.len()];
+        let mut leaf = InMemDicomObject::new_empty();
+        match n % 4 {
+            0 => put(
+                &mut leaf,
+                tags::PERFORMING_PHYSICIAN_NAME,
+                VR::PN,
+                &format!("{phi}^Dr"),
+            ),
+            1 => put(
+                &mut leaf,
+                tags::REQUESTED_PROCEDURE_DESCRIPTION,
+                VR::LO,
+                phi,
+            ),
+            2 => put(
+                &mut leaf,
+                tags::REFERENCED_SOP_INSTANCE_UID,
+                VR::UI,
+                "1.2.3.4.5.6.7",
+            ),
+            _ => put(&mut leaf, tags::PATIENT_ADDRESS, VR::LO, phi),
+        }
+        // A private block with a random odd group and creator.
+        let g = (group | 1).max(0x0009);
+        put(&mut leaf, Tag(g, 0x0010), VR::LO, "SOME VENDOR");
+        put(&mut leaf, Tag(g, 0x1001), VR::LO, phi);
+        let mut node = leaf;
+        for _ in 0..depth {
+            let mut parent = InMemDicomObject::new_empty();
+            parent.put(DataElement::new(
+                tags::REQUEST_ATTRIBUTES_SEQUENCE,
+                VR::SQ,
+                DataSetSequence::new(vec![node], Length::UNDEFINED),
+            ));
+            node = parent;
+        }
+        let tag = [
+            tags::REFERENCED_STUDY_SEQUENCE,
+            tags::REQUEST_ATTRIBUTES_SEQUENCE,
+            tags::PROCEDURE_CODE_SEQUENCE,
+        ][n % 3];
+        top.put(DataElement::new(
+            tag,
+            VR::SQ,
+            DataSetSequence::new(vec![node], Length::UNDEFINED),
+        ));
+    }
+    top
+}
+
+fn all_strings(obj: &InMemDicomObject, out: &mut Vec<String>) {
+    for e in obj.iter() {
+        match e.value() {
+            Value::Sequence(s) => s.items().iter().for_each(|i| all_strings(i, out)),
+            Value::Primitive(p) => out.extend(p.to_multi_str().iter().map(|s| s.to_string())),
+            Value::PixelSequence(_) => {}
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn planted_phi_never_survives(plan in proptest::collection::vec((0u8..5, 0u8..6, 0x0009u16..0x7FFF), 1..8)) {
+        let obj = planted(&plan);
+        let ids = clean::identifiers(&obj);
+        let key = [5u8; 32];
+        let mut ctx = apply::Context { key: &key, options: DeidOptionsSet::default(), date_offset_days: -400, identifiers: &ids, counts: Default::default() };
+        let out = apply::transform(&obj, &mut ctx);
+        let mut strings = Vec::new();
+        all_strings(&out, &mut strings);
+        for s in &strings {
+            for phi in PHI {
+                prop_assert!(!s.to_lowercase().contains(&phi.to_lowercase()), "{phi} survived in {s:?}");
+            }
+            prop_assert!(s != "1.2.3.4.5.6.7" && s != "20250310");
+        }
+        // References still resolve: the study UID and every referenced copy map to the same value.
+        let mapped = keyed::map_uid(&key, "1.2.3.4.5.6.7");
+        let study = out.get(tags::STUDY_INSTANCE_UID).unwrap().to_str().unwrap().trim_end_matches('\0').to_string();
+        prop_assert_eq!(study, mapped.clone());
+        let refs = strings.iter().filter(|s| s.starts_with("2.25.")).filter(|s| **s != mapped).count();
+        prop_assert_eq!(refs, 0);
+        let mut uids = HashSet::new();
+        verify::uids_of(&obj, &mut uids);
+        prop_assert!(verify::check(&out, &DeidOptionsSet::default(), &ids, &uids).is_ok());
+    }
+}
