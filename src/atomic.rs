@@ -64,6 +64,23 @@ where
     }
 }
 
+/// Remove temporary files left under `dir` by a killed run (hidden names with [`TEMP_MARK`]).
+/// Returns how many were removed.
+pub fn remove_stale_temps(dir: &Path) -> usize {
+    let Ok(rd) = fs::read_dir(dir) else { return 0 };
+    let mut n = 0;
+    for e in rd.flatten() {
+        let p = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if p.is_dir() {
+            n += remove_stale_temps(&p);
+        } else if name.starts_with('.') && name.contains(TEMP_MARK) && fs::remove_file(&p).is_ok() {
+            n += 1;
+        }
+    }
+    n
+}
+
 /// Serialize `value` as pretty JSON (with a trailing newline) and write it atomically.
 pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
     let mut bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;

@@ -25,7 +25,8 @@ fn demo(dir: &Path, out: &Path, subjects: usize) -> PathBuf {
     )
 }
 
-/// Every output file (relative path → bytes), provenance and stamps aside (they hold timings).
+/// Every output file (relative path → bytes), provenance and stamps aside (they hold timings), and
+/// the site-side log (it holds this run's absolute input paths).
 fn outputs(out: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut v = Vec::new();
     let mut stack = vec![out.to_path_buf()];
@@ -34,7 +35,7 @@ fn outputs(out: &Path) -> Vec<(PathBuf, Vec<u8>)> {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
-            } else if !p.ends_with("provenance.json") {
+            } else if !p.ends_with("provenance.json") && !p.ends_with("deid-site-log.tsv") {
                 v.push((
                     p.strip_prefix(out).unwrap().to_path_buf(),
                     std::fs::read(&p).unwrap(),

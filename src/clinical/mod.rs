@@ -1,16 +1,37 @@
-//! Clinical tables in CDISC ADaM style (ADSL, ADTTE, pathology), validation and linkage to
-//! imaging features into the analysis table.
+//! Clinical tables in CDISC ADaM style (ADSL: USUBJID, ARMCD, RANDDT, NEPHRDT; ADTTE: USUBJID,
+//! PARAMCD, AVAL, AVALU, CNSR with 0 = event; pathology keyed by USUBJID), validated with errors
+//! that name the file, row and column, and linked with the long feature table into the analysis
+//! table of DESIGN.md (one row per arm-A subject; CSV and Parquet).
 
+pub mod tables;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+
+use tables::{TableError, TextTable};
+
+/// Days per month for AVALU DAYS → months (365.25 / 12).
+pub const DAYS_PER_MONTH: f64 = 30.4375;
 
 /// Errors of linkage.
 #[derive(Debug, thiserror::Error)]
 pub enum ClinicalError {
-    #[error("linkage is not implemented yet")]
-    NotImplemented,
+    #[error(transparent)]
+    Table(#[from] TableError),
+    #[error("{path}: missing column {column}")]
+    MissingColumn { path: PathBuf, column: &'static str },
+    #[error("{} validation error(s):\n{}", .0.len(), .0.join("\n"))]
+    Invalid(Vec<String>),
 }
 
-impl crate::ExitCode for ClinicalError {}
+impl crate::ExitCode for ClinicalError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            ClinicalError::Invalid(_) => 1,
+            _ => 2,
+        }
+    }
+}
 
 /// `ancilla link` inputs.
 #[derive(Debug, Clone)]
@@ -22,7 +43,325 @@ pub struct LinkOptions {
     pub out: PathBuf,
 }
 
-/// Build the analysis table.
-pub fn link(_opts: &LinkOptions) -> Result<(), ClinicalError> {
-    Err(ClinicalError::NotImplemented)
+/// What linkage produced.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct LinkSummary {
+    pub subjects: usize,
+    pub features: usize,
+    pub warnings: Vec<String>,
+}
+
+fn need(t: &TextTable, column: &'static str) -> Result<usize, ClinicalError> {
+    t.col(column).ok_or(ClinicalError::MissingColumn {
+        path: t.path.clone(),
+        column,
+    })
+}
+
+fn place(t: &TextTable, row: usize, column: &str) -> String {
+    format!("{} row {} column {}", t.path.display(), row + 2, column)
+}
+
+/// Time-to-event of one subject and parameter, in months.
+#[derive(Debug, Clone, Copy)]
+struct Tte {
+    months: f64,
+    event: bool,
+}
+
+/// The wide feature column name (BRIEF / DESIGN naming).
+pub fn wide_name(modality: &str, image: &str, roi: &str, feature: &str) -> String {
+    let m = modality.to_ascii_lowercase();
+    let primary = matches!(
+        (m.as_str(), image),
+        ("pt", "suvbw") | ("mr", "t2") | ("ct", "ct")
+    );
+    if primary {
+        format!("{m}_{roi}_{feature}")
+    } else {
+        format!("{m}_{image}_{roi}_{feature}")
+    }
+    .to_ascii_lowercase()
+}
+
+/// Build the analysis table and write it as CSV and Parquet.
+pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
+    let adsl = TextTable::read(&opts.subjects)?;
+    let adtte = TextTable::read(&opts.tte)?;
+    let path = TextTable::read(&opts.pathology)?;
+    let feats = TextTable::read(&opts.features)?;
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+
+    // ADSL.
+    let (s_id, s_arm) = (need(&adsl, "USUBJID")?, need(&adsl, "ARMCD")?);
+    let mut arm: BTreeMap<String, String> = BTreeMap::new();
+    for (r, row) in adsl.rows.iter().enumerate() {
+        let id = row[s_id].clone();
+        if id.is_empty() {
+            errors.push(format!("{}: empty USUBJID", place(&adsl, r, "USUBJID")));
+        } else if arm
+            .insert(id.clone(), row[s_arm].to_ascii_uppercase())
+            .is_some()
+        {
+            errors.push(format!(
+                "{}: duplicate USUBJID {id}",
+                place(&adsl, r, "USUBJID")
+            ));
+        }
+    }
+
+    // ADTTE.
+    let (t_id, t_param, t_aval, t_cnsr) = (
+        need(&adtte, "USUBJID")?,
+        need(&adtte, "PARAMCD")?,
+        need(&adtte, "AVAL")?,
+        need(&adtte, "CNSR")?,
+    );
+    let t_unit = adtte.col("AVALU");
+    let mut tte: BTreeMap<(String, String), Tte> = BTreeMap::new();
+    for (r, row) in adtte.rows.iter().enumerate() {
+        let id = &row[t_id];
+        if !arm.contains_key(id) {
+            errors.push(format!(
+                "{}: USUBJID {id} is not in ADSL",
+                place(&adtte, r, "USUBJID")
+            ));
+            continue;
+        }
+        let aval = match row[t_aval].parse::<f64>() {
+            Ok(v) if v >= 0.0 && v.is_finite() => v,
+            Ok(v) => {
+                errors.push(format!(
+                    "{}: AVAL {v} is negative",
+                    place(&adtte, r, "AVAL")
+                ));
+                continue;
+            }
+            Err(_) => {
+                errors.push(format!(
+                    "{}: AVAL {:?} is not a number",
+                    place(&adtte, r, "AVAL"),
+                    row[t_aval]
+                ));
+                continue;
+            }
+        };
+        let cnsr = match row[t_cnsr].parse::<i64>() {
+            Ok(c) if c >= 0 => c,
+            _ => {
+                errors.push(format!(
+                    "{}: CNSR {:?} is not a non-negative integer (0 = event, > 0 = censored)",
+                    place(&adtte, r, "CNSR"),
+                    row[t_cnsr]
+                ));
+                continue;
+            }
+        };
+        let unit = t_unit
+            .map(|c| row[c].to_ascii_uppercase())
+            .unwrap_or_else(|| "MONTHS".into());
+        let months = match unit.as_str() {
+            "MONTHS" | "MONTH" | "" => aval,
+            "DAYS" | "DAY" => aval / DAYS_PER_MONTH,
+            "WEEKS" | "WEEK" => aval * 7.0 / DAYS_PER_MONTH,
+            "YEARS" | "YEAR" => aval * 12.0,
+            other => {
+                errors.push(format!(
+                    "{}: AVALU {other:?} is not DAYS, WEEKS, MONTHS or YEARS",
+                    place(&adtte, r, "AVALU")
+                ));
+                continue;
+            }
+        };
+        if tte
+            .insert(
+                (id.clone(), row[t_param].to_ascii_uppercase()),
+                Tte {
+                    months,
+                    event: cnsr == 0,
+                },
+            )
+            .is_some()
+        {
+            errors.push(format!(
+                "{}: duplicate {} record for {id}",
+                place(&adtte, r, "PARAMCD"),
+                row[t_param]
+            ));
+        }
+    }
+
+    // Pathology.
+    let p_id = need(&path, "USUBJID")?;
+    let (p_viable, p_ypt) = (path.col("VIABLE_TUMOR_PCT"), path.col("YPT"));
+    let mut patho: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for (r, row) in path.rows.iter().enumerate() {
+        let id = &row[p_id];
+        if !arm.contains_key(id) {
+            errors.push(format!(
+                "{}: USUBJID {id} is not in ADSL",
+                place(&path, r, "USUBJID")
+            ));
+            continue;
+        }
+        let viable = p_viable.map(|c| row[c].clone()).unwrap_or_default();
+        if !viable.is_empty()
+            && !viable
+                .parse::<f64>()
+                .is_ok_and(|v| (0.0..=100.0).contains(&v))
+        {
+            errors.push(format!(
+                "{}: {viable:?} is not a percentage",
+                place(&path, r, "VIABLE_TUMOR_PCT")
+            ));
+        }
+        let ypt = p_ypt.map(|c| row[c].clone()).unwrap_or_default();
+        if patho.insert(id.clone(), (viable, ypt)).is_some() {
+            errors.push(format!(
+                "{}: duplicate USUBJID {id}",
+                place(&path, r, "USUBJID")
+            ));
+        }
+    }
+
+    // Features (long) → wide per subject.
+    let cols = ["subject_id", "modality", "image", "roi", "feature", "value"];
+    let idx: Vec<usize> = cols
+        .iter()
+        .map(|c| {
+            feats.col(c).ok_or(ClinicalError::MissingColumn {
+                path: feats.path.clone(),
+                column: c,
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let mut wide: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    let mut arm_b_imaged: BTreeSet<String> = BTreeSet::new();
+    for (r, row) in feats.rows.iter().enumerate() {
+        let id = &row[idx[0]];
+        match arm.get(id).map(String::as_str) {
+            None => errors.push(format!(
+                "{}: subject {id:?} is not in ADSL",
+                place(&feats, r, "subject_id")
+            )),
+            Some("A") => {
+                let name = wide_name(&row[idx[1]], &row[idx[2]], &row[idx[3]], &row[idx[4]]);
+                let cell = wide.entry(id.clone()).or_default();
+                if cell.contains_key(&name) {
+                    warnings.push(format!("{id}: {name} given twice; the first value is kept"));
+                } else {
+                    cell.insert(name.clone(), row[idx[5]].clone());
+                }
+                names.insert(name);
+            }
+            Some(_) => {
+                arm_b_imaged.insert(id.clone());
+            }
+        }
+    }
+    for id in &arm_b_imaged {
+        warnings.push(format!("{id}: arm B subject with imaging, kept out of the analysis (the ancillary study is arm A)"));
+    }
+    for id in wide.keys() {
+        if !patho.contains_key(id) {
+            errors.push(format!(
+                "{}: no pathology for imaged arm-A subject {id}",
+                path.path.display()
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ClinicalError::Invalid(errors));
+    }
+
+    // The analysis table.
+    let mut header: Vec<String> = [
+        "USUBJID",
+        "ARMCD",
+        "PFS_MONTHS",
+        "PFS_EVENT",
+        "OS_MONTHS",
+        "OS_EVENT",
+        "PCR",
+        "VIABLE_TUMOR_PCT",
+    ]
+    .map(String::from)
+    .to_vec();
+    header.extend(names.iter().cloned());
+    let mut rows = Vec::new();
+    for (id, a) in arm.iter().filter(|(_, a)| a.as_str() == "A") {
+        let t = |p: &str| tte.get(&(id.clone(), p.to_string())).copied();
+        let num = |x: Option<Tte>, f: fn(Tte) -> String| x.map(f).unwrap_or_default();
+        let (viable, ypt) = patho.get(id).cloned().unwrap_or_default();
+        let pcr = if ypt.to_ascii_lowercase().starts_with("ypt0")
+            || viable.parse::<f64>().is_ok_and(|v| v == 0.0)
+        {
+            "1"
+        } else if viable.parse::<f64>().is_ok_and(|v| v > 0.0)
+            || (!ypt.is_empty() && !ypt.to_ascii_lowercase().starts_with("ypt0"))
+        {
+            "0"
+        } else {
+            ""
+        };
+        let mut row = vec![
+            id.clone(),
+            a.clone(),
+            num(t("PFS"), |x| format!("{}", x.months)),
+            num(t("PFS"), |x| u8::from(x.event).to_string()),
+            num(t("OS"), |x| format!("{}", x.months)),
+            num(t("OS"), |x| u8::from(x.event).to_string()),
+            pcr.to_string(),
+            viable,
+        ];
+        let f = wide.get(id);
+        row.extend(
+            names
+                .iter()
+                .map(|n| f.and_then(|m| m.get(n)).cloned().unwrap_or_default()),
+        );
+        rows.push(row);
+    }
+    let numeric: Vec<bool> = header.iter().enumerate().map(|(i, _)| i >= 2).collect();
+    let out = &opts.out;
+    let ext = out
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let (csv_path, pq_path) = if ext == "parquet" {
+        (out.with_extension("csv"), out.clone())
+    } else {
+        (out.clone(), out.with_extension("parquet"))
+    };
+    tables::write_csv(&csv_path, &header, &rows)?;
+    tables::write_parquet(&pq_path, &header, &rows, &numeric)?;
+    for w in &warnings {
+        eprintln!("link: {w}");
+    }
+    Ok(LinkSummary {
+        subjects: rows.len(),
+        features: names.len(),
+        warnings,
+    })
+}
+
+/// `ancilla link`.
+pub fn link(opts: &LinkOptions) -> Result<(), ClinicalError> {
+    let s = link_tables(opts)?;
+    eprintln!(
+        "link: {} arm-A subjects, {} feature columns, {} warning(s) → {}",
+        s.subjects,
+        s.features,
+        s.warnings.len(),
+        opts.out.display()
+    );
+    Ok(())
+}
+
+/// The date shift of de-identification for a subject (for clinical dates compared with imaging).
+pub fn date_shift_days(key: &[u8], usubjid: &str) -> i64 {
+    crate::deid::date_offset_days(key, usubjid)
 }

@@ -131,6 +131,7 @@ enum Outcome {
     },
     AlreadyDone {
         usubjid: String,
+        counts: BTreeMap<String, usize>,
     },
     NotReleased(String),
     VerificationFailed(String),
@@ -207,11 +208,6 @@ fn process(run: &Run, path: &Path) -> Outcome {
         .join(&study)
         .join(&series)
         .join(format!("{sop}.dcm"));
-    if dest.exists() {
-        return Outcome::AlreadyDone {
-            usubjid: usubjid.clone(),
-        };
-    }
     let mut identifiers = clean::identifiers(obj);
     identifiers.retain(|i| !i.eq_ignore_ascii_case(usubjid));
     let mut original_uids = HashSet::new();
@@ -230,6 +226,13 @@ fn process(run: &Run, path: &Path) -> Outcome {
         counts: BTreeMap::new(),
     };
     let mut new = apply::transform(obj, &mut ctx);
+    // Done by an earlier run: counted (the report describes the release, not the run), not rewritten.
+    if dest.exists() {
+        return Outcome::AlreadyDone {
+            usubjid: usubjid.clone(),
+            counts: ctx.counts,
+        };
+    }
     // Identity and the record of what was done (PS3.15 E.1.1, PS3.3 C.7.1.1).
     new.put(DataElement::new(
         tags::PATIENT_ID,
@@ -306,8 +309,6 @@ fn process(run: &Run, path: &Path) -> Outcome {
 /// De-identify `opts.input` into `opts.out`; writes `deid-report.json` (no PHI) and, when asked,
 /// the site-side log of input paths not released.
 pub fn run(opts: &DeidOptions) -> Result<DeidSummary, DeidError> {
-    let key = read_key(&opts.key)?;
-    let map = read_subject_map(&opts.subjects)?;
     let config = match &opts.config {
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|e| DeidError::Config {
@@ -321,11 +322,25 @@ pub fn run(opts: &DeidOptions) -> Result<DeidSummary, DeidError> {
         }
         None => DeidConfig::default(),
     };
+    run_with(opts, config.options, false)
+}
+
+/// De-identify with the given options (the pipeline passes its config's); `quiet` hides progress.
+pub fn run_with(
+    opts: &DeidOptions,
+    options: DeidOptionsSet,
+    quiet: bool,
+) -> Result<DeidSummary, DeidError> {
+    let config = DeidConfig { options };
+    let key = read_key(&opts.key)?;
+    let map = read_subject_map(&opts.subjects)?;
     if !opts.input.exists() {
         return Err(DeidError::MissingInput(opts.input.clone()));
     }
+    // A killed earlier run may have left temporary files; finished files are kept and skipped.
+    crate::atomic::remove_stale_temps(&opts.out);
     let walk = crate::ingest::walk::walk(std::slice::from_ref(&opts.input));
-    let bar = crate::report::progress::bar(walk.files.len() as u64, "deid", false);
+    let bar = crate::report::progress::bar(walk.files.len() as u64, "deid", quiet);
     let run_ctx = Run {
         key: &key,
         options: config.options,
@@ -356,9 +371,12 @@ pub fn run(opts: &DeidOptions) -> Result<DeidSummary, DeidError> {
                     *counts.entry(k).or_default() += v;
                 }
             }
-            Outcome::AlreadyDone { usubjid } => {
+            Outcome::AlreadyDone { usubjid, counts: c } => {
                 summary.already_done += 1;
                 *per_subject.entry(usubjid).or_default() += 1;
+                for (k, v) in c {
+                    *counts.entry(k).or_default() += v;
+                }
             }
             Outcome::NotReleased(reason) => {
                 summary.not_released += 1;
@@ -385,8 +403,8 @@ pub fn run(opts: &DeidOptions) -> Result<DeidSummary, DeidError> {
         "profile": "DICOM PS3.15 Annex E Basic Application Level Confidentiality Profile (Table E.1-1, editions 2024b-2024e)",
         "options": config.options.codes().iter().map(|(c, m, _)| json!({"code": c, "meaning": m})).collect::<Vec<_>>(),
         "files_seen": walk.files.len() + walk.errors.len(),
-        "released": summary.released,
-        "already_done": summary.already_done,
+        // The state of the output, whichever run wrote each file (a resumed run reports the same).
+        "released": summary.released + summary.already_done,
         "not_released": not_released,
         "verification_failures": summary.verification_failures,
         "actions": counts,
@@ -404,9 +422,14 @@ pub fn run(opts: &DeidOptions) -> Result<DeidSummary, DeidError> {
             }
         })?;
     }
-    eprintln!(
-        "deid: {} released, {} already done, {} not released, {} failed verification",
-        summary.released, summary.already_done, summary.not_released, summary.verification_failures
-    );
+    if !quiet {
+        eprintln!(
+            "deid: {} released, {} already done, {} not released, {} failed verification",
+            summary.released,
+            summary.already_done,
+            summary.not_released,
+            summary.verification_failures
+        );
+    }
     Ok(summary)
 }

@@ -67,6 +67,8 @@ pub struct DeidSection {
     pub key: Option<PathBuf>,
     /// CSV `patient_id,usubjid`.
     pub subjects: Option<PathBuf>,
+    /// Site-side log of input paths not released (keep it outside the output folder).
+    pub site_log: Option<PathBuf>,
     /// Profile options (PS3.15 Annex E, CID 7050), all on by default.
     pub retain_longitudinal_modified_dates: Option<bool>,
     pub retain_patient_characteristics: Option<bool>,

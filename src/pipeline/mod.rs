@@ -244,15 +244,95 @@ pub fn run_command(
         }
     }
 
-    // Convert: NIfTI + sidecars.
+    // De-identification: every later stage reads only the de-identified tree.
+    let (key, subject_map, masks, clinical) = match (&cfg.phantom, &cfg.input) {
+        (Some(_), _) => {
+            let c = out_dir.join("cohort");
+            (
+                c.join("key.bin"),
+                c.join("clinical/subject_map.csv"),
+                Some(c.join("masks")),
+                Some((
+                    c.join("clinical/adsl.csv"),
+                    c.join("clinical/adtte.csv"),
+                    c.join("clinical/pathology.csv"),
+                )),
+            )
+        }
+        (None, Some(i)) => {
+            let (Some(k), Some(m)) = (cfg.deid.key.clone(), cfg.deid.subjects.clone()) else {
+                return Err(PipelineError::Config(ConfigError::Invalid {
+                    path: config.to_path_buf(),
+                    message: "[deid] key and subjects are required for real data (nothing leaves the site un-de-identified)".into(),
+                }));
+            };
+            let clinical = match (
+                &cfg.clinical.adsl,
+                &cfg.clinical.adtte,
+                &cfg.clinical.pathology,
+            ) {
+                (Some(a), Some(t), Some(p)) => Some((a.clone(), t.clone(), p.clone())),
+                _ => None,
+            };
+            (k, m, i.masks.clone(), clinical)
+        }
+        (None, None) => unreachable!("Config::load requires an input"),
+    };
+    let deid_dir = out_dir.join("deid");
+    let deid_options = crate::deid::DeidOptionsSet {
+        retain_longitudinal_modified_dates: cfg
+            .deid
+            .retain_longitudinal_modified_dates
+            .unwrap_or(true),
+        retain_patient_characteristics: cfg.deid.retain_patient_characteristics.unwrap_or(true),
+        retain_safe_private: cfg.deid.retain_safe_private.unwrap_or(true),
+        clean_descriptors: cfg.deid.clean_descriptors.unwrap_or(true),
+    };
+    let key_hash = sha256_hex(&std::fs::read(&key).unwrap_or_default());
+    let map_hash = sha256_hex(&std::fs::read(&subject_map).unwrap_or_default());
+    let deid_key = sha256_hex(
+        format!("deid {version} {input_hash} {key_hash} {map_hash} {deid_options:?}").as_bytes(),
+    );
+    runner.run("deid", &deid_key, || {
+        let s = crate::deid::run_with(
+            &crate::deid::DeidOptions {
+                input: input.clone(),
+                out: deid_dir.clone(),
+                key: key.clone(),
+                subjects: subject_map.clone(),
+                config: None,
+                // Input paths are PHI: the site log goes to the site side, never under the output.
+                site_log: match &cfg.phantom {
+                    Some(_) => Some(out_dir.join("cohort").join("deid-site-log.tsv")),
+                    None => cfg.deid.site_log.clone(),
+                },
+            },
+            deid_options,
+            true,
+        )
+        .map_err(|e| e.to_string())?;
+        if s.verification_failures > 0 {
+            return Err(format!(
+                "{} files failed the post-write PHI check",
+                s.verification_failures
+            ));
+        }
+        Ok(format!(
+            "{} released, {} already done, {} not released",
+            s.released, s.already_done, s.not_released
+        ))
+    })?;
+    let deid_hash = tree_hash(&deid_dir);
+
+    // Convert: NIfTI + sidecars (subjects named by USUBJID: the input is de-identified).
     let nifti_dir = out_dir.join("nifti");
     let convert_key =
-        sha256_hex(format!("convert {version} {input_hash} {}", cfg.convert.gzip).as_bytes());
+        sha256_hex(format!("convert {version} {deid_hash} {}", cfg.convert.gzip).as_bytes());
     let gzip = cfg.convert.gzip;
     runner.run("convert", &convert_key, || {
         // Not up to date: start clean (a killed run may have left temporary files).
         let _ = std::fs::remove_dir_all(&nifti_dir);
-        crate::convert::convert(&input, &nifti_dir, gzip, true)
+        crate::convert::convert(&deid_dir, &nifti_dir, gzip, true)
             .map(|r| {
                 format!(
                     "{} NIfTI files, {} series not converted",
@@ -264,17 +344,10 @@ pub fn run_command(
     })?;
 
     // Features: per subject, PET (SUVbw), T2 and ADC with the ROI label maps.
-    let (masks_dir, subject_map) = match (&cfg.phantom, &cfg.input) {
-        (Some(_), _) => (
-            Some(out_dir.join("cohort/masks")),
-            Some(out_dir.join("cohort/clinical/subject_map.csv")),
-        ),
-        (None, Some(i)) => (i.masks.clone(), cfg.deid.subjects.clone()),
-        _ => (None, None),
-    };
     let features_path = out_dir.join("features").join("features.csv");
-    match (masks_dir, subject_map) {
-        (Some(masks), Some(map)) => {
+    let mut have_features = false;
+    match masks {
+        Some(masks) => {
             let labels: std::collections::BTreeMap<u32, String> = cfg
                 .rois
                 .labels
@@ -283,29 +356,87 @@ pub fn run_command(
                 .collect();
             let key = sha256_hex(
                 format!(
-                    "features {version} {input_hash} {} {:?}",
+                    "features {version} {deid_hash} {} {:?}",
                     tree_hash(&masks),
                     labels
                 )
                 .as_bytes(),
             );
             runner.run("features", &key, || {
-                stages::features(&input, &masks, &map, &labels, &features_path).map(
+                stages::features(&deid_dir, &masks, &labels, &features_path).map(
                     |(rows, problems)| {
                         rejected.extend(problems);
                         format!("{rows} feature rows")
                     },
                 )
             })?;
+            have_features = true;
         }
-        _ => runner.not_available("features", "no [input] masks or [deid] subjects map given"),
+        None => runner.not_available("features", "no [input] masks given"),
     }
 
-    for (stage, issue) in [("deid", 3), ("link", 5), ("analyze", 5)] {
-        runner.not_available(
-            stage,
-            &format!("not in this version yet, see issue #{issue}"),
+    // Link and analyze.
+    let table = out_dir.join("analysis").join("analysis_table.csv");
+    let mut have_table = false;
+    match (&clinical, have_features) {
+        (Some((adsl, adtte, path)), true) => {
+            let hash = |p: &PathBuf| sha256_hex(&std::fs::read(p).unwrap_or_default());
+            let key = sha256_hex(
+                format!(
+                    "link {version} {} {} {} {}",
+                    hash(&features_path),
+                    hash(adsl),
+                    hash(adtte),
+                    hash(path)
+                )
+                .as_bytes(),
+            );
+            runner.run("link", &key, || {
+                crate::clinical::link_tables(&crate::clinical::LinkOptions {
+                    features: features_path.clone(),
+                    subjects: adsl.clone(),
+                    tte: adtte.clone(),
+                    pathology: path.clone(),
+                    out: table.clone(),
+                })
+                .map(|s| {
+                    format!(
+                        "{} arm-A subjects, {} feature columns, {} warning(s)",
+                        s.subjects,
+                        s.features,
+                        s.warnings.len()
+                    )
+                })
+                .map_err(|e| e.to_string())
+            })?;
+            have_table = true;
+        }
+        _ => runner.not_available("link", "no [clinical] tables or no features"),
+    }
+    if have_table {
+        let stats_dir = out_dir.join("analysis");
+        let key = sha256_hex(
+            format!(
+                "analyze {version} {} {} {}",
+                sha256_hex(&std::fs::read(&table).unwrap_or_default()),
+                cfg.analysis.time,
+                cfg.analysis.event
+            )
+            .as_bytes(),
         );
+        let (time, event) = (cfg.analysis.time.clone(), cfg.analysis.event.clone());
+        runner.run("analyze", &key, || {
+            crate::stats::analyze(&crate::stats::AnalyzeOptions {
+                table: table.clone(),
+                out: stats_dir.clone(),
+                time,
+                event,
+            })
+            .map(|_| "stats.json, summary.md".to_string())
+            .map_err(|e| e.to_string())
+        })?;
+    } else {
+        runner.not_available("analyze", "no analysis table");
     }
 
     let provenance = json!({

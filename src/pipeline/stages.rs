@@ -10,34 +10,14 @@ use crate::quant::{self, FeatureContext};
 use crate::roi;
 use crate::volume::assemble;
 
-/// Read `patient_id,usubjid` (the subject map). Site IDs stay in memory only.
-pub fn read_subject_map(path: &Path) -> Result<BTreeMap<String, String>, String> {
-    let mut r =
-        csv::Reader::from_path(path).map_err(|e| format!("subject map {}: {e}", path.display()))?;
-    let mut m = BTreeMap::new();
-    for (n, rec) in r.records().enumerate() {
-        let rec = rec.map_err(|e| format!("subject map row {}: {e}", n + 2))?;
-        let (Some(p), Some(u)) = (rec.get(0), rec.get(1)) else {
-            return Err(format!(
-                "subject map row {}: expected patient_id,usubjid",
-                n + 2
-            ));
-        };
-        m.insert(p.trim().to_string(), u.trim().to_string());
-    }
-    Ok(m)
-}
-
-/// Features of every subject's PET (SUVbw, PET mask), T2 and ADC (MR mask) into `out` (long CSV +
-/// dictionary). Returns the row count and the problems met (no PHI: subjects by USUBJID).
+/// Features of every subject's PET (SUVbw, PET mask), T2 and ADC (MR mask) of a de-identified
+/// tree into `out` (long CSV + dictionary). Returns the row count and the problems met.
 pub fn features(
     input: &Path,
     masks: &Path,
-    subject_map: &Path,
     labels: &BTreeMap<u32, String>,
     out: &Path,
 ) -> Result<(usize, Vec<Value>), String> {
-    let map = read_subject_map(subject_map)?;
     let inv = crate::ingest::scan_paths(&[input.to_path_buf()]).map_err(|e| e.to_string())?;
     use rayon::prelude::*;
     let per_series: Vec<Result<Vec<quant::FeatureRow>, Value>> = inv
@@ -50,9 +30,11 @@ pub fn features(
                 SeriesKind::T2 | SeriesKind::Adc => "mr_labels.nii.gz",
                 _ => return None,
             };
-            let Some(usubjid) = map.get(&s.patient_id) else {
-                return Some(Err(json!({"stage": "features", "reason": "subject not in the subject map (not analysed)"})));
-            };
+            // De-identified input: PatientID is the USUBJID and UIDs are pseudonyms.
+            if !s.files.iter().all(|f| f.deidentified) {
+                return Some(Err(json!({"stage": "features", "reason": "series is not de-identified (not analysed)"})));
+            }
+            let usubjid = &s.patient_id;
             let r = (|| -> Result<Vec<quant::FeatureRow>, String> {
                 let mut vols = assemble::load_series(s).map_err(|e| e.to_string())?;
                 let sv = vols.remove(0);
@@ -66,7 +48,7 @@ pub fn features(
                 let ctx = FeatureContext {
                     subject_id: usubjid.clone(),
                     modality: s.modality.to_ascii_lowercase(),
-                    series_uid: String::new(),
+                    series_uid: s.series_uid.clone(),
                     image: quant::image_name(s.kind, &sv.label),
                 };
                 Ok(quant::features_for_volume(&image, &lm, labels, &ctx))

@@ -1,0 +1,205 @@
+//! Flat tables as text cells: read from CSV or Parquet (by extension), written as CSV and as
+//! Parquet (arrow-rs `parquet`, low-level writer, Snappy only — no C library) that pandas, polars
+//! and R arrow read. Numeric columns are written as optional DOUBLE, others as optional UTF-8.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A table of text cells with its header.
+#[derive(Debug, Clone)]
+pub struct TextTable {
+    pub path: PathBuf,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+/// Why a table could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {reason}")]
+pub struct TableError {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+impl TextTable {
+    /// Read CSV, or Parquet when the name ends in `.parquet`/`.pq`; SAS XPORT is refused.
+    pub fn read(path: &Path) -> Result<TextTable, TableError> {
+        let err = |reason: String| TableError {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        match ext.as_str() {
+            "parquet" | "pq" => Self::read_parquet(path),
+            "xpt" | "sas7bdat" => Err(err("SAS files are not read; export the table as CSV (e.g. haven::write_csv or PROC EXPORT)".into())),
+            _ => {
+                let mut r = csv::ReaderBuilder::new().flexible(false).from_path(path).map_err(|e| err(e.to_string()))?;
+                let header: Vec<String> = r.headers().map_err(|e| err(e.to_string()))?.iter().map(|h| h.trim().to_string()).collect();
+                let mut rows = Vec::new();
+                for (n, rec) in r.records().enumerate() {
+                    let rec = rec.map_err(|e| err(format!("row {}: {e}", n + 2)))?;
+                    rows.push(rec.iter().map(|c| c.trim().to_string()).collect());
+                }
+                Ok(TextTable { path: path.to_path_buf(), header, rows })
+            }
+        }
+    }
+
+    fn read_parquet(path: &Path) -> Result<TextTable, TableError> {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        use parquet::record::Field;
+        let err = |reason: String| TableError {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let file = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
+        let reader = SerializedFileReader::new(file).map_err(|e| err(e.to_string()))?;
+        let header: Vec<String> = reader
+            .metadata()
+            .file_metadata()
+            .schema_descr()
+            .columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
+        let mut rows = Vec::new();
+        for row in reader.get_row_iter(None).map_err(|e| err(e.to_string()))? {
+            let row = row.map_err(|e| err(e.to_string()))?;
+            let cells: Vec<String> = row
+                .get_column_iter()
+                .map(|(_, f)| match f {
+                    Field::Null => String::new(),
+                    Field::Bool(b) => u8::from(*b).to_string(),
+                    Field::Str(s) => s.trim().to_string(),
+                    Field::Double(v) => v.to_string(),
+                    Field::Float(v) => v.to_string(),
+                    other => other.to_string(),
+                })
+                .collect();
+            rows.push(cells);
+        }
+        Ok(TextTable {
+            path: path.to_path_buf(),
+            header,
+            rows,
+        })
+    }
+
+    /// Index of a column (exact name).
+    pub fn col(&self, name: &str) -> Option<usize> {
+        self.header.iter().position(|h| h == name)
+    }
+}
+
+/// Write `header` + `rows` as CSV at `path` (atomically).
+pub fn write_csv(path: &Path, header: &[String], rows: &[Vec<String>]) -> Result<(), TableError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(header);
+    for r in rows {
+        let _ = w.write_record(r);
+    }
+    let bytes = w.into_inner().map_err(|e| TableError {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    crate::atomic::write_bytes(path, &bytes).map_err(|e| TableError {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+/// Write the same table as Parquet; `numeric[c]` makes column c DOUBLE (empty cells are null).
+pub fn write_parquet(
+    path: &Path,
+    header: &[String],
+    rows: &[Vec<String>],
+    numeric: &[bool],
+) -> Result<(), TableError> {
+    use parquet::basic::{Compression, ConvertedType, Repetition, Type as PhysicalType};
+    use parquet::data_type::{ByteArray, ByteArrayType, DoubleType};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::types::Type;
+    let err = |reason: String| TableError {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let fields: Vec<Arc<Type>> = header
+        .iter()
+        .zip(numeric)
+        .map(|(name, &num)| {
+            let b = if num {
+                Type::primitive_type_builder(name, PhysicalType::DOUBLE)
+            } else {
+                Type::primitive_type_builder(name, PhysicalType::BYTE_ARRAY)
+                    .with_converted_type(ConvertedType::UTF8)
+            };
+            b.with_repetition(Repetition::OPTIONAL)
+                .build()
+                .map(Arc::new)
+                .map_err(|e| err(e.to_string()))
+        })
+        .collect::<Result<_, _>>()?;
+    let schema = Arc::new(
+        Type::group_type_builder("schema")
+            .with_fields(fields)
+            .build()
+            .map_err(|e| err(e.to_string()))?,
+    );
+    let props = Arc::new(
+        WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .build(),
+    );
+    crate::atomic::write_with(path, |tmp| -> Result<(), TableError> {
+        let file = std::fs::File::create(tmp).map_err(|e| err(e.to_string()))?;
+        let mut writer = SerializedFileWriter::new(file, schema.clone(), props.clone())
+            .map_err(|e| err(e.to_string()))?;
+        let mut rg = writer.next_row_group().map_err(|e| err(e.to_string()))?;
+        let mut c = 0;
+        while let Some(mut col) = rg.next_column().map_err(|e| err(e.to_string()))? {
+            let cells: Vec<&str> = rows
+                .iter()
+                .map(|r| r.get(c).map(String::as_str).unwrap_or(""))
+                .collect();
+            let defs: Vec<i16> = cells.iter().map(|s| i16::from(!s.is_empty())).collect();
+            if numeric[c] {
+                let vals: Vec<f64> = cells
+                    .iter()
+                    .filter(|s| !s.is_empty())
+                    .map(|s| s.parse::<f64>().unwrap_or(f64::NAN))
+                    .collect();
+                col.typed::<DoubleType>()
+                    .write_batch(&vals, Some(&defs), None)
+                    .map_err(|e| err(e.to_string()))?;
+            } else {
+                let vals: Vec<ByteArray> = cells
+                    .iter()
+                    .filter(|s| !s.is_empty())
+                    .map(|s| ByteArray::from(*s))
+                    .collect();
+                col.typed::<ByteArrayType>()
+                    .write_batch(&vals, Some(&defs), None)
+                    .map_err(|e| err(e.to_string()))?;
+            }
+            col.close().map_err(|e| err(e.to_string()))?;
+            c += 1;
+        }
+        rg.close().map_err(|e| err(e.to_string()))?;
+        writer.close().map_err(|e| err(e.to_string()))?;
+        Ok(())
+    })
+}
+
+impl From<std::io::Error> for TableError {
+    fn from(e: std::io::Error) -> Self {
+        TableError {
+            path: PathBuf::new(),
+            reason: e.to_string(),
+        }
+    }
+}

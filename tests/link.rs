@@ -1,0 +1,197 @@
+//! `ancilla link`: the analysis table from ADaM-style tables and the long feature table, and one
+//! test per validation error (each names the file, row and column).
+
+mod support;
+
+use std::path::PathBuf;
+
+use ancilla::clinical::tables::TextTable;
+use support::ancilla;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+}
+
+const ADSL: &str = "STUDYID,USUBJID,SITEID,ARM,ARMCD,RANDDT,NEPHRDT,AGE,SEX\nS,A1,01,Nx,A,2024-01-01,2024-02-01,60,M\nS,A2,01,Nx,A,2024-01-02,2024-02-02,61,F\nS,B1,02,Cont,B,2024-01-03,,62,M\n";
+const ADTTE: &str = "USUBJID,PARAMCD,PARAM,AVAL,AVALU,CNSR,STARTDT,ADT,EVNTDESC\nA1,PFS,p,12.5,MONTHS,0,,,\nA1,OS,o,30,MONTHS,1,,,\nA2,PFS,p,365.25,DAYS,1,,,\nA2,OS,o,24,MONTHS,2,,,\nB1,PFS,p,5,MONTHS,0,,,\n";
+const PATH: &str = "USUBJID,HISTOLOGY,ISUP,YPT,YPN,VIABLE_TUMOR_PCT,NECROSIS_PCT,SARCOMATOID,RHABDOID,MARGIN\nA1,ccRCC,2,ypT1a,ypN0,40,20,N,N,R0\nA2,ccRCC,,ypT0,ypN0,0,80,N,N,R0\n";
+const FEATS: &str = "subject_id,modality,series_uid,image,roi,feature,value,unit\nA1,pt,,suvbw,tumor,stat_max,9.5,g/ml\nA2,pt,,suvbw,tumor,stat_max,4.25,g/ml\nA1,mr,,adc,tumor,stat_mean,1100,1e-6 mm2/s\nB1,pt,,suvbw,tumor,stat_max,7,g/ml\n";
+
+fn fixture(adsl: &str, adtte: &str, path: &str, feats: &str) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    for (n, t) in [
+        ("adsl.csv", adsl),
+        ("adtte.csv", adtte),
+        ("path.csv", path),
+        ("features.csv", feats),
+    ] {
+        std::fs::write(root.join(n), t).unwrap();
+    }
+    Fixture { _dir: dir, root }
+}
+
+fn link(f: &Fixture) -> std::process::Output {
+    let p = |n: &str| f.root.join(n).to_str().unwrap().to_string();
+    ancilla(&[
+        "link",
+        "--features",
+        &p("features.csv"),
+        "--subjects",
+        &p("adsl.csv"),
+        "--tte",
+        &p("adtte.csv"),
+        "--pathology",
+        &p("path.csv"),
+        "--out",
+        &p("out/table.csv"),
+    ])
+}
+
+fn cell(t: &TextTable, row: usize, col: &str) -> String {
+    t.rows[row][t.col(col).unwrap_or_else(|| panic!("column {col}"))].clone()
+}
+
+#[test]
+fn analysis_table_columns_values_and_parquet() {
+    let f = fixture(ADSL, ADTTE, PATH, FEATS);
+    let o = link(&f);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("B1: arm B subject with imaging, kept out"));
+    for t in [
+        TextTable::read(&f.root.join("out/table.csv")).unwrap(),
+        TextTable::read(&f.root.join("out/table.parquet")).unwrap(),
+    ] {
+        assert_eq!(
+            t.header,
+            [
+                "USUBJID",
+                "ARMCD",
+                "PFS_MONTHS",
+                "PFS_EVENT",
+                "OS_MONTHS",
+                "OS_EVENT",
+                "PCR",
+                "VIABLE_TUMOR_PCT",
+                "mr_adc_tumor_stat_mean",
+                "pt_tumor_stat_max"
+            ]
+        );
+        assert_eq!(t.rows.len(), 2, "arm A only");
+        assert_eq!(cell(&t, 0, "USUBJID"), "A1");
+        assert_eq!(cell(&t, 0, "PFS_EVENT"), "1"); // CNSR 0 = event
+        assert_eq!(cell(&t, 1, "PFS_EVENT"), "0"); // CNSR 1 = censored
+        assert_eq!(cell(&t, 1, "OS_EVENT"), "0"); // CNSR 2 = censored too
+                                                  // 365.25 days = 12 months (30.4375 days per month).
+        assert!((cell(&t, 1, "PFS_MONTHS").parse::<f64>().unwrap() - 12.0).abs() < 1e-12);
+        assert_eq!(cell(&t, 0, "PCR"), "0");
+        assert_eq!(cell(&t, 1, "PCR"), "1"); // ypT0 / 0% viable
+        assert_eq!(
+            cell(&t, 0, "pt_tumor_stat_max").parse::<f64>().unwrap(),
+            9.5
+        );
+        assert_eq!(cell(&t, 1, "mr_adc_tumor_stat_mean"), "");
+    }
+}
+
+fn error_of(adsl: &str, adtte: &str, path: &str, feats: &str) -> String {
+    let f = fixture(adsl, adtte, path, feats);
+    let o = link(&f);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        !f.root.join("out/table.csv").exists(),
+        "no table on invalid input"
+    );
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn duplicate_usubjid_in_adsl() {
+    let e = error_of(
+        &format!("{ADSL}S,A1,01,Nx,A,2024-01-01,,60,M\n"),
+        ADTTE,
+        PATH,
+        FEATS,
+    );
+    assert!(
+        e.contains("adsl.csv row 5 column USUBJID: duplicate USUBJID A1"),
+        "{e}"
+    );
+}
+
+#[test]
+fn cnsr_not_an_integer_and_negative_aval() {
+    let bad = ADTTE
+        .replace("A1,PFS,p,12.5,MONTHS,0", "A1,PFS,p,-3,MONTHS,0")
+        .replace("A1,OS,o,30,MONTHS,1", "A1,OS,o,30,MONTHS,yes");
+    let e = error_of(ADSL, &bad, PATH, FEATS);
+    assert!(
+        e.contains("adtte.csv row 2 column AVAL: AVAL -3 is negative"),
+        "{e}"
+    );
+    assert!(e.contains("adtte.csv row 3 column CNSR"), "{e}");
+    assert!(e.contains("2 validation error(s)"), "{e}");
+}
+
+#[test]
+fn unknown_subjects_are_errors() {
+    let e = error_of(
+        ADSL,
+        &format!("{ADTTE}Z9,PFS,p,1,MONTHS,0,,,\n"),
+        PATH,
+        FEATS,
+    );
+    assert!(
+        e.contains("adtte.csv row 7 column USUBJID: USUBJID Z9 is not in ADSL"),
+        "{e}"
+    );
+    let e = error_of(
+        ADSL,
+        ADTTE,
+        PATH,
+        &format!("{FEATS}Q7,pt,,suvbw,tumor,stat_max,1,g/ml\n"),
+    );
+    assert!(e.contains("features.csv row 6 column subject_id"), "{e}");
+}
+
+#[test]
+fn missing_pathology_for_an_imaged_subject() {
+    let e = error_of(
+        ADSL,
+        ADTTE,
+        &PATH.lines().take(2).collect::<Vec<_>>().join("\n"),
+        FEATS,
+    );
+    assert!(
+        e.contains("no pathology for imaged arm-A subject A2"),
+        "{e}"
+    );
+}
+
+#[test]
+fn sas_files_are_refused_with_advice() {
+    let f = fixture(ADSL, ADTTE, PATH, FEATS);
+    std::fs::write(f.root.join("adsl.xpt"), b"HEADER RECORD").unwrap();
+    let p = |n: &str| f.root.join(n).to_str().unwrap().to_string();
+    let o = ancilla(&[
+        "link",
+        "--features",
+        &p("features.csv"),
+        "--subjects",
+        &p("adsl.xpt"),
+        "--tte",
+        &p("adtte.csv"),
+        "--pathology",
+        &p("path.csv"),
+        "--out",
+        &p("o.csv"),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("export the table as CSV"));
+}
