@@ -194,3 +194,76 @@ fn shipped_configs_parse() {
     let cfg: ancilla::pipeline::Config = toml::from_str(&text).unwrap();
     assert_eq!(cfg.rois.labels["1"], "tumor");
 }
+
+/// The report opened as a person would, in headless Chromium: no console error, every image
+/// decoded, nothing fetched from outside. Skips (with a message) where Chromium is absent.
+#[test]
+fn report_opens_in_headless_chromium_with_every_image() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let cfg = demo(d.path(), &out, 6);
+    let o = ancilla(&["run", cfg.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    // Self-contained: no external resource of any kind.
+    for bad in ["http://", "https://", "src=\"/", "<link", "<script"] {
+        assert!(!html.contains(bad), "report.html contains {bad}");
+    }
+    let images = html.matches("<img ").count();
+    assert!(images >= 12, "{images} QC images");
+    assert!(html.contains("Kaplan–Meier"));
+    // Six subjects may give fewer than 5 events: then Cox is refused and the page says so.
+    assert!(
+        html.contains("aria-label=\"Forest plot\"")
+            || html.contains("No Cox model could be fitted")
+    );
+    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| {
+            Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+    else {
+        eprintln!("skipped: no chromium on this machine (apt-get install chromium)");
+        return;
+    };
+    // A copy of the page with a checker that writes its findings into the title.
+    let checker = "<script>window.addEventListener('load',()=>{const i=[...document.images];document.title='LOADED '+i.filter(x=>x.complete&&x.naturalWidth>0).length+' OF '+i.length;});</script></body>";
+    let probe = d.path().join("probe.html");
+    std::fs::write(&probe, html.replace("</body>", checker)).unwrap();
+    let run = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            d.path().join("profile").display()
+        ))
+        .arg(format!("file://{}", probe.display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&run.stdout);
+    let log = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        dom.contains(&format!("<title>LOADED {images} OF {images}</title>")),
+        "not every image loaded: {}",
+        dom.lines().find(|l| l.contains("<title>")).unwrap_or("")
+    );
+    let console_errors: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("CONSOLE") && (l.contains("Uncaught") || l.contains("ERROR")))
+        .collect();
+    assert!(console_errors.is_empty(), "{console_errors:?}");
+}

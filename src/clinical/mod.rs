@@ -338,9 +338,6 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
     };
     tables::write_csv(&csv_path, &header, &rows)?;
     tables::write_parquet(&pq_path, &header, &rows, &numeric)?;
-    for w in &warnings {
-        eprintln!("link: {w}");
-    }
     Ok(LinkSummary {
         subjects: rows.len(),
         features: names.len(),
@@ -351,6 +348,9 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
 /// `ancilla link`.
 pub fn link(opts: &LinkOptions) -> Result<(), ClinicalError> {
     let s = link_tables(opts)?;
+    for w in &s.warnings {
+        eprintln!("link: {w}");
+    }
     eprintln!(
         "link: {} arm-A subjects, {} feature columns, {} warning(s) → {}",
         s.subjects,

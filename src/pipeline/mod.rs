@@ -151,6 +151,19 @@ fn tree_hash(dir: &Path) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Persist a stage's problems next to its outputs (so an up-to-date rerun reports them too).
+fn write_problems(path: &Path, problems: &[Value]) -> Result<(), String> {
+    crate::atomic::write_json(path, &problems).map_err(|e| e.to_string())
+}
+
+/// The problems a stage recorded (empty when none).
+fn read_problems(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Vec<Value>>(&t).ok())
+        .unwrap_or_default()
+}
+
 /// `ancilla run`.
 pub fn run_command(
     config: &Path,
@@ -345,6 +358,8 @@ pub fn run_command(
 
     // Features: per subject, PET (SUVbw), T2 and ADC with the ROI label maps.
     let features_path = out_dir.join("features").join("features.csv");
+    let features_problems = out_dir.join("features").join("problems.json");
+    let link_problems = out_dir.join("analysis").join("link-warnings.json");
     let mut have_features = false;
     match masks {
         Some(masks) => {
@@ -363,13 +378,14 @@ pub fn run_command(
                 .as_bytes(),
             );
             runner.run("features", &key, || {
-                stages::features(&deid_dir, &masks, &labels, &features_path).map(
+                stages::features(&deid_dir, &masks, &labels, &features_path).and_then(
                     |(rows, problems)| {
-                        rejected.extend(problems);
-                        format!("{rows} feature rows")
+                        write_problems(&features_problems, &problems)?;
+                        Ok(format!("{rows} feature rows"))
                     },
                 )
             })?;
+            rejected.extend(read_problems(&features_problems));
             have_features = true;
         }
         None => runner.not_available("features", "no [input] masks given"),
@@ -399,16 +415,23 @@ pub fn run_command(
                     pathology: path.clone(),
                     out: table.clone(),
                 })
-                .map(|s| {
-                    format!(
+                .map_err(|e| e.to_string())
+                .and_then(|s| {
+                    let problems: Vec<Value> = s
+                        .warnings
+                        .iter()
+                        .map(|w| json!({"stage": "link", "reason": w}))
+                        .collect();
+                    write_problems(&link_problems, &problems)?;
+                    Ok(format!(
                         "{} arm-A subjects, {} feature columns, {} warning(s)",
                         s.subjects,
                         s.features,
                         s.warnings.len()
-                    )
+                    ))
                 })
-                .map_err(|e| e.to_string())
             })?;
+            rejected.extend(read_problems(&link_problems));
             have_table = true;
         }
         _ => runner.not_available("link", "no [clinical] tables or no features"),
@@ -437,6 +460,43 @@ pub fn run_command(
         })?;
     } else {
         runner.not_available("analyze", "no analysis table");
+    }
+
+    // Report.
+    let stats_path = out_dir.join("analysis").join("stats.json");
+    if have_table && stats_path.is_file() {
+        let key = sha256_hex(
+            format!(
+                "report {version} {} {} {}",
+                sha256_hex(&std::fs::read(&stats_path).unwrap_or_default()),
+                sha256_hex(&std::fs::read(&table).unwrap_or_default()),
+                sha256_hex(
+                    serde_json::to_string(&rejected)
+                        .unwrap_or_default()
+                        .as_bytes()
+                )
+            )
+            .as_bytes(),
+        );
+        let adsl = clinical.as_ref().map(|c| c.0.clone());
+        let masks_dir = match (&cfg.phantom, &cfg.input) {
+            (Some(_), _) => Some(out_dir.join("cohort/masks")),
+            (None, Some(i)) => i.masks.clone(),
+            _ => None,
+        };
+        let (rej, od) = (rejected.clone(), out_dir.clone());
+        runner.run("report", &key, || {
+            stages::report(
+                &od,
+                &stats_path,
+                &table,
+                adsl.as_deref(),
+                masks_dir.as_deref(),
+                &rej,
+            )
+        })?;
+    } else {
+        runner.not_available("report", "no statistics");
     }
 
     let provenance = json!({

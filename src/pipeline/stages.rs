@@ -73,3 +73,125 @@ pub fn features(
     }
     Ok((n, problems))
 }
+
+/// Subjects (folder names) of a de-identified tree.
+fn subjects_in(deid: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(deid)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn find_with_suffix(dir: &Path, suffix: &str) -> Option<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(suffix))
+        .collect();
+    v.sort();
+    v.into_iter().next()
+}
+
+/// QC images of one subject: PET MIP with the tumour, T2 slice through the tumour.
+fn qc_images(out: &Path, masks: &Path, id: &str) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
+    use crate::report::qc;
+    let nifti = out.join("nifti").join(id);
+    let suv =
+        crate::volume::nifti_io::read_volume(&find_with_suffix(&nifti, "_suvbw.nii.gz")?).ok()?;
+    let lm = roi::label_map_for(&suv, &masks.join(id).join("pet_labels.nii.gz")).ok()?;
+    let pet = qc::png(&qc::coronal_mip(&suv, &lm.labels, 1), 0.0, 10.0, true, 2);
+    let mr = (|| {
+        let t2 = crate::volume::nifti_io::read_volume(&find_with_suffix(&nifti, "_mr_t2.nii.gz")?)
+            .ok()?;
+        let lm = roi::label_map_for(&t2, &masks.join(id).join("mr_labels.nii.gz")).ok()?;
+        let pic = qc::slice_through(&t2, &lm.labels, 1)?;
+        let hi = pic.grey.iter().cloned().fold(0.0f32, f32::max);
+        Some(qc::png(&pic, 0.0, hi, false, 1))
+    })();
+    Some((pet, mr))
+}
+
+/// Write `report.html` into `out`.
+pub fn report(
+    out: &Path,
+    stats: &Path,
+    table: &Path,
+    adsl: Option<&Path>,
+    masks: Option<&Path>,
+    rejected: &[Value],
+) -> Result<String, String> {
+    use crate::clinical::tables::TextTable;
+    let stats: Value =
+        serde_json::from_str(&std::fs::read_to_string(stats).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    let t = TextTable::read(table).map_err(|e| e.to_string())?;
+    let mut counts = Vec::new();
+    if let Some(a) = adsl.and_then(|p| TextTable::read(p).ok()) {
+        counts.push(("randomised".to_string(), a.rows.len()));
+        if let Some(c) = a.col("ARMCD") {
+            counts.push((
+                "arm A".to_string(),
+                a.rows
+                    .iter()
+                    .filter(|r| r[c].eq_ignore_ascii_case("A"))
+                    .count(),
+            ));
+        }
+    }
+    let subjects = subjects_in(&out.join("deid"));
+    counts.push(("imaged and de-identified".to_string(), subjects.len()));
+    let with_features: std::collections::BTreeSet<String> =
+        TextTable::read(&out.join("features").join("features.csv"))
+            .map(|f| f.rows.iter().filter_map(|r| r.first().cloned()).collect())
+            .unwrap_or_default();
+    counts.push(("with features".to_string(), with_features.len()));
+    let analysed = t
+        .rows
+        .iter()
+        .filter(|r| r.iter().skip(8).any(|c| !c.is_empty()))
+        .count();
+    counts.push(("linked (arm A, analysed)".to_string(), analysed));
+    let warnings: Vec<String> = rejected
+        .iter()
+        .map(|r| {
+            let what = r
+                .get("reason")
+                .and_then(Value::as_str)
+                .unwrap_or("rejected");
+            match r.get("subject").and_then(Value::as_str) {
+                Some(s) => format!("{s}: {what}"),
+                None => what.to_string(),
+            }
+        })
+        .collect();
+    let qc: Vec<crate::report::html::QcImages> = match masks {
+        Some(m) => subjects
+            .iter()
+            .take(12)
+            .filter_map(|id| qc_images(out, m, id).map(|(p, r)| (id.clone(), p, r)))
+            .collect(),
+        None => Vec::new(),
+    };
+    let page = crate::report::html::render(&crate::report::html::ReportData {
+        title: "ancilla — imaging ancillary study report",
+        stats: &stats,
+        header: &t.header,
+        rows: &t.rows,
+        counts: &counts,
+        warnings: &warnings,
+        qc: &qc,
+    });
+    crate::atomic::write_bytes(&out.join("report.html"), page.as_bytes())
+        .map_err(|e| e.to_string())?;
+    Ok(format!(
+        "report.html ({} QC subjects, {} warnings)",
+        qc.len(),
+        warnings.len()
+    ))
+}

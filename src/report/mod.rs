@@ -1,4 +1,6 @@
-//! Outputs for people and programs: feature tables (CSV, Parquet), report.html, QC images,
-//! provenance, progress display.
+//! Outputs for people: report.html (`html`) with QC images (`qc`), progress display
+//! (`progress`).
 
+pub mod html;
 pub mod progress;
+pub mod qc;
