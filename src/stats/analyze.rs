@@ -99,95 +99,17 @@ impl Table {
         Ok(table)
     }
 
+    /// CSV or Parquet through the shared reader of `clinical::tables` (SAS files refused there).
     fn read_any(path: &Path) -> Result<Self, StatsError> {
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        if ext == "parquet" || ext == "pq" {
-            Self::read_parquet(path)
-        } else {
-            Self::read_csv(path)
-        }
-    }
-
-    /// Flat Parquet (pandas, polars, R arrow, `ancilla link`): every cell as text.
-    fn read_parquet(path: &Path) -> Result<Self, StatsError> {
-        use parquet::file::reader::{FileReader, SerializedFileReader};
-        use parquet::record::Field;
-        let unreadable = |reason: String| StatsError::Unreadable {
-            path: path.to_path_buf(),
-            reason,
-        };
-        let file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
-        let reader = SerializedFileReader::new(file).map_err(|e| unreadable(e.to_string()))?;
-        let header: Vec<String> = reader
-            .metadata()
-            .file_metadata()
-            .schema_descr()
-            .columns()
-            .iter()
-            .map(|c| c.name().to_string())
-            .collect();
-        let mut rows = Vec::new();
-        let iter = reader
-            .get_row_iter(None)
-            .map_err(|e| unreadable(e.to_string()))?;
-        for row in iter {
-            let row = row.map_err(|e| unreadable(e.to_string()))?;
-            let cells: Vec<String> = row
-                .get_column_iter()
-                .map(|(_, field)| match field {
-                    Field::Null => String::new(),
-                    Field::Bool(b) => u8::from(*b).to_string(),
-                    Field::Str(s) => s.trim().to_string(),
-                    Field::Float(v) => v.to_string(),
-                    Field::Double(v) => v.to_string(),
-                    other => other.to_string(),
-                })
-                .collect();
-            if cells.len() != header.len() {
-                return Err(unreadable(format!(
-                    "row {} has {} values for {} columns (nested Parquet is not supported)",
-                    rows.len() + 1,
-                    cells.len(),
-                    header.len()
-                )));
-            }
-            rows.push(cells);
-        }
+        let t =
+            crate::clinical::tables::TextTable::read(path).map_err(|e| StatsError::Unreadable {
+                path: path.to_path_buf(),
+                reason: e.reason,
+            })?;
         Ok(Table {
-            path: path.to_path_buf(),
-            header,
-            rows,
-        })
-    }
-
-    fn read_csv(path: &Path) -> Result<Self, StatsError> {
-        let unreadable = |reason: String| StatsError::Unreadable {
-            path: path.to_path_buf(),
-            reason,
-        };
-        let mut rdr = csv::ReaderBuilder::new()
-            .flexible(false)
-            .from_path(path)
-            .map_err(|e| unreadable(e.to_string()))?;
-        let header: Vec<String> = rdr
-            .headers()
-            .map_err(|e| unreadable(e.to_string()))?
-            .iter()
-            .map(|h| h.trim().to_string())
-            .collect();
-        let mut rows = Vec::new();
-        for rec in rdr.records() {
-            let rec = rec.map_err(|e| unreadable(e.to_string()))?;
-            rows.push(rec.iter().map(|c| c.trim().to_string()).collect());
-        }
-        Ok(Table {
-            path: path.to_path_buf(),
-            header,
-            rows,
+            path: t.path,
+            header: t.header,
+            rows: t.rows,
         })
     }
 
