@@ -131,6 +131,19 @@ impl Runner {
     }
 }
 
+/// SHA-256 of every file under `dir`, by relative path (sorted).
+fn file_hashes(dir: &Path) -> Vec<Value> {
+    let mut files = crate::ingest::walk::walk(&[dir.to_path_buf()]).files;
+    files.sort();
+    files
+        .iter()
+        .filter_map(|f| {
+            let bytes = std::fs::read(f).ok()?;
+            Some(json!({"file": f.strip_prefix(dir).unwrap_or(f).to_string_lossy(), "sha256": sha256_hex(&bytes)}))
+        })
+        .collect()
+}
+
 /// Hash of every file under `dir` (path relative to it, size, and content).
 fn tree_hash(dir: &Path) -> String {
     let mut files = crate::ingest::walk::walk(&[dir.to_path_buf()]).files;
@@ -507,6 +520,7 @@ pub fn run_command(
         "input_sha256": input_hash,
         "stages": runner.records,
         "rejected_inputs": rejected,
+        "released_files": file_hashes(&deid_dir),
         "total_seconds": started.elapsed().as_secs_f64(),
     });
     let p = out_dir.join("provenance.json");
