@@ -1,6 +1,6 @@
 """Generates the lifelines/scipy reference numbers committed in src/stats/lifelines_reference.rs
 and the analysis-table fixture rossi_analysis.csv. Run once by hand; tests never call Python.
-    /work/peers/venv/bin/python test-data/lifelines/make_reference.py
+    python test-data/lifelines/make_reference.py   (in a venv with lifelines 0.30.3, scipy, pandas)
 """
 import math, os, sys
 import numpy as np, pandas as pd, scipy, scipy.stats as st, lifelines
