@@ -285,20 +285,23 @@ fn process(run: &Run, path: &Path) -> Outcome {
         .media_storage_sop_instance_uid(sop.clone())
         .implementation_class_uid("2.25.302228434012094712350394857467219573915")
         .implementation_version_name("ANCILLA_DEID");
-    let written = (|| -> Result<(), String> {
+    // Encode once, check those exact bytes (as a re-read would see them), then write them: a file
+    // that fails the check is never on disk.
+    let encoded = (|| -> Result<Vec<u8>, String> {
         let file = new.with_meta(meta).map_err(|e| e.to_string())?;
-        crate::atomic::write_with(&dest, |tmp| {
-            file.write_to_file(tmp)
-                .map_err(|e| std::io::Error::other(e.to_string()))
-        })
-        .map_err(|e: std::io::Error| e.to_string())
+        let mut bytes = Vec::with_capacity(64 * 1024);
+        file.write_all(&mut bytes).map_err(|e| e.to_string())?;
+        Ok(bytes)
     })();
-    if let Err(e) = written {
-        return Outcome::NotReleased(format!("could not be written: {e}"));
-    }
-    if let Err(why) = verify::check_file(&dest, &run.options, &identifiers, &original_uids) {
-        let _ = std::fs::remove_file(&dest);
+    let bytes = match encoded {
+        Ok(b) => b,
+        Err(e) => return Outcome::NotReleased(format!("could not be encoded: {e}")),
+    };
+    if let Err(why) = verify::check_bytes(&bytes, &run.options, &identifiers, &original_uids) {
         return Outcome::VerificationFailed(why);
+    }
+    if let Err(e) = crate::atomic::write_with(&dest, |tmp| std::fs::write(tmp, &bytes)) {
+        return Outcome::NotReleased(format!("could not be written: {e}"));
     }
     Outcome::Released {
         usubjid: usubjid.clone(),

@@ -1,9 +1,9 @@
-//! Defence in depth: a written file is read again and checked — no attribute the profile removes,
-//! no private attribute outside the safe list, no value equal to or containing one of the
-//! subject's original identifiers, no original UID.
+//! Defence in depth: every de-identified file is parsed back from the exact bytes that will be
+//! written and checked before it reaches the disk — no attribute the profile removes, no private
+//! attribute outside the safe list, no value equal to or containing one of the subject's original
+//! identifiers, no original UID. A file that fails is never written.
 
 use std::collections::HashSet;
-use std::path::Path;
 
 use dicom_core::value::Value;
 use dicom_core::VR;
@@ -116,14 +116,19 @@ pub fn uids_of(obj: &InMemDicomObject, out: &mut HashSet<String>) {
     }
 }
 
-/// Read a written file back and check it.
-pub fn check_file(
-    path: &Path,
+/// Parse an encoded Part-10 file (as it will be written) and check it.
+pub fn check_bytes(
+    bytes: &[u8],
     options: &DeidOptionsSet,
     identifiers: &[String],
     original_uids: &HashSet<String>,
 ) -> Result<(), String> {
-    let obj = dicom_object::open_file(path)
-        .map_err(|e| format!("cannot read the written file back: {e}"))?;
+    let body = bytes
+        .get(128..)
+        .ok_or("encoded file shorter than its preamble")?;
+    let obj = dicom_object::OpenFileOptions::new()
+        .read_preamble(dicom_object::file::ReadPreamble::Never)
+        .from_reader(body)
+        .map_err(|e| format!("cannot read the encoded file back: {e}"))?;
     check(&obj, options, identifiers, original_uids)
 }
