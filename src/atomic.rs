@@ -81,6 +81,77 @@ pub fn remove_stale_temps(dir: &Path) -> usize {
     n
 }
 
+/// An output directory held by one running process: `.ancilla.lock` holds its PID. A lock left
+/// by a killed run (its process is gone) is taken over; a live one refuses the second run, so two
+/// runs never write (or sweep the temporary files of) the same directory at once.
+#[derive(Debug)]
+pub struct DirLock {
+    path: PathBuf,
+}
+
+/// The lock file's name.
+pub const LOCK_NAME: &str = ".ancilla.lock";
+
+impl DirLock {
+    /// Take the lock on `dir` (created if needed). `Err` names the PID that holds it.
+    pub fn acquire(dir: &Path) -> io::Result<DirLock> {
+        fs::create_dir_all(dir)?;
+        let path = dir.join(LOCK_NAME);
+        let me = std::process::id();
+        for _ in 0..2 {
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    f.write_all(me.to_string().as_bytes())?;
+                    return Ok(DirLock { path });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    let holder = fs::read_to_string(&path).unwrap_or_default();
+                    match holder.trim().parse::<u32>() {
+                        Ok(pid) if pid != me && process_is_ancilla(pid) => {
+                            return Err(io::Error::new(
+                                io::ErrorKind::WouldBlock,
+                                format!(
+                                    "{} is in use by another ancilla run (process {pid}); wait for it or stop it",
+                                    dir.display()
+                                ),
+                            ))
+                        }
+                        // Left by a killed run (or unreadable): take it over.
+                        _ => fs::remove_file(&path)?,
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::other(format!(
+            "cannot take the lock {}",
+            path.display()
+        )))
+    }
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Whether `pid` is a live ancilla process (Linux `/proc`; elsewhere a live PID is assumed ours).
+fn process_is_ancilla(pid: u32) -> bool {
+    let proc_dir = Path::new("/proc");
+    if !proc_dir.is_dir() {
+        return true;
+    }
+    match fs::read(proc_dir.join(pid.to_string()).join("cmdline")) {
+        Ok(cmd) => String::from_utf8_lossy(&cmd).contains("ancilla"),
+        Err(_) => false,
+    }
+}
+
 /// Serialize `value` as pretty JSON (with a trailing newline) and write it atomically.
 pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
     let mut bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
@@ -123,5 +194,33 @@ mod tests {
         write_bytes(&target, b"two").unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"two");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn lock_refuses_a_live_holder_and_takes_over_a_dead_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = DirLock::acquire(dir.path()).unwrap();
+        // Our own PID holds it: taking it again from this process is allowed (same run).
+        drop(held);
+        assert!(!dir.path().join(LOCK_NAME).exists());
+        // A PID that cannot exist (above pid_max) is a killed run's leftover.
+        fs::write(dir.path().join(LOCK_NAME), "4294967295").unwrap();
+        let l = DirLock::acquire(dir.path()).unwrap();
+        drop(l);
+        // PID 1 is alive but is not ancilla: taken over as well.
+        fs::write(dir.path().join(LOCK_NAME), "1").unwrap();
+        assert!(DirLock::acquire(dir.path()).is_ok());
+    }
+
+    #[test]
+    fn stale_temps_are_swept_at_any_depth_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let keep = dir.path().join("a/b/keep.json");
+        write_bytes(&keep, b"x").unwrap();
+        let stale = temp_sibling(&dir.path().join("a/b/c.json"));
+        fs::write(&stale, b"half").unwrap();
+        fs::write(dir.path().join(".hidden"), b"mine").unwrap();
+        assert_eq!(remove_stale_temps(dir.path()), 1);
+        assert!(keep.exists() && !stale.exists() && dir.path().join(".hidden").exists());
     }
 }

@@ -21,6 +21,8 @@ pub enum PipelineError {
     Config(#[from] ConfigError),
     #[error("--shard: {0}")]
     Shard(String),
+    #[error("{0}")]
+    Busy(String),
     #[error("stage {stage} failed: {message}")]
     Stage {
         stage: &'static str,
@@ -205,6 +207,20 @@ pub fn run_command(
         }
     }
     let out_dir = cfg.output.dir.clone();
+    // One run per output folder; then sweep what a killed run left half-written (temporary
+    // siblings of any output, stamps included), so a rerun ends with exactly the outputs of an
+    // uninterrupted run.
+    let _lock = crate::atomic::DirLock::acquire(&out_dir).map_err(|e| match e.kind() {
+        std::io::ErrorKind::WouldBlock => PipelineError::Busy(e.to_string()),
+        _ => PipelineError::Io {
+            path: out_dir.clone(),
+            source: e,
+        },
+    })?;
+    let swept = crate::atomic::remove_stale_temps(&out_dir);
+    if swept > 0 && !quiet {
+        eprintln!("      run: removed {swept} temporary file(s) left by an interrupted run");
+    }
     let started = Instant::now();
     let config_json = serde_json::to_vec(&cfg).unwrap_or_default();
     let config_hash = sha256_hex(&config_json);
