@@ -105,11 +105,14 @@ pub enum Command {
         config: PathBuf,
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Process shard I of N (1-based), e.g. 2/8.
+        /// Run scan → deid → convert → features on shard I of N (1-based, e.g. 2/8): the sorted
+        /// subjects dealt round-robin. Default in a Slurm array job: SLURM_ARRAY_TASK_ID + 1 of
+        /// SLURM_ARRAY_TASK_COUNT. Then `ancilla merge` the N shard folders.
         #[arg(long)]
         shard: Option<String>,
     },
-    /// Merge shard output folders into one.
+    /// Merge the folders of `run --shard I/N` (all N) into what one run writes, then run
+    /// link → analyze → report on it.
     Merge {
         #[arg(required = true)]
         shard_dirs: Vec<PathBuf>,

@@ -35,7 +35,7 @@ impl crate::ExitCode for ConvertError {
 }
 
 /// One written output.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Converted {
     pub subject: String,
     pub modality: String,
@@ -45,7 +45,7 @@ pub struct Converted {
 }
 
 /// What a conversion did.
-#[derive(Debug, Default, serde::Serialize)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct ConvertReport {
     pub converted: Vec<Converted>,
     /// Series not converted, with the reason (no paths, no identifiers).
@@ -384,6 +384,11 @@ pub fn convert(
         }
     }
     report.converted.sort_by(|a, b| a.nifti.cmp(&b.nifti));
+    // Stable, by subject: the order a merge of shards gives too.
+    report.not_converted.sort_by(|a, b| {
+        let s = |x: &Value| x["subject"].as_str().unwrap_or_default().to_string();
+        s(a).cmp(&s(b))
+    });
     crate::atomic::write_json(&out.join("convert-report.json"), &report).map_err(|e| {
         ConvertError::Write {
             path: out.join("convert-report.json"),

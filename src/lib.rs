@@ -19,6 +19,7 @@ pub mod pipeline;
 pub mod quant;
 pub mod report;
 pub mod roi;
+pub mod shard;
 pub mod stats;
 pub mod volume;
 

@@ -66,13 +66,14 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
                 subjects,
                 config,
                 site_log,
+                shard: None,
             })
             .map_err(fail)?;
             if s.verification_failures > 0 {
                 return Err(Failure {
                     code: 1,
                     error: anyhow::anyhow!(
-                        "{} written files failed the post-write PHI check and were deleted",
+                        "{} files failed the PHI check and were not written",
                         s.verification_failures
                     ),
                 });
@@ -135,7 +136,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
                 .map_err(fail)
         }
         Command::Merge { shard_dirs, out } => {
-            ancilla::pipeline::merge_command(&shard_dirs, &out).map_err(fail)
+            ancilla::pipeline::merge_command(&shard_dirs, &out, quiet).map_err(fail)
         }
     }
 }

@@ -220,6 +220,98 @@ fn a_second_run_on_a_busy_output_folder_is_refused() {
     assert!(!out.join(".ancilla.lock").exists());
 }
 
+/// `outputs` of a folder, the site-side log and provenance aside, as a map for comparison.
+fn assert_same_outputs(got: &Path, expected: &Path, what: &str) {
+    let (g, e) = (outputs(got), outputs(expected));
+    let names = |v: &[(PathBuf, Vec<u8>)]| {
+        v.iter()
+            .map(|(p, _)| p.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let (gn, en) = (names(&g), names(&e));
+    assert!(
+        gn == en,
+        "{what}: extra {:?}, missing {:?}",
+        gn.difference(&en).collect::<Vec<_>>(),
+        en.difference(&gn).collect::<Vec<_>>()
+    );
+    for ((p, a), (_, b)) in g.iter().zip(&e) {
+        assert!(a == b, "{what}: {} differs", p.display());
+    }
+}
+
+#[test]
+fn shards_merge_into_what_a_single_run_writes() {
+    let d = tempfile::tempdir().unwrap();
+    let single = d.path().join("single");
+    let cfg = demo(d.path(), &single, 3);
+    assert!(ancilla(&["run", cfg.to_str().unwrap()]).status.success());
+    let c = cfg.to_str().unwrap();
+    let (s1, s2) = (d.path().join("s1"), d.path().join("s2"));
+    let o = ancilla(&["run", c, "--out", s1.to_str().unwrap(), "--shard", "1/2"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The second shard as a Slurm array task (0-based task id).
+    let o = Command::new(env!("CARGO_BIN_EXE_ancilla"))
+        .args(["run", c, "--out", s2.to_str().unwrap()])
+        .env("SLURM_ARRAY_TASK_ID", "1")
+        .env("SLURM_ARRAY_TASK_COUNT", "2")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m1: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s1.join("shard.json")).unwrap()).unwrap();
+    let m2: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s2.join("shard.json")).unwrap()).unwrap();
+    assert_eq!(m2["shard"]["index"], 2);
+    // Round-robin over the sorted USUBJIDs: 1 and 3, then 2.
+    assert_eq!(m1["subjects"].as_array().unwrap().len(), 2);
+    assert_eq!(m2["subjects"].as_array().unwrap().len(), 1);
+    assert!(!s1.join("report.html").exists() && !s1.join("analysis").exists());
+
+    let merged = d.path().join("merged");
+    let o = ancilla(&[
+        "merge",
+        s2.to_str().unwrap(),
+        s1.to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_same_outputs(&merged, &single, "merge of 2 shards");
+    assert!(!merged.join("shard.json").exists());
+    // A merge again redoes nothing downstream.
+    let o = ancilla(&[
+        "merge",
+        s1.to_str().unwrap(),
+        s2.to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success() && err.contains("analyze: up to date"),
+        "{err}"
+    );
+    assert_same_outputs(&merged, &single, "second merge");
+
+    // Incomplete or mixed shard sets are refused with the reason.
+    let merge_err = |dirs: &[&Path]| {
+        let mut args = vec!["merge".to_string()];
+        args.extend(dirs.iter().map(|p| p.to_str().unwrap().to_string()));
+        args.extend([
+            "--out".into(),
+            d.path().join("bad").to_str().unwrap().into(),
+        ]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = ancilla(&args);
+        assert_eq!(o.status.code(), Some(2));
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    assert!(merge_err(&[&s1]).contains("missing shard(s) 2/2"));
+    assert!(merge_err(&[&s1, &s1]).contains("given twice"));
+    assert!(merge_err(&[&s1, &single]).contains("not a finished"));
+}
+
 fn config_error(body: &str) -> String {
     let d = tempfile::tempdir().unwrap();
     let cfg = config(d.path(), body);

@@ -8,7 +8,7 @@ use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
 /// Identifying strings of a data set (its own values, at every depth), for cleaning and for the
-/// post-write check. Tokens shorter than 3 characters are left out (they would match anything).
+/// pre-write check. Tokens shorter than 3 characters are left out (they would match anything).
 pub fn identifiers(obj: &InMemDicomObject) -> Vec<String> {
     let mut out = Vec::new();
     collect(obj, &mut out);

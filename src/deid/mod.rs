@@ -6,7 +6,7 @@
 //!
 //! Modules: `profile` (the table), `options` (options, config, effective actions), `keyed`
 //! (HMAC UIDs and date offsets), `clean` (Clean Descriptors), `apply` (the transform at every
-//! depth), `verify` (the post-write check). Files not released: not DICOM, unreadable, unknown
+//! depth), `verify` (the check of every file before it is written). Files not released: not DICOM, unreadable, unknown
 //! subject, burned-in annotation or secondary capture (quarantined), failed verification.
 
 pub mod apply;
@@ -16,7 +16,7 @@ pub mod options;
 pub mod profile;
 pub mod verify;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
 use dicom_core::value::{DataSetSequence, PrimitiveValue};
@@ -66,6 +66,8 @@ pub struct DeidOptions {
     pub subjects: PathBuf,
     pub config: Option<PathBuf>,
     pub site_log: Option<PathBuf>,
+    /// Only the subjects of this shard (see [`crate::shard`]); `None` = all.
+    pub shard: Option<crate::shard::Shard>,
 }
 
 /// Outcome of a run.
@@ -135,6 +137,8 @@ enum Outcome {
     },
     NotReleased(String),
     VerificationFailed(String),
+    /// Another shard's file: neither processed nor counted here.
+    OtherShard,
 }
 
 fn sq(tag: dicom_core::Tag, items: Vec<InMemDicomObject>) -> DataElement<InMemDicomObject> {
@@ -170,15 +174,38 @@ struct Run<'a> {
     options: DeidOptionsSet,
     map: &'a BTreeMap<String, String>,
     out: &'a Path,
+    /// The USUBJIDs this run releases (all of the map unless sharded).
+    owned: BTreeSet<String>,
+    /// Whether this run reports files that belong to no subject of the map.
+    reports_unattributed: bool,
+}
+
+impl Run<'_> {
+    /// A file not released before its subject is known: reported by one shard only.
+    fn unattributed(&self, reason: String) -> Outcome {
+        if self.reports_unattributed {
+            Outcome::NotReleased(reason)
+        } else {
+            Outcome::OtherShard
+        }
+    }
 }
 
 fn process(run: &Run, path: &Path) -> Outcome {
-    if let Err(reason) = crate::ingest::header::read_header(path) {
-        return Outcome::NotReleased(reason.to_string());
+    match crate::ingest::header::read_header(path) {
+        Err(reason) => return run.unattributed(reason.to_string()),
+        // Another shard's subject: skip before the full read.
+        Ok(h) => {
+            if let Some(u) = run.map.get(&h.patient_id) {
+                if !run.owned.contains(u) {
+                    return Outcome::OtherShard;
+                }
+            }
+        }
     }
     let file = match dicom_object::open_file(path) {
         Ok(f) => f,
-        Err(e) => return Outcome::NotReleased(format!("unreadable DICOM: {e}")),
+        Err(e) => return run.unattributed(format!("unreadable DICOM: {e}")),
     };
     let ts = file
         .meta()
@@ -188,8 +215,11 @@ fn process(run: &Run, path: &Path) -> Outcome {
     let obj: &InMemDicomObject = &file;
     let pid = str_attr(obj, tags::PATIENT_ID);
     let Some(usubjid) = run.map.get(&pid) else {
-        return Outcome::NotReleased("unknown subject: PatientID not in the subject map".into());
+        return run.unattributed("unknown subject: PatientID not in the subject map".into());
     };
+    if !run.owned.contains(usubjid) {
+        return Outcome::OtherShard;
+    }
     let sop_class = str_attr(obj, tags::SOP_CLASS_UID);
     if str_attr(obj, tags::BURNED_IN_ANNOTATION).eq_ignore_ascii_case("YES") {
         return Outcome::NotReleased("quarantined: BurnedInAnnotation is YES".into());
@@ -344,11 +374,14 @@ pub fn run_with(
     crate::atomic::remove_stale_temps(&opts.out);
     let walk = crate::ingest::walk::walk(std::slice::from_ref(&opts.input));
     let bar = crate::report::progress::bar(walk.files.len() as u64, "deid", quiet);
+    let shard = opts.shard.unwrap_or_else(crate::shard::Shard::whole);
     let run_ctx = Run {
         key: &key,
         options: config.options,
         map: &map,
         out: &opts.out,
+        owned: shard.subjects(map.values()),
+        reports_unattributed: shard.reports_unattributed(),
     };
     let outcomes: Vec<Outcome> = walk
         .files
@@ -365,8 +398,13 @@ pub fn run_with(
     let mut per_subject: BTreeMap<String, usize> = BTreeMap::new();
     let mut not_released = Vec::new();
     let mut site_log = String::from("input_path\treason\n");
+    let mut files_seen = 0;
     for (index, (path, o)) in walk.files.iter().zip(outcomes).enumerate() {
+        if !matches!(o, Outcome::OtherShard) {
+            files_seen += 1;
+        }
         match o {
+            Outcome::OtherShard => {}
             Outcome::Released { usubjid, counts: c } => {
                 summary.released += 1;
                 *per_subject.entry(usubjid).or_default() += 1;
@@ -392,11 +430,12 @@ pub fn run_with(
                     "{}\tfailed verification: {reason}\n",
                     path.display()
                 ));
-                not_released.push(json!({"file": index + 1, "reason": format!("failed the post-write check and was deleted: {reason}")}));
+                not_released.push(json!({"file": index + 1, "reason": format!("failed the PHI check and was not written: {reason}")}));
             }
         }
     }
-    for (path, why) in &walk.errors {
+    for (path, why) in walk.errors.iter().filter(|_| run_ctx.reports_unattributed) {
+        files_seen += 1;
         summary.not_released += 1;
         site_log.push_str(&format!("{}\t{why}\n", path.display()));
         not_released.push(json!({"file": null, "reason": why}));
@@ -405,7 +444,7 @@ pub fn run_with(
         "tool": format!("ancilla {}", env!("CARGO_PKG_VERSION")),
         "profile": "DICOM PS3.15 Annex E Basic Application Level Confidentiality Profile (Table E.1-1, editions 2024b-2024e)",
         "options": config.options.codes().iter().map(|(c, m, _)| json!({"code": c, "meaning": m})).collect::<Vec<_>>(),
-        "files_seen": walk.files.len() + walk.errors.len(),
+        "files_seen": files_seen,
         // The state of the output, whichever run wrote each file (a resumed run reports the same).
         "released": summary.released + summary.already_done,
         "not_released": not_released,

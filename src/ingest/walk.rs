@@ -12,8 +12,13 @@ pub struct Walk {
     pub errors: Vec<(PathBuf, String)>,
 }
 
+/// Files of ancilla's own that are never inputs: temporary files of a run in progress (or
+/// killed), an output folder's lock, and the de-identification report that sits beside the
+/// released files it describes (so a de-identified tree scans clean).
 fn is_our_temp(name: &str) -> bool {
-    name.starts_with('.') && name.contains(crate::atomic::TEMP_MARK)
+    (name.starts_with('.') && name.contains(crate::atomic::TEMP_MARK))
+        || name == crate::atomic::LOCK_NAME
+        || name == "deid-report.json"
 }
 
 fn walk_dir(dir: &Path) -> Walk {

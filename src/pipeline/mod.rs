@@ -1,16 +1,23 @@
 //! Pipeline orchestration (`ancilla run`): one TOML config runs the stages in order —
-//! phantom (demo) → scan → convert → (deid, features, link, analyze as they become available) —
-//! each skipped when its stamp says its inputs and config are unchanged, so a rerun after a kill
-//! finishes the job and a no-op rerun is instant. Writes `provenance.json` (no PHI).
+//! phantom (demo) → scan → deid → convert → features → link → analyze → report — each skipped
+//! when its stamp says its inputs and config are unchanged, so a rerun after a kill finishes the
+//! job and a no-op rerun is instant. `--shard I/N` runs the per-subject stages on one shard
+//! (`crate::shard`); `merge` assembles the shards and runs the cohort stages. One run per output
+//! folder (a lock); `provenance.json` records versions, hashes, times and rejections (no PHI).
 
 pub mod config;
+mod merge;
 mod stages;
+
+pub use merge::merge_command;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+
+use crate::shard::Shard;
 
 pub use config::{Config, ConfigError};
 
@@ -23,6 +30,8 @@ pub enum PipelineError {
     Shard(String),
     #[error("{0}")]
     Busy(String),
+    #[error("merge: {0}")]
+    Merge(String),
     #[error("stage {stage} failed: {message}")]
     Stage {
         stage: &'static str,
@@ -39,7 +48,7 @@ pub enum PipelineError {
 impl crate::ExitCode for PipelineError {
     fn exit_code(&self) -> u8 {
         match self {
-            PipelineError::Config(_) | PipelineError::Shard(_) => 2,
+            PipelineError::Config(_) | PipelineError::Shard(_) | PipelineError::Merge(_) => 2,
             _ => 1,
         }
     }
@@ -59,24 +68,28 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Parse `I/N` (1-based).
-pub fn parse_shard(s: &str) -> Result<(usize, usize), PipelineError> {
-    let bad = || PipelineError::Shard(format!("expected I/N with 1 ≤ I ≤ N, found {s:?}"));
-    let (i, n) = s.split_once('/').ok_or_else(bad)?;
-    let (i, n): (usize, usize) = (
-        i.trim().parse().map_err(|_| bad())?,
-        n.trim().parse().map_err(|_| bad())?,
-    );
-    if i == 0 || n == 0 || i > n {
-        return Err(bad());
-    }
-    Ok((i, n))
-}
-
 /// A stage runner with stamps: skip when the stamp holds the same key.
 struct Runner {
     out: PathBuf,
     quiet: bool,
     records: Vec<StageRecord>,
+    /// After a merge of this many shards: the per-subject stages' outputs are already assembled,
+    /// so those stages are stamped, not run.
+    merged_from: Option<usize>,
+}
+
+/// The stages whose outputs a merge assembles from the shards (the others run on the merge).
+const PER_SUBJECT_STAGES: [&str; 5] = ["phantom", "scan", "deid", "convert", "features"];
+
+/// How a run covers the subjects.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    /// Every stage on every subject.
+    Whole,
+    /// The per-subject stages on this shard's subjects; the cohort stages wait for the merge.
+    Shard(Shard),
+    /// After a merge of this many shards: the cohort stages.
+    Merged(usize),
 }
 
 impl Runner {
@@ -101,10 +114,16 @@ impl Runner {
             return Ok(());
         }
         let t = Instant::now();
-        if !self.quiet {
+        let adopted = self
+            .merged_from
+            .filter(|_| PER_SUBJECT_STAGES.contains(&stage));
+        if !self.quiet && adopted.is_none() {
             eprintln!("{stage:>9}: running");
         }
-        let summary = f().map_err(|message| PipelineError::Stage { stage, message })?;
+        let summary = match adopted {
+            Some(n) => format!("merged from {n} shards"),
+            None => f().map_err(|message| PipelineError::Stage { stage, message })?,
+        };
         let secs = t.elapsed().as_secs_f64();
         crate::atomic::write_bytes(&stamp, key.as_bytes()).map_err(|source| PipelineError::Io {
             path: stamp.clone(),
@@ -190,22 +209,32 @@ pub fn run_command(
     if let Some(o) = out {
         cfg.output.dir = o.to_path_buf();
     }
-    let shard = shard
-        .map(str::to_string)
-        .or_else(|| {
-            let id = std::env::var("SLURM_ARRAY_TASK_ID").ok()?;
-            let n = std::env::var("SLURM_ARRAY_TASK_COUNT").ok()?;
-            Some(format!("{}/{}", id.parse::<usize>().ok()? + 1, n))
-        })
-        .map(|s| parse_shard(&s))
-        .transpose()?;
-    if let Some((_, n)) = shard {
-        if n > 1 {
-            return Err(PipelineError::Shard(
-                "sharding is not implemented in this version; run without --shard".into(),
-            ));
-        }
+    let shard = match shard {
+        Some(s) => Some(Shard::parse(s).map_err(|e| PipelineError::Shard(e.to_string()))),
+        None => Shard::from_slurm(
+            std::env::var("SLURM_ARRAY_TASK_ID").ok().as_deref(),
+            std::env::var("SLURM_ARRAY_TASK_COUNT").ok().as_deref(),
+        )
+        .map(|r| r.map_err(|e| PipelineError::Shard(e.to_string()))),
     }
+    .transpose()?;
+    let mode = match shard {
+        Some(s) if !s.is_whole() => Mode::Shard(s),
+        _ => Mode::Whole,
+    };
+    execute(&cfg, config, mode, quiet)
+}
+
+/// SHA-256 of the config as it acts on the data: the output folder left out, so every shard of
+/// one job (each with its own `--out`) and their merge agree.
+fn config_digest(cfg: &Config) -> String {
+    let mut c = cfg.clone();
+    c.output.dir = PathBuf::new();
+    sha256_hex(&serde_json::to_vec(&c).unwrap_or_default())
+}
+
+/// Run the stages `mode` asks for on `cfg` (its output folder included).
+fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), PipelineError> {
     let out_dir = cfg.output.dir.clone();
     // One run per output folder; then sweep what a killed run left half-written (temporary
     // siblings of any output, stamps included), so a rerun ends with exactly the outputs of an
@@ -222,13 +251,20 @@ pub fn run_command(
         eprintln!("      run: removed {swept} temporary file(s) left by an interrupted run");
     }
     let started = Instant::now();
-    let config_json = serde_json::to_vec(&cfg).unwrap_or_default();
-    let config_hash = sha256_hex(&config_json);
+    let config_hash = config_digest(cfg);
     let version = env!("CARGO_PKG_VERSION");
     let mut runner = Runner {
         out: out_dir.clone(),
         quiet,
         records: Vec::new(),
+        merged_from: match mode {
+            Mode::Merged(n) => Some(n),
+            _ => None,
+        },
+    };
+    let shard = match mode {
+        Mode::Shard(s) => Some(s),
+        _ => None,
     };
 
     // Input: a phantom cohort (demo) or the site export.
@@ -332,8 +368,10 @@ pub fn run_command(
     };
     let key_hash = sha256_hex(&std::fs::read(&key).unwrap_or_default());
     let map_hash = sha256_hex(&std::fs::read(&subject_map).unwrap_or_default());
+    let shard_label = shard.map(|s| s.to_string()).unwrap_or_default();
     let deid_key = sha256_hex(
-        format!("deid {version} {input_hash} {key_hash} {map_hash} {deid_options:?}").as_bytes(),
+        format!("deid {version} {input_hash} {key_hash} {map_hash} {deid_options:?} {shard_label}")
+            .as_bytes(),
     );
     runner.run("deid", &deid_key, || {
         let s = crate::deid::run_with(
@@ -348,6 +386,7 @@ pub fn run_command(
                     Some(_) => Some(out_dir.join("cohort").join("deid-site-log.tsv")),
                     None => cfg.deid.site_log.clone(),
                 },
+                shard,
             },
             deid_options,
             true,
@@ -355,7 +394,7 @@ pub fn run_command(
         .map_err(|e| e.to_string())?;
         if s.verification_failures > 0 {
             return Err(format!(
-                "{} files failed the post-write PHI check",
+                "{} files failed the PHI check and were not written",
                 s.verification_failures
             ));
         }
@@ -363,6 +402,11 @@ pub fn run_command(
             "{} released, {} already done, {} not released",
             s.released, s.already_done, s.not_released
         ))
+    })?;
+    // A shard may own no subject at all: its later stages see an empty tree.
+    std::fs::create_dir_all(&deid_dir).map_err(|source| PipelineError::Io {
+        path: deid_dir.clone(),
+        source,
     })?;
     let deid_hash = tree_hash(&deid_dir);
 
@@ -423,7 +467,7 @@ pub fn run_command(
     // Link and analyze.
     let table = out_dir.join("analysis").join("analysis_table.csv");
     let mut have_table = false;
-    match (&clinical, have_features) {
+    match (&clinical, have_features && shard.is_none()) {
         (Some((adsl, adtte, path)), true) => {
             let hash = |p: &PathBuf| sha256_hex(&std::fs::read(p).unwrap_or_default());
             let key = sha256_hex(
@@ -463,6 +507,7 @@ pub fn run_command(
             rejected.extend(read_problems(&link_problems));
             have_table = true;
         }
+        _ if shard.is_some() => runner.not_available("link", "runs on the merge of the shards"),
         _ => runner.not_available("link", "no [clinical] tables or no features"),
     }
     if have_table {
@@ -487,6 +532,8 @@ pub fn run_command(
             .map(|_| "stats.json, summary.md".to_string())
             .map_err(|e| e.to_string())
         })?;
+    } else if shard.is_some() {
+        runner.not_available("analyze", "runs on the merge of the shards");
     } else {
         runner.not_available("analyze", "no analysis table");
     }
@@ -524,6 +571,8 @@ pub fn run_command(
                 &rej,
             )
         })?;
+    } else if shard.is_some() {
+        runner.not_available("report", "runs on the merge of the shards");
     } else {
         runner.not_available("report", "no statistics");
     }
@@ -533,6 +582,7 @@ pub fn run_command(
         "version": version,
         "git_commit": option_env!("ANCILLA_GIT_COMMIT").unwrap_or("unknown"),
         "config_sha256": config_hash,
+        "shard": shard.map(|s| s.to_string()),
         "input_sha256": input_hash,
         "stages": runner.records,
         "rejected_inputs": rejected,
@@ -542,6 +592,13 @@ pub fn run_command(
     let p = out_dir.join("provenance.json");
     crate::atomic::write_json(&p, &provenance)
         .map_err(|source| PipelineError::Io { path: p, source })?;
+    if let Some(shard) = shard {
+        // Written last: a shard folder without it is unfinished, and the merge refuses it.
+        let owned = crate::deid::read_subject_map(&subject_map)
+            .map(|m| shard.subjects(m.values()))
+            .unwrap_or_default();
+        merge::write_manifest(&out_dir, shard, version, &config_hash, config, &owned)?;
+    }
     if !quiet {
         eprintln!(
             "run: done in {:.2} s; outputs in {}",
@@ -550,11 +607,4 @@ pub fn run_command(
         );
     }
     Ok(())
-}
-
-/// `ancilla merge`.
-pub fn merge_command(_shards: &[PathBuf], _out: &Path) -> Result<(), PipelineError> {
-    Err(PipelineError::Shard(
-        "merging shards is not implemented in this version".into(),
-    ))
 }

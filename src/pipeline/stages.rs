@@ -66,6 +66,13 @@ pub fn features(
             Err(p) => problems.push(p),
         }
     }
+    // Grouped by subject (stable: each subject's rows in series order), as a merge of shards
+    // orders them too.
+    rows.sort_by(|a, b| a.subject_id.cmp(&b.subject_id));
+    problems.sort_by(|a, b| {
+        let s = |x: &Value| x["subject"].as_str().unwrap_or_default().to_string();
+        s(a).cmp(&s(b))
+    });
     let n = rows.len();
     crate::atomic::write_bytes(out, &quant::table::to_csv(&rows)).map_err(|e| e.to_string())?;
     if let Some(dir) = out.parent() {

@@ -1,0 +1,448 @@
+//! `ancilla merge SHARD_DIR... --out DIR`: assemble the folders written by `ancilla run --shard I/N`
+//! into the folder one unsharded run writes — per-subject trees (de-identified DICOM, NIfTI) linked
+//! in, the reports and tables of the per-subject stages combined in the order a single run writes
+//! them — then run the cohort stages (link, analyze, report) on it. The merged folder equals a
+//! single run's (timings aside).
+//!
+//! A shard proves it finished with `shard.json` (written last): its index, the config's digest
+//! and where the config is. The shard folders are core-lab working folders; `shard.json` is not
+//! copied into the merged output.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+use super::{config_digest, execute, Config, Mode, PipelineError};
+use crate::convert::ConvertReport;
+use crate::shard::Shard;
+
+/// The manifest's file name.
+pub const MANIFEST: &str = "shard.json";
+
+/// What a finished shard records.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Manifest {
+    tool_version: String,
+    shard: Shard,
+    config_sha256: String,
+    /// The pipeline config the shard ran (the merge reads it again for the cohort stages).
+    config: PathBuf,
+    /// The USUBJIDs the shard owned.
+    subjects: Vec<String>,
+}
+
+/// Record a finished shard in `out/shard.json`.
+pub(super) fn write_manifest(
+    out: &Path,
+    shard: Shard,
+    version: &str,
+    config_sha256: &str,
+    config: &Path,
+    subjects: &BTreeSet<String>,
+) -> Result<(), PipelineError> {
+    let m = Manifest {
+        tool_version: version.to_string(),
+        shard,
+        config_sha256: config_sha256.to_string(),
+        config: std::fs::canonicalize(config).unwrap_or_else(|_| config.to_path_buf()),
+        subjects: subjects.iter().cloned().collect(),
+    };
+    let p = out.join(MANIFEST);
+    crate::atomic::write_json(&p, &m).map_err(|source| PipelineError::Io { path: p, source })
+}
+
+fn merge_err(s: impl Into<String>) -> PipelineError {
+    PipelineError::Merge(s.into())
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PipelineError + '_ {
+    move |source| PipelineError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn read_manifest(dir: &Path) -> Result<Manifest, PipelineError> {
+    let p = dir.join(MANIFEST);
+    let text = std::fs::read_to_string(&p).map_err(|_| {
+        merge_err(format!(
+            "{}: no {MANIFEST}; not a finished `ancilla run --shard I/N` folder (rerun that shard)",
+            dir.display()
+        ))
+    })?;
+    serde_json::from_str(&text).map_err(|e| merge_err(format!("{}: unreadable ({e})", p.display())))
+}
+
+/// Check the shards are one complete job; returns them ordered by index.
+fn check_shards(dirs: &[PathBuf]) -> Result<Vec<(PathBuf, Manifest)>, PipelineError> {
+    let mut shards: Vec<(PathBuf, Manifest)> = dirs
+        .iter()
+        .map(|d| read_manifest(d).map(|m| (d.clone(), m)))
+        .collect::<Result<_, _>>()?;
+    shards.sort_by_key(|(_, m)| m.shard.index);
+    let first = &shards[0].1;
+    let n = first.shard.count;
+    for (d, m) in &shards {
+        if m.shard.count != n {
+            return Err(merge_err(format!(
+                "{} is shard {} but {} is shard {}: not one job",
+                d.display(),
+                m.shard,
+                shards[0].0.display(),
+                first.shard
+            )));
+        }
+        if m.config_sha256 != first.config_sha256 || m.tool_version != first.tool_version {
+            return Err(merge_err(format!(
+                "{} ran another config or ancilla version than {}",
+                d.display(),
+                shards[0].0.display()
+            )));
+        }
+    }
+    let given: Vec<usize> = shards.iter().map(|(_, m)| m.shard.index).collect();
+    if let Some(w) = given.windows(2).find(|w| w[0] == w[1]) {
+        return Err(merge_err(format!("shard {}/{n} given twice", w[0])));
+    }
+    let missing: Vec<String> = (1..=n)
+        .filter(|i| !given.contains(i))
+        .map(|i| format!("{i}/{n}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(merge_err(format!(
+            "missing shard(s) {}: run them, then merge all {n}",
+            missing.join(", ")
+        )));
+    }
+    Ok(shards)
+}
+
+/// Put every file of `src` at the same place under `dst`: a hard link where the file system
+/// allows it, else an atomic copy. Temporary files of killed runs are left out.
+fn link_tree(src: &Path, dst: &Path, skip: &dyn Fn(&Path) -> bool) -> Result<usize, PipelineError> {
+    let mut n = 0;
+    let rd = std::fs::read_dir(src).map_err(io_err(src))?;
+    let mut entries: Vec<_> = rd.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for p in entries {
+        let name = p
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        if name.contains(crate::atomic::TEMP_MARK) || name == crate::atomic::LOCK_NAME || skip(&p) {
+            continue;
+        }
+        let target = dst.join(&name);
+        if p.is_dir() {
+            n += link_tree(&p, &target, skip)?;
+            continue;
+        }
+        std::fs::create_dir_all(dst).map_err(io_err(dst))?;
+        let _ = std::fs::remove_file(&target);
+        if std::fs::hard_link(&p, &target).is_err() {
+            crate::atomic::write_with(&target, |tmp| std::fs::copy(&p, tmp).map(|_| ()))
+                .map_err(io_err(&target))?;
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
+fn read_json(p: &Path) -> Result<Value, PipelineError> {
+    let text = std::fs::read_to_string(p).map_err(io_err(p))?;
+    serde_json::from_str(&text).map_err(|e| merge_err(format!("{}: {e}", p.display())))
+}
+
+fn write_json(p: &Path, v: &Value) -> Result<(), PipelineError> {
+    crate::atomic::write_json(p, v).map_err(io_err(p))
+}
+
+fn as_u64(v: &Value) -> u64 {
+    v.as_u64().unwrap_or(0)
+}
+
+/// Stable sort of JSON objects by their `subject` (as a single run orders them).
+fn by_subject(v: &mut [Value]) {
+    v.sort_by(|a, b| {
+        let s = |x: &Value| x["subject"].as_str().unwrap_or_default().to_string();
+        s(a).cmp(&s(b))
+    });
+}
+
+/// The de-identification reports of the shards as one.
+fn merge_deid_reports(reports: &[Value]) -> Value {
+    let mut out = reports[0].clone();
+    let (mut seen, mut released, mut failed) = (0, 0, 0);
+    let mut actions: BTreeMap<String, u64> = BTreeMap::new();
+    let mut per_subject = serde_json::Map::new();
+    let mut not_released: Vec<Value> = Vec::new();
+    for r in reports {
+        seen += as_u64(&r["files_seen"]);
+        released += as_u64(&r["released"]);
+        failed += as_u64(&r["verification_failures"]);
+        if let Some(a) = r["actions"].as_object() {
+            for (k, v) in a {
+                *actions.entry(k.clone()).or_default() += as_u64(v);
+            }
+        }
+        if let Some(p) = r["files_per_subject"].as_object() {
+            per_subject.extend(p.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        if let Some(n) = r["not_released"].as_array() {
+            not_released.extend(n.iter().cloned());
+        }
+    }
+    // Numbered files in input order, then the unnumbered (walk errors), as a single run lists them.
+    not_released.sort_by_key(|v| v["file"].as_u64().unwrap_or(u64::MAX));
+    out["files_seen"] = json!(seen);
+    out["released"] = json!(released);
+    out["verification_failures"] = json!(failed);
+    out["actions"] = json!(actions);
+    out["files_per_subject"] = Value::Object(per_subject);
+    out["not_released"] = Value::Array(not_released);
+    out
+}
+
+/// The conversion reports of the shards as one (typed, so the fields keep their order).
+fn merge_convert_reports(reports: &[Value]) -> Result<ConvertReport, PipelineError> {
+    let mut out = ConvertReport::default();
+    for r in reports {
+        let r: ConvertReport = serde_json::from_value(r.clone())
+            .map_err(|e| merge_err(format!("a shard's convert-report.json: {e}")))?;
+        out.converted.extend(r.converted);
+        out.not_converted.extend(r.not_converted);
+        out.files_rejected += r.files_rejected;
+    }
+    out.converted.sort_by(|a, b| a.nifti.cmp(&b.nifti));
+    by_subject(&mut out.not_converted);
+    Ok(out)
+}
+
+/// The long feature tables of the shards as one: the header once, rows grouped by subject (stable).
+fn merge_feature_tables(tables: &[String]) -> Result<String, PipelineError> {
+    let mut header: Option<&str> = None;
+    let mut rows: Vec<(String, &str)> = Vec::new();
+    for t in tables {
+        let mut lines = t.lines();
+        let h = lines.next().unwrap_or_default();
+        match header {
+            None => header = Some(h),
+            Some(prev) if prev != h => {
+                return Err(merge_err(
+                    "the shards' feature tables have different columns",
+                ))
+            }
+            _ => {}
+        }
+        for line in lines.filter(|l| !l.is_empty()) {
+            let mut r = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(line.as_bytes());
+            let subject = r
+                .records()
+                .next()
+                .and_then(Result::ok)
+                .and_then(|rec| rec.get(0).map(str::to_string))
+                .unwrap_or_default();
+            rows.push((subject, line));
+        }
+    }
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out = String::new();
+    out.push_str(header.unwrap_or_default());
+    out.push('\n');
+    for (_, l) in rows {
+        out.push_str(l);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// Files of the per-subject stages, assembled from the shards.
+fn assemble(shards: &[(PathBuf, Manifest)], out: &Path) -> Result<(), PipelineError> {
+    for part in ["cohort", "deid", "nifti", "features"] {
+        let p = out.join(part);
+        if p.exists() {
+            std::fs::remove_dir_all(&p).map_err(io_err(&p))?;
+        }
+    }
+    let first = &shards[0].0;
+    // The input side (a phantom cohort is the same in every shard), but the site log, which each
+    // shard wrote for its own files: those are concatenated.
+    let cohort = first.join("cohort");
+    if cohort.is_dir() {
+        link_tree(&cohort, &out.join("cohort"), &|p: &Path| {
+            p.ends_with("deid-site-log.tsv")
+        })?;
+        let mut rows: Vec<String> = Vec::new();
+        let mut header = None;
+        for (d, _) in shards {
+            if let Ok(t) = std::fs::read_to_string(d.join("cohort/deid-site-log.tsv")) {
+                let mut l = t.lines();
+                header = header.or(l.next().map(str::to_string));
+                rows.extend(l.map(str::to_string));
+            }
+        }
+        if let Some(h) = header {
+            rows.sort();
+            let text = std::iter::once(h)
+                .chain(rows)
+                .collect::<Vec<_>>()
+                .join("\n")
+                + "\n";
+            let p = out.join("cohort/deid-site-log.tsv");
+            crate::atomic::write_bytes(&p, text.as_bytes()).map_err(io_err(&p))?;
+        }
+    }
+    // The scan covers the whole input in every shard: one inventory, the same in all.
+    let inv = std::fs::read(first.join("inventory.json")).map_err(io_err(first))?;
+    for (d, _) in &shards[1..] {
+        if std::fs::read(d.join("inventory.json")).ok().as_deref() != Some(&inv[..]) {
+            return Err(merge_err(format!(
+                "{} scanned another input than {}",
+                d.display(),
+                first.display()
+            )));
+        }
+    }
+    let p = out.join("inventory.json");
+    crate::atomic::write_bytes(&p, &inv).map_err(io_err(&p))?;
+
+    // Per-subject trees: each subject from the one shard that owns it.
+    for part in ["deid", "nifti"] {
+        let mut owner: BTreeMap<String, PathBuf> = BTreeMap::new();
+        for (d, _) in shards {
+            let Ok(rd) = std::fs::read_dir(d.join(part)) else {
+                continue;
+            };
+            for e in rd.flatten().filter(|e| e.path().is_dir()) {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if let Some(prev) = owner.insert(name.clone(), d.clone()) {
+                    return Err(merge_err(format!(
+                        "subject {name} is in {} and in {}",
+                        prev.display(),
+                        d.display()
+                    )));
+                }
+                link_tree(&e.path(), &out.join(part).join(&name), &|_: &Path| false)?;
+            }
+        }
+    }
+    let reports = |rel: &str| -> Result<Vec<Value>, PipelineError> {
+        shards
+            .iter()
+            .map(|(d, _)| d.join(rel))
+            .filter(|p| p.is_file())
+            .map(|p| read_json(&p))
+            .collect()
+    };
+    let deid = reports("deid/deid-report.json")?;
+    if !deid.is_empty() {
+        write_json(
+            &out.join("deid/deid-report.json"),
+            &merge_deid_reports(&deid),
+        )?;
+    }
+    let conv = reports("nifti/convert-report.json")?;
+    if !conv.is_empty() {
+        let p = out.join("nifti/convert-report.json");
+        crate::atomic::write_json(&p, &merge_convert_reports(&conv)?).map_err(io_err(&p))?;
+    }
+    // Features: the long table, its problems, the dictionary.
+    let tables: Vec<String> = shards
+        .iter()
+        .filter_map(|(d, _)| std::fs::read_to_string(d.join("features/features.csv")).ok())
+        .collect();
+    if !tables.is_empty() {
+        let merged = merge_feature_tables(&tables)?;
+        let p = out.join("features/features.csv");
+        crate::atomic::write_bytes(&p, merged.as_bytes()).map_err(io_err(&p))?;
+        let mut problems: Vec<Value> = reports("features/problems.json")?
+            .into_iter()
+            .flat_map(|v| v.as_array().cloned().unwrap_or_default())
+            .collect();
+        by_subject(&mut problems);
+        write_json(&out.join("features/problems.json"), &Value::Array(problems))?;
+        let dict = first.join("features/features.dictionary.csv");
+        if let Ok(bytes) = std::fs::read(&dict) {
+            let p = out.join("features/features.dictionary.csv");
+            crate::atomic::write_bytes(&p, &bytes).map_err(io_err(&p))?;
+        }
+    }
+    Ok(())
+}
+
+/// `ancilla merge`.
+pub fn merge_command(shard_dirs: &[PathBuf], out: &Path, quiet: bool) -> Result<(), PipelineError> {
+    if shard_dirs.is_empty() {
+        return Err(merge_err("no shard folder given"));
+    }
+    let shards = check_shards(shard_dirs)?;
+    let out_abs = std::fs::canonicalize(out).unwrap_or_else(|_| out.to_path_buf());
+    if shards
+        .iter()
+        .any(|(d, _)| std::fs::canonicalize(d).ok().as_deref() == Some(out_abs.as_path()))
+    {
+        return Err(merge_err("--out must not be one of the shard folders"));
+    }
+    let m = &shards[0].1;
+    let mut cfg = Config::load(&m.config)?;
+    cfg.output.dir = out.to_path_buf();
+    if config_digest(&cfg) != m.config_sha256 {
+        return Err(merge_err(format!(
+            "the config {} changed since the shards ran; rerun them with it",
+            m.config.display()
+        )));
+    }
+    {
+        let _lock = crate::atomic::DirLock::acquire(out).map_err(io_err(out))?;
+        crate::atomic::remove_stale_temps(out);
+        if !quiet {
+            eprintln!("    merge: {} shards into {}", shards.len(), out.display());
+        }
+        assemble(&shards, out)?;
+    }
+    execute(&cfg, &m.config, Mode::Merged(shards.len()), quiet)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feature_tables_merge_by_subject_keeping_each_subjects_order() {
+        let a = "subject_id,feature\nS2,b\nS2,a\nS4,z\n".to_string();
+        let b = "subject_id,feature\nS1,y\nS3,x\nS3,w\n".to_string();
+        let m = merge_feature_tables(&[a, b]).unwrap();
+        assert_eq!(
+            m,
+            "subject_id,feature\nS1,y\nS2,b\nS2,a\nS3,x\nS3,w\nS4,z\n"
+        );
+        let c = "subject_id,other\nS5,q\n".to_string();
+        assert!(merge_feature_tables(&[m, c]).is_err());
+    }
+
+    #[test]
+    fn deid_reports_add_up() {
+        let r1 = json!({"files_seen": 3, "released": 2, "verification_failures": 0,
+            "actions": {"X": 4, "U": 1}, "files_per_subject": {"A": 2},
+            "not_released": [{"file": 7, "reason": "r"}, {"file": null, "reason": "w"}], "tool": "t"});
+        let r2 = json!({"files_seen": 2, "released": 2, "verification_failures": 1,
+            "actions": {"X": 1, "Z": 2}, "files_per_subject": {"B": 2},
+            "not_released": [{"file": 2, "reason": "q"}], "tool": "t"});
+        let m = merge_deid_reports(&[r1, r2]);
+        assert_eq!(m["files_seen"], 5);
+        assert_eq!(m["verification_failures"], 1);
+        assert_eq!(m["actions"], json!({"U": 1, "X": 5, "Z": 2}));
+        assert_eq!(m["files_per_subject"], json!({"A": 2, "B": 2}));
+        let files: Vec<Value> = m["not_released"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["file"].clone())
+            .collect();
+        assert_eq!(files, vec![json!(2), json!(7), Value::Null]);
+    }
+}
