@@ -297,6 +297,54 @@ pub fn convert(
     quiet: bool,
 ) -> Result<ConvertReport, ConvertError> {
     let inv = ingest::scan_paths(&[input.to_path_buf()])?;
+    let mut report = ConvertReport::default();
+    let image_count = inv.series.iter().filter(|s| s.is_image()).count();
+    let bar = crate::report::progress::bar(image_count as u64, "convert", quiet);
+    convert_inventory(&inv, input, out, gzip, quiet, &bar, &mut report);
+    bar.finish_and_clear();
+    finish(report, out)
+}
+
+/// Convert a de-identified tree (one folder per USUBJID) one subject at a time: only one
+/// subject's headers are in memory at once, so memory does not grow with the cohort.
+pub fn convert_per_subject(
+    root: &Path,
+    out: &Path,
+    gzip: bool,
+    quiet: bool,
+) -> Result<ConvertReport, ConvertError> {
+    let mut subjects: Vec<PathBuf> = std::fs::read_dir(root)
+        .map_err(|e| ConvertError::Write {
+            path: root.to_path_buf(),
+            message: e.to_string(),
+        })?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    subjects.sort();
+    let bar = crate::report::progress::bar(subjects.len() as u64, "convert", quiet);
+    let hidden = crate::report::progress::bar(0, "convert", true);
+    let mut report = ConvertReport::default();
+    for dir in subjects {
+        let inv = ingest::scan_paths(std::slice::from_ref(&dir))?;
+        convert_inventory(&inv, root, out, gzip, quiet, &hidden, &mut report);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    finish(report, out)
+}
+
+/// Convert every image series of `inv` into `out`, adding to `report`.
+fn convert_inventory(
+    inv: &ingest::Inventory,
+    input: &Path,
+    out: &Path,
+    gzip: bool,
+    quiet: bool,
+    bar: &indicatif::ProgressBar,
+    report: &mut ConvertReport,
+) {
     let names = subject_names(&inv.series);
     if !quiet
         && inv
@@ -309,7 +357,6 @@ pub fn convert(
         );
     }
     let image_series: Vec<&Series> = inv.series.iter().filter(|s| s.is_image()).collect();
-    let bar = crate::report::progress::bar(image_series.len() as u64, "convert", quiet);
     let results: Vec<(usize, Result<Vec<Converted>, String>)> = {
         use rayon::prelude::*;
         image_series
@@ -356,11 +403,7 @@ pub fn convert(
             })
             .collect()
     };
-    bar.finish_and_clear();
-    let mut report = ConvertReport {
-        files_rejected: inv.files_rejected(),
-        ..Default::default()
-    };
+    report.files_rejected += inv.files_rejected();
     for (idx, r) in results {
         let s = image_series[idx];
         match r {
@@ -383,6 +426,10 @@ pub fn convert(
             }
         }
     }
+}
+
+/// Sort the report as every entry point does, and write it.
+fn finish(mut report: ConvertReport, out: &Path) -> Result<ConvertReport, ConvertError> {
     report.converted.sort_by(|a, b| a.nifti.cmp(&b.nifti));
     // Stable, by subject: the order a merge of shards gives too.
     report.not_converted.sort_by(|a, b| {

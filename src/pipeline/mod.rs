@@ -124,6 +124,7 @@ impl Runner {
             Some(n) => format!("merged from {n} shards"),
             None => f().map_err(|message| PipelineError::Stage { stage, message })?,
         };
+        release_freed_memory();
         let secs = t.elapsed().as_secs_f64();
         crate::atomic::write_bytes(&stamp, key.as_bytes()).map_err(|source| PipelineError::Io {
             path: stamp.clone(),
@@ -149,6 +150,17 @@ impl Runner {
             status: format!("skipped: {why}"),
             seconds: 0.0,
         });
+    }
+}
+
+/// Give the heap a finished stage freed back to the OS (glibc keeps it otherwise, and the next
+/// stage's large buffers, which are mapped afresh, add to the peak RSS instead of reusing it).
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages of the allocator's arenas to the OS; it takes no
+    // pointer and is safe to call at any time.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -418,7 +430,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
     runner.run("convert", &convert_key, || {
         // Not up to date: start clean (a killed run may have left temporary files).
         let _ = std::fs::remove_dir_all(&nifti_dir);
-        crate::convert::convert(&deid_dir, &nifti_dir, gzip, true)
+        crate::convert::convert_per_subject(&deid_dir, &nifti_dir, gzip, true)
             .map(|r| {
                 format!(
                     "{} NIfTI files, {} series not converted",

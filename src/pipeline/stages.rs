@@ -11,14 +11,45 @@ use crate::roi;
 use crate::volume::assemble;
 
 /// Features of every subject's PET (SUVbw, PET mask), T2 and ADC (MR mask) of a de-identified
-/// tree into `out` (long CSV + dictionary). Returns the row count and the problems met.
+/// tree into `out` (long CSV + dictionary). One subject at a time (its series in parallel), so
+/// memory does not grow with the cohort; rows grouped by subject in USUBJID order (the order a
+/// merge of shards gives too). Returns the row count and the problems met.
 pub fn features(
     input: &Path,
     masks: &Path,
     labels: &BTreeMap<u32, String>,
     out: &Path,
 ) -> Result<(usize, Vec<Value>), String> {
-    let inv = crate::ingest::scan_paths(&[input.to_path_buf()]).map_err(|e| e.to_string())?;
+    let mut csv: Vec<u8> = quant::table::to_csv(&[]);
+    let mut n = 0;
+    let mut problems = Vec::new();
+    for subject in subjects_in(input) {
+        let (rows, mut p) = subject_features(&input.join(&subject), input, masks, labels)?;
+        n += rows.len();
+        let text = quant::table::to_csv(&rows);
+        // Without its header line.
+        let body = text
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(&[][..], |k| &text[k + 1..]);
+        csv.extend_from_slice(body);
+        problems.append(&mut p);
+    }
+    crate::atomic::write_bytes(out, &csv).map_err(|e| e.to_string())?;
+    if let Some(dir) = out.parent() {
+        quant::table::write_dictionary(dir).map_err(|e| e.to_string())?;
+    }
+    Ok((n, problems))
+}
+
+/// The feature rows and problems of one subject's folder of a de-identified tree.
+fn subject_features(
+    dir: &Path,
+    input: &Path,
+    masks: &Path,
+    labels: &BTreeMap<u32, String>,
+) -> Result<(Vec<quant::FeatureRow>, Vec<Value>), String> {
+    let inv = crate::ingest::scan_paths(&[dir.to_path_buf()]).map_err(|e| e.to_string())?;
     use rayon::prelude::*;
     let per_series: Vec<Result<Vec<quant::FeatureRow>, Value>> = inv
         .series
@@ -66,19 +97,7 @@ pub fn features(
             Err(p) => problems.push(p),
         }
     }
-    // Grouped by subject (stable: each subject's rows in series order), as a merge of shards
-    // orders them too.
-    rows.sort_by(|a, b| a.subject_id.cmp(&b.subject_id));
-    problems.sort_by(|a, b| {
-        let s = |x: &Value| x["subject"].as_str().unwrap_or_default().to_string();
-        s(a).cmp(&s(b))
-    });
-    let n = rows.len();
-    crate::atomic::write_bytes(out, &quant::table::to_csv(&rows)).map_err(|e| e.to_string())?;
-    if let Some(dir) = out.parent() {
-        quant::table::write_dictionary(dir).map_err(|e| e.to_string())?;
-    }
-    Ok((n, problems))
+    Ok((rows, problems))
 }
 
 /// Subjects (folder names) of a de-identified tree.

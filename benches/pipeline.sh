@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The whole pipeline at two cohort sizes (default 10 and 100 subjects): wall time and peak RSS of
+# `ancilla run` on a phantom site export (scan → deid → convert → features → link → analyze →
+# report; the phantom itself is generated beforehand, outside the timing), against a baseline
+# measured in the same run: `cp -r` of the same DICOM tree (best of 3, warm cache).
+# Targets (issue 6): peak RSS at 100 subjects within 1.3× of 10 subjects (the work streams per
+# subject); 100 subjects end to end within 3× the cp -r of its tree.
+# Run: benches/pipeline.sh [SMALL] [LARGE]   (builds the release binary unless ANCILLA_BIN is set)
+set -euo pipefail
+SMALL="${1:-10}"
+LARGE="${2:-100}"
+cd "$(dirname "$0")/.."
+if [ -z "${ANCILLA_BIN:-}" ]; then
+  cargo build --release --quiet
+  ANCILLA_BIN="${CARGO_TARGET_DIR:-target}/release/ancilla"
+fi
+ANCILLA_BIN=$(realpath "$ANCILLA_BIN")
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+best_cp() { # best wall time (s) of 3 copies of $1
+  local b=""
+  for _ in 1 2 3; do
+    rm -rf "$work/copy"
+    local t0 t1
+    t0=$(date +%s.%N); cp -r "$1" "$work/copy"; t1=$(date +%s.%N)
+    b=$(echo "$t0 $t1 $b" | awk '{d=$2-$1; if ($3=="" || d<$3) print d; else print $3}')
+  done
+  rm -rf "$work/copy"
+  echo "$b"
+}
+
+measure() { # N → "wall_s rss_kb cp_s files mb"
+  local n=$1 c="$work/cohort-$1"
+  "$ANCILLA_BIN" --quiet phantom --out "$c" --subjects "$n" --seed 1
+  cat > "$work/p$n.toml" <<TOML
+[output]
+dir = "$work/out-$n"
+[input]
+dicom = "$c/site-export"
+masks = "$c/masks"
+[deid]
+key = "$c/key.bin"
+subjects = "$c/clinical/subject_map.csv"
+site_log = "$work/site-log-$n.tsv"
+[clinical]
+adsl = "$c/clinical/adsl.csv"
+adtte = "$c/clinical/adtte.csv"
+pathology = "$c/clinical/pathology.csv"
+TOML
+  local cp_s files mb
+  cp_s=$(best_cp "$c/site-export")
+  files=$(find "$c/site-export" -type f | wc -l)
+  mb=$(du -sm "$c/site-export" | cut -f1)
+  /usr/bin/time -f "%e %M" -o "$work/time-$n" "$ANCILLA_BIN" --quiet run "$work/p$n.toml"
+  echo "$(cat "$work/time-$n") $cp_s $files $mb"
+}
+
+read -r s_wall s_rss s_cp s_files s_mb <<<"$(measure "$SMALL")"
+read -r l_wall l_rss l_cp l_files l_mb <<<"$(measure "$LARGE")"
+awk -v sn="$SMALL" -v ln="$LARGE" \
+  -v sw="$s_wall" -v sr="$s_rss" -v sc="$s_cp" -v sf="$s_files" -v sm="$s_mb" \
+  -v lw="$l_wall" -v lr="$l_rss" -v lc="$l_cp" -v lf="$l_files" -v lm="$l_mb" 'BEGIN {
+  printf "%3d subjects (%d files, %d MB): run %.2f s, peak RSS %.0f MB; cp -r %.2f s; run / cp = %.2f\n", sn, sf, sm, sw, sr/1024, sc, sw/sc;
+  printf "%3d subjects (%d files, %d MB): run %.2f s, peak RSS %.0f MB; cp -r %.2f s; run / cp = %.2f\n", ln, lf, lm, lw, lr/1024, lc, lw/lc;
+  printf "peak RSS %d / %d subjects = %.2f (target <= 1.3); run / cp at %d subjects = %.2f (target <= 3)\n", ln, sn, lr/sr, ln, lw/lc }'
