@@ -99,6 +99,14 @@ pub enum Command {
         time: String,
         #[arg(long, default_value = "PFS_EVENT")]
         event: String,
+        /// Kaplan–Meier confidence interval: log-log (default, as lifelines and R's
+        /// conf.type="log-log") or log (R's default conf.type="log").
+        #[arg(long, default_value = "log-log")]
+        ci: String,
+        /// A log-rank split at a fixed value, FEATURE=NUMBER (high = value ≥ NUMBER), reported
+        /// as logrank_cutoff next to the median split; repeatable.
+        #[arg(long = "cutoff", value_name = "FEATURE=NUMBER")]
+        cutoffs: Vec<String>,
     },
     /// Run every stage from a pipeline config; resumable.
     Run {

@@ -124,13 +124,24 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             out,
             time,
             event,
-        } => ancilla::stats::analyze(&ancilla::stats::AnalyzeOptions {
-            table,
-            out,
-            time,
-            event,
-        })
-        .map_err(fail),
+            ci,
+            cutoffs,
+        } => {
+            let ci = ancilla::stats::km::CiMethod::parse(&ci).ok_or_else(|| Failure {
+                code: 2,
+                error: anyhow::anyhow!("--ci expects log-log or log, found {ci:?}"),
+            })?;
+            let cutoffs = ancilla::stats::parse_cutoffs(&cutoffs).map_err(fail)?;
+            ancilla::stats::analyze(&ancilla::stats::AnalyzeOptions {
+                table,
+                out,
+                time,
+                event,
+                ci,
+                cutoffs,
+            })
+            .map_err(fail)
+        }
         Command::Run { config, out, shard } => {
             ancilla::pipeline::run_command(&config, out.as_deref(), shard.as_deref(), quiet)
                 .map_err(fail)

@@ -343,6 +343,10 @@ fn missing_or_conflicting_input_is_refused() {
     let e =
         config_error("[output]\ndir = \"x\"\n[phantom]\nsubjects = 1\n[input]\ndicom = \".\"\n");
     assert!(e.contains("exclude each other"), "{e}");
+    let e = config_error(
+        "[output]\ndir = \"x\"\n[phantom]\nsubjects = 1\n[analysis]\nci = \"plain\"\n",
+    );
+    assert!(e.contains("[analysis] ci"), "{e}");
     assert!(
         config_error("[output]\ndir = \"x\"\n[input]\ndicom = \"no/such/folder\"\n")
             .contains("does not exist")
@@ -368,6 +372,10 @@ fn shipped_configs_parse() {
     let text = std::fs::read_to_string(root.join("ancillary-study.toml")).unwrap();
     let cfg: ancilla::pipeline::Config = toml::from_str(&text).unwrap();
     assert_eq!(cfg.rois.labels["1"], "tumor");
+    assert_eq!(cfg.analysis.cutoffs["pt_tumor_stat_max"], 10.0);
+    let text = std::fs::read_to_string(root.join("demo-small.toml")).unwrap();
+    let cfg: ancilla::pipeline::Config = toml::from_str(&text).unwrap();
+    assert_eq!(cfg.phantom.unwrap().subjects, 4);
 }
 
 /// The report opened as a person would, in headless Chromium: no console error, every image

@@ -235,6 +235,61 @@ fn cox_is_refused_below_five_events_with_a_note() {
     assert_eq!(stats["km"]["survival"][1], 1.0);
 }
 
+/// A configured cut-off that makes the same groups as the median split (integer ages: age > median
+/// ⇔ age ≥ ⌊median⌋ + 1) gives lifelines' median-split log-rank; `--ci log` switches the KM
+/// interval; bad options are usage errors.
+#[test]
+fn cutoff_logrank_and_log_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = analyze(&fixture(), &dir.path().join("a"), &[]);
+    assert!(first.status.success());
+    let stats: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("a/stats.json")).unwrap()).unwrap();
+    let median = feature(&stats, "age")["logrank_median_split"]["cutoff"]
+        .as_f64()
+        .unwrap();
+    assert!(feature(&stats, "age").get("logrank_cutoff").is_none());
+    let cut = format!("age={}", median.floor() + 1.0);
+    let out = analyze(
+        &fixture(),
+        &dir.path().join("b"),
+        &["--cutoff", &cut, "--cutoff", "prio=100", "--ci", "log"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("b/stats.json")).unwrap()).unwrap();
+    let lr = &feature(&stats, "age")["logrank_cutoff"];
+    close(&lr["statistic"], r::ROSSI_AGE_SPLIT_LOGRANK_STAT, 1e-10);
+    close(&lr["p"], r::ROSSI_AGE_SPLIT_LOGRANK_P, 1e-9);
+    assert_eq!(
+        lr["n_high"].as_u64().unwrap() + lr["n_low"].as_u64().unwrap(),
+        432
+    );
+    // No one has 100 prior convictions: an empty group, reported as null with a note.
+    let prio = feature(&stats, "prio");
+    assert!(prio["logrank_cutoff"].is_null());
+    assert!(prio["note"].as_str().unwrap().contains("cut-off 100"));
+    assert_eq!(stats["km"]["ci_method"], "log");
+    // The log interval is S·exp(∓zσ): wider below than log-log's on this curve, never above 1.
+    let (s, lo) = (&stats["km"]["survival"], &stats["km"]["ci_lower"]);
+    let k = s.as_array().unwrap().len() - 1;
+    assert!(lo[k].as_f64().unwrap() < s[k].as_f64().unwrap());
+
+    for bad in [
+        vec!["--cutoff", "age"],
+        vec!["--cutoff", "agee=3"],
+        vec!["--ci", "plain"],
+    ] {
+        let out = analyze(&fixture(), &dir.path().join("c"), &bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(!dir.path().join("c/stats.json").exists());
+    }
+}
+
 #[test]
 fn bad_input_exit_codes() {
     let dir = tempfile::tempdir().unwrap();

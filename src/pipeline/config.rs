@@ -133,6 +133,16 @@ pub struct AnalysisSection {
     pub time: String,
     #[serde(default = "pfs_event")]
     pub event: String,
+    /// Kaplan–Meier interval: "log-log" (default, as lifelines) or "log".
+    #[serde(default = "log_log")]
+    pub ci: String,
+    /// Log-rank cut-offs by feature column, e.g. `{ pt_tumor_stat_max = 10.0 }`.
+    #[serde(default)]
+    pub cutoffs: std::collections::BTreeMap<String, f64>,
+}
+
+fn log_log() -> String {
+    "log-log".into()
 }
 
 fn pfs_time() -> String {
@@ -148,6 +158,8 @@ impl Default for AnalysisSection {
         AnalysisSection {
             time: pfs_time(),
             event: pfs_event(),
+            ci: log_log(),
+            cutoffs: Default::default(),
         }
     }
 }
@@ -211,6 +223,12 @@ impl Config {
             }
             (Some(_), Some(_)) => return Err(invalid("[phantom] and [input] exclude each other")),
             _ => {}
+        }
+        if crate::stats::km::CiMethod::parse(&cfg.analysis.ci).is_none() {
+            return Err(invalid(&format!(
+                "[analysis] ci must be \"log-log\" or \"log\", found {:?}",
+                cfg.analysis.ci
+            )));
         }
         if cfg.phantom.as_ref().is_some_and(|p| p.subjects == 0) {
             return Err(invalid("[phantom] subjects must be at least 1"));

@@ -533,13 +533,20 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
             )
             .as_bytes(),
         );
+        let key =
+            sha256_hex(format!("{key} {} {:?}", cfg.analysis.ci, cfg.analysis.cutoffs).as_bytes());
         let (time, event) = (cfg.analysis.time.clone(), cfg.analysis.event.clone());
+        let ci = crate::stats::km::CiMethod::parse(&cfg.analysis.ci)
+            .unwrap_or(crate::stats::km::CiMethod::LogLog);
+        let cutoffs = cfg.analysis.cutoffs.clone();
         runner.run("analyze", &key, || {
             crate::stats::analyze(&crate::stats::AnalyzeOptions {
                 table: table.clone(),
                 out: stats_dir.clone(),
                 time,
                 event,
+                ci,
+                cutoffs,
             })
             .map(|_| "stats.json, summary.md".to_string())
             .map_err(|e| e.to_string())

@@ -4,6 +4,7 @@
 //! then Benjamini–Hochberg over the Cox Wald p-values. Writes DIR/stats.json and DIR/summary.md
 //! atomically. A result that cannot be computed is null and the feature's "note" says why.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
@@ -39,12 +40,16 @@ pub enum StatsError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Usage(String),
 }
 
 impl crate::ExitCode for StatsError {
     fn exit_code(&self) -> u8 {
         match self {
-            StatsError::Unreadable { .. } | StatsError::MissingColumn { .. } => 2,
+            StatsError::Unreadable { .. }
+            | StatsError::MissingColumn { .. }
+            | StatsError::Usage(_) => 2,
             _ => 1,
         }
     }
@@ -57,6 +62,32 @@ pub struct AnalyzeOptions {
     pub out: PathBuf,
     pub time: String,
     pub event: String,
+    /// Kaplan–Meier pointwise interval: log(−log) (default, as lifelines) or log.
+    pub ci: km::CiMethod,
+    /// Configured log-rank cut-offs by feature column (in addition to the median split).
+    pub cutoffs: BTreeMap<String, f64>,
+}
+
+/// Parse `NAME=VALUE` cut-offs (`--cutoff pt_tumor_stat_max=10`).
+pub fn parse_cutoffs(specs: &[String]) -> Result<BTreeMap<String, f64>, StatsError> {
+    let mut m = BTreeMap::new();
+    for s in specs {
+        let parsed = s
+            .split_once('=')
+            .and_then(|(k, v)| Some((k.trim(), v.trim().parse::<f64>().ok()?)))
+            .filter(|(k, v)| !k.is_empty() && v.is_finite());
+        match parsed {
+            Some((k, v)) => {
+                m.insert(k.to_string(), v);
+            }
+            None => {
+                return Err(StatsError::Usage(format!(
+                    "--cutoff expects FEATURE=NUMBER (e.g. pt_tumor_stat_max=10), found {s:?}"
+                )))
+            }
+        }
+    }
+    Ok(m)
 }
 
 /// Columns that are never features.
@@ -229,7 +260,7 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<(), StatsError> {
     let t_all: Vec<f64> = surv.iter().map(|&r| time[r].unwrap_or(0.0)).collect();
     let e_all: Vec<bool> = surv.iter().map(|&r| event[r] == Some(1.0)).collect();
     let n_events = e_all.iter().filter(|&&e| e).count();
-    let curve = km::fit(&t_all, &e_all, km::CiMethod::LogLog, ALPHA);
+    let curve = km::fit(&t_all, &e_all, opts.ci, ALPHA);
     let km_json = km_json(&curve);
 
     // Features: every other column whose non-empty cells are all numbers.
@@ -245,6 +276,17 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<(), StatsError> {
         }
     }
 
+    // A cut-off must name a feature column: a typo must not pass silently.
+    if let Some(bad) = opts
+        .cutoffs
+        .keys()
+        .find(|k| !features.iter().any(|(n, _)| n == *k))
+    {
+        return Err(StatsError::Usage(format!(
+            "--cutoff {bad}: {} has no numeric feature column {bad:?}",
+            table.path.display()
+        )));
+    }
     let mut results = Vec::new();
     let mut p_for_q = Vec::new();
     for (name, values) in &features {
@@ -255,6 +297,7 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<(), StatsError> {
             &event,
             viable.as_deref(),
             pcr.as_deref(),
+            opts.cutoffs.get(name).copied(),
         );
         results.push(obj);
         p_for_q.push(p);
@@ -318,6 +361,7 @@ fn feature_json(
     event: &[Option<f64>],
     viable: Option<&[Option<f64>]>,
     pcr: Option<&[Option<f64>]>,
+    cutoff: Option<f64>,
 ) -> (Value, Option<f64>) {
     let mut notes: Vec<String> = Vec::new();
     let rows: Vec<usize> = (0..values.len())
@@ -358,6 +402,22 @@ fn feature_json(
             }
         }
     };
+
+    // The configured cut-off: high = value ≥ cut-off (a clinical threshold includes itself).
+    let logrank_cutoff_json = cutoff.map(|c| {
+        let high: Vec<bool> = x.iter().map(|&v| v >= c).collect();
+        let n_high = high.iter().filter(|&&h| h).count();
+        match logrank::test(&t, &e, &high) {
+            Some(lr) => json!({"cutoff": c, "statistic": num(lr.statistic), "p": num(lr.p),
+                               "n_high": n_high, "n_low": high.len() - n_high}),
+            None => {
+                notes.push(format!(
+                    "log-rank: cut-off {c} leaves an empty group or no event"
+                ));
+                Value::Null
+            }
+        }
+    });
 
     let spearman_json = match viable {
         None => {
@@ -410,6 +470,9 @@ fn feature_json(
         "cox": cox_json, "logrank_median_split": logrank_json,
         "spearman_viable_tumor": spearman_json, "roc_pcr": roc_json, "q_value": null,
     });
+    if let Some(v) = logrank_cutoff_json {
+        obj["logrank_cutoff"] = v;
+    }
     if p.is_none() {
         notes.push("q-value: no Cox p-value".into());
     }
@@ -531,6 +594,8 @@ mod tests {
             out: out.clone(),
             time: "PFS_MONTHS".into(),
             event: "PFS_EVENT".into(),
+            ci: km::CiMethod::LogLog,
+            cutoffs: BTreeMap::new(),
         })
         .map(|()| out)
     }

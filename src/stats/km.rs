@@ -16,6 +16,15 @@ pub enum CiMethod {
 }
 
 impl CiMethod {
+    /// `log-log` (the default, as lifelines) or `log`.
+    pub fn parse(s: &str) -> Option<CiMethod> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "log-log" | "loglog" => Some(CiMethod::LogLog),
+            "log" => Some(CiMethod::Log),
+            _ => None,
+        }
+    }
+
     /// Name written to stats.json.
     pub fn name(self) -> &'static str {
         match self {
@@ -284,6 +293,23 @@ pub(crate) mod tests {
         close(s, r::ROSSI_KM_S24, 1e-12);
         close(lo, r::ROSSI_KM_S24_CI_LOWER, 1e-10);
         close(hi, r::ROSSI_KM_S24_CI_UPPER, 1e-10);
+    }
+
+    /// By hand, five deaths at t = 1..5, no censoring. At t = 2: S = (4/5)(3/4) = 0.6; Greenwood
+    /// Σ d/(n(n−d)) = 1/(5·4) + 1/(4·3) = 0.1333…; "log" interval S·exp(∓z·√Σ) with
+    /// z = 1.959963984540054: lower 0.6 / exp(1.95996·0.365148) = 0.2933164316383263, upper
+    /// 0.6 · 2.04557 = 1.2273 capped at 1 (R survival `survfit(conf.type = "log")` caps it too).
+    #[test]
+    fn log_interval_by_hand() {
+        let t = [1.0, 2.0, 3.0, 4.0, 5.0];
+        let km = fit(&t, &[true; 5], CiMethod::Log, 0.05);
+        let (s, lo, hi) = km.at(2.0).unwrap();
+        close(s, 0.6, 1e-15);
+        close(lo, 0.2933164316383263, 1e-12);
+        assert_eq!(hi, 1.0);
+        assert_eq!(CiMethod::parse("LOG"), Some(CiMethod::Log));
+        assert_eq!(CiMethod::parse("log-log"), Some(CiMethod::LogLog));
+        assert_eq!(CiMethod::parse("plain"), None);
     }
 
     #[test]
