@@ -3,6 +3,7 @@
 //! long feature table with its dictionary (`table`).
 
 pub mod features;
+pub mod morphology;
 pub mod pet;
 pub mod suv;
 pub mod table;

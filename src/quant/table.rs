@@ -50,6 +50,10 @@ pub fn unit(kind: UnitKind, image: &str) -> String {
         UnitKind::Dimensionless => "1".into(),
         UnitKind::Millilitre => "ml".into(),
         UnitKind::MillilitreIntensity => format!("ml*{u}"),
+        UnitKind::Area => "mm2".into(),
+        UnitKind::Length => "mm".into(),
+        UnitKind::PerLength => "1/mm".into(),
+        UnitKind::IntegratedIntensity => format!("mm3*{u}"),
     }
 }
 
@@ -78,7 +82,27 @@ pub fn to_csv(rows: &[FeatureRow]) -> Vec<u8> {
 }
 
 /// (feature, IBSI code, unit, definition, clinical alias)
-pub const DICTIONARY: [(&str, &str, &str, &str, &str); 27] = [
+pub const DICTIONARY: [(&str, &str, &str, &str, &str); 47] = [
+    ("morph_volume", "RNU0", "mm3", "Mesh volume: marching cubes at iso 0.5 on the ROI mask, volume by the divergence theorem", "volume (mesh)"),
+    ("morph_area_mesh", "C0JK", "mm2", "Mesh surface area: sum of the marching-cubes triangle areas", "surface area"),
+    ("morph_av", "2PR5", "1/mm", "Surface to volume ratio A/V", ""),
+    ("morph_comp_1", "SKGS", "1", "Compactness 1: V / (√π A^(3/2))", ""),
+    ("morph_comp_2", "BQWJ", "1", "Compactness 2: 36π V² / A³", ""),
+    ("morph_sph_dispr", "KRCK", "1", "Spherical disproportion: A / (36π V²)^(1/3)", ""),
+    ("morph_sphericity", "QCFX", "1", "Sphericity: (36π V²)^(1/3) / A", "sphericity"),
+    ("morph_asphericity", "25C7", "1", "Asphericity: A / (36π V²)^(1/3) − 1", ""),
+    ("morph_com", "KLMA", "mm", "Centre of mass shift: distance between the ROI's geometric centre and its intensity-weighted centre", ""),
+    ("morph_diam", "L0JK", "mm", "Maximum 3D diameter: largest distance between two mesh vertices", "maximum 3D diameter"),
+    ("morph_pca_maj_axis", "TDIC", "mm", "Major axis length: 4√λ1 of the voxel-centre covariance", ""),
+    ("morph_pca_min_axis", "P9VJ", "mm", "Minor axis length: 4√λ2", ""),
+    ("morph_pca_least_axis", "7J51", "mm", "Least axis length: 4√λ3", ""),
+    ("morph_pca_elongation", "Q3CK", "1", "Elongation: √(λ2/λ1)", ""),
+    ("morph_pca_flatness", "N17B", "1", "Flatness: √(λ3/λ1)", ""),
+    ("morph_vol_dens_aabb", "PBX1", "1", "Volume density: V / volume of the mesh's axis-aligned bounding box", ""),
+    ("morph_area_dens_aabb", "R59B", "1", "Area density: A / area of the mesh's axis-aligned bounding box", ""),
+    ("morph_vol_dens_aee", "6BDE", "1", "Volume density: V / volume of the approximate enclosing ellipsoid (semi-axes 2√λ)", ""),
+    ("morph_area_dens_aee", "RDD2", "1", "Area density: A / area of the approximate enclosing ellipsoid (IBSI Legendre series, 20 terms)", ""),
+    ("morph_integ_int", "99N0", "mm3*image unit", "Integrated intensity: mean intensity × mesh volume", ""),
     ("morph_vol_approx", "YEKZ", "mm3", "Volume by voxel counting: number of ROI voxels × voxel volume", "volume"),
     ("stat_mean", "Q4LE", "image unit", "Mean intensity in the ROI", "SUVmean (on suvbw)"),
     ("stat_var", "ECT3", "image unit^2", "Intensity variance (population, 1/N)", ""),
