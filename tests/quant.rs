@@ -206,6 +206,28 @@ fn features_cli_on_phantom_pet_matches_ground_truth() {
                 < 1e-6
         );
     }
+    // Mesh volume against the analytic volume of the phantom's ellipsoids (the tumour is a ball
+    // of radius ≥ 1 cm): within 2%; maximum 3D diameter within one 4 mm voxel of the longest axis.
+    for roi in ["tumor", "liver"] {
+        let r: Vec<f64> = subj["anatomy"][roi]["radii"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let truth = 4.0 / 3.0 * std::f64::consts::PI * r[0] * r[1] * r[2];
+        let v = get(roi, "morph_volume");
+        assert!(
+            (v - truth).abs() / truth < 0.02,
+            "{roi}: mesh {v} vs {truth} mm3"
+        );
+        let longest = 2.0 * r.iter().cloned().fold(0.0, f64::max);
+        let d = get(roi, "morph_diam");
+        assert!(
+            (d - longest).abs() <= 4.0,
+            "{roi}: diameter {d} vs {longest} mm"
+        );
+    }
     // Tumour SUV ≥ 4 everywhere: MTV(SUV ≥ 3) is the whole tumour; TL-PSMA = MTV × SUVmean.
     let mtv = get("tumor", "mtv_suv3");
     assert!(
