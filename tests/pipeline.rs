@@ -147,7 +147,6 @@ fn killed_run_resumes_to_identical_outputs() {
     assert!(ancilla(&["run", cfg_ref.to_str().unwrap()])
         .status
         .success());
-    let expected = outputs(&reference);
     type When = fn(&Path) -> bool;
     let points: [(&str, When); 4] = [
         ("phantom", |o| count_files(&o.join("cohort")) > 20),
@@ -173,24 +172,7 @@ fn killed_run_resumes_to_identical_outputs() {
         }
         let o = ancilla(&["run", cfg.to_str().unwrap()]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let got = outputs(&out);
-        let names = |v: &[(PathBuf, Vec<u8>)]| {
-            v.iter()
-                .map(|(p, _)| p.clone())
-                .collect::<std::collections::BTreeSet<_>>()
-        };
-        let (g, e) = (names(&got), names(&expected));
-        assert!(
-            g == e,
-            "killed in {stage}: extra {:?}, missing {:?}",
-            g.difference(&e).collect::<Vec<_>>(),
-            e.difference(&g).collect::<Vec<_>>()
-        );
-        for ((p, a), (_, b)) in got.iter().zip(&expected) {
-            if !p.starts_with(".stamps") {
-                assert!(a == b, "{} differs after a kill in {stage}", p.display());
-            }
-        }
+        assert_same_outputs(&out, &reference, &format!("killed in {stage}"));
     }
 }
 
