@@ -181,7 +181,7 @@ fn features_cli_on_phantom_pet_matches_ground_truth() {
         "--mask",
         mask.to_str().unwrap(),
         "--labels",
-        "1=tumor,3=liver",
+        "1=tumor,2=kidney,3=liver,4=bloodpool,5=parotid",
         "--out",
         out.to_str().unwrap(),
     ]);
@@ -228,6 +228,23 @@ fn features_cli_on_phantom_pet_matches_ground_truth() {
             "{roi}: diameter {d} vs {longest} mm"
         );
     }
+    // Cross-region PSMA metrics from the true uniform SUVs: the miPSMA step and the ratios.
+    let true_suv = |roi: &str| subj["regions"][roi]["suvbw"].as_f64().unwrap();
+    let t = true_suv("tumor");
+    let score = if t >= true_suv("parotid") {
+        3.0
+    } else if t >= true_suv("liver") {
+        2.0
+    } else if t >= true_suv("bloodpool") {
+        1.0
+    } else {
+        0.0
+    };
+    assert_eq!(get("tumor", "mipsma_score"), score);
+    let ratio = get("tumor", "ratio_suvmax_to_liver_suvmean");
+    assert!((ratio - t / true_suv("liver")).abs() <= 1e-4 * ratio);
+    // One ball-shaped tumour: one lesion.
+    assert_eq!(get("tumor", "lesions_suv3_min0p5ml"), 1.0);
     // Tumour SUV ≥ 4 everywhere: MTV(SUV ≥ 3) is the whole tumour; TL-PSMA = MTV × SUVmean.
     let mtv = get("tumor", "mtv_suv3");
     assert!(

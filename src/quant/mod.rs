@@ -70,7 +70,7 @@ pub fn features_for_volume(
     table: &BTreeMap<u32, String>,
     ctx: &FeatureContext,
 ) -> Vec<FeatureRow> {
-    let mut rows = Vec::new();
+    let mut rows: Vec<FeatureRow> = Vec::new();
     for (&label, roi_name) in table {
         let in_roi = |k: usize, j: usize, i: usize| labels.labels[[k, j, i]] == label;
         let mut feats = features::region_features(image, &in_roi);
@@ -84,6 +84,26 @@ pub fn features_for_volume(
                 series_uid: ctx.series_uid.clone(),
                 image: ctx.image.clone(),
                 roi: roi_name.clone(),
+                feature: f.name.to_string(),
+                value: f.value,
+                unit: table::unit(f.unit_kind, &ctx.image),
+            });
+        }
+    }
+    if ctx.image == "suvbw" {
+        let get = |roi: &str, feature: &str| {
+            rows.iter()
+                .find(|r| r.roi == roi && r.feature == feature)
+                .map(|r| r.value)
+        };
+        let extra = pet::cross_region_metrics(&get);
+        for f in extra {
+            rows.push(FeatureRow {
+                subject_id: ctx.subject_id.clone(),
+                modality: ctx.modality.clone(),
+                series_uid: ctx.series_uid.clone(),
+                image: ctx.image.clone(),
+                roi: "tumor".into(),
                 feature: f.name.to_string(),
                 value: f.value,
                 unit: table::unit(f.unit_kind, &ctx.image),

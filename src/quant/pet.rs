@@ -1,6 +1,10 @@
 //! PSMA PET volume metrics (../shared/reference/suv.md "Lesion metrics"): metabolic tumour volume
 //! at a fixed SUV threshold (3) and at 41% / 50% of the region's SUVmax, and total lesion PSMA
-//! (volume × SUVmean inside it). The threshold is part of each feature's name.
+//! (volume × SUVmean inside it), the lesion count (26-connected components of the region at SUV ≥ 3
+//! of at least 0.5 ml), and across regions the PROMISE miPSMA expression score of the tumour
+//! (0: SUVmax below the blood pool's SUVmean; 1: ≥ blood pool; 2: ≥ liver; 3: ≥ parotid) and the
+//! tumour-to-kidney and tumour-to-liver SUVmax / SUVmean ratios. The threshold is part of each
+//! feature's name.
 
 use super::features::{Feature, UnitKind};
 use crate::volume::Volume;
@@ -42,5 +46,154 @@ pub fn volume_metrics(
             unit_kind: UnitKind::MillilitreIntensity,
         });
     }
+    out.push(Feature {
+        name: "lesions_suv3_min0p5ml",
+        value: lesion_count(image, in_roi, 3.0, 0.5) as f64,
+        unit_kind: UnitKind::Dimensionless,
+    });
     out
+}
+
+/// Connected components (26-connectivity) of the region's voxels with SUV ≥ `threshold`, counting
+/// those of at least `min_ml`.
+pub fn lesion_count(
+    image: &Volume,
+    in_roi: &dyn Fn(usize, usize, usize) -> bool,
+    threshold: f32,
+    min_ml: f64,
+) -> usize {
+    let [nk, nj, ni] = image.dims();
+    let hot = |k: usize, j: usize, i: usize| in_roi(k, j, i) && image.data[[k, j, i]] >= threshold;
+    let mut seen = vec![false; nk * nj * ni];
+    let at = |k: usize, j: usize, i: usize| (k * nj + j) * ni + i;
+    let voxel_ml = image.geometry.voxel_volume_mm3() / 1000.0;
+    let mut count = 0;
+    let mut stack = Vec::new();
+    for ((k, j, i), _) in image.data.indexed_iter() {
+        if seen[at(k, j, i)] || !hot(k, j, i) {
+            continue;
+        }
+        seen[at(k, j, i)] = true;
+        stack.push((k, j, i));
+        let mut size = 0usize;
+        while let Some((k, j, i)) = stack.pop() {
+            size += 1;
+            for dk in -1i64..=1 {
+                for dj in -1i64..=1 {
+                    for di in -1i64..=1 {
+                        let (a, b, c) = (k as i64 + dk, j as i64 + dj, i as i64 + di);
+                        if a < 0 || b < 0 || c < 0 {
+                            continue;
+                        }
+                        let (a, b, c) = (a as usize, b as usize, c as usize);
+                        if a >= nk || b >= nj || c >= ni || seen[at(a, b, c)] || !hot(a, b, c) {
+                            continue;
+                        }
+                        seen[at(a, b, c)] = true;
+                        stack.push((a, b, c));
+                    }
+                }
+            }
+        }
+        if size as f64 * voxel_ml >= min_ml {
+            count += 1;
+        }
+    }
+    count
+}
+
+/// Cross-region PSMA metrics of the tumour, from the per-region features of one SUVbw image
+/// (`(roi, feature) → value`): the miPSMA expression score and the tumour-to-organ ratios. The
+/// regions are found by their names: tumor, kidney, liver, bloodpool, parotid.
+pub fn cross_region_metrics(get: &dyn Fn(&str, &str) -> Option<f64>) -> Vec<Feature> {
+    let mut out = Vec::new();
+    let Some(tumor_max) = get("tumor", "stat_max") else {
+        return out;
+    };
+    let mean = |roi: &str| get(roi, "stat_mean");
+    if let (Some(bp), Some(liver), Some(parotid)) =
+        (mean("bloodpool"), mean("liver"), mean("parotid"))
+    {
+        let score = if tumor_max >= parotid {
+            3.0
+        } else if tumor_max >= liver {
+            2.0
+        } else if tumor_max >= bp {
+            1.0
+        } else {
+            0.0
+        };
+        out.push(Feature {
+            name: "mipsma_score",
+            value: score,
+            unit_kind: UnitKind::Dimensionless,
+        });
+    }
+    for (name, roi) in [
+        ("ratio_suvmax_to_kidney_suvmean", "kidney"),
+        ("ratio_suvmax_to_liver_suvmean", "liver"),
+    ] {
+        if let Some(m) = mean(roi).filter(|m| *m > 0.0) {
+            out.push(Feature {
+                name,
+                value: tumor_max / m,
+                unit_kind: UnitKind::Dimensionless,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::volume::Geometry;
+    use ndarray::Array3;
+
+    #[test]
+    fn lesions_are_26_connected_and_small_ones_are_left_out() {
+        // 2 mm voxels (0.008 ml): two diagonal-touching hot voxels are one lesion; a 4×4×4 block
+        // (0.512 ml) counts, a lone voxel (0.008 ml) does not at a 0.5 ml minimum.
+        let mut data = Array3::<f32>::zeros((12, 12, 12));
+        for k in 0..4 {
+            for j in 0..4 {
+                for i in 0..4 {
+                    data[[k, j, i]] = 5.0;
+                }
+            }
+        }
+        data[[4, 4, 4]] = 5.0; // touches the block's corner (26-connected)
+        data[[10, 10, 10]] = 9.0;
+        let img = Volume {
+            data,
+            geometry: Geometry::axial([0.0; 3], [2.0; 3]),
+        };
+        let all = |_: usize, _: usize, _: usize| true;
+        assert_eq!(lesion_count(&img, &all, 3.0, 0.5), 1);
+        assert_eq!(lesion_count(&img, &all, 3.0, 0.0), 2);
+        assert_eq!(lesion_count(&img, &all, 6.0, 0.0), 1);
+    }
+
+    #[test]
+    fn mipsma_score_steps_at_each_reference_organ() {
+        let organs = |tumor: f64| {
+            move |roi: &str, f: &str| -> Option<f64> {
+                match (roi, f) {
+                    ("tumor", "stat_max") => Some(tumor),
+                    ("bloodpool", _) => Some(2.0),
+                    ("liver", _) => Some(5.0),
+                    ("parotid", _) => Some(12.0),
+                    ("kidney", _) => Some(20.0),
+                    _ => None,
+                }
+            }
+        };
+        for (tumor, score) in [(1.0, 0.0), (2.0, 1.0), (6.0, 2.0), (12.0, 3.0)] {
+            let f = cross_region_metrics(&organs(tumor));
+            assert_eq!(f[0].name, "mipsma_score");
+            assert_eq!(f[0].value, score, "tumour SUVmax {tumor}");
+            assert_eq!(f[1].value, tumor / 20.0);
+            assert_eq!(f[2].value, tumor / 5.0);
+        }
+    }
 }

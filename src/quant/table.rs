@@ -82,7 +82,7 @@ pub fn to_csv(rows: &[FeatureRow]) -> Vec<u8> {
 }
 
 /// (feature, IBSI code, unit, definition, clinical alias)
-pub const DICTIONARY: [(&str, &str, &str, &str, &str); 47] = [
+pub const DICTIONARY: [(&str, &str, &str, &str, &str); 51] = [
     ("morph_volume", "RNU0", "mm3", "Mesh volume: marching cubes at iso 0.5 on the ROI mask, volume by the divergence theorem", "volume (mesh)"),
     ("morph_area_mesh", "C0JK", "mm2", "Mesh surface area: sum of the marching-cubes triangle areas", "surface area"),
     ("morph_av", "2PR5", "1/mm", "Surface to volume ratio A/V", ""),
@@ -130,6 +130,10 @@ pub const DICTIONARY: [(&str, &str, &str, &str, &str); 47] = [
     ("tl_psma_41pct", "", "ml·g/ml", "mtv_41pct × SUVmean inside it", "TL-PSMA (41% SUVmax)"),
     ("mtv_50pct", "", "ml", "ROI voxels with SUVbw ≥ 50% of the ROI's SUVmax × voxel volume", "MTV (50% SUVmax)"),
     ("tl_psma_50pct", "", "ml·g/ml", "mtv_50pct × SUVmean inside it", "TL-PSMA (50% SUVmax)"),
+    ("lesions_suv3_min0p5ml", "", "1", "Lesion count: 26-connected components of the ROI at SUVbw ≥ 3 of at least 0.5 ml", "PSMA-positive lesions"),
+    ("mipsma_score", "", "1", "PROMISE miPSMA expression score of the tumour: 0 SUVmax < blood-pool SUVmean, 1 ≥ blood pool, 2 ≥ liver, 3 ≥ parotid (roi tumor)", "miPSMA"),
+    ("ratio_suvmax_to_kidney_suvmean", "", "1", "Tumour SUVmax / normal-kidney SUVmean (roi tumor)", "tumour-to-kidney ratio"),
+    ("ratio_suvmax_to_liver_suvmean", "", "1", "Tumour SUVmax / liver SUVmean (roi tumor)", "tumour-to-liver ratio"),
 ];
 
 /// Write `features.dictionary.csv` into `dir`.
