@@ -82,7 +82,7 @@ pub fn to_csv(rows: &[FeatureRow]) -> Vec<u8> {
 }
 
 /// (feature, IBSI code, unit, definition, clinical alias)
-pub const DICTIONARY: [(&str, &str, &str, &str, &str); 51] = [
+pub const DICTIONARY: [(&str, &str, &str, &str, &str); 52] = [
     ("morph_volume", "RNU0", "mm3", "Mesh volume: marching cubes at iso 0.5 on the ROI mask, volume by the divergence theorem", "volume (mesh)"),
     ("morph_area_mesh", "C0JK", "mm2", "Mesh surface area: sum of the marching-cubes triangle areas", "surface area"),
     ("morph_av", "2PR5", "1/mm", "Surface to volume ratio A/V", ""),
@@ -103,6 +103,7 @@ pub const DICTIONARY: [(&str, &str, &str, &str, &str); 51] = [
     ("morph_vol_dens_aee", "6BDE", "1", "Volume density: V / volume of the approximate enclosing ellipsoid (semi-axes 2√λ)", ""),
     ("morph_area_dens_aee", "RDD2", "1", "Area density: A / area of the approximate enclosing ellipsoid (IBSI Legendre series, 20 terms)", ""),
     ("morph_integ_int", "99N0", "mm3*image unit", "Integrated intensity: mean intensity × mesh volume", ""),
+    ("diam_axial_max", "", "mm", "Longest in-plane diameter over the slices (acquisition plane): largest distance between two region pixel centres of one slice + one pixel", "longest axial diameter (RECIST-like)"),
     ("morph_vol_approx", "YEKZ", "mm3", "Volume by voxel counting: number of ROI voxels × voxel volume", "volume"),
     ("stat_mean", "Q4LE", "image unit", "Mean intensity in the ROI", "SUVmean (on suvbw)"),
     ("stat_var", "ECT3", "image unit^2", "Intensity variance (population, 1/N)", ""),
