@@ -246,7 +246,11 @@ fn features_cli_on_phantom_pet_matches_ground_truth() {
     // The ball's longest axial diameter: within one 4 mm voxel of 2r.
     let r = subj["anatomy"]["tumor"]["radii"][0].as_f64().unwrap();
     let d = get("tumor", "diam_axial_max");
-    assert!((d - 2.0 * r).abs() <= 4.0, "axial diameter {d} vs {}", 2.0 * r);
+    assert!(
+        (d - 2.0 * r).abs() <= 4.0,
+        "axial diameter {d} vs {}",
+        2.0 * r
+    );
     // One ball-shaped tumour: one lesion.
     assert_eq!(get("tumor", "lesions_suv3_min0p5ml"), 1.0);
     // Tumour SUV ≥ 4 everywhere: MTV(SUV ≥ 3) is the whole tumour; TL-PSMA = MTV × SUVmean.

@@ -6,7 +6,7 @@
 //!
 //! Modules: `profile` (the table), `options` (options, config, effective actions), `keyed`
 //! (HMAC UIDs and date offsets), `clean` (Clean Descriptors), `apply` (the transform at every
-//! depth), `verify` (the check of every file before it is written). Files not released: not DICOM, unreadable, unknown
+//! depth), `verify` (every file checked before it is written and re-read from disk after). Files not released: not DICOM, unreadable, unknown
 //! subject, burned-in annotation or secondary capture (quarantined), failed verification.
 
 pub mod apply;
@@ -315,8 +315,9 @@ fn process(run: &Run, path: &Path) -> Outcome {
         .media_storage_sop_instance_uid(sop.clone())
         .implementation_class_uid("2.25.302228434012094712350394857467219573915")
         .implementation_version_name("ANCILLA_DEID");
-    // Encode once, check those exact bytes (as a re-read would see them), then write them: a file
-    // that fails the check is never on disk.
+    // Encode once and check the bytes (a file that fails is never written); then write them and
+    // read the written file back from disk and check it again (what is on disk is what was
+    // checked), deleting it if that fails.
     let encoded = (|| -> Result<Vec<u8>, String> {
         let file = new.with_meta(meta).map_err(|e| e.to_string())?;
         let mut bytes = Vec::with_capacity(64 * 1024);
@@ -332,6 +333,15 @@ fn process(run: &Run, path: &Path) -> Outcome {
     }
     if let Err(e) = crate::atomic::write_with(&dest, |tmp| std::fs::write(tmp, &bytes)) {
         return Outcome::NotReleased(format!("could not be written: {e}"));
+    }
+    let reread = std::fs::read(&dest)
+        .map_err(|e| format!("cannot read the written file back: {e}"))
+        .and_then(|on_disk| {
+            verify::check_bytes(&on_disk, &run.options, &identifiers, &original_uids)
+        });
+    if let Err(why) = reread {
+        let _ = std::fs::remove_file(&dest);
+        return Outcome::VerificationFailed(why);
     }
     Outcome::Released {
         usubjid: usubjid.clone(),
@@ -430,7 +440,7 @@ pub fn run_with(
                     "{}\tfailed verification: {reason}\n",
                     path.display()
                 ));
-                not_released.push(json!({"file": index + 1, "reason": format!("failed the PHI check and was not written: {reason}")}));
+                not_released.push(json!({"file": index + 1, "reason": format!("failed the PHI check and was not released (deleted if written): {reason}")}));
             }
         }
     }

@@ -1,7 +1,8 @@
-//! Defence in depth: every de-identified file is parsed back from the exact bytes that will be
-//! written and checked before it reaches the disk — no attribute the profile removes, no private
+//! Defence in depth: every de-identified file is parsed back and checked — from the encoded bytes
+//! before it is written (a failing file never reaches the disk) and again as read back from disk
+//! after the write (a failing file is deleted) — no attribute the profile removes, no private
 //! attribute outside the safe list, no value equal to or containing one of the subject's original
-//! identifiers, no original UID. A file that fails is never written.
+//! identifiers, no original UID.
 
 use std::collections::HashSet;
 
