@@ -98,35 +98,42 @@ impl DirLock {
         fs::create_dir_all(dir)?;
         let path = dir.join(LOCK_NAME);
         let me = std::process::id();
-        for _ in 0..2 {
-            match fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(mut f) => {
-                    f.write_all(me.to_string().as_bytes())?;
+        // The lock appears with its PID already in it (written to a temporary file, then
+        // hard-linked into place, which fails if the lock exists): no reader ever sees it empty.
+        let tmp = temp_sibling(&path);
+        fs::write(&tmp, me.to_string())?;
+        for _ in 0..3 {
+            match fs::hard_link(&tmp, &path) {
+                Ok(()) => {
+                    let _ = fs::remove_file(&tmp);
                     return Ok(DirLock { path });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     let holder = fs::read_to_string(&path).unwrap_or_default();
                     match holder.trim().parse::<u32>() {
                         Ok(pid) if pid != me && process_is_ancilla(pid) => {
+                            let _ = fs::remove_file(&tmp);
                             return Err(io::Error::new(
                                 io::ErrorKind::WouldBlock,
                                 format!(
                                     "{} is in use by another ancilla run (process {pid}); wait for it or stop it",
                                     dir.display()
                                 ),
-                            ))
+                            ));
                         }
                         // Left by a killed run (or unreadable): take it over.
-                        _ => fs::remove_file(&path)?,
+                        _ => {
+                            let _ = fs::remove_file(&path);
+                        }
                     }
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    let _ = fs::remove_file(&tmp);
+                    return Err(e);
+                }
             }
         }
+        let _ = fs::remove_file(&tmp);
         Err(io::Error::other(format!(
             "cannot take the lock {}",
             path.display()
