@@ -89,6 +89,15 @@ pub enum Command {
         pathology: PathBuf,
         #[arg(long)]
         out: PathBuf,
+        /// Imaging dates: CSV/Parquet with USUBJID and IMAGING_DATE (as in the de-identified
+        /// DICOM) or IMAGING_DAY (days from randomisation). Adds DAYS_RANDOMISATION_TO_IMAGING and
+        /// DAYS_IMAGING_TO_NEPHRECTOMY, and refuses imaging after the nephrectomy.
+        #[arg(long)]
+        imaging: Option<PathBuf>,
+        /// The de-identification key: ADSL's RANDDT/NEPHRDT are shifted by each subject's
+        /// de-identification offset before they meet the (shifted) imaging dates.
+        #[arg(long)]
+        key: Option<PathBuf>,
     },
     /// Statistics on the analysis table: stats.json and a summary.
     Analyze {

@@ -111,12 +111,16 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             tte,
             pathology,
             out,
+            imaging,
+            key,
         } => ancilla::clinical::link(&ancilla::clinical::LinkOptions {
             features,
             subjects,
             tte,
             pathology,
             out,
+            imaging,
+            key,
         })
         .map_err(fail),
         Command::Analyze {

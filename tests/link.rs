@@ -195,3 +195,87 @@ fn sas_files_are_refused_with_advice() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("export the table as CSV"));
 }
+
+/// Imaging dates: shifted as de-identification shifts them (same key), the intervals come out as
+/// on the real calendar — A1 randomised 2024-01-01, imaged 2024-01-20, nephrectomy 2024-02-01:
+/// 19 and 12 days (by hand). The same from IMAGING_DAY without a key. Imaging after the
+/// nephrectomy is an error naming the row, with no date in the message.
+#[test]
+fn imaging_dates_give_intervals_and_late_imaging_is_refused() {
+    use ancilla::datetime::Date;
+    let f = fixture(ADSL, ADTTE, PATH, FEATS);
+    let key: Vec<u8> = (0u8..32).collect();
+    std::fs::write(f.root.join("key.bin"), &key).unwrap();
+    let shifted = |id: &str, y: i32, m: u32, d: u32| {
+        Date::new(y, m, d)
+            .add_days(ancilla::clinical::date_shift_days(&key, id))
+            .to_iso()
+    };
+    let run = |imaging: &str, with_key: bool| {
+        std::fs::write(f.root.join("imaging.csv"), imaging).unwrap();
+        let p = |n: &str| f.root.join(n).to_str().unwrap().to_string();
+        let mut args = vec![
+            "link".to_string(),
+            "--features".into(),
+            p("features.csv"),
+            "--subjects".into(),
+            p("adsl.csv"),
+            "--tte".into(),
+            p("adtte.csv"),
+            "--pathology".into(),
+            p("path.csv"),
+            "--out".into(),
+            p("out/table.csv"),
+            "--imaging".into(),
+            p("imaging.csv"),
+        ];
+        if with_key {
+            args.extend(["--key".into(), p("key.bin")]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        ancilla(&args)
+    };
+    // Two rows for A1 (MR then PET): first and last imaging.
+    let csv = format!(
+        "USUBJID,MODALITY,IMAGING_DATE\nA1,MR,{}\nA1,PT,{}\nA2,PT,{}\n",
+        shifted("A1", 2024, 1, 18),
+        shifted("A1", 2024, 1, 20),
+        shifted("A2", 2024, 1, 30)
+    );
+    let o = run(&csv, true);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let t = TextTable::read(&f.root.join("out/table.csv")).unwrap();
+    assert_eq!(cell(&t, 0, "DAYS_RANDOMISATION_TO_IMAGING"), "17");
+    assert_eq!(cell(&t, 0, "DAYS_IMAGING_TO_NEPHRECTOMY"), "12");
+    assert_eq!(cell(&t, 1, "DAYS_RANDOMISATION_TO_IMAGING"), "28");
+    assert_eq!(cell(&t, 1, "DAYS_IMAGING_TO_NEPHRECTOMY"), "3");
+    // Without the key the shifted imaging dates meet unshifted ADSL dates: a wrong interval of
+    // hundreds of days, refused as imaging "after" the nephrectomy or giving other numbers.
+    let o = run(&csv, false);
+    if o.status.success() {
+        let t = TextTable::read(&f.root.join("out/table.csv")).unwrap();
+        assert_ne!(cell(&t, 0, "DAYS_IMAGING_TO_NEPHRECTOMY"), "12");
+    }
+    // Relative days need no key.
+    let o = run("USUBJID,IMAGING_DAY\nA1,17\nA1,19\nA2,28\n", false);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let t = TextTable::read(&f.root.join("out/table.csv")).unwrap();
+    assert_eq!(cell(&t, 0, "DAYS_IMAGING_TO_NEPHRECTOMY"), "12");
+    assert_eq!(cell(&t, 1, "DAYS_RANDOMISATION_TO_IMAGING"), "28");
+    // A2 imaged three days after its nephrectomy (2024-02-02): refused, row 3, no date shown.
+    let late = format!(
+        "USUBJID,IMAGING_DATE\nA1,{}\nA2,{}\n",
+        shifted("A1", 2024, 1, 20),
+        shifted("A2", 2024, 2, 5)
+    );
+    let o = run(&late, true);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("row 3 column IMAGING_DATE") && err.contains("3 day(s) after the nephrectomy"),
+        "{err}"
+    );
+    assert!(!err.contains("2024") && !err.contains("-02-"), "{err}");
+    let o = run("USUBJID,IMAGING_DATE\nZ9,2024-01-01\n", true);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("Z9 is not in ADSL"));
+}

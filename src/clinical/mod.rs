@@ -22,6 +22,8 @@ pub enum ClinicalError {
     MissingColumn { path: PathBuf, column: &'static str },
     #[error("{} validation error(s):\n{}", .0.len(), .0.join("\n"))]
     Invalid(Vec<String>),
+    #[error("{0}")]
+    Usage(String),
 }
 
 impl crate::ExitCode for ClinicalError {
@@ -41,6 +43,94 @@ pub struct LinkOptions {
     pub tte: PathBuf,
     pub pathology: PathBuf,
     pub out: PathBuf,
+    /// Imaging dates: USUBJID and IMAGING_DATE (as in the de-identified DICOM, i.e. shifted) or
+    /// IMAGING_DAY (days from randomisation). Several rows per subject allowed.
+    pub imaging: Option<PathBuf>,
+    /// The de-identification key: ADSL's RANDDT and NEPHRDT are shifted by each subject's offset
+    /// before they are compared with (shifted) imaging dates.
+    pub key: Option<PathBuf>,
+}
+
+/// Per subject: first and last imaging, as days on the scale of the (shifted) ADSL dates, and the
+/// imaging table row of the last one.
+struct Imaging {
+    first: i64,
+    last: i64,
+    last_row: usize,
+}
+
+/// Read the imaging table: per subject the first and last imaging day. Dates become days since
+/// 1970 (already shifted, as the de-identified DICOM has them); IMAGING_DAY values are taken
+/// relative to the subject's randomisation day (`rand`).
+fn read_imaging(
+    t: &TextTable,
+    rand: &BTreeMap<String, Option<i64>>,
+    errors: &mut Vec<String>,
+) -> Result<BTreeMap<String, Imaging>, ClinicalError> {
+    let id = need(t, "USUBJID")?;
+    let (date, day) = (t.col("IMAGING_DATE"), t.col("IMAGING_DAY"));
+    if date.is_none() && day.is_none() {
+        return Err(ClinicalError::MissingColumn {
+            path: t.path.clone(),
+            column: "IMAGING_DATE or IMAGING_DAY",
+        });
+    }
+    let mut out: BTreeMap<String, Imaging> = BTreeMap::new();
+    for (r, row) in t.rows.iter().enumerate() {
+        let subject = &row[id];
+        let Some(rand_day) = rand.get(subject) else {
+            errors.push(format!(
+                "{}: USUBJID {subject} is not in ADSL",
+                place(t, r, "USUBJID")
+            ));
+            continue;
+        };
+        let when = if let Some(c) = date.filter(|&c| !row[c].is_empty()) {
+            match crate::datetime::Date::parse(&row[c]) {
+                Some(d) => d.days(),
+                None => {
+                    errors.push(format!(
+                        "{}: not a date (YYYY-MM-DD or YYYYMMDD)",
+                        place(t, r, "IMAGING_DATE")
+                    ));
+                    continue;
+                }
+            }
+        } else if let Some(c) = day {
+            match (row[c].trim().parse::<i64>(), rand_day) {
+                (Ok(d), Some(r0)) => r0 + d,
+                (Err(_), _) => {
+                    errors.push(format!(
+                        "{}: {:?} is not a whole number of days",
+                        place(t, r, "IMAGING_DAY"),
+                        row[c]
+                    ));
+                    continue;
+                }
+                (Ok(_), None) => {
+                    errors.push(format!(
+                        "{}: IMAGING_DAY needs the subject's RANDDT in ADSL",
+                        place(t, r, "IMAGING_DAY")
+                    ));
+                    continue;
+                }
+            }
+        } else {
+            errors.push(format!("{}: no imaging date", place(t, r, "IMAGING_DATE")));
+            continue;
+        };
+        let e = out.entry(subject.clone()).or_insert(Imaging {
+            first: when,
+            last: when,
+            last_row: r,
+        });
+        e.first = e.first.min(when);
+        if when >= e.last {
+            e.last = when;
+            e.last_row = r;
+        }
+    }
+    Ok(out)
 }
 
 /// What linkage produced.
@@ -108,6 +198,61 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
                 "{}: duplicate USUBJID {id}",
                 place(&adsl, r, "USUBJID")
             ));
+        }
+    }
+
+    // ADSL dates (on the de-identified scale when a key is given: the same per-subject shift as
+    // the DICOM dates). Never printed: errors name rows, columns and day differences only.
+    let key = match &opts.key {
+        Some(k) => Some(crate::deid::read_key(k).map_err(|e| ClinicalError::Usage(e.to_string()))?),
+        None => None,
+    };
+    let mut adsl_day = |column: &'static str| -> BTreeMap<String, Option<i64>> {
+        let mut m = BTreeMap::new();
+        let c = adsl.col(column);
+        for (r, row) in adsl.rows.iter().enumerate() {
+            let value = c.map(|c| row[c].trim()).unwrap_or_default();
+            let day = if value.is_empty() {
+                None
+            } else {
+                match crate::datetime::Date::parse(value) {
+                    Some(d) => Some(
+                        d.days() + key.as_deref().map_or(0, |k| date_shift_days(k, &row[s_id])),
+                    ),
+                    None => {
+                        errors.push(format!(
+                            "{}: not a date (YYYY-MM-DD)",
+                            place(&adsl, r, column)
+                        ));
+                        None
+                    }
+                }
+            };
+            m.insert(row[s_id].clone(), day);
+        }
+        m
+    };
+    let (randdt, nephrdt) = if opts.imaging.is_some() {
+        (adsl_day("RANDDT"), adsl_day("NEPHRDT"))
+    } else {
+        (BTreeMap::new(), BTreeMap::new())
+    };
+    let imaging = match &opts.imaging {
+        Some(p) => Some(read_imaging(&TextTable::read(p)?, &randdt, &mut errors)?),
+        None => None,
+    };
+    if let (Some(im), Some(p)) = (&imaging, &opts.imaging) {
+        for (id, i) in im {
+            if let Some(Some(n)) = nephrdt.get(id) {
+                if i.last > *n {
+                    errors.push(format!(
+                        "{} row {} column IMAGING_DATE: imaging of {id} is {} day(s) after the nephrectomy (NEPHRDT); pre-operative imaging is expected",
+                        p.display(),
+                        i.last_row + 2,
+                        i.last - n
+                    ));
+                }
+            }
         }
     }
 
@@ -289,6 +434,10 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
     ]
     .map(String::from)
     .to_vec();
+    if imaging.is_some() {
+        header.push("DAYS_RANDOMISATION_TO_IMAGING".into());
+        header.push("DAYS_IMAGING_TO_NEPHRECTOMY".into());
+    }
     header.extend(names.iter().cloned());
     let mut rows = Vec::new();
     for (id, a) in arm.iter().filter(|(_, a)| a.as_str() == "A") {
@@ -316,6 +465,19 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
             pcr.to_string(),
             viable,
         ];
+        if let Some(im) = &imaging {
+            let i = im.get(id);
+            let r0 = randdt.get(id).copied().flatten();
+            let n = nephrdt.get(id).copied().flatten();
+            row.push(match (i, r0) {
+                (Some(i), Some(r0)) => (i.first - r0).to_string(),
+                _ => String::new(),
+            });
+            row.push(match (i, n) {
+                (Some(i), Some(n)) => (n - i.last).to_string(),
+                _ => String::new(),
+            });
+        }
         let f = wide.get(id);
         row.extend(
             names

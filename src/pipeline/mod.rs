@@ -499,6 +499,8 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
                     tte: adtte.clone(),
                     pathology: path.clone(),
                     out: table.clone(),
+                    imaging: None,
+                    key: None,
                 })
                 .map_err(|e| e.to_string())
                 .and_then(|s| {

@@ -103,6 +103,8 @@ const RESERVED: &[&str] = &[
     "OS_EVENT",
     "PCR",
     "VIABLE_TUMOR_PCT",
+    "DAYS_RANDOMISATION_TO_IMAGING",
+    "DAYS_IMAGING_TO_NEPHRECTOMY",
 ];
 const RATE_MONTHS: [f64; 2] = [12.0, 24.0];
 const ALPHA: f64 = 0.05;
