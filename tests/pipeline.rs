@@ -55,6 +55,44 @@ fn demo_runs_every_available_stage_then_reruns_as_noop() {
     let o = ancilla(&["run", cfg.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(out.join("nifti").is_dir() && out.join("inventory.json").is_file());
+    // Imaging → nephrectomy from the de-identified (shifted) PET date and the key-shifted ADSL
+    // equals the real calendar interval (the phantom's true PET date and ADSL's NEPHRDT).
+    let truth: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("cohort/ground_truth.json")).unwrap(),
+    )
+    .unwrap();
+    let adsl =
+        ancilla::clinical::tables::TextTable::read(&out.join("cohort/clinical/adsl.csv")).unwrap();
+    let table =
+        ancilla::clinical::tables::TextTable::read(&out.join("analysis/analysis_table.csv"))
+            .unwrap();
+    let col = |t: &ancilla::clinical::tables::TextTable, c: &str| t.col(c).unwrap();
+    let mut checked = 0;
+    for row in &table.rows {
+        let id = &row[col(&table, "USUBJID")];
+        let subj = truth["subjects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["usubjid"] == id.as_str())
+            .unwrap();
+        let pet =
+            ancilla::datetime::Date::parse(&subj["pet_reference_datetime"].as_str().unwrap()[..8])
+                .unwrap();
+        let a = adsl
+            .rows
+            .iter()
+            .find(|r| &r[col(&adsl, "USUBJID")] == id)
+            .unwrap();
+        let neph = ancilla::datetime::Date::parse(&a[col(&adsl, "NEPHRDT")]).unwrap();
+        assert_eq!(
+            row[col(&table, "DAYS_IMAGING_TO_NEPHRECTOMY")],
+            (neph.days() - pet.days()).to_string(),
+            "{id}"
+        );
+        checked += 1;
+    }
+    assert!(checked > 0);
     let prov: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("provenance.json")).unwrap())
             .unwrap();

@@ -365,6 +365,16 @@ fn assemble(shards: &[(PathBuf, Manifest)], out: &Path) -> Result<(), PipelineEr
             .collect();
         by_subject(&mut problems);
         write_json(&out.join("features/problems.json"), &Value::Array(problems))?;
+        let dates: Vec<String> = shards
+            .iter()
+            .filter_map(|(d, _)| std::fs::read_to_string(d.join("features/imaging.csv")).ok())
+            .collect();
+        if !dates.is_empty() {
+            // Same layout (subject first, grouped, stable): the feature-table merge fits.
+            let merged = merge_feature_tables(&dates)?;
+            let p = out.join("features/imaging.csv");
+            crate::atomic::write_bytes(&p, merged.as_bytes()).map_err(io_err(&p))?;
+        }
         let dict = first.join("features/features.dictionary.csv");
         if let Ok(bytes) = std::fs::read(&dict) {
             let p = out.join("features/features.dictionary.csv");

@@ -265,6 +265,11 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
     let started = Instant::now();
     let config_hash = config_digest(cfg);
     let version = env!("CARGO_PKG_VERSION");
+    // Stage keys name the build, so a newer ancilla recomputes what its code may change.
+    let build = format!(
+        "{version}+{}",
+        option_env!("ANCILLA_GIT_COMMIT").unwrap_or("unknown")
+    );
     let mut runner = Runner {
         out: out_dir.clone(),
         quiet,
@@ -283,7 +288,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
     let input = match (&cfg.phantom, &cfg.input) {
         (Some(p), _) => {
             let cohort = out_dir.join("cohort");
-            let key = sha256_hex(format!("phantom {version} {} {}", p.subjects, p.seed).as_bytes());
+            let key = sha256_hex(format!("phantom {build} {} {}", p.subjects, p.seed).as_bytes());
             let (subjects, seed) = (p.subjects, p.seed);
             runner.run("phantom", &key, || {
                 let _ = std::fs::remove_dir_all(&cohort);
@@ -305,7 +310,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
     // Scan: the PHI-free inventory.
     let inventory_path = out_dir.join("inventory.json");
     let mut rejected: Vec<Value> = Vec::new();
-    let scan_key = sha256_hex(format!("scan {version} {input_hash}").as_bytes());
+    let scan_key = sha256_hex(format!("scan {build} {input_hash}").as_bytes());
     runner.run("scan", &scan_key, || {
         let inv =
             crate::ingest::scan_paths(std::slice::from_ref(&input)).map_err(|e| e.to_string())?;
@@ -382,7 +387,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
     let map_hash = sha256_hex(&std::fs::read(&subject_map).unwrap_or_default());
     let shard_label = shard.map(|s| s.to_string()).unwrap_or_default();
     let deid_key = sha256_hex(
-        format!("deid {version} {input_hash} {key_hash} {map_hash} {deid_options:?} {shard_label}")
+        format!("deid {build} {input_hash} {key_hash} {map_hash} {deid_options:?} {shard_label}")
             .as_bytes(),
     );
     runner.run("deid", &deid_key, || {
@@ -425,7 +430,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
     // Convert: NIfTI + sidecars (subjects named by USUBJID: the input is de-identified).
     let nifti_dir = out_dir.join("nifti");
     let convert_key =
-        sha256_hex(format!("convert {version} {deid_hash} {}", cfg.convert.gzip).as_bytes());
+        sha256_hex(format!("convert {build} {deid_hash} {}", cfg.convert.gzip).as_bytes());
     let gzip = cfg.convert.gzip;
     runner.run("convert", &convert_key, || {
         // Not up to date: start clean (a killed run may have left temporary files).
@@ -456,7 +461,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
                 .collect();
             let key = sha256_hex(
                 format!(
-                    "features {version} {deid_hash} {} {:?}",
+                    "features {build} {deid_hash} {} {:?}",
                     tree_hash(&masks),
                     labels
                 )
@@ -482,25 +487,30 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
     match (&clinical, have_features && shard.is_none()) {
         (Some((adsl, adtte, path)), true) => {
             let hash = |p: &PathBuf| sha256_hex(&std::fs::read(p).unwrap_or_default());
-            let key = sha256_hex(
+            let imaging_path = features_path.with_file_name("imaging.csv");
+            let imaging = imaging_path.is_file().then(|| imaging_path.clone());
+            let link_key = sha256_hex(
                 format!(
-                    "link {version} {} {} {} {}",
+                    "link {build} {} {} {} {} {} {key_hash}",
                     hash(&features_path),
                     hash(adsl),
                     hash(adtte),
-                    hash(path)
+                    hash(path),
+                    hash(&imaging_path)
                 )
                 .as_bytes(),
             );
-            runner.run("link", &key, || {
+            let deid_key_file = key.clone();
+            runner.run("link", &link_key, || {
                 crate::clinical::link_tables(&crate::clinical::LinkOptions {
                     features: features_path.clone(),
                     subjects: adsl.clone(),
                     tte: adtte.clone(),
                     pathology: path.clone(),
                     out: table.clone(),
-                    imaging: None,
-                    key: None,
+                    // Imaging dates are shifted; the key shifts ADSL's dates the same way.
+                    key: imaging.as_ref().map(|_| deid_key_file.clone()),
+                    imaging: imaging.clone(),
                 })
                 .map_err(|e| e.to_string())
                 .and_then(|s| {
@@ -528,7 +538,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
         let stats_dir = out_dir.join("analysis");
         let key = sha256_hex(
             format!(
-                "analyze {version} {} {} {}",
+                "analyze {build} {} {} {}",
                 sha256_hex(&std::fs::read(&table).unwrap_or_default()),
                 cfg.analysis.time,
                 cfg.analysis.event
@@ -564,7 +574,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
     if have_table && stats_path.is_file() {
         let key = sha256_hex(
             format!(
-                "report {version} {} {} {}",
+                "report {build} {} {} {}",
                 sha256_hex(&std::fs::read(&stats_path).unwrap_or_default()),
                 sha256_hex(&std::fs::read(&table).unwrap_or_default()),
                 sha256_hex(
@@ -618,7 +628,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
         let owned = crate::deid::read_subject_map(&subject_map)
             .map(|m| shard.subjects(m.values()))
             .unwrap_or_default();
-        merge::write_manifest(&out_dir, shard, version, &config_hash, config, &owned)?;
+        merge::write_manifest(&out_dir, shard, &build, &config_hash, config, &owned)?;
     }
     if !quiet {
         eprintln!(

@@ -23,8 +23,13 @@ pub fn features(
     let mut csv: Vec<u8> = quant::table::to_csv(&[]);
     let mut n = 0;
     let mut problems = Vec::new();
+    // The (de-identified, shifted) date of every analysed series, for the linkage's intervals.
+    let mut imaging = String::from("USUBJID,MODALITY,IMAGING_DATE\n");
     for subject in subjects_in(input) {
-        let (rows, mut p) = subject_features(&input.join(&subject), input, masks, labels)?;
+        let (rows, mut p, dates) = subject_features(&input.join(&subject), input, masks, labels)?;
+        for (modality, date) in dates {
+            imaging.push_str(&format!("{subject},{modality},{date}\n"));
+        }
         n += rows.len();
         let text = quant::table::to_csv(&rows);
         // Without its header line.
@@ -38,9 +43,25 @@ pub fn features(
     crate::atomic::write_bytes(out, &csv).map_err(|e| e.to_string())?;
     if let Some(dir) = out.parent() {
         quant::table::write_dictionary(dir).map_err(|e| e.to_string())?;
+        crate::atomic::write_bytes(&dir.join("imaging.csv"), imaging.as_bytes())
+            .map_err(|e| e.to_string())?;
     }
     Ok((n, problems))
 }
+
+/// StudyDate (DA, shifted by de-identification) of a series' first file, as YYYY-MM-DD.
+fn study_date(s: &crate::ingest::Series) -> Option<String> {
+    let f = s.files.first()?;
+    let obj = dicom_object::OpenFileOptions::new()
+        .read_until(dicom_dictionary_std::tags::PIXEL_DATA)
+        .open_file(&f.path)
+        .ok()?;
+    let da = crate::ingest::header::str_of(&obj, dicom_dictionary_std::tags::STUDY_DATE)?;
+    crate::datetime::Date::parse(&da).map(|d| d.to_iso())
+}
+
+/// One subject's feature rows, problems, and (modality, shifted study date) of its analysed series.
+type SubjectFeatures = (Vec<quant::FeatureRow>, Vec<Value>, Vec<(String, String)>);
 
 /// The feature rows and problems of one subject's folder of a de-identified tree.
 fn subject_features(
@@ -48,8 +69,18 @@ fn subject_features(
     input: &Path,
     masks: &Path,
     labels: &BTreeMap<u32, String>,
-) -> Result<(Vec<quant::FeatureRow>, Vec<Value>), String> {
+) -> Result<SubjectFeatures, String> {
     let inv = crate::ingest::scan_paths(&[dir.to_path_buf()]).map_err(|e| e.to_string())?;
+    let dates: Vec<(String, String)> = inv
+        .series
+        .iter()
+        .filter(|s| {
+            s.is_image()
+                && matches!(s.kind, SeriesKind::Pet | SeriesKind::T2 | SeriesKind::Adc)
+                && s.files.iter().all(|f| f.deidentified)
+        })
+        .filter_map(|s| Some((s.modality.clone(), study_date(s)?)))
+        .collect();
     use rayon::prelude::*;
     let per_series: Vec<Result<Vec<quant::FeatureRow>, Value>> = inv
         .series
@@ -97,7 +128,7 @@ fn subject_features(
             Err(p) => problems.push(p),
         }
     }
-    Ok((rows, problems))
+    Ok((rows, problems, dates))
 }
 
 /// Subjects (folder names) of a de-identified tree.
