@@ -260,6 +260,22 @@ fn merge_feature_tables(tables: &[String]) -> Result<String, PipelineError> {
     Ok(out)
 }
 
+/// Merge the shards' CSV file `rel` (subject in the first column) into `out/rel`; false when no
+/// shard has it.
+fn merge_csv(shards: &[(PathBuf, Manifest)], rel: &str, out: &Path) -> Result<bool, PipelineError> {
+    let tables: Vec<String> = shards
+        .iter()
+        .filter_map(|(d, _)| std::fs::read_to_string(d.join(rel)).ok())
+        .collect();
+    if tables.is_empty() {
+        return Ok(false);
+    }
+    let merged = merge_feature_tables(&tables)?;
+    let p = out.join(rel);
+    crate::atomic::write_bytes(&p, merged.as_bytes()).map_err(io_err(&p))?;
+    Ok(true)
+}
+
 /// Files of the per-subject stages, assembled from the shards.
 fn assemble(shards: &[(PathBuf, Manifest)], out: &Path) -> Result<(), PipelineError> {
     for part in ["cohort", "deid", "nifti", "features"] {
@@ -351,30 +367,15 @@ fn assemble(shards: &[(PathBuf, Manifest)], out: &Path) -> Result<(), PipelineEr
         crate::atomic::write_json(&p, &merge_convert_reports(&conv)?).map_err(io_err(&p))?;
     }
     // Features: the long table, its problems, the dictionary.
-    let tables: Vec<String> = shards
-        .iter()
-        .filter_map(|(d, _)| std::fs::read_to_string(d.join("features/features.csv")).ok())
-        .collect();
-    if !tables.is_empty() {
-        let merged = merge_feature_tables(&tables)?;
-        let p = out.join("features/features.csv");
-        crate::atomic::write_bytes(&p, merged.as_bytes()).map_err(io_err(&p))?;
+    if merge_csv(shards, "features/features.csv", out)? {
         let mut problems: Vec<Value> = reports("features/problems.json")?
             .into_iter()
             .flat_map(|v| v.as_array().cloned().unwrap_or_default())
             .collect();
         by_subject(&mut problems);
         write_json(&out.join("features/problems.json"), &Value::Array(problems))?;
-        let dates: Vec<String> = shards
-            .iter()
-            .filter_map(|(d, _)| std::fs::read_to_string(d.join("features/imaging.csv")).ok())
-            .collect();
-        if !dates.is_empty() {
-            // Same layout (subject first, grouped, stable): the feature-table merge fits.
-            let merged = merge_feature_tables(&dates)?;
-            let p = out.join("features/imaging.csv");
-            crate::atomic::write_bytes(&p, merged.as_bytes()).map_err(io_err(&p))?;
-        }
+        // The imaging dates have the same layout (subject first).
+        merge_csv(shards, "features/imaging.csv", out)?;
         let dict = first.join("features/features.dictionary.csv");
         if let Ok(bytes) = std::fs::read(&dict) {
             let p = out.join("features/features.dictionary.csv");
