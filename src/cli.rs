@@ -98,6 +98,10 @@ pub enum Command {
         /// de-identification offset before they meet the (shifted) imaging dates.
         #[arg(long)]
         key: Option<PathBuf>,
+        /// Procedures table (USUBJID, PRTRT or PRDECOD, PRSTDTC or PRDT): the nephrectomy date
+        /// when ADSL has no NEPHRDT column.
+        #[arg(long)]
+        procedures: Option<PathBuf>,
     },
     /// Statistics on the analysis table: stats.json and a summary.
     Analyze {

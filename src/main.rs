@@ -113,6 +113,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             out,
             imaging,
             key,
+            procedures,
         } => ancilla::clinical::link(&ancilla::clinical::LinkOptions {
             features,
             subjects,
@@ -121,6 +122,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             out,
             imaging,
             key,
+            procedures,
         })
         .map_err(fail),
         Command::Analyze {

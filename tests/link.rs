@@ -279,3 +279,44 @@ fn imaging_dates_give_intervals_and_late_imaging_is_refused() {
     let o = run("USUBJID,IMAGING_DATE\nZ9,2024-01-01\n", true);
     assert!(String::from_utf8_lossy(&o.stderr).contains("Z9 is not in ADSL"));
 }
+
+/// Without NEPHRDT in ADSL the nephrectomy date comes from a procedures table (the earliest
+/// nephrectomy row; other procedures ignored): the same intervals as with NEPHRDT (by hand:
+/// A1 2024-01-20 → 2024-02-01 = 12 days; A2 2024-01-30 → 2024-02-02 = 3 days).
+#[test]
+fn nephrectomy_date_from_a_procedures_table() {
+    let adsl = "STUDYID,USUBJID,SITEID,ARM,ARMCD,RANDDT,AGE,SEX\nS,A1,01,Nx,A,2024-01-01,60,M\nS,A2,01,Nx,A,2024-01-02,61,F\nS,B1,02,Cont,B,2024-01-03,62,M\n";
+    let f = fixture(adsl, ADTTE, PATH, FEATS);
+    std::fs::write(
+        f.root.join("pr.csv"),
+        "USUBJID,PRTRT,PRSTDTC\nA1,Biopsy,2023-12-20\nA1,Radical nephrectomy,2024-02-01T09:30\nA2,Partial NEPHRECTOMY,2024-02-02\nA2,Completion nephrectomy,2024-03-01\n",
+    )
+    .unwrap();
+    std::fs::write(
+        f.root.join("imaging.csv"),
+        "USUBJID,IMAGING_DAY\nA1,19\nA2,28\n",
+    )
+    .unwrap();
+    let p = |n: &str| f.root.join(n).to_str().unwrap().to_string();
+    let o = ancilla(&[
+        "link",
+        "--features",
+        &p("features.csv"),
+        "--subjects",
+        &p("adsl.csv"),
+        "--tte",
+        &p("adtte.csv"),
+        "--pathology",
+        &p("path.csv"),
+        "--out",
+        &p("out/table.csv"),
+        "--imaging",
+        &p("imaging.csv"),
+        "--procedures",
+        &p("pr.csv"),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let t = TextTable::read(&f.root.join("out/table.csv")).unwrap();
+    assert_eq!(cell(&t, 0, "DAYS_IMAGING_TO_NEPHRECTOMY"), "12");
+    assert_eq!(cell(&t, 1, "DAYS_IMAGING_TO_NEPHRECTOMY"), "3");
+}

@@ -49,6 +49,54 @@ pub struct LinkOptions {
     /// The de-identification key: ADSL's RANDDT and NEPHRDT are shifted by each subject's offset
     /// before they are compared with (shifted) imaging dates.
     pub key: Option<PathBuf>,
+    /// Procedures (SDTM PR-like: USUBJID, PRTRT or PRDECOD, PRSTDTC or PRDT): the nephrectomy date
+    /// when ADSL has no NEPHRDT column (the earliest nephrectomy of a subject).
+    pub procedures: Option<PathBuf>,
+}
+
+/// Nephrectomy dates (YYYY-MM-DD) from a procedures table, by subject.
+fn nephrectomy_dates(
+    t: &TextTable,
+    errors: &mut Vec<String>,
+) -> Result<BTreeMap<String, String>, ClinicalError> {
+    let id = need(t, "USUBJID")?;
+    let name = t
+        .col("PRTRT")
+        .or(t.col("PRDECOD"))
+        .ok_or(ClinicalError::MissingColumn {
+            path: t.path.clone(),
+            column: "PRTRT or PRDECOD",
+        })?;
+    let (date, date_name) = match (t.col("PRSTDTC"), t.col("PRDT")) {
+        (Some(c), _) => (c, "PRSTDTC"),
+        (None, Some(c)) => (c, "PRDT"),
+        _ => {
+            return Err(ClinicalError::MissingColumn {
+                path: t.path.clone(),
+                column: "PRSTDTC or PRDT",
+            })
+        }
+    };
+    let mut out: BTreeMap<String, (i64, String)> = BTreeMap::new();
+    for (r, row) in t.rows.iter().enumerate() {
+        if !row[name].to_ascii_uppercase().contains("NEPHRECTOMY") {
+            continue;
+        }
+        // ISO 8601 date or date-time: the date part.
+        let value = row[date].get(..10).unwrap_or(&row[date]).to_string();
+        match crate::datetime::Date::parse(&value) {
+            Some(d) => {
+                let e = out
+                    .entry(row[id].clone())
+                    .or_insert((d.days(), value.clone()));
+                if d.days() < e.0 {
+                    *e = (d.days(), value);
+                }
+            }
+            None => errors.push(format!("{}: not a date", place(t, r, date_name))),
+        }
+    }
+    Ok(out.into_iter().map(|(k, (_, v))| (k, v)).collect())
 }
 
 /// Per subject: first and last imaging, as days on the scale of the (shifted) ADSL dates, and the
@@ -207,11 +255,22 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         Some(k) => Some(crate::deid::read_key(k).map_err(|e| ClinicalError::Usage(e.to_string()))?),
         None => None,
     };
+    // The nephrectomy date from the procedures table when ADSL has no NEPHRDT.
+    let procedures = match (&opts.procedures, adsl.col("NEPHRDT")) {
+        (Some(p), None) => Some(nephrectomy_dates(&TextTable::read(p)?, &mut errors)?),
+        _ => None,
+    };
     let mut adsl_day = |column: &'static str| -> BTreeMap<String, Option<i64>> {
         let mut m = BTreeMap::new();
         let c = adsl.col(column);
         for (r, row) in adsl.rows.iter().enumerate() {
-            let value = c.map(|c| row[c].trim()).unwrap_or_default();
+            let from_procedures = (column == "NEPHRDT")
+                .then(|| procedures.as_ref()?.get(&row[s_id]).map(String::as_str))
+                .flatten();
+            let value = c
+                .map(|c| row[c].trim())
+                .or(from_procedures)
+                .unwrap_or_default();
             let day = if value.is_empty() {
                 None
             } else {

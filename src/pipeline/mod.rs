@@ -511,6 +511,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
                     // Imaging dates are shifted; the key shifts ADSL's dates the same way.
                     key: imaging.as_ref().map(|_| deid_key_file.clone()),
                     imaging: imaging.clone(),
+                    procedures: None,
                 })
                 .map_err(|e| e.to_string())
                 .and_then(|s| {
