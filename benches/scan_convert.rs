@@ -55,6 +55,7 @@ fn main() {
         out: cohort.clone(),
         subjects: n,
         seed: 7,
+        dicom_rois: false,
     }) {
         eprintln!("bench skipped: phantom generation failed: {e}");
         return;

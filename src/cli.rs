@@ -28,6 +28,9 @@ pub enum Command {
         subjects: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Also write a DICOM SEG (all labels) and an RTSTRUCT (tumour, liver) on each PET.
+        #[arg(long)]
+        dicom_rois: bool,
     },
     /// Inventory of DICOM inputs: one line per series, every rejected file with its reason.
     Scan {
@@ -65,17 +68,29 @@ pub enum Command {
     },
     /// The SUV factor of a PET series and every input it used, as JSON.
     Suv { series_dir: PathBuf },
-    /// Per-ROI features (IBSI names) of an image and a mask.
+    /// ADC map (10⁻⁶ mm²/s) fitted from a DWI series' b-values (mono-exponential least squares
+    /// per voxel) to a NIfTI file; end its name in `_adc.nii.gz` and `features` names it adc.
+    Adc {
+        series_dir: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Per-ROI features (IBSI names) of an image (DICOM series folder or NIfTI) and a mask
+    /// (NIfTI label map, DICOM SEG or RTSTRUCT file, or a folder holding one SEG/RTSTRUCT).
     Features {
         #[arg(long)]
         image: PathBuf,
         #[arg(long)]
         mask: PathBuf,
-        /// Label table, e.g. 1=tumor,2=kidney.
+        /// Label table, e.g. 1=tumor,2=kidney (for SEG/RTSTRUCT: segment / ROI numbers; without
+        /// it every segment or ROI is taken, named after its label).
         #[arg(long)]
         labels: Option<String>,
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Fixed SUV thresholds of MTV / TL-PSMA, comma-separated (default 3).
+        #[arg(long, value_delimiter = ',')]
+        mtv_suv: Vec<f64>,
     },
     /// Link features with ADSL, ADTTE and pathology into the analysis table.
     Link {

@@ -31,11 +31,13 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             out,
             subjects,
             seed,
+            dicom_rois,
         } => {
             let s = ancilla::phantom::generate(&ancilla::phantom::PhantomOptions {
                 out: out.clone(),
                 subjects,
                 seed,
+                dicom_rois,
             })
             .map_err(fail)?;
             if !quiet {
@@ -93,16 +95,26 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             );
             Ok(())
         }
+        Command::Adc { series_dir, out } => {
+            let v = ancilla::quant::adc_command(&series_dir, &out).map_err(fail)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&v).unwrap_or_else(|_| v.to_string())
+            );
+            Ok(())
+        }
         Command::Features {
             image,
             mask,
             labels,
             out,
+            mtv_suv,
         } => ancilla::quant::features(&ancilla::quant::FeaturesOptions {
             image,
             mask,
             labels,
             out,
+            suv_thresholds: mtv_suv,
         })
         .map_err(fail),
         Command::Link {

@@ -470,3 +470,80 @@ fn report_opens_in_headless_chromium_with_every_image() {
         .collect();
     assert!(console_errors.is_empty(), "{console_errors:?}");
 }
+
+#[test]
+fn a_study_without_an_adc_series_gets_adc_fitted_from_its_dwi() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let ph = dir.join("ph");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    assert!(ancilla(&[
+        "phantom",
+        "--out",
+        &s(&ph),
+        "--subjects",
+        "2",
+        "--seed",
+        "4"
+    ])
+    .status
+    .success());
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ph.join("ground_truth.json")).unwrap())
+            .unwrap();
+    // The first subject's site exported no ADC series.
+    let first = &truth["subjects"][0];
+    let adc_dir = ph
+        .join("site-export")
+        .join(first["series_dirs"]["adc"].as_str().unwrap());
+    std::fs::remove_dir_all(adc_dir).unwrap();
+    let out = dir.join("out");
+    let cfg = config(
+        dir,
+        &format!(
+            "[output]\ndir = \"{}\"\n[input]\ndicom = \"{}\"\nmasks = \"{}\"\n[deid]\nkey = \"{}\"\nsubjects = \"{}\"\n[rois]\nlabels = {{ 1 = \"tumor\", 2 = \"kidney\" }}\n",
+            s(&out),
+            s(&ph.join("site-export")),
+            s(&ph.join("masks")),
+            s(&ph.join("key.bin")),
+            s(&ph.join("clinical/subject_map.csv")),
+        ),
+    );
+    let o = ancilla(&["run", &s(&cfg), "--quiet"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(out.join("features/features.csv")).unwrap();
+    let images = |subject: &str| -> std::collections::BTreeSet<String> {
+        text.lines()
+            .filter(|l| l.starts_with(subject))
+            .map(|l| l.split(',').nth(3).unwrap().to_string())
+            .collect()
+    };
+    let (a, b) = (
+        first["usubjid"].as_str().unwrap(),
+        truth["subjects"][1]["usubjid"].as_str().unwrap(),
+    );
+    assert!(
+        images(a).contains("adc_fit") && !images(a).contains("adc"),
+        "{:?}",
+        images(a)
+    );
+    assert!(
+        images(b).contains("adc") && !images(b).contains("adc_fit"),
+        "{:?}",
+        images(b)
+    );
+    // The fitted tumour ADC is the phantom's (median; the mask is resampled from the T2 grid).
+    let median = text
+        .lines()
+        .find(|l| l.starts_with(a) && l.contains(",adc_fit,tumor,stat_median,"))
+        .unwrap()
+        .split(',')
+        .nth(6)
+        .unwrap()
+        .parse::<f64>()
+        .unwrap();
+    let true_adc = first["regions"]["tumor"]["adc_1e-6_mm2_s"]
+        .as_f64()
+        .unwrap();
+    assert!((median - true_adc).abs() / true_adc < 0.01, "{median}");
+}

@@ -282,3 +282,337 @@ fn features_cli_on_phantom_pet_matches_ground_truth() {
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// (roi, feature) → value of a features CSV.
+fn feature_values(text: &str) -> Vec<(String, String, f64)> {
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            (c[4].to_string(), c[5].to_string(), c[6].parse().unwrap())
+        })
+        .collect()
+}
+
+fn run_features(args: &[&str]) -> String {
+    let o = ancilla(&[&["features"], args].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+#[test]
+fn dicom_seg_and_rtstruct_give_the_label_map_regions_before_and_after_deid() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let o = ancilla(&[
+        "phantom",
+        "--out",
+        dir.to_str().unwrap(),
+        "--subjects",
+        "1",
+        "--seed",
+        "4",
+        "--dicom-rois",
+    ]);
+    assert!(o.status.success());
+    let truth: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("ground_truth.json")).unwrap())
+            .unwrap();
+    let subj = &truth["subjects"][0];
+    let export = dir.join("site-export");
+    let pet = export.join(subj["series_dirs"]["pet"].as_str().unwrap());
+    let t2 = export.join(subj["series_dirs"]["t2"].as_str().unwrap());
+    let seg = export.join(subj["dicom_rois"]["seg"].as_str().unwrap());
+    let rt = export.join(subj["dicom_rois"]["rtstruct"].as_str().unwrap());
+    let nifti = dir
+        .join("masks")
+        .join(subj["usubjid"].as_str().unwrap())
+        .join("pet_labels.nii.gz");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let reference = feature_values(&run_features(&[
+        "--image",
+        &s(&pet),
+        "--mask",
+        &s(&nifti),
+        "--labels",
+        "1=tumor,2=kidney,3=liver,4=bloodpool,5=parotid",
+    ]));
+    // SEG: same grid, segments named by their SegmentLabel ("Tumor" → tumor): every value equal.
+    let from_seg = feature_values(&run_features(&["--image", &s(&pet), "--mask", &s(&seg)]));
+    assert_eq!(from_seg, reference);
+    // RTSTRUCT (the folder holding it): the tumour polygons are the analytic ball cut at each
+    // plane (360 vertices), so the rasterised tumour is the label map's; the liver within 0.5%.
+    let from_rt = feature_values(&run_features(&[
+        "--image",
+        &s(&pet),
+        "--mask",
+        &s(rt.parent().unwrap()),
+    ]));
+    // The tumour's own features (cross-region ones need the kidney, parotid and blood pool that
+    // the RTSTRUCT does not outline).
+    let pick = |rows: &[(String, String, f64)], roi: &str| -> Vec<(String, f64)> {
+        rows.iter()
+            .filter(|r| r.0 == roi && !r.1.starts_with("ratio_") && r.1 != "mipsma_score")
+            .map(|r| (r.1.clone(), r.2))
+            .collect()
+    };
+    assert_eq!(pick(&from_rt, "tumor"), pick(&reference, "tumor"));
+    let vol = |rows: &[(String, String, f64)], roi: &str| {
+        rows.iter()
+            .find(|r| r.0 == roi && r.1 == "morph_vol_approx")
+            .unwrap()
+            .2
+    };
+    let (a, b) = (vol(&from_rt, "liver"), vol(&reference, "liver"));
+    assert!((a - b).abs() / b < 0.005, "liver {a} vs {b} mm3");
+    assert!(!from_rt.iter().any(|r| r.0 == "kidney"));
+
+    // Liver-based MTV: uniform liver (SD 0) → threshold 1.5 × liver SUV; the uniform tumour is
+    // wholly above or below it.
+    let get = |roi: &str, f: &str| {
+        reference
+            .iter()
+            .find(|r| r.0 == roi && r.1 == f)
+            .unwrap_or_else(|| panic!("{roi} {f}"))
+            .2
+    };
+    let liver = subj["regions"]["liver"]["suvbw"].as_f64().unwrap();
+    let tumour = subj["regions"]["tumor"]["suvbw"].as_f64().unwrap();
+    assert!((get("tumor", "threshold_liver") - 1.5 * liver).abs() <= 1e-4 * liver);
+    let expect = if tumour >= 1.5 * liver {
+        subj["regions"]["tumor"]["volume_ml_pet_grid"]
+            .as_f64()
+            .unwrap()
+    } else {
+        0.0
+    };
+    assert!((get("tumor", "mtv_liver") - expect).abs() < 1e-6);
+    assert!(!reference
+        .iter()
+        .any(|r| r.0 == "liver" && r.1 == "mtv_liver"));
+    // Configurable fixed thresholds: one feature each, threshold in the name.
+    let two = feature_values(&run_features(&[
+        "--image",
+        &s(&pet),
+        "--mask",
+        &s(&seg),
+        "--labels",
+        "1=tumor",
+        "--mtv-suv",
+        "2.5,1000",
+    ]));
+    let names: Vec<&str> = two.iter().map(|r| r.1.as_str()).collect();
+    assert!(names.contains(&"mtv_suv2p5") && names.contains(&"mtv_suv1000"));
+    assert!(!names.contains(&"mtv_suv3"));
+    assert_eq!(two.iter().find(|r| r.1 == "mtv_suv1000").unwrap().2, 0.0);
+
+    // Refusals: another frame of reference (the MR), and a mask that is no ROI object.
+    let o = ancilla(&["features", "--image", &s(&t2), "--mask", &s(&seg)]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("FrameOfReferenceUID"), "{e}");
+    let slice = std::fs::read_dir(&pet)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let o = ancilla(&["features", "--image", &s(&pet), "--mask", &s(&slice)]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("(Modality \"PT\")"));
+
+    // De-identified: the SEG and RTSTRUCT still point at the (renamed) PET and give the same values.
+    let out = dir.join("deid");
+    let o = ancilla(&[
+        "deid",
+        &s(&export),
+        "--out",
+        &s(&out),
+        "--key",
+        &s(&dir.join("key.bin")),
+        "--subjects",
+        &s(&dir.join("clinical/subject_map.csv")),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let inv = ancilla::ingest::scan_paths(std::slice::from_ref(&out)).unwrap();
+    let find = |m: &str| {
+        inv.series
+            .iter()
+            .find(|x| x.modality == m && (m != "PT" || x.plan.is_ok()))
+            .unwrap()
+    };
+    let (dpet, dseg, drt) = (find("PT"), find("SEG"), find("RTSTRUCT"));
+    // PET instances, and the study (the RTSTRUCT's RTReferencedStudySequence names it).
+    let mut pet_sops: std::collections::BTreeSet<&str> =
+        dpet.files.iter().map(|f| f.sop_uid.as_str()).collect();
+    pet_sops.insert(dpet.study_uid.as_str());
+    for x in [dseg, drt] {
+        let obj = dicom_object::open_file(&x.files[0].path).unwrap();
+        let mut refs = Vec::new();
+        collect_refs(&obj, &mut refs);
+        assert!(refs.len() > 10);
+        assert!(
+            refs.iter().all(|r| pet_sops.contains(r.as_str())),
+            "{}",
+            x.modality
+        );
+        let bytes = std::fs::read(&x.files[0].path).unwrap();
+        for phi in subj["phi"].as_array().unwrap() {
+            let phi = phi.as_str().unwrap().as_bytes();
+            assert!(!bytes.windows(phi.len()).any(|w| w == phi));
+        }
+    }
+    let dpet_dir = s(dpet.files[0].path.parent().unwrap());
+    let after = feature_values(&run_features(&[
+        "--image",
+        &dpet_dir,
+        "--mask",
+        &s(&dseg.files[0].path),
+    ]));
+    assert_eq!(after, reference);
+    let after_rt = feature_values(&run_features(&[
+        "--image",
+        &dpet_dir,
+        "--mask",
+        &s(&drt.files[0].path),
+    ]));
+    assert_eq!(pick(&after_rt, "tumor"), pick(&reference, "tumor"));
+}
+
+/// Every ReferencedSOPInstanceUID at any depth.
+fn collect_refs(obj: &dicom_object::InMemDicomObject, out: &mut Vec<String>) {
+    use dicom_dictionary_std::tags;
+    for e in obj.iter() {
+        if e.header().tag == tags::REFERENCED_SOP_INSTANCE_UID {
+            if let Ok(v) = e.to_str() {
+                out.push(v.trim_end_matches('\0').trim().to_string());
+            }
+        }
+        if let Some(items) = e.items() {
+            for i in items {
+                collect_refs(i, out);
+            }
+        }
+    }
+}
+
+#[test]
+fn adc_fitted_from_dwi_matches_the_mono_exponential_by_hand() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    assert!(ancilla(&[
+        "phantom",
+        "--out",
+        &s(dir),
+        "--subjects",
+        "1",
+        "--seed",
+        "4"
+    ])
+    .status
+    .success());
+    let truth: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("ground_truth.json")).unwrap())
+            .unwrap();
+    let subj = &truth["subjects"][0];
+    let export = dir.join("site-export");
+    let dwi = export.join(subj["series_dirs"]["dwi"].as_str().unwrap());
+    let map = dir.join("fit_adc.nii.gz");
+    let o = ancilla(&["adc", &s(&dwi), "--out", &s(&map)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(summary["b_values"], serde_json::json!([0.0, 400.0, 800.0]));
+    let mask = dir
+        .join("masks")
+        .join(subj["usubjid"].as_str().unwrap())
+        .join("mr_labels.nii.gz");
+    let rows = feature_values(&run_features(&[
+        "--image",
+        &s(&map),
+        "--mask",
+        &s(&mask),
+        "--labels",
+        "1=tumor,2=kidney,3=liver",
+    ]));
+    for roi in ["tumor", "kidney", "liver"] {
+        // By hand: least-squares slope of ln S on b = (0, 400, 800), from the stored signals:
+        // Σ(b − 400)(ln S − mean) / Σ(b − 400)² = 400·(ln S800 − ln S0) / 320000.
+        let sig: Vec<f64> = subj["regions"][roi]["dwi_signal"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let expect = -(400.0 * (sig[2].ln() - sig[0].ln()) / 320000.0) * 1e6;
+        let median = rows
+            .iter()
+            .find(|r| r.0 == roi && r.1 == "stat_median")
+            .unwrap()
+            .2;
+        assert!(
+            (median - expect).abs() < 0.05,
+            "{roi}: {median} vs {expect}"
+        );
+        // …which is the phantom's true ADC up to the storage rounding.
+        let true_adc = subj["regions"][roi]["adc_1e-6_mm2_s"].as_f64().unwrap();
+        assert!((median - true_adc).abs() / true_adc < 0.01);
+    }
+    // The map is named adc by its file name; a series without b-values is refused.
+    let text = run_features(&[
+        "--image",
+        &s(&map),
+        "--mask",
+        &s(&mask),
+        "--labels",
+        "1=tumor",
+    ]);
+    assert!(text.lines().nth(1).unwrap().contains(",adc,tumor,"));
+    let t2 = export.join(subj["series_dirs"]["t2"].as_str().unwrap());
+    let o = ancilla(&["adc", &s(&t2), "--out", &s(&dir.join("no.nii.gz"))]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no diffusion-weighted volumes"));
+    assert!(!dir.join("no.nii.gz").exists());
+}
+
+#[test]
+fn seg_written_by_highdicom_reads_to_the_voxels_it_was_made_from() {
+    // test-data/seg-highdicom: 4 CT slices of 6 × 5 pixels (rows rotated 30° in-plane, voxel
+    // 0.8 × 0.7 × 2.5 = 1.4 mm³), stored value = row·6 + column + 1000 + 100·slice, intercept
+    // −1024. Segment "Lesion A": slices 1–2, rows 1–3, columns 2–4 (18 voxels): mean HU =
+    // 6·2 + 3 + 100·1.5 + 1000 − 1024 = 141. "Lesion-B": (slice 3, row 4, column 5) = 305 HU and
+    // column 0 of slice 0 (−24, −18, −12, −6, 0): mean (305 − 60) / 6 = 245/6.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/seg-highdicom");
+    for file in ["seg_binary.dcm", "seg_fractional.dcm"] {
+        let text = run_features(&[
+            "--image",
+            root.join("ct").to_str().unwrap(),
+            "--mask",
+            root.join(file).to_str().unwrap(),
+        ]);
+        let rows = feature_values(&text);
+        let get = |roi: &str, f: &str| {
+            rows.iter()
+                .find(|r| r.0 == roi && r.1 == f)
+                .unwrap_or_else(|| panic!("{file}: {roi} {f}"))
+                .2
+        };
+        assert!(
+            (get("lesion_a", "morph_vol_approx") - 18.0 * 1.4).abs() < 1e-9,
+            "{file}"
+        );
+        assert!(
+            (get("lesion_b", "morph_vol_approx") - 6.0 * 1.4).abs() < 1e-9,
+            "{file}"
+        );
+        assert!(
+            (get("lesion_a", "stat_mean") - 141.0).abs() < 1e-9,
+            "{file}"
+        );
+        assert!(
+            (get("lesion_b", "stat_mean") - 245.0 / 6.0).abs() < 1e-9,
+            "{file}"
+        );
+        assert!(text.contains(",HU"));
+    }
+}

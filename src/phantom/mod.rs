@@ -17,6 +17,7 @@
 pub mod anatomy;
 mod clinical;
 mod dicom_out;
+pub mod dicom_rois;
 mod headers;
 pub mod identity;
 pub mod mri;
@@ -66,6 +67,8 @@ pub struct PhantomOptions {
     pub out: PathBuf,
     pub subjects: usize,
     pub seed: u64,
+    /// Also write a DICOM SEG and an RTSTRUCT on each subject's PET (core-lab style ROIs).
+    pub dicom_rois: bool,
 }
 
 /// What was generated.
@@ -289,6 +292,7 @@ fn generate_subject(
     s: &Subject,
     out: &Path,
     defects: &[Defect],
+    dicom_rois: bool,
 ) -> Result<(usize, Value), PhantomError> {
     let patient_dir = out.join("site-export").join(s.folder());
     let pet_dir = patient_dir
@@ -299,6 +303,11 @@ fn generate_subject(
     let mri_out = mri::write_mri(s, &mr_dir)?;
     // DICOM files plus the two masks.
     let mut files = pet_out.files + mri_out.files + 2;
+    if dicom_rois {
+        let study_dir = patient_dir.join(format!("PET_{}", s.pet_date.to_da()));
+        files += dicom_rois::write_seg(s, &pet_out.labels, &study_dir.join(dicom_rois::SEG_DIR))?;
+        files += dicom_rois::write_rtstruct(s, &study_dir.join(dicom_rois::RTSTRUCT_DIR))?;
+    }
     let masks = out.join("masks").join(&s.usubjid);
     let meta = NiftiMeta {
         description: "ancilla phantom labels".into(),
@@ -375,6 +384,14 @@ fn generate_subject(
         "phi_dates": [s.pet_date.to_da(), s.mri_date.to_da(), s.id.birth_date],
         "original_uid_root": s.uid_root,
         "series": {"pet": 1, "t2": 1, "dwi": 1, "adc": 1},
+        "dicom_rois": if dicom_rois {
+            json!({
+                "seg": format!("{}/PET_{}/{}/SEG00001.dcm", s.folder(), s.pet_date.to_da(), dicom_rois::SEG_DIR),
+                "rtstruct": format!("{}/PET_{}/{}/RS00001.dcm", s.folder(), s.pet_date.to_da(), dicom_rois::RTSTRUCT_DIR),
+            })
+        } else {
+            Value::Null
+        },
         // Series folders relative to site-export (they carry PHI: ground truth stays at the site).
         "series_dirs": {
             "pet": format!("{}/PET_{}/{}", s.folder(), s.pet_date.to_da(), pet::SERIES_DIR),
@@ -463,7 +480,7 @@ pub fn generate(opts: &PhantomOptions) -> Result<PhantomSummary, PhantomError> {
     ];
     let results: Vec<Result<(usize, Value), PhantomError>> = imaged
         .par_iter()
-        .map(|s| generate_subject(s, &opts.out, &defects))
+        .map(|s| generate_subject(s, &opts.out, &defects, opts.dicom_rois))
         .collect();
     let mut files = 0;
     let mut truths = Vec::new();

@@ -77,19 +77,10 @@ pub struct PetOut {
     pub concentration: [f64; 6],
 }
 
-/// Write the PET series of subject `s` under `dir`.
-pub fn write_pet(s: &Subject, dir: &Path) -> Result<PetOut, PhantomError> {
-    let g = geometry();
-    let (labels, body) = label_grid(s, &g, DIMS);
-    let conc = concentrations(s);
+/// The PET study's shared attributes (also used by the phantom's SEG and RTSTRUCT).
+pub fn study(s: &Subject) -> Study<'_> {
     let (ref_date, ref_tod) = split_epoch(s.reference_epoch);
-    let (series_date, series_tod) = match s.vendor {
-        // GE: a reprocessed series, SeriesTime two hours after the scan; the true reference time is
-        // in the GEMS_PETD_01 private block.
-        Vendor::Ge => split_epoch(s.reference_epoch + 7200.0),
-        _ => (ref_date, ref_tod),
-    };
-    let study = Study {
+    Study {
         uid: s.uid("1.1"),
         date: ref_date.to_da(),
         time: format_tm(ref_tod - 600.0),
@@ -102,7 +93,22 @@ pub fn write_pet(s: &Subject, dir: &Path) -> Result<PetOut, PhantomError> {
         frame_of_reference: s.uid("1.9"),
         manufacturer: s.vendor.manufacturer(),
         model: s.vendor.pet_model(),
+    }
+}
+
+/// Write the PET series of subject `s` under `dir`.
+pub fn write_pet(s: &Subject, dir: &Path) -> Result<PetOut, PhantomError> {
+    let g = geometry();
+    let (labels, body) = label_grid(s, &g, DIMS);
+    let conc = concentrations(s);
+    let (ref_date, ref_tod) = split_epoch(s.reference_epoch);
+    let (series_date, series_tod) = match s.vendor {
+        // GE: a reprocessed series, SeriesTime two hours after the scan; the true reference time is
+        // in the GEMS_PETD_01 private block.
+        Vendor::Ge => split_epoch(s.reference_epoch + 7200.0),
+        _ => (ref_date, ref_tod),
     };
+    let study = study(s);
     let mut base = common(s, &study);
     put(
         &mut base,

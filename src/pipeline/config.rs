@@ -94,9 +94,14 @@ impl Default for ConvertSection {
 pub struct RoiSection {
     /// Label table, e.g. `{1 = "tumor", 2 = "kidney"}`.
     pub labels: std::collections::BTreeMap<String, String>,
-    /// PET thresholds for MTV (SUV).
-    #[serde(default)]
+    /// Fixed SUV thresholds of MTV / TL-PSMA (`mtv_suv<T>`); 41%, 50% of SUVmax and the
+    /// liver-based threshold are always computed.
+    #[serde(default = "default_mtv_suv_thresholds")]
     pub mtv_suv_thresholds: Vec<f64>,
+}
+
+fn default_mtv_suv_thresholds() -> Vec<f64> {
+    vec![3.0]
 }
 
 impl Default for RoiSection {
@@ -228,6 +233,16 @@ impl Config {
             return Err(invalid(&format!(
                 "[analysis] ci must be \"log-log\" or \"log\", found {:?}",
                 cfg.analysis.ci
+            )));
+        }
+        if let Some(t) = cfg
+            .rois
+            .mtv_suv_thresholds
+            .iter()
+            .find(|t| !t.is_finite() || **t <= 0.0)
+        {
+            return Err(invalid(&format!(
+                "[rois] mtv_suv_thresholds must be positive SUVs, found {t}"
             )));
         }
         if cfg.phantom.as_ref().is_some_and(|p| p.subjects == 0) {

@@ -296,6 +296,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
                     out: cohort.clone(),
                     subjects,
                     seed,
+                    dicom_rois: false,
                 })
                 .map(|s| format!("{} subjects, {} files", s.subjects, s.files))
                 .map_err(|e| e.to_string())
@@ -459,21 +460,24 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
                 .iter()
                 .filter_map(|(k, v)| Some((k.parse().ok()?, v.clone())))
                 .collect();
+            let pet_settings = crate::quant::PetSettings {
+                suv_thresholds: cfg.rois.mtv_suv_thresholds.clone(),
+            };
             let key = sha256_hex(
                 format!(
-                    "features {build} {deid_hash} {} {:?}",
+                    "features {build} {deid_hash} {} {:?} {:?}",
                     tree_hash(&masks),
-                    labels
+                    labels,
+                    pet_settings.suv_thresholds
                 )
                 .as_bytes(),
             );
             runner.run("features", &key, || {
-                stages::features(&deid_dir, &masks, &labels, &features_path).and_then(
-                    |(rows, problems)| {
+                stages::features(&deid_dir, &masks, &labels, &pet_settings, &features_path)
+                    .and_then(|(rows, problems)| {
                         write_problems(&features_problems, &problems)?;
                         Ok(format!("{rows} feature rows"))
-                    },
-                )
+                    })
             })?;
             rejected.extend(read_problems(&features_problems));
             have_features = true;

@@ -18,6 +18,7 @@ pub fn features(
     input: &Path,
     masks: &Path,
     labels: &BTreeMap<u32, String>,
+    pet: &quant::PetSettings,
     out: &Path,
 ) -> Result<(usize, Vec<Value>), String> {
     let mut csv: Vec<u8> = quant::table::to_csv(&[]);
@@ -26,7 +27,8 @@ pub fn features(
     // The (de-identified, shifted) date of every analysed series, for the linkage's intervals.
     let mut imaging = String::from("USUBJID,MODALITY,IMAGING_DATE\n");
     for subject in subjects_in(input) {
-        let (rows, mut p, dates) = subject_features(&input.join(&subject), input, masks, labels)?;
+        let (rows, mut p, dates) =
+            subject_features(&input.join(&subject), input, masks, labels, pet)?;
         for (modality, date) in dates {
             imaging.push_str(&format!("{subject},{modality},{date}\n"));
         }
@@ -69,6 +71,7 @@ fn subject_features(
     input: &Path,
     masks: &Path,
     labels: &BTreeMap<u32, String>,
+    pet: &quant::PetSettings,
 ) -> Result<SubjectFeatures, String> {
     let inv = crate::ingest::scan_paths(&[dir.to_path_buf()]).map_err(|e| e.to_string())?;
     let dates: Vec<(String, String)> = inv
@@ -87,9 +90,16 @@ fn subject_features(
         .par_iter()
         .filter(|s| s.is_image() && s.plan.is_ok())
         .filter_map(|s| {
+            // A DWI series is analysed (as its fitted ADC) only where its study has no ADC series.
+            let scanner_adc = |s: &crate::ingest::Series| {
+                inv.series
+                    .iter()
+                    .any(|x| x.kind == SeriesKind::Adc && x.study_uid == s.study_uid)
+            };
             let mask_name = match s.kind {
                 SeriesKind::Pet => "pet_labels.nii.gz",
                 SeriesKind::T2 | SeriesKind::Adc => "mr_labels.nii.gz",
+                SeriesKind::Dwi if !scanner_adc(s) => "mr_labels.nii.gz",
                 _ => return None,
             };
             // De-identified input: PatientID is the USUBJID and UIDs are pseudonyms.
@@ -99,21 +109,28 @@ fn subject_features(
             let usubjid = &s.patient_id;
             let r = (|| -> Result<Vec<quant::FeatureRow>, String> {
                 let mut vols = assemble::load_series(s).map_err(|e| e.to_string())?;
-                let sv = vols.remove(0);
-                let mut image = sv.volume;
+                let (mut image, image_kind) = if s.kind == SeriesKind::Dwi {
+                    let fit = quant::adc_from_dwi(&vols).map_err(|e| e.to_string())?;
+                    (fit.adc, "adc_fit".to_string())
+                } else {
+                    let sv = vols.remove(0);
+                    (sv.volume, quant::image_name(s.kind, &sv.label))
+                };
                 if s.kind == SeriesKind::Pet {
                     let files: Vec<_> = s.files.iter().map(|f| f.path.clone()).collect();
                     let f = quant::suv::suv_for_files(&files).map_err(|e| e.to_string())?;
                     image.data.mapv_inplace(|x| (x as f64 * f.suvbw_factor) as f32);
                 }
                 let lm = roi::label_map_for(&image, &masks.join(usubjid).join(mask_name)).map_err(|e| e.to_string())?;
+                let rois = roi::Rois::from_label_map(&lm, Some(labels));
                 let ctx = FeatureContext {
                     subject_id: usubjid.clone(),
                     modality: s.modality.to_ascii_lowercase(),
                     series_uid: s.series_uid.clone(),
-                    image: quant::image_name(s.kind, &sv.label),
+                    image: image_kind,
+                    frame_of_reference: String::new(),
                 };
-                Ok(quant::features_for_volume(&image, &lm, labels, &ctx))
+                Ok(quant::features_for_volume(&image, &rois, &ctx, pet))
             })();
             Some(r.map_err(|why| {
                 json!({"stage": "features", "subject": usubjid, "series_kind": s.kind.as_str(), "reason": why.replace(&input.display().to_string(), "<input>")})

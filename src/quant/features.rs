@@ -10,7 +10,8 @@ use crate::volume::Volume;
 /// One computed feature.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Feature {
-    pub name: &'static str,
+    /// IBSI tag or ancilla name; thresholds are part of it (`mtv_suv2p5`).
+    pub name: std::borrow::Cow<'static, str>,
     pub value: f64,
     /// "intensity", "intensity²", "mm3", "1" (dimensionless).
     pub unit_kind: UnitKind,
@@ -74,8 +75,8 @@ pub fn intensity_statistics(values: &[f64]) -> Vec<Feature> {
         .collect();
     let rmean = robust.iter().sum::<f64>() / robust.len().max(1) as f64;
     let energy: f64 = values.iter().map(|x| x * x).sum();
-    let f = |name, value, unit_kind| Feature {
-        name,
+    let f = |name: &'static str, value, unit_kind| Feature {
+        name: name.into(),
         value,
         unit_kind,
     };
@@ -210,12 +211,12 @@ pub fn local_intensity(
     }
     vec![
         Feature {
-            name: "loc_peak_loc",
+            name: "loc_peak_loc".into(),
             value: local,
             unit_kind: UnitKind::Intensity,
         },
         Feature {
-            name: "loc_peak_glob",
+            name: "loc_peak_glob".into(),
             value: global,
             unit_kind: UnitKind::Intensity,
         },
@@ -238,7 +239,7 @@ pub fn region_features(
     }
     let mut out = super::morphology::morphology(image, in_roi);
     out.push(Feature {
-        name: "morph_vol_approx",
+        name: "morph_vol_approx".into(),
         value: values.len() as f64 * image.geometry.voxel_volume_mm3(),
         unit_kind: UnitKind::Volume,
     });
@@ -267,7 +268,7 @@ mod tests {
         let mut failures = Vec::new();
         for rec in reader.records() {
             let rec = rec.unwrap();
-            let Some(f) = feats.iter().find(|f| f.name == &rec[7]) else {
+            let Some(f) = feats.iter().find(|f| f.name == rec[7]) else {
                 continue;
             };
             let reference: f64 = rec[3].parse().unwrap();

@@ -1,18 +1,18 @@
 //! Quantification: SUV after the QIBA vendor-neutral pseudo-code (`suv`), IBSI chapter 1
 //! first-order and local-intensity features (`features`), PSMA volume metrics (`pet`), and the
-//! long feature table with its dictionary (`table`).
+//! long feature table with its dictionary (`table`), ADC from DWI (`adc`).
 
+pub mod adc;
 pub mod features;
 pub mod morphology;
 pub mod pet;
 pub mod suv;
 pub mod table;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::ingest::SeriesKind;
-use crate::roi::{self, LabelMap};
+use crate::roi::{self, Rois};
 use crate::volume::{assemble, nifti_io, Volume};
 pub use table::FeatureRow;
 
@@ -27,6 +27,10 @@ pub enum QuantError {
     Image(#[from] assemble::AssembleError),
     #[error(transparent)]
     Nifti(#[from] nifti_io::NiftiError),
+    #[error(transparent)]
+    Adc(#[from] adc::AdcError),
+    #[error("no diffusion-weighted volumes (images with a b-value) in the series")]
+    NoDiffusion,
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
@@ -51,6 +55,8 @@ pub struct FeaturesOptions {
     pub mask: PathBuf,
     pub labels: Option<String>,
     pub out: Option<PathBuf>,
+    /// Fixed SUV thresholds of MTV / TL-PSMA (default 3).
+    pub suv_thresholds: Vec<f64>,
 }
 
 /// Names attached to every row of one image.
@@ -61,21 +67,43 @@ pub struct FeatureContext {
     pub series_uid: String,
     /// `suvbw`, `t2`, `adc`, `dwi_b800`, ...
     pub image: String,
+    /// FrameOfReferenceUID of a DICOM image (empty for NIfTI): DICOM ROIs must share it.
+    pub frame_of_reference: String,
 }
 
-/// Features of every labelled region of `image` (labels already on its grid).
+/// Settings of the PET extras.
+#[derive(Debug, Clone)]
+pub struct PetSettings {
+    /// Fixed SUV thresholds of the MTV / TL-PSMA features.
+    pub suv_thresholds: Vec<f64>,
+}
+
+impl Default for PetSettings {
+    fn default() -> Self {
+        PetSettings {
+            suv_thresholds: vec![3.0],
+        }
+    }
+}
+
+/// Features of every region of `image` (regions already on its grid).
 pub fn features_for_volume(
     image: &Volume,
-    labels: &LabelMap,
-    table: &BTreeMap<u32, String>,
+    rois: &Rois,
     ctx: &FeatureContext,
+    pet_settings: &PetSettings,
 ) -> Vec<FeatureRow> {
     let mut rows: Vec<FeatureRow> = Vec::new();
-    for (&label, roi_name) in table {
-        let in_roi = |k: usize, j: usize, i: usize| labels.labels[[k, j, i]] == label;
+    for region in &rois.regions {
+        let roi_name = &region.name;
+        let in_roi = |k: usize, j: usize, i: usize| region.mask[[k, j, i]];
         let mut feats = features::region_features(image, &in_roi);
         if ctx.image == "suvbw" && !feats.is_empty() {
-            feats.extend(pet::volume_metrics(image, &in_roi));
+            feats.extend(pet::volume_metrics(
+                image,
+                &in_roi,
+                &pet_settings.suv_thresholds,
+            ));
         }
         for f in feats {
             rows.push(FeatureRow {
@@ -96,14 +124,33 @@ pub fn features_for_volume(
                 .find(|r| r.roi == roi && r.feature == feature)
                 .map(|r| r.value)
         };
-        let extra = pet::cross_region_metrics(&get);
-        for f in extra {
+        let mut extra: Vec<(String, features::Feature)> = pet::cross_region_metrics(&get)
+            .into_iter()
+            .map(|f| ("tumor".to_string(), f))
+            .collect();
+        if let (Some(mean), Some(var)) = (get("liver", "stat_mean"), get("liver", "stat_var")) {
+            for region in rois
+                .regions
+                .iter()
+                .filter(|r| !pet::REFERENCE_REGIONS.contains(&r.name.as_str()))
+            {
+                let in_roi = |k: usize, j: usize, i: usize| region.mask[[k, j, i]];
+                if region.mask.iter().any(|x| *x) {
+                    extra.extend(
+                        pet::liver_based_metrics(image, &in_roi, mean, var)
+                            .into_iter()
+                            .map(|f| (region.name.clone(), f)),
+                    );
+                }
+            }
+        }
+        for (roi, f) in extra {
             rows.push(FeatureRow {
                 subject_id: ctx.subject_id.clone(),
                 modality: ctx.modality.clone(),
                 series_uid: ctx.series_uid.clone(),
                 image: ctx.image.clone(),
-                roi: "tumor".into(),
+                roi,
                 feature: f.name.to_string(),
                 value: f.value,
                 unit: table::unit(f.unit_kind, &ctx.image),
@@ -135,11 +182,11 @@ pub fn load_image(path: &Path) -> Result<(Volume, FeatureContext), QuantError> {
             .trim_end_matches(".gz")
             .trim_end_matches(".nii")
             .to_string();
-        let image = if stem.ends_with("_suvbw") {
-            "suvbw".to_string()
-        } else {
-            "image".to_string()
-        };
+        let image = ["suvbw", "adc"]
+            .into_iter()
+            .find(|k| stem.ends_with(&format!("_{k}")))
+            .unwrap_or("image")
+            .to_string();
         return Ok((
             v,
             FeatureContext {
@@ -184,8 +231,57 @@ pub fn load_image(path: &Path) -> Result<(Volume, FeatureContext), QuantError> {
             },
             modality: s.modality.to_ascii_lowercase(),
             image: image_name(s.kind, &sv.label),
+            frame_of_reference: s
+                .files
+                .first()
+                .map(|f| f.frame_of_reference.clone())
+                .unwrap_or_default(),
         },
     ))
+}
+
+/// The ADC fitted from the b-value volumes of a DWI series (volumes sharing a b-value, e.g. one
+/// per gradient direction, are averaged first).
+pub fn adc_from_dwi(volumes: &[assemble::SeriesVolume]) -> Result<adc::AdcFit, QuantError> {
+    let mut by_b: Vec<(f64, Volume, usize)> = Vec::new();
+    for v in volumes {
+        let Some(b) = v.b_value else { continue };
+        match by_b.iter_mut().find(|(x, _, _)| (*x - b).abs() < 1e-6) {
+            Some((_, sum, n)) if sum.dims() == v.volume.dims() => {
+                sum.data += &v.volume.data;
+                *n += 1;
+            }
+            Some(_) => return Err(adc::AdcError::Grid.into()),
+            None => by_b.push((b, v.volume.clone(), 1)),
+        }
+    }
+    if by_b.is_empty() {
+        return Err(QuantError::NoDiffusion);
+    }
+    for (_, v, n) in &mut by_b {
+        let n = *n as f32;
+        v.data.mapv_inplace(|x| x / n);
+    }
+    let pairs: Vec<(f64, &Volume)> = by_b.iter().map(|(b, v, _)| (*b, v)).collect();
+    Ok(adc::fit_adc(&pairs)?)
+}
+
+/// `ancilla adc DWI_SERIES --out FILE.nii.gz`: fit, write the map, summarise as JSON.
+pub fn adc_command(series: &Path, out: &Path) -> Result<serde_json::Value, QuantError> {
+    let vols = assemble::load_series_dir(series)?;
+    let fit = adc_from_dwi(&vols)?;
+    let meta = nifti_io::NiftiMeta {
+        description: "ancilla ADC fit, 1e-6 mm2/s".into(),
+        time_step_s: None,
+    };
+    nifti_io::write_volume(&fit.adc, out, &meta)?;
+    Ok(serde_json::json!({
+        "b_values": fit.b_values,
+        "unit": "1e-6 mm2/s",
+        "model": "mono-exponential, least squares of ln S on b per voxel",
+        "voxels": fit.adc.data.len(),
+        "voxels_not_fitted": fit.not_fitted,
+    }))
 }
 
 /// `ancilla suv SERIES_DIR`: the SUV factor and its inputs as JSON.
@@ -199,23 +295,34 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
     // A malformed label table is a usage error: say so before any heavy work.
     let given = opts.labels.as_deref().map(roi::parse_labels).transpose()?;
     let (image, ctx) = load_image(&opts.image)?;
-    let labels = roi::label_map_for(&image, &opts.mask)?;
-    let table = match given {
-        Some(t) => t,
-        None => {
-            let mut present: Vec<u32> = labels.labels.iter().copied().filter(|l| *l > 0).collect();
-            present.sort_unstable();
-            present.dedup();
-            present
-                .into_iter()
-                .map(|l| (l, format!("label{l}")))
-                .collect()
+    let image_for = (!ctx.frame_of_reference.is_empty()).then_some(ctx.frame_of_reference.as_str());
+    let rois = roi::load_rois(&image, image_for, &opts.mask, given.as_ref())?;
+    if !rois.exact {
+        eprintln!(
+            "features: {} resampled onto the image grid (nearest neighbour)",
+            rois.source
+        );
+    }
+    if rois.outside > 0 {
+        eprintln!(
+            "features: {} image voxels fall outside the mask's field of view (taken as background)",
+            rois.outside
+        );
+    }
+    if image_for.is_none() && rois.source != "NIfTI label map" {
+        eprintln!(
+            "features: the image is NIfTI (no frame of reference): the {}'s patient coordinates are taken as the image's",
+            rois.source
+        );
+    }
+    let settings = if opts.suv_thresholds.is_empty() {
+        PetSettings::default()
+    } else {
+        PetSettings {
+            suv_thresholds: opts.suv_thresholds.clone(),
         }
     };
-    if !labels.exact {
-        eprintln!("features: mask resampled onto the image grid (nearest neighbour)");
-    }
-    let rows = features_for_volume(&image, &labels, &table, &ctx);
+    let rows = features_for_volume(&image, &rois, &ctx, &settings);
     let bytes = table::to_csv(&rows);
     match &opts.out {
         Some(p) => {

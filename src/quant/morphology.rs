@@ -307,7 +307,7 @@ pub fn morphology(image: &Volume, in_roi: &dyn Fn(usize, usize, usize) -> bool) 
     };
     let mean = intensity_sum / nf;
     let f = |name: &'static str, value: f64, unit_kind: UnitKind| Feature {
-        name,
+        name: name.into(),
         value,
         unit_kind,
     };

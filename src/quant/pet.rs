@@ -1,18 +1,28 @@
 //! PSMA PET volume metrics (../shared/reference/suv.md "Lesion metrics"): metabolic tumour volume
-//! at a fixed SUV threshold (3) and at 41% / 50% of the region's SUVmax, and total lesion PSMA
+//! at fixed SUV thresholds (3 by default; `mtv_suv<T>`, 2.5 written `2p5`) and at 41% / 50% of the
+//! region's SUVmax, and total lesion PSMA
 //! (volume × SUVmean inside it), the lesion count (26-connected components of the region at SUV ≥ 3
 //! of at least 0.5 ml), and across regions the PROMISE miPSMA expression score of the tumour
 //! (0: SUVmax below the blood pool's SUVmean; 1: ≥ blood pool; 2: ≥ liver; 3: ≥ parotid) and the
-//! tumour-to-kidney and tumour-to-liver SUVmax / SUVmean ratios. The threshold is part of each
-//! feature's name.
+//! tumour-to-kidney and tumour-to-liver SUVmax / SUVmean ratios; and the liver-based MTV
+//! (threshold 1.5 × liver SUVmean + 2 × liver SD, the population SD of the liver ROI) of every
+//! region that is not a reference organ, with its threshold as a feature of its own. The threshold
+//! is part of each feature's name.
 
 use super::features::{Feature, UnitKind};
 use crate::volume::Volume;
 
-/// MTV and TL-PSMA of one region of an SUVbw image.
+/// A threshold as it appears in a feature name: 3 → "3", 2.5 → "2p5".
+pub fn threshold_tag(t: f64) -> String {
+    format!("{t}").replace('.', "p").replace('-', "m")
+}
+
+/// MTV and TL-PSMA of one region of an SUVbw image, at each fixed SUV threshold of
+/// `suv_thresholds` and at 41% / 50% of the region's SUVmax.
 pub fn volume_metrics(
     image: &Volume,
     in_roi: &dyn Fn(usize, usize, usize) -> bool,
+    suv_thresholds: &[f64],
 ) -> Vec<Feature> {
     let values: Vec<f64> = image
         .data
@@ -23,34 +33,88 @@ pub fn volume_metrics(
     let max = values.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     let voxel_ml = image.geometry.voxel_volume_mm3() / 1000.0;
     let mut out = Vec::new();
-    for (mtv_name, tl_name, threshold) in [
-        ("mtv_suv3", "tl_psma_suv3", 3.0),
-        ("mtv_41pct", "tl_psma_41pct", 0.41 * max),
-        ("mtv_50pct", "tl_psma_50pct", 0.50 * max),
-    ] {
-        let above: Vec<f64> = values.iter().copied().filter(|v| *v >= threshold).collect();
-        let mtv = above.len() as f64 * voxel_ml;
-        let mean = if above.is_empty() {
-            0.0
-        } else {
-            above.iter().sum::<f64>() / above.len() as f64
-        };
-        out.push(Feature {
-            name: mtv_name,
-            value: mtv,
-            unit_kind: UnitKind::Millilitre,
-        });
-        out.push(Feature {
-            name: tl_name,
-            value: mtv * mean,
-            unit_kind: UnitKind::MillilitreIntensity,
-        });
+    let mut thresholds: Vec<(String, String, f64)> = suv_thresholds
+        .iter()
+        .map(|t| {
+            let tag = threshold_tag(*t);
+            (format!("mtv_suv{tag}"), format!("tl_psma_suv{tag}"), *t)
+        })
+        .collect();
+    thresholds.push(("mtv_41pct".into(), "tl_psma_41pct".into(), 0.41 * max));
+    thresholds.push(("mtv_50pct".into(), "tl_psma_50pct".into(), 0.50 * max));
+    for (mtv_name, tl_name, threshold) in thresholds {
+        out.extend(threshold_metrics(
+            &values, threshold, voxel_ml, mtv_name, tl_name,
+        ));
     }
     out.push(Feature {
-        name: "lesions_suv3_min0p5ml",
+        name: "lesions_suv3_min0p5ml".into(),
         value: lesion_count(image, in_roi, 3.0, 0.5) as f64,
         unit_kind: UnitKind::Dimensionless,
     });
+    out
+}
+
+/// MTV (ml) and TL-PSMA (MTV × SUVmean above the threshold) of `values` at `threshold`.
+fn threshold_metrics(
+    values: &[f64],
+    threshold: f64,
+    voxel_ml: f64,
+    mtv_name: impl Into<std::borrow::Cow<'static, str>>,
+    tl_name: impl Into<std::borrow::Cow<'static, str>>,
+) -> [Feature; 2] {
+    let above: Vec<f64> = values.iter().copied().filter(|v| *v >= threshold).collect();
+    let mtv = above.len() as f64 * voxel_ml;
+    let mean = if above.is_empty() {
+        0.0
+    } else {
+        above.iter().sum::<f64>() / above.len() as f64
+    };
+    [
+        Feature {
+            name: mtv_name.into(),
+            value: mtv,
+            unit_kind: UnitKind::Millilitre,
+        },
+        Feature {
+            name: tl_name.into(),
+            value: mtv * mean,
+            unit_kind: UnitKind::MillilitreIntensity,
+        },
+    ]
+}
+
+/// Reference organs: no liver-based MTV of their own.
+pub const REFERENCE_REGIONS: [&str; 5] = ["liver", "bloodpool", "parotid", "spleen", "kidney"];
+
+/// The liver-based threshold (1.5 × SUVmean + 2 × SD of the liver ROI) and the region's MTV and
+/// TL-PSMA at it.
+pub fn liver_based_metrics(
+    image: &Volume,
+    in_roi: &dyn Fn(usize, usize, usize) -> bool,
+    liver_mean: f64,
+    liver_var: f64,
+) -> Vec<Feature> {
+    let threshold = 1.5 * liver_mean + 2.0 * liver_var.max(0.0).sqrt();
+    let values: Vec<f64> = image
+        .data
+        .indexed_iter()
+        .filter(|((k, j, i), _)| in_roi(*k, *j, *i))
+        .map(|(_, v)| *v as f64)
+        .collect();
+    let voxel_ml = image.geometry.voxel_volume_mm3() / 1000.0;
+    let mut out = vec![Feature {
+        name: "threshold_liver".into(),
+        value: threshold,
+        unit_kind: UnitKind::Intensity,
+    }];
+    out.extend(threshold_metrics(
+        &values,
+        threshold,
+        voxel_ml,
+        "mtv_liver",
+        "tl_psma_liver",
+    ));
     out
 }
 
@@ -124,7 +188,7 @@ pub fn cross_region_metrics(get: &dyn Fn(&str, &str) -> Option<f64>) -> Vec<Feat
             0.0
         };
         out.push(Feature {
-            name: "mipsma_score",
+            name: "mipsma_score".into(),
             value: score,
             unit_kind: UnitKind::Dimensionless,
         });
@@ -135,7 +199,7 @@ pub fn cross_region_metrics(get: &dyn Fn(&str, &str) -> Option<f64>) -> Vec<Feat
     ] {
         if let Some(m) = mean(roi).filter(|m| *m > 0.0) {
             out.push(Feature {
-                name,
+                name: name.into(),
                 value: tumor_max / m,
                 unit_kind: UnitKind::Dimensionless,
             });

@@ -34,7 +34,7 @@ pub fn intensity_unit(image: &str) -> &'static str {
     match image {
         "suvbw" => "g/ml",
         "bqml" => "Bq/ml",
-        "adc" => "1e-6 mm2/s",
+        "adc" | "adc_fit" => "1e-6 mm2/s",
         "ct" => "HU",
         _ => "a.u.",
     }
@@ -82,7 +82,7 @@ pub fn to_csv(rows: &[FeatureRow]) -> Vec<u8> {
 }
 
 /// (feature, IBSI code, unit, definition, clinical alias)
-pub const DICTIONARY: [(&str, &str, &str, &str, &str); 52] = [
+pub const DICTIONARY: [(&str, &str, &str, &str, &str); 55] = [
     ("morph_volume", "RNU0", "mm3", "Mesh volume: marching cubes at iso 0.5 on the ROI mask, volume by the divergence theorem", "volume (mesh)"),
     ("morph_area_mesh", "C0JK", "mm2", "Mesh surface area: sum of the marching-cubes triangle areas", "surface area"),
     ("morph_av", "2PR5", "1/mm", "Surface to volume ratio A/V", ""),
@@ -125,12 +125,15 @@ pub const DICTIONARY: [(&str, &str, &str, &str, &str); 52] = [
     ("stat_rms", "5ZWQ", "image unit", "Root mean square intensity", ""),
     ("loc_peak_loc", "VJGA", "image unit", "Local intensity peak: mean over a 1 cm³ sphere (r 6.2035 mm, all image voxels with centres inside) centred on the ROI's maximum voxel", "SUVpeak (local)"),
     ("loc_peak_glob", "0F91", "image unit", "Global intensity peak: the highest 1 cm³-sphere mean centred on any ROI voxel", "SUVpeak"),
-    ("mtv_suv3", "", "ml", "Metabolic tumour volume: ROI voxels with SUVbw ≥ 3 × voxel volume", "MTV / PSMA-TV (SUV ≥ 3)"),
-    ("tl_psma_suv3", "", "ml·g/ml", "Total lesion PSMA: mtv_suv3 × SUVmean inside it", "TL-PSMA (SUV ≥ 3)"),
+    ("mtv_suv3", "", "ml", "Metabolic tumour volume: ROI voxels with SUVbw ≥ 3 × voxel volume (other fixed thresholds T: mtv_suv<T>, 2.5 written 2p5; --mtv-suv, [rois] mtv_suv_thresholds)", "MTV / PSMA-TV (SUV ≥ 3)"),
+    ("tl_psma_suv3", "", "ml·g/ml", "Total lesion PSMA: mtv_suv3 × SUVmean inside it (tl_psma_suv<T> likewise)", "TL-PSMA (SUV ≥ 3)"),
     ("mtv_41pct", "", "ml", "ROI voxels with SUVbw ≥ 41% of the ROI's SUVmax × voxel volume", "MTV (41% SUVmax)"),
     ("tl_psma_41pct", "", "ml·g/ml", "mtv_41pct × SUVmean inside it", "TL-PSMA (41% SUVmax)"),
     ("mtv_50pct", "", "ml", "ROI voxels with SUVbw ≥ 50% of the ROI's SUVmax × voxel volume", "MTV (50% SUVmax)"),
     ("tl_psma_50pct", "", "ml·g/ml", "mtv_50pct × SUVmean inside it", "TL-PSMA (50% SUVmax)"),
+    ("threshold_liver", "", "g/ml", "Liver-based SUV threshold: 1.5 × liver SUVmean + 2 × liver SD (population SD of the liver ROI)", "PERCIST-style liver threshold"),
+    ("mtv_liver", "", "ml", "ROI voxels with SUVbw ≥ threshold_liver × voxel volume (every ROI but the reference organs)", "MTV (liver-based)"),
+    ("tl_psma_liver", "", "ml·g/ml", "mtv_liver × SUVmean inside it", "TL-PSMA (liver-based)"),
     ("lesions_suv3_min0p5ml", "", "1", "Lesion count: 26-connected components of the ROI at SUVbw ≥ 3 of at least 0.5 ml", "PSMA-positive lesions"),
     ("mipsma_score", "", "1", "PROMISE miPSMA expression score of the tumour: 0 SUVmax < blood-pool SUVmean, 1 ≥ blood pool, 2 ≥ liver, 3 ≥ parotid (roi tumor)", "miPSMA"),
     ("ratio_suvmax_to_kidney_suvmean", "", "1", "Tumour SUVmax / normal-kidney SUVmean (roi tumor)", "tumour-to-kidney ratio"),

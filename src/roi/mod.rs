@@ -1,10 +1,16 @@
-//! Regions of interest: NIfTI label maps with a label table, put onto an image grid. Same grid
-//! (or the same voxels in another index order, e.g. the row flip of NIfTI files) → exact;
-//! another grid → nearest-neighbour resampling in physical space (voxel centres), with the
-//! share of image voxels that fell outside the mask's field of view reported.
+//! Regions of interest on an image grid, from three sources: NIfTI label maps with a label table;
+//! DICOM Segmentation objects (`seg`, PS3.3 A.51: binary and fractional); RT Structure Sets
+//! (`rtstruct`, PS3.3 A.19: contours rasterised by voxel centre inside polygon, per plane).
+//! Same grid (or the same voxels in another index order, e.g. the row flip of NIfTI files) →
+//! exact; another grid in the same frame of reference → nearest-neighbour resampling in physical
+//! space (voxel centres), with the share of image voxels that fell outside the mask's field of
+//! view reported; a DICOM mask in another frame of reference than the image → refused.
+
+pub mod rtstruct;
+pub mod seg;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ndarray::Array3;
 
@@ -20,6 +26,24 @@ pub enum RoiError {
     Labels(String),
     #[error("mask and image do not overlap: no image voxel centre falls inside the mask's grid")]
     NoOverlap,
+    #[error("cannot read the ROI file: {0}")]
+    Read(String),
+    #[error("{kind}: attribute {attribute}: expected {expected}")]
+    Dicom {
+        kind: &'static str,
+        attribute: String,
+        expected: String,
+    },
+    #[error("the mask is not an ROI object: expected a NIfTI label map (.nii, .nii.gz), a DICOM SEG or an RTSTRUCT (Modality {0:?})")]
+    NotRoi(String),
+    #[error(
+        "mask folder holds {0} DICOM SEG/RTSTRUCT files; expected exactly one (name the file)"
+    )]
+    NotOneRoiFile(usize),
+    #[error("the ROI object's FrameOfReferenceUID (0020,0052) differs from the image's: it was drawn in another patient space and no registration is applied")]
+    FrameOfReference,
+    #[error("RTSTRUCT: a contour is not parallel to the image slices (oblique to the image grid); resample the image onto the contour planes first")]
+    NotParallel,
 }
 
 impl crate::ExitCode for RoiError {
@@ -61,6 +85,189 @@ pub struct LabelMap {
     pub outside: usize,
 }
 
+/// One region on an image grid.
+#[derive(Debug, Clone)]
+pub struct Region {
+    /// Label value, segment number or ROI number in the source.
+    pub number: u32,
+    pub name: String,
+    pub mask: Array3<bool>,
+}
+
+/// The regions of one ROI source on an image grid.
+#[derive(Debug, Clone)]
+pub struct Rois {
+    pub regions: Vec<Region>,
+    /// True when the source's voxels coincided with the image's (no resampling).
+    pub exact: bool,
+    /// Image voxels outside a label map's field of view (0 for SEG and RTSTRUCT).
+    pub outside: usize,
+    /// "NIfTI label map", "DICOM SEG" or "RTSTRUCT".
+    pub source: &'static str,
+}
+
+impl Rois {
+    /// Split a label map into regions: the table's labels, or every label present as `label<N>`.
+    pub fn from_label_map(lm: &LabelMap, table: Option<&BTreeMap<u32, String>>) -> Self {
+        let table = match table {
+            Some(t) => t.clone(),
+            None => {
+                let mut present: Vec<u32> = lm.labels.iter().copied().filter(|l| *l > 0).collect();
+                present.sort_unstable();
+                present.dedup();
+                present
+                    .into_iter()
+                    .map(|l| (l, format!("label{l}")))
+                    .collect()
+            }
+        };
+        Rois {
+            regions: table
+                .into_iter()
+                .map(|(number, name)| Region {
+                    number,
+                    name,
+                    mask: lm.labels.mapv(|l| l == number),
+                })
+                .collect(),
+            exact: lm.exact,
+            outside: lm.outside,
+            source: "NIfTI label map",
+        }
+    }
+}
+
+/// A region name from a DICOM label: lower case, runs of other characters → `_`; `fallback` when
+/// nothing is left.
+pub fn region_name(label: &str, fallback: String) -> String {
+    let mut out = String::new();
+    for c in label.trim().chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('_') && !out.is_empty() {
+            out.push('_');
+        }
+    }
+    let out = out.trim_end_matches('_').to_string();
+    if out.is_empty() {
+        fallback
+    } else {
+        out
+    }
+}
+
+/// The one SEG / RTSTRUCT file of a folder (files that are not DICOM are ignored).
+fn roi_file_in(dir: &Path) -> Result<PathBuf, RoiError> {
+    let mut found = Vec::new();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| RoiError::Read(e.to_string()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    entries.sort();
+    for p in entries {
+        if matches!(dicom_modality(&p).as_deref(), Some("SEG" | "RTSTRUCT")) {
+            found.push(p);
+        }
+    }
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        n => Err(RoiError::NotOneRoiFile(n)),
+    }
+}
+
+/// The Modality of a DICOM file (None when it is not one).
+fn dicom_modality(path: &Path) -> Option<String> {
+    crate::ingest::header::read_header(path)
+        .ok()
+        .map(|r| r.modality)
+}
+
+/// Put the ROIs of `mask` (NIfTI label map, SEG or RTSTRUCT file, or a folder holding one SEG or
+/// RTSTRUCT) on `image`'s grid. `image_frame_of_reference` is the image's FrameOfReferenceUID
+/// when it came from DICOM (a DICOM mask must share it). `table` names regions by number (label,
+/// segment or ROI number); without it every region of the source is taken, named after its
+/// SegmentLabel / ROIName.
+pub fn load_rois(
+    image: &Volume,
+    image_frame_of_reference: Option<&str>,
+    mask: &Path,
+    table: Option<&BTreeMap<u32, String>>,
+) -> Result<Rois, RoiError> {
+    let name = mask.to_string_lossy();
+    if name.ends_with(".nii") || name.ends_with(".nii.gz") {
+        let lm = label_map_for(image, mask)?;
+        return Ok(Rois::from_label_map(&lm, table));
+    }
+    let file = if mask.is_dir() {
+        roi_file_in(mask)?
+    } else {
+        mask.to_path_buf()
+    };
+    let same_for = |found: &str| match image_frame_of_reference {
+        Some(expected) if !expected.is_empty() && !found.is_empty() && expected != found => {
+            Err(RoiError::FrameOfReference)
+        }
+        _ => Ok(()),
+    };
+    let wanted = |number: u32, label: &str| -> Option<String> {
+        match table {
+            Some(t) => t.get(&number).cloned(),
+            None => Some(region_name(label, format!("roi{number}"))),
+        }
+    };
+    match dicom_modality(&file).as_deref() {
+        Some("SEG") => {
+            let s = seg::read_seg(&file)?;
+            same_for(&s.frame_of_reference)?;
+            let mut regions = Vec::new();
+            let mut exact = true;
+            for segment in &s.segments {
+                let Some(name) = wanted(segment.number, &segment.label) else {
+                    continue;
+                };
+                let lm = resample_nearest(image, &segment.volume)?;
+                exact &= lm.exact;
+                regions.push(Region {
+                    number: segment.number,
+                    name,
+                    mask: lm.labels.mapv(|l| l > 0),
+                });
+            }
+            Ok(Rois {
+                regions,
+                exact,
+                outside: 0,
+                source: "DICOM SEG",
+            })
+        }
+        Some("RTSTRUCT") => {
+            let structures = rtstruct::read_rtstruct(&file)?;
+            let mut regions = Vec::new();
+            for st in &structures {
+                let Some(name) = wanted(st.number, &st.name) else {
+                    continue;
+                };
+                same_for(&st.frame_of_reference)?;
+                regions.push(Region {
+                    number: st.number,
+                    name,
+                    mask: rtstruct::rasterise(&st.contours, &image.geometry, image.dims())?,
+                });
+            }
+            Ok(Rois {
+                regions,
+                exact: true,
+                outside: 0,
+                source: "RTSTRUCT",
+            })
+        }
+        Some(other) => Err(RoiError::NotRoi(other.to_string())),
+        None => Err(RoiError::NotRoi("none: not a readable DICOM file".into())),
+    }
+}
+
 /// Read a NIfTI label map and put it on `image`'s grid.
 pub fn label_map_for(image: &Volume, mask_path: &Path) -> Result<LabelMap, RoiError> {
     let mask = read_volume(mask_path)?;
@@ -74,10 +281,21 @@ pub fn resample_nearest(image: &Volume, mask: &Volume) -> Result<LabelMap, RoiEr
     let mut labels = Array3::<u32>::zeros((nk, nj, ni));
     let mut exact = true;
     let mut outside = 0usize;
+    // Image index → mask index is affine: mask_idx = A·[i, j, k] + b, with b the mask index of
+    // the image's origin and A's columns the mask-index steps of one image voxel along i, j, k.
+    let b = mask.geometry.index_of(image.geometry.world(0.0, 0.0, 0.0));
+    let step = |i: f64, j: f64, k: f64| {
+        let p = mask.geometry.index_of(image.geometry.world(i, j, k));
+        [p[0] - b[0], p[1] - b[1], p[2] - b[2]]
+    };
+    let (ai, aj, ak) = (
+        step(1.0, 0.0, 0.0),
+        step(0.0, 1.0, 0.0),
+        step(0.0, 0.0, 1.0),
+    );
     for ((k, j, i), l) in labels.indexed_iter_mut() {
-        let idx = mask
-            .geometry
-            .index_of(image.geometry.world(i as f64, j as f64, k as f64));
+        let (x, y, z) = (i as f64, j as f64, k as f64);
+        let idx: [f64; 3] = std::array::from_fn(|a| b[a] + x * ai[a] + y * aj[a] + z * ak[a]);
         let r = idx.map(|x| x.round());
         if idx.iter().zip(&r).any(|(a, b)| (a - b).abs() > 1e-3) {
             exact = false;

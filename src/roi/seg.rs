@@ -1,0 +1,333 @@
+//! DICOM Segmentation objects (PS3.3 A.51 Segmentation IOD, C.8.20 Segmentation Image Module,
+//! C.7.6.16 Multi-frame Functional Groups): BINARY (1 bit per pixel, frames packed without
+//! padding) and FRACTIONAL (8 bits, in the segment where value ≥ half of MaximumFractionalValue)
+//! segmentations, native transfer syntaxes. Each frame sits in patient space by its own Plane
+//! Position (per-frame) and the Plane Orientation / Pixel Measures (shared or per-frame); it
+//! belongs to the segment its Segment Identification names. Every segment becomes a volume on
+//! the regular grid its frames lie on (gaps — slices without that segment — are empty), ready for
+//! nearest-neighbour resampling onto an image.
+
+use dicom_core::Tag;
+use dicom_dictionary_std::tags;
+use dicom_object::{InMemDicomObject, OpenFileOptions};
+use ndarray::Array3;
+
+use super::RoiError;
+use crate::ingest::header::{f64s_of, first_item, int_of, str_of};
+use crate::volume::{cross, dot, Geometry, Volume};
+
+const SEGMENT_SEQ: Tag = Tag(0x0062, 0x0002);
+const SEGMENT_NUMBER: Tag = Tag(0x0062, 0x0004);
+const SEGMENT_LABEL: Tag = Tag(0x0062, 0x0005);
+const SEGMENTATION_TYPE: Tag = Tag(0x0062, 0x0001);
+const MAX_FRACTIONAL: Tag = Tag(0x0062, 0x000E);
+const SEGMENT_ID_SEQ: Tag = Tag(0x0062, 0x000A);
+const REFERENCED_SEGMENT_NUMBER: Tag = Tag(0x0062, 0x000B);
+const PER_FRAME: Tag = Tag(0x5200, 0x9230);
+const SHARED: Tag = Tag(0x5200, 0x9229);
+const PLANE_POSITION_SEQ: Tag = Tag(0x0020, 0x9113);
+const PLANE_ORIENTATION_SEQ: Tag = Tag(0x0020, 0x9116);
+const PIXEL_MEASURES_SEQ: Tag = Tag(0x0028, 0x9110);
+
+/// One segment of a SEG, as a 0/1 volume on its frames' grid.
+#[derive(Debug, Clone)]
+pub struct Segment {
+    pub number: u32,
+    /// SegmentLabel as stored (may be empty).
+    pub label: String,
+    pub volume: Volume,
+}
+
+/// A read Segmentation.
+#[derive(Debug, Clone)]
+pub struct Segmentation {
+    pub frame_of_reference: String,
+    pub segments: Vec<Segment>,
+}
+
+fn bad(attribute: &str, expected: &str) -> RoiError {
+    RoiError::Dicom {
+        kind: "SEG",
+        attribute: attribute.into(),
+        expected: expected.into(),
+    }
+}
+
+/// A functional-group attribute: per-frame item first, then the shared item.
+fn group_item<'a>(
+    per_frame: Option<&'a InMemDicomObject>,
+    shared: Option<&'a InMemDicomObject>,
+    seq: Tag,
+) -> Option<&'a InMemDicomObject> {
+    per_frame
+        .and_then(|f| first_item(f, seq))
+        .or_else(|| shared.and_then(|s| first_item(s, seq)))
+}
+
+/// Read a SEG file.
+pub fn read_seg(path: &std::path::Path) -> Result<Segmentation, RoiError> {
+    let obj = OpenFileOptions::new()
+        .open_file(path)
+        .map_err(|e| RoiError::Read(e.to_string()))?;
+    let ts = obj.meta().transfer_syntax().trim_end_matches('\0');
+    if !matches!(
+        ts,
+        "1.2.840.10008.1.2" | "1.2.840.10008.1.2.1" | "1.2.840.10008.1.2.1.99"
+    ) {
+        return Err(bad(
+            "TransferSyntaxUID (0002,0010)",
+            "a native (uncompressed) little-endian syntax for SEG pixel data",
+        ));
+    }
+    let rows = int_of(&obj, tags::ROWS).filter(|r| *r > 0);
+    let cols = int_of(&obj, tags::COLUMNS).filter(|c| *c > 0);
+    let (Some(rows), Some(cols)) = (rows, cols) else {
+        return Err(bad("Rows/Columns (0028,0010/0011)", "positive integers"));
+    };
+    let (rows, cols) = (rows as usize, cols as usize);
+    let frames = int_of(&obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(0) as usize;
+    let seg_type = str_of(&obj, SEGMENTATION_TYPE).unwrap_or_default();
+    let bits = int_of(&obj, tags::BITS_ALLOCATED).unwrap_or(0);
+    let fractional_max = match (seg_type.as_str(), bits) {
+        ("BINARY", 1) => None,
+        ("FRACTIONAL", 8) => Some(
+            int_of(&obj, MAX_FRACTIONAL)
+                .filter(|m| *m > 0)
+                .ok_or_else(|| bad("MaximumFractionalValue (0062,000E)", "a positive integer"))?
+                as f64,
+        ),
+        _ => {
+            return Err(bad(
+                "SegmentationType (0062,0001) / BitsAllocated (0028,0100)",
+                "BINARY with 1 bit or FRACTIONAL with 8 bits",
+            ))
+        }
+    };
+    let mut labels: Vec<(u32, String)> = Vec::new();
+    for item in obj.get(SEGMENT_SEQ).and_then(|e| e.items()).unwrap_or(&[]) {
+        let n = int_of(item, SEGMENT_NUMBER)
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                bad(
+                    "SegmentNumber (0062,0004)",
+                    "a positive integer per segment",
+                )
+            })?;
+        labels.push((n as u32, str_of(item, SEGMENT_LABEL).unwrap_or_default()));
+    }
+    if labels.is_empty() {
+        return Err(bad("SegmentSequence (0062,0002)", "at least one segment"));
+    }
+    let shared = first_item(&obj, SHARED);
+    let per_frame: Vec<&InMemDicomObject> = obj
+        .get(PER_FRAME)
+        .and_then(|e| e.items())
+        .map(|v| v.iter().collect())
+        .unwrap_or_default();
+    if per_frame.len() != frames {
+        return Err(bad(
+            "PerFrameFunctionalGroupsSequence (5200,9230)",
+            "one item per frame (NumberOfFrames)",
+        ));
+    }
+    let pixels = obj
+        .get(tags::PIXEL_DATA)
+        .ok_or_else(|| bad("PixelData (7FE0,0010)", "present"))?
+        .to_bytes()
+        .map_err(|_| {
+            bad(
+                "PixelData (7FE0,0010)",
+                "native (not encapsulated) pixel data",
+            )
+        })?;
+    let n = rows * cols;
+    let need = if fractional_max.is_some() {
+        n * frames
+    } else {
+        (n * frames).div_ceil(8)
+    };
+    if pixels.len() < need {
+        return Err(RoiError::Dicom {
+            kind: "SEG",
+            attribute: "PixelData (7FE0,0010)".into(),
+            expected: format!(
+                "{need} bytes for {frames} frames of {rows}×{cols}, found {}",
+                pixels.len()
+            ),
+        });
+    }
+    let on = |frame: usize, p: usize| -> bool {
+        let idx = frame * n + p;
+        match fractional_max {
+            None => pixels[idx / 8] >> (idx % 8) & 1 == 1,
+            Some(max) => pixels[idx] as f64 >= 0.5 * max,
+        }
+    };
+
+    // Geometry of every frame.
+    struct Frame {
+        segment: u32,
+        position: [f64; 3],
+        index: usize,
+    }
+    let mut orientation: Option<[f64; 6]> = None;
+    let mut spacing: Option<[f64; 2]> = None;
+    let mut slice_gap: Option<f64> = None;
+    let mut list = Vec::with_capacity(frames);
+    for (index, pf) in per_frame.iter().enumerate() {
+        let segment = first_item(pf, SEGMENT_ID_SEQ)
+            .and_then(|i| int_of(i, REFERENCED_SEGMENT_NUMBER))
+            .filter(|s| *s > 0)
+            .ok_or_else(|| {
+                bad(
+                    "SegmentIdentificationSequence/ReferencedSegmentNumber (0062,000A/000B)",
+                    "a segment number per frame",
+                )
+            })? as u32;
+        let pos = group_item(Some(pf), shared, PLANE_POSITION_SEQ)
+            .and_then(|i| f64s_of(i, tags::IMAGE_POSITION_PATIENT))
+            .filter(|v| v.len() >= 3)
+            .ok_or_else(|| {
+                bad(
+                    "PlanePositionSequence/ImagePositionPatient (0020,9113/0032)",
+                    "three numbers per frame",
+                )
+            })?;
+        let iop = group_item(Some(pf), shared, PLANE_ORIENTATION_SEQ)
+            .and_then(|i| f64s_of(i, tags::IMAGE_ORIENTATION_PATIENT))
+            .filter(|v| v.len() >= 6)
+            .ok_or_else(|| {
+                bad(
+                    "PlaneOrientationSequence/ImageOrientationPatient (0020,9116/0037)",
+                    "six numbers",
+                )
+            })?;
+        let iop = [iop[0], iop[1], iop[2], iop[3], iop[4], iop[5]];
+        let measures = group_item(Some(pf), shared, PIXEL_MEASURES_SEQ);
+        let ps = measures
+            .and_then(|i| f64s_of(i, tags::PIXEL_SPACING))
+            .filter(|v| v.len() >= 2 && v[0] > 0.0 && v[1] > 0.0)
+            .ok_or_else(|| {
+                bad(
+                    "PixelMeasuresSequence/PixelSpacing (0028,9110/0030)",
+                    "two positive numbers",
+                )
+            })?;
+        let gap = measures
+            .and_then(|i| {
+                f64s_of(i, tags::SPACING_BETWEEN_SLICES)
+                    .or_else(|| f64s_of(i, tags::SLICE_THICKNESS))
+            })
+            .and_then(|v| v.first().copied())
+            .filter(|g| *g > 0.0);
+        match orientation {
+            None => orientation = Some(iop),
+            Some(o) if o.iter().zip(&iop).all(|(a, b)| (a - b).abs() < 1e-4) => {}
+            Some(_) => {
+                return Err(bad(
+                    "ImageOrientationPatient (0020,0037)",
+                    "the same orientation in every frame",
+                ))
+            }
+        }
+        match spacing {
+            None => spacing = Some([ps[0], ps[1]]),
+            Some(s) if (s[0] - ps[0]).abs() < 1e-4 && (s[1] - ps[1]).abs() < 1e-4 => {}
+            Some(_) => {
+                return Err(bad(
+                    "PixelSpacing (0028,0030)",
+                    "the same spacing in every frame",
+                ))
+            }
+        }
+        slice_gap = slice_gap.or(gap);
+        list.push(Frame {
+            segment,
+            position: [pos[0], pos[1], pos[2]],
+            index,
+        });
+    }
+    let (Some(o), Some(ps)) = (orientation, spacing) else {
+        return Err(bad("NumberOfFrames (0028,0008)", "at least one frame"));
+    };
+    let row_dir = [o[0], o[1], o[2]];
+    let col_dir = [o[3], o[4], o[5]];
+    let normal = cross(row_dir, col_dir);
+    // Distinct plane positions along the normal → the slice grid.
+    let mut depths: Vec<f64> = list.iter().map(|f| dot(f.position, normal)).collect();
+    depths.sort_by(f64::total_cmp);
+    depths.dedup_by(|a, b| (*a - *b).abs() < 1e-3);
+    let min_gap = depths
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .fold(f64::INFINITY, f64::min);
+    let dz = if min_gap.is_finite() {
+        min_gap
+    } else {
+        slice_gap.unwrap_or(1.0)
+    };
+    let d0 = depths[0];
+    let nk = ((depths[depths.len() - 1] - d0) / dz).round() as usize + 1;
+    for d in &depths {
+        let x = (d - d0) / dz;
+        if (x - x.round()).abs() > 0.05 {
+            return Err(bad(
+                "PlanePositionSequence (0020,9113)",
+                "frames on a regular slice grid (equal spacing between planes, gaps allowed)",
+            ));
+        }
+    }
+    // The in-plane origin: the first frame's position projected onto the plane at d0 (all
+    // frames must share it, i.e. be aligned in-plane).
+    let first = list[0].position;
+    let origin = {
+        let d = dot(first, normal) - d0;
+        [
+            first[0] - d * normal[0],
+            first[1] - d * normal[1],
+            first[2] - d * normal[2],
+        ]
+    };
+    let geometry = Geometry {
+        origin,
+        // PixelSpacing is [between rows, between columns]: the column step is ps[1].
+        spacing: [ps[1], ps[0], dz],
+        direction: [row_dir, col_dir, normal],
+    };
+    let mut segments = Vec::new();
+    for (number, label) in labels {
+        let mut data = Array3::<f32>::zeros((nk, rows, cols));
+        for f in list.iter().filter(|f| f.segment == number) {
+            let idx = geometry.index_of(f.position);
+            if idx[0].abs() > 1e-2 || idx[1].abs() > 1e-2 {
+                return Err(bad(
+                    "ImagePositionPatient (0020,0032)",
+                    "frames aligned in-plane (the same row/column origin on every plane)",
+                ));
+            }
+            let k = idx[2].round().max(0.0) as usize;
+            if k >= nk {
+                continue;
+            }
+            for r in 0..rows {
+                for c in 0..cols {
+                    if on(f.index, r * cols + c) {
+                        data[[k, r, c]] = 1.0;
+                    }
+                }
+            }
+        }
+        segments.push(Segment {
+            number,
+            label,
+            volume: Volume {
+                data,
+                geometry: geometry.clone(),
+            },
+        });
+    }
+    Ok(Segmentation {
+        frame_of_reference: str_of(&obj, tags::FRAME_OF_REFERENCE_UID).unwrap_or_default(),
+        segments,
+    })
+}
