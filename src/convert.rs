@@ -329,6 +329,8 @@ pub fn convert_per_subject(
     for dir in subjects {
         let inv = ingest::scan_paths(std::slice::from_ref(&dir))?;
         convert_inventory(&inv, root, out, gzip, quiet, &hidden, &mut report);
+        drop(inv);
+        crate::memory::release_freed_memory();
         bar.inc(1);
     }
     bar.finish_and_clear();

@@ -14,6 +14,7 @@ pub mod convert;
 pub mod datetime;
 pub mod deid;
 pub mod ingest;
+pub mod memory;
 pub mod phantom;
 pub mod pipeline;
 pub mod quant;

@@ -227,7 +227,6 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
     let adsl = TextTable::read(&opts.subjects)?;
     let adtte = TextTable::read(&opts.tte)?;
     let path = TextTable::read(&opts.pathology)?;
-    let feats = TextTable::read(&opts.features)?;
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
 
@@ -430,41 +429,42 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
     }
 
     // Features (long) → wide per subject.
+    // The long table is the largest input: streamed row by row, never held whole.
     let cols = ["subject_id", "modality", "image", "roi", "feature", "value"];
-    let idx: Vec<usize> = cols
-        .iter()
-        .map(|c| {
-            feats.col(c).ok_or(ClinicalError::MissingColumn {
-                path: feats.path.clone(),
-                column: c,
-            })
-        })
-        .collect::<Result<_, _>>()?;
     let mut wide: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     let mut names: BTreeSet<String> = BTreeSet::new();
     let mut arm_b_imaged: BTreeSet<String> = BTreeSet::new();
-    for (r, row) in feats.rows.iter().enumerate() {
-        let id = &row[idx[0]];
+    let features_path = opts.features.clone();
+    TextTable::for_each_row(&opts.features, &cols, |r, row| {
+        let id = row[0];
         match arm.get(id).map(String::as_str) {
             None => errors.push(format!(
-                "{}: subject {id:?} is not in ADSL",
-                place(&feats, r, "subject_id")
+                "{} row {} column subject_id: subject {id:?} is not in ADSL",
+                features_path.display(),
+                r + 2
             )),
             Some("A") => {
-                let name = wide_name(&row[idx[1]], &row[idx[2]], &row[idx[3]], &row[idx[4]]);
-                let cell = wide.entry(id.clone()).or_default();
+                let name = wide_name(row[1], row[2], row[3], row[4]);
+                let cell = wide.entry(id.to_string()).or_default();
                 if cell.contains_key(&name) {
                     warnings.push(format!("{id}: {name} given twice; the first value is kept"));
                 } else {
-                    cell.insert(name.clone(), row[idx[5]].clone());
+                    cell.insert(name.clone(), row[5].to_string());
                 }
                 names.insert(name);
             }
             Some(_) => {
-                arm_b_imaged.insert(id.clone());
+                arm_b_imaged.insert(id.to_string());
             }
         }
-    }
+    })
+    .map_err(|e| match e {
+        tables::StreamError::Table(t) => ClinicalError::from(t),
+        tables::StreamError::MissingColumn(column) => ClinicalError::MissingColumn {
+            path: opts.features.clone(),
+            column,
+        },
+    })?;
     for id in &arm_b_imaged {
         warnings.push(format!("{id}: arm B subject with imaging, kept out of the analysis (the ancillary study is arm A)"));
     }

@@ -13,6 +13,13 @@ pub struct TextTable {
     pub rows: Vec<Vec<String>>,
 }
 
+/// Why a table could not be streamed.
+#[derive(Debug)]
+pub enum StreamError {
+    Table(TableError),
+    MissingColumn(&'static str),
+}
+
 /// Why a table could not be read or written.
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: {reason}")]
@@ -47,6 +54,81 @@ impl TextTable {
                 Ok(TextTable { path: path.to_path_buf(), header, rows })
             }
         }
+    }
+
+    /// Visit the rows of a table one at a time with the named columns picked out (CSV streams,
+    /// so a long table is never held whole; Parquet is read first). A missing column is
+    /// `Err(Some(column))`; a read error `Err(None)` after `TableError`.
+    pub fn for_each_row<F>(
+        path: &Path,
+        columns: &[&'static str],
+        mut f: F,
+    ) -> Result<(), StreamError>
+    where
+        F: FnMut(usize, &[&str]),
+    {
+        let err = |reason: String| {
+            StreamError::Table(TableError {
+                path: path.to_path_buf(),
+                reason,
+            })
+        };
+        let is_csv = !matches!(
+            path.extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or("")
+                .to_ascii_lowercase()
+                .as_str(),
+            "parquet" | "pq" | "xpt" | "sas7bdat"
+        );
+        if !is_csv {
+            let t = Self::read(path).map_err(StreamError::Table)?;
+            let idx = columns
+                .iter()
+                .map(|c| t.col(c).ok_or(StreamError::MissingColumn(c)))
+                .collect::<Result<Vec<_>, _>>()?;
+            for (r, row) in t.rows.iter().enumerate() {
+                let picked: Vec<&str> = idx.iter().map(|&i| row[i].as_str()).collect();
+                f(r, &picked);
+            }
+            return Ok(());
+        }
+        let mut r = csv::ReaderBuilder::new()
+            .flexible(false)
+            .from_path(path)
+            .map_err(|e| err(e.to_string()))?;
+        let header: Vec<String> = r
+            .headers()
+            .map_err(|e| err(e.to_string()))?
+            .iter()
+            .map(|h| h.trim().to_string())
+            .collect();
+        let idx = columns
+            .iter()
+            .map(|c| {
+                header
+                    .iter()
+                    .position(|h| h == c)
+                    .ok_or(StreamError::MissingColumn(c))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut rec = csv::StringRecord::new();
+        let mut n = 0;
+        loop {
+            match r.read_record(&mut rec) {
+                Ok(false) => break,
+                Ok(true) => {
+                    let picked: Vec<&str> = idx
+                        .iter()
+                        .map(|&i| rec.get(i).unwrap_or("").trim())
+                        .collect();
+                    f(n, &picked);
+                    n += 1;
+                }
+                Err(e) => return Err(err(format!("row {}: {e}", n + 2))),
+            }
+        }
+        Ok(())
     }
 
     fn read_parquet(path: &Path) -> Result<TextTable, TableError> {

@@ -14,7 +14,6 @@ mod inventory_json;
 pub use inventory_json::to_json as inventory_json;
 pub mod walk;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -67,8 +66,9 @@ pub struct Series {
     pub kind_from_description: bool,
     pub series_number: Option<i64>,
     pub description: String,
-    /// Files of the series, sorted by path.
-    pub files: Vec<FileRecord>,
+    /// Files of the series, sorted by path (boxed: a whole-export inventory moves them around
+    /// by pointer and holds each record once).
+    pub files: Vec<Box<FileRecord>>,
     /// Volumes the series makes (image series), or why it makes none.
     pub plan: Result<Vec<VolumePlan>, String>,
 }
@@ -125,15 +125,23 @@ pub fn scan_paths(inputs: &[PathBuf]) -> Result<Inventory, IngestError> {
         }
     }
     let w = walk::walk(inputs);
-    let results: Vec<(PathBuf, Result<FileRecord, RejectReason>)> = w
+    // Records are boxed while the headers are read (a slot is a pointer, not a record), the path
+    // is kept apart only for rejected files, and the walk's list is dropped before grouping: a
+    // whole-export scan holds each file's facts once.
+    let results: Vec<Result<Box<FileRecord>, (PathBuf, RejectReason)>> = w
         .files
         .par_iter()
-        .map(|p| (p.clone(), header::read_header(p)))
+        .map(|p| {
+            header::read_header(p)
+                .map(Box::new)
+                .map_err(|r| (p.clone(), r))
+        })
         .collect();
     let mut inv = Inventory {
         files_seen: w.files.len() + w.errors.len(),
         ..Inventory::default()
     };
+    drop(w.files);
     for (path, why) in w.errors {
         inv.rejected.push(Rejected {
             path,
@@ -141,23 +149,44 @@ pub fn scan_paths(inputs: &[PathBuf]) -> Result<Inventory, IngestError> {
             patient_id: None,
         });
     }
-    let mut groups: BTreeMap<(String, String, String), Vec<FileRecord>> = BTreeMap::new();
-    for (path, r) in results {
+    let mut records: Vec<Box<FileRecord>> = Vec::with_capacity(results.len());
+    for r in results {
         match r {
-            Ok(rec) => groups
-                .entry((
-                    rec.patient_id.clone(),
-                    rec.study_uid.clone(),
-                    rec.series_uid.clone(),
-                ))
-                .or_default()
-                .push(rec),
-            Err(reason) => inv.rejected.push(Rejected {
+            Ok(rec) => records.push(rec),
+            Err((path, reason)) => inv.rejected.push(Rejected {
                 path,
                 reason,
                 patient_id: None,
             }),
         }
+    }
+    // Series = runs of equal (patient, study, series) after sorting the pointers; each run's
+    // records move into a vector of exactly its size.
+    let key = |r: &FileRecord| {
+        (
+            r.patient_id.clone(),
+            r.study_uid.clone(),
+            r.series_uid.clone(),
+        )
+    };
+    records.sort_by(|a, b| {
+        (&a.patient_id, &a.study_uid, &a.series_uid).cmp(&(
+            &b.patient_id,
+            &b.study_uid,
+            &b.series_uid,
+        ))
+    });
+    let mut groups: Vec<((String, String, String), Vec<Box<FileRecord>>)> = Vec::new();
+    let mut rest = records.into_iter().peekable();
+    while let Some(first) = rest.next() {
+        let k = key(&first);
+        let mut run = vec![first];
+        while let Some(next) =
+            rest.next_if(|r| (&r.patient_id, &r.study_uid, &r.series_uid) == (&k.0, &k.1, &k.2))
+        {
+            run.push(next);
+        }
+        groups.push((k, run));
     }
     let grouped: Vec<(Series, Vec<PathBuf>)> = groups
         .into_par_iter()
@@ -174,7 +203,7 @@ pub fn scan_paths(inputs: &[PathBuf]) -> Result<Inventory, IngestError> {
                     false
                 }
             });
-            let refs: Vec<&FileRecord> = files.iter().collect();
+            let refs: Vec<&FileRecord> = files.iter().map(|f| &**f).collect();
             let (kind, from_desc) = classify::classify(&refs);
             let has_pixels = files.iter().any(|f| f.has_pixels);
             let plan = if has_pixels && !matches!(kind, SeriesKind::Seg) {

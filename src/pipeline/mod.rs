@@ -60,6 +60,18 @@ struct StageRecord {
     stage: &'static str,
     status: String,
     seconds: f64,
+    /// Peak resident memory of the process from its start to the end of this stage (VmHWM;
+    /// Linux only): where it steps up is the stage that set the run's peak.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    peak_rss_mb: Option<f64>,
+}
+
+/// VmHWM (peak resident set) of this process in MB, where /proc tells it.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some((kb / 1024.0 * 10.0).round() / 10.0)
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -110,6 +122,7 @@ impl Runner {
                 stage,
                 status: "up to date".into(),
                 seconds: 0.0,
+                peak_rss_mb: None,
             });
             return Ok(());
         }
@@ -124,7 +137,8 @@ impl Runner {
             Some(n) => format!("merged from {n} shards"),
             None => f().map_err(|message| PipelineError::Stage { stage, message })?,
         };
-        release_freed_memory();
+        let peak = peak_rss_mb();
+        crate::memory::release_freed_memory();
         let secs = t.elapsed().as_secs_f64();
         crate::atomic::write_bytes(&stamp, key.as_bytes()).map_err(|source| PipelineError::Io {
             path: stamp.clone(),
@@ -137,6 +151,7 @@ impl Runner {
             stage,
             status: summary,
             seconds: secs,
+            peak_rss_mb: peak,
         });
         Ok(())
     }
@@ -149,32 +164,44 @@ impl Runner {
             stage,
             status: format!("skipped: {why}"),
             seconds: 0.0,
+            peak_rss_mb: None,
         });
     }
 }
 
-/// Give the heap a finished stage freed back to the OS (glibc keeps it otherwise, and the next
-/// stage's large buffers, which are mapped afresh, add to the peak RSS instead of reusing it).
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free pages of the allocator's arenas to the OS; it takes no
-    // pointer and is safe to call at any time.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
 /// SHA-256 of every file under `dir`, by relative path (sorted).
-fn file_hashes(dir: &Path) -> Vec<Value> {
-    let mut files = crate::ingest::walk::walk(&[dir.to_path_buf()]).files;
+/// Write `provenance.json`: the fields of `head`, then `released_files` (path relative to
+/// `released` and SHA-256 of every file under it, sorted), streamed to the temporary file one
+/// file at a time so the record of a large cohort is never held in memory.
+fn write_provenance(path: &Path, head: &Value, released: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut files = crate::ingest::walk::walk(&[released.to_path_buf()]).files;
     files.sort();
-    files
-        .iter()
-        .filter_map(|f| {
-            let bytes = std::fs::read(f).ok()?;
-            Some(json!({"file": f.strip_prefix(dir).unwrap_or(f).to_string_lossy(), "sha256": sha256_hex(&bytes)}))
-        })
-        .collect()
+    let text = serde_json::to_string_pretty(head).map_err(std::io::Error::other)?;
+    let open = text.trim_end().strip_suffix('}').unwrap_or("{").trim_end();
+    crate::atomic::write_with(path, |tmp| {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(tmp)?);
+        w.write_all(open.as_bytes())?;
+        let comma = if open.ends_with('{') { "" } else { "," };
+        write!(w, "{comma}\n  \"released_files\": [")?;
+        let mut first = true;
+        for f in &files {
+            let Ok(bytes) = std::fs::read(f) else {
+                continue;
+            };
+            let name = f.strip_prefix(released).unwrap_or(f).to_string_lossy();
+            let name = serde_json::to_string(&name).map_err(std::io::Error::other)?;
+            let sep = if first { "" } else { "," };
+            first = false;
+            write!(
+                w,
+                "{sep}\n    {{\n      \"file\": {name},\n      \"sha256\": \"{}\"\n    }}",
+                sha256_hex(&bytes)
+            )?;
+        }
+        w.write_all(if first { b"]\n}\n" } else { b"\n  ]\n}\n" })?;
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()
+    })
 }
 
 /// Hash of every file under `dir` (path relative to it, size, and content).
@@ -263,6 +290,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
         eprintln!("      run: removed {swept} temporary file(s) left by an interrupted run");
     }
     let started = Instant::now();
+    crate::memory::bounded_heap();
     let config_hash = config_digest(cfg);
     let version = env!("CARGO_PKG_VERSION");
     // Stage keys name the build, so a newer ancilla recomputes what its code may change.
@@ -622,11 +650,10 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
         "input_sha256": input_hash,
         "stages": runner.records,
         "rejected_inputs": rejected,
-        "released_files": file_hashes(&deid_dir),
         "total_seconds": started.elapsed().as_secs_f64(),
     });
     let p = out_dir.join("provenance.json");
-    crate::atomic::write_json(&p, &provenance)
+    write_provenance(&p, &provenance, &deid_dir)
         .map_err(|source| PipelineError::Io { path: p, source })?;
     if let Some(shard) = shard {
         // Written last: a shard folder without it is unfinished, and the merge refuses it.

@@ -21,28 +21,38 @@ pub fn features(
     pet: &quant::PetSettings,
     out: &Path,
 ) -> Result<(usize, Vec<Value>), String> {
-    let mut csv: Vec<u8> = quant::table::to_csv(&[]);
+    use std::io::Write;
     let mut n = 0;
     let mut problems = Vec::new();
     // The (de-identified, shifted) date of every analysed series, for the linkage's intervals.
     let mut imaging = String::from("USUBJID,MODALITY,IMAGING_DATE\n");
-    for subject in subjects_in(input) {
-        let (rows, mut p, dates) =
-            subject_features(&input.join(&subject), input, masks, labels, pet)?;
-        for (modality, date) in dates {
-            imaging.push_str(&format!("{subject},{modality},{date}\n"));
+    // The table goes to its temporary file subject by subject (memory does not grow with the
+    // cohort), renamed into place when every subject is done.
+    crate::atomic::write_with(out, |tmp| -> std::io::Result<()> {
+        let file = std::fs::File::create(tmp)?;
+        let mut w = std::io::BufWriter::new(file);
+        w.write_all(&quant::table::to_csv(&[]))?;
+        for subject in subjects_in(input) {
+            let (rows, mut p, dates) =
+                subject_features(&input.join(&subject), input, masks, labels, pet)
+                    .map_err(std::io::Error::other)?;
+            for (modality, date) in dates {
+                imaging.push_str(&format!("{subject},{modality},{date}\n"));
+            }
+            n += rows.len();
+            let text = quant::table::to_csv(&rows);
+            // Without its header line.
+            let body = text
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(&[][..], |k| &text[k + 1..]);
+            w.write_all(body)?;
+            problems.append(&mut p);
+            crate::memory::release_freed_memory();
         }
-        n += rows.len();
-        let text = quant::table::to_csv(&rows);
-        // Without its header line.
-        let body = text
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(&[][..], |k| &text[k + 1..]);
-        csv.extend_from_slice(body);
-        problems.append(&mut p);
-    }
-    crate::atomic::write_bytes(out, &csv).map_err(|e| e.to_string())?;
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()
+    })
+    .map_err(|e| e.to_string())?;
     if let Some(dir) = out.parent() {
         quant::table::write_dictionary(dir).map_err(|e| e.to_string())?;
         crate::atomic::write_bytes(&dir.join("imaging.csv"), imaging.as_bytes())
@@ -220,9 +230,16 @@ pub fn report(
     }
     let subjects = subjects_in(&out.join("deid"));
     counts.push(("imaged and de-identified".to_string(), subjects.len()));
+    // Subjects with features: the first column, read record by record (the table is the
+    // largest file of a run; it is never held whole).
     let with_features: std::collections::BTreeSet<String> =
-        TextTable::read(&out.join("features").join("features.csv"))
-            .map(|f| f.rows.iter().filter_map(|r| r.first().cloned()).collect())
+        csv::Reader::from_path(out.join("features").join("features.csv"))
+            .map(|mut r| {
+                r.records()
+                    .filter_map(|rec| rec.ok()?.get(0).map(str::to_string))
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
             .unwrap_or_default();
     counts.push(("with features".to_string(), with_features.len()));
     let analysed = t

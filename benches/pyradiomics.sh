@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Features of the phantom PET (SUVbw, 5 ROIs) and T2 MRI (tumour, kidney): `ancilla features` vs
+# pyradiomics (shape + firstorder only, the classes that overlap IBSI's morphology and intensity
+# statistics) on the same NIfTI images and masks, same run; wall time of each (best of 3 for
+# ancilla; one pyradiomics pass, its import excluded) and the largest relative difference per
+# shared feature. Target (issue 4): ≥ 20× faster, equal values on the shared features.
+# Needs pyradiomics: python3 -m venv v && v/bin/pip install numpy versioneer &&
+#   v/bin/pip install --no-build-isolation pyradiomics   (PYTHON=v/bin/python benches/pyradiomics.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+if ! "$PYTHON" -c "import radiomics" 2>/dev/null; then
+  echo "pyradiomics not importable by $PYTHON; see the header of this script" >&2
+  exit 1
+fi
+if [ -z "${ANCILLA_BIN:-}" ]; then
+  cargo build --release --quiet
+  ANCILLA_BIN="${CARGO_TARGET_DIR:-target}/release/ancilla"
+fi
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+"$ANCILLA_BIN" --quiet phantom --out "$work/ph" --subjects 1 --seed 4
+"$ANCILLA_BIN" --quiet convert "$work/ph/site-export" --out "$work/nii"
+pet=$(ls "$work"/nii/*/*_suvbw.nii.gz | head -1)
+t2=$(ls "$work"/nii/*/*_t2*.nii.gz | grep -v json | head -1)
+masks=$(ls -d "$work"/ph/masks/* | head -1)
+# Copies named for the image kind (ancilla names NIfTI images by their suffix).
+cp "$t2" "$work/t2.nii.gz"
+pet_labels="1=tumor,2=kidney,3=liver,4=bloodpool,5=parotid"
+best=""
+for _ in 1 2 3; do
+  t0=$(date +%s.%N)
+  "$ANCILLA_BIN" features --image "$pet" --mask "$masks/pet_labels.nii.gz" --labels "$pet_labels" --out "$work/pet.csv"
+  "$ANCILLA_BIN" features --image "$work/t2.nii.gz" --mask "$masks/mr_labels.nii.gz" --labels 1=tumor,2=kidney --out "$work/t2.csv"
+  t1=$(date +%s.%N)
+  best=$(echo "$t0 $t1 $best" | awk '{d=$2-$1; if ($3=="" || d<$3) print d; else print $3}')
+done
+{ cat "$work/pet.csv"; tail -n +2 "$work/t2.csv"; } > "$work/ours.csv"
+out=$("$PYTHON" benches/pyradiomics_compare.py "$work/ours.csv" \
+  suvbw "$pet" "$masks/pet_labels.nii.gz" 1=tumor 2=kidney 3=liver 4=bloodpool 5=parotid -- \
+  image "$work/t2.nii.gz" "$masks/mr_labels.nii.gz" 1=tumor 2=kidney)
+py=$(echo "$out" | awk '/pyradiomics_seconds/ {print $2}')
+echo "ancilla features (all families, 7 ROIs incl. image reads): ${best} s"
+echo "pyradiomics (shape + firstorder, 7 ROIs):                  ${py} s"
+awk -v a="$best" -v p="$py" 'BEGIN { printf "pyradiomics / ancilla = %.1f (target >= 20)\n", p/a }'
+echo "$out" | grep -v pyradiomics_seconds
