@@ -117,6 +117,9 @@ impl Inventory {
     }
 }
 
+/// (PatientID, StudyInstanceUID, SeriesInstanceUID): what makes files one series.
+type SeriesKey = (String, String, String);
+
 /// Scan inputs (files or directories): headers read in parallel, grouped and planned.
 pub fn scan_paths(inputs: &[PathBuf]) -> Result<Inventory, IngestError> {
     for i in inputs {
@@ -176,7 +179,7 @@ pub fn scan_paths(inputs: &[PathBuf]) -> Result<Inventory, IngestError> {
             &b.series_uid,
         ))
     });
-    let mut groups: Vec<((String, String, String), Vec<Box<FileRecord>>)> = Vec::new();
+    let mut groups: Vec<(SeriesKey, Vec<Box<FileRecord>>)> = Vec::new();
     let mut rest = records.into_iter().peekable();
     while let Some(first) = rest.next() {
         let k = key(&first);
