@@ -94,17 +94,40 @@ pub fn features_for_volume(
     pet_settings: &PetSettings,
 ) -> Vec<FeatureRow> {
     let mut rows: Vec<FeatureRow> = Vec::new();
-    for region in &rois.regions {
+    // Each region is worked on in its bounding box grown by the peak sphere's reach (the only
+    // feature that looks at image voxels outside the region): a small tumour does not cost a
+    // whole-body volume per feature family.
+    let margin = |axis: usize| {
+        (features::peak_radius_mm() / image.geometry.spacing[axis]).ceil() as usize + 1
+    };
+    let margin = [margin(2), margin(1), margin(0)];
+    use rayon::prelude::*;
+    let crops: Vec<Option<(Volume, ndarray::Array3<bool>)>> = rois
+        .regions
+        .par_iter()
+        .map(|r| crop(image, &r.mask, margin))
+        .collect();
+    // Regions in parallel (rayon), rows in region order.
+    let per_region: Vec<Vec<features::Feature>> = crops
+        .par_iter()
+        .map(|cropped| {
+            let Some((sub, mask)) = cropped else {
+                return Vec::new();
+            };
+            let in_roi = |k: usize, j: usize, i: usize| mask[[k, j, i]];
+            let mut feats = features::region_features(sub, &in_roi);
+            if ctx.image == "suvbw" && !feats.is_empty() {
+                feats.extend(pet::volume_metrics(
+                    sub,
+                    &in_roi,
+                    &pet_settings.suv_thresholds,
+                ));
+            }
+            feats
+        })
+        .collect();
+    for (region, feats) in rois.regions.iter().zip(per_region) {
         let roi_name = &region.name;
-        let in_roi = |k: usize, j: usize, i: usize| region.mask[[k, j, i]];
-        let mut feats = features::region_features(image, &in_roi);
-        if ctx.image == "suvbw" && !feats.is_empty() {
-            feats.extend(pet::volume_metrics(
-                image,
-                &in_roi,
-                &pet_settings.suv_thresholds,
-            ));
-        }
         for f in feats {
             rows.push(FeatureRow {
                 subject_id: ctx.subject_id.clone(),
@@ -129,19 +152,19 @@ pub fn features_for_volume(
             .map(|f| ("tumor".to_string(), f))
             .collect();
         if let (Some(mean), Some(var)) = (get("liver", "stat_mean"), get("liver", "stat_var")) {
-            for region in rois
-                .regions
-                .iter()
-                .filter(|r| !pet::REFERENCE_REGIONS.contains(&r.name.as_str()))
-            {
-                let in_roi = |k: usize, j: usize, i: usize| region.mask[[k, j, i]];
-                if region.mask.iter().any(|x| *x) {
-                    extra.extend(
-                        pet::liver_based_metrics(image, &in_roi, mean, var)
-                            .into_iter()
-                            .map(|f| (region.name.clone(), f)),
-                    );
+            for (region, cropped) in rois.regions.iter().zip(&crops) {
+                let Some((sub, mask)) = cropped else {
+                    continue;
+                };
+                if pet::REFERENCE_REGIONS.contains(&region.name.as_str()) {
+                    continue;
                 }
+                let in_roi = |k: usize, j: usize, i: usize| mask[[k, j, i]];
+                extra.extend(
+                    pet::liver_based_metrics(sub, &in_roi, mean, var)
+                        .into_iter()
+                        .map(|f| (region.name.clone(), f)),
+                );
             }
         }
         for (roi, f) in extra {
@@ -158,6 +181,47 @@ pub fn features_for_volume(
         }
     }
     rows
+}
+
+/// The part of `image` and `mask` inside the mask's bounding box grown by `margin` voxels
+/// ([slices, rows, columns]), clipped to the image; the sub-volume keeps the image's geometry
+/// (its origin moves to the box's first voxel). None for an empty mask.
+pub fn crop(
+    image: &Volume,
+    mask: &ndarray::Array3<bool>,
+    margin: [usize; 3],
+) -> Option<(Volume, ndarray::Array3<bool>)> {
+    let dims = image.dims();
+    let mut lo = [usize::MAX; 3];
+    let mut hi = [0usize; 3];
+    for (k, plane) in mask.outer_iter().enumerate() {
+        for (j, row) in plane.outer_iter().enumerate() {
+            let first = row.iter().position(|m| *m);
+            let Some(first) = first else { continue };
+            let last = row.len() - 1 - row.iter().rev().position(|m| *m).unwrap_or(0);
+            for (a, (l, h)) in [(k, k), (j, j), (first, last)].into_iter().enumerate() {
+                lo[a] = lo[a].min(l);
+                hi[a] = hi[a].max(h);
+            }
+        }
+    }
+    if lo[0] == usize::MAX {
+        return None;
+    }
+    let a: [usize; 3] = std::array::from_fn(|x| lo[x].saturating_sub(margin[x]));
+    let b: [usize; 3] = std::array::from_fn(|x| (hi[x] + margin[x] + 1).min(dims[x]));
+    let s = ndarray::s![a[0]..b[0], a[1]..b[1], a[2]..b[2]];
+    let geometry = crate::volume::Geometry {
+        origin: image.geometry.world(a[2] as f64, a[1] as f64, a[0] as f64),
+        ..image.geometry.clone()
+    };
+    Some((
+        Volume {
+            data: image.data.slice(s).to_owned(),
+            geometry,
+        },
+        mask.slice(s).to_owned(),
+    ))
 }
 
 /// The image kind name of a series volume.

@@ -248,7 +248,10 @@ pub fn morphology(image: &Volume, in_roi: &dyn Fn(usize, usize, usize) -> bool) 
     };
     let cases = cases();
     let (mut volume, mut area) = (0.0f64, 0.0f64);
-    let mut vertices: Vec<[f64; 3]> = Vec::new();
+    // Mesh vertices as doubled grid coordinates (2·index + 2·u, u ∈ {0, ½, 1}) packed in a u64:
+    // exact, cheap to sort and deduplicate, and the convex hull is the same in index space as in
+    // millimetres (an axis scaling is linear).
+    let mut vertices: Vec<u64> = Vec::new();
     let origin = [0, 1, 2].map(|d| lo[d] as f64 * s[d]);
     for k in lo[0] as i64 - 1..=hi[0] as i64 {
         for j in lo[1] as i64 - 1..=hi[1] as i64 {
@@ -280,12 +283,23 @@ pub fn morphology(image: &Volume, in_roi: &dyn Fn(usize, usize, usize) -> bool) 
                         e1[0] * e2[1] - e1[1] * e2[0],
                     ];
                     area += 0.5 * (cr[0] * cr[0] + cr[1] * cr[1] + cr[2] * cr[2]).sqrt();
-                    vertices.extend_from_slice(&v);
+                    for u in t {
+                        let q = [0, 1, 2].map(|d| ((2 * base[d] + 4) as f64 + 2.0 * u[d]) as u64);
+                        vertices.push(q[2] << 42 | q[0] << 21 | q[1]);
+                    }
                 }
             }
         }
     }
-    let diameter = max_diameter(&mut vertices);
+    let hull = hull_candidates(&mut vertices);
+    let points: Vec<[f64; 3]> = hull
+        .iter()
+        .map(|&[a, b, c]| {
+            let q = [a, b, c];
+            [0, 1, 2].map(|d| (q[d] as f64 - 4.0) / 2.0 * s[d])
+        })
+        .collect();
+    let diameter = max_diameter(&points);
 
     let pi = std::f64::consts::PI;
     let (v, a) = (volume, area);
@@ -391,11 +405,37 @@ pub fn longest_axial_diameter(image: &Volume, in_roi: &dyn Fn(usize, usize, usiz
 /// Largest distance between two mesh vertices. Exact on the candidate set of extreme vertices in
 /// 2,000 directions spread over the sphere (plus all vertices when there are few): the two ends of
 /// a diameter are extreme along it, so the candidates hold them or vertices within a hair of them.
-fn max_diameter(vertices: &mut Vec<[f64; 3]>) -> f64 {
-    vertices.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-    vertices.dedup();
+/// The mesh vertices that can end a diameter, in doubled grid coordinates [k, j, i]: the ends of
+/// a diameter are vertices of the 3D convex hull, and a vertex of the 3D hull is a vertex of the
+/// 2D hull of its own grid plane (exact; a few percent of a large mesh).
+fn hull_candidates(packed: &mut Vec<u64>) -> Vec<[i64; 3]> {
+    packed.sort_unstable();
+    packed.dedup();
+    let mask = (1u64 << 21) - 1;
+    let unpack = |v: u64| [(v >> 21 & mask) as i64, (v & mask) as i64, (v >> 42) as i64];
+    let mut out = Vec::new();
+    let mut plane: Vec<[i64; 3]> = Vec::new();
+    let mut start = 0;
+    while start < packed.len() {
+        let key = packed[start] >> 42;
+        let end = start
+            + packed[start..]
+                .iter()
+                .position(|v| v >> 42 != key)
+                .unwrap_or(packed.len() - start);
+        plane.clear();
+        plane.extend(packed[start..end].iter().map(|&v| unpack(v)));
+        out.extend(plane_hull(&plane));
+        start = end;
+    }
+    out
+}
+
+/// Largest distance between two of `vertices`: exact on the candidate set of extreme vertices in
+/// 2,000 directions spread over the sphere (all of them when there are few).
+fn max_diameter(vertices: &[[f64; 3]]) -> f64 {
     let candidates: Vec<[f64; 3]> = if vertices.len() <= 3000 {
-        vertices.clone()
+        vertices.to_vec()
     } else {
         let m = 2000;
         let golden = std::f64::consts::PI * (3.0 - 5f64.sqrt());
@@ -434,6 +474,37 @@ fn max_diameter(vertices: &mut Vec<[f64; 3]>) -> f64 {
         }
     }
     best.sqrt()
+}
+
+/// Vertices of the 2D convex hull (coordinates 0 and 1) of integer points of one plane, given
+/// sorted by coordinate 0 then 1 (Andrew's monotone chain; exact in integers); collinear points on
+/// the hull's edges are dropped.
+fn plane_hull(points: &[[i64; 3]]) -> Vec<[i64; 3]> {
+    if points.len() <= 3 {
+        return points.to_vec();
+    }
+    let cross = |o: &[i64; 3], a: &[i64; 3], b: &[i64; 3]| {
+        (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+    };
+    let mut hull: Vec<[i64; 3]> = Vec::with_capacity(points.len() / 4 + 8);
+    for pass in 0..2 {
+        let start = hull.len();
+        let iter: Box<dyn Iterator<Item = &[i64; 3]>> = if pass == 0 {
+            Box::new(points.iter())
+        } else {
+            Box::new(points.iter().rev())
+        };
+        for p in iter {
+            while hull.len() >= start + 2
+                && cross(&hull[hull.len() - 2], &hull[hull.len() - 1], p) <= 0
+            {
+                hull.pop();
+            }
+            hull.push(*p);
+        }
+        hull.pop();
+    }
+    hull
 }
 
 #[cfg(test)]

@@ -293,6 +293,48 @@ pub fn resample_nearest(image: &Volume, mask: &Volume) -> Result<LabelMap, RoiEr
         step(0.0, 1.0, 0.0),
         step(0.0, 0.0, 1.0),
     );
+    let label_of = |v: f32| {
+        if v.is_finite() && v > 0.0 {
+            v.round() as u32
+        } else {
+            0
+        }
+    };
+    // The same voxels (possibly in another index order, e.g. NIfTI's row flip): an integer map,
+    // no rounding per voxel.
+    let integral = |v: &[f64; 3]| v.iter().all(|x| (x - x.round()).abs() < 1e-6);
+    if integral(&b) && integral(&ai) && integral(&aj) && integral(&ak) {
+        let r = |v: [f64; 3]| v.map(|x| x.round() as i64);
+        let (b, ai, aj, ak) = (r(b), r(ai), r(aj), r(ak));
+        let (mi, mj, mk) = (mi as i64, mj as i64, mk as i64);
+        let src = mask.data.as_standard_layout();
+        let src = src.as_slice().unwrap_or(&[]);
+        let dst = labels.as_slice_mut().unwrap_or(&mut []);
+        for k in 0..nk {
+            for j in 0..nj {
+                let (y, z) = (j as i64, k as i64);
+                let row: [i64; 3] = std::array::from_fn(|a| b[a] + y * aj[a] + z * ak[a]);
+                let out = &mut dst[(k * nj + j) * ni..(k * nj + j + 1) * ni];
+                for (i, l) in out.iter_mut().enumerate() {
+                    let x = i as i64;
+                    let (p, q, r) = (row[0] + x * ai[0], row[1] + x * ai[1], row[2] + x * ai[2]);
+                    if p < 0 || q < 0 || r < 0 || p >= mi || q >= mj || r >= mk {
+                        outside += 1;
+                        continue;
+                    }
+                    *l = label_of(src[((r * mj + q) * mi + p) as usize]);
+                }
+            }
+        }
+        if outside == nk * nj * ni {
+            return Err(RoiError::NoOverlap);
+        }
+        return Ok(LabelMap {
+            labels,
+            exact,
+            outside,
+        });
+    }
     for ((k, j, i), l) in labels.indexed_iter_mut() {
         let (x, y, z) = (i as f64, j as f64, k as f64);
         let idx: [f64; 3] = std::array::from_fn(|a| b[a] + x * ai[a] + y * aj[a] + z * ak[a]);
@@ -310,12 +352,7 @@ pub fn resample_nearest(image: &Volume, mask: &Volume) -> Result<LabelMap, RoiEr
             outside += 1;
             continue;
         }
-        let v = mask.data[[r[2] as usize, r[1] as usize, r[0] as usize]];
-        *l = if v.is_finite() && v > 0.0 {
-            v.round() as u32
-        } else {
-            0
-        };
+        *l = label_of(mask.data[[r[2] as usize, r[1] as usize, r[0] as usize]]);
     }
     if outside == nk * nj * ni {
         return Err(RoiError::NoOverlap);
