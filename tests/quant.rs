@@ -616,3 +616,38 @@ fn seg_written_by_highdicom_reads_to_the_voxels_it_was_made_from() {
         assert!(text.contains(",HU"));
     }
 }
+
+#[test]
+fn ibsi_phantom_dicom_seg_gives_the_nifti_mask_statistics() {
+    // The IBSI digital phantom ships a DICOM SEG on its enhanced MR image (by D. Clunie): the
+    // same 74 voxels as mask.nii.gz, so every intensity statistic equals the NIfTI pair's
+    // (voxel sizes differ: 1 mm in the DICOM version, 2 mm in the NIfTI one).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/ibsi1-phantom");
+    let p = |f: &str| root.join(f).to_str().unwrap().to_string();
+    let seg = feature_values(&run_features(&[
+        "--image",
+        &p("dicom-deprecated-image.dcm"),
+        "--mask",
+        &p("dicom-deprecated-mask.dcm"),
+    ]));
+    let nifti = feature_values(&run_features(&[
+        "--image",
+        &p("image.nii.gz"),
+        "--mask",
+        &p("mask.nii.gz"),
+    ]));
+    let stats = |rows: &[(String, String, f64)]| -> Vec<(String, f64)> {
+        rows.iter()
+            .filter(|r| r.1.starts_with("stat_"))
+            .map(|r| (r.1.clone(), r.2))
+            .collect()
+    };
+    assert_eq!(stats(&seg).len(), 18);
+    // Equal up to summation order (the voxels come in another order).
+    for ((a, x), (b, y)) in stats(&seg).into_iter().zip(stats(&nifti)) {
+        assert_eq!(a, b);
+        assert!((x - y).abs() <= 1e-12 * y.abs().max(1.0), "{a}: {x} vs {y}");
+    }
+    let vol = seg.iter().find(|r| r.1 == "morph_vol_approx").unwrap().2;
+    assert_eq!(vol, 74.0);
+}

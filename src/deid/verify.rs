@@ -39,6 +39,15 @@ pub fn check(
     walk(obj, options, &lowered, original_uids)
 }
 
+/// A tag printed as (GGGG,EEEE), formatted only when an error names it.
+struct TagName(dicom_core::Tag);
+
+impl std::fmt::Display for TagName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "({:04X},{:04X})", self.0.group(), self.0.element())
+    }
+}
+
 fn walk(
     obj: &InMemDicomObject,
     options: &DeidOptionsSet,
@@ -47,7 +56,7 @@ fn walk(
 ) -> Result<(), String> {
     for e in obj.iter() {
         let tag = e.header().tag;
-        let name = format!("({:04X},{:04X})", tag.group(), tag.element());
+        let name = TagName(tag);
         if tag.group() % 2 == 1 {
             if !(options.retain_safe_private && is_safe_private(obj, tag)) {
                 return Err(format!("private attribute {name} is not on the safe list"));
@@ -66,10 +75,26 @@ fn walk(
                     walk(item, options, ids, uids)?;
                 }
             }
+            // Text only: bulk data and binary numbers (US, UL, FL, FD, ...) carry no names.
             Value::Primitive(p)
                 if !matches!(
                     e.header().vr,
-                    VR::OB | VR::OW | VR::OF | VR::OD | VR::OL | VR::UN
+                    VR::OB
+                        | VR::OW
+                        | VR::OF
+                        | VR::OD
+                        | VR::OL
+                        | VR::OV
+                        | VR::UN
+                        | VR::US
+                        | VR::SS
+                        | VR::UL
+                        | VR::SL
+                        | VR::UV
+                        | VR::SV
+                        | VR::FL
+                        | VR::FD
+                        | VR::AT
                 ) =>
             {
                 for s in p.to_multi_str().iter() {
