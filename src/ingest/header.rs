@@ -77,6 +77,12 @@ pub struct FileRecord {
     pub rows: u32,
     pub columns: u32,
     pub bits_allocated: u16,
+    pub bits_stored: u16,
+    /// PixelRepresentation 1 (two's complement).
+    pub pixel_signed: bool,
+    /// Native little-endian Pixel Data that ends the file: where its value starts, so volumes
+    /// are read straight from these bytes without parsing the data set again.
+    pub pixel_offset: Option<u64>,
     pub samples_per_pixel: u16,
     pub frames: u32,
     pub has_pixels: bool,
@@ -290,6 +296,7 @@ pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
 
     let has_float = obj.get(tags::FLOAT_PIXEL_DATA).is_some()
         || obj.get(tags::DOUBLE_FLOAT_PIXEL_DATA).is_some();
+    let mut pixel_offset = None;
     let has_pixels = if non_image {
         false
     } else if has_float {
@@ -297,7 +304,10 @@ pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
     } else {
         let expected = native_pixel_bytes(rows, columns, frames, samples_per_pixel, bits_allocated);
         match pixel_data_state(&mut file, &ts, expected) {
-            Ok(PixelState::Complete) => true,
+            Ok(PixelState::Complete(at)) => {
+                pixel_offset = at;
+                true
+            }
             Ok(PixelState::Absent) => return Err(RejectReason::NoPixelData),
             Ok(PixelState::Truncated(d)) => return Err(RejectReason::Truncated(d)),
             Err(e) => return Err(RejectReason::Unreadable(format!("cannot read file: {e}"))),
@@ -352,6 +362,11 @@ pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
         rows,
         columns,
         bits_allocated,
+        bits_stored: int_of(&obj, tags::BITS_STORED)
+            .unwrap_or(i64::from(bits_allocated))
+            .clamp(1, i64::from(bits_allocated.max(1))) as u16,
+        pixel_signed: int_of(&obj, tags::PIXEL_REPRESENTATION) == Some(1),
+        pixel_offset,
         samples_per_pixel,
         frames,
         has_pixels,
@@ -384,7 +399,8 @@ pub fn native_pixel_bytes(rows: u32, cols: u32, frames: u32, spp: u16, bits: u16
 }
 
 enum PixelState {
-    Complete,
+    /// Complete; for native little-endian data, the byte offset of the value in the file.
+    Complete(Option<u64>),
     Absent,
     Truncated(String),
 }
@@ -406,7 +422,7 @@ fn pixel_data_state(f: &mut File, ts: &str, expected: u64) -> std::io::Result<Pi
     let len = f.metadata()?.len();
     if ts == "1.2.840.10008.1.2.1.99" {
         // Deflated: the tail is compressed; completeness is known only on decoding.
-        return Ok(PixelState::Complete);
+        return Ok(PixelState::Complete(None));
     }
     if is_encapsulated(ts) {
         if len < 8 {
@@ -418,7 +434,7 @@ fn pixel_data_state(f: &mut File, ts: &str, expected: u64) -> std::io::Result<Pi
         f.seek(SeekFrom::Start(len - 8))?;
         f.read_exact(&mut tail)?;
         return Ok(if tail == [0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0] {
-            PixelState::Complete
+            PixelState::Complete(None)
         } else {
             PixelState::Truncated(
                 "encapsulated Pixel Data does not end with a sequence delimitation item".into(),
@@ -448,7 +464,7 @@ fn pixel_data_state(f: &mut File, ts: &str, expected: u64) -> std::io::Result<Pi
                 u32::from_le_bytes([l[0], l[1], l[2], l[3]])
             } as u64;
             if declared == data_len || declared == data_len.saturating_sub(1) {
-                return Ok(PixelState::Complete);
+                return Ok(PixelState::Complete((!big).then_some(at + hdr)));
             }
         }
     }

@@ -71,11 +71,21 @@ pub fn load_series(series: &Series) -> Result<Vec<SeriesVolume>, AssembleError> 
             if want.is_empty() {
                 return Ok(Vec::new());
             }
+            let frames: Vec<u32> = want.iter().map(|w| w.2).collect();
+            // Native little-endian Pixel Data at a known offset: read the bytes, no parse.
+            if let (Some(at), 1) = (rec.pixel_offset, rec.samples_per_pixel) {
+                let n = rec.rows as usize * rec.columns as usize;
+                let px =
+                    read_native(rec, at, &frames, n).map_err(|source| AssembleError::Pixels {
+                        file: rec.path.display().to_string(),
+                        source,
+                    })?;
+                return Ok(want.iter().zip(px).map(|(w, v)| (w.0, w.1, v)).collect());
+            }
             let obj = dicom_object::open_file(&rec.path).map_err(|e| AssembleError::Read {
                 file: rec.path.display().to_string(),
                 message: e.to_string(),
             })?;
-            let frames: Vec<u32> = want.iter().map(|w| w.2).collect();
             let px = decode_frames(&obj, &frames).map_err(|source| AssembleError::Pixels {
                 file: rec.path.display().to_string(),
                 source,
@@ -122,6 +132,37 @@ pub fn load_series(series: &Series) -> Result<Vec<SeriesVolume>, AssembleError> 
             series_uid: series.series_uid.clone(),
         })
         .collect())
+}
+
+/// The stored values of `frames` of a file whose native little-endian Pixel Data value starts at
+/// byte `at` (found by the scan, which checked its header and length).
+fn read_native(
+    rec: &crate::ingest::FileRecord,
+    at: u64,
+    frames: &[u32],
+    n: usize,
+) -> Result<Vec<Vec<f32>>, crate::volume::pixels::PixelError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let bpp = usize::from(rec.bits_allocated / 8).max(1);
+    let len = n * bpp * rec.frames as usize;
+    let mut bytes = vec![0u8; len];
+    let read = std::fs::File::open(&rec.path).and_then(|mut f| {
+        f.seek(SeekFrom::Start(at))?;
+        f.read_exact(&mut bytes)
+    });
+    if let Err(e) = read {
+        return Err(crate::volume::pixels::PixelError::Unsupported(format!(
+            "cannot read Pixel Data: {e}"
+        )));
+    }
+    crate::volume::pixels::native_frames(
+        &bytes,
+        i64::from(rec.bits_allocated),
+        i64::from(rec.bits_stored),
+        rec.pixel_signed,
+        frames,
+        n,
+    )
 }
 
 /// Scan `dir` (one series folder) and build its volumes.

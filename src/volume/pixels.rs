@@ -131,6 +131,19 @@ fn decode_native(
             )))
         }
     };
+    native_frames(&bytes, bits, stored, signed, frames, n)
+}
+
+/// Stored values of `frames` (of `n` pixels each) from native little-endian Pixel Data bytes:
+/// 8, 16 or 32 bits allocated, `stored` of them used, two's complement when `signed`.
+pub fn native_frames(
+    bytes: &[u8],
+    bits: i64,
+    stored: i64,
+    signed: bool,
+    frames: &[u32],
+    n: usize,
+) -> Result<Vec<Vec<f32>>, PixelError> {
     let bpp = match bits {
         8 => 1,
         16 => 2,
