@@ -91,6 +91,10 @@ pub enum Command {
         /// Fixed SUV thresholds of MTV / TL-PSMA, comma-separated (default 3).
         #[arg(long, value_delimiter = ',')]
         mtv_suv: Vec<f64>,
+        /// Texture (IBSI GLCM, 3D merged and averaged) on grey levels of this fixed bin size in
+        /// image units (e.g. 0.25 for SUV; 1 keeps integer images' levels).
+        #[arg(long)]
+        texture_bin_width: Option<f64>,
     },
     /// Link features with ADSL, ADTTE and pathology into the analysis table.
     Link {

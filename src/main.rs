@@ -109,12 +109,14 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             labels,
             out,
             mtv_suv,
+            texture_bin_width,
         } => ancilla::quant::features(&ancilla::quant::FeaturesOptions {
             image,
             mask,
             labels,
             out,
             suv_thresholds: mtv_suv,
+            texture_bin_width,
         })
         .map_err(fail),
         Command::Link {

@@ -651,3 +651,45 @@ fn ibsi_phantom_dicom_seg_gives_the_nifti_mask_statistics() {
     let vol = seg.iter().find(|r| r.1 == "morph_vol_approx").unwrap().2;
     assert_eq!(vol, 74.0);
 }
+
+#[test]
+fn texture_on_request_matches_the_ibsi_phantom_from_the_command_line() {
+    let d = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/ibsi1-phantom");
+    let p = |f: &str| root.join(f).to_str().unwrap().to_string();
+    let out = d.path().join("f.csv");
+    let o = ancilla(&[
+        "features",
+        "--image",
+        &p("image.nii.gz"),
+        "--mask",
+        &p("mask.nii.gz"),
+        "--texture-bin-width",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows = feature_values(&std::fs::read_to_string(&out).unwrap());
+    let get = |f: &str| rows.iter().find(|r| r.1 == f).unwrap().2;
+    // IBSI reference values (3D merged / averaged GLCM of the digital phantom).
+    assert!((get("cm_joint_max_3D_comb") - 0.509).abs() < 5e-4);
+    assert!((get("cm_clust_prom_3D_comb") - 147.0).abs() < 0.5);
+    assert!((get("cm_joint_max_3D_avg") - 0.503).abs() < 5e-4);
+    assert_eq!(rows.iter().filter(|r| r.1.starts_with("cm_")).count(), 50);
+    let dict = std::fs::read_to_string(d.path().join("features.dictionary.csv")).unwrap();
+    assert!(dict.contains("cm_info_corr2_3D_avg,JN9H,1,"));
+    // Without the option: no texture; a non-positive width is a usage error.
+    let plain = run_features(&["--image", &p("image.nii.gz"), "--mask", &p("mask.nii.gz")]);
+    assert!(!plain.contains(",cm_"));
+    let o = ancilla(&[
+        "features",
+        "--image",
+        &p("image.nii.gz"),
+        "--mask",
+        &p("mask.nii.gz"),
+        "--texture-bin-width",
+        "0",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}

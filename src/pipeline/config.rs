@@ -98,6 +98,10 @@ pub struct RoiSection {
     /// liver-based threshold are always computed.
     #[serde(default = "default_mtv_suv_thresholds")]
     pub mtv_suv_thresholds: Vec<f64>,
+    /// Fixed bin size (image units) for texture (GLCM) features; none without it. The same
+    /// width applies to every image kind, so set it for the one the analysis is about (SUV).
+    #[serde(default)]
+    pub texture_bin_width: Option<f64>,
 }
 
 fn default_mtv_suv_thresholds() -> Vec<f64> {
@@ -119,6 +123,7 @@ impl Default for RoiSection {
         RoiSection {
             labels,
             mtv_suv_thresholds: vec![3.0],
+            texture_bin_width: None,
         }
     }
 }
@@ -243,6 +248,15 @@ impl Config {
         {
             return Err(invalid(&format!(
                 "[rois] mtv_suv_thresholds must be positive SUVs, found {t}"
+            )));
+        }
+        if let Some(w) = cfg
+            .rois
+            .texture_bin_width
+            .filter(|w| !w.is_finite() || *w <= 0.0)
+        {
+            return Err(invalid(&format!(
+                "[rois] texture_bin_width must be a positive width, found {w}"
             )));
         }
         if cfg.phantom.as_ref().is_some_and(|p| p.subjects == 0) {

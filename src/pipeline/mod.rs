@@ -488,15 +488,17 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
                 .iter()
                 .filter_map(|(k, v)| Some((k.parse().ok()?, v.clone())))
                 .collect();
-            let pet_settings = crate::quant::PetSettings {
+            let pet_settings = crate::quant::FeatureSettings {
                 suv_thresholds: cfg.rois.mtv_suv_thresholds.clone(),
+                texture_bin_width: cfg.rois.texture_bin_width,
             };
             let key = sha256_hex(
                 format!(
-                    "features {build} {deid_hash} {} {:?} {:?}",
+                    "features {build} {deid_hash} {} {:?} {:?} {:?}",
                     tree_hash(&masks),
                     labels,
-                    pet_settings.suv_thresholds
+                    pet_settings.suv_thresholds,
+                    pet_settings.texture_bin_width
                 )
                 .as_bytes(),
             );

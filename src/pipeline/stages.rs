@@ -18,7 +18,7 @@ pub fn features(
     input: &Path,
     masks: &Path,
     labels: &BTreeMap<u32, String>,
-    pet: &quant::PetSettings,
+    pet: &quant::FeatureSettings,
     out: &Path,
 ) -> Result<(usize, Vec<Value>), String> {
     use std::io::Write;
@@ -81,7 +81,7 @@ fn subject_features(
     input: &Path,
     masks: &Path,
     labels: &BTreeMap<u32, String>,
-    pet: &quant::PetSettings,
+    pet: &quant::FeatureSettings,
 ) -> Result<SubjectFeatures, String> {
     let inv = crate::ingest::scan_paths(&[dir.to_path_buf()]).map_err(|e| e.to_string())?;
     let dates: Vec<(String, String)> = inv

@@ -4,6 +4,7 @@
 
 pub mod adc;
 pub mod features;
+pub mod glcm;
 pub mod morphology;
 pub mod pet;
 pub mod suv;
@@ -31,6 +32,8 @@ pub enum QuantError {
     Adc(#[from] adc::AdcError),
     #[error("no diffusion-weighted volumes (images with a b-value) in the series")]
     NoDiffusion,
+    #[error("{0}")]
+    Usage(String),
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
@@ -43,6 +46,7 @@ impl crate::ExitCode for QuantError {
     fn exit_code(&self) -> u8 {
         match self {
             QuantError::Roi(e) => crate::ExitCode::exit_code(e),
+            QuantError::Usage(_) => 2,
             _ => 1,
         }
     }
@@ -57,6 +61,8 @@ pub struct FeaturesOptions {
     pub out: Option<PathBuf>,
     /// Fixed SUV thresholds of MTV / TL-PSMA (default 3).
     pub suv_thresholds: Vec<f64>,
+    /// Fixed bin size of the texture discretisation; GLCM features only when given.
+    pub texture_bin_width: Option<f64>,
 }
 
 /// Names attached to every row of one image.
@@ -71,17 +77,21 @@ pub struct FeatureContext {
     pub frame_of_reference: String,
 }
 
-/// Settings of the PET extras.
+/// Settings of the features beyond the IBSI morphology and intensity families.
 #[derive(Debug, Clone)]
-pub struct PetSettings {
-    /// Fixed SUV thresholds of the MTV / TL-PSMA features.
+pub struct FeatureSettings {
+    /// Fixed SUV thresholds of the MTV / TL-PSMA features (PET).
     pub suv_thresholds: Vec<f64>,
+    /// Bin width (image units) of the fixed-bin-size discretisation for texture (GLCM); no
+    /// texture features without it.
+    pub texture_bin_width: Option<f64>,
 }
 
-impl Default for PetSettings {
+impl Default for FeatureSettings {
     fn default() -> Self {
-        PetSettings {
+        FeatureSettings {
             suv_thresholds: vec![3.0],
+            texture_bin_width: None,
         }
     }
 }
@@ -91,7 +101,7 @@ pub fn features_for_volume(
     image: &Volume,
     rois: &Rois,
     ctx: &FeatureContext,
-    pet_settings: &PetSettings,
+    pet_settings: &FeatureSettings,
 ) -> Vec<FeatureRow> {
     let mut rows: Vec<FeatureRow> = Vec::new();
     // Each region is worked on in its bounding box grown by the peak sphere's reach (the only
@@ -116,6 +126,9 @@ pub fn features_for_volume(
             };
             let in_roi = |k: usize, j: usize, i: usize| mask[[k, j, i]];
             let mut feats = features::region_features(sub, &in_roi);
+            if let (Some(w), false) = (pet_settings.texture_bin_width, feats.is_empty()) {
+                feats.extend(glcm::glcm_features(sub, &in_roi, w));
+            }
             if ctx.image == "suvbw" && !feats.is_empty() {
                 feats.extend(pet::volume_metrics(
                     sub,
@@ -358,6 +371,23 @@ pub fn suv_json(series_dir: &Path) -> Result<serde_json::Value, QuantError> {
 pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
     // A malformed label table is a usage error: say so before any heavy work.
     let given = opts.labels.as_deref().map(roi::parse_labels).transpose()?;
+    if let Some(w) = opts
+        .texture_bin_width
+        .filter(|w| !w.is_finite() || *w <= 0.0)
+    {
+        return Err(QuantError::Usage(format!(
+            "--texture-bin-width must be a positive width in image units, found {w}"
+        )));
+    }
+    if let Some(t) = opts
+        .suv_thresholds
+        .iter()
+        .find(|t| !t.is_finite() || **t <= 0.0)
+    {
+        return Err(QuantError::Usage(format!(
+            "--mtv-suv thresholds must be positive SUVs, found {t}"
+        )));
+    }
     let (image, ctx) = load_image(&opts.image)?;
     let image_for = (!ctx.frame_of_reference.is_empty()).then_some(ctx.frame_of_reference.as_str());
     let rois = roi::load_rois(&image, image_for, &opts.mask, given.as_ref())?;
@@ -379,12 +409,13 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
             rois.source
         );
     }
-    let settings = if opts.suv_thresholds.is_empty() {
-        PetSettings::default()
-    } else {
-        PetSettings {
-            suv_thresholds: opts.suv_thresholds.clone(),
-        }
+    let settings = FeatureSettings {
+        suv_thresholds: if opts.suv_thresholds.is_empty() {
+            vec![3.0]
+        } else {
+            opts.suv_thresholds.clone()
+        },
+        texture_bin_width: opts.texture_bin_width,
     };
     let rows = features_for_volume(&image, &rois, &ctx, &settings);
     let bytes = table::to_csv(&rows);

@@ -140,6 +140,39 @@ pub const DICTIONARY: [(&str, &str, &str, &str, &str); 55] = [
     ("ratio_suvmax_to_liver_suvmean", "", "1", "Tumour SUVmax / liver SUVmean (roi tumor)", "tumour-to-liver ratio"),
 ];
 
+/// GLCM features (IBSI tag stem, IBSI code, name); each comes as `_3D_comb` and `_3D_avg`.
+pub const GLCM: [(&str, &str, &str); 25] = [
+    ("cm_joint_max", "GYBY", "joint maximum"),
+    ("cm_joint_avg", "60VM", "joint average"),
+    ("cm_joint_var", "UR99", "joint variance"),
+    ("cm_joint_entr", "TU9B", "joint entropy"),
+    ("cm_diff_avg", "TF7R", "difference average"),
+    ("cm_diff_var", "D3YU", "difference variance"),
+    ("cm_diff_entr", "NTRS", "difference entropy"),
+    ("cm_sum_avg", "ZGXS", "sum average"),
+    ("cm_sum_var", "OEEB", "sum variance"),
+    ("cm_sum_entr", "P6QZ", "sum entropy"),
+    ("cm_energy", "8ZQL", "angular second moment"),
+    ("cm_contrast", "ACUI", "contrast"),
+    ("cm_dissimilarity", "8S9J", "dissimilarity"),
+    ("cm_inv_diff", "IB1Z", "inverse difference"),
+    ("cm_inv_diff_norm", "NDRX", "normalised inverse difference"),
+    ("cm_inv_diff_mom", "WF0Z", "inverse difference moment"),
+    (
+        "cm_inv_diff_mom_norm",
+        "1QCO",
+        "normalised inverse difference moment",
+    ),
+    ("cm_inv_var", "E8JP", "inverse variance"),
+    ("cm_corr", "NI2N", "correlation"),
+    ("cm_auto_corr", "QWB0", "autocorrelation"),
+    ("cm_clust_tend", "DG8W", "cluster tendency"),
+    ("cm_clust_shade", "7NFM", "cluster shade"),
+    ("cm_clust_prom", "AE86", "cluster prominence"),
+    ("cm_info_corr1", "R8DG", "information correlation 1"),
+    ("cm_info_corr2", "JN9H", "information correlation 2"),
+];
+
 /// Write `features.dictionary.csv` into `dir`.
 pub fn write_dictionary(dir: &Path) -> std::io::Result<()> {
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -152,6 +185,18 @@ pub fn write_dictionary(dir: &Path) -> std::io::Result<()> {
     ]);
     for row in DICTIONARY {
         let _ = w.write_record([row.0, row.1, row.2, row.3, row.4]);
+    }
+    for (tag, code, name) in GLCM {
+        for (suffix, how) in [
+            ("3D_comb", "one matrix merged over the 13 directions"),
+            ("3D_avg", "averaged over the 13 directions' matrices"),
+        ] {
+            let feature = format!("{tag}_{suffix}");
+            let definition = format!(
+                "GLCM {name} (IBSI 3.6), 3D, distance 1, symmetric, {how}; grey levels by fixed bin size (--texture-bin-width, [rois] texture_bin_width)"
+            );
+            let _ = w.write_record([feature.as_str(), code, "1", definition.as_str(), ""]);
+        }
     }
     crate::atomic::write_bytes(
         &dir.join("features.dictionary.csv"),
