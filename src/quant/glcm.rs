@@ -228,6 +228,35 @@ pub fn glcm_features(
     out
 }
 
+/// Test support shared by the texture modules: compare features with the IBSI digital phantom's
+/// reference values (three significant digits); returns how many were checked.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::Feature;
+    use std::path::Path;
+
+    pub fn check_against_reference(feats: &[Feature]) -> usize {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/ibsi1-phantom");
+        let mut reader = csv::Reader::from_path(root.join("reference-values.csv")).unwrap();
+        let mut failures = Vec::new();
+        let mut checked = 0;
+        for rec in reader.records() {
+            let rec = rec.unwrap();
+            let Some(f) = feats.iter().find(|f| f.name == rec[7]) else {
+                continue;
+            };
+            let reference: f64 = rec[3].parse().unwrap();
+            let scale = 10f64.powf(reference.abs().log10().floor() - 2.0);
+            if (f.value - reference).abs() > 0.5 * scale + 1e-12 {
+                failures.push(format!("{}: {} vs IBSI {}", f.name, f.value, reference));
+            }
+            checked += 1;
+        }
+        assert!(failures.is_empty(), "{failures:#?}");
+        checked
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,6 +306,25 @@ mod tests {
             }
         }
         assert_eq!(seen, 25);
+        // GLSZM and NGTDM rows too.
+        let mut reader = csv::Reader::from_path(root.join("reference-values.csv")).unwrap();
+        let mut seen = 0;
+        for rec in reader.records() {
+            let rec = rec.unwrap();
+            if let Some(stem) = rec[7].strip_suffix("_3D") {
+                let tables = [
+                    &crate::quant::table::GLSZM[..],
+                    &crate::quant::table::NGTDM[..],
+                ];
+                if let Some((_, code, _)) =
+                    tables.iter().flat_map(|t| t.iter()).find(|g| g.0 == stem)
+                {
+                    assert_eq!(*code, &rec[2], "{stem}");
+                    seen += 1;
+                }
+            }
+        }
+        assert_eq!(seen, 21);
     }
 
     #[test]

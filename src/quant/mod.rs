@@ -5,7 +5,9 @@
 pub mod adc;
 pub mod features;
 pub mod glcm;
+pub mod glszm;
 pub mod morphology;
+pub mod ngtdm;
 pub mod pet;
 pub mod suv;
 pub mod table;
@@ -128,6 +130,8 @@ pub fn features_for_volume(
             let mut feats = features::region_features(sub, &in_roi);
             if let (Some(w), false) = (pet_settings.texture_bin_width, feats.is_empty()) {
                 feats.extend(glcm::glcm_features(sub, &in_roi, w));
+                feats.extend(glszm::glszm_features(sub, &in_roi, w));
+                feats.extend(ngtdm::ngtdm_features(sub, &in_roi, w));
             }
             if ctx.image == "suvbw" && !feats.is_empty() {
                 feats.extend(pet::volume_metrics(

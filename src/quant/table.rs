@@ -173,6 +173,43 @@ pub const GLCM: [(&str, &str, &str); 25] = [
     ("cm_info_corr2", "JN9H", "information correlation 2"),
 ];
 
+/// GLSZM features (IBSI tag stem, IBSI code, name), 3D (`_3D`); codes as in the IBSI reference table.
+pub const GLSZM: [(&str, &str, &str); 16] = [
+    ("szm_sze", "5QRC", "small zone emphasis"),
+    ("szm_lze", "48P8", "large zone emphasis"),
+    ("szm_lgze", "XMSY", "low grey level zone emphasis"),
+    ("szm_hgze", "5GN9", "high grey level zone emphasis"),
+    ("szm_szlge", "5RAI", "small zone low grey level emphasis"),
+    ("szm_szhge", "HW1V", "small zone high grey level emphasis"),
+    ("szm_lzlge", "YH51", "large zone low grey level emphasis"),
+    ("szm_lzhge", "J17V", "large zone high grey level emphasis"),
+    ("szm_glnu", "JNSA", "grey level non-uniformity"),
+    (
+        "szm_glnu_norm",
+        "Y1RO",
+        "normalised grey level non-uniformity",
+    ),
+    ("szm_zsnu", "4JP3", "zone size non-uniformity"),
+    (
+        "szm_zsnu_norm",
+        "VB3A",
+        "normalised zone size non-uniformity",
+    ),
+    ("szm_z_perc", "P30P", "zone percentage"),
+    ("szm_gl_var", "BYLV", "grey level variance"),
+    ("szm_zs_var", "3NSA", "zone size variance"),
+    ("szm_zs_entr", "GU8N", "zone size entropy"),
+];
+
+/// NGTDM features (IBSI tag stem, IBSI code, name), 3D (`_3D`).
+pub const NGTDM: [(&str, &str, &str); 5] = [
+    ("ngt_coarseness", "QCDE", "coarseness"),
+    ("ngt_contrast", "65HE", "contrast"),
+    ("ngt_busyness", "NQ30", "busyness"),
+    ("ngt_complexity", "HDEZ", "complexity"),
+    ("ngt_strength", "1X9X", "strength"),
+];
+
 /// Write `features.dictionary.csv` into `dir`.
 pub fn write_dictionary(dir: &Path) -> std::io::Result<()> {
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -194,6 +231,28 @@ pub fn write_dictionary(dir: &Path) -> std::io::Result<()> {
             let feature = format!("{tag}_{suffix}");
             let definition = format!(
                 "GLCM {name} (IBSI 3.6), 3D, distance 1, symmetric, {how}; grey levels by fixed bin size (--texture-bin-width, [rois] texture_bin_width)"
+            );
+            let _ = w.write_record([feature.as_str(), code, "1", definition.as_str(), ""]);
+        }
+    }
+    for (family, section, table, how) in [
+        (
+            "GLSZM",
+            "3.8",
+            &GLSZM[..],
+            "zones: 26-connected voxels of one grey level",
+        ),
+        (
+            "NGTDM",
+            "3.10",
+            &NGTDM[..],
+            "26 neighbours inside the region",
+        ),
+    ] {
+        for (tag, code, name) in table {
+            let feature = format!("{tag}_3D");
+            let definition = format!(
+                "{family} {name} (IBSI {section}), 3D, {how}; grey levels by fixed bin size (--texture-bin-width, [rois] texture_bin_width)"
             );
             let _ = w.write_record([feature.as_str(), code, "1", definition.as_str(), ""]);
         }
