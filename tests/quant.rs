@@ -680,6 +680,8 @@ fn texture_on_request_matches_the_ibsi_phantom_from_the_command_line() {
     assert!((get("szm_lze_3D") - 550.0).abs() < 0.5);
     assert!((get("ngt_strength_3D") - 0.763).abs() < 5e-4);
     assert_eq!(rows.iter().filter(|r| r.1.starts_with("szm_")).count(), 16);
+    assert_eq!(rows.iter().filter(|r| r.1.starts_with("rlm_")).count(), 32);
+    assert!((get("rlm_glnu_3D_comb") - 281.0).abs() < 0.5);
     assert_eq!(rows.iter().filter(|r| r.1.starts_with("ngt_")).count(), 5);
     let dict = std::fs::read_to_string(d.path().join("features.dictionary.csv")).unwrap();
     assert!(dict.contains("cm_info_corr2_3D_avg,JN9H,1,"));

@@ -13,7 +13,7 @@ use super::features::{Feature, UnitKind};
 use crate::volume::Volume;
 
 /// The 13 directions (dk, dj, di) of a 26-neighbourhood, one of each opposite pair.
-const DIRECTIONS: [[i64; 3]; 13] = [
+pub const DIRECTIONS: [[i64; 3]; 13] = [
     [0, 0, 1],
     [0, 1, 0],
     [0, 1, 1],
@@ -299,13 +299,19 @@ mod tests {
         for rec in reader.records() {
             let rec = rec.unwrap();
             if let Some(stem) = rec[7].strip_suffix("_3D_comb") {
-                if let Some((_, code, _)) = crate::quant::table::GLCM.iter().find(|g| g.0 == stem) {
+                let tables = [
+                    &crate::quant::table::GLCM[..],
+                    &crate::quant::table::GLRLM[..],
+                ];
+                if let Some((_, code, _)) =
+                    tables.iter().flat_map(|t| t.iter()).find(|g| g.0 == stem)
+                {
                     assert_eq!(*code, &rec[2], "{stem}");
                     seen += 1;
                 }
             }
         }
-        assert_eq!(seen, 25);
+        assert_eq!(seen, 41);
         // GLSZM and NGTDM rows too.
         let mut reader = csv::Reader::from_path(root.join("reference-values.csv")).unwrap();
         let mut seen = 0;

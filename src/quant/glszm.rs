@@ -52,25 +52,12 @@ pub fn zones(levels: &Array3<u32>) -> Vec<(u32, usize)> {
     out
 }
 
-/// The 16 GLSZM features of the region (`szm_*_3D`), grey levels of fixed bin size `bin_width`.
-pub fn glszm_features(
-    image: &Volume,
-    in_roi: &dyn Fn(usize, usize, usize) -> bool,
-    bin_width: f64,
-) -> Vec<Feature> {
-    let (levels, ng) = discretise(image, in_roi, bin_width);
-    let zs = zones(&levels);
-    if zs.is_empty() {
-        return Vec::new();
-    }
-    let nv = levels.iter().filter(|l| **l > 0).count() as f64;
-    let ns = zs.len() as f64;
-    let max_size = zs.iter().map(|z| z.1).max().unwrap_or(1);
-    // s[i][j]: zones of level i + 1 and size j + 1.
-    let mut s = vec![vec![0.0f64; max_size]; ng];
-    for &(l, size) in &zs {
-        s[l as usize - 1][size - 1] += 1.0;
-    }
+/// The 16 features shared by the size-zone and run-length matrices (IBSI 3.7, 3.8), in IBSI
+/// order: `s[i][j]` counts zones (runs) of grey level i + 1 and size (length) j + 1; `nv` is the
+/// voxel count the percentage divides by.
+pub fn size_matrix_features(s: &[Vec<f64>], nv: f64) -> [f64; 16] {
+    let ns: f64 = s.iter().flatten().sum();
+    let max_size = s.first().map_or(0, Vec::len);
     let row: Vec<f64> = s.iter().map(|r| r.iter().sum()).collect();
     let col: Vec<f64> = (0..max_size)
         .map(|j| s.iter().map(|r| r[j]).sum())
@@ -117,24 +104,63 @@ pub fn glszm_features(
     };
     let glnu = row.iter().map(|x| x * x).sum::<f64>();
     let zsnu = col.iter().map(|x| x * x).sum::<f64>();
-    let values = [
-        ("szm_sze", by_size(&|j| 1.0 / (j * j))),
-        ("szm_lze", by_size(&|j| j * j)),
-        ("szm_lgze", by_level(&|i| 1.0 / (i * i))),
-        ("szm_hgze", by_level(&|i| i * i)),
-        ("szm_szlge", szlge / ns),
-        ("szm_szhge", szhge / ns),
-        ("szm_lzlge", lzlge / ns),
-        ("szm_lzhge", lzhge / ns),
-        ("szm_glnu", glnu / ns),
-        ("szm_glnu_norm", glnu / (ns * ns)),
-        ("szm_zsnu", zsnu / ns),
-        ("szm_zsnu_norm", zsnu / (ns * ns)),
-        ("szm_z_perc", ns / nv),
-        ("szm_gl_var", gl_var),
-        ("szm_zs_var", zs_var),
-        ("szm_zs_entr", entr),
+    [
+        by_size(&|j| 1.0 / (j * j)),
+        by_size(&|j| j * j),
+        by_level(&|i| 1.0 / (i * i)),
+        by_level(&|i| i * i),
+        szlge / ns,
+        szhge / ns,
+        lzlge / ns,
+        lzhge / ns,
+        glnu / ns,
+        glnu / (ns * ns),
+        zsnu / ns,
+        zsnu / (ns * ns),
+        ns / nv,
+        gl_var,
+        zs_var,
+        entr,
+    ]
+}
+
+/// The 16 GLSZM features of the region (`szm_*_3D`), grey levels of fixed bin size `bin_width`.
+pub fn glszm_features(
+    image: &Volume,
+    in_roi: &dyn Fn(usize, usize, usize) -> bool,
+    bin_width: f64,
+) -> Vec<Feature> {
+    let (levels, ng) = discretise(image, in_roi, bin_width);
+    let zs = zones(&levels);
+    if zs.is_empty() {
+        return Vec::new();
+    }
+    let nv = levels.iter().filter(|l| **l > 0).count() as f64;
+    let max_size = zs.iter().map(|z| z.1).max().unwrap_or(1);
+    // s[i][j]: zones of level i + 1 and size j + 1.
+    let mut s = vec![vec![0.0f64; max_size]; ng];
+    for &(l, size) in &zs {
+        s[l as usize - 1][size - 1] += 1.0;
+    }
+    let names = [
+        "szm_sze",
+        "szm_lze",
+        "szm_lgze",
+        "szm_hgze",
+        "szm_szlge",
+        "szm_szhge",
+        "szm_lzlge",
+        "szm_lzhge",
+        "szm_glnu",
+        "szm_glnu_norm",
+        "szm_zsnu",
+        "szm_zsnu_norm",
+        "szm_z_perc",
+        "szm_gl_var",
+        "szm_zs_var",
+        "szm_zs_entr",
     ];
+    let values = names.into_iter().zip(size_matrix_features(&s, nv));
     values
         .into_iter()
         .map(|(name, value)| Feature {

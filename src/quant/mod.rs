@@ -5,6 +5,7 @@
 pub mod adc;
 pub mod features;
 pub mod glcm;
+pub mod glrlm;
 pub mod glszm;
 pub mod morphology;
 pub mod ngtdm;
@@ -130,6 +131,7 @@ pub fn features_for_volume(
             let mut feats = features::region_features(sub, &in_roi);
             if let (Some(w), false) = (pet_settings.texture_bin_width, feats.is_empty()) {
                 feats.extend(glcm::glcm_features(sub, &in_roi, w));
+                feats.extend(glrlm::glrlm_features(sub, &in_roi, w));
                 feats.extend(glszm::glszm_features(sub, &in_roi, w));
                 feats.extend(ngtdm::ngtdm_features(sub, &in_roi, w));
             }

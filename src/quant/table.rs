@@ -173,6 +173,34 @@ pub const GLCM: [(&str, &str, &str); 25] = [
     ("cm_info_corr2", "JN9H", "information correlation 2"),
 ];
 
+/// GLRLM features (IBSI tag stem, IBSI code, name); each comes as `_3D_comb` and `_3D_avg`.
+pub const GLRLM: [(&str, &str, &str); 16] = [
+    ("rlm_sre", "22OV", "short runs emphasis"),
+    ("rlm_lre", "W4KF", "long runs emphasis"),
+    ("rlm_lgre", "V3SW", "low grey level run emphasis"),
+    ("rlm_hgre", "G3QZ", "high grey level run emphasis"),
+    ("rlm_srlge", "HTZT", "short run low grey level emphasis"),
+    ("rlm_srhge", "GD3A", "short run high grey level emphasis"),
+    ("rlm_lrlge", "IVPO", "long run low grey level emphasis"),
+    ("rlm_lrhge", "3KUM", "long run high grey level emphasis"),
+    ("rlm_glnu", "R5YN", "grey level non-uniformity"),
+    (
+        "rlm_glnu_norm",
+        "OVBL",
+        "normalised grey level non-uniformity",
+    ),
+    ("rlm_rlnu", "W92Y", "run length non-uniformity"),
+    (
+        "rlm_rlnu_norm",
+        "IC23",
+        "normalised run length non-uniformity",
+    ),
+    ("rlm_r_perc", "9ZK5", "run percentage"),
+    ("rlm_gl_var", "8CE5", "grey level variance"),
+    ("rlm_rl_var", "SXLW", "run length variance"),
+    ("rlm_rl_entr", "HJ9O", "run entropy"),
+];
+
 /// GLSZM features (IBSI tag stem, IBSI code, name), 3D (`_3D`); codes as in the IBSI reference table.
 pub const GLSZM: [(&str, &str, &str); 16] = [
     ("szm_sze", "5QRC", "small zone emphasis"),
@@ -223,16 +251,22 @@ pub fn write_dictionary(dir: &Path) -> std::io::Result<()> {
     for row in DICTIONARY {
         let _ = w.write_record([row.0, row.1, row.2, row.3, row.4]);
     }
-    for (tag, code, name) in GLCM {
-        for (suffix, how) in [
-            ("3D_comb", "one matrix merged over the 13 directions"),
-            ("3D_avg", "averaged over the 13 directions' matrices"),
-        ] {
-            let feature = format!("{tag}_{suffix}");
-            let definition = format!(
-                "GLCM {name} (IBSI 3.6), 3D, distance 1, symmetric, {how}; grey levels by fixed bin size (--texture-bin-width, [rois] texture_bin_width)"
+    let per_direction = [
+        (&GLCM[..], "GLCM", "3.6", "distance 1, symmetric"),
+        (&GLRLM[..], "GLRLM", "3.7", "runs"),
+    ];
+    for (table, family, section, what) in per_direction {
+        for (tag, code, name) in table {
+            for (suffix, how) in [
+                ("3D_comb", "one matrix merged over the 13 directions"),
+                ("3D_avg", "averaged over the 13 directions' matrices"),
+            ] {
+                let feature = format!("{tag}_{suffix}");
+                let definition = format!(
+                "{family} {name} (IBSI {section}), 3D, {what}, {how}; grey levels by fixed bin size (--texture-bin-width, [rois] texture_bin_width)"
             );
-            let _ = w.write_record([feature.as_str(), code, "1", definition.as_str(), ""]);
+                let _ = w.write_record([feature.as_str(), code, "1", definition.as_str(), ""]);
+            }
         }
     }
     for (family, section, table, how) in [
