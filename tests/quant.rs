@@ -682,6 +682,16 @@ fn texture_on_request_matches_the_ibsi_phantom_from_the_command_line() {
     assert_eq!(rows.iter().filter(|r| r.1.starts_with("szm_")).count(), 16);
     assert_eq!(rows.iter().filter(|r| r.1.starts_with("rlm_")).count(), 32);
     assert!((get("rlm_glnu_3D_comb") - 281.0).abs() < 0.5);
+    assert!((get("dzm_zd_entr_3D") - 1.92).abs() < 5e-3);
+    assert!((get("ngl_hdhge_3D") - 235.0).abs() < 0.5);
+    // Every texture family: 50 GLCM + 32 GLRLM + 16 GLSZM + 16 GLDZM + 5 NGTDM + 17 NGLDM.
+    let texture = ["cm_", "rlm_", "szm_", "dzm_", "ngt_", "ngl_"];
+    assert_eq!(
+        rows.iter()
+            .filter(|r| texture.iter().any(|t| r.1.starts_with(t)))
+            .count(),
+        136
+    );
     assert_eq!(rows.iter().filter(|r| r.1.starts_with("ngt_")).count(), 5);
     let dict = std::fs::read_to_string(d.path().join("features.dictionary.csv")).unwrap();
     assert!(dict.contains("cm_info_corr2_3D_avg,JN9H,1,"));

@@ -321,6 +321,8 @@ mod tests {
                 let tables = [
                     &crate::quant::table::GLSZM[..],
                     &crate::quant::table::NGTDM[..],
+                    &crate::quant::table::GLDZM[..],
+                    &crate::quant::table::NGLDM[..],
                 ];
                 if let Some((_, code, _)) =
                     tables.iter().flat_map(|t| t.iter()).find(|g| g.0 == stem)
@@ -330,7 +332,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(seen, 21);
+        assert_eq!(seen, 54);
     }
 
     #[test]

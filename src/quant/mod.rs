@@ -5,9 +5,11 @@
 pub mod adc;
 pub mod features;
 pub mod glcm;
+pub mod gldzm;
 pub mod glrlm;
 pub mod glszm;
 pub mod morphology;
+pub mod ngldm;
 pub mod ngtdm;
 pub mod pet;
 pub mod suv;
@@ -134,6 +136,8 @@ pub fn features_for_volume(
                 feats.extend(glrlm::glrlm_features(sub, &in_roi, w));
                 feats.extend(glszm::glszm_features(sub, &in_roi, w));
                 feats.extend(ngtdm::ngtdm_features(sub, &in_roi, w));
+                feats.extend(gldzm::gldzm_features(sub, &in_roi, w));
+                feats.extend(ngldm::ngldm_features(sub, &in_roi, w));
             }
             if ctx.image == "suvbw" && !feats.is_empty() {
                 feats.extend(pet::volume_metrics(

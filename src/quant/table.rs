@@ -201,6 +201,95 @@ pub const GLRLM: [(&str, &str, &str); 16] = [
     ("rlm_rl_entr", "HJ9O", "run entropy"),
 ];
 
+/// GLDZM features (IBSI tag stem, IBSI code, name), 3D (`_3D`).
+pub const GLDZM: [(&str, &str, &str); 16] = [
+    ("dzm_sde", "0GBI", "small distance emphasis"),
+    ("dzm_lde", "MB4I", "large distance emphasis"),
+    ("dzm_lgze", "S1RA", "low grey level zone emphasis"),
+    ("dzm_hgze", "K26C", "high grey level zone emphasis"),
+    (
+        "dzm_sdlge",
+        "RUVG",
+        "small distance low grey level emphasis",
+    ),
+    (
+        "dzm_sdhge",
+        "DKNJ",
+        "small distance high grey level emphasis",
+    ),
+    (
+        "dzm_ldlge",
+        "A7WM",
+        "large distance low grey level emphasis",
+    ),
+    (
+        "dzm_ldhge",
+        "KLTH",
+        "large distance high grey level emphasis",
+    ),
+    ("dzm_glnu", "VFT7", "grey level non-uniformity"),
+    (
+        "dzm_glnu_norm",
+        "7HP3",
+        "normalised grey level non-uniformity",
+    ),
+    ("dzm_zdnu", "V294", "zone distance non-uniformity"),
+    (
+        "dzm_zdnu_norm",
+        "IATH",
+        "normalised zone distance non-uniformity",
+    ),
+    ("dzm_z_perc", "VIWW", "zone percentage"),
+    ("dzm_gl_var", "QK93", "grey level variance"),
+    ("dzm_zd_var", "7WT1", "zone distance variance"),
+    ("dzm_zd_entr", "GBDU", "zone distance entropy"),
+];
+
+/// NGLDM features (IBSI tag stem, IBSI code, name), 3D (`_3D`).
+pub const NGLDM: [(&str, &str, &str); 17] = [
+    ("ngl_lde", "SODN", "low dependence emphasis"),
+    ("ngl_hde", "IMOQ", "high dependence emphasis"),
+    ("ngl_lgce", "TL9H", "low grey level count emphasis"),
+    ("ngl_hgce", "OAE7", "high grey level count emphasis"),
+    (
+        "ngl_ldlge",
+        "EQ3F",
+        "low dependence low grey level emphasis",
+    ),
+    (
+        "ngl_ldhge",
+        "JA6D",
+        "low dependence high grey level emphasis",
+    ),
+    (
+        "ngl_hdlge",
+        "NBZI",
+        "high dependence low grey level emphasis",
+    ),
+    (
+        "ngl_hdhge",
+        "9QMG",
+        "high dependence high grey level emphasis",
+    ),
+    ("ngl_glnu", "FP8K", "grey level non-uniformity"),
+    (
+        "ngl_glnu_norm",
+        "5SPA",
+        "normalised grey level non-uniformity",
+    ),
+    ("ngl_dcnu", "Z87G", "dependence count non-uniformity"),
+    (
+        "ngl_dcnu_norm",
+        "OKJI",
+        "normalised dependence count non-uniformity",
+    ),
+    ("ngl_dc_perc", "6XV8", "dependence count percentage"),
+    ("ngl_gl_var", "1PFV", "grey level variance"),
+    ("ngl_dc_var", "DNX2", "dependence count variance"),
+    ("ngl_dc_entr", "FCBV", "dependence count entropy"),
+    ("ngl_dc_energy", "CAS9", "dependence count energy"),
+];
+
 /// GLSZM features (IBSI tag stem, IBSI code, name), 3D (`_3D`); codes as in the IBSI reference table.
 pub const GLSZM: [(&str, &str, &str); 16] = [
     ("szm_sze", "5QRC", "small zone emphasis"),
@@ -281,6 +370,18 @@ pub fn write_dictionary(dir: &Path) -> std::io::Result<()> {
             "3.10",
             &NGTDM[..],
             "26 neighbours inside the region",
+        ),
+        (
+            "GLDZM",
+            "3.9",
+            &GLDZM[..],
+            "GLSZM zones at their smallest face-step distance to the region border",
+        ),
+        (
+            "NGLDM",
+            "3.11",
+            &NGLDM[..],
+            "dependence: 1 + same-level neighbours of 26 inside the region",
         ),
     ] {
         for (tag, code, name) in table {
