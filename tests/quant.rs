@@ -684,6 +684,14 @@ fn texture_on_request_matches_the_ibsi_phantom_from_the_command_line() {
     assert!((get("rlm_glnu_3D_comb") - 281.0).abs() < 0.5);
     assert!((get("dzm_zd_entr_3D") - 1.92).abs() < 5e-3);
     assert!((get("ngl_hdhge_3D") - 235.0).abs() < 0.5);
+    assert_eq!(get("ih_min_grad"), -50.0);
+    assert!((get("ivh_v10") - 0.324).abs() < 5e-4);
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.1.starts_with("ih_") || r.1.starts_with("ivh_"))
+            .count(),
+        29
+    );
     // Every texture family: 50 GLCM + 32 GLRLM + 16 GLSZM + 16 GLDZM + 5 NGTDM + 17 NGLDM.
     let texture = ["cm_", "rlm_", "szm_", "dzm_", "ngt_", "ngl_"];
     assert_eq!(

@@ -8,6 +8,7 @@ pub mod glcm;
 pub mod gldzm;
 pub mod glrlm;
 pub mod glszm;
+pub mod histogram;
 pub mod morphology;
 pub mod ngldm;
 pub mod ngtdm;
@@ -132,6 +133,7 @@ pub fn features_for_volume(
             let in_roi = |k: usize, j: usize, i: usize| mask[[k, j, i]];
             let mut feats = features::region_features(sub, &in_roi);
             if let (Some(w), false) = (pet_settings.texture_bin_width, feats.is_empty()) {
+                feats.extend(histogram::histogram_features(sub, &in_roi, w));
                 feats.extend(glcm::glcm_features(sub, &in_roi, w));
                 feats.extend(glrlm::glrlm_features(sub, &in_roi, w));
                 feats.extend(glszm::glszm_features(sub, &in_roi, w));

@@ -290,6 +290,79 @@ pub const NGLDM: [(&str, &str, &str); 17] = [
     ("ngl_dc_energy", "CAS9", "dependence count energy"),
 ];
 
+/// Discretised-intensity features (IBSI tag, IBSI code, name): intensity histogram and IVH.
+pub const HISTOGRAM: [(&str, &str, &str); 29] = [
+    ("ih_mean", "X6K6", "mean discretised intensity"),
+    ("ih_var", "CH89", "discretised intensity variance"),
+    ("ih_skew", "88K1", "discretised intensity skewness"),
+    ("ih_kurt", "C3I7", "(excess) discretised intensity kurtosis"),
+    ("ih_median", "WIFQ", "median discretised intensity"),
+    ("ih_min", "1PR8", "minimum discretised intensity"),
+    ("ih_p10", "1PR8", "10th discretised intensity percentile"),
+    ("ih_p90", "GPMT", "90th discretised intensity percentile"),
+    ("ih_max", "3NCY", "maximum discretised intensity"),
+    ("ih_mode", "AMMC", "intensity histogram mode"),
+    (
+        "ih_iqr",
+        "WR0O",
+        "discretised intensity interquartile range",
+    ),
+    ("ih_range", "5Z3W", "discretised intensity range"),
+    (
+        "ih_mad",
+        "D2ZX",
+        "intensity histogram mean absolute deviation",
+    ),
+    (
+        "ih_rmad",
+        "WRZB",
+        "intensity histogram robust mean absolute deviation",
+    ),
+    (
+        "ih_medad",
+        "4RNL",
+        "intensity histogram median absolute deviation",
+    ),
+    (
+        "ih_cov",
+        "CWYJ",
+        "intensity histogram coefficient of variation",
+    ),
+    (
+        "ih_qcod",
+        "SLWD",
+        "intensity histogram quartile coefficient of dispersion",
+    ),
+    ("ih_entropy", "TLU2", "discretised intensity entropy"),
+    ("ih_uniformity", "BJ5W", "discretised intensity uniformity"),
+    ("ih_max_grad", "12CE", "maximum histogram gradient"),
+    (
+        "ih_max_grad_g",
+        "8E6O",
+        "maximum histogram gradient intensity",
+    ),
+    ("ih_min_grad", "VQB3", "minimum histogram gradient"),
+    (
+        "ih_min_grad_g",
+        "RHQZ",
+        "minimum histogram gradient intensity",
+    ),
+    ("ivh_v10", "BC2M", "volume at intensity fraction"),
+    ("ivh_v90", "BC2M", "volume at intensity fraction"),
+    ("ivh_i10", "GBPN", "intensity at volume fraction"),
+    ("ivh_i90", "GBPN", "intensity at volume fraction"),
+    (
+        "ivh_diff_v10_v90",
+        "DDTU",
+        "volume fraction difference between intensity fractions",
+    ),
+    (
+        "ivh_diff_i10_i90",
+        "CNV2",
+        "intensity fraction difference between volume fractions",
+    ),
+];
+
 /// GLSZM features (IBSI tag stem, IBSI code, name), 3D (`_3D`); codes as in the IBSI reference table.
 pub const GLSZM: [(&str, &str, &str); 16] = [
     ("szm_sze", "5QRC", "small zone emphasis"),
@@ -357,6 +430,12 @@ pub fn write_dictionary(dir: &Path) -> std::io::Result<()> {
                 let _ = w.write_record([feature.as_str(), code, "1", definition.as_str(), ""]);
             }
         }
+    }
+    for (tag, code, name) in HISTOGRAM {
+        let definition = format!(
+            "{name} (IBSI 3.4 / 3.5) of the grey levels by fixed bin size (--texture-bin-width, [rois] texture_bin_width)"
+        );
+        let _ = w.write_record([tag, code, "1", definition.as_str(), ""]);
     }
     for (family, section, table, how) in [
         (
