@@ -243,6 +243,7 @@ pub fn region_features(
         value: values.len() as f64 * image.geometry.voxel_volume_mm3(),
         unit_kind: UnitKind::Volume,
     });
+    out.extend(super::spatial::autocorrelation(image, in_roi));
     out.extend(intensity_statistics(&values));
     out.extend(local_intensity(image, in_roi));
     out
@@ -294,7 +295,7 @@ mod tests {
             feats.len() - 1,
             "every implemented feature but diam_axial_max (not IBSI) has an IBSI reference"
         );
-        assert_eq!(checked, 41);
+        assert_eq!(checked, 45);
     }
 
     #[test]

@@ -9,10 +9,12 @@ pub mod gldzm;
 pub mod glrlm;
 pub mod glszm;
 pub mod histogram;
+pub mod hull;
 pub mod morphology;
 pub mod ngldm;
 pub mod ngtdm;
 pub mod pet;
+pub mod spatial;
 pub mod suv;
 pub mod table;
 

@@ -292,6 +292,7 @@ pub fn morphology(image: &Volume, in_roi: &dyn Fn(usize, usize, usize) -> bool) 
         }
     }
     let hull = hull_candidates(&mut vertices);
+    let (hull_volume, hull_area) = super::hull::hull_volume_area(&hull, s);
     let points: Vec<[f64; 3]> = hull
         .iter()
         .map(|&[a, b, c]| {
@@ -350,6 +351,24 @@ pub fn morphology(image: &Volume, in_roi: &dyn Fn(usize, usize, usize) -> bool) 
         f("morph_area_dens_aabb", a / aabb_area, Dimensionless),
         f("morph_vol_dens_aee", v / aee_volume, Dimensionless),
         f("morph_area_dens_aee", a / aee_area, Dimensionless),
+        f(
+            "morph_vol_dens_conv_hull",
+            if hull_volume > 0.0 {
+                v / hull_volume
+            } else {
+                f64::NAN
+            },
+            Dimensionless,
+        ),
+        f(
+            "morph_area_dens_conv_hull",
+            if hull_area > 0.0 {
+                a / hull_area
+            } else {
+                f64::NAN
+            },
+            Dimensionless,
+        ),
         f("morph_integ_int", mean * v, IntegratedIntensity),
         f(
             "diam_axial_max",

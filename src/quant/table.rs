@@ -82,7 +82,7 @@ pub fn to_csv(rows: &[FeatureRow]) -> Vec<u8> {
 }
 
 /// (feature, IBSI code, unit, definition, clinical alias)
-pub const DICTIONARY: [(&str, &str, &str, &str, &str); 55] = [
+pub const DICTIONARY: [(&str, &str, &str, &str, &str); 59] = [
     ("morph_volume", "RNU0", "mm3", "Mesh volume: marching cubes at iso 0.5 on the ROI mask, volume by the divergence theorem", "volume (mesh)"),
     ("morph_area_mesh", "C0JK", "mm2", "Mesh surface area: sum of the marching-cubes triangle areas", "surface area"),
     ("morph_av", "2PR5", "1/mm", "Surface to volume ratio A/V", ""),
@@ -102,6 +102,10 @@ pub const DICTIONARY: [(&str, &str, &str, &str, &str); 55] = [
     ("morph_area_dens_aabb", "R59B", "1", "Area density: A / area of the mesh's axis-aligned bounding box", ""),
     ("morph_vol_dens_aee", "6BDE", "1", "Volume density: V / volume of the approximate enclosing ellipsoid (semi-axes 2√λ)", ""),
     ("morph_area_dens_aee", "RDD2", "1", "Area density: A / area of the approximate enclosing ellipsoid (IBSI Legendre series, 20 terms)", ""),
+    ("morph_vol_dens_conv_hull", "R3ER", "1", "Volume density: V / volume of the convex hull of the mesh vertices (exact, integer predicates)", ""),
+    ("morph_area_dens_conv_hull", "7T7F", "1", "Area density: A / area of the convex hull of the mesh vertices", ""),
+    ("morph_moran_i", "N365", "1", "Moran's I: spatial autocorrelation of the region's intensities, weights 1/distance (mm); exact up to 6,000 voxels, above on an evenly spaced sample of 6,000", ""),
+    ("morph_geary_c", "NPT7", "1", "Geary's C: spatial autocorrelation of the region's intensities, weights 1/distance (mm); exact up to 6,000 voxels, above on an evenly spaced sample of 6,000", ""),
     ("morph_integ_int", "99N0", "mm3*image unit", "Integrated intensity: mean intensity × mesh volume", ""),
     ("diam_axial_max", "", "mm", "Longest in-plane diameter over the slices (acquisition plane): largest distance between two region pixel centres of one slice + one pixel", "longest axial diameter (RECIST-like)"),
     ("morph_vol_approx", "YEKZ", "mm3", "Volume by voxel counting: number of ROI voxels × voxel volume", "volume"),
