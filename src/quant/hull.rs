@@ -26,6 +26,14 @@ fn orient(a: [i64; 3], b: [i64; 3], c: [i64; 3], d: [i64; 3]) -> i64 {
     dot(cross(sub(b, a), sub(c, a)), sub(d, a))
 }
 
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
 /// Triangles (indices into `points`, outward normals) of the convex hull; empty when the points
 /// span no volume.
 pub fn convex_hull(points: &[[i64; 3]]) -> Vec<[usize; 3]> {
@@ -51,7 +59,12 @@ pub fn convex_hull(points: &[[i64; 3]]) -> Vec<[usize; 3]> {
     } else {
         vec![[a, c, b], [a, d, c], [a, b, d], [b, c, d]]
     };
-    for p in 0..n {
+    // Points in a fixed pseudo-random order (multiplicative stride, coprime with n): inserted in
+    // their sorted order, every new plane's points lie outside and rebuild the hull each time.
+    let stride = (0.618_033_988_7 * n as f64) as usize | 1;
+    let stride = (stride..n + stride).find(|s| gcd(*s, n) == 1).unwrap_or(1);
+    for step in 0..n {
+        let p = step * stride % n;
         if p == a || p == b || p == c || p == d {
             continue;
         }
