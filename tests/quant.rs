@@ -740,3 +740,125 @@ fn texture_on_request_matches_the_ibsi_phantom_from_the_command_line() {
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// A minimal RTSTRUCT: one ROI, one square contour on z = 2.5 (the CT fixture's second plane).
+fn small_rtstruct(path: &Path) {
+    use dicom_core::value::DataSetSequence;
+    use dicom_core::{DataElement, Length, PrimitiveValue, VR};
+    use dicom_dictionary_std::{tags, uids};
+    use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+    let put = |o: &mut InMemDicomObject, t, vr, v: &str| {
+        o.put(DataElement::new(t, vr, PrimitiveValue::from(v)))
+    };
+    let seq = |o: &mut InMemDicomObject, t, items: Vec<InMemDicomObject>| {
+        o.put(DataElement::new(
+            t,
+            VR::SQ,
+            DataSetSequence::new(items, Length::UNDEFINED),
+        ))
+    };
+    let mut o = InMemDicomObject::new_empty();
+    put(
+        &mut o,
+        tags::SOP_CLASS_UID,
+        VR::UI,
+        uids::RT_STRUCTURE_SET_STORAGE,
+    );
+    put(&mut o, tags::SOP_INSTANCE_UID, VR::UI, "2.25.77");
+    put(&mut o, tags::MODALITY, VR::CS, "RTSTRUCT");
+    put(&mut o, tags::STUDY_INSTANCE_UID, VR::UI, "2.25.1001");
+    put(&mut o, tags::SERIES_INSTANCE_UID, VR::UI, "2.25.78");
+    let mut roi = InMemDicomObject::new_empty();
+    put(&mut roi, tags::ROI_NUMBER, VR::IS, "1");
+    put(&mut roi, tags::ROI_NAME, VR::LO, "Lesion");
+    seq(&mut o, tags::STRUCTURE_SET_ROI_SEQUENCE, vec![roi]);
+    let mut c = InMemDicomObject::new_empty();
+    put(
+        &mut c,
+        tags::CONTOUR_GEOMETRIC_TYPE,
+        VR::CS,
+        "CLOSED_PLANAR",
+    );
+    put(
+        &mut c,
+        tags::CONTOUR_DATA,
+        VR::DS,
+        "9\\-21\\32.5\\13\\-21\\32.5\\13\\-17\\32.5\\9\\-17\\32.5",
+    );
+    let mut rc = InMemDicomObject::new_empty();
+    put(&mut rc, tags::REFERENCED_ROI_NUMBER, VR::IS, "1");
+    seq(&mut rc, tags::CONTOUR_SEQUENCE, vec![c]);
+    seq(&mut o, tags::ROI_CONTOUR_SEQUENCE, vec![rc]);
+    let file = o
+        .with_meta(
+            FileMetaTableBuilder::new()
+                .transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN)
+                .media_storage_sop_class_uid(uids::RT_STRUCTURE_SET_STORAGE)
+                .media_storage_sop_instance_uid("2.25.77"),
+        )
+        .unwrap();
+    file.write_to_file(path).unwrap();
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 48, ..proptest::prelude::ProptestConfig::default() })]
+
+    /// Truncations and bit flips of a SEG (highdicom's) and of an RTSTRUCT never panic the ROI
+    /// readers: they give regions or a reason.
+    #[test]
+    fn damaged_roi_objects_never_panic(
+        cut in 0usize..3000,
+        flips in proptest::collection::vec((0usize..5000, 0u8..8), 0..8),
+        which in 0u8..2,
+    ) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/seg-highdicom");
+        let image = ancilla::volume::assemble::load_series_dir(&root.join("ct")).unwrap().remove(0).volume;
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src.dcm");
+        if which == 0 {
+            std::fs::copy(root.join("seg_binary.dcm"), &src).unwrap();
+        } else {
+            small_rtstruct(&src);
+        }
+        let mut bytes = std::fs::read(&src).unwrap();
+        for (pos, bit) in flips {
+            let p = pos % bytes.len();
+            bytes[p] ^= 1 << bit;
+        }
+        let keep = bytes.len() - (cut % bytes.len());
+        let damaged = d.path().join("damaged.dcm");
+        std::fs::write(&damaged, &bytes[..keep]).unwrap();
+        let _ = ancilla::roi::load_rois(&image, None, &damaged, None);
+    }
+}
+
+#[test]
+fn small_rtstruct_rasterises_on_the_oblique_ct() {
+    // The square (9..13, −21..−17) mm on the plane z = 32.5 of the CT fixture (origin
+    // (10, −20, 30), rows rotated 30° in-plane, 0.7 × 0.8 mm pixels, 2.5 mm slices): plane 1 only.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/seg-highdicom");
+    let image = ancilla::volume::assemble::load_series_dir(&root.join("ct"))
+        .unwrap()
+        .remove(0)
+        .volume;
+    let d = tempfile::tempdir().unwrap();
+    let rt = d.path().join("rt.dcm");
+    small_rtstruct(&rt);
+    let rois = ancilla::roi::load_rois(&image, None, &rt, None).unwrap();
+    assert_eq!(rois.regions.len(), 1);
+    assert_eq!(rois.regions[0].name, "lesion");
+    // Expected voxels computed independently: every voxel centre of plane 1 inside the square.
+    let mut expect = 0;
+    for j in 0..5 {
+        for i in 0..6 {
+            let p = image.geometry.world(i as f64, j as f64, 1.0);
+            if p[0] > 9.0 && p[0] < 13.0 && p[1] > -21.0 && p[1] < -17.0 {
+                expect += 1;
+            }
+        }
+    }
+    let m = &rois.regions[0].mask;
+    assert!(expect > 0);
+    assert_eq!(m.iter().filter(|x| **x).count(), expect);
+    assert!((0..5).all(|j| (0..6).all(|i| !m[[0, j, i]] && !m[[2, j, i]])));
+}

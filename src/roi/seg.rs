@@ -267,7 +267,15 @@ pub fn read_seg(path: &std::path::Path) -> Result<Segmentation, RoiError> {
         slice_gap.unwrap_or(1.0)
     };
     let d0 = depths[0];
-    let nk = ((depths[depths.len() - 1] - d0) / dz).round() as usize + 1;
+    let span = ((depths[depths.len() - 1] - d0) / dz).round();
+    // A damaged position (or spacing) must not ask for an absurd grid.
+    if !span.is_finite() || span > 65_535.0 || !(dz > 0.0) {
+        return Err(bad(
+            "PlanePositionSequence (0020,9113)",
+            "frame positions spanning at most 65,536 planes of a positive spacing",
+        ));
+    }
+    let nk = span as usize + 1;
     for d in &depths {
         let x = (d - d0) / dz;
         if (x - x.round()).abs() > 0.05 {
