@@ -269,7 +269,7 @@ pub fn read_seg(path: &std::path::Path) -> Result<Segmentation, RoiError> {
     let d0 = depths[0];
     let span = ((depths[depths.len() - 1] - d0) / dz).round();
     // A damaged position (or spacing) must not ask for an absurd grid.
-    if !span.is_finite() || span > 65_535.0 || !(dz > 0.0) {
+    if !span.is_finite() || span > 65_535.0 || dz.is_nan() || dz <= 0.0 {
         return Err(bad(
             "PlanePositionSequence (0020,9113)",
             "frame positions spanning at most 65,536 planes of a positive spacing",
