@@ -546,10 +546,12 @@ pub fn inputs_from_object(obj: &InMemDicomObject) -> SuvInputs {
     }
 }
 
-/// The SUV factor of the series made of `files` (headers only).
+/// The SUV factor of the series made of `files` (headers only, read in parallel; the inputs
+/// keep the files' order).
 pub fn suv_for_files(files: &[PathBuf]) -> Result<SuvResult, SuvError> {
-    let imgs: Vec<SuvInputs> = files
-        .iter()
+    use rayon::prelude::*;
+    let read: Vec<Result<SuvInputs, SuvError>> = files
+        .par_iter()
         .map(|f| {
             OpenFileOptions::new()
                 .read_until(tags::PIXEL_DATA)
@@ -560,7 +562,9 @@ pub fn suv_for_files(files: &[PathBuf]) -> Result<SuvResult, SuvError> {
                     message: e.to_string(),
                 })
         })
-        .collect::<Result<_, _>>()?;
+        .collect();
+    // The first failing file in the series' order (the same report on every run).
+    let imgs: Vec<SuvInputs> = read.into_iter().collect::<Result<_, _>>()?;
     compute(&imgs)
 }
 
