@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use ndarray::Array3;
 
 use super::features::{Feature, UnitKind};
-use crate::volume::Volume;
+use super::grey_levels::GreyLevels;
 
 /// The 13 directions (dk, dj, di) of a 26-neighbourhood, one of each opposite pair.
 pub const DIRECTIONS: [[i64; 3]; 13] = [
@@ -28,30 +28,6 @@ pub const DIRECTIONS: [[i64; 3]; 13] = [
     [1, -1, 1],
     [1, -1, -1],
 ];
-
-/// Fixed-bin-size grey levels of the region (0 outside it) and their number Ng.
-pub fn discretise(
-    image: &Volume,
-    in_roi: &dyn Fn(usize, usize, usize) -> bool,
-    bin_width: f64,
-) -> (Array3<u32>, usize) {
-    let min = image
-        .data
-        .indexed_iter()
-        .filter(|((k, j, i), _)| in_roi(*k, *j, *i))
-        .map(|(_, v)| *v as f64)
-        .fold(f64::INFINITY, f64::min);
-    let mut ng = 0usize;
-    let levels = Array3::from_shape_fn(image.data.dim(), |(k, j, i)| {
-        if !in_roi(k, j, i) {
-            return 0;
-        }
-        let l = ((image.data[[k, j, i]] as f64 - min) / bin_width).floor() as u32 + 1;
-        ng = ng.max(l as usize);
-        l
-    });
-    (levels, ng)
-}
 
 /// Symmetric co-occurrence counts (Ng × Ng, row-major) of one direction.
 fn counts(levels: &Array3<u32>, ng: usize, d: [i64; 3]) -> Vec<f64> {
@@ -185,18 +161,14 @@ fn matrix_features(m: &[f64], ng: usize) -> Option<Vec<(&'static str, f64)>> {
     ])
 }
 
-/// GLCM features of the region, 3D merged (`_3D_comb`) and 3D averaged (`_3D_avg`), with grey
-/// levels from a fixed bin size `bin_width` (in image units). Dimensionless.
-pub fn glcm_features(
-    image: &Volume,
-    in_roi: &dyn Fn(usize, usize, usize) -> bool,
-    bin_width: f64,
-) -> Vec<Feature> {
-    let (levels, ng) = discretise(image, in_roi, bin_width);
+/// GLCM features of the region's grey levels, 3D merged (`_3D_comb`) and 3D averaged
+/// (`_3D_avg`). Dimensionless.
+pub fn glcm_features(g: &GreyLevels) -> Vec<Feature> {
+    let (levels, ng) = (&g.levels, g.ng);
     if ng == 0 {
         return Vec::new();
     }
-    let per_direction: Vec<Vec<f64>> = DIRECTIONS.iter().map(|d| counts(&levels, ng, *d)).collect();
+    let per_direction: Vec<Vec<f64>> = DIRECTIONS.iter().map(|d| counts(levels, ng, *d)).collect();
     let mut merged = vec![0.0; ng * ng];
     for m in &per_direction {
         for (a, b) in merged.iter_mut().zip(m) {
@@ -228,123 +200,17 @@ pub fn glcm_features(
     out
 }
 
-/// Test support shared by the texture modules: compare features with the IBSI digital phantom's
-/// reference values (three significant digits); returns how many were checked.
-#[cfg(test)]
-pub(crate) mod tests_support {
-    use super::Feature;
-    use std::path::Path;
-
-    pub fn check_against_reference(feats: &[Feature]) -> usize {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/ibsi1-phantom");
-        let mut reader = csv::Reader::from_path(root.join("reference-values.csv")).unwrap();
-        let mut failures = Vec::new();
-        let mut checked = 0;
-        for rec in reader.records() {
-            let rec = rec.unwrap();
-            let Some(f) = feats.iter().find(|f| f.name == rec[7]) else {
-                continue;
-            };
-            let reference: f64 = rec[3].parse().unwrap();
-            let scale = 10f64.powf(reference.abs().log10().floor() - 2.0);
-            if (f.value - reference).abs() > 0.5 * scale + 1e-12 {
-                failures.push(format!("{}: {} vs IBSI {}", f.name, f.value, reference));
-            }
-            checked += 1;
-        }
-        assert!(failures.is_empty(), "{failures:#?}");
-        checked
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::volume::nifti_io::read_volume;
-    use std::path::Path;
+    use crate::quant::grey_levels::tests_support::{check_against_reference, phantom_levels};
 
-    /// The IBSI digital phantom (integer grey levels, bin width 1 keeps them): all 50 GLCM values
-    /// (3D merged and averaged) to the three significant digits IBSI gives.
+    /// The IBSI digital phantom: all 50 GLCM values (3D merged and averaged) to the three
+    /// significant digits IBSI gives.
     #[test]
     fn ibsi_digital_phantom_glcm() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/ibsi1-phantom");
-        let image = read_volume(&root.join("image.nii.gz")).unwrap();
-        let mask = read_volume(&root.join("mask.nii.gz")).unwrap();
-        let feats = glcm_features(&image, &|k, j, i| mask.data[[k, j, i]] > 0.5, 1.0);
+        let feats = glcm_features(&phantom_levels());
         assert_eq!(feats.len(), 50);
-        let mut reader = csv::Reader::from_path(root.join("reference-values.csv")).unwrap();
-        let mut failures = Vec::new();
-        let mut checked = 0;
-        for rec in reader.records() {
-            let rec = rec.unwrap();
-            let Some(f) = feats.iter().find(|f| f.name == rec[7]) else {
-                continue;
-            };
-            let reference: f64 = rec[3].parse().unwrap();
-            let scale = 10f64.powf(reference.abs().log10().floor() - 2.0);
-            if (f.value - reference).abs() > 0.5 * scale + 1e-12 {
-                failures.push(format!("{}: {} vs IBSI {}", f.name, f.value, reference));
-            }
-            checked += 1;
-        }
-        assert!(failures.is_empty(), "{failures:#?}");
-        assert_eq!(checked, 50);
-    }
-
-    #[test]
-    fn dictionary_codes_are_the_reference_codes() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/ibsi1-phantom");
-        let mut reader = csv::Reader::from_path(root.join("reference-values.csv")).unwrap();
-        let mut seen = 0;
-        for rec in reader.records() {
-            let rec = rec.unwrap();
-            if let Some(stem) = rec[7].strip_suffix("_3D_comb") {
-                let tables = [
-                    &crate::quant::table::GLCM[..],
-                    &crate::quant::table::GLRLM[..],
-                ];
-                if let Some((_, code, _)) =
-                    tables.iter().flat_map(|t| t.iter()).find(|g| g.0 == stem)
-                {
-                    assert_eq!(*code, &rec[2], "{stem}");
-                    seen += 1;
-                }
-            }
-        }
-        assert_eq!(seen, 41);
-        // GLSZM and NGTDM rows too.
-        let mut reader = csv::Reader::from_path(root.join("reference-values.csv")).unwrap();
-        let mut seen = 0;
-        for rec in reader.records() {
-            let rec = rec.unwrap();
-            if let Some(stem) = rec[7].strip_suffix("_3D") {
-                let tables = [
-                    &crate::quant::table::GLSZM[..],
-                    &crate::quant::table::NGTDM[..],
-                    &crate::quant::table::GLDZM[..],
-                    &crate::quant::table::NGLDM[..],
-                ];
-                if let Some((_, code, _)) =
-                    tables.iter().flat_map(|t| t.iter()).find(|g| g.0 == stem)
-                {
-                    assert_eq!(*code, &rec[2], "{stem}");
-                    seen += 1;
-                }
-            }
-        }
-        assert_eq!(seen, 54);
-    }
-
-    #[test]
-    fn fixed_bin_size_levels() {
-        // Values 0.5, 0.625, 0.75, 1.5 with w = 0.25 from min 0.5: ⌊0/0.25⌋+1 = 1,
-        // ⌊0.125/0.25⌋+1 = 1, ⌊0.25/0.25⌋+1 = 2, ⌊1/0.25⌋+1 = 5.
-        let v = Volume {
-            data: Array3::from_shape_vec((1, 1, 4), vec![0.5, 0.625, 0.75, 1.5]).unwrap(),
-            geometry: crate::volume::Geometry::axial([0.0; 3], [1.0; 3]),
-        };
-        let (l, ng) = discretise(&v, &|_, _, _| true, 0.25);
-        assert_eq!(l.iter().copied().collect::<Vec<_>>(), vec![1, 1, 2, 5]);
-        assert_eq!(ng, 5);
+        assert_eq!(check_against_reference(&feats), 50);
     }
 }

@@ -4,15 +4,13 @@
 //! to the image edge), counted in face steps (6-connectivity). Fixed-bin-size levels as for the
 //! GLCM. Checked against the IBSI digital phantom.
 
-use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use ndarray::Array3;
 
-use super::features::{Feature, UnitKind};
-use super::glcm::discretise;
-use super::glszm::size_matrix_features;
-use crate::volume::Volume;
+use super::features::Feature;
+use super::glszm::{size_matrix, size_matrix_features, zones};
+use super::grey_levels::{texture_feature, GreyLevels};
 
 const NAMES: [&str; 16] = [
     "dzm_sde",
@@ -78,87 +76,43 @@ pub fn border_distance(levels: &Array3<u32>) -> Array3<u32> {
     dist
 }
 
-/// The 16 GLDZM features of the region (`dzm_*_3D`), grey levels of fixed bin size `bin_width`.
-pub fn gldzm_features(
-    image: &Volume,
-    in_roi: &dyn Fn(usize, usize, usize) -> bool,
-    bin_width: f64,
-) -> Vec<Feature> {
-    let (levels, ng) = discretise(image, in_roi, bin_width);
-    let nv = levels.iter().filter(|l| **l > 0).count();
+/// The 16 GLDZM features of the region's grey levels (`dzm_*_3D`).
+pub fn gldzm_features(g: &GreyLevels) -> Vec<Feature> {
+    let nv = g.levels.iter().filter(|l| **l > 0).count();
     if nv == 0 {
         return Vec::new();
     }
-    let dist = border_distance(&levels);
-    // Zones (26-connected, one level) with their smallest border distance.
-    let (nk, nj, ni) = levels.dim();
-    let mut seen = Array3::<bool>::from_elem((nk, nj, ni), false);
-    let mut zones: Vec<(u32, u32)> = Vec::new();
-    let mut stack = Vec::new();
-    for ((k, j, i), &l) in levels.indexed_iter() {
-        if l == 0 || seen[[k, j, i]] {
-            continue;
+    let dist = border_distance(&g.levels);
+    // The GLSZM's zones, each at the smallest border distance of its voxels.
+    let mut nearest: Vec<u32> = Vec::new();
+    let zones = zones(&g.levels, |zone, p| {
+        if zone == nearest.len() {
+            nearest.push(u32::MAX);
         }
-        seen[[k, j, i]] = true;
-        stack.push([k, j, i]);
-        let mut d_min = u32::MAX;
-        while let Some([k, j, i]) = stack.pop() {
-            d_min = d_min.min(dist[[k, j, i]]);
-            for dk in -1i64..=1 {
-                for dj in -1i64..=1 {
-                    for di in -1i64..=1 {
-                        let (a, b, c) = (k as i64 + dk, j as i64 + dj, i as i64 + di);
-                        if a < 0
-                            || b < 0
-                            || c < 0
-                            || a >= nk as i64
-                            || b >= nj as i64
-                            || c >= ni as i64
-                        {
-                            continue;
-                        }
-                        let p = [a as usize, b as usize, c as usize];
-                        if !seen[p] && levels[p] == l {
-                            seen[p] = true;
-                            stack.push(p);
-                        }
-                    }
-                }
-            }
-        }
-        zones.push((l, d_min));
-    }
-    let max_d = zones.iter().map(|z| z.1).max().unwrap_or(1) as usize;
-    let mut s = vec![vec![0.0f64; max_d]; ng];
-    for &(l, d) in &zones {
-        s[l as usize - 1][d as usize - 1] += 1.0;
-    }
+        nearest[zone] = nearest[zone].min(dist[p]);
+    });
+    let pairs: Vec<(u32, usize)> = zones
+        .iter()
+        .zip(&nearest)
+        .map(|(&(l, _), &d)| (l, d as usize))
+        .collect();
     NAMES
         .iter()
-        .zip(size_matrix_features(&s, nv as f64))
-        .map(|(n, value)| Feature {
-            name: Cow::Owned(format!("{n}_3D")),
-            value,
-            unit_kind: UnitKind::Dimensionless,
-        })
+        .zip(size_matrix_features(&size_matrix(&pairs, g.ng), nv as f64))
+        .map(|(n, v)| texture_feature(format!("{n}_3D"), v))
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::volume::nifti_io::read_volume;
-    use std::path::Path;
+    use crate::quant::grey_levels::tests_support::{check_against_reference, phantom_levels};
 
     /// The IBSI digital phantom: all 16 GLDZM values to IBSI's three significant digits.
     #[test]
     fn ibsi_digital_phantom_gldzm() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/ibsi1-phantom");
-        let image = read_volume(&root.join("image.nii.gz")).unwrap();
-        let mask = read_volume(&root.join("mask.nii.gz")).unwrap();
-        let feats = gldzm_features(&image, &|k, j, i| mask.data[[k, j, i]] > 0.5, 1.0);
         assert_eq!(
-            crate::quant::glcm::tests_support::check_against_reference(&feats),
+            check_against_reference(&gldzm_features(&phantom_levels())),
             16
         );
     }

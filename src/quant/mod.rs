@@ -8,6 +8,7 @@ pub mod glcm;
 pub mod gldzm;
 pub mod glrlm;
 pub mod glszm;
+pub mod grey_levels;
 pub mod histogram;
 pub mod hull;
 pub mod morphology;
@@ -135,13 +136,15 @@ pub fn features_for_volume(
             let in_roi = |k: usize, j: usize, i: usize| mask[[k, j, i]];
             let mut feats = features::region_features(sub, &in_roi);
             if let (Some(w), false) = (pet_settings.texture_bin_width, feats.is_empty()) {
-                feats.extend(histogram::histogram_features(sub, &in_roi, w));
-                feats.extend(glcm::glcm_features(sub, &in_roi, w));
-                feats.extend(glrlm::glrlm_features(sub, &in_roi, w));
-                feats.extend(glszm::glszm_features(sub, &in_roi, w));
-                feats.extend(ngtdm::ngtdm_features(sub, &in_roi, w));
-                feats.extend(gldzm::gldzm_features(sub, &in_roi, w));
-                feats.extend(ngldm::ngldm_features(sub, &in_roi, w));
+                // One discretisation per region, shared by every family.
+                let g = grey_levels::discretise(sub, &in_roi, w);
+                feats.extend(histogram::histogram_features(&g));
+                feats.extend(glcm::glcm_features(&g));
+                feats.extend(glrlm::glrlm_features(&g));
+                feats.extend(glszm::glszm_features(&g));
+                feats.extend(ngtdm::ngtdm_features(&g));
+                feats.extend(gldzm::gldzm_features(&g));
+                feats.extend(ngldm::ngldm_features(&g));
             }
             if ctx.image == "suvbw" && !feats.is_empty() {
                 feats.extend(pet::volume_metrics(

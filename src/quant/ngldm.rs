@@ -3,12 +3,9 @@
 //! inside the region with the same grey level (coarseness α = 0, distance 1). Fixed-bin-size
 //! levels as for the GLCM. Checked against the IBSI digital phantom.
 
-use std::borrow::Cow;
-
-use super::features::{Feature, UnitKind};
-use super::glcm::discretise;
+use super::features::Feature;
 use super::glszm::size_matrix_features;
-use crate::volume::Volume;
+use super::grey_levels::{neighbours26, texture_feature, GreyLevels};
 
 const NAMES: [&str; 16] = [
     "ngl_lde",
@@ -29,14 +26,9 @@ const NAMES: [&str; 16] = [
     "ngl_dc_entr",
 ];
 
-/// The 17 NGLDM features of the region (`ngl_*_3D`), grey levels of fixed bin size `bin_width`.
-pub fn ngldm_features(
-    image: &Volume,
-    in_roi: &dyn Fn(usize, usize, usize) -> bool,
-    bin_width: f64,
-) -> Vec<Feature> {
-    let (levels, ng) = discretise(image, in_roi, bin_width);
-    let (nk, nj, ni) = levels.dim();
+/// The 17 NGLDM features of the region's grey levels (`ngl_*_3D`).
+pub fn ngldm_features(g: &GreyLevels) -> Vec<Feature> {
+    let (levels, ng) = (&g.levels, g.ng);
     let mut s = vec![vec![0.0f64; 27]; ng];
     let mut nv = 0.0;
     for ((k, j, i), &l) in levels.indexed_iter() {
@@ -44,35 +36,16 @@ pub fn ngldm_features(
             continue;
         }
         nv += 1.0;
-        let mut dep = 1;
-        for dk in -1i64..=1 {
-            for dj in -1i64..=1 {
-                for di in -1i64..=1 {
-                    if dk == 0 && dj == 0 && di == 0 {
-                        continue;
-                    }
-                    let (a, b, c) = (k as i64 + dk, j as i64 + dj, i as i64 + di);
-                    if a < 0 || b < 0 || c < 0 || a >= nk as i64 || b >= nj as i64 || c >= ni as i64
-                    {
-                        continue;
-                    }
-                    if levels[[a as usize, b as usize, c as usize]] == l {
-                        dep += 1;
-                    }
-                }
-            }
-        }
-        s[l as usize - 1][dep - 1] += 1.0;
+        let same = neighbours26(levels.dim(), [k, j, i])
+            .filter(|q| levels[*q] == l)
+            .count();
+        s[l as usize - 1][same] += 1.0;
     }
     if nv == 0.0 {
         return Vec::new();
     }
     let energy: f64 = s.iter().flatten().map(|c| (c / nv) * (c / nv)).sum();
-    let feature = |name: String, value: f64| Feature {
-        name: Cow::Owned(name),
-        value,
-        unit_kind: UnitKind::Dimensionless,
-    };
+    let feature = texture_feature;
     let mut out: Vec<Feature> = NAMES
         .iter()
         .zip(size_matrix_features(&s, nv))
@@ -85,18 +58,13 @@ pub fn ngldm_features(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::volume::nifti_io::read_volume;
-    use std::path::Path;
+    use crate::quant::grey_levels::tests_support::{check_against_reference, phantom_levels};
 
     /// The IBSI digital phantom: all 17 NGLDM values to IBSI's three significant digits.
     #[test]
     fn ibsi_digital_phantom_ngldm() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/ibsi1-phantom");
-        let image = read_volume(&root.join("image.nii.gz")).unwrap();
-        let mask = read_volume(&root.join("mask.nii.gz")).unwrap();
-        let feats = ngldm_features(&image, &|k, j, i| mask.data[[k, j, i]] > 0.5, 1.0);
         assert_eq!(
-            crate::quant::glcm::tests_support::check_against_reference(&feats),
+            check_against_reference(&ngldm_features(&phantom_levels())),
             17
         );
     }

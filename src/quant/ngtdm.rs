@@ -3,49 +3,26 @@
 //! mean level of its 26 neighbours inside the region (voxels with no such neighbour left out).
 //! Fixed-bin-size levels as for the GLCM. Checked against the IBSI digital phantom.
 
-use std::borrow::Cow;
+use super::features::Feature;
+use super::grey_levels::{neighbours26, texture_feature, GreyLevels};
 
-use super::features::{Feature, UnitKind};
-use super::glcm::discretise;
-use crate::volume::Volume;
-
-/// The 5 NGTDM features of the region (`ngt_*_3D`), grey levels of fixed bin size `bin_width`.
-pub fn ngtdm_features(
-    image: &Volume,
-    in_roi: &dyn Fn(usize, usize, usize) -> bool,
-    bin_width: f64,
-) -> Vec<Feature> {
-    let (levels, ng) = discretise(image, in_roi, bin_width);
-    let (nk, nj, ni) = levels.dim();
+/// The 5 NGTDM features of the region's grey levels (`ngt_*_3D`).
+pub fn ngtdm_features(g: &GreyLevels) -> Vec<Feature> {
+    let (levels, ng) = (&g.levels, g.ng);
     let mut s = vec![0.0f64; ng];
     let mut n = vec![0.0f64; ng];
     for ((k, j, i), &l) in levels.indexed_iter() {
         if l == 0 {
             continue;
         }
-        let (mut sum, mut count) = (0.0, 0.0);
-        for dk in -1i64..=1 {
-            for dj in -1i64..=1 {
-                for di in -1i64..=1 {
-                    if dk == 0 && dj == 0 && di == 0 {
-                        continue;
-                    }
-                    let (a, b, c) = (k as i64 + dk, j as i64 + dj, i as i64 + di);
-                    if a < 0 || b < 0 || c < 0 || a >= nk as i64 || b >= nj as i64 || c >= ni as i64
-                    {
-                        continue;
-                    }
-                    let m = levels[[a as usize, b as usize, c as usize]];
-                    if m > 0 {
-                        sum += m as f64;
-                        count += 1.0;
-                    }
-                }
-            }
-        }
-        if count > 0.0 {
+        let around: Vec<f64> = neighbours26(levels.dim(), [k, j, i])
+            .map(|q| levels[q])
+            .filter(|m| *m > 0)
+            .map(f64::from)
+            .collect();
+        if !around.is_empty() {
             let idx = l as usize - 1;
-            s[idx] += (l as f64 - sum / count).abs();
+            s[idx] += (l as f64 - around.iter().sum::<f64>() / around.len() as f64).abs();
             n[idx] += 1.0;
         }
     }
@@ -93,29 +70,20 @@ pub fn ngtdm_features(
     ];
     values
         .into_iter()
-        .map(|(name, value)| Feature {
-            name: Cow::Owned(format!("{name}_3D")),
-            value,
-            unit_kind: UnitKind::Dimensionless,
-        })
+        .map(|(name, value)| texture_feature(format!("{name}_3D"), value))
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::volume::nifti_io::read_volume;
-    use std::path::Path;
+    use crate::quant::grey_levels::tests_support::{check_against_reference, phantom_levels};
 
     /// The IBSI digital phantom: all 5 NGTDM values to IBSI's three significant digits.
     #[test]
     fn ibsi_digital_phantom_ngtdm() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/ibsi1-phantom");
-        let image = read_volume(&root.join("image.nii.gz")).unwrap();
-        let mask = read_volume(&root.join("mask.nii.gz")).unwrap();
-        let feats = ngtdm_features(&image, &|k, j, i| mask.data[[k, j, i]] > 0.5, 1.0);
         assert_eq!(
-            crate::quant::glcm::tests_support::check_against_reference(&feats),
+            check_against_reference(&ngtdm_features(&phantom_levels())),
             5
         );
     }

@@ -480,3 +480,41 @@ pub fn write_dictionary(dir: &Path) -> std::io::Result<()> {
         &w.into_inner().unwrap_or_default(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every texture and histogram dictionary row carries the IBSI code of the reference table
+    /// (test-data/ibsi1-phantom/reference-values.csv) for its tag; each tag is found there.
+    #[test]
+    fn dictionary_codes_are_the_reference_codes() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("test-data/ibsi1-phantom/reference-values.csv");
+        let mut codes = std::collections::BTreeMap::new();
+        for rec in csv::Reader::from_path(path).unwrap().records() {
+            let rec = rec.unwrap();
+            let tag = &rec[7];
+            let stem = tag
+                .strip_suffix("_3D_comb")
+                .or_else(|| tag.strip_suffix("_3D"))
+                .unwrap_or(tag);
+            codes.insert(stem.to_string(), rec[2].to_string());
+        }
+        let tables = [
+            &GLCM[..],
+            &GLRLM[..],
+            &GLSZM[..],
+            &NGTDM[..],
+            &GLDZM[..],
+            &NGLDM[..],
+            &HISTOGRAM[..],
+        ];
+        let mut seen = 0;
+        for (tag, code, _) in tables.iter().flat_map(|t| t.iter()) {
+            assert_eq!(codes.get(*tag).map(String::as_str), Some(*code), "{tag}");
+            seen += 1;
+        }
+        assert_eq!(seen, 25 + 16 + 16 + 5 + 16 + 17 + 29);
+    }
+}

@@ -1,0 +1,134 @@
+//! Grey levels for the discretised-intensity and texture families (IBSI 1, 2.7.1 fixed bin size:
+//! level = ⌊(x − min) / w⌋ + 1, min the region's minimum; 0 outside the region), computed once per
+//! region and shared by every family, and the 26-neighbourhood they walk.
+
+use std::borrow::Cow;
+
+use ndarray::Array3;
+
+use super::features::{Feature, UnitKind};
+use crate::volume::Volume;
+
+/// A region's grey levels (0 outside it) and their number Ng.
+pub struct GreyLevels {
+    pub levels: Array3<u32>,
+    pub ng: usize,
+}
+
+/// Fixed-bin-size grey levels of the region.
+pub fn discretise(
+    image: &Volume,
+    in_roi: &dyn Fn(usize, usize, usize) -> bool,
+    bin_width: f64,
+) -> GreyLevels {
+    let min = image
+        .data
+        .indexed_iter()
+        .filter(|((k, j, i), _)| in_roi(*k, *j, *i))
+        .map(|(_, v)| *v as f64)
+        .fold(f64::INFINITY, f64::min);
+    let mut ng = 0usize;
+    let levels = Array3::from_shape_fn(image.data.dim(), |(k, j, i)| {
+        if !in_roi(k, j, i) {
+            return 0;
+        }
+        let l = ((image.data[[k, j, i]] as f64 - min) / bin_width).floor() as u32 + 1;
+        ng = ng.max(l as usize);
+        l
+    });
+    GreyLevels { levels, ng }
+}
+
+/// A texture feature (texture features are dimensionless).
+pub fn texture_feature(name: String, value: f64) -> Feature {
+    Feature {
+        name: Cow::Owned(name),
+        value,
+        unit_kind: UnitKind::Dimensionless,
+    }
+}
+
+/// The (up to 26) neighbours of voxel `p` inside a grid of `dims`, the voxel itself left out.
+pub fn neighbours26(
+    dims: (usize, usize, usize),
+    p: [usize; 3],
+) -> impl Iterator<Item = [usize; 3]> {
+    let (nk, nj, ni) = (dims.0 as i64, dims.1 as i64, dims.2 as i64);
+    (0..27).filter_map(move |n| {
+        let d = [n / 9 - 1, n / 3 % 3 - 1, n % 3 - 1];
+        let q = [p[0] as i64 + d[0], p[1] as i64 + d[1], p[2] as i64 + d[2]];
+        let inside =
+            d != [0, 0, 0] && q.iter().all(|x| *x >= 0) && q[0] < nk && q[1] < nj && q[2] < ni;
+        inside.then(|| q.map(|x| x as usize))
+    })
+}
+
+/// Test support shared by the texture modules: the IBSI digital phantom as grey levels (its
+/// integer values, bin width 1), and a comparison of features with its reference values (three
+/// significant digits) that returns how many were checked.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::{discretise, GreyLevels};
+    use crate::quant::features::Feature;
+    use crate::volume::nifti_io::read_volume;
+    use std::path::Path;
+
+    fn root() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/ibsi1-phantom")
+    }
+
+    pub fn phantom_levels() -> GreyLevels {
+        let image = read_volume(&root().join("image.nii.gz")).unwrap();
+        let mask = read_volume(&root().join("mask.nii.gz")).unwrap();
+        discretise(&image, &|k, j, i| mask.data[[k, j, i]] > 0.5, 1.0)
+    }
+
+    pub fn check_against_reference(feats: &[Feature]) -> usize {
+        let mut reader = csv::Reader::from_path(root().join("reference-values.csv")).unwrap();
+        let mut failures = Vec::new();
+        let mut checked = 0;
+        for rec in reader.records() {
+            let rec = rec.unwrap();
+            let Some(f) = feats.iter().find(|f| f.name == rec[7]) else {
+                continue;
+            };
+            let reference: f64 = rec[3].parse().unwrap();
+            let scale = 10f64.powf(reference.abs().log10().floor() - 2.0);
+            if (f.value - reference).abs() > 0.5 * scale + 1e-12 {
+                failures.push(format!("{}: {} vs IBSI {}", f.name, f.value, reference));
+            }
+            checked += 1;
+        }
+        assert!(failures.is_empty(), "{failures:#?}");
+        checked
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_bin_size_levels() {
+        // Values 0.5, 0.625, 0.75, 1.5 with w = 0.25 from min 0.5: ⌊0/0.25⌋+1 = 1,
+        // ⌊0.125/0.25⌋+1 = 1, ⌊0.25/0.25⌋+1 = 2, ⌊1/0.25⌋+1 = 5.
+        let v = Volume {
+            data: Array3::from_shape_vec((1, 1, 4), vec![0.5, 0.625, 0.75, 1.5]).unwrap(),
+            geometry: crate::volume::Geometry::axial([0.0; 3], [1.0; 3]),
+        };
+        let g = discretise(&v, &|_, _, _| true, 0.25);
+        assert_eq!(
+            g.levels.iter().copied().collect::<Vec<_>>(),
+            vec![1, 1, 2, 5]
+        );
+        assert_eq!(g.ng, 5);
+    }
+
+    #[test]
+    fn neighbours_stay_in_the_grid() {
+        // A corner has 7 neighbours, an interior voxel 26.
+        assert_eq!(neighbours26((3, 3, 3), [0, 0, 0]).count(), 7);
+        assert_eq!(neighbours26((3, 3, 3), [1, 1, 1]).count(), 26);
+        assert!(neighbours26((3, 3, 3), [1, 1, 1]).all(|q| q != [1, 1, 1]));
+    }
+}
