@@ -217,9 +217,15 @@ pub fn load_rois(
             None => Some(region_name(label, format!("roi{number}"))),
         }
     };
-    match dicom_modality(&file).as_deref() {
+    // Parsed once; its Modality says which reader it goes to.
+    let obj = dicom_object::OpenFileOptions::new()
+        .open_file(&file)
+        .map_err(|e| RoiError::NotRoi(format!("none: not a readable DICOM file: {e}")))?;
+    let modality = crate::ingest::header::str_of(&obj, dicom_dictionary_std::tags::MODALITY)
+        .map(|m| m.to_ascii_uppercase());
+    match modality.as_deref() {
         Some("SEG") => {
-            let s = seg::read_seg(&file)?;
+            let s = seg::seg_from_object(&obj)?;
             same_for(&s.frame_of_reference)?;
             let mut regions = Vec::new();
             let mut exact = true;
@@ -243,7 +249,7 @@ pub fn load_rois(
             })
         }
         Some("RTSTRUCT") => {
-            let structures = rtstruct::read_rtstruct(&file)?;
+            let structures = rtstruct::rtstruct_from_object(&obj)?;
             let mut regions = Vec::new();
             for st in &structures {
                 let Some(name) = wanted(st.number, &st.name) else {

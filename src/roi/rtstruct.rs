@@ -8,7 +8,7 @@
 
 use dicom_core::Tag;
 use dicom_dictionary_std::tags;
-use dicom_object::OpenFileOptions;
+use dicom_object::InMemDicomObject;
 use ndarray::Array3;
 
 use super::RoiError;
@@ -45,12 +45,9 @@ fn bad(attribute: &str, expected: &str) -> RoiError {
     }
 }
 
-/// Read the structures of an RTSTRUCT file (POINT and OPEN_PLANAR contours are skipped: they
+/// The structures of an opened RTSTRUCT object (POINT and OPEN_PLANAR contours are skipped: they
 /// enclose no volume).
-pub fn read_rtstruct(path: &std::path::Path) -> Result<Vec<Structure>, RoiError> {
-    let obj = OpenFileOptions::new()
-        .open_file(path)
-        .map_err(|e| RoiError::Read(e.to_string()))?;
+pub fn rtstruct_from_object(obj: &InMemDicomObject) -> Result<Vec<Structure>, RoiError> {
     let set_for = obj
         .get(REFERENCED_FOR_SEQ)
         .and_then(|e| e.items())

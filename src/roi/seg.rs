@@ -9,7 +9,7 @@
 
 use dicom_core::Tag;
 use dicom_dictionary_std::tags;
-use dicom_object::{InMemDicomObject, OpenFileOptions};
+use dicom_object::{DefaultDicomObject, InMemDicomObject};
 use ndarray::Array3;
 
 use super::RoiError;
@@ -64,11 +64,8 @@ fn group_item<'a>(
         .or_else(|| shared.and_then(|s| first_item(s, seq)))
 }
 
-/// Read a SEG file.
-pub fn read_seg(path: &std::path::Path) -> Result<Segmentation, RoiError> {
-    let obj = OpenFileOptions::new()
-        .open_file(path)
-        .map_err(|e| RoiError::Read(e.to_string()))?;
+/// The segments of an opened SEG object.
+pub fn seg_from_object(obj: &DefaultDicomObject) -> Result<Segmentation, RoiError> {
     let ts = obj.meta().transfer_syntax().trim_end_matches('\0');
     if !matches!(
         ts,
@@ -79,19 +76,19 @@ pub fn read_seg(path: &std::path::Path) -> Result<Segmentation, RoiError> {
             "a native (uncompressed) little-endian syntax for SEG pixel data",
         ));
     }
-    let rows = int_of(&obj, tags::ROWS).filter(|r| *r > 0);
-    let cols = int_of(&obj, tags::COLUMNS).filter(|c| *c > 0);
+    let rows = int_of(obj, tags::ROWS).filter(|r| *r > 0);
+    let cols = int_of(obj, tags::COLUMNS).filter(|c| *c > 0);
     let (Some(rows), Some(cols)) = (rows, cols) else {
         return Err(bad("Rows/Columns (0028,0010/0011)", "positive integers"));
     };
     let (rows, cols) = (rows as usize, cols as usize);
-    let frames = int_of(&obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(0) as usize;
-    let seg_type = str_of(&obj, SEGMENTATION_TYPE).unwrap_or_default();
-    let bits = int_of(&obj, tags::BITS_ALLOCATED).unwrap_or(0);
+    let frames = int_of(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(0) as usize;
+    let seg_type = str_of(obj, SEGMENTATION_TYPE).unwrap_or_default();
+    let bits = int_of(obj, tags::BITS_ALLOCATED).unwrap_or(0);
     let fractional_max = match (seg_type.as_str(), bits) {
         ("BINARY", 1) => None,
         ("FRACTIONAL", 8) => Some(
-            int_of(&obj, MAX_FRACTIONAL)
+            int_of(obj, MAX_FRACTIONAL)
                 .filter(|m| *m > 0)
                 .ok_or_else(|| bad("MaximumFractionalValue (0062,000E)", "a positive integer"))?
                 as f64,
@@ -118,7 +115,7 @@ pub fn read_seg(path: &std::path::Path) -> Result<Segmentation, RoiError> {
     if labels.is_empty() {
         return Err(bad("SegmentSequence (0062,0002)", "at least one segment"));
     }
-    let shared = first_item(&obj, SHARED);
+    let shared = first_item(obj, SHARED);
     let per_frame: Vec<&InMemDicomObject> = obj
         .get(PER_FRAME)
         .and_then(|e| e.items())
@@ -335,7 +332,7 @@ pub fn read_seg(path: &std::path::Path) -> Result<Segmentation, RoiError> {
         });
     }
     Ok(Segmentation {
-        frame_of_reference: str_of(&obj, tags::FRAME_OF_REFERENCE_UID).unwrap_or_default(),
+        frame_of_reference: str_of(obj, tags::FRAME_OF_REFERENCE_UID).unwrap_or_default(),
         segments,
     })
 }
