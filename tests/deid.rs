@@ -392,8 +392,10 @@ proptest! {
         let obj = planted(&plan);
         let ids = clean::identifiers(&obj);
         let key = [5u8; 32];
-        let mut ctx = apply::Context { key: &key, options: DeidOptionsSet::default(), date_offset_days: -400, identifiers: &ids, counts: Default::default() };
-        let out = apply::transform(&obj, &mut ctx);
+        let mapper = keyed::UidMapper::new(&key);
+        let prepared = clean::Identifiers::new(&ids);
+        let mut ctx = apply::Context { uids: &mapper, options: DeidOptionsSet::default(), date_offset_days: -400, identifiers: &prepared, counts: Default::default() };
+        let out = apply::transform(obj.clone(), &mut ctx);
         let mut strings = Vec::new();
         all_strings(&out, &mut strings);
         for s in &strings {

@@ -3,15 +3,13 @@
 //! except that UIDs are always replaced, dates always shifted, person names always emptied, and
 //! private attributes removed unless on the safe-private whitelist.
 
-use std::collections::BTreeMap;
-
 use dicom_core::value::{DataSetSequence, PrimitiveValue, Value};
 use dicom_core::{DataElement, Length, Tag, VR};
 use dicom_object::mem::InMemElement;
 use dicom_object::InMemDicomObject;
 
-use super::clean::clean_text;
-use super::keyed::map_uid;
+use super::clean::{clean_text, Identifiers};
+use super::keyed::UidMapper;
 use super::options::{Action, DeidOptionsSet};
 use super::profile::profile;
 use crate::datetime::Date;
@@ -26,17 +24,41 @@ pub const SAFE_PRIVATE: [(u16, &str, u8); 4] = [
 
 /// What one run needs to transform a data set.
 pub struct Context<'a> {
-    pub key: &'a [u8],
+    pub uids: &'a UidMapper,
     pub options: DeidOptionsSet,
     pub date_offset_days: i64,
-    pub identifiers: &'a [String],
+    pub identifiers: &'a Identifiers,
     /// Counts per action, for the report.
-    pub counts: BTreeMap<String, usize>,
+    pub counts: Counts,
 }
 
-impl Context<'_> {
-    fn count(&mut self, what: &str) {
-        *self.counts.entry(what.to_string()).or_default() += 1;
+/// What the report counts, by name.
+const COUNTED: [&str; 8] = ["private_kept", "private_removed", "X", "Z", "D", "K", "C", "U"];
+
+/// Attributes per action (and private attributes kept or removed), for the report.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts([usize; COUNTED.len()]);
+
+impl Counts {
+    fn action(&mut self, a: Action) {
+        let i = match a {
+            Action::X => 2,
+            Action::Z => 3,
+            Action::D => 4,
+            Action::K => 5,
+            Action::C => 6,
+            Action::U => 7,
+        };
+        self.0[i] += 1;
+    }
+
+    /// The non-zero counts by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, usize)> + '_ {
+        COUNTED
+            .iter()
+            .zip(self.0)
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| (*k, n))
     }
 }
 
@@ -105,30 +127,60 @@ pub fn is_safe_private(obj: &InMemDicomObject, tag: Tag) -> bool {
         .any(|(sg, sc, se)| *sg == g && *sc == creator && (e & 0xFF) as u8 == *se)
 }
 
-/// Transform one data set (recursively). `top` marks the main data set.
-pub fn transform(obj: &InMemDicomObject, ctx: &mut Context) -> InMemDicomObject {
+/// The private creators met so far in one data set: (group, block) → creator.
+type Creators = Vec<(u16, u16, String)>;
+
+fn is_safe_in(creators: &Creators, e: &InMemElement) -> bool {
+    let tag = e.header().tag;
+    let (g, el) = (tag.group(), tag.element());
+    let creator = if (0x0010..=0x00FF).contains(&el) {
+        e.to_str()
+            .map(|s| s.trim().trim_end_matches('\0').to_string())
+            .unwrap_or_default()
+    } else {
+        let block = el >> 8;
+        match creators.iter().find(|(cg, cb, _)| *cg == g && *cb == block) {
+            Some((_, _, c)) if block >= 0x10 => c.clone(),
+            _ => return false,
+        }
+    };
+    SAFE_PRIVATE.iter().any(|(sg, sc, se)| {
+        *sg == g && *sc == creator && ((0x0010..=0x00FF).contains(&el) || (el & 0xFF) as u8 == *se)
+    })
+}
+
+/// Transform one data set (recursively), consuming it: kept values move, nothing is copied.
+pub fn transform(obj: InMemDicomObject, ctx: &mut Context) -> InMemDicomObject {
     let mut out = InMemDicomObject::new_empty();
-    for e in obj.iter() {
+    // Elements come in tag order, so a private block's creator comes before its elements.
+    let mut creators: Creators = Vec::new();
+    for e in obj {
         let tag = e.header().tag;
         let vr = e.header().vr;
         if tag.group() % 2 == 1 {
-            if ctx.options.retain_safe_private && is_safe_private(obj, tag) {
-                ctx.count("private_kept");
+            if (0x0010..=0x00FF).contains(&tag.element()) {
+                if let Ok(c) = e.to_str() {
+                    let c = c.trim().trim_end_matches('\0').to_string();
+                    creators.push((tag.group(), tag.element(), c));
+                }
+            }
+            if ctx.options.retain_safe_private && is_safe_in(&creators, &e) {
+                ctx.counts.0[0] += 1;
                 // Safe private date-times are shifted like every other date.
                 if vr == VR::DT
                     || (tag.element() & 0xFF) == 0x0D
                     || (tag.group() == 0x0071 && (tag.element() & 0xFF) == 0x22)
                 {
-                    let vals: Vec<String> = strs(e)
+                    let vals: Vec<String> = strs(&e)
                         .iter()
                         .map(|v| shift_dt(v, ctx.date_offset_days).unwrap_or_default())
                         .collect();
                     out.put(string_element(tag, vr, &vals));
                 } else {
-                    out.put(e.clone());
+                    out.put(e);
                 }
             } else {
-                ctx.count("private_removed");
+                ctx.counts.0[1] += 1;
             }
             continue;
         }
@@ -147,14 +199,19 @@ pub fn transform(obj: &InMemDicomObject, ctx: &mut Context) -> InMemDicomObject 
                 _ => Action::K,
             },
         };
-        ctx.count(&format!("{action:?}"));
+        ctx.counts.action(action);
         match (action, e.value()) {
             (Action::X, _) => {}
-            (_, Value::Sequence(seq)) => {
+            (_, Value::Sequence(_)) => {
                 let items: Vec<InMemDicomObject> = if action == Action::Z {
                     Vec::new()
                 } else {
-                    seq.items().iter().map(|i| transform(i, ctx)).collect()
+                    match e.into_value() {
+                        Value::Sequence(seq) => {
+                            seq.into_items().into_iter().map(|i| transform(i, ctx)).collect()
+                        }
+                        _ => Vec::new(),
+                    }
                 };
                 out.put(DataElement::new(
                     tag,
@@ -163,7 +220,7 @@ pub fn transform(obj: &InMemDicomObject, ctx: &mut Context) -> InMemDicomObject 
                 ));
             }
             (_, Value::PixelSequence(_)) => {
-                out.put(e.clone());
+                out.put(e);
             }
             (Action::Z, _) => {
                 out.put(InMemElement::new(tag, vr, PrimitiveValue::Empty));
@@ -172,15 +229,15 @@ pub fn transform(obj: &InMemDicomObject, ctx: &mut Context) -> InMemDicomObject 
                 out.put(dummy(tag, vr, ctx));
             }
             (Action::U, _) => {
-                let vals: Vec<String> = strs(e).iter().map(|u| map_uid(ctx.key, u)).collect();
+                let vals: Vec<String> = strs(&e).iter().map(|u| ctx.uids.map(u)).collect();
                 out.put(string_element(tag, VR::UI, &vals));
             }
             (Action::K, _) => {
                 if vr == VR::UI {
-                    let vals: Vec<String> = strs(e).iter().map(|u| map_uid(ctx.key, u)).collect();
+                    let vals: Vec<String> = strs(&e).iter().map(|u| ctx.uids.map(u)).collect();
                     out.put(string_element(tag, VR::UI, &vals));
                 } else {
-                    out.put(e.clone());
+                    out.put(e);
                 }
             }
             (Action::C, _) => {
@@ -199,7 +256,7 @@ fn dummy(tag: Tag, vr: VR, ctx: &Context) -> InMemElement {
             .into(),
         VR::DT => "19000101000000".into(),
         VR::TM => "000000".into(),
-        VR::UI => map_uid(ctx.key, "0").into(),
+        VR::UI => ctx.uids.map("0").into(),
         VR::US | VR::SS | VR::UL | VR::SL | VR::FL | VR::FD | VR::IS | VR::DS => "0".into(),
         VR::AS => "000Y".into(),
         VR::CS => "ANONYMIZED".into(),
@@ -208,27 +265,27 @@ fn dummy(tag: Tag, vr: VR, ctx: &Context) -> InMemElement {
     InMemElement::new(tag, vr, v)
 }
 
-fn clean(e: &InMemElement, ctx: &Context) -> InMemElement {
+fn clean(e: InMemElement, ctx: &Context) -> InMemElement {
     let tag = e.header().tag;
     let vr = e.header().vr;
     match vr {
         VR::DA => {
-            let v: Vec<String> = strs(e)
+            let v: Vec<String> = strs(&e)
                 .iter()
                 .map(|s| shift_da(s, ctx.date_offset_days).unwrap_or_default())
                 .collect();
             string_element(tag, vr, &v)
         }
         VR::DT => {
-            let v: Vec<String> = strs(e)
+            let v: Vec<String> = strs(&e)
                 .iter()
                 .map(|s| shift_dt(s, ctx.date_offset_days).unwrap_or_default())
                 .collect();
             string_element(tag, vr, &v)
         }
-        VR::TM => e.clone(),
+        VR::TM => e,
         VR::LO | VR::SH | VR::ST | VR::LT | VR::UT | VR::UC | VR::CS => {
-            let v: Vec<String> = strs(e)
+            let v: Vec<String> = strs(&e)
                 .iter()
                 .map(|s| clean_text(s, ctx.identifiers))
                 .collect();
@@ -236,9 +293,9 @@ fn clean(e: &InMemElement, ctx: &Context) -> InMemElement {
         }
         VR::PN => InMemElement::new(tag, vr, PrimitiveValue::Empty),
         VR::UI => {
-            let v: Vec<String> = strs(e).iter().map(|u| map_uid(ctx.key, u)).collect();
+            let v: Vec<String> = strs(&e).iter().map(|u| ctx.uids.map(u)).collect();
             string_element(tag, vr, &v)
         }
-        _ => e.clone(),
+        _ => e,
     }
 }

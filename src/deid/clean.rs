@@ -71,25 +71,36 @@ fn is_word_char(c: char) -> bool {
     c.is_alphanumeric()
 }
 
+/// A data set's identifying strings, prepared once for cleaning its descriptors: lower-cased,
+/// longest first (so a full name goes before its parts).
+#[derive(Debug, Clone, Default)]
+pub struct Identifiers {
+    longest_first_lowered: Vec<String>,
+}
+
+impl Identifiers {
+    pub fn new(identifiers: &[String]) -> Identifiers {
+        let mut ids: Vec<&String> = identifiers.iter().filter(|i| !i.is_empty()).collect();
+        ids.sort_by_key(|i| std::cmp::Reverse(i.len()));
+        Identifiers {
+            longest_first_lowered: ids.into_iter().map(|i| i.to_lowercase()).collect(),
+        }
+    }
+}
+
 /// Remove every whole-word, case-insensitive occurrence of each identifier from `text`.
-pub fn clean_text(text: &str, identifiers: &[String]) -> String {
+pub fn clean_text(text: &str, identifiers: &Identifiers) -> String {
     let mut s = text.to_string();
-    // Longest first, so a full name goes before its parts.
-    let mut ids: Vec<&String> = identifiers.iter().collect();
-    ids.sort_by_key(|i| std::cmp::Reverse(i.len()));
-    for id in ids {
-        let lower_id = id.to_lowercase();
-        loop {
-            let lower = s.to_lowercase();
-            let Some(pos) = find_word(&lower, &lower_id) else {
-                break;
-            };
+    let mut lower = s.to_lowercase();
+    for lower_id in &identifiers.longest_first_lowered {
+        while let Some(pos) = find_word(&lower, lower_id) {
             // Byte positions are the same in the lower-cased copy for ASCII; fall back to removing
             // the whole text when case folding changed lengths.
             if lower.len() != s.len() {
                 return String::new();
             }
             s.replace_range(pos..pos + lower_id.len(), "");
+            lower.replace_range(pos..pos + lower_id.len(), "");
         }
     }
     // Tidy separators left behind.
@@ -123,11 +134,11 @@ mod tests {
 
     #[test]
     fn descriptors_lose_names_and_keep_meaning() {
-        let ids = vec![
+        let ids = Identifiers::new(&[
             "Lindqvist".to_string(),
             "Annelise".to_string(),
             "MRN1234567".to_string(),
-        ];
+        ]);
         assert_eq!(clean_text("PSMA PET LINDQVIST", &ids), "PSMA PET");
         assert_eq!(clean_text("t2_haste_obl Annelise", &ids), "t2_haste_obl");
         assert_eq!(clean_text("MRN1234567 renal MRI", &ids), "renal MRI");

@@ -25,14 +25,38 @@ pub fn is_well_known(uid: &str) -> bool {
 
 /// The pseudonymous UID of `uid` under `key`.
 pub fn map_uid(key: &[u8], uid: &str) -> String {
-    let uid = uid.trim_end_matches('\0').trim();
-    if uid.is_empty() || is_well_known(uid) {
-        return uid.to_string();
+    UidMapper::new(key).map(uid)
+}
+
+/// [`map_uid`] for one key, many UIDs: the HMAC state after the key and the domain prefix is
+/// computed once and cloned per UID (two SHA-256 blocks fewer per UID).
+#[derive(Clone)]
+pub struct UidMapper {
+    keyed: HmacSha256,
+}
+
+impl UidMapper {
+    pub fn new(key: &[u8]) -> UidMapper {
+        let mut keyed = <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| {
+            <HmacSha256 as Mac>::new_from_slice(&[0u8; 32]).expect("fixed key")
+        });
+        keyed.update(b"ancilla-uid\0");
+        UidMapper { keyed }
     }
-    let h = hmac(key, &[b"ancilla-uid\0", uid.as_bytes()]);
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&h[..16]);
-    format!("2.25.{}", u128::from_be_bytes(b))
+
+    /// The pseudonymous UID of `uid` (standard UIDs and empty values unchanged).
+    pub fn map(&self, uid: &str) -> String {
+        let uid = uid.trim_end_matches('\0').trim();
+        if uid.is_empty() || is_well_known(uid) {
+            return uid.to_string();
+        }
+        let mut mac = self.keyed.clone();
+        mac.update(uid.as_bytes());
+        let h: [u8; 32] = mac.finalize().into_bytes().into();
+        let mut b = [0u8; 16];
+        b.copy_from_slice(&h[..16]);
+        format!("2.25.{}", u128::from_be_bytes(b))
+    }
 }
 
 /// The whole-day date shift of a subject: between −1825 and −365 days (one to five years back).
@@ -57,6 +81,17 @@ mod tests {
         assert_ne!(a, map_uid(&k1, "1.2.826.0.1.3680043.10.543.1.1.2"));
         assert!(
             a.starts_with("2.25.") && a.len() <= 64 && a[5..].chars().all(|c| c.is_ascii_digit())
+        );
+        // Computed independently: Python `hmac.new(bytes([7]*32), b"ancilla-uid\x00" + uid,
+        // hashlib.sha256)`, first 16 bytes as a big-endian integer (released UIDs must not change
+        // between versions).
+        assert_eq!(a, "2.25.221855678614542146541533640610687317108");
+        // The reusable mapper gives the one-shot mapping.
+        let m = UidMapper::new(&k1);
+        assert_eq!(m.map("1.2.826.0.1.3680043.10.543.1.1.1"), a);
+        assert_eq!(
+            m.map("1.2.826.0.1.3680043.10.543.1.1.2"),
+            map_uid(&k1, "1.2.826.0.1.3680043.10.543.1.1.2")
         );
         assert_eq!(
             map_uid(&k1, "1.2.840.10008.5.1.4.1.1.128"),

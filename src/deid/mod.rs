@@ -129,11 +129,11 @@ pub fn read_subject_map(path: &Path) -> Result<BTreeMap<String, String>, DeidErr
 enum Outcome {
     Released {
         usubjid: String,
-        counts: BTreeMap<String, usize>,
+        counts: apply::Counts,
     },
     AlreadyDone {
         usubjid: String,
-        counts: BTreeMap<String, usize>,
+        counts: apply::Counts,
     },
     NotReleased(String),
     VerificationFailed(String),
@@ -178,6 +178,10 @@ struct Run<'a> {
     owned: BTreeSet<String>,
     /// Whether this run reports files that belong to no subject of the map.
     reports_unattributed: bool,
+    /// UIDs → pseudonyms under the run's key.
+    uids: keyed::UidMapper,
+    /// Whether other shards own some subjects (files are then peeked at before the full parse).
+    sharded: bool,
 }
 
 impl Run<'_> {
@@ -192,21 +196,35 @@ impl Run<'_> {
 }
 
 fn process(run: &Run, path: &Path) -> Outcome {
-    match crate::ingest::header::read_header(path) {
-        Err(reason) => return run.unattributed(reason.to_string()),
-        // Another shard's subject: skip before the full read.
-        Ok(h) => {
-            if let Some(u) = run.map.get(&h.patient_id) {
-                if !run.owned.contains(u) {
-                    return Outcome::OtherShard;
+    // Another shard's subject: skipped after a header read, before the full parse.
+    if run.sharded {
+        match crate::ingest::header::read_header(path) {
+            Err(reason) => return run.unattributed(reason.to_string()),
+            Ok(h) => {
+                if let Some(u) = run.map.get(&h.patient_id) {
+                    if !run.owned.contains(u) {
+                        return Outcome::OtherShard;
+                    }
                 }
             }
         }
     }
-    let file = match dicom_object::open_file(path) {
-        Ok(f) => f,
-        Err(e) => return run.unattributed(format!("unreadable DICOM: {e}")),
+    // The file is read once; the data set is parsed from those bytes.
+    let input = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => return run.unattributed(format!("unreadable: {e}")),
     };
+    let file = match dicom_object::OpenFileOptions::new().from_reader(input.as_slice()) {
+        Ok(f) => f,
+        // The scan's reader names the reason (not DICOM, truncated, unsupported syntax, ...).
+        Err(e) => {
+            return run.unattributed(match crate::ingest::header::read_header(path) {
+                Err(reason) => reason.to_string(),
+                Ok(_) => format!("unreadable DICOM: {e}"),
+            })
+        }
+    };
+    drop(input);
     let ts = file
         .meta()
         .transfer_syntax()
@@ -229,9 +247,21 @@ fn process(run: &Run, path: &Path) -> Outcome {
             "quarantined: secondary capture / screen save (may carry burned-in text)".into(),
         );
     }
-    let study = keyed::map_uid(run.key, &str_attr(obj, tags::STUDY_INSTANCE_UID));
-    let series = keyed::map_uid(run.key, &str_attr(obj, tags::SERIES_INSTANCE_UID));
-    let sop = keyed::map_uid(run.key, &str_attr(obj, tags::SOP_INSTANCE_UID));
+    let mut uids = [String::new(), String::new(), String::new()];
+    for (slot, (tag, name)) in uids.iter_mut().zip([
+        (tags::STUDY_INSTANCE_UID, "StudyInstanceUID (0020,000D)"),
+        (tags::SERIES_INSTANCE_UID, "SeriesInstanceUID (0020,000E)"),
+        (tags::SOP_INSTANCE_UID, "SOPInstanceUID (0008,0018)"),
+    ]) {
+        let v = str_attr(obj, tag);
+        if v.is_empty() {
+            return Outcome::NotReleased(format!(
+                "missing attribute {name}: expected a UID to place the file"
+            ));
+        }
+        *slot = run.uids.map(&v);
+    }
+    let [study, series, sop] = uids;
     let dest = run
         .out
         .join(crate::convert::sanitize(usubjid))
@@ -248,14 +278,15 @@ fn process(run: &Run, path: &Path) -> Outcome {
             .trim_end_matches('\0')
             .to_string(),
     );
+    let prepared = clean::Identifiers::new(&identifiers);
     let mut ctx = apply::Context {
-        key: run.key,
+        uids: &run.uids,
         options: run.options,
         date_offset_days: keyed::date_offset_days(run.key, usubjid),
-        identifiers: &identifiers,
-        counts: BTreeMap::new(),
+        identifiers: &prepared,
+        counts: apply::Counts::default(),
     };
-    let mut new = apply::transform(obj, &mut ctx);
+    let mut new = apply::transform(file.into_inner(), &mut ctx);
     // Done by an earlier run: counted (the report describes the release, not the run), not rewritten.
     if dest.exists() {
         return Outcome::AlreadyDone {
@@ -396,6 +427,8 @@ pub fn run_with(
         out: &opts.out,
         owned: shard.subjects(map.values()),
         reports_unattributed: shard.reports_unattributed(),
+        sharded: !shard.is_whole(),
+        uids: keyed::UidMapper::new(&key),
     };
     let outcomes: Vec<Outcome> = walk
         .files
@@ -422,15 +455,15 @@ pub fn run_with(
             Outcome::Released { usubjid, counts: c } => {
                 summary.released += 1;
                 *per_subject.entry(usubjid).or_default() += 1;
-                for (k, v) in c {
-                    *counts.entry(k).or_default() += v;
+                for (k, v) in c.iter() {
+                    *counts.entry(k.to_string()).or_default() += v;
                 }
             }
             Outcome::AlreadyDone { usubjid, counts: c } => {
                 summary.already_done += 1;
                 *per_subject.entry(usubjid).or_default() += 1;
-                for (k, v) in c {
-                    *counts.entry(k).or_default() += v;
+                for (k, v) in c.iter() {
+                    *counts.entry(k.to_string()).or_default() += v;
                 }
             }
             Outcome::NotReleased(reason) => {

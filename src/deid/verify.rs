@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use dicom_core::value::Value;
 use dicom_core::VR;
 use dicom_object::InMemDicomObject;
+use memchr::memmem::Finder;
 
 use super::apply::is_safe_private;
 use super::options::{Action, DeidOptionsSet};
@@ -36,7 +37,9 @@ pub fn check(
         .filter(|s| s.len() >= 4 && !(s.len() < 6 && s.chars().all(|c| c.is_ascii_digit())))
         .map(|s| s.to_lowercase())
         .collect();
-    walk(obj, options, &lowered, original_uids)
+    let finders: Vec<Finder> = lowered.iter().map(|s| Finder::new(s.as_bytes())).collect();
+    let mut buf = String::new();
+    walk(obj, options, &finders, original_uids, &mut buf)
 }
 
 /// A tag printed as (GGGG,EEEE), formatted only when an error names it.
@@ -51,8 +54,9 @@ impl std::fmt::Display for TagName {
 fn walk(
     obj: &InMemDicomObject,
     options: &DeidOptionsSet,
-    ids: &[String],
+    ids: &[Finder],
     uids: &HashSet<String>,
+    low: &mut String,
 ) -> Result<(), String> {
     for e in obj.iter() {
         let tag = e.header().tag;
@@ -72,7 +76,7 @@ fn walk(
         match e.value() {
             Value::Sequence(seq) => {
                 for item in seq.items() {
-                    walk(item, options, ids, uids)?;
+                    walk(item, options, ids, uids, low)?;
                 }
             }
             // Text only: bulk data and binary numbers (US, UL, FL, FD, ...) carry no names.
@@ -106,8 +110,15 @@ fn walk(
                         }
                         continue;
                     }
-                    let low = t.to_lowercase();
-                    if ids.iter().any(|id| low.contains(id.as_str())) {
+                    // Lower-cased into one reused buffer (ASCII without allocating).
+                    if t.is_ascii() {
+                        low.clear();
+                        low.push_str(t);
+                        low.make_ascii_lowercase();
+                    } else {
+                        *low = t.to_lowercase();
+                    }
+                    if ids.iter().any(|id| id.find(low.as_bytes()).is_some()) {
                         return Err(format!(
                             "attribute {name} holds one of the subject's original identifiers"
                         ));
