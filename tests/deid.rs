@@ -279,6 +279,56 @@ fn unknown_subjects_are_not_released_and_bad_keys_refused() {
     );
 }
 
+/// Regression (the input is parsed once, without the scan's header reader): a file of a known
+/// subject that lacks a UID needed to place it is not released, with the attribute named.
+#[test]
+fn a_file_without_its_series_uid_is_reported_by_attribute() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    assert!(ancilla(&[
+        "phantom",
+        "--out",
+        dir.to_str().unwrap(),
+        "--subjects",
+        "1",
+        "--seed",
+        "8"
+    ])
+    .status
+    .success());
+    let export = dir.join("site-export");
+    let one = files(&export)
+        .into_iter()
+        .find(|p| dicom_object::open_file(p).is_ok())
+        .unwrap();
+    let mut obj = dicom_object::open_file(&one).unwrap();
+    assert!(obj.remove_element(tags::SERIES_INSTANCE_UID));
+    obj.write_to_file(export.join("no-series-uid.dcm")).unwrap();
+    let out = dir.join("deid");
+    let o = deid(
+        dir,
+        &out,
+        &dir.join("key.bin"),
+        &dir.join("clinical/subject_map.csv"),
+    );
+    assert!(o.status.success());
+    let report: Json =
+        serde_json::from_str(&std::fs::read_to_string(out.join("deid-report.json")).unwrap())
+            .unwrap();
+    let reasons: Vec<&str> = report["not_released"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("missing attribute SeriesInstanceUID (0020,000E)")),
+        "{reasons:?}"
+    );
+}
+
 // ---- property tests on random data sets -------------------------------------------------
 
 const PHI: [&str; 6] = [

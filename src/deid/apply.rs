@@ -33,7 +33,16 @@ pub struct Context<'a> {
 }
 
 /// What the report counts, by name.
-const COUNTED: [&str; 8] = ["private_kept", "private_removed", "X", "Z", "D", "K", "C", "U"];
+const COUNTED: [&str; 8] = [
+    "private_kept",
+    "private_removed",
+    "X",
+    "Z",
+    "D",
+    "K",
+    "C",
+    "U",
+];
 
 /// Attributes per action (and private attributes kept or removed), for the report.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -207,9 +216,11 @@ pub fn transform(obj: InMemDicomObject, ctx: &mut Context) -> InMemDicomObject {
                     Vec::new()
                 } else {
                     match e.into_value() {
-                        Value::Sequence(seq) => {
-                            seq.into_items().into_iter().map(|i| transform(i, ctx)).collect()
-                        }
+                        Value::Sequence(seq) => seq
+                            .into_items()
+                            .into_iter()
+                            .map(|i| transform(i, ctx))
+                            .collect(),
                         _ => Vec::new(),
                     }
                 };

@@ -312,6 +312,20 @@ pub fn resample_nearest(image: &Volume, mask: &Volume) -> Result<LabelMap, RoiEr
     if integral(&b) && integral(&ai) && integral(&aj) && integral(&ak) {
         let r = |v: [f64; 3]| v.map(|x| x.round() as i64);
         let (b, ai, aj, ak) = (r(b), r(ai), r(aj), r(ak));
+        // The very same grid: one pass over the voxels, no index arithmetic.
+        if b == [0, 0, 0]
+            && ai == [1, 0, 0]
+            && aj == [0, 1, 0]
+            && ak == [0, 0, 1]
+            && [nk, nj, ni] == [mk, mj, mi]
+        {
+            labels = mask.data.mapv(label_of);
+            return Ok(LabelMap {
+                labels,
+                exact,
+                outside: 0,
+            });
+        }
         let (mi, mj, mk) = (mi as i64, mj as i64, mk as i64);
         let src = mask.data.as_standard_layout();
         let src = src.as_slice().unwrap_or(&[]);
