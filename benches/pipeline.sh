@@ -18,19 +18,23 @@ ANCILLA_BIN=$(realpath "$ANCILLA_BIN")
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-best_cp() { # best wall time (s) of 3 copies of $1
+# Nothing is deleted while timing, and each timed step starts after a sync: ext4 (without a
+# journal, as here) will not reuse an inode freed in the last 60 s, and creating files after a big
+# `rm -rf` scans past every such inode (kernel `recently_deleted`) — runs after a deletion were
+# 2-10x slower at random, for cp as for ancilla. So every copy goes to a fresh directory, the
+# cohorts are generated first, and the timing starts 61 s after the last write.
+best_cp() { # best wall time (s) of 3 copies of $1 into fresh directories named after $2
   local b=""
-  for _ in 1 2 3; do
-    rm -rf "$work/copy"
+  for i in 1 2 3; do
+    sync
     local t0 t1
-    t0=$(date +%s.%N); cp -r "$1" "$work/copy"; t1=$(date +%s.%N)
+    t0=$(date +%s.%N); cp -r "$1" "$work/copy-$2-$i"; t1=$(date +%s.%N)
     b=$(echo "$t0 $t1 $b" | awk '{d=$2-$1; if ($3=="" || d<$3) print d; else print $3}')
   done
-  rm -rf "$work/copy"
   echo "$b"
 }
 
-measure() { # N → "wall_s rss_kb cp_s files mb"
+generate() { # N: the phantom cohort and its pipeline config
   local n=$1 c="$work/cohort-$1"
   "$ANCILLA_BIN" --quiet phantom --out "$c" --subjects "$n" --seed 1
   cat > "$work/p$n.toml" <<TOML
@@ -48,14 +52,23 @@ adsl = "$c/clinical/adsl.csv"
 adtte = "$c/clinical/adtte.csv"
 pathology = "$c/clinical/pathology.csv"
 TOML
+}
+
+measure() { # N → "wall_s rss_kb cp_s files mb"
+  local n=$1 c="$work/cohort-$1"
   local cp_s files mb
-  cp_s=$(best_cp "$c/site-export")
+  cp_s=$(best_cp "$c/site-export" "$n")
   files=$(find "$c/site-export" -type f | wc -l)
   mb=$(du -sm "$c/site-export" | cut -f1)
+  sync
   /usr/bin/time -f "%e %M" -o "$work/time-$n" "$ANCILLA_BIN" --quiet run "$work/p$n.toml"
   echo "$(cat "$work/time-$n") $cp_s $files $mb"
 }
 
+generate "$SMALL"
+generate "$LARGE"
+sync
+sleep 61
 read -r s_wall s_rss s_cp s_files s_mb <<<"$(measure "$SMALL")"
 read -r l_wall l_rss l_cp l_files l_mb <<<"$(measure "$LARGE")"
 awk -v sn="$SMALL" -v ln="$LARGE" \
