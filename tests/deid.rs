@@ -14,7 +14,7 @@ use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use proptest::prelude::*;
 use serde_json::Value as Json;
-use support::ancilla;
+use support::{ancilla, phantom};
 
 fn files(dir: &Path) -> Vec<PathBuf> {
     ancilla::ingest::walk::walk(&[dir.to_path_buf()]).files
@@ -39,17 +39,7 @@ fn deid(dir: &Path, out: &Path, key: &Path, map: &Path) -> std::process::Output 
 fn phantom_cohort_deidentified_end_to_end() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
-    assert!(ancilla(&[
-        "phantom",
-        "--out",
-        dir.to_str().unwrap(),
-        "--subjects",
-        "4",
-        "--seed",
-        "21"
-    ])
-    .status
-    .success());
+    phantom(dir, "4", "21", &[]);
     let out = dir.join("deid");
     let (key, map) = (dir.join("key.bin"), dir.join("clinical/subject_map.csv"));
     let before: Vec<(PathBuf, Vec<u8>)> = files(&dir.join("site-export"))
@@ -244,17 +234,7 @@ fn phantom_cohort_deidentified_end_to_end() {
 fn unknown_subjects_are_not_released_and_bad_keys_refused() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
-    assert!(ancilla(&[
-        "phantom",
-        "--out",
-        dir.to_str().unwrap(),
-        "--subjects",
-        "2",
-        "--seed",
-        "3"
-    ])
-    .status
-    .success());
+    phantom(dir, "2", "3", &[]);
     let map = dir.join("one.csv");
     let full = std::fs::read_to_string(dir.join("clinical/subject_map.csv")).unwrap();
     std::fs::write(&map, full.lines().take(2).collect::<Vec<_>>().join("\n")).unwrap();
@@ -285,17 +265,7 @@ fn unknown_subjects_are_not_released_and_bad_keys_refused() {
 fn a_file_without_its_series_uid_is_reported_by_attribute() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
-    assert!(ancilla(&[
-        "phantom",
-        "--out",
-        dir.to_str().unwrap(),
-        "--subjects",
-        "1",
-        "--seed",
-        "8"
-    ])
-    .status
-    .success());
+    phantom(dir, "1", "8", &[]);
     let export = dir.join("site-export");
     let one = files(&export)
         .into_iter()

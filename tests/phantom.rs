@@ -9,25 +9,7 @@ use std::path::Path;
 use ancilla::ingest::{self, RejectReason, SeriesKind};
 use ancilla::volume::assemble::load_series;
 use ancilla::volume::nifti_io::read_volume;
-use serde_json::Value;
-use support::ancilla;
-
-fn generate(dir: &Path, n: &str, seed: &str) {
-    let o = ancilla(&[
-        "phantom",
-        "--out",
-        dir.to_str().unwrap(),
-        "--subjects",
-        n,
-        "--seed",
-        seed,
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-}
-
-fn truth(dir: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("ground_truth.json")).unwrap()).unwrap()
-}
+use support::{ancilla, ground_truth, phantom};
 
 fn all_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut v = Vec::new();
@@ -49,9 +31,9 @@ fn all_files(dir: &Path) -> Vec<std::path::PathBuf> {
 fn same_seed_same_bytes_other_seed_other_bytes() {
     let d = tempfile::tempdir().unwrap();
     let (a, b, c) = (d.path().join("a"), d.path().join("b"), d.path().join("c"));
-    generate(&a, "2", "11");
-    generate(&b, "2", "11");
-    generate(&c, "2", "12");
+    phantom(&a, "2", "11", &[]);
+    phantom(&b, "2", "11", &[]);
+    phantom(&c, "2", "12", &[]);
     let fa = all_files(&a);
     assert!(fa.len() > 300);
     for f in &fa {
@@ -75,8 +57,8 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
 fn cohort_reads_back_as_its_ground_truth() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
-    generate(dir, "3", "5");
-    let t = truth(dir);
+    phantom(dir, "3", "5", &[]);
+    let t = ground_truth(dir);
     let inv = ingest::scan_paths(&[dir.join("site-export")]).unwrap();
 
     // Every planted defect is reported with its reason; every primary series is usable.
@@ -345,8 +327,8 @@ fn pet_headers_per_vendor_give_the_truth_suv_by_hand() {
     use dicom_dictionary_std::tags;
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
-    generate(dir, "4", "3");
-    let t = truth(dir);
+    phantom(dir, "4", "3", &[]);
+    let t = ground_truth(dir);
     let subjects = t["subjects"].as_array().unwrap();
     assert_eq!(subjects.len(), 4);
     let styles: Vec<&str> = subjects

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use support::ancilla;
+use support::{ancilla, ground_truth, phantom};
 
 fn config(dir: &Path, body: &str) -> PathBuf {
     let p = dir.join("p.toml");
@@ -477,20 +477,8 @@ fn a_study_without_an_adc_series_gets_adc_fitted_from_its_dwi() {
     let dir = d.path();
     let ph = dir.join("ph");
     let s = |p: &Path| p.to_str().unwrap().to_string();
-    assert!(ancilla(&[
-        "phantom",
-        "--out",
-        &s(&ph),
-        "--subjects",
-        "2",
-        "--seed",
-        "4"
-    ])
-    .status
-    .success());
-    let truth: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(ph.join("ground_truth.json")).unwrap())
-            .unwrap();
+    phantom(&ph, "2", "4", &[]);
+    let truth = ground_truth(&ph);
     // The first subject's site exported no ADC series.
     let first = &truth["subjects"][0];
     let adc_dir = ph

@@ -6,26 +6,15 @@ mod support;
 use std::path::Path;
 
 use serde_json::Value;
-use support::ancilla;
+use support::{ancilla, ground_truth, phantom};
 
 #[test]
 fn suv_factor_and_suv_volume_match_ground_truth_for_every_vendor_style() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
     // Four subjects: Siemens, GE, Philips, and the time-only injection across midnight.
-    let o = ancilla(&[
-        "phantom",
-        "--out",
-        dir.to_str().unwrap(),
-        "--subjects",
-        "4",
-        "--seed",
-        "9",
-    ]);
-    assert!(o.status.success());
-    let truth: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("ground_truth.json")).unwrap())
-            .unwrap();
+    phantom(dir, "4", "9", &[]);
+    let truth = ground_truth(dir);
     let inv = ancilla::ingest::scan_paths(&[dir.join("site-export")]).unwrap();
     for subj in truth["subjects"].as_array().unwrap() {
         let pid = subj["patient_id"].as_str().unwrap();
@@ -148,20 +137,8 @@ fn suv_refusal_exits_non_zero_with_the_attribute() {
 fn features_cli_on_phantom_pet_matches_ground_truth() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
-    assert!(ancilla(&[
-        "phantom",
-        "--out",
-        dir.to_str().unwrap(),
-        "--subjects",
-        "1",
-        "--seed",
-        "4"
-    ])
-    .status
-    .success());
-    let truth: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("ground_truth.json")).unwrap())
-            .unwrap();
+    phantom(dir, "1", "4", &[]);
+    let truth = ground_truth(dir);
     let subj = &truth["subjects"][0];
     let inv = ancilla::ingest::scan_paths(&[dir.join("site-export")]).unwrap();
     let pet = inv
@@ -321,20 +298,8 @@ fn run_features(args: &[&str]) -> String {
 fn dicom_seg_and_rtstruct_give_the_label_map_regions_before_and_after_deid() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
-    let o = ancilla(&[
-        "phantom",
-        "--out",
-        dir.to_str().unwrap(),
-        "--subjects",
-        "1",
-        "--seed",
-        "4",
-        "--dicom-rois",
-    ]);
-    assert!(o.status.success());
-    let truth: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("ground_truth.json")).unwrap())
-            .unwrap();
+    phantom(dir, "1", "4", &["--dicom-rois"]);
+    let truth = ground_truth(dir);
     let subj = &truth["subjects"][0];
     let export = dir.join("site-export");
     let pet = export.join(subj["series_dirs"]["pet"].as_str().unwrap());
@@ -524,20 +489,8 @@ fn adc_fitted_from_dwi_matches_the_mono_exponential_by_hand() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
     let s = |p: &Path| p.to_str().unwrap().to_string();
-    assert!(ancilla(&[
-        "phantom",
-        "--out",
-        &s(dir),
-        "--subjects",
-        "1",
-        "--seed",
-        "4"
-    ])
-    .status
-    .success());
-    let truth: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("ground_truth.json")).unwrap())
-            .unwrap();
+    phantom(dir, "1", "4", &[]);
+    let truth = ground_truth(dir);
     let subj = &truth["subjects"][0];
     let export = dir.join("site-export");
     let dwi = export.join(subj["series_dirs"]["dwi"].as_str().unwrap());

@@ -16,6 +16,29 @@ pub fn ancilla(args: &[&str]) -> Output {
         .expect("run ancilla")
 }
 
+/// Generate the phantom cohort into `dir`; `extra` are further `ancilla phantom` options. Fails
+/// the test with ancilla's stderr when generation fails.
+pub fn phantom(dir: &Path, subjects: &str, seed: &str, extra: &[&str]) {
+    let out = dir.to_str().expect("UTF-8 temp path");
+    let mut args = vec![
+        "phantom",
+        "--out",
+        out,
+        "--subjects",
+        subjects,
+        "--seed",
+        seed,
+    ];
+    args.extend_from_slice(extra);
+    let o = ancilla(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// The ground truth JSON of a phantom cohort generated into `dir`.
+pub fn ground_truth(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("ground_truth.json")).unwrap()).unwrap()
+}
+
 /// One slice to write.
 #[derive(Clone)]
 pub struct Slice {
