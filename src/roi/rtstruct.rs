@@ -6,7 +6,6 @@
 //! slices; a contour plane farther than half its plane spacing (at least half an image slice) from
 //! an image slice does not reach it.
 
-use dicom_core::Tag;
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use ndarray::Array3;
@@ -14,17 +13,6 @@ use ndarray::Array3;
 use super::RoiError;
 use crate::ingest::header::{f64s_of, int_of, str_of};
 use crate::volume::Geometry;
-
-const REFERENCED_FOR_SEQ: Tag = Tag(0x3006, 0x0010);
-const STRUCTURE_SET_ROI_SEQ: Tag = Tag(0x3006, 0x0020);
-const ROI_NUMBER: Tag = Tag(0x3006, 0x0022);
-const ROI_REFERENCED_FOR: Tag = Tag(0x3006, 0x0024);
-const ROI_NAME: Tag = Tag(0x3006, 0x0026);
-const ROI_CONTOUR_SEQ: Tag = Tag(0x3006, 0x0039);
-const CONTOUR_SEQ: Tag = Tag(0x3006, 0x0040);
-const CONTOUR_GEOMETRIC_TYPE: Tag = Tag(0x3006, 0x0042);
-const CONTOUR_DATA: Tag = Tag(0x3006, 0x0050);
-const REFERENCED_ROI_NUMBER: Tag = Tag(0x3006, 0x0084);
 
 /// One structure (ROI) with its closed planar contours.
 #[derive(Debug, Clone)]
@@ -49,25 +37,25 @@ fn bad(attribute: &str, expected: &str) -> RoiError {
 /// enclose no volume).
 pub fn rtstruct_from_object(obj: &InMemDicomObject) -> Result<Vec<Structure>, RoiError> {
     let set_for = obj
-        .get(REFERENCED_FOR_SEQ)
+        .get(tags::REFERENCED_FRAME_OF_REFERENCE_SEQUENCE)
         .and_then(|e| e.items())
         .and_then(|v| v.first())
         .and_then(|i| str_of(i, tags::FRAME_OF_REFERENCE_UID))
         .unwrap_or_default();
     let mut out: Vec<Structure> = Vec::new();
     for item in obj
-        .get(STRUCTURE_SET_ROI_SEQ)
+        .get(tags::STRUCTURE_SET_ROI_SEQUENCE)
         .and_then(|e| e.items())
         .unwrap_or(&[])
     {
-        let number = int_of(item, ROI_NUMBER)
+        let number = int_of(item, tags::ROI_NUMBER)
             .filter(|n| *n >= 0)
             .ok_or_else(|| bad("ROINumber (3006,0022)", "an integer per ROI"))?
             as u32;
         out.push(Structure {
             number,
-            name: str_of(item, ROI_NAME).unwrap_or_default(),
-            frame_of_reference: str_of(item, ROI_REFERENCED_FOR)
+            name: str_of(item, tags::ROI_NAME).unwrap_or_default(),
+            frame_of_reference: str_of(item, tags::REFERENCED_FRAME_OF_REFERENCE_UID)
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| set_for.clone()),
             contours: Vec::new(),
@@ -80,11 +68,11 @@ pub fn rtstruct_from_object(obj: &InMemDicomObject) -> Result<Vec<Structure>, Ro
         ));
     }
     for item in obj
-        .get(ROI_CONTOUR_SEQ)
+        .get(tags::ROI_CONTOUR_SEQUENCE)
         .and_then(|e| e.items())
         .unwrap_or(&[])
     {
-        let Some(number) = int_of(item, REFERENCED_ROI_NUMBER) else {
+        let Some(number) = int_of(item, tags::REFERENCED_ROI_NUMBER) else {
             return Err(bad(
                 "ReferencedROINumber (3006,0084)",
                 "an integer in every ROIContourSequence item",
@@ -96,11 +84,15 @@ pub fn rtstruct_from_object(obj: &InMemDicomObject) -> Result<Vec<Structure>, Ro
                 "the number of an ROI in StructureSetROISequence",
             ));
         };
-        for c in item.get(CONTOUR_SEQ).and_then(|e| e.items()).unwrap_or(&[]) {
-            if str_of(c, CONTOUR_GEOMETRIC_TYPE).as_deref() != Some("CLOSED_PLANAR") {
+        for c in item
+            .get(tags::CONTOUR_SEQUENCE)
+            .and_then(|e| e.items())
+            .unwrap_or(&[])
+        {
+            if str_of(c, tags::CONTOUR_GEOMETRIC_TYPE).as_deref() != Some("CLOSED_PLANAR") {
                 continue;
             }
-            let v = f64s_of(c, CONTOUR_DATA).unwrap_or_default();
+            let v = f64s_of(c, tags::CONTOUR_DATA).unwrap_or_default();
             if v.len() < 9 || v.len() % 3 != 0 || v.iter().any(|x| !x.is_finite()) {
                 return Err(bad(
                     "ContourData (3006,0050)",

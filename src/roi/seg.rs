@@ -16,19 +16,6 @@ use super::RoiError;
 use crate::ingest::header::{f64s_of, first_item, int_of, str_of};
 use crate::volume::{cross, dot, Geometry, Volume};
 
-const SEGMENT_SEQ: Tag = Tag(0x0062, 0x0002);
-const SEGMENT_NUMBER: Tag = Tag(0x0062, 0x0004);
-const SEGMENT_LABEL: Tag = Tag(0x0062, 0x0005);
-const SEGMENTATION_TYPE: Tag = Tag(0x0062, 0x0001);
-const MAX_FRACTIONAL: Tag = Tag(0x0062, 0x000E);
-const SEGMENT_ID_SEQ: Tag = Tag(0x0062, 0x000A);
-const REFERENCED_SEGMENT_NUMBER: Tag = Tag(0x0062, 0x000B);
-const PER_FRAME: Tag = Tag(0x5200, 0x9230);
-const SHARED: Tag = Tag(0x5200, 0x9229);
-const PLANE_POSITION_SEQ: Tag = Tag(0x0020, 0x9113);
-const PLANE_ORIENTATION_SEQ: Tag = Tag(0x0020, 0x9116);
-const PIXEL_MEASURES_SEQ: Tag = Tag(0x0028, 0x9110);
-
 /// One segment of a SEG, as a 0/1 volume on its frames' grid.
 #[derive(Debug, Clone)]
 pub struct Segment {
@@ -83,12 +70,12 @@ pub fn seg_from_object(obj: &DefaultDicomObject) -> Result<Segmentation, RoiErro
     };
     let (rows, cols) = (rows as usize, cols as usize);
     let frames = int_of(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(0) as usize;
-    let seg_type = str_of(obj, SEGMENTATION_TYPE).unwrap_or_default();
+    let seg_type = str_of(obj, tags::SEGMENTATION_TYPE).unwrap_or_default();
     let bits = int_of(obj, tags::BITS_ALLOCATED).unwrap_or(0);
     let fractional_max = match (seg_type.as_str(), bits) {
         ("BINARY", 1) => None,
         ("FRACTIONAL", 8) => Some(
-            int_of(obj, MAX_FRACTIONAL)
+            int_of(obj, tags::MAXIMUM_FRACTIONAL_VALUE)
                 .filter(|m| *m > 0)
                 .ok_or_else(|| bad("MaximumFractionalValue (0062,000E)", "a positive integer"))?
                 as f64,
@@ -101,8 +88,12 @@ pub fn seg_from_object(obj: &DefaultDicomObject) -> Result<Segmentation, RoiErro
         }
     };
     let mut labels: Vec<(u32, String)> = Vec::new();
-    for item in obj.get(SEGMENT_SEQ).and_then(|e| e.items()).unwrap_or(&[]) {
-        let n = int_of(item, SEGMENT_NUMBER)
+    for item in obj
+        .get(tags::SEGMENT_SEQUENCE)
+        .and_then(|e| e.items())
+        .unwrap_or(&[])
+    {
+        let n = int_of(item, tags::SEGMENT_NUMBER)
             .filter(|n| *n > 0)
             .ok_or_else(|| {
                 bad(
@@ -110,14 +101,17 @@ pub fn seg_from_object(obj: &DefaultDicomObject) -> Result<Segmentation, RoiErro
                     "a positive integer per segment",
                 )
             })?;
-        labels.push((n as u32, str_of(item, SEGMENT_LABEL).unwrap_or_default()));
+        labels.push((
+            n as u32,
+            str_of(item, tags::SEGMENT_LABEL).unwrap_or_default(),
+        ));
     }
     if labels.is_empty() {
         return Err(bad("SegmentSequence (0062,0002)", "at least one segment"));
     }
-    let shared = first_item(obj, SHARED);
+    let shared = first_item(obj, tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE);
     let per_frame: Vec<&InMemDicomObject> = obj
-        .get(PER_FRAME)
+        .get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
         .and_then(|e| e.items())
         .map(|v| v.iter().collect())
         .unwrap_or_default();
@@ -172,8 +166,8 @@ pub fn seg_from_object(obj: &DefaultDicomObject) -> Result<Segmentation, RoiErro
     let mut slice_gap: Option<f64> = None;
     let mut list = Vec::with_capacity(frames);
     for (index, pf) in per_frame.iter().enumerate() {
-        let segment = first_item(pf, SEGMENT_ID_SEQ)
-            .and_then(|i| int_of(i, REFERENCED_SEGMENT_NUMBER))
+        let segment = first_item(pf, tags::SEGMENT_IDENTIFICATION_SEQUENCE)
+            .and_then(|i| int_of(i, tags::REFERENCED_SEGMENT_NUMBER))
             .filter(|s| *s > 0)
             .ok_or_else(|| {
                 bad(
@@ -181,7 +175,7 @@ pub fn seg_from_object(obj: &DefaultDicomObject) -> Result<Segmentation, RoiErro
                     "a segment number per frame",
                 )
             })? as u32;
-        let pos = group_item(Some(pf), shared, PLANE_POSITION_SEQ)
+        let pos = group_item(Some(pf), shared, tags::PLANE_POSITION_SEQUENCE)
             .and_then(|i| f64s_of(i, tags::IMAGE_POSITION_PATIENT))
             .filter(|v| v.len() >= 3)
             .ok_or_else(|| {
@@ -190,7 +184,7 @@ pub fn seg_from_object(obj: &DefaultDicomObject) -> Result<Segmentation, RoiErro
                     "three numbers per frame",
                 )
             })?;
-        let iop = group_item(Some(pf), shared, PLANE_ORIENTATION_SEQ)
+        let iop = group_item(Some(pf), shared, tags::PLANE_ORIENTATION_SEQUENCE)
             .and_then(|i| f64s_of(i, tags::IMAGE_ORIENTATION_PATIENT))
             .filter(|v| v.len() >= 6)
             .ok_or_else(|| {
@@ -200,7 +194,7 @@ pub fn seg_from_object(obj: &DefaultDicomObject) -> Result<Segmentation, RoiErro
                 )
             })?;
         let iop = [iop[0], iop[1], iop[2], iop[3], iop[4], iop[5]];
-        let measures = group_item(Some(pf), shared, PIXEL_MEASURES_SEQ);
+        let measures = group_item(Some(pf), shared, tags::PIXEL_MEASURES_SEQUENCE);
         let ps = measures
             .and_then(|i| f64s_of(i, tags::PIXEL_SPACING))
             .filter(|v| v.len() >= 2 && v[0] > 0.0 && v[1] > 0.0)
