@@ -49,6 +49,10 @@ const COUNTED: [&str; 8] = [
 pub struct Counts([usize; COUNTED.len()]);
 
 impl Counts {
+    fn private(&mut self, kept: bool) {
+        self.0[if kept { 0 } else { 1 }] += 1;
+    }
+
     fn action(&mut self, a: Action) {
         let i = match a {
             Action::X => 2,
@@ -104,77 +108,59 @@ pub fn shift_dt(v: &str, days: i64) -> Option<String> {
     Some(format!("{}{}", d.add_days(days).to_da(), &t[8..]))
 }
 
-/// The creator of the private block that holds element `tag`, within `obj`.
-fn creator_of(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
-    let block = tag.element() >> 8;
-    if block < 0x10 {
-        return None;
-    }
-    obj.get(Tag(tag.group(), block))
-        .and_then(|e| e.to_str().ok())
+/// A text value as a private creator is compared: trimmed of spaces and padding.
+fn creator_text(e: &InMemElement) -> Option<String> {
+    e.to_str()
+        .ok()
         .map(|s| s.trim().trim_end_matches('\0').to_string())
 }
 
-/// Is this private attribute (or private creator) on the safe list?
-pub fn is_safe_private(obj: &InMemDicomObject, tag: Tag) -> bool {
+/// Is this private attribute (or private creator) on the safe list? `creator` gives the value of
+/// a private creator attribute of the same data set by its tag.
+fn on_safe_list(tag: Tag, creator: impl Fn(Tag) -> Option<String>) -> bool {
     let (g, e) = (tag.group(), tag.element());
-    if (0x0010..=0x00FF).contains(&e) {
-        let creator = obj
-            .get(tag)
-            .and_then(|x| x.to_str().ok())
-            .map(|s| s.trim().trim_end_matches('\0').to_string())
-            .unwrap_or_default();
-        return SAFE_PRIVATE
-            .iter()
-            .any(|(sg, sc, _)| *sg == g && *sc == creator);
-    }
-    let Some(creator) = creator_of(obj, tag) else {
+    let is_creator = (0x0010..=0x00FF).contains(&e);
+    let block = e >> 8;
+    let creator_tag = match (is_creator, block) {
+        (true, _) => tag,
+        (false, 0x10..) => Tag(g, block),
+        _ => return false,
+    };
+    let Some(name) = creator(creator_tag) else {
         return false;
     };
     SAFE_PRIVATE
         .iter()
-        .any(|(sg, sc, se)| *sg == g && *sc == creator && (e & 0xFF) as u8 == *se)
+        .any(|(sg, sc, se)| *sg == g && *sc == name && (is_creator || (e & 0xFF) as u8 == *se))
 }
 
-/// The private creators met so far in one data set: (group, block) → creator.
-type Creators = Vec<(u16, u16, String)>;
-
-fn is_safe_in(creators: &Creators, e: &InMemElement) -> bool {
-    let tag = e.header().tag;
-    let (g, el) = (tag.group(), tag.element());
-    let creator = if (0x0010..=0x00FF).contains(&el) {
-        e.to_str()
-            .map(|s| s.trim().trim_end_matches('\0').to_string())
-            .unwrap_or_default()
-    } else {
-        let block = el >> 8;
-        match creators.iter().find(|(cg, cb, _)| *cg == g && *cb == block) {
-            Some((_, _, c)) if block >= 0x10 => c.clone(),
-            _ => return false,
-        }
-    };
-    SAFE_PRIVATE.iter().any(|(sg, sc, se)| {
-        *sg == g && *sc == creator && ((0x0010..=0x00FF).contains(&el) || (el & 0xFF) as u8 == *se)
-    })
+/// Is this private attribute (or private creator) of `obj` on the safe list?
+pub fn is_safe_private(obj: &InMemDicomObject, tag: Tag) -> bool {
+    on_safe_list(tag, |t| obj.get(t).and_then(creator_text))
 }
 
 /// Transform one data set (recursively), consuming it: kept values move, nothing is copied.
 pub fn transform(obj: InMemDicomObject, ctx: &mut Context) -> InMemDicomObject {
     let mut out = InMemDicomObject::new_empty();
     // Elements come in tag order, so a private block's creator comes before its elements.
-    let mut creators: Creators = Vec::new();
+    let mut creators: Vec<(Tag, String)> = Vec::new();
     for e in obj {
         let tag = e.header().tag;
         let vr = e.header().vr;
         if tag.group() % 2 == 1 {
             if (0x0010..=0x00FF).contains(&tag.element()) {
-                if let Ok(c) = e.to_str() {
-                    let c = c.trim().trim_end_matches('\0').to_string();
-                    creators.push((tag.group(), tag.element(), c));
+                if let Some(c) = creator_text(&e) {
+                    creators.push((tag, c));
                 }
             }
-            if ctx.options.retain_safe_private && is_safe_in(&creators, &e) {
-                ctx.counts.0[0] += 1;
+            let safe = on_safe_list(tag, |t| {
+                creators
+                    .iter()
+                    .find(|(ct, _)| *ct == t)
+                    .map(|(_, c)| c.clone())
+            });
+            if ctx.options.retain_safe_private && safe {
+                ctx.counts.private(true);
                 // Safe private date-times are shifted like every other date.
                 if vr == VR::DT
                     || (tag.element() & 0xFF) == 0x0D
@@ -189,7 +175,7 @@ pub fn transform(obj: InMemDicomObject, ctx: &mut Context) -> InMemDicomObject {
                     out.put(e);
                 }
             } else {
-                ctx.counts.0[1] += 1;
+                ctx.counts.private(false);
             }
             continue;
         }
