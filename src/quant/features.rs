@@ -223,17 +223,22 @@ pub fn local_intensity(
     ]
 }
 
+/// The image values of a region's voxels, in index order.
+pub fn roi_values(image: &Volume, in_roi: &dyn Fn(usize, usize, usize) -> bool) -> Vec<f64> {
+    image
+        .data
+        .indexed_iter()
+        .filter(|((k, j, i), _)| in_roi(*k, *j, *i))
+        .map(|(_, v)| *v as f64)
+        .collect()
+}
+
 /// Every implemented feature of one region.
 pub fn region_features(
     image: &Volume,
     in_roi: &dyn Fn(usize, usize, usize) -> bool,
 ) -> Vec<Feature> {
-    let values: Vec<f64> = image
-        .data
-        .indexed_iter()
-        .filter(|((k, j, i), _)| in_roi(*k, *j, *i))
-        .map(|(_, v)| *v as f64)
-        .collect();
+    let values = roi_values(image, in_roi);
     if values.is_empty() {
         return Vec::new();
     }

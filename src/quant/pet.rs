@@ -9,7 +9,7 @@
 //! region that is not a reference organ, with its threshold as a feature of its own. The threshold
 //! is part of each feature's name.
 
-use super::features::{Feature, UnitKind};
+use super::features::{roi_values, Feature, UnitKind};
 use crate::volume::Volume;
 
 /// A threshold as it appears in a feature name: 3 → "3", 2.5 → "2p5".
@@ -24,12 +24,7 @@ pub fn volume_metrics(
     in_roi: &dyn Fn(usize, usize, usize) -> bool,
     suv_thresholds: &[f64],
 ) -> Vec<Feature> {
-    let values: Vec<f64> = image
-        .data
-        .indexed_iter()
-        .filter(|((k, j, i), _)| in_roi(*k, *j, *i))
-        .map(|(_, v)| *v as f64)
-        .collect();
+    let values = roi_values(image, in_roi);
     let max = values.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     let voxel_ml = image.geometry.voxel_volume_mm3() / 1000.0;
     let mut out = Vec::new();
@@ -96,12 +91,7 @@ pub fn liver_based_metrics(
     liver_var: f64,
 ) -> Vec<Feature> {
     let threshold = 1.5 * liver_mean + 2.0 * liver_var.max(0.0).sqrt();
-    let values: Vec<f64> = image
-        .data
-        .indexed_iter()
-        .filter(|((k, j, i), _)| in_roi(*k, *j, *i))
-        .map(|(_, v)| *v as f64)
-        .collect();
+    let values = roi_values(image, in_roi);
     let voxel_ml = image.geometry.voxel_volume_mm3() / 1000.0;
     let mut out = vec![Feature {
         name: "threshold_liver".into(),
