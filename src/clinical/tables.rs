@@ -14,9 +14,11 @@ pub struct TextTable {
 }
 
 /// Why a table could not be streamed.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum StreamError {
+    #[error(transparent)]
     Table(TableError),
+    #[error("missing column {0}")]
     MissingColumn(&'static str),
 }
 
@@ -57,8 +59,8 @@ impl TextTable {
     }
 
     /// Visit the rows of a table one at a time with the named columns picked out (CSV streams,
-    /// so a long table is never held whole; Parquet is read first). A missing column is
-    /// `Err(Some(column))`; a read error `Err(None)` after `TableError`.
+    /// so a long table is never held whole; Parquet is read first). `f` gets the row's index
+    /// (0 = the first data row) and its values in the order of `columns`.
     pub fn for_each_row<F>(
         path: &Path,
         columns: &[&'static str],

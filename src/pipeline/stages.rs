@@ -230,17 +230,18 @@ pub fn report(
     }
     let subjects = subjects_in(&out.join("deid"));
     counts.push(("imaged and de-identified".to_string(), subjects.len()));
-    // Subjects with features: the first column, read record by record (the table is the
-    // largest file of a run; it is never held whole).
-    let with_features: std::collections::BTreeSet<String> =
-        csv::Reader::from_path(out.join("features").join("features.csv"))
-            .map(|mut r| {
-                r.records()
-                    .filter_map(|rec| rec.ok()?.get(0).map(str::to_string))
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
+    // Subjects with features, read row by row (the table is the largest file of a run; it is
+    // never held whole). An unreadable table counts none.
+    let mut with_features = std::collections::BTreeSet::new();
+    let _ = TextTable::for_each_row(
+        &out.join("features").join("features.csv"),
+        &["subject_id"],
+        |_, row| {
+            if !row[0].is_empty() {
+                with_features.insert(row[0].to_string());
+            }
+        },
+    );
     counts.push(("with features".to_string(), with_features.len()));
     let analysed = t
         .rows
