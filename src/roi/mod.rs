@@ -280,6 +280,18 @@ pub fn label_map_for(image: &Volume, mask_path: &Path) -> Result<LabelMap, RoiEr
     resample_nearest(image, &mask)
 }
 
+/// Plane positions sorted with near-equal ones (within 1 µm) merged, and the smallest gap between
+/// neighbours (infinite for fewer than two planes): the slice grid of a SEG or an RTSTRUCT.
+fn distinct_planes(mut positions: Vec<f64>) -> (Vec<f64>, f64) {
+    positions.sort_by(f64::total_cmp);
+    positions.dedup_by(|a, b| (*a - *b).abs() < 1e-3);
+    let gap = positions
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .fold(f64::INFINITY, f64::min);
+    (positions, gap)
+}
+
 /// Nearest-neighbour labels of `mask` at every voxel centre of `image`.
 pub fn resample_nearest(image: &Volume, mask: &Volume) -> Result<LabelMap, RoiError> {
     let [nk, nj, ni] = image.dims();

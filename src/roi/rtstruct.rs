@@ -147,14 +147,8 @@ pub fn rasterise(
     if planes.is_empty() {
         return Ok(mask);
     }
-    let mut ks: Vec<f64> = planes.iter().map(|p| p.0).collect();
-    ks.sort_by(f64::total_cmp);
-    ks.dedup_by(|a, b| (*a - *b).abs() < 1e-3);
     // Half the contour-plane spacing (at least half an image slice) is a plane's reach.
-    let gap = ks
-        .windows(2)
-        .map(|w| w[1] - w[0])
-        .fold(f64::INFINITY, f64::min);
+    let (ks, gap) = super::distinct_planes(planes.iter().map(|p| p.0).collect());
     let reach = if gap.is_finite() {
         (0.5 * gap).max(0.5)
     } else {

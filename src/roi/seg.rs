@@ -245,13 +245,8 @@ pub fn seg_from_object(obj: &DefaultDicomObject) -> Result<Segmentation, RoiErro
     let col_dir = [o[3], o[4], o[5]];
     let normal = cross(row_dir, col_dir);
     // Distinct plane positions along the normal → the slice grid.
-    let mut depths: Vec<f64> = list.iter().map(|f| dot(f.position, normal)).collect();
-    depths.sort_by(f64::total_cmp);
-    depths.dedup_by(|a, b| (*a - *b).abs() < 1e-3);
-    let min_gap = depths
-        .windows(2)
-        .map(|w| w[1] - w[0])
-        .fold(f64::INFINITY, f64::min);
+    let (depths, min_gap) =
+        super::distinct_planes(list.iter().map(|f| dot(f.position, normal)).collect());
     let dz = if min_gap.is_finite() {
         min_gap
     } else {
