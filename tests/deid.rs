@@ -20,6 +20,19 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     ancilla::ingest::walk::walk(&[dir.to_path_buf()]).files
 }
 
+/// The reasons of `deid-report.json` for the files not released.
+fn not_released_reasons(out: &Path) -> Vec<String> {
+    let report: Json =
+        serde_json::from_str(&std::fs::read_to_string(out.join("deid-report.json")).unwrap())
+            .unwrap();
+    report["not_released"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap().to_string())
+        .collect()
+}
+
 fn deid(dir: &Path, out: &Path, key: &Path, map: &Path) -> std::process::Output {
     ancilla(&[
         "deid",
@@ -111,15 +124,7 @@ fn phantom_cohort_deidentified_end_to_end() {
         }
         assert!(out.join(u).is_dir());
     }
-    let report: Json =
-        serde_json::from_str(&std::fs::read_to_string(out.join("deid-report.json")).unwrap())
-            .unwrap();
-    let reasons: Vec<&str> = report["not_released"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["reason"].as_str().unwrap())
-        .collect();
+    let reasons = not_released_reasons(&out);
     assert!(
         reasons.iter().any(|r| r.starts_with("not DICOM")),
         "{reasons:?}"
@@ -128,9 +133,10 @@ fn phantom_cohort_deidentified_end_to_end() {
         reasons.iter().any(|r| r.starts_with("truncated")),
         "{reasons:?}"
     );
+    let report_text = std::fs::read_to_string(out.join("deid-report.json")).unwrap();
+    let report: Json = serde_json::from_str(&report_text).unwrap();
     assert_eq!(report["verification_failures"], 0);
     // The report has no input paths; the site log has them.
-    let report_text = std::fs::read_to_string(out.join("deid-report.json")).unwrap();
     assert!(!report_text.contains("site-export"));
     assert!(std::fs::read_to_string(dir.join("site-log.tsv"))
         .unwrap()
@@ -241,14 +247,9 @@ fn unknown_subjects_are_not_released_and_bad_keys_refused() {
     let out = dir.join("deid");
     let o = deid(dir, &out, &dir.join("key.bin"), &map);
     assert!(o.status.success());
-    let report: Json =
-        serde_json::from_str(&std::fs::read_to_string(out.join("deid-report.json")).unwrap())
-            .unwrap();
-    let unknown = report["not_released"]
-        .as_array()
-        .unwrap()
+    let unknown = not_released_reasons(&out)
         .iter()
-        .filter(|r| r["reason"].as_str().unwrap().starts_with("unknown subject"))
+        .filter(|r| r.starts_with("unknown subject"))
         .count();
     assert!(unknown > 200, "{unknown}");
     let short = dir.join("short.key");
@@ -282,15 +283,7 @@ fn a_file_without_its_series_uid_is_reported_by_attribute() {
         &dir.join("clinical/subject_map.csv"),
     );
     assert!(o.status.success());
-    let report: Json =
-        serde_json::from_str(&std::fs::read_to_string(out.join("deid-report.json")).unwrap())
-            .unwrap();
-    let reasons: Vec<&str> = report["not_released"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["reason"].as_str().unwrap())
-        .collect();
+    let reasons = not_released_reasons(&out);
     assert!(
         reasons
             .iter()
