@@ -40,13 +40,7 @@ pub fn features(
                 imaging.push_str(&format!("{subject},{modality},{date}\n"));
             }
             n += rows.len();
-            let text = quant::table::to_csv(&rows);
-            // Without its header line.
-            let body = text
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(&[][..], |k| &text[k + 1..]);
-            w.write_all(body)?;
+            quant::table::write_csv(&mut w, &rows, false)?;
             problems.append(&mut p);
             crate::memory::release_freed_memory();
         }

@@ -59,15 +59,26 @@ pub fn unit(kind: UnitKind, image: &str) -> String {
 
 /// CSV bytes of rows (with header); values written with full precision (shortest round-trip).
 pub fn to_csv(rows: &[FeatureRow]) -> Vec<u8> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record(HEADER);
+    let mut bytes = Vec::new();
+    // Writing into memory cannot fail.
+    let _ = write_csv(&mut bytes, rows, true);
+    bytes
+}
+
+/// Write rows as CSV to `out`, with the header line or without it (to append to a table whose
+/// header is written), as [`to_csv`] does.
+pub fn write_csv<W: std::io::Write>(out: W, rows: &[FeatureRow], header: bool) -> csv::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    if header {
+        w.write_record(HEADER)?;
+    }
     for r in rows {
         let value = if r.value.is_finite() {
             format!("{}", r.value)
         } else {
             String::new()
         };
-        let _ = w.write_record([
+        w.write_record([
             &r.subject_id,
             &r.modality,
             &r.series_uid,
@@ -76,9 +87,10 @@ pub fn to_csv(rows: &[FeatureRow]) -> Vec<u8> {
             &r.feature,
             &value,
             &r.unit,
-        ]);
+        ])?;
     }
-    w.into_inner().unwrap_or_default()
+    w.flush()?;
+    Ok(())
 }
 
 /// (feature, IBSI code, unit, definition, clinical alias)
