@@ -137,6 +137,32 @@ fn demo_runs_every_available_stage_then_reruns_as_noop() {
         err.contains("phantom: up to date") && err.contains("convert: up to date"),
         "{err}"
     );
+    // Regression: an output deleted after a run made its stage's stamp lie ("up to date") and a
+    // later stage fail on the missing file. Now the stage runs again and restores it exactly.
+    let before = outputs(&out);
+    let released = before
+        .iter()
+        .find(|(p, _)| p.starts_with("deid") && p.extension().is_some_and(|e| e == "dcm"))
+        .map(|(p, _)| out.join(p))
+        .unwrap();
+    std::fs::remove_file(&released).unwrap();
+    std::fs::remove_dir_all(out.join("features")).unwrap();
+    let healed = ancilla(&["run", cfg.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&healed.stderr);
+    assert!(healed.status.success(), "{err}");
+    assert!(
+        err.contains("deid: 1 released") && err.contains("features: running"),
+        "{err}"
+    );
+    let after = outputs(&out);
+    let names = |v: &[(PathBuf, Vec<u8>)]| v.iter().map(|x| x.0.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&after), names(&before));
+    for ((p, a), (_, b)) in after.iter().zip(&before) {
+        // Stamps hold modification times.
+        if !p.starts_with(".stamps") {
+            assert!(a == b, "{} differs after the rerun", p.display());
+        }
+    }
 }
 
 /// Number of files under `dir` (0 when it does not exist).

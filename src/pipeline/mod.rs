@@ -79,8 +79,9 @@ fn sha256_hex(bytes: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Parse `I/N` (1-based).
-/// A stage runner with stamps: skip when the stamp holds the same key.
+/// A stage runner with stamps: a stage is skipped when its stamp holds the same key and its
+/// outputs are still as it left them (every one present, same files, sizes and modification
+/// times); an output deleted or changed since makes the stage run again.
 struct Runner {
     out: PathBuf,
     quiet: bool,
@@ -109,12 +110,19 @@ impl Runner {
         self.out.join(".stamps").join(format!("{stage}.sha256"))
     }
 
-    fn run<F>(&mut self, stage: &'static str, key: &str, f: F) -> Result<(), PipelineError>
+    fn run<F>(
+        &mut self,
+        stage: &'static str,
+        key: &str,
+        outputs: &[&Path],
+        f: F,
+    ) -> Result<(), PipelineError>
     where
         F: FnOnce() -> Result<String, String>,
     {
         let stamp = self.stamp_path(stage);
-        if std::fs::read_to_string(&stamp).ok().as_deref() == Some(key) {
+        let expected = outputs_fingerprint(outputs).map(|fp| format!("{key}\n{fp}\n"));
+        if expected.is_some() && std::fs::read_to_string(&stamp).ok() == expected {
             if !self.quiet {
                 eprintln!("{stage:>9}: up to date");
             }
@@ -140,10 +148,15 @@ impl Runner {
         let peak = peak_rss_mb();
         crate::memory::release_freed_memory();
         let secs = t.elapsed().as_secs_f64();
-        crate::atomic::write_bytes(&stamp, key.as_bytes()).map_err(|source| PipelineError::Io {
-            path: stamp.clone(),
-            source,
-        })?;
+        // A stage that left an output missing is not stamped: the next run tries it again.
+        if let Some(fp) = outputs_fingerprint(outputs) {
+            crate::atomic::write_bytes(&stamp, format!("{key}\n{fp}\n").as_bytes()).map_err(
+                |source| PipelineError::Io {
+                    path: stamp.clone(),
+                    source,
+                },
+            )?;
+        }
         if !self.quiet {
             eprintln!("{stage:>9}: {summary} ({secs:.2} s)");
         }
@@ -169,7 +182,40 @@ impl Runner {
     }
 }
 
-/// SHA-256 of every file under `dir`, by relative path (sorted).
+/// What a stage's outputs look like now: SHA-256 over each output's files (path, size,
+/// modification time; metadata only, so checking an up-to-date stage reads no file). None when
+/// an output is missing.
+fn outputs_fingerprint(outputs: &[&Path]) -> Option<String> {
+    let mut h = Sha256::new();
+    for out in outputs {
+        let meta = std::fs::metadata(out).ok()?;
+        let mut files = if meta.is_dir() {
+            crate::ingest::walk::walk(&[out.to_path_buf()]).files
+        } else {
+            vec![out.to_path_buf()]
+        };
+        files.sort();
+        h.update(out.to_string_lossy().as_bytes());
+        for f in files {
+            let m = std::fs::metadata(&f).ok()?;
+            let mtime = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            h.update(
+                f.strip_prefix(out)
+                    .unwrap_or(&f)
+                    .to_string_lossy()
+                    .as_bytes(),
+            );
+            h.update(m.len().to_le_bytes());
+            h.update(mtime.to_le_bytes());
+        }
+    }
+    Some(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// Write `provenance.json`: the fields of `head`, then `released_files` (path relative to
 /// `released` and SHA-256 of every file under it, sorted), streamed to the temporary file one
 /// file at a time so the record of a large cohort is never held in memory.
@@ -318,7 +364,13 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
             let cohort = out_dir.join("cohort");
             let key = sha256_hex(format!("phantom {build} {} {}", p.subjects, p.seed).as_bytes());
             let (subjects, seed) = (p.subjects, p.seed);
-            runner.run("phantom", &key, || {
+            // Not the whole cohort folder: the deid stage adds its site-side log to it.
+            let made: Vec<PathBuf> = ["site-export", "masks", "clinical", "key.bin"]
+                .iter()
+                .map(|p| cohort.join(p))
+                .collect();
+            let made: Vec<&Path> = made.iter().map(PathBuf::as_path).collect();
+            runner.run("phantom", &key, &made, || {
                 let _ = std::fs::remove_dir_all(&cohort);
                 crate::phantom::generate(&crate::phantom::PhantomOptions {
                     out: cohort.clone(),
@@ -340,7 +392,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
     let inventory_path = out_dir.join("inventory.json");
     let mut rejected: Vec<Value> = Vec::new();
     let scan_key = sha256_hex(format!("scan {build} {input_hash}").as_bytes());
-    runner.run("scan", &scan_key, || {
+    runner.run("scan", &scan_key, &[&inventory_path], || {
         let inv =
             crate::ingest::scan_paths(std::slice::from_ref(&input)).map_err(|e| e.to_string())?;
         let doc = crate::ingest::inventory_json(&inv);
@@ -419,7 +471,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
         format!("deid {build} {input_hash} {key_hash} {map_hash} {deid_options:?} {shard_label}")
             .as_bytes(),
     );
-    runner.run("deid", &deid_key, || {
+    runner.run("deid", &deid_key, &[&deid_dir], || {
         let s = crate::deid::run_with(
             &crate::deid::DeidOptions {
                 input: input.clone(),
@@ -461,7 +513,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
     let convert_key =
         sha256_hex(format!("convert {build} {deid_hash} {}", cfg.convert.gzip).as_bytes());
     let gzip = cfg.convert.gzip;
-    runner.run("convert", &convert_key, || {
+    runner.run("convert", &convert_key, &[&nifti_dir], || {
         // Not up to date: start clean (a killed run may have left temporary files).
         let _ = std::fs::remove_dir_all(&nifti_dir);
         crate::convert::convert_per_subject(&deid_dir, &nifti_dir, gzip, true)
@@ -502,7 +554,14 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
                 )
                 .as_bytes(),
             );
-            runner.run("features", &key, || {
+            let written = [
+                features_path.clone(),
+                features_path.with_file_name("features.dictionary.csv"),
+                features_path.with_file_name("imaging.csv"),
+                features_problems.clone(),
+            ];
+            let written: Vec<&Path> = written.iter().map(PathBuf::as_path).collect();
+            runner.run("features", &key, &written, || {
                 stages::features(&deid_dir, &masks, &labels, &pet_settings, &features_path)
                     .and_then(|(rows, problems)| {
                         write_problems(&features_problems, &problems)?;
@@ -535,34 +594,40 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
                 .as_bytes(),
             );
             let deid_key_file = key.clone();
-            runner.run("link", &link_key, || {
-                crate::clinical::link_tables(&crate::clinical::LinkOptions {
-                    features: features_path.clone(),
-                    subjects: adsl.clone(),
-                    tte: adtte.clone(),
-                    pathology: path.clone(),
-                    out: table.clone(),
-                    // Imaging dates are shifted; the key shifts ADSL's dates the same way.
-                    key: imaging.as_ref().map(|_| deid_key_file.clone()),
-                    imaging: imaging.clone(),
-                    procedures: None,
-                })
-                .map_err(|e| e.to_string())
-                .and_then(|s| {
-                    let problems: Vec<Value> = s
-                        .warnings
-                        .iter()
-                        .map(|w| json!({"stage": "link", "reason": w}))
-                        .collect();
-                    write_problems(&link_problems, &problems)?;
-                    Ok(format!(
-                        "{} arm-A subjects, {} feature columns, {} warning(s)",
-                        s.subjects,
-                        s.features,
-                        s.warnings.len()
-                    ))
-                })
-            })?;
+            let parquet = table.with_extension("parquet");
+            runner.run(
+                "link",
+                &link_key,
+                &[&table, &parquet, &link_problems],
+                || {
+                    crate::clinical::link_tables(&crate::clinical::LinkOptions {
+                        features: features_path.clone(),
+                        subjects: adsl.clone(),
+                        tte: adtte.clone(),
+                        pathology: path.clone(),
+                        out: table.clone(),
+                        // Imaging dates are shifted; the key shifts ADSL's dates the same way.
+                        key: imaging.as_ref().map(|_| deid_key_file.clone()),
+                        imaging: imaging.clone(),
+                        procedures: None,
+                    })
+                    .map_err(|e| e.to_string())
+                    .and_then(|s| {
+                        let problems: Vec<Value> = s
+                            .warnings
+                            .iter()
+                            .map(|w| json!({"stage": "link", "reason": w}))
+                            .collect();
+                        write_problems(&link_problems, &problems)?;
+                        Ok(format!(
+                            "{} arm-A subjects, {} feature columns, {} warning(s)",
+                            s.subjects,
+                            s.features,
+                            s.warnings.len()
+                        ))
+                    })
+                },
+            )?;
             rejected.extend(read_problems(&link_problems));
             have_table = true;
         }
@@ -586,7 +651,8 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
         let ci = crate::stats::km::CiMethod::parse(&cfg.analysis.ci)
             .unwrap_or(crate::stats::km::CiMethod::LogLog);
         let cutoffs = cfg.analysis.cutoffs.clone();
-        runner.run("analyze", &key, || {
+        let written = [stats_dir.join("stats.json"), stats_dir.join("summary.md")];
+        runner.run("analyze", &key, &[&written[0], &written[1]], || {
             crate::stats::analyze(&crate::stats::AnalyzeOptions {
                 table: table.clone(),
                 out: stats_dir.clone(),
@@ -627,7 +693,8 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
             _ => None,
         };
         let (rej, od) = (rejected.clone(), out_dir.clone());
-        runner.run("report", &key, || {
+        let html = out_dir.join("report.html");
+        runner.run("report", &key, &[&html], || {
             stages::report(
                 &od,
                 &stats_path,
