@@ -387,6 +387,28 @@ fn planted(depth_plan: &[(u8, u8, u16)]) -> InMemDicomObject {
     top
 }
 
+/// `obj` encoded as a Part-10 file in transfer syntax `ts` (what deid writes and checks).
+fn encoded(obj: &InMemDicomObject, ts: &str) -> Vec<u8> {
+    let meta = dicom_object::meta::FileMetaTableBuilder::new()
+        .transfer_syntax(ts)
+        .media_storage_sop_class_uid("1.2.840.10008.5.1.4.1.1.128")
+        .media_storage_sop_instance_uid("2.25.1");
+    let mut bytes = Vec::new();
+    obj.clone()
+        .with_meta(meta)
+        .unwrap()
+        .write_all(&mut bytes)
+        .unwrap();
+    bytes
+}
+
+/// Transfer syntaxes a de-identified file keeps from its input (the check reads each).
+const SYNTAXES: [&str; 3] = [
+    "1.2.840.10008.1.2.1",    // explicit VR little endian
+    "1.2.840.10008.1.2",      // implicit VR little endian
+    "1.2.840.10008.1.2.1.99", // deflated explicit VR little endian
+];
+
 fn all_strings(obj: &InMemDicomObject, out: &mut Vec<String>) {
     for e in obj.iter() {
         match e.value() {
@@ -401,7 +423,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
-    fn planted_phi_never_survives(plan in proptest::collection::vec((0u8..5, 0u8..6, 0x0009u16..0x7FFF), 1..8)) {
+    fn planted_phi_never_survives(plan in proptest::collection::vec((0u8..5, 0u8..6, 0x0009u16..0x7FFF), 1..8), syntax in 0usize..3) {
         let obj = planted(&plan);
         let ids = clean::identifiers(&obj);
         let key = [5u8; 32];
@@ -425,6 +447,13 @@ proptest! {
         prop_assert_eq!(refs, 0);
         let mut uids = HashSet::new();
         verify::uids_of(&obj, &mut uids);
-        prop_assert!(verify::check(&out, &DeidOptionsSet::default(), &ids, &uids).is_ok());
+        let options = DeidOptionsSet::default();
+        prop_assert!(verify::check(&out, &options, &ids, &uids).is_ok());
+        // The check of the encoded bytes (a token stream) agrees with the check of the data set:
+        // the de-identified file passes, the original (PHI at every depth) is refused.
+        let ts = SYNTAXES[syntax];
+        prop_assert_eq!(verify::check_bytes(&encoded(&out, ts), &options, &ids, &uids), Ok(()));
+        prop_assert!(verify::check(&obj, &options, &ids, &uids).is_err());
+        prop_assert!(verify::check_bytes(&encoded(&obj, ts), &options, &ids, &uids).is_err());
     }
 }

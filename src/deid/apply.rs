@@ -117,7 +117,7 @@ fn creator_text(e: &InMemElement) -> Option<String> {
 
 /// Is this private attribute (or private creator) on the safe list? `creator` gives the value of
 /// a private creator attribute of the same data set by its tag.
-fn on_safe_list(tag: Tag, creator: impl Fn(Tag) -> Option<String>) -> bool {
+pub fn on_safe_list(tag: Tag, creator: impl Fn(Tag) -> Option<String>) -> bool {
     let (g, e) = (tag.group(), tag.element());
     let is_creator = (0x0010..=0x00FF).contains(&e);
     let block = e >> 8;

@@ -2,16 +2,21 @@
 //! before it is written (a failing file never reaches the disk) and again as read back from disk
 //! after the write (a failing file is deleted) — no attribute the profile removes, no private
 //! attribute outside the safe list, no value equal to or containing one of the subject's original
-//! identifiers, no original UID.
+//! identifiers, no original UID. The encoded bytes are checked as a stream of raw tokens
+//! (dicom-rs `DataSetReader`, values undecoded): no data set tree is built and text is decoded
+//! from its character set only where it is not plain ASCII.
 
 use std::collections::HashSet;
 
 use dicom_core::value::Value;
-use dicom_core::VR;
+use dicom_core::{Tag, VR};
+use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
-use memchr::memmem::Finder;
+use std::rc::Rc;
 
-use super::apply::is_safe_private;
+use aho_corasick::AhoCorasick;
+
+use super::apply::on_safe_list;
 use super::options::{Action, DeidOptionsSet};
 use super::profile::profile;
 
@@ -24,26 +29,18 @@ const ADDED: [(u16, u16); 5] = [
     (0x0010, 0x0020),
 ];
 
-/// Check a written data set. Returns the first problem found (without the offending value).
+/// Check a data set. Returns the first problem found (without the offending value).
 pub fn check(
     obj: &InMemDicomObject,
     options: &DeidOptionsSet,
     identifiers: &[String],
     original_uids: &HashSet<String>,
 ) -> Result<(), String> {
-    // Short all-digit fragments (house numbers, phone groups) would match inside any number.
-    let lowered: Vec<String> = identifiers
-        .iter()
-        .filter(|s| s.len() >= 4 && !(s.len() < 6 && s.chars().all(|c| c.is_ascii_digit())))
-        .map(|s| s.to_lowercase())
-        .collect();
-    let finders: Vec<Finder> = lowered.iter().map(|s| Finder::new(s.as_bytes())).collect();
-    let mut buf = String::new();
-    walk(obj, options, &finders, original_uids, &mut buf)
+    walk(obj, &mut Checker::new(options, identifiers, original_uids)?)
 }
 
 /// A tag printed as (GGGG,EEEE), formatted only when an error names it.
-struct TagName(dicom_core::Tag);
+struct TagName(Tag);
 
 impl std::fmt::Display for TagName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -51,84 +48,159 @@ impl std::fmt::Display for TagName {
     }
 }
 
-fn walk(
-    obj: &InMemDicomObject,
-    options: &DeidOptionsSet,
-    ids: &[Finder],
-    uids: &HashSet<String>,
-    low: &mut String,
-) -> Result<(), String> {
-    for e in obj.iter() {
-        let tag = e.header().tag;
+/// The checks of one run on one data set: what every element is held against.
+struct Checker<'a> {
+    options: &'a DeidOptionsSet,
+    /// Every identifier (lower-cased) in one automaton.
+    ids: Rc<AhoCorasick>,
+    uids: &'a HashSet<String>,
+    /// Lower-cased value, reused between elements (ASCII without allocating).
+    low: String,
+}
+
+thread_local! {
+    /// The automaton of the last identifier list seen on this thread: the files of a series carry
+    /// the same identifiers, so it is built once per series rather than once per file.
+    static LAST_IDS: std::cell::RefCell<Option<(Vec<String>, Rc<AhoCorasick>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// One automaton for a file's identifiers (lower-cased; short all-digit fragments such as house
+/// numbers or phone groups left out, as they would match inside any number). Fails closed: an
+/// automaton that cannot be built fails the file.
+fn automaton(identifiers: &[String]) -> Result<Rc<AhoCorasick>, String> {
+    LAST_IDS.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some((ids, ac)) = last.as_ref() {
+            if ids.as_slice() == identifiers {
+                return Ok(ac.clone());
+            }
+        }
+        let patterns: Vec<String> = identifiers
+            .iter()
+            .filter(|s| s.len() >= 4 && !(s.len() < 6 && s.chars().all(|c| c.is_ascii_digit())))
+            .map(|s| s.to_lowercase())
+            .collect();
+        let ac = Rc::new(
+            AhoCorasick::new(&patterns)
+                .map_err(|e| format!("the identifier search could not be built: {e}"))?,
+        );
+        *last = Some((identifiers.to_vec(), ac.clone()));
+        Ok(ac)
+    })
+}
+
+impl<'a> Checker<'a> {
+    fn new(
+        options: &'a DeidOptionsSet,
+        identifiers: &[String],
+        original_uids: &'a HashSet<String>,
+    ) -> Result<Self, String> {
+        Ok(Checker {
+            options,
+            ids: automaton(identifiers)?,
+            uids: original_uids,
+            low: String::new(),
+        })
+    }
+
+    /// May this attribute be present? `creator` gives a private creator of the same data set.
+    fn tag(&self, tag: Tag, creator: impl Fn(Tag) -> Option<String>) -> Result<(), String> {
         let name = TagName(tag);
         if tag.group() % 2 == 1 {
-            if !(options.retain_safe_private && is_safe_private(obj, tag)) {
+            if !(self.options.retain_safe_private && on_safe_list(tag, creator)) {
                 return Err(format!("private attribute {name} is not on the safe list"));
             }
         } else if let Some(rule) = profile().rule(tag) {
-            if options.action(rule) == Action::X && !ADDED.contains(&(tag.group(), tag.element())) {
+            if self.options.action(rule) == Action::X
+                && !ADDED.contains(&(tag.group(), tag.element()))
+            {
                 return Err(format!(
                     "attribute {name} ({}) should have been removed",
                     rule.keyword
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// Check one value (of one element, multi-valued text as written, `\`-separated).
+    fn text(&mut self, tag: Tag, vr: VR, text: &str) -> Result<(), String> {
+        for s in text.split('\\') {
+            let t = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+            if vr == VR::UI {
+                // UIDs are pseudonyms of digits: checked against the original UIDs only.
+                if self.uids.contains(t) {
+                    return Err(format!("attribute {} holds an original UID", TagName(tag)));
+                }
+                continue;
+            }
+            if t.is_ascii() {
+                self.low.clear();
+                self.low.push_str(t);
+                self.low.make_ascii_lowercase();
+            } else {
+                self.low = t.to_lowercase();
+            }
+            if self.ids.is_match(self.low.as_str()) {
+                return Err(format!(
+                    "attribute {} holds one of the subject's original identifiers",
+                    TagName(tag)
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Value representations of bulk data and binary numbers: they carry no names, and are not read.
+fn is_binary(vr: VR) -> bool {
+    matches!(
+        vr,
+        VR::OB
+            | VR::OW
+            | VR::OF
+            | VR::OD
+            | VR::OL
+            | VR::OV
+            | VR::UN
+            | VR::US
+            | VR::SS
+            | VR::UL
+            | VR::SL
+            | VR::UV
+            | VR::SV
+            | VR::FL
+            | VR::FD
+            | VR::AT
+    )
+}
+
+fn walk(obj: &InMemDicomObject, c: &mut Checker) -> Result<(), String> {
+    for e in obj.iter() {
+        let tag = e.header().tag;
+        c.tag(tag, |t| obj.get(t).and_then(creator_text))?;
         match e.value() {
             Value::Sequence(seq) => {
                 for item in seq.items() {
-                    walk(item, options, ids, uids, low)?;
+                    walk(item, c)?;
                 }
             }
-            // Text only: bulk data and binary numbers (US, UL, FL, FD, ...) carry no names.
-            Value::Primitive(p)
-                if !matches!(
-                    e.header().vr,
-                    VR::OB
-                        | VR::OW
-                        | VR::OF
-                        | VR::OD
-                        | VR::OL
-                        | VR::OV
-                        | VR::UN
-                        | VR::US
-                        | VR::SS
-                        | VR::UL
-                        | VR::SL
-                        | VR::UV
-                        | VR::SV
-                        | VR::FL
-                        | VR::FD
-                        | VR::AT
-                ) =>
-            {
-                for s in p.to_multi_str().iter() {
-                    let t = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
-                    if e.header().vr == VR::UI {
-                        // UIDs are pseudonyms of digits: checked against the original UIDs only.
-                        if uids.contains(t) {
-                            return Err(format!("attribute {name} holds an original UID"));
-                        }
-                        continue;
-                    }
-                    // Lower-cased into one reused buffer (ASCII without allocating).
-                    if t.is_ascii() {
-                        low.clear();
-                        low.push_str(t);
-                        low.make_ascii_lowercase();
-                    } else {
-                        *low = t.to_lowercase();
-                    }
-                    if ids.iter().any(|id| id.find(low.as_bytes()).is_some()) {
-                        return Err(format!(
-                            "attribute {name} holds one of the subject's original identifiers"
-                        ));
-                    }
-                }
+            Value::Primitive(p) if !is_binary(e.header().vr) => {
+                let text = p.to_multi_str().join("\\");
+                c.text(tag, e.header().vr, &text)?;
             }
             _ => {}
         }
     }
     Ok(())
+}
+
+/// A private creator's value as compared with the safe list: trimmed of spaces and padding.
+fn creator_text(e: &dicom_object::mem::InMemElement) -> Option<String> {
+    e.to_str()
+        .ok()
+        .map(|s| s.trim().trim_end_matches('\0').to_string())
 }
 
 /// Every UID value of a data set (to check none survives).
@@ -153,19 +225,233 @@ pub fn uids_of(obj: &InMemDicomObject, out: &mut HashSet<String>) {
     }
 }
 
-/// Parse an encoded Part-10 file (as it will be written) and check it.
+/// A private creator element (gggg,0010-00FF) of an odd group.
+fn is_creator(tag: Tag) -> bool {
+    tag.group() % 2 == 1 && (0x0010..=0x00FF).contains(&tag.element())
+}
+
+/// Check an encoded Part-10 file (as it will be written): its file meta group, then its data
+/// set as a stream of raw tokens, element by element at every depth.
 pub fn check_bytes(
     bytes: &[u8],
     options: &DeidOptionsSet,
     identifiers: &[String],
     original_uids: &HashSet<String>,
 ) -> Result<(), String> {
-    let body = bytes
+    use dicom_encoding::text::{SpecificCharacterSet, TextCodec};
+    use dicom_encoding::transfer_syntax::{Codec, TransferSyntaxIndex};
+    use dicom_parser::dataset::read::{DataSetReaderOptions, ValueReadStrategy};
+    use dicom_parser::dataset::{DataSetReader, DataToken};
+
+    let mut body = bytes
         .get(128..)
         .ok_or("encoded file shorter than its preamble")?;
-    let obj = dicom_object::OpenFileOptions::new()
-        .read_preamble(dicom_object::file::ReadPreamble::Never)
-        .from_reader(body)
-        .map_err(|e| format!("cannot read the encoded file back: {e}"))?;
-    check(&obj, options, identifiers, original_uids)
+    let unreadable = |e: &dyn std::fmt::Display| format!("cannot read the encoded file back: {e}");
+    let meta =
+        dicom_object::meta::FileMetaTable::from_reader(&mut body).map_err(|e| unreadable(&e))?;
+    let mut c = Checker::new(options, identifiers, original_uids)?;
+    for (tag, uid) in [
+        (
+            tags::MEDIA_STORAGE_SOP_INSTANCE_UID,
+            meta.media_storage_sop_instance_uid(),
+        ),
+        (
+            tags::MEDIA_STORAGE_SOP_CLASS_UID,
+            meta.media_storage_sop_class_uid(),
+        ),
+    ] {
+        c.text(tag, VR::UI, uid)?;
+    }
+    let ts_uid = meta.transfer_syntax().trim_end_matches('\0');
+    let ts = dicom_transfer_syntax_registry::TransferSyntaxRegistry
+        .get(ts_uid)
+        .ok_or_else(|| unreadable(&format!("unknown transfer syntax {ts_uid}")))?;
+    let raw = DataSetReaderOptions::default().value_read(ValueReadStrategy::Raw);
+    let source: Box<dyn std::io::Read + '_> = match ts.codec() {
+        Codec::Dataset(Some(adapter)) => adapter.adapt_reader(Box::new(body)),
+        _ => Box::new(body),
+    };
+    let reader = DataSetReader::new_with_ts_options(source, ts, raw).map_err(|e| unreadable(&e))?;
+    // Private creators of each open data set (the root, then one per nested item), in order.
+    let mut creators: Vec<Vec<(Tag, String)>> = vec![Vec::new()];
+    let mut charset = SpecificCharacterSet::default();
+    let mut header: Option<(Tag, VR)> = None;
+    let mut in_pixel_items = false;
+    let creator_of = |creators: &[Vec<(Tag, String)>], t: Tag| {
+        creators
+            .last()
+            .and_then(|set| set.iter().find(|(ct, _)| *ct == t).map(|(_, v)| v.clone()))
+    };
+    for token in reader {
+        match token.map_err(|e| unreadable(&e))? {
+            DataToken::ElementHeader(h) => {
+                // A private creator is judged by its value, which comes next.
+                if !is_creator(h.tag) {
+                    c.tag(h.tag, |t| creator_of(&creators, t))?;
+                }
+                header = Some((h.tag, h.vr));
+            }
+            DataToken::SequenceStart { tag, .. } => {
+                c.tag(tag, |t| creator_of(&creators, t))?;
+            }
+            DataToken::PixelSequenceStart => in_pixel_items = true,
+            DataToken::SequenceEnd => in_pixel_items = false,
+            DataToken::ItemStart { .. } if !in_pixel_items => creators.push(Vec::new()),
+            DataToken::ItemEnd if !in_pixel_items => {
+                creators.pop();
+            }
+            DataToken::PrimitiveValue(v) => {
+                let Some((tag, vr)) = header.take() else {
+                    continue;
+                };
+                let bytes = v.to_bytes();
+                let text = |cs: &SpecificCharacterSet| -> std::borrow::Cow<str> {
+                    match std::str::from_utf8(&bytes) {
+                        Ok(t) if t.is_ascii() => t.into(),
+                        _ => cs
+                            .decode(&bytes)
+                            .map(Into::into)
+                            .unwrap_or_else(|_| String::from_utf8_lossy(&bytes)),
+                    }
+                };
+                if tag == tags::SPECIFIC_CHARACTER_SET && creators.len() == 1 {
+                    let code = text(&charset)
+                        .split('\\')
+                        .map(str::trim)
+                        .find(|s| !s.is_empty())
+                        .map(str::to_string);
+                    charset = code
+                        .as_deref()
+                        .and_then(SpecificCharacterSet::from_code)
+                        .unwrap_or_default();
+                }
+                if is_creator(tag) {
+                    let name = text(&charset).trim().trim_end_matches('\0').to_string();
+                    if let Some(set) = creators.last_mut() {
+                        set.push((tag, name));
+                    }
+                    c.tag(tag, |t| creator_of(&creators, t))?;
+                }
+                if !is_binary(vr) {
+                    c.text(tag, vr, &text(&charset))?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dicom_core::value::{DataSetSequence, PrimitiveValue};
+    use dicom_core::{DataElement, Length};
+
+    fn put(o: &mut InMemDicomObject, tag: Tag, vr: VR, v: &str) {
+        o.put(DataElement::new(tag, vr, PrimitiveValue::from(v)));
+    }
+
+    /// A minimal de-identified-looking data set, optionally with one more element in a nested item.
+    fn file(nested: Option<(Tag, VR, &str)>, charset: &str) -> Vec<u8> {
+        let mut top = InMemDicomObject::new_empty();
+        put(&mut top, tags::SPECIFIC_CHARACTER_SET, VR::CS, charset);
+        put(&mut top, tags::SERIES_DESCRIPTION, VR::LO, "PET renal");
+        put(
+            &mut top,
+            Tag(0x7053, 0x0010),
+            VR::LO,
+            "Philips PET Private Group",
+        );
+        put(&mut top, Tag(0x7053, 0x1000), VR::DS, "0.000123");
+        let mut item = InMemDicomObject::new_empty();
+        put(&mut item, tags::CODE_VALUE, VR::SH, "113100");
+        if let Some((tag, vr, v)) = nested {
+            put(&mut item, tag, vr, v);
+        }
+        top.put(DataElement::new(
+            tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE,
+            VR::SQ,
+            DataSetSequence::new(vec![item], Length::UNDEFINED),
+        ));
+        let meta = dicom_object::meta::FileMetaTableBuilder::new()
+            .transfer_syntax("1.2.840.10008.1.2.1")
+            .media_storage_sop_class_uid("1.2.840.10008.5.1.4.1.1.128")
+            .media_storage_sop_instance_uid("2.25.7");
+        let mut bytes = Vec::new();
+        top.with_meta(meta).unwrap().write_all(&mut bytes).unwrap();
+        bytes
+    }
+
+    fn verdict(bytes: &[u8], ids: &[&str], uids: &[&str]) -> Result<(), String> {
+        let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+        let uids: HashSet<String> = uids.iter().map(|s| s.to_string()).collect();
+        check_bytes(bytes, &DeidOptionsSet::default(), &ids, &uids)
+    }
+
+    #[test]
+    fn a_clean_file_with_a_safe_private_attribute_passes() {
+        assert_eq!(
+            verdict(&file(None, "ISO_IR 100"), &["Zebulonova"], &["1.2.3.4"]),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn nested_problems_are_found_in_the_encoded_bytes() {
+        let cases = [
+            (
+                Tag(0x7053, 0x1001),
+                VR::LO,
+                "x",
+                "private attribute (7053,1001)",
+            ),
+            (
+                tags::PATIENT_ADDRESS,
+                VR::LO,
+                "1 Road",
+                "(0010,1040) (PatientAddress)",
+            ),
+            (
+                tags::CODE_MEANING,
+                VR::LO,
+                "seen by ZEBULONOVA",
+                "original identifiers",
+            ),
+            (
+                tags::REFERENCED_SOP_INSTANCE_UID,
+                VR::UI,
+                "1.2.3.4",
+                "original UID",
+            ),
+        ];
+        for (tag, vr, value, expected) in cases {
+            let got = verdict(
+                &file(Some((tag, vr, value)), "ISO_IR 100"),
+                &["Zebulonova"],
+                &["1.2.3.4"],
+            );
+            assert!(
+                got.as_ref().is_err_and(|e| e.contains(expected)),
+                "{got:?} for {expected}"
+            );
+        }
+    }
+
+    #[test]
+    fn latin1_text_is_decoded_before_the_identifier_check() {
+        // "Müller" in ISO_IR 100 is one byte 0xFC for the ü: the raw bytes are not UTF-8.
+        let bytes = file(
+            Some((tags::CODE_MEANING, VR::LO, "MÜLLER kidney")),
+            "ISO_IR 100",
+        );
+        let got = verdict(&bytes, &["Müller"], &[]);
+        assert!(got.is_err_and(|e| e.contains("original identifiers")));
+    }
+
+    #[test]
+    fn the_file_meta_group_is_checked_too() {
+        let got = verdict(&file(None, "ISO_IR 100"), &[], &["2.25.7"]);
+        assert!(got.is_err_and(|e| e.contains("(0002,0003)")));
+    }
 }
