@@ -49,6 +49,15 @@ where
             fs::create_dir_all(parent)?;
         }
     }
+    write_in_existing_dir(path, write)
+}
+
+/// [`write_with`] into a folder the caller has made (no directory call per file).
+pub fn write_in_existing_dir<E, F>(path: &Path, write: F) -> Result<(), E>
+where
+    F: FnOnce(&Path) -> Result<(), E>,
+    E: From<io::Error>,
+{
     let tmp = temp_sibling(path);
     match write(&tmp) {
         Ok(()) => {

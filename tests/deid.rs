@@ -292,6 +292,88 @@ fn a_file_without_its_series_uid_is_reported_by_attribute() {
     );
 }
 
+/// Pixel Data leaves byte-identical in every transfer syntax deid meets: native data that ends
+/// the file is carried over unparsed (explicit and implicit VR little endian), encapsulated data
+/// (RLE, JPEG 2000) goes through the parsed path; each released file is a valid DICOM file of
+/// the same syntax without the subject's name.
+#[test]
+fn pixel_data_survives_byte_for_byte_in_every_transfer_syntax() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let export = dir.join("site-export");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/transfer-syntaxes");
+    let mut inputs = Vec::new();
+    for kind in ["native", "rle", "j2k"] {
+        let src = fixtures.join(kind).join("0.dcm");
+        let dst = export.join(format!("{kind}.dcm"));
+        std::fs::create_dir_all(&export).unwrap();
+        std::fs::copy(&src, &dst).unwrap();
+        inputs.push(dst);
+    }
+    // The native file again in implicit VR little endian.
+    let native = dicom_object::open_file(&inputs[0]).unwrap();
+    let mut meta = native.meta().clone();
+    meta.set_transfer_syntax(&dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN);
+    let mut implicit = native.into_inner().with_exact_meta(meta);
+    implicit.update_meta(|m| {
+        m.media_storage_sop_instance_uid = "1.2.826.0.1.3680043.99.1".into();
+    });
+    implicit.put(DataElement::new(
+        tags::SOP_INSTANCE_UID,
+        VR::UI,
+        PrimitiveValue::from("1.2.826.0.1.3680043.99.1"),
+    ));
+    implicit.write_to_file(export.join("implicit.dcm")).unwrap();
+    inputs.push(export.join("implicit.dcm"));
+    let patient = |p: &Path| {
+        let o = dicom_object::open_file(p).unwrap();
+        let id = o.element(tags::PATIENT_ID).unwrap().to_str().unwrap();
+        (
+            id.trim().to_string(),
+            o.meta()
+                .transfer_syntax()
+                .trim_end_matches('\0')
+                .to_string(),
+        )
+    };
+    let ids: BTreeSet<String> = inputs.iter().map(|p| patient(p).0).collect();
+    let map = dir.join("map.csv");
+    let mut csv = String::from("patient_id,usubjid\n");
+    for (n, id) in ids.iter().enumerate() {
+        csv.push_str(&format!("{id},TS-{n:03}\n"));
+    }
+    std::fs::write(&map, csv).unwrap();
+    std::fs::write(dir.join("key.bin"), [9u8; 32]).unwrap();
+    let out = dir.join("deid");
+    let o = deid(dir, &out, &dir.join("key.bin"), &map);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let released = files(&out);
+    let px = |p: &Path| {
+        let o = dicom_object::open_file(p).unwrap();
+        o.element(tags::PIXEL_DATA).unwrap().value().clone()
+    };
+    let mut syntaxes = BTreeSet::new();
+    for input in &inputs {
+        let (_, ts) = patient(input);
+        let twin = released
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "dcm"))
+            .find(|p| patient(p).1 == ts)
+            .unwrap_or_else(|| panic!("no released file in {ts}"));
+        assert_eq!(px(input), px(twin), "{ts}");
+        let name = dicom_object::open_file(twin)
+            .unwrap()
+            .element(tags::PATIENT_NAME)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(name.starts_with("TS-"), "{name}");
+        syntaxes.insert(ts);
+    }
+    assert_eq!(syntaxes.len(), 4, "{syntaxes:?}");
+}
+
 // ---- property tests on random data sets -------------------------------------------------
 
 const PHI: [&str; 6] = [

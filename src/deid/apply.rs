@@ -53,7 +53,7 @@ impl Counts {
         self.0[if kept { 0 } else { 1 }] += 1;
     }
 
-    fn action(&mut self, a: Action) {
+    pub fn action(&mut self, a: Action) {
         let i = match a {
             Action::X => 2,
             Action::Z => 3,
