@@ -238,6 +238,37 @@ fn words_as_bytes(obj: &mut InMemDicomObject) {
     ));
 }
 
+/// A Part-10 file of `obj` (preamble, meta group, data set): dicom-rs's writer, fed the data set's
+/// elements by value (`FileDicomObject::write_all` clones every value on the way to the writer).
+fn encode(
+    obj: InMemDicomObject,
+    meta: &dicom_object::FileMetaTable,
+    capacity: usize,
+) -> Result<Vec<u8>, String> {
+    use dicom_encoding::transfer_syntax::{Codec, TransferSyntaxIndex};
+    use dicom_parser::dataset::{DataSetWriter, IntoTokens};
+    let mut bytes = Vec::with_capacity(capacity);
+    bytes.extend_from_slice(&[0u8; 128]);
+    bytes.extend_from_slice(b"DICM");
+    meta.write(&mut bytes).map_err(|e| e.to_string())?;
+    let ts_uid = meta.transfer_syntax().trim_end_matches('\0');
+    let ts = dicom_transfer_syntax_registry::TransferSyntaxRegistry
+        .get(ts_uid)
+        .ok_or_else(|| format!("unknown transfer syntax {ts_uid}"))?;
+    let to: Box<dyn std::io::Write + '_> = match ts.codec() {
+        Codec::Dataset(Some(adapter)) => adapter.adapt_writer(Box::new(&mut bytes)),
+        Codec::Dataset(None) => return Err(format!("cannot write transfer syntax {ts_uid}")),
+        _ => Box::new(&mut bytes),
+    };
+    let mut writer = DataSetWriter::with_ts(to, ts).map_err(|e| e.to_string())?;
+    writer
+        .write_sequence(obj.into_tokens())
+        .and_then(|()| writer.flush())
+        .map_err(|e| e.to_string())?;
+    drop(writer);
+    Ok(bytes)
+}
+
 const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
 const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
 
@@ -439,14 +470,13 @@ fn process(run: &Run, path: &Path) -> Outcome {
     // Encode once and check the bytes (a file that fails is never written); then write them and
     // read the written file back from disk: it must be those checked bytes, byte for byte (what
     // is on disk is what was checked), or it is deleted and reported.
-    let encoded = (|| -> Result<Vec<u8>, String> {
-        let file = new.with_meta(meta).map_err(|e| e.to_string())?;
-        // Sized for the header alone when the Pixel Data is carried over (glibc consolidates its
-        // free lists on every free of 64 KiB or more: 5% of a run with a 64 KiB buffer per file).
-        let mut bytes = Vec::with_capacity(if tail.is_some() { 16 * 1024 } else { 64 * 1024 });
-        file.write_all(&mut bytes).map_err(|e| e.to_string())?;
-        Ok(bytes)
-    })();
+    // Sized for the header alone when the Pixel Data is carried over (glibc consolidates its free
+    // lists on every free of 64 KiB or more: 5% of a run with a 64 KiB buffer per file).
+    let capacity = if tail.is_some() { 16 * 1024 } else { 64 * 1024 };
+    let encoded = meta
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|meta| encode(new, &meta, capacity));
     let bytes = match encoded {
         Ok(b) => b,
         Err(e) => return Outcome::NotReleased(format!("could not be encoded: {e}")),
