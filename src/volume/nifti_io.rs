@@ -358,8 +358,14 @@ pub fn read_volume(path: &Path) -> Result<Volume, NiftiError> {
             ))
         }
     };
-    // [i, j, k] → [k, j, i], contiguous.
-    let data: Array3<f32> = arr3.reversed_axes().as_standard_layout().to_owned();
+    // [i, j, k] → [k, j, i], contiguous: NIfTI's column-major data read as is is already that
+    // (reversing the axes only swaps strides); copied only when the crate gave another layout.
+    let reversed = arr3.reversed_axes();
+    let data: Array3<f32> = if reversed.is_standard_layout() {
+        reversed
+    } else {
+        reversed.as_standard_layout().into_owned()
+    };
     let a = header_affine(&header);
     let ras_to_lps = [-1.0, -1.0, 1.0];
     let mut spacing = [0.0; 3];
