@@ -3,7 +3,7 @@
 //! area densities (IBSI 1, 3.1.21–22). Exact integers make the predicates robust: coplanar
 //! points never flip a face.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 fn sub(a: [i64; 3], b: [i64; 3]) -> [i64; 3] {
     [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
@@ -26,16 +26,15 @@ fn orient(a: [i64; 3], b: [i64; 3], c: [i64; 3], d: [i64; 3]) -> i64 {
     dot(cross(sub(b, a), sub(c, a)), sub(d, a))
 }
 
-fn gcd(a: usize, b: usize) -> usize {
-    if b == 0 {
-        a
-    } else {
-        gcd(b, a % b)
-    }
-}
-
-/// Triangles (indices into `points`, outward normals) of the convex hull; empty when the points
-/// span no volume.
+/// Triangles (indices into `points`, outward normals) of the convex hull, in a canonical order
+/// (each rotated to start at its smallest index, then sorted), so sums over them come out the
+/// same on every run; empty when the points span no volume.
+///
+/// Quickhull (Barber, Dobkin & Huhdanpaa 1996): each point waits in the outside set of one face
+/// it lies above; a face's farthest point is added, the faces it sees are found by walking
+/// across edges from that face, replaced by a cone from the point to their horizon, and only
+/// their waiting points are reassigned, to the new faces. Points above no face are inside and
+/// dropped. Every predicate is an exact integer orientation test.
 pub fn convex_hull(points: &[[i64; 3]]) -> Vec<[usize; 3]> {
     let n = points.len();
     if n < 4 {
@@ -54,52 +53,141 @@ pub fn convex_hull(points: &[[i64; 3]]) -> Vec<[usize; 3]> {
     let Some(d) = (0..n).find(|&i| orient(points[a], points[b], points[c], points[i]) != 0) else {
         return Vec::new();
     };
-    let mut faces: Vec<[usize; 3]> = if orient(points[a], points[b], points[c], points[d]) < 0 {
-        vec![[a, b, c], [a, c, d], [a, d, b], [b, d, c]]
+    let initial = if orient(points[a], points[b], points[c], points[d]) < 0 {
+        [[a, b, c], [a, c, d], [a, d, b], [b, d, c]]
     } else {
-        vec![[a, c, b], [a, d, c], [a, b, d], [b, c, d]]
+        [[a, c, b], [a, d, c], [a, b, d], [b, c, d]]
     };
-    // Points in a fixed pseudo-random order (multiplicative stride, coprime with n): inserted in
-    // their sorted order, every new plane's points lie outside and rebuild the hull each time.
-    let stride = (0.618_033_988_7 * n as f64) as usize | 1;
-    let stride = (stride..n + stride).find(|s| gcd(*s, n) == 1).unwrap_or(1);
-    for step in 0..n {
-        let p = step * stride % n;
-        if p == a || p == b || p == c || p == d {
+    let mut hull = Quickhull {
+        points,
+        faces: Vec::new(),
+        edges: HashMap::new(),
+        seen: Vec::new(),
+    };
+    for f in initial {
+        hull.add_face(f);
+    }
+    let rest: Vec<usize> = (0..n).filter(|p| ![a, b, c, d].contains(p)).collect();
+    hull.assign(rest, &[0, 1, 2, 3]);
+    let mut pending: Vec<usize> = (0..4).rev().collect();
+    let mut stamp = 0u32;
+    while let Some(fi) = pending.pop() {
+        if !hull.faces[fi].alive || hull.faces[fi].outside.is_empty() {
             continue;
         }
-        let q = points[p];
-        let visible: Vec<bool> = faces
+        // The point farthest above the face (first in index order on ties).
+        let v = hull.faces[fi].v;
+        let apex = hull.faces[fi]
+            .outside
             .iter()
-            .map(|f| orient(points[f[0]], points[f[1]], points[f[2]], q) > 0)
-            .collect();
-        if !visible.iter().any(|v| *v) {
-            continue;
-        }
-        // Horizon: directed edges of visible faces whose reverse is not on a visible face.
-        let mut edges: HashSet<(usize, usize)> = HashSet::new();
-        for (f, _) in faces.iter().zip(&visible).filter(|(_, v)| **v) {
-            for e in [(f[0], f[1]), (f[1], f[2]), (f[2], f[0])] {
-                edges.insert(e);
+            .copied()
+            .max_by_key(|&q| (hull.height(v, q), std::cmp::Reverse(q)))
+            .unwrap_or(0);
+        // The faces the apex sees (connected, found across edges) and their horizon.
+        stamp += 1;
+        hull.seen.resize(hull.faces.len(), 0);
+        hull.seen[fi] = stamp;
+        let mut visible = vec![fi];
+        let mut horizon: Vec<(usize, usize)> = Vec::new();
+        let mut next = 0;
+        while next < visible.len() {
+            let f = hull.faces[visible[next]].v;
+            next += 1;
+            for (u, w) in [(f[0], f[1]), (f[1], f[2]), (f[2], f[0])] {
+                let Some(&g) = hull.edges.get(&(w, u)) else {
+                    continue;
+                };
+                if hull.height(hull.faces[g].v, apex) > 0 {
+                    if hull.seen[g] != stamp {
+                        hull.seen[g] = stamp;
+                        visible.push(g);
+                    }
+                } else {
+                    horizon.push((u, w));
+                }
             }
         }
-        // Sorted: the faces, and so the float sums over them, come in the same order every run.
-        let mut horizon: Vec<(usize, usize)> = edges
-            .iter()
-            .filter(|(u, v)| !edges.contains(&(*v, *u)))
-            .copied()
+        let mut waiting = Vec::new();
+        for &f in &visible {
+            waiting.append(&mut hull.faces[f].outside);
+            hull.remove_face(f);
+        }
+        waiting.retain(|&q| q != apex);
+        let cone: Vec<usize> = horizon
+            .into_iter()
+            .map(|(u, w)| hull.add_face([u, w, apex]))
             .collect();
-        horizon.sort_unstable();
-        let mut kept: Vec<[usize; 3]> = faces
-            .iter()
-            .zip(&visible)
-            .filter(|(_, v)| !**v)
-            .map(|(f, _)| *f)
-            .collect();
-        kept.extend(horizon.into_iter().map(|(u, v)| [u, v, p]));
-        faces = kept;
+        hull.assign(waiting, &cone);
+        pending.extend(cone.into_iter().rev());
     }
+    let mut faces: Vec<[usize; 3]> = hull
+        .faces
+        .iter()
+        .filter(|f| f.alive)
+        .map(|f| {
+            let v = f.v;
+            let m = (0..3).min_by_key(|&i| v[i]).unwrap_or(0);
+            [v[m], v[(m + 1) % 3], v[(m + 2) % 3]]
+        })
+        .collect();
+    faces.sort_unstable();
     faces
+}
+
+/// One face of the hull being built, with the points waiting above it.
+struct Face {
+    v: [usize; 3],
+    outside: Vec<usize>,
+    alive: bool,
+}
+
+struct Quickhull<'a> {
+    points: &'a [[i64; 3]],
+    faces: Vec<Face>,
+    /// Directed edge (u, v) → the live face holding it (its twin (v, u) is on the neighbour).
+    edges: HashMap<(usize, usize), usize>,
+    /// Per face, the walk that last visited it.
+    seen: Vec<u32>,
+}
+
+impl Quickhull<'_> {
+    /// > 0 when point `q` lies above face `v` (on the side its normal points to).
+    fn height(&self, v: [usize; 3], q: usize) -> i64 {
+        let p = self.points;
+        orient(p[v[0]], p[v[1]], p[v[2]], p[q])
+    }
+
+    fn add_face(&mut self, v: [usize; 3]) -> usize {
+        let i = self.faces.len();
+        for e in [(v[0], v[1]), (v[1], v[2]), (v[2], v[0])] {
+            self.edges.insert(e, i);
+        }
+        self.faces.push(Face {
+            v,
+            outside: Vec::new(),
+            alive: true,
+        });
+        i
+    }
+
+    fn remove_face(&mut self, i: usize) {
+        let v = self.faces[i].v;
+        for e in [(v[0], v[1]), (v[1], v[2]), (v[2], v[0])] {
+            if self.edges.get(&e) == Some(&i) {
+                self.edges.remove(&e);
+            }
+        }
+        self.faces[i].alive = false;
+    }
+
+    /// Put each point in the outside set of the first of `faces` it lies above (or drop it).
+    fn assign(&mut self, points: Vec<usize>, faces: &[usize]) {
+        for q in points {
+            if let Some(&f) = faces.iter().find(|&&f| self.height(self.faces[f].v, q) > 0) {
+                self.faces[f].outside.push(q);
+            }
+        }
+    }
 }
 
 /// Volume (mm³) and area (mm²) of the convex hull of `points` (doubled grid coordinates, axis
@@ -142,6 +230,76 @@ mod tests {
         let (v, a) = hull_volume_area(&pts, [1.0; 3]);
         assert!((v - 8.0).abs() < 1e-12, "{v}");
         assert!((a - 24.0).abs() < 1e-12, "{a}");
+    }
+
+    /// What makes a set of triangles the convex hull of `points`: no point lies above any face
+    /// (exact test), the faces close up (every directed edge has its reverse on another face),
+    /// and the surface reaches the extreme points along every axis.
+    fn check_hull(points: &[[i64; 3]]) {
+        let faces = convex_hull(points);
+        if faces.is_empty() {
+            return;
+        }
+        for f in &faces {
+            let (a, b, c) = (points[f[0]], points[f[1]], points[f[2]]);
+            for (i, q) in points.iter().enumerate() {
+                assert!(orient(a, b, c, *q) <= 0, "point {i} above face {f:?}");
+            }
+        }
+        // Closed surface: every directed edge has its twin.
+        let edges: std::collections::HashSet<(usize, usize)> = faces
+            .iter()
+            .flat_map(|f| [(f[0], f[1]), (f[1], f[2]), (f[2], f[0])])
+            .collect();
+        assert_eq!(edges.len(), 3 * faces.len());
+        for (u, v) in &edges {
+            assert!(edges.contains(&(*v, *u)), "edge {u}->{v} has no twin");
+        }
+        // Every point that is a strict vertex of the hull (extreme in some direction) is used:
+        // the extreme point along each axis direction is on some face.
+        let used: std::collections::HashSet<[i64; 3]> =
+            faces.iter().flatten().map(|&i| points[i]).collect();
+        for axis in 0..3 {
+            let hi = points.iter().map(|p| p[axis]).max().unwrap();
+            assert!(
+                used.iter().any(|p| p[axis] == hi),
+                "no face reaches max of axis {axis}"
+            );
+        }
+    }
+
+    #[test]
+    fn random_point_sets_make_closed_hulls_with_nothing_outside() {
+        // A fixed pseudo-random sequence (no RNG dependency): clouds, and grids with coplanar runs.
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = |m: i64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % m as u64) as i64
+        };
+        for case in 0..200 {
+            let n = 4 + (case % 60);
+            let range = if case % 3 == 0 { 4 } else { 50 };
+            let pts: Vec<[i64; 3]> = (0..n)
+                .map(|_| [next(range), next(range), next(range)])
+                .collect();
+            let mut unique = pts.clone();
+            unique.sort_unstable();
+            unique.dedup();
+            check_hull(&unique);
+        }
+        // A sphere of grid points: the hull volume approaches 4/3·π·r³ from below.
+        let r = 12i64;
+        let sphere: Vec<[i64; 3]> = (-r..=r)
+            .flat_map(|x| (-r..=r).flat_map(move |y| (-r..=r).map(move |z| [x, y, z])))
+            .filter(|p| p[0] * p[0] + p[1] * p[1] + p[2] * p[2] <= r * r)
+            .collect();
+        check_hull(&sphere);
+        // Doubled coordinates at 0.5 mm spacing: radius r / 2 · 0.5 mm.
+        let (v, _) = hull_volume_area(&sphere, [0.5; 3]);
+        let ball = 4.0 / 3.0 * std::f64::consts::PI * (r as f64 / 4.0).powi(3);
+        assert!(v < ball && v > 0.9 * ball, "{v} vs {ball}");
     }
 
     #[test]
