@@ -231,43 +231,67 @@ fn write_provenance(path: &Path, head: &Value, released: &Path) -> std::io::Resu
         let comma = if open.ends_with('{') { "" } else { "," };
         write!(w, "{comma}\n  \"released_files\": [")?;
         let mut first = true;
-        for f in &files {
-            let Ok(bytes) = std::fs::read(f) else {
-                continue;
+        for_each_file_digest(&files, |f, digest| {
+            let Some((_, sha)) = digest else {
+                return Ok(());
             };
             let name = f.strip_prefix(released).unwrap_or(f).to_string_lossy();
             let name = serde_json::to_string(&name).map_err(std::io::Error::other)?;
             let sep = if first { "" } else { "," };
             first = false;
+            let hex: String = sha.iter().map(|b| format!("{b:02x}")).collect();
             write!(
                 w,
-                "{sep}\n    {{\n      \"file\": {name},\n      \"sha256\": \"{}\"\n    }}",
-                sha256_hex(&bytes)
-            )?;
-        }
+                "{sep}\n    {{\n      \"file\": {name},\n      \"sha256\": \"{hex}\"\n    }}"
+            )
+        })?;
         w.write_all(if first { b"]\n}\n" } else { b"\n  ]\n}\n" })?;
         w.into_inner().map_err(|e| e.into_error())?.sync_all()
     })
 }
 
-/// Hash of every file under `dir` (path relative to it, size, and content).
+/// Hash of every file under `dir`: its path relative to `dir`, size and SHA-256, in path order.
 fn tree_hash(dir: &Path) -> String {
     let mut files = crate::ingest::walk::walk(&[dir.to_path_buf()]).files;
     files.sort();
     let mut h = Sha256::new();
-    for f in files {
+    for_each_file_digest(&files, |f, digest| {
         h.update(
             f.strip_prefix(dir)
-                .unwrap_or(&f)
+                .unwrap_or(f)
                 .to_string_lossy()
                 .as_bytes(),
         );
-        if let Ok(b) = std::fs::read(&f) {
-            h.update((b.len() as u64).to_le_bytes());
-            h.update(&b);
+        if let Some((len, sha)) = digest {
+            h.update(len.to_le_bytes());
+            h.update(sha);
+        }
+        Ok(())
+    })
+    .unwrap_or(());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Call `each` in order with every file and its (size, SHA-256) — None when it cannot be read.
+/// Files are read and hashed in parallel (rayon) a block at a time, so memory stays bounded.
+fn for_each_file_digest(
+    files: &[PathBuf],
+    mut each: impl FnMut(&Path, Option<(u64, [u8; 32])>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    use rayon::prelude::*;
+    for block in files.chunks(256) {
+        let digests: Vec<Option<(u64, [u8; 32])>> = block
+            .par_iter()
+            .map(|f| {
+                let bytes = std::fs::read(f).ok()?;
+                Some((bytes.len() as u64, Sha256::digest(&bytes).into()))
+            })
+            .collect();
+        for (f, d) in block.iter().zip(digests) {
+            each(f, d)?;
         }
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    Ok(())
 }
 
 /// Persist a stage's problems next to its outputs (so an up-to-date rerun reports them too).
