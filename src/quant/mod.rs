@@ -124,7 +124,7 @@ pub fn features_for_volume(
     let crops: Vec<Option<(Volume, ndarray::Array3<bool>)>> = rois
         .regions
         .par_iter()
-        .map(|r| crop(image, &r.mask, margin))
+        .map(|r| crop(image, &r.mask, r.bbox, margin))
         .collect();
     // Regions in parallel (rayon), rows in region order.
     let per_region: Vec<Vec<features::Feature>> = crops
@@ -213,18 +213,20 @@ pub fn features_for_volume(
     rows
 }
 
-/// The part of `image` and `mask` inside the mask's bounding box grown by `margin` voxels
-/// ([slices, rows, columns]), clipped to the image; the sub-volume keeps the image's geometry
-/// (its origin moves to the box's first voxel). None for an empty mask.
+/// The part of `image` and `mask` inside the mask's bounding box (`bbox` when known, else found
+/// by a scan) grown by `margin` voxels ([slices, rows, columns]), clipped to the image; the
+/// sub-volume keeps the image's geometry (its origin moves to the box's first voxel). None for an
+/// empty mask.
 pub fn crop(
     image: &Volume,
     mask: &ndarray::Array3<bool>,
+    bbox: Option<[[usize; 3]; 2]>,
     margin: [usize; 3],
 ) -> Option<(Volume, ndarray::Array3<bool>)> {
     let dims = image.dims();
-    let mut lo = [usize::MAX; 3];
-    let mut hi = [0usize; 3];
-    for (k, plane) in mask.outer_iter().enumerate() {
+    let [mut lo, mut hi] = bbox.unwrap_or([[usize::MAX; 3], [0; 3]]);
+    let planes = if bbox.is_some() { 0 } else { mask.shape()[0] };
+    for (k, plane) in mask.outer_iter().take(planes).enumerate() {
         for (j, row) in plane.outer_iter().enumerate() {
             let first = row.iter().position(|m| *m);
             let Some(first) = first else { continue };
@@ -405,9 +407,27 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
             "--mtv-suv thresholds must be positive SUVs, found {t}"
         )));
     }
-    let (image, ctx) = load_image(&opts.image)?;
+    // A NIfTI label map is read while the image loads (two files, two cores).
+    let mask_name = opts.mask.to_string_lossy();
+    let nifti_mask =
+        opts.mask.is_file() && (mask_name.ends_with(".nii") || mask_name.ends_with(".nii.gz"));
+    let (loaded, mask) = if nifti_mask {
+        let (image, mask) = rayon::join(
+            || load_image(&opts.image),
+            || nifti_io::read_volume(&opts.mask),
+        );
+        (image, Some(mask.map_err(roi::RoiError::from)?))
+    } else {
+        (load_image(&opts.image), None)
+    };
+    let (image, ctx) = loaded?;
     let image_for = (!ctx.frame_of_reference.is_empty()).then_some(ctx.frame_of_reference.as_str());
-    let rois = roi::load_rois(&image, image_for, &opts.mask, given.as_ref())?;
+    let rois = match mask {
+        Some(mask) => {
+            roi::Rois::from_label_map(&roi::resample_nearest(&image, &mask)?, given.as_ref())
+        }
+        None => roi::load_rois(&image, image_for, &opts.mask, given.as_ref())?,
+    };
     if !rois.exact {
         eprintln!(
             "features: {} resampled onto the image grid (nearest neighbour)",

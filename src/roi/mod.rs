@@ -92,6 +92,9 @@ pub struct Region {
     pub number: u32,
     pub name: String,
     pub mask: Array3<bool>,
+    /// The mask's bounding box ([slice, row, column] of its first and last voxels) when the
+    /// reader knows it; None for an empty mask or when it was not computed.
+    pub bbox: Option<[[usize; 3]; 2]>,
 }
 
 /// The regions of one ROI source on an image grid.
@@ -108,28 +111,49 @@ pub struct Rois {
 
 impl Rois {
     /// Split a label map into regions: the table's labels, or every label present as `label<N>`.
+    /// One pass finds every label's bounding box; each region's mask is then written inside its
+    /// box only (the rest of a zeroed allocation is never touched).
     pub fn from_label_map(lm: &LabelMap, table: Option<&BTreeMap<u32, String>>) -> Self {
+        let mut boxes: BTreeMap<u32, [[usize; 3]; 2]> = BTreeMap::new();
+        for (k, plane) in lm.labels.outer_iter().enumerate() {
+            for (j, row) in plane.outer_iter().enumerate() {
+                // Most rows are background: one quick test, then the labelled ones voxel by voxel.
+                if row.iter().all(|&l| l == 0) {
+                    continue;
+                }
+                for (i, &l) in row.iter().enumerate().filter(|(_, l)| **l != 0) {
+                    let b = boxes.entry(l).or_insert([[k, j, i], [k, j, i]]);
+                    for (a, x) in [k, j, i].into_iter().enumerate() {
+                        b[0][a] = b[0][a].min(x);
+                        b[1][a] = b[1][a].max(x);
+                    }
+                }
+            }
+        }
         let table = match table {
             Some(t) => t.clone(),
-            None => {
-                let mut present: Vec<u32> = lm.labels.iter().copied().filter(|l| *l > 0).collect();
-                present.sort_unstable();
-                present.dedup();
-                present
-                    .into_iter()
-                    .map(|l| (l, format!("label{l}")))
-                    .collect()
-            }
+            None => boxes.keys().map(|&l| (l, format!("label{l}"))).collect(),
         };
-        Rois {
-            regions: table
-                .into_iter()
-                .map(|(number, name)| Region {
+        let regions = table
+            .into_iter()
+            .map(|(number, name)| {
+                let bbox = boxes.get(&number).copied();
+                let mut mask = Array3::from_elem(lm.labels.raw_dim(), false);
+                if let Some([lo, hi]) = bbox {
+                    let s = ndarray::s![lo[0]..=hi[0], lo[1]..=hi[1], lo[2]..=hi[2]];
+                    mask.slice_mut(s)
+                        .zip_mut_with(&lm.labels.slice(s), |m, &l| *m = l == number);
+                }
+                Region {
                     number,
                     name,
-                    mask: lm.labels.mapv(|l| l == number),
-                })
-                .collect(),
+                    mask,
+                    bbox,
+                }
+            })
+            .collect();
+        Rois {
+            regions,
             exact: lm.exact,
             outside: lm.outside,
             source: "NIfTI label map",
@@ -239,6 +263,7 @@ pub fn load_rois(
                     number: segment.number,
                     name,
                     mask: lm.labels.mapv(|l| l > 0),
+                    bbox: None,
                 });
             }
             Ok(Rois {
@@ -260,6 +285,7 @@ pub fn load_rois(
                     number: st.number,
                     name,
                     mask: rtstruct::rasterise(&st.contours, &image.geometry, image.dims())?,
+                    bbox: None,
                 });
             }
             Ok(Rois {
