@@ -292,6 +292,47 @@ fn a_file_without_its_series_uid_is_reported_by_attribute() {
     );
 }
 
+/// Regression (found by mutating phantom files): a SOP Class UID that is not a UID went into the
+/// new file meta group, which then could not be read back, and the file was counted as failing
+/// the PHI check (exit status 1). It is now not released, for its attribute.
+#[test]
+fn a_malformed_sop_class_uid_is_reported_by_attribute_not_as_a_phi_failure() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    phantom(dir, "1", "8", &[]);
+    let export = dir.join("site-export");
+    let one = files(&export)
+        .into_iter()
+        .find(|p| dicom_object::open_file(p).is_ok())
+        .unwrap();
+    let mut obj = dicom_object::open_file(&one).unwrap();
+    obj.put(DataElement::new(
+        tags::SOP_CLASS_UID,
+        VR::UI,
+        PrimitiveValue::from("1.2.840.1000\u{1}8.5"),
+    ));
+    obj.write_to_file(export.join("bad-class.dcm")).unwrap();
+    let out = dir.join("deid");
+    let o = deid(
+        dir,
+        &out,
+        &dir.join("key.bin"),
+        &dir.join("clinical/subject_map.csv"),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let reasons = not_released_reasons(&out);
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("SOPClassUID (0008,0016)")),
+        "{reasons:?}"
+    );
+    assert!(
+        !reasons.iter().any(|r| r.contains("PHI check")),
+        "{reasons:?}"
+    );
+}
+
 /// Pixel Data leaves byte-identical in every transfer syntax deid meets: native data that ends
 /// the file is carried over unparsed (explicit and implicit VR little endian), encapsulated data
 /// (RLE, JPEG 2000) goes through the parsed path; each released file is a valid DICOM file of

@@ -59,6 +59,28 @@ fn truncated_pixel_data_and_truncated_header_are_rejected() {
     assert_eq!(inv.files_used(), 1);
 }
 
+/// Regression (found by mutating phantom files): Pixel Data longer than the image attributes say
+/// was reported as "truncated".
+#[test]
+fn pixel_data_longer_than_the_image_is_not_called_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = one_slice_series(dir.path(), "1.2.3.31");
+    let mut whole = std::fs::read(&files[0]).unwrap();
+    // Pixel Data declared and written 24 bytes longer than Rows × Columns × 2.
+    let at = whole
+        .windows(4)
+        .rposition(|w| w == [0xE0, 0x7F, 0x10, 0x00])
+        .unwrap();
+    let len = u32::from_le_bytes(whole[at + 8..at + 12].try_into().unwrap());
+    whole[at + 8..at + 12].copy_from_slice(&(len + 24).to_le_bytes());
+    whole.extend(std::iter::repeat_n(0u8, 24));
+    std::fs::write(&files[0], &whole).unwrap();
+    let r = reasons(dir.path());
+    assert_eq!(r.len(), 1, "{r:?}");
+    let text = r[0].to_string();
+    assert!(!text.contains("truncated"), "{text}");
+}
+
 #[test]
 fn image_without_pixel_data_is_rejected() {
     let dir = tempfile::tempdir().unwrap();

@@ -269,6 +269,11 @@ fn encode(
     Ok(bytes)
 }
 
+/// A UID as PS3.5 9.1 allows: 1 to 64 characters, digits and dots.
+fn is_uid(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+}
+
 const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
 const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
 
@@ -353,6 +358,13 @@ fn process(run: &Run, path: &Path) -> Outcome {
         return Outcome::OtherShard;
     }
     let sop_class = str_attr(obj, tags::SOP_CLASS_UID);
+    // It goes into the new file meta group as it is: it must be a UID.
+    if !is_uid(&sop_class) {
+        return Outcome::NotReleased(
+            "missing or malformed attribute SOPClassUID (0008,0016): expected a UID (1 to 64 digits and dots)"
+                .into(),
+        );
+    }
     if str_attr(obj, tags::BURNED_IN_ANNOTATION).eq_ignore_ascii_case("YES") {
         return Outcome::NotReleased("quarantined: BurnedInAnnotation is YES".into());
     }

@@ -310,6 +310,7 @@ pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
             }
             Ok(PixelState::Absent) => return Err(RejectReason::NoPixelData),
             Ok(PixelState::Truncated(d)) => return Err(RejectReason::Truncated(d)),
+            Ok(PixelState::Mismatch(d)) => return Err(RejectReason::Unreadable(d)),
             Err(e) => return Err(RejectReason::Unreadable(format!("cannot read file: {e}"))),
         }
     };
@@ -403,6 +404,8 @@ enum PixelState {
     Complete(Option<u64>),
     Absent,
     Truncated(String),
+    /// Longer than the image attributes say (not a short file: a malformed one).
+    Mismatch(String),
 }
 
 fn is_encapsulated(ts: &str) -> bool {
@@ -480,12 +483,17 @@ fn pixel_data_state(f: &mut File, ts: &str, expected: u64) -> std::io::Result<Pi
         [0xE0, 0x7F, 0x10, 0x00]
     };
     if let Some(pos) = buf.windows(4).rposition(|w| w == pat) {
-        let after = window - pos as u64;
-        return Ok(PixelState::Truncated(format!(
-            "Pixel Data holds {} of {} expected bytes",
-            after.saturating_sub(12),
-            expected
-        )));
+        let held = (window - pos as u64).saturating_sub(12);
+        return Ok(if held < expected {
+            PixelState::Truncated(format!(
+                "Pixel Data holds {held} of {expected} expected bytes"
+            ))
+        } else {
+            PixelState::Mismatch(format!(
+                "Pixel Data (7FE0,0010) is followed by {held} bytes where Rows × Columns × \
+                 frames × samples × BitsAllocated give {expected}"
+            ))
+        });
     }
     if len < expected {
         return Ok(PixelState::Truncated(format!(
