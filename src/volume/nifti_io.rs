@@ -332,6 +332,19 @@ pub fn read_volume(path: &Path) -> Result<Volume, NiftiError> {
         })?;
     let header = obj.header().clone();
     let dims = obj.volume().dim().to_vec();
+    // The nifti crate panics when the data does not fill the header's dimensions: checked here.
+    let voxels = dims.iter().map(|&d| d as usize).product::<usize>();
+    let needed = voxels.saturating_mul(obj.volume().data_type().size_of());
+    let held = obj.volume().raw_data().len();
+    if held != needed {
+        return Err(invalid(
+            path,
+            format!(
+                "the data holds {held} bytes where dimensions {dims:?} of {:?} need {needed}",
+                obj.volume().data_type()
+            ),
+        ));
+    }
     let arr = obj
         .into_volume()
         .into_ndarray::<f32>()
@@ -400,6 +413,32 @@ pub fn read_volume(path: &Path) -> Result<Volume, NiftiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (found by feeding mutated masks to `features`): a NIfTI header whose bitpix
+    /// disagrees with its datatype made the nifti crate read no data and then panic; it is now an
+    /// error naming the bytes held and needed.
+    #[test]
+    fn data_shorter_than_the_datatype_needs_is_an_error_not_a_panic() {
+        use std::io::{Read, Write};
+        let mut raw = Vec::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(ibsi("mask.nii.gz")).unwrap())
+            .read_to_end(&mut raw)
+            .unwrap();
+        // As an 8-bit label map (datatype 2) whose bitpix says 0 bits per voxel: the crate then
+        // reads no data, and converting the empty buffer to an array panicked.
+        raw[70..72].copy_from_slice(&2i16.to_le_bytes());
+        raw[72..74].copy_from_slice(&0i16.to_le_bytes());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("short.nii.gz");
+        let mut gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&path).unwrap(),
+            flate2::Compression::fast(),
+        );
+        gz.write_all(&raw).unwrap();
+        gz.finish().unwrap();
+        let err = read_volume(&path).err().expect("an error");
+        assert!(err.to_string().contains("need 80"), "{err}");
+    }
 
     fn ibsi(name: &str) -> std::path::PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
