@@ -436,7 +436,9 @@ mod tests {
         );
         gz.write_all(&raw).unwrap();
         gz.finish().unwrap();
-        let err = read_volume(&path).err().expect("an error");
+        let Err(err) = read_volume(&path) else {
+            panic!("read as a volume");
+        };
         assert!(err.to_string().contains("need 80"), "{err}");
     }
 
