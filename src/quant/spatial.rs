@@ -195,8 +195,9 @@ fn fft_sums(image: &Volume, voxels: &[([usize; 3], f64)], mean: f64) -> PairSums
     (w_sum, moran_sum, 2.0 * qm / n - 2.0 * moran_sum)
 }
 
-/// In-place forward 3D FFT of a [k, j, i] row-major grid: rows, then columns and planes through
-/// a transposed copy (every line of an axis contiguous, transformed in one call).
+/// In-place forward 3D FFT of a [k, j, i] row-major grid: rows, then columns (plane by plane)
+/// and the slice axis (a block of lines at a time) through small transposed buffers, so every
+/// line is contiguous when it is transformed.
 fn fft3(data: &mut [Complex64], dims: [usize; 3]) {
     let [pk, pj, pi] = dims;
     let mut planner = rustfft::FftPlannerScalar::new();
@@ -217,18 +218,24 @@ fn fft3(data: &mut [Complex64], dims: [usize; 3]) {
             }
         }
     }
-    // Along k: [k, (j, i)] → [(j, i), k], transform, back.
+    // Along k, 64 lines at a time (a small buffer, not a transposed copy of the whole grid):
+    // [k, (j, i)] → [(j, i), k], transform, back.
     let line = pj * pi;
-    let mut t = vec![Complex64::new(0.0, 0.0); data.len()];
-    for k in 0..pk {
-        for r in 0..line {
-            t[r * pk + k] = data[k * line + r];
+    let fk = planner.plan_fft_forward(pk);
+    const LINES: usize = 64;
+    let mut t = vec![Complex64::new(0.0, 0.0); LINES * pk];
+    for first in (0..line).step_by(LINES) {
+        let n = LINES.min(line - first);
+        for k in 0..pk {
+            for r in 0..n {
+                t[r * pk + k] = data[k * line + first + r];
+            }
         }
-    }
-    planner.plan_fft_forward(pk).process(&mut t);
-    for k in 0..pk {
-        for r in 0..line {
-            data[k * line + r] = t[r * pk + k];
+        fk.process(&mut t[..n * pk]);
+        for k in 0..pk {
+            for r in 0..n {
+                data[k * line + first + r] = t[r * pk + k];
+            }
         }
     }
 }
