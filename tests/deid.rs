@@ -260,10 +260,11 @@ fn unknown_subjects_are_not_released_and_bad_keys_refused() {
     );
 }
 
-/// Regression (the input is parsed once, without the scan's header reader): a file of a known
-/// subject that lacks a UID needed to place it is not released, with the attribute named.
-#[test]
-fn a_file_without_its_series_uid_is_reported_by_attribute() {
+/// De-identify a one-subject phantom export to which one altered copy of one of its files was
+/// added; the command's output and the report's not-released reasons.
+fn deid_with_an_altered_file(
+    alter: impl FnOnce(&mut dicom_object::DefaultDicomObject),
+) -> (std::process::Output, Vec<String>) {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
     phantom(dir, "1", "8", &[]);
@@ -273,8 +274,8 @@ fn a_file_without_its_series_uid_is_reported_by_attribute() {
         .find(|p| dicom_object::open_file(p).is_ok())
         .unwrap();
     let mut obj = dicom_object::open_file(&one).unwrap();
-    assert!(obj.remove_element(tags::SERIES_INSTANCE_UID));
-    obj.write_to_file(export.join("no-series-uid.dcm")).unwrap();
+    alter(&mut obj);
+    obj.write_to_file(export.join("altered.dcm")).unwrap();
     let out = dir.join("deid");
     let o = deid(
         dir,
@@ -282,8 +283,18 @@ fn a_file_without_its_series_uid_is_reported_by_attribute() {
         &dir.join("key.bin"),
         &dir.join("clinical/subject_map.csv"),
     );
-    assert!(o.status.success());
     let reasons = not_released_reasons(&out);
+    (o, reasons)
+}
+
+/// Regression (the input is parsed once, without the scan's header reader): a file of a known
+/// subject that lacks a UID needed to place it is not released, with the attribute named.
+#[test]
+fn a_file_without_its_series_uid_is_reported_by_attribute() {
+    let (o, reasons) = deid_with_an_altered_file(|obj| {
+        assert!(obj.remove_element(tags::SERIES_INSTANCE_UID));
+    });
+    assert!(o.status.success());
     assert!(
         reasons
             .iter()
@@ -297,30 +308,14 @@ fn a_file_without_its_series_uid_is_reported_by_attribute() {
 /// the PHI check (exit status 1). It is now not released, for its attribute.
 #[test]
 fn a_malformed_sop_class_uid_is_reported_by_attribute_not_as_a_phi_failure() {
-    let d = tempfile::tempdir().unwrap();
-    let dir = d.path();
-    phantom(dir, "1", "8", &[]);
-    let export = dir.join("site-export");
-    let one = files(&export)
-        .into_iter()
-        .find(|p| dicom_object::open_file(p).is_ok())
-        .unwrap();
-    let mut obj = dicom_object::open_file(&one).unwrap();
-    obj.put(DataElement::new(
-        tags::SOP_CLASS_UID,
-        VR::UI,
-        PrimitiveValue::from("1.2.840.1000\u{1}8.5"),
-    ));
-    obj.write_to_file(export.join("bad-class.dcm")).unwrap();
-    let out = dir.join("deid");
-    let o = deid(
-        dir,
-        &out,
-        &dir.join("key.bin"),
-        &dir.join("clinical/subject_map.csv"),
-    );
+    let (o, reasons) = deid_with_an_altered_file(|obj| {
+        obj.put(DataElement::new(
+            tags::SOP_CLASS_UID,
+            VR::UI,
+            PrimitiveValue::from("1.2.840.1000\u{1}8.5"),
+        ));
+    });
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let reasons = not_released_reasons(&out);
     assert!(
         reasons
             .iter()
