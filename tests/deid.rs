@@ -195,11 +195,7 @@ fn phantom_cohort_deidentified_end_to_end() {
     }
     // Referential integrity: one frame of reference per study, file name = SOPInstanceUID.
     for s in &inv.series {
-        let fors: BTreeSet<&str> = s
-            .files
-            .iter()
-            .map(|f| f.frame_of_reference.as_str())
-            .collect();
+        let fors: BTreeSet<&str> = s.files.iter().map(|f| &*f.frame_of_reference).collect();
         assert_eq!(fors.len(), 1);
         for f in &s.files {
             assert_eq!(f.path.file_stem().unwrap().to_str().unwrap(), f.sop_uid);

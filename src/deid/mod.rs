@@ -309,7 +309,7 @@ fn process(run: &Run, path: &Path) -> Outcome {
         match crate::ingest::header::read_header(path) {
             Err(reason) => return run.unattributed(reason.to_string()),
             Ok(h) => {
-                if let Some(u) = run.map.get(&h.patient_id) {
+                if let Some(u) = run.map.get(&*h.patient_id) {
                     if !run.owned.contains(u) {
                         return Outcome::OtherShard;
                     }

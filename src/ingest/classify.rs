@@ -45,7 +45,7 @@ pub fn classify(files: &[&FileRecord]) -> (SeriesKind, bool) {
     let Some(first) = files.first() else {
         return (SeriesKind::Other, false);
     };
-    match first.modality.as_str() {
+    match &*first.modality {
         "PT" => return (SeriesKind::Pet, false),
         "CT" => return (SeriesKind::Ct, false),
         "SEG" => return (SeriesKind::Seg, false),
@@ -78,7 +78,7 @@ pub fn classify(files: &[&FileRecord]) -> (SeriesKind, bool) {
     {
         return (SeriesKind::Dwi, false);
     }
-    let seq = first.scanning_sequence.as_str();
+    let seq = &*first.scanning_sequence;
     if let (Some(te), Some(tr)) = (first.echo_time, first.repetition_time) {
         if !seq.contains("IR") || te >= 60.0 {
             if te >= 60.0 && tr >= 1000.0 {

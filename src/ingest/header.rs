@@ -6,6 +6,7 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use dicom_core::Tag;
 use dicom_dictionary_std::tags;
@@ -58,21 +59,21 @@ impl std::fmt::Display for RejectReason {
 #[derive(Debug, Clone)]
 pub struct FileRecord {
     pub path: PathBuf,
-    pub patient_id: String,
-    pub patient_name: String,
-    pub study_uid: String,
-    pub series_uid: String,
+    pub patient_id: Arc<str>,
+    pub patient_name: Arc<str>,
+    pub study_uid: Arc<str>,
+    pub series_uid: Arc<str>,
     pub sop_uid: String,
-    pub sop_class: String,
-    pub transfer_syntax: String,
-    pub modality: String,
+    pub sop_class: Arc<str>,
+    pub transfer_syntax: Arc<str>,
+    pub modality: Arc<str>,
     pub series_number: Option<i64>,
-    pub series_description: String,
-    pub image_type: Vec<String>,
-    pub scanning_sequence: String,
+    pub series_description: Arc<str>,
+    pub image_type: Arc<[String]>,
+    pub scanning_sequence: Arc<str>,
     pub echo_time: Option<f64>,
     pub repetition_time: Option<f64>,
-    pub frame_of_reference: String,
+    pub frame_of_reference: Arc<str>,
     pub gantry_tilt: Option<f64>,
     pub rows: u32,
     pub columns: u32,
@@ -332,33 +333,39 @@ pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
     };
     Ok(FileRecord {
         path: path.to_path_buf(),
-        patient_id: str_of(&obj, tags::PATIENT_ID).unwrap_or_default(),
-        patient_name: str_of(&obj, tags::PATIENT_NAME).unwrap_or_default(),
-        study_uid,
-        series_uid,
+        patient_id: str_of(&obj, tags::PATIENT_ID).unwrap_or_default().into(),
+        patient_name: str_of(&obj, tags::PATIENT_NAME).unwrap_or_default().into(),
+        study_uid: study_uid.into(),
+        series_uid: series_uid.into(),
         sop_uid: str_of(&obj, tags::SOP_INSTANCE_UID).unwrap_or_default(),
-        sop_class,
-        transfer_syntax: ts,
-        modality,
+        sop_class: sop_class.into(),
+        transfer_syntax: ts.as_str().into(),
+        modality: modality.into(),
         series_number: int_of(&obj, tags::SERIES_NUMBER),
-        series_description: str_of(&obj, tags::SERIES_DESCRIPTION).unwrap_or_default(),
+        series_description: str_of(&obj, tags::SERIES_DESCRIPTION)
+            .unwrap_or_default()
+            .into(),
         image_type: str_of(&obj, tags::IMAGE_TYPE)
             .map(|s| {
                 s.split('\\')
                     .map(|p| p.trim().to_ascii_uppercase())
-                    .collect()
+                    .collect::<Vec<_>>()
             })
-            .unwrap_or_default(),
+            .unwrap_or_default()
+            .into(),
         scanning_sequence: str_of(&obj, tags::SCANNING_SEQUENCE)
             .unwrap_or_default()
-            .to_ascii_uppercase(),
+            .to_ascii_uppercase()
+            .into(),
         echo_time: f64_of(&obj, tags::ECHO_TIME).or_else(|| {
             first_item(&obj, SHARED)
                 .and_then(|s| first_item(s, MR_ECHO_SEQ))
                 .and_then(|e| f64_of(e, EFFECTIVE_ECHO_TIME))
         }),
         repetition_time: f64_of(&obj, tags::REPETITION_TIME),
-        frame_of_reference: str_of(&obj, tags::FRAME_OF_REFERENCE_UID).unwrap_or_default(),
+        frame_of_reference: str_of(&obj, tags::FRAME_OF_REFERENCE_UID)
+            .unwrap_or_default()
+            .into(),
         gantry_tilt: f64_of(&obj, tags::GANTRY_DETECTOR_TILT),
         rows,
         columns,

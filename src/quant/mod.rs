@@ -330,7 +330,7 @@ pub fn load_image(path: &Path) -> Result<(Volume, FeatureContext), QuantError> {
             frame_of_reference: s
                 .files
                 .first()
-                .map(|f| f.frame_of_reference.clone())
+                .map(|f| f.frame_of_reference.to_string())
                 .unwrap_or_default(),
         },
     ))

@@ -205,7 +205,7 @@ fn roi_file_in(dir: &Path) -> Result<PathBuf, RoiError> {
 fn dicom_modality(path: &Path) -> Option<String> {
     crate::ingest::header::read_header(path)
         .ok()
-        .map(|r| r.modality)
+        .map(|r| r.modality.to_string())
 }
 
 /// Put the ROIs of `mask` (NIfTI label map, SEG or RTSTRUCT file, or a folder holding one SEG or
