@@ -361,49 +361,65 @@ fn convert_inventory(
     let image_series: Vec<&Series> = inv.series.iter().filter(|s| s.is_image()).collect();
     let results: Vec<(usize, Result<Vec<Converted>, String>)> = {
         use rayon::prelude::*;
-        image_series
-            .par_iter()
+        let convert_one = |(idx, s): (usize, &&Series)| {
+            let subject = names
+                .get(&s.patient_id)
+                .cloned()
+                .unwrap_or_else(|| "unknown".into());
+            let r = (|| -> Result<Vec<Converted>, String> {
+                let vols = assemble::load_series(s).map_err(|e| match e {
+                    assemble::AssembleError::Geometry(g) => g,
+                    other => format!("{}", other),
+                })?;
+                let dir = out.join(&subject);
+                let stem = format!(
+                    "{:03}_{}_{}",
+                    s.series_number.unwrap_or(idx as i64 + 1).max(0),
+                    s.modality.to_ascii_lowercase(),
+                    s.kind.as_str()
+                );
+                let mut written =
+                    write_series(&vols, &dir, &stem, gzip).map_err(|e| e.to_string())?;
+                let mut side = sidecar(s, &vols);
+                if s.modality == "PT" {
+                    written.extend(write_suv(s, &vols, &dir, &stem, gzip, &mut side)?);
+                }
+                crate::atomic::write_json(&dir.join(format!("{stem}.json")), &side)
+                    .map_err(|e| e.to_string())?;
+                Ok(written
+                    .into_iter()
+                    .map(|(n, dims)| Converted {
+                        subject: subject.clone(),
+                        modality: s.modality.clone(),
+                        kind: s.kind.as_str().into(),
+                        nifti: format!("{subject}/{n}"),
+                        dims,
+                    })
+                    .collect())
+            })();
+            bar.inc(1);
+            (idx, r)
+        };
+        // PET series (the largest volumes, each with its SUV copy) one at a time, then the others
+        // in parallel: with every series in flight at once (rayon also starts waiting series on a
+        // thread blocked in a join) the stage's peak memory grew with the cohort.
+        let is_pet = |s: &&Series| s.modality == "PT";
+        let mut results: Vec<(usize, Result<Vec<Converted>, String>)> = image_series
+            .iter()
             .enumerate()
-            .map(|(idx, s)| {
-                let subject = names
-                    .get(&s.patient_id)
-                    .cloned()
-                    .unwrap_or_else(|| "unknown".into());
-                let r = (|| -> Result<Vec<Converted>, String> {
-                    let vols = assemble::load_series(s).map_err(|e| match e {
-                        assemble::AssembleError::Geometry(g) => g,
-                        other => format!("{}", other),
-                    })?;
-                    let dir = out.join(&subject);
-                    let stem = format!(
-                        "{:03}_{}_{}",
-                        s.series_number.unwrap_or(idx as i64 + 1).max(0),
-                        s.modality.to_ascii_lowercase(),
-                        s.kind.as_str()
-                    );
-                    let mut written =
-                        write_series(&vols, &dir, &stem, gzip).map_err(|e| e.to_string())?;
-                    let mut side = sidecar(s, &vols);
-                    if s.modality == "PT" {
-                        written.extend(write_suv(s, &vols, &dir, &stem, gzip, &mut side)?);
-                    }
-                    crate::atomic::write_json(&dir.join(format!("{stem}.json")), &side)
-                        .map_err(|e| e.to_string())?;
-                    Ok(written
-                        .into_iter()
-                        .map(|(n, dims)| Converted {
-                            subject: subject.clone(),
-                            modality: s.modality.clone(),
-                            kind: s.kind.as_str().into(),
-                            nifti: format!("{subject}/{n}"),
-                            dims,
-                        })
-                        .collect())
-                })();
-                bar.inc(1);
-                (idx, r)
-            })
-            .collect()
+            .filter(|(_, s)| is_pet(s))
+            .map(convert_one)
+            .collect();
+        results.extend(
+            image_series
+                .par_iter()
+                .enumerate()
+                .filter(|(_, s)| !is_pet(s))
+                .map(convert_one)
+                .collect::<Vec<_>>(),
+        );
+        results.sort_by_key(|(idx, _)| *idx);
+        results
     };
     report.files_rejected += inv.files_rejected();
     for (idx, r) in results {
