@@ -109,7 +109,7 @@ pub fn shift_dt(v: &str, days: i64) -> Option<String> {
 }
 
 /// A text value as a private creator is compared: trimmed of spaces and padding.
-fn creator_text(e: &InMemElement) -> Option<String> {
+pub(crate) fn creator_text(e: &InMemElement) -> Option<String> {
     e.to_str()
         .ok()
         .map(|s| s.trim().trim_end_matches('\0').to_string())
@@ -132,11 +132,6 @@ pub fn on_safe_list(tag: Tag, creator: impl Fn(Tag) -> Option<String>) -> bool {
     SAFE_PRIVATE
         .iter()
         .any(|(sg, sc, se)| *sg == g && *sc == name && (is_creator || (e & 0xFF) as u8 == *se))
-}
-
-/// Is this private attribute (or private creator) of `obj` on the safe list?
-pub fn is_safe_private(obj: &InMemDicomObject, tag: Tag) -> bool {
-    on_safe_list(tag, |t| obj.get(t).and_then(creator_text))
 }
 
 /// Transform one data set (recursively), consuming it: kept values move, nothing is copied.

@@ -16,7 +16,7 @@ use std::rc::Rc;
 
 use aho_corasick::AhoCorasick;
 
-use super::apply::on_safe_list;
+use super::apply::{creator_text, on_safe_list};
 use super::options::{Action, DeidOptionsSet};
 use super::profile::profile;
 
@@ -194,13 +194,6 @@ fn walk(obj: &InMemDicomObject, c: &mut Checker) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// A private creator's value as compared with the safe list: trimmed of spaces and padding.
-fn creator_text(e: &dicom_object::mem::InMemElement) -> Option<String> {
-    e.to_str()
-        .ok()
-        .map(|s| s.trim().trim_end_matches('\0').to_string())
 }
 
 /// Every UID value of a data set (to check none survives).
