@@ -360,7 +360,6 @@ fn convert_inventory(
     }
     let image_series: Vec<&Series> = inv.series.iter().filter(|s| s.is_image()).collect();
     let results: Vec<(usize, Result<Vec<Converted>, String>)> = {
-        use rayon::prelude::*;
         let convert_one = |(idx, s): (usize, &&Series)| {
             let subject = names
                 .get(&s.patient_id)
@@ -400,26 +399,12 @@ fn convert_inventory(
             bar.inc(1);
             (idx, r)
         };
-        // PET series (the largest volumes, each with its SUV copy) one at a time, then the others
-        // in parallel: with every series in flight at once (rayon also starts waiting series on a
-        // thread blocked in a join) the stage's peak memory grew with the cohort.
-        let is_pet = |s: &&Series| s.modality == "PT";
-        let mut results: Vec<(usize, Result<Vec<Converted>, String>)> = image_series
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| is_pet(s))
-            .map(convert_one)
-            .collect();
-        results.extend(
-            image_series
-                .par_iter()
-                .enumerate()
-                .filter(|(_, s)| !is_pet(s))
-                .map(convert_one)
-                .collect::<Vec<_>>(),
-        );
-        results.sort_by_key(|(idx, _)| *idx);
-        results
+        // PET series (the largest volumes, each with its SUV copy) one at a time, then the others.
+        crate::memory::heavy_alone_then_parallel(
+            &image_series,
+            |s| s.modality == "PT",
+            |idx, s| convert_one((idx, s)),
+        )
     };
     report.files_rejected += inv.files_rejected();
     for (idx, r) in results {

@@ -27,3 +27,34 @@ pub fn release_freed_memory() {
         libc::malloc_trim(0);
     }
 }
+
+/// `f` over `items`, results in item order: the heavy items one at a time (each may still run in
+/// parallel inside), then the others in parallel (rayon). Running everything at once lets rayon
+/// start waiting items on a thread blocked in a join, so several whole-body volumes would be in
+/// memory together and a run's peak would grow with the cohort.
+pub fn heavy_alone_then_parallel<T, R>(
+    items: &[T],
+    heavy: impl Fn(&T) -> bool + Sync,
+    f: impl Fn(usize, &T) -> R + Sync,
+) -> Vec<R>
+where
+    T: Sync,
+    R: Send,
+{
+    use rayon::prelude::*;
+    let mut first: Vec<Option<R>> = items
+        .iter()
+        .enumerate()
+        .map(|(i, t)| heavy(t).then(|| f(i, t)))
+        .collect();
+    let rest: Vec<Option<R>> = items
+        .par_iter()
+        .enumerate()
+        .map(|(i, t)| (!heavy(t)).then(|| f(i, t)))
+        .collect();
+    first
+        .iter_mut()
+        .zip(rest)
+        .filter_map(|(a, b)| a.take().or(b))
+        .collect()
+}

@@ -88,7 +88,6 @@ fn subject_features(
         })
         .filter_map(|s| Some((s.modality.clone(), study_date(s)?)))
         .collect();
-    use rayon::prelude::*;
     let run = |s: &crate::ingest::Series| -> Option<Result<Vec<quant::FeatureRow>, Value>> {
         // A DWI series is analysed (as its fitted ADC) only where its study has no ADC series.
         let scanner_adc = |s: &crate::ingest::Series| {
@@ -141,26 +140,20 @@ fn subject_features(
                 json!({"stage": "features", "subject": usubjid, "series_kind": s.kind.as_str(), "reason": why.replace(&input.display().to_string(), "<input>")})
             }))
     };
-    // The PET (the largest volume) alone, its regions in parallel; then the smaller MR series in
-    // parallel with each other. Loading every series at once raised the stage's peak memory by a
-    // third (two whole-body volumes with their label maps side by side) for a quarter less time.
+    // The PET (the largest volume) alone, its regions in parallel; then the MR series in parallel.
     let candidates: Vec<&crate::ingest::Series> = inv
         .series
         .iter()
         .filter(|s| s.is_image() && s.plan.is_ok())
         .collect();
-    let pet_first: Vec<_> = candidates
-        .iter()
-        .map(|s| (s.kind == SeriesKind::Pet).then(|| run(s)).flatten())
-        .collect();
-    let rest: Vec<_> = candidates
-        .par_iter()
-        .map(|s| (s.kind != SeriesKind::Pet).then(|| run(s)).flatten())
-        .collect();
-    let per_series: Vec<Result<Vec<quant::FeatureRow>, Value>> = pet_first
+    let per_series: Vec<Result<Vec<quant::FeatureRow>, Value>> =
+        crate::memory::heavy_alone_then_parallel(
+            &candidates,
+            |s| s.kind == SeriesKind::Pet,
+            |_, s| run(s),
+        )
         .into_iter()
-        .zip(rest)
-        .filter_map(|(a, b)| a.or(b))
+        .flatten()
         .collect();
     let mut rows = Vec::new();
     let mut problems = Vec::new();
