@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 use ndarray::Array3;
 
-use crate::volume::nifti_io::{read_volume, NiftiError};
-use crate::volume::Volume;
+use crate::volume::nifti_io::NiftiError;
+use crate::volume::{Geometry, Volume};
 
 /// Errors of ROI handling.
 #[derive(Debug, thiserror::Error)]
@@ -302,8 +302,65 @@ pub fn load_rois(
 
 /// Read a NIfTI label map and put it on `image`'s grid.
 pub fn label_map_for(image: &Volume, mask_path: &Path) -> Result<LabelMap, RoiError> {
-    let mask = read_volume(mask_path)?;
-    resample_nearest(image, &mask)
+    let (labels, geometry) = crate::volume::nifti_io::read_labels(mask_path)?;
+    label_map_on(image, labels, &geometry)
+}
+
+/// A NIfTI label map's regions found on the map's own grid, before the image they belong to has
+/// loaded (the two load side by side): kept as they are when the image turns out to share that
+/// grid, found again on the image's grid otherwise.
+pub struct PendingRois {
+    labels: Array3<u32>,
+    geometry: Geometry,
+    own: Rois,
+}
+
+impl PendingRois {
+    /// Read the label map at `path` and find its regions (`table` as for `Rois::from_label_map`).
+    pub fn read(path: &Path, table: Option<&BTreeMap<u32, String>>) -> Result<Self, RoiError> {
+        let (labels, geometry) = crate::volume::nifti_io::read_labels(path)?;
+        let map = LabelMap {
+            labels,
+            exact: true,
+            outside: 0,
+        };
+        let own = Rois::from_label_map(&map, table);
+        Ok(PendingRois {
+            labels: map.labels,
+            geometry,
+            own,
+        })
+    }
+
+    /// The regions on `image`'s grid.
+    pub fn on_image(
+        self,
+        image: &Volume,
+        table: Option<&BTreeMap<u32, String>>,
+    ) -> Result<Rois, RoiError> {
+        if same_grid(image, &self.geometry, self.labels.dim()) {
+            return Ok(self.own);
+        }
+        let map = label_map_on(image, self.labels, &self.geometry)?;
+        Ok(Rois::from_label_map(&map, table))
+    }
+}
+
+/// Integer labels on grid `geometry` put on `image`'s grid (moved as they are when the grids
+/// are the same).
+pub fn label_map_on(
+    image: &Volume,
+    labels: Array3<u32>,
+    geometry: &Geometry,
+) -> Result<LabelMap, RoiError> {
+    if same_grid(image, geometry, labels.dim()) {
+        return Ok(LabelMap {
+            labels,
+            exact: true,
+            outside: 0,
+        });
+    }
+    resample_labels(image, geometry, labels.view(), |l| l)
 }
 
 /// Plane positions sorted with near-equal ones (within 1 µm) merged, and the smallest gap between
@@ -346,32 +403,62 @@ fn div_ceil(a: i64, b: i64) -> i64 {
     a.div_euclid(b) + i64::from(a.rem_euclid(b) != 0)
 }
 
+/// Image index → mask index is affine: mask_idx = A·[i, j, k] + b, with b the mask index of the
+/// image's origin and A's columns the mask-index steps of one image voxel along i, j, k. Returns
+/// (b, A's columns).
+fn index_map(image: &Volume, mask: &Geometry) -> [[f64; 3]; 4] {
+    let b = mask.index_of(image.geometry.world(0.0, 0.0, 0.0));
+    let step = |i: f64, j: f64, k: f64| {
+        let p = mask.index_of(image.geometry.world(i, j, k));
+        [p[0] - b[0], p[1] - b[1], p[2] - b[2]]
+    };
+    [
+        b,
+        step(1.0, 0.0, 0.0),
+        step(0.0, 1.0, 0.0),
+        step(0.0, 0.0, 1.0),
+    ]
+}
+
+/// Whether every image voxel is the mask voxel of the same index (same grid, same dimensions).
+fn same_grid(image: &Volume, mask: &Geometry, mask_dims: (usize, usize, usize)) -> bool {
+    let [nk, nj, ni] = image.dims();
+    let identity = [[0.0; 3], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+    let map = index_map(image, mask);
+    (nk, nj, ni) == mask_dims
+        && map
+            .iter()
+            .flatten()
+            .zip(identity.iter().flatten())
+            .all(|(a, b)| (a - b).abs() < 1e-6)
+}
+
 /// Nearest-neighbour labels of `mask` at every voxel centre of `image`.
 pub fn resample_nearest(image: &Volume, mask: &Volume) -> Result<LabelMap, RoiError> {
+    resample_labels(
+        image,
+        &mask.geometry,
+        mask.data.view(),
+        crate::volume::nifti_io::label_value,
+    )
+}
+
+/// Nearest-neighbour labels (`label` of each voxel of `src`, a volume on grid `mask`) at every
+/// voxel centre of `image`.
+fn resample_labels<T: Copy>(
+    image: &Volume,
+    mask: &Geometry,
+    src: ndarray::ArrayView3<T>,
+    label_of: impl Fn(T) -> u32,
+) -> Result<LabelMap, RoiError> {
     let [nk, nj, ni] = image.dims();
-    let [mk, mj, mi] = mask.dims();
+    let (mk, mj, mi) = src.dim();
     let mut labels = Array3::<u32>::zeros((nk, nj, ni));
     let mut exact = true;
     let mut outside = 0usize;
     // Image index → mask index is affine: mask_idx = A·[i, j, k] + b, with b the mask index of
     // the image's origin and A's columns the mask-index steps of one image voxel along i, j, k.
-    let b = mask.geometry.index_of(image.geometry.world(0.0, 0.0, 0.0));
-    let step = |i: f64, j: f64, k: f64| {
-        let p = mask.geometry.index_of(image.geometry.world(i, j, k));
-        [p[0] - b[0], p[1] - b[1], p[2] - b[2]]
-    };
-    let (ai, aj, ak) = (
-        step(1.0, 0.0, 0.0),
-        step(0.0, 1.0, 0.0),
-        step(0.0, 0.0, 1.0),
-    );
-    let label_of = |v: f32| {
-        if v.is_finite() && v > 0.0 {
-            v.round() as u32
-        } else {
-            0
-        }
-    };
+    let [b, ai, aj, ak] = index_map(image, mask);
     // The same voxels (possibly in another index order, e.g. NIfTI's row flip): an integer map,
     // no rounding per voxel.
     let integral = |v: &[f64; 3]| v.iter().all(|x| (x - x.round()).abs() < 1e-6);
@@ -385,7 +472,7 @@ pub fn resample_nearest(image: &Volume, mask: &Volume) -> Result<LabelMap, RoiEr
             && ak == [0, 0, 1]
             && [nk, nj, ni] == [mk, mj, mi]
         {
-            labels = mask.data.mapv(label_of);
+            labels = src.mapv(label_of);
             return Ok(LabelMap {
                 labels,
                 exact,
@@ -393,7 +480,7 @@ pub fn resample_nearest(image: &Volume, mask: &Volume) -> Result<LabelMap, RoiEr
             });
         }
         let m = [mi as i64, mj as i64, mk as i64];
-        let src = mask.data.as_standard_layout();
+        let src = src.as_standard_layout();
         let src = src.as_slice().unwrap_or(&[]);
         let dst = labels.as_slice_mut().unwrap_or(&mut []);
         // Along a row of the image the mask index moves by a fixed step: the row's part inside
@@ -438,7 +525,7 @@ pub fn resample_nearest(image: &Volume, mask: &Volume) -> Result<LabelMap, RoiEr
             outside += 1;
             continue;
         }
-        *l = label_of(mask.data[[r[2] as usize, r[1] as usize, r[0] as usize]]);
+        *l = label_of(src[[r[2] as usize, r[1] as usize, r[0] as usize]]);
     }
     if outside == nk * nj * ni {
         return Err(RoiError::NoOverlap);

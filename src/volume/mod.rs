@@ -8,6 +8,7 @@
 
 pub mod assemble;
 pub mod nifti_io;
+pub mod nifti_read;
 pub mod pixels;
 
 use ndarray::Array3;

@@ -12,7 +12,7 @@
 
 use std::path::Path;
 
-use ndarray::{s, Array3, Array4, ArrayView3, Axis, Ix3, Ix4};
+use ndarray::{s, Array3, Array4, ArrayView3, Axis};
 use nifti::{DataElement, IntoNdArray, NiftiHeader, NiftiObject, NiftiVolume, ReaderOptions};
 
 use nifti::writer::WriterOptions;
@@ -321,9 +321,25 @@ fn invalid(path: &Path, what: impl Into<String>) -> NiftiError {
     }
 }
 
-/// Read a 3D NIfTI file (a 4D file with one time point is accepted) into a `Volume` in LPS.
-/// The stored axis order is kept; the geometry carries the file's affine.
-pub fn read_volume(path: &Path) -> Result<Volume, NiftiError> {
+/// The `[slices, rows, columns]` shape of a 3D image with NIfTI dimensions `dims` (a 4D image
+/// with one time point and a 2D image are accepted).
+fn voxel_shape(path: &Path, dims: &[usize]) -> Result<(usize, usize, usize), NiftiError> {
+    match *dims {
+        [ni, nj, nk] | [ni, nj, nk, 1] => Ok((nk, nj, ni)),
+        [ni, nj] => Ok((1, nj, ni)),
+        _ => Err(invalid(
+            path,
+            format!(
+                "expected a 3D image, found {} dimensions {dims:?}",
+                dims.len()
+            ),
+        )),
+    }
+}
+
+/// What `nifti_read` leaves to the nifti crate (header/image pairs, other datatypes): its
+/// header and the voxels as `[slices, rows, columns]`.
+fn read_with_crate(path: &Path) -> Result<(NiftiHeader, Array3<f32>), NiftiError> {
     let obj = ReaderOptions::new()
         .read_file(path)
         .map_err(|source| NiftiError::Read {
@@ -331,9 +347,9 @@ pub fn read_volume(path: &Path) -> Result<Volume, NiftiError> {
             source,
         })?;
     let header = obj.header().clone();
-    let dims = obj.volume().dim().to_vec();
+    let dims: Vec<usize> = obj.volume().dim().iter().map(|&d| d as usize).collect();
     // The nifti crate panics when the data does not fill the header's dimensions: checked here.
-    let voxels = dims.iter().map(|&d| d as usize).product::<usize>();
+    let voxels = dims.iter().product::<usize>();
     let needed = voxels.saturating_mul(obj.volume().data_type().size_of());
     let held = obj.volume().raw_data().len();
     if held != needed {
@@ -345,6 +361,7 @@ pub fn read_volume(path: &Path) -> Result<Volume, NiftiError> {
             ),
         ));
     }
+    let shape = voxel_shape(path, &dims)?;
     let arr = obj
         .into_volume()
         .into_ndarray::<f32>()
@@ -352,34 +369,66 @@ pub fn read_volume(path: &Path) -> Result<Volume, NiftiError> {
             path: path.display().to_string(),
             source,
         })?;
-    let arr3 = match dims.len() {
-        3 => arr
-            .into_dimensionality::<Ix3>()
-            .map_err(|e| invalid(path, e.to_string()))?,
-        4 if dims[3] == 1 => arr
-            .into_dimensionality::<Ix4>()
-            .map_err(|e| invalid(path, e.to_string()))?
-            .index_axis_move(Axis(3), 0),
-        2 => arr
-            .into_dimensionality::<ndarray::Ix2>()
-            .map_err(|e| invalid(path, e.to_string()))?
-            .insert_axis(Axis(2)),
-        n => {
-            return Err(invalid(
-                path,
-                format!("expected a 3D image, found {n} dimensions {dims:?}"),
-            ))
-        }
-    };
-    // [i, j, k] → [k, j, i], contiguous: NIfTI's column-major data read as is is already that
-    // (reversing the axes only swaps strides); copied only when the crate gave another layout.
-    let reversed = arr3.reversed_axes();
-    let data: Array3<f32> = if reversed.is_standard_layout() {
-        reversed
+    // NIfTI's column-major data is `[i, j, k]` in Fortran order: reversed, it is `[k, j, i]` in
+    // standard order (copied only when the crate gave another layout).
+    let arr = arr.reversed_axes();
+    let arr = if arr.is_standard_layout() {
+        arr
     } else {
-        reversed.as_standard_layout().into_owned()
+        arr.as_standard_layout().into_owned()
     };
-    let a = header_affine(&header);
+    let data = arr
+        .into_shape_with_order(shape)
+        .map_err(|e| invalid(path, e.to_string()))?;
+    Ok((header, data))
+}
+
+/// Read a 3D NIfTI file (a 4D file with one time point is accepted) into a `Volume` in LPS.
+/// The stored axis order is kept; the geometry carries the file's affine.
+pub fn read_volume(path: &Path) -> Result<Volume, NiftiError> {
+    let (header, data) = match super::nifti_read::read(path)? {
+        Some(raw) => (raw.header, to_array(path, &raw.dims, raw.data)?),
+        None => read_with_crate(path)?,
+    };
+    Ok(Volume {
+        geometry: header_geometry(path, &header)?,
+        data,
+    })
+}
+
+/// The label of a label-map voxel: its value rounded; 0 (background) for values that are not
+/// finite and positive.
+pub fn label_value(v: f32) -> u32 {
+    if v.is_finite() && v > 0.0 {
+        v.round() as u32
+    } else {
+        0
+    }
+}
+
+/// Read a 3D NIfTI label map (as `read_volume`) as integer labels (`label_value` of each voxel),
+/// with its geometry; no float image is made on the way.
+pub fn read_labels(path: &Path) -> Result<(Array3<u32>, Geometry), NiftiError> {
+    match super::nifti_read::read_labels(path, label_value)? {
+        Some(raw) => Ok((
+            to_array(path, &raw.dims, raw.data)?,
+            header_geometry(path, &raw.header)?,
+        )),
+        None => {
+            let v = read_volume(path)?;
+            Ok((v.data.mapv(label_value), v.geometry))
+        }
+    }
+}
+
+/// Voxels in file order (first index fastest) as a `[slices, rows, columns]` array.
+fn to_array<T>(path: &Path, dims: &[usize], data: Vec<T>) -> Result<Array3<T>, NiftiError> {
+    Array3::from_shape_vec(voxel_shape(path, dims)?, data).map_err(|e| invalid(path, e.to_string()))
+}
+
+/// The LPS geometry of a header's affine (sform, else qform, else pixdim).
+fn header_geometry(path: &Path, header: &NiftiHeader) -> Result<Geometry, NiftiError> {
+    let a = header_affine(header);
     let ras_to_lps = [-1.0, -1.0, 1.0];
     let mut spacing = [0.0; 3];
     let mut direction = [[0.0; 3]; 3];
@@ -399,14 +448,10 @@ pub fn read_volume(path: &Path) -> Result<Volume, NiftiError> {
         spacing[axis] = norm;
         direction[axis] = [col[0] / norm, col[1] / norm, col[2] / norm];
     }
-    let origin = [-a[0][3], -a[1][3], a[2][3]];
-    Ok(Volume {
-        data,
-        geometry: Geometry {
-            origin,
-            spacing,
-            direction,
-        },
+    Ok(Geometry {
+        origin: [-a[0][3], -a[1][3], a[2][3]],
+        spacing,
+        direction,
     })
 }
 
@@ -439,7 +484,110 @@ mod tests {
         let Err(err) = read_volume(&path) else {
             panic!("read as a volume");
         };
-        assert!(err.to_string().contains("need 80"), "{err}");
+        assert!(err.to_string().contains("bitpix 0 disagrees"), "{err}");
+    }
+
+    /// A little-endian NIfTI-1 header made big-endian: every numeric field (offset, size) of the
+    /// NIfTI-1 layout byte-swapped.
+    fn swap_header(h: &mut [u8]) {
+        let mut fields = vec![(0, 4), (32, 4), (36, 2), (68, 2), (70, 2), (72, 2), (74, 2)];
+        fields.extend((40..56).step_by(2).map(|o| (o, 2)));
+        fields.extend([56, 60, 64].map(|o| (o, 4)));
+        fields.extend((76..120).step_by(4).map(|o| (o, 4)));
+        fields.push((120, 2));
+        fields.extend((124..148).step_by(4).map(|o| (o, 4)));
+        fields.extend([(252, 2), (254, 2)]);
+        fields.extend((256..328).step_by(4).map(|o| (o, 4)));
+        for (o, n) in fields {
+            h[o..o + n].reverse();
+        }
+    }
+
+    /// Raw NIfTI-1 bytes of the IBSI phantom's image (int16, 5 × 4 × 4, data at 352).
+    fn phantom_bytes() -> Vec<u8> {
+        use std::io::Read;
+        let mut raw = Vec::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(ibsi("image.nii.gz")).unwrap())
+            .read_to_end(&mut raw)
+            .unwrap();
+        raw
+    }
+
+    /// Data shorter or longer than the dimensions need is an error naming both sizes.
+    #[test]
+    fn data_of_the_wrong_length_is_an_error() {
+        let raw = phantom_bytes();
+        let dir = tempfile::tempdir().unwrap();
+        for (name, bytes) in [
+            ("short.nii", raw[..raw.len() - 4].to_vec()),
+            ("long.nii", [raw.clone(), vec![0; 4]].concat()),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            let Err(err) = read_volume(&path) else {
+                panic!("{name} read as a volume");
+            };
+            assert!(err.to_string().contains("need 160"), "{name}: {err}");
+        }
+    }
+
+    /// The direct reader gives what the nifti crate gives, for every stored type this study
+    /// meets, in both byte orders, with and without rescaling; label maps read as integers give
+    /// `label_value` of those values.
+    #[test]
+    fn direct_reader_matches_the_nifti_crate() {
+        let raw = phantom_bytes();
+        let values: Vec<f32> = raw[352..]
+            .chunks_exact(2)
+            .map(|b| i16::from_le_bytes(b.try_into().unwrap()) as f32)
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let mut checked = 0;
+        // (datatype, bitpix, encode one value)
+        type Enc = fn(f32, bool) -> Vec<u8>;
+        let types: [(i16, i16, Enc); 5] = [
+            (2, 8, |v, _| vec![v.max(0.0) as u8]),
+            (4, 16, |v, le| {
+                let x = (v * 3.0 - 5.0) as i16;
+                if le { x.to_le_bytes() } else { x.to_be_bytes() }.to_vec()
+            }),
+            (512, 16, |v, le| {
+                let x = v as u16;
+                if le { x.to_le_bytes() } else { x.to_be_bytes() }.to_vec()
+            }),
+            (16, 32, |v, le| {
+                if le { v.to_le_bytes() } else { v.to_be_bytes() }.to_vec()
+            }),
+            (64, 64, |v, le| {
+                let x = v as f64 - 0.25;
+                if le { x.to_le_bytes() } else { x.to_be_bytes() }.to_vec()
+            }),
+        ];
+        for (datatype, bitpix, enc) in types {
+            for little in [true, false] {
+                for (slope, inter) in [(0.0f32, 0.0f32), (1.0, 0.0), (2.5, -1.0)] {
+                    let mut bytes = raw[..352].to_vec();
+                    bytes[70..72].copy_from_slice(&datatype.to_le_bytes());
+                    bytes[72..74].copy_from_slice(&bitpix.to_le_bytes());
+                    bytes[112..116].copy_from_slice(&slope.to_le_bytes());
+                    bytes[116..120].copy_from_slice(&inter.to_le_bytes());
+                    if !little {
+                        swap_header(&mut bytes);
+                    }
+                    bytes.extend(values.iter().flat_map(|&v| enc(v, little)));
+                    let path = dir.path().join(format!("t{datatype}_{little}_{slope}.nii"));
+                    std::fs::write(&path, &bytes).unwrap();
+                    let (_, expected) = read_with_crate(&path).unwrap();
+                    let got = read_volume(&path).unwrap();
+                    assert_eq!(got.data, expected, "{path:?}");
+                    let (labels, _) = read_labels(&path).unwrap();
+                    let want = expected.mapv(label_value);
+                    assert_eq!(labels, want, "{path:?}");
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 30);
     }
 
     fn ibsi(name: &str) -> std::path::PathBuf {

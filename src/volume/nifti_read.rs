@@ -1,0 +1,382 @@
+//! Reading a single-file NIfTI-1 image (`.nii`, `.nii.gz`; NIfTI-1.1, magic `n+1`) straight into
+//! `f32` voxels: the header is parsed by the nifti crate, the data is inflated directly into the
+//! voxel buffer (float32 in native byte order: no copy at all) and rescaled by `scl_slope` /
+//! `scl_inter` as the format defines (slope 0 = no scaling), exactly as the nifti crate's
+//! `into_ndarray::<f32>` does, without its per-element conversion and extra buffers.
+//!
+//! A label map can be read straight into integer labels (`read_labels`), without the float image.
+//! Anything else (header/image pairs, complex or RGB data) is left to the nifti crate's general
+//! reader: `read` returns `None` for it.
+
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use nifti::{Endianness, NiftiHeader};
+
+use super::nifti_io::NiftiError;
+
+/// The header, the dimensions (`dim[1..=dim[0]]`) and the voxels in file order (first index
+/// fastest), rescaled.
+pub struct Raw<T> {
+    pub header: NiftiHeader,
+    pub dims: Vec<usize>,
+    pub data: Vec<T>,
+}
+
+/// Largest voxel data (bytes) read into a buffer allocated up front: 256 MiB.
+const PREALLOCATE: usize = 1 << 28;
+
+/// Stored voxel types this reader converts (NIfTI-1 datatype codes).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Stored {
+    U8,
+    I8,
+    I16,
+    U16,
+    I32,
+    U32,
+    I64,
+    U64,
+    F32,
+    F64,
+}
+
+impl Stored {
+    fn from_code(code: i16) -> Option<Stored> {
+        Some(match code {
+            2 => Stored::U8,
+            256 => Stored::I8,
+            4 => Stored::I16,
+            512 => Stored::U16,
+            8 => Stored::I32,
+            768 => Stored::U32,
+            1024 => Stored::I64,
+            1280 => Stored::U64,
+            16 => Stored::F32,
+            64 => Stored::F64,
+            _ => return None,
+        })
+    }
+
+    fn size(self) -> usize {
+        match self {
+            Stored::U8 | Stored::I8 => 1,
+            Stored::I16 | Stored::U16 => 2,
+            Stored::I32 | Stored::U32 | Stored::F32 => 4,
+            Stored::I64 | Stored::U64 | Stored::F64 => 8,
+        }
+    }
+
+    /// Every stored element of `bytes` as `f32` (cast as the nifti crate casts it), rescaled when
+    /// `scale` is `Some((slope, intercept))`, then mapped by `out`.
+    fn convert<T>(
+        self,
+        bytes: &[u8],
+        little: bool,
+        scale: Option<(f32, f32)>,
+        out: impl Fn(f32) -> T,
+    ) -> Vec<T> {
+        macro_rules! run {
+            ($t:ty) => {{
+                const N: usize = std::mem::size_of::<$t>();
+                let cast = |b: &[u8]| {
+                    let a: [u8; N] = b.try_into().unwrap_or([0; N]);
+                    (if little {
+                        <$t>::from_le_bytes(a)
+                    } else {
+                        <$t>::from_be_bytes(a)
+                    }) as f32
+                };
+                let chunks = bytes.chunks_exact(N);
+                match scale {
+                    None => chunks.map(|b| out(cast(b))).collect(),
+                    Some((m, c)) => chunks.map(|b| out(cast(b) * m + c)).collect(),
+                }
+            }};
+        }
+        match self {
+            Stored::U8 => run!(u8),
+            Stored::I8 => run!(i8),
+            Stored::I16 => run!(i16),
+            Stored::U16 => run!(u16),
+            Stored::I32 => run!(i32),
+            Stored::U32 => run!(u32),
+            Stored::I64 => run!(i64),
+            Stored::U64 => run!(u64),
+            Stored::F32 => run!(f32),
+            Stored::F64 => run!(f64),
+        }
+    }
+}
+
+fn invalid(path: &Path, what: impl Into<String>) -> NiftiError {
+    NiftiError::Invalid {
+        path: path.display().to_string(),
+        what: what.into(),
+    }
+}
+
+fn io(path: &Path, source: std::io::Error) -> NiftiError {
+    NiftiError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Read up to `buf.len()` bytes; the count read (short only at the end of the stream).
+fn fill(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// A file positioned at its voxel data, with what the header says about it.
+struct Opened {
+    reader: Box<dyn Read>,
+    header: NiftiHeader,
+    stored: Stored,
+    dims: Vec<usize>,
+    voxels: usize,
+}
+
+impl Opened {
+    fn little(&self) -> bool {
+        self.header.endianness == Endianness::Little
+    }
+
+    /// `Some((slope, intercept))` when the header asks for rescaling (slope 0 means none, as
+    /// does the identity).
+    fn scale(&self) -> Option<(f32, f32)> {
+        let (m, c) = (self.header.scl_slope, self.header.scl_inter);
+        (m != 0.0 && (m != 1.0 || c != 0.0)).then_some((m, c))
+    }
+
+    /// Bytes the voxel data needs.
+    fn needed(&self) -> usize {
+        self.voxels * self.stored.size()
+    }
+
+    /// Whether the data may be read into a buffer of its declared size allocated up front (a
+    /// header can declare any size; beyond this the buffer grows as data arrives).
+    fn preallocate(&self) -> bool {
+        self.needed() <= PREALLOCATE
+    }
+
+    /// Fill `buf` with the voxel data; an error unless the data is exactly that long.
+    fn read_data(&mut self, path: &Path, buf: &mut [u8]) -> Result<(), NiftiError> {
+        let held = fill(&mut self.reader, buf).map_err(|e| io(path, e))?;
+        // Data beyond what the dimensions need is as wrong as data missing.
+        let extra =
+            std::io::copy(&mut self.reader, &mut std::io::sink()).map_err(|e| io(path, e))?;
+        self.check_size(path, held as u64 + extra)
+    }
+
+    fn check_size(&self, path: &Path, held: u64) -> Result<(), NiftiError> {
+        if held == self.needed() as u64 {
+            return Ok(());
+        }
+        Err(invalid(
+            path,
+            format!(
+                "the data holds {held} bytes where dimensions {:?} of datatype {} need {}",
+                self.dims,
+                self.header.datatype,
+                self.needed()
+            ),
+        ))
+    }
+
+    /// The voxel data's bytes, checked to be exactly as long as the dimensions need.
+    fn read_bytes(&mut self, path: &Path) -> Result<Vec<u8>, NiftiError> {
+        if self.preallocate() {
+            let mut bytes = vec![0u8; self.needed()];
+            self.read_data(path, &mut bytes)?;
+            return Ok(bytes);
+        }
+        let mut bytes = Vec::with_capacity(PREALLOCATE);
+        let limit = self.needed() as u64 + 1;
+        self.reader
+            .by_ref()
+            .take(limit)
+            .read_to_end(&mut bytes)
+            .map_err(|e| io(path, e))?;
+        let extra =
+            std::io::copy(&mut self.reader, &mut std::io::sink()).map_err(|e| io(path, e))?;
+        self.check_size(path, bytes.len() as u64 + extra)?;
+        Ok(bytes)
+    }
+
+    /// The voxels mapped by `out` (after the cast and rescaling).
+    fn convert<T>(mut self, path: &Path, out: impl Fn(f32) -> T) -> Result<Raw<T>, NiftiError> {
+        let bytes = self.read_bytes(path)?;
+        let data = self
+            .stored
+            .convert(&bytes, self.little(), self.scale(), out);
+        Ok(Raw {
+            header: self.header,
+            dims: self.dims,
+            data,
+        })
+    }
+}
+
+/// Read `path` when it is a single-file NIfTI-1 image of a numeric datatype; `None` when it is
+/// something the nifti crate's general reader should handle.
+pub fn read(path: &Path) -> Result<Option<Raw<f32>>, NiftiError> {
+    let Some(mut f) = open(path)? else {
+        return Ok(None);
+    };
+    let native = f.stored == Stored::F32 && f.little() == cfg!(target_endian = "little");
+    if !(native && f.preallocate()) {
+        return f.convert(path, |v| v).map(Some);
+    }
+    // float32 in native byte order: inflated straight into the voxels.
+    let mut data = vec![0.0f32; f.voxels];
+    f.read_data(path, bytemuck::cast_slice_mut(&mut data))?;
+    if let Some((m, c)) = f.scale() {
+        for v in &mut data {
+            *v = *v * m + c;
+        }
+    }
+    Ok(Some(Raw {
+        header: f.header,
+        dims: f.dims,
+        data,
+    }))
+}
+
+/// Read a label map like `read`: integer voxels stored without rescaling are their own labels
+/// (negative ones 0); any other voxel is mapped by `label` from its rescaled value.
+pub fn read_labels(
+    path: &Path,
+    label: impl Fn(f32) -> u32,
+) -> Result<Option<Raw<u32>>, NiftiError> {
+    let Some(mut f) = open(path)? else {
+        return Ok(None);
+    };
+    if f.scale().is_some() || matches!(f.stored, Stored::F32 | Stored::F64) {
+        return f.convert(path, label).map(Some);
+    }
+    let bytes = f.read_bytes(path)?;
+    let little = f.little();
+    macro_rules! labels {
+        ($t:ty) => {{
+            const N: usize = std::mem::size_of::<$t>();
+            bytes
+                .chunks_exact(N)
+                .map(|b| {
+                    let a: [u8; N] = b.try_into().unwrap_or([0; N]);
+                    let v = if little {
+                        <$t>::from_le_bytes(a)
+                    } else {
+                        <$t>::from_be_bytes(a)
+                    };
+                    u32::try_from(v.max(0)).unwrap_or(u32::MAX)
+                })
+                .collect()
+        }};
+    }
+    let data: Vec<u32> = match f.stored {
+        Stored::U8 => bytes.iter().map(|&b| b as u32).collect(),
+        Stored::I8 => labels!(i8),
+        Stored::I16 => labels!(i16),
+        Stored::U16 => labels!(u16),
+        Stored::I32 => labels!(i32),
+        Stored::U32 => labels!(u32),
+        Stored::I64 => labels!(i64),
+        Stored::U64 => labels!(u64),
+        Stored::F32 | Stored::F64 => Vec::new(),
+    };
+    Ok(Some(Raw {
+        header: f.header,
+        dims: f.dims,
+        data,
+    }))
+}
+
+/// Open `path`, parse its header and move to its data; `None` for what `read` leaves to the
+/// nifti crate.
+fn open(path: &Path) -> Result<Option<Opened>, NiftiError> {
+    let file = std::fs::File::open(path).map_err(|e| io(path, e))?;
+    let mut file = BufReader::with_capacity(1 << 16, file);
+    let mut magic = [0u8; 2];
+    let got = fill(&mut file, &mut magic).map_err(|e| io(path, e))?;
+    let head = std::io::Cursor::new(magic[..got].to_vec());
+    let mut reader: Box<dyn Read> = if magic == [0x1f, 0x8b] {
+        Box::new(flate2::read::MultiGzDecoder::new(head.chain(file)))
+    } else {
+        Box::new(head.chain(file))
+    };
+    let mut hbuf = [0u8; 348];
+    let got = fill(&mut reader, &mut hbuf).map_err(|e| io(path, e))?;
+    if got < hbuf.len() {
+        return Err(invalid(
+            path,
+            format!("the header holds {got} bytes where NIfTI-1 needs 348"),
+        ));
+    }
+    let header = NiftiHeader::from_reader(&hbuf[..]).map_err(|source| NiftiError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let Some(stored) = Stored::from_code(header.datatype) else {
+        return Ok(None);
+    };
+    if &header.magic != b"n+1\0" {
+        return Ok(None);
+    }
+    let dims: Vec<usize> = header
+        .dim()
+        .map_err(|source| NiftiError::Read {
+            path: path.display().to_string(),
+            source,
+        })?
+        .iter()
+        .map(|&d| d as usize)
+        .collect();
+    let bits = 8 * stored.size();
+    if header.bitpix as usize != bits {
+        return Err(invalid(
+            path,
+            format!(
+                "bitpix {} disagrees with datatype {} ({bits} bits per voxel)",
+                header.bitpix, header.datatype
+            ),
+        ));
+    }
+    let voxels = dims
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .filter(|v| v.checked_mul(8).is_some())
+        .ok_or_else(|| invalid(path, format!("dimensions {dims:?} are too large")))?;
+    let offset = header.vox_offset;
+    if !(offset.is_finite() && offset >= 348.0 && offset.fract() == 0.0) {
+        return Err(invalid(
+            path,
+            format!("vox_offset {offset} is not a whole byte offset at or after the header"),
+        ));
+    }
+    let skip = offset as u64 - 348;
+    let skipped = std::io::copy(&mut reader.by_ref().take(skip), &mut std::io::sink())
+        .map_err(|e| io(path, e))?;
+    if skipped < skip {
+        return Err(invalid(
+            path,
+            format!("the file ends before the data offset {offset}"),
+        ));
+    }
+    Ok(Some(Opened {
+        reader,
+        header,
+        stored,
+        dims,
+        voxels,
+    }))
+}
