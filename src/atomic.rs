@@ -37,6 +37,15 @@ pub fn write_bytes(path: &Path, bytes: &[u8]) -> io::Result<()> {
     })
 }
 
+/// [`write_bytes`], unless `path` already holds exactly `bytes` (a fixed file such as the feature
+/// dictionary, rewritten by every run otherwise).
+pub fn write_bytes_if_changed(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    match fs::read(path) {
+        Ok(old) if old == bytes => Ok(()),
+        _ => write_bytes(path, bytes),
+    }
+}
+
 /// Run `write` on a temporary sibling of `path`, then rename it into place. On error the
 /// temporary file is removed and `path` is untouched.
 pub fn write_with<E, F>(path: &Path, write: F) -> Result<(), E>

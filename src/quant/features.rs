@@ -233,24 +233,34 @@ pub fn roi_values(image: &Volume, in_roi: &dyn Fn(usize, usize, usize) -> bool) 
         .collect()
 }
 
-/// Every implemented feature of one region.
+/// Every implemented feature of one region (morphology alongside the intensity families: two
+/// rayon tasks).
 pub fn region_features(
     image: &Volume,
-    in_roi: &dyn Fn(usize, usize, usize) -> bool,
+    in_roi: &(dyn Fn(usize, usize, usize) -> bool + Sync),
 ) -> Vec<Feature> {
     let values = roi_values(image, in_roi);
     if values.is_empty() {
         return Vec::new();
     }
-    let mut out = super::morphology::morphology(image, in_roi);
-    out.push(Feature {
-        name: "morph_vol_approx".into(),
-        value: values.len() as f64 * image.geometry.voxel_volume_mm3(),
-        unit_kind: UnitKind::Volume,
-    });
-    out.extend(super::spatial::autocorrelation(image, in_roi));
-    out.extend(intensity_statistics(&values));
-    out.extend(local_intensity(image, in_roi));
+    let (mut out, rest) = rayon::join(
+        || {
+            let mut out = super::morphology::morphology(image, in_roi);
+            out.push(Feature {
+                name: "morph_vol_approx".into(),
+                value: values.len() as f64 * image.geometry.voxel_volume_mm3(),
+                unit_kind: UnitKind::Volume,
+            });
+            out
+        },
+        || {
+            let mut out = super::spatial::autocorrelation(image, in_roi);
+            out.extend(intensity_statistics(&values));
+            out.extend(local_intensity(image, in_roi));
+            out
+        },
+    );
+    out.extend(rest);
     out
 }
 

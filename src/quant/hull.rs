@@ -4,6 +4,32 @@
 //! points never flip a face.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Hasher of the packed directed-edge keys: one multiply (Fibonacci hashing); the keys are small
+/// integers made by this module, not input an attacker picks, so SipHash's protection buys
+/// nothing here and costs a third of the hull's time.
+#[derive(Default)]
+struct EdgeHasher(u64);
+
+impl Hasher for EdgeHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0 ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// A directed edge (u, v) as one key.
+fn edge_key(u: usize, v: usize) -> u64 {
+    (u as u64) << 32 | v as u64
+}
 
 fn sub(a: [i64; 3], b: [i64; 3]) -> [i64; 3] {
     [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
@@ -61,7 +87,7 @@ pub fn convex_hull(points: &[[i64; 3]]) -> Vec<[usize; 3]> {
     let mut hull = Quickhull {
         points,
         faces: Vec::new(),
-        edges: HashMap::new(),
+        edges: HashMap::default(),
         seen: Vec::new(),
     };
     for f in initial {
@@ -76,12 +102,11 @@ pub fn convex_hull(points: &[[i64; 3]]) -> Vec<[usize; 3]> {
             continue;
         }
         // The point farthest above the face (first in index order on ties).
-        let v = hull.faces[fi].v;
         let apex = hull.faces[fi]
             .outside
             .iter()
             .copied()
-            .max_by_key(|&q| (hull.height(v, q), std::cmp::Reverse(q)))
+            .max_by_key(|&q| (hull.height(fi, q), std::cmp::Reverse(q)))
             .unwrap_or(0);
         // The faces the apex sees (connected, found across edges) and their horizon.
         stamp += 1;
@@ -94,10 +119,10 @@ pub fn convex_hull(points: &[[i64; 3]]) -> Vec<[usize; 3]> {
             let f = hull.faces[visible[next]].v;
             next += 1;
             for (u, w) in [(f[0], f[1]), (f[1], f[2]), (f[2], f[0])] {
-                let Some(&g) = hull.edges.get(&(w, u)) else {
+                let Some(&g) = hull.edges.get(&edge_key(w, u)) else {
                     continue;
                 };
-                if hull.height(hull.faces[g].v, apex) > 0 {
+                if hull.height(g, apex) > 0 {
                     if hull.seen[g] != stamp {
                         hull.seen[g] = stamp;
                         visible.push(g);
@@ -137,6 +162,10 @@ pub fn convex_hull(points: &[[i64; 3]]) -> Vec<[usize; 3]> {
 /// One face of the hull being built, with the points waiting above it.
 struct Face {
     v: [usize; 3],
+    /// (b − a) × (c − a) of its corners, and its dot product with a: the height of a point q
+    /// above the face is normal · q − offset (the orientation determinant, exact in i64).
+    normal: [i64; 3],
+    offset: i64,
     outside: Vec<usize>,
     alive: bool,
 }
@@ -145,25 +174,30 @@ struct Quickhull<'a> {
     points: &'a [[i64; 3]],
     faces: Vec<Face>,
     /// Directed edge (u, v) → the live face holding it (its twin (v, u) is on the neighbour).
-    edges: HashMap<(usize, usize), usize>,
+    edges: HashMap<u64, usize, BuildHasherDefault<EdgeHasher>>,
     /// Per face, the walk that last visited it.
     seen: Vec<u32>,
 }
 
 impl Quickhull<'_> {
-    /// > 0 when point `q` lies above face `v` (on the side its normal points to).
-    fn height(&self, v: [usize; 3], q: usize) -> i64 {
-        let p = self.points;
-        orient(p[v[0]], p[v[1]], p[v[2]], p[q])
+    /// Positive when point `q` lies above face `f` (on the side its normal points to): the
+    /// same value as `orient` of the face's corners and q.
+    fn height(&self, f: usize, q: usize) -> i64 {
+        let face = &self.faces[f];
+        dot(face.normal, self.points[q]) - face.offset
     }
 
     fn add_face(&mut self, v: [usize; 3]) -> usize {
         let i = self.faces.len();
-        for e in [(v[0], v[1]), (v[1], v[2]), (v[2], v[0])] {
-            self.edges.insert(e, i);
+        for (a, b) in [(v[0], v[1]), (v[1], v[2]), (v[2], v[0])] {
+            self.edges.insert(edge_key(a, b), i);
         }
+        let p = self.points;
+        let normal = cross(sub(p[v[1]], p[v[0]]), sub(p[v[2]], p[v[0]]));
         self.faces.push(Face {
             v,
+            normal,
+            offset: dot(normal, p[v[0]]),
             outside: Vec::new(),
             alive: true,
         });
@@ -172,7 +206,8 @@ impl Quickhull<'_> {
 
     fn remove_face(&mut self, i: usize) {
         let v = self.faces[i].v;
-        for e in [(v[0], v[1]), (v[1], v[2]), (v[2], v[0])] {
+        for (a, b) in [(v[0], v[1]), (v[1], v[2]), (v[2], v[0])] {
+            let e = edge_key(a, b);
             if self.edges.get(&e) == Some(&i) {
                 self.edges.remove(&e);
             }
@@ -183,7 +218,7 @@ impl Quickhull<'_> {
     /// Put each point in the outside set of the first of `faces` it lies above (or drop it).
     fn assign(&mut self, points: Vec<usize>, faces: &[usize]) {
         for q in points {
-            if let Some(&f) = faces.iter().find(|&&f| self.height(self.faces[f].v, q) > 0) {
+            if let Some(&f) = faces.iter().find(|&&f| self.height(f, q) > 0) {
                 self.faces[f].outside.push(q);
             }
         }
@@ -193,7 +228,17 @@ impl Quickhull<'_> {
 /// Volume (mm³) and area (mm²) of the convex hull of `points` (doubled grid coordinates, axis
 /// order [k, j, i]) on a grid of `spacing` [k, j, i] mm; (0, 0) when they span no volume.
 pub fn hull_volume_area(points: &[[i64; 3]], spacing: [f64; 3]) -> (f64, f64) {
+    let (volume, area, _) = hull_measures(points, spacing);
+    (volume, area)
+}
+
+/// `hull_volume_area` and the hull's vertices (indices into `points`, ascending; empty when the
+/// points span no volume): the points a largest distance can end on.
+pub fn hull_measures(points: &[[i64; 3]], spacing: [f64; 3]) -> (f64, f64, Vec<usize>) {
     let faces = convex_hull(points);
+    let mut vertices: Vec<usize> = faces.iter().flatten().copied().collect();
+    vertices.sort_unstable();
+    vertices.dedup();
     let mm = |p: [i64; 3]| [0, 1, 2].map(|d| p[d] as f64 / 2.0 * spacing[d]);
     let (mut volume, mut area) = (0.0, 0.0);
     for f in faces {
@@ -208,7 +253,7 @@ pub fn hull_volume_area(points: &[[i64; 3]], spacing: [f64; 3]) -> (f64, f64) {
         area += 0.5 * (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt();
         volume += (a[0] * n[0] + a[1] * n[1] + a[2] * n[2]) / 6.0;
     }
-    (volume.abs(), area)
+    (volume.abs(), area, vertices)
 }
 
 #[cfg(test)]

@@ -134,24 +134,37 @@ pub fn features_for_volume(
                 return Vec::new();
             };
             let in_roi = |k: usize, j: usize, i: usize| mask[[k, j, i]];
-            let mut feats = features::region_features(sub, &in_roi);
-            if let (Some(w), false) = (pet_settings.texture_bin_width, feats.is_empty()) {
-                // One discretisation per region, shared by every family.
-                let g = grey_levels::discretise(sub, &in_roi, w);
-                feats.extend(histogram::histogram_features(&g));
-                feats.extend(glcm::glcm_features(&g));
-                feats.extend(glrlm::glrlm_features(&g));
-                feats.extend(glszm::glszm_features(&g));
-                feats.extend(ngtdm::ngtdm_features(&g));
-                feats.extend(gldzm::gldzm_features(&g));
-                feats.extend(ngldm::ngldm_features(&g));
-            }
-            if ctx.image == "suvbw" && !feats.is_empty() {
-                feats.extend(pet::volume_metrics(
-                    sub,
-                    &in_roi,
-                    &pet_settings.suv_thresholds,
-                ));
+            // The families of one region are rayon tasks too: a large region (the liver) is not
+            // one core's work while the other idles.
+            let (mut feats, (texture, pet)) = rayon::join(
+                || features::region_features(sub, &in_roi),
+                || {
+                    rayon::join(
+                        || {
+                            let w = pet_settings.texture_bin_width?;
+                            // One discretisation per region, shared by every family.
+                            let g = grey_levels::discretise(sub, &in_roi, w);
+                            let mut t = histogram::histogram_features(&g);
+                            t.extend(glcm::glcm_features(&g));
+                            t.extend(glrlm::glrlm_features(&g));
+                            t.extend(glszm::glszm_features(&g));
+                            t.extend(ngtdm::ngtdm_features(&g));
+                            t.extend(gldzm::gldzm_features(&g));
+                            t.extend(ngldm::ngldm_features(&g));
+                            Some(t)
+                        },
+                        || {
+                            (ctx.image == "suvbw").then(|| {
+                                pet::volume_metrics(sub, &in_roi, &pet_settings.suv_thresholds)
+                            })
+                        },
+                    )
+                },
+            );
+            // Nothing from an empty region (its features are empty).
+            if !feats.is_empty() {
+                feats.extend(texture.unwrap_or_default());
+                feats.extend(pet.unwrap_or_default());
             }
             feats
         })
@@ -407,25 +420,23 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
             "--mtv-suv thresholds must be positive SUVs, found {t}"
         )));
     }
-    // A NIfTI label map is read while the image loads (two files, two cores).
+    // A NIfTI label map is read, and its regions found, while the image loads (two cores).
     let mask_name = opts.mask.to_string_lossy();
     let nifti_mask =
         opts.mask.is_file() && (mask_name.ends_with(".nii") || mask_name.ends_with(".nii.gz"));
     let (loaded, mask) = if nifti_mask {
         let (image, mask) = rayon::join(
             || load_image(&opts.image),
-            || nifti_io::read_volume(&opts.mask),
+            || roi::PendingRois::read(&opts.mask, given.as_ref()),
         );
-        (image, Some(mask.map_err(roi::RoiError::from)?))
+        (image, Some(mask?))
     } else {
         (load_image(&opts.image), None)
     };
     let (image, ctx) = loaded?;
     let image_for = (!ctx.frame_of_reference.is_empty()).then_some(ctx.frame_of_reference.as_str());
     let rois = match mask {
-        Some(mask) => {
-            roi::Rois::from_label_map(&roi::resample_nearest(&image, &mask)?, given.as_ref())
-        }
+        Some(pending) => pending.on_image(&image, given.as_ref())?,
         None => roi::load_rois(&image, image_for, &opts.mask, given.as_ref())?,
     };
     if !rois.exact {

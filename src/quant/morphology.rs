@@ -186,7 +186,6 @@ fn ellipsoid_area(a: f64, b: f64, c: f64) -> f64 {
 /// The morphological features of the region `in_roi` of `image` (intensities for the centre of
 /// mass shift and the integrated intensity).
 pub fn morphology(image: &Volume, in_roi: &dyn Fn(usize, usize, usize) -> bool) -> Vec<Feature> {
-    let dims = image.dims();
     // Array axes (k, j, i) scale by spacing (z, y, x).
     let s = [
         image.geometry.spacing[2],
@@ -241,11 +240,22 @@ pub fn morphology(image: &Volume, in_roi: &dyn Fn(usize, usize, usize) -> bool) 
     }
     drop(pos);
 
-    // Marching cubes over the bounding box padded by one voxel.
-    let inside_at = |c: [i64; 3]| -> bool {
-        (0..3).all(|d| c[d] >= 0 && (c[d] as usize) < dims[d])
-            && in_roi(c[0] as usize, c[1] as usize, c[2] as usize)
-    };
+    // Marching cubes over the bounding box padded by one voxel. Membership is first laid out as
+    // 0/1 bytes over that padded box, so a cube's configuration is eight loads at fixed offsets.
+    let pd = [0, 1, 2].map(|d| hi[d] - lo[d] + 3);
+    let mut occupied = vec![0u8; pd[0] * pd[1] * pd[2]];
+    for k in lo[0]..=hi[0] {
+        for j in lo[1]..=hi[1] {
+            let row = ((k - lo[0] + 1) * pd[1] + (j - lo[1] + 1)) * pd[2] + 1;
+            for i in lo[2]..=hi[2] {
+                occupied[row + i - lo[2]] = u8::from(in_roi(k, j, i));
+            }
+        }
+    }
+    let offsets: [usize; 8] = std::array::from_fn(|c| {
+        let o = corner(c);
+        (o[0] * pd[1] + o[1]) * pd[2] + o[2]
+    });
     let cases = cases();
     let (mut volume, mut area) = (0.0f64, 0.0f64);
     // Mesh vertices as doubled grid coordinates (2·index + 2·u, u ∈ {0, ½, 1}) packed in a u64:
@@ -253,20 +263,24 @@ pub fn morphology(image: &Volume, in_roi: &dyn Fn(usize, usize, usize) -> bool) 
     // millimetres (an axis scaling is linear).
     let mut vertices: Vec<u64> = Vec::new();
     let origin = [0, 1, 2].map(|d| lo[d] as f64 * s[d]);
-    for k in lo[0] as i64 - 1..=hi[0] as i64 {
-        for j in lo[1] as i64 - 1..=hi[1] as i64 {
-            for i in lo[2] as i64 - 1..=hi[2] as i64 {
+    for pk in 0..pd[0] - 1 {
+        for pj in 0..pd[1] - 1 {
+            let row = (pk * pd[1] + pj) * pd[2];
+            for pi in 0..pd[2] - 1 {
+                let at = row + pi;
                 let mut config = 0usize;
-                for c in 0..8 {
-                    let o = corner(c);
-                    if inside_at([k + o[0] as i64, j + o[1] as i64, i + o[2] as i64]) {
-                        config |= 1 << c;
-                    }
+                for (c, o) in offsets.iter().enumerate() {
+                    config |= (occupied[at + o] as usize) << c;
                 }
                 if config == 0 || config == 255 {
                     continue;
                 }
-                let base = [k, j, i];
+                // The cube's first corner, in region (crop) indices: one before the box.
+                let base = [
+                    (lo[0] + pk) as i64 - 1,
+                    (lo[1] + pj) as i64 - 1,
+                    (lo[2] + pi) as i64 - 1,
+                ];
                 for t in &cases[config] {
                     let v =
                         t.map(|u| [0, 1, 2].map(|d| (base[d] as f64 + u[d]) * s[d] - origin[d]));
@@ -292,8 +306,14 @@ pub fn morphology(image: &Volume, in_roi: &dyn Fn(usize, usize, usize) -> bool) 
         }
     }
     let hull = hull_candidates(&mut vertices);
-    let (hull_volume, hull_area) = super::hull::hull_volume_area(&hull, s);
-    let points: Vec<[f64; 3]> = hull
+    let (hull_volume, hull_area, hull_vertices) = super::hull::hull_measures(&hull, s);
+    // The largest distance ends on hull vertices; every candidate when the hull is flat.
+    let ends: Vec<[i64; 3]> = if hull_vertices.is_empty() {
+        hull.clone()
+    } else {
+        hull_vertices.iter().map(|&v| hull[v]).collect()
+    };
+    let points: Vec<[f64; 3]> = ends
         .iter()
         .map(|&[a, b, c]| {
             let q = [a, b, c];

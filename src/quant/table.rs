@@ -487,7 +487,7 @@ pub fn write_dictionary(dir: &Path) -> std::io::Result<()> {
             let _ = w.write_record([feature.as_str(), code, "1", definition.as_str(), ""]);
         }
     }
-    crate::atomic::write_bytes(
+    crate::atomic::write_bytes_if_changed(
         &dir.join("features.dictionary.csv"),
         &w.into_inner().unwrap_or_default(),
     )
