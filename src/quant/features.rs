@@ -150,7 +150,7 @@ pub fn peak_radius_mm() -> f64 {
 /// Local and global intensity peaks of the region `in_roi` of `image` (IBSI 3.2).
 pub fn local_intensity(
     image: &Volume,
-    in_roi: &dyn Fn(usize, usize, usize) -> bool,
+    in_roi: &impl Fn(usize, usize, usize) -> bool,
 ) -> Vec<Feature> {
     let [nk, nj, ni] = image.dims();
     let g = &image.geometry;
@@ -158,34 +158,54 @@ pub fn local_intensity(
     // Offsets (in voxels) whose centres are within r of the centre, in physical space.
     let ext = |axis: usize| (r / g.spacing[axis]).floor() as i64;
     let m = g.matrix();
-    let mut offsets = Vec::new();
+    // The sphere as row segments: for each (dk, dj), the range of di whose centres are within r.
+    // A sphere's sum is then one difference of row prefix sums per segment.
+    let mut segments: Vec<(i64, i64, i64, i64)> = Vec::new();
     for dk in -ext(2)..=ext(2) {
         for dj in -ext(1)..=ext(1) {
-            for di in -ext(0)..=ext(0) {
+            let inside = |di: i64| {
                 let v = [di as f64, dj as f64, dk as f64];
                 let w: f64 = (0..3)
                     .map(|row| (m[row][0] * v[0] + m[row][1] * v[1] + m[row][2] * v[2]).powi(2))
                     .sum();
-                if w.sqrt() <= r + 1e-9 {
-                    offsets.push((dk, dj, di));
-                }
+                w.sqrt() <= r + 1e-9
+            };
+            let run: Vec<i64> = (-ext(0)..=ext(0)).filter(|&di| inside(di)).collect();
+            if let (Some(&lo), Some(&hi)) = (run.first(), run.last()) {
+                // A sphere's row is one run (convex), whatever the axes' spacing and shear.
+                debug_assert_eq!(run.len() as i64, hi - lo + 1);
+                segments.push((dk, dj, lo, hi));
             }
         }
     }
+    // prefix[(k, j)][i] = sum of the row's first i values (f64).
+    let mut prefix = vec![0.0f64; nk * nj * (ni + 1)];
+    for ((k, j), row) in (0..nk)
+        .flat_map(|k| (0..nj).map(move |j| (k, j)))
+        .zip(image.data.rows())
+    {
+        let p = &mut prefix[(k * nj + j) * (ni + 1)..(k * nj + j + 1) * (ni + 1)];
+        let mut acc = 0.0;
+        for (x, v) in row.iter().enumerate() {
+            acc += *v as f64;
+            p[x + 1] = acc;
+        }
+    }
     let sphere_mean = |k: usize, j: usize, i: usize| -> f64 {
-        let (mut s, mut c) = (0.0, 0usize);
-        for &(dk, dj, di) in &offsets {
-            let (kk, jj, ii) = (k as i64 + dk, j as i64 + dj, i as i64 + di);
-            if kk >= 0
-                && jj >= 0
-                && ii >= 0
-                && (kk as usize) < nk
-                && (jj as usize) < nj
-                && (ii as usize) < ni
-            {
-                s += image.data[[kk as usize, jj as usize, ii as usize]] as f64;
-                c += 1;
+        let (mut s, mut c) = (0.0, 0i64);
+        for &(dk, dj, lo, hi) in &segments {
+            let (kk, jj) = (k as i64 + dk, j as i64 + dj);
+            if kk < 0 || jj < 0 || kk as usize >= nk || jj as usize >= nj {
+                continue;
             }
+            let a = (i as i64 + lo).max(0);
+            let b = (i as i64 + hi).min(ni as i64 - 1);
+            if a > b {
+                continue;
+            }
+            let p = &prefix[(kk as usize * nj + jj as usize) * (ni + 1)..];
+            s += p[b as usize + 1] - p[a as usize];
+            c += b - a + 1;
         }
         s / c.max(1) as f64
     };
@@ -224,7 +244,7 @@ pub fn local_intensity(
 }
 
 /// The image values of a region's voxels, in index order.
-pub fn roi_values(image: &Volume, in_roi: &dyn Fn(usize, usize, usize) -> bool) -> Vec<f64> {
+pub fn roi_values(image: &Volume, in_roi: &impl Fn(usize, usize, usize) -> bool) -> Vec<f64> {
     image
         .data
         .indexed_iter()
@@ -237,7 +257,7 @@ pub fn roi_values(image: &Volume, in_roi: &dyn Fn(usize, usize, usize) -> bool) 
 /// rayon tasks).
 pub fn region_features(
     image: &Volume,
-    in_roi: &(dyn Fn(usize, usize, usize) -> bool + Sync),
+    in_roi: &(impl Fn(usize, usize, usize) -> bool + Sync),
 ) -> Vec<Feature> {
     let values = roi_values(image, in_roi);
     if values.is_empty() {

@@ -18,7 +18,7 @@ pub struct GreyLevels {
 /// Fixed-bin-size grey levels of the region.
 pub fn discretise(
     image: &Volume,
-    in_roi: &dyn Fn(usize, usize, usize) -> bool,
+    in_roi: &impl Fn(usize, usize, usize) -> bool,
     bin_width: f64,
 ) -> GreyLevels {
     let min = image

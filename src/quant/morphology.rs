@@ -183,74 +183,47 @@ fn ellipsoid_area(a: f64, b: f64, c: f64) -> f64 {
     4.0 * std::f64::consts::PI * a * b * sum
 }
 
-/// The morphological features of the region `in_roi` of `image` (intensities for the centre of
-/// mass shift and the integrated intensity).
-pub fn morphology(image: &Volume, in_roi: &dyn Fn(usize, usize, usize) -> bool) -> Vec<Feature> {
-    // Array axes (k, j, i) scale by spacing (z, y, x).
-    let s = [
-        image.geometry.spacing[2],
-        image.geometry.spacing[1],
-        image.geometry.spacing[0],
-    ];
-    // Region voxels, bounding box, first and second moments.
-    let (mut lo, mut hi) = ([usize::MAX; 3], [0usize; 3]);
-    let mut n = 0usize;
-    let (mut sum, mut wsum, mut wpos) = ([0.0f64; 3], 0.0f64, [0.0f64; 3]);
-    let mut intensity_sum = 0.0;
-    let mut pos: Vec<[f64; 3]> = Vec::new();
-    for ((k, j, i), v) in image.data.indexed_iter() {
-        if !in_roi(k, j, i) {
-            continue;
-        }
-        let idx = [k, j, i];
-        for d in 0..3 {
-            lo[d] = lo[d].min(idx[d]);
-            hi[d] = hi[d].max(idx[d]);
-        }
-        let p = [0, 1, 2].map(|d| idx[d] as f64 * s[d]);
-        let w = *v as f64;
-        for d in 0..3 {
-            sum[d] += p[d];
-            wpos[d] += w * p[d];
-        }
-        wsum += w;
-        intensity_sum += w;
-        pos.push(p);
-        n += 1;
-    }
-    if n == 0 {
-        return Vec::new();
-    }
-    let nf = n as f64;
-    let centre = sum.map(|x| x / nf);
-    let mut cov = [[0.0f64; 3]; 3];
-    for p in &pos {
-        for a in 0..3 {
-            for b in 0..3 {
-                cov[a][b] += (p[a] - centre[a]) * (p[b] - centre[b]);
-            }
-        }
-    }
-    // Sample covariance (N − 1), as the IBSI reference values are computed.
-    let dof = (nf - 1.0).max(1.0);
-    for row in cov.iter_mut() {
-        for c in row.iter_mut() {
-            *c /= dof;
-        }
-    }
-    drop(pos);
+/// What the triangle mesh of a region gives (IBSI 3.1.1–3.1.2, 3.1.11, 3.1.21–22): its volume
+/// and area, the volume and area of its convex hull, and its largest diameter; with the region's
+/// bounding box ([k, j, i] of its first and last voxels).
+struct Mesh {
+    volume: f64,
+    area: f64,
+    hull_volume: f64,
+    hull_area: f64,
+    diameter: f64,
+    lo: [usize; 3],
+    hi: [usize; 3],
+}
 
-    // Marching cubes over the bounding box padded by one voxel. Membership is first laid out as
-    // 0/1 bytes over that padded box, so a cube's configuration is eight loads at fixed offsets.
-    let pd = [0, 1, 2].map(|d| hi[d] - lo[d] + 3);
+/// Marching cubes over the region's bounding box padded by one voxel; None for an empty region.
+fn mesh(
+    image: &Volume,
+    in_roi: &impl Fn(usize, usize, usize) -> bool,
+    s: [f64; 3],
+) -> Option<Mesh> {
+    // Membership laid out as 0/1 bytes over the image padded by one voxel, so a cube's
+    // configuration is eight loads at fixed offsets; the region's box is found on the way.
+    let dims = image.dims();
+    let pd = [0, 1, 2].map(|d| dims[d] + 2);
     let mut occupied = vec![0u8; pd[0] * pd[1] * pd[2]];
-    for k in lo[0]..=hi[0] {
-        for j in lo[1]..=hi[1] {
-            let row = ((k - lo[0] + 1) * pd[1] + (j - lo[1] + 1)) * pd[2] + 1;
-            for i in lo[2]..=hi[2] {
-                occupied[row + i - lo[2]] = u8::from(in_roi(k, j, i));
+    let (mut lo, mut hi) = ([usize::MAX; 3], [0usize; 3]);
+    for k in 0..dims[0] {
+        for j in 0..dims[1] {
+            let row = ((k + 1) * pd[1] + (j + 1)) * pd[2] + 1;
+            for i in 0..dims[2] {
+                if in_roi(k, j, i) {
+                    occupied[row + i] = 1;
+                    for (d, x) in [k, j, i].into_iter().enumerate() {
+                        lo[d] = lo[d].min(x);
+                        hi[d] = hi[d].max(x);
+                    }
+                }
             }
         }
+    }
+    if lo[0] == usize::MAX {
+        return None;
     }
     let offsets: [usize; 8] = std::array::from_fn(|c| {
         let o = corner(c);
@@ -263,10 +236,11 @@ pub fn morphology(image: &Volume, in_roi: &dyn Fn(usize, usize, usize) -> bool) 
     // millimetres (an axis scaling is linear).
     let mut vertices: Vec<u64> = Vec::new();
     let origin = [0, 1, 2].map(|d| lo[d] as f64 * s[d]);
-    for pk in 0..pd[0] - 1 {
-        for pj in 0..pd[1] - 1 {
+    // Cubes whose first corner runs from one voxel before the box to its last voxel.
+    for pk in lo[0]..=hi[0] + 1 {
+        for pj in lo[1]..=hi[1] + 1 {
             let row = (pk * pd[1] + pj) * pd[2];
-            for pi in 0..pd[2] - 1 {
+            for pi in lo[2]..=hi[2] + 1 {
                 let at = row + pi;
                 let mut config = 0usize;
                 for (c, o) in offsets.iter().enumerate() {
@@ -275,12 +249,8 @@ pub fn morphology(image: &Volume, in_roi: &dyn Fn(usize, usize, usize) -> bool) 
                 if config == 0 || config == 255 {
                     continue;
                 }
-                // The cube's first corner, in region (crop) indices: one before the box.
-                let base = [
-                    (lo[0] + pk) as i64 - 1,
-                    (lo[1] + pj) as i64 - 1,
-                    (lo[2] + pi) as i64 - 1,
-                ];
+                // The cube's first corner in image indices (padded index − 1).
+                let base = [pk as i64 - 1, pj as i64 - 1, pi as i64 - 1];
                 for t in &cases[config] {
                     let v =
                         t.map(|u| [0, 1, 2].map(|d| (base[d] as f64 + u[d]) * s[d] - origin[d]));
@@ -321,7 +291,115 @@ pub fn morphology(image: &Volume, in_roi: &dyn Fn(usize, usize, usize) -> bool) 
         })
         .collect();
     let diameter = max_diameter(&points);
+    Some(Mesh {
+        volume,
+        area,
+        hull_volume,
+        hull_area,
+        diameter,
+        lo,
+        hi,
+    })
+}
 
+/// First and second moments of a region's voxel positions (mm), and its intensity sums.
+struct Moments {
+    n: usize,
+    centre: [f64; 3],
+    /// Sample covariance (N − 1).
+    cov: [[f64; 3]; 3],
+    wsum: f64,
+    wpos: [f64; 3],
+}
+
+fn moments(image: &Volume, in_roi: &impl Fn(usize, usize, usize) -> bool, s: [f64; 3]) -> Moments {
+    let mut n = 0usize;
+    let (mut sum, mut wsum, mut wpos) = ([0.0f64; 3], 0.0f64, [0.0f64; 3]);
+    let mut pos: Vec<[f64; 3]> = Vec::new();
+    for ((k, j, i), v) in image.data.indexed_iter() {
+        if !in_roi(k, j, i) {
+            continue;
+        }
+        let idx = [k, j, i];
+        let p = [0, 1, 2].map(|d| idx[d] as f64 * s[d]);
+        let w = *v as f64;
+        for d in 0..3 {
+            sum[d] += p[d];
+            wpos[d] += w * p[d];
+        }
+        wsum += w;
+        pos.push(p);
+        n += 1;
+    }
+    let nf = n as f64;
+    let centre = sum.map(|x| x / nf.max(1.0));
+    let mut cov = [[0.0f64; 3]; 3];
+    for p in &pos {
+        for a in 0..3 {
+            for b in 0..3 {
+                cov[a][b] += (p[a] - centre[a]) * (p[b] - centre[b]);
+            }
+        }
+    }
+    // Sample covariance (N − 1), as the IBSI reference values are computed.
+    let dof = (nf - 1.0).max(1.0);
+    for row in cov.iter_mut() {
+        for c in row.iter_mut() {
+            *c /= dof;
+        }
+    }
+    Moments {
+        n,
+        centre,
+        cov,
+        wsum,
+        wpos,
+    }
+}
+
+/// The morphological features of the region `in_roi` of `image` (intensities for the centre of
+/// mass shift and the integrated intensity). The mesh, the moments and the axial diameter are
+/// three rayon tasks.
+pub fn morphology(
+    image: &Volume,
+    in_roi: &(impl Fn(usize, usize, usize) -> bool + Sync),
+) -> Vec<Feature> {
+    // Array axes (k, j, i) scale by spacing (z, y, x).
+    let s = [
+        image.geometry.spacing[2],
+        image.geometry.spacing[1],
+        image.geometry.spacing[0],
+    ];
+    let (mesh, (moments, axial)) = rayon::join(
+        || mesh(image, in_roi, s),
+        || {
+            rayon::join(
+                || moments(image, in_roi, s),
+                || longest_axial_diameter(image, in_roi),
+            )
+        },
+    );
+    let Some(Mesh {
+        volume,
+        area,
+        hull_volume,
+        hull_area,
+        diameter,
+        lo,
+        hi,
+    }) = mesh
+    else {
+        return Vec::new();
+    };
+    let Moments {
+        n,
+        centre,
+        cov,
+        wsum,
+        wpos,
+    } = moments;
+    let nf = n as f64;
+    let intensity_sum = wsum;
     let pi = std::f64::consts::PI;
     let (v, a) = (volume, area);
     let sph = (36.0 * pi * v * v).cbrt();
@@ -390,18 +468,17 @@ pub fn morphology(image: &Volume, in_roi: &dyn Fn(usize, usize, usize) -> bool) 
             Dimensionless,
         ),
         f("morph_integ_int", mean * v, IntegratedIntensity),
-        f(
-            "diam_axial_max",
-            longest_axial_diameter(image, in_roi),
-            Length,
-        ),
+        f("diam_axial_max", axial, Length),
     ]
 }
 
 /// Longest in-plane diameter over the slices (RECIST-like, in the acquisition plane): the largest
 /// distance between the centres of two region pixels of one slice, plus one pixel (edge to edge
 /// along that line, to within a pixel). Only edge pixels (a 4-neighbour outside) can be the ends.
-pub fn longest_axial_diameter(image: &Volume, in_roi: &dyn Fn(usize, usize, usize) -> bool) -> f64 {
+pub fn longest_axial_diameter(
+    image: &Volume,
+    in_roi: &impl Fn(usize, usize, usize) -> bool,
+) -> f64 {
     let [nk, nj, ni] = image.dims();
     let (sj, si) = (image.geometry.spacing[1], image.geometry.spacing[0]);
     let mut best = 0.0f64;

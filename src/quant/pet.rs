@@ -21,7 +21,7 @@ pub fn threshold_tag(t: f64) -> String {
 /// `suv_thresholds` and at 41% / 50% of the region's SUVmax.
 pub fn volume_metrics(
     image: &Volume,
-    in_roi: &dyn Fn(usize, usize, usize) -> bool,
+    in_roi: &impl Fn(usize, usize, usize) -> bool,
     suv_thresholds: &[f64],
 ) -> Vec<Feature> {
     let values = roi_values(image, in_roi);
@@ -86,7 +86,7 @@ pub const REFERENCE_REGIONS: [&str; 5] = ["liver", "bloodpool", "parotid", "sple
 /// TL-PSMA at it.
 pub fn liver_based_metrics(
     image: &Volume,
-    in_roi: &dyn Fn(usize, usize, usize) -> bool,
+    in_roi: &impl Fn(usize, usize, usize) -> bool,
     liver_mean: f64,
     liver_var: f64,
 ) -> Vec<Feature> {
@@ -112,7 +112,7 @@ pub fn liver_based_metrics(
 /// those of at least `min_ml`.
 pub fn lesion_count(
     image: &Volume,
-    in_roi: &dyn Fn(usize, usize, usize) -> bool,
+    in_roi: &impl Fn(usize, usize, usize) -> bool,
     threshold: f32,
     min_ml: f64,
 ) -> usize {

@@ -19,7 +19,7 @@ type PairSums = (f64, f64, f64);
 /// Moran's I and Geary's C of the region.
 pub fn autocorrelation(
     image: &Volume,
-    in_roi: &dyn Fn(usize, usize, usize) -> bool,
+    in_roi: &impl Fn(usize, usize, usize) -> bool,
 ) -> Vec<Feature> {
     let voxels: Vec<([usize; 3], f64)> = image
         .data

@@ -114,14 +114,27 @@ impl Rois {
     /// One pass finds every label's bounding box; each region's mask is then written inside its
     /// box only (the rest of a zeroed allocation is never touched).
     pub fn from_label_map(lm: &LabelMap, table: Option<&BTreeMap<u32, String>>) -> Self {
+        Rois::from_labels(lm.labels.view(), lm.exact, lm.outside, table)
+    }
+
+    /// `from_label_map` of labels of any unsigned type (a NIfTI label map's own 8-bit voxels).
+    pub fn from_labels<T: Copy + Into<u32>>(
+        labels: ndarray::ArrayView3<T>,
+        exact: bool,
+        outside: usize,
+        table: Option<&BTreeMap<u32, String>>,
+    ) -> Self {
         let mut boxes: BTreeMap<u32, [[usize; 3]; 2]> = BTreeMap::new();
-        for (k, plane) in lm.labels.outer_iter().enumerate() {
+        for (k, plane) in labels.outer_iter().enumerate() {
             for (j, row) in plane.outer_iter().enumerate() {
                 // Most rows are background: one quick test, then the labelled ones voxel by voxel.
-                if row.iter().all(|&l| l == 0) {
+                if row.iter().all(|&l| l.into() == 0) {
                     continue;
                 }
-                for (i, &l) in row.iter().enumerate().filter(|(_, l)| **l != 0) {
+                for (i, l) in row.iter().map(|&l| l.into()).enumerate() {
+                    if l == 0 {
+                        continue;
+                    }
                     let b = boxes.entry(l).or_insert([[k, j, i], [k, j, i]]);
                     for (a, x) in [k, j, i].into_iter().enumerate() {
                         b[0][a] = b[0][a].min(x);
@@ -138,11 +151,11 @@ impl Rois {
             .into_iter()
             .map(|(number, name)| {
                 let bbox = boxes.get(&number).copied();
-                let mut mask = Array3::from_elem(lm.labels.raw_dim(), false);
+                let mut mask = Array3::from_elem(labels.raw_dim(), false);
                 if let Some([lo, hi]) = bbox {
                     let s = ndarray::s![lo[0]..=hi[0], lo[1]..=hi[1], lo[2]..=hi[2]];
                     mask.slice_mut(s)
-                        .zip_mut_with(&lm.labels.slice(s), |m, &l| *m = l == number);
+                        .zip_mut_with(&labels.slice(s), |m, &l| *m = l.into() == number);
                 }
                 Region {
                     number,
@@ -154,8 +167,8 @@ impl Rois {
             .collect();
         Rois {
             regions,
-            exact: lm.exact,
-            outside: lm.outside,
+            exact,
+            outside,
             source: "NIfTI label map",
         }
     }
@@ -310,7 +323,7 @@ pub fn label_map_for(image: &Volume, mask_path: &Path) -> Result<LabelMap, RoiEr
 /// loaded (the two load side by side): kept as they are when the image turns out to share that
 /// grid, found again on the image's grid otherwise.
 pub struct PendingRois {
-    labels: Array3<u32>,
+    labels: crate::volume::nifti_io::Labels,
     geometry: Geometry,
     own: Rois,
 }
@@ -318,15 +331,14 @@ pub struct PendingRois {
 impl PendingRois {
     /// Read the label map at `path` and find its regions (`table` as for `Rois::from_label_map`).
     pub fn read(path: &Path, table: Option<&BTreeMap<u32, String>>) -> Result<Self, RoiError> {
-        let (labels, geometry) = crate::volume::nifti_io::read_labels(path)?;
-        let map = LabelMap {
-            labels,
-            exact: true,
-            outside: 0,
+        use crate::volume::nifti_io::Labels;
+        let (labels, geometry) = crate::volume::nifti_io::read_label_volume(path)?;
+        let own = match &labels {
+            Labels::U8(l) => Rois::from_labels(l.view(), true, 0, table),
+            Labels::U32(l) => Rois::from_labels(l.view(), true, 0, table),
         };
-        let own = Rois::from_label_map(&map, table);
         Ok(PendingRois {
-            labels: map.labels,
+            labels,
             geometry,
             own,
         })
@@ -341,7 +353,7 @@ impl PendingRois {
         if same_grid(image, &self.geometry, self.labels.dim()) {
             return Ok(self.own);
         }
-        let map = label_map_on(image, self.labels, &self.geometry)?;
+        let map = label_map_on(image, self.labels.into_u32(), &self.geometry)?;
         Ok(Rois::from_label_map(&map, table))
     }
 }

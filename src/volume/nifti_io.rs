@@ -406,17 +406,49 @@ pub fn label_value(v: f32) -> u32 {
     }
 }
 
+/// The voxels of a label map: 8-bit labels as stored, any other type as u32.
+pub enum Labels {
+    U8(Array3<u8>),
+    U32(Array3<u32>),
+}
+
+impl Labels {
+    pub fn dim(&self) -> (usize, usize, usize) {
+        match self {
+            Labels::U8(a) => a.dim(),
+            Labels::U32(a) => a.dim(),
+        }
+    }
+
+    pub fn into_u32(self) -> Array3<u32> {
+        match self {
+            Labels::U8(a) => a.mapv(u32::from),
+            Labels::U32(a) => a,
+        }
+    }
+}
+
 /// Read a 3D NIfTI label map (as `read_volume`) as integer labels (`label_value` of each voxel),
 /// with its geometry; no float image is made on the way.
 pub fn read_labels(path: &Path) -> Result<(Array3<u32>, Geometry), NiftiError> {
+    let (labels, geometry) = read_label_volume(path)?;
+    Ok((labels.into_u32(), geometry))
+}
+
+/// `read_labels`, an unscaled 8-bit label map kept as its bytes (a quarter of the memory).
+pub fn read_label_volume(path: &Path) -> Result<(Labels, Geometry), NiftiError> {
+    use super::nifti_read::LabelVoxels;
     match super::nifti_read::read_labels(path, label_value)? {
-        Some(raw) => Ok((
-            to_array(path, &raw.dims, raw.data)?,
-            header_geometry(path, &raw.header)?,
-        )),
+        Some(raw) => {
+            let labels = match raw.data {
+                LabelVoxels::U8(v) => Labels::U8(to_array(path, &raw.dims, v)?),
+                LabelVoxels::U32(v) => Labels::U32(to_array(path, &raw.dims, v)?),
+            };
+            Ok((labels, header_geometry(path, &raw.header)?))
+        }
         None => {
             let v = read_volume(path)?;
-            Ok((v.data.mapv(label_value), v.geometry))
+            Ok((Labels::U32(v.data.mapv(label_value)), v.geometry))
         }
     }
 }

@@ -17,10 +17,10 @@ use super::nifti_io::NiftiError;
 
 /// The header, the dimensions (`dim[1..=dim[0]]`) and the voxels in file order (first index
 /// fastest), rescaled.
-pub struct Raw<T> {
+pub struct Raw<D> {
     pub header: NiftiHeader,
     pub dims: Vec<usize>,
-    pub data: Vec<T>,
+    pub data: D,
 }
 
 /// Largest voxel data (bytes) read into a buffer allocated up front: 256 MiB.
@@ -214,7 +214,11 @@ impl Opened {
     }
 
     /// The voxels mapped by `out` (after the cast and rescaling).
-    fn convert<T>(mut self, path: &Path, out: impl Fn(f32) -> T) -> Result<Raw<T>, NiftiError> {
+    fn convert<T>(
+        mut self,
+        path: &Path,
+        out: impl Fn(f32) -> T,
+    ) -> Result<Raw<Vec<T>>, NiftiError> {
         let bytes = self.read_bytes(path)?;
         let data = self
             .stored
@@ -229,7 +233,7 @@ impl Opened {
 
 /// Read `path` when it is a single-file NIfTI-1 image of a numeric datatype; `None` when it is
 /// something the nifti crate's general reader should handle.
-pub fn read(path: &Path) -> Result<Option<Raw<f32>>, NiftiError> {
+pub fn read(path: &Path) -> Result<Option<Raw<Vec<f32>>>, NiftiError> {
     let Some(mut f) = open(path)? else {
         return Ok(None);
     };
@@ -252,17 +256,29 @@ pub fn read(path: &Path) -> Result<Option<Raw<f32>>, NiftiError> {
     }))
 }
 
+/// The voxels of a label map: unscaled 8-bit labels as stored, others as u32.
+pub enum LabelVoxels {
+    U8(Vec<u8>),
+    U32(Vec<u32>),
+}
+
 /// Read a label map like `read`: integer voxels stored without rescaling are their own labels
-/// (negative ones 0); any other voxel is mapped by `label` from its rescaled value.
+/// (negative ones 0; unsigned 8-bit ones kept as bytes); any other voxel is mapped by `label`
+/// from its rescaled value.
 pub fn read_labels(
     path: &Path,
     label: impl Fn(f32) -> u32,
-) -> Result<Option<Raw<u32>>, NiftiError> {
+) -> Result<Option<Raw<LabelVoxels>>, NiftiError> {
     let Some(mut f) = open(path)? else {
         return Ok(None);
     };
+    let wrap = |raw: Raw<Vec<u32>>| Raw {
+        header: raw.header,
+        dims: raw.dims,
+        data: LabelVoxels::U32(raw.data),
+    };
     if f.scale().is_some() || matches!(f.stored, Stored::F32 | Stored::F64) {
-        return f.convert(path, label).map(Some);
+        return f.convert(path, label).map(|r| Some(wrap(r)));
     }
     let bytes = f.read_bytes(path)?;
     let little = f.little();
@@ -284,7 +300,13 @@ pub fn read_labels(
         }};
     }
     let data: Vec<u32> = match f.stored {
-        Stored::U8 => bytes.iter().map(|&b| b as u32).collect(),
+        Stored::U8 => {
+            return Ok(Some(Raw {
+                header: f.header,
+                dims: f.dims,
+                data: LabelVoxels::U8(bytes),
+            }))
+        }
         Stored::I8 => labels!(i8),
         Stored::I16 => labels!(i16),
         Stored::U16 => labels!(u16),
@@ -297,7 +319,7 @@ pub fn read_labels(
     Ok(Some(Raw {
         header: f.header,
         dims: f.dims,
-        data,
+        data: LabelVoxels::U32(data),
     }))
 }
 
