@@ -554,6 +554,56 @@ mod tests {
     use super::*;
     use crate::volume::Geometry;
 
+    /// An 8-bit label map read while the image loads (`PendingRois`): on the image's own grid its
+    /// regions are kept; on another grid (shifted by whole voxels, rows flipped) they are found
+    /// again on the image grid — both equal to reading the map as u32 labels and resampling.
+    #[test]
+    fn pending_regions_equal_resampled_regions_on_any_grid() {
+        use crate::volume::nifti_io::{write_array, NiftiMeta};
+        let geometry = Geometry {
+            origin: [-10.0, 5.0, 2.0],
+            spacing: [2.0, 2.0, 3.0],
+            direction: [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+        };
+        let labels = Array3::from_shape_fn((5, 7, 9), |(k, j, i)| {
+            [0u8, 1, 2, 0, 3][(k + 2 * j + 3 * i) % 5] * u8::from(i > 1)
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("labels.nii.gz");
+        write_array(labels.view(), &geometry, &path, &NiftiMeta::default()).unwrap();
+        let table: BTreeMap<u32, String> =
+            [(1, "a".to_string()), (2, "b".into()), (3, "c".into())].into();
+        let same = Volume {
+            data: Array3::zeros((5, 7, 9)),
+            geometry: geometry.clone(),
+        };
+        let shifted = Volume {
+            data: Array3::zeros((4, 6, 8)),
+            geometry: Geometry {
+                origin: [-8.0, 19.0, 5.0],
+                direction: [[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, 1.0]],
+                ..geometry.clone()
+            },
+        };
+        for image in [&same, &shifted] {
+            let pending = PendingRois::read(&path, Some(&table))
+                .unwrap()
+                .on_image(image, Some(&table))
+                .unwrap();
+            let expected =
+                Rois::from_label_map(&label_map_for(image, &path).unwrap(), Some(&table));
+            assert_eq!(pending.regions.len(), 3);
+            for (a, b) in pending.regions.iter().zip(&expected.regions) {
+                assert_eq!((a.number, &a.name, a.bbox), (b.number, &b.name, b.bbox));
+                assert_eq!(a.mask, b.mask);
+                assert!(a.mask.iter().any(|m| *m), "region {} is empty", a.name);
+            }
+            assert_eq!(pending.outside, expected.outside);
+        }
+        // The shifted grid really is another grid: part of it lies outside the map.
+        assert!(label_map_for(&shifted, &path).unwrap().outside > 0);
+    }
+
     /// Integer grid maps (flipped rows, swapped axes, shifted origin, partial overlap) give the
     /// label of the mask voxel whose centre each image voxel centre falls on, and count the
     /// voxels outside — checked voxel by voxel against the geometry.
