@@ -95,7 +95,11 @@ pub fn load_series(series: &Series) -> Result<Vec<SeriesVolume>, AssembleError> 
         .collect();
     let mut vols: Vec<Array3<f32>> = plans
         .iter()
-        .map(|p| Array3::zeros((p.slices.len(), p.rows, p.columns)))
+        .map(|p| {
+            let shape = (p.slices.len(), p.rows, p.columns);
+            let voxels = crate::memory::zeroed_voxels(shape.0 * shape.1 * shape.2);
+            Array3::from_shape_vec(shape, voxels).unwrap_or_else(|_| Array3::zeros(shape))
+        })
         .collect();
     for part in decoded {
         for (pi, k, values) in part? {

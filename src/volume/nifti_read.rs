@@ -196,7 +196,7 @@ impl Opened {
     /// The voxel data's bytes, checked to be exactly as long as the dimensions need.
     fn read_bytes(&mut self, path: &Path) -> Result<Vec<u8>, NiftiError> {
         if self.preallocate() {
-            let mut bytes = vec![0u8; self.needed()];
+            let mut bytes = crate::memory::zeroed_voxels::<u8>(self.needed());
             self.read_data(path, &mut bytes)?;
             return Ok(bytes);
         }
@@ -242,7 +242,7 @@ pub fn read(path: &Path) -> Result<Option<Raw<Vec<f32>>>, NiftiError> {
         return f.convert(path, |v| v).map(Some);
     }
     // float32 in native byte order: inflated straight into the voxels.
-    let mut data = vec![0.0f32; f.voxels];
+    let mut data = crate::memory::zeroed_voxels::<f32>(f.voxels);
     f.read_data(path, bytemuck::cast_slice_mut(&mut data))?;
     if let Some((m, c)) = f.scale() {
         for v in &mut data {
