@@ -117,35 +117,43 @@ pub fn lesion_count(
     min_ml: f64,
 ) -> usize {
     let [nk, nj, ni] = image.dims();
-    let hot = |k: usize, j: usize, i: usize| in_roi(k, j, i) && image.data[[k, j, i]] >= threshold;
-    let mut seen = vec![false; nk * nj * ni];
-    let at = |k: usize, j: usize, i: usize| (k * nj + j) * ni + i;
+    // Hot voxels marked 1 in a grid padded by one voxel on every side: a neighbour is one load at
+    // a fixed offset, never out of range (the padding stays 0). Visited voxels are set back to 0.
+    let pd = [nk + 2, nj + 2, ni + 2];
+    let mut hot = vec![0u8; pd[0] * pd[1] * pd[2]];
+    for ((k, j, i), v) in image.data.indexed_iter() {
+        if *v >= threshold && in_roi(k, j, i) {
+            hot[((k + 1) * pd[1] + j + 1) * pd[2] + i + 1] = 1;
+        }
+    }
+    let mut offsets = Vec::with_capacity(26);
+    for dk in -1isize..=1 {
+        for dj in -1isize..=1 {
+            for di in -1isize..=1 {
+                if (dk, dj, di) != (0, 0, 0) {
+                    offsets.push((dk * pd[1] as isize + dj) * pd[2] as isize + di);
+                }
+            }
+        }
+    }
     let voxel_ml = image.geometry.voxel_volume_mm3() / 1000.0;
     let mut count = 0;
     let mut stack = Vec::new();
-    for ((k, j, i), _) in image.data.indexed_iter() {
-        if seen[at(k, j, i)] || !hot(k, j, i) {
+    for start in 0..hot.len() {
+        if hot[start] == 0 {
             continue;
         }
-        seen[at(k, j, i)] = true;
-        stack.push((k, j, i));
+        hot[start] = 0;
+        stack.push(start);
         let mut size = 0usize;
-        while let Some((k, j, i)) = stack.pop() {
+        while let Some(p) = stack.pop() {
             size += 1;
-            for dk in -1i64..=1 {
-                for dj in -1i64..=1 {
-                    for di in -1i64..=1 {
-                        let (a, b, c) = (k as i64 + dk, j as i64 + dj, i as i64 + di);
-                        if a < 0 || b < 0 || c < 0 {
-                            continue;
-                        }
-                        let (a, b, c) = (a as usize, b as usize, c as usize);
-                        if a >= nk || b >= nj || c >= ni || seen[at(a, b, c)] || !hot(a, b, c) {
-                            continue;
-                        }
-                        seen[at(a, b, c)] = true;
-                        stack.push((a, b, c));
-                    }
+            for &o in &offsets {
+                // Within the grid: p is an inner voxel and the padding absorbs every step.
+                let q = p.wrapping_add_signed(o);
+                if hot[q] == 1 {
+                    hot[q] = 0;
+                    stack.push(q);
                 }
             }
         }
