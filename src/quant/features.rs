@@ -253,26 +253,41 @@ pub fn roi_values(image: &Volume, in_roi: &impl Fn(usize, usize, usize) -> bool)
         .collect()
 }
 
-/// Every implemented feature of one region (morphology alongside the intensity families: two
-/// rayon tasks).
+/// Every implemented feature of one region: its shape (`MaskShape`) beside what the image gives
+/// (`region_part`), as rayon tasks.
 pub fn region_features(
     image: &Volume,
     in_roi: &(impl Fn(usize, usize, usize) -> bool + Sync),
 ) -> Vec<Feature> {
+    let (shape, part) = rayon::join(
+        || super::morphology::mask_shape(image.dims(), image.geometry.spacing, in_roi),
+        || region_part(image, in_roi),
+    );
+    match part {
+        Some(part) => region_features_from(&shape, part, image),
+        None => Vec::new(),
+    }
+}
+
+/// What one region's features take from the image: the morphology moments, the voxel count,
+/// and the spatial, intensity and local-intensity families.
+pub struct RegionPart {
+    moments: super::morphology::Moments,
+    voxels: usize,
+    rest: Vec<Feature>,
+}
+
+/// The `RegionPart` of the region `in_roi` of `image`; None for an empty region.
+pub fn region_part(
+    image: &Volume,
+    in_roi: &(impl Fn(usize, usize, usize) -> bool + Sync),
+) -> Option<RegionPart> {
     let values = roi_values(image, in_roi);
     if values.is_empty() {
-        return Vec::new();
+        return None;
     }
-    let (mut out, rest) = rayon::join(
-        || {
-            let mut out = super::morphology::morphology(image, in_roi);
-            out.push(Feature {
-                name: "morph_vol_approx".into(),
-                value: values.len() as f64 * image.geometry.voxel_volume_mm3(),
-                unit_kind: UnitKind::Volume,
-            });
-            out
-        },
+    let (moments, rest) = rayon::join(
+        || super::morphology::moments(image, in_roi),
         || {
             let mut out = super::spatial::autocorrelation(image, in_roi);
             out.extend(intensity_statistics(&values));
@@ -280,7 +295,27 @@ pub fn region_features(
             out
         },
     );
-    out.extend(rest);
+    Some(RegionPart {
+        moments,
+        voxels: values.len(),
+        rest,
+    })
+}
+
+/// A region's features, in table order (morphology, voxel volume, then the image families),
+/// from its shape and its image part (`image` for the grid spacing).
+pub fn region_features_from(
+    shape: &super::morphology::MaskShape,
+    part: RegionPart,
+    image: &Volume,
+) -> Vec<Feature> {
+    let mut out = super::morphology::morphology_from(shape, &part.moments, image.geometry.spacing);
+    out.push(Feature {
+        name: "morph_vol_approx".into(),
+        value: part.voxels as f64 * image.geometry.voxel_volume_mm3(),
+        unit_kind: UnitKind::Volume,
+    });
+    out.extend(part.rest);
     out
 }
 

@@ -112,6 +112,18 @@ pub fn features_for_volume(
     ctx: &FeatureContext,
     pet_settings: &FeatureSettings,
 ) -> Vec<FeatureRow> {
+    features_for_volume_with(image, rois, None, ctx, pet_settings)
+}
+
+/// `features_for_volume`, with each region's shape measures (`region_shapes`, in region order)
+/// when they are already known.
+pub fn features_for_volume_with(
+    image: &Volume,
+    rois: &Rois,
+    shapes: Option<&[Option<morphology::MaskShape>]>,
+    ctx: &FeatureContext,
+    pet_settings: &FeatureSettings,
+) -> Vec<FeatureRow> {
     let mut rows: Vec<FeatureRow> = Vec::new();
     // Each region is worked on in its bounding box grown by the peak sphere's reach (the only
     // feature that looks at image voxels outside the region): a small tumour does not cost a
@@ -126,46 +138,74 @@ pub fn features_for_volume(
         .par_iter()
         .map(|r| crop(image, &r.mask, r.bbox, margin))
         .collect();
-    // Regions in parallel (rayon), rows in region order.
-    let per_region: Vec<Vec<features::Feature>> = crops
-        .par_iter()
-        .map(|cropped| {
-            let Some((sub, mask)) = cropped else {
+    // Regions in parallel (rayon), rows in region order. Each region's shape (from its mask
+    // alone) is measured beside everything its image gives, so a large region's mesh and the
+    // image families of the others share the cores; a shape already measured (while the image
+    // loaded) is used as it is.
+    let known = |r: usize| shapes.and_then(|s| s.get(r)).and_then(Option::as_ref);
+    let (found, parts): (Vec<Option<morphology::MaskShape>>, Vec<_>) = rayon::join(
+        || {
+            rois.regions
+                .par_iter()
+                .enumerate()
+                .map(|(r, region)| match known(r) {
+                    Some(_) => None,
+                    None => region_shape(region, image.geometry.spacing),
+                })
+                .collect()
+        },
+        || {
+            crops
+                .par_iter()
+                .map(|cropped| {
+                    let (sub, mask) = cropped.as_ref()?;
+                    let in_roi = |k: usize, j: usize, i: usize| mask[[k, j, i]];
+                    let (part, (texture, pet)) = rayon::join(
+                        || features::region_part(sub, &in_roi),
+                        || {
+                            rayon::join(
+                                || {
+                                    let w = pet_settings.texture_bin_width?;
+                                    // One discretisation per region, shared by every family.
+                                    let g = grey_levels::discretise(sub, &in_roi, w);
+                                    let mut t = histogram::histogram_features(&g);
+                                    t.extend(glcm::glcm_features(&g));
+                                    t.extend(glrlm::glrlm_features(&g));
+                                    t.extend(glszm::glszm_features(&g));
+                                    t.extend(ngtdm::ngtdm_features(&g));
+                                    t.extend(gldzm::gldzm_features(&g));
+                                    t.extend(ngldm::ngldm_features(&g));
+                                    Some(t)
+                                },
+                                || {
+                                    (ctx.image == "suvbw").then(|| {
+                                        pet::volume_metrics(
+                                            sub,
+                                            &in_roi,
+                                            &pet_settings.suv_thresholds,
+                                        )
+                                    })
+                                },
+                            )
+                        },
+                    );
+                    // Nothing from an empty region.
+                    Some((part?, texture, pet))
+                })
+                .collect::<Vec<_>>()
+        },
+    );
+    let per_region: Vec<Vec<features::Feature>> = parts
+        .into_iter()
+        .enumerate()
+        .map(|(r, part)| {
+            let (Some((part, texture, pet)), Some(shape)) = (part, known(r).or(found[r].as_ref()))
+            else {
                 return Vec::new();
             };
-            let in_roi = |k: usize, j: usize, i: usize| mask[[k, j, i]];
-            // The families of one region are rayon tasks too: a large region (the liver) is not
-            // one core's work while the other idles.
-            let (mut feats, (texture, pet)) = rayon::join(
-                || features::region_features(sub, &in_roi),
-                || {
-                    rayon::join(
-                        || {
-                            let w = pet_settings.texture_bin_width?;
-                            // One discretisation per region, shared by every family.
-                            let g = grey_levels::discretise(sub, &in_roi, w);
-                            let mut t = histogram::histogram_features(&g);
-                            t.extend(glcm::glcm_features(&g));
-                            t.extend(glrlm::glrlm_features(&g));
-                            t.extend(glszm::glszm_features(&g));
-                            t.extend(ngtdm::ngtdm_features(&g));
-                            t.extend(gldzm::gldzm_features(&g));
-                            t.extend(ngldm::ngldm_features(&g));
-                            Some(t)
-                        },
-                        || {
-                            (ctx.image == "suvbw").then(|| {
-                                pet::volume_metrics(sub, &in_roi, &pet_settings.suv_thresholds)
-                            })
-                        },
-                    )
-                },
-            );
-            // Nothing from an empty region (its features are empty).
-            if !feats.is_empty() {
-                feats.extend(texture.unwrap_or_default());
-                feats.extend(pet.unwrap_or_default());
-            }
+            let mut feats = features::region_features_from(shape, part, image);
+            feats.extend(texture.unwrap_or_default());
+            feats.extend(pet.unwrap_or_default());
             feats
         })
         .collect();
@@ -226,6 +266,62 @@ pub fn features_for_volume(
     rows
 }
 
+/// The shape measures of the regions (in order), each over its bounding box, smallest box first,
+/// until `stop()` says so: what the regions alone give, measured while their image is still
+/// loading (small ones first: the one under way when the image is ready delays the rest least).
+/// None for the regions not measured (and for empty ones).
+pub fn region_shapes_until(
+    rois: &Rois,
+    spacing: [f64; 3],
+    stop: &dyn Fn() -> bool,
+) -> Vec<Option<morphology::MaskShape>> {
+    let size = |r: &roi::Region| {
+        r.bbox
+            .map(|[lo, hi]| (0..3).map(|a| hi[a] + 1 - lo[a]).product::<usize>())
+            .unwrap_or(0)
+    };
+    let mut order: Vec<usize> = (0..rois.regions.len()).collect();
+    order.sort_by_key(|&r| size(&rois.regions[r]));
+    let mut shapes: Vec<Option<morphology::MaskShape>> =
+        rois.regions.iter().map(|_| None).collect();
+    for r in order {
+        if stop() {
+            break;
+        }
+        shapes[r] = region_shape(&rois.regions[r], spacing);
+    }
+    shapes
+}
+
+/// The shape measures of one region over its bounding box (None when empty); `spacing` [x, y, z].
+fn region_shape(r: &roi::Region, spacing: [f64; 3]) -> Option<morphology::MaskShape> {
+    let [lo, hi] = r.bbox.or_else(|| mask_box(&r.mask))?;
+    let view = r
+        .mask
+        .slice(ndarray::s![lo[0]..=hi[0], lo[1]..=hi[1], lo[2]..=hi[2]]);
+    let (nk, nj, ni) = view.dim();
+    let in_roi = |k: usize, j: usize, i: usize| view[[k, j, i]];
+    Some(morphology::mask_shape([nk, nj, ni], spacing, &in_roi))
+}
+
+/// The bounding box ([slice, row, column] of its first and last voxels) of a mask; None when
+/// empty.
+fn mask_box(mask: &ndarray::Array3<bool>) -> Option<[[usize; 3]; 2]> {
+    let (mut lo, mut hi) = ([usize::MAX; 3], [0; 3]);
+    for (k, plane) in mask.outer_iter().enumerate() {
+        for (j, row) in plane.outer_iter().enumerate() {
+            let first = row.iter().position(|m| *m);
+            let Some(first) = first else { continue };
+            let last = row.len() - 1 - row.iter().rev().position(|m| *m).unwrap_or(0);
+            for (a, (l, h)) in [(k, k), (j, j), (first, last)].into_iter().enumerate() {
+                lo[a] = lo[a].min(l);
+                hi[a] = hi[a].max(h);
+            }
+        }
+    }
+    (lo[0] != usize::MAX).then_some([lo, hi])
+}
+
 /// The part of `image` and `mask` inside the mask's bounding box (`bbox` when known, else found
 /// by a scan) grown by `margin` voxels ([slices, rows, columns]), clipped to the image; the
 /// sub-volume keeps the image's geometry (its origin moves to the box's first voxel). None for an
@@ -237,22 +333,7 @@ pub fn crop(
     margin: [usize; 3],
 ) -> Option<(Volume, ndarray::Array3<bool>)> {
     let dims = image.dims();
-    let [mut lo, mut hi] = bbox.unwrap_or([[usize::MAX; 3], [0; 3]]);
-    let planes = if bbox.is_some() { 0 } else { mask.shape()[0] };
-    for (k, plane) in mask.outer_iter().take(planes).enumerate() {
-        for (j, row) in plane.outer_iter().enumerate() {
-            let first = row.iter().position(|m| *m);
-            let Some(first) = first else { continue };
-            let last = row.len() - 1 - row.iter().rev().position(|m| *m).unwrap_or(0);
-            for (a, (l, h)) in [(k, k), (j, j), (first, last)].into_iter().enumerate() {
-                lo[a] = lo[a].min(l);
-                hi[a] = hi[a].max(h);
-            }
-        }
-    }
-    if lo[0] == usize::MAX {
-        return None;
-    }
+    let [lo, hi] = bbox.or_else(|| mask_box(mask))?;
     let a: [usize; 3] = std::array::from_fn(|x| lo[x].saturating_sub(margin[x]));
     let b: [usize; 3] = std::array::from_fn(|x| (hi[x] + margin[x] + 1).min(dims[x]));
     let s = ndarray::s![a[0]..b[0], a[1]..b[1], a[2]..b[2]];
@@ -420,14 +501,28 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
             "--mtv-suv thresholds must be positive SUVs, found {t}"
         )));
     }
-    // A NIfTI label map is read, and its regions found, while the image loads (two cores).
+    // A NIfTI label map is read, its regions found and their shapes measured while the image
+    // loads (two cores).
     let mask_name = opts.mask.to_string_lossy();
     let nifti_mask =
         opts.mask.is_file() && (mask_name.ends_with(".nii") || mask_name.ends_with(".nii.gz"));
     let (loaded, mask) = if nifti_mask {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let image_loaded = AtomicBool::new(false);
         let (image, mask) = rayon::join(
-            || load_image(&opts.image),
-            || roi::PendingRois::read(&opts.mask, given.as_ref()),
+            || {
+                let image = load_image(&opts.image);
+                image_loaded.store(true, Ordering::Release);
+                image
+            },
+            || {
+                let pending = roi::PendingRois::read(&opts.mask, given.as_ref())?;
+                let shapes =
+                    region_shapes_until(pending.regions(), pending.geometry().spacing, &|| {
+                        image_loaded.load(Ordering::Acquire)
+                    });
+                Ok::<_, roi::RoiError>((pending, shapes))
+            },
         );
         (image, Some(mask?))
     } else {
@@ -435,8 +530,14 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
     };
     let (image, ctx) = loaded?;
     let image_for = (!ctx.frame_of_reference.is_empty()).then_some(ctx.frame_of_reference.as_str());
+    let mut shapes = None;
     let rois = match mask {
-        Some(pending) => pending.on_image(&image, given.as_ref())?,
+        Some((pending, region_shapes)) => {
+            let (rois, same_grid) = pending.on_image(&image, given.as_ref())?;
+            // The shapes were measured on the label map's grid: theirs only if it is the image's.
+            shapes = same_grid.then_some(region_shapes);
+            rois
+        }
         None => roi::load_rois(&image, image_for, &opts.mask, given.as_ref())?,
     };
     if !rois.exact {
@@ -465,7 +566,7 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
         },
         texture_bin_width: opts.texture_bin_width,
     };
-    let rows = features_for_volume(&image, &rois, &ctx, &settings);
+    let rows = features_for_volume_with(&image, &rois, shapes.as_deref(), &ctx, &settings);
     let bytes = table::to_csv(&rows);
     match &opts.out {
         Some(p) => {
@@ -485,4 +586,94 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
         None => print!("{}", String::from_utf8_lossy(&bytes)),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::volume::Geometry;
+    use ndarray::Array3;
+
+    /// Shapes measured on the label map's grid before the image is there (over each region's
+    /// bounding box) give the very rows, to the last bit, that the regions give when measured in
+    /// their image crops; with and without a stop after the first region.
+    #[test]
+    fn shapes_measured_early_give_the_same_rows() {
+        // Two blobs (one large enough to be meshed in two halves) on a 3 × 2 × 2.5 mm grid, an
+        // intensity ramp, PET so that every family runs.
+        let dims = (40, 48, 44);
+        let labels = Array3::from_shape_fn(dims, |(k, j, i)| {
+            let d = |c: [f64; 3], r: f64| {
+                let p = [k as f64 * 2.5, j as f64 * 2.0, i as f64 * 3.0];
+                (0..3).map(|a| (p[a] - c[a]).powi(2)).sum::<f64>() < r * r
+            };
+            if d([50.0, 48.0, 60.0], 30.0) {
+                1u32
+            } else if d([20.0, 20.0, 110.0], 9.0) {
+                2
+            } else {
+                0
+            }
+        });
+        let image = Volume {
+            data: Array3::from_shape_fn(dims, |(k, j, i)| 1.0 + (k + 2 * j + 3 * i) as f32 / 40.0),
+            geometry: Geometry::axial([-20.0, 10.0, 5.0], [3.0, 2.0, 2.5]),
+        };
+        let rois = Rois::from_label_map(
+            &roi::LabelMap {
+                labels,
+                exact: true,
+                outside: 0,
+            },
+            None,
+        );
+        let ctx = FeatureContext {
+            image: "suvbw".into(),
+            ..FeatureContext::default()
+        };
+        let settings = FeatureSettings::default();
+        let plain = features_for_volume(&image, &rois, &ctx, &settings);
+        assert!(plain.len() > 100);
+        // The same shapes measured over a crop with a margin (other dimensions, other offsets)
+        // and over the whole grid.
+        for region in &rois.regions {
+            let (sub, mask) = crop(&image, &region.mask, region.bbox, [3, 4, 5]).unwrap();
+            let in_crop = features::region_features(&sub, &|k, j, i| mask[[k, j, i]]);
+            let in_grid = features::region_features(&image, &|k, j, i| region.mask[[k, j, i]]);
+            for f in in_crop.iter().chain(&in_grid) {
+                if !f.name.starts_with("morph_") && f.name != "diam_axial_max" {
+                    continue;
+                }
+                let row = plain
+                    .iter()
+                    .find(|r| r.roi == region.name && r.feature == f.name)
+                    .unwrap();
+                // Moments are sums over voxel positions: exact to rounding, not to the bit.
+                let moments = ["pca", "com", "dens_aee"]
+                    .iter()
+                    .any(|m| f.name.contains(m));
+                if moments {
+                    assert!((row.value - f.value).abs() <= 1e-9 * row.value.abs().max(1.0));
+                } else {
+                    assert_eq!(row.value.to_bits(), f.value.to_bits(), "{}", f.name);
+                }
+            }
+        }
+        for stop_after in [0usize, 1, 2] {
+            let calls = std::sync::atomic::AtomicUsize::new(0);
+            let shapes = region_shapes_until(&rois, image.geometry.spacing, &|| {
+                calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= stop_after
+            });
+            assert_eq!(shapes.iter().filter(|s| s.is_some()).count(), stop_after);
+            let early = features_for_volume_with(&image, &rois, Some(&shapes), &ctx, &settings);
+            assert_eq!(plain.len(), early.len());
+            for (a, b) in plain.iter().zip(&early) {
+                assert_eq!(
+                    (&a.roi, &a.feature, a.value.to_bits()),
+                    (&b.roi, &b.feature, b.value.to_bits()),
+                    "stop after {stop_after}"
+                );
+            }
+        }
+    }
 }

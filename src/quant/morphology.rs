@@ -196,48 +196,33 @@ struct Mesh {
     hi: [usize; 3],
 }
 
-/// Marching cubes over the region's bounding box padded by one voxel; None for an empty region.
-fn mesh(
-    image: &Volume,
-    in_roi: &impl Fn(usize, usize, usize) -> bool,
+/// Grids (for the layout) and boxes (for the mesh) of at least this many voxels are worked on in
+/// two halves, in parallel.
+const PARALLEL_MESH: usize = 32_768;
+
+/// Marching cubes of the padded planes `planes` of `occupied` (padded dimensions `pd`, region box
+/// `lo`..=`hi`, spacing `s` [k, j, i]): the signed volume and the area of their triangles, and
+/// their vertices as doubled grid coordinates from the box's first voxel (2·index + 2·u,
+/// u ∈ {0, ½, 1}) packed in a u64: exact, cheap to sort and deduplicate, and the convex hull is
+/// the same in index space as in millimetres (an axis scaling is linear). Every coordinate is
+/// taken from the box's first voxel, so the same region gives the same numbers, to the last bit,
+/// whatever grid or crop it sits in.
+fn cubes(
+    occupied: &[u8],
+    pd: [usize; 3],
+    planes: std::ops::Range<usize>,
+    lo: [usize; 3],
+    hi: [usize; 3],
     s: [f64; 3],
-) -> Option<Mesh> {
-    // Membership laid out as 0/1 bytes over the image padded by one voxel, so a cube's
-    // configuration is eight loads at fixed offsets; the region's box is found on the way.
-    let dims = image.dims();
-    let pd = [0, 1, 2].map(|d| dims[d] + 2);
-    let mut occupied = vec![0u8; pd[0] * pd[1] * pd[2]];
-    let (mut lo, mut hi) = ([usize::MAX; 3], [0usize; 3]);
-    for k in 0..dims[0] {
-        for j in 0..dims[1] {
-            let row = ((k + 1) * pd[1] + (j + 1)) * pd[2] + 1;
-            for i in 0..dims[2] {
-                if in_roi(k, j, i) {
-                    occupied[row + i] = 1;
-                    for (d, x) in [k, j, i].into_iter().enumerate() {
-                        lo[d] = lo[d].min(x);
-                        hi[d] = hi[d].max(x);
-                    }
-                }
-            }
-        }
-    }
-    if lo[0] == usize::MAX {
-        return None;
-    }
+) -> (f64, f64, Vec<u64>) {
     let offsets: [usize; 8] = std::array::from_fn(|c| {
         let o = corner(c);
         (o[0] * pd[1] + o[1]) * pd[2] + o[2]
     });
     let cases = cases();
     let (mut volume, mut area) = (0.0f64, 0.0f64);
-    // Mesh vertices as doubled grid coordinates (2·index + 2·u, u ∈ {0, ½, 1}) packed in a u64:
-    // exact, cheap to sort and deduplicate, and the convex hull is the same in index space as in
-    // millimetres (an axis scaling is linear).
     let mut vertices: Vec<u64> = Vec::new();
-    let origin = [0, 1, 2].map(|d| lo[d] as f64 * s[d]);
-    // Cubes whose first corner runs from one voxel before the box to its last voxel.
-    for pk in lo[0]..=hi[0] + 1 {
+    for pk in planes {
         for pj in lo[1]..=hi[1] + 1 {
             let row = (pk * pd[1] + pj) * pd[2];
             for pi in lo[2]..=hi[2] + 1 {
@@ -249,11 +234,14 @@ fn mesh(
                 if config == 0 || config == 255 {
                     continue;
                 }
-                // The cube's first corner in image indices (padded index − 1).
-                let base = [pk as i64 - 1, pj as i64 - 1, pi as i64 - 1];
+                // The cube's first corner from the box's first voxel (padded index − 1 − lo).
+                let base = [
+                    pk as i64 - 1 - lo[0] as i64,
+                    pj as i64 - 1 - lo[1] as i64,
+                    pi as i64 - 1 - lo[2] as i64,
+                ];
                 for t in &cases[config] {
-                    let v =
-                        t.map(|u| [0, 1, 2].map(|d| (base[d] as f64 + u[d]) * s[d] - origin[d]));
+                    let v = t.map(|u| [0, 1, 2].map(|d| (base[d] as f64 + u[d]) * s[d]));
                     let (a, b, c) = (v[0], v[1], v[2]);
                     volume += (a[0] * (b[1] * c[2] - b[2] * c[1])
                         - a[1] * (b[0] * c[2] - b[2] * c[0])
@@ -275,6 +263,75 @@ fn mesh(
             }
         }
     }
+    (volume, area, vertices)
+}
+
+/// Marching cubes over the region's bounding box padded by one voxel; None for an empty region.
+/// A large grid is laid out, and a large box meshed, in two halves along k (two rayon tasks; the
+/// mesh's split depends on the box alone, so its numbers do not depend on the grid or crop
+/// around it).
+fn mesh(
+    dims: [usize; 3],
+    in_roi: &(impl Fn(usize, usize, usize) -> bool + Sync),
+    s: [f64; 3],
+) -> Option<Mesh> {
+    // Membership laid out as 0/1 bytes over the grid padded by one voxel, so a cube's
+    // configuration is eight loads at fixed offsets; the region's box is found on the way.
+    let pd = [0, 1, 2].map(|d| dims[d] + 2);
+    let plane = pd[1] * pd[2];
+    let mut occupied = vec![0u8; pd[0] * plane];
+    let parallel = dims.iter().product::<usize>() >= PARALLEL_MESH;
+    // Planes k in `ks` into `out` (the padded planes k + 1 of those), with their box.
+    let lay_out = |ks: std::ops::Range<usize>, out: &mut [u8]| {
+        let (mut lo, mut hi) = ([usize::MAX; 3], [0usize; 3]);
+        let first = ks.start;
+        for k in ks {
+            for j in 0..dims[1] {
+                let row = ((k - first) * pd[1] + (j + 1)) * pd[2] + 1;
+                for i in 0..dims[2] {
+                    if in_roi(k, j, i) {
+                        out[row + i] = 1;
+                        for (d, x) in [k, j, i].into_iter().enumerate() {
+                            lo[d] = lo[d].min(x);
+                            hi[d] = hi[d].max(x);
+                        }
+                    }
+                }
+            }
+        }
+        (lo, hi)
+    };
+    let inner = &mut occupied[plane..(dims[0] + 1) * plane];
+    let ((lo, hi), (lo2, hi2)) = if parallel {
+        let half = dims[0] / 2;
+        let (a, b) = inner.split_at_mut(half * plane);
+        rayon::join(|| lay_out(0..half, a), || lay_out(half..dims[0], b))
+    } else {
+        (lay_out(0..dims[0], inner), ([usize::MAX; 3], [0; 3]))
+    };
+    let lo: [usize; 3] = std::array::from_fn(|d| lo[d].min(lo2[d]));
+    let hi: [usize; 3] = std::array::from_fn(|d| hi[d].max(hi2[d]));
+    if lo[0] == usize::MAX {
+        return None;
+    }
+    // Cubes whose first corner runs from one voxel before the box to its last voxel (padded
+    // planes lo .. hi + 1).
+    let planes = lo[0]..hi[0] + 2;
+    let box_voxels: usize = (0..3).map(|d| hi[d] + 1 - lo[d]).product();
+    let ((v1, a1, mut vertices), (v2, a2, more)) = if box_voxels >= PARALLEL_MESH {
+        let mid = planes.start + planes.len() / 2;
+        rayon::join(
+            || cubes(&occupied, pd, planes.start..mid, lo, hi, s),
+            || cubes(&occupied, pd, mid..planes.end, lo, hi, s),
+        )
+    } else {
+        (
+            cubes(&occupied, pd, planes, lo, hi, s),
+            (0.0, 0.0, Vec::new()),
+        )
+    };
+    let (volume, area) = (v1 + v2, a1 + a2);
+    vertices.extend(more);
     let hull = hull_candidates(&mut vertices);
     let (hull_volume, hull_area, hull_vertices) = super::hull::hull_measures(&hull, s);
     // The largest distance ends on hull vertices; every candidate when the hull is flat.
@@ -302,8 +359,9 @@ fn mesh(
     })
 }
 
-/// First and second moments of a region's voxel positions (mm), and its intensity sums.
-struct Moments {
+/// First and second moments of a region's voxel positions (mm), and its intensity sums: what
+/// the morphology family takes from the image.
+pub struct Moments {
     n: usize,
     centre: [f64; 3],
     /// Sample covariance (N − 1).
@@ -312,7 +370,11 @@ struct Moments {
     wpos: [f64; 3],
 }
 
-fn moments(image: &Volume, in_roi: &impl Fn(usize, usize, usize) -> bool, s: [f64; 3]) -> Moments {
+/// The `Moments` of the region `in_roi` of `image`.
+pub fn moments(image: &Volume, in_roi: &impl Fn(usize, usize, usize) -> bool) -> Moments {
+    let g = &image.geometry;
+    // Array axes (k, j, i) scale by spacing (z, y, x).
+    let s = [g.spacing[2], g.spacing[1], g.spacing[0]];
     let mut n = 0usize;
     let (mut sum, mut wsum, mut wpos) = ([0.0f64; 3], 0.0f64, [0.0f64; 3]);
     let mut pos: Vec<[f64; 3]> = Vec::new();
@@ -357,29 +419,55 @@ fn moments(image: &Volume, in_roi: &impl Fn(usize, usize, usize) -> bool, s: [f6
     }
 }
 
+/// What a region's shape alone gives (no image intensities): its mesh measures and its longest
+/// axial diameter. The same for a region whatever grid or crop holds it, so it can be found from
+/// a label map before the image it belongs to has loaded.
+pub struct MaskShape {
+    mesh: Option<Mesh>,
+    axial: f64,
+}
+
+/// The `MaskShape` of the region `in_roi` of a grid of `dims` ([k, j, i]) with voxel spacing
+/// `spacing` ([x, y, z] as in `Geometry`): the mesh and the axial diameter as two rayon tasks.
+pub fn mask_shape(
+    dims: [usize; 3],
+    spacing: [f64; 3],
+    in_roi: &(impl Fn(usize, usize, usize) -> bool + Sync),
+) -> MaskShape {
+    let s = [spacing[2], spacing[1], spacing[0]];
+    let (mesh, axial) = rayon::join(
+        || mesh(dims, in_roi, s),
+        || axial_diameter(dims, [spacing[1], spacing[0]], in_roi),
+    );
+    MaskShape { mesh, axial }
+}
+
 /// The morphological features of the region `in_roi` of `image` (intensities for the centre of
-/// mass shift and the integrated intensity). The mesh, the moments and the axial diameter are
-/// three rayon tasks.
+/// mass shift and the integrated intensity): its shape and its moments as rayon tasks.
 pub fn morphology(
     image: &Volume,
     in_roi: &(impl Fn(usize, usize, usize) -> bool + Sync),
 ) -> Vec<Feature> {
-    // Array axes (k, j, i) scale by spacing (z, y, x).
-    let s = [
-        image.geometry.spacing[2],
-        image.geometry.spacing[1],
-        image.geometry.spacing[0],
-    ];
-    let (mesh, (moments, axial)) = rayon::join(
-        || mesh(image, in_roi, s),
-        || {
-            rayon::join(
-                || moments(image, in_roi, s),
-                || longest_axial_diameter(image, in_roi),
-            )
-        },
+    let (shape, moments) = rayon::join(
+        || mask_shape(image.dims(), image.geometry.spacing, in_roi),
+        || moments(image, in_roi),
     );
-    let Some(Mesh {
+    morphology_from(&shape, &moments, image.geometry.spacing)
+}
+
+/// The morphological features from a region's shape and moments, on a grid of voxel `spacing`
+/// ([x, y, z]); empty for an empty region.
+pub fn morphology_from(shape: &MaskShape, moments: &Moments, spacing: [f64; 3]) -> Vec<Feature> {
+    // Array axes (k, j, i) scale by spacing (z, y, x).
+    let s = [spacing[2], spacing[1], spacing[0]];
+    let MaskShape {
+        mesh: Some(mesh),
+        axial,
+    } = shape
+    else {
+        return Vec::new();
+    };
+    let Mesh {
         volume,
         area,
         hull_volume,
@@ -387,11 +475,9 @@ pub fn morphology(
         diameter,
         lo,
         hi,
-    }) = mesh
-    else {
-        return Vec::new();
-    };
-    let Moments {
+    } = *mesh;
+    let axial = *axial;
+    let &Moments {
         n,
         centre,
         cov,
@@ -479,10 +565,21 @@ pub fn longest_axial_diameter(
     image: &Volume,
     in_roi: &impl Fn(usize, usize, usize) -> bool,
 ) -> f64 {
-    let [nk, nj, ni] = image.dims();
-    let (sj, si) = (image.geometry.spacing[1], image.geometry.spacing[0]);
+    let g = &image.geometry;
+    axial_diameter(image.dims(), [g.spacing[1], g.spacing[0]], in_roi)
+}
+
+/// `longest_axial_diameter` on a grid of `dims` ([k, j, i]) with row and column spacing `[sj, si]`
+/// (pixel offsets are taken as integers first: the same region gives the same value in any crop).
+fn axial_diameter(
+    dims: [usize; 3],
+    [sj, si]: [f64; 2],
+    in_roi: &impl Fn(usize, usize, usize) -> bool,
+) -> f64 {
+    let [nk, nj, ni] = dims;
     let mut best = 0.0f64;
     let mut found = false;
+    let mut edge: Vec<(i64, i64)> = Vec::new();
     for k in 0..nk {
         let inside = |j: i64, i: i64| {
             j >= 0
@@ -491,7 +588,7 @@ pub fn longest_axial_diameter(
                 && (i as usize) < ni
                 && in_roi(k, j as usize, i as usize)
         };
-        let mut edge: Vec<(f64, f64)> = Vec::new();
+        edge.clear();
         for j in 0..nj as i64 {
             for i in 0..ni as i64 {
                 if inside(j, i)
@@ -500,14 +597,15 @@ pub fn longest_axial_diameter(
                         && inside(j, i - 1)
                         && inside(j, i + 1))
                 {
-                    edge.push((j as f64 * sj, i as f64 * si));
+                    edge.push((j, i));
                 }
             }
         }
         found |= !edge.is_empty();
         for (n, a) in edge.iter().enumerate() {
             for b in &edge[n + 1..] {
-                best = best.max((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2));
+                let (dj, di) = ((a.0 - b.0) as f64 * sj, (a.1 - b.1) as f64 * si);
+                best = best.max(dj * dj + di * di);
             }
         }
     }

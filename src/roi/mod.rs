@@ -344,17 +344,28 @@ impl PendingRois {
         })
     }
 
-    /// The regions on `image`'s grid.
+    /// The regions on the label map's own grid.
+    pub fn regions(&self) -> &Rois {
+        &self.own
+    }
+
+    /// The label map's grid.
+    pub fn geometry(&self) -> &Geometry {
+        &self.geometry
+    }
+
+    /// The regions on `image`'s grid, and whether that is the label map's own grid (the
+    /// regions of `regions()` then).
     pub fn on_image(
         self,
         image: &Volume,
         table: Option<&BTreeMap<u32, String>>,
-    ) -> Result<Rois, RoiError> {
+    ) -> Result<(Rois, bool), RoiError> {
         if same_grid(image, &self.geometry, self.labels.dim()) {
-            return Ok(self.own);
+            return Ok((self.own, true));
         }
         let map = label_map_on(image, self.labels.into_u32(), &self.geometry)?;
-        Ok(Rois::from_label_map(&map, table))
+        Ok((Rois::from_label_map(&map, table), false))
     }
 }
 
@@ -589,7 +600,8 @@ mod tests {
             let pending = PendingRois::read(&path, Some(&table))
                 .unwrap()
                 .on_image(image, Some(&table))
-                .unwrap();
+                .unwrap()
+                .0;
             let expected =
                 Rois::from_label_map(&label_map_for(image, &path).unwrap(), Some(&table));
             assert_eq!(pending.regions.len(), 3);
