@@ -24,7 +24,10 @@ pub fn temp_sibling(path: &Path) -> PathBuf {
             .unwrap_or_default()
     };
     let stem = name.replace('.', "_");
-    path.with_file_name(format!(".{stem}{TEMP_MARK}{}{ext}", std::process::id()))
+    // The process id, asked of the OS once (a syscall per file otherwise).
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let pid = PID.get_or_init(std::process::id);
+    path.with_file_name(format!(".{stem}{TEMP_MARK}{pid}{ext}"))
 }
 
 /// Write `bytes` to `path` atomically (temp file in the same directory, fsync, rename).

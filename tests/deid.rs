@@ -283,6 +283,20 @@ fn deid_with_an_altered_file(
     (o, reasons)
 }
 
+/// Two input files with the same SOP Instance UID are one output file: in a fresh output (where
+/// no existence test is made on disk) the second is counted as already done, not written twice.
+#[test]
+fn a_duplicate_input_file_is_released_once() {
+    let (o, reasons) = deid_with_an_altered_file(|_| {});
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains(" 1 already done"), "{stderr}");
+    assert!(
+        reasons.iter().all(|r| !r.contains("written")),
+        "{reasons:?}"
+    );
+}
+
 /// Regression (the input is parsed once, without the scan's header reader): a file of a known
 /// subject that lacks a UID needed to place it is not released, with the attribute named.
 #[test]

@@ -184,6 +184,12 @@ struct Run<'a> {
     sharded: bool,
     /// Output folders made so far (one series folder serves all its files: made once).
     made_dirs: std::sync::Mutex<HashSet<PathBuf>>,
+    /// The output held no released file when the run began: a destination can then only exist
+    /// if this run claimed it (no existence test on disk per file).
+    fresh_output: bool,
+    /// Destinations claimed by this run (a second input file with the same SOP Instance UID is
+    /// the same output file).
+    claimed: std::sync::Mutex<HashSet<PathBuf>>,
 }
 
 impl Run<'_> {
@@ -202,6 +208,17 @@ impl Run<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Whether `dest` is already released: by an earlier run (on disk), or claimed by another
+    /// file of this run. Claims it otherwise.
+    fn already_done(&self, dest: &Path) -> bool {
+        let claimed_before = self
+            .claimed
+            .lock()
+            .map(|mut c| !c.insert(dest.to_path_buf()))
+            .unwrap_or(false);
+        claimed_before || (!self.fresh_output && dest.exists())
     }
 
     /// A file not released before its subject is known: reported by one shard only.
@@ -418,7 +435,7 @@ fn process(run: &Run, path: &Path) -> Outcome {
         ctx.counts.action(options::Action::K);
     }
     // Done by an earlier run: counted (the report describes the release, not the run), not rewritten.
-    if dest.exists() {
+    if run.already_done(&dest) {
         return Outcome::AlreadyDone {
             usubjid: usubjid.clone(),
             counts: ctx.counts,
@@ -500,34 +517,74 @@ fn process(run: &Run, path: &Path) -> Outcome {
     }
     let tail = tail.unwrap_or_default();
     let parent = dest.parent().unwrap_or(run.out);
-    let written = run.make_dir(parent).and_then(|()| {
-        crate::atomic::write_in_existing_dir(&dest, |tmp| {
-            use std::io::Write;
-            let mut f = std::fs::File::create(tmp)?;
-            f.write_all(&bytes)?;
-            f.write_all(tail)
-        })
+    // Written to a temporary sibling, read back through the same handle (it must be the checked
+    // bytes, byte for byte: what is on disk is what was checked), and only then renamed into
+    // place; a file that reads back otherwise is removed and reported.
+    let written = run.make_dir(parent).map_err(WriteError::Io).and_then(|()| {
+        crate::atomic::write_in_existing_dir(&dest, |tmp| write_and_read_back(tmp, &bytes, tail))
     });
-    if let Err(e) = written {
-        return Outcome::NotReleased(format!("could not be written: {e}"));
-    }
-    let reread = std::fs::read(&dest)
-        .map_err(|e| format!("cannot read the written file back: {e}"))
-        .and_then(|on_disk| {
-            let (head, rest) = on_disk.split_at(bytes.len().min(on_disk.len()));
-            if head == bytes && rest == tail {
-                Ok(())
-            } else {
-                Err("the file read back from disk differs from the checked bytes".to_string())
-            }
-        });
-    if let Err(why) = reread {
-        let _ = std::fs::remove_file(&dest);
-        return Outcome::VerificationFailed(why);
+    match written {
+        Ok(()) => {}
+        Err(WriteError::Io(e)) => {
+            return Outcome::NotReleased(format!("could not be written: {e}"))
+        }
+        Err(WriteError::ReadBack(why)) => return Outcome::VerificationFailed(why),
     }
     Outcome::Released {
         usubjid: usubjid.clone(),
         counts: ctx.counts,
+    }
+}
+
+/// Why a released file was not written.
+enum WriteError {
+    Io(std::io::Error),
+    /// The bytes read back differ from those checked.
+    ReadBack(String),
+}
+
+impl From<std::io::Error> for WriteError {
+    fn from(e: std::io::Error) -> Self {
+        WriteError::Io(e)
+    }
+}
+
+/// Write `head` then `tail` to a new file `path`, then read the file back through the same
+/// handle: it must hold exactly those bytes.
+fn write_and_read_back(path: &Path, head: &[u8], tail: &[u8]) -> Result<(), WriteError> {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)?;
+    f.write_all(head)?;
+    f.write_all(tail)?;
+    f.seek(SeekFrom::Start(0))?;
+    // The file was created empty (truncated) and written by this call: it holds exactly that
+    // many bytes unless the writes went wrong, which the comparison then shows.
+    let mut on_disk = vec![0u8; head.len() + tail.len()];
+    f.read_exact(&mut on_disk)
+        .map_err(|e| WriteError::ReadBack(format!("cannot read the written file back: {e}")))?;
+    let (h, t) = on_disk.split_at(head.len().min(on_disk.len()));
+    if h == head && t == tail {
+        Ok(())
+    } else {
+        Err(WriteError::ReadBack(
+            "the file read back from disk differs from the checked bytes".into(),
+        ))
+    }
+}
+
+/// Whether `out` holds no folder (no released file: they live in subject folders); true when it
+/// does not exist.
+fn holds_no_folder(out: &Path) -> bool {
+    match std::fs::read_dir(out) {
+        Ok(entries) => !entries
+            .flatten()
+            .any(|e| e.file_type().is_ok_and(|t| t.is_dir())),
+        Err(_) => true,
     }
 }
 
@@ -577,6 +634,8 @@ pub fn run_with(
         sharded: !shard.is_whole(),
         uids: keyed::UidMapper::new(&key),
         made_dirs: Default::default(),
+        fresh_output: holds_no_folder(&opts.out),
+        claimed: Default::default(),
     };
     let outcomes: Vec<Outcome> = walk
         .files
