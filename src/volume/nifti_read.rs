@@ -67,45 +67,103 @@ impl Stored {
         }
     }
 
-    /// Every stored element of `bytes` as `f32` (cast as the nifti crate casts it), rescaled when
-    /// `scale` is `Some((slope, intercept))`, then mapped by `out`.
-    fn convert<T>(
-        self,
-        bytes: &[u8],
-        little: bool,
-        scale: Option<(f32, f32)>,
-        out: impl Fn(f32) -> T,
-    ) -> Vec<T> {
-        macro_rules! run {
-            ($t:ty) => {{
-                const N: usize = std::mem::size_of::<$t>();
-                let cast = |b: &[u8]| {
-                    let a: [u8; N] = b.try_into().unwrap_or([0; N]);
-                    (if little {
-                        <$t>::from_le_bytes(a)
-                    } else {
-                        <$t>::from_be_bytes(a)
-                    }) as f32
-                };
-                let chunks = bytes.chunks_exact(N);
-                match scale {
-                    None => chunks.map(|b| out(cast(b))).collect(),
-                    Some((m, c)) => chunks.map(|b| out(cast(b) * m + c)).collect(),
-                }
-            }};
+    /// Hand the elements of `bytes` (stored as `self`, in the given byte order) to `visitor`.
+    fn visit<V: Visitor>(self, bytes: &[u8], little: bool, visitor: V) -> V::Out {
+        macro_rules! go {
+            ($t:ty) => {
+                visitor.visit(
+                    bytes
+                        .chunks_exact(std::mem::size_of::<$t>())
+                        .map(|b| <$t as Element>::read(b, little)),
+                )
+            };
         }
         match self {
-            Stored::U8 => run!(u8),
-            Stored::I8 => run!(i8),
-            Stored::I16 => run!(i16),
-            Stored::U16 => run!(u16),
-            Stored::I32 => run!(i32),
-            Stored::U32 => run!(u32),
-            Stored::I64 => run!(i64),
-            Stored::U64 => run!(u64),
-            Stored::F32 => run!(f32),
-            Stored::F64 => run!(f64),
+            Stored::U8 => go!(u8),
+            Stored::I8 => go!(i8),
+            Stored::I16 => go!(i16),
+            Stored::U16 => go!(u16),
+            Stored::I32 => go!(i32),
+            Stored::U32 => go!(u32),
+            Stored::I64 => go!(i64),
+            Stored::U64 => go!(u64),
+            Stored::F32 => go!(f32),
+            Stored::F64 => go!(f64),
         }
+    }
+}
+
+/// One stored voxel type: read from its bytes in either order, its value as the nifti crate casts
+/// it to `f32`, and (integer types) its label.
+trait Element: Copy {
+    fn read(b: &[u8], little: bool) -> Self;
+    fn value(self) -> f32;
+    /// The voxel as an integer label (negative values 0); None for floating-point types.
+    fn label(self) -> Option<u32>;
+}
+
+macro_rules! element {
+    ($t:ty, $label:expr) => {
+        impl Element for $t {
+            fn read(b: &[u8], little: bool) -> Self {
+                let a = b.try_into().unwrap_or_default();
+                if little {
+                    <$t>::from_le_bytes(a)
+                } else {
+                    <$t>::from_be_bytes(a)
+                }
+            }
+            fn value(self) -> f32 {
+                self as f32
+            }
+            fn label(self) -> Option<u32> {
+                let label: fn($t) -> Option<u32> = $label;
+                label(self)
+            }
+        }
+    };
+}
+
+element!(u8, |v| Some(u32::from(v)));
+element!(i8, |v| u32::try_from(v.max(0)).ok());
+element!(i16, |v| u32::try_from(v.max(0)).ok());
+element!(u16, |v| Some(u32::from(v)));
+element!(i32, |v| u32::try_from(v.max(0)).ok());
+element!(u32, Some);
+element!(i64, |v| Some(u32::try_from(v.max(0)).unwrap_or(u32::MAX)));
+element!(u64, |v| Some(u32::try_from(v).unwrap_or(u32::MAX)));
+element!(f32, |_| None);
+element!(f64, |_| None);
+
+/// What is done with a file's elements, whatever their stored type.
+trait Visitor {
+    type Out;
+    fn visit<E: Element>(self, elements: impl Iterator<Item = E>) -> Self::Out;
+}
+
+/// Each element's value (rescaled when `scale` is `Some((slope, intercept))`), mapped by `out`.
+struct Values<T, F: Fn(f32) -> T> {
+    scale: Option<(f32, f32)>,
+    out: F,
+}
+
+impl<T, F: Fn(f32) -> T> Visitor for Values<T, F> {
+    type Out = Vec<T>;
+    fn visit<E: Element>(self, elements: impl Iterator<Item = E>) -> Vec<T> {
+        match self.scale {
+            None => elements.map(|e| (self.out)(e.value())).collect(),
+            Some((m, c)) => elements.map(|e| (self.out)(e.value() * m + c)).collect(),
+        }
+    }
+}
+
+/// Each element's integer label (0 for a floating-point type, which never comes here).
+struct Labels;
+
+impl Visitor for Labels {
+    type Out = Vec<u32>;
+    fn visit<E: Element>(self, elements: impl Iterator<Item = E>) -> Vec<u32> {
+        elements.map(|e| e.label().unwrap_or(0)).collect()
     }
 }
 
@@ -220,9 +278,11 @@ impl Opened {
         out: impl Fn(f32) -> T,
     ) -> Result<Raw<Vec<T>>, NiftiError> {
         let bytes = self.read_bytes(path)?;
-        let data = self
-            .stored
-            .convert(&bytes, self.little(), self.scale(), out);
+        let values = Values {
+            scale: self.scale(),
+            out,
+        };
+        let data = self.stored.visit(&bytes, self.little(), values);
         Ok(Raw {
             header: self.header,
             dims: self.dims,
@@ -281,41 +341,14 @@ pub fn read_labels(
         return f.convert(path, label).map(|r| Some(wrap(r)));
     }
     let bytes = f.read_bytes(path)?;
-    let little = f.little();
-    macro_rules! labels {
-        ($t:ty) => {{
-            const N: usize = std::mem::size_of::<$t>();
-            bytes
-                .chunks_exact(N)
-                .map(|b| {
-                    let a: [u8; N] = b.try_into().unwrap_or([0; N]);
-                    let v = if little {
-                        <$t>::from_le_bytes(a)
-                    } else {
-                        <$t>::from_be_bytes(a)
-                    };
-                    u32::try_from(v.max(0)).unwrap_or(u32::MAX)
-                })
-                .collect()
-        }};
+    if f.stored == Stored::U8 {
+        return Ok(Some(Raw {
+            header: f.header,
+            dims: f.dims,
+            data: LabelVoxels::U8(bytes),
+        }));
     }
-    let data: Vec<u32> = match f.stored {
-        Stored::U8 => {
-            return Ok(Some(Raw {
-                header: f.header,
-                dims: f.dims,
-                data: LabelVoxels::U8(bytes),
-            }))
-        }
-        Stored::I8 => labels!(i8),
-        Stored::I16 => labels!(i16),
-        Stored::U16 => labels!(u16),
-        Stored::I32 => labels!(i32),
-        Stored::U32 => labels!(u32),
-        Stored::I64 => labels!(i64),
-        Stored::U64 => labels!(u64),
-        Stored::F32 | Stored::F64 => Vec::new(),
-    };
+    let data = f.stored.visit(&bytes, f.little(), Labels);
     Ok(Some(Raw {
         header: f.header,
         dims: f.dims,
