@@ -83,9 +83,16 @@ fn main() {
         let inv = ancilla::ingest::scan_paths(std::slice::from_ref(&tree)).expect("scan");
         assert!(!inv.series.is_empty());
     });
-    let out = tmp.path().join("nifti");
+    // Every timed run writes into a fresh directory and nothing is deleted while timing: on ext4
+    // without a journal (as here), creating files after a large deletion scans past every inode
+    // freed in the last minute (kernel `recently_deleted`), which made runs 2-10x slower at random.
+    let mut run = 0;
+    let mut fresh = |name: &str| {
+        run += 1;
+        tmp.path().join(format!("{name}-{run}"))
+    };
     let convert = best(3, || {
-        let _ = std::fs::remove_dir_all(&out);
+        let out = fresh("nifti");
         ancilla::convert::convert(&tree, &out, false, true).expect("convert");
     });
     let secs = |d: Duration| d.as_secs_f64();
@@ -109,9 +116,8 @@ fn main() {
     }
     match find_dcm2niix() {
         Some(bin) => {
-            let dout = tmp.path().join("dcm2niix");
             let d = best(3, || {
-                let _ = std::fs::remove_dir_all(&dout);
+                let dout = fresh("dcm2niix");
                 std::fs::create_dir_all(&dout).expect("mkdir");
                 let st = Command::new(&bin)
                     .args(["-z", "n", "-b", "y", "-ba", "y", "-f", "%s_%d", "-o"])
