@@ -199,6 +199,18 @@ fn write_err(path: &Path) -> impl FnOnce(nifti::NiftiError) -> NiftiError + '_ {
     }
 }
 
+/// The nifti crate's writer for the temporary file `tmp` of `path`: gzip level 2 for `.nii.gz`
+/// (with flate2's zlib-rs backend, level 2 writes the phantom's volumes 19% smaller than
+/// miniz_oxide's level 1, the crate's default, in the same time; zlib-rs' level 1 is 31% larger).
+fn writer<'a>(tmp: &'a Path, path: &Path) -> WriterOptions<'a> {
+    let w = WriterOptions::new(tmp);
+    if path.to_string_lossy().ends_with(".gz") {
+        w.compression_level(flate2::Compression::new(2))
+    } else {
+        w
+    }
+}
+
 /// Write a 3D array (`[k, j, i]`) on `geometry` as NIfTI (gzip when the name ends in `.gz`).
 pub fn write_array<A>(
     data: ArrayView3<A>,
@@ -219,7 +231,7 @@ where
         .into_owned();
     let ijk = stored.reversed_axes();
     crate::atomic::write_with(path, |tmp| {
-        WriterOptions::new(tmp)
+        writer(tmp, path)
             .reference_header(&header)
             .write_nifti(&ijk)
             .map_err(write_err(path))
@@ -262,7 +274,7 @@ pub fn write_4d(vols: &[Volume], path: &Path, meta: &NiftiMeta) -> Result<(), Ni
         .into_owned();
     let ijkt = stored.reversed_axes();
     crate::atomic::write_with(path, |tmp| {
-        WriterOptions::new(tmp)
+        writer(tmp, path)
             .reference_header(&header)
             .write_nifti(&ijkt)
             .map_err(write_err(path))
