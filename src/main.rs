@@ -14,6 +14,20 @@ struct Failure {
     error: anyhow::Error,
 }
 
+/// An error and its causes on one line, each cause added unless the text so far already holds
+/// it (most errors here name their cause in their own message; `{:#}` printed it twice).
+fn render(error: &anyhow::Error) -> String {
+    let mut out = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !out.contains(&cause) {
+            out.push_str(": ");
+            out.push_str(&cause);
+        }
+    }
+    out
+}
+
 fn fail<E>(e: E) -> Failure
 where
     E: ancilla::ExitCode + std::error::Error + Send + Sync + 'static,
@@ -183,7 +197,7 @@ fn main() -> ExitCode {
     match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("error: {:#}", f.error);
+            eprintln!("error: {}", render(&f.error));
             ExitCode::from(f.code)
         }
     }

@@ -815,3 +815,31 @@ fn small_rtstruct_rasterises_on_the_oblique_ct() {
     assert_eq!(m.iter().filter(|x| **x).count(), expect);
     assert!((0..5).all(|j| (0..6).all(|i| !m[[0, j, i]] && !m[[2, j, i]])));
 }
+
+/// Regression (found by feeding mutated NIfTI files to `features`): the error line printed each
+/// cause twice ("incomplete deflate stream: incomplete deflate stream"); now once, with the file.
+#[test]
+fn a_truncated_gzip_mask_is_reported_once_with_its_cause() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/ibsi1-phantom");
+    let d = tempfile::tempdir().unwrap();
+    let gz = std::fs::read(root.join("mask.nii.gz")).unwrap();
+    let cut = d.path().join("cut.nii.gz");
+    std::fs::write(&cut, &gz[..gz.len() / 2]).unwrap();
+    let o = ancilla(&[
+        "features",
+        "--image",
+        root.join("image.nii.gz").to_str().unwrap(),
+        "--mask",
+        cut.to_str().unwrap(),
+        "--labels",
+        "1=roi",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let line = err.lines().find(|l| l.starts_with("error:")).unwrap();
+    assert!(line.contains("cut.nii.gz"), "{line}");
+    let words: Vec<&str> = line.split(": ").collect();
+    let mut unique = words.clone();
+    unique.dedup();
+    assert_eq!(words, unique, "a cause repeated: {line}");
+}
