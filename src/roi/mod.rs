@@ -474,13 +474,19 @@ fn resample_labels<T: Copy>(
     src: ndarray::ArrayView3<T>,
     label_of: impl Fn(T) -> u32,
 ) -> Result<LabelMap, RoiError> {
+    // The very same grid: one pass over the voxels, no index arithmetic.
+    if same_grid(image, mask, src.dim()) {
+        return Ok(LabelMap {
+            labels: src.mapv(label_of),
+            exact: true,
+            outside: 0,
+        });
+    }
     let [nk, nj, ni] = image.dims();
     let (mk, mj, mi) = src.dim();
     let mut labels = Array3::<u32>::zeros((nk, nj, ni));
     let mut exact = true;
     let mut outside = 0usize;
-    // Image index → mask index is affine: mask_idx = A·[i, j, k] + b, with b the mask index of
-    // the image's origin and A's columns the mask-index steps of one image voxel along i, j, k.
     let [b, ai, aj, ak] = index_map(image, mask);
     // The same voxels (possibly in another index order, e.g. NIfTI's row flip): an integer map,
     // no rounding per voxel.
@@ -488,20 +494,6 @@ fn resample_labels<T: Copy>(
     if integral(&b) && integral(&ai) && integral(&aj) && integral(&ak) {
         let r = |v: [f64; 3]| v.map(|x| x.round() as i64);
         let (b, ai, aj, ak) = (r(b), r(ai), r(aj), r(ak));
-        // The very same grid: one pass over the voxels, no index arithmetic.
-        if b == [0, 0, 0]
-            && ai == [1, 0, 0]
-            && aj == [0, 1, 0]
-            && ak == [0, 0, 1]
-            && [nk, nj, ni] == [mk, mj, mi]
-        {
-            labels = src.mapv(label_of);
-            return Ok(LabelMap {
-                labels,
-                exact,
-                outside: 0,
-            });
-        }
         let m = [mi as i64, mj as i64, mk as i64];
         let src = src.as_standard_layout();
         let src = src.as_slice().unwrap_or(&[]);
