@@ -29,10 +29,11 @@ pub fn release_freed_memory() {
     }
 }
 
-/// A zeroed buffer of `n` elements for voxel data. On Linux the 2 MiB-aligned part of a large one is advised to
-/// use transparent huge pages before anything touches it: filling that part then takes one page
-/// fault per 2 MiB instead of 512 (each fault costs about 2 µs here: a 128×128×90 float PET volume spent
-/// 3 ms faulting its pages in). Without THP (or `enabled` = never) the advice is ignored.
+/// A zeroed buffer of `n` elements for voxel data. On Linux the 2 MiB-aligned part of a large
+/// one is advised to use transparent huge pages before anything touches it: filling that part
+/// then takes one page fault per 2 MiB instead of 512 (each fault costs about 2 µs here: a
+/// 128×128×90 float PET volume spent 3 ms faulting its pages in). Without THP (or `enabled` =
+/// never) the advice is ignored.
 pub fn zeroed_voxels<T: bytemuck::Zeroable + Clone>(n: usize) -> Vec<T> {
     let v = vec![T::zeroed(); n];
     advise_huge_pages(&v);

@@ -326,7 +326,7 @@ fn header_affine(h: &NiftiHeader) -> [[f64; 4]; 3] {
     ]
 }
 
-fn invalid(path: &Path, what: impl Into<String>) -> NiftiError {
+pub(super) fn invalid(path: &Path, what: impl Into<String>) -> NiftiError {
     NiftiError::Invalid {
         path: path.display().to_string(),
         what: what.into(),

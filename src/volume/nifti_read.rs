@@ -13,7 +13,7 @@ use std::path::Path;
 
 use nifti::{Endianness, NiftiHeader};
 
-use super::nifti_io::NiftiError;
+use super::nifti_io::{invalid, NiftiError};
 
 /// The header, the dimensions (`dim[1..=dim[0]]`) and the voxels in file order (first index
 /// fastest), rescaled.
@@ -164,13 +164,6 @@ impl Visitor for Labels {
     type Out = Vec<u32>;
     fn visit<E: Element>(self, elements: impl Iterator<Item = E>) -> Vec<u32> {
         elements.map(|e| e.label().unwrap_or(0)).collect()
-    }
-}
-
-fn invalid(path: &Path, what: impl Into<String>) -> NiftiError {
-    NiftiError::Invalid {
-        path: path.display().to_string(),
-        what: what.into(),
     }
 }
 
