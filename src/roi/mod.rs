@@ -364,7 +364,12 @@ impl PendingRois {
         if same_grid(image, &self.geometry, self.labels.dim()) {
             return Ok((self.own, true));
         }
-        let map = label_map_on(image, self.labels.into_u32(), &self.geometry)?;
+        use crate::volume::nifti_io::Labels;
+        // Resampled from the labels as stored (an 8-bit map is not widened first).
+        let map = match &self.labels {
+            Labels::U8(l) => resample_labels(image, &self.geometry, l.view(), u32::from),
+            Labels::U32(l) => resample_labels(image, &self.geometry, l.view(), |l| l),
+        }?;
         Ok((Rois::from_label_map(&map, table), false))
     }
 }
@@ -419,6 +424,19 @@ fn inside_range(row: [i64; 3], step: [i64; 3], m: [i64; 3], n: i64) -> (i64, i64
         hi = hi.min(to);
     }
     (lo, hi.max(lo))
+}
+
+/// `v` rounded to the nearest integer, halves away from zero (as `f64::round`, which is a libm
+/// call on baseline x86-64); values beyond ±2⁵² are clamped by the cast, far outside any grid.
+fn round_half_away(v: f64) -> i64 {
+    let r = (v.abs() + 0.5) as i64;
+    // |v| + 0.5 rounds up to the next integer for the largest f64 below one half.
+    let r = if v.abs() < 0.5 { 0 } else { r };
+    if v < 0.0 {
+        -r
+    } else {
+        r
+    }
 }
 
 /// ⌈a / b⌉ for b > 0.
@@ -523,24 +541,36 @@ fn resample_labels<T: Copy>(
             outside,
         });
     }
-    for ((k, j, i), l) in labels.indexed_iter_mut() {
-        let (x, y, z) = (i as f64, j as f64, k as f64);
-        let idx: [f64; 3] = std::array::from_fn(|a| b[a] + x * ai[a] + y * aj[a] + z * ak[a]);
-        let r = idx.map(|x| x.round());
-        if idx.iter().zip(&r).any(|(a, b)| (a - b).abs() > 1e-3) {
-            exact = false;
+    // Any other grid: per voxel, the nearest mask voxel (half away from zero, as f64::round),
+    // row by row over contiguous slices, without a libm call or a bounds-checked 3D index.
+    let src = src.as_standard_layout();
+    let src = src.as_slice().unwrap_or(&[]);
+    let dst = labels.as_slice_mut().unwrap_or(&mut []);
+    let m = [mi, mj, mk];
+    for k in 0..nk {
+        for j in 0..nj {
+            let (y, z) = (j as f64, k as f64);
+            let row: [f64; 3] = std::array::from_fn(|a| b[a] + y * aj[a] + z * ak[a]);
+            let out = &mut dst[(k * nj + j) * ni..(k * nj + j + 1) * ni];
+            for (i, l) in out.iter_mut().enumerate() {
+                let x = i as f64;
+                let mut at = [0usize; 3];
+                let mut inside = true;
+                for a in 0..3 {
+                    let v = row[a] + x * ai[a];
+                    let r = round_half_away(v);
+                    exact &= (v - r as f64).abs() <= 1e-3;
+                    // A negative index wraps to a huge one: one unsigned test per axis.
+                    inside &= (r as usize) < m[a];
+                    at[a] = r as usize;
+                }
+                if inside {
+                    *l = label_of(src[at[0] + mi * (at[1] + mj * at[2])]);
+                } else {
+                    outside += 1;
+                }
+            }
         }
-        if r[0] < 0.0
-            || r[1] < 0.0
-            || r[2] < 0.0
-            || r[0] as usize >= mi
-            || r[1] as usize >= mj
-            || r[2] as usize >= mk
-        {
-            outside += 1;
-            continue;
-        }
-        *l = label_of(src[[r[2] as usize, r[1] as usize, r[0] as usize]]);
     }
     if outside == nk * nj * ni {
         return Err(RoiError::NoOverlap);
