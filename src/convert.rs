@@ -337,6 +337,17 @@ pub fn convert_per_subject(
     finish(report, out)
 }
 
+/// The name every NIfTI file of a series starts with: its series number (or, without one,
+/// `idx` + 1, its place among the subject's image series), modality and kind, e.g. `003_pt_pet`.
+pub fn series_stem(s: &Series, idx: usize) -> String {
+    format!(
+        "{:03}_{}_{}",
+        s.series_number.unwrap_or(idx as i64 + 1).max(0),
+        s.modality.to_ascii_lowercase(),
+        s.kind.as_str()
+    )
+}
+
 /// Convert every image series of `inv` into `out`, adding to `report`.
 fn convert_inventory(
     inv: &ingest::Inventory,
@@ -371,12 +382,7 @@ fn convert_inventory(
                     other => format!("{}", other),
                 })?;
                 let dir = out.join(&subject);
-                let stem = format!(
-                    "{:03}_{}_{}",
-                    s.series_number.unwrap_or(idx as i64 + 1).max(0),
-                    s.modality.to_ascii_lowercase(),
-                    s.kind.as_str()
-                );
+                let stem = series_stem(s, idx);
                 let mut written =
                     write_series(&vols, &dir, &stem, gzip).map_err(|e| e.to_string())?;
                 let mut side = sidecar(s, &vols);

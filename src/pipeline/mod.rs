@@ -570,7 +570,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
             };
             let key = sha256_hex(
                 format!(
-                    "features {build} {deid_hash} {} {:?} {:?} {:?}",
+                    "features {build} {deid_hash} {convert_key} {} {:?} {:?} {:?}",
                     tree_hash(&masks),
                     labels,
                     pet_settings.suv_thresholds,
@@ -586,11 +586,18 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
             ];
             let written: Vec<&Path> = written.iter().map(PathBuf::as_path).collect();
             runner.run("features", &key, &written, || {
-                stages::features(&deid_dir, &masks, &labels, &pet_settings, &features_path)
-                    .and_then(|(rows, problems)| {
-                        write_problems(&features_problems, &problems)?;
-                        Ok(format!("{rows} feature rows"))
-                    })
+                stages::features(
+                    &deid_dir,
+                    &nifti_dir,
+                    &masks,
+                    &labels,
+                    &pet_settings,
+                    &features_path,
+                )
+                .and_then(|(rows, problems)| {
+                    write_problems(&features_problems, &problems)?;
+                    Ok(format!("{rows} feature rows"))
+                })
             })?;
             rejected.extend(read_problems(&features_problems));
             have_features = true;

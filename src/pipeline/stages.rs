@@ -16,6 +16,7 @@ use crate::volume::assemble;
 /// merge of shards gives too). Returns the row count and the problems met.
 pub fn features(
     input: &Path,
+    nifti: &Path,
     masks: &Path,
     labels: &BTreeMap<u32, String>,
     pet: &quant::FeatureSettings,
@@ -34,7 +35,7 @@ pub fn features(
         w.write_all(&quant::table::to_csv(&[]))?;
         for subject in subjects_in(input) {
             let (rows, mut p, dates) =
-                subject_features(&input.join(&subject), input, masks, labels, pet)
+                subject_features(&input.join(&subject), input, nifti, masks, labels, pet)
                     .map_err(std::io::Error::other)?;
             for (modality, date) in dates {
                 imaging.push_str(&format!("{subject},{modality},{date}\n"));
@@ -73,6 +74,7 @@ type SubjectFeatures = (Vec<quant::FeatureRow>, Vec<Value>, Vec<(String, String)
 fn subject_features(
     dir: &Path,
     input: &Path,
+    nifti: &Path,
     masks: &Path,
     labels: &BTreeMap<u32, String>,
     pet: &quant::FeatureSettings,
@@ -88,6 +90,34 @@ fn subject_features(
         })
         .filter_map(|s| Some((s.modality.clone(), study_date(s)?)))
         .collect();
+    // The single-volume NIfTI convert wrote for a series (SUVbw for PET), when there is one and
+    // no other series of the subject shares its name.
+    let images: Vec<&crate::ingest::Series> = inv.series.iter().filter(|s| s.is_image()).collect();
+    let stems: Vec<String> = images
+        .iter()
+        .enumerate()
+        .map(|(idx, s)| crate::convert::series_stem(s, idx))
+        .collect();
+    let converted = |s: &crate::ingest::Series| -> Option<std::path::PathBuf> {
+        if s.kind == SeriesKind::Dwi {
+            return None;
+        }
+        let idx = images.iter().position(|x| std::ptr::eq(*x, s))?;
+        let stem = &stems[idx];
+        if stems.iter().filter(|x| *x == stem).count() > 1 {
+            return None;
+        }
+        let suffix = if s.kind == SeriesKind::Pet {
+            "_suvbw"
+        } else {
+            ""
+        };
+        let dir = nifti.join(crate::convert::sanitize(&s.patient_id));
+        ["nii.gz", "nii"]
+            .iter()
+            .map(|ext| dir.join(format!("{stem}{suffix}.{ext}")))
+            .find(|p| p.is_file())
+    };
     let run = |s: &crate::ingest::Series| -> Option<Result<Vec<quant::FeatureRow>, Value>> {
         // A DWI series is analysed (as its fitted ADC) only where its study has no ADC series.
         let scanner_adc = |s: &crate::ingest::Series| {
@@ -108,6 +138,32 @@ fn subject_features(
             ));
         }
         let usubjid = &s.patient_id;
+        let mask = masks.join(usubjid).join(mask_name);
+        let ctx = |image: String| FeatureContext {
+            subject_id: usubjid.clone(),
+            modality: s.modality.to_ascii_lowercase(),
+            series_uid: s.series_uid.clone(),
+            image,
+            frame_of_reference: String::new(),
+        };
+        // The volume convert wrote (the PET already in SUVbw), on the label maps' grid: read
+        // with the label map side by side, no DICOM parsed again and no resampling.
+        if let Some(path) = converted(s) {
+            let load = || Ok((crate::volume::nifti_io::read_volume(&path)?, ()));
+            if let Ok((image, (), rois, shapes)) =
+                quant::load_with_nifti_rois(load, &mask, Some(labels))
+            {
+                let ctx = ctx(quant::image_name(s.kind, ""));
+                return Some(Ok(quant::features_for_volume_with(
+                    &image,
+                    &rois,
+                    shapes.as_deref(),
+                    &ctx,
+                    pet,
+                )));
+            }
+        }
+        // Otherwise (not converted, a DWI series, or a NIfTI that does not read) from DICOM.
         let r = (|| -> Result<Vec<quant::FeatureRow>, String> {
             let mut vols = assemble::load_series(s).map_err(|e| e.to_string())?;
             let (mut image, image_kind) = if s.kind == SeriesKind::Dwi {
@@ -124,17 +180,14 @@ fn subject_features(
                     .data
                     .mapv_inplace(|x| (x as f64 * f.suvbw_factor) as f32);
             }
-            let lm = roi::label_map_for(&image, &masks.join(usubjid).join(mask_name))
-                .map_err(|e| e.to_string())?;
+            let lm = roi::label_map_for(&image, &mask).map_err(|e| e.to_string())?;
             let rois = roi::Rois::from_label_map(&lm, Some(labels));
-            let ctx = FeatureContext {
-                subject_id: usubjid.clone(),
-                modality: s.modality.to_ascii_lowercase(),
-                series_uid: s.series_uid.clone(),
-                image: image_kind,
-                frame_of_reference: String::new(),
-            };
-            Ok(quant::features_for_volume(&image, &rois, &ctx, pet))
+            Ok(quant::features_for_volume(
+                &image,
+                &rois,
+                &ctx(image_kind),
+                pet,
+            ))
         })();
         Some(r.map_err(|why| {
                 json!({"stage": "features", "subject": usubjid, "series_kind": s.kind.as_str(), "reason": why.replace(&input.display().to_string(), "<input>")})

@@ -430,6 +430,41 @@ pub fn load_image(path: &Path) -> Result<(Volume, FeatureContext), QuantError> {
     ))
 }
 
+/// Each region's shape measures (in region order) when known before the image's families run.
+pub type RegionShapes = Vec<Option<morphology::MaskShape>>;
+
+/// An image (`load`, with whatever it returns beside it) and the regions of the NIfTI label map
+/// `mask` on its grid, read side by side on two cores: the label map's regions are found, and
+/// their shapes measured, while the image loads. The shapes come back only when the label map
+/// shares the image's grid (they were measured on the label map's).
+pub fn load_with_nifti_rois<T: Send>(
+    load: impl FnOnce() -> Result<(Volume, T), QuantError> + Send,
+    mask: &Path,
+    table: Option<&std::collections::BTreeMap<u32, String>>,
+) -> Result<(Volume, T, Rois, Option<RegionShapes>), QuantError> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let image_loaded = AtomicBool::new(false);
+    let (image, pending) = rayon::join(
+        || {
+            let image = load();
+            image_loaded.store(true, Ordering::Release);
+            image
+        },
+        || {
+            let pending = roi::PendingRois::read(mask, table)?;
+            let shapes =
+                region_shapes_until(pending.regions(), pending.geometry().spacing, &|| {
+                    image_loaded.load(Ordering::Acquire)
+                });
+            Ok::<_, roi::RoiError>((pending, shapes))
+        },
+    );
+    let (pending, shapes) = pending?;
+    let (image, extra) = image?;
+    let (rois, same_grid) = pending.on_image(&image, table)?;
+    Ok((image, extra, rois, same_grid.then_some(shapes)))
+}
+
 /// The ADC fitted from the b-value volumes of a DWI series (volumes sharing a b-value, e.g. one
 /// per gradient direction, are averaged first).
 pub fn adc_from_dwi(volumes: &[assemble::SeriesVolume]) -> Result<adc::AdcFit, QuantError> {
@@ -501,45 +536,19 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
             "--mtv-suv thresholds must be positive SUVs, found {t}"
         )));
     }
-    // A NIfTI label map is read, its regions found and their shapes measured while the image
-    // loads (two cores).
     let mask_name = opts.mask.to_string_lossy();
     let nifti_mask =
         opts.mask.is_file() && (mask_name.ends_with(".nii") || mask_name.ends_with(".nii.gz"));
-    let (loaded, mask) = if nifti_mask {
-        use std::sync::atomic::{AtomicBool, Ordering};
-        let image_loaded = AtomicBool::new(false);
-        let (image, mask) = rayon::join(
-            || {
-                let image = load_image(&opts.image);
-                image_loaded.store(true, Ordering::Release);
-                image
-            },
-            || {
-                let pending = roi::PendingRois::read(&opts.mask, given.as_ref())?;
-                let shapes =
-                    region_shapes_until(pending.regions(), pending.geometry().spacing, &|| {
-                        image_loaded.load(Ordering::Acquire)
-                    });
-                Ok::<_, roi::RoiError>((pending, shapes))
-            },
-        );
-        (image, Some(mask?))
+    let (image, ctx, rois, shapes) = if nifti_mask {
+        load_with_nifti_rois(|| load_image(&opts.image), &opts.mask, given.as_ref())?
     } else {
-        (load_image(&opts.image), None)
+        let (image, ctx) = load_image(&opts.image)?;
+        let image_for =
+            (!ctx.frame_of_reference.is_empty()).then_some(ctx.frame_of_reference.as_str());
+        let rois = roi::load_rois(&image, image_for, &opts.mask, given.as_ref())?;
+        (image, ctx, rois, None)
     };
-    let (image, ctx) = loaded?;
     let image_for = (!ctx.frame_of_reference.is_empty()).then_some(ctx.frame_of_reference.as_str());
-    let mut shapes = None;
-    let rois = match mask {
-        Some((pending, region_shapes)) => {
-            let (rois, same_grid) = pending.on_image(&image, given.as_ref())?;
-            // The shapes were measured on the label map's grid: theirs only if it is the image's.
-            shapes = same_grid.then_some(region_shapes);
-            rois
-        }
-        None => roi::load_rois(&image, image_for, &opts.mask, given.as_ref())?,
-    };
     if !rois.exact {
         eprintln!(
             "features: {} resampled onto the image grid (nearest neighbour)",
