@@ -97,6 +97,51 @@ fn demo_runs_every_available_stage_then_reruns_as_noop() {
         checked += 1;
     }
     assert!(checked > 0);
+    // The features stage measures the volumes convert wrote: each subject's PET rows are, to the
+    // last digit, what `ancilla features` gives on its SUVbw NIfTI and PET label map (the DICOM
+    // route differs in the last bits: float32 affine, mirrored mesh).
+    let table = std::fs::read_to_string(out.join("features/features.csv")).unwrap();
+    let mut compared = 0;
+    for s in truth["subjects"].as_array().unwrap() {
+        let id = s["usubjid"].as_str().unwrap();
+        let nifti = out.join("nifti").join(id);
+        let Some(image) = std::fs::read_dir(&nifti)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().ends_with("_suvbw.nii.gz"))
+        else {
+            continue;
+        };
+        let csv = d.path().join(format!("{id}.csv"));
+        let o = ancilla(&[
+            "features",
+            "--image",
+            image.to_str().unwrap(),
+            "--mask",
+            out.join("cohort/masks")
+                .join(id)
+                .join("pet_labels.nii.gz")
+                .to_str()
+                .unwrap(),
+            "--labels",
+            "1=tumor,2=kidney,3=liver,4=bloodpool,5=parotid",
+            "--out",
+            csv.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        for line in std::fs::read_to_string(&csv).unwrap().lines().skip(1) {
+            let f: Vec<&str> = line.split(',').collect();
+            let (roi, feature, value) = (f[4], f[5], f[6]);
+            let key = format!(",suvbw,{roi},{feature},");
+            let row = table
+                .lines()
+                .find(|l| l.starts_with(id) && l.contains(&key))
+                .unwrap_or_else(|| panic!("{id} {roi} {feature} not in the pipeline's table"));
+            assert_eq!(row.split(',').nth(6), Some(value), "{id} {roi} {feature}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 100, "{compared}");
     let prov: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("provenance.json")).unwrap())
             .unwrap();
