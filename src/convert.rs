@@ -305,8 +305,8 @@ pub fn convert(
     finish(report, out)
 }
 
-/// Convert a de-identified tree (one folder per USUBJID) one subject at a time: only one
-/// subject's headers are in memory at once, so memory does not grow with the cohort.
+/// Convert a de-identified tree (one folder per USUBJID) one subject per core at a time: only
+/// those subjects' headers are in memory at once, so memory does not grow with the cohort.
 pub fn convert_per_subject(
     root: &Path,
     out: &Path,
@@ -326,13 +326,27 @@ pub fn convert_per_subject(
     let bar = crate::report::progress::bar(subjects.len() as u64, "convert", quiet);
     let hidden = crate::report::progress::bar(0, "convert", true);
     let mut report = ConvertReport::default();
-    for dir in subjects {
-        let inv = ingest::scan_paths(std::slice::from_ref(&dir))?;
-        convert_inventory(&inv, root, out, gzip, quiet, &hidden, &mut report);
-        drop(inv);
-        crate::memory::release_freed_memory();
-        bar.inc(1);
-    }
+    // Two subjects (one per core) under way at a time, reported in subject order.
+    crate::memory::in_order_on_workers(
+        &subjects,
+        rayon::current_num_threads(),
+        |dir| {
+            let inv = ingest::scan_paths(std::slice::from_ref(dir))?;
+            let mut part = ConvertReport::default();
+            convert_inventory(&inv, root, out, gzip, quiet, &hidden, &mut part);
+            drop(inv);
+            crate::memory::release_freed_memory();
+            Ok::<_, ConvertError>(part)
+        },
+        |_, part| {
+            let mut part = part?;
+            report.converted.append(&mut part.converted);
+            report.not_converted.append(&mut part.not_converted);
+            report.files_rejected += part.files_rejected;
+            bar.inc(1);
+            Ok::<(), ConvertError>(())
+        },
+    )?;
     bar.finish_and_clear();
     finish(report, out)
 }

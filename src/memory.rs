@@ -94,9 +94,113 @@ where
         .collect()
 }
 
+/// `work` over `items` on `workers` threads of their own (each takes the next item when done
+/// with its last), and `consume` of every result in item order on the calling thread (a result
+/// that is ready early waits for those before it). The items' own rayon work shares the global
+/// pool, but an item is only ever started by a worker, never by a pool thread waiting in a join,
+/// so at most `workers` items are in memory at once however long the list: subjects overlap
+/// (one's serial parts beside the other's) and memory does not grow with the cohort. The first
+/// error of `consume` stops the workers taking new items and is returned.
+pub fn in_order_on_workers<T, R, E>(
+    items: &[T],
+    workers: usize,
+    work: impl Fn(&T) -> R + Sync,
+    mut consume: impl FnMut(&T, R) -> Result<(), E>,
+) -> Result<(), E>
+where
+    T: Sync,
+    R: Send,
+{
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, R)>();
+        for _ in 0..workers.clamp(1, items.len().max(1)) {
+            let tx = tx.clone();
+            let (next, stop, work) = (&next, &stop, &work);
+            scope.spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    if tx.send((i, work(item))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut ready = std::collections::BTreeMap::new();
+        let mut due = 0;
+        let mut outcome = Ok(());
+        for (i, r) in rx {
+            ready.insert(i, r);
+            while let Some(r) = ready.remove(&due) {
+                if outcome.is_ok() {
+                    outcome = consume(&items[due], r);
+                    if outcome.is_err() {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                }
+                due += 1;
+            }
+        }
+        outcome
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Results come in item order whatever order the workers finish in; no more than `workers`
+    /// items are under way at once; an error of `consume` stops the run and is returned.
+    #[test]
+    fn workers_hand_results_over_in_item_order() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let items: Vec<u64> = (0..40).collect();
+        let (busy, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let mut seen = Vec::new();
+        let r: Result<(), ()> = in_order_on_workers(
+            &items,
+            3,
+            |&i| {
+                let now = busy.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                // Later items finish sooner: results arrive out of order.
+                std::thread::sleep(std::time::Duration::from_micros((40 - i) * 50));
+                busy.fetch_sub(1, Ordering::SeqCst);
+                i * 10
+            },
+            |&i, r| {
+                assert_eq!(r, i * 10);
+                seen.push(i);
+                Ok(())
+            },
+        );
+        assert!(r.is_ok());
+        assert_eq!(seen, items);
+        let most = most.load(Ordering::SeqCst);
+        assert!((1..=3).contains(&most), "{most}");
+        let mut taken = 0;
+        let r = in_order_on_workers(
+            &items,
+            2,
+            |&i| i,
+            |&i, _| {
+                taken += 1;
+                if i == 5 {
+                    Err(i)
+                } else {
+                    Ok(())
+                }
+            },
+        );
+        assert_eq!(r, Err(5));
+        assert_eq!(taken, 6);
+        let none: Result<(), ()> = in_order_on_workers(&[] as &[u8], 2, |_| (), |_, _| Ok(()));
+        assert!(none.is_ok());
+    }
 
     /// Buffers below, at and above the huge-page size are zeroed, of the asked length, and
     /// writable over their whole length (the advised part included).

@@ -11,8 +11,8 @@ use crate::roi;
 use crate::volume::assemble;
 
 /// Features of every subject's PET (SUVbw, PET mask), T2 and ADC (MR mask) of a de-identified
-/// tree into `out` (long CSV + dictionary). One subject at a time (its series in parallel), so
-/// memory does not grow with the cohort; rows grouped by subject in USUBJID order (the order a
+/// tree into `out` (long CSV + dictionary). One subject per core at a time (its series in
+/// parallel), so memory does not grow with the cohort; rows grouped by subject in USUBJID order (the order a
 /// merge of shards gives too). Returns the row count and the problems met.
 pub fn features(
     input: &Path,
@@ -33,18 +33,26 @@ pub fn features(
         let file = std::fs::File::create(tmp)?;
         let mut w = std::io::BufWriter::new(file);
         w.write_all(&quant::table::to_csv(&[]))?;
-        for subject in subjects_in(input) {
-            let (rows, mut p, dates) =
-                subject_features(&input.join(&subject), input, nifti, masks, labels, pet)
-                    .map_err(std::io::Error::other)?;
-            for (modality, date) in dates {
-                imaging.push_str(&format!("{subject},{modality},{date}\n"));
-            }
-            n += rows.len();
-            quant::table::write_csv(&mut w, &rows, false)?;
-            problems.append(&mut p);
-            crate::memory::release_freed_memory();
-        }
+        // One subject per core under way at a time, written in subject order.
+        crate::memory::in_order_on_workers(
+            &subjects_in(input),
+            rayon::current_num_threads(),
+            |subject| {
+                let r = subject_features(&input.join(subject), input, nifti, masks, labels, pet);
+                crate::memory::release_freed_memory();
+                r
+            },
+            |subject, r| {
+                let (rows, mut p, dates) = r.map_err(std::io::Error::other)?;
+                for (modality, date) in dates {
+                    imaging.push_str(&format!("{subject},{modality},{date}\n"));
+                }
+                n += rows.len();
+                quant::table::write_csv(&mut w, &rows, false)?;
+                problems.append(&mut p);
+                Ok::<(), std::io::Error>(())
+            },
+        )?;
         w.into_inner().map_err(|e| e.into_error())?.sync_all()
     })
     .map_err(|e| e.to_string())?;
