@@ -9,6 +9,7 @@
 pub mod assemble;
 pub mod nifti_io;
 pub mod nifti_read;
+pub mod nifti_write;
 pub mod pixels;
 
 use ndarray::Array3;

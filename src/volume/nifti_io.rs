@@ -12,10 +12,8 @@
 
 use std::path::Path;
 
-use ndarray::{s, Array3, Array4, ArrayView3, Axis};
+use ndarray::{Array3, ArrayView3};
 use nifti::{DataElement, IntoNdArray, NiftiHeader, NiftiObject, NiftiVolume, ReaderOptions};
-
-use nifti::writer::WriterOptions;
 
 use super::{dot, Geometry, Volume};
 
@@ -32,7 +30,7 @@ pub enum NiftiError {
     Write {
         path: String,
         #[source]
-        source: nifti::NiftiError,
+        source: std::io::Error,
     },
     #[error("NIfTI file {path}: {what}")]
     Invalid { path: String, what: String },
@@ -192,23 +190,52 @@ pub fn header_for(g: &Geometry, rows: usize, meta: &NiftiMeta) -> NiftiHeader {
     h
 }
 
-fn write_err(path: &Path) -> impl FnOnce(nifti::NiftiError) -> NiftiError + '_ {
-    move |source| NiftiError::Write {
-        path: path.display().to_string(),
-        source,
+/// The gzip level for `path`: 2 for `.nii.gz` (with flate2's zlib-rs backend, level 2 writes the
+/// phantom's volumes 19% smaller than miniz_oxide's level 1, the nifti crate's default, in the
+/// same time; zlib-rs' level 1 is 31% larger), none for `.nii`.
+fn gzip_level(path: &Path) -> Option<u32> {
+    path.to_string_lossy().ends_with(".gz").then_some(2)
+}
+
+/// The one `[k, j, i]` shape of the volumes to be written into one file.
+fn common_shape<A>(volumes: &[ArrayView3<A>], path: &Path) -> Result<[usize; 3], NiftiError> {
+    let Some(first) = volumes.first() else {
+        return Err(invalid(path, "no volume to write"));
+    };
+    let (nk, nj, ni) = first.dim();
+    match volumes.iter().find(|v| v.dim() != (nk, nj, ni)) {
+        Some(other) => Err(invalid(
+            path,
+            format!(
+                "4D parts differ in size: {:?} vs {:?}",
+                other.dim(),
+                (nk, nj, ni)
+            ),
+        )),
+        None => Ok([nk, nj, ni]),
     }
 }
 
-/// The nifti crate's writer for the temporary file `tmp` of `path`: gzip level 2 for `.nii.gz`
-/// (with flate2's zlib-rs backend, level 2 writes the phantom's volumes 19% smaller than
-/// miniz_oxide's level 1, the crate's default, in the same time; zlib-rs' level 1 is 31% larger).
-fn writer<'a>(tmp: &'a Path, path: &Path) -> WriterOptions<'a> {
-    let w = WriterOptions::new(tmp);
-    if path.to_string_lossy().ends_with(".gz") {
-        w.compression_level(flate2::Compression::new(2))
-    } else {
-        w
-    }
+/// Write `volumes` (one shape, `[k, j, i]`; several make a 4D file) as NIfTI with the header
+/// `reference` (its geometry and description) completed for them, atomically.
+fn write_volumes<A>(
+    volumes: &[ArrayView3<A>],
+    path: &Path,
+    reference: NiftiHeader,
+) -> Result<(), NiftiError>
+where
+    A: DataElement + bytemuck::Pod,
+{
+    let shape = common_shape(volumes, path)?;
+    let header = super::nifti_write::header_for_volumes::<A>(&reference, shape, volumes.len());
+    crate::atomic::write_with(path, |tmp| {
+        super::nifti_write::write_file(tmp, &header, volumes, gzip_level(path)).map_err(|source| {
+            NiftiError::Write {
+                path: path.display().to_string(),
+                source,
+            }
+        })
+    })
 }
 
 /// Write a 3D array (`[k, j, i]`) on `geometry` as NIfTI (gzip when the name ends in `.gz`).
@@ -221,64 +248,48 @@ pub fn write_array<A>(
 where
     A: DataElement + bytemuck::Pod,
 {
-    let rows = data.shape()[1];
-    let header = header_for(geometry, rows, meta);
-    // Flip rows, then hand the writer an [i, j, k] view: it writes the first axis fastest.
-    // The writer needs a contiguous array (it panics on negative strides): copy once.
-    let stored = data
-        .slice(s![.., ..;-1, ..])
-        .as_standard_layout()
-        .into_owned();
-    let ijk = stored.reversed_axes();
+    let header = header_for(geometry, data.shape()[1], meta);
+    write_volumes(&[data], path, header)
+}
+
+/// Write f32 volumes (one shape; several make a 4D file) with the header `reference`: as int16
+/// when every value is a whole number int16 holds (nothing is lost), as float32 otherwise.
+fn write_f32_volumes(
+    volumes: &[ArrayView3<f32>],
+    path: &Path,
+    reference: NiftiHeader,
+) -> Result<(), NiftiError> {
+    use super::nifti_write::{all_int16, header_for_volumes, write_file_as_i16};
+    if !all_int16(volumes) {
+        return write_volumes(volumes, path, reference);
+    }
+    let shape = common_shape(volumes, path)?;
+    let header = header_for_volumes::<i16>(&reference, shape, volumes.len());
     crate::atomic::write_with(path, |tmp| {
-        writer(tmp, path)
-            .reference_header(&header)
-            .write_nifti(&ijk)
-            .map_err(write_err(path))
+        write_file_as_i16(tmp, &header, volumes, gzip_level(path)).map_err(|source| {
+            NiftiError::Write {
+                path: path.display().to_string(),
+                source,
+            }
+        })
     })
 }
 
-/// Write an f32 volume.
+/// Write an f32 volume (as int16 when its values allow it without loss).
 pub fn write_volume(vol: &Volume, path: &Path, meta: &NiftiMeta) -> Result<(), NiftiError> {
-    write_array(vol.data.view(), &vol.geometry, path, meta)
+    let header = header_for(&vol.geometry, vol.dims()[1], meta);
+    write_f32_volumes(&[vol.data.view()], path, header)
 }
 
 /// Write several volumes on one grid as one 4D file (the 4th axis in the given order).
 pub fn write_4d(vols: &[Volume], path: &Path, meta: &NiftiMeta) -> Result<(), NiftiError> {
     let Some(first) = vols.first() else {
-        return Err(NiftiError::Invalid {
-            path: path.display().to_string(),
-            what: "no volume to write".into(),
-        });
+        return Err(invalid(path, "no volume to write"));
     };
-    let [nk, nj, ni] = first.dims();
-    let mut all = Array4::<f32>::zeros((vols.len(), nk, nj, ni));
-    for (t, v) in vols.iter().enumerate() {
-        if v.dims() != first.dims() {
-            return Err(NiftiError::Invalid {
-                path: path.display().to_string(),
-                what: format!(
-                    "4D parts differ in size: {:?} vs {:?}",
-                    v.dims(),
-                    first.dims()
-                ),
-            });
-        }
-        all.index_axis_mut(Axis(0), t).assign(&v.data);
-    }
-    let mut header = header_for(&first.geometry, nj, meta);
+    let mut header = header_for(&first.geometry, first.dims()[1], meta);
     header.xyzt_units = 2 | 8;
-    let stored = all
-        .slice(s![.., .., ..;-1, ..])
-        .as_standard_layout()
-        .into_owned();
-    let ijkt = stored.reversed_axes();
-    crate::atomic::write_with(path, |tmp| {
-        writer(tmp, path)
-            .reference_header(&header)
-            .write_nifti(&ijkt)
-            .map_err(write_err(path))
-    })
+    let views: Vec<ArrayView3<f32>> = vols.iter().map(|v| v.data.view()).collect();
+    write_f32_volumes(&views, path, header)
 }
 
 /// Affine (RAS rows) of a header: sform when its code is set, else qform, else pixdim scaling.
@@ -715,6 +726,62 @@ mod tests {
             }
         }
         assert_eq!(h.pixdim[0], -1.0);
+    }
+
+    /// Whole numbers in int16's range are stored as int16 (half the bytes, as dcm2niix stores
+    /// MR), anything else as float32; both read back to the very values, 3D and 4D.
+    #[test]
+    fn whole_number_volumes_are_stored_as_int16_and_read_back_exactly() {
+        let g = Geometry::axial([-10.0, 20.0, 5.0], [0.9, 0.9, 3.0]);
+        let dir = tempfile::tempdir().unwrap();
+        let whole = Array3::from_shape_fn((3, 4, 5), |(k, j, i)| {
+            [-32768.0f32, 32767.0, 0.0, -1.0, 1234.0][(k + j + i) % 5]
+        });
+        let cases = [
+            ("whole", whole.clone(), 4, 16),
+            ("half", whole.mapv(|v| v + 0.5), 16, 32),
+            ("too_large", whole.mapv(|v| v.abs() + 1.0), 16, 32),
+            (
+                "nan",
+                whole.mapv(|v| if v == 0.0 { f32::NAN } else { v }),
+                16,
+                32,
+            ),
+        ];
+        for (name, data, datatype, bitpix) in cases {
+            for gz in [false, true] {
+                let p = dir
+                    .path()
+                    .join(format!("{name}.{}", if gz { "nii.gz" } else { "nii" }));
+                let vol = Volume {
+                    data: data.clone(),
+                    geometry: g.clone(),
+                };
+                write_volume(&vol, &p, &NiftiMeta::default()).unwrap();
+                let h = NiftiHeader::from_file(&p).unwrap();
+                assert_eq!((h.datatype, h.bitpix), (datatype, bitpix), "{name}");
+                let back = read_volume(&p).unwrap();
+                // Read in stored order: rows flipped (the geometry says so).
+                let flipped = data.slice(ndarray::s![.., ..;-1, ..]);
+                assert_eq!(back.data.dim(), flipped.dim());
+                for (a, b) in back.data.iter().zip(flipped.iter()) {
+                    assert!(a == b || (a.is_nan() && b.is_nan()), "{name}: {a} vs {b}");
+                }
+                // 4D: int16 only when every volume allows it.
+                let p4 = dir.path().join(format!("{name}_4d.nii"));
+                let parts = [
+                    Volume {
+                        data: whole.clone(),
+                        geometry: g.clone(),
+                    },
+                    vol,
+                ];
+                write_4d(&parts, &p4, &NiftiMeta::default()).unwrap();
+                let h = NiftiHeader::from_file(&p4).unwrap();
+                assert_eq!(h.datatype, datatype, "{name} 4D");
+                assert_eq!(&h.dim[..5], &[4, 5, 4, 3, 2]);
+            }
+        }
     }
 
     #[test]
