@@ -140,7 +140,10 @@ fn write_as_i16_to(
         for plane in v.outer_iter() {
             for row in plane.outer_iter().rev() {
                 row_buf.clear();
-                row_buf.extend(row.iter().map(|&x| x as i16));
+                match row.as_slice() {
+                    Some(r) => row_buf.extend(r.iter().map(|&x| whole_to_i16(x))),
+                    None => row_buf.extend(row.iter().map(|&x| whole_to_i16(x))),
+                }
                 out.write_all(bytemuck::cast_slice(&row_buf))?;
             }
         }
@@ -148,19 +151,30 @@ fn write_as_i16_to(
     Ok(())
 }
 
+/// 1.5 × 2²³: added to an f32 of magnitude below 2²², it leaves the value rounded to a whole
+/// number, held in the low mantissa bits (offset by this constant's bit pattern).
+const ROUNDER: f32 = 12_582_912.0;
+
+/// A whole number of int16's range given as f32 (see `all_int16`), as int16: read from the
+/// mantissa after adding `ROUNDER`. Plain float and integer operations, so a row converts on
+/// vector registers (Rust's saturating `as` casts are scalar code on baseline x86-64).
+fn whole_to_i16(x: f32) -> i16 {
+    ((x + ROUNDER).to_bits() as i32 - ROUNDER.to_bits() as i32) as i16
+}
+
 /// Whether every voxel is a whole number that int16 holds exactly (NaN and infinities are not),
 /// so the volume can be stored as int16 without losing anything, as dcm2niix stores MR.
 pub fn all_int16(volumes: &[ArrayView3<f32>]) -> bool {
-    // Blocks without an early exit inside, so the test runs on vector registers.
+    // In range, and unchanged by rounding to a whole number (`ROUNDER`); NaN fails both tests.
+    // Float compares only, in blocks without an early exit inside: vector registers.
+    let one = |x: f32| (-32768.0..=32767.0).contains(&x) & ((x + ROUNDER) - ROUNDER == x);
     let exact = |s: &[f32]| {
-        s.chunks(4096).all(|c| {
-            c.iter()
-                .fold(true, |ok, &x| ok & (f32::from(x as i16) == x))
-        })
+        s.chunks(4096)
+            .all(|c| c.iter().fold(true, |ok, &x| ok & one(x)))
     };
     volumes.iter().all(|v| match v.as_slice() {
         Some(s) => exact(s),
-        None => v.iter().all(|&x| f32::from(x as i16) == x),
+        None => v.iter().all(|&x| one(x)),
     })
 }
 
@@ -248,6 +262,33 @@ mod tests {
         assert_eq!(back.dim, [4, 3, 5, 7, 2, 1, 1, 1]);
         assert_eq!(back.datatype, 16);
         assert_eq!(back.bitpix, 32);
+    }
+
+    /// The int16 test and conversion at and beyond the range limits, on fractions, NaN and the
+    /// infinities; every whole number of the range converts to itself.
+    #[test]
+    fn int16_test_and_conversion_are_exact() {
+        let ok = |x: f32| all_int16(&[ndarray::Array3::from_elem((1, 1, 1), x).view()]);
+        for x in [-32768.0, 32767.0, 0.0, -0.0, 1.0, -1.0, 12345.0] {
+            assert!(ok(x), "{x}");
+        }
+        for x in [
+            -32769.0,
+            32768.0,
+            0.5,
+            -0.5,
+            1e-7,
+            32766.5,
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            1e9,
+        ] {
+            assert!(!ok(x), "{x}");
+        }
+        for i in -32768..=32767i32 {
+            assert_eq!(whole_to_i16(i as f32), i as i16);
+        }
     }
 
     /// Voxels come out i fastest, rows from the last to the first, slices in order, volumes one
