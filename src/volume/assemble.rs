@@ -47,8 +47,36 @@ pub struct SeriesVolume {
     pub series_uid: String,
 }
 
-/// (plan index, slice index, stored values) of one decoded image.
-type DecodedSlice = (usize, usize, Vec<f32>);
+/// Where one image of a file goes: its slice of a volume, with the frame that holds it and the
+/// slice's rescaling.
+struct Destination<'a> {
+    slice: usize,
+    frame: u32,
+    slope: f64,
+    intercept: f64,
+    voxels: &'a mut [f32],
+}
+
+/// Stored values → stored × slope + intercept (in f64, as PS3.3 defines it), over a slice
+/// (vector registers); nothing to do for the identity.
+fn rescale_in_place(values: &mut [f32], slope: f64, intercept: f64) {
+    if slope == 1.0 && intercept == 0.0 {
+        return;
+    }
+    for v in values.iter_mut() {
+        *v = (*v as f64 * slope + intercept) as f32;
+    }
+}
+
+/// A slice whose decoded image is not the size the plan gives it.
+fn slice_size_error(d: &Destination, found: usize) -> AssembleError {
+    AssembleError::Geometry(format!(
+        "slice {} has {} pixels, {} expected",
+        d.slice + 1,
+        found,
+        d.voxels.len()
+    ))
+}
 
 /// Build every volume of a scanned series.
 pub fn load_series(series: &Series) -> Result<Vec<SeriesVolume>, AssembleError> {
@@ -57,42 +85,9 @@ pub fn load_series(series: &Series) -> Result<Vec<SeriesVolume>, AssembleError> 
         return Err(AssembleError::Geometry("the series has no image".into()));
     }
     // Which (plan, slice index, frame) each file feeds.
-    let mut wanted: Vec<Vec<(usize, usize, u32)>> = vec![Vec::new(); series.files.len()];
-    for (pi, plan) in plans.iter().enumerate() {
-        for (k, s) in plan.slices.iter().enumerate() {
-            wanted[s.file].push((pi, k, s.frame));
-        }
-    }
-    let decoded: Vec<Result<Vec<DecodedSlice>, AssembleError>> = series
-        .files
-        .par_iter()
-        .zip(wanted.par_iter())
-        .map(|(rec, want)| {
-            if want.is_empty() {
-                return Ok(Vec::new());
-            }
-            let frames: Vec<u32> = want.iter().map(|w| w.2).collect();
-            // Native little-endian Pixel Data at a known offset: read the bytes, no parse.
-            if let (Some(at), 1) = (rec.pixel_offset, rec.samples_per_pixel) {
-                let n = rec.rows as usize * rec.columns as usize;
-                let px =
-                    read_native(rec, at, &frames, n).map_err(|source| AssembleError::Pixels {
-                        file: rec.path.display().to_string(),
-                        source,
-                    })?;
-                return Ok(want.iter().zip(px).map(|(w, v)| (w.0, w.1, v)).collect());
-            }
-            let obj = dicom_object::open_file(&rec.path).map_err(|e| AssembleError::Read {
-                file: rec.path.display().to_string(),
-                message: e.to_string(),
-            })?;
-            let px = decode_frames(&obj, &frames).map_err(|source| AssembleError::Pixels {
-                file: rec.path.display().to_string(),
-                source,
-            })?;
-            Ok(want.iter().zip(px).map(|(w, v)| (w.0, w.1, v)).collect())
-        })
-        .collect();
+    // The volumes first; then every file's pixels decoded, rescaled and written into their
+    // slices in parallel (each slice is one file's: the slices are handed out as disjoint
+    // mutable rows of the volumes).
     let mut vols: Vec<Array3<f32>> = plans
         .iter()
         .map(|p| {
@@ -101,25 +96,89 @@ pub fn load_series(series: &Series) -> Result<Vec<SeriesVolume>, AssembleError> 
             Array3::from_shape_vec(shape, voxels).unwrap_or_else(|_| Array3::zeros(shape))
         })
         .collect();
-    for part in decoded {
-        for (pi, k, values) in part? {
-            let plan = &plans[pi];
-            let s = plan.slices[k];
-            let n = plan.rows * plan.columns;
-            if values.len() != n {
+    let mut wanted: Vec<Vec<Destination>> = (0..series.files.len()).map(|_| Vec::new()).collect();
+    for (plan, vol) in plans.iter().zip(vols.iter_mut()) {
+        let n = plan.rows * plan.columns;
+        let Some(voxels) = vol.as_slice_mut() else {
+            return Err(AssembleError::Geometry(
+                "volume buffer is not contiguous".into(),
+            ));
+        };
+        for (k, (s, dst)) in plan
+            .slices
+            .iter()
+            .zip(voxels.chunks_mut(n.max(1)))
+            .enumerate()
+        {
+            let Some(list) = wanted.get_mut(s.file) else {
                 return Err(AssembleError::Geometry(format!(
-                    "slice {} has {} pixels, {} expected",
+                    "slice {} refers to file {} of {}",
                     k + 1,
-                    values.len(),
-                    n
+                    s.file,
+                    series.files.len()
                 )));
-            }
-            let mut dst = vols[pi].index_axis_mut(ndarray::Axis(0), k);
-            for (d, v) in dst.iter_mut().zip(values) {
-                *d = (v as f64 * s.slope + s.intercept) as f32;
-            }
+            };
+            list.push(Destination {
+                slice: k,
+                frame: s.frame,
+                slope: s.slope,
+                intercept: s.intercept,
+                voxels: dst,
+            });
         }
     }
+    let placed: Vec<Result<(), AssembleError>> = series
+        .files
+        .par_iter()
+        .zip(wanted.into_par_iter())
+        .map(|(rec, mut want)| {
+            if want.is_empty() {
+                return Ok(());
+            }
+            let pixel_error = |source| AssembleError::Pixels {
+                file: rec.path.display().to_string(),
+                source,
+            };
+            let n = rec.rows as usize * rec.columns as usize;
+            // Native little-endian Pixel Data at a known offset: read the bytes, no parse, and
+            // decode each frame straight into its slice.
+            if let (Some(at), 1) = (rec.pixel_offset, rec.samples_per_pixel) {
+                let bytes = read_native(rec, at, n).map_err(pixel_error)?;
+                for d in want.iter_mut() {
+                    if d.voxels.len() != n {
+                        return Err(slice_size_error(d, n));
+                    }
+                    crate::volume::pixels::native_frame_into(
+                        &bytes,
+                        i64::from(rec.bits_allocated),
+                        i64::from(rec.bits_stored),
+                        rec.pixel_signed,
+                        d.frame,
+                        d.voxels,
+                    )
+                    .map_err(pixel_error)?;
+                    rescale_in_place(d.voxels, d.slope, d.intercept);
+                }
+                return Ok(());
+            }
+            let frames: Vec<u32> = want.iter().map(|w| w.frame).collect();
+            let obj = dicom_object::open_file(&rec.path).map_err(|e| AssembleError::Read {
+                file: rec.path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            let px = decode_frames(&obj, &frames).map_err(pixel_error)?;
+            for (d, values) in want.iter_mut().zip(px) {
+                if values.len() != d.voxels.len() {
+                    return Err(slice_size_error(d, values.len()));
+                }
+                d.voxels.copy_from_slice(&values);
+                rescale_in_place(d.voxels, d.slope, d.intercept);
+            }
+            Ok(())
+        })
+        .collect();
+    // The first problem in file order (as a serial reading would meet it).
+    placed.into_iter().collect::<Result<(), _>>()?;
     Ok(plans
         .into_iter()
         .zip(vols)
@@ -138,14 +197,13 @@ pub fn load_series(series: &Series) -> Result<Vec<SeriesVolume>, AssembleError> 
         .collect())
 }
 
-/// The stored values of `frames` of a file whose native little-endian Pixel Data value starts at
-/// byte `at` (found by the scan, which checked its header and length).
+/// The Pixel Data bytes (every frame of `n` pixels) of a file whose native little-endian Pixel
+/// Data value starts at byte `at` (found by the scan, which checked its header and length).
 fn read_native(
     rec: &crate::ingest::FileRecord,
     at: u64,
-    frames: &[u32],
     n: usize,
-) -> Result<Vec<Vec<f32>>, crate::volume::pixels::PixelError> {
+) -> Result<Vec<u8>, crate::volume::pixels::PixelError> {
     use std::io::{Read, Seek, SeekFrom};
     let bpp = usize::from(rec.bits_allocated / 8).max(1);
     let len = n * bpp * rec.frames as usize;
@@ -154,19 +212,12 @@ fn read_native(
         f.seek(SeekFrom::Start(at))?;
         f.read_exact(&mut bytes)
     });
-    if let Err(e) = read {
-        return Err(crate::volume::pixels::PixelError::Unsupported(format!(
+    match read {
+        Ok(()) => Ok(bytes),
+        Err(e) => Err(crate::volume::pixels::PixelError::Unsupported(format!(
             "cannot read Pixel Data: {e}"
-        )));
+        ))),
     }
-    crate::volume::pixels::native_frames(
-        &bytes,
-        i64::from(rec.bits_allocated),
-        i64::from(rec.bits_stored),
-        rec.pixel_signed,
-        frames,
-        n,
-    )
 }
 
 /// Scan `dir` (one series folder) and build its volumes.

@@ -144,53 +144,62 @@ pub fn native_frames(
     frames: &[u32],
     n: usize,
 ) -> Result<Vec<Vec<f32>>, PixelError> {
+    frames
+        .iter()
+        .map(|&f| {
+            let mut v = vec![0.0; n];
+            native_frame_into(bytes, bits, stored, signed, f, &mut v)?;
+            Ok(v)
+        })
+        .collect()
+}
+
+/// The stored values of frame `frame` (of `out.len()` pixels) of native little-endian Pixel
+/// Data bytes into `out` (as `native_frames`).
+pub fn native_frame_into(
+    bytes: &[u8],
+    bits: i64,
+    stored: i64,
+    signed: bool,
+    frame: u32,
+    out: &mut [f32],
+) -> Result<(), PixelError> {
     let bpp = match bits {
         8 => 1,
         16 => 2,
         32 => 4,
         b => return Err(PixelError::Unsupported(format!("BitsAllocated {b}"))),
     };
+    let n = out.len();
     let shift = (bpp * 8) as u32 - stored as u32;
-    let mut out = Vec::with_capacity(frames.len());
-    for &f in frames {
-        let start = f as usize * n * bpp;
-        let chunk = bytes.get(start..start + n * bpp).ok_or(PixelError::Short {
-            found: bytes.len(),
-            expected: start + n * bpp,
-            frame: f,
-        })?;
-        let v: Vec<f32> = match (bpp, signed) {
-            (1, false) => chunk
-                .iter()
-                .map(|&b| ((b << shift) >> shift) as f32)
-                .collect(),
-            (1, true) => chunk
-                .iter()
-                .map(|&b| (((b << shift) as i8) >> shift) as f32)
-                .collect(),
-            (2, false) => chunk
-                .chunks_exact(2)
-                .map(|c| ((u16::from_le_bytes([c[0], c[1]]) << shift) >> shift) as f32)
-                .collect(),
-            (2, true) => chunk
-                .chunks_exact(2)
-                .map(|c| (((u16::from_le_bytes([c[0], c[1]]) << shift) as i16) >> shift) as f32)
-                .collect(),
-            (4, false) => chunk
-                .chunks_exact(4)
-                .map(|c| ((u32::from_le_bytes([c[0], c[1], c[2], c[3]]) << shift) >> shift) as f32)
-                .collect(),
-            (_, _) => chunk
-                .chunks_exact(4)
-                .map(|c| {
-                    (((u32::from_le_bytes([c[0], c[1], c[2], c[3]]) << shift) as i32) >> shift)
-                        as f32
-                })
-                .collect(),
-        };
-        out.push(v);
+    let start = frame as usize * n * bpp;
+    let chunk = bytes.get(start..start + n * bpp).ok_or(PixelError::Short {
+        found: bytes.len(),
+        expected: start + n * bpp,
+        frame,
+    })?;
+    let o = out.iter_mut();
+    match (bpp, signed) {
+        (1, false) => o
+            .zip(chunk)
+            .for_each(|(d, &b)| *d = ((b << shift) >> shift) as f32),
+        (1, true) => o
+            .zip(chunk)
+            .for_each(|(d, &b)| *d = (((b << shift) as i8) >> shift) as f32),
+        (2, false) => o
+            .zip(chunk.chunks_exact(2))
+            .for_each(|(d, c)| *d = ((u16::from_le_bytes([c[0], c[1]]) << shift) >> shift) as f32),
+        (2, true) => o.zip(chunk.chunks_exact(2)).for_each(|(d, c)| {
+            *d = (((u16::from_le_bytes([c[0], c[1]]) << shift) as i16) >> shift) as f32
+        }),
+        (4, false) => o.zip(chunk.chunks_exact(4)).for_each(|(d, c)| {
+            *d = ((u32::from_le_bytes([c[0], c[1], c[2], c[3]]) << shift) >> shift) as f32
+        }),
+        (_, _) => o.zip(chunk.chunks_exact(4)).for_each(|(d, c)| {
+            *d = (((u32::from_le_bytes([c[0], c[1], c[2], c[3]]) << shift) as i32) >> shift) as f32
+        }),
     }
-    Ok(out)
+    Ok(())
 }
 
 fn decode_encapsulated(
