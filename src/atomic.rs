@@ -182,14 +182,43 @@ fn process_is_ancilla(pid: u32) -> bool {
 
 /// Serialize `value` as pretty JSON (with a trailing newline) and write it atomically.
 pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
+    write_bytes(path, &json_bytes(value)?)
+}
+
+/// Pretty JSON and a final newline.
+fn json_bytes<T: serde::Serialize>(value: &T) -> io::Result<Vec<u8>> {
     let mut bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
     bytes.push(b'\n');
-    write_bytes(path, &bytes)
+    Ok(bytes)
+}
+
+/// [`write_bytes`] without the fsync: for the many small files that go with a bulk output
+/// written the same way (a NIfTI's JSON sidecar and b-values, like the NIfTI itself). Atomic
+/// all the same: a killed process leaves the old file or the new one, never part of one; only
+/// a power cut before the kernel writes back can lose it, and the pipeline's stamps (sizes and
+/// times of every output) then send the stage round again.
+pub fn write_bytes_unsynced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_with(path, |tmp| fs::write(tmp, bytes))
+}
+
+/// [`write_json`] without the fsync (see [`write_bytes_unsynced`]).
+pub fn write_json_unsynced<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
+    write_bytes_unsynced(path, &json_bytes(value)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unsynced_writes_replace_the_file_whole_and_leave_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("a/b.json");
+        write_json_unsynced(&target, &serde_json::json!({"x": 1})).unwrap();
+        write_bytes_unsynced(&target, b"second").unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"second");
+        assert_eq!(fs::read_dir(dir.path().join("a")).unwrap().count(), 1);
+    }
 
     #[test]
     fn failed_write_leaves_no_file_and_no_temp() {

@@ -219,12 +219,11 @@ fn write_series(
                 .map(|v| format!("{}", v.b_value.unwrap_or(0.0)))
                 .collect();
             let p = dir.join(format!("{stem}.bval"));
-            crate::atomic::write_bytes(&p, format!("{}\n", bval.join(" ")).as_bytes()).map_err(
-                |e| ConvertError::Write {
+            crate::atomic::write_bytes_unsynced(&p, format!("{}\n", bval.join(" ")).as_bytes())
+                .map_err(|e| ConvertError::Write {
                     path: p.clone(),
                     message: e.to_string(),
-                },
-            )?;
+                })?;
         }
         let d = vols[0].volume.dims();
         out.push((format!("{stem}.{ext}"), vec![d[2], d[1], d[0], vols.len()]));
@@ -403,7 +402,7 @@ fn convert_inventory(
                 if s.modality == "PT" {
                     written.extend(write_suv(s, &vols, &dir, &stem, gzip, &mut side)?);
                 }
-                crate::atomic::write_json(&dir.join(format!("{stem}.json")), &side)
+                crate::atomic::write_json_unsynced(&dir.join(format!("{stem}.json")), &side)
                     .map_err(|e| e.to_string())?;
                 Ok(written
                     .into_iter()
