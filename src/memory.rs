@@ -63,8 +63,12 @@ fn advise_huge_pages<T>(v: &[T]) {
     let _ = v;
 }
 
+/// Held while a heavy item of `heavy_alone_then_parallel` is worked on.
+static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// `f` over `items`, results in item order: the heavy items one at a time (each may still run in
-/// parallel inside), then the others in parallel (rayon). Running everything at once lets rayon
+/// parallel inside; and one at a time across the threads that call this, when they are not
+/// rayon's), then the others in parallel (rayon). Running everything at once lets rayon
 /// start waiting items on a thread blocked in a join, so several whole-body volumes would be in
 /// memory together and a run's peak would grow with the cohort.
 pub fn heavy_alone_then_parallel<T, R>(
@@ -80,7 +84,17 @@ where
     let mut first: Vec<Option<R>> = items
         .iter()
         .enumerate()
-        .map(|(i, t)| heavy(t).then(|| f(i, t)))
+        .map(|(i, t)| {
+            heavy(t).then(|| {
+                // One heavy item in the whole process at a time (subjects run side by side on
+                // workers of their own). Not on a pool thread: one waiting there for the lock
+                // could be holding, lower on its stack, work that the lock's holder waits for.
+                let _one = rayon::current_thread_index()
+                    .is_none()
+                    .then(|| HEAVY.lock().unwrap_or_else(|e| e.into_inner()));
+                f(i, t)
+            })
+        })
         .collect();
     let rest: Vec<Option<R>> = items
         .par_iter()

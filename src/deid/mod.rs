@@ -188,8 +188,8 @@ struct Run<'a> {
     /// if this run claimed it (no existence test on disk per file).
     fresh_output: bool,
     /// Destinations claimed by this run (a second input file with the same SOP Instance UID is
-    /// the same output file).
-    claimed: std::sync::Mutex<HashSet<PathBuf>>,
+    /// the same output file), as 128 bits of their path's SHA-256: 16 bytes a file, not a path.
+    claimed: std::sync::Mutex<HashSet<[u8; 16]>>,
 }
 
 impl Run<'_> {
@@ -213,10 +213,14 @@ impl Run<'_> {
     /// Whether `dest` is already released: by an earlier run (on disk), or claimed by another
     /// file of this run. Claims it otherwise.
     fn already_done(&self, dest: &Path) -> bool {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(dest.as_os_str().as_encoded_bytes());
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&digest[..16]);
         let claimed_before = self
             .claimed
             .lock()
-            .map(|mut c| !c.insert(dest.to_path_buf()))
+            .map(|mut c| !c.insert(id))
             .unwrap_or(false);
         claimed_before || (!self.fresh_output && dest.exists())
     }
@@ -637,57 +641,62 @@ pub fn run_with(
         fresh_output: holds_no_folder(&opts.out),
         claimed: Default::default(),
     };
-    let outcomes: Vec<Outcome> = walk
-        .files
-        .par_iter()
-        .map(|p| {
-            let o = process(&run_ctx, p);
-            bar.inc(1);
-            o
-        })
-        .collect();
-    bar.finish_and_clear();
     let mut summary = DeidSummary::default();
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let mut per_subject: BTreeMap<String, usize> = BTreeMap::new();
     let mut not_released = Vec::new();
     let mut site_log = String::from("input_path\treason\n");
     let mut files_seen = 0;
-    for (index, (path, o)) in walk.files.iter().zip(outcomes).enumerate() {
-        if !matches!(o, Outcome::OtherShard) {
-            files_seen += 1;
-        }
-        match o {
-            Outcome::OtherShard => {}
-            Outcome::Released { usubjid, counts: c } => {
-                summary.released += 1;
-                *per_subject.entry(usubjid).or_default() += 1;
-                for (k, v) in c.iter() {
-                    *counts.entry(k.to_string()).or_default() += v;
+    // A block of files at a time, its outcomes folded into the totals before the next one: what
+    // is held per file does not grow with the trial.
+    const BLOCK: usize = 2048;
+    for (b, block) in walk.files.chunks(BLOCK).enumerate() {
+        let outcomes: Vec<Outcome> = block
+            .par_iter()
+            .map(|p| {
+                let o = process(&run_ctx, p);
+                bar.inc(1);
+                o
+            })
+            .collect();
+        for (i, (path, o)) in block.iter().zip(outcomes).enumerate() {
+            let index = b * BLOCK + i;
+            if !matches!(o, Outcome::OtherShard) {
+                files_seen += 1;
+            }
+            match o {
+                Outcome::OtherShard => {}
+                Outcome::Released { usubjid, counts: c } => {
+                    summary.released += 1;
+                    *per_subject.entry(usubjid).or_default() += 1;
+                    for (k, v) in c.iter() {
+                        *counts.entry(k.to_string()).or_default() += v;
+                    }
                 }
-            }
-            Outcome::AlreadyDone { usubjid, counts: c } => {
-                summary.already_done += 1;
-                *per_subject.entry(usubjid).or_default() += 1;
-                for (k, v) in c.iter() {
-                    *counts.entry(k.to_string()).or_default() += v;
+                Outcome::AlreadyDone { usubjid, counts: c } => {
+                    summary.already_done += 1;
+                    *per_subject.entry(usubjid).or_default() += 1;
+                    for (k, v) in c.iter() {
+                        *counts.entry(k.to_string()).or_default() += v;
+                    }
                 }
-            }
-            Outcome::NotReleased(reason) => {
-                summary.not_released += 1;
-                site_log.push_str(&format!("{}\t{reason}\n", path.display()));
-                not_released.push(json!({"file": index + 1, "reason": reason}));
-            }
-            Outcome::VerificationFailed(reason) => {
-                summary.verification_failures += 1;
-                site_log.push_str(&format!(
-                    "{}\tfailed verification: {reason}\n",
-                    path.display()
-                ));
-                not_released.push(json!({"file": index + 1, "reason": format!("failed the PHI check and was not released (deleted if written): {reason}")}));
+                Outcome::NotReleased(reason) => {
+                    summary.not_released += 1;
+                    site_log.push_str(&format!("{}\t{reason}\n", path.display()));
+                    not_released.push(json!({"file": index + 1, "reason": reason}));
+                }
+                Outcome::VerificationFailed(reason) => {
+                    summary.verification_failures += 1;
+                    site_log.push_str(&format!(
+                        "{}\tfailed verification: {reason}\n",
+                        path.display()
+                    ));
+                    not_released.push(json!({"file": index + 1, "reason": format!("failed the PHI check and was not released (deleted if written): {reason}")}));
+                }
             }
         }
     }
+    bar.finish_and_clear();
     for (path, why) in walk.errors.iter().filter(|_| run_ctx.reports_unattributed) {
         files_seen += 1;
         summary.not_released += 1;
