@@ -6,6 +6,7 @@
 //! folder (a lock); `provenance.json` records versions, hashes, times and rejections (no PHI).
 
 pub mod config;
+mod digests;
 mod merge;
 mod stages;
 
@@ -76,7 +77,7 @@ fn peak_rss_mb() -> Option<f64> {
 
 fn sha256_hex(bytes: &[u8]) -> String {
     let d = Sha256::digest(bytes);
-    d.iter().map(|b| format!("{b:02x}")).collect()
+    digests::hex(&d)
 }
 
 /// A stage runner with stamps: a stage is skipped when its stamp holds the same key and its
@@ -213,16 +214,19 @@ fn outputs_fingerprint(outputs: &[&Path]) -> Option<String> {
             h.update(mtime.to_le_bytes());
         }
     }
-    Some(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Some(digests::hex(&h.finalize()))
 }
 
 /// Write `provenance.json`: the fields of `head`, then `released_files` (path relative to
 /// `released` and SHA-256 of every file under it, sorted), streamed to the temporary file one
 /// file at a time so the record of a large cohort is never held in memory.
-fn write_provenance(path: &Path, head: &Value, released: &Path) -> std::io::Result<()> {
+fn write_provenance(
+    path: &Path,
+    head: &Value,
+    released: &Path,
+    record: &Path,
+) -> std::io::Result<()> {
     use std::io::Write;
-    let mut files = crate::ingest::walk::walk(&[released.to_path_buf()]).files;
-    files.sort();
     let text = serde_json::to_string_pretty(head).map_err(std::io::Error::other)?;
     let open = text.trim_end().strip_suffix('}').unwrap_or("{").trim_end();
     crate::atomic::write_with(path, |tmp| {
@@ -231,15 +235,15 @@ fn write_provenance(path: &Path, head: &Value, released: &Path) -> std::io::Resu
         let comma = if open.ends_with('{') { "" } else { "," };
         write!(w, "{comma}\n  \"released_files\": [")?;
         let mut first = true;
-        for_each_file_digest(&files, |f, digest| {
+        digests::for_each_file_digest(released, record, |f, digest| {
             let Some((_, sha)) = digest else {
                 return Ok(());
             };
-            let name = f.strip_prefix(released).unwrap_or(f).to_string_lossy();
+            let name = f.to_string_lossy();
             let name = serde_json::to_string(&name).map_err(std::io::Error::other)?;
             let sep = if first { "" } else { "," };
             first = false;
-            let hex: String = sha.iter().map(|b| format!("{b:02x}")).collect();
+            let hex = digests::hex(&sha);
             write!(
                 w,
                 "{sep}\n    {{\n      \"file\": {name},\n      \"sha256\": \"{hex}\"\n    }}"
@@ -250,48 +254,20 @@ fn write_provenance(path: &Path, head: &Value, released: &Path) -> std::io::Resu
     })
 }
 
-/// Hash of every file under `dir`: its path relative to `dir`, size and SHA-256, in path order.
-fn tree_hash(dir: &Path) -> String {
-    let mut files = crate::ingest::walk::walk(&[dir.to_path_buf()]).files;
-    files.sort();
+/// Hash of every file under `dir`: its path relative to `dir`, size and SHA-256, in path order
+/// (digests remembered in `record` between uses: see `digests`).
+fn tree_hash(dir: &Path, record: &Path) -> String {
     let mut h = Sha256::new();
-    for_each_file_digest(&files, |f, digest| {
-        h.update(
-            f.strip_prefix(dir)
-                .unwrap_or(f)
-                .to_string_lossy()
-                .as_bytes(),
-        );
+    digests::for_each_file_digest(dir, record, |f, digest| {
+        h.update(f.to_string_lossy().as_bytes());
         if let Some((len, sha)) = digest {
             h.update(len.to_le_bytes());
             h.update(sha);
         }
         Ok(())
     })
-    .unwrap_or(());
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Call `each` in order with every file and its (size, SHA-256) — None when it cannot be read.
-/// Files are read and hashed in parallel (rayon) a block at a time, so memory stays bounded.
-fn for_each_file_digest(
-    files: &[PathBuf],
-    mut each: impl FnMut(&Path, Option<(u64, [u8; 32])>) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    use rayon::prelude::*;
-    for block in files.chunks(256) {
-        let digests: Vec<Option<(u64, [u8; 32])>> = block
-            .par_iter()
-            .map(|f| {
-                let bytes = std::fs::read(f).ok()?;
-                Some((bytes.len() as u64, Sha256::digest(&bytes).into()))
-            })
-            .collect();
-        for (f, d) in block.iter().zip(digests) {
-            each(f, d)?;
-        }
-    }
-    Ok(())
+    .unwrap_or(0);
+    digests::hex(&h.finalize())
 }
 
 /// Persist a stage's problems next to its outputs (so an up-to-date rerun reports them too).
@@ -410,7 +386,12 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
         (None, Some(i)) => i.dicom.clone(),
         (None, None) => unreachable!("Config::load requires an input"),
     };
-    let input_hash = tree_hash(&input);
+    let record = |name: &str| {
+        out_dir
+            .join(".stamps")
+            .join(format!("digests-{name}.jsonl"))
+    };
+    let input_hash = tree_hash(&input, &record("input"));
 
     // Scan: the PHI-free inventory.
     let inventory_path = out_dir.join("inventory.json");
@@ -530,7 +511,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
         path: deid_dir.clone(),
         source,
     })?;
-    let deid_hash = tree_hash(&deid_dir);
+    let deid_hash = tree_hash(&deid_dir, &record("deid"));
 
     // Convert: NIfTI + sidecars (subjects named by USUBJID: the input is de-identified).
     let nifti_dir = out_dir.join("nifti");
@@ -571,7 +552,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
             let key = sha256_hex(
                 format!(
                     "features {build} {deid_hash} {convert_key} {} {:?} {:?} {:?}",
-                    tree_hash(&masks),
+                    tree_hash(&masks, &record("masks")),
                     labels,
                     pet_settings.suv_thresholds,
                     pet_settings.texture_bin_width
@@ -753,7 +734,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
         "total_seconds": started.elapsed().as_secs_f64(),
     });
     let p = out_dir.join("provenance.json");
-    write_provenance(&p, &provenance, &deid_dir)
+    write_provenance(&p, &provenance, &deid_dir, &record("deid"))
         .map_err(|source| PipelineError::Io { path: p, source })?;
     if let Some(shard) = shard {
         // Written last: a shard folder without it is unfinished, and the merge refuses it.

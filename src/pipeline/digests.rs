@@ -1,0 +1,282 @@
+//! SHA-256 of every file of a tree, remembered between uses: a digest is read again only for a
+//! file whose stat data (size, modification and change times, inode) differ from those it was
+//! computed with, as git's index does. The remembered digests live in one file per tree (a line
+//! a file, in the tree's path order), streamed in step with the tree's walk, so memory does not
+//! grow with the number of files. The pipeline hashes its input, its de-identified tree (for
+//! the later stages' keys) and, for `provenance.json`, that tree once more: with the record,
+//! the last of these reads no file, and a rerun on unchanged data hashes nothing.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// What a file's digest was computed with (path relative to the tree's root, as its bytes;
+/// size, mtime and ctime in ns, inode), and the digest. One line of the record:
+/// `hex(path) size mtime ctime inode hex(digest)`, tab-separated (hex: any name, unambiguous).
+#[derive(PartialEq, Debug)]
+struct Entry {
+    path: Vec<u8>,
+    stat: Stat,
+    digest: [u8; 32],
+}
+
+impl Entry {
+    fn parse(line: &str) -> Option<Entry> {
+        let mut f = line.split('\t');
+        let path = unhex(f.next()?)?;
+        let stat = (
+            f.next()?.parse().ok()?,
+            f.next()?.parse().ok()?,
+            f.next()?.parse().ok()?,
+            f.next()?.parse().ok()?,
+        );
+        let digest = unhex(f.next()?)?.try_into().ok()?;
+        f.next().is_none().then_some(Entry { path, stat, digest })
+    }
+
+    fn write(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let (s, m, c, i) = self.stat;
+        writeln!(
+            out,
+            "{}\t{s}\t{m}\t{c}\t{i}\t{}",
+            hex(&self.path),
+            hex(&self.digest)
+        )
+    }
+}
+
+/// The stat data a digest is valid for: (size, mtime ns, ctime ns, inode).
+type Stat = (u64, i128, i128, u64);
+
+/// A file's size and SHA-256.
+type Digest32 = (u64, [u8; 32]);
+
+/// A file of the walk: its path relative to the tree, its stat data, and the digest the record
+/// holds for exactly that stat data.
+struct Known<'a> {
+    rel: &'a Path,
+    stat: Option<Stat>,
+    remembered: Option<[u8; 32]>,
+}
+
+/// The stat data of `path`.
+fn stat(path: &Path) -> Option<Stat> {
+    let m = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+        Some((
+            m.len(),
+            ns(m.mtime(), m.mtime_nsec()),
+            ns(m.ctime(), m.ctime_nsec()),
+            m.ino(),
+        ))
+    }
+    #[cfg(not(unix))]
+    {
+        // No change time or inode to trust: nothing is remembered (every digest is computed).
+        let _ = m;
+        None
+    }
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
+}
+
+/// The bytes of lower- or upper-case hex; None for anything else.
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let b = s.as_bytes();
+    if b.len() % 2 != 0 {
+        return None;
+    }
+    b.chunks_exact(2)
+        .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
+        .collect()
+}
+
+/// A relative path from its recorded bytes.
+fn path_of(bytes: &[u8]) -> Option<PathBuf> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        Some(PathBuf::from(std::ffi::OsStr::from_bytes(bytes)))
+    }
+    #[cfg(not(unix))]
+    {
+        std::str::from_utf8(bytes).ok().map(PathBuf::from)
+    }
+}
+
+/// The recorded entries of `record`, in order (unreadable lines skipped: a digest missing from
+/// the record is computed).
+fn recorded(record: &Path) -> impl Iterator<Item = Entry> {
+    let lines = std::fs::File::open(record)
+        .ok()
+        .map(|f| std::io::BufReader::new(f).lines());
+    lines
+        .into_iter()
+        .flatten()
+        .map_while(Result::ok)
+        .filter_map(|l| Entry::parse(&l))
+}
+
+/// Call `each` in path order with every file under `dir` (relative path, and its size and
+/// SHA-256; None when it cannot be read), and return the files' count. Digests are taken from
+/// `record` where the stat data match, computed otherwise (in parallel, a block at a time), and
+/// the record is rewritten (temporary file and rename) with what holds now. The record is an
+/// aid only: when it cannot be read or written, every digest is computed, nothing fails.
+pub fn for_each_file_digest(
+    dir: &Path,
+    record: &Path,
+    mut each: impl FnMut(&Path, Option<Digest32>) -> std::io::Result<()>,
+) -> std::io::Result<usize> {
+    use rayon::prelude::*;
+    let mut files = crate::ingest::walk::walk(&[dir.to_path_buf()]).files;
+    files.sort();
+    let mut old = recorded(record).peekable();
+    let tmp = crate::atomic::temp_sibling(record);
+    let mut out = record
+        .parent()
+        .and_then(|p| std::fs::create_dir_all(p).ok())
+        .and_then(|()| std::fs::File::create(&tmp).ok())
+        .map(std::io::BufWriter::new);
+    for block in files.chunks(256) {
+        // Stat data and any remembered digest, in order (the record is in the same order).
+        let known: Vec<Known> = block
+            .iter()
+            .map(|f| {
+                let rel = f.strip_prefix(dir).unwrap_or(f);
+                let bytes = rel.as_os_str().as_encoded_bytes();
+                let st = stat(f);
+                // Entries of files gone since are passed over (in path order, as the walk's).
+                while old
+                    .next_if(|e| {
+                        e.path != bytes && path_of(&e.path).is_some_and(|p| p.as_path() < rel)
+                    })
+                    .is_some()
+                {}
+                let remembered = old
+                    .next_if(|e| e.path == bytes)
+                    .filter(|e| st == Some(e.stat))
+                    .map(|e| e.digest);
+                Known {
+                    rel,
+                    stat: st,
+                    remembered,
+                }
+            })
+            .collect();
+        let digests: Vec<Option<Digest32>> = block
+            .par_iter()
+            .zip(&known)
+            .map(|(f, k)| match (&k.remembered, &k.stat) {
+                (Some(d), Some(st)) => Some((st.0, *d)),
+                _ => {
+                    let bytes = std::fs::read(f).ok()?;
+                    Some((bytes.len() as u64, Sha256::digest(&bytes).into()))
+                }
+            })
+            .collect();
+        for (
+            Known {
+                rel,
+                stat: st,
+                remembered,
+            },
+            digest,
+        ) in known.iter().zip(digests)
+        {
+            if let (Some(w), Some(st), Some((len, d))) = (out.as_mut(), st, &digest) {
+                // Remembered only when the file did not change while it was read.
+                if remembered.is_some() || (*len == st.0 && stat(&dir.join(rel)) == Some(*st)) {
+                    let e = Entry {
+                        path: rel.as_os_str().as_encoded_bytes().to_vec(),
+                        stat: *st,
+                        digest: *d,
+                    };
+                    if e.write(w).is_err() {
+                        out = None;
+                    }
+                }
+            }
+            each(rel, digest)?;
+        }
+    }
+    let kept = out
+        .and_then(|w| w.into_inner().ok())
+        .is_some_and(|_| std::fs::rename(&tmp, record).is_ok());
+    if !kept {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    Ok(files.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digests(dir: &Path, record: &Path) -> Vec<(PathBuf, Option<Digest32>)> {
+        let mut v = Vec::new();
+        for_each_file_digest(dir, record, |p, d| {
+            v.push((p.to_path_buf(), d));
+            Ok(())
+        })
+        .unwrap();
+        v
+    }
+
+    /// Digests equal SHA-256 of the bytes, remembered or not; a changed file (even to the same
+    /// size) is read again; added and removed files are followed; a damaged record only costs
+    /// reading again.
+    #[test]
+    fn remembered_digests_equal_fresh_ones_and_follow_changes() {
+        let d = tempfile::tempdir().unwrap();
+        let tree = d.path().join("t");
+        let record = d.path().join("record.jsonl");
+        for (p, b) in [
+            ("a/1.dcm", "one"),
+            ("a.b/2", "two"),
+            ("c\tweird\nname", "three"),
+        ] {
+            std::fs::create_dir_all(tree.join(p).parent().unwrap()).unwrap();
+            std::fs::write(tree.join(p), b).unwrap();
+        }
+        let sha = |s: &str| -> [u8; 32] { Sha256::digest(s.as_bytes()).into() };
+        let first = digests(&tree, &record);
+        assert_eq!(first.len(), 3);
+        for (p, dg) in &first {
+            let text = std::fs::read_to_string(tree.join(p)).unwrap();
+            assert_eq!(*dg, Some((text.len() as u64, sha(&text))));
+        }
+        assert_eq!(std::fs::read_to_string(&record).unwrap().lines().count(), 3);
+        assert_eq!(digests(&tree, &record), first);
+        // Same size, new content: read again.
+        std::fs::write(tree.join("a/1.dcm"), "ONE").unwrap();
+        std::fs::remove_file(tree.join("a.b/2")).unwrap();
+        std::fs::write(tree.join("a/0"), "zero").unwrap();
+        let now = digests(&tree, &record);
+        let names: Vec<String> = now
+            .iter()
+            .map(|(p, _)| p.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["a/0", "a/1.dcm", "c\tweird\nname"]);
+        assert_eq!(now[1].1, Some((3, sha("ONE"))));
+        assert_eq!(now[0].1, Some((4, sha("zero"))));
+        std::fs::write(&record, "not a record\nzz\t1\t2\t3\t4\tab\n").unwrap();
+        assert_eq!(digests(&tree, &record), now);
+        // A record that cannot be written (its folder is a file): the digests all the same.
+        let blocked = d.path().join("record.jsonl").join("inside");
+        assert_eq!(digests(&tree, &blocked), now);
+    }
+}
