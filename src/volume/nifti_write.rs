@@ -10,7 +10,7 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use ndarray::ArrayView3;
+use ndarray::{ArrayView1, ArrayView3};
 use nifti::{DataElement, NiftiHeader};
 
 /// Where the voxels start: the header and the four bytes saying no extension follows.
@@ -100,6 +100,22 @@ pub fn header_for_volumes<T: DataElement>(
     }
 }
 
+/// `each` row of the volumes in NIfTI's order: volume by volume, slice by slice, rows from the
+/// last to the first (ancilla's row 0 is NIfTI's top row).
+fn rows_in_file_order<T>(
+    volumes: &[ArrayView3<T>],
+    mut each: impl FnMut(ArrayView1<T>) -> io::Result<()>,
+) -> io::Result<()> {
+    for v in volumes {
+        for plane in v.outer_iter() {
+            for row in plane.outer_iter().rev() {
+                each(row)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Write `header` and then every volume (in order; each `[k, j, i]`, rows flipped on the way)
 /// to `out`.
 fn write_to<T: bytemuck::Pod>(
@@ -109,22 +125,14 @@ fn write_to<T: bytemuck::Pod>(
 ) -> io::Result<()> {
     out.write_all(&header_bytes(header))?;
     let mut row_buf: Vec<T> = Vec::new();
-    for v in volumes {
-        for plane in v.outer_iter() {
-            for row in plane.outer_iter().rev() {
-                let row = match row.as_slice() {
-                    Some(r) => r,
-                    None => {
-                        row_buf.clear();
-                        row_buf.extend(row.iter().copied());
-                        &row_buf
-                    }
-                };
-                out.write_all(bytemuck::cast_slice(row))?;
-            }
+    rows_in_file_order(volumes, |row| match row.as_slice() {
+        Some(r) => out.write_all(bytemuck::cast_slice(r)),
+        None => {
+            row_buf.clear();
+            row_buf.extend(row.iter().copied());
+            out.write_all(bytemuck::cast_slice(&row_buf))
         }
-    }
-    Ok(())
+    })
 }
 
 /// Write `header` and then every volume of f32 voxels as int16 (each value must be one: see
@@ -136,19 +144,14 @@ fn write_as_i16_to(
 ) -> io::Result<()> {
     out.write_all(&header_bytes(header))?;
     let mut row_buf: Vec<i16> = Vec::new();
-    for v in volumes {
-        for plane in v.outer_iter() {
-            for row in plane.outer_iter().rev() {
-                row_buf.clear();
-                match row.as_slice() {
-                    Some(r) => row_buf.extend(r.iter().map(|&x| whole_to_i16(x))),
-                    None => row_buf.extend(row.iter().map(|&x| whole_to_i16(x))),
-                }
-                out.write_all(bytemuck::cast_slice(&row_buf))?;
-            }
+    rows_in_file_order(volumes, |row| {
+        row_buf.clear();
+        match row.as_slice() {
+            Some(r) => row_buf.extend(r.iter().map(|&x| whole_to_i16(x))),
+            None => row_buf.extend(row.iter().map(|&x| whole_to_i16(x))),
         }
-    }
-    Ok(())
+        out.write_all(bytemuck::cast_slice(&row_buf))
+    })
 }
 
 /// 1.5 × 2²³: added to an f32 of magnitude below 2²², it leaves the value rounded to a whole
