@@ -579,7 +579,9 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
     let bytes = table::to_csv(&rows);
     match &opts.out {
         Some(p) => {
-            crate::atomic::write_bytes(p, &bytes).map_err(|source| QuantError::Write {
+            // One image's table, written as convert writes one series' files: atomically, with
+            // no fsync of its own (the pipeline's cohort table keeps its fsync).
+            crate::atomic::write_bytes_unsynced(p, &bytes).map_err(|source| QuantError::Write {
                 path: p.clone(),
                 source,
             })?;
