@@ -72,18 +72,39 @@ fn is_word_char(c: char) -> bool {
 }
 
 /// A data set's identifying strings, prepared once for cleaning its descriptors: lower-cased,
-/// longest first (so a full name goes before its parts).
+/// longest first (so a full name goes before its parts), and one automaton that finds any of
+/// them (so a value holding none is passed over in one scan).
 #[derive(Debug, Clone, Default)]
 pub struct Identifiers {
     longest_first_lowered: Vec<String>,
+    any: Option<std::sync::Arc<aho_corasick::AhoCorasick>>,
+}
+
+thread_local! {
+    /// The last identifier list prepared on this thread and its automaton: the files of a series
+    /// carry the same identifiers, so it is built once per series rather than once per file.
+    static LAST: std::cell::RefCell<Option<(Vec<String>, std::sync::Arc<aho_corasick::AhoCorasick>)>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 impl Identifiers {
     pub fn new(identifiers: &[String]) -> Identifiers {
         let mut ids: Vec<&String> = identifiers.iter().filter(|i| !i.is_empty()).collect();
         ids.sort_by_key(|i| std::cmp::Reverse(i.len()));
+        let lowered: Vec<String> = ids.into_iter().map(|i| i.to_lowercase()).collect();
+        let any = LAST.with(|last| {
+            let mut last = last.borrow_mut();
+            if let Some((_, ac)) = last.as_ref().filter(|(l, _)| *l == lowered) {
+                return Some(ac.clone());
+            }
+            // Without an automaton every identifier is searched for one by one, as before.
+            let ac = std::sync::Arc::new(aho_corasick::AhoCorasick::new(&lowered).ok()?);
+            *last = Some((lowered.clone(), ac.clone()));
+            Some(ac)
+        });
         Identifiers {
-            longest_first_lowered: ids.into_iter().map(|i| i.to_lowercase()).collect(),
+            longest_first_lowered: lowered,
+            any,
         }
     }
 }
@@ -92,7 +113,17 @@ impl Identifiers {
 pub fn clean_text(text: &str, identifiers: &Identifiers) -> String {
     let mut s = text.to_string();
     let mut lower = s.to_lowercase();
-    for lower_id in &identifiers.longest_first_lowered {
+    // Most descriptors hold no identifier at all: one scan says so.
+    let holds_none = identifiers
+        .any
+        .as_ref()
+        .is_some_and(|ac| !ac.is_match(lower.as_str()));
+    let ids: &[String] = if holds_none {
+        &[]
+    } else {
+        &identifiers.longest_first_lowered
+    };
+    for lower_id in ids {
         while let Some(pos) = find_word(&lower, lower_id) {
             // Byte positions are the same in the lower-cased copy for ASCII; fall back to removing
             // the whole text when case folding changed lengths.
@@ -131,6 +162,28 @@ fn find_word(hay: &str, needle: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The one-scan shortcut changes nothing: with and without the automaton, the same text.
+    #[test]
+    fn the_automaton_only_skips_values_without_identifiers() {
+        let ids = Identifiers::new(&["Lindqvist".to_string(), "Ann".to_string(), "12".to_string()]);
+        let plain = Identifiers {
+            any: None,
+            ..ids.clone()
+        };
+        assert!(ids.any.is_some());
+        for text in [
+            "PSMA PET LINDQVIST",
+            "  t2  haste__ ",
+            "Ann's scan 12",
+            "Lindqvistian protocol",
+            "ann ANN Ann",
+            "",
+            "Ångström Ann",
+        ] {
+            assert_eq!(clean_text(text, &ids), clean_text(text, &plain), "{text}");
+        }
+    }
 
     #[test]
     fn descriptors_lose_names_and_keep_meaning() {

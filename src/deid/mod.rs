@@ -563,15 +563,31 @@ fn write_and_read_back(path: &Path, head: &[u8], tail: &[u8]) -> Result<(), Writ
         .create(true)
         .truncate(true)
         .open(path)?;
-    f.write_all(head)?;
-    f.write_all(tail)?;
+    // Both parts in one system call when the kernel takes them whole.
+    let n = f.write_vectored(&[std::io::IoSlice::new(head), std::io::IoSlice::new(tail)])?;
+    if n < head.len() {
+        f.write_all(&head[n..])?;
+        f.write_all(tail)?;
+    } else {
+        f.write_all(&tail[n - head.len()..])?;
+    }
     f.seek(SeekFrom::Start(0))?;
     // The file was created empty (truncated) and written by this call: it holds exactly that
-    // many bytes unless the writes went wrong, which the comparison then shows.
-    let mut on_disk = vec![0u8; head.len() + tail.len()];
-    f.read_exact(&mut on_disk)
+    // many bytes unless the writes went wrong, which the comparison then shows. (Read into
+    // spare capacity: no zeroing first.)
+    let total = head.len() + tail.len();
+    let mut on_disk = Vec::with_capacity(total);
+    (&mut f)
+        .take(total as u64)
+        .read_to_end(&mut on_disk)
         .map_err(|e| WriteError::ReadBack(format!("cannot read the written file back: {e}")))?;
-    let (h, t) = on_disk.split_at(head.len().min(on_disk.len()));
+    if on_disk.len() != total {
+        return Err(WriteError::ReadBack(format!(
+            "cannot read the written file back: {} of {total} bytes",
+            on_disk.len()
+        )));
+    }
+    let (h, t) = on_disk.split_at(head.len());
     if h == head && t == tail {
         Ok(())
     } else {
