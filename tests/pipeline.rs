@@ -167,6 +167,19 @@ fn demo_runs_every_available_stage_then_reruns_as_noop() {
         );
         phi.push(s["original_uid_root"].as_str().unwrap().to_string());
     }
+    // The stage stamps and digest records too, in plain text and hex-encoded (the records hold
+    // paths as hex: the site's folder names, which carry names and MRNs, must not be there).
+    let hex = |s: &str| -> String { s.bytes().map(|b| format!("{b:02x}")).collect() };
+    for entry in std::fs::read_dir(out.join(".stamps")).unwrap().flatten() {
+        let text = String::from_utf8_lossy(&std::fs::read(entry.path()).unwrap()).into_owned();
+        for p in &phi {
+            assert!(
+                !text.contains(p.as_str()) && !text.contains(&hex(p)),
+                "{} holds {p}",
+                entry.path().display()
+            );
+        }
+    }
     for (path, bytes) in outputs(&out)
         .into_iter()
         .filter(|(p, _)| !p.starts_with("cohort"))

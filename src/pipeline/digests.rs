@@ -4,7 +4,8 @@
 //! a file, in the tree's path order), streamed in step with the tree's walk, so memory does not
 //! grow with the number of files. The pipeline hashes its input, its de-identified tree (for
 //! the later stages' keys) and, for `provenance.json`, that tree once more: with the record,
-//! the last of these reads no file, and a rerun on unchanged data hashes nothing.
+//! the last of these reads no file. The input tree has no record: its paths are the site's
+//! (patient names in folder names), and nothing under the output folder may hold them.
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -136,20 +137,22 @@ fn recorded(record: &Path) -> impl Iterator<Item = Entry> {
 /// `record` where the stat data match, computed otherwise (in parallel, a block at a time), and
 /// the record is rewritten (temporary file and rename) with what holds now. The record is an
 /// aid only: when it cannot be read or written, every digest is computed, nothing fails.
+/// Without a record (a tree whose paths must not be written down: a site's export, whose
+/// folder names are PHI), every digest is computed.
 pub fn for_each_file_digest(
     dir: &Path,
-    record: &Path,
+    record: Option<&Path>,
     mut each: impl FnMut(&Path, Option<Digest32>) -> std::io::Result<()>,
 ) -> std::io::Result<usize> {
     use rayon::prelude::*;
     let mut files = crate::ingest::walk::walk(&[dir.to_path_buf()]).files;
     files.sort();
-    let mut old = recorded(record).peekable();
-    let tmp = crate::atomic::temp_sibling(record);
+    let mut old = record.into_iter().flat_map(recorded).peekable();
+    let tmp = record.map(crate::atomic::temp_sibling);
     let mut out = record
-        .parent()
+        .and_then(Path::parent)
         .and_then(|p| std::fs::create_dir_all(p).ok())
-        .and_then(|()| std::fs::File::create(&tmp).ok())
+        .and_then(|()| std::fs::File::create(tmp.as_ref()?).ok())
         .map(std::io::BufWriter::new);
     for block in files.chunks(256) {
         // Stat data and any remembered digest, in order (the record is in the same order).
@@ -213,11 +216,13 @@ pub fn for_each_file_digest(
             each(rel, digest)?;
         }
     }
-    let kept = out
-        .and_then(|w| w.into_inner().ok())
-        .is_some_and(|_| std::fs::rename(&tmp, record).is_ok());
-    if !kept {
-        let _ = std::fs::remove_file(&tmp);
+    if let (Some(tmp), Some(record)) = (tmp, record) {
+        let kept = out
+            .and_then(|w| w.into_inner().ok())
+            .is_some_and(|_| std::fs::rename(&tmp, record).is_ok());
+        if !kept {
+            let _ = std::fs::remove_file(&tmp);
+        }
     }
     Ok(files.len())
 }
@@ -228,7 +233,7 @@ mod tests {
 
     fn digests(dir: &Path, record: &Path) -> Vec<(PathBuf, Option<Digest32>)> {
         let mut v = Vec::new();
-        for_each_file_digest(dir, record, |p, d| {
+        for_each_file_digest(dir, Some(record), |p, d| {
             v.push((p.to_path_buf(), d));
             Ok(())
         })

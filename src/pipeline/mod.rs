@@ -235,7 +235,7 @@ fn write_provenance(
         let comma = if open.ends_with('{') { "" } else { "," };
         write!(w, "{comma}\n  \"released_files\": [")?;
         let mut first = true;
-        digests::for_each_file_digest(released, record, |f, digest| {
+        digests::for_each_file_digest(released, Some(record), |f, digest| {
             let Some((_, sha)) = digest else {
                 return Ok(());
             };
@@ -255,8 +255,8 @@ fn write_provenance(
 }
 
 /// Hash of every file under `dir`: its path relative to `dir`, size and SHA-256, in path order
-/// (digests remembered in `record` between uses: see `digests`).
-fn tree_hash(dir: &Path, record: &Path) -> String {
+/// (digests remembered in `record` between uses, when one is given: see `digests`).
+fn tree_hash(dir: &Path, record: Option<&Path>) -> String {
     let mut h = Sha256::new();
     digests::for_each_file_digest(dir, record, |f, digest| {
         h.update(f.to_string_lossy().as_bytes());
@@ -391,7 +391,10 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
             .join(".stamps")
             .join(format!("digests-{name}.jsonl"))
     };
-    let input_hash = tree_hash(&input, &record("input"));
+    // No record of the input's digests (nor of the masks'): their relative paths are the site's
+    // (PHI in folder names), and nothing under the output folder may hold them. Only the
+    // de-identified tree, named by pseudonyms, has one.
+    let input_hash = tree_hash(&input, None);
 
     // Scan: the PHI-free inventory.
     let inventory_path = out_dir.join("inventory.json");
@@ -511,7 +514,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
         path: deid_dir.clone(),
         source,
     })?;
-    let deid_hash = tree_hash(&deid_dir, &record("deid"));
+    let deid_hash = tree_hash(&deid_dir, Some(&record("deid")));
 
     // Convert: NIfTI + sidecars (subjects named by USUBJID: the input is de-identified).
     let nifti_dir = out_dir.join("nifti");
@@ -552,7 +555,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
             let key = sha256_hex(
                 format!(
                     "features {build} {deid_hash} {convert_key} {} {:?} {:?} {:?}",
-                    tree_hash(&masks, &record("masks")),
+                    tree_hash(&masks, None),
                     labels,
                     pet_settings.suv_thresholds,
                     pet_settings.texture_bin_width
