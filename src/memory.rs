@@ -63,12 +63,18 @@ fn advise_huge_pages<T>(v: &[T]) {
     let _ = v;
 }
 
-/// Held while a heavy item of `heavy_alone_then_parallel` is worked on.
-static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// Held for writing while a heavy item of `heavy_alone_then_parallel` is worked on, for reading
+/// while light ones are.
+static HEAVY: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Whether the calling thread is none of rayon's pool (only such a thread may wait for `HEAVY`).
+fn outside_pool() -> bool {
+    rayon::current_thread_index().is_none()
+}
 
 /// `f` over `items`, results in item order: the heavy items one at a time (each may still run in
-/// parallel inside; and one at a time across the threads that call this, when they are not
-/// rayon's), then the others in parallel (rayon). Running everything at once lets rayon
+/// parallel inside; across the threads that call this, when they are not rayon's, each heavy
+/// item alone in the process), then the others in parallel (rayon). Running everything at once lets rayon
 /// start waiting items on a thread blocked in a join, so several whole-body volumes would be in
 /// memory together and a run's peak would grow with the cohort.
 pub fn heavy_alone_then_parallel<T, R>(
@@ -86,16 +92,18 @@ where
         .enumerate()
         .map(|(i, t)| {
             heavy(t).then(|| {
-                // One heavy item in the whole process at a time (subjects run side by side on
-                // workers of their own). Not on a pool thread: one waiting there for the lock
-                // could be holding, lower on its stack, work that the lock's holder waits for.
-                let _one = rayon::current_thread_index()
-                    .is_none()
-                    .then(|| HEAVY.lock().unwrap_or_else(|e| e.into_inner()));
+                // A heavy item has the whole process to itself (subjects run side by side on
+                // workers of their own): nothing else of another subject is in memory beside
+                // it. Not on a pool thread: one waiting there for the lock could be holding,
+                // lower on its stack, work that the lock's holder waits for.
+                let _alone =
+                    outside_pool().then(|| HEAVY.write().unwrap_or_else(|e| e.into_inner()));
                 f(i, t)
             })
         })
         .collect();
+    // The light items of several subjects may share the process (never with a heavy one).
+    let _shared = outside_pool().then(|| HEAVY.read().unwrap_or_else(|e| e.into_inner()));
     let rest: Vec<Option<R>> = items
         .par_iter()
         .enumerate()
