@@ -12,8 +12,8 @@ use crate::volume::assemble;
 
 /// Features of every subject's PET (SUVbw, PET mask), T2 and ADC (MR mask) of a de-identified
 /// tree into `out` (long CSV + dictionary). One subject per core at a time (its series in
-/// parallel), so memory does not grow with the cohort; rows grouped by subject in USUBJID order (the order a
-/// merge of shards gives too). Returns the row count and the problems met.
+/// parallel), so memory does not grow with the cohort; rows grouped by subject in USUBJID order
+/// (the order a merge of shards gives too). Returns the row count and the problems met.
 pub fn features(
     input: &Path,
     nifti: &Path,

@@ -86,6 +86,13 @@ pub struct FeatureContext {
     pub frame_of_reference: String,
 }
 
+impl FeatureContext {
+    /// The image's FrameOfReferenceUID; None for NIfTI (it has none).
+    pub fn frame(&self) -> Option<&str> {
+        (!self.frame_of_reference.is_empty()).then_some(self.frame_of_reference.as_str())
+    }
+}
+
 /// Settings of the features beyond the IBSI morphology and intensity families.
 #[derive(Debug, Clone)]
 pub struct FeatureSettings {
@@ -274,7 +281,7 @@ pub fn region_shapes_until(
     rois: &Rois,
     spacing: [f64; 3],
     stop: &dyn Fn() -> bool,
-) -> Vec<Option<morphology::MaskShape>> {
+) -> RegionShapes {
     let size = |r: &roi::Region| {
         r.bbox
             .map(|[lo, hi]| (0..3).map(|a| hi[a] + 1 - lo[a]).product::<usize>())
@@ -282,8 +289,7 @@ pub fn region_shapes_until(
     };
     let mut order: Vec<usize> = (0..rois.regions.len()).collect();
     order.sort_by_key(|&r| size(&rois.regions[r]));
-    let mut shapes: Vec<Option<morphology::MaskShape>> =
-        rois.regions.iter().map(|_| None).collect();
+    let mut shapes: RegionShapes = rois.regions.iter().map(|_| None).collect();
     for r in order {
         if stop() {
             break;
@@ -543,12 +549,10 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
         load_with_nifti_rois(|| load_image(&opts.image), &opts.mask, given.as_ref())?
     } else {
         let (image, ctx) = load_image(&opts.image)?;
-        let image_for =
-            (!ctx.frame_of_reference.is_empty()).then_some(ctx.frame_of_reference.as_str());
-        let rois = roi::load_rois(&image, image_for, &opts.mask, given.as_ref())?;
+        let rois = roi::load_rois(&image, ctx.frame(), &opts.mask, given.as_ref())?;
         (image, ctx, rois, None)
     };
-    let image_for = (!ctx.frame_of_reference.is_empty()).then_some(ctx.frame_of_reference.as_str());
+    let image_for = ctx.frame();
     if !rois.exact {
         eprintln!(
             "features: {} resampled onto the image grid (nearest neighbour)",

@@ -228,12 +228,20 @@ where
 {
     let shape = common_shape(volumes, path)?;
     let header = super::nifti_write::header_for_volumes::<A>(&reference, shape, volumes.len());
+    write_atomically(path, |tmp| {
+        super::nifti_write::write_file(tmp, &header, volumes, gzip_level(path))
+    })
+}
+
+/// Run `write` on a temporary sibling of `path` and rename it into place; its error names `path`.
+fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> Result<(), NiftiError> {
     crate::atomic::write_with(path, |tmp| {
-        super::nifti_write::write_file(tmp, &header, volumes, gzip_level(path)).map_err(|source| {
-            NiftiError::Write {
-                path: path.display().to_string(),
-                source,
-            }
+        write(tmp).map_err(|source| NiftiError::Write {
+            path: path.display().to_string(),
+            source,
         })
     })
 }
@@ -265,13 +273,8 @@ fn write_f32_volumes(
     }
     let shape = common_shape(volumes, path)?;
     let header = header_for_volumes::<i16>(&reference, shape, volumes.len());
-    crate::atomic::write_with(path, |tmp| {
-        write_file_as_i16(tmp, &header, volumes, gzip_level(path)).map_err(|source| {
-            NiftiError::Write {
-                path: path.display().to_string(),
-                source,
-            }
-        })
+    write_atomically(path, |tmp| {
+        write_file_as_i16(tmp, &header, volumes, gzip_level(path))
     })
 }
 
@@ -286,8 +289,7 @@ pub fn write_4d(vols: &[Volume], path: &Path, meta: &NiftiMeta) -> Result<(), Ni
     let Some(first) = vols.first() else {
         return Err(invalid(path, "no volume to write"));
     };
-    let mut header = header_for(&first.geometry, first.dims()[1], meta);
-    header.xyzt_units = 2 | 8;
+    let header = header_for(&first.geometry, first.dims()[1], meta);
     let views: Vec<ArrayView3<f32>> = vols.iter().map(|v| v.data.view()).collect();
     write_f32_volumes(&views, path, header)
 }
