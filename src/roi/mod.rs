@@ -124,25 +124,7 @@ impl Rois {
         outside: usize,
         table: Option<&BTreeMap<u32, String>>,
     ) -> Self {
-        let mut boxes: BTreeMap<u32, [[usize; 3]; 2]> = BTreeMap::new();
-        for (k, plane) in labels.outer_iter().enumerate() {
-            for (j, row) in plane.outer_iter().enumerate() {
-                // Most rows are background: one quick test, then the labelled ones voxel by voxel.
-                if row.iter().all(|&l| l.into() == 0) {
-                    continue;
-                }
-                for (i, l) in row.iter().map(|&l| l.into()).enumerate() {
-                    if l == 0 {
-                        continue;
-                    }
-                    let b = boxes.entry(l).or_insert([[k, j, i], [k, j, i]]);
-                    for (a, x) in [k, j, i].into_iter().enumerate() {
-                        b[0][a] = b[0][a].min(x);
-                        b[1][a] = b[1][a].max(x);
-                    }
-                }
-            }
-        }
+        let boxes = label_boxes(labels);
         let table = match table {
             Some(t) => t.clone(),
             None => boxes.keys().map(|&l| (l, format!("label{l}"))).collect(),
@@ -170,6 +152,73 @@ impl Rois {
             exact,
             outside,
             source: "NIfTI label map",
+        }
+    }
+}
+
+/// The bounding box ([slice, row, column] of its first and last voxels) of every non-zero label.
+/// Rows are read as runs of one label (a box grows once per run, not per voxel), and most rows,
+/// all background, cost one test.
+fn label_boxes<T: Copy + Into<u32>>(
+    labels: ndarray::ArrayView3<T>,
+) -> BTreeMap<u32, [[usize; 3]; 2]> {
+    let mut boxes = LabelBoxes::default();
+    let mut copy: Vec<T> = Vec::new();
+    for (k, plane) in labels.outer_iter().enumerate() {
+        for (j, row) in plane.outer_iter().enumerate() {
+            let row: &[T] = match row.as_slice() {
+                Some(r) => r,
+                None => {
+                    copy.clear();
+                    copy.extend(row.iter().copied());
+                    &copy
+                }
+            };
+            boxes.add_row(k, j, row);
+        }
+    }
+    boxes.list.into_iter().collect()
+}
+
+/// Label boxes being grown (few labels: a list, searched from the label last seen).
+#[derive(Default)]
+struct LabelBoxes {
+    list: Vec<(u32, [[usize; 3]; 2])>,
+    last: usize,
+}
+
+impl LabelBoxes {
+    fn add_row<T: Copy + Into<u32>>(&mut self, k: usize, j: usize, row: &[T]) {
+        if row.iter().all(|&l| l.into() == 0) {
+            return;
+        }
+        let mut i = 0;
+        while i < row.len() {
+            let l: u32 = row[i].into();
+            let first = i;
+            while i < row.len() && row[i].into() == l {
+                i += 1;
+            }
+            if l != 0 {
+                self.grow(l, [k, j, first], [k, j, i - 1]);
+            }
+        }
+    }
+
+    fn grow(&mut self, l: u32, lo: [usize; 3], hi: [usize; 3]) {
+        if self.list.get(self.last).is_none_or(|b| b.0 != l) {
+            match self.list.iter().position(|b| b.0 == l) {
+                Some(at) => self.last = at,
+                None => {
+                    self.list.push((l, [lo, hi]));
+                    self.last = self.list.len() - 1;
+                }
+            }
+        }
+        let b = &mut self.list[self.last].1;
+        for a in 0..3 {
+            b[0][a] = b[0][a].min(lo[a]);
+            b[1][a] = b[1][a].max(hi[a]);
         }
     }
 }
@@ -586,6 +635,52 @@ fn resample_labels<T: Copy>(
 mod tests {
     use super::*;
     use crate::volume::Geometry;
+
+    /// The label boxes found run by run equal those found voxel by voxel, on blobs of random
+    /// labels (runs of one label, labels interleaved in a row, labels that come back after
+    /// others), as u8 and u32 voxels and through a view whose rows are not contiguous.
+    #[test]
+    fn label_boxes_equal_a_voxel_by_voxel_search() {
+        let mut rng = crate::phantom::rng::Rng::new(7, 3);
+        let mut labels = Array3::<u32>::zeros((9, 11, 13));
+        for _ in 0..40 {
+            let l = 1 + (rng.uniform() * 6.0) as u32;
+            let at = [9, 11, 13].map(|n: usize| (rng.uniform() * n as f64) as usize % n);
+            let run = 1 + (rng.uniform() * 5.0) as usize;
+            for i in at[2]..(at[2] + run).min(13) {
+                labels[[at[0], at[1], i]] = l;
+            }
+        }
+        labels[[8, 10, 12]] = 300;
+        let brute = |labels: ndarray::ArrayView3<u32>| {
+            let mut boxes: BTreeMap<u32, [[usize; 3]; 2]> = BTreeMap::new();
+            for ((k, j, i), &l) in labels.indexed_iter() {
+                if l == 0 {
+                    continue;
+                }
+                let b = boxes.entry(l).or_insert([[k, j, i], [k, j, i]]);
+                for (a, x) in [k, j, i].into_iter().enumerate() {
+                    b[0][a] = b[0][a].min(x);
+                    b[1][a] = b[1][a].max(x);
+                }
+            }
+            boxes
+        };
+        assert_eq!(label_boxes(labels.view()), brute(labels.view()));
+        assert_eq!(brute(labels.view()).len(), 7);
+        let bytes = labels.mapv(|l| l.min(255) as u8);
+        assert_eq!(
+            label_boxes(bytes.view()),
+            brute(bytes.mapv(u32::from).view())
+        );
+        let flipped = labels.slice(ndarray::s![.., .., ..;-1]);
+        assert!(flipped
+            .index_axis(ndarray::Axis(0), 0)
+            .row(0)
+            .as_slice()
+            .is_none());
+        assert_eq!(label_boxes(flipped), brute(flipped));
+    }
 
     /// An 8-bit label map read while the image loads (`PendingRois`): on the image's own grid its
     /// regions are kept; on another grid (shifted by whole voxels, rows flipped) they are found
