@@ -152,15 +152,18 @@ pub fn local_intensity(
     image: &Volume,
     in_roi: &impl Fn(usize, usize, usize) -> bool,
 ) -> Vec<Feature> {
-    let [nk, nj, ni] = image.dims();
+    local_intensity_of(image, &roi_voxels(image, in_roi))
+}
+
+/// The sphere of the peak as row segments: for each (dk, dj), the range lo..=hi of di whose
+/// voxel centres lie within the peak radius of the centre voxel's, in physical space (a sphere's
+/// row is one run, being convex, whatever the axes' spacing and shear).
+fn peak_segments(image: &Volume) -> Vec<(i64, i64, i64, i64)> {
     let g = &image.geometry;
     let r = peak_radius_mm();
-    // Offsets (in voxels) whose centres are within r of the centre, in physical space.
     let ext = |axis: usize| (r / g.spacing[axis]).floor() as i64;
     let m = g.matrix();
-    // The sphere as row segments: for each (dk, dj), the range of di whose centres are within r.
-    // A sphere's sum is then one difference of row prefix sums per segment.
-    let mut segments: Vec<(i64, i64, i64, i64)> = Vec::new();
+    let mut segments = Vec::new();
     for dk in -ext(2)..=ext(2) {
         for dj in -ext(1)..=ext(1) {
             let inside = |di: i64| {
@@ -172,58 +175,94 @@ pub fn local_intensity(
             };
             let run: Vec<i64> = (-ext(0)..=ext(0)).filter(|&di| inside(di)).collect();
             if let (Some(&lo), Some(&hi)) = (run.first(), run.last()) {
-                // A sphere's row is one run (convex), whatever the axes' spacing and shear.
                 debug_assert_eq!(run.len() as i64, hi - lo + 1);
                 segments.push((dk, dj, lo, hi));
             }
         }
     }
+    segments
+}
+
+/// `local_intensity` of a region given as its voxels (`roi_voxels`, in index order). A sphere's
+/// sum is one difference of row prefix sums per segment of the sphere; the sums of a row's run
+/// of region voxels are made segment by segment over the whole run (one vector loop per segment
+/// where no segment reaches past the image's edge), each voxel's in the same order as one voxel
+/// at a time.
+pub fn local_intensity_of(image: &Volume, voxels: &[([usize; 3], f64)]) -> Vec<Feature> {
+    let [nk, nj, ni] = image.dims();
+    let segments = peak_segments(image);
     // prefix[(k, j)][i] = sum of the row's first i values (f64).
     let mut prefix = vec![0.0f64; nk * nj * (ni + 1)];
-    for ((k, j), row) in (0..nk)
-        .flat_map(|k| (0..nj).map(move |j| (k, j)))
-        .zip(image.data.rows())
-    {
-        let p = &mut prefix[(k * nj + j) * (ni + 1)..(k * nj + j + 1) * (ni + 1)];
+    for (p, row) in prefix.chunks_exact_mut(ni + 1).zip(image.data.rows()) {
         let mut acc = 0.0;
         for (x, v) in row.iter().enumerate() {
             acc += *v as f64;
             p[x + 1] = acc;
         }
     }
-    let sphere_mean = |k: usize, j: usize, i: usize| -> f64 {
-        let (mut s, mut c) = (0.0, 0i64);
+    let (mut sums, mut counts): (Vec<f64>, Vec<i64>) = (Vec::new(), Vec::new());
+    let mut max_val = f64::NEG_INFINITY;
+    let mut local = f64::NEG_INFINITY;
+    let mut global = f64::NEG_INFINITY;
+    let ni_ = ni as i64;
+    for run in voxels.chunk_by(|a, b| a.0[..2] == b.0[..2]) {
+        let [k, j, i0] = run[0].0;
+        let i1 = run[run.len() - 1].0[2];
+        let len = i1 - i0 + 1;
+        sums.clear();
+        sums.resize(len, 0.0);
+        counts.clear();
+        counts.resize(len, 0);
         for &(dk, dj, lo, hi) in &segments {
             let (kk, jj) = (k as i64 + dk, j as i64 + dj);
             if kk < 0 || jj < 0 || kk as usize >= nk || jj as usize >= nj {
                 continue;
             }
-            let a = (i as i64 + lo).max(0);
-            let b = (i as i64 + hi).min(ni as i64 - 1);
+            let p = &prefix[(kk as usize * nj + jj as usize) * (ni + 1)..][..ni + 1];
+            // Voxels i whose segment i + lo ..= i + hi lies inside the row: a ≤ i ≤ b.
+            let a = (i0 as i64).max(-lo);
+            let b = (i1 as i64).min(ni_ - 1 - hi);
+            let one = |i: i64, sums: &mut [f64], counts: &mut [i64]| {
+                let from = (i + lo).max(0);
+                let to = (i + hi).min(ni_ - 1);
+                if from <= to {
+                    let at = (i - i0 as i64) as usize;
+                    sums[at] += p[to as usize + 1] - p[from as usize];
+                    counts[at] += to - from + 1;
+                }
+            };
             if a > b {
+                for i in i0 as i64..=i1 as i64 {
+                    one(i, &mut sums, &mut counts);
+                }
                 continue;
             }
-            let p = &prefix[(kk as usize * nj + jj as usize) * (ni + 1)..];
-            s += p[b as usize + 1] - p[a as usize];
-            c += b - a + 1;
+            for i in i0 as i64..a {
+                one(i, &mut sums, &mut counts);
+            }
+            let (from, to) = ((a - i0 as i64) as usize, (b - i0 as i64) as usize);
+            let upper = &p[(a + hi + 1) as usize..=(b + hi + 1) as usize];
+            let lower = &p[(a + lo) as usize..=(b + lo) as usize];
+            for ((s, u), l) in sums[from..=to].iter_mut().zip(upper).zip(lower) {
+                *s += u - l;
+            }
+            for c in &mut counts[from..=to] {
+                *c += hi - lo + 1;
+            }
+            for i in b + 1..=i1 as i64 {
+                one(i, &mut sums, &mut counts);
+            }
         }
-        s / c.max(1) as f64
-    };
-    let mut max_val = f64::NEG_INFINITY;
-    let mut local = f64::NEG_INFINITY;
-    let mut global = f64::NEG_INFINITY;
-    for ((k, j, i), v) in image.data.indexed_iter() {
-        if !in_roi(k, j, i) {
-            continue;
-        }
-        let v = *v as f64;
-        let peak = sphere_mean(k, j, i);
-        global = global.max(peak);
-        if v > max_val {
-            max_val = v;
-            local = peak;
-        } else if v == max_val {
-            local = local.max(peak);
+        for &([_, _, i], v) in run {
+            let at = i - i0;
+            let peak = sums[at] / counts[at].max(1) as f64;
+            global = global.max(peak);
+            if v > max_val {
+                max_val = v;
+                local = peak;
+            } else if v == max_val {
+                local = local.max(peak);
+            }
         }
     }
     if !global.is_finite() {
@@ -243,14 +282,38 @@ pub fn local_intensity(
     ]
 }
 
+/// A region's voxels: [k, j, i] and image value, in index order.
+pub type RoiVoxels = Vec<([usize; 3], f64)>;
+
+/// The voxels of the region `in_roi` of `image`, in index order (row by row: ndarray's indexed
+/// iterator costs several times as much per voxel).
+pub fn roi_voxels(image: &Volume, in_roi: &impl Fn(usize, usize, usize) -> bool) -> RoiVoxels {
+    let mut out = Vec::new();
+    for (k, plane) in image.data.outer_iter().enumerate() {
+        for (j, row) in plane.outer_iter().enumerate() {
+            for (i, v) in row.iter().enumerate() {
+                if in_roi(k, j, i) {
+                    out.push(([k, j, i], *v as f64));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The image values of a region's voxels, in index order.
 pub fn roi_values(image: &Volume, in_roi: &impl Fn(usize, usize, usize) -> bool) -> Vec<f64> {
-    image
-        .data
-        .indexed_iter()
-        .filter(|((k, j, i), _)| in_roi(*k, *j, *i))
-        .map(|(_, v)| *v as f64)
-        .collect()
+    let mut out = Vec::new();
+    for (k, plane) in image.data.outer_iter().enumerate() {
+        for (j, row) in plane.outer_iter().enumerate() {
+            for (i, v) in row.iter().enumerate() {
+                if in_roi(k, j, i) {
+                    out.push(*v as f64);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Every implemented feature of one region: its shape (`MaskShape`) beside what the image gives
@@ -282,22 +345,24 @@ pub fn region_part(
     image: &Volume,
     in_roi: &(impl Fn(usize, usize, usize) -> bool + Sync),
 ) -> Option<RegionPart> {
-    let values = roi_values(image, in_roi);
-    if values.is_empty() {
+    // The region's voxels found once, for every family here.
+    let voxels = roi_voxels(image, in_roi);
+    if voxels.is_empty() {
         return None;
     }
     let (moments, rest) = rayon::join(
-        || super::morphology::moments(image, in_roi),
+        || super::morphology::moments_of(image, &voxels),
         || {
-            let mut out = super::spatial::autocorrelation(image, in_roi);
+            let mut out = super::spatial::autocorrelation_of(image, &voxels);
+            let values: Vec<f64> = voxels.iter().map(|v| v.1).collect();
             out.extend(intensity_statistics(&values));
-            out.extend(local_intensity(image, in_roi));
+            out.extend(local_intensity_of(image, &voxels));
             out
         },
     );
     Some(RegionPart {
         moments,
-        voxels: values.len(),
+        voxels: voxels.len(),
         rest,
     })
 }

@@ -200,13 +200,46 @@ struct Mesh {
 /// two halves, in parallel.
 const PARALLEL_MESH: usize = 32_768;
 
+/// The mesh vertices that can be corners of its convex hull, gathered while the mesh is made:
+/// vertices in doubled grid coordinates from the box's first voxel (2·index + 2·u, u ∈ {0, ½,
+/// 1}; exact integers, and the convex hull is the same in index space as in millimetres, an axis
+/// scaling being linear), of which only the first and last along j of each line (i, k) are kept
+/// (a point between two others on a line is no corner of any hull).
+struct RowExtremes {
+    /// Lines per i value (doubled k values the box can hold).
+    lines: usize,
+    /// Per line i · lines + k: the smallest and largest j seen (u32::MAX, 0 when none).
+    j: Vec<(u32, u32)>,
+}
+
+impl RowExtremes {
+    /// For the box `lo`..=`hi` ([k, j, i]): doubled coordinates run from 0 to 2·extent + 6.
+    fn new(lo: [usize; 3], hi: [usize; 3]) -> Self {
+        let span = |d: usize| 2 * (hi[d] - lo[d]) + 8;
+        RowExtremes {
+            lines: span(0),
+            j: vec![(u32::MAX, 0); span(0) * span(2)],
+        }
+    }
+
+    fn add(&mut self, [k, j, i]: [u32; 3]) {
+        let e = &mut self.j[i as usize * self.lines + k as usize];
+        e.0 = e.0.min(j);
+        e.1 = e.1.max(j);
+    }
+
+    fn merge(&mut self, other: &RowExtremes) {
+        for (a, b) in self.j.iter_mut().zip(&other.j) {
+            a.0 = a.0.min(b.0);
+            a.1 = a.1.max(b.1);
+        }
+    }
+}
+
 /// Marching cubes of the padded planes `planes` of `occupied` (padded dimensions `pd`, region box
 /// `lo`..=`hi`, spacing `s` [k, j, i]): the signed volume and the area of their triangles, and
-/// their vertices as doubled grid coordinates from the box's first voxel (2·index + 2·u,
-/// u ∈ {0, ½, 1}) packed in a u64: exact, cheap to sort and deduplicate, and the convex hull is
-/// the same in index space as in millimetres (an axis scaling is linear). Every coordinate is
-/// taken from the box's first voxel, so the same region gives the same numbers, to the last bit,
-/// whatever grid or crop it sits in.
+/// their vertices' `RowExtremes`. Every coordinate is taken from the box's first voxel, so the
+/// same region gives the same numbers, to the last bit, whatever grid or crop it sits in.
 fn cubes(
     occupied: &[u8],
     pd: [usize; 3],
@@ -214,14 +247,14 @@ fn cubes(
     lo: [usize; 3],
     hi: [usize; 3],
     s: [f64; 3],
-) -> (f64, f64, Vec<u64>) {
+) -> (f64, f64, RowExtremes) {
     let offsets: [usize; 8] = std::array::from_fn(|c| {
         let o = corner(c);
         (o[0] * pd[1] + o[1]) * pd[2] + o[2]
     });
     let cases = cases();
     let (mut volume, mut area) = (0.0f64, 0.0f64);
-    let mut vertices: Vec<u64> = Vec::new();
+    let mut vertices = RowExtremes::new(lo, hi);
     for pk in planes {
         for pj in lo[1]..=hi[1] + 1 {
             let row = (pk * pd[1] + pj) * pd[2];
@@ -256,8 +289,8 @@ fn cubes(
                     ];
                     area += 0.5 * (cr[0] * cr[0] + cr[1] * cr[1] + cr[2] * cr[2]).sqrt();
                     for u in t {
-                        let q = [0, 1, 2].map(|d| ((2 * base[d] + 4) as f64 + 2.0 * u[d]) as u64);
-                        vertices.push(q[2] << 42 | q[0] << 21 | q[1]);
+                        vertices
+                            .add([0, 1, 2].map(|d| ((2 * base[d] + 4) as f64 + 2.0 * u[d]) as u32));
                     }
                 }
             }
@@ -320,19 +353,19 @@ fn mesh(
     let box_voxels: usize = (0..3).map(|d| hi[d] + 1 - lo[d]).product();
     let ((v1, a1, mut vertices), (v2, a2, more)) = if box_voxels >= PARALLEL_MESH {
         let mid = planes.start + planes.len() / 2;
-        rayon::join(
+        let (first, (v2, a2, more)) = rayon::join(
             || cubes(&occupied, pd, planes.start..mid, lo, hi, s),
             || cubes(&occupied, pd, mid..planes.end, lo, hi, s),
-        )
+        );
+        (first, (v2, a2, Some(more)))
     } else {
-        (
-            cubes(&occupied, pd, planes, lo, hi, s),
-            (0.0, 0.0, Vec::new()),
-        )
+        (cubes(&occupied, pd, planes, lo, hi, s), (0.0, 0.0, None))
     };
     let (volume, area) = (v1 + v2, a1 + a2);
-    vertices.extend(more);
-    let hull = hull_candidates(&mut vertices);
+    if let Some(more) = more {
+        vertices.merge(&more);
+    }
+    let hull = hull_candidates(&vertices);
     let (hull_volume, hull_area, hull_vertices) = super::hull::hull_measures(&hull, s);
     // The largest distance ends on hull vertices; every candidate when the hull is flat.
     let ends: Vec<[i64; 3]> = if hull_vertices.is_empty() {
@@ -372,19 +405,19 @@ pub struct Moments {
 
 /// The `Moments` of the region `in_roi` of `image`.
 pub fn moments(image: &Volume, in_roi: &impl Fn(usize, usize, usize) -> bool) -> Moments {
+    moments_of(image, &super::features::roi_voxels(image, in_roi))
+}
+
+/// `moments` of a region given as its voxels (`roi_voxels`, in index order).
+pub fn moments_of(image: &Volume, voxels: &[([usize; 3], f64)]) -> Moments {
     let g = &image.geometry;
     // Array axes (k, j, i) scale by spacing (z, y, x).
     let s = [g.spacing[2], g.spacing[1], g.spacing[0]];
     let mut n = 0usize;
     let (mut sum, mut wsum, mut wpos) = ([0.0f64; 3], 0.0f64, [0.0f64; 3]);
-    let mut pos: Vec<[f64; 3]> = Vec::new();
-    for ((k, j, i), v) in image.data.indexed_iter() {
-        if !in_roi(k, j, i) {
-            continue;
-        }
-        let idx = [k, j, i];
+    let mut pos: Vec<[f64; 3]> = Vec::with_capacity(voxels.len());
+    for &(idx, w) in voxels {
         let p = [0, 1, 2].map(|d| idx[d] as f64 * s[d]);
-        let w = *v as f64;
         for d in 0..3 {
             sum[d] += p[d];
             wpos[d] += w * p[d];
@@ -616,31 +649,51 @@ fn axial_diameter(
     }
 }
 
-/// Largest distance between two mesh vertices. Exact on the candidate set of extreme vertices in
-/// 2,000 directions spread over the sphere (plus all vertices when there are few): the two ends of
-/// a diameter are extreme along it, so the candidates hold them or vertices within a hair of them.
-/// The mesh vertices that can end a diameter, in doubled grid coordinates [k, j, i]: the ends of
-/// a diameter are vertices of the 3D convex hull, and a vertex of the 3D hull is a vertex of the
-/// 2D hull of its own grid plane (exact; a few percent of a large mesh).
-fn hull_candidates(packed: &mut Vec<u64>) -> Vec<[i64; 3]> {
-    packed.sort_unstable();
-    packed.dedup();
-    let mask = (1u64 << 21) - 1;
-    let unpack = |v: u64| [(v >> 21 & mask) as i64, (v & mask) as i64, (v >> 42) as i64];
+/// The mesh vertices that can end a diameter or be a corner of the convex hull, in doubled grid
+/// coordinates [k, j, i]: a vertex of the 3D convex hull (an extreme point) is extreme in any
+/// subset holding it, so it is a vertex of the 2D hull of each of its three grid planes. The
+/// vertices of the 2D hulls of the i planes are kept, then of those, the ones on the 2D hulls of
+/// their k and j planes (exact; a few percent of a large mesh, and the hull's time grows with
+/// them).
+fn hull_candidates(vertices: &RowExtremes) -> Vec<[i64; 3]> {
     let mut out = Vec::new();
     let mut plane: Vec<[i64; 3]> = Vec::new();
-    let mut start = 0;
-    while start < packed.len() {
-        let key = packed[start] >> 42;
-        let end = start
-            + packed[start..]
-                .iter()
-                .position(|v| v >> 42 != key)
-                .unwrap_or(packed.len() - start);
+    for (i, lines) in vertices.j.chunks_exact(vertices.lines).enumerate() {
+        // The plane's points in (k, j) order, as `plane_hull` reads them.
         plane.clear();
-        plane.extend(packed[start..end].iter().map(|&v| unpack(v)));
+        for (k, &(first, last)) in lines.iter().enumerate() {
+            if first > last {
+                continue;
+            }
+            plane.push([k as i64, first as i64, i as i64]);
+            if last != first {
+                plane.push([k as i64, last as i64, i as i64]);
+            }
+        }
         out.extend(plane_hull(&plane));
-        start = end;
+    }
+    let out = extreme_in_planes(&out, 0);
+    extreme_in_planes(&out, 1)
+}
+
+/// The points of `points` that are vertices of the 2D hull of their plane normal to `axis`
+/// (all of a plane's points when it holds three or fewer), ordered by plane.
+fn extreme_in_planes(points: &[[i64; 3]], axis: usize) -> Vec<[i64; 3]> {
+    let (a, b) = match axis {
+        0 => (1, 2),
+        1 => (0, 2),
+        _ => (0, 1),
+    };
+    // In-plane coordinates first (as `plane_hull` reads them), sorted by plane, then in plane.
+    let mut moved: Vec<[i64; 3]> = points.iter().map(|q| [q[a], q[b], q[axis]]).collect();
+    moved.sort_unstable_by_key(|q| (q[2], q[0], q[1]));
+    let mut out = Vec::with_capacity(points.len());
+    for plane in moved.chunk_by(|x, y| x[2] == y[2]) {
+        for h in plane_hull(plane) {
+            let mut q = [0; 3];
+            (q[a], q[b], q[axis]) = (h[0], h[1], h[2]);
+            out.push(q);
+        }
     }
     out
 }
@@ -726,6 +779,45 @@ mod tests {
     use super::*;
     use crate::volume::Geometry;
     use ndarray::Array3;
+
+    /// The hull candidates (vertices of the 2D hulls of the three grid planes through each
+    /// point) give the convex hull of all the points: same volume and area, on grid blobs full
+    /// of coplanar and collinear points, and on random points.
+    #[test]
+    fn hull_candidates_keep_the_hull() {
+        let mut rng = crate::phantom::rng::Rng::new(11, 5);
+        for trial in 0..20 {
+            let r = 3.0 + trial as f64;
+            let mut extremes = RowExtremes::new([0; 3], [r as usize; 3]);
+            let mut all: Vec<[i64; 3]> = Vec::new();
+            for _ in 0..4000 {
+                let q = [0, 1, 2].map(|_| (rng.uniform() * 2.0 * r) as i64);
+                let d2: f64 = q.iter().map(|&x| (x as f64 - r).powi(2)).sum();
+                // Blobs (inside a ball) on even trials, points anywhere in the box on odd ones.
+                if trial % 2 == 0 && d2 > r * r {
+                    continue;
+                }
+                extremes.add(q.map(|x| x as u32));
+                all.push(q);
+            }
+            all.sort_unstable();
+            all.dedup();
+            let candidates = hull_candidates(&extremes);
+            assert!(candidates.len() < all.len(), "trial {trial}");
+            let s = [1.0, 2.0, 3.0];
+            let (v_all, a_all, _) = super::super::hull::hull_measures(&all, s);
+            let (v, a, _) = super::super::hull::hull_measures(&candidates, s);
+            assert!(v_all > 0.0);
+            assert!(
+                (v - v_all).abs() <= 1e-9 * v_all,
+                "trial {trial}: {v} vs {v_all}"
+            );
+            assert!(
+                (a - a_all).abs() <= 1e-9 * a_all,
+                "trial {trial}: {a} vs {a_all}"
+            );
+        }
+    }
 
     fn volume(
         dims: [usize; 3],

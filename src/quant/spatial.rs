@@ -21,12 +21,11 @@ pub fn autocorrelation(
     image: &Volume,
     in_roi: &impl Fn(usize, usize, usize) -> bool,
 ) -> Vec<Feature> {
-    let voxels: Vec<([usize; 3], f64)> = image
-        .data
-        .indexed_iter()
-        .filter(|((k, j, i), _)| in_roi(*k, *j, *i))
-        .map(|((k, j, i), v)| ([k, j, i], *v as f64))
-        .collect();
+    autocorrelation_of(image, &super::features::roi_voxels(image, in_roi))
+}
+
+/// `autocorrelation` of a region given as its voxels (`roi_voxels`, in index order).
+pub fn autocorrelation_of(image: &Volume, voxels: &[([usize; 3], f64)]) -> Vec<Feature> {
     if voxels.len() < 2 {
         return Vec::new();
     }
@@ -42,10 +41,10 @@ pub fn autocorrelation(
         // A uniform region: both are 0/0 (written as empty values); no pairs to sum.
         return vec![undefined("morph_moran_i"), undefined("morph_geary_c")];
     }
-    let (w_sum, moran_sum, geary_sum) = if use_fft(voxels.len(), &voxels) {
-        fft_sums(image, &voxels, mean)
+    let (w_sum, moran_sum, geary_sum) = if use_fft(voxels.len(), voxels) {
+        fft_sums(image, voxels, mean)
     } else {
-        direct_sums(image, &voxels, mean)
+        direct_sums(image, voxels, mean)
     };
     vec![
         Feature {
