@@ -388,7 +388,71 @@ pub fn region_features_from(
 mod tests {
     use super::*;
     use crate::volume::nifti_io::read_volume;
+    use crate::volume::Geometry;
     use std::path::Path;
+
+    /// The local peaks made row run by row run equal the mean over every voxel whose centre lies
+    /// within the peak radius, found voxel by voxel in world coordinates: on a sheared (oblique)
+    /// grid and an axial one, with the region touching the image's edges (spheres cut off) and
+    /// rows of region voxels with gaps.
+    #[test]
+    fn local_peaks_equal_a_brute_force_sphere_mean() {
+        let mut rng = crate::phantom::rng::Rng::new(3, 9);
+        let c = std::f64::consts::FRAC_1_SQRT_2;
+        let oblique = [[c, c, 0.0], [-c, c, 0.0], [0.0, 0.0, 1.0]];
+        let sheared = [[1.0, 0.0, 0.0], [0.3, 0.954, 0.0], [0.0, 0.2, 0.98]];
+        for direction in [
+            Geometry::axial([0.0; 3], [1.0; 3]).direction,
+            oblique,
+            sheared,
+        ] {
+            let geometry = Geometry {
+                origin: [5.0, -3.0, 2.0],
+                spacing: [2.5, 3.0, 4.0],
+                direction,
+            };
+            let (nk, nj, ni) = (7, 9, 11);
+            let data = ndarray::Array3::from_shape_fn((nk, nj, ni), |_| rng.uniform() as f32);
+            let image = Volume { data, geometry };
+            let in_roi = |k: usize, j: usize, i: usize| (k * 7 + j * 3 + i) % 4 != 0 && j < 8;
+            let got = local_intensity(&image, &in_roi);
+            let g = &image.geometry;
+            let r = peak_radius_mm();
+            let (mut global, mut local, mut max_val) = (f64::MIN, f64::MIN, f64::MIN);
+            for ((k, j, i), v) in image.data.indexed_iter() {
+                if !in_roi(k, j, i) {
+                    continue;
+                }
+                let centre = g.world(i as f64, j as f64, k as f64);
+                let (mut sum, mut n) = (0.0, 0);
+                for ((kk, jj, ii), w) in image.data.indexed_iter() {
+                    let p = g.world(ii as f64, jj as f64, kk as f64);
+                    let d2: f64 = (0..3).map(|a| (p[a] - centre[a]).powi(2)).sum();
+                    if d2.sqrt() <= r + 1e-9 {
+                        sum += *w as f64;
+                        n += 1;
+                    }
+                }
+                let peak = sum / n as f64;
+                global = global.max(peak);
+                let v = *v as f64;
+                if v > max_val {
+                    (max_val, local) = (v, peak);
+                }
+            }
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs();
+            assert!(
+                close(got[0].value, local),
+                "{direction:?}: {} vs {local}",
+                got[0].value
+            );
+            assert!(
+                close(got[1].value, global),
+                "{direction:?}: {} vs {global}",
+                got[1].value
+            );
+        }
+    }
 
     /// The IBSI digital phantom: every implemented feature equals its reference value
     /// (test-data/ibsi1-phantom/reference-values.csv) within its tolerance, or to the three
