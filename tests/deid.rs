@@ -283,6 +283,51 @@ fn deid_with_an_altered_file(
     (o, reasons)
 }
 
+/// Regression (pydicom's test corpus): a value declaring about 4 GiB in a small input file was
+/// reserved and zero-filled by the DICOM reader before it failed. De-identification checks the
+/// lengths against the file first: the file is not released, for the element named; the rest is.
+#[test]
+fn a_value_longer_than_the_file_is_not_released_and_named() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    phantom(dir, "1", "8", &[]);
+    let export = dir.join("site-export");
+    let one = files(&export)
+        .into_iter()
+        .find(|p| dicom_object::open_file(p).is_ok())
+        .unwrap();
+    let mut obj = dicom_object::open_file(&one).unwrap();
+    obj.put(DataElement::new(
+        Tag(0x0040, 0xA160),
+        VR::UT,
+        PrimitiveValue::from("text"),
+    ));
+    let altered = export.join("altered.dcm");
+    obj.write_to_file(&altered).unwrap();
+    let mut bytes = std::fs::read(&altered).unwrap();
+    let at = bytes
+        .windows(6)
+        .position(|w| w == [0x40, 0x00, 0x60, 0xA1, b'U', b'T'])
+        .unwrap();
+    bytes[at + 8..at + 12].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    std::fs::write(&altered, &bytes).unwrap();
+    let out = dir.join("deid");
+    let o = deid(
+        dir,
+        &out,
+        &dir.join("key.bin"),
+        &dir.join("clinical/subject_map.csv"),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let reasons = not_released_reasons(&out);
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.starts_with("truncated") && r.contains("(0040,A160) at byte")),
+        "{reasons:?}"
+    );
+}
+
 /// Two input files with the same SOP Instance UID are one output file: in a fresh output (where
 /// no existence test is made on disk) the second is counted as already done, not written twice.
 #[test]

@@ -81,6 +81,42 @@ fn pixel_data_longer_than_the_image_is_not_called_truncated() {
     assert!(!text.contains("truncated"), "{text}");
 }
 
+/// Regression (pydicom's test corpus): a header value declaring about 4 GiB in a small file made
+/// the DICOM reader reserve and zero-fill it before failing (3 s of page faults per file, and
+/// gigabytes per scan worker). The length is now checked against the file first: the file is
+/// rejected as truncated, naming the element, and the rest of the series goes on.
+#[test]
+fn a_header_value_longer_than_the_file_is_rejected_by_its_element() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = one_slice_series(dir.path(), "1.2.3.32");
+    let s = Slice::new("1.2.3.32", [0.0, 0.0, 6.0], (0..20).collect());
+    let mut obj = slice_object(&s, "1.2.3.32.9");
+    obj.put(DataElement::new(
+        dicom_core::Tag(0x0040, 0xA160),
+        VR::UT,
+        dicom_core::PrimitiveValue::from("text"),
+    ));
+    let path = dir.path().join("long.dcm");
+    write_object(obj, &path, uids::EXPLICIT_VR_LITTLE_ENDIAN);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes
+        .windows(6)
+        .position(|w| w == [0x40, 0x00, 0x60, 0xA1, b'U', b'T'])
+        .unwrap();
+    bytes[at + 8..at + 12].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    std::fs::write(&path, &bytes).unwrap();
+    let r = reasons(dir.path());
+    assert_eq!(r.len(), 1, "{r:?}");
+    let text = r[0].to_string();
+    assert!(
+        matches!(r[0], RejectReason::Truncated(_)) && text.contains("(0040,A160)"),
+        "{text}"
+    );
+    assert!(text.contains("declares 4294967280 bytes"), "{text}");
+    let inv = ingest::scan_paths(&[dir.path().to_path_buf()]).unwrap();
+    assert_eq!(inv.files_used(), files.len());
+}
+
 #[test]
 fn image_without_pixel_data_is_rejected() {
     let dir = tempfile::tempdir().unwrap();

@@ -343,6 +343,10 @@ fn process(run: &Run, path: &Path) -> Outcome {
         Ok(b) => b,
         Err(e) => return run.unattributed(format!("unreadable: {e}")),
     };
+    // Every declared length must fit in the file before dicom-rs reserves it.
+    if let Err(p) = crate::ingest::preflight::check_bytes(&input) {
+        return run.unattributed(crate::ingest::header::length_reject(p).to_string());
+    }
     // Native Pixel Data that ends the file is carried over as its bytes (header and value, the
     // same transfer syntax): only the data set before it is parsed, rewritten and checked.
     let split = pixel_data_tail(&input).and_then(|(at, syntax)| {

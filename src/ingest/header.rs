@@ -242,6 +242,17 @@ pub fn transfer_syntax_supported(uid: &str) -> Result<(), String> {
     Err(name.to_string())
 }
 
+/// The reason a file fails the length check (`preflight`): a value longer than the rest of the
+/// file is what a truncated file looks like.
+pub fn length_reject(p: super::preflight::LengthProblem) -> RejectReason {
+    use super::preflight::LengthProblem;
+    match p {
+        LengthProblem::TooLong { .. } => RejectReason::Truncated(p.to_string()),
+        LengthProblem::Io(e) => RejectReason::Unreadable(format!("cannot read file: {e}")),
+        other => RejectReason::Unreadable(other.to_string()),
+    }
+}
+
 /// Read the header of `path` into a `FileRecord`, or say why the file is not usable.
 pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
     let unreadable = |e: std::io::Error| RejectReason::Unreadable(format!("cannot read file: {e}"));
@@ -251,6 +262,11 @@ pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
         Ok(None) => return Err(RejectReason::NotDicom),
         Err(e) => return Err(unreadable(e)),
     };
+    // Every declared length must fit in the file before dicom-rs reserves it (see `preflight`).
+    file.seek(SeekFrom::Start(0)).map_err(unreadable)?;
+    let len = file.metadata().map_err(unreadable)?.len();
+    super::preflight::check(std::io::BufReader::with_capacity(16 * 1024, &mut file), len)
+        .map_err(length_reject)?;
     // One open for everything: parse from the magic code on, through a buffer.
     file.seek(SeekFrom::Start(magic_at)).map_err(unreadable)?;
     let opts = OpenFileOptions::new()

@@ -10,6 +10,7 @@ pub mod classify;
 pub mod geometry;
 pub mod header;
 mod inventory_json;
+pub mod preflight;
 
 pub use inventory_json::to_json as inventory_json;
 pub mod walk;

@@ -303,6 +303,13 @@ pub fn load_rois(
             None => Some(region_name(label, format!("roi{number}"))),
         }
     };
+    // Every declared length must fit in the file before dicom-rs reserves it.
+    crate::ingest::preflight::check_file(&file).map_err(|p| {
+        RoiError::NotRoi(format!(
+            "none: not a readable DICOM file: {}",
+            crate::ingest::header::length_reject(p)
+        ))
+    })?;
     // Parsed once; its Modality says which reader it goes to.
     let obj = dicom_object::OpenFileOptions::new()
         .open_file(&file)
