@@ -431,19 +431,23 @@ fn convert_inventory(
         match r {
             Ok(c) => report.converted.extend(c),
             Err(why) => {
-                // Site-side message may name the site PatientID; the report file does not.
+                // Named as in the output (S001..., or the de-identified subject), never by the
+                // site's PatientID or paths: the same words as the report file.
+                let why = strip_paths(&why, input);
+                let subject = names.get(&s.patient_id).map_or("unknown", String::as_str);
                 if !quiet {
                     eprintln!(
-                        "convert: series {} of {} not converted: {why}",
+                        "convert: {subject} series {} ({} {}) not converted: {why}",
                         s.series_number.unwrap_or(0),
-                        s.patient_id
+                        s.modality,
+                        s.kind.as_str()
                     );
                 }
                 report.not_converted.push(json!({
                     "subject": names.get(&s.patient_id),
                     "modality": s.modality,
                     "kind": s.kind.as_str(),
-                    "reason": strip_paths(&why, input),
+                    "reason": why,
                 }));
             }
         }

@@ -293,6 +293,37 @@ fn nifti_written_by_convert_keeps_dicom_world_coordinates() {
     }
 }
 
+/// Regression: a series not converted was named on stderr by the site's PatientID, and its
+/// reason could carry the input path (site folder names hold patient names); it is now named as
+/// in the output (S001) and in the report's words.
+#[test]
+fn a_series_not_converted_is_named_without_phi() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut slices = stack(
+        "1.2.3.33",
+        5,
+        [0.0; 3],
+        [0.0, 0.0, 2.0],
+        [1., 0., 0., 0., 1., 0.],
+    );
+    slices.remove(2);
+    let input = dir.path().join("DOE_JOHN_MRN12345");
+    write_series(&input, &slices);
+    let o = ancilla(&[
+        "convert",
+        input.to_str().unwrap(),
+        "--out",
+        dir.path().join("out").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("S001 series"), "{stderr}");
+    assert!(stderr.contains("not converted: missing slice"), "{stderr}");
+    for phi in ["TESTPAT", "DOE_JOHN", "MRN12345"] {
+        assert!(!stderr.contains(phi), "stderr holds {phi}: {stderr}");
+    }
+}
+
 #[test]
 fn convert_writes_diffusion_as_4d_with_bval() {
     let dir = tempfile::tempdir().unwrap();
