@@ -7,42 +7,84 @@ use dicom_core::VR;
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
-/// Identifying strings of a data set (its own values, at every depth), for cleaning and for the
-/// pre-write check. Tokens shorter than 3 characters are left out (they would match anything).
-pub fn identifiers(obj: &InMemDicomObject) -> Vec<String> {
-    let mut out = Vec::new();
-    collect(obj, &mut out);
-    out.retain(|s| s.chars().filter(|c| c.is_alphanumeric()).count() >= 3);
-    out.sort();
-    out.dedup();
-    out
+/// A data set's identifying strings (its own values, at every depth), by kind. Tokens shorter
+/// than 3 characters are left out (they would match anything).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Found {
+    /// Person names (whole and each part), IDs, accession numbers, dates of birth, addresses and
+    /// telephone numbers (whole and each part): cleaned out of descriptors, and no kept value may
+    /// hold one.
+    pub personal: Vec<String>,
+    /// Institution and station names, whole: cleaned out, and no kept value may hold one, except
+    /// the equipment's own names (a vendor's demonstration site is named after the vendor).
+    pub places: Vec<String>,
+    /// The words of institution and station names: cleaned out of descriptors, but not checked
+    /// alone ("Medical" of a "University Medical Center" is also in "GE MEDICAL SYSTEMS").
+    pub place_words: Vec<String>,
 }
 
-fn push_str(out: &mut Vec<String>, s: &str) {
-    let s = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
-    if s.is_empty() {
-        return;
+impl Found {
+    /// Every string Clean Descriptors removes, sorted.
+    pub fn for_cleaning(&self) -> Vec<String> {
+        let mut all: Vec<String> = [&self.personal, &self.places, &self.place_words]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
+        all.sort();
+        all.dedup();
+        all
     }
-    out.push(s.to_string());
-    for part in s.split(|c: char| c == '^' || c == '=' || c == ',' || c.is_whitespace()) {
-        let p = part.trim();
-        if !p.is_empty() && p != s {
-            out.push(p.to_string());
+
+    /// Keep only the strings `keep` accepts (e.g. not the subject's new pseudonym).
+    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+        for list in [&mut self.personal, &mut self.places, &mut self.place_words] {
+            list.retain(|s| keep(s));
         }
     }
 }
 
-fn collect(obj: &InMemDicomObject, out: &mut Vec<String>) {
-    const ID_TAGS: [dicom_core::Tag; 8] = [
+/// The identifying strings of a data set, by kind.
+pub fn identifiers(obj: &InMemDicomObject) -> Found {
+    let mut out = Found::default();
+    collect(obj, &mut out);
+    for list in [&mut out.personal, &mut out.places, &mut out.place_words] {
+        list.retain(|s| s.chars().filter(|c| c.is_alphanumeric()).count() >= 3);
+        list.sort();
+        list.dedup();
+    }
+    out
+}
+
+/// `s` trimmed, whole into `whole` and each part (split at `^`, `=`, `,` and spaces) into `parts`.
+fn push_str(whole: &mut Vec<String>, parts: Option<&mut Vec<String>>, s: &str) {
+    let s = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+    if s.is_empty() {
+        return;
+    }
+    whole.push(s.to_string());
+    let parts = match parts {
+        Some(p) => p,
+        None => whole,
+    };
+    for part in s.split(|c: char| c == '^' || c == '=' || c == ',' || c.is_whitespace()) {
+        let p = part.trim();
+        if !p.is_empty() && p != s {
+            parts.push(p.to_string());
+        }
+    }
+}
+
+fn collect(obj: &InMemDicomObject, out: &mut Found) {
+    const ID_TAGS: [dicom_core::Tag; 6] = [
         tags::PATIENT_ID,
         tags::ACCESSION_NUMBER,
         tags::STUDY_ID,
-        tags::INSTITUTION_NAME,
-        tags::STATION_NAME,
         tags::DEVICE_SERIAL_NUMBER,
         tags::PATIENT_BIRTH_DATE,
         tags::REQUESTED_PROCEDURE_ID,
     ];
+    const PLACE_TAGS: [dicom_core::Tag; 2] = [tags::INSTITUTION_NAME, tags::STATION_NAME];
     for e in obj.iter() {
         match e.value() {
             Value::Sequence(seq) => {
@@ -52,13 +94,19 @@ fn collect(obj: &InMemDicomObject, out: &mut Vec<String>) {
             }
             Value::Primitive(p) => {
                 let tag = e.header().tag;
+                let place = PLACE_TAGS.contains(&tag);
                 if e.header().vr == VR::PN
+                    || place
                     || ID_TAGS.contains(&tag)
                     || tag == tags::PATIENT_ADDRESS
                     || tag == tags::PATIENT_TELEPHONE_NUMBERS
                 {
                     for s in p.to_multi_str().iter() {
-                        push_str(out, s);
+                        if place {
+                            push_str(&mut out.places, Some(&mut out.place_words), s);
+                        } else {
+                            push_str(&mut out.personal, None, s);
+                        }
                     }
                 }
             }

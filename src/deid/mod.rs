@@ -429,7 +429,7 @@ fn process(run: &Run, path: &Path) -> Outcome {
             .trim_end_matches('\0')
             .to_string(),
     );
-    let prepared = clean::Identifiers::new(&identifiers);
+    let prepared = clean::Identifiers::new(&identifiers.for_cleaning());
     let mut ctx = apply::Context {
         uids: &run.uids,
         options: run.options,

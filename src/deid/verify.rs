@@ -2,7 +2,8 @@
 //! before it is written (a failing file never reaches the disk) and again as read back from disk
 //! after the write (a failing file is deleted) — no attribute the profile removes, no private
 //! attribute outside the safe list, no value equal to or containing one of the subject's original
-//! identifiers, no original UID. The encoded bytes are checked as a stream of raw tokens
+//! identifiers (person names and their parts, IDs, addresses; institution and station names
+//! whole, and not in the equipment's own names), no original UID. The encoded bytes are checked as a stream of raw tokens
 //! (dicom-rs `DataSetReader`, values undecoded): no data set tree is built and text is decoded
 //! from its character set only where it is not plain ASCII.
 
@@ -17,6 +18,7 @@ use std::rc::Rc;
 use aho_corasick::AhoCorasick;
 
 use super::apply::{creator_text, on_safe_list};
+use super::clean::Found;
 use super::options::{Action, DeidOptionsSet};
 use super::profile::profile;
 
@@ -33,7 +35,7 @@ const ADDED: [(u16, u16); 5] = [
 pub fn check(
     obj: &InMemDicomObject,
     options: &DeidOptionsSet,
-    identifiers: &[String],
+    identifiers: &Found,
     original_uids: &HashSet<String>,
 ) -> Result<(), String> {
     walk(obj, &mut Checker::new(options, identifiers, original_uids)?)
@@ -51,8 +53,8 @@ impl std::fmt::Display for TagName {
 /// The checks of one run on one data set: what every element is held against.
 struct Checker<'a> {
     options: &'a DeidOptionsSet,
-    /// Every identifier (lower-cased) in one automaton.
-    ids: Rc<AhoCorasick>,
+    /// The personal identifiers and the place names (lower-cased), an automaton each.
+    ids: Rc<Automata>,
     uids: &'a HashSet<String>,
     /// Lower-cased value, reused between elements (ASCII without allocating).
     low: String,
@@ -61,31 +63,50 @@ struct Checker<'a> {
 thread_local! {
     /// The automaton of the last identifier list seen on this thread: the files of a series carry
     /// the same identifiers, so it is built once per series rather than once per file.
-    static LAST_IDS: std::cell::RefCell<Option<(Vec<String>, Rc<AhoCorasick>)>> =
+    static LAST_IDS: std::cell::RefCell<Option<(Found, Rc<Automata>)>> =
         const { std::cell::RefCell::new(None) };
 }
+
+/// A file's identifiers as two automata: personal ones (checked in every value) and place names
+/// (checked in every value but the equipment's names).
+struct Automata {
+    personal: AhoCorasick,
+    places: AhoCorasick,
+}
+
+/// The equipment's own names: a vendor's name may also be a site's (a demonstration site), and
+/// says nothing of the patient.
+const EQUIPMENT: [Tag; 3] = [
+    tags::MANUFACTURER,
+    tags::MANUFACTURER_MODEL_NAME,
+    tags::SOFTWARE_VERSIONS,
+];
 
 /// One automaton for a file's identifiers (lower-cased; short all-digit fragments such as house
 /// numbers or phone groups left out, as they would match inside any number). Fails closed: an
 /// automaton that cannot be built fails the file.
-fn automaton(identifiers: &[String]) -> Result<Rc<AhoCorasick>, String> {
+fn automaton(identifiers: &Found) -> Result<Rc<Automata>, String> {
     LAST_IDS.with(|last| {
         let mut last = last.borrow_mut();
         if let Some((ids, ac)) = last.as_ref() {
-            if ids.as_slice() == identifiers {
+            if ids == identifiers {
                 return Ok(ac.clone());
             }
         }
-        let patterns: Vec<String> = identifiers
-            .iter()
-            .filter(|s| s.len() >= 4 && !(s.len() < 6 && s.chars().all(|c| c.is_ascii_digit())))
-            .map(|s| s.to_lowercase())
-            .collect();
-        let ac = Rc::new(
+        let build = |list: &[String]| {
+            let patterns: Vec<String> = list
+                .iter()
+                .filter(|s| s.len() >= 4 && !(s.len() < 6 && s.chars().all(|c| c.is_ascii_digit())))
+                .map(|s| s.to_lowercase())
+                .collect();
             AhoCorasick::new(&patterns)
-                .map_err(|e| format!("the identifier search could not be built: {e}"))?,
-        );
-        *last = Some((identifiers.to_vec(), ac.clone()));
+                .map_err(|e| format!("the identifier search could not be built: {e}"))
+        };
+        let ac = Rc::new(Automata {
+            personal: build(&identifiers.personal)?,
+            places: build(&identifiers.places)?,
+        });
+        *last = Some((identifiers.clone(), ac.clone()));
         Ok(ac)
     })
 }
@@ -93,7 +114,7 @@ fn automaton(identifiers: &[String]) -> Result<Rc<AhoCorasick>, String> {
 impl<'a> Checker<'a> {
     fn new(
         options: &'a DeidOptionsSet,
-        identifiers: &[String],
+        identifiers: &Found,
         original_uids: &'a HashSet<String>,
     ) -> Result<Self, String> {
         Ok(Checker {
@@ -142,7 +163,9 @@ impl<'a> Checker<'a> {
             } else {
                 self.low = t.to_lowercase();
             }
-            if self.ids.is_match(self.low.as_str()) {
+            if self.ids.personal.is_match(self.low.as_str())
+                || (!EQUIPMENT.contains(&tag) && self.ids.places.is_match(self.low.as_str()))
+            {
                 return Err(format!(
                     "attribute {} holds one of the subject's original identifiers",
                     TagName(tag)
@@ -228,7 +251,7 @@ fn is_creator(tag: Tag) -> bool {
 pub fn check_bytes(
     bytes: &[u8],
     options: &DeidOptionsSet,
-    identifiers: &[String],
+    identifiers: &Found,
     original_uids: &HashSet<String>,
 ) -> Result<(), String> {
     use dicom_encoding::text::{SpecificCharacterSet, TextCodec};
@@ -377,9 +400,52 @@ mod tests {
     }
 
     fn verdict(bytes: &[u8], ids: &[&str], uids: &[&str]) -> Result<(), String> {
-        let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+        let ids = Found {
+            personal: ids.iter().map(|s| s.to_string()).collect(),
+            ..Found::default()
+        };
         let uids: HashSet<String> = uids.iter().map(|s| s.to_string()).collect();
         check_bytes(bytes, &DeidOptionsSet::default(), &ids, &uids)
+    }
+
+    /// Regression (pydicom's test files, and any site whose name shares a word with a vendor's):
+    /// "Medical" of "Leiden University Medical Center" failed every file whose Manufacturer is
+    /// "GE MEDICAL SYSTEMS". A place name counts whole (not word by word), and not in the
+    /// equipment's own names; elsewhere it still fails the file.
+    #[test]
+    fn place_names_count_whole_and_not_in_the_equipment_names() {
+        let site = "Leiden University Medical Center";
+        let ids = Found {
+            places: vec![site.to_string(), "TOSHIBA".to_string()],
+            place_words: site.split(' ').map(String::from).collect(),
+            ..Found::default()
+        };
+        let uids = HashSet::new();
+        let verdict = |tag: Tag, value: &str| {
+            check_bytes(
+                &file(Some((tag, VR::LO, value)), "ISO_IR 100"),
+                &DeidOptionsSet::default(),
+                &ids,
+                &uids,
+            )
+        };
+        assert_eq!(verdict(tags::MANUFACTURER, "GE MEDICAL SYSTEMS"), Ok(()));
+        assert_eq!(verdict(tags::MANUFACTURER, "TOSHIBA_MEC"), Ok(()));
+        assert_eq!(verdict(tags::CODE_MEANING, "Medical imaging"), Ok(()));
+        for (tag, value) in [
+            (
+                tags::CODE_MEANING,
+                "read at leiden university medical center",
+            ),
+            (tags::CODE_MEANING, "TOSHIBA site"),
+        ] {
+            let got = verdict(tag, value);
+            assert!(
+                got.as_ref()
+                    .is_err_and(|e| e.contains("original identifiers")),
+                "{value}: {got:?}"
+            );
+        }
     }
 
     #[test]
