@@ -67,11 +67,13 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
-/// A file's identifiers as two automata: personal ones (checked in every value) and place names
-/// (checked in every value but the equipment's names).
+/// A file's identifiers in one automaton: the personal ones first (patterns 0 .. `personal`),
+/// then the place names. Every value is scanned once for any of them; the equipment's names,
+/// where a place name may appear, for a personal one (overlapping matches, so a place name
+/// cannot hide one).
 struct Automata {
-    personal: AhoCorasick,
-    places: AhoCorasick,
+    all: AhoCorasick,
+    personal: usize,
 }
 
 /// The equipment's own names: a vendor's name may also be a site's (a demonstration site), and
@@ -93,18 +95,19 @@ fn automaton(identifiers: &Found) -> Result<Rc<Automata>, String> {
                 return Ok(ac.clone());
             }
         }
-        let build = |list: &[String]| {
-            let patterns: Vec<String> = list
-                .iter()
+        let patterns = |list: &[String]| -> Vec<String> {
+            list.iter()
                 .filter(|s| s.len() >= 4 && !(s.len() < 6 && s.chars().all(|c| c.is_ascii_digit())))
                 .map(|s| s.to_lowercase())
-                .collect();
-            AhoCorasick::new(&patterns)
-                .map_err(|e| format!("the identifier search could not be built: {e}"))
+                .collect()
         };
+        let mut all = patterns(&identifiers.personal);
+        let personal = all.len();
+        all.extend(patterns(&identifiers.places));
         let ac = Rc::new(Automata {
-            personal: build(&identifiers.personal)?,
-            places: build(&identifiers.places)?,
+            all: AhoCorasick::new(&all)
+                .map_err(|e| format!("the identifier search could not be built: {e}"))?,
+            personal,
         });
         *last = Some((identifiers.clone(), ac.clone()));
         Ok(ac)
@@ -163,9 +166,15 @@ impl<'a> Checker<'a> {
             } else {
                 self.low = t.to_lowercase();
             }
-            if self.ids.personal.is_match(self.low.as_str())
-                || (!EQUIPMENT.contains(&tag) && self.ids.places.is_match(self.low.as_str()))
-            {
+            let found = if EQUIPMENT.contains(&tag) {
+                self.ids
+                    .all
+                    .find_overlapping_iter(self.low.as_str())
+                    .any(|m| m.pattern().as_usize() < self.ids.personal)
+            } else {
+                self.ids.all.is_match(self.low.as_str())
+            };
+            if found {
                 return Err(format!(
                     "attribute {} holds one of the subject's original identifiers",
                     TagName(tag)
@@ -416,9 +425,9 @@ mod tests {
     fn place_names_count_whole_and_not_in_the_equipment_names() {
         let site = "Leiden University Medical Center";
         let ids = Found {
+            personal: vec!["Zebulonova".to_string()],
             places: vec![site.to_string(), "TOSHIBA".to_string()],
             place_words: site.split(' ').map(String::from).collect(),
-            ..Found::default()
         };
         let uids = HashSet::new();
         let verdict = |tag: Tag, value: &str| {
@@ -438,6 +447,8 @@ mod tests {
                 "read at leiden university medical center",
             ),
             (tags::CODE_MEANING, "TOSHIBA site"),
+            // A person's name fails even the equipment's names (found past a place name).
+            (tags::MANUFACTURER, "TOSHIBA for zebulonova"),
         ] {
             let got = verdict(tag, value);
             assert!(

@@ -56,12 +56,19 @@ pub enum LengthProblem {
     Io(#[from] io::Error),
 }
 
-/// A byte source that can skip a value unread.
+/// A byte source that can skip a value unread, and show what it holds ahead (so an element
+/// header is parsed in place, not read field by field).
 pub trait Source: Read {
     fn skip(&mut self, n: u64) -> io::Result<()>;
+    /// Bytes ahead, without consuming them (possibly fewer than remain).
+    fn ahead(&mut self) -> io::Result<&[u8]>;
 }
 
 impl<R: Read + Seek> Source for io::BufReader<R> {
+    fn ahead(&mut self) -> io::Result<&[u8]> {
+        self.fill_buf()
+    }
+
     fn skip(&mut self, n: u64) -> io::Result<()> {
         // Within the buffer: no system call.
         if n <= self.buffer().len() as u64 {
@@ -73,6 +80,10 @@ impl<R: Read + Seek> Source for io::BufReader<R> {
 }
 
 impl Source for &[u8] {
+    fn ahead(&mut self) -> io::Result<&[u8]> {
+        Ok(self)
+    }
+
     fn skip(&mut self, n: u64) -> io::Result<()> {
         let n = usize::try_from(n).unwrap_or(usize::MAX).min(self.len());
         *self = &self[n..];
@@ -136,6 +147,13 @@ impl<S: Read> Read for Prefixed<'_, S> {
 }
 
 impl<S: Source> Source for Prefixed<'_, S> {
+    fn ahead(&mut self) -> io::Result<&[u8]> {
+        if self.head.is_empty() {
+            return self.rest.ahead();
+        }
+        Ok(self.head)
+    }
+
     fn skip(&mut self, n: u64) -> io::Result<()> {
         let from_head = usize::try_from(n)
             .unwrap_or(usize::MAX)
@@ -228,6 +246,12 @@ impl<S: Source> Walker<S> {
     }
 
     fn header(&mut self, encoding: Encoding) -> io::Result<Option<Header>> {
+        if self.pending.is_none() && self.left() >= 12 {
+            if let Some((h, n)) = parse_header(self.src.ahead()?, encoding, self.pos) {
+                self.skip(n)?;
+                return Ok(Some(h));
+            }
+        }
         let at = self.pos - if self.pending.is_some() { 4 } else { 0 };
         let tag = match self.pending.take() {
             Some(t) => t,
@@ -461,6 +485,46 @@ impl<S: Source> Walker<S> {
             self.skip(n)?;
         }
     }
+}
+
+/// An element header parsed in place from `b` (at file offset `at`), and its size; None when `b`
+/// holds fewer than 12 bytes (the field-by-field path reads it then).
+fn parse_header(b: &[u8], encoding: Encoding, at: u64) -> Option<(Header, u64)> {
+    let b: &[u8; 12] = b.get(..12)?.try_into().ok()?;
+    let big = encoding == Encoding::ExplicitBig;
+    let u16_at = |i: usize| {
+        let x = [b[i], b[i + 1]];
+        if big {
+            u16::from_be_bytes(x)
+        } else {
+            u16::from_le_bytes(x)
+        }
+    };
+    let u32_at = |i: usize| {
+        let x = [b[i], b[i + 1], b[i + 2], b[i + 3]];
+        if big {
+            u32::from_be_bytes(x)
+        } else {
+            u32::from_le_bytes(x)
+        }
+    };
+    let (group, element) = (u16_at(0), u16_at(2));
+    let header = |vr, length| Header {
+        group,
+        element,
+        vr,
+        length,
+        at,
+    };
+    if group == 0xFFFE || encoding == Encoding::ImplicitLittle {
+        return Some((header(None, u32_at(4)), 8));
+    }
+    let vr = [b[4], b[5]];
+    Some(if long_length(vr) {
+        (header(Some(vr), u32_at(8)), 12)
+    } else {
+        (header(Some(vr), u32::from(u16_at(6))), 8)
+    })
 }
 
 fn undefined(h: &Header) -> LengthProblem {
