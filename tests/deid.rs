@@ -261,6 +261,14 @@ fn unknown_subjects_are_not_released_and_bad_keys_refused() {
 fn deid_with_an_altered_file(
     alter: impl FnOnce(&mut dicom_object::DefaultDicomObject),
 ) -> (std::process::Output, Vec<String>) {
+    deid_with_an_altered_file_and_bytes(alter, |_| {})
+}
+
+/// `deid_with_an_altered_file`, the altered copy's bytes then altered by `bytes`.
+fn deid_with_an_altered_file_and_bytes(
+    alter: impl FnOnce(&mut dicom_object::DefaultDicomObject),
+    bytes: impl FnOnce(&mut Vec<u8>),
+) -> (std::process::Output, Vec<String>) {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
     phantom(dir, "1", "8", &[]);
@@ -271,7 +279,11 @@ fn deid_with_an_altered_file(
         .unwrap();
     let mut obj = dicom_object::open_file(&one).unwrap();
     alter(&mut obj);
-    obj.write_to_file(export.join("altered.dcm")).unwrap();
+    let altered = export.join("altered.dcm");
+    obj.write_to_file(&altered).unwrap();
+    let mut written = std::fs::read(&altered).unwrap();
+    bytes(&mut written);
+    std::fs::write(&altered, &written).unwrap();
     let out = dir.join("deid");
     let o = deid(
         dir,
@@ -288,38 +300,23 @@ fn deid_with_an_altered_file(
 /// lengths against the file first: the file is not released, for the element named; the rest is.
 #[test]
 fn a_value_longer_than_the_file_is_not_released_and_named() {
-    let d = tempfile::tempdir().unwrap();
-    let dir = d.path();
-    phantom(dir, "1", "8", &[]);
-    let export = dir.join("site-export");
-    let one = files(&export)
-        .into_iter()
-        .find(|p| dicom_object::open_file(p).is_ok())
-        .unwrap();
-    let mut obj = dicom_object::open_file(&one).unwrap();
-    obj.put(DataElement::new(
-        Tag(0x0040, 0xA160),
-        VR::UT,
-        PrimitiveValue::from("text"),
-    ));
-    let altered = export.join("altered.dcm");
-    obj.write_to_file(&altered).unwrap();
-    let mut bytes = std::fs::read(&altered).unwrap();
-    let at = bytes
-        .windows(6)
-        .position(|w| w == [0x40, 0x00, 0x60, 0xA1, b'U', b'T'])
-        .unwrap();
-    bytes[at + 8..at + 12].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
-    std::fs::write(&altered, &bytes).unwrap();
-    let out = dir.join("deid");
-    let o = deid(
-        dir,
-        &out,
-        &dir.join("key.bin"),
-        &dir.join("clinical/subject_map.csv"),
+    let (o, reasons) = deid_with_an_altered_file_and_bytes(
+        |obj| {
+            obj.put(DataElement::new(
+                Tag(0x0040, 0xA160),
+                VR::UT,
+                PrimitiveValue::from("text"),
+            ));
+        },
+        |bytes| {
+            let at = bytes
+                .windows(6)
+                .position(|w| w == [0x40, 0x00, 0x60, 0xA1, b'U', b'T'])
+                .unwrap();
+            bytes[at + 8..at + 12].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+        },
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let reasons = not_released_reasons(&out);
     assert!(
         reasons
             .iter()

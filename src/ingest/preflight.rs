@@ -230,13 +230,18 @@ impl<S: Source> Walker<S> {
 
     /// `N` bytes, or None at the end of the file (the parser reports a short file).
     fn bytes<const N: usize>(&mut self) -> io::Result<Option<[u8; N]>> {
-        if self.left() < N as u64 {
-            return Ok(None);
-        }
         let mut b = [0u8; N];
-        self.src.read_exact(&mut b)?;
-        self.pos += N as u64;
-        Ok(Some(b))
+        Ok(self.fill(&mut b)?.then_some(b))
+    }
+
+    /// Fill `buf`; false (nothing read) when the file ends first.
+    fn fill(&mut self, buf: &mut [u8]) -> io::Result<bool> {
+        if self.left() < buf.len() as u64 {
+            return Ok(false);
+        }
+        self.src.read_exact(buf)?;
+        self.pos += buf.len() as u64;
+        Ok(true)
     }
 
     fn skip(&mut self, n: u64) -> io::Result<()> {
@@ -252,56 +257,47 @@ impl<S: Source> Walker<S> {
                 return Ok(Some(h));
             }
         }
+        // Field by field (a tag read ahead, a buffer boundary, or the end of the file near): the
+        // header's bytes gathered, then parsed as in place.
         let at = self.pos - if self.pending.is_some() { 4 } else { 0 };
-        let tag = match self.pending.take() {
-            Some(t) => t,
+        let mut b = [0u8; 12];
+        match self.pending.take() {
+            Some(t) => b[..4].copy_from_slice(&t),
             None => match self.bytes::<4>()? {
-                Some(t) => t,
+                Some(t) => b[..4].copy_from_slice(&t),
                 None => return Ok(None),
             },
-        };
-        let big = encoding == Encoding::ExplicitBig;
-        let u16_of = |b: [u8; 2]| {
-            if big {
-                u16::from_be_bytes(b)
-            } else {
-                u16::from_le_bytes(b)
-            }
-        };
-        let u32_of = |b: [u8; 4]| {
-            if big {
-                u32::from_be_bytes(b)
-            } else {
-                u32::from_le_bytes(b)
-            }
-        };
-        let group = u16_of([tag[0], tag[1]]);
-        let element = u16_of([tag[2], tag[3]]);
-        let header = |vr, length| Header {
-            group,
-            element,
-            vr,
-            length,
-            at,
-        };
-        if group == 0xFFFE || encoding == Encoding::ImplicitLittle {
-            return Ok(self.bytes::<4>()?.map(|l| header(None, u32_of(l))));
         }
-        let Some(vr) = self.bytes::<2>()? else {
-            return Ok(None);
+        let group = match encoding {
+            Encoding::ExplicitBig => u16::from_be_bytes([b[0], b[1]]),
+            _ => u16::from_le_bytes([b[0], b[1]]),
         };
-        let length = if long_length(vr) {
-            match self.bytes::<6>()? {
-                Some(b) => u32_of([b[2], b[3], b[4], b[5]]),
-                None => return Ok(None),
-            }
+        let (from, to) = if group == 0xFFFE || encoding == Encoding::ImplicitLittle {
+            (4, 8)
         } else {
-            match self.bytes::<2>()? {
-                Some(b) => u32::from(u16_of(b)),
-                None => return Ok(None),
+            if !self.fill(&mut b[4..6])? {
+                return Ok(None);
+            }
+            // A reserved field and a 4-byte length, or a 2-byte length (PS3.5 Table 7.1-1).
+            if long_length([b[4], b[5]]) {
+                (6, 12)
+            } else {
+                (6, 8)
             }
         };
-        Ok(Some(header(Some(vr), length)))
+        if !self.fill(&mut b[from..to])? {
+            return Ok(None);
+        }
+        Ok(parse_header(&b, encoding, at).map(|(h, _)| h))
+    }
+
+    /// The next element header of a data set or sequence that ends at `end` (or at the end of
+    /// the file); None at that end.
+    fn next_header(&mut self, encoding: Encoding, end: Option<u64>) -> io::Result<Option<Header>> {
+        if end.is_some_and(|e| self.pos >= e) {
+            return Ok(None);
+        }
+        self.header(encoding)
     }
 
     /// A defined length checked against the rest of the file.
@@ -370,14 +366,9 @@ impl<S: Source> Walker<S> {
         depth: usize,
         in_item: bool,
     ) -> Result<(), LengthProblem> {
-        if depth > MAX_DEPTH {
-            return Err(LengthProblem::TooDeep);
-        }
+        deeper(depth)?;
         loop {
-            if end.is_some_and(|e| self.pos >= e) {
-                return Ok(());
-            }
-            let Some(h) = self.header(encoding)? else {
+            let Some(h) = self.next_header(encoding, end)? else {
                 return Ok(());
             };
             if h.group == 0xFFFE && (h.element == 0xE00D || h.element == 0xE0DD) {
@@ -439,14 +430,9 @@ impl<S: Source> Walker<S> {
         end: Option<u64>,
         depth: usize,
     ) -> Result<(), LengthProblem> {
-        if depth > MAX_DEPTH {
-            return Err(LengthProblem::TooDeep);
-        }
+        deeper(depth)?;
         loop {
-            if end.is_some_and(|e| self.pos >= e) {
-                return Ok(());
-            }
-            let Some(h) = self.header(encoding)? else {
+            let Some(h) = self.next_header(encoding, end)? else {
                 return Ok(());
             };
             match (h.group, h.element) {
@@ -525,6 +511,14 @@ fn parse_header(b: &[u8], encoding: Encoding, at: u64) -> Option<(Header, u64)> 
     } else {
         (header(Some(vr), u32::from(u16_at(6))), 8)
     })
+}
+
+/// Refuse nesting beyond `MAX_DEPTH`.
+fn deeper(depth: usize) -> Result<(), LengthProblem> {
+    if depth > MAX_DEPTH {
+        return Err(LengthProblem::TooDeep);
+    }
+    Ok(())
 }
 
 fn undefined(h: &Header) -> LengthProblem {
@@ -624,12 +618,23 @@ mod tests {
         check_bytes(b"").unwrap();
     }
 
+    /// Through a 5-byte buffer every header straddles a buffer's end and is read field by field.
+    fn through_small_buffer(b: &[u8]) -> Result<(), LengthProblem> {
+        let len = b.len() as u64;
+        check(
+            io::BufReader::with_capacity(5, io::Cursor::new(b.to_vec())),
+            len,
+        )
+    }
+
     /// The regression: a value declaring 4 GiB in a small file is found before any parser
-    /// reserves it, named by its tag, in each syntax, inside a sequence.
+    /// reserves it, named by its tag, in each syntax, inside a sequence; from memory (headers
+    /// parsed in place) and through a small buffer (field by field).
     #[test]
     fn a_value_longer_than_the_file_is_found_in_every_syntax() {
         for (ts, big) in SYNTAXES {
             let mut bytes = file(ts, false);
+            through_small_buffer(&bytes).unwrap();
             let at = ut_length_at(&bytes, big);
             let huge = if big {
                 0xFFFF_FFF0u32.to_be_bytes()
@@ -637,14 +642,16 @@ mod tests {
                 0xFFFF_FFF0u32.to_le_bytes()
             };
             bytes[at..at + 4].copy_from_slice(&huge);
-            match check_bytes(&bytes) {
-                Err(LengthProblem::TooLong {
-                    group: 0x0040,
-                    element: 0xA160,
-                    declared: 0xFFFF_FFF0,
-                    ..
-                }) => {}
-                other => panic!("{ts}: {other:?}"),
+            for verdict in [check_bytes(&bytes), through_small_buffer(&bytes)] {
+                match verdict {
+                    Err(LengthProblem::TooLong {
+                        group: 0x0040,
+                        element: 0xA160,
+                        declared: 0xFFFF_FFF0,
+                        ..
+                    }) => {}
+                    other => panic!("{ts}: {other:?}"),
+                }
             }
         }
     }
