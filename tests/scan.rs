@@ -117,6 +117,30 @@ fn a_header_value_longer_than_the_file_is_rejected_by_its_element() {
     assert_eq!(inv.files_used(), files.len());
 }
 
+/// Regression (pydicom's `examples_rgb_color.dcm`): elements after Pixel Data — Data Set
+/// Trailing Padding (FFFC,FFFC) here, a digital signature elsewhere — made the file read as "Pixel
+/// Data followed by more bytes than the image needs" and rejected. Where Pixel Data is, and how
+/// long, now comes from the element walk: the file is used and its voxels are unchanged.
+#[test]
+fn elements_after_pixel_data_are_no_reason_to_reject() {
+    let plain = tempfile::tempdir().unwrap();
+    let padded = tempfile::tempdir().unwrap();
+    one_slice_series(plain.path(), "1.2.3.34");
+    let files = one_slice_series(padded.path(), "1.2.3.34");
+    for f in &files {
+        let mut bytes = std::fs::read(f).unwrap();
+        // (FFFC,FFFC) OB, 6 bytes of padding (explicit VR little endian).
+        bytes.extend([0xFC, 0xFF, 0xFC, 0xFF, b'O', b'B', 0, 0, 6, 0, 0, 0]);
+        bytes.extend([0u8; 6]);
+        std::fs::write(f, &bytes).unwrap();
+    }
+    assert_eq!(reasons(padded.path()), []);
+    let a = load_series_dir(plain.path()).unwrap();
+    let b = load_series_dir(padded.path()).unwrap();
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].volume.data, b[0].volume.data);
+}
+
 #[test]
 fn image_without_pixel_data_is_rejected() {
     let dir = tempfile::tempdir().unwrap();

@@ -265,8 +265,9 @@ pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
     // Every declared length must fit in the file before dicom-rs reserves it (see `preflight`).
     file.seek(SeekFrom::Start(0)).map_err(unreadable)?;
     let len = file.metadata().map_err(unreadable)?.len();
-    super::preflight::check(std::io::BufReader::with_capacity(16 * 1024, &mut file), len)
-        .map_err(length_reject)?;
+    let layout =
+        super::preflight::check(std::io::BufReader::with_capacity(16 * 1024, &mut file), len)
+            .map_err(length_reject)?;
     // One open for everything: parse from the magic code on, through a buffer.
     file.seek(SeekFrom::Start(magic_at)).map_err(unreadable)?;
     let opts = OpenFileOptions::new()
@@ -320,7 +321,7 @@ pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
         true
     } else {
         let expected = native_pixel_bytes(rows, columns, frames, samples_per_pixel, bits_allocated);
-        match pixel_data_state(&mut file, &ts, expected) {
+        match pixel_data_state(&mut file, &ts, expected, layout.pixel_data) {
             Ok(PixelState::Complete(at)) => {
                 pixel_offset = at;
                 true
@@ -444,11 +445,48 @@ fn is_encapsulated(ts: &str) -> bool {
 /// Check that Pixel Data is present and complete from the file's tail, without reading it:
 /// native data must end the file with its declared length (trailing padding items aside);
 /// encapsulated data must end with a sequence delimitation item.
-fn pixel_data_state(f: &mut File, ts: &str, expected: u64) -> std::io::Result<PixelState> {
+fn pixel_data_state(
+    f: &mut File,
+    ts: &str,
+    expected: u64,
+    walked: Option<super::preflight::PixelData>,
+) -> std::io::Result<PixelState> {
     let len = f.metadata()?.len();
     if ts == "1.2.840.10008.1.2.1.99" {
         // Deflated: the tail is compressed; completeness is known only on decoding.
         return Ok(PixelState::Complete(None));
+    }
+    let big = ts == "1.2.840.10008.1.2.2";
+    // Where the length check's walk found it (elements may follow it, such as Data Set Trailing
+    // Padding (FFFC,FFFC) or a digital signature); its length already fits in the file.
+    match walked {
+        Some(p) if is_encapsulated(ts) && p.length.is_none() => {
+            return Ok(if p.delimited {
+                PixelState::Complete(None)
+            } else {
+                PixelState::Truncated(
+                    "encapsulated Pixel Data does not end with a sequence delimitation item".into(),
+                )
+            });
+        }
+        Some(super::preflight::PixelData {
+            value_at,
+            length: Some(declared),
+            ..
+        }) if !is_encapsulated(ts) => {
+            return Ok(
+                if declared == expected || declared == expected.saturating_sub(1) {
+                    PixelState::Complete((!big).then_some(value_at))
+                } else {
+                    PixelState::Mismatch(format!(
+                        "Pixel Data (7FE0,0010) holds {declared} bytes where Rows × Columns × \
+                         frames × samples × BitsAllocated give {expected}"
+                    ))
+                },
+            );
+        }
+        // Not found by the walk: judged from the end of the file.
+        _ => {}
     }
     if is_encapsulated(ts) {
         if len < 8 {
@@ -467,7 +505,6 @@ fn pixel_data_state(f: &mut File, ts: &str, expected: u64) -> std::io::Result<Pi
             )
         });
     }
-    let big = ts == "1.2.840.10008.1.2.2";
     // Pixel Data header: explicit VR = tag(4) VR(2) 00 00 len(4) = 12 bytes; implicit = 8 bytes.
     for (hdr, data_len) in [(12u64, expected), (8, expected)] {
         if len < hdr + data_len {

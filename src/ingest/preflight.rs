@@ -91,21 +91,39 @@ impl Source for &[u8] {
     }
 }
 
+/// The top-level Pixel Data element, where the walk found it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PixelData {
+    /// Byte offset of its value (of its first item when encapsulated).
+    pub value_at: u64,
+    /// Its declared length; None when undefined (encapsulated).
+    pub length: Option<u64>,
+    /// Encapsulated: whether its sequence delimiter was found.
+    pub delimited: bool,
+}
+
+/// What the walk learnt of a file's layout.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Layout {
+    /// None when the file has none at its top level, or the data set was not walked.
+    pub pixel_data: Option<PixelData>,
+}
+
 /// Check the file at `path` (from its start).
 pub fn check_file(path: &std::path::Path) -> Result<(), LengthProblem> {
     let file = std::fs::File::open(path)?;
     let len = file.metadata()?.len();
-    check(io::BufReader::with_capacity(16 * 1024, file), len)
+    check(io::BufReader::with_capacity(16 * 1024, file), len).map(|_| ())
 }
 
 /// Check a whole file held in memory.
 pub fn check_bytes(bytes: &[u8]) -> Result<(), LengthProblem> {
-    check(bytes, bytes.len() as u64)
+    check(bytes, bytes.len() as u64).map(|_| ())
 }
 
-/// Check a file of `len` bytes read from its start by `src`. A file without the DICM code (at
-/// byte 128, or at 0) passes: it is for the parser to reject.
-pub fn check(mut src: impl Source, len: u64) -> Result<(), LengthProblem> {
+/// Check a file of `len` bytes read from its start by `src`, and say where its Pixel Data is. A
+/// file without the DICM code (at byte 128, or at 0) passes: it is for the parser to reject.
+pub fn check(mut src: impl Source, len: u64) -> Result<Layout, LengthProblem> {
     let mut head = [0u8; 132];
     let got = fill(&mut src, &mut head)?;
     let after_magic = if got >= 132 && &head[128..132] == b"DICM" {
@@ -113,7 +131,7 @@ pub fn check(mut src: impl Source, len: u64) -> Result<(), LengthProblem> {
     } else if got >= 4 && &head[..4] == b"DICM" {
         4
     } else {
-        return Ok(());
+        return Ok(Layout::default());
     };
     let mut w = Walker {
         // What was read beyond the magic code comes first.
@@ -124,11 +142,15 @@ pub fn check(mut src: impl Source, len: u64) -> Result<(), LengthProblem> {
         pos: after_magic as u64,
         len,
         pending: None,
+        pixel_data: None,
     };
     let Some(encoding) = w.meta()? else {
-        return Ok(());
+        return Ok(Layout::default());
     };
-    w.dataset(encoding, None, 0, false)
+    w.dataset(encoding, None, 0, false)?;
+    Ok(Layout {
+        pixel_data: w.pixel_data,
+    })
 }
 
 /// Bytes already read, then the rest of the source.
@@ -221,6 +243,8 @@ struct Walker<S> {
     len: u64,
     /// A tag read ahead (the first data set tag, read while looking for the meta group's end).
     pending: Option<[u8; 4]>,
+    /// The top-level Pixel Data, once walked past.
+    pixel_data: Option<PixelData>,
 }
 
 impl<S: Source> Walker<S> {
@@ -390,18 +414,25 @@ impl<S: Source> Walker<S> {
                         })
                     }
                     // Encapsulated Pixel Data: fragments (items of raw bytes).
-                    Some(_) if pixel_data => self.fragments(encoding)?,
+                    Some(_) if pixel_data => self.encapsulated(encoding)?,
                     // Implicit VR (a sequence), or a stray item of undefined length.
                     None if h.group == 0xFFFE => {
                         self.dataset(encoding, None, depth + 1, true)?;
                     }
-                    None if pixel_data => self.fragments(encoding)?,
+                    None if pixel_data => self.encapsulated(encoding)?,
                     None => self.sequence(encoding, None, depth + 1)?,
                     Some(_) => return Err(undefined(&h)),
                 }
                 continue;
             }
             let n = self.fits(&h)?;
+            if pixel_data {
+                self.pixel_data = Some(PixelData {
+                    value_at: self.pos,
+                    length: Some(n),
+                    delimited: false,
+                });
+            }
             let sequence = match h.vr {
                 Some(vr) => &vr == b"SQ",
                 None => {
@@ -454,15 +485,27 @@ impl<S: Source> Walker<S> {
         }
     }
 
-    /// Encapsulated Pixel Data: items of raw bytes (the offset table, then fragments) until the
-    /// sequence delimiter.
-    fn fragments(&mut self, encoding: Encoding) -> Result<(), LengthProblem> {
+    /// Encapsulated Pixel Data, recorded with whether its sequence delimiter was found.
+    fn encapsulated(&mut self, encoding: Encoding) -> Result<(), LengthProblem> {
+        let value_at = self.pos;
+        let delimited = self.fragments(encoding)?;
+        self.pixel_data = Some(PixelData {
+            value_at,
+            length: None,
+            delimited,
+        });
+        Ok(())
+    }
+
+    /// Items of raw bytes (the offset table, then fragments) until the sequence delimiter; true
+    /// when it was found.
+    fn fragments(&mut self, encoding: Encoding) -> Result<bool, LengthProblem> {
         loop {
             let Some(h) = self.header(encoding)? else {
-                return Ok(());
+                return Ok(false);
             };
             if (h.group, h.element) != (0xFFFE, 0xE000) {
-                return Ok(());
+                return Ok((h.group, h.element) == (0xFFFE, 0xE0DD));
             }
             if h.length == UNDEFINED {
                 return Err(undefined(&h));
@@ -625,6 +668,50 @@ mod tests {
             io::BufReader::with_capacity(5, io::Cursor::new(b.to_vec())),
             len,
         )
+        .map(|_| ())
+    }
+
+    /// The walk says where Pixel Data's value is and how long, native or encapsulated, with
+    /// elements after it or not.
+    #[test]
+    fn the_layout_locates_pixel_data() {
+        for (ts, _) in SYNTAXES {
+            let mut bytes = file(ts, false);
+            let layout = check(&bytes[..], bytes.len() as u64).unwrap();
+            let p = layout.pixel_data.unwrap();
+            assert_eq!(p.length, Some(32), "{ts}");
+            assert_eq!(p.value_at as usize + 32, bytes.len(), "{ts}");
+            assert!(bytes[p.value_at as usize..].iter().all(|&b| b == 7));
+            // Data Set Trailing Padding after it changes nothing.
+            let little = ts != "1.2.840.10008.1.2.2";
+            bytes.extend(if little {
+                [0xFC, 0xFF, 0xFC, 0xFF]
+            } else {
+                [0xFF, 0xFC, 0xFF, 0xFC]
+            });
+            if ts == "1.2.840.10008.1.2" {
+                bytes.extend(4u32.to_le_bytes());
+            } else if little {
+                bytes.extend([b'O', b'B', 0, 0, 4, 0, 0, 0]);
+            } else {
+                bytes.extend([b'O', b'B', 0, 0, 0, 0, 0, 4]);
+            }
+            bytes.extend([0u8; 4]);
+            assert_eq!(
+                check(&bytes[..], bytes.len() as u64).unwrap(),
+                layout,
+                "{ts}"
+            );
+        }
+        let bytes = file("1.2.840.10008.1.2.4.50", true);
+        let p = check(&bytes[..], bytes.len() as u64)
+            .unwrap()
+            .pixel_data
+            .unwrap();
+        assert_eq!((p.length, p.delimited), (None, true));
+        let cut = &bytes[..bytes.len() - 8];
+        let p = check(cut, cut.len() as u64).unwrap().pixel_data.unwrap();
+        assert!(!p.delimited);
     }
 
     /// The regression: a value declaring 4 GiB in a small file is found before any parser
