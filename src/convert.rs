@@ -361,6 +361,35 @@ pub fn series_stem(s: &Series, idx: usize) -> String {
     )
 }
 
+/// The file stems of image series (`series_stem`), made unique per subject: series of one subject
+/// that would share a name (the same number, modality and kind in two studies, or twice in one)
+/// get `_1`, `_2`, … in inventory order, so none overwrites another.
+pub fn unique_stems(images: &[&Series]) -> Vec<String> {
+    let base: Vec<String> = images
+        .iter()
+        .enumerate()
+        .map(|(idx, s)| series_stem(s, idx))
+        .collect();
+    let mut total: std::collections::HashMap<(&str, &str), usize> = Default::default();
+    for (s, stem) in images.iter().zip(&base) {
+        *total.entry((&*s.patient_id, stem.as_str())).or_default() += 1;
+    }
+    let mut seen: std::collections::HashMap<(&str, &str), usize> = Default::default();
+    images
+        .iter()
+        .zip(&base)
+        .map(|(s, stem)| {
+            let key = (&*s.patient_id, stem.as_str());
+            if total[&key] == 1 {
+                return stem.clone();
+            }
+            let k = seen.entry(key).or_default();
+            *k += 1;
+            format!("{stem}_{k}")
+        })
+        .collect()
+}
+
 /// Convert every image series of `inv` into `out`, adding to `report`.
 fn convert_inventory(
     inv: &ingest::Inventory,
@@ -383,6 +412,7 @@ fn convert_inventory(
         );
     }
     let image_series: Vec<&Series> = inv.series.iter().filter(|s| s.is_image()).collect();
+    let stems = unique_stems(&image_series);
     let results: Vec<(usize, Result<Vec<Converted>, String>)> = {
         let convert_one = |(idx, s): (usize, &&Series)| {
             let subject = names
@@ -395,12 +425,12 @@ fn convert_inventory(
                     other => format!("{}", other),
                 })?;
                 let dir = out.join(&subject);
-                let stem = series_stem(s, idx);
+                let stem = &stems[idx];
                 let mut written =
-                    write_series(&vols, &dir, &stem, gzip).map_err(|e| e.to_string())?;
+                    write_series(&vols, &dir, stem, gzip).map_err(|e| e.to_string())?;
                 let mut side = sidecar(s, &vols);
                 if s.modality == "PT" {
-                    written.extend(write_suv(s, &vols, &dir, &stem, gzip, &mut side)?);
+                    written.extend(write_suv(s, &vols, &dir, stem, gzip, &mut side)?);
                 }
                 crate::atomic::write_json_unsynced(&dir.join(format!("{stem}.json")), &side)
                     .map_err(|e| e.to_string())?;

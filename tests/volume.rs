@@ -324,6 +324,63 @@ fn a_series_not_converted_is_named_without_phi() {
     }
 }
 
+/// Regression (pydicom's test corpus): series of one subject with the same number, modality
+/// and kind (two studies, or one study's repeated number) were written to the same file name, the
+/// last overwriting the others. They now get `_1`, `_2`: every series is in the output.
+#[test]
+fn series_sharing_a_name_are_all_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    let first = stack(
+        "1.2.3.35",
+        3,
+        [0.0; 3],
+        [0.0, 0.0, 2.0],
+        [1., 0., 0., 0., 1., 0.],
+    );
+    let mut second = stack(
+        "1.2.3.36",
+        4,
+        [0.0; 3],
+        [0.0, 0.0, 2.0],
+        [1., 0., 0., 0., 1., 0.],
+    );
+    for s in &mut second {
+        s.values.iter_mut().for_each(|v| *v += 1000);
+    }
+    write_series(&input.join("a"), &first);
+    write_series(&input.join("b"), &second);
+    let out = dir.path().join("out");
+    let o = ancilla(&[
+        "convert",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut slices = Vec::new();
+    for name in ["003_mr_mr_1", "003_mr_mr_2"] {
+        let v = ancilla::volume::nifti_io::read_volume(&out.join(format!("S001/{name}.nii.gz")))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        slices.push(v.dims()[0]);
+        assert!(out.join(format!("S001/{name}.json")).is_file());
+    }
+    slices.sort();
+    assert_eq!(slices, [3, 4]);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("convert-report.json")).unwrap())
+            .unwrap();
+    let mut names: Vec<&str> = report["converted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["nifti"].as_str().unwrap())
+        .collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 2, "{names:?}");
+}
+
 #[test]
 fn convert_writes_diffusion_as_4d_with_bval() {
     let dir = tempfile::tempdir().unwrap();
