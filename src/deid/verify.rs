@@ -3,9 +3,9 @@
 //! after the write (a failing file is deleted) — no attribute the profile removes, no private
 //! attribute outside the safe list, no value equal to or containing one of the subject's original
 //! identifiers (person names and their parts, IDs, addresses; institution and station names
-//! whole, and not in the equipment's own names), no original UID. The encoded bytes are checked as a stream of raw tokens
-//! (dicom-rs `DataSetReader`, values undecoded): no data set tree is built and text is decoded
-//! from its character set only where it is not plain ASCII.
+//! whole, and not in the equipment's own names), no original UID. The encoded bytes are checked
+//! as a stream of raw tokens (dicom-rs `DataSetReader`, values undecoded): no data set tree is
+//! built and text is decoded from its character set only where it is not plain ASCII.
 
 use std::collections::HashSet;
 
@@ -53,7 +53,7 @@ impl std::fmt::Display for TagName {
 /// The checks of one run on one data set: what every element is held against.
 struct Checker<'a> {
     options: &'a DeidOptionsSet,
-    /// The personal identifiers and the place names (lower-cased), an automaton each.
+    /// The file's identifiers (lower-cased) in one automaton.
     ids: Rc<Automata>,
     uids: &'a HashSet<String>,
     /// Lower-cased value, reused between elements (ASCII without allocating).

@@ -188,27 +188,6 @@ fn looks_truncated(msg: &str) -> bool {
         || m.contains("fill whole buffer")
 }
 
-/// Preamble detection on an open file: Some(128) = preamble + DICM, Some(0) = DICM at 0,
-/// None = not DICOM. Returns the offset where the "DICM" magic starts.
-fn detect_prefix(f: &mut File) -> std::io::Result<Option<u64>> {
-    let mut buf = [0u8; 132];
-    let mut n = 0;
-    while n < buf.len() {
-        let r = f.read(&mut buf[n..])?;
-        if r == 0 {
-            break;
-        }
-        n += r;
-    }
-    if n >= 132 && &buf[128..132] == b"DICM" {
-        Ok(Some(128))
-    } else if n >= 4 && &buf[0..4] == b"DICM" {
-        Ok(Some(0))
-    } else {
-        Ok(None)
-    }
-}
-
 /// Transfer syntaxes whose pixel data dicom-rs decodes here (pure Rust).
 pub fn transfer_syntax_supported(uid: &str) -> Result<(), String> {
     let name = match uid {
@@ -257,17 +236,15 @@ pub fn length_reject(p: super::preflight::LengthProblem) -> RejectReason {
 pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
     let unreadable = |e: std::io::Error| RejectReason::Unreadable(format!("cannot read file: {e}"));
     let mut file = File::open(path).map_err(unreadable)?;
-    let magic_at = match detect_prefix(&mut file) {
-        Ok(Some(p)) => p,
-        Ok(None) => return Err(RejectReason::NotDicom),
-        Err(e) => return Err(unreadable(e)),
-    };
-    // Every declared length must fit in the file before dicom-rs reserves it (see `preflight`).
-    file.seek(SeekFrom::Start(0)).map_err(unreadable)?;
     let len = file.metadata().map_err(unreadable)?.len();
+    // The DICM code found, and every declared length checked against the file before dicom-rs
+    // reserves it (see `preflight`).
     let layout =
         super::preflight::check(std::io::BufReader::with_capacity(16 * 1024, &mut file), len)
             .map_err(length_reject)?;
+    let Some(magic_at) = layout.magic_at else {
+        return Err(RejectReason::NotDicom);
+    };
     // One open for everything: parse from the magic code on, through a buffer.
     file.seek(SeekFrom::Start(magic_at)).map_err(unreadable)?;
     let opts = OpenFileOptions::new()
@@ -321,7 +298,7 @@ pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
         true
     } else {
         let expected = native_pixel_bytes(rows, columns, frames, samples_per_pixel, bits_allocated);
-        match pixel_data_state(&mut file, &ts, expected, layout.pixel_data) {
+        match pixel_data_state(&mut file, len, &ts, expected, layout.pixel_data) {
             Ok(PixelState::Complete(at)) => {
                 pixel_offset = at;
                 true
@@ -442,16 +419,18 @@ fn is_encapsulated(ts: &str) -> bool {
     )
 }
 
-/// Check that Pixel Data is present and complete from the file's tail, without reading it:
-/// native data must end the file with its declared length (trailing padding items aside);
-/// encapsulated data must end with a sequence delimitation item.
+/// Check that Pixel Data is present and complete, without reading it: where the length check's
+/// walk found it, native data must have the length the image attributes give and encapsulated
+/// data its sequence delimitation item; where the walk did not locate it, the same is judged
+/// from the tail of the file (`len` bytes): native data ending the file, encapsulated data
+/// ending with the delimiter.
 fn pixel_data_state(
     f: &mut File,
+    len: u64,
     ts: &str,
     expected: u64,
     walked: Option<super::preflight::PixelData>,
 ) -> std::io::Result<PixelState> {
-    let len = f.metadata()?.len();
     if ts == "1.2.840.10008.1.2.1.99" {
         // Deflated: the tail is compressed; completeness is known only on decoding.
         return Ok(PixelState::Complete(None));

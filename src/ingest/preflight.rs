@@ -105,6 +105,8 @@ pub struct PixelData {
 /// What the walk learnt of a file's layout.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Layout {
+    /// Where the "DICM" code starts (128 after a preamble, or 0); None: not a DICOM file.
+    pub magic_at: Option<u64>,
     /// None when the file has none at its top level, or the data set was not walked.
     pub pixel_data: Option<PixelData>,
 }
@@ -133,6 +135,7 @@ pub fn check(mut src: impl Source, len: u64) -> Result<Layout, LengthProblem> {
     } else {
         return Ok(Layout::default());
     };
+    let magic_at = Some(after_magic as u64 - 4);
     let mut w = Walker {
         // What was read beyond the magic code comes first.
         src: Prefixed {
@@ -145,10 +148,14 @@ pub fn check(mut src: impl Source, len: u64) -> Result<Layout, LengthProblem> {
         pixel_data: None,
     };
     let Some(encoding) = w.meta()? else {
-        return Ok(Layout::default());
+        return Ok(Layout {
+            magic_at,
+            pixel_data: None,
+        });
     };
     w.dataset(encoding, None, 0, false)?;
     Ok(Layout {
+        magic_at,
         pixel_data: w.pixel_data,
     })
 }
@@ -403,7 +410,10 @@ impl<S: Source> Walker<S> {
                 continue;
             }
             let tag = Tag(h.group, h.element);
-            let pixel_data = tag == Tag(0x7FE0, 0x0010) && !in_item;
+            // Pixel Data at any depth (an icon image's too) may be encapsulated; the top-level
+            // one is recorded.
+            let pixel_data = tag == Tag(0x7FE0, 0x0010);
+            let top_pixel_data = pixel_data && !in_item;
             if h.length == UNDEFINED {
                 match h.vr {
                     Some(vr) if &vr == b"SQ" => self.sequence(encoding, None, depth + 1)?,
@@ -414,19 +424,19 @@ impl<S: Source> Walker<S> {
                         })
                     }
                     // Encapsulated Pixel Data: fragments (items of raw bytes).
-                    Some(_) if pixel_data => self.encapsulated(encoding)?,
+                    Some(_) if pixel_data => self.encapsulated(encoding, top_pixel_data)?,
                     // Implicit VR (a sequence), or a stray item of undefined length.
                     None if h.group == 0xFFFE => {
                         self.dataset(encoding, None, depth + 1, true)?;
                     }
-                    None if pixel_data => self.encapsulated(encoding)?,
+                    None if pixel_data => self.encapsulated(encoding, top_pixel_data)?,
                     None => self.sequence(encoding, None, depth + 1)?,
                     Some(_) => return Err(undefined(&h)),
                 }
                 continue;
             }
             let n = self.fits(&h)?;
-            if pixel_data {
+            if top_pixel_data {
                 self.pixel_data = Some(PixelData {
                     value_at: self.pos,
                     length: Some(n),
@@ -485,15 +495,18 @@ impl<S: Source> Walker<S> {
         }
     }
 
-    /// Encapsulated Pixel Data, recorded with whether its sequence delimiter was found.
-    fn encapsulated(&mut self, encoding: Encoding) -> Result<(), LengthProblem> {
+    /// Encapsulated Pixel Data; the top-level one recorded with whether its sequence delimiter
+    /// was found.
+    fn encapsulated(&mut self, encoding: Encoding, record: bool) -> Result<(), LengthProblem> {
         let value_at = self.pos;
         let delimited = self.fragments(encoding)?;
-        self.pixel_data = Some(PixelData {
-            value_at,
-            length: None,
-            delimited,
-        });
+        if record {
+            self.pixel_data = Some(PixelData {
+                value_at,
+                length: None,
+                delimited,
+            });
+        }
         Ok(())
     }
 
@@ -703,6 +716,17 @@ mod tests {
                 "{ts}"
             );
         }
+        // Preamble-less (DICM at byte 0): the same layout, 128 bytes earlier.
+        let bytes = file("1.2.840.10008.1.2.1", false);
+        let whole = check(&bytes[..], bytes.len() as u64).unwrap();
+        assert_eq!(whole.magic_at, Some(128));
+        let bare = check(&bytes[128..], bytes.len() as u64 - 128).unwrap();
+        assert_eq!(bare.magic_at, Some(0));
+        assert_eq!(
+            bare.pixel_data.map(|p| p.value_at + 128),
+            whole.pixel_data.map(|p| p.value_at)
+        );
+        assert_eq!(check(&b"not a DICOM file"[..], 16).unwrap().magic_at, None);
         let bytes = file("1.2.840.10008.1.2.4.50", true);
         let p = check(&bytes[..], bytes.len() as u64)
             .unwrap()
@@ -778,6 +802,38 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    /// An icon image (Pixel Data inside an item) may be encapsulated too: its fragments are
+    /// walked, not refused, and the layout names the top-level Pixel Data.
+    #[test]
+    fn an_encapsulated_icon_image_is_walked_and_not_recorded() {
+        let mut icon = InMemDicomObject::new_empty();
+        icon.put(DataElement::new(
+            tags::PIXEL_DATA,
+            VR::OB,
+            Value::PixelSequence(PixelFragmentSequence::new(vec![0], vec![vec![9u8; 6]])),
+        ));
+        let bytes = file("1.2.840.10008.1.2.4.50", true);
+        let mut obj = dicom_object::OpenFileOptions::new()
+            .from_reader(&bytes[..])
+            .unwrap();
+        obj.put(DataElement::new(
+            Tag(0x0088, 0x0200),
+            VR::SQ,
+            DataSetSequence::from(vec![icon]),
+        ));
+        let mut with_icon = Vec::new();
+        obj.write_all(&mut with_icon).unwrap();
+        let p = check(&with_icon[..], with_icon.len() as u64)
+            .unwrap()
+            .pixel_data
+            .unwrap();
+        assert_eq!((p.length, p.delimited), (None, true));
+        // The top-level fragments (ten bytes of 1s) follow the recorded offset, not the icon's.
+        let rest = &with_icon[p.value_at as usize..];
+        assert!(rest.windows(10).any(|w| w == [1u8; 10]));
+        assert!(!rest.windows(6).any(|w| w == [9u8; 6]));
     }
 
     #[test]
