@@ -285,34 +285,35 @@ pub fn local_intensity_of(image: &Volume, voxels: &[([usize; 3], f64)]) -> Vec<F
 /// A region's voxels: [k, j, i] and image value, in index order.
 pub type RoiVoxels = Vec<([usize; 3], f64)>;
 
-/// The voxels of the region `in_roi` of `image`, in index order (row by row: ndarray's indexed
-/// iterator costs several times as much per voxel).
-pub fn roi_voxels(image: &Volume, in_roi: &impl Fn(usize, usize, usize) -> bool) -> RoiVoxels {
-    let mut out = Vec::new();
+/// Each voxel of the region `in_roi` of `image` ([k, j, i] and value), in index order, row by
+/// row (ndarray's indexed iterator costs several times as much per voxel).
+fn each_roi_voxel(
+    image: &Volume,
+    in_roi: &impl Fn(usize, usize, usize) -> bool,
+    mut f: impl FnMut([usize; 3], f64),
+) {
     for (k, plane) in image.data.outer_iter().enumerate() {
         for (j, row) in plane.outer_iter().enumerate() {
             for (i, v) in row.iter().enumerate() {
                 if in_roi(k, j, i) {
-                    out.push(([k, j, i], *v as f64));
+                    f([k, j, i], *v as f64);
                 }
             }
         }
     }
+}
+
+/// The voxels of the region `in_roi` of `image`, in index order.
+pub fn roi_voxels(image: &Volume, in_roi: &impl Fn(usize, usize, usize) -> bool) -> RoiVoxels {
+    let mut out = Vec::new();
+    each_roi_voxel(image, in_roi, |at, v| out.push((at, v)));
     out
 }
 
 /// The image values of a region's voxels, in index order.
 pub fn roi_values(image: &Volume, in_roi: &impl Fn(usize, usize, usize) -> bool) -> Vec<f64> {
     let mut out = Vec::new();
-    for (k, plane) in image.data.outer_iter().enumerate() {
-        for (j, row) in plane.outer_iter().enumerate() {
-            for (i, v) in row.iter().enumerate() {
-                if in_roi(k, j, i) {
-                    out.push(*v as f64);
-                }
-            }
-        }
-    }
+    each_roi_voxel(image, in_roi, |_, v| out.push(v));
     out
 }
 
