@@ -19,6 +19,7 @@ pub mod verify;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
+use crate::ingest::preflight::Layout;
 use dicom_core::value::{DataSetSequence, PrimitiveValue, Value};
 use dicom_core::{DataElement, Length, VR};
 use dicom_dictionary_std::tags;
@@ -298,30 +299,23 @@ fn is_uid(s: &str) -> bool {
 const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
 const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
 
-/// Where the Pixel Data element starts when it ends the file as native data of a defined length
-/// in a little-endian syntax: the first (7FE0,0010) header whose declared length reaches exactly
-/// the end of the file — explicit VR (OB or OW, 12-byte header) or implicit VR (8-byte header).
-/// The caller parses the bytes before it, which must make a complete data set.
-/// Returns its offset and the syntax its header is written in.
-fn pixel_data_tail(bytes: &[u8]) -> Option<(usize, &'static str)> {
-    const TAG: [u8; 4] = [0xE0, 0x7F, 0x10, 0x00];
-    memchr::memmem::find_iter(bytes, &TAG).find_map(|at| {
-        let h = &bytes[at..];
-        let len = |o: usize| {
-            h.get(o..o + 4)
-                .map(|l| u32::from_le_bytes([l[0], l[1], l[2], l[3]]) as usize)
-        };
-        let explicit = h
-            .get(4..8)
-            .is_some_and(|v| v == b"OW\0\0" || v == b"OB\0\0")
-            && len(8).is_some_and(|l| l != 0xFFFF_FFFF && at + 12 + l == bytes.len());
-        let implicit = len(4).is_some_and(|l| l != 0xFFFF_FFFF && at + 8 + l == bytes.len());
-        match (explicit, implicit) {
-            (true, _) => Some((at, EXPLICIT_VR_LE)),
-            (false, true) => Some((at, IMPLICIT_VR_LE)),
-            _ => None,
+/// Where the Pixel Data element starts (its header) when it ends the file as native data of a
+/// defined length, as the length check's walk found it, and the little-endian syntax its header
+/// is written in: explicit VR (OB or OW, 12-byte header) or implicit VR (8-byte header). The
+/// caller parses the bytes before it, which must make a complete data set in that syntax.
+fn pixel_data_tail(layout: &Layout, bytes: &[u8]) -> Option<(usize, &'static str)> {
+    let p = layout.pixel_data?;
+    if p.value_at + p.length? != bytes.len() as u64 {
+        return None;
+    }
+    let at = p.header_at as usize;
+    match p.value_at - p.header_at {
+        12 if matches!(bytes.get(at + 4..at + 8)?, b"OW\0\0" | b"OB\0\0") => {
+            Some((at, EXPLICIT_VR_LE))
         }
-    })
+        8 => Some((at, IMPLICIT_VR_LE)),
+        _ => None,
+    }
 }
 
 fn process(run: &Run, path: &Path) -> Outcome {
@@ -344,12 +338,13 @@ fn process(run: &Run, path: &Path) -> Outcome {
         Err(e) => return run.unattributed(format!("unreadable: {e}")),
     };
     // Every declared length must fit in the file before dicom-rs reserves it.
-    if let Err(p) = crate::ingest::preflight::check_bytes(&input) {
-        return run.unattributed(crate::ingest::header::length_reject(p).to_string());
-    }
+    let layout = match crate::ingest::preflight::check_bytes(&input) {
+        Ok(l) => l,
+        Err(p) => return run.unattributed(crate::ingest::header::length_reject(p).to_string()),
+    };
     // Native Pixel Data that ends the file is carried over as its bytes (header and value, the
     // same transfer syntax): only the data set before it is parsed, rewritten and checked.
-    let split = pixel_data_tail(&input).and_then(|(at, syntax)| {
+    let split = pixel_data_tail(&layout, &input).and_then(|(at, syntax)| {
         let head = dicom_object::OpenFileOptions::new()
             .from_reader(&input[..at])
             .ok()?;
@@ -763,6 +758,26 @@ pub fn run_with(
 mod tests {
     use super::*;
 
+    /// A file's start (preamble, DICM, a file meta group naming the syntax of `explicit`).
+    fn head(explicit: bool) -> Vec<u8> {
+        let uid: &[u8] = if explicit {
+            b"1.2.840.10008.1.2.1\0"
+        } else {
+            b"1.2.840.10008.1.2\0"
+        };
+        let mut b = vec![0u8; 128];
+        b.extend(b"DICM");
+        b.extend([0x02, 0x00, 0x10, 0x00, b'U', b'I', uid.len() as u8, 0]);
+        b.extend(uid);
+        b
+    }
+
+    /// Where the length check finds the tail of `bytes`.
+    fn tail(bytes: &[u8]) -> Option<(usize, &'static str)> {
+        let layout = crate::ingest::preflight::check_bytes(bytes).unwrap();
+        pixel_data_tail(&layout, bytes)
+    }
+
     /// `head`, then a Pixel Data element of `value` in the given header form.
     fn with_pixels(head: &[u8], explicit: bool, value: &[u8]) -> Vec<u8> {
         let mut b = head.to_vec();
@@ -777,32 +792,32 @@ mod tests {
 
     #[test]
     fn pixel_data_that_ends_the_file_is_found_in_either_vr_form() {
-        let head = vec![7u8; 300];
+        let (explicit, implicit) = (head(true), head(false));
         let value = vec![1u8; 64];
-        let e = with_pixels(&head, true, &value);
-        assert_eq!(pixel_data_tail(&e), Some((300, EXPLICIT_VR_LE)));
-        let i = with_pixels(&head, false, &value);
-        assert_eq!(pixel_data_tail(&i), Some((300, IMPLICIT_VR_LE)));
+        let e = with_pixels(&explicit, true, &value);
+        assert_eq!(tail(&e), Some((explicit.len(), EXPLICIT_VR_LE)));
+        let i = with_pixels(&implicit, false, &value);
+        assert_eq!(tail(&i), Some((implicit.len(), IMPLICIT_VR_LE)));
         // The tag inside the pixel values, with a length that does not reach the end: skipped.
         let mut tricky = value.clone();
         tricky[8..12].copy_from_slice(&[0xE0, 0x7F, 0x10, 0x00]);
         assert_eq!(
-            pixel_data_tail(&with_pixels(&head, true, &tricky)),
-            Some((300, EXPLICIT_VR_LE))
+            tail(&with_pixels(&explicit, true, &tricky)),
+            Some((explicit.len(), EXPLICIT_VR_LE))
         );
     }
 
     #[test]
     fn pixel_data_followed_by_anything_or_of_undefined_length_is_not_carried_over() {
-        let mut padded = with_pixels(&[7u8; 300], true, &[1u8; 64]);
+        let mut padded = with_pixels(&head(true), true, &[1u8; 64]);
         // Data Set Trailing Padding (FFFC,FFFC) after Pixel Data.
         padded.extend([0xFC, 0xFF, 0xFC, 0xFF, b'O', b'B', 0, 0, 2, 0, 0, 0, 0, 0]);
-        assert_eq!(pixel_data_tail(&padded), None);
-        let mut encapsulated = vec![7u8; 300];
+        assert_eq!(tail(&padded), None);
+        let mut encapsulated = head(true);
         encapsulated.extend([
             0xE0, 0x7F, 0x10, 0x00, b'O', b'B', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
         ]);
         encapsulated.extend([0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
-        assert_eq!(pixel_data_tail(&encapsulated), None);
+        assert_eq!(tail(&encapsulated), None);
     }
 }

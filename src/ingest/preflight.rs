@@ -94,6 +94,8 @@ impl Source for &[u8] {
 /// The top-level Pixel Data element, where the walk found it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PixelData {
+    /// Byte offset of its element header.
+    pub header_at: u64,
     /// Byte offset of its value (of its first item when encapsulated).
     pub value_at: u64,
     /// Its declared length; None when undefined (encapsulated).
@@ -119,8 +121,8 @@ pub fn check_file(path: &std::path::Path) -> Result<(), LengthProblem> {
 }
 
 /// Check a whole file held in memory.
-pub fn check_bytes(bytes: &[u8]) -> Result<(), LengthProblem> {
-    check(bytes, bytes.len() as u64).map(|_| ())
+pub fn check_bytes(bytes: &[u8]) -> Result<Layout, LengthProblem> {
+    check(bytes, bytes.len() as u64)
 }
 
 /// Check a file of `len` bytes read from its start by `src`, and say where its Pixel Data is. A
@@ -424,12 +426,16 @@ impl<S: Source> Walker<S> {
                         })
                     }
                     // Encapsulated Pixel Data: fragments (items of raw bytes).
-                    Some(_) if pixel_data => self.encapsulated(encoding, top_pixel_data)?,
+                    Some(_) if pixel_data => {
+                        self.encapsulated(encoding, top_pixel_data.then_some(h.at))?
+                    }
                     // Implicit VR (a sequence), or a stray item of undefined length.
                     None if h.group == 0xFFFE => {
                         self.dataset(encoding, None, depth + 1, true)?;
                     }
-                    None if pixel_data => self.encapsulated(encoding, top_pixel_data)?,
+                    None if pixel_data => {
+                        self.encapsulated(encoding, top_pixel_data.then_some(h.at))?
+                    }
                     None => self.sequence(encoding, None, depth + 1)?,
                     Some(_) => return Err(undefined(&h)),
                 }
@@ -438,6 +444,7 @@ impl<S: Source> Walker<S> {
             let n = self.fits(&h)?;
             if top_pixel_data {
                 self.pixel_data = Some(PixelData {
+                    header_at: h.at,
                     value_at: self.pos,
                     length: Some(n),
                     delimited: false,
@@ -495,13 +502,18 @@ impl<S: Source> Walker<S> {
         }
     }
 
-    /// Encapsulated Pixel Data; the top-level one recorded with whether its sequence delimiter
-    /// was found.
-    fn encapsulated(&mut self, encoding: Encoding, record: bool) -> Result<(), LengthProblem> {
+    /// Encapsulated Pixel Data; the top-level one (its header at `record`) recorded with whether
+    /// its sequence delimiter was found.
+    fn encapsulated(
+        &mut self,
+        encoding: Encoding,
+        record: Option<u64>,
+    ) -> Result<(), LengthProblem> {
         let value_at = self.pos;
         let delimited = self.fragments(encoding)?;
-        if record {
+        if let Some(header_at) = record {
             self.pixel_data = Some(PixelData {
+                header_at,
                 value_at,
                 length: None,
                 delimited,
@@ -693,6 +705,8 @@ mod tests {
             let layout = check(&bytes[..], bytes.len() as u64).unwrap();
             let p = layout.pixel_data.unwrap();
             assert_eq!(p.length, Some(32), "{ts}");
+            let header = if ts == "1.2.840.10008.1.2" { 8 } else { 12 };
+            assert_eq!(p.value_at - p.header_at, header, "{ts}");
             assert_eq!(p.value_at as usize + 32, bytes.len(), "{ts}");
             assert!(bytes[p.value_at as usize..].iter().all(|&b| b == 7));
             // Data Set Trailing Padding after it changes nothing.
@@ -753,7 +767,10 @@ mod tests {
                 0xFFFF_FFF0u32.to_le_bytes()
             };
             bytes[at..at + 4].copy_from_slice(&huge);
-            for verdict in [check_bytes(&bytes), through_small_buffer(&bytes)] {
+            for verdict in [
+                check_bytes(&bytes).map(|_| ()),
+                through_small_buffer(&bytes),
+            ] {
                 match verdict {
                     Err(LengthProblem::TooLong {
                         group: 0x0040,
