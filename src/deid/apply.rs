@@ -49,7 +49,7 @@ const COUNTED: [&str; 8] = [
 pub struct Counts([usize; COUNTED.len()]);
 
 impl Counts {
-    fn private(&mut self, kept: bool) {
+    pub(super) fn private(&mut self, kept: bool) {
         self.0[if kept { 0 } else { 1 }] += 1;
     }
 
@@ -157,10 +157,7 @@ pub fn transform(obj: InMemDicomObject, ctx: &mut Context) -> InMemDicomObject {
             if ctx.options.retain_safe_private && safe {
                 ctx.counts.private(true);
                 // Safe private date-times are shifted like every other date.
-                if vr == VR::DT
-                    || (tag.element() & 0xFF) == 0x0D
-                    || (tag.group() == 0x0071 && (tag.element() & 0xFF) == 0x22)
-                {
+                if shifted_private(tag, vr) {
                     let vals: Vec<String> = strs(&e)
                         .iter()
                         .map(|v| shift_dt(v, ctx.date_offset_days).unwrap_or_default())
@@ -174,21 +171,7 @@ pub fn transform(obj: InMemDicomObject, ctx: &mut Context) -> InMemDicomObject {
             }
             continue;
         }
-        let action = match profile().rule(tag) {
-            Some(rule) => ctx.options.action(rule),
-            None => match vr {
-                VR::UI => Action::U,
-                VR::DA | VR::DT => {
-                    if ctx.options.retain_longitudinal_modified_dates {
-                        Action::C
-                    } else {
-                        Action::X
-                    }
-                }
-                VR::PN => Action::Z,
-                _ => Action::K,
-            },
-        };
+        let action = action_for(tag, vr, &ctx.options);
         ctx.counts.action(action);
         match (action, e.value()) {
             (Action::X, _) => {}
@@ -241,20 +224,49 @@ pub fn transform(obj: InMemDicomObject, ctx: &mut Context) -> InMemDicomObject {
 }
 
 fn dummy(tag: Tag, vr: VR, ctx: &Context) -> InMemElement {
-    let v: PrimitiveValue = match vr {
-        VR::PN => "ANONYMIZED".into(),
-        VR::DA => shift_da("19000101", ctx.date_offset_days)
-            .unwrap_or_default()
-            .into(),
+    InMemElement::new(tag, vr, PrimitiveValue::from(dummy_text(vr, ctx)))
+}
+
+/// The dummy value (action D) of an attribute of this VR, as text (binary VRs get "0").
+pub(super) fn dummy_text(vr: VR, ctx: &Context) -> String {
+    match vr {
+        VR::DA => shift_da("19000101", ctx.date_offset_days).unwrap_or_default(),
         VR::DT => "19000101000000".into(),
         VR::TM => "000000".into(),
-        VR::UI => ctx.uids.map("0").into(),
+        VR::UI => ctx.uids.map("0"),
         VR::US | VR::SS | VR::UL | VR::SL | VR::FL | VR::FD | VR::IS | VR::DS => "0".into(),
         VR::AS => "000Y".into(),
-        VR::CS => "ANONYMIZED".into(),
         _ => "ANONYMIZED".into(),
-    };
-    InMemElement::new(tag, vr, v)
+    }
+}
+
+/// The action for a public attribute: its Table E.1-1 row under the options in force; for one the
+/// table does not list, by its VR (UIDs replaced, dates shifted or removed, names emptied, the
+/// rest kept).
+pub(super) fn action_for(tag: Tag, vr: VR, options: &DeidOptionsSet) -> Action {
+    match profile().rule(tag) {
+        Some(rule) => options.action(rule),
+        None => match vr {
+            VR::UI => Action::U,
+            VR::DA | VR::DT => {
+                if options.retain_longitudinal_modified_dates {
+                    Action::C
+                } else {
+                    Action::X
+                }
+            }
+            VR::PN => Action::Z,
+            _ => Action::K,
+        },
+    }
+}
+
+/// Whether a kept safe private attribute is a date-time to shift like every other date: DT, GE's
+/// (0009,xx0D) scan start and Siemens' (0071,xx22) decay correction date-time.
+pub(super) fn shifted_private(tag: Tag, vr: VR) -> bool {
+    vr == VR::DT
+        || (tag.element() & 0xFF) == 0x0D
+        || (tag.group() == 0x0071 && (tag.element() & 0xFF) == 0x22)
 }
 
 fn clean(e: InMemElement, ctx: &Context) -> InMemElement {

@@ -48,12 +48,7 @@ impl Found {
 pub fn identifiers(obj: &InMemDicomObject) -> Found {
     let mut out = Found::default();
     collect(obj, &mut out);
-    for list in [&mut out.personal, &mut out.places, &mut out.place_words] {
-        list.retain(|s| s.chars().filter(|c| c.is_alphanumeric()).count() >= 3);
-        list.sort();
-        list.dedup();
-    }
-    out
+    finish(out)
 }
 
 /// `s` trimmed, whole into `whole` and each part (split at `^`, `=`, `,` and spaces) into `parts`.
@@ -76,6 +71,29 @@ fn push_str(whole: &mut Vec<String>, parts: Option<&mut Vec<String>>, s: &str) {
 }
 
 fn collect(obj: &InMemDicomObject, out: &mut Found) {
+    for e in obj.iter() {
+        match e.value() {
+            Value::Sequence(seq) => {
+                for item in seq.items() {
+                    collect(item, out);
+                }
+            }
+            Value::Primitive(p) => {
+                let (tag, vr) = (e.header().tag, e.header().vr);
+                if let Some(place) = identifying(tag, vr) {
+                    for s in p.to_multi_str().iter() {
+                        note(place, s, out);
+                    }
+                }
+            }
+            Value::PixelSequence(_) => {}
+        }
+    }
+}
+
+/// Whether an attribute's values identify: `Some(true)` for a place (institution or station
+/// name), `Some(false)` for a person, an ID, an address or a telephone number.
+pub(super) fn identifying(tag: dicom_core::Tag, vr: VR) -> Option<bool> {
     const ID_TAGS: [dicom_core::Tag; 6] = [
         tags::PATIENT_ID,
         tags::ACCESSION_NUMBER,
@@ -85,34 +103,40 @@ fn collect(obj: &InMemDicomObject, out: &mut Found) {
         tags::REQUESTED_PROCEDURE_ID,
     ];
     const PLACE_TAGS: [dicom_core::Tag; 2] = [tags::INSTITUTION_NAME, tags::STATION_NAME];
-    for e in obj.iter() {
-        match e.value() {
-            Value::Sequence(seq) => {
-                for item in seq.items() {
-                    collect(item, out);
-                }
-            }
-            Value::Primitive(p) => {
-                let tag = e.header().tag;
-                let place = PLACE_TAGS.contains(&tag);
-                if e.header().vr == VR::PN
-                    || place
-                    || ID_TAGS.contains(&tag)
-                    || tag == tags::PATIENT_ADDRESS
-                    || tag == tags::PATIENT_TELEPHONE_NUMBERS
-                {
-                    for s in p.to_multi_str().iter() {
-                        if place {
-                            push_str(&mut out.places, Some(&mut out.place_words), s);
-                        } else {
-                            push_str(&mut out.personal, None, s);
-                        }
-                    }
-                }
-            }
-            Value::PixelSequence(_) => {}
-        }
+    if PLACE_TAGS.contains(&tag) {
+        Some(true)
+    } else if vr == VR::PN
+        || ID_TAGS.contains(&tag)
+        || tag == tags::PATIENT_ADDRESS
+        || tag == tags::PATIENT_TELEPHONE_NUMBERS
+    {
+        Some(false)
+    } else {
+        None
     }
+}
+
+/// One value of an identifying attribute (see [`identifying`]) into `out`.
+pub(super) fn note(place: bool, value: &str, out: &mut Found) {
+    if place {
+        push_str(&mut out.places, Some(&mut out.place_words), value);
+    } else {
+        push_str(&mut out.personal, None, value);
+    }
+}
+
+/// `found` as [`identifiers`] returns it: short tokens left out, sorted, without duplicates.
+pub(super) fn finish(mut found: Found) -> Found {
+    for list in [
+        &mut found.personal,
+        &mut found.places,
+        &mut found.place_words,
+    ] {
+        list.retain(|s| s.chars().filter(|c| c.is_alphanumeric()).count() >= 3);
+        list.sort();
+        list.dedup();
+    }
+    found
 }
 
 fn is_word_char(c: char) -> bool {

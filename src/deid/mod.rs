@@ -6,14 +6,18 @@
 //!
 //! Modules: `profile` (the table), `options` (options, config, effective actions), `keyed`
 //! (HMAC UIDs and date offsets), `clean` (Clean Descriptors), `apply` (the transform at every
-//! depth), `verify` (every file checked before it is written and re-read from disk after). Files not released: not DICOM, unreadable, unknown
-//! subject, burned-in annotation or secondary capture (quarantined), failed verification.
+//! depth, on dicom-rs's in-memory object), `raw` (the same on the encoded bytes, for explicit VR
+//! little endian files in a single-byte or UTF-8 character set: most files; it declines the
+//! rest, which go through `apply`), `verify` (every file checked before it is written and re-read
+//! from disk after). Files not released: not DICOM, unreadable, unknown subject, burned-in
+//! annotation or secondary capture (quarantined), failed verification.
 
 pub mod apply;
 pub mod clean;
 pub mod keyed;
 pub mod options;
 pub mod profile;
+mod raw;
 pub mod verify;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -191,6 +195,10 @@ struct Run<'a> {
     /// Destinations claimed by this run (a second input file with the same SOP Instance UID is
     /// the same output file), as 128 bits of their path's SHA-256: 16 bytes a file, not a path.
     claimed: std::sync::Mutex<HashSet<[u8; 16]>>,
+    /// Whether files the byte path takes on are rewritten there (else all go through the object).
+    byte_path: bool,
+    /// Files the byte path released or judged (for the tests that compare the paths).
+    taken: std::sync::atomic::AtomicUsize,
 }
 
 impl Run<'_> {
@@ -269,10 +277,7 @@ fn encode(
 ) -> Result<Vec<u8>, String> {
     use dicom_encoding::transfer_syntax::{Codec, TransferSyntaxIndex};
     use dicom_parser::dataset::{DataSetWriter, IntoTokens};
-    let mut bytes = Vec::with_capacity(capacity);
-    bytes.extend_from_slice(&[0u8; 128]);
-    bytes.extend_from_slice(b"DICM");
-    meta.write(&mut bytes).map_err(|e| e.to_string())?;
+    let mut bytes = file_start(meta, capacity)?;
     let ts_uid = meta.transfer_syntax().trim_end_matches('\0');
     let ts = dicom_transfer_syntax_registry::TransferSyntaxRegistry
         .get(ts_uid)
@@ -342,9 +347,230 @@ fn process(run: &Run, path: &Path) -> Outcome {
         Ok(l) => l,
         Err(p) => return run.unattributed(crate::ingest::header::length_reject(p).to_string()),
     };
+    // The common case — explicit VR little endian in a single-byte or UTF-8 character set — is
+    // rewritten on its bytes; whatever that path declines goes through dicom-rs's object.
+    if let Some(magic_at) = layout.magic_at.filter(|_| run.byte_path) {
+        if let Ok(file) = raw::read(&input, magic_at as usize) {
+            if let Ok(outcome) = process_raw(run, &file, &input) {
+                run.taken.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return outcome;
+            }
+        }
+    }
+    process_object(run, path, &input, &layout)
+}
+
+/// The attributes that decide whether and where a file is released, as either path reads them.
+struct Placing {
+    transfer_syntax: String,
+    patient_id: String,
+    sop_class: String,
+    burned_in: String,
+    /// Original StudyInstanceUID, SeriesInstanceUID, SOPInstanceUID.
+    uids: [String; 3],
+}
+
+/// Where a released file goes.
+struct Release<'r> {
+    usubjid: &'r String,
+    sop_class: String,
+    /// The new SOPInstanceUID.
+    sop: String,
+    dest: PathBuf,
+}
+
+/// The subject, quarantine and UID checks before anything is rewritten (nothing is claimed or
+/// written here): the release's place, or the outcome of a file that is not released.
+fn place<'r>(run: &'r Run, p: Placing) -> Result<Release<'r>, Outcome> {
+    let Some(usubjid) = run.map.get(&p.patient_id) else {
+        return Err(run.unattributed("unknown subject: PatientID not in the subject map".into()));
+    };
+    if !run.owned.contains(usubjid) {
+        return Err(Outcome::OtherShard);
+    }
+    // It goes into the new file meta group as it is: it must be a UID.
+    if !is_uid(&p.sop_class) {
+        return Err(Outcome::NotReleased(
+            "missing or malformed attribute SOPClassUID (0008,0016): expected a UID (1 to 64 digits and dots)"
+                .into(),
+        ));
+    }
+    if p.burned_in.eq_ignore_ascii_case("YES") {
+        return Err(Outcome::NotReleased(
+            "quarantined: BurnedInAnnotation is YES".into(),
+        ));
+    }
+    if p.sop_class.starts_with("1.2.840.10008.5.1.4.1.1.7") {
+        return Err(Outcome::NotReleased(
+            "quarantined: secondary capture / screen save (may carry burned-in text)".into(),
+        ));
+    }
+    let mut uids = [String::new(), String::new(), String::new()];
+    for ((slot, v), name) in uids.iter_mut().zip(&p.uids).zip([
+        "StudyInstanceUID (0020,000D)",
+        "SeriesInstanceUID (0020,000E)",
+        "SOPInstanceUID (0008,0018)",
+    ]) {
+        if v.is_empty() {
+            return Err(Outcome::NotReleased(format!(
+                "missing attribute {name}: expected a UID to place the file"
+            )));
+        }
+        *slot = run.uids.map(v);
+    }
+    let [study, series, sop] = uids;
+    let dest = run
+        .out
+        .join(crate::convert::sanitize(usubjid))
+        .join(&study)
+        .join(&series)
+        .join(format!("{sop}.dcm"));
+    Ok(Release {
+        usubjid,
+        sop_class: p.sop_class,
+        sop,
+        dest,
+    })
+}
+
+/// DeidentificationMethod: the tool and the options in force.
+fn method(run: &Run) -> String {
+    format!(
+        "ancilla {}: PS3.15 Annex E Basic Profile{}",
+        env!("CARGO_PKG_VERSION"),
+        run.options
+            .codes()
+            .iter()
+            .map(|(c, _, _)| format!(" +{c}"))
+            .collect::<String>()
+    )
+}
+
+/// DeidentificationMethodCodeSequence's codes: 113100, then each option's.
+fn method_codes(run: &Run) -> Vec<(&'static str, &'static str)> {
+    let mut codes = vec![("113100", "Basic Application Confidentiality Profile")];
+    codes.extend(run.options.codes().iter().map(|(c, m, _)| (*c, *m)));
+    codes
+}
+
+/// LongitudinalTemporalInformationModified.
+fn temporal(run: &Run) -> &'static str {
+    if run.options.retain_longitudinal_modified_dates {
+        "MODIFIED"
+    } else {
+        "REMOVED"
+    }
+}
+
+/// The new file meta group.
+fn file_meta(ts: &str, release: &Release) -> Result<dicom_object::FileMetaTable, String> {
+    FileMetaTableBuilder::new()
+        .transfer_syntax(ts)
+        .media_storage_sop_class_uid(release.sop_class.clone())
+        .media_storage_sop_instance_uid(release.sop.clone())
+        .implementation_class_uid("2.25.302228434012094712350394857467219573915")
+        .implementation_version_name("ANCILLA_DEID")
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// Preamble, DICM and the file meta group, in a buffer of `capacity`.
+fn file_start(meta: &dicom_object::FileMetaTable, capacity: usize) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::with_capacity(capacity);
+    bytes.extend_from_slice(&[0u8; 128]);
+    bytes.extend_from_slice(b"DICM");
+    meta.write(&mut bytes).map_err(|e| e.to_string())?;
+    Ok(bytes)
+}
+
+/// Buffer sizes: the header alone when the Pixel Data is carried over (glibc consolidates its
+/// free lists on every free of 64 KiB or more: 5% of a run with a 64 KiB buffer per file).
+fn capacity(carried_over: bool) -> usize {
+    if carried_over {
+        16 * 1024
+    } else {
+        64 * 1024
+    }
+}
+
+/// The file rewritten on its bytes ([`raw`]); `Err` when that path declines it somewhere (nothing
+/// has been claimed or written then).
+fn process_raw(run: &Run, file: &raw::File, input: &[u8]) -> Result<Outcome, raw::Decline> {
+    let placing = Placing {
+        transfer_syntax: file.transfer_syntax.clone(),
+        patient_id: file.attribute(tags::PATIENT_ID)?,
+        sop_class: file.attribute(tags::SOP_CLASS_UID)?,
+        burned_in: file.attribute(tags::BURNED_IN_ANNOTATION)?,
+        uids: [
+            file.attribute(tags::STUDY_INSTANCE_UID)?,
+            file.attribute(tags::SERIES_INSTANCE_UID)?,
+            file.attribute(tags::SOP_INSTANCE_UID)?,
+        ],
+    };
+    let ts = placing.transfer_syntax.clone();
+    let release = match place(run, placing) {
+        Ok(r) => r,
+        Err(outcome) => return Ok(outcome),
+    };
+    let usubjid = release.usubjid;
+    let (mut identifiers, mut original_uids) = file.identifiers_and_uids()?;
+    identifiers.retain(|i| !i.eq_ignore_ascii_case(usubjid));
+    original_uids.insert(file.media_sop_instance.clone());
+    let prepared = clean::Identifiers::new(&identifiers.for_cleaning());
+    let mut ctx = apply::Context {
+        uids: &run.uids,
+        options: run.options,
+        date_offset_days: keyed::date_offset_days(run.key, usubjid),
+        identifiers: &prepared,
+        counts: apply::Counts::default(),
+    };
+    // Identity and the record of what was done (PS3.15 E.1.1, PS3.3 C.7.1.1), in tag order.
+    let set = [
+        file.text_element(tags::PATIENT_NAME, VR::PN, usubjid)?,
+        file.text_element(tags::PATIENT_ID, VR::LO, usubjid)?,
+        file.text_element(tags::PATIENT_IDENTITY_REMOVED, VR::CS, "YES")?,
+        file.text_element(tags::DEIDENTIFICATION_METHOD, VR::LO, &method(run))?,
+        file.code_sequence(
+            tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE,
+            &method_codes(run),
+        )?,
+        file.text_element(
+            tags::LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED,
+            VR::CS,
+            temporal(run),
+        )?,
+    ];
+    let mut body = Vec::with_capacity(capacity(true));
+    let tail_at = file.transform(&mut ctx, &set, &mut body)?;
+    if run.already_done(&release.dest) {
+        return Ok(Outcome::AlreadyDone {
+            usubjid: usubjid.clone(),
+            counts: ctx.counts,
+        });
+    }
+    let mut bytes =
+        match file_meta(&ts, &release).and_then(|m| file_start(&m, capacity(tail_at.is_some()))) {
+            Ok(b) => b,
+            Err(e) => return Ok(Outcome::NotReleased(format!("could not be encoded: {e}"))),
+        };
+    bytes.extend_from_slice(&body);
+    let tail = tail_at.and_then(|at| input.get(at..));
+    Ok(write_checked(
+        run,
+        &release,
+        &bytes,
+        tail,
+        &identifiers,
+        &original_uids,
+        ctx.counts,
+    ))
+}
+
+/// The file through dicom-rs's in-memory object ([`apply::transform`] and dicom-rs's writer).
+fn process_object(run: &Run, path: &Path, input: &[u8], layout: &Layout) -> Outcome {
     // Native Pixel Data that ends the file is carried over as its bytes (header and value, the
     // same transfer syntax): only the data set before it is parsed, rewritten and checked.
-    let split = pixel_data_tail(&layout, &input).and_then(|(at, syntax)| {
+    let split = pixel_data_tail(layout, input).and_then(|(at, syntax)| {
         let head = dicom_object::OpenFileOptions::new()
             .from_reader(&input[..at])
             .ok()?;
@@ -353,7 +579,7 @@ fn process(run: &Run, path: &Path) -> Outcome {
     });
     let (file, tail) = match split {
         Some((head, at)) => (head, Some(&input[at..])),
-        None => match dicom_object::OpenFileOptions::new().from_reader(input.as_slice()) {
+        None => match dicom_object::OpenFileOptions::new().from_reader(input) {
             Ok(f) => (f, None),
             // The scan's reader names the reason (not DICOM, truncated, unsupported syntax, ...).
             Err(e) => {
@@ -364,56 +590,28 @@ fn process(run: &Run, path: &Path) -> Outcome {
             }
         },
     };
-    let ts = file
-        .meta()
-        .transfer_syntax()
-        .trim_end_matches('\0')
-        .to_string();
     let obj: &InMemDicomObject = &file;
-    let pid = str_attr(obj, tags::PATIENT_ID);
-    let Some(usubjid) = run.map.get(&pid) else {
-        return run.unattributed("unknown subject: PatientID not in the subject map".into());
+    let placing = Placing {
+        transfer_syntax: file
+            .meta()
+            .transfer_syntax()
+            .trim_end_matches('\0')
+            .to_string(),
+        patient_id: str_attr(obj, tags::PATIENT_ID),
+        sop_class: str_attr(obj, tags::SOP_CLASS_UID),
+        burned_in: str_attr(obj, tags::BURNED_IN_ANNOTATION),
+        uids: [
+            str_attr(obj, tags::STUDY_INSTANCE_UID),
+            str_attr(obj, tags::SERIES_INSTANCE_UID),
+            str_attr(obj, tags::SOP_INSTANCE_UID),
+        ],
     };
-    if !run.owned.contains(usubjid) {
-        return Outcome::OtherShard;
-    }
-    let sop_class = str_attr(obj, tags::SOP_CLASS_UID);
-    // It goes into the new file meta group as it is: it must be a UID.
-    if !is_uid(&sop_class) {
-        return Outcome::NotReleased(
-            "missing or malformed attribute SOPClassUID (0008,0016): expected a UID (1 to 64 digits and dots)"
-                .into(),
-        );
-    }
-    if str_attr(obj, tags::BURNED_IN_ANNOTATION).eq_ignore_ascii_case("YES") {
-        return Outcome::NotReleased("quarantined: BurnedInAnnotation is YES".into());
-    }
-    if sop_class.starts_with("1.2.840.10008.5.1.4.1.1.7") {
-        return Outcome::NotReleased(
-            "quarantined: secondary capture / screen save (may carry burned-in text)".into(),
-        );
-    }
-    let mut uids = [String::new(), String::new(), String::new()];
-    for (slot, (tag, name)) in uids.iter_mut().zip([
-        (tags::STUDY_INSTANCE_UID, "StudyInstanceUID (0020,000D)"),
-        (tags::SERIES_INSTANCE_UID, "SeriesInstanceUID (0020,000E)"),
-        (tags::SOP_INSTANCE_UID, "SOPInstanceUID (0008,0018)"),
-    ]) {
-        let v = str_attr(obj, tag);
-        if v.is_empty() {
-            return Outcome::NotReleased(format!(
-                "missing attribute {name}: expected a UID to place the file"
-            ));
-        }
-        *slot = run.uids.map(&v);
-    }
-    let [study, series, sop] = uids;
-    let dest = run
-        .out
-        .join(crate::convert::sanitize(usubjid))
-        .join(&study)
-        .join(&series)
-        .join(format!("{sop}.dcm"));
+    let ts = placing.transfer_syntax.clone();
+    let release = match place(run, placing) {
+        Ok(r) => r,
+        Err(outcome) => return outcome,
+    };
+    let usubjid = release.usubjid;
     let mut identifiers = clean::identifiers(obj);
     identifiers.retain(|i| !i.eq_ignore_ascii_case(usubjid));
     let mut original_uids = HashSet::new();
@@ -438,93 +636,78 @@ fn process(run: &Run, path: &Path) -> Outcome {
         ctx.counts.action(options::Action::K);
     }
     // Done by an earlier run: counted (the report describes the release, not the run), not rewritten.
-    if run.already_done(&dest) {
+    if run.already_done(&release.dest) {
         return Outcome::AlreadyDone {
             usubjid: usubjid.clone(),
             counts: ctx.counts,
         };
     }
     // Identity and the record of what was done (PS3.15 E.1.1, PS3.3 C.7.1.1).
-    new.put(DataElement::new(
-        tags::PATIENT_ID,
-        VR::LO,
-        PrimitiveValue::from(usubjid.as_str()),
-    ));
-    new.put(DataElement::new(
-        tags::PATIENT_NAME,
-        VR::PN,
-        PrimitiveValue::from(usubjid.as_str()),
-    ));
-    new.put(DataElement::new(
-        tags::PATIENT_IDENTITY_REMOVED,
-        VR::CS,
-        PrimitiveValue::from("YES"),
-    ));
+    for (tag, vr, value) in [
+        (tags::PATIENT_ID, VR::LO, usubjid.as_str()),
+        (tags::PATIENT_NAME, VR::PN, usubjid.as_str()),
+        (tags::PATIENT_IDENTITY_REMOVED, VR::CS, "YES"),
+        (tags::DEIDENTIFICATION_METHOD, VR::LO, &method(run)),
+        (
+            tags::LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED,
+            VR::CS,
+            temporal(run),
+        ),
+    ] {
+        new.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
+    }
+    let items = method_codes(run)
+        .iter()
+        .map(|(c, m)| code_item(c, m))
+        .collect();
+    new.put(sq(tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE, items));
     if tail.is_none() && ts != "1.2.840.10008.1.2.2" {
         words_as_bytes(&mut new);
     }
-    let codes = run.options.codes();
-    let method = format!(
-        "ancilla {}: PS3.15 Annex E Basic Profile{}",
-        env!("CARGO_PKG_VERSION"),
-        codes
-            .iter()
-            .map(|(c, _, _)| format!(" +{c}"))
-            .collect::<String>()
-    );
-    new.put(DataElement::new(
-        tags::DEIDENTIFICATION_METHOD,
-        VR::LO,
-        PrimitiveValue::from(method.as_str()),
-    ));
-    let mut items = vec![code_item(
-        "113100",
-        "Basic Application Confidentiality Profile",
-    )];
-    items.extend(codes.iter().map(|(c, m, _)| code_item(c, m)));
-    new.put(sq(tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE, items));
-    let temporal = if run.options.retain_longitudinal_modified_dates {
-        "MODIFIED"
-    } else {
-        "REMOVED"
-    };
-    new.put(DataElement::new(
-        tags::LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED,
-        VR::CS,
-        PrimitiveValue::from(temporal),
-    ));
-    let meta = FileMetaTableBuilder::new()
-        .transfer_syntax(ts)
-        .media_storage_sop_class_uid(sop_class)
-        .media_storage_sop_instance_uid(sop.clone())
-        .implementation_class_uid("2.25.302228434012094712350394857467219573915")
-        .implementation_version_name("ANCILLA_DEID");
-    // Encode once and check the bytes (a file that fails is never written); then write them and
-    // read the written file back from disk: it must be those checked bytes, byte for byte (what
-    // is on disk is what was checked), or it is deleted and reported.
-    // Sized for the header alone when the Pixel Data is carried over (glibc consolidates its free
-    // lists on every free of 64 KiB or more: 5% of a run with a 64 KiB buffer per file).
-    let capacity = if tail.is_some() { 16 * 1024 } else { 64 * 1024 };
-    let encoded = meta
-        .build()
-        .map_err(|e| e.to_string())
-        .and_then(|meta| encode(new, &meta, capacity));
+    let encoded =
+        file_meta(&ts, &release).and_then(|meta| encode(new, &meta, capacity(tail.is_some())));
     let bytes = match encoded {
         Ok(b) => b,
         Err(e) => return Outcome::NotReleased(format!("could not be encoded: {e}")),
     };
-    // The carried-over tail is one Pixel Data element of a binary VR (pixel_data_tail checked its
-    // header), which the check would skip: checking the bytes before it checks the whole file.
-    if let Err(why) = verify::check_bytes(&bytes, &run.options, &identifiers, &original_uids) {
+    write_checked(
+        run,
+        &release,
+        &bytes,
+        tail,
+        &identifiers,
+        &original_uids,
+        ctx.counts,
+    )
+}
+
+/// Check the encoded bytes (a file that fails is never written), then write them and read the
+/// written file back from disk: it must be those checked bytes, byte for byte (what is on disk
+/// is what was checked), or it is deleted and reported.
+fn write_checked(
+    run: &Run,
+    release: &Release,
+    bytes: &[u8],
+    tail: Option<&[u8]>,
+    identifiers: &clean::Found,
+    original_uids: &HashSet<String>,
+    counts: apply::Counts,
+) -> Outcome {
+    // The carried-over tail is one Pixel Data element of a binary VR (pixel_data_tail and the
+    // byte path checked its header), which the check would skip: checking the bytes before it
+    // checks the whole file.
+    if let Err(why) = verify::check_bytes(bytes, &run.options, identifiers, original_uids) {
         return Outcome::VerificationFailed(why);
     }
     let tail = tail.unwrap_or_default();
-    let parent = dest.parent().unwrap_or(run.out);
+    let parent = release.dest.parent().unwrap_or(run.out);
     // Written to a temporary sibling, read back through the same handle (it must be the checked
     // bytes, byte for byte: what is on disk is what was checked), and only then renamed into
     // place; a file that reads back otherwise is removed and reported.
     let written = run.make_dir(parent).map_err(WriteError::Io).and_then(|()| {
-        crate::atomic::write_in_existing_dir(&dest, |tmp| write_and_read_back(tmp, &bytes, tail))
+        crate::atomic::write_in_existing_dir(&release.dest, |tmp| {
+            write_and_read_back(tmp, bytes, tail)
+        })
     });
     match written {
         Ok(()) => {}
@@ -534,8 +717,8 @@ fn process(run: &Run, path: &Path) -> Outcome {
         Err(WriteError::ReadBack(why)) => return Outcome::VerificationFailed(why),
     }
     Outcome::Released {
-        usubjid: usubjid.clone(),
-        counts: ctx.counts,
+        usubjid: release.usubjid.clone(),
+        counts,
     }
 }
 
@@ -632,6 +815,17 @@ pub fn run_with(
     options: DeidOptionsSet,
     quiet: bool,
 ) -> Result<DeidSummary, DeidError> {
+    run_paths(opts, options, quiet, true).map(|(summary, _)| summary)
+}
+
+/// [`run_with`], with the byte path ([`raw`]) or through dicom-rs's object for every file (the
+/// tests compare the two).
+fn run_paths(
+    opts: &DeidOptions,
+    options: DeidOptionsSet,
+    quiet: bool,
+    byte_path: bool,
+) -> Result<(DeidSummary, usize), DeidError> {
     let config = DeidConfig { options };
     let key = read_key(&opts.key)?;
     let map = read_subject_map(&opts.subjects)?;
@@ -655,6 +849,8 @@ pub fn run_with(
         made_dirs: Default::default(),
         fresh_output: holds_no_folder(&opts.out),
         claimed: Default::default(),
+        byte_path,
+        taken: Default::default(),
     };
     let mut summary = DeidSummary::default();
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
@@ -751,12 +947,120 @@ pub fn run_with(
             summary.verification_failures
         );
     }
-    Ok(summary)
+    Ok((summary, run_ctx.taken.into_inner()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every file under `input` de-identified by both paths (the byte path where it takes the
+    /// file on, and dicom-rs's object for all): the same files, byte for byte, and the same
+    /// report. Returns (files released, files the byte path took).
+    fn both_paths(input: &Path, key: &Path, map: &Path) -> (usize, usize) {
+        let out = tempfile::tempdir().expect("temp dir");
+        let run = |dir: &str, byte_path: bool| {
+            let opts = DeidOptions {
+                input: input.to_path_buf(),
+                out: out.path().join(dir),
+                key: key.to_path_buf(),
+                subjects: map.to_path_buf(),
+                config: None,
+                site_log: None,
+                shard: None,
+            };
+            run_paths(&opts, DeidOptionsSet::default(), true, byte_path).expect("deid runs")
+        };
+        let (bytes_summary, taken) = run("bytes", true);
+        let (object_summary, none) = run("object", false);
+        assert_eq!(none, 0);
+        let tree = |dir: &str| {
+            let mut files = BTreeMap::new();
+            let root = out.path().join(dir);
+            let mut stack = vec![root.clone()];
+            while let Some(d) = stack.pop() {
+                for e in std::fs::read_dir(&d).expect("output dir").flatten() {
+                    let p = e.path();
+                    if p.is_dir() {
+                        stack.push(p);
+                    } else {
+                        let rel = p.strip_prefix(&root).expect("under root").to_path_buf();
+                        files.insert(rel, std::fs::read(&p).expect("output file"));
+                    }
+                }
+            }
+            files
+        };
+        let (by_bytes, by_object) = (tree("bytes"), tree("object"));
+        assert_eq!(
+            by_bytes.keys().collect::<Vec<_>>(),
+            by_object.keys().collect::<Vec<_>>()
+        );
+        for (name, b) in &by_bytes {
+            let o = &by_object[name];
+            let first = b.iter().zip(o).position(|(x, y)| x != y);
+            assert!(
+                b == o,
+                "{} differs (lengths {} and {}, first at {first:?})",
+                name.display(),
+                b.len(),
+                o.len()
+            );
+        }
+        assert_eq!(bytes_summary.released, object_summary.released);
+        assert_eq!(bytes_summary.not_released, object_summary.not_released);
+        assert_eq!(
+            bytes_summary.verification_failures,
+            object_summary.verification_failures
+        );
+        (bytes_summary.released, taken)
+    }
+
+    #[test]
+    fn the_byte_path_releases_what_the_object_path_releases_on_encapsulated_and_seg_files() {
+        // Files written by other tools (pydicom, highdicom; see their READMEs): JPEG, JPEG 2000
+        // and RLE fragments, SEG frames, the IBSI phantom's DICOM.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let map = dir.path().join("map.csv");
+        std::fs::write(
+            &map,
+            "patient_id,usubjid\nFIXTURE,ANC-T-0001\nPHANTOM-SEG,ANC-T-0002\nFIG61,ANC-T-0003\n",
+        )
+        .expect("map");
+        let key = dir.path().join("key.bin");
+        std::fs::write(&key, [7u8; 32]).expect("key");
+        let (released, taken) = both_paths(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data"),
+            &key,
+            &map,
+        );
+        // Two files fail the PHI check by either path (their manufacturer's names hold the
+        // patient's), two IBSI files are not Part 10.
+        assert_eq!(released, 18);
+        assert!(taken >= 20, "the byte path took {taken}");
+    }
+
+    #[test]
+    fn the_byte_path_releases_what_the_object_path_releases_on_the_phantom() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        crate::phantom::generate(&crate::phantom::PhantomOptions {
+            out: dir.path().to_path_buf(),
+            subjects: 2,
+            seed: 11,
+            dicom_rois: true,
+        })
+        .expect("phantom");
+        let (released, taken) = both_paths(
+            &dir.path().join("site-export"),
+            &dir.path().join("key.bin"),
+            &dir.path().join("clinical/subject_map.csv"),
+        );
+        assert!(released > 100, "{released} released");
+        assert!(
+            taken >= released,
+            "the byte path took {taken} of {released}"
+        );
+    }
 
     /// A file's start (preamble, DICM, a file meta group naming the syntax of `explicit`).
     fn head(explicit: bool) -> Vec<u8> {

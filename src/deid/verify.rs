@@ -239,10 +239,7 @@ pub fn uids_of(obj: &InMemDicomObject, out: &mut HashSet<String>) {
             }
             Value::Primitive(p) if e.header().vr == VR::UI => {
                 for s in p.to_multi_str().iter() {
-                    let t = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
-                    if !t.is_empty() && !super::keyed::is_well_known(t) {
-                        out.insert(t.to_string());
-                    }
+                    note_uid(s, out);
                 }
             }
             _ => {}
@@ -250,8 +247,16 @@ pub fn uids_of(obj: &InMemDicomObject, out: &mut HashSet<String>) {
     }
 }
 
+/// One UID value into `out` (trimmed; empty values and the standard's own UIDs left out).
+pub(super) fn note_uid(s: &str, out: &mut HashSet<String>) {
+    let t = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+    if !t.is_empty() && !super::keyed::is_well_known(t) {
+        out.insert(t.to_string());
+    }
+}
+
 /// A private creator element (gggg,0010-00FF) of an odd group.
-fn is_creator(tag: Tag) -> bool {
+pub(super) fn is_creator(tag: Tag) -> bool {
     tag.group() % 2 == 1 && (0x0010..=0x00FF).contains(&tag.element())
 }
 
