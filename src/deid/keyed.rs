@@ -28,10 +28,23 @@ pub fn map_uid(key: &[u8], uid: &str) -> String {
     UidMapper::new(key).map(uid)
 }
 
+/// How many recent mappings each thread keeps: a file's study, series and frame of reference
+/// UIDs are the previous file's, and its SOP Instance UID is mapped twice (to place the file, and
+/// in its data set): without them a file cost eight HMACs.
+const RECENT_UIDS: usize = 16;
+
+thread_local! {
+    /// (mapper, original UID, pseudonym) of the last UIDs mapped on this thread.
+    static RECENT: std::cell::RefCell<std::collections::VecDeque<(u64, String, String)>> =
+        const { std::cell::RefCell::new(std::collections::VecDeque::new()) };
+}
+
 /// [`map_uid`] for one key, many UIDs: the HMAC state after the key and the domain prefix is
 /// computed once and cloned per UID (two SHA-256 blocks fewer per UID).
 #[derive(Clone)]
 pub struct UidMapper {
+    /// Tells this mapper's entries in the per-thread cache from another's (another key).
+    id: u64,
     keyed: HmacSha256,
 }
 
@@ -41,7 +54,9 @@ impl UidMapper {
             <HmacSha256 as Mac>::new_from_slice(&[0u8; 32]).expect("fixed key")
         });
         keyed.update(b"ancilla-uid\0");
-        UidMapper { keyed }
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        UidMapper { id, keyed }
     }
 
     /// The pseudonymous UID of `uid` (standard UIDs and empty values unchanged).
@@ -50,12 +65,26 @@ impl UidMapper {
         if uid.is_empty() || is_well_known(uid) {
             return uid.to_string();
         }
-        let mut mac = self.keyed.clone();
-        mac.update(uid.as_bytes());
-        let h: [u8; 32] = mac.finalize().into_bytes().into();
-        let mut b = [0u8; 16];
-        b.copy_from_slice(&h[..16]);
-        format!("2.25.{}", u128::from_be_bytes(b))
+        RECENT.with(|recent| {
+            let mut recent = recent.borrow_mut();
+            if let Some((_, _, mapped)) = recent
+                .iter()
+                .find(|(id, original, _)| *id == self.id && original == uid)
+            {
+                return mapped.clone();
+            }
+            let mut mac = self.keyed.clone();
+            mac.update(uid.as_bytes());
+            let h: [u8; 32] = mac.finalize().into_bytes().into();
+            let mut b = [0u8; 16];
+            b.copy_from_slice(&h[..16]);
+            let mapped = format!("2.25.{}", u128::from_be_bytes(b));
+            if recent.len() == RECENT_UIDS {
+                recent.pop_front();
+            }
+            recent.push_back((self.id, uid.to_string(), mapped.clone()));
+            mapped
+        })
     }
 }
 

@@ -516,7 +516,7 @@ fn process_raw(run: &Run, file: &raw::File, input: &[u8]) -> Result<Outcome, raw
     let (mut identifiers, mut original_uids) = file.identifiers_and_uids()?;
     identifiers.retain(|i| !i.eq_ignore_ascii_case(usubjid));
     original_uids.insert(file.media_sop_instance.clone());
-    let prepared = clean::Identifiers::new(&identifiers.for_cleaning());
+    let prepared = clean::Identifiers::of(&identifiers);
     let mut ctx = apply::Context {
         uids: &run.uids,
         options: run.options,
@@ -622,7 +622,7 @@ fn process_object(run: &Run, path: &Path, input: &[u8], layout: &Layout) -> Outc
             .trim_end_matches('\0')
             .to_string(),
     );
-    let prepared = clean::Identifiers::new(&identifiers.for_cleaning());
+    let prepared = clean::Identifiers::of(&identifiers);
     let mut ctx = apply::Context {
         uids: &run.uids,
         options: run.options,

@@ -75,8 +75,15 @@ impl DeidOptionsSet {
     /// (X/Z → Z, X/D → D, X/Z/D → Z, Z/D → Z, X/Z/U* → U: the sequence kept, its UIDs replaced).
     pub fn action(&self, rule: &Rule) -> Action {
         let mut code = rule.basic.as_str();
-        for (_, _, col) in self.codes() {
-            if !rule.options[col].is_empty() {
+        // The options in the order `codes` lists them (a later one's cell wins), without the
+        // list: this runs once per attribute.
+        for (on, col) in [
+            (self.clean_descriptors, 7),
+            (self.retain_longitudinal_modified_dates, 6),
+            (self.retain_patient_characteristics, 4),
+            (self.retain_safe_private, 0),
+        ] {
+            if on && !rule.options[col].is_empty() {
                 code = rule.options[col].as_str();
             }
         }

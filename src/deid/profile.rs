@@ -2,7 +2,6 @@
 //! embedded from `ps3.15-annex-e-profile.csv` (editions 2024b–2024e; see its README) and parsed
 //! once: the Basic profile action of every listed attribute and each option's replacement.
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use dicom_core::Tag;
@@ -34,7 +33,9 @@ pub struct Rule {
 /// The parsed table.
 #[derive(Debug)]
 pub struct Profile {
-    exact: HashMap<u32, Rule>,
+    /// Rows by (group << 16 | element), sorted: searched by bisection (once per attribute of
+    /// every file; a SipHash lookup cost three times as much).
+    exact: Vec<(u32, Rule)>,
     repeating_50xx: Option<Rule>,
     overlay_data: Option<Rule>,
     overlay_comments: Option<Rule>,
@@ -48,7 +49,7 @@ fn parse() -> Profile {
     let (c_id, c_kw, c_basic) = (col("tag_id"), col("keyword"), col("basic_profile"));
     let opt_cols: Vec<Option<usize>> = OPTION_COLUMNS.iter().map(|c| col(c)).collect();
     let mut p = Profile {
-        exact: HashMap::new(),
+        exact: Vec::new(),
         repeating_50xx: None,
         overlay_data: None,
         overlay_comments: None,
@@ -74,11 +75,15 @@ fn parse() -> Profile {
             "ggggeeee" => {} // private attributes: handled by the safe-private whitelist
             _ => {
                 if let Ok(v) = u32::from_str_radix(&id, 16) {
-                    p.exact.insert(v, rule);
+                    p.exact.push((v, rule));
                 }
             }
         }
     }
+    // A tag listed twice keeps its last row, as a map would.
+    p.exact.reverse();
+    p.exact.sort_by_key(|(k, _)| *k);
+    p.exact.dedup_by_key(|(k, _)| *k);
     p
 }
 
@@ -92,8 +97,8 @@ impl Profile {
     /// The rule of a (public) attribute, if the table lists it.
     pub fn rule(&self, tag: Tag) -> Option<&Rule> {
         let key = ((tag.group() as u32) << 16) | tag.element() as u32;
-        if let Some(r) = self.exact.get(&key) {
-            return Some(r);
+        if let Ok(i) = self.exact.binary_search_by_key(&key, |(k, _)| *k) {
+            return Some(&self.exact[i].1);
         }
         let g = tag.group();
         if (0x5000..=0x501E).contains(&g) && g % 2 == 0 {

@@ -105,7 +105,7 @@ fn automaton(identifiers: &Found) -> Result<Rc<Automata>, String> {
         let personal = all.len();
         all.extend(patterns(&identifiers.places));
         let ac = Rc::new(Automata {
-            all: AhoCorasick::new(&all)
+            all: super::clean::automaton(&all)
                 .map_err(|e| format!("the identifier search could not be built: {e}"))?,
             personal,
         });
@@ -261,14 +261,142 @@ pub(super) fn is_creator(tag: Tag) -> bool {
 }
 
 /// Check an encoded Part-10 file (as it will be written): its file meta group, then its data
-/// set as a stream of raw tokens, element by element at every depth.
+/// set element by element at every depth, walked as the length check walks a file
+/// ([`crate::ingest::preflight::walk`]: values read in place, only text values looked at). A
+/// deflated data set is read through dicom-rs's tokens ([`check_tokens`]).
 pub fn check_bytes(
     bytes: &[u8],
     options: &DeidOptionsSet,
     identifiers: &Found,
     original_uids: &HashSet<String>,
 ) -> Result<(), String> {
-    use dicom_encoding::text::{SpecificCharacterSet, TextCodec};
+    use crate::ingest::preflight::{walk, LengthProblem};
+    let mut visit = Walked {
+        c: Checker::new(options, identifiers, original_uids)?,
+        creators: vec![Vec::new()],
+        charset: dicom_encoding::text::SpecificCharacterSet::default(),
+        current: None,
+    };
+    match walk(bytes, &mut visit) {
+        Ok((_, true)) => Ok(()),
+        Ok((_, false)) => check_tokens(bytes, options, identifiers, original_uids),
+        Err(LengthProblem::Refused(why)) => Err(why),
+        Err(e) => Err(format!("cannot read the encoded file back: {e}")),
+    }
+}
+
+/// The check as a visitor of the walk.
+struct Walked<'a> {
+    c: Checker<'a>,
+    /// Private creators of each open data set (the root, then one per nested item), in order.
+    creators: Vec<Vec<(Tag, String)>>,
+    charset: dicom_encoding::text::SpecificCharacterSet,
+    /// The element whose value comes next: tag, VR, whether of the file meta group.
+    current: Option<(Tag, VR, bool)>,
+}
+
+fn creator_of(creators: &[Vec<(Tag, String)>], t: Tag) -> Option<String> {
+    creators
+        .last()
+        .and_then(|set| set.iter().find(|(ct, _)| *ct == t).map(|(_, v)| v.clone()))
+}
+
+impl crate::ingest::preflight::Visit for Walked<'_> {
+    fn element(&mut self, tag: Tag, vr: Option<[u8; 2]>, in_meta: bool) -> Result<bool, String> {
+        if in_meta {
+            // The file meta group's UIDs of the instance and its class.
+            let wanted = tag == tags::MEDIA_STORAGE_SOP_INSTANCE_UID
+                || tag == tags::MEDIA_STORAGE_SOP_CLASS_UID;
+            self.current = Some((tag, VR::UI, true));
+            return Ok(wanted);
+        }
+        use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
+        let vr = match vr {
+            Some(code) => VR::from_binary(code).ok_or_else(|| {
+                format!(
+                    "cannot read the encoded file back: element {} has no valid VR",
+                    TagName(tag)
+                )
+            })?,
+            // Implicit VR: the dictionary's, as dicom-rs reads it (private attributes: UN).
+            None => dicom_dictionary_std::StandardDataDictionary
+                .by_tag(tag)
+                .map(|e| e.vr().relaxed())
+                .unwrap_or(VR::UN),
+        };
+        // A private creator is judged by its value, which comes next.
+        if !is_creator(tag) {
+            let creators = &self.creators;
+            self.c.tag(tag, |t| creator_of(creators, t))?;
+        }
+        self.current = Some((tag, vr, false));
+        Ok(is_creator(tag) || !is_binary(vr) || tag == tags::SPECIFIC_CHARACTER_SET)
+    }
+
+    fn value(&mut self, bytes: &[u8]) -> Result<(), String> {
+        use dicom_encoding::text::{SpecificCharacterSet, TextCodec};
+        let Some((tag, vr, in_meta)) = self.current.take() else {
+            return Ok(());
+        };
+        let text = |cs: &SpecificCharacterSet| -> std::borrow::Cow<str> {
+            match std::str::from_utf8(bytes) {
+                Ok(t) if t.is_ascii() => t.into(),
+                _ => cs
+                    .decode(bytes)
+                    .map(Into::into)
+                    .unwrap_or_else(|_| String::from_utf8_lossy(bytes)),
+            }
+        };
+        if in_meta {
+            return self.c.text(tag, VR::UI, &text(&self.charset));
+        }
+        if tag == tags::SPECIFIC_CHARACTER_SET && self.creators.len() == 1 {
+            let code = text(&self.charset)
+                .split('\\')
+                .map(str::trim)
+                .find(|s| !s.is_empty())
+                .map(str::to_string);
+            self.charset = code
+                .as_deref()
+                .and_then(SpecificCharacterSet::from_code)
+                .unwrap_or_default();
+        }
+        if is_creator(tag) {
+            let name = text(&self.charset)
+                .trim()
+                .trim_end_matches('\0')
+                .to_string();
+            if let Some(set) = self.creators.last_mut() {
+                set.push((tag, name));
+            }
+            let creators = &self.creators;
+            self.c.tag(tag, |t| creator_of(creators, t))?;
+        }
+        if !is_binary(vr) {
+            let t = text(&self.charset);
+            self.c.text(tag, vr, &t)?;
+        }
+        Ok(())
+    }
+
+    fn item(&mut self, open: bool) {
+        if open {
+            self.creators.push(Vec::new());
+        } else {
+            self.creators.pop();
+        }
+    }
+}
+
+/// [`check_bytes`] on dicom-rs's raw tokens of the encoded file: for a deflated data set, and
+/// the reference the walk is tested against.
+pub fn check_tokens(
+    bytes: &[u8],
+    options: &DeidOptionsSet,
+    identifiers: &Found,
+    original_uids: &HashSet<String>,
+) -> Result<(), String> {
+    use crate::ingest::preflight::Visit;
     use dicom_encoding::transfer_syntax::{Codec, TransferSyntaxIndex};
     use dicom_parser::dataset::read::{DataSetReaderOptions, ValueReadStrategy};
     use dicom_parser::dataset::{DataSetReader, DataToken};
@@ -279,7 +407,12 @@ pub fn check_bytes(
     let unreadable = |e: &dyn std::fmt::Display| format!("cannot read the encoded file back: {e}");
     let meta =
         dicom_object::meta::FileMetaTable::from_reader(&mut body).map_err(|e| unreadable(&e))?;
-    let mut c = Checker::new(options, identifiers, original_uids)?;
+    let mut visit = Walked {
+        c: Checker::new(options, identifiers, original_uids)?,
+        creators: vec![Vec::new()],
+        charset: dicom_encoding::text::SpecificCharacterSet::default(),
+        current: None,
+    };
     for (tag, uid) in [
         (
             tags::MEDIA_STORAGE_SOP_INSTANCE_UID,
@@ -290,7 +423,9 @@ pub fn check_bytes(
             meta.media_storage_sop_class_uid(),
         ),
     ] {
-        c.text(tag, VR::UI, uid)?;
+        if visit.element(tag, None, true)? {
+            visit.value(uid.as_bytes())?;
+        }
     }
     let ts_uid = meta.transfer_syntax().trim_end_matches('\0');
     let ts = dicom_transfer_syntax_registry::TransferSyntaxRegistry
@@ -302,69 +437,23 @@ pub fn check_bytes(
         _ => Box::new(body),
     };
     let reader = DataSetReader::new_with_ts_options(source, ts, raw).map_err(|e| unreadable(&e))?;
-    // Private creators of each open data set (the root, then one per nested item), in order.
-    let mut creators: Vec<Vec<(Tag, String)>> = vec![Vec::new()];
-    let mut charset = SpecificCharacterSet::default();
-    let mut header: Option<(Tag, VR)> = None;
     let mut in_pixel_items = false;
-    let creator_of = |creators: &[Vec<(Tag, String)>], t: Tag| {
-        creators
-            .last()
-            .and_then(|set| set.iter().find(|(ct, _)| *ct == t).map(|(_, v)| v.clone()))
-    };
+    let mut wanted = false;
     for token in reader {
         match token.map_err(|e| unreadable(&e))? {
             DataToken::ElementHeader(h) => {
-                // A private creator is judged by its value, which comes next.
-                if !is_creator(h.tag) {
-                    c.tag(h.tag, |t| creator_of(&creators, t))?;
-                }
-                header = Some((h.tag, h.vr));
+                wanted = visit.element(h.tag, Some(h.vr.to_bytes()), false)?;
             }
             DataToken::SequenceStart { tag, .. } => {
-                c.tag(tag, |t| creator_of(&creators, t))?;
+                visit.element(tag, Some(*b"SQ"), false)?;
             }
             DataToken::PixelSequenceStart => in_pixel_items = true,
             DataToken::SequenceEnd => in_pixel_items = false,
-            DataToken::ItemStart { .. } if !in_pixel_items => creators.push(Vec::new()),
-            DataToken::ItemEnd if !in_pixel_items => {
-                creators.pop();
-            }
-            DataToken::PrimitiveValue(v) => {
-                let Some((tag, vr)) = header.take() else {
-                    continue;
-                };
-                let bytes = v.to_bytes();
-                let text = |cs: &SpecificCharacterSet| -> std::borrow::Cow<str> {
-                    match std::str::from_utf8(&bytes) {
-                        Ok(t) if t.is_ascii() => t.into(),
-                        _ => cs
-                            .decode(&bytes)
-                            .map(Into::into)
-                            .unwrap_or_else(|_| String::from_utf8_lossy(&bytes)),
-                    }
-                };
-                if tag == tags::SPECIFIC_CHARACTER_SET && creators.len() == 1 {
-                    let code = text(&charset)
-                        .split('\\')
-                        .map(str::trim)
-                        .find(|s| !s.is_empty())
-                        .map(str::to_string);
-                    charset = code
-                        .as_deref()
-                        .and_then(SpecificCharacterSet::from_code)
-                        .unwrap_or_default();
-                }
-                if is_creator(tag) {
-                    let name = text(&charset).trim().trim_end_matches('\0').to_string();
-                    if let Some(set) = creators.last_mut() {
-                        set.push((tag, name));
-                    }
-                    c.tag(tag, |t| creator_of(&creators, t))?;
-                }
-                if !is_binary(vr) {
-                    c.text(tag, vr, &text(&charset))?;
-                }
+            DataToken::ItemStart { .. } if !in_pixel_items => visit.item(true),
+            DataToken::ItemEnd if !in_pixel_items => visit.item(false),
+            DataToken::PrimitiveValue(v) if wanted => {
+                wanted = false;
+                visit.value(&v.to_bytes())?;
             }
             _ => {}
         }
@@ -419,7 +508,11 @@ mod tests {
             ..Found::default()
         };
         let uids: HashSet<String> = uids.iter().map(|s| s.to_string()).collect();
-        check_bytes(bytes, &DeidOptionsSet::default(), &ids, &uids)
+        let walked = check_bytes(bytes, &DeidOptionsSet::default(), &ids, &uids);
+        // The walk and dicom-rs's tokens come to the same verdict.
+        let tokens = check_tokens(bytes, &DeidOptionsSet::default(), &ids, &uids);
+        assert_eq!(walked, tokens);
+        walked
     }
 
     /// Regression (pydicom's test files, and any site whose name shares a word with a vendor's):

@@ -52,6 +52,9 @@ pub enum LengthProblem {
     UnknownSequence { group: u16, element: u16 },
     #[error("sequences nested deeper than {MAX_DEPTH} levels")]
     TooDeep,
+    /// The visitor of a walk ([`walk`]) refused what it was shown.
+    #[error("{0}")]
+    Refused(String),
     #[error("cannot read file: {0}")]
     Io(#[from] io::Error),
 }
@@ -113,6 +116,38 @@ pub struct Layout {
     pub pixel_data: Option<PixelData>,
 }
 
+/// What a [`walk`] shows: every element of the file meta group and of the data set, at every
+/// depth, in file order, with the values it asks for. Errors stop the walk
+/// ([`LengthProblem::Refused`]).
+pub trait Visit {
+    /// An element's header (sequences and encapsulated Pixel Data too); `vr` is None in implicit
+    /// VR. True asks for its value (shown next, if it is of defined length and not a sequence).
+    fn element(&mut self, tag: Tag, vr: Option<[u8; 2]>, in_meta: bool) -> Result<bool, String>;
+    /// The value asked for.
+    fn value(&mut self, value: &[u8]) -> Result<(), String>;
+    /// A sequence item opens (true) or closes (false).
+    fn item(&mut self, open: bool);
+}
+
+/// The length check's walk shows nothing.
+struct Unseen;
+
+impl Visit for Unseen {
+    fn element(&mut self, _: Tag, _: Option<[u8; 2]>, _: bool) -> Result<bool, String> {
+        Ok(false)
+    }
+    fn value(&mut self, _: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
+    fn item(&mut self, _: bool) {}
+}
+
+/// Walk a whole file held in memory as the length check does, showing `visit` its elements.
+/// The layout's `walked` says whether the data set was walked (not when deflated).
+pub fn walk(bytes: &[u8], visit: &mut impl Visit) -> Result<(Layout, bool), LengthProblem> {
+    check_with(bytes, bytes.len() as u64, visit)
+}
+
 /// Check the file at `path` (from its start).
 pub fn check_file(path: &std::path::Path) -> Result<(), LengthProblem> {
     let file = std::fs::File::open(path)?;
@@ -127,7 +162,15 @@ pub fn check_bytes(bytes: &[u8]) -> Result<Layout, LengthProblem> {
 
 /// Check a file of `len` bytes read from its start by `src`, and say where its Pixel Data is. A
 /// file without the DICM code (at byte 128, or at 0) passes: it is for the parser to reject.
-pub fn check(mut src: impl Source, len: u64) -> Result<Layout, LengthProblem> {
+pub fn check(src: impl Source, len: u64) -> Result<Layout, LengthProblem> {
+    check_with(src, len, &mut Unseen).map(|(layout, _)| layout)
+}
+
+fn check_with(
+    mut src: impl Source,
+    len: u64,
+    visit: &mut impl Visit,
+) -> Result<(Layout, bool), LengthProblem> {
     let mut head = [0u8; 132];
     let got = fill(&mut src, &mut head)?;
     let after_magic = if got >= 132 && &head[128..132] == b"DICM" {
@@ -135,10 +178,12 @@ pub fn check(mut src: impl Source, len: u64) -> Result<Layout, LengthProblem> {
     } else if got >= 4 && &head[..4] == b"DICM" {
         4
     } else {
-        return Ok(Layout::default());
+        return Ok((Layout::default(), false));
     };
     let magic_at = Some(after_magic as u64 - 4);
     let mut w = Walker {
+        visit,
+        value: Vec::new(),
         // What was read beyond the magic code comes first.
         src: Prefixed {
             head: &head[after_magic..got],
@@ -150,16 +195,18 @@ pub fn check(mut src: impl Source, len: u64) -> Result<Layout, LengthProblem> {
         pixel_data: None,
     };
     let Some(encoding) = w.meta()? else {
-        return Ok(Layout {
+        let layout = Layout {
             magic_at,
             pixel_data: None,
-        });
+        };
+        return Ok((layout, false));
     };
     w.dataset(encoding, None, 0, false)?;
-    Ok(Layout {
+    let layout = Layout {
         magic_at,
         pixel_data: w.pixel_data,
-    })
+    };
+    Ok((layout, true))
 }
 
 /// Bytes already read, then the rest of the source.
@@ -246,8 +293,11 @@ struct Header {
     at: u64,
 }
 
-struct Walker<S> {
+struct Walker<'v, S, V> {
     src: S,
+    visit: &'v mut V,
+    /// The value shown to the visitor (reused).
+    value: Vec<u8>,
     pos: u64,
     len: u64,
     /// A tag read ahead (the first data set tag, read while looking for the meta group's end).
@@ -256,7 +306,7 @@ struct Walker<S> {
     pixel_data: Option<PixelData>,
 }
 
-impl<S: Source> Walker<S> {
+impl<S: Source, V: Visit> Walker<'_, S, V> {
     fn left(&self) -> u64 {
         self.len.saturating_sub(self.pos)
     }
@@ -348,6 +398,25 @@ impl<S: Source> Walker<S> {
         Ok(declared)
     }
 
+    /// Show the visitor an element's header; true when it asks for the value.
+    fn shown(&mut self, h: &Header, in_meta: bool) -> Result<bool, LengthProblem> {
+        self.visit
+            .element(Tag(h.group, h.element), h.vr, in_meta)
+            .map_err(LengthProblem::Refused)
+    }
+
+    /// Read a value of `n` bytes (checked to fit) and show it to the visitor.
+    fn show_value(&mut self, n: u64) -> Result<(), LengthProblem> {
+        let n = usize::try_from(n).map_err(io::Error::other)?;
+        self.value.clear();
+        self.value.resize(n, 0);
+        self.src.read_exact(&mut self.value)?;
+        self.pos += n as u64;
+        self.visit
+            .value(&self.value)
+            .map_err(LengthProblem::Refused)
+    }
+
     /// The file meta group (explicit VR little endian, group 0002): its lengths checked, and the
     /// encoding of the data set after it (None when it is not walked: deflated, or the file
     /// ends).
@@ -369,13 +438,19 @@ impl<S: Source> Walker<S> {
                 return Err(undefined(&h));
             }
             let n = self.fits(&h)?;
+            let shown = self.shown(&h, true)?;
             if (h.group, h.element) == (0x0002, 0x0010) && n <= 256 {
                 let mut uid = vec![0u8; n as usize];
                 self.src.read_exact(&mut uid)?;
                 self.pos += n;
+                if shown {
+                    self.visit.value(&uid).map_err(LengthProblem::Refused)?;
+                }
                 syntax = String::from_utf8_lossy(&uid)
                     .trim_end_matches(['\0', ' '])
                     .to_string();
+            } else if shown {
+                self.show_value(n)?;
             } else {
                 self.skip(n)?;
             }
@@ -416,6 +491,8 @@ impl<S: Source> Walker<S> {
             // one is recorded.
             let pixel_data = tag == Tag(0x7FE0, 0x0010);
             let top_pixel_data = pixel_data && !in_item;
+            // A stray item is not an element.
+            let wanted = h.group != 0xFFFE && self.shown(&h, false)?;
             if h.length == UNDEFINED {
                 match h.vr {
                     Some(vr) if &vr == b"SQ" => self.sequence(encoding, None, depth + 1)?,
@@ -465,6 +542,8 @@ impl<S: Source> Walker<S> {
                 if self.pos < stop {
                     self.skip(stop - self.pos)?;
                 }
+            } else if wanted {
+                self.show_value(n)?;
             } else {
                 self.skip(n)?;
             }
@@ -486,12 +565,16 @@ impl<S: Source> Walker<S> {
             match (h.group, h.element) {
                 (0xFFFE, 0xE0DD) => return Ok(()),
                 (0xFFFE, 0xE000) if h.length == UNDEFINED => {
+                    self.visit.item(true);
                     self.dataset(encoding, None, depth + 1, true)?;
+                    self.visit.item(false);
                 }
                 (0xFFFE, 0xE000) => {
                     let n = self.fits(&h)?;
                     let stop = self.pos + n;
+                    self.visit.item(true);
                     self.dataset(encoding, Some(stop), depth + 1, true)?;
+                    self.visit.item(false);
                     if self.pos < stop {
                         self.skip(stop - self.pos)?;
                     }
