@@ -295,6 +295,76 @@ fn deid_with_an_altered_file_and_bytes(
     (o, reasons)
 }
 
+/// Regression (pydicom's test corpus): group lengths (gggg,0000), retired outside the file meta
+/// group, were kept with their old values while attributes of their group were removed; and
+/// DeidentificationMethod was one LO value of 76 characters (LO holds 64). Group lengths are now
+/// removed, and the method is two values.
+#[test]
+fn group_lengths_are_removed_and_the_method_fits_its_vr() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    phantom(dir, "1", "8", &[]);
+    let export = dir.join("site-export");
+    let one = files(&export)
+        .into_iter()
+        .find(|p| dicom_object::open_file(p).is_ok())
+        .unwrap();
+    let mut obj = dicom_object::open_file(&one).unwrap();
+    for group in [0x0008u16, 0x0010, 0x0020] {
+        obj.put(DataElement::new(
+            Tag(group, 0x0000),
+            VR::UL,
+            PrimitiveValue::from(1234u32),
+        ));
+    }
+    put(
+        &mut obj,
+        tags::SOP_INSTANCE_UID,
+        VR::UI,
+        "1.2.826.0.1.3680043.9.7.1",
+    );
+    obj.write_to_file(export.join("with-group-lengths.dcm"))
+        .unwrap();
+    let out = dir.join("deid");
+    let o = deid(
+        dir,
+        &out,
+        &dir.join("key.bin"),
+        &dir.join("clinical/subject_map.csv"),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let released: Vec<PathBuf> = files(&out)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "dcm"))
+        .collect();
+    assert!(released.len() > 100);
+    let mut methods = BTreeSet::new();
+    for p in &released {
+        let f = dicom_object::open_file(p).unwrap();
+        let lengths: Vec<Tag> = f
+            .iter()
+            .map(|e| e.header().tag)
+            .filter(|t| t.element() == 0)
+            .collect();
+        assert!(lengths.is_empty(), "{lengths:?} in {}", p.display());
+        let method = f.element(tags::DEIDENTIFICATION_METHOD).unwrap();
+        for v in method.to_multi_str().unwrap().iter() {
+            assert!(v.len() <= 64, "{v:?}");
+            methods.insert(v.to_string());
+        }
+    }
+    assert_eq!(
+        methods,
+        BTreeSet::from([
+            format!(
+                "ancilla {}: PS3.15 Annex E Basic Profile",
+                env!("CARGO_PKG_VERSION")
+            ),
+            "+113105 +113107 +113108 +113111".to_string()
+        ])
+    );
+}
+
 /// Regression (pydicom's test corpus): a value declaring about 4 GiB in a small input file was
 /// reserved and zero-filled by the DICOM reader before it failed. De-identification checks the
 /// lengths against the file first: the file is not released, for the element named; the rest is.

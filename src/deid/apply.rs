@@ -240,10 +240,15 @@ pub(super) fn dummy_text(vr: VR, ctx: &Context) -> String {
     }
 }
 
-/// The action for a public attribute: its Table E.1-1 row under the options in force; for one the
+/// The action for a public attribute: removed for a group length; else its Table E.1-1 row under the options in force; for one the
 /// table does not list, by its VR (UIDs replaced, dates shifted or removed, names emptied, the
 /// rest kept).
 pub(super) fn action_for(tag: Tag, vr: VR, options: &DeidOptionsSet) -> Action {
+    // Group lengths are retired outside the file meta group (PS3.5 §7.2), and would be wrong
+    // once attributes of their group are removed.
+    if tag.element() == 0x0000 {
+        return Action::X;
+    }
     match profile().rule(tag) {
         Some(rule) => options.action(rule),
         None => match vr {

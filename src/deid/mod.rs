@@ -434,16 +434,25 @@ fn place<'r>(run: &'r Run, p: Placing) -> Result<Release<'r>, Outcome> {
 }
 
 /// DeidentificationMethod: the tool and the options in force.
+/// Two values when options are in force (an LO value holds 64 characters at most, PS3.5 Table
+/// 6.2-1; the attribute is multi-valued): "ancilla 0.1.0: PS3.15 Annex E Basic Profile" and
+/// "+113105 +113107 +113108 +113111".
 fn method(run: &Run) -> String {
-    format!(
-        "ancilla {}: PS3.15 Annex E Basic Profile{}",
-        env!("CARGO_PKG_VERSION"),
-        run.options
-            .codes()
-            .iter()
-            .map(|(c, _, _)| format!(" +{c}"))
-            .collect::<String>()
-    )
+    let options: Vec<String> = run
+        .options
+        .codes()
+        .iter()
+        .map(|(c, _, _)| format!("+{c}"))
+        .collect();
+    let mut method = format!(
+        "ancilla {}: PS3.15 Annex E Basic Profile",
+        env!("CARGO_PKG_VERSION")
+    );
+    if !options.is_empty() {
+        method.push('\\');
+        method.push_str(&options.join(" "));
+    }
+    method
 }
 
 /// DeidentificationMethodCodeSequence's codes: 113100, then each option's.
