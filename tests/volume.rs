@@ -487,3 +487,104 @@ fn oblique_affine_equals_dcm2niix() {
     assert_eq!(h.pixdim[0], -1.0);
     assert_eq!((h.sform_code, h.qform_code), (1, 1));
 }
+
+/// Siemens mosaic DWI (test-data/siemens-mosaic: implicit VR, two 896×896 frames each holding 48
+/// slices of 128×128; b-value in (0019,100C) as undecoded bytes). Each pixel is first given a
+/// value that names its tile, row and column, so every voxel is checked against where it must
+/// come from; the sform is dcm2niix's on the same files (README there). Before, the mosaic was
+/// one 896×896 slice and the b-values read as 48 and 49 (the bytes of "0" and "1").
+#[test]
+fn siemens_mosaic_is_unpacked_as_dcm2niix_does() {
+    use dicom_core::value::PrimitiveValue;
+    use dicom_core::{DataElement, VR};
+    use std::io::Read;
+    const DCM2NIIX_SFORM: [[f64; 4]; 3] = [
+        [-1.796875, 0.0, 0.0, 115.0],
+        [0.0, 1.79685, -0.015708, -93.171478],
+        [0.0, 0.009408, 2.999959, -79.90535],
+    ];
+    let value = |b: usize, tile: usize, r: usize, c: usize| -> u16 {
+        ((tile * 37 + r * 5 + c * 3 + b * 3) % 4096) as u16
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    for (b, name) in ["siemens_dwi_0", "siemens_dwi_1000"].iter().enumerate() {
+        let gz = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("test-data/siemens-mosaic/{name}.dcm.gz"));
+        let mut raw = Vec::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(gz).unwrap())
+            .read_to_end(&mut raw)
+            .unwrap();
+        let path = input.join(format!("{name}.dcm"));
+        std::fs::write(&path, raw).unwrap();
+        let mut obj = dicom_object::open_file(&path).unwrap();
+        let mut px = vec![0u16; 896 * 896];
+        for r in 0..896 {
+            for c in 0..896 {
+                let tile = (r / 128) * 7 + c / 128;
+                if tile < 48 {
+                    px[r * 896 + c] = value(b, tile, r % 128, c % 128);
+                }
+            }
+        }
+        obj.put(DataElement::new(
+            dicom_dictionary_std::tags::PIXEL_DATA,
+            VR::OW,
+            PrimitiveValue::U16(px.into()),
+        ));
+        obj.write_to_file(&path).unwrap();
+    }
+    let scan = ancilla(&["scan", input.to_str().unwrap()]);
+    let listing = String::from_utf8_lossy(&scan.stdout);
+    assert!(
+        listing.contains("128x128x48") && listing.contains("[b0,b1000]"),
+        "{listing}"
+    );
+    let out = dir.path().join("out");
+    let o = ancilla(&[
+        "convert",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--uncompressed",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let nii = out.join("S001/012_mr_dwi.nii");
+    assert_eq!(
+        std::fs::read_to_string(out.join("S001/012_mr_dwi.bval"))
+            .unwrap()
+            .trim(),
+        "0 1000"
+    );
+    let h = nifti::NiftiHeader::from_file(&nii).unwrap();
+    assert_eq!(&h.dim[..5], &[4, 128, 128, 48, 2]);
+    for (r, srow) in [h.srow_x, h.srow_y, h.srow_z].iter().enumerate() {
+        for c in 0..4 {
+            assert!(
+                (srow[c] as f64 - DCM2NIIX_SFORM[r][c]).abs() < 1e-3,
+                "srow {r}: {srow:?} vs {:?}",
+                DCM2NIIX_SFORM[r]
+            );
+        }
+    }
+    // NIfTI voxel (i, j, k) of volume b: tile k, row 127 - j (rows flipped, as dcm2niix writes
+    // them), column i.
+    use nifti::{IntoNdArray, NiftiObject};
+    let data = nifti::ReaderOptions::new()
+        .read_file(&nii)
+        .unwrap()
+        .into_volume()
+        .into_ndarray::<f32>()
+        .unwrap();
+    for b in 0..2 {
+        for k in 0..48 {
+            for j in 0..128 {
+                for i in 0..128 {
+                    let want = value(b, k, 127 - j, i) as f32;
+                    assert_eq!(data[[i, j, k, b]], want, "voxel {i},{j},{k} of volume {b}");
+                }
+            }
+        }
+    }
+}

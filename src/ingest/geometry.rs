@@ -57,14 +57,16 @@ pub fn plan_series(files: &[&FileRecord]) -> Result<Vec<VolumePlan>, String> {
     if images.is_empty() {
         return Err("no image in the series".into());
     }
-    let (rows, columns) = (files[0].rows, files[0].columns);
-    if let Some(f) = files
-        .iter()
-        .find(|f| f.rows != rows || f.columns != columns)
-    {
+    let (rows, columns) = files[0].image_dims();
+    if let Some(f) = files.iter().find(|f| f.image_dims() != (rows, columns)) {
+        let (r, c) = f.image_dims();
         return Err(format!(
-            "matrix size differs within the series: {}×{} and {}×{} (Rows×Columns)",
-            rows, columns, f.rows, f.columns
+            "matrix size differs within the series: {rows}×{columns} and {r}×{c} (Rows×Columns{})",
+            if f.mosaic.is_some() || files[0].mosaic.is_some() {
+                ", of a mosaic's tiles"
+            } else {
+                ""
+            }
         ));
     }
     let Some(iop) = images[0].1.orientation else {

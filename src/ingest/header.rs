@@ -86,13 +86,25 @@ pub struct FileRecord {
     pub pixel_offset: Option<u64>,
     pub samples_per_pixel: u16,
     pub frames: u32,
+    /// A Siemens mosaic: its one frame holds tiles, each an image of `images`.
+    pub mosaic: Option<super::siemens::Mosaic>,
     pub has_pixels: bool,
     /// PatientIdentityRemoved (0012,0062) is YES.
     pub deidentified: bool,
     pub images: Vec<ImageRecord>,
 }
 
-/// One 2D image (a single-frame file, or one frame of a multi-frame file).
+impl FileRecord {
+    /// Rows and columns of each image: of a tile for a mosaic, of the frame otherwise.
+    pub fn image_dims(&self) -> (u32, u32) {
+        match self.mosaic {
+            Some(m) => (m.tile_rows, m.tile_columns),
+            None => (self.rows, self.columns),
+        }
+    }
+}
+
+/// One 2D image (a single-frame file, or one frame of a multi-frame file; a tile of a mosaic).
 #[derive(Debug, Clone, Default)]
 pub struct ImageRecord {
     /// Frame index within the file (0 for single-frame files).
@@ -125,7 +137,6 @@ const MR_ECHO_SEQ: Tag = Tag(0x0018, 0x9114);
 const EFFECTIVE_ECHO_TIME: Tag = Tag(0x0018, 0x9082);
 const TEMPORAL_POSITION_INDEX: Tag = Tag(0x0020, 0x9128);
 const GE_B_VALUE: Tag = Tag(0x0043, 0x1039);
-const SIEMENS_B_VALUE: Tag = Tag(0x0019, 0x100C);
 const PHILIPS_B_VALUE: Tag = Tag(0x2001, 0x1003);
 
 /// SOP classes that carry no image and are valid without Pixel Data.
@@ -320,10 +331,26 @@ pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
         }
     }
 
-    let images = if has_pixels {
-        image_records(&obj, frames)
-    } else {
+    let image_type: Vec<String> = str_of(&obj, tags::IMAGE_TYPE)
+        .map(|s| {
+            s.split('\\')
+                .map(|p| p.trim().to_ascii_uppercase())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut mosaic = None;
+    let images = if !has_pixels {
         Vec::new()
+    } else if image_type.iter().any(|t| t == "MOSAIC") && samples_per_pixel == 1 {
+        let csa = super::siemens::csa_image_header(&obj);
+        mosaic = super::siemens::mosaic(&obj, &image_type, rows, columns, frames, csa.as_ref());
+        let images = image_records(&obj, frames);
+        match mosaic {
+            Some(m) => mosaic_records(&obj, m, (rows, columns), csa.as_ref(), &images),
+            None => images,
+        }
+    } else {
+        image_records(&obj, frames)
     };
     Ok(FileRecord {
         path: path.to_path_buf(),
@@ -339,14 +366,7 @@ pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
         series_description: str_of(&obj, tags::SERIES_DESCRIPTION)
             .unwrap_or_default()
             .into(),
-        image_type: str_of(&obj, tags::IMAGE_TYPE)
-            .map(|s| {
-                s.split('\\')
-                    .map(|p| p.trim().to_ascii_uppercase())
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default()
-            .into(),
+        image_type: image_type.into(),
         scanning_sequence: str_of(&obj, tags::SCANNING_SEQUENCE)
             .unwrap_or_default()
             .to_ascii_uppercase()
@@ -371,6 +391,7 @@ pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
         pixel_offset,
         samples_per_pixel,
         frames,
+        mosaic,
         has_pixels,
         deidentified: str_of(&obj, tags::PATIENT_IDENTITY_REMOVED)
             .is_some_and(|v| v.eq_ignore_ascii_case("YES")),
@@ -542,6 +563,45 @@ fn pixel_data_state(
     Ok(PixelState::Absent)
 }
 
+/// The images of a Siemens mosaic: one per tile (its `frame` is the tile's index), each at its
+/// slice's position (see [`super::siemens::tile_positions`]); the file's own record otherwise.
+fn mosaic_records(
+    obj: &InMemDicomObject,
+    m: super::siemens::Mosaic,
+    dims: (u32, u32),
+    csa: Option<&super::siemens::Csa>,
+    images: &[ImageRecord],
+) -> Vec<ImageRecord> {
+    let [base] = images else {
+        return images.to_vec();
+    };
+    let (Some(corner), Some(o), Some(ps)) = (base.position, base.orientation, base.pixel_spacing)
+    else {
+        return images.to_vec();
+    };
+    let row = [o[0], o[1], o[2]];
+    let col = [o[3], o[4], o[5]];
+    let normal = csa
+        .and_then(|c| c.slice_normal())
+        .unwrap_or_else(|| crate::volume::cross(row, col));
+    let spacing = super::siemens::slice_spacing(obj).unwrap_or(1.0);
+    let plane = super::siemens::Plane {
+        corner,
+        row,
+        col,
+        pixel_spacing: ps,
+    };
+    super::siemens::tile_positions(&m, dims, &plane, normal, spacing)
+        .into_iter()
+        .enumerate()
+        .map(|(k, position)| ImageRecord {
+            frame: k as u32,
+            position: Some(position),
+            ..base.clone()
+        })
+        .collect()
+}
+
 /// Per-image records: one for a single-frame file; one per frame (functional groups) otherwise.
 fn image_records(obj: &InMemDicomObject, frames: u32) -> Vec<ImageRecord> {
     let base = ImageRecord {
@@ -555,7 +615,7 @@ fn image_records(obj: &InMemDicomObject, frames: u32) -> Vec<ImageRecord> {
             .unwrap_or(1.0),
         intercept: f64_of(obj, tags::RESCALE_INTERCEPT).unwrap_or(0.0),
         b_value: f64_of(obj, DIFFUSION_B_VALUE)
-            .or_else(|| f64_of(obj, SIEMENS_B_VALUE))
+            .or_else(|| super::siemens::b_value(obj))
             .or_else(|| f64_of(obj, PHILIPS_B_VALUE))
             .or_else(|| f64_of(obj, GE_B_VALUE).map(|b| b % 1_000_000_000.0)),
         echo_number: int_of(obj, tags::ECHO_NUMBERS),

@@ -140,6 +140,9 @@ pub fn load_series(series: &Series) -> Result<Vec<SeriesVolume>, AssembleError> 
                 source,
             };
             let n = rec.rows as usize * rec.columns as usize;
+            if let Some(m) = rec.mosaic {
+                return mosaic_tiles(rec, m, &mut want);
+            }
             // Native little-endian Pixel Data at a known offset: read the bytes, no parse, and
             // decode each frame straight into its slice.
             if let (Some(at), 1) = (rec.pixel_offset, rec.samples_per_pixel) {
@@ -195,6 +198,59 @@ pub fn load_series(series: &Series) -> Result<Vec<SeriesVolume>, AssembleError> 
             series_uid: series.series_uid.clone(),
         })
         .collect())
+}
+
+/// A Siemens mosaic's slices: its one frame decoded, then each wanted tile copied out.
+fn mosaic_tiles(
+    rec: &crate::ingest::FileRecord,
+    m: crate::ingest::siemens::Mosaic,
+    want: &mut [Destination],
+) -> Result<(), AssembleError> {
+    let pixel_error = |source| AssembleError::Pixels {
+        file: rec.path.display().to_string(),
+        source,
+    };
+    let n = rec.rows as usize * rec.columns as usize;
+    let frame = match (rec.pixel_offset, rec.samples_per_pixel) {
+        (Some(at), 1) => {
+            let bytes = read_native(rec, at, n).map_err(pixel_error)?;
+            let mut frame = vec![0f32; n];
+            crate::volume::pixels::native_frame_into(
+                &bytes,
+                i64::from(rec.bits_allocated),
+                i64::from(rec.bits_stored),
+                rec.pixel_signed,
+                0,
+                &mut frame,
+            )
+            .map_err(pixel_error)?;
+            frame
+        }
+        _ => {
+            let obj = dicom_object::open_file(&rec.path).map_err(|e| AssembleError::Read {
+                file: rec.path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            let mut px = decode_frames(&obj, &[0]).map_err(pixel_error)?;
+            px.pop().unwrap_or_default()
+        }
+    };
+    for d in want.iter_mut() {
+        if !m.tile_into(&frame, rec.columns as usize, d.frame, d.voxels) {
+            return Err(AssembleError::Geometry(format!(
+                "slice {} is tile {} of a {}×{} mosaic of {} tiles of {}×{}, which the image does not hold",
+                d.slice + 1,
+                d.frame + 1,
+                m.grid,
+                m.grid,
+                m.tiles,
+                m.tile_rows,
+                m.tile_columns
+            )));
+        }
+        rescale_in_place(d.voxels, d.slope, d.intercept);
+    }
+    Ok(())
 }
 
 /// The Pixel Data bytes (every frame of `n` pixels) of a file whose native little-endian Pixel
