@@ -8,7 +8,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use dicom_core::Tag;
+use dicom_core::{Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::{InMemDicomObject, OpenFileOptions};
 use serde::Serialize;
@@ -152,6 +152,49 @@ pub(crate) fn str_of(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
     let s = e.to_str().ok()?;
     let t = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
     Some(t.to_string())
+}
+
+/// A value as text — for an attribute of unknown VR (a private one in implicit VR: UN, which
+/// dicom-rs holds as bytes), its bytes read as text; trimmed as [`str_of`] trims.
+pub(crate) fn text_of(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
+    let e = obj.get(tag)?;
+    if e.vr() == VR::UN {
+        let bytes = e.to_bytes().ok()?;
+        let text: String = match std::str::from_utf8(&bytes) {
+            Ok(t) => t.to_string(),
+            Err(_) => bytes.iter().map(|&b| char::from(b)).collect(),
+        };
+        return Some(
+            text.trim_matches(|c: char| c == '\0' || c.is_whitespace())
+                .to_string(),
+        );
+    }
+    str_of(obj, tag)
+}
+
+/// The first number of a value held as text (IS, DS), also when its VR is unknown (UN).
+pub(crate) fn text_number(obj: &InMemDicomObject, tag: Tag) -> Option<f64> {
+    if obj.get(tag)?.vr() != VR::UN {
+        return f64_of(obj, tag);
+    }
+    text_of(obj, tag)?
+        .split('\\')
+        .next()?
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|x| x.is_finite())
+}
+
+/// A 32-bit float (FL), also when its VR is unknown (UN: four little-endian bytes).
+fn float_number(obj: &InMemDicomObject, tag: Tag) -> Option<f64> {
+    let e = obj.get(tag)?;
+    if e.vr() == VR::UN {
+        let b = e.to_bytes().ok()?;
+        let b: [u8; 4] = b.get(..4)?.try_into().ok()?;
+        return Some(f64::from(f32::from_le_bytes(b))).filter(|x| x.is_finite());
+    }
+    f64_of(obj, tag)
 }
 
 pub(crate) fn f64s_of(obj: &InMemDicomObject, tag: Tag) -> Option<Vec<f64>> {
@@ -616,8 +659,8 @@ fn image_records(obj: &InMemDicomObject, frames: u32) -> Vec<ImageRecord> {
         intercept: f64_of(obj, tags::RESCALE_INTERCEPT).unwrap_or(0.0),
         b_value: f64_of(obj, DIFFUSION_B_VALUE)
             .or_else(|| super::siemens::b_value(obj))
-            .or_else(|| f64_of(obj, PHILIPS_B_VALUE))
-            .or_else(|| f64_of(obj, GE_B_VALUE).map(|b| b % 1_000_000_000.0)),
+            .or_else(|| float_number(obj, PHILIPS_B_VALUE))
+            .or_else(|| text_number(obj, GE_B_VALUE).map(|b| b % 1_000_000_000.0)),
         echo_number: int_of(obj, tags::ECHO_NUMBERS),
         temporal_index: int_of(obj, tags::TEMPORAL_POSITION_IDENTIFIER),
         acquisition_time: str_of(obj, tags::ACQUISITION_TIME),
@@ -690,5 +733,53 @@ fn apply_groups(r: &mut ImageRecord, g: &InMemDicomObject) {
         if let Some(t) = int_of(fc, TEMPORAL_POSITION_INDEX) {
             r.temporal_index = Some(t);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dicom_core::value::PrimitiveValue;
+    use dicom_core::DataElement;
+
+    /// An object whose private attributes are as dicom-rs reads them from an implicit VR file:
+    /// of unknown VR (UN), their values undecoded bytes.
+    fn implicit(elements: &[(Tag, &[u8])]) -> InMemDicomObject {
+        let mut o = InMemDicomObject::new_empty();
+        for (tag, bytes) in elements {
+            o.put(DataElement::new(
+                *tag,
+                VR::UN,
+                PrimitiveValue::U8(bytes.to_vec().into()),
+            ));
+        }
+        o
+    }
+
+    /// Regression (nibabel's Siemens DWI): b-values of implicit VR files were the first byte of
+    /// their text ("1000" read as 49).
+    #[test]
+    fn vendor_b_values_in_implicit_vr_are_read_as_their_encoding_says() {
+        let b = |o: &InMemDicomObject| image_records(o, 1)[0].b_value;
+        let siemens = implicit(&[
+            (Tag(0x0019, 0x0010), b"SIEMENS MR HEADER "),
+            (Tag(0x0019, 0x100C), b"1000"),
+        ]);
+        assert_eq!(b(&siemens), Some(1000.0));
+        // The creator in another block: the value is found under it.
+        let moved = implicit(&[
+            (Tag(0x0019, 0x0011), b"SIEMENS MR HEADER "),
+            (Tag(0x0019, 0x110C), b"800 "),
+        ]);
+        assert_eq!(b(&moved), Some(800.0));
+        let ge = implicit(&[(Tag(0x0043, 0x1039), b"1000\\8\\0\\0 ")]);
+        assert_eq!(b(&ge), Some(1000.0));
+        let philips = implicit(&[(Tag(0x2001, 0x1003), &600f32.to_le_bytes())]);
+        assert_eq!(b(&philips), Some(600.0));
+        assert_eq!(b(&implicit(&[])), None);
+        assert_eq!(
+            text_of(&siemens, Tag(0x0019, 0x0010)).as_deref(),
+            Some("SIEMENS MR HEADER")
+        );
     }
 }

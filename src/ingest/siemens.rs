@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use dicom_core::{Tag, VR};
 use dicom_object::InMemDicomObject;
 
-use super::header::f64_of;
+use super::header::{f64_of, text_number, text_of};
 
 /// The tiles of a mosaic frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,12 +69,7 @@ impl Mosaic {
 
 /// The block (xx of gggg,xx00) a private creator reserves in `group`.
 fn private_block(obj: &InMemDicomObject, group: u16, creator: &str) -> Option<u16> {
-    (0x10..=0xFFu16).find(|e| {
-        obj.get(Tag(group, *e)).is_some_and(|el| {
-            el.to_str()
-                .is_ok_and(|s| s.trim_matches(|c: char| c == '\0' || c.is_whitespace()) == creator)
-        })
-    })
+    (0x10..=0xFFu16).find(|e| text_of(obj, Tag(group, *e)).is_some_and(|s| s == creator))
 }
 
 /// A private attribute (element `low` of the creator's block in `group`); the usual block 0x10
@@ -82,22 +77,6 @@ fn private_block(obj: &InMemDicomObject, group: u16, creator: &str) -> Option<u1
 fn private_tag(obj: &InMemDicomObject, group: u16, creator: &str, low: u16) -> Tag {
     let block = private_block(obj, group, creator).unwrap_or(0x10);
     Tag(group, (block << 8) | low)
-}
-
-/// A number held as text (IS, DS) — or, in implicit VR, as the bytes of that text.
-fn text_number(obj: &InMemDicomObject, tag: Tag) -> Option<f64> {
-    let e = obj.get(tag)?;
-    if e.vr() == VR::UN {
-        let bytes = e.to_bytes().ok()?;
-        let text = std::str::from_utf8(&bytes).ok()?;
-        let first = text.split('\\').next()?;
-        return first
-            .trim_matches(|c: char| c == '\0' || c.is_whitespace())
-            .parse::<f64>()
-            .ok()
-            .filter(|x| x.is_finite());
-    }
-    f64_of(obj, tag)
 }
 
 /// Siemens' B_value (0019,xx0C).

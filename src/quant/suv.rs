@@ -14,7 +14,7 @@ use dicom_object::{InMemDicomObject, OpenFileOptions};
 use serde::Serialize;
 
 use crate::datetime::{epoch_seconds, parse_dt, parse_tm, Date};
-use crate::ingest::header::{f64_of, first_item, str_of};
+use crate::ingest::header::{f64_of, first_item, str_of, text_of};
 
 /// Why no SUV factor can be given.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -504,8 +504,9 @@ pub fn compute(imgs: &[SuvInputs]) -> Result<SuvResult, SuvError> {
 /// The element of a private block `creator` in `group` at element offset `offset` (e.g. 0x0D).
 fn private(obj: &InMemDicomObject, group: u16, creator: &str, offset: u16) -> Option<String> {
     (0x10u16..=0xFF).find_map(|block| {
-        let c = str_of(obj, Tag(group, block))?;
-        (c.trim() == creator).then(|| str_of(obj, Tag(group, (block << 8) | offset)))?
+        // Private attributes of implicit VR files are of unknown VR (UN): read as text.
+        let c = text_of(obj, Tag(group, block))?;
+        (c == creator).then(|| text_of(obj, Tag(group, (block << 8) | offset)))?
     })
 }
 
@@ -588,6 +589,33 @@ pub fn suv_for_dir(dir: &Path) -> Result<SuvResult, SuvError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: private attributes of implicit VR files (UN, their values undecoded bytes)
+    /// were read as lists of byte values, so a Philips or GE PET exported in implicit VR lost
+    /// its private SUV factor and reference time.
+    #[test]
+    fn private_suv_attributes_of_implicit_vr_files_are_read() {
+        use dicom_core::value::PrimitiveValue;
+        use dicom_core::{DataElement, VR};
+        let mut o = InMemDicomObject::new_empty();
+        for (tag, bytes) in [
+            (Tag(0x7053, 0x0010), &b"Philips PET Private Group "[..]),
+            (Tag(0x7053, 0x1000), b"0.000123"),
+            (Tag(0x7053, 0x1009), b"0.5 "),
+            (Tag(0x0009, 0x0010), b"GEMS_PETD_01"),
+            (Tag(0x0009, 0x100D), b"20240102101500.00 "),
+        ] {
+            o.put(DataElement::new(
+                tag,
+                VR::UN,
+                PrimitiveValue::U8(bytes.to_vec().into()),
+            ));
+        }
+        let i = inputs_from_object(&o);
+        assert_eq!(i.philips_suv_factor, Some(0.000123));
+        assert_eq!(i.philips_activity_factor, Some(0.5));
+        assert_eq!(i.ge_reference_datetime, "20240102101500.00");
+    }
 
     /// BQML, DecayCorrection START, 80 kg, 1.80 m, male, 200 MBq of ¹⁸F (T½ 6586.2 s) injected
     /// at 10:00:00, series (= acquisition) at 11:00:00 on 2025-03-10.
