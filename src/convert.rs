@@ -420,10 +420,17 @@ fn convert_inventory(
                 .cloned()
                 .unwrap_or_else(|| "unknown".into());
             let r = (|| -> Result<Vec<Converted>, String> {
-                let vols = assemble::load_series(s).map_err(|e| match e {
+                let mut vols = assemble::load_series(s).map_err(|e| match e {
                     assemble::AssembleError::Geometry(g) => g,
                     other => format!("{}", other),
                 })?;
+                // 3D acquisitions are written with their axes closest to RAS, as dcm2niix
+                // writes them (its default rotation; 2D acquisitions keep DICOM's layout).
+                if s.modality == "MR" && s.files.first().is_some_and(|f| f.acquisition_3d) {
+                    for v in vols.iter_mut() {
+                        v.volume = crate::volume::reorient::as_3d_acquisition(&v.volume);
+                    }
+                }
                 let dir = out.join(&subject);
                 let stem = &stems[idx];
                 let mut written =

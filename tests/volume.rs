@@ -588,3 +588,157 @@ fn siemens_mosaic_is_unpacked_as_dcm2niix_does() {
         }
     }
 }
+
+/// dcm2niix rotates 3D acquisitions (MRAcquisitionType 3D) by default so that their axes come
+/// closest to RAS; ancilla writes them the same way. Facts: dcm2niix v1.0.20260724 on the same two
+/// series (written with pydicom from the same parameters), its NIfTI shape and sform. Every voxel
+/// is also checked against the DICOM pixel at its world position. A 2D acquisition keeps DICOM's
+/// layout (the other tests).
+#[test]
+fn three_d_acquisitions_are_rotated_as_dcm2niix_does() {
+    use dicom_core::VR;
+    use dicom_dictionary_std::tags;
+    type Facts = ([usize; 3], [[f64; 4]; 3]);
+    const SAGITTAL: Facts = (
+        [6, 5, 4],
+        [
+            [1.5, 0.0, 0.0, -10.0],
+            [0.0, 0.7, 0.0, 17.200001],
+            [0.0, 0.0, 0.8, 27.6],
+        ],
+    );
+    const OBLIQUE: Facts = (
+        [4, 5, 7],
+        [
+            [0.224133, 0.657785, -0.588524, -12.63114],
+            [-0.615801, 0.239414, 1.616956, 19.042343],
+            [0.458861, 0.0, 2.457455, 30.0],
+        ],
+    );
+    let (a, b) = (20f64.to_radians(), 35f64.to_radians());
+    let cases = [
+        (
+            "sagittal",
+            [0.0, 1.0, 0.0],
+            [0.0, 0.0, -1.0],
+            6,
+            1.5,
+            SAGITTAL,
+        ),
+        (
+            "oblique",
+            [a.cos(), a.sin(), 0.0],
+            [-a.sin() * b.cos(), a.cos() * b.cos(), b.sin()],
+            7,
+            3.0,
+            OBLIQUE,
+        ),
+    ];
+    for (name, row, col, n, step, (dims, sform)) in cases {
+        let normal = [
+            row[1] * col[2] - row[2] * col[1],
+            row[2] * col[0] - row[0] * col[2],
+            row[0] * col[1] - row[1] * col[0],
+        ];
+        let slices: Vec<Slice> = (0..n)
+            .map(|k| {
+                let mut s = Slice::new(
+                    "1.2.3.40",
+                    [
+                        10.0 + k as f64 * step * normal[0],
+                        -20.0 + k as f64 * step * normal[1],
+                        30.0 + k as f64 * step * normal[2],
+                    ],
+                    (0..20).map(|p| 100 * k + p).collect(),
+                );
+                s.iop = [row[0], row[1], row[2], col[0], col[1], col[2]];
+                s.instance = k + 1;
+                s.extra
+                    .push((tags::MR_ACQUISITION_TYPE, VR::CS, "3D".to_string()));
+                s
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        write_series(&dir.path().join("in"), &slices);
+        let out = dir.path().join("out");
+        let o = ancilla(&[
+            "convert",
+            dir.path().join("in").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--uncompressed",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let nii = std::fs::read_dir(out.join("S001"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|e| e == "nii"))
+            .unwrap();
+        let h = nifti::NiftiHeader::from_file(&nii).unwrap();
+        assert_eq!(
+            [h.dim[1], h.dim[2], h.dim[3]].map(usize::from),
+            dims,
+            "{name}"
+        );
+        let rows = [h.srow_x, h.srow_y, h.srow_z];
+        for (r, srow) in rows.iter().enumerate() {
+            for c in 0..4 {
+                assert!(
+                    (srow[c] as f64 - sform[r][c]).abs() < 1e-4,
+                    "{name} srow {r}: {srow:?} vs {:?}",
+                    sform[r]
+                );
+            }
+        }
+        // Every voxel holds the DICOM pixel at its world position.
+        use nifti::{IntoNdArray, NiftiObject};
+        let data = nifti::ReaderOptions::new()
+            .read_file(&nii)
+            .unwrap()
+            .into_volume()
+            .into_ndarray::<f32>()
+            .unwrap();
+        let pixels: Vec<([f64; 3], f64)> = slices
+            .iter()
+            .flat_map(|s| {
+                (0..s.rows as usize).flat_map(move |j| {
+                    (0..s.cols as usize).map(move |i| {
+                        (
+                            pixel_world(s, i, j),
+                            s.values[j * s.cols as usize + i] as f64,
+                        )
+                    })
+                })
+            })
+            .collect();
+        for ((i, j, k), v) in data
+            .indexed_iter()
+            .map(|(ix, v)| ((ix[0], ix[1], ix[2]), v))
+        {
+            let ras: Vec<f64> = rows
+                .iter()
+                .map(|s| {
+                    s[0] as f64 * i as f64
+                        + s[1] as f64 * j as f64
+                        + s[2] as f64 * k as f64
+                        + s[3] as f64
+                })
+                .collect();
+            let lps = [-ras[0], -ras[1], ras[2]];
+            let (at, want) = pixels
+                .iter()
+                .min_by(|x, y| {
+                    let d = |p: &[f64; 3]| (0..3).map(|c| (p[c] - lps[c]).powi(2)).sum::<f64>();
+                    d(&x.0).total_cmp(&d(&y.0))
+                })
+                .unwrap();
+            let dist = (0..3).map(|c| (at[c] - lps[c]).powi(2)).sum::<f64>().sqrt();
+            assert!(
+                dist < 1e-3,
+                "{name}: voxel {i},{j},{k} is {dist} mm from any pixel"
+            );
+            assert_eq!(*v as f64, *want, "{name}: voxel {i},{j},{k}");
+        }
+    }
+}

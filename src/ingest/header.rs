@@ -86,6 +86,8 @@ pub struct FileRecord {
     pub pixel_offset: Option<u64>,
     pub samples_per_pixel: u16,
     pub frames: u32,
+    /// MRAcquisitionType (0018,0023) is 3D.
+    pub acquisition_3d: bool,
     /// A Siemens mosaic: its one frame holds tiles, each an image of `images`.
     pub mosaic: Option<super::siemens::Mosaic>,
     pub has_pixels: bool,
@@ -434,6 +436,8 @@ pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
         pixel_offset,
         samples_per_pixel,
         frames,
+        acquisition_3d: str_of(&obj, tags::MR_ACQUISITION_TYPE)
+            .is_some_and(|t| t.eq_ignore_ascii_case("3D")),
         mosaic,
         has_pixels,
         deidentified: str_of(&obj, tags::PATIENT_IDENTITY_REMOVED)

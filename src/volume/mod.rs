@@ -4,13 +4,15 @@
 //!
 //! Submodules: `nifti_io` (NIfTI-1 read/write with sform + qform in RAS, dcm2niix's layout),
 //! `assemble` (DICOM series → volumes: slice ordering, geometry checks, splitting, rescale),
-//! `pixels` (pixel-data decoding with the fallbacks dicom-rs lacks).
+//! `pixels` (pixel-data decoding with the fallbacks dicom-rs lacks), `reorient` (axes permuted
+//! and reversed, world positions kept: dcm2niix's rotation of 3D acquisitions).
 
 pub mod assemble;
 pub mod nifti_io;
 pub mod nifti_read;
 pub mod nifti_write;
 pub mod pixels;
+pub mod reorient;
 
 use ndarray::Array3;
 use serde::{Deserialize, Serialize};
