@@ -104,6 +104,21 @@ fn sidecar(series: &Series, vols: &[SeriesVolume]) -> Value {
             .ok()
     });
     if let Some(obj) = header {
+        // Philips MR values are its floating-point values (as dcm2niix's default): the display
+        // value is the value × RS × SS; the three are recorded under dcm2niix's names.
+        if let Some(ss) = crate::ingest::header::philips_scale_slope(&obj) {
+            let num = |t| crate::ingest::header::f64_of(&obj, t);
+            m.insert("UsePhilipsFloatNotDisplayScaling".into(), json!(1));
+            // An FL: written with the digits of the float it is (0.00026825, not 0.000268250005).
+            let ss_digits = (ss as f32).to_string().parse::<f64>().unwrap_or(ss);
+            m.insert("PhilipsScaleSlope".into(), json!(ss_digits));
+            if let Some(rs) = num(tags::RESCALE_SLOPE) {
+                m.insert("PhilipsRescaleSlope".into(), json!(rs));
+            }
+            if let Some(ri) = num(tags::RESCALE_INTERCEPT) {
+                m.insert("PhilipsRescaleIntercept".into(), json!(ri));
+            }
+        }
         let strs = [
             ("Manufacturer", tags::MANUFACTURER),
             ("ManufacturersModelName", tags::MANUFACTURER_MODEL_NAME),

@@ -651,6 +651,64 @@ fn mosaic_records(
 
 /// Per-image records: one for a single-frame file; one per frame (functional groups) otherwise.
 fn image_records(obj: &InMemDicomObject, frames: u32) -> Vec<ImageRecord> {
+    let mut images = stored_scaling_records(obj, frames);
+    philips_float_scaling(obj, &mut images);
+    images
+}
+
+/// Philips' private MR Scale Slope (2005,100E) (FL; in implicit VR four bytes).
+const PHILIPS_SCALE_SLOPE: Tag = Tag(0x2005, 0x100E);
+/// Philips' private per-frame item (2005,140F) of an enhanced MR file.
+const PHILIPS_FRAME_PRIVATE: Tag = Tag(0x2005, 0x140F);
+
+/// The Philips MR Scale Slope of a file's first image (top level, else the first frame's
+/// private item), when it is a Philips MR file that has one.
+pub fn philips_scale_slope(obj: &InMemDicomObject) -> Option<f64> {
+    philips_mr(obj).then_some(())?;
+    float_number(obj, PHILIPS_SCALE_SLOPE)
+        .or_else(|| {
+            let first = obj.get(PER_FRAME)?.items()?.first()?;
+            float_number(
+                first_item(first, PHILIPS_FRAME_PRIVATE)?,
+                PHILIPS_SCALE_SLOPE,
+            )
+        })
+        .filter(|s| s.is_finite() && *s > 0.0)
+}
+
+fn philips_mr(obj: &InMemDicomObject) -> bool {
+    str_of(obj, tags::MODALITY).is_some_and(|m| m.eq_ignore_ascii_case("MR"))
+        && str_of(obj, tags::MANUFACTURER)
+            .is_some_and(|m| m.to_ascii_uppercase().contains("PHILIPS"))
+}
+
+/// Philips MR values as the scanner's floating-point values rather than its display values, as
+/// dcm2niix writes them by default (its `-p y`; Chenevert et al., PMC3998685): with RescaleSlope
+/// RS, RescaleIntercept RI and the private MR Scale Slope SS, value = (stored × RS + RI) / (RS × SS).
+/// The display values are stored × RS + RI; the sidecar names all three.
+fn philips_float_scaling(obj: &InMemDicomObject, images: &mut [ImageRecord]) {
+    if !philips_mr(obj) {
+        return;
+    }
+    let top = float_number(obj, PHILIPS_SCALE_SLOPE);
+    let frames = obj.get(PER_FRAME).and_then(|e| e.items());
+    for im in images.iter_mut() {
+        let ss = frames
+            .and_then(|items| items.get(im.frame as usize))
+            .and_then(|g| first_item(g, PHILIPS_FRAME_PRIVATE))
+            .and_then(|p| float_number(p, PHILIPS_SCALE_SLOPE))
+            .or(top)
+            .filter(|s| s.is_finite() && *s > 0.0);
+        if let Some(ss) = ss {
+            let (rs, ri) = (im.slope, im.intercept);
+            im.intercept = ri / (rs * ss);
+            im.slope = 1.0 / ss;
+        }
+    }
+}
+
+/// Per-image records with the rescale the attributes give (RescaleSlope/Intercept).
+fn stored_scaling_records(obj: &InMemDicomObject, frames: u32) -> Vec<ImageRecord> {
     let base = ImageRecord {
         frame: 0,
         position: arr3(f64s_of(obj, tags::IMAGE_POSITION_PATIENT)),
@@ -785,5 +843,51 @@ mod tests {
             text_of(&siemens, Tag(0x0019, 0x0010)).as_deref(),
             Some("SIEMENS MR HEADER")
         );
+    }
+
+    /// Philips MR: the floating-point value (stored × RS + RI) / (RS × SS), as dcm2niix writes
+    /// it by default; other makers and modalities keep stored × RS + RI.
+    #[test]
+    fn philips_mr_values_are_its_floating_point_values() {
+        let object = |maker: &str, modality: &str| {
+            let mut o = InMemDicomObject::new_empty();
+            for (tag, vr, v) in [
+                (tags::MANUFACTURER, VR::LO, maker),
+                (tags::MODALITY, VR::CS, modality),
+                (tags::RESCALE_SLOPE, VR::DS, "2"),
+                (tags::RESCALE_INTERCEPT, VR::DS, "3"),
+            ] {
+                o.put(DataElement::new(tag, vr, PrimitiveValue::from(v)));
+            }
+            o.put(DataElement::new(
+                PHILIPS_SCALE_SLOPE,
+                VR::FL,
+                PrimitiveValue::F32(vec![0.25f32].into()),
+            ));
+            o
+        };
+        let scaling = |o: &InMemDicomObject| {
+            let r = &image_records(o, 1)[0];
+            (r.slope, r.intercept)
+        };
+        // (stored × 2 + 3) / (2 × 0.25) = stored × 4 + 6.
+        assert_eq!(
+            scaling(&object("Philips Medical Systems", "MR")),
+            (4.0, 6.0)
+        );
+        assert_eq!(
+            philips_scale_slope(&object("Philips Medical Systems", "MR")),
+            Some(0.25)
+        );
+        assert_eq!(scaling(&object("SIEMENS", "MR")), (2.0, 3.0));
+        assert_eq!(scaling(&object("Philips", "PT")), (2.0, 3.0));
+        // In implicit VR, four bytes.
+        let mut implicit_vr = object("Philips", "MR");
+        implicit_vr.put(DataElement::new(
+            PHILIPS_SCALE_SLOPE,
+            VR::UN,
+            PrimitiveValue::U8(0.5f32.to_le_bytes().to_vec().into()),
+        ));
+        assert_eq!(scaling(&implicit_vr), (2.0, 3.0));
     }
 }
