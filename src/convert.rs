@@ -442,7 +442,8 @@ fn convert_inventory(
                 // 3D acquisitions are written with their axes closest to RAS, as dcm2niix
                 // writes them (its default rotation; 2D acquisitions keep DICOM's layout).
                 if s.modality == "MR" && s.files.first().is_some_and(|f| f.acquisition_3d) {
-                    for v in vols.iter_mut() {
+                    // A lone slice is left as it is (so does dcm2niix).
+                    for v in vols.iter_mut().filter(|v| v.volume.dims()[0] > 1) {
                         v.volume = crate::volume::reorient::as_3d_acquisition(&v.volume);
                     }
                 }

@@ -742,3 +742,44 @@ fn three_d_acquisitions_are_rotated_as_dcm2niix_does() {
         }
     }
 }
+
+/// Regression (pydicom's MR_small, examples_overlay and 693_J2KI against dcm2niix): a lone slice
+/// of a 3D acquisition is not rotated (dcm2niix leaves it in DICOM's layout), and its slice
+/// spacing is SpacingBetweenSlices when given (20 mm here), else SliceThickness (5 mm).
+#[test]
+fn a_lone_slice_keeps_its_layout_and_takes_spacing_between_slices() {
+    use dicom_core::VR;
+    use dicom_dictionary_std::tags;
+    for (spacing, want) in [(Some("20"), 20.0), (None, 5.0)] {
+        let mut s = Slice::new("1.2.3.41", [-83.9, -91.2, 6.6], (0..20).collect());
+        s.extra
+            .push((tags::MR_ACQUISITION_TYPE, VR::CS, "3D".into()));
+        s.extra.push((tags::SLICE_THICKNESS, VR::DS, "5".into()));
+        if let Some(sp) = spacing {
+            s.extra
+                .push((tags::SPACING_BETWEEN_SLICES, VR::DS, sp.into()));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        write_series(&dir.path().join("in"), &[s]);
+        let out = dir.path().join("out");
+        let o = ancilla(&[
+            "convert",
+            dir.path().join("in").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--uncompressed",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let nii = std::fs::read_dir(out.join("S001"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|e| e == "nii"))
+            .unwrap();
+        let h = nifti::NiftiHeader::from_file(&nii).unwrap();
+        assert_eq!(h.pixdim[3] as f64, want);
+        // DICOM's layout: columns along L (RAS x negative), rows flipped along A.
+        assert!(h.srow_x[0] < 0.0 && h.srow_y[1] > 0.0, "{:?}", h.srow_x);
+        assert_eq!([h.dim[1], h.dim[2], h.dim[3]], [5, 4, 1]);
+    }
+}

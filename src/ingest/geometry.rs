@@ -315,7 +315,7 @@ fn plan_stack(
     } else {
         slices[0]
             .1
-            .slice_thickness
+            .single_slice_spacing
             .filter(|t| *t > 0.0)
             .unwrap_or(1.0)
     };

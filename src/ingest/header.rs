@@ -115,7 +115,9 @@ pub struct ImageRecord {
     pub orientation: Option<[f64; 6]>,
     /// PixelSpacing as stored: [between rows, between columns].
     pub pixel_spacing: Option<[f64; 2]>,
-    pub slice_thickness: Option<f64>,
+    /// The slice spacing a volume of this one slice gets: SpacingBetweenSlices, else
+    /// SliceThickness (of the frame's pixel measures in an enhanced file).
+    pub single_slice_spacing: Option<f64>,
     pub slope: f64,
     pub intercept: f64,
     pub b_value: Option<f64>,
@@ -714,7 +716,10 @@ fn stored_scaling_records(obj: &InMemDicomObject, frames: u32) -> Vec<ImageRecor
         position: arr3(f64s_of(obj, tags::IMAGE_POSITION_PATIENT)),
         orientation: arr6(f64s_of(obj, tags::IMAGE_ORIENTATION_PATIENT)),
         pixel_spacing: arr2(f64s_of(obj, tags::PIXEL_SPACING)),
-        slice_thickness: f64_of(obj, tags::SLICE_THICKNESS),
+        // dcm2niix's choice for a lone slice: SpacingBetweenSlices, else SliceThickness.
+        single_slice_spacing: f64_of(obj, tags::SPACING_BETWEEN_SLICES)
+            .filter(|s| *s > 0.0)
+            .or_else(|| f64_of(obj, tags::SLICE_THICKNESS)),
         slope: f64_of(obj, tags::RESCALE_SLOPE)
             .filter(|s| *s != 0.0)
             .unwrap_or(1.0),
@@ -777,7 +782,7 @@ fn apply_groups(r: &mut ImageRecord, g: &InMemDicomObject) {
             r.pixel_spacing = Some(ps);
         }
         if let Some(t) = f64_of(m, tags::SLICE_THICKNESS) {
-            r.slice_thickness = Some(t);
+            r.single_slice_spacing = Some(t);
         }
     }
     if let Some(t) = first_item(g, PIXEL_VALUE_TRANSFORMATION_SEQ) {
