@@ -8,6 +8,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use dicom_core::value::PrimitiveValue;
 use dicom_core::{Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::{InMemDicomObject, OpenFileOptions};
@@ -151,9 +152,89 @@ fn is_non_image_class(sop_class: &str, modality: &str) -> bool {
         || sop_class == "1.2.840.10008.5.1.4.1.1.11.1" // grayscale softcopy presentation state
 }
 
-pub(crate) fn str_of(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
+/// A public attribute's value — also when it came as UN (explicit VR written by a tool that did
+/// not know it, PS3.5 6.2.2: undecoded little-endian bytes), decoded by the dictionary's VR.
+fn value_of(obj: &InMemDicomObject, tag: Tag) -> Option<std::borrow::Cow<'_, PrimitiveValue>> {
     let e = obj.get(tag)?;
-    let s = e.to_str().ok()?;
+    let value = e.value().primitive()?;
+    if e.vr() != VR::UN || tag.group() % 2 == 1 {
+        return Some(std::borrow::Cow::Borrowed(value));
+    }
+    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
+    let vr = dicom_dictionary_std::StandardDataDictionary
+        .by_tag(tag)?
+        .vr()
+        .relaxed();
+    let bytes = value.to_bytes();
+    let words = |n: usize| bytes.chunks_exact(n).collect::<Vec<_>>();
+    let decoded = match vr {
+        VR::AE
+        | VR::AS
+        | VR::CS
+        | VR::DA
+        | VR::DS
+        | VR::DT
+        | VR::IS
+        | VR::LO
+        | VR::LT
+        | VR::PN
+        | VR::SH
+        | VR::ST
+        | VR::TM
+        | VR::UC
+        | VR::UI
+        | VR::UR
+        | VR::UT => {
+            let text: String = match std::str::from_utf8(&bytes) {
+                Ok(t) => t.to_string(),
+                Err(_) => bytes.iter().map(|&b| char::from(b)).collect(),
+            };
+            PrimitiveValue::Strs(text.split('\\').map(str::to_string).collect())
+        }
+        VR::US => PrimitiveValue::U16(
+            words(2)
+                .iter()
+                .map(|w| u16::from_le_bytes([w[0], w[1]]))
+                .collect(),
+        ),
+        VR::SS => PrimitiveValue::I16(
+            words(2)
+                .iter()
+                .map(|w| i16::from_le_bytes([w[0], w[1]]))
+                .collect(),
+        ),
+        VR::UL => PrimitiveValue::U32(
+            words(4)
+                .iter()
+                .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+                .collect(),
+        ),
+        VR::SL => PrimitiveValue::I32(
+            words(4)
+                .iter()
+                .map(|w| i32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+                .collect(),
+        ),
+        VR::FL => PrimitiveValue::F32(
+            words(4)
+                .iter()
+                .map(|w| f32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+                .collect(),
+        ),
+        VR::FD => PrimitiveValue::F64(
+            words(8)
+                .iter()
+                .map(|w| f64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]))
+                .collect(),
+        ),
+        _ => return Some(std::borrow::Cow::Borrowed(value)),
+    };
+    Some(std::borrow::Cow::Owned(decoded))
+}
+
+pub(crate) fn str_of(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
+    let v = value_of(obj, tag)?;
+    let s = v.to_str();
     let t = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
     Some(t.to_string())
 }
@@ -202,8 +283,10 @@ fn float_number(obj: &InMemDicomObject, tag: Tag) -> Option<f64> {
 }
 
 pub(crate) fn f64s_of(obj: &InMemDicomObject, tag: Tag) -> Option<Vec<f64>> {
-    let e = obj.get(tag)?;
-    e.to_multi_float64().ok().filter(|v| !v.is_empty())
+    value_of(obj, tag)?
+        .to_multi_float64()
+        .ok()
+        .filter(|v| !v.is_empty())
 }
 
 pub(crate) fn f64_of(obj: &InMemDicomObject, tag: Tag) -> Option<f64> {
@@ -213,8 +296,7 @@ pub(crate) fn f64_of(obj: &InMemDicomObject, tag: Tag) -> Option<f64> {
 }
 
 pub(crate) fn int_of(obj: &InMemDicomObject, tag: Tag) -> Option<i64> {
-    let e = obj.get(tag)?;
-    e.to_int::<i64>().ok()
+    value_of(obj, tag)?.to_int::<i64>().ok()
 }
 
 pub(crate) fn first_item(obj: &InMemDicomObject, tag: Tag) -> Option<&InMemDicomObject> {
@@ -848,6 +930,25 @@ mod tests {
             text_of(&siemens, Tag(0x0019, 0x0010)).as_deref(),
             Some("SIEMENS MR HEADER")
         );
+    }
+
+    /// Public attributes that came as UN (a tool that did not know them wrote their bytes
+    /// undecoded) are read by the dictionary's VR, as text or little-endian numbers.
+    #[test]
+    fn public_attributes_written_as_un_are_decoded_by_their_dictionary_vr() {
+        let o = implicit(&[
+            (tags::MODALITY, b"MR"),
+            (tags::ROWS, &64u16.to_le_bytes()),
+            (tags::IMAGE_POSITION_PATIENT, b"-83.9\\-91.2\\6.6 "),
+            (DIFFUSION_B_VALUE, &800f64.to_le_bytes()),
+        ]);
+        assert_eq!(str_of(&o, tags::MODALITY).as_deref(), Some("MR"));
+        assert_eq!(int_of(&o, tags::ROWS), Some(64));
+        assert_eq!(
+            f64s_of(&o, tags::IMAGE_POSITION_PATIENT),
+            Some(vec![-83.9, -91.2, 6.6])
+        );
+        assert_eq!(image_records(&o, 1)[0].b_value, Some(800.0));
     }
 
     /// Philips MR: the floating-point value (stored × RS + RI) / (RS × SS), as dcm2niix writes
