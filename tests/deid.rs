@@ -256,6 +256,18 @@ fn unknown_subjects_are_not_released_and_bad_keys_refused() {
     );
 }
 
+/// A one-subject phantom export under `dir`; its folder and one of its DICOM files, opened.
+fn one_phantom_file(dir: &Path) -> (PathBuf, dicom_object::DefaultDicomObject) {
+    phantom(dir, "1", "8", &[]);
+    let export = dir.join("site-export");
+    let one = files(&export)
+        .into_iter()
+        .find(|p| dicom_object::open_file(p).is_ok())
+        .unwrap();
+    let obj = dicom_object::open_file(&one).unwrap();
+    (export, obj)
+}
+
 /// De-identify a one-subject phantom export to which one altered copy of one of its files was
 /// added; the command's output and the report's not-released reasons.
 fn deid_with_an_altered_file(
@@ -271,13 +283,7 @@ fn deid_with_an_altered_file_and_bytes(
 ) -> (std::process::Output, Vec<String>) {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
-    phantom(dir, "1", "8", &[]);
-    let export = dir.join("site-export");
-    let one = files(&export)
-        .into_iter()
-        .find(|p| dicom_object::open_file(p).is_ok())
-        .unwrap();
-    let mut obj = dicom_object::open_file(&one).unwrap();
+    let (export, mut obj) = one_phantom_file(dir);
     alter(&mut obj);
     let altered = export.join("altered.dcm");
     obj.write_to_file(&altered).unwrap();
@@ -303,13 +309,7 @@ fn deid_with_an_altered_file_and_bytes(
 fn group_lengths_are_removed_and_the_method_fits_its_vr() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
-    phantom(dir, "1", "8", &[]);
-    let export = dir.join("site-export");
-    let one = files(&export)
-        .into_iter()
-        .find(|p| dicom_object::open_file(p).is_ok())
-        .unwrap();
-    let mut obj = dicom_object::open_file(&one).unwrap();
+    let (export, mut obj) = one_phantom_file(dir);
     for group in [0x0008u16, 0x0010, 0x0020] {
         obj.put(DataElement::new(
             Tag(group, 0x0000),

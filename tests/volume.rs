@@ -488,6 +488,51 @@ fn oblique_affine_equals_dcm2niix() {
     assert_eq!((h.sform_code, h.qform_code), (1, 1));
 }
 
+/// `ancilla convert INPUT --out OUT --uncompressed`, which must succeed; the NIfTI files written
+/// for subject S001.
+fn convert_uncompressed(input: &std::path::Path, out: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let o = ancilla(&[
+        "convert",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--uncompressed",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut nii: Vec<_> = std::fs::read_dir(out.join("S001"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "nii"))
+        .collect();
+    nii.sort();
+    nii
+}
+
+/// A NIfTI file's voxels, indexed as the file orders them ([i, j, k] or [i, j, k, t]).
+fn voxels(nii: &std::path::Path) -> ndarray::ArrayD<f32> {
+    use nifti::{IntoNdArray, NiftiObject};
+    nifti::ReaderOptions::new()
+        .read_file(nii)
+        .unwrap()
+        .into_volume()
+        .into_ndarray::<f32>()
+        .unwrap()
+}
+
+/// The sform of `h` within `tol` of dcm2niix's.
+fn assert_sform(h: &nifti::NiftiHeader, dcm2niix: &[[f64; 4]; 3], tol: f64, what: &str) {
+    for (r, srow) in [h.srow_x, h.srow_y, h.srow_z].iter().enumerate() {
+        for c in 0..4 {
+            assert!(
+                (srow[c] as f64 - dcm2niix[r][c]).abs() < tol,
+                "{what} srow {r}: {srow:?} vs {:?}",
+                dcm2niix[r]
+            );
+        }
+    }
+}
+
 /// Siemens mosaic DWI (test-data/siemens-mosaic: implicit VR, two 896×896 frames each holding 48
 /// slices of 128×128; b-value in (0019,100C) as undecoded bytes). Each pixel is first given a
 /// value that names its tile, row and column, so every voxel is checked against where it must
@@ -542,41 +587,21 @@ fn siemens_mosaic_is_unpacked_as_dcm2niix_does() {
         "{listing}"
     );
     let out = dir.path().join("out");
-    let o = ancilla(&[
-        "convert",
-        input.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--uncompressed",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let nii = out.join("S001/012_mr_dwi.nii");
+    let nii = convert_uncompressed(&input, &out);
+    assert_eq!(nii, [out.join("S001/012_mr_dwi.nii")]);
+    let nii = &nii[0];
     assert_eq!(
         std::fs::read_to_string(out.join("S001/012_mr_dwi.bval"))
             .unwrap()
             .trim(),
         "0 1000"
     );
-    let h = nifti::NiftiHeader::from_file(&nii).unwrap();
+    let h = nifti::NiftiHeader::from_file(nii).unwrap();
     assert_eq!(&h.dim[..5], &[4, 128, 128, 48, 2]);
-    for (r, srow) in [h.srow_x, h.srow_y, h.srow_z].iter().enumerate() {
-        for c in 0..4 {
-            assert!(
-                (srow[c] as f64 - DCM2NIIX_SFORM[r][c]).abs() < 1e-3,
-                "srow {r}: {srow:?} vs {:?}",
-                DCM2NIIX_SFORM[r]
-            );
-        }
-    }
+    assert_sform(&h, &DCM2NIIX_SFORM, 1e-3, "mosaic");
     // NIfTI voxel (i, j, k) of volume b: tile k, row 127 - j (rows flipped, as dcm2niix writes
     // them), column i.
-    use nifti::{IntoNdArray, NiftiObject};
-    let data = nifti::ReaderOptions::new()
-        .read_file(&nii)
-        .unwrap()
-        .into_volume()
-        .into_ndarray::<f32>()
-        .unwrap();
+    let data = voxels(nii);
     for b in 0..2 {
         for k in 0..48 {
             for j in 0..128 {
@@ -660,45 +685,18 @@ fn three_d_acquisitions_are_rotated_as_dcm2niix_does() {
             .collect();
         let dir = tempfile::tempdir().unwrap();
         write_series(&dir.path().join("in"), &slices);
-        let out = dir.path().join("out");
-        let o = ancilla(&[
-            "convert",
-            dir.path().join("in").to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--uncompressed",
-        ]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let nii = std::fs::read_dir(out.join("S001"))
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| p.extension().is_some_and(|e| e == "nii"))
-            .unwrap();
-        let h = nifti::NiftiHeader::from_file(&nii).unwrap();
+        let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+        let nii = &nii[0];
+        let h = nifti::NiftiHeader::from_file(nii).unwrap();
         assert_eq!(
             [h.dim[1], h.dim[2], h.dim[3]].map(usize::from),
             dims,
             "{name}"
         );
+        assert_sform(&h, &sform, 1e-4, name);
         let rows = [h.srow_x, h.srow_y, h.srow_z];
-        for (r, srow) in rows.iter().enumerate() {
-            for c in 0..4 {
-                assert!(
-                    (srow[c] as f64 - sform[r][c]).abs() < 1e-4,
-                    "{name} srow {r}: {srow:?} vs {:?}",
-                    sform[r]
-                );
-            }
-        }
         // Every voxel holds the DICOM pixel at its world position.
-        use nifti::{IntoNdArray, NiftiObject};
-        let data = nifti::ReaderOptions::new()
-            .read_file(&nii)
-            .unwrap()
-            .into_volume()
-            .into_ndarray::<f32>()
-            .unwrap();
+        let data = voxels(nii);
         let pixels: Vec<([f64; 3], f64)> = slices
             .iter()
             .flat_map(|s| {
@@ -761,22 +759,9 @@ fn a_lone_slice_keeps_its_layout_and_takes_spacing_between_slices() {
         }
         let dir = tempfile::tempdir().unwrap();
         write_series(&dir.path().join("in"), &[s]);
-        let out = dir.path().join("out");
-        let o = ancilla(&[
-            "convert",
-            dir.path().join("in").to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--uncompressed",
-        ]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let nii = std::fs::read_dir(out.join("S001"))
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| p.extension().is_some_and(|e| e == "nii"))
-            .unwrap();
-        let h = nifti::NiftiHeader::from_file(&nii).unwrap();
+        let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+        let nii = &nii[0];
+        let h = nifti::NiftiHeader::from_file(nii).unwrap();
         assert_eq!(h.pixdim[3] as f64, want);
         // DICOM's layout: columns along L (RAS x negative), rows flipped along A.
         assert!(h.srow_x[0] < 0.0 && h.srow_y[1] > 0.0, "{:?}", h.srow_x);

@@ -115,6 +115,14 @@ pub(crate) fn creator_text(e: &InMemElement) -> Option<String> {
         .map(|s| s.trim().trim_end_matches('\0').to_string())
 }
 
+/// The private creator `t` among those of a data set met so far.
+pub(super) fn creator_in(creators: &[(Tag, String)], t: Tag) -> Option<String> {
+    creators
+        .iter()
+        .find(|(ct, _)| *ct == t)
+        .map(|(_, c)| c.clone())
+}
+
 /// Is this private attribute (or private creator) on the safe list? `creator` gives the value of
 /// a private creator attribute of the same data set by its tag.
 pub fn on_safe_list(tag: Tag, creator: impl Fn(Tag) -> Option<String>) -> bool {
@@ -148,12 +156,7 @@ pub fn transform(obj: InMemDicomObject, ctx: &mut Context) -> InMemDicomObject {
                     creators.push((tag, c));
                 }
             }
-            let safe = on_safe_list(tag, |t| {
-                creators
-                    .iter()
-                    .find(|(ct, _)| *ct == t)
-                    .map(|(_, c)| c.clone())
-            });
+            let safe = on_safe_list(tag, |t| creator_in(&creators, t));
             if ctx.options.retain_safe_private && safe {
                 ctx.counts.private(true);
                 // Safe private date-times are shifted like every other date.

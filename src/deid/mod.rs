@@ -433,6 +433,22 @@ fn place<'r>(run: &'r Run, p: Placing) -> Result<Release<'r>, Outcome> {
     })
 }
 
+/// What the transform of one subject's file needs: the run's UIDs and options, the subject's
+/// date shift, the file's identifiers.
+fn context<'r>(
+    run: &'r Run,
+    usubjid: &str,
+    identifiers: &'r clean::Identifiers,
+) -> apply::Context<'r> {
+    apply::Context {
+        uids: &run.uids,
+        options: run.options,
+        date_offset_days: keyed::date_offset_days(run.key, usubjid),
+        identifiers,
+        counts: apply::Counts::default(),
+    }
+}
+
 /// DeidentificationMethod: the tool and the options in force.
 /// Two values when options are in force (an LO value holds 64 characters at most, PS3.5 Table
 /// 6.2-1; the attribute is multi-valued): "ancilla 0.1.0: PS3.15 Annex E Basic Profile" and
@@ -526,13 +542,7 @@ fn process_raw(run: &Run, file: &raw::File, input: &[u8]) -> Result<Outcome, raw
     identifiers.retain(|i| !i.eq_ignore_ascii_case(usubjid));
     original_uids.insert(file.media_sop_instance.clone());
     let prepared = clean::Identifiers::of(&identifiers);
-    let mut ctx = apply::Context {
-        uids: &run.uids,
-        options: run.options,
-        date_offset_days: keyed::date_offset_days(run.key, usubjid),
-        identifiers: &prepared,
-        counts: apply::Counts::default(),
-    };
+    let mut ctx = context(run, usubjid, &prepared);
     // Identity and the record of what was done (PS3.15 E.1.1, PS3.3 C.7.1.1), in tag order.
     let set = [
         file.text_element(tags::PATIENT_NAME, VR::PN, usubjid)?,
@@ -632,13 +642,7 @@ fn process_object(run: &Run, path: &Path, input: &[u8], layout: &Layout) -> Outc
             .to_string(),
     );
     let prepared = clean::Identifiers::of(&identifiers);
-    let mut ctx = apply::Context {
-        uids: &run.uids,
-        options: run.options,
-        date_offset_days: keyed::date_offset_days(run.key, usubjid),
-        identifiers: &prepared,
-        counts: apply::Counts::default(),
-    };
+    let mut ctx = context(run, usubjid, &prepared);
     let mut new = apply::transform(file.into_inner(), &mut ctx);
     if tail.is_some() {
         // The carried-over Pixel Data is kept, as the profile says (K).

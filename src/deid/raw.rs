@@ -115,26 +115,7 @@ fn long_length(vr: VR) -> bool {
 
 /// VRs dicom-rs reads as text (the others as numbers or bytes).
 fn is_text(vr: VR) -> bool {
-    matches!(
-        vr,
-        VR::AE
-            | VR::AS
-            | VR::CS
-            | VR::DA
-            | VR::DS
-            | VR::DT
-            | VR::IS
-            | VR::LO
-            | VR::LT
-            | VR::PN
-            | VR::SH
-            | VR::ST
-            | VR::TM
-            | VR::UC
-            | VR::UI
-            | VR::UR
-            | VR::UT
-    )
+    crate::ingest::header::is_text_vr(vr)
 }
 
 /// VRs always in the default repertoire, whatever the data set's character set (PS3.5 §6.1.2.3).
@@ -516,12 +497,7 @@ impl<'a> File<'a> {
                 let name = self.text(vr, b)?;
                 creators.push((tag, name.trim().trim_end_matches('\0').to_string()));
             }
-            let safe = apply::on_safe_list(tag, |t| {
-                creators
-                    .iter()
-                    .find(|(ct, _)| *ct == t)
-                    .map(|(_, c)| c.clone())
-            });
+            let safe = apply::on_safe_list(tag, |t| apply::creator_in(creators, t));
             if ctx.options.retain_safe_private && safe {
                 ctx.counts.private(true);
                 if apply::shifted_private(tag, vr) {

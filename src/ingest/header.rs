@@ -152,6 +152,30 @@ fn is_non_image_class(sop_class: &str, modality: &str) -> bool {
         || sop_class == "1.2.840.10008.5.1.4.1.1.11.1" // grayscale softcopy presentation state
 }
 
+/// VRs whose values are text (PS3.5 Table 6.2-1); the others are numbers or bytes.
+pub(crate) fn is_text_vr(vr: VR) -> bool {
+    matches!(
+        vr,
+        VR::AE
+            | VR::AS
+            | VR::CS
+            | VR::DA
+            | VR::DS
+            | VR::DT
+            | VR::IS
+            | VR::LO
+            | VR::LT
+            | VR::PN
+            | VR::SH
+            | VR::ST
+            | VR::TM
+            | VR::UC
+            | VR::UI
+            | VR::UR
+            | VR::UT
+    )
+}
+
 /// A public attribute's value — also when it came as UN (explicit VR written by a tool that did
 /// not know it, PS3.5 6.2.2: undecoded little-endian bytes), decoded by the dictionary's VR.
 fn value_of(obj: &InMemDicomObject, tag: Tag) -> Option<std::borrow::Cow<'_, PrimitiveValue>> {
@@ -168,23 +192,7 @@ fn value_of(obj: &InMemDicomObject, tag: Tag) -> Option<std::borrow::Cow<'_, Pri
     let bytes = value.to_bytes();
     let words = |n: usize| bytes.chunks_exact(n).collect::<Vec<_>>();
     let decoded = match vr {
-        VR::AE
-        | VR::AS
-        | VR::CS
-        | VR::DA
-        | VR::DS
-        | VR::DT
-        | VR::IS
-        | VR::LO
-        | VR::LT
-        | VR::PN
-        | VR::SH
-        | VR::ST
-        | VR::TM
-        | VR::UC
-        | VR::UI
-        | VR::UR
-        | VR::UT => {
+        vr if is_text_vr(vr) => {
             let text: String = match std::str::from_utf8(&bytes) {
                 Ok(t) => t.to_string(),
                 Err(_) => bytes.iter().map(|&b| char::from(b)).collect(),
