@@ -301,6 +301,75 @@ fn deid_with_an_altered_file_and_bytes(
     (o, reasons)
 }
 
+/// The patient's dates written into free text (a site's series description "… 2021-03-05", a
+/// protocol name with the DICOM date) are PHI: cleaned out of descriptors like names and IDs.
+#[test]
+fn dates_written_into_descriptions_are_cleaned_out() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let (export, mut obj) = one_phantom_file(dir);
+    let study_date = obj
+        .element(tags::STUDY_DATE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .trim()
+        .to_string();
+    let (y, m, dd) = (&study_date[..4], &study_date[4..6], &study_date[6..8]);
+    put(
+        &mut obj,
+        tags::SERIES_DESCRIPTION,
+        VR::LO,
+        &format!("kidney {y}-{m}-{dd} late"),
+    );
+    put(
+        &mut obj,
+        tags::PROTOCOL_NAME,
+        VR::LO,
+        &format!("renal_{study_date}"),
+    );
+    put(
+        &mut obj,
+        tags::SOP_INSTANCE_UID,
+        VR::UI,
+        "1.2.826.0.1.3680043.9.7.2",
+    );
+    obj.write_to_file(export.join("dated.dcm")).unwrap();
+    let out = dir.join("deid");
+    let o = deid(
+        dir,
+        &out,
+        &dir.join("key.bin"),
+        &dir.join("clinical/subject_map.csv"),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let dated: Vec<InMemDicomObject> = files(&out)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "dcm"))
+        .map(|p| dicom_object::open_file(p).unwrap().into_inner())
+        .filter(|o| {
+            o.element(tags::SERIES_DESCRIPTION)
+                .is_ok_and(|e| e.to_str().is_ok_and(|s| s.contains("late")))
+        })
+        .collect();
+    assert_eq!(dated.len(), 1, "the planted file is released once");
+    let text = |t| dated[0].element(t).unwrap().to_str().unwrap().to_string();
+    assert_eq!(text(tags::SERIES_DESCRIPTION).trim(), "kidney late");
+    assert!(!text(tags::PROTOCOL_NAME).contains(&study_date));
+    let bytes: Vec<u8> = files(&out)
+        .into_iter()
+        .flat_map(|p| std::fs::read(p).unwrap())
+        .collect();
+    for planted in [format!("{y}-{m}-{dd}"), format!("renal_{study_date}")] {
+        assert!(
+            !bytes
+                .windows(planted.len())
+                .any(|w| w == planted.as_bytes()),
+            "{planted} left in the output"
+        );
+    }
+}
+
 /// Regression (pydicom's test corpus): group lengths (gggg,0000), retired outside the file meta
 /// group, were kept with their old values while attributes of their group were removed; and
 /// DeidentificationMethod was one LO value of 76 characters (LO holds 64). Group lengths are now

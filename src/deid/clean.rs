@@ -1,6 +1,7 @@
 //! Clean Descriptors (PS3.15 Annex E option 113105): free-text descriptors keep their meaning but
 //! lose identifying words — at least every name part and identifier found elsewhere in the same
-//! data set (patient, physicians, operators, institution, IDs, accession numbers).
+//! data set (patient, physicians, operators, institution, IDs, accession numbers), and its
+//! dates as DICOM and people write them (20240305, 2024-03-05, 05/03/2024, ...).
 
 use dicom_core::value::Value;
 use dicom_core::VR;
@@ -80,9 +81,9 @@ fn collect(obj: &InMemDicomObject, out: &mut Found) {
             }
             Value::Primitive(p) => {
                 let (tag, vr) = (e.header().tag, e.header().vr);
-                if let Some(place) = identifying(tag, vr) {
+                if let Some(kind) = identifying(tag, vr) {
                     for s in p.to_multi_str().iter() {
-                        note(place, s, out);
+                        note(kind, s, out);
                     }
                 }
             }
@@ -91,9 +92,19 @@ fn collect(obj: &InMemDicomObject, out: &mut Found) {
     }
 }
 
-/// Whether an attribute's values identify: `Some(true)` for a place (institution or station
-/// name), `Some(false)` for a person, an ID, an address or a telephone number.
-pub(super) fn identifying(tag: dicom_core::Tag, vr: VR) -> Option<bool> {
+/// What an identifying attribute's values are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// A person, an ID, an address or a telephone number.
+    Personal,
+    /// An institution or station name.
+    Place,
+    /// A date (DA, or the date of a DT): the patient's dates are PHI wherever they are written.
+    Date,
+}
+
+/// Whether an attribute's values identify, and as what.
+pub(super) fn identifying(tag: dicom_core::Tag, vr: VR) -> Option<Kind> {
     const ID_TAGS: [dicom_core::Tag; 6] = [
         tags::PATIENT_ID,
         tags::ACCESSION_NUMBER,
@@ -104,24 +115,41 @@ pub(super) fn identifying(tag: dicom_core::Tag, vr: VR) -> Option<bool> {
     ];
     const PLACE_TAGS: [dicom_core::Tag; 2] = [tags::INSTITUTION_NAME, tags::STATION_NAME];
     if PLACE_TAGS.contains(&tag) {
-        Some(true)
+        Some(Kind::Place)
     } else if vr == VR::PN
         || ID_TAGS.contains(&tag)
         || tag == tags::PATIENT_ADDRESS
         || tag == tags::PATIENT_TELEPHONE_NUMBERS
     {
-        Some(false)
+        Some(Kind::Personal)
+    } else if matches!(vr, VR::DA | VR::DT) {
+        Some(Kind::Date)
     } else {
         None
     }
 }
 
-/// One value of an identifying attribute (see [`identifying`]) into `out`.
-pub(super) fn note(place: bool, value: &str, out: &mut Found) {
-    if place {
-        push_str(&mut out.places, Some(&mut out.place_words), value);
-    } else {
-        push_str(&mut out.personal, None, value);
+/// One value of an identifying attribute (see [`identifying`]) into `out`. A date goes in as it
+/// is written in DICOM (YYYYMMDD) and in the ways people write dates into descriptions
+/// (2024-03-05, 2024.03.05, 2024/03/05, 05.03.2024, 05/03/2024, 03/05/2024, 05-03-2024).
+pub(super) fn note(kind: Kind, value: &str, out: &mut Found) {
+    match kind {
+        Kind::Place => push_str(&mut out.places, Some(&mut out.place_words), value),
+        Kind::Personal => push_str(&mut out.personal, None, value),
+        Kind::Date => {
+            let v = value.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+            let Some(d) = v.get(..8).filter(|d| d.bytes().all(|b| b.is_ascii_digit())) else {
+                return;
+            };
+            let (y, m, dd) = (&d[..4], &d[4..6], &d[6..8]);
+            out.personal.push(d.to_string());
+            for sep in ["-", ".", "/"] {
+                out.personal.push(format!("{y}{sep}{m}{sep}{dd}"));
+            }
+            for (a, b, sep) in [(dd, m, "."), (dd, m, "/"), (m, dd, "/"), (dd, m, "-")] {
+                out.personal.push(format!("{a}{sep}{b}{sep}{y}"));
+            }
+        }
     }
 }
 

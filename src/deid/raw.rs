@@ -406,8 +406,8 @@ impl<'a> File<'a> {
                     }
                 }
                 Value::Bytes(b) => {
-                    let place = clean::identifying(e.tag, e.vr);
-                    if place.is_none() && e.vr != VR::UI {
+                    let kind = clean::identifying(e.tag, e.vr);
+                    if kind.is_none() && e.vr != VR::UI {
                         continue;
                     }
                     if !is_text(e.vr) {
@@ -415,8 +415,8 @@ impl<'a> File<'a> {
                     }
                     let text = self.text(e.vr, b)?;
                     for s in text.split('\\') {
-                        if let Some(place) = place {
-                            clean::note(place, s, found);
+                        if let Some(kind) = kind {
+                            clean::note(kind, s, found);
                         }
                         if e.vr == VR::UI {
                             note_uid(s, uids);
