@@ -116,14 +116,15 @@ pub(super) fn identifying(tag: dicom_core::Tag, vr: VR) -> Option<Kind> {
     const PLACE_TAGS: [dicom_core::Tag; 2] = [tags::INSTITUTION_NAME, tags::STATION_NAME];
     if PLACE_TAGS.contains(&tag) {
         Some(Kind::Place)
+    } else if matches!(vr, VR::DA | VR::DT) {
+        // The birth date among them, in every written form.
+        Some(Kind::Date)
     } else if vr == VR::PN
         || ID_TAGS.contains(&tag)
         || tag == tags::PATIENT_ADDRESS
         || tag == tags::PATIENT_TELEPHONE_NUMBERS
     {
         Some(Kind::Personal)
-    } else if matches!(vr, VR::DA | VR::DT) {
-        Some(Kind::Date)
     } else {
         None
     }
