@@ -551,6 +551,41 @@ fn a_malformed_sop_class_uid_is_reported_by_attribute_not_as_a_phi_failure() {
     );
 }
 
+/// Review finding: native Pixel Data that ends the file is carried over unchecked; on the byte
+/// path it was carried whatever its VR, so text written into a Pixel Data of VR LT (the
+/// patient's name, here) reached the output. Only OB/OW Pixel Data is carried over now; this one
+/// is checked as the text it claims to be, fails the PHI check, and is not released.
+#[test]
+fn pixel_data_of_a_text_vr_is_checked_not_carried_over() {
+    let (o, reasons) = deid_with_an_altered_file(|obj| {
+        let name = obj
+            .element(tags::PATIENT_NAME)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        obj.put(DataElement::new(
+            tags::PIXEL_DATA,
+            VR::LT,
+            PrimitiveValue::from(format!("{name} {name}")),
+        ));
+        put(
+            obj,
+            tags::SOP_INSTANCE_UID,
+            VR::UI,
+            "1.2.826.0.1.3680043.9.7.3",
+        );
+    });
+    assert!(
+        !o.status.success(),
+        "a file failing the PHI check fails the command"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("PHI check")),
+        "{reasons:?}"
+    );
+}
+
 /// Pixel Data leaves byte-identical in every transfer syntax deid meets: native data that ends
 /// the file is carried over unparsed (explicit and implicit VR little endian), encapsulated data
 /// (RLE, JPEG 2000) goes through the parsed path; each released file is a valid DICOM file of

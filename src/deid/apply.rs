@@ -277,37 +277,49 @@ pub(super) fn shifted_private(tag: Tag, vr: VR) -> bool {
         || (tag.group() == 0x0071 && (tag.element() & 0xFF) == 0x22)
 }
 
+/// What Clean (action C) does to a value, by its VR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Cleaning {
+    /// Dates shifted by the subject's offset (DA).
+    ShiftDate,
+    /// The date part of date-times shifted (DT).
+    ShiftDateTime,
+    /// Free text with the data set's identifiers removed (Clean Descriptors).
+    Descriptor,
+    /// Person names emptied.
+    Empty,
+    /// UIDs replaced by their pseudonyms.
+    Uid,
+    /// Kept as it is (times, numbers, binary values).
+    Keep,
+}
+
+/// How Clean treats a value of `vr` (both de-identification paths follow this).
+pub(super) fn cleaning(vr: VR) -> Cleaning {
+    match vr {
+        VR::DA => Cleaning::ShiftDate,
+        VR::DT => Cleaning::ShiftDateTime,
+        VR::LO | VR::SH | VR::ST | VR::LT | VR::UT | VR::UC | VR::CS => Cleaning::Descriptor,
+        VR::PN => Cleaning::Empty,
+        VR::UI => Cleaning::Uid,
+        _ => Cleaning::Keep,
+    }
+}
+
 fn clean(e: InMemElement, ctx: &Context) -> InMemElement {
     let tag = e.header().tag;
     let vr = e.header().vr;
-    match vr {
-        VR::DA => {
-            let v: Vec<String> = strs(&e)
-                .iter()
-                .map(|s| shift_da(s, ctx.date_offset_days).unwrap_or_default())
-                .collect();
-            string_element(tag, vr, &v)
-        }
-        VR::DT => {
-            let v: Vec<String> = strs(&e)
-                .iter()
-                .map(|s| shift_dt(s, ctx.date_offset_days).unwrap_or_default())
-                .collect();
-            string_element(tag, vr, &v)
-        }
-        VR::TM => e,
-        VR::LO | VR::SH | VR::ST | VR::LT | VR::UT | VR::UC | VR::CS => {
-            let v: Vec<String> = strs(&e)
-                .iter()
-                .map(|s| clean_text(s, ctx.identifiers))
-                .collect();
-            string_element(tag, vr, &v)
-        }
-        VR::PN => InMemElement::new(tag, vr, PrimitiveValue::Empty),
-        VR::UI => {
-            let v: Vec<String> = strs(&e).iter().map(|u| ctx.uids.map(u)).collect();
-            string_element(tag, vr, &v)
-        }
-        _ => e,
+    let each = |f: &dyn Fn(&str) -> String| {
+        let v: Vec<String> = strs(&e).iter().map(|s| f(s)).collect();
+        string_element(tag, vr, &v)
+    };
+    let days = ctx.date_offset_days;
+    match cleaning(vr) {
+        Cleaning::ShiftDate => each(&|s| shift_da(s, days).unwrap_or_default()),
+        Cleaning::ShiftDateTime => each(&|s| shift_dt(s, days).unwrap_or_default()),
+        Cleaning::Descriptor => each(&|s| clean_text(s, ctx.identifiers)),
+        Cleaning::Empty => InMemElement::new(tag, vr, PrimitiveValue::Empty),
+        Cleaning::Uid => each(&|u| ctx.uids.map(u)),
+        Cleaning::Keep => e,
     }
 }

@@ -19,7 +19,7 @@ use dicom_core::{Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_encoding::transfer_syntax::{Endianness, TransferSyntaxIndex};
 
-use super::apply::{self, Context};
+use super::apply::{self, Cleaning, Context};
 use super::clean::{self, Found};
 use super::options::Action;
 use super::verify::{is_creator, note_uid};
@@ -446,8 +446,11 @@ impl<'a> File<'a> {
             while let Some((_, bytes)) = pending.next_if(|(t, _)| *t < e.tag) {
                 out.extend_from_slice(bytes);
             }
+            // Carried over unchecked, so only as the object path carries it: native Pixel Data of
+            // a binary VR (one of another VR is checked as the text it claims to be).
             let tail = i == last
                 && e.tag == tags::PIXEL_DATA
+                && matches!(e.vr, VR::OB | VR::OW)
                 && matches!(e.value, Value::Bytes(v) if v.as_ptr_range().end == self.bytes.as_ptr_range().end)
                 && apply::action_for(e.tag, e.vr, &ctx.options) == Action::K;
             if tail {
@@ -541,27 +544,26 @@ impl<'a> File<'a> {
                 let dummy = apply::dummy_text(vr, ctx);
                 self.string(out, tag, vr, &dummy)?;
             }
-            (Action::U, _) if vr != VR::UI => return Err(Decline),
             (Action::U | Action::K, _) if vr == VR::UI => self.rewrite(e, out, |u| uids.map(u))?,
+            // The object path would write a UID attribute of another VR as UI.
+            (Action::U, _) => return Err(Decline),
             (Action::K, _) => self.copy(e, out)?,
             (Action::C, _) => {
                 let days = ctx.date_offset_days;
-                match vr {
-                    VR::DA => {
+                let ids = ctx.identifiers;
+                match apply::cleaning(vr) {
+                    Cleaning::ShiftDate => {
                         self.rewrite(e, out, |v| apply::shift_da(v, days).unwrap_or_default())?
                     }
-                    VR::DT => {
+                    Cleaning::ShiftDateTime => {
                         self.rewrite(e, out, |v| apply::shift_dt(v, days).unwrap_or_default())?
                     }
-                    VR::LO | VR::SH | VR::ST | VR::LT | VR::UT | VR::UC | VR::CS => {
-                        let ids = ctx.identifiers;
-                        self.rewrite(e, out, |v| clean::clean_text(v, ids))?
-                    }
-                    VR::PN => header(out, tag, vr, 0)?,
-                    _ => self.copy(e, out)?,
+                    Cleaning::Descriptor => self.rewrite(e, out, |v| clean::clean_text(v, ids))?,
+                    Cleaning::Empty => header(out, tag, vr, 0)?,
+                    Cleaning::Uid => self.rewrite(e, out, |u| uids.map(u))?,
+                    Cleaning::Keep => self.copy(e, out)?,
                 }
             }
-            (Action::U, _) => return Err(Decline),
         }
         Ok(())
     }
