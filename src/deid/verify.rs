@@ -271,12 +271,7 @@ pub fn check_bytes(
     original_uids: &HashSet<String>,
 ) -> Result<(), String> {
     use crate::ingest::preflight::{walk, LengthProblem};
-    let mut visit = Walked {
-        c: Checker::new(options, identifiers, original_uids)?,
-        creators: vec![Vec::new()],
-        charset: dicom_encoding::text::SpecificCharacterSet::default(),
-        current: None,
-    };
+    let mut visit = Walked::new(options, identifiers, original_uids)?;
     match walk(bytes, &mut visit) {
         Ok((_, true)) => Ok(()),
         Ok((_, false)) => check_tokens(bytes, options, identifiers, original_uids),
@@ -293,6 +288,21 @@ struct Walked<'a> {
     charset: dicom_encoding::text::SpecificCharacterSet,
     /// The element whose value comes next: tag, VR, whether of the file meta group.
     current: Option<(Tag, VR, bool)>,
+}
+
+impl<'a> Walked<'a> {
+    fn new(
+        options: &'a DeidOptionsSet,
+        identifiers: &Found,
+        original_uids: &'a HashSet<String>,
+    ) -> Result<Self, String> {
+        Ok(Walked {
+            c: Checker::new(options, identifiers, original_uids)?,
+            creators: vec![Vec::new()],
+            charset: dicom_encoding::text::SpecificCharacterSet::default(),
+            current: None,
+        })
+    }
 }
 
 fn creator_of(creators: &[Vec<(Tag, String)>], t: Tag) -> Option<String> {
@@ -379,6 +389,14 @@ impl crate::ingest::preflight::Visit for Walked<'_> {
         Ok(())
     }
 
+    /// Bytes the walk would pass over unchecked: the file is refused.
+    fn stray(&mut self, tag: Tag) -> Result<(), String> {
+        Err(format!(
+            "cannot read the encoded file back: {} where a data set element belongs",
+            TagName(tag)
+        ))
+    }
+
     fn item(&mut self, open: bool) {
         if open {
             self.creators.push(Vec::new());
@@ -407,12 +425,7 @@ pub fn check_tokens(
     let unreadable = |e: &dyn std::fmt::Display| format!("cannot read the encoded file back: {e}");
     let meta =
         dicom_object::meta::FileMetaTable::from_reader(&mut body).map_err(|e| unreadable(&e))?;
-    let mut visit = Walked {
-        c: Checker::new(options, identifiers, original_uids)?,
-        creators: vec![Vec::new()],
-        charset: dicom_encoding::text::SpecificCharacterSet::default(),
-        current: None,
-    };
+    let mut visit = Walked::new(options, identifiers, original_uids)?;
     for (tag, uid) in [
         (
             tags::MEDIA_STORAGE_SOP_INSTANCE_UID,
@@ -513,6 +526,37 @@ mod tests {
         let tokens = check_tokens(bytes, &DeidOptionsSet::default(), &ids, &uids);
         assert_eq!(walked, tokens);
         walked
+    }
+
+    /// Review finding: the walk passes over a stray item in a data set (the length check leaves
+    /// it to the parser), so its contents went unchecked; the check now refuses such a file.
+    #[test]
+    fn a_stray_item_is_refused_not_passed_over() {
+        let mut bytes = file(None, "ISO_IR 100");
+        assert_eq!(
+            check_bytes(
+                &bytes,
+                &DeidOptionsSet::default(),
+                &Found::default(),
+                &HashSet::new()
+            ),
+            Ok(())
+        );
+        let mut element = Vec::new();
+        element.extend_from_slice(&[0x10, 0x00, 0x10, 0x00, b'P', b'N', 8, 0]);
+        element.extend_from_slice(b"Doe^John");
+        bytes.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0]);
+        bytes.extend_from_slice(&(element.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&element);
+        let ids = Found {
+            personal: vec!["Doe^John".into()],
+            ..Found::default()
+        };
+        let verdict = check_bytes(&bytes, &DeidOptionsSet::default(), &ids, &HashSet::new());
+        assert!(
+            verdict.as_ref().is_err_and(|e| e.contains("(FFFE,E000)")),
+            "{verdict:?}"
+        );
     }
 
     /// Regression (pydicom's test files, and any site whose name shares a word with a vendor's):

@@ -127,6 +127,11 @@ pub trait Visit {
     fn value(&mut self, value: &[u8]) -> Result<(), String>;
     /// A sequence item opens (true) or closes (false).
     fn item(&mut self, open: bool);
+    /// An item or delimiter where a data set's element belongs (the length check passes over
+    /// it: it is for the parser to report; a stray item's contents are not shown).
+    fn stray(&mut self, _tag: Tag) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// The length check's walk shows nothing.
@@ -479,14 +484,18 @@ impl<S: Source, V: Visit> Walker<'_, S, V> {
             let Some(h) = self.next_header(encoding, end)? else {
                 return Ok(());
             };
+            let tag = Tag(h.group, h.element);
             if h.group == 0xFFFE && (h.element == 0xE00D || h.element == 0xE0DD) {
                 // A delimiter ends this item (a stray one is for the parser to report).
                 if in_item {
                     return Ok(());
                 }
+                self.visit.stray(tag).map_err(LengthProblem::Refused)?;
                 continue;
             }
-            let tag = Tag(h.group, h.element);
+            if h.group == 0xFFFE {
+                self.visit.stray(tag).map_err(LengthProblem::Refused)?;
+            }
             // Pixel Data at any depth (an icon image's too) may be encapsulated; the top-level
             // one is recorded.
             let pixel_data = tag == Tag(0x7FE0, 0x0010);
