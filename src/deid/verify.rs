@@ -185,6 +185,12 @@ impl<'a> Checker<'a> {
     }
 }
 
+/// Values the identifier scan reads: text, and values of unknown VR (UN: a public attribute a
+/// writer did not know may hold anything, names included — read as text, bytes as they come).
+fn scanned(vr: VR) -> bool {
+    vr == VR::UN || !is_binary(vr)
+}
+
 /// Value representations of bulk data and binary numbers: they carry no names, and are not read.
 fn is_binary(vr: VR) -> bool {
     matches!(
@@ -340,7 +346,7 @@ impl crate::ingest::preflight::Visit for Walked<'_> {
             self.c.tag(tag, |t| creator_of(creators, t))?;
         }
         self.current = Some((tag, vr, false));
-        Ok(is_creator(tag) || !is_binary(vr) || tag == tags::SPECIFIC_CHARACTER_SET)
+        Ok(is_creator(tag) || scanned(vr) || tag == tags::SPECIFIC_CHARACTER_SET)
     }
 
     fn value(&mut self, bytes: &[u8]) -> Result<(), String> {
@@ -382,7 +388,7 @@ impl crate::ingest::preflight::Visit for Walked<'_> {
             let creators = &self.creators;
             self.c.tag(tag, |t| creator_of(creators, t))?;
         }
-        if !is_binary(vr) {
+        if scanned(vr) {
             let t = text(&self.charset);
             self.c.text(tag, vr, &t)?;
         }
@@ -526,6 +532,37 @@ mod tests {
         let tokens = check_tokens(bytes, &DeidOptionsSet::default(), &ids, &uids);
         assert_eq!(walked, tokens);
         walked
+    }
+
+    /// Review finding: values of unknown VR (UN) were passed over as binary, so a public
+    /// attribute a writer did not know, kept by the profile, could carry a name out unchecked.
+    #[test]
+    fn values_of_unknown_vr_are_scanned_for_identifiers() {
+        let with = |v: &[u8]| {
+            let mut o = InMemDicomObject::new_empty();
+            put(&mut o, tags::SERIES_DESCRIPTION, VR::LO, "PET renal");
+            o.put(DataElement::new(
+                Tag(0x0040, 0x9999),
+                VR::UN,
+                PrimitiveValue::U8(v.to_vec().into()),
+            ));
+            let meta = dicom_object::meta::FileMetaTableBuilder::new()
+                .transfer_syntax("1.2.840.10008.1.2.1")
+                .media_storage_sop_class_uid("1.2.840.10008.5.1.4.1.1.128")
+                .media_storage_sop_instance_uid("2.25.7");
+            let mut bytes = Vec::new();
+            o.with_meta(meta).unwrap().write_all(&mut bytes).unwrap();
+            bytes
+        };
+        assert_eq!(
+            verdict(&with(b"\x01\x02\x03\x04"), &["Lindqvist"], &[]),
+            Ok(())
+        );
+        let v = verdict(&with(b"Lindqvist^Ann "), &["Lindqvist"], &[]);
+        assert!(
+            v.as_ref().is_err_and(|e| e.contains("(0040,9999)")),
+            "{v:?}"
+        );
     }
 
     /// Review finding: the walk passes over a stray item in a data set (the length check leaves
