@@ -8,6 +8,8 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use std::borrow::Cow;
+
 use dicom_core::value::PrimitiveValue;
 use dicom_core::{Tag, VR};
 use dicom_dictionary_std::tags;
@@ -176,118 +178,96 @@ pub(crate) fn is_text_vr(vr: VR) -> bool {
     )
 }
 
-/// A public attribute's value — also when it came as UN (explicit VR written by a tool that did
-/// not know it, PS3.5 6.2.2: undecoded little-endian bytes), decoded by the dictionary's VR.
-fn value_of(obj: &InMemDicomObject, tag: Tag) -> Option<std::borrow::Cow<'_, PrimitiveValue>> {
-    let e = obj.get(tag)?;
-    let value = e.value().primitive()?;
-    if e.vr() != VR::UN || tag.group() % 2 == 1 {
-        return Some(std::borrow::Cow::Borrowed(value));
-    }
-    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
-    let vr = dicom_dictionary_std::StandardDataDictionary
-        .by_tag(tag)?
-        .vr()
-        .relaxed();
-    let bytes = value.to_bytes();
-    let words = |n: usize| bytes.chunks_exact(n).collect::<Vec<_>>();
-    let decoded = match vr {
+/// Little-endian words of `N` bytes, each turned into a number by `f`.
+fn words<const N: usize, T>(bytes: &[u8], f: fn([u8; N]) -> T) -> Vec<T> {
+    bytes
+        .chunks_exact(N)
+        .filter_map(|w| w.try_into().ok().map(f))
+        .collect()
+}
+
+/// Undecoded bytes — a value of unknown VR (UN), little endian — as a value of `vr`: text as
+/// UTF-8 (else Latin-1), binary numbers word by word; None for VRs that stay bytes.
+fn decode_as(bytes: &[u8], vr: VR) -> Option<PrimitiveValue> {
+    Some(match vr {
         vr if is_text_vr(vr) => {
-            let text: String = match std::str::from_utf8(&bytes) {
+            let text: String = match std::str::from_utf8(bytes) {
                 Ok(t) => t.to_string(),
                 Err(_) => bytes.iter().map(|&b| char::from(b)).collect(),
             };
             PrimitiveValue::Strs(text.split('\\').map(str::to_string).collect())
         }
-        VR::US => PrimitiveValue::U16(
-            words(2)
-                .iter()
-                .map(|w| u16::from_le_bytes([w[0], w[1]]))
-                .collect(),
-        ),
-        VR::SS => PrimitiveValue::I16(
-            words(2)
-                .iter()
-                .map(|w| i16::from_le_bytes([w[0], w[1]]))
-                .collect(),
-        ),
-        VR::UL => PrimitiveValue::U32(
-            words(4)
-                .iter()
-                .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
-                .collect(),
-        ),
-        VR::SL => PrimitiveValue::I32(
-            words(4)
-                .iter()
-                .map(|w| i32::from_le_bytes([w[0], w[1], w[2], w[3]]))
-                .collect(),
-        ),
-        VR::FL => PrimitiveValue::F32(
-            words(4)
-                .iter()
-                .map(|w| f32::from_le_bytes([w[0], w[1], w[2], w[3]]))
-                .collect(),
-        ),
-        VR::FD => PrimitiveValue::F64(
-            words(8)
-                .iter()
-                .map(|w| f64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]))
-                .collect(),
-        ),
-        _ => return Some(std::borrow::Cow::Borrowed(value)),
-    };
-    Some(std::borrow::Cow::Owned(decoded))
+        VR::US => PrimitiveValue::U16(words(bytes, u16::from_le_bytes).into()),
+        VR::SS => PrimitiveValue::I16(words(bytes, i16::from_le_bytes).into()),
+        VR::UL => PrimitiveValue::U32(words(bytes, u32::from_le_bytes).into()),
+        VR::SL => PrimitiveValue::I32(words(bytes, i32::from_le_bytes).into()),
+        VR::FL => PrimitiveValue::F32(words(bytes, f32::from_le_bytes).into()),
+        VR::FD => PrimitiveValue::F64(words(bytes, f64::from_le_bytes).into()),
+        _ => return None,
+    })
+}
+
+/// An attribute's value, read as `vr` when it came as UN (a private attribute of an implicit VR
+/// file, or a public one written by a tool that did not know it: PS3.5 6.2.2).
+fn value_as(obj: &InMemDicomObject, tag: Tag, vr: VR) -> Option<Cow<'_, PrimitiveValue>> {
+    let e = obj.get(tag)?;
+    let value = e.value().primitive()?;
+    if e.vr() != VR::UN {
+        return Some(Cow::Borrowed(value));
+    }
+    Some(match decode_as(&value.to_bytes(), vr) {
+        Some(decoded) => Cow::Owned(decoded),
+        None => Cow::Borrowed(value),
+    })
+}
+
+/// A public attribute's value, read by the dictionary's VR when it came as UN; a private one's
+/// as it is (see [`text_of`] and [`text_number`] for those).
+fn value_of(obj: &InMemDicomObject, tag: Tag) -> Option<Cow<'_, PrimitiveValue>> {
+    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
+    let dictionary_vr = (tag.group() % 2 == 0)
+        .then(|| dicom_dictionary_std::StandardDataDictionary.by_tag(tag))
+        .flatten()
+        .map(|e| e.vr().relaxed());
+    match dictionary_vr {
+        Some(vr) => value_as(obj, tag, vr),
+        None => obj.get(tag)?.value().primitive().map(Cow::Borrowed),
+    }
+}
+
+/// A value's text, trimmed of padding and surrounding spaces.
+fn trimmed(v: &PrimitiveValue) -> String {
+    v.to_str()
+        .trim_matches(|c: char| c == '\0' || c.is_whitespace())
+        .to_string()
 }
 
 pub(crate) fn str_of(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
-    let v = value_of(obj, tag)?;
-    let s = v.to_str();
-    let t = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
-    Some(t.to_string())
+    value_of(obj, tag).map(|v| trimmed(&v))
 }
 
 /// A value as text — for an attribute of unknown VR (a private one in implicit VR: UN, which
 /// dicom-rs holds as bytes), its bytes read as text; trimmed as [`str_of`] trims.
 pub(crate) fn text_of(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
-    let e = obj.get(tag)?;
-    if e.vr() == VR::UN {
-        let bytes = e.to_bytes().ok()?;
-        let text: String = match std::str::from_utf8(&bytes) {
-            Ok(t) => t.to_string(),
-            Err(_) => bytes.iter().map(|&b| char::from(b)).collect(),
-        };
-        return Some(
-            text.trim_matches(|c: char| c == '\0' || c.is_whitespace())
-                .to_string(),
-        );
-    }
-    str_of(obj, tag)
+    value_as(obj, tag, VR::LO).map(|v| trimmed(&v))
 }
 
 /// The first number of a value held as text (IS, DS), also when its VR is unknown (UN).
 pub(crate) fn text_number(obj: &InMemDicomObject, tag: Tag) -> Option<f64> {
-    if obj.get(tag)?.vr() != VR::UN {
-        return f64_of(obj, tag);
-    }
-    text_of(obj, tag)?
-        .split('\\')
-        .next()?
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|x| x.is_finite())
+    first_finite(&*value_as(obj, tag, VR::DS)?)
 }
 
 /// A 32-bit float (FL), also when its VR is unknown (UN: four little-endian bytes).
 fn float_number(obj: &InMemDicomObject, tag: Tag) -> Option<f64> {
-    let e = obj.get(tag)?;
-    if e.vr() == VR::UN {
-        let b = e.to_bytes().ok()?;
-        let b: [u8; 4] = b.get(..4)?.try_into().ok()?;
-        return Some(f64::from(f32::from_le_bytes(b))).filter(|x| x.is_finite());
-    }
-    f64_of(obj, tag)
+    first_finite(&*value_as(obj, tag, VR::FL)?)
+}
+
+fn first_finite(v: &PrimitiveValue) -> Option<f64> {
+    v.to_multi_float64()
+        .ok()?
+        .first()
+        .copied()
+        .filter(|x| x.is_finite())
 }
 
 pub(crate) fn f64s_of(obj: &InMemDicomObject, tag: Tag) -> Option<Vec<f64>> {
@@ -298,9 +278,7 @@ pub(crate) fn f64s_of(obj: &InMemDicomObject, tag: Tag) -> Option<Vec<f64>> {
 }
 
 pub(crate) fn f64_of(obj: &InMemDicomObject, tag: Tag) -> Option<f64> {
-    f64s_of(obj, tag)
-        .and_then(|v| v.first().copied())
-        .filter(|x| x.is_finite())
+    first_finite(&*value_of(obj, tag)?)
 }
 
 pub(crate) fn int_of(obj: &InMemDicomObject, tag: Tag) -> Option<i64> {
