@@ -252,6 +252,17 @@ pub(crate) fn text_of(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
     value_as(obj, tag, VR::LO).map(|v| trimmed(&v))
 }
 
+/// The block (xx of gggg,xx00) a private creator reserves in `group` (PS3.5 7.8.1), found
+/// among the data set's creator elements (gggg,0010-00FF).
+pub(crate) fn private_block(obj: &InMemDicomObject, group: u16, creator: &str) -> Option<u16> {
+    obj.iter()
+        .map(|e| e.header().tag)
+        .skip_while(|t| *t < Tag(group, 0x0010))
+        .take_while(|t| *t <= Tag(group, 0x00FF))
+        .find(|t| text_of(obj, *t).is_some_and(|s| s == creator))
+        .map(|t| t.element())
+}
+
 /// The first number of a value held as text (IS, DS), also when its VR is unknown (UN).
 pub(crate) fn text_number(obj: &InMemDicomObject, tag: Tag) -> Option<f64> {
     first_finite(&*value_as(obj, tag, VR::DS)?)

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use dicom_core::{Tag, VR};
 use dicom_object::InMemDicomObject;
 
-use super::header::{f64_of, text_number, text_of};
+use super::header::{f64_of, private_block, text_number};
 
 /// The tiles of a mosaic frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,11 +65,6 @@ impl Mosaic {
         }
         true
     }
-}
-
-/// The block (xx of gggg,xx00) a private creator reserves in `group`.
-fn private_block(obj: &InMemDicomObject, group: u16, creator: &str) -> Option<u16> {
-    (0x10..=0xFFu16).find(|e| text_of(obj, Tag(group, *e)).is_some_and(|s| s == creator))
 }
 
 /// A private attribute (element `low` of the creator's block in `group`); the usual block 0x10

@@ -14,7 +14,7 @@ use dicom_object::{InMemDicomObject, OpenFileOptions};
 use serde::Serialize;
 
 use crate::datetime::{epoch_seconds, parse_dt, parse_tm, Date};
-use crate::ingest::header::{f64_of, first_item, str_of, text_of};
+use crate::ingest::header::{f64_of, first_item, private_block, str_of, text_of};
 
 /// Why no SUV factor can be given.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -503,11 +503,9 @@ pub fn compute(imgs: &[SuvInputs]) -> Result<SuvResult, SuvError> {
 
 /// The element of a private block `creator` in `group` at element offset `offset` (e.g. 0x0D).
 fn private(obj: &InMemDicomObject, group: u16, creator: &str, offset: u16) -> Option<String> {
-    (0x10u16..=0xFF).find_map(|block| {
-        // Private attributes of implicit VR files are of unknown VR (UN): read as text.
-        let c = text_of(obj, Tag(group, block))?;
-        (c == creator).then(|| text_of(obj, Tag(group, (block << 8) | offset)))?
-    })
+    // Private attributes of implicit VR files are of unknown VR (UN): read as text.
+    let block = private_block(obj, group, creator)?;
+    text_of(obj, Tag(group, (block << 8) | offset))
 }
 
 /// SUV inputs from one header.
