@@ -742,18 +742,20 @@ const PHILIPS_SCALE_SLOPE: Tag = Tag(0x2005, 0x100E);
 /// Philips' private per-frame item (2005,140F) of an enhanced MR file.
 const PHILIPS_FRAME_PRIVATE: Tag = Tag(0x2005, 0x140F);
 
-/// The Philips MR Scale Slope of a file's first image (top level, else the first frame's
-/// private item), when it is a Philips MR file that has one.
+/// The Philips MR Scale Slope of a file's first image, when it is a Philips MR file that has one.
 pub fn philips_scale_slope(obj: &InMemDicomObject) -> Option<f64> {
-    philips_mr(obj).then_some(())?;
-    float_number(obj, PHILIPS_SCALE_SLOPE)
-        .or_else(|| {
-            let first = obj.get(PER_FRAME)?.items()?.first()?;
-            float_number(
-                first_item(first, PHILIPS_FRAME_PRIVATE)?,
-                PHILIPS_SCALE_SLOPE,
-            )
-        })
+    philips_mr(obj).then(|| frame_scale_slope(obj, 0))?
+}
+
+/// The MR Scale Slope of frame `frame` (its per-frame private item in an enhanced file), else
+/// the file's; only a positive one.
+fn frame_scale_slope(obj: &InMemDicomObject, frame: usize) -> Option<f64> {
+    obj.get(PER_FRAME)
+        .and_then(|e| e.items())
+        .and_then(|items| items.get(frame))
+        .and_then(|g| first_item(g, PHILIPS_FRAME_PRIVATE))
+        .and_then(|p| float_number(p, PHILIPS_SCALE_SLOPE))
+        .or_else(|| float_number(obj, PHILIPS_SCALE_SLOPE))
         .filter(|s| s.is_finite() && *s > 0.0)
 }
 
@@ -771,16 +773,8 @@ fn philips_float_scaling(obj: &InMemDicomObject, images: &mut [ImageRecord]) {
     if !philips_mr(obj) {
         return;
     }
-    let top = float_number(obj, PHILIPS_SCALE_SLOPE);
-    let frames = obj.get(PER_FRAME).and_then(|e| e.items());
     for im in images.iter_mut() {
-        let ss = frames
-            .and_then(|items| items.get(im.frame as usize))
-            .and_then(|g| first_item(g, PHILIPS_FRAME_PRIVATE))
-            .and_then(|p| float_number(p, PHILIPS_SCALE_SLOPE))
-            .or(top)
-            .filter(|s| s.is_finite() && *s > 0.0);
-        if let Some(ss) = ss {
+        if let Some(ss) = frame_scale_slope(obj, im.frame as usize) {
             let (rs, ri) = (im.slope, im.intercept);
             im.intercept = ri / (rs * ss);
             im.slope = 1.0 / ss;
