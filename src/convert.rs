@@ -444,7 +444,10 @@ fn convert_inventory(
                 if s.modality == "MR" && s.files.first().is_some_and(|f| f.acquisition_3d) {
                     // A lone slice is left as it is (so does dcm2niix).
                     for v in vols.iter_mut().filter(|v| v.volume.dims()[0] > 1) {
-                        v.volume = crate::volume::reorient::as_3d_acquisition(&v.volume);
+                        if let Some(rotated) = crate::volume::reorient::as_3d_acquisition(&v.volume)
+                        {
+                            v.volume = rotated;
+                        }
                     }
                 }
                 let dir = out.join(&subject);

@@ -9,52 +9,85 @@ use ndarray::Axis;
 
 use super::{Geometry, Volume};
 
-impl Volume {
-    /// The same voxels on a grid whose axis `a` (0 column, 1 row, 2 slice) is this grid's axis
-    /// `perm[a]`, reversed where `flip[a]`; every voxel keeps its world position.
-    pub fn reoriented(&self, perm: [usize; 3], flip: [bool; 3]) -> Volume {
-        let d = self.dims(); // [k, j, i]
-        let n = [d[2], d[1], d[0]]; // by volume axis
-                                    // ndarray axes are [k, j, i]: volume axis a is ndarray axis 2 − a.
-        let mut view = self
-            .data
-            .view()
-            .permuted_axes([2 - perm[2], 2 - perm[1], 2 - perm[0]]);
-        for (a, f) in flip.iter().enumerate() {
-            if *f {
-                view.invert_axis(Axis(2 - a));
-            }
-        }
-        let data = view.as_standard_layout().into_owned();
-        let g = &self.geometry;
-        let mut start = [0.0; 3];
-        for a in 0..3 {
-            if flip[a] {
-                start[perm[a]] = (n[perm[a]] as f64 - 1.0).max(0.0);
-            }
-        }
-        let origin = g.world(start[0], start[1], start[2]);
-        let mut spacing = [0.0; 3];
-        let mut direction = [[0.0; 3]; 3];
-        for a in 0..3 {
-            spacing[a] = g.spacing[perm[a]];
-            let s = if flip[a] { -1.0 } else { 1.0 };
-            direction[a] = g.direction[perm[a]].map(|c| c * s);
-        }
-        Volume {
-            data,
-            geometry: Geometry {
-                origin,
-                spacing,
-                direction,
-            },
+/// A signed permutation of a grid's axes (0 column, 1 row, 2 slice): axis `a` of the result is
+/// axis `perm[a]`, reversed where `flip[a]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AxisMap {
+    pub perm: [usize; 3],
+    pub flip: [bool; 3],
+}
+
+impl AxisMap {
+    pub const IDENTITY: AxisMap = AxisMap {
+        perm: [0, 1, 2],
+        flip: [false; 3],
+    };
+    /// The rows reversed (what the NIfTI writer does, as dcm2niix).
+    pub const ROWS_REVERSED: AxisMap = AxisMap {
+        perm: [0, 1, 2],
+        flip: [false, true, false],
+    };
+
+    /// This map, then `next` on its result: one map.
+    pub fn then(self, next: AxisMap) -> AxisMap {
+        AxisMap {
+            perm: next.perm.map(|p| self.perm[p]),
+            flip: [0, 1, 2].map(|a| next.flip[a] ^ self.flip[next.perm[a]]),
         }
     }
 }
 
-/// The signed permutation (axis `a` of the result is axis `perm[a]`, reversed where `flip[a]`)
-/// dcm2niix's rotation applies to a grid of `n` voxels (by axis) shown with geometry `g`.
-pub fn dcm2niix_rotation(g: &Geometry, n: [usize; 3]) -> ([usize; 3], [bool; 3]) {
+impl Geometry {
+    /// The geometry of a grid of `n` voxels (by axis) with its axes mapped by `m`; every voxel
+    /// keeps its world position.
+    pub fn reoriented(&self, n: [usize; 3], m: AxisMap) -> Geometry {
+        let mut start = [0.0; 3];
+        for a in 0..3 {
+            if m.flip[a] {
+                start[m.perm[a]] = (n[m.perm[a]] as f64 - 1.0).max(0.0);
+            }
+        }
+        Geometry {
+            origin: self.world(start[0], start[1], start[2]),
+            spacing: m.perm.map(|p| self.spacing[p]),
+            direction: [0, 1, 2].map(|a| {
+                let s = if m.flip[a] { -1.0 } else { 1.0 };
+                self.direction[m.perm[a]].map(|c| c * s)
+            }),
+        }
+    }
+}
+
+impl Volume {
+    /// Voxels per axis (column, row, slice).
+    fn axis_lengths(&self) -> [usize; 3] {
+        let [k, j, i] = self.dims();
+        [i, j, k]
+    }
+
+    /// The same voxels on a grid with its axes mapped by `m`; every voxel keeps its world
+    /// position.
+    pub fn reoriented(&self, m: AxisMap) -> Volume {
+        // ndarray axes are [k, j, i]: volume axis a is ndarray axis 2 − a.
+        let mut view =
+            self.data
+                .view()
+                .permuted_axes([2 - m.perm[2], 2 - m.perm[1], 2 - m.perm[0]]);
+        for (a, f) in m.flip.iter().enumerate() {
+            if *f {
+                view.invert_axis(Axis(2 - a));
+            }
+        }
+        Volume {
+            data: view.as_standard_layout().into_owned(),
+            geometry: self.geometry.reoriented(self.axis_lengths(), m),
+        }
+    }
+}
+
+/// The axis map dcm2niix's rotation applies to a grid of `n` voxels (by axis) shown with
+/// geometry `g`.
+pub fn dcm2niix_rotation(g: &Geometry, n: [usize; 3]) -> AxisMap {
     // The sform's columns (RAS, voxel sizes included).
     let ras = |v: [f64; 3]| [-v[0], -v[1], v[2]];
     let col: [[f64; 3]; 3] = [0, 1, 2].map(|a| ras(g.direction[a]).map(|c| c * g.spacing[a]));
@@ -102,30 +135,31 @@ pub fn dcm2niix_rotation(g: &Geometry, n: [usize; 3]) -> ([usize; 3], [bool; 3])
         }
     }
     let Some(to) = best else {
-        return ([0, 1, 2], [false; 3]);
+        return AxisMap::IDENTITY;
     };
-    let mut perm = [0; 3];
-    let mut flip = [false; 3];
+    let mut m = AxisMap::IDENTITY;
     for k in 0..3 {
-        perm[to[k]] = k;
-        flip[to[k]] = sign[k] < 0.0;
+        m.perm[to[k]] = k;
+        m.flip[to[k]] = sign[k] < 0.0;
     }
-    (perm, flip)
+    m
 }
 
-/// `vol` as dcm2niix writes a 3D acquisition: the NIfTI writer reverses the rows (axis 1) of
-/// what it is given, so the rows are reversed first (the layout dcm2niix rotates), the rotation
-/// applied, and the rows reversed again for the writer.
-pub fn as_3d_acquisition(vol: &Volume) -> Volume {
-    let rows_reversed = vol.reoriented([0, 1, 2], [false, true, false]);
-    let [nk, nj, ni] = rows_reversed.dims();
-    let (perm, flip) = dcm2niix_rotation(&rows_reversed.geometry, [ni, nj, nk]);
-    if perm == [0, 1, 2] && flip == [false; 3] {
-        return vol.clone();
-    }
-    rows_reversed
-        .reoriented(perm, flip)
-        .reoriented([0, 1, 2], [false, true, false])
+/// `vol` as dcm2niix writes a 3D acquisition, or None when that is its layout already. The NIfTI
+/// writer reverses the rows of what it is given, so the rotation is chosen on the rows reversed
+/// (the layout dcm2niix rotates), and rows reversed, rotation and rows reversed again are
+/// applied as one map (one copy of the voxels).
+pub fn as_3d_acquisition(vol: &Volume) -> Option<Volume> {
+    let n = vol.axis_lengths();
+    let shown = vol.geometry.reoriented(n, AxisMap::ROWS_REVERSED);
+    let rotation = dcm2niix_rotation(&shown, n);
+    (rotation != AxisMap::IDENTITY).then(|| {
+        vol.reoriented(
+            AxisMap::ROWS_REVERSED
+                .then(rotation)
+                .then(AxisMap::ROWS_REVERSED),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -167,10 +201,28 @@ mod tests {
         let sagittal = vol([[0.0, 1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]]);
         for perm in [[0, 1, 2], [2, 0, 1], [1, 2, 0], [2, 1, 0]] {
             for flip in [[false; 3], [true, false, true], [false, true, false]] {
-                same_world(&sagittal, &sagittal.reoriented(perm, flip));
+                same_world(&sagittal, &sagittal.reoriented(AxisMap { perm, flip }));
             }
         }
-        same_world(&sagittal, &as_3d_acquisition(&sagittal));
+        let rotated = as_3d_acquisition(&sagittal).expect("a sagittal grid is rotated");
+        same_world(&sagittal, &rotated);
+        // A map composed of two is the two applied one after the other.
+        let (a, b) = (
+            AxisMap {
+                perm: [2, 0, 1],
+                flip: [true, false, true],
+            },
+            AxisMap {
+                perm: [1, 2, 0],
+                flip: [false, true, true],
+            },
+        );
+        let (once, twice) = (
+            sagittal.reoriented(a.then(b)),
+            sagittal.reoriented(a).reoriented(b),
+        );
+        assert_eq!(once.data, twice.data);
+        assert_eq!(once.geometry, twice.geometry);
     }
 
     #[test]
@@ -178,9 +230,9 @@ mod tests {
         // DICOM rows along A (LPS +y is P: row direction (0,1,0) points posterior), columns
         // down (0,0,−1), slices along +x (left).
         let sagittal = vol([[0.0, 1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]]);
-        let r = as_3d_acquisition(&sagittal);
+        let r = as_3d_acquisition(&sagittal).expect("rotated");
         // What the writer shows (rows reversed) points along +R, +A, +S.
-        let shown = r.reoriented([0, 1, 2], [false, true, false]);
+        let shown = r.reoriented(AxisMap::ROWS_REVERSED);
         let ras = |v: [f64; 3]| [-v[0], -v[1], v[2]];
         for a in 0..3 {
             let d = ras(shown.geometry.direction[a]);
