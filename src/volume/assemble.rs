@@ -151,25 +151,13 @@ pub fn load_series(series: &Series) -> Result<Vec<SeriesVolume>, AssembleError> 
                     if d.voxels.len() != n {
                         return Err(slice_size_error(d, n));
                     }
-                    crate::volume::pixels::native_frame_into(
-                        &bytes,
-                        i64::from(rec.bits_allocated),
-                        i64::from(rec.bits_stored),
-                        rec.pixel_signed,
-                        d.frame,
-                        d.voxels,
-                    )
-                    .map_err(pixel_error)?;
+                    native_into(rec, &bytes, d.frame, d.voxels).map_err(pixel_error)?;
                     rescale_in_place(d.voxels, d.slope, d.intercept);
                 }
                 return Ok(());
             }
             let frames: Vec<u32> = want.iter().map(|w| w.frame).collect();
-            let obj = dicom_object::open_file(&rec.path).map_err(|e| AssembleError::Read {
-                file: rec.path.display().to_string(),
-                message: e.to_string(),
-            })?;
-            let px = decode_frames(&obj, &frames).map_err(pixel_error)?;
+            let px = decoded(rec, &frames)?;
             for (d, values) in want.iter_mut().zip(px) {
                 if values.len() != d.voxels.len() {
                     return Err(slice_size_error(d, values.len()));
@@ -215,25 +203,10 @@ fn mosaic_tiles(
         (Some(at), 1) => {
             let bytes = read_native(rec, at, n).map_err(pixel_error)?;
             let mut frame = vec![0f32; n];
-            crate::volume::pixels::native_frame_into(
-                &bytes,
-                i64::from(rec.bits_allocated),
-                i64::from(rec.bits_stored),
-                rec.pixel_signed,
-                0,
-                &mut frame,
-            )
-            .map_err(pixel_error)?;
+            native_into(rec, &bytes, 0, &mut frame).map_err(pixel_error)?;
             frame
         }
-        _ => {
-            let obj = dicom_object::open_file(&rec.path).map_err(|e| AssembleError::Read {
-                file: rec.path.display().to_string(),
-                message: e.to_string(),
-            })?;
-            let mut px = decode_frames(&obj, &[0]).map_err(pixel_error)?;
-            px.pop().unwrap_or_default()
-        }
+        _ => decoded(rec, &[0])?.pop().unwrap_or_default(),
     };
     for d in want.iter_mut() {
         if !m.tile_into(&frame, rec.columns as usize, d.frame, d.voxels) {
@@ -251,6 +224,40 @@ fn mosaic_tiles(
         rescale_in_place(d.voxels, d.slope, d.intercept);
     }
     Ok(())
+}
+
+/// Frame `frame` of a file's native little-endian Pixel Data `bytes`, as stored values, into
+/// `out` (one frame).
+fn native_into(
+    rec: &crate::ingest::FileRecord,
+    bytes: &[u8],
+    frame: u32,
+    out: &mut [f32],
+) -> Result<(), PixelError> {
+    crate::volume::pixels::native_frame_into(
+        bytes,
+        i64::from(rec.bits_allocated),
+        i64::from(rec.bits_stored),
+        rec.pixel_signed,
+        frame,
+        out,
+    )
+}
+
+/// Frames of a file decoded by dicom-rs (encapsulated, or native where the scan found no
+/// offset), as stored values.
+fn decoded(
+    rec: &crate::ingest::FileRecord,
+    frames: &[u32],
+) -> Result<Vec<Vec<f32>>, AssembleError> {
+    let obj = dicom_object::open_file(&rec.path).map_err(|e| AssembleError::Read {
+        file: rec.path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    decode_frames(&obj, frames).map_err(|source| AssembleError::Pixels {
+        file: rec.path.display().to_string(),
+        source,
+    })
 }
 
 /// The Pixel Data bytes (every frame of `n` pixels) of a file whose native little-endian Pixel
