@@ -472,7 +472,7 @@ pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
         mosaic = super::siemens::mosaic(&obj, &image_type, rows, columns, frames, csa.as_ref());
         let images = image_records(&obj, frames);
         match mosaic {
-            Some(m) => mosaic_records(&obj, m, (rows, columns), csa.as_ref(), &images),
+            Some(m) => mosaic_records(m, (rows, columns), csa.as_ref(), &images),
             None => images,
         }
     } else {
@@ -694,7 +694,6 @@ fn pixel_data_state(
 /// The images of a Siemens mosaic: one per tile (its `frame` is the tile's index), each at its
 /// slice's position (see [`super::siemens::tile_positions`]); the file's own record otherwise.
 fn mosaic_records(
-    obj: &InMemDicomObject,
     m: super::siemens::Mosaic,
     dims: (u32, u32),
     csa: Option<&super::siemens::Csa>,
@@ -712,7 +711,11 @@ fn mosaic_records(
     let normal = csa
         .and_then(|c| c.slice_normal())
         .unwrap_or_else(|| crate::volume::cross(row, col));
-    let spacing = super::siemens::slice_spacing(obj).unwrap_or(1.0);
+    // SpacingBetweenSlices, else SliceThickness.
+    let spacing = base
+        .single_slice_spacing
+        .filter(|s| *s > 0.0)
+        .unwrap_or(1.0);
     let plane = super::siemens::Plane {
         corner,
         row,

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use dicom_core::{Tag, VR};
 use dicom_object::InMemDicomObject;
 
-use super::header::{f64_of, private_block, text_number};
+use super::header::{private_block, text_number};
 
 /// The tiles of a mosaic frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -230,13 +230,6 @@ pub fn tile_positions(
     (0..m.tiles)
         .map(|k| [0, 1, 2].map(|i| first[i] + normal[i] * spacing * f64::from(k)))
         .collect()
-}
-
-/// SpacingBetweenSlices, else SliceThickness (the spacing of a mosaic's slices).
-pub fn slice_spacing(obj: &InMemDicomObject) -> Option<f64> {
-    let positive = |t| f64_of(obj, t).filter(|x| *x > 0.0);
-    positive(dicom_dictionary_std::tags::SPACING_BETWEEN_SLICES)
-        .or_else(|| positive(dicom_dictionary_std::tags::SLICE_THICKNESS))
 }
 
 #[cfg(test)]
