@@ -471,21 +471,19 @@ fn a_value_longer_than_the_file_is_not_released_and_named() {
 #[test]
 fn a_site_named_like_its_scanner_vendor_is_released() {
     let (o, reasons) = deid_with_an_altered_file(|obj| {
-        obj.put(DataElement::new(
+        put(
+            obj,
             tags::INSTITUTION_NAME,
             VR::LO,
-            PrimitiveValue::from("Leiden University Medical Center"),
-        ));
-        obj.put(DataElement::new(
-            tags::MANUFACTURER,
-            VR::LO,
-            PrimitiveValue::from("GE MEDICAL SYSTEMS"),
-        ));
-        obj.put(DataElement::new(
+            "Leiden University Medical Center",
+        );
+        put(obj, tags::MANUFACTURER, VR::LO, "GE MEDICAL SYSTEMS");
+        put(
+            obj,
             tags::SOP_INSTANCE_UID,
             VR::UI,
-            PrimitiveValue::from("1.2.826.0.1.3680043.2.1125.99.1"),
-        ));
+            "1.2.826.0.1.3680043.2.1125.99.1",
+        );
     });
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{stderr}");
@@ -532,11 +530,7 @@ fn a_file_without_its_series_uid_is_reported_by_attribute() {
 #[test]
 fn a_malformed_sop_class_uid_is_reported_by_attribute_not_as_a_phi_failure() {
     let (o, reasons) = deid_with_an_altered_file(|obj| {
-        obj.put(DataElement::new(
-            tags::SOP_CLASS_UID,
-            VR::UI,
-            PrimitiveValue::from("1.2.840.1000\u{1}8.5"),
-        ));
+        put(obj, tags::SOP_CLASS_UID, VR::UI, "1.2.840.1000\u{1}8.5");
     });
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(
