@@ -614,6 +614,37 @@ fn siemens_mosaic_is_unpacked_as_dcm2niix_does() {
     }
 }
 
+/// Review finding: an image of ImageType MOSAIC whose slice count is given nowhere was converted
+/// as one big slice of tiles; it is rejected, naming the attribute.
+#[test]
+fn a_mosaic_without_its_slice_count_is_rejected_with_the_attribute() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let gz = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("test-data/siemens-mosaic/siemens_dwi_0.dcm.gz");
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(gz).unwrap())
+        .read_to_end(&mut raw)
+        .unwrap();
+    let path = dir.path().join("mosaic.dcm");
+    std::fs::write(&path, raw).unwrap();
+    let mut obj = dicom_object::open_file(&path).unwrap();
+    for tag in [
+        dicom_core::Tag(0x0019, 0x100A),
+        dicom_core::Tag(0x0029, 0x1010),
+    ] {
+        assert!(obj.remove_element(tag));
+    }
+    obj.write_to_file(&path).unwrap();
+    let inv = ingest::scan_paths(&[dir.path().to_path_buf()]).unwrap();
+    assert!(inv.series.is_empty());
+    let reasons: Vec<String> = inv.rejected.iter().map(|r| r.reason.to_string()).collect();
+    assert!(
+        reasons.len() == 1 && reasons[0].contains("NumberOfImagesInMosaic"),
+        "{reasons:?}"
+    );
+}
+
 /// dcm2niix rotates 3D acquisitions (MRAcquisitionType 3D) by default so that their axes come
 /// closest to RAS; ancilla writes them the same way. Facts: dcm2niix v1.0.20260724 on the same two
 /// series (written with pydicom from the same parameters), its NIfTI shape and sform. Every voxel

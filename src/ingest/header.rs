@@ -469,6 +469,12 @@ pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
         Vec::new()
     } else if image_type.iter().any(|t| t == "MOSAIC") && samples_per_pixel == 1 {
         let csa = super::siemens::csa_image_header(&obj);
+        // A mosaic whose slice count is unknown cannot be unpacked: not one big slice instead.
+        if frames == 1 && super::siemens::images_in_mosaic(&obj, csa.as_ref()).is_none() {
+            return Err(RejectReason::MissingAttribute(
+                "NumberOfImagesInMosaic (0019,xx0A, or in the CSA image header) of an image whose ImageType is MOSAIC".into(),
+            ));
+        }
         mosaic = super::siemens::mosaic(&obj, &image_type, rows, columns, frames, csa.as_ref());
         let images = image_records(&obj, frames);
         match mosaic {
