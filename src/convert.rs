@@ -203,6 +203,15 @@ fn sidecar(series: &Series, vols: &[SeriesVolume]) -> Value {
     Value::Object(m)
 }
 
+/// Whether a series' volumes go into one 4D file (parts by b-value, time or order, as dcm2niix
+/// stacks them); echoes and other splits are written as 3D files of their own.
+fn four_d(vols: &[SeriesVolume]) -> bool {
+    vols.len() > 1
+        && vols.iter().all(|v| {
+            v.label.starts_with('b') || v.label.starts_with('t') || v.label.starts_with('v')
+        })
+}
+
 /// Write one series' volumes under `dir` with `stem`; returns the written NIfTI names.
 fn write_series(
     vols: &[SeriesVolume],
@@ -220,25 +229,33 @@ fn write_series(
         time_step_s: None,
     };
     let mut out = Vec::new();
-    let four_d = vols.len() > 1
-        && vols.iter().all(|v| {
-            v.label.starts_with('b') || v.label.starts_with('t') || v.label.starts_with('v')
-        });
-    if four_d {
+    if four_d(vols) {
         let path = dir.join(format!("{stem}.{ext}"));
         let parts: Vec<crate::volume::Volume> = vols.iter().map(|v| v.volume.clone()).collect();
         nifti_io::write_4d(&parts, &path, &meta).map_err(|e| werr(&path, e))?;
-        if vols.iter().all(|v| v.b_value.is_some()) {
-            let bval: Vec<String> = vols
-                .iter()
-                .map(|v| format!("{}", v.b_value.unwrap_or(0.0)))
-                .collect();
-            let p = dir.join(format!("{stem}.bval"));
-            crate::atomic::write_bytes_unsynced(&p, format!("{}\n", bval.join(" ")).as_bytes())
-                .map_err(|e| ConvertError::Write {
-                    path: p.clone(),
-                    message: e.to_string(),
+        // A diffusion series: FSL's b-values and gradient directions beside it, as dcm2niix.
+        let diffusion: Option<Vec<(f64, Option<[f64; 3]>)>> = vols
+            .iter()
+            .map(|v| Some((v.b_value?, v.gradient)))
+            .collect();
+        if let Some(diffusion) = diffusion {
+            let b: Vec<f64> = diffusion.iter().map(|(b, _)| *b).collect();
+            let texts = [
+                ("bval", crate::volume::bvec::bval_text(&b)),
+                (
+                    "bvec",
+                    crate::volume::bvec::bvec_text(&diffusion, &vols[0].volume.geometry),
+                ),
+            ];
+            for (ext, text) in texts {
+                let p = dir.join(format!("{stem}.{ext}"));
+                crate::atomic::write_bytes_unsynced(&p, text.as_bytes()).map_err(|e| {
+                    ConvertError::Write {
+                        path: p.clone(),
+                        message: e.to_string(),
+                    }
                 })?;
+            }
         }
         let d = vols[0].volume.dims();
         out.push((format!("{stem}.{ext}"), vec![d[2], d[1], d[0], vols.len()]));
@@ -439,9 +456,13 @@ fn convert_inventory(
                     assemble::AssembleError::Geometry(g) => g,
                     other => format!("{}", other),
                 })?;
-                // 3D acquisitions are written with their axes closest to RAS, as dcm2niix
-                // writes them (its default rotation; 2D acquisitions keep DICOM's layout).
-                if s.modality == "MR" && s.files.first().is_some_and(|f| f.acquisition_3d) {
+                // 3D acquisitions written as 3D files have their axes closest to RAS, as
+                // dcm2niix writes them (its default rotation; 2D acquisitions and 4D files keep
+                // DICOM's layout, as in dcm2niix).
+                if s.modality == "MR"
+                    && s.files.first().is_some_and(|f| f.acquisition_3d)
+                    && !four_d(&vols)
+                {
                     // A lone slice is left as it is (so does dcm2niix).
                     for v in vols.iter_mut().filter(|v| v.volume.dims()[0] > 1) {
                         if let Some(rotated) = crate::volume::reorient::as_3d_acquisition(&v.volume)

@@ -278,6 +278,7 @@ fn nifti_written_by_convert_keeps_dicom_world_coordinates() {
         volume: v,
         label: String::new(),
         b_value: None,
+        gradient: None,
         modality: "MR".into(),
         kind: ingest::SeriesKind::Mr,
         patient_id: String::new(),
@@ -596,6 +597,12 @@ fn siemens_mosaic_is_unpacked_as_dcm2niix_does() {
             .trim(),
         "0 1000"
     );
+    // dcm2niix v1.0.20260724's bvec of the same two files (the gradient is (0019,100E), 24
+    // undecoded bytes in implicit VR).
+    assert_eq!(
+        std::fs::read_to_string(out.join("S001/012_mr_dwi.bvec")).unwrap(),
+        "0 0.999975\n0 -0.00507649\n0 -0.00502361\n"
+    );
     let h = nifti::NiftiHeader::from_file(nii).unwrap();
     assert_eq!(&h.dim[..5], &[4, 128, 128, 48, 2]);
     assert_sform(&h, &DCM2NIIX_SFORM, 1e-3, "mosaic");
@@ -768,6 +775,102 @@ fn three_d_acquisitions_are_rotated_as_dcm2niix_does() {
                 "{name}: voxel {i},{j},{k} is {dist} mm from any pixel"
             );
             assert_eq!(*v as f64, *want, "{name}: voxel {i},{j},{k}");
+        }
+    }
+}
+
+/// A diffusion series (b = 0, 1000 twice, 2000; a gradient direction per volume in
+/// DiffusionGradientOrientation) is one 4D file with FSL's .bval and .bvec beside it, as dcm2niix
+/// writes them: each direction in the file's voxel axes, which are computed here from the
+/// orientation (columns along the rows' direction, rows flipped, slices along the normal).
+/// A 3D acquisition written as 4D keeps DICOM's layout, as in dcm2niix (before, it was rotated
+/// like a 3D file and its shape differed from dcm2niix's).
+#[test]
+fn diffusion_series_get_fsl_bval_and_bvec_in_voxel_axes() {
+    use dicom_core::VR;
+    use dicom_dictionary_std::tags;
+    let (a, b) = (20f64.to_radians(), 35f64.to_radians());
+    let oblique = (
+        [a.cos(), a.sin(), 0.0],
+        [-a.sin() * b.cos(), a.cos() * b.cos(), b.sin()],
+    );
+    // Sagittal: a 3D file of this orientation is rotated (three_d_acquisitions_are_rotated...).
+    let sagittal = ([0.0, 1.0, 0.0], [0.0, 0.0, -1.0]);
+    let volumes: [(f64, Option<[f64; 3]>); 4] = [
+        (0.0, None),
+        (1000.0, Some([0.6, -0.8, 0.0])),
+        (1000.0, Some([0.0, 0.6, 0.8])),
+        (2000.0, Some([-0.48, 0.6, 0.64])),
+    ];
+    let cases = [
+        ("2D", oblique),
+        ("3D", oblique),
+        ("2D", sagittal),
+        ("3D", sagittal),
+    ];
+    for (acquisition, (row, col)) in cases {
+        let normal: [f64; 3] = [
+            row[1] * col[2] - row[2] * col[1],
+            row[2] * col[0] - row[0] * col[2],
+            row[0] * col[1] - row[1] * col[0],
+        ];
+        let mut slices = Vec::new();
+        for (v, (bv, g)) in volumes.iter().enumerate() {
+            for k in 0..3 {
+                let ipp = [0, 1, 2].map(|c| 10.0 * (c as f64) + k as f64 * 2.0 * normal[c]);
+                let values = (0..20).map(|p| p + 100 * v as i32).collect();
+                let mut s = Slice::new("1.2.3.42", ipp, values);
+                s.iop = [row[0], row[1], row[2], col[0], col[1], col[2]];
+                s.instance = (v * 3 + k + 1) as i32;
+                s.b_value = Some(*bv);
+                s.extra
+                    .push((tags::MR_ACQUISITION_TYPE, VR::CS, acquisition.into()));
+                s.extra
+                    .push((tags::ACQUISITION_TIME, VR::TM, format!("1200{v:02}")));
+                if let Some(g) = g {
+                    s.extra.push((
+                        dicom_core::Tag(0x0018, 0x9089),
+                        VR::FD,
+                        format!("{}\\{}\\{}", g[0], g[1], g[2]),
+                    ));
+                }
+                slices.push(s);
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        write_series(&dir.path().join("in"), &slices);
+        let out = dir.path().join("out");
+        let nii = convert_uncompressed(&dir.path().join("in"), &out);
+        assert_eq!(nii.len(), 1, "{acquisition}: {nii:?}");
+        let h = nifti::NiftiHeader::from_file(&nii[0]).unwrap();
+        assert_eq!(
+            &h.dim[..5],
+            &[4, 5, 4, 3, 4],
+            "{acquisition}: DICOM's layout"
+        );
+        let bval = std::fs::read_to_string(nii[0].with_extension("bval")).unwrap();
+        assert_eq!(bval, "0 1000 1000 2000\n", "{acquisition}");
+        let bvec = std::fs::read_to_string(nii[0].with_extension("bvec")).unwrap();
+        let lines: Vec<Vec<f64>> = bvec
+            .lines()
+            .map(|l| l.split(' ').map(|x| x.parse().unwrap()).collect())
+            .collect();
+        assert_eq!(lines.len(), 3, "{acquisition}: {bvec}");
+        let dot = |p: [f64; 3], q: [f64; 3]| p[0] * q[0] + p[1] * q[1] + p[2] * q[2];
+        let j = [-col[0], -col[1], -col[2]];
+        for (v, (_, g)) in volumes.iter().enumerate() {
+            let want = match g {
+                None => [0.0; 3],
+                Some(g) => [dot(*g, row), dot(*g, j), dot(*g, normal)],
+            };
+            for axis in 0..3 {
+                assert!(
+                    (lines[axis][v] - want[axis]).abs() < 1e-5,
+                    "{acquisition}: volume {v} axis {axis}: {} vs {}",
+                    lines[axis][v],
+                    want[axis]
+                );
+            }
         }
     }
 }

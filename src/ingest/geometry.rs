@@ -23,7 +23,10 @@ pub struct SliceRef {
 pub struct VolumePlan {
     /// "" for a plain series; "b800", "e2", "t3" for one part of a split series.
     pub label: String,
+    /// The b-value of the volume's images (of its first image when the split was not by b).
     pub b_value: Option<f64>,
+    /// The diffusion gradient direction of its first image (patient coordinates, as stored).
+    pub gradient: Option<[f64; 3]>,
     pub slices: Vec<SliceRef>,
     pub geometry: Geometry,
     pub rows: usize,
@@ -321,7 +324,8 @@ fn plan_stack(
     };
     Ok(VolumePlan {
         label: label.to_string(),
-        b_value,
+        b_value: b_value.or(slices[0].1.b_value),
+        gradient: slices[0].1.gradient,
         slices: slices
             .iter()
             .map(|(f, r)| SliceRef {

@@ -124,6 +124,10 @@ pub struct ImageRecord {
     pub slope: f64,
     pub intercept: f64,
     pub b_value: Option<f64>,
+    /// Diffusion gradient direction in patient coordinates (LPS), as stored: DiffusionGradient-
+    /// Orientation (0018,9089), top level or in the frame's MR Diffusion Sequence; Siemens'
+    /// (0019,xx0E) or CSA DiffusionGradientDirection.
+    pub gradient: Option<[f64; 3]>,
     pub echo_number: Option<i64>,
     pub temporal_index: Option<i64>,
     pub acquisition_time: Option<String>,
@@ -132,6 +136,8 @@ pub struct ImageRecord {
 
 // Tags without a constant name in every dictionary version, spelled out.
 const DIFFUSION_B_VALUE: Tag = Tag(0x0018, 0x9087);
+const DIFFUSION_GRADIENT_DIRECTION_SEQ: Tag = Tag(0x0018, 0x9076);
+const DIFFUSION_GRADIENT_ORIENTATION: Tag = Tag(0x0018, 0x9089);
 const PER_FRAME: Tag = Tag(0x5200, 0x9230);
 const SHARED: Tag = Tag(0x5200, 0x9229);
 const PLANE_POSITION_SEQ: Tag = Tag(0x0020, 0x9113);
@@ -209,7 +215,11 @@ fn decode_as(bytes: &[u8], vr: VR) -> Option<PrimitiveValue> {
 
 /// An attribute's value, read as `vr` when it came as UN (a private attribute of an implicit VR
 /// file, or a public one written by a tool that did not know it: PS3.5 6.2.2).
-fn value_as(obj: &InMemDicomObject, tag: Tag, vr: VR) -> Option<Cow<'_, PrimitiveValue>> {
+pub(crate) fn value_as(
+    obj: &InMemDicomObject,
+    tag: Tag,
+    vr: VR,
+) -> Option<Cow<'_, PrimitiveValue>> {
     let e = obj.get(tag)?;
     let value = e.value().primitive()?;
     if e.vr() != VR::UN {
@@ -300,7 +310,7 @@ pub(crate) fn first_item(obj: &InMemDicomObject, tag: Tag) -> Option<&InMemDicom
     obj.get(tag)?.items()?.first()
 }
 
-fn arr3(v: Option<Vec<f64>>) -> Option<[f64; 3]> {
+pub(crate) fn arr3(v: Option<Vec<f64>>) -> Option<[f64; 3]> {
     let v = v?;
     (v.len() >= 3 && v[..3].iter().all(|x| x.is_finite())).then(|| [v[0], v[1], v[2]])
 }
@@ -734,6 +744,9 @@ fn mosaic_records(
         .map(|(k, position)| ImageRecord {
             frame: k as u32,
             position: Some(position),
+            gradient: base
+                .gradient
+                .or_else(|| csa.and_then(|c| c.vector("DiffusionGradientDirection"))),
             ..base.clone()
         })
         .collect()
@@ -810,6 +823,8 @@ fn stored_scaling_records(obj: &InMemDicomObject, frames: u32) -> Vec<ImageRecor
             .or_else(|| super::siemens::b_value(obj))
             .or_else(|| float_number(obj, PHILIPS_B_VALUE))
             .or_else(|| text_number(obj, GE_B_VALUE).map(|b| b % 1_000_000_000.0)),
+        gradient: arr3(f64s_of(obj, DIFFUSION_GRADIENT_ORIENTATION))
+            .or_else(|| super::siemens::gradient(obj)),
         echo_number: int_of(obj, tags::ECHO_NUMBERS),
         temporal_index: int_of(obj, tags::TEMPORAL_POSITION_IDENTIFIER),
         acquisition_time: str_of(obj, tags::ACQUISITION_TIME),
@@ -875,8 +890,15 @@ fn apply_groups(r: &mut ImageRecord, g: &InMemDicomObject) {
             r.intercept = i;
         }
     }
-    if let Some(b) = first_item(g, MR_DIFFUSION_SEQ).and_then(|d| f64_of(d, DIFFUSION_B_VALUE)) {
-        r.b_value = Some(b);
+    if let Some(d) = first_item(g, MR_DIFFUSION_SEQ) {
+        if let Some(b) = f64_of(d, DIFFUSION_B_VALUE) {
+            r.b_value = Some(b);
+        }
+        if let Some(v) = first_item(d, DIFFUSION_GRADIENT_DIRECTION_SEQ)
+            .and_then(|i| arr3(f64s_of(i, DIFFUSION_GRADIENT_ORIENTATION)))
+        {
+            r.gradient = Some(v);
+        }
     }
     if let Some(fc) = first_item(g, FRAME_CONTENT_SEQ) {
         if let Some(t) = int_of(fc, TEMPORAL_POSITION_INDEX) {
@@ -949,6 +971,82 @@ mod tests {
             Some(vec![-83.9, -91.2, 6.6])
         );
         assert_eq!(image_records(&o, 1)[0].b_value, Some(800.0));
+    }
+
+    /// The gradient direction of each frame of an enhanced file comes from its MR Diffusion
+    /// Sequence (DiffusionGradientDirectionSequence → DiffusionGradientOrientation); a classic
+    /// file's from the top-level attribute, or Siemens' (0019,xx0E) under its creator.
+    #[test]
+    fn gradient_directions_are_read_per_frame_and_per_vendor() {
+        use dicom_core::value::DataSetSequence;
+        let item = |b: f64, g: Option<[f64; 3]>| {
+            let mut d = InMemDicomObject::new_empty();
+            d.put(DataElement::new(
+                DIFFUSION_B_VALUE,
+                VR::FD,
+                PrimitiveValue::from(b),
+            ));
+            if let Some(g) = g {
+                let mut dir = InMemDicomObject::new_empty();
+                dir.put(DataElement::new(
+                    DIFFUSION_GRADIENT_ORIENTATION,
+                    VR::FD,
+                    PrimitiveValue::F64(g.to_vec().into()),
+                ));
+                d.put(DataElement::new(
+                    DIFFUSION_GRADIENT_DIRECTION_SEQ,
+                    VR::SQ,
+                    DataSetSequence::from(vec![dir]),
+                ));
+            }
+            let mut frame = InMemDicomObject::new_empty();
+            frame.put(DataElement::new(
+                MR_DIFFUSION_SEQ,
+                VR::SQ,
+                DataSetSequence::from(vec![d]),
+            ));
+            frame
+        };
+        let mut o = InMemDicomObject::new_empty();
+        o.put(DataElement::new(
+            PER_FRAME,
+            VR::SQ,
+            DataSetSequence::from(vec![item(0.0, None), item(1000.0, Some([0.0, 0.6, 0.8]))]),
+        ));
+        let r = image_records(&o, 2);
+        assert_eq!((r[0].b_value, r[0].gradient), (Some(0.0), None));
+        assert_eq!(
+            (r[1].b_value, r[1].gradient),
+            (Some(1000.0), Some([0.0, 0.6, 0.8]))
+        );
+
+        let mut classic = InMemDicomObject::new_empty();
+        classic.put(DataElement::new(
+            DIFFUSION_GRADIENT_ORIENTATION,
+            VR::FD,
+            PrimitiveValue::F64(vec![1.0, 0.0, 0.0].into()),
+        ));
+        assert_eq!(
+            image_records(&classic, 1)[0].gradient,
+            Some([1.0, 0.0, 0.0])
+        );
+
+        // Siemens' private gradient, as an implicit VR file holds it (24 undecoded bytes), only
+        // under its creator.
+        let bytes: Vec<u8> = [0.6f64, -0.8, 0.0]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
+        let siemens = implicit(&[
+            (Tag(0x0019, 0x0011), b"SIEMENS MR HEADER "),
+            (Tag(0x0019, 0x110E), &bytes),
+        ]);
+        assert_eq!(
+            image_records(&siemens, 1)[0].gradient,
+            Some([0.6, -0.8, 0.0])
+        );
+        let other = implicit(&[(Tag(0x0019, 0x100E), &bytes)]);
+        assert_eq!(image_records(&other, 1)[0].gradient, None);
     }
 
     /// Philips MR: the floating-point value (stored × RS + RI) / (RS × SS), as dcm2niix writes

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use dicom_core::{Tag, VR};
 use dicom_object::InMemDicomObject;
 
-use super::header::{private_block, text_number};
+use super::header::{arr3, private_block, text_number, value_as};
 
 /// The tiles of a mosaic frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +79,15 @@ pub fn b_value(obj: &InMemDicomObject) -> Option<f64> {
     text_number(obj, private_tag(obj, 0x0019, "SIEMENS MR HEADER", 0x0C))
 }
 
+/// Siemens' DiffusionGradientDirection (0019,xx0E): FD × 3 in patient coordinates (in implicit VR
+/// 24 little-endian bytes). Only under the creator "SIEMENS MR HEADER": other vendors' (0019,100E)
+/// is something else.
+pub fn gradient(obj: &InMemDicomObject) -> Option<[f64; 3]> {
+    let block = private_block(obj, 0x0019, "SIEMENS MR HEADER")?;
+    let v = value_as(obj, Tag(0x0019, (block << 8) | 0x0E), VR::FD)?;
+    arr3(v.to_multi_float64().ok()).filter(|v| v.iter().all(|x| x.is_finite()))
+}
+
 /// NumberOfImagesInMosaic: from the CSA image header, else (0019,xx0A) (US; in implicit VR two
 /// little-endian bytes).
 pub fn images_in_mosaic(obj: &InMemDicomObject, csa: Option<&Csa>) -> Option<u32> {
@@ -106,17 +115,21 @@ impl Csa {
         self.0.get(name)?.first().map(String::as_str)
     }
 
-    /// The slice normal of the acquisition (unit length), if given.
-    pub fn slice_normal(&self) -> Option<[f64; 3]> {
+    /// The first three numbers of an element (a vector), when it holds three finite ones.
+    pub fn vector(&self, name: &str) -> Option<[f64; 3]> {
         let v: Vec<f64> = self
             .0
-            .get("SliceNormalVector")?
+            .get(name)?
             .iter()
             .filter_map(|s| s.trim().parse::<f64>().ok())
+            .filter(|x| x.is_finite())
             .collect();
-        let [x, y, z] = v.get(..3)? else {
-            return None;
-        };
+        v.get(..3)?.try_into().ok()
+    }
+
+    /// The slice normal of the acquisition (unit length), if given.
+    pub fn slice_normal(&self) -> Option<[f64; 3]> {
+        let [x, y, z] = self.vector("SliceNormalVector")?;
         let n = (x * x + y * y + z * z).sqrt();
         (n.is_finite() && n > 0.5).then(|| [x / n, y / n, z / n])
     }

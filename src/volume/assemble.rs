@@ -41,6 +41,8 @@ pub struct SeriesVolume {
     /// "" for a plain series; "b800", "e2"... for a part of a split series.
     pub label: String,
     pub b_value: Option<f64>,
+    /// Diffusion gradient direction of the volume's images (patient coordinates, as stored).
+    pub gradient: Option<[f64; 3]>,
     pub modality: String,
     pub kind: SeriesKind,
     pub patient_id: String,
@@ -180,6 +182,7 @@ pub fn load_series(series: &Series) -> Result<Vec<SeriesVolume>, AssembleError> 
             },
             label: plan.label,
             b_value: plan.b_value,
+            gradient: plan.gradient,
             modality: series.modality.clone(),
             kind: series.kind,
             patient_id: series.patient_id.clone(),

@@ -8,6 +8,7 @@
 //! and reversed, world positions kept: dcm2niix's rotation of 3D acquisitions).
 
 pub mod assemble;
+pub mod bvec;
 pub mod nifti_io;
 pub mod nifti_read;
 pub mod nifti_write;

@@ -180,7 +180,17 @@ pub fn slice_object(s: &Slice, sop_uid: &str) -> InMemDicomObject {
         ));
     }
     for (t, vr, v) in &s.extra {
-        put(&mut o, *t, *vr, v);
+        if *vr == VR::FD {
+            // Binary numbers: the text holds them separated by backslashes.
+            let numbers: Vec<f64> = v.split('\\').filter_map(|x| x.parse().ok()).collect();
+            o.put(DataElement::new(
+                *t,
+                VR::FD,
+                PrimitiveValue::F64(numbers.into()),
+            ));
+        } else {
+            put(&mut o, *t, *vr, v);
+        }
     }
     let bytes: Vec<u8> = match s.bits {
         8 => s.values.iter().map(|v| *v as u8).collect(),

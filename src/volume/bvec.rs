@@ -1,0 +1,169 @@
+//! FSL `.bval` / `.bvec` files of a 4D diffusion series (the FSL convention, as dcm2niix writes
+//! them): one line of b-values (s/mm²), three lines of gradient directions, one column per volume.
+//! A direction is given in the voxel axes of the NIfTI file as written (`nifti_io`'s layout:
+//! columns as in DICOM, rows flipped, slices along the normal), unit length, with its x component
+//! negated when the affine's determinant is positive (FSL reads vectors in radiological voxel
+//! order). DICOM gives the direction in patient coordinates (LPS; DiffusionGradientOrientation
+//! (0018,9089), PS3.3 C.8.13.5.9); an unweighted volume (b = 0) or one whose direction is unknown
+//! (a trace image) gets 0 0 0.
+
+use super::{dot, Geometry};
+
+/// The direction of gradient `g` (patient LPS) in the voxel axes of `geometry`'s stored NIfTI
+/// layout, as FSL reads it; zeros for b = 0 or no direction.
+pub fn voxel_direction(g: Option<[f64; 3]>, b: f64, geometry: &Geometry) -> [f64; 3] {
+    let Some(g) = g else { return [0.0; 3] };
+    let d = &geometry.direction;
+    // Slices against the row × column normal: det(d0, d1, d2) < 0 (a stack is never tilted).
+    let reversed = dot(super::cross(d[0], d[1]), d[2]) < 0.0;
+    // In single precision, as dcm2niix computes them, so that the printed digits agree.
+    let dot32 = |a: [f32; 3], b: [f32; 3]| a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+    let unit = |v: [f32; 3]| v.map(|x| x / dot32(v, v).sqrt());
+    let (r, c) = (unit(d[0].map(|x| x as f32)), unit(d[1].map(|x| x as f32)));
+    let normal = unit([
+        r[1] * c[2] - r[2] * c[1],
+        r[2] * c[0] - r[0] * c[2],
+        r[0] * c[1] - r[1] * c[0],
+    ]);
+    let k = if reversed { normal.map(|x| -x) } else { normal };
+    let g = g.map(|x| x as f32);
+    // Stored axes in LPS: i along the rows' direction, j against the columns' (rows are
+    // flipped), k along the slices.
+    let v = [dot32(g, r), -dot32(g, c), dot32(g, k)];
+    let norm = dot32(v, v).sqrt();
+    if b <= 0.0 || !norm.is_finite() || norm < 1e-6 {
+        return [0.0; 3];
+    }
+    let mut v = v.map(|x| f64::from(x / norm));
+    // det(RAS affine) = det(diag(−1, −1, 1)) · det(i, j, k) · spacing > 0 ⇔ reversed.
+    if reversed {
+        v[0] = -v[0];
+    }
+    v
+}
+
+/// A number as C's `%g` prints it (6 significant digits, no trailing zeros), as in dcm2niix's
+/// files; −0 prints as 0.
+fn g6(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return "0".into();
+    }
+    let exponent = x.abs().log10().floor() as i32;
+    if !(-4..6).contains(&exponent) {
+        let text = format!("{x:.5e}");
+        let (mantissa, exp) = text.split_once('e').unwrap_or((&text, "0"));
+        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+        let exp: i32 = exp.parse().unwrap_or(0);
+        let sign = if exp < 0 { '-' } else { '+' };
+        return format!("{mantissa}e{sign}{:02}", exp.abs());
+    }
+    let decimals = (5 - exponent).max(0) as usize;
+    let s = format!("{x:.decimals$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    if s == "-0" {
+        "0".into()
+    } else {
+        s
+    }
+}
+
+/// The `.bval` text of volumes with these b-values.
+pub fn bval_text(b_values: &[f64]) -> String {
+    let values: Vec<String> = b_values.iter().map(|b| g6(*b)).collect();
+    format!("{}\n", values.join(" "))
+}
+
+/// The `.bvec` text of volumes with these (b-value, gradient) pairs, all of one geometry.
+pub fn bvec_text(volumes: &[(f64, Option<[f64; 3]>)], geometry: &Geometry) -> String {
+    let dirs: Vec<[f64; 3]> = volumes
+        .iter()
+        .map(|(b, g)| voxel_direction(*g, *b, geometry))
+        .collect();
+    (0..3)
+        .map(|axis| {
+            let line: Vec<String> = dirs.iter().map(|d| g6(d[axis])).collect();
+            format!("{}\n", line.join(" "))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn geometry(row: [f64; 3], col: [f64; 3], normal: [f64; 3]) -> Geometry {
+        Geometry {
+            origin: [0.0; 3],
+            spacing: [1.0, 1.0, 1.0],
+            direction: [row, col, normal],
+        }
+    }
+
+    #[test]
+    fn numbers_print_as_c_g_format() {
+        // Expected strings are printf("%g") of the same numbers.
+        assert_eq!(g6(1000.0), "1000");
+        assert_eq!(g6(-0.7905712345), "-0.790571");
+        assert_eq!(g6(0.00989135123), "0.00989135");
+        assert_eq!(g6(0.5), "0.5");
+        assert_eq!(g6(-0.0), "0");
+        assert_eq!(g6(-1e-9), "-1e-09");
+        assert_eq!(g6(1.234567e-17), "1.23457e-17");
+        assert_eq!(g6(0.0001234), "0.0001234");
+        assert_eq!(g6(123456.7), "123457");
+        assert_eq!(g6(1234567.0), "1.23457e+06");
+    }
+
+    #[test]
+    fn an_axial_series_takes_x_as_is_and_y_negated() {
+        // Axial: rows along +x (L), columns along +y (P); stored rows flipped, so the j axis
+        // points anterior and a posterior gradient has j = −1.
+        let g = geometry([1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]);
+        assert_eq!(
+            voxel_direction(Some([0.0, 1.0, 0.0]), 1000.0, &g),
+            [0.0, -1.0, 0.0]
+        );
+        assert_eq!(
+            voxel_direction(Some([2.0, 0.0, 0.0]), 1000.0, &g),
+            [1.0, 0.0, 0.0]
+        );
+        assert_eq!(
+            voxel_direction(Some([0.0, 0.0, 0.5]), 1000.0, &g),
+            [0.0, 0.0, 1.0]
+        );
+    }
+
+    #[test]
+    fn unweighted_and_unknown_directions_are_zero() {
+        let g = geometry([1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]);
+        assert_eq!(voxel_direction(Some([1.0, 0.0, 0.0]), 0.0, &g), [0.0; 3]);
+        assert_eq!(voxel_direction(None, 1000.0, &g), [0.0; 3]);
+        assert_eq!(voxel_direction(Some([0.0; 3]), 1000.0, &g), [0.0; 3]);
+    }
+
+    #[test]
+    fn a_positive_determinant_negates_x_for_fsl() {
+        // Slices against the row × column normal: det(d0, d1, d2) < 0, the NIfTI affine's > 0.
+        let g = geometry([1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, -1.0]);
+        assert_eq!(
+            voxel_direction(Some([1.0, 0.0, 0.0]), 800.0, &g),
+            [-1.0, 0.0, 0.0]
+        );
+        assert_eq!(
+            voxel_direction(Some([0.0, 0.0, 1.0]), 800.0, &g),
+            [0.0, 0.0, -1.0]
+        );
+    }
+
+    #[test]
+    fn files_have_one_column_per_volume() {
+        let g = geometry([1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]);
+        let vols = [(0.0, None), (1000.0, Some([0.0, 1.0, 0.0]))];
+        assert_eq!(bval_text(&[0.0, 1000.0]), "0 1000\n");
+        assert_eq!(bvec_text(&vols, &g), "0 0\n0 -1\n0 0\n");
+    }
+}
