@@ -236,12 +236,59 @@ fn non_uniform_spacing_is_rejected() {
 }
 
 #[test]
-fn mixed_orientation_and_matrix_are_rejected() {
+fn mixed_matrix_sizes_are_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let mut slices = stack("1.2.3.18", 3, [0.0, 0.0, 0.0], [0.0, 0.0, 2.0], AXIAL);
-    slices[1].iop = [1.0, 0.0, 0.0, 0.0, 0.0, -1.0];
+    slices[1].rows = 2;
+    slices[1].values.truncate(10);
     write_series(dir.path(), &slices);
-    assert!(scan_problem(dir.path()).contains("ImageOrientationPatient differs"));
+    let err = scan_problem(dir.path());
+    assert!(err.contains("matrix size differs"), "{err}");
+}
+
+/// A series of several planes (a three-plane localizer: one SeriesInstanceUID, three slices in
+/// each of axial, sagittal and coronal) is made into one volume per plane, as dcm2niix makes it,
+/// each named after its first image's InstanceNumber (dcm2niix's `_i00001`, `_i00004`,
+/// `_i00007`); every voxel holds the DICOM pixel at its world position. Before, the series was
+/// rejected (ImageOrientationPatient differs) where dcm2niix converts it.
+#[test]
+fn a_localizer_of_three_planes_is_one_volume_per_plane() {
+    const SAGITTAL: [f64; 6] = [0.0, 1.0, 0.0, 0.0, 0.0, -1.0];
+    const CORONAL: [f64; 6] = [1.0, 0.0, 0.0, 0.0, 0.0, -1.0];
+    let planes = [
+        (AXIAL, [0.0, 0.0, 5.0]),
+        (SAGITTAL, [5.0, 0.0, 0.0]),
+        (CORONAL, [0.0, -5.0, 0.0]),
+    ];
+    let mut slices = Vec::new();
+    for (p, (iop, step)) in planes.iter().enumerate() {
+        for mut s in stack("1.2.3.18", 3, [-10.0, -12.0, 3.0], *step, *iop) {
+            s.instance += 3 * p as i32;
+            s.values.iter_mut().for_each(|v| *v += 1000 * p as i32);
+            slices.push(s);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write_series(&dir.path().join("in"), &slices);
+    let out = dir.path().join("out");
+    let nii = convert_uncompressed(&dir.path().join("in"), &out);
+    let names: Vec<String> = nii
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "003_mr_mr_i00001.nii",
+            "003_mr_mr_i00004.nii",
+            "003_mr_mr_i00007.nii"
+        ]
+    );
+    for (p, path) in nii.iter().enumerate() {
+        let h = nifti::NiftiHeader::from_file(path).unwrap();
+        assert_eq!(&h.dim[..4], &[3, 5, 4, 3]);
+        assert_voxels_at_their_dicom_pixels(path, &slices[3 * p..3 * p + 3], &names[p]);
+    }
 }
 
 #[test]
@@ -652,6 +699,55 @@ fn a_mosaic_without_its_slice_count_is_rejected_with_the_attribute() {
     );
 }
 
+/// Every voxel of a NIfTI file (3D) holds the DICOM pixel of `slices` found at the voxel's world
+/// position (sform, RAS → LPS), within 1 µm.
+fn assert_voxels_at_their_dicom_pixels(nii: &std::path::Path, slices: &[Slice], name: &str) {
+    let h = nifti::NiftiHeader::from_file(nii).unwrap();
+    let rows = [h.srow_x, h.srow_y, h.srow_z];
+    let data = voxels(nii);
+    let pixels: Vec<([f64; 3], f64)> = slices
+        .iter()
+        .flat_map(|s| {
+            (0..s.rows as usize).flat_map(move |j| {
+                (0..s.cols as usize).map(move |i| {
+                    (
+                        pixel_world(s, i, j),
+                        s.values[j * s.cols as usize + i] as f64,
+                    )
+                })
+            })
+        })
+        .collect();
+    for ((i, j, k), v) in data
+        .indexed_iter()
+        .map(|(ix, v)| ((ix[0], ix[1], ix[2]), v))
+    {
+        let ras: Vec<f64> = rows
+            .iter()
+            .map(|s| {
+                s[0] as f64 * i as f64
+                    + s[1] as f64 * j as f64
+                    + s[2] as f64 * k as f64
+                    + s[3] as f64
+            })
+            .collect();
+        let lps = [-ras[0], -ras[1], ras[2]];
+        let (at, want) = pixels
+            .iter()
+            .min_by(|x, y| {
+                let d = |p: &[f64; 3]| (0..3).map(|c| (p[c] - lps[c]).powi(2)).sum::<f64>();
+                d(&x.0).total_cmp(&d(&y.0))
+            })
+            .unwrap();
+        let dist = (0..3).map(|c| (at[c] - lps[c]).powi(2)).sum::<f64>().sqrt();
+        assert!(
+            dist < 1e-3,
+            "{name}: voxel {i},{j},{k} is {dist} mm from any pixel"
+        );
+        assert_eq!(*v as f64, *want, "{name}: voxel {i},{j},{k}");
+    }
+}
+
 /// dcm2niix rotates 3D acquisitions (MRAcquisitionType 3D) by default so that their axes come
 /// closest to RAS; ancilla writes them the same way. Facts: dcm2niix v1.0.20260724 on the same two
 /// series (written with pydicom from the same parameters), its NIfTI shape and sform. Every voxel
@@ -732,50 +828,7 @@ fn three_d_acquisitions_are_rotated_as_dcm2niix_does() {
             "{name}"
         );
         assert_sform(&h, &sform, 1e-4, name);
-        let rows = [h.srow_x, h.srow_y, h.srow_z];
-        // Every voxel holds the DICOM pixel at its world position.
-        let data = voxels(nii);
-        let pixels: Vec<([f64; 3], f64)> = slices
-            .iter()
-            .flat_map(|s| {
-                (0..s.rows as usize).flat_map(move |j| {
-                    (0..s.cols as usize).map(move |i| {
-                        (
-                            pixel_world(s, i, j),
-                            s.values[j * s.cols as usize + i] as f64,
-                        )
-                    })
-                })
-            })
-            .collect();
-        for ((i, j, k), v) in data
-            .indexed_iter()
-            .map(|(ix, v)| ((ix[0], ix[1], ix[2]), v))
-        {
-            let ras: Vec<f64> = rows
-                .iter()
-                .map(|s| {
-                    s[0] as f64 * i as f64
-                        + s[1] as f64 * j as f64
-                        + s[2] as f64 * k as f64
-                        + s[3] as f64
-                })
-                .collect();
-            let lps = [-ras[0], -ras[1], ras[2]];
-            let (at, want) = pixels
-                .iter()
-                .min_by(|x, y| {
-                    let d = |p: &[f64; 3]| (0..3).map(|c| (p[c] - lps[c]).powi(2)).sum::<f64>();
-                    d(&x.0).total_cmp(&d(&y.0))
-                })
-                .unwrap();
-            let dist = (0..3).map(|c| (at[c] - lps[c]).powi(2)).sum::<f64>().sqrt();
-            assert!(
-                dist < 1e-3,
-                "{name}: voxel {i},{j},{k} is {dist} mm from any pixel"
-            );
-            assert_eq!(*v as f64, *want, "{name}: voxel {i},{j},{k}");
-        }
+        assert_voxels_at_their_dicom_pixels(nii, &slices, name);
     }
 }
 

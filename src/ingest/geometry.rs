@@ -1,9 +1,9 @@
 //! Geometry plan of a series, from headers only (PS3.3 C.7.6.2 Image Plane): which images make
 //! which volume and in what order. Slices are sorted by their position along the normal of
-//! ImageOrientationPatient (never by InstanceNumber or file name); orientation, matrix size and
-//! pixel spacing must agree; slice spacing must be uniform; a missing slice or a gantry tilt is a
-//! rejection with its reason. Several images at one position (b-values, echoes, time points) are
-//! split into one volume each, as dcm2niix does.
+//! ImageOrientationPatient (never by InstanceNumber or file name); matrix size and pixel spacing
+//! must agree; slice spacing must be uniform; a missing slice or a gantry tilt is a rejection with
+//! its reason. Images of several planes (a localizer) make one volume per plane, and several
+//! images at one position (b-values, echoes, time points) one volume each, as dcm2niix does.
 
 use crate::volume::{cross, dot, Geometry};
 
@@ -50,6 +50,9 @@ fn fmt_mm(x: f64) -> String {
         .to_string()
 }
 
+/// Images of a series: (file index, image record).
+type Images<'a> = Vec<(usize, &'a ImageRecord)>;
+
 /// Plan the volumes of one series (`files` all belong to it). Errors are the rejection reason.
 pub fn plan_series(files: &[&FileRecord]) -> Result<Vec<VolumePlan>, String> {
     let images: Vec<(usize, &ImageRecord)> = files
@@ -72,22 +75,67 @@ pub fn plan_series(files: &[&FileRecord]) -> Result<Vec<VolumePlan>, String> {
             }
         ));
     }
+    // Images of one plane each: a series of several (a three-plane localizer) is made into one
+    // volume per plane, as dcm2niix makes it, each named after its first image's InstanceNumber.
+    let mut planes: Vec<([f64; 6], Images)> = Vec::new();
+    for &(fi, im) in &images {
+        let Some(o) = im.orientation else {
+            return Err(if std::ptr::eq(im, images[0].1) {
+                "missing ImageOrientationPatient (0020,0037)".into()
+            } else {
+                "missing ImageOrientationPatient (0020,0037) on some images".into()
+            });
+        };
+        let same = |iop: &[f64; 6]| {
+            o.iter()
+                .zip(iop.iter())
+                .all(|(a, b)| (a - b).abs() <= ORIENTATION_TOL)
+        };
+        match planes.iter_mut().find(|(iop, _)| same(iop)) {
+            Some((_, members)) => members.push((fi, im)),
+            None => planes.push((o, vec![(fi, im)])),
+        }
+    }
+    if planes.len() == 1 {
+        return plan_plane(&images, rows, columns);
+    }
+    let first_instance = |members: &[(usize, &ImageRecord)]| {
+        members.iter().filter_map(|(_, r)| r.instance_number).min()
+    };
+    planes.sort_by_key(|(_, members)| (first_instance(members).is_none(), first_instance(members)));
+    let mut plans = Vec::new();
+    for (n, (_, members)) in planes.iter().enumerate() {
+        let name = match first_instance(members) {
+            Some(i) => format!("i{i:05}"),
+            None => format!("o{}", n + 1),
+        };
+        for mut plan in plan_plane(members, rows, columns)
+            .map_err(|e| format!("plane {name} of a series of several planes: {e}"))?
+        {
+            plan.label = if plan.label.is_empty() {
+                name.clone()
+            } else {
+                format!("{name}_{}", plan.label)
+            };
+            plans.push(plan);
+        }
+    }
+    Ok(plans)
+}
+
+/// Plan the volumes of images of one plane (one ImageOrientationPatient).
+fn plan_plane(
+    images: &[(usize, &ImageRecord)],
+    rows: u32,
+    columns: u32,
+) -> Result<Vec<VolumePlan>, String> {
     let Some(iop) = images[0].1.orientation else {
         return Err("missing ImageOrientationPatient (0020,0037)".into());
     };
     let Some(ps) = images[0].1.pixel_spacing else {
         return Err("missing PixelSpacing (0028,0030)".into());
     };
-    for (_, im) in &images {
-        let o = im
-            .orientation
-            .ok_or("missing ImageOrientationPatient (0020,0037) on some images")?;
-        if o.iter()
-            .zip(iop.iter())
-            .any(|(a, b)| (a - b).abs() > ORIENTATION_TOL)
-        {
-            return Err("ImageOrientationPatient differs between images of the series (localizer or mixed planes)".into());
-        }
+    for (_, im) in images {
         let p = im
             .pixel_spacing
             .ok_or("missing PixelSpacing (0028,0030) on some images")?;
