@@ -233,12 +233,14 @@ fn write_series(
         let path = dir.join(format!("{stem}.{ext}"));
         let parts: Vec<crate::volume::Volume> = vols.iter().map(|v| v.volume.clone()).collect();
         nifti_io::write_4d(&parts, &path, &meta).map_err(|e| werr(&path, e))?;
-        // A diffusion series: FSL's b-values and gradient directions beside it, as dcm2niix.
+        // A diffusion series (every volume with a b-value, one of them weighted; GE writes its
+        // b-value attribute into other series too): FSL's b-values and gradient directions
+        // beside it, as dcm2niix.
         let diffusion: Option<Vec<(f64, Option<[f64; 3]>)>> = vols
             .iter()
             .map(|v| Some((v.b_value?, v.gradient)))
             .collect();
-        if let Some(diffusion) = diffusion {
+        if let Some(diffusion) = diffusion.filter(|d| d.iter().any(|(b, _)| *b > 0.0)) {
             let b: Vec<f64> = diffusion.iter().map(|(b, _)| *b).collect();
             let texts = [
                 ("bval", crate::volume::bvec::bval_text(&b)),

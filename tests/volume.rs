@@ -469,6 +469,35 @@ fn convert_writes_diffusion_as_4d_with_bval() {
     assert_eq!(side["BValues"], serde_json::json!([0.0, 800.0]));
 }
 
+/// A time series whose images all say b = 0 (GE writes its b-value attribute into every MR
+/// series) is a 4D file without .bval/.bvec: nothing in it is diffusion-weighted.
+#[test]
+fn a_time_series_with_only_b0_gets_no_bval() {
+    use dicom_core::VR;
+    use dicom_dictionary_std::tags;
+    let dir = tempfile::tempdir().unwrap();
+    let mut flat = Vec::new();
+    for t in 0..2 {
+        for k in 0..3 {
+            let mut s = Slice::new("1.2.3.21", [0.0, 0.0, 4.0 * k as f64], values(t * 10 + k));
+            s.b_value = Some(0.0);
+            s.instance = t * 3 + k + 1;
+            s.extra
+                .push((tags::ACQUISITION_TIME, VR::TM, format!("1200{t:02}")));
+            flat.push(s);
+        }
+    }
+    write_series(&dir.path().join("in"), &flat);
+    let out = dir.path().join("out");
+    let nii = convert_uncompressed(&dir.path().join("in"), &out);
+    assert_eq!(nii.len(), 1, "{nii:?}");
+    let h = nifti::NiftiHeader::from_file(&nii[0]).unwrap();
+    assert_eq!(&h.dim[..5], &[4, 5, 4, 3, 2]);
+    for ext in ["bval", "bvec"] {
+        assert!(!nii[0].with_extension(ext).exists(), "{ext} written");
+    }
+}
+
 /// dcm2niix v1.0.20260724 on the same oblique series (row/column rotated by 20° and 35°, IPP
 /// origin (10, −20, 30), 3 mm steps along the normal, PixelSpacing 0.9\0.75, 24×20×7) wrote this
 /// sform (RAS) and quaternion; ancilla must write the same (facts measured once, outside tests).
