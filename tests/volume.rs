@@ -469,6 +469,130 @@ fn convert_writes_diffusion_as_4d_with_bval() {
     assert_eq!(side["BValues"], serde_json::json!([0.0, 800.0]));
 }
 
+/// GE's and Philips' private gradient attributes give the .bvec dcm2niix writes. Facts:
+/// dcm2niix v1.0.20260724 on series of the same orientation and gradients (written with pydicom;
+/// GE's (0019,10BB-BD) with InPlanePhaseEncodingDirection, in the image's frame; Philips'
+/// (2005,10B0-B2), in the patient's).
+#[test]
+fn vendor_private_gradients_give_dcm2niix_bvecs() {
+    use dicom_core::{Tag, VR};
+    use dicom_dictionary_std::tags;
+    type Case = (
+        &'static str,
+        [f64; 6],
+        [[f64; 3]; 4],
+        [[f64; 5]; 3], // dcm2niix's bvec
+    );
+    let cases: [Case; 3] = [
+        (
+            "GE ROW",
+            [-0.55764, 0.732433, 0.390614, 0.824225, 0.432757, 0.365206],
+            [
+                [-0.156252, -0.966729, 0.202534],
+                [-0.218998, 0.974953, 0.038818],
+                [0.016078, -0.835604, 0.549096],
+                [-0.527959, 0.340046, 0.778221],
+            ],
+            [
+                [0.0, 0.966729, -0.974953, 0.835604, -0.340046],
+                [0.0, 0.156252, 0.218998, -0.016078, 0.527959],
+                [0.0, 0.202534, 0.038818, 0.549096, 0.778221],
+            ],
+        ),
+        (
+            "GE COL",
+            [
+                -0.389302, -0.137483, -0.910792, 0.554861, -0.824269, -0.112744,
+            ],
+            [
+                [0.778553, 0.488436, 0.394064],
+                [0.030973, 0.595780, -0.802550],
+                [-0.207298, -0.613483, 0.762015],
+                [0.047528, -0.349930, -0.935569],
+            ],
+            [
+                [0.0, 0.778553, 0.030973, -0.207298, 0.047528],
+                [0.0, -0.488436, -0.59578, 0.613483, 0.34993],
+                [0.0, -0.394064, 0.80255, -0.762015, 0.935569],
+            ],
+        ),
+        (
+            "Philips",
+            [
+                -0.113533, 0.311417, 0.943467, -0.322334, -0.909787, 0.261511,
+            ],
+            [
+                [-0.081104, 0.769689, -0.633247],
+                [-0.408661, 0.760239, 0.505008],
+                [-0.750351, 0.539378, -0.382157],
+                [-0.732491, -0.624565, -0.27088],
+            ],
+            [
+                [0.0, -0.348546, 0.759606, -0.107391, -0.366904],
+                [0.0, 0.839711, 0.427865, 0.348795, -0.733489],
+                [0.0, -0.416414, -0.489826, -0.931026, -0.572167],
+            ],
+        ),
+    ];
+    for (name, iop, gradients, dcm2niix) in cases {
+        let normal = [
+            iop[1] * iop[5] - iop[2] * iop[4],
+            iop[2] * iop[3] - iop[0] * iop[5],
+            iop[0] * iop[4] - iop[1] * iop[3],
+        ];
+        let mut slices = Vec::new();
+        for v in 0..5 {
+            let g = if v == 0 { [0.0; 3] } else { gradients[v - 1] };
+            for k in 0..3 {
+                let ipp = [0, 1, 2].map(|c| 5.0 + k as f64 * 2.0 * normal[c]);
+                let mut s = Slice::new("1.2.3.43", ipp, values((v * 3 + k) as i32));
+                s.iop = iop;
+                s.instance = (v * 3 + k + 1) as i32;
+                s.b_value = Some(if v == 0 { 0.0 } else { 1000.0 });
+                s.extra
+                    .push((tags::ACQUISITION_TIME, VR::TM, format!("1200{v:02}")));
+                if name.starts_with("GE") {
+                    let pe = if name.ends_with("ROW") { "ROW" } else { "COL" };
+                    s.extra
+                        .push((Tag(0x0019, 0x0010), VR::LO, "GEMS_ACQU_01".into()));
+                    s.extra
+                        .push((tags::IN_PLANE_PHASE_ENCODING_DIRECTION, VR::CS, pe.into()));
+                    for (low, x) in [0x10BB, 0x10BC, 0x10BD].into_iter().zip(g) {
+                        s.extra.push((Tag(0x0019, low), VR::DS, format!("{x}")));
+                    }
+                } else {
+                    s.extra.push((
+                        Tag(0x2005, 0x0010),
+                        VR::LO,
+                        "Philips MR Imaging DD 001".into(),
+                    ));
+                    for (low, x) in [0x10B0, 0x10B1, 0x10B2].into_iter().zip(g) {
+                        s.extra.push((Tag(0x2005, low), VR::FL, format!("{x}")));
+                    }
+                }
+                slices.push(s);
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        write_series(&dir.path().join("in"), &slices);
+        let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+        assert_eq!(nii.len(), 1, "{name}: {nii:?}");
+        let bvec = std::fs::read_to_string(nii[0].with_extension("bvec")).unwrap();
+        let lines: Vec<Vec<f64>> = bvec
+            .lines()
+            .map(|l| l.split(' ').map(|x| x.parse().unwrap()).collect())
+            .collect();
+        for axis in 0..3 {
+            for v in 0..5 {
+                assert!(
+                    (lines[axis][v] - dcm2niix[axis][v]).abs() < 1e-5,
+                    "{name}: volume {v} axis {axis}: {bvec}"
+                );
+            }
+        }
+    }
+}
+
 /// A time series whose images all say b = 0 (GE writes its b-value attribute into every MR
 /// series) is a 4D file without .bval/.bvec: nothing in it is diffusion-weighted.
 #[test]

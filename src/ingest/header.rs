@@ -124,9 +124,9 @@ pub struct ImageRecord {
     pub slope: f64,
     pub intercept: f64,
     pub b_value: Option<f64>,
-    /// Diffusion gradient direction in patient coordinates (LPS), as stored: DiffusionGradient-
-    /// Orientation (0018,9089), top level or in the frame's MR Diffusion Sequence; Siemens'
-    /// (0019,xx0E) or CSA DiffusionGradientDirection.
+    /// Diffusion gradient direction in patient coordinates (LPS): DiffusionGradientOrientation
+    /// (0018,9089), top level or in the frame's MR Diffusion Sequence; else the maker's private
+    /// attributes (`diffusion`), or a Siemens mosaic's CSA DiffusionGradientDirection.
     pub gradient: Option<[f64; 3]>,
     pub echo_number: Option<i64>,
     pub temporal_index: Option<i64>,
@@ -823,8 +823,10 @@ fn stored_scaling_records(obj: &InMemDicomObject, frames: u32) -> Vec<ImageRecor
             .or_else(|| super::siemens::b_value(obj))
             .or_else(|| float_number(obj, PHILIPS_B_VALUE))
             .or_else(|| text_number(obj, GE_B_VALUE).map(|b| b % 1_000_000_000.0)),
-        gradient: arr3(f64s_of(obj, DIFFUSION_GRADIENT_ORIENTATION))
-            .or_else(|| super::siemens::gradient(obj)),
+        gradient: super::diffusion::gradient(
+            obj,
+            arr6(f64s_of(obj, tags::IMAGE_ORIENTATION_PATIENT)),
+        ),
         echo_number: int_of(obj, tags::ECHO_NUMBERS),
         temporal_index: int_of(obj, tags::TEMPORAL_POSITION_IDENTIFIER),
         acquisition_time: str_of(obj, tags::ACQUISITION_TIME),

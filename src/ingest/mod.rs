@@ -8,6 +8,7 @@
 //! parsing), `inventory_json` (the PHI-free inventory written by `--json`).
 
 pub mod classify;
+pub mod diffusion;
 pub mod geometry;
 pub mod header;
 mod inventory_json;

@@ -180,14 +180,15 @@ pub fn slice_object(s: &Slice, sop_uid: &str) -> InMemDicomObject {
         ));
     }
     for (t, vr, v) in &s.extra {
-        if *vr == VR::FD {
+        if *vr == VR::FD || *vr == VR::FL {
             // Binary numbers: the text holds them separated by backslashes.
             let numbers: Vec<f64> = v.split('\\').filter_map(|x| x.parse().ok()).collect();
-            o.put(DataElement::new(
-                *t,
-                VR::FD,
-                PrimitiveValue::F64(numbers.into()),
-            ));
+            let value = if *vr == VR::FD {
+                PrimitiveValue::F64(numbers.into())
+            } else {
+                PrimitiveValue::F32(numbers.iter().map(|x| *x as f32).collect())
+            };
+            o.put(DataElement::new(*t, *vr, value));
         } else {
             put(&mut o, *t, *vr, v);
         }
