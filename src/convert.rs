@@ -134,6 +134,16 @@ fn sidecar(series: &Series, vols: &[SeriesVolume]) -> Value {
                 "PhotometricInterpretation",
                 tags::PHOTOMETRIC_INTERPRETATION,
             ),
+            // Acquisition parameters under dcm2niix's BIDS names; not those PS3.15 removes
+            // (its device identity: station, serial number, software versions).
+            ("MRAcquisitionType", tags::MR_ACQUISITION_TYPE),
+            ("PatientPosition", tags::PATIENT_POSITION),
+            ("SequenceName", tags::SEQUENCE_NAME),
+            (
+                "InPlanePhaseEncodingDirectionDICOM",
+                tags::IN_PLANE_PHASE_ENCODING_DIRECTION,
+            ),
+            ("BodyPart", tags::BODY_PART_EXAMINED),
         ];
         for (name, tag) in strs {
             if let Some(v) = str_of(&obj, tag).filter(|v| !v.is_empty()) {
@@ -151,6 +161,11 @@ fn sidecar(series: &Series, vols: &[SeriesVolume]) -> Value {
             ("RepetitionTime", tags::REPETITION_TIME, 1e-3),
             ("InversionTime", tags::INVERSION_TIME, 1e-3),
             ("FlipAngle", tags::FLIP_ANGLE, 1.0),
+            ("PixelBandwidth", tags::PIXEL_BANDWIDTH, 1.0),
+            ("ImagingFrequency", tags::IMAGING_FREQUENCY, 1.0),
+            ("PercentPhaseFOV", tags::PERCENT_PHASE_FIELD_OF_VIEW, 1.0),
+            ("PercentSampling", tags::PERCENT_SAMPLING, 1.0),
+            ("SAR", tags::SAR, 1.0),
             ("SliceThickness", tags::SLICE_THICKNESS, 1.0),
             ("PatientWeight", tags::PATIENT_WEIGHT, 1.0),
         ];

@@ -341,6 +341,54 @@ fn nifti_written_by_convert_keeps_dicom_world_coordinates() {
     }
 }
 
+/// The sidecar names acquisition parameters as dcm2niix's BIDS sidecar does (values as in
+/// DICOM, times in seconds), and leaves out what PS3.15 removes as device identity.
+#[test]
+fn the_sidecar_has_dcm2niix_acquisition_keys_and_no_device_identity() {
+    use dicom_core::VR;
+    use dicom_dictionary_std::tags;
+    let dir = tempfile::tempdir().unwrap();
+    let mut slices = stack("1.2.3.44", 3, [0.0; 3], [0.0, 0.0, 2.0], AXIAL);
+    for s in &mut slices {
+        for (tag, vr, v) in [
+            (tags::MR_ACQUISITION_TYPE, VR::CS, "2D"),
+            (tags::PATIENT_POSITION, VR::CS, "HFS"),
+            (tags::SEQUENCE_NAME, VR::SH, "*fl2d1"),
+            (tags::IN_PLANE_PHASE_ENCODING_DIRECTION, VR::CS, "COL"),
+            (tags::PIXEL_BANDWIDTH, VR::DS, "260"),
+            (tags::IMAGING_FREQUENCY, VR::DS, "123.2"),
+            (tags::ECHO_TIME, VR::DS, "4.92"),
+            (tags::SOFTWARE_VERSIONS, VR::LO, "syngo MR E11"),
+            (tags::STATION_NAME, VR::SH, "MRC40123"),
+        ] {
+            s.extra.push((tag, vr, v.into()));
+        }
+    }
+    write_series(&dir.path().join("in"), &slices);
+    let out = dir.path().join("out");
+    convert_uncompressed(&dir.path().join("in"), &out);
+    let side: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("S001/003_mr_mr.json")).unwrap())
+            .unwrap();
+    let want = serde_json::json!({
+        "MRAcquisitionType": "2D",
+        "PatientPosition": "HFS",
+        "SequenceName": "*fl2d1",
+        "InPlanePhaseEncodingDirectionDICOM": "COL",
+        "PixelBandwidth": 260.0,
+        "ImagingFrequency": 123.2,
+        "EchoTime": 0.00492,
+    });
+    for (key, value) in want.as_object().unwrap() {
+        assert_eq!(&side[key], value, "{key}");
+    }
+    let text = side.to_string();
+    assert!(
+        !text.contains("syngo") && !text.contains("MRC40123"),
+        "{text}"
+    );
+}
+
 /// Regression: a series not converted was named on stderr by the site's PatientID, and its
 /// reason could carry the input path (site folder names hold patient names); it is now named as
 /// in the output (S001) and in the report's words.
