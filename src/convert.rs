@@ -89,6 +89,47 @@ fn subject_names(series: &[Series]) -> std::collections::BTreeMap<String, String
     map
 }
 
+/// BIDS phase encoding of a 2D acquisition, as dcm2niix writes it: with Siemens' polarity (CSA
+/// PhaseEncodingDirectionPositive) `PhaseEncodingDirection` — the voxel axis of
+/// InPlanePhaseEncodingDirection (ROW → i, COL → j), reversed ("-") for a positive column or a
+/// negative row direction, since the written rows are flipped; without it `PhaseEncodingAxis`.
+/// None for 3D acquisitions (dcm2niix writes neither) or without the DICOM direction.
+fn phase_encoding(obj: &dicom_object::InMemDicomObject) -> Option<(&'static str, String)> {
+    let column = match str_of(obj, tags::IN_PLANE_PHASE_ENCODING_DIRECTION)?.as_str() {
+        "COL" => true,
+        "ROW" => false,
+        _ => return None,
+    };
+    if str_of(obj, tags::MR_ACQUISITION_TYPE).is_some_and(|t| t == "3D") {
+        return None;
+    }
+    let positive = crate::ingest::siemens::csa_image_header(obj)
+        .and_then(|c| {
+            c.first("PhaseEncodingDirectionPositive")
+                .map(str::trim)
+                .map(str::to_owned)
+        })
+        .and_then(|p| match p.as_str() {
+            "1" => Some(true),
+            "0" => Some(false),
+            _ => None,
+        });
+    Some(phase_encoding_key(column, positive))
+}
+
+/// The BIDS key and value of a 2D acquisition's phase encoding along columns (`column`) or rows,
+/// with its polarity when known.
+fn phase_encoding_key(column: bool, positive: Option<bool>) -> (&'static str, String) {
+    let axis = if column { "j" } else { "i" };
+    match positive {
+        Some(p) => {
+            let sign = if p == column { "-" } else { "" };
+            ("PhaseEncodingDirection", format!("{axis}{sign}"))
+        }
+        None => ("PhaseEncodingAxis", axis.to_string()),
+    }
+}
+
 /// The sidecar: acquisition parameters (BIDS names where BIDS has one), no PHI.
 fn sidecar(series: &Series, vols: &[SeriesVolume]) -> Value {
     let mut m = Map::new();
@@ -154,6 +195,9 @@ fn sidecar(series: &Series, vols: &[SeriesVolume]) -> Value {
                 };
                 m.insert(name.into(), val);
             }
+        }
+        if let Some((key, value)) = phase_encoding(&obj) {
+            m.insert(key.into(), json!(value));
         }
         let nums = [
             ("MagneticFieldStrength", tags::MAGNETIC_FIELD_STRENGTH, 1.0),
@@ -589,4 +633,34 @@ pub fn convert_command(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// dcm2niix v1.0.20260724's keys on heudiconv's Siemens series (ROW, positive: "i"; COL,
+    /// positive: "j-") and on nibabel's mosaic (COL, no polarity: PhaseEncodingAxis "j"); a
+    /// negative polarity reverses the sign.
+    #[test]
+    fn phase_encoding_keys_follow_dcm2niix() {
+        let key = phase_encoding_key;
+        assert_eq!(
+            key(false, Some(true)),
+            ("PhaseEncodingDirection", "i".into())
+        );
+        assert_eq!(
+            key(true, Some(true)),
+            ("PhaseEncodingDirection", "j-".into())
+        );
+        assert_eq!(
+            key(true, Some(false)),
+            ("PhaseEncodingDirection", "j".into())
+        );
+        assert_eq!(
+            key(false, Some(false)),
+            ("PhaseEncodingDirection", "i-".into())
+        );
+        assert_eq!(key(true, None), ("PhaseEncodingAxis", "j".into()));
+    }
 }

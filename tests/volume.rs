@@ -378,6 +378,8 @@ fn the_sidecar_has_dcm2niix_acquisition_keys_and_no_device_identity() {
         "PixelBandwidth": 260.0,
         "ImagingFrequency": 123.2,
         "EchoTime": 0.00492,
+        // Phase encoding along columns, polarity unknown (no Siemens CSA header), 2D.
+        "PhaseEncodingAxis": "j",
     });
     for (key, value) in want.as_object().unwrap() {
         assert_eq!(&side[key], value, "{key}");
