@@ -263,11 +263,13 @@ fn sidecar(series: &Series, vols: &[SeriesVolume]) -> Value {
 }
 
 /// Whether a series' volumes go into one 4D file (parts by b-value, time or order, as dcm2niix
-/// stacks them); echoes and other splits are written as 3D files of their own.
+/// stacks them); echoes, planes and complex components (labels joined by `_`) are written as 3D
+/// files of their own.
 fn four_d(vols: &[SeriesVolume]) -> bool {
     vols.len() > 1
         && vols.iter().all(|v| {
-            v.label.starts_with('b') || v.label.starts_with('t') || v.label.starts_with('v')
+            (v.label.starts_with('b') || v.label.starts_with('t') || v.label.starts_with('v'))
+                && !v.label.contains('_')
         })
 }
 

@@ -643,6 +643,63 @@ fn vendor_private_gradients_give_dcm2niix_bvecs() {
     }
 }
 
+/// Magnitude and phase images of one series (ImageType ...\\M\\... and ...\\P\\..., two
+/// echoes, all at the same positions) are four volumes, as dcm2niix writes them (its `_e1`,
+/// `_e1_ph`, ...: checked identical to dcm2niix v1.0.20260724 on a series of this layout); each
+/// holds only its own images. Before, the four images at each position were stacked by instance
+/// order into one 4D file mixing magnitude and phase.
+#[test]
+fn magnitude_and_phase_images_are_separate_volumes() {
+    use dicom_core::VR;
+    use dicom_dictionary_std::tags;
+    let mut slices = Vec::new();
+    let mut instance = 0;
+    for k in 0..3 {
+        for (c, kind) in ["M", "P"].iter().enumerate() {
+            for echo in 1..=2 {
+                instance += 1;
+                let seed = 20 * c as i32 + 5 * echo + k;
+                let mut s = Slice::new("1.2.3.45", [0.0, 0.0, 2.0 * k as f64], values(seed));
+                s.instance = instance;
+                s.extra.push((
+                    tags::IMAGE_TYPE,
+                    VR::CS,
+                    format!("ORIGINAL\\PRIMARY\\{kind}\\ND"),
+                ));
+                s.extra.push((tags::ECHO_NUMBERS, VR::IS, echo.to_string()));
+                slices.push(s);
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write_series(&dir.path().join("in"), &slices);
+    let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+    let names: Vec<String> = nii
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "003_mr_mr_e1.nii",
+            "003_mr_mr_e1_ph.nii",
+            "003_mr_mr_e2.nii",
+            "003_mr_mr_e2_ph.nii"
+        ]
+    );
+    for (path, (c, echo)) in nii.iter().zip([(0, 1), (1, 1), (0, 2), (1, 2)]) {
+        let h = nifti::NiftiHeader::from_file(path).unwrap();
+        assert_eq!(&h.dim[..4], &[3, 5, 4, 3]);
+        let own: Vec<Slice> = slices
+            .iter()
+            .filter(|s| (0..3).contains(&(s.values[0] / 100 - (20 * c + 5 * echo))))
+            .cloned()
+            .collect();
+        assert_eq!(own.len(), 3);
+        assert_voxels_at_their_dicom_pixels(path, &own, &path.to_string_lossy());
+    }
+}
+
 /// A time series whose images all say b = 0 (GE writes its b-value attribute into every MR
 /// series) is a 4D file without .bval/.bvec: nothing in it is diffusion-weighted.
 #[test]

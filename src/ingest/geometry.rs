@@ -2,8 +2,9 @@
 //! which volume and in what order. Slices are sorted by their position along the normal of
 //! ImageOrientationPatient (never by InstanceNumber or file name); matrix size and pixel spacing
 //! must agree; slice spacing must be uniform; a missing slice or a gantry tilt is a rejection with
-//! its reason. Images of several planes (a localizer) make one volume per plane, and several
-//! images at one position (b-values, echoes, time points) one volume each, as dcm2niix does.
+//! its reason. Magnitude, phase, real and imaginary images make volumes of their own, images of
+//! several planes (a localizer) one volume per plane, and several images at one position
+//! (b-values, echoes, time points) one volume each, as dcm2niix does.
 
 use crate::volume::{cross, dot, Geometry};
 
@@ -75,10 +76,93 @@ pub fn plan_series(files: &[&FileRecord]) -> Result<Vec<VolumePlan>, String> {
             }
         ));
     }
+    // Magnitude, phase, real and imaginary images of one series are volumes of their own, as
+    // dcm2niix makes them (its `_ph`, `_real`, `_imaginary` files).
+    let component = |fi: usize| complex_component(&files[fi].image_type);
+    let mut components: Vec<Component> = images.iter().map(|(fi, _)| component(*fi)).collect();
+    components.sort();
+    components.dedup();
+    if components.len() == 1 {
+        return plan_images(&images, rows, columns);
+    }
+    let mut plans = Vec::new();
+    for c in components {
+        let members: Images = images
+            .iter()
+            .copied()
+            .filter(|(fi, _)| component(*fi) == c)
+            .collect();
+        for mut plan in
+            plan_images(&members, rows, columns).map_err(|e| format!("{} images: {e}", c.name()))?
+        {
+            if let Some(suffix) = c.suffix() {
+                plan.label = if plan.label.is_empty() {
+                    suffix.to_string()
+                } else {
+                    format!("{}_{suffix}", plan.label)
+                };
+            }
+            plans.push(plan);
+        }
+    }
+    Ok(plans)
+}
+
+/// The complex component an image holds (ImageType's third value and on: M / P / R / I as
+/// Siemens, GE and Philips write them, or the words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Component {
+    Magnitude,
+    Phase,
+    Real,
+    Imaginary,
+}
+
+impl Component {
+    fn name(self) -> &'static str {
+        match self {
+            Component::Magnitude => "magnitude",
+            Component::Phase => "phase",
+            Component::Real => "real",
+            Component::Imaginary => "imaginary",
+        }
+    }
+
+    /// The label suffix of its volumes (dcm2niix's file suffixes); none for magnitude.
+    fn suffix(self) -> Option<&'static str> {
+        match self {
+            Component::Magnitude => None,
+            Component::Phase => Some("ph"),
+            Component::Real => Some("real"),
+            Component::Imaginary => Some("imaginary"),
+        }
+    }
+}
+
+fn complex_component(image_type: &[String]) -> Component {
+    image_type
+        .iter()
+        .skip(2)
+        .find_map(|v| match v.trim() {
+            "P" | "PHASE" => Some(Component::Phase),
+            "R" | "REAL" => Some(Component::Real),
+            "I" | "IMAGINARY" => Some(Component::Imaginary),
+            "M" | "MAGNITUDE" => Some(Component::Magnitude),
+            _ => None,
+        })
+        .unwrap_or(Component::Magnitude)
+}
+
+/// Plan the volumes of images of one complex component.
+fn plan_images(
+    images: &[(usize, &ImageRecord)],
+    rows: u32,
+    columns: u32,
+) -> Result<Vec<VolumePlan>, String> {
     // Images of one plane each: a series of several (a three-plane localizer) is made into one
     // volume per plane, as dcm2niix makes it, each named after its first image's InstanceNumber.
     let mut planes: Vec<([f64; 6], Images)> = Vec::new();
-    for &(fi, im) in &images {
+    for &(fi, im) in images {
         let Some(o) = im.orientation else {
             return Err(if std::ptr::eq(im, images[0].1) {
                 "missing ImageOrientationPatient (0020,0037)".into()
@@ -97,7 +181,7 @@ pub fn plan_series(files: &[&FileRecord]) -> Result<Vec<VolumePlan>, String> {
         }
     }
     if planes.len() == 1 {
-        return plan_plane(&images, rows, columns);
+        return plan_plane(images, rows, columns);
     }
     let first_instance = |members: &[(usize, &ImageRecord)]| {
         members.iter().filter_map(|(_, r)| r.instance_number).min()
