@@ -700,6 +700,42 @@ fn magnitude_and_phase_images_are_separate_volumes() {
     }
 }
 
+/// Two echoes told apart only by EchoTime (no EchoNumbers, as some GE series) are two volumes
+/// in TE order, as dcm2niix splits them (checked identical to dcm2niix v1.0.20260724 on a series
+/// of this layout); before, they were stacked by instance order into one 4D file.
+#[test]
+fn echoes_without_echo_numbers_are_split_by_echo_time() {
+    use dicom_core::VR;
+    use dicom_dictionary_std::tags;
+    let mut slices = Vec::new();
+    for k in 0..3 {
+        for (e, te) in [(0, "10"), (1, "5")] {
+            let mut s = Slice::new("1.2.3.46", [0.0, 0.0, 2.0 * k as f64], values(10 * e + k));
+            s.instance = 2 * k + e + 1;
+            s.extra.push((tags::ECHO_TIME, VR::DS, te.into()));
+            slices.push(s);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write_series(&dir.path().join("in"), &slices);
+    let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+    let names: Vec<String> = nii
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["003_mr_mr_e1.nii", "003_mr_mr_e2.nii"]);
+    // e1 is the shorter echo (TE 5 ms: the images of e = 1).
+    for (path, e) in nii.iter().zip([1, 0]) {
+        let own: Vec<Slice> = slices
+            .iter()
+            .filter(|s| (s.values[0] / 100) / 10 == e)
+            .cloned()
+            .collect();
+        assert_eq!(own.len(), 3);
+        assert_voxels_at_their_dicom_pixels(path, &own, &path.to_string_lossy());
+    }
+}
+
 /// A time series whose images all say b = 0 (GE writes its b-value attribute into every MR
 /// series) is a 4D file without .bval/.bvec: nothing in it is diffusion-weighted.
 #[test]

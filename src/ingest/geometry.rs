@@ -301,13 +301,20 @@ fn split_parts<'a>(
     n: usize,
 ) -> Result<Vec<Part<'a>>, String> {
     type KeyFn = fn(&ImageRecord) -> Option<String>;
-    let candidates: [(&str, KeyFn); 4] = [
-        ("b", |r| r.b_value.map(|b| format!("{}", b.round() as i64))),
-        ("e", |r| r.echo_number.map(|e| e.to_string())),
-        ("t", |r| r.temporal_index.map(|t| t.to_string())),
-        ("t", |r| r.acquisition_time.clone()),
+    // (label prefix, key, whether volumes are labelled by their place in key order): echo time
+    // (ms) when EchoNumbers is absent, as dcm2niix splits echoes by it.
+    let candidates: [(&str, KeyFn, bool); 5] = [
+        (
+            "b",
+            |r| r.b_value.map(|b| format!("{}", b.round() as i64)),
+            false,
+        ),
+        ("e", |r| r.echo_number.map(|e| e.to_string()), false),
+        ("e", |r| r.echo_time.map(|t| format!("{t}")), true),
+        ("t", |r| r.temporal_index.map(|t| t.to_string()), false),
+        ("t", |r| r.acquisition_time.clone(), false),
     ];
-    for (prefix, key) in candidates {
+    for (prefix, key, by_index) in candidates {
         let distinct_everywhere = groups.iter().all(|g| {
             let mut ks: Vec<Option<String>> = g.iter().map(|(_, r)| key(r)).collect();
             if ks.iter().any(|k| k.is_none()) {
@@ -338,9 +345,10 @@ fn split_parts<'a>(
                     None => return Err(format!("{prefix}={k} is missing at some slice positions")),
                 }
             }
-            let label = if prefix == "t" && keys.iter().any(|k| k.contains(':') || k.contains('.'))
+            let label = if by_index
+                || (prefix == "t" && keys.iter().any(|k| k.contains(':') || k.contains('.')))
             {
-                format!("t{}", idx + 1)
+                format!("{prefix}{}", idx + 1)
             } else {
                 format!("{prefix}{k}")
             };

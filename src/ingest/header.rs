@@ -129,6 +129,8 @@ pub struct ImageRecord {
     /// attributes (`diffusion`), or a Siemens mosaic's CSA DiffusionGradientDirection.
     pub gradient: Option<[f64; 3]>,
     pub echo_number: Option<i64>,
+    /// EchoTime (ms), or the frame's EffectiveEchoTime in an enhanced file.
+    pub echo_time: Option<f64>,
     pub temporal_index: Option<i64>,
     pub acquisition_time: Option<String>,
     pub instance_number: Option<i64>,
@@ -828,6 +830,7 @@ fn stored_scaling_records(obj: &InMemDicomObject, frames: u32) -> Vec<ImageRecor
             arr6(f64s_of(obj, tags::IMAGE_ORIENTATION_PATIENT)),
         ),
         echo_number: int_of(obj, tags::ECHO_NUMBERS),
+        echo_time: f64_of(obj, tags::ECHO_TIME),
         temporal_index: int_of(obj, tags::TEMPORAL_POSITION_IDENTIFIER),
         acquisition_time: str_of(obj, tags::ACQUISITION_TIME),
         instance_number: int_of(obj, tags::INSTANCE_NUMBER),
@@ -901,6 +904,9 @@ fn apply_groups(r: &mut ImageRecord, g: &InMemDicomObject) {
         {
             r.gradient = Some(v);
         }
+    }
+    if let Some(t) = first_item(g, MR_ECHO_SEQ).and_then(|e| f64_of(e, EFFECTIVE_ECHO_TIME)) {
+        r.echo_time = Some(t);
     }
     if let Some(fc) = first_item(g, FRAME_CONTENT_SEQ) {
         if let Some(t) = int_of(fc, TEMPORAL_POSITION_INDEX) {
