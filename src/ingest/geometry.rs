@@ -96,11 +96,7 @@ pub fn plan_series(files: &[&FileRecord]) -> Result<Vec<VolumePlan>, String> {
             plan_images(&members, rows, columns).map_err(|e| format!("{} images: {e}", c.name()))?
         {
             if let Some(suffix) = c.suffix() {
-                plan.label = if plan.label.is_empty() {
-                    suffix.to_string()
-                } else {
-                    format!("{}_{suffix}", plan.label)
-                };
+                plan.label = joined_label(&plan.label, suffix);
             }
             plans.push(plan);
         }
@@ -153,6 +149,15 @@ fn complex_component(image_type: &[String]) -> Component {
         .unwrap_or(Component::Magnitude)
 }
 
+/// Two parts of a volume's label joined by `_` (either may be empty).
+fn joined_label(first: &str, second: &str) -> String {
+    match (first.is_empty(), second.is_empty()) {
+        (true, _) => second.to_string(),
+        (_, true) => first.to_string(),
+        _ => format!("{first}_{second}"),
+    }
+}
+
 /// Plan the volumes of images of one complex component.
 fn plan_images(
     images: &[(usize, &ImageRecord)],
@@ -196,11 +201,7 @@ fn plan_images(
         for mut plan in plan_plane(members, rows, columns)
             .map_err(|e| format!("plane {name} of a series of several planes: {e}"))?
         {
-            plan.label = if plan.label.is_empty() {
-                name.clone()
-            } else {
-                format!("{name}_{}", plan.label)
-            };
+            plan.label = joined_label(&name, &plan.label);
             plans.push(plan);
         }
     }
