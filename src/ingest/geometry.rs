@@ -8,7 +8,7 @@
 
 use crate::volume::{cross, dot, Geometry};
 
-use super::header::{FileRecord, ImageRecord};
+use super::header::{Component, FileRecord, ImageRecord};
 
 /// One image of a planned volume: which file, which frame, and its rescale.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -78,7 +78,7 @@ pub fn plan_series(files: &[&FileRecord]) -> Result<Vec<VolumePlan>, String> {
     }
     // Magnitude, phase, real and imaginary images of one series are volumes of their own, as
     // dcm2niix makes them (its `_ph`, `_real`, `_imaginary` files).
-    let component = |fi: usize| complex_component(&files[fi].image_type);
+    let component = |fi: usize| files[fi].component;
     let mut components: Vec<Component> = images.iter().map(|(fi, _)| component(*fi)).collect();
     components.sort();
     components.dedup();
@@ -102,51 +102,6 @@ pub fn plan_series(files: &[&FileRecord]) -> Result<Vec<VolumePlan>, String> {
         }
     }
     Ok(plans)
-}
-
-/// The complex component an image holds (ImageType's third value and on: M / P / R / I as
-/// Siemens, GE and Philips write them, or the words).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Component {
-    Magnitude,
-    Phase,
-    Real,
-    Imaginary,
-}
-
-impl Component {
-    fn name(self) -> &'static str {
-        match self {
-            Component::Magnitude => "magnitude",
-            Component::Phase => "phase",
-            Component::Real => "real",
-            Component::Imaginary => "imaginary",
-        }
-    }
-
-    /// The label suffix of its volumes (dcm2niix's file suffixes); none for magnitude.
-    fn suffix(self) -> Option<&'static str> {
-        match self {
-            Component::Magnitude => None,
-            Component::Phase => Some("ph"),
-            Component::Real => Some("real"),
-            Component::Imaginary => Some("imaginary"),
-        }
-    }
-}
-
-fn complex_component(image_type: &[String]) -> Component {
-    image_type
-        .iter()
-        .skip(2)
-        .find_map(|v| match v.trim() {
-            "P" | "PHASE" => Some(Component::Phase),
-            "R" | "REAL" => Some(Component::Real),
-            "I" | "IMAGINARY" => Some(Component::Imaginary),
-            "M" | "MAGNITUDE" => Some(Component::Magnitude),
-            _ => None,
-        })
-        .unwrap_or(Component::Magnitude)
 }
 
 /// Two parts of a volume's label joined by `_` (either may be empty).

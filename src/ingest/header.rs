@@ -73,6 +73,8 @@ pub struct FileRecord {
     pub series_number: Option<i64>,
     pub series_description: Arc<str>,
     pub image_type: Arc<[String]>,
+    /// Magnitude, phase, real or imaginary (ImageType, GE's private image type).
+    pub component: Component,
     pub scanning_sequence: Arc<str>,
     pub echo_time: Option<f64>,
     pub repetition_time: Option<f64>,
@@ -107,6 +109,63 @@ impl FileRecord {
             None => (self.rows, self.columns),
         }
     }
+}
+
+/// The complex component an image holds: ImageType's third value and on (M / P / R / I as
+/// Siemens and Philips write them, or the words), else GE's private image type (0043,xx2F: 0 to 3),
+/// as dcm2niix reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Component {
+    Magnitude,
+    Phase,
+    Real,
+    Imaginary,
+}
+
+impl Component {
+    pub fn name(self) -> &'static str {
+        match self {
+            Component::Magnitude => "magnitude",
+            Component::Phase => "phase",
+            Component::Real => "real",
+            Component::Imaginary => "imaginary",
+        }
+    }
+
+    /// The label suffix of its volumes (dcm2niix's file suffixes); none for magnitude.
+    pub fn suffix(self) -> Option<&'static str> {
+        match self {
+            Component::Magnitude => None,
+            Component::Phase => Some("ph"),
+            Component::Real => Some("real"),
+            Component::Imaginary => Some("imaginary"),
+        }
+    }
+}
+
+fn complex_component(obj: &InMemDicomObject, image_type: &[String]) -> Component {
+    let ge = || {
+        let block = private_block(obj, 0x0043, "GEMS_PARM_01")?;
+        let v = value_as(obj, Tag(0x0043, (block << 8) | 0x2F), VR::SS)?;
+        match v.to_int::<i64>().ok()? {
+            1 => Some(Component::Phase),
+            2 => Some(Component::Real),
+            3 => Some(Component::Imaginary),
+            _ => None,
+        }
+    };
+    image_type
+        .iter()
+        .skip(2)
+        .find_map(|v| match v.trim() {
+            "P" | "PHASE" => Some(Component::Phase),
+            "R" | "REAL" => Some(Component::Real),
+            "I" | "IMAGINARY" => Some(Component::Imaginary),
+            "M" | "MAGNITUDE" => Some(Component::Magnitude),
+            _ => None,
+        })
+        .or_else(ge)
+        .unwrap_or(Component::Magnitude)
 }
 
 /// One 2D image (a single-frame file, or one frame of a multi-frame file; a tile of a mosaic).
@@ -510,6 +569,7 @@ pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
         series_description: str_of(&obj, tags::SERIES_DESCRIPTION)
             .unwrap_or_default()
             .into(),
+        component: complex_component(&obj, &image_type),
         image_type: image_type.into(),
         scanning_sequence: str_of(&obj, tags::SCANNING_SEQUENCE)
             .unwrap_or_default()
@@ -1055,6 +1115,48 @@ mod tests {
         );
         let other = implicit(&[(Tag(0x0019, 0x100E), &bytes)]);
         assert_eq!(image_records(&other, 1)[0].gradient, None);
+    }
+
+    /// The complex component: from ImageType (Siemens' third value, Philips' fourth), else GE's
+    /// private image type (0043,xx2F), here as an implicit VR file holds it (two undecoded bytes).
+    #[test]
+    fn complex_components_are_read_from_image_type_or_ge_private_type() {
+        let types = |v: &[&str]| -> Vec<String> { v.iter().map(|s| s.to_string()).collect() };
+        let empty = InMemDicomObject::new_empty();
+        for (image_type, want) in [
+            (&["ORIGINAL", "PRIMARY", "P", "ND"][..], Component::Phase),
+            (
+                &["ORIGINAL", "PRIMARY", "M", "ND"][..],
+                Component::Magnitude,
+            ),
+            (
+                &["ORIGINAL", "PRIMARY", "M_FFE", "M", "FFE"][..],
+                Component::Magnitude,
+            ),
+            (
+                &["ORIGINAL", "PRIMARY", "R_FFE", "R", "FFE"][..],
+                Component::Real,
+            ),
+            (
+                &["DERIVED", "PRIMARY", "IMAGINARY"][..],
+                Component::Imaginary,
+            ),
+            (&["ORIGINAL", "PRIMARY"][..], Component::Magnitude),
+        ] {
+            assert_eq!(
+                complex_component(&empty, &types(image_type)),
+                want,
+                "{image_type:?}"
+            );
+        }
+        let other = types(&["ORIGINAL", "PRIMARY", "OTHER"]);
+        let ge = implicit(&[
+            (Tag(0x0043, 0x0010), b"GEMS_PARM_01"),
+            (Tag(0x0043, 0x102F), &1i16.to_le_bytes()),
+        ]);
+        assert_eq!(complex_component(&ge, &other), Component::Phase);
+        let no_creator = implicit(&[(Tag(0x0043, 0x102F), &1i16.to_le_bytes())]);
+        assert_eq!(complex_component(&no_creator, &other), Component::Magnitude);
     }
 
     /// Philips MR: the floating-point value (stored × RS + RI) / (RS × SS), as dcm2niix writes
