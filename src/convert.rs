@@ -646,23 +646,19 @@ mod tests {
     /// negative polarity reverses the sign.
     #[test]
     fn phase_encoding_keys_follow_dcm2niix() {
-        let key = phase_encoding_key;
-        assert_eq!(
-            key(false, Some(true)),
-            ("PhaseEncodingDirection", "i".into())
-        );
-        assert_eq!(
-            key(true, Some(true)),
-            ("PhaseEncodingDirection", "j-".into())
-        );
-        assert_eq!(
-            key(true, Some(false)),
-            ("PhaseEncodingDirection", "j".into())
-        );
-        assert_eq!(
-            key(false, Some(false)),
-            ("PhaseEncodingDirection", "i-".into())
-        );
-        assert_eq!(key(true, None), ("PhaseEncodingAxis", "j".into()));
+        let cases = [
+            (false, Some(true), "PhaseEncodingDirection", "i"),
+            (true, Some(true), "PhaseEncodingDirection", "j-"),
+            (true, Some(false), "PhaseEncodingDirection", "j"),
+            (false, Some(false), "PhaseEncodingDirection", "i-"),
+            (true, None, "PhaseEncodingAxis", "j"),
+        ];
+        for (column, positive, key, value) in cases {
+            assert_eq!(
+                phase_encoding_key(column, positive),
+                (key, value.to_string()),
+                "{column} {positive:?}"
+            );
+        }
     }
 }

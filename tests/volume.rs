@@ -268,14 +268,7 @@ fn a_localizer_of_three_planes_is_one_volume_per_plane() {
             slices.push(s);
         }
     }
-    let dir = tempfile::tempdir().unwrap();
-    write_series(&dir.path().join("in"), &slices);
-    let out = dir.path().join("out");
-    let nii = convert_uncompressed(&dir.path().join("in"), &out);
-    let names: Vec<String> = nii
-        .iter()
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
+    let (_dir, nii, names) = convert_slices(&slices);
     assert_eq!(
         names,
         [
@@ -671,13 +664,7 @@ fn magnitude_and_phase_images_are_separate_volumes() {
             }
         }
     }
-    let dir = tempfile::tempdir().unwrap();
-    write_series(&dir.path().join("in"), &slices);
-    let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
-    let names: Vec<String> = nii
-        .iter()
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
+    let (_dir, nii, names) = convert_slices(&slices);
     assert_eq!(
         names,
         [
@@ -716,13 +703,7 @@ fn echoes_without_echo_numbers_are_split_by_echo_time() {
             slices.push(s);
         }
     }
-    let dir = tempfile::tempdir().unwrap();
-    write_series(&dir.path().join("in"), &slices);
-    let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
-    let names: Vec<String> = nii
-        .iter()
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
+    let (_dir, nii, names) = convert_slices(&slices);
     assert_eq!(names, ["003_mr_mr_e1.nii", "003_mr_mr_e2.nii"]);
     // e1 is the shorter echo (TE 5 ms: the images of e = 1).
     for (path, e) in nii.iter().zip([1, 0]) {
@@ -830,6 +811,19 @@ fn oblique_affine_equals_dcm2niix() {
     }
     assert_eq!(h.pixdim[0], -1.0);
     assert_eq!((h.sform_code, h.qform_code), (1, 1));
+}
+
+/// Write `slices` as one series, convert it (uncompressed) and return the temporary folder (kept
+/// alive by the caller), the NIfTI files and their names.
+fn convert_slices(slices: &[Slice]) -> (tempfile::TempDir, Vec<std::path::PathBuf>, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    write_series(&dir.path().join("in"), slices);
+    let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+    let names = nii
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    (dir, nii, names)
 }
 
 /// `ancilla convert INPUT --out OUT --uncompressed`, which must succeed; the NIfTI files written
