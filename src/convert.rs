@@ -199,6 +199,23 @@ fn sidecar(series: &Series, vols: &[SeriesVolume]) -> Value {
         if let Some((key, value)) = phase_encoding(&obj) {
             m.insert(key.into(), json!(value));
         }
+        // A Siemens mosaic's slice times, in the order its slices are written.
+        let mosaic_tiles: Option<Vec<u32>> = series
+            .files
+            .first()
+            .filter(|f| f.mosaic.is_some())
+            .and_then(|_| series.plan.as_ref().ok()?.first())
+            .map(|p| p.slices.iter().map(|s| s.frame).collect());
+        if let Some(timing) = mosaic_tiles.and_then(|tiles| {
+            use crate::ingest::siemens;
+            let csa = siemens::csa_image_header(&obj);
+            siemens::slice_timing(
+                &siemens::mosaic_acquisition_times(&obj, csa.as_ref()),
+                &tiles,
+            )
+        }) {
+            m.insert("SliceTiming".into(), json!(timing));
+        }
         let nums = [
             ("MagneticFieldStrength", tags::MAGNETIC_FIELD_STRENGTH, 1.0),
             ("EchoTime", tags::ECHO_TIME, 1e-3),

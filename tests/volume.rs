@@ -940,6 +940,16 @@ fn siemens_mosaic_is_unpacked_as_dcm2niix_does() {
         std::fs::read_to_string(out.join("S001/012_mr_dwi.bvec")).unwrap(),
         "0 0.999975\n0 -0.00507649\n0 -0.00502361\n"
     );
+    // SliceTiming: the MR header's MosaicRefAcqTimes (0019,1029), tile k = written slice k (its
+    // values read with pydicom: 6487.49999999, 6350.00000001, … 0 ms).
+    let side: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("S001/012_mr_dwi.json")).unwrap())
+            .unwrap();
+    let timing = side["SliceTiming"].as_array().expect("SliceTiming");
+    assert_eq!(timing.len(), 48);
+    assert!((timing[0].as_f64().unwrap() - 6.48749999999).abs() < 1e-9);
+    assert!((timing[1].as_f64().unwrap() - 6.35000000001).abs() < 1e-9);
+    assert_eq!(timing[47].as_f64(), Some(0.0));
     let h = nifti::NiftiHeader::from_file(nii).unwrap();
     assert_eq!(&h.dim[..5], &[4, 128, 128, 48, 2]);
     assert_sform(&h, &DCM2NIIX_SFORM, 1e-3, "mosaic");

@@ -88,6 +88,31 @@ pub fn gradient(obj: &InMemDicomObject) -> Option<[f64; 3]> {
     arr3(v.to_multi_float64().ok()).filter(|v| v.iter().all(|x| x.is_finite()))
 }
 
+/// The acquisition time (ms) of each tile of a mosaic: the CSA image header's MosaicRefAcqTimes,
+/// else the MR header's copy (0019,xx29) (FD; in implicit VR undecoded bytes).
+pub fn mosaic_acquisition_times(obj: &InMemDicomObject, csa: Option<&Csa>) -> Vec<f64> {
+    let from_csa = csa
+        .map(|c| c.numbers("MosaicRefAcqTimes"))
+        .unwrap_or_default();
+    if !from_csa.is_empty() {
+        return from_csa;
+    }
+    private_block(obj, 0x0019, "SIEMENS MR HEADER")
+        .and_then(|block| value_as(obj, Tag(0x0019, (block << 8) | 0x29), VR::FD))
+        .and_then(|v| v.to_multi_float64().ok())
+        .unwrap_or_default()
+}
+
+/// BIDS SliceTiming (s) of a mosaic's slices as written — `tiles[k]` is the tile of written
+/// slice k — from the tiles' acquisition times (ms), as dcm2niix writes it. None without a time
+/// for every tile.
+pub fn slice_timing(times_ms: &[f64], tiles: &[u32]) -> Option<Vec<f64>> {
+    tiles
+        .iter()
+        .map(|&t| times_ms.get(t as usize).map(|ms| ms / 1000.0))
+        .collect()
+}
+
 /// NumberOfImagesInMosaic: from the CSA image header, else (0019,xx0A) (US; in implicit VR two
 /// little-endian bytes).
 pub fn images_in_mosaic(obj: &InMemDicomObject, csa: Option<&Csa>) -> Option<u32> {
@@ -125,6 +150,19 @@ impl Csa {
             .filter(|x| x.is_finite())
             .collect();
         v.get(..3)?.try_into().ok()
+    }
+
+    /// The numbers of an element (those that parse; empty items skipped).
+    pub fn numbers(&self, name: &str) -> Vec<f64> {
+        self.0
+            .get(name)
+            .map(|v| {
+                v.iter()
+                    .filter_map(|s| s.trim().parse::<f64>().ok())
+                    .filter(|x| x.is_finite())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The slice normal of the acquisition (unit length), if given.
@@ -276,6 +314,28 @@ mod tests {
             }
         }
         b
+    }
+
+    /// SliceTiming follows the written slices (a tile order reversed on writing reverses it),
+    /// in seconds; a tile without a time gives none.
+    #[test]
+    fn mosaic_slice_timing_is_in_written_slice_order() {
+        let csa = parse_csa(&sv10(&[(
+            "MosaicRefAcqTimes",
+            3,
+            &["0.00000000", "2142.50000000", "152.50000000"],
+        )]))
+        .unwrap();
+        let times = csa.numbers("MosaicRefAcqTimes");
+        assert_eq!(
+            slice_timing(&times, &[0, 1, 2]),
+            Some(vec![0.0, 2.1425, 0.1525])
+        );
+        assert_eq!(
+            slice_timing(&times, &[2, 1, 0]),
+            Some(vec![0.1525, 2.1425, 0.0])
+        );
+        assert_eq!(slice_timing(&times, &[0, 1, 2, 3]), None);
     }
 
     #[test]
