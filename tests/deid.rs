@@ -268,6 +268,27 @@ fn one_phantom_file(dir: &Path) -> (PathBuf, dicom_object::DefaultDicomObject) {
     (export, obj)
 }
 
+/// De-identify the phantom cohort in `dir` (its site export, key and subject map) into
+/// `dir/deid`; the command's output and that folder.
+fn deid_phantom(dir: &Path) -> (std::process::Output, PathBuf) {
+    let out = dir.join("deid");
+    let o = deid(
+        dir,
+        &out,
+        &dir.join("key.bin"),
+        &dir.join("clinical/subject_map.csv"),
+    );
+    (o, out)
+}
+
+/// The released DICOM files under a de-identified folder (not its reports).
+fn released_dicom(out: &Path) -> Vec<PathBuf> {
+    files(out)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "dcm"))
+        .collect()
+}
+
 /// De-identify a one-subject phantom export to which one altered copy of one of its files was
 /// added; the command's output and the report's not-released reasons.
 fn deid_with_an_altered_file(
@@ -290,13 +311,7 @@ fn deid_with_an_altered_file_and_bytes(
     let mut written = std::fs::read(&altered).unwrap();
     bytes(&mut written);
     std::fs::write(&altered, &written).unwrap();
-    let out = dir.join("deid");
-    let o = deid(
-        dir,
-        &out,
-        &dir.join("key.bin"),
-        &dir.join("clinical/subject_map.csv"),
-    );
+    let (o, out) = deid_phantom(dir);
     let reasons = not_released_reasons(&out);
     (o, reasons)
 }
@@ -335,17 +350,10 @@ fn dates_written_into_descriptions_are_cleaned_out() {
         "1.2.826.0.1.3680043.9.7.2",
     );
     obj.write_to_file(export.join("dated.dcm")).unwrap();
-    let out = dir.join("deid");
-    let o = deid(
-        dir,
-        &out,
-        &dir.join("key.bin"),
-        &dir.join("clinical/subject_map.csv"),
-    );
+    let (o, out) = deid_phantom(dir);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let dated: Vec<InMemDicomObject> = files(&out)
+    let dated: Vec<InMemDicomObject> = released_dicom(&out)
         .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "dcm"))
         .map(|p| dicom_object::open_file(p).unwrap().into_inner())
         .filter(|o| {
             o.element(tags::SERIES_DESCRIPTION)
@@ -394,18 +402,9 @@ fn group_lengths_are_removed_and_the_method_fits_its_vr() {
     );
     obj.write_to_file(export.join("with-group-lengths.dcm"))
         .unwrap();
-    let out = dir.join("deid");
-    let o = deid(
-        dir,
-        &out,
-        &dir.join("key.bin"),
-        &dir.join("clinical/subject_map.csv"),
-    );
+    let (o, out) = deid_phantom(dir);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let released: Vec<PathBuf> = files(&out)
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "dcm"))
-        .collect();
+    let released = released_dicom(&out);
     assert!(released.len() > 100);
     let mut methods = BTreeSet::new();
     for p in &released {
@@ -635,7 +634,7 @@ fn pixel_data_survives_byte_for_byte_in_every_transfer_syntax() {
     let out = dir.join("deid");
     let o = deid(dir, &out, &dir.join("key.bin"), &map);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let released = files(&out);
+    let released = released_dicom(&out);
     let px = |p: &Path| {
         let o = dicom_object::open_file(p).unwrap();
         o.element(tags::PIXEL_DATA).unwrap().value().clone()
@@ -645,7 +644,6 @@ fn pixel_data_survives_byte_for_byte_in_every_transfer_syntax() {
         let (_, ts) = patient(input);
         let twin = released
             .iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "dcm"))
             .find(|p| patient(p).1 == ts)
             .unwrap_or_else(|| panic!("no released file in {ts}"));
         assert_eq!(px(input), px(twin), "{ts}");
