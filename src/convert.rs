@@ -94,26 +94,20 @@ fn subject_names(series: &[Series]) -> std::collections::BTreeMap<String, String
 /// InPlanePhaseEncodingDirection (ROW → i, COL → j), reversed ("-") for a positive column or a
 /// negative row direction, since the written rows are flipped; without it `PhaseEncodingAxis`.
 /// None for 3D acquisitions (dcm2niix writes neither) or without the DICOM direction.
-fn phase_encoding(obj: &dicom_object::InMemDicomObject) -> Option<(&'static str, String)> {
-    let column = match str_of(obj, tags::IN_PLANE_PHASE_ENCODING_DIRECTION)?.as_str() {
-        "COL" => true,
-        "ROW" => false,
-        _ => return None,
-    };
+fn phase_encoding(
+    obj: &dicom_object::InMemDicomObject,
+    csa: Option<&crate::ingest::siemens::Csa>,
+) -> Option<(&'static str, String)> {
+    let column = crate::ingest::header::phase_encoding_along_columns(obj)?;
     if str_of(obj, tags::MR_ACQUISITION_TYPE).is_some_and(|t| t == "3D") {
         return None;
     }
-    let positive = crate::ingest::siemens::csa_image_header(obj)
-        .and_then(|c| {
-            c.first("PhaseEncodingDirectionPositive")
-                .map(str::trim)
-                .map(str::to_owned)
-        })
-        .and_then(|p| match p.as_str() {
-            "1" => Some(true),
-            "0" => Some(false),
-            _ => None,
-        });
+    let polarity = csa.and_then(|c| c.first("PhaseEncodingDirectionPositive"));
+    let positive = match polarity.map(str::trim) {
+        Some("1") => Some(true),
+        Some("0") => Some(false),
+        _ => None,
+    };
     Some(phase_encoding_key(column, positive))
 }
 
@@ -196,7 +190,8 @@ fn sidecar(series: &Series, vols: &[SeriesVolume]) -> Value {
                 m.insert(name.into(), val);
             }
         }
-        if let Some((key, value)) = phase_encoding(&obj) {
+        let csa = crate::ingest::siemens::csa_image_header(&obj);
+        if let Some((key, value)) = phase_encoding(&obj, csa.as_ref()) {
             m.insert(key.into(), json!(value));
         }
         // A Siemens mosaic's slice times, in the order its slices are written.
@@ -208,7 +203,6 @@ fn sidecar(series: &Series, vols: &[SeriesVolume]) -> Value {
             .map(|p| p.slices.iter().map(|s| s.frame).collect());
         if let Some(timing) = mosaic_tiles.and_then(|tiles| {
             use crate::ingest::siemens;
-            let csa = siemens::csa_image_header(&obj);
             siemens::slice_timing(
                 &siemens::mosaic_acquisition_times(&obj, csa.as_ref()),
                 &tiles,

@@ -11,7 +11,9 @@
 use dicom_core::Tag;
 use dicom_object::InMemDicomObject;
 
-use super::header::{arr3, f64s_of, private_block, str_of, text_number, value_as};
+use super::header::{
+    arr3, creator_element, f64s_of, float_number, phase_encoding_along_columns, text_number,
+};
 use crate::volume::{cross, dot};
 
 const DIFFUSION_GRADIENT_ORIENTATION: Tag = Tag(0x0018, 0x9089);
@@ -28,29 +30,20 @@ pub fn gradient(obj: &InMemDicomObject, orientation: Option<[f64; 6]>) -> Option
 
 /// Philips' (2005,xxB0), (2005,xxB1), (2005,xxB2) (FL; in implicit VR four bytes each).
 fn philips(obj: &InMemDicomObject) -> Option<[f64; 3]> {
-    let block = private_block(obj, 0x2005, "Philips MR Imaging DD 001")?;
     let component = |low: u16| {
-        let v = value_as(obj, Tag(0x2005, (block << 8) | low), dicom_core::VR::FL)?;
-        v.to_multi_float64().ok()?.first().copied()
+        float_number(
+            obj,
+            creator_element(obj, 0x2005, "Philips MR Imaging DD 001", low)?,
+        )
     };
     Some([component(0xB0)?, component(0xB1)?, component(0xB2)?])
 }
 
 /// GE's (0019,xxBB), (0019,xxBC), (0019,xxBD) (DS), with InPlanePhaseEncodingDirection.
 fn ge(obj: &InMemDicomObject, orientation: [f64; 6]) -> Option<[f64; 3]> {
-    let block = private_block(obj, 0x0019, "GEMS_ACQU_01")?;
-    let component = |low: u16| text_number(obj, Tag(0x0019, (block << 8) | low));
+    let component = |low: u16| text_number(obj, creator_element(obj, 0x0019, "GEMS_ACQU_01", low)?);
     let raw = [component(0xBB)?, component(0xBC)?, component(0xBD)?];
-    let column = match str_of(
-        obj,
-        dicom_dictionary_std::tags::IN_PLANE_PHASE_ENCODING_DIRECTION,
-    )?
-    .as_str()
-    {
-        "COL" => true,
-        "ROW" => false,
-        _ => return None,
-    };
+    let column = phase_encoding_along_columns(obj)?;
     Some(ge_to_patient(raw, column, orientation))
 }
 

@@ -145,8 +145,11 @@ impl Component {
 
 fn complex_component(obj: &InMemDicomObject, image_type: &[String]) -> Component {
     let ge = || {
-        let block = private_block(obj, 0x0043, "GEMS_PARM_01")?;
-        let v = value_as(obj, Tag(0x0043, (block << 8) | 0x2F), VR::SS)?;
+        let v = value_as(
+            obj,
+            creator_element(obj, 0x0043, "GEMS_PARM_01", 0x2F)?,
+            VR::SS,
+        )?;
         match v.to_int::<i64>().ok()? {
             1 => Some(Component::Phase),
             2 => Some(Component::Real),
@@ -334,13 +337,32 @@ pub(crate) fn private_block(obj: &InMemDicomObject, group: u16, creator: &str) -
         .map(|t| t.element())
 }
 
+/// Element `low` (e.g. 0x0E) of the block `creator` reserves in `group`: gggg,xxll (PS3.5 7.8.1).
+pub(crate) fn creator_element(
+    obj: &InMemDicomObject,
+    group: u16,
+    creator: &str,
+    low: u16,
+) -> Option<Tag> {
+    private_block(obj, group, creator).map(|block| Tag(group, (block << 8) | low))
+}
+
+/// InPlanePhaseEncodingDirection: Some(true) for COL, Some(false) for ROW.
+pub(crate) fn phase_encoding_along_columns(obj: &InMemDicomObject) -> Option<bool> {
+    match str_of(obj, tags::IN_PLANE_PHASE_ENCODING_DIRECTION)?.as_str() {
+        "COL" => Some(true),
+        "ROW" => Some(false),
+        _ => None,
+    }
+}
+
 /// The first number of a value held as text (IS, DS), also when its VR is unknown (UN).
 pub(crate) fn text_number(obj: &InMemDicomObject, tag: Tag) -> Option<f64> {
     first_finite(&*value_as(obj, tag, VR::DS)?)
 }
 
 /// A 32-bit float (FL), also when its VR is unknown (UN: four little-endian bytes).
-fn float_number(obj: &InMemDicomObject, tag: Tag) -> Option<f64> {
+pub(crate) fn float_number(obj: &InMemDicomObject, tag: Tag) -> Option<f64> {
     first_finite(&*value_as(obj, tag, VR::FL)?)
 }
 

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use dicom_core::{Tag, VR};
 use dicom_object::InMemDicomObject;
 
-use super::header::{arr3, private_block, text_number, value_as};
+use super::header::{arr3, creator_element, text_number, value_as};
 
 /// The tiles of a mosaic frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,8 +70,7 @@ impl Mosaic {
 /// A private attribute (element `low` of the creator's block in `group`); the usual block 0x10
 /// when the creator is not named.
 fn private_tag(obj: &InMemDicomObject, group: u16, creator: &str, low: u16) -> Tag {
-    let block = private_block(obj, group, creator).unwrap_or(0x10);
-    Tag(group, (block << 8) | low)
+    creator_element(obj, group, creator, low).unwrap_or(Tag(group, 0x1000 | low))
 }
 
 /// Siemens' B_value (0019,xx0C).
@@ -83,8 +82,11 @@ pub fn b_value(obj: &InMemDicomObject) -> Option<f64> {
 /// 24 little-endian bytes). Only under the creator "SIEMENS MR HEADER": other vendors' (0019,100E)
 /// is something else.
 pub fn gradient(obj: &InMemDicomObject) -> Option<[f64; 3]> {
-    let block = private_block(obj, 0x0019, "SIEMENS MR HEADER")?;
-    let v = value_as(obj, Tag(0x0019, (block << 8) | 0x0E), VR::FD)?;
+    let v = value_as(
+        obj,
+        creator_element(obj, 0x0019, "SIEMENS MR HEADER", 0x0E)?,
+        VR::FD,
+    )?;
     arr3(v.to_multi_float64().ok()).filter(|v| v.iter().all(|x| x.is_finite()))
 }
 
@@ -97,8 +99,8 @@ pub fn mosaic_acquisition_times(obj: &InMemDicomObject, csa: Option<&Csa>) -> Ve
     if !from_csa.is_empty() {
         return from_csa;
     }
-    private_block(obj, 0x0019, "SIEMENS MR HEADER")
-        .and_then(|block| value_as(obj, Tag(0x0019, (block << 8) | 0x29), VR::FD))
+    creator_element(obj, 0x0019, "SIEMENS MR HEADER", 0x29)
+        .and_then(|tag| value_as(obj, tag, VR::FD))
         .and_then(|v| v.to_multi_float64().ok())
         .unwrap_or_default()
 }
@@ -175,8 +177,8 @@ impl Csa {
 
 /// The CSA image header of a file, if it has one that parses.
 pub fn csa_image_header(obj: &InMemDicomObject) -> Option<Csa> {
-    let block = private_block(obj, 0x0029, "SIEMENS CSA HEADER")?;
-    let bytes = obj.get(Tag(0x0029, (block << 8) | 0x10))?.to_bytes().ok()?;
+    let tag = creator_element(obj, 0x0029, "SIEMENS CSA HEADER", 0x10)?;
+    let bytes = obj.get(tag)?.to_bytes().ok()?;
     parse_csa(&bytes)
 }
 

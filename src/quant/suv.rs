@@ -8,13 +8,12 @@
 
 use std::path::{Path, PathBuf};
 
-use dicom_core::Tag;
 use dicom_dictionary_std::tags;
 use dicom_object::{InMemDicomObject, OpenFileOptions};
 use serde::Serialize;
 
 use crate::datetime::{epoch_seconds, parse_dt, parse_tm, Date};
-use crate::ingest::header::{f64_of, first_item, private_block, str_of, text_of};
+use crate::ingest::header::{creator_element, f64_of, first_item, str_of, text_of};
 
 /// Why no SUV factor can be given.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -504,8 +503,7 @@ pub fn compute(imgs: &[SuvInputs]) -> Result<SuvResult, SuvError> {
 /// The element of a private block `creator` in `group` at element offset `offset` (e.g. 0x0D).
 fn private(obj: &InMemDicomObject, group: u16, creator: &str, offset: u16) -> Option<String> {
     // Private attributes of implicit VR files are of unknown VR (UN): read as text.
-    let block = private_block(obj, group, creator)?;
-    text_of(obj, Tag(group, (block << 8) | offset))
+    text_of(obj, creator_element(obj, group, creator, offset)?)
 }
 
 /// SUV inputs from one header.
@@ -587,6 +585,7 @@ pub fn suv_for_dir(dir: &Path) -> Result<SuvResult, SuvError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dicom_core::Tag;
 
     /// Regression: private attributes of implicit VR files (UN, their values undecoded bytes)
     /// were read as lists of byte values, so a Philips or GE PET exported in implicit VR lost
