@@ -154,8 +154,10 @@ fn sidecar(series: &Series, vols: &[SeriesVolume]) -> Value {
                 m.insert("PhilipsRescaleIntercept".into(), json!(ri));
             }
         }
+        if let Some(maker) = str_of(&obj, tags::MANUFACTURER).filter(|v| !v.is_empty()) {
+            m.insert("Manufacturer".into(), json!(manufacturer_name(&maker)));
+        }
         let strs = [
-            ("Manufacturer", tags::MANUFACTURER),
             ("ManufacturersModelName", tags::MANUFACTURER_MODEL_NAME),
             ("ScanningSequence", tags::SCANNING_SEQUENCE),
             ("SequenceVariant", tags::SEQUENCE_VARIANT),
@@ -284,6 +286,42 @@ fn four_d(vols: &[SeriesVolume]) -> bool {
         })
 }
 
+/// A Manufacturer (0008,0070) as dcm2niix names it in its sidecar, told by the first two
+/// letters as dcm2niix tells them (`SIEMENS` and `CPS`: Siemens; `GE MEDICAL SYSTEMS`: GE;
+/// `Philips Medical Systems`: Philips; `TOSHIBA_MEC`: Toshiba…); a maker it does not know keeps
+/// its own spelling (dcm2niix leaves the key out).
+fn manufacturer_name(maker: &str) -> String {
+    let prefix: String = maker
+        .trim()
+        .chars()
+        .take(2)
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    let name = match prefix.as_str() {
+        "SI" | "CP" => "Siemens",
+        "GE" => "GE",
+        "HI" => "Hitachi",
+        "ME" => "Mediso",
+        "PH" => "Philips",
+        "TO" => "Toshiba",
+        "CA" => "Canon",
+        "UI" => "UIH",
+        "BR" => "Bruker",
+        "MR" => "MRSolutions",
+        "HY" => "Hyperfine",
+        _ => return maker.trim().to_string(),
+    };
+    name.to_string()
+}
+
+/// The NIfTI form of a converted volume: placed in patient space or not, grey or colour.
+fn form(v: &SeriesVolume) -> nifti_io::ImageForm {
+    nifti_io::ImageForm {
+        placed: v.placed,
+        rgb: v.rgb,
+    }
+}
+
 /// Write one series' volumes under `dir` with `stem`; returns the written NIfTI names.
 fn write_series(
     vols: &[SeriesVolume],
@@ -304,7 +342,7 @@ fn write_series(
     if four_d(vols) {
         let path = dir.join(format!("{stem}.{ext}"));
         let parts: Vec<crate::volume::Volume> = vols.iter().map(|v| v.volume.clone()).collect();
-        nifti_io::write_4d(&parts, &path, &meta).map_err(|e| werr(&path, e))?;
+        nifti_io::write_images(&parts, &path, &meta, form(&vols[0])).map_err(|e| werr(&path, e))?;
         // A diffusion series (every volume with a b-value, one of them weighted; GE writes its
         // b-value attribute into other series too): FSL's b-values and gradient directions
         // beside it, as dcm2niix.
@@ -341,7 +379,8 @@ fn write_series(
                 format!("{stem}_{}.{ext}", v.label)
             };
             let path = dir.join(&name);
-            nifti_io::write_volume(&v.volume, &path, &meta).map_err(|e| werr(&path, e))?;
+            nifti_io::write_images(std::slice::from_ref(&v.volume), &path, &meta, form(v))
+                .map_err(|e| werr(&path, e))?;
             let d = v.volume.dims();
             out.push((name, vec![d[2], d[1], d[0]]));
         }
@@ -369,7 +408,8 @@ fn write_suv(
                 );
             }
             let mut out = Vec::new();
-            for v in vols.iter().filter(|v| v.label.is_empty()) {
+            // Grey levels only: a colour PET image (a screen capture) has no activity to scale.
+            for v in vols.iter().filter(|v| v.label.is_empty() && !v.rgb) {
                 let mut suv = v.volume.clone();
                 suv.data
                     .mapv_inplace(|x| (x as f64 * r.suvbw_factor) as f32);
@@ -379,7 +419,13 @@ fn write_suv(
                     description: "SUVbw g/ml (QIBA)".into(),
                     time_step_s: None,
                 };
-                nifti_io::write_volume(&suv, &dir.join(&name), &meta).map_err(|e| e.to_string())?;
+                nifti_io::write_images(
+                    std::slice::from_ref(&suv),
+                    &dir.join(&name),
+                    &meta,
+                    form(v),
+                )
+                .map_err(|e| e.to_string())?;
                 let d = suv.dims();
                 out.push((name, vec![d[2], d[1], d[0]]));
             }
@@ -526,7 +572,7 @@ fn convert_inventory(
                 .cloned()
                 .unwrap_or_else(|| "unknown".into());
             let r = (|| -> Result<Vec<Converted>, String> {
-                let mut vols = assemble::load_series(s).map_err(|e| match e {
+                let mut vols = assemble::load_series_images(s).map_err(|e| match e {
                     assemble::AssembleError::Geometry(g) => g,
                     other => format!("{}", other),
                 })?;
@@ -535,6 +581,7 @@ fn convert_inventory(
                 // DICOM's layout, as in dcm2niix).
                 if s.modality == "MR"
                     && s.files.first().is_some_and(|f| f.acquisition_3d)
+                    && vols.iter().all(|v| v.placed)
                     && !four_d(&vols)
                 {
                     // A lone slice is left as it is (so does dcm2niix).
@@ -651,6 +698,33 @@ pub fn convert_command(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// dcm2niix v1.0.20260724's Manufacturer for each spelling, from its sidecars on MR_small
+    /// with only (0008,0070) changed; the makers it does not know (it leaves the key out) keep
+    /// their spelling here.
+    #[test]
+    fn manufacturer_is_named_as_dcm2niix_names_it() {
+        let cases = [
+            ("SIEMENS", "Siemens"),
+            ("Siemens Healthineers", "Siemens"),
+            ("CPS", "Siemens"),
+            ("GE MEDICAL SYSTEMS", "GE"),
+            ("Philips Medical Systems", "Philips"),
+            ("TOSHIBA_MEC", "Toshiba"),
+            ("Canon Medical Systems", "Canon"),
+            ("UIH", "UIH"),
+            ("Bruker BioSpin", "Bruker"),
+            ("Hitachi Medical", "Hitachi"),
+            ("Mediso", "Mediso"),
+            ("MR Solutions", "MRSolutions"),
+            ("Hyperfine", "Hyperfine"),
+            ("G.E. Medical", "G.E. Medical"),
+            ("Agfa-Gevaert AG", "Agfa-Gevaert AG"),
+        ];
+        for (dicom, expected) in cases {
+            assert_eq!(manufacturer_name(dicom), expected, "{dicom}");
+        }
+    }
 
     /// dcm2niix v1.0.20260724's keys on heudiconv's Siemens series (ROW, positive: "i"; COL,
     /// positive: "j-") and on nibabel's mosaic (COL, no polarity: PhaseEncodingAxis "j"); a

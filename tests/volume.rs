@@ -323,6 +323,8 @@ fn nifti_written_by_convert_keeps_dicom_world_coordinates() {
         kind: ingest::SeriesKind::Mr,
         patient_id: String::new(),
         series_uid: String::new(),
+        placed: true,
+        rgb: false,
     };
     assert_world_matches(&sv, &slices);
     // The sidecar and the report carry no PHI of the input.
@@ -1253,5 +1255,219 @@ fn a_lone_slice_keeps_its_layout_and_takes_spacing_between_slices() {
         // DICOM's layout: columns along L (RAS x negative), rows flipped along A.
         assert!(h.srow_x[0] < 0.0 && h.srow_y[1] > 0.0, "{:?}", h.srow_x);
         assert_eq!([h.dim[1], h.dim[2], h.dim[3]], [5, 4, 1]);
+    }
+}
+
+/// The colour of pixel (column `i`, row `j`) of slice `k` in the colour tests: every pixel its
+/// own, so a voxel written from the wrong pixel, row or sample order is seen.
+fn colour_of(k: usize, j: usize, i: usize) -> [u8; 3] {
+    [
+        (10 + 40 * k + i) as u8,
+        (100 + 10 * j) as u8,
+        (200 - 7 * i - j) as u8,
+    ]
+}
+
+/// A colour (RGB, 8 bits a sample) DICOM file of slice `s` (its pixels from `colour_of(k, ..)`),
+/// interleaved (PlanarConfiguration 0) or planar (1).
+fn write_colour_slice(s: &Slice, k: usize, planar: bool, path: &std::path::Path) {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_dictionary_std::{tags, uids};
+    let mut obj = slice_object(s, &format!("{}.{}", s.series_uid, k + 1));
+    let (rows, cols) = (s.rows as usize, s.cols as usize);
+    let pixels: Vec<[u8; 3]> = (0..rows)
+        .flat_map(|j| (0..cols).map(move |i| colour_of(k, j, i)))
+        .collect();
+    let bytes: Vec<u8> = if planar {
+        (0..3)
+            .flat_map(|c| pixels.iter().map(move |p| p[c]))
+            .collect()
+    } else {
+        pixels.iter().flatten().copied().collect()
+    };
+    let us = |v: u16| PrimitiveValue::from(v);
+    for (tag, value) in [
+        (tags::SAMPLES_PER_PIXEL, 3),
+        (tags::PLANAR_CONFIGURATION, u16::from(planar)),
+        (tags::BITS_ALLOCATED, 8),
+        (tags::BITS_STORED, 8),
+        (tags::HIGH_BIT, 7),
+    ] {
+        obj.put(DataElement::new(tag, VR::US, us(value)));
+    }
+    obj.put(DataElement::new(
+        tags::PHOTOMETRIC_INTERPRETATION,
+        VR::CS,
+        PrimitiveValue::from("RGB"),
+    ));
+    obj.put(DataElement::new(
+        tags::PIXEL_DATA,
+        VR::OB,
+        PrimitiveValue::U8(bytes.into()),
+    ));
+    write_object(obj, path, uids::EXPLICIT_VR_LITTLE_ENDIAN);
+}
+
+/// The header and the voxels (three bytes each, in file order) of an uncompressed NIfTI-1 RGB24
+/// file, read from its bytes (the nifti crate reads no RGB24 into arrays).
+fn rgb24_voxels(nii: &std::path::Path) -> (nifti::NiftiHeader, Vec<[u8; 3]>) {
+    let h = nifti::NiftiHeader::from_file(nii).unwrap();
+    let bytes = std::fs::read(nii).unwrap();
+    let body = &bytes[h.vox_offset as usize..];
+    (
+        h,
+        body.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect(),
+    )
+}
+
+/// Colour images (a colour FA map, a screen capture) are written as dcm2niix writes them:
+/// NIfTI RGB24 (datatype 128, 24 bits), red first, each voxel at the world position of the
+/// DICOM pixel with its colour — interleaved and planar files alike.
+#[test]
+fn colour_images_are_rgb24_at_their_dicom_pixels() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (20f64.to_radians(), -10f64.to_radians());
+    // An oblique plane (rotations about S then R), slices along its normal, written descending.
+    let row = [a.cos(), a.sin(), 0.0];
+    let col = [-a.sin() * b.cos(), a.cos() * b.cos(), b.sin()];
+    let normal = [
+        row[1] * col[2] - row[2] * col[1],
+        row[2] * col[0] - row[0] * col[2],
+        row[0] * col[1] - row[1] * col[0],
+    ];
+    let iop = [row[0], row[1], row[2], col[0], col[1], col[2]];
+    let step = [-3.0 * normal[0], -3.0 * normal[1], -3.0 * normal[2]];
+    let slices = stack("1.2.3.40", 3, [-20.0, 10.0, 30.0], step, iop);
+    for (k, s) in slices.iter().enumerate() {
+        let path = dir.path().join(format!("in/c{k}.dcm"));
+        write_colour_slice(s, k, k == 1, &path);
+    }
+    let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+    assert_eq!(nii.len(), 1, "{nii:?}");
+    let (h, voxels) = rgb24_voxels(&nii[0]);
+    assert_eq!((h.datatype, h.bitpix), (128, 24));
+    assert_eq!((h.sform_code, h.qform_code), (1, 1));
+    assert_eq!(&h.dim[..4], &[3, 5, 4, 3]);
+    // Expected colour at every world point of the DICOM pixels (PS3.3 C.7.6.2.1.1).
+    let mut expected = HashMap::new();
+    for (k, s) in slices.iter().enumerate() {
+        for j in 0..s.rows as usize {
+            for i in 0..s.cols as usize {
+                expected.insert(key(pixel_world(s, i, j)), colour_of(k, j, i));
+            }
+        }
+    }
+    let srow = [h.srow_x, h.srow_y, h.srow_z];
+    let (ni, nj) = (h.dim[1] as usize, h.dim[2] as usize);
+    for (n, colour) in voxels.iter().enumerate() {
+        let (i, j, k) = (n % ni, (n / ni) % nj, n / (ni * nj));
+        let ras: Vec<f64> = srow
+            .iter()
+            .map(|r| {
+                r[0] as f64 * i as f64
+                    + r[1] as f64 * j as f64
+                    + r[2] as f64 * k as f64
+                    + r[3] as f64
+            })
+            .collect();
+        let lps = [-ras[0], -ras[1], ras[2]];
+        assert_eq!(
+            expected.get(&key(lps)),
+            Some(colour),
+            "voxel ({i}, {j}, {k}) at {lps:?}"
+        );
+    }
+    // Colour is not a measurable volume: the quantitative loader refuses it, with the reason.
+    let err = load_series_dir(&dir.path().join("in"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("colour images"), "{err}");
+}
+
+/// Images without ImageOrientationPatient (ultrasound, screen captures, planar NM) are written as
+/// dcm2niix writes them: stacked in InstanceNumber order, one stack per matrix size (named after
+/// its first InstanceNumber), no spatial transform (qform and sform codes 0) and pixdim from
+/// PixelSpacing and SliceThickness; and nothing measures them.
+#[test]
+fn images_without_orientation_are_stacked_without_a_spatial_transform() {
+    use dicom_dictionary_std::{tags, uids};
+    let dir = tempfile::tempdir().unwrap();
+    // Written in file order 0..4 with InstanceNumbers 2, 3, 1 (one size) and 4 (another size).
+    let instances = [2, 3, 1, 4];
+    for (n, instance) in instances.iter().enumerate() {
+        let mut s = Slice::new("1.2.3.41", [0.0; 3], values(*instance));
+        s.instance = *instance;
+        s.ps = [0.5, 0.25];
+        if *instance == 4 {
+            s.rows = 2;
+            s.values.truncate(2 * 5);
+        }
+        let mut obj = slice_object(&s, &format!("1.2.3.41.{n}"));
+        for tag in [
+            tags::IMAGE_ORIENTATION_PATIENT,
+            tags::IMAGE_POSITION_PATIENT,
+        ] {
+            assert!(obj.remove_element(tag));
+        }
+        write_object(
+            obj,
+            &dir.path().join(format!("in/u{n}.dcm")),
+            uids::EXPLICIT_VR_LITTLE_ENDIAN,
+        );
+    }
+    let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+    let names: Vec<String> = nii
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["003_mr_mr_i00001.nii", "003_mr_mr_i00004.nii"]);
+    let h = nifti::NiftiHeader::from_file(&nii[0]).unwrap();
+    assert_eq!((h.sform_code, h.qform_code), (0, 0));
+    assert_eq!(&h.dim[..4], &[3, 5, 4, 3]);
+    // pixdim: PixelSpacing's column spacing, its row spacing, SliceThickness (support: 2 mm).
+    assert_eq!(&h.pixdim[1..4], &[0.25, 0.5, 2.0]);
+    let data = voxels(&nii[0]);
+    for (k, instance) in [1, 2, 3].iter().enumerate() {
+        let v = values(*instance);
+        for j in 0..4 {
+            for i in 0..5 {
+                // NIfTI row j is DICOM row 3 − j (rows flipped, as dcm2niix).
+                assert_eq!(
+                    data[[i, j, k]],
+                    v[(3 - j) * 5 + i] as f32,
+                    "slice {k} (InstanceNumber {instance}) voxel ({i}, {j})"
+                );
+            }
+        }
+    }
+    let second = nifti::NiftiHeader::from_file(&nii[1]).unwrap();
+    assert_eq!(&second.dim[..4], &[3, 5, 2, 1]);
+    let err = load_series_dir(&dir.path().join("in"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ImageOrientationPatient"), "{err}");
+}
+
+/// Regression: two planes whose images all have InstanceNumber 1 were both labelled `i00001`, so
+/// the second plane's file was written over the first's. Every volume now has its own name.
+#[test]
+fn volumes_whose_labels_collide_are_all_written() {
+    const CORONAL: [f64; 6] = [1.0, 0.0, 0.0, 0.0, 0.0, -1.0];
+    let mut slices = stack("1.2.3.42", 2, [-10.0, -12.0, 3.0], [0.0, 0.0, 5.0], AXIAL);
+    slices.extend(stack(
+        "1.2.3.42",
+        2,
+        [-10.0, -12.0, 3.0],
+        [0.0, -5.0, 0.0],
+        CORONAL,
+    ));
+    for (n, s) in slices.iter_mut().enumerate() {
+        s.instance = 1;
+        s.values = values(n as i32 + 1);
+    }
+    let (_dir, nii, names) = convert_slices(&slices);
+    assert_eq!(names, ["003_mr_mr_i00001.nii", "003_mr_mr_i00001a.nii"]);
+    for (p, path) in nii.iter().enumerate() {
+        assert_voxels_at_their_dicom_pixels(path, &slices[2 * p..2 * p + 2], &names[p]);
     }
 }

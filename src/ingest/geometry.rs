@@ -32,6 +32,11 @@ pub struct VolumePlan {
     pub geometry: Geometry,
     pub rows: usize,
     pub columns: usize,
+    /// False when the images have no ImageOrientationPatient (secondary captures, ultrasound,
+    /// planar NM): they have no place in patient space, `geometry` holds their pixel spacing
+    /// only (identity directions, origin 0), and nothing may be measured on them in millimetres
+    /// of a patient.
+    pub placed: bool,
 }
 
 /// Tolerances of the checks.
@@ -64,6 +69,44 @@ pub fn plan_series(files: &[&FileRecord]) -> Result<Vec<VolumePlan>, String> {
     if images.is_empty() {
         return Err("no image in the series".into());
     }
+    let samples = files[0].samples_per_pixel;
+    if let Some(f) = files.iter().find(|f| f.samples_per_pixel != samples) {
+        return Err(format!(
+            "SamplesPerPixel differs within the series: {samples} and {}",
+            f.samples_per_pixel
+        ));
+    }
+    let mut plans = if images.iter().all(|(_, im)| im.orientation.is_none()) {
+        plan_unplaced(files, &images)
+    } else {
+        plan_placed(files, &images)?
+    };
+    distinct_labels(&mut plans);
+    Ok(plans)
+}
+
+/// Labels made distinct, so no volume's file is written over another's: a label met before
+/// (two planes or matrix sizes whose first InstanceNumber is the same — some exports number
+/// every image 1) gets a letter, `a`, `b`, … in order, as dcm2niix marks file names that
+/// collide.
+fn distinct_labels(plans: &mut [VolumePlan]) {
+    let mut seen: std::collections::HashMap<String, usize> = Default::default();
+    for p in plans.iter_mut() {
+        let n = seen.entry(p.label.clone()).or_default();
+        if *n > 0 {
+            let letter = (b'a' + ((*n - 1) % 26) as u8) as char;
+            let mut label = format!("{}{letter}", p.label);
+            if *n > 26 {
+                label.push_str(&(*n / 26).to_string());
+            }
+            p.label = label;
+        }
+        *n += 1;
+    }
+}
+
+/// Plan the volumes of a series whose images have an orientation.
+fn plan_placed(files: &[&FileRecord], images: &Images) -> Result<Vec<VolumePlan>, String> {
     let (rows, columns) = files[0].image_dims();
     if let Some(f) = files.iter().find(|f| f.image_dims() != (rows, columns)) {
         let (r, c) = f.image_dims();
@@ -83,7 +126,7 @@ pub fn plan_series(files: &[&FileRecord]) -> Result<Vec<VolumePlan>, String> {
     components.sort();
     components.dedup();
     if components.len() == 1 {
-        return plan_images(&images, rows, columns);
+        return plan_images(images, rows, columns);
     }
     let mut plans = Vec::new();
     for c in components {
@@ -102,6 +145,71 @@ pub fn plan_series(files: &[&FileRecord]) -> Result<Vec<VolumePlan>, String> {
         }
     }
     Ok(plans)
+}
+
+/// Images without ImageOrientationPatient (none of the series has one): stacked in
+/// InstanceNumber order (then file, then frame), one stack per matrix size, as dcm2niix stacks
+/// them; a series of several sizes names each stack after its first InstanceNumber (`i00001`).
+/// Nothing places them in patient space, so nothing is checked against positions: the stack
+/// keeps the pixel spacing (PixelSpacing, else 1 mm) and the single-slice spacing
+/// (SpacingBetweenSlices, else SliceThickness, else 1 mm) that dcm2niix writes as pixdim.
+fn plan_unplaced(files: &[&FileRecord], images: &Images) -> Vec<VolumePlan> {
+    let mut sizes: Vec<((u32, u32), Images)> = Vec::new();
+    for &(fi, im) in images {
+        let dims = files[fi].image_dims();
+        match sizes.iter_mut().find(|(d, _)| *d == dims) {
+            Some((_, members)) => members.push((fi, im)),
+            None => sizes.push((dims, vec![(fi, im)])),
+        }
+    }
+    let order = |&(fi, im): &(usize, &ImageRecord)| {
+        (
+            im.instance_number.is_none(),
+            im.instance_number,
+            fi,
+            im.frame,
+        )
+    };
+    for (_, members) in sizes.iter_mut() {
+        members.sort_by_key(order);
+    }
+    sizes.sort_by_key(|(_, members)| order(&members[0]));
+    let several = sizes.len() > 1;
+    sizes
+        .into_iter()
+        .enumerate()
+        .map(|(n, ((rows, columns), members))| {
+            let first = members[0].1;
+            let label = match (several, first.instance_number) {
+                (false, _) => String::new(),
+                (true, Some(i)) => format!("i{i:05}"),
+                (true, None) => format!("o{}", n + 1),
+            };
+            let ps = first.pixel_spacing.unwrap_or([1.0, 1.0]);
+            let spacing_k = first
+                .single_slice_spacing
+                .filter(|t| *t > 0.0)
+                .unwrap_or(1.0);
+            VolumePlan {
+                label,
+                b_value: None,
+                gradient: None,
+                slices: members
+                    .iter()
+                    .map(|(f, r)| SliceRef {
+                        file: *f,
+                        frame: r.frame,
+                        slope: r.slope,
+                        intercept: r.intercept,
+                    })
+                    .collect(),
+                geometry: Geometry::axial([0.0; 3], [ps[1], ps[0], spacing_k]),
+                rows: rows as usize,
+                columns: columns as usize,
+                placed: false,
+            }
+        })
+        .collect()
 }
 
 /// Two parts of a volume's label joined by `_` (either may be empty).
@@ -438,5 +546,6 @@ fn plan_stack(
         },
         rows: rows as usize,
         columns: columns as usize,
+        placed: true,
     })
 }

@@ -343,6 +343,12 @@ pub fn series_line(s: &Series) -> String {
             if s.kind_from_description {
                 line.push_str("  (kind from SeriesDescription)");
             }
+            if s.files.first().is_some_and(|f| f.samples_per_pixel == 3) {
+                line.push_str("  (colour)");
+            }
+            if !p.placed {
+                line.push_str("  (no orientation: not in patient space)");
+            }
             line.push_str("  ok");
         }
         Err(why) => line.push_str(&format!("  REJECTED: {why}")),

@@ -47,6 +47,34 @@ pub struct SeriesVolume {
     pub kind: SeriesKind,
     pub patient_id: String,
     pub series_uid: String,
+    /// False for images without ImageOrientationPatient (see `VolumePlan::placed`).
+    pub placed: bool,
+    /// Colour images (SamplesPerPixel 3, 8 bits a sample): each voxel holds its red, green and
+    /// blue samples packed as one whole number, `r·2¹⁶ + g·2⁸ + b` (exact in f32, below 2²⁴).
+    pub rgb: bool,
+}
+
+/// What a volume of `series` is not, for a caller that measures: `None` for a grey-level
+/// series placed in patient space.
+fn not_measurable(
+    series: &Series,
+    plans: &[crate::ingest::geometry::VolumePlan],
+) -> Option<String> {
+    if is_rgb(series) {
+        return Some("colour images (SamplesPerPixel 3): not a measurable volume".into());
+    }
+    plans.iter().any(|p| !p.placed).then(|| {
+        "missing ImageOrientationPatient (0020,0037): the images have no position in patient space"
+            .to_string()
+    })
+}
+
+/// Whether the series holds colour images (three samples a pixel).
+fn is_rgb(series: &Series) -> bool {
+    series
+        .files
+        .first()
+        .is_some_and(|f| f.samples_per_pixel == 3)
 }
 
 /// Where one image of a file goes: its slice of a volume, with the frame that holds it and the
@@ -80,12 +108,32 @@ fn slice_size_error(d: &Destination, found: usize) -> AssembleError {
     ))
 }
 
-/// Build every volume of a scanned series.
+/// Build every volume of a scanned series, for measuring: grey-level images placed in patient
+/// space only (colour images and images without orientation are refused before any pixel is
+/// read).
 pub fn load_series(series: &Series) -> Result<Vec<SeriesVolume>, AssembleError> {
     let plans = series.plan.clone().map_err(AssembleError::Geometry)?;
+    if let Some(why) = not_measurable(series, &plans) {
+        return Err(AssembleError::Geometry(why));
+    }
+    load_planned(series, plans)
+}
+
+/// Build every volume of a scanned series as images to export, colour images and images
+/// without orientation included (see `SeriesVolume::rgb` and `placed`).
+pub fn load_series_images(series: &Series) -> Result<Vec<SeriesVolume>, AssembleError> {
+    let plans = series.plan.clone().map_err(AssembleError::Geometry)?;
+    load_planned(series, plans)
+}
+
+fn load_planned(
+    series: &Series,
+    plans: Vec<crate::ingest::geometry::VolumePlan>,
+) -> Result<Vec<SeriesVolume>, AssembleError> {
     if plans.is_empty() {
         return Err(AssembleError::Geometry("the series has no image".into()));
     }
+    let rgb = is_rgb(series);
     // Which (plan, slice index, frame) each file feeds.
     // The volumes first; then every file's pixels decoded, rescaled and written into their
     // slices in parallel (each slice is one file's: the slices are handed out as disjoint
@@ -120,11 +168,18 @@ pub fn load_series(series: &Series) -> Result<Vec<SeriesVolume>, AssembleError> 
                     series.files.len()
                 )));
             };
+            // Colour samples are not rescaled (PS3.3 C.7.6.16.2.9: the Modality LUT applies to
+            // grey-level images).
+            let (slope, intercept) = if rgb {
+                (1.0, 0.0)
+            } else {
+                (s.slope, s.intercept)
+            };
             list.push(Destination {
                 slice: k,
                 frame: s.frame,
-                slope: s.slope,
-                intercept: s.intercept,
+                slope,
+                intercept,
                 voxels: dst,
             });
         }
@@ -187,6 +242,8 @@ pub fn load_series(series: &Series) -> Result<Vec<SeriesVolume>, AssembleError> 
             kind: series.kind,
             patient_id: series.patient_id.clone(),
             series_uid: series.series_uid.clone(),
+            placed: plan.placed,
+            rgb,
         })
         .collect())
 }

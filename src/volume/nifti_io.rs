@@ -190,6 +190,88 @@ pub fn header_for(g: &Geometry, rows: usize, meta: &NiftiMeta) -> NiftiHeader {
     h
 }
 
+/// A header for images that have no place in patient space (no ImageOrientationPatient):
+/// qform and sform codes 0 (NIFTI_XFORM_UNKNOWN, so readers fall back on pixdim alone), the
+/// spacing of `g` as pixdim, and the placeholder transform dcm2niix writes beside those codes
+/// (identity rotation, rows flipped: y offset −(rows − 1)), so the files agree field by field.
+pub fn header_without_orientation(g: &Geometry, rows: usize, meta: &NiftiMeta) -> NiftiHeader {
+    let y0 = -(rows.saturating_sub(1) as f32);
+    let mut h = NiftiHeader {
+        sform_code: 0,
+        qform_code: 0,
+        srow_x: [1.0, 0.0, 0.0, 0.0],
+        srow_y: [0.0, 1.0, 0.0, y0],
+        srow_z: [0.0, 0.0, 1.0, 0.0],
+        quatern_b: 0.0,
+        quatern_c: 0.0,
+        quatern_d: 0.0,
+        quatern_x: 0.0,
+        quatern_y: y0,
+        quatern_z: 0.0,
+        xyzt_units: 2 | 8,
+        ..NiftiHeader::default()
+    };
+    h.pixdim = [
+        1.0,
+        g.spacing[0] as f32,
+        g.spacing[1] as f32,
+        g.spacing[2] as f32,
+        meta.time_step_s.unwrap_or(0.0) as f32,
+        0.0,
+        0.0,
+        0.0,
+    ];
+    let mut desc = meta.description.as_bytes().to_vec();
+    desc.truncate(79);
+    h.descrip = desc;
+    h
+}
+
+/// How exported images are written (`write_images`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageForm {
+    /// In patient space (sform and qform set), else without orientation
+    /// (`header_without_orientation`).
+    pub placed: bool,
+    /// Packed colour voxels (`pixels::pack_rgb`), written as NIfTI RGB24 (datatype 128).
+    pub rgb: bool,
+}
+
+/// Write exported images of one shape (several make a 4D file) in the form `form` says.
+pub fn write_images(
+    vols: &[Volume],
+    path: &Path,
+    meta: &NiftiMeta,
+    form: ImageForm,
+) -> Result<(), NiftiError> {
+    let Some(first) = vols.first() else {
+        return Err(invalid(path, "no volume to write"));
+    };
+    let rows = first.dims()[1];
+    let header = if form.placed {
+        header_for(&first.geometry, rows, meta)
+    } else {
+        header_without_orientation(&first.geometry, rows, meta)
+    };
+    let views: Vec<ArrayView3<f32>> = vols.iter().map(|v| v.data.view()).collect();
+    if !form.rgb {
+        return write_f32_volumes(&views, path, header);
+    }
+    let shape = common_shape(&views, path)?;
+    let colours: Vec<Array3<[u8; 3]>> = views
+        .iter()
+        .map(|v| v.mapv(super::pixels::unpack_rgb))
+        .collect();
+    let colour_views: Vec<ArrayView3<[u8; 3]>> = colours.iter().map(|c| c.view()).collect();
+    let mut header = super::nifti_write::header_for_volumes::<u8>(&header, shape, vols.len());
+    // NIFTI_TYPE_RGB24: three bytes a voxel, red first.
+    header.datatype = 128;
+    header.bitpix = 24;
+    write_atomically(path, |tmp| {
+        super::nifti_write::write_file(tmp, &header, &colour_views, gzip_level(path))
+    })
+}
+
 /// The gzip level for `path`: 2 for `.nii.gz` (with flate2's zlib-rs backend, level 2 writes the
 /// phantom's volumes 19% smaller than miniz_oxide's level 1, the nifti crate's default, in the
 /// same time; zlib-rs' level 1 is 31% larger), none for `.nii`.

@@ -45,12 +45,16 @@ pub fn decode_frames(
     let rows = int_of(obj, tags::ROWS).unwrap_or(0).max(0) as usize;
     let cols = int_of(obj, tags::COLUMNS).unwrap_or(0).max(0) as usize;
     let spp = int_of(obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1);
-    if spp != 1 {
-        return Err(PixelError::Unsupported(format!(
-            "SamplesPerPixel {spp} (colour images are not volumes)"
-        )));
-    }
     let n = rows * cols;
+    match spp {
+        1 => {}
+        3 => return colour_frames(obj, frames, n),
+        _ => {
+            return Err(PixelError::Unsupported(format!(
+                "SamplesPerPixel {spp} (1 or 3 expected)"
+            )))
+        }
+    }
     if let Some(e) = obj.get(tags::FLOAT_PIXEL_DATA) {
         let v = e
             .to_multi_float32()
@@ -81,6 +85,133 @@ pub fn decode_frames(
     }
 }
 
+/// One colour pixel packed as a whole number, `r·2¹⁶ + g·2⁸ + b` (exact in f32): how colour
+/// volumes carry their samples (`assemble::SeriesVolume::rgb`).
+pub fn pack_rgb(r: u8, g: u8, b: u8) -> f32 {
+    ((u32::from(r) << 16) | (u32::from(g) << 8) | u32::from(b)) as f32
+}
+
+/// The red, green and blue samples of a packed colour voxel (see `pack_rgb`).
+pub fn unpack_rgb(v: f32) -> [u8; 3] {
+    let x = v as u32;
+    [(x >> 16) as u8, (x >> 8) as u8, x as u8]
+}
+
+/// YCbCr (YBR_FULL, PS3.3 C.7.6.3.1.2) to RGB with the inverse of the standard's equations
+/// (ITU-R BT.601 full range), rounded and clamped to 0-255.
+fn ybr_full_to_rgb(y: u8, cb: u8, cr: u8) -> [u8; 3] {
+    let (y, cb, cr) = (f32::from(y), f32::from(cb) - 128.0, f32::from(cr) - 128.0);
+    let r = y + 1.402 * cr;
+    let g = y - (0.114 * 1.772 / 0.587) * cb - (0.299 * 1.402 / 0.587) * cr;
+    let b = y + 1.772 * cb;
+    let q = |v: f32| (v + 0.5).floor().clamp(0.0, 255.0) as u8;
+    [q(r), q(g), q(b)]
+}
+
+/// Colour frames (three samples a pixel, 8 bits each) as packed voxels (`pack_rgb`): native
+/// data interleaved (PlanarConfiguration 0) or planar (1), in RGB or YBR_FULL; encapsulated data
+/// as the decoder gives it (interleaved RGB: JPEG and JPEG 2000 decoders undo the colour
+/// transform). Other layouts (16-bit samples, subsampled YBR_FULL_422 without compression) are
+/// refused with their reason: NIfTI's RGB24 holds 8 bits a sample.
+fn colour_frames(
+    obj: &DefaultDicomObject,
+    frames: &[u32],
+    n: usize,
+) -> Result<Vec<Vec<f32>>, PixelError> {
+    let bits = int_of(obj, tags::BITS_ALLOCATED).unwrap_or(8);
+    if bits != 8 {
+        return Err(PixelError::Unsupported(format!(
+            "colour image with BitsAllocated {bits} (8 expected: NIfTI's RGB24 holds 8 bits a sample)"
+        )));
+    }
+    let ts = obj
+        .meta()
+        .transfer_syntax()
+        .trim_end_matches('\0')
+        .to_string();
+    if !is_native(&ts) {
+        return frames
+            .iter()
+            .map(|&f| {
+                let decoded = obj
+                    .decode_pixel_data_frame(f)
+                    .map_err(|e| PixelError::Decode {
+                        syntax: ts.clone(),
+                        message: e.to_string(),
+                    })?;
+                let bytes = decoded.frame_data(0).map_err(|e| PixelError::Decode {
+                    syntax: ts.clone(),
+                    message: e.to_string(),
+                })?;
+                interleaved(bytes, 0, n, false)
+            })
+            .collect();
+    }
+    let photometric = str_of(obj, tags::PHOTOMETRIC_INTERPRETATION).unwrap_or_default();
+    let ybr = match photometric.trim() {
+        "RGB" => false,
+        "YBR_FULL" => true,
+        other => {
+            return Err(PixelError::Unsupported(format!(
+                "uncompressed colour image in PhotometricInterpretation {other} (RGB or YBR_FULL expected)"
+            )))
+        }
+    };
+    let planar = int_of(obj, tags::PLANAR_CONFIGURATION).unwrap_or(0) == 1;
+    let bytes = native_bytes(obj)?;
+    frames
+        .iter()
+        .map(|&f| {
+            if planar {
+                planes(&bytes, f, n, ybr)
+            } else {
+                interleaved(&bytes, f, n, ybr)
+            }
+        })
+        .collect()
+}
+
+/// The three bytes of frame `frame` (of `n` pixels) of interleaved colour data, packed.
+fn interleaved(bytes: &[u8], frame: u32, n: usize, ybr: bool) -> Result<Vec<f32>, PixelError> {
+    let chunk = frame_bytes(bytes, frame, 3 * n)?;
+    Ok(chunk
+        .chunks_exact(3)
+        .map(|p| packed([p[0], p[1], p[2]], ybr))
+        .collect())
+}
+
+/// Frame `frame` (of `n` pixels) of planar colour data (all first samples, then all second,
+/// then all third), packed.
+fn planes(bytes: &[u8], frame: u32, n: usize, ybr: bool) -> Result<Vec<f32>, PixelError> {
+    let chunk = frame_bytes(bytes, frame, 3 * n)?;
+    let (a, rest) = chunk.split_at(n);
+    let (b, c) = rest.split_at(n);
+    Ok(a.iter()
+        .zip(b)
+        .zip(c)
+        .map(|((&x, &y), &z)| packed([x, y, z], ybr))
+        .collect())
+}
+
+fn packed(p: [u8; 3], ybr: bool) -> f32 {
+    let [r, g, b] = if ybr {
+        ybr_full_to_rgb(p[0], p[1], p[2])
+    } else {
+        p
+    };
+    pack_rgb(r, g, b)
+}
+
+/// Bytes `[frame·len, (frame+1)·len)` of `bytes`, or the shortfall.
+fn frame_bytes(bytes: &[u8], frame: u32, len: usize) -> Result<&[u8], PixelError> {
+    let start = frame as usize * len;
+    bytes.get(start..start + len).ok_or(PixelError::Short {
+        found: bytes.len(),
+        expected: start + len,
+        frame,
+    })
+}
+
 fn frame_slice<T>(v: &[T], frame: u32, n: usize) -> Result<&[T], PixelError> {
     let start = frame as usize * n;
     v.get(start..start + n).ok_or(PixelError::Short {
@@ -100,14 +231,20 @@ fn decode_native(
         .unwrap_or(bits)
         .clamp(1, bits.max(1));
     let signed = int_of(obj, tags::PIXEL_REPRESENTATION).unwrap_or(0) == 1;
+    let bytes = native_bytes(obj)?;
+    native_frames(&bytes, bits, stored, signed, frames, n)
+}
+
+/// The little-endian bytes of native Pixel Data as stored (dicom-rs gives OW as native-order
+/// words, and implicit VR or big-endian files as words too).
+fn native_bytes(obj: &DefaultDicomObject) -> Result<std::borrow::Cow<'_, [u8]>, PixelError> {
     let elem = obj.get(tags::PIXEL_DATA).ok_or(PixelError::Missing)?;
     let Value::Primitive(value) = elem.value() else {
         return Err(PixelError::Unsupported(
             "native Pixel Data stored as fragments".into(),
         ));
     };
-    // Little-endian bytes of the element as stored (dicom-rs gives OW as native-order words).
-    let bytes: std::borrow::Cow<[u8]> = match value {
+    Ok(match value {
         PrimitiveValue::U8(b) => std::borrow::Cow::Borrowed(&b[..]),
         PrimitiveValue::U16(w) => {
             std::borrow::Cow::Owned(w.iter().flat_map(|x| x.to_le_bytes()).collect())
@@ -130,8 +267,7 @@ fn decode_native(
                 other.value_type()
             )))
         }
-    };
-    native_frames(&bytes, bits, stored, signed, frames, n)
+    })
 }
 
 /// Stored values of `frames` (of `n` pixels each) from native little-endian Pixel Data bytes:
@@ -233,4 +369,55 @@ fn decode_encapsulated(
                 })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pure red, green and blue and a grey through the PS3.3 C.7.6.3.1.2 forward equations
+    /// (Y = .299R + .587G + .114B, Cb = 128 − .1687R − .3313G + .5B,
+    /// Cr = 128 + .5R − .4187G − .0813B), rounded to bytes by hand, and back: pure red
+    /// (255, 0, 0) gives Y 76, Cb 85, Cr 255 (255.5 clamped), which comes back as (254, 0, 0),
+    /// what pydicom gives for the same bytes in its YBR_FULL test files.
+    #[test]
+    fn ybr_full_comes_back_to_rgb() {
+        assert_eq!(ybr_full_to_rgb(76, 85, 255), [254, 0, 0]);
+        // Green (0, 255, 0): Y 149.685, Cb 43.52, Cr 21.23.
+        assert_eq!(ybr_full_to_rgb(150, 44, 21), [0, 255, 1]);
+        // Blue (0, 0, 255): Y 29.07, Cb 255.5 → 255, Cr 107.27.
+        assert_eq!(ybr_full_to_rgb(29, 255, 107), [0, 0, 254]);
+        // A grey has no chroma: Cb = Cr = 128.
+        assert_eq!(ybr_full_to_rgb(97, 128, 128), [97, 97, 97]);
+    }
+
+    #[test]
+    fn packed_colours_are_exact_in_f32() {
+        for rgb in [[0, 0, 0], [255, 255, 255], [1, 2, 3], [255, 0, 128]] {
+            let v = pack_rgb(rgb[0], rgb[1], rgb[2]);
+            assert_eq!(unpack_rgb(v), rgb);
+        }
+        assert_eq!(pack_rgb(255, 255, 255), 16_777_215.0);
+    }
+
+    /// Interleaved (R1 G1 B1 R2 G2 B2) and planar (R1 R2 G1 G2 B1 B2) bytes of the same two
+    /// pixels give the same colours; the second frame starts after the first's 3·n bytes.
+    #[test]
+    fn interleaved_and_planar_layouts_agree() {
+        let inter = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+        let planar = [1, 4, 2, 5, 3, 6, 7, 10, 8, 11, 9, 12];
+        for frame in 0..2 {
+            let a = interleaved(&inter, frame, 2, false).unwrap();
+            let b = planes(&planar, frame, 2, false).unwrap();
+            assert_eq!(a, b);
+        }
+        assert_eq!(
+            interleaved(&inter, 1, 2, false).unwrap(),
+            [pack_rgb(7, 8, 9), pack_rgb(10, 11, 12)]
+        );
+        assert!(matches!(
+            planes(&planar, 2, 2, false),
+            Err(PixelError::Short { .. })
+        ));
+    }
 }
