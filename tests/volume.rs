@@ -1471,3 +1471,44 @@ fn volumes_whose_labels_collide_are_all_written() {
         assert_voxels_at_their_dicom_pixels(path, &slices[2 * p..2 * p + 2], &names[p]);
     }
 }
+
+/// Regression: a colour JPEG whose PhotometricInterpretation is RGB and whose stream carries no
+/// colour marker (pydicom's `SC_jpeg_no_color_transform`) was decoded as YCbCr by dicom-rs' JPEG
+/// decoder: every sample wrong, by up to 137. Both fixtures (the second with an Adobe APP14
+/// marker, which the decoder follows) now match pydicom's decoding (test-data/colour-jpeg) within
+/// the 2 grey levels lossy decoders may differ by.
+#[test]
+fn colour_jpeg_without_a_colour_marker_is_decoded_as_rgb() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/colour-jpeg");
+    let reference: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures.join("pydicom_rgb.json")).unwrap())
+            .unwrap();
+    for name in [
+        "SC_jpeg_no_color_transform.dcm",
+        "SC_jpeg_no_color_transform_2.dcm",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("in")).unwrap();
+        std::fs::copy(fixtures.join(name), dir.path().join("in").join(name)).unwrap();
+        let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+        let (h, voxels) = rgb24_voxels(&nii[0]);
+        assert_eq!(&h.dim[..4], &[3, 256, 256, 1], "{name}");
+        let expected = &reference[name]["rgb"];
+        let mut worst = 0;
+        for (r, row) in expected.as_array().unwrap().iter().enumerate() {
+            for (c, rgb) in row.as_array().unwrap().iter().enumerate() {
+                let (dicom_row, column) = (16 * r, 16 * c);
+                // NIfTI row 255 − dicom_row holds DICOM row dicom_row (rows flipped).
+                let got = voxels[(255 - dicom_row) * 256 + column];
+                for (s, want) in rgb.as_array().unwrap().iter().enumerate() {
+                    let d = (i64::from(got[s]) - want.as_i64().unwrap()).abs();
+                    worst = worst.max(d);
+                }
+            }
+        }
+        assert!(
+            worst <= 2,
+            "{name}: a sample differs from pydicom's by {worst}"
+        );
+    }
+}

@@ -129,7 +129,17 @@ fn colour_frames(
         .transfer_syntax()
         .trim_end_matches('\0')
         .to_string();
+    let photometric = str_of(obj, tags::PHOTOMETRIC_INTERPRETATION).unwrap_or_default();
     if !is_native(&ts) {
+        if matches!(ts.as_str(), JPEG_BASELINE | JPEG_EXTENDED) && photometric.trim() == "RGB" {
+            if let Some(decoded) = frames
+                .iter()
+                .map(|&f| jpeg_without_colour_marker(obj, f, n, &ts))
+                .collect::<Option<Result<Vec<_>, _>>>()
+            {
+                return decoded;
+            }
+        }
         return frames
             .iter()
             .map(|&f| {
@@ -147,7 +157,6 @@ fn colour_frames(
             })
             .collect();
     }
-    let photometric = str_of(obj, tags::PHOTOMETRIC_INTERPRETATION).unwrap_or_default();
     let ybr = match photometric.trim() {
         "RGB" => false,
         "YBR_FULL" => true,
@@ -169,6 +178,90 @@ fn colour_frames(
             }
         })
         .collect()
+}
+
+const JPEG_BASELINE: &str = "1.2.840.10008.1.2.4.50";
+const JPEG_EXTENDED: &str = "1.2.840.10008.1.2.4.51";
+
+/// Frame `frame` of a JPEG colour image whose PhotometricInterpretation is RGB, when its stream
+/// says nothing of its colour space (no Adobe APP14, no JFIF APP0, components not named R, G, B):
+/// decoded without a colour transform, as the DICOM attribute says the samples are RGB (PS3.5
+/// 8.2.1; pydicom decodes these so). A JPEG decoder left to itself assumes YCbCr there. `None`
+/// when the stream does carry a marker (the decoder follows it) or the frame's fragments are not
+/// one-to-one with frames.
+fn jpeg_without_colour_marker(
+    obj: &DefaultDicomObject,
+    frame: u32,
+    n: usize,
+    ts: &str,
+) -> Option<Result<Vec<f32>, PixelError>> {
+    let Value::PixelSequence(seq) = obj.get(tags::PIXEL_DATA)?.value() else {
+        return None;
+    };
+    let fragments = seq.fragments();
+    let frames = int_of(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as usize;
+    let stream: Vec<u8> = if frames == 1 {
+        fragments.concat()
+    } else if fragments.len() == frames {
+        fragments.get(frame as usize)?.clone()
+    } else {
+        return None;
+    };
+    if jpeg_names_its_colours(&stream) {
+        return None;
+    }
+    let mut decoder = jpeg_decoder::Decoder::new(&stream[..]);
+    decoder.set_color_transform(jpeg_decoder::ColorTransform::RGB);
+    let decode_error = |message: String| PixelError::Decode {
+        syntax: ts.to_string(),
+        message,
+    };
+    Some(match decoder.decode() {
+        Ok(bytes) if bytes.len() == 3 * n => interleaved(&bytes, 0, n, false),
+        Ok(bytes) => Err(decode_error(format!(
+            "{} decoded bytes where {} pixels need {}",
+            bytes.len(),
+            n,
+            3 * n
+        ))),
+        Err(e) => Err(decode_error(e.to_string())),
+    })
+}
+
+/// Whether a JPEG stream says what its colour samples are: an Adobe APP14 or a JFIF APP0 segment,
+/// or a frame header naming its three components 'R', 'G', 'B' (the markers a JPEG decoder
+/// follows). Segments are walked from SOI to the start of scan.
+fn jpeg_names_its_colours(stream: &[u8]) -> bool {
+    let mut at = 2; // after SOI (FF D8)
+    while let (Some(&0xFF), Some(&marker)) = (stream.get(at), stream.get(at + 1)) {
+        if marker == 0xFF {
+            at += 1; // fill byte
+            continue;
+        }
+        let Some(len) = stream
+            .get(at + 2..at + 4)
+            .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+        else {
+            return false;
+        };
+        let body = stream
+            .get(at + 4..(at + 2 + len).min(stream.len()))
+            .unwrap_or(&[]);
+        match marker {
+            0xE0 if body.starts_with(b"JFIF") => return true,
+            0xEE if body.starts_with(b"Adobe") => return true,
+            // SOF0..SOF3: precision, height, width, component count, then 3 bytes a component.
+            0xC0..=0xC3
+                if body.len() >= 15 && body[5] == 3 && [body[6], body[9], body[12]] == *b"RGB" =>
+            {
+                return true
+            }
+            0xDA => return false, // start of scan: no marker before it
+            _ => {}
+        }
+        at += 2 + len;
+    }
+    false
 }
 
 /// The three bytes of frame `frame` (of `n` pixels) of interleaved colour data, packed.
@@ -389,6 +482,37 @@ mod tests {
         assert_eq!(ybr_full_to_rgb(29, 255, 107), [0, 0, 254]);
         // A grey has no chroma: Cb = Cr = 128.
         assert_eq!(ybr_full_to_rgb(97, 128, 128), [97, 97, 97]);
+    }
+
+    /// JPEG segments built by hand (ITU T.81 B.1): SOI, one segment, then SOS.
+    #[test]
+    fn jpeg_colour_markers_are_found_before_the_scan() {
+        let stream = |segment: &[u8]| {
+            let mut s = vec![0xFF, 0xD8];
+            s.extend_from_slice(segment);
+            s.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x02]);
+            s
+        };
+        let jfif = [0xFF, 0xE0, 0x00, 0x07, b'J', b'F', b'I', b'F', 0];
+        let adobe = [0xFF, 0xEE, 0x00, 0x08, b'A', b'd', b'o', b'b', b'e', 0];
+        // SOF0: length 17, precision 8, 1×1, 3 components (id, sampling, table).
+        let sof = |ids: [u8; 3]| {
+            let mut s = vec![0xFF, 0xC0, 0x00, 0x11, 8, 0, 1, 0, 1, 3];
+            for id in ids {
+                s.extend_from_slice(&[id, 0x11, 0]);
+            }
+            s
+        };
+        assert!(jpeg_names_its_colours(&stream(&jfif)));
+        assert!(jpeg_names_its_colours(&stream(&adobe)));
+        assert!(jpeg_names_its_colours(&stream(&sof(*b"RGB"))));
+        assert!(!jpeg_names_its_colours(&stream(&sof([0, 1, 2]))));
+        assert!(!jpeg_names_its_colours(&stream(&sof([1, 2, 3]))));
+        // A marker after the scan starts is not looked for; a cut stream is no marker.
+        let mut late = stream(&sof([1, 2, 3]));
+        late.extend_from_slice(&adobe);
+        assert!(!jpeg_names_its_colours(&late));
+        assert!(!jpeg_names_its_colours(&[0xFF, 0xD8, 0xFF]));
     }
 
     #[test]
