@@ -181,10 +181,14 @@ fn sidecar(series: &Series, vols: &[SeriesVolume]) -> Value {
                 tags::IN_PLANE_PHASE_ENCODING_DIRECTION,
             ),
             ("BodyPart", tags::BODY_PART_EXAMINED),
+            ("ScanOptions", tags::SCAN_OPTIONS),
+            ("ReceiveCoilName", tags::RECEIVE_COIL_NAME),
         ];
         for (name, tag) in strs {
             if let Some(v) = str_of(&obj, tag).filter(|v| !v.is_empty()) {
-                let val = if v.contains('\\') {
+                // A list for ImageType only; other multi-valued attributes keep DICOM's
+                // backslashes, as dcm2niix writes them ("SequenceVariant": "SK\\SS").
+                let val = if name == "ImageType" {
                     json!(v.split('\\').collect::<Vec<_>>())
                 } else {
                     json!(v)
@@ -196,21 +200,37 @@ fn sidecar(series: &Series, vols: &[SeriesVolume]) -> Value {
         if let Some((key, value)) = phase_encoding(&obj, csa.as_ref()) {
             m.insert(key.into(), json!(value));
         }
-        // A Siemens mosaic's slice times, in the order its slices are written.
+        // A Siemens mosaic's slice times (acquisition order), and in the order its slices are
+        // written.
+        let mosaic = series.files.first().is_some_and(|f| f.mosaic.is_some());
+        let times = if mosaic {
+            crate::ingest::siemens::mosaic_acquisition_times(&obj, csa.as_ref())
+        } else {
+            Vec::new()
+        };
         let mosaic_tiles: Option<Vec<u32>> = series
-            .files
-            .first()
-            .filter(|f| f.mosaic.is_some())
-            .and_then(|_| series.plan.as_ref().ok()?.first())
+            .plan
+            .as_ref()
+            .ok()
+            .and_then(|p| p.first())
+            .filter(|_| mosaic)
             .map(|p| p.slices.iter().map(|s| s.frame).collect());
-        if let Some(timing) = mosaic_tiles.and_then(|tiles| {
-            use crate::ingest::siemens;
-            siemens::slice_timing(
-                &siemens::mosaic_acquisition_times(&obj, csa.as_ref()),
-                &tiles,
-            )
-        }) {
+        if let Some(timing) =
+            mosaic_tiles.and_then(|tiles| crate::ingest::siemens::slice_timing(&times, &tiles))
+        {
             m.insert("SliceTiming".into(), json!(timing));
+        }
+        // The reconstructed image's size (a mosaic's tile), before any rotation.
+        if let Some(plan) = series.plan.as_ref().ok().and_then(|p| p.first()) {
+            for (key, value) in crate::ingest::readout::readout_keys(
+                &obj,
+                csa.as_ref(),
+                plan.rows,
+                plan.columns,
+                &times,
+            ) {
+                m.insert(key.into(), value);
+            }
         }
         let nums = [
             ("MagneticFieldStrength", tags::MAGNETIC_FIELD_STRENGTH, 1.0),

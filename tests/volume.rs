@@ -952,6 +952,24 @@ fn siemens_mosaic_is_unpacked_as_dcm2niix_does() {
     assert!((timing[0].as_f64().unwrap() - 6.48749999999).abs() < 1e-9);
     assert!((timing[1].as_f64().unwrap() - 6.35000000001).abs() < 1e-9);
     assert_eq!(timing[47].as_f64(), Some(0.0));
+    // Readout keys, dcm2niix v1.0.20260724's on the same pair (six printed digits): the
+    // bandwidth per pixel phase encode is the MR header's (0019,1028) (no CSA image header here).
+    for (key, dcm2niix) in [
+        ("PhaseEncodingSteps", 102.0),
+        ("AcquisitionMatrixPE", 128.0),
+        ("ReconMatrixPE", 128.0),
+        ("BandwidthPerPixelPhaseEncode", 19.055),
+        ("EffectiveEchoSpacing", 0.000409997),
+        ("DerivedVendorReportedEchoSpacing", 0.000409997),
+        ("TotalReadoutTime", 0.0520697),
+    ] {
+        let ours = side[key].as_f64().unwrap_or(f64::NAN);
+        assert!(
+            (ours - dcm2niix).abs() <= 5e-6 * dcm2niix,
+            "{key}: {ours} vs {dcm2niix}"
+        );
+    }
+    assert_eq!(side["ScanOptions"], "PFP\\FS");
     let h = nifti::NiftiHeader::from_file(nii).unwrap();
     assert_eq!(&h.dim[..5], &[4, 128, 128, 48, 2]);
     assert_sform(&h, &DCM2NIIX_SFORM, 1e-3, "mosaic");

@@ -4,8 +4,9 @@
 //!
 //! Submodules: `walk` (parallel directory walk), `header` (one file → `FileRecord`),
 //! `classify` (series kind), `geometry` (slice order, checks, splitting → `VolumePlan`),
-//! `siemens` (CSA header, private b-value, mosaic tiles), `preflight` (lengths checked before
-//! parsing), `inventory_json` (the PHI-free inventory written by `--json`).
+//! `siemens` (CSA header, private b-value, mosaic tiles, protocol), `readout` (phase-encoding
+//! matrix and EPI echo spacing for the sidecar), `preflight` (lengths checked before parsing),
+//! `inventory_json` (the PHI-free inventory written by `--json`).
 
 pub mod classify;
 pub mod diffusion;
@@ -13,6 +14,7 @@ pub mod geometry;
 pub mod header;
 mod inventory_json;
 pub mod preflight;
+pub mod readout;
 pub mod siemens;
 
 pub use inventory_json::to_json as inventory_json;

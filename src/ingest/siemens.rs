@@ -105,6 +105,19 @@ pub fn mosaic_acquisition_times(obj: &InMemDicomObject, csa: Option<&Csa>) -> Ve
         .unwrap_or_default()
 }
 
+/// The bandwidth per pixel in the phase-encoding direction (Hz): the CSA image header's
+/// BandwidthPerPixelPhaseEncode, else the MR header's (0019,xx28) (FD; bytes in implicit VR).
+pub fn bandwidth_per_pixel_phase_encode(obj: &InMemDicomObject, csa: Option<&Csa>) -> Option<f64> {
+    csa.and_then(|c| c.numbers("BandwidthPerPixelPhaseEncode").first().copied())
+        .or_else(|| {
+            creator_element(obj, 0x0019, "SIEMENS MR HEADER", 0x28)
+                .and_then(|tag| value_as(obj, tag, VR::FD))
+                .and_then(|v| v.to_multi_float64().ok())
+                .and_then(|v| v.first().copied())
+        })
+        .filter(|b| b.is_finite() && *b > 0.0)
+}
+
 /// BIDS SliceTiming (s) of a mosaic's slices as written — `tiles[k]` is the tile of written
 /// slice k — from the tiles' acquisition times (ms), as dcm2niix writes it. None without a time
 /// for every tile.
@@ -180,6 +193,34 @@ pub fn csa_image_header(obj: &InMemDicomObject) -> Option<Csa> {
     let tag = creator_element(obj, 0x0029, "SIEMENS CSA HEADER", 0x10)?;
     let bytes = obj.get(tag)?.to_bytes().ok()?;
     parse_csa(&bytes)
+}
+
+/// The MrPhoenixProtocol text of a file's CSA series header (0029,xx20): the scanner's protocol,
+/// whose `### ASCCONV BEGIN` … `### ASCCONV END` block lists `key = value` lines.
+pub fn phoenix_protocol(obj: &InMemDicomObject) -> Option<String> {
+    let tag = creator_element(obj, 0x0029, "SIEMENS CSA HEADER", 0x20)?;
+    let bytes = obj.get(tag)?.to_bytes().ok()?;
+    parse_csa(&bytes)?
+        .first("MrPhoenixProtocol")
+        .map(str::to_string)
+}
+
+/// The number a protocol's ASCCONV block gives `key` (decimal, or hex as `0x…`), if it has one.
+pub fn protocol_number(protocol: &str, key: &str) -> Option<f64> {
+    let start = protocol.find("### ASCCONV BEGIN")?;
+    let block = &protocol[start..];
+    let block = &block[..block.find("### ASCCONV END").unwrap_or(block.len())];
+    block.lines().find_map(|line| {
+        let (k, v) = line.split_once('=')?;
+        if k.trim() != key {
+            return None;
+        }
+        let v = v.split('#').next()?.trim();
+        match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+            Some(hex) => i64::from_str_radix(hex, 16).ok().map(|n| n as f64),
+            None => v.parse::<f64>().ok(),
+        }
+    })
 }
 
 fn i32_at(b: &[u8], at: usize) -> Option<i32> {
@@ -288,6 +329,30 @@ pub fn tile_positions(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// ASCCONV lines as Siemens writes them (tab or space padding, hex values, `#` comments), in
+    /// the form of heudiconv's test series (`sPat.lAccelFactPE\t = \t3`).
+    #[test]
+    fn protocol_numbers_are_read_from_the_ascconv_block() {
+        let protocol = "### ASCCONV BEGIN object=MrProtDataImpl@MrProtocolData ###\n\
+                        sPat.lAccelFactPE\t = \t3\n\
+                        sPat.lAccelFactPE3D                      = 1\n\
+                        sSliceAcceleration.lMultiBandFactor = 0x3  # comment\n\
+                        ### ASCCONV END ###\n\
+                        sPat.lRefLinesPE = 24\n";
+        assert_eq!(protocol_number(protocol, "sPat.lAccelFactPE"), Some(3.0));
+        assert_eq!(protocol_number(protocol, "sPat.lAccelFactPE3D"), Some(1.0));
+        assert_eq!(
+            protocol_number(protocol, "sSliceAcceleration.lMultiBandFactor"),
+            Some(3.0)
+        );
+        // Outside the block, or absent: nothing.
+        assert_eq!(protocol_number(protocol, "sPat.lRefLinesPE"), None);
+        assert_eq!(
+            protocol_number("sPat.lAccelFactPE = 2", "sPat.lAccelFactPE"),
+            None
+        );
+    }
 
     /// An SV10 header with the given (name, VM, values) elements, laid out as Siemens writes it.
     fn sv10(elements: &[(&str, i32, &[&str])]) -> Vec<u8> {

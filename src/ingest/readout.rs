@@ -1,0 +1,159 @@
+//! Phase-encoding matrix and EPI readout timing of an MR series, under the BIDS sidecar names and
+//! by the formulas dcm2niix uses (BIDS "Echo Spacing & Readout Time"): what distortion correction
+//! of a DWI series (FSL topup/eddy) needs.
+//!
+//! - AcquisitionMatrixPE: the phase-encoding lines of AcquisitionMatrix (0018,1310) (PS3.3
+//!   C.8.3.1: frequency rows \ frequency columns \ phase rows \ phase columns; one phase entry
+//!   is 0).
+//! - ReconMatrixPE: the reconstructed image's size along the phase-encoding axis (rows when
+//!   InPlanePhaseEncodingDirection is COL, columns when ROW; a mosaic's tile).
+//! - BandwidthPerPixelPhaseEncode (Hz): Siemens' CSA image header, else its MR header's
+//!   (0019,xx28).
+//! - EffectiveEchoSpacing = 1 / (BandwidthPerPixelPhaseEncode × ReconMatrixPE) (s);
+//!   TotalReadoutTime = EffectiveEchoSpacing × (ReconMatrixPE − 1) (s);
+//!   DerivedVendorReportedEchoSpacing = EffectiveEchoSpacing × ParallelReductionFactorInPlane
+//!   (1 when the protocol does not say).
+//! - ParallelReductionFactorInPlane and MultibandAccelerationFactor: Siemens' protocol
+//!   (`sPat.lAccelFactPE`, `sSliceAcceleration.lMultiBandFactor` in the MrPhoenixProtocol text of
+//!   the CSA series header).
+
+use dicom_dictionary_std::tags;
+use dicom_object::InMemDicomObject;
+use serde_json::{json, Value};
+
+use super::header::{f64_of, int_of, phase_encoding_along_columns};
+use super::siemens::{bandwidth_per_pixel_phase_encode, phoenix_protocol, protocol_number, Csa};
+
+/// The keys this module knows for a file's header (`obj`, its CSA image header `csa`), for
+/// reconstructed images of `rows` × `columns` (a mosaic's tile) whose slices were acquired at
+/// `slice_times_ms` (a mosaic's MosaicRefAcqTimes; empty when unknown), in the order dcm2niix
+/// writes them. Keys without a value in the header are left out.
+pub fn readout_keys(
+    obj: &InMemDicomObject,
+    csa: Option<&Csa>,
+    rows: usize,
+    columns: usize,
+    slice_times_ms: &[f64],
+) -> Vec<(&'static str, Value)> {
+    let mut keys = Vec::new();
+    let positive = |v: Option<f64>| v.filter(|x| x.is_finite() && *x > 0.0);
+    let protocol = phoenix_protocol(obj);
+    let protocol_value = |key: &str| protocol.as_deref().and_then(|p| protocol_number(p, key));
+    if let Some(n) = int_of(obj, tags::NUMBER_OF_PHASE_ENCODING_STEPS).filter(|n| *n > 0) {
+        keys.push(("PhaseEncodingSteps", json!(n)));
+    }
+    let along_columns = phase_encoding_along_columns(obj);
+    let acquisition_pe = acquisition_matrix_pe(obj);
+    if let Some(pe) = acquisition_pe {
+        keys.push(("AcquisitionMatrixPE", json!(pe)));
+    }
+    let recon_pe = along_columns.map(|c| if c { rows } else { columns });
+    if let Some(pe) = recon_pe {
+        keys.push(("ReconMatrixPE", json!(pe)));
+    }
+    let bandwidth = bandwidth_per_pixel_phase_encode(obj, csa);
+    if let Some(b) = bandwidth {
+        keys.push(("BandwidthPerPixelPhaseEncode", json!(b)));
+    }
+    let accel = positive(protocol_value("sPat.lAccelFactPE"));
+    if let Some(a) = accel {
+        keys.push(("ParallelReductionFactorInPlane", json!(a)));
+    }
+    if let (Some(b), Some(pe)) = (bandwidth, recon_pe.filter(|pe| *pe > 1)) {
+        let spacing = effective_echo_spacing(b, pe);
+        keys.push(("EffectiveEchoSpacing", json!(spacing)));
+        // The spacing before in-plane acceleration (none known: none).
+        let a = accel.unwrap_or(1.0);
+        keys.push(("DerivedVendorReportedEchoSpacing", json!(spacing * a)));
+        keys.push(("TotalReadoutTime", json!(total_readout_time(spacing, pe))));
+    }
+    // Slices excited together share an acquisition time: as many as share the first slice's
+    // (dcm2niix's count), or the protocol's factor when it says more.
+    let sharing_first = slice_times_ms
+        .first()
+        .map(|t0| slice_times_ms.iter().filter(|t| *t == t0).count() as f64);
+    let multiband = [
+        protocol_value("sSliceAcceleration.lMultiBandFactor"),
+        sharing_first,
+    ]
+    .into_iter()
+    .flatten()
+    .fold(1.0, f64::max);
+    if multiband > 1.0 {
+        keys.push(("MultibandAccelerationFactor", json!(multiband)));
+    }
+    // One echo, one echo train: nothing to say (dcm2niix writes both only above 1).
+    if let Some(n) = int_of(obj, tags::ECHO_TRAIN_LENGTH).filter(|n| *n > 1) {
+        keys.push(("EchoTrainLength", json!(n)));
+    }
+    if let Some(n) = int_of(obj, tags::ECHO_NUMBERS).filter(|n| *n > 1) {
+        keys.push(("EchoNumber", json!(n)));
+    }
+    if let Some(n) = positive(f64_of(obj, tags::ACQUISITION_NUMBER)) {
+        keys.push(("AcquisitionNumber", json!(n as i64)));
+    }
+    keys
+}
+
+/// The phase-encoding lines of AcquisitionMatrix: its non-zero phase entry (rows or columns).
+fn acquisition_matrix_pe(obj: &InMemDicomObject) -> Option<u32> {
+    let m = obj
+        .get(tags::ACQUISITION_MATRIX)?
+        .to_multi_int::<u32>()
+        .ok()?;
+    let (rows, columns) = (*m.get(2)?, *m.get(3)?);
+    Some(rows.max(columns)).filter(|n| *n > 0)
+}
+
+/// Seconds between the centres of two echoes in k-space as the reconstructed image sees them.
+fn effective_echo_spacing(bandwidth_per_pixel_pe: f64, recon_matrix_pe: usize) -> f64 {
+    1.0 / (bandwidth_per_pixel_pe * recon_matrix_pe as f64)
+}
+
+/// Seconds from the centre of the first echo to the centre of the last (FSL's definition).
+fn total_readout_time(effective_echo_spacing: f64, recon_matrix_pe: usize) -> f64 {
+    effective_echo_spacing * (recon_matrix_pe as f64 - 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(keys: &[(&'static str, Value)], name: &str) -> Option<Value> {
+        keys.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// Slices excited together share the first slice's time (heudiconv's `dMRI_mb3` mosaic: three
+    /// slices at 0 ms, dcm2niix's MultibandAccelerationFactor 3); single-band times say nothing.
+    #[test]
+    fn multiband_factor_is_the_count_of_slices_sharing_the_first_time() {
+        let obj = InMemDicomObject::new_empty();
+        let times = [0.0, 152.5, 305.0, 0.0, 152.5, 305.0, 0.0, 152.5, 305.0];
+        let keys = readout_keys(&obj, None, 4, 4, &times);
+        assert_eq!(key(&keys, "MultibandAccelerationFactor"), Some(json!(3.0)));
+        let keys = readout_keys(&obj, None, 4, 4, &[0.0, 70.0, 140.0]);
+        assert_eq!(key(&keys, "MultibandAccelerationFactor"), None);
+        // Without InPlanePhaseEncodingDirection there is no phase-encoding axis: no matrix, no
+        // spacing.
+        assert_eq!(key(&keys, "ReconMatrixPE"), None);
+        assert_eq!(key(&keys, "EffectiveEchoSpacing"), None);
+    }
+
+    /// dcm2niix v1.0.20260724 on heudiconv's test series: `28_dMRI_mb3_AP_1.5` (bandwidth
+    /// 9.398 Hz, 152 lines: 0.000700037 s and 0.105706 s) and `6_ax_asc_35sl` (55.804 Hz,
+    /// 64 lines: 0.000279998 s and 0.0176399 s), printed to six digits.
+    #[test]
+    fn echo_spacing_and_readout_time_are_dcm2niix_s() {
+        for (bandwidth, pe, spacing, readout) in [
+            (9.398, 152, 0.000700037, 0.105706),
+            (55.804, 64, 0.000279998, 0.0176399),
+        ] {
+            let s = effective_echo_spacing(bandwidth, pe);
+            assert!((s - spacing).abs() / spacing < 5e-6, "{s} vs {spacing}");
+            let t = total_readout_time(s, pe);
+            assert!((t - readout).abs() / readout < 5e-6, "{t} vs {readout}");
+        }
+    }
+}
