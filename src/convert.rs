@@ -189,7 +189,7 @@ fn sidecar(series: &Series, vols: &[SeriesVolume]) -> Value {
                 // A list for ImageType only; other multi-valued attributes keep DICOM's
                 // backslashes, as dcm2niix writes them ("SequenceVariant": "SK\\SS").
                 let val = if name == "ImageType" {
-                    json!(v.split('\\').collect::<Vec<_>>())
+                    json!(image_type_as_dcm2niix(&v))
                 } else {
                     json!(v)
                 };
@@ -524,13 +524,49 @@ pub fn convert_per_subject(
 
 /// The name every NIfTI file of a series starts with: its series number (or, without one,
 /// `idx` + 1, its place among the subject's image series), modality and kind, e.g. `003_pt_pet`.
+/// A series made of phase (real, imaginary) images only ends in `_ph` (`_real`, `_imaginary`),
+/// as dcm2niix names it (a series of several components has the suffix on each part's label).
 pub fn series_stem(s: &Series, idx: usize) -> String {
+    let component = s.files.first().map(|f| f.component);
+    let suffix = component
+        .filter(|c| s.files.iter().all(|f| f.component == *c))
+        .and_then(|c| c.suffix())
+        .map(|x| format!("_{x}"))
+        .unwrap_or_default();
     format!(
-        "{:03}_{}_{}",
+        "{:03}_{}_{}{suffix}",
         s.series_number.unwrap_or(idx as i64 + 1).max(0),
         s.modality.to_ascii_lowercase(),
         s.kind.as_str()
     )
+}
+
+/// ImageType as dcm2niix writes it in its sidecar: values also split at `_` (`M_SE` → `M`, `SE`),
+/// and the complex component its letter code names (`M`, `P`, `R`, `I`, or the word `PHASE`,
+/// from the third value on) appended as a word: `MAGNITUDE`, `PHASE`, `REAL`, `IMAGINARY`.
+fn image_type_as_dcm2niix(image_type: &str) -> Vec<String> {
+    let mut values: Vec<String> = image_type
+        .split('\\')
+        .flat_map(|v| v.split('_'))
+        .map(|v| v.trim().to_string())
+        .collect();
+    let tail: Vec<&str> = values.iter().skip(2).map(String::as_str).collect();
+    let has = |code: &str| tail.contains(&code);
+    let word = if has("P") || has("PHASE") {
+        Some("PHASE")
+    } else if has("R") {
+        Some("REAL")
+    } else if has("I") {
+        Some("IMAGINARY")
+    } else if has("M") {
+        Some("MAGNITUDE")
+    } else {
+        None
+    };
+    if let Some(w) = word {
+        values.push(w.to_string());
+    }
+    values
 }
 
 /// The file stems of image series (`series_stem`), made unique per subject: series of one subject
@@ -743,6 +779,54 @@ mod tests {
         ];
         for (dicom, expected) in cases {
             assert_eq!(manufacturer_name(dicom), expected, "{dicom}");
+        }
+    }
+
+    /// dcm2niix v1.0.20260724's ImageType for MR_small with only ImageType (and Manufacturer:
+    /// Siemens, GE and Philips alike) changed.
+    #[test]
+    fn image_type_is_written_as_dcm2niix_writes_it() {
+        let cases: [(&str, &[&str]); 10] = [
+            (
+                "ORIGINAL\\PRIMARY\\M\\ND",
+                &["ORIGINAL", "PRIMARY", "M", "ND", "MAGNITUDE"],
+            ),
+            (
+                "ORIGINAL\\PRIMARY\\P\\ND",
+                &["ORIGINAL", "PRIMARY", "P", "ND", "PHASE"],
+            ),
+            (
+                "ORIGINAL\\PRIMARY\\R\\ND",
+                &["ORIGINAL", "PRIMARY", "R", "ND", "REAL"],
+            ),
+            (
+                "ORIGINAL\\PRIMARY\\I\\ND",
+                &["ORIGINAL", "PRIMARY", "I", "ND", "IMAGINARY"],
+            ),
+            (
+                "ORIGINAL\\PRIMARY\\OTHER",
+                &["ORIGINAL", "PRIMARY", "OTHER"],
+            ),
+            (
+                "ORIGINAL\\PRIMARY\\MAGNITUDE",
+                &["ORIGINAL", "PRIMARY", "MAGNITUDE"],
+            ),
+            (
+                "DERIVED\\PRIMARY\\PHASE",
+                &["DERIVED", "PRIMARY", "PHASE", "PHASE"],
+            ),
+            (
+                "ORIGINAL\\PRIMARY\\M_SE\\M\\SE",
+                &["ORIGINAL", "PRIMARY", "M", "SE", "M", "SE", "MAGNITUDE"],
+            ),
+            ("ORIGINAL\\PRIMARY\\REAL", &["ORIGINAL", "PRIMARY", "REAL"]),
+            (
+                "DERIVED\\SECONDARY\\ADC_MAP",
+                &["DERIVED", "SECONDARY", "ADC", "MAP"],
+            ),
+        ];
+        for (dicom, dcm2niix) in cases {
+            assert_eq!(image_type_as_dcm2niix(dicom), dcm2niix, "{dicom}");
         }
     }
 

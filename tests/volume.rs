@@ -1530,3 +1530,27 @@ fn colour_jpeg_without_a_colour_marker_is_decoded_as_rgb() {
         );
     }
 }
+
+/// A series of phase images only (a field map's phase difference, its own series on Siemens) is
+/// named `_ph` as dcm2niix names it, and its sidecar's ImageType gains the word PHASE as
+/// dcm2niix's does.
+#[test]
+fn a_series_of_phase_images_only_is_named_ph() {
+    use dicom_core::VR;
+    use dicom_dictionary_std::tags;
+    let mut slices = stack("1.2.3.46", 3, [0.0, 0.0, 0.0], [0.0, 0.0, 2.0], AXIAL);
+    for s in slices.iter_mut() {
+        s.extra
+            .push((tags::IMAGE_TYPE, VR::CS, "ORIGINAL\\PRIMARY\\P\\ND".into()));
+    }
+    let (dir, _nii, names) = convert_slices(&slices);
+    assert_eq!(names, ["003_mr_mr_ph.nii"]);
+    let side: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/S001/003_mr_mr_ph.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        side["ImageType"],
+        serde_json::json!(["ORIGINAL", "PRIMARY", "P", "ND", "PHASE"])
+    );
+}
