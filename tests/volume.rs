@@ -1554,3 +1554,96 @@ fn a_series_of_phase_images_only_is_named_ph() {
         serde_json::json!(["ORIGINAL", "PRIMARY", "P", "ND", "PHASE"])
     );
 }
+
+/// An NM tomographic reconstruction (SPECT; ImageType RECON TOMO) gives its plane in the Detector
+/// Information Sequence, not at the top level; its frames are slices at ImagePositionPatient +
+/// k × SpacingBetweenSlices along the row × column normal (PS3.3 C.8.4.7). It was written without
+/// orientation; every voxel now sits at its DICOM pixel's world position (oblique plane here),
+/// as dcm2niix places it.
+#[test]
+fn nm_tomography_is_placed_from_its_detector_information() {
+    use dicom_core::value::DataSetSequence;
+    use dicom_core::{DataElement, Length, PrimitiveValue, VR};
+    use dicom_dictionary_std::{tags, uids};
+    let a = 20f64.to_radians();
+    let iop = [a.cos(), a.sin(), 0.0, 0.0, 0.0, -1.0];
+    let normal = [-a.sin(), a.cos(), 0.0]; // row × column
+    let spacing = 4.42;
+    let frames: Vec<Slice> = stack(
+        "1.2.3.47",
+        4,
+        [10.0, -20.0, 30.0],
+        [
+            spacing * normal[0],
+            spacing * normal[1],
+            spacing * normal[2],
+        ],
+        iop,
+    );
+    let mut obj = slice_object(&frames[0], "1.2.3.47.1");
+    for tag in [
+        tags::IMAGE_ORIENTATION_PATIENT,
+        tags::IMAGE_POSITION_PATIENT,
+    ] {
+        assert!(obj.remove_element(tag));
+    }
+    let mut detector = dicom_object::InMemDicomObject::new_empty();
+    let ds = |v: &[f64]| {
+        let text: Vec<String> = v.iter().map(|x| format!("{x:.10}")).collect();
+        PrimitiveValue::from(text.join("\\"))
+    };
+    detector.put(DataElement::new(
+        tags::IMAGE_ORIENTATION_PATIENT,
+        VR::DS,
+        ds(&iop),
+    ));
+    detector.put(DataElement::new(
+        tags::IMAGE_POSITION_PATIENT,
+        VR::DS,
+        ds(&frames[0].ipp),
+    ));
+    obj.put(DataElement::new(
+        tags::DETECTOR_INFORMATION_SEQUENCE,
+        VR::SQ,
+        DataSetSequence::new(vec![detector], Length::UNDEFINED),
+    ));
+    let text = |v: &str| PrimitiveValue::from(v);
+    obj.put(DataElement::new(tags::MODALITY, VR::CS, text("NM")));
+    obj.put(DataElement::new(
+        tags::SOP_CLASS_UID,
+        VR::UI,
+        text(uids::NUCLEAR_MEDICINE_IMAGE_STORAGE),
+    ));
+    obj.put(DataElement::new(
+        tags::IMAGE_TYPE,
+        VR::CS,
+        text("ORIGINAL\\PRIMARY\\RECON TOMO\\EMISSION"),
+    ));
+    obj.put(DataElement::new(tags::NUMBER_OF_FRAMES, VR::IS, text("4")));
+    obj.put(DataElement::new(
+        tags::SPACING_BETWEEN_SLICES,
+        VR::DS,
+        text("4.42"),
+    ));
+    let pixels: Vec<u8> = frames
+        .iter()
+        .flat_map(|s| s.values.iter().flat_map(|v| (*v as u16).to_le_bytes()))
+        .collect();
+    obj.put(DataElement::new(
+        tags::PIXEL_DATA,
+        VR::OW,
+        PrimitiveValue::U8(pixels.into()),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    write_object(
+        obj,
+        &dir.path().join("in/spect.dcm"),
+        uids::EXPLICIT_VR_LITTLE_ENDIAN,
+    );
+    let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+    assert_eq!(nii.len(), 1, "{nii:?}");
+    let h = nifti::NiftiHeader::from_file(&nii[0]).unwrap();
+    assert_eq!((h.sform_code, h.qform_code), (1, 1));
+    assert_eq!(&h.dim[..4], &[3, 5, 4, 4]);
+    assert_voxels_at_their_dicom_pixels(&nii[0], &frames, "spect");
+}

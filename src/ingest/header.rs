@@ -922,10 +922,18 @@ fn stored_scaling_records(obj: &InMemDicomObject, frames: u32) -> Vec<ImageRecor
         .and_then(|e| e.items())
         .map(|items| items.to_vec());
     let Some(per_frame) = per_frame else {
+        let tomo = nm_tomo_frames(obj, &base, frames);
         return (0..frames)
-            .map(|f| ImageRecord {
-                frame: f,
-                ..base.clone()
+            .map(|f| {
+                let mut r = ImageRecord {
+                    frame: f,
+                    ..base.clone()
+                };
+                if let Some((orientation, positions)) = &tomo {
+                    r.orientation = Some(*orientation);
+                    r.position = positions.get(f as usize).copied();
+                }
+                r
             })
             .collect();
     };
@@ -947,6 +955,46 @@ fn stored_scaling_records(obj: &InMemDicomObject, frames: u32) -> Vec<ImageRecor
             r
         })
         .collect()
+}
+
+/// Detector Information Sequence (0054,0022) of an NM image.
+const DETECTOR_INFORMATION_SEQ: Tag = Tag(0x0054, 0x0022);
+
+/// The orientation and per-frame positions of an NM tomographic reconstruction (ImageType
+/// RECON TOMO / RECON GATED TOMO, PS3.3 C.8.4.7), whose plane is given in its Detector Information
+/// Sequence rather than at the top level: frame k lies at ImagePositionPatient + k × spacing along
+/// the row × column normal, spacing being SpacingBetweenSlices, else SliceThickness — as dcm2niix
+/// places them. `None` for anything else (planar NM frames are views, not slices).
+fn nm_tomo_frames(
+    obj: &InMemDicomObject,
+    base: &ImageRecord,
+    frames: u32,
+) -> Option<([f64; 6], Vec<[f64; 3]>)> {
+    if base.orientation.is_some() || str_of(obj, tags::MODALITY).is_none_or(|m| m != "NM") {
+        return None;
+    }
+    let image_type = str_of(obj, tags::IMAGE_TYPE).unwrap_or_default();
+    if !image_type.split('\\').any(|v| v.trim().ends_with("TOMO")) {
+        return None;
+    }
+    let detector = first_item(obj, DETECTOR_INFORMATION_SEQ)?;
+    let iop = arr6(f64s_of(detector, tags::IMAGE_ORIENTATION_PATIENT))?;
+    let ipp = arr3(f64s_of(detector, tags::IMAGE_POSITION_PATIENT))?;
+    let spacing = f64_of(obj, tags::SPACING_BETWEEN_SLICES)
+        .filter(|s| *s > 0.0)
+        .or_else(|| f64_of(obj, tags::SLICE_THICKNESS).filter(|s| *s > 0.0))?;
+    let normal = crate::volume::cross([iop[0], iop[1], iop[2]], [iop[3], iop[4], iop[5]]);
+    let positions = (0..frames)
+        .map(|k| {
+            let d = f64::from(k) * spacing;
+            [
+                ipp[0] + d * normal[0],
+                ipp[1] + d * normal[1],
+                ipp[2] + d * normal[2],
+            ]
+        })
+        .collect();
+    Some((iop, positions))
 }
 
 /// Fill an image record from one functional-groups item (shared or per-frame).
