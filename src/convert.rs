@@ -267,17 +267,20 @@ fn sidecar(series: &Series, vols: &[SeriesVolume]) -> Value {
         let g = &v.volume.geometry;
         m.insert("SpacingBetweenSlices".into(), json!(g.spacing[2]));
         m.insert("PixelSpacing".into(), json!([g.spacing[1], g.spacing[0]]));
-        m.insert(
-            "ImageOrientationPatientDICOM".into(),
-            json!([
-                g.direction[0][0],
-                g.direction[0][1],
-                g.direction[0][2],
-                g.direction[1][0],
-                g.direction[1][1],
-                g.direction[1][2]
-            ]),
-        );
+        // Images without orientation have none to report (their geometry is a placeholder).
+        if v.placed {
+            m.insert(
+                "ImageOrientationPatientDICOM".into(),
+                json!([
+                    g.direction[0][0],
+                    g.direction[0][1],
+                    g.direction[0][2],
+                    g.direction[1][0],
+                    g.direction[1][1],
+                    g.direction[1][2]
+                ]),
+            );
+        }
         m.insert(
             "Dims".into(),
             json!([v.volume.dims()[2], v.volume.dims()[1], v.volume.dims()[0]]),

@@ -1460,6 +1460,12 @@ fn images_without_orientation_are_stacked_without_a_spatial_transform() {
     }
     let second = nifti::NiftiHeader::from_file(&nii[1]).unwrap();
     assert_eq!(&second.dim[..4], &[3, 5, 2, 1]);
+    // The sidecar claims no orientation (the volume's identity directions are a placeholder).
+    let side: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/S001/003_mr_mr.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(side.get("ImageOrientationPatientDICOM").is_none(), "{side}");
     let err = load_series_dir(&dir.path().join("in"))
         .unwrap_err()
         .to_string();
@@ -1646,4 +1652,40 @@ fn nm_tomography_is_placed_from_its_detector_information() {
     assert_eq!((h.sform_code, h.qform_code), (1, 1));
     assert_eq!(&h.dim[..4], &[3, 5, 4, 4]);
     assert_voxels_at_their_dicom_pixels(&nii[0], &frames, "spect");
+}
+
+/// Magnitude and phase images without orientation are not stacked together: one stack each,
+/// the phase one named with its suffix.
+#[test]
+fn unplaced_magnitude_and_phase_are_separate_stacks() {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_dictionary_std::{tags, uids};
+    let dir = tempfile::tempdir().unwrap();
+    for (n, kind) in ["M", "P"].iter().enumerate() {
+        let mut s = Slice::new("1.2.3.48", [0.0; 3], values(n as i32 + 1));
+        s.instance = n as i32 + 1;
+        let mut obj = slice_object(&s, &format!("1.2.3.48.{n}"));
+        for tag in [
+            tags::IMAGE_ORIENTATION_PATIENT,
+            tags::IMAGE_POSITION_PATIENT,
+        ] {
+            assert!(obj.remove_element(tag));
+        }
+        obj.put(DataElement::new(
+            tags::IMAGE_TYPE,
+            VR::CS,
+            PrimitiveValue::from(format!("ORIGINAL\\PRIMARY\\{kind}\\ND")),
+        ));
+        write_object(
+            obj,
+            &dir.path().join(format!("in/u{n}.dcm")),
+            uids::EXPLICIT_VR_LITTLE_ENDIAN,
+        );
+    }
+    let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+    let names: Vec<String> = nii
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["003_mr_mr_i00001.nii", "003_mr_mr_i00002_ph.nii"]);
 }

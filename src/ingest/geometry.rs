@@ -148,15 +148,17 @@ fn plan_placed(files: &[&FileRecord], images: &Images) -> Result<Vec<VolumePlan>
 }
 
 /// Images without ImageOrientationPatient (none of the series has one): stacked in
-/// InstanceNumber order (then file, then frame), one stack per matrix size, as dcm2niix stacks
-/// them; a series of several sizes names each stack after its first InstanceNumber (`i00001`).
-/// Nothing places them in patient space, so nothing is checked against positions: the stack
-/// keeps the pixel spacing (PixelSpacing, else 1 mm) and the single-slice spacing
-/// (SpacingBetweenSlices, else SliceThickness, else 1 mm) that dcm2niix writes as pixdim.
+/// InstanceNumber order (then file, then frame), one stack per matrix size (and complex
+/// component), as dcm2niix stacks them; a series of several stacks names each after its first
+/// InstanceNumber (`i00001`, with the component's suffix: `i00002_ph`). Nothing places them in
+/// patient space, so nothing is checked against positions: the stack keeps the pixel spacing of
+/// its first image (PixelSpacing, else 1 mm) and its single-slice spacing (SpacingBetweenSlices,
+/// else SliceThickness, else 1 mm), which dcm2niix writes as pixdim.
 fn plan_unplaced(files: &[&FileRecord], images: &Images) -> Vec<VolumePlan> {
-    let mut sizes: Vec<((u32, u32), Images)> = Vec::new();
+    type Key = ((u32, u32), Component);
+    let mut sizes: Vec<(Key, Images)> = Vec::new();
     for &(fi, im) in images {
-        let dims = files[fi].image_dims();
+        let dims = (files[fi].image_dims(), files[fi].component);
         match sizes.iter_mut().find(|(d, _)| *d == dims) {
             Some((_, members)) => members.push((fi, im)),
             None => sizes.push((dims, vec![(fi, im)])),
@@ -178,12 +180,16 @@ fn plan_unplaced(files: &[&FileRecord], images: &Images) -> Vec<VolumePlan> {
     sizes
         .into_iter()
         .enumerate()
-        .map(|(n, ((rows, columns), members))| {
+        .map(|(n, (((rows, columns), component), members))| {
             let first = members[0].1;
             let label = match (several, first.instance_number) {
                 (false, _) => String::new(),
                 (true, Some(i)) => format!("i{i:05}"),
                 (true, None) => format!("o{}", n + 1),
+            };
+            let label = match component.suffix() {
+                Some(suffix) if several => joined_label(&label, suffix),
+                _ => label,
             };
             let ps = first.pixel_spacing.unwrap_or([1.0, 1.0]);
             let spacing_k = first
