@@ -58,6 +58,20 @@ fn values(seed: i32) -> Vec<i32> {
     (0..20).map(|p| seed * 100 + p).collect()
 }
 
+/// Row and column directions of a plane turned `a` degrees about S, then tilted `b` degrees
+/// (unit and orthogonal by construction), and their normal row × column, by hand.
+fn oblique_axes(a: f64, b: f64) -> ([f64; 3], [f64; 3], [f64; 3]) {
+    let (a, b) = (a.to_radians(), b.to_radians());
+    let row = [a.cos(), a.sin(), 0.0];
+    let col = [-a.sin() * b.cos(), a.cos() * b.cos(), b.sin()];
+    let normal = [
+        row[1] * col[2] - row[2] * col[1],
+        row[2] * col[0] - row[0] * col[2],
+        row[0] * col[1] - row[1] * col[0],
+    ];
+    (row, col, normal)
+}
+
 fn stack(uid: &str, n: usize, origin: [f64; 3], step: [f64; 3], iop: [f64; 6]) -> Vec<Slice> {
     (0..n)
         .map(|k| {
@@ -108,14 +122,7 @@ fn shuffled_files_descending_positions_and_per_slice_slopes() {
 fn double_oblique_series() {
     let dir = tempfile::tempdir().unwrap();
     // Row and column directions rotated about two axes (unit, orthogonal; checked below).
-    let (a, b) = (20f64.to_radians(), 35f64.to_radians());
-    let row = [a.cos(), a.sin(), 0.0];
-    let col = [-a.sin() * b.cos(), a.cos() * b.cos(), b.sin()];
-    let n = [
-        row[1] * col[2] - row[2] * col[1],
-        row[2] * col[0] - row[0] * col[2],
-        row[0] * col[1] - row[1] * col[0],
-    ];
+    let (row, col, n) = oblique_axes(20.0, 35.0);
     let iop = [row[0], row[1], row[2], col[0], col[1], col[2]];
     let step = [n[0] * 3.0, n[1] * 3.0, n[2] * 3.0];
     let slices = stack("1.2.3.11", 5, [12.5, -40.0, 7.0], step, iop);
@@ -287,14 +294,7 @@ fn a_localizer_of_three_planes_is_one_volume_per_plane() {
 #[test]
 fn nifti_written_by_convert_keeps_dicom_world_coordinates() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = (10f64.to_radians(), -25f64.to_radians());
-    let row = [a.cos(), a.sin(), 0.0];
-    let col = [-a.sin() * b.cos(), a.cos() * b.cos(), b.sin()];
-    let n = [
-        row[1] * col[2] - row[2] * col[1],
-        row[2] * col[0] - row[0] * col[2],
-        row[0] * col[1] - row[1] * col[0],
-    ];
+    let (row, col, n) = oblique_axes(10.0, -25.0);
     let iop = [row[0], row[1], row[2], col[0], col[1], col[2]];
     let slices = stack(
         "1.2.3.19",
@@ -759,14 +759,7 @@ fn oblique_affine_equals_dcm2niix() {
         [0.0, -0.516219, 2.457455, 39.808159],
     ];
     const DCM2NIIX_QUATERN: [f64; 3] = [-0.16561122, 0.9392278, -0.29613742];
-    let (a, b) = (20f64.to_radians(), 35f64.to_radians());
-    let row = [a.cos(), a.sin(), 0.0];
-    let col = [-a.sin() * b.cos(), a.cos() * b.cos(), b.sin()];
-    let n = [
-        row[1] * col[2] - row[2] * col[1],
-        row[2] * col[0] - row[0] * col[2],
-        row[0] * col[1] - row[1] * col[0],
-    ];
+    let (row, col, n) = oblique_axes(20.0, 35.0);
     let slices: Vec<Slice> = (0..7)
         .map(|k| {
             let kk = 6 - k; // written in descending order
@@ -821,11 +814,28 @@ fn convert_slices(slices: &[Slice]) -> (tempfile::TempDir, Vec<std::path::PathBu
     let dir = tempfile::tempdir().unwrap();
     write_series(&dir.path().join("in"), slices);
     let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
-    let names = nii
+    let names = file_names(&nii);
+    (dir, nii, names)
+}
+
+/// The LPS position (mm) the sform of `h` gives voxel (i, j, k): RAS by the sform rows, x and y
+/// negated.
+fn sform_lps(h: &nifti::NiftiHeader, i: usize, j: usize, k: usize) -> [f64; 3] {
+    let ras: Vec<f64> = [h.srow_x, h.srow_y, h.srow_z]
+        .iter()
+        .map(|r| {
+            r[0] as f64 * i as f64 + r[1] as f64 * j as f64 + r[2] as f64 * k as f64 + r[3] as f64
+        })
+        .collect();
+    [-ras[0], -ras[1], ras[2]]
+}
+
+/// The file names of `paths`.
+fn file_names(paths: &[std::path::PathBuf]) -> Vec<String> {
+    paths
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
-    (dir, nii, names)
+        .collect()
 }
 
 /// `ancilla convert INPUT --out OUT --uncompressed`, which must succeed; the NIfTI files written
@@ -1023,7 +1033,6 @@ fn a_mosaic_without_its_slice_count_is_rejected_with_the_attribute() {
 /// position (sform, RAS → LPS), within 1 µm.
 fn assert_voxels_at_their_dicom_pixels(nii: &std::path::Path, slices: &[Slice], name: &str) {
     let h = nifti::NiftiHeader::from_file(nii).unwrap();
-    let rows = [h.srow_x, h.srow_y, h.srow_z];
     let data = voxels(nii);
     let pixels: Vec<([f64; 3], f64)> = slices
         .iter()
@@ -1042,16 +1051,7 @@ fn assert_voxels_at_their_dicom_pixels(nii: &std::path::Path, slices: &[Slice], 
         .indexed_iter()
         .map(|(ix, v)| ((ix[0], ix[1], ix[2]), v))
     {
-        let ras: Vec<f64> = rows
-            .iter()
-            .map(|s| {
-                s[0] as f64 * i as f64
-                    + s[1] as f64 * j as f64
-                    + s[2] as f64 * k as f64
-                    + s[3] as f64
-            })
-            .collect();
-        let lps = [-ras[0], -ras[1], ras[2]];
+        let lps = sform_lps(&h, i, j, k);
         let (at, want) = pixels
             .iter()
             .min_by(|x, y| {
@@ -1344,15 +1344,8 @@ fn rgb24_voxels(nii: &std::path::Path) -> (nifti::NiftiHeader, Vec<[u8; 3]>) {
 #[test]
 fn colour_images_are_rgb24_at_their_dicom_pixels() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = (20f64.to_radians(), -10f64.to_radians());
     // An oblique plane (rotations about S then R), slices along its normal, written descending.
-    let row = [a.cos(), a.sin(), 0.0];
-    let col = [-a.sin() * b.cos(), a.cos() * b.cos(), b.sin()];
-    let normal = [
-        row[1] * col[2] - row[2] * col[1],
-        row[2] * col[0] - row[0] * col[2],
-        row[0] * col[1] - row[1] * col[0],
-    ];
+    let (row, col, normal) = oblique_axes(20.0, -10.0);
     let iop = [row[0], row[1], row[2], col[0], col[1], col[2]];
     let step = [-3.0 * normal[0], -3.0 * normal[1], -3.0 * normal[2]];
     let slices = stack("1.2.3.40", 3, [-20.0, 10.0, 30.0], step, iop);
@@ -1375,20 +1368,10 @@ fn colour_images_are_rgb24_at_their_dicom_pixels() {
             }
         }
     }
-    let srow = [h.srow_x, h.srow_y, h.srow_z];
     let (ni, nj) = (h.dim[1] as usize, h.dim[2] as usize);
     for (n, colour) in voxels.iter().enumerate() {
         let (i, j, k) = (n % ni, (n / ni) % nj, n / (ni * nj));
-        let ras: Vec<f64> = srow
-            .iter()
-            .map(|r| {
-                r[0] as f64 * i as f64
-                    + r[1] as f64 * j as f64
-                    + r[2] as f64 * k as f64
-                    + r[3] as f64
-            })
-            .collect();
-        let lps = [-ras[0], -ras[1], ras[2]];
+        let lps = sform_lps(&h, i, j, k);
         assert_eq!(
             expected.get(&key(lps)),
             Some(colour),
@@ -1402,13 +1385,26 @@ fn colour_images_are_rgb24_at_their_dicom_pixels() {
     assert!(err.contains("colour images"), "{err}");
 }
 
+/// The data set of slice `s` without ImageOrientationPatient and ImagePositionPatient.
+fn unplaced_object(s: &Slice, sop_uid: &str) -> dicom_object::InMemDicomObject {
+    use dicom_dictionary_std::tags;
+    let mut obj = slice_object(s, sop_uid);
+    for tag in [
+        tags::IMAGE_ORIENTATION_PATIENT,
+        tags::IMAGE_POSITION_PATIENT,
+    ] {
+        assert!(obj.remove_element(tag));
+    }
+    obj
+}
+
 /// Images without ImageOrientationPatient (ultrasound, screen captures, planar NM) are written as
 /// dcm2niix writes them: stacked in InstanceNumber order, one stack per matrix size (named after
 /// its first InstanceNumber), no spatial transform (qform and sform codes 0) and pixdim from
 /// PixelSpacing and SliceThickness; and nothing measures them.
 #[test]
 fn images_without_orientation_are_stacked_without_a_spatial_transform() {
-    use dicom_dictionary_std::{tags, uids};
+    use dicom_dictionary_std::uids;
     let dir = tempfile::tempdir().unwrap();
     // Written in file order 0..4 with InstanceNumbers 2, 3, 1 (one size) and 4 (another size).
     let instances = [2, 3, 1, 4];
@@ -1420,13 +1416,7 @@ fn images_without_orientation_are_stacked_without_a_spatial_transform() {
             s.rows = 2;
             s.values.truncate(2 * 5);
         }
-        let mut obj = slice_object(&s, &format!("1.2.3.41.{n}"));
-        for tag in [
-            tags::IMAGE_ORIENTATION_PATIENT,
-            tags::IMAGE_POSITION_PATIENT,
-        ] {
-            assert!(obj.remove_element(tag));
-        }
+        let obj = unplaced_object(&s, &format!("1.2.3.41.{n}"));
         write_object(
             obj,
             &dir.path().join(format!("in/u{n}.dcm")),
@@ -1434,10 +1424,7 @@ fn images_without_orientation_are_stacked_without_a_spatial_transform() {
         );
     }
     let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
-    let names: Vec<String> = nii
-        .iter()
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
+    let names = file_names(&nii);
     assert_eq!(names, ["003_mr_mr_i00001.nii", "003_mr_mr_i00004.nii"]);
     let h = nifti::NiftiHeader::from_file(&nii[0]).unwrap();
     assert_eq!((h.sform_code, h.qform_code), (0, 0));
@@ -1586,13 +1573,7 @@ fn nm_tomography_is_placed_from_its_detector_information() {
         ],
         iop,
     );
-    let mut obj = slice_object(&frames[0], "1.2.3.47.1");
-    for tag in [
-        tags::IMAGE_ORIENTATION_PATIENT,
-        tags::IMAGE_POSITION_PATIENT,
-    ] {
-        assert!(obj.remove_element(tag));
-    }
+    let mut obj = unplaced_object(&frames[0], "1.2.3.47.1");
     let mut detector = dicom_object::InMemDicomObject::new_empty();
     let ds = |v: &[f64]| {
         let text: Vec<String> = v.iter().map(|x| format!("{x:.10}")).collect();
@@ -1664,13 +1645,7 @@ fn unplaced_magnitude_and_phase_are_separate_stacks() {
     for (n, kind) in ["M", "P"].iter().enumerate() {
         let mut s = Slice::new("1.2.3.48", [0.0; 3], values(n as i32 + 1));
         s.instance = n as i32 + 1;
-        let mut obj = slice_object(&s, &format!("1.2.3.48.{n}"));
-        for tag in [
-            tags::IMAGE_ORIENTATION_PATIENT,
-            tags::IMAGE_POSITION_PATIENT,
-        ] {
-            assert!(obj.remove_element(tag));
-        }
+        let mut obj = unplaced_object(&s, &format!("1.2.3.48.{n}"));
         obj.put(DataElement::new(
             tags::IMAGE_TYPE,
             VR::CS,
@@ -1683,9 +1658,6 @@ fn unplaced_magnitude_and_phase_are_separate_stacks() {
         );
     }
     let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
-    let names: Vec<String> = nii
-        .iter()
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
+    let names = file_names(&nii);
     assert_eq!(names, ["003_mr_mr_i00001.nii", "003_mr_mr_i00002_ph.nii"]);
 }

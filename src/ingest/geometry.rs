@@ -19,6 +19,18 @@ pub struct SliceRef {
     pub intercept: f64,
 }
 
+impl SliceRef {
+    /// Image `r` of file `file`, with its rescale.
+    fn of(&(file, r): &(usize, &ImageRecord)) -> SliceRef {
+        SliceRef {
+            file,
+            frame: r.frame,
+            slope: r.slope,
+            intercept: r.intercept,
+        }
+    }
+}
+
 /// A volume the series can be made into.
 #[derive(Debug, Clone)]
 pub struct VolumePlan {
@@ -200,15 +212,7 @@ fn plan_unplaced(files: &[&FileRecord], images: &Images) -> Vec<VolumePlan> {
                 label,
                 b_value: None,
                 gradient: None,
-                slices: members
-                    .iter()
-                    .map(|(f, r)| SliceRef {
-                        file: *f,
-                        frame: r.frame,
-                        slope: r.slope,
-                        intercept: r.intercept,
-                    })
-                    .collect(),
+                slices: members.iter().map(SliceRef::of).collect(),
                 geometry: Geometry::axial([0.0; 3], [ps[1], ps[0], spacing_k]),
                 rows: rows as usize,
                 columns: columns as usize,
@@ -536,15 +540,7 @@ fn plan_stack(
         label: label.to_string(),
         b_value: b_value.or(slices[0].1.b_value),
         gradient: slices[0].1.gradient,
-        slices: slices
-            .iter()
-            .map(|(f, r)| SliceRef {
-                file: *f,
-                frame: r.frame,
-                slope: r.slope,
-                intercept: r.intercept,
-            })
-            .collect(),
+        slices: slices.iter().map(SliceRef::of).collect(),
         geometry: Geometry {
             origin: pos[0],
             spacing: [ps[1], ps[0], spacing_k],

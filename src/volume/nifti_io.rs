@@ -143,7 +143,7 @@ fn quaternion(a: &[[f64; 4]; 3], spacing: [f64; 3]) -> (f64, f64, f64, f64) {
 pub fn header_for(g: &Geometry, rows: usize, meta: &NiftiMeta) -> NiftiHeader {
     let a = ras_affine(g, rows);
     let (b, c, d, qfac) = quaternion(&a, g.spacing);
-    let mut h = NiftiHeader {
+    let h = NiftiHeader {
         sform_code: 1,
         qform_code: 1,
         srow_x: [
@@ -174,6 +174,16 @@ pub fn header_for(g: &Geometry, rows: usize, meta: &NiftiMeta) -> NiftiHeader {
         xyzt_units: 2 | 8,
         ..NiftiHeader::default()
     };
+    with_spacing_and_description(h, qfac, g, meta)
+}
+
+/// `h` with `pixdim` (qfac, the spacing of `g`, the time step of `meta`) and `descrip` set.
+fn with_spacing_and_description(
+    mut h: NiftiHeader,
+    qfac: f64,
+    g: &Geometry,
+    meta: &NiftiMeta,
+) -> NiftiHeader {
     h.pixdim = [
         qfac as f32,
         g.spacing[0] as f32,
@@ -196,7 +206,7 @@ pub fn header_for(g: &Geometry, rows: usize, meta: &NiftiMeta) -> NiftiHeader {
 /// (identity rotation, rows flipped: y offset −(rows − 1)), so the files agree field by field.
 pub fn header_without_orientation(g: &Geometry, rows: usize, meta: &NiftiMeta) -> NiftiHeader {
     let y0 = -(rows.saturating_sub(1) as f32);
-    let mut h = NiftiHeader {
+    let h = NiftiHeader {
         sform_code: 0,
         qform_code: 0,
         srow_x: [1.0, 0.0, 0.0, 0.0],
@@ -211,20 +221,7 @@ pub fn header_without_orientation(g: &Geometry, rows: usize, meta: &NiftiMeta) -
         xyzt_units: 2 | 8,
         ..NiftiHeader::default()
     };
-    h.pixdim = [
-        1.0,
-        g.spacing[0] as f32,
-        g.spacing[1] as f32,
-        g.spacing[2] as f32,
-        meta.time_step_s.unwrap_or(0.0) as f32,
-        0.0,
-        0.0,
-        0.0,
-    ];
-    let mut desc = meta.description.as_bytes().to_vec();
-    desc.truncate(79);
-    h.descrip = desc;
-    h
+    with_spacing_and_description(h, 1.0, g, meta)
 }
 
 /// How exported images are written (`write_images`).
