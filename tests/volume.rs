@@ -1661,3 +1661,86 @@ fn unplaced_magnitude_and_phase_are_separate_stacks() {
     let names = file_names(&nii);
     assert_eq!(names, ["003_mr_mr_i00001.nii", "003_mr_mr_i00002_ph.nii"]);
 }
+
+/// Regression: an enhanced MR file holding magnitude and phase frames (a Philips B0 map), told
+/// apart only by each frame's ComplexImageComponent (MR Image Frame Type), was one volume of
+/// magnitude slices with phase slices between them, mixed by frame order. Each component is now
+/// a volume of its own (the phase one `_ph`), every voxel at its DICOM pixel.
+#[test]
+fn enhanced_magnitude_and_phase_frames_are_separate_volumes() {
+    use dicom_core::value::DataSetSequence;
+    use dicom_core::{DataElement, Length, PrimitiveValue, VR};
+    use dicom_dictionary_std::{tags, uids};
+    use dicom_object::InMemDicomObject;
+    let item = |tag, inner: InMemDicomObject| {
+        DataElement::new(
+            tag,
+            VR::SQ,
+            DataSetSequence::new(vec![inner], Length::UNDEFINED),
+        )
+    };
+    let text = |tag, vr, v: &str| DataElement::new(tag, vr, PrimitiveValue::from(v));
+    // Frames in file order: magnitude at z = 0, 3, 6, then phase at the same positions.
+    let mut frames = Vec::new();
+    let mut groups = Vec::new();
+    for (c, component) in ["MAGNITUDE", "PHASE"].iter().enumerate() {
+        for k in 0..3 {
+            let mut s = Slice::new(
+                "1.2.3.49",
+                [-10.0, -20.0, 3.0 * k as f64],
+                values(10 * c as i32 + k),
+            );
+            s.instance = 1;
+            let mut position = InMemDicomObject::new_empty();
+            position.put(text(
+                tags::IMAGE_POSITION_PATIENT,
+                VR::DS,
+                &format!("-10\\-20\\{}", 3 * k),
+            ));
+            let mut frame_type = InMemDicomObject::new_empty();
+            frame_type.put(text(tags::COMPLEX_IMAGE_COMPONENT, VR::CS, component));
+            let mut group = InMemDicomObject::new_empty();
+            group.put(item(tags::PLANE_POSITION_SEQUENCE, position));
+            group.put(item(tags::MR_IMAGE_FRAME_TYPE_SEQUENCE, frame_type));
+            groups.push(group);
+            frames.push(s);
+        }
+    }
+    let mut obj = slice_object(&frames[0], "1.2.3.49.1");
+    obj.put(text(
+        tags::SOP_CLASS_UID,
+        VR::UI,
+        uids::ENHANCED_MR_IMAGE_STORAGE,
+    ));
+    obj.put(text(
+        tags::IMAGE_TYPE,
+        VR::CS,
+        "ORIGINAL\\PRIMARY\\MIXED\\NONE",
+    ));
+    obj.put(text(tags::COMPLEX_IMAGE_COMPONENT, VR::CS, "MIXED"));
+    obj.put(text(tags::NUMBER_OF_FRAMES, VR::IS, "6"));
+    obj.put(DataElement::new(
+        tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE,
+        VR::SQ,
+        DataSetSequence::new(groups, Length::UNDEFINED),
+    ));
+    let pixels: Vec<u8> = frames
+        .iter()
+        .flat_map(|s| s.values.iter().flat_map(|v| (*v as i16).to_le_bytes()))
+        .collect();
+    obj.put(DataElement::new(
+        tags::PIXEL_DATA,
+        VR::OW,
+        PrimitiveValue::U8(pixels.into()),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    write_object(
+        obj,
+        &dir.path().join("in/b0map.dcm"),
+        uids::EXPLICIT_VR_LITTLE_ENDIAN,
+    );
+    let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+    assert_eq!(file_names(&nii), ["003_mr_mr.nii", "003_mr_mr_ph.nii"]);
+    assert_voxels_at_their_dicom_pixels(&nii[0], &frames[..3], "magnitude");
+    assert_voxels_at_their_dicom_pixels(&nii[1], &frames[3..], "phase");
+}

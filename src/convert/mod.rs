@@ -292,9 +292,13 @@ pub fn convert_per_subject(
 /// A series made of phase (real, imaginary) images only ends in `_ph` (`_real`, `_imaginary`),
 /// as dcm2niix names it (a series of several components has the suffix on each part's label).
 pub fn series_stem(s: &Series, idx: usize) -> String {
-    let component = s.files.first().map(|f| f.component);
-    let suffix = component
-        .filter(|c| s.files.iter().all(|f| f.component == *c))
+    let mut components = s
+        .files
+        .iter()
+        .flat_map(|f| f.images.iter().map(|im| f.component_of(im)));
+    let first = components.next();
+    let suffix = first
+        .filter(|c| components.all(|other| other == *c))
         .and_then(|c| c.suffix())
         .map(|x| format!("_{x}"))
         .unwrap_or_default();

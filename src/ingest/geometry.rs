@@ -133,8 +133,8 @@ fn plan_placed(files: &[&FileRecord], images: &Images) -> Result<Vec<VolumePlan>
     }
     // Magnitude, phase, real and imaginary images of one series are volumes of their own, as
     // dcm2niix makes them (its `_ph`, `_real`, `_imaginary` files).
-    let component = |fi: usize| files[fi].component;
-    let mut components: Vec<Component> = images.iter().map(|(fi, _)| component(*fi)).collect();
+    let component = |&(fi, im): &(usize, &ImageRecord)| files[fi].component_of(im);
+    let mut components: Vec<Component> = images.iter().map(component).collect();
     components.sort();
     components.dedup();
     if components.len() == 1 {
@@ -145,7 +145,7 @@ fn plan_placed(files: &[&FileRecord], images: &Images) -> Result<Vec<VolumePlan>
         let members: Images = images
             .iter()
             .copied()
-            .filter(|(fi, _)| component(*fi) == c)
+            .filter(|image| component(image) == c)
             .collect();
         for mut plan in
             plan_images(&members, rows, columns).map_err(|e| format!("{} images: {e}", c.name()))?
@@ -170,7 +170,7 @@ fn plan_unplaced(files: &[&FileRecord], images: &Images) -> Vec<VolumePlan> {
     type Key = ((u32, u32), Component);
     let mut sizes: Vec<(Key, Images)> = Vec::new();
     for &(fi, im) in images {
-        let dims = (files[fi].image_dims(), files[fi].component);
+        let dims = (files[fi].image_dims(), files[fi].component_of(im));
         match sizes.iter_mut().find(|(d, _)| *d == dims) {
             Some((_, members)) => members.push((fi, im)),
             None => sizes.push((dims, vec![(fi, im)])),

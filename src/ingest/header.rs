@@ -109,6 +109,12 @@ impl FileRecord {
             None => (self.rows, self.columns),
         }
     }
+
+    /// The complex component of image `im` of this file: the frame's own (an enhanced file's
+    /// per-frame ComplexImageComponent), else the file's.
+    pub fn component_of(&self, im: &ImageRecord) -> Component {
+        im.component.unwrap_or(self.component)
+    }
 }
 
 /// The complex component an image holds: ImageType's third value and on (M / P / R / I as
@@ -196,6 +202,10 @@ pub struct ImageRecord {
     pub temporal_index: Option<i64>,
     pub acquisition_time: Option<String>,
     pub instance_number: Option<i64>,
+    /// ComplexImageComponent (0008,9208) of the frame's MR Image Frame Type (enhanced MR, per
+    /// frame or shared), when it names one component (not MIXED): a Philips B0 map holds
+    /// magnitude and phase frames in one file. `None`: the file's (`FileRecord::component`).
+    pub component: Option<Component>,
 }
 
 // Tags without a constant name in every dictionary version, spelled out.
@@ -916,6 +926,8 @@ fn stored_scaling_records(obj: &InMemDicomObject, frames: u32) -> Vec<ImageRecor
         temporal_index: int_of(obj, tags::TEMPORAL_POSITION_IDENTIFIER),
         acquisition_time: str_of(obj, tags::ACQUISITION_TIME),
         instance_number: int_of(obj, tags::INSTANCE_NUMBER),
+        // Enhanced MR's top-level value (MIXED when its frames differ: read per frame).
+        component: str_of(obj, tags::COMPLEX_IMAGE_COMPONENT).and_then(|w| component_word(&w)),
     };
     let per_frame = obj
         .get(PER_FRAME)
@@ -1042,6 +1054,23 @@ fn apply_groups(r: &mut ImageRecord, g: &InMemDicomObject) {
         if let Some(t) = int_of(fc, TEMPORAL_POSITION_INDEX) {
             r.temporal_index = Some(t);
         }
+    }
+    if let Some(c) = first_item(g, tags::MR_IMAGE_FRAME_TYPE_SEQUENCE)
+        .and_then(|t| str_of(t, tags::COMPLEX_IMAGE_COMPONENT))
+        .and_then(|word| component_word(&word))
+    {
+        r.component = Some(c);
+    }
+}
+
+/// The component a ComplexImageComponent value names (PS3.3 C.8.13.3.1.1); none for MIXED.
+fn component_word(word: &str) -> Option<Component> {
+    match word.trim() {
+        "MAGNITUDE" => Some(Component::Magnitude),
+        "PHASE" => Some(Component::Phase),
+        "REAL" => Some(Component::Real),
+        "IMAGINARY" => Some(Component::Imaginary),
+        _ => None,
     }
 }
 
