@@ -324,6 +324,7 @@ fn nifti_written_by_convert_keeps_dicom_world_coordinates() {
         patient_id: String::new(),
         series_uid: String::new(),
         placed: true,
+        four_d: false,
         rgb: false,
     };
     assert_world_matches(&sv, &slices);

@@ -89,14 +89,10 @@ fn subject_names(series: &[Series]) -> std::collections::BTreeMap<String, String
 }
 
 /// Whether a series' volumes go into one 4D file (parts by b-value, time or order, as dcm2niix
-/// stacks them); echoes, planes and complex components (labels joined by `_`) are written as 3D
-/// files of their own.
+/// stacks them: `VolumePlan::four_d`); echoes, planes, complex components and matrix sizes are
+/// written as 3D files of their own.
 fn four_d(vols: &[SeriesVolume]) -> bool {
-    vols.len() > 1
-        && vols.iter().all(|v| {
-            (v.label.starts_with('b') || v.label.starts_with('t') || v.label.starts_with('v'))
-                && !v.label.contains('_')
-        })
+    vols.len() > 1 && vols.iter().all(|v| v.four_d)
 }
 
 /// The NIfTI form of a converted volume: placed in patient space or not, grey or colour.

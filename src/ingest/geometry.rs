@@ -49,6 +49,10 @@ pub struct VolumePlan {
     /// only (identity directions, origin 0), and nothing may be measured on them in millimetres
     /// of a patient.
     pub placed: bool,
+    /// One of several volumes told apart by b-value, time point or order alone (not by echo,
+    /// plane, complex component or matrix size): such siblings go into one 4D file, as dcm2niix
+    /// stacks them.
+    pub four_d: bool,
 }
 
 /// Tolerances of the checks.
@@ -153,6 +157,8 @@ fn plan_placed(files: &[&FileRecord], images: &Images) -> Result<Vec<VolumePlan>
             if let Some(suffix) = c.suffix() {
                 plan.label = joined_label(&plan.label, suffix);
             }
+            // Each component's volumes are files of their own (dcm2niix's `_ph` files).
+            plan.four_d = false;
             plans.push(plan);
         }
     }
@@ -217,6 +223,7 @@ fn plan_unplaced(files: &[&FileRecord], images: &Images) -> Vec<VolumePlan> {
                 rows: rows as usize,
                 columns: columns as usize,
                 placed: false,
+                four_d: false,
             }
         })
         .collect()
@@ -275,6 +282,7 @@ fn plan_images(
             .map_err(|e| format!("plane {name} of a series of several planes: {e}"))?
         {
             plan.label = joined_label(&name, &plan.label);
+            plan.four_d = false;
             plans.push(plan);
         }
     }
@@ -352,21 +360,25 @@ fn plan_plane(
             String::new(),
             images[0].1.b_value,
             groups.iter().map(|g| g[0]).collect(),
+            false,
         )]
     } else {
         split_parts(&groups, per_pos)?
     };
 
     let mut plans = Vec::with_capacity(parts.len());
-    for (label, b_value, slices) in parts {
-        plans.push(plan_stack(
+    for (label, b_value, slices, four_d) in parts {
+        let plan = plan_stack(
             &label, b_value, &slices, row, col, normal, ps, rows, columns,
-        )?);
+        )?;
+        plans.push(VolumePlan { four_d, ..plan });
     }
     Ok(plans)
 }
 
-type Part<'a> = (String, Option<f64>, Vec<(usize, &'a ImageRecord)>);
+/// A stack of a split: its label, b-value, images, and whether it goes into a 4D file with the
+/// others (`VolumePlan::four_d`).
+type Part<'a> = (String, Option<f64>, Vec<(usize, &'a ImageRecord)>, bool);
 
 /// Split position groups of `n` images each into `n` stacks by b-value, echo, time index,
 /// acquisition time or, failing all, by frame / instance order.
@@ -431,13 +443,14 @@ fn split_parts<'a>(
             } else {
                 None
             };
-            parts.push((label, b, slices));
+            // Echoes are files of their own; b-values and time points one 4D file.
+            parts.push((label, b, slices, prefix != "e"));
         }
         return Ok(parts);
     }
     // Fall back on the order of instance number, then frame, within each position.
     let mut parts: Vec<Part<'a>> = (0..n)
-        .map(|i| (format!("v{}", i + 1), None, Vec::new()))
+        .map(|i| (format!("v{}", i + 1), None, Vec::new(), true))
         .collect();
     for g in groups {
         let mut g = g.clone();
@@ -549,5 +562,6 @@ fn plan_stack(
         rows: rows as usize,
         columns: columns as usize,
         placed: true,
+        four_d: false,
     })
 }
