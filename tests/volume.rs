@@ -831,6 +831,31 @@ fn sform_lps(h: &nifti::NiftiHeader, i: usize, j: usize, k: usize) -> [f64; 3] {
     [-ras[0], -ras[1], ras[2]]
 }
 
+/// `obj` made a multi-frame file of `frames`' pixels (16 bits, in order), converted as the only
+/// file of its folder; the NIfTI files written (the folder lives as long as the handle).
+fn convert_multiframe(
+    mut obj: dicom_object::InMemDicomObject,
+    frames: &[Slice],
+    name: &str,
+) -> (tempfile::TempDir, Vec<std::path::PathBuf>) {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_dictionary_std::{tags, uids};
+    let pixels: Vec<u8> = frames
+        .iter()
+        .flat_map(|s| s.values.iter().flat_map(|v| (*v as i16).to_le_bytes()))
+        .collect();
+    obj.put(DataElement::new(
+        tags::PIXEL_DATA,
+        VR::OW,
+        PrimitiveValue::U8(pixels.into()),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(format!("in/{name}.dcm"));
+    write_object(obj, &path, uids::EXPLICIT_VR_LITTLE_ENDIAN);
+    let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+    (dir, nii)
+}
+
 /// The file names of `paths`.
 fn file_names(paths: &[std::path::PathBuf]) -> Vec<String> {
     paths
@@ -1613,22 +1638,7 @@ fn nm_tomography_is_placed_from_its_detector_information() {
         VR::DS,
         text("4.42"),
     ));
-    let pixels: Vec<u8> = frames
-        .iter()
-        .flat_map(|s| s.values.iter().flat_map(|v| (*v as u16).to_le_bytes()))
-        .collect();
-    obj.put(DataElement::new(
-        tags::PIXEL_DATA,
-        VR::OW,
-        PrimitiveValue::U8(pixels.into()),
-    ));
-    let dir = tempfile::tempdir().unwrap();
-    write_object(
-        obj,
-        &dir.path().join("in/spect.dcm"),
-        uids::EXPLICIT_VR_LITTLE_ENDIAN,
-    );
-    let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+    let (_dir, nii) = convert_multiframe(obj, &frames, "spect");
     assert_eq!(nii.len(), 1, "{nii:?}");
     let h = nifti::NiftiHeader::from_file(&nii[0]).unwrap();
     assert_eq!((h.sform_code, h.qform_code), (1, 1));
@@ -1725,22 +1735,7 @@ fn enhanced_magnitude_and_phase_frames_are_separate_volumes() {
         VR::SQ,
         DataSetSequence::new(groups, Length::UNDEFINED),
     ));
-    let pixels: Vec<u8> = frames
-        .iter()
-        .flat_map(|s| s.values.iter().flat_map(|v| (*v as i16).to_le_bytes()))
-        .collect();
-    obj.put(DataElement::new(
-        tags::PIXEL_DATA,
-        VR::OW,
-        PrimitiveValue::U8(pixels.into()),
-    ));
-    let dir = tempfile::tempdir().unwrap();
-    write_object(
-        obj,
-        &dir.path().join("in/b0map.dcm"),
-        uids::EXPLICIT_VR_LITTLE_ENDIAN,
-    );
-    let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+    let (_dir, nii) = convert_multiframe(obj, &frames, "b0map");
     assert_eq!(file_names(&nii), ["003_mr_mr.nii", "003_mr_mr_ph.nii"]);
     assert_voxels_at_their_dicom_pixels(&nii[0], &frames[..3], "magnitude");
     assert_voxels_at_their_dicom_pixels(&nii[1], &frames[3..], "phase");
