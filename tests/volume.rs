@@ -680,13 +680,8 @@ fn magnitude_and_phase_images_are_separate_volumes() {
     for (path, (c, echo)) in nii.iter().zip([(0, 1), (1, 1), (0, 2), (1, 2)]) {
         let h = nifti::NiftiHeader::from_file(path).unwrap();
         assert_eq!(&h.dim[..4], &[3, 5, 4, 3]);
-        let own: Vec<Slice> = slices
-            .iter()
-            .filter(|s| (0..3).contains(&(s.values[0] / 100 - (20 * c + 5 * echo))))
-            .cloned()
-            .collect();
-        assert_eq!(own.len(), 3);
-        assert_voxels_at_their_dicom_pixels(path, &own, &path.to_string_lossy());
+        let seed = |s: &Slice| s.values[0] / 100 - (20 * c + 5 * echo);
+        assert_part_at_its_pixels(path, &slices, 3, |s| (0..3).contains(&seed(s)));
     }
 }
 
@@ -710,13 +705,7 @@ fn echoes_without_echo_numbers_are_split_by_echo_time() {
     assert_eq!(names, ["003_mr_mr_e1.nii", "003_mr_mr_e2.nii"]);
     // e1 is the shorter echo (TE 5 ms: the images of e = 1).
     for (path, e) in nii.iter().zip([1, 0]) {
-        let own: Vec<Slice> = slices
-            .iter()
-            .filter(|s| (s.values[0] / 100) / 10 == e)
-            .cloned()
-            .collect();
-        assert_eq!(own.len(), 3);
-        assert_voxels_at_their_dicom_pixels(path, &own, &path.to_string_lossy());
+        assert_part_at_its_pixels(path, &slices, 3, |s| (s.values[0] / 100) / 10 == e);
     }
 }
 
@@ -854,6 +843,19 @@ fn convert_multiframe(
     write_object(obj, &path, uids::EXPLICIT_VR_LITTLE_ENDIAN);
     let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
     (dir, nii)
+}
+
+/// The `n` slices of `slices` that `belongs` picks are the volume written to `path`, every voxel
+/// at its DICOM pixel.
+fn assert_part_at_its_pixels(
+    path: &std::path::Path,
+    slices: &[Slice],
+    n: usize,
+    belongs: impl Fn(&Slice) -> bool,
+) {
+    let own: Vec<Slice> = slices.iter().filter(|s| belongs(s)).cloned().collect();
+    assert_eq!(own.len(), n, "{}", path.display());
+    assert_voxels_at_their_dicom_pixels(path, &own, &path.to_string_lossy());
 }
 
 /// The file names of `paths`.

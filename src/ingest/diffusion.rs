@@ -8,15 +8,13 @@
 //! synthetic GE series of every orientation and both phase-encoding directions). The per-frame
 //! directions of enhanced files are read with their functional groups (`header`).
 
-use dicom_core::Tag;
 use dicom_object::InMemDicomObject;
 
 use super::header::{
     arr3, creator_element, f64s_of, float_number, phase_encoding_along_columns, text_number,
+    DIFFUSION_GRADIENT_ORIENTATION,
 };
 use crate::volume::{cross, dot};
-
-const DIFFUSION_GRADIENT_ORIENTATION: Tag = Tag(0x0018, 0x9089);
 
 /// The gradient direction of a classic (one image per file) object; `orientation` is its
 /// ImageOrientationPatient (GE's directions need it).
@@ -76,7 +74,7 @@ fn ge_to_patient(raw: [f64; 3], column: bool, orientation: [f64; 6]) -> [f64; 3]
 mod tests {
     use super::*;
     use dicom_core::value::PrimitiveValue;
-    use dicom_core::{DataElement, VR};
+    use dicom_core::{DataElement, Tag, VR};
 
     fn put(o: &mut InMemDicomObject, tag: Tag, vr: VR, v: PrimitiveValue) {
         o.put(DataElement::new(tag, vr, v));

@@ -167,11 +167,11 @@ fn complex_component(obj: &InMemDicomObject, image_type: &[String]) -> Component
         .iter()
         .skip(2)
         .find_map(|v| match v.trim() {
-            "P" | "PHASE" => Some(Component::Phase),
-            "R" | "REAL" => Some(Component::Real),
-            "I" | "IMAGINARY" => Some(Component::Imaginary),
-            "M" | "MAGNITUDE" => Some(Component::Magnitude),
-            _ => None,
+            "P" => Some(Component::Phase),
+            "R" => Some(Component::Real),
+            "I" => Some(Component::Imaginary),
+            "M" => Some(Component::Magnitude),
+            word => component_word(word),
         })
         .or_else(ge)
         .unwrap_or(Component::Magnitude)
@@ -211,7 +211,7 @@ pub struct ImageRecord {
 // Tags without a constant name in every dictionary version, spelled out.
 const DIFFUSION_B_VALUE: Tag = Tag(0x0018, 0x9087);
 const DIFFUSION_GRADIENT_DIRECTION_SEQ: Tag = Tag(0x0018, 0x9076);
-const DIFFUSION_GRADIENT_ORIENTATION: Tag = Tag(0x0018, 0x9089);
+pub(crate) const DIFFUSION_GRADIENT_ORIENTATION: Tag = Tag(0x0018, 0x9089);
 const PER_FRAME: Tag = Tag(0x5200, 0x9230);
 const SHARED: Tag = Tag(0x5200, 0x9229);
 const PLANE_POSITION_SEQ: Tag = Tag(0x0020, 0x9113);
@@ -900,10 +900,11 @@ fn philips_float_scaling(obj: &InMemDicomObject, images: &mut [ImageRecord]) {
 
 /// Per-image records with the rescale the attributes give (RescaleSlope/Intercept).
 fn stored_scaling_records(obj: &InMemDicomObject, frames: u32) -> Vec<ImageRecord> {
+    let orientation = arr6(f64s_of(obj, tags::IMAGE_ORIENTATION_PATIENT));
     let base = ImageRecord {
         frame: 0,
         position: arr3(f64s_of(obj, tags::IMAGE_POSITION_PATIENT)),
-        orientation: arr6(f64s_of(obj, tags::IMAGE_ORIENTATION_PATIENT)),
+        orientation,
         pixel_spacing: arr2(f64s_of(obj, tags::PIXEL_SPACING)),
         // dcm2niix's choice for a lone slice: SpacingBetweenSlices, else SliceThickness.
         single_slice_spacing: f64_of(obj, tags::SPACING_BETWEEN_SLICES)
@@ -917,10 +918,7 @@ fn stored_scaling_records(obj: &InMemDicomObject, frames: u32) -> Vec<ImageRecor
             .or_else(|| super::siemens::b_value(obj))
             .or_else(|| float_number(obj, PHILIPS_B_VALUE))
             .or_else(|| text_number(obj, GE_B_VALUE).map(|b| b % 1_000_000_000.0)),
-        gradient: super::diffusion::gradient(
-            obj,
-            arr6(f64s_of(obj, tags::IMAGE_ORIENTATION_PATIENT)),
-        ),
+        gradient: super::diffusion::gradient(obj, orientation),
         echo_number: int_of(obj, tags::ECHO_NUMBERS),
         echo_time: f64_of(obj, tags::ECHO_TIME),
         temporal_index: int_of(obj, tags::TEMPORAL_POSITION_IDENTIFIER),
