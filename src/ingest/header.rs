@@ -428,37 +428,30 @@ fn looks_truncated(msg: &str) -> bool {
         || m.contains("fill whole buffer")
 }
 
-/// Transfer syntaxes whose pixel data dicom-rs decodes here (pure Rust).
+/// Transfer syntaxes whose pixel data ancilla decodes (pure Rust: dicom-rs, and pure_jpegls for
+/// JPEG-LS).
 pub fn transfer_syntax_supported(uid: &str) -> Result<(), String> {
-    let name = match uid {
+    match uid {
         "1.2.840.10008.1.2"
         | "1.2.840.10008.1.2.1"
         | "1.2.840.10008.1.2.2"
-        | "1.2.840.10008.1.2.1.99" => return Ok(()),
-        "1.2.840.10008.1.2.5" => return Ok(()), // RLE lossless
-        "1.2.840.10008.1.2.4.50" | "1.2.840.10008.1.2.4.51" => return Ok(()), // JPEG baseline / extended
-        "1.2.840.10008.1.2.4.57" | "1.2.840.10008.1.2.4.70" => return Ok(()), // JPEG lossless
-        "1.2.840.10008.1.2.4.90" | "1.2.840.10008.1.2.4.91" => return Ok(()), // JPEG 2000 (openjp2)
-        "1.2.840.10008.1.2.4.80" => {
-            "JPEG-LS Lossless (1.2.840.10008.1.2.4.80): needs the C CharLS library"
-        }
-        "1.2.840.10008.1.2.4.81" => {
-            "JPEG-LS Near-Lossless (1.2.840.10008.1.2.4.81): needs the C CharLS library"
-        }
+        | "1.2.840.10008.1.2.1.99" => Ok(()),
+        "1.2.840.10008.1.2.5" => Ok(()), // RLE lossless
+        "1.2.840.10008.1.2.4.50" | "1.2.840.10008.1.2.4.51" => Ok(()), // JPEG baseline / extended
+        "1.2.840.10008.1.2.4.57" | "1.2.840.10008.1.2.4.70" => Ok(()), // JPEG lossless
+        "1.2.840.10008.1.2.4.90" | "1.2.840.10008.1.2.4.91" => Ok(()), // JPEG 2000 (openjp2)
+        "1.2.840.10008.1.2.4.80" | "1.2.840.10008.1.2.4.81" => Ok(()), // JPEG-LS (pure_jpegls)
         "1.2.840.10008.1.2.4.100"
         | "1.2.840.10008.1.2.4.101"
         | "1.2.840.10008.1.2.4.102"
-        | "1.2.840.10008.1.2.4.103" => {
-            return Err(format!(
-                "{uid} (MPEG video): not an image series ancilla converts"
-            ));
-        }
+        | "1.2.840.10008.1.2.4.103" => Err(format!(
+            "{uid} (MPEG video): not an image series ancilla converts"
+        )),
         "1.2.840.10008.1.2.4.201" | "1.2.840.10008.1.2.4.202" | "1.2.840.10008.1.2.4.203" => {
-            return Err(format!("{uid} (HTJ2K): no pure-Rust decoder in dicom-rs"));
+            Err(format!("{uid} (HTJ2K): no pure-Rust decoder in dicom-rs"))
         }
-        other => return Err(format!("{other} (unknown to ancilla)")),
-    };
-    Err(name.to_string())
+        other => Err(format!("{other} (unknown to ancilla)")),
+    }
 }
 
 /// The reason a file fails the length check (`preflight`): a value longer than the rest of the

@@ -1,7 +1,8 @@
 //! Pixel-data decoding (PS3.5 section 8): native (uncompressed) data read straight from the
 //! element bytes — 8, 16 and 32 bits, signed or unsigned with Bits Stored honoured, Float and
-//! Double Float Pixel Data — and encapsulated syntaxes through dicom-pixeldata (RLE, JPEG
-//! baseline/extended/lossless, JPEG 2000 via openjp2). Values are stored values, not rescaled.
+//! Double Float Pixel Data — and encapsulated syntaxes (PS3.5 A.4) through dicom-pixeldata (RLE,
+//! JPEG baseline/extended/lossless, JPEG 2000 via openjp2) or, for JPEG-LS (ITU-T T.87, PS3.5
+//! A.4.3), through pure_jpegls. Values are stored values, not rescaled.
 
 use dicom_core::value::{DicomValueType, PrimitiveValue, Value};
 use dicom_dictionary_std::tags;
@@ -80,6 +81,8 @@ pub fn decode_frames(
         .to_string();
     if is_native(&ts) {
         decode_native(obj, frames, n)
+    } else if matches!(ts.as_str(), JPEG_LS_LOSSLESS | JPEG_LS_NEAR_LOSSLESS) {
+        jpeg_ls_frames(obj, frames, rows, cols, &ts)
     } else {
         decode_encapsulated(obj, frames, &ts)
     }
@@ -195,18 +198,7 @@ fn jpeg_without_colour_marker(
     n: usize,
     ts: &str,
 ) -> Option<Result<Vec<f32>, PixelError>> {
-    let Value::PixelSequence(seq) = obj.get(tags::PIXEL_DATA)?.value() else {
-        return None;
-    };
-    let fragments = seq.fragments();
-    let frames = int_of(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as usize;
-    let stream: Vec<u8> = if frames == 1 {
-        fragments.concat()
-    } else if fragments.len() == frames {
-        fragments.get(frame as usize)?.clone()
-    } else {
-        return None;
-    };
+    let stream = frame_stream(obj, frame).ok()?;
     if jpeg_names_its_colours(&stream) {
         return None;
     }
@@ -226,6 +218,122 @@ fn jpeg_without_colour_marker(
         ))),
         Err(e) => Err(decode_error(e.to_string())),
     })
+}
+
+/// The compressed stream of frame `frame` of encapsulated Pixel Data (PS3.5 A.4): every fragment
+/// of a single-frame image; one fragment a frame when there are as many as frames; otherwise the
+/// fragments the Basic Offset Table assigns to the frame.
+fn frame_stream(obj: &DefaultDicomObject, frame: u32) -> Result<Vec<u8>, PixelError> {
+    let elem = obj.get(tags::PIXEL_DATA).ok_or(PixelError::Missing)?;
+    let Value::PixelSequence(seq) = elem.value() else {
+        return Err(PixelError::Unsupported(
+            "encapsulated transfer syntax with native (unfragmented) Pixel Data".into(),
+        ));
+    };
+    let frames = int_of(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as usize;
+    fragments_of_frame(seq.fragments(), seq.offset_table(), frames, frame)
+}
+
+/// `frame_stream` on the fragments and Basic Offset Table of a pixel sequence of `frames` frames.
+fn fragments_of_frame(
+    fragments: &[Vec<u8>],
+    table: &[u32],
+    frames: usize,
+    frame: u32,
+) -> Result<Vec<u8>, PixelError> {
+    let k = frame as usize;
+    if frames == 1 {
+        return Ok(fragments.concat());
+    }
+    if fragments.len() == frames {
+        return fragments
+            .get(k)
+            .cloned()
+            .ok_or_else(|| short_fragments(fragments.len(), frame));
+    }
+    // Offsets count from the first fragment's item tag; each item has an 8-byte header.
+    let (Some(&start), end) = (table.get(k), table.get(k + 1).copied()) else {
+        return Err(PixelError::Unsupported(format!(
+            "{} fragments for {frames} frames and no Basic Offset Table entry for frame {k}",
+            fragments.len()
+        )));
+    };
+    let mut at = 0u64;
+    let mut stream = Vec::new();
+    for f in fragments {
+        if at >= u64::from(start) && end.is_none_or(|e| at < u64::from(e)) {
+            stream.extend_from_slice(f);
+        }
+        at += 8 + f.len() as u64;
+    }
+    if stream.is_empty() {
+        return Err(short_fragments(fragments.len(), frame));
+    }
+    Ok(stream)
+}
+
+fn short_fragments(found: usize, frame: u32) -> PixelError {
+    PixelError::Short {
+        found,
+        expected: frame as usize + 1,
+        frame,
+    }
+}
+
+const JPEG_LS_LOSSLESS: &str = "1.2.840.10008.1.2.4.80";
+const JPEG_LS_NEAR_LOSSLESS: &str = "1.2.840.10008.1.2.4.81";
+
+/// Stored values of JPEG-LS frames (single-component, as DICOM grey-scale images store them):
+/// each frame's stream decoded by pure_jpegls, its samples then read as native 16-bit words with
+/// Bits Stored and Pixel Representation honoured (signed images hold their two's complement
+/// bit pattern in the stream, PS3.5 A.4.3). A malformed stream is a decoding error, never a
+/// panic: the decoder runs behind `catch_unwind` as a last guard.
+fn jpeg_ls_frames(
+    obj: &DefaultDicomObject,
+    frames: &[u32],
+    rows: usize,
+    cols: usize,
+    ts: &str,
+) -> Result<Vec<Vec<f32>>, PixelError> {
+    let error = |message: String| PixelError::Decode {
+        syntax: ts.to_string(),
+        message,
+    };
+    let bits = int_of(obj, tags::BITS_ALLOCATED).unwrap_or(16);
+    if !(1..=16).contains(&bits) {
+        return Err(PixelError::Unsupported(format!(
+            "JPEG-LS image with BitsAllocated {bits} (8 or 16 expected)"
+        )));
+    }
+    let stored = int_of(obj, tags::BITS_STORED).unwrap_or(bits).clamp(1, 16);
+    let signed = int_of(obj, tags::PIXEL_REPRESENTATION).unwrap_or(0) == 1;
+    let (w, h) = (
+        u32::try_from(cols).map_err(|_| error(format!("{cols} columns")))?,
+        u32::try_from(rows).map_err(|_| error(format!("{rows} rows")))?,
+    );
+    frames
+        .iter()
+        .map(|&f| {
+            let stream = frame_stream(obj, f)?;
+            let decoded =
+                std::panic::catch_unwind(|| jpegls::decode(&stream, w, h)).map_err(|_| {
+                    error(format!(
+                        "frame {f}: the JPEG-LS decoder failed on a malformed stream"
+                    ))
+                })?;
+            let (samples, _, _) = decoded.map_err(|e| error(format!("frame {f}: {e}")))?;
+            if samples.len() != rows * cols {
+                return Err(error(format!(
+                    "frame {f}: {} samples decoded where {rows} × {cols} are expected",
+                    samples.len()
+                )));
+            }
+            let bytes: Vec<u8> = samples.iter().flat_map(|x| x.to_le_bytes()).collect();
+            let mut out = vec![0.0; samples.len()];
+            native_frame_into(&bytes, 16, stored, signed, 0, &mut out)?;
+            Ok(out)
+        })
+        .collect()
 }
 
 /// Whether a JPEG stream says what its colour samples are: an Adobe APP14 or a JFIF APP0 segment,
@@ -513,6 +621,26 @@ mod tests {
         late.extend_from_slice(&adobe);
         assert!(!jpeg_names_its_colours(&late));
         assert!(!jpeg_names_its_colours(&[0xFF, 0xD8, 0xFF]));
+    }
+
+    /// Three frames in five fragments (2 + 1 + 2): the Basic Offset Table's byte offsets (item
+    /// headers of 8 bytes counted) pick each frame's fragments; one fragment a frame needs no
+    /// table; without a table, fragments that are not one a frame are refused.
+    #[test]
+    fn frames_are_found_among_fragments() {
+        let f: Vec<Vec<u8>> = vec![vec![1, 1], vec![2], vec![3, 3, 3], vec![4], vec![5, 5]];
+        let table = [0, 8 + 2 + 8 + 1, 8 + 2 + 8 + 1 + 8 + 3];
+        let frame = |k| fragments_of_frame(&f, &table, 3, k).unwrap();
+        assert_eq!(frame(0), [1, 1, 2]);
+        assert_eq!(frame(1), [3, 3, 3]);
+        assert_eq!(frame(2), [4, 5, 5]);
+        assert_eq!(
+            fragments_of_frame(&f, &[], 1, 0).unwrap(),
+            [1, 1, 2, 3, 3, 3, 4, 5, 5]
+        );
+        assert_eq!(fragments_of_frame(&f[..3], &[], 3, 2).unwrap(), [3, 3, 3]);
+        assert!(fragments_of_frame(&f, &[], 3, 1).is_err());
+        assert!(fragments_of_frame(&f, &table, 4, 3).is_err());
     }
 
     #[test]

@@ -2,9 +2,9 @@
 
 Each file is a 3-slice axial MR series (64x48 pixels, uint16, values known analytically:
 v = 40*k + 2*row + col + 10) compressed with one transfer syntax by pydicom 3 (RLE: pydicom's
-own encoder; JPEG 2000 lossless: pylibjpeg-openjpeg; JPEG baseline 8-bit: Pillow, lossy). The
-uncompressed twin is written too. Usage: python make_fixtures.py (needs pydicom, numpy,
-pylibjpeg-openjpeg, pillow).
+own encoder; JPEG 2000 lossless: pylibjpeg-openjpeg; JPEG baseline 8-bit: Pillow, lossy; JPEG-LS
+lossless and near-lossless: CharLS through pyjpegls 1.5.1). The uncompressed twin is written too.
+Usage: python make_fixtures.py (needs pydicom, numpy, pylibjpeg-openjpeg, pillow, pyjpegls).
 """
 import io
 import numpy as np
@@ -12,7 +12,7 @@ import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.uid import (ExplicitVRLittleEndian, RLELossless, JPEG2000Lossless, JPEGBaseline8Bit,
-                         MRImageStorage)
+                         JPEGLSLossless, JPEGLSNearLossless, MRImageStorage)
 from PIL import Image
 
 ROWS, COLS = 48, 64
@@ -81,3 +81,26 @@ for k in range(3):
     ds["PixelData"].VR = "OB"
     ds["PixelData"].is_undefined_length = True
     save(ds, JPEGBaseline8Bit, f"jpeg-baseline/{k}.dcm")
+
+    # JPEG-LS (CharLS): lossless 16 bit; signed 12 of 16 bits holding v - 150 (negative values);
+    # near-lossless 8 bit with NEAR = 2 (every value within 2 of v).
+    ds = base(k, 16, 6)
+    ds.PixelData = values(k, 16).tobytes()
+    ds.file_meta = FileMetaDataset(); ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.compress(JPEGLSLossless, values(k, 16), encoding_plugin="pyjpegls", generate_instance_uid=False)
+    save(ds, JPEGLSLossless, f"jpeg-ls/{k}.dcm")
+
+    ds = base(k, 16, 7)
+    ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 12, 11, 1
+    signed = (values(k, 16).astype(np.int16) - 150)
+    ds.PixelData = signed.tobytes()
+    ds.file_meta = FileMetaDataset(); ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.compress(JPEGLSLossless, signed, encoding_plugin="pyjpegls", generate_instance_uid=False)
+    save(ds, JPEGLSLossless, f"jpeg-ls-signed/{k}.dcm")
+
+    ds = base(k, 8, 8)
+    ds.PixelData = values(k, 8).tobytes()
+    ds.file_meta = FileMetaDataset(); ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.compress(JPEGLSNearLossless, values(k, 8), encoding_plugin="pyjpegls", jls_error=2,
+                generate_instance_uid=False)
+    save(ds, JPEGLSNearLossless, f"jpeg-ls-near/{k}.dcm")
