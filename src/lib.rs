@@ -18,6 +18,7 @@ pub mod memory;
 pub mod phantom;
 pub mod pipeline;
 pub mod quant;
+pub mod redact;
 pub mod report;
 pub mod roi;
 pub mod shard;

@@ -464,7 +464,7 @@ fn finish(mut report: ConvertReport, out: &Path) -> Result<ConvertReport, Conver
 
 /// Remove the input root from a message so no site path reaches an output file.
 fn strip_paths(msg: &str, input: &Path) -> String {
-    msg.replace(&input.display().to_string(), "<input>")
+    crate::redact::input_root(msg, input)
 }
 
 /// `ancilla convert`.

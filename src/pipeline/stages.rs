@@ -198,7 +198,7 @@ fn subject_features(
             ))
         })();
         Some(r.map_err(|why| {
-                json!({"stage": "features", "subject": usubjid, "series_kind": s.kind.as_str(), "reason": why.replace(&input.display().to_string(), "<input>")})
+                json!({"stage": "features", "subject": usubjid, "series_kind": s.kind.as_str(), "reason": crate::redact::input_root(&why, input)})
             }))
     };
     // The PET (the largest volume) alone, its regions in parallel; then the MR series in parallel.
