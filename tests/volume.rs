@@ -738,6 +738,44 @@ fn a_time_series_with_only_b0_gets_no_bval() {
     }
 }
 
+/// A 2D time series (fMRI, dynamic contrast) stores each slice's own AcquisitionTime: the
+/// times at one position differ from those at the next. Regression: such series were refused
+/// ("t=… is missing at some slice positions"); they are one 4D file, volume t holding the
+/// images of acquisition t at every position (as dcm2niix writes it).
+#[test]
+fn a_2d_time_series_with_per_slice_times_is_one_4d_file() {
+    use dicom_core::VR;
+    use dicom_dictionary_std::tags;
+    let dir = tempfile::tempdir().unwrap();
+    let mut flat = Vec::new();
+    for t in 0..2 {
+        for k in 0..3 {
+            let mut s = Slice::new("1.2.3.22", [0.0, 0.0, 4.0 * k as f64], values(t * 10 + k));
+            s.instance = t * 3 + k + 1;
+            // Interleaved: slices 0, 2, 1 at 0, 0.3, 0.6 s into each 2 s volume.
+            let at = [0, 6, 3][k as usize];
+            s.extra.push((
+                tags::ACQUISITION_TIME,
+                VR::TM,
+                format!("1200{:02}.{at}", 2 * t),
+            ));
+            flat.push(s);
+        }
+    }
+    write_series(&dir.path().join("in"), &flat);
+    let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+    assert_eq!(nii.len(), 1, "{nii:?}");
+    let h = nifti::NiftiHeader::from_file(&nii[0]).unwrap();
+    assert_eq!(&h.dim[..5], &[4, 5, 4, 3, 2]);
+    let v = voxels(&nii[0]);
+    for t in 0..2 {
+        for k in 0..3 {
+            let seed = (v[[0, 0, k, t]] / 100.0).floor() as usize;
+            assert_eq!(seed, t * 10 + k, "volume {t} slice {k}");
+        }
+    }
+}
+
 /// dcm2niix v1.0.20260724 on the same oblique series (row/column rotated by 20° and 35°, IPP
 /// origin (10, −20, 30), 3 mm steps along the normal, PixelSpacing 0.9\0.75, 24×20×7) wrote this
 /// sform (RAS) and quaternion; ancilla must write the same (facts measured once, outside tests).

@@ -400,7 +400,7 @@ fn split_parts<'a>(
         ("t", |r| r.temporal_index.map(|t| t.to_string()), false),
         ("t", |r| r.acquisition_time.clone(), false),
     ];
-    for (prefix, key, by_index) in candidates {
+    'candidates: for (prefix, key, by_index) in candidates {
         let distinct_everywhere = groups.iter().all(|g| {
             let mut ks: Vec<Option<String>> = g.iter().map(|(_, r)| key(r)).collect();
             if ks.iter().any(|k| k.is_none()) {
@@ -428,6 +428,9 @@ fn split_parts<'a>(
                     .find(|(_, r)| key(r).as_deref() == Some(k.as_str()))
                 {
                     Some(&s) => slices.push(s),
+                    // Times differ from slice to slice in a 2D acquisition (each slice is
+                    // acquired at its own time): they order the images, they do not name volumes.
+                    None if prefix == "t" => continue 'candidates,
                     None => return Err(format!("{prefix}={k} is missing at some slice positions")),
                 }
             }
