@@ -738,12 +738,13 @@ fn a_time_series_with_only_b0_gets_no_bval() {
     }
 }
 
-/// A 2D time series (fMRI, dynamic contrast) stores each slice's own AcquisitionTime: the
-/// times at one position differ from those at the next. Regression: such series were refused
-/// ("t=… is missing at some slice positions"); they are one 4D file, volume t holding the
-/// images of acquisition t at every position (as dcm2niix writes it).
-#[test]
-fn a_2d_time_series_with_per_slice_times_is_one_4d_file() {
+/// Two volumes of three axial slices, acquired interleaved (slices 0, 2, 1 at 0, 0.3, 0.6 s into
+/// each 2 s volume), each file with its own AcquisitionTime, made by `maker` as a `acquisition`
+/// acquisition; converted, its one NIfTI file and its sidecar.
+fn converted_time_series(
+    maker: &str,
+    acquisition: &str,
+) -> (tempfile::TempDir, std::path::PathBuf, serde_json::Value) {
     use dicom_core::VR;
     use dicom_dictionary_std::tags;
     let dir = tempfile::tempdir().unwrap();
@@ -752,27 +753,60 @@ fn a_2d_time_series_with_per_slice_times_is_one_4d_file() {
         for k in 0..3 {
             let mut s = Slice::new("1.2.3.22", [0.0, 0.0, 4.0 * k as f64], values(t * 10 + k));
             s.instance = t * 3 + k + 1;
-            // Interleaved: slices 0, 2, 1 at 0, 0.3, 0.6 s into each 2 s volume.
             let at = [0, 6, 3][k as usize];
             s.extra.push((
                 tags::ACQUISITION_TIME,
                 VR::TM,
                 format!("1200{:02}.{at}", 2 * t),
             ));
+            s.extra.push((tags::MANUFACTURER, VR::LO, maker.into()));
+            s.extra
+                .push((tags::MR_ACQUISITION_TYPE, VR::CS, acquisition.into()));
             flat.push(s);
         }
     }
     write_series(&dir.path().join("in"), &flat);
     let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
     assert_eq!(nii.len(), 1, "{nii:?}");
-    let h = nifti::NiftiHeader::from_file(&nii[0]).unwrap();
+    let json = std::fs::read_to_string(nii[0].with_extension("json")).unwrap();
+    (dir, nii[0].clone(), serde_json::from_str(&json).unwrap())
+}
+
+/// A 2D time series (fMRI, dynamic contrast) stores each slice's own AcquisitionTime: the
+/// times at one position differ from those at the next. Regression: such series were refused
+/// ("t=… is missing at some slice positions"); they are one 4D file, volume t holding the
+/// images of acquisition t at every position (as dcm2niix writes it).
+#[test]
+fn a_2d_time_series_with_per_slice_times_is_one_4d_file() {
+    let (_dir, nii, _) = converted_time_series("SIEMENS", "2D");
+    let h = nifti::NiftiHeader::from_file(&nii).unwrap();
     assert_eq!(&h.dim[..5], &[4, 5, 4, 3, 2]);
-    let v = voxels(&nii[0]);
+    let v = voxels(&nii);
     for t in 0..2 {
         for k in 0..3 {
             let seed = (v[[0, 0, k, t]] / 100.0).floor() as usize;
             assert_eq!(seed, t * 10 + k, "volume {t} slice {k}");
         }
+    }
+}
+
+/// SliceTiming of a classic Siemens 2D series: each written slice's time into its volume (0,
+/// 0.6, 0.3 s for slices 0, 1, 2), within dcm2niix's 32-bit rounding of the clock (1/128 s);
+/// none for a 3D acquisition or another maker (dcm2niix writes none for them either).
+#[test]
+fn classic_siemens_slice_timing_is_in_the_sidecar() {
+    let (_dir, _, json) = converted_time_series("SIEMENS", "2D");
+    let timing: Vec<f64> = serde_json::from_value(json["SliceTiming"].clone()).unwrap();
+    assert_eq!(timing.len(), 3);
+    for (got, truth) in timing.iter().zip([0.0, 0.6, 0.3]) {
+        assert!((got - truth).abs() <= 1.0 / 128.0, "{timing:?}");
+    }
+    for (maker, acquisition) in [("SIEMENS", "3D"), ("GE MEDICAL SYSTEMS", "2D")] {
+        let (_dir, _, json) = converted_time_series(maker, acquisition);
+        assert!(
+            json.get("SliceTiming").is_none(),
+            "{maker} {acquisition}: {json}"
+        );
     }
 }
 

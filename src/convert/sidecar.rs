@@ -126,10 +126,15 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume]) -> Value {
         // A Siemens mosaic's slice times (acquisition order), and in the order its slices are
         // written.
         let mosaic = series.files.first().is_some_and(|f| f.mosaic.is_some());
+        let classic = (!mosaic
+            && manufacturer_name(&str_of(&obj, tags::MANUFACTURER).unwrap_or_default())
+                == "Siemens")
+            .then(|| classic_slice_times(series))
+            .flatten();
         let times = if mosaic {
             crate::ingest::siemens::mosaic_acquisition_times(&obj, csa.as_ref())
         } else {
-            Vec::new()
+            classic.clone().unwrap_or_default()
         };
         let mosaic_tiles: Option<Vec<u32>> = series
             .plan
@@ -141,6 +146,13 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume]) -> Value {
         if let Some(timing) =
             mosaic_tiles.and_then(|tiles| crate::ingest::siemens::slice_timing(&times, &tiles))
         {
+            m.insert("SliceTiming".into(), json!(timing));
+        }
+        if let Some(ms) = classic {
+            let timing: Vec<f64> = ms
+                .iter()
+                .map(|t| crate::ingest::siemens::significant6(t / 1000.0))
+                .collect();
             m.insert("SliceTiming".into(), json!(timing));
         }
         // The reconstructed image's size (a mosaic's tile), before any rotation.
@@ -219,6 +231,32 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume]) -> Value {
         json!(env!("CARGO_PKG_VERSION")),
     );
     Value::Object(m)
+}
+
+/// The slice times (ms) of a classic 2D MR series (one single-frame file a slice, not a 3D
+/// acquisition), in written order, from the first volume's AcquisitionTime: dcm2niix's
+/// SliceTiming for Siemens (`siemens::classic_slice_times_ms`). None for anything else.
+fn classic_slice_times(series: &Series) -> Option<Vec<f64>> {
+    let plan = series.plan.as_ref().ok()?.first()?;
+    if series.modality != "MR" || plan.slices.len() < 2 {
+        return None;
+    }
+    let times: Vec<Option<&str>> = plan
+        .slices
+        .iter()
+        .map(|s| {
+            let f = series.files.get(s.file)?;
+            if f.acquisition_3d || f.frames != 1 || f.mosaic.is_some() {
+                return None;
+            }
+            f.images
+                .iter()
+                .find(|r| r.frame == s.frame)?
+                .acquisition_time
+                .as_deref()
+        })
+        .collect();
+    crate::ingest::siemens::classic_slice_times_ms(&times)
 }
 
 /// A Manufacturer (0008,0070) as dcm2niix names it in its sidecar, told by the first two

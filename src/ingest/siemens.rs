@@ -119,13 +119,54 @@ pub fn bandwidth_per_pixel_phase_encode(obj: &InMemDicomObject, csa: Option<&Csa
 }
 
 /// BIDS SliceTiming (s) of a mosaic's slices as written — `tiles[k]` is the tile of written
-/// slice k — from the tiles' acquisition times (ms), as dcm2niix writes it. None without a time
-/// for every tile.
+/// slice k — from the tiles' acquisition times (ms), as dcm2niix writes it (six significant
+/// digits). None without a time for every tile.
 pub fn slice_timing(times_ms: &[f64], tiles: &[u32]) -> Option<Vec<f64>> {
     tiles
         .iter()
-        .map(|&t| times_ms.get(t as usize).map(|ms| ms / 1000.0))
+        .map(|&t| times_ms.get(t as usize).map(|ms| significant6(ms / 1000.0)))
         .collect()
+}
+
+/// The slice times (ms, relative to the earliest) of a classic Siemens 2D series — one slice a
+/// file, `times[k]` the AcquisitionTime (0008,0032) of written slice k — as dcm2niix derives
+/// them, in its 32-bit floats: each HHMMSS.FFFFFF held as a float (so in steps of 1/128 s, of
+/// 1/64 s after 13:10:72) and turned into seconds through its text with five decimals (hours,
+/// minutes, seconds), held as a float; less the earliest; that difference through the same text
+/// again; in ms as a float. None when a slice has no time, or when every slice has the same
+/// (nothing to tell).
+pub fn classic_slice_times_ms(times: &[Option<&str>]) -> Option<Vec<f64>> {
+    let secs: Vec<f32> = times
+        .iter()
+        .map(|t| {
+            let hhmmss = (*t)?.trim().parse::<f32>().ok().filter(|x| x.is_finite())?;
+            Some(dicom_time_to_sec(hhmmss)? as f32)
+        })
+        .collect::<Option<_>>()?;
+    let first = *secs.first()?;
+    if secs.iter().all(|s| *s == first) {
+        return None;
+    }
+    let min = secs.iter().copied().fold(f32::INFINITY, f32::min);
+    secs.iter()
+        .map(|s| Some(f64::from((dicom_time_to_sec(s - min)? * 1000.0) as f32)))
+        .collect()
+}
+
+/// `x` rounded to six significant digits, as C's `%g` prints it (dcm2niix's SliceTiming).
+pub fn significant6(x: f64) -> f64 {
+    format!("{x:.5e}").parse().unwrap_or(x)
+}
+
+/// Seconds of a time of day written as the number HHMMSS.FFFFFF, read as dcm2niix reads it:
+/// printed with a sign, zero-padded to 13 characters and five decimals (`%+013.5f`), then hours
+/// from the first three characters, minutes from the next two, seconds from the rest.
+fn dicom_time_to_sec(hhmmss: f32) -> Option<f64> {
+    let text = format!("{:+013.5}", f64::from(hhmmss));
+    let h: f64 = text.get(..3)?.parse().ok()?;
+    let m: f64 = text.get(3..5)?.parse().ok()?;
+    let s: f64 = text.get(5..)?.parse().ok()?;
+    Some(h * 3600.0 + m * 60.0 + s)
 }
 
 /// NumberOfImagesInMosaic: from the CSA image header, else (0019,xx0A) (US; in implicit VR two
@@ -403,6 +444,50 @@ mod tests {
             Some(vec![0.1525, 2.1425, 0.0])
         );
         assert_eq!(slice_timing(&times, &[0, 1, 2, 3]), None);
+    }
+
+    /// dcm2niix v1.0.20260724 on a synthetic classic Siemens 2D series (slices acquired
+    /// 0.3525 s apart in the order 0, 2, 4, 1, 3, 5, the first at 10:15:23.4575) wrote
+    /// SliceTiming [0, 1.05469, 0.35156, 1.40625, 0.70312, 1.75781]: the times as 32-bit floats.
+    /// The same with the first at 14:30:00.0025, acquired in the order 5, 4, …, 0 (1/64 s steps):
+    /// [1.76562, 1.40625, 1.0625, 0.70312, 0.35938, 0].
+    #[test]
+    fn classic_slice_times_are_dcm2niix_s() {
+        let at = |start: f64, order: &[usize]| -> Vec<String> {
+            (0..order.len())
+                .map(|k| {
+                    let t = start + order.iter().position(|&o| o == k).unwrap() as f64 * 0.3525;
+                    format!(
+                        "{:02}{:02}{:09.6}",
+                        (t / 3600.0) as u32,
+                        (t % 3600.0 / 60.0) as u32,
+                        t % 60.0
+                    )
+                })
+                .collect()
+        };
+        // dcm2niix prints each time (s) with %g: six significant digits.
+        let check = |times: Vec<String>, dcm2niix: [f64; 6]| {
+            let refs: Vec<Option<&str>> = times.iter().map(|t| Some(t.as_str())).collect();
+            let ms = classic_slice_times_ms(&refs).unwrap();
+            let s: Vec<f64> = ms.iter().map(|x| significant6(x / 1000.0)).collect();
+            assert_eq!(s, dcm2niix);
+        };
+        let t0 = 10.0 * 3600.0 + 15.0 * 60.0 + 23.4575;
+        check(
+            at(t0, &[0, 2, 4, 1, 3, 5]),
+            [0.0, 1.05469, 0.35156, 1.40625, 0.70312, 1.75781],
+        );
+        let t1 = 14.0 * 3600.0 + 30.0 * 60.0 + 0.0025;
+        check(
+            at(t1, &[5, 4, 3, 2, 1, 0]),
+            [1.76562, 1.40625, 1.0625, 0.70312, 0.35938, 0.0],
+        );
+        assert_eq!(
+            classic_slice_times_ms(&[Some("101010"), Some("101010")]),
+            None
+        );
+        assert_eq!(classic_slice_times_ms(&[Some("101010"), None]), None);
     }
 
     #[test]
