@@ -682,6 +682,15 @@ fn magnitude_and_phase_images_are_separate_volumes() {
         assert_eq!(&h.dim[..4], &[3, 5, 4, 3]);
         let seed = |s: &Slice| s.values[0] / 100 - (20 * c + 5 * echo);
         assert_part_at_its_pixels(path, &slices, 3, |s| (0..3).contains(&seed(s)));
+        // Each file has its own sidecar, describing its own images (as dcm2niix's do): its
+        // echo, and whether it holds phase.
+        let side: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path.with_extension("json")).unwrap())
+                .unwrap();
+        assert_eq!(side["EchoNumber"], echo, "{side}");
+        let image_type = side["ImageType"].as_array().unwrap();
+        let last = if c == 1 { "PHASE" } else { "MAGNITUDE" };
+        assert_eq!(image_type.last().unwrap(), last, "{side}");
     }
 }
 
@@ -1547,12 +1556,15 @@ fn images_without_orientation_are_stacked_without_a_spatial_transform() {
     }
     let second = nifti::NiftiHeader::from_file(&nii[1]).unwrap();
     assert_eq!(&second.dim[..4], &[3, 5, 2, 1]);
-    // The sidecar claims no orientation (the volume's identity directions are a placeholder).
-    let side: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("out/S001/003_mr_mr.json")).unwrap(),
-    )
-    .unwrap();
-    assert!(side.get("ImageOrientationPatientDICOM").is_none(), "{side}");
+    // Each file has its sidecar, named as it is (as dcm2niix names them), and neither claims an
+    // orientation (the volume's identity directions are a placeholder).
+    for n in &nii {
+        let side: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(n.with_extension("json")).unwrap())
+                .unwrap();
+        assert!(side.get("ImageOrientationPatientDICOM").is_none(), "{side}");
+    }
+    assert!(!dir.path().join("out/S001/003_mr_mr.json").exists());
     let err = load_series_dir(&dir.path().join("in"))
         .unwrap_err()
         .to_string();

@@ -5,6 +5,7 @@
 //! subjects are named by PatientID only when the input is de-identified
 //! (PatientIdentityRemoved YES), otherwise numbered. Submodule `sidecar`: the JSON sidecar.
 
+mod acquisition_keys;
 mod sidecar;
 
 use std::path::{Path, PathBuf};
@@ -389,12 +390,32 @@ fn convert_inventory(
                 let stem = &stems[idx];
                 let mut written =
                     write_series(&vols, &dir, stem, gzip).map_err(|e| e.to_string())?;
-                let mut side = sidecar::sidecar(s, &vols);
+                // A sidecar beside every file written, named as it is (dcm2niix's layout): one
+                // for a 4D file, one a volume for volumes written apart (echoes, planes).
+                let mut sides: Vec<(String, Value)> = if four_d(&vols) {
+                    vec![(stem.clone(), sidecar::sidecar(s, &vols, 0))]
+                } else {
+                    vols.iter()
+                        .enumerate()
+                        .map(|(i, v)| {
+                            let name = if v.label.is_empty() {
+                                stem.clone()
+                            } else {
+                                format!("{stem}_{}", v.label)
+                            };
+                            (name, sidecar::sidecar(s, std::slice::from_ref(v), i))
+                        })
+                        .collect()
+                };
                 if s.modality == "PT" {
-                    written.extend(write_suv(s, &vols, &dir, stem, gzip, &mut side)?);
+                    if let Some((_, side)) = sides.first_mut() {
+                        written.extend(write_suv(s, &vols, &dir, stem, gzip, side)?);
+                    }
                 }
-                crate::atomic::write_json_unsynced(&dir.join(format!("{stem}.json")), &side)
-                    .map_err(|e| e.to_string())?;
+                for (name, side) in &sides {
+                    crate::atomic::write_json_unsynced(&dir.join(format!("{name}.json")), side)
+                        .map_err(|e| e.to_string())?;
+                }
                 Ok(written
                     .into_iter()
                     .map(|(n, dims)| Converted {

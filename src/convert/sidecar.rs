@@ -48,14 +48,22 @@ fn phase_encoding_key(column: bool, positive: Option<bool>) -> (&'static str, St
 }
 
 /// The sidecar: acquisition parameters (BIDS names where BIDS has one), no PHI.
-pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume]) -> Value {
+pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume], part: usize) -> Value {
     let mut m = Map::new();
     m.insert("Modality".into(), json!(series.modality));
     m.insert("SeriesKind".into(), json!(series.kind.as_str()));
     if let Some(n) = series.series_number {
         m.insert("SeriesNumber".into(), json!(n));
     }
-    let header = series.files.first().and_then(|f| {
+    // The volume plan of the file's (first) volume, and the file of its first slice: an echo or
+    // a plane of a split series is described by its own images, as dcm2niix describes it.
+    let plan = series.plan.as_ref().ok().and_then(|p| p.get(part));
+    let first_file = plan
+        .and_then(|p| p.slices.first())
+        .and_then(|s| series.files.get(s.file))
+        .or_else(|| series.files.first());
+    let mut iop_dicom: Option<Vec<f64>> = None;
+    let header = first_file.and_then(|f| {
         OpenFileOptions::new()
             .read_until(tags::PIXEL_DATA)
             .open_file(&f.path)
@@ -119,28 +127,31 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume]) -> Value {
                 m.insert(name.into(), val);
             }
         }
+        iop_dicom = crate::ingest::header::f64s_of(&obj, tags::IMAGE_ORIENTATION_PATIENT)
+            .filter(|v| v.len() == 6 && v.iter().all(|x| x.is_finite()))
+            .map(|v| {
+                v.into_iter()
+                    .map(crate::ingest::siemens::significant6)
+                    .collect()
+            });
         let csa = crate::ingest::siemens::csa_image_header(&obj);
         if let Some((key, value)) = phase_encoding(&obj, csa.as_ref()) {
             m.insert(key.into(), json!(value));
         }
         // A Siemens mosaic's slice times (acquisition order), and in the order its slices are
         // written.
-        let mosaic = series.files.first().is_some_and(|f| f.mosaic.is_some());
+        let mosaic = first_file.is_some_and(|f| f.mosaic.is_some());
         let classic = (!mosaic
             && manufacturer_name(&str_of(&obj, tags::MANUFACTURER).unwrap_or_default())
                 == "Siemens")
-            .then(|| classic_slice_times(series))
+            .then(|| plan.and_then(|p| classic_slice_times(series, p)))
             .flatten();
         let times = if mosaic {
             crate::ingest::siemens::mosaic_acquisition_times(&obj, csa.as_ref())
         } else {
             classic.clone().unwrap_or_default()
         };
-        let mosaic_tiles: Option<Vec<u32>> = series
-            .plan
-            .as_ref()
-            .ok()
-            .and_then(|p| p.first())
+        let mosaic_tiles: Option<Vec<u32>> = plan
             .filter(|_| mosaic)
             .map(|p| p.slices.iter().map(|s| s.frame).collect());
         if let Some(timing) =
@@ -156,7 +167,7 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume]) -> Value {
             m.insert("SliceTiming".into(), json!(timing));
         }
         // The reconstructed image's size (a mosaic's tile), before any rotation.
-        if let Some(plan) = series.plan.as_ref().ok().and_then(|p| p.first()) {
+        if let Some(plan) = plan {
             for (key, value) in crate::ingest::readout::readout_keys(
                 &obj,
                 csa.as_ref(),
@@ -165,6 +176,31 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume]) -> Value {
                 &times,
             ) {
                 m.insert(key.into(), value);
+            }
+        }
+        let facts = super::acquisition_keys::SeriesFacts {
+            siemens: manufacturer_name(&str_of(&obj, tags::MANUFACTURER).unwrap_or_default())
+                == "Siemens",
+            phase: first_file
+                .is_some_and(|f| f.component == crate::ingest::header::Component::Phase),
+            diffusion: series.kind == crate::ingest::SeriesKind::Dwi
+                || vols.iter().any(|v| v.b_value.is_some_and(|b| b > 0.0)),
+            multiband: m
+                .get("MultibandAccelerationFactor")
+                .and_then(Value::as_f64)
+                .unwrap_or(1.0),
+        };
+        for (key, value) in super::acquisition_keys::acquisition_keys(&obj, &facts) {
+            m.insert(key.into(), value);
+        }
+        // Every echo of a multi-echo series says which it is (dcm2niix: the first too).
+        let echo_split = series
+            .plan
+            .as_ref()
+            .is_ok_and(|p| p.len() > 1 && p.iter().all(|v| v.label.starts_with('e')));
+        if echo_split {
+            if let Some(n) = f64_of(&obj, tags::ECHO_NUMBERS).filter(|n| *n >= 1.0) {
+                m.insert("EchoNumber".into(), json!(n as i64));
             }
         }
         let nums = [
@@ -203,18 +239,19 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume]) -> Value {
         m.insert("SpacingBetweenSlices".into(), json!(g.spacing[2]));
         m.insert("PixelSpacing".into(), json!([g.spacing[1], g.spacing[0]]));
         // Images without orientation have none to report (their geometry is a placeholder).
+        // The DICOM attribute as it is written (dcm2niix's %g), else the grid's directions.
         if v.placed {
-            m.insert(
-                "ImageOrientationPatientDICOM".into(),
-                json!([
+            let iop = iop_dicom.clone().unwrap_or_else(|| {
+                vec![
                     g.direction[0][0],
                     g.direction[0][1],
                     g.direction[0][2],
                     g.direction[1][0],
                     g.direction[1][1],
-                    g.direction[1][2]
-                ]),
-            );
+                    g.direction[1][2],
+                ]
+            });
+            m.insert("ImageOrientationPatientDICOM".into(), json!(iop));
         }
         m.insert(
             "Dims".into(),
@@ -236,8 +273,10 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume]) -> Value {
 /// The slice times (ms) of a classic 2D MR series (one single-frame file a slice, not a 3D
 /// acquisition), in written order, from the first volume's AcquisitionTime: dcm2niix's
 /// SliceTiming for Siemens (`siemens::classic_slice_times_ms`). None for anything else.
-fn classic_slice_times(series: &Series) -> Option<Vec<f64>> {
-    let plan = series.plan.as_ref().ok()?.first()?;
+fn classic_slice_times(
+    series: &Series,
+    plan: &crate::ingest::geometry::VolumePlan,
+) -> Option<Vec<f64>> {
     if series.modality != "MR" || plan.slices.len() < 2 {
         return None;
     }
@@ -295,6 +334,7 @@ fn image_type_as_dcm2niix(image_type: &str) -> Vec<String> {
         .split('\\')
         .flat_map(|v| v.split('_'))
         .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
         .collect();
     let tail: Vec<&str> = values.iter().skip(2).map(String::as_str).collect();
     let has = |code: &str| tail.contains(&code);

@@ -47,7 +47,11 @@ pub fn readout_keys(
     if let Some(pe) = acquisition_pe {
         keys.push(("AcquisitionMatrixPE", json!(pe)));
     }
-    let recon_pe = along_columns.map(|c| if c { rows } else { columns });
+    // Without the direction, a square MR image's size is its size along either axis (dcm2niix).
+    let mr = crate::ingest::header::str_of(obj, tags::MODALITY).is_some_and(|m| m == "MR");
+    let recon_pe = along_columns
+        .map(|c| if c { rows } else { columns })
+        .or_else(|| (mr && rows == columns).then_some(rows));
     if let Some(pe) = recon_pe {
         keys.push(("ReconMatrixPE", json!(pe)));
     }

@@ -246,22 +246,31 @@ pub fn phoenix_protocol(obj: &InMemDicomObject) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The number a protocol's ASCCONV block gives `key` (decimal, or hex as `0x…`), if it has one.
-pub fn protocol_number(protocol: &str, key: &str) -> Option<f64> {
+/// The value text a protocol's ASCCONV block gives `key` (up to a `#` comment), if it has one.
+fn protocol_value<'a>(protocol: &'a str, key: &str) -> Option<&'a str> {
     let start = protocol.find("### ASCCONV BEGIN")?;
     let block = &protocol[start..];
     let block = &block[..block.find("### ASCCONV END").unwrap_or(block.len())];
     block.lines().find_map(|line| {
         let (k, v) = line.split_once('=')?;
-        if k.trim() != key {
-            return None;
-        }
-        let v = v.split('#').next()?.trim();
-        match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
-            Some(hex) => i64::from_str_radix(hex, 16).ok().map(|n| n as f64),
-            None => v.parse::<f64>().ok(),
-        }
+        (k.trim() == key).then(|| v.split('#').next().unwrap_or("").trim())
     })
+}
+
+/// The number a protocol's ASCCONV block gives `key` (decimal, or hex as `0x…`), if it has one.
+pub fn protocol_number(protocol: &str, key: &str) -> Option<f64> {
+    let v = protocol_value(protocol, key)?;
+    match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+        Some(hex) => i64::from_str_radix(hex, 16).ok().map(|n| n as f64),
+        None => v.parse::<f64>().ok(),
+    }
+}
+
+/// The text a protocol's ASCCONV block gives `key`, its doubled quotes removed
+/// (`""Head_32""` is `Head_32`); None when absent or empty.
+pub fn protocol_text(protocol: &str, key: &str) -> Option<String> {
+    let v = protocol_value(protocol, key)?.replace('"', "");
+    (!v.is_empty()).then_some(v)
 }
 
 fn i32_at(b: &[u8], at: usize) -> Option<i32> {

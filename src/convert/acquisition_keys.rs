@@ -1,0 +1,394 @@
+//! Sidecar keys that describe the acquisition beyond its geometry and readout, under the names
+//! and by the rules of dcm2niix v1.0.20260724's BIDS sidecar: the Siemens protocol's keys (the
+//! ASCCONV block of the CSA series header's MrPhoenixProtocol, and Siemens private attributes)
+//! and the sequence descriptions dcm2niix derives from standard attributes (PS3.3 C.8.3.1:
+//! ScanningSequence, SequenceVariant, ImageType; C.8.13.5.1: SpoilingState... as (0018,9016)).
+//! Numbers are printed as dcm2niix prints them (`%g`: six significant digits). Left out, as
+//! the rest of the sidecar leaves them out: the software baseline (ConsistencyInfo), which
+//! PS3.15 removes with the device's identity.
+
+use dicom_dictionary_std::tags;
+use dicom_object::InMemDicomObject;
+use serde_json::{json, Value};
+
+use crate::ingest::header::{creator_element, f64_of, str_of, text_number, text_of};
+use crate::ingest::siemens::{phoenix_protocol, protocol_number, protocol_text, significant6};
+
+/// What the series is, as far as these keys depend on it.
+pub(super) struct SeriesFacts {
+    /// Siemens made it (dcm2niix's maker name).
+    pub siemens: bool,
+    /// Its images hold phase (EchoTime1 and EchoTime2 of a field map).
+    pub phase: bool,
+    /// A diffusion series (DiffusionScheme).
+    pub diffusion: bool,
+    /// Slices excited together (MultibandAccelerationFactor), 1 when none.
+    pub multiband: f64,
+}
+
+/// The keys of a series' first file `obj`, each only when its source holds a value.
+pub(super) fn acquisition_keys(
+    obj: &InMemDicomObject,
+    facts: &SeriesFacts,
+) -> Vec<(&'static str, Value)> {
+    let mut keys = Vec::new();
+    // Any modality: a derived image is no raw image; the de-identification's description; CT's
+    // exposure (ms → s, mA, mAs).
+    if str_of(obj, tags::IMAGE_TYPE).is_some_and(|t| t.split('\\').any(|w| w.trim() == "DERIVED")) {
+        keys.push(("RawImage", json!(false)));
+    }
+    // dcm2niix reads its first 65 characters (its string buffer).
+    if let Some(m) = str_of(obj, tags::DEIDENTIFICATION_METHOD).filter(|m| !m.is_empty()) {
+        let m: String = m.chars().take(65).collect();
+        let words: Vec<&str> = m.split('\\').map(str::trim).collect();
+        keys.push(("DeidentificationMethod", json!(words)));
+    }
+    let number = |tag| f64_of(obj, tag).filter(|v| v.is_finite() && *v > 0.0);
+    if let Some(ms) = number(tags::EXPOSURE_TIME) {
+        keys.push(("ExposureTime", json!(significant6(ms / 1000.0))));
+    }
+    if let Some(ma) = number(tags::X_RAY_TUBE_CURRENT) {
+        keys.push(("XRayTubeCurrent", json!(significant6(ma))));
+    }
+    if let Some(mas) = number(tags::EXPOSURE) {
+        keys.push(("XRayExposure", json!(significant6(mas))));
+    }
+    let mr = str_of(obj, tags::MODALITY).is_some_and(|m| m == "MR");
+    if !mr {
+        return keys;
+    }
+    if let Some(n) = number(tags::NUMBER_OF_AVERAGES).filter(|n| *n > 1.0) {
+        keys.push(("NumberOfAverages", json!(significant6(n))));
+    }
+    if let Some(t) = pulse_sequence_type(obj, facts.multiband) {
+        keys.push(("PulseSequenceType", json!(t)));
+    }
+    if let Some(s) = spoiling_state(obj) {
+        keys.push(("SpoilingState", json!(s)));
+    }
+    if let Some(c) = nonlinear_gradient_correction(obj) {
+        keys.push(("NonlinearGradientCorrection", json!(c)));
+    }
+    if facts.siemens {
+        siemens_keys(obj, facts, &mut keys);
+    }
+    keys
+}
+
+/// dcm2niix's name for the sequence, from ScanningSequence and SequenceVariant (its
+/// `PulseSequenceType`): EPI (spin or gradient echo, "Multiband " first when slices are excited
+/// together), MPRAGE, spoiled or plain gradient echo, (inversion recovery) spin echo.
+fn pulse_sequence_type(obj: &InMemDicomObject, multiband: f64) -> Option<String> {
+    let words = |tag| -> Vec<String> {
+        str_of(obj, tag)
+            .unwrap_or_default()
+            .split('\\')
+            .map(|w| w.trim().to_string())
+            .collect()
+    };
+    let seq = words(tags::SCANNING_SEQUENCE);
+    let var = words(tags::SEQUENCE_VARIANT);
+    let has = |v: &[String], w: &str| v.iter().any(|x| x == w);
+    let t = if has(&seq, "EP") {
+        let mb = if multiband > 1.0 { "Multiband " } else { "" };
+        let echo = if has(&seq, "SE") {
+            "Spin Echo"
+        } else {
+            "Gradient Echo"
+        };
+        format!("{mb}{echo} EPI")
+    } else if has(&seq, "GR") {
+        if has(&var, "MP") && has(&seq, "IR") {
+            "MPRAGE".into()
+        } else if has(&var, "SP") {
+            "Spoiled Gradient Echo".into()
+        } else {
+            "Gradient Echo".into()
+        }
+    } else if has(&seq, "SE") {
+        if has(&seq, "IR") {
+            "Inversion Recovery Spin Echo".into()
+        } else {
+            "Spin Echo".into()
+        }
+    } else {
+        return None;
+    };
+    Some(t)
+}
+
+/// SpoilingState: (0018,9016) Spoiling (NONE → false, RF / GRADIENT / RF_AND_GRADIENT → true),
+/// else true when SequenceVariant says SP (spoiled).
+fn spoiling_state(obj: &InMemDicomObject) -> Option<bool> {
+    if let Some(s) = str_of(obj, tags::SPOILING).filter(|s| !s.is_empty()) {
+        return Some(s != "NONE");
+    }
+    str_of(obj, tags::SEQUENCE_VARIANT)?
+        .split('\\')
+        .any(|w| w.trim() == "SP")
+        .then_some(true)
+}
+
+/// NonlinearGradientCorrection: ImageType says DIS2D or DIS3D (distortion corrected: true) or
+/// ND (not: false), as Siemens writes it.
+fn nonlinear_gradient_correction(obj: &InMemDicomObject) -> Option<bool> {
+    let image_type = str_of(obj, tags::IMAGE_TYPE)?;
+    let words: Vec<&str> = image_type.split('\\').map(str::trim).collect();
+    if words.iter().any(|w| *w == "DIS2D" || *w == "DIS3D") {
+        Some(true)
+    } else if words.contains(&"ND") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// The Siemens keys: from the protocol (ASCCONV) when the file carries one, and from private
+/// attributes of the MR header (0019) and the CSA non-image header (0051).
+fn siemens_keys(
+    obj: &InMemDicomObject,
+    facts: &SeriesFacts,
+    keys: &mut Vec<(&'static str, Value)>,
+) {
+    let g = |x: f64| json!(significant6(x));
+    // DwellTime: (0019,xx18) in ns.
+    if let Some(ns) = creator_element(obj, 0x0019, "SIEMENS MR HEADER", 0x18)
+        .and_then(|t| text_number(obj, t))
+        .filter(|ns| *ns > 0.0)
+    {
+        keys.push(("DwellTime", g(ns * 1e-9)));
+    }
+    // ImageOrientationText: (0051,xx0E), e.g. "Tra>Cor(-6.2)".
+    if let Some(t) = creator_element(obj, 0x0051, "SIEMENS MR HEADER", 0x0E)
+        .and_then(|t| text_of(obj, t))
+        .filter(|t| !t.is_empty())
+    {
+        keys.push((
+            "ImageOrientationText",
+            json!(t.chars().take(65).collect::<String>()),
+        ));
+    }
+    let Some(p) = phoenix_protocol(obj) else {
+        return;
+    };
+    // CoilString: (0051,xx0F), else the DICOM ReceiveCoilName.
+    let coil_string = creator_element(obj, 0x0051, "SIEMENS MR HEADER", 0x0F)
+        .and_then(|t| text_of(obj, t))
+        .filter(|s| !s.is_empty())
+        .or_else(|| str_of(obj, tags::RECEIVE_COIL_NAME).filter(|s| !s.is_empty()));
+    keys.extend(protocol_keys(&p, facts, coil_string));
+}
+
+/// The keys of a Siemens protocol's ASCCONV block `p` (with the file's coil string, written
+/// when it says more than the protocol's active coil elements).
+fn protocol_keys(
+    p: &str,
+    facts: &SeriesFacts,
+    coil_string: Option<String>,
+) -> Vec<(&'static str, Value)> {
+    let mut keys = Vec::new();
+    let g = |x: f64| json!(significant6(x));
+    let num = |key: &str| protocol_number(p, key);
+    let positive = |key: &str| num(key).filter(|v| *v > 0.0);
+    let text = |key: &str| protocol_text(p, key);
+    if let Some(t) = text("tSequenceFileName") {
+        keys.push(("PulseSequenceDetails", json!(t)));
+    }
+    if let Some(v) = positive("sKSpace.lBaseResolution") {
+        keys.push(("BaseResolution", json!(v as i64)));
+    }
+    if let Some(v) = positive("sKSpace.dPhaseResolution") {
+        keys.push(("PhaseResolution", g(v)));
+    }
+    if let Some(v) = positive("sTXSPEC.asNucleusInfo[0].flReferenceAmplitude") {
+        keys.push(("TxRefAmp", g(v)));
+    }
+    // The gradient offsets (X, Y, Z; older protocols without asGPAData) and five shim currents.
+    let offset = |axis: &str| {
+        num(&format!("sGRADSPEC.asGPAData[0].lOffset{axis}"))
+            .filter(|v| *v != 0.0)
+            .or_else(|| num(&format!("sGRADSPEC.lOffset{axis}")))
+            .unwrap_or(0.0)
+    };
+    let x = offset("X");
+    if x != 0.0 {
+        let mut shim = vec![x, offset("Y"), offset("Z")];
+        shim.extend((0..5).map(|i| num(&format!("sGRADSPEC.alShimCurrent[{i}]")).unwrap_or(0.0)));
+        keys.push((
+            "ShimSetting",
+            json!(shim.into_iter().map(significant6).collect::<Vec<_>>()),
+        ));
+    }
+    // The first receive coil element's coil (VD and later; VB's list is asCoilSelectMeas).
+    if let Some(c) = text("sCoilSelectMeas.aRxCoilSelectData[0].asList[0].sCoilElementID.tCoilID")
+        .or_else(|| text("asCoilSelectMeas[0].asList[0].sCoilElementID.tCoilID"))
+    {
+        keys.push(("ReceiveCoilName", json!(c)));
+    }
+    let active = text("sCoilSelectMeas.sCoilStringForConversion");
+    if let Some(a) = &active {
+        keys.push(("ReceiveCoilActiveElements", json!(a)));
+    }
+    if let Some(c) = coil_string.filter(|c| Some(c) != active.as_ref()) {
+        keys.push(("CoilString", json!(c)));
+    }
+    match num("ucCoilCombineMode").map(|v| v as i64) {
+        Some(1) => keys.push(("CoilCombinationMethod", json!("Sum of Squares"))),
+        Some(2) => keys.push(("CoilCombinationMethod", json!("Adaptive Combine"))),
+        _ => {}
+    }
+    let mode = match num("sPat.ucPATMode").map(|v| v as i64) {
+        Some(1) => "SENSE",
+        Some(2) => "GRAPPA",
+        _ => "None",
+    };
+    keys.push(("MatrixCoilMode", json!(mode)));
+    if let Some(v) = num("sPat.lAccelFact3D").filter(|v| *v >= 1.0) {
+        keys.push(("ParallelReductionFactorOutOfPlane", g(v)));
+    }
+    let fraction = match num("sKSpace.ucPhasePartialFourier").map(|v| v as i64) {
+        Some(1) => Some(0.5),
+        Some(2) => Some(0.625),
+        Some(4) => Some(0.75),
+        Some(8) => Some(0.875),
+        _ => None,
+    };
+    if let Some(f) = fraction {
+        keys.push(("PartialFourier", json!(f)));
+    }
+    if let Some(v) = positive("sPat.lRefLinesPE") {
+        keys.push(("RefLinesPE", json!(v as i64)));
+    }
+    if facts.diffusion {
+        let scheme = num("sDiffusion.dsScheme")
+            .filter(|v| *v != 0.0)
+            .or_else(|| num("ucReadOutMode").map(|v| 3.0 - v));
+        match scheme.map(|v| v as i64) {
+            Some(1) => keys.push(("DiffusionScheme", json!("Bipolar"))),
+            Some(2) => keys.push(("DiffusionScheme", json!("Monopolar"))),
+            _ => {}
+        }
+    }
+    if let Some(us) = positive("lDelayTimeInTR") {
+        keys.push(("DelayTime", g(us / 1e6)));
+    }
+    if facts.phase {
+        if let (Some(te1), Some(te2)) = (positive("alTE[0]"), positive("alTE[1]")) {
+            keys.push(("EchoTime1", g(te1 / 1e6)));
+            keys.push(("EchoTime2", g(te2 / 1e6)));
+        }
+    }
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(phase: bool) -> SeriesFacts {
+        SeriesFacts {
+            siemens: true,
+            phase,
+            diffusion: false,
+            multiband: 1.0,
+        }
+    }
+
+    fn key(keys: &[(&'static str, Value)], name: &str) -> Value {
+        keys.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or(Value::Null)
+    }
+
+    /// The ASCCONV lines of heudiconv's `01-anat-scout` (Siemens VE11C) that these keys read,
+    /// and what dcm2niix v1.0.20260724 wrote for that series (facts measured once, outside the
+    /// tests); the phase echo times of its `01-fmap_acq-3mm` phase series likewise.
+    #[test]
+    fn protocol_keys_are_dcm2niix_s() {
+        let p = "### ASCCONV BEGIN object=MrProtDataImpl@MrProtocolData version=51130001 ###\n\
+                 tSequenceFileName\t = \t\"\"%SiemensSeq%\\AALScout\"\"\n\
+                 sKSpace.lBaseResolution\t = \t160\n\
+                 sKSpace.dPhaseResolution\t = \t1.0\n\
+                 sKSpace.ucPhasePartialFourier\t = \t4\n\
+                 sTXSPEC.asNucleusInfo[0].flReferenceAmplitude\t = \t224.660522461\n\
+                 sGRADSPEC.asGPAData[0].lOffsetX\t = \t4153\n\
+                 sGRADSPEC.asGPAData[0].lOffsetY\t = \t-7690\n\
+                 sGRADSPEC.asGPAData[0].lOffsetZ\t = \t-7492\n\
+                 sGRADSPEC.alShimCurrent[0]\t = \t214\n\
+                 sGRADSPEC.alShimCurrent[1]\t = \t-60\n\
+                 sGRADSPEC.alShimCurrent[2]\t = \t-87\n\
+                 sGRADSPEC.alShimCurrent[3]\t = \t-47\n\
+                 sGRADSPEC.alShimCurrent[4]\t = \t60\n\
+                 sCoilSelectMeas.aRxCoilSelectData[0].asList[0].sCoilElementID.tCoilID\t = \t\"\"Head_32\"\"\n\
+                 sCoilSelectMeas.sCoilStringForConversion\t = \t\"\"HEA;HEP\"\"\n\
+                 ucCoilCombineMode\t = \t2\n\
+                 sPat.ucPATMode\t = \t2\n\
+                 sPat.lAccelFact3D\t = \t1\n\
+                 sPat.lRefLinesPE\t = \t24\n\
+                 alTE[0]\t = \t4920\n\
+                 alTE[1]\t = \t7380\n\
+                 ### ASCCONV END ###";
+        let keys = protocol_keys(p, &facts(false), Some("HEA;HEP".into()));
+        let expect = serde_json::json!({
+            "PulseSequenceDetails": "%SiemensSeq%\\AALScout",
+            "BaseResolution": 160,
+            "PhaseResolution": 1.0,
+            "TxRefAmp": 224.661,
+            "ShimSetting": [4153.0, -7690.0, -7492.0, 214.0, -60.0, -87.0, -47.0, 60.0],
+            "ReceiveCoilName": "Head_32",
+            "ReceiveCoilActiveElements": "HEA;HEP",
+            "CoilCombinationMethod": "Adaptive Combine",
+            "MatrixCoilMode": "GRAPPA",
+            "ParallelReductionFactorOutOfPlane": 1.0,
+            "PartialFourier": 0.75,
+            "RefLinesPE": 24,
+        });
+        for (name, value) in expect.as_object().unwrap() {
+            assert_eq!(&key(&keys, name), value, "{name}");
+        }
+        // The coil string equals the active elements: not repeated. Magnitude: no echo times.
+        for absent in ["CoilString", "EchoTime1", "EchoTime2", "DelayTime"] {
+            assert_eq!(key(&keys, absent), Value::Null, "{absent}");
+        }
+        let phase = protocol_keys(p, &facts(true), Some("T:HEA;HEP".into()));
+        assert_eq!(key(&phase, "EchoTime1"), serde_json::json!(0.00492));
+        assert_eq!(key(&phase, "EchoTime2"), serde_json::json!(0.00738));
+        assert_eq!(key(&phase, "CoilString"), serde_json::json!("T:HEA;HEP"));
+    }
+
+    /// dcm2niix's PulseSequenceType on heudiconv's series: a spoiled FLASH scout (GR, SP), a
+    /// BOLD EPI (EP, SK), a multiband diffusion EPI (EP, multiband 3).
+    #[test]
+    fn pulse_sequence_types_are_dcm2niix_s() {
+        use dicom_core::{DataElement, PrimitiveValue, VR};
+        let obj = |seq: &str, var: &str| {
+            let mut o = InMemDicomObject::new_empty();
+            o.put(DataElement::new(
+                tags::SCANNING_SEQUENCE,
+                VR::CS,
+                PrimitiveValue::from(seq),
+            ));
+            o.put(DataElement::new(
+                tags::SEQUENCE_VARIANT,
+                VR::CS,
+                PrimitiveValue::from(var),
+            ));
+            o
+        };
+        let t = |seq, var, mb| pulse_sequence_type(&obj(seq, var), mb);
+        assert_eq!(
+            t("GR", "SP\\OSP", 1.0).as_deref(),
+            Some("Spoiled Gradient Echo")
+        );
+        assert_eq!(t("EP", "SK", 1.0).as_deref(), Some("Gradient Echo EPI"));
+        assert_eq!(
+            t("EP", "SK\\SS", 3.0).as_deref(),
+            Some("Multiband Gradient Echo EPI")
+        );
+        assert_eq!(t("GR\\IR", "SK\\SP\\MP", 1.0).as_deref(), Some("MPRAGE"));
+        assert_eq!(t("RM", "NONE", 1.0), None);
+        assert_eq!(spoiling_state(&obj("GR", "SP\\OSP")), Some(true));
+        assert_eq!(spoiling_state(&obj("EP", "SK")), None);
+    }
+}
