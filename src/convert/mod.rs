@@ -3,7 +3,8 @@
 //! no PHI. Series split by b-value or time point become one 4D file (`.bval`/`.bvec` for DWI),
 //! echoes one file each (`_e2`), as dcm2niix does. Output names never carry site identifiers:
 //! subjects are named by PatientID only when the input is de-identified
-//! (PatientIdentityRemoved YES), otherwise numbered. Submodule `sidecar`: the JSON sidecar.
+//! (PatientIdentityRemoved YES), otherwise numbered. Submodules: `sidecar`, the JSON sidecar
+//! beside every file; `acquisition_keys`, its Siemens protocol and sequence-description keys.
 
 mod acquisition_keys;
 mod sidecar;
@@ -105,6 +106,15 @@ fn form(v: &SeriesVolume) -> nifti_io::ImageForm {
 }
 
 /// Write one series' volumes under `dir` with `stem`; returns the written NIfTI names.
+/// The file stem of a volume written apart: the series' stem, then its label (`_e2`, `_i00004`).
+fn volume_stem(stem: &str, label: &str) -> String {
+    if label.is_empty() {
+        stem.to_string()
+    } else {
+        format!("{stem}_{label}")
+    }
+}
+
 fn write_series(
     vols: &[SeriesVolume],
     dir: &Path,
@@ -155,11 +165,7 @@ fn write_series(
         out.push((format!("{stem}.{ext}"), vec![d[2], d[1], d[0], vols.len()]));
     } else {
         for v in vols {
-            let name = if v.label.is_empty() {
-                format!("{stem}.{ext}")
-            } else {
-                format!("{stem}_{}.{ext}", v.label)
-            };
+            let name = format!("{}.{ext}", volume_stem(stem, &v.label));
             let path = dir.join(&name);
             nifti_io::write_images(std::slice::from_ref(&v.volume), &path, &meta, form(v))
                 .map_err(|e| werr(&path, e))?;
@@ -398,11 +404,7 @@ fn convert_inventory(
                     vols.iter()
                         .enumerate()
                         .map(|(i, v)| {
-                            let name = if v.label.is_empty() {
-                                stem.clone()
-                            } else {
-                                format!("{stem}_{}", v.label)
-                            };
+                            let name = volume_stem(stem, &v.label);
                             (name, sidecar::sidecar(s, std::slice::from_ref(v), i))
                         })
                         .collect()

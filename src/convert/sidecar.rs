@@ -141,9 +141,9 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume], part: usize) -> Va
         // A Siemens mosaic's slice times (acquisition order), and in the order its slices are
         // written.
         let mosaic = first_file.is_some_and(|f| f.mosaic.is_some());
-        let classic = (!mosaic
-            && manufacturer_name(&str_of(&obj, tags::MANUFACTURER).unwrap_or_default())
-                == "Siemens")
+        let siemens =
+            manufacturer_name(&str_of(&obj, tags::MANUFACTURER).unwrap_or_default()) == "Siemens";
+        let classic = (!mosaic && siemens)
             .then(|| plan.and_then(|p| classic_slice_times(series, p)))
             .flatten();
         let times = if mosaic {
@@ -179,8 +179,7 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume], part: usize) -> Va
             }
         }
         let facts = super::acquisition_keys::SeriesFacts {
-            siemens: manufacturer_name(&str_of(&obj, tags::MANUFACTURER).unwrap_or_default())
-                == "Siemens",
+            siemens,
             phase: first_file
                 .is_some_and(|f| f.component == crate::ingest::header::Component::Phase),
             diffusion: series.kind == crate::ingest::SeriesKind::Dwi
