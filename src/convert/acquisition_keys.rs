@@ -53,6 +53,10 @@ pub(super) fn acquisition_keys(
     if let Some(mas) = number(tags::EXPOSURE) {
         keys.push(("XRayExposure", json!(significant6(mas))));
     }
+    // From ImageType whatever the modality (dcm2niix writes it for a CT saying ND too).
+    if let Some(c) = nonlinear_gradient_correction(obj) {
+        keys.push(("NonlinearGradientCorrection", json!(c)));
+    }
     let mr = str_of(obj, tags::MODALITY).is_some_and(|m| m == "MR");
     if !mr {
         return keys;
@@ -65,9 +69,6 @@ pub(super) fn acquisition_keys(
     }
     if let Some(s) = spoiling_state(obj) {
         keys.push(("SpoilingState", json!(s)));
-    }
-    if let Some(c) = nonlinear_gradient_correction(obj) {
-        keys.push(("NonlinearGradientCorrection", json!(c)));
     }
     if facts.siemens {
         siemens_keys(obj, facts, &mut keys);

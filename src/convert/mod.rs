@@ -4,9 +4,11 @@
 //! echoes one file each (`_e2`), as dcm2niix does. Output names never carry site identifiers:
 //! subjects are named by PatientID only when the input is de-identified
 //! (PatientIdentityRemoved YES), otherwise numbered. Submodules: `sidecar`, the JSON sidecar
-//! beside every file; `acquisition_keys`, its Siemens protocol and sequence-description keys.
+//! beside every file; `acquisition_keys`, its Siemens protocol and sequence-description keys;
+//! `pet_keys`, its BIDS-PET keys.
 
 mod acquisition_keys;
+mod pet_keys;
 mod sidecar;
 
 use std::path::{Path, PathBuf};

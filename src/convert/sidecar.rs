@@ -120,7 +120,8 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume], part: usize) -> Va
                 // A list for ImageType only; other multi-valued attributes keep DICOM's
                 // backslashes, as dcm2niix writes them ("SequenceVariant": "SK\\SS").
                 let val = if name == "ImageType" {
-                    json!(image_type_as_dcm2niix(&v))
+                    let ge = crate::ingest::header::ge_image_type(&obj);
+                    json!(image_type_as_dcm2niix(&v, ge))
                 } else {
                     json!(v)
                 };
@@ -218,7 +219,14 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume], part: usize) -> Va
         ];
         for (name, tag, scale) in nums {
             if let Some(v) = f64_of(&obj, tag) {
-                m.insert(name.into(), json!(v * scale));
+                // Six significant digits, as dcm2niix prints them (%g); the imaging frequency
+                // as written (dcm2niix prints it in full).
+                let v = if name == "ImagingFrequency" {
+                    v * scale
+                } else {
+                    crate::ingest::siemens::significant6(v * scale)
+                };
+                m.insert(name.into(), json!(v));
             }
         }
         if let Some(rp) = first_item(&obj, tags::RADIOPHARMACEUTICAL_INFORMATION_SEQUENCE) {
@@ -230,6 +238,32 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume], part: usize) -> Va
             }
             if let Some(v) = f64_of(rp, tags::RADIONUCLIDE_TOTAL_DOSE) {
                 m.insert("RadionuclideTotalDose".into(), json!(v));
+            }
+        }
+        if series.modality == "PT" {
+            // The header of each volume's first image, in volume order (dynamic PET frames).
+            let frames: Vec<_> = series
+                .plan
+                .as_ref()
+                .map(|p| {
+                    p.iter()
+                        .skip(part)
+                        .take(vols.len().max(1))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|p| series.files.get(p.slices.first()?.file))
+                .filter_map(|f| {
+                    OpenFileOptions::new()
+                        .read_until(tags::PIXEL_DATA)
+                        .open_file(&f.path)
+                        .ok()
+                        .map(|o| o.into_inner())
+                })
+                .collect();
+            for (key, value) in super::pet_keys::pet_keys(&obj, &frames) {
+                m.insert(key.into(), value);
             }
         }
     }
@@ -327,8 +361,12 @@ fn manufacturer_name(maker: &str) -> String {
 
 /// ImageType as dcm2niix writes it in its sidecar: values also split at `_` (`M_SE` → `M`, `SE`),
 /// and the complex component its letter code names (`M`, `P`, `R`, `I`, or the word `PHASE`,
-/// from the third value on) appended as a word: `MAGNITUDE`, `PHASE`, `REAL`, `IMAGINARY`.
-fn image_type_as_dcm2niix(image_type: &str) -> Vec<String> {
+/// from the third value on; else GE's private image type `ge`) appended as a word:
+/// `MAGNITUDE`, `PHASE`, `REAL`, `IMAGINARY`. Empty values are dropped.
+fn image_type_as_dcm2niix(
+    image_type: &str,
+    ge: Option<crate::ingest::header::Component>,
+) -> Vec<String> {
     let mut values: Vec<String> = image_type
         .split('\\')
         .flat_map(|v| v.split('_'))
@@ -346,7 +384,14 @@ fn image_type_as_dcm2niix(image_type: &str) -> Vec<String> {
     } else if has("M") {
         Some("MAGNITUDE")
     } else {
-        None
+        // Else GE's private image type says it (dcm2niix appends it too).
+        use crate::ingest::header::Component;
+        ge.map(|c| match c {
+            Component::Magnitude => "MAGNITUDE",
+            Component::Phase => "PHASE",
+            Component::Real => "REAL",
+            Component::Imaginary => "IMAGINARY",
+        })
     };
     if let Some(w) = word {
         values.push(w.to_string());
@@ -450,7 +495,23 @@ mod tests {
             ),
         ];
         for (dicom, dcm2niix) in cases {
-            assert_eq!(image_type_as_dcm2niix(dicom), dcm2niix, "{dicom}");
+            assert_eq!(image_type_as_dcm2niix(dicom, None), dcm2niix, "{dicom}");
         }
+        // A GE image whose ImageType names no component: GE's private type (0043,xx2F) does
+        // (dcm2niix on a GE magnitude/phase series of this layout).
+        use crate::ingest::header::Component;
+        assert_eq!(
+            image_type_as_dcm2niix("ORIGINAL\\PRIMARY\\OTHER", Some(Component::Phase)),
+            ["ORIGINAL", "PRIMARY", "OTHER", "PHASE"]
+        );
+        assert_eq!(
+            image_type_as_dcm2niix("ORIGINAL\\PRIMARY\\OTHER", Some(Component::Magnitude)),
+            ["ORIGINAL", "PRIMARY", "OTHER", "MAGNITUDE"]
+        );
+        // A double backslash (an empty value) is no value (dcm2niix on pydicom's MPR file).
+        assert_eq!(
+            image_type_as_dcm2niix("DERIVED\\SECONDARY\\\\CSAPARALLEL", None),
+            ["DERIVED", "SECONDARY", "CSAPARALLEL"]
+        );
     }
 }

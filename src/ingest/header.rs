@@ -149,20 +149,24 @@ impl Component {
     }
 }
 
+/// GE's private image type (0043,xx2F): 0 magnitude, 1 phase, 2 real, 3 imaginary.
+pub(crate) fn ge_image_type(obj: &InMemDicomObject) -> Option<Component> {
+    let v = value_as(
+        obj,
+        creator_element(obj, 0x0043, "GEMS_PARM_01", 0x2F)?,
+        VR::SS,
+    )?;
+    match v.to_int::<i64>().ok()? {
+        0 => Some(Component::Magnitude),
+        1 => Some(Component::Phase),
+        2 => Some(Component::Real),
+        3 => Some(Component::Imaginary),
+        _ => None,
+    }
+}
+
 fn complex_component(obj: &InMemDicomObject, image_type: &[String]) -> Component {
-    let ge = || {
-        let v = value_as(
-            obj,
-            creator_element(obj, 0x0043, "GEMS_PARM_01", 0x2F)?,
-            VR::SS,
-        )?;
-        match v.to_int::<i64>().ok()? {
-            1 => Some(Component::Phase),
-            2 => Some(Component::Real),
-            3 => Some(Component::Imaginary),
-            _ => None,
-        }
-    };
+    let ge = || ge_image_type(obj);
     image_type
         .iter()
         .skip(2)
