@@ -787,9 +787,13 @@ fn converted_time_series(
 /// images of acquisition t at every position (as dcm2niix writes it).
 #[test]
 fn a_2d_time_series_with_per_slice_times_is_one_4d_file() {
-    let (_dir, nii, _) = converted_time_series("SIEMENS", "2D");
+    let (_dir, nii, side) = converted_time_series("SIEMENS", "2D");
     let h = nifti::NiftiHeader::from_file(&nii).unwrap();
     assert_eq!(&h.dim[..5], &[4, 5, 4, 3, 2]);
+    // The time between volumes (their AcquisitionTimes are 2 s apart; no RepetitionTime in
+    // the headers) is pixdim[4] and the sidecar's RepetitionTime, as dcm2niix sets them.
+    assert_eq!(h.pixdim[4], 2.0);
+    assert_eq!(side["RepetitionTime"], 2.0, "{side}");
     let v = voxels(&nii);
     for t in 0..2 {
         for k in 0..3 {

@@ -5,11 +5,12 @@
 //! subjects are named by PatientID only when the input is de-identified
 //! (PatientIdentityRemoved YES), otherwise numbered. Submodules: `sidecar`, the JSON sidecar
 //! beside every file; `acquisition_keys`, its Siemens protocol and sequence-description keys;
-//! `pet_keys`, its BIDS-PET keys.
+//! `pet_keys`, its BIDS-PET keys; `timing`, a 4D file's time between volumes.
 
 mod acquisition_keys;
 mod pet_keys;
 mod sidecar;
+mod timing;
 
 use std::path::{Path, PathBuf};
 
@@ -107,7 +108,6 @@ fn form(v: &SeriesVolume) -> nifti_io::ImageForm {
     }
 }
 
-/// Write one series' volumes under `dir` with `stem`; returns the written NIfTI names.
 /// The file stem of a volume written apart: the series' stem, then its label (`_e2`, `_i00004`).
 fn volume_stem(stem: &str, label: &str) -> String {
     if label.is_empty() {
@@ -117,11 +117,14 @@ fn volume_stem(stem: &str, label: &str) -> String {
     }
 }
 
+/// Write one series' volumes under `dir` with `stem`; returns the written NIfTI names. A 4D
+/// file's time step (pixdim[4]) is `time_step_s`.
 fn write_series(
     vols: &[SeriesVolume],
     dir: &Path,
     stem: &str,
     gzip: bool,
+    time_step_s: Option<f64>,
 ) -> Result<Vec<(String, Vec<usize>)>, ConvertError> {
     let ext = if gzip { "nii.gz" } else { "nii" };
     let werr = |path: &Path, e: nifti_io::NiftiError| ConvertError::Write {
@@ -130,7 +133,7 @@ fn write_series(
     };
     let meta = NiftiMeta {
         description: "ancilla".into(),
-        time_step_s: None,
+        time_step_s,
     };
     let mut out = Vec::new();
     if four_d(vols) {
@@ -396,12 +399,18 @@ fn convert_inventory(
                 }
                 let dir = out.join(&subject);
                 let stem = &stems[idx];
+                let timing = four_d(&vols).then(|| timing::volume_timing(s)).flatten();
                 let mut written =
-                    write_series(&vols, &dir, stem, gzip).map_err(|e| e.to_string())?;
+                    write_series(&vols, &dir, stem, gzip, timing.as_ref().map(|t| t.step_s))
+                        .map_err(|e| e.to_string())?;
                 // A sidecar beside every file written, named as it is (dcm2niix's layout): one
                 // for a 4D file, one a volume for volumes written apart (echoes, planes).
                 let mut sides: Vec<(String, Value)> = if four_d(&vols) {
-                    vec![(stem.clone(), sidecar::sidecar(s, &vols, 0))]
+                    let mut side = sidecar::sidecar(s, &vols, 0);
+                    if let (Some(t), Some(m)) = (&timing, side.as_object_mut()) {
+                        t.write_into(m);
+                    }
+                    vec![(stem.clone(), side)]
                 } else {
                     vols.iter()
                         .enumerate()

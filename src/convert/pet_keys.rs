@@ -135,8 +135,12 @@ pub(super) fn pet_keys(
         let seconds: Vec<f64> = r.iter().map(|t| significant6(t / 1000.0)).collect();
         keys.push(("FrameReferenceTime", json!(seconds)));
     }
-    keys.push(("ScanStart", json!(0)));
-    if let Some(dc) = text(tags::DECAY_CORRECTION) {
+    // Written only when the series is timed (SeriesTime or AcquisitionTime), as dcm2niix.
+    let timed = series_s.is_some() || str_of(obj, tags::ACQUISITION_TIME).is_some();
+    if timed {
+        keys.push(("ScanStart", json!(0)));
+    }
+    if let Some(dc) = text(tags::DECAY_CORRECTION).filter(|_| timed) {
         let corrected = dc != "NONE";
         keys.push(("ImageDecayCorrected", json!(corrected)));
         if corrected && dc == "START" {
