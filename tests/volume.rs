@@ -781,6 +781,45 @@ fn converted_time_series(
     (dir, nii[0].clone(), serde_json::from_str(&json).unwrap())
 }
 
+/// Voxels keep a stored integer type as dcm2niix (default `-l n`) keeps it: 8-bit unsigned as
+/// uint8 (datatype 2); 16-bit unsigned as int16 (4) when int16 holds every value, else uint16
+/// (512); signed as int16 — each value intact (float32 before, or int16 only).
+#[test]
+fn stored_integer_types_are_kept_as_dcm2niix_keeps_them() {
+    for (bits, signed, seed, datatype) in [
+        (8u16, false, 1, 2i16),
+        (16, false, 400, 512),
+        (16, false, 3, 4),
+        (16, true, -5, 4),
+    ] {
+        let slices: Vec<Slice> = (0..3)
+            .map(|k| {
+                let mut s = Slice::new("1.2.3.23", [0.0, 0.0, 4.0 * k as f64], values(seed + k));
+                if bits == 8 {
+                    s.values = (0..20).map(|p| 10 * k + p).collect();
+                }
+                s.bits = bits;
+                s.signed = signed;
+                s
+            })
+            .collect();
+        let (_dir, nii, _) = convert_slices(&slices);
+        let h = nifti::NiftiHeader::from_file(&nii[0]).unwrap();
+        assert_eq!(h.datatype, datatype, "{bits} bits, signed {signed}");
+        let v = voxels(&nii[0]);
+        for (k, s) in slices.iter().enumerate() {
+            let mut got: Vec<i32> = (0..4)
+                .flat_map(|j| (0..5).map(move |i| (i, j)))
+                .map(|(i, j)| v[[i, j, k]] as i32)
+                .collect();
+            let mut want = s.values.clone();
+            got.sort();
+            want.sort();
+            assert_eq!(got, want, "{bits} bits, signed {signed}, slice {k}");
+        }
+    }
+}
+
 /// A 2D time series (fMRI, dynamic contrast) stores each slice's own AcquisitionTime: the
 /// times at one position differ from those at the next. Regression: such series were refused
 /// ("t=… is missing at some slice positions"); they are one 4D file, volume t holding the

@@ -101,11 +101,36 @@ fn four_d(vols: &[SeriesVolume]) -> bool {
 }
 
 /// The NIfTI form of a converted volume: placed in patient space or not, grey or colour.
-fn form(v: &SeriesVolume) -> nifti_io::ImageForm {
+fn form(v: &SeriesVolume, stored: Stored) -> nifti_io::ImageForm {
     nifti_io::ImageForm {
         placed: v.placed,
         rgb: v.rgb,
+        unsigned: stored.unsigned,
+        bits: stored.bits,
     }
+}
+
+/// How a series stores its pixels: unsigned (every file's PixelRepresentation 0), and the bits
+/// allocated (the largest of its files').
+#[derive(Debug, Clone, Copy)]
+struct Stored {
+    unsigned: bool,
+    bits: u16,
+}
+
+impl Stored {
+    fn of(s: &Series) -> Stored {
+        Stored {
+            unsigned: s.files.iter().all(|f| !f.pixel_signed),
+            bits: s.files.iter().map(|f| f.bits_allocated).max().unwrap_or(16),
+        }
+    }
+
+    /// Derived values (SUV): no stored type to keep.
+    const DERIVED: Stored = Stored {
+        unsigned: false,
+        bits: 32,
+    };
 }
 
 /// The file stem of a volume written apart: the series' stem, then its label (`_e2`, `_i00004`).
@@ -117,14 +142,15 @@ fn volume_stem(stem: &str, label: &str) -> String {
     }
 }
 
-/// Write one series' volumes under `dir` with `stem`; returns the written NIfTI names. A 4D
-/// file's time step (pixdim[4]) is `time_step_s`.
+/// Write one series' volumes under `dir` with `stem`; returns the written NIfTI names. The
+/// files' time step (pixdim[4]) is `time_step_s`; `stored`: how the series stores its pixels.
 fn write_series(
     vols: &[SeriesVolume],
     dir: &Path,
     stem: &str,
     gzip: bool,
     time_step_s: Option<f64>,
+    stored: Stored,
 ) -> Result<Vec<(String, Vec<usize>)>, ConvertError> {
     let ext = if gzip { "nii.gz" } else { "nii" };
     let werr = |path: &Path, e: nifti_io::NiftiError| ConvertError::Write {
@@ -139,7 +165,8 @@ fn write_series(
     if four_d(vols) {
         let path = dir.join(format!("{stem}.{ext}"));
         let parts: Vec<crate::volume::Volume> = vols.iter().map(|v| v.volume.clone()).collect();
-        nifti_io::write_images(&parts, &path, &meta, form(&vols[0])).map_err(|e| werr(&path, e))?;
+        nifti_io::write_images(&parts, &path, &meta, form(&vols[0], stored))
+            .map_err(|e| werr(&path, e))?;
         // A diffusion series (every volume with a b-value, one of them weighted; GE writes its
         // b-value attribute into other series too): FSL's b-values and gradient directions
         // beside it, as dcm2niix.
@@ -172,8 +199,13 @@ fn write_series(
         for v in vols {
             let name = format!("{}.{ext}", volume_stem(stem, &v.label));
             let path = dir.join(&name);
-            nifti_io::write_images(std::slice::from_ref(&v.volume), &path, &meta, form(v))
-                .map_err(|e| werr(&path, e))?;
+            nifti_io::write_images(
+                std::slice::from_ref(&v.volume),
+                &path,
+                &meta,
+                form(v, stored),
+            )
+            .map_err(|e| werr(&path, e))?;
             let d = v.volume.dims();
             out.push((name, vec![d[2], d[1], d[0]]));
         }
@@ -216,7 +248,7 @@ fn write_suv(
                     std::slice::from_ref(&suv),
                     &dir.join(&name),
                     &meta,
-                    form(v),
+                    form(v, Stored::DERIVED),
                 )
                 .map_err(|e| e.to_string())?;
                 let d = suv.dims();
@@ -399,10 +431,18 @@ fn convert_inventory(
                 }
                 let dir = out.join(&subject);
                 let stem = &stems[idx];
+                // 4D: dcm2niix's time between volumes; 3D: the repetition time, which dcm2niix
+                // writes in pixdim[4] too.
                 let timing = four_d(&vols).then(|| timing::volume_timing(s)).flatten();
-                let mut written =
-                    write_series(&vols, &dir, stem, gzip, timing.as_ref().map(|t| t.step_s))
-                        .map_err(|e| e.to_string())?;
+                let step = timing.as_ref().map(|t| t.step_s).or_else(|| {
+                    s.files
+                        .first()
+                        .and_then(|f| f.repetition_time)
+                        .filter(|t| t.is_finite() && *t > 0.0)
+                        .map(|t| t / 1000.0)
+                });
+                let mut written = write_series(&vols, &dir, stem, gzip, step, Stored::of(s))
+                    .map_err(|e| e.to_string())?;
                 // A sidecar beside every file written, named as it is (dcm2niix's layout): one
                 // for a 4D file, one a volume for volumes written apart (echoes, planes).
                 let mut sides: Vec<(String, Value)> = if four_d(&vols) {

@@ -232,6 +232,12 @@ pub struct ImageForm {
     pub placed: bool,
     /// Packed colour voxels (`pixels::pack_rgb`), written as NIfTI RGB24 (datatype 128).
     pub rgb: bool,
+    /// Stored unsigned in DICOM (PixelRepresentation 0), in `bits` bits allocated: written as
+    /// dcm2niix writes it (its default `-l n`): 8-bit as uint8 when every value is one; int16
+    /// when it holds every value; else 16-bit unsigned as uint16 when it holds them; else
+    /// float32.
+    pub unsigned: bool,
+    pub bits: u16,
 }
 
 /// Write exported images of one shape (several make a 4D file) in the form `form` says.
@@ -252,6 +258,24 @@ pub fn write_images(
     };
     let views: Vec<ArrayView3<f32>> = vols.iter().map(|v| v.data.view()).collect();
     if !form.rgb {
+        use super::nifti_write::{
+            all_int16, all_uint16, all_uint8, header_for_volumes, write_file_as_u16,
+            write_file_as_u8,
+        };
+        if form.unsigned && form.bits == 8 && all_uint8(&views) {
+            let shape = common_shape(&views, path)?;
+            let header = header_for_volumes::<u8>(&header, shape, views.len());
+            return write_atomically(path, |tmp| {
+                write_file_as_u8(tmp, &header, &views, gzip_level(path))
+            });
+        }
+        if form.unsigned && !all_int16(&views) && all_uint16(&views) {
+            let shape = common_shape(&views, path)?;
+            let header = header_for_volumes::<u16>(&header, shape, views.len());
+            return write_atomically(path, |tmp| {
+                write_file_as_u16(tmp, &header, &views, gzip_level(path))
+            });
+        }
         return write_f32_volumes(&views, path, header);
     }
     let shape = common_shape(&views, path)?;

@@ -135,20 +135,21 @@ fn write_to<T: bytemuck::Pod>(
     })
 }
 
-/// Write `header` and then every volume of f32 voxels as int16 (each value must be one: see
-/// `all_int16`), rows flipped as in `write_to`.
-fn write_as_i16_to(
+/// Write `header` and then every volume of f32 voxels as whole numbers of type `T` (each value
+/// must be one `T` holds: see `all_whole`), converted by `whole`, rows flipped as in `write_to`.
+fn write_as_whole_to<T: bytemuck::Pod>(
     out: &mut (impl Write + ?Sized),
     header: &NiftiHeader,
     volumes: &[ArrayView3<f32>],
+    whole: fn(f32) -> T,
 ) -> io::Result<()> {
     out.write_all(&header_bytes(header))?;
-    let mut row_buf: Vec<i16> = Vec::new();
+    let mut row_buf: Vec<T> = Vec::new();
     rows_in_file_order(volumes, |row| {
         row_buf.clear();
         match row.as_slice() {
-            Some(r) => row_buf.extend(r.iter().map(|&x| whole_to_i16(x))),
-            None => row_buf.extend(row.iter().map(|&x| whole_to_i16(x))),
+            Some(r) => row_buf.extend(r.iter().map(|&x| whole(x))),
+            None => row_buf.extend(row.iter().map(|&x| whole(x))),
         }
         out.write_all(bytemuck::cast_slice(&row_buf))
     })
@@ -165,12 +166,50 @@ fn whole_to_i16(x: f32) -> i16 {
     ((x + ROUNDER).to_bits() as i32 - ROUNDER.to_bits() as i32) as i16
 }
 
+/// A whole number of uint16's range given as f32, as uint16 (as `whole_to_i16`).
+fn whole_to_u16(x: f32) -> u16 {
+    ((x + ROUNDER).to_bits() as i32 - ROUNDER.to_bits() as i32) as u16
+}
+
 /// Whether every voxel is a whole number that int16 holds exactly (NaN and infinities are not),
 /// so the volume can be stored as int16 without losing anything, as dcm2niix stores MR.
 pub fn all_int16(volumes: &[ArrayView3<f32>]) -> bool {
+    all_whole(volumes, -32768.0, 32767.0)
+}
+
+/// Whether every voxel is a whole number that uint16 holds exactly (see `all_int16`).
+pub fn all_uint16(volumes: &[ArrayView3<f32>]) -> bool {
+    all_whole(volumes, 0.0, 65535.0)
+}
+
+/// Whether every voxel is a whole number that uint8 holds exactly (see `all_int16`).
+pub fn all_uint8(volumes: &[ArrayView3<f32>]) -> bool {
+    all_whole(volumes, 0.0, 255.0)
+}
+
+/// A whole number of uint8's range given as f32, as uint8 (as `whole_to_i16`).
+fn whole_to_u8(x: f32) -> u8 {
+    ((x + ROUNDER).to_bits() as i32 - ROUNDER.to_bits() as i32) as u8
+}
+
+/// `write_file` of f32 volumes whose every value `all_uint8` holds, stored as uint8 (`header`
+/// must say so: `header_for_volumes::<u8>`).
+pub fn write_file_as_u8(
+    tmp: &Path,
+    header: &NiftiHeader,
+    volumes: &[ArrayView3<f32>],
+    gzip_level: Option<u32>,
+) -> io::Result<()> {
+    write_stream(tmp, gzip_level, |w| {
+        write_as_whole_to(w, header, volumes, whole_to_u8)
+    })
+}
+
+/// Whether every voxel is a whole number within `lo..=hi`.
+fn all_whole(volumes: &[ArrayView3<f32>], lo: f32, hi: f32) -> bool {
     // In range, and unchanged by rounding to a whole number (`ROUNDER`); NaN fails both tests.
     // Float compares only, in blocks without an early exit inside: vector registers.
-    let one = |x: f32| (-32768.0..=32767.0).contains(&x) & ((x + ROUNDER) - ROUNDER == x);
+    let one = |x: f32| (lo..=hi).contains(&x) & ((x + ROUNDER) - ROUNDER == x);
     let exact = |s: &[f32]| {
         s.chunks(4096)
             .all(|c| c.iter().fold(true, |ok, &x| ok & one(x)))
@@ -222,7 +261,22 @@ pub fn write_file_as_i16(
     volumes: &[ArrayView3<f32>],
     gzip_level: Option<u32>,
 ) -> io::Result<()> {
-    write_stream(tmp, gzip_level, |w| write_as_i16_to(w, header, volumes))
+    write_stream(tmp, gzip_level, |w| {
+        write_as_whole_to(w, header, volumes, whole_to_i16)
+    })
+}
+
+/// `write_file` of f32 volumes whose every value `all_uint16` holds, stored as uint16 (`header`
+/// must say so: `header_for_volumes::<u16>`).
+pub fn write_file_as_u16(
+    tmp: &Path,
+    header: &NiftiHeader,
+    volumes: &[ArrayView3<f32>],
+    gzip_level: Option<u32>,
+) -> io::Result<()> {
+    write_stream(tmp, gzip_level, |w| {
+        write_as_whole_to(w, header, volumes, whole_to_u16)
+    })
 }
 
 #[cfg(test)]
@@ -269,6 +323,19 @@ mod tests {
 
     /// The int16 test and conversion at and beyond the range limits, on fractions, NaN and the
     /// infinities; every whole number of the range converts to itself.
+    #[test]
+    fn uint16_test_and_conversion_are_exact() {
+        for i in [0u16, 1, 32767, 32768, 65534, 65535] {
+            assert_eq!(whole_to_u16(f32::from(i)), i);
+        }
+        let ok = ndarray::Array3::from_elem((1, 1, 2), 65535.0f32);
+        assert!(all_uint16(&[ok.view()]));
+        for bad in [-1.0f32, 65536.0, 0.5, f32::NAN] {
+            let a = ndarray::Array3::from_elem((1, 1, 2), bad);
+            assert!(!all_uint16(&[a.view()]), "{bad}");
+        }
+    }
+
     #[test]
     fn int16_test_and_conversion_are_exact() {
         let ok = |x: f32| all_int16(&[ndarray::Array3::from_elem((1, 1, 1), x).view()]);
