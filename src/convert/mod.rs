@@ -107,15 +107,29 @@ fn form(v: &SeriesVolume, stored: Stored) -> nifti_io::ImageForm {
         rgb: v.rgb,
         unsigned: stored.unsigned,
         bits: stored.bits,
+        bits_stored: stored.bits_stored,
     }
 }
 
-/// How a series stores its pixels: unsigned (every file's PixelRepresentation 0), and the bits
-/// allocated (the largest of its files').
+/// InPlanePhaseEncodingDirection of a series' first MR file: Some(true) for COL.
+fn phase_along_columns(s: &Series) -> Option<bool> {
+    if s.modality != "MR" {
+        return None;
+    }
+    let obj = dicom_object::OpenFileOptions::new()
+        .read_until(dicom_dictionary_std::tags::PIXEL_DATA)
+        .open_file(&s.files.first()?.path)
+        .ok()?;
+    crate::ingest::header::phase_encoding_along_columns(&obj)
+}
+
+/// How a series stores its pixels: unsigned (every file's PixelRepresentation 0), the bits
+/// allocated and the bits stored (the largest of its files').
 #[derive(Debug, Clone, Copy)]
 struct Stored {
     unsigned: bool,
     bits: u16,
+    bits_stored: u16,
 }
 
 impl Stored {
@@ -123,13 +137,15 @@ impl Stored {
         Stored {
             unsigned: s.files.iter().all(|f| !f.pixel_signed),
             bits: s.files.iter().map(|f| f.bits_allocated).max().unwrap_or(16),
+            bits_stored: s.files.iter().map(|f| f.bits_stored).max().unwrap_or(16),
         }
     }
 
     /// Derived values (SUV): no stored type to keep.
     const DERIVED: Stored = Stored {
         unsigned: false,
-        bits: 32,
+        bits: 0,
+        bits_stored: 0,
     };
 }
 
@@ -143,7 +159,8 @@ fn volume_stem(stem: &str, label: &str) -> String {
 }
 
 /// Write one series' volumes under `dir` with `stem`; returns the written NIfTI names. The
-/// files' time step (pixdim[4]) is `time_step_s`; `stored`: how the series stores its pixels.
+/// files' time step (pixdim[4]) is `time_step_s`; `stored`: how the series stores its pixels;
+/// `dim_info`: NIfTI's frequency/phase/slice axes.
 fn write_series(
     vols: &[SeriesVolume],
     dir: &Path,
@@ -151,6 +168,7 @@ fn write_series(
     gzip: bool,
     time_step_s: Option<f64>,
     stored: Stored,
+    dim_info: u8,
 ) -> Result<Vec<(String, Vec<usize>)>, ConvertError> {
     let ext = if gzip { "nii.gz" } else { "nii" };
     let werr = |path: &Path, e: nifti_io::NiftiError| ConvertError::Write {
@@ -160,6 +178,7 @@ fn write_series(
     let meta = NiftiMeta {
         description: "ancilla".into(),
         time_step_s,
+        dim_info,
     };
     let mut out = Vec::new();
     if four_d(vols) {
@@ -243,6 +262,7 @@ fn write_suv(
                 let meta = NiftiMeta {
                     description: "SUVbw g/ml (QIBA)".into(),
                     time_step_s: None,
+                    dim_info: 0,
                 };
                 nifti_io::write_images(
                     std::slice::from_ref(&suv),
@@ -441,8 +461,10 @@ fn convert_inventory(
                         .filter(|t| t.is_finite() && *t > 0.0)
                         .map(|t| t / 1000.0)
                 });
-                let mut written = write_series(&vols, &dir, stem, gzip, step, Stored::of(s))
-                    .map_err(|e| e.to_string())?;
+                let dim_info = nifti_io::dim_info_for(phase_along_columns(s));
+                let mut written =
+                    write_series(&vols, &dir, stem, gzip, step, Stored::of(s), dim_info)
+                        .map_err(|e| e.to_string())?;
                 // A sidecar beside every file written, named as it is (dcm2niix's layout): one
                 // for a 4D file, one a volume for volumes written apart (echoes, planes).
                 let mut sides: Vec<(String, Value)> = if four_d(&vols) {

@@ -58,6 +58,20 @@ pub struct NiftiMeta {
     pub description: String,
     /// Repetition time / time step in seconds for 4D files (`pixdim[4]`).
     pub time_step_s: Option<f64>,
+    /// `dim_info`: the frequency, phase and slice axes (1-based; bits 0-1, 2-3, 4-5), 0 when
+    /// unknown (`dim_info_for`).
+    pub dim_info: u8,
+}
+
+/// NIfTI `dim_info` from DICOM's InPlanePhaseEncodingDirection, as dcm2niix sets it: ROW →
+/// phase along i (1), frequency along j (2); COL → phase along j, frequency along i; slices
+/// along k (3). 0 without a direction. (dcm2niix keeps it when it rotates a 3D acquisition.)
+pub fn dim_info_for(phase_along_columns: Option<bool>) -> u8 {
+    match phase_along_columns {
+        Some(false) => (3 << 4) | (1 << 2) | 2,
+        Some(true) => (3 << 4) | (2 << 2) | 1,
+        None => 0,
+    }
 }
 
 /// The 4×4 RAS affine (rows) of the dcm2niix-style stored layout of a volume with `rows` rows.
@@ -197,6 +211,7 @@ fn with_spacing_and_description(
     let mut desc = meta.description.as_bytes().to_vec();
     desc.truncate(79);
     h.descrip = desc;
+    h.dim_info = meta.dim_info;
     h
 }
 
@@ -232,12 +247,14 @@ pub struct ImageForm {
     pub placed: bool,
     /// Packed colour voxels (`pixels::pack_rgb`), written as NIfTI RGB24 (datatype 128).
     pub rgb: bool,
-    /// Stored unsigned in DICOM (PixelRepresentation 0), in `bits` bits allocated: written as
-    /// dcm2niix writes it (its default `-l n`): 8-bit as uint8 when every value is one; int16
-    /// when it holds every value; else 16-bit unsigned as uint16 when it holds them; else
-    /// float32.
+    /// Stored unsigned in DICOM (PixelRepresentation 0), in `bits` bits allocated of which
+    /// `bits_stored` used: written as dcm2niix writes it (its default `-l n`): 8-bit unsigned
+    /// as uint8; 16-bit unsigned using all 16 bits as uint16; otherwise int16; each only when
+    /// every value is one the type holds, else the next that does (uint16 for unsigned values
+    /// beyond int16), float32 last.
     pub unsigned: bool,
     pub bits: u16,
+    pub bits_stored: u16,
 }
 
 /// Write exported images of one shape (several make a 4D file) in the form `form` says.
@@ -269,7 +286,8 @@ pub fn write_images(
                 write_file_as_u8(tmp, &header, &views, gzip_level(path))
             });
         }
-        if form.unsigned && !all_int16(&views) && all_uint16(&views) {
+        let full_u16 = form.unsigned && form.bits == 16 && form.bits_stored >= 16;
+        if (full_u16 || (form.unsigned && !all_int16(&views))) && all_uint16(&views) {
             let shape = common_shape(&views, path)?;
             let header = header_for_volumes::<u16>(&header, shape, views.len());
             return write_atomically(path, |tmp| {
