@@ -95,7 +95,7 @@ pub(super) fn pet_keys(
     }
     // Each volume's frame: its decay factor, its start after SeriesTime (0 when before), its
     // duration (ms → s).
-    let series_s = str_of(obj, tags::SERIES_TIME).and_then(|t| seconds_of_day(&t));
+    let series_s = str_of(obj, tags::SERIES_TIME).and_then(|t| crate::datetime::parse_tm(&t));
     if series_s.is_some() {
         let factors: Vec<f64> = frames
             .iter()
@@ -111,7 +111,8 @@ pub(super) fn pet_keys(
         let starts: Vec<f64> = frames
             .iter()
             .map(|f| {
-                let acq = str_of(f, tags::ACQUISITION_TIME).and_then(|t| seconds_of_day(&t));
+                let acq =
+                    str_of(f, tags::ACQUISITION_TIME).and_then(|t| crate::datetime::parse_tm(&t));
                 acq.map_or(0.0, |a| (a - t0).max(0.0))
             })
             .map(significant6)
@@ -148,9 +149,10 @@ pub(super) fn pet_keys(
         } else if corrected && dc == "ADMIN" {
             let injected = first_item(obj, tags::RADIOPHARMACEUTICAL_INFORMATION_SEQUENCE)
                 .and_then(|rp| str_of(rp, tags::RADIOPHARMACEUTICAL_START_TIME))
-                .and_then(|t| seconds_of_day(&t));
-            let t0 = series_s
-                .or_else(|| str_of(obj, tags::ACQUISITION_TIME).and_then(|t| seconds_of_day(&t)));
+                .and_then(|t| crate::datetime::parse_tm(&t));
+            let t0 = series_s.or_else(|| {
+                str_of(obj, tags::ACQUISITION_TIME).and_then(|t| crate::datetime::parse_tm(&t))
+            });
             if let (Some(i), Some(t0)) = (injected, t0) {
                 keys.push(("ImageDecayCorrectionTime", g(i - t0)));
             }
@@ -164,21 +166,6 @@ fn significant(x: f64, digits: usize) -> f64 {
     format!("{x:.*e}", digits.saturating_sub(1))
         .parse()
         .unwrap_or(x)
-}
-
-/// Seconds since midnight of a DICOM time (HHMMSS.FFFFFF; HH:MM:SS accepted).
-fn seconds_of_day(t: &str) -> Option<f64> {
-    let t: String = t.trim().chars().filter(|c| *c != ':').collect();
-    if t.len() < 2 || !t.is_char_boundary(2) {
-        return None;
-    }
-    let h: f64 = t.get(..2)?.parse().ok()?;
-    let m: f64 = t.get(2..4).map_or(Some(0.0), |m| m.parse().ok())?;
-    let s: f64 = t
-        .get(4..)
-        .filter(|s| !s.is_empty())
-        .map_or(Some(0.0), |s| s.parse().ok())?;
-    Some(h * 3600.0 + m * 60.0 + s)
 }
 
 /// dcm2niix's name for a ReconstructionMethod: its table of known methods, else the names of the
@@ -370,8 +357,8 @@ mod tests {
         for (bq, mbq) in [(159222942.0f64, 159.22294), (140358279.0, 140.35827)] {
             assert_eq!(significant(f64::from(bq as f32) / 1e6, 8), mbq);
         }
-        assert_eq!(seconds_of_day("123518.00"), Some(45318.0));
-        assert_eq!(seconds_of_day("12:35:18"), Some(45318.0));
-        assert_eq!(seconds_of_day("x"), None);
+        assert_eq!(crate::datetime::parse_tm("123518.00"), Some(45318.0));
+        assert_eq!(crate::datetime::parse_tm("12:35:18"), Some(45318.0));
+        assert_eq!(crate::datetime::parse_tm("x"), None);
     }
 }

@@ -87,7 +87,7 @@ pub(super) fn volume_timing(series: &Series) -> Option<VolumeTiming> {
                 .find(|r| r.frame == s.frame)?
                 .acquisition_time
                 .as_deref()?;
-            seconds_of_day(t)
+            crate::datetime::parse_tm(t)
         })
         .collect();
     let mut timing = estimate(header_s, &starts, pet, inversion);
@@ -140,18 +140,6 @@ fn estimate(
     timing
 }
 
-/// Seconds since midnight of a DICOM time (HHMMSS.FFFFFF).
-fn seconds_of_day(t: &str) -> Option<f64> {
-    let t = t.trim();
-    let h: f64 = t.get(..2)?.parse().ok()?;
-    let m: f64 = t.get(2..4).map_or(Some(0.0), |m| m.parse().ok())?;
-    let s: f64 = t
-        .get(4..)
-        .filter(|s| !s.is_empty())
-        .map_or(Some(0.0), |s| s.parse().ok())?;
-    Some(h * 3600.0 + m * 60.0 + s)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +171,6 @@ mod tests {
         assert_eq!(estimate(None, &at(&[30.0, 60.0]), true, false).step_s, 0.0);
         // No times: the header's.
         assert_eq!(estimate(Some(3.0), &[None, None], false, false).step_s, 3.0);
-        assert_eq!(seconds_of_day("101523.5"), Some(36923.5));
+        assert_eq!(crate::datetime::parse_tm("101523.5"), Some(36923.5));
     }
 }

@@ -276,14 +276,13 @@ pub fn write_images(
     let views: Vec<ArrayView3<f32>> = vols.iter().map(|v| v.data.view()).collect();
     if !form.rgb {
         use super::nifti_write::{
-            all_int16, all_uint16, all_uint8, header_for_volumes, write_file_as_u16,
-            write_file_as_u8,
+            all_int16, all_uint16, all_uint8, header_for_volumes, write_file_as,
         };
         if form.unsigned && form.bits == 8 && all_uint8(&views) {
             let shape = common_shape(&views, path)?;
             let header = header_for_volumes::<u8>(&header, shape, views.len());
             return write_atomically(path, |tmp| {
-                write_file_as_u8(tmp, &header, &views, gzip_level(path))
+                write_file_as::<u8>(tmp, &header, &views, gzip_level(path))
             });
         }
         let full_u16 = form.unsigned && form.bits == 16 && form.bits_stored >= 16;
@@ -291,7 +290,7 @@ pub fn write_images(
             let shape = common_shape(&views, path)?;
             let header = header_for_volumes::<u16>(&header, shape, views.len());
             return write_atomically(path, |tmp| {
-                write_file_as_u16(tmp, &header, &views, gzip_level(path))
+                write_file_as::<u16>(tmp, &header, &views, gzip_level(path))
             });
         }
         return write_f32_volumes(&views, path, header);
@@ -388,14 +387,14 @@ fn write_f32_volumes(
     path: &Path,
     reference: NiftiHeader,
 ) -> Result<(), NiftiError> {
-    use super::nifti_write::{all_int16, header_for_volumes, write_file_as_i16};
+    use super::nifti_write::{all_int16, header_for_volumes, write_file_as};
     if !all_int16(volumes) {
         return write_volumes(volumes, path, reference);
     }
     let shape = common_shape(volumes, path)?;
     let header = header_for_volumes::<i16>(&reference, shape, volumes.len());
     write_atomically(path, |tmp| {
-        write_file_as_i16(tmp, &header, volumes, gzip_level(path))
+        write_file_as::<i16>(tmp, &header, volumes, gzip_level(path))
     })
 }
 
@@ -635,6 +634,15 @@ fn header_geometry(path: &Path, header: &NiftiHeader) -> Result<Geometry, NiftiE
 
 #[cfg(test)]
 mod tests {
+
+    /// dcm2niix v1.0.20260724's dim_info on heudiconv's Siemens series: 54 where the phase is
+    /// encoded along rows (ROW), 57 along columns (COL); 0 without the attribute.
+    #[test]
+    fn dim_info_is_dcm2niix_s() {
+        assert_eq!(dim_info_for(Some(false)), 54);
+        assert_eq!(dim_info_for(Some(true)), 57);
+        assert_eq!(dim_info_for(None), 0);
+    }
     use super::*;
 
     /// Regression (found by feeding mutated masks to `features`): a NIfTI header whose bitpix

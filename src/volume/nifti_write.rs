@@ -192,19 +192,6 @@ fn whole_to_u8(x: f32) -> u8 {
     ((x + ROUNDER).to_bits() as i32 - ROUNDER.to_bits() as i32) as u8
 }
 
-/// `write_file` of f32 volumes whose every value `all_uint8` holds, stored as uint8 (`header`
-/// must say so: `header_for_volumes::<u8>`).
-pub fn write_file_as_u8(
-    tmp: &Path,
-    header: &NiftiHeader,
-    volumes: &[ArrayView3<f32>],
-    gzip_level: Option<u32>,
-) -> io::Result<()> {
-    write_stream(tmp, gzip_level, |w| {
-        write_as_whole_to(w, header, volumes, whole_to_u8)
-    })
-}
-
 /// Whether every voxel is a whole number within `lo..=hi`.
 fn all_whole(volumes: &[ArrayView3<f32>], lo: f32, hi: f32) -> bool {
     // In range, and unchanged by rounding to a whole number (`ROUNDER`); NaN fails both tests.
@@ -242,6 +229,42 @@ fn write_stream(
     Ok(())
 }
 
+/// `write_file` of f32 volumes whose every value is a whole number of type `T` (`all_int16`,
+/// `all_uint16`, `all_uint8`), stored as `T` (`header` must say so: `header_for_volumes::<T>`).
+pub fn write_file_as<T: bytemuck::Pod + Whole>(
+    tmp: &Path,
+    header: &NiftiHeader,
+    volumes: &[ArrayView3<f32>],
+    gzip_level: Option<u32>,
+) -> io::Result<()> {
+    write_stream(tmp, gzip_level, |w| {
+        write_as_whole_to(w, header, volumes, T::from_whole)
+    })
+}
+
+/// An integer voxel type f32 whole numbers convert to exactly (within its range).
+pub trait Whole {
+    fn from_whole(x: f32) -> Self;
+}
+
+impl Whole for i16 {
+    fn from_whole(x: f32) -> i16 {
+        whole_to_i16(x)
+    }
+}
+
+impl Whole for u16 {
+    fn from_whole(x: f32) -> u16 {
+        whole_to_u16(x)
+    }
+}
+
+impl Whole for u8 {
+    fn from_whole(x: f32) -> u8 {
+        whole_to_u8(x)
+    }
+}
+
 /// Write a single-file NIfTI-1 (`header`, then `volumes`) to `tmp`, gzip-compressed at
 /// `gzip_level` when one is given.
 pub fn write_file<T: bytemuck::Pod>(
@@ -251,32 +274,6 @@ pub fn write_file<T: bytemuck::Pod>(
     gzip_level: Option<u32>,
 ) -> io::Result<()> {
     write_stream(tmp, gzip_level, |w| write_to(w, header, volumes))
-}
-
-/// `write_file` of f32 volumes whose every value `all_int16` holds, stored as int16 (`header`
-/// must say so: `header_for_volumes::<i16>`).
-pub fn write_file_as_i16(
-    tmp: &Path,
-    header: &NiftiHeader,
-    volumes: &[ArrayView3<f32>],
-    gzip_level: Option<u32>,
-) -> io::Result<()> {
-    write_stream(tmp, gzip_level, |w| {
-        write_as_whole_to(w, header, volumes, whole_to_i16)
-    })
-}
-
-/// `write_file` of f32 volumes whose every value `all_uint16` holds, stored as uint16 (`header`
-/// must say so: `header_for_volumes::<u16>`).
-pub fn write_file_as_u16(
-    tmp: &Path,
-    header: &NiftiHeader,
-    volumes: &[ArrayView3<f32>],
-    gzip_level: Option<u32>,
-) -> io::Result<()> {
-    write_stream(tmp, gzip_level, |w| {
-        write_as_whole_to(w, header, volumes, whole_to_u16)
-    })
 }
 
 #[cfg(test)]
