@@ -111,16 +111,31 @@ fn form(v: &SeriesVolume, stored: Stored) -> nifti_io::ImageForm {
     }
 }
 
-/// InPlanePhaseEncodingDirection of a series' first MR file: Some(true) for COL.
-fn phase_along_columns(s: &Series) -> Option<bool> {
+/// NIfTI's `dim_info` and `slice_code` of an MR series, from its first file as dcm2niix sets
+/// them: the phase-encoding direction (InPlanePhaseEncodingDirection), and a mosaic's slice
+/// order (its MosaicRefAcqTimes, in acquisition order). (0, 0) when unknown.
+fn slice_info(s: &Series) -> (u8, u8) {
     if s.modality != "MR" {
-        return None;
+        return (0, 0);
     }
-    let obj = dicom_object::OpenFileOptions::new()
-        .read_until(dicom_dictionary_std::tags::PIXEL_DATA)
-        .open_file(&s.files.first()?.path)
-        .ok()?;
-    crate::ingest::header::phase_encoding_along_columns(&obj)
+    let Some(obj) = s.files.first().and_then(|f| {
+        dicom_object::OpenFileOptions::new()
+            .read_until(dicom_dictionary_std::tags::PIXEL_DATA)
+            .open_file(&f.path)
+            .ok()
+    }) else {
+        return (0, 0);
+    };
+    let dim_info =
+        nifti_io::dim_info_for(crate::ingest::header::phase_encoding_along_columns(&obj));
+    let slice_code = if s.files.first().is_some_and(|f| f.mosaic.is_some()) {
+        let csa = crate::ingest::siemens::csa_image_header(&obj);
+        let times = crate::ingest::siemens::mosaic_acquisition_times(&obj, csa.as_ref());
+        crate::ingest::siemens::slice_order_code(&times)
+    } else {
+        0
+    };
+    (dim_info, slice_code)
 }
 
 /// How a series stores its pixels: unsigned (every file's PixelRepresentation 0), the bits
@@ -160,7 +175,7 @@ fn volume_stem(stem: &str, label: &str) -> String {
 
 /// Write one series' volumes under `dir` with `stem`; returns the written NIfTI names. The
 /// files' time step (pixdim[4]) is `time_step_s`; `stored`: how the series stores its pixels;
-/// `dim_info`: NIfTI's frequency/phase/slice axes.
+/// NIfTI's `dim_info` (frequency/phase/slice axes) and `slice_code` (`slice_info`).
 fn write_series(
     vols: &[SeriesVolume],
     dir: &Path,
@@ -168,7 +183,7 @@ fn write_series(
     gzip: bool,
     time_step_s: Option<f64>,
     stored: Stored,
-    dim_info: u8,
+    (dim_info, slice_code): (u8, u8),
 ) -> Result<Vec<(String, Vec<usize>)>, ConvertError> {
     let ext = if gzip { "nii.gz" } else { "nii" };
     let werr = |path: &Path, e: nifti_io::NiftiError| ConvertError::Write {
@@ -179,6 +194,7 @@ fn write_series(
         description: "ancilla".into(),
         time_step_s,
         dim_info,
+        slice_code,
     };
     let mut out = Vec::new();
     if four_d(vols) {
@@ -263,6 +279,7 @@ fn write_suv(
                     description: "SUVbw g/ml (QIBA)".into(),
                     time_step_s: None,
                     dim_info: 0,
+                    slice_code: 0,
                 };
                 nifti_io::write_images(
                     std::slice::from_ref(&suv),
@@ -461,9 +478,8 @@ fn convert_inventory(
                         .filter(|t| t.is_finite() && *t > 0.0)
                         .map(|t| t / 1000.0)
                 });
-                let dim_info = nifti_io::dim_info_for(phase_along_columns(s));
                 let mut written =
-                    write_series(&vols, &dir, stem, gzip, step, Stored::of(s), dim_info)
+                    write_series(&vols, &dir, stem, gzip, step, Stored::of(s), slice_info(s))
                         .map_err(|e| e.to_string())?;
                 // A sidecar beside every file written, named as it is (dcm2niix's layout): one
                 // for a 4D file, one a volume for volumes written apart (echoes, planes).

@@ -169,6 +169,39 @@ fn dicom_time_to_sec(hhmmss: f32) -> Option<f64> {
     Some(h * 3600.0 + m * 60.0 + s)
 }
 
+/// NIfTI's slice_code of a mosaic from its tiles' acquisition times (ms, tile order), as
+/// dcm2niix reads MosaicRefAcqTimes: by where the earliest slice is and how the next ones
+/// follow — 1 sequential increasing, 2 sequential decreasing, 3 alternating increasing, 4
+/// alternating decreasing, 5 and 6 their variants starting at the second (or second to last)
+/// slice; 0 when unknown, or for multiband (several slices at time 0).
+pub fn slice_order_code(times: &[f64]) -> u8 {
+    let n = times.len();
+    if n < 3 || times.iter().filter(|t| **t == 0.0).count() >= 2 {
+        return 0;
+    }
+    let mut min_at = 0;
+    for (i, t) in times.iter().enumerate() {
+        if *t < times[min_at] {
+            min_at = i;
+        }
+    }
+    if min_at == 1 {
+        5
+    } else if min_at == n - 2 {
+        6
+    } else if min_at == 0 && times[1] < times[2] {
+        1
+    } else if min_at == 0 && times[1] > times[2] {
+        3
+    } else if min_at == n - 1 && times[n - 3] > times[n - 2] {
+        2
+    } else if min_at == n - 1 && times[n - 3] < times[n - 2] {
+        4
+    } else {
+        0
+    }
+}
+
 /// NumberOfImagesInMosaic: from the CSA image header, else (0019,xx0A) (US; in implicit VR two
 /// little-endian bytes).
 pub fn images_in_mosaic(obj: &InMemDicomObject, csa: Option<&Csa>) -> Option<u32> {
@@ -497,6 +530,28 @@ mod tests {
             None
         );
         assert_eq!(classic_slice_times_ms(&[Some("101010"), None]), None);
+    }
+
+    /// dcm2niix's slice_code for the orders its comments name (1,2,3,4 → 1; 1,3,2,4 → 3;
+    /// 3,1,4,2 → 5; 4,3,2,1 → 2; 4,2,3,1 → 4; 2,4,1,3 → 6), and heudiconv's ascending 35-slice
+    /// BOLD mosaic, for which dcm2niix wrote 1.
+    #[test]
+    fn slice_order_codes_are_dcm2niix_s() {
+        // Times (ms) of slices 0..n acquired in the given order.
+        let times = |order: &[usize]| -> Vec<f64> {
+            (0..order.len())
+                .map(|k| order.iter().position(|&o| o == k).unwrap() as f64 * 100.0)
+                .collect()
+        };
+        assert_eq!(slice_order_code(&times(&[0, 1, 2, 3])), 1);
+        assert_eq!(slice_order_code(&times(&[0, 2, 1, 3])), 3);
+        assert_eq!(slice_order_code(&times(&[1, 3, 0, 2])), 5);
+        assert_eq!(slice_order_code(&times(&[3, 2, 1, 0])), 2);
+        assert_eq!(slice_order_code(&times(&[3, 1, 2, 0])), 4);
+        assert_eq!(slice_order_code(&times(&[2, 0, 3, 1])), 6);
+        let ascending: Vec<f64> = (0..35).map(|k| k as f64 * 57.0).collect();
+        assert_eq!(slice_order_code(&ascending), 1);
+        assert_eq!(slice_order_code(&[0.0, 0.0, 50.0, 50.0]), 0);
     }
 
     #[test]

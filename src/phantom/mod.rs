@@ -313,6 +313,7 @@ fn generate_subject(
         description: "ancilla phantom labels".into(),
         time_step_s: None,
         dim_info: 0,
+        slice_code: 0,
     };
     let nerr = |e: crate::volume::nifti_io::NiftiError| PhantomError::Nifti(e.to_string());
     write_array(

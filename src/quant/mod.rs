@@ -505,6 +505,7 @@ pub fn adc_command(series: &Path, out: &Path) -> Result<serde_json::Value, Quant
         description: "ancilla ADC fit, 1e-6 mm2/s".into(),
         time_step_s: None,
         dim_info: 0,
+        slice_code: 0,
     };
     nifti_io::write_volume(&fit.adc, out, &meta)?;
     Ok(serde_json::json!({

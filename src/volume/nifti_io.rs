@@ -61,6 +61,9 @@ pub struct NiftiMeta {
     /// `dim_info`: the frequency, phase and slice axes (1-based; bits 0-1, 2-3, 4-5), 0 when
     /// unknown (`dim_info_for`).
     pub dim_info: u8,
+    /// `slice_code`: the slice acquisition order (NIFTI_SLICE_*), 0 when unknown
+    /// (`siemens::slice_order_code`).
+    pub slice_code: u8,
 }
 
 /// NIfTI `dim_info` from DICOM's InPlanePhaseEncodingDirection, as dcm2niix sets it: ROW →
@@ -212,6 +215,7 @@ fn with_spacing_and_description(
     desc.truncate(79);
     h.descrip = desc;
     h.dim_info = meta.dim_info;
+    h.slice_code = meta.slice_code;
     h
 }
 
