@@ -14,6 +14,7 @@ mod timing;
 
 use std::path::{Path, PathBuf};
 
+use dicom_object::InMemDicomObject;
 use serde_json::{json, Value};
 
 use crate::ingest::{self, Series};
@@ -111,26 +112,28 @@ fn form(v: &SeriesVolume, stored: Stored) -> nifti_io::ImageForm {
     }
 }
 
-/// NIfTI's `dim_info` and `slice_code` of an MR series, from its first file as dcm2niix sets
-/// them: the phase-encoding direction (InPlanePhaseEncodingDirection), and a mosaic's slice
-/// order (its MosaicRefAcqTimes, in acquisition order). (0, 0) when unknown.
-fn slice_info(s: &Series) -> (u8, u8) {
-    if s.modality != "MR" {
-        return (0, 0);
-    }
-    let Some(obj) = s.files.first().and_then(|f| {
-        dicom_object::OpenFileOptions::new()
-            .read_until(dicom_dictionary_std::tags::PIXEL_DATA)
-            .open_file(&f.path)
-            .ok()
-    }) else {
+/// The header of a series' first file (up to Pixel Data), read once for what the NIfTI header
+/// and the 4D timing take from it.
+fn first_header(s: &Series) -> Option<InMemDicomObject> {
+    let f = s.files.first()?;
+    dicom_object::OpenFileOptions::new()
+        .read_until(dicom_dictionary_std::tags::PIXEL_DATA)
+        .open_file(&f.path)
+        .ok()
+        .map(|o| o.into_inner())
+}
+
+/// NIfTI's `dim_info` and `slice_code` of an MR series, from its first file's header `obj` as
+/// dcm2niix sets them: the phase-encoding direction (InPlanePhaseEncodingDirection), and a
+/// mosaic's slice order (its MosaicRefAcqTimes, in acquisition order). (0, 0) when unknown.
+fn slice_info(s: &Series, obj: Option<&InMemDicomObject>) -> (u8, u8) {
+    let Some(obj) = obj.filter(|_| s.modality == "MR") else {
         return (0, 0);
     };
-    let dim_info =
-        nifti_io::dim_info_for(crate::ingest::header::phase_encoding_along_columns(&obj));
+    let dim_info = nifti_io::dim_info_for(crate::ingest::header::phase_encoding_along_columns(obj));
     let slice_code = if s.files.first().is_some_and(|f| f.mosaic.is_some()) {
-        let csa = crate::ingest::siemens::csa_image_header(&obj);
-        let times = crate::ingest::siemens::mosaic_acquisition_times(&obj, csa.as_ref());
+        let csa = crate::ingest::siemens::csa_image_header(obj);
+        let times = crate::ingest::siemens::mosaic_acquisition_times(obj, csa.as_ref());
         crate::ingest::siemens::slice_order_code(&times)
     } else {
         0
@@ -470,7 +473,10 @@ fn convert_inventory(
                 let stem = &stems[idx];
                 // 4D: dcm2niix's time between volumes; 3D: the repetition time, which dcm2niix
                 // writes in pixdim[4] too.
-                let timing = four_d(&vols).then(|| timing::volume_timing(s)).flatten();
+                let header = first_header(s);
+                let timing = four_d(&vols)
+                    .then(|| timing::volume_timing(s, header.as_ref()))
+                    .flatten();
                 let step = timing.as_ref().map(|t| t.step_s).or_else(|| {
                     s.files
                         .first()
@@ -478,9 +484,16 @@ fn convert_inventory(
                         .filter(|t| t.is_finite() && *t > 0.0)
                         .map(|t| t / 1000.0)
                 });
-                let mut written =
-                    write_series(&vols, &dir, stem, gzip, step, Stored::of(s), slice_info(s))
-                        .map_err(|e| e.to_string())?;
+                let mut written = write_series(
+                    &vols,
+                    &dir,
+                    stem,
+                    gzip,
+                    step,
+                    Stored::of(s),
+                    slice_info(s, header.as_ref()),
+                )
+                .map_err(|e| e.to_string())?;
                 // A sidecar beside every file written, named as it is (dcm2niix's layout): one
                 // for a 4D file, one a volume for volumes written apart (echoes, planes).
                 let mut sides: Vec<(String, Value)> = if four_d(&vols) {

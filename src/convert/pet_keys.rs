@@ -11,7 +11,7 @@ use dicom_object::InMemDicomObject;
 use serde_json::{json, Value};
 
 use crate::ingest::header::{f64_of, first_item, str_of};
-use crate::ingest::siemens::significant6;
+use crate::ingest::siemens::{significant, significant6};
 
 /// The keys of a PET file whose first image's header is `obj`, the file holding `frames` (the
 /// header of each volume's first image, in volume order).
@@ -159,13 +159,6 @@ pub(super) fn pet_keys(
         }
     }
     keys
-}
-
-/// `x` with `digits` significant digits (C's `%.Ng`).
-fn significant(x: f64, digits: usize) -> f64 {
-    format!("{x:.*e}", digits.saturating_sub(1))
-        .parse()
-        .unwrap_or(x)
 }
 
 /// dcm2niix's name for a ReconstructionMethod: its table of known methods, else the names of the

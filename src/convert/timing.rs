@@ -47,8 +47,12 @@ impl VolumeTiming {
     }
 }
 
-/// The timing of a series written as one 4D file (every volume of its plan).
-pub(super) fn volume_timing(series: &Series) -> Option<VolumeTiming> {
+/// The timing of a series written as one 4D file (every volume of its plan); `header`: its
+/// first file's.
+pub(super) fn volume_timing(
+    series: &Series,
+    header: Option<&dicom_object::InMemDicomObject>,
+) -> Option<VolumeTiming> {
     let plans = series.plan.as_ref().ok()?;
     let first = series.files.first()?;
     let header_s = first
@@ -62,11 +66,8 @@ pub(super) fn volume_timing(series: &Series) -> Option<VolumeTiming> {
         .any(|w| w.trim() == "IR");
     // dcm2niix trusts GE's RepetitionTime over its acquisition times (GE's AcquisitionTime is
     // unreliable: its issue 407); PET frames are timed whoever made them.
-    let maker = dicom_object::OpenFileOptions::new()
-        .read_until(dicom_dictionary_std::tags::PIXEL_DATA)
-        .open_file(&first.path)
-        .ok()
-        .and_then(|o| crate::ingest::header::str_of(&o, dicom_dictionary_std::tags::MANUFACTURER))
+    let maker = header
+        .and_then(|o| crate::ingest::header::str_of(o, dicom_dictionary_std::tags::MANUFACTURER))
         .unwrap_or_default();
     if !pet && maker.trim().to_ascii_uppercase().starts_with("GE") {
         return Some(VolumeTiming {

@@ -155,7 +155,14 @@ pub fn classic_slice_times_ms(times: &[Option<&str>]) -> Option<Vec<f64>> {
 
 /// `x` rounded to six significant digits, as C's `%g` prints it (dcm2niix's SliceTiming).
 pub fn significant6(x: f64) -> f64 {
-    format!("{x:.5e}").parse().unwrap_or(x)
+    significant(x, 6)
+}
+
+/// `x` with `digits` significant digits (C's `%.Ng`).
+pub fn significant(x: f64, digits: usize) -> f64 {
+    format!("{x:.*e}", digits.saturating_sub(1))
+        .parse()
+        .unwrap_or(x)
 }
 
 /// Seconds of a time of day written as the number HHMMSS.FFFFFF, read as dcm2niix reads it:
