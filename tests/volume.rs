@@ -1870,3 +1870,112 @@ fn enhanced_magnitude_and_phase_frames_are_separate_volumes() {
     assert_voxels_at_their_dicom_pixels(&nii[0], &frames[..3], "magnitude");
     assert_voxels_at_their_dicom_pixels(&nii[1], &frames[3..], "phase");
 }
+
+/// Files without SeriesInstanceUID and StudyInstanceUID (anonymisers strip them; nibabel's
+/// decimal_rescale.dcm has neither) are converted, as dcm2niix converts them: the files of one
+/// SeriesNumber make one series. They were rejected for the missing attribute.
+#[test]
+fn files_without_series_and_study_uids_are_series_by_series_number() {
+    use dicom_dictionary_std::{tags, uids};
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    let mut all = Vec::new();
+    for (series, z0) in [("3", 0.0), ("4", 40.0)] {
+        let mut slices = stack("2.25.9", 3, [0.0, 0.0, z0], [0.0, 0.0, 2.0], AXIAL);
+        for s in &mut slices {
+            s.extra.push((tags::SERIES_NUMBER, dicom_core::VR::IS, series.into()));
+        }
+        for (n, s) in slices.iter().enumerate() {
+            let mut obj = slice_object(s, &format!("2.25.9{series}{n}"));
+            assert!(obj.remove_element(tags::SERIES_INSTANCE_UID));
+            assert!(obj.remove_element(tags::STUDY_INSTANCE_UID));
+            let path = input.join(format!("s{series}_{n}.dcm"));
+            write_object(obj, &path, uids::EXPLICIT_VR_LITTLE_ENDIAN);
+        }
+        all.push(slices);
+    }
+    let nii = convert_uncompressed(&input, &dir.path().join("out"));
+    assert_eq!(nii.len(), 2, "{nii:?}");
+    for (path, slices) in nii.iter().zip(&all) {
+        let v = voxels(path);
+        assert_eq!(v.shape(), &[5, 4, 3], "{}", path.display());
+        // Voxel (i, j, k) of an axial stack is pixel (column i, flipped row j) of slice k.
+        for (k, s) in slices.iter().enumerate() {
+            for j in 0..4 {
+                for i in 0..5 {
+                    let want = s.values[j * 5 + i] as f32;
+                    assert_eq!(v[[i, 3 - j, k]], want, "{} ({i},{j},{k})", path.display());
+                }
+            }
+        }
+    }
+}
+
+/// Native Pixel Data longer than the image needs (trailing padding; pydicom's
+/// MR_small_padded.dcm) is read up to the image's size, as dcm2niix and pydicom read it; it was
+/// rejected as unreadable. Shorter Pixel Data is still rejected, with both lengths.
+#[test]
+fn padded_pixel_data_is_read_and_short_pixel_data_rejected() {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_dictionary_std::{tags, uids};
+    let dir = tempfile::tempdir().unwrap();
+    let slices = stack("2.25.77", 2, [0.0; 3], [0.0, 0.0, 2.0], AXIAL);
+    let bytes = |s: &Slice| -> Vec<u8> { s.values.iter().flat_map(|v| (*v as i16).to_le_bytes()).collect() };
+    for (name, extra) in [("padded", 64usize), ("short", 0)] {
+        let input = dir.path().join(name).join("in");
+        for (n, s) in slices.iter().enumerate() {
+            let mut obj = slice_object(s, &format!("2.25.77.{n}"));
+            let mut px = bytes(s);
+            if name == "short" && n == 1 {
+                px.truncate(px.len() - 8);
+            }
+            px.resize(px.len() + extra, 0xAB);
+            obj.put(DataElement::new(tags::PIXEL_DATA, VR::OW, PrimitiveValue::U8(px.into())));
+            write_object(obj, &input.join(format!("{n}.dcm")), uids::EXPLICIT_VR_LITTLE_ENDIAN);
+        }
+    }
+    let nii = convert_uncompressed(&dir.path().join("padded/in"), &dir.path().join("padded/out"));
+    assert_eq!(nii.len(), 1, "{nii:?}");
+    let v = voxels(&nii[0]);
+    for (k, s) in slices.iter().enumerate() {
+        for j in 0..4 {
+            for i in 0..5 {
+                assert_eq!(v[[i, 3 - j, k]], s.values[j * 5 + i] as f32, "({i},{j},{k})");
+            }
+        }
+    }
+    let o = ancilla(&["scan", dir.path().join("short/in").to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+    assert!(
+        out.contains("Pixel Data (7FE0,0010) holds 32 bytes where Rows × Columns × frames × samples × BitsAllocated give 40"),
+        "{out}"
+    );
+}
+
+/// Every series is accounted for in convert's report: one that holds no image volume (here an
+/// RT Dose grid; contours, segmentations and reports alike) is listed with what it is, not
+/// dropped without a word as it was.
+#[test]
+fn series_that_are_not_images_are_listed_in_the_convert_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    write_series(&input.join("mr"), &stack("2.25.51", 2, [0.0; 3], [0.0, 0.0, 2.0], AXIAL));
+    let mut dose = Slice::new("2.25.52", [0.0; 3], values(1));
+    dose.modality = "RTDOSE";
+    write_series(&input.join("dose"), &[dose]);
+    let out = dir.path().join("out");
+    let o = ancilla(&["convert", input.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("1 NIfTI files") && stderr.contains("1 series not images"),
+        "{stderr}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("convert-report.json")).unwrap())
+            .unwrap();
+    let listed = report["not_images"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{report}");
+    assert_eq!(listed[0]["modality"], "RTDOSE");
+    assert!(listed[0]["what"].as_str().unwrap().contains("RT Dose"), "{report}");
+}

@@ -55,7 +55,25 @@ pub struct ConvertReport {
     pub converted: Vec<Converted>,
     /// Series not converted, with the reason (no paths, no identifiers).
     pub not_converted: Vec<Value>,
+    /// Series that are not images (contours, segmentations, dose grids, reports), each with what
+    /// it is: accounted for, not converted.
+    #[serde(default)]
+    pub not_images: Vec<Value>,
     pub files_rejected: usize,
+}
+
+/// What a series that holds no image volume is, for the report.
+fn not_an_image(s: &Series) -> &'static str {
+    match (s.kind, s.modality.as_str()) {
+        (ingest::SeriesKind::Rtstruct, _) | (_, "RTSTRUCT") => {
+            "RT Structure Set: ROI contours (a mask for `ancilla features --mask`), not an image"
+        }
+        (ingest::SeriesKind::Seg, _) | (_, "SEG") => {
+            "DICOM Segmentation: ROI masks (a mask for `ancilla features --mask`), not an image"
+        }
+        (_, "RTDOSE") => "RT Dose grid: not an imaging series; not converted",
+        _ => "no image pixel data (structured report, presentation state, key object or plan)",
+    }
 }
 
 /// Safe file-name component: letters, digits, `-` and `_` only.
@@ -358,6 +376,7 @@ pub fn convert_per_subject(
             let mut part = part?;
             report.converted.append(&mut part.converted);
             report.not_converted.append(&mut part.not_converted);
+            report.not_images.append(&mut part.not_images);
             report.files_rejected += part.files_rejected;
             bar.inc(1);
             Ok::<(), ConvertError>(())
@@ -439,6 +458,14 @@ fn convert_inventory(
         eprintln!(
             "convert: input is not de-identified; subjects are numbered S001... in output names"
         );
+    }
+    for s in inv.series.iter().filter(|s| !s.is_image()) {
+        report.not_images.push(json!({
+            "subject": names.get(&s.patient_id),
+            "modality": s.modality,
+            "kind": s.kind.as_str(),
+            "what": not_an_image(s),
+        }));
     }
     let image_series: Vec<&Series> = inv.series.iter().filter(|s| s.is_image()).collect();
     let stems = unique_stems(&image_series);
@@ -574,10 +601,12 @@ fn convert_inventory(
 fn finish(mut report: ConvertReport, out: &Path) -> Result<ConvertReport, ConvertError> {
     report.converted.sort_by(|a, b| a.nifti.cmp(&b.nifti));
     // Stable, by subject: the order a merge of shards gives too.
-    report.not_converted.sort_by(|a, b| {
-        let s = |x: &Value| x["subject"].as_str().unwrap_or_default().to_string();
-        s(a).cmp(&s(b))
-    });
+    for list in [&mut report.not_converted, &mut report.not_images] {
+        list.sort_by(|a, b| {
+            let s = |x: &Value| x["subject"].as_str().unwrap_or_default().to_string();
+            s(a).cmp(&s(b))
+        });
+    }
     crate::atomic::write_json(&out.join("convert-report.json"), &report).map_err(|e| {
         ConvertError::Write {
             path: out.join("convert-report.json"),
@@ -602,8 +631,12 @@ pub fn convert_command(
     let start = std::time::Instant::now();
     let r = convert(input, out, gzip, quiet)?;
     if !quiet {
+        let not_images = match r.not_images.len() {
+            0 => String::new(),
+            n => format!(", {n} series not images (see convert-report.json)"),
+        };
         eprintln!(
-            "convert: {} NIfTI files in {:.2} s, {} series not converted, {} files rejected",
+            "convert: {} NIfTI files in {:.2} s, {} series not converted{not_images}, {} files rejected",
             r.converted.len(),
             start.elapsed().as_secs_f64(),
             r.not_converted.len(),

@@ -513,12 +513,25 @@ pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
     let modality = str_of(&obj, tags::MODALITY)
         .unwrap_or_default()
         .to_ascii_uppercase();
+    // Without a SeriesInstanceUID, the files of one SeriesNumber and one image size are one
+    // series (dcm2niix keys such files by their series number, and splits what does not stack);
+    // without a StudyInstanceUID, they belong to one study of their patient. The keys are
+    // labels, never written as UIDs.
     let series_uid = str_of(&obj, tags::SERIES_INSTANCE_UID)
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| RejectReason::MissingAttribute("SeriesInstanceUID (0020,000E)".into()))?;
+        .unwrap_or_else(|| {
+            let int = |tag| int_of(&obj, tag).unwrap_or(0);
+            format!(
+                "no-series-uid-series-{}-{}x{}x{}",
+                int(tags::SERIES_NUMBER),
+                int(tags::ROWS),
+                int(tags::COLUMNS),
+                int(tags::SAMPLES_PER_PIXEL).max(1)
+            )
+        });
     let study_uid = str_of(&obj, tags::STUDY_INSTANCE_UID)
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| RejectReason::MissingAttribute("StudyInstanceUID (0020,000D)".into()))?;
+        .unwrap_or_else(|| "no-study-uid".to_string());
     let rows = int_of(&obj, tags::ROWS).unwrap_or(0).max(0) as u32;
     let columns = int_of(&obj, tags::COLUMNS).unwrap_or(0).max(0) as u32;
     let frames = int_of(&obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as u32;
@@ -709,8 +722,10 @@ fn pixel_data_state(
             length: Some(declared),
             ..
         }) if !is_encapsulated(ts) => {
+            // Longer than the image needs: trailing padding, read past as dcm2niix and pydicom
+            // read past it (pydicom's MR_small_padded.dcm).
             return Ok(
-                if declared == expected || declared == expected.saturating_sub(1) {
+                if declared >= expected.saturating_sub(1) {
                     PixelState::Complete((!big).then_some(value_at))
                 } else {
                     PixelState::Mismatch(format!(

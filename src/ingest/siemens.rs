@@ -50,14 +50,19 @@ impl Mosaic {
     }
 
     /// Copy tile `k` of a mosaic frame (`columns` wide, row-major) into `out` (one tile).
+    ///
+    /// A row of tiles starts every `frame.len() / grid` pixels, as dcm2niix (`nii_demosaic`)
+    /// counts them: the same as `tile_rows` rows when the frame's rows divide by the grid (every
+    /// Siemens mosaic), and dcm2niix's tiles when they do not (nibabel's downsampled 0.dcm).
     pub fn tile_into(&self, frame: &[f32], columns: usize, k: u32, out: &mut [f32]) -> bool {
         let (tr, tc) = (self.tile_rows as usize, self.tile_columns as usize);
         if k >= self.tiles || out.len() != tr * tc {
             return false;
         }
         let (gr, gc) = ((k / self.grid) as usize, (k % self.grid) as usize);
+        let tile_row_stride = frame.len() / self.grid as usize;
         for (r, dst) in out.chunks_mut(tc).enumerate() {
-            let start = (gr * tr + r) * columns + gc * tc;
+            let start = gr * tile_row_stride + r * columns + gc * tc;
             match frame.get(start..start + tc) {
                 Some(src) => dst.copy_from_slice(src),
                 None => return false,
@@ -407,9 +412,11 @@ pub fn tile_positions(
         col,
         pixel_spacing: ps,
     } = *plane;
-    // The mosaic's corner is off the first tile's by half the unused rows and columns.
-    let down = f64::from(rows - m.tile_rows) / 2.0 * ps[0];
-    let across = f64::from(columns - m.tile_columns) / 2.0 * ps[1];
+    // The mosaic's corner is off the first tile's by half the unused rows and columns; a frame
+    // whose size does not divide by the grid counts fractional tiles there, as dcm2niix does.
+    let grid = f64::from(m.grid);
+    let down = (f64::from(rows) - f64::from(rows) / grid) / 2.0 * ps[0];
+    let across = (f64::from(columns) - f64::from(columns) / grid) / 2.0 * ps[1];
     let first = [0, 1, 2].map(|i| corner[i] + col[i] * down + row[i] * across);
     (0..m.tiles)
         .map(|k| [0, 1, 2].map(|i| first[i] + normal[i] * spacing * f64::from(k)))
@@ -613,6 +620,47 @@ mod tests {
             assert_eq!(tile, want);
         }
         assert!(!m.tile_into(&frame, 6, 4, &mut tile));
+    }
+
+    /// A frame whose rows do not divide by the grid (nibabel's 0.dcm: 48 tiles of 36×36 in a
+    /// 256×256 frame): a row of tiles starts every rows × columns / grid pixels, as in dcm2niix's
+    /// `nii_demosaic` (its output equals this on 0.dcm; counting whole tile rows did not).
+    #[test]
+    fn tiles_of_a_frame_the_grid_does_not_divide_start_where_dcm2niix_starts_them() {
+        // 4 tiles of 2×2 in a 5×5 frame: grid 2, a row of tiles every 25 / 2 = 12 pixels.
+        let m = Mosaic::new(4, 5, 5).expect("2×2 of 2×2");
+        let frame: Vec<f32> = (0..25).map(|v| v as f32).collect();
+        let mut tile = vec![0f32; 4];
+        assert!(m.tile_into(&frame, 5, 0, &mut tile));
+        assert_eq!(tile, [0.0, 1.0, 5.0, 6.0]);
+        assert!(m.tile_into(&frame, 5, 1, &mut tile));
+        assert_eq!(tile, [2.0, 3.0, 7.0, 8.0]);
+        assert!(m.tile_into(&frame, 5, 2, &mut tile));
+        assert_eq!(tile, [12.0, 13.0, 17.0, 18.0]);
+        assert!(m.tile_into(&frame, 5, 3, &mut tile));
+        assert_eq!(tile, [14.0, 15.0, 19.0, 20.0]);
+    }
+
+    #[test]
+    fn tile_positions_of_a_frame_the_grid_does_not_divide_follow_dcm2niix() {
+        // nibabel's 0.dcm: 256×256 frame, 48 tiles of 36×36 (7×7 grid), 1.796875 mm pixels.
+        // dcm2niix (v1.0.20260724) puts its first voxel (the first tile's last row) at RAS
+        // (607.857117, 564.989197, -76.459175): the corner moved by (256 - 256/7) / 2 pixels.
+        let m = Mosaic::new(48, 256, 256).expect("mosaic");
+        let row = [1.0, 0.0, 0.0];
+        let col = [0.0, 0.999986, -0.005236];
+        let plane = Plane {
+            corner: [-805.0, -825.019119, -75.097641],
+            row,
+            col,
+            pixel_spacing: [1.796875, 1.796875],
+        };
+        let pos = tile_positions(&m, (256, 256), &plane, crate::volume::cross(row, col), 3.0);
+        let last_row = [0, 1, 2].map(|i| pos[0][i] + col[i] * 35.0 * 1.796875);
+        let ras = [-last_row[0], -last_row[1], last_row[2]];
+        for (got, want) in ras.iter().zip([607.857117, 564.989197, -76.459175]) {
+            assert!((got - want).abs() < 1e-3, "{ras:?}");
+        }
     }
 
     #[test]

@@ -213,10 +213,12 @@ fn merge_convert_reports(reports: &[Value]) -> Result<ConvertReport, PipelineErr
             .map_err(|e| merge_err(format!("a shard's convert-report.json: {e}")))?;
         out.converted.extend(r.converted);
         out.not_converted.extend(r.not_converted);
+        out.not_images.extend(r.not_images);
         out.files_rejected += r.files_rejected;
     }
     out.converted.sort_by(|a, b| a.nifti.cmp(&b.nifti));
     by_subject(&mut out.not_converted);
+    by_subject(&mut out.not_images);
     Ok(out)
 }
 
