@@ -1883,7 +1883,8 @@ fn files_without_series_and_study_uids_are_series_by_series_number() {
     for (series, z0) in [("3", 0.0), ("4", 40.0)] {
         let mut slices = stack("2.25.9", 3, [0.0, 0.0, z0], [0.0, 0.0, 2.0], AXIAL);
         for s in &mut slices {
-            s.extra.push((tags::SERIES_NUMBER, dicom_core::VR::IS, series.into()));
+            s.extra
+                .push((tags::SERIES_NUMBER, dicom_core::VR::IS, series.into()));
         }
         for (n, s) in slices.iter().enumerate() {
             let mut obj = slice_object(s, &format!("2.25.9{series}{n}"));
@@ -1920,7 +1921,12 @@ fn padded_pixel_data_is_read_and_short_pixel_data_rejected() {
     use dicom_dictionary_std::{tags, uids};
     let dir = tempfile::tempdir().unwrap();
     let slices = stack("2.25.77", 2, [0.0; 3], [0.0, 0.0, 2.0], AXIAL);
-    let bytes = |s: &Slice| -> Vec<u8> { s.values.iter().flat_map(|v| (*v as i16).to_le_bytes()).collect() };
+    let bytes = |s: &Slice| -> Vec<u8> {
+        s.values
+            .iter()
+            .flat_map(|v| (*v as i16).to_le_bytes())
+            .collect()
+    };
     for (name, extra) in [("padded", 64usize), ("short", 0)] {
         let input = dir.path().join(name).join("in");
         for (n, s) in slices.iter().enumerate() {
@@ -1930,17 +1936,32 @@ fn padded_pixel_data_is_read_and_short_pixel_data_rejected() {
                 px.truncate(px.len() - 8);
             }
             px.resize(px.len() + extra, 0xAB);
-            obj.put(DataElement::new(tags::PIXEL_DATA, VR::OW, PrimitiveValue::U8(px.into())));
-            write_object(obj, &input.join(format!("{n}.dcm")), uids::EXPLICIT_VR_LITTLE_ENDIAN);
+            obj.put(DataElement::new(
+                tags::PIXEL_DATA,
+                VR::OW,
+                PrimitiveValue::U8(px.into()),
+            ));
+            write_object(
+                obj,
+                &input.join(format!("{n}.dcm")),
+                uids::EXPLICIT_VR_LITTLE_ENDIAN,
+            );
         }
     }
-    let nii = convert_uncompressed(&dir.path().join("padded/in"), &dir.path().join("padded/out"));
+    let nii = convert_uncompressed(
+        &dir.path().join("padded/in"),
+        &dir.path().join("padded/out"),
+    );
     assert_eq!(nii.len(), 1, "{nii:?}");
     let v = voxels(&nii[0]);
     for (k, s) in slices.iter().enumerate() {
         for j in 0..4 {
             for i in 0..5 {
-                assert_eq!(v[[i, 3 - j, k]], s.values[j * 5 + i] as f32, "({i},{j},{k})");
+                assert_eq!(
+                    v[[i, 3 - j, k]],
+                    s.values[j * 5 + i] as f32,
+                    "({i},{j},{k})"
+                );
             }
         }
     }
@@ -1959,12 +1980,20 @@ fn padded_pixel_data_is_read_and_short_pixel_data_rejected() {
 fn series_that_are_not_images_are_listed_in_the_convert_report() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in");
-    write_series(&input.join("mr"), &stack("2.25.51", 2, [0.0; 3], [0.0, 0.0, 2.0], AXIAL));
+    write_series(
+        &input.join("mr"),
+        &stack("2.25.51", 2, [0.0; 3], [0.0, 0.0, 2.0], AXIAL),
+    );
     let mut dose = Slice::new("2.25.52", [0.0; 3], values(1));
     dose.modality = "RTDOSE";
     write_series(&input.join("dose"), &[dose]);
     let out = dir.path().join("out");
-    let o = ancilla(&["convert", input.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let o = ancilla(&[
+        "convert",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -1977,5 +2006,8 @@ fn series_that_are_not_images_are_listed_in_the_convert_report() {
     let listed = report["not_images"].as_array().unwrap();
     assert_eq!(listed.len(), 1, "{report}");
     assert_eq!(listed[0]["modality"], "RTDOSE");
-    assert!(listed[0]["what"].as_str().unwrap().contains("RT Dose"), "{report}");
+    assert!(
+        listed[0]["what"].as_str().unwrap().contains("RT Dose"),
+        "{report}"
+    );
 }

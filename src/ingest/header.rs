@@ -724,16 +724,14 @@ fn pixel_data_state(
         }) if !is_encapsulated(ts) => {
             // Longer than the image needs: trailing padding, read past as dcm2niix and pydicom
             // read past it (pydicom's MR_small_padded.dcm).
-            return Ok(
-                if declared >= expected.saturating_sub(1) {
-                    PixelState::Complete((!big).then_some(value_at))
-                } else {
-                    PixelState::Mismatch(format!(
-                        "Pixel Data (7FE0,0010) holds {declared} bytes where Rows × Columns × \
+            return Ok(if declared >= expected.saturating_sub(1) {
+                PixelState::Complete((!big).then_some(value_at))
+            } else {
+                PixelState::Mismatch(format!(
+                    "Pixel Data (7FE0,0010) holds {declared} bytes where Rows × Columns × \
                          frames × samples × BitsAllocated give {expected}"
-                    ))
-                },
-            );
+                ))
+            });
         }
         // Not found by the walk: judged from the end of the file.
         _ => {}
