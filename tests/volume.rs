@@ -2011,3 +2011,229 @@ fn series_that_are_not_images_are_listed_in_the_convert_report() {
         "{report}"
     );
 }
+
+/// A 3D acquisition without ImageOrientationPatient (pydicom's anonymised enhanced MR
+/// emri_small) is written as dcm2niix writes it: rows in DICOM's order (it rotates 3D
+/// acquisitions instead of flipping their rows, and has no orientation to rotate by), the
+/// placeholder transform diag(1, −1, 1) with qfac −1 (dcm2niix's header of emri_small). Its
+/// empty PatientID, marked de-identified, is numbered S001 (it went to a folder `unknown`).
+#[test]
+fn an_unplaced_3d_acquisition_keeps_dicom_row_order_as_dcm2niix() {
+    use dicom_core::VR;
+    use dicom_dictionary_std::{tags, uids};
+    let dir = tempfile::tempdir().unwrap();
+    for k in 0..3 {
+        let mut s = Slice::new("1.2.3.44", [0.0; 3], values(k + 1));
+        s.instance = k + 1;
+        s.extra
+            .push((tags::MR_ACQUISITION_TYPE, VR::CS, "3D".into()));
+        s.extra.push((tags::PATIENT_ID, VR::LO, String::new()));
+        s.extra
+            .push((tags::PATIENT_IDENTITY_REMOVED, VR::CS, "YES".into()));
+        let obj = unplaced_object(&s, &format!("1.2.3.44.{k}"));
+        write_object(
+            obj,
+            &dir.path().join(format!("in/u{k}.dcm")),
+            uids::EXPLICIT_VR_LITTLE_ENDIAN,
+        );
+    }
+    let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+    assert_eq!(nii.len(), 1, "{nii:?}");
+    let h = nifti::NiftiHeader::from_file(&nii[0]).unwrap();
+    assert_eq!((h.sform_code, h.qform_code), (0, 0));
+    assert_eq!(h.srow_y, [0.0, -1.0, 0.0, 0.0]);
+    assert_eq!((h.pixdim[0], h.quatern_b, h.quatern_y), (-1.0, 1.0, 0.0));
+    let data = voxels(&nii[0]);
+    for k in 0..3 {
+        let v = values(k as i32 + 1);
+        for j in 0..4 {
+            for i in 0..5 {
+                assert_eq!(
+                    data[[i, j, k]],
+                    v[j * 5 + i] as f32,
+                    "voxel ({i}, {j}, {k})"
+                );
+            }
+        }
+    }
+}
+
+/// An enhanced MR's acquisition parameters sit in its functional groups (MR Timing, MR Echo,
+/// MR FOV/Geometry, MR Modifier, MR Imaging Modifier sequences): the sidecar reads them there, as
+/// dcm2niix does, and writes its keys of the enhanced MR attributes. Modelled on pydicom-data's
+/// Philips MPRAGE (`philips_mprage.dcm`, nibabel's too); every expected value is dcm2niix
+/// v1.0.20260724's sidecar of that file. EchoTime, RepetitionTime, FlipAngle and the keys below
+/// were missing, PixelBandwidth was the top level's 193, ImageType lacked MAGNITUDE, and
+/// ImageOrientationPatientDICOM was the rotated grid's.
+#[test]
+fn enhanced_mr_parameters_are_read_from_the_functional_groups() {
+    use dicom_core::value::DataSetSequence;
+    use dicom_core::{DataElement, Length, PrimitiveValue, Tag, VR};
+    use dicom_dictionary_std::{tags, uids};
+    use dicom_object::InMemDicomObject;
+    let seq = |tag, items: Vec<InMemDicomObject>| {
+        DataElement::new(tag, VR::SQ, DataSetSequence::new(items, Length::UNDEFINED))
+    };
+    let text = |tag, vr, v: &str| DataElement::new(tag, vr, PrimitiveValue::from(v));
+    let of = |elements: Vec<DataElement<InMemDicomObject>>| {
+        InMemDicomObject::from_element_iter(elements)
+    };
+    let iop = "-0.0022011068649\\0.99788552522659\\-0.0649590045213\\-0.0337935090065\\-0.0649962872266\\-0.9973131418228";
+    let d: Vec<f64> = iop.split('\\').map(|v| v.parse().unwrap()).collect();
+    // Frames 1 mm apart along the normal (row × column).
+    let normal = [
+        d[1] * d[5] - d[2] * d[4],
+        d[2] * d[3] - d[0] * d[5],
+        d[0] * d[4] - d[1] * d[3],
+    ];
+    let mut frames = Vec::new();
+    let mut groups = Vec::new();
+    for k in 0..3 {
+        let ipp = normal.map(|n| n * k as f64);
+        let mut s = Slice::new(
+            "1.2.3.61",
+            ipp,
+            (0..4 * 256).map(|v| (v + k * 7) % 1000).collect(),
+        );
+        s.cols = 256;
+        frames.push(s);
+        groups.push(of(vec![
+            seq(
+                tags::MR_ECHO_SEQUENCE,
+                vec![of(vec![DataElement::new(
+                    tags::EFFECTIVE_ECHO_TIME,
+                    VR::FD,
+                    PrimitiveValue::from(3.513f64),
+                )])],
+            ),
+            seq(
+                tags::PLANE_POSITION_SEQUENCE,
+                vec![of(vec![text(
+                    tags::IMAGE_POSITION_PATIENT,
+                    VR::DS,
+                    &format!("{}\\{}\\{}", ipp[0], ipp[1], ipp[2]),
+                )])],
+            ),
+            seq(
+                tags::PLANE_ORIENTATION_SEQUENCE,
+                vec![of(vec![text(tags::IMAGE_ORIENTATION_PATIENT, VR::DS, iop)])],
+            ),
+        ]));
+    }
+    let fd = |tag, v: f64| DataElement::new(tag, VR::FD, PrimitiveValue::from(v));
+    let us = |tag, v: u16| DataElement::new(tag, VR::US, PrimitiveValue::from(v));
+    let shared = of(vec![
+        seq(
+            tags::MR_IMAGING_MODIFIER_SEQUENCE,
+            vec![of(vec![
+                text(tags::PIXEL_BANDWIDTH, VR::DS, "192.559494018554"),
+                text(tags::MAGNETIZATION_TRANSFER, VR::CS, "NONE"),
+            ])],
+        ),
+        seq(
+            tags::MR_TIMING_AND_RELATED_PARAMETERS_SEQUENCE,
+            vec![of(vec![
+                text(tags::REPETITION_TIME, VR::DS, "7.56930017471313"),
+                text(tags::ECHO_TRAIN_LENGTH, VR::IS, "225"),
+                text(tags::FLIP_ANGLE, VR::DS, "7"),
+            ])],
+        ),
+        seq(
+            tags::MR_MODIFIER_SEQUENCE,
+            vec![of(vec![
+                text(tags::SPOILING, VR::CS, "RF"),
+                fd(tags::PARALLEL_REDUCTION_FACTOR_IN_PLANE, 2.0),
+                text(tags::PARALLEL_ACQUISITION_TECHNIQUE, VR::CS, "SENSE"),
+                fd(tags::PARALLEL_REDUCTION_FACTOR_OUT_OF_PLANE, 1.0),
+            ])],
+        ),
+        seq(
+            tags::MRFOV_GEOMETRY_SEQUENCE,
+            vec![of(vec![
+                text(tags::PERCENT_SAMPLING, VR::DS, "100"),
+                text(tags::IN_PLANE_PHASE_ENCODING_DIRECTION, VR::CS, "ROW"),
+                us(tags::MR_ACQUISITION_FREQUENCY_ENCODING_STEPS, 256),
+                us(tags::MR_ACQUISITION_PHASE_ENCODING_STEPS_IN_PLANE, 256),
+                us(tags::MR_ACQUISITION_PHASE_ENCODING_STEPS_OUT_OF_PLANE, 176),
+            ])],
+        ),
+    ]);
+    let mut obj = slice_object(&frames[0], "1.2.3.61.1");
+    for tag in [
+        tags::IMAGE_ORIENTATION_PATIENT,
+        tags::IMAGE_POSITION_PATIENT,
+    ] {
+        obj.remove_element(tag);
+    }
+    for e in [
+        text(tags::SOP_CLASS_UID, VR::UI, uids::ENHANCED_MR_IMAGE_STORAGE),
+        text(tags::MANUFACTURER, VR::LO, "Philips Medical Systems"),
+        text(tags::IMAGE_TYPE, VR::CS, "ORIGINAL\\PRIMARY\\T1\\NONE"),
+        text(tags::COMPLEX_IMAGE_COMPONENT, VR::CS, "MAGNITUDE"),
+        text(tags::MR_ACQUISITION_TYPE, VR::CS, "3D"),
+        text(tags::SCANNING_SEQUENCE, VR::CS, "GR"),
+        text(tags::IMAGING_FREQUENCY, VR::DS, "127.765408"),
+        text(tags::PIXEL_BANDWIDTH, VR::DS, "193"),
+        text(tags::PULSE_SEQUENCE_NAME, VR::SH, "T1TFE"),
+        text(tags::SPOILING, VR::CS, "RF"),
+        text(tags::MAGNETIZATION_TRANSFER, VR::CS, "NONE"),
+        fd(tags::ACQUISITION_DURATION, 333.3904724121094),
+        us(tags::NUMBER_OF_K_SPACE_TRAJECTORIES, 131),
+        text(tags::NUMBER_OF_FRAMES, VR::IS, "3"),
+        text(Tag(0x2001, 0x0010), VR::LO, "Philips Imaging DD 001"),
+        DataElement::new(
+            Tag(0x2001, 0x1022),
+            VR::FL,
+            PrimitiveValue::from(2.2559385f32),
+        ),
+        seq(tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE, vec![shared]),
+        seq(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE, groups),
+    ] {
+        obj.put(e);
+    }
+    let (_dir, nii) = convert_multiframe(obj, &frames, "mprage");
+    assert_eq!(nii.len(), 1, "{nii:?}");
+    let side: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(nii[0].with_extension("json")).unwrap())
+            .unwrap();
+    let want = serde_json::json!({
+        "EchoTime": 0.003513,
+        "RepetitionTime": 0.0075693,
+        "FlipAngle": 7.0,
+        "PixelBandwidth": 192.559,
+        "ImagingFrequency": 127.765408,
+        "SequenceName": "T1TFE",
+        "ImageType": ["ORIGINAL", "PRIMARY", "T1", "NONE", "MAGNITUDE"],
+        "MTState": false,
+        "SpoilingState": true,
+        "SpoilingType": "COMBINED",
+        "EchoTrainLength": 225,
+        "PercentSampling": 100.0,
+        "PhaseEncodingSteps": 256,
+        "FrequencyEncodingSteps": 256,
+        "PhaseEncodingStepsOutOfPlane": 176,
+        "ParallelReductionFactorInPlane": 2.0,
+        "ParallelAcquisitionTechnique": "SENSE",
+        "ParallelReductionFactorOutOfPlane": 1.0,
+        "WaterFatShift": 2.25594,
+        "EstimatedEffectiveEchoSpacing": 2.02754e-05,
+        "EstimatedTotalReadoutTime": 0.00517022,
+        "AcquisitionDuration": 333.39,
+        "NumberOfKSpaceTrajectories": 131,
+        "PhaseEncodingAxis": "i",
+        "InPlanePhaseEncodingDirectionDICOM": "ROW",
+        "ImageOrientationPatientDICOM":
+            [-0.00220111, 0.997886, -0.064959, -0.0337935, -0.0649963, -0.997313],
+    });
+    for (key, value) in want.as_object().unwrap() {
+        let got = &side[key];
+        let same = match (got.as_f64(), value.as_f64()) {
+            (Some(g), Some(w)) => (g - w).abs() <= 1e-9 * w.abs().max(1.0),
+            _ => got == value,
+        };
+        assert!(same, "{key}: {got} where dcm2niix writes {value}");
+    }
+    // 3D: pixdim[4] is the TR in seconds (dcm2niix's 0.0075693).
+    let h = nifti::NiftiHeader::from_file(&nii[0]).unwrap();
+    assert!((h.pixdim[4] - 0.0075693).abs() < 1e-7, "{}", h.pixdim[4]);
+}

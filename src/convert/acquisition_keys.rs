@@ -70,10 +70,77 @@ pub(super) fn acquisition_keys(
     if let Some(s) = spoiling_state(obj) {
         keys.push(("SpoilingState", json!(s)));
     }
+    enhanced_mr_keys(obj, facts, &mut keys);
     if facts.siemens {
         siemens_keys(obj, facts, &mut keys);
+    } else if let Some(c) = str_of(obj, tags::RECEIVE_COIL_NAME).filter(|c| !c.is_empty()) {
+        // Without a Siemens protocol dcm2niix names the coil CoilString (ReceiveCoilName is
+        // its protocol's coil).
+        keys.push(("CoilString", json!(c)));
     }
     keys
+}
+
+/// dcm2niix's keys from the standard attributes of enhanced MR (PS3.3 C.8.13.5: MR Modifier,
+/// MR FOV/Geometry and MR Pulse Sequence modules; in a classic header when a scanner writes them
+/// there, in an enhanced one lifted from its functional groups by `flat_header`).
+fn enhanced_mr_keys(
+    obj: &InMemDicomObject,
+    facts: &SeriesFacts,
+    keys: &mut Vec<(&'static str, Value)>,
+) {
+    let text = |tag| str_of(obj, tag).filter(|s| !s.is_empty());
+    let count = |tag| crate::ingest::header::int_of(obj, tag).filter(|n| *n > 0);
+    // SequenceName: (0018,0024), else the enhanced PulseSequenceName, which is also written
+    // under its own name beside a SequenceName.
+    if let Some(p) = text(tags::PULSE_SEQUENCE_NAME) {
+        if text(tags::SEQUENCE_NAME).is_some() {
+            keys.push(("PulseSequenceName", json!(p)));
+        } else {
+            keys.push(("SequenceName", json!(p)));
+        }
+    }
+    // MTState: MagnetizationTransfer OFF_RESONANCE → true; ON_RESONANCE and NONE → false (as
+    // dcm2niix reads the first letters).
+    if let Some(m) = text(tags::MAGNETIZATION_TRANSFER) {
+        if m.starts_with("OF") {
+            keys.push(("MTState", json!(true)));
+        } else if m.starts_with("ON") || m.starts_with("NO") {
+            keys.push(("MTState", json!(false)));
+        }
+    }
+    // SpoilingType: dcm2niix names every Spoiling holding "RF" COMBINED (RF, RF_AND_GRADIENT).
+    if let Some(s) = text(tags::SPOILING) {
+        if s.contains("RF") {
+            keys.push(("SpoilingType", json!("COMBINED")));
+        } else if s.contains("GRADIENT") {
+            keys.push(("SpoilingType", json!("GRADIENT")));
+        }
+    }
+    if let Some(n) = count(tags::MR_ACQUISITION_FREQUENCY_ENCODING_STEPS) {
+        keys.push(("FrequencyEncodingSteps", json!(n)));
+    }
+    if let Some(n) = count(tags::MR_ACQUISITION_PHASE_ENCODING_STEPS_OUT_OF_PLANE) {
+        keys.push(("PhaseEncodingStepsOutOfPlane", json!(n)));
+    }
+    if let Some(t) = text(tags::PARALLEL_ACQUISITION_TECHNIQUE) {
+        keys.push(("ParallelAcquisitionTechnique", json!(t)));
+    }
+    // Siemens' comes from its protocol (dcm2niix ignores this attribute there).
+    if !facts.siemens {
+        if let Some(f) =
+            f64_of(obj, tags::PARALLEL_REDUCTION_FACTOR_OUT_OF_PLANE).filter(|f| *f >= 1.0)
+        {
+            keys.push(("ParallelReductionFactorOutOfPlane", json!(significant6(f))));
+        }
+    }
+    if let Some(d) = f64_of(obj, tags::ACQUISITION_DURATION).filter(|d| d.is_finite() && *d != 0.0)
+    {
+        keys.push(("AcquisitionDuration", json!(significant6(d))));
+    }
+    if let Some(n) = count(tags::NUMBER_OF_K_SPACE_TRAJECTORIES) {
+        keys.push(("NumberOfKSpaceTrajectories", json!(n)));
+    }
 }
 
 /// dcm2niix's name for the sequence, from ScanningSequence and SequenceVariant (its
@@ -169,14 +236,18 @@ fn siemens_keys(
             json!(t.chars().take(65).collect::<String>()),
         ));
     }
-    let Some(p) = phoenix_protocol(obj) else {
-        return;
-    };
     // CoilString: (0051,xx0F), else the DICOM ReceiveCoilName.
     let coil_string = creator_element(obj, 0x0051, "SIEMENS MR HEADER", 0x0F)
         .and_then(|t| text_of(obj, t))
         .filter(|s| !s.is_empty())
         .or_else(|| str_of(obj, tags::RECEIVE_COIL_NAME).filter(|s| !s.is_empty()));
+    let Some(p) = phoenix_protocol(obj) else {
+        // No protocol (XA enhanced files): the coil string alone, as dcm2niix writes it.
+        if let Some(c) = coil_string {
+            keys.push(("CoilString", json!(c)));
+        }
+        return;
+    };
     keys.extend(protocol_keys(&p, facts, coil_string));
 }
 

@@ -102,7 +102,9 @@ fn subject_names(series: &[Series]) -> std::collections::BTreeMap<String, String
         let n = map.len() + 1;
         let deid = s.files.iter().all(|f| f.deidentified);
         map.entry(s.patient_id.clone()).or_insert_with(|| {
-            if deid {
+            // A de-identified file with an empty PatientID (pydicom's emri_small) is numbered
+            // too: it went to a folder `unknown`.
+            if deid && !s.patient_id.trim().is_empty() {
                 sanitize(&s.patient_id)
             } else {
                 format!("S{n:03}")
@@ -120,9 +122,10 @@ fn four_d(vols: &[SeriesVolume]) -> bool {
 }
 
 /// The NIfTI form of a converted volume: placed in patient space or not, grey or colour.
-fn form(v: &SeriesVolume, stored: Stored) -> nifti_io::ImageForm {
+fn form(v: &SeriesVolume, stored: Stored, rows_as_stored: bool) -> nifti_io::ImageForm {
     nifti_io::ImageForm {
         placed: v.placed,
+        rows_as_stored: rows_as_stored && !v.placed,
         rgb: v.rgb,
         unsigned: stored.unsigned,
         bits: stored.bits,
@@ -130,15 +133,19 @@ fn form(v: &SeriesVolume, stored: Stored) -> nifti_io::ImageForm {
     }
 }
 
-/// The header of a series' first file (up to Pixel Data), read once for what the NIfTI header
-/// and the 4D timing take from it.
+/// The header of a series' first file (up to Pixel Data; an enhanced file's with its first
+/// frame's functional groups lifted), read once for what the NIfTI header and the 4D timing take
+/// from it.
 fn first_header(s: &Series) -> Option<InMemDicomObject> {
     let f = s.files.first()?;
     dicom_object::OpenFileOptions::new()
         .read_until(dicom_dictionary_std::tags::PIXEL_DATA)
         .open_file(&f.path)
         .ok()
-        .map(|o| o.into_inner())
+        .map(|o| {
+            let o = o.into_inner();
+            crate::ingest::flat_header::flattened(&o, 0).unwrap_or(o)
+        })
 }
 
 /// NIfTI's `dim_info` and `slice_code` of an MR series, from its first file's header `obj` as
@@ -202,26 +209,20 @@ fn write_series(
     dir: &Path,
     stem: &str,
     gzip: bool,
-    time_step_s: Option<f64>,
+    meta: &NiftiMeta,
     stored: Stored,
-    (dim_info, slice_code): (u8, u8),
+    rows_as_stored: bool,
 ) -> Result<Vec<(String, Vec<usize>)>, ConvertError> {
     let ext = if gzip { "nii.gz" } else { "nii" };
     let werr = |path: &Path, e: nifti_io::NiftiError| ConvertError::Write {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
-    let meta = NiftiMeta {
-        description: "ancilla".into(),
-        time_step_s,
-        dim_info,
-        slice_code,
-    };
     let mut out = Vec::new();
     if four_d(vols) {
         let path = dir.join(format!("{stem}.{ext}"));
         let parts: Vec<crate::volume::Volume> = vols.iter().map(|v| v.volume.clone()).collect();
-        nifti_io::write_images(&parts, &path, &meta, form(&vols[0], stored))
+        nifti_io::write_images(&parts, &path, meta, form(&vols[0], stored, rows_as_stored))
             .map_err(|e| werr(&path, e))?;
         // A diffusion series (every volume with a b-value, one of them weighted; GE writes its
         // b-value attribute into other series too): FSL's b-values and gradient directions
@@ -258,8 +259,8 @@ fn write_series(
             nifti_io::write_images(
                 std::slice::from_ref(&v.volume),
                 &path,
-                &meta,
-                form(v, stored),
+                meta,
+                form(v, stored, rows_as_stored),
             )
             .map_err(|e| werr(&path, e))?;
             let d = v.volume.dims();
@@ -306,7 +307,7 @@ fn write_suv(
                     std::slice::from_ref(&suv),
                     &dir.join(&name),
                     &meta,
-                    form(v, Stored::DERIVED),
+                    form(v, Stored::DERIVED, false),
                 )
                 .map_err(|e| e.to_string())?;
                 let d = suv.dims();
@@ -483,11 +484,20 @@ fn convert_inventory(
                 // 3D acquisitions written as 3D files have their axes closest to RAS, as
                 // dcm2niix writes them (its default rotation; 2D acquisitions and 4D files keep
                 // DICOM's layout, as in dcm2niix).
-                if s.modality == "MR"
+                let acquisition_3d = s.modality == "MR"
                     && s.files.first().is_some_and(|f| f.acquisition_3d)
-                    && vols.iter().all(|v| v.placed)
-                    && !four_d(&vols)
-                {
+                    && !four_d(&vols);
+                // Without an orientation to rotate by, dcm2niix keeps a 3D acquisition's rows
+                // in DICOM's order (it rotates those instead of flipping their rows); the
+                // writer reverses rows, so they are reversed here first.
+                let unplaced_3d =
+                    acquisition_3d && vols.iter().all(|v| !v.placed && v.volume.dims()[0] > 1);
+                if unplaced_3d {
+                    for v in vols.iter_mut() {
+                        v.volume.data.invert_axis(ndarray::Axis(1));
+                    }
+                }
+                if acquisition_3d && vols.iter().all(|v| v.placed) {
                     // A lone slice is left as it is (so does dcm2niix).
                     for v in vols.iter_mut().filter(|v| v.volume.dims()[0] > 1) {
                         if let Some(rotated) = crate::volume::reorient::as_3d_acquisition(&v.volume)
@@ -504,23 +514,32 @@ fn convert_inventory(
                 let timing = four_d(&vols)
                     .then(|| timing::volume_timing(s, header.as_ref()))
                     .flatten();
+                // (An enhanced file's TR is in its functional groups: the flattened header's.)
                 let step = timing.as_ref().map(|t| t.step_s).or_else(|| {
                     s.files
                         .first()
                         .and_then(|f| f.repetition_time)
+                        .or_else(|| {
+                            header.as_ref().and_then(|h| {
+                                crate::ingest::header::f64_of(
+                                    h,
+                                    dicom_dictionary_std::tags::REPETITION_TIME,
+                                )
+                            })
+                        })
                         .filter(|t| t.is_finite() && *t > 0.0)
                         .map(|t| t / 1000.0)
                 });
-                let mut written = write_series(
-                    &vols,
-                    &dir,
-                    stem,
-                    gzip,
-                    step,
-                    Stored::of(s),
-                    slice_info(s, header.as_ref()),
-                )
-                .map_err(|e| e.to_string())?;
+                let (dim_info, slice_code) = slice_info(s, header.as_ref());
+                let meta = NiftiMeta {
+                    description: "ancilla".into(),
+                    time_step_s: step,
+                    dim_info,
+                    slice_code,
+                };
+                let mut written =
+                    write_series(&vols, &dir, stem, gzip, &meta, Stored::of(s), unplaced_3d)
+                        .map_err(|e| e.to_string())?;
                 // A sidecar beside every file written, named as it is (dcm2niix's layout): one
                 // for a 4D file, one a volume for volumes written apart (echoes, planes).
                 let mut sides: Vec<(String, Value)> = if four_d(&vols) {

@@ -16,14 +16,23 @@ use crate::volume::assemble::SeriesVolume;
 /// PhaseEncodingDirectionPositive) `PhaseEncodingDirection` — the voxel axis of
 /// InPlanePhaseEncodingDirection (ROW → i, COL → j), reversed ("-") for a positive column or a
 /// negative row direction, since the written rows are flipped; without it `PhaseEncodingAxis`.
-/// None for 3D acquisitions (dcm2niix writes neither) or without the DICOM direction.
+/// None for 3D acquisitions without an echo train or EPI readout, or spin echoes (dcm2niix writes
+/// neither), or without the DICOM direction.
 fn phase_encoding(
     obj: &dicom_object::InMemDicomObject,
     csa: Option<&crate::ingest::siemens::Csa>,
 ) -> Option<(&'static str, String)> {
     let column = crate::ingest::header::phase_encoding_along_columns(obj)?;
+    // dcm2niix skips 3D acquisitions except those with an echo train or an EPI readout (a
+    // phase-encoding bandwidth) that are not spin echoes (3D EPI, multi-echo GRE, Philips'
+    // TFE with its echo train).
     if str_of(obj, tags::MR_ACQUISITION_TYPE).is_some_and(|t| t == "3D") {
-        return None;
+        let spin_echo = str_of(obj, tags::SCANNING_SEQUENCE).is_some_and(|s| s.contains("SE"));
+        let train = crate::ingest::readout::echo_train_length(obj).is_some_and(|n| n > 1);
+        let epi = crate::ingest::siemens::bandwidth_per_pixel_phase_encode(obj, csa).is_some();
+        if spin_echo || !(train || epi) {
+            return None;
+        }
     }
     let polarity = csa.and_then(|c| c.first("PhaseEncodingDirectionPositive"));
     let positive = match polarity.map(str::trim) {
@@ -62,12 +71,27 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume], part: usize) -> Va
         .and_then(|p| p.slices.first())
         .and_then(|s| series.files.get(s.file))
         .or_else(|| series.files.first());
+    // The image of the file's first slice (its frame in an enhanced file).
+    let first_image = plan.and_then(|p| p.slices.first()).and_then(|s| {
+        let f = series.files.get(s.file)?;
+        f.images.iter().find(|i| i.frame == s.frame)
+    });
     let mut iop_dicom: Option<Vec<f64>> = None;
+    // An enhanced file's header with its functional groups' attributes (of the slice's frame)
+    // lifted to the top level, as dcm2niix reads them: EchoTime, RepetitionTime, FlipAngle...
+    let frame = plan
+        .and_then(|p| p.slices.first())
+        .filter(|_| first_file.is_some_and(|f| f.mosaic.is_none()))
+        .map_or(0, |s| s.frame);
     let header = first_file.and_then(|f| {
         OpenFileOptions::new()
             .read_until(tags::PIXEL_DATA)
             .open_file(&f.path)
             .ok()
+            .map(|o| {
+                let o = o.into_inner();
+                crate::ingest::flat_header::flattened(&o, frame).unwrap_or(o)
+            })
     });
     if let Some(obj) = header {
         // Philips MR values are its floating-point values (as dcm2niix's default): the display
@@ -88,6 +112,9 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume], part: usize) -> Va
         if let Some(maker) = str_of(&obj, tags::MANUFACTURER).filter(|v| !v.is_empty()) {
             m.insert("Manufacturer".into(), json!(manufacturer_name(&maker)));
         }
+        // The complex component of the file's first image: ComplexImageComponent, the frame's
+        // in an enhanced file.
+        let frame_component = first_image.and_then(|i| i.component);
         let strs = [
             ("ManufacturersModelName", tags::MANUFACTURER_MODEL_NAME),
             ("ScanningSequence", tags::SCANNING_SEQUENCE),
@@ -113,22 +140,29 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume], part: usize) -> Va
             ),
             ("BodyPart", tags::BODY_PART_EXAMINED),
             ("ScanOptions", tags::SCAN_OPTIONS),
-            ("ReceiveCoilName", tags::RECEIVE_COIL_NAME),
         ];
         for (name, tag) in strs {
             if let Some(v) = str_of(&obj, tag).filter(|v| !v.is_empty()) {
                 // A list for ImageType only; other multi-valued attributes keep DICOM's
                 // backslashes, as dcm2niix writes them ("SequenceVariant": "SK\\SS").
                 let val = if name == "ImageType" {
-                    let ge = crate::ingest::header::ge_image_type(&obj);
-                    json!(image_type_as_dcm2niix(&v, ge))
+                    let others: Vec<_> =
+                        [crate::ingest::header::ge_image_type(&obj), frame_component]
+                            .into_iter()
+                            .flatten()
+                            .collect();
+                    json!(image_type_as_dcm2niix(&v, &others))
                 } else {
                     json!(v)
                 };
                 m.insert(name.into(), val);
             }
         }
+        // The attribute, else (enhanced files) the first slice's frame's PlaneOrientationSequence:
+        // DICOM's directions before any rotation of a 3D acquisition, as dcm2niix reports them.
+        let first_frame_orientation = first_image.and_then(|i| i.orientation).map(|o| o.to_vec());
         iop_dicom = crate::ingest::header::f64s_of(&obj, tags::IMAGE_ORIENTATION_PATIENT)
+            .or(first_frame_orientation)
             .filter(|v| v.len() == 6 && v.iter().all(|x| x.is_finite()))
             .map(|v| {
                 v.into_iter()
@@ -218,7 +252,13 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume], part: usize) -> Va
             ("PatientWeight", tags::PATIENT_WEIGHT, 1.0),
         ];
         for (name, tag, scale) in nums {
-            if let Some(v) = f64_of(&obj, tag) {
+            // An enhanced MR's echo time is its frame's EffectiveEchoTime (dcm2niix's TE too).
+            let value = f64_of(&obj, tag).or_else(|| {
+                (tag == tags::ECHO_TIME)
+                    .then(|| f64_of(&obj, tags::EFFECTIVE_ECHO_TIME))
+                    .flatten()
+            });
+            if let Some(v) = value {
                 // Six significant digits, as dcm2niix prints them (%g); the imaging frequency
                 // as written (dcm2niix prints it in full).
                 let v = if name == "ImagingFrequency" {
@@ -359,44 +399,44 @@ fn manufacturer_name(maker: &str) -> String {
     name.to_string()
 }
 
-/// ImageType as dcm2niix writes it in its sidecar: values also split at `_` (`M_SE` → `M`, `SE`),
-/// and the complex component its letter code names (`M`, `P`, `R`, `I`, or the word `PHASE`,
-/// from the third value on; else GE's private image type `ge`) appended as a word:
-/// `MAGNITUDE`, `PHASE`, `REAL`, `IMAGINARY`. Empty values are dropped.
+/// ImageType as dcm2niix writes it: the values (split at `\\` and `_`, empty ones dropped), then
+/// the complex components it finds and the values do not name, in its order (MAGNITUDE, PHASE,
+/// REAL, IMAGINARY). Its tests are substring tests on the values joined by `_` (so a last value
+/// `PHASE` is not `_PHASE_` and is named again); the components come from those codes (`M`,
+/// `P`, `R`, `I`, `MAGNITUDE`, `PHASE`, `REAL`, `IMAGINARY`), from ComplexImageComponent
+/// (0008,9208; the frame's in an enhanced file) and GE's private image type, in `others`.
 fn image_type_as_dcm2niix(
     image_type: &str,
-    ge: Option<crate::ingest::header::Component>,
+    others: &[crate::ingest::header::Component],
 ) -> Vec<String> {
-    let mut values: Vec<String> = image_type
+    use crate::ingest::header::Component;
+    let values: Vec<String> = image_type
         .split('\\')
         .flat_map(|v| v.split('_'))
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
         .collect();
-    let tail: Vec<&str> = values.iter().skip(2).map(String::as_str).collect();
-    let has = |code: &str| tail.contains(&code);
-    let word = if has("P") || has("PHASE") {
-        Some("PHASE")
-    } else if has("R") {
-        Some("REAL")
-    } else if has("I") {
-        Some("IMAGINARY")
-    } else if has("M") {
-        Some("MAGNITUDE")
-    } else {
-        // Else GE's private image type says it (dcm2niix appends it too).
-        use crate::ingest::header::Component;
-        ge.map(|c| match c {
+    let joined = image_type.trim().replace('\\', "_");
+    let has = |s: &str| joined.contains(s);
+    let from_codes = [
+        (Component::Magnitude, has("_M_") || has("_MAGNITUDE_")),
+        (Component::Phase, has("_P_") || has("PHASE")),
+        (Component::Real, has("_R_") || has("_REAL_")),
+        (Component::Imaginary, has("_I_") || has("_IMAGINARY_")),
+    ];
+    let mut out = values;
+    for (c, coded) in from_codes {
+        let word = match c {
             Component::Magnitude => "MAGNITUDE",
             Component::Phase => "PHASE",
             Component::Real => "REAL",
             Component::Imaginary => "IMAGINARY",
-        })
-    };
-    if let Some(w) = word {
-        values.push(w.to_string());
+        };
+        if (coded || others.contains(&c)) && !has(&format!("_{word}_")) {
+            out.push(word.to_string());
+        }
     }
-    values
+    out
 }
 
 #[cfg(test)]
@@ -495,22 +535,22 @@ mod tests {
             ),
         ];
         for (dicom, dcm2niix) in cases {
-            assert_eq!(image_type_as_dcm2niix(dicom, None), dcm2niix, "{dicom}");
+            assert_eq!(image_type_as_dcm2niix(dicom, &[]), dcm2niix, "{dicom}");
         }
         // A GE image whose ImageType names no component: GE's private type (0043,xx2F) does
         // (dcm2niix on a GE magnitude/phase series of this layout).
         use crate::ingest::header::Component;
         assert_eq!(
-            image_type_as_dcm2niix("ORIGINAL\\PRIMARY\\OTHER", Some(Component::Phase)),
+            image_type_as_dcm2niix("ORIGINAL\\PRIMARY\\OTHER", &[Component::Phase]),
             ["ORIGINAL", "PRIMARY", "OTHER", "PHASE"]
         );
         assert_eq!(
-            image_type_as_dcm2niix("ORIGINAL\\PRIMARY\\OTHER", Some(Component::Magnitude)),
+            image_type_as_dcm2niix("ORIGINAL\\PRIMARY\\OTHER", &[Component::Magnitude]),
             ["ORIGINAL", "PRIMARY", "OTHER", "MAGNITUDE"]
         );
         // A double backslash (an empty value) is no value (dcm2niix on pydicom's MPR file).
         assert_eq!(
-            image_type_as_dcm2niix("DERIVED\\SECONDARY\\\\CSAPARALLEL", None),
+            image_type_as_dcm2niix("DERIVED\\SECONDARY\\\\CSAPARALLEL", &[]),
             ["DERIVED", "SECONDARY", "CSAPARALLEL"]
         );
     }

@@ -3,13 +3,14 @@
 //! accounted for (used, or rejected with its reason).
 //!
 //! Submodules: `walk` (parallel directory walk), `header` (one file → `FileRecord`),
-//! `classify` (series kind), `geometry` (slice order, checks, splitting → `VolumePlan`),
+//! `classify` (series kind), `flat_header` (an enhanced header seen as a classic one), `geometry` (slice order, checks, splitting → `VolumePlan`),
 //! `siemens` (CSA header, private b-value, mosaic tiles, protocol), `readout` (phase-encoding
 //! matrix and EPI echo spacing for the sidecar), `preflight` (lengths checked before parsing),
 //! `inventory_json` (the PHI-free inventory written by `--json`).
 
 pub mod classify;
 pub mod diffusion;
+pub mod flat_header;
 pub mod geometry;
 pub mod header;
 mod inventory_json;

@@ -22,7 +22,9 @@ use dicom_object::InMemDicomObject;
 use serde_json::{json, Value};
 
 use super::header::{f64_of, int_of, phase_encoding_along_columns};
-use super::siemens::{bandwidth_per_pixel_phase_encode, phoenix_protocol, protocol_number, Csa};
+use super::siemens::{
+    bandwidth_per_pixel_phase_encode, phoenix_protocol, protocol_number, significant6, Csa,
+};
 
 /// The keys this module knows for a file's header (`obj`, its CSA image header `csa`), for
 /// reconstructed images of `rows` × `columns` (a mosaic's tile) whose slices were acquired at
@@ -39,9 +41,16 @@ pub fn readout_keys(
     let positive = |v: Option<f64>| v.filter(|x| x.is_finite() && *x > 0.0);
     let protocol = phoenix_protocol(obj);
     let protocol_value = |key: &str| protocol.as_deref().and_then(|p| protocol_number(p, key));
-    if let Some(n) = int_of(obj, tags::NUMBER_OF_PHASE_ENCODING_STEPS).filter(|n| *n > 0) {
+    // The enhanced MR attribute (MR FOV/Geometry) when there is one, as dcm2niix reads it last.
+    let steps = int_of(obj, tags::MR_ACQUISITION_PHASE_ENCODING_STEPS_IN_PLANE)
+        .filter(|n| *n > 0)
+        .or_else(|| int_of(obj, tags::NUMBER_OF_PHASE_ENCODING_STEPS).filter(|n| *n > 0));
+    if let Some(n) = steps {
         keys.push(("PhaseEncodingSteps", json!(n)));
     }
+    let maker = crate::ingest::header::str_of(obj, tags::MANUFACTURER)
+        .unwrap_or_default()
+        .to_ascii_uppercase();
     let along_columns = phase_encoding_along_columns(obj);
     let acquisition_pe = acquisition_matrix_pe(obj);
     if let Some(pe) = acquisition_pe {
@@ -59,7 +68,13 @@ pub fn readout_keys(
     if let Some(b) = bandwidth {
         keys.push(("BandwidthPerPixelPhaseEncode", json!(b)));
     }
-    let accel = positive(protocol_value("sPat.lAccelFactPE"));
+    // Siemens' from its protocol; the others' from the enhanced MR attribute (0018,9069), which
+    // dcm2niix reads for every maker but Siemens, and writes from 1 up.
+    let accel = if maker.contains("SIEMENS") {
+        positive(protocol_value("sPat.lAccelFactPE"))
+    } else {
+        f64_of(obj, tags::PARALLEL_REDUCTION_FACTOR_IN_PLANE).filter(|a| *a >= 1.0)
+    };
     if let Some(a) = accel {
         keys.push(("ParallelReductionFactorInPlane", json!(a)));
     }
@@ -70,6 +85,36 @@ pub fn readout_keys(
         let a = accel.unwrap_or(1.0);
         keys.push(("DerivedVendorReportedEchoSpacing", json!(spacing * a)));
         keys.push(("TotalReadoutTime", json!(total_readout_time(spacing, pe))));
+    }
+    // Philips: the water-fat shift (2001,xx22, pixels) and, without a phase-encoding bandwidth,
+    // the echo spacing and readout time dcm2niix estimates from it (its 32-bit arithmetic):
+    // actual spacing = WFS / (ImagingFrequency × 3.4 × (EchoTrainLength + 1)).
+    if maker.contains("PHILIPS") {
+        let wfs =
+            crate::ingest::header::creator_element(obj, 0x2001, "Philips Imaging DD 001", 0x22)
+                .and_then(|t| crate::ingest::header::f64s_of(obj, t))
+                .and_then(|v| v.first().copied())
+                .filter(|w| w.is_finite() && *w != 0.0);
+        if let Some(w) = wfs {
+            keys.push(("WaterFatShift", json!(significant6(w))));
+            let freq = positive(f64_of(obj, tags::IMAGING_FREQUENCY));
+            let etl = echo_train_length(obj).filter(|n| *n > 0);
+            if let (None, Some(f), Some(etl), Some(pe)) =
+                (bandwidth, freq, etl, recon_pe.filter(|pe| *pe > 1))
+            {
+                let actual = w as f32 / (f as f32 * 3.4 * (etl as f32 + 1.0));
+                let total = actual * etl as f32;
+                let effective = total / (pe as f32 - 1.0);
+                keys.push((
+                    "EstimatedEffectiveEchoSpacing",
+                    json!(significant6(f64::from(effective))),
+                ));
+                keys.push((
+                    "EstimatedTotalReadoutTime",
+                    json!(significant6(f64::from(total))),
+                ));
+            }
+        }
     }
     // Slices excited together share an acquisition time: as many as share the first slice's
     // (dcm2niix's count), or the protocol's factor when it says more.
@@ -87,7 +132,7 @@ pub fn readout_keys(
         keys.push(("MultibandAccelerationFactor", json!(multiband)));
     }
     // One echo, one echo train: nothing to say (dcm2niix writes both only above 1).
-    if let Some(n) = int_of(obj, tags::ECHO_TRAIN_LENGTH).filter(|n| *n > 1) {
+    if let Some(n) = echo_train_length(obj).filter(|n| *n > 1) {
         keys.push(("EchoTrainLength", json!(n)));
     }
     if let Some(n) = int_of(obj, tags::ECHO_NUMBERS).filter(|n| *n > 1) {
@@ -117,6 +162,14 @@ fn effective_echo_spacing(bandwidth_per_pixel_pe: f64, recon_matrix_pe: usize) -
 /// Seconds from the centre of the first echo to the centre of the last (FSL's definition).
 fn total_readout_time(effective_echo_spacing: f64, recon_matrix_pe: usize) -> f64 {
     effective_echo_spacing * (recon_matrix_pe as f64 - 1.0)
+}
+
+/// The echo train length as dcm2niix reads it: an enhanced MR's GradientEchoTrainLength
+/// (0018,9241) from 2 up, else EchoTrainLength (0018,0091).
+pub fn echo_train_length(obj: &InMemDicomObject) -> Option<i64> {
+    int_of(obj, tags::GRADIENT_ECHO_TRAIN_LENGTH)
+        .filter(|n| *n >= 2)
+        .or_else(|| int_of(obj, tags::ECHO_TRAIN_LENGTH))
 }
 
 #[cfg(test)]

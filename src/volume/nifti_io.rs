@@ -223,7 +223,31 @@ fn with_spacing_and_description(
 /// qform and sform codes 0 (NIFTI_XFORM_UNKNOWN, so readers fall back on pixdim alone), the
 /// spacing of `g` as pixdim, and the placeholder transform dcm2niix writes beside those codes
 /// (identity rotation, rows flipped: y offset −(rows − 1)), so the files agree field by field.
-pub fn header_without_orientation(g: &Geometry, rows: usize, meta: &NiftiMeta) -> NiftiHeader {
+///
+/// `rows_as_stored`: the rows are written in DICOM's order (dcm2niix's layout of a 3D acquisition,
+/// which it rotates instead of flipping, and which keeps DICOM's order when there is no
+/// orientation to rotate by): the placeholder is then diag(1, −1, 1) at the origin (qfac −1).
+pub fn header_without_orientation(
+    g: &Geometry,
+    rows: usize,
+    meta: &NiftiMeta,
+    rows_as_stored: bool,
+) -> NiftiHeader {
+    if rows_as_stored {
+        let h = NiftiHeader {
+            sform_code: 0,
+            qform_code: 0,
+            srow_x: [1.0, 0.0, 0.0, 0.0],
+            srow_y: [0.0, -1.0, 0.0, 0.0],
+            srow_z: [0.0, 0.0, 1.0, 0.0],
+            quatern_b: 1.0,
+            quatern_c: 0.0,
+            quatern_d: 0.0,
+            xyzt_units: 2 | 8,
+            ..NiftiHeader::default()
+        };
+        return with_spacing_and_description(h, -1.0, g, meta);
+    }
     let y0 = -(rows.saturating_sub(1) as f32);
     let h = NiftiHeader {
         sform_code: 0,
@@ -249,6 +273,9 @@ pub struct ImageForm {
     /// In patient space (sform and qform set), else without orientation
     /// (`header_without_orientation`).
     pub placed: bool,
+    /// Without orientation, rows in DICOM's order (see `header_without_orientation`); the
+    /// volumes given have their rows reversed already.
+    pub rows_as_stored: bool,
     /// Packed colour voxels (`pixels::pack_rgb`), written as NIfTI RGB24 (datatype 128).
     pub rgb: bool,
     /// Stored unsigned in DICOM (PixelRepresentation 0), in `bits` bits allocated of which
@@ -275,7 +302,7 @@ pub fn write_images(
     let header = if form.placed {
         header_for(&first.geometry, rows, meta)
     } else {
-        header_without_orientation(&first.geometry, rows, meta)
+        header_without_orientation(&first.geometry, rows, meta, form.rows_as_stored)
     };
     let views: Vec<ArrayView3<f32>> = vols.iter().map(|v| v.data.view()).collect();
     if !form.rgb {
