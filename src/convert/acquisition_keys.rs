@@ -24,6 +24,8 @@ pub(super) struct SeriesFacts {
     pub diffusion: bool,
     /// Slices excited together (MultibandAccelerationFactor), 1 when none.
     pub multiband: f64,
+    /// Volumes in the file the sidecar describes (its 4th dimension; 1 for a 3D file).
+    pub volumes: usize,
 }
 
 /// The keys of a series' first file `obj`, each only when its source holds a value.
@@ -249,6 +251,50 @@ fn siemens_keys(
         return;
     };
     keys.extend(protocol_keys(&p, facts, coil_string));
+    keys.extend(asl_keys(&p, obj, facts));
+}
+
+/// The BIDS ASL keys dcm2niix writes for Siemens' product pulsed ASL sequences (PICORE
+/// `ep2d_pasl`, FAIR QII `tgse_pasl`), from the protocol `p`: BolusDuration and InversionTime
+/// (alTI[0] and alTI[2], µs → s), ArterialSpinLabelingType, AcquisitionVoxelSize (the pixel
+/// spacing and SliceThickness, without in-plane interpolation) and M0Type "Included" when one
+/// volume more than whole label/control pairs was acquired (its test: (volumes − 1) divisible by
+/// 2 × lContrasts). Other ASL sequences (pCASL, research sequences) are not emulated.
+fn asl_keys(p: &str, obj: &InMemDicomObject, facts: &SeriesFacts) -> Vec<(&'static str, Value)> {
+    let mut keys = Vec::new();
+    let details = protocol_text(p, "tSequenceFileName").unwrap_or_default();
+    let pasl_type = if details.contains("ep2d_pasl") {
+        "PICORE"
+    } else if details.contains("tgse_pasl") {
+        "FAIR QII"
+    } else {
+        return keys;
+    };
+    let g = |x: f64| json!(significant6(x));
+    keys.push(("PASLType", json!(pasl_type)));
+    if let Some(t) = protocol_number(p, "alTI[0]") {
+        keys.push(("BolusDuration", g(t / 1e6)));
+    }
+    if let Some(t) = protocol_number(p, "alTI[2]") {
+        keys.push(("InversionTime", g(t / 1e6)));
+    }
+    keys.push(("ArterialSpinLabelingType", json!("PASL")));
+    let interpolated = protocol_number(p, "sKSpace.uc2DInterpolation").is_some_and(|v| v > 0.0);
+    let spacing = crate::ingest::header::f64s_of(obj, tags::PIXEL_SPACING).filter(|v| v.len() == 2);
+    if let (false, Some(ps), Some(thick)) =
+        (interpolated, spacing, f64_of(obj, tags::SLICE_THICKNESS))
+    {
+        keys.push((
+            "AcquisitionVoxelSize",
+            json!([g(ps[1]), g(ps[0]), g(thick)]),
+        ));
+    }
+    let contrasts = protocol_number(p, "lContrasts").map_or(1, |c| (c as usize).max(1));
+    let pairs = 2 * contrasts;
+    if facts.volumes % pairs != 0 && facts.volumes >= 1 && (facts.volumes - 1) % pairs == 0 {
+        keys.push(("M0Type", json!("Included")));
+    }
+    keys
 }
 
 /// The keys of a Siemens protocol's ASCCONV block `p` (with the file's coil string, written
@@ -363,7 +409,63 @@ mod tests {
             phase,
             diffusion: false,
             multiband: 1.0,
+            volumes: 1,
         }
+    }
+
+    /// Siemens' product PICORE PASL: the ASCCONV lines of Debian dicomnifti's example 0001.dcm
+    /// (`ep2d_pasl`, one volume, 3 × 3 mm pixels, 5 mm slices) and the ASL keys dcm2niix
+    /// v1.0.20260724 wrote for it (facts measured once); with 90 volumes (45 label/control pairs)
+    /// it writes no M0Type, with 91 "Included".
+    #[test]
+    fn pulsed_asl_keys_are_dcm2niix_s() {
+        use dicom_core::{DataElement, PrimitiveValue, VR};
+        let p = "### ASCCONV BEGIN ###\n\
+                 tSequenceFileName\t = \t\"\"%SiemensSeq%\\ep2d_pasl\"\"\n\
+                 lContrasts\t = \t1\n\
+                 alTI[0]\t = \t800000\n\
+                 alTI[2]\t = \t2000000\n\
+                 alTI[3]\t = \t100000\n\
+                 ### ASCCONV END ###";
+        let obj = InMemDicomObject::from_element_iter([
+            DataElement::new(
+                tags::PIXEL_SPACING,
+                VR::DS,
+                PrimitiveValue::Strs(["3".to_string(), "3".to_string()].into_iter().collect()),
+            ),
+            DataElement::new(tags::SLICE_THICKNESS, VR::DS, PrimitiveValue::from("5")),
+        ]);
+        let keys = asl_keys(p, &obj, &facts(false));
+        let want = json!({
+            "PASLType": "PICORE",
+            "BolusDuration": 0.8,
+            "InversionTime": 2.0,
+            "ArterialSpinLabelingType": "PASL",
+            "AcquisitionVoxelSize": [3.0, 3.0, 5.0],
+            "M0Type": "Included",
+        });
+        for (k, v) in want.as_object().unwrap() {
+            assert_eq!(&key(&keys, k), v, "{k}");
+        }
+        let with = |volumes| {
+            asl_keys(
+                p,
+                &obj,
+                &SeriesFacts {
+                    volumes,
+                    ..facts(false)
+                },
+            )
+        };
+        assert_eq!(key(&with(90), "M0Type"), Value::Null);
+        assert_eq!(key(&with(91), "M0Type"), json!("Included"));
+        // Not a pulsed ASL sequence: none of them.
+        assert!(asl_keys(
+            "tSequenceFileName\t = \t\"\"%SiemensSeq%\\ep2d_bold\"\"",
+            &obj,
+            &facts(false)
+        )
+        .is_empty());
     }
 
     fn key(keys: &[(&'static str, Value)], name: &str) -> Value {

@@ -223,6 +223,7 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume], part: usize) -> Va
                 .get("MultibandAccelerationFactor")
                 .and_then(Value::as_f64)
                 .unwrap_or(1.0),
+            volumes: vols.len(),
         };
         for (key, value) in super::acquisition_keys::acquisition_keys(&obj, &facts) {
             m.insert(key.into(), value);
