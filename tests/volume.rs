@@ -305,13 +305,10 @@ fn nifti_written_by_convert_keeps_dicom_world_coordinates() {
     );
     write_series(&dir.path().join("in"), &slices);
     let out = dir.path().join("out");
-    let o = ancilla(&[
-        "convert",
+    convert_gz(
         dir.path().join("in").to_str().unwrap(),
-        "--out",
         out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    );
     let nii = out.join("S001/003_mr_mr.nii.gz");
     let v = ancilla::volume::nifti_io::read_volume(&nii).unwrap();
     let sv = SeriesVolume {
@@ -403,13 +400,10 @@ fn a_series_not_converted_is_named_without_phi() {
     slices.remove(2);
     let input = dir.path().join("DOE_JOHN_MRN12345");
     write_series(&input, &slices);
-    let o = ancilla(&[
-        "convert",
+    let o = convert_gz(
         input.to_str().unwrap(),
-        "--out",
         dir.path().join("out").to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    );
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("S001 series"), "{stderr}");
     assert!(stderr.contains("not converted: missing slice"), "{stderr}");
@@ -445,13 +439,7 @@ fn series_sharing_a_name_are_all_written() {
     write_series(&input.join("a"), &first);
     write_series(&input.join("b"), &second);
     let out = dir.path().join("out");
-    let o = ancilla(&[
-        "convert",
-        input.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    convert_gz(input.to_str().unwrap(), out.to_str().unwrap());
     let mut slices = Vec::new();
     for name in ["003_mr_mr_1", "003_mr_mr_2"] {
         let v = ancilla::volume::nifti_io::read_volume(&out.join(format!("S001/{name}.nii.gz")))
@@ -898,13 +886,10 @@ fn oblique_affine_equals_dcm2niix() {
     let dir = tempfile::tempdir().unwrap();
     write_series(&dir.path().join("in"), &slices);
     let out = dir.path().join("out");
-    let o = ancilla(&[
-        "convert",
+    convert_gz(
         dir.path().join("in").to_str().unwrap(),
-        "--out",
         out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success());
+    );
     let h = nifti::NiftiHeader::from_file(out.join("S001/003_mr_mr.nii.gz")).unwrap();
     for (r, srow) in [h.srow_x, h.srow_y, h.srow_z].iter().enumerate() {
         for c in 0..4 {
@@ -989,6 +974,12 @@ fn file_names(paths: &[std::path::PathBuf]) -> Vec<String> {
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect()
+}
+/// `ancilla convert INPUT --out OUT` (compressed output), which must succeed; its output.
+fn convert_gz(input: &str, out: &str) -> std::process::Output {
+    let o = ancilla(&["convert", input, "--out", out]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    o
 }
 
 /// `ancilla convert INPUT --out OUT --uncompressed`, which must succeed; the NIfTI files written
@@ -1988,13 +1979,7 @@ fn series_that_are_not_images_are_listed_in_the_convert_report() {
     dose.modality = "RTDOSE";
     write_series(&input.join("dose"), &[dose]);
     let out = dir.path().join("out");
-    let o = ancilla(&[
-        "convert",
-        input.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = convert_gz(input.to_str().unwrap(), out.to_str().unwrap());
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(
         stderr.contains("1 NIfTI files") && stderr.contains("1 series not images"),
