@@ -771,8 +771,7 @@ fn converted_time_series(
 
 /// Voxels keep a stored integer type as dcm2niix (default `-l n`) keeps it: 8-bit unsigned as
 /// uint8 (datatype 2); 16-bit unsigned with all 16 bits stored as uint16 (512); signed as int16
-/// (4) — each value intact (float32 before, or int16 only). (12-bit unsigned goes to int16 as
-/// in dcm2niix: checked on the synthetic corpora, not here.)
+/// (4) — each value intact (float32 before, or int16 only). (12-bit unsigned: the next test.)
 #[test]
 fn stored_integer_types_are_kept_as_dcm2niix_keeps_them() {
     for (bits, signed, seed, datatype) in [
@@ -805,6 +804,58 @@ fn stored_integer_types_are_kept_as_dcm2niix_keeps_them() {
             got.sort();
             want.sort();
             assert_eq!(got, want, "{bits} bits, signed {signed}, slice {k}");
+        }
+    }
+}
+
+/// 12 of 16 bits stored, unsigned (most MR and CT): int16 (datatype 4), as dcm2niix keeps it
+/// (dcm2niix v1.0.20260724 on the synthetic variant corpus' `bs12` series wrote int16); each
+/// value intact.
+#[test]
+fn twelve_bit_unsigned_images_are_int16() {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_dictionary_std::{tags, uids};
+    let dir = tempfile::tempdir().unwrap();
+    let slices: Vec<Slice> = (0..3)
+        .map(|k| {
+            Slice::new(
+                "1.2.3.24",
+                [0.0, 0.0, 4.0 * k as f64],
+                (0..20).map(|p| 4095 - 100 * k - p).collect(),
+            )
+        })
+        .collect();
+    for (n, s) in slices.iter().enumerate() {
+        let mut obj = slice_object(s, &format!("1.2.3.24.{n}"));
+        obj.put(DataElement::new(
+            tags::BITS_STORED,
+            VR::US,
+            PrimitiveValue::from(12u16),
+        ));
+        obj.put(DataElement::new(
+            tags::HIGH_BIT,
+            VR::US,
+            PrimitiveValue::from(11u16),
+        ));
+        write_object(
+            obj,
+            &dir.path().join(format!("in/{n}.dcm")),
+            uids::EXPLICIT_VR_LITTLE_ENDIAN,
+        );
+    }
+    let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+    let h = nifti::NiftiHeader::from_file(&nii[0]).unwrap();
+    assert_eq!(h.datatype, 4);
+    let v = voxels(&nii[0]);
+    for (k, s) in slices.iter().enumerate() {
+        for j in 0..4 {
+            for i in 0..5 {
+                assert_eq!(
+                    v[[i, 3 - j, k]],
+                    s.values[j * 5 + i] as f32,
+                    "({i},{j},{k})"
+                );
+            }
         }
     }
 }
