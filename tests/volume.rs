@@ -860,6 +860,33 @@ fn twelve_bit_unsigned_images_are_int16() {
     }
 }
 
+/// Slices whose RescaleIntercept (or slope) differ are written as float32 even when every value
+/// is a whole number, as dcm2niix writes them (its `intensityScaleVaries`; float32 on the
+/// synthetic `ctinters` and `ctslopes` CT series, where ancilla wrote int16); values intact.
+#[test]
+fn slices_with_differing_rescale_are_float32_as_dcm2niix() {
+    let slices: Vec<Slice> = (0..3)
+        .map(|k| {
+            let mut s = Slice::new("1.2.3.25", [0.0, 0.0, 4.0 * k as f64], values(k + 1));
+            s.modality = "CT";
+            s.intercept = -1024.0 + k as f64;
+            s
+        })
+        .collect();
+    let (_dir, nii, _) = convert_slices(&slices);
+    let h = nifti::NiftiHeader::from_file(&nii[0]).unwrap();
+    assert_eq!(h.datatype, 16);
+    let v = voxels(&nii[0]);
+    for (k, s) in slices.iter().enumerate() {
+        for j in 0..4 {
+            for i in 0..5 {
+                let want = s.values[j * 5 + i] as f32 + s.intercept as f32;
+                assert_eq!(v[[i, 3 - j, k]], want, "({i},{j},{k})");
+            }
+        }
+    }
+}
+
 /// A 2D time series (fMRI, dynamic contrast) stores each slice's own AcquisitionTime: the
 /// times at one position differ from those at the next. Regression: such series were refused
 /// ("t=… is missing at some slice positions"); they are one 4D file, volume t holding the

@@ -126,6 +126,7 @@ fn form(v: &SeriesVolume, stored: Stored, rows_as_stored: bool) -> nifti_io::Ima
     nifti_io::ImageForm {
         placed: v.placed,
         rows_as_stored: rows_as_stored && !v.placed,
+        float: stored.scale_varies,
         rgb: v.rgb,
         unsigned: stored.unsigned,
         bits: stored.bits,
@@ -173,14 +174,30 @@ struct Stored {
     unsigned: bool,
     bits: u16,
     bits_stored: u16,
+    /// The images' RescaleSlope or RescaleIntercept (or bits allocated) differ: dcm2niix then
+    /// writes float32 even when every value is a whole number (`intensityScaleVaries`: NIfTI has
+    /// one scale a file).
+    scale_varies: bool,
 }
 
 impl Stored {
     fn of(s: &Series) -> Stored {
+        let mut images = s.files.iter().flat_map(|f| f.images.iter());
+        let first = images.next().map(|i| (i.slope, i.intercept));
+        // dcm2niix compares them as 32-bit floats, within FLT_EPSILON.
+        let differs = |a: f64, b: f64| (a as f32 - b as f32).abs() > f32::EPSILON;
+        let scale_varies = first.is_some_and(|(slope, intercept)| {
+            images.any(|i| differs(i.slope, slope) || differs(i.intercept, intercept))
+        }) || s.files.iter().any(|f| {
+            s.files
+                .first()
+                .is_some_and(|g| g.bits_allocated != f.bits_allocated)
+        });
         Stored {
             unsigned: s.files.iter().all(|f| !f.pixel_signed),
             bits: s.files.iter().map(|f| f.bits_allocated).max().unwrap_or(16),
             bits_stored: s.files.iter().map(|f| f.bits_stored).max().unwrap_or(16),
+            scale_varies,
         }
     }
 
@@ -189,6 +206,7 @@ impl Stored {
         unsigned: false,
         bits: 0,
         bits_stored: 0,
+        scale_varies: false,
     };
 }
 

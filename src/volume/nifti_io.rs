@@ -276,6 +276,9 @@ pub struct ImageForm {
     /// Without orientation, rows in DICOM's order (see `header_without_orientation`); the
     /// volumes given have their rows reversed already.
     pub rows_as_stored: bool,
+    /// float32 whatever the values: the images' rescale (or bits allocated) differ from one to
+    /// the next, where dcm2niix writes float32 (its `intensityScaleVaries`).
+    pub float: bool,
     /// Packed colour voxels (`pixels::pack_rgb`), written as NIfTI RGB24 (datatype 128).
     pub rgb: bool,
     /// Stored unsigned in DICOM (PixelRepresentation 0), in `bits` bits allocated of which
@@ -305,6 +308,9 @@ pub fn write_images(
         header_without_orientation(&first.geometry, rows, meta, form.rows_as_stored)
     };
     let views: Vec<ArrayView3<f32>> = vols.iter().map(|v| v.data.view()).collect();
+    if form.float && !form.rgb {
+        return write_volumes(&views, path, header);
+    }
     if !form.rgb {
         use super::nifti_write::{
             all_int16, all_uint16, all_uint8, header_for_volumes, write_file_as,
