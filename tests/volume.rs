@@ -846,18 +846,7 @@ fn twelve_bit_unsigned_images_are_int16() {
     let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
     let h = nifti::NiftiHeader::from_file(&nii[0]).unwrap();
     assert_eq!(h.datatype, 4);
-    let v = voxels(&nii[0]);
-    for (k, s) in slices.iter().enumerate() {
-        for j in 0..4 {
-            for i in 0..5 {
-                assert_eq!(
-                    v[[i, 3 - j, k]],
-                    s.values[j * 5 + i] as f32,
-                    "({i},{j},{k})"
-                );
-            }
-        }
-    }
+    assert_voxels_at_their_dicom_pixels(&nii[0], &slices, "twelve-bit");
 }
 
 /// Slices whose RescaleIntercept (or slope) differ are written as float32 even when every value
@@ -1967,17 +1956,8 @@ fn files_without_series_and_study_uids_are_series_by_series_number() {
     let nii = convert_uncompressed(&input, &dir.path().join("out"));
     assert_eq!(nii.len(), 2, "{nii:?}");
     for (path, slices) in nii.iter().zip(&all) {
-        let v = voxels(path);
-        assert_eq!(v.shape(), &[5, 4, 3], "{}", path.display());
-        // Voxel (i, j, k) of an axial stack is pixel (column i, flipped row j) of slice k.
-        for (k, s) in slices.iter().enumerate() {
-            for j in 0..4 {
-                for i in 0..5 {
-                    let want = s.values[j * 5 + i] as f32;
-                    assert_eq!(v[[i, 3 - j, k]], want, "{} ({i},{j},{k})", path.display());
-                }
-            }
-        }
+        assert_eq!(voxels(path).shape(), &[5, 4, 3], "{}", path.display());
+        assert_voxels_at_their_dicom_pixels(path, slices, &path.display().to_string());
     }
 }
 
@@ -2022,18 +2002,7 @@ fn padded_pixel_data_is_read_and_short_pixel_data_rejected() {
         &dir.path().join("padded/out"),
     );
     assert_eq!(nii.len(), 1, "{nii:?}");
-    let v = voxels(&nii[0]);
-    for (k, s) in slices.iter().enumerate() {
-        for j in 0..4 {
-            for i in 0..5 {
-                assert_eq!(
-                    v[[i, 3 - j, k]],
-                    s.values[j * 5 + i] as f32,
-                    "({i},{j},{k})"
-                );
-            }
-        }
-    }
+    assert_voxels_at_their_dicom_pixels(&nii[0], &slices, "padded");
     let o = ancilla(&["scan", dir.path().join("short/in").to_str().unwrap()]);
     let out = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
     assert!(
