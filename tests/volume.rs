@@ -1597,6 +1597,17 @@ fn colour_images_are_rgb24_at_their_dicom_pixels() {
 }
 
 /// The data set of slice `s` without ImageOrientationPatient and ImagePositionPatient.
+/// Slice `s` without orientation written as `dir/in/u{n}.dcm` (SOP instance `{series}.{n}`).
+fn write_unplaced(dir: &std::path::Path, n: usize, s: &Slice) {
+    let obj = unplaced_object(s, &format!("{}.{n}", s.series_uid));
+    let path = dir.join(format!("in/u{n}.dcm"));
+    write_object(
+        obj,
+        &path,
+        dicom_dictionary_std::uids::EXPLICIT_VR_LITTLE_ENDIAN,
+    );
+}
+
 fn unplaced_object(s: &Slice, sop_uid: &str) -> dicom_object::InMemDicomObject {
     use dicom_dictionary_std::tags;
     let mut obj = slice_object(s, sop_uid);
@@ -1615,7 +1626,6 @@ fn unplaced_object(s: &Slice, sop_uid: &str) -> dicom_object::InMemDicomObject {
 /// PixelSpacing and SliceThickness; and nothing measures them.
 #[test]
 fn images_without_orientation_are_stacked_without_a_spatial_transform() {
-    use dicom_dictionary_std::uids;
     let dir = tempfile::tempdir().unwrap();
     // Written in file order 0..4 with InstanceNumbers 2, 3, 1 (one size) and 4 (another size).
     let instances = [2, 3, 1, 4];
@@ -1627,12 +1637,7 @@ fn images_without_orientation_are_stacked_without_a_spatial_transform() {
             s.rows = 2;
             s.values.truncate(2 * 5);
         }
-        let obj = unplaced_object(&s, &format!("1.2.3.41.{n}"));
-        write_object(
-            obj,
-            &dir.path().join(format!("in/u{n}.dcm")),
-            uids::EXPLICIT_VR_LITTLE_ENDIAN,
-        );
+        write_unplaced(dir.path(), n, &s);
     }
     let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
     let names = file_names(&nii);
@@ -2052,7 +2057,7 @@ fn series_that_are_not_images_are_listed_in_the_convert_report() {
 #[test]
 fn an_unplaced_3d_acquisition_keeps_dicom_row_order_as_dcm2niix() {
     use dicom_core::VR;
-    use dicom_dictionary_std::{tags, uids};
+    use dicom_dictionary_std::tags;
     let dir = tempfile::tempdir().unwrap();
     for k in 0..3 {
         let mut s = Slice::new("1.2.3.44", [0.0; 3], values(k + 1));
@@ -2062,12 +2067,7 @@ fn an_unplaced_3d_acquisition_keeps_dicom_row_order_as_dcm2niix() {
         s.extra.push((tags::PATIENT_ID, VR::LO, String::new()));
         s.extra
             .push((tags::PATIENT_IDENTITY_REMOVED, VR::CS, "YES".into()));
-        let obj = unplaced_object(&s, &format!("1.2.3.44.{k}"));
-        write_object(
-            obj,
-            &dir.path().join(format!("in/u{k}.dcm")),
-            uids::EXPLICIT_VR_LITTLE_ENDIAN,
-        );
+        write_unplaced(dir.path(), k as usize, &s);
     }
     let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
     assert_eq!(nii.len(), 1, "{nii:?}");

@@ -188,16 +188,14 @@ impl Stored {
         let differs = |a: f64, b: f64| (a as f32 - b as f32).abs() > f32::EPSILON;
         let scale_varies = first.is_some_and(|(slope, intercept)| {
             images.any(|i| differs(i.slope, slope) || differs(i.intercept, intercept))
-        }) || s.files.iter().any(|f| {
-            s.files
-                .first()
-                .is_some_and(|g| g.bits_allocated != f.bits_allocated)
         });
+        let bits = s.files.iter().map(|f| f.bits_allocated);
+        let (least, most) = (bits.clone().min(), bits.max());
         Stored {
             unsigned: s.files.iter().all(|f| !f.pixel_signed),
-            bits: s.files.iter().map(|f| f.bits_allocated).max().unwrap_or(16),
+            bits: most.unwrap_or(16),
             bits_stored: s.files.iter().map(|f| f.bits_stored).max().unwrap_or(16),
-            scale_varies,
+            scale_varies: scale_varies || least != most,
         }
     }
 
@@ -634,16 +632,20 @@ fn convert_inventory(
     }
 }
 
+/// Report entries in subject order, stable (the order a merge of shards gives too).
+pub(crate) fn sort_by_subject(entries: &mut [Value]) {
+    entries.sort_by(|a, b| {
+        let s = |x: &Value| x["subject"].as_str().unwrap_or_default().to_string();
+        s(a).cmp(&s(b))
+    });
+}
+
 /// Sort the report as every entry point does, and write it.
 fn finish(mut report: ConvertReport, out: &Path) -> Result<ConvertReport, ConvertError> {
     report.converted.sort_by(|a, b| a.nifti.cmp(&b.nifti));
     // Stable, by subject: the order a merge of shards gives too.
-    for list in [&mut report.not_converted, &mut report.not_images] {
-        list.sort_by(|a, b| {
-            let s = |x: &Value| x["subject"].as_str().unwrap_or_default().to_string();
-            s(a).cmp(&s(b))
-        });
-    }
+    sort_by_subject(&mut report.not_converted);
+    sort_by_subject(&mut report.not_images);
     crate::atomic::write_json(&out.join("convert-report.json"), &report).map_err(|e| {
         ConvertError::Write {
             path: out.join("convert-report.json"),

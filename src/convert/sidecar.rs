@@ -67,20 +67,20 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume], part: usize) -> Va
     // The volume plan of the file's (first) volume, and the file of its first slice: an echo or
     // a plane of a split series is described by its own images, as dcm2niix describes it.
     let plan = series.plan.as_ref().ok().and_then(|p| p.get(part));
-    let first_file = plan
-        .and_then(|p| p.slices.first())
+    let first_slice = plan.and_then(|p| p.slices.first());
+    let first_file = first_slice
         .and_then(|s| series.files.get(s.file))
         .or_else(|| series.files.first());
-    // The image of the file's first slice (its frame in an enhanced file).
-    let first_image = plan.and_then(|p| p.slices.first()).and_then(|s| {
+    // The image of the file's first slice (its frame in an enhanced file, its tile in a mosaic).
+    let first_image = first_slice.and_then(|s| {
         let f = series.files.get(s.file)?;
         f.images.iter().find(|i| i.frame == s.frame)
     });
     let mut iop_dicom: Option<Vec<f64>> = None;
     // An enhanced file's header with its functional groups' attributes (of the slice's frame)
     // lifted to the top level, as dcm2niix reads them: EchoTime, RepetitionTime, FlipAngle...
-    let frame = plan
-        .and_then(|p| p.slices.first())
+    // (A mosaic's "frame" is a tile: its file has one frame.)
+    let frame = first_slice
         .filter(|_| first_file.is_some_and(|f| f.mosaic.is_none()))
         .map_or(0, |s| s.frame);
     let header = first_file.and_then(|f| {
@@ -427,14 +427,9 @@ fn image_type_as_dcm2niix(
     ];
     let mut out = values;
     for (c, coded) in from_codes {
-        let word = match c {
-            Component::Magnitude => "MAGNITUDE",
-            Component::Phase => "PHASE",
-            Component::Real => "REAL",
-            Component::Imaginary => "IMAGINARY",
-        };
+        let word = c.name().to_ascii_uppercase();
         if (coded || others.contains(&c)) && !has(&format!("_{word}_")) {
-            out.push(word.to_string());
+            out.push(word);
         }
     }
     out

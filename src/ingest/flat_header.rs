@@ -8,13 +8,15 @@
 //! the flattened header as from a classic file's.
 //!
 //! Only standard (even-group) data elements are lifted, never sequences themselves, the file meta
-//! group, ImageType or Pixel Data: private blocks are reserved per data set, so a nested private element is
-//! not the top level's.
+//! group, ImageType or Pixel Data: private blocks are reserved per data set, so a nested private
+//! element is not the top level's.
 
 use dicom_core::value::Value;
 use dicom_core::Tag;
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
+
+use super::header::first_item;
 
 /// `obj` with the functional groups' attributes lifted (frame `frame` of the per-frame groups);
 /// None when `obj` has no functional groups (a classic file: nothing to lift).
@@ -32,11 +34,6 @@ pub fn flattened(obj: &InMemDicomObject, frame: u32) -> Option<InMemDicomObject>
         lift(group, &mut out);
     }
     Some(out)
-}
-
-/// The first item of sequence `tag` of `obj`.
-fn first_item(obj: &InMemDicomObject, tag: Tag) -> Option<&InMemDicomObject> {
-    obj.get(tag)?.items()?.first()
 }
 
 /// Put every standard leaf element nested in `item` (depth first, first item of each sequence,

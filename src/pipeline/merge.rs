@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 
 use super::{config_digest, execute, Config, Mode, PipelineError};
-use crate::convert::ConvertReport;
+// by_subject: a stable sort by `subject`, the order a single run gives.
+use crate::convert::{sort_by_subject as by_subject, ConvertReport};
 use crate::shard::Shard;
 
 /// The manifest's file name.
@@ -161,14 +162,6 @@ fn write_json(p: &Path, v: &Value) -> Result<(), PipelineError> {
 
 fn as_u64(v: &Value) -> u64 {
     v.as_u64().unwrap_or(0)
-}
-
-/// Stable sort of JSON objects by their `subject` (as a single run orders them).
-fn by_subject(v: &mut [Value]) {
-    v.sort_by(|a, b| {
-        let s = |x: &Value| x["subject"].as_str().unwrap_or_default().to_string();
-        s(a).cmp(&s(b))
-    });
 }
 
 /// The de-identification reports of the shards as one.

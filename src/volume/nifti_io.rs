@@ -312,23 +312,13 @@ pub fn write_images(
         return write_volumes(&views, path, header);
     }
     if !form.rgb {
-        use super::nifti_write::{
-            all_int16, all_uint16, all_uint8, header_for_volumes, write_file_as,
-        };
+        use super::nifti_write::{all_int16, all_uint16, all_uint8};
         if form.unsigned && form.bits == 8 && all_uint8(&views) {
-            let shape = common_shape(&views, path)?;
-            let header = header_for_volumes::<u8>(&header, shape, views.len());
-            return write_atomically(path, |tmp| {
-                write_file_as::<u8>(tmp, &header, &views, gzip_level(path))
-            });
+            return write_whole::<u8>(&views, path, &header);
         }
         let full_u16 = form.unsigned && form.bits == 16 && form.bits_stored >= 16;
         if (full_u16 || (form.unsigned && !all_int16(&views))) && all_uint16(&views) {
-            let shape = common_shape(&views, path)?;
-            let header = header_for_volumes::<u16>(&header, shape, views.len());
-            return write_atomically(path, |tmp| {
-                write_file_as::<u16>(tmp, &header, &views, gzip_level(path))
-            });
+            return write_whole::<u16>(&views, path, &header);
         }
         return write_f32_volumes(&views, path, header);
     }
@@ -424,14 +414,24 @@ fn write_f32_volumes(
     path: &Path,
     reference: NiftiHeader,
 ) -> Result<(), NiftiError> {
-    use super::nifti_write::{all_int16, header_for_volumes, write_file_as};
-    if !all_int16(volumes) {
+    if !super::nifti_write::all_int16(volumes) {
         return write_volumes(volumes, path, reference);
     }
+    write_whole::<i16>(volumes, path, &reference)
+}
+
+/// Write f32 volumes whose every value is a whole number `T` holds (the caller has checked:
+/// `all_int16`, `all_uint16`, `all_uint8`) as a NIfTI file of `T`, atomically.
+fn write_whole<T: bytemuck::Pod + super::nifti_write::Whole + nifti::DataElement>(
+    volumes: &[ArrayView3<f32>],
+    path: &Path,
+    reference: &NiftiHeader,
+) -> Result<(), NiftiError> {
+    use super::nifti_write::{header_for_volumes, write_file_as};
     let shape = common_shape(volumes, path)?;
-    let header = header_for_volumes::<i16>(&reference, shape, volumes.len());
+    let header = header_for_volumes::<T>(reference, shape, volumes.len());
     write_atomically(path, |tmp| {
-        write_file_as::<i16>(tmp, &header, volumes, gzip_level(path))
+        write_file_as::<T>(tmp, &header, volumes, gzip_level(path))
     })
 }
 
@@ -671,6 +671,7 @@ fn header_geometry(path: &Path, header: &NiftiHeader) -> Result<Geometry, NiftiE
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     /// dcm2niix v1.0.20260724's dim_info on heudiconv's Siemens series: 54 where the phase is
     /// encoded along rows (ROW), 57 along columns (COL); 0 without the attribute.
@@ -680,7 +681,6 @@ mod tests {
         assert_eq!(dim_info_for(Some(true)), 57);
         assert_eq!(dim_info_for(None), 0);
     }
-    use super::*;
 
     /// Regression (found by feeding mutated masks to `features`): a NIfTI header whose bitpix
     /// disagrees with its datatype made the nifti crate read no data and then panic; it is now an

@@ -159,16 +159,12 @@ fn write_as_whole_to<T: bytemuck::Pod>(
 /// number, held in the low mantissa bits (offset by this constant's bit pattern).
 const ROUNDER: f32 = 12_582_912.0;
 
-/// A whole number of int16's range given as f32 (see `all_int16`), as int16: read from the
-/// mantissa after adding `ROUNDER`. Plain float and integer operations, so a row converts on
-/// vector registers (Rust's saturating `as` casts are scalar code on baseline x86-64).
-fn whole_to_i16(x: f32) -> i16 {
-    ((x + ROUNDER).to_bits() as i32 - ROUNDER.to_bits() as i32) as i16
-}
-
-/// A whole number of uint16's range given as f32, as uint16 (as `whole_to_i16`).
-fn whole_to_u16(x: f32) -> u16 {
-    ((x + ROUNDER).to_bits() as i32 - ROUNDER.to_bits() as i32) as u16
+/// A whole number given as f32 (see `all_int16`), as the integer read from the mantissa after
+/// adding `ROUNDER` (exact within ±2²²). Plain float and integer operations, so a row converts on
+/// vector registers (Rust's saturating `as` casts are scalar code on baseline x86-64); each
+/// `Whole` type narrows it.
+fn whole_bits(x: f32) -> i32 {
+    (x + ROUNDER).to_bits() as i32 - ROUNDER.to_bits() as i32
 }
 
 /// Whether every voxel is a whole number that int16 holds exactly (NaN and infinities are not),
@@ -185,11 +181,6 @@ pub fn all_uint16(volumes: &[ArrayView3<f32>]) -> bool {
 /// Whether every voxel is a whole number that uint8 holds exactly (see `all_int16`).
 pub fn all_uint8(volumes: &[ArrayView3<f32>]) -> bool {
     all_whole(volumes, 0.0, 255.0)
-}
-
-/// A whole number of uint8's range given as f32, as uint8 (as `whole_to_i16`).
-fn whole_to_u8(x: f32) -> u8 {
-    ((x + ROUNDER).to_bits() as i32 - ROUNDER.to_bits() as i32) as u8
 }
 
 /// Whether every voxel is a whole number within `lo..=hi`.
@@ -249,19 +240,19 @@ pub trait Whole {
 
 impl Whole for i16 {
     fn from_whole(x: f32) -> i16 {
-        whole_to_i16(x)
+        whole_bits(x) as i16
     }
 }
 
 impl Whole for u16 {
     fn from_whole(x: f32) -> u16 {
-        whole_to_u16(x)
+        whole_bits(x) as u16
     }
 }
 
 impl Whole for u8 {
     fn from_whole(x: f32) -> u8 {
-        whole_to_u8(x)
+        whole_bits(x) as u8
     }
 }
 
@@ -323,7 +314,7 @@ mod tests {
     #[test]
     fn uint16_test_and_conversion_are_exact() {
         for i in [0u16, 1, 32767, 32768, 65534, 65535] {
-            assert_eq!(whole_to_u16(f32::from(i)), i);
+            assert_eq!(u16::from_whole(f32::from(i)), i);
         }
         let ok = ndarray::Array3::from_elem((1, 1, 2), 65535.0f32);
         assert!(all_uint16(&[ok.view()]));
@@ -354,7 +345,7 @@ mod tests {
             assert!(!ok(x), "{x}");
         }
         for i in -32768..=32767i32 {
-            assert_eq!(whole_to_i16(i as f32), i as i16);
+            assert_eq!(i16::from_whole(i as f32), i as i16);
         }
     }
 
