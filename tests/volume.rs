@@ -876,6 +876,92 @@ fn slices_with_differing_rescale_are_float32_as_dcm2niix() {
     }
 }
 
+/// The voxels of an uncompressed NIfTI file as stored (before `scl_slope` / `scl_inter`),
+/// sorted: int16, uint16 or int32.
+fn stored_voxels_sorted(nii: &std::path::Path) -> Vec<i64> {
+    let h = nifti::NiftiHeader::from_file(nii).unwrap();
+    let bytes = std::fs::read(nii).unwrap();
+    let data = &bytes[h.vox_offset as usize..];
+    let mut v: Vec<i64> = match h.datatype {
+        4 => data
+            .chunks_exact(2)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]) as i64)
+            .collect(),
+        512 => data
+            .chunks_exact(2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]) as i64)
+            .collect(),
+        8 => data
+            .chunks_exact(4)
+            .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64)
+            .collect(),
+        other => panic!("datatype {other}"),
+    };
+    v.sort();
+    v
+}
+
+/// One RescaleSlope and RescaleIntercept for every image, not the identity: the stored values
+/// are written with them as scl_slope / scl_inter, as dcm2niix writes them. Facts, dcm2niix
+/// v1.0.20260724: the synthetic `mrslope` series (16-bit unsigned, slope 2.5, intercept 3) →
+/// uint16 with scl 2.5 / 3; the synthetic `ct` series (intercept −1024) → int16 with scl_inter
+/// −1024; pydicom's dicomdirtests CR images (slope 0.684, intercept 200) → int16 with them;
+/// 32-bit stored values (`i32`, `u32` series) → int32. ancilla wrote float32 (or int16 of the
+/// rescaled values) before.
+#[test]
+fn uniformly_rescaled_images_keep_stored_values_and_scl_as_dcm2niix() {
+    for (modality, bits, signed, slope, intercept, datatype) in [
+        ("MR", 16, false, 2.5, 3.0, 512),
+        ("CT", 16, true, 1.0, -1024.0, 4),
+        ("MR", 16, true, 0.684, 200.0, 4),
+        ("PT", 32, false, 0.001, 0.0, 8),
+    ] {
+        let slices: Vec<Slice> = (0..3)
+            .map(|k| {
+                let mut s = Slice::new("1.2.3.26", [0.0, 0.0, 4.0 * k as f64], values(k + 1));
+                s.modality = modality;
+                s.bits = bits;
+                s.signed = signed;
+                s.slope = slope;
+                s.intercept = intercept;
+                if bits == 32 {
+                    s.values = s.values.iter().map(|v| v * 1000).collect();
+                }
+                s
+            })
+            .collect();
+        let what = format!("{modality} {bits} bits, slope {slope}, intercept {intercept}");
+        let (_dir, nii, _) = convert_slices(&slices);
+        let nii = nii
+            .iter()
+            .find(|p| !p.to_string_lossy().contains("suv"))
+            .unwrap();
+        let h = nifti::NiftiHeader::from_file(nii).unwrap();
+        assert_eq!(h.datatype, datatype, "{what}");
+        assert_eq!(
+            (h.scl_slope, h.scl_inter),
+            (slope as f32, intercept as f32),
+            "{what}"
+        );
+        let mut stored: Vec<i64> = slices
+            .iter()
+            .flat_map(|s| s.values.iter().map(|v| *v as i64))
+            .collect();
+        stored.sort();
+        assert_eq!(stored_voxels_sorted(nii), stored, "{what}");
+        // Read with the scale, the values are the rescaled pixels.
+        let mut got: Vec<f64> = voxels(nii).iter().map(|v| *v as f64).collect();
+        got.sort_by(f64::total_cmp);
+        for (g, s) in got.iter().zip(&stored) {
+            let want = *s as f64 * slope + intercept;
+            assert!(
+                (g - want).abs() <= 1e-4 * want.abs().max(1.0),
+                "{what}: {g} vs {want}"
+            );
+        }
+    }
+}
+
 /// A 2D time series (fMRI, dynamic contrast) stores each slice's own AcquisitionTime: the
 /// times at one position differ from those at the next. Regression: such series were refused
 /// ("t=… is missing at some slice positions"); they are one 4D file, volume t holding the
@@ -1484,6 +1570,70 @@ fn a_lone_slice_keeps_its_layout_and_takes_spacing_between_slices() {
         // DICOM's layout: columns along L (RAS x negative), rows flipped along A.
         assert!(h.srow_x[0] < 0.0 && h.srow_y[1] > 0.0, "{:?}", h.srow_x);
         assert_eq!([h.dim[1], h.dim[2], h.dim[3]], [5, 4, 1]);
+    }
+}
+
+/// A single slice whose GantryDetectorTilt is not 0: dcm2niix writes its sform's slice column
+/// without the tilt, (0, 0, spacing), and keeps the slice normal in the qform. Fact: dcm2niix
+/// v1.0.20260724 on pydicom's J2K_pixelrep_mismatch.dcm (CT, tilt −22°, ImageOrientationPatient
+/// 1\0\0\0\0.9272\−0.3746, SliceThickness 5) wrote sform column (0, 0, 5); ancilla wrote the normal
+/// × 5, (0, −1.873, 4.636). Without the attribute the sform keeps the normal.
+#[test]
+fn a_lone_tilted_slice_has_dcm2niix_sheared_sform() {
+    use dicom_core::VR;
+    use dicom_dictionary_std::tags;
+    let t = (-22f64).to_radians();
+    for tilt in [Some("-22"), None] {
+        let mut s = Slice::new("1.2.3.27", [-110.2, -106.0, -10.4], (0..20).collect());
+        s.modality = "CT";
+        s.iop = [1.0, 0.0, 0.0, 0.0, t.cos(), t.sin()];
+        s.extra.push((tags::SLICE_THICKNESS, VR::DS, "5".into()));
+        if let Some(tilt) = tilt {
+            s.extra
+                .push((tags::GANTRY_DETECTOR_TILT, VR::DS, tilt.into()));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        write_series(&dir.path().join("in"), &[s.clone()]);
+        let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+        let h = nifti::NiftiHeader::from_file(&nii[0]).unwrap();
+        let column = [h.srow_x[2], h.srow_y[2], h.srow_z[2]];
+        // The normal in RAS: LPS (0, −sin t, cos t) × 5 with y negated... computed from IOP.
+        let normal_lps = [0.0, -t.sin(), t.cos()];
+        let normal_ras = [
+            -normal_lps[0] * 5.0,
+            -normal_lps[1] * 5.0,
+            normal_lps[2] * 5.0,
+        ];
+        let want = if tilt.is_some() {
+            [0.0, 0.0, 5.0]
+        } else {
+            normal_ras
+        };
+        for c in 0..3 {
+            assert!(
+                (column[c] as f64 - want[c]).abs() < 1e-4,
+                "tilt {tilt:?}: {column:?} vs {want:?}"
+            );
+        }
+        // The in-plane columns and the voxel itself are where DICOM puts them, either way.
+        assert_voxels_at_their_dicom_pixels(&nii[0], &[s], "tilted slice");
+        // The qform keeps the slice normal.
+        let (b, c, d) = (h.quatern_b as f64, h.quatern_c as f64, h.quatern_d as f64);
+        let a = (1.0 - b * b - c * c - d * d).max(0.0).sqrt();
+        let qfac = if h.pixdim[0] < 0.0 { -1.0 } else { 1.0 };
+        let r3 = [
+            2.0 * (b * d + a * c),
+            2.0 * (c * d - a * b),
+            a * a + d * d - b * b - c * c,
+        ];
+        for c in 0..3 {
+            let q = r3[c] * qfac * h.pixdim[3] as f64;
+            // (a = √(1 − b² − c² − d²) near 0 amplifies the float32 quaternion's rounding.)
+            assert!(
+                (q - normal_ras[c]).abs() < 1e-2,
+                "qform {r3:?} vs {normal_ras:?}"
+            );
+        }
     }
 }
 

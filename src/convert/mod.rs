@@ -131,6 +131,11 @@ fn form(v: &SeriesVolume, stored: Stored, rows_as_stored: bool) -> nifti_io::Ima
         unsigned: stored.unsigned,
         bits: stored.bits,
         bits_stored: stored.bits_stored,
+        scale: if stored.scale_varies {
+            (1.0, 0.0)
+        } else {
+            stored.scale
+        },
     }
 }
 
@@ -167,6 +172,17 @@ fn slice_info(s: &Series, obj: Option<&InMemDicomObject>) -> (u8, u8) {
     (dim_info, slice_code)
 }
 
+/// A single slice (every volume one slice) whose GantryDetectorTilt is not 0: dcm2niix writes
+/// its sform sheared back to the gantry's axis (`NiftiMeta::tilt_shear`). A tilted series of
+/// several slices does not come here: assembly rejects it.
+fn single_tilted_slice(vols: &[SeriesVolume], obj: Option<&InMemDicomObject>) -> bool {
+    let tilt = obj.and_then(|o| {
+        crate::ingest::header::f64_of(o, dicom_dictionary_std::tags::GANTRY_DETECTOR_TILT)
+    });
+    tilt.is_some_and(|t| t.is_finite() && t.abs() > f64::from(f32::EPSILON))
+        && vols.iter().all(|v| v.volume.dims()[0] == 1)
+}
+
 /// How a series stores its pixels: unsigned (every file's PixelRepresentation 0), the bits
 /// allocated and the bits stored (the largest of its files').
 #[derive(Debug, Clone, Copy)]
@@ -178,6 +194,8 @@ struct Stored {
     /// writes float32 even when every value is a whole number (`intensityScaleVaries`: NIfTI has
     /// one scale a file).
     scale_varies: bool,
+    /// The first image's (RescaleSlope, RescaleIntercept): every image's unless `scale_varies`.
+    scale: (f64, f64),
 }
 
 impl Stored {
@@ -196,6 +214,7 @@ impl Stored {
             bits: most.unwrap_or(16),
             bits_stored: s.files.iter().map(|f| f.bits_stored).max().unwrap_or(16),
             scale_varies: scale_varies || least != most,
+            scale: first.unwrap_or((1.0, 0.0)),
         }
     }
 
@@ -205,6 +224,7 @@ impl Stored {
         bits: 0,
         bits_stored: 0,
         scale_varies: false,
+        scale: (1.0, 0.0),
     };
 }
 
@@ -318,6 +338,7 @@ fn write_suv(
                     time_step_s: None,
                     dim_info: 0,
                     slice_code: 0,
+                    tilt_shear: false,
                 };
                 nifti_io::write_images(
                     std::slice::from_ref(&suv),
@@ -552,6 +573,7 @@ fn convert_inventory(
                     time_step_s: step,
                     dim_info,
                     slice_code,
+                    tilt_shear: single_tilted_slice(&vols, header.as_ref()),
                 };
                 let mut written =
                     write_series(&vols, &dir, stem, gzip, &meta, Stored::of(s), unplaced_3d)

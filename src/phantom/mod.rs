@@ -314,6 +314,7 @@ fn generate_subject(
         time_step_s: None,
         dim_info: 0,
         slice_code: 0,
+        tilt_shear: false,
     };
     let nerr = |e: crate::volume::nifti_io::NiftiError| PhantomError::Nifti(e.to_string());
     write_array(

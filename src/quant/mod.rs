@@ -506,6 +506,7 @@ pub fn adc_command(series: &Path, out: &Path) -> Result<serde_json::Value, Quant
         time_step_s: None,
         dim_info: 0,
         slice_code: 0,
+        tilt_shear: false,
     };
     nifti_io::write_volume(&fit.adc, out, &meta)?;
     Ok(serde_json::json!({

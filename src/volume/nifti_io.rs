@@ -64,6 +64,9 @@ pub struct NiftiMeta {
     /// `slice_code`: the slice acquisition order (NIFTI_SLICE_*), 0 when unknown
     /// (`siemens::slice_order_code`).
     pub slice_code: u8,
+    /// The sform of a single slice whose GantryDetectorTilt is not 0, as dcm2niix writes it:
+    /// its slice column without the tilt (y 0, z the slice spacing); the qform keeps the normal.
+    pub tilt_shear: bool,
 }
 
 /// NIfTI `dim_info` from DICOM's InPlanePhaseEncodingDirection, as dcm2niix sets it: ROW →
@@ -158,8 +161,11 @@ fn quaternion(a: &[[f64; 4]; 3], spacing: [f64; 3]) -> (f64, f64, f64, f64) {
 
 /// A header carrying `g` as sform and qform for an image with `rows` rows.
 pub fn header_for(g: &Geometry, rows: usize, meta: &NiftiMeta) -> NiftiHeader {
-    let a = ras_affine(g, rows);
+    let mut a = ras_affine(g, rows);
     let (b, c, d, qfac) = quaternion(&a, g.spacing);
+    if meta.tilt_shear {
+        (a[1][2], a[2][2]) = (0.0, g.spacing[2]);
+    }
     let h = NiftiHeader {
         sform_code: 1,
         qform_code: 1,
@@ -268,7 +274,7 @@ pub fn header_without_orientation(
 }
 
 /// How exported images are written (`write_images`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ImageForm {
     /// In patient space (sform and qform set), else without orientation
     /// (`header_without_orientation`).
@@ -289,6 +295,10 @@ pub struct ImageForm {
     pub unsigned: bool,
     pub bits: u16,
     pub bits_stored: u16,
+    /// The one (RescaleSlope, RescaleIntercept) of every image, (1, 0) when none or when they
+    /// vary. Not the identity: the stored values are written with it as `scl_slope` /
+    /// `scl_inter`, as dcm2niix writes them (the volumes hold stored × slope + intercept).
+    pub scale: (f64, f64),
 }
 
 /// Write exported images of one shape (several make a 4D file) in the form `form` says.
@@ -312,15 +322,22 @@ pub fn write_images(
         return write_volumes(&views, path, header);
     }
     if !form.rgb {
-        use super::nifti_write::{all_int16, all_uint16, all_uint8};
-        if form.unsigned && form.bits == 8 && all_uint8(&views) {
-            return write_whole::<u8>(&views, path, &header);
+        if form.scale != (1.0, 0.0) {
+            if let Some(stored) = stored_values(&views, form.scale) {
+                let stored_views: Vec<ArrayView3<f32>> = stored.iter().map(|v| v.view()).collect();
+                if let Some(whole) = whole_type(&stored_views, &form) {
+                    let (slope, inter) = form.scale;
+                    let mut header = header;
+                    header.scl_slope = slope as f32;
+                    header.scl_inter = inter as f32;
+                    return write_whole_as(whole, &stored_views, path, &header);
+                }
+            }
         }
-        let full_u16 = form.unsigned && form.bits == 16 && form.bits_stored >= 16;
-        if (full_u16 || (form.unsigned && !all_int16(&views))) && all_uint16(&views) {
-            return write_whole::<u16>(&views, path, &header);
-        }
-        return write_f32_volumes(&views, path, header);
+        return match whole_type(&views, &form) {
+            Some(whole) => write_whole_as(whole, &views, path, &header),
+            None => write_volumes(&views, path, header),
+        };
     }
     let shape = common_shape(&views, path)?;
     let colours: Vec<Array3<[u8; 3]>> = views
@@ -335,6 +352,74 @@ pub fn write_images(
     write_atomically(path, |tmp| {
         super::nifti_write::write_file(tmp, &header, &colour_views, gzip_level(path))
     })
+}
+
+/// The integer NIfTI type whole-number voxels are written as, by dcm2niix's rules for a
+/// series' stored type (its default `-l n`): 8-bit unsigned as uint8; 16-bit unsigned using all
+/// 16 bits as uint16; 32-bit as int32; otherwise int16; each only when every value is one the
+/// type holds, else the next that does (uint16 for unsigned values beyond int16). None: float32.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WholeType {
+    U8,
+    I16,
+    U16,
+    I32,
+}
+
+fn whole_type(views: &[ArrayView3<f32>], form: &ImageForm) -> Option<WholeType> {
+    use super::nifti_write::{all_int16, all_int32, all_uint16, all_uint8};
+    if form.bits == 32 && all_int32(views) {
+        return Some(WholeType::I32);
+    }
+    if form.unsigned && form.bits == 8 && all_uint8(views) {
+        return Some(WholeType::U8);
+    }
+    let full_u16 = form.unsigned && form.bits == 16 && form.bits_stored >= 16;
+    if (full_u16 || (form.unsigned && !all_int16(views))) && all_uint16(views) {
+        return Some(WholeType::U16);
+    }
+    all_int16(views).then_some(WholeType::I16)
+}
+
+/// `write_whole` of the type `whole`.
+fn write_whole_as(
+    whole: WholeType,
+    views: &[ArrayView3<f32>],
+    path: &Path,
+    header: &NiftiHeader,
+) -> Result<(), NiftiError> {
+    match whole {
+        WholeType::U8 => write_whole::<u8>(views, path, header),
+        WholeType::I16 => write_whole::<i16>(views, path, header),
+        WholeType::U16 => write_whole::<u16>(views, path, header),
+        WholeType::I32 => write_whole::<i32>(views, path, header),
+    }
+}
+
+/// The stored values of rescaled volumes (value = stored × slope + intercept, in f64 then f32,
+/// as `assemble` computed them): each value's whole number that gives back the very same f32.
+/// None when one does not (the values were not made by this rescale from whole numbers).
+fn stored_values(
+    views: &[ArrayView3<f32>],
+    (slope, inter): (f64, f64),
+) -> Option<Vec<Array3<f32>>> {
+    if slope == 0.0 || !slope.is_finite() || !inter.is_finite() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(views.len());
+    for v in views {
+        let mut ok = true;
+        let stored = v.mapv(|x| {
+            let s = ((x as f64 - inter) / slope).round();
+            ok &= (s * slope + inter) as f32 == x;
+            s as f32
+        });
+        if !ok {
+            return None;
+        }
+        out.push(stored);
+    }
+    Some(out)
 }
 
 /// The gzip level for `path`: 2 for `.nii.gz` (with flate2's zlib-rs backend, level 2 writes the
@@ -421,7 +506,8 @@ fn write_f32_volumes(
 }
 
 /// Write f32 volumes whose every value is a whole number `T` holds (the caller has checked:
-/// `all_int16`, `all_uint16`, `all_uint8`) as a NIfTI file of `T`, atomically.
+/// `all_int16`, `all_uint16`, `all_uint8`, `all_int32`) as a NIfTI file of `T`, atomically;
+/// with the reference's `scl_slope` / `scl_inter` when it sets a slope.
 fn write_whole<T: bytemuck::Pod + super::nifti_write::Whole + nifti::DataElement>(
     volumes: &[ArrayView3<f32>],
     path: &Path,
@@ -429,7 +515,11 @@ fn write_whole<T: bytemuck::Pod + super::nifti_write::Whole + nifti::DataElement
 ) -> Result<(), NiftiError> {
     use super::nifti_write::{header_for_volumes, write_file_as};
     let shape = common_shape(volumes, path)?;
-    let header = header_for_volumes::<T>(reference, shape, volumes.len());
+    let mut header = header_for_volumes::<T>(reference, shape, volumes.len());
+    // The stored values' scale (`write_images`), when the reference has one.
+    if reference.scl_slope != 0.0 {
+        (header.scl_slope, header.scl_inter) = (reference.scl_slope, reference.scl_inter);
+    }
     write_atomically(path, |tmp| {
         write_file_as::<T>(tmp, &header, volumes, gzip_level(path))
     })

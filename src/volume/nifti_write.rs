@@ -183,6 +183,12 @@ pub fn all_uint8(volumes: &[ArrayView3<f32>]) -> bool {
     all_whole(volumes, 0.0, 255.0)
 }
 
+/// Whether every voxel is a whole number int32 holds (as f32: exactly up to 2²⁴).
+pub fn all_int32(volumes: &[ArrayView3<f32>]) -> bool {
+    let one = |x: f32| (-2_147_483_648.0..2_147_483_648.0).contains(&x) && x.round() == x;
+    volumes.iter().all(|v| v.iter().all(|&x| one(x)))
+}
+
 /// Whether every voxel is a whole number within `lo..=hi`.
 fn all_whole(volumes: &[ArrayView3<f32>], lo: f32, hi: f32) -> bool {
     // In range, and unchanged by rounding to a whole number (`ROUNDER`); NaN fails both tests.
@@ -247,6 +253,13 @@ impl Whole for i16 {
 impl Whole for u16 {
     fn from_whole(x: f32) -> u16 {
         whole_bits(x) as u16
+    }
+}
+
+impl Whole for i32 {
+    fn from_whole(x: f32) -> i32 {
+        // Beyond ±2²² `whole_bits` does not hold it; the caller checked `all_int32`.
+        x as i32
     }
 }
 
