@@ -627,6 +627,69 @@ fn vendor_private_gradients_give_dcm2niix_bvecs() {
     }
 }
 
+/// A Philips DWI series stores a derived isotropic (trace) image for its b-value: b 1000 with a
+/// gradient direction of 0, 0, 0. dcm2niix leaves it out of the 4D file, its bval and bvec, and
+/// writes every volume, the trace last, to `_ADC` (no bval/bvec beside it). Facts: dcm2niix
+/// v1.0.20260724 on this layout (b0, x, trace, y, z; written with pydicom) wrote 4 volumes with
+/// bval `0 1000 1000 1000` and a 5-volume `_ADC` ordered b0, x, y, z, trace; ancilla wrote the 5
+/// volumes in one file before. Another maker's series is left whole.
+#[test]
+fn philips_trace_volumes_are_left_out_of_the_dwi_as_dcm2niix() {
+    use dicom_core::{Tag, VR};
+    use dicom_dictionary_std::tags;
+    let directions = [
+        [0.0; 3],
+        [1.0, 0.0, 0.0],
+        [0.0; 3],
+        [0.0, 1.0, 0.0],
+        [0.0, 0.0, 1.0],
+    ];
+    for maker in ["Philips Medical Systems", "SIEMENS"] {
+        let mut slices = Vec::new();
+        for (v, g) in directions.iter().enumerate() {
+            for k in 0..3 {
+                let mut s = Slice::new(
+                    "1.2.3.28",
+                    [0.0, 0.0, 4.0 * k as f64],
+                    values((v * 10 + k) as i32),
+                );
+                s.instance = (v * 3 + k + 1) as i32;
+                s.b_value = Some(if v == 0 { 0.0 } else { 1000.0 });
+                s.extra.push((tags::MANUFACTURER, VR::LO, maker.into()));
+                let g = format!("{}\\{}\\{}", g[0], g[1], g[2]);
+                s.extra.push((Tag(0x0018, 0x9089), VR::FD, g));
+                slices.push(s);
+            }
+        }
+        let (_dir, nii, names) = convert_slices(&slices);
+        // The volume index each file holds, in order (volume v's pixels are v·1000 + …).
+        let order = |p: &std::path::Path| -> Vec<usize> {
+            let v = voxels(p);
+            (0..v.shape()[3])
+                .map(|t| (v[[0, 3, 0, t]] / 1000.0).floor() as usize)
+                .collect()
+        };
+        let bval = |p: &std::path::Path| std::fs::read_to_string(p.with_extension("bval")).ok();
+        if maker == "SIEMENS" {
+            assert_eq!(names.len(), 1, "{names:?}");
+            assert_eq!(order(&nii[0]), [0, 1, 2, 3, 4]);
+            continue;
+        }
+        assert_eq!(names, ["003_mr_dwi.nii", "003_mr_dwi_ADC.nii"]);
+        assert_eq!(order(&nii[0]), [0, 1, 3, 4]);
+        assert_eq!(bval(&nii[0]).as_deref(), Some("0 1000 1000 1000\n"));
+        assert_eq!(order(&nii[1]), [0, 1, 3, 4, 2]);
+        assert_eq!(bval(&nii[1]), None);
+        let side: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(nii[0].with_extension("json")).unwrap())
+                .unwrap();
+        assert_eq!(
+            side["BValues"],
+            serde_json::json!([0.0, 1000.0, 1000.0, 1000.0])
+        );
+    }
+}
+
 /// Magnitude and phase images of one series (ImageType ...\\M\\... and ...\\P\\..., two
 /// echoes, all at the same positions) are four volumes, as dcm2niix writes them (its `_e1`,
 /// `_e1_ph`, ...: checked identical to dcm2niix v1.0.20260724 on a series of this layout); each

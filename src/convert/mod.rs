@@ -172,6 +172,36 @@ fn slice_info(s: &Series, obj: Option<&InMemDicomObject>) -> (u8, u8) {
     (dim_info, slice_code)
 }
 
+/// The volumes of a Philips MR diffusion series (one 4D file) that are derived isotropic (trace)
+/// images, as dcm2niix finds them (its `isADCnotDTI`): a b-value that is not 0 with a gradient
+/// direction of 0, 0, 0 (or none). Removed only when at least two volumes remain (dcm2niix keeps
+/// an isotropic-only series, or a b=0 + trace pair, whole). GE's rule needs private attributes
+/// not read here; other makers store no trace volumes in their DWI series.
+fn philips_trace_volumes(vols: &[SeriesVolume], obj: Option<&InMemDicomObject>) -> Vec<usize> {
+    let philips = obj
+        .and_then(|o| crate::ingest::header::str_of(o, dicom_dictionary_std::tags::MANUFACTURER))
+        .is_some_and(|m| m.to_ascii_uppercase().contains("PHILIPS"));
+    let zero = |x: f64| x.abs() <= f64::from(f32::EPSILON);
+    let diffusion = vols.iter().all(|v| v.b_value.is_some())
+        && vols.iter().any(|v| v.b_value.is_some_and(|b| b > 0.0));
+    if !philips || !four_d(vols) || !diffusion {
+        return Vec::new();
+    }
+    let traces: Vec<usize> = vols
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| {
+            v.b_value.is_some_and(|b| !zero(b))
+                && v.gradient.is_none_or(|g| g.iter().all(|x| zero(*x)))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if vols.len() - traces.len() < 2 {
+        return Vec::new();
+    }
+    traces
+}
+
 /// A single slice (every volume one slice) whose GantryDetectorTilt is not 0: dcm2niix writes
 /// its sform sheared back to the gantry's axis (`NiftiMeta::tilt_shear`). A tilted series of
 /// several slices does not come here: assembly rejects it.
@@ -575,9 +605,37 @@ fn convert_inventory(
                     slice_code,
                     tilt_shear: single_tilted_slice(&vols, header.as_ref()),
                 };
-                let mut written =
+                // Philips' derived isotropic (trace) volumes: the 4D file, its b-values and
+                // sidecar go without them; `_ADC` holds every volume, as dcm2niix writes them.
+                let traces = philips_trace_volumes(&vols, header.as_ref());
+                let mut written = Vec::new();
+                if !traces.is_empty() {
+                    let order = (0..vols.len())
+                        .filter(|i| !traces.contains(i))
+                        .chain(traces.iter().copied());
+                    // Without b-values: no bval/bvec beside it (nor does dcm2niix write them).
+                    let all: Vec<SeriesVolume> = order
+                        .map(|i| SeriesVolume {
+                            b_value: None,
+                            ..vols[i].clone()
+                        })
+                        .collect();
+                    let adc_stem = format!("{stem}_ADC");
+                    let adc_stored = Stored::of(s);
+                    written.extend(
+                        write_series(&all, &dir, &adc_stem, gzip, &meta, adc_stored, false)
+                            .map_err(|e| e.to_string())?,
+                    );
+                    let mut i = 0;
+                    vols.retain(|_| {
+                        i += 1;
+                        !traces.contains(&(i - 1))
+                    });
+                }
+                written.extend(
                     write_series(&vols, &dir, stem, gzip, &meta, Stored::of(s), unplaced_3d)
-                        .map_err(|e| e.to_string())?;
+                        .map_err(|e| e.to_string())?,
+                );
                 // A sidecar beside every file written, named as it is (dcm2niix's layout): one
                 // for a 4D file, one a volume for volumes written apart (echoes, planes).
                 let mut sides: Vec<(String, Value)> = if four_d(&vols) {
