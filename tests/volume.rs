@@ -690,6 +690,63 @@ fn philips_trace_volumes_are_left_out_of_the_dwi_as_dcm2niix() {
     }
 }
 
+/// GE labels a DTI series' b = 0 images with the nominal b-value (0043,1039), direction 0 0 0:
+/// dcm2niix writes b 0 for them; in a series that says it is not DTI (NumberOfDiffusionDirection
+/// (0019,10E0) 0) they are derived and go to `_ADC`. Facts: dcm2niix v1.0.20260724 on this layout
+/// (written with pydicom; b 900 on every image, directions 0, x, y, z, 0) wrote bval
+/// `0 900 900 900 0` without (0019,10E0) and with 6, and `900 900 900` + a 5-volume `_ADC` with 0;
+/// its bvec equal to ancilla's. ancilla wrote `900 900 900 900 900` before.
+#[test]
+fn ge_zero_direction_images_are_b0_or_derived_as_dcm2niix() {
+    use dicom_core::{Tag, VR};
+    use dicom_dictionary_std::tags;
+    let directions = [
+        [0.0; 3],
+        [1.0, 0.0, 0.0],
+        [0.0, 1.0, 0.0],
+        [0.0, 0.0, 1.0],
+        [0.0; 3],
+    ];
+    for (n_dirs, bval, files) in [
+        (None, "0 900 900 900 0\n", 1),
+        (Some("6"), "0 900 900 900 0\n", 1),
+        (Some("0"), "900 900 900\n", 2),
+    ] {
+        let mut slices = Vec::new();
+        for (v, g) in directions.iter().enumerate() {
+            for k in 0..3 {
+                let mut s = Slice::new(
+                    "1.2.3.29",
+                    [0.0, 0.0, 4.0 * k as f64],
+                    values((v * 10 + k) as i32),
+                );
+                s.instance = (v * 3 + k + 1) as i32;
+                let e = &mut s.extra;
+                e.push((tags::MANUFACTURER, VR::LO, "GE MEDICAL SYSTEMS".into()));
+                e.push((
+                    tags::IN_PLANE_PHASE_ENCODING_DIRECTION,
+                    VR::CS,
+                    "COL".into(),
+                ));
+                e.push((Tag(0x0019, 0x0010), VR::LO, "GEMS_ACQU_01".into()));
+                for (low, x) in [0x10BB, 0x10BC, 0x10BD].into_iter().zip(g) {
+                    e.push((Tag(0x0019, low), VR::DS, format!("{x}")));
+                }
+                if let Some(n) = n_dirs {
+                    e.push((Tag(0x0019, 0x10E0), VR::DS, n.into()));
+                }
+                e.push((Tag(0x0043, 0x0010), VR::LO, "GEMS_PARM_01".into()));
+                e.push((Tag(0x0043, 0x1039), VR::IS, "1000000900\\8\\0\\0".into()));
+                slices.push(s);
+            }
+        }
+        let (_dir, nii, names) = convert_slices(&slices);
+        assert_eq!(names.len(), files, "{n_dirs:?}: {names:?}");
+        let got = std::fs::read_to_string(nii[0].with_extension("bval")).unwrap();
+        assert_eq!(got, bval, "{n_dirs:?}");
+    }
+}
+
 /// Magnitude and phase images of one series (ImageType ...\\M\\... and ...\\P\\..., two
 /// echoes, all at the same positions) are four volumes, as dcm2niix writes them (its `_e1`,
 /// `_e1_ph`, ...: checked identical to dcm2niix v1.0.20260724 on a series of this layout); each

@@ -5,9 +5,11 @@
 //! subjects are named by PatientID only when the input is de-identified
 //! (PatientIdentityRemoved YES), otherwise numbered. Submodules: `sidecar`, the JSON sidecar
 //! beside every file; `acquisition_keys`, its Siemens protocol and sequence-description keys;
-//! `pet_keys`, its BIDS-PET keys; `timing`, a 4D file's time between volumes.
+//! `pet_keys`, its BIDS-PET keys; `timing`, a 4D file's time between volumes; `derived_dwi`,
+//! a DWI's trace/ADC volumes.
 
 mod acquisition_keys;
+mod derived_dwi;
 mod pet_keys;
 mod sidecar;
 mod timing;
@@ -170,36 +172,6 @@ fn slice_info(s: &Series, obj: Option<&InMemDicomObject>) -> (u8, u8) {
         0
     };
     (dim_info, slice_code)
-}
-
-/// The volumes of a Philips MR diffusion series (one 4D file) that are derived isotropic (trace)
-/// images, as dcm2niix finds them (its `isADCnotDTI`): a b-value that is not 0 with a gradient
-/// direction of 0, 0, 0 (or none). Removed only when at least two volumes remain (dcm2niix keeps
-/// an isotropic-only series, or a b=0 + trace pair, whole). GE's rule needs private attributes
-/// not read here; other makers store no trace volumes in their DWI series.
-fn philips_trace_volumes(vols: &[SeriesVolume], obj: Option<&InMemDicomObject>) -> Vec<usize> {
-    let philips = obj
-        .and_then(|o| crate::ingest::header::str_of(o, dicom_dictionary_std::tags::MANUFACTURER))
-        .is_some_and(|m| m.to_ascii_uppercase().contains("PHILIPS"));
-    let zero = |x: f64| x.abs() <= f64::from(f32::EPSILON);
-    let diffusion = vols.iter().all(|v| v.b_value.is_some())
-        && vols.iter().any(|v| v.b_value.is_some_and(|b| b > 0.0));
-    if !philips || !four_d(vols) || !diffusion {
-        return Vec::new();
-    }
-    let traces: Vec<usize> = vols
-        .iter()
-        .enumerate()
-        .filter(|(_, v)| {
-            v.b_value.is_some_and(|b| !zero(b))
-                && v.gradient.is_none_or(|g| g.iter().all(|x| zero(*x)))
-        })
-        .map(|(i, _)| i)
-        .collect();
-    if vols.len() - traces.len() < 2 {
-        return Vec::new();
-    }
-    traces
 }
 
 /// A single slice (every volume one slice) whose GantryDetectorTilt is not 0: dcm2niix writes
@@ -605,9 +577,18 @@ fn convert_inventory(
                     slice_code,
                     tilt_shear: single_tilted_slice(&vols, header.as_ref()),
                 };
-                // Philips' derived isotropic (trace) volumes: the 4D file, its b-values and
-                // sidecar go without them; `_ADC` holds every volume, as dcm2niix writes them.
-                let traces = philips_trace_volumes(&vols, header.as_ref());
+                // Derived isotropic (trace) or ADC volumes of a DWI: the 4D file, its b-values
+                // and sidecar go without them; `_ADC` holds every volume, as dcm2niix writes
+                // them. GE DTI's b = 0 images labelled with the nominal b-value get b 0.
+                let derived = if four_d(&vols) {
+                    derived_dwi::derived(&vols, header.as_ref())
+                } else {
+                    derived_dwi::Derived::default()
+                };
+                for &i in &derived.zero_b {
+                    vols[i].b_value = Some(0.0);
+                }
+                let traces = derived.remove;
                 let mut written = Vec::new();
                 if !traces.is_empty() {
                     let order = (0..vols.len())
