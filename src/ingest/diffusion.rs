@@ -6,7 +6,8 @@
 //! `volume::bvec` holds the numbers dcm2niix writes for them (its `geCorrectBvecs`, with the sign
 //! changes it makes for sagittal and coronal slices; measured against dcm2niix v1.0.20260724 on 40
 //! synthetic GE series of every orientation and both phase-encoding directions). The per-frame
-//! directions of enhanced files are read with their functional groups (`header`).
+//! directions of enhanced files are read with their functional groups (`header`). Also GE's
+//! lower b-value shells, encoded as directions shorter than 1 (`ge_shell_b_value`).
 
 use dicom_object::InMemDicomObject;
 
@@ -43,6 +44,38 @@ fn ge(obj: &InMemDicomObject, orientation: [f64; 6]) -> Option<[f64; 3]> {
     let raw = [component(0xBB)?, component(0xBC)?, component(0xBD)?];
     let column = phase_encoding_along_columns(obj)?;
     Some(ge_to_patient(raw, column, orientation))
+}
+
+/// The b-value of a GE image whose private direction (0019,xxBB-BD; no DiffusionGradientOrientation)
+/// is shorter than 1: GE encodes a lower shell of a multi-shell acquisition by scaling the
+/// nominal b-value's direction, b = nominal × |g|². Rounded to a multiple of 5 (5 at least), for
+/// lengths between 0.03 and 0.97, as dcm2niix computes it (its `geCorrectBvecs`); `b` otherwise.
+pub(super) fn ge_shell_b_value(obj: &InMemDicomObject, b: Option<f64>) -> Option<f64> {
+    let nominal = b?;
+    let ge = super::header::str_of(obj, dicom_dictionary_std::tags::MANUFACTURER)
+        .is_some_and(|m| m.trim().to_ascii_uppercase().starts_with("GE"));
+    if !ge
+        || nominal <= f64::from(f32::EPSILON)
+        || obj.get(DIFFUSION_GRADIENT_ORIENTATION).is_some()
+    {
+        return b;
+    }
+    let component = |low: u16| text_number(obj, creator_element(obj, 0x0019, "GEMS_ACQU_01", low)?);
+    let (Some(x), Some(y), Some(z)) = (component(0xBB), component(0xBC), component(0xBD)) else {
+        return b;
+    };
+    let length = (x * x + y * y + z * z).sqrt();
+    if !(length > 0.03 && length < 0.97) {
+        return b;
+    }
+    // dcm2niix's 32-bit arithmetic: (int)((b·|g|² + 2.5) / 5) × 5.
+    let scaled = (nominal as f32) * (length as f32) * (length as f32);
+    let shell = if scaled > 0.0 && scaled < 5.0 {
+        5.0
+    } else {
+        (((scaled + 2.5) / 5.0) as i64 * 5) as f64
+    };
+    Some(shell)
 }
 
 /// GE's three numbers → patient coordinates: in the voxel axes of the written file (columns,
@@ -95,6 +128,75 @@ mod tests {
     const AXIAL: [f64; 6] = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0];
     const SAGITTAL: [f64; 6] = [0.0, 1.0, 0.0, 0.0, 0.0, -1.0];
     const CORONAL: [f64; 6] = [1.0, 0.0, 0.0, 0.0, 0.0, -1.0];
+
+    /// A GE object with private directions `g` (and optionally DiffusionGradientOrientation).
+    fn ge_object(maker: &str, g: [f64; 3], standard: bool) -> InMemDicomObject {
+        let mut o = InMemDicomObject::new_empty();
+        put(
+            &mut o,
+            dicom_dictionary_std::tags::MANUFACTURER,
+            VR::LO,
+            PrimitiveValue::from(maker),
+        );
+        put(
+            &mut o,
+            Tag(0x0019, 0x0010),
+            VR::LO,
+            PrimitiveValue::from("GEMS_ACQU_01"),
+        );
+        for (low, x) in [0x10BB, 0x10BC, 0x10BD].into_iter().zip(g) {
+            put(
+                &mut o,
+                Tag(0x0019, low),
+                VR::DS,
+                PrimitiveValue::from(format!("{x}")),
+            );
+        }
+        if standard {
+            put(
+                &mut o,
+                DIFFUSION_GRADIENT_ORIENTATION,
+                VR::FD,
+                PrimitiveValue::F64(g.to_vec().into()),
+            );
+        }
+        o
+    }
+
+    /// GE's lower shells: b × |g|², rounded to 5. Facts: dcm2niix v1.0.20260724 on a synthetic GE
+    /// series, nominal b 1000, directions (1,0,0), (0,0.7071068,0), (0,0.5,0.5), (0.3,0.4,0):
+    /// bval 1000 500 500 250 (ancilla wrote 1000 for all before). Unit directions, directions
+    /// in DiffusionGradientOrientation, or another maker: the nominal b.
+    #[test]
+    fn ge_shorter_directions_scale_the_b_value_as_dcm2niix() {
+        let ge = "GE MEDICAL SYSTEMS";
+        for (g, want) in [
+            ([1.0, 0.0, 0.0], 1000.0),
+            ([0.0, std::f64::consts::FRAC_1_SQRT_2, 0.0], 500.0),
+            ([0.0, 0.5, 0.5], 500.0),
+            ([0.3, 0.4, 0.0], 250.0),
+            ([0.0, 0.05, 0.0], 5.0),
+        ] {
+            assert_eq!(
+                ge_shell_b_value(&ge_object(ge, g, false), Some(1000.0)),
+                Some(want),
+                "{g:?}"
+            );
+        }
+        let half = [0.0, std::f64::consts::FRAC_1_SQRT_2, 0.0];
+        assert_eq!(
+            ge_shell_b_value(&ge_object(ge, half, true), Some(1000.0)),
+            Some(1000.0)
+        );
+        assert_eq!(
+            ge_shell_b_value(&ge_object("SIEMENS", half, false), Some(1000.0)),
+            Some(1000.0)
+        );
+        assert_eq!(
+            ge_shell_b_value(&ge_object(ge, half, false), Some(0.0)),
+            Some(0.0)
+        );
+    }
 
     /// The voxel-axis numbers dcm2niix writes for GE's (a, b, c) = (0.6, 0.0, 0.8) and
     /// (0.0, 0.6, 0.8), as the rule measured on its output says.

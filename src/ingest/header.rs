@@ -924,10 +924,13 @@ fn stored_scaling_records(obj: &InMemDicomObject, frames: u32) -> Vec<ImageRecor
             .filter(|s| *s != 0.0)
             .unwrap_or(1.0),
         intercept: f64_of(obj, tags::RESCALE_INTERCEPT).unwrap_or(0.0),
-        b_value: f64_of(obj, DIFFUSION_B_VALUE)
-            .or_else(|| super::siemens::b_value(obj))
-            .or_else(|| float_number(obj, PHILIPS_B_VALUE))
-            .or_else(|| text_number(obj, GE_B_VALUE).map(|b| b % 1_000_000_000.0)),
+        b_value: super::diffusion::ge_shell_b_value(
+            obj,
+            f64_of(obj, DIFFUSION_B_VALUE)
+                .or_else(|| super::siemens::b_value(obj))
+                .or_else(|| float_number(obj, PHILIPS_B_VALUE))
+                .or_else(|| text_number(obj, GE_B_VALUE).map(|b| b % 1_000_000_000.0)),
+        ),
         gradient: super::diffusion::gradient(obj, orientation),
         echo_number: int_of(obj, tags::ECHO_NUMBERS),
         echo_time: f64_of(obj, tags::ECHO_TIME),
