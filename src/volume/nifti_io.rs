@@ -396,6 +396,9 @@ fn write_whole_as(
     }
 }
 
+/// 1.5 × 2⁵²: added to an f64 of magnitude below 2⁵¹, leaves it rounded to a whole number.
+const ROUND_F64: f64 = 6_755_399_441_055_744.0;
+
 /// The stored values of rescaled volumes (value = stored × slope + intercept, in f64 then f32,
 /// as `assemble` computed them): each value's whole number that gives back the very same f32.
 /// None when one does not (the values were not made by this rescale from whole numbers).
@@ -410,7 +413,9 @@ fn stored_values(
     for v in views {
         let mut ok = true;
         let stored = v.mapv(|x| {
-            let s = ((x as f64 - inter) / slope).round();
+            // Rounded to the nearest whole number by adding and removing 1.5 × 2⁵² (exact below
+            // 2⁵¹; plain float arithmetic, where `round` is a library call per voxel).
+            let s = ((x as f64 - inter) / slope + ROUND_F64) - ROUND_F64;
             ok &= (s * slope + inter) as f32 == x;
             s as f32
         });
