@@ -613,10 +613,6 @@ fn convert_inventory(
                         !traces.contains(&(i - 1))
                     });
                 }
-                written.extend(
-                    write_series(&vols, &dir, stem, gzip, &meta, Stored::of(s), unplaced_3d)
-                        .map_err(|e| e.to_string())?,
-                );
                 // A sidecar beside every file written, named as it is (dcm2niix's layout): one
                 // for a 4D file, one a volume for volumes written apart (echoes, planes).
                 let mut sides: Vec<(String, Value)> = if four_d(&vols) {
@@ -634,11 +630,20 @@ fn convert_inventory(
                         })
                         .collect()
                 };
-                if s.modality == "PT" {
-                    if let Some((_, side)) = sides.first_mut() {
-                        written.extend(write_suv(s, &vols, &dir, stem, gzip, side)?);
-                    }
-                }
+                // PET: its SUVbw copy is written beside it at the same time (each file's gzip
+                // stream is one thread's work).
+                let (series, suv) = rayon::join(
+                    || {
+                        write_series(&vols, &dir, stem, gzip, &meta, Stored::of(s), unplaced_3d)
+                            .map_err(|e| e.to_string())
+                    },
+                    || match (s.modality == "PT", sides.first_mut()) {
+                        (true, Some((_, side))) => write_suv(s, &vols, &dir, stem, gzip, side),
+                        _ => Ok(Vec::new()),
+                    },
+                );
+                written.extend(series?);
+                written.extend(suv?);
                 for (name, side) in &sides {
                     crate::atomic::write_json_unsynced(&dir.join(format!("{name}.json")), side)
                         .map_err(|e| e.to_string())?;
