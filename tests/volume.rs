@@ -627,6 +627,25 @@ fn vendor_private_gradients_give_dcm2niix_bvecs() {
     }
 }
 
+/// Three slices 4 mm apart for each of `directions` (volume v's pixels are v·1000 + …, instances
+/// in volume order), each completed by `each(v, direction, slice)`.
+fn diffusion_stack(
+    uid: &str,
+    directions: &[[f64; 3]],
+    mut each: impl FnMut(usize, [f64; 3], &mut Slice),
+) -> Vec<Slice> {
+    let mut slices = Vec::new();
+    for (v, g) in directions.iter().enumerate() {
+        for k in 0..3 {
+            let mut s = Slice::new(uid, [0.0, 0.0, 4.0 * k as f64], values((v * 10 + k) as i32));
+            s.instance = (v * 3 + k + 1) as i32;
+            each(v, *g, &mut s);
+            slices.push(s);
+        }
+    }
+    slices
+}
+
 /// A Philips DWI series stores a derived isotropic (trace) image for its b-value: b 1000 with a
 /// gradient direction of 0, 0, 0. dcm2niix leaves it out of the 4D file, its bval and bvec, and
 /// writes every volume, the trace last, to `_ADC` (no bval/bvec beside it). Facts: dcm2niix
@@ -645,22 +664,12 @@ fn philips_trace_volumes_are_left_out_of_the_dwi_as_dcm2niix() {
         [0.0, 0.0, 1.0],
     ];
     for maker in ["Philips Medical Systems", "SIEMENS"] {
-        let mut slices = Vec::new();
-        for (v, g) in directions.iter().enumerate() {
-            for k in 0..3 {
-                let mut s = Slice::new(
-                    "1.2.3.28",
-                    [0.0, 0.0, 4.0 * k as f64],
-                    values((v * 10 + k) as i32),
-                );
-                s.instance = (v * 3 + k + 1) as i32;
-                s.b_value = Some(if v == 0 { 0.0 } else { 1000.0 });
-                s.extra.push((tags::MANUFACTURER, VR::LO, maker.into()));
-                let g = format!("{}\\{}\\{}", g[0], g[1], g[2]);
-                s.extra.push((Tag(0x0018, 0x9089), VR::FD, g));
-                slices.push(s);
-            }
-        }
+        let slices = diffusion_stack("1.2.3.28", &directions, |v, g, s| {
+            s.b_value = Some(if v == 0 { 0.0 } else { 1000.0 });
+            s.extra.push((tags::MANUFACTURER, VR::LO, maker.into()));
+            let g = format!("{}\\{}\\{}", g[0], g[1], g[2]);
+            s.extra.push((Tag(0x0018, 0x9089), VR::FD, g));
+        });
         let (_dir, nii, names) = convert_slices(&slices);
         // The volume index each file holds, in order (volume v's pixels are v·1000 + …).
         let order = |p: &std::path::Path| -> Vec<usize> {
@@ -712,34 +721,24 @@ fn ge_zero_direction_images_are_b0_or_derived_as_dcm2niix() {
         (Some("6"), "0 900 900 900 0\n", 1),
         (Some("0"), "900 900 900\n", 2),
     ] {
-        let mut slices = Vec::new();
-        for (v, g) in directions.iter().enumerate() {
-            for k in 0..3 {
-                let mut s = Slice::new(
-                    "1.2.3.29",
-                    [0.0, 0.0, 4.0 * k as f64],
-                    values((v * 10 + k) as i32),
-                );
-                s.instance = (v * 3 + k + 1) as i32;
-                let e = &mut s.extra;
-                e.push((tags::MANUFACTURER, VR::LO, "GE MEDICAL SYSTEMS".into()));
-                e.push((
-                    tags::IN_PLANE_PHASE_ENCODING_DIRECTION,
-                    VR::CS,
-                    "COL".into(),
-                ));
-                e.push((Tag(0x0019, 0x0010), VR::LO, "GEMS_ACQU_01".into()));
-                for (low, x) in [0x10BB, 0x10BC, 0x10BD].into_iter().zip(g) {
-                    e.push((Tag(0x0019, low), VR::DS, format!("{x}")));
-                }
-                if let Some(n) = n_dirs {
-                    e.push((Tag(0x0019, 0x10E0), VR::DS, n.into()));
-                }
-                e.push((Tag(0x0043, 0x0010), VR::LO, "GEMS_PARM_01".into()));
-                e.push((Tag(0x0043, 0x1039), VR::IS, "1000000900\\8\\0\\0".into()));
-                slices.push(s);
+        let slices = diffusion_stack("1.2.3.29", &directions, |_, g, s| {
+            let e = &mut s.extra;
+            e.push((tags::MANUFACTURER, VR::LO, "GE MEDICAL SYSTEMS".into()));
+            e.push((
+                tags::IN_PLANE_PHASE_ENCODING_DIRECTION,
+                VR::CS,
+                "COL".into(),
+            ));
+            e.push((Tag(0x0019, 0x0010), VR::LO, "GEMS_ACQU_01".into()));
+            for (low, x) in [0x10BB, 0x10BC, 0x10BD].into_iter().zip(g) {
+                e.push((Tag(0x0019, low), VR::DS, format!("{x}")));
             }
-        }
+            if let Some(n) = n_dirs {
+                e.push((Tag(0x0019, 0x10E0), VR::DS, n.into()));
+            }
+            e.push((Tag(0x0043, 0x0010), VR::LO, "GEMS_PARM_01".into()));
+            e.push((Tag(0x0043, 0x1039), VR::IS, "1000000900\\8\\0\\0".into()));
+        });
         let (_dir, nii, names) = convert_slices(&slices);
         assert_eq!(names.len(), files, "{n_dirs:?}: {names:?}");
         let got = std::fs::read_to_string(nii[0].with_extension("bval")).unwrap();
