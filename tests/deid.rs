@@ -825,3 +825,112 @@ proptest! {
         prop_assert!(verify::check_bytes(&encoded(&obj, ts), &options, &ids, &uids).is_err());
     }
 }
+
+/// A classic DWI whose b-values and directions are only in its maker's private attributes
+/// (Siemens' (0019,xx0C/0E), GE's (0019,xxBB-BD) and (0043,xx39), Philips' (2001,xx03) and
+/// (2005,xxB0-B2)) keeps them through de-identification (option 113111's safe list), so the
+/// released series still converts to a DWI with its b-values. Regression: they were removed
+/// with every other private attribute, and the de-identified DWI had none.
+#[test]
+fn vendor_private_diffusion_attributes_survive_deidentification() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    phantom(dir, "1", "8", &[]);
+    let export = dir.join("site-export");
+    let mut altered = 0;
+    for p in files(&export) {
+        let Ok(mut obj) = dicom_object::open_file(&p) else {
+            continue;
+        };
+        let Some(b) = obj
+            .element(Tag(0x0018, 0x9087))
+            .ok()
+            .and_then(|e| e.to_float64().ok())
+        else {
+            continue;
+        };
+        // The b-value moves to the makers' private attributes (each under its creator).
+        obj.remove_element(Tag(0x0018, 0x9087));
+        put(&mut obj, Tag(0x0019, 0x0010), VR::LO, "SIEMENS MR HEADER");
+        put(&mut obj, Tag(0x0019, 0x100C), VR::IS, &format!("{b}"));
+        put(&mut obj, Tag(0x0019, 0x0011), VR::LO, "GEMS_ACQU_01");
+        put(&mut obj, Tag(0x0019, 0x11BB), VR::DS, "0.6");
+        put(&mut obj, Tag(0x0043, 0x0010), VR::LO, "GEMS_PARM_01");
+        put(
+            &mut obj,
+            Tag(0x0043, 0x1039),
+            VR::IS,
+            &format!("{b}\\8\\0\\0"),
+        );
+        put(
+            &mut obj,
+            Tag(0x2001, 0x0010),
+            VR::LO,
+            "Philips Imaging DD 001",
+        );
+        obj.put(DataElement::new(
+            Tag(0x2001, 0x1003),
+            VR::FL,
+            PrimitiveValue::from(b as f32),
+        ));
+        put(
+            &mut obj,
+            Tag(0x2005, 0x0010),
+            VR::LO,
+            "Philips MR Imaging DD 001",
+        );
+        obj.put(DataElement::new(
+            Tag(0x2005, 0x10B0),
+            VR::FL,
+            PrimitiveValue::from(0.6f32),
+        ));
+        // An unsafe private attribute beside them still goes.
+        put(&mut obj, Tag(0x0019, 0x1099), VR::LO, "SCANNER-ROOM-7");
+        obj.write_to_file(&p).unwrap();
+        altered += 1;
+    }
+    assert!(altered > 0, "the phantom has a DWI series");
+    let (o, out) = deid_phantom(dir);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut seen = 0;
+    for p in released_dicom(&out) {
+        let obj = dicom_object::open_file(&p).unwrap();
+        let Ok(b) = obj.element(Tag(0x0019, 0x100C)) else {
+            continue;
+        };
+        seen += 1;
+        let b: f64 = b.to_str().unwrap().trim().parse().unwrap();
+        let creator = |t: Tag| obj.element(t).unwrap().to_str().unwrap().trim().to_string();
+        assert_eq!(creator(Tag(0x0019, 0x0010)), "SIEMENS MR HEADER");
+        let ge = obj.element(Tag(0x0043, 0x1039)).unwrap().to_str().unwrap();
+        assert!(ge.starts_with(&format!("{b}")), "{ge}");
+        let philips = obj
+            .element(Tag(0x2001, 0x1003))
+            .unwrap()
+            .to_float64()
+            .unwrap();
+        assert_eq!(philips, b);
+        assert!(obj.element(Tag(0x0019, 0x11BB)).is_ok());
+        assert!(obj.element(Tag(0x2005, 0x10B0)).is_ok());
+        assert!(
+            obj.element(Tag(0x0019, 0x1099)).is_err(),
+            "unsafe private kept"
+        );
+    }
+    assert_eq!(seen, altered, "every DWI file keeps its private b-value");
+    // The released series is still a DWI with its b-values.
+    let inv = ingest::scan_paths(std::slice::from_ref(&out)).unwrap();
+    let dwi = inv
+        .series
+        .iter()
+        .find(|s| s.kind == SeriesKind::Dwi)
+        .expect("a DWI series after de-identification");
+    let bs: BTreeSet<i64> = dwi
+        .files
+        .iter()
+        .flat_map(|f| f.images.iter())
+        .filter_map(|i| i.b_value)
+        .map(|b| b as i64)
+        .collect();
+    assert_eq!(bs, BTreeSet::from([0, 400, 800]));
+}

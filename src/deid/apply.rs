@@ -15,11 +15,31 @@ use super::profile::profile;
 use crate::datetime::Date;
 
 /// Safe private attributes kept under option 113111: (group, private creator, element byte).
-pub const SAFE_PRIVATE: [(u16, &str, u8); 4] = [
+/// The PET ones SUV needs, and the MR acquisition numbers conversion needs where the maker puts
+/// them in private attributes only (classic DWI b-values and gradient directions, a mosaic's
+/// image count, Philips' floating-point scale, GE's image type): numbers and code strings of
+/// the acquisition, no identity — without them a de-identified DWI has no b-values.
+pub const SAFE_PRIVATE: [(u16, &str, u8); 20] = [
     (0x7053, "Philips PET Private Group", 0x00), // SUV scale factor
     (0x7053, "Philips PET Private Group", 0x09), // activity concentration scale factor
     (0x0009, "GEMS_PETD_01", 0x0D),              // scan start (decay reference) date-time
     (0x0071, "SIEMENS MED PT", 0x22),            // decay correction date-time
+    (0x0019, "SIEMENS MR HEADER", 0x0A),         // NumberOfImagesInMosaic
+    (0x0019, "SIEMENS MR HEADER", 0x0C),         // B_value
+    (0x0019, "SIEMENS MR HEADER", 0x0D),         // DiffusionDirectionality
+    (0x0019, "SIEMENS MR HEADER", 0x0E),         // DiffusionGradientDirection
+    (0x0019, "SIEMENS MR HEADER", 0x27),         // B_matrix
+    (0x0019, "GEMS_ACQU_01", 0xBB),              // diffusion direction (user data 20)
+    (0x0019, "GEMS_ACQU_01", 0xBC),              // diffusion direction (user data 21)
+    (0x0019, "GEMS_ACQU_01", 0xBD),              // diffusion direction (user data 22)
+    (0x0019, "GEMS_ACQU_01", 0xE0),              // number of diffusion directions
+    (0x0043, "GEMS_PARM_01", 0x2F),              // image type (magnitude, phase, ...)
+    (0x0043, "GEMS_PARM_01", 0x39),              // b-value (slop_int_6..9)
+    (0x2001, "Philips Imaging DD 001", 0x03),    // diffusion b-factor
+    (0x2005, "Philips MR Imaging DD 001", 0x0E), // MR scale slope (floating-point values)
+    (0x2005, "Philips MR Imaging DD 001", 0xB0), // diffusion direction RL
+    (0x2005, "Philips MR Imaging DD 001", 0xB1), // diffusion direction AP
+    (0x2005, "Philips MR Imaging DD 001", 0xB2), // diffusion direction FH
 ];
 
 /// What one run needs to transform a data set.
