@@ -473,7 +473,7 @@ fn method(run: &Run) -> String {
 
 /// DeidentificationMethodCodeSequence's codes: 113100, then each option's.
 fn method_codes(run: &Run) -> Vec<(&'static str, &'static str)> {
-    let mut codes = vec![("113100", "Basic Application Confidentiality Profile")];
+    let mut codes = vec![options::PROFILE_CODE];
     codes.extend(run.options.codes().iter().map(|(c, m, _)| (*c, *m)));
     codes
 }

@@ -47,7 +47,16 @@ impl Default for DeidOptionsSet {
     }
 }
 
+/// CID 7050 code and meaning of the Basic Application Confidentiality Profile itself.
+pub const PROFILE_CODE: (&str, &str) = ("113100", "Basic Application Confidentiality Profile");
+
 impl DeidOptionsSet {
+    /// Whether `text` is a CodeMeaning this profile writes (its own or an option's): a constant
+    /// of the standard, never a subject's identifier, even when a name part is a word in it.
+    pub fn is_method_meaning(&self, text: &str) -> bool {
+        text == PROFILE_CODE.1 || self.codes().iter().any(|(_, m, _)| *m == text)
+    }
+
     /// (CID 7050 code, meaning, option column index) of each option in force.
     pub fn codes(&self) -> Vec<(&'static str, &'static str, usize)> {
         let mut v = Vec::new();

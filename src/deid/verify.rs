@@ -159,6 +159,12 @@ impl<'a> Checker<'a> {
                 }
                 continue;
             }
+            // The profile's own CodeMeanings (Deidentification Method Code Sequence): a name
+            // part such as "Patient" or "Safe" must not fail the file on them.
+            if tag == dicom_dictionary_std::tags::CODE_MEANING && self.options.is_method_meaning(t)
+            {
+                continue;
+            }
             if t.is_ascii() {
                 self.low.clear();
                 self.low.push_str(t);
@@ -683,6 +689,30 @@ mod tests {
             assert!(
                 got.as_ref().is_err_and(|e| e.contains(expected)),
                 "{got:?} for {expected}"
+            );
+        }
+    }
+
+    /// A subject whose name part is a word of the profile's own CodeMeanings (Safe, Basic,
+    /// Patient) is not failed on them; the same word in any other code meaning still fails.
+    /// Regression: nibabel's Siemens mosaic test file (PatientName "dft patient name") was never released
+    /// ("(0008,0104) holds one of the subject's original identifiers").
+    #[test]
+    fn the_profiles_own_code_meanings_are_not_identifiers() {
+        for (id, meaning) in [
+            ("Safe", "Retain Safe Private Option"),
+            ("Basic", "Basic Application Confidentiality Profile"),
+            ("Patient", "Retain Patient Characteristics Option"),
+        ] {
+            let own = file(Some((tags::CODE_MEANING, VR::LO, meaning)), "ISO_IR 100");
+            assert_eq!(verdict(&own, &[id], &[]), Ok(()), "{meaning}");
+            let other = file(
+                Some((tags::CODE_MEANING, VR::LO, &format!("{meaning} (reviewed)"))),
+                "ISO_IR 100",
+            );
+            assert!(
+                verdict(&other, &[id], &[]).is_err_and(|e| e.contains("original identifiers")),
+                "{meaning}"
             );
         }
     }
