@@ -862,6 +862,11 @@ fn vendor_private_diffusion_attributes_survive_deidentification() {
             VR::IS,
             &format!("{b}\\8\\0\\0"),
         );
+        obj.put(DataElement::new(
+            Tag(0x0043, 0x1030),
+            VR::SS,
+            PrimitiveValue::from(3i16),
+        ));
         put(
             &mut obj,
             Tag(0x2001, 0x0010),
@@ -911,6 +916,7 @@ fn vendor_private_diffusion_attributes_survive_deidentification() {
             .unwrap();
         assert_eq!(philips, b);
         assert!(obj.element(Tag(0x0019, 0x11BB)).is_ok());
+        assert!(obj.element(Tag(0x0043, 0x1030)).is_ok());
         assert!(obj.element(Tag(0x2005, 0x10B0)).is_ok());
         assert!(
             obj.element(Tag(0x0019, 0x1099)).is_err(),

@@ -19,7 +19,7 @@ use crate::datetime::Date;
 /// them in private attributes only (classic DWI b-values and gradient directions, a mosaic's
 /// image count, Philips' floating-point scale, GE's image type): numbers and code strings of
 /// the acquisition, no identity — without them a de-identified DWI has no b-values.
-pub const SAFE_PRIVATE: [(u16, &str, u8); 20] = [
+pub const SAFE_PRIVATE: [(u16, &str, u8); 21] = [
     (0x7053, "Philips PET Private Group", 0x00), // SUV scale factor
     (0x7053, "Philips PET Private Group", 0x09), // activity concentration scale factor
     (0x0009, "GEMS_PETD_01", 0x0D),              // scan start (decay reference) date-time
@@ -34,6 +34,7 @@ pub const SAFE_PRIVATE: [(u16, &str, u8); 20] = [
     (0x0019, "GEMS_ACQU_01", 0xBD),              // diffusion direction (user data 22)
     (0x0019, "GEMS_ACQU_01", 0xE0),              // number of diffusion directions
     (0x0043, "GEMS_PARM_01", 0x2F),              // image type (magnitude, phase, ...)
+    (0x0043, "GEMS_PARM_01", 0x30),              // diffusion direction type (DTI or not)
     (0x0043, "GEMS_PARM_01", 0x39),              // b-value (slop_int_6..9)
     (0x2001, "Philips Imaging DD 001", 0x03),    // diffusion b-factor
     (0x2005, "Philips MR Imaging DD 001", 0x0E), // MR scale slope (floating-point values)
