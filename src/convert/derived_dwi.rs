@@ -6,13 +6,14 @@
 //! diffusion direction type (0043,1030) / (0021,105A) that is not DTI's); otherwise, in a series
 //! where other volumes have directions, their b-value is 0 (one difference: dcm2niix zeroes them
 //! in a trace-only series without those attributes too, which de-identification — ancilla's
-//! included — leaves without its private attributes; ancilla keeps the b-values). Derived volumes are removed only when at least two others remain (dcm2niix keeps an
-//! isotropic-only series, or a b = 0 + trace pair, whole).
+//! included — leaves without its private attributes; ancilla keeps the b-values). Derived
+//! volumes are removed only when at least two others remain (dcm2niix keeps an isotropic-only
+//! series, or a b = 0 + trace pair, whole).
 
 use dicom_core::{Tag, VR};
 use dicom_object::InMemDicomObject;
 
-use crate::ingest::header::{str_of, text_number, value_as};
+use crate::ingest::header::{text_number, value_as};
 use crate::volume::assemble::SeriesVolume;
 
 /// What to do with the derived volumes of one diffusion series.
@@ -24,16 +25,44 @@ pub(super) struct Derived {
     pub zero_b: Vec<usize>,
 }
 
-/// The derived volumes of `vols` (one 4D diffusion series; `obj`: its first file's header).
+/// Apply dcm2niix's handling of derived volumes to a series' volumes (`obj`: its first file's
+/// header): b-values set to 0 where it sets them, derived volumes taken out. Returns what
+/// dcm2niix writes to `_ADC` when it took some out — every volume, those last, without b-values
+/// (no .bval/.bvec beside it) — else nothing.
+pub(super) fn split_off(
+    vols: &mut Vec<SeriesVolume>,
+    obj: Option<&InMemDicomObject>,
+) -> Vec<SeriesVolume> {
+    let Derived { remove, zero_b } = derived(vols, obj);
+    for &i in &zero_b {
+        vols[i].b_value = Some(0.0);
+    }
+    if remove.is_empty() {
+        return Vec::new();
+    }
+    let (kept, derived): (Vec<_>, Vec<_>) = std::mem::take(vols)
+        .into_iter()
+        .enumerate()
+        .partition(|(i, _)| !remove.contains(i));
+    *vols = kept.into_iter().map(|(_, v)| v).collect();
+    vols.iter()
+        .chain(derived.iter().map(|(_, v)| v))
+        .map(|v| SeriesVolume {
+            b_value: None,
+            ..v.clone()
+        })
+        .collect()
+}
+
+/// The derived volumes of `vols` (one diffusion series written as a 4D file; `obj`: its first
+/// file's header).
 pub(super) fn derived(vols: &[SeriesVolume], obj: Option<&InMemDicomObject>) -> Derived {
-    let maker = obj
-        .and_then(|o| str_of(o, dicom_dictionary_std::tags::MANUFACTURER))
-        .unwrap_or_default()
-        .to_ascii_uppercase();
-    let (philips, ge) = (maker.contains("PHILIPS"), maker.starts_with("GE"));
-    let diffusion = vols.iter().all(|v| v.b_value.is_some())
-        && vols.iter().any(|v| v.b_value.is_some_and(|b| b > 0.0));
-    if !(philips || ge) || vols.len() < 2 || !diffusion {
+    let maker = obj.and_then(crate::ingest::header::maker);
+    let (philips, ge) = (
+        maker.as_deref() == Some("Philips"),
+        maker.as_deref() == Some("GE"),
+    );
+    if !(philips || ge) || !super::four_d(vols) || !super::is_diffusion(vols) {
         return Derived::default();
     }
     let zero = |x: f64| x.abs() <= f64::from(f32::EPSILON);

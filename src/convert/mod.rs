@@ -123,6 +123,13 @@ fn four_d(vols: &[SeriesVolume]) -> bool {
     vols.len() > 1 && vols.iter().all(|v| v.four_d)
 }
 
+/// A diffusion series (every volume with a b-value, one of them weighted; GE writes its b-value
+/// attribute into other series too): FSL's b-values and directions go beside it, as dcm2niix.
+fn is_diffusion(vols: &[SeriesVolume]) -> bool {
+    vols.iter().all(|v| v.b_value.is_some())
+        && vols.iter().any(|v| v.b_value.is_some_and(|b| b > 0.0))
+}
+
 /// The NIfTI form of a converted volume: placed in patient space or not, grey or colour.
 fn form(v: &SeriesVolume, stored: Stored, rows_as_stored: bool) -> nifti_io::ImageForm {
     nifti_io::ImageForm {
@@ -262,14 +269,11 @@ fn write_series(
         let parts: Vec<crate::volume::Volume> = vols.iter().map(|v| v.volume.clone()).collect();
         nifti_io::write_images(&parts, &path, meta, form(&vols[0], stored, rows_as_stored))
             .map_err(|e| werr(&path, e))?;
-        // A diffusion series (every volume with a b-value, one of them weighted; GE writes its
-        // b-value attribute into other series too): FSL's b-values and gradient directions
-        // beside it, as dcm2niix.
-        let diffusion: Option<Vec<(f64, Option<[f64; 3]>)>> = vols
-            .iter()
-            .map(|v| Some((v.b_value?, v.gradient)))
-            .collect();
-        if let Some(diffusion) = diffusion.filter(|d| d.iter().any(|(b, _)| *b > 0.0)) {
+        if is_diffusion(vols) {
+            let diffusion: Vec<(f64, Option<[f64; 3]>)> = vols
+                .iter()
+                .map(|v| (v.b_value.unwrap_or(0.0), v.gradient))
+                .collect();
             let b: Vec<f64> = diffusion.iter().map(|(b, _)| *b).collect();
             let texts = [
                 ("bval", crate::volume::bvec::bval_text(&b)),
@@ -580,38 +584,15 @@ fn convert_inventory(
                 // Derived isotropic (trace) or ADC volumes of a DWI: the 4D file, its b-values
                 // and sidecar go without them; `_ADC` holds every volume, as dcm2niix writes
                 // them. GE DTI's b = 0 images labelled with the nominal b-value get b 0.
-                let derived = if four_d(&vols) {
-                    derived_dwi::derived(&vols, header.as_ref())
-                } else {
-                    derived_dwi::Derived::default()
-                };
-                for &i in &derived.zero_b {
-                    vols[i].b_value = Some(0.0);
-                }
-                let traces = derived.remove;
+                let stored = Stored::of(s);
+                let adc = derived_dwi::split_off(&mut vols, header.as_ref());
                 let mut written = Vec::new();
-                if !traces.is_empty() {
-                    let order = (0..vols.len())
-                        .filter(|i| !traces.contains(i))
-                        .chain(traces.iter().copied());
-                    // Without b-values: no bval/bvec beside it (nor does dcm2niix write them).
-                    let all: Vec<SeriesVolume> = order
-                        .map(|i| SeriesVolume {
-                            b_value: None,
-                            ..vols[i].clone()
-                        })
-                        .collect();
+                if !adc.is_empty() {
                     let adc_stem = format!("{stem}_ADC");
-                    let adc_stored = Stored::of(s);
                     written.extend(
-                        write_series(&all, &dir, &adc_stem, gzip, &meta, adc_stored, false)
+                        write_series(&adc, &dir, &adc_stem, gzip, &meta, stored, false)
                             .map_err(|e| e.to_string())?,
                     );
-                    let mut i = 0;
-                    vols.retain(|_| {
-                        i += 1;
-                        !traces.contains(&(i - 1))
-                    });
                 }
                 // A sidecar beside every file written, named as it is (dcm2niix's layout): one
                 // for a 4D file, one a volume for volumes written apart (echoes, planes).
@@ -634,7 +615,7 @@ fn convert_inventory(
                 // stream is one thread's work).
                 let (series, suv) = rayon::join(
                     || {
-                        write_series(&vols, &dir, stem, gzip, &meta, Stored::of(s), unplaced_3d)
+                        write_series(&vols, &dir, stem, gzip, &meta, stored, unplaced_3d)
                             .map_err(|e| e.to_string())
                     },
                     || match (s.modality == "PT", sides.first_mut()) {

@@ -110,7 +110,10 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume], part: usize) -> Va
             }
         }
         if let Some(maker) = str_of(&obj, tags::MANUFACTURER).filter(|v| !v.is_empty()) {
-            m.insert("Manufacturer".into(), json!(manufacturer_name(&maker)));
+            m.insert(
+                "Manufacturer".into(),
+                json!(crate::ingest::header::maker_name(&maker)),
+            );
         }
         // The complex component of the file's first image: ComplexImageComponent, the frame's
         // in an enhanced file.
@@ -176,8 +179,7 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume], part: usize) -> Va
         // A Siemens mosaic's slice times (acquisition order), and in the order its slices are
         // written.
         let mosaic = first_file.is_some_and(|f| f.mosaic.is_some());
-        let siemens =
-            manufacturer_name(&str_of(&obj, tags::MANUFACTURER).unwrap_or_default()) == "Siemens";
+        let siemens = crate::ingest::header::maker(&obj).as_deref() == Some("Siemens");
         let classic = (!mosaic && siemens)
             .then(|| plan.and_then(|p| classic_slice_times(series, p)))
             .flatten();
@@ -372,34 +374,6 @@ fn classic_slice_times(
     crate::ingest::siemens::classic_slice_times_ms(&times)
 }
 
-/// A Manufacturer (0008,0070) as dcm2niix names it in its sidecar, told by the first two
-/// letters as dcm2niix tells them (`SIEMENS` and `CPS`: Siemens; `GE MEDICAL SYSTEMS`: GE;
-/// `Philips Medical Systems`: Philips; `TOSHIBA_MEC`: Toshiba…); a maker it does not know keeps
-/// its own spelling (dcm2niix leaves the key out).
-fn manufacturer_name(maker: &str) -> String {
-    let prefix: String = maker
-        .trim()
-        .chars()
-        .take(2)
-        .map(|c| c.to_ascii_uppercase())
-        .collect();
-    let name = match prefix.as_str() {
-        "SI" | "CP" => "Siemens",
-        "GE" => "GE",
-        "HI" => "Hitachi",
-        "ME" => "Mediso",
-        "PH" => "Philips",
-        "TO" => "Toshiba",
-        "CA" => "Canon",
-        "UI" => "UIH",
-        "BR" => "Bruker",
-        "MR" => "MRSolutions",
-        "HY" => "Hyperfine",
-        _ => return maker.trim().to_string(),
-    };
-    name.to_string()
-}
-
 /// ImageType as dcm2niix writes it: the values (split at `\\` and `_`, empty ones dropped), then
 /// the complex components it finds and the values do not name, in its order (MAGNITUDE, PHASE,
 /// REAL, IMAGINARY). Its tests are substring tests on the values joined by `_` (so a last value
@@ -457,33 +431,6 @@ mod tests {
                 (key, value.to_string()),
                 "{column} {positive:?}"
             );
-        }
-    }
-
-    /// dcm2niix v1.0.20260724's Manufacturer for each spelling, from its sidecars on MR_small
-    /// with only (0008,0070) changed; the makers it does not know (it leaves the key out) keep
-    /// their spelling here.
-    #[test]
-    fn manufacturer_is_named_as_dcm2niix_names_it() {
-        let cases = [
-            ("SIEMENS", "Siemens"),
-            ("Siemens Healthineers", "Siemens"),
-            ("CPS", "Siemens"),
-            ("GE MEDICAL SYSTEMS", "GE"),
-            ("Philips Medical Systems", "Philips"),
-            ("TOSHIBA_MEC", "Toshiba"),
-            ("Canon Medical Systems", "Canon"),
-            ("UIH", "UIH"),
-            ("Bruker BioSpin", "Bruker"),
-            ("Hitachi Medical", "Hitachi"),
-            ("Mediso", "Mediso"),
-            ("MR Solutions", "MRSolutions"),
-            ("Hyperfine", "Hyperfine"),
-            ("G.E. Medical", "G.E. Medical"),
-            ("Agfa-Gevaert AG", "Agfa-Gevaert AG"),
-        ];
-        for (dicom, expected) in cases {
-            assert_eq!(manufacturer_name(dicom), expected, "{dicom}");
         }
     }
 

@@ -40,10 +40,14 @@ fn philips(obj: &InMemDicomObject) -> Option<[f64; 3]> {
 
 /// GE's (0019,xxBB), (0019,xxBC), (0019,xxBD) (DS), with InPlanePhaseEncodingDirection.
 fn ge(obj: &InMemDicomObject, orientation: [f64; 6]) -> Option<[f64; 3]> {
-    let component = |low: u16| text_number(obj, creator_element(obj, 0x0019, "GEMS_ACQU_01", low)?);
-    let raw = [component(0xBB)?, component(0xBC)?, component(0xBD)?];
     let column = phase_encoding_along_columns(obj)?;
-    Some(ge_to_patient(raw, column, orientation))
+    Some(ge_to_patient(ge_raw(obj)?, column, orientation))
+}
+
+/// GE's three numbers (0019,xxBB-BD) as stored, in the image's frame.
+fn ge_raw(obj: &InMemDicomObject) -> Option<[f64; 3]> {
+    let component = |low: u16| text_number(obj, creator_element(obj, 0x0019, "GEMS_ACQU_01", low)?);
+    Some([component(0xBB)?, component(0xBC)?, component(0xBD)?])
 }
 
 /// The b-value of a GE image whose private direction (0019,xxBB-BD; no DiffusionGradientOrientation)
@@ -52,16 +56,14 @@ fn ge(obj: &InMemDicomObject, orientation: [f64; 6]) -> Option<[f64; 3]> {
 /// lengths between 0.03 and 0.97, as dcm2niix computes it (its `geCorrectBvecs`); `b` otherwise.
 pub(super) fn ge_shell_b_value(obj: &InMemDicomObject, b: Option<f64>) -> Option<f64> {
     let nominal = b?;
-    let ge = super::header::str_of(obj, dicom_dictionary_std::tags::MANUFACTURER)
-        .is_some_and(|m| m.trim().to_ascii_uppercase().starts_with("GE"));
+    let ge = super::header::maker(obj).as_deref() == Some("GE");
     if !ge
         || nominal <= f64::from(f32::EPSILON)
         || obj.get(DIFFUSION_GRADIENT_ORIENTATION).is_some()
     {
         return b;
     }
-    let component = |low: u16| text_number(obj, creator_element(obj, 0x0019, "GEMS_ACQU_01", low)?);
-    let (Some(x), Some(y), Some(z)) = (component(0xBB), component(0xBC), component(0xBD)) else {
+    let Some([x, y, z]) = ge_raw(obj) else {
         return b;
     };
     let length = (x * x + y * y + z * z).sqrt();

@@ -863,6 +863,39 @@ fn image_records(obj: &InMemDicomObject, frames: u32) -> Vec<ImageRecord> {
     images
 }
 
+/// A Manufacturer (0008,0070) as dcm2niix names it in its sidecar, told by the first two
+/// letters as dcm2niix tells them (`SIEMENS` and `CPS`: Siemens; `GE MEDICAL SYSTEMS`: GE;
+/// `Philips Medical Systems`: Philips; `TOSHIBA_MEC`: Toshiba…); a maker it does not know keeps
+/// its own spelling (dcm2niix leaves the key out).
+pub(crate) fn maker_name(maker: &str) -> String {
+    let prefix: String = maker
+        .trim()
+        .chars()
+        .take(2)
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    let name = match prefix.as_str() {
+        "SI" | "CP" => "Siemens",
+        "GE" => "GE",
+        "HI" => "Hitachi",
+        "ME" => "Mediso",
+        "PH" => "Philips",
+        "TO" => "Toshiba",
+        "CA" => "Canon",
+        "UI" => "UIH",
+        "BR" => "Bruker",
+        "MR" => "MRSolutions",
+        "HY" => "Hyperfine",
+        _ => return maker.trim().to_string(),
+    };
+    name.to_string()
+}
+
+/// The maker of `obj` as dcm2niix names it (`maker_name` of its Manufacturer), if it has one.
+pub(crate) fn maker(obj: &InMemDicomObject) -> Option<String> {
+    str_of(obj, tags::MANUFACTURER).map(|m| maker_name(&m))
+}
+
 /// Philips' private MR Scale Slope (2005,100E) (FL; in implicit VR four bytes).
 const PHILIPS_SCALE_SLOPE: Tag = Tag(0x2005, 0x100E);
 /// Philips' private per-frame item (2005,140F) of an enhanced MR file.
@@ -1088,6 +1121,33 @@ fn component_word(word: &str) -> Option<Component> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// dcm2niix v1.0.20260724's Manufacturer for each spelling, from its sidecars on MR_small
+    /// with only (0008,0070) changed; the makers it does not know (it leaves the key out) keep
+    /// their spelling here.
+    #[test]
+    fn manufacturer_is_named_as_dcm2niix_names_it() {
+        let cases = [
+            ("SIEMENS", "Siemens"),
+            ("Siemens Healthineers", "Siemens"),
+            ("CPS", "Siemens"),
+            ("GE MEDICAL SYSTEMS", "GE"),
+            ("Philips Medical Systems", "Philips"),
+            ("TOSHIBA_MEC", "Toshiba"),
+            ("Canon Medical Systems", "Canon"),
+            ("UIH", "UIH"),
+            ("Bruker BioSpin", "Bruker"),
+            ("Hitachi Medical", "Hitachi"),
+            ("Mediso", "Mediso"),
+            ("MR Solutions", "MRSolutions"),
+            ("Hyperfine", "Hyperfine"),
+            ("G.E. Medical", "G.E. Medical"),
+            ("Agfa-Gevaert AG", "Agfa-Gevaert AG"),
+        ];
+        for (dicom, expected) in cases {
+            assert_eq!(maker_name(dicom), expected, "{dicom}");
+        }
+    }
     use dicom_core::value::PrimitiveValue;
     use dicom_core::DataElement;
 

@@ -322,17 +322,8 @@ pub fn write_images(
         return write_volumes(&views, path, header);
     }
     if !form.rgb {
-        if form.scale != (1.0, 0.0) {
-            if let Some(stored) = stored_values(&views, form.scale) {
-                let stored_views: Vec<ArrayView3<f32>> = stored.iter().map(|v| v.view()).collect();
-                if let Some(whole) = whole_type(&stored_views, &form) {
-                    let (slope, inter) = form.scale;
-                    let mut header = header;
-                    header.scl_slope = slope as f32;
-                    header.scl_inter = inter as f32;
-                    return write_whole_as(whole, &stored_views, path, &header);
-                }
-            }
+        if let Some(written) = write_as_stored(&views, path, &header, &form) {
+            return written;
         }
         return match whole_type(&views, &form) {
             Some(whole) => write_whole_as(whole, &views, path, &header),
@@ -379,6 +370,29 @@ fn whole_type(views: &[ArrayView3<f32>], form: &ImageForm) -> Option<WholeType> 
         return Some(WholeType::U16);
     }
     all_int16(views).then_some(WholeType::I16)
+}
+
+/// Volumes rescaled with `form.scale` (not the identity) written as their stored whole numbers,
+/// the scale in `scl_slope` / `scl_inter`, as dcm2niix writes them; None when the scale is the
+/// identity or the values are not such whole numbers of a type `whole_type` allows.
+fn write_as_stored(
+    views: &[ArrayView3<f32>],
+    path: &Path,
+    header: &NiftiHeader,
+    form: &ImageForm,
+) -> Option<Result<(), NiftiError>> {
+    if form.scale == (1.0, 0.0) {
+        return None;
+    }
+    let stored = stored_values(views, form.scale)?;
+    let stored_views: Vec<ArrayView3<f32>> = stored.iter().map(|v| v.view()).collect();
+    let whole = whole_type(&stored_views, form)?;
+    let header = NiftiHeader {
+        scl_slope: form.scale.0 as f32,
+        scl_inter: form.scale.1 as f32,
+        ..header.clone()
+    };
+    Some(write_whole_as(whole, &stored_views, path, &header))
 }
 
 /// `write_whole` of the type `whole`.
@@ -511,8 +525,7 @@ fn write_f32_volumes(
 }
 
 /// Write f32 volumes whose every value is a whole number `T` holds (the caller has checked:
-/// `all_int16`, `all_uint16`, `all_uint8`, `all_int32`) as a NIfTI file of `T`, atomically;
-/// with the reference's `scl_slope` / `scl_inter` when it sets a slope.
+/// `all_int16`, `all_uint16`, `all_uint8`, `all_int32`) as a NIfTI file of `T`, atomically.
 fn write_whole<T: bytemuck::Pod + super::nifti_write::Whole + nifti::DataElement>(
     volumes: &[ArrayView3<f32>],
     path: &Path,
@@ -520,11 +533,7 @@ fn write_whole<T: bytemuck::Pod + super::nifti_write::Whole + nifti::DataElement
 ) -> Result<(), NiftiError> {
     use super::nifti_write::{header_for_volumes, write_file_as};
     let shape = common_shape(volumes, path)?;
-    let mut header = header_for_volumes::<T>(reference, shape, volumes.len());
-    // The stored values' scale (`write_images`), when the reference has one.
-    if reference.scl_slope != 0.0 {
-        (header.scl_slope, header.scl_inter) = (reference.scl_slope, reference.scl_inter);
-    }
+    let header = header_for_volumes::<T>(reference, shape, volumes.len());
     write_atomically(path, |tmp| {
         write_file_as::<T>(tmp, &header, volumes, gzip_level(path))
     })

@@ -70,13 +70,20 @@ pub fn header_bytes(h: &NiftiHeader) -> Vec<u8> {
 }
 
 /// `reference` completed for `volumes` of element type `T` (all `[k, j, i]` of one shape): their
-/// dimensions (a fourth one for several), datatype, bit depth, voxel offset, no rescaling, the
-/// single-file magic; everything else as in `reference`.
+/// dimensions (a fourth one for several), datatype, bit depth, voxel offset, the reference's
+/// rescaling when it sets a slope (else none), the single-file magic; everything else as in
+/// `reference`.
 pub fn header_for_volumes<T: DataElement>(
     reference: &NiftiHeader,
     shape: [usize; 3],
     volumes: usize,
 ) -> NiftiHeader {
+    // The reference's scale when it sets one (stored values: `nifti_io::write_images`).
+    let (scl_slope, scl_inter) = if reference.scl_slope != 0.0 {
+        (reference.scl_slope, reference.scl_inter)
+    } else {
+        (1.0, 0.0)
+    };
     let [nk, nj, ni] = shape;
     let mut dims: Vec<usize> = vec![ni, nj, nk];
     if volumes > 1 {
@@ -93,8 +100,8 @@ pub fn header_for_volumes<T: DataElement>(
         datatype: T::DATA_TYPE as i16,
         bitpix: (T::DATA_TYPE.size_of() * 8) as i16,
         vox_offset: VOX_OFFSET as f32,
-        scl_slope: 1.0,
-        scl_inter: 0.0,
+        scl_slope,
+        scl_inter,
         magic: *b"n+1\0",
         ..reference.clone()
     }
