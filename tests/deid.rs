@@ -940,3 +940,136 @@ fn vendor_private_diffusion_attributes_survive_deidentification() {
         .collect();
     assert_eq!(bs, BTreeSet::from([0, 400, 800]));
 }
+
+/// Siemens' CSA headers (test-data/siemens-csa: heudiconv's axasc35.dcm, a 35-slice EPI mosaic
+/// whose image and series headers hold the station name and the scanner's serial number) are
+/// released rewritten with their acquisition fields only, by both de-identification paths
+/// (explicit VR: the byte path; implicit VR: the object path). The released file holds none of
+/// the subject's or the site's identifiers, and converts with the sidecar keys dcm2niix
+/// v1.0.20260724 writes for the original file (its values below, measured once on the fixture).
+/// Regression: both headers were removed, and a de-identified Siemens series lost SliceTiming,
+/// PhaseEncodingDirection, TotalReadoutTime and the protocol's keys.
+#[test]
+fn siemens_csa_headers_are_released_with_their_acquisition_fields_only() {
+    use std::io::Read;
+    // dcm2niix v1.0.20260724 on the original axasc35.dcm (its JSON sidecar).
+    let slice_timing: Vec<f64> = vec![
+        0.0, 0.0725, 0.145, 0.2175, 0.2875, 0.36, 0.4325, 0.5025, 0.575, 0.6475, 0.7175, 0.79,
+        0.8625, 0.9325, 1.005, 1.0775, 1.1475, 1.22, 1.2925, 1.3625, 1.435, 1.5075, 1.58, 1.65,
+        1.7225, 1.795, 1.865, 1.9375, 2.01, 2.08, 2.1525, 2.225, 2.295, 2.3675, 2.44,
+    ];
+    let numbers: [(&str, f64); 8] = [
+        ("TotalReadoutTime", 0.0176399),
+        ("EffectiveEchoSpacing", 0.000279998),
+        ("BandwidthPerPixelPhaseEncode", 55.804),
+        ("ParallelReductionFactorInPlane", 2.0),
+        ("DwellTime", 3.7e-06),
+        ("BaseResolution", 64.0),
+        ("DelayTime", 0.5),
+        ("TxRefAmp", 399.953),
+    ];
+    let texts: [(&str, &str); 5] = [
+        ("PhaseEncodingDirection", "j-"),
+        ("PulseSequenceDetails", "%SiemensSeq%\\ep2d_bold"),
+        ("ReceiveCoilName", "HeadMatrix"),
+        ("CoilString", "T:HEA;HEP"),
+        ("ImageOrientationText", "Tra>Cor(-6.2)"),
+    ];
+    let shims = [10737.0, -10591.0, 3103.0, 485.0, 9.0, -267.0, -184.0, 73.0];
+
+    let d = tempfile::tempdir().unwrap();
+    let gz = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/siemens-csa/axasc35.dcm.gz");
+    let mut bytes = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(gz).unwrap())
+        .read_to_end(&mut bytes)
+        .unwrap();
+    let key = d.path().join("key.bin");
+    std::fs::write(&key, [7u8; 32]).unwrap();
+    let map = d.path().join("map.csv");
+    std::fs::write(&map, "patient_id,usubjid\ncrlab,TRIAL-CSA\n").unwrap();
+    for (name, ts) in [
+        ("explicit", "1.2.840.10008.1.2.1"),
+        ("implicit", "1.2.840.10008.1.2"),
+    ] {
+        let input = d.path().join(name).join("in");
+        std::fs::create_dir_all(&input).unwrap();
+        let file = input.join("a.dcm");
+        std::fs::write(&file, &bytes).unwrap();
+        if ts != "1.2.840.10008.1.2.1" {
+            let obj = dicom_object::open_file(&file).unwrap().into_inner();
+            support::write_object(obj, &file, ts);
+        }
+        let out = d.path().join(name).join("deid");
+        let o = ancilla(&[
+            "deid",
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--subjects",
+            map.to_str().unwrap(),
+            "--quiet",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let released = released_dicom(&out);
+        assert_eq!(
+            released.len(),
+            1,
+            "{name}: {:?}",
+            not_released_reasons(&out)
+        );
+        let text = String::from_utf8_lossy(&std::fs::read(&released[0]).unwrap()).to_lowercase();
+        for id in [
+            "mrc35131", "35131", "usc", "columbia", "stc_test", "crlab", "20140310",
+        ] {
+            assert!(!text.contains(id), "{name}: {id} released");
+        }
+        let obj = dicom_object::open_file(&released[0]).unwrap();
+        for t in [Tag(0x0029, 0x1010), Tag(0x0029, 0x1020)] {
+            assert!(obj.element(t).is_ok(), "{name}: CSA header {t} removed");
+        }
+        let nifti = d.path().join(name).join("nifti");
+        let o = ancilla(&[
+            "convert",
+            out.to_str().unwrap(),
+            "--out",
+            nifti.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let sidecar = files(&nifti)
+            .into_iter()
+            .find(|p| {
+                p.extension().is_some_and(|e| e == "json") && !p.ends_with("convert-report.json")
+            })
+            .expect("a sidecar");
+        let s: Json = serde_json::from_str(&std::fs::read_to_string(sidecar).unwrap()).unwrap();
+        let timing: Vec<f64> = s["SliceTiming"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name}: no SliceTiming"))
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(timing.len(), slice_timing.len());
+        for (a, b) in timing.iter().zip(&slice_timing) {
+            assert!((a - b).abs() < 1e-6, "{name}: SliceTiming {timing:?}");
+        }
+        for (k, v) in numbers {
+            let got = s[k].as_f64().unwrap_or_else(|| panic!("{name}: no {k}"));
+            assert!(
+                (got - v).abs() <= 1e-5 * v.abs(),
+                "{name}: {k} {got} vs {v}"
+            );
+        }
+        for (k, v) in texts {
+            assert_eq!(s[k].as_str(), Some(v), "{name}: {k}");
+        }
+        let got: Vec<f64> = s["ShimSetting"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(got, shims, "{name}: ShimSetting");
+    }
+}

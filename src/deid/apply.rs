@@ -9,6 +9,7 @@ use dicom_object::mem::InMemElement;
 use dicom_object::InMemDicomObject;
 
 use super::clean::{clean_text, Identifiers};
+use super::csa;
 use super::keyed::UidMapper;
 use super::options::{Action, DeidOptionsSet};
 use super::profile::profile;
@@ -18,8 +19,10 @@ use crate::datetime::Date;
 /// The PET ones SUV needs, and the MR acquisition numbers conversion needs where the maker puts
 /// them in private attributes only (classic DWI b-values and gradient directions, a mosaic's
 /// image count, Philips' floating-point scale, GE's image type): numbers and code strings of
-/// the acquisition, no identity — without them a de-identified DWI has no b-values.
-pub const SAFE_PRIVATE: [(u16, &str, u8); 21] = [
+/// the acquisition, no identity — without them a de-identified DWI has no b-values. The two
+/// Siemens CSA headers are on it too, but never kept whole: [`super::csa`] rewrites them with
+/// their acquisition fields only.
+pub const SAFE_PRIVATE: [(u16, &str, u8); 27] = [
     (0x7053, "Philips PET Private Group", 0x00), // SUV scale factor
     (0x7053, "Philips PET Private Group", 0x09), // activity concentration scale factor
     (0x0009, "GEMS_PETD_01", 0x0D),              // scan start (decay reference) date-time
@@ -29,6 +32,12 @@ pub const SAFE_PRIVATE: [(u16, &str, u8); 21] = [
     (0x0019, "SIEMENS MR HEADER", 0x0D),         // DiffusionDirectionality
     (0x0019, "SIEMENS MR HEADER", 0x0E),         // DiffusionGradientDirection
     (0x0019, "SIEMENS MR HEADER", 0x27),         // B_matrix
+    (0x0019, "SIEMENS MR HEADER", 0x18),         // RealDwellTime (DwellTime)
+    (0x0051, "SIEMENS MR HEADER", 0x0E),         // ImageOrientationText ("Tra>Cor(-6.2)")
+    (0x0051, "SIEMENS MR HEADER", 0x0F),         // coil string ("T:HEA;HEP")
+    (0x0051, "SIEMENS MR HEADER", 0x11),         // ImaPATModeText (acceleration, "p2")
+    (0x0029, super::csa::CREATOR, 0x10),         // CSA image header (reduced)
+    (0x0029, super::csa::CREATOR, 0x20),         // CSA series header (reduced)
     (0x0019, "GEMS_ACQU_01", 0xBB),              // diffusion direction (user data 20)
     (0x0019, "GEMS_ACQU_01", 0xBC),              // diffusion direction (user data 21)
     (0x0019, "GEMS_ACQU_01", 0xBD),              // diffusion direction (user data 22)
@@ -163,6 +172,26 @@ pub fn on_safe_list(tag: Tag, creator: impl Fn(Tag) -> Option<String>) -> bool {
         .any(|(sg, sc, se)| *sg == g && *sc == name && (is_creator || (e & 0xFF) as u8 == *se))
 }
 
+/// The Siemens CSA header `tag` is, if it is one (`creator` gives a private creator of the same
+/// data set by its tag).
+pub(super) fn csa_kind(tag: Tag, creator: impl Fn(Tag) -> Option<String>) -> Option<csa::Kind> {
+    let block = tag.element() >> 8;
+    if tag.group() % 2 == 0 || block < 0x10 {
+        return None;
+    }
+    csa::kind(tag, creator(Tag(tag.group(), block)).as_deref())
+}
+
+/// A CSA header's value as released: reduced to its safe fields (protocol texts holding none
+/// of the subject's identifiers), or None (removed) when option 113111 is off or nothing is kept.
+pub(super) fn reduced_csa(kind: csa::Kind, bytes: &[u8], ctx: &Context) -> Option<Vec<u8>> {
+    let ids = ctx.identifiers;
+    ctx.options
+        .retain_safe_private
+        .then(|| csa::reduce(kind, bytes, |t| clean_text(t, ids) == t))
+        .flatten()
+}
+
 /// Transform one data set (recursively), consuming it: kept values move, nothing is copied.
 pub fn transform(obj: InMemDicomObject, ctx: &mut Context) -> InMemDicomObject {
     let mut out = InMemDicomObject::new_empty();
@@ -176,6 +205,14 @@ pub fn transform(obj: InMemDicomObject, ctx: &mut Context) -> InMemDicomObject {
                 if let Some(c) = creator_text(&e) {
                     creators.push((tag, c));
                 }
+            }
+            if let Some(kind) = csa_kind(tag, |t| creator_in(&creators, t)) {
+                let reduced = e.to_bytes().ok().and_then(|b| reduced_csa(kind, &b, ctx));
+                ctx.counts.private(reduced.is_some());
+                if let Some(b) = reduced {
+                    out.put(InMemElement::new(tag, vr, PrimitiveValue::from(b)));
+                }
+                continue;
             }
             let safe = on_safe_list(tag, |t| creator_in(&creators, t));
             if ctx.options.retain_safe_private && safe {

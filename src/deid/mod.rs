@@ -14,6 +14,7 @@
 
 pub mod apply;
 pub mod clean;
+pub mod csa;
 pub mod keyed;
 pub mod options;
 pub mod profile;

@@ -220,10 +220,28 @@ fn is_binary(vr: VR) -> bool {
     )
 }
 
+/// A released Siemens CSA header: only its safe fields ([`super::csa::check`]), and none of
+/// the subject's identifiers in its bytes read as text.
+fn check_csa(
+    c: &mut Checker,
+    tag: Tag,
+    kind: super::csa::Kind,
+    bytes: &[u8],
+) -> Result<(), String> {
+    let values = super::csa::check(kind, bytes)
+        .map_err(|why| format!("attribute {}: {why}", TagName(tag)))?;
+    values.iter().try_for_each(|v| c.text(tag, VR::UN, v))
+}
+
 fn walk(obj: &InMemDicomObject, c: &mut Checker) -> Result<(), String> {
     for e in obj.iter() {
         let tag = e.header().tag;
         c.tag(tag, |t| obj.get(t).and_then(creator_text))?;
+        if let Some(kind) = super::apply::csa_kind(tag, |t| obj.get(t).and_then(creator_text)) {
+            let bytes = e.to_bytes().map_err(|e| e.to_string())?;
+            check_csa(c, tag, kind, &bytes)?;
+            continue;
+        }
         match e.value() {
             Value::Sequence(seq) => {
                 for item in seq.items() {
@@ -300,6 +318,8 @@ struct Walked<'a> {
     charset: dicom_encoding::text::SpecificCharacterSet,
     /// The element whose value comes next: tag, VR, whether of the file meta group.
     current: Option<(Tag, VR, bool)>,
+    /// The Siemens CSA header that element is, if it is one.
+    csa: Option<super::csa::Kind>,
 }
 
 impl<'a> Walked<'a> {
@@ -313,6 +333,7 @@ impl<'a> Walked<'a> {
             creators: vec![Vec::new()],
             charset: dicom_encoding::text::SpecificCharacterSet::default(),
             current: None,
+            csa: None,
         })
     }
 }
@@ -347,12 +368,17 @@ impl crate::ingest::preflight::Visit for Walked<'_> {
                 .unwrap_or(VR::UN),
         };
         // A private creator is judged by its value, which comes next.
+        self.csa = None;
         if !is_creator(tag) {
             let creators = &self.creators;
             self.c.tag(tag, |t| creator_of(creators, t))?;
+            self.csa = super::apply::csa_kind(tag, |t| creator_of(creators, t));
         }
         self.current = Some((tag, vr, false));
-        Ok(is_creator(tag) || scanned(vr) || tag == tags::SPECIFIC_CHARACTER_SET)
+        Ok(is_creator(tag)
+            || scanned(vr)
+            || tag == tags::SPECIFIC_CHARACTER_SET
+            || self.csa.is_some())
     }
 
     fn value(&mut self, bytes: &[u8]) -> Result<(), String> {
@@ -393,6 +419,9 @@ impl crate::ingest::preflight::Visit for Walked<'_> {
             }
             let creators = &self.creators;
             self.c.tag(tag, |t| creator_of(creators, t))?;
+        }
+        if let Some(kind) = self.csa.take() {
+            return check_csa(&mut self.c, tag, kind, bytes);
         }
         if scanned(vr) {
             let t = text(&self.charset);

@@ -324,13 +324,42 @@ fn i32_at(b: &[u8], at: usize) -> Option<i32> {
 }
 
 /// Text up to its first NUL.
-fn nul_terminated(b: &[u8]) -> String {
+pub(crate) fn nul_terminated(b: &[u8]) -> String {
     let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
     String::from_utf8_lossy(&b[..end]).into_owned()
 }
 
-/// Parse a CSA header (SV10, or the older CSA1 layout). None when it is malformed.
-pub fn parse_csa(b: &[u8]) -> Option<Csa> {
+/// One element of a CSA header as encoded: its name, VM, VR (four bytes, NUL-padded), syngo
+/// data type, and the raw bytes of each of its items (text, NUL-terminated).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsaElement {
+    pub name: String,
+    pub vm: i32,
+    pub vr: [u8; 4],
+    pub syngo_dt: i32,
+    pub items: Vec<Vec<u8>>,
+}
+
+impl CsaElement {
+    /// The element's values as text: its first VM items (every item when VM is 0), empty
+    /// ones left out.
+    pub fn values(&self) -> Vec<String> {
+        let n = usize::try_from(self.vm)
+            .ok()
+            .filter(|n| *n > 0)
+            .unwrap_or(self.items.len());
+        self.items
+            .iter()
+            .take(n)
+            .filter(|i| !i.is_empty())
+            .map(|i| nul_terminated(i))
+            .collect()
+    }
+}
+
+/// The elements of a CSA header (SV10, or the older CSA1 layout), in their order. None when it
+/// is malformed.
+pub fn csa_elements(b: &[u8]) -> Option<Vec<CsaElement>> {
     const MAX_ITEMS: i32 = 1000;
     let csa2 = b.starts_with(b"SV10");
     let mut p = if csa2 { 8 } else { 0 };
@@ -339,11 +368,13 @@ pub fn parse_csa(b: &[u8]) -> Option<Csa> {
         return None;
     }
     p += 8; // the count, and a check word (77)
-    let mut out = BTreeMap::new();
+    let mut out = Vec::new();
     let mut tag0_items = 0;
     for tag_no in 0..n_tags {
         let name = nul_terminated(b.get(p..p + 64)?);
         let vm = i32_at(b, p + 64)?;
+        let vr: [u8; 4] = b.get(p + 68..p + 72)?.try_into().ok()?;
+        let syngo_dt = i32_at(b, p + 72)?;
         let n_items = i32_at(b, p + 76)?;
         p += 84;
         if !(0..=MAX_ITEMS).contains(&n_items) {
@@ -352,23 +383,70 @@ pub fn parse_csa(b: &[u8]) -> Option<Csa> {
         if tag_no == 1 {
             tag0_items = n_items;
         }
-        let n_values = if vm == 0 { n_items } else { vm };
-        let mut values = Vec::new();
-        for item_no in 0..n_items {
+        let mut items = Vec::new();
+        for _ in 0..n_items {
             let x0 = i32_at(b, p)?;
             let x1 = i32_at(b, p + 4)?;
             p += 16;
             let len = if csa2 { x1 } else { x0 - tag0_items };
             let len = usize::try_from(len).ok()?;
-            let value = b.get(p..p.checked_add(len)?)?;
-            if item_no < n_values && len > 0 {
-                values.push(nul_terminated(value));
-            }
+            items.push(b.get(p..p.checked_add(len)?)?.to_vec());
             p += len.div_ceil(4) * 4;
         }
-        out.insert(name, values);
+        out.push(CsaElement {
+            name,
+            vm,
+            vr,
+            syngo_dt,
+            items,
+        });
     }
-    Some(Csa(out))
+    Some(out)
+}
+
+/// `elements` encoded as an SV10 CSA header, as syngo writes one: each item's header
+/// `[len, len, 77, len]`, its bytes padded with NULs to a multiple of four.
+pub fn encode_csa(elements: &[CsaElement]) -> Vec<u8> {
+    let n = |x: usize| i32::try_from(x).unwrap_or(i32::MAX).to_le_bytes();
+    let mut b = b"SV10\x04\x03\x02\x01".to_vec();
+    b.extend_from_slice(&n(elements.len()));
+    b.extend_from_slice(&77i32.to_le_bytes());
+    for e in elements {
+        let mut name = [0u8; 64];
+        let len = e.name.len().min(63);
+        name[..len].copy_from_slice(&e.name.as_bytes()[..len]);
+        b.extend_from_slice(&name);
+        b.extend_from_slice(&e.vm.to_le_bytes());
+        b.extend_from_slice(&e.vr);
+        b.extend_from_slice(&e.syngo_dt.to_le_bytes());
+        b.extend_from_slice(&n(e.items.len()));
+        b.extend_from_slice(&77i32.to_le_bytes());
+        for item in &e.items {
+            for x in [
+                n(item.len()),
+                n(item.len()),
+                77i32.to_le_bytes(),
+                n(item.len()),
+            ] {
+                b.extend_from_slice(&x);
+            }
+            b.extend_from_slice(item);
+            b.resize(b.len() + (4 - item.len() % 4) % 4, 0);
+        }
+    }
+    b
+}
+
+/// Parse a CSA header (SV10, or the older CSA1 layout). None when it is malformed.
+pub fn parse_csa(b: &[u8]) -> Option<Csa> {
+    let map = csa_elements(b)?
+        .into_iter()
+        .map(|e| {
+            let values = e.values();
+            (e.name, values)
+        })
+        .collect();
+    Some(Csa(map))
 }
 
 /// The mosaic of a single-frame Siemens image (ImageType MOSAIC), if it is one.
@@ -453,31 +531,25 @@ mod tests {
 
     /// An SV10 header with the given (name, VM, values) elements, laid out as Siemens writes it.
     fn sv10(elements: &[(&str, i32, &[&str])]) -> Vec<u8> {
-        let mut b = b"SV10\x04\x03\x02\x01".to_vec();
-        b.extend_from_slice(&(elements.len() as i32).to_le_bytes());
-        b.extend_from_slice(&77i32.to_le_bytes());
-        for (name, vm, values) in elements {
-            let mut n = [0u8; 64];
-            n[..name.len()].copy_from_slice(name.as_bytes());
-            b.extend_from_slice(&n);
-            b.extend_from_slice(&vm.to_le_bytes());
-            b.extend_from_slice(b"FD\0\0");
-            b.extend_from_slice(&3i32.to_le_bytes());
-            // Siemens writes six items whatever the VM; the unused ones are empty.
-            let n_items = 6.max(values.len());
-            b.extend_from_slice(&(n_items as i32).to_le_bytes());
-            b.extend_from_slice(&77i32.to_le_bytes());
-            for i in 0..n_items {
-                let v = values.get(i).map(|s| format!("{s}\0")).unwrap_or_default();
-                let len = v.len() as i32;
-                for x in [len, len, 77, len] {
-                    b.extend_from_slice(&x.to_le_bytes());
-                }
-                b.extend_from_slice(v.as_bytes());
-                b.resize(b.len() + (4 - v.len() % 4) % 4, 0);
-            }
-        }
-        b
+        let elements: Vec<CsaElement> = elements
+            .iter()
+            .map(|(name, vm, values)| CsaElement {
+                name: name.to_string(),
+                vm: *vm,
+                vr: *b"FD\0\0",
+                syngo_dt: 3,
+                // Siemens writes six items whatever the VM; the unused ones are empty.
+                items: (0..6.max(values.len()))
+                    .map(|i| {
+                        values
+                            .get(i)
+                            .map(|s| format!("{s}\0").into_bytes())
+                            .unwrap_or_default()
+                    })
+                    .collect(),
+            })
+            .collect();
+        encode_csa(&elements)
     }
 
     /// SliceTiming follows the written slices (a tile order reversed on writing reverses it),

@@ -1,0 +1,330 @@
+//! Siemens CSA headers through de-identification: PS3.15 Annex E option 113111 (Retain Safe
+//! Private) applied inside the two private attributes syngo MR writes under the creator
+//! "SIEMENS CSA HEADER" — the image header (0029,xx10) and the series header (0029,xx20). Kept
+//! whole they would leak (they hold the station name, the serial number and free text); removed,
+//! a de-identified series loses what conversion reads from them (a mosaic's slice times and
+//! normal, the phase-encoding polarity, the bandwidth behind TotalReadoutTime, the protocol's
+//! acceleration and readout numbers). So each is rewritten (SV10 layout) with only the fields
+//! dcm2niix reads for conversion — every other field, and every protocol line, is dropped:
+//!
+//! - image header: the fields of [`IMAGE_FIELDS`];
+//! - series header: only MrPhoenixProtocol, cut to its `### ASCCONV BEGIN` block and, within it,
+//!   to the `key = value` lines whose key starts with one of [`PROTOCOL_KEYS`] and whose value is
+//!   a number — or, for the few keys of [`PROTOCOL_TEXT_KEYS`], a quoted text with none of the
+//!   subject's identifiers.
+//!
+//! The verifier holds the released bytes to the same rule ([`check`]).
+
+use dicom_core::Tag;
+
+use crate::ingest::siemens::{csa_elements, encode_csa, nul_terminated, CsaElement};
+
+/// The private creator of both headers.
+pub const CREATOR: &str = "SIEMENS CSA HEADER";
+
+/// Which CSA header an attribute is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// (0029,xx10): per image.
+    Image,
+    /// (0029,xx20): per series (the scanner protocol).
+    Series,
+}
+
+/// Image header fields kept: the ones dcm2niix reads from it for conversion (numbers of the
+/// acquisition: mosaic layout and slice times, diffusion encoding, readout, table position).
+pub const IMAGE_FIELDS: [&str; 14] = [
+    "NumberOfImagesInMosaic",
+    "SliceNormalVector",
+    "MosaicRefAcqTimes",
+    "B_value",
+    "B_matrix",
+    "DiffusionGradientDirection",
+    "DiffusionDirectionality",
+    "PhaseEncodingDirectionPositive",
+    "BandwidthPerPixelPhaseEncode",
+    "SliceMeasurementDuration",
+    "RealDwellTime",
+    "ProtocolSliceNumber",
+    "ImaRelTablePosition",
+    "ICE_Dims",
+];
+
+/// Protocol (ASCCONV) keys kept, by prefix: the ones dcm2niix and ancilla read for the sidecar
+/// (k-space, parallel imaging, EPI timing, diffusion scheme, slice order, echo and inversion
+/// times, shims and gradient offsets, transmitter reference, ASL, coil combination).
+pub const PROTOCOL_KEYS: [&str; 28] = [
+    "sKSpace.",
+    "sPat.",
+    "sSliceArray.ucMode",
+    "sSliceArray.ucImageNumb",
+    "sSliceArray.lConc",
+    "sSliceArray.lSize",
+    "sFastImaging.",
+    "sDiffusion.",
+    "sSliceAcceleration.",
+    "alTE[",
+    "alTI[",
+    "alTR[",
+    "lContrasts",
+    "lInvContrasts",
+    "lDelayTimeInTR",
+    "dAveragesDouble",
+    "lAverages",
+    "lRepetitions",
+    "ucReadOutMode",
+    "ucCoilCombineMode",
+    "sPrepPulses.ucMTC",
+    "sTXSPEC.asNucleusInfo[0].flReferenceAmplitude",
+    "sGRADSPEC.",
+    "sRSatArray.",
+    "sAsl.",
+    "sProtConsistencyInfo.ulConvFromVersion",
+    "sWipMemBlock.alFree[",
+    "sWipMemBlock.adFree[",
+];
+
+/// Protocol keys kept with a text value: the sequence file (PulseSequenceDetails), the coil
+/// names (ReceiveCoilName, CoilString) and the software baseline.
+pub const PROTOCOL_TEXT_KEYS: [&str; 6] = [
+    "tSequenceFileName",
+    "asCoilSelectMeas[0].asList[0].sCoilElementID.tCoilID",
+    "sCoilSelectMeas.aRxCoilSelectData[0].asList[0].sCoilElementID.tCoilID",
+    "sCoilSelectMeas.sCoilStringForConversion",
+    "sProtConsistencyInfo.tBaselineString",
+    "sProtConsistencyInfo.tMeasuredBaselineString",
+];
+
+const PROTOCOL: &str = "MrPhoenixProtocol";
+const BEGIN: &str = "### ASCCONV BEGIN ###";
+const END: &str = "### ASCCONV END ###";
+
+/// The CSA header `tag` is, given its private creator (None: not one).
+pub fn kind(tag: Tag, creator: Option<&str>) -> Option<Kind> {
+    if tag.group() != 0x0029 || creator != Some(CREATOR) || tag.element() < 0x1000 {
+        return None;
+    }
+    match tag.element() & 0xFF {
+        0x10 => Some(Kind::Image),
+        0x20 => Some(Kind::Series),
+        _ => None,
+    }
+}
+
+/// The header reduced to what is kept; None when it does not parse or nothing would be kept
+/// (then the attribute is removed). `clean` is asked about each kept protocol text (the subject's
+/// identifiers: false drops the line).
+pub fn reduce(kind: Kind, bytes: &[u8], clean: impl Fn(&str) -> bool) -> Option<Vec<u8>> {
+    let elements = csa_elements(bytes)?;
+    let kept: Vec<CsaElement> = match kind {
+        Kind::Image => elements
+            .into_iter()
+            .filter(|e| IMAGE_FIELDS.contains(&e.name.as_str()))
+            .collect(),
+        Kind::Series => {
+            let e = elements.into_iter().find(|e| e.name == PROTOCOL)?;
+            let text = e.values().into_iter().next()?;
+            let lines = protocol_lines(&text, &clean);
+            if lines.is_empty() {
+                return None;
+            }
+            let mut item = format!("{BEGIN}\n{}\n{END}\n", lines.join("\n")).into_bytes();
+            item.push(0);
+            vec![CsaElement {
+                name: PROTOCOL.into(),
+                vm: 1,
+                vr: e.vr,
+                syngo_dt: e.syngo_dt,
+                items: vec![item],
+            }]
+        }
+    };
+    (!kept.is_empty()).then(|| encode_csa(&kept))
+}
+
+/// The kept `key = value` lines of a protocol's ASCCONV block (comments dropped).
+fn protocol_lines(text: &str, clean: &impl Fn(&str) -> bool) -> Vec<String> {
+    let Some(start) = text.find("### ASCCONV BEGIN") else {
+        return Vec::new();
+    };
+    let block = &text[start..];
+    let block = &block[..block.find("### ASCCONV END").unwrap_or(block.len())];
+    block
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let (k, v) = line.split_once('=')?;
+            let (k, v) = (k.trim(), v.split('#').next().unwrap_or("").trim());
+            allowed(k, v, clean).then(|| format!("{k} = {v}"))
+        })
+        .collect()
+}
+
+/// May the protocol line `key = value` be released?
+fn allowed(key: &str, value: &str, clean: &impl Fn(&str) -> bool) -> bool {
+    if PROTOCOL_TEXT_KEYS.contains(&key) {
+        let text = value.trim_matches('"');
+        return value.starts_with('"')
+            && !text.contains('"')
+            && text.chars().all(|c| c.is_ascii_graphic() || c == ' ')
+            && clean(text);
+    }
+    PROTOCOL_KEYS.iter().any(|p| key.starts_with(p)) && is_number(value)
+}
+
+/// A decimal number (sign, digits, point, exponent) or `0x` hex, as ASCCONV writes them.
+fn is_number(v: &str) -> bool {
+    if let Some(hex) = v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+        return !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit());
+    }
+    !v.is_empty() && v.parse::<f64>().is_ok_and(f64::is_finite)
+}
+
+/// The verifier's rule for released bytes of a CSA header: they parse, and hold only what
+/// [`reduce`] keeps. Returns the values to scan for identifiers (the field values, the values of
+/// the protocol lines; names and keys are the fixed words of the lists above).
+pub fn check(kind: Kind, bytes: &[u8]) -> Result<Vec<String>, String> {
+    let what = match kind {
+        Kind::Image => "CSA image header",
+        Kind::Series => "CSA series header",
+    };
+    let elements = csa_elements(bytes).ok_or_else(|| format!("{what} does not parse"))?;
+    let mut values = Vec::new();
+    for e in &elements {
+        match kind {
+            Kind::Image if IMAGE_FIELDS.contains(&e.name.as_str()) => {
+                values.extend(e.items.iter().map(|i| nul_terminated(i)));
+            }
+            Kind::Series if e.name == PROTOCOL => {
+                for item in &e.items {
+                    for line in nul_terminated(item).lines() {
+                        if line == BEGIN || line == END || line.is_empty() {
+                            continue;
+                        }
+                        match line.split_once(" = ") {
+                            Some((k, v)) if allowed(k, v, &|_| true) => values.push(v.to_string()),
+                            _ => {
+                                return Err(format!(
+                                    "{what} holds a protocol line not on the safe list"
+                                ))
+                            }
+                        }
+                    }
+                }
+            }
+            _ => return Err(format!("{what} holds a field not on the safe list")),
+        }
+    }
+    Ok(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::siemens::parse_csa;
+
+    fn element(name: &str, vm: i32, values: &[&str]) -> CsaElement {
+        CsaElement {
+            name: name.into(),
+            vm,
+            vr: *b"DS\0\0",
+            syngo_dt: 3,
+            items: (0..6.max(values.len()))
+                .map(|i| {
+                    values
+                        .get(i)
+                        .map(|s| format!("{s}\0").into_bytes())
+                        .unwrap_or_default()
+                })
+                .collect(),
+        }
+    }
+
+    /// The image header keeps its acquisition fields, values and all, and drops the rest (free
+    /// fields such as ImageHistory, which may name the station or an operator).
+    #[test]
+    fn image_header_keeps_only_its_acquisition_fields() {
+        let b = encode_csa(&[
+            element("NumberOfImagesInMosaic", 1, &["36"]),
+            element("ImageHistory", 1, &["ChannelMixing MRC35131 Smith"]),
+            element("MosaicRefAcqTimes", 3, &["0", "72.5", "145"]),
+            element("PhaseEncodingDirectionPositive", 1, &["0"]),
+        ]);
+        let reduced = reduce(Kind::Image, &b, |_| true).expect("kept");
+        let csa = parse_csa(&reduced).expect("parses");
+        assert_eq!(csa.first("NumberOfImagesInMosaic"), Some("36"));
+        assert_eq!(csa.numbers("MosaicRefAcqTimes"), [0.0, 72.5, 145.0]);
+        assert_eq!(csa.first("PhaseEncodingDirectionPositive"), Some("0"));
+        assert_eq!(csa.first("ImageHistory"), None);
+        assert!(!String::from_utf8_lossy(&reduced).contains("MRC35131"));
+        assert_eq!(
+            check(Kind::Image, &reduced).map(|v| v.join(",")),
+            Ok("36,,,,,,0,72.5,145,,,,0,,,,,".into())
+        );
+        assert!(check(Kind::Image, &b).is_err());
+        // Nothing to keep, or not a CSA header: removed.
+        let other = encode_csa(&[element("ImageHistory", 1, &["x"])]);
+        assert_eq!(reduce(Kind::Image, &other, |_| true), None);
+        assert_eq!(reduce(Kind::Image, b"not a header", |_| true), None);
+    }
+
+    /// The protocol keeps the numbers of its listed keys and the listed texts the identifier
+    /// check passes; protocol name, free texts, other keys and the XProtocol part go.
+    #[test]
+    fn series_header_keeps_listed_protocol_numbers_and_clean_texts() {
+        let protocol = "<XProtocol> { <Name> \"PhoenixMetaProtocol\" SerialNumber 35131 }\n\
+            ### ASCCONV BEGIN object=MrProtDataImpl@MrProtocolData version=51130001 ###\n\
+            ulVersion\t = 51130001\n\
+            tProtocolName\t = \"\"ep2d_bold_Smith\"\"\n\
+            tSequenceFileName\t = \"\"%SiemensSeq%\\ep2d_bold\"\"\n\
+            sKSpace.lBaseResolution\t = 64\n\
+            sPat.lAccelFactPE\t = 2  # comment\n\
+            sPat.ucPATMode\t = 0x2\n\
+            sWipMemBlock.tFree\t = \"\"Dr Smith\"\"\n\
+            asCoilSelectMeas[0].asList[0].sCoilElementID.tCoilID\t = \"\"HeadMatrix\"\"\n\
+            sCoilSelectMeas.sCoilStringForConversion\t = \"\"Smith\"\"\n\
+            ### ASCCONV END ###\nmore binary";
+        let b = encode_csa(&[
+            element("UsedPatientWeight", 1, &["70"]),
+            element("MrPhoenixProtocol", 1, &[protocol]),
+        ]);
+        let reduced = reduce(Kind::Series, &b, |t| !t.contains("Smith")).expect("kept");
+        let csa = parse_csa(&reduced).expect("parses");
+        assert_eq!(csa.first("UsedPatientWeight"), None);
+        let p = csa.first("MrPhoenixProtocol").expect("protocol");
+        use crate::ingest::siemens::{protocol_number, protocol_text};
+        assert_eq!(protocol_number(p, "sKSpace.lBaseResolution"), Some(64.0));
+        assert_eq!(protocol_number(p, "sPat.lAccelFactPE"), Some(2.0));
+        assert_eq!(protocol_number(p, "sPat.ucPATMode"), Some(2.0));
+        assert_eq!(
+            protocol_text(p, "tSequenceFileName").as_deref(),
+            Some("%SiemensSeq%\\ep2d_bold")
+        );
+        assert_eq!(
+            protocol_text(p, "asCoilSelectMeas[0].asList[0].sCoilElementID.tCoilID").as_deref(),
+            Some("HeadMatrix")
+        );
+        for gone in ["Smith", "35131", "ulVersion", "tProtocolName", "XProtocol"] {
+            assert!(!p.contains(gone), "{gone} released");
+        }
+        let values = check(Kind::Series, &reduced).expect("passes");
+        assert!(
+            values.contains(&"\"\"HeadMatrix\"\"".to_string()),
+            "{values:?}"
+        );
+        assert!(check(Kind::Series, &b).is_err());
+    }
+
+    #[test]
+    fn only_the_csa_creators_two_headers_are_recognised() {
+        assert_eq!(kind(Tag(0x0029, 0x1010), Some(CREATOR)), Some(Kind::Image));
+        assert_eq!(kind(Tag(0x0029, 0x1120), Some(CREATOR)), Some(Kind::Series));
+        assert_eq!(kind(Tag(0x0029, 0x1018), Some(CREATOR)), None);
+        assert_eq!(
+            kind(Tag(0x0029, 0x1010), Some("SIEMENS MEDCOM HEADER")),
+            None
+        );
+        assert_eq!(kind(Tag(0x0029, 0x0010), Some(CREATOR)), None);
+        assert_eq!(kind(Tag(0x0019, 0x1010), Some(CREATOR)), None);
+    }
+}
