@@ -1073,3 +1073,100 @@ fn siemens_csa_headers_are_released_with_their_acquisition_fields_only() {
         assert_eq!(got, shims, "{name}: ShimSetting");
     }
 }
+
+/// Philips enhanced MR keeps each frame's MR scale slope (2005,100E) in a private item of its
+/// per-frame functional group ((2005,140F), creator "Philips MR Imaging DD 005"); conversion
+/// needs it for dcm2niix's floating-point values. That private sequence is released with its
+/// items put through the profile (the scale slope kept, an unsafe private attribute beside it
+/// removed), by both paths (explicit VR: the byte path; implicit VR: the object path).
+/// Regression: the sequence went with every other private attribute, and a de-identified
+/// Philips enhanced series converted to its display values instead.
+#[test]
+fn philips_per_frame_private_scale_slope_survives_deidentification() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let (export, mut obj) = one_phantom_file(dir);
+    let mut private = InMemDicomObject::new_empty();
+    put(
+        &mut private,
+        Tag(0x2005, 0x0010),
+        VR::LO,
+        "Philips MR Imaging DD 001",
+    );
+    private.put(DataElement::new(
+        Tag(0x2005, 0x100E),
+        VR::FL,
+        PrimitiveValue::from(0.25f32),
+    ));
+    put(&mut private, Tag(0x2005, 0x1099), VR::LO, "SCANNER-ROOM-7");
+    let mut frame = InMemDicomObject::new_empty();
+    put(
+        &mut frame,
+        Tag(0x2005, 0x0014),
+        VR::LO,
+        "Philips MR Imaging DD 005",
+    );
+    frame.put(DataElement::new(
+        Tag(0x2005, 0x140F),
+        VR::SQ,
+        DataSetSequence::new(vec![private], Length::UNDEFINED),
+    ));
+    obj.put(DataElement::new(
+        tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE,
+        VR::SQ,
+        DataSetSequence::new(vec![frame], Length::UNDEFINED),
+    ));
+    let original = obj
+        .element(tags::SOP_INSTANCE_UID)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    for (name, ts) in [
+        ("explicit", "1.2.840.10008.1.2.1"),
+        ("implicit", "1.2.840.10008.1.2"),
+    ] {
+        let mut copy = obj.clone().into_inner();
+        put(
+            &mut copy,
+            tags::SOP_INSTANCE_UID,
+            VR::UI,
+            &format!("{original}.{}", ts.len()),
+        );
+        support::write_object(copy, &export.join(format!("{name}.dcm")), ts);
+    }
+    let (o, out) = deid_phantom(dir);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut seen = 0;
+    for p in released_dicom(&out) {
+        let obj = dicom_object::open_file(&p).unwrap();
+        let Ok(groups) = obj.element(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE) else {
+            continue;
+        };
+        seen += 1;
+        let frame = &groups.items().unwrap()[0];
+        let private = frame
+            .element(Tag(0x2005, 0x140F))
+            .expect("per-frame private item released");
+        let item = &private.items().unwrap()[0];
+        let slope = item.element(Tag(0x2005, 0x100E)).unwrap();
+        // Implicit VR: a private value is read back as its bytes (UN).
+        let slope = match slope.vr() {
+            VR::UN => f32::from_le_bytes(slope.to_bytes().unwrap()[..4].try_into().unwrap()),
+            _ => slope.to_float32().unwrap(),
+        };
+        assert_eq!(slope, 0.25);
+        assert!(
+            item.element(Tag(0x2005, 0x1099)).is_err(),
+            "unsafe private kept"
+        );
+        let bytes = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
+        assert!(!bytes.contains("SCANNER-ROOM-7"));
+    }
+    assert_eq!(
+        seen,
+        2,
+        "both copies released: {:?}",
+        not_released_reasons(&out)
+    );
+}

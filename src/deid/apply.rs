@@ -22,7 +22,7 @@ use crate::datetime::Date;
 /// the acquisition, no identity — without them a de-identified DWI has no b-values. The two
 /// Siemens CSA headers are on it too, but never kept whole: [`super::csa`] rewrites them with
 /// their acquisition fields only.
-pub const SAFE_PRIVATE: [(u16, &str, u8); 27] = [
+pub const SAFE_PRIVATE: [(u16, &str, u8); 28] = [
     (0x7053, "Philips PET Private Group", 0x00), // SUV scale factor
     (0x7053, "Philips PET Private Group", 0x09), // activity concentration scale factor
     (0x0009, "GEMS_PETD_01", 0x0D),              // scan start (decay reference) date-time
@@ -50,6 +50,7 @@ pub const SAFE_PRIVATE: [(u16, &str, u8); 27] = [
     (0x2005, "Philips MR Imaging DD 001", 0xB0), // diffusion direction RL
     (0x2005, "Philips MR Imaging DD 001", 0xB1), // diffusion direction AP
     (0x2005, "Philips MR Imaging DD 001", 0xB2), // diffusion direction FH
+    (0x2005, "Philips MR Imaging DD 005", 0x0F), // per-frame private item (its scale slope)
 ];
 
 /// What one run needs to transform a data set.
@@ -218,7 +219,10 @@ pub fn transform(obj: InMemDicomObject, ctx: &mut Context) -> InMemDicomObject {
             if ctx.options.retain_safe_private && safe {
                 ctx.counts.private(true);
                 // Safe private date-times are shifted like every other date.
-                if shifted_private(tag, vr) {
+                if let Value::Sequence(_) = e.value() {
+                    // A safe private sequence: its items go through the profile too.
+                    out.put(transformed_sequence(e, ctx));
+                } else if shifted_private(tag, vr) {
                     let vals: Vec<String> = strs(&e)
                         .iter()
                         .map(|v| shift_dt(v, ctx.date_offset_days).unwrap_or_default())
@@ -236,24 +240,15 @@ pub fn transform(obj: InMemDicomObject, ctx: &mut Context) -> InMemDicomObject {
         ctx.counts.action(action);
         match (action, e.value()) {
             (Action::X, _) => {}
-            (_, Value::Sequence(_)) => {
-                let items: Vec<InMemDicomObject> = if action == Action::Z {
-                    Vec::new()
-                } else {
-                    match e.into_value() {
-                        Value::Sequence(seq) => seq
-                            .into_items()
-                            .into_iter()
-                            .map(|i| transform(i, ctx))
-                            .collect(),
-                        _ => Vec::new(),
-                    }
-                };
+            (Action::Z, Value::Sequence(_)) => {
                 out.put(DataElement::new(
                     tag,
                     VR::SQ,
-                    DataSetSequence::new(items, Length::UNDEFINED),
+                    DataSetSequence::new(Vec::new(), Length::UNDEFINED),
                 ));
+            }
+            (_, Value::Sequence(_)) => {
+                out.put(transformed_sequence(e, ctx));
             }
             (_, Value::PixelSequence(_)) => {
                 out.put(e);
@@ -282,6 +277,20 @@ pub fn transform(obj: InMemDicomObject, ctx: &mut Context) -> InMemDicomObject {
         }
     }
     out
+}
+
+/// A sequence element with each of its items transformed.
+fn transformed_sequence(e: InMemElement, ctx: &mut Context) -> InMemElement {
+    let tag = e.header().tag;
+    let items: Vec<InMemDicomObject> = match e.into_value() {
+        Value::Sequence(seq) => seq
+            .into_items()
+            .into_iter()
+            .map(|i| transform(i, ctx))
+            .collect(),
+        _ => Vec::new(),
+    };
+    DataElement::new(tag, VR::SQ, DataSetSequence::new(items, Length::UNDEFINED))
 }
 
 fn dummy(tag: Tag, vr: VR, ctx: &Context) -> InMemElement {

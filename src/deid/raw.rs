@@ -515,7 +515,10 @@ impl<'a> File<'a> {
             let safe = apply::on_safe_list(tag, |t| apply::creator_in(creators, t));
             if ctx.options.retain_safe_private && safe {
                 ctx.counts.private(true);
-                if apply::shifted_private(tag, vr) {
+                if let Value::Items(items) = &e.value {
+                    // A safe private sequence: its items go through the profile too.
+                    self.sequence(tag, items, ctx, out)?;
+                } else if apply::shifted_private(tag, vr) {
                     let days = ctx.date_offset_days;
                     self.rewrite(e, out, |v| apply::shift_dt(v, days).unwrap_or_default())?;
                 } else {
@@ -531,17 +534,8 @@ impl<'a> File<'a> {
         let uids = ctx.uids;
         match (action, &e.value) {
             (Action::X, _) => {}
-            (_, Value::Items(items)) => {
-                header(out, tag, VR::SQ, UNDEFINED)?;
-                if action != Action::Z {
-                    for item in items {
-                        header_item(out, ITEM, UNDEFINED);
-                        self.data_set(item, ctx, out)?;
-                        header_item(out, ITEM_END, 0);
-                    }
-                }
-                header_item(out, SEQUENCE_END, 0);
-            }
+            (Action::Z, Value::Items(_)) => self.sequence(tag, &[], ctx, out)?,
+            (_, Value::Items(items)) => self.sequence(tag, items, ctx, out)?,
             (_, Value::Encapsulated(items)) => {
                 // dicom-rs writes encapsulated Pixel Data as OB, its items as they were.
                 header(out, tag, VR::OB, UNDEFINED)?;
@@ -577,6 +571,24 @@ impl<'a> File<'a> {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// A sequence of undefined length, each item transformed (as dicom-rs writes one).
+    fn sequence(
+        &self,
+        tag: Tag,
+        items: &[Vec<Element>],
+        ctx: &mut Context,
+        out: &mut Vec<u8>,
+    ) -> Taken<()> {
+        header(out, tag, VR::SQ, UNDEFINED)?;
+        for item in items {
+            header_item(out, ITEM, UNDEFINED);
+            self.data_set(item, ctx, out)?;
+            header_item(out, ITEM_END, 0);
+        }
+        header_item(out, SEQUENCE_END, 0);
         Ok(())
     }
 
