@@ -90,13 +90,18 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume], part: usize) -> Va
             .ok()
             .map(|o| {
                 let o = o.into_inner();
-                crate::ingest::flat_header::flattened(&o, frame).unwrap_or(o)
+                let float = crate::ingest::header::philips_float_values(&o);
+                (
+                    crate::ingest::flat_header::flattened(&o, frame).unwrap_or(o),
+                    float,
+                )
             })
     });
-    if let Some(obj) = header {
+    if let Some((obj, philips_float)) = header {
         // Philips MR values are its floating-point values (as dcm2niix's default): the display
         // value is the value × RS × SS; the three are recorded under dcm2niix's names.
-        if let Some(ss) = crate::ingest::header::philips_scale_slope(&obj) {
+        let ss = crate::ingest::header::philips_scale_slope(&obj).filter(|_| philips_float);
+        if let Some(ss) = ss {
             let num = |t| crate::ingest::header::f64_of(&obj, t);
             m.insert("UsePhilipsFloatNotDisplayScaling".into(), json!(1));
             // An FL: written with the digits of the float it is (0.00026825, not 0.000268250005).

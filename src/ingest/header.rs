@@ -927,9 +927,11 @@ fn philips_mr(obj: &InMemDicomObject) -> bool {
 /// Philips MR values as the scanner's floating-point values rather than its display values, as
 /// dcm2niix writes them by default (its `-p y`; Chenevert et al., PMC3998685): with RescaleSlope
 /// RS, RescaleIntercept RI and the private MR Scale Slope SS, value = (stored × RS + RI) / (RS × SS).
-/// The display values are stored × RS + RI; the sidecar names all three.
+/// The display values are stored × RS + RI; the sidecar names all three. Not when the frames of
+/// one complex component of an enhanced file differ in RS, RI or SS: dcm2niix then writes the
+/// display values (its issue 363) — and so does this.
 fn philips_float_scaling(obj: &InMemDicomObject, images: &mut [ImageRecord]) {
-    if !philips_mr(obj) {
+    if !philips_mr(obj) || scale_varies(obj, images) {
         return;
     }
     for im in images.iter_mut() {
@@ -939,6 +941,35 @@ fn philips_float_scaling(obj: &InMemDicomObject, images: &mut [ImageRecord]) {
             im.slope = 1.0 / ss;
         }
     }
+}
+
+/// Whether the frames of one complex component of a file differ in RescaleSlope,
+/// RescaleIntercept or MR Scale Slope (records with the attributes' rescale).
+fn scale_varies(obj: &InMemDicomObject, images: &[ImageRecord]) -> bool {
+    type Scale = (f64, f64, Option<f64>);
+    let mut first: Vec<(Option<Component>, Scale)> = Vec::new();
+    images.iter().any(|im| {
+        let scale = (
+            im.slope,
+            im.intercept,
+            frame_scale_slope(obj, im.frame as usize),
+        );
+        match first.iter().find(|(c, _)| *c == im.component) {
+            Some((_, f)) => *f != scale,
+            None => {
+                first.push((im.component, scale));
+                false
+            }
+        }
+    })
+}
+
+/// Whether a Philips MR file's values are written as its floating-point values (see
+/// `philips_float_scaling`): it has an MR Scale Slope, and its frames do not differ in scale.
+pub fn philips_float_values(obj: &InMemDicomObject) -> bool {
+    let frames = int_of(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as u32;
+    philips_scale_slope(obj).is_some()
+        && !(frames > 1 && scale_varies(obj, &stored_scaling_records(obj, frames)))
 }
 
 /// Per-image records with the rescale the attributes give (RescaleSlope/Intercept).
@@ -1373,5 +1404,61 @@ mod tests {
             PrimitiveValue::U8(0.5f32.to_le_bytes().to_vec().into()),
         ));
         assert_eq!(scaling(&implicit_vr), (2.0, 3.0));
+    }
+
+    /// An enhanced Philips MR file whose frames share RS, RI and SS gets the floating-point
+    /// values; one whose frames differ in SS (or RS, RI) keeps the display values, as dcm2niix
+    /// writes it (its issue 363; checked with dcm2niix v1.0.20260724 on such a file: display
+    /// values, no PhilipsScaleSlope in its sidecar).
+    #[test]
+    fn philips_frames_of_differing_scale_keep_their_display_values() {
+        use dicom_core::value::DataSetSequence;
+        let file = |ss: [f32; 2]| {
+            let mut o = InMemDicomObject::new_empty();
+            for (tag, vr, v) in [
+                (tags::MANUFACTURER, VR::LO, "Philips Medical Systems"),
+                (tags::MODALITY, VR::CS, "MR"),
+                (tags::RESCALE_SLOPE, VR::DS, "4"),
+                (tags::RESCALE_INTERCEPT, VR::DS, "0"),
+                (tags::NUMBER_OF_FRAMES, VR::IS, "2"),
+            ] {
+                o.put(DataElement::new(tag, vr, PrimitiveValue::from(v)));
+            }
+            let frames: Vec<InMemDicomObject> = ss
+                .iter()
+                .map(|ss| {
+                    let mut private = InMemDicomObject::new_empty();
+                    private.put(DataElement::new(
+                        PHILIPS_SCALE_SLOPE,
+                        VR::FL,
+                        PrimitiveValue::F32(vec![*ss].into()),
+                    ));
+                    let mut frame = InMemDicomObject::new_empty();
+                    frame.put(DataElement::new(
+                        PHILIPS_FRAME_PRIVATE,
+                        VR::SQ,
+                        DataSetSequence::from(vec![private]),
+                    ));
+                    frame
+                })
+                .collect();
+            o.put(DataElement::new(
+                PER_FRAME,
+                VR::SQ,
+                DataSetSequence::from(frames),
+            ));
+            o
+        };
+        let slopes = |o: &InMemDicomObject| -> Vec<f64> {
+            image_records(o, 2).iter().map(|r| r.slope).collect()
+        };
+        // (stored × 4 + 0) / (4 × 0.5) = stored × 2.
+        let same = file([0.5, 0.5]);
+        assert_eq!(slopes(&same), [2.0, 2.0]);
+        assert!(philips_float_values(&same));
+        // Display values: stored × 4 (the floating-point ones would be stored × 2 and × 4).
+        let differ = file([0.5, 0.25]);
+        assert_eq!(slopes(&differ), [4.0, 4.0]);
+        assert!(!philips_float_values(&differ));
     }
 }
