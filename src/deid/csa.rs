@@ -221,24 +221,7 @@ pub fn check(kind: Kind, bytes: &[u8]) -> Result<Vec<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::siemens::parse_csa;
-
-    fn element(name: &str, vm: i32, values: &[&str]) -> CsaElement {
-        CsaElement {
-            name: name.into(),
-            vm,
-            vr: *b"DS\0\0",
-            syngo_dt: 3,
-            items: (0..6.max(values.len()))
-                .map(|i| {
-                    values
-                        .get(i)
-                        .map(|s| format!("{s}\0").into_bytes())
-                        .unwrap_or_default()
-                })
-                .collect(),
-        }
-    }
+    use crate::ingest::siemens::{csa_element as element, parse_csa};
 
     /// The image header keeps its acquisition fields, values and all, and drops the rest (free
     /// fields such as ImageHistory, which may name the station or an operator).

@@ -501,6 +501,26 @@ pub fn tile_positions(
         .collect()
 }
 
+/// A CSA element of text values as Siemens writes one (six items whatever the VM, the unused
+/// ones empty), for tests.
+#[cfg(test)]
+pub(crate) fn csa_element(name: &str, vm: i32, values: &[&str]) -> CsaElement {
+    CsaElement {
+        name: name.to_string(),
+        vm,
+        vr: *b"DS\0\0",
+        syngo_dt: 3,
+        items: (0..6.max(values.len()))
+            .map(|i| {
+                values
+                    .get(i)
+                    .map(|s| format!("{s}\0").into_bytes())
+                    .unwrap_or_default()
+            })
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -533,21 +553,7 @@ mod tests {
     fn sv10(elements: &[(&str, i32, &[&str])]) -> Vec<u8> {
         let elements: Vec<CsaElement> = elements
             .iter()
-            .map(|(name, vm, values)| CsaElement {
-                name: name.to_string(),
-                vm: *vm,
-                vr: *b"FD\0\0",
-                syngo_dt: 3,
-                // Siemens writes six items whatever the VM; the unused ones are empty.
-                items: (0..6.max(values.len()))
-                    .map(|i| {
-                        values
-                            .get(i)
-                            .map(|s| format!("{s}\0").into_bytes())
-                            .unwrap_or_default()
-                    })
-                    .collect(),
-            })
+            .map(|(name, vm, values)| csa_element(name, *vm, values))
             .collect();
         encode_csa(&elements)
     }
