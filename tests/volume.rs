@@ -746,6 +746,53 @@ fn ge_zero_direction_images_are_b0_or_derived_as_dcm2niix() {
     }
 }
 
+/// Canon (Toshiba) classic DWI: no DiffusionGradientOrientation, the direction in ImageComments
+/// (`b=1000(0.707,0,0.707)`, in the image's frame), no DiffusionBValue on the b = 0 images.
+/// dcm2niix reads the direction from the comments (first two numbers swapped), turns it as GE's
+/// without normalising it, and gives the b = 0 images b 0. Facts: dcm2niix v1.0.20260724 on
+/// this layout (axial, written with pydicom) wrote the bval and bvec below for each
+/// phase-encoding direction. ancilla wrote no bval/bvec before (one volume without a b-value).
+#[test]
+fn canon_directions_in_image_comments_give_dcm2niix_bvecs() {
+    use dicom_core::VR;
+    use dicom_dictionary_std::tags;
+    let volumes: [(f64, [f64; 3]); 5] = [
+        (0.0, [0.0; 3]),
+        (1000.0, [0.707, 0.0, 0.707]),
+        (1000.0, [0.0, 1.0, 0.0]),
+        (1000.0, [-0.267, 0.534, 0.802]),
+        (500.0, [1.0, 0.0, 0.0]),
+    ];
+    let directions: Vec<[f64; 3]> = volumes.iter().map(|(_, g)| *g).collect();
+    for (pe, bvec) in [
+        (
+            "COL",
+            "0 0 -1 -0.534 0\n0 0.707 0 -0.267 1\n0 0.707 0 0.802 0\n",
+        ),
+        (
+            "ROW",
+            "0 -0.707 0 0.267 -1\n0 0 -1 -0.534 0\n0 0.707 0 0.802 0\n",
+        ),
+    ] {
+        let slices = diffusion_stack("1.2.3.31", &directions, |v, g, s| {
+            let b = volumes[v].0;
+            let e = &mut s.extra;
+            e.push((tags::MANUFACTURER, VR::LO, "CANON_MEC".into()));
+            e.push((tags::IN_PLANE_PHASE_ENCODING_DIRECTION, VR::CS, pe.into()));
+            if b > 0.0 {
+                s.b_value = Some(b);
+                let comment = format!("b={b}({},{},{})", g[0], g[1], g[2]);
+                s.extra.push((tags::IMAGE_COMMENTS, VR::LT, comment));
+            }
+        });
+        let (_dir, nii, names) = convert_slices(&slices);
+        assert_eq!(names.len(), 1, "{pe}: {names:?}");
+        let read = |ext: &str| std::fs::read_to_string(nii[0].with_extension(ext)).unwrap();
+        assert_eq!(read("bval"), "0 1000 1000 1000 500\n", "{pe}");
+        assert_eq!(read("bvec"), bvec, "{pe}");
+    }
+}
+
 /// Magnitude and phase images of one series (ImageType ...\\M\\... and ...\\P\\..., two
 /// echoes, all at the same positions) are four volumes, as dcm2niix writes them (its `_e1`,
 /// `_e1_ph`, ...: checked identical to dcm2niix v1.0.20260724 on a series of this layout); each

@@ -8,13 +8,29 @@
 //! in a trace-only series without those attributes too, which de-identification — ancilla's
 //! included — leaves without its private attributes; ancilla keeps the b-values). Derived
 //! volumes are removed only when at least two others remain (dcm2niix keeps an isotropic-only
-//! series, or a b = 0 + trace pair, whole).
+//! series, or a b = 0 + trace pair, whole). Also Canon's (Toshiba's) b = 0 images, which carry
+//! no DiffusionBValue: in a series where other volumes have one, their b-value is 0 (dcm2niix).
 
 use dicom_core::{Tag, VR};
 use dicom_object::InMemDicomObject;
 
 use crate::ingest::header::{text_number, value_as};
 use crate::volume::assemble::SeriesVolume;
+
+/// Canon (Toshiba) leaves DiffusionBValue out of a DWI's b = 0 images: where other volumes of
+/// the series have a b-value above 0, the volumes without one get b 0, as dcm2niix gives them.
+pub(super) fn canon_unlabelled_b0(vols: &mut [SeriesVolume], obj: Option<&InMemDicomObject>) {
+    let maker = obj.and_then(crate::ingest::header::maker);
+    if !matches!(maker.as_deref(), Some("Canon" | "Toshiba"))
+        || !super::four_d(vols)
+        || !vols.iter().any(|v| v.b_value.is_some_and(|b| b > 0.0))
+    {
+        return;
+    }
+    for v in vols.iter_mut().filter(|v| v.b_value.is_none()) {
+        v.b_value = Some(0.0);
+    }
+}
 
 /// What to do with the derived volumes of one diffusion series.
 #[derive(Debug, Default, PartialEq)]

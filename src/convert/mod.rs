@@ -279,7 +279,11 @@ fn write_series(
                 ("bval", crate::volume::bvec::bval_text(&b)),
                 (
                     "bvec",
-                    crate::volume::bvec::bvec_text(&diffusion, &vols[0].volume.geometry),
+                    crate::volume::bvec::bvec_text(
+                        &diffusion,
+                        &vols[0].volume.geometry,
+                        meta.bvec_lengths_kept,
+                    ),
                 ),
             ];
             for (ext, text) in texts {
@@ -345,6 +349,7 @@ fn write_suv(
                     dim_info: 0,
                     slice_code: 0,
                     tilt_shear: false,
+                    bvec_lengths_kept: false,
                 };
                 nifti_io::write_images(
                     std::slice::from_ref(&suv),
@@ -580,11 +585,16 @@ fn convert_inventory(
                     dim_info,
                     slice_code,
                     tilt_shear: single_tilted_slice(&vols, header.as_ref()),
+                    bvec_lengths_kept: header
+                        .as_ref()
+                        .is_some_and(crate::ingest::diffusion::in_image_frame),
                 };
                 // Derived isotropic (trace) or ADC volumes of a DWI: the 4D file, its b-values
                 // and sidecar go without them; `_ADC` holds every volume, as dcm2niix writes
-                // them. GE DTI's b = 0 images labelled with the nominal b-value get b 0.
+                // them. GE DTI's b = 0 images labelled with the nominal b-value get b 0, Canon's
+                // without a b-value too.
                 let stored = Stored::of(s);
+                derived_dwi::canon_unlabelled_b0(&mut vols, header.as_ref());
                 let adc = derived_dwi::split_off(&mut vols, header.as_ref());
                 let mut written = Vec::new();
                 if !adc.is_empty() {

@@ -24,7 +24,57 @@ pub fn gradient(obj: &InMemDicomObject, orientation: Option<[f64; 6]>) -> Option
         .or_else(|| super::siemens::gradient(obj))
         .or_else(|| philips(obj))
         .or_else(|| ge(obj, orientation?))
+        .or_else(|| canon(obj, orientation?))
         .filter(|v| v.iter().all(|x| x.is_finite()))
+}
+
+/// Whether a series' directions are GE's or Canon's in the image's frame (a classic file of
+/// either maker without DiffusionGradientOrientation): dcm2niix turns them without making them
+/// unit vectors (its `geCorrectBvecs`), where it normalises every other maker's.
+pub fn in_image_frame(obj: &InMemDicomObject) -> bool {
+    use dicom_dictionary_std::tags;
+    matches!(
+        super::header::maker(obj).as_deref(),
+        Some("GE" | "Canon" | "Toshiba")
+    ) && arr3(f64s_of(obj, DIFFUSION_GRADIENT_ORIENTATION)).is_none()
+        && obj
+            .get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
+            .is_none()
+        && super::header::int_of(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1) <= 1
+}
+
+/// Canon's (Toshiba's) classic DWI: no DiffusionGradientOrientation, the direction written in
+/// ImageComments after the b-value, `b=1000(0.707,0,0.707)`, in the image's frame. dcm2niix
+/// reads the three numbers after `b=` + the rounded DiffusionBValue + `(` (any character but a
+/// digit, `.` or `-` a separator), swaps the first two and turns them as GE's (`ge_to_patient`);
+/// so does this. Only for a b-value above 0.
+fn canon(obj: &InMemDicomObject, orientation: [f64; 6]) -> Option<[f64; 3]> {
+    use dicom_dictionary_std::tags;
+    let maker = super::header::maker(obj)?;
+    if maker != "Canon" && maker != "Toshiba" {
+        return None;
+    }
+    let b = super::header::f64_of(obj, tags::DIFFUSION_B_VALUE).filter(|b| *b > 0.0)?;
+    let comments = super::header::str_of(obj, tags::IMAGE_COMMENTS)?;
+    let key = format!("b={}(", b.round() as i64);
+    let rest = &comments[comments.find(&key)? + key.len()..];
+    let numbers: String = rest
+        .chars()
+        .map(|c| match c {
+            '0'..='9' | '.' | '-' => c,
+            _ => ' ',
+        })
+        .collect();
+    let v: Vec<f64> = numbers
+        .split_whitespace()
+        .take(3)
+        .map(|t| t.parse::<f64>().ok())
+        .collect::<Option<_>>()?;
+    let [x, y, z] = v[..] else {
+        return None;
+    };
+    let column = phase_encoding_along_columns(obj)?;
+    Some(ge_to_patient([y, x, z], column, orientation))
 }
 
 /// Philips' (2005,xxB0), (2005,xxB1), (2005,xxB2) (FL; in implicit VR four bytes each).

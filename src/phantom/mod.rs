@@ -315,6 +315,7 @@ fn generate_subject(
         dim_info: 0,
         slice_code: 0,
         tilt_shear: false,
+        bvec_lengths_kept: false,
     };
     let nerr = |e: crate::volume::nifti_io::NiftiError| PhantomError::Nifti(e.to_string());
     write_array(

@@ -507,6 +507,7 @@ pub fn adc_command(series: &Path, out: &Path) -> Result<serde_json::Value, Quant
         dim_info: 0,
         slice_code: 0,
         tilt_shear: false,
+        bvec_lengths_kept: false,
     };
     nifti_io::write_volume(&fit.adc, out, &meta)?;
     Ok(serde_json::json!({

@@ -12,6 +12,17 @@ use super::{dot, Geometry};
 /// The direction of gradient `g` (patient LPS) in the voxel axes of `geometry`'s stored NIfTI
 /// layout, as FSL reads it; zeros for b = 0 or no direction.
 pub fn voxel_direction(g: Option<[f64; 3]>, b: f64, geometry: &Geometry) -> [f64; 3] {
+    voxel_direction_as(g, b, geometry, false)
+}
+
+/// `voxel_direction`, its length kept when `keep_length` (GE's and Canon's directions, as
+/// dcm2niix writes them: turned, not normalised).
+fn voxel_direction_as(
+    g: Option<[f64; 3]>,
+    b: f64,
+    geometry: &Geometry,
+    keep_length: bool,
+) -> [f64; 3] {
     let Some(g) = g else { return [0.0; 3] };
     let d = &geometry.direction;
     // Slices against the row × column normal: det(d0, d1, d2) < 0 (a stack is never tilted).
@@ -34,7 +45,8 @@ pub fn voxel_direction(g: Option<[f64; 3]>, b: f64, geometry: &Geometry) -> [f64
     if b <= 0.0 || !norm.is_finite() || norm < 1e-6 {
         return [0.0; 3];
     }
-    let mut v = v.map(|x| f64::from(x / norm));
+    let scale = if keep_length { 1.0 } else { norm };
+    let mut v = v.map(|x| f64::from(x / scale));
     // det(RAS affine) = det(diag(−1, −1, 1)) · det(i, j, k) · spacing > 0 ⇔ reversed.
     if reversed {
         v[0] = -v[0];
@@ -78,10 +90,15 @@ pub fn bval_text(b_values: &[f64]) -> String {
 }
 
 /// The `.bvec` text of volumes with these (b-value, gradient) pairs, all of one geometry.
-pub fn bvec_text(volumes: &[(f64, Option<[f64; 3]>)], geometry: &Geometry) -> String {
+/// Unit vectors unless `keep_lengths` (see `voxel_direction_as`).
+pub fn bvec_text(
+    volumes: &[(f64, Option<[f64; 3]>)],
+    geometry: &Geometry,
+    keep_lengths: bool,
+) -> String {
     let dirs: Vec<[f64; 3]> = volumes
         .iter()
-        .map(|(b, g)| voxel_direction(*g, *b, geometry))
+        .map(|(b, g)| voxel_direction_as(*g, *b, geometry, keep_lengths))
         .collect();
     (0..3)
         .map(|axis| {
@@ -164,6 +181,6 @@ mod tests {
         let g = geometry([1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]);
         let vols = [(0.0, None), (1000.0, Some([0.0, 1.0, 0.0]))];
         assert_eq!(bval_text(&[0.0, 1000.0]), "0 1000\n");
-        assert_eq!(bvec_text(&vols, &g), "0 0\n0 -1\n0 0\n");
+        assert_eq!(bvec_text(&vols, &g, false), "0 0\n0 -1\n0 0\n");
     }
 }

@@ -67,6 +67,10 @@ pub struct NiftiMeta {
     /// The sform of a single slice whose GantryDetectorTilt is not 0, as dcm2niix writes it:
     /// its slice column without the tilt (y 0, z the slice spacing); the qform keeps the normal.
     pub tilt_shear: bool,
+    /// The `.bvec` beside a diffusion series keeps each direction's length instead of making
+    /// it a unit vector: GE's and Canon's directions in the image's frame, which dcm2niix
+    /// (`geCorrectBvecs`) turns without normalising (`bvec::bvec_text`).
+    pub bvec_lengths_kept: bool,
 }
 
 /// NIfTI `dim_info` from DICOM's InPlanePhaseEncodingDirection, as dcm2niix sets it: ROW →
