@@ -66,10 +66,8 @@ pub(super) fn volume_timing(
         .any(|w| w.trim() == "IR");
     // dcm2niix trusts GE's RepetitionTime over its acquisition times (GE's AcquisitionTime is
     // unreliable: its issue 407); PET frames are timed whoever made them.
-    let maker = header
-        .and_then(|o| crate::ingest::header::str_of(o, dicom_dictionary_std::tags::MANUFACTURER))
-        .unwrap_or_default();
-    if !pet && maker.trim().to_ascii_uppercase().starts_with("GE") {
+    let maker = header.and_then(crate::ingest::header::maker);
+    if !pet && maker.as_deref() == Some("GE") {
         return Some(VolumeTiming {
             step_s: header_s.unwrap_or(0.0),
             header_s: None,

@@ -920,8 +920,7 @@ fn frame_scale_slope(obj: &InMemDicomObject, frame: usize) -> Option<f64> {
 
 fn philips_mr(obj: &InMemDicomObject) -> bool {
     str_of(obj, tags::MODALITY).is_some_and(|m| m.eq_ignore_ascii_case("MR"))
-        && str_of(obj, tags::MANUFACTURER)
-            .is_some_and(|m| m.to_ascii_uppercase().contains("PHILIPS"))
+        && maker(obj).as_deref() == Some("Philips")
 }
 
 /// Philips MR values as the scanner's floating-point values rather than its display values, as

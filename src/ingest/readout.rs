@@ -48,9 +48,8 @@ pub fn readout_keys(
     if let Some(n) = steps {
         keys.push(("PhaseEncodingSteps", json!(n)));
     }
-    let maker = crate::ingest::header::str_of(obj, tags::MANUFACTURER)
-        .unwrap_or_default()
-        .to_ascii_uppercase();
+    // The maker as dcm2niix tells it (first two letters of Manufacturer).
+    let maker = crate::ingest::header::maker(obj).unwrap_or_default();
     let along_columns = phase_encoding_along_columns(obj);
     let acquisition_pe = acquisition_matrix_pe(obj);
     if let Some(pe) = acquisition_pe {
@@ -70,7 +69,7 @@ pub fn readout_keys(
     }
     // Siemens' from its protocol; the others' from the enhanced MR attribute (0018,9069), which
     // dcm2niix reads for every maker but Siemens, and writes from 1 up.
-    let accel = if maker.contains("SIEMENS") {
+    let accel = if maker == "Siemens" {
         positive(protocol_value("sPat.lAccelFactPE"))
     } else {
         f64_of(obj, tags::PARALLEL_REDUCTION_FACTOR_IN_PLANE).filter(|a| *a >= 1.0)
@@ -89,7 +88,7 @@ pub fn readout_keys(
     // Philips: the water-fat shift (2001,xx22, pixels) and, without a phase-encoding bandwidth,
     // the echo spacing and readout time dcm2niix estimates from it (its 32-bit arithmetic):
     // actual spacing = WFS / (ImagingFrequency × 3.4 × (EchoTrainLength + 1)).
-    if maker.contains("PHILIPS") {
+    if maker == "Philips" {
         let wfs =
             crate::ingest::header::creator_element(obj, 0x2001, "Philips Imaging DD 001", 0x22)
                 .and_then(|t| crate::ingest::header::f64s_of(obj, t))
