@@ -90,16 +90,13 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume], part: usize) -> Va
             .ok()
             .map(|o| {
                 let o = o.into_inner();
-                let float = crate::ingest::header::philips_float_values(&o);
-                (
-                    crate::ingest::flat_header::flattened(&o, frame).unwrap_or(o),
-                    float,
-                )
+                crate::ingest::flat_header::flattened(&o, frame).unwrap_or(o)
             })
     });
-    if let Some((obj, philips_float)) = header {
+    if let Some(obj) = header {
         // Philips MR values are its floating-point values (as dcm2niix's default): the display
         // value is the value × RS × SS; the three are recorded under dcm2niix's names.
+        let philips_float = first_image.is_some_and(|i| i.philips_float);
         let ss = crate::ingest::header::philips_scale_slope(&obj).filter(|_| philips_float);
         if let Some(ss) = ss {
             let num = |t| crate::ingest::header::f64_of(&obj, t);

@@ -221,7 +221,7 @@ fn is_binary(vr: VR) -> bool {
 }
 
 /// A released Siemens CSA header: only its safe fields ([`super::csa::check`]), and none of
-/// the subject's identifiers in its bytes read as text.
+/// the subject's identifiers in its values.
 fn check_csa(
     c: &mut Checker,
     tag: Tag,

@@ -210,6 +210,9 @@ pub struct ImageRecord {
     /// frame or shared), when it names one component (not MIXED): a Philips B0 map holds
     /// magnitude and phase frames in one file. `None`: the file's (`FileRecord::component`).
     pub component: Option<Component>,
+    /// `slope` and `intercept` give Philips' floating-point values, not its display values
+    /// (`philips_float_scaling`): the sidecar then names RS, RI and SS.
+    pub philips_float: bool,
 }
 
 // Tags without a constant name in every dictionary version, spelled out.
@@ -938,6 +941,7 @@ fn philips_float_scaling(obj: &InMemDicomObject, images: &mut [ImageRecord]) {
             let (rs, ri) = (im.slope, im.intercept);
             im.intercept = ri / (rs * ss);
             im.slope = 1.0 / ss;
+            im.philips_float = true;
         }
     }
 }
@@ -961,14 +965,6 @@ fn scale_varies(obj: &InMemDicomObject, images: &[ImageRecord]) -> bool {
             }
         }
     })
-}
-
-/// Whether a Philips MR file's values are written as its floating-point values (see
-/// `philips_float_scaling`): it has an MR Scale Slope, and its frames do not differ in scale.
-pub fn philips_float_values(obj: &InMemDicomObject) -> bool {
-    let frames = int_of(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as u32;
-    philips_scale_slope(obj).is_some()
-        && !(frames > 1 && scale_varies(obj, &stored_scaling_records(obj, frames)))
 }
 
 /// Per-image records with the rescale the attributes give (RescaleSlope/Intercept).
@@ -1002,6 +998,8 @@ fn stored_scaling_records(obj: &InMemDicomObject, frames: u32) -> Vec<ImageRecor
         instance_number: int_of(obj, tags::INSTANCE_NUMBER),
         // Enhanced MR's top-level value (MIXED when its frames differ: read per frame).
         component: str_of(obj, tags::COMPLEX_IMAGE_COMPONENT).and_then(|w| component_word(&w)),
+        // Set by `philips_float_scaling`.
+        philips_float: false,
     };
     let per_frame = obj
         .get(PER_FRAME)
@@ -1151,6 +1149,8 @@ fn component_word(word: &str) -> Option<Component> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dicom_core::value::PrimitiveValue;
+    use dicom_core::DataElement;
 
     /// dcm2niix v1.0.20260724's Manufacturer for each spelling, from its sidecars on MR_small
     /// with only (0008,0070) changed; the makers it does not know (it leaves the key out) keep
@@ -1178,8 +1178,6 @@ mod tests {
             assert_eq!(maker_name(dicom), expected, "{dicom}");
         }
     }
-    use dicom_core::value::PrimitiveValue;
-    use dicom_core::DataElement;
 
     /// An object whose private attributes are as dicom-rs reads them from an implicit VR file:
     /// of unknown VR (UN), their values undecoded bytes.
@@ -1451,13 +1449,19 @@ mod tests {
         let slopes = |o: &InMemDicomObject| -> Vec<f64> {
             image_records(o, 2).iter().map(|r| r.slope).collect()
         };
+        let float = |o: &InMemDicomObject| -> Vec<bool> {
+            image_records(o, 2)
+                .iter()
+                .map(|r| r.philips_float)
+                .collect()
+        };
         // (stored × 4 + 0) / (4 × 0.5) = stored × 2.
         let same = file([0.5, 0.5]);
         assert_eq!(slopes(&same), [2.0, 2.0]);
-        assert!(philips_float_values(&same));
+        assert_eq!(float(&same), [true, true]);
         // Display values: stored × 4 (the floating-point ones would be stored × 2 and × 4).
         let differ = file([0.5, 0.25]);
         assert_eq!(slopes(&differ), [4.0, 4.0]);
-        assert!(!philips_float_values(&differ));
+        assert_eq!(float(&differ), [false, false]);
     }
 }
