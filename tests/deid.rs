@@ -889,6 +889,9 @@ fn vendor_private_diffusion_attributes_survive_deidentification() {
             VR::FL,
             PrimitiveValue::from(0.6f32),
         ));
+        // Siemens XA's TimeAfterStart (its slice times) is kept too.
+        put(&mut obj, Tag(0x0021, 0x0011), VR::LO, "SIEMENS MR SDI 02");
+        put(&mut obj, Tag(0x0021, 0x1104), VR::DS, "1.25");
         // An unsafe private attribute beside them still goes.
         put(&mut obj, Tag(0x0019, 0x1099), VR::LO, "SCANNER-ROOM-7");
         obj.write_to_file(&p).unwrap();
@@ -918,6 +921,8 @@ fn vendor_private_diffusion_attributes_survive_deidentification() {
         assert!(obj.element(Tag(0x0019, 0x11BB)).is_ok());
         assert!(obj.element(Tag(0x0043, 0x1030)).is_ok());
         assert!(obj.element(Tag(0x2005, 0x10B0)).is_ok());
+        let after_start = obj.element(Tag(0x0021, 0x1104)).unwrap().to_str().unwrap();
+        assert_eq!(after_start.trim(), "1.25");
         assert!(
             obj.element(Tag(0x0019, 0x1099)).is_err(),
             "unsafe private kept"

@@ -1170,6 +1170,74 @@ fn classic_siemens_slice_timing_is_in_the_sidecar() {
     }
 }
 
+/// A classic Siemens XA series (SoftwareVersions "syngo MR XA30") of `volumes` volumes of 3
+/// slices 4 mm apart, AcquisitionTime 0, 0.3, 0.6 s into each volume, with (or without)
+/// TimeAfterStart (of "SIEMENS MR SDI 02", here in block 0x12): 0 s throughout the first volume (a bogus first volume, as the
+/// scanner writes it), then 2 s + (0, 0.6, 0.3) s for the slices of each later one.
+fn converted_xa_series(volumes: i32, after_start: bool) -> serde_json::Value {
+    use dicom_core::{Tag, VR};
+    use dicom_dictionary_std::tags;
+    let dir = tempfile::tempdir().unwrap();
+    let mut flat = Vec::new();
+    for t in 0..volumes {
+        for k in 0..3i32 {
+            let mut s = Slice::new("1.2.3.41", [0.0, 0.0, 4.0 * k as f64], values(t * 10 + k));
+            s.instance = t * 3 + k + 1;
+            let mut extra = vec![
+                (
+                    tags::ACQUISITION_TIME,
+                    VR::TM,
+                    format!("1200{:02}.{}", 2 * t, [0, 3, 6][k as usize]),
+                ),
+                (tags::MANUFACTURER, VR::LO, "Siemens Healthineers".into()),
+                (tags::SOFTWARE_VERSIONS, VR::LO, "syngo MR XA30".into()),
+                (tags::MR_ACQUISITION_TYPE, VR::CS, "2D".into()),
+                (tags::REPETITION_TIME, VR::DS, "2000".into()),
+            ];
+            if after_start {
+                let at = if t == 0 {
+                    0.0
+                } else {
+                    2.0 * f64::from(t) + [0.0, 0.6, 0.3][k as usize]
+                };
+                // In the creator's second block: element (0021,1204), read as dcm2niix reads
+                // it (by its creator, "SIEMENS MR SDI 02").
+                extra.push((Tag(0x0021, 0x0012), VR::LO, "SIEMENS MR SDI 02".into()));
+                extra.push((Tag(0x0021, 0x1204), VR::DS, format!("{at}")));
+            }
+            s.extra.extend(extra);
+            flat.push(s);
+        }
+    }
+    write_series(&dir.path().join("in"), &flat);
+    let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+    assert_eq!(nii.len(), 1, "{nii:?}");
+    let json = std::fs::read_to_string(nii[0].with_extension("json")).unwrap();
+    serde_json::from_str(&json).unwrap()
+}
+
+/// Siemens XA slice times come from TimeAfterStart (0021,1104), as dcm2niix v1.0.20260724 takes
+/// them: a time series gets its second volume's, less their minimum ([0, 0.6, 0.3]); a single
+/// volume with them gets none, nor does a time series without them (de-identified): dcm2niix's
+/// sidecars on the same series built with pydicom. Regression: ancilla took every Siemens
+/// series' times from AcquisitionTime ([0, 0.3, 0.6] here, in all three cases).
+#[test]
+fn siemens_xa_slice_timing_comes_from_time_after_start() {
+    let json = converted_xa_series(3, true);
+    assert_eq!(
+        json["SliceTiming"],
+        serde_json::json!([0.0, 0.6, 0.3]),
+        "{json}"
+    );
+    for (volumes, after_start) in [(1, true), (3, false)] {
+        let json = converted_xa_series(volumes, after_start);
+        assert!(
+            json.get("SliceTiming").is_none(),
+            "{volumes} volumes, TimeAfterStart {after_start}: {json}"
+        );
+    }
+}
+
 /// dcm2niix v1.0.20260724 on the same oblique series (row/column rotated by 20° and 35°, IPP
 /// origin (10, −20, 30), 3 mm steps along the normal, PixelSpacing 0.9\0.75, 24×20×7) wrote this
 /// sform (RAS) and quaternion; ancilla must write the same (facts measured once, outside tests).

@@ -13,6 +13,7 @@ mod derived_dwi;
 mod pet_keys;
 mod sidecar;
 mod timing;
+mod xa_timing;
 
 use std::path::{Path, PathBuf};
 

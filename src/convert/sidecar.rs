@@ -183,7 +183,7 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume], part: usize) -> Va
         let mosaic = first_file.is_some_and(|f| f.mosaic.is_some());
         let siemens = crate::ingest::header::maker(&obj).as_deref() == Some("Siemens");
         let classic = (!mosaic && siemens)
-            .then(|| plan.and_then(|p| classic_slice_times(series, p)))
+            .then(|| plan.and_then(|p| siemens_slice_times(series, p, part, vols.len(), &obj)))
             .flatten();
         let times = if mosaic {
             crate::ingest::siemens::mosaic_acquisition_times(&obj, csa.as_ref())
@@ -346,6 +346,33 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume], part: usize) -> Va
         json!(env!("CARGO_PKG_VERSION")),
     );
     Value::Object(m)
+}
+
+/// The slice times (ms) of a Siemens series that is not a mosaic: from TimeAfterStart on XA
+/// scanners (`xa_timing`), else from AcquisitionTime (`classic_slice_times`).
+fn siemens_slice_times(
+    series: &Series,
+    plan: &crate::ingest::geometry::VolumePlan,
+    part: usize,
+    volumes: usize,
+    obj: &dicom_object::InMemDicomObject,
+) -> Option<Vec<f64>> {
+    use super::xa_timing::{is_xa, xa_slice_times, XaSliceTimes};
+    let plans = series.plan.as_ref().ok()?;
+    let first = series.files.get(plan.slices.first()?.file)?;
+    let xa = str_of(obj, tags::SOFTWARE_VERSIONS).is_some_and(|v| is_xa(&v));
+    let derived = first.image_type.iter().any(|t| t.contains("DERIVED"));
+    // The time between volumes dcm2niix has settled on by then (the acquisition times'
+    // spacing when they overrule the header).
+    let tr_ms = super::timing::volume_timing(series, Some(obj))
+        .map(|t| t.step_s * 1000.0)
+        .filter(|t| *t > 0.0)
+        .or(first.repetition_time);
+    match xa_slice_times(series, plans, part, volumes, xa, tr_ms, derived) {
+        XaSliceTimes::Absent => classic_slice_times(series, plan),
+        XaSliceTimes::None => None,
+        XaSliceTimes::Times(ms) => Some(ms),
+    }
 }
 
 /// The slice times (ms) of a classic 2D MR series (one single-frame file a slice, not a 3D

@@ -18,11 +18,12 @@ use crate::datetime::Date;
 /// Safe private attributes kept under option 113111: (group, private creator, element byte).
 /// The PET ones SUV needs, and the MR acquisition numbers conversion needs where the maker puts
 /// them in private attributes only (classic DWI b-values and gradient directions, a mosaic's
-/// image count, Philips' floating-point scale, GE's image type): numbers and code strings of
+/// image count, Philips' floating-point scale, GE's image type, Siemens XA's time after the
+/// acquisition's start, which its slice times come from): numbers and code strings of
 /// the acquisition, no identity — without them a de-identified DWI has no b-values. The two
 /// Siemens CSA headers are on it too, but never kept whole: [`super::csa`] rewrites them with
 /// their acquisition fields only.
-pub const SAFE_PRIVATE: [(u16, &str, u8); 28] = [
+pub const SAFE_PRIVATE: [(u16, &str, u8); 29] = [
     (0x7053, "Philips PET Private Group", 0x00), // SUV scale factor
     (0x7053, "Philips PET Private Group", 0x09), // activity concentration scale factor
     (0x0009, "GEMS_PETD_01", 0x0D),              // scan start (decay reference) date-time
@@ -36,6 +37,7 @@ pub const SAFE_PRIVATE: [(u16, &str, u8); 28] = [
     (0x0051, "SIEMENS MR HEADER", 0x0E),         // ImageOrientationText ("Tra>Cor(-6.2)")
     (0x0051, "SIEMENS MR HEADER", 0x0F),         // coil string ("T:HEA;HEP")
     (0x0051, "SIEMENS MR HEADER", 0x11),         // ImaPATModeText (acceleration, "p2")
+    (0x0021, "SIEMENS MR SDI 02", 0x04),         // TimeAfterStart (s; XA slice times)
     (0x0029, super::csa::CREATOR, 0x10),         // CSA image header (reduced)
     (0x0029, super::csa::CREATOR, 0x20),         // CSA series header (reduced)
     (0x0019, "GEMS_ACQU_01", 0xBB),              // diffusion direction (user data 20)

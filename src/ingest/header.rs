@@ -213,6 +213,11 @@ pub struct ImageRecord {
     /// `slope` and `intercept` give Philips' floating-point values, not its display values
     /// (`philips_float_scaling`): the sidecar then names RS, RI and SS.
     pub philips_float: bool,
+    /// Siemens XA's TimeAfterStart (0021,xx04 of "SIEMENS MR SDI 02", usually (0021,1104);
+    /// seconds from the acquisition's start): the
+    /// file's, or the first one in the frame's per-frame item of an enhanced file (dcm2niix's
+    /// XA slice times, `convert::slice_times`).
+    pub time_after_start: Option<f64>,
 }
 
 // Tags without a constant name in every dictionary version, spelled out.
@@ -220,6 +225,13 @@ const DIFFUSION_B_VALUE: Tag = Tag(0x0018, 0x9087);
 const DIFFUSION_GRADIENT_DIRECTION_SEQ: Tag = Tag(0x0018, 0x9076);
 pub(crate) const DIFFUSION_GRADIENT_ORIENTATION: Tag = Tag(0x0018, 0x9089);
 const PER_FRAME: Tag = Tag(0x5200, 0x9230);
+/// Siemens XA's TimeAfterStart: element 0x04 of the private block "SIEMENS MR SDI 02" in group
+/// 0x0021, at (0021,1104) when the block's creator is missing (as dcm2niix reads it).
+fn time_after_start(obj: &InMemDicomObject) -> Option<f64> {
+    let tag =
+        creator_element(obj, 0x0021, "SIEMENS MR SDI 02", 0x04).unwrap_or(Tag(0x0021, 0x1104));
+    text_number(obj, tag)
+}
 const SHARED: Tag = Tag(0x5200, 0x9229);
 const PLANE_POSITION_SEQ: Tag = Tag(0x0020, 0x9113);
 const PLANE_ORIENTATION_SEQ: Tag = Tag(0x0020, 0x9116);
@@ -1000,6 +1012,7 @@ fn stored_scaling_records(obj: &InMemDicomObject, frames: u32) -> Vec<ImageRecor
         component: str_of(obj, tags::COMPLEX_IMAGE_COMPONENT).and_then(|w| component_word(&w)),
         // Set by `philips_float_scaling`.
         philips_float: false,
+        time_after_start: time_after_start(obj),
     };
     let per_frame = obj
         .get(PER_FRAME)
@@ -1133,6 +1146,28 @@ fn apply_groups(r: &mut ImageRecord, g: &InMemDicomObject) {
     {
         r.component = Some(c);
     }
+    if let Some(t) = nested(g, 4, &time_after_start) {
+        r.time_after_start = Some(t);
+    }
+}
+
+/// The first value `read` finds in `obj` or in the items of its sequences (depth first, file
+/// order, at most `depth` levels down): where Siemens XA keeps its per-frame private attributes.
+fn nested(
+    obj: &InMemDicomObject,
+    depth: usize,
+    read: &dyn Fn(&InMemDicomObject) -> Option<f64>,
+) -> Option<f64> {
+    if let Some(v) = read(obj) {
+        return Some(v);
+    }
+    if depth == 0 {
+        return None;
+    }
+    obj.iter()
+        .filter_map(|e| e.items())
+        .flatten()
+        .find_map(|item| nested(item, depth - 1, read))
 }
 
 /// The component a ComplexImageComponent value names (PS3.3 C.8.13.3.1.1); none for MIXED.
