@@ -1152,14 +1152,17 @@ fn a_2d_time_series_with_per_slice_times_is_one_4d_file() {
 
 /// SliceTiming of a classic Siemens 2D series: each written slice's time into its volume (0,
 /// 0.6, 0.3 s for slices 0, 1, 2), within dcm2niix's 32-bit rounding of the clock (1/128 s);
+/// the same for a UIH time series (dcm2niix's `sliceTimingUIH`; a regression: it had none);
 /// none for a 3D acquisition or another maker (dcm2niix writes none for them either).
 #[test]
 fn classic_siemens_slice_timing_is_in_the_sidecar() {
-    let (_dir, _, json) = converted_time_series("SIEMENS", "2D");
-    let timing: Vec<f64> = serde_json::from_value(json["SliceTiming"].clone()).unwrap();
-    assert_eq!(timing.len(), 3);
-    for (got, truth) in timing.iter().zip([0.0, 0.6, 0.3]) {
-        assert!((got - truth).abs() <= 1.0 / 128.0, "{timing:?}");
+    for maker in ["SIEMENS", "UIH"] {
+        let (_dir, _, json) = converted_time_series(maker, "2D");
+        let timing: Vec<f64> = serde_json::from_value(json["SliceTiming"].clone()).unwrap();
+        assert_eq!(timing.len(), 3, "{maker}");
+        for (got, truth) in timing.iter().zip([0.0, 0.6, 0.3]) {
+            assert!((got - truth).abs() <= 1.0 / 128.0, "{maker}: {timing:?}");
+        }
     }
     for (maker, acquisition) in [("SIEMENS", "3D"), ("GE MEDICAL SYSTEMS", "2D")] {
         let (_dir, _, json) = converted_time_series(maker, acquisition);

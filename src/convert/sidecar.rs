@@ -182,9 +182,15 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume], part: usize) -> Va
         // written.
         let mosaic = first_file.is_some_and(|f| f.mosaic.is_some());
         let siemens = crate::ingest::header::maker(&obj).as_deref() == Some("Siemens");
-        let classic = (!mosaic && siemens)
-            .then(|| plan.and_then(|p| siemens_slice_times(series, p, part, vols.len(), &obj)))
-            .flatten();
+        // UIH: a time series' AcquisitionTimes, as Siemens' (dcm2niix's `sliceTimingUIH`).
+        let uih = crate::ingest::header::maker(&obj).as_deref() == Some("UIH");
+        let classic = if !mosaic && siemens {
+            plan.and_then(|p| siemens_slice_times(series, p, part, vols.len(), &obj))
+        } else if uih && vols.len() >= 2 {
+            plan.and_then(|p| classic_slice_times(series, p))
+        } else {
+            None
+        };
         let times = if mosaic {
             crate::ingest::siemens::mosaic_acquisition_times(&obj, csa.as_ref())
         } else {

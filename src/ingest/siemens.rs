@@ -138,10 +138,13 @@ pub fn slice_timing(times_ms: &[f64], tiles: &[u32]) -> Option<Vec<f64>> {
 /// them, in its 32-bit floats: each HHMMSS.FFFFFF held as a float (so in steps of 1/128 s, of
 /// 1/64 s after 13:10:72) and turned into seconds through its text with five decimals (hours,
 /// minutes, seconds), held as a float; less the earliest; that difference through the same text
-/// again; in ms as a float. None when a slice has no time, or when every slice has the same
-/// (nothing to tell).
+/// again; in ms as a float. A volume that spans midnight (times more than 12 h apart) has its
+/// times after noon moved a day back first. None when a slice has no time, or when every slice
+/// has the same (nothing to tell). UIH time series get the same (dcm2niix's `sliceTimingUIH`).
 pub fn classic_slice_times_ms(times: &[Option<&str>]) -> Option<Vec<f64>> {
-    let secs: Vec<f32> = times
+    const NOON_S: f32 = 43_200.0;
+    const DAY_S: f32 = 86_400.0;
+    let mut secs: Vec<f32> = times
         .iter()
         .map(|t| {
             let hhmmss = (*t)?.trim().parse::<f32>().ok().filter(|x| x.is_finite())?;
@@ -152,7 +155,14 @@ pub fn classic_slice_times_ms(times: &[Option<&str>]) -> Option<Vec<f64>> {
     if secs.iter().all(|s| *s == first) {
         return None;
     }
-    let min = secs.iter().copied().fold(f32::INFINITY, f32::min);
+    let lowest = |secs: &[f32]| secs.iter().copied().fold(f32::INFINITY, f32::min);
+    let highest = secs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    if highest - lowest(&secs) > NOON_S {
+        for s in secs.iter_mut().filter(|s| **s > NOON_S) {
+            *s -= DAY_S;
+        }
+    }
+    let min = lowest(&secs);
     secs.iter()
         .map(|s| Some(f64::from((dicom_time_to_sec(s - min)? * 1000.0) as f32)))
         .collect()
@@ -622,6 +632,24 @@ mod tests {
             None
         );
         assert_eq!(classic_slice_times_ms(&[Some("101010"), None]), None);
+    }
+
+    /// A volume that spans midnight (23:59:59.0, .8, .4, then 00:00:00.2, .6): dcm2niix
+    /// v1.0.20260724 wrote SliceTiming [0, 0.79688, 0.40625, 1.2, 1.6] for this Siemens series
+    /// (and the same for a UIH one). Regression: the times after midnight came out negative.
+    #[test]
+    fn slice_times_across_midnight_are_dcm2niix_s() {
+        let times = [
+            "235959.000000",
+            "235959.800000",
+            "235959.400000",
+            "000000.200000",
+            "000000.600000",
+        ];
+        let refs: Vec<Option<&str>> = times.iter().map(|t| Some(*t)).collect();
+        let ms = classic_slice_times_ms(&refs).unwrap();
+        let s: Vec<f64> = ms.iter().map(|x| significant6(x / 1000.0)).collect();
+        assert_eq!(s, [0.0, 0.79688, 0.40625, 1.2, 1.6]);
     }
 
     /// dcm2niix's slice_code for the orders its comments name (1,2,3,4 → 1; 1,3,2,4 → 3;
