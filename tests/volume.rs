@@ -1241,6 +1241,82 @@ fn siemens_xa_slice_timing_comes_from_time_after_start() {
     }
 }
 
+/// One Siemens XA enhanced file holding a volume of 3 frames (z = 0, 3, 6 mm), each frame's
+/// TimeAfterStart (2.0, 2.8, 2.4 s) in a private per-frame item (0021,11FE), RepetitionTime
+/// `tr`: its sidecar.
+fn converted_xa_enhanced(tr: &str) -> serde_json::Value {
+    use dicom_core::value::DataSetSequence;
+    use dicom_core::{DataElement, Length, PrimitiveValue, Tag, VR};
+    use dicom_dictionary_std::{tags, uids};
+    use dicom_object::InMemDicomObject;
+    let item = |tag, inner: InMemDicomObject| {
+        DataElement::new(
+            tag,
+            VR::SQ,
+            DataSetSequence::new(vec![inner], Length::UNDEFINED),
+        )
+    };
+    let text = |tag, vr, v: &str| DataElement::new(tag, vr, PrimitiveValue::from(v));
+    let mut frames = Vec::new();
+    let mut groups = Vec::new();
+    for (k, after_start) in ["2.0", "2.8", "2.4"].iter().enumerate() {
+        frames.push(Slice::new(
+            "1.2.3.42",
+            [-10.0, -20.0, 3.0 * k as f64],
+            values(k as i32),
+        ));
+        let mut position = InMemDicomObject::new_empty();
+        position.put(text(
+            tags::IMAGE_POSITION_PATIENT,
+            VR::DS,
+            &format!("-10\\-20\\{}", 3 * k),
+        ));
+        let mut private = InMemDicomObject::new_empty();
+        private.put(text(Tag(0x0021, 0x0011), VR::LO, "SIEMENS MR SDI 02"));
+        private.put(text(Tag(0x0021, 0x1104), VR::DS, after_start));
+        let mut group = InMemDicomObject::new_empty();
+        group.put(item(tags::PLANE_POSITION_SEQUENCE, position));
+        group.put(item(Tag(0x0021, 0x11FE), private));
+        groups.push(group);
+    }
+    let mut obj = slice_object(&frames[0], "1.2.3.42.1");
+    obj.put(text(
+        tags::SOP_CLASS_UID,
+        VR::UI,
+        uids::ENHANCED_MR_IMAGE_STORAGE,
+    ));
+    obj.put(text(tags::MANUFACTURER, VR::LO, "Siemens Healthineers"));
+    obj.put(text(tags::SOFTWARE_VERSIONS, VR::LO, "syngo MR XA30"));
+    obj.put(text(tags::MR_ACQUISITION_TYPE, VR::CS, "2D"));
+    obj.put(text(tags::REPETITION_TIME, VR::DS, tr));
+    obj.put(text(tags::NUMBER_OF_FRAMES, VR::IS, "3"));
+    obj.put(text(Tag(0x0021, 0x0011), VR::LO, "SIEMENS MR SDI 02"));
+    obj.put(DataElement::new(
+        tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE,
+        VR::SQ,
+        DataSetSequence::new(groups, Length::UNDEFINED),
+    ));
+    let (_dir, nii) = convert_multiframe(obj, &frames, "xa");
+    assert_eq!(nii.len(), 1, "{nii:?}");
+    let json = std::fs::read_to_string(nii[0].with_extension("json")).unwrap();
+    serde_json::from_str(&json).unwrap()
+}
+
+/// One enhanced XA file holding a volume: its frames' TimeAfterStart less their minimum, when
+/// they span less than one repetition — dcm2niix v1.0.20260724 wrote [0, 0.8, 0.4] with TR
+/// 2000 ms and none with TR 500 ms for the same file built with pydicom.
+#[test]
+fn an_enhanced_xa_volume_has_its_frames_slice_times() {
+    let json = converted_xa_enhanced("2000");
+    assert_eq!(
+        json["SliceTiming"],
+        serde_json::json!([0.0, 0.8, 0.4]),
+        "{json}"
+    );
+    let json = converted_xa_enhanced("500");
+    assert!(json.get("SliceTiming").is_none(), "{json}");
+}
+
 /// dcm2niix v1.0.20260724 on the same oblique series (row/column rotated by 20° and 35°, IPP
 /// origin (10, −20, 30), 3 mm steps along the normal, PixelSpacing 0.9\0.75, 24×20×7) wrote this
 /// sform (RAS) and quaternion; ancilla must write the same (facts measured once, outside tests).

@@ -3,9 +3,10 @@
 //! XA10 … XA7x) record each image's TimeAfterStart (0021,1104, seconds) and dcm2niix reads it
 //! instead of AcquisitionTime (which Siemens' own de-identification can corrupt). The times of
 //! a 4D series are those of its second volume (the first can be wrong, dcm2niix issue 875),
-//! less their minimum; a series of one volume gets none. A file that has TimeAfterStart but is
-//! not from an XA scanner gets none either (dcm2niix then skips the AcquisitionTime rule too),
-//! nor does an XA time series without TimeAfterStart (de-identified).
+//! less their minimum; a volume of single-frame files gets none, one enhanced file holding a
+//! volume its frames' times when they fit in one repetition. Single-frame files that have
+//! TimeAfterStart but are not from an XA scanner get none either (dcm2niix then skips the
+//! AcquisitionTime rule too), nor does an XA time series without it (de-identified).
 
 use crate::ingest::geometry::VolumePlan;
 use crate::ingest::Series;
@@ -68,16 +69,6 @@ pub(super) fn xa_slice_times(
             XaSliceTimes::Absent
         };
     }
-    if !four_d {
-        return XaSliceTimes::None;
-    }
-    let set = plans.get(part..part + volumes).unwrap_or_default();
-    let mut files: Vec<usize> = set
-        .iter()
-        .flat_map(|p| p.slices.iter().map(|s| s.file))
-        .collect();
-    files.sort_unstable();
-    files.dedup();
     // A file's times in frame order (the order dcm2niix meets them), its first `dim3`.
     let file_times = |file: usize| -> Option<Vec<f64>> {
         let f = series.files.get(file)?;
@@ -90,6 +81,31 @@ pub(super) fn xa_slice_times(
             .collect::<Option<Vec<f64>>>()
             .filter(|t| t.len() == dim3)
     };
+    if !four_d {
+        // One enhanced file holding the whole volume: its frames' times less their minimum, when
+        // they span more than nothing and less than one repetition (checkSliceTiming on the
+        // file alone); none otherwise, and none for a volume of single-frame files.
+        let one_file =
+            volumes == 1 && dim3 >= 2 && plan.slices.iter().all(|s| s.file == first.file);
+        return match one_file.then(|| file_times(first.file)).flatten() {
+            Some(seconds) => {
+                let (ms, range) = relative_ms(&seconds);
+                if range > 0.0 && tr_ms.is_some_and(|tr| f64::from(range) < tr) {
+                    XaSliceTimes::Times(ms)
+                } else {
+                    XaSliceTimes::None
+                }
+            }
+            None => XaSliceTimes::None,
+        };
+    }
+    let set = plans.get(part..part + volumes).unwrap_or_default();
+    let mut files: Vec<usize> = set
+        .iter()
+        .flat_map(|p| p.slices.iter().map(|s| s.file))
+        .collect();
+    files.sort_unstable();
+    files.dedup();
     let seconds: Option<Vec<f64>> = if files.len() == dim3 * volumes {
         // One image a file: each slice of the second volume.
         set.get(1)
@@ -112,16 +128,22 @@ pub(super) fn xa_slice_times(
     let Some(seconds) = seconds else {
         return XaSliceTimes::None;
     };
-    let ms: Vec<f32> = seconds.iter().map(|s| *s as f32 * 1000.0).collect();
-    let min = ms.iter().copied().fold(f32::INFINITY, f32::min);
-    let ms: Vec<f32> = ms.iter().map(|t| t - min).collect();
-    let range = ms.iter().copied().fold(0.0f32, f32::max);
+    let (ms, range) = relative_ms(&seconds);
     // Derived images whose times do not fit one repetition are left without (checkSliceTiming).
     let fits = range > 0.0 && tr_ms.is_some_and(|tr| f64::from(range) <= tr);
     if derived && !fits {
         return XaSliceTimes::None;
     }
-    XaSliceTimes::Times(ms.into_iter().map(f64::from).collect())
+    XaSliceTimes::Times(ms)
+}
+
+/// Times (s) as ms from the earliest, in dcm2niix's 32-bit floats, and their span (ms).
+fn relative_ms(seconds: &[f64]) -> (Vec<f64>, f32) {
+    let ms: Vec<f32> = seconds.iter().map(|s| *s as f32 * 1000.0).collect();
+    let min = ms.iter().copied().fold(f32::INFINITY, f32::min);
+    let ms: Vec<f32> = ms.iter().map(|t| t - min).collect();
+    let range = ms.iter().copied().fold(0.0f32, f32::max);
+    (ms.into_iter().map(f64::from).collect(), range)
 }
 
 #[cfg(test)]
