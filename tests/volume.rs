@@ -1245,18 +1245,10 @@ fn siemens_xa_slice_timing_comes_from_time_after_start() {
 /// TimeAfterStart (2.0, 2.8, 2.4 s) in a private per-frame item (0021,11FE), RepetitionTime
 /// `tr`: its sidecar.
 fn converted_xa_enhanced(tr: &str) -> serde_json::Value {
-    use dicom_core::value::DataSetSequence;
-    use dicom_core::{DataElement, Length, PrimitiveValue, Tag, VR};
-    use dicom_dictionary_std::{tags, uids};
+    use dicom_core::{Tag, VR};
+    use dicom_dictionary_std::tags;
     use dicom_object::InMemDicomObject;
-    let item = |tag, inner: InMemDicomObject| {
-        DataElement::new(
-            tag,
-            VR::SQ,
-            DataSetSequence::new(vec![inner], Length::UNDEFINED),
-        )
-    };
-    let text = |tag, vr, v: &str| DataElement::new(tag, vr, PrimitiveValue::from(v));
+    let (item, text) = (sq_item, text_element);
     let mut frames = Vec::new();
     let mut groups = Vec::new();
     for (k, after_start) in ["2.0", "2.8", "2.4"].iter().enumerate() {
@@ -1279,23 +1271,12 @@ fn converted_xa_enhanced(tr: &str) -> serde_json::Value {
         group.put(item(Tag(0x0021, 0x11FE), private));
         groups.push(group);
     }
-    let mut obj = slice_object(&frames[0], "1.2.3.42.1");
-    obj.put(text(
-        tags::SOP_CLASS_UID,
-        VR::UI,
-        uids::ENHANCED_MR_IMAGE_STORAGE,
-    ));
+    let mut obj = enhanced_mr(&frames[0], "1.2.3.42.1", groups);
     obj.put(text(tags::MANUFACTURER, VR::LO, "Siemens Healthineers"));
     obj.put(text(tags::SOFTWARE_VERSIONS, VR::LO, "syngo MR XA30"));
     obj.put(text(tags::MR_ACQUISITION_TYPE, VR::CS, "2D"));
     obj.put(text(tags::REPETITION_TIME, VR::DS, tr));
-    obj.put(text(tags::NUMBER_OF_FRAMES, VR::IS, "3"));
     obj.put(text(Tag(0x0021, 0x0011), VR::LO, "SIEMENS MR SDI 02"));
-    obj.put(DataElement::new(
-        tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE,
-        VR::SQ,
-        DataSetSequence::new(groups, Length::UNDEFINED),
-    ));
     let (_dir, nii) = convert_multiframe(obj, &frames, "xa");
     assert_eq!(nii.len(), 1, "{nii:?}");
     let json = std::fs::read_to_string(nii[0].with_extension("json")).unwrap();
@@ -1394,6 +1375,57 @@ fn sform_lps(h: &nifti::NiftiHeader, i: usize, j: usize, k: usize) -> [f64; 3] {
         })
         .collect();
     [-ras[0], -ras[1], ras[2]]
+}
+
+/// A sequence element of one item.
+fn sq_item(
+    tag: dicom_core::Tag,
+    inner: dicom_object::InMemDicomObject,
+) -> dicom_object::mem::InMemElement {
+    use dicom_core::value::DataSetSequence;
+    dicom_core::DataElement::new(
+        tag,
+        dicom_core::VR::SQ,
+        DataSetSequence::new(vec![inner], dicom_core::Length::UNDEFINED),
+    )
+}
+
+/// An element of text value.
+fn text_element(
+    tag: dicom_core::Tag,
+    vr: dicom_core::VR,
+    v: &str,
+) -> dicom_object::mem::InMemElement {
+    dicom_core::DataElement::new(tag, vr, dicom_core::PrimitiveValue::from(v))
+}
+
+/// An Enhanced MR object of one frame a group of `groups` (its per-frame functional groups),
+/// its top level `first`'s (`slice_object`).
+fn enhanced_mr(
+    first: &Slice,
+    uid: &str,
+    groups: Vec<dicom_object::InMemDicomObject>,
+) -> dicom_object::InMemDicomObject {
+    use dicom_core::value::DataSetSequence;
+    use dicom_core::{DataElement, Length, VR};
+    use dicom_dictionary_std::{tags, uids};
+    let mut obj = slice_object(first, uid);
+    obj.put(text_element(
+        tags::SOP_CLASS_UID,
+        VR::UI,
+        uids::ENHANCED_MR_IMAGE_STORAGE,
+    ));
+    obj.put(text_element(
+        tags::NUMBER_OF_FRAMES,
+        VR::IS,
+        &groups.len().to_string(),
+    ));
+    obj.put(DataElement::new(
+        tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE,
+        VR::SQ,
+        DataSetSequence::new(groups, Length::UNDEFINED),
+    ));
+    obj
 }
 
 /// `obj` made a multi-frame file of `frames`' pixels (16 bits, in order), converted as the only
@@ -2335,18 +2367,10 @@ fn unplaced_magnitude_and_phase_are_separate_stacks() {
 /// a volume of its own (the phase one `_ph`), every voxel at its DICOM pixel.
 #[test]
 fn enhanced_magnitude_and_phase_frames_are_separate_volumes() {
-    use dicom_core::value::DataSetSequence;
-    use dicom_core::{DataElement, Length, PrimitiveValue, VR};
-    use dicom_dictionary_std::{tags, uids};
+    use dicom_core::VR;
+    use dicom_dictionary_std::tags;
     use dicom_object::InMemDicomObject;
-    let item = |tag, inner: InMemDicomObject| {
-        DataElement::new(
-            tag,
-            VR::SQ,
-            DataSetSequence::new(vec![inner], Length::UNDEFINED),
-        )
-    };
-    let text = |tag, vr, v: &str| DataElement::new(tag, vr, PrimitiveValue::from(v));
+    let (item, text) = (sq_item, text_element);
     // Frames in file order: magnitude at z = 0, 3, 6, then phase at the same positions.
     let mut frames = Vec::new();
     let mut groups = Vec::new();
@@ -2373,24 +2397,13 @@ fn enhanced_magnitude_and_phase_frames_are_separate_volumes() {
             frames.push(s);
         }
     }
-    let mut obj = slice_object(&frames[0], "1.2.3.49.1");
-    obj.put(text(
-        tags::SOP_CLASS_UID,
-        VR::UI,
-        uids::ENHANCED_MR_IMAGE_STORAGE,
-    ));
+    let mut obj = enhanced_mr(&frames[0], "1.2.3.49.1", groups);
     obj.put(text(
         tags::IMAGE_TYPE,
         VR::CS,
         "ORIGINAL\\PRIMARY\\MIXED\\NONE",
     ));
     obj.put(text(tags::COMPLEX_IMAGE_COMPONENT, VR::CS, "MIXED"));
-    obj.put(text(tags::NUMBER_OF_FRAMES, VR::IS, "6"));
-    obj.put(DataElement::new(
-        tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE,
-        VR::SQ,
-        DataSetSequence::new(groups, Length::UNDEFINED),
-    ));
     let (_dir, nii) = convert_multiframe(obj, &frames, "b0map");
     assert_eq!(file_names(&nii), ["003_mr_mr.nii", "003_mr_mr_ph.nii"]);
     assert_voxels_at_their_dicom_pixels(&nii[0], &frames[..3], "magnitude");
