@@ -181,9 +181,10 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume], part: usize) -> Va
         // A Siemens mosaic's slice times (acquisition order), and in the order its slices are
         // written.
         let mosaic = first_file.is_some_and(|f| f.mosaic.is_some());
-        let siemens = crate::ingest::header::maker(&obj).as_deref() == Some("Siemens");
+        let maker = crate::ingest::header::maker(&obj);
+        let siemens = maker.as_deref() == Some("Siemens");
         // UIH: a time series' AcquisitionTimes, as Siemens' (dcm2niix's `sliceTimingUIH`).
-        let uih = crate::ingest::header::maker(&obj).as_deref() == Some("UIH");
+        let uih = maker.as_deref() == Some("UIH");
         let classic = if !mosaic && siemens {
             plan.and_then(|p| siemens_slice_times(series, p, part, vols.len(), &obj))
         } else if uih && vols.len() >= 2 {

@@ -1,6 +1,7 @@
 //! Slice times (BIDS SliceTiming) of Siemens XA series, as dcm2niix v1.0.20260724 derives them
 //! (`sliceTimingXA`, `checkSliceTiming` in its nii_dicom_batch.cpp): XA scanners (SoftwareVersions
-//! XA10 … XA7x) record each image's TimeAfterStart (0021,1104, seconds) and dcm2niix reads it
+//! XA10 … XA7x) record each image's TimeAfterStart ("SIEMENS MR SDI 02" (0021,xx04), seconds;
+//! `ImageRecord::time_after_start`) and dcm2niix reads it
 //! instead of AcquisitionTime (which Siemens' own de-identification can corrupt). The times of
 //! a 4D series are those of its second volume (the first can be wrong, dcm2niix issue 875),
 //! less their minimum; a volume of single-frame files gets none, one enhanced file holding a

@@ -214,9 +214,8 @@ pub struct ImageRecord {
     /// (`philips_float_scaling`): the sidecar then names RS, RI and SS.
     pub philips_float: bool,
     /// Siemens XA's TimeAfterStart (0021,xx04 of "SIEMENS MR SDI 02", usually (0021,1104);
-    /// seconds from the acquisition's start): the
-    /// file's, or the first one in the frame's per-frame item of an enhanced file (dcm2niix's
-    /// XA slice times, `convert::slice_times`).
+    /// seconds from the acquisition's start): the file's, or the first one in the frame's
+    /// per-frame item of an enhanced file (dcm2niix's XA slice times, `convert::xa_timing`).
     pub time_after_start: Option<f64>,
 }
 
@@ -225,13 +224,6 @@ const DIFFUSION_B_VALUE: Tag = Tag(0x0018, 0x9087);
 const DIFFUSION_GRADIENT_DIRECTION_SEQ: Tag = Tag(0x0018, 0x9076);
 pub(crate) const DIFFUSION_GRADIENT_ORIENTATION: Tag = Tag(0x0018, 0x9089);
 const PER_FRAME: Tag = Tag(0x5200, 0x9230);
-/// Siemens XA's TimeAfterStart: element 0x04 of the private block "SIEMENS MR SDI 02" in group
-/// 0x0021, at (0021,1104) when the block's creator is missing (as dcm2niix reads it).
-fn time_after_start(obj: &InMemDicomObject) -> Option<f64> {
-    let tag =
-        creator_element(obj, 0x0021, "SIEMENS MR SDI 02", 0x04).unwrap_or(Tag(0x0021, 0x1104));
-    text_number(obj, tag)
-}
 const SHARED: Tag = Tag(0x5200, 0x9229);
 const PLANE_POSITION_SEQ: Tag = Tag(0x0020, 0x9113);
 const PLANE_ORIENTATION_SEQ: Tag = Tag(0x0020, 0x9116);
@@ -1149,6 +1141,14 @@ fn apply_groups(r: &mut ImageRecord, g: &InMemDicomObject) {
     if let Some(t) = nested(g, 4, &time_after_start) {
         r.time_after_start = Some(t);
     }
+}
+
+/// Siemens XA's TimeAfterStart: element 0x04 of the private block "SIEMENS MR SDI 02" in group
+/// 0x0021, at (0021,1104) when the block's creator is missing (as dcm2niix reads it).
+fn time_after_start(obj: &InMemDicomObject) -> Option<f64> {
+    let tag =
+        creator_element(obj, 0x0021, "SIEMENS MR SDI 02", 0x04).unwrap_or(Tag(0x0021, 0x1104));
+    text_number(obj, tag)
 }
 
 /// The first value `read` finds in `obj` or in the items of its sequences (depth first, file

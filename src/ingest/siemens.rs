@@ -636,7 +636,8 @@ mod tests {
 
     /// A volume that spans midnight (23:59:59.0, .8, .4, then 00:00:00.2, .6): dcm2niix
     /// v1.0.20260724 wrote SliceTiming [0, 0.79688, 0.40625, 1.2, 1.6] for this Siemens series
-    /// (and the same for a UIH one). Regression: the times after midnight came out negative.
+    /// (and the same for a UIH one). Regression: the slices before midnight got times of about
+    /// a day.
     #[test]
     fn slice_times_across_midnight_are_dcm2niix_s() {
         let times = [
