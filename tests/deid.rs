@@ -1079,6 +1079,97 @@ fn siemens_csa_headers_are_released_with_their_acquisition_fields_only() {
     }
 }
 
+/// GE's Protocol Data Block (0025,101B: a gzip stream of the scanner protocol's lines) is
+/// released rewritten with the lines GE slice timing reads only, by both de-identification paths
+/// (explicit VR: the byte path; implicit VR: the object path); the pulse sequence name and the
+/// epiRT group delay are kept (safe private). The released block holds no free text (the series
+/// description naming the subject goes), and the series converts with the slice times and
+/// RepetitionTime of the original: dcm2niix v1.0.20260724's on this protocol (interleaved, TR
+/// 2000 ms + 0.1 s delay). Regression: the block and the names were removed, and a
+/// de-identified GE fMRI series had no slice times and a TR 0.1 s short.
+#[test]
+fn ge_protocol_block_is_released_with_its_timing_lines_only() {
+    use std::io::Read;
+    let d = tempfile::tempdir().unwrap();
+    let key = d.path().join("key.bin");
+    std::fs::write(&key, [7u8; 32]).unwrap();
+    let map = d.path().join("map.csv");
+    std::fs::write(&map, "patient_id,usubjid\nTESTPAT,TRIAL-GE\n").unwrap();
+    let protocol = "ENTRY \"Head First\"\nSEDESC \"fMRI Jane Doe\"\nSLICEORDER \"1\"\n\
+                    NOSLC \"6\"\nIOPT \"FMRI, EPI\"\n";
+    for (name, ts) in [
+        ("explicit", "1.2.840.10008.1.2.1"),
+        ("implicit", "1.2.840.10008.1.2"),
+    ] {
+        let input = d.path().join(name).join("in");
+        let slices = support::ge_epi_series("1.2.3.44", "epiRT", true, Some(protocol), false);
+        for file in support::write_series(&input, &slices) {
+            if ts != "1.2.840.10008.1.2.1" {
+                let obj = dicom_object::open_file(&file).unwrap().into_inner();
+                support::write_object(obj, &file, ts);
+            }
+        }
+        let out = d.path().join(name).join("deid");
+        let o = ancilla(&[
+            "deid",
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--subjects",
+            map.to_str().unwrap(),
+            "--quiet",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let released = released_dicom(&out);
+        assert_eq!(
+            released.len(),
+            12,
+            "{name}: {:?}",
+            not_released_reasons(&out)
+        );
+        let obj = dicom_object::open_file(&released[0]).unwrap();
+        for t in [Tag(0x0019, 0x109C), Tag(0x0043, 0x107C)] {
+            assert!(obj.element(t).is_ok(), "{name}: {t} removed");
+        }
+        let block = obj
+            .element(Tag(0x0025, 0x101B))
+            .unwrap()
+            .to_bytes()
+            .unwrap();
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&block[4..])
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(
+            text, "\nSLICEORDER \"1\"\nNOSLC \"6\"\nIOPT \"FMRI, EPI\"\n",
+            "{name}"
+        );
+        let nifti = d.path().join(name).join("nifti");
+        let o = ancilla(&[
+            "convert",
+            out.to_str().unwrap(),
+            "--out",
+            nifti.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let sidecar = files(&nifti)
+            .into_iter()
+            .find(|p| {
+                p.extension().is_some_and(|e| e == "json") && !p.ends_with("convert-report.json")
+            })
+            .expect("a sidecar");
+        let s: Json = serde_json::from_str(&std::fs::read_to_string(sidecar).unwrap()).unwrap();
+        assert_eq!(
+            s["SliceTiming"],
+            serde_json::json!([0.0, 1.0, 0.333333, 1.33333, 0.666667, 1.66667]),
+            "{name}: {s}"
+        );
+        assert_eq!(s["RepetitionTime"], 2.1, "{name}");
+    }
+}
+
 /// Philips enhanced MR keeps each frame's MR scale slope (2005,100E) in a private item of its
 /// per-frame functional group ((2005,140F), creator "Philips MR Imaging DD 005"); conversion
 /// needs it for dcm2niix's floating-point values. That private sequence is released with its

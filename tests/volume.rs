@@ -1298,6 +1298,60 @@ fn an_enhanced_xa_volume_has_its_frames_slice_times() {
     assert!(json.get("SliceTiming").is_none(), "{json}");
 }
 
+/// A converted GE EPI series (`support::ge_epi_series`): its sidecar and pixdim[4].
+fn converted_ge_series(
+    pulse: &str,
+    group_delay: bool,
+    protocol: Option<&str>,
+    descending: bool,
+) -> (serde_json::Value, f32) {
+    let dir = tempfile::tempdir().unwrap();
+    let slices = ge_epi_series("1.2.3.43", pulse, group_delay, protocol, descending);
+    write_series(&dir.path().join("in"), &slices);
+    let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+    assert_eq!(nii.len(), 1, "{nii:?}");
+    let h = nifti::NiftiHeader::from_file(&nii[0]).unwrap();
+    let json = std::fs::read_to_string(nii[0].with_extension("json")).unwrap();
+    (serde_json::from_str(&json).unwrap(), h.pixdim[4])
+}
+
+/// GE writes no slice times: dcm2niix estimates them from the Protocol Data Block's slice
+/// order and multiband factor and the TR less the epiRT group delay, and adds that delay to
+/// RepetitionTime. Expected values: dcm2niix v1.0.20260724's sidecars and pixdim[4] on series
+/// built with pydicom with the same private attributes (6 slices, TR 2000 ms, group delay
+/// 0.1 s): interleaved [0, 1, 0.333333, 1.33333, 0.666667, 1.66667] s and TR 2.1 s; written top
+/// down, the same times reversed (they follow the images); SLICEORDER 0 sequential; a
+/// multi-phase `epi` whose protocol delay is 0.5 s has the interleaved times and
+/// RepetitionTime 2.5 s in its sidecar but 2 s in pixdim[4]; no protocol block: no times, TR
+/// 2.1 s. Regression: ancilla wrote no GE slice times and TR 2 s.
+#[test]
+fn ge_slice_times_are_estimated_from_the_protocol_block() {
+    let interleaved = serde_json::json!([0.0, 1.0, 0.333333, 1.33333, 0.666667, 1.66667]);
+    let lines = |order: u8| format!("ENTRY \"Head First\"\nSLICEORDER \"{order}\"\nNOSLC \"6\"\n");
+    let (json, pixdim) = converted_ge_series("epiRT", true, Some(&lines(1)), false);
+    assert_eq!(json["SliceTiming"], interleaved, "{json}");
+    assert_eq!((json["RepetitionTime"].as_f64(), pixdim), (Some(2.1), 2.1));
+    let (json, _) = converted_ge_series("epiRT", true, Some(&lines(1)), true);
+    assert_eq!(
+        json["SliceTiming"],
+        serde_json::json!([1.66667, 0.666667, 1.33333, 0.333333, 1.0, 0.0]),
+        "{json}"
+    );
+    let (json, _) = converted_ge_series("epiRT", true, Some(&lines(0)), false);
+    assert_eq!(
+        json["SliceTiming"],
+        serde_json::json!([0.0, 0.333333, 0.666667, 1.0, 1.33333, 1.66667]),
+        "{json}"
+    );
+    let multi_phase = format!("{}DELACQNOAV \"0.5\"\nIOPT \"MPh, EPI\"\n", lines(0));
+    let (json, pixdim) = converted_ge_series("epi", false, Some(&multi_phase), false);
+    assert_eq!(json["SliceTiming"], interleaved, "{json}");
+    assert_eq!((json["RepetitionTime"].as_f64(), pixdim), (Some(2.5), 2.0));
+    let (json, pixdim) = converted_ge_series("epiRT", true, None, false);
+    assert!(json.get("SliceTiming").is_none(), "{json}");
+    assert_eq!((json["RepetitionTime"].as_f64(), pixdim), (Some(2.1), 2.1));
+}
+
 /// dcm2niix v1.0.20260724 on the same oblique series (row/column rotated by 20° and 35°, IPP
 /// origin (10, −20, 30), 3 mm steps along the normal, PixelSpacing 0.9\0.75, 24×20×7) wrote this
 /// sform (RAS) and quaternion; ancilla must write the same (facts measured once, outside tests).

@@ -10,6 +10,7 @@
 
 mod acquisition_keys;
 mod derived_dwi;
+mod ge_timing;
 mod pet_keys;
 mod sidecar;
 mod timing;
@@ -608,17 +609,13 @@ fn convert_inventory(
                 // A sidecar beside every file written, named as it is (dcm2niix's layout): one
                 // for a 4D file, one a volume for volumes written apart (echoes, planes).
                 let mut sides: Vec<(String, Value)> = if four_d(&vols) {
-                    let mut side = sidecar::sidecar(s, &vols, 0);
-                    if let (Some(t), Some(m)) = (&timing, side.as_object_mut()) {
-                        t.write_into(m);
-                    }
-                    vec![(stem.clone(), side)]
+                    vec![(stem.clone(), sidecar::sidecar(s, &vols, 0, timing.as_ref()))]
                 } else {
                     vols.iter()
                         .enumerate()
                         .map(|(i, v)| {
                             let name = volume_stem(stem, &v.label);
-                            (name, sidecar::sidecar(s, std::slice::from_ref(v), i))
+                            (name, sidecar::sidecar(s, std::slice::from_ref(v), i, None))
                         })
                         .collect()
                 };

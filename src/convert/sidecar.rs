@@ -57,7 +57,12 @@ fn phase_encoding_key(column: bool, positive: Option<bool>) -> (&'static str, St
 }
 
 /// The sidecar: acquisition parameters (BIDS names where BIDS has one), no PHI.
-pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume], part: usize) -> Value {
+pub(super) fn sidecar(
+    series: &Series,
+    vols: &[SeriesVolume],
+    part: usize,
+    timing: Option<&super::timing::VolumeTiming>,
+) -> Value {
     let mut m = Map::new();
     m.insert("Modality".into(), json!(series.modality));
     m.insert("SeriesKind".into(), json!(series.kind.as_str()));
@@ -77,6 +82,7 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume], part: usize) -> Va
         f.images.iter().find(|i| i.frame == s.frame)
     });
     let mut iop_dicom: Option<Vec<f64>> = None;
+    let mut ge_extra_tr_ms = None;
     // An enhanced file's header with its functional groups' attributes (of the slice's frame)
     // lifted to the top level, as dcm2niix reads them: EchoTime, RepetitionTime, FlipAngle...
     // (A mosaic's "frame" is a tile: its file has one frame.)
@@ -185,15 +191,27 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume], part: usize) -> Va
         let siemens = maker.as_deref() == Some("Siemens");
         // UIH: a time series' AcquisitionTimes, as Siemens' (dcm2niix's `sliceTimingUIH`).
         let uih = maker.as_deref() == Some("UIH");
+        // GE: estimated from its protocol (`ge_timing`); its multiband factor and a multi-phase
+        // delay come from there too.
+        let ge = (maker.as_deref() == Some("GE"))
+            .then(|| plan.map(|p| super::ge_timing::ge_timing(&obj, series, p, vols.len())))
+            .flatten()
+            .unwrap_or_default();
+        if let Some(mb) = ge.multiband {
+            m.insert("MultibandAccelerationFactor".into(), json!(mb));
+        }
         let classic = if !mosaic && siemens {
             plan.and_then(|p| siemens_slice_times(series, p, part, vols.len(), &obj))
         } else if uih && vols.len() >= 2 {
             plan.and_then(|p| classic_slice_times(series, p))
         } else {
-            None
+            ge.times_ms.clone()
         };
+        // (GE's estimated times say nothing of its readout: dcm2niix reads them after it.)
         let times = if mosaic {
             crate::ingest::siemens::mosaic_acquisition_times(&obj, csa.as_ref())
+        } else if ge.times_ms.is_some() {
+            Vec::new()
         } else {
             classic.clone().unwrap_or_default()
         };
@@ -270,6 +288,12 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume], part: usize) -> Va
                     .then(|| f64_of(&obj, tags::EFFECTIVE_ECHO_TIME))
                     .flatten()
             });
+            // GE's epiRT group delay is part of its repetition time.
+            let value = if tag == tags::REPETITION_TIME {
+                crate::ingest::ge::repetition_time_ms(&obj, value)
+            } else {
+                value
+            };
             if let Some(v) = value {
                 // Six significant digits, as dcm2niix prints them (%g); the imaging frequency
                 // as written (dcm2niix prints it in full).
@@ -281,6 +305,7 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume], part: usize) -> Va
                 m.insert(name.into(), json!(v));
             }
         }
+        ge_extra_tr_ms = ge.extra_tr_ms;
         if let Some(rp) = first_item(&obj, tags::RADIOPHARMACEUTICAL_INFORMATION_SEQUENCE) {
             if let Some(v) = str_of(rp, tags::RADIOPHARMACEUTICAL) {
                 m.insert("Radiopharmaceutical".into(), json!(v));
@@ -318,6 +343,18 @@ pub(super) fn sidecar(series: &Series, vols: &[SeriesVolume], part: usize) -> Va
                 m.insert(key.into(), value);
             }
         }
+    }
+    // A 4D file's time between volumes, then a GE multi-phase delay on top (the sidecar's
+    // RepetitionTime only, as dcm2niix's).
+    if let Some(t) = timing {
+        t.write_into(&mut m);
+    }
+    if let (Some(extra), Some(tr)) = (
+        ge_extra_tr_ms,
+        m.get("RepetitionTime").and_then(Value::as_f64),
+    ) {
+        let tr = crate::ingest::siemens::significant6(tr + extra / 1000.0);
+        m.insert("RepetitionTime".into(), json!(tr));
     }
     if let Some(v) = vols.first() {
         let g = &v.volume.geometry;

@@ -10,6 +10,7 @@ use dicom_object::InMemDicomObject;
 
 use super::clean::{clean_text, Identifiers};
 use super::csa;
+use super::ge_protocol;
 use super::keyed::UidMapper;
 use super::options::{Action, DeidOptionsSet};
 use super::profile::profile;
@@ -19,11 +20,12 @@ use crate::datetime::Date;
 /// The PET ones SUV needs, and the MR acquisition numbers conversion needs where the maker puts
 /// them in private attributes only (classic DWI b-values and gradient directions, a mosaic's
 /// image count, Philips' floating-point scale, GE's image type, Siemens XA's time after the
-/// acquisition's start, which its slice times come from): numbers and code strings of
-/// the acquisition, no identity — without them a de-identified DWI has no b-values. The two
-/// Siemens CSA headers are on it too, but never kept whole: [`super::csa`] rewrites them with
-/// their acquisition fields only.
-pub const SAFE_PRIVATE: [(u16, &str, u8); 29] = [
+/// acquisition's start, which its slice times come from; GE's EPI names, group delay and
+/// cycling mode, which its slice times depend on): numbers and code strings of the acquisition,
+/// no identity — without them a de-identified DWI has no b-values. The two Siemens CSA headers
+/// and GE's protocol data block are on it too, but never kept whole: [`super::csa`] and
+/// [`super::ge_protocol`] rewrite them with their acquisition fields only.
+pub const SAFE_PRIVATE: [(u16, &str, u8); 36] = [
     (0x7053, "Philips PET Private Group", 0x00), // SUV scale factor
     (0x7053, "Philips PET Private Group", 0x09), // activity concentration scale factor
     (0x0009, "GEMS_PETD_01", 0x0D),              // scan start (decay reference) date-time
@@ -40,6 +42,11 @@ pub const SAFE_PRIVATE: [(u16, &str, u8); 29] = [
     (0x0021, "SIEMENS MR SDI 02", 0x04),         // TimeAfterStart (s; XA slice times)
     (0x0029, super::csa::CREATOR, 0x10),         // CSA image header (reduced)
     (0x0029, super::csa::CREATOR, 0x20),         // CSA series header (reduced)
+    (0x0019, "GEMS_ACQU_01", 0x17),              // series plane (3-plane: localizer)
+    (0x0019, "GEMS_ACQU_01", 0x9C),              // pulse sequence name (epi, epiRT, epi2)
+    (0x0019, "GEMS_ACQU_01", 0x9E),              // internal pulse sequence name (EPI, EPI2)
+    (0x0019, "GEMS_ACQU_01", 0xB3),              // user data 12 (diffusion gradient cycling)
+    (0x0019, "GEMS_ACQU_01", 0xB6),              // user data 15 (cycling special-off mode)
     (0x0019, "GEMS_ACQU_01", 0xBB),              // diffusion direction (user data 20)
     (0x0019, "GEMS_ACQU_01", 0xBC),              // diffusion direction (user data 21)
     (0x0019, "GEMS_ACQU_01", 0xBD),              // diffusion direction (user data 22)
@@ -47,6 +54,8 @@ pub const SAFE_PRIVATE: [(u16, &str, u8); 29] = [
     (0x0043, "GEMS_PARM_01", 0x2F),              // image type (magnitude, phase, ...)
     (0x0043, "GEMS_PARM_01", 0x30),              // diffusion direction type (DTI or not)
     (0x0043, "GEMS_PARM_01", 0x39),              // b-value (slop_int_6..9)
+    (0x0043, "GEMS_PARM_01", 0x7C),              // epiRT group delay (s; part of the TR)
+    (0x0025, "GEMS_SERS_01", 0x1B),              // protocol data block (reduced)
     (0x2001, "Philips Imaging DD 001", 0x03),    // diffusion b-factor
     (0x2005, "Philips MR Imaging DD 001", 0x0E), // MR scale slope (floating-point values)
     (0x2005, "Philips MR Imaging DD 001", 0xB0), // diffusion direction RL
@@ -175,24 +184,40 @@ pub fn on_safe_list(tag: Tag, creator: impl Fn(Tag) -> Option<String>) -> bool {
         .any(|(sg, sc, se)| *sg == g && *sc == name && (is_creator || (e & 0xFF) as u8 == *se))
 }
 
-/// The Siemens CSA header `tag` is, if it is one (`creator` gives a private creator of the same
+/// A private attribute released reduced, never whole: a Siemens CSA header ([`csa`]) or GE's
+/// Protocol Data Block ([`ge_protocol`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reduced {
+    Csa(csa::Kind),
+    GeProtocol,
+}
+
+/// The reduced attribute `tag` is, if it is one (`creator` gives a private creator of the same
 /// data set by its tag).
-pub(super) fn csa_kind(tag: Tag, creator: impl Fn(Tag) -> Option<String>) -> Option<csa::Kind> {
+pub(super) fn reduced_kind(tag: Tag, creator: impl Fn(Tag) -> Option<String>) -> Option<Reduced> {
     let block = tag.element() >> 8;
     if tag.group() % 2 == 0 || block < 0x10 {
         return None;
     }
-    csa::kind(tag, creator(Tag(tag.group(), block)).as_deref())
+    let name = creator(Tag(tag.group(), block));
+    if ge_protocol::is_block(tag, name.as_deref()) {
+        return Some(Reduced::GeProtocol);
+    }
+    csa::kind(tag, name.as_deref()).map(Reduced::Csa)
 }
 
-/// A CSA header's value as released: reduced to its safe fields (protocol texts holding none
-/// of the subject's identifiers), or None (removed) when option 113111 is off or nothing is kept.
-pub(super) fn reduced_csa(kind: csa::Kind, bytes: &[u8], ctx: &Context) -> Option<Vec<u8>> {
+/// A reduced attribute's value as released: its safe fields or lines (texts holding none of the
+/// subject's identifiers), or None (removed) when option 113111 is off or nothing is kept.
+pub(super) fn reduced_value(kind: Reduced, bytes: &[u8], ctx: &Context) -> Option<Vec<u8>> {
+    if !ctx.options.retain_safe_private {
+        return None;
+    }
     let ids = ctx.identifiers;
-    ctx.options
-        .retain_safe_private
-        .then(|| csa::reduce(kind, bytes, |t| clean_text(t, ids) == t))
-        .flatten()
+    let clean = |t: &str| clean_text(t, ids) == t;
+    match kind {
+        Reduced::Csa(k) => csa::reduce(k, bytes, clean),
+        Reduced::GeProtocol => ge_protocol::reduce(bytes, clean),
+    }
 }
 
 /// Transform one data set (recursively), consuming it: kept values move, nothing is copied.
@@ -209,8 +234,8 @@ pub fn transform(obj: InMemDicomObject, ctx: &mut Context) -> InMemDicomObject {
                     creators.push((tag, c));
                 }
             }
-            if let Some(kind) = csa_kind(tag, |t| creator_in(&creators, t)) {
-                let reduced = e.to_bytes().ok().and_then(|b| reduced_csa(kind, &b, ctx));
+            if let Some(kind) = reduced_kind(tag, |t| creator_in(&creators, t)) {
+                let reduced = e.to_bytes().ok().and_then(|b| reduced_value(kind, &b, ctx));
                 ctx.counts.private(reduced.is_some());
                 if let Some(b) = reduced {
                     out.put(InMemElement::new(tag, vr, PrimitiveValue::from(b)));

@@ -15,6 +15,7 @@
 pub mod apply;
 pub mod clean;
 pub mod csa;
+pub mod ge_protocol;
 pub mod keyed;
 pub mod options;
 pub mod profile;

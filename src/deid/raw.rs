@@ -500,11 +500,11 @@ impl<'a> File<'a> {
                 let name = self.text(vr, b)?;
                 creators.push((tag, name.trim().trim_end_matches('\0').to_string()));
             }
-            if let Some(kind) = apply::csa_kind(tag, |t| apply::creator_in(creators, t)) {
+            if let Some(kind) = apply::reduced_kind(tag, |t| apply::creator_in(creators, t)) {
                 let Value::Bytes(b) = e.value else {
                     return Err(Decline);
                 };
-                let reduced = apply::reduced_csa(kind, b, ctx);
+                let reduced = apply::reduced_value(kind, b, ctx);
                 ctx.counts.private(reduced.is_some());
                 if let Some(r) = reduced {
                     header(out, tag, vr, u32::try_from(r.len()).map_err(|_| Decline)?)?;

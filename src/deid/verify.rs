@@ -220,16 +220,20 @@ fn is_binary(vr: VR) -> bool {
     )
 }
 
-/// A released Siemens CSA header: only its safe fields ([`super::csa::check`]), and none of
-/// the subject's identifiers in its values.
-fn check_csa(
+/// A released reduced attribute (Siemens CSA header, GE protocol block): only its safe fields
+/// ([`super::csa::check`], [`super::ge_protocol::check`]), and none of the subject's identifiers
+/// in its values.
+fn check_reduced(
     c: &mut Checker,
     tag: Tag,
-    kind: super::csa::Kind,
+    kind: super::apply::Reduced,
     bytes: &[u8],
 ) -> Result<(), String> {
-    let values = super::csa::check(kind, bytes)
-        .map_err(|why| format!("attribute {}: {why}", TagName(tag)))?;
+    let values = match kind {
+        super::apply::Reduced::Csa(k) => super::csa::check(k, bytes),
+        super::apply::Reduced::GeProtocol => super::ge_protocol::check(bytes),
+    }
+    .map_err(|why| format!("attribute {}: {why}", TagName(tag)))?;
     values.iter().try_for_each(|v| c.text(tag, VR::UN, v))
 }
 
@@ -237,9 +241,9 @@ fn walk(obj: &InMemDicomObject, c: &mut Checker) -> Result<(), String> {
     for e in obj.iter() {
         let tag = e.header().tag;
         c.tag(tag, |t| obj.get(t).and_then(creator_text))?;
-        if let Some(kind) = super::apply::csa_kind(tag, |t| obj.get(t).and_then(creator_text)) {
+        if let Some(kind) = super::apply::reduced_kind(tag, |t| obj.get(t).and_then(creator_text)) {
             let bytes = e.to_bytes().map_err(|e| e.to_string())?;
-            check_csa(c, tag, kind, &bytes)?;
+            check_reduced(c, tag, kind, &bytes)?;
             continue;
         }
         match e.value() {
@@ -318,8 +322,8 @@ struct Walked<'a> {
     charset: dicom_encoding::text::SpecificCharacterSet,
     /// The element whose value comes next: tag, VR, whether of the file meta group.
     current: Option<(Tag, VR, bool)>,
-    /// The Siemens CSA header that element is, if it is one.
-    csa: Option<super::csa::Kind>,
+    /// The reduced attribute (CSA header, GE protocol block) that element is, if it is one.
+    reduced: Option<super::apply::Reduced>,
 }
 
 impl<'a> Walked<'a> {
@@ -333,7 +337,7 @@ impl<'a> Walked<'a> {
             creators: vec![Vec::new()],
             charset: dicom_encoding::text::SpecificCharacterSet::default(),
             current: None,
-            csa: None,
+            reduced: None,
         })
     }
 }
@@ -368,17 +372,17 @@ impl crate::ingest::preflight::Visit for Walked<'_> {
                 .unwrap_or(VR::UN),
         };
         // A private creator is judged by its value, which comes next.
-        self.csa = None;
+        self.reduced = None;
         if !is_creator(tag) {
             let creators = &self.creators;
             self.c.tag(tag, |t| creator_of(creators, t))?;
-            self.csa = super::apply::csa_kind(tag, |t| creator_of(creators, t));
+            self.reduced = super::apply::reduced_kind(tag, |t| creator_of(creators, t));
         }
         self.current = Some((tag, vr, false));
         Ok(is_creator(tag)
             || scanned(vr)
             || tag == tags::SPECIFIC_CHARACTER_SET
-            || self.csa.is_some())
+            || self.reduced.is_some())
     }
 
     fn value(&mut self, bytes: &[u8]) -> Result<(), String> {
@@ -420,8 +424,8 @@ impl crate::ingest::preflight::Visit for Walked<'_> {
             let creators = &self.creators;
             self.c.tag(tag, |t| creator_of(creators, t))?;
         }
-        if let Some(kind) = self.csa.take() {
-            return check_csa(&mut self.c, tag, kind, bytes);
+        if let Some(kind) = self.reduced.take() {
+            return check_reduced(&mut self.c, tag, kind, bytes);
         }
         if scanned(vr) {
             let t = text(&self.charset);

@@ -629,7 +629,7 @@ pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
                 .and_then(|s| first_item(s, MR_ECHO_SEQ))
                 .and_then(|e| f64_of(e, EFFECTIVE_ECHO_TIME))
         }),
-        repetition_time: f64_of(&obj, tags::REPETITION_TIME),
+        repetition_time: super::ge::repetition_time_ms(&obj, f64_of(&obj, tags::REPETITION_TIME)),
         frame_of_reference: str_of(&obj, tags::FRAME_OF_REFERENCE_UID)
             .unwrap_or_default()
             .into(),

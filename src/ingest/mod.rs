@@ -11,6 +11,7 @@
 pub mod classify;
 pub mod diffusion;
 pub mod flat_header;
+pub mod ge;
 pub mod geometry;
 pub mod header;
 mod inventory_json;

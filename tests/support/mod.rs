@@ -189,6 +189,12 @@ pub fn slice_object(s: &Slice, sop_uid: &str) -> InMemDicomObject {
                 PrimitiveValue::F32(numbers.iter().map(|x| *x as f32).collect())
             };
             o.put(DataElement::new(*t, *vr, value));
+        } else if *vr == VR::OB {
+            // Bytes: the text holds them in hex.
+            let bytes: Vec<u8> = (0..v.len() / 2)
+                .filter_map(|i| u8::from_str_radix(&v[2 * i..2 * i + 2], 16).ok())
+                .collect();
+            o.put(DataElement::new(*t, *vr, PrimitiveValue::from(bytes)));
         } else {
             put(&mut o, *t, *vr, v);
         }
@@ -262,4 +268,62 @@ pub fn pixel_world(s: &Slice, i: usize, j: usize) -> [f64; 3] {
         p[a] += i as f64 * s.ps[1] * r[a] + j as f64 * s.ps[0] * c[a];
     }
     p
+}
+
+/// A GE EPI time series of 2 volumes × 6 axial slices 4 mm apart (`descending`: instance order
+/// from the top down), RepetitionTime 2000 ms, with the private attributes GE's slice times come
+/// from (creators in block 0x10): pulse sequence name `pulse` (0019,109C), an epiRT group delay
+/// of 0.1 s (0043,107C) when `group_delay`, and a Protocol Data Block (0025,101B: a 4-byte
+/// length, then a gzip stream) of `protocol`'s lines when given.
+pub fn ge_epi_series(
+    series_uid: &str,
+    pulse: &str,
+    group_delay: bool,
+    protocol: Option<&str>,
+    descending: bool,
+) -> Vec<Slice> {
+    use std::io::Write;
+    let block = protocol.map(|text| {
+        let mut gz = flate2::GzBuilder::new()
+            .mtime(0)
+            .write(Vec::new(), flate2::Compression::default());
+        gz.write_all(text.as_bytes()).unwrap();
+        let gz = gz.finish().unwrap();
+        let mut value = (gz.len() as u32).to_le_bytes().to_vec();
+        value.extend_from_slice(&gz);
+        value.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    });
+    let mut out = Vec::new();
+    for t in 0..2 {
+        for k in 0..6 {
+            let z = if descending { 5 - k } else { k };
+            let values = (0..20).map(|i| i + 30 * z + 7 * t).collect();
+            let mut s = Slice::new(series_uid, [0.0, 0.0, 4.0 * z as f64], values);
+            s.instance = t * 6 + k + 1;
+            s.extra.extend([
+                (tags::MANUFACTURER, VR::LO, "GE MEDICAL SYSTEMS".into()),
+                (
+                    tags::SOFTWARE_VERSIONS,
+                    VR::LO,
+                    "27\\LX\\MR Software release:RX27.0_R02_1831.a".into(),
+                ),
+                (tags::MR_ACQUISITION_TYPE, VR::CS, "2D".into()),
+                (tags::REPETITION_TIME, VR::DS, "2000".into()),
+                (Tag(0x0019, 0x0010), VR::LO, "GEMS_ACQU_01".into()),
+                (Tag(0x0019, 0x109C), VR::LO, pulse.into()),
+            ]);
+            if let Some(b) = &block {
+                s.extra
+                    .push((Tag(0x0025, 0x0010), VR::LO, "GEMS_SERS_01".into()));
+                s.extra.push((Tag(0x0025, 0x101B), VR::OB, b.clone()));
+            }
+            if group_delay {
+                s.extra
+                    .push((Tag(0x0043, 0x0010), VR::LO, "GEMS_PARM_01".into()));
+                s.extra.push((Tag(0x0043, 0x107C), VR::FL, "0.1".into()));
+            }
+            out.push(s);
+        }
+    }
+    out
 }
