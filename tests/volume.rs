@@ -1241,21 +1241,28 @@ fn siemens_xa_slice_timing_comes_from_time_after_start() {
     }
 }
 
-/// One Siemens XA enhanced file holding a volume of 3 frames (z = 0, 3, 6 mm), each frame's
-/// TimeAfterStart (2.0, 2.8, 2.4 s) in a private per-frame item (0021,11FE), RepetitionTime
-/// `tr`: its sidecar.
-fn converted_xa_enhanced(tr: &str) -> serde_json::Value {
+/// A Siemens XA enhanced object (SOP instance `sop`) holding a volume of 3 frames (z = 0, 3,
+/// 6 mm; pixel values from `seed`), each frame's TimeAfterStart (`after_start`, s) in a private
+/// per-frame item (0021,11FE); RepetitionTime `tr` at the top level, or (`shared`) in the shared
+/// MR Timing and Related Parameters item, where scanners write it. Its frames' slices too.
+fn xa_enhanced(
+    sop: &str,
+    seed: i32,
+    after_start: [&str; 3],
+    tr: &str,
+    shared: bool,
+) -> (dicom_object::InMemDicomObject, Vec<Slice>) {
     use dicom_core::{Tag, VR};
     use dicom_dictionary_std::tags;
     use dicom_object::InMemDicomObject;
     let (item, text) = (sq_item, text_element);
     let mut frames = Vec::new();
     let mut groups = Vec::new();
-    for (k, after_start) in ["2.0", "2.8", "2.4"].iter().enumerate() {
+    for (k, after_start) in after_start.iter().enumerate() {
         frames.push(Slice::new(
             "1.2.3.42",
             [-10.0, -20.0, 3.0 * k as f64],
-            values(k as i32),
+            values(seed + k as i32),
         ));
         let mut position = InMemDicomObject::new_empty();
         position.put(text(
@@ -1271,16 +1278,79 @@ fn converted_xa_enhanced(tr: &str) -> serde_json::Value {
         group.put(item(Tag(0x0021, 0x11FE), private));
         groups.push(group);
     }
-    let mut obj = enhanced_mr(&frames[0], "1.2.3.42.1", groups);
+    let mut obj = enhanced_mr(&frames[0], sop, groups);
     obj.put(text(tags::MANUFACTURER, VR::LO, "Siemens Healthineers"));
     obj.put(text(tags::SOFTWARE_VERSIONS, VR::LO, "syngo MR XA30"));
     obj.put(text(tags::MR_ACQUISITION_TYPE, VR::CS, "2D"));
-    obj.put(text(tags::REPETITION_TIME, VR::DS, tr));
+    if shared {
+        let mut timing = InMemDicomObject::new_empty();
+        timing.put(text(tags::REPETITION_TIME, VR::DS, tr));
+        let mut group = InMemDicomObject::new_empty();
+        group.put(item(
+            tags::MR_TIMING_AND_RELATED_PARAMETERS_SEQUENCE,
+            timing,
+        ));
+        obj.put(item(tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE, group));
+    } else {
+        obj.put(text(tags::REPETITION_TIME, VR::DS, tr));
+    }
     obj.put(text(Tag(0x0021, 0x0011), VR::LO, "SIEMENS MR SDI 02"));
+    (obj, frames)
+}
+
+/// One Siemens XA enhanced file (`xa_enhanced`, TimeAfterStart 2.0, 2.8, 2.4 s, RepetitionTime
+/// `tr` at the top level): its sidecar.
+fn converted_xa_enhanced(tr: &str) -> serde_json::Value {
+    let (obj, frames) = xa_enhanced("1.2.3.42.1", 0, ["2.0", "2.8", "2.4"], tr, false);
     let (_dir, nii) = convert_multiframe(obj, &frames, "xa");
     assert_eq!(nii.len(), 1, "{nii:?}");
     let json = std::fs::read_to_string(nii[0].with_extension("json")).unwrap();
     serde_json::from_str(&json).unwrap()
+}
+
+/// Two enhanced XA files of one series, a volume each (RepetitionTime 2000 ms in the shared MR
+/// Timing item), are two NIfTI files, each with its own frames' slice times: dcm2niix converts
+/// each multi-frame file whose frames are placed alone — on three such files built with pydicom
+/// (TimeAfterStart 0 s throughout the first, then 2.0 + (0, 0.8, 1.6, 0.4, 1.2) s and 4.0 + the
+/// same) v1.0.20260724 wrote three 3D files, SliceTiming none, [0, 0.8, 1.6, 0.4, 1.2] and the
+/// same. Regression: ancilla stacked such files as one 4D file, and found no RepetitionTime in
+/// the shared item (so no slice times).
+#[test]
+fn enhanced_files_of_one_series_are_converted_each_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (sop, after_start)) in [
+        ("1.2.3.42.1", ["2.0", "2.8", "2.4"]),
+        ("1.2.3.42.2", ["4.0", "4.8", "4.4"]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (obj, frames) = xa_enhanced(sop, 10 * i as i32, after_start, "2000", true);
+        write_multiframe(obj, &frames, &dir.path().join(format!("in/v{i}.dcm")));
+    }
+    let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+    assert_eq!(nii.len(), 2, "{nii:?}");
+    for (i, path) in nii.iter().enumerate() {
+        let h = nifti::NiftiHeader::from_file(path).unwrap();
+        assert_eq!(&h.dim[..4], &[3, 5, 4, 3], "{path:?}");
+        // Its own file's pixels (the files sort as written).
+        let mut got: Vec<f32> = voxels(path).iter().copied().collect();
+        let mut want: Vec<f32> = (0..3)
+            .flat_map(|k| values(10 * i as i32 + k))
+            .map(|v| v as f32)
+            .collect();
+        got.sort_by(f32::total_cmp);
+        want.sort_by(f32::total_cmp);
+        assert_eq!(got, want, "{path:?}");
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path.with_extension("json")).unwrap())
+                .unwrap();
+        assert_eq!(
+            json["SliceTiming"],
+            serde_json::json!([0.0, 0.8, 0.4]),
+            "{path:?}: {json}"
+        );
+    }
 }
 
 /// One enhanced XA file holding a volume: its frames' TimeAfterStart less their minimum, when
@@ -1482,13 +1552,12 @@ fn enhanced_mr(
     obj
 }
 
-/// `obj` made a multi-frame file of `frames`' pixels (16 bits, in order), converted as the only
-/// file of its folder; the NIfTI files written (the folder lives as long as the handle).
-fn convert_multiframe(
+/// `obj` made a multi-frame file of `frames`' pixels (16 bits, in order), written to `path`.
+fn write_multiframe(
     mut obj: dicom_object::InMemDicomObject,
     frames: &[Slice],
-    name: &str,
-) -> (tempfile::TempDir, Vec<std::path::PathBuf>) {
+    path: &std::path::Path,
+) {
     use dicom_core::{DataElement, PrimitiveValue, VR};
     use dicom_dictionary_std::{tags, uids};
     let pixels: Vec<u8> = frames
@@ -1500,9 +1569,18 @@ fn convert_multiframe(
         VR::OW,
         PrimitiveValue::U8(pixels.into()),
     ));
+    write_object(obj, path, uids::EXPLICIT_VR_LITTLE_ENDIAN);
+}
+
+/// `obj` made a multi-frame file of `frames`' pixels (16 bits, in order), converted as the only
+/// file of its folder; the NIfTI files written (the folder lives as long as the handle).
+fn convert_multiframe(
+    obj: dicom_object::InMemDicomObject,
+    frames: &[Slice],
+    name: &str,
+) -> (tempfile::TempDir, Vec<std::path::PathBuf>) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(format!("in/{name}.dcm"));
-    write_object(obj, &path, uids::EXPLICIT_VR_LITTLE_ENDIAN);
+    write_multiframe(obj, frames, &dir.path().join(format!("in/{name}.dcm")));
     let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
     (dir, nii)
 }

@@ -232,6 +232,8 @@ const PIXEL_VALUE_TRANSFORMATION_SEQ: Tag = Tag(0x0028, 0x9145);
 const MR_DIFFUSION_SEQ: Tag = Tag(0x0018, 0x9117);
 const FRAME_CONTENT_SEQ: Tag = Tag(0x0020, 0x9111);
 const MR_ECHO_SEQ: Tag = Tag(0x0018, 0x9114);
+/// MR Timing and Related Parameters Sequence (RepetitionTime of an enhanced MR file).
+const MR_TIMING_SEQ: Tag = Tag(0x0018, 0x9112);
 const EFFECTIVE_ECHO_TIME: Tag = Tag(0x0018, 0x9082);
 const TEMPORAL_POSITION_INDEX: Tag = Tag(0x0020, 0x9128);
 const GE_B_VALUE: Tag = Tag(0x0043, 0x1039);
@@ -629,7 +631,15 @@ pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
                 .and_then(|s| first_item(s, MR_ECHO_SEQ))
                 .and_then(|e| f64_of(e, EFFECTIVE_ECHO_TIME))
         }),
-        repetition_time: super::ge::repetition_time_ms(&obj, f64_of(&obj, tags::REPETITION_TIME)),
+        // An enhanced file's is in its shared MR Timing and Related Parameters item.
+        repetition_time: super::ge::repetition_time_ms(
+            &obj,
+            f64_of(&obj, tags::REPETITION_TIME).or_else(|| {
+                first_item(&obj, SHARED)
+                    .and_then(|s| first_item(s, MR_TIMING_SEQ))
+                    .and_then(|t| f64_of(t, tags::REPETITION_TIME))
+            }),
+        ),
         frame_of_reference: str_of(&obj, tags::FRAME_OF_REFERENCE_UID)
             .unwrap_or_default()
             .into(),

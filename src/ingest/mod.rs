@@ -250,7 +250,7 @@ pub fn scan_paths(inputs: &[PathBuf]) -> Result<Inventory, IngestError> {
         }
         groups.push((k, run));
     }
-    let grouped: Vec<(Series, Vec<PathBuf>)> = groups
+    let grouped: Vec<(Vec<Series>, Vec<PathBuf>)> = groups
         .into_par_iter()
         .map(|((patient_id, study_uid, series_uid), mut files)| {
             files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -265,40 +265,31 @@ pub fn scan_paths(inputs: &[PathBuf]) -> Result<Inventory, IngestError> {
                     false
                 }
             });
-            let refs: Vec<&FileRecord> = files.iter().map(|f| &**f).collect();
-            let (kind, from_desc) = classify::classify(&refs);
-            let has_pixels = files.iter().any(|f| f.has_pixels);
-            let plan = if has_pixels && !matches!(kind, SeriesKind::Seg) {
-                geometry::plan_series(&refs)
+            // A multi-frame file that places each of its frames is a volume (or a 4D set) of
+            // its own: dcm2niix converts it alone, never stacked with the series' other files.
+            let (alone, rest): (Vec<_>, Vec<_>) = if files.len() > 1 {
+                files.into_iter().partition(|f| places_its_frames(f))
             } else {
-                Ok(Vec::new())
+                (Vec::new(), files)
             };
-            let first = &files[0];
-            let series = Series {
-                patient_name: first.patient_name.to_string(),
-                modality: first.modality.to_string(),
-                series_number: first.series_number,
-                description: first.series_description.to_string(),
-                patient_id: patient_id.to_string(),
-                study_uid: study_uid.to_string(),
-                series_uid: series_uid.to_string(),
-                kind,
-                kind_from_description: from_desc,
-                plan,
-                files,
-            };
-            (series, duplicates)
+            let parts = std::iter::once(rest)
+                .filter(|r| !r.is_empty())
+                .chain(alone.into_iter().map(|f| vec![f]))
+                .map(|files| make_series(&patient_id, &study_uid, &series_uid, files))
+                .collect();
+            (parts, duplicates)
         })
         .collect();
     let mut series = Vec::with_capacity(grouped.len());
-    for (s, duplicates) in grouped {
+    for (parts, duplicates) in grouped {
+        let patient_id = parts.first().map(|s| s.patient_id.clone());
         inv.rejected
             .extend(duplicates.into_iter().map(|path| Rejected {
                 path,
                 reason: RejectReason::Duplicate,
-                patient_id: Some(s.patient_id.clone()),
+                patient_id: patient_id.clone(),
             }));
-        series.push(s);
+        series.extend(parts);
     }
     series.sort_by(|a, b| {
         (&a.patient_id, &a.study_uid, a.series_number, &a.series_uid).cmp(&(
@@ -311,6 +302,48 @@ pub fn scan_paths(inputs: &[PathBuf]) -> Result<Inventory, IngestError> {
     inv.series = series;
     inv.rejected.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(inv)
+}
+
+/// Whether a file holds several frames each with its own position (an enhanced MR/PET/CT file),
+/// which dcm2niix converts on its own (its `sliceOrder` from the frames' positions).
+fn places_its_frames(f: &FileRecord) -> bool {
+    f.frames > 1
+        && f.mosaic.is_none()
+        && f.images.len() == f.frames as usize
+        && f.images.iter().all(|i| i.position.is_some())
+}
+
+/// One series of the inventory: its files (sorted, de-duplicated), kind and volume plan. (The
+/// records stay boxed: `Series::files` holds them so, moved from the scan without a copy.)
+#[allow(clippy::vec_box)]
+fn make_series(
+    patient_id: &str,
+    study_uid: &str,
+    series_uid: &str,
+    files: Vec<Box<FileRecord>>,
+) -> Series {
+    let refs: Vec<&FileRecord> = files.iter().map(|f| &**f).collect();
+    let (kind, from_desc) = classify::classify(&refs);
+    let has_pixels = files.iter().any(|f| f.has_pixels);
+    let plan = if has_pixels && !matches!(kind, SeriesKind::Seg) {
+        geometry::plan_series(&refs)
+    } else {
+        Ok(Vec::new())
+    };
+    let first = &files[0];
+    Series {
+        patient_name: first.patient_name.to_string(),
+        modality: first.modality.to_string(),
+        series_number: first.series_number,
+        description: first.series_description.to_string(),
+        patient_id: patient_id.to_string(),
+        study_uid: study_uid.to_string(),
+        series_uid: series_uid.to_string(),
+        kind,
+        kind_from_description: from_desc,
+        plan,
+        files,
+    }
 }
 
 fn fmt_num(x: f64) -> String {
