@@ -242,15 +242,54 @@ fn non_uniform_spacing_is_rejected() {
     assert!(err.contains("non-uniform slice spacing"), "{err}");
 }
 
+/// Files of one series that differ in matrix size, RepetitionTime or FlipAngle are not stacked
+/// together: each kind makes its own volume, as dcm2niix v1.0.20260724 converts them ("Slices not
+/// stacked: dimensions vary / TR varies / flip angle varies"; on the same series built with
+/// pydicom it wrote a 16×8×1 and a 16×16×3 file, and two 3-slice files for two TRs and for two
+/// flip angles, identical to ancilla's). Regression: mixed matrix sizes rejected the whole
+/// series, and two TRs or flip angles at each position were stacked as one 4D file.
 #[test]
-fn mixed_matrix_sizes_are_rejected() {
+fn files_of_another_matrix_tr_or_flip_angle_make_their_own_volume() {
+    use dicom_core::VR;
+    use dicom_dictionary_std::tags;
     let dir = tempfile::tempdir().unwrap();
-    let mut slices = stack("1.2.3.18", 3, [0.0, 0.0, 0.0], [0.0, 0.0, 2.0], AXIAL);
+    let mut slices = stack("1.2.3.18", 4, [0.0, 0.0, 0.0], [0.0, 0.0, 2.0], AXIAL);
     slices[1].rows = 2;
     slices[1].values.truncate(10);
+    slices[1].ipp[2] = 2.0;
+    for (k, z) in [0.0, 2.0, 4.0].iter().enumerate() {
+        slices[[0, 2, 3][k]].ipp[2] = *z;
+    }
     write_series(dir.path(), &slices);
-    let err = scan_problem(dir.path());
-    assert!(err.contains("matrix size differs"), "{err}");
+    let inv = ingest::scan_paths(&[dir.path().to_path_buf()]).unwrap();
+    assert_eq!(inv.series.len(), 2);
+    let dims: Vec<[usize; 3]> = inv
+        .series
+        .iter()
+        .map(|s| load_series(s).unwrap()[0].volume.dims())
+        .collect();
+    assert_eq!(dims, [[3, 4, 5], [1, 2, 5]]);
+    for (tag, values) in [
+        (tags::REPETITION_TIME, ["500", "900"]),
+        (tags::FLIP_ANGLE, ["5", "20"]),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut slices = Vec::new();
+        for (t, v) in values.iter().enumerate() {
+            for mut s in stack("1.2.3.19", 3, [0.0, 0.0, 0.0], [0.0, 0.0, 2.0], AXIAL) {
+                s.instance += 3 * t as i32;
+                s.extra.push((tag, VR::DS, v.to_string()));
+                slices.push(s);
+            }
+        }
+        write_series(&dir.path().join("in"), &slices);
+        let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+        assert_eq!(nii.len(), 2, "{tag}: {nii:?}");
+        for n in &nii {
+            let h = nifti::NiftiHeader::from_file(n).unwrap();
+            assert_eq!(&h.dim[..5], &[3, 5, 4, 3, 1], "{tag}: {n:?}");
+        }
+    }
 }
 
 /// A series of several planes (a three-plane localizer: one SeriesInstanceUID, three slices in

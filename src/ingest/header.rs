@@ -78,6 +78,8 @@ pub struct FileRecord {
     pub scanning_sequence: Arc<str>,
     pub echo_time: Option<f64>,
     pub repetition_time: Option<f64>,
+    /// FlipAngle (degrees), top level or the shared MR Timing item's.
+    pub flip_angle: Option<f64>,
     pub frame_of_reference: Arc<str>,
     pub gantry_tilt: Option<f64>,
     pub rows: u32,
@@ -640,6 +642,11 @@ pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
                     .and_then(|t| f64_of(t, tags::REPETITION_TIME))
             }),
         ),
+        flip_angle: f64_of(&obj, tags::FLIP_ANGLE).or_else(|| {
+            first_item(&obj, SHARED)
+                .and_then(|s| first_item(s, MR_TIMING_SEQ))
+                .and_then(|t| f64_of(t, tags::FLIP_ANGLE))
+        }),
         frame_of_reference: str_of(&obj, tags::FRAME_OF_REFERENCE_UID)
             .unwrap_or_default()
             .into(),

@@ -272,8 +272,8 @@ pub fn scan_paths(inputs: &[PathBuf]) -> Result<Inventory, IngestError> {
             } else {
                 (Vec::new(), files)
             };
-            let parts = std::iter::once(rest)
-                .filter(|r| !r.is_empty())
+            let parts = stacks(rest)
+                .into_iter()
                 .chain(alone.into_iter().map(|f| vec![f]))
                 .map(|files| make_series(&patient_id, &study_uid, &series_uid, files))
                 .collect();
@@ -311,6 +311,36 @@ fn places_its_frames(f: &FileRecord) -> bool {
         && f.mosaic.is_none()
         && f.images.len() == f.frames as usize
         && f.images.iter().all(|i| i.position.is_some())
+}
+
+/// The files of a series split as dcm2niix stacks them (`isSameSet`): files of another matrix
+/// (Rows, Columns, frames), RepetitionTime or FlipAngle than the first file's are not stacked
+/// with it, but make a stack of their own — one output each, where a single plan would refuse
+/// the mixed matrices or stack the others as volumes of one 4D file. In order of their first
+/// file; none empty.
+#[allow(clippy::vec_box)]
+fn stacks(files: Vec<Box<FileRecord>>) -> Vec<Vec<Box<FileRecord>>> {
+    // dcm2niix compares the values as 32-bit floats (missing: 0).
+    let same = |a: Option<f64>, b: Option<f64>| {
+        (a.unwrap_or(0.0) as f32 - b.unwrap_or(0.0) as f32).abs() <= f32::EPSILON
+    };
+    // (Images without orientation are stacked per matrix size by their plan, as dcm2niix
+    // names them: `geometry::plan_unplaced`.)
+    let placed = |f: &FileRecord| f.images.iter().any(|i| i.orientation.is_some());
+    let stackable = |a: &FileRecord, b: &FileRecord| {
+        ((a.rows, a.columns, a.frames) == (b.rows, b.columns, b.frames)
+            || !(placed(a) || placed(b)))
+            && same(a.repetition_time, b.repetition_time)
+            && same(a.flip_angle, b.flip_angle)
+    };
+    let mut out: Vec<Vec<Box<FileRecord>>> = Vec::new();
+    for f in files {
+        match out.iter_mut().find(|s| stackable(&s[0], &f)) {
+            Some(stack) => stack.push(f),
+            None => out.push(vec![f]),
+        }
+    }
+    out
 }
 
 /// One series of the inventory: its files (sorted, de-duplicated), kind and volume plan. (The
