@@ -33,6 +33,38 @@ fn not_released_reasons(out: &Path) -> Vec<String> {
         .collect()
 }
 
+/// `ancilla deid INPUT --out OUT --key KEY --subjects MAP --quiet`, which must succeed.
+fn deid_quietly(input: &Path, out: &Path, key: &Path, map: &Path) {
+    let o = ancilla(&[
+        "deid",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--subjects",
+        map.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// `ancilla convert INPUT --out NIFTI`, which must succeed: the sidecar of a NIfTI file written.
+fn converted_sidecar(input: &Path, nifti: &Path) -> Json {
+    let o = ancilla(&[
+        "convert",
+        input.to_str().unwrap(),
+        "--out",
+        nifti.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let sidecar = files(nifti)
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "json") && !p.ends_with("convert-report.json"))
+        .expect("a sidecar");
+    serde_json::from_str(&std::fs::read_to_string(sidecar).unwrap()).unwrap()
+}
+
 fn deid(dir: &Path, out: &Path, key: &Path, map: &Path) -> std::process::Output {
     ancilla(&[
         "deid",
@@ -1005,18 +1037,7 @@ fn siemens_csa_headers_are_released_with_their_acquisition_fields_only() {
             support::write_object(obj, &file, ts);
         }
         let out = d.path().join(name).join("deid");
-        let o = ancilla(&[
-            "deid",
-            input.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--key",
-            key.to_str().unwrap(),
-            "--subjects",
-            map.to_str().unwrap(),
-            "--quiet",
-        ]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        deid_quietly(&input, &out, &key, &map);
         let released = released_dicom(&out);
         assert_eq!(
             released.len(),
@@ -1035,20 +1056,7 @@ fn siemens_csa_headers_are_released_with_their_acquisition_fields_only() {
             assert!(obj.element(t).is_ok(), "{name}: CSA header {t} removed");
         }
         let nifti = d.path().join(name).join("nifti");
-        let o = ancilla(&[
-            "convert",
-            out.to_str().unwrap(),
-            "--out",
-            nifti.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let sidecar = files(&nifti)
-            .into_iter()
-            .find(|p| {
-                p.extension().is_some_and(|e| e == "json") && !p.ends_with("convert-report.json")
-            })
-            .expect("a sidecar");
-        let s: Json = serde_json::from_str(&std::fs::read_to_string(sidecar).unwrap()).unwrap();
+        let s = converted_sidecar(&out, &nifti);
         let timing: Vec<f64> = s["SliceTiming"]
             .as_array()
             .unwrap_or_else(|| panic!("{name}: no SliceTiming"))
@@ -1110,18 +1118,7 @@ fn ge_protocol_block_is_released_with_its_timing_lines_only() {
             }
         }
         let out = d.path().join(name).join("deid");
-        let o = ancilla(&[
-            "deid",
-            input.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--key",
-            key.to_str().unwrap(),
-            "--subjects",
-            map.to_str().unwrap(),
-            "--quiet",
-        ]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        deid_quietly(&input, &out, &key, &map);
         let released = released_dicom(&out);
         assert_eq!(
             released.len(),
@@ -1147,20 +1144,7 @@ fn ge_protocol_block_is_released_with_its_timing_lines_only() {
             "{name}"
         );
         let nifti = d.path().join(name).join("nifti");
-        let o = ancilla(&[
-            "convert",
-            out.to_str().unwrap(),
-            "--out",
-            nifti.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let sidecar = files(&nifti)
-            .into_iter()
-            .find(|p| {
-                p.extension().is_some_and(|e| e == "json") && !p.ends_with("convert-report.json")
-            })
-            .expect("a sidecar");
-        let s: Json = serde_json::from_str(&std::fs::read_to_string(sidecar).unwrap()).unwrap();
+        let s = converted_sidecar(&out, &nifti);
         assert_eq!(
             s["SliceTiming"],
             serde_json::json!([0.0, 1.0, 0.333333, 1.33333, 0.666667, 1.66667]),
