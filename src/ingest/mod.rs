@@ -1,10 +1,13 @@
 //! Ingest: directory walk, header-only DICOM parsing (PS3.10 files, stopping before Pixel Data),
 //! inventory of patients / studies / series, series classification and geometry plan, every file
-//! accounted for (used, or rejected with its reason).
+//! accounted for (used, or rejected with its reason). A series' files are stacked as dcm2niix
+//! v1.0.20260724 stacks them: each multi-frame file that places its frames alone, the others in
+//! stacks of one matrix size, RepetitionTime and FlipAngle (each stack a `Series` of its own).
 //!
 //! Submodules: `walk` (parallel directory walk), `header` (one file → `FileRecord`),
 //! `classify` (series kind), `flat_header` (an enhanced header seen as a classic one), `geometry` (slice order, checks, splitting → `VolumePlan`),
-//! `siemens` (CSA header, private b-value, mosaic tiles, protocol), `readout` (phase-encoding
+//! `siemens` (CSA header, private b-value, mosaic tiles, protocol), `ge` (GE's EPI names, group
+//! delay and protocol data block), `readout` (phase-encoding
 //! matrix and EPI echo spacing for the sidecar), `preflight` (lengths checked before parsing),
 //! `inventory_json` (the PHI-free inventory written by `--json`).
 
