@@ -269,6 +269,10 @@ fn files_of_another_matrix_tr_or_flip_angle_make_their_own_volume() {
         .map(|s| load_series(s).unwrap()[0].volume.dims())
         .collect();
     assert_eq!(dims, [[3, 4, 5], [1, 2, 5]]);
+    // The scan says so.
+    assert_eq!(inv.series[1].part, Some((2, 2)));
+    let line = ingest::series_line(&inv.series[1]);
+    assert!(line.contains("part 2/2 of its series"), "{line}");
     for (tag, values) in [
         (tags::REPETITION_TIME, ["500", "900"]),
         (tags::FLIP_ANGLE, ["5", "20"]),

@@ -49,6 +49,7 @@ pub fn to_json(inv: &Inventory) -> Value {
                 "modality": s.modality,
                 "kind": s.kind.as_str(),
                 "kind_from_description": s.kind_from_description,
+                "part": s.part.map(|(i, n)| json!([i, n])),
                 "files": s.files.len(),
                 "images": s.image_count(),
                 "volumes": volumes,

@@ -83,6 +83,10 @@ pub struct Series {
     pub files: Vec<Box<FileRecord>>,
     /// Volumes the series makes (image series), or why it makes none.
     pub plan: Result<Vec<VolumePlan>, String>,
+    /// (1-based part, parts) when the files of its series UID were not stacked together (a
+    /// multi-frame file placing its frames, another matrix size, TR or flip angle), as dcm2niix
+    /// splits them.
+    pub part: Option<(usize, usize)>,
 }
 
 impl Series {
@@ -275,10 +279,19 @@ pub fn scan_paths(inputs: &[PathBuf]) -> Result<Inventory, IngestError> {
             } else {
                 (Vec::new(), files)
             };
-            let parts = stacks(rest)
+            let stacked: Vec<_> = stacks(rest)
                 .into_iter()
                 .chain(alone.into_iter().map(|f| vec![f]))
-                .map(|files| make_series(&patient_id, &study_uid, &series_uid, files))
+                .collect();
+            let n = stacked.len();
+            let parts = stacked
+                .into_iter()
+                .enumerate()
+                .map(|(i, files)| {
+                    let mut s = make_series(&patient_id, &study_uid, &series_uid, files);
+                    s.part = (n > 1).then_some((i + 1, n));
+                    s
+                })
                 .collect();
             (parts, duplicates)
         })
@@ -376,6 +389,7 @@ fn make_series(
         kind_from_description: from_desc,
         plan,
         files,
+        part: None,
     }
 }
 
@@ -393,6 +407,11 @@ pub fn series_line(s: &Series) -> String {
         s.kind.as_str(),
         s.files.len()
     );
+    if let Some((i, n)) = s.part {
+        line.push_str(&format!(
+            "  [part {i}/{n} of its series: not stacked together]"
+        ));
+    }
     match &s.plan {
         Ok(plans) if plans.is_empty() => line.push_str("  (no image volume)"),
         Ok(plans) => {
