@@ -46,7 +46,8 @@ pub(super) fn ge_timing(
     {
         return out;
     }
-    let software = ge::software_versions(obj);
+    // SoftwareVersions as dcm2niix holds it (values joined by backslashes).
+    let software = crate::ingest::header::str_of(obj, tags::SOFTWARE_VERSIONS).unwrap_or_default();
     let Some(Ok(block)) = ProtocolBlock::of(obj) else {
         return out;
     };

@@ -16,10 +16,9 @@
 use std::io::Read;
 
 use dicom_core::Tag;
-use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
-use super::header::{creator_element, float_number, str_of, text_number, text_of};
+use super::header::{creator_element, float_number, text_number, text_of};
 
 /// Private creator of the acquisition block (group 0019).
 pub const ACQU: &str = "GEMS_ACQU_01";
@@ -312,7 +311,8 @@ impl ProtocolBlock {
         Some(&rest[..end])
     }
 
-    /// dcm2niix's `readKey`: the digits after the key, as one number (0 when absent).
+    /// dcm2niix's `readKey`: the digits after the key's first occurrence, as one number (None
+    /// when absent: dcm2niix's `readKey` gives 0 then, `readKeyN1` −1).
     pub fn integer(&self, key: &str) -> Option<i64> {
         let line = self.after(key)?;
         Some(
@@ -366,11 +366,6 @@ fn atof(s: &str) -> f64 {
         .rev()
         .find_map(|n| s.get(..n).and_then(|p| p.parse::<f64>().ok()))
         .unwrap_or(0.0)
-}
-
-/// SoftwareVersions as dcm2niix holds it (values joined by backslashes).
-pub fn software_versions(obj: &InMemDicomObject) -> String {
-    str_of(obj, tags::SOFTWARE_VERSIONS).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -381,6 +381,16 @@ pub(crate) fn phase_encoding_along_columns(obj: &InMemDicomObject) -> Option<boo
     }
 }
 
+/// A number at the top level (`tag`), else `inner` in the shared functional groups' item
+/// `item` (an enhanced file's acquisition parameters).
+fn top_or_shared(obj: &InMemDicomObject, tag: Tag, item: Tag, inner: Tag) -> Option<f64> {
+    f64_of(obj, tag).or_else(|| {
+        first_item(obj, SHARED)
+            .and_then(|s| first_item(s, item))
+            .and_then(|t| f64_of(t, inner))
+    })
+}
+
 /// The first number of a value held as text (IS, DS), also when its VR is unknown (UN).
 pub(crate) fn text_number(obj: &InMemDicomObject, tag: Tag) -> Option<f64> {
     first_finite(&*value_as(obj, tag, VR::DS)?)
@@ -628,25 +638,18 @@ pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
             .unwrap_or_default()
             .to_ascii_uppercase()
             .into(),
-        echo_time: f64_of(&obj, tags::ECHO_TIME).or_else(|| {
-            first_item(&obj, SHARED)
-                .and_then(|s| first_item(s, MR_ECHO_SEQ))
-                .and_then(|e| f64_of(e, EFFECTIVE_ECHO_TIME))
-        }),
-        // An enhanced file's is in its shared MR Timing and Related Parameters item.
+        // An enhanced file's are in its shared functional groups (MR Echo, MR Timing items).
+        echo_time: top_or_shared(&obj, tags::ECHO_TIME, MR_ECHO_SEQ, EFFECTIVE_ECHO_TIME),
         repetition_time: super::ge::repetition_time_ms(
             &obj,
-            f64_of(&obj, tags::REPETITION_TIME).or_else(|| {
-                first_item(&obj, SHARED)
-                    .and_then(|s| first_item(s, MR_TIMING_SEQ))
-                    .and_then(|t| f64_of(t, tags::REPETITION_TIME))
-            }),
+            top_or_shared(
+                &obj,
+                tags::REPETITION_TIME,
+                MR_TIMING_SEQ,
+                tags::REPETITION_TIME,
+            ),
         ),
-        flip_angle: f64_of(&obj, tags::FLIP_ANGLE).or_else(|| {
-            first_item(&obj, SHARED)
-                .and_then(|s| first_item(s, MR_TIMING_SEQ))
-                .and_then(|t| f64_of(t, tags::FLIP_ANGLE))
-        }),
+        flip_angle: top_or_shared(&obj, tags::FLIP_ANGLE, MR_TIMING_SEQ, tags::FLIP_ANGLE),
         frame_of_reference: str_of(&obj, tags::FRAME_OF_REFERENCE_UID)
             .unwrap_or_default()
             .into(),
