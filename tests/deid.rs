@@ -1127,7 +1127,12 @@ fn ge_protocol_block_is_released_with_its_timing_lines_only() {
             not_released_reasons(&out)
         );
         let obj = dicom_object::open_file(&released[0]).unwrap();
-        for t in [Tag(0x0019, 0x109C), Tag(0x0043, 0x107C)] {
+        for t in [
+            Tag(0x0019, 0x109C),
+            Tag(0x0043, 0x107C),
+            Tag(0x0043, 0x10B2),
+            Tag(0x0019, 0x107F),
+        ] {
             assert!(obj.element(t).is_ok(), "{name}: {t} removed");
         }
         let block = obj
@@ -1151,6 +1156,7 @@ fn ge_protocol_block_is_released_with_its_timing_lines_only() {
             "{name}: {s}"
         );
         assert_eq!(s["RepetitionTime"], 2.1, "{name}");
+        assert_eq!(s["TablePosition"], serde_json::json!([0.0, 0.0, 16.8108]));
     }
 }
 

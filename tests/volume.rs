@@ -1444,6 +1444,12 @@ fn ge_slice_times_are_estimated_from_the_protocol_block() {
     let (json, pixdim) = converted_ge_series("epiRT", true, Some(&lines(1)), false);
     assert_eq!(json["SliceTiming"], interleaved, "{json}");
     assert_eq!((json["RepetitionTime"].as_f64(), pixdim), (Some(2.1), 2.1));
+    // dcm2niix's TablePosition of these headers (MR Table Position Information's third number
+    // minus the table delta).
+    assert_eq!(
+        json["TablePosition"],
+        serde_json::json!([0.0, 0.0, 16.8108])
+    );
     let (json, _) = converted_ge_series("epiRT", true, Some(&lines(1)), true);
     assert_eq!(
         json["SliceTiming"],

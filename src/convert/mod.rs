@@ -6,13 +6,14 @@
 //! (PatientIdentityRemoved YES), otherwise numbered. Submodules: `sidecar`, the JSON sidecar
 //! beside every file; `acquisition_keys`, its Siemens protocol and sequence-description keys;
 //! `pet_keys`, its BIDS-PET keys; `timing`, a 4D file's time between volumes; `derived_dwi`,
-//! a DWI's trace/ADC volumes.
+//! a DWI's trace/ADC volumes; `table_position`, the sidecar's TablePosition.
 
 mod acquisition_keys;
 mod derived_dwi;
 mod ge_timing;
 mod pet_keys;
 mod sidecar;
+mod table_position;
 mod timing;
 mod xa_timing;
 

@@ -257,6 +257,11 @@ pub(super) fn sidecar(
         for (key, value) in super::acquisition_keys::acquisition_keys(&obj, &facts) {
             m.insert(key.into(), value);
         }
+        if let Some(xyz) =
+            super::table_position::table_position(&obj, csa.as_ref(), maker.as_deref())
+        {
+            m.insert("TablePosition".into(), json!(xyz));
+        }
         // Every echo of a multi-echo series says which it is (dcm2niix: the first too).
         let echo_split = series
             .plan

@@ -21,11 +21,12 @@ use crate::datetime::Date;
 /// them in private attributes only (classic DWI b-values and gradient directions, a mosaic's
 /// image count, Philips' floating-point scale, GE's image type, Siemens XA's time after the
 /// acquisition's start, which its slice times come from; GE's EPI names, group delay and
-/// cycling mode, which its slice times depend on): numbers and code strings of the acquisition,
+/// cycling mode, which its slice times depend on; the table's position, the sidecar's
+/// TablePosition): numbers and code strings of the acquisition,
 /// no identity — without them a de-identified DWI has no b-values. The two Siemens CSA headers
 /// and GE's protocol data block are on it too, but never kept whole: [`super::csa`] and
 /// [`super::ge_protocol`] rewrite them with their acquisition fields only.
-pub const SAFE_PRIVATE: [(u16, &str, u8); 36] = [
+pub const SAFE_PRIVATE: [(u16, &str, u8); 41] = [
     (0x7053, "Philips PET Private Group", 0x00), // SUV scale factor
     (0x7053, "Philips PET Private Group", 0x09), // activity concentration scale factor
     (0x0009, "GEMS_PETD_01", 0x0D),              // scan start (decay reference) date-time
@@ -36,6 +37,8 @@ pub const SAFE_PRIVATE: [(u16, &str, u8); 36] = [
     (0x0019, "SIEMENS MR HEADER", 0x0E),         // DiffusionGradientDirection
     (0x0019, "SIEMENS MR HEADER", 0x27),         // B_matrix
     (0x0019, "SIEMENS MR HEADER", 0x18),         // RealDwellTime (DwellTime)
+    (0x0019, "SIEMENS MR HEADER", 0x14),         // ImaRelTablePosition (table, mm)
+    (0x0021, "SIEMENS MR SDS 01", 0x05),         // RelTablePosition (XA: table, mm)
     (0x0051, "SIEMENS MR HEADER", 0x0E),         // ImageOrientationText ("Tra>Cor(-6.2)")
     (0x0051, "SIEMENS MR HEADER", 0x0F),         // coil string ("T:HEA;HEP")
     (0x0051, "SIEMENS MR HEADER", 0x11),         // ImaPATModeText (acceleration, "p2")
@@ -43,6 +46,7 @@ pub const SAFE_PRIVATE: [(u16, &str, u8); 36] = [
     (0x0029, super::csa::CREATOR, 0x10),         // CSA image header (reduced)
     (0x0029, super::csa::CREATOR, 0x20),         // CSA series header (reduced)
     (0x0019, "GEMS_ACQU_01", 0x17),              // series plane (3-plane: localizer)
+    (0x0019, "GEMS_ACQU_01", 0x7F),              // table delta (mm)
     (0x0019, "GEMS_ACQU_01", 0x9C),              // pulse sequence name (epi, epiRT, epi2)
     (0x0019, "GEMS_ACQU_01", 0x9E),              // internal pulse sequence name (EPI, EPI2)
     (0x0019, "GEMS_ACQU_01", 0xB3),              // user data 12 (diffusion gradient cycling)
@@ -55,6 +59,7 @@ pub const SAFE_PRIVATE: [(u16, &str, u8); 36] = [
     (0x0043, "GEMS_PARM_01", 0x30),              // diffusion direction type (DTI or not)
     (0x0043, "GEMS_PARM_01", 0x39),              // b-value (slop_int_6..9)
     (0x0043, "GEMS_PARM_01", 0x7C),              // epiRT group delay (s; part of the TR)
+    (0x0043, "GEMS_PARM_01", 0xB2),              // table position information (mm)
     (0x0025, "GEMS_SERS_01", 0x1B),              // protocol data block (reduced)
     (0x2001, "Philips Imaging DD 001", 0x03),    // diffusion b-factor
     (0x2005, "Philips MR Imaging DD 001", 0x0E), // MR scale slope (floating-point values)
@@ -62,6 +67,7 @@ pub const SAFE_PRIVATE: [(u16, &str, u8); 36] = [
     (0x2005, "Philips MR Imaging DD 001", 0xB1), // diffusion direction AP
     (0x2005, "Philips MR Imaging DD 001", 0xB2), // diffusion direction FH
     (0x2005, "Philips MR Imaging DD 005", 0x0F), // per-frame private item (its scale slope)
+    (0x2005, "Philips MR Imaging DD 005", 0x3C), // MR stack table position (mm)
 ];
 
 /// What one run needs to transform a data set.

@@ -321,6 +321,14 @@ pub fn ge_epi_series(
                 s.extra
                     .push((Tag(0x0043, 0x0010), VR::LO, "GEMS_PARM_01".into()));
                 s.extra.push((Tag(0x0043, 0x107C), VR::FL, "0.1".into()));
+                // Table position information and the table delta: dcm2niix's TablePosition z is
+                // 17.9108 - 1.1 = 16.8108.
+                s.extra.push((
+                    Tag(0x0043, 0x10B2),
+                    VR::LO,
+                    "960.5\\400\\17.9108\\0\\-9999\\-9999".into(),
+                ));
+                s.extra.push((Tag(0x0019, 0x107F), VR::DS, "1.1".into()));
             }
             out.push(s);
         }
