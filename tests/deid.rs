@@ -924,6 +924,16 @@ fn vendor_private_diffusion_attributes_survive_deidentification() {
         // Siemens XA's TimeAfterStart (its slice times) is kept too.
         put(&mut obj, Tag(0x0021, 0x0011), VR::LO, "SIEMENS MR SDI 02");
         put(&mut obj, Tag(0x0021, 0x1104), VR::DS, "1.25");
+        // So are XA's and UIH's phase-encoding polarity and Siemens' table position.
+        put(&mut obj, Tag(0x0021, 0x111C), VR::IS, "1");
+        put(
+            &mut obj,
+            Tag(0x0065, 0x0010),
+            VR::LO,
+            "Image Private Header",
+        );
+        put(&mut obj, Tag(0x0065, 0x1058), VR::IS, "0");
+        put(&mut obj, Tag(0x0019, 0x1014), VR::IS, "0\\0\\-1253");
         // An unsafe private attribute beside them still goes.
         put(&mut obj, Tag(0x0019, 0x1099), VR::LO, "SCANNER-ROOM-7");
         obj.write_to_file(&p).unwrap();
@@ -955,6 +965,13 @@ fn vendor_private_diffusion_attributes_survive_deidentification() {
         assert!(obj.element(Tag(0x2005, 0x10B0)).is_ok());
         let after_start = obj.element(Tag(0x0021, 0x1104)).unwrap().to_str().unwrap();
         assert_eq!(after_start.trim(), "1.25");
+        for t in [
+            Tag(0x0021, 0x111C),
+            Tag(0x0065, 0x1058),
+            Tag(0x0019, 0x1014),
+        ] {
+            assert!(obj.element(t).is_ok(), "{t} removed");
+        }
         assert!(
             obj.element(Tag(0x0019, 0x1099)).is_err(),
             "unsafe private kept"

@@ -1471,6 +1471,105 @@ fn ge_slice_times_are_estimated_from_the_protocol_block() {
     assert_eq!((json["RepetitionTime"].as_f64(), pixdim), (Some(2.1), 2.1));
 }
 
+/// The sign of PhaseEncodingDirection from each maker's polarity attribute, as dcm2niix
+/// v1.0.20260724 writes it for the same headers (2D EPI, phase encoding along columns):
+/// Siemens XA's (0021,111C) 1 → "j-", 0 → "j"; UIH's (0065,1058) 1 → "j"; GE's
+/// RectilinearPhaseEncodeReordering LINEAR → "j" and `PhaseEncodingPolarityGE` "Flipped",
+/// REVERSE_LINEAR → "j-", "Unflipped". Regression: ancilla wrote only PhaseEncodingAxis "j"
+/// (the polarity came from Siemens' CSA header alone).
+#[test]
+fn phase_encoding_polarity_of_xa_uih_and_ge_is_dcm2niix_s() {
+    use dicom_core::{Tag, VR};
+    use dicom_dictionary_std::tags;
+    // (Manufacturer, its polarity attributes, dcm2niix's PhaseEncodingDirection and
+    // PhaseEncodingPolarityGE)
+    type Case = (
+        &'static str,
+        Vec<(Tag, VR, &'static str)>,
+        &'static str,
+        Option<&'static str>,
+    );
+    let cases: [Case; 5] = [
+        (
+            "Siemens Healthineers",
+            vec![
+                (Tag(0x0021, 0x0011), VR::LO, "SIEMENS MR SDI 02"),
+                (Tag(0x0021, 0x111C), VR::IS, "1"),
+            ],
+            "j-",
+            None,
+        ),
+        (
+            "Siemens Healthineers",
+            vec![
+                (Tag(0x0021, 0x0011), VR::LO, "SIEMENS MR SDI 02"),
+                (Tag(0x0021, 0x111C), VR::IS, "0"),
+            ],
+            "j",
+            None,
+        ),
+        (
+            "UIH",
+            vec![
+                (Tag(0x0065, 0x0010), VR::LO, "Image Private Header"),
+                (Tag(0x0065, 0x1058), VR::IS, "1"),
+            ],
+            "j",
+            None,
+        ),
+        (
+            "GE MEDICAL SYSTEMS",
+            vec![(tags::RECTILINEAR_PHASE_ENCODE_REORDERING, VR::CS, "LINEAR")],
+            "j",
+            Some("Flipped"),
+        ),
+        (
+            "GE MEDICAL SYSTEMS",
+            vec![(
+                tags::RECTILINEAR_PHASE_ENCODE_REORDERING,
+                VR::CS,
+                "REVERSE_LINEAR",
+            )],
+            "j-",
+            Some("Unflipped"),
+        ),
+    ];
+    for (maker, attributes, direction, ge) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let slices: Vec<Slice> = (0..3)
+            .map(|k| {
+                let mut s = Slice::new("1.2.3.91", [0.0, 0.0, 2.0 * k as f64], vec![k; 20]);
+                s.instance = k + 1;
+                s.extra.extend([
+                    (tags::MANUFACTURER, VR::LO, maker.to_string()),
+                    (tags::MR_ACQUISITION_TYPE, VR::CS, "2D".to_string()),
+                    (tags::SCANNING_SEQUENCE, VR::CS, "EP".to_string()),
+                    (
+                        tags::IN_PLANE_PHASE_ENCODING_DIRECTION,
+                        VR::CS,
+                        "COL".to_string(),
+                    ),
+                ]);
+                s.extra
+                    .extend(attributes.iter().map(|(t, vr, v)| (*t, *vr, v.to_string())));
+                s
+            })
+            .collect();
+        write_series(&dir.path().join("in"), &slices);
+        let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+        assert_eq!(nii.len(), 1, "{nii:?}");
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(nii[0].with_extension("json")).unwrap())
+                .unwrap();
+        assert_eq!(json["PhaseEncodingDirection"], direction, "{maker}: {json}");
+        assert!(json.get("PhaseEncodingAxis").is_none(), "{maker}: {json}");
+        assert_eq!(
+            json.get("PhaseEncodingPolarityGE").and_then(|v| v.as_str()),
+            ge
+        );
+    }
+}
+
 /// dcm2niix v1.0.20260724 on the same oblique series (row/column rotated by 20° and 35°, IPP
 /// origin (10, −20, 30), 3 mm steps along the normal, PixelSpacing 0.9\0.75, 24×20×7) wrote this
 /// sform (RAS) and quaternion; ancilla must write the same (facts measured once, outside tests).

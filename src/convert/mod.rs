@@ -6,12 +6,14 @@
 //! (PatientIdentityRemoved YES), otherwise numbered. Submodules: `sidecar`, the JSON sidecar
 //! beside every file; `acquisition_keys`, its Siemens protocol and sequence-description keys;
 //! `pet_keys`, its BIDS-PET keys; `timing`, a 4D file's time between volumes; `derived_dwi`,
-//! a DWI's trace/ADC volumes; `table_position`, the sidecar's TablePosition.
+//! a DWI's trace/ADC volumes; `table_position`, the sidecar's TablePosition;
+//! `phase_polarity`, the sign of its PhaseEncodingDirection.
 
 mod acquisition_keys;
 mod derived_dwi;
 mod ge_timing;
 mod pet_keys;
+mod phase_polarity;
 mod sidecar;
 mod table_position;
 mod timing;

@@ -12,8 +12,8 @@ use crate::ingest::header::{f64_of, first_item, str_of};
 use crate::ingest::Series;
 use crate::volume::assemble::SeriesVolume;
 
-/// BIDS phase encoding of a 2D acquisition, as dcm2niix writes it: with Siemens' polarity (CSA
-/// PhaseEncodingDirectionPositive) `PhaseEncodingDirection` — the voxel axis of
+/// BIDS phase encoding of a 2D acquisition, as dcm2niix writes it: with the maker's polarity
+/// (`positive`, see [`super::phase_polarity`]) `PhaseEncodingDirection` — the voxel axis of
 /// InPlanePhaseEncodingDirection (ROW → i, COL → j), reversed ("-") for a positive column or a
 /// negative row direction, since the written rows are flipped; without it `PhaseEncodingAxis`.
 /// None for 3D acquisitions without an echo train or EPI readout, or spin echoes (dcm2niix writes
@@ -21,6 +21,7 @@ use crate::volume::assemble::SeriesVolume;
 fn phase_encoding(
     obj: &dicom_object::InMemDicomObject,
     csa: Option<&crate::ingest::siemens::Csa>,
+    positive: Option<bool>,
 ) -> Option<(&'static str, String)> {
     let column = crate::ingest::header::phase_encoding_along_columns(obj)?;
     // dcm2niix skips 3D acquisitions except those with an echo train or an EPI readout (a
@@ -34,12 +35,6 @@ fn phase_encoding(
             return None;
         }
     }
-    let polarity = csa.and_then(|c| c.first("PhaseEncodingDirectionPositive"));
-    let positive = match polarity.map(str::trim) {
-        Some("1") => Some(true),
-        Some("0") => Some(false),
-        _ => None,
-    };
     Some(phase_encoding_key(column, positive))
 }
 
@@ -181,13 +176,20 @@ pub(super) fn sidecar(
                     .collect()
             });
         let csa = crate::ingest::siemens::csa_image_header(&obj);
-        if let Some((key, value)) = phase_encoding(&obj, csa.as_ref()) {
+        let maker = crate::ingest::header::maker(&obj);
+        let positive = super::phase_polarity::positive(&obj, csa.as_ref(), maker.as_deref());
+        if let Some((key, value)) = phase_encoding(&obj, csa.as_ref(), positive) {
             m.insert(key.into(), json!(value));
+        }
+        if maker.as_deref() == Some("GE") {
+            if let Some(p) = positive {
+                let text = if p { "Unflipped" } else { "Flipped" };
+                m.insert("PhaseEncodingPolarityGE".into(), json!(text));
+            }
         }
         // A Siemens mosaic's slice times (acquisition order), and in the order its slices are
         // written.
         let mosaic = first_file.is_some_and(|f| f.mosaic.is_some());
-        let maker = crate::ingest::header::maker(&obj);
         let siemens = maker.as_deref() == Some("Siemens");
         // UIH: a time series' AcquisitionTimes, as Siemens' (dcm2niix's `sliceTimingUIH`).
         let uih = maker.as_deref() == Some("UIH");

@@ -19,7 +19,7 @@
 use dicom_core::Tag;
 use dicom_object::InMemDicomObject;
 
-use crate::ingest::header::{creator_element, float_number, private_block, text_of};
+use crate::ingest::header::{float_number, last_private, text_of};
 use crate::ingest::siemens::{significant6, Csa};
 
 /// The table position of a file whose header is `obj` (and CSA image header `csa`), made by
@@ -33,8 +33,8 @@ pub(super) fn table_position(
         "Siemens" => {
             let from_csa = csa.and_then(|c| c.vector("ImaRelTablePosition"));
             let private = || {
-                let v5 = last_nested(obj, 0x0019, "SIEMENS MR HEADER", 0x14, &numbers);
-                let xa = last_nested(obj, 0x0021, "SIEMENS MR SDS 01", 0x05, &numbers);
+                let v5 = last_private(obj, 0x0019, "SIEMENS MR HEADER", 0x14, &numbers);
+                let xa = last_private(obj, 0x0021, "SIEMENS MR SDS 01", 0x05, &numbers);
                 xa.or(v5)
             };
             let v = from_csa
@@ -43,14 +43,14 @@ pub(super) fn table_position(
             [v[0], v[1], -v[2]]
         }
         "Philips" => {
-            let z = last_nested(obj, 0x2005, "Philips MR Imaging DD 005", 0x3C, &|o, t| {
+            let z = last_private(obj, 0x2005, "Philips MR Imaging DD 005", 0x3C, &|o, t| {
                 float_number(o, t).map(|v| v as f32)
             })?;
             [0.0, 0.0, -z]
         }
         "GE" => {
-            let info = last_nested(obj, 0x0043, "GEMS_PARM_01", 0xB2, &numbers)?;
-            let delta = last_nested(obj, 0x0019, "GEMS_ACQU_01", 0x7F, &numbers)
+            let info = last_private(obj, 0x0043, "GEMS_PARM_01", 0xB2, &numbers)?;
+            let delta = last_private(obj, 0x0019, "GEMS_ACQU_01", 0x7F, &numbers)
                 .and_then(|v| v.first().copied())
                 .unwrap_or(0.0);
             [0.0, 0.0, *info.get(2)? - delta]
@@ -72,46 +72,6 @@ fn numbers(obj: &InMemDicomObject, tag: Tag) -> Option<Vec<f32>> {
         .filter_map(|t| t.trim().parse::<f32>().ok())
         .collect();
     (!v.is_empty()).then_some(v)
-}
-
-/// The last value `read` gives for element `low` of `creator`'s block in `group`, in `obj` or in
-/// the items of its sequences (depth first, file order, at most four levels down); the block is
-/// looked up in each data set (PS3.5 7.8.1), and is 0x10 in one that names no creator for it.
-fn last_nested<T>(
-    obj: &InMemDicomObject,
-    group: u16,
-    creator: &str,
-    low: u16,
-    read: &dyn Fn(&InMemDicomObject, Tag) -> Option<T>,
-) -> Option<T> {
-    fn walk<T>(
-        obj: &InMemDicomObject,
-        depth: usize,
-        key: (u16, &str, u16),
-        read: &dyn Fn(&InMemDicomObject, Tag) -> Option<T>,
-        found: &mut Option<T>,
-    ) {
-        let (group, creator, low) = key;
-        let tag = match private_block(obj, group, creator) {
-            Some(_) => creator_element(obj, group, creator, low),
-            None => Some(Tag(group, 0x1000 | low)),
-        };
-        for e in obj.iter() {
-            if Some(e.header().tag) == tag {
-                if let Some(v) = read(obj, e.header().tag) {
-                    *found = Some(v);
-                }
-            }
-            if depth > 0 {
-                for item in e.items().into_iter().flatten() {
-                    walk(item, depth - 1, key, read, found);
-                }
-            }
-        }
-    }
-    let mut found = None;
-    walk(obj, 4, (group, creator, low), read, &mut found);
-    found
 }
 
 #[cfg(test)]

@@ -22,11 +22,13 @@ use crate::datetime::Date;
 /// image count, Philips' floating-point scale, GE's image type, Siemens XA's time after the
 /// acquisition's start, which its slice times come from; GE's EPI names, group delay and
 /// cycling mode, which its slice times depend on; the table's position, the sidecar's
-/// TablePosition): numbers and code strings of the acquisition,
-/// no identity — without them a de-identified DWI has no b-values. The two Siemens CSA headers
+/// TablePosition; the phase-encoding polarity of XA and UIH): numbers and code strings of the
+/// acquisition, no identity — without them a de-identified DWI has no b-values. (GE's raw
+/// header, UserDefineData, which its older EPI's polarity comes from, is not: it is a binary
+/// block of the whole exam.) The two Siemens CSA headers
 /// and GE's protocol data block are on it too, but never kept whole: [`super::csa`] and
 /// [`super::ge_protocol`] rewrite them with their acquisition fields only.
-pub const SAFE_PRIVATE: [(u16, &str, u8); 41] = [
+pub const SAFE_PRIVATE: [(u16, &str, u8); 43] = [
     (0x7053, "Philips PET Private Group", 0x00), // SUV scale factor
     (0x7053, "Philips PET Private Group", 0x09), // activity concentration scale factor
     (0x0009, "GEMS_PETD_01", 0x0D),              // scan start (decay reference) date-time
@@ -43,6 +45,8 @@ pub const SAFE_PRIVATE: [(u16, &str, u8); 41] = [
     (0x0051, "SIEMENS MR HEADER", 0x0F),         // coil string ("T:HEA;HEP")
     (0x0051, "SIEMENS MR HEADER", 0x11),         // ImaPATModeText (acceleration, "p2")
     (0x0021, "SIEMENS MR SDI 02", 0x04),         // TimeAfterStart (s; XA slice times)
+    (0x0021, "SIEMENS MR SDI 02", 0x1C),         // phase-encoding direction positive (XA)
+    (0x0065, "Image Private Header", 0x58),      // phase-encoding polarity (UIH)
     (0x0029, super::csa::CREATOR, 0x10),         // CSA image header (reduced)
     (0x0029, super::csa::CREATOR, 0x20),         // CSA series header (reduced)
     (0x0019, "GEMS_ACQU_01", 0x17),              // series plane (3-plane: localizer)

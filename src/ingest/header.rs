@@ -1190,6 +1190,46 @@ fn nested(
         .find_map(|item| nested(item, depth - 1, read))
 }
 
+/// The last value `read` gives for element `low` of `creator`'s block in `group`, in `obj` or in
+/// the items of its sequences (depth first, file order, at most four levels down); the block is
+/// looked up in each data set (PS3.5 7.8.1), and is 0x10 in one that names no creator for it.
+pub(crate) fn last_private<T>(
+    obj: &InMemDicomObject,
+    group: u16,
+    creator: &str,
+    low: u16,
+    read: &dyn Fn(&InMemDicomObject, Tag) -> Option<T>,
+) -> Option<T> {
+    fn walk<T>(
+        obj: &InMemDicomObject,
+        depth: usize,
+        key: (u16, &str, u16),
+        read: &dyn Fn(&InMemDicomObject, Tag) -> Option<T>,
+        found: &mut Option<T>,
+    ) {
+        let (group, creator, low) = key;
+        let tag = match private_block(obj, group, creator) {
+            Some(_) => creator_element(obj, group, creator, low),
+            None => Some(Tag(group, 0x1000 | low)),
+        };
+        for e in obj.iter() {
+            if Some(e.header().tag) == tag {
+                if let Some(v) = read(obj, e.header().tag) {
+                    *found = Some(v);
+                }
+            }
+            if depth > 0 {
+                for item in e.items().into_iter().flatten() {
+                    walk(item, depth - 1, key, read, found);
+                }
+            }
+        }
+    }
+    let mut found = None;
+    walk(obj, 4, (group, creator, low), read, &mut found);
+    found
+}
+
 /// The component a ComplexImageComponent value names (PS3.3 C.8.13.3.1.1); none for MIXED.
 fn component_word(word: &str) -> Option<Component> {
     match word.trim() {
