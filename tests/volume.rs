@@ -1471,6 +1471,58 @@ fn ge_slice_times_are_estimated_from_the_protocol_block() {
     assert_eq!((json["RepetitionTime"].as_f64(), pixdim), (Some(2.1), 2.1));
 }
 
+/// GE's sidecar keys from its private attributes, as dcm2niix v1.0.20260724 writes them for a
+/// series built with pydicom with the same headers (8×8 epiRT, AcquisitionMatrix 0\8\8\0,
+/// phase encoding along columns, echo spacing 560 µs, ASSET 0.5\1, shims 12\-7\30, prescan
+/// reuse RN/s4): EffectiveEchoSpacing 0.00024 s and TotalReadoutTime 0.00168 s (its estimate
+/// from the echo spacing: GE records no phase-encoding bandwidth), ParallelReductionFactorInPlane
+/// 2, ParallelReductionFactorOutOfPlane 1. Regression: ancilla wrote none of them, so a GE EPI
+/// had no readout time for distortion correction.
+#[test]
+fn ge_readout_time_and_private_keys_are_dcm2niix_s() {
+    use dicom_core::{Tag, VR};
+    use dicom_dictionary_std::tags;
+    let dir = tempfile::tempdir().unwrap();
+    let mut slices = ge_epi_series("1.2.3.47", "epiRT", true, None, false);
+    for s in &mut slices {
+        s.rows = 8;
+        s.cols = 8;
+        s.values = (0..64).map(|v| v + s.instance).collect();
+        s.extra.extend([
+            (
+                tags::IN_PLANE_PHASE_ENCODING_DIRECTION,
+                VR::CS,
+                "COL".into(),
+            ),
+            (tags::ACQUISITION_MATRIX, VR::US, "0\\8\\8\\0".into()),
+            (Tag(0x0019, 0x109E), VR::LO, "EPI".into()),
+            (Tag(0x0043, 0x102C), VR::SS, "560".into()),
+            (Tag(0x0043, 0x1083), VR::DS, "0.5\\1".into()),
+            (Tag(0x0043, 0x1002), VR::SS, "12".into()),
+            (Tag(0x0043, 0x1003), VR::SS, "-7".into()),
+            (Tag(0x0043, 0x1004), VR::SS, "30".into()),
+            (Tag(0x0043, 0x1095), VR::LO, "RN/s4".into()),
+        ]);
+    }
+    write_series(&dir.path().join("in"), &slices);
+    let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+    assert_eq!(nii.len(), 1, "{nii:?}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(nii[0].with_extension("json")).unwrap())
+            .unwrap();
+    for (key, expected) in [
+        ("EffectiveEchoSpacing", serde_json::json!(0.00024)),
+        ("TotalReadoutTime", serde_json::json!(0.00168)),
+        ("ParallelReductionFactorInPlane", serde_json::json!(2.0)),
+        ("ParallelReductionFactorOutOfPlane", serde_json::json!(1.0)),
+        ("ShimSetting", serde_json::json!([12, -7, 30])),
+        ("PrescanReuseString", serde_json::json!("RN/s4")),
+        ("InternalPulseSequenceName", serde_json::json!("EPI")),
+    ] {
+        assert_eq!(json[key], expected, "{key}: {json}");
+    }
+}
+
 /// The sign of PhaseEncodingDirection from each maker's polarity attribute, as dcm2niix
 /// v1.0.20260724 writes it for the same headers (2D EPI, phase encoding along columns):
 /// Siemens XA's (0021,111C) 1 → "j-", 0 → "j"; UIH's (0065,1058) 1 → "j"; GE's

@@ -128,19 +128,12 @@ pub(super) fn ge_timing(
     out
 }
 
-/// dcm2niix's gradient cycling mode of a GE diffusion series: off (times computed) on scanners
-/// without cycling, or in the special-off mode of a Premier (user data 15 = 0.72) or a UHP /
-/// 7.0T (0.5 to 1.0).
+/// dcm2niix's gradient cycling mode of a GE diffusion series is off, or special-off: slice times
+/// can be told.
 fn cycling_off(obj: &InMemDicomObject, epi: &ge::Epi) -> bool {
     let model =
         crate::ingest::header::str_of(obj, tags::MANUFACTURER_MODEL_NAME).unwrap_or_default();
-    let premier = model.contains("Premier");
-    let uhp = model.contains("UHP") || model.contains("7.0T");
-    if !(premier || uhp) {
-        return true;
-    }
-    let ud15 = epi.user_data_15.unwrap_or(0.0) as f32;
-    (premier && (ud15 - 0.72).abs() < 1e-4) || (uhp && (0.5..=1.0).contains(&ud15))
+    ge::Cycling::of(&model, epi).per_tr()
 }
 
 /// dcm2niix's `sliceTimeGE`: the time (ms) of each slice in acquisition-index order, `period`

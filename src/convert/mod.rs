@@ -7,10 +7,11 @@
 //! beside every file; `acquisition_keys`, its Siemens protocol and sequence-description keys;
 //! `pet_keys`, its BIDS-PET keys; `timing`, a 4D file's time between volumes; `derived_dwi`,
 //! a DWI's trace/ADC volumes; `table_position`, the sidecar's TablePosition;
-//! `phase_polarity`, the sign of its PhaseEncodingDirection.
+//! `phase_polarity`, the sign of its PhaseEncodingDirection; `ge_keys`, its GE private keys.
 
 mod acquisition_keys;
 mod derived_dwi;
+mod ge_keys;
 mod ge_timing;
 mod pet_keys;
 mod phase_polarity;

@@ -259,6 +259,11 @@ pub(super) fn sidecar(
         for (key, value) in super::acquisition_keys::acquisition_keys(&obj, &facts) {
             m.insert(key.into(), value);
         }
+        if maker.as_deref() == Some("GE") {
+            for (key, value) in super::ge_keys::ge_keys(&obj) {
+                m.insert(key.into(), value);
+            }
+        }
         if let Some(xyz) =
             super::table_position::table_position(&obj, csa.as_ref(), maker.as_deref())
         {

@@ -94,6 +94,46 @@ pub struct Epi {
     pub user_data_15: Option<f64>,
 }
 
+/// GE's diffusion gradient cycling mode (dcm2niix's `diffCyclingModeGE`, its issue 635).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cycling {
+    /// A scanner without cycling (not a Premier, UHP or 7.0T).
+    Off,
+    /// Cycling over every TR (the default of cycling scanners).
+    AllTr,
+    /// Over two TRs (user data 12 = 2).
+    TwoTr,
+    /// Over three TRs (user data 12 = 3).
+    ThreeTr,
+    /// The special-off mode: a Premier with user data 15 = 0.72, a UHP or 7.0T with 0.5 to 1.
+    SpecialOff,
+}
+
+impl Cycling {
+    /// The mode of a diffusion series (`epi`) on the scanner `model`.
+    pub fn of(model: &str, epi: &Epi) -> Cycling {
+        let premier = model.contains("Premier");
+        let uhp = model.contains("UHP") || model.contains("7.0T");
+        if !(premier || uhp) {
+            return Cycling::Off;
+        }
+        let ud15 = epi.user_data_15.unwrap_or(0.0) as f32;
+        if (premier && (ud15 - 0.72).abs() < 1e-4) || (uhp && (0.5..=1.0).contains(&ud15)) {
+            return Cycling::SpecialOff;
+        }
+        match epi.user_data_12.map(f64::round) {
+            Some(2.0) => Cycling::TwoTr,
+            Some(3.0) => Cycling::ThreeTr,
+            _ => Cycling::AllTr,
+        }
+    }
+
+    /// The slices are acquired within each TR as without cycling (slice times can be told).
+    pub fn per_tr(self) -> bool {
+        matches!(self, Cycling::Off | Cycling::SpecialOff)
+    }
+}
+
 /// The EPI kind of a GE file, from its names and group delay in dcm2niix's order of reading.
 pub fn epi(obj: &InMemDicomObject) -> Epi {
     let text = |low| private(obj, 0x0019, ACQU, low).and_then(|t| text_of(obj, t));

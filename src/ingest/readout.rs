@@ -15,7 +15,10 @@
 //!   (1 when the protocol does not say).
 //! - ParallelReductionFactorInPlane and MultibandAccelerationFactor: Siemens' protocol
 //!   (`sPat.lAccelFactPE`, `sSliceAcceleration.lMultiBandFactor` in the MrPhoenixProtocol text of
-//!   the CSA series header).
+//!   the CSA series header); GE's ASSET factor (0043,xx83).
+//! - GE (no phase-encoding bandwidth): EffectiveEchoSpacing estimated from its recorded echo
+//!   spacing (0043,xx2C), the acquired lines and ASSET factor (dcm2niix's
+//!   NotPhysicalTotalReadOutTimeGE), TotalReadoutTime from it as above.
 
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
@@ -71,19 +74,34 @@ pub fn readout_keys(
     // dcm2niix reads for every maker but Siemens, and writes from 1 up.
     let accel = if maker == "Siemens" {
         positive(protocol_value("sPat.lAccelFactPE"))
+    } else if maker == "GE" {
+        ge_acceleration(obj)
     } else {
         f64_of(obj, tags::PARALLEL_REDUCTION_FACTOR_IN_PLANE).filter(|a| *a >= 1.0)
     };
     if let Some(a) = accel {
         keys.push(("ParallelReductionFactorInPlane", json!(a)));
     }
+    // GE's from its echo spacing, acquired lines and ASSET factor.
+    let ge_spacing = (maker == "GE")
+        .then(|| ge_effective_echo_spacing(obj, acquisition_pe?, accel?))
+        .flatten();
     if let (Some(b), Some(pe)) = (bandwidth, recon_pe.filter(|pe| *pe > 1)) {
         let spacing = effective_echo_spacing(b, pe);
-        keys.push(("EffectiveEchoSpacing", json!(spacing)));
+        if ge_spacing.is_none() {
+            keys.push(("EffectiveEchoSpacing", json!(spacing)));
+        }
         // The spacing before in-plane acceleration (none known: none).
         let a = accel.unwrap_or(1.0);
         keys.push(("DerivedVendorReportedEchoSpacing", json!(spacing * a)));
-        keys.push(("TotalReadoutTime", json!(total_readout_time(spacing, pe))));
+        if ge_spacing.is_none() {
+            keys.push(("TotalReadoutTime", json!(total_readout_time(spacing, pe))));
+        }
+    }
+    if let (Some(spacing), Some(pe)) = (ge_spacing, recon_pe.filter(|pe| *pe > 1)) {
+        keys.push(("EffectiveEchoSpacing", json!(significant6(spacing))));
+        let total = significant6(total_readout_time(spacing, pe));
+        keys.push(("TotalReadoutTime", json!(total)));
     }
     // Philips: the water-fat shift (2001,xx22, pixels) and, without a phase-encoding bandwidth,
     // the echo spacing and readout time dcm2niix estimates from it (its 32-bit arithmetic):
@@ -141,6 +159,48 @@ pub fn readout_keys(
         keys.push(("AcquisitionNumber", json!(n as i64)));
     }
     keys
+}
+
+/// GE's in-plane acceleration as dcm2niix reads it: the reciprocal of the first ASSET factor
+/// (0043,xx83 of "GEMS_PARM_01", DS `0.5\1`), unless ParallelReductionFactorInPlane (0018,9069)
+/// is larger and above 1; written from 1 up.
+fn ge_acceleration(obj: &InMemDicomObject) -> Option<f64> {
+    let standard = f64_of(obj, tags::PARALLEL_REDUCTION_FACTOR_IN_PLANE);
+    let asset = super::header::last_private(obj, 0x0043, super::ge::PARM, 0x83, &|o, t| {
+        let v = super::header::text_of(o, t)?;
+        let f = v.split('\\').next()?.trim().parse::<f32>().ok()?;
+        (f > 0.0).then(|| f64::from(1.0 / f))
+    });
+    let a = match (asset, standard) {
+        (Some(a), Some(s)) if s > a && s > 1.0 => s,
+        (Some(a), _) => a,
+        (None, s) => s?,
+    };
+    (a >= 1.0).then_some(significant6(a))
+}
+
+/// GE's effective echo spacing (s), dcm2niix's estimate from the echo spacing it records
+/// (0043,xx2C, µs) — the lines acquired, `lines` / `accel` rounded up to a multiple of 2 (of 4
+/// with partial Fourier: ScanOptions PFF or PartialFourier YES), less one, times the spacing,
+/// spread over the acquisition matrix's `lines` − 1 — in its 32-bit arithmetic.
+fn ge_effective_echo_spacing(obj: &InMemDicomObject, lines: u32, accel: f64) -> Option<f64> {
+    let spacing_us = super::header::last_private(obj, 0x0043, super::ge::PARM, 0x2C, &|o, t| {
+        super::header::value_as(o, t, dicom_core::VR::SS)?
+            .to_int::<i64>()
+            .ok()
+    })
+    .filter(|us| *us > 0)?;
+    if lines < 2 || accel <= 0.0 {
+        return None;
+    }
+    let partial_fourier = super::header::str_of(obj, tags::SCAN_OPTIONS)
+        .is_some_and(|o| o.contains("PFF"))
+        || super::header::str_of(obj, tags::PARTIAL_FOURIER)
+            .is_some_and(|p| p.to_ascii_uppercase().starts_with('Y'));
+    let round: f32 = if partial_fourier { 4.0 } else { 2.0 };
+    let acquired = (1.0 / round * lines as f32 / accel as f32).ceil() * round;
+    let total = ((f64::from(acquired) - 1.0) * spacing_us as f64 * 0.000001) as f32;
+    Some(f64::from(total) / f64::from(lines - 1))
 }
 
 /// The phase-encoding lines of AcquisitionMatrix: its non-zero phase entry (rows or columns).

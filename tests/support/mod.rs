@@ -189,6 +189,15 @@ pub fn slice_object(s: &Slice, sop_uid: &str) -> InMemDicomObject {
                 PrimitiveValue::F32(numbers.iter().map(|x| *x as f32).collect())
             };
             o.put(DataElement::new(*t, *vr, value));
+        } else if *vr == VR::US || *vr == VR::SS {
+            // Binary integers, as the floats above.
+            let numbers: Vec<i64> = v.split('\\').filter_map(|x| x.parse().ok()).collect();
+            let value = if *vr == VR::US {
+                PrimitiveValue::U16(numbers.iter().map(|x| *x as u16).collect())
+            } else {
+                PrimitiveValue::I16(numbers.iter().map(|x| *x as i16).collect())
+            };
+            o.put(DataElement::new(*t, *vr, value));
         } else if *vr == VR::OB {
             // Bytes: the text holds them in hex.
             let bytes: Vec<u8> = (0..v.len() / 2)
