@@ -1149,6 +1149,8 @@ fn ge_protocol_block_is_released_with_its_timing_lines_only() {
             Tag(0x0043, 0x107C),
             Tag(0x0043, 0x10B2),
             Tag(0x0019, 0x107F),
+            Tag(0x0043, 0x102C),
+            Tag(0x0043, 0x1083),
         ] {
             assert!(obj.element(t).is_ok(), "{name}: {t} removed");
         }

@@ -18,17 +18,17 @@ use crate::datetime::Date;
 
 /// Safe private attributes kept under option 113111: (group, private creator, element byte).
 /// The PET ones SUV needs, and the MR acquisition numbers conversion needs where the maker puts
-/// them in private attributes only (classic DWI b-values and gradient directions, a mosaic's
+/// them in private attributes only: classic DWI b-values and gradient directions, a mosaic's
 /// image count, Philips' floating-point scale, GE's image type, Siemens XA's time after the
-/// acquisition's start, which its slice times come from; GE's EPI names, group delay and
-/// cycling mode, which its slice times depend on; the table's position, the sidecar's
-/// TablePosition; the phase-encoding polarity of XA and UIH): numbers and code strings of the
-/// acquisition, no identity — without them a de-identified DWI has no b-values. (GE's raw
-/// header, UserDefineData, which its older EPI's polarity comes from, is not: it is a binary
-/// block of the whole exam.) The two Siemens CSA headers
-/// and GE's protocol data block are on it too, but never kept whole: [`super::csa`] and
-/// [`super::ge_protocol`] rewrite them with their acquisition fields only.
-pub const SAFE_PRIVATE: [(u16, &str, u8); 43] = [
+/// acquisition's start (its slice times), GE's EPI names, group delay and cycling mode (its slice
+/// times), GE's echo spacing and ASSET factor (its readout time), the table's position
+/// (TablePosition), the phase-encoding polarity of XA and UIH. Numbers and code strings of the
+/// acquisition, no identity — without them a de-identified DWI has no b-values. GE's raw header
+/// (UserDefineData), which its older EPIs' polarity comes from, is not on it: a binary block of
+/// the whole exam. The two Siemens CSA headers and GE's protocol data block are on it, but never
+/// kept whole: [`super::csa`] and [`super::ge_protocol`] rewrite them with their acquisition
+/// fields only.
+pub const SAFE_PRIVATE: [(u16, &str, u8); 47] = [
     (0x7053, "Philips PET Private Group", 0x00), // SUV scale factor
     (0x7053, "Philips PET Private Group", 0x09), // activity concentration scale factor
     (0x0009, "GEMS_PETD_01", 0x0D),              // scan start (decay reference) date-time
@@ -55,14 +55,18 @@ pub const SAFE_PRIVATE: [(u16, &str, u8); 43] = [
     (0x0019, "GEMS_ACQU_01", 0x9E),              // internal pulse sequence name (EPI, EPI2)
     (0x0019, "GEMS_ACQU_01", 0xB3),              // user data 12 (diffusion gradient cycling)
     (0x0019, "GEMS_ACQU_01", 0xB6),              // user data 15 (cycling special-off mode)
+    (0x0019, "GEMS_ACQU_01", 0xB2),              // user data 11 (diffusion tensor file)
     (0x0019, "GEMS_ACQU_01", 0xBB),              // diffusion direction (user data 20)
     (0x0019, "GEMS_ACQU_01", 0xBC),              // diffusion direction (user data 21)
     (0x0019, "GEMS_ACQU_01", 0xBD),              // diffusion direction (user data 22)
+    (0x0019, "GEMS_ACQU_01", 0xDF),              // number of diffusion T2 (b = 0) images
     (0x0019, "GEMS_ACQU_01", 0xE0),              // number of diffusion directions
+    (0x0043, "GEMS_PARM_01", 0x2C),              // effective echo spacing (µs; readout time)
     (0x0043, "GEMS_PARM_01", 0x2F),              // image type (magnitude, phase, ...)
     (0x0043, "GEMS_PARM_01", 0x30),              // diffusion direction type (DTI or not)
     (0x0043, "GEMS_PARM_01", 0x39),              // b-value (slop_int_6..9)
     (0x0043, "GEMS_PARM_01", 0x7C),              // epiRT group delay (s; part of the TR)
+    (0x0043, "GEMS_PARM_01", 0x83),              // ASSET factors (acceleration)
     (0x0043, "GEMS_PARM_01", 0xB2),              // table position information (mm)
     (0x0025, "GEMS_SERS_01", 0x1B),              // protocol data block (reduced)
     (0x2001, "Philips Imaging DD 001", 0x03),    // diffusion b-factor

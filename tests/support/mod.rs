@@ -338,6 +338,9 @@ pub fn ge_epi_series(
                     "960.5\\400\\17.9108\\0\\-9999\\-9999".into(),
                 ));
                 s.extra.push((Tag(0x0019, 0x107F), VR::DS, "1.1".into()));
+                // Echo spacing (µs) and ASSET factors: GE's readout time.
+                s.extra.push((Tag(0x0043, 0x102C), VR::SS, "560".into()));
+                s.extra.push((Tag(0x0043, 0x1083), VR::DS, "0.5\\1".into()));
             }
             out.push(s);
         }
