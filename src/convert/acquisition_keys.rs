@@ -28,6 +28,49 @@ pub(super) struct SeriesFacts {
     pub volumes: usize,
 }
 
+/// ReconFilterType and ReconFilterSize, as dcm2niix reads them (its issue 983): GE PET's filter
+/// cutoff (0009,xx8F of "GEMS_PETD_01", FL) as the size; else ConvolutionKernel split where its
+/// trailing number starts ("XYZ Gauss4.00": "XYZ Gauss" and 4; none when letters follow the
+/// digits, as in "B30f").
+fn recon_filter(obj: &InMemDicomObject) -> Vec<(&'static str, Value)> {
+    let ge_cutoff = crate::ingest::header::last_private(
+        obj,
+        0x0009,
+        "GEMS_PETD_01",
+        0x8F,
+        &crate::ingest::header::float_number,
+    );
+    if crate::ingest::header::maker(obj).as_deref() == Some("GE") {
+        if let Some(size) = ge_cutoff {
+            return vec![("ReconFilterSize", json!(significant6(size)))];
+        }
+    }
+    let Some(kernel) = str_of(obj, tags::CONVOLUTION_KERNEL) else {
+        return Vec::new();
+    };
+    let mut split: Option<usize> = None;
+    for (i, c) in kernel.char_indices() {
+        if c.is_ascii_digit() || c == '.' {
+            split = split.or(Some(i));
+        } else if c != ' ' {
+            split = None;
+        }
+    }
+    let Some(at) = split.filter(|at| *at > 0) else {
+        return Vec::new();
+    };
+    let mut keys = Vec::new();
+    let name = kernel[..at].trim_end_matches(' ');
+    if !name.is_empty() {
+        keys.push(("ReconFilterType", json!(name)));
+    }
+    let size = crate::ingest::ge::atof(&kernel[at..]);
+    if size > 0.0 {
+        keys.push(("ReconFilterSize", json!(significant6(size))));
+    }
+    keys
+}
+
 /// The keys of a series' first file `obj`, each only when its source holds a value.
 pub(super) fn acquisition_keys(
     obj: &InMemDicomObject,
@@ -59,9 +102,27 @@ pub(super) fn acquisition_keys(
     if let Some(c) = nonlinear_gradient_correction(obj) {
         keys.push(("NonlinearGradientCorrection", json!(c)));
     }
+    keys.extend(recon_filter(obj));
     let mr = str_of(obj, tags::MODALITY).is_some_and(|m| m == "MR");
     if !mr {
         return keys;
+    }
+    if str_of(obj, tags::VARIABLE_FLIP_ANGLE_FLAG)
+        .is_some_and(|f| f.to_ascii_uppercase().starts_with('Y'))
+    {
+        keys.push(("VariableFlipAngleFlag", json!(true)));
+    }
+    let direction = str_of(obj, tags::PARTIAL_FOURIER_DIRECTION)
+        .and_then(|d| d.chars().next())
+        .and_then(|c| match c.to_ascii_uppercase() {
+            'P' => Some("PHASE"),
+            'F' => Some("FREQUENCY"),
+            'S' => Some("SLICE_SELECT"),
+            'C' => Some("COMBINATION"),
+            _ => None,
+        });
+    if let Some(d) = direction {
+        keys.push(("PartialFourierDirection", json!(d)));
     }
     if let Some(n) = number(tags::NUMBER_OF_AVERAGES).filter(|n| *n > 1.0) {
         keys.push(("NumberOfAverages", json!(significant6(n))));
@@ -533,6 +594,83 @@ mod tests {
 
     /// dcm2niix's PulseSequenceType on heudiconv's series: a spoiled FLASH scout (GR, SP), a
     /// BOLD EPI (EP, SK), a multiband diffusion EPI (EP, multiband 3).
+    /// dcm2niix v1.0.20260724's ReconFilterType/ReconFilterSize on series built with pydicom with
+    /// these kernels: "XYZ Gauss4.00" (Siemens PET) → "XYZ Gauss", 4; "Gauss 5.5 " → "Gauss",
+    /// 5.5; "FC13" → "FC", 13; "B30f", "STANDARD" and "12" → none; a GE PET's filter cutoff
+    /// (0009,108F) 5.5 → size 5.5 only (another maker's is not read).
+    #[test]
+    fn recon_filter_is_split_from_the_kernel_as_dcm2niix_splits_it() {
+        use dicom_core::{DataElement, Tag, VR};
+        let with = |maker: &str, kernel: &str| {
+            let mut o = InMemDicomObject::new_empty();
+            o.put(DataElement::new(tags::MANUFACTURER, VR::LO, maker));
+            o.put(DataElement::new(tags::CONVOLUTION_KERNEL, VR::SH, kernel));
+            o
+        };
+        let split = |o: &InMemDicomObject| {
+            let k = recon_filter(o);
+            let get = |n: &str| k.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone());
+            (get("ReconFilterType"), get("ReconFilterSize"))
+        };
+        for (kernel, name, size) in [
+            ("XYZ Gauss4.00", Some("XYZ Gauss"), Some(4.0)),
+            ("Gauss 5.5 ", Some("Gauss"), Some(5.5)),
+            ("FC13", Some("FC"), Some(13.0)),
+            ("B30f", None, None),
+            ("STANDARD", None, None),
+            ("12", None, None),
+        ] {
+            assert_eq!(
+                split(&with("SIEMENS", kernel)),
+                (name.map(|n| json!(n)), size.map(|s| json!(s))),
+                "{kernel}"
+            );
+        }
+        let mut ge = with("GE MEDICAL SYSTEMS", "Gauss3.0");
+        ge.put(DataElement::new(
+            Tag(0x0009, 0x0010),
+            VR::LO,
+            "GEMS_PETD_01",
+        ));
+        ge.put(DataElement::new(
+            Tag(0x0009, 0x108F),
+            VR::FL,
+            dicom_core::value::PrimitiveValue::from(5.5f32),
+        ));
+        assert_eq!(split(&ge), (None, Some(json!(5.5))));
+        ge.put(DataElement::new(tags::MANUFACTURER, VR::LO, "SIEMENS"));
+        assert_eq!(split(&ge), (Some(json!("Gauss")), Some(json!(3.0))));
+    }
+
+    /// dcm2niix's VariableFlipAngleFlag (0018,1315 Y only) and PartialFourierDirection (0018,9036
+    /// by its first letter) on series built with pydicom.
+    #[test]
+    fn flip_angle_flag_and_partial_fourier_direction_are_dcm2niix_s() {
+        use dicom_core::{DataElement, VR};
+        let mut o = InMemDicomObject::new_empty();
+        o.put(DataElement::new(tags::MODALITY, VR::CS, "MR"));
+        o.put(DataElement::new(
+            tags::VARIABLE_FLIP_ANGLE_FLAG,
+            VR::CS,
+            "Y",
+        ));
+        o.put(DataElement::new(
+            tags::PARTIAL_FOURIER_DIRECTION,
+            VR::CS,
+            "COMBINATION",
+        ));
+        let keys = acquisition_keys(&o, &facts(false));
+        assert_eq!(key(&keys, "VariableFlipAngleFlag"), json!(true));
+        assert_eq!(key(&keys, "PartialFourierDirection"), json!("COMBINATION"));
+        o.put(DataElement::new(
+            tags::VARIABLE_FLIP_ANGLE_FLAG,
+            VR::CS,
+            "N",
+        ));
+        let keys = acquisition_keys(&o, &facts(false));
+        assert!(!keys.iter().any(|(k, _)| *k == "VariableFlipAngleFlag"));
+    }
+
     #[test]
     fn pulse_sequence_types_are_dcm2niix_s() {
         use dicom_core::{DataElement, PrimitiveValue, VR};

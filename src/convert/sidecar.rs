@@ -61,7 +61,8 @@ pub(super) fn sidecar(
     let mut m = Map::new();
     m.insert("Modality".into(), json!(series.modality));
     m.insert("SeriesKind".into(), json!(series.kind.as_str()));
-    if let Some(n) = series.series_number {
+    // dcm2niix writes none below 1 (it numbers such a series by a checksum of its UID).
+    if let Some(n) = series.series_number.filter(|n| *n > 0) {
         m.insert("SeriesNumber".into(), json!(n));
     }
     // The volume plan of the file's (first) volume, and the file of its first slice: an echo or

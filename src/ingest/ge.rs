@@ -401,7 +401,7 @@ impl ProtocolBlock {
 }
 
 /// C's `atof`: the longest leading number (0 when none).
-fn atof(s: &str) -> f64 {
+pub(crate) fn atof(s: &str) -> f64 {
     (1..=s.len())
         .rev()
         .find_map(|n| s.get(..n).and_then(|p| p.parse::<f64>().ok()))

@@ -48,11 +48,18 @@ pub fn readout_keys(
     let steps = int_of(obj, tags::MR_ACQUISITION_PHASE_ENCODING_STEPS_IN_PLANE)
         .filter(|n| *n > 0)
         .or_else(|| int_of(obj, tags::NUMBER_OF_PHASE_ENCODING_STEPS).filter(|n| *n > 0));
-    if let Some(n) = steps {
-        keys.push(("PhaseEncodingSteps", json!(n)));
-    }
     // The maker as dcm2niix tells it (first two letters of Manufacturer).
     let maker = crate::ingest::header::maker(obj).unwrap_or_default();
+    // Philips' steps with partial Fourier are those a full acquisition would take (its issue
+    // 377): dcm2niix names them so.
+    if let Some(n) = steps {
+        if maker == "Philips" && partial_fourier(obj) {
+            keys.push(("PartialFourierEnabled", json!("YES")));
+            keys.push(("PhaseEncodingStepsNoPartialFourier", json!(n)));
+        } else {
+            keys.push(("PhaseEncodingSteps", json!(n)));
+        }
+    }
     let along_columns = phase_encoding_along_columns(obj);
     let acquisition_pe = acquisition_matrix_pe(obj);
     if let Some(pe) = acquisition_pe {
@@ -193,14 +200,27 @@ fn ge_effective_echo_spacing(obj: &InMemDicomObject, lines: u32, accel: f64) -> 
     if lines < 2 || accel <= 0.0 {
         return None;
     }
-    let partial_fourier = super::header::str_of(obj, tags::SCAN_OPTIONS)
-        .is_some_and(|o| o.contains("PFF"))
-        || super::header::str_of(obj, tags::PARTIAL_FOURIER)
-            .is_some_and(|p| p.to_ascii_uppercase().starts_with('Y'));
-    let round: f32 = if partial_fourier { 4.0 } else { 2.0 };
+    let round: f32 = if partial_fourier(obj) { 4.0 } else { 2.0 };
     let acquired = (1.0 / round * lines as f32 / accel as f32).ceil() * round;
     let total = ((f64::from(acquired) - 1.0) * spacing_us as f64 * 0.000001) as f32;
     Some(f64::from(total) / f64::from(lines - 1))
+}
+
+/// Partial Fourier acquisition, as dcm2niix tells it: PartialFourier (0018,9081) YES, ScanOptions
+/// holding PFF (GE), or Philips' partial matrix scanned (2001,xx19 of "Philips Imaging DD 001")
+/// YES.
+fn partial_fourier(obj: &InMemDicomObject) -> bool {
+    let yes = |v: Option<String>| v.is_some_and(|v| v.to_ascii_uppercase().starts_with('Y'));
+    let philips = super::header::last_private(
+        obj,
+        0x2001,
+        "Philips Imaging DD 001",
+        0x19,
+        &super::header::text_of,
+    );
+    super::header::str_of(obj, tags::SCAN_OPTIONS).is_some_and(|o| o.contains("PFF"))
+        || yes(super::header::str_of(obj, tags::PARTIAL_FOURIER))
+        || (super::header::maker(obj).as_deref() == Some("Philips") && yes(philips))
 }
 
 /// The phase-encoding lines of AcquisitionMatrix: its non-zero phase entry (rows or columns).
@@ -255,6 +275,50 @@ mod tests {
         // spacing.
         assert_eq!(key(&keys, "ReconMatrixPE"), None);
         assert_eq!(key(&keys, "EffectiveEchoSpacing"), None);
+    }
+
+    /// dcm2niix v1.0.20260724 on series built with pydicom (120 phase-encoding steps): a Philips
+    /// partial matrix scanned (2001,1019 Y) or PartialFourier YES gives PartialFourierEnabled YES
+    /// and PhaseEncodingStepsNoPartialFourier 120; N, or another maker, PhaseEncodingSteps 120.
+    #[test]
+    fn philips_partial_fourier_steps_are_named_as_dcm2niix_names_them() {
+        use dicom_core::{DataElement, Tag, VR};
+        let mut o = InMemDicomObject::new_empty();
+        o.put(DataElement::new(
+            tags::MANUFACTURER,
+            VR::LO,
+            "Philips Medical Systems",
+        ));
+        o.put(DataElement::new(
+            tags::NUMBER_OF_PHASE_ENCODING_STEPS,
+            VR::IS,
+            "120",
+        ));
+        o.put(DataElement::new(
+            Tag(0x2001, 0x0010),
+            VR::LO,
+            "Philips Imaging DD 001",
+        ));
+        o.put(DataElement::new(Tag(0x2001, 0x1019), VR::CS, "Y"));
+        let keys = readout_keys(&o, None, 8, 8, &[]);
+        assert_eq!(key(&keys, "PartialFourierEnabled"), Some(json!("YES")));
+        assert_eq!(
+            key(&keys, "PhaseEncodingStepsNoPartialFourier"),
+            Some(json!(120))
+        );
+        assert_eq!(key(&keys, "PhaseEncodingSteps"), None);
+        o.put(DataElement::new(Tag(0x2001, 0x1019), VR::CS, "N"));
+        let keys = readout_keys(&o, None, 8, 8, &[]);
+        assert_eq!(key(&keys, "PhaseEncodingSteps"), Some(json!(120)));
+        o.put(DataElement::new(tags::PARTIAL_FOURIER, VR::CS, "YES"));
+        let keys = readout_keys(&o, None, 8, 8, &[]);
+        assert_eq!(
+            key(&keys, "PhaseEncodingStepsNoPartialFourier"),
+            Some(json!(120))
+        );
+        o.put(DataElement::new(tags::MANUFACTURER, VR::LO, "SIEMENS"));
+        let keys = readout_keys(&o, None, 8, 8, &[]);
+        assert_eq!(key(&keys, "PhaseEncodingSteps"), Some(json!(120)));
     }
 
     /// dcm2niix v1.0.20260724 on heudiconv's test series: `28_dMRI_mb3_AP_1.5` (bandwidth
