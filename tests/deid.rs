@@ -934,6 +934,11 @@ fn vendor_private_diffusion_attributes_survive_deidentification() {
         );
         put(&mut obj, Tag(0x0065, 0x1058), VR::IS, "0");
         put(&mut obj, Tag(0x0019, 0x1014), VR::IS, "0\\0\\-1253");
+        // GE PET's injected volume and filter cutoff, Philips' partial matrix scanned.
+        put(&mut obj, Tag(0x0009, 0x0010), VR::LO, "GEMS_PETD_01");
+        put(&mut obj, Tag(0x0009, 0x103A), VR::DS, "3.25");
+        put(&mut obj, Tag(0x0009, 0x108F), VR::DS, "5.5");
+        put(&mut obj, Tag(0x2001, 0x1019), VR::CS, "Y");
         // An unsafe private attribute beside them still goes.
         put(&mut obj, Tag(0x0019, 0x1099), VR::LO, "SCANNER-ROOM-7");
         obj.write_to_file(&p).unwrap();
@@ -969,6 +974,9 @@ fn vendor_private_diffusion_attributes_survive_deidentification() {
             Tag(0x0021, 0x111C),
             Tag(0x0065, 0x1058),
             Tag(0x0019, 0x1014),
+            Tag(0x0009, 0x103A),
+            Tag(0x0009, 0x108F),
+            Tag(0x2001, 0x1019),
         ] {
             assert!(obj.element(t).is_ok(), "{t} removed");
         }

@@ -17,7 +17,7 @@ use super::profile::profile;
 use crate::datetime::Date;
 
 /// Safe private attributes kept under option 113111: (group, private creator, element byte).
-/// The PET ones SUV needs, and the MR acquisition numbers conversion needs where the maker puts
+/// The PET ones SUV needs (and GE's injected volume and filter cutoff), and the MR acquisition numbers conversion needs where the maker puts
 /// them in private attributes only: classic DWI b-values and gradient directions, a mosaic's
 /// image count, Philips' floating-point scale, GE's image type, Siemens XA's time after the
 /// acquisition's start (its slice times), GE's EPI names, group delay and cycling mode (its slice
@@ -28,10 +28,12 @@ use crate::datetime::Date;
 /// the whole exam. The two Siemens CSA headers and GE's protocol data block are on it, but never
 /// kept whole: [`super::csa`] and [`super::ge_protocol`] rewrite them with their acquisition
 /// fields only.
-pub const SAFE_PRIVATE: [(u16, &str, u8); 47] = [
+pub const SAFE_PRIVATE: [(u16, &str, u8); 50] = [
     (0x7053, "Philips PET Private Group", 0x00), // SUV scale factor
     (0x7053, "Philips PET Private Group", 0x09), // activity concentration scale factor
     (0x0009, "GEMS_PETD_01", 0x0D),              // scan start (decay reference) date-time
+    (0x0009, "GEMS_PETD_01", 0x3A),              // injected volume (InjectedVolume)
+    (0x0009, "GEMS_PETD_01", 0x8F),              // filter cutoff (ReconFilterSize)
     (0x0071, "SIEMENS MED PT", 0x22),            // decay correction date-time
     (0x0019, "SIEMENS MR HEADER", 0x0A),         // NumberOfImagesInMosaic
     (0x0019, "SIEMENS MR HEADER", 0x0C),         // B_value
@@ -70,6 +72,7 @@ pub const SAFE_PRIVATE: [(u16, &str, u8); 47] = [
     (0x0043, "GEMS_PARM_01", 0xB2),              // table position information (mm)
     (0x0025, "GEMS_SERS_01", 0x1B),              // protocol data block (reduced)
     (0x2001, "Philips Imaging DD 001", 0x03),    // diffusion b-factor
+    (0x2001, "Philips Imaging DD 001", 0x19),    // partial matrix scanned (partial Fourier)
     (0x2005, "Philips MR Imaging DD 001", 0x0E), // MR scale slope (floating-point values)
     (0x2005, "Philips MR Imaging DD 001", 0xB0), // diffusion direction RL
     (0x2005, "Philips MR Imaging DD 001", 0xB1), // diffusion direction AP
