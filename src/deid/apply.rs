@@ -17,17 +17,17 @@ use super::profile::profile;
 use crate::datetime::Date;
 
 /// Safe private attributes kept under option 113111: (group, private creator, element byte).
-/// The PET ones SUV needs (and GE's injected volume and filter cutoff), and the MR acquisition numbers conversion needs where the maker puts
-/// them in private attributes only: classic DWI b-values and gradient directions, a mosaic's
-/// image count, Philips' floating-point scale, GE's image type, Siemens XA's time after the
-/// acquisition's start (its slice times), GE's EPI names, group delay and cycling mode (its slice
-/// times), GE's echo spacing and ASSET factor (its readout time), the table's position
-/// (TablePosition), the phase-encoding polarity of XA and UIH. Numbers and code strings of the
-/// acquisition, no identity — without them a de-identified DWI has no b-values. GE's raw header
-/// (UserDefineData), which its older EPIs' polarity comes from, is not on it: a binary block of
-/// the whole exam. The two Siemens CSA headers and GE's protocol data block are on it, but never
-/// kept whole: [`super::csa`] and [`super::ge_protocol`] rewrite them with their acquisition
-/// fields only.
+/// The PET ones SUV needs (and GE's injected volume and filter cutoff), and the MR acquisition
+/// numbers conversion needs where the maker puts them in private attributes only: classic DWI
+/// b-values and gradient directions, a mosaic's image count, Philips' floating-point scale and
+/// partial Fourier, GE's image type, Siemens XA's time after the acquisition's start (its slice
+/// times), GE's EPI names, group delay and cycling mode (its slice times), GE's echo spacing and
+/// ASSET factor (its readout time), the table's position (TablePosition), the phase-encoding
+/// polarity of XA and UIH. Numbers and code strings of the acquisition, no identity — without
+/// them a de-identified DWI has no b-values. GE's raw header (UserDefineData), which its older
+/// EPIs' polarity comes from, is not on it: a binary block of the whole exam. The two Siemens CSA
+/// headers and GE's protocol data block are on it, but never kept whole: [`super::csa`] and
+/// [`super::ge_protocol`] rewrite them with their acquisition fields only.
 pub const SAFE_PRIVATE: [(u16, &str, u8); 50] = [
     (0x7053, "Philips PET Private Group", 0x00), // SUV scale factor
     (0x7053, "Philips PET Private Group", 0x09), // activity concentration scale factor
