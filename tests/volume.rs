@@ -1523,6 +1523,53 @@ fn ge_readout_time_and_private_keys_are_dcm2niix_s() {
     }
 }
 
+/// A Philips cardiac series (three slices at each of two trigger times, 12 and 55 ms) is one
+/// 3D file per trigger time, each with its TriggerDelayTime, as dcm2niix v1.0.20260724 writes
+/// it (its issue 384; checked on the same headers built with pydicom); a Siemens series of the
+/// same images is one 4D file. Regression: ancilla stacked the Philips phases as volumes of one
+/// 4D file.
+#[test]
+fn philips_trigger_times_are_converted_apart() {
+    use dicom_core::VR;
+    use dicom_dictionary_std::tags;
+    for (maker, files) in [("Philips Medical Systems", 2), ("SIEMENS", 1)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut slices = Vec::new();
+        for (t, trigger) in ["12", "55"].into_iter().enumerate() {
+            for k in 0..3 {
+                let n = (t * 3 + k) as i32;
+                let mut s = Slice::new("1.2.3.92", [0.0, 0.0, 2.0 * k as f64], vec![n; 20]);
+                s.instance = n + 1;
+                s.extra.extend([
+                    (tags::MANUFACTURER, VR::LO, maker.to_string()),
+                    (tags::TRIGGER_TIME, VR::DS, trigger.to_string()),
+                ]);
+                slices.push(s);
+            }
+        }
+        write_series(&dir.path().join("in"), &slices);
+        let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+        assert_eq!(nii.len(), files, "{maker}: {nii:?}");
+        let mut triggers = Vec::new();
+        for f in &nii {
+            let h = nifti::NiftiHeader::from_file(f).unwrap();
+            let json: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(f.with_extension("json")).unwrap())
+                    .unwrap();
+            triggers.push(json.get("TriggerDelayTime").and_then(|v| v.as_f64()));
+            let expected_dims = if files == 2 { 3 } else { 4 };
+            assert_eq!(h.dim[0], expected_dims, "{maker}");
+        }
+        triggers.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let expected = if files == 2 {
+            vec![Some(12.0), Some(55.0)]
+        } else {
+            vec![None]
+        };
+        assert_eq!(triggers, expected, "{maker}");
+    }
+}
+
 /// The sign of PhaseEncodingDirection from each maker's polarity attribute, as dcm2niix
 /// v1.0.20260724 writes it for the same headers (2D EPI, phase encoding along columns):
 /// Siemens XA's (0021,111C) 1 → "j-", 0 → "j"; UIH's (0065,1058) 1 → "j"; GE's

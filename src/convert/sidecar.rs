@@ -260,6 +260,20 @@ pub(super) fn sidecar(
         for (key, value) in super::acquisition_keys::acquisition_keys(&obj, &facts) {
             m.insert(key.into(), value);
         }
+        // GE's and Philips' TriggerTime (ms), Philips' enhanced TriggerDelayTime over it, as
+        // dcm2niix reads them (GE's varies by slice: its first slice's).
+        let trigger = match maker.as_deref() {
+            Some("Philips") => f64_of(&obj, tags::NOMINAL_CARDIAC_TRIGGER_DELAY_TIME)
+                .or_else(|| f64_of(&obj, tags::TRIGGER_TIME)),
+            Some("GE") => f64_of(&obj, tags::TRIGGER_TIME),
+            _ => None,
+        };
+        if let Some(t) = trigger.filter(|t| t.is_finite() && *t > 0.0) {
+            m.insert(
+                "TriggerDelayTime".into(),
+                json!(crate::ingest::siemens::significant6(t)),
+            );
+        }
         if maker.as_deref() == Some("GE") {
             for (key, value) in super::ge_keys::ge_keys(&obj) {
                 m.insert(key.into(), value);

@@ -80,6 +80,9 @@ pub struct FileRecord {
     pub repetition_time: Option<f64>,
     /// FlipAngle (degrees), top level or the shared MR Timing item's.
     pub flip_angle: Option<f64>,
+    /// Philips' TriggerTime (0018,1060, ms) outside ASL: dcm2niix stacks only images of one
+    /// trigger time (its issue 384), so a cardiac series is one file per trigger time.
+    pub philips_trigger_ms: Option<f64>,
     pub frame_of_reference: Arc<str>,
     pub gantry_tilt: Option<f64>,
     pub rows: u32,
@@ -650,6 +653,7 @@ pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
             ),
         ),
         flip_angle: top_or_shared(&obj, tags::FLIP_ANGLE, MR_TIMING_SEQ, tags::FLIP_ANGLE),
+        philips_trigger_ms: philips_trigger_ms(&obj),
         frame_of_reference: str_of(&obj, tags::FRAME_OF_REFERENCE_UID)
             .unwrap_or_default()
             .into(),
@@ -943,6 +947,22 @@ fn frame_scale_slope(obj: &InMemDicomObject, frame: usize) -> Option<f64> {
         .and_then(|p| float_number(p, PHILIPS_SCALE_SLOPE))
         .or_else(|| float_number(obj, PHILIPS_SCALE_SLOPE))
         .filter(|s| s.is_finite() && *s > 0.0)
+}
+
+/// Philips' TriggerTime, unless the image is an ASL label or control (its MR Image Label Type,
+/// 2005,xx29 of "Philips MR Imaging DD 005", says L or C), as dcm2niix reads it.
+fn philips_trigger_ms(obj: &InMemDicomObject) -> Option<f64> {
+    if maker(obj).as_deref() != Some("Philips") {
+        return None;
+    }
+    let label = creator_element(obj, 0x2005, "Philips MR Imaging DD 005", 0x29)
+        .and_then(|t| text_of(obj, t))
+        .and_then(|v| v.chars().next())
+        .is_some_and(|c| matches!(c.to_ascii_uppercase(), 'L' | 'C'));
+    if label {
+        return None;
+    }
+    f64_of(obj, tags::TRIGGER_TIME).filter(|t| t.is_finite())
 }
 
 fn philips_mr(obj: &InMemDicomObject) -> bool {

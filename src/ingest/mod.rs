@@ -330,8 +330,8 @@ fn places_its_frames(f: &FileRecord) -> bool {
 }
 
 /// The files of a series split as dcm2niix stacks them (`isSameSet`): files of another matrix
-/// (Rows, Columns, frames), RepetitionTime or FlipAngle than the first file's are not stacked
-/// with it, but make a stack of their own — one output each, where a single plan would refuse
+/// (Rows, Columns, frames), RepetitionTime, FlipAngle or (Philips) TriggerTime than the first
+/// file's are not stacked with it, but make a stack of their own — one output each, where a single plan would refuse
 /// the mixed matrices or stack the others as volumes of one 4D file. In order of their first
 /// file; none empty.
 #[allow(clippy::vec_box)]
@@ -348,6 +348,7 @@ fn stacks(files: Vec<Box<FileRecord>>) -> Vec<Vec<Box<FileRecord>>> {
             || !(placed(a) || placed(b)))
             && same(a.repetition_time, b.repetition_time)
             && same(a.flip_angle, b.flip_angle)
+            && same(a.philips_trigger_ms, b.philips_trigger_ms)
     };
     let mut out: Vec<Vec<Box<FileRecord>>> = Vec::new();
     for f in files {
