@@ -1588,47 +1588,38 @@ fn phase_encoding_polarity_of_xa_uih_and_ge_is_dcm2niix_s() {
         &'static str,
         Option<&'static str>,
     );
+    let flag =
+        |creator: Tag, name, tag: Tag, value| vec![(creator, VR::LO, name), (tag, VR::IS, value)];
+    let xa = |v| {
+        flag(
+            Tag(0x0021, 0x0011),
+            "SIEMENS MR SDI 02",
+            Tag(0x0021, 0x111C),
+            v,
+        )
+    };
+    let uih = |v| {
+        flag(
+            Tag(0x0065, 0x0010),
+            "Image Private Header",
+            Tag(0x0065, 0x1058),
+            v,
+        )
+    };
+    let reordering = |v| vec![(tags::RECTILINEAR_PHASE_ENCODE_REORDERING, VR::CS, v)];
     let cases: [Case; 5] = [
-        (
-            "Siemens Healthineers",
-            vec![
-                (Tag(0x0021, 0x0011), VR::LO, "SIEMENS MR SDI 02"),
-                (Tag(0x0021, 0x111C), VR::IS, "1"),
-            ],
-            "j-",
-            None,
-        ),
-        (
-            "Siemens Healthineers",
-            vec![
-                (Tag(0x0021, 0x0011), VR::LO, "SIEMENS MR SDI 02"),
-                (Tag(0x0021, 0x111C), VR::IS, "0"),
-            ],
-            "j",
-            None,
-        ),
-        (
-            "UIH",
-            vec![
-                (Tag(0x0065, 0x0010), VR::LO, "Image Private Header"),
-                (Tag(0x0065, 0x1058), VR::IS, "1"),
-            ],
-            "j",
-            None,
-        ),
+        ("Siemens Healthineers", xa("1"), "j-", None),
+        ("Siemens Healthineers", xa("0"), "j", None),
+        ("UIH", uih("1"), "j", None),
         (
             "GE MEDICAL SYSTEMS",
-            vec![(tags::RECTILINEAR_PHASE_ENCODE_REORDERING, VR::CS, "LINEAR")],
+            reordering("LINEAR"),
             "j",
             Some("Flipped"),
         ),
         (
             "GE MEDICAL SYSTEMS",
-            vec![(
-                tags::RECTILINEAR_PHASE_ENCODE_REORDERING,
-                VR::CS,
-                "REVERSE_LINEAR",
-            )],
+            reordering("REVERSE_LINEAR"),
             "j-",
             Some("Unflipped"),
         ),

@@ -33,13 +33,7 @@ pub(super) struct SeriesFacts {
 /// trailing number starts ("XYZ Gauss4.00": "XYZ Gauss" and 4; none when letters follow the
 /// digits, as in "B30f").
 fn recon_filter(obj: &InMemDicomObject) -> Vec<(&'static str, Value)> {
-    let ge_cutoff = crate::ingest::header::last_private(
-        obj,
-        0x0009,
-        "GEMS_PETD_01",
-        0x8F,
-        &crate::ingest::header::float_number,
-    );
+    let ge_cutoff = crate::ingest::ge::pet_number(obj, 0x8F);
     if crate::ingest::header::maker(obj).as_deref() == Some("GE") {
         if let Some(size) = ge_cutoff {
             return vec![("ReconFilterSize", json!(significant6(size)))];

@@ -53,13 +53,7 @@ pub(super) fn pet_keys(
     }
     // GE's injected volume (0009,xx3A of "GEMS_PETD_01", FL; dcm2niix reads no other).
     let ge = crate::ingest::header::maker(obj).as_deref() == Some("GE");
-    let injected_volume = crate::ingest::header::last_private(
-        obj,
-        0x0009,
-        "GEMS_PETD_01",
-        0x3A,
-        &crate::ingest::header::float_number,
-    );
+    let injected_volume = crate::ingest::ge::pet_number(obj, 0x3A);
     if let Some(v) = injected_volume.filter(|v| ge && *v > 0.0) {
         keys.push(("InjectedVolume", g(v)));
     }

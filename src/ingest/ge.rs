@@ -11,7 +11,9 @@
 //!   gzip stream of `KEY "value"` lines (SLICEORDER, MBACCEL, DELACQNOAV, IOPT...), looked up as
 //!   dcm2niix looks them up (the first occurrence of the key's bytes, its line's digits);
 //! - the software release in SoftwareVersions (0018,1020), e.g. `27\LX\MR Software
-//!   release:RX27.0_R02_1831.a`: major version 27.0, release 2.
+//!   release:RX27.0_R02_1831.a`: major version 27.0, release 2;
+//! - and, for the sidecar, the diffusion gradient cycling mode ([`Cycling`]) and the numbers of
+//!   GE's PET block ("GEMS_PETD_01", group 0009: [`pet_number`]).
 
 use std::io::Read;
 
@@ -26,6 +28,8 @@ pub const ACQU: &str = "GEMS_ACQU_01";
 pub const PARM: &str = "GEMS_PARM_01";
 /// Private creator of the series block (group 0025).
 pub const SERS: &str = "GEMS_SERS_01";
+/// The private creator of GE's PET attributes (group 0009).
+pub const PETD: &str = "GEMS_PETD_01";
 
 /// Element bytes (low byte of gggg,xxll) of the attributes read here.
 pub const PULSE_SEQUENCE_NAME: u8 = 0x9C;
@@ -398,6 +402,12 @@ impl ProtocolBlock {
         }
         String::from_utf8_lossy(&out).into_owned()
     }
+}
+
+/// A 32-bit float of GE's PET block (0009,xx`low` of "GEMS_PETD_01"): its injected volume
+/// (0x3A), its filter cutoff (0x8F).
+pub fn pet_number(obj: &InMemDicomObject, low: u16) -> Option<f64> {
+    super::header::last_private(obj, 0x0009, PETD, low, &super::header::float_number)
 }
 
 /// C's `atof`: the longest leading number (0 when none).
