@@ -1471,6 +1471,16 @@ fn ge_slice_times_are_estimated_from_the_protocol_block() {
     assert_eq!((json["RepetitionTime"].as_f64(), pixdim), (Some(2.1), 2.1));
 }
 
+/// The sidecar of the one NIfTI file `slices` convert to (written and converted in a temporary
+/// directory).
+fn sidecar_of_one_file(slices: &[Slice]) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    write_series(&dir.path().join("in"), slices);
+    let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+    assert_eq!(nii.len(), 1, "{nii:?}");
+    serde_json::from_str(&std::fs::read_to_string(nii[0].with_extension("json")).unwrap()).unwrap()
+}
+
 /// GE's sidecar keys from its private attributes, as dcm2niix v1.0.20260724 writes them for a
 /// series built with pydicom with the same headers (8×8 epiRT, AcquisitionMatrix 0\8\8\0,
 /// phase encoding along columns, echo spacing 560 µs, ASSET 0.5\1, shims 12\-7\30, prescan
@@ -1482,7 +1492,6 @@ fn ge_slice_times_are_estimated_from_the_protocol_block() {
 fn ge_readout_time_and_private_keys_are_dcm2niix_s() {
     use dicom_core::{Tag, VR};
     use dicom_dictionary_std::tags;
-    let dir = tempfile::tempdir().unwrap();
     let mut slices = ge_epi_series("1.2.3.47", "epiRT", true, None, false);
     for s in &mut slices {
         s.rows = 8;
@@ -1504,12 +1513,7 @@ fn ge_readout_time_and_private_keys_are_dcm2niix_s() {
             (Tag(0x0043, 0x1095), VR::LO, "RN/s4".into()),
         ]);
     }
-    write_series(&dir.path().join("in"), &slices);
-    let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
-    assert_eq!(nii.len(), 1, "{nii:?}");
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(nii[0].with_extension("json")).unwrap())
-            .unwrap();
+    let json = sidecar_of_one_file(&slices);
     for (key, expected) in [
         ("EffectiveEchoSpacing", serde_json::json!(0.00024)),
         ("TotalReadoutTime", serde_json::json!(0.00168)),
@@ -1625,7 +1629,6 @@ fn phase_encoding_polarity_of_xa_uih_and_ge_is_dcm2niix_s() {
         ),
     ];
     for (maker, attributes, direction, ge) in cases {
-        let dir = tempfile::tempdir().unwrap();
         let slices: Vec<Slice> = (0..3)
             .map(|k| {
                 let mut s = Slice::new("1.2.3.91", [0.0, 0.0, 2.0 * k as f64], vec![k; 20]);
@@ -1645,12 +1648,7 @@ fn phase_encoding_polarity_of_xa_uih_and_ge_is_dcm2niix_s() {
                 s
             })
             .collect();
-        write_series(&dir.path().join("in"), &slices);
-        let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
-        assert_eq!(nii.len(), 1, "{nii:?}");
-        let json: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(nii[0].with_extension("json")).unwrap())
-                .unwrap();
+        let json = sidecar_of_one_file(&slices);
         assert_eq!(json["PhaseEncodingDirection"], direction, "{maker}: {json}");
         assert!(json.get("PhaseEncodingAxis").is_none(), "{maker}: {json}");
         assert_eq!(
