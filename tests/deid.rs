@@ -926,6 +926,11 @@ fn vendor_private_diffusion_attributes_survive_deidentification() {
         put(&mut obj, Tag(0x0021, 0x1104), VR::DS, "1.25");
         // So are XA's and UIH's phase-encoding polarity and Siemens' table position.
         put(&mut obj, Tag(0x0021, 0x111C), VR::IS, "1");
+        obj.put(DataElement::new(
+            Tag(0x0021, 0x1153),
+            VR::FD,
+            PrimitiveValue::from(28.935f64),
+        ));
         put(
             &mut obj,
             Tag(0x0065, 0x0010),
@@ -972,6 +977,7 @@ fn vendor_private_diffusion_attributes_survive_deidentification() {
         assert_eq!(after_start.trim(), "1.25");
         for t in [
             Tag(0x0021, 0x111C),
+            Tag(0x0021, 0x1153),
             Tag(0x0065, 0x1058),
             Tag(0x0019, 0x1014),
             Tag(0x0009, 0x103A),

@@ -28,7 +28,7 @@ use crate::datetime::Date;
 /// EPIs' polarity comes from, is not on it: a binary block of the whole exam. The two Siemens CSA
 /// headers and GE's protocol data block are on it, but never kept whole: [`super::csa`] and
 /// [`super::ge_protocol`] rewrite them with their acquisition fields only.
-pub const SAFE_PRIVATE: [(u16, &str, u8); 50] = [
+pub const SAFE_PRIVATE: [(u16, &str, u8); 51] = [
     (0x7053, "Philips PET Private Group", 0x00), // SUV scale factor
     (0x7053, "Philips PET Private Group", 0x09), // activity concentration scale factor
     (0x0009, "GEMS_PETD_01", 0x0D),              // scan start (decay reference) date-time
@@ -48,6 +48,7 @@ pub const SAFE_PRIVATE: [(u16, &str, u8); 50] = [
     (0x0051, "SIEMENS MR HEADER", 0x11),         // ImaPATModeText (acceleration, "p2")
     (0x0021, "SIEMENS MR SDI 02", 0x04),         // TimeAfterStart (s; XA slice times)
     (0x0021, "SIEMENS MR SDI 02", 0x1C),         // phase-encoding direction positive (XA)
+    (0x0021, "SIEMENS MR SDI 02", 0x53),         // bandwidth per pixel phase encode (XA)
     (0x0065, "Image Private Header", 0x58),      // phase-encoding polarity (UIH)
     (0x0029, super::csa::CREATOR, 0x10),         // CSA image header (reduced)
     (0x0029, super::csa::CREATOR, 0x20),         // CSA series header (reduced)

@@ -111,14 +111,28 @@ pub fn mosaic_acquisition_times(obj: &InMemDicomObject, csa: Option<&Csa>) -> Ve
 }
 
 /// The bandwidth per pixel in the phase-encoding direction (Hz): the CSA image header's
-/// BandwidthPerPixelPhaseEncode, else the MR header's (0019,xx28) (FD; bytes in implicit VR).
+/// BandwidthPerPixelPhaseEncode, else the MR header's (0019,xx28) (FD; bytes in implicit VR),
+/// else (XA) the SDI block's (0021,xx53).
 pub fn bandwidth_per_pixel_phase_encode(obj: &InMemDicomObject, csa: Option<&Csa>) -> Option<f64> {
+    let double = |o: &InMemDicomObject, t: Tag| {
+        value_as(o, t, VR::FD)?
+            .to_multi_float64()
+            .ok()?
+            .first()
+            .copied()
+    };
     csa.and_then(|c| c.numbers("BandwidthPerPixelPhaseEncode").first().copied())
         .or_else(|| {
-            creator_element(obj, 0x0019, "SIEMENS MR HEADER", 0x28)
-                .and_then(|tag| value_as(obj, tag, VR::FD))
-                .and_then(|v| v.to_multi_float64().ok())
-                .and_then(|v| v.first().copied())
+            creator_element(obj, 0x0019, "SIEMENS MR HEADER", 0x28).and_then(|tag| double(obj, tag))
+        })
+        .or_else(|| {
+            // XA: (0021,xx53) of "SIEMENS MR SDI 02", per frame in an enhanced file.
+            let siemens = super::header::maker(obj).as_deref() == Some("Siemens");
+            siemens
+                .then(|| {
+                    super::header::last_private(obj, 0x0021, "SIEMENS MR SDI 02", 0x53, &double)
+                })
+                .flatten()
         })
         .filter(|b| b.is_finite() && *b > 0.0)
 }
@@ -293,12 +307,26 @@ pub fn csa_image_header(obj: &InMemDicomObject) -> Option<Csa> {
 
 /// The MrPhoenixProtocol text of a file's CSA series header (0029,xx20): the scanner's protocol,
 /// whose `### ASCCONV BEGIN` … `### ASCCONV END` block lists `key = value` lines.
+///
+/// XA scanners write no CSA headers: their protocol is (0021,xx19) of "SIEMENS MR SDS 01" (in an
+/// enhanced file, nested in the shared functional groups), which dcm2niix reads as the series
+/// header — the protocol's text, or a CSA header holding it.
 pub fn phoenix_protocol(obj: &InMemDicomObject) -> Option<String> {
-    let tag = creator_element(obj, 0x0029, "SIEMENS CSA HEADER", 0x20)?;
-    let bytes = obj.get(tag)?.to_bytes().ok()?;
-    parse_csa(&bytes)?
-        .first("MrPhoenixProtocol")
-        .map(str::to_string)
+    let from_csa = || {
+        let tag = creator_element(obj, 0x0029, "SIEMENS CSA HEADER", 0x20)?;
+        let bytes = obj.get(tag)?.to_bytes().ok()?;
+        parse_csa(&bytes)?
+            .first("MrPhoenixProtocol")
+            .map(str::to_string)
+    };
+    from_csa().or_else(|| {
+        let read = |o: &InMemDicomObject, t: Tag| Some(value_as(o, t, VR::OB)?.to_bytes().to_vec());
+        let bytes = super::header::last_private(obj, 0x0021, "SIEMENS MR SDS 01", 0x19, &read)?;
+        let text = parse_csa(&bytes)
+            .and_then(|c| c.first("MrPhoenixProtocol").map(str::to_string))
+            .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+        text.contains("### ASCCONV BEGIN").then_some(text)
+    })
 }
 
 /// The value text a protocol's ASCCONV block gives `key` (up to a `#` comment), if it has one.
@@ -557,6 +585,64 @@ mod tests {
             protocol_number("sPat.lAccelFactPE = 2", "sPat.lAccelFactPE"),
             None
         );
+    }
+
+    /// XA files have no CSA headers: the protocol is (0021,xx19) of "SIEMENS MR SDS 01" (raw
+    /// text, here nested in an item as in an enhanced file's shared functional groups) and the
+    /// phase-encoding bandwidth (0021,xx53) of "SIEMENS MR SDI 02", as dcm2niix reads them
+    /// (checked: dcm2niix v1.0.20260724 writes the same 36 sidecar keys for synthetic XA30
+    /// files with these attributes as ancilla).
+    #[test]
+    fn xa_protocol_and_bandwidth_come_from_the_sds_and_sdi_blocks() {
+        use dicom_core::value::{DataSetSequence, PrimitiveValue};
+        use dicom_core::{DataElement, Length};
+        let text = "<XProtocol> {}\n### ASCCONV BEGIN ###\nsPat.lAccelFactPE\t = \t2\n### ASCCONV END ###\n";
+        let mut item = InMemDicomObject::new_empty();
+        item.put(DataElement::new(
+            Tag(0x0021, 0x0010),
+            VR::LO,
+            "SIEMENS MR SDS 01",
+        ));
+        item.put(DataElement::new(
+            Tag(0x0021, 0x1019),
+            VR::OB,
+            PrimitiveValue::from(text.as_bytes().to_vec()),
+        ));
+        let mut o = InMemDicomObject::new_empty();
+        o.put(DataElement::new(
+            tags_manufacturer(),
+            VR::LO,
+            "Siemens Healthineers",
+        ));
+        o.put(DataElement::new(
+            Tag(0x0021, 0x0011),
+            VR::LO,
+            "SIEMENS MR SDI 02",
+        ));
+        o.put(DataElement::new(
+            Tag(0x0021, 0x1153),
+            VR::FD,
+            PrimitiveValue::from(28.935f64),
+        ));
+        o.put(DataElement::new(
+            Tag(0x0021, 0x11FE),
+            VR::SQ,
+            DataSetSequence::new(vec![item], Length::UNDEFINED),
+        ));
+        let p = phoenix_protocol(&o).expect("the XA protocol");
+        assert_eq!(protocol_number(&p, "sPat.lAccelFactPE"), Some(2.0));
+        assert_eq!(bandwidth_per_pixel_phase_encode(&o, None), Some(28.935));
+        // Another maker's (0021,xx53) is not read as a bandwidth.
+        o.put(DataElement::new(
+            tags_manufacturer(),
+            VR::LO,
+            "GE MEDICAL SYSTEMS",
+        ));
+        assert_eq!(bandwidth_per_pixel_phase_encode(&o, None), None);
+    }
+
+    fn tags_manufacturer() -> Tag {
+        dicom_dictionary_std::tags::MANUFACTURER
     }
 
     /// An SV10 header with the given (name, VM, values) elements, laid out as Siemens writes it.
