@@ -15,7 +15,7 @@ fn suv_factor_and_suv_volume_match_ground_truth_for_every_vendor_style() {
     // Four subjects: Siemens, GE, Philips, and the time-only injection across midnight.
     phantom(dir, "4", "9", &[]);
     let truth = ground_truth(dir);
-    let inv = ancilla::ingest::scan_paths(&[dir.join("site-export")]).unwrap();
+    let inv = ancilla::ingest::scan_paths_for_suv(&[dir.join("site-export")]).unwrap();
     for subj in truth["subjects"].as_array().unwrap() {
         let pid = subj["patient_id"].as_str().unwrap();
         let pet = inv
@@ -23,6 +23,13 @@ fn suv_factor_and_suv_volume_match_ground_truth_for_every_vendor_style() {
             .iter()
             .find(|s| s.patient_id == pid && s.modality == "PT" && s.plan.is_ok())
             .unwrap();
+        // The SUV inputs the scan kept are those a second read of the files gives.
+        let paths: Vec<_> = pet.files.iter().map(|f| f.path.clone()).collect();
+        assert!(pet.files.iter().all(|f| f.suv.is_some()));
+        assert_eq!(
+            ancilla::quant::suv::suv_for_series(pet).unwrap(),
+            ancilla::quant::suv::suv_for_files(&paths).unwrap()
+        );
         let series_dir = pet.files[0].path.parent().unwrap();
         let o = ancilla(&["suv", series_dir.to_str().unwrap()]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

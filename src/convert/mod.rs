@@ -332,8 +332,7 @@ fn write_suv(
     gzip: bool,
     side: &mut Value,
 ) -> Result<Vec<(String, Vec<usize>)>, String> {
-    let files: Vec<PathBuf> = s.files.iter().map(|f| f.path.clone()).collect();
-    match crate::quant::suv::suv_for_files(&files) {
+    match crate::quant::suv::suv_for_series(s) {
         Ok(r) => {
             if let Value::Object(m) = side {
                 m.insert(
@@ -385,7 +384,7 @@ pub fn convert(
     gzip: bool,
     quiet: bool,
 ) -> Result<ConvertReport, ConvertError> {
-    let inv = ingest::scan_paths(&[input.to_path_buf()])?;
+    let inv = ingest::scan_paths_for_suv(&[input.to_path_buf()])?;
     let mut report = ConvertReport::default();
     let image_count = inv.series.iter().filter(|s| s.is_image()).count();
     let bar = crate::report::progress::bar(image_count as u64, "convert", quiet);
@@ -420,7 +419,7 @@ pub fn convert_per_subject(
         &subjects,
         rayon::current_num_threads(),
         |dir| {
-            let inv = ingest::scan_paths(std::slice::from_ref(dir))?;
+            let inv = ingest::scan_paths_for_suv(std::slice::from_ref(dir))?;
             let mut part = ConvertReport::default();
             convert_inventory(&inv, root, out, gzip, quiet, &hidden, &mut part);
             drop(inv);

@@ -103,6 +103,10 @@ pub struct FileRecord {
     pub has_pixels: bool,
     /// PatientIdentityRemoved (0012,0062) is YES.
     pub deidentified: bool,
+    /// A PET image's SUV inputs (QIBA), read with the rest of the header so that the SUV of a
+    /// series needs no second parse of its files; None for other modalities and for a scan
+    /// that did not ask for them.
+    pub suv: Option<Box<crate::quant::suv::SuvInputs>>,
     pub images: Vec<ImageRecord>,
 }
 
@@ -495,6 +499,12 @@ pub fn length_reject(p: super::preflight::LengthProblem) -> RejectReason {
 
 /// Read the header of `path` into a `FileRecord`, or say why the file is not usable.
 pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
+    read_header_with(path, false)
+}
+
+/// `read_header`, keeping a PET image's SUV inputs in the record when `keep_suv` (about 1 KB a
+/// file: asked for by what computes SUV, not by an inventory of a whole export).
+pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, RejectReason> {
     let unreadable = |e: std::io::Error| RejectReason::Unreadable(format!("cannot read file: {e}"));
     let mut file = File::open(path).map_err(unreadable)?;
     let len = file.metadata().map_err(unreadable)?.len();
@@ -630,7 +640,7 @@ pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
         sop_uid: str_of(&obj, tags::SOP_INSTANCE_UID).unwrap_or_default(),
         sop_class: sop_class.into(),
         transfer_syntax: ts.as_str().into(),
-        modality: modality.into(),
+        modality: modality.as_str().into(),
         series_number: int_of(&obj, tags::SERIES_NUMBER),
         series_description: str_of(&obj, tags::SERIES_DESCRIPTION)
             .unwrap_or_default()
@@ -674,6 +684,8 @@ pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
         has_pixels,
         deidentified: str_of(&obj, tags::PATIENT_IDENTITY_REMOVED)
             .is_some_and(|v| v.eq_ignore_ascii_case("YES")),
+        suv: (keep_suv && modality == "PT")
+            .then(|| Box::new(crate::quant::suv::inputs_from_object(&obj))),
         images,
     })
 }

@@ -180,6 +180,16 @@ impl Interner {
 
 /// Scan inputs (files or directories): headers read in parallel, grouped and planned.
 pub fn scan_paths(inputs: &[PathBuf]) -> Result<Inventory, IngestError> {
+    scan(inputs, false)
+}
+
+/// `scan_paths`, the PET files' SUV inputs kept in their records (see `quant::suv::suv_for_series`):
+/// for a scan whose series are then converted or measured.
+pub fn scan_paths_for_suv(inputs: &[PathBuf]) -> Result<Inventory, IngestError> {
+    scan(inputs, true)
+}
+
+fn scan(inputs: &[PathBuf], keep_suv: bool) -> Result<Inventory, IngestError> {
     for i in inputs {
         if std::fs::symlink_metadata(i).is_err() {
             return Err(IngestError::MissingInput(i.clone()));
@@ -195,7 +205,7 @@ pub fn scan_paths(inputs: &[PathBuf]) -> Result<Inventory, IngestError> {
         .files
         .par_iter()
         .map(|p| {
-            header::read_header(p)
+            header::read_header_with(p, keep_suv)
                 .map(|mut rec| {
                     if let Ok(mut i) = interner.lock() {
                         i.share(&mut rec);

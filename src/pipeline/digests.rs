@@ -155,13 +155,15 @@ pub fn for_each_file_digest(
         .and_then(|()| std::fs::File::create(tmp.as_ref()?).ok())
         .map(std::io::BufWriter::new);
     for block in files.chunks(256) {
-        // Stat data and any remembered digest, in order (the record is in the same order).
+        // Stat data in parallel; then, in order, any remembered digest (the record is in the
+        // same order as the walk).
+        let stats: Vec<Option<Stat>> = block.par_iter().map(|f| stat(f)).collect();
         let known: Vec<Known> = block
             .iter()
-            .map(|f| {
+            .zip(stats)
+            .map(|(f, st)| {
                 let rel = f.strip_prefix(dir).unwrap_or(f);
                 let bytes = rel.as_os_str().as_encoded_bytes();
-                let st = stat(f);
                 // Entries of files gone since are passed over (in path order, as the walk's).
                 while old
                     .next_if(|e| {
@@ -180,37 +182,35 @@ pub fn for_each_file_digest(
                 }
             })
             .collect();
-        let digests: Vec<Option<Digest32>> = block
+        // Computed digests, each with whether the file kept its stat data while it was read
+        // (only such a digest is remembered; without a record, not asked).
+        let remember = out.is_some();
+        let digests: Vec<(Option<Digest32>, bool)> = block
             .par_iter()
             .zip(&known)
             .map(|(f, k)| match (&k.remembered, &k.stat) {
-                (Some(d), Some(st)) => Some((st.0, *d)),
+                (Some(d), Some(st)) => (Some((st.0, *d)), true),
                 _ => {
-                    let bytes = std::fs::read(f).ok()?;
-                    Some((bytes.len() as u64, Sha256::digest(&bytes).into()))
+                    let Ok(bytes) = std::fs::read(f) else {
+                        return (None, false);
+                    };
+                    let len = bytes.len() as u64;
+                    let d: [u8; 32] = Sha256::digest(&bytes).into();
+                    let steady =
+                        remember && k.stat.is_some_and(|st| len == st.0 && stat(f) == Some(st));
+                    (Some((len, d)), steady)
                 }
             })
             .collect();
-        for (
-            Known {
-                rel,
-                stat: st,
-                remembered,
-            },
-            digest,
-        ) in known.iter().zip(digests)
-        {
-            if let (Some(w), Some(st), Some((len, d))) = (out.as_mut(), st, &digest) {
-                // Remembered only when the file did not change while it was read.
-                if remembered.is_some() || (*len == st.0 && stat(&dir.join(rel)) == Some(*st)) {
-                    let e = Entry {
-                        path: rel.as_os_str().as_encoded_bytes().to_vec(),
-                        stat: *st,
-                        digest: *d,
-                    };
-                    if e.write(w).is_err() {
-                        out = None;
-                    }
+        for (Known { rel, stat: st, .. }, (digest, steady)) in known.iter().zip(digests) {
+            if let (Some(w), Some(st), Some((_, d)), true) = (out.as_mut(), st, &digest, steady) {
+                let e = Entry {
+                    path: rel.as_os_str().as_encoded_bytes().to_vec(),
+                    stat: *st,
+                    digest: *d,
+                };
+                if e.write(w).is_err() {
+                    out = None;
                 }
             }
             each(rel, digest)?;

@@ -87,7 +87,7 @@ fn subject_features(
     labels: &BTreeMap<u32, String>,
     pet: &quant::FeatureSettings,
 ) -> Result<SubjectFeatures, String> {
-    let inv = crate::ingest::scan_paths(&[dir.to_path_buf()]).map_err(|e| e.to_string())?;
+    let inv = crate::ingest::scan_paths_for_suv(&[dir.to_path_buf()]).map_err(|e| e.to_string())?;
     let dates: Vec<(String, String)> = inv
         .series
         .iter()
@@ -182,8 +182,7 @@ fn subject_features(
                 (sv.volume, quant::image_name(s.kind, &sv.label))
             };
             if s.kind == SeriesKind::Pet {
-                let files: Vec<_> = s.files.iter().map(|f| f.path.clone()).collect();
-                let f = quant::suv::suv_for_files(&files).map_err(|e| e.to_string())?;
+                let f = quant::suv::suv_for_series(s).map_err(|e| e.to_string())?;
                 image
                     .data
                     .mapv_inplace(|x| (x as f64 * f.suvbw_factor) as f32);

@@ -391,8 +391,8 @@ pub fn load_image(path: &Path) -> Result<(Volume, FeatureContext), QuantError> {
             },
         ));
     }
-    let inv =
-        crate::ingest::scan_paths(&[path.to_path_buf()]).map_err(assemble::AssembleError::from)?;
+    let inv = crate::ingest::scan_paths_for_suv(&[path.to_path_buf()])
+        .map_err(assemble::AssembleError::from)?;
     let series: Vec<_> = inv.series.iter().filter(|s| s.is_image()).collect();
     let [s] = series.as_slice() else {
         return Err(QuantError::Image(assemble::AssembleError::NotOneSeries {
@@ -405,8 +405,7 @@ pub fn load_image(path: &Path) -> Result<(Volume, FeatureContext), QuantError> {
     let deidentified = s.files.iter().all(|f| f.deidentified);
     let mut volume = sv.volume;
     if s.kind == SeriesKind::Pet {
-        let files: Vec<PathBuf> = s.files.iter().map(|f| f.path.clone()).collect();
-        let r = suv::suv_for_files(&files)?;
+        let r = suv::suv_for_series(s)?;
         volume
             .data
             .mapv_inplace(|x| (x as f64 * r.suvbw_factor) as f32);

@@ -4,7 +4,7 @@
 //! what was expected — rather than guessed.
 //!
 //! `compute` is a pure function of `SuvInputs` (one per image); `suv_for_files` reads the
-//! headers of a series and calls it.
+//! headers of a series and calls it, `suv_for_series` takes them from a scan's records.
 
 use std::path::{Path, PathBuf};
 
@@ -565,15 +565,26 @@ pub fn suv_for_files(files: &[PathBuf]) -> Result<SuvResult, SuvError> {
     compute(&imgs)
 }
 
+/// The SUV of a scanned series: from the inputs its files' headers gave the scan, each file read
+/// again only when the scan kept none (not a PET file).
+pub fn suv_for_series(s: &crate::ingest::Series) -> Result<SuvResult, SuvError> {
+    let kept: Option<Vec<SuvInputs>> = s.files.iter().map(|f| f.suv.as_deref().cloned()).collect();
+    match kept {
+        Some(imgs) => compute(&imgs),
+        None => suv_for_files(&s.files.iter().map(|f| f.path.clone()).collect::<Vec<_>>()),
+    }
+}
+
 /// `ancilla suv SERIES_DIR`: the one PET series under the folder.
 pub fn suv_for_dir(dir: &Path) -> Result<SuvResult, SuvError> {
-    let inv = crate::ingest::scan_paths(&[dir.to_path_buf()]).map_err(|e| SuvError::Read {
-        path: dir.display().to_string(),
-        message: e.to_string(),
-    })?;
+    let inv =
+        crate::ingest::scan_paths_for_suv(&[dir.to_path_buf()]).map_err(|e| SuvError::Read {
+            path: dir.display().to_string(),
+            message: e.to_string(),
+        })?;
     let pets: Vec<_> = inv.series.iter().filter(|s| s.modality == "PT").collect();
     match pets.as_slice() {
-        [one] => suv_for_files(&one.files.iter().map(|f| f.path.clone()).collect::<Vec<_>>()),
+        [one] => suv_for_series(one),
         [] => Err(SuvError::NoSeries(dir.display().to_string())),
         _ => Err(SuvError::Contradictory {
             attribute: "SeriesInstanceUID",
