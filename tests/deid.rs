@@ -858,6 +858,17 @@ proptest! {
     }
 }
 
+/// An XA protocol (0021,xx19) as the scanner writes it: XProtocol part, then the ASCCONV block
+/// with a protocol name naming the subject (removed: not a listed key), numbers and a coil
+/// string to keep.
+const XA_PROTOCOL: &str = "<XProtocol> { <Name> \"PhoenixMetaProtocol\" SerialNumber 35131 }\n\
+### ASCCONV BEGIN object=MrProtDataImpl@MrProtocolData version=61130001 ###\n\
+tProtocolName\t = \t\"\"dwi_Smith\"\"\n\
+sKSpace.lBaseResolution\t = \t64\n\
+sPat.lAccelFactPE\t = \t2\n\
+sCoilSelectMeas.sCoilStringForConversion\t = \t\"\"HeadNeck_20\"\"\n\
+### ASCCONV END ###\n";
+
 /// A classic DWI whose b-values and directions are only in its maker's private attributes
 /// (Siemens' (0019,xx0C/0E), GE's (0019,xxBB-BD) and (0043,xx39), Philips' (2001,xx03) and
 /// (2005,xxB0-B2)) keeps them through de-identification (option 113111's safe list), so the
@@ -944,6 +955,22 @@ fn vendor_private_diffusion_attributes_survive_deidentification() {
         put(&mut obj, Tag(0x0009, 0x103A), VR::DS, "3.25");
         put(&mut obj, Tag(0x0009, 0x108F), VR::DS, "5.5");
         put(&mut obj, Tag(0x2001, 0x1019), VR::CS, "Y");
+        // XA's protocol, nested as in an enhanced file (0021,xxFE of its creator): reduced to
+        // its listed numbers, the sequence kept, an unsafe attribute beside it removed.
+        put(&mut obj, Tag(0x0021, 0x0010), VR::LO, "SIEMENS MR SDS 01");
+        let mut sds = InMemDicomObject::new_empty();
+        put(&mut sds, Tag(0x0021, 0x0010), VR::LO, "SIEMENS MR SDS 01");
+        sds.put(DataElement::new(
+            Tag(0x0021, 0x1019),
+            VR::OB,
+            PrimitiveValue::from(XA_PROTOCOL.as_bytes().to_vec()),
+        ));
+        put(&mut sds, Tag(0x0021, 0x1099), VR::LO, "SCANNER-ROOM-7");
+        obj.put(DataElement::new(
+            Tag(0x0021, 0x10FE),
+            VR::SQ,
+            DataSetSequence::from(vec![sds]),
+        ));
         // An unsafe private attribute beside them still goes.
         put(&mut obj, Tag(0x0019, 0x1099), VR::LO, "SCANNER-ROOM-7");
         obj.write_to_file(&p).unwrap();
@@ -990,6 +1017,31 @@ fn vendor_private_diffusion_attributes_survive_deidentification() {
             obj.element(Tag(0x0019, 0x1099)).is_err(),
             "unsafe private kept"
         );
+        let sds = obj
+            .element(Tag(0x0021, 0x10FE))
+            .expect("XA's SDS sequence kept");
+        let item = &sds.items().expect("a sequence")[0];
+        assert!(
+            item.element(Tag(0x0021, 0x1099)).is_err(),
+            "unsafe nested private kept"
+        );
+        let protocol = ingest::siemens::phoenix_protocol(&obj).expect("XA protocol kept");
+        assert_eq!(
+            ingest::siemens::protocol_number(&protocol, "sPat.lAccelFactPE"),
+            Some(2.0)
+        );
+        assert_eq!(
+            ingest::siemens::protocol_number(&protocol, "sKSpace.lBaseResolution"),
+            Some(64.0)
+        );
+        assert_eq!(
+            ingest::siemens::protocol_text(&protocol, "sCoilSelectMeas.sCoilStringForConversion")
+                .as_deref(),
+            Some("HeadNeck_20")
+        );
+        for phi in ["Smith", "35131", "tProtocolName"] {
+            assert!(!protocol.contains(phi), "{phi} released in XA's protocol");
+        }
     }
     assert_eq!(seen, altered, "every DWI file keeps its private b-value");
     // The released series is still a DWI with its b-values.

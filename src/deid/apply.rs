@@ -24,11 +24,13 @@ use crate::datetime::Date;
 /// times), GE's EPI names, group delay and cycling mode (its slice times), GE's echo spacing and
 /// ASSET factor (its readout time), the table's position (TablePosition), the phase-encoding
 /// polarity of XA and UIH. Numbers and code strings of the acquisition, no identity — without
-/// them a de-identified DWI has no b-values. GE's raw header (UserDefineData), which its older
+/// them a de-identified DWI has no b-values. XA's enhanced files nest the SDS and SDI attributes
+/// in a private sequence of each creator (0021,xxFE): the sequences are kept, their items going
+/// through the profile (only the attributes of this list stay in them). GE's raw header (UserDefineData), which its older
 /// EPIs' polarity comes from, is not on it: a binary block of the whole exam. The two Siemens CSA
-/// headers and GE's protocol data block are on it, but never kept whole: [`super::csa`] and
-/// [`super::ge_protocol`] rewrite them with their acquisition fields only.
-pub const SAFE_PRIVATE: [(u16, &str, u8); 51] = [
+/// headers, XA's protocol and GE's protocol data block are on it, but never kept whole:
+/// [`super::csa`] and [`super::ge_protocol`] rewrite them with their acquisition fields only.
+pub const SAFE_PRIVATE: [(u16, &str, u8); 54] = [
     (0x7053, "Philips PET Private Group", 0x00), // SUV scale factor
     (0x7053, "Philips PET Private Group", 0x09), // activity concentration scale factor
     (0x0009, "GEMS_PETD_01", 0x0D),              // scan start (decay reference) date-time
@@ -52,6 +54,9 @@ pub const SAFE_PRIVATE: [(u16, &str, u8); 51] = [
     (0x0065, "Image Private Header", 0x58),      // phase-encoding polarity (UIH)
     (0x0029, super::csa::CREATOR, 0x10),         // CSA image header (reduced)
     (0x0029, super::csa::CREATOR, 0x20),         // CSA series header (reduced)
+    (0x0021, super::csa::XA_CREATOR, 0x19),      // XA protocol (reduced)
+    (0x0021, super::csa::XA_CREATOR, 0xFE),      // XA's nested SDS attributes (a sequence)
+    (0x0021, "SIEMENS MR SDI 02", 0xFE),         // XA's nested SDI attributes (a sequence)
     (0x0019, "GEMS_ACQU_01", 0x17),              // series plane (3-plane: localizer)
     (0x0019, "GEMS_ACQU_01", 0x7F),              // table delta (mm)
     (0x0019, "GEMS_ACQU_01", 0x9C),              // pulse sequence name (epi, epiRT, epi2)

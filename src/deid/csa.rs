@@ -13,6 +13,11 @@
 //!   a number — or, for the few keys of [`PROTOCOL_TEXT_KEYS`], a quoted text with none of the
 //!   subject's identifiers.
 //!
+//! Siemens XA scanners write no CSA headers: their protocol is (0021,xx19) of "SIEMENS MR SDS
+//! 01" (in an enhanced file, nested in the functional groups), the ASCCONV text itself or a CSA
+//! header holding it. It is reduced by the series header's rule, and released in the form it came
+//! in (text: the kept block's lines; CSA: as the series header).
+//!
 //! The verifier holds the released bytes to the same rule ([`check`]).
 
 use dicom_core::Tag;
@@ -22,6 +27,9 @@ use crate::ingest::siemens::{csa_elements, encode_csa, nul_terminated, CsaElemen
 /// The private creator of both headers.
 pub const CREATOR: &str = "SIEMENS CSA HEADER";
 
+/// The private creator of XA's protocol (0021,xx19).
+pub const XA_CREATOR: &str = "SIEMENS MR SDS 01";
+
 /// Which CSA header an attribute is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -29,6 +37,8 @@ pub enum Kind {
     Image,
     /// (0029,xx20): per series (the scanner protocol).
     Series,
+    /// XA's protocol (0021,xx19 of [`XA_CREATOR`]): its text, or a CSA header holding it.
+    XaProtocol,
 }
 
 /// Image header fields kept: the ones dcm2niix reads from it for conversion (numbers of the
@@ -99,14 +109,15 @@ const PROTOCOL: &str = "MrPhoenixProtocol";
 const BEGIN: &str = "### ASCCONV BEGIN ###";
 const END: &str = "### ASCCONV END ###";
 
-/// The CSA header `tag` is, given its private creator (None: not one).
+/// The CSA header (or XA protocol) `tag` is, given its private creator (None: not one).
 pub fn kind(tag: Tag, creator: Option<&str>) -> Option<Kind> {
-    if tag.group() != 0x0029 || creator != Some(CREATOR) || tag.element() < 0x1000 {
+    if tag.element() < 0x1000 {
         return None;
     }
-    match tag.element() & 0xFF {
-        0x10 => Some(Kind::Image),
-        0x20 => Some(Kind::Series),
+    match (tag.group(), creator?, tag.element() & 0xFF) {
+        (0x0029, CREATOR, 0x10) => Some(Kind::Image),
+        (0x0029, CREATOR, 0x20) => Some(Kind::Series),
+        (0x0021, XA_CREATOR, 0x19) => Some(Kind::XaProtocol),
         _ => None,
     }
 }
@@ -115,13 +126,28 @@ pub fn kind(tag: Tag, creator: Option<&str>) -> Option<Kind> {
 /// (then the attribute is removed). `clean` is asked about each kept protocol text (the subject's
 /// identifiers: false drops the line).
 pub fn reduce(kind: Kind, bytes: &[u8], clean: impl Fn(&str) -> bool) -> Option<Vec<u8>> {
-    let elements = csa_elements(bytes)?;
+    let Some(elements) = csa_elements(bytes) else {
+        // XA's protocol as its text: the kept lines, as text.
+        if kind != Kind::XaProtocol {
+            return None;
+        }
+        let lines = protocol_lines(&String::from_utf8_lossy(bytes), &clean);
+        if lines.is_empty() {
+            return None;
+        }
+        let mut text = format!("{BEGIN}\n{}\n{END}\n", lines.join("\n")).into_bytes();
+        // An even length, as every DICOM value (the padding byte of OB).
+        if text.len() % 2 == 1 {
+            text.push(0);
+        }
+        return Some(text);
+    };
     let kept: Vec<CsaElement> = match kind {
         Kind::Image => elements
             .into_iter()
             .filter(|e| IMAGE_FIELDS.contains(&e.name.as_str()))
             .collect(),
-        Kind::Series => {
+        Kind::Series | Kind::XaProtocol => {
             let e = elements.into_iter().find(|e| e.name == PROTOCOL)?;
             let text = e.values().into_iter().next()?;
             let lines = protocol_lines(&text, &clean);
@@ -187,35 +213,49 @@ pub fn check(kind: Kind, bytes: &[u8]) -> Result<Vec<String>, String> {
     let what = match kind {
         Kind::Image => "CSA image header",
         Kind::Series => "CSA series header",
+        Kind::XaProtocol => "XA protocol",
     };
-    let elements = csa_elements(bytes).ok_or_else(|| format!("{what} does not parse"))?;
+    let Some(elements) = csa_elements(bytes) else {
+        if kind != Kind::XaProtocol {
+            return Err(format!("{what} does not parse"));
+        }
+        // The text form: the block's lines and nothing else (a padding NUL at most).
+        let text = bytes.strip_suffix(&[0]).unwrap_or(bytes);
+        let text = std::str::from_utf8(text).map_err(|_| format!("{what} is not text"))?;
+        let mut values = Vec::new();
+        protocol_values(text, what, &mut values)?;
+        return Ok(values);
+    };
     let mut values = Vec::new();
     for e in &elements {
         match kind {
             Kind::Image if IMAGE_FIELDS.contains(&e.name.as_str()) => {
                 values.extend(e.items.iter().map(|i| nul_terminated(i)));
             }
-            Kind::Series if e.name == PROTOCOL => {
+            Kind::Series | Kind::XaProtocol if e.name == PROTOCOL => {
                 for item in &e.items {
-                    for line in nul_terminated(item).lines() {
-                        if line == BEGIN || line == END || line.is_empty() {
-                            continue;
-                        }
-                        match line.split_once(" = ") {
-                            Some((k, v)) if allowed(k, v, &|_| true) => values.push(v.to_string()),
-                            _ => {
-                                return Err(format!(
-                                    "{what} holds a protocol line not on the safe list"
-                                ))
-                            }
-                        }
-                    }
+                    protocol_values(&nul_terminated(item), what, &mut values)?;
                 }
             }
             _ => return Err(format!("{what} holds a field not on the safe list")),
         }
     }
     Ok(values)
+}
+
+/// The values of a released protocol's lines (into `values`); an error for any line other than
+/// the block's two markers and `key = value` lines [`reduce`] keeps.
+fn protocol_values(text: &str, what: &str, values: &mut Vec<String>) -> Result<(), String> {
+    for line in text.lines() {
+        if line == BEGIN || line == END || line.is_empty() {
+            continue;
+        }
+        match line.split_once(" = ") {
+            Some((k, v)) if allowed(k, v, &|_| true) => values.push(v.to_string()),
+            _ => return Err(format!("{what} holds a protocol line not on the safe list")),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -298,6 +338,58 @@ mod tests {
         assert!(check(Kind::Series, &b).is_err());
     }
 
+    /// XA's protocol (0021,xx19) as text keeps the listed lines, as text (even length), which
+    /// ingest reads as it reads the original; as a CSA header, it is reduced as the series
+    /// header. The check passes what is released and refuses the original.
+    #[test]
+    fn xa_protocol_is_reduced_in_the_form_it_came_in() {
+        let text = "<XProtocol> { <Name> \"PhoenixMetaProtocol\" SerialNumber 35131 }\n\
+            ### ASCCONV BEGIN object=MrProtDataImpl@MrProtocolData version=61130001 ###\n\
+            tProtocolName\t = \t\"\"fmri_Smith\"\"\n\
+            sKSpace.lBaseResolution\t = \t64\n\
+            sPat.lAccelFactPE\t = \t2\n\
+            sCoilSelectMeas.sCoilStringForConversion\t = \t\"\"Smith\"\"\n\
+            sTXSPEC.asNucleusInfo[0].flReferenceAmplitude\t = \t245.5\n\
+            ### ASCCONV END ###\n";
+        let reduced =
+            reduce(Kind::XaProtocol, text.as_bytes(), |t| !t.contains("Smith")).expect("kept");
+        assert_eq!(reduced.len() % 2, 0);
+        let released = String::from_utf8_lossy(&reduced);
+        use crate::ingest::siemens::protocol_number;
+        assert_eq!(
+            protocol_number(&released, "sKSpace.lBaseResolution"),
+            Some(64.0)
+        );
+        assert_eq!(protocol_number(&released, "sPat.lAccelFactPE"), Some(2.0));
+        assert_eq!(
+            protocol_number(&released, "sTXSPEC.asNucleusInfo[0].flReferenceAmplitude"),
+            Some(245.5)
+        );
+        for gone in ["Smith", "35131", "tProtocolName", "XProtocol"] {
+            assert!(!released.contains(gone), "{gone} released");
+        }
+        assert_eq!(
+            check(Kind::XaProtocol, &reduced),
+            Ok(vec!["64".into(), "2".into(), "245.5".into()])
+        );
+        assert!(check(Kind::XaProtocol, text.as_bytes()).is_err());
+        assert_eq!(
+            reduce(Kind::XaProtocol, b"no protocol here", |_| true),
+            None
+        );
+        // The CSA form: released as a CSA header holding the reduced protocol.
+        let csa = encode_csa(&[element("MrPhoenixProtocol", 1, &[text])]);
+        let reduced = reduce(Kind::XaProtocol, &csa, |t| !t.contains("Smith")).expect("kept");
+        let p = parse_csa(&reduced).expect("a CSA header");
+        let p = p.first("MrPhoenixProtocol").expect("protocol");
+        assert_eq!(protocol_number(p, "sPat.lAccelFactPE"), Some(2.0));
+        assert!(!p.contains("Smith"));
+        assert!(check(Kind::XaProtocol, &reduced).is_ok());
+        assert!(check(Kind::XaProtocol, &csa).is_err());
+        // The text form of the CSA rule does not apply to the CSA headers themselves.
+        assert_eq!(reduce(Kind::Series, text.as_bytes(), |_| true), None);
+    }
+
     #[test]
     fn only_the_csa_creators_two_headers_are_recognised() {
         assert_eq!(kind(Tag(0x0029, 0x1010), Some(CREATOR)), Some(Kind::Image));
@@ -309,6 +401,13 @@ mod tests {
         );
         assert_eq!(kind(Tag(0x0029, 0x0010), Some(CREATOR)), None);
         assert_eq!(kind(Tag(0x0019, 0x1010), Some(CREATOR)), None);
+        assert_eq!(
+            kind(Tag(0x0021, 0x1119), Some(XA_CREATOR)),
+            Some(Kind::XaProtocol)
+        );
+        assert_eq!(kind(Tag(0x0021, 0x1119), Some(CREATOR)), None);
+        assert_eq!(kind(Tag(0x0021, 0x1105), Some(XA_CREATOR)), None);
+        assert_eq!(kind(Tag(0x0029, 0x1020), None), None);
     }
 
     /// Damaged headers (every truncation, bit flips in every byte) are removed or reduced,
@@ -329,6 +428,7 @@ mod tests {
                 Kind::Series,
                 encode_csa(&[element("MrPhoenixProtocol", 1, &[protocol])]),
             ),
+            (Kind::XaProtocol, protocol.as_bytes().to_vec()),
         ];
         for (kind, b) in headers {
             let mut damaged: Vec<Vec<u8>> = (0..b.len()).map(|cut| b[..cut].to_vec()).collect();
