@@ -1574,6 +1574,103 @@ fn philips_trigger_times_are_converted_apart() {
     }
 }
 
+/// Two volumes of one series (three slices each) are one 4D file when dcm2niix would stack
+/// them, two 3D files when their protocol names differ (ProtocolName; without one a
+/// SeriesDescription; `_MoCo` for a motion-corrected image; without either, outside Siemens, a
+/// SequenceName) or one is derived and the other not — as dcm2niix v1.0.20260724 writes the same
+/// headers (checked on them built with pydicom: files, shapes, data sums). Regression: ancilla
+/// stacked them all as one 4D file.
+#[test]
+fn protocol_name_and_derived_images_split_as_dcm2niix_splits_them() {
+    use dicom_core::VR;
+    use dicom_dictionary_std::tags as t;
+    type Attrs = Vec<(dicom_core::Tag, VR, &'static str)>;
+    let siemens = |more: Attrs| {
+        let mut v: Attrs = vec![(t::MANUFACTURER, VR::LO, "SIEMENS")];
+        v.extend(more);
+        v
+    };
+    let name = |n: &'static str| siemens(vec![(t::PROTOCOL_NAME, VR::LO, n)]);
+    let itype = |i: &'static str| {
+        siemens(vec![
+            (t::IMAGE_TYPE, VR::CS, i),
+            (t::PROTOCOL_NAME, VR::LO, "bold"),
+        ])
+    };
+    let desc = |d: &'static str| siemens(vec![(t::SERIES_DESCRIPTION, VR::LO, d)]);
+    let seq = |maker: &'static str, q: &'static str| {
+        vec![
+            (t::MANUFACTURER, VR::LO, maker),
+            (t::SEQUENCE_NAME, VR::SH, q),
+        ]
+    };
+    let cases: Vec<(&str, [Attrs; 2], usize)> = vec![
+        ("same name", [name("bold"), name("bold")], 1),
+        ("two names", [name("bold"), name("bold_b")], 2),
+        ("one name missing", [name("bold"), siemens(vec![])], 2),
+        ("descriptions", [desc("dwi_a"), desc("dwi_b")], 2),
+        ("one-letter descriptions", [desc("a"), desc("b")], 1),
+        (
+            "original and derived",
+            [
+                itype("ORIGINAL\\PRIMARY\\M\\ND"),
+                itype("DERIVED\\PRIMARY\\M\\ND"),
+            ],
+            2,
+        ),
+        (
+            "both derived",
+            [
+                itype("DERIVED\\PRIMARY\\M\\ND"),
+                itype("DERIVED\\SECONDARY\\M\\ND"),
+            ],
+            1,
+        ),
+        (
+            "motion corrected",
+            [
+                itype("ORIGINAL\\PRIMARY\\M\\ND"),
+                itype("ORIGINAL\\PRIMARY\\M\\MOCO\\ND"),
+            ],
+            2,
+        ),
+        (
+            "GE sequence names",
+            [
+                seq("GE MEDICAL SYSTEMS", "fse1"),
+                seq("GE MEDICAL SYSTEMS", "fse2"),
+            ],
+            2,
+        ),
+        (
+            "Siemens sequence names",
+            [seq("SIEMENS", "*tse1"), seq("SIEMENS", "*tse2")],
+            1,
+        ),
+    ];
+    for (what, volumes, files) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let mut slices = Vec::new();
+        for (v, attrs) in volumes.iter().enumerate() {
+            for k in 0..3 {
+                let n = (v * 3 + k) as i32;
+                let mut s = Slice::new("1.2.3.93", [0.0, 0.0, 2.0 * k as f64], vec![n; 20]);
+                s.instance = n + 1;
+                s.extra
+                    .extend(attrs.iter().map(|(tag, vr, x)| (*tag, *vr, x.to_string())));
+                slices.push(s);
+            }
+        }
+        write_series(&dir.path().join("in"), &slices);
+        let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+        assert_eq!(nii.len(), files, "{what}: {nii:?}");
+        for f in &nii {
+            let h = nifti::NiftiHeader::from_file(f).unwrap();
+            assert_eq!(h.dim[0], if files == 1 { 4 } else { 3 }, "{what}");
+        }
+    }
+}
+
 /// The sign of PhaseEncodingDirection from each maker's polarity attribute, as dcm2niix
 /// v1.0.20260724 writes it for the same headers (2D EPI, phase encoding along columns):
 /// Siemens XA's (0021,111C) 1 → "j-", 0 → "j"; UIH's (0065,1058) 1 → "j"; GE's

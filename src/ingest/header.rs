@@ -83,6 +83,9 @@ pub struct FileRecord {
     /// Philips' TriggerTime (0018,1060, ms) outside ASL: dcm2niix stacks only images of one
     /// trigger time (its issue 384), so a cardiac series is one file per trigger time.
     pub philips_trigger_ms: Option<f64>,
+    /// The protocol name dcm2niix gives the file, which the files of one stack share (its
+    /// `isSameSet`): see [`stacking_name`].
+    pub stacking_name: Arc<str>,
     pub frame_of_reference: Arc<str>,
     pub gantry_tilt: Option<f64>,
     pub rows: u32,
@@ -631,6 +634,7 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
     } else {
         image_records(&obj, frames)
     };
+    let stacking = stacking_name(&obj, &image_type);
     Ok(FileRecord {
         path: path.to_path_buf(),
         patient_id: str_of(&obj, tags::PATIENT_ID).unwrap_or_default().into(),
@@ -664,6 +668,7 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
         ),
         flip_angle: top_or_shared(&obj, tags::FLIP_ANGLE, MR_TIMING_SEQ, tags::FLIP_ANGLE),
         philips_trigger_ms: philips_trigger_ms(&obj),
+        stacking_name: stacking.into(),
         frame_of_reference: str_of(&obj, tags::FRAME_OF_REFERENCE_UID)
             .unwrap_or_default()
             .into(),
@@ -959,6 +964,38 @@ fn frame_scale_slope(obj: &InMemDicomObject, frame: usize) -> Option<f64> {
         .and_then(|p| float_number(p, PHILIPS_SCALE_SLOPE))
         .or_else(|| float_number(obj, PHILIPS_SCALE_SLOPE))
         .filter(|s| s.is_finite() && *s > 0.0)
+}
+
+/// The protocol name dcm2niix v1.0.20260724 gives an image (nii_dicom.cpp, after the header is
+/// read): ProtocolName (0018,1030); without one, a SeriesDescription of two characters or more;
+/// `_MoCo` appended for a motion-corrected image (ImageType holding MOCO between two values);
+/// still none and not Siemens (whose SequenceName varies per volume), a SequenceName (0018,0024)
+/// of two characters or more. Images of one series with other names are not stacked.
+fn stacking_name(obj: &InMemDicomObject, image_type: &[String]) -> String {
+    let longer = |t| str_of(obj, t).filter(|s| s.len() > 1);
+    let mut name = str_of(obj, tags::PROTOCOL_NAME).unwrap_or_default();
+    if name.is_empty() {
+        name = longer(tags::SERIES_DESCRIPTION).unwrap_or_default();
+    }
+    let joined = image_type.join("_");
+    if name.len() > 1 && joined.contains("_MOCO_") {
+        name.push_str("_MoCo");
+    }
+    if name.is_empty() && maker(obj).as_deref() != Some("Siemens") {
+        name = longer(tags::SEQUENCE_NAME).unwrap_or_default();
+    }
+    name
+}
+
+/// Whether dcm2niix counts an image as derived (its `isDerived` from ImageType, values joined by
+/// `_`): DERIVED anywhere, or an ADC, TRACEW, TRACE or FA value between two others. Derived and
+/// other images of one series are not stacked.
+pub fn derived_image(image_type: &[String]) -> bool {
+    let joined = image_type.join("_");
+    joined.contains("DERIVED")
+        || ["_ADC_", "_TRACEW_", "_TRACE_", "_FA_"]
+            .iter()
+            .any(|v| joined.contains(v))
 }
 
 /// Philips' TriggerTime, unless the image is an ASL label or control (its MR Image Label Type,

@@ -164,6 +164,7 @@ impl Interner {
             &mut r.transfer_syntax,
             &mut r.modality,
             &mut r.series_description,
+            &mut r.stacking_name,
             &mut r.scanning_sequence,
             &mut r.frame_of_reference,
         ] {
@@ -340,8 +341,9 @@ fn places_its_frames(f: &FileRecord) -> bool {
 }
 
 /// The files of a series split as dcm2niix stacks them (`isSameSet`): files of another matrix
-/// (Rows, Columns, frames), RepetitionTime, FlipAngle or (Philips) TriggerTime than the first
-/// file's are not stacked with it, but make a stack of their own — one output each, where a single plan would refuse
+/// (Rows, Columns, frames), RepetitionTime, FlipAngle, (Philips) TriggerTime, protocol name
+/// (`header::stacking_name`) or derivedness (`header::derived_image`) than the first file's are
+/// not stacked with it, but make a stack of their own — one output each, where a single plan would refuse
 /// the mixed matrices or stack the others as volumes of one 4D file. In order of their first
 /// file; none empty.
 #[allow(clippy::vec_box)]
@@ -359,6 +361,8 @@ fn stacks(files: Vec<Box<FileRecord>>) -> Vec<Vec<Box<FileRecord>>> {
             && same(a.repetition_time, b.repetition_time)
             && same(a.flip_angle, b.flip_angle)
             && same(a.philips_trigger_ms, b.philips_trigger_ms)
+            && a.stacking_name == b.stacking_name
+            && header::derived_image(&a.image_type) == header::derived_image(&b.image_type)
     };
     let mut out: Vec<Vec<Box<FileRecord>>> = Vec::new();
     for f in files {
