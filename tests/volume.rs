@@ -1577,11 +1577,12 @@ fn philips_trigger_times_are_converted_apart() {
 /// Two volumes of one series (three slices each) are one 4D file when dcm2niix would stack
 /// them, two 3D files when their protocol names differ (ProtocolName; without one a
 /// SeriesDescription; `_MoCo` for a motion-corrected image; without either, outside Siemens, a
-/// SequenceName) or one is derived and the other not — as dcm2niix v1.0.20260724 writes the same
+/// SequenceName), one is derived and the other not, or one is a Siemens RF-off (noise) volume
+/// (ImageTypeText NOISE) — as dcm2niix v1.0.20260724 writes the same
 /// headers (checked on them built with pydicom: files, shapes, data sums). Regression: ancilla
 /// stacked them all as one 4D file.
 #[test]
-fn protocol_name_and_derived_images_split_as_dcm2niix_splits_them() {
+fn protocol_name_derived_and_noise_images_split_as_dcm2niix_splits_them() {
     use dicom_core::VR;
     use dicom_dictionary_std::tags as t;
     type Attrs = Vec<(dicom_core::Tag, VR, &'static str)>;
@@ -1598,6 +1599,7 @@ fn protocol_name_and_derived_images_split_as_dcm2niix_splits_them() {
         ])
     };
     let desc = |d: &'static str| siemens(vec![(t::SERIES_DESCRIPTION, VR::LO, d)]);
+    let text = |x: &'static str| siemens(vec![(dicom_core::Tag(0x0021, 0x1175), VR::CS, x)]);
     let seq = |maker: &'static str, q: &'static str| {
         vec![
             (t::MANUFACTURER, VR::LO, maker),
@@ -1647,6 +1649,8 @@ fn protocol_name_and_derived_images_split_as_dcm2niix_splits_them() {
             [seq("SIEMENS", "*tse1"), seq("SIEMENS", "*tse2")],
             1,
         ),
+        ("RF off", [text("M\\ND\\NORM"), text("M\\ND\\NOISE")], 2),
+        ("noiseless", [text("M\\ND"), text("M\\NOISELESS")], 1),
     ];
     for (what, volumes, files) in cases {
         let dir = tempfile::tempdir().unwrap();

@@ -86,6 +86,9 @@ pub struct FileRecord {
     /// The protocol name dcm2niix gives the file, which the files of one stack share (its
     /// `isSameSet`): see [`stacking_name`].
     pub stacking_name: Arc<str>,
+    /// A Siemens RF-off (noise) image: its ImageTypeText (0021,1175) holds the value NOISE, as
+    /// dcm2niix reads it (`isNoRF`); such images are not stacked with the others.
+    pub no_rf: bool,
     pub frame_of_reference: Arc<str>,
     pub gantry_tilt: Option<f64>,
     pub rows: u32,
@@ -669,6 +672,9 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
         flip_angle: top_or_shared(&obj, tags::FLIP_ANGLE, MR_TIMING_SEQ, tags::FLIP_ANGLE),
         philips_trigger_ms: philips_trigger_ms(&obj),
         stacking_name: stacking.into(),
+        no_rf: maker(&obj).as_deref() == Some("Siemens")
+            && str_of(&obj, Tag(0x0021, 0x1175))
+                .is_some_and(|t| t.split(['\\', '_']).any(|v| v.trim() == "NOISE")),
         frame_of_reference: str_of(&obj, tags::FRAME_OF_REFERENCE_UID)
             .unwrap_or_default()
             .into(),

@@ -342,7 +342,8 @@ fn places_its_frames(f: &FileRecord) -> bool {
 
 /// The files of a series split as dcm2niix stacks them (`isSameSet`): files of another matrix
 /// (Rows, Columns, frames), RepetitionTime, FlipAngle, (Philips) TriggerTime, protocol name
-/// (`header::stacking_name`) or derivedness (`header::derived_image`) than the first file's are
+/// (`header::stacking_name`), derivedness (`header::derived_image`) or RF-off (noise) state
+/// (`FileRecord::no_rf`) than the first file's are
 /// not stacked with it, but make a stack of their own — one output each, where a single plan would refuse
 /// the mixed matrices or stack the others as volumes of one 4D file. In order of their first
 /// file; none empty.
@@ -362,6 +363,7 @@ fn stacks(files: Vec<Box<FileRecord>>) -> Vec<Vec<Box<FileRecord>>> {
             && same(a.flip_angle, b.flip_angle)
             && same(a.philips_trigger_ms, b.philips_trigger_ms)
             && a.stacking_name == b.stacking_name
+            && a.no_rf == b.no_rf
             && header::derived_image(&a.image_type) == header::derived_image(&b.image_type)
     };
     let mut out: Vec<Vec<Box<FileRecord>>> = Vec::new();
