@@ -1675,6 +1675,98 @@ fn protocol_name_derived_and_noise_images_split_as_dcm2niix_splits_them() {
     }
 }
 
+/// A Siemens dynamic (SequenceName *fldyn3d1) written as one series per time point (numbers 7,
+/// 5, 6, three slices each) is one 4D file whose volumes follow the series numbers (5, 6, 7),
+/// named after the first; two protocols make two such files; an XA30 dynamic and a series of
+/// another SequenceName stay one 3D file per series — as dcm2niix v1.0.20260724 writes them (its
+/// issue 252; checked on the same headers built with pydicom: files, shapes, volume order).
+/// Regression: ancilla wrote one 3D file per series of every dynamic.
+#[test]
+fn siemens_dynamic_series_are_stacked_in_series_order() {
+    use dicom_core::VR;
+    use dicom_dictionary_std::tags as t;
+    /// SequenceName, SoftwareVersions, (SeriesNumber, ProtocolName) of each series, and the
+    /// volumes of each file written (in name order).
+    type Case<'a> = (&'a str, &'a str, &'a [(i32, &'a str)], &'a [usize]);
+    let cases: [Case; 4] = [
+        (
+            "*fldyn3d1",
+            "syngo MR E11",
+            &[(7, "dyn"), (5, "dyn"), (6, "dyn")],
+            &[3],
+        ),
+        (
+            "*fldyn3d1",
+            "syngo MR E11",
+            &[(5, "dyn_a"), (6, "dyn_a"), (8, "dyn_b"), (9, "dyn_b")],
+            &[2, 2],
+        ),
+        (
+            "*fldyn3d1",
+            "syngo MR XA30",
+            &[(7, "dyn"), (5, "dyn"), (6, "dyn")],
+            &[1, 1, 1],
+        ),
+        (
+            "*fl3d1",
+            "syngo MR E11",
+            &[(7, "dyn"), (5, "dyn"), (6, "dyn")],
+            &[1, 1, 1],
+        ),
+    ];
+    for (sequence, software, series, volumes) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        for (number, protocol) in series {
+            let slices: Vec<Slice> = (0..3)
+                .map(|k| {
+                    let value = number * 100 + k;
+                    let mut s = Slice::new(
+                        &format!("1.2.3.94.{number}"),
+                        [0.0, 0.0, 2.0 * k as f64],
+                        vec![value; 20],
+                    );
+                    s.instance = k + 1;
+                    s.extra.extend([
+                        (t::MANUFACTURER, VR::LO, "SIEMENS".to_string()),
+                        (t::SEQUENCE_NAME, VR::SH, sequence.to_string()),
+                        (t::SOFTWARE_VERSIONS, VR::LO, software.to_string()),
+                        (t::SERIES_NUMBER, VR::IS, number.to_string()),
+                        (t::PROTOCOL_NAME, VR::LO, protocol.to_string()),
+                    ]);
+                    s
+                })
+                .collect();
+            write_series(&dir.path().join("in").join(number.to_string()), &slices);
+        }
+        let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+        let what = format!("{sequence} {software} {series:?}");
+        let found: Vec<usize> = nii
+            .iter()
+            .map(|f| match voxels(f).shape() {
+                [_, _, _, t] => *t,
+                _ => 1,
+            })
+            .collect();
+        assert_eq!(found, volumes, "{what}: {nii:?}");
+        // Volume v of the first file holds the v-th lowest series number's values.
+        let mut numbers: Vec<i32> = series.iter().map(|(n, _)| *n).collect();
+        numbers.sort();
+        let first = voxels(&nii[0]);
+        for (v, number) in numbers.iter().take(volumes[0]).enumerate() {
+            let at = if first.ndim() == 4 {
+                vec![0, 0, 0, v]
+            } else {
+                vec![0, 0, 0]
+            };
+            assert_eq!(
+                first[at.as_slice()],
+                (number * 100) as f32,
+                "{what}: volume {v}"
+            );
+        }
+    }
+}
+
 /// The sign of PhaseEncodingDirection from each maker's polarity attribute, as dcm2niix
 /// v1.0.20260724 writes it for the same headers (2D EPI, phase encoding along columns):
 /// Siemens XA's (0021,111C) 1 → "j-", 0 → "j"; UIH's (0065,1058) 1 → "j"; GE's

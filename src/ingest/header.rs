@@ -86,6 +86,9 @@ pub struct FileRecord {
     /// The protocol name dcm2niix gives the file, which the files of one stack share (its
     /// `isSameSet`): see [`stacking_name`].
     pub stacking_name: Arc<str>,
+    /// A Siemens dynamic series' file ([`siemens_dynamic`]): the scanner writes each time point
+    /// as a series of its own, which dcm2niix stacks as one 4D series (`ingest::scan`'s merge).
+    pub siemens_dynamic: bool,
     /// A Siemens RF-off (noise) image: its ImageTypeText (0021,1175) holds the value NOISE, as
     /// dcm2niix reads it (`isNoRF`); such images are not stacked with the others.
     pub no_rf: bool,
@@ -638,6 +641,18 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
         image_records(&obj, frames)
     };
     let stacking = stacking_name(&obj, &image_type);
+    let dynamic = siemens_dynamic(&obj);
+    let mut images = images;
+    if dynamic {
+        // dcm2niix numbers a dynamic's images 1000 × SeriesNumber + InstanceNumber: the merged
+        // series' volumes follow its series numbers.
+        let offset = int_of(&obj, tags::SERIES_NUMBER)
+            .unwrap_or(0)
+            .saturating_mul(1000);
+        for im in &mut images {
+            im.instance_number = Some(im.instance_number.unwrap_or(0).saturating_add(offset));
+        }
+    }
     Ok(FileRecord {
         path: path.to_path_buf(),
         patient_id: str_of(&obj, tags::PATIENT_ID).unwrap_or_default().into(),
@@ -672,6 +687,7 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
         flip_angle: top_or_shared(&obj, tags::FLIP_ANGLE, MR_TIMING_SEQ, tags::FLIP_ANGLE),
         philips_trigger_ms: philips_trigger_ms(&obj),
         stacking_name: stacking.into(),
+        siemens_dynamic: dynamic,
         no_rf: maker(&obj).as_deref() == Some("Siemens")
             && str_of(&obj, Tag(0x0021, 0x1175))
                 .is_some_and(|t| t.split(['\\', '_']).any(|v| v.trim() == "NOISE")),
@@ -991,6 +1007,26 @@ fn stacking_name(obj: &InMemDicomObject, image_type: &[String]) -> String {
         name = longer(tags::SEQUENCE_NAME).unwrap_or_default();
     }
     name
+}
+
+/// Whether an image is of a Siemens dynamic series as dcm2niix v1.0.20260724 tells them (its
+/// issue 252): Siemens, SequenceName holding `fldyn3d1`, and not XA10A (SoftwareVersions XA10,
+/// XA11, XA20, XA30 or XA31, or an ImplementationVersionName holding XA10A: those number their
+/// time points otherwise and are not merged).
+fn siemens_dynamic(obj: &dicom_object::FileDicomObject<InMemDicomObject>) -> bool {
+    let xa10a = str_of(obj, tags::SOFTWARE_VERSIONS).is_some_and(|v| {
+        v.len() > 4
+            && ["XA10", "XA11", "XA20", "XA30", "XA31"]
+                .iter()
+                .any(|x| v.contains(x))
+    }) || obj
+        .meta()
+        .implementation_version_name
+        .as_deref()
+        .is_some_and(|v| v.len() >= 5 && v.contains("XA10A"));
+    maker(obj).as_deref() == Some("Siemens")
+        && str_of(obj, tags::SEQUENCE_NAME).is_some_and(|s| s.contains("fldyn3d1"))
+        && !xa10a
 }
 
 /// Whether dcm2niix counts an image as derived (its `isDerived` from ImageType, values joined by

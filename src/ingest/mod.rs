@@ -268,10 +268,15 @@ fn scan(inputs: &[PathBuf], keep_suv: bool) -> Result<Inventory, IngestError> {
         }
         groups.push((k, run));
     }
+    merge_siemens_dynamics(&mut groups);
     let grouped: Vec<(Vec<Series>, Vec<PathBuf>)> = groups
         .into_par_iter()
         .map(|((patient_id, study_uid, series_uid), mut files)| {
-            files.sort_by(|a, b| a.path.cmp(&b.path));
+            // (A merged dynamic's files in series order: its first file names it.)
+            files.sort_by(|a, b| {
+                let number = |f: &FileRecord| f.siemens_dynamic.then_some(f.series_number);
+                (number(a), &a.path).cmp(&(number(b), &b.path))
+            });
             // The same SOP instance twice (copied exports): use the first, reject the others.
             let mut seen = std::collections::HashSet::new();
             let mut duplicates = Vec::new();
@@ -329,6 +334,43 @@ fn scan(inputs: &[PathBuf], keep_suv: bool) -> Result<Inventory, IngestError> {
     inv.series = series;
     inv.rejected.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(inv)
+}
+
+/// Siemens dynamic series (`FileRecord::siemens_dynamic`) of one patient, study and protocol
+/// name merged into one group, as dcm2niix stacks them (its issue 252; its DCE merge, on by
+/// default): the group of the lowest SeriesNumber keeps its key and takes the others' files
+/// (their images already numbered in series order at read).
+#[allow(clippy::vec_box)]
+fn merge_siemens_dynamics(groups: &mut Vec<(SeriesKey, Vec<Box<FileRecord>>)>) {
+    let mut dynamic: Vec<usize> = (0..groups.len())
+        .filter(|&i| groups[i].1.iter().all(|f| f.siemens_dynamic))
+        .collect();
+    if dynamic.len() < 2 {
+        return;
+    }
+    let lowest = |i: usize| groups[i].1.iter().filter_map(|f| f.series_number).min();
+    dynamic.sort_by_key(|&i| (lowest(i), i));
+    let mut kept: std::collections::HashMap<SeriesKey, usize> = Default::default();
+    let mut moves = Vec::new();
+    for i in dynamic {
+        let f = &groups[i].1[0];
+        let key = (
+            f.patient_id.clone(),
+            f.study_uid.clone(),
+            f.stacking_name.clone(),
+        );
+        match kept.get(&key) {
+            Some(&into) => moves.push((i, into)),
+            None => {
+                kept.insert(key, i);
+            }
+        }
+    }
+    for (from, into) in moves {
+        let files = std::mem::take(&mut groups[from].1);
+        groups[into].1.extend(files);
+    }
+    groups.retain(|(_, files)| !files.is_empty());
 }
 
 /// Whether a file holds several frames each with its own position (an enhanced MR/PET/CT file),
