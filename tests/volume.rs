@@ -1767,6 +1767,44 @@ fn siemens_dynamic_series_are_stacked_in_series_order() {
     }
 }
 
+/// Two volumes of one SeriesInstanceUID with other SeriesNumbers are two files, except early
+/// Siemens XA's numbers above 1000 in one thousand (16001, 16002: one 4D file), as dcm2niix
+/// v1.0.20260724 writes them (its isSameSet and issue 236; checked on the same headers built
+/// with pydicom). Regression: ancilla stacked them all.
+#[test]
+fn series_numbers_split_as_dcm2niix_splits_them() {
+    use dicom_core::VR;
+    use dicom_dictionary_std::tags as t;
+    let cases = [
+        ("SIEMENS", "syngo MR E11", [3, 4], 2),
+        ("SIEMENS", "syngo MR E11", [3, 3], 1),
+        ("SIEMENS", "syngo MR XA10A", [16001, 16002], 1),
+        ("SIEMENS", "syngo MR XA10A", [16001, 17001], 2),
+        ("SIEMENS", "syngo MR XA10A", [5, 6], 2),
+        ("GE MEDICAL SYSTEMS", "27", [3, 4], 2),
+    ];
+    for (maker, software, numbers, files) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let mut slices = Vec::new();
+        for (v, number) in numbers.iter().enumerate() {
+            for k in 0..3 {
+                let n = (v * 3 + k) as i32;
+                let mut s = Slice::new("1.2.3.95", [0.0, 0.0, 2.0 * k as f64], vec![n; 20]);
+                s.instance = n + 1;
+                s.extra.extend([
+                    (t::MANUFACTURER, VR::LO, maker.to_string()),
+                    (t::SOFTWARE_VERSIONS, VR::LO, software.to_string()),
+                    (t::SERIES_NUMBER, VR::IS, number.to_string()),
+                ]);
+                slices.push(s);
+            }
+        }
+        write_series(&dir.path().join("in"), &slices);
+        let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+        assert_eq!(nii.len(), files, "{maker} {software} {numbers:?}: {nii:?}");
+    }
+}
+
 /// The sign of PhaseEncodingDirection from each maker's polarity attribute, as dcm2niix
 /// v1.0.20260724 writes it for the same headers (2D EPI, phase encoding along columns):
 /// Siemens XA's (0021,111C) 1 → "j-", 0 → "j"; UIH's (0065,1058) 1 → "j"; GE's

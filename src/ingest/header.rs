@@ -89,6 +89,9 @@ pub struct FileRecord {
     /// A Siemens dynamic series' file ([`siemens_dynamic`]): the scanner writes each time point
     /// as a series of its own, which dcm2niix stacks as one 4D series (`ingest::scan`'s merge).
     pub siemens_dynamic: bool,
+    /// An early Siemens XA file (dcm2niix's `isXA10A`, see [`xa10a`]): its series numbers count
+    /// in thousands (16001, 16002 … are one series).
+    pub xa10a: bool,
     /// A Siemens RF-off (noise) image: its ImageTypeText (0021,1175) holds the value NOISE, as
     /// dcm2niix reads it (`isNoRF`); such images are not stacked with the others.
     pub no_rf: bool,
@@ -688,6 +691,7 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
         philips_trigger_ms: philips_trigger_ms(&obj),
         stacking_name: stacking.into(),
         siemens_dynamic: dynamic,
+        xa10a: xa10a(&obj),
         no_rf: maker(&obj).as_deref() == Some("Siemens")
             && str_of(&obj, Tag(0x0021, 0x1175))
                 .is_some_and(|t| t.split(['\\', '_']).any(|v| v.trim() == "NOISE")),
@@ -1010,11 +1014,18 @@ fn stacking_name(obj: &InMemDicomObject, image_type: &[String]) -> String {
 }
 
 /// Whether an image is of a Siemens dynamic series as dcm2niix v1.0.20260724 tells them (its
-/// issue 252): Siemens, SequenceName holding `fldyn3d1`, and not XA10A (SoftwareVersions XA10,
-/// XA11, XA20, XA30 or XA31, or an ImplementationVersionName holding XA10A: those number their
-/// time points otherwise and are not merged).
+/// issue 252): Siemens, SequenceName holding `fldyn3d1`, and not XA10A ([`xa10a`]: those number
+/// their time points otherwise and are not merged).
 fn siemens_dynamic(obj: &dicom_object::FileDicomObject<InMemDicomObject>) -> bool {
-    let xa10a = str_of(obj, tags::SOFTWARE_VERSIONS).is_some_and(|v| {
+    maker(obj).as_deref() == Some("Siemens")
+        && str_of(obj, tags::SEQUENCE_NAME).is_some_and(|s| s.contains("fldyn3d1"))
+        && !xa10a(obj)
+}
+
+/// dcm2niix's `isXA10A`: SoftwareVersions holding XA10, XA11, XA20, XA30 or XA31, or an
+/// ImplementationVersionName holding XA10A (early XA releases, whose quirks it works around).
+fn xa10a(obj: &dicom_object::FileDicomObject<InMemDicomObject>) -> bool {
+    str_of(obj, tags::SOFTWARE_VERSIONS).is_some_and(|v| {
         v.len() > 4
             && ["XA10", "XA11", "XA20", "XA30", "XA31"]
                 .iter()
@@ -1023,10 +1034,7 @@ fn siemens_dynamic(obj: &dicom_object::FileDicomObject<InMemDicomObject>) -> boo
         .meta()
         .implementation_version_name
         .as_deref()
-        .is_some_and(|v| v.len() >= 5 && v.contains("XA10A"));
-    maker(obj).as_deref() == Some("Siemens")
-        && str_of(obj, tags::SEQUENCE_NAME).is_some_and(|s| s.contains("fldyn3d1"))
-        && !xa10a
+        .is_some_and(|v| v.len() >= 5 && v.contains("XA10A"))
 }
 
 /// Whether dcm2niix counts an image as derived (its `isDerived` from ImageType, values joined by

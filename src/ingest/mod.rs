@@ -336,6 +336,17 @@ fn scan(inputs: &[PathBuf], keep_suv: bool) -> Result<Inventory, IngestError> {
     Ok(inv)
 }
 
+/// Whether dcm2niix stacks two files of one series given their SeriesNumbers: equal numbers;
+/// any two of a Siemens dynamic (merged across its series); early XA files numbered above 1000
+/// in the same thousand (its issue 236: 16001, 16002, …).
+fn same_series_number(a: &FileRecord, b: &FileRecord) -> bool {
+    match (a.series_number, b.series_number) {
+        _ if a.siemens_dynamic && b.siemens_dynamic => true,
+        (Some(x), Some(y)) if a.xa10a && b.xa10a && x > 1000 && y > 1000 => x / 1000 == y / 1000,
+        (x, y) => x == y,
+    }
+}
+
 /// Siemens dynamic series (`FileRecord::siemens_dynamic`) of one patient, study and protocol
 /// name merged into one group, as dcm2niix stacks them (its issue 252; its DCE merge, on by
 /// default): the group of the lowest SeriesNumber keeps its key and takes the others' files
@@ -384,8 +395,9 @@ fn places_its_frames(f: &FileRecord) -> bool {
 
 /// The files of a series split as dcm2niix stacks them (`isSameSet`): files of another matrix
 /// (Rows, Columns, frames), RepetitionTime, FlipAngle, (Philips) TriggerTime, protocol name
-/// (`header::stacking_name`), derivedness (`header::derived_image`) or RF-off (noise) state
-/// (`FileRecord::no_rf`) than the first file's are
+/// (`header::stacking_name`), SeriesNumber (`same_series_number`), derivedness
+/// (`header::derived_image`) or RF-off (noise) state (`FileRecord::no_rf`) than the first
+/// file's are
 /// not stacked with it, but make a stack of their own — one output each, where a single plan would refuse
 /// the mixed matrices or stack the others as volumes of one 4D file. In order of their first
 /// file; none empty.
@@ -405,6 +417,7 @@ fn stacks(files: Vec<Box<FileRecord>>) -> Vec<Vec<Box<FileRecord>>> {
             && same(a.flip_angle, b.flip_angle)
             && same(a.philips_trigger_ms, b.philips_trigger_ms)
             && a.stacking_name == b.stacking_name
+            && same_series_number(a, b)
             && a.no_rf == b.no_rf
             && header::derived_image(&a.image_type) == header::derived_image(&b.image_type)
     };
