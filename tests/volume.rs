@@ -1537,22 +1537,16 @@ fn philips_trigger_times_are_converted_apart() {
     use dicom_core::VR;
     use dicom_dictionary_std::tags;
     for (maker, files) in [("Philips Medical Systems", 2), ("SIEMENS", 1)] {
-        let dir = tempfile::tempdir().unwrap();
-        let mut slices = Vec::new();
-        for (t, trigger) in ["12", "55"].into_iter().enumerate() {
-            for k in 0..3 {
-                let n = (t * 3 + k) as i32;
-                let mut s = Slice::new("1.2.3.92", [0.0, 0.0, 2.0 * k as f64], vec![n; 20]);
-                s.instance = n + 1;
-                s.extra.extend([
+        let volumes: Vec<Vec<Extra>> = ["12", "55"]
+            .iter()
+            .map(|trigger| {
+                vec![
                     (tags::MANUFACTURER, VR::LO, maker.to_string()),
                     (tags::TRIGGER_TIME, VR::DS, trigger.to_string()),
-                ]);
-                slices.push(s);
-            }
-        }
-        write_series(&dir.path().join("in"), &slices);
-        let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+                ]
+            })
+            .collect();
+        let (_dir, nii) = convert_volumes("1.2.3.92", &volumes);
         assert_eq!(nii.len(), files, "{maker}: {nii:?}");
         let mut triggers = Vec::new();
         for f in &nii {
@@ -1653,20 +1647,16 @@ fn protocol_name_derived_and_noise_images_split_as_dcm2niix_splits_them() {
         ("noiseless", [text("M\\ND"), text("M\\NOISELESS")], 1),
     ];
     for (what, volumes, files) in cases {
-        let dir = tempfile::tempdir().unwrap();
-        let mut slices = Vec::new();
-        for (v, attrs) in volumes.iter().enumerate() {
-            for k in 0..3 {
-                let n = (v * 3 + k) as i32;
-                let mut s = Slice::new("1.2.3.93", [0.0, 0.0, 2.0 * k as f64], vec![n; 20]);
-                s.instance = n + 1;
-                s.extra
-                    .extend(attrs.iter().map(|(tag, vr, x)| (*tag, *vr, x.to_string())));
-                slices.push(s);
-            }
-        }
-        write_series(&dir.path().join("in"), &slices);
-        let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+        let volumes: Vec<Vec<Extra>> = volumes
+            .iter()
+            .map(|attrs| {
+                attrs
+                    .iter()
+                    .map(|(tag, vr, x)| (*tag, *vr, x.to_string()))
+                    .collect()
+            })
+            .collect();
+        let (_dir, nii) = convert_volumes("1.2.3.93", &volumes);
         assert_eq!(nii.len(), files, "{what}: {nii:?}");
         for f in &nii {
             let h = nifti::NiftiHeader::from_file(f).unwrap();
@@ -1784,23 +1774,17 @@ fn series_numbers_split_as_dcm2niix_splits_them() {
         ("GE MEDICAL SYSTEMS", "27", [3, 4], 2),
     ];
     for (maker, software, numbers, files) in cases {
-        let dir = tempfile::tempdir().unwrap();
-        let mut slices = Vec::new();
-        for (v, number) in numbers.iter().enumerate() {
-            for k in 0..3 {
-                let n = (v * 3 + k) as i32;
-                let mut s = Slice::new("1.2.3.95", [0.0, 0.0, 2.0 * k as f64], vec![n; 20]);
-                s.instance = n + 1;
-                s.extra.extend([
+        let volumes: Vec<Vec<Extra>> = numbers
+            .iter()
+            .map(|number| {
+                vec![
                     (t::MANUFACTURER, VR::LO, maker.to_string()),
                     (t::SOFTWARE_VERSIONS, VR::LO, software.to_string()),
                     (t::SERIES_NUMBER, VR::IS, number.to_string()),
-                ]);
-                slices.push(s);
-            }
-        }
-        write_series(&dir.path().join("in"), &slices);
-        let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+                ]
+            })
+            .collect();
+        let (_dir, nii) = convert_volumes("1.2.3.95", &volumes);
         assert_eq!(nii.len(), files, "{maker} {software} {numbers:?}: {nii:?}");
     }
 }
@@ -2081,6 +2065,32 @@ fn convert_gz(input: &str, out: &str) -> std::process::Output {
 
 /// `ancilla convert INPUT --out OUT --uncompressed`, which must succeed; the NIfTI files written
 /// for subject S001.
+/// An attribute added to a test slice: tag, VR and value as text.
+type Extra = (dicom_core::Tag, dicom_core::VR, String);
+
+/// One series of volumes at the same three positions (each image's values its number in
+/// order), volume v's slices with `volumes[v]` added, converted uncompressed: the folder (kept
+/// while the files are read) and the NIfTI files written, in name order.
+fn convert_volumes(
+    series_uid: &str,
+    volumes: &[Vec<Extra>],
+) -> (tempfile::TempDir, Vec<std::path::PathBuf>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut slices = Vec::new();
+    for (v, extra) in volumes.iter().enumerate() {
+        for k in 0..3 {
+            let n = (v * 3 + k) as i32;
+            let mut s = Slice::new(series_uid, [0.0, 0.0, 2.0 * k as f64], vec![n; 20]);
+            s.instance = n + 1;
+            s.extra.extend(extra.iter().cloned());
+            slices.push(s);
+        }
+    }
+    write_series(&dir.path().join("in"), &slices);
+    let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+    (dir, nii)
+}
+
 fn convert_uncompressed(input: &std::path::Path, out: &std::path::Path) -> Vec<std::path::PathBuf> {
     let o = ancilla(&[
         "convert",
