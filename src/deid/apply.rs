@@ -26,10 +26,11 @@ use crate::datetime::Date;
 /// polarity of XA and UIH. Numbers and code strings of the acquisition, no identity — without
 /// them a de-identified DWI has no b-values. XA's enhanced files nest the SDS and SDI attributes
 /// in a private sequence of each creator (0021,xxFE): the sequences are kept, their items going
-/// through the profile (only the attributes of this list stay in them). GE's raw header (UserDefineData), which its older
-/// EPIs' polarity comes from, is not on it: a binary block of the whole exam. The two Siemens CSA
-/// headers, XA's protocol and GE's protocol data block are on it, but never kept whole:
-/// [`super::csa`] and [`super::ge_protocol`] rewrite them with their acquisition fields only.
+/// through the profile (only the attributes of this list stay in them). GE's raw header
+/// (UserDefineData), which its older EPIs' polarity comes from, is not on it: a binary block of
+/// the whole exam. The two Siemens CSA headers, XA's protocol and GE's protocol data block are on
+/// it, but never kept whole: [`super::csa`] and [`super::ge_protocol`] rewrite them with their
+/// acquisition fields only.
 pub const SAFE_PRIVATE: [(u16, &str, u8); 54] = [
     (0x7053, "Philips PET Private Group", 0x00), // SUV scale factor
     (0x7053, "Philips PET Private Group", 0x09), // activity concentration scale factor

@@ -92,8 +92,7 @@ pub struct FileRecord {
     /// An early Siemens XA file (dcm2niix's `isXA10A`, see [`xa10a`]): its series numbers count
     /// in thousands (16001, 16002 … are one series).
     pub xa10a: bool,
-    /// A Siemens RF-off (noise) image: its ImageTypeText (0021,1175) holds the value NOISE, as
-    /// dcm2niix reads it (`isNoRF`); such images are not stacked with the others.
+    /// A Siemens RF-off (noise) image ([`no_rf`]): not stacked with the others.
     pub no_rf: bool,
     pub frame_of_reference: Arc<str>,
     pub gantry_tilt: Option<f64>,
@@ -624,7 +623,7 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
         })
         .unwrap_or_default();
     let mut mosaic = None;
-    let images = if !has_pixels {
+    let mut images = if !has_pixels {
         Vec::new()
     } else if image_type.iter().any(|t| t == "MOSAIC") && samples_per_pixel == 1 {
         let csa = super::siemens::csa_image_header(&obj);
@@ -644,8 +643,8 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
         image_records(&obj, frames)
     };
     let stacking = stacking_name(&obj, &image_type);
-    let dynamic = siemens_dynamic(&obj);
-    let mut images = images;
+    let early_xa = xa10a(&obj);
+    let dynamic = siemens_dynamic(&obj, early_xa);
     if dynamic {
         // dcm2niix numbers a dynamic's images 1000 × SeriesNumber + InstanceNumber: the merged
         // series' volumes follow its series numbers.
@@ -691,10 +690,8 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
         philips_trigger_ms: philips_trigger_ms(&obj),
         stacking_name: stacking.into(),
         siemens_dynamic: dynamic,
-        xa10a: xa10a(&obj),
-        no_rf: maker(&obj).as_deref() == Some("Siemens")
-            && str_of(&obj, Tag(0x0021, 0x1175))
-                .is_some_and(|t| t.split(['\\', '_']).any(|v| v.trim() == "NOISE")),
+        xa10a: early_xa,
+        no_rf: no_rf(&obj),
         frame_of_reference: str_of(&obj, tags::FRAME_OF_REFERENCE_UID)
             .unwrap_or_default()
             .into(),
@@ -1014,12 +1011,20 @@ fn stacking_name(obj: &InMemDicomObject, image_type: &[String]) -> String {
 }
 
 /// Whether an image is of a Siemens dynamic series as dcm2niix v1.0.20260724 tells them (its
-/// issue 252): Siemens, SequenceName holding `fldyn3d1`, and not XA10A ([`xa10a`]: those number
-/// their time points otherwise and are not merged).
-fn siemens_dynamic(obj: &dicom_object::FileDicomObject<InMemDicomObject>) -> bool {
-    maker(obj).as_deref() == Some("Siemens")
+/// issue 252): Siemens, SequenceName holding `fldyn3d1`, and not XA10A (`early_xa`, see
+/// [`xa10a`]: those number their time points otherwise and are not merged).
+fn siemens_dynamic(obj: &InMemDicomObject, early_xa: bool) -> bool {
+    !early_xa
+        && maker(obj).as_deref() == Some("Siemens")
         && str_of(obj, tags::SEQUENCE_NAME).is_some_and(|s| s.contains("fldyn3d1"))
-        && !xa10a(obj)
+}
+
+/// A Siemens RF-off (noise) image as dcm2niix reads it (`isNoRF`): its ImageTypeText
+/// (0021,1175) holds the value NOISE (values split at `\` or `_`).
+fn no_rf(obj: &InMemDicomObject) -> bool {
+    maker(obj).as_deref() == Some("Siemens")
+        && str_of(obj, Tag(0x0021, 0x1175))
+            .is_some_and(|t| t.split(['\\', '_']).any(|v| v.trim() == "NOISE"))
 }
 
 /// dcm2niix's `isXA10A`: SoftwareVersions holding XA10, XA11, XA20, XA30 or XA31, or an

@@ -361,6 +361,7 @@ fn merge_siemens_dynamics(groups: &mut Vec<(SeriesKey, Vec<Box<FileRecord>>)>) {
     }
     let lowest = |i: usize| groups[i].1.iter().filter_map(|f| f.series_number).min();
     dynamic.sort_by_key(|&i| (lowest(i), i));
+    // (patient, study, protocol name) → the group kept for them.
     let mut kept: std::collections::HashMap<SeriesKey, usize> = Default::default();
     let mut moves = Vec::new();
     for i in dynamic {
@@ -397,10 +398,9 @@ fn places_its_frames(f: &FileRecord) -> bool {
 /// (Rows, Columns, frames), RepetitionTime, FlipAngle, (Philips) TriggerTime, protocol name
 /// (`header::stacking_name`), SeriesNumber (`same_series_number`), derivedness
 /// (`header::derived_image`) or RF-off (noise) state (`FileRecord::no_rf`) than the first
-/// file's are
-/// not stacked with it, but make a stack of their own — one output each, where a single plan would refuse
-/// the mixed matrices or stack the others as volumes of one 4D file. In order of their first
-/// file; none empty.
+/// file's are not stacked with it, but make a stack of their own — one output each, where a
+/// single plan would refuse the mixed matrices or stack the others as volumes of one 4D file.
+/// In order of their first file; none empty.
 #[allow(clippy::vec_box)]
 fn stacks(files: Vec<Box<FileRecord>>) -> Vec<Vec<Box<FileRecord>>> {
     // dcm2niix compares the values as 32-bit floats (missing: 0).
