@@ -5,6 +5,9 @@
 # measured in the same run: `cp -r` of the same DICOM tree (best of 3, warm cache).
 # Targets (issue 6): peak RSS at 100 subjects within 1.3× of 10 subjects (the work streams per
 # subject); 100 subjects end to end within 3× the cp -r of its tree.
+# Both are timed 3 times (fresh output folders), best time kept; peak RSS is the largest of the 3.
+# With ANCILLA_BENCH_COLD=1 (root: it empties the machine's page cache) the cache is dropped
+# before every timed step, so the tree is read from the disk as a site's export is on a first run.
 # Run: benches/pipeline.sh [SMALL] [LARGE]   (builds the release binary unless ANCILLA_BIN is set)
 set -euo pipefail
 SMALL="${1:-10}"
@@ -23,10 +26,17 @@ trap 'rm -rf "$work"' EXIT
 # `rm -rf` scans past every such inode (kernel `recently_deleted`) — runs after a deletion were
 # 2-10x slower at random, for cp as for ancilla. So every copy goes to a fresh directory, the
 # cohorts are generated first, and the timing starts 61 s after the last write.
+settle() { # before a timed step: write back what is dirty; with ANCILLA_BENCH_COLD=1, drop the cache
+  sync
+  if [ "${ANCILLA_BENCH_COLD:-0}" = 1 ]; then
+    echo 3 > /proc/sys/vm/drop_caches
+  fi
+}
+
 best_cp() { # best wall time (s) of 3 copies of $1 into fresh directories named after $2
   local b=""
   for i in 1 2 3; do
-    sync
+    settle
     local t0 t1
     t0=$(date +%s.%N); cp -r "$1" "$work/copy-$2-$i"; t1=$(date +%s.%N)
     b=$(echo "$t0 $t1 $b" | awk '{d=$2-$1; if ($3=="" || d<$3) print d; else print $3}')
@@ -39,7 +49,7 @@ generate() { # N: the phantom cohort and its pipeline config
   "$ANCILLA_BIN" --quiet phantom --out "$c" --subjects "$n" --seed 1
   cat > "$work/p$n.toml" <<TOML
 [output]
-dir = "$work/out-$n"
+dir = "OUT"
 [input]
 dicom = "$c/site-export"
 masks = "$c/masks"
@@ -60,9 +70,16 @@ measure() { # N → "wall_s rss_kb cp_s files mb"
   cp_s=$(best_cp "$c/site-export" "$n")
   files=$(find "$c/site-export" -type f | wc -l)
   mb=$(du -sm "$c/site-export" | cut -f1)
-  sync
-  /usr/bin/time -f "%e %M" -o "$work/time-$n" "$ANCILLA_BIN" --quiet run "$work/p$n.toml"
-  echo "$(cat "$work/time-$n") $cp_s $files $mb"
+  local wall="" rss=0
+  for i in 1 2 3; do
+    settle
+    /usr/bin/time -f "%e %M" -o "$work/time-$n-$i" \
+      "$ANCILLA_BIN" --quiet run "$work/p$n.toml" --out "$work/out-$n-$i"
+    read -r w r < "$work/time-$n-$i"
+    wall=$(echo "$w $wall" | awk '{if ($2=="" || $1<$2) print $1; else print $2}')
+    rss=$(( r > rss ? r : rss ))
+  done
+  echo "$wall $rss $cp_s $files $mb"
 }
 
 generate "$SMALL"
@@ -71,6 +88,7 @@ sync
 sleep 61
 read -r s_wall s_rss s_cp s_files s_mb <<<"$(measure "$SMALL")"
 read -r l_wall l_rss l_cp l_files l_mb <<<"$(measure "$LARGE")"
+echo "page cache: $([ "${ANCILLA_BENCH_COLD:-0}" = 1 ] && echo "cold (dropped before every timed step)" || echo warm)"
 awk -v sn="$SMALL" -v ln="$LARGE" \
   -v sw="$s_wall" -v sr="$s_rss" -v sc="$s_cp" -v sf="$s_files" -v sm="$s_mb" \
   -v lw="$l_wall" -v lr="$l_rss" -v lc="$l_cp" -v lf="$l_files" -v lm="$l_mb" 'BEGIN {

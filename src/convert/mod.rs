@@ -384,7 +384,7 @@ pub fn convert(
     gzip: bool,
     quiet: bool,
 ) -> Result<ConvertReport, ConvertError> {
-    let inv = ingest::scan_paths_for_suv(&[input.to_path_buf()])?;
+    let inv = ingest::scan_paths_to_convert(&[input.to_path_buf()])?;
     let mut report = ConvertReport::default();
     let image_count = inv.series.iter().filter(|s| s.is_image()).count();
     let bar = crate::report::progress::bar(image_count as u64, "convert", quiet);
@@ -419,7 +419,7 @@ pub fn convert_per_subject(
         &subjects,
         rayon::current_num_threads(),
         |dir| {
-            let inv = ingest::scan_paths_for_suv(std::slice::from_ref(dir))?;
+            let inv = ingest::scan_paths_to_convert(std::slice::from_ref(dir))?;
             let mut part = ConvertReport::default();
             convert_inventory(&inv, root, out, gzip, quiet, &hidden, &mut part);
             drop(inv);

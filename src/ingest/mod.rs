@@ -18,6 +18,7 @@ pub mod ge;
 pub mod geometry;
 pub mod header;
 mod inventory_json;
+pub mod prefetch;
 pub mod preflight;
 pub mod readout;
 pub mod siemens;
@@ -181,16 +182,25 @@ impl Interner {
 
 /// Scan inputs (files or directories): headers read in parallel, grouped and planned.
 pub fn scan_paths(inputs: &[PathBuf]) -> Result<Inventory, IngestError> {
-    scan(inputs, false)
+    scan(inputs, false, prefetch::Span::Headers)
 }
 
 /// `scan_paths`, the PET files' SUV inputs kept in their records (see `quant::suv::suv_for_series`):
 /// for a scan whose series are then converted or measured.
 pub fn scan_paths_for_suv(inputs: &[PathBuf]) -> Result<Inventory, IngestError> {
-    scan(inputs, true)
+    scan(inputs, true, prefetch::Span::Headers)
 }
 
-fn scan(inputs: &[PathBuf], keep_suv: bool) -> Result<Inventory, IngestError> {
+/// `scan_paths_for_suv` for a conversion: whole files are read ahead (their pixels are read next).
+pub fn scan_paths_to_convert(inputs: &[PathBuf]) -> Result<Inventory, IngestError> {
+    scan(inputs, true, prefetch::Span::WholeFiles)
+}
+
+fn scan(
+    inputs: &[PathBuf],
+    keep_suv: bool,
+    ahead: prefetch::Span,
+) -> Result<Inventory, IngestError> {
     for i in inputs {
         if std::fs::symlink_metadata(i).is_err() {
             return Err(IngestError::MissingInput(i.clone()));
@@ -202,20 +212,23 @@ fn scan(inputs: &[PathBuf], keep_suv: bool) -> Result<Inventory, IngestError> {
     // whole-export scan holds each file's facts once.
     // The values a series' files share (patient, UIDs, modality, descriptions) are held once.
     let interner = std::sync::Mutex::new(Interner::default());
+    let read_ahead = prefetch::Prefetch::start(w.files.clone(), ahead);
     let results: Vec<Result<Box<FileRecord>, (PathBuf, RejectReason)>> = w
         .files
         .par_iter()
         .map(|p| {
-            header::read_header_with(p, keep_suv)
-                .map(|mut rec| {
-                    if let Ok(mut i) = interner.lock() {
-                        i.share(&mut rec);
-                    }
-                    Box::new(rec)
-                })
-                .map_err(|r| (p.clone(), r))
+            let r = header::read_header_with(p, keep_suv);
+            read_ahead.read_one();
+            r.map(|mut rec| {
+                if let Ok(mut i) = interner.lock() {
+                    i.share(&mut rec);
+                }
+                Box::new(rec)
+            })
+            .map_err(|r| (p.clone(), r))
         })
         .collect();
+    drop(read_ahead);
     drop(interner);
     let mut inv = Inventory {
         files_seen: w.files.len() + w.errors.len(),

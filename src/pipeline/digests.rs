@@ -147,6 +147,15 @@ pub fn for_each_file_digest(
     use rayon::prelude::*;
     let mut files = crate::ingest::walk::walk(&[dir.to_path_buf()]).files;
     files.sort();
+    // Files are read ahead of the hashing (on a cold cache, the disk has many reads in flight);
+    // with a record, most are not read at all, so only a tree hashed without one is.
+    let read_ahead = match record {
+        None => Some(crate::ingest::prefetch::Prefetch::start(
+            files.clone(),
+            crate::ingest::prefetch::Span::Stream,
+        )),
+        Some(_) => None,
+    };
     let mut old = record.into_iter().flat_map(recorded).peekable();
     let tmp = record.map(crate::atomic::temp_sibling);
     let mut out = record
@@ -191,7 +200,11 @@ pub fn for_each_file_digest(
             .map(|(f, k)| match (&k.remembered, &k.stat) {
                 (Some(d), Some(st)) => (Some((st.0, *d)), true),
                 _ => {
-                    let Ok(bytes) = std::fs::read(f) else {
+                    let bytes = std::fs::read(f);
+                    if let Some(r) = &read_ahead {
+                        r.read_one();
+                    }
+                    let Ok(bytes) = bytes else {
                         return (None, false);
                     };
                     let len = bytes.len() as u64;
