@@ -40,6 +40,34 @@ fn not_dicom_is_rejected() {
     );
 }
 
+/// A data set written without the Part 10 header (ACR-NEMA, raw exports: dcm2niix guesses their
+/// transfer syntax) is named as such, not as "not DICOM": explicit VR (a Part 10 file with its
+/// preamble, DICM code and meta group cut off) and implicit VR.
+#[test]
+fn data_set_without_part10_header_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = one_slice_series(dir.path(), "1.2.3.31");
+    let whole = std::fs::read(&files[0]).unwrap();
+    assert_eq!(&whole[128..132], b"DICM");
+    // (0002,0000) UL, 4 bytes: the meta group's length after it.
+    assert_eq!(&whole[132..138], [2, 0, 0, 0, b'U', b'L']);
+    let meta = u32::from_le_bytes(whole[140..144].try_into().unwrap()) as usize;
+    let body = &whole[144 + meta..];
+    assert_eq!(&body[..2], [8, 0], "the data set starts with group 0008");
+    std::fs::write(&files[0], body).unwrap();
+    let mut implicit = vec![8, 0, 5, 0, 10, 0, 0, 0];
+    implicit.extend_from_slice(b"ISO_IR 100");
+    implicit.extend_from_slice(&[8, 0, 0x60, 0, 2, 0, 0, 0]);
+    implicit.extend_from_slice(b"MR");
+    std::fs::write(&files[1], &implicit).unwrap();
+    let r = reasons(dir.path());
+    assert_eq!(r, [RejectReason::NoFileMeta, RejectReason::NoFileMeta]);
+    assert!(r[0].to_string().contains("without the Part 10 header"));
+    // The third file is still used.
+    let inv = ingest::scan_paths(&[dir.path().to_path_buf()]).unwrap();
+    assert_eq!(inv.files_used(), 1);
+}
+
 #[test]
 fn truncated_pixel_data_and_truncated_header_are_rejected() {
     let dir = tempfile::tempdir().unwrap();
