@@ -203,7 +203,7 @@ fn cold(
         drop_page_cache();
         let t = Instant::now();
         let ahead = ancilla::ingest::prefetch::Prefetch::start(
-            files.to_vec(),
+            files.into(),
             ancilla::ingest::prefetch::Span::WholeFiles,
         );
         let total: usize = files

@@ -212,9 +212,10 @@ fn scan(
     // whole-export scan holds each file's facts once.
     // The values a series' files share (patient, UIDs, modality, descriptions) are held once.
     let interner = std::sync::Mutex::new(Interner::default());
-    let read_ahead = prefetch::Prefetch::start(w.files.clone(), ahead);
-    let results: Vec<Result<Box<FileRecord>, (PathBuf, RejectReason)>> = w
-        .files
+    // The list is shared with the read-ahead, not copied.
+    let files: std::sync::Arc<[PathBuf]> = w.files.into();
+    let read_ahead = prefetch::Prefetch::start(files.clone(), ahead);
+    let results: Vec<Result<Box<FileRecord>, (PathBuf, RejectReason)>> = files
         .par_iter()
         .map(|p| {
             let r = header::read_header_with(p, keep_suv);
@@ -231,10 +232,10 @@ fn scan(
     drop(read_ahead);
     drop(interner);
     let mut inv = Inventory {
-        files_seen: w.files.len() + w.errors.len(),
+        files_seen: files.len() + w.errors.len(),
         ..Inventory::default()
     };
-    drop(w.files);
+    drop(files);
     for (path, why) in w.errors {
         inv.rejected.push(Rejected {
             path,

@@ -45,7 +45,7 @@ pub struct Prefetch {
 impl Prefetch {
     /// Start reading ahead over `files`, in order. Readers call [`Prefetch::read_one`] after
     /// each file, which keeps the read-ahead at most `WINDOW` bytes ahead of them.
-    pub fn start(files: Vec<PathBuf>, span: Span) -> Prefetch {
+    pub fn start(files: Arc<[PathBuf]>, span: Span) -> Prefetch {
         let stop = Arc::new(AtomicBool::new(false));
         let done = Arc::new(AtomicUsize::new(0));
         let thread = if cfg!(target_os = "linux") && files.len() > 1 {
@@ -168,7 +168,7 @@ mod tests {
         files.push(d.path().join("missing"));
         files.push(d.path().to_path_buf()); // a folder
         for span in [Span::Headers, Span::WholeFiles, Span::Stream] {
-            let p = Prefetch::start(files.clone(), span);
+            let p = Prefetch::start(files.clone().into(), span);
             for f in &files[..10] {
                 let _ = std::fs::read(f);
                 p.read_one();

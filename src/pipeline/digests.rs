@@ -147,6 +147,7 @@ pub fn for_each_file_digest(
     use rayon::prelude::*;
     let mut files = crate::ingest::walk::walk(&[dir.to_path_buf()]).files;
     files.sort();
+    let files: std::sync::Arc<[PathBuf]> = files.into();
     // Files are read ahead of the hashing (on a cold cache, the disk has many reads in flight);
     // with a record, most are not read at all, so only a tree hashed without one is.
     let read_ahead = match record {
