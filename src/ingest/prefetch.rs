@@ -32,9 +32,9 @@ const WHOLE_BUDGET: u64 = 1 << 30;
 /// The most the read-ahead runs ahead of the readers (bytes asked for but not yet read).
 const WINDOW: u64 = 256 << 20;
 
-/// A running read-ahead. Dropped when its readers are done: a read-ahead of headers stops (its
-/// thread joined); one of whole files goes on by itself until its budget is spent, since those
-/// files' pixels are read next.
+/// A running read-ahead. Dropped when its readers are done: a read-ahead of headers or of a
+/// stream stops (its thread joined); one of whole files goes on by itself until its budget is
+/// spent, since those files' pixels are read next.
 pub struct Prefetch {
     span: Span,
     stop: Arc<AtomicBool>,
