@@ -4,8 +4,9 @@
 //! a file, in the tree's path order), streamed in step with the tree's walk, so memory does not
 //! grow with the number of files. The pipeline hashes its input, its de-identified tree (for
 //! the later stages' keys) and, for `provenance.json`, that tree once more: with the record,
-//! the last of these reads no file. The input tree has no record: its paths are the site's
-//! (patient names in folder names), and nothing under the output folder may hold them.
+//! the last of these reads no file. The input tree's paths and file times are the site's
+//! (patient names in folder names, real dates), which nothing under the output folder may hold:
+//! its record names each digest by an HMAC of them under the study key instead.
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -159,11 +160,10 @@ pub fn for_each_file_digest(
     };
     let mut old = record.into_iter().flat_map(recorded).peekable();
     let tmp = record.map(crate::atomic::temp_sibling);
-    let mut out = record
-        .and_then(Path::parent)
-        .and_then(|p| std::fs::create_dir_all(p).ok())
-        .and_then(|()| std::fs::File::create(tmp.as_ref()?).ok())
-        .map(std::io::BufWriter::new);
+    let mut out = match (&tmp, record) {
+        (Some(tmp), Some(record)) => open_record(tmp, record),
+        _ => None,
+    };
     for block in files.chunks(256) {
         // Stat data in parallel; then, in order, any remembered digest (the record is in the
         // same order as the walk).
@@ -231,13 +231,135 @@ pub fn for_each_file_digest(
         }
     }
     if let (Some(tmp), Some(record)) = (tmp, record) {
-        let kept = out
-            .and_then(|w| w.into_inner().ok())
-            .is_some_and(|_| std::fs::rename(&tmp, record).is_ok());
-        if !kept {
-            let _ = std::fs::remove_file(&tmp);
+        keep_record(out, &tmp, record);
+    }
+    Ok(files.len())
+}
+
+/// A new record's temporary file (beside `record`, its folder made); None when it cannot be.
+fn open_record(tmp: &Path, record: &Path) -> Option<std::io::BufWriter<std::fs::File>> {
+    record
+        .parent()
+        .and_then(|p| std::fs::create_dir_all(p).ok())
+        .and_then(|()| std::fs::File::create(tmp).ok())
+        .map(std::io::BufWriter::new)
+}
+
+/// Rename the new record into place when all of it was written (`out` still there), else drop it.
+fn keep_record(out: Option<std::io::BufWriter<std::fs::File>>, tmp: &Path, record: &Path) {
+    let kept = out
+        .and_then(|w| w.into_inner().ok())
+        .is_some_and(|_| std::fs::rename(tmp, record).is_ok());
+    if !kept {
+        let _ = std::fs::remove_file(tmp);
+    }
+}
+
+/// [`for_each_file_digest`] for a tree whose paths and file times must not be written down (a
+/// site's export: folder names and times are PHI), with a record all the same: a digest is
+/// remembered under HMAC-SHA256(key, relative path, stat data) — an opaque name that holds
+/// neither, and that only the same file with the same stat data gives again — so a rerun reads
+/// only the files that changed. The record's lines (`hex(name) hex(digest)`) are looked up by
+/// bisection, 64 bytes a file while the tree is hashed; only the files to be read are read ahead.
+pub fn for_each_file_digest_keyed(
+    dir: &Path,
+    record: &Path,
+    key: &[u8],
+    mut each: impl FnMut(&Path, Option<Digest32>) -> std::io::Result<()>,
+) -> std::io::Result<usize> {
+    use rayon::prelude::*;
+    let mut files = crate::ingest::walk::walk(&[dir.to_path_buf()]).files;
+    files.sort();
+    let mut old: Vec<([u8; 32], [u8; 32])> = std::fs::read_to_string(record)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let (name, digest) = l.split_once('\t')?;
+            Some((
+                unhex(name)?.try_into().ok()?,
+                unhex(digest)?.try_into().ok()?,
+            ))
+        })
+        .collect();
+    old.sort_unstable();
+    // Each file's opaque name (None without stat data: always read, never remembered).
+    let named: Vec<(Option<Stat>, Option<[u8; 32]>)> = files
+        .par_iter()
+        .map(|f| {
+            let st = stat(f);
+            let name = st.map(|(size, mtime, ctime, inode)| {
+                let rel = f.strip_prefix(dir).unwrap_or(f).as_os_str();
+                crate::deid::keyed::hmac(
+                    key,
+                    &[
+                        b"ancilla-digest-record\0",
+                        rel.as_encoded_bytes(),
+                        b"\0",
+                        &size.to_le_bytes(),
+                        &mtime.to_le_bytes(),
+                        &ctime.to_le_bytes(),
+                        &inode.to_le_bytes(),
+                    ],
+                )
+            });
+            (st, name)
+        })
+        .collect();
+    let remembered: Vec<Option<[u8; 32]>> = named
+        .iter()
+        .map(|(_, n)| {
+            let n = n.as_ref()?;
+            let at = old.binary_search_by(|(k, _)| k.cmp(n)).ok()?;
+            Some(old[at].1)
+        })
+        .collect();
+    drop(old);
+    let to_read: std::sync::Arc<[PathBuf]> = files
+        .iter()
+        .zip(&remembered)
+        .filter(|(_, r)| r.is_none())
+        .map(|(f, _)| f.clone())
+        .collect();
+    let read_ahead =
+        crate::ingest::prefetch::Prefetch::start(to_read, crate::ingest::prefetch::Span::Stream);
+    let tmp = crate::atomic::temp_sibling(record);
+    let mut out = open_record(&tmp, record);
+    for (start, block) in (0..files.len())
+        .step_by(256)
+        .map(|i| (i, &files[i..(i + 256).min(files.len())]))
+    {
+        let digests: Vec<(Option<Digest32>, bool)> = block
+            .par_iter()
+            .enumerate()
+            .map(|(j, f)| {
+                let ((st, _), known) = (&named[start + j], remembered[start + j]);
+                if let (Some(d), Some(st)) = (known, st) {
+                    return (Some((st.0, d)), true);
+                }
+                let bytes = std::fs::read(f);
+                read_ahead.read_one();
+                let Ok(bytes) = bytes else {
+                    return (None, false);
+                };
+                let len = bytes.len() as u64;
+                let d: [u8; 32] = Sha256::digest(&bytes).into();
+                let steady = st.is_some_and(|st| len == st.0 && stat(f) == Some(st));
+                (Some((len, d)), steady)
+            })
+            .collect();
+        for (j, (f, (digest, steady))) in block.iter().zip(digests).enumerate() {
+            if let (Some(w), Some(name), Some((_, d)), true) =
+                (out.as_mut(), named[start + j].1, &digest, steady)
+            {
+                if writeln!(w, "{}\t{}", hex(&name), hex(d)).is_err() {
+                    out = None;
+                }
+            }
+            each(f.strip_prefix(dir).unwrap_or(f), digest)?;
         }
     }
+    drop(read_ahead);
+    keep_record(out, &tmp, record);
     Ok(files.len())
 }
 
@@ -253,6 +375,68 @@ mod tests {
         })
         .unwrap();
         v
+    }
+
+    /// The keyed record: digests equal SHA-256 of the bytes; the record holds no path, name or
+    /// time of the tree; a remembered digest is used without reading the file (a digest planted
+    /// in the record comes back); a changed file is read again; another key remembers nothing.
+    #[test]
+    fn keyed_record_holds_no_path_and_is_used() {
+        let d = tempfile::tempdir().unwrap();
+        let tree = d.path().join("SMITH^JOHN_MRN123");
+        let record = d.path().join("record.tsv");
+        std::fs::create_dir_all(tree.join("CT_20240101")).unwrap();
+        std::fs::write(tree.join("CT_20240101/IM1"), "one").unwrap();
+        std::fs::write(tree.join("IM2"), "two").unwrap();
+        let key = [7u8; 32];
+        let run = |key: &[u8]| {
+            let mut v = Vec::new();
+            for_each_file_digest_keyed(&tree, &record, key, |p, dg| {
+                v.push((p.to_path_buf(), dg));
+                Ok(())
+            })
+            .unwrap();
+            v
+        };
+        let sha = |s: &str| -> [u8; 32] { Sha256::digest(s.as_bytes()).into() };
+        let first = run(&key);
+        assert_eq!(
+            first,
+            [
+                (PathBuf::from("CT_20240101/IM1"), Some((3, sha("one")))),
+                (PathBuf::from("IM2"), Some((3, sha("two")))),
+            ]
+        );
+        let text = std::fs::read_to_string(&record).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        for secret in ["SMITH", "MRN", "CT_", "2024", "IM1", "IM2"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        let mtime = std::fs::metadata(tree.join("IM2"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        let secs = mtime
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert!(!text.contains(&secs.to_string()));
+        // Plant a digest for IM2: it is returned as remembered (the file was not read).
+        let planted = hex(&[0xab; 32]);
+        let im2 = hex(&sha("two"));
+        std::fs::write(&record, text.replace(&im2, &planted)).unwrap();
+        assert_eq!(run(&key)[1].1, Some((3, [0xab; 32])));
+        // Changed (same size): read again. Another key: nothing remembered.
+        std::fs::write(tree.join("IM2"), "TWO").unwrap();
+        assert_eq!(run(&key)[1].1, Some((3, sha("TWO"))));
+        std::fs::write(
+            &record,
+            std::fs::read_to_string(&record)
+                .unwrap()
+                .replace(&hex(&sha("one")), &planted),
+        )
+        .unwrap();
+        assert_eq!(run(&[8u8; 32])[0].1, Some((3, sha("one"))));
     }
 
     /// Digests equal SHA-256 of the bytes, remembered or not; a changed file (even to the same

@@ -259,15 +259,32 @@ fn write_provenance(
 fn tree_hash(dir: &Path, record: Option<&Path>) -> String {
     let mut h = Sha256::new();
     digests::for_each_file_digest(dir, record, |f, digest| {
-        h.update(f.to_string_lossy().as_bytes());
-        if let Some((len, sha)) = digest {
-            h.update(len.to_le_bytes());
-            h.update(sha);
-        }
+        hash_entry(&mut h, f, digest);
         Ok(())
     })
     .unwrap_or(0);
     digests::hex(&h.finalize())
+}
+
+/// `tree_hash` of a site's tree with a keyed record (no path, no time written down: see
+/// `digests::for_each_file_digest_keyed`); the same hash as without one.
+fn tree_hash_keyed(dir: &Path, record: &Path, key: &[u8]) -> String {
+    let mut h = Sha256::new();
+    digests::for_each_file_digest_keyed(dir, record, key, |f, digest| {
+        hash_entry(&mut h, f, digest);
+        Ok(())
+    })
+    .unwrap_or(0);
+    digests::hex(&h.finalize())
+}
+
+/// One file's part of a tree hash: its relative path, then its size and SHA-256 when read.
+fn hash_entry(h: &mut Sha256, f: &Path, digest: Option<(u64, [u8; 32])>) {
+    h.update(f.to_string_lossy().as_bytes());
+    if let Some((len, sha)) = digest {
+        h.update(len.to_le_bytes());
+        h.update(sha);
+    }
 }
 
 /// Persist a stage's problems next to its outputs (so an up-to-date rerun reports them too).
@@ -391,10 +408,18 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
             .join(".stamps")
             .join(format!("digests-{name}.jsonl"))
     };
-    // No record of the input's digests (nor of the masks'): their relative paths are the site's
-    // (PHI in folder names), and nothing under the output folder may hold them. Only the
-    // de-identified tree, named by pseudonyms, has one.
-    let input_hash = tree_hash(&input, None);
+    // The input's digests are remembered under names keyed with the study key (its relative
+    // paths and file times are the site's: PHI in folder names, real dates), so a rerun reads
+    // only what changed; without a readable key, every file is read each time.
+    let study_key = match (&cfg.phantom, &cfg.deid.key) {
+        (Some(_), _) => std::fs::read(out_dir.join("cohort").join("key.bin")).ok(),
+        (None, Some(k)) => std::fs::read(k).ok(),
+        (None, None) => None,
+    };
+    let input_hash = match &study_key {
+        Some(k) => tree_hash_keyed(&input, &record("input"), k),
+        None => tree_hash(&input, None),
+    };
 
     // Scan: the PHI-free inventory.
     let inventory_path = out_dir.join("inventory.json");
