@@ -155,7 +155,8 @@ mod tests {
     use super::*;
 
     /// The read-ahead never changes a file, tolerates files that vanish or cannot be opened, and
-    /// stops when dropped before the readers are done (it does not wait for them forever).
+    /// a drop before the readers are done returns (headers and stream stop; whole files finish
+    /// the list on their own thread).
     #[test]
     fn read_ahead_is_harmless_and_stops_when_dropped() {
         let d = tempfile::tempdir().unwrap();

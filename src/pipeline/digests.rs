@@ -200,20 +200,8 @@ pub fn for_each_file_digest(
             .zip(&known)
             .map(|(f, k)| match (&k.remembered, &k.stat) {
                 (Some(d), Some(st)) => (Some((st.0, *d)), true),
-                _ => {
-                    let bytes = std::fs::read(f);
-                    if let Some(r) = &read_ahead {
-                        r.read_one();
-                    }
-                    let Ok(bytes) = bytes else {
-                        return (None, false);
-                    };
-                    let len = bytes.len() as u64;
-                    let d: [u8; 32] = Sha256::digest(&bytes).into();
-                    let steady =
-                        remember && k.stat.is_some_and(|st| len == st.0 && stat(f) == Some(st));
-                    (Some((len, d)), steady)
-                }
+                // Without a record, nothing to remember: no stat data to check again.
+                _ => digest_file(f, k.stat.filter(|_| remember), read_ahead.as_ref()),
             })
             .collect();
         for (Known { rel, stat: st, .. }, (digest, steady)) in known.iter().zip(digests) {
@@ -234,6 +222,26 @@ pub fn for_each_file_digest(
         keep_record(out, &tmp, record);
     }
     Ok(files.len())
+}
+
+/// Size and SHA-256 of `f` (None when it cannot be read), and whether it kept the stat data
+/// `st` while it was read (only such a digest may be remembered). Tells `read_ahead` it is read.
+fn digest_file(
+    f: &Path,
+    st: Option<Stat>,
+    read_ahead: Option<&crate::ingest::prefetch::Prefetch>,
+) -> (Option<Digest32>, bool) {
+    let bytes = std::fs::read(f);
+    if let Some(r) = read_ahead {
+        r.read_one();
+    }
+    let Ok(bytes) = bytes else {
+        return (None, false);
+    };
+    let len = bytes.len() as u64;
+    let d: [u8; 32] = Sha256::digest(&bytes).into();
+    let steady = st.is_some_and(|st| len == st.0 && stat(f) == Some(st));
+    (Some((len, d)), steady)
 }
 
 /// A new record's temporary file (beside `record`, its folder made); None when it cannot be.
@@ -270,6 +278,7 @@ pub fn for_each_file_digest_keyed(
     use rayon::prelude::*;
     let mut files = crate::ingest::walk::walk(&[dir.to_path_buf()]).files;
     files.sort();
+    let files: std::sync::Arc<[PathBuf]> = files.into();
     let mut old: Vec<([u8; 32], [u8; 32])> = std::fs::read_to_string(record)
         .unwrap_or_default()
         .lines()
@@ -313,13 +322,18 @@ pub fn for_each_file_digest_keyed(
             Some(old[at].1)
         })
         .collect();
+    // The files to read ahead: all of them (shared, not copied) when none is remembered.
+    let to_read: std::sync::Arc<[PathBuf]> = if old.is_empty() {
+        files.clone()
+    } else {
+        files
+            .iter()
+            .zip(&remembered)
+            .filter(|(_, r)| r.is_none())
+            .map(|(f, _)| f.clone())
+            .collect()
+    };
     drop(old);
-    let to_read: std::sync::Arc<[PathBuf]> = files
-        .iter()
-        .zip(&remembered)
-        .filter(|(_, r)| r.is_none())
-        .map(|(f, _)| f.clone())
-        .collect();
     let read_ahead =
         crate::ingest::prefetch::Prefetch::start(to_read, crate::ingest::prefetch::Span::Stream);
     let tmp = crate::atomic::temp_sibling(record);
@@ -333,18 +347,10 @@ pub fn for_each_file_digest_keyed(
             .enumerate()
             .map(|(j, f)| {
                 let ((st, _), known) = (&named[start + j], remembered[start + j]);
-                if let (Some(d), Some(st)) = (known, st) {
-                    return (Some((st.0, d)), true);
+                match (known, st) {
+                    (Some(d), Some(st)) => (Some((st.0, d)), true),
+                    _ => digest_file(f, *st, Some(&read_ahead)),
                 }
-                let bytes = std::fs::read(f);
-                read_ahead.read_one();
-                let Ok(bytes) = bytes else {
-                    return (None, false);
-                };
-                let len = bytes.len() as u64;
-                let d: [u8; 32] = Sha256::digest(&bytes).into();
-                let steady = st.is_some_and(|st| len == st.0 && stat(f) == Some(st));
-                (Some((len, d)), steady)
             })
             .collect();
         for (j, (f, (digest, steady))) in block.iter().zip(digests).enumerate() {
@@ -446,7 +452,7 @@ mod tests {
     fn remembered_digests_equal_fresh_ones_and_follow_changes() {
         let d = tempfile::tempdir().unwrap();
         let tree = d.path().join("t");
-        let record = d.path().join("record.jsonl");
+        let record = d.path().join("record.tsv");
         for (p, b) in [
             ("a/1.dcm", "one"),
             ("a.b/2", "two"),
@@ -479,7 +485,7 @@ mod tests {
         std::fs::write(&record, "not a record\nzz\t1\t2\t3\t4\tab\n").unwrap();
         assert_eq!(digests(&tree, &record), now);
         // A record that cannot be written (its folder is a file): the digests all the same.
-        let blocked = d.path().join("record.jsonl").join("inside");
+        let blocked = d.path().join("record.tsv").join("inside");
         assert_eq!(digests(&tree, &blocked), now);
     }
 }

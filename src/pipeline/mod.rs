@@ -403,19 +403,17 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
         (None, Some(i)) => i.dicom.clone(),
         (None, None) => unreachable!("Config::load requires an input"),
     };
-    let record = |name: &str| {
-        out_dir
-            .join(".stamps")
-            .join(format!("digests-{name}.jsonl"))
-    };
+    let record = |name: &str| out_dir.join(".stamps").join(format!("digests-{name}.tsv"));
     // The input's digests are remembered under names keyed with the study key (its relative
     // paths and file times are the site's: PHI in folder names, real dates), so a rerun reads
     // only what changed; without a readable key, every file is read each time.
-    let study_key = match (&cfg.phantom, &cfg.deid.key) {
-        (Some(_), _) => std::fs::read(out_dir.join("cohort").join("key.bin")).ok(),
-        (None, Some(k)) => std::fs::read(k).ok(),
-        (None, None) => None,
+    // The study key: the demo cohort's, else the config's (real data refuse to run without one,
+    // below). Read once: it also keys the stages it acts on.
+    let key_file = match (&cfg.phantom, &cfg.deid.key) {
+        (Some(_), _) => Some(out_dir.join("cohort").join("key.bin")),
+        (None, k) => k.clone(),
     };
+    let study_key = key_file.as_ref().and_then(|k| std::fs::read(k).ok());
     let input_hash = match &study_key {
         Some(k) => tree_hash_keyed(&input, &record("input"), k),
         None => tree_hash(&input, None),
@@ -454,11 +452,11 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
     }
 
     // De-identification: every later stage reads only the de-identified tree.
-    let (key, subject_map, masks, clinical) = match (&cfg.phantom, &cfg.input) {
-        (Some(_), _) => {
+    let (key, subject_map, masks, clinical) = match (&cfg.phantom, &cfg.input, key_file) {
+        (Some(_), _, Some(key)) => {
             let c = out_dir.join("cohort");
             (
-                c.join("key.bin"),
+                key,
                 c.join("clinical/subject_map.csv"),
                 Some(c.join("masks")),
                 Some((
@@ -468,8 +466,8 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
                 )),
             )
         }
-        (None, Some(i)) => {
-            let (Some(k), Some(m)) = (cfg.deid.key.clone(), cfg.deid.subjects.clone()) else {
+        (None, Some(i), key) => {
+            let (Some(k), Some(m)) = (key, cfg.deid.subjects.clone()) else {
                 return Err(PipelineError::Config(ConfigError::Invalid {
                     path: config.to_path_buf(),
                     message: "[deid] key and subjects are required for real data (nothing leaves the site un-de-identified)".into(),
@@ -485,7 +483,8 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
             };
             (k, m, i.masks.clone(), clinical)
         }
-        (None, None) => unreachable!("Config::load requires an input"),
+        (Some(_), _, None) => unreachable!("the demo's key is the cohort's"),
+        (None, None, _) => unreachable!("Config::load requires an input"),
     };
     let deid_dir = out_dir.join("deid");
     let deid_options = crate::deid::DeidOptionsSet {
@@ -497,7 +496,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
         retain_safe_private: cfg.deid.retain_safe_private.unwrap_or(true),
         clean_descriptors: cfg.deid.clean_descriptors.unwrap_or(true),
     };
-    let key_hash = sha256_hex(&std::fs::read(&key).unwrap_or_default());
+    let key_hash = sha256_hex(study_key.as_deref().unwrap_or_default());
     let map_hash = sha256_hex(&std::fs::read(&subject_map).unwrap_or_default());
     let shard_label = shard.map(|s| s.to_string()).unwrap_or_default();
     let deid_key = sha256_hex(
