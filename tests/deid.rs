@@ -1341,3 +1341,56 @@ fn philips_per_frame_private_scale_slope_survives_deidentification() {
         not_released_reasons(&out)
     );
 }
+
+/// A site export of data sets without the Part 10 header (ACR-NEMA style: preamble, DICM code and
+/// file meta group cut off) is de-identified as the Part 10 export is: the same files released,
+/// each a Part 10 file, whose conversion is byte for byte that of the Part 10 export's release.
+#[test]
+fn export_without_part10_headers_is_released_as_part10() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    phantom(dir, "1", "8", &[]);
+    let export = dir.join("site-export");
+    let bare = dir.join("bare").join("site-export");
+    let mut stripped = 0;
+    for f in files(&export) {
+        let bytes = std::fs::read(&f).unwrap();
+        let to = bare.join(f.strip_prefix(&export).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        // The phantom's planted defects (a truncated file, a text file) are copied as they are.
+        if bytes.len() > 144 && &bytes[128..132] == b"DICM" && bytes[132..134] == [2, 0] {
+            std::fs::write(&to, support::without_part10_header(&bytes)).unwrap();
+            stripped += 1;
+        } else {
+            std::fs::write(&to, &bytes).unwrap();
+        }
+    }
+    assert!(stripped > 100, "{stripped} files stripped");
+    let (key, map) = (dir.join("key.bin"), dir.join("clinical/subject_map.csv"));
+    let (a, b) = (dir.join("deid-part10"), dir.join("deid-bare"));
+    deid_quietly(&export, &a, &key, &map);
+    deid_quietly(&bare, &b, &key, &map);
+    let (ra, rb) = (released_dicom(&a), released_dicom(&b));
+    assert_eq!(ra.len(), rb.len());
+    let names = |v: &[PathBuf], root: &Path| -> Vec<PathBuf> {
+        v.iter()
+            .map(|p| p.strip_prefix(root).unwrap().to_path_buf())
+            .collect()
+    };
+    assert_eq!(names(&ra, &a), names(&rb, &b));
+    for f in &rb {
+        let bytes = std::fs::read(f).unwrap();
+        assert_eq!(&bytes[128..132], b"DICM", "{} is Part 10", f.display());
+    }
+    let (na, nb) = (dir.join("nifti-part10"), dir.join("nifti-bare"));
+    for (input, out) in [(&a, &na), (&b, &nb)] {
+        let o = ancilla(&[
+            "convert",
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    support::assert_same_trees(&na, &nb);
+}

@@ -40,32 +40,56 @@ fn not_dicom_is_rejected() {
     );
 }
 
-/// A data set written without the Part 10 header (ACR-NEMA, raw exports: dcm2niix guesses their
-/// transfer syntax) is named as such, not as "not DICOM": explicit VR (a Part 10 file with its
-/// preamble, DICM code and meta group cut off) and implicit VR.
+/// A data set written without the Part 10 header (ACR-NEMA files, raw exports: no preamble, DICM
+/// code or file meta group) is read as dcm2niix reads it: little endian, explicit VR when its
+/// first element has a VR, else implicit. A series of such files (one explicit, two implicit)
+/// scans and converts to the same NIfTI file and sidecar, byte for byte, as the Part 10 files.
 #[test]
-fn data_set_without_part10_header_is_named() {
+fn data_set_without_part10_header_is_read_as_dcm2niix_reads_it() {
     let dir = tempfile::tempdir().unwrap();
-    let files = one_slice_series(dir.path(), "1.2.3.31");
-    let whole = std::fs::read(&files[0]).unwrap();
-    assert_eq!(&whole[128..132], b"DICM");
-    // (0002,0000) UL, 4 bytes: the meta group's length after it.
-    assert_eq!(&whole[132..138], [2, 0, 0, 0, b'U', b'L']);
-    let meta = u32::from_le_bytes(whole[140..144].try_into().unwrap()) as usize;
-    let body = &whole[144 + meta..];
-    assert_eq!(&body[..2], [8, 0], "the data set starts with group 0008");
-    std::fs::write(&files[0], body).unwrap();
-    let mut implicit = vec![8, 0, 5, 0, 10, 0, 0, 0];
-    implicit.extend_from_slice(b"ISO_IR 100");
-    implicit.extend_from_slice(&[8, 0, 0x60, 0, 2, 0, 0, 0]);
-    implicit.extend_from_slice(b"MR");
-    std::fs::write(&files[1], &implicit).unwrap();
-    let r = reasons(dir.path());
-    assert_eq!(r, [RejectReason::NoFileMeta, RejectReason::NoFileMeta]);
-    assert!(r[0].to_string().contains("without the Part 10 header"));
-    // The third file is still used.
-    let inv = ingest::scan_paths(&[dir.path().to_path_buf()]).unwrap();
-    assert_eq!(inv.files_used(), 1);
+    let (part10, bare) = (dir.path().join("part10"), dir.path().join("bare"));
+    let files = one_slice_series(&part10, "1.2.3.31");
+    std::fs::create_dir_all(&bare).unwrap();
+    for (n, f) in files.iter().enumerate() {
+        let bytes = if n == 0 {
+            std::fs::read(f).unwrap()
+        } else {
+            // The same data set in implicit VR.
+            let obj = dicom_object::open_file(f).unwrap().into_inner();
+            let implicit = dir.path().join(format!("implicit_{n}.dcm"));
+            write_object(obj, &implicit, uids::IMPLICIT_VR_LITTLE_ENDIAN);
+            std::fs::read(&implicit).unwrap()
+        };
+        let body = without_part10_header(&bytes);
+        assert_eq!(&body[..2], [8, 0], "the data set starts with group 0008");
+        std::fs::write(bare.join(f.file_name().unwrap()), body).unwrap();
+    }
+    assert_eq!(reasons(&bare), []);
+    let inv = ingest::scan_paths(std::slice::from_ref(&bare)).unwrap();
+    assert_eq!(inv.files_used(), 3);
+    let convert = |input: &Path, out: &Path| {
+        let o = ancilla(&[
+            "convert",
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let (a, b) = (
+        dir.path().join("nifti-part10"),
+        dir.path().join("nifti-bare"),
+    );
+    convert(&part10, &a);
+    convert(&bare, &b);
+    assert_same_trees(&a, &b);
+    assert!(
+        ingest::walk::walk(std::slice::from_ref(&b))
+            .files
+            .iter()
+            .any(|f| f.to_string_lossy().ends_with(".nii.gz")),
+        "a NIfTI file was written"
+    );
 }
 
 #[test]

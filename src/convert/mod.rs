@@ -159,14 +159,10 @@ fn form(v: &SeriesVolume, stored: Stored, rows_as_stored: bool) -> nifti_io::Ima
 /// from it.
 fn first_header(s: &Series) -> Option<InMemDicomObject> {
     let f = s.files.first()?;
-    dicom_object::OpenFileOptions::new()
-        .read_until(dicom_dictionary_std::tags::PIXEL_DATA)
-        .open_file(&f.path)
-        .ok()
-        .map(|o| {
-            let o = o.into_inner();
-            crate::ingest::flat_header::flattened(&o, 0).unwrap_or(o)
-        })
+    crate::ingest::open::open_file(&f.path, true).ok().map(|o| {
+        let o = o.into_inner();
+        crate::ingest::flat_header::flattened(&o, 0).unwrap_or(o)
+    })
 }
 
 /// NIfTI's `dim_info` and `slice_code` of an MR series, from its first file's header `obj` as

@@ -5,7 +5,6 @@
 //! identity PS3.15 removes (which dcm2niix writes).
 
 use dicom_dictionary_std::tags;
-use dicom_object::OpenFileOptions;
 use serde_json::{json, Map, Value};
 
 use crate::ingest::header::{f64_of, first_item, str_of};
@@ -86,14 +85,10 @@ pub(super) fn sidecar(
         .filter(|_| first_file.is_some_and(|f| f.mosaic.is_none()))
         .map_or(0, |s| s.frame);
     let header = first_file.and_then(|f| {
-        OpenFileOptions::new()
-            .read_until(tags::PIXEL_DATA)
-            .open_file(&f.path)
-            .ok()
-            .map(|o| {
-                let o = o.into_inner();
-                crate::ingest::flat_header::flattened(&o, frame).unwrap_or(o)
-            })
+        crate::ingest::open::open_file(&f.path, true).ok().map(|o| {
+            let o = o.into_inner();
+            crate::ingest::flat_header::flattened(&o, frame).unwrap_or(o)
+        })
     });
     if let Some(obj) = header {
         // Philips MR values are its floating-point values (as dcm2niix's default): the display
@@ -359,9 +354,7 @@ pub(super) fn sidecar(
                 .into_iter()
                 .filter_map(|p| series.files.get(p.slices.first()?.file))
                 .filter_map(|f| {
-                    OpenFileOptions::new()
-                        .read_until(tags::PIXEL_DATA)
-                        .open_file(&f.path)
+                    crate::ingest::open::open_file(&f.path, true)
                         .ok()
                         .map(|o| o.into_inner())
                 })

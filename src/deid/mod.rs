@@ -592,15 +592,13 @@ fn process_object(run: &Run, path: &Path, input: &[u8], layout: &Layout) -> Outc
     // Native Pixel Data that ends the file is carried over as its bytes (header and value, the
     // same transfer syntax): only the data set before it is parsed, rewritten and checked.
     let split = pixel_data_tail(layout, input).and_then(|(at, syntax)| {
-        let head = dicom_object::OpenFileOptions::new()
-            .from_reader(&input[..at])
-            .ok()?;
+        let head = crate::ingest::open::open_bytes(&input[..at]).ok()?;
         let same_syntax = head.meta().transfer_syntax().trim_end_matches('\0') == syntax;
         same_syntax.then_some((head, at))
     });
     let (file, tail) = match split {
         Some((head, at)) => (head, Some(&input[at..])),
-        None => match dicom_object::OpenFileOptions::new().from_reader(input) {
+        None => match crate::ingest::open::open_bytes(input) {
             Ok(f) => (f, None),
             // The scan's reader names the reason (not DICOM, truncated, unsupported syntax, ...).
             Err(e) => {
@@ -637,11 +635,9 @@ fn process_object(run: &Run, path: &Path, input: &[u8], layout: &Layout) -> Outc
     identifiers.retain(|i| !i.eq_ignore_ascii_case(usubjid));
     let mut original_uids = HashSet::new();
     verify::uids_of(obj, &mut original_uids);
-    original_uids.insert(
-        file.meta()
-            .media_storage_sop_instance_uid()
-            .trim_end_matches('\0')
-            .to_string(),
+    verify::note_uid(
+        file.meta().media_storage_sop_instance_uid(),
+        &mut original_uids,
     );
     let prepared = clean::Identifiers::of(&identifiers);
     let mut ctx = context(run, usubjid, &prepared);

@@ -20,11 +20,8 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
 pub enum RejectReason {
-    /// No DICM prefix (and not a preamble-less data set either).
+    /// No DICM prefix, and not a data set without the Part 10 header either.
     NotDicom,
-    /// A DICOM data set without the Part 10 header (no preamble, DICM code or file meta group:
-    /// ACR-NEMA files, raw exports), whose transfer syntax nothing in the file states.
-    NoFileMeta,
     /// The file ends before its declared content.
     Truncated(String),
     /// Parse error other than a short file.
@@ -45,12 +42,6 @@ impl std::fmt::Display for RejectReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RejectReason::NotDicom => write!(f, "not DICOM (no DICM prefix at byte 128 or 0)"),
-            RejectReason::NoFileMeta => write!(
-                f,
-                "a DICOM data set without the Part 10 header (no preamble, DICM code or file \
-                 meta information: ACR-NEMA or a raw export), so no transfer syntax is stated; \
-                 not read (rewrite it as Part 10, e.g. with dcmconv or gdcmconv)"
-            ),
             RejectReason::Truncated(d) => write!(f, "truncated: {d}"),
             RejectReason::Unreadable(d) => write!(f, "unreadable DICOM: {d}"),
             RejectReason::UnsupportedTransferSyntax(d) => {
@@ -517,18 +508,6 @@ pub fn length_reject(p: super::preflight::LengthProblem) -> RejectReason {
     }
 }
 
-/// Whether a file of `len` bytes starting with `head` looks like a DICOM data set written without
-/// the Part 10 header: a little-endian element of group 0008 (where such files start, and where
-/// dcm2niix looks for them) followed by an explicit VR (two capitals) or an implicit length that
-/// fits the file.
-fn bare_data_set(head: &[u8; 8], len: u64) -> bool {
-    let group = u16::from_le_bytes([head[0], head[1]]);
-    let element = u16::from_le_bytes([head[2], head[3]]);
-    let explicit = head[4].is_ascii_uppercase() && head[5].is_ascii_uppercase();
-    let implicit_len = u64::from(u32::from_le_bytes([head[4], head[5], head[6], head[7]]));
-    group == 0x0008 && element < 0x1000 && (explicit || implicit_len <= len.saturating_sub(8))
-}
-
 /// Read the header of `path` into a `FileRecord`, or say why the file is not usable.
 pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
     read_header_with(path, false)
@@ -545,26 +524,29 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
     let layout =
         super::preflight::check(std::io::BufReader::with_capacity(16 * 1024, &mut file), len)
             .map_err(length_reject)?;
-    let Some(magic_at) = layout.magic_at else {
-        let mut head = [0u8; 8];
-        let bare = file.seek(SeekFrom::Start(0)).is_ok()
-            && file.read_exact(&mut head).is_ok()
-            && bare_data_set(&head, len);
-        return Err(if bare {
-            RejectReason::NoFileMeta
-        } else {
-            RejectReason::NotDicom
-        });
+    // One open for everything: parse from the magic code on (a data set without the Part 10
+    // header from its start, in the syntax the length check guessed), through a buffer.
+    let parsed = match (layout.magic_at, layout.bare) {
+        (Some(magic_at), _) => {
+            file.seek(SeekFrom::Start(magic_at)).map_err(unreadable)?;
+            let opts = OpenFileOptions::new()
+                .read_until(tags::PIXEL_DATA)
+                .read_preamble(dicom_object::file::ReadPreamble::Never);
+            opts.from_reader(std::io::BufReader::with_capacity(16 * 1024, &mut file))
+                .map_err(|e| (format!("{e}"), error_chain(&e)))
+        }
+        (None, Some(syntax)) => {
+            file.seek(SeekFrom::Start(0)).map_err(unreadable)?;
+            let end = layout.pixel_data.map_or(len, |p| p.header_at);
+            let src = std::io::BufReader::with_capacity(16 * 1024, &mut file).take(end);
+            super::open::read_bare(src, syntax).map_err(|e| {
+                let msg = e.to_string();
+                (msg.clone(), msg)
+            })
+        }
+        (None, None) => return Err(RejectReason::NotDicom),
     };
-    // One open for everything: parse from the magic code on, through a buffer.
-    file.seek(SeekFrom::Start(magic_at)).map_err(unreadable)?;
-    let opts = OpenFileOptions::new()
-        .read_until(tags::PIXEL_DATA)
-        .read_preamble(dicom_object::file::ReadPreamble::Never);
-    let parsed = opts.from_reader(std::io::BufReader::with_capacity(16 * 1024, &mut file));
-    let obj = parsed.map_err(|e| {
-        let msg = format!("{e}");
-        let chain = error_chain(&e);
+    let obj = parsed.map_err(|(msg, chain)| {
         if looks_truncated(&chain) {
             RejectReason::Truncated(format!("header ends early ({msg})"))
         } else if chain.contains("nsupported") && chain.to_lowercase().contains("transfer syntax") {
@@ -747,7 +729,7 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
     })
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {

@@ -8,7 +8,8 @@
 //! `classify` (series kind), `flat_header` (an enhanced header seen as a classic one), `geometry` (slice order, checks, splitting → `VolumePlan`),
 //! `siemens` (CSA header, private b-value, mosaic tiles, protocol), `ge` (GE's EPI names, group
 //! delay and protocol data block), `readout` (phase-encoding
-//! matrix and EPI echo spacing for the sidecar), `preflight` (lengths checked before parsing),
+//! matrix and EPI echo spacing for the sidecar), `preflight` (lengths checked before parsing), `open` (a whole file as a Part 10
+//! object, a data set without the Part 10 header too),
 //! `inventory_json` (the PHI-free inventory written by `--json`).
 
 pub mod classify;
@@ -18,6 +19,7 @@ pub mod ge;
 pub mod geometry;
 pub mod header;
 mod inventory_json;
+pub mod open;
 pub mod prefetch;
 pub mod preflight;
 pub mod readout;

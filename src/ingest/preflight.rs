@@ -110,8 +110,11 @@ pub struct PixelData {
 /// What the walk learnt of a file's layout.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Layout {
-    /// Where the "DICM" code starts (128 after a preamble, or 0); None: not a DICOM file.
+    /// Where the "DICM" code starts (128 after a preamble, or 0); None: not a Part 10 file.
     pub magic_at: Option<u64>,
+    /// Without the DICM code, a data set without the Part 10 header walked in this guessed
+    /// transfer syntax (see `open::bare_syntax`); None with neither: not a DICOM file.
+    pub bare: Option<&'static str>,
     /// None when the file has none at its top level, or the data set was not walked.
     pub pixel_data: Option<PixelData>,
 }
@@ -182,6 +185,31 @@ fn check_with(
         132
     } else if got >= 4 && &head[..4] == b"DICM" {
         4
+    } else if let Some(syntax) = super::open::bare_syntax(&head[..got], len) {
+        // A data set without the Part 10 header: walked from byte 0 in the syntax guessed.
+        let mut w = Walker {
+            visit,
+            value: Vec::new(),
+            src: Prefixed {
+                head: &head[..got],
+                rest: src,
+            },
+            pos: 0,
+            len,
+            pending: None,
+            pixel_data: None,
+        };
+        let encoding = match syntax {
+            super::open::IMPLICIT_VR_LE => Encoding::ImplicitLittle,
+            _ => Encoding::ExplicitLittle,
+        };
+        w.dataset(encoding, None, 0, false)?;
+        let layout = Layout {
+            magic_at: None,
+            bare: Some(syntax),
+            pixel_data: w.pixel_data,
+        };
+        return Ok((layout, true));
     } else {
         return Ok((Layout::default(), false));
     };
@@ -202,6 +230,7 @@ fn check_with(
     let Some(encoding) = w.meta()? else {
         let layout = Layout {
             magic_at,
+            bare: None,
             pixel_data: None,
         };
         return Ok((layout, false));
@@ -209,6 +238,7 @@ fn check_with(
     w.dataset(encoding, None, 0, false)?;
     let layout = Layout {
         magic_at,
+        bare: None,
         pixel_data: w.pixel_data,
     };
     Ok((layout, true))

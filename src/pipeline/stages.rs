@@ -67,10 +67,7 @@ pub fn features(
 /// StudyDate (DA, shifted by de-identification) of a series' first file, as YYYY-MM-DD.
 fn study_date(s: &crate::ingest::Series) -> Option<String> {
     let f = s.files.first()?;
-    let obj = dicom_object::OpenFileOptions::new()
-        .read_until(dicom_dictionary_std::tags::PIXEL_DATA)
-        .open_file(&f.path)
-        .ok()?;
+    let obj = crate::ingest::open::open_file(&f.path, true).ok()?;
     let da = crate::ingest::header::str_of(&obj, dicom_dictionary_std::tags::STUDY_DATE)?;
     crate::datetime::Date::parse(&da).map(|d| d.to_iso())
 }

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use dicom_dictionary_std::tags;
-use dicom_object::{InMemDicomObject, OpenFileOptions};
+use dicom_object::InMemDicomObject;
 use serde::Serialize;
 
 use crate::datetime::{epoch_seconds, parse_dt, parse_tm, Date};
@@ -550,9 +550,7 @@ pub fn suv_for_files(files: &[PathBuf]) -> Result<SuvResult, SuvError> {
     let read: Vec<Result<SuvInputs, SuvError>> = files
         .par_iter()
         .map(|f| {
-            OpenFileOptions::new()
-                .read_until(tags::PIXEL_DATA)
-                .open_file(f)
+            crate::ingest::open::open_file(f, true)
                 .map(|o| inputs_from_object(&o))
                 .map_err(|e| SuvError::Read {
                     path: f.display().to_string(),

@@ -311,8 +311,7 @@ pub fn load_rois(
         ))
     })?;
     // Parsed once; its Modality says which reader it goes to.
-    let obj = dicom_object::OpenFileOptions::new()
-        .open_file(&file)
+    let obj = crate::ingest::open::open_file(&file, false)
         .map_err(|e| RoiError::NotRoi(format!("none: not a readable DICOM file: {e}")))?;
     let modality = crate::ingest::header::str_of(&obj, dicom_dictionary_std::tags::MODALITY)
         .map(|m| m.to_ascii_uppercase());

@@ -313,10 +313,11 @@ fn decoded(
     rec: &crate::ingest::FileRecord,
     frames: &[u32],
 ) -> Result<Vec<Vec<f32>>, AssembleError> {
-    let obj = dicom_object::open_file(&rec.path).map_err(|e| AssembleError::Read {
-        file: rec.path.display().to_string(),
-        message: e.to_string(),
-    })?;
+    let obj =
+        crate::ingest::open::open_file(&rec.path, false).map_err(|e| AssembleError::Read {
+            file: rec.path.display().to_string(),
+            message: e.to_string(),
+        })?;
     decode_frames(&obj, frames).map_err(|source| AssembleError::Pixels {
         file: rec.path.display().to_string(),
         source,

@@ -253,6 +253,40 @@ pub fn write_object(obj: InMemDicomObject, path: &Path, ts: &str) {
     file.write_to_file(path).unwrap();
 }
 
+/// A Part 10 file's data set alone: what follows its preamble, DICM code and file meta group (an
+/// ACR-NEMA-style file, or a raw export), in the transfer syntax the file states.
+pub fn without_part10_header(part10: &[u8]) -> Vec<u8> {
+    assert_eq!(&part10[128..132], b"DICM");
+    // (0002,0000) UL, 4 bytes: the meta group's length after it.
+    assert_eq!(&part10[132..138], [2, 0, 0, 0, b'U', b'L']);
+    let meta = u32::from_le_bytes(part10[140..144].try_into().unwrap()) as usize;
+    part10[144 + meta..].to_vec()
+}
+
+/// The files of two trees (relative paths and bytes) are the same.
+pub fn assert_same_trees(a: &Path, b: &Path) {
+    let list = |d: &Path| {
+        let mut v: Vec<(PathBuf, Vec<u8>)> = ancilla::ingest::walk::walk(&[d.to_path_buf()])
+            .files
+            .into_iter()
+            .map(|f| {
+                (
+                    f.strip_prefix(d).unwrap().to_path_buf(),
+                    std::fs::read(&f).unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (la, lb) = (list(a), list(b));
+    let names = |l: &[(PathBuf, Vec<u8>)]| l.iter().map(|x| x.0.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&la), names(&lb));
+    for ((name, x), (_, y)) in la.iter().zip(&lb) {
+        assert!(x == y, "{} differs", name.display());
+    }
+}
+
 /// Write slices as files `name_{n}.dcm` in `dir` (n = order given, not position order).
 pub fn write_series(dir: &Path, slices: &[Slice]) -> Vec<PathBuf> {
     slices

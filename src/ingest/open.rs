@@ -1,0 +1,218 @@
+//! Opening a DICOM file as a Part 10 object (PS3.10 §7.1), including a data set stored without
+//! the Part 10 header: no preamble, DICM code or file meta group (ACR-NEMA 300 files, raw exports
+//! of some archives and anonymisers). Such a data set states no transfer syntax; as dcm2niix and
+//! pydicom's `force` do, it is read as little endian, in explicit VR when its first element
+//! carries a VR (two capital letters after the tag), else in implicit VR (PS3.5 §10.1, the
+//! default syntax), with a file meta group made up for it: that syntax and the data set's own
+//! SOP Class and Instance UIDs. Big-endian ACR-NEMA data sets are not guessed (none is written
+//! today; they are "not DICOM").
+//!
+//! Every reader of a whole file (conversion, sidecars, SUV, ROI objects, de-identification)
+//! opens it here, so a file the scan accepts is read by each of them the same way.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+use dicom_dictionary_std::tags;
+use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
+use dicom_object::meta::FileMetaTableBuilder;
+use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+
+/// Explicit VR little endian (PS3.5 §A.2).
+pub const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
+/// Implicit VR little endian, the default transfer syntax (PS3.5 §A.1).
+pub const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
+
+/// Why a file could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot read file: {0}")]
+    Io(#[from] std::io::Error),
+    /// dicom-rs's reason (a Part 10 file, or a data set without its header).
+    #[error("{0}")]
+    Read(String),
+}
+
+/// The transfer syntax a data set without the Part 10 header is read in, from its first 8 bytes
+/// (of a file of `len` bytes): a group 0008 element (identifying attributes come first in every
+/// image object) in explicit VR when a VR follows its tag, else in implicit VR when its 4-byte
+/// length fits in the file. None: not such a data set.
+pub fn bare_syntax(head: &[u8], len: u64) -> Option<&'static str> {
+    let head: &[u8; 8] = head.get(..8)?.try_into().ok()?;
+    let group = u16::from_le_bytes([head[0], head[1]]);
+    let element = u16::from_le_bytes([head[2], head[3]]);
+    if group != 0x0008 || element >= 0x1000 {
+        return None;
+    }
+    if head[4].is_ascii_uppercase() && head[5].is_ascii_uppercase() {
+        return Some(EXPLICIT_VR_LE);
+    }
+    let implicit_len = u64::from(u32::from_le_bytes([head[4], head[5], head[6], head[7]]));
+    (implicit_len <= len.saturating_sub(8)).then_some(IMPLICIT_VR_LE)
+}
+
+/// Open `path` whole, or up to its Pixel Data when `until_pixel_data` (its header alone).
+pub fn open_file(path: &Path, until_pixel_data: bool) -> Result<DefaultDicomObject, OpenError> {
+    let opts = OpenFileOptions::new();
+    let opts = if until_pixel_data {
+        opts.read_until(tags::PIXEL_DATA)
+    } else {
+        opts
+    };
+    match opts.open_file(path) {
+        Ok(obj) => Ok(obj),
+        Err(e) => {
+            // Only a file that is not Part 10 is looked at again.
+            let mut file = std::fs::File::open(path)?;
+            let len = file.metadata()?.len();
+            let mut head = [0u8; 8];
+            let bare = match file.read_exact(&mut head) {
+                Ok(()) => bare_syntax(&head, len),
+                Err(_) => None,
+            };
+            let Some(syntax) = bare else {
+                return Err(OpenError::Read(e.to_string()));
+            };
+            file.seek(SeekFrom::Start(0))?;
+            let end = if until_pixel_data {
+                pixel_data_at(&mut file, len)?
+            } else {
+                len
+            };
+            file.seek(SeekFrom::Start(0))?;
+            let src = std::io::BufReader::with_capacity(16 * 1024, file).take(end);
+            read_bare(src, syntax)
+        }
+    }
+}
+
+/// Open a whole file held in memory: Part 10 (DICM at byte 128 or 0), or a data set without the
+/// Part 10 header (its syntax guessed by [`bare_syntax`]).
+pub fn open_bytes(bytes: &[u8]) -> Result<DefaultDicomObject, OpenError> {
+    let part10 = bytes.get(128..132) == Some(b"DICM") || bytes.get(..4) == Some(b"DICM");
+    match bare_syntax(bytes, bytes.len() as u64).filter(|_| !part10) {
+        Some(syntax) => read_bare(bytes, syntax),
+        None => OpenFileOptions::new()
+            .from_reader(bytes)
+            .map_err(|e| OpenError::Read(e.to_string())),
+    }
+}
+
+/// Where the top-level Pixel Data of a data set without the Part 10 header starts (the file's
+/// length when it has none), as the length check finds it.
+fn pixel_data_at(file: &mut std::fs::File, len: u64) -> Result<u64, OpenError> {
+    let layout = super::preflight::check(std::io::BufReader::with_capacity(16 * 1024, file), len)
+        .map_err(|p| OpenError::Read(p.to_string()))?;
+    Ok(layout.pixel_data.map_or(len, |p| p.header_at))
+}
+
+/// A data set without the Part 10 header, in `syntax`, with the file meta group made up for it.
+pub fn read_bare(src: impl Read, syntax: &str) -> Result<DefaultDicomObject, OpenError> {
+    let ts = TransferSyntaxRegistry
+        .get(syntax)
+        .ok_or_else(|| OpenError::Read(format!("transfer syntax {syntax} unknown")))?;
+    let obj = InMemDicomObject::read_dataset_with_ts(src, ts).map_err(|e| {
+        OpenError::Read(format!(
+            "data set without the Part 10 header: {}",
+            super::header::error_chain(&e)
+        ))
+    })?;
+    let uid = |tag| super::header::str_of(&obj, tag).unwrap_or_default();
+    let meta = FileMetaTableBuilder::new()
+        .transfer_syntax(syntax)
+        .media_storage_sop_class_uid(uid(tags::SOP_CLASS_UID))
+        .media_storage_sop_instance_uid(uid(tags::SOP_INSTANCE_UID))
+        .build()
+        .map_err(|e| OpenError::Read(e.to_string()))?;
+    Ok(obj.with_exact_meta(meta))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+
+    /// A small image data set (one 2×1 16-bit frame) written in `syntax` without the Part 10
+    /// header.
+    fn bare(syntax: &str) -> Vec<u8> {
+        let mut obj = InMemDicomObject::new_empty();
+        let put = |o: &mut InMemDicomObject, tag, vr, v: &str| {
+            o.put(DataElement::new(tag, vr, PrimitiveValue::from(v)));
+        };
+        put(
+            &mut obj,
+            tags::SOP_CLASS_UID,
+            VR::UI,
+            "1.2.840.10008.5.1.4.1.1.4",
+        );
+        put(&mut obj, tags::SOP_INSTANCE_UID, VR::UI, "1.2.3.4.5");
+        put(&mut obj, tags::MODALITY, VR::CS, "MR");
+        obj.put(DataElement::new(
+            tags::ROWS,
+            VR::US,
+            PrimitiveValue::from(2u16),
+        ));
+        obj.put(DataElement::new(
+            tags::PIXEL_DATA,
+            VR::OW,
+            PrimitiveValue::from(vec![1u8, 0, 2, 0, 3, 0, 4, 0]),
+        ));
+        let ts = TransferSyntaxRegistry.get(syntax).unwrap();
+        let mut out = Vec::new();
+        obj.write_dataset_with_ts(&mut out, ts).unwrap();
+        out
+    }
+
+    #[test]
+    fn syntax_is_guessed_from_the_first_element() {
+        let e = bare(EXPLICIT_VR_LE);
+        let i = bare(IMPLICIT_VR_LE);
+        assert_eq!(bare_syntax(&e, e.len() as u64), Some(EXPLICIT_VR_LE));
+        assert_eq!(bare_syntax(&i, i.len() as u64), Some(IMPLICIT_VR_LE));
+        // An implicit length past the end, another group, a short file: not such a data set.
+        assert_eq!(bare_syntax(&i, 10), None);
+        assert_eq!(bare_syntax(b"\x10\x00\x10\x00PN\x04\x00", 100), None);
+        assert_eq!(bare_syntax(b"\x08\x00", 100), None);
+    }
+
+    #[test]
+    fn bare_data_sets_open_with_a_made_up_meta_group() {
+        for syntax in [EXPLICIT_VR_LE, IMPLICIT_VR_LE] {
+            let bytes = bare(syntax);
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("f");
+            std::fs::write(&path, &bytes).unwrap();
+            for obj in [
+                open_bytes(&bytes).unwrap(),
+                open_file(&path, false).unwrap(),
+            ] {
+                assert_eq!(obj.meta().transfer_syntax(), syntax);
+                assert_eq!(obj.meta().media_storage_sop_instance_uid(), "1.2.3.4.5");
+                assert_eq!(
+                    obj.meta().media_storage_sop_class_uid(),
+                    "1.2.840.10008.5.1.4.1.1.4"
+                );
+                let px = obj.get(tags::PIXEL_DATA).unwrap().to_bytes().unwrap();
+                assert_eq!(&px[..], [1, 0, 2, 0, 3, 0, 4, 0]);
+            }
+            // Header only: everything before the Pixel Data, and not it.
+            let head = open_file(&path, true).unwrap();
+            assert_eq!(
+                crate::ingest::header::str_of(&head, tags::MODALITY).as_deref(),
+                Some("MR")
+            );
+            assert!(head.get(tags::PIXEL_DATA).is_none(), "{syntax}");
+        }
+    }
+
+    #[test]
+    fn what_is_neither_is_refused() {
+        assert!(open_bytes(b"plain text, long enough to be anything at all").is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t");
+        std::fs::write(&path, b"plain text").unwrap();
+        assert!(open_file(&path, true).is_err());
+        assert!(open_file(&dir.path().join("missing"), true).is_err());
+    }
+}
