@@ -1343,8 +1343,9 @@ fn philips_per_frame_private_scale_slope_survives_deidentification() {
 }
 
 /// A site export of data sets without the Part 10 header (ACR-NEMA style: preamble, DICM code and
-/// file meta group cut off) is de-identified as the Part 10 export is: the same files released,
-/// each a Part 10 file, whose conversion is byte for byte that of the Part 10 export's release.
+/// file meta group cut off) and of files whose meta group lacks its group length is
+/// de-identified as the Part 10 export is: the same files released, each a Part 10 file, whose
+/// conversion is byte for byte that of the Part 10 export's release.
 #[test]
 fn export_without_part10_headers_is_released_as_part10() {
     let d = tempfile::tempdir().unwrap();
@@ -1359,7 +1360,12 @@ fn export_without_part10_headers_is_released_as_part10() {
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         // The phantom's planted defects (a truncated file, a text file) are copied as they are.
         if bytes.len() > 144 && &bytes[128..132] == b"DICM" && bytes[132..134] == [2, 0] {
-            std::fs::write(&to, support::without_part10_header(&bytes)).unwrap();
+            let altered = if stripped % 2 == 0 {
+                support::without_part10_header(&bytes)
+            } else {
+                support::without_meta_group_length(&bytes)
+            };
+            std::fs::write(&to, altered).unwrap();
             stripped += 1;
         } else {
             std::fs::write(&to, &bytes).unwrap();
@@ -1381,6 +1387,7 @@ fn export_without_part10_headers_is_released_as_part10() {
     for f in &rb {
         let bytes = std::fs::read(f).unwrap();
         assert_eq!(&bytes[128..132], b"DICM", "{} is Part 10", f.display());
+        assert_eq!(&bytes[132..136], [2, 0, 0, 0], "with its group length");
     }
     let (na, nb) = (dir.join("nifti-part10"), dir.join("nifti-bare"));
     for (input, out) in [(&a, &na), (&b, &nb)] {

@@ -43,13 +43,20 @@ fn not_dicom_is_rejected() {
 /// A data set written without the Part 10 header (ACR-NEMA files, raw exports: no preamble, DICM
 /// code or file meta group) is read as dcm2niix reads it: little endian, explicit VR when its
 /// first element has a VR, else implicit. A series of such files (one explicit, two implicit)
-/// scans and converts to the same NIfTI file and sidecar, byte for byte, as the Part 10 files.
+/// scans and converts to the same NIfTI file and sidecar, byte for byte, as the Part 10 files;
+/// so does a series whose file meta groups lack their group length (0002,0000).
 #[test]
 fn data_set_without_part10_header_is_read_as_dcm2niix_reads_it() {
     let dir = tempfile::tempdir().unwrap();
     let (part10, bare) = (dir.path().join("part10"), dir.path().join("bare"));
     let files = one_slice_series(&part10, "1.2.3.31");
     std::fs::create_dir_all(&bare).unwrap();
+    let no_length = dir.path().join("no-group-length");
+    std::fs::create_dir_all(&no_length).unwrap();
+    for f in &files {
+        let bytes = without_meta_group_length(&std::fs::read(f).unwrap());
+        std::fs::write(no_length.join(f.file_name().unwrap()), bytes).unwrap();
+    }
     for (n, f) in files.iter().enumerate() {
         let bytes = if n == 0 {
             std::fs::read(f).unwrap()
@@ -64,9 +71,11 @@ fn data_set_without_part10_header_is_read_as_dcm2niix_reads_it() {
         assert_eq!(&body[..2], [8, 0], "the data set starts with group 0008");
         std::fs::write(bare.join(f.file_name().unwrap()), body).unwrap();
     }
-    assert_eq!(reasons(&bare), []);
-    let inv = ingest::scan_paths(std::slice::from_ref(&bare)).unwrap();
-    assert_eq!(inv.files_used(), 3);
+    for input in [&bare, &no_length] {
+        assert_eq!(reasons(input), []);
+        let inv = ingest::scan_paths(std::slice::from_ref(input)).unwrap();
+        assert_eq!(inv.files_used(), 3);
+    }
     let convert = |input: &Path, out: &Path| {
         let o = ancilla(&[
             "convert",
@@ -83,6 +92,9 @@ fn data_set_without_part10_header_is_read_as_dcm2niix_reads_it() {
     convert(&part10, &a);
     convert(&bare, &b);
     assert_same_trees(&a, &b);
+    let c = dir.path().join("nifti-no-group-length");
+    convert(&no_length, &c);
+    assert_same_trees(&a, &c);
     assert!(
         ingest::walk::walk(std::slice::from_ref(&b))
             .files

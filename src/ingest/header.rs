@@ -532,8 +532,15 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
             let opts = OpenFileOptions::new()
                 .read_until(tags::PIXEL_DATA)
                 .read_preamble(dicom_object::file::ReadPreamble::Never);
-            opts.from_reader(std::io::BufReader::with_capacity(16 * 1024, &mut file))
-                .map_err(|e| (format!("{e}"), error_chain(&e)))
+            let end = layout.pixel_data.map_or(len, |p| p.header_at);
+            match opts.from_reader(std::io::BufReader::with_capacity(16 * 1024, &mut file)) {
+                Ok(obj) => Ok(obj),
+                // A meta group without its group length: read as the group states.
+                Err(e) => match super::open::without_group_length(&mut file, end) {
+                    Ok(Some(Ok(obj))) => Ok(obj),
+                    _ => Err((format!("{e}"), error_chain(&e))),
+                },
+            }
         }
         (None, Some(syntax)) => {
             file.seek(SeekFrom::Start(0)).map_err(unreadable)?;

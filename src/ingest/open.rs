@@ -5,7 +5,9 @@
 //! carries a VR (two capital letters after the tag), else in implicit VR (PS3.5 §10.1, the
 //! default syntax), with a file meta group made up for it: that syntax and the data set's own
 //! SOP Class and Instance UIDs. Big-endian ACR-NEMA data sets are not guessed (none is written
-//! today; they are "not DICOM").
+//! today; they are "not DICOM"). A Part 10 file whose file meta group lacks its group length
+//! (0002,0000), which PS3.10 requires and some writers leave out, is read in the transfer syntax
+//! its meta group states (dicom-rs refuses it; dcm2niix and pydicom read it).
 //!
 //! Every reader of a whole file (conversion, sidecars, SUV, ROI objects, de-identification)
 //! opens it here, so a file the scan accepts is read by each of them the same way.
@@ -71,14 +73,17 @@ pub fn open_file(path: &Path, until_pixel_data: bool) -> Result<DefaultDicomObje
                 Ok(()) => bare_syntax(&head, len),
                 Err(_) => None,
             };
-            let Some(syntax) = bare else {
-                return Err(OpenError::Read(e.to_string()));
-            };
             file.seek(SeekFrom::Start(0))?;
             let end = if until_pixel_data {
                 pixel_data_at(&mut file, len)?
             } else {
                 len
+            };
+            let Some(syntax) = bare else {
+                return match without_group_length(&mut file, end)? {
+                    Some(obj) => obj,
+                    None => Err(OpenError::Read(e.to_string())),
+                };
             };
             file.seek(SeekFrom::Start(0))?;
             let src = std::io::BufReader::with_capacity(16 * 1024, file).take(end);
@@ -87,15 +92,85 @@ pub fn open_file(path: &Path, until_pixel_data: bool) -> Result<DefaultDicomObje
     }
 }
 
+/// A Part 10 file (read from its start by `file`) whose file meta group has no group length:
+/// its data set up to byte `end`, read in the transfer syntax its meta group states. None: not
+/// such a file (no DICM code, or a meta group that starts with its group length).
+pub fn without_group_length<F: Read + Seek>(
+    file: &mut F,
+    end: u64,
+) -> std::io::Result<Option<Result<DefaultDicomObject, OpenError>>> {
+    let mut head = Vec::with_capacity(4096);
+    file.seek(SeekFrom::Start(0))?;
+    file.by_ref().take(64 * 1024).read_to_end(&mut head)?;
+    let Some((syntax, data_at)) = meta_without_group_length(&head) else {
+        return Ok(None);
+    };
+    file.seek(SeekFrom::Start(data_at as u64))?;
+    let src =
+        std::io::BufReader::with_capacity(16 * 1024, file).take(end.saturating_sub(data_at as u64));
+    Ok(Some(read_bare(src, &syntax)))
+}
+
+/// The transfer syntax stated by the file meta group of `head` (the start of a Part 10 file,
+/// DICM at byte 128 or 0) and where its data set starts, when that group has no group length
+/// (0002,0000) but is otherwise well formed (explicit VR little endian, PS3.10 §7.1).
+fn meta_without_group_length(head: &[u8]) -> Option<(String, usize)> {
+    let mut pos = if head.get(128..132) == Some(b"DICM") {
+        132
+    } else if head.get(..4) == Some(b"DICM") {
+        4
+    } else {
+        return None;
+    };
+    let mut syntax = None;
+    loop {
+        let h = head.get(pos..pos + 8)?;
+        let group = u16::from_le_bytes([h[0], h[1]]);
+        let element = u16::from_le_bytes([h[2], h[3]]);
+        if group != 0x0002 {
+            break;
+        }
+        if element == 0x0000 {
+            return None;
+        }
+        let vr = [h[4], h[5]];
+        let (len, value_at) = if matches!(
+            &vr,
+            b"OB" | b"OW" | b"OF" | b"OD" | b"OL" | b"OV" | b"SQ" | b"UT" | b"UN" | b"UC" | b"UR"
+        ) {
+            let l = head.get(pos + 8..pos + 12)?;
+            (
+                u32::from_le_bytes([l[0], l[1], l[2], l[3]]) as usize,
+                pos + 12,
+            )
+        } else if vr[0].is_ascii_uppercase() && vr[1].is_ascii_uppercase() {
+            (usize::from(u16::from_le_bytes([h[6], h[7]])), pos + 8)
+        } else {
+            return None;
+        };
+        let value = head.get(value_at..value_at.checked_add(len)?)?;
+        if element == 0x0010 {
+            let uid = std::str::from_utf8(value).ok()?;
+            syntax = Some(uid.trim_end_matches(['\0', ' ']).to_string());
+        }
+        pos = value_at + len;
+    }
+    Some((syntax?, pos))
+}
+
 /// Open a whole file held in memory: Part 10 (DICM at byte 128 or 0), or a data set without the
 /// Part 10 header (its syntax guessed by [`bare_syntax`]).
 pub fn open_bytes(bytes: &[u8]) -> Result<DefaultDicomObject, OpenError> {
     let part10 = bytes.get(128..132) == Some(b"DICM") || bytes.get(..4) == Some(b"DICM");
     match bare_syntax(bytes, bytes.len() as u64).filter(|_| !part10) {
         Some(syntax) => read_bare(bytes, syntax),
-        None => OpenFileOptions::new()
-            .from_reader(bytes)
-            .map_err(|e| OpenError::Read(e.to_string())),
+        None => OpenFileOptions::new().from_reader(bytes).or_else(|e| {
+            let mut src = std::io::Cursor::new(bytes);
+            match without_group_length(&mut src, bytes.len() as u64) {
+                Ok(Some(obj)) => obj,
+                _ => Err(OpenError::Read(e.to_string())),
+            }
+        }),
     }
 }
 
@@ -204,6 +279,43 @@ mod tests {
             );
             assert!(head.get(tags::PIXEL_DATA).is_none(), "{syntax}");
         }
+    }
+
+    #[test]
+    fn a_meta_group_without_its_group_length_states_the_syntax() {
+        let mut obj = InMemDicomObject::new_empty();
+        obj.put(DataElement::new(
+            tags::MODALITY,
+            VR::CS,
+            PrimitiveValue::from("PT"),
+        ));
+        let file = obj
+            .with_meta(
+                FileMetaTableBuilder::new()
+                    .transfer_syntax(IMPLICIT_VR_LE)
+                    .media_storage_sop_class_uid("1.2.840.10008.5.1.4.1.1.128")
+                    .media_storage_sop_instance_uid("1.2.3"),
+            )
+            .unwrap();
+        let mut whole = Vec::new();
+        file.write_all(&mut whole).unwrap();
+        assert_eq!(&whole[132..136], [2, 0, 0, 0]);
+        let cut = [&whole[..132], &whole[144..]].concat();
+        assert!(OpenFileOptions::new().from_reader(&cut[..]).is_err());
+        let (syntax, at) = meta_without_group_length(&cut).unwrap();
+        assert_eq!(
+            (syntax.as_str(), &cut[at..at + 4]),
+            (IMPLICIT_VR_LE, &[8u8, 0, 0x60, 0][..])
+        );
+        let read = open_bytes(&cut).unwrap();
+        assert_eq!(read.meta().transfer_syntax(), IMPLICIT_VR_LE);
+        assert_eq!(
+            super::super::header::str_of(&read, tags::MODALITY).as_deref(),
+            Some("PT")
+        );
+        // With its group length, or cut short, it is not such a file.
+        assert_eq!(meta_without_group_length(&whole), None);
+        assert_eq!(meta_without_group_length(&cut[..150]), None);
     }
 
     #[test]

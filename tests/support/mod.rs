@@ -263,6 +263,13 @@ pub fn without_part10_header(part10: &[u8]) -> Vec<u8> {
     part10[144 + meta..].to_vec()
 }
 
+/// A Part 10 file without the group length (0002,0000) of its file meta group (which some
+/// writers leave out).
+pub fn without_meta_group_length(part10: &[u8]) -> Vec<u8> {
+    assert_eq!(&part10[132..138], [2, 0, 0, 0, b'U', b'L']);
+    [&part10[..132], &part10[144..]].concat()
+}
+
 /// The files of two trees (relative paths and bytes) are the same.
 pub fn assert_same_trees(a: &Path, b: &Path) {
     let list = |d: &Path| {
