@@ -199,6 +199,22 @@ fn demo_runs_every_available_stage_then_reruns_as_noop() {
         err.contains("phantom: up to date") && err.contains("convert: up to date"),
         "{err}"
     );
+    // Regression: stage stamps held the output folder's path as the run named it, so the same
+    // folder named another way (moved, mounted elsewhere, relative vs absolute) ran every stage
+    // again. Now a moved folder is up to date as it is.
+    let moved = d.path().join("moved");
+    std::fs::rename(&out, &moved).unwrap();
+    let there = ancilla(&[
+        "run",
+        cfg.to_str().unwrap(),
+        "--out",
+        moved.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&there.stderr);
+    assert!(there.status.success(), "{err}");
+    assert!(!err.contains("running"), "{err}");
+    assert!(err.contains("report: up to date"), "{err}");
+    std::fs::rename(&moved, &out).unwrap();
     // Regression: an output deleted after a run made its stage's stamp lie ("up to date") and a
     // later stage fail on the missing file. Now the stage runs again and restores it exactly.
     let before = outputs(&out);

@@ -122,7 +122,7 @@ impl Runner {
         F: FnOnce() -> Result<String, String>,
     {
         let stamp = self.stamp_path(stage);
-        let expected = outputs_fingerprint(outputs).map(|fp| format!("{key}\n{fp}\n"));
+        let expected = outputs_fingerprint(&self.out, outputs).map(|fp| format!("{key}\n{fp}\n"));
         if expected.is_some() && std::fs::read_to_string(&stamp).ok() == expected {
             if !self.quiet {
                 eprintln!("{stage:>9}: up to date");
@@ -150,7 +150,7 @@ impl Runner {
         crate::memory::release_freed_memory();
         let secs = t.elapsed().as_secs_f64();
         // A stage that left an output missing is not stamped: the next run tries it again.
-        if let Some(fp) = outputs_fingerprint(outputs) {
+        if let Some(fp) = outputs_fingerprint(&self.out, outputs) {
             crate::atomic::write_bytes(&stamp, format!("{key}\n{fp}\n").as_bytes()).map_err(
                 |source| PipelineError::Io {
                     path: stamp.clone(),
@@ -185,8 +185,10 @@ impl Runner {
 
 /// What a stage's outputs look like now: SHA-256 over each output's files (path, size,
 /// modification time; metadata only, so checking an up-to-date stage reads no file). None when
-/// an output is missing.
-fn outputs_fingerprint(outputs: &[&Path]) -> Option<String> {
+/// an output is missing. Paths are taken relative to the run's output folder `root`, so the
+/// same folder named another way (relative or absolute, moved or mounted elsewhere) is still
+/// up to date.
+fn outputs_fingerprint(root: &Path, outputs: &[&Path]) -> Option<String> {
     let mut h = Sha256::new();
     for out in outputs {
         let meta = std::fs::metadata(out).ok()?;
@@ -196,7 +198,12 @@ fn outputs_fingerprint(outputs: &[&Path]) -> Option<String> {
             vec![out.to_path_buf()]
         };
         files.sort();
-        h.update(out.to_string_lossy().as_bytes());
+        h.update(
+            out.strip_prefix(root)
+                .unwrap_or(out)
+                .to_string_lossy()
+                .as_bytes(),
+        );
         for f in files {
             let m = std::fs::metadata(&f).ok()?;
             let mtime = m
