@@ -51,13 +51,7 @@ fn deid_quietly(input: &Path, out: &Path, key: &Path, map: &Path) {
 
 /// `ancilla convert INPUT --out NIFTI`, which must succeed: the sidecar of a NIfTI file written.
 fn converted_sidecar(input: &Path, nifti: &Path) -> Json {
-    let o = ancilla(&[
-        "convert",
-        input.to_str().unwrap(),
-        "--out",
-        nifti.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    support::convert(input, nifti);
     let sidecar = files(nifti)
         .into_iter()
         .find(|p| p.extension().is_some_and(|e| e == "json") && !p.ends_with("convert-report.json"))
@@ -1390,14 +1384,7 @@ fn export_without_part10_headers_is_released_as_part10() {
         assert_eq!(&bytes[132..136], [2, 0, 0, 0], "with its group length");
     }
     let (na, nb) = (dir.join("nifti-part10"), dir.join("nifti-bare"));
-    for (input, out) in [(&a, &na), (&b, &nb)] {
-        let o = ancilla(&[
-            "convert",
-            input.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    }
+    support::convert(&a, &na);
+    support::convert(&b, &nb);
     support::assert_same_trees(&na, &nb);
 }

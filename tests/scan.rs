@@ -76,15 +76,6 @@ fn data_set_without_part10_header_is_read_as_dcm2niix_reads_it() {
         let inv = ingest::scan_paths(std::slice::from_ref(input)).unwrap();
         assert_eq!(inv.files_used(), 3);
     }
-    let convert = |input: &Path, out: &Path| {
-        let o = ancilla(&[
-            "convert",
-            input.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    };
     let (a, b) = (
         dir.path().join("nifti-part10"),
         dir.path().join("nifti-bare"),

@@ -16,6 +16,17 @@ pub fn ancilla(args: &[&str]) -> Output {
         .expect("run ancilla")
 }
 
+/// `ancilla convert INPUT --out OUT`, which must succeed.
+pub fn convert(input: &Path, out: &Path) {
+    let o = ancilla(&[
+        "convert",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 /// Generate the phantom cohort into `dir`; `extra` are further `ancilla phantom` options. Fails
 /// the test with ancilla's stderr when generation fails.
 pub fn phantom(dir: &Path, subjects: &str, seed: &str, extra: &[&str]) {
