@@ -1388,3 +1388,36 @@ fn export_without_part10_headers_is_released_as_part10() {
     support::convert(&b, &nb);
     support::assert_same_trees(&na, &nb);
 }
+
+/// A DICOMDIR in the export (every patient's name and ID in its records, no image) is never
+/// released, with that reason; the files beside it are.
+#[test]
+fn dicomdir_is_not_released() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    phantom(dir, "1", "8", &[]);
+    let export = dir.join("site-export");
+    support::write_dicomdir(&export.join("DICOMDIR"), "DIRECTORY^PATIENT");
+    let out = dir.join("deid");
+    deid_quietly(
+        &export,
+        &out,
+        &dir.join("key.bin"),
+        &dir.join("clinical/subject_map.csv"),
+    );
+    assert!(!released_dicom(&out).is_empty());
+    let reasons = not_released_reasons(&out);
+    assert_eq!(
+        reasons.iter().filter(|r| r.contains("DICOMDIR")).count(),
+        1,
+        "{reasons:?}"
+    );
+    for f in files(&out) {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("DIRECTORY^PATIENT"),
+            "{}",
+            f.display()
+        );
+    }
+}

@@ -95,6 +95,20 @@ fn data_set_without_part10_header_is_read_as_dcm2niix_reads_it() {
     );
 }
 
+/// A DICOMDIR (a site's CD export holds one) is named as such, not "image object without Pixel
+/// Data"; the series beside it is used.
+#[test]
+fn dicomdir_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    one_slice_series(dir.path(), "1.2.3.32");
+    write_dicomdir(&dir.path().join("DICOMDIR"), "DOE^JANE");
+    let r = reasons(dir.path());
+    assert_eq!(r, [RejectReason::Dicomdir]);
+    assert!(r[0].to_string().contains("DICOMDIR"));
+    let inv = ingest::scan_paths(&[dir.path().to_path_buf()]).unwrap();
+    assert_eq!(inv.files_used(), 3);
+}
+
 #[test]
 fn truncated_pixel_data_and_truncated_header_are_rejected() {
     let dir = tempfile::tempdir().unwrap();

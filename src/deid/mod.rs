@@ -344,6 +344,11 @@ fn process(run: &Run, path: &Path) -> Outcome {
         Ok(b) => b,
         Err(e) => return run.unattributed(format!("unreadable: {e}")),
     };
+    // A DICOMDIR holds every patient's name and ID in its records and no image: never released
+    // (the files it lists are de-identified on their own; a release has no index).
+    if crate::ingest::open::is_dicomdir(&input) {
+        return run.unattributed(crate::ingest::RejectReason::Dicomdir.to_string());
+    }
     // Every declared length must fit in the file before dicom-rs reserves it.
     let layout = match crate::ingest::preflight::check_bytes(&input) {
         Ok(l) => l,

@@ -30,6 +30,9 @@ pub enum RejectReason {
     UnsupportedTransferSyntax(String),
     /// An image SOP class without Pixel Data.
     NoPixelData,
+    /// A DICOMDIR: the media's index (PS3.10 §8), no image; the files it lists are read on
+    /// their own.
+    Dicomdir,
     /// A required attribute is missing or malformed.
     MissingAttribute(String),
     /// The series could not be made into a volume (reason from the geometry plan).
@@ -48,6 +51,10 @@ impl std::fmt::Display for RejectReason {
                 write!(f, "unsupported transfer syntax {d}")
             }
             RejectReason::NoPixelData => write!(f, "image object without Pixel Data (7FE0,0010)"),
+            RejectReason::Dicomdir => write!(
+                f,
+                "a DICOMDIR (the media's index, no image: the files it lists are read on their own)"
+            ),
             RejectReason::MissingAttribute(d) => write!(f, "missing or malformed attribute {d}"),
             RejectReason::Geometry(d) => write!(f, "{d}"),
             RejectReason::Duplicate => write!(
@@ -573,6 +580,9 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
             .trim_end_matches('\0')
             .to_string()
     });
+    if sop_class == super::open::DICOMDIR_CLASS {
+        return Err(RejectReason::Dicomdir);
+    }
     let modality = str_of(&obj, tags::MODALITY)
         .unwrap_or_default()
         .to_ascii_uppercase();

@@ -111,10 +111,27 @@ pub fn without_group_length<F: Read + Seek>(
     Ok(Some(read_bare(src, &syntax)))
 }
 
-/// The transfer syntax stated by the file meta group of `head` (the start of a Part 10 file,
-/// DICM at byte 128 or 0) and where its data set starts, when that group has no group length
-/// (0002,0000) but is otherwise well formed (explicit VR little endian, PS3.10 §7.1).
-fn meta_without_group_length(head: &[u8]) -> Option<(String, usize)> {
+/// What a file meta group states (PS3.10 §7.1), read by its own walk of the elements (for the
+/// files dicom-rs does not read, and to tell a file's kind before any parse).
+#[derive(Debug, Default, PartialEq)]
+pub struct MetaGroup {
+    /// Transfer Syntax UID (0002,0010).
+    pub syntax: Option<String>,
+    /// Media Storage SOP Class UID (0002,0002).
+    pub media_class: Option<String>,
+    /// Whether it starts with its group length (0002,0000).
+    pub has_group_length: bool,
+    /// Where the data set after it starts.
+    pub data_at: usize,
+}
+
+/// The Media Storage SOP Class UID of a DICOMDIR (PS3.10 §8.6, PS3.4 Annex F).
+pub const DICOMDIR_CLASS: &str = "1.2.840.10008.1.3.10";
+
+/// The file meta group of `head` (the start of a Part 10 file, DICM at byte 128 or 0: explicit
+/// VR little endian elements of group 0002). None: no DICM code, or a group that does not fit
+/// in `head` or is not well formed.
+pub fn meta_group(head: &[u8]) -> Option<MetaGroup> {
     let mut pos = if head.get(128..132) == Some(b"DICM") {
         132
     } else if head.get(..4) == Some(b"DICM") {
@@ -122,16 +139,14 @@ fn meta_without_group_length(head: &[u8]) -> Option<(String, usize)> {
     } else {
         return None;
     };
-    let mut syntax = None;
-    loop {
+    let mut meta = MetaGroup::default();
+    // The group ends at the first element of another group, or with the file.
+    while pos < head.len() {
         let h = head.get(pos..pos + 8)?;
         let group = u16::from_le_bytes([h[0], h[1]]);
         let element = u16::from_le_bytes([h[2], h[3]]);
         if group != 0x0002 {
             break;
-        }
-        if element == 0x0000 {
-            return None;
         }
         let vr = [h[4], h[5]];
         let (len, value_at) = if matches!(
@@ -149,13 +164,33 @@ fn meta_without_group_length(head: &[u8]) -> Option<(String, usize)> {
             return None;
         };
         let value = head.get(value_at..value_at.checked_add(len)?)?;
-        if element == 0x0010 {
-            let uid = std::str::from_utf8(value).ok()?;
-            syntax = Some(uid.trim_end_matches(['\0', ' ']).to_string());
+        let text = || {
+            std::str::from_utf8(value)
+                .ok()
+                .map(|t| t.trim_end_matches(['\0', ' ']).to_string())
+        };
+        match element {
+            0x0000 => meta.has_group_length = true,
+            0x0002 => meta.media_class = text(),
+            0x0010 => meta.syntax = text(),
+            _ => {}
         }
         pos = value_at + len;
     }
-    Some((syntax?, pos))
+    meta.data_at = pos;
+    Some(meta)
+}
+
+/// The transfer syntax stated by the file meta group of `head` and where its data set starts,
+/// when that group has no group length (0002,0000) but is otherwise well formed.
+fn meta_without_group_length(head: &[u8]) -> Option<(String, usize)> {
+    let meta = meta_group(head).filter(|m| !m.has_group_length)?;
+    Some((meta.syntax?, meta.data_at))
+}
+
+/// Whether the file starting with `head` is a DICOMDIR (its file meta group says so).
+pub fn is_dicomdir(head: &[u8]) -> bool {
+    meta_group(head).is_some_and(|m| m.media_class.as_deref() == Some(DICOMDIR_CLASS))
 }
 
 /// Open a whole file held in memory: Part 10 (DICM at byte 128 or 0), or a data set without the
@@ -316,6 +351,26 @@ mod tests {
         // With its group length, or cut short, it is not such a file.
         assert_eq!(meta_without_group_length(&whole), None);
         assert_eq!(meta_without_group_length(&cut[..150]), None);
+    }
+
+    #[test]
+    fn the_meta_group_tells_a_dicomdir() {
+        let meta = FileMetaTableBuilder::new()
+            .transfer_syntax(EXPLICIT_VR_LE)
+            .media_storage_sop_class_uid(DICOMDIR_CLASS)
+            .media_storage_sop_instance_uid("1.2.3")
+            .build()
+            .unwrap();
+        let mut head = vec![0u8; 128];
+        head.extend_from_slice(b"DICM");
+        meta.write(&mut head).unwrap();
+        let group = meta_group(&head).unwrap();
+        assert!(group.has_group_length);
+        assert_eq!(group.syntax.as_deref(), Some(EXPLICIT_VR_LE));
+        assert_eq!(group.data_at, head.len());
+        assert!(is_dicomdir(&head));
+        assert!(!is_dicomdir(&head[..140]), "cut short: not known");
+        assert!(!is_dicomdir(b"not DICOM at all"));
     }
 
     #[test]

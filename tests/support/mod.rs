@@ -16,6 +16,43 @@ pub fn ancilla(args: &[&str]) -> Output {
         .expect("run ancilla")
 }
 
+/// A DICOMDIR (the media's index, PS3.10 §8) written to `path`, with one patient record naming
+/// `patient` (PatientName and PatientID).
+pub fn write_dicomdir(path: &Path, patient: &str) {
+    use dicom_core::value::{DataSetSequence, Value};
+    let mut record = InMemDicomObject::new_empty();
+    for (tag, vr, v) in [
+        (tags::DIRECTORY_RECORD_TYPE, VR::CS, "PATIENT"),
+        (tags::PATIENT_NAME, VR::PN, patient),
+        (tags::PATIENT_ID, VR::LO, patient),
+    ] {
+        record.put(DataElement::new(tag, vr, PrimitiveValue::from(v)));
+    }
+    let mut obj = InMemDicomObject::new_empty();
+    obj.put(DataElement::new(
+        tags::FILE_SET_ID,
+        VR::CS,
+        PrimitiveValue::from("SITE"),
+    ));
+    obj.put(DataElement::new(
+        tags::DIRECTORY_RECORD_SEQUENCE,
+        VR::SQ,
+        Value::from(DataSetSequence::from(vec![record])),
+    ));
+    let file = obj
+        .with_meta(
+            FileMetaTableBuilder::new()
+                .transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN)
+                .media_storage_sop_class_uid("1.2.840.10008.1.3.10")
+                .media_storage_sop_instance_uid("1.2.3.4.10"),
+        )
+        .unwrap();
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p).unwrap();
+    }
+    file.write_to_file(path).unwrap();
+}
+
 /// `ancilla convert INPUT --out OUT`, which must succeed.
 pub fn convert(input: &Path, out: &Path) {
     let o = ancilla(&[
