@@ -1421,3 +1421,52 @@ fn dicomdir_is_not_released() {
         );
     }
 }
+
+/// A file with a private sequence of unknown VR (UN of undefined length, holding the patient's
+/// name: PS3.5 §6.2.2) is released like the others, that sequence removed (private, not on the
+/// safe list): the name nowhere in the output, and the release converts as the plain one does.
+#[test]
+fn sequence_of_unknown_vr_is_released_without_it() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    phantom(dir, "1", "8", &[]);
+    let export = dir.join("site-export");
+    let un = dir.join("un").join("site-export");
+    let mut altered = 0;
+    for f in files(&export) {
+        let bytes = std::fs::read(&f).unwrap();
+        let to = un.join(f.strip_prefix(&export).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        let explicit_le = bytes.len() > 256
+            && &bytes[128..132] == b"DICM"
+            && String::from_utf8_lossy(&bytes[132..400]).contains("1.2.840.10008.1.2.1\0");
+        if explicit_le {
+            std::fs::write(
+                &to,
+                support::with_unknown_sequence(&bytes, "SEQUENCE^HIDDEN"),
+            )
+            .unwrap();
+            altered += 1;
+        } else {
+            std::fs::write(&to, &bytes).unwrap();
+        }
+    }
+    assert!(altered > 100, "{altered} files altered");
+    let (key, map) = (dir.join("key.bin"), dir.join("clinical/subject_map.csv"));
+    let (a, b) = (dir.join("deid-plain"), dir.join("deid-un"));
+    deid_quietly(&export, &a, &key, &map);
+    deid_quietly(&un, &b, &key, &map);
+    assert_eq!(released_dicom(&a).len(), released_dicom(&b).len());
+    for f in files(&b) {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("HIDDEN"),
+            "{}",
+            f.display()
+        );
+    }
+    let (na, nb) = (dir.join("nifti-plain"), dir.join("nifti-un"));
+    support::convert(&a, &na);
+    support::convert(&b, &nb);
+    support::assert_same_trees(&na, &nb);
+}

@@ -95,6 +95,31 @@ fn data_set_without_part10_header_is_read_as_dcm2niix_reads_it() {
     );
 }
 
+/// A private sequence written as UN of undefined length (PS3.5 §6.2.2: a converter that did not
+/// know its VR; dicom-rs does not read it) no longer costs the file: the series scans and
+/// converts to the same NIfTI file and sidecar, byte for byte, as without it.
+#[test]
+fn sequence_of_unknown_vr_is_read_past() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plain, un) = (dir.path().join("plain"), dir.path().join("un"));
+    let files = one_slice_series(&plain, "1.2.3.33");
+    std::fs::create_dir_all(&un).unwrap();
+    for f in &files {
+        let bytes = with_unknown_sequence(&std::fs::read(f).unwrap(), "DOE^JANE");
+        assert!(dicom_object::OpenFileOptions::new()
+            .from_reader(&bytes[..])
+            .is_err());
+        std::fs::write(un.join(f.file_name().unwrap()), bytes).unwrap();
+    }
+    assert_eq!(reasons(&un), []);
+    let inv = ingest::scan_paths(std::slice::from_ref(&un)).unwrap();
+    assert_eq!(inv.files_used(), 3);
+    let (a, b) = (dir.path().join("nifti-plain"), dir.path().join("nifti-un"));
+    convert(&plain, &a);
+    convert(&un, &b);
+    assert_same_trees(&a, &b);
+}
+
 /// A DICOMDIR (a site's CD export holds one) is named as such, not "image object without Pixel
 /// Data"; the series beside it is used.
 #[test]

@@ -356,7 +356,9 @@ fn process(run: &Run, path: &Path) -> Outcome {
     };
     // The common case — explicit VR little endian in a single-byte or UTF-8 character set — is
     // rewritten on its bytes; whatever that path declines goes through dicom-rs's object.
-    if let Some(magic_at) = layout.magic_at.filter(|_| run.byte_path) {
+    // (Not a file with UN elements of undefined length, which only dicom-rs's path reads.)
+    let bytes_path = run.byte_path && layout.unknown_sequences.is_empty();
+    if let Some(magic_at) = layout.magic_at.filter(|_| bytes_path) {
         if let Ok(file) = raw::read(&input, magic_at as usize) {
             if let Ok(outcome) = process_raw(run, &file, &input) {
                 run.taken.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -540,7 +540,13 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
                 .read_until(tags::PIXEL_DATA)
                 .read_preamble(dicom_object::file::ReadPreamble::Never);
             let end = layout.pixel_data.map_or(len, |p| p.header_at);
-            match opts.from_reader(std::io::BufReader::with_capacity(16 * 1024, &mut file)) {
+            // UN elements of undefined length are read with the defined length the check found.
+            let src = super::preflight::Patched {
+                inner: std::io::BufReader::with_capacity(16 * 1024, &mut file),
+                pos: magic_at,
+                patches: &layout.unknown_sequences,
+            };
+            match opts.from_reader(src) {
                 Ok(obj) => Ok(obj),
                 // A meta group without its group length: read as the group states.
                 Err(e) => match super::open::without_group_length(&mut file, end) {
@@ -552,8 +558,12 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
         (None, Some(syntax)) => {
             file.seek(SeekFrom::Start(0)).map_err(unreadable)?;
             let end = layout.pixel_data.map_or(len, |p| p.header_at);
-            let src = std::io::BufReader::with_capacity(16 * 1024, &mut file).take(end);
-            super::open::read_bare(src, syntax).map_err(|e| {
+            let src = super::preflight::Patched {
+                inner: std::io::BufReader::with_capacity(16 * 1024, &mut file),
+                pos: 0,
+                patches: &layout.unknown_sequences,
+            };
+            super::open::read_bare(src.take(end), syntax).map_err(|e| {
                 let msg = e.to_string();
                 (msg.clone(), msg)
             })

@@ -44,10 +44,10 @@ pub enum LengthProblem {
         element: u16,
         vr: String,
     },
-    /// A UN element of undefined length: a sequence whose VR the writer did not know (PS3.5
-    /// §6.2.2), which dicom-rs does not read.
+    /// A UN element of undefined length (a sequence whose VR the writer did not know, PS3.5
+    /// §6.2.2) whose value is not implicit VR items ending with a sequence delimiter.
     #[error(
-        "element ({group:04X},{element:04X}) is a sequence of unknown VR (UN of undefined length, PS3.5 6.2.2), which ancilla's DICOM reader (dicom-rs) does not read"
+        "element ({group:04X},{element:04X}) is a UN of undefined length (a sequence of unknown VR, PS3.5 6.2.2) whose value is not items in implicit VR ending with a sequence delimiter"
     )]
     UnknownSequence { group: u16, element: u16 },
     #[error("sequences nested deeper than {MAX_DEPTH} levels")]
@@ -108,7 +108,7 @@ pub struct PixelData {
 }
 
 /// What the walk learnt of a file's layout.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Layout {
     /// Where the "DICM" code starts (128 after a preamble, or 0); None: not a Part 10 file.
     pub magic_at: Option<u64>,
@@ -117,6 +117,55 @@ pub struct Layout {
     pub bare: Option<&'static str>,
     /// None when the file has none at its top level, or the data set was not walked.
     pub pixel_data: Option<PixelData>,
+    /// The UN elements of undefined length (sequences whose VR the writer did not know, PS3.5
+    /// §6.2.2), which dicom-rs does not read: where each one's length field is, and the defined
+    /// length that makes its value (items and delimiter) opaque bytes. See [`with_defined_lengths`].
+    pub unknown_sequences: Vec<LengthPatch>,
+}
+
+/// A length field to read as another length.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LengthPatch {
+    /// Byte offset of the 4-byte little-endian length field.
+    pub at: u64,
+    /// The length read there instead.
+    pub length: u32,
+}
+
+/// `bytes` (a whole file) with `patches` applied.
+pub fn with_defined_lengths(bytes: &[u8], patches: &[LengthPatch]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    for p in patches {
+        let at = p.at as usize;
+        if let Some(field) = out.get_mut(at..at + 4) {
+            field.copy_from_slice(&p.length.to_le_bytes());
+        }
+    }
+    out
+}
+
+/// A reader of a file from byte `pos` on that reads the length fields of `patches` as patched.
+pub struct Patched<'p, R> {
+    pub inner: R,
+    pub pos: u64,
+    pub patches: &'p [LengthPatch],
+}
+
+impl<R: Read> Read for Patched<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let (start, end) = (self.pos, self.pos + n as u64);
+        for p in self.patches {
+            for (k, b) in p.length.to_le_bytes().iter().enumerate() {
+                let at = p.at + k as u64;
+                if (start..end).contains(&at) {
+                    buf[(at - start) as usize] = *b;
+                }
+            }
+        }
+        self.pos = end;
+        Ok(n)
+    }
 }
 
 /// What a [`walk`] shows: every element of the file meta group and of the data set, at every
@@ -156,11 +205,11 @@ pub fn walk(bytes: &[u8], visit: &mut impl Visit) -> Result<(Layout, bool), Leng
     check_with(bytes, bytes.len() as u64, visit)
 }
 
-/// Check the file at `path` (from its start).
-pub fn check_file(path: &std::path::Path) -> Result<(), LengthProblem> {
+/// Check the file at `path` (from its start), and say where its Pixel Data is.
+pub fn check_file(path: &std::path::Path) -> Result<Layout, LengthProblem> {
     let file = std::fs::File::open(path)?;
     let len = file.metadata()?.len();
-    check(io::BufReader::with_capacity(16 * 1024, file), len).map(|_| ())
+    check(io::BufReader::with_capacity(16 * 1024, file), len)
 }
 
 /// Check a whole file held in memory.
@@ -198,6 +247,7 @@ fn check_with(
             len,
             pending: None,
             pixel_data: None,
+            unknown_sequences: Vec::new(),
         };
         let encoding = match syntax {
             super::open::IMPLICIT_VR_LE => Encoding::ImplicitLittle,
@@ -208,6 +258,7 @@ fn check_with(
             magic_at: None,
             bare: Some(syntax),
             pixel_data: w.pixel_data,
+            unknown_sequences: w.unknown_sequences,
         };
         return Ok((layout, true));
     } else {
@@ -226,12 +277,14 @@ fn check_with(
         len,
         pending: None,
         pixel_data: None,
+        unknown_sequences: Vec::new(),
     };
     let Some(encoding) = w.meta()? else {
         let layout = Layout {
             magic_at,
             bare: None,
             pixel_data: None,
+            unknown_sequences: Vec::new(),
         };
         return Ok((layout, false));
     };
@@ -240,6 +293,7 @@ fn check_with(
         magic_at,
         bare: None,
         pixel_data: w.pixel_data,
+        unknown_sequences: w.unknown_sequences,
     };
     Ok((layout, true))
 }
@@ -339,6 +393,8 @@ struct Walker<'v, S, V> {
     pending: Option<[u8; 4]>,
     /// The top-level Pixel Data, once walked past.
     pixel_data: Option<PixelData>,
+    /// UN elements of undefined length walked past.
+    unknown_sequences: Vec<LengthPatch>,
 }
 
 impl<S: Source, V: Visit> Walker<'_, S, V> {
@@ -534,12 +590,29 @@ impl<S: Source, V: Visit> Walker<'_, S, V> {
             let wanted = h.group != 0xFFFE && self.shown(&h, false)?;
             if h.length == UNDEFINED {
                 match h.vr {
-                    Some(vr) if &vr == b"SQ" => self.sequence(encoding, None, depth + 1)?,
+                    Some(vr) if &vr == b"SQ" => {
+                        self.sequence(encoding, None, depth + 1)?;
+                    }
+                    // A sequence whose VR the writer did not know: its items in implicit VR
+                    // little endian (PS3.5 §6.2.2), whatever the file's syntax. Walked to its
+                    // delimiter, then read by dicom-rs as opaque bytes of that defined length.
                     Some(vr) if &vr == b"UN" && !pixel_data => {
-                        return Err(LengthProblem::UnknownSequence {
+                        let value_at = self.pos;
+                        let unknown = LengthProblem::UnknownSequence {
                             group: h.group,
                             element: h.element,
-                        })
+                        };
+                        if !self.sequence(Encoding::ImplicitLittle, None, depth + 1)? {
+                            return Err(unknown);
+                        }
+                        let length = u32::try_from(self.pos - value_at)
+                            .ok()
+                            .filter(|&l| l != UNDEFINED)
+                            .ok_or(unknown)?;
+                        self.unknown_sequences.push(LengthPatch {
+                            at: h.at + 8,
+                            length,
+                        });
                     }
                     // Encapsulated Pixel Data: fragments (items of raw bytes).
                     Some(_) if pixel_data => {
@@ -552,7 +625,9 @@ impl<S: Source, V: Visit> Walker<'_, S, V> {
                     None if pixel_data => {
                         self.encapsulated(encoding, top_pixel_data.then_some(h.at))?
                     }
-                    None => self.sequence(encoding, None, depth + 1)?,
+                    None => {
+                        self.sequence(encoding, None, depth + 1)?;
+                    }
                     Some(_) => return Err(undefined(&h)),
                 }
                 continue;
@@ -589,20 +664,21 @@ impl<S: Source, V: Visit> Walker<'_, S, V> {
         }
     }
 
-    /// The items of a sequence, until its delimiter (undefined length) or `end`.
+    /// The items of a sequence, until its delimiter (undefined length) or `end`; true when it
+    /// ended with its delimiter.
     fn sequence(
         &mut self,
         encoding: Encoding,
         end: Option<u64>,
         depth: usize,
-    ) -> Result<(), LengthProblem> {
+    ) -> Result<bool, LengthProblem> {
         deeper(depth)?;
         loop {
             let Some(h) = self.next_header(encoding, end)? else {
-                return Ok(());
+                return Ok(false);
             };
             match (h.group, h.element) {
-                (0xFFFE, 0xE0DD) => return Ok(()),
+                (0xFFFE, 0xE0DD) => return Ok(true),
                 (0xFFFE, 0xE000) if h.length == UNDEFINED => {
                     self.visit.item(true);
                     self.dataset(encoding, None, depth + 1, true)?;
@@ -619,7 +695,7 @@ impl<S: Source, V: Visit> Walker<'_, S, V> {
                     }
                 }
                 // Not an item: the parser reports the malformed sequence.
-                _ => return Ok(()),
+                _ => return Ok(false),
             }
         }
     }
@@ -998,6 +1074,37 @@ mod tests {
                 element: 0xA160
             })
         ));
+    }
+
+    #[test]
+    fn patched_reads_equal_patched_bytes() {
+        let bytes: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        let patches = [
+            LengthPatch {
+                at: 3,
+                length: 0x0102_0304,
+            },
+            LengthPatch { at: 510, length: 7 },
+        ];
+        let whole = with_defined_lengths(&bytes, &patches);
+        assert_eq!(&whole[3..7], [4, 3, 2, 1]);
+        assert_eq!(&whole[510..514], [7, 0, 0, 0]);
+        // Read from byte 2 on, 5 bytes at a time: a patch split across reads is applied too.
+        let mut r = Patched {
+            inner: &bytes[2..],
+            pos: 2,
+            patches: &patches,
+        };
+        let mut got = Vec::new();
+        let mut buf = [0u8; 5];
+        loop {
+            let n = r.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, whole[2..]);
     }
 
     #[test]

@@ -318,6 +318,47 @@ pub fn without_meta_group_length(part10: &[u8]) -> Vec<u8> {
     [&part10[..132], &part10[144..]].concat()
 }
 
+/// A Part 10 file (explicit VR little endian, its Pixel Data last) with a private sequence of
+/// unknown VR inserted before its Pixel Data, as a converter that did not know the sequence's VR
+/// writes it (PS3.5 §6.2.2: UN of undefined length, items in implicit VR): private creator
+/// (0029,0010) "ACME 1", then (0029,1010) UN holding one item with PatientName `name` and a
+/// nested sequence of undefined length (ReferencedImageSequence, one item of defined length).
+pub fn with_unknown_sequence(part10: &[u8], name: &str) -> Vec<u8> {
+    let at = part10
+        .windows(6)
+        .rposition(|w| w[..4] == [0xE0, 0x7F, 0x10, 0x00] && (&w[4..] == b"OW" || &w[4..] == b"OB"))
+        .expect("Pixel Data");
+    let implicit = |out: &mut Vec<u8>, group: u16, element: u16, value: &[u8]| {
+        out.extend_from_slice(&group.to_le_bytes());
+        out.extend_from_slice(&element.to_le_bytes());
+        out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        out.extend_from_slice(value);
+    };
+    let mut name = name.as_bytes().to_vec();
+    if name.len() % 2 == 1 {
+        name.push(b' ');
+    }
+    let mut item = Vec::new();
+    implicit(&mut item, 0x0010, 0x0010, &name);
+    // ReferencedImageSequence of undefined length, one item of defined length.
+    let mut inner = Vec::new();
+    implicit(&mut inner, 0x0008, 0x1155, b"1.2.3.4.5.6\0");
+    item.extend_from_slice(&[0x08, 0x00, 0x40, 0x11, 0xFF, 0xFF, 0xFF, 0xFF]);
+    implicit(&mut item, 0xFFFE, 0xE000, &inner);
+    item.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+    let mut inserted = Vec::new();
+    inserted.extend_from_slice(&[0x29, 0x00, 0x10, 0x00, b'L', b'O', 6, 0]);
+    inserted.extend_from_slice(b"ACME 1");
+    inserted.extend_from_slice(&[
+        0x29, 0x00, 0x10, 0x10, b'U', b'N', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
+    ]);
+    inserted.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
+    inserted.extend_from_slice(&item);
+    inserted.extend_from_slice(&[0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
+    inserted.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+    [&part10[..at], &inserted, &part10[at..]].concat()
+}
+
 /// The files of two trees (relative paths and bytes) are the same.
 pub fn assert_same_trees(a: &Path, b: &Path) {
     let list = |d: &Path| {
