@@ -25,6 +25,7 @@ pub mod verify;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
+use crate::ingest::open::{EXPLICIT_VR_LE, IMPLICIT_VR_LE};
 use crate::ingest::preflight::Layout;
 use dicom_core::value::{DataSetSequence, PrimitiveValue, Value};
 use dicom_core::{DataElement, Length, VR};
@@ -302,9 +303,6 @@ fn encode(
 fn is_uid(s: &str) -> bool {
     (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
 }
-
-const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
-const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
 
 /// Where the Pixel Data element starts (its header) when it ends the file as native data of a
 /// defined length, as the length check's walk found it, and the little-endian syntax its header

@@ -7,10 +7,14 @@
 //! SOP Class and Instance UIDs. Big-endian ACR-NEMA data sets are not guessed (none is written
 //! today; they are "not DICOM"). A Part 10 file whose file meta group lacks its group length
 //! (0002,0000), which PS3.10 requires and some writers leave out, is read in the transfer syntax
-//! its meta group states (dicom-rs refuses it; dcm2niix and pydicom read it).
+//! its meta group states (dicom-rs refuses it; dcm2niix and pydicom read it). A UN element of
+//! undefined length (a sequence of unknown VR, PS3.5 §6.2.2), which dicom-rs does not read, is
+//! read as opaque bytes of the length the length check (`preflight`) found for it. The meta
+//! group is also read on its own ([`meta_group`]), to tell a DICOMDIR (PS3.10 §8) before parsing.
 //!
 //! Every reader of a whole file (conversion, sidecars, SUV, ROI objects, de-identification)
-//! opens it here, so a file the scan accepts is read by each of them the same way.
+//! opens it here, its declared lengths checked first, so a file the scan accepts is read by each
+//! of them the same way.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
