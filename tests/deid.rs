@@ -1423,8 +1423,9 @@ fn dicomdir_is_not_released() {
 }
 
 /// A file with a private sequence of unknown VR (UN of undefined length, holding the patient's
-/// name: PS3.5 §6.2.2) is released like the others, that sequence removed (private, not on the
-/// safe list): the name nowhere in the output, and the release converts as the plain one does.
+/// name: PS3.5 §6.2.2) is released like the others, that sequence removed (its contents are
+/// opaque: nothing in them can be de-identified): the name nowhere in the output, and the release
+/// converts as the plain one does.
 #[test]
 fn sequence_of_unknown_vr_is_released_without_it() {
     let d = tempfile::tempdir().unwrap();
@@ -1469,4 +1470,57 @@ fn sequence_of_unknown_vr_is_released_without_it() {
     support::convert(&a, &na);
     support::convert(&b, &nb);
     support::assert_same_trees(&na, &nb);
+}
+
+/// A public attribute written as a sequence of unknown VR is removed all the same (the profile
+/// would keep or clean it, but nothing in opaque bytes can be cleaned); one inside another
+/// sequence's item cannot be removed alone, and its file is not released, with that reason.
+#[test]
+fn public_or_nested_sequence_of_unknown_vr_is_never_released() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let (_, obj) = one_phantom_file(dir);
+    let mut plain = Vec::new();
+    obj.write_all(&mut plain).unwrap();
+    // RadiopharmaceuticalInformationSequence: kept by the profile when readable.
+    let public = support::unknown_sequence(0x0054, 0x0016, "SEQUENCE^HIDDEN");
+    let mut nested = vec![
+        0x40, 0x00, 0x75, 0x02, b'S', b'Q', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
+    ];
+    nested.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
+    nested.extend_from_slice(&support::unknown_sequence(
+        0x0040,
+        0xA730,
+        "SEQUENCE^HIDDEN",
+    ));
+    nested.extend_from_slice(&[0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
+    nested.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+    let (key, map) = (dir.join("key.bin"), dir.join("clinical/subject_map.csv"));
+    for (name, inserted, released) in [("public", &public, 1), ("nested", &nested, 0)] {
+        let input = dir.join(name);
+        std::fs::create_dir_all(&input).unwrap();
+        std::fs::write(
+            input.join("one.dcm"),
+            support::before_pixel_data(&plain, inserted),
+        )
+        .unwrap();
+        let out = dir.join(format!("deid-{name}"));
+        deid_quietly(&input, &out, &key, &map);
+        assert_eq!(released_dicom(&out).len(), released, "{name}");
+        if released == 0 {
+            let reasons = not_released_reasons(&out);
+            assert!(
+                reasons[0].contains("(0040,A730) inside a sequence item"),
+                "{reasons:?}"
+            );
+        }
+        for f in files(&out) {
+            let bytes = std::fs::read(&f).unwrap();
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains("HIDDEN"),
+                "{}",
+                f.display()
+            );
+        }
+    }
 }

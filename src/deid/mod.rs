@@ -646,7 +646,22 @@ fn process_object(run: &Run, path: &Path, input: &[u8], layout: &Layout) -> Outc
     );
     let prepared = clean::Identifiers::of(&identifiers);
     let mut ctx = context(run, usubjid, &prepared);
-    let mut new = apply::transform(file.into_inner(), &mut ctx);
+    // A sequence of unknown VR (UN of undefined length, PS3.5 6.2.2) is read as opaque bytes:
+    // nothing in it can be de-identified, so it is removed, whatever the profile says of its tag;
+    // one inside another sequence's item cannot be, so such a file is not released.
+    let mut obj = file.into_inner();
+    for p in &layout.unknown_sequences {
+        if !p.top_level {
+            return Outcome::NotReleased(format!(
+                "a sequence of unknown VR ({:04X},{:04X}) inside a sequence item (UN of undefined length, PS3.5 6.2.2): its contents cannot be de-identified",
+                p.tag.0, p.tag.1
+            ));
+        }
+        if obj.remove_element(dicom_core::Tag(p.tag.0, p.tag.1)) {
+            ctx.counts.action(options::Action::X);
+        }
+    }
+    let mut new = apply::transform(obj, &mut ctx);
     if tail.is_some() {
         // The carried-over Pixel Data is kept, as the profile says (K).
         ctx.counts.action(options::Action::K);

@@ -539,7 +539,6 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
             let opts = OpenFileOptions::new()
                 .read_until(tags::PIXEL_DATA)
                 .read_preamble(dicom_object::file::ReadPreamble::Never);
-            let end = layout.pixel_data.map_or(len, |p| p.header_at);
             // UN elements of undefined length are read with the defined length the check found.
             let src = super::preflight::Patched {
                 inner: std::io::BufReader::with_capacity(16 * 1024, &mut file),
@@ -548,10 +547,14 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
             };
             match opts.from_reader(src) {
                 Ok(obj) => Ok(obj),
-                // A meta group without its group length: read as the group states.
-                Err(e) => match super::open::without_group_length(&mut file, end) {
-                    Ok(Some(Ok(obj))) => Ok(obj),
-                    _ => Err((format!("{e}"), error_chain(&e))),
+                // A meta group without its group length (read as the group states, its UN
+                // sequences too): the whole file, by the opening helper's rules.
+                Err(e) => match std::fs::read(path)
+                    .ok()
+                    .and_then(|b| super::open::open_checked_bytes(&b, &layout).ok())
+                {
+                    Some(obj) => Ok(obj),
+                    None => Err((format!("{e}"), error_chain(&e))),
                 },
             }
         }

@@ -98,7 +98,7 @@ pub fn open_bytes(bytes: &[u8]) -> Result<DefaultDicomObject, OpenError> {
 }
 
 /// [`open_bytes`] of bytes whose check gave `layout`.
-fn open_checked_bytes(
+pub(crate) fn open_checked_bytes(
     bytes: &[u8],
     layout: &super::preflight::Layout,
 ) -> Result<DefaultDicomObject, OpenError> {
@@ -124,7 +124,7 @@ fn open_checked_bytes(
 /// A Part 10 file (read from its start by `file`) whose file meta group has no group length:
 /// its data set up to byte `end`, read in the transfer syntax its meta group states. None: not
 /// such a file (no DICM code, or a meta group that starts with its group length).
-pub fn without_group_length<F: Read + Seek>(
+fn without_group_length<F: Read + Seek>(
     file: &mut F,
     end: u64,
 ) -> std::io::Result<Option<Result<DefaultDicomObject, OpenError>>> {

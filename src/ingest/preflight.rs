@@ -123,13 +123,17 @@ pub struct Layout {
     pub unknown_sequences: Vec<LengthPatch>,
 }
 
-/// A length field to read as another length.
+/// A length field to read as another length: that of a UN element of undefined length.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LengthPatch {
     /// Byte offset of the 4-byte little-endian length field.
     pub at: u64,
     /// The length read there instead.
     pub length: u32,
+    /// The element's tag (group, element).
+    pub tag: (u16, u16),
+    /// Whether the element is in the top-level data set (not inside a sequence's item).
+    pub top_level: bool,
 }
 
 /// `bytes` (a whole file) with `patches` applied.
@@ -612,6 +616,8 @@ impl<S: Source, V: Visit> Walker<'_, S, V> {
                         self.unknown_sequences.push(LengthPatch {
                             at: h.at + 8,
                             length,
+                            tag: (h.group, h.element),
+                            top_level: !in_item,
                         });
                     }
                     // Encapsulated Pixel Data: fragments (items of raw bytes).
@@ -1079,13 +1085,13 @@ mod tests {
     #[test]
     fn patched_reads_equal_patched_bytes() {
         let bytes: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
-        let patches = [
-            LengthPatch {
-                at: 3,
-                length: 0x0102_0304,
-            },
-            LengthPatch { at: 510, length: 7 },
-        ];
+        let patch = |at, length| LengthPatch {
+            at,
+            length,
+            tag: (0x0029, 0x1010),
+            top_level: true,
+        };
+        let patches = [patch(3, 0x0102_0304), patch(510, 7)];
         let whole = with_defined_lengths(&bytes, &patches);
         assert_eq!(&whole[3..7], [4, 3, 2, 1]);
         assert_eq!(&whole[510..514], [7, 0, 0, 0]);

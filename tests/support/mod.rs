@@ -324,10 +324,25 @@ pub fn without_meta_group_length(part10: &[u8]) -> Vec<u8> {
 /// (0029,0010) "ACME 1", then (0029,1010) UN holding one item with PatientName `name` and a
 /// nested sequence of undefined length (ReferencedImageSequence, one item of defined length).
 pub fn with_unknown_sequence(part10: &[u8], name: &str) -> Vec<u8> {
+    let mut inserted = Vec::new();
+    inserted.extend_from_slice(&[0x29, 0x00, 0x10, 0x00, b'L', b'O', 6, 0]);
+    inserted.extend_from_slice(b"ACME 1");
+    inserted.extend_from_slice(&unknown_sequence(0x0029, 0x1010, name));
+    before_pixel_data(part10, &inserted)
+}
+
+/// `bytes` inserted into a Part 10 file (explicit VR little endian) before its Pixel Data.
+pub fn before_pixel_data(part10: &[u8], bytes: &[u8]) -> Vec<u8> {
     let at = part10
         .windows(6)
         .rposition(|w| w[..4] == [0xE0, 0x7F, 0x10, 0x00] && (&w[4..] == b"OW" || &w[4..] == b"OB"))
         .expect("Pixel Data");
+    [&part10[..at], bytes, &part10[at..]].concat()
+}
+
+/// The element (group, element) as UN of undefined length (explicit VR), its value one item in
+/// implicit VR (PS3.5 §6.2.2) with PatientName `name` and a nested sequence of undefined length.
+pub fn unknown_sequence(group: u16, element: u16, name: &str) -> Vec<u8> {
     let implicit = |out: &mut Vec<u8>, group: u16, element: u16, value: &[u8]| {
         out.extend_from_slice(&group.to_le_bytes());
         out.extend_from_slice(&element.to_le_bytes());
@@ -346,17 +361,15 @@ pub fn with_unknown_sequence(part10: &[u8], name: &str) -> Vec<u8> {
     item.extend_from_slice(&[0x08, 0x00, 0x40, 0x11, 0xFF, 0xFF, 0xFF, 0xFF]);
     implicit(&mut item, 0xFFFE, 0xE000, &inner);
     item.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
-    let mut inserted = Vec::new();
-    inserted.extend_from_slice(&[0x29, 0x00, 0x10, 0x00, b'L', b'O', 6, 0]);
-    inserted.extend_from_slice(b"ACME 1");
-    inserted.extend_from_slice(&[
-        0x29, 0x00, 0x10, 0x10, b'U', b'N', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
-    ]);
-    inserted.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
-    inserted.extend_from_slice(&item);
-    inserted.extend_from_slice(&[0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
-    inserted.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
-    [&part10[..at], &inserted, &part10[at..]].concat()
+    let mut out = Vec::new();
+    out.extend_from_slice(&group.to_le_bytes());
+    out.extend_from_slice(&element.to_le_bytes());
+    out.extend_from_slice(&[b'U', b'N', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF]);
+    out.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
+    out.extend_from_slice(&item);
+    out.extend_from_slice(&[0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
+    out.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+    out
 }
 
 /// The files of two trees (relative paths and bytes) are the same.
