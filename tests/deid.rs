@@ -1336,6 +1336,29 @@ fn philips_per_frame_private_scale_slope_survives_deidentification() {
     );
 }
 
+/// Copy the tree `export` to `to`, each file through `alter` (None: copied as it is); the number
+/// of files altered.
+fn altered_copy(
+    export: &Path,
+    to: &Path,
+    mut alter: impl FnMut(&[u8], usize) -> Option<Vec<u8>>,
+) -> usize {
+    let mut altered = 0;
+    for f in files(export) {
+        let bytes = std::fs::read(&f).unwrap();
+        let dest = to.join(f.strip_prefix(export).unwrap());
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        match alter(&bytes, altered) {
+            Some(new) => {
+                std::fs::write(&dest, new).unwrap();
+                altered += 1;
+            }
+            None => std::fs::write(&dest, &bytes).unwrap(),
+        }
+    }
+    altered
+}
+
 /// A site export of data sets without the Part 10 header (ACR-NEMA style: preamble, DICM code and
 /// file meta group cut off) and of files whose meta group lacks its group length is
 /// de-identified as the Part 10 export is: the same files released, each a Part 10 file, whose
@@ -1347,24 +1370,17 @@ fn export_without_part10_headers_is_released_as_part10() {
     phantom(dir, "1", "8", &[]);
     let export = dir.join("site-export");
     let bare = dir.join("bare").join("site-export");
-    let mut stripped = 0;
-    for f in files(&export) {
-        let bytes = std::fs::read(&f).unwrap();
-        let to = bare.join(f.strip_prefix(&export).unwrap());
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        // The phantom's planted defects (a truncated file, a text file) are copied as they are.
-        if bytes.len() > 144 && &bytes[128..132] == b"DICM" && bytes[132..134] == [2, 0] {
-            let altered = if stripped % 2 == 0 {
-                support::without_part10_header(&bytes)
+    // The phantom's planted defects (a truncated file, a text file) are copied as they are.
+    let stripped = altered_copy(&export, &bare, |bytes, n| {
+        let part10 = bytes.len() > 144 && &bytes[128..132] == b"DICM" && bytes[132..134] == [2, 0];
+        part10.then(|| {
+            if n % 2 == 0 {
+                support::without_part10_header(bytes)
             } else {
-                support::without_meta_group_length(&bytes)
-            };
-            std::fs::write(&to, altered).unwrap();
-            stripped += 1;
-        } else {
-            std::fs::write(&to, &bytes).unwrap();
-        }
-    }
+                support::without_meta_group_length(bytes)
+            }
+        })
+    });
     assert!(stripped > 100, "{stripped} files stripped");
     let (key, map) = (dir.join("key.bin"), dir.join("clinical/subject_map.csv"));
     let (a, b) = (dir.join("deid-part10"), dir.join("deid-bare"));
@@ -1433,25 +1449,12 @@ fn sequence_of_unknown_vr_is_released_without_it() {
     phantom(dir, "1", "8", &[]);
     let export = dir.join("site-export");
     let un = dir.join("un").join("site-export");
-    let mut altered = 0;
-    for f in files(&export) {
-        let bytes = std::fs::read(&f).unwrap();
-        let to = un.join(f.strip_prefix(&export).unwrap());
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+    let altered = altered_copy(&export, &un, |bytes, _| {
         let explicit_le = bytes.len() > 256
             && &bytes[128..132] == b"DICM"
             && String::from_utf8_lossy(&bytes[132..400]).contains("1.2.840.10008.1.2.1\0");
-        if explicit_le {
-            std::fs::write(
-                &to,
-                support::with_unknown_sequence(&bytes, "SEQUENCE^HIDDEN"),
-            )
-            .unwrap();
-            altered += 1;
-        } else {
-            std::fs::write(&to, &bytes).unwrap();
-        }
-    }
+        explicit_le.then(|| support::with_unknown_sequence(bytes, "SEQUENCE^HIDDEN"))
+    });
     assert!(altered > 100, "{altered} files altered");
     let (key, map) = (dir.join("key.bin"), dir.join("clinical/subject_map.csv"));
     let (a, b) = (dir.join("deid-plain"), dir.join("deid-un"));
