@@ -303,14 +303,7 @@ pub fn load_rois(
             None => Some(region_name(label, format!("roi{number}"))),
         }
     };
-    // Every declared length must fit in the file before dicom-rs reserves it.
-    crate::ingest::preflight::check_file(&file).map_err(|p| {
-        RoiError::NotRoi(format!(
-            "none: not a readable DICOM file: {}",
-            crate::ingest::header::length_reject(p)
-        ))
-    })?;
-    // Parsed once; its Modality says which reader it goes to.
+    // Parsed once (its declared lengths checked first); its Modality says which reader it goes to.
     let obj = crate::ingest::open::open_file(&file, false)
         .map_err(|e| RoiError::NotRoi(format!("none: not a readable DICOM file: {e}")))?;
     let modality = crate::ingest::header::str_of(&obj, dicom_dictionary_std::tags::MODALITY)
