@@ -40,6 +40,29 @@ fn not_dicom_is_rejected() {
     );
 }
 
+/// A compressed archive in the export (a site's ZIP, a gzipped file) is named as such, with what
+/// to do, not as "not DICOM".
+#[test]
+fn archives_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = one_slice_series(dir.path(), "1.2.3.34");
+    let dicom = std::fs::read(&files[0]).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &dicom).unwrap();
+    std::fs::write(dir.path().join("slice.dcm.gz"), gz.finish().unwrap()).unwrap();
+    let mut zip = b"PK\x03\x04".to_vec();
+    zip.extend_from_slice(&[0u8; 200]);
+    std::fs::write(dir.path().join("export.zip"), zip).unwrap();
+    let mut r: Vec<String> = reasons(dir.path()).iter().map(|r| r.to_string()).collect();
+    r.sort();
+    assert_eq!(r.len(), 2, "{r:?}");
+    assert!(
+        r[0].starts_with("a ZIP archive") && r[1].starts_with("a gzip archive"),
+        "{r:?}"
+    );
+    assert!(r[0].contains("unpack it"));
+}
+
 /// A data set written without the Part 10 header (ACR-NEMA files, raw exports: no preamble, DICM
 /// code or file meta group) is read as dcm2niix reads it: little endian, explicit VR when its
 /// first element has a VR, else implicit. A series of such files (one explicit, two implicit)

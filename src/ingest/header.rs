@@ -22,6 +22,8 @@ use serde::Serialize;
 pub enum RejectReason {
     /// No DICM prefix, and not a data set without the Part 10 header either.
     NotDicom,
+    /// A compressed archive (gzip, ZIP, 7z, tar...): its DICOM files are read once it is unpacked.
+    Archive(String),
     /// The file ends before its declared content.
     Truncated(String),
     /// Parse error other than a short file.
@@ -45,6 +47,10 @@ impl std::fmt::Display for RejectReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RejectReason::NotDicom => write!(f, "not DICOM (no DICM prefix at byte 128 or 0)"),
+            RejectReason::Archive(kind) => write!(
+                f,
+                "a {kind} archive, not a DICOM file: unpack it (its DICOM files are then read)"
+            ),
             RejectReason::Truncated(d) => write!(f, "truncated: {d}"),
             RejectReason::Unreadable(d) => write!(f, "unreadable DICOM: {d}"),
             RejectReason::UnsupportedTransferSyntax(d) => {
@@ -515,6 +521,23 @@ pub fn length_reject(p: super::preflight::LengthProblem) -> RejectReason {
     }
 }
 
+/// The kind of compressed archive a file starting with `head` is, by its magic number (what a
+/// site's export may hold besides DICOM files); None for anything else.
+fn archive_kind(head: &[u8]) -> Option<&'static str> {
+    const KINDS: [(&[u8], &str); 6] = [
+        (&[0x1F, 0x8B], "gzip"),
+        (b"PK\x03\x04", "ZIP"),
+        (b"7z\xBC\xAF\x27\x1C", "7z"),
+        (b"BZh", "bzip2"),
+        (&[0xFD, b'7', b'z', b'X', b'Z', 0], "xz"),
+        (&[0x28, 0xB5, 0x2F, 0xFD], "zstd"),
+    ];
+    KINDS
+        .iter()
+        .find(|(magic, _)| head.starts_with(magic))
+        .map(|(_, kind)| *kind)
+}
+
 /// Read the header of `path` into a `FileRecord`, or say why the file is not usable.
 pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
     read_header_with(path, false)
@@ -571,7 +594,17 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
                 (msg.clone(), msg)
             })
         }
-        (None, None) => return Err(RejectReason::NotDicom),
+        (None, None) => {
+            let mut head = [0u8; 8];
+            let n = file
+                .seek(SeekFrom::Start(0))
+                .and_then(|_| file.read(&mut head))
+                .unwrap_or(0);
+            return Err(match archive_kind(&head[..n]) {
+                Some(kind) => RejectReason::Archive(kind.into()),
+                None => RejectReason::NotDicom,
+            });
+        }
     };
     let obj = parsed.map_err(|(msg, chain)| {
         if looks_truncated(&chain) {
