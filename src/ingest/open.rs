@@ -16,7 +16,7 @@
 //! opens it here, its declared lengths checked first, so a file the scan accepts is read by each
 //! of them the same way.
 
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 use std::path::Path;
 
 use dicom_dictionary_std::tags;
@@ -112,32 +112,13 @@ pub(crate) fn open_checked_bytes(
     match bare_syntax(bytes, bytes.len() as u64).filter(|_| !is_part10(bytes)) {
         Some(syntax) => read_bare(bytes, syntax),
         None => OpenFileOptions::new().from_reader(bytes).or_else(|e| {
-            let mut src = std::io::Cursor::new(bytes);
-            match without_group_length(&mut src, bytes.len() as u64) {
-                Ok(Some(obj)) => obj,
-                _ => Err(OpenError::Read(e.to_string())),
+            // A meta group without its group length: its data set read in the syntax it states.
+            match meta_without_group_length(bytes) {
+                Some((syntax, data_at)) => read_bare(&bytes[data_at..], &syntax),
+                None => Err(OpenError::Read(e.to_string())),
             }
         }),
     }
-}
-
-/// A Part 10 file (read from its start by `file`) whose file meta group has no group length:
-/// its data set up to byte `end`, read in the transfer syntax its meta group states. None: not
-/// such a file (no DICM code, or a meta group that starts with its group length).
-fn without_group_length<F: Read + Seek>(
-    file: &mut F,
-    end: u64,
-) -> std::io::Result<Option<Result<DefaultDicomObject, OpenError>>> {
-    let mut head = Vec::with_capacity(4096);
-    file.seek(SeekFrom::Start(0))?;
-    file.by_ref().take(64 * 1024).read_to_end(&mut head)?;
-    let Some((syntax, data_at)) = meta_without_group_length(&head) else {
-        return Ok(None);
-    };
-    file.seek(SeekFrom::Start(data_at as u64))?;
-    let src =
-        std::io::BufReader::with_capacity(16 * 1024, file).take(end.saturating_sub(data_at as u64));
-    Ok(Some(read_bare(src, &syntax)))
 }
 
 /// What a file meta group states (PS3.10 §7.1), read by its own walk of the elements (for the

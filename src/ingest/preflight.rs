@@ -240,19 +240,7 @@ fn check_with(
         4
     } else if let Some(syntax) = super::open::bare_syntax(&head[..got], len) {
         // A data set without the Part 10 header: walked from byte 0 in the syntax guessed.
-        let mut w = Walker {
-            visit,
-            value: Vec::new(),
-            src: Prefixed {
-                head: &head[..got],
-                rest: src,
-            },
-            pos: 0,
-            len,
-            pending: None,
-            pixel_data: None,
-            unknown_sequences: Vec::new(),
-        };
+        let mut w = Walker::new(visit, &head[..got], src, 0, len);
         let encoding = match syntax {
             super::open::IMPLICIT_VR_LE => Encoding::ImplicitLittle,
             _ => Encoding::ExplicitLittle,
@@ -269,20 +257,8 @@ fn check_with(
         return Ok((Layout::default(), false));
     };
     let magic_at = Some(after_magic as u64 - 4);
-    let mut w = Walker {
-        visit,
-        value: Vec::new(),
-        // What was read beyond the magic code comes first.
-        src: Prefixed {
-            head: &head[after_magic..got],
-            rest: src,
-        },
-        pos: after_magic as u64,
-        len,
-        pending: None,
-        pixel_data: None,
-        unknown_sequences: Vec::new(),
-    };
+    // What was read beyond the magic code comes first.
+    let mut w = Walker::new(visit, &head[after_magic..got], src, after_magic as u64, len);
     let Some(encoding) = w.meta()? else {
         let layout = Layout {
             magic_at,
@@ -399,6 +375,23 @@ struct Walker<'v, S, V> {
     pixel_data: Option<PixelData>,
     /// UN elements of undefined length walked past.
     unknown_sequences: Vec<LengthPatch>,
+}
+
+impl<'v, 'h, S, V> Walker<'v, Prefixed<'h, S>, V> {
+    /// A walk of a file of `len` bytes at byte `pos`, reading `head` (bytes already read) first,
+    /// then `rest`.
+    fn new(visit: &'v mut V, head: &'h [u8], rest: S, pos: u64, len: u64) -> Self {
+        Walker {
+            visit,
+            value: Vec::new(),
+            src: Prefixed { head, rest },
+            pos,
+            len,
+            pending: None,
+            pixel_data: None,
+            unknown_sequences: Vec::new(),
+        }
+    }
 }
 
 impl<S: Source, V: Visit> Walker<'_, S, V> {
