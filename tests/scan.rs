@@ -440,6 +440,7 @@ fn compressed_transfer_syntaxes_decode_to_known_values() {
         ("j2k", 0.0),
         ("jpeg-baseline", 3.0),
         ("jpeg-ls", 0.0),
+        ("jpeg-ls-dcmtk", 0.0),
         ("jpeg-ls-near", 2.0),
     ] {
         let vols = load_series_dir(&root.join(dir)).unwrap_or_else(|e| panic!("{dir}: {e}"));

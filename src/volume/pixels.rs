@@ -314,7 +314,8 @@ fn jpeg_ls_frames(
     frames
         .iter()
         .map(|&f| {
-            let stream = frame_stream(obj, f)?;
+            let mut stream = frame_stream(obj, f)?;
+            drop_fill_before_eoi(&mut stream);
             let decoded =
                 std::panic::catch_unwind(|| jpegls::decode(&stream, w, h)).map_err(|_| {
                     error(format!(
@@ -334,6 +335,26 @@ fn jpeg_ls_frames(
             Ok(out)
         })
         .collect()
+}
+
+/// Removes the fill bytes (0xFF) in front of a JPEG-LS stream's closing EOI marker. Any marker
+/// may follow fill bytes (ISO/IEC 10918-1 B.1.1.2, kept by 14495-1); DCMTK's encoder writes one to
+/// make an odd-length stream fill an even fragment (its default "extended EOI" padding), and
+/// pure_jpegls expects EOI straight after the scan ("expected EOI, got 0xFFFF"). In JPEG-LS scan
+/// data a 0xFF byte is always followed by a byte below 0x80 (bit stuffing, 14495-1 A.1), so 0xFF
+/// bytes just before the final FF D9 can only be fill. Zero padding after EOI is left alone.
+fn drop_fill_before_eoi(stream: &mut Vec<u8>) {
+    let end = stream.len() - stream.iter().rev().take_while(|&&b| b == 0).count();
+    if end < 2 || stream[end - 2..end] != [0xFF, 0xD9] {
+        return;
+    }
+    let eoi = end - 2;
+    let fill = stream[..eoi]
+        .iter()
+        .rev()
+        .take_while(|&&b| b == 0xFF)
+        .count();
+    stream.drain(eoi - fill..eoi);
 }
 
 /// Whether a JPEG stream says what its colour samples are: an Adobe APP14 or a JFIF APP0 segment,
@@ -626,6 +647,29 @@ mod tests {
     /// Three frames in five fragments (2 + 1 + 2): the Basic Offset Table's byte offsets (item
     /// headers of 8 bytes counted) pick each frame's fragments; one fragment a frame needs no
     /// table; without a table, fragments that are not one a frame are refused.
+    #[test]
+    fn fill_bytes_before_the_closing_eoi_are_dropped() {
+        // DCMTK's extended EOI: one fill byte, then FF D9, then the fragment's zero padding.
+        let mut s = vec![0xFF, 0xD8, 0x12, 0xFF, 0x7F, 0xF0, 0xFF, 0xFF, 0xD9, 0x00];
+        drop_fill_before_eoi(&mut s);
+        assert_eq!(s, [0xFF, 0xD8, 0x12, 0xFF, 0x7F, 0xF0, 0xFF, 0xD9, 0x00]);
+        // Several fill bytes.
+        let mut s = vec![0x12, 0xFF, 0xFF, 0xFF, 0xD9];
+        drop_fill_before_eoi(&mut s);
+        assert_eq!(s, [0x12, 0xFF, 0xD9]);
+        // Nothing to drop: a stuffed FF 7F stays, a stream without EOI stays.
+        for s in [
+            vec![0x12, 0xFF, 0x7F, 0xFF, 0xD9],
+            vec![0xFF, 0xFF],
+            vec![0xD9],
+            vec![],
+        ] {
+            let mut t = s.clone();
+            drop_fill_before_eoi(&mut t);
+            assert_eq!(t, s);
+        }
+    }
+
     #[test]
     fn frames_are_found_among_fragments() {
         let f: Vec<Vec<u8>> = vec![vec![1, 1], vec![2], vec![3, 3, 3], vec![4], vec![5, 5]];
