@@ -519,18 +519,94 @@ fn a_site_named_like_its_scanner_vendor_is_released() {
     assert!(stderr.contains(" 0 failed verification"), "{stderr}");
 }
 
-/// Two input files with the same SOP Instance UID are one output file: in a fresh output (where
-/// no existence test is made on disk) the second is counted as already done, not written twice.
+/// Two input files with the same SOP Instance UID are one output file: the second is counted as
+/// a duplicate, not written twice.
 #[test]
 fn a_duplicate_input_file_is_released_once() {
     let (o, reasons) = deid_with_an_altered_file(|_| {});
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(stderr.contains(" 1 already done"), "{stderr}");
+    assert!(stderr.contains(" 0 already done, 1 duplicates"), "{stderr}");
     assert!(
         reasons.iter().all(|r| !r.contains("written")),
         "{reasons:?}"
     );
+}
+
+/// Regression: of two different files of one SOP instance (the same image exported twice, once
+/// altered: here in a kept attribute), the release is the first in input order, whichever finished
+/// first or was left by a killed earlier run. Before, the first to finish won (a race) and a
+/// resumed run kept whatever an earlier run had written. The earlier run is simulated by
+/// releasing the export while the first file is away; the resumed output must equal a fresh
+/// run's, report included, and hold the first file's value.
+#[test]
+fn of_two_files_of_one_sop_instance_the_first_in_input_order_is_released() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    phantom(dir, "1", "8", &[]);
+    let export = dir.join("site-export");
+    let first = files(&export)
+        .into_iter()
+        .find(|p| dicom_object::open_file(p).is_ok())
+        .unwrap();
+    let mut obj = dicom_object::open_file(&first).unwrap();
+    put(&mut obj, tags::WINDOW_CENTER, VR::DS, "4321");
+    // Sorts after the phantom's subject folder (upper case) in the walk's order.
+    obj.write_to_file(export.join("zz-second-export.dcm"))
+        .unwrap();
+    let window = |out: &Path| -> BTreeSet<String> {
+        released_dicom(out)
+            .iter()
+            .filter_map(|f| {
+                let o = dicom_object::open_file(f).ok()?;
+                Some(
+                    o.element(tags::WINDOW_CENTER)
+                        .ok()?
+                        .to_str()
+                        .ok()?
+                        .trim()
+                        .to_string(),
+                )
+            })
+            .collect()
+    };
+    let fresh = dir.join("fresh");
+    let o = deid(
+        dir,
+        &fresh,
+        &dir.join("key.bin"),
+        &dir.join("clinical/subject_map.csv"),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        !window(&fresh).contains("4321"),
+        "the second file was released"
+    );
+    let report: Json =
+        serde_json::from_slice(&std::fs::read(fresh.join("deid-report.json")).unwrap()).unwrap();
+    assert_eq!(report["duplicates"], 1);
+    let not_released = report["not_released"].as_array().unwrap().len() as u64;
+    assert_eq!(
+        report["released"].as_u64().unwrap() + 1 + not_released,
+        report["files_seen"].as_u64().unwrap()
+    );
+
+    // An earlier run that released the second file, then the full export again.
+    let away = dir.join("away.dcm");
+    std::fs::rename(&first, &away).unwrap();
+    let resumed = dir.join("resumed");
+    let key = dir.join("key.bin");
+    let map = dir.join("clinical/subject_map.csv");
+    assert!(deid(dir, &resumed, &key, &map).status.success());
+    assert!(window(&resumed).contains("4321"));
+    std::fs::rename(&away, &first).unwrap();
+    let o = deid(dir, &resumed, &key, &map);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        !window(&resumed).contains("4321"),
+        "the earlier run's release was kept"
+    );
+    support::assert_same_trees(&fresh, &resumed);
 }
 
 /// Regression (the input is parsed once, without the scan's header reader): a file of a known

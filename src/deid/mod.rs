@@ -22,7 +22,7 @@ pub mod profile;
 mod raw;
 pub mod verify;
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::ingest::open::{EXPLICIT_VR_LE, IMPLICIT_VR_LE};
@@ -83,6 +83,8 @@ pub struct DeidOptions {
 pub struct DeidSummary {
     pub released: usize,
     pub already_done: usize,
+    /// Input files of a SOP instance another input file is released for (same output file).
+    pub duplicates: usize,
     pub not_released: usize,
     pub verification_failures: usize,
 }
@@ -143,6 +145,8 @@ enum Outcome {
         usubjid: String,
         counts: apply::Counts,
     },
+    /// Another input file of this run is the same SOP instance (the same output file).
+    Duplicate,
     NotReleased(String),
     VerificationFailed(String),
     /// Another shard's file: neither processed nor counted here.
@@ -177,6 +181,31 @@ fn str_attr(obj: &InMemDicomObject, tag: dicom_core::Tag) -> String {
     crate::ingest::header::str_of(obj, tag).unwrap_or_default()
 }
 
+/// The input files of this run that lead to one output file (numbered in the walk's sorted
+/// order; `u32`: a claim is held per released file for the whole run).
+#[derive(Debug, Clone, Copy)]
+struct Claim {
+    /// The input that claimed the output first (in time): its outcome was tallied.
+    tallied: u32,
+    /// The first of them in input order: the one released once the run is settled.
+    lowest: u32,
+    /// How many input files lead to this output.
+    inputs: u32,
+    /// Whether the output held a file from an earlier run when first claimed.
+    earlier: bool,
+}
+
+/// What an input file does with its output path.
+#[derive(Debug, Clone, Copy)]
+enum Verdict {
+    /// Write it.
+    Write,
+    /// Another input file of this run is the same SOP instance.
+    Duplicate,
+    /// An earlier run wrote it: counted, not rewritten.
+    Earlier,
+}
+
 struct Run<'a> {
     key: &'a [u8],
     options: DeidOptionsSet,
@@ -196,8 +225,10 @@ struct Run<'a> {
     /// if this run claimed it (no existence test on disk per file).
     fresh_output: bool,
     /// Destinations claimed by this run (a second input file with the same SOP Instance UID is
-    /// the same output file), as 128 bits of their path's SHA-256: 16 bytes a file, not a path.
-    claimed: std::sync::Mutex<HashSet<[u8; 16]>>,
+    /// the same output file), keyed by 128 bits of their path's SHA-256 (not the path).
+    claimed: std::sync::Mutex<HashMap<[u8; 16], Claim>>,
+    /// Verdicts decided for given input files (by their number), for the settling pass.
+    settled: std::sync::Mutex<HashMap<usize, Verdict>>,
     /// Whether files the byte path takes on are rewritten there (else all go through the object).
     byte_path: bool,
     /// Files the byte path released or judged (for the tests that compare the paths).
@@ -222,19 +253,49 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Whether `dest` is already released: by an earlier run (on disk), or claimed by another
-    /// file of this run. Claims it otherwise.
-    fn already_done(&self, dest: &Path) -> bool {
+    /// Whether input file number `index` writes `dest`: not if another input file of this run
+    /// claimed it first (a duplicate, settled after the run: see [`settle_duplicates`]) or an
+    /// earlier run released it. Claims it otherwise.
+    fn claim(&self, dest: &Path, index: usize) -> Verdict {
         use sha2::Digest;
+        use std::collections::hash_map::Entry;
+        if let Some(v) = self
+            .settled
+            .lock()
+            .ok()
+            .and_then(|s| s.get(&index).copied())
+        {
+            return v;
+        }
         let digest = sha2::Sha256::digest(dest.as_os_str().as_encoded_bytes());
         let mut id = [0u8; 16];
         id.copy_from_slice(&digest[..16]);
-        let claimed_before = self
-            .claimed
-            .lock()
-            .map(|mut c| !c.insert(id))
-            .unwrap_or(false);
-        claimed_before || (!self.fresh_output && dest.exists())
+        let on_disk = !self.fresh_output && dest.exists();
+        let Ok(mut claimed) = self.claimed.lock() else {
+            return Verdict::Write;
+        };
+        let index = index as u32;
+        match claimed.entry(id) {
+            Entry::Occupied(mut e) => {
+                let c = e.get_mut();
+                c.inputs += 1;
+                c.lowest = c.lowest.min(index);
+                Verdict::Duplicate
+            }
+            Entry::Vacant(e) => {
+                e.insert(Claim {
+                    tallied: index,
+                    lowest: index,
+                    inputs: 1,
+                    earlier: on_disk,
+                });
+                if on_disk {
+                    Verdict::Earlier
+                } else {
+                    Verdict::Write
+                }
+            }
+        }
     }
 
     /// A file not released before its subject is known: reported by one shard only.
@@ -323,7 +384,7 @@ fn pixel_data_tail(layout: &Layout, bytes: &[u8]) -> Option<(usize, &'static str
     }
 }
 
-fn process(run: &Run, path: &Path) -> Outcome {
+fn process(run: &Run, path: &Path, index: usize) -> Outcome {
     // Another shard's subject: skipped after a header read, before the full parse.
     if run.sharded {
         match crate::ingest::header::read_header(path) {
@@ -358,13 +419,13 @@ fn process(run: &Run, path: &Path) -> Outcome {
     let bytes_path = run.byte_path && layout.unknown_sequences.is_empty();
     if let Some(magic_at) = layout.magic_at.filter(|_| bytes_path) {
         if let Ok(file) = raw::read(&input, magic_at as usize) {
-            if let Ok(outcome) = process_raw(run, &file, &input) {
+            if let Ok(outcome) = process_raw(run, &file, &input, index) {
                 run.taken.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 return outcome;
             }
         }
     }
-    process_object(run, path, &input, &layout)
+    process_object(run, path, &input, &layout, index)
 }
 
 /// The attributes that decide whether and where a file is released, as either path reads them.
@@ -527,7 +588,12 @@ fn capacity(carried_over: bool) -> usize {
 
 /// The file rewritten on its bytes ([`raw`]); `Err` when that path declines it somewhere (nothing
 /// has been claimed or written then).
-fn process_raw(run: &Run, file: &raw::File, input: &[u8]) -> Result<Outcome, raw::Decline> {
+fn process_raw(
+    run: &Run,
+    file: &raw::File,
+    input: &[u8],
+    index: usize,
+) -> Result<Outcome, raw::Decline> {
     let placing = Placing {
         transfer_syntax: file.transfer_syntax.clone(),
         patient_id: file.attribute(tags::PATIENT_ID)?,
@@ -568,11 +634,15 @@ fn process_raw(run: &Run, file: &raw::File, input: &[u8]) -> Result<Outcome, raw
     ];
     let mut body = Vec::with_capacity(capacity(true));
     let tail_at = file.transform(&mut ctx, &set, &mut body)?;
-    if run.already_done(&release.dest) {
-        return Ok(Outcome::AlreadyDone {
-            usubjid: usubjid.clone(),
-            counts: ctx.counts,
-        });
+    match run.claim(&release.dest, index) {
+        Verdict::Write => {}
+        Verdict::Duplicate => return Ok(Outcome::Duplicate),
+        Verdict::Earlier => {
+            return Ok(Outcome::AlreadyDone {
+                usubjid: usubjid.clone(),
+                counts: ctx.counts,
+            })
+        }
     }
     let mut bytes =
         match file_meta(&ts, &release).and_then(|m| file_start(&m, capacity(tail_at.is_some()))) {
@@ -593,7 +663,7 @@ fn process_raw(run: &Run, file: &raw::File, input: &[u8]) -> Result<Outcome, raw
 }
 
 /// The file through dicom-rs's in-memory object ([`apply::transform`] and dicom-rs's writer).
-fn process_object(run: &Run, path: &Path, input: &[u8], layout: &Layout) -> Outcome {
+fn process_object(run: &Run, path: &Path, input: &[u8], layout: &Layout, index: usize) -> Outcome {
     // Native Pixel Data that ends the file is carried over as its bytes (header and value, the
     // same transfer syntax): only the data set before it is parsed, rewritten and checked.
     let split = pixel_data_tail(layout, input).and_then(|(at, syntax)| {
@@ -667,11 +737,15 @@ fn process_object(run: &Run, path: &Path, input: &[u8], layout: &Layout) -> Outc
         ctx.counts.action(options::Action::K);
     }
     // Done by an earlier run: counted (the report describes the release, not the run), not rewritten.
-    if run.already_done(&release.dest) {
-        return Outcome::AlreadyDone {
-            usubjid: usubjid.clone(),
-            counts: ctx.counts,
-        };
+    match run.claim(&release.dest, index) {
+        Verdict::Write => {}
+        Verdict::Duplicate => return Outcome::Duplicate,
+        Verdict::Earlier => {
+            return Outcome::AlreadyDone {
+                usubjid: usubjid.clone(),
+                counts: ctx.counts,
+            }
+        }
     }
     // Identity and the record of what was done (PS3.15 E.1.1, PS3.3 C.7.1.1).
     for (tag, vr, value) in [
@@ -840,6 +914,120 @@ pub fn run(opts: &DeidOptions) -> Result<DeidSummary, DeidError> {
     run_with(opts, config.options, false)
 }
 
+/// The run's totals, folded from the outcomes of its input files.
+#[derive(Default)]
+struct Tally {
+    summary: DeidSummary,
+    counts: BTreeMap<String, usize>,
+    per_subject: BTreeMap<String, usize>,
+    not_released: Vec<serde_json::Value>,
+    site_log: String,
+    files_seen: usize,
+}
+
+impl Tally {
+    /// Fold the outcome of input file number `index`, at `path`.
+    fn add(&mut self, index: usize, path: &Path, o: Outcome) {
+        if !matches!(o, Outcome::OtherShard) {
+            self.files_seen += 1;
+        }
+        match o {
+            Outcome::OtherShard => {}
+            Outcome::Released { usubjid, counts } => {
+                self.summary.released += 1;
+                *self.per_subject.entry(usubjid).or_default() += 1;
+                self.actions(&counts, true);
+            }
+            Outcome::AlreadyDone { usubjid, counts } => {
+                self.summary.already_done += 1;
+                *self.per_subject.entry(usubjid).or_default() += 1;
+                self.actions(&counts, true);
+            }
+            Outcome::Duplicate => {
+                self.summary.duplicates += 1;
+                self.site_log.push_str(&format!(
+                    "{}\tsame SOP instance as another input file: released once, from the first in input order\n",
+                    path.display()
+                ));
+            }
+            Outcome::NotReleased(reason) => {
+                self.summary.not_released += 1;
+                self.site_log
+                    .push_str(&format!("{}\t{reason}\n", path.display()));
+                self.not_released
+                    .push(json!({"file": index + 1, "reason": reason}));
+            }
+            Outcome::VerificationFailed(reason) => {
+                self.summary.verification_failures += 1;
+                self.site_log.push_str(&format!(
+                    "{}\tfailed verification: {reason}\n",
+                    path.display()
+                ));
+                self.not_released.push(json!({"file": index + 1, "reason": format!("failed the PHI check and was not released (deleted if written): {reason}")}));
+            }
+        }
+    }
+
+    /// Add a released file's actions to the totals, or take them back.
+    fn actions(&mut self, counts: &apply::Counts, add: bool) {
+        for (k, v) in counts.iter() {
+            let c = self.counts.entry(k.to_string()).or_default();
+            *c = if add { *c + v } else { c.saturating_sub(v) };
+        }
+    }
+}
+
+/// Several input files of one SOP instance (exported twice, or once more in another transfer
+/// syntax) are one output file, which the first of them to finish claimed. So that the release
+/// does not depend on that race nor on what a killed earlier run wrote, each such output is
+/// written again, after the run, from the first of its input files in input order, and the
+/// report counts that file's actions. Nothing is done when that file was the one written.
+fn settle_duplicates(run: &Run, files: &[PathBuf], tally: &mut Tally) {
+    let mut claims: Vec<Claim> = run
+        .claimed
+        .lock()
+        .map(|c| {
+            c.values()
+                .filter(|c| c.inputs > 1 && (c.tallied != c.lowest || c.earlier))
+                .copied()
+                .collect()
+        })
+        .unwrap_or_default();
+    claims.sort_by_key(|c| c.lowest);
+    let settle = |index: u32, verdict: Verdict| {
+        if let Ok(mut s) = run.settled.lock() {
+            s.insert(index as usize, verdict);
+        }
+    };
+    for c in claims {
+        let (tallied, lowest) = (c.tallied as usize, c.lowest as usize);
+        if tallied != lowest {
+            // Take back what was counted for the file that claimed the output first.
+            settle(c.tallied, Verdict::Earlier);
+            if let Outcome::AlreadyDone { counts, .. } = process(run, &files[tallied], tallied) {
+                tally.actions(&counts, false);
+            }
+        }
+        settle(c.lowest, Verdict::Write);
+        match process(run, &files[lowest], lowest) {
+            Outcome::Released { counts, .. } if tallied != lowest => tally.actions(&counts, true),
+            Outcome::Released { .. } => {}
+            // Not written: the output keeps the other file's release, and this file is reported
+            // for its reason instead of as what the run first counted it.
+            other => {
+                let first = if tallied != lowest {
+                    &mut tally.summary.duplicates
+                } else {
+                    &mut tally.summary.already_done
+                };
+                *first = first.saturating_sub(1);
+                tally.files_seen = tally.files_seen.saturating_sub(1);
+                tally.add(lowest, &files[lowest], other);
+            }
+        }
+    }
+}
+
 /// De-identify with the given options (the pipeline passes its config's); `quiet` hides progress.
 pub fn run_with(
     opts: &DeidOptions,
@@ -880,65 +1068,41 @@ fn run_paths(
         made_dirs: Default::default(),
         fresh_output: holds_no_folder(&opts.out),
         claimed: Default::default(),
+        settled: Default::default(),
         byte_path,
         taken: Default::default(),
     };
-    let mut summary = DeidSummary::default();
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    let mut per_subject: BTreeMap<String, usize> = BTreeMap::new();
-    let mut not_released = Vec::new();
-    let mut site_log = String::from("input_path\treason\n");
-    let mut files_seen = 0;
+    let mut tally = Tally {
+        site_log: String::from("input_path\treason\n"),
+        ..Default::default()
+    };
     // A block of files at a time, its outcomes folded into the totals before the next one: what
     // is held per file does not grow with the trial.
     const BLOCK: usize = 2048;
     for (b, block) in walk.files.chunks(BLOCK).enumerate() {
         let outcomes: Vec<Outcome> = block
             .par_iter()
-            .map(|p| {
-                let o = process(&run_ctx, p);
+            .enumerate()
+            .map(|(i, p)| {
+                let o = process(&run_ctx, p, b * BLOCK + i);
                 bar.inc(1);
                 o
             })
             .collect();
         for (i, (path, o)) in block.iter().zip(outcomes).enumerate() {
-            let index = b * BLOCK + i;
-            if !matches!(o, Outcome::OtherShard) {
-                files_seen += 1;
-            }
-            match o {
-                Outcome::OtherShard => {}
-                Outcome::Released { usubjid, counts: c } => {
-                    summary.released += 1;
-                    *per_subject.entry(usubjid).or_default() += 1;
-                    for (k, v) in c.iter() {
-                        *counts.entry(k.to_string()).or_default() += v;
-                    }
-                }
-                Outcome::AlreadyDone { usubjid, counts: c } => {
-                    summary.already_done += 1;
-                    *per_subject.entry(usubjid).or_default() += 1;
-                    for (k, v) in c.iter() {
-                        *counts.entry(k.to_string()).or_default() += v;
-                    }
-                }
-                Outcome::NotReleased(reason) => {
-                    summary.not_released += 1;
-                    site_log.push_str(&format!("{}\t{reason}\n", path.display()));
-                    not_released.push(json!({"file": index + 1, "reason": reason}));
-                }
-                Outcome::VerificationFailed(reason) => {
-                    summary.verification_failures += 1;
-                    site_log.push_str(&format!(
-                        "{}\tfailed verification: {reason}\n",
-                        path.display()
-                    ));
-                    not_released.push(json!({"file": index + 1, "reason": format!("failed the PHI check and was not released (deleted if written): {reason}")}));
-                }
-            }
+            tally.add(b * BLOCK + i, path, o);
         }
     }
     bar.finish_and_clear();
+    settle_duplicates(&run_ctx, &walk.files, &mut tally);
+    let Tally {
+        mut summary,
+        counts,
+        per_subject,
+        mut not_released,
+        mut site_log,
+        mut files_seen,
+    } = tally;
     for (path, why) in walk.errors.iter().filter(|_| run_ctx.reports_unattributed) {
         files_seen += 1;
         summary.not_released += 1;
@@ -952,6 +1116,8 @@ fn run_paths(
         "files_seen": files_seen,
         // The state of the output, whichever run wrote each file (a resumed run reports the same).
         "released": summary.released + summary.already_done,
+        // Files of a SOP instance released from another input file (the first in input order).
+        "duplicates": summary.duplicates,
         "not_released": not_released,
         "verification_failures": summary.verification_failures,
         "actions": counts,
@@ -971,9 +1137,10 @@ fn run_paths(
     }
     if !quiet {
         eprintln!(
-            "deid: {} released, {} already done, {} not released, {} failed verification",
+            "deid: {} released, {} already done, {} duplicates, {} not released, {} failed verification",
             summary.released,
             summary.already_done,
+            summary.duplicates,
             summary.not_released,
             summary.verification_failures
         );

@@ -536,8 +536,8 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
             ));
         }
         Ok(format!(
-            "{} released, {} already done, {} not released",
-            s.released, s.already_done, s.not_released
+            "{} released, {} already done, {} duplicates, {} not released",
+            s.released, s.already_done, s.duplicates, s.not_released
         ))
     })?;
     // A shard may own no subject at all: its later stages see an empty tree.
