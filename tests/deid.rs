@@ -609,6 +609,77 @@ fn of_two_files_of_one_sop_instance_the_first_in_input_order_is_released() {
     support::assert_same_trees(&fresh, &resumed);
 }
 
+/// Regression (dciodvfy on released files): an overlay goes whole when its Overlay Data goes. Before,
+/// its rows, columns, origin and bits stayed (an invalid Overlay Plane module: "Missing attribute
+/// Type 1 OverlayData") with its free-text description; and the emptied Referenced Performed
+/// Procedure Step Sequence (one item required) is removed. The file is still released.
+#[test]
+fn an_overlay_goes_whole_and_type_3_sequences_are_removed_not_emptied() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    phantom(dir, "1", "8", &[]);
+    let export = dir.join("site-export");
+    let file = files(&export)
+        .into_iter()
+        .find(|p| dicom_object::open_file(p).is_ok())
+        .unwrap();
+    let mut obj = dicom_object::open_file(&file).unwrap();
+    let us = |e, v: u16| DataElement::new(Tag(0x6000, e), VR::US, PrimitiveValue::from(v));
+    for e in [us(0x0010, 4), us(0x0011, 4), us(0x0100, 1), us(0x0102, 0)] {
+        obj.put(e);
+    }
+    put(&mut obj, Tag(0x6000, 0x0040), VR::CS, "G");
+    put(&mut obj, Tag(0x6000, 0x0022), VR::LO, "reader's arrow");
+    obj.put(DataElement::new(
+        Tag(0x6000, 0x0050),
+        VR::SS,
+        PrimitiveValue::I16([1i16, 1].into_iter().collect()),
+    ));
+    obj.put(DataElement::new(
+        Tag(0x6000, 0x3000),
+        VR::OW,
+        PrimitiveValue::U16([0x0F0Fu16].into_iter().collect()),
+    ));
+    let mut item = InMemDicomObject::new_empty();
+    put(
+        &mut item,
+        tags::REFERENCED_SOP_CLASS_UID,
+        VR::UI,
+        "1.2.840.10008.3.1.2.3.3",
+    );
+    put(
+        &mut item,
+        tags::REFERENCED_SOP_INSTANCE_UID,
+        VR::UI,
+        "1.2.826.0.1.3680043.9.7.77",
+    );
+    obj.put(DataElement::new(
+        tags::REFERENCED_PERFORMED_PROCEDURE_STEP_SEQUENCE,
+        VR::SQ,
+        DataSetSequence::new(vec![item], Length::UNDEFINED),
+    ));
+    obj.write_to_file(&file).unwrap();
+    let (o, out) = deid_phantom(dir);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let released = released_dicom(&out);
+    assert_eq!(
+        released.len(),
+        files(&export).len() - 2,
+        "all but the 2 planted defects"
+    );
+    for f in &released {
+        let r = dicom_object::open_file(f).unwrap();
+        let left: Vec<Tag> = r
+            .iter()
+            .map(|e| e.header().tag)
+            .filter(|t| {
+                t.group() == 0x6000 || *t == tags::REFERENCED_PERFORMED_PROCEDURE_STEP_SEQUENCE
+            })
+            .collect();
+        assert!(left.is_empty(), "{}: {left:?}", f.display());
+    }
+}
+
 /// Regression (the input is parsed once, without the scan's header reader): a file of a known
 /// subject that lacks a UID needed to place it is not released, with the attribute named.
 #[test]

@@ -370,6 +370,17 @@ pub(super) fn action_for(tag: Tag, vr: VR, options: &DeidOptionsSet) -> Action {
     if tag.element() == 0x0000 {
         return Action::X;
     }
+    // An overlay whose Overlay Data (60xx,3000) goes, goes whole: its rows, columns, origin and
+    // bits alone make an invalid Overlay Plane module (PS3.3 C.9.2: Overlay Data is Type 1;
+    // dciodvfy: "Missing attribute Type 1 OverlayData"), and its description and label
+    // (60xx,0022/1500), which Table E.1-1 does not list, are free text.
+    let g = tag.group();
+    if (0x6000..=0x601E).contains(&g) && g % 2 == 0 && tag.element() != 0x3000 {
+        let data = profile().rule(Tag(g, 0x3000)).map(|r| options.action(r));
+        if data == Some(Action::X) {
+            return Action::X;
+        }
+    }
     match profile().rule(tag) {
         Some(rule) => options.action(rule),
         None => match vr {

@@ -81,7 +81,9 @@ impl DeidOptionsSet {
 
     /// The action for a rule: an option in force with a non-empty cell replaces the Basic action;
     /// compound codes resolve to the choice that keeps an IOD valid without identifying content
-    /// (X/Z → Z, X/D → D, X/Z/D → Z, Z/D → Z, X/Z/U* → U: the sequence kept, its UIDs replaced).
+    /// (X/Z → Z, X/D → D, X/Z/D → Z, Z/D → Z, X/Z/U* → U: the sequence kept, its UIDs replaced),
+    /// but for the attributes whose Type decides otherwise in the IODs released here
+    /// ([`REMOVED_WHEN_COMPOUND`], [`DUMMY_WHEN_COMPOUND`]).
     pub fn action(&self, rule: &Rule) -> Action {
         let mut code = rule.basic.as_str();
         // The options in the order `codes` lists them (a later one's cell wins), without the
@@ -96,7 +98,10 @@ impl DeidOptionsSet {
                 code = rule.options[col].as_str();
             }
         }
+        let keyword = rule.keyword.as_str();
         match code {
+            "X/Z" | "X/Z/D" if REMOVED_WHEN_COMPOUND.contains(&keyword) => Action::X,
+            "X/Z/D" if DUMMY_WHEN_COMPOUND.contains(&keyword) => Action::D,
             "X" => Action::X,
             "Z" | "X/Z" | "X/Z/D" | "Z/D" => Action::Z,
             "D" | "X/D" => Action::D,
@@ -107,6 +112,22 @@ impl DeidOptionsSet {
         }
     }
 }
+
+/// Sequences of a compound code (X/Z, X/Z/D) that are Type 3 wherever they occur in the image and
+/// segmentation IODs (General Study, General Series, General Equipment modules, PS3.3 C.7): they
+/// are removed, as an emptied one breaks its module ("Only a single Item shall be included":
+/// dciodvfy reported "Bad Sequence number of Items 0" on every released file).
+pub const REMOVED_WHEN_COMPOUND: [&str; 3] = [
+    "ReferencedPerformedProcedureStepSequence",
+    "ReferencedStudySequence",
+    "InstitutionCodeSequence",
+];
+
+/// Attributes of code X/Z/D that are Type 1 in some IOD released here: Device Serial Number in
+/// the Enhanced General Equipment module (PS3.3 C.7.5.2) of every multi-frame functional-group
+/// IOD (enhanced MR, CT, PET, segmentations), where an empty one is invalid; a dummy value is
+/// valid wherever the attribute occurs.
+pub const DUMMY_WHEN_COMPOUND: [&str; 1] = ["DeviceSerialNumber"];
 
 /// The config file of `ancilla deid --config FILE`.
 #[derive(Debug, Clone, Deserialize, Default)]

@@ -139,4 +139,23 @@ mod tests {
             "Units is not in the table"
         );
     }
+
+    /// Compound codes resolve by the Type the attribute has in the IODs released here (dciodvfy
+    /// found an emptied Referenced Performed Procedure Step Sequence and an empty Type 1 Device
+    /// Serial Number in enhanced objects); the others as before.
+    #[test]
+    fn compound_codes_resolve_by_the_attributes_type() {
+        use crate::deid::options::{Action, DeidOptionsSet};
+        let p = profile();
+        let o = DeidOptionsSet::default();
+        let action = |g, e| o.action(p.rule(Tag(g, e)).unwrap());
+        assert_eq!(p.rule(Tag(0x0008, 0x1111)).unwrap().basic, "X/Z/D");
+        assert_eq!(action(0x0008, 0x1111), Action::X); // Referenced PPS Sequence
+        assert_eq!(action(0x0008, 0x1110), Action::X); // Referenced Study Sequence (X/Z)
+        assert_eq!(action(0x0008, 0x0082), Action::X); // Institution Code Sequence
+        assert_eq!(action(0x0018, 0x1000), Action::D); // Device Serial Number
+        assert_eq!(action(0x0008, 0x0080), Action::Z); // Institution Name (X/Z/D)
+        assert_eq!(action(0x0008, 0x1070), Action::Z); // Operators' Name (X/Z/D)
+        assert_eq!(action(0x0008, 0x0022), Action::C); // Acquisition Date (X/Z; shifted)
+    }
 }
