@@ -284,14 +284,20 @@ fn unknown_subjects_are_not_released_and_bad_keys_refused() {
 
 /// A one-subject phantom export under `dir`; its folder and one of its DICOM files, opened.
 fn one_phantom_file(dir: &Path) -> (PathBuf, dicom_object::DefaultDicomObject) {
+    let (export, one) = phantom_and_its_first_file(dir);
+    let obj = dicom_object::open_file(&one).unwrap();
+    (export, obj)
+}
+
+/// A one-subject phantom cohort in `dir`: its site export and the first DICOM file in it.
+fn phantom_and_its_first_file(dir: &Path) -> (PathBuf, PathBuf) {
     phantom(dir, "1", "8", &[]);
     let export = dir.join("site-export");
     let one = files(&export)
         .into_iter()
         .find(|p| dicom_object::open_file(p).is_ok())
         .unwrap();
-    let obj = dicom_object::open_file(&one).unwrap();
-    (export, obj)
+    (export, one)
 }
 
 /// De-identify the phantom cohort in `dir` (its site export, key and subject map) into
@@ -543,12 +549,7 @@ fn a_duplicate_input_file_is_released_once() {
 fn of_two_files_of_one_sop_instance_the_first_in_input_order_is_released() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
-    phantom(dir, "1", "8", &[]);
-    let export = dir.join("site-export");
-    let first = files(&export)
-        .into_iter()
-        .find(|p| dicom_object::open_file(p).is_ok())
-        .unwrap();
+    let (export, first) = phantom_and_its_first_file(dir);
     let mut obj = dicom_object::open_file(&first).unwrap();
     put(&mut obj, tags::WINDOW_CENTER, VR::DS, "4321");
     // Sorts after the phantom's subject folder (upper case) in the walk's order.
@@ -617,12 +618,7 @@ fn of_two_files_of_one_sop_instance_the_first_in_input_order_is_released() {
 fn an_overlay_goes_whole_and_type_3_sequences_are_removed_not_emptied() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
-    phantom(dir, "1", "8", &[]);
-    let export = dir.join("site-export");
-    let file = files(&export)
-        .into_iter()
-        .find(|p| dicom_object::open_file(p).is_ok())
-        .unwrap();
+    let (export, file) = phantom_and_its_first_file(dir);
     let mut obj = dicom_object::open_file(&file).unwrap();
     let us = |e, v: u16| DataElement::new(Tag(0x6000, e), VR::US, PrimitiveValue::from(v));
     for e in [us(0x0010, 4), us(0x0011, 4), us(0x0100, 1), us(0x0102, 0)] {
