@@ -850,3 +850,45 @@ fn a_truncated_gzip_mask_is_reported_once_with_its_cause() {
     unique.dedup();
     assert_eq!(words, unique, "a cause repeated: {line}");
 }
+
+/// A legacy converted enhanced PET and DWI (test-data/legacy-converted, made by highdicom from
+/// classic series of known values: PS3.3 A.72) keep the classic attributes their converter put in
+/// no functional group in the Unassigned Shared / Per-Frame Converted Attributes Sequences. The
+/// SUV is read from there: the factor is the QIBA formula by hand (70 kg, 370 MBq F-18 injected
+/// 1 h before the series start, decay-corrected to it), the SUV volume holds every stored value ×
+/// slope 2 × factor, and the DWI's b-values and gradient are those of its classic images.
+/// Before, the PET had no Units ('""') and so no SUV, and the DWI no .bval/.bvec.
+#[test]
+fn legacy_converted_enhanced_images_keep_suv_and_b_values() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/legacy-converted");
+    let o = ancilla(&["suv", root.join("pet").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let factor = 70_000.0 / (370e6 * 2f64.powf(-3600.0 / 6586.2));
+    let got = r["suvbw_factor"].as_f64().unwrap();
+    assert!((got - factor).abs() <= 1e-9 * factor, "{got} vs {factor}");
+
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("nifti");
+    support::convert(&root, &out);
+    let suv =
+        ancilla::volume::nifti_io::read_volume(&out.join("S001/103_pt_pet_suvbw.nii.gz")).unwrap();
+    assert_eq!(suv.dims(), [3, 8, 8]);
+    let mut got: Vec<f64> = suv.data.iter().map(|&v| f64::from(v)).collect();
+    let mut expect: Vec<f64> = (0..3)
+        .flat_map(|k| (0..8).flat_map(move |r| (0..8).map(move |c| 100 * k + 10 * r + c)))
+        .map(|v| f64::from(v) * 2.0 * factor)
+        .collect();
+    got.sort_by(f64::total_cmp);
+    expect.sort_by(f64::total_cmp);
+    for (g, e) in got.iter().zip(&expect) {
+        assert!((g - e).abs() <= 1e-5 * e.max(1e-3), "{g} vs {e}");
+    }
+    let bval = std::fs::read_to_string(out.join("S001/106_mr_dwi.bval")).unwrap();
+    assert_eq!(bval.split_whitespace().collect::<Vec<_>>(), ["0", "800"]);
+    let bvec = std::fs::read_to_string(out.join("S001/106_mr_dwi.bvec")).unwrap();
+    let first_axis: Vec<&str> = bvec.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(first_axis.len(), 2);
+    assert_eq!(first_axis[0], "0");
+    assert_eq!(first_axis[1].trim_start_matches('-'), "1", "{bvec}");
+}

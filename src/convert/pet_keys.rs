@@ -127,7 +127,7 @@ pub(super) fn pet_keys(
     }
     let durations: Option<Vec<f64>> = frames
         .iter()
-        .map(|f| f64_of(f, tags::ACTUAL_FRAME_DURATION).filter(|d| *d >= 0.0))
+        .map(|f| crate::ingest::header::frame_duration_ms(f).filter(|d| *d >= 0.0))
         .map(|d| d.map(|ms| significant6(ms / 1000.0)))
         .collect();
     if let Some(d) = durations.filter(|d| !d.is_empty()) {

@@ -340,7 +340,8 @@ pub(super) fn sidecar(
             }
         }
         if series.modality == "PT" {
-            // The header of each volume's first image, in volume order (dynamic PET frames).
+            // The header of each volume's first image, in volume order (dynamic PET frames); an
+            // enhanced PET's with that frame's functional groups lifted.
             let frames: Vec<_> = series
                 .plan
                 .as_ref()
@@ -352,11 +353,15 @@ pub(super) fn sidecar(
                 })
                 .unwrap_or_default()
                 .into_iter()
-                .filter_map(|p| series.files.get(p.slices.first()?.file))
-                .filter_map(|f| {
-                    crate::ingest::open::open_file(&f.path, true)
-                        .ok()
-                        .map(|o| o.into_inner())
+                .filter_map(|p| {
+                    let s = p.slices.first()?;
+                    Some((series.files.get(s.file)?, s.frame))
+                })
+                .filter_map(|(f, frame)| {
+                    crate::ingest::open::open_file(&f.path, true).ok().map(|o| {
+                        let o = o.into_inner();
+                        crate::ingest::flat_header::flattened(&o, frame).unwrap_or(o)
+                    })
                 })
                 .collect();
             for (key, value) in super::pet_keys::pet_keys(&obj, &frames) {

@@ -9,7 +9,11 @@
 //!
 //! Only standard (even-group) data elements are lifted, never sequences themselves, the file meta
 //! group, ImageType or Pixel Data: private blocks are reserved per data set, so a nested private
-//! element is not the top level's.
+//! element is not the top level's. The exception: a legacy converted enhanced image (PS3.3
+//! C.7.6.16.2.25, Unassigned Shared / Per-Frame Converted Attributes) holds there the classic
+//! images' attributes its converter placed in no functional group, sequences among them (a PET's
+//! Units, DecayCorrection and RadiopharmaceuticalInformationSequence, say); those are lifted whole,
+//! as the classic header had them.
 
 use dicom_core::value::Value;
 use dicom_core::Tag;
@@ -42,6 +46,13 @@ fn lift(item: &InMemDicomObject, out: &mut InMemDicomObject) {
     for e in item.iter() {
         let tag = e.header().tag;
         match e.value() {
+            Value::Sequence(seq) if UNASSIGNED_CONVERTED.contains(&tag) => {
+                if let Some(first) = seq.items().first() {
+                    for inner in first.iter().filter(|i| liftable(i.header().tag)) {
+                        out.put(inner.clone());
+                    }
+                }
+            }
             Value::Sequence(seq) => {
                 if let Some(first) = seq.items().first() {
                     lift(first, out);
@@ -54,6 +65,10 @@ fn lift(item: &InMemDicomObject, out: &mut InMemDicomObject) {
         }
     }
 }
+
+/// Unassigned Shared Converted Attributes Sequence (0020,9170) and Unassigned Per-Frame Converted
+/// Attributes Sequence (0020,9171): whole classic attributes, lifted as they are.
+const UNASSIGNED_CONVERTED: [Tag; 2] = [Tag(0x0020, 0x9170), Tag(0x0020, 0x9171)];
 
 /// A standard data element other than the file meta group, group lengths, Pixel Data and
 /// ImageType (a Philips private item's copy says `M_FFE` where the file's says `M`; dcm2niix

@@ -254,6 +254,8 @@ pub struct ImageRecord {
 
 // Tags without a constant name in every dictionary version, spelled out.
 const DIFFUSION_B_VALUE: Tag = Tag(0x0018, 0x9087);
+const UNASSIGNED_SHARED_SEQ: Tag = Tag(0x0020, 0x9170);
+const UNASSIGNED_PER_FRAME_SEQ: Tag = Tag(0x0020, 0x9171);
 const DIFFUSION_GRADIENT_DIRECTION_SEQ: Tag = Tag(0x0018, 0x9076);
 pub(crate) const DIFFUSION_GRADIENT_ORIENTATION: Tag = Tag(0x0018, 0x9089);
 const PER_FRAME: Tag = Tag(0x5200, 0x9230);
@@ -787,9 +789,16 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
         deidentified: str_of(&obj, tags::PATIENT_IDENTITY_REMOVED)
             .is_some_and(|v| v.eq_ignore_ascii_case("YES")),
         suv: (keep_suv && modality == "PT")
-            .then(|| Box::new(crate::quant::suv::inputs_from_object(&obj))),
+            .then(|| Box::new(crate::quant::suv::inputs_from_header(&obj))),
         images,
     })
+}
+
+/// A frame's duration (ms): ActualFrameDuration (0018,1242), or in an enhanced image its Frame
+/// Content's FrameAcquisitionDuration (0018,9220), the same quantity (PS3.3 C.7.6.16.2.2).
+pub fn frame_duration_ms(obj: &InMemDicomObject) -> Option<f64> {
+    f64_of(obj, tags::ACTUAL_FRAME_DURATION)
+        .or_else(|| f64_of(obj, tags::FRAME_ACQUISITION_DURATION))
 }
 
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
@@ -1330,6 +1339,19 @@ fn apply_groups(r: &mut ImageRecord, g: &InMemDicomObject) {
         }
         if let Some(i) = f64_of(t, tags::RESCALE_INTERCEPT) {
             r.intercept = i;
+        }
+    }
+    // A legacy converted image keeps the classic attributes its converter put in no functional
+    // group in Unassigned Shared / Per-Frame Converted Attributes (PS3.3 C.7.6.16.2.25): a DWI's
+    // b-value and gradient (an MR Diffusion item, where there is one, has the last word).
+    for tag in [UNASSIGNED_SHARED_SEQ, UNASSIGNED_PER_FRAME_SEQ] {
+        if let Some(u) = first_item(g, tag) {
+            if let Some(b) = f64_of(u, DIFFUSION_B_VALUE) {
+                r.b_value = Some(b);
+            }
+            if let Some(v) = arr3(f64s_of(u, DIFFUSION_GRADIENT_ORIENTATION)) {
+                r.gradient = Some(v);
+            }
         }
     }
     if let Some(d) = first_item(g, MR_DIFFUSION_SEQ) {

@@ -506,6 +506,13 @@ fn private(obj: &InMemDicomObject, group: u16, creator: &str, offset: u16) -> Op
     text_of(obj, creator_element(obj, group, creator, offset)?)
 }
 
+/// SUV inputs from one file's header; an enhanced (multi-frame) PET's are its first frame's, its
+/// functional groups' values lifted over the top level's ([`crate::ingest::flat_header`]).
+pub fn inputs_from_header(obj: &InMemDicomObject) -> SuvInputs {
+    let flat = crate::ingest::flat_header::flattened(obj, 0);
+    inputs_from_object(flat.as_ref().unwrap_or(obj))
+}
+
 /// SUV inputs from one header.
 pub fn inputs_from_object(obj: &InMemDicomObject) -> SuvInputs {
     let s = |t| str_of(obj, t).unwrap_or_default();
@@ -536,7 +543,7 @@ pub fn inputs_from_object(obj: &InMemDicomObject) -> SuvInputs {
         size: f64_of(obj, tags::PATIENT_SIZE),
         sex: s(tags::PATIENT_SEX),
         frame_reference_time_ms: f64_of(obj, tags::FRAME_REFERENCE_TIME),
-        actual_frame_duration_ms: f64_of(obj, tags::ACTUAL_FRAME_DURATION),
+        actual_frame_duration_ms: crate::ingest::header::frame_duration_ms(obj),
         philips_suv_factor: num(private(obj, 0x7053, "Philips PET Private Group", 0x00)),
         philips_activity_factor: num(private(obj, 0x7053, "Philips PET Private Group", 0x09)),
         ge_reference_datetime: private(obj, 0x0009, "GEMS_PETD_01", 0x0D).unwrap_or_default(),
@@ -551,7 +558,7 @@ pub fn suv_for_files(files: &[PathBuf]) -> Result<SuvResult, SuvError> {
         .par_iter()
         .map(|f| {
             crate::ingest::open::open_file(f, true)
-                .map(|o| inputs_from_object(&o))
+                .map(|o| inputs_from_header(&o))
                 .map_err(|e| SuvError::Read {
                     path: f.display().to_string(),
                     message: e.to_string(),
