@@ -758,6 +758,99 @@ fn released_files_carry_no_iod_error_their_originals_lack() {
     assert!(new.is_empty(), "errors the release added: {new:#?}");
 }
 
+/// Regression (found transcoding a phantom subject with DCMTK): in an implicit VR file a kept
+/// private date-time has no VR (UN, bytes); GE's PET reference date-time (0009,xx0D) was shifted
+/// as if its bytes were numbers and came out as backslashes, so the released PET's SUV lost its
+/// decay reference (back-computed instead: 1% off). Now a GE-style PET rewritten in implicit VR
+/// is released with that date-time shifted, and its SUV is the phantom's true factor. Likewise
+/// a public date written as UN (explicit VR, by a writer that did not know it) is shifted as the
+/// DA it is, where it was kept as it was and the file then failed the PHI check.
+#[test]
+fn dates_of_unknown_vr_are_shifted_as_their_vr_says() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    phantom(dir, "4", "9", &[]);
+    let truth = support::ground_truth(dir);
+    let ge = truth["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["vendor_style"] == "Ge")
+        .unwrap();
+    let export = dir.join("site-export");
+    let inv = ancilla::ingest::scan_paths_for_suv(std::slice::from_ref(&export)).unwrap();
+    let pet = inv
+        .series
+        .iter()
+        .find(|s| s.patient_id == ge["patient_id"].as_str().unwrap() && s.modality == "PT")
+        .unwrap();
+    for f in &pet.files {
+        let obj = dicom_object::open_file(&f.path).unwrap().into_inner();
+        support::write_object(obj, &f.path, "1.2.840.10008.1.2");
+    }
+    // One MR file of another subject with its StudyDate as UN.
+    let mr = files(&export)
+        .into_iter()
+        .find(|p| {
+            dicom_object::open_file(p).is_ok_and(|o| {
+                o.element(tags::MODALITY)
+                    .is_ok_and(|m| m.to_str().unwrap().trim() == "MR")
+            })
+        })
+        .unwrap();
+    let mut obj = dicom_object::open_file(&mr).unwrap();
+    let date = obj
+        .element(tags::STUDY_DATE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .trim()
+        .to_string();
+    obj.put(DataElement::new(
+        tags::STUDY_DATE,
+        VR::UN,
+        PrimitiveValue::U8(date.as_bytes().to_vec().into()),
+    ));
+    obj.write_to_file(&mr).unwrap();
+
+    let (o, out) = deid_phantom(dir);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains(" 0 failed verification"), "{stderr}");
+    let released = ancilla::ingest::scan_paths_for_suv(std::slice::from_ref(&out)).unwrap();
+    let pet = released
+        .series
+        .iter()
+        .find(|s| s.patient_id == ge["usubjid"].as_str().unwrap() && s.modality == "PT")
+        .unwrap();
+    let suv = ancilla::quant::suv::suv_for_series(pet).unwrap();
+    let expect = ge["suvbw_factor"].as_f64().unwrap();
+    let source = suv.reference_time_source.unwrap_or_default();
+    assert!(
+        (suv.suvbw_factor - expect).abs() <= 1e-6 * expect,
+        "{} vs {expect} ({source})",
+        suv.suvbw_factor
+    );
+    assert!(source.contains("GE private"), "{source}");
+    // Every released file of that MR's study has one shifted StudyDate, not the original.
+    let study_dates: BTreeSet<String> = released_dicom(&out)
+        .iter()
+        .filter_map(|f| {
+            let o = dicom_object::open_file(f).ok()?;
+            (o.element(tags::MODALITY).ok()?.to_str().ok()?.trim() == "MR")
+                .then(|| {
+                    o.element(tags::STUDY_DATE)
+                        .ok()?
+                        .to_str()
+                        .ok()
+                        .map(|s| s.trim().to_string())
+                })
+                .flatten()
+        })
+        .collect();
+    assert!(!study_dates.contains(&date), "{study_dates:?}");
+}
+
 /// Regression (the input is parsed once, without the scan's header reader): a file of a known
 /// subject that lacks a UID needed to place it is not released, with the attribute named.
 #[test]

@@ -141,6 +141,25 @@ impl Counts {
     }
 }
 
+/// `e` as an element of VR `vr` when it came as UN (a private attribute of an implicit VR file, or
+/// one its writer did not know: PS3.5 6.2.2): its bytes decoded (text, or little-endian numbers),
+/// so that a date is shifted, a text cleaned and a UID replaced as that VR says, not copied as
+/// opaque bytes (before, a GE reference date-time in an implicit VR PET came out as backslashes
+/// and its SUV changed). Itself when it is not UN or its bytes do not decode as `vr`.
+fn with_known_vr(e: InMemElement, vr: VR) -> InMemElement {
+    if e.vr() != VR::UN || vr == VR::UN {
+        return e;
+    }
+    let decoded = e
+        .value()
+        .primitive()
+        .and_then(|p| crate::ingest::header::decode_as(&p.to_bytes(), vr));
+    match decoded {
+        Some(v) => InMemElement::new(e.header().tag, vr, v),
+        None => e,
+    }
+}
+
 fn strs(e: &InMemElement) -> Vec<String> {
     match e.value() {
         Value::Primitive(p) => p.to_multi_str().iter().map(|s| s.to_string()).collect(),
@@ -250,6 +269,11 @@ pub fn transform(obj: InMemDicomObject, ctx: &mut Context) -> InMemDicomObject {
     // Elements come in tag order, so a private block's creator comes before its elements.
     let mut creators: Vec<(Tag, String)> = Vec::new();
     for e in obj {
+        // A public attribute that came as UN is handled as the VR the dictionary gives it.
+        let e = match crate::ingest::header::dictionary_vr(e.header().tag) {
+            Some(known) => with_known_vr(e, known),
+            None => e,
+        };
         let tag = e.header().tag;
         let vr = e.header().vr;
         if tag.group() % 2 == 1 {
@@ -274,11 +298,13 @@ pub fn transform(obj: InMemDicomObject, ctx: &mut Context) -> InMemDicomObject {
                     // A safe private sequence: its items go through the profile too.
                     out.put(transformed_sequence(e, ctx));
                 } else if shifted_private(tag, vr) {
+                    // (In an implicit VR file its value is bytes of unknown VR: read as DT.)
+                    let e = with_known_vr(e, VR::DT);
                     let vals: Vec<String> = strs(&e)
                         .iter()
                         .map(|v| shift_dt(v, ctx.date_offset_days).unwrap_or_default())
                         .collect();
-                    out.put(string_element(tag, vr, &vals));
+                    out.put(string_element(tag, e.vr(), &vals));
                 } else {
                     out.put(e);
                 }

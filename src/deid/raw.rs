@@ -529,6 +529,10 @@ impl<'a> File<'a> {
             }
             return Ok(());
         }
+        // A public attribute that came as UN: the object path reads it by its dictionary VR.
+        if vr == VR::UN {
+            return Err(Decline);
+        }
         let action = apply::action_for(tag, vr, &ctx.options);
         ctx.counts.action(action);
         let uids = ctx.uids;

@@ -316,7 +316,7 @@ fn words<const N: usize, T>(bytes: &[u8], f: fn([u8; N]) -> T) -> Vec<T> {
 
 /// Undecoded bytes — a value of unknown VR (UN), little endian — as a value of `vr`: text as
 /// UTF-8 (else Latin-1), binary numbers word by word; None for VRs that stay bytes.
-fn decode_as(bytes: &[u8], vr: VR) -> Option<PrimitiveValue> {
+pub(crate) fn decode_as(bytes: &[u8], vr: VR) -> Option<PrimitiveValue> {
     Some(match vr {
         vr if is_text_vr(vr) => {
             let text: String = match std::str::from_utf8(bytes) {
@@ -356,15 +356,19 @@ pub(crate) fn value_as(
 /// A public attribute's value, read by the dictionary's VR when it came as UN; a private one's
 /// as it is (see [`text_of`] and [`text_number`] for those).
 fn value_of(obj: &InMemDicomObject, tag: Tag) -> Option<Cow<'_, PrimitiveValue>> {
-    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
-    let dictionary_vr = (tag.group() % 2 == 0)
-        .then(|| dicom_dictionary_std::StandardDataDictionary.by_tag(tag))
-        .flatten()
-        .map(|e| e.vr().relaxed());
-    match dictionary_vr {
+    match dictionary_vr(tag) {
         Some(vr) => value_as(obj, tag, vr),
         None => obj.get(tag)?.value().primitive().map(Cow::Borrowed),
     }
+}
+
+/// The VR the standard dictionary gives a public attribute (None for a private one).
+pub(crate) fn dictionary_vr(tag: Tag) -> Option<VR> {
+    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
+    (tag.group() % 2 == 0)
+        .then(|| dicom_dictionary_std::StandardDataDictionary.by_tag(tag))
+        .flatten()
+        .map(|e| e.vr().relaxed())
 }
 
 /// A value's text, trimmed of padding and surrounding spaces.
