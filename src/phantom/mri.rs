@@ -427,15 +427,16 @@ fn write_enhanced_t2(
         )],
     );
     let mut timing = InMemDicomObject::new_empty();
+    // DS, as the dictionary has them (an FD here is unreadable once the file is implicit VR).
     timing.put(DataElement::new(
         tags::REPETITION_TIME,
-        VR::FD,
-        PrimitiveValue::from(spec.repetition_ms),
+        VR::DS,
+        PrimitiveValue::from(format!("{}", spec.repetition_ms)),
     ));
     timing.put(DataElement::new(
         tags::FLIP_ANGLE,
-        VR::FD,
-        PrimitiveValue::from(90.0f64),
+        VR::DS,
+        PrimitiveValue::from("90"),
     ));
     put_seq(
         &mut shared,
