@@ -372,6 +372,15 @@ pub fn unknown_sequence(group: u16, element: u16, name: &str) -> Vec<u8> {
     out
 }
 
+/// `ancilla convert` of `a` and of `b` (into `scratch/converted-a`, `scratch/converted-b`) give
+/// the same files, byte for byte.
+pub fn assert_converts_the_same(a: &Path, b: &Path, scratch: &Path) {
+    let (na, nb) = (scratch.join("converted-a"), scratch.join("converted-b"));
+    convert(a, &na);
+    convert(b, &nb);
+    assert_same_trees(&na, &nb);
+}
+
 /// The files of two trees (relative paths and bytes) are the same.
 pub fn assert_same_trees(a: &Path, b: &Path) {
     let list = |d: &Path| {
