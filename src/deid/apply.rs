@@ -270,8 +270,11 @@ pub fn transform(obj: InMemDicomObject, ctx: &mut Context) -> InMemDicomObject {
     let mut creators: Vec<(Tag, String)> = Vec::new();
     for e in obj {
         // A public attribute that came as UN is handled as the VR the dictionary gives it.
-        let e = match crate::ingest::header::dictionary_vr(e.header().tag) {
-            Some(known) => with_known_vr(e, known),
+        let known = (e.vr() == VR::UN)
+            .then(|| crate::ingest::header::dictionary_vr(e.header().tag))
+            .flatten();
+        let e = match known {
+            Some(vr) => with_known_vr(e, vr),
             None => e,
         };
         let tag = e.header().tag;
