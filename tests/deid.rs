@@ -323,6 +323,18 @@ fn trimmed_text(obj: &InMemDicomObject, tag: Tag) -> String {
         .to_string()
 }
 
+/// No file under `dir` holds `needle` (a planted name or ID), as text anywhere in its bytes.
+fn assert_nowhere_in(dir: &Path, needle: &str) {
+    for f in files(dir) {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(needle),
+            "{needle} in {}",
+            f.display()
+        );
+    }
+}
+
 /// The released DICOM files under a de-identified folder (not its reports).
 fn released_dicom(out: &Path) -> Vec<PathBuf> {
     files(out)
@@ -1774,14 +1786,7 @@ fn dicomdir_is_not_released() {
         1,
         "{reasons:?}"
     );
-    for f in files(&out) {
-        let bytes = std::fs::read(&f).unwrap();
-        assert!(
-            !String::from_utf8_lossy(&bytes).contains("DIRECTORY^PATIENT"),
-            "{}",
-            f.display()
-        );
-    }
+    assert_nowhere_in(&out, "DIRECTORY^PATIENT");
 }
 
 /// A file with a private sequence of unknown VR (UN of undefined length, holding the patient's
@@ -1807,14 +1812,7 @@ fn sequence_of_unknown_vr_is_released_without_it() {
     deid_quietly(&export, &a, &key, &map);
     deid_quietly(&un, &b, &key, &map);
     assert_eq!(released_dicom(&a).len(), released_dicom(&b).len());
-    for f in files(&b) {
-        let bytes = std::fs::read(&f).unwrap();
-        assert!(
-            !String::from_utf8_lossy(&bytes).contains("HIDDEN"),
-            "{}",
-            f.display()
-        );
-    }
+    assert_nowhere_in(&b, "HIDDEN");
     support::assert_converts_the_same(&a, &b, &dir.join("nifti-plain"));
 }
 
@@ -1860,13 +1858,6 @@ fn public_or_nested_sequence_of_unknown_vr_is_never_released() {
                 "{reasons:?}"
             );
         }
-        for f in files(&out) {
-            let bytes = std::fs::read(&f).unwrap();
-            assert!(
-                !String::from_utf8_lossy(&bytes).contains("HIDDEN"),
-                "{}",
-                f.display()
-            );
-        }
+        assert_nowhere_in(&out, "HIDDEN");
     }
 }

@@ -68,7 +68,7 @@ fn lift(item: &InMemDicomObject, out: &mut InMemDicomObject) {
 
 /// Unassigned Shared Converted Attributes Sequence (0020,9170) and Unassigned Per-Frame Converted
 /// Attributes Sequence (0020,9171): whole classic attributes, lifted as they are.
-const UNASSIGNED_CONVERTED: [Tag; 2] = [Tag(0x0020, 0x9170), Tag(0x0020, 0x9171)];
+pub(crate) const UNASSIGNED_CONVERTED: [Tag; 2] = [Tag(0x0020, 0x9170), Tag(0x0020, 0x9171)];
 
 /// A standard data element other than the file meta group, group lengths, Pixel Data and
 /// ImageType (a Philips private item's copy says `M_FFE` where the file's says `M`; dcm2niix

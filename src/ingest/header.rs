@@ -254,8 +254,6 @@ pub struct ImageRecord {
 
 // Tags without a constant name in every dictionary version, spelled out.
 const DIFFUSION_B_VALUE: Tag = Tag(0x0018, 0x9087);
-const UNASSIGNED_SHARED_SEQ: Tag = Tag(0x0020, 0x9170);
-const UNASSIGNED_PER_FRAME_SEQ: Tag = Tag(0x0020, 0x9171);
 const DIFFUSION_GRADIENT_DIRECTION_SEQ: Tag = Tag(0x0018, 0x9076);
 pub(crate) const DIFFUSION_GRADIENT_ORIENTATION: Tag = Tag(0x0018, 0x9089);
 const PER_FRAME: Tag = Tag(0x5200, 0x9230);
@@ -1348,7 +1346,7 @@ fn apply_groups(r: &mut ImageRecord, g: &InMemDicomObject) {
     // A legacy converted image keeps the classic attributes its converter put in no functional
     // group in Unassigned Shared / Per-Frame Converted Attributes (PS3.3 C.7.6.16.2.25): a DWI's
     // b-value and gradient (an MR Diffusion item, where there is one, has the last word).
-    for tag in [UNASSIGNED_SHARED_SEQ, UNASSIGNED_PER_FRAME_SEQ] {
+    for tag in super::flat_header::UNASSIGNED_CONVERTED {
         if let Some(u) = first_item(g, tag) {
             if let Some(b) = f64_of(u, DIFFUSION_B_VALUE) {
                 r.b_value = Some(b);
