@@ -1,6 +1,8 @@
 //! Scan and convert throughput on a phantom cohort, as ratios to baselines measured in the same
-//! run: a `cat`-like read loop over the same files, and dcm2niix on the same tree (when found:
-//! `$DCM2NIIX`, or `dcm2niix` on PATH; `pip install dcm2niix` ships it).
+//! run: a `cat`-like read loop over the same files, the I/O floor of a conversion (read the files
+//! and write the bytes convert wrote), and dcm2niix on the same tree (when found: `$DCM2NIIX`, or
+//! `dcm2niix` on PATH; `pip install dcm2niix` ships it). Temp folders follow `TMPDIR`
+//! (`TMPDIR=/dev/shm` times the code without the disk).
 //!
 //! Run: `cargo bench --bench scan_convert` (env ANCILLA_BENCH_SUBJECTS, default 20). With
 //! `ANCILLA_BENCH_COLD=1` (root: it empties the machine's page cache) the same steps are timed
@@ -93,24 +95,30 @@ fn main() {
         run += 1;
         tmp.path().join(format!("{name}-{run}"))
     };
-    // convert and dcm2niix alternate (five rounds, best of each), so a machine that speeds up or
-    // slows down during the run weighs on both alike; each starts after a sync, so neither is
-    // slowed by the write-back of what the run before it wrote (hundreds of MB each time).
+    // convert, dcm2niix and the I/O floor alternate (five rounds, best of each), so a machine
+    // that speeds up or slows down during the run weighs on all alike; each starts after a sync,
+    // so none is slowed by the write-back of what the run before it wrote (hundreds of MB).
     let dcm2niix = find_dcm2niix();
     let sync = || {
         let _ = Command::new("sync").status();
     };
-    let (mut convert, mut d2n) = (Duration::MAX, Duration::MAX);
+    let (mut convert, mut d2n, mut floor) = (Duration::MAX, Duration::MAX, Duration::MAX);
+    let mut written: Vec<(PathBuf, usize)> = Vec::new();
     for _ in 0..5 {
         let out = fresh("nifti");
         sync();
         let t = Instant::now();
         ancilla::convert::convert(&tree, &out, false, true).expect("convert");
         convert = convert.min(t.elapsed());
+        if written.is_empty() {
+            written = sizes_under(&out);
+        }
         if let Some(bin) = &dcm2niix {
             d2n = d2n.min(time_dcm2niix(bin, &tree, &fresh("dcm2niix"), &sync));
         }
+        floor = floor.min(time_io_floor(&files, &written, &fresh("floor"), &sync));
     }
+    let out_mb = written.iter().map(|(_, n)| n).sum::<usize>() as f64 / 1e6;
     let secs = |d: Duration| d.as_secs_f64();
     println!("warm page cache (every file read once before timing):");
     println!(
@@ -131,6 +139,20 @@ fn main() {
             secs(d) / secs(read)
         );
     }
+    println!(
+        "{:<28} {:>9.3} {:>12} {:>10} {:>14.2}",
+        "read + write output (floor)",
+        secs(floor),
+        "",
+        "",
+        secs(floor) / secs(read)
+    );
+    println!(
+        "output {:.1} MB ({:.2}x the input); convert / floor = {:.2}",
+        out_mb,
+        out_mb / mb,
+        secs(convert) / secs(floor)
+    );
     match dcm2niix {
         Some(_) => {
             println!(
@@ -153,6 +175,56 @@ fn main() {
     if std::env::var("ANCILLA_BENCH_COLD").is_ok_and(|v| v == "1") {
         cold(&tree, &files, mb, dcm2niix.as_deref(), &mut fresh);
     }
+}
+
+/// (path under `root`, size) of every file under `root`.
+fn sizes_under(root: &Path) -> Vec<(PathBuf, usize)> {
+    files_under(root)
+        .into_iter()
+        .filter_map(|p| {
+            let size = std::fs::metadata(&p).ok()?.len() as usize;
+            Some((p.strip_prefix(root).ok()?.to_path_buf(), size))
+        })
+        .collect()
+}
+
+/// Wall time of the I/O any converter of the tree must do: read every input file, and write
+/// the files convert wrote (same names, folders and sizes) into the new folder `out`, 64 KiB at a
+/// time from one buffer as convert's streaming writer writes (making the bytes is not the
+/// floor's part), in parallel. The output is larger than the input here (PET as float32 for its
+/// per-slice slopes, and its SUVbw copy), so convert's ratio to this floor says how much of its
+/// time is its own work, where the ratio to the read loop cannot come near 1.
+fn time_io_floor(
+    files: &[PathBuf],
+    written: &[(PathBuf, usize)],
+    out: &Path,
+    before: &dyn Fn(),
+) -> Duration {
+    use rayon::prelude::*;
+    std::fs::create_dir_all(out).expect("mkdir");
+    before();
+    let t = Instant::now();
+    let total: usize = files
+        .par_iter()
+        .map(|f| std::fs::read(f).map(|b| b.len()).unwrap_or(0))
+        .sum();
+    written.par_iter().for_each(|(rel, size)| {
+        let chunk = [1u8; 1 << 16];
+        let path = out.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        let mut f = std::fs::File::create(path).expect("create");
+        let mut left = *size;
+        while left > 0 {
+            let n = left.min(chunk.len());
+            std::io::Write::write_all(&mut f, &chunk[..n]).expect("write");
+            left -= n;
+        }
+    });
+    let d = t.elapsed();
+    assert!(total > 0);
+    d
 }
 
 /// Wall time of dcm2niix converting `tree` into the new folder `out` (uncompressed, with
