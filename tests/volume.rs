@@ -163,6 +163,59 @@ fn thirty_two_bit_pixels() {
     assert_world_matches(v, &slices);
 }
 
+/// Explicit VR big endian (PS3.5 A.3, retired but still exported): 16-bit words are swapped, and
+/// 8-bit pixels sent as OW are two to a word with the first pixel in the low-order byte (PS3.5
+/// 8.1.1), so their bytes come pair-swapped on disk; as OB they are not swapped. pydicom reads
+/// its OBXXXX1A_expb test file so; dcm2niix v1.0.20260724 leaves the OW pairs swapped.
+#[test]
+fn big_endian_pixels_of_8_and_16_bits() {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_dictionary_std::tags;
+    for (bits, vr) in [(8u16, VR::OB), (8, VR::OW), (16, VR::OW)] {
+        let dir = tempfile::tempdir().unwrap();
+        let uid = format!("1.2.3.77.{bits}.{}", vr as u8);
+        let mut slices = stack(&uid, 3, [0.0, 0.0, 0.0], [0.0, 0.0, 4.0], AXIAL);
+        for (k, s) in slices.iter_mut().enumerate() {
+            s.bits = bits;
+            // Distinct values in 8 bits: 20 pixels per slice, slices 30 apart.
+            s.values = (0..20).map(|p| 30 * k as i32 + p + 1).collect();
+            let mut obj = slice_object(s, &format!("{uid}.{k}"));
+            let value = match (bits, vr) {
+                (8, VR::OB) => PrimitiveValue::U8(s.values.iter().map(|v| *v as u8).collect()),
+                // Two pixels a word, the first in the low byte.
+                (8, _) => PrimitiveValue::U16(
+                    s.values
+                        .chunks(2)
+                        .map(|p| p[0] as u16 | (p[1] as u16) << 8)
+                        .collect(),
+                ),
+                _ => PrimitiveValue::U16(s.values.iter().map(|v| *v as u16).collect()),
+            };
+            obj.put(DataElement::new(tags::PIXEL_DATA, vr, value));
+            write_object(
+                obj,
+                &dir.path().join(format!("{k}.dcm")),
+                "1.2.840.10008.1.2.2",
+            );
+        }
+        // On disk, an OW word of 8-bit pixels holds the second pixel first.
+        let bytes = std::fs::read(dir.path().join("0.dcm")).unwrap();
+        let first_two: &[u8] = match (bits, vr) {
+            (8, VR::OB) => &[1, 2],
+            (8, _) => &[2, 1],
+            _ => &[0, 1],
+        };
+        let pixels_at = bytes.len() - 20 * usize::from(bits / 8);
+        assert_eq!(
+            &bytes[pixels_at..pixels_at + 2],
+            first_two,
+            "{bits}-bit {vr:?}: pixel bytes as PS3.5 lays them out"
+        );
+        let v = &load_series_dir(dir.path()).unwrap()[0];
+        assert_world_matches(v, &slices);
+    }
+}
+
 #[test]
 fn b_values_at_one_position_split_into_volumes() {
     let dir = tempfile::tempdir().unwrap();
