@@ -28,6 +28,15 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Read every file whole, in parallel (the `cat`-like baseline): the bytes read.
+fn read_all(files: &[PathBuf]) -> usize {
+    use rayon::prelude::*;
+    files
+        .par_iter()
+        .map(|f| std::fs::read(f).map(|b| b.len()).unwrap_or(0))
+        .sum()
+}
+
 /// Best of `n` runs.
 fn best<F: FnMut()>(n: usize, mut f: F) -> Duration {
     (0..n)
@@ -76,11 +85,7 @@ fn main() {
 
     // Baseline: read every file (warm cache), in parallel like the scan.
     let read = best(3, || {
-        use rayon::prelude::*;
-        let total: usize = files
-            .par_iter()
-            .map(|f| std::fs::read(f).map(|b| b.len()).unwrap_or(0))
-            .sum();
+        let total = read_all(&files);
         assert!(total > 0);
     });
     let scan = best(3, || {
@@ -204,10 +209,7 @@ fn time_io_floor(
     std::fs::create_dir_all(out).expect("mkdir");
     before();
     let t = Instant::now();
-    let total: usize = files
-        .par_iter()
-        .map(|f| std::fs::read(f).map(|b| b.len()).unwrap_or(0))
-        .sum();
+    let total = read_all(files);
     written.par_iter().for_each(|(rel, size)| {
         let chunk = [1u8; 1 << 16];
         let path = out.join(rel);
@@ -280,10 +282,7 @@ fn cold(
     for _ in 0..3 {
         drop_page_cache();
         let t = Instant::now();
-        let total: usize = files
-            .par_iter()
-            .map(|f| std::fs::read(f).map(|b| b.len()).unwrap_or(0))
-            .sum();
+        let total = read_all(files);
         assert!(total > 0);
         best[0] = best[0].min(t.elapsed());
         // The same loop with the read-ahead ancilla's scan uses: ratios are given to both (the
