@@ -151,6 +151,11 @@ fn series_base(s: &Subject, study: &Study, spec: &SeriesSpec) -> InMemDicomObjec
     put(&mut o, tags::SCANNING_SEQUENCE, VR::CS, spec.sequence);
     put(&mut o, tags::SEQUENCE_VARIANT, VR::CS, "SK\\SP");
     put(&mut o, tags::MR_ACQUISITION_TYPE, VR::CS, "2D");
+    // Type 2 attributes of the MR Image and General Series modules, present and empty (unknown),
+    // as PS3.3 allows: the series are valid MR Image objects (dciodvfy).
+    put(&mut o, tags::SCAN_OPTIONS, VR::CS, "");
+    put(&mut o, tags::ECHO_TRAIN_LENGTH, VR::IS, "");
+    put(&mut o, tags::LATERALITY, VR::CS, "");
     put(&mut o, tags::ECHO_TIME, VR::DS, &ds(spec.echo_ms));
     put(
         &mut o,

@@ -12,7 +12,7 @@ use dicom_dictionary_std::{tags, uids};
 use ndarray::Array3;
 
 use super::anatomy::Tissue;
-use super::dicom_out::{ds, ds_multi, pixel_data_16, put, put_seq, put_us, write};
+use super::dicom_out::{code, ds, ds_multi, pixel_data_16, put, put_seq, put_us, write};
 use super::headers::{common, Study};
 use super::{PhantomError, Subject, Vendor};
 use crate::datetime::{format_dt, format_tm, split_epoch};
@@ -187,6 +187,29 @@ pub fn write_pet(s: &Subject, dir: &Path) -> Result<PetOut, PhantomError> {
     );
     put(&mut base, tags::SERIES_TYPE, VR::CS, "WHOLE BODY\\IMAGE");
     put(&mut base, tags::COUNTS_SOURCE, VR::CS, "EMISSION");
+    // The PET Series and NM/PET Patient Orientation modules' Type 2 attributes (PS3.3 C.8.9.1,
+    // C.8.4.6): no collimator; the patient's position (feet first, supine) as codes (SNOMED CT,
+    // CIDs 19-21), which a PET image gives instead of Patient Position (C.7.3.1: not present
+    // where the Patient Orientation Code Sequence is).
+    put(&mut base, tags::COLLIMATOR_TYPE, VR::CS, "NONE");
+    base.remove_element(tags::PATIENT_POSITION);
+    let mut recumbent = code("102538003", "SCT", "recumbent");
+    put_seq(
+        &mut recumbent,
+        tags::PATIENT_ORIENTATION_MODIFIER_CODE_SEQUENCE,
+        vec![code("40199007", "SCT", "supine")],
+    );
+    put_seq(
+        &mut base,
+        tags::PATIENT_ORIENTATION_CODE_SEQUENCE,
+        vec![recumbent],
+    );
+    put_seq(
+        &mut base,
+        tags::PATIENT_GANTRY_RELATIONSHIP_CODE_SEQUENCE,
+        vec![code("102541007", "SCT", "feet-first")],
+    );
+    put(&mut base, tags::LATERALITY, VR::CS, "");
     put(&mut base, tags::RECONSTRUCTION_METHOD, VR::LO, "OSEM 3i21s");
     put_us(&mut base, tags::NUMBER_OF_SLICES, DIMS[0] as u16);
     put(&mut base, tags::ACTUAL_FRAME_DURATION, VR::IS, "120000");
