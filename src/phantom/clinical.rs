@@ -60,7 +60,17 @@ pub fn write_tables(
     ]
     .map(String::from)
     .to_vec()];
-    for s in imaged.iter().chain(clinical_only) {
+    // Clinical-only subjects are numbered from 9000 (from the first thousand above the imaged
+    // subjects' numbers in a cohort that reaches 9000), so their USUBJIDs never meet an imaged
+    // subject's.
+    let first_clinical_only = (imaged.len() + 1).next_multiple_of(1000).max(9000);
+    let subjects = imaged.iter().map(|s| (s, None)).chain(
+        clinical_only
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s, Some(first_clinical_only + i))),
+    );
+    for (s, clinical_only_number) in subjects {
         let mut rng = Rng::new(seed, 5000 + s.index as u64);
         let arm_a = s.armcd == "A";
         let arm = if arm_a {
@@ -68,14 +78,9 @@ pub fn write_tables(
         } else {
             "Continue ICI"
         };
-        let usubjid = if s.index >= 1000 {
-            format!(
-                "ANC-{:02}-{:04}",
-                super::site_of(s.index),
-                9000 + s.index - 1000
-            )
-        } else {
-            s.usubjid.clone()
+        let usubjid = match clinical_only_number {
+            Some(number) => format!("ANC-{:02}-{number:04}", super::site_of(s.index)),
+            None => s.usubjid.clone(),
         };
         adsl.push(vec![
             "ANCILLA-RCC".into(),
@@ -93,7 +98,11 @@ pub fn write_tables(
             s.sex.into(),
         ]);
         // Planted relation through the tumour's true SUV (clinical-only subjects: baseline).
-        let suv = if s.index < 1000 { s.suv_ideal[1] } else { 10.0 };
+        let suv = if clinical_only_number.is_none() {
+            s.suv_ideal[1]
+        } else {
+            10.0
+        };
         let rate = 2f64.ln() / 20.0 * (0.15 * (suv - 10.0)).exp();
         let t_event = -rng.uniform().max(1e-12).ln() / rate;
         let t_censor = rng.range(12.0, 36.0);

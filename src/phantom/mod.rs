@@ -458,16 +458,31 @@ fn write_defect(
     }
 }
 
+/// The subjects with images in a cohort of `n`: n arm-A, plus one arm-B when n ≥ 5 (to be
+/// reported and excluded).
+fn imaged_subjects(seed: u64, n: usize) -> Vec<Subject> {
+    (0..n + usize::from(n >= 5))
+        .map(|i| Subject::new(seed, i, if i < n { "A" } else { "B" }))
+        .collect()
+}
+
+/// The arm-B subjects known only to the clinical tables of a cohort of `n` (`imaged` subjects
+/// with images): n/2 of them, indexed from the first thousand above every imaged subject's
+/// (1000 while fewer than 1000 are imaged), so no two subjects share an index.
+fn clinical_only_subjects(seed: u64, n: usize, imaged: usize) -> Vec<Subject> {
+    let first = imaged.max(1000).next_multiple_of(1000);
+    (0..(n / 2).max(1))
+        .map(|i| Subject::new(seed, first + i, "B"))
+        .collect()
+}
+
 /// Generate the cohort under `opts.out`.
 pub fn generate(opts: &PhantomOptions) -> Result<PhantomSummary, PhantomError> {
     if opts.subjects == 0 {
         return Err(PhantomError::NoSubjects);
     }
     let n = opts.subjects;
-    // Imaged subjects: n arm-A, plus one arm-B when n ≥ 5 (to be reported and excluded).
-    let imaged: Vec<Subject> = (0..n + usize::from(n >= 5))
-        .map(|i| Subject::new(opts.seed, i, if i < n { "A" } else { "B" }))
-        .collect();
+    let imaged = imaged_subjects(opts.seed, n);
     let defects = vec![
         Defect {
             subject: 0,
@@ -493,9 +508,7 @@ pub fn generate(opts: &PhantomOptions) -> Result<PhantomSummary, PhantomError> {
         files += f;
         truths.push(t);
     }
-    let clinical_only: Vec<Subject> = (0..(n / 2).max(1))
-        .map(|i| Subject::new(opts.seed, 1000 + i, "B"))
-        .collect();
+    let clinical_only = clinical_only_subjects(opts.seed, n, imaged.len());
     files += clinical::write_tables(
         &opts.out.join("clinical"),
         &imaged,
@@ -537,4 +550,46 @@ pub fn generate(opts: &PhantomOptions) -> Result<PhantomSummary, PhantomError> {
         subjects: imaged.len(),
         files: files + 2,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Column `name` of a CSV file written by the phantom.
+    fn column(path: &Path, name: &str) -> Vec<String> {
+        let mut r = csv::Reader::from_path(path).unwrap();
+        let at = r.headers().unwrap().iter().position(|h| h == name).unwrap();
+        r.records()
+            .map(|row| row.unwrap()[at].to_string())
+            .collect()
+    }
+
+    /// Regression (a 1000-subject cohort): the imaged arm-B subject (index 1000) and the first
+    /// clinical-only subject (then also index 1000) were one USUBJID twice in ADSL and ADTTE, the
+    /// imaged one's own USUBJID in none, and `ancilla run` stopped at link. Every ADSL USUBJID is
+    /// now unique and every imaged subject is in ADSL, below and above a thousand subjects.
+    #[test]
+    fn every_subject_has_its_own_usubjid_in_adsl() {
+        for n in [20, 999, 1000] {
+            let imaged = imaged_subjects(1, n);
+            let clinical_only = clinical_only_subjects(1, n, imaged.len());
+            let dir = tempfile::tempdir().unwrap();
+            clinical::write_tables(dir.path(), &imaged, &clinical_only, 1).unwrap();
+            let adsl = column(&dir.path().join("adsl.csv"), "USUBJID");
+            let unique: std::collections::BTreeSet<&String> = adsl.iter().collect();
+            assert_eq!(
+                unique.len(),
+                adsl.len(),
+                "{n} subjects: a USUBJID twice in ADSL"
+            );
+            assert_eq!(adsl.len(), imaged.len() + clinical_only.len());
+            for u in column(&dir.path().join("subject_map.csv"), "usubjid") {
+                assert!(
+                    unique.contains(&u),
+                    "{n} subjects: {u} imaged but not in ADSL"
+                );
+            }
+        }
+    }
 }
