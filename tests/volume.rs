@@ -3228,6 +3228,68 @@ fn an_unplaced_3d_acquisition_keeps_dicom_row_order_as_dcm2niix() {
     }
 }
 
+/// Regression (found making the phantom's enhanced T2 a valid object and converting it with
+/// dcm2niix v1.0.20260724 beside ancilla): an enhanced MR states its phase-encoding direction as
+/// COLUMN (PS3.3 C.8.13.5.4; classic files say COL) and may give its frequency only as the MR
+/// Imaging Modifier's TransmitterFrequency. ancilla read neither: no PhaseEncodingAxis, dim_info
+/// 0, "COLUMN" in the sidecar, no ImagingFrequency. dcm2niix gives "j", 57 (frequency 1, phase 2,
+/// slice 3), "COL" and the transmitter frequency; so does ancilla now.
+#[test]
+fn enhanced_mr_phase_direction_column_and_transmitter_frequency_as_dcm2niix() {
+    use dicom_core::value::DataSetSequence;
+    use dicom_core::{DataElement, Length, PrimitiveValue, VR};
+    use dicom_dictionary_std::tags;
+    use dicom_object::InMemDicomObject;
+    let seq = |tag, items: Vec<InMemDicomObject>| {
+        DataElement::new(tag, VR::SQ, DataSetSequence::new(items, Length::UNDEFINED))
+    };
+    let frames = stack("1.2.3.62", 3, [0.0, 0.0, 0.0], [0.0, 0.0, 5.0], AXIAL);
+    let groups = frames
+        .iter()
+        .map(|f| {
+            let ipp = format!("{}\\{}\\{}", f.ipp[0], f.ipp[1], f.ipp[2]);
+            InMemDicomObject::from_element_iter([seq(
+                tags::PLANE_POSITION_SEQUENCE,
+                vec![InMemDicomObject::from_element_iter([text_element(
+                    tags::IMAGE_POSITION_PATIENT,
+                    VR::DS,
+                    &ipp,
+                )])],
+            )])
+        })
+        .collect();
+    let mut obj = enhanced_mr(&frames[0], "1.2.3.62.1", groups);
+    obj.remove_element(tags::IMAGE_POSITION_PATIENT);
+    let shared = InMemDicomObject::from_element_iter([
+        seq(
+            tags::MRFOV_GEOMETRY_SEQUENCE,
+            vec![InMemDicomObject::from_element_iter([text_element(
+                tags::IN_PLANE_PHASE_ENCODING_DIRECTION,
+                VR::CS,
+                "COLUMN",
+            )])],
+        ),
+        seq(
+            tags::MR_IMAGING_MODIFIER_SEQUENCE,
+            vec![InMemDicomObject::from_element_iter([DataElement::new(
+                tags::TRANSMITTER_FREQUENCY,
+                VR::FD,
+                PrimitiveValue::from(63.68f64),
+            )])],
+        ),
+    ]);
+    obj.put(seq(tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE, vec![shared]));
+    let (_dir, nii) = convert_multiframe(obj, &frames, "t2");
+    assert_eq!(nii.len(), 1, "{nii:?}");
+    let side: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(nii[0].with_extension("json")).unwrap())
+            .unwrap();
+    assert_eq!(side["PhaseEncodingAxis"], "j", "{side:#}");
+    assert_eq!(side["InPlanePhaseEncodingDirectionDICOM"], "COL");
+    assert_eq!(side["ImagingFrequency"], 63.68);
+    assert_eq!(nifti::NiftiHeader::from_file(&nii[0]).unwrap().dim_info, 57);
+}
+
 /// An enhanced MR's acquisition parameters sit in its functional groups (MR Timing, MR Echo,
 /// MR FOV/Geometry, MR Modifier, MR Imaging Modifier sequences): the sidecar reads them there, as
 /// dcm2niix does, and writes its keys of the enhanced MR attributes. Modelled on pydicom-data's

@@ -147,7 +147,10 @@ pub(super) fn sidecar(
             if let Some(v) = str_of(&obj, tag).filter(|v| !v.is_empty()) {
                 // A list for ImageType only; other multi-valued attributes keep DICOM's
                 // backslashes, as dcm2niix writes them ("SequenceVariant": "SK\\SS").
-                let val = if name == "ImageType" {
+                let val = if name == "InPlanePhaseEncodingDirectionDICOM" && v == "COLUMN" {
+                    // An enhanced MR's term; dcm2niix writes the classic one.
+                    json!("COL")
+                } else if name == "ImageType" {
                     let others: Vec<_> =
                         [crate::ingest::header::ge_image_type(&obj), frame_component]
                             .into_iter()
@@ -305,7 +308,12 @@ pub(super) fn sidecar(
         ];
         for (name, tag, scale) in nums {
             // An enhanced MR's echo time is its frame's EffectiveEchoTime (dcm2niix's TE too).
-            let value = f64_of(&obj, tag).or_else(|| {
+            let value = if tag == tags::IMAGING_FREQUENCY {
+                crate::ingest::header::imaging_frequency(&obj)
+            } else {
+                f64_of(&obj, tag)
+            };
+            let value = value.or_else(|| {
                 (tag == tags::ECHO_TIME)
                     .then(|| f64_of(&obj, tags::EFFECTIVE_ECHO_TIME))
                     .flatten()

@@ -407,13 +407,20 @@ pub(crate) fn creator_element(
     private_block(obj, group, creator).map(|block| Tag(group, (block << 8) | low))
 }
 
-/// InPlanePhaseEncodingDirection: Some(true) for COL, Some(false) for ROW.
+/// InPlanePhaseEncodingDirection: Some(true) for COL (COLUMN in an enhanced MR's MR FOV/Geometry
+/// Sequence, PS3.3 C.8.13.5.4), Some(false) for ROW.
 pub(crate) fn phase_encoding_along_columns(obj: &InMemDicomObject) -> Option<bool> {
     match str_of(obj, tags::IN_PLANE_PHASE_ENCODING_DIRECTION)?.as_str() {
-        "COL" => Some(true),
+        "COL" | "COLUMN" => Some(true),
         "ROW" => Some(false),
         _ => None,
     }
+}
+
+/// ImagingFrequency (MHz), else an enhanced MR's TransmitterFrequency (0018,9098, in its MR
+/// Imaging Modifier Sequence), which dcm2niix reads as the imaging frequency.
+pub(crate) fn imaging_frequency(obj: &InMemDicomObject) -> Option<f64> {
+    f64_of(obj, tags::IMAGING_FREQUENCY).or_else(|| f64_of(obj, tags::TRANSMITTER_FREQUENCY))
 }
 
 /// A number at the top level (`tag`), else `inner` in the shared functional groups' item

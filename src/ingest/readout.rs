@@ -121,7 +121,7 @@ pub fn readout_keys(
                 .filter(|w| w.is_finite() && *w != 0.0);
         if let Some(w) = wfs {
             keys.push(("WaterFatShift", json!(significant6(w))));
-            let freq = positive(f64_of(obj, tags::IMAGING_FREQUENCY));
+            let freq = positive(super::header::imaging_frequency(obj));
             let etl = echo_train_length(obj).filter(|n| *n > 0);
             if let (None, Some(f), Some(etl), Some(pe)) =
                 (bandwidth, freq, etl, recon_pe.filter(|pe| *pe > 1))
