@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use dicom_core::{DataElement, PrimitiveValue, VR};
+use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::{tags, uids};
 use dicom_object::InMemDicomObject;
 use ndarray::Array3;
@@ -56,6 +56,50 @@ fn base(s: &Subject, class: &str, modality: &str, series: &str, number: &str) ->
 }
 
 /// Write the SEG of the PET labels; returns the number of files (1).
+/// A SEG's Multi-frame Dimension module (PS3.3 C.7.6.17, as C.8.20.2 uses it): frames indexed
+/// by Referenced Segment Number, then by Image Position (Patient), under `dimension_uid`.
+fn seg_dimensions(o: &mut InMemDicomObject, dimension_uid: &str) {
+    let mut organization = InMemDicomObject::new_empty();
+    put(
+        &mut organization,
+        tags::DIMENSION_ORGANIZATION_UID,
+        VR::UI,
+        dimension_uid,
+    );
+    put_seq(o, tags::DIMENSION_ORGANIZATION_SEQUENCE, vec![organization]);
+    let index = |pointer: Tag, group: Tag| {
+        let mut i = InMemDicomObject::new_empty();
+        put(
+            &mut i,
+            tags::DIMENSION_ORGANIZATION_UID,
+            VR::UI,
+            dimension_uid,
+        );
+        for (tag, value) in [
+            (tags::DIMENSION_INDEX_POINTER, pointer),
+            (tags::FUNCTIONAL_GROUP_POINTER, group),
+        ] {
+            i.put(DataElement::new(
+                tag,
+                VR::AT,
+                PrimitiveValue::Tags(vec![value].into()),
+            ));
+        }
+        i
+    };
+    put_seq(
+        o,
+        tags::DIMENSION_INDEX_SEQUENCE,
+        vec![
+            index(
+                tags::REFERENCED_SEGMENT_NUMBER,
+                tags::SEGMENT_IDENTIFICATION_SEQUENCE,
+            ),
+            index(tags::IMAGE_POSITION_PATIENT, tags::PLANE_POSITION_SEQUENCE),
+        ],
+    );
+}
+
 pub fn write_seg(s: &Subject, labels: &Array3<u8>, dir: &Path) -> Result<usize, PhantomError> {
     let g = pet::geometry();
     let [nk, rows, cols] = pet::DIMS;
@@ -63,6 +107,9 @@ pub fn write_seg(s: &Subject, labels: &Array3<u8>, dir: &Path) -> Result<usize, 
     put(&mut o, tags::SERIES_DESCRIPTION, VR::LO, "Core lab ROIs");
     put(&mut o, tags::IMAGE_TYPE, VR::CS, "DERIVED\\PRIMARY");
     put(&mut o, tags::CONTENT_LABEL, VR::CS, "ROIS");
+    put(&mut o, tags::CONTENT_DESCRIPTION, VR::LO, "Core lab ROIs");
+    put(&mut o, tags::SOFTWARE_VERSIONS, VR::LO, "ancilla phantom");
+    seg_dimensions(&mut o, &s.uid("1.4.9"));
     put(&mut o, tags::CONTENT_CREATOR_NAME, VR::PN, &s.id.performing);
     put(&mut o, tags::SEGMENTATION_TYPE, VR::CS, "BINARY");
     put(&mut o, tags::LOSSY_IMAGE_COMPRESSION, VR::CS, "00");
@@ -160,15 +207,36 @@ pub fn write_seg(s: &Subject, labels: &Array3<u8>, dir: &Path) -> Result<usize, 
             let mut id = InMemDicomObject::new_empty();
             put_us(&mut id, tags::REFERENCED_SEGMENT_NUMBER, u16::from(l));
             put_seq(&mut f, tags::SEGMENT_IDENTIFICATION_SEQUENCE, vec![id]);
+            // Frame Content: indexed by segment and slice (as `seg_dimensions` declares).
+            let mut content = InMemDicomObject::new_empty();
+            content.put(DataElement::new(
+                tags::DIMENSION_INDEX_VALUES,
+                VR::UL,
+                PrimitiveValue::U32(vec![u32::from(l), k as u32 + 1].into()),
+            ));
+            put_seq(&mut f, tags::FRAME_CONTENT_SEQUENCE, vec![content]);
+            // Derived from its PET slice by segmentation (DCM 113076), which is the source
+            // image of the operation (DCM 121322).
             let mut derivation = InMemDicomObject::new_empty();
             put_seq(
                 &mut derivation,
-                tags::SOURCE_IMAGE_SEQUENCE,
-                vec![reference(
-                    uids::POSITRON_EMISSION_TOMOGRAPHY_IMAGE_STORAGE,
-                    &sop_of_slice(s, k),
+                tags::DERIVATION_CODE_SEQUENCE,
+                vec![code("113076", "DCM", "Segmentation")],
+            );
+            let mut source = reference(
+                uids::POSITRON_EMISSION_TOMOGRAPHY_IMAGE_STORAGE,
+                &sop_of_slice(s, k),
+            );
+            put_seq(
+                &mut source,
+                tags::PURPOSE_OF_REFERENCE_CODE_SEQUENCE,
+                vec![code(
+                    "121322",
+                    "DCM",
+                    "Source image for image processing operation",
                 )],
             );
+            put_seq(&mut derivation, tags::SOURCE_IMAGE_SEQUENCE, vec![source]);
             put_seq(&mut f, tags::DERIVATION_IMAGE_SEQUENCE, vec![derivation]);
             per_frame.push(f);
             if l == 1 {

@@ -18,6 +18,7 @@ pub mod anatomy;
 mod clinical;
 mod dicom_out;
 pub mod dicom_rois;
+mod enhanced_mr_iod;
 mod headers;
 pub mod identity;
 pub mod mri;

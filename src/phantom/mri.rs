@@ -11,6 +11,7 @@ use dicom_object::InMemDicomObject;
 use ndarray::Array3;
 
 use super::dicom_out::{ds, ds_multi, pixel_data_16, put, put_seq, put_us, write};
+use super::enhanced_mr_iod;
 use super::headers::{common, Study};
 use super::pet::label_grid;
 use super::{PhantomError, Subject};
@@ -399,6 +400,8 @@ fn write_enhanced_t2(
     put(&mut o, tags::MR_ACQUISITION_TYPE, VR::CS, "2D");
     put(&mut o, tags::MAGNETIC_FIELD_STRENGTH, VR::DS, "1.5");
     put(&mut o, tags::NUMBER_OF_FRAMES, VR::IS, &n.to_string());
+    let frame_time = format!("{}{}", study.date, study.time);
+    enhanced_mr_iod::image_level(&mut o, "T2", &s.uid("2.2.9"));
     put_us(&mut o, tags::ROWS, spec.dims[1] as u16);
     put_us(&mut o, tags::COLUMNS, spec.dims[2] as u16);
     // Shared functional groups.
@@ -443,6 +446,7 @@ fn write_enhanced_t2(
         VR::DS,
         PrimitiveValue::from("90"),
     ));
+    enhanced_mr_iod::timing(&mut timing);
     put_seq(
         &mut shared,
         tags::MR_TIMING_AND_RELATED_PARAMETERS_SEQUENCE,
@@ -458,12 +462,12 @@ fn write_enhanced_t2(
     put_seq(
         &mut shared,
         tags::MR_IMAGE_FRAME_TYPE_SEQUENCE,
-        vec![item(
-            tags::FRAME_TYPE,
-            VR::CS,
+        vec![enhanced_mr_iod::frame_type_item(
             "ORIGINAL\\PRIMARY\\T2\\NONE",
+            "T2",
         )],
     );
+    enhanced_mr_iod::shared_groups(&mut shared, (spec.dims[1] as u16, spec.dims[2] as u16));
     put_seq(
         &mut o,
         tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE,
@@ -482,6 +486,7 @@ fn write_enhanced_t2(
             PrimitiveValue::from((k + 1) as u32),
         ));
         put(&mut content, tags::STACK_ID, VR::SH, "1");
+        enhanced_mr_iod::frame_content(&mut content, (k + 1) as u32, &frame_time);
         put_seq(&mut fg, tags::FRAME_CONTENT_SEQUENCE, vec![content]);
         put_seq(
             &mut fg,
