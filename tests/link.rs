@@ -160,6 +160,36 @@ fn unknown_subjects_are_errors() {
     assert!(e.contains("features.csv row 6 column subject_id"), "{e}");
 }
 
+/// Regression (a 1000-subject run whose ADSL lacked one imaged subject): each of the subject's
+/// 639 feature rows was an error of its own and the message ran to 645 lines. A subject not in
+/// ADSL is now one error (its first row and the count), and a message lists at most 50 errors
+/// and how many more.
+#[test]
+fn errors_are_one_per_unknown_subject_and_at_most_fifty_listed() {
+    let mut feats = FEATS.to_string();
+    for i in 0..300 {
+        feats.push_str(&format!("Q7,pt,,suvbw,tumor,f{i},1,g/ml\n"));
+    }
+    let e = error_of(ADSL, ADTTE, PATH, &feats);
+    assert!(
+        e.contains(
+            "features.csv row 6 column subject_id: subject \"Q7\" is not in ADSL (300 rows)"
+        ),
+        "{e}"
+    );
+    assert!(e.contains("1 validation error(s)"), "{e}");
+    // 80 unknown subjects in ADTTE: 80 errors, 50 of them listed.
+    let mut adtte = ADTTE.to_string();
+    for i in 0..80 {
+        adtte.push_str(&format!("Z{i},PFS,p,1,MONTHS,0,,,\n"));
+    }
+    let e = error_of(ADSL, &adtte, PATH, FEATS);
+    assert!(e.contains("80 validation error(s)"), "{e}");
+    assert!(e.contains("USUBJID Z49 is not in ADSL"), "{e}");
+    assert!(!e.contains("USUBJID Z50 is not in ADSL"), "{e}");
+    assert!(e.contains("... and 30 more"), "{e}");
+}
+
 #[test]
 fn missing_pathology_for_an_imaged_subject() {
     let e = error_of(

@@ -20,10 +20,28 @@ pub enum ClinicalError {
     Table(#[from] TableError),
     #[error("{path}: missing column {column}")]
     MissingColumn { path: PathBuf, column: &'static str },
-    #[error("{} validation error(s):\n{}", .0.len(), .0.join("\n"))]
+    #[error("{}", invalid_summary(.0))]
     Invalid(Vec<String>),
     #[error("{0}")]
     Usage(String),
+}
+
+/// How many validation errors a message lists before it counts the rest.
+const ERRORS_SHOWN: usize = 50;
+
+/// "N validation error(s):" and the first `ERRORS_SHOWN` of them, then how many more: a table
+/// wrong throughout (a shifted column, a wrong file) gives one line per row, which would bury the
+/// terminal.
+fn invalid_summary(errors: &[String]) -> String {
+    let mut s = format!("{} validation error(s):", errors.len());
+    for e in errors.iter().take(ERRORS_SHOWN) {
+        s.push('\n');
+        s.push_str(e);
+    }
+    if errors.len() > ERRORS_SHOWN {
+        s.push_str(&format!("\n... and {} more", errors.len() - ERRORS_SHOWN));
+    }
+    s
 }
 
 impl crate::ExitCode for ClinicalError {
@@ -434,15 +452,12 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
     let mut wide: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     let mut names: BTreeSet<String> = BTreeSet::new();
     let mut arm_b_imaged: BTreeSet<String> = BTreeSet::new();
-    let features_path = opts.features.clone();
+    // A subject not in ADSL: its first row and how many (hundreds of rows each).
+    let mut unknown: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     TextTable::for_each_row(&opts.features, &cols, |r, row| {
         let id = row[0];
         match arm.get(id).map(String::as_str) {
-            None => errors.push(format!(
-                "{} row {} column subject_id: subject {id:?} is not in ADSL",
-                features_path.display(),
-                r + 2
-            )),
+            None => unknown.entry(id.to_string()).or_insert((r + 2, 0)).1 += 1,
             Some("A") => {
                 let name = wide_name(row[1], row[2], row[3], row[4]);
                 let cell = wide.entry(id.to_string()).or_default();
@@ -465,6 +480,15 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
             column,
         },
     })?;
+    let mut unknown: Vec<(String, (usize, usize))> = unknown.into_iter().collect();
+    unknown.sort_by_key(|(_, (first, _))| *first);
+    for (id, (first, rows)) in unknown {
+        errors.push(format!(
+            "{} row {first} column subject_id: subject {id:?} is not in ADSL ({rows} row{})",
+            opts.features.display(),
+            if rows == 1 { "" } else { "s" }
+        ));
+    }
     for id in &arm_b_imaged {
         warnings.push(format!("{id}: arm B subject with imaging, kept out of the analysis (the ancillary study is arm A)"));
     }
