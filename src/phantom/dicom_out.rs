@@ -29,6 +29,35 @@ pub fn put_seq(o: &mut InMemDicomObject, tag: Tag, items: Vec<InMemDicomObject>)
     ));
 }
 
+/// A Multi-frame Dimension module (PS3.3 C.7.6.17): one organisation, `uid`, whose frames are
+/// indexed by each `(attribute, functional group sequence that holds it)` of `indices` in turn.
+pub fn put_dimensions(o: &mut InMemDicomObject, uid: &str, indices: &[(Tag, Tag)]) {
+    let with_uid = || {
+        let mut i = InMemDicomObject::new_empty();
+        put(&mut i, tags::DIMENSION_ORGANIZATION_UID, VR::UI, uid);
+        i
+    };
+    put_seq(o, tags::DIMENSION_ORGANIZATION_SEQUENCE, vec![with_uid()]);
+    let items = indices
+        .iter()
+        .map(|&(pointer, group)| {
+            let mut i = with_uid();
+            for (tag, value) in [
+                (tags::DIMENSION_INDEX_POINTER, pointer),
+                (tags::FUNCTIONAL_GROUP_POINTER, group),
+            ] {
+                i.put(DataElement::new(
+                    tag,
+                    VR::AT,
+                    PrimitiveValue::Tags(vec![value].into()),
+                ));
+            }
+            i
+        })
+        .collect();
+    put_seq(o, tags::DIMENSION_INDEX_SEQUENCE, items);
+}
+
 /// A code sequence item.
 pub fn code(value: &str, scheme: &str, meaning: &str) -> InMemDicomObject {
     let mut c = InMemDicomObject::new_empty();

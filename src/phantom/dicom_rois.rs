@@ -7,13 +7,13 @@
 
 use std::path::Path;
 
-use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
+use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::{tags, uids};
 use dicom_object::InMemDicomObject;
 use ndarray::Array3;
 
 use super::anatomy::{Ellipsoid, LABELS};
-use super::dicom_out::{code, ds, ds_multi, put, put_seq, put_us, write};
+use super::dicom_out::{code, ds, ds_multi, put, put_dimensions, put_seq, put_us, write};
 use super::headers::common;
 use super::{pet, PhantomError, Subject};
 
@@ -56,50 +56,6 @@ fn base(s: &Subject, class: &str, modality: &str, series: &str, number: &str) ->
 }
 
 /// Write the SEG of the PET labels; returns the number of files (1).
-/// A SEG's Multi-frame Dimension module (PS3.3 C.7.6.17, as C.8.20.2 uses it): frames indexed
-/// by Referenced Segment Number, then by Image Position (Patient), under `dimension_uid`.
-fn seg_dimensions(o: &mut InMemDicomObject, dimension_uid: &str) {
-    let mut organization = InMemDicomObject::new_empty();
-    put(
-        &mut organization,
-        tags::DIMENSION_ORGANIZATION_UID,
-        VR::UI,
-        dimension_uid,
-    );
-    put_seq(o, tags::DIMENSION_ORGANIZATION_SEQUENCE, vec![organization]);
-    let index = |pointer: Tag, group: Tag| {
-        let mut i = InMemDicomObject::new_empty();
-        put(
-            &mut i,
-            tags::DIMENSION_ORGANIZATION_UID,
-            VR::UI,
-            dimension_uid,
-        );
-        for (tag, value) in [
-            (tags::DIMENSION_INDEX_POINTER, pointer),
-            (tags::FUNCTIONAL_GROUP_POINTER, group),
-        ] {
-            i.put(DataElement::new(
-                tag,
-                VR::AT,
-                PrimitiveValue::Tags(vec![value].into()),
-            ));
-        }
-        i
-    };
-    put_seq(
-        o,
-        tags::DIMENSION_INDEX_SEQUENCE,
-        vec![
-            index(
-                tags::REFERENCED_SEGMENT_NUMBER,
-                tags::SEGMENT_IDENTIFICATION_SEQUENCE,
-            ),
-            index(tags::IMAGE_POSITION_PATIENT, tags::PLANE_POSITION_SEQUENCE),
-        ],
-    );
-}
-
 pub fn write_seg(s: &Subject, labels: &Array3<u8>, dir: &Path) -> Result<usize, PhantomError> {
     let g = pet::geometry();
     let [nk, rows, cols] = pet::DIMS;
@@ -109,7 +65,18 @@ pub fn write_seg(s: &Subject, labels: &Array3<u8>, dir: &Path) -> Result<usize, 
     put(&mut o, tags::CONTENT_LABEL, VR::CS, "ROIS");
     put(&mut o, tags::CONTENT_DESCRIPTION, VR::LO, "Core lab ROIs");
     put(&mut o, tags::SOFTWARE_VERSIONS, VR::LO, "ancilla phantom");
-    seg_dimensions(&mut o, &s.uid("1.4.9"));
+    // Frames indexed by segment, then position (PS3.3 C.8.20.2).
+    put_dimensions(
+        &mut o,
+        &s.uid("1.4.9"),
+        &[
+            (
+                tags::REFERENCED_SEGMENT_NUMBER,
+                tags::SEGMENT_IDENTIFICATION_SEQUENCE,
+            ),
+            (tags::IMAGE_POSITION_PATIENT, tags::PLANE_POSITION_SEQUENCE),
+        ],
+    );
     put(&mut o, tags::CONTENT_CREATOR_NAME, VR::PN, &s.id.performing);
     put(&mut o, tags::SEGMENTATION_TYPE, VR::CS, "BINARY");
     put(&mut o, tags::LOSSY_IMAGE_COMPRESSION, VR::CS, "00");
@@ -207,7 +174,7 @@ pub fn write_seg(s: &Subject, labels: &Array3<u8>, dir: &Path) -> Result<usize, 
             let mut id = InMemDicomObject::new_empty();
             put_us(&mut id, tags::REFERENCED_SEGMENT_NUMBER, u16::from(l));
             put_seq(&mut f, tags::SEGMENT_IDENTIFICATION_SEQUENCE, vec![id]);
-            // Frame Content: indexed by segment and slice (as `seg_dimensions` declares).
+            // Frame Content: indexed by segment and slice (as the dimensions above declare).
             let mut content = InMemDicomObject::new_empty();
             content.put(DataElement::new(
                 tags::DIMENSION_INDEX_VALUES,

@@ -12,7 +12,7 @@ use dicom_core::{DataElement, Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
-use super::dicom_out::{code, put, put_seq, put_us};
+use super::dicom_out::{code, put, put_dimensions, put_seq, put_us};
 
 /// Coded-string attributes, each put with its value.
 fn put_cs(o: &mut InMemDicomObject, values: &[(Tag, &str)]) {
@@ -78,44 +78,13 @@ pub fn image_level(o: &mut InMemDicomObject, contrast: &str, dimension_uid: &str
     put_seq(o, tags::ACQUISITION_CONTEXT_SEQUENCE, vec![]);
     // Frames indexed by stack and position in the stack (Frame Content's StackID and
     // InStackPositionNumber).
-    put_seq(
+    put_dimensions(
         o,
-        tags::DIMENSION_ORGANIZATION_SEQUENCE,
-        vec![{
-            let mut i = InMemDicomObject::new_empty();
-            put(
-                &mut i,
-                tags::DIMENSION_ORGANIZATION_UID,
-                VR::UI,
-                dimension_uid,
-            );
-            i
-        }],
-    );
-    let index = |pointer: Tag| {
-        let mut i = InMemDicomObject::new_empty();
-        put(
-            &mut i,
-            tags::DIMENSION_ORGANIZATION_UID,
-            VR::UI,
-            dimension_uid,
-        );
-        i.put(DataElement::new(
-            tags::DIMENSION_INDEX_POINTER,
-            VR::AT,
-            PrimitiveValue::Tags(vec![pointer].into()),
-        ));
-        i.put(DataElement::new(
-            tags::FUNCTIONAL_GROUP_POINTER,
-            VR::AT,
-            PrimitiveValue::Tags(vec![tags::FRAME_CONTENT_SEQUENCE].into()),
-        ));
-        i
-    };
-    put_seq(
-        o,
-        tags::DIMENSION_INDEX_SEQUENCE,
-        vec![index(tags::STACK_ID), index(tags::IN_STACK_POSITION_NUMBER)],
+        dimension_uid,
+        &[
+            (tags::STACK_ID, tags::FRAME_CONTENT_SEQUENCE),
+            (tags::IN_STACK_POSITION_NUMBER, tags::FRAME_CONTENT_SEQUENCE),
+        ],
     );
 }
 
@@ -178,27 +147,34 @@ pub fn shared_groups(shared: &mut InMemDicomObject, rows_cols: (u16, u16)) {
             (tags::PARALLEL_ACQUISITION, "NO"),
         ])],
     );
-    let mut receive = item_of(&[
-        (tags::RECEIVE_COIL_TYPE, "BODY"),
-        (tags::QUADRATURE_RECEIVE_COIL, "NO"),
-    ]);
-    put(&mut receive, tags::RECEIVE_COIL_NAME, VR::SH, "Body");
-    put(
-        &mut receive,
-        tags::RECEIVE_COIL_MANUFACTURER_NAME,
-        VR::LO,
-        "",
+    // Body coils, maker unknown (Type 2, empty).
+    let coil = |terms: &[(Tag, &str)], name: Tag, maker: Tag| {
+        let mut c = item_of(terms);
+        put(&mut c, name, VR::SH, "Body");
+        put(&mut c, maker, VR::LO, "");
+        c
+    };
+    put_seq(
+        shared,
+        tags::MR_RECEIVE_COIL_SEQUENCE,
+        vec![coil(
+            &[
+                (tags::RECEIVE_COIL_TYPE, "BODY"),
+                (tags::QUADRATURE_RECEIVE_COIL, "NO"),
+            ],
+            tags::RECEIVE_COIL_NAME,
+            tags::RECEIVE_COIL_MANUFACTURER_NAME,
+        )],
     );
-    put_seq(shared, tags::MR_RECEIVE_COIL_SEQUENCE, vec![receive]);
-    let mut transmit = item_of(&[(tags::TRANSMIT_COIL_TYPE, "BODY")]);
-    put(&mut transmit, tags::TRANSMIT_COIL_NAME, VR::SH, "Body");
-    put(
-        &mut transmit,
-        tags::TRANSMIT_COIL_MANUFACTURER_NAME,
-        VR::LO,
-        "",
+    put_seq(
+        shared,
+        tags::MR_TRANSMIT_COIL_SEQUENCE,
+        vec![coil(
+            &[(tags::TRANSMIT_COIL_TYPE, "BODY")],
+            tags::TRANSMIT_COIL_NAME,
+            tags::TRANSMIT_COIL_MANUFACTURER_NAME,
+        )],
     );
-    put_seq(shared, tags::MR_TRANSMIT_COIL_SEQUENCE, vec![transmit]);
     // Field of view: phase encoded along the columns, every k-space line sampled.
     let mut fov = item_of(&[(tags::IN_PLANE_PHASE_ENCODING_DIRECTION, "COLUMN")]);
     put_us(
