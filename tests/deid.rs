@@ -693,7 +693,7 @@ fn an_overlay_goes_whole_and_type_3_sequences_are_removed_not_emptied() {
 }
 
 /// The errors dciodvfy (dicom3tools, David Clunie's IOD validator; Debian `dicom3tools`) reports
-/// for a file, values and UIDs cut out so that an original and its release compare.
+/// for a file, values and UIDs cut out (a failure shows no value of the file).
 fn iod_errors(dciodvfy: &Path, file: &Path) -> BTreeSet<String> {
     let o = std::process::Command::new(dciodvfy)
         .arg(file)

@@ -147,10 +147,7 @@ pub(super) fn sidecar(
             if let Some(v) = str_of(&obj, tag).filter(|v| !v.is_empty()) {
                 // A list for ImageType only; other multi-valued attributes keep DICOM's
                 // backslashes, as dcm2niix writes them ("SequenceVariant": "SK\\SS").
-                let val = if name == "InPlanePhaseEncodingDirectionDICOM" && v == "COLUMN" {
-                    // An enhanced MR's term; dcm2niix writes the classic one.
-                    json!("COL")
-                } else if name == "ImageType" {
+                let val = if name == "ImageType" {
                     let others: Vec<_> =
                         [crate::ingest::header::ge_image_type(&obj), frame_component]
                             .into_iter()
@@ -307,22 +304,17 @@ pub(super) fn sidecar(
             ("PatientWeight", tags::PATIENT_WEIGHT, 1.0),
         ];
         for (name, tag, scale) in nums {
-            // An enhanced MR's echo time is its frame's EffectiveEchoTime (dcm2niix's TE too).
-            let value = if tag == tags::IMAGING_FREQUENCY {
-                crate::ingest::header::imaging_frequency(&obj)
-            } else {
-                f64_of(&obj, tag)
-            };
-            let value = value.or_else(|| {
-                (tag == tags::ECHO_TIME)
-                    .then(|| f64_of(&obj, tags::EFFECTIVE_ECHO_TIME))
-                    .flatten()
-            });
-            // GE's epiRT group delay is part of its repetition time.
-            let value = if tag == tags::REPETITION_TIME {
-                crate::ingest::ge::repetition_time_ms(&obj, value)
-            } else {
-                value
+            let value = match tag {
+                // An enhanced MR's echo time is its frame's EffectiveEchoTime (dcm2niix's TE too).
+                tags::ECHO_TIME => {
+                    f64_of(&obj, tag).or_else(|| f64_of(&obj, tags::EFFECTIVE_ECHO_TIME))
+                }
+                tags::IMAGING_FREQUENCY => crate::ingest::header::imaging_frequency(&obj),
+                // GE's epiRT group delay is part of its repetition time.
+                tags::REPETITION_TIME => {
+                    crate::ingest::ge::repetition_time_ms(&obj, f64_of(&obj, tag))
+                }
+                _ => f64_of(&obj, tag),
             };
             if let Some(v) = value {
                 // Six significant digits, as dcm2niix prints them (%g); the imaging frequency

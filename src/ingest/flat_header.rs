@@ -15,9 +15,10 @@
 //! Units, DecayCorrection and RadiopharmaceuticalInformationSequence, say); those are lifted whole,
 //! as the classic header had them.
 
-use dicom_core::value::Value;
+use dicom_core::value::{PrimitiveValue, Value};
 use dicom_core::Tag;
 use dicom_dictionary_std::tags;
+use dicom_object::mem::InMemElement;
 use dicom_object::InMemDicomObject;
 
 use super::header::first_item;
@@ -59,11 +60,25 @@ fn lift(item: &InMemDicomObject, out: &mut InMemDicomObject) {
                 }
             }
             _ if liftable(tag) => {
-                out.put(e.clone());
+                out.put(classic_term(e));
             }
             _ => {}
         }
     }
+}
+
+/// `e` with the enhanced MR's term for its value replaced by the classic header's where the two
+/// differ: InPlanePhaseEncodingDirection COLUMN (MR FOV/Geometry, PS3.3 C.8.13.5.4) is a classic
+/// file's COL, as dcm2niix reads it.
+fn classic_term(e: &InMemElement) -> InMemElement {
+    let tag = e.header().tag;
+    if tag == tags::IN_PLANE_PHASE_ENCODING_DIRECTION
+        && e.to_str()
+            .is_ok_and(|v| v.trim_end_matches(['\0', ' ']) == "COLUMN")
+    {
+        return InMemElement::new(tag, e.vr(), PrimitiveValue::from("COL"));
+    }
+    e.clone()
 }
 
 /// Unassigned Shared Converted Attributes Sequence (0020,9170) and Unassigned Per-Frame Converted

@@ -407,11 +407,11 @@ pub(crate) fn creator_element(
     private_block(obj, group, creator).map(|block| Tag(group, (block << 8) | low))
 }
 
-/// InPlanePhaseEncodingDirection: Some(true) for COL (COLUMN in an enhanced MR's MR FOV/Geometry
-/// Sequence, PS3.3 C.8.13.5.4), Some(false) for ROW.
+/// InPlanePhaseEncodingDirection: Some(true) for COL, Some(false) for ROW (an enhanced MR's
+/// COLUMN is COL once its header is flattened, [`super::flat_header`]).
 pub(crate) fn phase_encoding_along_columns(obj: &InMemDicomObject) -> Option<bool> {
     match str_of(obj, tags::IN_PLANE_PHASE_ENCODING_DIRECTION)?.as_str() {
-        "COL" | "COLUMN" => Some(true),
+        "COL" => Some(true),
         "ROW" => Some(false),
         _ => None,
     }
