@@ -4,7 +4,8 @@
 //! `ingest` (scan, inventory) → `deid` (PS3.15 Annex E) → `volume` (series → volumes, NIfTI) →
 //! `roi` (masks) → `quant` (QIBA SUV, IBSI features) → `convert` (series → NIfTI files) →
 //! `clinical` (CDISC ADaM tables, linkage) → `stats` (survival, ROC) → `report` → `pipeline`.
-//! `phantom` writes the synthetic cohort every test and demo uses. `atomic` writes files.
+//! `phantom` writes the synthetic cohort every test and demo uses. `atomic` writes files;
+//! `folders` keeps outputs out of inputs.
 //!
 //! Every stage reports bad input with a reason and goes on; no stage writes PHI.
 
@@ -13,6 +14,7 @@ pub mod clinical;
 pub mod convert;
 pub mod datetime;
 pub mod deid;
+pub mod folders;
 pub mod ingest;
 pub mod memory;
 pub mod phantom;

@@ -474,6 +474,60 @@ fn missing_or_conflicting_input_is_refused() {
     );
 }
 
+/// An output folder inside the folder a command reads is refused before anything is written:
+/// a rerun read its own outputs back as input (`run` met its released copies as 90 series and
+/// 2,503 files not released; `convert` its NIfTI files as rejected "not DICOM" files), and a
+/// site's export is not to be written to.
+#[test]
+fn output_inside_the_input_is_refused_by_convert_deid_and_run() {
+    let d = tempfile::tempdir().unwrap();
+    let cohort = d.path().join("cohort");
+    phantom(&cohort, "1", "2", &[]);
+    let input = cohort.join("site-export");
+    let files_before = ancilla::ingest::walk::walk(std::slice::from_ref(&input)).files;
+    let refused = |args: &[&str]| {
+        let o = ancilla(args);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("lies inside the input"), "{err}");
+    };
+    let inside = input.join("ancilla-out");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    refused(&["convert", &s(&input), "--out", &s(&inside)]);
+    // The input itself, written through `..`.
+    refused(&["convert", &s(&input), "--out", &s(&inside.join(".."))]);
+    refused(&[
+        "deid",
+        &s(&input),
+        "--out",
+        &s(&inside),
+        "--key",
+        &s(&cohort.join("key.bin")),
+        "--subjects",
+        &s(&cohort.join("clinical/subject_map.csv")),
+    ]);
+    let cfg = config(
+        d.path(),
+        &format!(
+            "[output]\ndir = \"{}\"\n[input]\ndicom = \"{}\"\nmasks = \"{}\"\n[deid]\nkey = \"{}\"\nsubjects = \"{}\"\n",
+            inside.display(),
+            input.display(),
+            cohort.join("masks").display(),
+            cohort.join("key.bin").display(),
+            cohort.join("clinical/subject_map.csv").display()
+        ),
+    );
+    refused(&["run", &s(&cfg)]);
+    assert_eq!(
+        ancilla::ingest::walk::walk(std::slice::from_ref(&input)).files,
+        files_before
+    );
+    // Beside the input (and the input inside the output, as the pipeline's own convert reads
+    // out/deid into out/nifti) is fine.
+    let o = ancilla(&["convert", &s(&input), "--out", &s(&cohort.join("nifti"))]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 #[test]
 fn unreadable_config_and_bad_shard_are_usage_errors() {
     let o = ancilla(&["run", "/nonexistent/p.toml"]);

@@ -36,6 +36,8 @@ pub enum ConvertError {
     Scan(#[from] ingest::IngestError),
     #[error("cannot write {path}: {message}")]
     Write { path: PathBuf, message: String },
+    #[error("{0}")]
+    OutputInsideInput(String),
 }
 
 impl crate::ExitCode for ConvertError {
@@ -43,6 +45,7 @@ impl crate::ExitCode for ConvertError {
         match self {
             ConvertError::Scan(e) => crate::ExitCode::exit_code(e),
             ConvertError::Write { .. } => 1,
+            ConvertError::OutputInsideInput(_) => 2,
         }
     }
 }
@@ -380,6 +383,11 @@ pub fn convert(
     gzip: bool,
     quiet: bool,
 ) -> Result<ConvertReport, ConvertError> {
+    if crate::folders::lies_within(out, input) {
+        return Err(ConvertError::OutputInsideInput(
+            crate::folders::inside_input_message(out, input),
+        ));
+    }
     let inv = ingest::scan_paths_to_convert(&[input.to_path_buf()])?;
     let mut report = ConvertReport::default();
     let image_count = inv.series.iter().filter(|s| s.is_image()).count();

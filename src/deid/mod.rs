@@ -48,6 +48,8 @@ pub enum DeidError {
     Config { path: PathBuf, what: String },
     #[error("input {0} does not exist")]
     MissingInput(PathBuf),
+    #[error("{0}")]
+    OutputInsideInput(String),
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
@@ -1050,6 +1052,11 @@ fn run_paths(
     let map = read_subject_map(&opts.subjects)?;
     if !opts.input.exists() {
         return Err(DeidError::MissingInput(opts.input.clone()));
+    }
+    if crate::folders::lies_within(&opts.out, &opts.input) {
+        return Err(DeidError::OutputInsideInput(
+            crate::folders::inside_input_message(&opts.out, &opts.input),
+        ));
     }
     // A killed earlier run may have left temporary files; finished files are kept and skipped.
     crate::atomic::remove_stale_temps(&opts.out);

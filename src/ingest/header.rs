@@ -28,6 +28,9 @@ pub enum RejectReason {
     Truncated(String),
     /// Parse error other than a short file.
     Unreadable(String),
+    /// An entry of the tree that is not read as a file: a broken link, a link loop, a FIFO or
+    /// device, a folder that cannot be listed.
+    NotRead(String),
     /// Transfer syntax without a pure-Rust decoder here.
     UnsupportedTransferSyntax(String),
     /// An image SOP class without Pixel Data.
@@ -53,6 +56,7 @@ impl std::fmt::Display for RejectReason {
             ),
             RejectReason::Truncated(d) => write!(f, "truncated: {d}"),
             RejectReason::Unreadable(d) => write!(f, "unreadable DICOM: {d}"),
+            RejectReason::NotRead(d) => write!(f, "not read: {d}"),
             RejectReason::UnsupportedTransferSyntax(d) => {
                 write!(f, "unsupported transfer syntax {d}")
             }

@@ -241,7 +241,7 @@ fn scan(
     for (path, why) in w.errors {
         inv.rejected.push(Rejected {
             path,
-            reason: RejectReason::Unreadable(why),
+            reason: RejectReason::NotRead(why),
             patient_id: None,
         });
     }

@@ -1,5 +1,7 @@
 //! Parallel directory walk: every regular file under the inputs, in a stable (sorted) order.
 //! Directories are read in parallel with rayon; unreadable entries are reported, not skipped.
+//! Symbolic links are followed, except a link to a folder that contains it (a loop), which is
+//! reported once instead of being walked until the system's link limit.
 
 use std::path::{Path, PathBuf};
 
@@ -21,7 +23,35 @@ fn is_our_temp(name: &str) -> bool {
         || name == "deid-report.json"
 }
 
-fn walk_dir(dir: &Path) -> Walk {
+/// Identity of a directory (device, inode) where the platform gives one.
+fn dir_id(dir: &Path) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        None
+    }
+}
+
+/// The files under `dir`; `above` holds the identities of the folders it lies in (a link back to
+/// one of them is a loop).
+fn walk_dir(dir: &Path, above: &[(u64, u64)]) -> Walk {
+    let id = dir_id(dir);
+    if id.is_some_and(|id| above.contains(&id)) {
+        return Walk {
+            files: Vec::new(),
+            errors: vec![(
+                dir.to_path_buf(),
+                "link loop: a link to a folder that contains it (not followed)".into(),
+            )],
+        };
+    }
+    let mut chain = above.to_vec();
+    chain.extend(id);
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) => {
@@ -59,7 +89,7 @@ fn walk_dir(dir: &Path) -> Walk {
             Err(err) => errors.push((dir.to_path_buf(), format!("cannot read entry: {err}"))),
         }
     }
-    let sub: Vec<Walk> = dirs.par_iter().map(|d| walk_dir(d)).collect();
+    let sub: Vec<Walk> = dirs.par_iter().map(|d| walk_dir(d, &chain)).collect();
     for w in sub {
         files.extend(w.files);
         errors.extend(w.errors);
@@ -73,7 +103,7 @@ pub fn walk(inputs: &[PathBuf]) -> Walk {
     for input in inputs {
         match std::fs::metadata(input) {
             Ok(m) if m.is_dir() => {
-                let w = walk_dir(input);
+                let w = walk_dir(input, &[]);
                 out.files.extend(w.files);
                 out.errors.extend(w.errors);
             }

@@ -345,6 +345,18 @@ fn config_digest(cfg: &Config) -> String {
 /// Run the stages `mode` asks for on `cfg` (its output folder included).
 fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), PipelineError> {
     let out_dir = cfg.output.dir.clone();
+    if let (None, Some(input)) = (&cfg.phantom, &cfg.input) {
+        if crate::folders::lies_within(&out_dir, &input.dicom) {
+            return Err(ConfigError::Invalid {
+                path: config.to_path_buf(),
+                message: format!(
+                    "output.dir: {}",
+                    crate::folders::inside_input_message(&out_dir, &input.dicom)
+                ),
+            }
+            .into());
+        }
+    }
     // One run per output folder; then sweep what a killed run left half-written (temporary
     // siblings of any output, stamps included), so a rerun ends with exactly the outputs of an
     // uninterrupted run.

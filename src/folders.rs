@@ -1,0 +1,77 @@
+//! Where an output folder may lie: never inside the folder a command reads. Its files would be
+//! read back as input by the next run (a rerun of `convert` met its own NIfTI files as rejected
+//! "not DICOM" files; of `run`, its released copies as a second set of subjects), and a site's
+//! export is input that is not to be written to.
+
+use std::path::{Component, Path, PathBuf};
+
+/// `path` made absolute with every link of its existing part resolved; the part that does not
+/// exist yet (an output folder a run is about to create) is appended as written.
+fn resolved(path: &Path) -> Option<PathBuf> {
+    let absolute = std::path::absolute(path).ok()?;
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(p) = existing.canonicalize() {
+            let mut p = p;
+            for c in rest.iter().rev() {
+                match c {
+                    Component::ParentDir => {
+                        p.pop();
+                    }
+                    Component::CurDir => {}
+                    c => p.push(c),
+                }
+            }
+            return Some(p);
+        }
+        rest.push(existing.components().next_back()?);
+        existing = existing.parent()?;
+    }
+}
+
+/// Whether `out` is `input` or lies inside it (links resolved). False when either cannot be
+/// resolved (the command then reports its own error on that path).
+pub fn lies_within(out: &Path, input: &Path) -> bool {
+    match (resolved(out), resolved(input)) {
+        (Some(o), Some(i)) => o.starts_with(&i),
+        _ => false,
+    }
+}
+
+/// The message a command gives when its output folder lies inside its input.
+pub fn inside_input_message(out: &Path, input: &Path) -> String {
+    format!(
+        "the output folder {} lies inside the input {}: the next run would read its outputs as \
+         input, and the input tree is not written to; choose an output folder outside it",
+        out.display(),
+        input.display()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inside_outside_and_through_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("export");
+        std::fs::create_dir_all(input.join("sub")).unwrap();
+        assert!(lies_within(&input, &input));
+        assert!(lies_within(&input.join("sub"), &input));
+        // Not created yet, and written with `..` and `.`.
+        assert!(lies_within(&input.join("new/./deeper"), &input));
+        assert!(lies_within(&input.join("sub/../out"), &input));
+        assert!(!lies_within(&input.join("../out"), &input));
+        assert!(!lies_within(&dir.path().join("export-out"), &input));
+        assert!(!lies_within(dir.path(), &input));
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("link");
+            std::os::unix::fs::symlink(&input, &link).unwrap();
+            assert!(lies_within(&link.join("out"), &input));
+            assert!(lies_within(&input.join("out"), &link));
+        }
+    }
+}
