@@ -350,3 +350,47 @@ fn nephrectomy_date_from_a_procedures_table() {
     assert_eq!(cell(&t, 0, "DAYS_IMAGING_TO_NEPHRECTOMY"), "12");
     assert_eq!(cell(&t, 1, "DAYS_IMAGING_TO_NEPHRECTOMY"), "3");
 }
+
+/// Tables as spreadsheets write them: ADSL separated by `;` (Excel where the decimal mark is a
+/// comma; a quoted ARM holds a comma), ADTTE by tabs, pathology in Windows-1252 (Excel's CSV on
+/// Windows: "à", "–"). They link to the same analysis table, byte for byte, as comma-separated
+/// UTF-8 tables of the same content. Before, the first two were one column each ("missing column
+/// USUBJID", or a field-count error) and the third stopped at its first accent (invalid UTF-8).
+#[test]
+fn semicolon_tab_and_windows_1252_tables_link_as_comma_utf8_ones() {
+    let arm = "\"Delayed nephrectomy, stop ICI\"";
+    let adsl = ADSL.replace(",Nx,", &format!(",{arm},"));
+    let histology = "Carcinome à cellules claires – grade 2";
+    let path = PATH.replace("ccRCC", histology);
+    let plain = fixture(&adsl, ADTTE, &path, FEATS);
+    let o = link(&plain);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let sheet = fixture(
+        &adsl.replace(',', ";").replace(
+            "\"Delayed nephrectomy; stop ICI\"",
+            "\"Delayed nephrectomy, stop ICI\"",
+        ),
+        &ADTTE.replace(',', "\t"),
+        "",
+        FEATS,
+    );
+    let cp1252: Vec<u8> = path
+        .chars()
+        .map(|c| match c {
+            'à' => 0xE0,
+            '–' => 0x96,
+            c => c as u8,
+        })
+        .collect();
+    std::fs::write(sheet.root.join("path.csv"), cp1252).unwrap();
+    let o = link(&sheet);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let table = |f: &Fixture| std::fs::read(f.root.join("out/table.csv")).unwrap();
+    assert_eq!(table(&sheet), table(&plain));
+    // The text columns the analysis table leaves out are read whole too.
+    let t = TextTable::read(&sheet.root.join("path.csv")).unwrap();
+    assert_eq!(cell(&t, 0, "HISTOLOGY"), histology);
+    let t = TextTable::read(&sheet.root.join("adsl.csv")).unwrap();
+    assert_eq!(cell(&t, 0, "ARM"), "Delayed nephrectomy, stop ICI");
+}

@@ -1,4 +1,5 @@
-//! Flat tables as text cells: read from CSV or Parquet (by extension), written as CSV and as
+//! Flat tables as text cells: read from CSV (RFC 4180; the separator sniffed from the header,
+//! cells in UTF-8 or Windows-1252) or Parquet (by extension), written as CSV and as
 //! Parquet (arrow-rs `parquet`, low-level writer, Snappy only — no C library) that pandas, polars
 //! and R arrow read. Numeric columns are written as optional DOUBLE, others as optional UTF-8.
 
@@ -30,8 +31,90 @@ pub struct TableError {
     pub reason: String,
 }
 
+/// A CSV reader of `path` with its field separator found by `sniff_delimiter`.
+fn csv_reader(path: &Path) -> Result<csv::Reader<std::fs::File>, csv::Error> {
+    let delimiter = sniff_delimiter(path);
+    csv::ReaderBuilder::new()
+        .flexible(false)
+        .delimiter(delimiter)
+        .from_path(path)
+}
+
+/// The field separator of a delimited text file: a tab for `.tsv`/`.tab`; otherwise whichever
+/// of `,` `;` tab `|` occurs most often outside quotes in the header line, `,` on a tie or
+/// when there is none. Excel writes `;` in locales whose decimal mark is a comma, R and SAS
+/// users often tabs; read as commas, such a header was one column and every named column
+/// "missing".
+fn sniff_delimiter(path: &Path) -> u8 {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if ext == "tsv" || ext == "tab" {
+        return b'\t';
+    }
+    let mut head = Vec::new();
+    if let Ok(f) = std::fs::File::open(path) {
+        use std::io::Read;
+        let _ = f.take(64 * 1024).read_to_end(&mut head);
+    }
+    delimiter_of_header(&head)
+}
+
+/// `sniff_delimiter` on the file's first bytes.
+fn delimiter_of_header(head: &[u8]) -> u8 {
+    const CANDIDATES: [u8; 4] = [b',', b';', b'\t', b'|'];
+    let mut counts = [0usize; 4];
+    let mut quoted = false;
+    for &b in head {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' | b'\r' if !quoted => break,
+            _ if !quoted => {
+                if let Some(k) = CANDIDATES.iter().position(|&c| c == b) {
+                    counts[k] += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut best = 0;
+    for k in 1..CANDIDATES.len() {
+        if counts[k] > counts[best] {
+            best = k;
+        }
+    }
+    CANDIDATES[best]
+}
+
+/// A field's text: UTF-8, else Windows-1252 (what Excel on Windows writes as "CSV"), which
+/// gives every byte a character: an accent in a histology or a site's free text no longer stops
+/// the table from being read.
+fn field_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => std::borrow::Cow::Owned(bytes.iter().map(|&b| windows_1252(b)).collect()),
+    }
+}
+
+/// The character of a Windows-1252 byte (WHATWG encoding standard's index): ISO 8859-1 except
+/// 0x80–0x9F, where five unassigned bytes keep their C1 control.
+fn windows_1252(b: u8) -> char {
+    const HIGH: [u16; 32] = [
+        0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+        0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+        0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
+    ];
+    match b {
+        0x80..=0x9F => char::from_u32(u32::from(HIGH[usize::from(b - 0x80)])).unwrap_or('\u{FFFD}'),
+        _ => char::from(b),
+    }
+}
+
 impl TextTable {
-    /// Read CSV, or Parquet when the name ends in `.parquet`/`.pq`; SAS XPORT is refused.
+    /// Read CSV (any of `,` `;` tab `|` as the separator, UTF-8 or Windows-1252), or Parquet when
+    /// the name ends in `.parquet`/`.pq`; SAS XPORT is refused.
     pub fn read(path: &Path) -> Result<TextTable, TableError> {
         let err = |reason: String| TableError {
             path: path.to_path_buf(),
@@ -46,14 +129,23 @@ impl TextTable {
             "parquet" | "pq" => Self::read_parquet(path),
             "xpt" | "sas7bdat" => Err(err("SAS files are not read; export the table as CSV (e.g. haven::write_csv or PROC EXPORT)".into())),
             _ => {
-                let mut r = csv::ReaderBuilder::new().flexible(false).from_path(path).map_err(|e| err(e.to_string()))?;
-                let header: Vec<String> = r.headers().map_err(|e| err(e.to_string()))?.iter().map(|h| h.trim().to_string()).collect();
+                let mut r = csv_reader(path).map_err(|e| err(e.to_string()))?;
+                let header = r
+                    .byte_headers()
+                    .map_err(|e| err(e.to_string()))?
+                    .iter()
+                    .map(|h| field_text(h).trim().to_string())
+                    .collect();
                 let mut rows = Vec::new();
-                for (n, rec) in r.records().enumerate() {
+                for (n, rec) in r.byte_records().enumerate() {
                     let rec = rec.map_err(|e| err(format!("row {}: {e}", n + 2)))?;
-                    rows.push(rec.iter().map(|c| c.trim().to_string()).collect());
+                    rows.push(rec.iter().map(|c| field_text(c).trim().to_string()).collect());
                 }
-                Ok(TextTable { path: path.to_path_buf(), header, rows })
+                Ok(TextTable {
+                    path: path.to_path_buf(),
+                    header,
+                    rows,
+                })
             }
         }
     }
@@ -95,15 +187,12 @@ impl TextTable {
             }
             return Ok(());
         }
-        let mut r = csv::ReaderBuilder::new()
-            .flexible(false)
-            .from_path(path)
-            .map_err(|e| err(e.to_string()))?;
+        let mut r = csv_reader(path).map_err(|e| err(e.to_string()))?;
         let header: Vec<String> = r
-            .headers()
+            .byte_headers()
             .map_err(|e| err(e.to_string()))?
             .iter()
-            .map(|h| h.trim().to_string())
+            .map(|h| field_text(h).trim().to_string())
             .collect();
         let idx = columns
             .iter()
@@ -114,16 +203,17 @@ impl TextTable {
                     .ok_or(StreamError::MissingColumn(c))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let mut rec = csv::StringRecord::new();
+        let mut rec = csv::ByteRecord::new();
         let mut n = 0;
         loop {
-            match r.read_record(&mut rec) {
+            match r.read_byte_record(&mut rec) {
                 Ok(false) => break,
                 Ok(true) => {
-                    let picked: Vec<&str> = idx
+                    let cells: Vec<std::borrow::Cow<str>> = idx
                         .iter()
-                        .map(|&i| rec.get(i).unwrap_or("").trim())
+                        .map(|&i| field_text(rec.get(i).unwrap_or_default()))
                         .collect();
+                    let picked: Vec<&str> = cells.iter().map(|c| c.trim()).collect();
                     f(n, &picked);
                     n += 1;
                 }
@@ -285,5 +375,40 @@ impl From<std::io::Error> for TableError {
             path: PathBuf::new(),
             reason: e.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delimiter_is_the_header_lines_most_frequent_separator() {
+        assert_eq!(
+            delimiter_of_header(b"USUBJID,ARMCD,RANDDT\nA;B;C;D;E\n"),
+            b','
+        );
+        assert_eq!(delimiter_of_header(b"USUBJID;ARMCD;RANDDT\r\n"), b';');
+        assert_eq!(delimiter_of_header(b"USUBJID\tARMCD\tARM\n"), b'\t');
+        assert_eq!(delimiter_of_header(b"USUBJID|ARMCD\n"), b'|');
+        // Separators inside quotes do not count; one column and a tie read as commas.
+        assert_eq!(delimiter_of_header(b"\"A;B;C\",D,E\n"), b',');
+        assert_eq!(delimiter_of_header(b"USUBJID\n"), b',');
+        assert_eq!(delimiter_of_header(b"A;B,C\n"), b',');
+        assert_eq!(delimiter_of_header(b""), b',');
+    }
+
+    #[test]
+    fn fields_are_utf8_else_windows_1252() {
+        assert_eq!(field_text("à cellules".as_bytes()), "à cellules");
+        // "à cellules claires – 12 €" as Excel writes it on Windows.
+        assert_eq!(
+            field_text(b"\xe0 cellules claires \x96 12 \x80"),
+            "à cellules claires – 12 €"
+        );
+        assert_eq!(windows_1252(0x9F), 'Ÿ');
+        assert_eq!(windows_1252(0x81), '\u{81}');
+        assert_eq!(windows_1252(b'A'), 'A');
+        assert_eq!(windows_1252(0xFF), 'ÿ');
     }
 }
