@@ -351,11 +351,11 @@ fn nephrectomy_date_from_a_procedures_table() {
     assert_eq!(cell(&t, 1, "DAYS_IMAGING_TO_NEPHRECTOMY"), "3");
 }
 
-/// Tables as spreadsheets write them: ADSL separated by `;` (Excel where the decimal mark is a
-/// comma; a quoted ARM holds a comma), ADTTE by tabs, pathology in Windows-1252 (Excel's CSV on
-/// Windows: "à", "–"). They link to the same analysis table, byte for byte, as comma-separated
-/// UTF-8 tables of the same content. Before, the first two were one column each ("missing column
-/// USUBJID", or a field-count error) and the third stopped at its first accent (invalid UTF-8).
+/// Tables as spreadsheets write them: ADSL and ADTTE separated by `;` (Excel where the decimal
+/// mark is a comma: a quoted ARM holds a comma, AVAL is `12,5`), pathology by tabs and in
+/// Windows-1252 (Excel's CSV on Windows: "à", "–"). They link to the same analysis table, byte
+/// for byte, as comma-separated UTF-8 tables of the same content. Before, each was one column
+/// ("missing column USUBJID", or a field-count error) or stopped at its first accent.
 #[test]
 fn semicolon_tab_and_windows_1252_tables_link_as_comma_utf8_ones() {
     let arm = "\"Delayed nephrectomy, stop ICI\"";
@@ -371,11 +371,15 @@ fn semicolon_tab_and_windows_1252_tables_link_as_comma_utf8_ones() {
             "\"Delayed nephrectomy; stop ICI\"",
             "\"Delayed nephrectomy, stop ICI\"",
         ),
-        &ADTTE.replace(',', "\t"),
+        &ADTTE
+            .replace(',', ";")
+            .replace("12.5", "12,5")
+            .replace("365.25", "365,25"),
         "",
         FEATS,
     );
     let cp1252: Vec<u8> = path
+        .replace(',', "\t")
         .chars()
         .map(|c| match c {
             'à' => 0xE0,

@@ -31,13 +31,43 @@ pub struct TableError {
     pub reason: String,
 }
 
-/// A CSV reader of `path` with its field separator found by `sniff_delimiter`.
-fn csv_reader(path: &Path) -> Result<csv::Reader<std::fs::File>, csv::Error> {
+/// A CSV reader of `path` with its field separator found by `sniff_delimiter`, and whether its
+/// numbers may have a decimal comma (a `;`-separated file: Excel writes `;` exactly where the
+/// decimal mark is a comma).
+fn csv_reader(path: &Path) -> Result<(csv::Reader<std::fs::File>, bool), csv::Error> {
     let delimiter = sniff_delimiter(path);
-    csv::ReaderBuilder::new()
+    let reader = csv::ReaderBuilder::new()
         .flexible(false)
         .delimiter(delimiter)
-        .from_path(path)
+        .from_path(path)?;
+    Ok((reader, delimiter == b';'))
+}
+
+/// A cell's text (`field_text`, trimmed); with `decimal_comma`, a number written with a decimal
+/// comma (`12,5`, `-0,25`, `1,5E-3`) gets a decimal point.
+fn cell_text(bytes: &[u8], decimal_comma: bool) -> String {
+    let text = field_text(bytes);
+    let text = text.trim();
+    if decimal_comma && is_decimal_comma_number(text) {
+        text.replacen(',', ".", 1)
+    } else {
+        text.to_string()
+    }
+}
+
+/// Digits, one comma, digits (an optional sign before, an optional exponent after).
+fn is_decimal_comma_number(t: &str) -> bool {
+    let t = t.strip_prefix(['-', '+']).unwrap_or(t);
+    let (mantissa, exponent) = match t.find(['e', 'E']) {
+        Some(k) => (&t[..k], Some(&t[k + 1..])),
+        None => (t, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let exponent_ok = exponent.is_none_or(|e| digits(e.strip_prefix(['-', '+']).unwrap_or(e)));
+    match mantissa.split_once(',') {
+        Some((whole, fraction)) => digits(whole) && digits(fraction) && exponent_ok,
+        None => false,
+    }
 }
 
 /// The field separator of a delimited text file: a tab for `.tsv`/`.tab`; otherwise whichever
@@ -129,17 +159,17 @@ impl TextTable {
             "parquet" | "pq" => Self::read_parquet(path),
             "xpt" | "sas7bdat" => Err(err("SAS files are not read; export the table as CSV (e.g. haven::write_csv or PROC EXPORT)".into())),
             _ => {
-                let mut r = csv_reader(path).map_err(|e| err(e.to_string()))?;
+                let (mut r, decimal_comma) = csv_reader(path).map_err(|e| err(e.to_string()))?;
                 let header = r
                     .byte_headers()
                     .map_err(|e| err(e.to_string()))?
                     .iter()
-                    .map(|h| field_text(h).trim().to_string())
+                    .map(|h| cell_text(h, false))
                     .collect();
                 let mut rows = Vec::new();
                 for (n, rec) in r.byte_records().enumerate() {
                     let rec = rec.map_err(|e| err(format!("row {}: {e}", n + 2)))?;
-                    rows.push(rec.iter().map(|c| field_text(c).trim().to_string()).collect());
+                    rows.push(rec.iter().map(|c| cell_text(c, decimal_comma)).collect());
                 }
                 Ok(TextTable {
                     path: path.to_path_buf(),
@@ -187,12 +217,12 @@ impl TextTable {
             }
             return Ok(());
         }
-        let mut r = csv_reader(path).map_err(|e| err(e.to_string()))?;
+        let (mut r, decimal_comma) = csv_reader(path).map_err(|e| err(e.to_string()))?;
         let header: Vec<String> = r
             .byte_headers()
             .map_err(|e| err(e.to_string()))?
             .iter()
-            .map(|h| field_text(h).trim().to_string())
+            .map(|h| cell_text(h, false))
             .collect();
         let idx = columns
             .iter()
@@ -209,11 +239,11 @@ impl TextTable {
             match r.read_byte_record(&mut rec) {
                 Ok(false) => break,
                 Ok(true) => {
-                    let cells: Vec<std::borrow::Cow<str>> = idx
+                    let cells: Vec<String> = idx
                         .iter()
-                        .map(|&i| field_text(rec.get(i).unwrap_or_default()))
+                        .map(|&i| cell_text(rec.get(i).unwrap_or_default(), decimal_comma))
                         .collect();
-                    let picked: Vec<&str> = cells.iter().map(|c| c.trim()).collect();
+                    let picked: Vec<&str> = cells.iter().map(String::as_str).collect();
                     f(n, &picked);
                     n += 1;
                 }
@@ -396,6 +426,26 @@ mod tests {
         assert_eq!(delimiter_of_header(b"USUBJID\n"), b',');
         assert_eq!(delimiter_of_header(b"A;B,C\n"), b',');
         assert_eq!(delimiter_of_header(b""), b',');
+    }
+
+    #[test]
+    fn decimal_commas_of_semicolon_tables() {
+        for (cell, read) in [
+            ("12,5", "12.5"),
+            ("-0,25", "-0.25"),
+            ("+3,0", "+3.0"),
+            ("1,5E-3", "1.5E-3"),
+            ("12.5", "12.5"),
+            ("12", "12"),
+            ("1,2,3", "1,2,3"),
+            (",5", ",5"),
+            ("5,", "5,"),
+            ("ypT1a, ypN0", "ypT1a, ypN0"),
+            ("2024-01-17", "2024-01-17"),
+        ] {
+            assert_eq!(cell_text(cell.as_bytes(), true), read, "{cell}");
+        }
+        assert_eq!(cell_text(b" 12,5 ", false), "12,5");
     }
 
     #[test]
