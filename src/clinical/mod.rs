@@ -111,7 +111,10 @@ fn nephrectomy_dates(
                     *e = (d.days(), value);
                 }
             }
-            None => errors.push(format!("{}: not a date", place(t, r, date_name))),
+            None => errors.push(format!(
+                "{}: not a date (YYYY-MM-DD or YYYYMMDD)",
+                place(t, r, date_name)
+            )),
         }
     }
     Ok(out.into_iter().map(|(k, (_, v))| (k, v)).collect())
