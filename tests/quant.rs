@@ -140,6 +140,49 @@ fn suv_refusal_exits_non_zero_with_the_attribute() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("no PET series"));
 }
 
+/// An image that is neither NIfTI nor a DICOM series (a NIfTI's JSON sidecar, an empty folder)
+/// is refused with why no series was found, not only "found 0".
+#[test]
+fn features_on_a_file_that_is_no_image_says_why() {
+    let d = tempfile::tempdir().unwrap();
+    let sidecar = d.path().join("004_mr_t2.json");
+    std::fs::write(&sidecar, "{\"EchoTime\": 0.1}").unwrap();
+    ancilla::phantom::generate(&ancilla::phantom::PhantomOptions {
+        out: d.path().join("cohort"),
+        subjects: 1,
+        seed: 1,
+        dicom_rois: false,
+    })
+    .unwrap();
+    let mask = std::fs::read_dir(d.path().join("cohort/masks"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("mr_labels.nii.gz");
+    let empty = d.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    for (image, why) in [
+        (
+            &sidecar,
+            "found 0 (1 file(s) rejected, the first: not DICOM",
+        ),
+        (&empty, "found 0 (no file there)"),
+    ] {
+        let o = ancilla(&[
+            "features",
+            "--image",
+            image.to_str().unwrap(),
+            "--mask",
+            mask.to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains(why), "{err}");
+    }
+}
+
 #[test]
 fn features_cli_on_phantom_pet_matches_ground_truth() {
     let d = tempfile::tempdir().unwrap();

@@ -395,10 +395,11 @@ pub fn load_image(path: &Path) -> Result<(Volume, FeatureContext), QuantError> {
         .map_err(assemble::AssembleError::from)?;
     let series: Vec<_> = inv.series.iter().filter(|s| s.is_image()).collect();
     let [s] = series.as_slice() else {
-        return Err(QuantError::Image(assemble::AssembleError::NotOneSeries {
-            dir: path.display().to_string(),
-            found: series.len(),
-        }));
+        return Err(QuantError::Image(assemble::AssembleError::not_one_series(
+            path,
+            &inv,
+            series.len(),
+        )));
     };
     let mut vols = assemble::load_series(s)?;
     let sv = vols.remove(0);

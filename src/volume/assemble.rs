@@ -28,11 +28,37 @@ pub enum AssembleError {
     },
     #[error("{file}: cannot read DICOM: {message}")]
     Read { file: String, message: String },
-    #[error("{dir}: expected exactly one image series, found {found}")]
-    NotOneSeries { dir: String, found: usize },
+    #[error("{dir}: expected exactly one image series, found {found}{why}")]
+    NotOneSeries {
+        dir: String,
+        found: usize,
+        /// Why nothing was found, when no file was used: the first rejection's reason.
+        why: String,
+    },
 }
 
 impl crate::ExitCode for AssembleError {}
+
+impl AssembleError {
+    /// `NotOneSeries` for `dir` and its scan: with no series, the first rejected file's reason
+    /// (a text file or a NIfTI's sidecar given as the image: "not DICOM").
+    pub fn not_one_series(dir: &Path, inv: &ingest::Inventory, found: usize) -> AssembleError {
+        let why = match (found, inv.rejected.first()) {
+            (0, Some(r)) => format!(
+                " ({} file(s) rejected, the first: {})",
+                inv.rejected.len(),
+                r.reason
+            ),
+            (0, None) if inv.files_seen == 0 => " (no file there)".to_string(),
+            _ => String::new(),
+        };
+        AssembleError::NotOneSeries {
+            dir: dir.display().to_string(),
+            found,
+            why,
+        }
+    }
+}
 
 /// A volume of a series, with what downstream stages need to name it.
 #[derive(Debug, Clone)]
@@ -358,12 +384,13 @@ pub fn load_series_files(inputs: &[PathBuf]) -> Result<Vec<SeriesVolume>, Assemb
     let images: Vec<&Series> = inv.series.iter().filter(|s| s.is_image()).collect();
     match images.as_slice() {
         [one] => load_series(one),
-        other => Err(AssembleError::NotOneSeries {
-            dir: inputs
+        other => Err(AssembleError::not_one_series(
+            inputs
                 .first()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-            found: other.len(),
-        }),
+                .map(PathBuf::as_path)
+                .unwrap_or(Path::new("")),
+            &inv,
+            other.len(),
+        )),
     }
 }
