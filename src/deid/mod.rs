@@ -130,11 +130,28 @@ pub fn read_subject_map(path: &Path) -> Result<BTreeMap<String, String>, DeidErr
         if p.is_empty() || u.is_empty() {
             return Err(err(format!("row {}: empty patient_id or usubjid", n + 2)));
         }
+        if !usable_usubjid(u) {
+            // The value is not printed: with the columns swapped it would be a PatientID.
+            return Err(err(format!(
+                "row {}: usubjid must be at most 64 letters, digits, '-', '_' or '.', not \
+                 starting with '.' (it becomes the released PatientID and a folder name)",
+                n + 2
+            )));
+        }
         if m.insert(p.to_string(), u.to_string()).is_some() {
             return Err(err(format!("row {}: patient_id appears twice", n + 2)));
         }
     }
     Ok(m)
+}
+
+/// Whether a USUBJID can be the released PatientID (LO: at most 64 characters, no backslash or
+/// control character) and a folder name on every system (no separator, not `.` or `..`).
+fn usable_usubjid(u: &str) -> bool {
+    u.len() <= 64
+        && !u.starts_with('.')
+        && u.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// What happened to one input file.
@@ -1158,6 +1175,36 @@ fn run_paths(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A USUBJID that cannot be a PatientID and a folder name is refused with its row, without
+    /// its value; it was released as a folder named `______evil` for `../../evil`.
+    #[test]
+    fn subject_map_refuses_unusable_usubjids() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let map = dir.path().join("map.csv");
+        let read = |body: &str| {
+            std::fs::write(&map, format!("patient_id,usubjid\n{body}")).expect("write map");
+            read_subject_map(&map).map_err(|e| e.to_string())
+        };
+        assert!(read("MRN1,ANC-01-0001\nMRN2,ANC_01.0002\n").is_ok());
+        for bad in [
+            "../../evil",
+            "a/b",
+            ".hidden",
+            "ANC 01",
+            "ANC\\01",
+            &"A".repeat(65),
+        ] {
+            let e = read(&format!("MRN1,ANC-01-0001\nMRN2,{bad}\n")).unwrap_err();
+            assert!(e.contains("row 3: usubjid must be"), "{bad}: {e}");
+            assert!(!e.contains(bad), "{e}");
+        }
+        // Two PatientIDs of one subject (two hospitals' numbers) stay allowed.
+        assert_eq!(
+            read("MRN1,ANC-01-0001\nX9,ANC-01-0001\n").map(|m| m.len()),
+            Ok(2)
+        );
+    }
 
     /// Every file under `input` de-identified by both paths (the byte path where it takes the
     /// file on, and dicom-rs's object for all): the same files, byte for byte, and the same
