@@ -93,7 +93,8 @@ pub fn remove_stale_temps(dir: &Path) -> usize {
     for e in rd.flatten() {
         let p = e.path();
         let name = e.file_name().to_string_lossy().into_owned();
-        if p.is_dir() {
+        // Not through links: a link to a folder above would be swept round forever.
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
             n += remove_stale_temps(&p);
         } else if name.starts_with('.') && name.contains(TEMP_MARK) && fs::remove_file(&p).is_ok() {
             n += 1;

@@ -341,6 +341,69 @@ fn a_second_run_on_a_busy_output_folder_is_refused() {
     assert!(!out.join(".ancilla.lock").exists());
 }
 
+/// `convert` and `deid` take the output folder's lock too: while another ancilla process holds
+/// it they refuse (a second process's sweep of temporary files would delete the first one's
+/// files under way); a lock whose process is gone is taken over, and what a killed conversion
+/// left half-written is swept.
+#[test]
+fn convert_and_deid_refuse_a_busy_output_folder() {
+    let d = tempfile::tempdir().unwrap();
+    let cohort = d.path().join("cohort");
+    phantom(&cohort, "1", "2", &[]);
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let input = s(&cohort.join("site-export"));
+    let (nifti, deid) = (d.path().join("nifti"), d.path().join("deid"));
+    let deid_args = |out: &Path| {
+        vec![
+            "deid".to_string(),
+            input.clone(),
+            "--out".into(),
+            s(out),
+            "--key".into(),
+            s(&cohort.join("key.bin")),
+            "--subjects".into(),
+            s(&cohort.join("clinical/subject_map.csv")),
+        ]
+    };
+    // A live process that looks like ancilla holds both folders.
+    let mut holder = Command::new("sh")
+        .args(["-c", "sleep 30", "ancilla"])
+        .spawn()
+        .unwrap();
+    for dir in [&nifti, &deid] {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join(".ancilla.lock"), holder.id().to_string()).unwrap();
+    }
+    std::fs::write(nifti.join(".004_mr_t2_partial-1.nii.gz"), b"half").unwrap();
+    let busy = |args: &[String]| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = ancilla(&args);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains("in use by another ancilla run"), "{err}");
+    };
+    let convert_args = vec![
+        "convert".to_string(),
+        input.clone(),
+        "--out".into(),
+        s(&nifti),
+    ];
+    busy(&convert_args);
+    busy(&deid_args(&deid));
+    assert!(nifti.join(".004_mr_t2_partial-1.nii.gz").exists());
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    for args in [convert_args, deid_args(&deid)] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = ancilla(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    for dir in [&nifti, &deid] {
+        assert!(!dir.join(".ancilla.lock").exists());
+    }
+    assert!(!nifti.join(".004_mr_t2_partial-1.nii.gz").exists());
+}
+
 /// `outputs` of a folder, the site-side log and provenance aside, as a map for comparison.
 fn assert_same_outputs(got: &Path, expected: &Path, what: &str) {
     let (g, e) = (outputs(got), outputs(expected));

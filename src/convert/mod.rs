@@ -38,13 +38,16 @@ pub enum ConvertError {
     Write { path: PathBuf, message: String },
     #[error("{0}")]
     OutputInsideInput(String),
+    /// Another ancilla process is writing the output folder.
+    #[error("{0}")]
+    Busy(String),
 }
 
 impl crate::ExitCode for ConvertError {
     fn exit_code(&self) -> u8 {
         match self {
             ConvertError::Scan(e) => crate::ExitCode::exit_code(e),
-            ConvertError::Write { .. } => 1,
+            ConvertError::Write { .. } | ConvertError::Busy(_) => 1,
             ConvertError::OutputInsideInput(_) => 2,
         }
     }
@@ -388,6 +391,15 @@ pub fn convert(
             crate::folders::inside_input_message(out, input),
         ));
     }
+    let _lock = crate::atomic::DirLock::acquire(out).map_err(|e| match e.kind() {
+        std::io::ErrorKind::WouldBlock => ConvertError::Busy(e.to_string()),
+        _ => ConvertError::Write {
+            path: out.to_path_buf(),
+            message: e.to_string(),
+        },
+    })?;
+    // What a killed earlier conversion left half-written.
+    crate::atomic::remove_stale_temps(out);
     let inv = ingest::scan_paths_to_convert(&[input.to_path_buf()])?;
     let mut report = ConvertReport::default();
     let image_count = inv.series.iter().filter(|s| s.is_image()).count();

@@ -50,6 +50,9 @@ pub enum DeidError {
     MissingInput(PathBuf),
     #[error("{0}")]
     OutputInsideInput(String),
+    /// Another ancilla process is writing the output folder.
+    #[error("{0}")]
+    Busy(String),
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
@@ -61,7 +64,7 @@ pub enum DeidError {
 impl crate::ExitCode for DeidError {
     fn exit_code(&self) -> u8 {
         match self {
-            DeidError::Write { .. } => 1,
+            DeidError::Write { .. } | DeidError::Busy(_) => 1,
             _ => 2,
         }
     }
@@ -1075,6 +1078,15 @@ fn run_paths(
             crate::folders::inside_input_message(&opts.out, &opts.input),
         ));
     }
+    // One process writes the folder at a time (a second one's sweep below would delete the
+    // first one's temporary files under way).
+    let _lock = crate::atomic::DirLock::acquire(&opts.out).map_err(|e| match e.kind() {
+        std::io::ErrorKind::WouldBlock => DeidError::Busy(e.to_string()),
+        _ => DeidError::Write {
+            path: opts.out.clone(),
+            source: e,
+        },
+    })?;
     // A killed earlier run may have left temporary files; finished files are kept and skipped.
     crate::atomic::remove_stale_temps(&opts.out);
     let walk = crate::ingest::walk::walk(std::slice::from_ref(&opts.input));
