@@ -114,6 +114,10 @@ pub struct DirLock {
 /// The lock file's name.
 pub const LOCK_NAME: &str = ".ancilla.lock";
 
+/// The file in a de-identified release's folder naming the key it was made with (its
+/// `deid::key_id`), written before the first file is released.
+pub const KEY_ID_NAME: &str = ".ancilla-key-id";
+
 impl DirLock {
     /// Take the lock on `dir` (created if needed). `Err` names the PID that holds it.
     pub fn acquire(dir: &Path) -> io::Result<DirLock> {

@@ -53,6 +53,16 @@ pub enum DeidError {
     /// Another ancilla process is writing the output folder.
     #[error("{0}")]
     Busy(String),
+    #[error(
+        "{out} holds a release made with another key (key id {theirs}; this key's is {ours}): \
+         its subjects would be there twice, with other UIDs and dates; write this release to a \
+         new folder, or run with the key of that release"
+    )]
+    OtherKey {
+        out: PathBuf,
+        theirs: String,
+        ours: String,
+    },
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
@@ -155,6 +165,28 @@ fn usable_usubjid(u: &str) -> bool {
         && !u.starts_with('.')
         && u.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// The key id of the release already in `out` (its key-id file, else its report's), if any.
+pub fn release_key_id(out: &Path) -> Option<String> {
+    if let Ok(t) = std::fs::read_to_string(out.join(crate::atomic::KEY_ID_NAME)) {
+        return Some(t.trim().to_string());
+    }
+    let report = std::fs::read(out.join("deid-report.json")).ok()?;
+    let report: serde_json::Value = serde_json::from_slice(&report).ok()?;
+    report["key_id"].as_str().map(str::to_string)
+}
+
+/// Refuse to add to a release made with another key.
+fn same_key_as_release(out: &Path, ours: &str) -> Result<(), DeidError> {
+    match release_key_id(out) {
+        Some(theirs) if theirs != ours => Err(DeidError::OtherKey {
+            out: out.to_path_buf(),
+            theirs,
+            ours: ours.to_string(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// What happened to one input file.
@@ -1089,6 +1121,15 @@ fn run_paths(
     })?;
     // A killed earlier run may have left temporary files; finished files are kept and skipped.
     crate::atomic::remove_stale_temps(&opts.out);
+    let key_id = keyed::key_id(&key);
+    same_key_as_release(&opts.out, &key_id)?;
+    let marker = opts.out.join(crate::atomic::KEY_ID_NAME);
+    crate::atomic::write_bytes(&marker, format!("{key_id}\n").as_bytes()).map_err(|source| {
+        DeidError::Write {
+            path: marker,
+            source,
+        }
+    })?;
     let walk = crate::ingest::walk::walk(std::slice::from_ref(&opts.input));
     let bar = crate::report::progress::bar(walk.files.len() as u64, "deid", quiet);
     let shard = opts.shard.unwrap_or_else(crate::shard::Shard::whole);
@@ -1148,6 +1189,7 @@ fn run_paths(
     let report = json!({
         "tool": format!("ancilla {}", env!("CARGO_PKG_VERSION")),
         "profile": "DICOM PS3.15 Annex E Basic Application Level Confidentiality Profile (Table E.1-1, editions 2024b-2024e)",
+        "key_id": key_id,
         "options": config.options.codes().iter().map(|(c, m, _)| json!({"code": c, "meaning": m})).collect::<Vec<_>>(),
         "files_seen": files_seen,
         // The state of the output, whichever run wrote each file (a resumed run reports the same).

@@ -15,11 +15,12 @@ pub struct Walk {
 }
 
 /// Files of ancilla's own that are never inputs: temporary files of a run in progress (or
-/// killed), an output folder's lock, and the de-identification report that sits beside the
-/// released files it describes (so a de-identified tree scans clean).
+/// killed), an output folder's lock, and the de-identification report and key id that sit
+/// beside the released files they describe (so a de-identified tree scans clean).
 fn is_our_temp(name: &str) -> bool {
     (name.starts_with('.') && name.contains(crate::atomic::TEMP_MARK))
         || name == crate::atomic::LOCK_NAME
+        || name == crate::atomic::KEY_ID_NAME
         || name == "deid-report.json"
 }
 

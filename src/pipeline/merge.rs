@@ -351,10 +351,23 @@ fn assemble(shards: &[(PathBuf, Manifest)], out: &Path) -> Result<(), PipelineEr
     };
     let deid = reports("deid/deid-report.json")?;
     if !deid.is_empty() {
+        let mut key_ids: Vec<&str> = deid.iter().filter_map(|r| r["key_id"].as_str()).collect();
+        key_ids.sort_unstable();
+        key_ids.dedup();
+        if key_ids.len() > 1 {
+            return Err(merge_err(format!(
+                "the shards were de-identified with different keys (key ids {})",
+                key_ids.join(", ")
+            )));
+        }
         write_json(
             &out.join("deid/deid-report.json"),
             &merge_deid_reports(&deid),
         )?;
+        if let Some(id) = key_ids.first() {
+            let p = out.join("deid").join(crate::atomic::KEY_ID_NAME);
+            crate::atomic::write_bytes(&p, format!("{id}\n").as_bytes()).map_err(io_err(&p))?;
+        }
     }
     let conv = reports("nifti/convert-report.json")?;
     if !conv.is_empty() {
