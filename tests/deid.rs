@@ -1944,3 +1944,68 @@ fn a_release_folder_takes_no_second_key() {
     let o = deid(dir, &dir.join("release-2"), &other_key, &map);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// A release mirrors its input: a rerun after a series was removed from the export and a
+/// subject taken out of the map (consent withdrawn) removes what the earlier run released for
+/// them, and the folder equals a fresh release of what is left. The removed series stayed
+/// released before (and so in every later stage of a pipeline).
+#[test]
+fn a_rerun_withdraws_what_is_no_longer_released() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    phantom(dir, "2", "6", &[]);
+    let (key, map) = (dir.join("key.bin"), dir.join("clinical/subject_map.csv"));
+    let out = dir.join("release");
+    let o = deid(dir, &out, &key, &map);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let before = files(&out).len();
+    // One series of the first imaged subject leaves the export; the second subject the map.
+    let export = dir.join("site-export");
+    let mut patients: Vec<PathBuf> = std::fs::read_dir(&export)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    patients.sort();
+    let study = std::fs::read_dir(&patients[0])
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
+        .unwrap();
+    let series = std::fs::read_dir(&study)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
+        .unwrap();
+    let series_files = files(&series).len();
+    std::fs::remove_dir_all(&series).unwrap();
+    let text = std::fs::read_to_string(&map).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let taken_out = lines.remove(2);
+    let usubjid = taken_out.split(',').nth(1).unwrap().to_string();
+    let reduced_map = dir.join("reduced_map.csv");
+    std::fs::write(&reduced_map, lines.join("\n") + "\n").unwrap();
+    assert!(out.join(&usubjid).is_dir() || files(&out).len() == before);
+
+    let o = deid(dir, &out, &key, &reduced_map);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("earlier release(s) withdrawn"), "{err}");
+    let report: Json =
+        serde_json::from_str(&std::fs::read_to_string(out.join("deid-report.json")).unwrap())
+            .unwrap();
+    let withdrawn = report["withdrawn"].as_u64().unwrap() as usize;
+    assert!(withdrawn > series_files, "{withdrawn} of {before}");
+    assert_eq!(files(&out).len(), before - withdrawn);
+    assert!(
+        !out.join(&usubjid).exists(),
+        "an empty subject folder stayed"
+    );
+    let fresh = dir.join("fresh");
+    let o = deid(dir, &fresh, &key, &reduced_map);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    support::assert_same_trees(&out, &fresh);
+}

@@ -102,6 +102,9 @@ pub struct DeidSummary {
     pub duplicates: usize,
     pub not_released: usize,
     pub verification_failures: usize,
+    /// Files an earlier run released that this one does not (their input is gone, or no longer
+    /// released: a subject taken out of the map, a series now quarantined): removed.
+    pub withdrawn: usize,
 }
 
 /// Read the key (at least 32 bytes).
@@ -249,6 +252,45 @@ struct Claim {
     earlier: bool,
 }
 
+/// 128 bits of the SHA-256 of an output path: how a claim names its destination.
+fn dest_id(dest: &Path) -> [u8; 16] {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(dest.as_os_str().as_encoded_bytes());
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&digest[..16]);
+    id
+}
+
+/// Remove the released files under `run.out` that this run did not claim (an earlier run's
+/// release of an input that is gone or no longer released), then the folders left empty.
+/// Returns how many files were removed.
+fn withdraw_unclaimed(run: &Run) -> usize {
+    let Ok(claimed) = run.claimed.lock() else {
+        return 0;
+    };
+    let mut removed = 0;
+    let mut dirs = BTreeSet::new();
+    for f in crate::ingest::walk::walk(&[run.out.to_path_buf()]).files {
+        if f.parent() == Some(run.out) || claimed.contains_key(&dest_id(&f)) {
+            continue;
+        }
+        if std::fs::remove_file(&f).is_ok() {
+            removed += 1;
+            dirs.extend(
+                f.ancestors()
+                    .skip(1)
+                    .take_while(|d| *d != run.out)
+                    .map(Path::to_path_buf),
+            );
+        }
+    }
+    // Deepest first; a folder that still holds something stays.
+    for d in dirs.iter().rev() {
+        let _ = std::fs::remove_dir(d);
+    }
+    removed
+}
+
 /// What an input file does with its output path.
 #[derive(Debug, Clone, Copy)]
 enum Verdict {
@@ -311,7 +353,6 @@ impl Run<'_> {
     /// claimed it first (a duplicate, settled after the run: see [`settle_duplicates`]) or an
     /// earlier run released it. Claims it otherwise.
     fn claim(&self, dest: &Path, index: usize) -> Verdict {
-        use sha2::Digest;
         use std::collections::hash_map::Entry;
         if let Some(v) = self
             .settled
@@ -321,9 +362,7 @@ impl Run<'_> {
         {
             return v;
         }
-        let digest = sha2::Sha256::digest(dest.as_os_str().as_encoded_bytes());
-        let mut id = [0u8; 16];
-        id.copy_from_slice(&digest[..16]);
+        let id = dest_id(dest);
         let on_disk = !self.fresh_output && dest.exists();
         let Ok(mut claimed) = self.claimed.lock() else {
             return Verdict::Write;
@@ -1172,6 +1211,14 @@ fn run_paths(
     }
     bar.finish_and_clear();
     settle_duplicates(&run_ctx, &walk.files, &mut tally);
+    // The release mirrors this run's input: what an earlier run released and this one does not
+    // goes (a series removed from the export, a subject taken out of the map).
+    let withdrawn = if run_ctx.fresh_output {
+        0
+    } else {
+        withdraw_unclaimed(&run_ctx)
+    };
+    tally.summary.withdrawn = withdrawn;
     let Tally {
         mut summary,
         counts,
@@ -1198,6 +1245,8 @@ fn run_paths(
         "duplicates": summary.duplicates,
         "not_released": not_released,
         "verification_failures": summary.verification_failures,
+        // Released by an earlier run into this folder, not by this one: removed.
+        "withdrawn": summary.withdrawn,
         "actions": counts,
         "files_per_subject": per_subject,
         "note": "files are numbered in the sorted order of the input tree; their paths are only in the site-side log",
@@ -1215,12 +1264,16 @@ fn run_paths(
     }
     if !quiet {
         eprintln!(
-            "deid: {} released, {} already done, {} duplicates, {} not released, {} failed verification",
+            "deid: {} released, {} already done, {} duplicates, {} not released, {} failed verification{}",
             summary.released,
             summary.already_done,
             summary.duplicates,
             summary.not_released,
-            summary.verification_failures
+            summary.verification_failures,
+            match summary.withdrawn {
+                0 => String::new(),
+                n => format!(", {n} earlier release(s) withdrawn (no longer released)"),
+            }
         );
     }
     Ok((summary, run_ctx.taken.into_inner()))

@@ -167,7 +167,7 @@ fn as_u64(v: &Value) -> u64 {
 /// The de-identification reports of the shards as one.
 fn merge_deid_reports(reports: &[Value]) -> Value {
     let mut out = reports[0].clone();
-    let (mut seen, mut released, mut failed) = (0, 0, 0);
+    let (mut seen, mut released, mut failed, mut withdrawn) = (0, 0, 0, 0);
     let mut actions: BTreeMap<String, u64> = BTreeMap::new();
     let mut per_subject = serde_json::Map::new();
     let mut not_released: Vec<Value> = Vec::new();
@@ -175,6 +175,7 @@ fn merge_deid_reports(reports: &[Value]) -> Value {
         seen += as_u64(&r["files_seen"]);
         released += as_u64(&r["released"]);
         failed += as_u64(&r["verification_failures"]);
+        withdrawn += as_u64(&r["withdrawn"]);
         if let Some(a) = r["actions"].as_object() {
             for (k, v) in a {
                 *actions.entry(k.clone()).or_default() += as_u64(v);
@@ -192,6 +193,9 @@ fn merge_deid_reports(reports: &[Value]) -> Value {
     out["files_seen"] = json!(seen);
     out["released"] = json!(released);
     out["verification_failures"] = json!(failed);
+    if out.get("withdrawn").is_some() {
+        out["withdrawn"] = json!(withdrawn);
+    }
     out["actions"] = json!(actions);
     out["files_per_subject"] = Value::Object(per_subject);
     out["not_released"] = Value::Array(not_released);

@@ -548,8 +548,15 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
             ));
         }
         Ok(format!(
-            "{} released, {} already done, {} duplicates, {} not released",
-            s.released, s.already_done, s.duplicates, s.not_released
+            "{} released, {} already done, {} duplicates, {} not released{}",
+            s.released,
+            s.already_done,
+            s.duplicates,
+            s.not_released,
+            match s.withdrawn {
+                0 => String::new(),
+                n => format!(", {n} earlier release(s) withdrawn"),
+            }
         ))
     })?;
     // A shard may own no subject at all: its later stages see an empty tree.
