@@ -49,6 +49,18 @@ pub fn inside_input_message(out: &Path, input: &Path) -> String {
     )
 }
 
+/// The message a command gives when the site-side log (input paths: PHI) would be written under
+/// its output folder.
+pub fn site_log_in_output_message(log: &Path, out: &Path) -> String {
+    format!(
+        "the site-side log {} lies inside the output folder {}: it lists the input's paths \
+         (patient names in folder names), which nothing under the output may hold; keep it on \
+         the site's side",
+        log.display(),
+        out.display()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -585,6 +585,40 @@ fn output_inside_the_input_is_refused_by_convert_deid_and_run() {
         ancilla::ingest::walk::walk(std::slice::from_ref(&input)).files,
         files_before
     );
+    // The site-side log lists input paths (PHI): never under the output folder.
+    let outside = d.path().join("release");
+    let o = ancilla(&[
+        "deid",
+        &s(&input),
+        "--out",
+        &s(&outside),
+        "--key",
+        &s(&cohort.join("key.bin")),
+        "--subjects",
+        &s(&cohort.join("clinical/subject_map.csv")),
+        "--site-log",
+        &s(&outside.join("logs/site-log.tsv")),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("lies inside the output folder"), "{err}");
+    assert!(!outside.exists());
+    // (The config's last section is [deid].)
+    let body = std::fs::read_to_string(&cfg).unwrap().replace(
+        &format!("dir = \"{}\"", inside.display()),
+        &format!("dir = \"{}\"", outside.display()),
+    ) + &format!(
+        "site_log = \"{}\"\n",
+        outside.join("site-log.tsv").display()
+    );
+    let cfg = config(d.path(), &body);
+    let o = ancilla(&["run", &s(&cfg)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("deid.site_log") && err.contains("lies inside the output folder"),
+        "{err}"
+    );
     // Beside the input (and the input inside the output, as the pipeline's own convert reads
     // out/deid into out/nifti) is fine.
     let o = ancilla(&["convert", &s(&input), "--out", &s(&cohort.join("nifti"))]);

@@ -48,8 +48,9 @@ pub enum DeidError {
     Config { path: PathBuf, what: String },
     #[error("input {0} does not exist")]
     MissingInput(PathBuf),
+    /// The output lies inside the input, or the site-side log inside the output.
     #[error("{0}")]
-    OutputInsideInput(String),
+    Placement(String),
     /// Another ancilla process is writing the output folder.
     #[error("{0}")]
     Busy(String),
@@ -1145,8 +1146,18 @@ fn run_paths(
         return Err(DeidError::MissingInput(opts.input.clone()));
     }
     if crate::folders::lies_within(&opts.out, &opts.input) {
-        return Err(DeidError::OutputInsideInput(
-            crate::folders::inside_input_message(&opts.out, &opts.input),
+        return Err(DeidError::Placement(crate::folders::inside_input_message(
+            &opts.out,
+            &opts.input,
+        )));
+    }
+    if let Some(log) = opts
+        .site_log
+        .as_ref()
+        .filter(|log| crate::folders::lies_within(log, &opts.out))
+    {
+        return Err(DeidError::Placement(
+            crate::folders::site_log_in_output_message(log, &opts.out),
         ));
     }
     // One process writes the folder at a time (a second one's sweep below would delete the

@@ -356,6 +356,21 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
             }
             .into());
         }
+        if let Some(log) = cfg
+            .deid
+            .site_log
+            .as_ref()
+            .filter(|log| crate::folders::lies_within(log, &out_dir))
+        {
+            return Err(ConfigError::Invalid {
+                path: config.to_path_buf(),
+                message: format!(
+                    "deid.site_log: {}",
+                    crate::folders::site_log_in_output_message(log, &out_dir)
+                ),
+            }
+            .into());
+        }
     }
     // One run per output folder; then sweep what a killed run left half-written (temporary
     // siblings of any output, stamps included), so a rerun ends with exactly the outputs of an
