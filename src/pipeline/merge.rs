@@ -165,6 +165,25 @@ fn as_u64(v: &Value) -> u64 {
 }
 
 /// The de-identification reports of the shards as one.
+/// The key id the shards' de-identification reports share; refused when they name two keys
+/// (the merged release would hold two pseudonymisations).
+fn one_key_id(reports: &[Value]) -> Result<Option<String>, PipelineError> {
+    let mut ids: Vec<&str> = reports
+        .iter()
+        .filter_map(|r| r["key_id"].as_str())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    match ids.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one.to_string())),
+        many => Err(merge_err(format!(
+            "the shards were de-identified with different keys (key ids {})",
+            many.join(", ")
+        ))),
+    }
+}
+
 fn merge_deid_reports(reports: &[Value]) -> Value {
     let mut out = reports[0].clone();
     let (mut seen, mut released, mut failed, mut withdrawn) = (0, 0, 0, 0);
@@ -355,20 +374,12 @@ fn assemble(shards: &[(PathBuf, Manifest)], out: &Path) -> Result<(), PipelineEr
     };
     let deid = reports("deid/deid-report.json")?;
     if !deid.is_empty() {
-        let mut key_ids: Vec<&str> = deid.iter().filter_map(|r| r["key_id"].as_str()).collect();
-        key_ids.sort_unstable();
-        key_ids.dedup();
-        if key_ids.len() > 1 {
-            return Err(merge_err(format!(
-                "the shards were de-identified with different keys (key ids {})",
-                key_ids.join(", ")
-            )));
-        }
+        let key_id = one_key_id(&deid)?;
         write_json(
             &out.join("deid/deid-report.json"),
             &merge_deid_reports(&deid),
         )?;
-        if let Some(id) = key_ids.first() {
+        if let Some(id) = key_id {
             let p = out.join("deid").join(crate::atomic::KEY_ID_NAME);
             crate::atomic::write_bytes(&p, format!("{id}\n").as_bytes()).map_err(io_err(&p))?;
         }
@@ -445,6 +456,20 @@ mod tests {
         );
         let c = "subject_id,other\nS5,q\n".to_string();
         assert!(merge_feature_tables(&[m, c]).is_err());
+    }
+
+    #[test]
+    fn shards_of_two_keys_are_refused() {
+        let r = |id: &str| json!({"key_id": id});
+        assert_eq!(
+            one_key_id(&[r("ab"), r("ab")]).unwrap().as_deref(),
+            Some("ab")
+        );
+        assert_eq!(one_key_id(&[json!({})]).unwrap(), None);
+        let e = one_key_id(&[r("ab"), r("cd"), r("ab")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("different keys (key ids ab, cd)"), "{e}");
     }
 
     #[test]
