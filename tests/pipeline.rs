@@ -341,6 +341,23 @@ fn a_second_run_on_a_busy_output_folder_is_refused() {
     assert!(!out.join(".ancilla.lock").exists());
 }
 
+/// `deid` of a phantom cohort's export into `out` with its key and subject map, then `extra`.
+fn deid_args(cohort: &Path, out: &Path, extra: &[&str]) -> Vec<String> {
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let mut args = vec![
+        "deid".to_string(),
+        s(&cohort.join("site-export")),
+        "--out".into(),
+        s(out),
+        "--key".into(),
+        s(&cohort.join("key.bin")),
+        "--subjects".into(),
+        s(&cohort.join("clinical/subject_map.csv")),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args
+}
+
 /// `convert` and `deid` take the output folder's lock too: while another ancilla process holds
 /// it they refuse (a second process's sweep of temporary files would delete the first one's
 /// files under way); a lock whose process is gone is taken over, and what a killed conversion
@@ -353,18 +370,6 @@ fn convert_and_deid_refuse_a_busy_output_folder() {
     let s = |p: &Path| p.to_str().unwrap().to_string();
     let input = s(&cohort.join("site-export"));
     let (nifti, deid) = (d.path().join("nifti"), d.path().join("deid"));
-    let deid_args = |out: &Path| {
-        vec![
-            "deid".to_string(),
-            input.clone(),
-            "--out".into(),
-            s(out),
-            "--key".into(),
-            s(&cohort.join("key.bin")),
-            "--subjects".into(),
-            s(&cohort.join("clinical/subject_map.csv")),
-        ]
-    };
     // A live process that looks like ancilla holds both folders.
     let mut holder = Command::new("sh")
         .args(["-c", "sleep 30", "ancilla"])
@@ -389,11 +394,11 @@ fn convert_and_deid_refuse_a_busy_output_folder() {
         s(&nifti),
     ];
     busy(&convert_args);
-    busy(&deid_args(&deid));
+    busy(&deid_args(&cohort, &deid, &[]));
     assert!(nifti.join(".004_mr_t2_partial-1.nii.gz").exists());
     holder.kill().unwrap();
     holder.wait().unwrap();
-    for args in [convert_args, deid_args(&deid)] {
+    for args in [convert_args, deid_args(&cohort, &deid, &[])] {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let o = ancilla(&args);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -559,16 +564,8 @@ fn output_inside_the_input_is_refused_by_convert_deid_and_run() {
     refused(&["convert", &s(&input), "--out", &s(&inside)]);
     // The input itself, written through `..`.
     refused(&["convert", &s(&input), "--out", &s(&inside.join(".."))]);
-    refused(&[
-        "deid",
-        &s(&input),
-        "--out",
-        &s(&inside),
-        "--key",
-        &s(&cohort.join("key.bin")),
-        "--subjects",
-        &s(&cohort.join("clinical/subject_map.csv")),
-    ]);
+    let args = deid_args(&cohort, &inside, &[]);
+    refused(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let cfg = config(
         d.path(),
         &format!(
@@ -587,18 +584,12 @@ fn output_inside_the_input_is_refused_by_convert_deid_and_run() {
     );
     // The site-side log lists input paths (PHI): never under the output folder.
     let outside = d.path().join("release");
-    let o = ancilla(&[
-        "deid",
-        &s(&input),
-        "--out",
-        &s(&outside),
-        "--key",
-        &s(&cohort.join("key.bin")),
-        "--subjects",
-        &s(&cohort.join("clinical/subject_map.csv")),
-        "--site-log",
-        &s(&outside.join("logs/site-log.tsv")),
-    ]);
+    let args = deid_args(
+        &cohort,
+        &outside,
+        &["--site-log", &s(&outside.join("logs/site-log.tsv"))],
+    );
+    let o = ancilla(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("lies inside the output folder"), "{err}");
