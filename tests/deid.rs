@@ -1989,6 +1989,15 @@ fn a_rerun_withdraws_what_is_no_longer_released() {
     let reduced_map = dir.join("reduced_map.csv");
     std::fs::write(&reduced_map, lines.join("\n") + "\n").unwrap();
     assert!(out.join(&usubjid).is_dir() || files(&out).len() == before);
+    // What is not laid out as a release is never touched: a note, and (through a link) a
+    // folder outside laid out as one.
+    std::fs::create_dir_all(out.join("notes")).unwrap();
+    std::fs::write(out.join("notes/readme.txt"), "kept").unwrap();
+    let elsewhere = dir.join("elsewhere/2.25.1/2.25.2");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("2.25.3.dcm"), "kept").unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(dir.join("elsewhere"), out.join("linked")).unwrap();
 
     let o = deid(dir, &out, &key, &reduced_map);
     let err = String::from_utf8_lossy(&o.stderr);
@@ -1999,11 +2008,24 @@ fn a_rerun_withdraws_what_is_no_longer_released() {
             .unwrap();
     let withdrawn = report["withdrawn"].as_u64().unwrap() as usize;
     assert!(withdrawn > series_files, "{withdrawn} of {before}");
+    assert!(out.join("notes/readme.txt").is_file());
+    assert!(elsewhere.join("2.25.3.dcm").is_file());
+    std::fs::remove_dir_all(out.join("notes")).unwrap();
+    #[cfg(unix)]
+    std::fs::remove_file(out.join("linked")).unwrap();
     assert_eq!(files(&out).len(), before - withdrawn);
     assert!(
         !out.join(&usubjid).exists(),
         "an empty subject folder stayed"
     );
+    // A first release into a folder that holds other things removes none of them, even laid
+    // out as a release.
+    let other = dir.join("other");
+    std::fs::create_dir_all(other.join("S/2.25.1/2.25.2")).unwrap();
+    std::fs::write(other.join("S/2.25.1/2.25.2/2.25.3.dcm"), "kept").unwrap();
+    let o = deid(dir, &other, &key, &reduced_map);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(other.join("S/2.25.1/2.25.2/2.25.3.dcm").is_file());
     let fresh = dir.join("fresh");
     let o = deid(dir, &fresh, &key, &reduced_map);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

@@ -262,6 +262,42 @@ fn dest_id(dest: &Path) -> [u8; 16] {
     id
 }
 
+/// The files under `out` laid out as a release lays them out: `SUBJECT/2.25.STUDY/2.25.SERIES/
+/// 2.25.SOP.dcm`, folders and files themselves (no link followed). Nothing else in the folder
+/// is ever taken for a released file.
+fn released_files(out: &Path) -> Vec<PathBuf> {
+    let entries = |dir: &Path, want_dir: bool| -> Vec<PathBuf> {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        rd.flatten()
+            .filter(|e| {
+                e.file_type()
+                    .is_ok_and(|t| if want_dir { t.is_dir() } else { t.is_file() })
+            })
+            .map(|e| e.path())
+            .collect()
+    };
+    let pseudonym = |p: &Path| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("2.25."))
+    };
+    let mut files = Vec::new();
+    for subject in entries(out, true) {
+        for study in entries(&subject, true).into_iter().filter(|p| pseudonym(p)) {
+            for series in entries(&study, true).into_iter().filter(|p| pseudonym(p)) {
+                files.extend(
+                    entries(&series, false)
+                        .into_iter()
+                        .filter(|p| pseudonym(p) && p.extension().is_some_and(|e| e == "dcm")),
+                );
+            }
+        }
+    }
+    files
+}
+
 /// Remove the released files under `run.out` that this run did not claim (an earlier run's
 /// release of an input that is gone or no longer released), then the folders left empty.
 /// Returns how many files were removed.
@@ -271,8 +307,8 @@ fn withdraw_unclaimed(run: &Run) -> usize {
     };
     let mut removed = 0;
     let mut dirs = BTreeSet::new();
-    for f in crate::ingest::walk::walk(&[run.out.to_path_buf()]).files {
-        if f.parent() == Some(run.out) || claimed.contains_key(&dest_id(&f)) {
+    for f in released_files(run.out) {
+        if claimed.contains_key(&dest_id(&f)) {
             continue;
         }
         if std::fs::remove_file(&f).is_ok() {
@@ -1173,6 +1209,9 @@ fn run_paths(
     crate::atomic::remove_stale_temps(&opts.out);
     let key_id = keyed::key_id(&key);
     same_key_as_release(&opts.out, &key_id)?;
+    // Only a folder an earlier run released into (it names a key) is made to mirror the input:
+    // an --out that points at a folder of other files never loses one.
+    let earlier_release = release_key_id(&opts.out).is_some();
     let marker = opts.out.join(crate::atomic::KEY_ID_NAME);
     crate::atomic::write_bytes(&marker, format!("{key_id}\n").as_bytes()).map_err(|source| {
         DeidError::Write {
@@ -1224,7 +1263,7 @@ fn run_paths(
     settle_duplicates(&run_ctx, &walk.files, &mut tally);
     // The release mirrors this run's input: what an earlier run released and this one does not
     // goes (a series removed from the export, a subject taken out of the map).
-    let withdrawn = if run_ctx.fresh_output {
+    let withdrawn = if run_ctx.fresh_output || !earlier_release {
         0
     } else {
         withdraw_unclaimed(&run_ctx)
