@@ -5,13 +5,14 @@
 //! `roi` (masks) → `quant` (QIBA SUV, IBSI features) → `convert` (series → NIfTI files) →
 //! `clinical` (CDISC ADaM tables, linkage) → `stats` (survival, ROC) → `report` → `pipeline`.
 //! `phantom` writes the synthetic cohort every test and demo uses. `atomic` writes files;
-//! `folders` keeps outputs out of inputs.
+//! `folders` keeps outputs out of inputs; `csv_text` reads delimited text as spreadsheets save it.
 //!
 //! Every stage reports bad input with a reason and goes on; no stage writes PHI.
 
 pub mod atomic;
 pub mod clinical;
 pub mod convert;
+pub mod csv_text;
 pub mod datetime;
 pub mod deid;
 pub mod folders;

@@ -129,21 +129,27 @@ pub fn read_subject_map(path: &Path) -> Result<BTreeMap<String, String>, DeidErr
         path: path.into(),
         what,
     };
-    let mut r = csv::Reader::from_path(path).map_err(|e| err(e.to_string()))?;
-    let h = r.headers().map_err(|e| err(e.to_string()))?.clone();
+    // As a spreadsheet saves it: `;` or tabs, Windows-1252 (`csv_text`); identifiers are text,
+    // so no decimal comma is read.
+    let (mut r, _) = crate::csv_text::reader(path).map_err(|e| err(e.to_string()))?;
+    let h: Vec<String> = r
+        .byte_headers()
+        .map_err(|e| err(e.to_string()))?
+        .iter()
+        .map(|c| crate::csv_text::cell_text(c, false))
+        .collect();
     let (Some(pi), Some(ui)) = (
-        h.iter().position(|c| c.trim() == "patient_id"),
-        h.iter().position(|c| c.trim() == "usubjid"),
+        h.iter().position(|c| c == "patient_id"),
+        h.iter().position(|c| c == "usubjid"),
     ) else {
         return Err(err("expected columns patient_id,usubjid".into()));
     };
     let mut m = BTreeMap::new();
-    for (n, rec) in r.records().enumerate() {
+    for (n, rec) in r.byte_records().enumerate() {
         let rec = rec.map_err(|e| err(format!("row {}: {e}", n + 2)))?;
-        let (p, u) = (
-            rec.get(pi).unwrap_or("").trim(),
-            rec.get(ui).unwrap_or("").trim(),
-        );
+        let cell = |i: usize| crate::csv_text::cell_text(rec.get(i).unwrap_or_default(), false);
+        let (p, u) = (cell(pi), cell(ui));
+        let (p, u) = (p.as_str(), u.as_str());
         if p.is_empty() || u.is_empty() {
             return Err(err(format!("row {}: empty patient_id or usubjid", n + 2)));
         }
@@ -1335,6 +1341,22 @@ mod tests {
 
     /// A USUBJID that cannot be a PatientID and a folder name is refused with its row, without
     /// its value; it was released as a folder named `______evil` for `../../evil`.
+    /// A subject map saved by a spreadsheet (a BOM, `;`, CRLF) reads as the comma file does.
+    #[test]
+    fn subject_map_as_a_spreadsheet_saves_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let map = dir.path().join("map.csv");
+        std::fs::write(
+            &map,
+            b"\xef\xbb\xbfpatient_id;usubjid\r\nMRN 0012;ANC-01-0001\r\n12,5;ANC-01-0002\r\n",
+        )
+        .expect("write map");
+        let m = read_subject_map(&map).expect("read");
+        assert_eq!(m["MRN 0012"], "ANC-01-0001");
+        // An identifier is text: no decimal comma is read in it.
+        assert_eq!(m["12,5"], "ANC-01-0002");
+    }
+
     #[test]
     fn subject_map_refuses_unusable_usubjids() {
         let dir = tempfile::tempdir().expect("temp dir");
