@@ -29,6 +29,14 @@ pub fn cell_text(bytes: &[u8], decimal_comma: bool) -> String {
     }
 }
 
+/// The header line's names (`cell_text`, never with a decimal comma).
+pub fn header<R: std::io::Read>(r: &mut csv::Reader<R>) -> Result<Vec<String>, csv::Error> {
+    Ok(r.byte_headers()?
+        .iter()
+        .map(|h| cell_text(h, false))
+        .collect())
+}
+
 /// Digits, one comma, digits (an optional sign before, an optional exponent after).
 fn is_decimal_comma_number(t: &str) -> bool {
     let t = t.strip_prefix(['-', '+']).unwrap_or(t);

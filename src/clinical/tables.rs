@@ -49,12 +49,7 @@ impl TextTable {
             "xpt" | "sas7bdat" => Err(err("SAS files are not read; export the table as CSV (e.g. haven::write_csv or PROC EXPORT)".into())),
             _ => {
                 let (mut r, decimal_comma) = crate::csv_text::reader(path).map_err(|e| err(e.to_string()))?;
-                let header = r
-                    .byte_headers()
-                    .map_err(|e| err(e.to_string()))?
-                    .iter()
-                    .map(|h| crate::csv_text::cell_text(h, false))
-                    .collect();
+                let header = crate::csv_text::header(&mut r).map_err(|e| err(e.to_string()))?;
                 let mut rows = Vec::new();
                 for (n, rec) in r.byte_records().enumerate() {
                     let rec = rec.map_err(|e| err(format!("row {}: {e}", n + 2)))?;
@@ -108,12 +103,7 @@ impl TextTable {
         }
         let (mut r, decimal_comma) =
             crate::csv_text::reader(path).map_err(|e| err(e.to_string()))?;
-        let header: Vec<String> = r
-            .byte_headers()
-            .map_err(|e| err(e.to_string()))?
-            .iter()
-            .map(|h| crate::csv_text::cell_text(h, false))
-            .collect();
+        let header = crate::csv_text::header(&mut r).map_err(|e| err(e.to_string()))?;
         let idx = columns
             .iter()
             .map(|c| {

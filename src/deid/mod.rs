@@ -132,12 +132,7 @@ pub fn read_subject_map(path: &Path) -> Result<BTreeMap<String, String>, DeidErr
     // As a spreadsheet saves it: `;` or tabs, Windows-1252 (`csv_text`); identifiers are text,
     // so no decimal comma is read.
     let (mut r, _) = crate::csv_text::reader(path).map_err(|e| err(e.to_string()))?;
-    let h: Vec<String> = r
-        .byte_headers()
-        .map_err(|e| err(e.to_string()))?
-        .iter()
-        .map(|c| crate::csv_text::cell_text(c, false))
-        .collect();
+    let h = crate::csv_text::header(&mut r).map_err(|e| err(e.to_string()))?;
     let (Some(pi), Some(ui)) = (
         h.iter().position(|c| c == "patient_id"),
         h.iter().position(|c| c == "usubjid"),
