@@ -20,6 +20,7 @@ pub mod keyed;
 pub mod options;
 pub mod profile;
 mod raw;
+pub mod release_folder;
 pub mod verify;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -172,28 +173,6 @@ fn usable_usubjid(u: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
-/// The key id of the release already in `out` (its key-id file, else its report's), if any.
-pub fn release_key_id(out: &Path) -> Option<String> {
-    if let Ok(t) = std::fs::read_to_string(out.join(crate::atomic::KEY_ID_NAME)) {
-        return Some(t.trim().to_string());
-    }
-    let report = std::fs::read(out.join("deid-report.json")).ok()?;
-    let report: serde_json::Value = serde_json::from_slice(&report).ok()?;
-    report["key_id"].as_str().map(str::to_string)
-}
-
-/// Refuse to add to a release made with another key.
-fn same_key_as_release(out: &Path, ours: &str) -> Result<(), DeidError> {
-    match release_key_id(out) {
-        Some(theirs) if theirs != ours => Err(DeidError::OtherKey {
-            out: out.to_path_buf(),
-            theirs,
-            ours: ours.to_string(),
-        }),
-        _ => Ok(()),
-    }
-}
-
 /// What happened to one input file.
 enum Outcome {
     Released {
@@ -252,81 +231,6 @@ struct Claim {
     inputs: u32,
     /// Whether the output held a file from an earlier run when first claimed.
     earlier: bool,
-}
-
-/// 128 bits of the SHA-256 of an output path: how a claim names its destination.
-fn dest_id(dest: &Path) -> [u8; 16] {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(dest.as_os_str().as_encoded_bytes());
-    let mut id = [0u8; 16];
-    id.copy_from_slice(&digest[..16]);
-    id
-}
-
-/// The files under `out` laid out as a release lays them out: `SUBJECT/2.25.STUDY/2.25.SERIES/
-/// 2.25.SOP.dcm`, folders and files themselves (no link followed). Nothing else in the folder
-/// is ever taken for a released file.
-fn released_files(out: &Path) -> Vec<PathBuf> {
-    let entries = |dir: &Path, want_dir: bool| -> Vec<PathBuf> {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return Vec::new();
-        };
-        rd.flatten()
-            .filter(|e| {
-                e.file_type()
-                    .is_ok_and(|t| if want_dir { t.is_dir() } else { t.is_file() })
-            })
-            .map(|e| e.path())
-            .collect()
-    };
-    let pseudonym = |p: &Path| {
-        p.file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with("2.25."))
-    };
-    let mut files = Vec::new();
-    for subject in entries(out, true) {
-        for study in entries(&subject, true).into_iter().filter(|p| pseudonym(p)) {
-            for series in entries(&study, true).into_iter().filter(|p| pseudonym(p)) {
-                files.extend(
-                    entries(&series, false)
-                        .into_iter()
-                        .filter(|p| pseudonym(p) && p.extension().is_some_and(|e| e == "dcm")),
-                );
-            }
-        }
-    }
-    files
-}
-
-/// Remove the released files under `run.out` that this run did not claim (an earlier run's
-/// release of an input that is gone or no longer released), then the folders left empty.
-/// Returns how many files were removed.
-fn withdraw_unclaimed(run: &Run) -> usize {
-    let Ok(claimed) = run.claimed.lock() else {
-        return 0;
-    };
-    let mut removed = 0;
-    let mut dirs = BTreeSet::new();
-    for f in released_files(run.out) {
-        if claimed.contains_key(&dest_id(&f)) {
-            continue;
-        }
-        if std::fs::remove_file(&f).is_ok() {
-            removed += 1;
-            dirs.extend(
-                f.ancestors()
-                    .skip(1)
-                    .take_while(|d| *d != run.out)
-                    .map(Path::to_path_buf),
-            );
-        }
-    }
-    // Deepest first; a folder that still holds something stays.
-    for d in dirs.iter().rev() {
-        let _ = std::fs::remove_dir(d);
-    }
-    removed
 }
 
 /// What an input file does with its output path.
@@ -400,7 +304,7 @@ impl Run<'_> {
         {
             return v;
         }
-        let id = dest_id(dest);
+        let id = release_folder::dest_id(dest);
         let on_disk = !self.fresh_output && dest.exists();
         let Ok(mut claimed) = self.claimed.lock() else {
             return Verdict::Write;
@@ -1209,16 +1113,13 @@ fn run_paths(
     // A killed earlier run may have left temporary files; finished files are kept and skipped.
     crate::atomic::remove_stale_temps(&opts.out);
     let key_id = keyed::key_id(&key);
-    same_key_as_release(&opts.out, &key_id)?;
+    release_folder::same_key_as_release(&opts.out, &key_id)?;
     // Only a folder an earlier run released into (it names a key) is made to mirror the input:
     // an --out that points at a folder of other files never loses one.
-    let earlier_release = release_key_id(&opts.out).is_some();
-    let marker = opts.out.join(crate::atomic::KEY_ID_NAME);
-    crate::atomic::write_bytes(&marker, format!("{key_id}\n").as_bytes()).map_err(|source| {
-        DeidError::Write {
-            path: marker,
-            source,
-        }
+    let earlier_release = release_folder::release_key_id(&opts.out).is_some();
+    release_folder::mark_key(&opts.out, &key_id).map_err(|source| DeidError::Write {
+        path: opts.out.join(crate::atomic::KEY_ID_NAME),
+        source,
     })?;
     let walk = crate::ingest::walk::walk(std::slice::from_ref(&opts.input));
     let bar = crate::report::progress::bar(walk.files.len() as u64, "deid", quiet);
@@ -1267,7 +1168,12 @@ fn run_paths(
     let withdrawn = if run_ctx.fresh_output || !earlier_release {
         0
     } else {
-        withdraw_unclaimed(&run_ctx)
+        match run_ctx.claimed.lock() {
+            Ok(claimed) => {
+                release_folder::withdraw_unclaimed(run_ctx.out, |id| claimed.contains_key(id))
+            }
+            Err(_) => 0,
+        }
     };
     tally.summary.withdrawn = withdrawn;
     let Tally {

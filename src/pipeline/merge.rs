@@ -380,8 +380,8 @@ fn assemble(shards: &[(PathBuf, Manifest)], out: &Path) -> Result<(), PipelineEr
             &merge_deid_reports(&deid),
         )?;
         if let Some(id) = key_id {
-            let p = out.join("deid").join(crate::atomic::KEY_ID_NAME);
-            crate::atomic::write_bytes(&p, format!("{id}\n").as_bytes()).map_err(io_err(&p))?;
+            let dir = out.join("deid");
+            crate::deid::release_folder::mark_key(&dir, &id).map_err(io_err(&dir))?;
         }
     }
     let conv = reports("nifti/convert-report.json")?;

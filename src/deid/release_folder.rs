@@ -1,0 +1,109 @@
+//! A release folder as a whole (PS3.15 Annex E output): the key it was made with, named by a
+//! public id, so that a second key is never added to it; and its files as a release lays them
+//! out, so that a rerun can withdraw what it no longer releases and touch nothing else.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use super::DeidError;
+
+/// The key id of the release already in `out` (its key-id file, else its report's), if any.
+pub fn release_key_id(out: &Path) -> Option<String> {
+    if let Ok(t) = std::fs::read_to_string(out.join(crate::atomic::KEY_ID_NAME)) {
+        return Some(t.trim().to_string());
+    }
+    let report = std::fs::read(out.join("deid-report.json")).ok()?;
+    let report: serde_json::Value = serde_json::from_slice(&report).ok()?;
+    report["key_id"].as_str().map(str::to_string)
+}
+
+/// Name the release's key in `out` (before its first file is released). Returns the file.
+pub fn mark_key(out: &Path, key_id: &str) -> std::io::Result<PathBuf> {
+    let path = out.join(crate::atomic::KEY_ID_NAME);
+    crate::atomic::write_bytes(&path, format!("{key_id}\n").as_bytes())?;
+    Ok(path)
+}
+
+/// Refuse to add to a release made with another key.
+pub(super) fn same_key_as_release(out: &Path, ours: &str) -> Result<(), DeidError> {
+    match release_key_id(out) {
+        Some(theirs) if theirs != ours => Err(DeidError::OtherKey {
+            out: out.to_path_buf(),
+            theirs,
+            ours: ours.to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// 128 bits of the SHA-256 of an output path: how a claim names its destination.
+pub(super) fn dest_id(dest: &Path) -> [u8; 16] {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(dest.as_os_str().as_encoded_bytes());
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&digest[..16]);
+    id
+}
+
+/// The files under `out` laid out as a release lays them out: `SUBJECT/2.25.STUDY/2.25.SERIES/
+/// 2.25.SOP.dcm`, folders and files themselves (no link followed). Nothing else in the folder
+/// is ever taken for a released file.
+fn released_files(out: &Path) -> Vec<PathBuf> {
+    let entries = |dir: &Path, want_dir: bool| -> Vec<PathBuf> {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        rd.flatten()
+            .filter(|e| {
+                e.file_type()
+                    .is_ok_and(|t| if want_dir { t.is_dir() } else { t.is_file() })
+            })
+            .map(|e| e.path())
+            .collect()
+    };
+    let pseudonym = |p: &Path| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("2.25."))
+    };
+    let mut files = Vec::new();
+    for subject in entries(out, true) {
+        for study in entries(&subject, true).into_iter().filter(|p| pseudonym(p)) {
+            for series in entries(&study, true).into_iter().filter(|p| pseudonym(p)) {
+                files.extend(
+                    entries(&series, false)
+                        .into_iter()
+                        .filter(|p| pseudonym(p) && p.extension().is_some_and(|e| e == "dcm")),
+                );
+            }
+        }
+    }
+    files
+}
+
+/// Remove the released files under `out` that `claimed` does not name (an earlier run's
+/// release of an input that is gone or no longer released), then the folders left empty.
+/// Returns how many files were removed.
+pub(super) fn withdraw_unclaimed(out: &Path, claimed: impl Fn(&[u8; 16]) -> bool) -> usize {
+    let mut removed = 0;
+    let mut dirs = BTreeSet::new();
+    for f in released_files(out) {
+        if claimed(&dest_id(&f)) {
+            continue;
+        }
+        if std::fs::remove_file(&f).is_ok() {
+            removed += 1;
+            dirs.extend(
+                f.ancestors()
+                    .skip(1)
+                    .take_while(|d| *d != out)
+                    .map(Path::to_path_buf),
+            );
+        }
+    }
+    // Deepest first; a folder that still holds something stays.
+    for d in dirs.iter().rev() {
+        let _ = std::fs::remove_dir(d);
+    }
+    removed
+}
