@@ -1113,10 +1113,9 @@ fn run_paths(
     // A killed earlier run may have left temporary files; finished files are kept and skipped.
     crate::atomic::remove_stale_temps(&opts.out);
     let key_id = keyed::key_id(&key);
-    release_folder::same_key_as_release(&opts.out, &key_id)?;
     // Only a folder an earlier run released into (it names a key) is made to mirror the input:
     // an --out that points at a folder of other files never loses one.
-    let earlier_release = release_folder::release_key_id(&opts.out).is_some();
+    let earlier_release = release_folder::earlier_release_of_key(&opts.out, &key_id)?;
     release_folder::mark_key(&opts.out, &key_id).map_err(|source| DeidError::Write {
         path: opts.out.join(crate::atomic::KEY_ID_NAME),
         source,
@@ -1240,8 +1239,6 @@ fn run_paths(
 mod tests {
     use super::*;
 
-    /// A USUBJID that cannot be a PatientID and a folder name is refused with its row, without
-    /// its value; it was released as a folder named `______evil` for `../../evil`.
     /// A subject map saved by a spreadsheet (a BOM, `;`, CRLF) reads as the comma file does.
     #[test]
     fn subject_map_as_a_spreadsheet_saves_it() {
@@ -1258,6 +1255,8 @@ mod tests {
         assert_eq!(m["12,5"], "ANC-01-0002");
     }
 
+    /// A USUBJID that cannot be a PatientID and a folder name is refused with its row, without
+    /// its value; it was released as a folder named `______evil` for `../../evil`.
     #[test]
     fn subject_map_refuses_unusable_usubjids() {
         let dir = tempfile::tempdir().expect("temp dir");

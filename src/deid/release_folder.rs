@@ -24,15 +24,15 @@ pub fn mark_key(out: &Path, key_id: &str) -> std::io::Result<PathBuf> {
     Ok(path)
 }
 
-/// Refuse to add to a release made with another key.
-pub(super) fn same_key_as_release(out: &Path, ours: &str) -> Result<(), DeidError> {
+/// Whether `out` already holds a release, of key `ours`; refused when it holds another key's.
+pub(super) fn earlier_release_of_key(out: &Path, ours: &str) -> Result<bool, DeidError> {
     match release_key_id(out) {
         Some(theirs) if theirs != ours => Err(DeidError::OtherKey {
             out: out.to_path_buf(),
             theirs,
             ours: ours.to_string(),
         }),
-        _ => Ok(()),
+        found => Ok(found.is_some()),
     }
 }
 

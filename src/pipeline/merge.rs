@@ -164,7 +164,6 @@ fn as_u64(v: &Value) -> u64 {
     v.as_u64().unwrap_or(0)
 }
 
-/// The de-identification reports of the shards as one.
 /// The key id the shards' de-identification reports share; refused when they name two keys
 /// (the merged release would hold two pseudonymisations).
 fn one_key_id(reports: &[Value]) -> Result<Option<String>, PipelineError> {
@@ -184,6 +183,7 @@ fn one_key_id(reports: &[Value]) -> Result<Option<String>, PipelineError> {
     }
 }
 
+/// The de-identification reports of the shards as one.
 fn merge_deid_reports(reports: &[Value]) -> Value {
     let mut out = reports[0].clone();
     let (mut seen, mut released, mut failed, mut withdrawn) = (0, 0, 0, 0);

@@ -346,30 +346,22 @@ fn config_digest(cfg: &Config) -> String {
 fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), PipelineError> {
     let out_dir = cfg.output.dir.clone();
     if let (None, Some(input)) = (&cfg.phantom, &cfg.input) {
+        let misplaced = |key: &str, why: String| -> PipelineError {
+            ConfigError::Invalid {
+                path: config.to_path_buf(),
+                message: format!("{key}: {why}"),
+            }
+            .into()
+        };
         if crate::folders::lies_within(&out_dir, &input.dicom) {
-            return Err(ConfigError::Invalid {
-                path: config.to_path_buf(),
-                message: format!(
-                    "output.dir: {}",
-                    crate::folders::inside_input_message(&out_dir, &input.dicom)
-                ),
-            }
-            .into());
+            let why = crate::folders::inside_input_message(&out_dir, &input.dicom);
+            return Err(misplaced("output.dir", why));
         }
-        if let Some(log) = cfg
-            .deid
-            .site_log
-            .as_ref()
-            .filter(|log| crate::folders::lies_within(log, &out_dir))
-        {
-            return Err(ConfigError::Invalid {
-                path: config.to_path_buf(),
-                message: format!(
-                    "deid.site_log: {}",
-                    crate::folders::site_log_in_output_message(log, &out_dir)
-                ),
+        if let Some(log) = &cfg.deid.site_log {
+            if crate::folders::lies_within(log, &out_dir) {
+                let why = crate::folders::site_log_in_output_message(log, &out_dir);
+                return Err(misplaced("deid.site_log", why));
             }
-            .into());
         }
     }
     // One run per output folder; then sweep what a killed run left half-written (temporary
