@@ -240,6 +240,76 @@ fn demo_runs_every_available_stage_then_reruns_as_noop() {
     }
 }
 
+/// `[convert] gzip = false`: the later stages read the `.nii` files as they read `.nii.gz` ones,
+/// so features, analysis and the report's QC gallery equal a compressed run's. Regression: the
+/// gallery looked for `.nii.gz` files only and was empty.
+#[test]
+fn uncompressed_nifti_give_the_same_features_and_qc_gallery() {
+    let d = tempfile::tempdir().unwrap();
+    let run = |name: &str, extra: &str| {
+        let out = d.path().join(name);
+        let cfg = config(
+            d.path(),
+            &format!(
+                "[output]\ndir = \"{}\"\n[phantom]\nsubjects = 1\nseed = 3\n{extra}",
+                out.display()
+            ),
+        );
+        let o = ancilla(&["run", cfg.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{err}");
+        (out, err)
+    };
+    let (gz, gz_log) = run("gz", "");
+    let (plain, plain_log) = run("plain", "[convert]\ngzip = false\n");
+    let names = |dir: &Path| {
+        let subject = std::fs::read_dir(dir.join("nifti"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.is_dir())
+            .unwrap();
+        let mut v: Vec<String> = std::fs::read_dir(subject)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".nii") || n.ends_with(".nii.gz"))
+            .collect();
+        v.sort();
+        v
+    };
+    let plain_names = names(&plain);
+    assert!(
+        !plain_names.is_empty() && plain_names.iter().all(|n| n.ends_with(".nii")),
+        "{plain_names:?}"
+    );
+    let gz_names: Vec<String> = names(&gz)
+        .iter()
+        .map(|n| n.replace(".nii.gz", ".nii"))
+        .collect();
+    assert_eq!(plain_names, gz_names);
+    for f in ["features/features.csv", "analysis/analysis_table.csv"] {
+        assert!(
+            std::fs::read(gz.join(f)).unwrap() == std::fs::read(plain.join(f)).unwrap(),
+            "{f} differs"
+        );
+    }
+    let gallery = |log: &str| {
+        log.lines()
+            .find_map(|l| l.split("report.html (").nth(1))
+            .and_then(|r| r.split(" QC subjects").next())
+            .map(str::to_string)
+    };
+    assert_eq!(gallery(&gz_log).as_deref(), Some("1"), "{gz_log}");
+    assert_eq!(gallery(&plain_log), gallery(&gz_log), "{plain_log}");
+    let images = |dir: &Path| {
+        std::fs::read_to_string(dir.join("report.html"))
+            .unwrap()
+            .matches("data:image/png")
+            .count()
+    };
+    assert!(images(&gz) > 0);
+    assert_eq!(images(&plain), images(&gz));
+}
+
 /// Number of files under `dir` (0 when it does not exist).
 fn count_files(dir: &Path) -> usize {
     let Ok(rd) = std::fs::read_dir(dir) else {

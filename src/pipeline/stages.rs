@@ -236,12 +236,19 @@ fn subjects_in(deid: &Path) -> Vec<String> {
     v
 }
 
-fn find_with_suffix(dir: &Path, suffix: &str) -> Option<std::path::PathBuf> {
+/// The first (in name order) NIfTI of `dir` whose name ends in `suffix` and `.nii.gz` or `.nii`:
+/// convert writes either, by `[convert] gzip`.
+fn find_nifti(dir: &Path, suffix: &str) -> Option<std::path::PathBuf> {
     let mut v: Vec<_> = std::fs::read_dir(dir)
         .ok()?
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.to_string_lossy().ends_with(suffix))
+        .filter(|p| {
+            let name = p.to_string_lossy();
+            [".nii.gz", ".nii"]
+                .iter()
+                .any(|ext| name.strip_suffix(ext).is_some_and(|n| n.ends_with(suffix)))
+        })
         .collect();
     v.sort();
     v.into_iter().next()
@@ -251,13 +258,11 @@ fn find_with_suffix(dir: &Path, suffix: &str) -> Option<std::path::PathBuf> {
 fn qc_images(out: &Path, masks: &Path, id: &str) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
     use crate::report::qc;
     let nifti = out.join("nifti").join(id);
-    let suv =
-        crate::volume::nifti_io::read_volume(&find_with_suffix(&nifti, "_suvbw.nii.gz")?).ok()?;
+    let suv = crate::volume::nifti_io::read_volume(&find_nifti(&nifti, "_suvbw")?).ok()?;
     let lm = roi::label_map_for(&suv, &masks.join(id).join("pet_labels.nii.gz")).ok()?;
     let pet = qc::png(&qc::coronal_mip(&suv, &lm.labels, 1), 0.0, 10.0, true, 2);
     let mr = (|| {
-        let t2 = crate::volume::nifti_io::read_volume(&find_with_suffix(&nifti, "_mr_t2.nii.gz")?)
-            .ok()?;
+        let t2 = crate::volume::nifti_io::read_volume(&find_nifti(&nifti, "_mr_t2")?).ok()?;
         let lm = roi::label_map_for(&t2, &masks.join(id).join("mr_labels.nii.gz")).ok()?;
         let pic = qc::slice_through(&t2, &lm.labels, 1)?;
         let hi = pic.grey.iter().cloned().fold(0.0f32, f32::max);
