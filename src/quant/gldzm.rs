@@ -98,7 +98,7 @@ pub fn gldzm_features(g: &GreyLevels) -> Vec<Feature> {
         .collect();
     NAMES
         .iter()
-        .zip(size_matrix_features(&size_matrix(&pairs, g.ng), nv as f64))
+        .zip(size_matrix_features(&size_matrix(&pairs), nv as f64))
         .map(|(n, v)| texture_feature(format!("{n}_3D"), v))
         .collect()
 }

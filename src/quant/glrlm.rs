@@ -9,7 +9,7 @@ use ndarray::Array3;
 
 use super::features::{Feature, UnitKind};
 use super::glcm::DIRECTIONS;
-use super::glszm::size_matrix_features;
+use super::glszm::{size_matrix, size_matrix_features};
 use super::grey_levels::GreyLevels;
 
 const NAMES: [&str; 16] = [
@@ -31,11 +31,10 @@ const NAMES: [&str; 16] = [
     "rlm_rl_entr",
 ];
 
-/// Run counts r[level − 1][length − 1] along direction `d`.
-fn runs(levels: &Array3<u32>, ng: usize, d: [i64; 3]) -> Vec<Vec<f64>> {
+/// (grey level, run length) of every run along direction `d`.
+fn runs(levels: &Array3<u32>, d: [i64; 3]) -> Vec<(u32, usize)> {
     let (nk, nj, ni) = levels.dim();
-    let max_len = nk.max(nj).max(ni);
-    let mut r = vec![vec![0.0; max_len]; ng];
+    let mut r = Vec::new();
     let inside = |k: i64, j: i64, i: i64| {
         k >= 0 && j >= 0 && i >= 0 && k < nk as i64 && j < nj as i64 && i < ni as i64
     };
@@ -55,32 +54,25 @@ fn runs(levels: &Array3<u32>, ng: usize, d: [i64; 3]) -> Vec<Vec<f64>> {
             len += 1;
             (a, b, c) = (a + d[0], b + d[1], c + d[2]);
         }
-        r[l as usize - 1][len - 1] += 1.0;
+        r.push((l, len));
     }
     r
 }
 
 /// GLRLM features of the region, 3D merged and averaged, grey levels of fixed bin size.
 pub fn glrlm_features(g: &GreyLevels) -> Vec<Feature> {
-    let (levels, ng) = (&g.levels, g.ng);
+    let levels = &g.levels;
     let nv = levels.iter().filter(|l| **l > 0).count() as f64;
     if nv == 0.0 {
         return Vec::new();
     }
-    let per_direction: Vec<Vec<Vec<f64>>> =
-        DIRECTIONS.iter().map(|d| runs(levels, ng, *d)).collect();
-    let mut merged = per_direction[0].clone();
-    for m in &per_direction[1..] {
-        for (a, b) in merged.iter_mut().zip(m) {
-            for (x, y) in a.iter_mut().zip(b) {
-                *x += y;
-            }
-        }
-    }
+    let per_direction: Vec<Vec<(u32, usize)>> =
+        DIRECTIONS.iter().map(|d| runs(levels, *d)).collect();
+    let merged = size_matrix(&per_direction.concat());
     let comb = size_matrix_features(&merged, nv * DIRECTIONS.len() as f64);
     let each: Vec<[f64; 16]> = per_direction
         .iter()
-        .map(|m| size_matrix_features(m, nv))
+        .map(|r| size_matrix_features(&size_matrix(r), nv))
         .collect();
     let feature = |name: String, value: f64| Feature {
         name: Cow::Owned(name),

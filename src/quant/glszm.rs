@@ -36,51 +36,57 @@ pub fn zones(levels: &Array3<u32>, mut visit: impl FnMut(usize, [usize; 3])) -> 
     out
 }
 
-/// `s[i][j]`: how many of `pairs` have grey level i + 1 and size (distance) j + 1.
-pub fn size_matrix(pairs: &[(u32, usize)], ng: usize) -> Vec<Vec<f64>> {
-    let max = pairs.iter().map(|z| z.1).max().unwrap_or(1);
-    let mut s = vec![vec![0.0f64; max]; ng];
-    for &(l, size) in pairs {
-        s[l as usize - 1][size - 1] += 1.0;
+/// A size (run-length, distance) matrix, sparse: its non-zero cells `(level, size, count)`, both
+/// 1-based, in row-major order. Memory follows the zones (runs), not Ng × the largest size: a
+/// large zone with a fine bin width costs no more than with a coarse one.
+pub type SizeCells = Vec<(u32, usize, f64)>;
+
+/// How many of `pairs` have each (grey level, size (distance)).
+pub fn size_matrix(pairs: &[(u32, usize)]) -> SizeCells {
+    let mut sorted = pairs.to_vec();
+    sorted.sort_unstable();
+    let mut out: SizeCells = Vec::new();
+    for (l, size) in sorted {
+        match out.last_mut() {
+            Some(last) if last.0 == l && last.1 == size => last.2 += 1.0,
+            _ => out.push((l, size, 1.0)),
+        }
     }
-    s
+    out
 }
 
 /// The 16 features shared by the size-zone and run-length matrices (IBSI 3.7, 3.8), in IBSI
-/// order: `s[i][j]` counts zones (runs) of grey level i + 1 and size (length) j + 1; `nv` is the
-/// voxel count the percentage divides by.
-pub fn size_matrix_features(s: &[Vec<f64>], nv: f64) -> [f64; 16] {
-    let ns: f64 = s.iter().flatten().sum();
-    let max_size = s.first().map_or(0, Vec::len);
-    let row: Vec<f64> = s.iter().map(|r| r.iter().sum()).collect();
-    let col: Vec<f64> = (0..max_size)
-        .map(|j| s.iter().map(|r| r[j]).sum())
-        .collect();
+/// order: `s` counts zones (runs) by grey level and size (length); `nv` is the voxel count the
+/// percentage divides by. Sums run over the non-zero cells in row-major order, as a dense loop
+/// adds them (zero cells add nothing), so the values do not depend on the representation.
+pub fn size_matrix_features(s: &SizeCells, nv: f64) -> [f64; 16] {
+    let ns: f64 = s.iter().map(|c| c.2).sum();
+    let max_level = s.iter().map(|c| c.0 as usize).max().unwrap_or(0);
+    let max_size = s.iter().map(|c| c.1).max().unwrap_or(0);
+    let mut row = vec![0.0; max_level];
+    let mut col = vec![0.0; max_size];
+    for &(l, size, c) in s {
+        row[l as usize - 1] += c;
+        col[size - 1] += c;
+    }
     let (mut szlge, mut szhge, mut lzlge, mut lzhge) = (0.0, 0.0, 0.0, 0.0);
     let (mut mu_i, mut mu_j, mut entr) = (0.0, 0.0, 0.0);
-    for (i, r) in s.iter().enumerate() {
-        for (j, &c) in r.iter().enumerate() {
-            if c == 0.0 {
-                continue;
-            }
-            let (a, b) = ((i + 1) as f64, (j + 1) as f64);
-            szlge += c / (a * a * b * b);
-            szhge += c * a * a / (b * b);
-            lzlge += c * b * b / (a * a);
-            lzhge += c * a * a * b * b;
-            let p = c / ns;
-            mu_i += a * p;
-            mu_j += b * p;
-            entr -= p * p.log2();
-        }
+    for &(l, size, c) in s {
+        let (a, b) = (l as f64, size as f64);
+        szlge += c / (a * a * b * b);
+        szhge += c * a * a / (b * b);
+        lzlge += c * b * b / (a * a);
+        lzhge += c * a * a * b * b;
+        let p = c / ns;
+        mu_i += a * p;
+        mu_j += b * p;
+        entr -= p * p.log2();
     }
     let (mut gl_var, mut zs_var) = (0.0, 0.0);
-    for (i, r) in s.iter().enumerate() {
-        for (j, &c) in r.iter().enumerate() {
-            let p = c / ns;
-            gl_var += ((i + 1) as f64 - mu_i).powi(2) * p;
-            zs_var += ((j + 1) as f64 - mu_j).powi(2) * p;
-        }
+    for &(l, size, c) in s {
+        let p = c / ns;
+        gl_var += (l as f64 - mu_i).powi(2) * p;
+        zs_var += (size as f64 - mu_j).powi(2) * p;
     }
     let by_size = |f: &dyn Fn(f64) -> f64| -> f64 {
         col.iter()
@@ -146,7 +152,7 @@ pub fn glszm_features(g: &GreyLevels) -> Vec<Feature> {
     let nv = g.levels.iter().filter(|l| **l > 0).count() as f64;
     NAMES
         .iter()
-        .zip(size_matrix_features(&size_matrix(&zs, g.ng), nv))
+        .zip(size_matrix_features(&size_matrix(&zs), nv))
         .map(|(n, v)| texture_feature(format!("{n}_3D"), v))
         .collect()
 }

@@ -124,6 +124,44 @@ mod tests {
         assert_eq!(g.ng, 5);
     }
 
+    /// A region whose levels span 0.4 million bins (a fine bin width on a wide-ranged image):
+    /// every texture family costs what its voxels do. Dense matrices (Ng² cells for the GLCM,
+    /// Ng × the largest zone for the size matrices) needed terabytes here.
+    #[test]
+    fn every_texture_family_takes_a_wide_level_range() {
+        use crate::quant::{glcm, gldzm, glrlm, glszm, histogram, ngldm, ngtdm};
+        let data = Array3::from_shape_fn((4, 5, 6), |(k, j, i)| {
+            if (k + j + i) % 5 == 0 {
+                400_000.0
+            } else {
+                (k + j) as f32
+            }
+        });
+        let v = Volume {
+            data,
+            geometry: crate::volume::Geometry::axial([0.0; 3], [1.0; 3]),
+        };
+        let g = discretise(&v, &|_, _, _| true, 1.0);
+        assert_eq!(g.ng, 400_001);
+        let families = [
+            histogram::histogram_features(&g),
+            glcm::glcm_features(&g),
+            glrlm::glrlm_features(&g),
+            glszm::glszm_features(&g),
+            ngtdm::ngtdm_features(&g),
+            gldzm::gldzm_features(&g),
+            ngldm::ngldm_features(&g),
+        ];
+        for f in &families {
+            assert!(!f.is_empty());
+            assert!(
+                f.iter().filter(|f| f.value.is_finite()).count() * 2 > f.len(),
+                "{:?}",
+                f.first().map(|f| &f.name)
+            );
+        }
+    }
+
     #[test]
     fn neighbours_stay_in_the_grid() {
         // A corner has 7 neighbours, an interior voxel 26.

@@ -4,7 +4,7 @@
 //! levels as for the GLCM. Checked against the IBSI digital phantom.
 
 use super::features::Feature;
-use super::glszm::size_matrix_features;
+use super::glszm::{size_matrix, size_matrix_features};
 use super::grey_levels::{neighbours26, texture_feature, GreyLevels};
 
 const NAMES: [&str; 16] = [
@@ -28,8 +28,9 @@ const NAMES: [&str; 16] = [
 
 /// The 17 NGLDM features of the region's grey levels (`ngl_*_3D`).
 pub fn ngldm_features(g: &GreyLevels) -> Vec<Feature> {
-    let (levels, ng) = (&g.levels, g.ng);
-    let mut s = vec![vec![0.0f64; 27]; ng];
+    let levels = &g.levels;
+    // (grey level, dependence): the voxel itself and its neighbours of the same level.
+    let mut pairs = Vec::new();
     let mut nv = 0.0;
     for ((k, j, i), &l) in levels.indexed_iter() {
         if l == 0 {
@@ -39,12 +40,13 @@ pub fn ngldm_features(g: &GreyLevels) -> Vec<Feature> {
         let same = neighbours26(levels.dim(), [k, j, i])
             .filter(|q| levels[*q] == l)
             .count();
-        s[l as usize - 1][same] += 1.0;
+        pairs.push((l, same + 1));
     }
     if nv == 0.0 {
         return Vec::new();
     }
-    let energy: f64 = s.iter().flatten().map(|c| (c / nv) * (c / nv)).sum();
+    let s = size_matrix(&pairs);
+    let energy: f64 = s.iter().map(|&(_, _, c)| (c / nv) * (c / nv)).sum();
     let feature = texture_feature;
     let mut out: Vec<Feature> = NAMES
         .iter()
