@@ -287,6 +287,11 @@ fn cutoff_logrank_and_log_interval() {
         let out = analyze(&fixture(), &dir.path().join("c"), &bad);
         assert_eq!(out.status.code(), Some(2), "{bad:?}");
         assert!(!dir.path().join("c/stats.json").exists());
+        // A mistyped column is named with the closest one.
+        if bad[1] == "agee=3" {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains(r#"the closest is "age""#), "{err}");
+        }
     }
 }
 

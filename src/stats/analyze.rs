@@ -284,8 +284,15 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<(), StatsError> {
         .keys()
         .find(|k| !features.iter().any(|(n, _)| n == *k))
     {
+        let closest = features
+            .iter()
+            .map(|(n, _)| (strsim::levenshtein(bad, n), n))
+            .min()
+            .map(|(_, n)| format!("; the closest is {n:?}"))
+            .unwrap_or_default();
         return Err(StatsError::Usage(format!(
-            "--cutoff {bad}: {} has no numeric feature column {bad:?}",
+            "cut-off on {bad:?} (--cutoff, or [analysis] cutoffs of a pipeline): {} has no \
+             numeric feature column of that name{closest}",
             table.path.display()
         )));
     }
