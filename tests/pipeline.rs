@@ -240,6 +240,45 @@ fn demo_runs_every_available_stage_then_reruns_as_noop() {
     }
 }
 
+/// Texture bin widths per image kind: texture features for the kinds given (PET here), none for
+/// the others, and the PET's equal to a single width's. The `[rois]` section gives no label table:
+/// it takes the default one (it was refused with "missing field `labels`").
+#[test]
+fn texture_bin_width_per_image_kind() {
+    let d = tempfile::tempdir().unwrap();
+    let features = |name: &str, width: &str| {
+        let out = d.path().join(name);
+        let cfg = config(
+            d.path(),
+            &format!(
+                "[output]\ndir = \"{}\"\n[phantom]\nsubjects = 1\nseed = 3\n\
+                 [rois]\ntexture_bin_width = {width}\n",
+                out.display()
+            ),
+        );
+        let o = ancilla(&["run", cfg.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let table = std::fs::read_to_string(out.join("features/features.csv")).unwrap();
+        // image kind → its texture rows (the GLCM's), as "region,feature,value".
+        let mut by_image = std::collections::BTreeMap::<String, Vec<String>>::new();
+        for line in table.lines() {
+            let f: Vec<&str> = line.split(',').collect();
+            if f.len() > 7 && f[5].starts_with("cm_") {
+                by_image
+                    .entry(f[3].to_string())
+                    .or_default()
+                    .push(f[4..7].join(","));
+            }
+        }
+        by_image
+    };
+    let every = features("every", "0.5");
+    let per_kind = features("per-kind", "{ suvbw = 0.5 }");
+    assert!(every.contains_key("suvbw") && every.len() > 1, "{every:?}");
+    assert_eq!(per_kind.keys().collect::<Vec<_>>(), ["suvbw"]);
+    assert_eq!(per_kind["suvbw"], every["suvbw"]);
+}
+
 /// `[convert] gzip = false`: the later stages read the `.nii` files as they read `.nii.gz` ones,
 /// so features, analysis and the report's QC gallery equal a compressed run's. Regression: the
 /// gallery looked for `.nii.gz` files only and was empty.
@@ -588,6 +627,20 @@ fn config_error(body: &str) -> String {
 fn unknown_key_names_the_line() {
     let e = config_error("[output]\ndir = \"x\"\n[phantom]\nsubjects = 2\nsubjcts = 3\n");
     assert!(e.contains("line 5") && e.contains("subjcts"), "{e}");
+    // Also a key of a table-valued setting: a texture bin width for an image kind there is not.
+    let e = config_error(
+        "[output]\ndir = \"x\"\n[phantom]\nsubjects = 2\n[rois]\n\
+         texture_bin_width = { suv = 0.25 }\n",
+    );
+    assert!(
+        e.contains("line 6") && e.contains("\"suv\"") && e.contains("suvbw"),
+        "{e}"
+    );
+    let e = config_error(
+        "[output]\ndir = \"x\"\n[phantom]\nsubjects = 2\n[rois]\n\
+         texture_bin_width = { suvbw = 0.25, t2 = -5 }\n",
+    );
+    assert!(e.contains("positive width, found -5"), "{e}");
 }
 
 #[test]

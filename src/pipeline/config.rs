@@ -92,36 +92,41 @@ impl Default for ConvertSection {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RoiSection {
-    /// Label table, e.g. `{1 = "tumor", 2 = "kidney"}`.
+    /// Label table, e.g. `{1 = "tumor", 2 = "kidney"}`; the phantom's five when left out.
+    #[serde(default = "default_labels")]
     pub labels: std::collections::BTreeMap<String, String>,
     /// Fixed SUV thresholds of MTV / TL-PSMA (`mtv_suv<T>`); 41%, 50% of SUVmax and the
     /// liver-based threshold are always computed.
     #[serde(default = "default_mtv_suv_thresholds")]
     pub mtv_suv_thresholds: Vec<f64>,
-    /// Fixed bin size (image units) for texture (GLCM) features; none without it. The same
-    /// width applies to every image kind, so set it for the one the analysis is about (SUV).
+    /// Fixed bin size (image units) for the texture families: one width for every image, or a
+    /// table by image kind (`{ suvbw = 0.25, t2 = 25, adc = 50 }`; a kind left out gets none).
+    /// No texture without it.
     #[serde(default)]
-    pub texture_bin_width: Option<f64>,
+    pub texture_bin_width: Option<crate::quant::bin_width::BinWidth>,
 }
 
 fn default_mtv_suv_thresholds() -> Vec<f64> {
     vec![3.0]
 }
 
+fn default_labels() -> std::collections::BTreeMap<String, String> {
+    [
+        ("1", "tumor"),
+        ("2", "kidney"),
+        ("3", "liver"),
+        ("4", "bloodpool"),
+        ("5", "parotid"),
+    ]
+    .into_iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect()
+}
+
 impl Default for RoiSection {
     fn default() -> Self {
-        let labels = [
-            ("1", "tumor"),
-            ("2", "kidney"),
-            ("3", "liver"),
-            ("4", "bloodpool"),
-            ("5", "parotid"),
-        ]
-        .into_iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect();
         RoiSection {
-            labels,
+            labels: default_labels(),
             mtv_suv_thresholds: vec![3.0],
             texture_bin_width: None,
         }
@@ -253,7 +258,9 @@ impl Config {
         if let Some(w) = cfg
             .rois
             .texture_bin_width
-            .filter(|w| !w.is_finite() || *w <= 0.0)
+            .iter()
+            .flat_map(|w| w.widths())
+            .find(|w| !w.is_finite() || *w <= 0.0)
         {
             return Err(invalid(&format!(
                 "[rois] texture_bin_width must be a positive width, found {w}"

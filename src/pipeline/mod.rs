@@ -607,7 +607,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
                 .collect();
             let pet_settings = crate::quant::FeatureSettings {
                 suv_thresholds: cfg.rois.mtv_suv_thresholds.clone(),
-                texture_bin_width: cfg.rois.texture_bin_width,
+                texture_bin_width: cfg.rois.texture_bin_width.clone(),
             };
             let key = sha256_hex(
                 format!(

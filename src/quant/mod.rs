@@ -3,6 +3,7 @@
 //! long feature table with its dictionary (`table`), ADC from DWI (`adc`).
 
 pub mod adc;
+pub mod bin_width;
 pub mod features;
 pub mod glcm;
 pub mod gldzm;
@@ -98,9 +99,9 @@ impl FeatureContext {
 pub struct FeatureSettings {
     /// Fixed SUV thresholds of the MTV / TL-PSMA features (PET).
     pub suv_thresholds: Vec<f64>,
-    /// Bin width (image units) of the fixed-bin-size discretisation for texture (GLCM); no
-    /// texture features without it.
-    pub texture_bin_width: Option<f64>,
+    /// Bin width (image units) of the fixed-bin-size discretisation for texture, for every
+    /// image or per image kind; no texture features for an image without one.
+    pub texture_bin_width: Option<bin_width::BinWidth>,
 }
 
 impl Default for FeatureSettings {
@@ -172,7 +173,10 @@ pub fn features_for_volume_with(
                         || {
                             rayon::join(
                                 || {
-                                    let w = pet_settings.texture_bin_width?;
+                                    let w = pet_settings
+                                        .texture_bin_width
+                                        .as_ref()?
+                                        .for_image(&ctx.image)?;
                                     // One discretisation per region, shared by every family.
                                     let g = grey_levels::discretise(sub, &in_roi, w);
                                     let mut t = histogram::histogram_features(&g);
@@ -581,7 +585,7 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
         } else {
             opts.suv_thresholds.clone()
         },
-        texture_bin_width: opts.texture_bin_width,
+        texture_bin_width: opts.texture_bin_width.map(bin_width::BinWidth::Every),
     };
     let rows = features_for_volume_with(&image, &rois, shapes.as_deref(), &ctx, &settings);
     let bytes = table::to_csv(&rows);
