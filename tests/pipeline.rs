@@ -279,6 +279,65 @@ fn texture_bin_width_per_image_kind() {
     assert_eq!(per_kind["suvbw"], every["suvbw"]);
 }
 
+/// Features found by region name (miPSMA, tumour-to-organ ratios), the QC outline and the ROC
+/// follow the label table's names: a table without "tumor" is warned about (it lost them
+/// silently), and a tumour under another label number is the one outlined (label 1 was, always).
+#[test]
+fn region_names_come_from_the_label_table() {
+    let d = tempfile::tempdir().unwrap();
+    let run = |name: &str, labels: &str| {
+        let out = d.path().join(name);
+        let cfg = config(
+            d.path(),
+            &format!(
+                "[output]\ndir = \"{}\"\n[phantom]\nsubjects = 1\nseed = 3\n\
+                 [rois]\nlabels = {{ {labels} }}\n",
+                out.display()
+            ),
+        );
+        let o = ancilla(&["run", cfg.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        out
+    };
+    let standard = run(
+        "standard",
+        r#"1 = "tumor", 2 = "kidney", 3 = "liver", 4 = "bloodpool", 5 = "parotid""#,
+    );
+    let british = run(
+        "british",
+        r#"1 = "tumour", 2 = "kidney", 3 = "liver", 4 = "bloodpool", 5 = "parotid""#,
+    );
+    let swapped = run(
+        "swapped",
+        r#"1 = "kidney", 2 = "tumor", 3 = "liver", 4 = "bloodpool", 5 = "parotid""#,
+    );
+    let read = |dir: &Path, f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    assert!(read(&standard, "features/features.csv").contains(",mipsma_score,"));
+    assert!(!read(&british, "features/features.csv").contains(",mipsma_score,"));
+    assert!(!read(&standard, "features/problems.json").contains("tumor"));
+    let warned = read(&british, "features/problems.json");
+    assert!(warned.contains(r#"no ROI is named \"tumor\""#), "{warned}");
+    assert!(read(&british, "report.html").contains("no ROI is named"));
+    // The QC gallery's first picture (the PET MIP) outlines label 2 once it is the tumour.
+    let first_png = |dir: &Path| {
+        let html = read(dir, "report.html");
+        let start = html.find("data:image/png").unwrap();
+        html[start..start + html[start..].find('"').unwrap()].to_string()
+    };
+    assert_ne!(first_png(&swapped), first_png(&standard));
+    // And the tumour's rows are label 2's: the standard run's kidney.
+    let rows = |dir: &Path, roi: &str| -> Vec<String> {
+        read(dir, "features/features.csv")
+            .lines()
+            .filter(|l| l.split(',').nth(4) == Some(roi) && l.contains(",pt,"))
+            .map(|l| l.split(',').skip(5).take(2).collect::<Vec<_>>().join(","))
+            .filter(|fv| fv.starts_with("stat_"))
+            .collect()
+    };
+    assert!(!rows(&standard, "kidney").is_empty());
+    assert_eq!(rows(&swapped, "tumor"), rows(&standard, "kidney"));
+}
+
 /// `[convert] gzip = false`: the later stages read the `.nii` files as they read `.nii.gz` ones,
 /// so features, analysis and the report's QC gallery equal a compressed run's. Regression: the
 /// gallery looked for `.nii.gz` files only and was empty.

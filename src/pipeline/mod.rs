@@ -745,9 +745,16 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
     // Report.
     let stats_path = out_dir.join("analysis").join("stats.json");
     if have_table && stats_path.is_file() {
+        // The QC gallery outlines the region named tumor.
+        let tumor_label: Option<u32> = cfg
+            .rois
+            .labels
+            .iter()
+            .find(|(_, name)| *name == "tumor")
+            .and_then(|(n, _)| n.parse().ok());
         let key = sha256_hex(
             format!(
-                "report {build} {} {} {}",
+                "report {build} {tumor_label:?} {} {} {}",
                 sha256_hex(&std::fs::read(&stats_path).unwrap_or_default()),
                 sha256_hex(&std::fs::read(&table).unwrap_or_default()),
                 sha256_hex(
@@ -773,6 +780,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
                 &table,
                 adsl.as_deref(),
                 masks_dir.as_deref(),
+                tumor_label,
                 &rej,
             )
         })?;

@@ -24,7 +24,12 @@ pub fn features(
 ) -> Result<(usize, Vec<Value>), String> {
     use std::io::Write;
     let mut n = 0;
-    let mut problems = Vec::new();
+    // Features found by region name that the label table leaves out are said once, up front.
+    let mut problems: Vec<Value> =
+        quant::pet::missing_region_names(labels.values().map(String::as_str))
+            .into_iter()
+            .map(|why| json!({"stage": "features", "reason": why}))
+            .collect();
     // The (de-identified, shifted) date of every analysed series, for the linkage's intervals.
     let mut imaging = String::from("USUBJID,MODALITY,IMAGING_DATE\n");
     // The table goes to its temporary file subject by subject (memory does not grow with the
@@ -254,17 +259,31 @@ fn find_nifti(dir: &Path, suffix: &str) -> Option<std::path::PathBuf> {
     v.into_iter().next()
 }
 
-/// QC images of one subject: PET MIP with the tumour, T2 slice through the tumour.
-fn qc_images(out: &Path, masks: &Path, id: &str) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
+/// QC images of one subject: PET MIP with the tumour (label `tumor`) outlined, T2 slice through
+/// the tumour. Without a tumour label: the MIP alone.
+fn qc_images(
+    out: &Path,
+    masks: &Path,
+    id: &str,
+    tumor: Option<u32>,
+) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
     use crate::report::qc;
+    // A label no mask holds: nothing outlined, no slice to go through.
+    let tumor = tumor.unwrap_or(u32::MAX);
     let nifti = out.join("nifti").join(id);
     let suv = crate::volume::nifti_io::read_volume(&find_nifti(&nifti, "_suvbw")?).ok()?;
     let lm = roi::label_map_for(&suv, &masks.join(id).join("pet_labels.nii.gz")).ok()?;
-    let pet = qc::png(&qc::coronal_mip(&suv, &lm.labels, 1), 0.0, 10.0, true, 2);
+    let pet = qc::png(
+        &qc::coronal_mip(&suv, &lm.labels, tumor),
+        0.0,
+        10.0,
+        true,
+        2,
+    );
     let mr = (|| {
         let t2 = crate::volume::nifti_io::read_volume(&find_nifti(&nifti, "_mr_t2")?).ok()?;
         let lm = roi::label_map_for(&t2, &masks.join(id).join("mr_labels.nii.gz")).ok()?;
-        let pic = qc::slice_through(&t2, &lm.labels, 1)?;
+        let pic = qc::slice_through(&t2, &lm.labels, tumor)?;
         let hi = pic.grey.iter().cloned().fold(0.0f32, f32::max);
         Some(qc::png(&pic, 0.0, hi, false, 1))
     })();
@@ -278,6 +297,7 @@ pub fn report(
     table: &Path,
     adsl: Option<&Path>,
     masks: Option<&Path>,
+    tumor: Option<u32>,
     rejected: &[Value],
 ) -> Result<String, String> {
     use crate::clinical::tables::TextTable;
@@ -336,7 +356,7 @@ pub fn report(
         Some(m) => subjects
             .iter()
             .take(12)
-            .filter_map(|id| qc_images(out, m, id).map(|(p, r)| (id.clone(), p, r)))
+            .filter_map(|id| qc_images(out, m, id, tumor).map(|(p, r)| (id.clone(), p, r)))
             .collect(),
         None => Vec::new(),
     };

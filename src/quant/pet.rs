@@ -164,6 +164,45 @@ pub fn lesion_count(
     count
 }
 
+/// What a label table's names leave out of the features found by region name (the tumour's
+/// cross-region metrics, the liver-based threshold), one sentence each; empty when every name is
+/// there. A site's table that says `tumour` or `primary` would otherwise lose them silently.
+pub fn missing_region_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let names: Vec<&str> = names.into_iter().collect();
+    let has = |n: &str| names.contains(&n);
+    let mut out = Vec::new();
+    if !has("tumor") {
+        out.push(
+            "no ROI is named \"tumor\" in the label table: no miPSMA score or tumour-to-organ \
+             ratios, no tumour outline in the report's QC gallery and no ROC"
+                .to_string(),
+        );
+    } else {
+        let missing: Vec<&str> = ["bloodpool", "liver", "parotid"]
+            .into_iter()
+            .filter(|n| !has(n))
+            .collect();
+        if !missing.is_empty() {
+            out.push(format!(
+                "no ROI named {} in the label table: no miPSMA score",
+                missing.join(", ")
+            ));
+        }
+        if !has("kidney") {
+            out.push(
+                "no ROI named kidney in the label table: no tumour-to-kidney ratio".to_string(),
+            );
+        }
+    }
+    if !has("liver") {
+        out.push(
+            "no ROI named liver in the label table: no liver-based threshold, MTV or TL-PSMA"
+                .to_string(),
+        );
+    }
+    out
+}
+
 /// Cross-region PSMA metrics of the tumour, from the per-region features of one SUVbw image
 /// (`(roi, feature) → value`): the miPSMA expression score and the tumour-to-organ ratios. The
 /// regions are found by their names: tumor, kidney, liver, bloodpool, parotid.
@@ -257,5 +296,18 @@ mod tests {
             assert_eq!(f[1].value, tumor / 20.0);
             assert_eq!(f[2].value, tumor / 5.0);
         }
+    }
+
+    #[test]
+    fn region_names_the_features_need() {
+        let standard = ["tumor", "kidney", "liver", "bloodpool", "parotid"];
+        assert!(missing_region_names(standard).is_empty());
+        let british = missing_region_names(["tumour", "kidney", "liver", "bloodpool", "parotid"]);
+        assert_eq!(british.len(), 1);
+        assert!(british[0].contains("\"tumor\"") && british[0].contains("miPSMA"));
+        let few = missing_region_names(["tumor", "bloodpool"]);
+        assert_eq!(few.len(), 3, "{few:?}");
+        assert!(few[0].contains("liver, parotid") && few[1].contains("kidney"));
+        assert!(few[2].contains("liver-based"));
     }
 }
