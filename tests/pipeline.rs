@@ -338,6 +338,37 @@ fn region_names_come_from_the_label_table() {
     assert_eq!(rows(&swapped, "tumor"), rows(&standard, "kidney"));
 }
 
+/// De-identification options that take away what the SUV needs are warned about at the deid
+/// stage and in the report, with the option's name (before, only a "missing PatientWeight" per
+/// subject said so, without the cause).
+#[test]
+fn deid_options_that_cost_features_are_warned_about() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let cfg = config(
+        d.path(),
+        &format!(
+            "[output]\ndir = \"{}\"\n[phantom]\nsubjects = 1\nseed = 3\n\
+             [deid]\nretain_patient_characteristics = false\n",
+            out.display()
+        ),
+    );
+    let o = ancilla(&["run", cfg.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("deid: warning: [deid] retain_patient_characteristics = false"),
+        "{err}"
+    );
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(report.contains("retain_patient_characteristics = false removes"));
+    let table = std::fs::read_to_string(out.join("features/features.csv")).unwrap();
+    assert!(!table.contains(",suvbw,"));
+    // The warning is the config's: a no-op rerun says it again.
+    let o = ancilla(&["run", cfg.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("deid: warning:"));
+}
+
 /// `[convert] gzip = false`: the later stages read the `.nii` files as they read `.nii.gz` ones,
 /// so features, analysis and the report's QC gallery equal a compressed run's. Regression: the
 /// gallery looked for `.nii.gz` files only and was empty.

@@ -36,6 +36,31 @@ pub struct DeidOptionsSet {
     pub clean_descriptors: bool,
 }
 
+impl DeidOptionsSet {
+    /// What the later stages lose to the options switched off, one sentence each (the
+    /// pipeline's warnings): the SUV needs the patient's weight (113108) and the injection and
+    /// acquisition times (113107); the imaging intervals need the dates.
+    pub fn what_is_lost(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.retain_patient_characteristics {
+            out.push(
+                "[deid] retain_patient_characteristics = false removes the patient's weight \
+                 and size (option 113108): no SUV, so no PET features"
+                    .to_string(),
+            );
+        }
+        if !self.retain_longitudinal_modified_dates {
+            out.push(
+                "[deid] retain_longitudinal_modified_dates = false removes dates and times \
+                 (option 113107): no SUV where the injection time is needed, no imaging \
+                 intervals in the analysis table"
+                    .to_string(),
+            );
+        }
+        out
+    }
+}
+
 impl Default for DeidOptionsSet {
     fn default() -> Self {
         DeidOptionsSet {

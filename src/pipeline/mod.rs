@@ -566,6 +566,12 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
             }
         ))
     })?;
+    for why in deid_options.what_is_lost() {
+        if !quiet {
+            eprintln!("{:>9}: warning: {why}", "deid");
+        }
+        rejected.push(json!({"stage": "deid", "reason": why}));
+    }
     // A shard may own no subject at all: its later stages see an empty tree.
     std::fs::create_dir_all(&deid_dir).map_err(|source| PipelineError::Io {
         path: deid_dir.clone(),
