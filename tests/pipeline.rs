@@ -314,8 +314,8 @@ fn region_names_come_from_the_label_table() {
     let read = |dir: &Path, f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
     assert!(read(&standard, "features/features.csv").contains(",mipsma_score,"));
     assert!(!read(&british, "features/features.csv").contains(",mipsma_score,"));
-    assert!(!read(&standard, "features/problems.json").contains("tumor"));
-    let warned = read(&british, "features/problems.json");
+    assert!(!read(&standard, "provenance.json").contains("no ROI is named"));
+    let warned = read(&british, "provenance.json");
     assert!(warned.contains(r#"no ROI is named \"tumor\""#), "{warned}");
     assert!(read(&british, "report.html").contains("no ROI is named"));
     // The QC gallery's first picture (the PET MIP) outlines label 2 once it is the tumour.
@@ -336,6 +336,71 @@ fn region_names_come_from_the_label_table() {
     };
     assert!(!rows(&standard, "kidney").is_empty());
     assert_eq!(rows(&swapped, "tumor"), rows(&standard, "kidney"));
+}
+
+/// A label of the table that marks no voxel of an image is said, per subject and image, as a
+/// warning (provenance keeps it apart from rejected inputs): the parotids lie outside every renal
+/// MRI; here one PET mask is drawn without its tumour, as after a complete response. Both gave
+/// no features silently. (The report gathers one sentence of many subjects into one line.)
+#[test]
+fn labels_that_mark_no_voxel_are_reported() {
+    use ancilla::volume::nifti_io::{read_volume, write_volume, NiftiMeta};
+    let d = tempfile::tempdir().unwrap();
+    let (cohort, out) = (d.path().join("cohort"), d.path().join("out"));
+    phantom(&cohort, "3", "3", &[]);
+    let cfg = config(
+        d.path(),
+        &format!(
+            "[output]\ndir = \"{}\"\n[input]\ndicom = \"{}\"\nmasks = \"{}\"\n\
+             [deid]\nkey = \"{}\"\nsubjects = \"{}\"\nsite_log = \"{}\"\n",
+            out.display(),
+            cohort.join("site-export").display(),
+            cohort.join("masks").display(),
+            cohort.join("key.bin").display(),
+            cohort.join("clinical/subject_map.csv").display(),
+            d.path().join("site-log.tsv").display(),
+        ),
+    );
+    let o = ancilla(&["run", cfg.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let problems = || -> Vec<serde_json::Value> {
+        serde_json::from_str(&std::fs::read_to_string(out.join("features/problems.json")).unwrap())
+            .unwrap()
+    };
+    let about = |p: &[serde_json::Value], what: &str| -> Vec<serde_json::Value> {
+        p.iter()
+            .filter(|p| p["reason"].as_str().unwrap().contains(what))
+            .cloned()
+            .collect()
+    };
+    let parotid = about(&problems(), "label 5 (parotid)");
+    assert_eq!(parotid.len(), 6, "{parotid:?}"); // t2 and adc of 3 subjects
+    assert!(parotid.iter().all(|p| p["warning"] == true));
+    assert!(about(&problems(), "(tumor)").is_empty());
+    let provenance: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("provenance.json")).unwrap())
+            .unwrap();
+    let listed = |key: &str| provenance[key].to_string().contains("(parotid)");
+    assert!(listed("warnings") && !listed("rejected_inputs"));
+
+    // One subject's PET mask loses its tumour.
+    let masks = cohort.join("masks");
+    let subject = std::fs::read_dir(&masks)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name();
+    let path = masks.join(&subject).join("pet_labels.nii.gz");
+    let mut labels = read_volume(&path).unwrap();
+    labels.data.mapv_inplace(|l| if l == 1.0 { 0.0 } else { l });
+    write_volume(&labels, &path, &NiftiMeta::default()).unwrap();
+    let o = ancilla(&["run", cfg.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let tumor = about(&problems(), "label 1 (tumor)");
+    assert_eq!(tumor.len(), 1, "{tumor:?}");
+    assert_eq!(tumor[0]["subject"].as_str(), subject.to_str());
+    assert_eq!(tumor[0]["series_kind"], "suvbw");
 }
 
 /// De-identification options that take away what the SUV needs are warned about at the deid

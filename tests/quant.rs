@@ -297,6 +297,22 @@ fn features_cli_on_phantom_pet_matches_ground_truth() {
     // Not de-identified input: no site identifier in the table.
     assert!(!text.contains(subj["patient_id"].as_str().unwrap()));
     assert!(dir.join("f/features.dictionary.csv").is_file());
+    // A named label the mask does not hold is said (it gave no rows, silently).
+    let o = ancilla(&[
+        "features",
+        "--image",
+        pet.files[0].path.parent().unwrap().to_str().unwrap(),
+        "--mask",
+        mask.to_str().unwrap(),
+        "--labels",
+        "1=tumor,9=spleen",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("label 9 (spleen) marks no voxel of the image") && !err.contains("tumor"),
+        "{err}"
+    );
     // A malformed label table is a usage error.
     let o = ancilla(&[
         "features",

@@ -294,6 +294,15 @@ fn hash_entry(h: &mut Sha256, f: &Path, digest: Option<(u64, [u8; 32])>) {
     }
 }
 
+/// A warning of `stage` (what the config costs): said now unless quiet, kept for the report and
+/// provenance.
+fn warn(warnings: &mut Vec<Value>, quiet: bool, stage: &str, why: String) {
+    if !quiet {
+        eprintln!("{stage:>9}: warning: {why}");
+    }
+    warnings.push(json!({"stage": stage, "reason": why}));
+}
+
 /// Persist a stage's problems next to its outputs (so an up-to-date rerun reports them too).
 fn write_problems(path: &Path, problems: &[Value]) -> Result<(), String> {
     crate::atomic::write_json(path, &problems).map_err(|e| e.to_string())
@@ -448,6 +457,8 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
     // Scan: the PHI-free inventory.
     let inventory_path = out_dir.join("inventory.json");
     let mut rejected: Vec<Value> = Vec::new();
+    // What the config or the masks cost, not inputs rejected: in the report and provenance.
+    let mut warnings: Vec<Value> = Vec::new();
     let scan_key = sha256_hex(format!("scan {build} {input_hash}").as_bytes());
     runner.run("scan", &scan_key, &[&inventory_path], || {
         let inv =
@@ -567,10 +578,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
         ))
     })?;
     for why in deid_options.what_is_lost() {
-        if !quiet {
-            eprintln!("{:>9}: warning: {why}", "deid");
-        }
-        rejected.push(json!({"stage": "deid", "reason": why}));
+        warn(&mut warnings, quiet, "deid", why);
     }
     // A shard may own no subject at all: its later stages see an empty tree.
     std::fs::create_dir_all(&deid_dir).map_err(|source| PipelineError::Io {
@@ -611,6 +619,10 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
                 .iter()
                 .filter_map(|(k, v)| Some((k.parse().ok()?, v.clone())))
                 .collect();
+            for why in crate::quant::pet::missing_region_names(labels.values().map(String::as_str))
+            {
+                warn(&mut warnings, quiet, "features", why);
+            }
             let pet_settings = crate::quant::FeatureSettings {
                 suv_thresholds: cfg.rois.mtv_suv_thresholds.clone(),
                 texture_bin_width: cfg.rois.texture_bin_width.clone(),
@@ -646,7 +658,11 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
                     Ok(format!("{rows} feature rows"))
                 })
             })?;
-            rejected.extend(read_problems(&features_problems));
+            let (warned, failed): (Vec<Value>, Vec<Value>) = read_problems(&features_problems)
+                .into_iter()
+                .partition(|p| p["warning"] == true);
+            rejected.extend(failed);
+            warnings.extend(warned);
             have_features = true;
         }
         None => runner.not_available("features", "no [input] masks given"),
@@ -764,7 +780,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
                 sha256_hex(&std::fs::read(&stats_path).unwrap_or_default()),
                 sha256_hex(&std::fs::read(&table).unwrap_or_default()),
                 sha256_hex(
-                    serde_json::to_string(&rejected)
+                    serde_json::to_string(&(&rejected, &warnings))
                         .unwrap_or_default()
                         .as_bytes()
                 )
@@ -777,7 +793,8 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
             (None, Some(i)) => i.masks.clone(),
             _ => None,
         };
-        let (rej, od) = (rejected.clone(), out_dir.clone());
+        let rej: Vec<Value> = rejected.iter().chain(&warnings).cloned().collect();
+        let od = out_dir.clone();
         let html = out_dir.join("report.html");
         runner.run("report", &key, &[&html], || {
             stages::report(
@@ -805,6 +822,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
         "input_sha256": input_hash,
         "stages": runner.records,
         "rejected_inputs": rejected,
+        "warnings": warnings,
         "total_seconds": started.elapsed().as_secs_f64(),
     });
     let p = out_dir.join("provenance.json");

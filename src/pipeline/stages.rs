@@ -24,12 +24,7 @@ pub fn features(
 ) -> Result<(usize, Vec<Value>), String> {
     use std::io::Write;
     let mut n = 0;
-    // Features found by region name that the label table leaves out are said once, up front.
-    let mut problems: Vec<Value> =
-        quant::pet::missing_region_names(labels.values().map(String::as_str))
-            .into_iter()
-            .map(|why| json!({"stage": "features", "reason": why}))
-            .collect();
+    let mut problems = Vec::new();
     // The (de-identified, shifted) date of every analysed series, for the linkage's intervals.
     let mut imaging = String::from("USUBJID,MODALITY,IMAGING_DATE\n");
     // The table goes to its temporary file subject by subject (memory does not grow with the
@@ -48,7 +43,8 @@ pub fn features(
                 r
             },
             |subject, r| {
-                let (rows, mut p, dates) = r.map_err(std::io::Error::other)?;
+                let (rows, mut p, dates, images) = r.map_err(std::io::Error::other)?;
+                p.extend(empty_region_warnings(subject, &images));
                 for (modality, date) in dates {
                     imaging.push_str(&format!("{subject},{modality},{date}\n"));
                 }
@@ -77,8 +73,35 @@ fn study_date(s: &crate::ingest::Series) -> Option<String> {
     crate::datetime::Date::parse(&da).map(|d| d.to_iso())
 }
 
-/// One subject's feature rows, problems, and (modality, shifted study date) of its analysed series.
-type SubjectFeatures = (Vec<quant::FeatureRow>, Vec<Value>, Vec<(String, String)>);
+/// One image measured: its kind (`suvbw`, `t2`, ...), its mask's file name, and the labels of the
+/// table that mark none of its voxels (number, name).
+type Measured = (String, &'static str, Vec<(u32, String)>);
+
+/// One subject's feature rows, problems, (modality, shifted study date) of its analysed series,
+/// and the images measured.
+type SubjectFeatures = (
+    Vec<quant::FeatureRow>,
+    Vec<Value>,
+    Vec<(String, String)>,
+    Vec<Measured>,
+);
+
+/// One subject's labels that mark no voxel of an image, as warnings (not rejected inputs: the
+/// image was measured), one per label and image: a region outside the scan's field of view
+/// (the parotids of a renal MRI), a complete response, a mask drawn without it. The report
+/// gathers the same sentence of many subjects into one line.
+fn empty_region_warnings(subject: &str, measured: &[Measured]) -> Vec<Value> {
+    measured
+        .iter()
+        .flat_map(|(image, mask, labels)| {
+            labels.iter().map(move |(number, name)| {
+                json!({"stage": "features", "subject": subject, "series_kind": image, "warning": true, "reason": format!(
+                    "label {number} ({name}) marks no voxel of the {image} image ({mask}): no features for it"
+                )})
+            })
+        })
+        .collect()
+}
 
 /// The feature rows and problems of one subject's folder of a de-identified tree.
 fn subject_features(
@@ -128,7 +151,8 @@ fn subject_features(
             .map(|ext| dir.join(format!("{stem}{suffix}.{ext}")))
             .find(|p| p.is_file())
     };
-    let run = |s: &crate::ingest::Series| -> Option<Result<Vec<quant::FeatureRow>, Value>> {
+    type Measurement = (Vec<quant::FeatureRow>, Measured);
+    let run = |s: &crate::ingest::Series| -> Option<Result<Measurement, Value>> {
         // A DWI series is analysed (as its fitted ADC) only where its study has no ADC series.
         let scanner_adc = |s: &crate::ingest::Series| {
             inv.series
@@ -164,17 +188,14 @@ fn subject_features(
                 quant::load_with_nifti_rois(load, &mask, Some(labels))
             {
                 let ctx = ctx(quant::image_name(s.kind, ""));
-                return Some(Ok(quant::features_for_volume_with(
-                    &image,
-                    &rois,
-                    shapes.as_deref(),
-                    &ctx,
-                    pet,
-                )));
+                let empty = owned(rois.empty_regions(Some(labels)));
+                let rows =
+                    quant::features_for_volume_with(&image, &rois, shapes.as_deref(), &ctx, pet);
+                return Some(Ok((rows, (ctx.image, mask_name, empty))));
             }
         }
         // Otherwise (not converted, a DWI series, or a NIfTI that does not read) from DICOM.
-        let r = (|| -> Result<Vec<quant::FeatureRow>, String> {
+        let r = (|| -> Result<Measurement, String> {
             let mut vols = assemble::load_series(s).map_err(|e| e.to_string())?;
             let (mut image, image_kind) = if s.kind == SeriesKind::Dwi {
                 let fit = quant::adc_from_dwi(&vols).map_err(|e| e.to_string())?;
@@ -191,12 +212,9 @@ fn subject_features(
             }
             let lm = roi::label_map_for(&image, &mask).map_err(|e| e.to_string())?;
             let rois = roi::Rois::from_label_map(&lm, Some(labels));
-            Ok(quant::features_for_volume(
-                &image,
-                &rois,
-                &ctx(image_kind),
-                pet,
-            ))
+            let empty = owned(rois.empty_regions(Some(labels)));
+            let rows = quant::features_for_volume(&image, &rois, &ctx(image_kind.clone()), pet);
+            Ok((rows, (image_kind, mask_name, empty)))
         })();
         Some(r.map_err(|why| {
                 json!({"stage": "features", "subject": usubjid, "series_kind": s.kind.as_str(), "reason": crate::redact::input_root(&why, input)})
@@ -208,24 +226,35 @@ fn subject_features(
         .iter()
         .filter(|s| s.is_image() && s.plan.is_ok())
         .collect();
-    let per_series: Vec<Result<Vec<quant::FeatureRow>, Value>> =
-        crate::memory::heavy_alone_then_parallel(
-            &candidates,
-            |s| s.kind == SeriesKind::Pet,
-            |_, s| run(s),
-        )
-        .into_iter()
-        .flatten()
-        .collect();
+    let per_series: Vec<Result<Measurement, Value>> = crate::memory::heavy_alone_then_parallel(
+        &candidates,
+        |s| s.kind == SeriesKind::Pet,
+        |_, s| run(s),
+    )
+    .into_iter()
+    .flatten()
+    .collect();
     let mut rows = Vec::new();
     let mut problems = Vec::new();
+    let mut measured = Vec::new();
     for r in per_series {
         match r {
-            Ok(mut r) => rows.append(&mut r),
+            Ok((mut r, m)) => {
+                rows.append(&mut r);
+                measured.push(m);
+            }
             Err(p) => problems.push(p),
         }
     }
-    Ok((rows, problems, dates))
+    Ok((rows, problems, dates, measured))
+}
+
+/// Owned copies of `Rois::empty_regions`' (number, name) pairs.
+fn owned(empty: Vec<(u32, &str)>) -> Vec<(u32, String)> {
+    empty
+        .into_iter()
+        .map(|(n, name)| (n, name.to_string()))
+        .collect()
 }
 
 /// Subjects (folder names) of a de-identified tree.
@@ -290,6 +319,41 @@ fn qc_images(
     Some((pet, mr))
 }
 
+/// The report's warning lines: one per reason, in first-seen order, naming its subjects (the
+/// first 8, then how many more). The same sentence for many subjects (a region outside every
+/// MRI's field of view, a weight removed by de-identification) is one line, not one a subject.
+fn grouped_warnings(problems: &[Value]) -> Vec<String> {
+    let mut order: Vec<(&str, Vec<&str>)> = Vec::new();
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for p in problems {
+        let what = p
+            .get("reason")
+            .and_then(Value::as_str)
+            .unwrap_or("rejected");
+        let i = *index.entry(what).or_insert_with(|| {
+            order.push((what, Vec::new()));
+            order.len() - 1
+        });
+        if let Some(s) = p.get("subject").and_then(Value::as_str) {
+            order[i].1.push(s);
+        }
+    }
+    order
+        .into_iter()
+        .map(|(what, subjects)| match subjects.len() {
+            0 => what.to_string(),
+            1 => format!("{}: {what}", subjects[0]),
+            n => {
+                let mut names = subjects[..n.min(8)].join(", ");
+                if n > 8 {
+                    names.push_str(&format!(" and {} more", n - 8));
+                }
+                format!("{n} subjects ({names}): {what}")
+            }
+        })
+        .collect()
+}
+
 /// Write `report.html` into `out`.
 pub fn report(
     out: &Path,
@@ -339,19 +403,7 @@ pub fn report(
         .filter(|r| r.iter().skip(8).any(|c| !c.is_empty()))
         .count();
     counts.push(("linked (arm A, analysed)".to_string(), analysed));
-    let warnings: Vec<String> = rejected
-        .iter()
-        .map(|r| {
-            let what = r
-                .get("reason")
-                .and_then(Value::as_str)
-                .unwrap_or("rejected");
-            match r.get("subject").and_then(Value::as_str) {
-                Some(s) => format!("{s}: {what}"),
-                None => what.to_string(),
-            }
-        })
-        .collect();
+    let warnings = grouped_warnings(rejected);
     let qc: Vec<crate::report::html::QcImages> = match masks {
         Some(m) => subjects
             .iter()
@@ -376,4 +428,26 @@ pub fn report(
         qc.len(),
         warnings.len()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_warning_line_per_reason_naming_its_subjects() {
+        let mut problems = vec![json!({"reason": "config says so"})];
+        for i in 1..=10 {
+            problems.push(json!({"subject": format!("S{i:02}"), "reason": "outside the scan"}));
+        }
+        problems.push(json!({"subject": "S03", "reason": "no weight"}));
+        assert_eq!(
+            grouped_warnings(&problems),
+            [
+                "config says so",
+                "10 subjects (S01, S02, S03, S04, S05, S06, S07, S08 and 2 more): outside the scan",
+                "S03: no weight",
+            ]
+        );
+    }
 }

@@ -561,6 +561,11 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
         (image, ctx, rois, None)
     };
     let image_for = ctx.frame();
+    for (number, name) in rois.empty_regions(given.as_ref()) {
+        eprintln!(
+            "features: label {number} ({name}) marks no voxel of the image: no features for it"
+        );
+    }
     if !rois.exact {
         eprintln!(
             "features: {} resampled onto the image grid (nearest neighbour)",

@@ -110,6 +110,27 @@ pub struct Rois {
 }
 
 impl Rois {
+    /// The labels of `table` that mark no voxel of the image, as (number, name): absent from the
+    /// mask (a complete response, a region outside the scan's field of view, a mistyped label
+    /// number) or outside the image. They give no features, which is to be said, not left to be
+    /// noticed. Without a table: none (the regions are the labels present).
+    pub fn empty_regions<'a>(
+        &self,
+        table: Option<&'a BTreeMap<u32, String>>,
+    ) -> Vec<(u32, &'a str)> {
+        let has_voxels = |number: u32| {
+            self.regions
+                .iter()
+                .any(|r| r.number == number && (r.bbox.is_some() || r.mask.iter().any(|&m| m)))
+        };
+        table
+            .into_iter()
+            .flatten()
+            .filter(|(number, _)| !has_voxels(**number))
+            .map(|(number, name)| (*number, name.as_str()))
+            .collect()
+    }
+
     /// Split a label map into regions: the table's labels, or every label present as `label<N>`.
     /// One pass finds every label's bounding box; each region's mask is then written inside its
     /// box only (the rest of a zeroed allocation is never touched).
