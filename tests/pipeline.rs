@@ -796,6 +796,22 @@ fn unknown_key_names_the_line() {
          texture_bin_width = { suvbw = 0.25, t2 = -5 }\n",
     );
     assert!(e.contains("positive width, found -5"), "{e}");
+    // A label table the wrong way round, or with label 0 or a name twice (it gave no features,
+    // or columns that collide).
+    for (labels, says) in [
+        (
+            r#"{ tumor = "1", kidney = "2" }"#,
+            r#""kidney" is not a label number"#,
+        ),
+        (r#"{ 0 = "background" }"#, r#""0" is not a label number"#),
+        (r#"{ 1 = "tumor", 2 = "tumor" }"#, "needs its own name"),
+        (r#"{ 1 = "left kidney" }"#, "lower-case letters"),
+    ] {
+        let e = config_error(&format!(
+            "[output]\ndir = \"x\"\n[phantom]\nsubjects = 2\n[rois]\nlabels = {labels}\n"
+        ));
+        assert!(e.contains(says), "{labels}: {e}");
+    }
 }
 
 #[test]

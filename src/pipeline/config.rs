@@ -245,6 +245,28 @@ impl Config {
                 cfg.analysis.ci
             )));
         }
+        // Label numbers are keys, names values: a table written the other way round would
+        // match no voxel and give no features at all.
+        let mut names = std::collections::BTreeSet::new();
+        for (number, name) in &cfg.rois.labels {
+            if !number.parse::<u32>().is_ok_and(|n| n > 0) {
+                return Err(invalid(&format!(
+                    "[rois] labels: {number:?} is not a label number (a whole number from 1; \
+                     0 is the background): write labels = {{ 1 = \"tumor\", 2 = \"kidney\" }}"
+                )));
+            }
+            let word = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !word || !names.insert(name.as_str()) {
+                return Err(invalid(&format!(
+                    "[rois] labels: label {number} has the name {name:?}; each label needs its \
+                     own name of lower-case letters, digits and _ (it names its features' \
+                     columns)"
+                )));
+            }
+        }
         if let Some(t) = cfg
             .rois
             .mtv_suv_thresholds

@@ -24,6 +24,8 @@ pub enum RoiError {
     Nifti(#[from] NiftiError),
     #[error("label table {0:?}: expected N=name pairs separated by commas, e.g. 1=tumor,2=kidney")]
     Labels(String),
+    #[error("label table {table:?}: {why}")]
+    LabelTable { table: String, why: String },
     #[error("mask and image do not overlap: no image voxel centre falls inside the mask's grid")]
     NoOverlap,
     #[error("cannot read the ROI file: {0}")]
@@ -49,7 +51,7 @@ pub enum RoiError {
 impl crate::ExitCode for RoiError {
     fn exit_code(&self) -> u8 {
         match self {
-            RoiError::Labels(_) => 2,
+            RoiError::Labels(_) | RoiError::LabelTable { .. } => 2,
             _ => 1,
         }
     }
@@ -67,7 +69,25 @@ pub fn parse_labels(s: &str) -> Result<BTreeMap<u32, String>, RoiError> {
         if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(RoiError::Labels(s.into()));
         }
-        m.insert(k, v.to_ascii_lowercase());
+        let v = v.to_ascii_lowercase();
+        let why = if k == 0 {
+            Some("0 is the background, not a region".to_string())
+        } else if m.contains_key(&k) {
+            Some(format!("label {k} is given twice"))
+        } else if m.values().any(|n| *n == v) {
+            Some(format!(
+                "the name {v:?} is given twice (each names its own rows)"
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(RoiError::LabelTable {
+                table: s.into(),
+                why,
+            });
+        }
+        m.insert(k, v);
     }
     if m.is_empty() {
         return Err(RoiError::Labels(s.into()));
@@ -659,6 +679,20 @@ mod tests {
     /// The label boxes found run by run equal those found voxel by voxel, on blobs of random
     /// labels (runs of one label, labels interleaved in a row, labels that come back after
     /// others), as u8 and u32 voxels and through a view whose rows are not contiguous.
+    #[test]
+    fn a_label_table_names_each_region_once() {
+        let t = parse_labels("1=Tumor, 2=kidney").unwrap();
+        assert_eq!(t[&1], "tumor");
+        for (table, why) in [
+            ("0=background", "0 is the background"),
+            ("1=tumor,1=kidney", "label 1 is given twice"),
+            ("1=tumor,2=Tumor", "\"tumor\" is given twice"),
+        ] {
+            let e = parse_labels(table).unwrap_err().to_string();
+            assert!(e.contains(why), "{table}: {e}");
+        }
+    }
+
     #[test]
     fn label_boxes_equal_a_voxel_by_voxel_search() {
         let mut rng = crate::phantom::rng::Rng::new(7, 3);
