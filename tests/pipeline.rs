@@ -830,6 +830,11 @@ fn missing_or_conflicting_input_is_refused() {
         "[output]\ndir = \"x\"\n[phantom]\nsubjects = 1\n[analysis]\nci = \"plain\"\n",
     );
     assert!(e.contains("[analysis] ci"), "{e}");
+    // The time of one endpoint with the (default) event of another.
+    let e = config_error(
+        "[output]\ndir = \"x\"\n[phantom]\nsubjects = 1\n[analysis]\ntime = \"OS_MONTHS\"\n",
+    );
+    assert!(e.contains("two endpoints") && e.contains("OS_EVENT"), "{e}");
     assert!(
         config_error("[output]\ndir = \"x\"\n[input]\ndicom = \"no/such/folder\"\n")
             .contains("does not exist")
