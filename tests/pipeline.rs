@@ -25,6 +25,23 @@ fn demo(dir: &Path, out: &Path, subjects: usize) -> PathBuf {
     )
 }
 
+/// A one-subject demo run (seed 3) into `dir/name`, with `extra` config lines: its output
+/// folder and log. The run must succeed.
+fn one_subject_run(dir: &Path, name: &str, extra: &str) -> (PathBuf, String) {
+    let out = dir.join(name);
+    let cfg = config(
+        dir,
+        &format!(
+            "[output]\ndir = \"{}\"\n[phantom]\nsubjects = 1\nseed = 3\n{extra}",
+            out.display()
+        ),
+    );
+    let o = ancilla(&["run", cfg.to_str().unwrap()]);
+    let log = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "{log}");
+    (out, log)
+}
+
 /// Every output file (relative path → bytes), provenance aside (it holds timings), stage stamps
 /// aside (they hold the outputs' modification times), and the site-side log (it holds this run's
 /// absolute input paths).
@@ -247,17 +264,8 @@ fn demo_runs_every_available_stage_then_reruns_as_noop() {
 fn texture_bin_width_per_image_kind() {
     let d = tempfile::tempdir().unwrap();
     let features = |name: &str, width: &str| {
-        let out = d.path().join(name);
-        let cfg = config(
-            d.path(),
-            &format!(
-                "[output]\ndir = \"{}\"\n[phantom]\nsubjects = 1\nseed = 3\n\
-                 [rois]\ntexture_bin_width = {width}\n",
-                out.display()
-            ),
-        );
-        let o = ancilla(&["run", cfg.to_str().unwrap()]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let extra = format!("[rois]\ntexture_bin_width = {width}\n");
+        let (out, _) = one_subject_run(d.path(), name, &extra);
         let table = std::fs::read_to_string(out.join("features/features.csv")).unwrap();
         // image kind → its texture rows (the GLCM's), as "region,feature,value".
         let mut by_image = std::collections::BTreeMap::<String, Vec<String>>::new();
@@ -286,18 +294,12 @@ fn texture_bin_width_per_image_kind() {
 fn region_names_come_from_the_label_table() {
     let d = tempfile::tempdir().unwrap();
     let run = |name: &str, labels: &str| {
-        let out = d.path().join(name);
-        let cfg = config(
+        one_subject_run(
             d.path(),
-            &format!(
-                "[output]\ndir = \"{}\"\n[phantom]\nsubjects = 1\nseed = 3\n\
-                 [rois]\nlabels = {{ {labels} }}\n",
-                out.display()
-            ),
-        );
-        let o = ancilla(&["run", cfg.to_str().unwrap()]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        out
+            name,
+            &format!("[rois]\nlabels = {{ {labels} }}\n"),
+        )
+        .0
     };
     let standard = run(
         "standard",
@@ -409,18 +411,8 @@ fn labels_that_mark_no_voxel_are_reported() {
 #[test]
 fn deid_options_that_cost_features_are_warned_about() {
     let d = tempfile::tempdir().unwrap();
-    let out = d.path().join("out");
-    let cfg = config(
-        d.path(),
-        &format!(
-            "[output]\ndir = \"{}\"\n[phantom]\nsubjects = 1\nseed = 3\n\
-             [deid]\nretain_patient_characteristics = false\n",
-            out.display()
-        ),
-    );
-    let o = ancilla(&["run", cfg.to_str().unwrap()]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{err}");
+    let extra = "[deid]\nretain_patient_characteristics = false\n";
+    let (out, err) = one_subject_run(d.path(), "out", extra);
     assert!(
         err.contains("deid: warning: [deid] retain_patient_characteristics = false"),
         "{err}"
@@ -430,8 +422,11 @@ fn deid_options_that_cost_features_are_warned_about() {
     let table = std::fs::read_to_string(out.join("features/features.csv")).unwrap();
     assert!(!table.contains(",suvbw,"));
     // The warning is the config's: a no-op rerun says it again.
-    let o = ancilla(&["run", cfg.to_str().unwrap()]);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("deid: warning:"));
+    let (_, again) = one_subject_run(d.path(), "out", extra);
+    assert!(
+        again.contains("up to date") && again.contains("deid: warning:"),
+        "{again}"
+    );
 }
 
 /// `[convert] gzip = false`: the later stages read the `.nii` files as they read `.nii.gz` ones,
@@ -440,22 +435,8 @@ fn deid_options_that_cost_features_are_warned_about() {
 #[test]
 fn uncompressed_nifti_give_the_same_features_and_qc_gallery() {
     let d = tempfile::tempdir().unwrap();
-    let run = |name: &str, extra: &str| {
-        let out = d.path().join(name);
-        let cfg = config(
-            d.path(),
-            &format!(
-                "[output]\ndir = \"{}\"\n[phantom]\nsubjects = 1\nseed = 3\n{extra}",
-                out.display()
-            ),
-        );
-        let o = ancilla(&["run", cfg.to_str().unwrap()]);
-        let err = String::from_utf8_lossy(&o.stderr).into_owned();
-        assert!(o.status.success(), "{err}");
-        (out, err)
-    };
-    let (gz, gz_log) = run("gz", "");
-    let (plain, plain_log) = run("plain", "[convert]\ngzip = false\n");
+    let (gz, gz_log) = one_subject_run(d.path(), "gz", "");
+    let (plain, plain_log) = one_subject_run(d.path(), "plain", "[convert]\ngzip = false\n");
     let names = |dir: &Path| {
         let subject = std::fs::read_dir(dir.join("nifti"))
             .unwrap()
