@@ -342,8 +342,8 @@ fn region_names_come_from_the_label_table() {
 
 /// A label of the table that marks no voxel of an image is said, per subject and image, as a
 /// warning (provenance keeps it apart from rejected inputs): the parotids lie outside every renal
-/// MRI; here one PET mask is drawn without its tumour, as after a complete response. Both gave
-/// no features silently. (The report gathers one sentence of many subjects into one line.)
+/// MRI; here one PET mask has its tumour under a label the table does not name, which is said
+/// too. Both gave no features silently. (The report gathers one sentence of many subjects into one line.)
 #[test]
 fn labels_that_mark_no_voxel_are_reported() {
     use ancilla::volume::nifti_io::{read_volume, write_volume, NiftiMeta};
@@ -385,7 +385,7 @@ fn labels_that_mark_no_voxel_are_reported() {
     let listed = |key: &str| provenance[key].to_string().contains("(parotid)");
     assert!(listed("warnings") && !listed("rejected_inputs"));
 
-    // One subject's PET mask loses its tumour.
+    // One subject's PET mask has its tumour under label 6, which the table does not name.
     let masks = cohort.join("masks");
     let subject = std::fs::read_dir(&masks)
         .unwrap()
@@ -395,7 +395,7 @@ fn labels_that_mark_no_voxel_are_reported() {
         .file_name();
     let path = masks.join(&subject).join("pet_labels.nii.gz");
     let mut labels = read_volume(&path).unwrap();
-    labels.data.mapv_inplace(|l| if l == 1.0 { 0.0 } else { l });
+    labels.data.mapv_inplace(|l| if l == 1.0 { 6.0 } else { l });
     write_volume(&labels, &path, &NiftiMeta::default()).unwrap();
     let o = ancilla(&["run", cfg.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -403,6 +403,9 @@ fn labels_that_mark_no_voxel_are_reported() {
     assert_eq!(tumor.len(), 1, "{tumor:?}");
     assert_eq!(tumor[0]["subject"].as_str(), subject.to_str());
     assert_eq!(tumor[0]["series_kind"], "suvbw");
+    let unnamed = about(&problems(), "label 6 of pet_labels.nii.gz is not named");
+    assert_eq!(unnamed.len(), 1, "{unnamed:?}");
+    assert_eq!(unnamed[0]["subject"].as_str(), subject.to_str());
 }
 
 /// De-identification options that take away what the SUV needs are warned about at the deid

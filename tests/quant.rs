@@ -310,7 +310,9 @@ fn features_cli_on_phantom_pet_matches_ground_truth() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert!(
-        err.contains("label 9 (spleen) marks no voxel of the image") && !err.contains("tumor"),
+        err.contains("label 9 (spleen) marks no voxel of the image")
+            && err.contains("label(s) 2, 3, 4, 5 are not in --labels: not measured")
+            && !err.contains("tumor"),
         "{err}"
     );
     // A malformed label table is a usage error.

@@ -44,7 +44,7 @@ pub fn features(
             },
             |subject, r| {
                 let (rows, mut p, dates, images) = r.map_err(std::io::Error::other)?;
-                p.extend(empty_region_warnings(subject, &images));
+                p.extend(label_warnings(subject, &images));
                 for (modality, date) in dates {
                     imaging.push_str(&format!("{subject},{modality},{date}\n"));
                 }
@@ -73,9 +73,10 @@ fn study_date(s: &crate::ingest::Series) -> Option<String> {
     crate::datetime::Date::parse(&da).map(|d| d.to_iso())
 }
 
-/// One image measured: its kind (`suvbw`, `t2`, ...), its mask's file name, and the labels of the
-/// table that mark none of its voxels (number, name).
-type Measured = (String, &'static str, Vec<(u32, String)>);
+/// One image measured: its kind (`suvbw`, `t2`, ...), its mask's file name, the labels of the
+/// table that mark none of its voxels (number, name), and the mask's labels the table does not
+/// name.
+type Measured = (String, &'static str, Vec<(u32, String)>, Vec<u32>);
 
 /// One subject's feature rows, problems, (modality, shifted study date) of its analysed series,
 /// and the images measured.
@@ -86,21 +87,27 @@ type SubjectFeatures = (
     Vec<Measured>,
 );
 
-/// One subject's labels that mark no voxel of an image, as warnings (not rejected inputs: the
-/// image was measured), one per label and image: a region outside the scan's field of view
-/// (the parotids of a renal MRI), a complete response, a mask drawn without it. The report
+/// One subject's label warnings (not rejected inputs: the image was measured), one per label and
+/// image: a label of the table that marks no voxel (a region outside the scan's field of view,
+/// as the parotids of a renal MRI; a complete response; a mask drawn without it), and a label
+/// of the mask the table does not name (a region drawn that nothing measures). The report
 /// gathers the same sentence of many subjects into one line.
-fn empty_region_warnings(subject: &str, measured: &[Measured]) -> Vec<Value> {
-    measured
-        .iter()
-        .flat_map(|(image, mask, labels)| {
-            labels.iter().map(move |(number, name)| {
-                json!({"stage": "features", "subject": subject, "series_kind": image, "warning": true, "reason": format!(
-                    "label {number} ({name}) marks no voxel of the {image} image ({mask}): no features for it"
-                )})
-            })
-        })
-        .collect()
+fn label_warnings(subject: &str, measured: &[Measured]) -> Vec<Value> {
+    let warning = |image: &str, why: String| json!({"stage": "features", "subject": subject, "series_kind": image, "warning": true, "reason": why});
+    let mut out = Vec::new();
+    for (image, mask, empty, unnamed) in measured {
+        for (number, name) in empty {
+            out.push(warning(image, format!(
+                "label {number} ({name}) marks no voxel of the {image} image ({mask}): no features for it"
+            )));
+        }
+        for number in unnamed {
+            out.push(warning(image, format!(
+                "label {number} of {mask} is not named in [rois] labels: not measured on the {image} image"
+            )));
+        }
+    }
+    out
 }
 
 /// The feature rows and problems of one subject's folder of a de-identified tree.
@@ -191,7 +198,8 @@ fn subject_features(
                 let empty = owned(rois.empty_regions(Some(labels)));
                 let rows =
                     quant::features_for_volume_with(&image, &rois, shapes.as_deref(), &ctx, pet);
-                return Some(Ok((rows, (ctx.image, mask_name, empty))));
+                let unnamed = rois.unnamed.clone();
+                return Some(Ok((rows, (ctx.image, mask_name, empty, unnamed))));
             }
         }
         // Otherwise (not converted, a DWI series, or a NIfTI that does not read) from DICOM.
@@ -214,7 +222,7 @@ fn subject_features(
             let rois = roi::Rois::from_label_map(&lm, Some(labels));
             let empty = owned(rois.empty_regions(Some(labels)));
             let rows = quant::features_for_volume(&image, &rois, &ctx(image_kind.clone()), pet);
-            Ok((rows, (image_kind, mask_name, empty)))
+            Ok((rows, (image_kind, mask_name, empty, rois.unnamed.clone())))
         })();
         Some(r.map_err(|why| {
                 json!({"stage": "features", "subject": usubjid, "series_kind": s.kind.as_str(), "reason": crate::redact::input_root(&why, input)})

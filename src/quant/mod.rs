@@ -566,6 +566,14 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
             "features: label {number} ({name}) marks no voxel of the image: no features for it"
         );
     }
+    if !rois.unnamed.is_empty() {
+        let list: Vec<String> = rois.unnamed.iter().map(u32::to_string).collect();
+        eprintln!(
+            "features: the {}'s label(s) {} are not in --labels: not measured",
+            rois.source,
+            list.join(", ")
+        );
+    }
     if !rois.exact {
         eprintln!(
             "features: {} resampled onto the image grid (nearest neighbour)",

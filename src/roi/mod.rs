@@ -127,6 +127,9 @@ pub struct Rois {
     pub outside: usize,
     /// "NIfTI label map", "DICOM SEG" or "RTSTRUCT".
     pub source: &'static str,
+    /// Labels (segment, ROI numbers) the source holds that the table does not name: not
+    /// measured, which is to be said.
+    pub unnamed: Vec<u32>,
 }
 
 impl Rois {
@@ -166,6 +169,14 @@ impl Rois {
         table: Option<&BTreeMap<u32, String>>,
     ) -> Self {
         let boxes = label_boxes(labels);
+        let unnamed = match table {
+            Some(t) => boxes
+                .keys()
+                .filter(|l| !t.contains_key(l))
+                .copied()
+                .collect(),
+            None => Vec::new(),
+        };
         let table = match table {
             Some(t) => t.clone(),
             None => boxes.keys().map(|&l| (l, format!("label{l}"))).collect(),
@@ -193,6 +204,7 @@ impl Rois {
             exact,
             outside,
             source: "NIfTI label map",
+            unnamed,
         }
     }
 }
@@ -353,10 +365,11 @@ pub fn load_rois(
         Some("SEG") => {
             let s = seg::seg_from_object(&obj)?;
             same_for(&s.frame_of_reference)?;
-            let mut regions = Vec::new();
+            let (mut regions, mut unnamed) = (Vec::new(), Vec::new());
             let mut exact = true;
             for segment in &s.segments {
                 let Some(name) = wanted(segment.number, &segment.label) else {
+                    unnamed.push(segment.number);
                     continue;
                 };
                 let lm = resample_nearest(image, &segment.volume)?;
@@ -373,13 +386,15 @@ pub fn load_rois(
                 exact,
                 outside: 0,
                 source: "DICOM SEG",
+                unnamed,
             })
         }
         Some("RTSTRUCT") => {
             let structures = rtstruct::rtstruct_from_object(&obj)?;
-            let mut regions = Vec::new();
+            let (mut regions, mut unnamed) = (Vec::new(), Vec::new());
             for st in &structures {
                 let Some(name) = wanted(st.number, &st.name) else {
+                    unnamed.push(st.number);
                     continue;
                 };
                 same_for(&st.frame_of_reference)?;
@@ -395,6 +410,7 @@ pub fn load_rois(
                 exact: true,
                 outside: 0,
                 source: "RTSTRUCT",
+                unnamed,
             })
         }
         Some(other) => Err(RoiError::NotRoi(other.to_string())),
