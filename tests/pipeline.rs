@@ -814,6 +814,10 @@ fn missing_or_conflicting_input_is_refused() {
         "[output]\ndir = \"x\"\n[phantom]\nsubjects = 1\n[analysis]\nci = \"plain\"\n",
     );
     assert!(e.contains("[analysis] ci"), "{e}");
+    let e = config_error(
+        "[output]\ndir = \"x\"\n[phantom]\nsubjects = 1\n[clinical]\nadsl = \"adsl.csv\"\n",
+    );
+    assert!(e.contains("adtte, pathology not given"), "{e}");
     // The time of one endpoint with the (default) event of another.
     let e = config_error(
         "[output]\ndir = \"x\"\n[phantom]\nsubjects = 1\n[analysis]\ntime = \"OS_MONTHS\"\n",

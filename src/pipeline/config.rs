@@ -239,6 +239,26 @@ impl Config {
             (Some(_), Some(_)) => return Err(invalid("[phantom] and [input] exclude each other")),
             _ => {}
         }
+        // The link stage reads the three tables together: some without the others would
+        // only skip it, with the analysis and the report.
+        let c = &cfg.clinical;
+        let given = [
+            ("adsl", &c.adsl),
+            ("adtte", &c.adtte),
+            ("pathology", &c.pathology),
+        ];
+        let missing: Vec<&str> = given
+            .iter()
+            .filter(|(_, p)| p.is_none())
+            .map(|(n, _)| *n)
+            .collect();
+        if !missing.is_empty() && missing.len() < given.len() {
+            return Err(invalid(&format!(
+                "[clinical] needs adsl, adtte and pathology together (the link stage reads all \
+                 three), or none of them: {} not given",
+                missing.join(", ")
+            )));
+        }
         // The link stage's endpoint columns are <PARAMCD>_MONTHS and <PARAMCD>_EVENT: a time of
         // one endpoint with the event of another (time = "OS_MONTHS" left with the default
         // event) would analyse neither.
