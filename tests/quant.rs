@@ -713,7 +713,8 @@ fn texture_on_request_matches_the_ibsi_phantom_from_the_command_line() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() && !err.contains("no texture"), "{err}");
     let rows = feature_values(&std::fs::read_to_string(&out).unwrap());
     let get = |f: &str| rows.iter().find(|r| r.1 == f).unwrap().2;
     // IBSI reference values (3D merged / averaged GLCM of the digital phantom).
@@ -747,6 +748,23 @@ fn texture_on_request_matches_the_ibsi_phantom_from_the_command_line() {
     assert_eq!(rows.iter().filter(|r| r.1.starts_with("ngt_")).count(), 5);
     let dict = std::fs::read_to_string(d.path().join("features.dictionary.csv")).unwrap();
     assert!(dict.contains("cm_info_corr2_3D_avg,JN9H,1,"));
+    // A width that gives more than 2²⁴ grey levels: no texture, and the terminal says why (as
+    // 32-bit levels they overflowed).
+    let o = ancilla(&[
+        "features",
+        "--image",
+        &p("image.nii.gz"),
+        "--mask",
+        &p("mask.nii.gz"),
+        "--texture-bin-width",
+        "1e-9",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success() && err.contains("grey levels: no texture"),
+        "{err}"
+    );
+    assert!(!String::from_utf8_lossy(&o.stdout).contains(",cm_"));
     // Without the option: no texture; a non-positive width is a usage error.
     let plain = run_features(&["--image", &p("image.nii.gz"), "--mask", &p("mask.nii.gz")]);
     assert!(!plain.contains(",cm_"));

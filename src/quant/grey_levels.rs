@@ -15,18 +15,29 @@ pub struct GreyLevels {
     pub ng: usize,
 }
 
-/// Fixed-bin-size grey levels of the region.
+/// The most grey levels a region may have: 2²⁴. The matrices are sparse, but the marginal
+/// vectors are Ng long; a bin width that small against the range (10⁻⁹ on a range of 1,000
+/// gives 10¹² levels) would also overflow the 32-bit levels.
+pub const MAX_LEVELS: f64 = 16_777_216.0;
+
+/// Fixed-bin-size grey levels of the region; None when they would be more than [`MAX_LEVELS`]
+/// (no texture for the region then).
 pub fn discretise(
     image: &Volume,
     in_roi: &impl Fn(usize, usize, usize) -> bool,
     bin_width: f64,
-) -> GreyLevels {
-    let min = image
+) -> Option<GreyLevels> {
+    let (min, max) = image
         .data
         .indexed_iter()
         .filter(|((k, j, i), _)| in_roi(*k, *j, *i))
         .map(|(_, v)| *v as f64)
-        .fold(f64::INFINITY, f64::min);
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if min.is_finite() && ((max - min) / bin_width).floor() + 1.0 > MAX_LEVELS {
+        return None;
+    }
     let mut ng = 0usize;
     let levels = Array3::from_shape_fn(image.data.dim(), |(k, j, i)| {
         if !in_roi(k, j, i) {
@@ -36,7 +47,7 @@ pub fn discretise(
         ng = ng.max(l as usize);
         l
     });
-    GreyLevels { levels, ng }
+    Some(GreyLevels { levels, ng })
 }
 
 /// A texture feature (texture features are dimensionless).
@@ -80,7 +91,7 @@ pub(crate) mod tests_support {
     pub fn phantom_levels() -> GreyLevels {
         let image = read_volume(&root().join("image.nii.gz")).unwrap();
         let mask = read_volume(&root().join("mask.nii.gz")).unwrap();
-        discretise(&image, &|k, j, i| mask.data[[k, j, i]] > 0.5, 1.0)
+        discretise(&image, &|k, j, i| mask.data[[k, j, i]] > 0.5, 1.0).unwrap()
     }
 
     pub fn check_against_reference(feats: &[Feature]) -> usize {
@@ -116,7 +127,7 @@ mod tests {
             data: Array3::from_shape_vec((1, 1, 4), vec![0.5, 0.625, 0.75, 1.5]).unwrap(),
             geometry: crate::volume::Geometry::axial([0.0; 3], [1.0; 3]),
         };
-        let g = discretise(&v, &|_, _, _| true, 0.25);
+        let g = discretise(&v, &|_, _, _| true, 0.25).unwrap();
         assert_eq!(
             g.levels.iter().copied().collect::<Vec<_>>(),
             vec![1, 1, 2, 5]
@@ -141,8 +152,10 @@ mod tests {
             data,
             geometry: crate::volume::Geometry::axial([0.0; 3], [1.0; 3]),
         };
-        let g = discretise(&v, &|_, _, _| true, 1.0);
+        let g = discretise(&v, &|_, _, _| true, 1.0).unwrap();
         assert_eq!(g.ng, 400_001);
+        // Past 2²⁴ levels (here 4·10¹¹; as 32-bit levels they overflowed): no texture.
+        assert!(discretise(&v, &|_, _, _| true, 1e-6).is_none());
         let families = [
             histogram::histogram_features(&g),
             glcm::glcm_features(&g),

@@ -178,7 +178,7 @@ pub fn features_for_volume_with(
                                         .as_ref()?
                                         .for_image(&ctx.image)?;
                                     // One discretisation per region, shared by every family.
-                                    let g = grey_levels::discretise(sub, &in_roi, w);
+                                    let g = grey_levels::discretise(sub, &in_roi, w)?;
                                     let mut t = histogram::histogram_features(&g);
                                     t.extend(glcm::glcm_features(&g));
                                     t.extend(glrlm::glrlm_features(&g));
@@ -601,6 +601,22 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
         texture_bin_width: opts.texture_bin_width.map(bin_width::BinWidth::Every),
     };
     let rows = features_for_volume_with(&image, &rois, shapes.as_deref(), &ctx, &settings);
+    if let Some(w) = opts.texture_bin_width {
+        // A region without the grey-level families: its levels were more than the limit.
+        let mut regions: Vec<&str> = rows.iter().map(|r| r.roi.as_str()).collect();
+        regions.dedup();
+        for roi in regions {
+            if !rows
+                .iter()
+                .any(|r| r.roi == roi && r.feature.starts_with("ih_"))
+            {
+                eprintln!(
+                    "features: {roi}: a bin width of {w} gives more than {} grey levels: no texture",
+                    grey_levels::MAX_LEVELS
+                );
+            }
+        }
+    }
     let bytes = table::to_csv(&rows);
     match &opts.out {
         Some(p) => {
