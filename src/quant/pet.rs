@@ -35,6 +35,9 @@ pub fn volume_metrics(
             (format!("mtv_suv{tag}"), format!("tl_psma_suv{tag}"), *t)
         })
         .collect();
+    // A threshold given twice (3 and 3.0) is measured once: one row per feature name.
+    let mut seen = std::collections::HashSet::new();
+    thresholds.retain(|(name, _, _)| seen.insert(name.clone()));
     thresholds.push(("mtv_41pct".into(), "tl_psma_41pct".into(), 0.41 * max));
     thresholds.push(("mtv_50pct".into(), "tl_psma_50pct".into(), 0.50 * max));
     for (mtv_name, tl_name, threshold) in thresholds {
@@ -309,5 +312,19 @@ mod tests {
         assert_eq!(few.len(), 3, "{few:?}");
         assert!(few[0].contains("liver, parotid") && few[1].contains("kidney"));
         assert!(few[2].contains("liver-based"));
+    }
+
+    #[test]
+    fn a_threshold_given_twice_is_measured_once() {
+        let v = Volume {
+            data: ndarray::Array3::from_elem((2, 2, 2), 4.0),
+            geometry: crate::volume::Geometry::axial([0.0; 3], [10.0; 3]),
+        };
+        let names: Vec<String> = volume_metrics(&v, &|_, _, _| true, &[3.0, 3.0, 2.5, 3.0])
+            .into_iter()
+            .map(|f| f.name.to_string())
+            .filter(|n| n.starts_with("mtv_suv"))
+            .collect();
+        assert_eq!(names, ["mtv_suv3", "mtv_suv2p5"]);
     }
 }
