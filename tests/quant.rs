@@ -201,17 +201,22 @@ fn features_cli_on_phantom_pet_matches_ground_truth() {
         .join(subj["usubjid"].as_str().unwrap())
         .join("pet_labels.nii.gz");
     let out = dir.join("f/features.csv");
-    let o = ancilla(&[
-        "features",
-        "--image",
-        pet.files[0].path.parent().unwrap().to_str().unwrap(),
-        "--mask",
-        mask.to_str().unwrap(),
-        "--labels",
+    // `ancilla features` on the PET series and its label map, with a label table and more.
+    let features = |labels: &str, more: &[&str]| {
+        let image = pet.files[0].path.parent().unwrap().to_str().unwrap();
+        let args = [
+            "features",
+            "--image",
+            image,
+            "--mask",
+            mask.to_str().unwrap(),
+        ];
+        ancilla(&[&args[..], &["--labels", labels], more].concat())
+    };
+    let o = features(
         "1=tumor,2=kidney,3=liver,4=bloodpool,5=parotid",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+        &["--out", out.to_str().unwrap()],
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = std::fs::read_to_string(&out).unwrap();
     let get = |roi: &str, feature: &str| -> f64 {
@@ -298,15 +303,7 @@ fn features_cli_on_phantom_pet_matches_ground_truth() {
     assert!(!text.contains(subj["patient_id"].as_str().unwrap()));
     assert!(dir.join("f/features.dictionary.csv").is_file());
     // A named label the mask does not hold is said (it gave no rows, silently).
-    let o = ancilla(&[
-        "features",
-        "--image",
-        pet.files[0].path.parent().unwrap().to_str().unwrap(),
-        "--mask",
-        mask.to_str().unwrap(),
-        "--labels",
-        "1=tumor,9=spleen",
-    ]);
+    let o = features("1=tumor,9=spleen", &[]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert!(
@@ -316,16 +313,7 @@ fn features_cli_on_phantom_pet_matches_ground_truth() {
         "{err}"
     );
     // A malformed label table is a usage error.
-    let o = ancilla(&[
-        "features",
-        "--image",
-        out.to_str().unwrap(),
-        "--mask",
-        mask.to_str().unwrap(),
-        "--labels",
-        "tumor",
-    ]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(features("tumor", &[]).status.code(), Some(2));
 }
 
 /// (roi, feature) → value of a features CSV (an empty value, e.g. Moran's I of a uniform region,
@@ -702,17 +690,12 @@ fn texture_on_request_matches_the_ibsi_phantom_from_the_command_line() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/ibsi1-phantom");
     let p = |f: &str| root.join(f).to_str().unwrap().to_string();
     let out = d.path().join("f.csv");
-    let o = ancilla(&[
-        "features",
-        "--image",
-        &p("image.nii.gz"),
-        "--mask",
-        &p("mask.nii.gz"),
-        "--texture-bin-width",
-        "1",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let with_width = |width: &str, more: &[&str]| {
+        let (image, mask) = (p("image.nii.gz"), p("mask.nii.gz"));
+        let args = ["features", "--image", &image, "--mask", &mask];
+        ancilla(&[&args[..], &["--texture-bin-width", width], more].concat())
+    };
+    let o = with_width("1", &["--out", out.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success() && !err.contains("no texture"), "{err}");
     let rows = feature_values(&std::fs::read_to_string(&out).unwrap());
@@ -750,15 +733,7 @@ fn texture_on_request_matches_the_ibsi_phantom_from_the_command_line() {
     assert!(dict.contains("cm_info_corr2_3D_avg,JN9H,1,"));
     // A width that gives more than 2²⁴ grey levels: no texture, and the terminal says why (as
     // 32-bit levels they overflowed).
-    let o = ancilla(&[
-        "features",
-        "--image",
-        &p("image.nii.gz"),
-        "--mask",
-        &p("mask.nii.gz"),
-        "--texture-bin-width",
-        "1e-9",
-    ]);
+    let o = with_width("1e-9", &[]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         o.status.success() && err.contains("grey levels: no texture"),
@@ -768,16 +743,7 @@ fn texture_on_request_matches_the_ibsi_phantom_from_the_command_line() {
     // Without the option: no texture; a non-positive width is a usage error.
     let plain = run_features(&["--image", &p("image.nii.gz"), "--mask", &p("mask.nii.gz")]);
     assert!(!plain.contains(",cm_"));
-    let o = ancilla(&[
-        "features",
-        "--image",
-        &p("image.nii.gz"),
-        "--mask",
-        &p("mask.nii.gz"),
-        "--texture-bin-width",
-        "0",
-    ]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(with_width("0", &[]).status.code(), Some(2));
 }
 
 /// A minimal RTSTRUCT: one ROI, one square contour on z = 2.5 (the CT fixture's second plane).
