@@ -322,10 +322,14 @@ pub fn render(data: &ReportData) -> String {
     let km = &data.stats["km"];
     write!(
         h,
-        "<h2>Kaplan–Meier: {} (n = {}, events = {})</h2><p>Median {} months (95% CI {} – {}); CI method {}.</p>{}",
+        "<h2>Kaplan–Meier: {} (n = {}, events = {}{})</h2><p>Median {} months (95% CI {} – {}); CI method {}.</p>{}",
         esc(ep["time"].as_str().unwrap_or("")),
         ep["n"],
         ep["events"],
+        match ep["left_out"].as_u64().unwrap_or(0) {
+            0 => String::new(),
+            k => format!("; {k} without the endpoint left out"),
+        },
         fmt(f(&km["median"]), 1),
         fmt(f(&km["median_ci"][0]), 1),
         fmt(f(&km["median_ci"][1]), 1),

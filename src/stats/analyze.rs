@@ -319,7 +319,7 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<(), StatsError> {
     }
 
     let stats = json!({
-        "endpoint": {"time": opts.time, "event": opts.event, "n": surv.len(), "events": n_events},
+        "endpoint": {"time": opts.time, "event": opts.event, "n": surv.len(), "events": n_events, "left_out": table.rows.len() - surv.len()},
         "km": km_json,
         "q_value_method": "Benjamini-Hochberg over the Cox Wald p-values of all features",
         "features": results,
@@ -515,8 +515,13 @@ fn summary(stats: &Value) -> String {
     let ep = &stats["endpoint"];
     let km = &stats["km"];
     let mut s = String::from("# Statistics summary\n\n");
+    let left_out = match ep["left_out"].as_u64().unwrap_or(0) {
+        0 => String::new(),
+        1 => " (1 row without a time or an event left out)".to_string(),
+        k => format!(" ({k} rows without a time or an event left out)"),
+    };
     s += &format!(
-        "Endpoint {} / {}: {} subjects, {} events.\n\n",
+        "Endpoint {} / {}: {} subjects, {} events{left_out}.\n\n",
         ep["time"].as_str().unwrap_or(""),
         ep["event"].as_str().unwrap_or(""),
         ep["n"],
@@ -650,6 +655,12 @@ mod tests {
             serde_json::from_slice(&std::fs::read(out.join("stats.json")).unwrap()).unwrap();
         assert_eq!(v["endpoint"]["n"], 3);
         assert_eq!(v["endpoint"]["events"], 2);
+        // The row left out is counted and said.
+        assert_eq!(v["endpoint"]["left_out"], 1);
+        let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+        assert!(
+            summary.contains("3 subjects, 2 events (1 row without a time or an event left out).")
+        );
         assert_eq!(v["features"].as_array().unwrap().len(), 1);
         let f = &v["features"][0];
         assert_eq!(
