@@ -432,7 +432,8 @@ fn dicom_seg_and_rtstruct_give_the_label_map_regions_before_and_after_deid() {
         .iter()
         .any(|r| r.0 == "liver" && r.1 == "mtv_liver"));
     // Configurable fixed thresholds: one feature each, threshold in the name.
-    let two = feature_values(&run_features(&[
+    let o = ancilla(&[
+        "features",
         "--image",
         &s(&pet),
         "--mask",
@@ -441,7 +442,15 @@ fn dicom_seg_and_rtstruct_give_the_label_map_regions_before_and_after_deid() {
         "1=tumor",
         "--mtv-suv",
         "2.5,1000",
-    ]));
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    // The segments the label table does not name are said, not dropped silently.
+    assert!(
+        err.contains("the DICOM SEG's label(s) 2, 3, 4, 5 are not in --labels"),
+        "{err}"
+    );
+    let two = feature_values(&String::from_utf8_lossy(&o.stdout));
     let names: Vec<&str> = two.iter().map(|r| r.1.as_str()).collect();
     assert!(names.contains(&"mtv_suv2p5") && names.contains(&"mtv_suv1000"));
     assert!(!names.contains(&"mtv_suv3"));
