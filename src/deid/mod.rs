@@ -1169,7 +1169,13 @@ fn run_paths(
     } else {
         match run_ctx.claimed.lock() {
             Ok(claimed) => {
-                release_folder::withdraw_unclaimed(run_ctx.out, |id| claimed.contains_key(id))
+                // This run's subjects, and folders of subjects no longer in the map at all;
+                // another shard's subjects are that shard's.
+                let mapped: HashSet<&str> = map.values().map(String::as_str).collect();
+                let in_scope = |s: &str| run_ctx.owned.contains(s) || !mapped.contains(s);
+                release_folder::withdraw_unclaimed(run_ctx.out, &in_scope, |id| {
+                    claimed.contains_key(id)
+                })
             }
             Err(_) => 0,
         }

@@ -46,9 +46,9 @@ pub(super) fn dest_id(dest: &Path) -> [u8; 16] {
 }
 
 /// The files under `out` laid out as a release lays them out: `SUBJECT/2.25.STUDY/2.25.SERIES/
-/// 2.25.SOP.dcm`, folders and files themselves (no link followed). Nothing else in the folder
-/// is ever taken for a released file.
-fn released_files(out: &Path) -> Vec<PathBuf> {
+/// 2.25.SOP.dcm`, folders and files themselves (no link followed), of the subjects `in_scope`
+/// accepts. Nothing else in the folder is ever taken for a released file.
+fn released_files(out: &Path, in_scope: &dyn Fn(&str) -> bool) -> Vec<PathBuf> {
     let entries = |dir: &Path, want_dir: bool| -> Vec<PathBuf> {
         let Ok(rd) = std::fs::read_dir(dir) else {
             return Vec::new();
@@ -67,7 +67,11 @@ fn released_files(out: &Path) -> Vec<PathBuf> {
             .is_some_and(|n| n.starts_with("2.25."))
     };
     let mut files = Vec::new();
-    for subject in entries(out, true) {
+    let subject_in_scope = |p: &Path| p.file_name().and_then(|n| n.to_str()).is_some_and(in_scope);
+    for subject in entries(out, true)
+        .into_iter()
+        .filter(|p| subject_in_scope(p))
+    {
         for study in entries(&subject, true).into_iter().filter(|p| pseudonym(p)) {
             for series in entries(&study, true).into_iter().filter(|p| pseudonym(p)) {
                 files.extend(
@@ -82,12 +86,17 @@ fn released_files(out: &Path) -> Vec<PathBuf> {
 }
 
 /// Remove the released files under `out` that `claimed` does not name (an earlier run's
-/// release of an input that is gone or no longer released), then the folders left empty.
-/// Returns how many files were removed.
-pub(super) fn withdraw_unclaimed(out: &Path, claimed: impl Fn(&[u8; 16]) -> bool) -> usize {
+/// release of an input that is gone or no longer released), then the folders left empty. Only
+/// subjects `in_scope` accepts are looked at: a shard's run leaves the other shards' subjects
+/// alone. Returns how many files were removed.
+pub(super) fn withdraw_unclaimed(
+    out: &Path,
+    in_scope: &dyn Fn(&str) -> bool,
+    claimed: impl Fn(&[u8; 16]) -> bool,
+) -> usize {
     let mut removed = 0;
     let mut dirs = BTreeSet::new();
-    for f in released_files(out) {
+    for f in released_files(out, in_scope) {
         if claimed(&dest_id(&f)) {
             continue;
         }
@@ -106,4 +115,28 @@ pub(super) fn withdraw_unclaimed(out: &Path, claimed: impl Fn(&[u8; 16]) -> bool
         let _ = std::fs::remove_dir(d);
     }
     removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Withdrawal looks only at the subjects in scope: a shard's rerun into a folder that holds
+    /// another shard's subjects leaves them (it withdrew every file it had not claimed).
+    #[test]
+    fn withdrawal_leaves_subjects_out_of_scope() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = |subject: &str| {
+            let series = dir.path().join(subject).join("2.25.1").join("2.25.2");
+            std::fs::create_dir_all(&series).expect("folders");
+            let f = series.join("2.25.3.dcm");
+            std::fs::write(&f, b"x").expect("file");
+            f
+        };
+        let (mine, theirs) = (file("ANC-01"), file("ANC-02"));
+        let removed = withdraw_unclaimed(dir.path(), &|s| s == "ANC-01", |_| false);
+        assert_eq!(removed, 1);
+        assert!(!mine.exists() && !dir.path().join("ANC-01").exists());
+        assert!(theirs.exists());
+    }
 }
