@@ -110,6 +110,16 @@ fn default_mtv_suv_thresholds() -> Vec<f64> {
     vec![3.0]
 }
 
+impl RoiSection {
+    /// The label table by label number (`Config::load` has checked every key is one).
+    pub fn label_table(&self) -> std::collections::BTreeMap<u32, String> {
+        self.labels
+            .iter()
+            .filter_map(|(k, v)| Some((k.parse().ok()?, v.clone())))
+            .collect()
+    }
+}
+
 fn default_labels() -> std::collections::BTreeMap<String, String> {
     [
         ("1", "tumor"),

@@ -613,12 +613,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
     let mut have_features = false;
     match masks {
         Some(masks) => {
-            let labels: std::collections::BTreeMap<u32, String> = cfg
-                .rois
-                .labels
-                .iter()
-                .filter_map(|(k, v)| Some((k.parse().ok()?, v.clone())))
-                .collect();
+            let labels = cfg.rois.label_table();
             for why in crate::quant::pet::missing_region_names(labels.values().map(String::as_str))
             {
                 warn(&mut warnings, quiet, "features", why);
@@ -770,10 +765,9 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
         // The QC gallery outlines the region named tumor.
         let tumor_label: Option<u32> = cfg
             .rois
-            .labels
-            .iter()
-            .find(|(_, name)| *name == "tumor")
-            .and_then(|(n, _)| n.parse().ok());
+            .label_table()
+            .into_iter()
+            .find_map(|(n, name)| (name == "tumor").then_some(n));
         let key = sha256_hex(
             format!(
                 "report {build} {tumor_label:?} {} {} {}",
