@@ -74,10 +74,25 @@ fn analysis_table_columns_values_and_parquet() {
                 "OS_EVENT",
                 "PCR",
                 "VIABLE_TUMOR_PCT",
+                "HISTOLOGY",
+                "ISUP",
+                "YPT",
+                "YPN",
+                "NECROSIS_PCT",
+                "SARCOMATOID",
+                "RHABDOID",
+                "MARGIN",
                 "mr_adc_tumor_stat_mean",
                 "pt_tumor_stat_max"
             ]
         );
+        // The pathology as given (ISUP empty: a complete response is not graded).
+        assert_eq!(cell(&t, 0, "HISTOLOGY"), "ccRCC");
+        assert_eq!(cell(&t, 0, "ISUP").parse::<f64>().unwrap(), 2.0);
+        assert_eq!(cell(&t, 1, "ISUP"), "");
+        assert_eq!(cell(&t, 0, "YPT"), "ypT1a");
+        assert_eq!(cell(&t, 1, "NECROSIS_PCT").parse::<f64>().unwrap(), 80.0);
+        assert_eq!(cell(&t, 0, "MARGIN"), "R0");
         assert_eq!(t.rows.len(), 2, "arm A only");
         assert_eq!(cell(&t, 0, "USUBJID"), "A1");
         assert_eq!(cell(&t, 0, "PFS_EVENT"), "1"); // CNSR 0 = event
@@ -93,6 +108,113 @@ fn analysis_table_columns_values_and_parquet() {
         );
         assert_eq!(cell(&t, 1, "mr_adc_tumor_stat_mean"), "");
     }
+}
+
+/// The physical type of each column of a Parquet file, by name: pandas, polars and R arrow type
+/// their columns from it.
+fn parquet_types(path: &std::path::Path) -> Vec<(String, parquet::basic::Type)> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let r = SerializedFileReader::new(std::fs::File::open(path).unwrap()).unwrap();
+    r.metadata()
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .map(|c| (c.name().to_string(), c.physical_type()))
+        .collect()
+}
+
+/// The pathology's coded findings are text in the Parquet file, its grade and percentages
+/// numbers (a reader must not get ISUP as text, nor HISTOLOGY as a column of NaN).
+#[test]
+fn parquet_types_pathology_text_as_text_and_numbers_as_doubles() {
+    use parquet::basic::Type;
+    let f = fixture(ADSL, ADTTE, PATH, FEATS);
+    let o = link(&f);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let types = parquet_types(&f.root.join("out/table.parquet"));
+    let of = |name: &str| types.iter().find(|(n, _)| n == name).unwrap().1;
+    for text in [
+        "USUBJID",
+        "ARMCD",
+        "HISTOLOGY",
+        "YPT",
+        "YPN",
+        "SARCOMATOID",
+        "RHABDOID",
+        "MARGIN",
+    ] {
+        assert_eq!(of(text), Type::BYTE_ARRAY, "{text}");
+    }
+    for number in [
+        "PFS_MONTHS",
+        "PCR",
+        "VIABLE_TUMOR_PCT",
+        "ISUP",
+        "NECROSIS_PCT",
+        "pt_tumor_stat_max",
+    ] {
+        assert_eq!(of(number), Type::DOUBLE, "{number}");
+    }
+}
+
+/// A pathology table with only the columns pCR needs gives no other pathology column.
+#[test]
+fn pathology_columns_follow_the_table() {
+    let f = fixture(ADSL, ADTTE, "USUBJID,YPT\nA1,ypT3a\nA2,ypT0\n", FEATS);
+    let o = link(&f);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let t = TextTable::read(&f.root.join("out/table.csv")).unwrap();
+    assert_eq!(
+        t.header[6..],
+        [
+            "PCR",
+            "VIABLE_TUMOR_PCT",
+            "YPT",
+            "mr_adc_tumor_stat_mean",
+            "pt_tumor_stat_max"
+        ]
+    );
+    assert_eq!(cell(&t, 0, "PCR"), "0");
+    assert_eq!(cell(&t, 1, "PCR"), "1");
+    assert_eq!(cell(&t, 1, "VIABLE_TUMOR_PCT"), "");
+}
+
+/// pCR from ypT0 or 0 % viable tumour, whichever is known: a TX stage says nothing (it was taken
+/// for viable tumour), and a stage that disagrees with the percentage leaves pCR unknown, with a
+/// warning naming the row (before: ypT0 won over 40 % viable tumour, silently).
+#[test]
+fn pcr_from_stage_or_percentage_and_unknown_when_they_disagree() {
+    let path = "USUBJID,YPT,VIABLE_TUMOR_PCT\nA1,ypT0,40\nA2,pTX,0\n";
+    let f = fixture(ADSL, ADTTE, path, FEATS);
+    let o = link(&f);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains(
+            "path.csv row 2 column YPT: A1: YPT \"ypT0\" and VIABLE_TUMOR_PCT \"40\" disagree on viable tumour; PCR left empty (unknown)"
+        ),
+        "{err}"
+    );
+    let t = TextTable::read(&f.root.join("out/table.csv")).unwrap();
+    assert_eq!(cell(&t, 0, "PCR"), "");
+    assert_eq!(cell(&t, 1, "PCR"), "1", "pTX: from the 0 % viable tumour");
+}
+
+#[test]
+fn isup_grade_and_necrosis_out_of_range() {
+    let bad = PATH
+        .replace("A1,ccRCC,2,", "A1,ccRCC,G2,")
+        .replace("ypN0,0,80,", "ypN0,0,180,");
+    let e = error_of(ADSL, ADTTE, &bad, FEATS);
+    assert!(
+        e.contains("path.csv row 2 column ISUP: \"G2\" is not an ISUP grade (1, 2, 3 or 4; empty when not graded)"),
+        "{e}"
+    );
+    assert!(
+        e.contains("path.csv row 3 column NECROSIS_PCT: \"180\" is not a percentage"),
+        "{e}"
+    );
 }
 
 fn error_of(adsl: &str, adtte: &str, path: &str, feats: &str) -> String {

@@ -172,16 +172,19 @@ fn rossi_table_matches_lifelines() {
 /// A table whose first `events` subjects have an event, plus a text column and an empty feature.
 fn small_table(dir: &Path, events: usize) -> PathBuf {
     let mut csv = String::from(
-        "USUBJID,ARMCD,PFS_MONTHS,PFS_EVENT,OS_MONTHS,OS_EVENT,PCR,VIABLE_TUMOR_PCT,site_name,pt_tumor_stat_max,pt_empty\n",
+        "USUBJID,ARMCD,PFS_MONTHS,PFS_EVENT,OS_MONTHS,OS_EVENT,PCR,VIABLE_TUMOR_PCT,ISUP,NECROSIS_PCT,site_name,pt_tumor_stat_max,pt_empty\n",
     );
+    // ISUP and NECROSIS_PCT are numbers but pathology, never features (link writes them).
     for i in 0..12 {
         csv += &format!(
-            "S{i:02},A,{},{},{},0,{},{},site{},{},\n",
+            "S{i:02},A,{},{},{},0,{},{},{},{},site{},{},\n",
             3 + i,
             u8::from(i < events),
             3 + i,
             i % 2,
             10 * i,
+            i % 4 + 1,
+            5 * i,
             i % 3,
             f64::from(i as u32) * 1.5 + f64::from((i * 7 % 5) as u32),
         );

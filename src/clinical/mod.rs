@@ -221,6 +221,69 @@ fn place(t: &TextTable, row: usize, column: &str) -> String {
     format!("{} row {} column {}", t.path.display(), row + 2, column)
 }
 
+/// The pathology table's findings carried into the analysis table when the table has them (after
+/// USUBJID, VIABLE_TUMOR_PCT and the derived PCR), and whether each is a number.
+pub const PATHOLOGY_COLUMNS: &[(&str, bool)] = &[
+    ("HISTOLOGY", false),
+    ("ISUP", true),
+    ("YPT", false),
+    ("YPN", false),
+    ("NECROSIS_PCT", true),
+    ("SARCOMATOID", false),
+    ("RHABDOID", false),
+    ("MARGIN", false),
+];
+
+/// One subject's pathology: viable tumour % as given, the derived pathologic complete response
+/// (`None`: unknown) and the other findings by column.
+struct Pathology {
+    viable: String,
+    pcr: Option<bool>,
+    extra: BTreeMap<&'static str, String>,
+}
+
+/// A percentage 0–100.
+fn percentage(s: &str) -> Option<f64> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| (0.0..=100.0).contains(v))
+}
+
+/// The primary tumour category of a (y)pT stage: `Some(true)` for T0 (no evidence of primary
+/// tumour), `Some(false)` for T1–T4 (with any suffix: ypT1a, pT3b), `None` when the stage says
+/// nothing about it (TX: cannot be assessed; empty; anything else). The prefixes y (after
+/// therapy) and p (pathological) and their case are optional (AJCC 8th edition).
+fn t_stage_is_t0(stage: &str) -> Option<bool> {
+    let s = stage.trim().to_ascii_lowercase();
+    let s = s.strip_prefix('y').unwrap_or(&s);
+    let s = s.strip_prefix('p').unwrap_or(s);
+    let t = s.strip_prefix('t')?;
+    match t.chars().next()? {
+        '0' => Some(true),
+        '1'..='4' => Some(false),
+        _ => None,
+    }
+}
+
+/// Pathologic complete response (DESIGN: no viable tumour, ypT0 or viable tumour % = 0) from the
+/// (y)pT stage and the viable tumour %, whichever is known. When both are known and disagree
+/// (ypT0 with viable tumour, or ypT1+ with 0 %), the response is unknown and the reason is given.
+fn pathologic_complete_response(ypt: &str, viable: &str) -> (Option<bool>, Option<String>) {
+    let by_stage = t_stage_is_t0(ypt);
+    let by_viable = percentage(viable).map(|v| v == 0.0);
+    match (by_stage, by_viable) {
+        (Some(a), Some(b)) if a != b => (
+            None,
+            Some(format!(
+                "YPT {ypt:?} and VIABLE_TUMOR_PCT {viable:?} disagree on viable tumour"
+            )),
+        ),
+        (Some(a), _) => (Some(a), None),
+        (None, b) => (b, None),
+    }
+}
+
 /// Time-to-event of one subject and parameter, in months.
 #[derive(Debug, Clone, Copy)]
 struct Tte {
@@ -416,10 +479,15 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         }
     }
 
-    // Pathology.
+    // Pathology: viable tumour (for pCR) and the other findings the table carries, kept as they
+    // are (checked where they have a range) for the analysis table.
     let p_id = need(&path, "USUBJID")?;
     let (p_viable, p_ypt) = (path.col("VIABLE_TUMOR_PCT"), path.col("YPT"));
-    let mut patho: BTreeMap<String, (String, String)> = BTreeMap::new();
+    let p_extra: Vec<(&'static str, usize)> = PATHOLOGY_COLUMNS
+        .iter()
+        .filter_map(|&(name, _)| Some((name, path.col(name)?)))
+        .collect();
+    let mut patho: BTreeMap<String, Pathology> = BTreeMap::new();
     for (r, row) in path.rows.iter().enumerate() {
         let id = &row[p_id];
         if !arm.contains_key(id) {
@@ -429,19 +497,51 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
             ));
             continue;
         }
-        let viable = p_viable.map(|c| row[c].clone()).unwrap_or_default();
-        if !viable.is_empty()
-            && !viable
-                .parse::<f64>()
-                .is_ok_and(|v| (0.0..=100.0).contains(&v))
-        {
+        let viable = p_viable
+            .map(|c| row[c].trim().to_string())
+            .unwrap_or_default();
+        if !viable.is_empty() && percentage(&viable).is_none() {
             errors.push(format!(
                 "{}: {viable:?} is not a percentage",
                 place(&path, r, "VIABLE_TUMOR_PCT")
             ));
         }
-        let ypt = p_ypt.map(|c| row[c].clone()).unwrap_or_default();
-        if patho.insert(id.clone(), (viable, ypt)).is_some() {
+        for &(name, c) in &p_extra {
+            let v = row[c].trim();
+            let bad = match name {
+                "ISUP" => !v.is_empty() && !matches!(v, "1" | "2" | "3" | "4"),
+                "NECROSIS_PCT" => !v.is_empty() && percentage(v).is_none(),
+                _ => false,
+            };
+            if bad {
+                let expected = if name == "ISUP" {
+                    "an ISUP grade (1, 2, 3 or 4; empty when not graded)"
+                } else {
+                    "a percentage"
+                };
+                errors.push(format!(
+                    "{}: {v:?} is not {expected}",
+                    place(&path, r, name)
+                ));
+            }
+        }
+        let ypt = p_ypt.map(|c| row[c].trim().to_string()).unwrap_or_default();
+        let (pcr, conflict) = pathologic_complete_response(&ypt, &viable);
+        if let Some(why) = conflict {
+            warnings.push(format!(
+                "{}: {id}: {why}; PCR left empty (unknown)",
+                place(&path, r, "YPT")
+            ));
+        }
+        let findings = Pathology {
+            viable,
+            pcr,
+            extra: p_extra
+                .iter()
+                .map(|&(name, c)| (name, row[c].trim().to_string()))
+                .collect(),
+        };
+        if patho.insert(id.clone(), findings).is_some() {
             errors.push(format!(
                 "{}: duplicate USUBJID {id}",
                 place(&path, r, "USUBJID")
@@ -520,6 +620,7 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
     ]
     .map(String::from)
     .to_vec();
+    header.extend(p_extra.iter().map(|(name, _)| name.to_string()));
     if imaging.is_some() {
         header.push("DAYS_RANDOMISATION_TO_IMAGING".into());
         header.push("DAYS_IMAGING_TO_NEPHRECTOMY".into());
@@ -529,18 +630,7 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
     for (id, a) in arm.iter().filter(|(_, a)| a.as_str() == "A") {
         let t = |p: &str| tte.get(&(id.clone(), p.to_string())).copied();
         let num = |x: Option<Tte>, f: fn(Tte) -> String| x.map(f).unwrap_or_default();
-        let (viable, ypt) = patho.get(id).cloned().unwrap_or_default();
-        let pcr = if ypt.to_ascii_lowercase().starts_with("ypt0")
-            || viable.parse::<f64>().is_ok_and(|v| v == 0.0)
-        {
-            "1"
-        } else if viable.parse::<f64>().is_ok_and(|v| v > 0.0)
-            || (!ypt.is_empty() && !ypt.to_ascii_lowercase().starts_with("ypt0"))
-        {
-            "0"
-        } else {
-            ""
-        };
+        let p = patho.get(id);
         let mut row = vec![
             id.clone(),
             a.clone(),
@@ -548,9 +638,15 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
             num(t("PFS"), |x| u8::from(x.event).to_string()),
             num(t("OS"), |x| format!("{}", x.months)),
             num(t("OS"), |x| u8::from(x.event).to_string()),
-            pcr.to_string(),
-            viable,
+            p.and_then(|p| p.pcr)
+                .map_or(String::new(), |c| u8::from(c).to_string()),
+            p.map(|p| p.viable.clone()).unwrap_or_default(),
         ];
+        row.extend(p_extra.iter().map(|(name, _)| {
+            p.and_then(|p| p.extra.get(name))
+                .cloned()
+                .unwrap_or_default()
+        }));
         if let Some(im) = &imaging {
             let i = im.get(id);
             let r0 = randdt.get(id).copied().flatten();
@@ -572,7 +668,16 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         );
         rows.push(row);
     }
-    let numeric: Vec<bool> = header.iter().enumerate().map(|(i, _)| i >= 2).collect();
+    // Text: the IDs and the pathology's coded findings; every other column is a number.
+    let numeric: Vec<bool> = header
+        .iter()
+        .map(|h| {
+            !matches!(h.as_str(), "USUBJID" | "ARMCD")
+                && PATHOLOGY_COLUMNS
+                    .iter()
+                    .all(|&(name, number)| number || name != h)
+        })
+        .collect();
     let out = &opts.out;
     let ext = out
         .extension()
@@ -612,4 +717,38 @@ pub fn link(opts: &LinkOptions) -> Result<(), ClinicalError> {
 /// The date shift of de-identification for a subject (for clinical dates compared with imaging).
 pub fn date_shift_days(key: &[u8], usubjid: &str) -> i64 {
     crate::deid::date_offset_days(key, usubjid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn t0_from_any_spelling_of_the_stage() {
+        for t0 in ["ypT0", "pT0", "T0", " YPT0 ", "ypt0"] {
+            assert_eq!(t_stage_is_t0(t0), Some(true), "{t0}");
+        }
+        for t in ["ypT1a", "pT3b", "T4", "ypT2"] {
+            assert_eq!(t_stage_is_t0(t), Some(false), "{t}");
+        }
+        for unknown in ["ypTX", "pTx", "", "N0", "yp", "ypTis?"] {
+            assert_eq!(t_stage_is_t0(unknown), None, "{unknown:?}");
+        }
+    }
+
+    #[test]
+    fn complete_response_from_whichever_is_known() {
+        let pcr = |t: &str, v: &str| pathologic_complete_response(t, v);
+        assert_eq!(pcr("ypT0", ""), (Some(true), None));
+        assert_eq!(pcr("", "0"), (Some(true), None));
+        assert_eq!(pcr("ypTX", "0.0"), (Some(true), None));
+        assert_eq!(pcr("ypT1a", ""), (Some(false), None));
+        assert_eq!(pcr("ypTX", "5"), (Some(false), None));
+        assert_eq!(pcr("ypT0", "0"), (Some(true), None));
+        assert_eq!(pcr("", ""), (None, None));
+        assert_eq!(pcr("ypTX", "n/a"), (None, None));
+        let (p, why) = pcr("ypT2a", "0");
+        assert_eq!(p, None);
+        assert!(why.is_some_and(|w| w.contains("disagree")));
+    }
 }

@@ -90,7 +90,7 @@ pub fn parse_cutoffs(specs: &[String]) -> Result<BTreeMap<String, f64>, StatsErr
     Ok(m)
 }
 
-/// Columns that are never features.
+/// Columns that are never features (nor are the pathology's, `clinical::PATHOLOGY_COLUMNS`).
 const RESERVED: &[&str] = &[
     "USUBJID",
     "SUBJID",
@@ -268,7 +268,13 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<(), StatsError> {
     // Features: every other column whose non-empty cells are all numbers.
     let mut features = Vec::new();
     for (col, name) in table.header.iter().enumerate() {
-        if RESERVED.contains(&name.as_str()) || *name == opts.time || *name == opts.event {
+        if RESERVED.contains(&name.as_str())
+            || crate::clinical::PATHOLOGY_COLUMNS
+                .iter()
+                .any(|(c, _)| c == name)
+            || *name == opts.time
+            || *name == opts.event
+        {
             continue;
         }
         if let Ok(values) = table.numeric(col) {
