@@ -86,6 +86,8 @@ pub enum Command {
         /// it every segment or ROI is taken, named after its label).
         #[arg(long)]
         labels: Option<String>,
+        /// The long table's file: CSV, or Parquet when it ends in .parquet (the dictionary is
+        /// written beside it); without it, CSV on standard output.
         #[arg(long)]
         out: Option<PathBuf>,
         /// Fixed SUV thresholds of MTV / TL-PSMA, comma-separated (default 3).

@@ -118,6 +118,13 @@ fn demo_runs_every_available_stage_then_reruns_as_noop() {
     // last digit, what `ancilla features` gives on its SUVbw NIfTI and PET label map (the DICOM
     // route differs in the last bits: float32 affine, mirrored mesh).
     let table = std::fs::read_to_string(out.join("features/features.csv")).unwrap();
+    // The long table also as Parquet, cell for cell (DESIGN: in Parquet and CSV).
+    let read = |f: &str| ancilla::clinical::tables::TextTable::read(&out.join(f)).unwrap();
+    let (csv, parquet) = (
+        read("features/features.csv"),
+        read("features/features.parquet"),
+    );
+    assert_eq!((csv.header, csv.rows), (parquet.header, parquet.rows));
     let mut compared = 0;
     for s in truth["subjects"].as_array().unwrap() {
         let id = s["usubjid"].as_str().unwrap();

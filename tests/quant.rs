@@ -219,6 +219,21 @@ fn features_cli_on_phantom_pet_matches_ground_truth() {
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = std::fs::read_to_string(&out).unwrap();
+    // `--out x.parquet`: the same table as Parquet (with the dictionary beside it).
+    let pq = dir.join("p/features.parquet");
+    let o = features(
+        "1=tumor,2=kidney,3=liver,4=bloodpool,5=parotid",
+        &["--out", pq.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(std::fs::read(&pq).unwrap().starts_with(b"PAR1"));
+    assert!(dir.join("p/features.dictionary.csv").is_file());
+    let (from_csv, from_parquet) = (
+        ancilla::clinical::tables::TextTable::read(&out).unwrap(),
+        ancilla::clinical::tables::TextTable::read(&pq).unwrap(),
+    );
+    assert_eq!(from_csv.header, from_parquet.header);
+    assert_eq!(from_csv.rows, from_parquet.rows);
     let get = |roi: &str, feature: &str| -> f64 {
         let line = text
             .lines()

@@ -208,6 +208,22 @@ pub fn write_parquet(
     rows: &[Vec<String>],
     numeric: &[bool],
 ) -> Result<(), TableError> {
+    write_parquet_groups(path, header, numeric, std::iter::once(Ok(rows.to_vec())))
+}
+
+/// Write a table as Parquet from its rows in groups (one Parquet row group each), so a long table
+/// streams through without being held whole; `numeric[c]` makes column c DOUBLE, else UTF-8 text;
+/// empty cells are null (a numeric cell that is not a number is NaN). Atomic: the file appears
+/// whole or not at all, also when a group fails.
+pub fn write_parquet_groups<I>(
+    path: &Path,
+    header: &[String],
+    numeric: &[bool],
+    groups: I,
+) -> Result<(), TableError>
+where
+    I: IntoIterator<Item = Result<Vec<Vec<String>>, TableError>>,
+{
     use parquet::basic::{Compression, ConvertedType, Repetition, Type as PhysicalType};
     use parquet::data_type::{ByteArray, ByteArrayType, DoubleType};
     use parquet::file::properties::WriterProperties;
@@ -248,37 +264,40 @@ pub fn write_parquet(
         let file = std::fs::File::create(tmp).map_err(|e| err(e.to_string()))?;
         let mut writer = SerializedFileWriter::new(file, schema.clone(), props.clone())
             .map_err(|e| err(e.to_string()))?;
-        let mut rg = writer.next_row_group().map_err(|e| err(e.to_string()))?;
-        let mut c = 0;
-        while let Some(mut col) = rg.next_column().map_err(|e| err(e.to_string()))? {
-            let cells: Vec<&str> = rows
-                .iter()
-                .map(|r| r.get(c).map(String::as_str).unwrap_or(""))
-                .collect();
-            let defs: Vec<i16> = cells.iter().map(|s| i16::from(!s.is_empty())).collect();
-            if numeric[c] {
-                let vals: Vec<f64> = cells
+        for rows in groups {
+            let rows = rows?;
+            let mut rg = writer.next_row_group().map_err(|e| err(e.to_string()))?;
+            let mut c = 0;
+            while let Some(mut col) = rg.next_column().map_err(|e| err(e.to_string()))? {
+                let cells: Vec<&str> = rows
                     .iter()
-                    .filter(|s| !s.is_empty())
-                    .map(|s| s.parse::<f64>().unwrap_or(f64::NAN))
+                    .map(|r| r.get(c).map(String::as_str).unwrap_or(""))
                     .collect();
-                col.typed::<DoubleType>()
-                    .write_batch(&vals, Some(&defs), None)
-                    .map_err(|e| err(e.to_string()))?;
-            } else {
-                let vals: Vec<ByteArray> = cells
-                    .iter()
-                    .filter(|s| !s.is_empty())
-                    .map(|s| ByteArray::from(*s))
-                    .collect();
-                col.typed::<ByteArrayType>()
-                    .write_batch(&vals, Some(&defs), None)
-                    .map_err(|e| err(e.to_string()))?;
+                let defs: Vec<i16> = cells.iter().map(|s| i16::from(!s.is_empty())).collect();
+                if numeric[c] {
+                    let vals: Vec<f64> = cells
+                        .iter()
+                        .filter(|s| !s.is_empty())
+                        .map(|s| s.parse::<f64>().unwrap_or(f64::NAN))
+                        .collect();
+                    col.typed::<DoubleType>()
+                        .write_batch(&vals, Some(&defs), None)
+                        .map_err(|e| err(e.to_string()))?;
+                } else {
+                    let vals: Vec<ByteArray> = cells
+                        .iter()
+                        .filter(|s| !s.is_empty())
+                        .map(|s| ByteArray::from(*s))
+                        .collect();
+                    col.typed::<ByteArrayType>()
+                        .write_batch(&vals, Some(&defs), None)
+                        .map_err(|e| err(e.to_string()))?;
+                }
+                col.close().map_err(|e| err(e.to_string()))?;
+                c += 1;
             }
-            col.close().map_err(|e| err(e.to_string()))?;
-            c += 1;
+            rg.close().map_err(|e| err(e.to_string()))?;
         }
-        rg.close().map_err(|e| err(e.to_string()))?;
         writer.close().map_err(|e| err(e.to_string()))?;
         Ok(())
     })

@@ -391,6 +391,10 @@ fn assemble(shards: &[(PathBuf, Manifest)], out: &Path) -> Result<(), PipelineEr
     }
     // Features: the long table, its problems, the dictionary.
     if merge_csv(shards, "features/features.csv", out)? {
+        // The Parquet copy from the merged CSV (the bytes a single run writes).
+        let csv = out.join("features/features.csv");
+        crate::quant::table::csv_to_parquet(&csv, &csv.with_extension("parquet"))
+            .map_err(|e| merge_err(e.to_string()))?;
         let mut problems: Vec<Value> = reports("features/problems.json")?
             .into_iter()
             .flat_map(|v| v.as_array().cloned().unwrap_or_default())

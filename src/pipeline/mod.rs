@@ -634,6 +634,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
             );
             let written = [
                 features_path.clone(),
+                features_path.with_extension("parquet"),
                 features_path.with_file_name("features.dictionary.csv"),
                 features_path.with_file_name("imaging.csv"),
                 features_problems.clone(),

@@ -11,7 +11,7 @@ use crate::roi;
 use crate::volume::assemble;
 
 /// Features of every subject's PET (SUVbw, PET mask), T2 and ADC (MR mask) of a de-identified
-/// tree into `out` (long CSV + dictionary). One subject per core at a time (its series in
+/// tree into `out` (long CSV, the same as Parquet beside it, dictionary). One subject per core at a time (its series in
 /// parallel), so memory does not grow with the cohort; rows grouped by subject in USUBJID order
 /// (the order a merge of shards gives too). Returns the row count and the problems met.
 pub fn features(
@@ -57,6 +57,7 @@ pub fn features(
         w.into_inner().map_err(|e| e.into_error())?.sync_all()
     })
     .map_err(|e| e.to_string())?;
+    quant::table::csv_to_parquet(out, &out.with_extension("parquet")).map_err(|e| e.to_string())?;
     if let Some(dir) = out.parent() {
         quant::table::write_dictionary(dir).map_err(|e| e.to_string())?;
         crate::atomic::write_bytes(&dir.join("imaging.csv"), imaging.as_bytes())

@@ -617,15 +617,30 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
             }
         }
     }
+    // `--out x.parquet` (or .pq): the long table as Parquet, else as CSV.
+    let parquet = opts.out.as_ref().is_some_and(|p| {
+        p.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("pq"))
+    });
     let bytes = table::to_csv(&rows);
     match &opts.out {
         Some(p) => {
-            // One image's table, written as convert writes one series' files: atomically, with
-            // no fsync of its own (the pipeline's cohort table keeps its fsync).
-            crate::atomic::write_bytes_unsynced(p, &bytes).map_err(|source| QuantError::Write {
-                path: p.clone(),
-                source,
-            })?;
+            if parquet {
+                table::write_parquet(p, &rows).map_err(|e| QuantError::Write {
+                    path: p.clone(),
+                    source: std::io::Error::other(e.reason),
+                })?;
+            } else {
+                // One image's table, written as convert writes one series' files: atomically,
+                // with no fsync of its own (the pipeline's cohort table keeps its fsync).
+                crate::atomic::write_bytes_unsynced(p, &bytes).map_err(|source| {
+                    QuantError::Write {
+                        path: p.clone(),
+                        source,
+                    }
+                })?;
+            }
             let dir = p
                 .parent()
                 .filter(|d| !d.as_os_str().is_empty())
