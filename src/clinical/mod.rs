@@ -234,6 +234,24 @@ pub const PATHOLOGY_COLUMNS: &[(&str, bool)] = &[
     ("MARGIN", false),
 ];
 
+/// The analysis table's columns before its features (DESIGN's table, the pathology, the
+/// imaging intervals): every other column of a table `link` writes is a feature.
+pub fn is_clinical_column(name: &str) -> bool {
+    matches!(
+        name,
+        "USUBJID"
+            | "ARMCD"
+            | "PFS_MONTHS"
+            | "PFS_EVENT"
+            | "OS_MONTHS"
+            | "OS_EVENT"
+            | "PCR"
+            | "VIABLE_TUMOR_PCT"
+            | "DAYS_RANDOMISATION_TO_IMAGING"
+            | "DAYS_IMAGING_TO_NEPHRECTOMY"
+    ) || PATHOLOGY_COLUMNS.iter().any(|&(c, _)| c == name)
+}
+
 /// One subject's pathology: viable tumour % as given, the derived pathologic complete response
 /// (`None`: unknown) and the other findings by column.
 struct Pathology {

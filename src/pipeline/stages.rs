@@ -406,12 +406,10 @@ pub fn report(
         },
     );
     counts.push(("with features".to_string(), with_features.len()));
-    let analysed = t
-        .rows
-        .iter()
-        .filter(|r| r.iter().skip(8).any(|c| !c.is_empty()))
-        .count();
-    counts.push(("linked (arm A, analysed)".to_string(), analysed));
+    counts.push((
+        "linked (arm A, analysed)".to_string(),
+        with_feature_values(&t),
+    ));
     let warnings = grouped_warnings(rejected);
     let qc: Vec<crate::report::html::QcImages> = match masks {
         Some(m) => subjects
@@ -439,9 +437,51 @@ pub fn report(
     ))
 }
 
+/// Rows of an analysis table with a value in a feature column (not in the clinical and pathology
+/// columns, which an arm-A subject without imaging has too).
+fn with_feature_values(t: &crate::clinical::tables::TextTable) -> usize {
+    let feature_columns: Vec<usize> = (0..t.header.len())
+        .filter(|&c| !crate::clinical::is_clinical_column(&t.header[c]))
+        .collect();
+    t.rows
+        .iter()
+        .filter(|r| {
+            feature_columns
+                .iter()
+                .any(|&c| r.get(c).is_some_and(|v| !v.is_empty()))
+        })
+        .count()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: the count took every cell after the eighth column for a feature, so with the
+    /// pathology (and the imaging intervals) in the table, an arm-A subject without imaging
+    /// counted as analysed.
+    #[test]
+    fn analysed_subjects_are_those_with_a_feature_value() {
+        let table = |rows: &[&str]| {
+            crate::clinical::tables::TextTable {
+            path: "t.csv".into(),
+            header: "USUBJID,ARMCD,PFS_MONTHS,PFS_EVENT,OS_MONTHS,OS_EVENT,PCR,VIABLE_TUMOR_PCT,HISTOLOGY,ISUP,DAYS_RANDOMISATION_TO_IMAGING,pt_tumor_stat_max"
+                .split(',')
+                .map(String::from)
+                .collect(),
+            rows: rows
+                .iter()
+                .map(|r| r.split(',').map(String::from).collect())
+                .collect(),
+        }
+        };
+        let t = table(&[
+            "A1,A,3,1,5,0,0,40,ccRCC,2,10,7.5",
+            "A2,A,4,0,6,0,1,0,ccRCC,,12,",
+            "A3,A,5,1,7,1,0,30,papillary,3,,",
+        ]);
+        assert_eq!(with_feature_values(&t), 1);
+    }
 
     #[test]
     fn one_warning_line_per_reason_naming_its_subjects() {

@@ -90,22 +90,11 @@ pub fn parse_cutoffs(specs: &[String]) -> Result<BTreeMap<String, f64>, StatsErr
     Ok(m)
 }
 
-/// Columns that are never features (nor are the pathology's, `clinical::PATHOLOGY_COLUMNS`).
-const RESERVED: &[&str] = &[
-    "USUBJID",
-    "SUBJID",
-    "ARMCD",
-    "ARM",
-    "SITEID",
-    "PFS_MONTHS",
-    "PFS_EVENT",
-    "OS_MONTHS",
-    "OS_EVENT",
-    "PCR",
-    "VIABLE_TUMOR_PCT",
-    "DAYS_RANDOMISATION_TO_IMAGING",
-    "DAYS_IMAGING_TO_NEPHRECTOMY",
-];
+/// Columns that are never features: the ones `link` writes before its features
+/// (`clinical::is_clinical_column`) and ADSL's other identifiers.
+fn reserved(name: &str) -> bool {
+    crate::clinical::is_clinical_column(name) || matches!(name, "SUBJID" | "ARM" | "SITEID")
+}
 const RATE_MONTHS: [f64; 2] = [12.0, 24.0];
 const ALPHA: f64 = 0.05;
 
@@ -268,13 +257,7 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<(), StatsError> {
     // Features: every other column whose non-empty cells are all numbers.
     let mut features = Vec::new();
     for (col, name) in table.header.iter().enumerate() {
-        if RESERVED.contains(&name.as_str())
-            || crate::clinical::PATHOLOGY_COLUMNS
-                .iter()
-                .any(|(c, _)| c == name)
-            || *name == opts.time
-            || *name == opts.event
-        {
+        if reserved(name) || *name == opts.time || *name == opts.event {
             continue;
         }
         if let Ok(values) = table.numeric(col) {
