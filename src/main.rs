@@ -167,14 +167,16 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             })?;
             let cutoffs = ancilla::stats::parse_cutoffs(&cutoffs).map_err(fail)?;
             ancilla::stats::analyze(&ancilla::stats::AnalyzeOptions {
-                table,
-                out,
+                table: table.clone(),
+                out: out.clone(),
                 time,
                 event,
                 ci,
                 cutoffs,
             })
-            .map_err(fail)
+            .map_err(fail)?;
+            ancilla::report::analysis_report(&out, &table).map_err(fail)?;
+            Ok(())
         }
         Command::Run { config, out, shard } => {
             ancilla::pipeline::run_command(&config, out.as_deref(), shard.as_deref(), quiet)

@@ -170,6 +170,29 @@ fn rossi_table_matches_lifelines() {
 }
 
 /// A table whose first `events` subjects have an event, plus a text column and an empty feature.
+/// `ancilla analyze TABLE --out DIR` writes report.html beside stats.json (DESIGN: statistics +
+/// report.html): self-contained, with the curve, the forest plot and the feature table of the
+/// statistics it wrote, and no QC gallery (that is `ancilla run`'s).
+#[test]
+fn analyze_writes_a_self_contained_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = analyze(&fixture(), dir.path(), &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    for bad in ["http://", "https://", "src=\"/", "<link", "<script", "<img"] {
+        assert!(!html.contains(bad), "report.html contains {bad}");
+    }
+    assert!(html.contains("Kaplan–Meier: PFS_MONTHS (n = 432, events = 114)"));
+    assert!(html.contains("subjects in the table <b>432</b>"));
+    assert!(html.contains("aria-label=\"Forest plot\""));
+    assert!(html.contains("<tr><td>prio</td><td>432</td><td>114</td>"));
+    assert!(html.contains("No QC images"));
+}
+
 fn small_table(dir: &Path, events: usize) -> PathBuf {
     let mut csv = String::from(
         "USUBJID,ARMCD,PFS_MONTHS,PFS_EVENT,OS_MONTHS,OS_EVENT,PCR,VIABLE_TUMOR_PCT,ISUP,NECROSIS_PCT,site_name,pt_tumor_stat_max,pt_empty\n",

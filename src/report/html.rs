@@ -401,7 +401,11 @@ pub fn render(data: &ReportData) -> String {
         )
         .ok();
     }
-    h.push_str("</table><h2>QC gallery</h2><div class=\"gallery\">");
+    h.push_str("</table><h2>QC gallery</h2>");
+    if data.qc.is_empty() {
+        h.push_str("<p>No QC images: they come from <code>ancilla run</code>, which has the images and the masks.</p>");
+    }
+    h.push_str("<div class=\"gallery\">");
     for (id, pet, mr) in data.qc {
         write!(h, "<figure><img alt=\"PET MIP {0}\" src=\"data:image/png;base64,{1}\"><figcaption>{0} PET MIP, tumour outlined</figcaption></figure>", esc(id), super::qc::base64(pet)).ok();
         if let Some(mr) = mr {
