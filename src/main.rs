@@ -166,17 +166,15 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
                 error: anyhow::anyhow!("--ci expects log-log or log, found {ci:?}"),
             })?;
             let cutoffs = ancilla::stats::parse_cutoffs(&cutoffs).map_err(fail)?;
-            ancilla::stats::analyze(&ancilla::stats::AnalyzeOptions {
-                table: table.clone(),
-                out: out.clone(),
+            let opts = ancilla::stats::AnalyzeOptions {
+                table,
+                out,
                 time,
                 event,
                 ci,
                 cutoffs,
-            })
-            .map_err(fail)?;
-            ancilla::report::analysis_report(&out, &table).map_err(fail)?;
-            Ok(())
+            };
+            ancilla::report::analyze_command(&opts, quiet).map_err(fail)
         }
         Command::Run { config, out, shard } => {
             ancilla::pipeline::run_command(&config, out.as_deref(), shard.as_deref(), quiet)

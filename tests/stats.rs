@@ -191,6 +191,9 @@ fn analyze_writes_a_self_contained_report() {
     assert!(html.contains("aria-label=\"Forest plot\""));
     assert!(html.contains("<tr><td>prio</td><td>432</td><td>114</td>"));
     assert!(html.contains("No QC images"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("analyze: 2 features, n = 432, 114 events")
+    );
 }
 
 fn small_table(dir: &Path, events: usize) -> PathBuf {

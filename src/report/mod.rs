@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 /// Why a report could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
+    #[error(transparent)]
+    Stats(#[from] crate::stats::StatsError),
     #[error("{path}: {reason}")]
     Read { path: PathBuf, reason: String },
     #[error("cannot write {path}: {source}")]
@@ -20,7 +22,38 @@ pub enum ReportError {
     },
 }
 
-impl crate::ExitCode for ReportError {}
+impl crate::ExitCode for ReportError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            ReportError::Stats(e) => e.exit_code(),
+            _ => 1,
+        }
+    }
+}
+
+/// `ancilla analyze`: the statistics ([`crate::stats::analyze`]), then their page
+/// ([`analysis_report`]), and one line saying what was written (unless `quiet`).
+pub fn analyze_command(
+    opts: &crate::stats::AnalyzeOptions,
+    quiet: bool,
+) -> Result<(), ReportError> {
+    crate::stats::analyze(opts)?;
+    analysis_report(&opts.out, &opts.table)?;
+    if !quiet {
+        let stats: serde_json::Value = std::fs::read(opts.out.join("stats.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        eprintln!(
+            "analyze: {} features, n = {}, {} events → {} (stats.json, summary.md, report.html)",
+            stats["features"].as_array().map_or(0, Vec::len),
+            stats["endpoint"]["n"],
+            stats["endpoint"]["events"],
+            opts.out.display()
+        );
+    }
+    Ok(())
+}
 
 /// `report.html` of `ancilla analyze TABLE --out DIR` (DESIGN: statistics + report.html): the
 /// statistics `analyze` wrote into `out` (`stats.json`) with the table they came from: the
