@@ -123,6 +123,9 @@ pub enum Command {
         /// when ADSL has no NEPHRDT column.
         #[arg(long)]
         procedures: Option<PathBuf>,
+        /// ADSL's ARMCD of the analysed (imaged) arm; the other arms are kept out.
+        #[arg(long, default_value = "A", value_name = "CODE")]
+        arm: String,
     },
     /// Statistics on the analysis table: stats.json and a summary.
     Analyze {

@@ -142,6 +142,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             imaging,
             key,
             procedures,
+            arm,
         } => ancilla::clinical::link(&ancilla::clinical::LinkOptions {
             features,
             subjects,
@@ -151,6 +152,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             imaging,
             key,
             procedures,
+            arm,
         })
         .map_err(fail),
         Command::Analyze {

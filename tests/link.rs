@@ -217,6 +217,49 @@ fn isup_grade_and_necrosis_out_of_range() {
     );
 }
 
+/// Arms coded otherwise than A/B: `--arm` names the analysed one; without it the link is refused
+/// with the codes ADSL has (before, every subject was kept out as "arm B", silently but for a
+/// warning per imaged subject, and the table was empty).
+#[test]
+fn the_analysed_arm_is_named_by_its_code() {
+    let adsl = ADSL
+        .replace(",Nx,A,", ",Nx,DNX,")
+        .replace(",Cont,B,", ",Cont,CONT,");
+    let f = fixture(&adsl, ADTTE, PATH, FEATS);
+    let o = link(&f);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("no subject has ARMCD \"A\", the analysed arm (its codes: \"CONT\", \"DNX\")")
+            && err.contains("--arm CODE"),
+        "{err}"
+    );
+    assert!(!f.root.join("out/table.csv").exists());
+    let p = |n: &str| f.root.join(n).to_str().unwrap().to_string();
+    let o = ancilla(&[
+        "link",
+        "--features",
+        &p("features.csv"),
+        "--subjects",
+        &p("adsl.csv"),
+        "--tte",
+        &p("adtte.csv"),
+        "--pathology",
+        &p("path.csv"),
+        "--out",
+        &p("out/table.csv"),
+        "--arm",
+        "dnx",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("B1: arm CONT subject with imaging, kept out of the analysis (the ancillary study is arm DNX)"), "{err}");
+    assert!(err.contains("link: 2 arm-DNX subjects"), "{err}");
+    let t = TextTable::read(&f.root.join("out/table.csv")).unwrap();
+    assert_eq!(t.rows.len(), 2);
+    assert_eq!(cell(&t, 0, "ARMCD"), "DNX");
+}
+
 fn error_of(adsl: &str, adtte: &str, path: &str, feats: &str) -> String {
     let f = fixture(adsl, adtte, path, feats);
     let o = link(&f);

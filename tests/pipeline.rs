@@ -825,6 +825,16 @@ fn missing_or_conflicting_input_is_refused() {
         "[output]\ndir = \"x\"\n[phantom]\nsubjects = 1\n[clinical]\nadsl = \"adsl.csv\"\n",
     );
     assert!(e.contains("adtte, pathology not given"), "{e}");
+    let e = config_error(
+        "[output]\ndir = \"x\"\n[phantom]\nsubjects = 1\n[clinical]\nprocedures = \"pr.csv\"\n",
+    );
+    assert!(
+        e.contains("[clinical] procedures") && e.contains("give those too"),
+        "{e}"
+    );
+    let e =
+        config_error("[output]\ndir = \"x\"\n[phantom]\nsubjects = 1\n[clinical]\narm = \" \"\n");
+    assert!(e.contains("[clinical] arm"), "{e}");
     // The time of one endpoint with the (default) event of another.
     let e = config_error(
         "[output]\ndir = \"x\"\n[phantom]\nsubjects = 1\n[analysis]\ntime = \"OS_MONTHS\"\n",
@@ -833,6 +843,105 @@ fn missing_or_conflicting_input_is_refused() {
     assert!(
         config_error("[output]\ndir = \"x\"\n[input]\ndicom = \"no/such/folder\"\n")
             .contains("does not exist")
+    );
+}
+
+/// A trial that codes its arms otherwise ("DNX" for the delayed nephrectomy) and dates the
+/// nephrectomy in a procedures table, not in ADSL: `[clinical] arm` and `procedures` give the
+/// analysis table a run on the standard tables gives (but for the arm's code), the intervals to
+/// the nephrectomy included; the report counts the arm by its code. Before, neither setting
+/// existed: every subject was kept out as of another arm, and no interval was computed.
+#[test]
+fn arm_code_and_procedures_table_from_the_config() {
+    use ancilla::clinical::tables::TextTable;
+    let d = tempfile::tempdir().unwrap();
+    let cohort = d.path().join("cohort");
+    phantom(&cohort, "3", "3", &[]);
+    let clinical = cohort.join("clinical");
+    // ADSL with other arm codes and no NEPHRDT; the nephrectomy dates in a procedures table.
+    let adsl = TextTable::read(&clinical.join("adsl.csv")).unwrap();
+    let (arm, neph) = (adsl.col("ARMCD").unwrap(), adsl.col("NEPHRDT").unwrap());
+    let mut w = csv::Writer::from_path(d.path().join("adsl2.csv")).unwrap();
+    let mut pr = String::from("USUBJID,PRTRT,PRSTDTC\n");
+    let keep = |row: &[String]| -> Vec<String> {
+        row.iter()
+            .enumerate()
+            .filter(|&(c, _)| c != neph)
+            .map(|(c, v)| match (c == arm, v.as_str()) {
+                (true, "A") => "DNX".to_string(),
+                (true, "B") => "CONT".to_string(),
+                _ => v.clone(),
+            })
+            .collect()
+    };
+    w.write_record(keep(&adsl.header)).unwrap();
+    for row in &adsl.rows {
+        w.write_record(keep(row)).unwrap();
+        if !row[neph].is_empty() {
+            pr += &format!(
+                "{},Radical nephrectomy,{}T09:30\n",
+                row[adsl.col("USUBJID").unwrap()],
+                row[neph]
+            );
+        }
+    }
+    w.flush().unwrap();
+    std::fs::write(d.path().join("pr.csv"), pr).unwrap();
+    let run = |name: &str, clinical_section: &str| -> PathBuf {
+        let out = d.path().join(name);
+        let cfg = config(
+            d.path(),
+            &format!(
+                "[output]\ndir = \"{}\"\n[input]\ndicom = \"{}\"\nmasks = \"{}\"\n\
+                 [deid]\nkey = \"{}\"\nsubjects = \"{}\"\n[clinical]\nadtte = \"{}\"\n\
+                 pathology = \"{}\"\n{clinical_section}",
+                out.display(),
+                cohort.join("site-export").display(),
+                cohort.join("masks").display(),
+                cohort.join("key.bin").display(),
+                clinical.join("subject_map.csv").display(),
+                clinical.join("adtte.csv").display(),
+                clinical.join("pathology.csv").display(),
+            ),
+        );
+        let o = ancilla(&["run", cfg.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        out
+    };
+    let standard = run(
+        "standard",
+        &format!("adsl = \"{}\"\n", clinical.join("adsl.csv").display()),
+    );
+    let other = run(
+        "other",
+        &format!(
+            "adsl = \"{}\"\nprocedures = \"{}\"\narm = \"DNX\"\n",
+            d.path().join("adsl2.csv").display(),
+            d.path().join("pr.csv").display()
+        ),
+    );
+    let table = |out: &Path| TextTable::read(&out.join("analysis/analysis_table.csv")).unwrap();
+    let (a, b) = (table(&standard), table(&other));
+    assert_eq!(a.header, b.header);
+    assert!(!a.rows.is_empty());
+    let armcd = a.col("ARMCD").unwrap();
+    for (ra, rb) in a.rows.iter().zip(&b.rows) {
+        assert_eq!((ra[armcd].as_str(), rb[armcd].as_str()), ("A", "DNX"));
+        let differ: Vec<&String> = a
+            .header
+            .iter()
+            .enumerate()
+            .filter(|&(c, _)| c != armcd && ra[c] != rb[c])
+            .map(|(_, h)| h)
+            .collect();
+        assert!(differ.is_empty(), "{differ:?}");
+    }
+    let days = a.col("DAYS_IMAGING_TO_NEPHRECTOMY").unwrap();
+    assert!(b.rows.iter().all(|r| !r[days].is_empty()));
+    let html = std::fs::read_to_string(other.join("report.html")).unwrap();
+    assert!(
+        html.contains("arm DNX <b>"),
+        "the flow counts the arm by its code"
     );
 }
 

@@ -70,6 +70,8 @@ pub struct LinkOptions {
     /// Procedures (SDTM PR-like: USUBJID, PRTRT or PRDECOD, PRSTDTC or PRDT): the nephrectomy date
     /// when ADSL has no NEPHRDT column (the earliest nephrectomy of a subject).
     pub procedures: Option<PathBuf>,
+    /// ADSL's ARMCD of the analysed (imaged) arm, "A" in this trial; compared without case.
+    pub arm: String,
 }
 
 /// Nephrectomy dates (YYYY-MM-DD) from a procedures table, by subject.
@@ -340,7 +342,7 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         if id.is_empty() {
             errors.push(format!("{}: empty USUBJID", place(&adsl, r, "USUBJID")));
         } else if arm
-            .insert(id.clone(), row[s_arm].to_ascii_uppercase())
+            .insert(id.clone(), row[s_arm].trim().to_ascii_uppercase())
             .is_some()
         {
             errors.push(format!(
@@ -567,19 +569,36 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         }
     }
 
+    // The analysed arm must be in ADSL: a trial coding its arms otherwise ("DNX"/"CONT") would
+    // otherwise keep every subject out as of another arm.
+    let arm_code = opts.arm.trim().to_ascii_uppercase();
+    if !arm.is_empty() && !arm.values().any(|a| *a == arm_code) {
+        let codes: BTreeSet<&str> = arm.values().map(String::as_str).collect();
+        return Err(ClinicalError::Usage(format!(
+            "{}: no subject has ARMCD {arm_code:?}, the analysed arm (its codes: {}); name the \
+             imaged arm with --arm CODE, or [clinical] arm = \"CODE\" in a pipeline",
+            adsl.path.display(),
+            codes
+                .iter()
+                .map(|c| format!("{c:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+
     // Features (long) → wide per subject.
     // The long table is the largest input: streamed row by row, never held whole.
     let cols = ["subject_id", "modality", "image", "roi", "feature", "value"];
     let mut wide: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     let mut names: BTreeSet<String> = BTreeSet::new();
-    let mut arm_b_imaged: BTreeSet<String> = BTreeSet::new();
+    let mut other_arm_imaged: BTreeSet<(String, String)> = BTreeSet::new();
     // A subject not in ADSL: its first row and how many (hundreds of rows each).
     let mut unknown: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     TextTable::for_each_row(&opts.features, &cols, |r, row| {
         let id = row[0];
         match arm.get(id).map(String::as_str) {
             None => unknown.entry(id.to_string()).or_insert((r + 2, 0)).1 += 1,
-            Some("A") => {
+            Some(a) if a == arm_code => {
                 let name = wide_name(row[1], row[2], row[3], row[4]);
                 let cell = wide.entry(id.to_string()).or_default();
                 if cell.contains_key(&name) {
@@ -589,8 +608,8 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
                 }
                 names.insert(name);
             }
-            Some(_) => {
-                arm_b_imaged.insert(id.to_string());
+            Some(other) => {
+                other_arm_imaged.insert((id.to_string(), other.to_string()));
             }
         }
     })
@@ -610,13 +629,13 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
             if rows == 1 { "" } else { "s" }
         ));
     }
-    for id in &arm_b_imaged {
-        warnings.push(format!("{id}: arm B subject with imaging, kept out of the analysis (the ancillary study is arm A)"));
+    for (id, other) in &other_arm_imaged {
+        warnings.push(format!("{id}: arm {other} subject with imaging, kept out of the analysis (the ancillary study is arm {arm_code})"));
     }
     for id in wide.keys() {
         if !patho.contains_key(id) {
             errors.push(format!(
-                "{}: no pathology for imaged arm-A subject {id}",
+                "{}: no pathology for imaged arm-{arm_code} subject {id}",
                 path.path.display()
             ));
         }
@@ -645,7 +664,7 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
     }
     header.extend(names.iter().cloned());
     let mut rows = Vec::new();
-    for (id, a) in arm.iter().filter(|(_, a)| a.as_str() == "A") {
+    for (id, a) in arm.iter().filter(|(_, a)| **a == arm_code) {
         let t = |p: &str| tte.get(&(id.clone(), p.to_string())).copied();
         let num = |x: Option<Tte>, f: fn(Tte) -> String| x.map(f).unwrap_or_default();
         let p = patho.get(id);
@@ -723,8 +742,9 @@ pub fn link(opts: &LinkOptions) -> Result<(), ClinicalError> {
         eprintln!("link: {w}");
     }
     eprintln!(
-        "link: {} arm-A subjects, {} feature columns, {} warning(s) → {}",
+        "link: {} arm-{} subjects, {} feature columns, {} warning(s) → {}",
         s.subjects,
+        opts.arm.trim().to_ascii_uppercase(),
         s.features,
         s.warnings.len(),
         opts.out.display()

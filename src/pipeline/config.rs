@@ -143,12 +143,34 @@ impl Default for RoiSection {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ClinicalSection {
     pub adsl: Option<PathBuf>,
     pub adtte: Option<PathBuf>,
     pub pathology: Option<PathBuf>,
+    /// Procedures (USUBJID, PRTRT/PRDECOD, PRSTDTC/PRDT): the nephrectomy date when ADSL has no
+    /// NEPHRDT.
+    pub procedures: Option<PathBuf>,
+    /// ADSL's ARMCD of the arm analysed (the imaged arm; "A" by default).
+    #[serde(default = "arm_a")]
+    pub arm: String,
+}
+
+impl Default for ClinicalSection {
+    fn default() -> Self {
+        ClinicalSection {
+            adsl: None,
+            adtte: None,
+            pathology: None,
+            procedures: None,
+            arm: arm_a(),
+        }
+    }
+}
+
+fn arm_a() -> String {
+    "A".into()
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -269,6 +291,17 @@ impl Config {
                 missing.join(", ")
             )));
         }
+        if c.procedures.is_some() && !missing.is_empty() {
+            return Err(invalid(
+                "[clinical] procedures gives the nephrectomy dates to adsl, adtte and pathology: \
+                 give those too",
+            ));
+        }
+        if c.arm.trim().is_empty() {
+            return Err(invalid(
+                "[clinical] arm is the ARMCD of the analysed arm in ADSL (e.g. \"A\"), not empty",
+            ));
+        }
         // The link stage's endpoint columns are <PARAMCD>_MONTHS and <PARAMCD>_EVENT: a time of
         // one endpoint with the event of another (time = "OS_MONTHS" left with the default
         // event) would analyse neither.
@@ -360,6 +393,7 @@ impl Config {
             &mut cfg.clinical.adsl,
             &mut cfg.clinical.adtte,
             &mut cfg.clinical.pathology,
+            &mut cfg.clinical.procedures,
         ]
         .into_iter()
         .flatten()

@@ -672,14 +672,17 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
             let hash = |p: &PathBuf| sha256_hex(&std::fs::read(p).unwrap_or_default());
             let imaging_path = features_path.with_file_name("imaging.csv");
             let imaging = imaging_path.is_file().then(|| imaging_path.clone());
+            let procedures = cfg.clinical.procedures.clone();
+            let arm = cfg.clinical.arm.clone();
             let link_key = sha256_hex(
                 format!(
-                    "link {build} {} {} {} {} {} {key_hash}",
+                    "link {build} {} {} {} {} {} {key_hash} {} {arm:?}",
                     hash(&features_path),
                     hash(adsl),
                     hash(adtte),
                     hash(path),
-                    hash(&imaging_path)
+                    hash(&imaging_path),
+                    procedures.as_ref().map(hash).unwrap_or_default(),
                 )
                 .as_bytes(),
             );
@@ -699,7 +702,8 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
                         // Imaging dates are shifted; the key shifts ADSL's dates the same way.
                         key: imaging.as_ref().map(|_| deid_key_file.clone()),
                         imaging: imaging.clone(),
-                        procedures: None,
+                        procedures: procedures.clone(),
+                        arm: arm.clone(),
                     })
                     .map_err(|e| e.to_string())
                     .and_then(|s| {
@@ -710,7 +714,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
                             .collect();
                         write_problems(&link_problems, &problems)?;
                         Ok(format!(
-                            "{} arm-A subjects, {} feature columns, {} warning(s)",
+                            "{} arm-{arm} subjects, {} feature columns, {} warning(s)",
                             s.subjects,
                             s.features,
                             s.warnings.len()
@@ -771,7 +775,8 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
             .find_map(|(n, name)| (name == "tumor").then_some(n));
         let key = sha256_hex(
             format!(
-                "report {build} {tumor_label:?} {} {} {}",
+                "report {build} {tumor_label:?} {:?} {} {} {}",
+                cfg.clinical.arm,
                 sha256_hex(&std::fs::read(&stats_path).unwrap_or_default()),
                 sha256_hex(&std::fs::read(&table).unwrap_or_default()),
                 sha256_hex(
@@ -782,7 +787,9 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
             )
             .as_bytes(),
         );
-        let adsl = clinical.as_ref().map(|c| c.0.clone());
+        let adsl = clinical
+            .as_ref()
+            .map(|c| (c.0.clone(), cfg.clinical.arm.clone()));
         let masks_dir = match (&cfg.phantom, &cfg.input) {
             (Some(_), _) => Some(out_dir.join("cohort/masks")),
             (None, Some(i)) => i.masks.clone(),
@@ -796,7 +803,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
                 &od,
                 &stats_path,
                 &table,
-                adsl.as_deref(),
+                adsl.as_ref().map(|(p, arm)| (p.as_path(), arm.as_str())),
                 masks_dir.as_deref(),
                 tumor_label,
                 &rej,

@@ -363,12 +363,12 @@ fn grouped_warnings(problems: &[Value]) -> Vec<String> {
         .collect()
 }
 
-/// Write `report.html` into `out`.
+/// Write `report.html` into `out`; `adsl` is the subjects table with the ARMCD analysed.
 pub fn report(
     out: &Path,
     stats: &Path,
     table: &Path,
-    adsl: Option<&Path>,
+    adsl: Option<(&Path, &str)>,
     masks: Option<&Path>,
     tumor: Option<u32>,
     rejected: &[Value],
@@ -379,14 +379,14 @@ pub fn report(
             .map_err(|e| e.to_string())?;
     let t = TextTable::read(table).map_err(|e| e.to_string())?;
     let mut counts = Vec::new();
-    if let Some(a) = adsl.and_then(|p| TextTable::read(p).ok()) {
+    if let Some((a, arm)) = adsl.and_then(|(p, arm)| Some((TextTable::read(p).ok()?, arm))) {
         counts.push(("randomised".to_string(), a.rows.len()));
         if let Some(c) = a.col("ARMCD") {
             counts.push((
-                "arm A".to_string(),
+                format!("arm {arm}"),
                 a.rows
                     .iter()
-                    .filter(|r| r[c].eq_ignore_ascii_case("A"))
+                    .filter(|r| r[c].trim().eq_ignore_ascii_case(arm.trim()))
                     .count(),
             ));
         }
