@@ -260,6 +260,74 @@ fn the_analysed_arm_is_named_by_its_code() {
     assert_eq!(cell(&t, 0, "ARMCD"), "DNX");
 }
 
+/// Every ADTTE parameter gets its own endpoint columns after PFS and OS (an investigator-assessed
+/// PFSINV, a DOR), so `analyze --time PFSINV_MONTHS --event PFSINV_EVENT` can take it; without
+/// any PFS record the link says so and names the parameters it has (before: PFS_MONTHS empty
+/// throughout, and analyze failed with "no subject with PFS_MONTHS and PFS_EVENT"). A PARAMCD
+/// that cannot name a column is said and left out.
+#[test]
+fn every_adtte_parameter_has_its_endpoint_columns() {
+    let adtte = "USUBJID,PARAMCD,AVAL,AVALU,CNSR\nA1,PFSINV,12.5,MONTHS,0\nA1,OS,30,MONTHS,1\nA2,PFSINV,6,MONTHS,1\nA2,DOR,3,MONTHS,0\nA2,tt p,3,MONTHS,0\n";
+    let f = fixture(ADSL, adtte, PATH, FEATS);
+    let o = link(&f);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("no PARAMCD \"PFS\" record, so PFS_MONTHS and PFS_EVENT are empty (ADTTE's parameters: \"DOR\", \"OS\", \"PFSINV\", \"TT P\"")
+            && !err.contains("no PARAMCD \"OS\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("PARAMCD \"TT P\" cannot name a column"),
+        "{err}"
+    );
+    let t = TextTable::read(&f.root.join("out/table.csv")).unwrap();
+    assert_eq!(
+        t.header[2..12],
+        [
+            "PFS_MONTHS",
+            "PFS_EVENT",
+            "OS_MONTHS",
+            "OS_EVENT",
+            "DOR_MONTHS",
+            "DOR_EVENT",
+            "PFSINV_MONTHS",
+            "PFSINV_EVENT",
+            "PCR",
+            "VIABLE_TUMOR_PCT"
+        ]
+    );
+    assert_eq!(cell(&t, 0, "PFSINV_MONTHS"), "12.5");
+    assert_eq!(cell(&t, 0, "PFSINV_EVENT"), "1");
+    assert_eq!(cell(&t, 1, "PFSINV_EVENT"), "0");
+    assert_eq!(cell(&t, 0, "DOR_MONTHS"), "");
+    assert_eq!(cell(&t, 1, "PFS_MONTHS"), "");
+    // analyze takes the other endpoint and no endpoint column as a feature.
+    let out = f.root.join("an");
+    let o = ancilla(&[
+        "analyze",
+        f.root.join("out/table.csv").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--time",
+        "PFSINV_MONTHS",
+        "--event",
+        "PFSINV_EVENT",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("stats.json")).unwrap()).unwrap();
+    assert_eq!(stats["endpoint"]["n"], 2);
+    assert_eq!(stats["endpoint"]["events"], 1);
+    let features: Vec<&str> = stats["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["feature"].as_str().unwrap())
+        .collect();
+    assert_eq!(features, ["mr_adc_tumor_stat_mean", "pt_tumor_stat_max"]);
+}
+
 fn error_of(adsl: &str, adtte: &str, path: &str, feats: &str) -> String {
     let f = fixture(adsl, adtte, path, feats);
     let o = link(&f);

@@ -196,6 +196,29 @@ fn analyze_writes_a_self_contained_report() {
     );
 }
 
+/// A missing endpoint column is named with the closest column and the clinical ones, not with the
+/// hundreds of feature columns of an analysis table (the message ran to 28,000 characters).
+#[test]
+fn a_missing_column_names_the_closest_not_every_feature() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut header = String::from("USUBJID,ARMCD,PFS_MONTHS,PFS_EVENT");
+    let mut row = String::from("S1,A,3,1");
+    for i in 0..300 {
+        header += &format!(",pt_tumor_f{i}");
+        row += ",1";
+    }
+    let table = dir.path().join("t.csv");
+    std::fs::write(&table, format!("{header}\n{row}\n")).unwrap();
+    let out = analyze(&table, &dir.path().join("out"), &["--time", "PFS_MONTH"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("has no column \"PFS_MONTH\" (the closest is \"PFS_MONTHS\"; columns: USUBJID, ARMCD, PFS_MONTHS, PFS_EVENT and 300 feature columns)"),
+        "{err}"
+    );
+    assert!(!err.contains("pt_tumor_f1"), "{err}");
+}
+
 fn small_table(dir: &Path, events: usize) -> PathBuf {
     let mut csv = String::from(
         "USUBJID,ARMCD,PFS_MONTHS,PFS_EVENT,OS_MONTHS,OS_EVENT,PCR,VIABLE_TUMOR_PCT,ISUP,NECROSIS_PCT,site_name,pt_tumor_stat_max,pt_empty\n",

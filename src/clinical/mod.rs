@@ -236,22 +236,36 @@ pub const PATHOLOGY_COLUMNS: &[(&str, bool)] = &[
     ("MARGIN", false),
 ];
 
-/// The analysis table's columns before its features (DESIGN's table, the pathology, the
-/// imaging intervals): every other column of a table `link` writes is a feature.
+/// The analysis table's columns before its features (DESIGN's table, every endpoint's, the
+/// pathology, the imaging intervals): every other column of a table `link` writes is a feature.
 pub fn is_clinical_column(name: &str) -> bool {
     matches!(
         name,
         "USUBJID"
             | "ARMCD"
-            | "PFS_MONTHS"
-            | "PFS_EVENT"
-            | "OS_MONTHS"
-            | "OS_EVENT"
             | "PCR"
             | "VIABLE_TUMOR_PCT"
             | "DAYS_RANDOMISATION_TO_IMAGING"
             | "DAYS_IMAGING_TO_NEPHRECTOMY"
     ) || PATHOLOGY_COLUMNS.iter().any(|&(c, _)| c == name)
+        || endpoint_parameter(name).is_some()
+}
+
+/// The ADTTE parameter of an endpoint column (`PFS_MONTHS`, `DOR_EVENT` → `PFS`, `DOR`): an
+/// upper-case PARAMCD (letters, digits, `_`) before `_MONTHS` or `_EVENT`. Feature columns are
+/// lower case, so never one.
+pub fn endpoint_parameter(name: &str) -> Option<&str> {
+    let p = name
+        .strip_suffix("_MONTHS")
+        .or_else(|| name.strip_suffix("_EVENT"))?;
+    is_parameter_code(p).then_some(p)
+}
+
+/// A PARAMCD usable in a column name: upper-case letters, digits and `_`, starting with a letter.
+fn is_parameter_code(p: &str) -> bool {
+    p.starts_with(|c: char| c.is_ascii_uppercase())
+        && p.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// One subject's pathology: viable tumour % as given, the derived pathologic complete response
@@ -483,7 +497,7 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         };
         if tte
             .insert(
-                (id.clone(), row[t_param].to_ascii_uppercase()),
+                (id.clone(), row[t_param].trim().to_ascii_uppercase()),
                 Tte {
                     months,
                     event: cnsr == 0,
@@ -644,19 +658,48 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         return Err(ClinicalError::Invalid(errors));
     }
 
+    // The endpoints: PFS and OS (DESIGN's columns, also when ADTTE lacks them), then every other
+    // parameter ADTTE has (PFSINV, DOR, ...), each as <PARAMCD>_MONTHS and <PARAMCD>_EVENT.
+    let params: BTreeSet<&str> = tte.keys().map(|(_, p)| p.as_str()).collect();
+    let mut endpoints: Vec<&str> = vec!["PFS", "OS"];
+    for &p in &params {
+        if endpoints.contains(&p) {
+            continue;
+        }
+        if is_parameter_code(p) {
+            endpoints.push(p);
+        } else {
+            warnings.push(format!(
+                "{}: PARAMCD {p:?} cannot name a column (upper-case letters, digits, _): its \
+                 records are left out",
+                adtte.path.display()
+            ));
+        }
+    }
+    for p in ["PFS", "OS"] {
+        if !params.contains(p) {
+            let others: Vec<String> = params.iter().map(|p| format!("{p:?}")).collect();
+            warnings.push(format!(
+                "{}: no PARAMCD {p:?} record, so {p}_MONTHS and {p}_EVENT are empty (ADTTE's \
+                 parameters: {}; each has its own columns, e.g. analyze --time X_MONTHS --event \
+                 X_EVENT, or [analysis] time and event)",
+                adtte.path.display(),
+                if others.is_empty() {
+                    "none".to_string()
+                } else {
+                    others.join(", ")
+                }
+            ));
+        }
+    }
+
     // The analysis table.
-    let mut header: Vec<String> = [
-        "USUBJID",
-        "ARMCD",
-        "PFS_MONTHS",
-        "PFS_EVENT",
-        "OS_MONTHS",
-        "OS_EVENT",
-        "PCR",
-        "VIABLE_TUMOR_PCT",
-    ]
-    .map(String::from)
-    .to_vec();
+    let mut header: Vec<String> = vec!["USUBJID".into(), "ARMCD".into()];
+    for p in &endpoints {
+        header.push(format!("{p}_MONTHS"));
+        header.push(format!("{p}_EVENT"));
+    }
+    header.extend(["PCR".to_string(), "VIABLE_TUMOR_PCT".to_string()]);
     header.extend(p_extra.iter().map(|(name, _)| name.to_string()));
     if imaging.is_some() {
         header.push("DAYS_RANDOMISATION_TO_IMAGING".into());
@@ -668,17 +711,16 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         let t = |p: &str| tte.get(&(id.clone(), p.to_string())).copied();
         let num = |x: Option<Tte>, f: fn(Tte) -> String| x.map(f).unwrap_or_default();
         let p = patho.get(id);
-        let mut row = vec![
-            id.clone(),
-            a.clone(),
-            num(t("PFS"), |x| format!("{}", x.months)),
-            num(t("PFS"), |x| u8::from(x.event).to_string()),
-            num(t("OS"), |x| format!("{}", x.months)),
-            num(t("OS"), |x| u8::from(x.event).to_string()),
+        let mut row = vec![id.clone(), a.clone()];
+        for e in &endpoints {
+            row.push(num(t(e), |x| format!("{}", x.months)));
+            row.push(num(t(e), |x| u8::from(x.event).to_string()));
+        }
+        row.push(
             p.and_then(|p| p.pcr)
                 .map_or(String::new(), |c| u8::from(c).to_string()),
-            p.map(|p| p.viable.clone()).unwrap_or_default(),
-        ];
+        );
+        row.push(p.map(|p| p.viable.clone()).unwrap_or_default());
         row.extend(p_extra.iter().map(|(name, _)| {
             p.and_then(|p| p.extra.get(name))
                 .cloned()

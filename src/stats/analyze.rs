@@ -16,7 +16,7 @@ use super::{cox, km, logrank, multiple, roc, spearman};
 pub enum StatsError {
     #[error("cannot read analysis table {path}: {reason}")]
     Unreadable { path: PathBuf, reason: String },
-    #[error("analysis table {path} has no column {column:?} (columns: {available})")]
+    #[error("analysis table {path} has no column {column:?} ({available})")]
     MissingColumn {
         path: PathBuf,
         column: String,
@@ -98,6 +98,32 @@ fn reserved(name: &str) -> bool {
 const RATE_MONTHS: [f64; 2] = [12.0, 24.0];
 const ALPHA: f64 = 0.05;
 
+/// What a table has instead of a missing column: the closest name, then every column when they
+/// are few, else the clinical ones (endpoints, pathology) and how many others — an analysis table
+/// has hundreds of feature columns, which would bury the message.
+fn columns_hint(header: &[String], missing: &str) -> String {
+    let closest = header
+        .iter()
+        .map(|h| (strsim::levenshtein(missing, h), h))
+        .min()
+        .map(|(_, h)| format!("the closest is {h:?}; "))
+        .unwrap_or_default();
+    const LISTED: usize = 20;
+    if header.len() <= LISTED {
+        return format!("{closest}columns: {}", header.join(", "));
+    }
+    let clinical: Vec<&str> = header
+        .iter()
+        .map(String::as_str)
+        .filter(|h| reserved(h))
+        .collect();
+    format!(
+        "{closest}columns: {} and {} feature columns",
+        clinical.join(", "),
+        header.len() - clinical.len()
+    )
+}
+
 /// The table as text cells.
 struct Table {
     path: PathBuf,
@@ -142,7 +168,7 @@ impl Table {
             .ok_or_else(|| StatsError::MissingColumn {
                 path: self.path.clone(),
                 column: column.to_string(),
-                available: self.header.join(", "),
+                available: columns_hint(&self.header, column),
             })
     }
 
