@@ -846,6 +846,102 @@ fn missing_or_conflicting_input_is_refused() {
     );
 }
 
+/// A run of the phantom cohort at `cohort` as a site's export ([input], [deid] with its key and
+/// map) into `dir/name`, with `clinical` as the [clinical] section's lines. The run must succeed.
+fn input_run(dir: &Path, cohort: &Path, name: &str, clinical: &str) -> PathBuf {
+    let out = dir.join(name);
+    let cfg = config(
+        dir,
+        &format!(
+            "[output]\ndir = \"{}\"\n[input]\ndicom = \"{}\"\nmasks = \"{}\"\n\
+             [deid]\nkey = \"{}\"\nsubjects = \"{}\"\n[clinical]\n{clinical}",
+            out.display(),
+            cohort.join("site-export").display(),
+            cohort.join("masks").display(),
+            cohort.join("key.bin").display(),
+            cohort.join("clinical/subject_map.csv").display(),
+        ),
+    );
+    let o = ancilla(&["run", cfg.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    out
+}
+
+/// The link stage's findings are kept apart in provenance.json: a subject of the other arm with
+/// imaging is a rejected input; a pathology whose stage and viable tumour disagree is a warning
+/// (it was listed with the rejected inputs, as every link message was).
+#[test]
+fn link_warnings_are_warnings_and_subjects_kept_out_are_rejected() {
+    use ancilla::clinical::tables::TextTable;
+    let d = tempfile::tempdir().unwrap();
+    let cohort = d.path().join("cohort");
+    phantom(&cohort, "4", "3", &[]);
+    let clinical = cohort.join("clinical");
+    // ADSL with every subject in arm A but the first, which is put in arm B.
+    let adsl = TextTable::read(&clinical.join("adsl.csv")).unwrap();
+    let (id, arm) = (adsl.col("USUBJID").unwrap(), adsl.col("ARMCD").unwrap());
+    let moved = adsl.rows[0][id].clone();
+    let mut w = csv::Writer::from_path(d.path().join("adsl.csv")).unwrap();
+    w.write_record(&adsl.header).unwrap();
+    for (r, row) in adsl.rows.iter().enumerate() {
+        let mut row = row.clone();
+        row[arm] = if r == 0 { "B" } else { "A" }.into();
+        w.write_record(&row).unwrap();
+    }
+    w.flush().unwrap();
+    // A pathology whose stage disagrees with its viable tumour, for another subject.
+    let path = TextTable::read(&clinical.join("pathology.csv")).unwrap();
+    let (ypt, viable) = (
+        path.col("YPT").unwrap(),
+        path.col("VIABLE_TUMOR_PCT").unwrap(),
+    );
+    let mut w = csv::Writer::from_path(d.path().join("pathology.csv")).unwrap();
+    w.write_record(&path.header).unwrap();
+    for (r, row) in path.rows.iter().enumerate() {
+        let mut row = row.clone();
+        if r == 1 {
+            row[ypt] = "ypT0".into();
+            row[viable] = "40".into();
+        }
+        w.write_record(&row).unwrap();
+    }
+    w.flush().unwrap();
+    let out = input_run(
+        d.path(),
+        &cohort,
+        "out",
+        &format!(
+            "adsl = \"{}\"\nadtte = \"{}\"\npathology = \"{}\"\n",
+            d.path().join("adsl.csv").display(),
+            clinical.join("adtte.csv").display(),
+            d.path().join("pathology.csv").display(),
+        ),
+    );
+    let provenance: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("provenance.json")).unwrap())
+            .unwrap();
+    let of = |key: &str| -> Vec<String> {
+        provenance[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["stage"] == "link")
+            .map(|p| p["reason"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (rejected, warned) = (of("rejected_inputs"), of("warnings"));
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert!(
+        rejected[0].starts_with(&format!("{moved}: arm B subject with imaging")),
+        "{rejected:?}"
+    );
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(
+        warned[0].contains("disagree on viable tumour"),
+        "{warned:?}"
+    );
+}
+
 /// A trial that codes its arms otherwise ("DNX" for the delayed nephrectomy) and dates the
 /// nephrectomy in a procedures table, not in ADSL: `[clinical] arm` and `procedures` give the
 /// analysis table a run on the standard tables gives (but for the arm's code), the intervals to
@@ -887,26 +983,17 @@ fn arm_code_and_procedures_table_from_the_config() {
     }
     w.flush().unwrap();
     std::fs::write(d.path().join("pr.csv"), pr).unwrap();
-    let run = |name: &str, clinical_section: &str| -> PathBuf {
-        let out = d.path().join(name);
-        let cfg = config(
+    let run = |name: &str, clinical_section: &str| {
+        input_run(
             d.path(),
+            &cohort,
+            name,
             &format!(
-                "[output]\ndir = \"{}\"\n[input]\ndicom = \"{}\"\nmasks = \"{}\"\n\
-                 [deid]\nkey = \"{}\"\nsubjects = \"{}\"\n[clinical]\nadtte = \"{}\"\n\
-                 pathology = \"{}\"\n{clinical_section}",
-                out.display(),
-                cohort.join("site-export").display(),
-                cohort.join("masks").display(),
-                cohort.join("key.bin").display(),
-                clinical.join("subject_map.csv").display(),
+                "adtte = \"{}\"\npathology = \"{}\"\n{clinical_section}",
                 clinical.join("adtte.csv").display(),
                 clinical.join("pathology.csv").display(),
             ),
-        );
-        let o = ancilla(&["run", cfg.to_str().unwrap()]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        out
+        )
     };
     let standard = run(
         "standard",

@@ -209,7 +209,10 @@ fn read_imaging(
 pub struct LinkSummary {
     pub subjects: usize,
     pub features: usize,
+    /// What the table may be short of (a disagreeing pathology, an endpoint ADTTE lacks).
     pub warnings: Vec<String>,
+    /// Inputs kept out of the table, with why (subjects of another arm with imaging).
+    pub kept_out: Vec<String>,
 }
 
 fn need(t: &TextTable, column: &'static str) -> Result<usize, ClinicalError> {
@@ -606,6 +609,7 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
     let mut wide: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     let mut names: BTreeSet<String> = BTreeSet::new();
     let mut other_arm_imaged: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut kept_out = Vec::new();
     // A subject not in ADSL: its first row and how many (hundreds of rows each).
     let mut unknown: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     TextTable::for_each_row(&opts.features, &cols, |r, row| {
@@ -644,7 +648,7 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         ));
     }
     for (id, other) in &other_arm_imaged {
-        warnings.push(format!("{id}: arm {other} subject with imaging, kept out of the analysis (the ancillary study is arm {arm_code})"));
+        kept_out.push(format!("{id}: arm {other} subject with imaging, kept out of the analysis (the ancillary study is arm {arm_code})"));
     }
     for id in wide.keys() {
         if !patho.contains_key(id) {
@@ -774,20 +778,22 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         subjects: rows.len(),
         features: names.len(),
         warnings,
+        kept_out,
     })
 }
 
 /// `ancilla link`.
 pub fn link(opts: &LinkOptions) -> Result<(), ClinicalError> {
     let s = link_tables(opts)?;
-    for w in &s.warnings {
+    for w in s.kept_out.iter().chain(&s.warnings) {
         eprintln!("link: {w}");
     }
     eprintln!(
-        "link: {} arm-{} subjects, {} feature columns, {} warning(s) → {}",
+        "link: {} arm-{} subjects, {} feature columns, {} kept out, {} warning(s) → {}",
         s.subjects,
         opts.arm.trim().to_ascii_uppercase(),
         s.features,
+        s.kept_out.len(),
         s.warnings.len(),
         opts.out.display()
     );

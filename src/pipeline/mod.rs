@@ -707,22 +707,31 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
                     })
                     .map_err(|e| e.to_string())
                     .and_then(|s| {
-                        let problems: Vec<Value> = s
-                            .warnings
-                            .iter()
-                            .map(|w| json!({"stage": "link", "reason": w}))
-                            .collect();
+                        // Subjects kept out are rejected inputs; the rest are warnings.
+                        let problems: Vec<Value> =
+                            s.kept_out
+                                .iter()
+                                .map(|w| json!({"stage": "link", "reason": w}))
+                                .chain(s.warnings.iter().map(
+                                    |w| json!({"stage": "link", "reason": w, "warning": true}),
+                                ))
+                                .collect();
                         write_problems(&link_problems, &problems)?;
                         Ok(format!(
-                            "{} arm-{arm} subjects, {} feature columns, {} warning(s)",
+                            "{} arm-{arm} subjects, {} feature columns, {} kept out, {} warning(s)",
                             s.subjects,
                             s.features,
+                            s.kept_out.len(),
                             s.warnings.len()
                         ))
                     })
                 },
             )?;
-            rejected.extend(read_problems(&link_problems));
+            let (warned, kept_out): (Vec<Value>, Vec<Value>) = read_problems(&link_problems)
+                .into_iter()
+                .partition(|p| p["warning"] == true);
+            rejected.extend(kept_out);
+            warnings.extend(warned);
             have_table = true;
         }
         _ if shard.is_some() => runner.not_available("link", "runs on the merge of the shards"),
