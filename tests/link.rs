@@ -32,21 +32,37 @@ fn fixture(adsl: &str, adtte: &str, path: &str, feats: &str) -> Fixture {
     Fixture { _dir: dir, root }
 }
 
-fn link(f: &Fixture) -> std::process::Output {
+fn link(f: &Fixture, extra: &[&str]) -> std::process::Output {
     let p = |n: &str| f.root.join(n).to_str().unwrap().to_string();
-    ancilla(&[
+    let (features, adsl, adtte, path, out) = (
+        p("features.csv"),
+        p("adsl.csv"),
+        p("adtte.csv"),
+        p("path.csv"),
+        p("out/table.csv"),
+    );
+    let args = [
         "link",
         "--features",
-        &p("features.csv"),
+        &features,
         "--subjects",
-        &p("adsl.csv"),
+        &adsl,
         "--tte",
-        &p("adtte.csv"),
+        &adtte,
         "--pathology",
-        &p("path.csv"),
+        &path,
         "--out",
-        &p("out/table.csv"),
-    ])
+        &out,
+    ];
+    ancilla(&[&args[..], extra].concat())
+}
+
+/// `link` that must succeed: what it said.
+fn link_ok(f: &Fixture, extra: &[&str]) -> String {
+    let o = link(f, extra);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "{err}");
+    err
 }
 
 fn cell(t: &TextTable, row: usize, col: &str) -> String {
@@ -56,9 +72,8 @@ fn cell(t: &TextTable, row: usize, col: &str) -> String {
 #[test]
 fn analysis_table_columns_values_and_parquet() {
     let f = fixture(ADSL, ADTTE, PATH, FEATS);
-    let o = link(&f);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("B1: arm B subject with imaging, kept out"));
+    let err = link_ok(&f, &[]);
+    assert!(err.contains("B1: arm B subject with imaging, kept out"));
     for t in [
         TextTable::read(&f.root.join("out/table.csv")).unwrap(),
         TextTable::read(&f.root.join("out/table.parquet")).unwrap(),
@@ -130,8 +145,7 @@ fn parquet_types(path: &std::path::Path) -> Vec<(String, parquet::basic::Type)> 
 fn parquet_types_pathology_text_as_text_and_numbers_as_doubles() {
     use parquet::basic::Type;
     let f = fixture(ADSL, ADTTE, PATH, FEATS);
-    let o = link(&f);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    link_ok(&f, &[]);
     let types = parquet_types(&f.root.join("out/table.parquet"));
     let of = |name: &str| types.iter().find(|(n, _)| n == name).unwrap().1;
     for text in [
@@ -162,8 +176,7 @@ fn parquet_types_pathology_text_as_text_and_numbers_as_doubles() {
 #[test]
 fn pathology_columns_follow_the_table() {
     let f = fixture(ADSL, ADTTE, "USUBJID,YPT\nA1,ypT3a\nA2,ypT0\n", FEATS);
-    let o = link(&f);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    link_ok(&f, &[]);
     let t = TextTable::read(&f.root.join("out/table.csv")).unwrap();
     assert_eq!(
         t.header[6..],
@@ -187,9 +200,7 @@ fn pathology_columns_follow_the_table() {
 fn pcr_from_stage_or_percentage_and_unknown_when_they_disagree() {
     let path = "USUBJID,YPT,VIABLE_TUMOR_PCT\nA1,ypT0,40\nA2,pTX,0\n";
     let f = fixture(ADSL, ADTTE, path, FEATS);
-    let o = link(&f);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{err}");
+    let err = link_ok(&f, &[]);
     assert!(
         err.contains(
             "path.csv row 2 column YPT: A1: YPT \"ypT0\" and VIABLE_TUMOR_PCT \"40\" disagree on viable tumour; PCR left empty (unknown)"
@@ -226,7 +237,7 @@ fn the_analysed_arm_is_named_by_its_code() {
         .replace(",Nx,A,", ",Nx,DNX,")
         .replace(",Cont,B,", ",Cont,CONT,");
     let f = fixture(&adsl, ADTTE, PATH, FEATS);
-    let o = link(&f);
+    let o = link(&f, &[]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
@@ -235,24 +246,7 @@ fn the_analysed_arm_is_named_by_its_code() {
         "{err}"
     );
     assert!(!f.root.join("out/table.csv").exists());
-    let p = |n: &str| f.root.join(n).to_str().unwrap().to_string();
-    let o = ancilla(&[
-        "link",
-        "--features",
-        &p("features.csv"),
-        "--subjects",
-        &p("adsl.csv"),
-        "--tte",
-        &p("adtte.csv"),
-        "--pathology",
-        &p("path.csv"),
-        "--out",
-        &p("out/table.csv"),
-        "--arm",
-        "dnx",
-    ]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{err}");
+    let err = link_ok(&f, &["--arm", "dnx"]);
     assert!(err.contains("B1: arm CONT subject with imaging, kept out of the analysis (the ancillary study is arm DNX)"), "{err}");
     assert!(err.contains("link: 2 arm-DNX subjects"), "{err}");
     let t = TextTable::read(&f.root.join("out/table.csv")).unwrap();
@@ -269,9 +263,7 @@ fn the_analysed_arm_is_named_by_its_code() {
 fn every_adtte_parameter_has_its_endpoint_columns() {
     let adtte = "USUBJID,PARAMCD,AVAL,AVALU,CNSR\nA1,PFSINV,12.5,MONTHS,0\nA1,OS,30,MONTHS,1\nA2,PFSINV,6,MONTHS,1\nA2,DOR,3,MONTHS,0\nA2,tt p,3,MONTHS,0\n";
     let f = fixture(ADSL, adtte, PATH, FEATS);
-    let o = link(&f);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{err}");
+    let err = link_ok(&f, &[]);
     assert!(
         err.contains("no PARAMCD \"PFS\" record, so PFS_MONTHS and PFS_EVENT are empty (ADTTE's parameters: \"DOR\", \"OS\", \"PFSINV\", \"TT P\"")
             && !err.contains("no PARAMCD \"OS\""),
@@ -330,7 +322,7 @@ fn every_adtte_parameter_has_its_endpoint_columns() {
 
 fn error_of(adsl: &str, adtte: &str, path: &str, feats: &str) -> String {
     let f = fixture(adsl, adtte, path, feats);
-    let o = link(&f);
+    let o = link(&f, &[]);
     assert_eq!(
         o.status.code(),
         Some(1),
@@ -596,7 +588,7 @@ fn semicolon_tab_and_windows_1252_tables_link_as_comma_utf8_ones() {
     let histology = "Carcinome à cellules claires – grade 2";
     let path = PATH.replace("ccRCC", histology);
     let plain = fixture(&adsl, ADTTE, &path, FEATS);
-    let o = link(&plain);
+    let o = link(&plain, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
     let sheet = fixture(
@@ -621,7 +613,7 @@ fn semicolon_tab_and_windows_1252_tables_link_as_comma_utf8_ones() {
         })
         .collect();
     std::fs::write(sheet.root.join("path.csv"), cp1252).unwrap();
-    let o = link(&sheet);
+    let o = link(&sheet, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let table = |f: &Fixture| std::fs::read(f.root.join("out/table.csv")).unwrap();
     assert_eq!(table(&sheet), table(&plain));

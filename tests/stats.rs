@@ -26,6 +26,13 @@ fn analyze(table: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
         .expect("run ancilla")
 }
 
+/// `analyze` that must succeed: its stats.json.
+fn analyze_ok(table: &Path, out: &Path, extra: &[&str]) -> Value {
+    let o = analyze(table, out, extra);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&std::fs::read(out.join("stats.json")).unwrap()).unwrap()
+}
+
 fn close(v: &Value, want: f64, rel: f64) {
     let got = v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"));
     assert!(
@@ -47,14 +54,7 @@ fn feature<'a>(stats: &'a Value, name: &str) -> &'a Value {
 #[test]
 fn rossi_table_matches_lifelines() {
     let dir = tempfile::tempdir().unwrap();
-    let out = analyze(&fixture(), dir.path(), &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stats: Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("stats.json")).unwrap()).unwrap();
+    let stats = analyze_ok(&fixture(), dir.path(), &[]);
 
     assert_eq!(stats["endpoint"]["time"], "PFS_MONTHS");
     assert_eq!(stats["endpoint"]["n"], 432);
@@ -169,7 +169,6 @@ fn rossi_table_matches_lifelines() {
     assert!(summary.contains("432 subjects, 114 events"));
 }
 
-/// A table whose first `events` subjects have an event, plus a text column and an empty feature.
 /// `ancilla analyze TABLE --out DIR` writes report.html beside stats.json (DESIGN: statistics +
 /// report.html): self-contained, with the curve, the forest plot and the feature table of the
 /// statistics it wrote, and no QC gallery (that is `ancilla run`'s).
@@ -235,11 +234,7 @@ fn rossi_and_waltons_match_r_survival() {
     ] {
         for ci in ["log-log", "log"] {
             let out = dir.path().join(format!("{table}-{ci}"));
-            let o = analyze(&path, &out, &["--ci", ci]);
-            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-            let v: Value =
-                serde_json::from_slice(&std::fs::read(out.join("stats.json")).unwrap()).unwrap();
-            stats.insert((table, ci), v);
+            stats.insert((table, ci), analyze_ok(&path, &out, &["--ci", ci]));
         }
     }
     let mut compared = 0;
@@ -313,6 +308,7 @@ fn rossi_and_waltons_match_r_survival() {
     assert_eq!(compared, 543);
 }
 
+/// A table whose first `events` subjects have an event, plus a text column and an empty feature.
 fn small_table(dir: &Path, events: usize) -> PathBuf {
     let mut csv = String::from(
         "USUBJID,ARMCD,PFS_MONTHS,PFS_EVENT,OS_MONTHS,OS_EVENT,PCR,VIABLE_TUMOR_PCT,ISUP,NECROSIS_PCT,site_name,pt_tumor_stat_max,pt_empty\n",
