@@ -320,6 +320,27 @@ fn every_adtte_parameter_has_its_endpoint_columns() {
     assert_eq!(features, ["mr_adc_tumor_stat_mean", "pt_tumor_stat_max"]);
 }
 
+/// Column names without their case (SAS variable names have none; R and Excel users write
+/// `usubjid`, `Isup`): the tables link as the upper-case ones. Before, `ypT` and `isup` were
+/// silently not found (no pCR from the stage, no ISUP column) and `usubjid` was "missing".
+#[test]
+fn column_names_are_read_without_case() {
+    let lower = |t: &str| {
+        let (head, rest) = t.split_once('\n').unwrap();
+        format!(
+            "{}\n{rest}",
+            head.to_ascii_lowercase().replace("ypt", " ypT")
+        )
+    };
+    let table = |f: &Fixture| TextTable::read(&f.root.join("out/table.csv")).unwrap();
+    let upper = fixture(ADSL, ADTTE, PATH, FEATS);
+    link_ok(&upper, &[]);
+    let mixed = fixture(&lower(ADSL), &lower(ADTTE), &lower(PATH), FEATS);
+    link_ok(&mixed, &[]);
+    let (a, b) = (table(&upper), table(&mixed));
+    assert_eq!((a.header, a.rows), (b.header, b.rows));
+}
+
 fn error_of(adsl: &str, adtte: &str, path: &str, feats: &str) -> String {
     let f = fixture(adsl, adtte, path, feats);
     let o = link(&f, &[]);

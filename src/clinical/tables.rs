@@ -106,12 +106,7 @@ impl TextTable {
         let header = crate::csv_text::header(&mut r).map_err(|e| err(e.to_string()))?;
         let idx = columns
             .iter()
-            .map(|c| {
-                header
-                    .iter()
-                    .position(|h| h == c)
-                    .ok_or(StreamError::MissingColumn(c))
-            })
+            .map(|c| column_index(&header, c).ok_or(StreamError::MissingColumn(c)))
             .collect::<Result<Vec<_>, _>>()?;
         let mut rec = csv::ByteRecord::new();
         let mut n = 0;
@@ -178,10 +173,21 @@ impl TextTable {
         })
     }
 
-    /// Index of a column (exact name).
+    /// Index of a column: by its exact name, else by its name without case and surrounding
+    /// space (SAS variable names have no case: `usubjid` or `Isup` from R or Excel is USUBJID
+    /// or ISUP, and was silently not found).
     pub fn col(&self, name: &str) -> Option<usize> {
-        self.header.iter().position(|h| h == name)
+        column_index(&self.header, name)
     }
+}
+
+/// [`TextTable::col`] on a header.
+fn column_index(header: &[String], name: &str) -> Option<usize> {
+    header.iter().position(|h| h == name).or_else(|| {
+        header
+            .iter()
+            .position(|h| h.trim().eq_ignore_ascii_case(name))
+    })
 }
 
 /// Write `header` + `rows` as CSV at `path` (atomically).
