@@ -22,10 +22,14 @@ pub struct Cli {
 pub enum Command {
     /// Write a synthetic cohort: DICOM with fake PHI, masks, clinical tables, ground truth.
     Phantom {
+        /// Folder to write the cohort into (site-export/, masks/, clinical/, key.bin,
+        /// ground_truth.json).
         #[arg(long)]
         out: PathBuf,
+        /// Number of subjects (arms A and B).
         #[arg(long, default_value_t = 20)]
         subjects: usize,
+        /// Random seed: the same seed gives the same bytes.
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Also write a DICOM SEG (all labels) and an RTSTRUCT (tumour, liver) on each PET.
@@ -43,6 +47,7 @@ pub enum Command {
     /// De-identify a DICOM tree (PS3.15 Annex E) with trial pseudonyms.
     Deid {
         input: PathBuf,
+        /// Folder of the release (outside the input).
         #[arg(long)]
         out: PathBuf,
         /// File with at least 32 secret bytes.
@@ -51,6 +56,8 @@ pub enum Command {
         /// CSV with columns patient_id,usubjid.
         #[arg(long)]
         subjects: PathBuf,
+        /// TOML switching the PS3.15 options: [options] with retain_longitudinal_modified_dates,
+        /// retain_patient_characteristics, retain_safe_private, clean_descriptors = true/false.
         #[arg(long)]
         config: Option<PathBuf>,
         /// Site-side log of input paths of files not released (stays at the site).
@@ -60,6 +67,7 @@ pub enum Command {
     /// Every image series → NIfTI (.nii.gz) + JSON sidecar; PET also as SUVbw.
     Convert {
         input: PathBuf,
+        /// Folder of the NIfTI files and sidecars (outside the input).
         #[arg(long)]
         out: PathBuf,
         /// Write .nii instead of .nii.gz.
@@ -72,14 +80,17 @@ pub enum Command {
     /// per voxel) to a NIfTI file; end its name in `_adc.nii.gz` and `features` names it adc.
     Adc {
         series_dir: PathBuf,
+        /// The ADC map's NIfTI file.
         #[arg(long)]
         out: PathBuf,
     },
     /// Per-ROI features (IBSI names) of an image (DICOM series folder or NIfTI) and a mask
     /// (NIfTI label map, DICOM SEG or RTSTRUCT file, or a folder holding one SEG/RTSTRUCT).
     Features {
+        /// A DICOM series folder or a NIfTI file (PET: SUVbw when its headers allow).
         #[arg(long)]
         image: PathBuf,
+        /// NIfTI label map on the image's grid, DICOM SEG or RTSTRUCT, or a folder holding one.
         #[arg(long)]
         mask: PathBuf,
         /// Label table, e.g. 1=tumor,2=kidney (for SEG/RTSTRUCT: segment / ROI numbers; without
@@ -100,14 +111,19 @@ pub enum Command {
     },
     /// Link features with ADSL, ADTTE and pathology into the analysis table.
     Link {
+        /// The long feature table (features.csv or .parquet).
         #[arg(long)]
         features: PathBuf,
+        /// ADSL: USUBJID, ARMCD, and RANDDT/NEPHRDT for the intervals (CSV or Parquet).
         #[arg(long)]
         subjects: PathBuf,
+        /// ADTTE: USUBJID, PARAMCD (PFS, OS, ...), AVAL, AVALU, CNSR (0 = event).
         #[arg(long)]
         tte: PathBuf,
+        /// Pathology by USUBJID: YPT, VIABLE_TUMOR_PCT (for pCR), HISTOLOGY, ISUP, ...
         #[arg(long)]
         pathology: PathBuf,
+        /// The analysis table: FILE.csv and FILE.parquet are written.
         #[arg(long)]
         out: PathBuf,
         /// Imaging dates: CSV/Parquet with USUBJID and IMAGING_DATE (as in the de-identified
@@ -130,10 +146,13 @@ pub enum Command {
     /// Statistics on the analysis table: stats.json and a summary.
     Analyze {
         table: PathBuf,
+        /// Folder for stats.json, summary.md and report.html.
         #[arg(long)]
         out: PathBuf,
+        /// The endpoint's time column (months), e.g. OS_MONTHS.
         #[arg(long, default_value = "PFS_MONTHS")]
         time: String,
+        /// The endpoint's event column (1 = event, 0 = censored), e.g. OS_EVENT.
         #[arg(long, default_value = "PFS_EVENT")]
         event: String,
         /// Kaplan–Meier confidence interval: log-log (default, as lifelines and R's
@@ -148,6 +167,7 @@ pub enum Command {
     /// Run every stage from a pipeline config; resumable.
     Run {
         config: PathBuf,
+        /// Output folder instead of the config's [output] dir.
         #[arg(long)]
         out: Option<PathBuf>,
         /// Run scan → deid → convert → features on shard I of N (1-based, e.g. 2/8): the sorted
@@ -161,6 +181,7 @@ pub enum Command {
     Merge {
         #[arg(required = true)]
         shard_dirs: Vec<PathBuf>,
+        /// Folder of the merged result (not one of the shard folders).
         #[arg(long)]
         out: PathBuf,
     },
