@@ -341,6 +341,60 @@ fn column_names_are_read_without_case() {
     assert_eq!((a.header, a.rows), (b.header, b.rows));
 }
 
+/// Integers written as floats, as pandas writes an integer column that has a missing value
+/// (CNSR 1.0, ISUP 2.0): read as the integers they are (they were refused as "not a non-negative
+/// integer"); a fraction is still refused.
+#[test]
+fn integers_written_as_floats_are_integers() {
+    let float = |t: &str| {
+        t.replace(",MONTHS,0,", ",MONTHS,0.0,")
+            .replace(",MONTHS,1,", ",MONTHS,1.0,")
+            .replace(",MONTHS,2,", ",MONTHS,2.0,")
+    };
+    let table = |f: &Fixture| TextTable::read(&f.root.join("out/table.csv")).unwrap();
+    let ints = fixture(ADSL, ADTTE, PATH, FEATS);
+    link_ok(&ints, &[]);
+    let floats = fixture(
+        ADSL,
+        &float(ADTTE),
+        &PATH.replace("A1,ccRCC,2,", "A1,ccRCC,2.0,"),
+        FEATS,
+    );
+    link_ok(&floats, &[]);
+    let (a, b) = (table(&ints), table(&floats));
+    assert_eq!(a.header, b.header);
+    for c in 0..a.header.len() {
+        for r in 0..a.rows.len() {
+            let (x, y) = (&a.rows[r][c], &b.rows[r][c]);
+            assert!(
+                x == y || x.parse::<f64>().ok() == y.parse::<f64>().ok(),
+                "{}: {x} vs {y}",
+                a.header[c]
+            );
+        }
+    }
+    let e = error_of(
+        ADSL,
+        &ADTTE.replace(",MONTHS,0,", ",MONTHS,0.5,"),
+        PATH,
+        FEATS,
+    );
+    assert!(
+        e.contains("CNSR \"0.5\" is not a non-negative integer"),
+        "{e}"
+    );
+    let e = error_of(
+        ADSL,
+        ADTTE,
+        &PATH.replace("A1,ccRCC,2,", "A1,ccRCC,2.5,"),
+        FEATS,
+    );
+    assert!(
+        e.contains("column ISUP: \"2.5\" is not an ISUP grade"),
+        "{e}"
+    );
+}
+
 fn error_of(adsl: &str, adtte: &str, path: &str, feats: &str) -> String {
     let f = fixture(adsl, adtte, path, feats);
     let o = link(&f, &[]);

@@ -168,9 +168,9 @@ fn read_imaging(
                 }
             }
         } else if let Some(c) = day {
-            match (row[c].trim().parse::<i64>(), rand_day) {
-                (Ok(d), Some(r0)) => r0 + d,
-                (Err(_), _) => {
+            match (whole_number(&row[c]), rand_day) {
+                (Some(d), Some(r0)) => r0 + d,
+                (None, _) => {
                     errors.push(format!(
                         "{}: {:?} is not a whole number of days",
                         place(t, r, "IMAGING_DAY"),
@@ -178,7 +178,7 @@ fn read_imaging(
                     ));
                     continue;
                 }
-                (Ok(_), None) => {
+                (Some(_), None) => {
                     errors.push(format!(
                         "{}: IMAGING_DAY needs the subject's RANDDT in ADSL",
                         place(t, r, "IMAGING_DAY")
@@ -277,6 +277,18 @@ struct Pathology {
     viable: String,
     pcr: Option<bool>,
     extra: BTreeMap<&'static str, String>,
+}
+
+/// A whole number, also written as a float with no fraction (`2.0`: pandas writes an integer
+/// column with a missing value so, and so does a Parquet DOUBLE read back).
+fn whole_number(s: &str) -> Option<i64> {
+    let s = s.trim();
+    s.parse::<i64>().ok().or_else(|| {
+        s.parse::<f64>()
+            .ok()
+            .filter(|v| v.fract() == 0.0 && v.abs() < 1e15)
+            .map(|v| v as i64)
+    })
 }
 
 /// A percentage 0–100.
@@ -471,8 +483,8 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
                 continue;
             }
         };
-        let cnsr = match row[t_cnsr].parse::<i64>() {
-            Ok(c) if c >= 0 => c,
+        let cnsr = match whole_number(&row[t_cnsr]) {
+            Some(c) if c >= 0 => c,
             _ => {
                 errors.push(format!(
                     "{}: CNSR {:?} is not a non-negative integer (0 = event, > 0 = censored)",
@@ -546,7 +558,7 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         for &(name, c) in &p_extra {
             let v = row[c].trim();
             let bad = match name {
-                "ISUP" => !v.is_empty() && !matches!(v, "1" | "2" | "3" | "4"),
+                "ISUP" => !v.is_empty() && !whole_number(v).is_some_and(|g| (1..=4).contains(&g)),
                 "NECROSIS_PCT" => !v.is_empty() && percentage(v).is_none(),
                 _ => false,
             };
