@@ -60,6 +60,40 @@ impl Date {
         format!("{:04}-{:02}-{:02}", self.year, self.month, self.day)
     }
 
+    /// A clinical table's date: ISO `YYYY-MM-DD` (also with a time after it,
+    /// `YYYY-MM-DDThh:mm`, as ADaM's --DTC variables), `YYYYMMDD`, or SAS's DATE9 `17JAN2024`
+    /// (the format a SAS export to CSV gives a date variable; month names in any case), also as
+    /// SAS's DATETIME `17JAN2024:09:30:00`.
+    pub fn parse_clinical(s: &str) -> Option<Self> {
+        let s = s.trim();
+        let s = match s.split_once(':') {
+            Some((d, _)) if d.len() == 9 => d,
+            _ => s,
+        };
+        let b = s.as_bytes();
+        if b.len() == 9
+            && b[..2].iter().all(u8::is_ascii_digit)
+            && b[5..].iter().all(u8::is_ascii_digit)
+        {
+            const MONTHS: [&str; 12] = [
+                "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+            ];
+            let m = MONTHS
+                .iter()
+                .position(|m| s[2..5].eq_ignore_ascii_case(m))? as u32
+                + 1;
+            let (d, y) = (s[..2].parse().ok()?, s[5..].parse().ok()?);
+            let date = Date::new(y, m, d);
+            return (d >= 1 && Date::from_days(date.days()) == date).then_some(date);
+        }
+        // ISO date-time: the date part.
+        let date = match s.split_once('T') {
+            Some((d, _)) if d.len() == 10 => d,
+            _ => s,
+        };
+        Date::parse(date)
+    }
+
     /// Parse DICOM DA (`YYYYMMDD`, also the old `YYYY.MM.DD`) or ISO `YYYY-MM-DD`.
     pub fn parse(s: &str) -> Option<Self> {
         let digits: String = s.trim().chars().filter(|c| c.is_ascii_digit()).collect();
@@ -145,6 +179,36 @@ pub fn format_dt(t: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clinical_dates_in_iso_and_sas_formats() {
+        let d = Some(Date::new(2024, 1, 17));
+        for s in [
+            "2024-01-17",
+            "20240117",
+            " 2024-01-17T09:30 ",
+            "2024-01-17T09:30:00",
+            "17JAN2024",
+            "17jan2024",
+            "17JAN2024:09:30:00",
+        ] {
+            assert_eq!(Date::parse_clinical(s), d, "{s}");
+        }
+        assert_eq!(
+            Date::parse_clinical("29FEB2024"),
+            Some(Date::new(2024, 2, 29))
+        );
+        for bad in [
+            "29FEB2023",
+            "17JNA2024",
+            "00JAN2024",
+            "17/01/2024",
+            "17JAN24",
+            "",
+        ] {
+            assert_eq!(Date::parse_clinical(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn civil_days_known_values() {

@@ -395,6 +395,51 @@ fn integers_written_as_floats_are_integers() {
     );
 }
 
+/// Dates as a SAS export to CSV writes them (DATE9 `17JAN2024`; DATETIME in a procedures table)
+/// give the intervals ISO dates give; they were "not a date".
+#[test]
+fn sas_date9_and_datetime_are_dates() {
+    let imaging = "USUBJID,IMAGING_DAY\nA1,10\nA2,12\n";
+    let with = |adsl: &str, extra: &[&str]| {
+        let f = fixture(adsl, ADTTE, PATH, FEATS);
+        std::fs::write(f.root.join("imaging.csv"), imaging).unwrap();
+        std::fs::write(
+            f.root.join("pr.csv"),
+            "USUBJID,PRTRT,PRSTDTC\nA1,Nephrectomy,01FEB2024:08:15:00\nA2,NEPHRECTOMY,02FEB2024:10:00:00\n",
+        )
+        .unwrap();
+        let p = |n: &str| f.root.join(n).to_str().unwrap().to_string();
+        let (im, pr) = (p("imaging.csv"), p("pr.csv"));
+        let mut args = vec!["--imaging", im.as_str()];
+        if extra.contains(&"procedures") {
+            args.extend(["--procedures", pr.as_str()]);
+        }
+        link_ok(&f, &args);
+        TextTable::read(&f.root.join("out/table.csv")).unwrap()
+    };
+    let iso = with(ADSL, &[]);
+    let sas = with(
+        &ADSL
+            .replace("2024-01-01,2024-02-01", "01JAN2024,01FEB2024")
+            .replace("2024-01-02,2024-02-02", "02JAN2024,02FEB2024")
+            .replace("2024-01-03,", "03JAN2024,"),
+        &[],
+    );
+    let procedures = with(
+        &ADSL
+            .replace(",NEPHRDT,", ",")
+            .replace(",2024-02-01,", ",")
+            .replace(",2024-02-02,", ",")
+            .replace(",2024-01-03,,", ",2024-01-03,"),
+        &["procedures"],
+    );
+    for t in [&sas, &procedures] {
+        assert_eq!(iso.header, t.header);
+        assert_eq!(iso.rows, t.rows);
+    }
+    assert_eq!(cell(&iso, 0, "DAYS_IMAGING_TO_NEPHRECTOMY"), "21");
+}
+
 fn error_of(adsl: &str, adtte: &str, path: &str, feats: &str) -> String {
     let f = fixture(adsl, adtte, path, feats);
     let o = link(&f, &[]);

@@ -102,19 +102,16 @@ fn nephrectomy_dates(
         if !row[name].to_ascii_uppercase().contains("NEPHRECTOMY") {
             continue;
         }
-        // ISO 8601 date or date-time: the date part.
-        let value = row[date].get(..10).unwrap_or(&row[date]).to_string();
-        match crate::datetime::Date::parse(&value) {
+        // A date or date-time (ISO 8601, SAS DATE9/DATETIME): its date, kept as ISO.
+        match crate::datetime::Date::parse_clinical(&row[date]) {
             Some(d) => {
-                let e = out
-                    .entry(row[id].clone())
-                    .or_insert((d.days(), value.clone()));
+                let e = out.entry(row[id].clone()).or_insert((d.days(), d.to_iso()));
                 if d.days() < e.0 {
-                    *e = (d.days(), value);
+                    *e = (d.days(), d.to_iso());
                 }
             }
             None => errors.push(format!(
-                "{}: not a date (YYYY-MM-DD or YYYYMMDD)",
+                "{}: not a date (YYYY-MM-DD, YYYYMMDD or DDMONYYYY)",
                 place(t, r, date_name)
             )),
         }
@@ -157,11 +154,11 @@ fn read_imaging(
             continue;
         };
         let when = if let Some(c) = date.filter(|&c| !row[c].is_empty()) {
-            match crate::datetime::Date::parse(&row[c]) {
+            match crate::datetime::Date::parse_clinical(&row[c]) {
                 Some(d) => d.days(),
                 None => {
                     errors.push(format!(
-                        "{}: not a date (YYYY-MM-DD or YYYYMMDD)",
+                        "{}: not a date (YYYY-MM-DD, YYYYMMDD or DDMONYYYY)",
                         place(t, r, "IMAGING_DATE")
                     ));
                     continue;
@@ -406,13 +403,13 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
             let day = if value.is_empty() {
                 None
             } else {
-                match crate::datetime::Date::parse(value) {
+                match crate::datetime::Date::parse_clinical(value) {
                     Some(d) => Some(
                         d.days() + key.as_deref().map_or(0, |k| date_shift_days(k, &row[s_id])),
                     ),
                     None => {
                         errors.push(format!(
-                            "{}: not a date (YYYY-MM-DD)",
+                            "{}: not a date (YYYY-MM-DD, YYYYMMDD or DDMONYYYY)",
                             place(&adsl, r, column)
                         ));
                         None
