@@ -220,7 +220,8 @@ fn a_missing_column_names_the_closest_not_every_feature() {
 
 /// The numbers R's survival 3.5.3 gives on the rossi and waltons tables
 /// (test-data/r-survival/reference.csv, made by make_reference.R there): Kaplan–Meier with both
-/// interval types, median and its interval, 12/24-month rates, Cox (Efron), median-split log-rank.
+/// interval types, median and its interval, 12/24-month rates, Cox (Efron), median-split log-rank,
+/// Spearman with the viable tumour % (t approximation, as `cor.test(exact = FALSE)`).
 #[test]
 fn rossi_and_waltons_match_r_survival() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data");
@@ -281,6 +282,8 @@ fn rossi_and_waltons_match_r_survival() {
                     "cox_concordance" => &f["cox"]["concordance"],
                     "logrank_statistic" => &f["logrank_median_split"]["statistic"],
                     "logrank_p" => &f["logrank_median_split"]["p"],
+                    "spearman_rho" => &f["spearman_viable_tumor"]["rho"],
+                    "spearman_p" => &f["spearman_viable_tumor"]["p"],
                     other => panic!("unknown quantity {other}"),
                 }
             }
@@ -305,7 +308,7 @@ fn rossi_and_waltons_match_r_survival() {
         }
         compared += 1;
     }
-    assert_eq!(compared, 543);
+    assert_eq!(compared, 547);
 }
 
 /// A table whose first `events` subjects have an event, plus a text column and an empty feature.

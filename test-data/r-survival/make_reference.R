@@ -46,6 +46,12 @@ for (name in names(tables)) {
     lr <- survdiff(Surv(PFS_MONTHS, PFS_EVENT) ~ high, data = d)
     put(name, "", "logrank_statistic", v, lr$chisq)
     put(name, "", "logrank_p", v, pchisq(lr$chisq, 1, lower.tail = FALSE))
+    if ("VIABLE_TUMOR_PCT" %in% names(d)) {
+      # Spearman with the viable tumour % (midranks; p from the t approximation, exact = FALSE).
+      sp <- suppressWarnings(cor.test(d[[v]], d$VIABLE_TUMOR_PCT, method = "spearman", exact = FALSE))
+      put(name, "", "spearman_rho", v, sp$estimate[[1]])
+      put(name, "", "spearman_p", v, sp$p.value)
+    }
   }
 }
 close(out)
