@@ -221,7 +221,8 @@ fn a_missing_column_names_the_closest_not_every_feature() {
 /// The numbers R's survival 3.5.3 gives on the rossi and waltons tables
 /// (test-data/r-survival/reference.csv, made by make_reference.R there): Kaplan–Meier with both
 /// interval types, median and its interval, 12/24-month rates, Cox (Efron), median-split log-rank,
-/// Spearman with the viable tumour % (t approximation, as `cor.test(exact = FALSE)`).
+/// Spearman with the viable tumour % (t approximation, as `cor.test(exact = FALSE)`), ROC AUC for
+/// pCR with DeLong's interval (pROC 1.18.0).
 #[test]
 fn rossi_and_waltons_match_r_survival() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data");
@@ -284,6 +285,9 @@ fn rossi_and_waltons_match_r_survival() {
                     "logrank_p" => &f["logrank_median_split"]["p"],
                     "spearman_rho" => &f["spearman_viable_tumor"]["rho"],
                     "spearman_p" => &f["spearman_viable_tumor"]["p"],
+                    "roc_auc" => &f["roc_pcr"]["auc"],
+                    "roc_lower" => &f["roc_pcr"]["ci"][0],
+                    "roc_upper" => &f["roc_pcr"]["ci"][1],
                     other => panic!("unknown quantity {other}"),
                 }
             }
@@ -308,7 +312,7 @@ fn rossi_and_waltons_match_r_survival() {
         }
         compared += 1;
     }
-    assert_eq!(compared, 547);
+    assert_eq!(compared, 553);
 }
 
 /// A table whose first `events` subjects have an event, plus a text column and an empty feature.

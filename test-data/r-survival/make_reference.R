@@ -1,9 +1,10 @@
 # Writes reference.csv: R survival's numbers on two ancilla analysis tables, for tests/stats.rs.
-# Run once from the repository root (R 4.2.2, survival 3.5.3, Debian 12's r-base-core and
-# r-cran-survival):  Rscript test-data/r-survival/make_reference.R
+# Run once from the repository root (R 4.2.2, survival 3.5.3, pROC 1.18.0: Debian 12's
+# r-base-core, r-cran-survival, r-cran-proc):  Rscript test-data/r-survival/make_reference.R
 # Columns: table, ci (KM interval, or "" where it does not apply), quantity, index (time point,
 # feature name or ""), value (17 significant digits).
 library(survival)
+suppressMessages(library(pROC))
 out <- file("test-data/r-survival/reference.csv", "w")
 writeLines("table,ci,quantity,index,value", out)
 put <- function(table, ci, quantity, index, value) {
@@ -51,6 +52,14 @@ for (name in names(tables)) {
       sp <- suppressWarnings(cor.test(d[[v]], d$VIABLE_TUMOR_PCT, method = "spearman", exact = FALSE))
       put(name, "", "spearman_rho", v, sp$estimate[[1]])
       put(name, "", "spearman_p", v, sp$p.value)
+    }
+    if ("PCR" %in% names(d)) {
+      # ROC for pCR: a higher value predicts PCR = 1; DeLong's 95% interval.
+      r <- roc(response = d$PCR, predictor = d[[v]], levels = c(0, 1), direction = "<", quiet = TRUE)
+      ci <- ci.auc(r, method = "delong")
+      put(name, "", "roc_auc", v, as.numeric(auc(r)))
+      put(name, "", "roc_lower", v, ci[1])
+      put(name, "", "roc_upper", v, ci[3])
     }
   }
 }
