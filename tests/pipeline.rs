@@ -940,6 +940,17 @@ fn link_warnings_are_warnings_and_subjects_kept_out_are_rejected() {
         warned[0].contains("disagree on viable tumour"),
         "{warned:?}"
     );
+    // Written into the outputs: the table's file name, not its folders (a site path may name a
+    // person).
+    assert!(
+        warned[0].starts_with("pathology.csv row 3 column YPT: "),
+        "{warned:?}"
+    );
+    let provenance_text = std::fs::read_to_string(out.join("provenance.json")).unwrap();
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    for text in [&provenance_text, &report] {
+        assert!(!text.contains(d.path().to_str().unwrap()));
+    }
 }
 
 /// A trial that codes its arms otherwise ("DNX" for the delayed nephrectomy) and dates the

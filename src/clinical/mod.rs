@@ -219,6 +219,21 @@ fn need(t: &TextTable, column: &'static str) -> Result<usize, ClinicalError> {
     })
 }
 
+/// A table's file name without its folders, for warnings: they are written into a pipeline's
+/// outputs (provenance.json, the report), where a site's path, which may name a person, must not
+/// be. Errors, which only the terminal shows, name the whole path.
+fn file_name(path: &std::path::Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// [`place`] with the file name only (for warnings, see [`file_name`]).
+fn place_in(t: &TextTable, row: usize, column: &str) -> String {
+    format!("{} row {} column {}", file_name(&t.path), row + 2, column)
+}
+
 fn place(t: &TextTable, row: usize, column: &str) -> String {
     format!("{} row {} column {}", t.path.display(), row + 2, column)
 }
@@ -576,7 +591,7 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         if let Some(why) = conflict {
             warnings.push(format!(
                 "{}: {id}: {why}; PCR left empty (unknown)",
-                place(&path, r, "YPT")
+                place_in(&path, r, "YPT")
             ));
         }
         let findings = Pathology {
@@ -685,7 +700,7 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
             warnings.push(format!(
                 "{}: PARAMCD {p:?} cannot name a column (upper-case letters, digits, _): its \
                  records are left out",
-                adtte.path.display()
+                file_name(&adtte.path)
             ));
         }
     }
@@ -696,7 +711,7 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
                 "{}: no PARAMCD {p:?} record, so {p}_MONTHS and {p}_EVENT are empty (ADTTE's \
                  parameters: {}; each has its own columns, e.g. analyze --time X_MONTHS --event \
                  X_EVENT, or [analysis] time and event)",
-                adtte.path.display(),
+                file_name(&adtte.path),
                 if others.is_empty() {
                     "none".to_string()
                 } else {
