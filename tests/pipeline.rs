@@ -756,6 +756,60 @@ fn shards_merge_into_what_a_single_run_writes() {
     assert!(merge_err(&[&s1, &single]).contains("not a finished"));
 }
 
+/// Shards de-identified with two keys (the key file replaced between two array tasks; the config
+/// is the same) are refused by `merge`, which names the two key ids: their pseudonyms and date
+/// shifts would not agree. Before, this was checked by a unit test of the key-id comparison only.
+#[test]
+fn shards_of_two_keys_are_not_merged() {
+    let d = tempfile::tempdir().unwrap();
+    let cohort = d.path().join("cohort");
+    phantom(&cohort, "2", "3", &[]);
+    let key = d.path().join("key.bin");
+    std::fs::copy(cohort.join("key.bin"), &key).unwrap();
+    let cfg = config(
+        d.path(),
+        &format!(
+            "[output]\ndir = \"{}\"\n[input]\ndicom = \"{}\"\nmasks = \"{}\"\n\
+             [deid]\nkey = \"{}\"\nsubjects = \"{}\"\n",
+            d.path().join("unused").display(),
+            cohort.join("site-export").display(),
+            cohort.join("masks").display(),
+            key.display(),
+            cohort.join("clinical/subject_map.csv").display(),
+        ),
+    );
+    let shard = |i: &str, out: &Path| {
+        let o = ancilla(&[
+            "run",
+            cfg.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--shard",
+            i,
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let (s1, s2) = (d.path().join("s1"), d.path().join("s2"));
+    shard("1/2", &s1);
+    std::fs::write(&key, [7u8; 32]).unwrap();
+    shard("2/2", &s2);
+    let merged = d.path().join("merged");
+    let o = ancilla(&[
+        "merge",
+        s1.to_str().unwrap(),
+        s2.to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_ne!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("the shards were de-identified with different keys (key ids "),
+        "{err}"
+    );
+    assert!(!merged.join("deid").exists() && !merged.join("analysis").exists());
+}
+
 fn config_error(body: &str) -> String {
     let d = tempfile::tempdir().unwrap();
     let cfg = config(d.path(), body);

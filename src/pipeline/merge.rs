@@ -344,7 +344,19 @@ fn assemble(shards: &[(PathBuf, Manifest)], out: &Path) -> Result<(), PipelineEr
     let p = out.join("inventory.json");
     crate::atomic::write_bytes(&p, &inv).map_err(io_err(&p))?;
 
-    // Per-subject trees: each subject from the one shard that owns it.
+    let reports = |rel: &str| -> Result<Vec<Value>, PipelineError> {
+        shards
+            .iter()
+            .map(|(d, _)| d.join(rel))
+            .filter(|p| p.is_file())
+            .map(|p| read_json(&p))
+            .collect()
+    };
+    // Everything that refuses a merge is checked before a subject is linked in, so a refused
+    // merge leaves no partial release: one key, and each subject from one shard.
+    let deid = reports("deid/deid-report.json")?;
+    let key_id = one_key_id(&deid)?;
+    let mut owners: Vec<(&str, BTreeMap<String, PathBuf>)> = Vec::new();
     for part in ["deid", "nifti"] {
         let mut owner: BTreeMap<String, PathBuf> = BTreeMap::new();
         for (d, _) in shards {
@@ -360,21 +372,21 @@ fn assemble(shards: &[(PathBuf, Manifest)], out: &Path) -> Result<(), PipelineEr
                         d.display()
                     )));
                 }
-                link_tree(&e.path(), &out.join(part).join(&name), &|_: &Path| false)?;
             }
         }
+        owners.push((part, owner));
     }
-    let reports = |rel: &str| -> Result<Vec<Value>, PipelineError> {
-        shards
-            .iter()
-            .map(|(d, _)| d.join(rel))
-            .filter(|p| p.is_file())
-            .map(|p| read_json(&p))
-            .collect()
-    };
-    let deid = reports("deid/deid-report.json")?;
+    // Per-subject trees: each subject from the one shard that owns it.
+    for (part, owner) in &owners {
+        for (name, d) in owner {
+            link_tree(
+                &d.join(part).join(name),
+                &out.join(part).join(name),
+                &|_: &Path| false,
+            )?;
+        }
+    }
     if !deid.is_empty() {
-        let key_id = one_key_id(&deid)?;
         write_json(
             &out.join("deid/deid-report.json"),
             &merge_deid_reports(&deid),
