@@ -27,6 +27,24 @@ fn demo(dir: &Path, out: &Path, subjects: usize) -> PathBuf {
 
 /// A one-subject demo run (seed 3) into `dir/name`, with `extra` config lines: its output
 /// folder and log. The run must succeed.
+/// The config (`dir/p.toml`) of a run of the phantom cohort at `cohort` as a site's export into
+/// `out`: [input] its DICOM tree and masks, [deid] its key and subject map, then `extra` lines
+/// (more [deid] keys, or other sections).
+fn input_config(dir: &Path, cohort: &Path, out: &Path, extra: &str) -> PathBuf {
+    config(
+        dir,
+        &format!(
+            "[output]\ndir = \"{}\"\n[input]\ndicom = \"{}\"\nmasks = \"{}\"\n\
+             [deid]\nkey = \"{}\"\nsubjects = \"{}\"\n{extra}",
+            out.display(),
+            cohort.join("site-export").display(),
+            cohort.join("masks").display(),
+            cohort.join("key.bin").display(),
+            cohort.join("clinical/subject_map.csv").display(),
+        ),
+    )
+}
+
 fn one_subject_run(dir: &Path, name: &str, extra: &str) -> (PathBuf, String) {
     let out = dir.join(name);
     let cfg = config(
@@ -357,17 +375,13 @@ fn labels_that_mark_no_voxel_are_reported() {
     let d = tempfile::tempdir().unwrap();
     let (cohort, out) = (d.path().join("cohort"), d.path().join("out"));
     phantom(&cohort, "3", "3", &[]);
-    let cfg = config(
+    let cfg = input_config(
         d.path(),
+        &cohort,
+        &out,
         &format!(
-            "[output]\ndir = \"{}\"\n[input]\ndicom = \"{}\"\nmasks = \"{}\"\n\
-             [deid]\nkey = \"{}\"\nsubjects = \"{}\"\nsite_log = \"{}\"\n",
-            out.display(),
-            cohort.join("site-export").display(),
-            cohort.join("masks").display(),
-            cohort.join("key.bin").display(),
-            cohort.join("clinical/subject_map.csv").display(),
-            d.path().join("site-log.tsv").display(),
+            "site_log = \"{}\"\n",
+            d.path().join("site-log.tsv").display()
         ),
     );
     let o = ancilla(&["run", cfg.to_str().unwrap()]);
@@ -764,20 +778,7 @@ fn shards_of_two_keys_are_not_merged() {
     let d = tempfile::tempdir().unwrap();
     let cohort = d.path().join("cohort");
     phantom(&cohort, "2", "3", &[]);
-    let key = d.path().join("key.bin");
-    std::fs::copy(cohort.join("key.bin"), &key).unwrap();
-    let cfg = config(
-        d.path(),
-        &format!(
-            "[output]\ndir = \"{}\"\n[input]\ndicom = \"{}\"\nmasks = \"{}\"\n\
-             [deid]\nkey = \"{}\"\nsubjects = \"{}\"\n",
-            d.path().join("unused").display(),
-            cohort.join("site-export").display(),
-            cohort.join("masks").display(),
-            key.display(),
-            cohort.join("clinical/subject_map.csv").display(),
-        ),
-    );
+    let cfg = input_config(d.path(), &cohort, &d.path().join("unused"), "");
     let shard = |i: &str, out: &Path| {
         let o = ancilla(&[
             "run",
@@ -791,7 +792,7 @@ fn shards_of_two_keys_are_not_merged() {
     };
     let (s1, s2) = (d.path().join("s1"), d.path().join("s2"));
     shard("1/2", &s1);
-    std::fs::write(&key, [7u8; 32]).unwrap();
+    std::fs::write(cohort.join("key.bin"), [7u8; 32]).unwrap();
     shard("2/2", &s2);
     let merged = d.path().join("merged");
     let o = ancilla(&[
@@ -900,22 +901,11 @@ fn missing_or_conflicting_input_is_refused() {
     );
 }
 
-/// A run of the phantom cohort at `cohort` as a site's export ([input], [deid] with its key and
-/// map) into `dir/name`, with `clinical` as the [clinical] section's lines. The run must succeed.
+/// A run of the phantom cohort at `cohort` as a site's export into `dir/name`, with `clinical`
+/// as the [clinical] section's lines. The run must succeed.
 fn input_run(dir: &Path, cohort: &Path, name: &str, clinical: &str) -> PathBuf {
     let out = dir.join(name);
-    let cfg = config(
-        dir,
-        &format!(
-            "[output]\ndir = \"{}\"\n[input]\ndicom = \"{}\"\nmasks = \"{}\"\n\
-             [deid]\nkey = \"{}\"\nsubjects = \"{}\"\n[clinical]\n{clinical}",
-            out.display(),
-            cohort.join("site-export").display(),
-            cohort.join("masks").display(),
-            cohort.join("key.bin").display(),
-            cohort.join("clinical/subject_map.csv").display(),
-        ),
-    );
+    let cfg = input_config(dir, cohort, &out, &format!("[clinical]\n{clinical}"));
     let o = ancilla(&["run", cfg.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     out
@@ -1121,17 +1111,7 @@ fn output_inside_the_input_is_refused_by_convert_deid_and_run() {
     refused(&["convert", &s(&input), "--out", &s(&inside.join(".."))]);
     let args = deid_args(&cohort, &inside, &[]);
     refused(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    let cfg = config(
-        d.path(),
-        &format!(
-            "[output]\ndir = \"{}\"\n[input]\ndicom = \"{}\"\nmasks = \"{}\"\n[deid]\nkey = \"{}\"\nsubjects = \"{}\"\n",
-            inside.display(),
-            input.display(),
-            cohort.join("masks").display(),
-            cohort.join("key.bin").display(),
-            cohort.join("clinical/subject_map.csv").display()
-        ),
-    );
+    let cfg = input_config(d.path(), &cohort, &inside, "");
     refused(&["run", &s(&cfg)]);
     assert_eq!(
         ancilla::ingest::walk::walk(std::slice::from_ref(&input)).files,
@@ -1284,16 +1264,11 @@ fn a_study_without_an_adc_series_gets_adc_fitted_from_its_dwi() {
         .join(first["series_dirs"]["adc"].as_str().unwrap());
     std::fs::remove_dir_all(adc_dir).unwrap();
     let out = dir.join("out");
-    let cfg = config(
+    let cfg = input_config(
         dir,
-        &format!(
-            "[output]\ndir = \"{}\"\n[input]\ndicom = \"{}\"\nmasks = \"{}\"\n[deid]\nkey = \"{}\"\nsubjects = \"{}\"\n[rois]\nlabels = {{ 1 = \"tumor\", 2 = \"kidney\" }}\n",
-            s(&out),
-            s(&ph.join("site-export")),
-            s(&ph.join("masks")),
-            s(&ph.join("key.bin")),
-            s(&ph.join("clinical/subject_map.csv")),
-        ),
+        &ph,
+        &out,
+        "[rois]\nlabels = { 1 = \"tumor\", 2 = \"kidney\" }\n",
     );
     let o = ancilla(&["run", &s(&cfg), "--quiet"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
