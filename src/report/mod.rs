@@ -12,8 +12,6 @@ use std::path::{Path, PathBuf};
 pub enum ReportError {
     #[error(transparent)]
     Stats(#[from] crate::stats::StatsError),
-    #[error("{path}: {reason}")]
-    Read { path: PathBuf, reason: String },
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
@@ -37,44 +35,33 @@ pub fn analyze_command(
     opts: &crate::stats::AnalyzeOptions,
     quiet: bool,
 ) -> Result<(), ReportError> {
-    crate::stats::analyze(opts)?;
-    analysis_report(&opts.out, &opts.table)?;
+    let analysis = crate::stats::analyze(opts)?;
+    analysis_report(&opts.out, &analysis)?;
     if !quiet {
-        let stats: serde_json::Value = std::fs::read(opts.out.join("stats.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
+        let ep = &analysis.stats["endpoint"];
         eprintln!(
             "analyze: {} features, n = {}, {} events → {} (stats.json, summary.md, report.html)",
-            stats["features"].as_array().map_or(0, Vec::len),
-            stats["endpoint"]["n"],
-            stats["endpoint"]["events"],
+            analysis.stats["features"].as_array().map_or(0, Vec::len),
+            ep["n"],
+            ep["events"],
             opts.out.display()
         );
     }
     Ok(())
 }
 
-/// `report.html` of `ancilla analyze TABLE --out DIR` (DESIGN: statistics + report.html): the
-/// statistics `analyze` wrote into `out` (`stats.json`) with the table they came from: the
-/// Kaplan–Meier curve, the forest plot, the ROC curve and the feature table. The flow counts the
-/// table's subjects and those with the endpoint; there is no QC gallery (the images and masks are
-/// `ancilla run`'s). Returns the page's path.
-pub fn analysis_report(out: &Path, table: &Path) -> Result<PathBuf, ReportError> {
-    let stats_path = out.join("stats.json");
-    let read_err = |path: &Path, reason: String| ReportError::Read {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let text =
-        std::fs::read_to_string(&stats_path).map_err(|e| read_err(&stats_path, e.to_string()))?;
-    let stats: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| read_err(&stats_path, e.to_string()))?;
-    let t =
-        crate::clinical::tables::TextTable::read(table).map_err(|e| read_err(table, e.reason))?;
-    let ep = &stats["endpoint"];
+/// `report.html` of `ancilla analyze TABLE --out DIR` (DESIGN: statistics + report.html), into
+/// `out`: the statistics of `analysis` with the table they came from: the Kaplan–Meier curve, the
+/// forest plot, the ROC curve and the feature table. The flow counts the table's subjects and
+/// those with the endpoint; there is no QC gallery (the images and masks are `ancilla run`'s).
+/// Returns the page's path.
+pub fn analysis_report(
+    out: &Path,
+    analysis: &crate::stats::Analysis,
+) -> Result<PathBuf, ReportError> {
+    let ep = &analysis.stats["endpoint"];
     let counts = vec![
-        ("subjects in the table".to_string(), t.rows.len()),
+        ("subjects in the table".to_string(), analysis.rows.len()),
         (
             format!(
                 "with {} and {}",
@@ -86,9 +73,9 @@ pub fn analysis_report(out: &Path, table: &Path) -> Result<PathBuf, ReportError>
     ];
     let page = html::render(&html::ReportData {
         title: "ancilla — analysis report",
-        stats: &stats,
-        header: &t.header,
-        rows: &t.rows,
+        stats: &analysis.stats,
+        header: &analysis.header,
+        rows: &analysis.rows,
         counts: &counts,
         warnings: &[],
         qc: &[],

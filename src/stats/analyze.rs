@@ -68,6 +68,14 @@ pub struct AnalyzeOptions {
     pub cutoffs: BTreeMap<String, f64>,
 }
 
+/// What [`analyze`] wrote (`stats.json`) and the table it read, for a report of it.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub stats: Value,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
 /// Parse `NAME=VALUE` cut-offs (`--cutoff pt_tumor_stat_max=10`).
 pub fn parse_cutoffs(specs: &[String]) -> Result<BTreeMap<String, f64>, StatsError> {
     let mut m = BTreeMap::new();
@@ -226,7 +234,7 @@ fn num(x: f64) -> Value {
 }
 
 /// Run the analysis and write `stats.json` and `summary.md` into `opts.out`.
-pub fn analyze(opts: &AnalyzeOptions) -> Result<(), StatsError> {
+pub fn analyze(opts: &AnalyzeOptions) -> Result<Analysis, StatsError> {
     let table = Table::read(&opts.table)?;
     let time = table.required_numeric(&opts.time)?;
     let event = table.required_numeric(&opts.event)?;
@@ -345,7 +353,11 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<(), StatsError> {
     let md_path = opts.out.join("summary.md");
     crate::atomic::write_bytes(&md_path, summary(&stats).as_bytes())
         .map_err(write_err(md_path.clone()))?;
-    Ok(())
+    Ok(Analysis {
+        stats,
+        header: table.header,
+        rows: table.rows,
+    })
 }
 
 fn km_json(curve: &km::KaplanMeier) -> Value {
@@ -626,7 +638,7 @@ mod tests {
             ci: km::CiMethod::LogLog,
             cutoffs: BTreeMap::new(),
         })
-        .map(|()| out)
+        .map(|_| out)
     }
 
     fn run(csv: &str) -> Result<PathBuf, StatsError> {

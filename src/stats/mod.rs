@@ -17,4 +17,4 @@ mod lifelines_reference;
 #[cfg(test)]
 mod properties;
 
-pub use analyze::{analyze, parse_cutoffs, AnalyzeOptions, StatsError};
+pub use analyze::{analyze, parse_cutoffs, Analysis, AnalyzeOptions, StatsError};
