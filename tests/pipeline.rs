@@ -1082,7 +1082,7 @@ fn arm_code_and_procedures_table_from_the_config() {
     assert!(b.rows.iter().all(|r| !r[days].is_empty()));
     let html = std::fs::read_to_string(other.join("report.html")).unwrap();
     assert!(
-        html.contains("arm DNX <b>"),
+        html.contains("arm DNX <b>") && html.contains("linked (arm DNX, analysed)"),
         "the flow counts the arm by its code"
     );
 }

@@ -11,9 +11,9 @@ use crate::roi;
 use crate::volume::assemble;
 
 /// Features of every subject's PET (SUVbw, PET mask), T2 and ADC (MR mask) of a de-identified
-/// tree into `out` (long CSV, the same as Parquet beside it, dictionary). One subject per core at a time (its series in
-/// parallel), so memory does not grow with the cohort; rows grouped by subject in USUBJID order
-/// (the order a merge of shards gives too). Returns the row count and the problems met.
+/// tree into `out` (long CSV, the same as Parquet beside it, dictionary). One subject per core at
+/// a time (its series in parallel), so memory does not grow with the cohort; rows grouped by
+/// subject in USUBJID order (the order a merge of shards gives too). Returns the row count and the problems met.
 pub fn features(
     input: &Path,
     nifti: &Path,
@@ -406,8 +406,9 @@ pub fn report(
         },
     );
     counts.push(("with features".to_string(), with_features.len()));
+    let arm = adsl.map_or("A", |(_, arm)| arm);
     counts.push((
-        "linked (arm A, analysed)".to_string(),
+        format!("linked (arm {arm}, analysed)"),
         with_feature_values(&t),
     ));
     let warnings = grouped_warnings(rejected);
