@@ -106,13 +106,11 @@ pub fn write_parquet(
 ) -> Result<(), crate::clinical::tables::TableError> {
     let header = HEADER.map(String::from);
     let numeric = HEADER.map(|h| h == "value");
-    let rows: Vec<Vec<String>> = rows.iter().map(|r| cells(r).to_vec()).collect();
-    crate::clinical::tables::write_parquet_groups(
-        out,
-        &header,
-        &numeric,
-        rows.chunks(PARQUET_GROUP_ROWS).map(|g| Ok(g.to_vec())),
-    )
+    // Each group's cells made as it is written: never the whole table as text at once.
+    let groups = rows
+        .chunks(PARQUET_GROUP_ROWS)
+        .map(|g| Ok(g.iter().map(|r| cells(r).to_vec()).collect()));
+    crate::clinical::tables::write_parquet_groups(out, &header, &numeric, groups)
 }
 
 /// Rows per Parquet row group of the long table: a few MB of cells at a time, so writing it does
