@@ -503,6 +503,55 @@ fn compressed_transfer_syntaxes_decode_to_known_values() {
     }
 }
 
+/// 12-bit lossy JPEG (JPEG Extended, process 4), which dicom-rs and dcm2niix do not decode,
+/// gives the stored values DCMTK's dcmdjpeg and libjpeg-turbo 3.1.3 give for the same files
+/// (test-data/transfer-syntaxes/make_jpeg12.py), within the one grey level their integer inverse
+/// DCT rounds differently, and the series' analytic values within what the quality-90 encoding
+/// lost.
+#[test]
+fn twelve_bit_lossy_jpeg_decodes_as_dcmtk_and_libjpeg_turbo_do() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/transfer-syntaxes");
+    for (dir, reference) in [
+        ("jpeg-extended-12", "dcmtk-decoded.u16"),
+        ("jpeg-extended-12-turbo", "turbo-decoded.u16"),
+    ] {
+        let vols = load_series_dir(&root.join(dir)).unwrap_or_else(|e| panic!("{dir}: {e}"));
+        let v = &vols[0].volume;
+        assert_eq!(v.dims(), [3, 48, 64], "{dir}");
+        let bytes = std::fs::read(root.join(dir).join(reference)).unwrap();
+        let expect: Vec<f32> = bytes
+            .chunks(2)
+            .map(|b| f32::from(u16::from_le_bytes([b[0], b[1]])))
+            .collect();
+        let (mut worst, mut off) = (0.0f32, 0);
+        for (x, e) in v.data.iter().zip(&expect) {
+            worst = worst.max((x - e).abs());
+            off += usize::from(x != e);
+        }
+        assert!(worst <= 1.0, "{dir}: {worst} grey levels from {reference}");
+        // A decoder that rounded differently everywhere would be a different decoder.
+        assert!(off * 20 < expect.len(), "{dir}: {off} samples differ");
+        assert!(
+            expect.iter().any(|x| *x > 2000.0),
+            "{dir}: 12-bit values expected"
+        );
+    }
+    // libjpeg-turbo's stream holds the analytic values, 10 grey levels lost at most.
+    let vols = load_series_dir(&root.join("jpeg-extended-12-turbo")).unwrap();
+    for ((k, r, c), x) in vols[0].volume.data.indexed_iter() {
+        let square = if (10..26).contains(&r) && (20..41).contains(&c) {
+            800
+        } else {
+            0
+        };
+        let expect = (13 * (40 * k + 2 * r + c + 10) + square) as f32;
+        assert!(
+            (x - expect).abs() <= 11.0,
+            "slice {k} row {r} column {c}: {x} vs {expect}"
+        );
+    }
+}
+
 /// A signed JPEG-LS series (12 of 16 bits, two's complement in the stream, as CharLS encodes
 /// it) comes back negative where it is: v − 150 exactly (test-data/transfer-syntaxes).
 #[test]
@@ -521,7 +570,21 @@ fn signed_jpeg_ls_keeps_its_negative_values() {
 /// decodes or is reported (pure_jpegls runs behind a guard, the rest is ancilla's own checks).
 #[test]
 fn damaged_jpeg_ls_files_are_reported_not_panicked_on() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/transfer-syntaxes/jpeg-ls");
+    damaged_files_are_reported_not_panicked_on("jpeg-ls");
+}
+
+/// The same for 12-bit lossy JPEG, whose decoder is ancilla's own (`volume::jpeg12`).
+#[test]
+fn damaged_12_bit_jpeg_files_are_reported_not_panicked_on() {
+    damaged_files_are_reported_not_panicked_on("jpeg-extended-12-turbo");
+}
+
+/// Truncations and bit flips of the first file of a transfer-syntax fixture, each scanned and
+/// built into volumes: some must decode and some be refused, none panic.
+fn damaged_files_are_reported_not_panicked_on(fixture: &str) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("test-data/transfer-syntaxes")
+        .join(fixture);
     let bytes = std::fs::read(root.join("0.dcm")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (mut decoded, mut refused) = (0, 0);

@@ -4,11 +4,12 @@
 //!
 //! Submodules: `nifti_io` (NIfTI-1 read/write with sform + qform in RAS, dcm2niix's layout),
 //! `assemble` (DICOM series → volumes: slice ordering, geometry checks, splitting, rescale),
-//! `pixels` (pixel-data decoding with the fallbacks dicom-rs lacks), `reorient` (axes permuted
+//! `pixels` (pixel-data decoding with the fallbacks dicom-rs lacks; `jpeg12` is one of them), `reorient` (axes permuted
 //! and reversed, world positions kept: dcm2niix's rotation of 3D acquisitions).
 
 pub mod assemble;
 pub mod bvec;
+pub mod jpeg12;
 pub mod nifti_io;
 pub mod nifti_read;
 pub mod nifti_write;

@@ -1,8 +1,9 @@
 //! Pixel-data decoding (PS3.5 section 8): native (uncompressed) data read straight from the
 //! element bytes — 8, 16 and 32 bits, signed or unsigned with Bits Stored honoured, Float and
 //! Double Float Pixel Data — and encapsulated syntaxes (PS3.5 A.4) through dicom-pixeldata (RLE,
-//! JPEG baseline/extended/lossless, JPEG 2000 via openjp2) or, for JPEG-LS (ITU-T T.87, PS3.5
-//! A.4.3), through pure_jpegls. Values are stored values, not rescaled.
+//! JPEG baseline/extended/lossless, JPEG 2000 via openjp2), for JPEG-LS (ITU-T T.87, PS3.5
+//! A.4.3) through pure_jpegls, and for 12-bit lossy JPEG (T.81 process 4) through `jpeg12`.
+//! Values are stored values, not rescaled.
 
 use dicom_core::value::{DicomValueType, PrimitiveValue, Value};
 use dicom_dictionary_std::tags;
@@ -83,6 +84,8 @@ pub fn decode_frames(
         decode_native(obj, frames, n)
     } else if matches!(ts.as_str(), JPEG_LS_LOSSLESS | JPEG_LS_NEAR_LOSSLESS) {
         jpeg_ls_frames(obj, frames, rows, cols, &ts)
+    } else if matches!(ts.as_str(), JPEG_BASELINE | JPEG_EXTENDED) && is_12_bit_dct(obj, frames) {
+        jpeg12_frames(obj, frames, rows, cols, &ts)
     } else {
         decode_encapsulated(obj, frames, &ts)
     }
@@ -280,6 +283,68 @@ fn short_fragments(found: usize, frame: u32) -> PixelError {
     }
 }
 
+/// Whether the first of `frames` is a 12-bit DCT stream (JPEG process 4), which dicom-rs's JPEG
+/// decoder refuses.
+fn is_12_bit_dct(obj: &DefaultDicomObject, frames: &[u32]) -> bool {
+    frames
+        .first()
+        .and_then(|&f| frame_stream(obj, f).ok())
+        .is_some_and(|s| crate::volume::jpeg12::dct_precision(&s) == Some(12))
+}
+
+/// Stored values of 12-bit lossy JPEG frames (JPEG Extended, process 4) through ancilla's own
+/// decoder (`jpeg12`), read as native 16-bit words with Bits Stored and Pixel Representation
+/// honoured, as the JPEG-LS frames are.
+fn jpeg12_frames(
+    obj: &DefaultDicomObject,
+    frames: &[u32],
+    rows: usize,
+    cols: usize,
+    ts: &str,
+) -> Result<Vec<Vec<f32>>, PixelError> {
+    let error = |message: String| PixelError::Decode {
+        syntax: ts.to_string(),
+        message,
+    };
+    let bits = int_of(obj, tags::BITS_ALLOCATED).unwrap_or(16);
+    if bits != 16 {
+        return Err(PixelError::Unsupported(format!(
+            "12-bit JPEG image with BitsAllocated {bits} (16 expected)"
+        )));
+    }
+    let (stored, signed) = stored_and_sign(obj, 12);
+    frames
+        .iter()
+        .map(|&f| {
+            let stream = frame_stream(obj, f)?;
+            let image = crate::volume::jpeg12::decode(&stream, cols, rows)
+                .map_err(|e| error(format!("frame {f}: {e}")))?;
+            words_as_stored(&image.samples, stored, signed)
+        })
+        .collect()
+}
+
+/// Bits Stored (`default` when absent, at most 16) and whether Pixel Representation is signed, of
+/// a grey-scale image whose decoder gives 16-bit words.
+fn stored_and_sign(obj: &DefaultDicomObject, default: i64) -> (i64, bool) {
+    let stored = int_of(obj, tags::BITS_STORED)
+        .unwrap_or(default)
+        .clamp(1, 16);
+    (
+        stored,
+        int_of(obj, tags::PIXEL_REPRESENTATION).unwrap_or(0) == 1,
+    )
+}
+
+/// A decoder's 16-bit words read as native Pixel Data: the `stored` low bits, sign-extended when
+/// `signed` (two's complement in the stream, PS3.5 A.4.3).
+fn words_as_stored(words: &[u16], stored: i64, signed: bool) -> Result<Vec<f32>, PixelError> {
+    let bytes: Vec<u8> = words.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let mut out = vec![0.0; words.len()];
+    native_frame_into(&bytes, 16, stored, signed, 0, &mut out)?;
+    Ok(out)
+}
+
 const JPEG_LS_LOSSLESS: &str = "1.2.840.10008.1.2.4.80";
 const JPEG_LS_NEAR_LOSSLESS: &str = "1.2.840.10008.1.2.4.81";
 
@@ -305,8 +370,7 @@ fn jpeg_ls_frames(
             "JPEG-LS image with BitsAllocated {bits} (8 or 16 expected)"
         )));
     }
-    let stored = int_of(obj, tags::BITS_STORED).unwrap_or(bits).clamp(1, 16);
-    let signed = int_of(obj, tags::PIXEL_REPRESENTATION).unwrap_or(0) == 1;
+    let (stored, signed) = stored_and_sign(obj, bits);
     let (w, h) = (
         u32::try_from(cols).map_err(|_| error(format!("{cols} columns")))?,
         u32::try_from(rows).map_err(|_| error(format!("{rows} rows")))?,
@@ -329,10 +393,7 @@ fn jpeg_ls_frames(
                     samples.len()
                 )));
             }
-            let bytes: Vec<u8> = samples.iter().flat_map(|x| x.to_le_bytes()).collect();
-            let mut out = vec![0.0; samples.len()];
-            native_frame_into(&bytes, 16, stored, signed, 0, &mut out)?;
-            Ok(out)
+            words_as_stored(&samples, stored, signed)
         })
         .collect()
 }
