@@ -552,6 +552,35 @@ fn twelve_bit_lossy_jpeg_decodes_as_dcmtk_and_libjpeg_turbo_do() {
     }
 }
 
+/// From the command line: `ancilla convert` of the DCMTK-encoded 12-bit series converts it (it
+/// was "not converted: pixel decoding failed"), its NIfTI within a grey level of dcmdjpeg's.
+#[test]
+fn convert_writes_12_bit_lossy_jpeg_series() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/transfer-syntaxes");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("nifti");
+    convert(&root.join("jpeg-extended-12"), &out);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("convert-report.json")).unwrap())
+            .unwrap();
+    let converted = report["converted"].as_array().unwrap();
+    assert_eq!(converted.len(), 1, "{report}");
+    let nifti = out.join(converted[0]["nifti"].as_str().unwrap());
+    let v = ancilla::volume::nifti_io::read_volume(&nifti).unwrap();
+    let bytes = std::fs::read(root.join("jpeg-extended-12/dcmtk-decoded.u16")).unwrap();
+    assert_eq!(v.data.len() * 2, bytes.len());
+    // The file keeps dcm2niix's layout, rows flipped; the .u16 file is in DICOM's order.
+    assert_eq!(v.dims(), [3, 48, 64]);
+    for ((k, r, c), x) in v.data.indexed_iter() {
+        let at = 2 * ((k * 48 + (47 - r)) * 64 + c);
+        let e = f32::from(u16::from_le_bytes([bytes[at], bytes[at + 1]]));
+        assert!(
+            (x - e).abs() <= 1.0,
+            "slice {k} row {r} column {c}: {x} vs dcmdjpeg's {e}"
+        );
+    }
+}
+
 /// A signed JPEG-LS series (12 of 16 bits, two's complement in the stream, as CharLS encodes
 /// it) comes back negative where it is: v − 150 exactly (test-data/transfer-syntaxes).
 #[test]
