@@ -518,11 +518,7 @@ fn twelve_bit_lossy_jpeg_decodes_as_dcmtk_and_libjpeg_turbo_do() {
         let vols = load_series_dir(&root.join(dir)).unwrap_or_else(|e| panic!("{dir}: {e}"));
         let v = &vols[0].volume;
         assert_eq!(v.dims(), [3, 48, 64], "{dir}");
-        let bytes = std::fs::read(root.join(dir).join(reference)).unwrap();
-        let expect: Vec<f32> = bytes
-            .chunks(2)
-            .map(|b| f32::from(u16::from_le_bytes([b[0], b[1]])))
-            .collect();
+        let expect = reference_values(&root.join(dir).join(reference));
         let (mut worst, mut off) = (0.0f32, 0);
         for (x, e) in v.data.iter().zip(&expect) {
             worst = worst.max((x - e).abs());
@@ -552,6 +548,16 @@ fn twelve_bit_lossy_jpeg_decodes_as_dcmtk_and_libjpeg_turbo_do() {
     }
 }
 
+/// The stored values another decoder gave for a fixture (`.u16`: raw little-endian uint16,
+/// slice, row, column order; test-data/transfer-syntaxes/make_jpeg12.py).
+fn reference_values(path: &Path) -> Vec<f32> {
+    let bytes = std::fs::read(path).unwrap();
+    bytes
+        .chunks(2)
+        .map(|b| f32::from(u16::from_le_bytes([b[0], b[1]])))
+        .collect()
+}
+
 /// From the command line: `ancilla convert` of the DCMTK-encoded 12-bit series converts it (it
 /// was "not converted: pixel decoding failed"), its NIfTI within a grey level of dcmdjpeg's.
 #[test]
@@ -567,13 +573,12 @@ fn convert_writes_12_bit_lossy_jpeg_series() {
     assert_eq!(converted.len(), 1, "{report}");
     let nifti = out.join(converted[0]["nifti"].as_str().unwrap());
     let v = ancilla::volume::nifti_io::read_volume(&nifti).unwrap();
-    let bytes = std::fs::read(root.join("jpeg-extended-12/dcmtk-decoded.u16")).unwrap();
-    assert_eq!(v.data.len() * 2, bytes.len());
+    let expect = reference_values(&root.join("jpeg-extended-12/dcmtk-decoded.u16"));
+    assert_eq!(v.data.len(), expect.len());
     // The file keeps dcm2niix's layout, rows flipped; the .u16 file is in DICOM's order.
     assert_eq!(v.dims(), [3, 48, 64]);
     for ((k, r, c), x) in v.data.indexed_iter() {
-        let at = 2 * ((k * 48 + (47 - r)) * 64 + c);
-        let e = f32::from(u16::from_le_bytes([bytes[at], bytes[at + 1]]));
+        let e = expect[(k * 48 + (47 - r)) * 64 + c];
         assert!(
             (x - e).abs() <= 1.0,
             "slice {k} row {r} column {c}: {x} vs dcmdjpeg's {e}"

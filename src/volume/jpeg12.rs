@@ -46,22 +46,63 @@ const ZIGZAG: [usize; 64] = [
 /// SOF before its scan or is not JPEG. Lossless frames (SOF3, SOF7, SOF11, SOF15) answer `None`:
 /// their precision is another decoder's business.
 pub fn dct_precision(stream: &[u8]) -> Option<u8> {
-    if stream.get(..2) != Some(&[0xFF, 0xD8]) {
-        return None;
-    }
-    let mut at = 2;
-    loop {
-        let (marker, after) = next_marker(stream, at).ok()?;
+    for seg in Segments::new(stream).ok()? {
+        let (marker, payload, _) = seg.ok()?;
         match marker {
+            0xC3 | 0xC7 | 0xCB | 0xCF => return None,
             0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
-                if matches!(marker, 0xC3 | 0xC7 | 0xCB | 0xCF) {
-                    return None;
-                }
-                return segment(stream, after).ok()?.0.first().copied();
+                return payload.first().copied()
             }
-            0xDA | 0xD9 => return None,
-            _ => at = segment(stream, after).ok()?.1,
+            0xDA => return None,
+            _ => {}
         }
+    }
+    None
+}
+
+/// The marker segments of a stream from after its SOI (T.81 B.1.1.2): each marker with its
+/// payload (empty for the standalone RSTn and TEM) and the position after it, up to and including
+/// the first SOS or EOI. The first error ends the walk.
+struct Segments<'a> {
+    stream: &'a [u8],
+    at: usize,
+    done: bool,
+}
+
+impl<'a> Segments<'a> {
+    fn new(stream: &'a [u8]) -> Result<Self, Jpeg12Error> {
+        if stream.get(..2) != Some(&[0xFF, 0xD8]) {
+            return Err(Jpeg12Error::NoSoi);
+        }
+        Ok(Segments {
+            stream,
+            at: 2,
+            done: false,
+        })
+    }
+
+    fn step(&mut self) -> Result<(u8, &'a [u8], usize), Jpeg12Error> {
+        let (marker, after) = next_marker(self.stream, self.at)?;
+        let (payload, end) = match marker {
+            0xD0..=0xD9 | 0x01 => (&self.stream[after..after], after),
+            _ => segment(self.stream, after)?,
+        };
+        self.done = matches!(marker, 0xDA | 0xD9);
+        self.at = end;
+        Ok((marker, payload, end))
+    }
+}
+
+impl<'a> Iterator for Segments<'a> {
+    type Item = Result<(u8, &'a [u8], usize), Jpeg12Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let r = self.step();
+        self.done |= r.is_err();
+        Some(r)
     }
 }
 
@@ -348,23 +389,15 @@ fn process_name(marker: u8) -> &'static str {
 /// whose frame must be `width × height` (the DICOM Columns and Rows: checked before any sample
 /// buffer is made, so a damaged header cannot ask for gigabytes).
 pub fn decode(stream: &[u8], width: usize, height: usize) -> Result<Image, Jpeg12Error> {
-    if stream.get(..2) != Some(&[0xFF, 0xD8]) {
-        return Err(Jpeg12Error::NoSoi);
-    }
-    let mut quant: [Option<[u16; 64]>; 4] = [None; 4];
-    let mut dc: [Option<Huffman>; 4] = [None, None, None, None];
-    let mut ac: [Option<Huffman>; 4] = [None, None, None, None];
-    let mut restart = 0usize;
+    let mut t = Tables::default();
     let mut frame: Option<Frame> = None;
-    let mut at = 2;
-    loop {
-        let (marker, after) = next_marker(stream, at)?;
+    for seg in Segments::new(stream)? {
+        let (marker, p, end) = seg?;
         match marker {
             0xC0 | 0xC1 => {
                 if frame.is_some() {
                     return Err(Jpeg12Error::Malformed("two frame headers".into()));
                 }
-                let (p, next) = segment(stream, after)?;
                 let f = parse_frame(p)?;
                 if (f.width, f.height) != (width, height) {
                     return Err(Jpeg12Error::Malformed(format!(
@@ -373,7 +406,6 @@ pub fn decode(stream: &[u8], width: usize, height: usize) -> Result<Image, Jpeg1
                     )));
                 }
                 frame = Some(f);
-                at = next;
             }
             0xC2 | 0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => {
                 return Err(Jpeg12Error::Unsupported(format!(
@@ -382,115 +414,137 @@ pub fn decode(stream: &[u8], width: usize, height: usize) -> Result<Image, Jpeg1
                     marker - 0xC0
                 )))
             }
-            0xDB => {
-                let (mut p, next) = segment(stream, after)?;
-                while let Some((&pq_tq, rest)) = p.split_first() {
-                    let (pq, tq) = (pq_tq >> 4, usize::from(pq_tq & 15));
-                    let size = match pq {
-                        0 => 64,
-                        1 => 128,
-                        _ => {
-                            return Err(Jpeg12Error::Malformed(format!(
-                                "quantisation table precision {pq}"
-                            )))
-                        }
-                    };
-                    let body = rest
-                        .get(..size)
-                        .ok_or(Jpeg12Error::Truncated("a quantisation table"))?;
-                    let slot = quant.get_mut(tq).ok_or_else(|| {
-                        Jpeg12Error::Malformed(format!("quantisation table {tq}"))
-                    })?;
-                    let mut q = [0u16; 64];
-                    for (k, v) in q.iter_mut().enumerate() {
-                        *v = if pq == 0 {
-                            u16::from(body[k])
-                        } else {
-                            u16::from_be_bytes([body[2 * k], body[2 * k + 1]])
-                        };
-                    }
-                    *slot = Some(q);
-                    p = &rest[size..];
-                }
-                at = next;
-            }
-            0xC4 => {
-                let (mut p, next) = segment(stream, after)?;
-                while let Some((&tc_th, rest)) = p.split_first() {
-                    let counts = rest
-                        .get(..16)
-                        .ok_or(Jpeg12Error::Truncated("a Huffman table"))?;
-                    let n: usize = counts.iter().map(|c| usize::from(*c)).sum();
-                    let values = rest
-                        .get(16..16 + n)
-                        .ok_or(Jpeg12Error::Truncated("a Huffman table"))?;
-                    let table = Huffman::new(counts, values.to_vec())?;
-                    let th = usize::from(tc_th & 15);
-                    let slot = match tc_th >> 4 {
-                        0 => dc.get_mut(th),
-                        1 => ac.get_mut(th),
-                        _ => None,
-                    }
-                    .ok_or_else(|| {
-                        Jpeg12Error::Malformed(format!("Huffman table class/id 0x{tc_th:02X}"))
-                    })?;
-                    *slot = Some(table);
-                    p = &rest[16 + n..];
-                }
-                at = next;
-            }
+            0xDB => t.read_quantisation(p)?,
+            0xC4 => t.read_huffman(p)?,
             0xDD => {
-                let (p, next) = segment(stream, after)?;
                 let ri = p
                     .get(..2)
                     .ok_or(Jpeg12Error::Truncated("the restart interval"))?;
-                restart = usize::from(u16::from_be_bytes([ri[0], ri[1]]));
-                at = next;
+                t.restart = usize::from(u16::from_be_bytes([ri[0], ri[1]]));
             }
             0xDA => {
                 let f = frame.as_ref().ok_or_else(|| {
                     Jpeg12Error::Malformed("a scan before the frame header".into())
                 })?;
-                let (p, data_at) = segment(stream, after)?;
-                if p.len() < 6 || p[0] != 1 {
-                    return Err(Jpeg12Error::Unsupported(format!(
-                        "a scan of {} components (one expected)",
-                        p.first().copied().unwrap_or(0)
-                    )));
-                }
-                if p[1] != f.component {
-                    return Err(Jpeg12Error::Malformed(format!(
-                        "the scan's component {} is not the frame's ({})",
-                        p[1], f.component
-                    )));
-                }
-                if (p[3], p[4], p[5]) != (0, 63, 0) {
-                    return Err(Jpeg12Error::Malformed(format!(
-                        "sequential scan with spectral selection {}..{} and approximation 0x{:02X}",
-                        p[3], p[4], p[5]
-                    )));
-                }
-                let (td, ta) = (usize::from(p[2] >> 4), usize::from(p[2] & 15));
+                let (td, ta) = scan_tables(p, f)?;
                 let missing = |what: String| Jpeg12Error::Malformed(format!("no {what}"));
-                let dc = dc
-                    .get(td)
-                    .and_then(Option::as_ref)
+                let dc = t.dc[td]
+                    .as_ref()
                     .ok_or_else(|| missing(format!("DC Huffman table {td}")))?;
-                let ac = ac
-                    .get(ta)
-                    .and_then(Option::as_ref)
+                let ac = t.ac[ta]
+                    .as_ref()
                     .ok_or_else(|| missing(format!("AC Huffman table {ta}")))?;
-                let q = quant[f.table]
+                let q = t.quant[f.table]
                     .as_ref()
                     .ok_or_else(|| missing(format!("quantisation table {}", f.table)))?;
-                return scan(stream, data_at, f, dc, ac, q, restart);
+                return scan(stream, end, f, dc, ac, q, t.restart);
             }
             0xD9 => return Err(Jpeg12Error::Malformed("EOI before any scan".into())),
             0xD8 => return Err(Jpeg12Error::Malformed("a second SOI".into())),
-            0xD0..=0xD7 | 0x01 => at = after,
-            _ => at = segment(stream, after)?.1,
+            _ => {}
         }
     }
+    Err(Jpeg12Error::Truncated("the marker segments"))
+}
+
+/// The tables and restart interval the segments before the scan define.
+#[derive(Default)]
+struct Tables {
+    quant: [Option<[u16; 64]>; 4],
+    dc: [Option<Huffman>; 4],
+    ac: [Option<Huffman>; 4],
+    restart: usize,
+}
+
+impl Tables {
+    /// A DQT segment: one or more tables, 8- or 16-bit entries in zig-zag order (T.81 B.2.4.1).
+    fn read_quantisation(&mut self, mut p: &[u8]) -> Result<(), Jpeg12Error> {
+        while let Some((&pq_tq, rest)) = p.split_first() {
+            let (pq, tq) = (pq_tq >> 4, usize::from(pq_tq & 15));
+            let size = match pq {
+                0 => 64,
+                1 => 128,
+                _ => {
+                    return Err(Jpeg12Error::Malformed(format!(
+                        "quantisation table precision {pq}"
+                    )))
+                }
+            };
+            let body = rest
+                .get(..size)
+                .ok_or(Jpeg12Error::Truncated("a quantisation table"))?;
+            let slot = self
+                .quant
+                .get_mut(tq)
+                .ok_or_else(|| Jpeg12Error::Malformed(format!("quantisation table {tq}")))?;
+            let mut q = [0u16; 64];
+            for (k, v) in q.iter_mut().enumerate() {
+                *v = if pq == 0 {
+                    u16::from(body[k])
+                } else {
+                    u16::from_be_bytes([body[2 * k], body[2 * k + 1]])
+                };
+            }
+            *slot = Some(q);
+            p = &rest[size..];
+        }
+        Ok(())
+    }
+
+    /// A DHT segment: one or more tables, each its class and id, 16 counts and the values
+    /// (T.81 B.2.4.2).
+    fn read_huffman(&mut self, mut p: &[u8]) -> Result<(), Jpeg12Error> {
+        while let Some((&tc_th, rest)) = p.split_first() {
+            let counts = rest
+                .get(..16)
+                .ok_or(Jpeg12Error::Truncated("a Huffman table"))?;
+            let n: usize = counts.iter().map(|c| usize::from(*c)).sum();
+            let values = rest
+                .get(16..16 + n)
+                .ok_or(Jpeg12Error::Truncated("a Huffman table"))?;
+            let th = usize::from(tc_th & 15);
+            let slot = match tc_th >> 4 {
+                0 => self.dc.get_mut(th),
+                1 => self.ac.get_mut(th),
+                _ => None,
+            }
+            .ok_or_else(|| {
+                Jpeg12Error::Malformed(format!("Huffman table class/id 0x{tc_th:02X}"))
+            })?;
+            *slot = Some(Huffman::new(counts, values.to_vec())?);
+            p = &rest[16 + n..];
+        }
+        Ok(())
+    }
+}
+
+/// The scan header (T.81 B.2.3) of frame `f`'s one component: its DC and AC table ids (0 to 3).
+fn scan_tables(p: &[u8], f: &Frame) -> Result<(usize, usize), Jpeg12Error> {
+    if p.len() < 6 || p[0] != 1 {
+        return Err(Jpeg12Error::Unsupported(format!(
+            "a scan of {} components (one expected)",
+            p.first().copied().unwrap_or(0)
+        )));
+    }
+    if p[1] != f.component {
+        return Err(Jpeg12Error::Malformed(format!(
+            "the scan's component {} is not the frame's ({})",
+            p[1], f.component
+        )));
+    }
+    if (p[3], p[4], p[5]) != (0, 63, 0) {
+        return Err(Jpeg12Error::Malformed(format!(
+            "sequential scan with spectral selection {}..{} and approximation 0x{:02X}",
+            p[3], p[4], p[5]
+        )));
+    }
+    let (td, ta) = (usize::from(p[2] >> 4), usize::from(p[2] & 15));
+    if td > 3 || ta > 3 {
+        return Err(Jpeg12Error::Malformed(format!(
+            "Huffman tables {td} and {ta} (0 to 3 allowed)"
+        )));
+    }
+    Ok((td, ta))
 }
 
 /// The one scan's blocks, left to right and top to bottom (a one-component scan is not

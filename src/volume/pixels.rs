@@ -84,7 +84,7 @@ pub fn decode_frames(
         decode_native(obj, frames, n)
     } else if matches!(ts.as_str(), JPEG_LS_LOSSLESS | JPEG_LS_NEAR_LOSSLESS) {
         jpeg_ls_frames(obj, frames, rows, cols, &ts)
-    } else if matches!(ts.as_str(), JPEG_BASELINE | JPEG_EXTENDED) && is_12_bit_dct(obj, frames) {
+    } else if matches!(ts.as_str(), JPEG_BASELINE | JPEG_EXTENDED) && is_12_bit_dct(obj) {
         jpeg12_frames(obj, frames, rows, cols, &ts)
     } else {
         decode_encapsulated(obj, frames, &ts)
@@ -283,13 +283,17 @@ fn short_fragments(found: usize, frame: u32) -> PixelError {
     }
 }
 
-/// Whether the first of `frames` is a 12-bit DCT stream (JPEG process 4), which dicom-rs's JPEG
-/// decoder refuses.
-fn is_12_bit_dct(obj: &DefaultDicomObject, frames: &[u32]) -> bool {
-    frames
-        .first()
-        .and_then(|&f| frame_stream(obj, f).ok())
-        .is_some_and(|s| crate::volume::jpeg12::dct_precision(&s) == Some(12))
+/// Whether the image's JPEG stream is 12-bit DCT (JPEG process 4), which dicom-rs's JPEG decoder
+/// refuses. Read from the first fragment, where frame 0's headers are (every frame of a file has
+/// the same Bits Stored), without gathering a frame's fragments.
+fn is_12_bit_dct(obj: &DefaultDicomObject) -> bool {
+    match obj.get(tags::PIXEL_DATA).map(|e| e.value()) {
+        Some(Value::PixelSequence(seq)) => seq
+            .fragments()
+            .first()
+            .is_some_and(|f| crate::volume::jpeg12::dct_precision(f) == Some(12)),
+        _ => false,
+    }
 }
 
 /// Stored values of 12-bit lossy JPEG frames (JPEG Extended, process 4) through ancilla's own
