@@ -773,6 +773,8 @@ fn shards_merge_into_what_a_single_run_writes() {
 /// Shards de-identified with two keys (the key file replaced between two array tasks; the config
 /// is the same) are refused by `merge`, which names the two key ids: their pseudonyms and date
 /// shifts would not agree. Before, this was checked by a unit test of the key-id comparison only.
+/// A refused merge changes nothing under its output folder: a fresh one gets no file (it got the
+/// inventory before), and an earlier merge there is kept whole (its trees were deleted before).
 #[test]
 fn shards_of_two_keys_are_not_merged() {
     let d = tempfile::tempdir().unwrap();
@@ -790,25 +792,61 @@ fn shards_of_two_keys_are_not_merged() {
         ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     };
-    let (s1, s2) = (d.path().join("s1"), d.path().join("s2"));
-    shard("1/2", &s1);
-    std::fs::write(cohort.join("key.bin"), [7u8; 32]).unwrap();
-    shard("2/2", &s2);
-    let merged = d.path().join("merged");
-    let o = ancilla(&[
-        "merge",
-        s1.to_str().unwrap(),
-        s2.to_str().unwrap(),
-        "--out",
-        merged.to_str().unwrap(),
-    ]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_ne!(o.status.code(), Some(0), "{err}");
-    assert!(
-        err.contains("the shards were de-identified with different keys (key ids "),
-        "{err}"
+    let merge = |a: &Path, b: &Path, out: &Path| {
+        ancilla(&[
+            "merge",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let (s1, s2, s2_other_key) = (
+        d.path().join("s1"),
+        d.path().join("s2"),
+        d.path().join("s2k"),
     );
-    assert!(!merged.join("deid").exists() && !merged.join("analysis").exists());
+    shard("1/2", &s1);
+    shard("2/2", &s2);
+    let earlier = d.path().join("earlier");
+    let o = merge(&s1, &s2, &earlier);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::write(cohort.join("key.bin"), [7u8; 32]).unwrap();
+    shard("2/2", &s2_other_key);
+    // Every file of a tree with its bytes, provenance and stamps included.
+    let files = |dir: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        let mut v = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for p in std::fs::read_dir(&d).unwrap().flatten().map(|e| e.path()) {
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    let bytes = std::fs::read(&p).unwrap();
+                    v.push((p.strip_prefix(dir).unwrap().to_path_buf(), bytes));
+                }
+            }
+        }
+        v.sort();
+        v
+    };
+    let before = files(&earlier);
+    assert!(before.iter().any(|(p, _)| p.starts_with("deid")));
+    for out in [d.path().join("merged"), earlier.clone()] {
+        let o = merge(&s1, &s2_other_key, &out);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("the shards were de-identified with different keys (key ids "),
+            "{err}"
+        );
+    }
+    let fresh = files(&d.path().join("merged"));
+    assert!(fresh.is_empty(), "a refused merge wrote {:?}", fresh[0].0);
+    assert!(
+        files(&earlier) == before,
+        "a refused merge changed an earlier merge"
+    );
 }
 
 fn config_error(body: &str) -> String {

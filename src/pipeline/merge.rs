@@ -278,24 +278,118 @@ fn merge_feature_tables(tables: &[String]) -> Result<String, PipelineError> {
     Ok(out)
 }
 
-/// Merge the shards' CSV file `rel` (subject in the first column) into `out/rel`; false when no
-/// shard has it.
-fn merge_csv(shards: &[(PathBuf, Manifest)], rel: &str, out: &Path) -> Result<bool, PipelineError> {
+/// What a merge writes, gathered and checked before anything under the output folder changes:
+/// a refused merge (shards of another input, two keys, a subject in two shards, tables that do
+/// not fit together) leaves that folder as it was, an earlier merge included.
+struct Assembly {
+    /// The scan's inventory, the same in every shard.
+    inventory: Vec<u8>,
+    /// The de-identification reports of the shards, and the one key id they name.
+    deid: Vec<Value>,
+    key_id: Option<String>,
+    /// For the per-subject trees ("deid", "nifti"): each subject's owning shard.
+    owners: Vec<(&'static str, BTreeMap<String, PathBuf>)>,
+    convert: Option<ConvertReport>,
+    features: Option<MergedFeatures>,
+}
+
+/// The features stage's tables, merged.
+struct MergedFeatures {
+    table: String,
+    imaging: Option<String>,
+    problems: Value,
+}
+
+/// The shards' CSV file `rel` (subject in the first column) merged; None when no shard has it.
+fn merged_csv(shards: &[(PathBuf, Manifest)], rel: &str) -> Result<Option<String>, PipelineError> {
     let tables: Vec<String> = shards
         .iter()
         .filter_map(|(d, _)| std::fs::read_to_string(d.join(rel)).ok())
         .collect();
     if tables.is_empty() {
-        return Ok(false);
+        return Ok(None);
     }
-    let merged = merge_feature_tables(&tables)?;
-    let p = out.join(rel);
-    crate::atomic::write_bytes(&p, merged.as_bytes()).map_err(io_err(&p))?;
-    Ok(true)
+    merge_feature_tables(&tables).map(Some)
 }
 
-/// Files of the per-subject stages, assembled from the shards.
+/// Everything `write_assembly` writes, read from the shards and checked.
+fn gather(shards: &[(PathBuf, Manifest)]) -> Result<Assembly, PipelineError> {
+    let first = &shards[0].0;
+    // The scan covers the whole input in every shard: one inventory, the same in all.
+    let inventory = std::fs::read(first.join("inventory.json")).map_err(io_err(first))?;
+    for (d, _) in &shards[1..] {
+        if std::fs::read(d.join("inventory.json")).ok().as_deref() != Some(&inventory[..]) {
+            return Err(merge_err(format!(
+                "{} scanned another input than {}",
+                d.display(),
+                first.display()
+            )));
+        }
+    }
+    let reports = |rel: &str| -> Result<Vec<Value>, PipelineError> {
+        shards
+            .iter()
+            .map(|(d, _)| d.join(rel))
+            .filter(|p| p.is_file())
+            .map(|p| read_json(&p))
+            .collect()
+    };
+    let deid = reports("deid/deid-report.json")?;
+    let key_id = one_key_id(&deid)?;
+    let mut owners = Vec::new();
+    for part in ["deid", "nifti"] {
+        let mut owner: BTreeMap<String, PathBuf> = BTreeMap::new();
+        for (d, _) in shards {
+            let Ok(rd) = std::fs::read_dir(d.join(part)) else {
+                continue;
+            };
+            for e in rd.flatten().filter(|e| e.path().is_dir()) {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if let Some(prev) = owner.insert(name.clone(), d.clone()) {
+                    return Err(merge_err(format!(
+                        "subject {name} is in {} and in {}",
+                        prev.display(),
+                        d.display()
+                    )));
+                }
+            }
+        }
+        owners.push((part, owner));
+    }
+    let conv = reports("nifti/convert-report.json")?;
+    let convert = match conv.is_empty() {
+        true => None,
+        false => Some(merge_convert_reports(&conv)?),
+    };
+    let features = match merged_csv(shards, "features/features.csv")? {
+        None => None,
+        Some(table) => {
+            let mut problems: Vec<Value> = reports("features/problems.json")?
+                .into_iter()
+                .flat_map(|v| v.as_array().cloned().unwrap_or_default())
+                .collect();
+            by_subject(&mut problems);
+            Some(MergedFeatures {
+                table,
+                // The imaging dates have the same layout (subject first).
+                imaging: merged_csv(shards, "features/imaging.csv")?,
+                problems: Value::Array(problems),
+            })
+        }
+    };
+    Ok(Assembly {
+        inventory,
+        deid,
+        key_id,
+        owners,
+        convert,
+        features,
+    })
+}
+
+/// The files of the per-subject stages, assembled from the shards (checked first: `gather`).
 fn assemble(shards: &[(PathBuf, Manifest)], out: &Path) -> Result<(), PipelineError> {
+    let a = gather(shards)?;
     for part in ["cohort", "deid", "nifti", "features"] {
         let p = out.join(part);
         if p.exists() {
@@ -330,54 +424,10 @@ fn assemble(shards: &[(PathBuf, Manifest)], out: &Path) -> Result<(), PipelineEr
             crate::atomic::write_bytes(&p, text.as_bytes()).map_err(io_err(&p))?;
         }
     }
-    // The scan covers the whole input in every shard: one inventory, the same in all.
-    let inv = std::fs::read(first.join("inventory.json")).map_err(io_err(first))?;
-    for (d, _) in &shards[1..] {
-        if std::fs::read(d.join("inventory.json")).ok().as_deref() != Some(&inv[..]) {
-            return Err(merge_err(format!(
-                "{} scanned another input than {}",
-                d.display(),
-                first.display()
-            )));
-        }
-    }
     let p = out.join("inventory.json");
-    crate::atomic::write_bytes(&p, &inv).map_err(io_err(&p))?;
-
-    let reports = |rel: &str| -> Result<Vec<Value>, PipelineError> {
-        shards
-            .iter()
-            .map(|(d, _)| d.join(rel))
-            .filter(|p| p.is_file())
-            .map(|p| read_json(&p))
-            .collect()
-    };
-    // Everything that refuses a merge is checked before a subject is linked in, so a refused
-    // merge leaves no partial release: one key, and each subject from one shard.
-    let deid = reports("deid/deid-report.json")?;
-    let key_id = one_key_id(&deid)?;
-    let mut owners: Vec<(&str, BTreeMap<String, PathBuf>)> = Vec::new();
-    for part in ["deid", "nifti"] {
-        let mut owner: BTreeMap<String, PathBuf> = BTreeMap::new();
-        for (d, _) in shards {
-            let Ok(rd) = std::fs::read_dir(d.join(part)) else {
-                continue;
-            };
-            for e in rd.flatten().filter(|e| e.path().is_dir()) {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if let Some(prev) = owner.insert(name.clone(), d.clone()) {
-                    return Err(merge_err(format!(
-                        "subject {name} is in {} and in {}",
-                        prev.display(),
-                        d.display()
-                    )));
-                }
-            }
-        }
-        owners.push((part, owner));
-    }
+    crate::atomic::write_bytes(&p, &a.inventory).map_err(io_err(&p))?;
     // Per-subject trees: each subject from the one shard that owns it.
-    for (part, owner) in &owners {
+    for (part, owner) in &a.owners {
         for (name, d) in owner {
             link_tree(
                 &d.join(part).join(name),
@@ -386,35 +436,32 @@ fn assemble(shards: &[(PathBuf, Manifest)], out: &Path) -> Result<(), PipelineEr
             )?;
         }
     }
-    if !deid.is_empty() {
+    if !a.deid.is_empty() {
         write_json(
             &out.join("deid/deid-report.json"),
-            &merge_deid_reports(&deid),
+            &merge_deid_reports(&a.deid),
         )?;
-        if let Some(id) = key_id {
+        if let Some(id) = &a.key_id {
             let dir = out.join("deid");
-            crate::deid::release_folder::mark_key(&dir, &id).map_err(io_err(&dir))?;
+            crate::deid::release_folder::mark_key(&dir, id).map_err(io_err(&dir))?;
         }
     }
-    let conv = reports("nifti/convert-report.json")?;
-    if !conv.is_empty() {
+    if let Some(conv) = &a.convert {
         let p = out.join("nifti/convert-report.json");
-        crate::atomic::write_json(&p, &merge_convert_reports(&conv)?).map_err(io_err(&p))?;
+        crate::atomic::write_json(&p, conv).map_err(io_err(&p))?;
     }
-    // Features: the long table, its problems, the dictionary.
-    if merge_csv(shards, "features/features.csv", out)? {
-        // The Parquet copy from the merged CSV (the bytes a single run writes).
+    // Features: the long table, its Parquet copy, problems, imaging dates, the dictionary.
+    if let Some(f) = &a.features {
         let csv = out.join("features/features.csv");
+        crate::atomic::write_bytes(&csv, f.table.as_bytes()).map_err(io_err(&csv))?;
+        // The Parquet copy from the merged CSV (the bytes a single run writes).
         crate::quant::table::csv_to_parquet(&csv, &csv.with_extension("parquet"))
             .map_err(|e| merge_err(e.to_string()))?;
-        let mut problems: Vec<Value> = reports("features/problems.json")?
-            .into_iter()
-            .flat_map(|v| v.as_array().cloned().unwrap_or_default())
-            .collect();
-        by_subject(&mut problems);
-        write_json(&out.join("features/problems.json"), &Value::Array(problems))?;
-        // The imaging dates have the same layout (subject first).
-        merge_csv(shards, "features/imaging.csv", out)?;
+        write_json(&out.join("features/problems.json"), &f.problems)?;
+        if let Some(imaging) = &f.imaging {
+            let p = out.join("features/imaging.csv");
+            crate::atomic::write_bytes(&p, imaging.as_bytes()).map_err(io_err(&p))?;
+        }
         let dict = first.join("features/features.dictionary.csv");
         if let Ok(bytes) = std::fs::read(&dict) {
             let p = out.join("features/features.dictionary.csv");
