@@ -119,6 +119,19 @@ pub const LOCK_NAME: &str = ".ancilla.lock";
 pub const KEY_ID_NAME: &str = ".ancilla-key-id";
 
 impl DirLock {
+    /// `acquire`, its error made a caller's own: `busy` with the message naming the process that
+    /// holds the lock, `other` with any other error (the folder cannot be made or written).
+    pub fn acquire_or<E>(
+        dir: &Path,
+        busy: impl FnOnce(String) -> E,
+        other: impl FnOnce(io::Error) -> E,
+    ) -> Result<DirLock, E> {
+        DirLock::acquire(dir).map_err(|e| match e.kind() {
+            io::ErrorKind::WouldBlock => busy(e.to_string()),
+            _ => other(e),
+        })
+    }
+
     /// Take the lock on `dir` (created if needed). `Err` names the PID that holds it.
     pub fn acquire(dir: &Path) -> io::Result<DirLock> {
         fs::create_dir_all(dir)?;

@@ -391,13 +391,11 @@ pub fn convert(
             crate::folders::inside_input_message(out, input),
         ));
     }
-    let _lock = crate::atomic::DirLock::acquire(out).map_err(|e| match e.kind() {
-        std::io::ErrorKind::WouldBlock => ConvertError::Busy(e.to_string()),
-        _ => ConvertError::Write {
+    let _lock =
+        crate::atomic::DirLock::acquire_or(out, ConvertError::Busy, |e| ConvertError::Write {
             path: out.to_path_buf(),
             message: e.to_string(),
-        },
-    })?;
+        })?;
     // What a killed earlier conversion left half-written.
     crate::atomic::remove_stale_temps(out);
     let inv = ingest::scan_paths_to_convert(&[input.to_path_buf()])?;

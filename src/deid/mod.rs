@@ -1103,12 +1103,11 @@ fn run_paths(
     }
     // One process writes the folder at a time (a second one's sweep below would delete the
     // first one's temporary files under way).
-    let _lock = crate::atomic::DirLock::acquire(&opts.out).map_err(|e| match e.kind() {
-        std::io::ErrorKind::WouldBlock => DeidError::Busy(e.to_string()),
-        _ => DeidError::Write {
+    let _lock = crate::atomic::DirLock::acquire_or(&opts.out, DeidError::Busy, |source| {
+        DeidError::Write {
             path: opts.out.clone(),
-            source: e,
-        },
+            source,
+        }
     })?;
     // A killed earlier run may have left temporary files; finished files are kept and skipped.
     crate::atomic::remove_stale_temps(&opts.out);

@@ -494,7 +494,7 @@ pub fn merge_command(shard_dirs: &[PathBuf], out: &Path, quiet: bool) -> Result<
         )));
     }
     {
-        let _lock = crate::atomic::DirLock::acquire(out).map_err(io_err(out))?;
+        let _lock = crate::atomic::DirLock::acquire_or(out, PipelineError::Busy, io_err(out))?;
         crate::atomic::remove_stale_temps(out);
         if !quiet {
             eprintln!("    merge: {} shards into {}", shards.len(), out.display());

@@ -376,12 +376,11 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
     // One run per output folder; then sweep what a killed run left half-written (temporary
     // siblings of any output, stamps included), so a rerun ends with exactly the outputs of an
     // uninterrupted run.
-    let _lock = crate::atomic::DirLock::acquire(&out_dir).map_err(|e| match e.kind() {
-        std::io::ErrorKind::WouldBlock => PipelineError::Busy(e.to_string()),
-        _ => PipelineError::Io {
+    let _lock = crate::atomic::DirLock::acquire_or(&out_dir, PipelineError::Busy, |source| {
+        PipelineError::Io {
             path: out_dir.clone(),
-            source: e,
-        },
+            source,
+        }
     })?;
     let swept = crate::atomic::remove_stale_temps(&out_dir);
     if swept > 0 && !quiet {
