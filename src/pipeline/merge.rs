@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use super::{config_digest, execute, Config, Mode, PipelineError};
+use super::{config_digest, execute, io_err, Config, Mode, PipelineError};
 // by_subject: a stable sort by `subject`, the order a single run gives.
 use crate::convert::{sort_by_subject as by_subject, ConvertReport};
 use crate::shard::Shard;
@@ -55,13 +55,6 @@ pub(super) fn write_manifest(
 
 fn merge_err(s: impl Into<String>) -> PipelineError {
     PipelineError::Merge(s.into())
-}
-
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PipelineError + '_ {
-    move |source| PipelineError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 fn read_manifest(dir: &Path) -> Result<Manifest, PipelineError> {
@@ -312,7 +305,7 @@ fn merged_csv(shards: &[(PathBuf, Manifest)], rel: &str) -> Result<Option<String
     merge_feature_tables(&tables).map(Some)
 }
 
-/// Everything `write_assembly` writes, read from the shards and checked.
+/// Everything `assemble` writes, read from the shards and checked.
 fn gather(shards: &[(PathBuf, Manifest)]) -> Result<Assembly, PipelineError> {
     let first = &shards[0].0;
     // The scan covers the whole input in every shard: one inventory, the same in all.

@@ -75,6 +75,14 @@ fn peak_rss_mb() -> Option<f64> {
     Some((kb / 1024.0 * 10.0).round() / 10.0)
 }
 
+/// An I/O error at `path` as the pipeline's error.
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PipelineError + '_ {
+    move |source| PipelineError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     let d = Sha256::digest(bytes);
     digests::hex(&d)
@@ -376,12 +384,8 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
     // One run per output folder; then sweep what a killed run left half-written (temporary
     // siblings of any output, stamps included), so a rerun ends with exactly the outputs of an
     // uninterrupted run.
-    let _lock = crate::atomic::DirLock::acquire_or(&out_dir, PipelineError::Busy, |source| {
-        PipelineError::Io {
-            path: out_dir.clone(),
-            source,
-        }
-    })?;
+    let _lock =
+        crate::atomic::DirLock::acquire_or(&out_dir, PipelineError::Busy, io_err(&out_dir))?;
     let swept = crate::atomic::remove_stale_temps(&out_dir);
     if swept > 0 && !quiet {
         eprintln!("      run: removed {swept} temporary file(s) left by an interrupted run");
