@@ -16,6 +16,7 @@ pub mod csv_text;
 pub mod datetime;
 pub mod deid;
 pub mod folders;
+pub mod hex;
 pub mod ingest;
 pub mod memory;
 pub mod phantom;

@@ -21,10 +21,7 @@ pub(crate) fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
 /// A public name of the key (16 hex digits of an HMAC of a fixed text): two releases made with
 /// one key have the same, releases of two keys differ; nothing of the key can be learnt from it.
 pub fn key_id(key: &[u8]) -> String {
-    hmac(key, &[b"ancilla release key id"])[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex::encode(&hmac(key, &[b"ancilla release key id"])[..8])
 }
 
 /// UIDs that name standard things (SOP classes, transfer syntaxes, coding schemes), not instances.

@@ -84,16 +84,7 @@ fn stat(path: &Path) -> Option<Stat> {
     }
 }
 
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(2 * bytes.len());
-    for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    s
-}
+pub use crate::hex::encode as hex;
 
 /// The bytes of lower- or upper-case hex; None for anything else.
 fn unhex(s: &str) -> Option<Vec<u8>> {

@@ -50,7 +50,7 @@ pub(super) fn write_manifest(
         subjects: subjects.iter().cloned().collect(),
     };
     let p = out.join(MANIFEST);
-    crate::atomic::write_json(&p, &m).map_err(|source| PipelineError::Io { path: p, source })
+    crate::atomic::write_json(&p, &m).map_err(io_err(&p))
 }
 
 fn merge_err(s: impl Into<String>) -> PipelineError {

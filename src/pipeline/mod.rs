@@ -159,12 +159,8 @@ impl Runner {
         let secs = t.elapsed().as_secs_f64();
         // A stage that left an output missing is not stamped: the next run tries it again.
         if let Some(fp) = outputs_fingerprint(&self.out, outputs) {
-            crate::atomic::write_bytes(&stamp, format!("{key}\n{fp}\n").as_bytes()).map_err(
-                |source| PipelineError::Io {
-                    path: stamp.clone(),
-                    source,
-                },
-            )?;
+            crate::atomic::write_bytes(&stamp, format!("{key}\n{fp}\n").as_bytes())
+                .map_err(io_err(&stamp))?;
         }
         if !self.quiet {
             eprintln!("{stage:>9}: {summary} ({secs:.2} s)");
@@ -584,10 +580,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
         warn(&mut warnings, quiet, "deid", why);
     }
     // A shard may own no subject at all: its later stages see an empty tree.
-    std::fs::create_dir_all(&deid_dir).map_err(|source| PipelineError::Io {
-        path: deid_dir.clone(),
-        source,
-    })?;
+    std::fs::create_dir_all(&deid_dir).map_err(io_err(&deid_dir))?;
     let deid_hash = tree_hash(&deid_dir, Some(&record("deid")));
 
     // Convert: NIfTI + sidecars (subjects named by USUBJID: the input is de-identified).
@@ -840,8 +833,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
         "total_seconds": started.elapsed().as_secs_f64(),
     });
     let p = out_dir.join("provenance.json");
-    write_provenance(&p, &provenance, &deid_dir, &record("deid"))
-        .map_err(|source| PipelineError::Io { path: p, source })?;
+    write_provenance(&p, &provenance, &deid_dir, &record("deid")).map_err(io_err(&p))?;
     if let Some(shard) = shard {
         // Written last: a shard folder without it is unfinished, and the merge refuses it.
         let owned = crate::deid::read_subject_map(&subject_map)
