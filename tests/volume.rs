@@ -2900,6 +2900,38 @@ fn colour_jpeg_without_a_colour_marker_is_decoded_as_rgb() {
     }
 }
 
+/// Regression: an uncompressed YBR_FULL_422 image (pydicom's `SC_ybr_full_422_uncompressed`:
+/// Y1 Y2 Cb Cr for each pair of pixels, 2 bytes a pixel) was rejected at scan because Pixel Data
+/// is shorter than 3 samples a pixel (dcm2niix refuses it too). It now converts to RGB, every
+/// sampled pixel equal to pydicom's (test-data/colour-ybr422); both pixels of a pair are checked,
+/// as the sample grid (every 3rd column) falls on even and odd columns.
+#[test]
+fn uncompressed_ybr_full_422_is_converted_to_rgb() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/colour-ybr422");
+    let reference: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures.join("pydicom_rgb.json")).unwrap())
+            .unwrap();
+    let name = "SC_ybr_full_422_uncompressed.dcm";
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("in")).unwrap();
+    std::fs::copy(fixtures.join(name), dir.path().join("in").join(name)).unwrap();
+    let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+    let (h, voxels) = rgb24_voxels(&nii[0]);
+    assert_eq!(&h.dim[..4], &[3, 100, 100, 1]);
+    let mut checked = 0;
+    for (r, row) in reference["rgb"].as_array().unwrap().iter().enumerate() {
+        for (c, rgb) in row.as_array().unwrap().iter().enumerate() {
+            let (dicom_row, column) = (3 * r, 3 * c);
+            // NIfTI row 99 − dicom_row holds DICOM row dicom_row (rows flipped).
+            let got = voxels[(99 - dicom_row) * 100 + column];
+            let want: Vec<u8> = serde_json::from_value(rgb.clone()).unwrap();
+            assert_eq!(got[..], want[..], "pixel ({dicom_row}, {column})");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 34 * 34);
+}
+
 /// A series of phase images only (a field map's phase difference, its own series on Siemens) is
 /// named `_ph` as dcm2niix names it, and its sidecar's ImageType gains the word PHASE as
 /// dcm2niix's does.

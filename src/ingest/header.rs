@@ -681,7 +681,14 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
     } else if has_float {
         true
     } else {
-        let expected = native_pixel_bytes(rows, columns, frames, samples_per_pixel, bits_allocated);
+        // Native YBR_FULL_422 stores two samples a pixel (Y Y Cb Cr for each pair, PS3.3
+        // C.7.6.3.1.2), though SamplesPerPixel says 3.
+        let subsampled = samples_per_pixel == 3
+            && !is_encapsulated(&ts)
+            && str_of(&obj, tags::PHOTOMETRIC_INTERPRETATION)
+                .is_some_and(|p| p.trim() == "YBR_FULL_422");
+        let stored_samples = if subsampled { 2 } else { samples_per_pixel };
+        let expected = native_pixel_bytes(rows, columns, frames, stored_samples, bits_allocated);
         match pixel_data_state(&mut file, len, &ts, expected, layout.pixel_data) {
             Ok(PixelState::Complete(at)) => {
                 pixel_offset = at;

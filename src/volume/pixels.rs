@@ -117,8 +117,8 @@ fn ybr_full_to_rgb(y: u8, cb: u8, cr: u8) -> [u8; 3] {
 /// Colour frames (three samples a pixel, 8 bits each) as packed voxels (`pack_rgb`): native
 /// data interleaved (PlanarConfiguration 0) or planar (1), in RGB or YBR_FULL; encapsulated data
 /// as the decoder gives it (interleaved RGB: JPEG and JPEG 2000 decoders undo the colour
-/// transform). Other layouts (16-bit samples, subsampled YBR_FULL_422 without compression) are
-/// refused with their reason: NIfTI's RGB24 holds 8 bits a sample.
+/// transform); native YBR_FULL_422 (chroma shared by each pair of pixels) as its pixels' RGB.
+/// 16-bit samples are refused with their reason: NIfTI's RGB24 holds 8 bits a sample.
 fn colour_frames(
     obj: &DefaultDicomObject,
     frames: &[u32],
@@ -166,9 +166,21 @@ fn colour_frames(
     let ybr = match photometric.trim() {
         "RGB" => false,
         "YBR_FULL" => true,
+        "YBR_FULL_422" => {
+            let columns = int_of(obj, tags::COLUMNS).unwrap_or(0);
+            if columns % 2 != 0 {
+                return Err(PixelError::Unsupported(format!(
+                    "YBR_FULL_422 image with {columns} columns (an even number expected: \
+                     each pair of pixels shares its Cb and Cr)"
+                )));
+            }
+            let bytes = native_bytes(obj)?;
+            return frames.iter().map(|&f| pairs_422(&bytes, f, n)).collect();
+        }
         other => {
             return Err(PixelError::Unsupported(format!(
-                "uncompressed colour image in PhotometricInterpretation {other} (RGB or YBR_FULL expected)"
+                "uncompressed colour image in PhotometricInterpretation {other} \
+                 (RGB, YBR_FULL or YBR_FULL_422 expected)"
             )))
         }
     };
@@ -480,6 +492,21 @@ fn planes(bytes: &[u8], frame: u32, n: usize, ybr: bool) -> Result<Vec<f32>, Pix
         .collect())
 }
 
+/// Frame `frame` (of `n` pixels, `n` even) of native YBR_FULL_422 data: for each horizontal pair
+/// of pixels, their two Y samples then the Cb and Cr they share (PS3.3 C.7.6.3.1.2), packed.
+fn pairs_422(bytes: &[u8], frame: u32, n: usize) -> Result<Vec<f32>, PixelError> {
+    let chunk = frame_bytes(bytes, frame, 2 * n)?;
+    Ok(chunk
+        .chunks_exact(4)
+        .flat_map(|p| {
+            [
+                packed([p[0], p[2], p[3]], true),
+                packed([p[1], p[2], p[3]], true),
+            ]
+        })
+        .collect())
+}
+
 fn packed(p: [u8; 3], ybr: bool) -> f32 {
     let [r, g, b] = if ybr {
         ybr_full_to_rgb(p[0], p[1], p[2])
@@ -676,6 +703,21 @@ mod tests {
         assert_eq!(ybr_full_to_rgb(29, 255, 107), [0, 0, 254]);
         // A grey has no chroma: Cb = Cr = 128.
         assert_eq!(ybr_full_to_rgb(97, 128, 128), [97, 97, 97]);
+    }
+
+    /// Two pairs of YBR_FULL_422 pixels (Y1 Y2 Cb Cr each): greys with no chroma keep their Y,
+    /// in order; a pair shares its chroma (pure red's Cb 85, Cr 255 from the test above).
+    #[test]
+    fn ybr_full_422_pairs_share_their_chroma() {
+        let bytes = [10, 200, 128, 128, 76, 76, 85, 255];
+        let rgb: Vec<[u8; 3]> = pairs_422(&bytes, 0, 4)
+            .unwrap()
+            .into_iter()
+            .map(unpack_rgb)
+            .collect();
+        assert_eq!(rgb, [[10; 3], [200; 3], [254, 0, 0], [254, 0, 0]]);
+        // The second frame of these bytes would need 8 more.
+        assert!(pairs_422(&bytes, 1, 4).is_err());
     }
 
     /// JPEG segments built by hand (ITU T.81 B.1): SOI, one segment, then SOS.
