@@ -2866,33 +2866,14 @@ fn volumes_whose_labels_collide_are_all_written() {
 /// the 2 grey levels lossy decoders may differ by.
 #[test]
 fn colour_jpeg_without_a_colour_marker_is_decoded_as_rgb() {
-    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/colour-jpeg");
-    let reference: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fixtures.join("pydicom_rgb.json")).unwrap())
-            .unwrap();
     for name in [
         "SC_jpeg_no_color_transform.dcm",
         "SC_jpeg_no_color_transform_2.dcm",
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("in")).unwrap();
-        std::fs::copy(fixtures.join(name), dir.path().join("in").join(name)).unwrap();
-        let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
-        let (h, voxels) = rgb24_voxels(&nii[0]);
+        let (reference, h, voxels) = convert_colour_fixture("colour-jpeg", name);
         assert_eq!(&h.dim[..4], &[3, 256, 256, 1], "{name}");
-        let expected = &reference[name]["rgb"];
-        let mut worst = 0;
-        for (r, row) in expected.as_array().unwrap().iter().enumerate() {
-            for (c, rgb) in row.as_array().unwrap().iter().enumerate() {
-                let (dicom_row, column) = (16 * r, 16 * c);
-                // NIfTI row 255 − dicom_row holds DICOM row dicom_row (rows flipped).
-                let got = voxels[(255 - dicom_row) * 256 + column];
-                for (s, want) in rgb.as_array().unwrap().iter().enumerate() {
-                    let d = (i64::from(got[s]) - want.as_i64().unwrap()).abs();
-                    worst = worst.max(d);
-                }
-            }
-        }
+        let (worst, checked) = worst_sample_difference(&reference[name]["rgb"], 16, &h, &voxels);
+        assert_eq!(checked, 16 * 16, "{name}");
         assert!(
             worst <= 2,
             "{name}: a sample differs from pydicom's by {worst}"
@@ -2903,33 +2884,61 @@ fn colour_jpeg_without_a_colour_marker_is_decoded_as_rgb() {
 /// Regression: an uncompressed YBR_FULL_422 image (pydicom's `SC_ybr_full_422_uncompressed`:
 /// Y1 Y2 Cb Cr for each pair of pixels, 2 bytes a pixel) was rejected at scan because Pixel Data
 /// is shorter than 3 samples a pixel (dcm2niix refuses it too). It now converts to RGB, every
-/// sampled pixel equal to pydicom's (test-data/colour-ybr422); both pixels of a pair are checked,
-/// as the sample grid (every 3rd column) falls on even and odd columns.
+/// sampled pixel equal to pydicom's (test-data/colour-ybr422). The second fixture has two
+/// different Y samples in each pair (pydicom's has equal ones); the sample grid (every 3rd
+/// column) falls on even and odd columns, so both pixels of a pair are checked.
 #[test]
 fn uncompressed_ybr_full_422_is_converted_to_rgb() {
-    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/colour-ybr422");
-    let reference: serde_json::Value =
+    for name in ["SC_ybr_full_422_uncompressed.dcm", "ybr422_distinct_y.dcm"] {
+        let (reference, h, voxels) = convert_colour_fixture("colour-ybr422", name);
+        assert_eq!(&h.dim[..4], &[3, 100, 100, 1], "{name}");
+        let (worst, checked) = worst_sample_difference(&reference[name]["rgb"], 3, &h, &voxels);
+        assert_eq!(checked, 34 * 34, "{name}");
+        assert_eq!(worst, 0, "{name}: a sample differs from pydicom's");
+    }
+}
+
+/// `name` of `test-data/FOLDER` converted alone: the folder's reference (`pydicom_rgb.json`),
+/// the NIfTI header and the RGB voxels.
+fn convert_colour_fixture(
+    folder: &str,
+    name: &str,
+) -> (serde_json::Value, nifti::NiftiHeader, Vec<[u8; 3]>) {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("test-data")
+        .join(folder);
+    let reference =
         serde_json::from_str(&std::fs::read_to_string(fixtures.join("pydicom_rgb.json")).unwrap())
             .unwrap();
-    let name = "SC_ybr_full_422_uncompressed.dcm";
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("in")).unwrap();
     std::fs::copy(fixtures.join(name), dir.path().join("in").join(name)).unwrap();
     let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
     let (h, voxels) = rgb24_voxels(&nii[0]);
-    assert_eq!(&h.dim[..4], &[3, 100, 100, 1]);
-    let mut checked = 0;
-    for (r, row) in reference["rgb"].as_array().unwrap().iter().enumerate() {
-        for (c, rgb) in row.as_array().unwrap().iter().enumerate() {
-            let (dicom_row, column) = (3 * r, 3 * c);
-            // NIfTI row 99 − dicom_row holds DICOM row dicom_row (rows flipped).
-            let got = voxels[(99 - dicom_row) * 100 + column];
-            let want: Vec<u8> = serde_json::from_value(rgb.clone()).unwrap();
-            assert_eq!(got[..], want[..], "pixel ({dicom_row}, {column})");
+    (reference, h, voxels)
+}
+
+/// The largest difference of a sample from pydicom's, where `rgb[r][c]` is DICOM pixel
+/// (every·r, every·c), and how many pixels were compared. NIfTI row rows − 1 − i holds DICOM
+/// row i (rows flipped).
+fn worst_sample_difference(
+    rgb: &serde_json::Value,
+    every: usize,
+    h: &nifti::NiftiHeader,
+    voxels: &[[u8; 3]],
+) -> (i64, usize) {
+    let (columns, rows) = (usize::from(h.dim[1]), usize::from(h.dim[2]));
+    let (mut worst, mut checked) = (0, 0);
+    for (r, row) in rgb.as_array().unwrap().iter().enumerate() {
+        for (c, want) in row.as_array().unwrap().iter().enumerate() {
+            let got = voxels[(rows - 1 - every * r) * columns + every * c];
+            for (s, want) in want.as_array().unwrap().iter().enumerate() {
+                worst = worst.max((i64::from(got[s]) - want.as_i64().unwrap()).abs());
+            }
             checked += 1;
         }
     }
-    assert_eq!(checked, 34 * 34);
+    (worst, checked)
 }
 
 /// A series of phase images only (a field map's phase difference, its own series on Siemens) is
