@@ -384,8 +384,10 @@ pub const HISTOGRAM: [(&str, &str, &str); 29] = [
     ("ih_kurt", "C3I7", "(excess) discretised intensity kurtosis"),
     ("ih_median", "WIFQ", "median discretised intensity"),
     ("ih_min", "1PR8", "minimum discretised intensity"),
-    ("ih_p10", "1PR8", "10th discretised intensity percentile"),
-    ("ih_p90", "GPMT", "90th discretised intensity percentile"),
+    // GPMT and OZ0C as in the IBSI reference manual (arXiv:1612.07003) and DICOM PS3.16 CID
+    // 7478; the online IBSI pages shift these two by one (1PR8 is the minimum's code).
+    ("ih_p10", "GPMT", "10th discretised intensity percentile"),
+    ("ih_p90", "OZ0C", "90th discretised intensity percentile"),
     ("ih_max", "3NCY", "maximum discretised intensity"),
     ("ih_mode", "AMMC", "intensity histogram mode"),
     (
@@ -579,6 +581,44 @@ mod tests {
             value,
             unit: "g/ml".into(),
         }
+    }
+
+    /// Regression: the dictionary gave the intensity histogram's 10th percentile the minimum's
+    /// code (1PR8) and its 90th percentile the 10th's (GPMT), copied from the online IBSI pages;
+    /// a code now names one feature, except the IVH's two parameterised ones (BC2M: volume at an
+    /// intensity fraction; GBPN: intensity at a volume fraction), and the percentiles carry
+    /// GPMT and OZ0C.
+    #[test]
+    fn each_ibsi_code_names_one_feature() {
+        let dir = tempfile::tempdir().unwrap();
+        write_dictionary(dir.path()).unwrap();
+        let text = std::fs::read_to_string(dir.path().join("features.dictionary.csv")).unwrap();
+        let mut by_code: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+            Default::default();
+        for r in csv::Reader::from_reader(text.as_bytes()).records() {
+            let r = r.unwrap();
+            let stem = r[0]
+                .trim_end_matches("_3D_comb")
+                .trim_end_matches("_3D_avg");
+            if !r[1].is_empty() {
+                by_code
+                    .entry(r[1].to_string())
+                    .or_default()
+                    .insert(stem.to_string());
+            }
+        }
+        let shared: Vec<_> = by_code.iter().filter(|(_, f)| f.len() > 1).collect();
+        let set = |names: &[&str]| names.iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            shared,
+            [
+                (&"BC2M".to_string(), &set(&["ivh_v10", "ivh_v90"])),
+                (&"GBPN".to_string(), &set(&["ivh_i10", "ivh_i90"])),
+            ]
+        );
+        assert_eq!(by_code["GPMT"], set(&["ih_p10"]));
+        assert_eq!(by_code["OZ0C"], set(&["ih_p90"]));
+        assert_eq!(by_code["1PR8"], set(&["ih_min"]));
     }
 
     /// The Parquet long table holds the CSV's cells (over several row groups), with `value` a
