@@ -1346,3 +1346,107 @@ fn a_study_without_an_adc_series_gets_adc_fitted_from_its_dwi() {
         .unwrap();
     assert!((median - true_adc).abs() / true_adc < 0.01, "{median}");
 }
+
+/// The PET feature rows of a run's `features.csv`: (subject, image, roi, feature) → value.
+fn pet_rows(out: &Path) -> std::collections::BTreeMap<[String; 4], String> {
+    let mut rows = std::collections::BTreeMap::new();
+    let mut r = csv::Reader::from_path(out.join("features/features.csv")).unwrap();
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        if &rec[1] == "pt" {
+            let key = [&rec[0], &rec[3], &rec[4], &rec[5]].map(str::to_string);
+            rows.insert(key, rec[6].to_string());
+        }
+    }
+    rows
+}
+
+/// Without [input] masks, a series is measured on the DICOM SEG of the export that shares its
+/// frame of reference (de-identified with the same key, so the two pseudonymous UIDs still
+/// match): the phantom's SEG is drawn on the PET label grid, so every PET value equals the
+/// label-map run's. The MR series, which no SEG or RTSTRUCT covers, are reported with their
+/// reason. With the SEG taken out of the export, the RTSTRUCT is used: its tumour is the label
+/// map's (analytic ball, 360-vertex contours) and it has no kidney.
+#[test]
+fn dicom_seg_or_rtstruct_of_the_export_stands_in_for_label_maps() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let cohort = dir.join("cohort");
+    phantom(&cohort, "2", "5", &["--dicom-rois"]);
+    let run = |out: &Path, export: &Path, masks: bool| {
+        let masks = if masks {
+            format!("masks = \"{}\"\n", cohort.join("masks").display())
+        } else {
+            String::new()
+        };
+        let cfg = config(
+            dir,
+            &format!(
+                "[output]\ndir = \"{}\"\n[input]\ndicom = \"{}\"\n{masks}\
+                 [deid]\nkey = \"{}\"\nsubjects = \"{}\"\n",
+                out.display(),
+                export.display(),
+                cohort.join("key.bin").display(),
+                cohort.join("clinical/subject_map.csv").display(),
+            ),
+        );
+        let o = ancilla(&["run", "--quiet", cfg.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let export = cohort.join("site-export");
+    run(&dir.join("with-masks"), &export, true);
+    run(&dir.join("with-seg"), &export, false);
+    let reference = pet_rows(&dir.join("with-masks"));
+    assert!(reference.len() > 100, "{}", reference.len());
+    assert_eq!(pet_rows(&dir.join("with-seg")), reference);
+    let problems = std::fs::read_to_string(dir.join("with-seg/features/problems.json")).unwrap();
+    let problems: Vec<serde_json::Value> = serde_json::from_str(&problems).unwrap();
+    let no_mask: Vec<&str> = problems
+        .iter()
+        .filter(|p| {
+            p["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("no ROI mask: neither")
+        })
+        .map(|p| p["series_kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(no_mask, ["t2", "adc", "t2", "adc"], "{problems:?}");
+
+    // The same export without its SEG series.
+    let truth = ground_truth(&cohort);
+    let rt_only = dir.join("rt-only");
+    copy_tree(&export, &rt_only);
+    for s in truth["subjects"].as_array().unwrap() {
+        let seg = rt_only.join(s["dicom_rois"]["seg"].as_str().unwrap());
+        std::fs::remove_dir_all(seg.parent().unwrap()).unwrap();
+    }
+    run(&dir.join("with-rtstruct"), &rt_only, false);
+    let from_rt = pet_rows(&dir.join("with-rtstruct"));
+    let volume = |rows: &std::collections::BTreeMap<[String; 4], String>, roi: &str| {
+        let v: Vec<&String> = rows
+            .iter()
+            .filter(|(k, _)| k[2] == roi && k[3] == "morph_vol_approx")
+            .map(|(_, v)| v)
+            .collect();
+        v.iter()
+            .map(|x| x.parse::<f64>().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(volume(&from_rt, "tumor").len(), 2);
+    assert_eq!(volume(&from_rt, "tumor"), volume(&reference, "tumor"));
+    assert!(volume(&from_rt, "kidney").is_empty());
+    assert_eq!(volume(&from_rt, "liver").len(), 2);
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy_tree(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}

@@ -56,7 +56,8 @@ fn yes() -> bool {
 pub struct InputSection {
     /// The site's DICOM export.
     pub dicom: PathBuf,
-    /// Folder of ROI masks: `<masks>/<USUBJID>/{pet,mr}_labels.nii.gz`.
+    /// Folder of ROI masks: `<masks>/<USUBJID>/{pet,mr}_labels.nii.gz`. A series without one is
+    /// measured on the DICOM SEG / RTSTRUCT of the export that shares its frame of reference.
     pub masks: Option<PathBuf>,
 }
 

@@ -602,68 +602,64 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
             .map_err(|e| e.to_string())
     })?;
 
-    // Features: per subject, PET (SUVbw), T2 and ADC with the ROI label maps.
+    // Features: per subject, PET (SUVbw), T2 and ADC with the ROI label maps, or else the DICOM
+    // SEG / RTSTRUCT of the export that shares a series' frame of reference.
     let features_path = out_dir.join("features").join("features.csv");
     let features_problems = out_dir.join("features").join("problems.json");
     let link_problems = out_dir.join("analysis").join("link-warnings.json");
-    let mut have_features = false;
-    match masks {
-        Some(masks) => {
-            let labels = cfg.rois.label_table();
-            for why in crate::quant::pet::missing_region_names(labels.values().map(String::as_str))
-            {
-                warn(&mut warnings, quiet, "features", why);
-            }
-            let pet_settings = crate::quant::FeatureSettings {
-                suv_thresholds: cfg.rois.mtv_suv_thresholds.clone(),
-                texture_bin_width: cfg.rois.texture_bin_width.clone(),
-            };
-            let key = sha256_hex(
-                format!(
-                    "features {build} {deid_hash} {convert_key} {} {:?} {:?} {:?}",
-                    tree_hash(&masks, None),
-                    labels,
-                    pet_settings.suv_thresholds,
-                    pet_settings.texture_bin_width
-                )
-                .as_bytes(),
-            );
-            let written = [
-                features_path.clone(),
-                features_path.with_extension("parquet"),
-                features_path.with_file_name("features.dictionary.csv"),
-                features_path.with_file_name("imaging.csv"),
-                features_problems.clone(),
-            ];
-            let written: Vec<&Path> = written.iter().map(PathBuf::as_path).collect();
-            runner.run("features", &key, &written, || {
-                stages::features(
-                    &deid_dir,
-                    &nifti_dir,
-                    &masks,
-                    &labels,
-                    &pet_settings,
-                    &features_path,
-                )
-                .and_then(|(rows, problems)| {
-                    write_problems(&features_problems, &problems)?;
-                    Ok(format!("{rows} feature rows"))
-                })
-            })?;
-            let (warned, failed): (Vec<Value>, Vec<Value>) = read_problems(&features_problems)
-                .into_iter()
-                .partition(|p| p["warning"] == true);
-            rejected.extend(failed);
-            warnings.extend(warned);
-            have_features = true;
-        }
-        None => runner.not_available("features", "no [input] masks given"),
+    let labels = cfg.rois.label_table();
+    for why in crate::quant::pet::missing_region_names(labels.values().map(String::as_str)) {
+        warn(&mut warnings, quiet, "features", why);
     }
+    let pet_settings = crate::quant::FeatureSettings {
+        suv_thresholds: cfg.rois.mtv_suv_thresholds.clone(),
+        texture_bin_width: cfg.rois.texture_bin_width.clone(),
+    };
+    let features_key = sha256_hex(
+        format!(
+            "features {build} {deid_hash} {convert_key} {} {:?} {:?} {:?}",
+            masks
+                .as_deref()
+                .map(|m| tree_hash(m, None))
+                .unwrap_or_default(),
+            labels,
+            pet_settings.suv_thresholds,
+            pet_settings.texture_bin_width
+        )
+        .as_bytes(),
+    );
+    let written = [
+        features_path.clone(),
+        features_path.with_extension("parquet"),
+        features_path.with_file_name("features.dictionary.csv"),
+        features_path.with_file_name("imaging.csv"),
+        features_problems.clone(),
+    ];
+    let written: Vec<&Path> = written.iter().map(PathBuf::as_path).collect();
+    runner.run("features", &features_key, &written, || {
+        stages::features(
+            &deid_dir,
+            &nifti_dir,
+            masks.as_deref(),
+            &labels,
+            &pet_settings,
+            &features_path,
+        )
+        .and_then(|(rows, problems)| {
+            write_problems(&features_problems, &problems)?;
+            Ok(format!("{rows} feature rows"))
+        })
+    })?;
+    let (warned, failed): (Vec<Value>, Vec<Value>) = read_problems(&features_problems)
+        .into_iter()
+        .partition(|p| p["warning"] == true);
+    rejected.extend(failed);
+    warnings.extend(warned);
 
     // Link and analyze.
     let table = out_dir.join("analysis").join("analysis_table.csv");
     let mut have_table = false;
-    match (&clinical, have_features && shard.is_none()) {
+    match (&clinical, shard.is_none()) {
         (Some((adsl, adtte, path)), true) => {
             let hash = |p: &PathBuf| sha256_hex(&std::fs::read(p).unwrap_or_default());
             let imaging_path = features_path.with_file_name("imaging.csv");

@@ -11,13 +11,15 @@ use crate::roi;
 use crate::volume::assemble;
 
 /// Features of every subject's PET (SUVbw, PET mask), T2 and ADC (MR mask) of a de-identified
-/// tree into `out` (long CSV, the same as Parquet beside it, dictionary). One subject per core at
+/// tree into `out`. A series' mask is its subject's NIfTI label map under `masks`
+/// (`<USUBJID>/pet_labels.nii.gz`, `mr_labels.nii.gz`), or else the one DICOM SEG (or else
+/// RTSTRUCT) of the subject's tree that shares the series' frame of reference (long CSV, the same as Parquet beside it, dictionary). One subject per core at
 /// a time (its series in parallel), so memory does not grow with the cohort; rows grouped by
 /// subject in USUBJID order (the order a merge of shards gives too). Returns the row count and the problems met.
 pub fn features(
     input: &Path,
     nifti: &Path,
-    masks: &Path,
+    masks: Option<&Path>,
     labels: &BTreeMap<u32, String>,
     pet: &quant::FeatureSettings,
     out: &Path,
@@ -77,7 +79,7 @@ fn study_date(s: &crate::ingest::Series) -> Option<String> {
 /// One image measured: its kind (`suvbw`, `t2`, ...), its mask's file name, the labels of the
 /// table that mark none of its voxels (number, name), and the mask's labels the table does not
 /// name.
-type Measured = (String, &'static str, Vec<(u32, String)>, Vec<u32>);
+type Measured = (String, String, Vec<(u32, String)>, Vec<u32>);
 
 /// One subject's feature rows, problems, (modality, shifted study date) of its analysed series,
 /// and the images measured.
@@ -116,7 +118,7 @@ fn subject_features(
     dir: &Path,
     input: &Path,
     nifti: &Path,
-    masks: &Path,
+    masks: Option<&Path>,
     labels: &BTreeMap<u32, String>,
     pet: &quant::FeatureSettings,
 ) -> Result<SubjectFeatures, String> {
@@ -180,7 +182,25 @@ fn subject_features(
             ));
         }
         let usubjid = &s.patient_id;
-        let mask = masks.join(usubjid).join(mask_name);
+        let problem = |why: String| json!({"stage": "features", "subject": usubjid, "series_kind": s.kind.as_str(), "reason": crate::redact::input_root(&why, input)});
+        let label_map = masks
+            .map(|m| m.join(usubjid).join(mask_name))
+            .filter(|p| p.is_file());
+        let mask = match (label_map, dicom_roi(&inv, s)) {
+            (Some(p), _) => p,
+            (None, Ok(Some(roi))) => {
+                return Some(
+                    dicom_roi_features(s, &roi, converted(s), labels, pet).map_err(problem),
+                )
+            }
+            (None, Ok(None)) => {
+                return Some(Err(problem(format!(
+                    "no ROI mask: neither <masks>/{usubjid}/{mask_name} nor a DICOM SEG or \
+                     RTSTRUCT of the subject that shares the series' frame of reference"
+                ))))
+            }
+            (None, Err(why)) => return Some(Err(problem(why))),
+        };
         let ctx = |image: String| FeatureContext {
             subject_id: usubjid.clone(),
             modality: s.modality.to_ascii_lowercase(),
@@ -200,34 +220,22 @@ fn subject_features(
                 let rows =
                     quant::features_for_volume_with(&image, &rois, shapes.as_deref(), &ctx, pet);
                 let unnamed = rois.unnamed.clone();
-                return Some(Ok((rows, (ctx.image, mask_name, empty, unnamed))));
+                return Some(Ok((rows, (ctx.image, mask_name.into(), empty, unnamed))));
             }
         }
         // Otherwise (not converted, a DWI series, or a NIfTI that does not read) from DICOM.
         let r = (|| -> Result<Measurement, String> {
-            let mut vols = assemble::load_series(s).map_err(|e| e.to_string())?;
-            let (mut image, image_kind) = if s.kind == SeriesKind::Dwi {
-                let fit = quant::adc_from_dwi(&vols).map_err(|e| e.to_string())?;
-                (fit.adc, "adc_fit".to_string())
-            } else {
-                let sv = vols.remove(0);
-                (sv.volume, quant::image_name(s.kind, &sv.label))
-            };
-            if s.kind == SeriesKind::Pet {
-                let f = quant::suv::suv_for_series(s).map_err(|e| e.to_string())?;
-                image
-                    .data
-                    .mapv_inplace(|x| (x as f64 * f.suvbw_factor) as f32);
-            }
+            let (image, image_kind) = image_from_dicom(s)?;
             let lm = roi::label_map_for(&image, &mask).map_err(|e| e.to_string())?;
             let rois = roi::Rois::from_label_map(&lm, Some(labels));
             let empty = owned(rois.empty_regions(Some(labels)));
             let rows = quant::features_for_volume(&image, &rois, &ctx(image_kind.clone()), pet);
-            Ok((rows, (image_kind, mask_name, empty, rois.unnamed.clone())))
+            Ok((
+                rows,
+                (image_kind, mask_name.into(), empty, rois.unnamed.clone()),
+            ))
         })();
-        Some(r.map_err(|why| {
-                json!({"stage": "features", "subject": usubjid, "series_kind": s.kind.as_str(), "reason": crate::redact::input_root(&why, input)})
-            }))
+        Some(r.map_err(problem))
     };
     // The PET (the largest volume) alone, its regions in parallel; then the MR series in parallel.
     let candidates: Vec<&crate::ingest::Series> = inv
@@ -256,6 +264,94 @@ fn subject_features(
         }
     }
     Ok((rows, problems, dates, measured))
+}
+
+/// The DICOM ROI object of `s`: the one SEG, or else the one RTSTRUCT, of the subject's tree whose
+/// frame of reference is the series' (de-identification maps both UIDs with one key, so they
+/// still match). None when there is none; an error when two of a kind share it.
+fn dicom_roi(
+    inv: &crate::ingest::Inventory,
+    s: &crate::ingest::Series,
+) -> Result<Option<std::path::PathBuf>, String> {
+    let Some(frame) = s.files.first().map(|f| f.frame_of_reference.clone()) else {
+        return Ok(None);
+    };
+    if frame.is_empty() {
+        return Ok(None);
+    }
+    for kind in [SeriesKind::Seg, SeriesKind::Rtstruct] {
+        let found: Vec<&std::path::PathBuf> = inv
+            .series
+            .iter()
+            .filter(|x| x.kind == kind)
+            .flat_map(|x| &x.files)
+            .filter(|f| f.frame_of_reference == frame)
+            .map(|f| &f.path)
+            .collect();
+        match found[..] {
+            [] => continue,
+            [one] => return Ok(Some(one.clone())),
+            _ => {
+                return Err(format!(
+                    "{} {} objects share the series' frame of reference; expected one \
+                     (or a NIfTI label map under [input] masks)",
+                    found.len(),
+                    kind.as_str().to_uppercase()
+                ))
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The image of series `s` read from DICOM, and its name: the ADC fitted from a DWI series, the
+/// PET in SUVbw, the first volume of any other.
+fn image_from_dicom(s: &crate::ingest::Series) -> Result<(crate::volume::Volume, String), String> {
+    let mut vols = assemble::load_series(s).map_err(|e| e.to_string())?;
+    if s.kind == SeriesKind::Dwi {
+        let fit = quant::adc_from_dwi(&vols).map_err(|e| e.to_string())?;
+        return Ok((fit.adc, "adc_fit".to_string()));
+    }
+    let sv = vols.remove(0);
+    let mut image = sv.volume;
+    if s.kind == SeriesKind::Pet {
+        let f = quant::suv::suv_for_series(s).map_err(|e| e.to_string())?;
+        image
+            .data
+            .mapv_inplace(|x| (x as f64 * f.suvbw_factor) as f32);
+    }
+    Ok((image, quant::image_name(s.kind, &sv.label)))
+}
+
+/// Features of series `s` on the regions of a DICOM SEG or RTSTRUCT (`roi`), numbered as the
+/// label table numbers them; the image is the NIfTI convert wrote (`converted`, SUVbw for PET)
+/// or, without one, the series read from DICOM.
+fn dicom_roi_features(
+    s: &crate::ingest::Series,
+    roi: &Path,
+    converted: Option<std::path::PathBuf>,
+    labels: &BTreeMap<u32, String>,
+    pet: &quant::FeatureSettings,
+) -> Result<(Vec<quant::FeatureRow>, Measured), String> {
+    let (image, image_kind) = match converted {
+        Some(path) => (
+            crate::volume::nifti_io::read_volume(&path).map_err(|e| e.to_string())?,
+            quant::image_name(s.kind, ""),
+        ),
+        None => image_from_dicom(s)?,
+    };
+    let rois = roi::load_rois(&image, None, roi, Some(labels)).map_err(|e| e.to_string())?;
+    let empty = owned(rois.empty_regions(Some(labels)));
+    let ctx = FeatureContext {
+        subject_id: s.patient_id.clone(),
+        modality: s.modality.to_ascii_lowercase(),
+        series_uid: s.series_uid.clone(),
+        image: image_kind.clone(),
+        frame_of_reference: String::new(),
+    };
+    let rows = quant::features_for_volume(&image, &rois, &ctx, pet);
+    let source = format!("the {}", rois.source);
+    Ok((rows, (image_kind, source, empty, rois.unnamed.clone())))
 }
 
 /// Owned copies of `Rois::empty_regions`' (number, name) pairs.
