@@ -1365,8 +1365,9 @@ fn pet_rows(out: &Path) -> std::collections::BTreeMap<[String; 4], String> {
 /// frame of reference (de-identified with the same key, so the two pseudonymous UIDs still
 /// match): the phantom's SEG is drawn on the PET label grid, so every PET value equals the
 /// label-map run's. The MR series, which no SEG or RTSTRUCT covers, are reported with their
-/// reason. With the SEG taken out of the export, the RTSTRUCT is used: its tumour is the label
-/// map's (analytic ball, 360-vertex contours) and it has no kidney.
+/// reason; the report's QC gallery outlines the SEG's tumour. With the SEG taken out of the
+/// export, the RTSTRUCT is used: its tumour is the label map's (analytic ball, 360-vertex
+/// contours) and it has no kidney.
 #[test]
 fn dicom_seg_or_rtstruct_of_the_export_stands_in_for_label_maps() {
     let d = tempfile::tempdir().unwrap();
@@ -1383,11 +1384,14 @@ fn dicom_seg_or_rtstruct_of_the_export_stands_in_for_label_maps() {
             dir,
             &format!(
                 "[output]\ndir = \"{}\"\n[input]\ndicom = \"{}\"\n{masks}\
-                 [deid]\nkey = \"{}\"\nsubjects = \"{}\"\n",
+                 [deid]\nkey = \"{}\"\nsubjects = \"{}\"\n\
+                 [clinical]\nadsl = \"{c}/adsl.csv\"\nadtte = \"{c}/adtte.csv\"\n\
+                 pathology = \"{c}/pathology.csv\"\n",
                 out.display(),
                 export.display(),
                 cohort.join("key.bin").display(),
                 cohort.join("clinical/subject_map.csv").display(),
+                c = cohort.join("clinical").display(),
             ),
         );
         let o = ancilla(&["run", "--quiet", cfg.to_str().unwrap()]);
@@ -1412,6 +1416,21 @@ fn dicom_seg_or_rtstruct_of_the_export_stands_in_for_label_maps() {
         .map(|p| p["series_kind"].as_str().unwrap())
         .collect();
     assert_eq!(no_mask, ["t2", "adc", "t2", "adc"], "{problems:?}");
+    // The report's QC gallery outlines the SEG's tumour: the PET MIPs are the label-map run's.
+    let images = |out: &str| -> std::collections::BTreeMap<String, String> {
+        let html = std::fs::read_to_string(dir.join(out).join("report.html")).unwrap();
+        html.split("<img alt=\"")
+            .skip(1)
+            .map(|rest| {
+                let (alt, rest) = rest.split_once("\" src=\"").unwrap();
+                (alt.to_string(), rest.split('"').next().unwrap().to_string())
+            })
+            .filter(|(alt, _)| alt.starts_with("PET MIP"))
+            .collect()
+    };
+    let mips = images("with-seg");
+    assert_eq!(mips.len(), 2, "{:?}", mips.keys());
+    assert_eq!(mips, images("with-masks"));
 
     // The same export without its SEG series.
     let truth = ground_truth(&cohort);

@@ -394,10 +394,11 @@ fn find_nifti(dir: &Path, suffix: &str) -> Option<std::path::PathBuf> {
 }
 
 /// QC images of one subject: PET MIP with the tumour (label `tumor`) outlined, T2 slice through
-/// the tumour. Without a tumour label: the MIP alone.
+/// the tumour. Without a tumour label: the MIP alone. The regions come from the subject's NIfTI
+/// label maps under `masks`, or else from the DICOM SEG / RTSTRUCT the features stage used.
 fn qc_images(
     out: &Path,
-    masks: &Path,
+    masks: Option<&Path>,
     id: &str,
     tumor: Option<u32>,
 ) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
@@ -405,19 +406,37 @@ fn qc_images(
     // A label no mask holds: nothing outlined, no slice to go through.
     let tumor = tumor.unwrap_or(u32::MAX);
     let nifti = out.join("nifti").join(id);
+    // The subject's de-identified tree, scanned when a DICOM ROI is needed, once.
+    let inv = std::cell::OnceCell::new();
+    let labels_for = |image: &crate::volume::Volume, file: &str, kind: SeriesKind| {
+        if let Some(p) = masks.map(|m| m.join(id).join(file)).filter(|p| p.is_file()) {
+            return roi::label_map_for(image, &p).ok().map(|lm| lm.labels);
+        }
+        let inv = inv
+            .get_or_init(|| crate::ingest::scan_paths_for_suv(&[out.join("deid").join(id)]).ok())
+            .as_ref()?;
+        let s = inv.series.iter().find(|s| s.kind == kind && s.is_image())?;
+        let path = dicom_roi(inv, s).ok()??;
+        let rois = roi::load_rois(image, None, &path, None).ok()?;
+        let mut labels = ndarray::Array3::<u32>::zeros(image.data.raw_dim());
+        for r in &rois.regions {
+            ndarray::Zip::from(&mut labels)
+                .and(&r.mask)
+                .for_each(|l, &m| {
+                    if m {
+                        *l = r.number
+                    }
+                });
+        }
+        Some(labels)
+    };
     let suv = crate::volume::nifti_io::read_volume(&find_nifti(&nifti, "_suvbw")?).ok()?;
-    let lm = roi::label_map_for(&suv, &masks.join(id).join("pet_labels.nii.gz")).ok()?;
-    let pet = qc::png(
-        &qc::coronal_mip(&suv, &lm.labels, tumor),
-        0.0,
-        10.0,
-        true,
-        2,
-    );
+    let labels = labels_for(&suv, "pet_labels.nii.gz", SeriesKind::Pet)?;
+    let pet = qc::png(&qc::coronal_mip(&suv, &labels, tumor), 0.0, 10.0, true, 2);
     let mr = (|| {
         let t2 = crate::volume::nifti_io::read_volume(&find_nifti(&nifti, "_mr_t2")?).ok()?;
-        let lm = roi::label_map_for(&t2, &masks.join(id).join("mr_labels.nii.gz")).ok()?;
-        let pic = qc::slice_through(&t2, &lm.labels, tumor)?;
+        let labels = labels_for(&t2, "mr_labels.nii.gz", SeriesKind::T2)?;
+        let pic = qc::slice_through(&t2, &labels, tumor)?;
         let hi = pic.grey.iter().cloned().fold(0.0f32, f32::max);
         Some(qc::png(&pic, 0.0, hi, false, 1))
     })();
@@ -508,14 +527,11 @@ pub fn report(
         with_feature_values(&t),
     ));
     let warnings = grouped_warnings(rejected);
-    let qc: Vec<crate::report::html::QcImages> = match masks {
-        Some(m) => subjects
-            .iter()
-            .take(12)
-            .filter_map(|id| qc_images(out, m, id, tumor).map(|(p, r)| (id.clone(), p, r)))
-            .collect(),
-        None => Vec::new(),
-    };
+    let qc: Vec<crate::report::html::QcImages> = subjects
+        .iter()
+        .take(12)
+        .filter_map(|id| qc_images(out, masks, id, tumor).map(|(p, r)| (id.clone(), p, r)))
+        .collect();
     let page = crate::report::html::render(&crate::report::html::ReportData {
         title: "ancilla — imaging ancillary study report",
         stats: &stats,
