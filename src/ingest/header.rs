@@ -380,6 +380,21 @@ fn trimmed(v: &PrimitiveValue) -> String {
         .to_string()
 }
 
+/// FrameOfReferenceUID (0020,0052); without it (RT Structure Sets of many writers name their
+/// frame of reference only there), the first of the Referenced Frame of Reference Sequence
+/// (3006,0010).
+fn frame_of_reference(obj: &InMemDicomObject) -> Option<String> {
+    str_of(obj, tags::FRAME_OF_REFERENCE_UID)
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            let item = obj
+                .get(tags::REFERENCED_FRAME_OF_REFERENCE_SEQUENCE)?
+                .items()?
+                .first()?;
+            str_of(item, tags::FRAME_OF_REFERENCE_UID)
+        })
+}
+
 pub(crate) fn str_of(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
     value_of(obj, tag).map(|v| trimmed(&v))
 }
@@ -788,9 +803,7 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
         siemens_dynamic: dynamic,
         xa10a: early_xa,
         no_rf: no_rf(&obj),
-        frame_of_reference: str_of(&obj, tags::FRAME_OF_REFERENCE_UID)
-            .unwrap_or_default()
-            .into(),
+        frame_of_reference: frame_of_reference(&obj).unwrap_or_default().into(),
         gantry_tilt: f64_of(&obj, tags::GANTRY_DETECTOR_TILT),
         rows,
         columns,
@@ -1486,6 +1499,28 @@ mod tests {
     use super::*;
     use dicom_core::value::PrimitiveValue;
     use dicom_core::DataElement;
+
+    /// Regression: an RT Structure Set without a top-level FrameOfReferenceUID (as many writers
+    /// make them) had no frame of reference, so `run` could not match it to its image series.
+    /// Now it is the Referenced Frame of Reference Sequence's; the top-level one wins when both
+    /// are there, and neither gives none.
+    #[test]
+    fn frame_of_reference_falls_back_to_the_referenced_sequence() {
+        use dicom_core::value::DataSetSequence;
+        let uid = |v: &str| DataElement::new(tags::FRAME_OF_REFERENCE_UID, VR::UI, v);
+        let mut item = InMemDicomObject::new_empty();
+        item.put(uid("1.2.3.4"));
+        let mut rt = InMemDicomObject::new_empty();
+        rt.put(DataElement::new(
+            tags::REFERENCED_FRAME_OF_REFERENCE_SEQUENCE,
+            VR::SQ,
+            DataSetSequence::from(vec![item]),
+        ));
+        assert_eq!(frame_of_reference(&rt).as_deref(), Some("1.2.3.4"));
+        rt.put(uid("1.2.3.5"));
+        assert_eq!(frame_of_reference(&rt).as_deref(), Some("1.2.3.5"));
+        assert_eq!(frame_of_reference(&InMemDicomObject::new_empty()), None);
+    }
 
     /// dcm2niix v1.0.20260724's Manufacturer for each spelling, from its sidecars on MR_small
     /// with only (0008,0070) changed; the makers it does not know (it leaves the key out) keep
