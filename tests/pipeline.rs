@@ -1365,7 +1365,8 @@ fn pet_rows(out: &Path) -> std::collections::BTreeMap<[String; 4], String> {
 /// frame of reference (de-identified with the same key, so the two pseudonymous UIDs still
 /// match): the phantom's SEG is drawn on the PET label grid, so every PET value equals the
 /// label-map run's. The MR series, which no SEG or RTSTRUCT covers, are reported with their
-/// reason; the report's QC gallery outlines the SEG's tumour. With the SEG taken out of the
+/// reason; the report's QC gallery outlines the SEG's tumour; a label table that numbers the
+/// segments otherwise than their own labels is warned about. With the SEG taken out of the
 /// export, the RTSTRUCT is used: its tumour is the label map's (analytic ball, 360-vertex
 /// contours) and it has no kidney.
 #[test]
@@ -1374,7 +1375,7 @@ fn dicom_seg_or_rtstruct_of_the_export_stands_in_for_label_maps() {
     let dir = d.path();
     let cohort = dir.join("cohort");
     phantom(&cohort, "2", "5", &["--dicom-rois"]);
-    let run = |out: &Path, export: &Path, masks: bool| {
+    let run = |out: &Path, export: &Path, masks: bool, extra: &str| {
         let masks = if masks {
             format!("masks = \"{}\"\n", cohort.join("masks").display())
         } else {
@@ -1386,7 +1387,7 @@ fn dicom_seg_or_rtstruct_of_the_export_stands_in_for_label_maps() {
                 "[output]\ndir = \"{}\"\n[input]\ndicom = \"{}\"\n{masks}\
                  [deid]\nkey = \"{}\"\nsubjects = \"{}\"\n\
                  [clinical]\nadsl = \"{c}/adsl.csv\"\nadtte = \"{c}/adtte.csv\"\n\
-                 pathology = \"{c}/pathology.csv\"\n",
+                 pathology = \"{c}/pathology.csv\"\n{extra}",
                 out.display(),
                 export.display(),
                 cohort.join("key.bin").display(),
@@ -1398,8 +1399,8 @@ fn dicom_seg_or_rtstruct_of_the_export_stands_in_for_label_maps() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     };
     let export = cohort.join("site-export");
-    run(&dir.join("with-masks"), &export, true);
-    run(&dir.join("with-seg"), &export, false);
+    run(&dir.join("with-masks"), &export, true, "");
+    run(&dir.join("with-seg"), &export, false, "");
     let reference = pet_rows(&dir.join("with-masks"));
     assert!(reference.len() > 100, "{}", reference.len());
     assert_eq!(pet_rows(&dir.join("with-seg")), reference);
@@ -1431,6 +1432,31 @@ fn dicom_seg_or_rtstruct_of_the_export_stands_in_for_label_maps() {
     let mips = images("with-seg");
     assert_eq!(mips.len(), 2, "{:?}", mips.keys());
     assert_eq!(mips, images("with-masks"));
+    // A label table that numbers the SEG's tumour and liver the other way round is warned about
+    // (the segments' own labels are names of the table), once per subject and segment.
+    run(
+        &dir.join("swapped"),
+        &export,
+        false,
+        "[rois]\nlabels = { 1 = \"liver\", 2 = \"kidney\", 3 = \"tumor\", 4 = \"bloodpool\", \
+         5 = \"parotid\" }\n",
+    );
+    let provenance: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("swapped/provenance.json")).unwrap(),
+    )
+    .unwrap();
+    let warned: Vec<&str> = provenance["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w["reason"].as_str())
+        .filter(|r| r.contains("check the numbering"))
+        .collect();
+    assert_eq!(warned.len(), 4, "{warned:#?}");
+    assert!(warned.contains(
+        &"segment 1 of the DICOM SEG is labelled tumor, but [rois] labels names 1 liver: \
+          measured as liver on the suvbw image; check the numbering"
+    ));
 
     // The same export without its SEG series.
     let truth = ground_truth(&cohort);
@@ -1440,7 +1466,7 @@ fn dicom_seg_or_rtstruct_of_the_export_stands_in_for_label_maps() {
         let seg = rt_only.join(s["dicom_rois"]["seg"].as_str().unwrap());
         std::fs::remove_dir_all(seg.parent().unwrap()).unwrap();
     }
-    run(&dir.join("with-rtstruct"), &rt_only, false);
+    run(&dir.join("with-rtstruct"), &rt_only, false, "");
     let from_rt = pet_rows(&dir.join("with-rtstruct"));
     let volume = |rows: &std::collections::BTreeMap<[String; 4], String>, roi: &str| {
         let v: Vec<&String> = rows

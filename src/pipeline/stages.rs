@@ -76,10 +76,20 @@ fn study_date(s: &crate::ingest::Series) -> Option<String> {
     crate::datetime::Date::parse(&da).map(|d| d.to_iso())
 }
 
-/// One image measured: its kind (`suvbw`, `t2`, ...), its mask's file name, the labels of the
-/// table that mark none of its voxels (number, name), and the mask's labels the table does not
-/// name.
-type Measured = (String, String, Vec<(u32, String)>, Vec<u32>);
+/// One image measured, for the label warnings.
+struct Measured {
+    /// Its kind (`suvbw`, `t2`, ...).
+    image: String,
+    /// Its mask: the label map's file name, or "the DICOM SEG" / "the RTSTRUCT".
+    mask: String,
+    /// The labels of the table that mark none of its voxels (number, name).
+    empty: Vec<(u32, String)>,
+    /// The mask's labels the table does not name.
+    unnamed: Vec<u32>,
+    /// Segments / ROIs whose own label is another region of the table than the one the table
+    /// gives their number: (number, what the object calls it, what the table calls it).
+    misnumbered: Vec<(u32, String, String)>,
+}
 
 /// One subject's feature rows, problems, (modality, shifted study date) of its analysed series,
 /// and the images measured.
@@ -98,7 +108,26 @@ type SubjectFeatures = (
 fn label_warnings(subject: &str, measured: &[Measured]) -> Vec<Value> {
     let warning = |image: &str, why: String| json!({"stage": "features", "subject": subject, "series_kind": image, "warning": true, "reason": why});
     let mut out = Vec::new();
-    for (image, mask, empty, unnamed) in measured {
+    for Measured {
+        image,
+        mask,
+        empty,
+        unnamed,
+        misnumbered,
+    } in measured
+    {
+        let noun = if mask.contains("SEG") {
+            "segment"
+        } else {
+            "ROI"
+        };
+        for (number, own, table) in misnumbered {
+            let why = format!(
+                "{noun} {number} of {mask} is labelled {own}, but [rois] labels names {number} \
+                 {table}: measured as {table} on the {image} image; check the numbering"
+            );
+            out.push(warning(image, why));
+        }
         for (number, name) in empty {
             out.push(warning(image, format!(
                 "label {number} ({name}) marks no voxel of the {image} image ({mask}): no features for it"
@@ -220,7 +249,16 @@ fn subject_features(
                 let rows =
                     quant::features_for_volume_with(&image, &rois, shapes.as_deref(), &ctx, pet);
                 let unnamed = rois.unnamed.clone();
-                return Some(Ok((rows, (ctx.image, mask_name.into(), empty, unnamed))));
+                return Some(Ok((
+                    rows,
+                    Measured {
+                        image: ctx.image,
+                        mask: mask_name.into(),
+                        empty,
+                        unnamed,
+                        misnumbered: Vec::new(),
+                    },
+                )));
             }
         }
         // Otherwise (not converted, a DWI series, or a NIfTI that does not read) from DICOM.
@@ -232,7 +270,13 @@ fn subject_features(
             let rows = quant::features_for_volume(&image, &rois, &ctx(image_kind.clone()), pet);
             Ok((
                 rows,
-                (image_kind, mask_name.into(), empty, rois.unnamed.clone()),
+                Measured {
+                    image: image_kind,
+                    mask: mask_name.into(),
+                    empty,
+                    unnamed: rois.unnamed.clone(),
+                    misnumbered: Vec::new(),
+                },
             ))
         })();
         Some(r.map_err(problem))
@@ -340,7 +384,27 @@ fn dicom_roi_features(
         ),
         None => image_from_dicom(s)?,
     };
-    let rois = roi::load_rois(&image, None, roi, Some(labels)).map_err(|e| e.to_string())?;
+    // Read with the object's own names, then named by the table's numbers.
+    let own = roi::load_rois(&image, None, roi, None).map_err(|e| e.to_string())?;
+    let mut misnumbered = Vec::new();
+    let mut rois = roi::Rois {
+        regions: Vec::new(),
+        unnamed: Vec::new(),
+        ..own
+    };
+    for mut region in own.regions {
+        let Some(name) = labels.get(&region.number) else {
+            rois.unnamed.push(region.number);
+            continue;
+        };
+        // Only a label that is another name of the table is said (never the object's own text,
+        // which nothing has checked for identifiers).
+        if &region.name != name && labels.values().any(|n| *n == region.name) {
+            misnumbered.push((region.number, region.name.clone(), name.clone()));
+        }
+        region.name = name.clone();
+        rois.regions.push(region);
+    }
     let empty = owned(rois.empty_regions(Some(labels)));
     let ctx = FeatureContext {
         subject_id: s.patient_id.clone(),
@@ -350,8 +414,16 @@ fn dicom_roi_features(
         frame_of_reference: String::new(),
     };
     let rows = quant::features_for_volume(&image, &rois, &ctx, pet);
-    let source = format!("the {}", rois.source);
-    Ok((rows, (image_kind, source, empty, rois.unnamed.clone())))
+    Ok((
+        rows,
+        Measured {
+            image: image_kind,
+            mask: format!("the {}", rois.source),
+            empty,
+            unnamed: rois.unnamed,
+            misnumbered,
+        },
+    ))
 }
 
 /// Owned copies of `Rois::empty_regions`' (number, name) pairs.
