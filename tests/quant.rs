@@ -422,6 +422,26 @@ fn dicom_seg_and_rtstruct_give_the_label_map_regions_before_and_after_deid() {
     let (a, b) = (vol(&from_rt, "liver"), vol(&reference, "liver"));
     assert!((a - b).abs() / b < 0.005, "liver {a} vs {b} mm3");
     assert!(!from_rt.iter().any(|r| r.0 == "kidney"));
+    // `features` on the PET and the SEG with more arguments: its stdout and stderr.
+    let on_seg = |more: &[&str]| {
+        let (pet, seg) = (s(&pet), s(&seg));
+        let o = ancilla(&[&["features", "--image", &pet, "--mask", &seg], more].concat());
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{err}");
+        (String::from_utf8_lossy(&o.stdout).into_owned(), err)
+    };
+    // --labels that number the SEG's tumour and liver the other way round: measured as told,
+    // and said (the segments' own labels are names of the table).
+    let (_, said) = on_seg(&["--labels", "1=liver,3=tumor"]);
+    for line in [
+        "features: segment 1 of the DICOM SEG is labelled tumor, but --labels names 1 liver: measured as \
+         liver; check the numbering",
+        "features: segment 3 of the DICOM SEG is labelled liver, but --labels names 3 tumor: measured as \
+         tumor; check the numbering",
+        "features: the DICOM SEG's label(s) 2, 4, 5 are not in --labels: not measured",
+    ] {
+        assert!(said.contains(line), "{said}");
+    }
 
     // Liver-based MTV: uniform liver (SD 0) → threshold 1.5 × liver SUV; the uniform tumour is
     // wholly above or below it.
@@ -447,25 +467,13 @@ fn dicom_seg_and_rtstruct_give_the_label_map_regions_before_and_after_deid() {
         .iter()
         .any(|r| r.0 == "liver" && r.1 == "mtv_liver"));
     // Configurable fixed thresholds: one feature each, threshold in the name.
-    let o = ancilla(&[
-        "features",
-        "--image",
-        &s(&pet),
-        "--mask",
-        &s(&seg),
-        "--labels",
-        "1=tumor",
-        "--mtv-suv",
-        "2.5,1000",
-    ]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{err}");
+    let (out, err) = on_seg(&["--labels", "1=tumor", "--mtv-suv", "2.5,1000"]);
     // The segments the label table does not name are said, not dropped silently.
     assert!(
         err.contains("the DICOM SEG's label(s) 2, 3, 4, 5 are not in --labels"),
         "{err}"
     );
-    let two = feature_values(&String::from_utf8_lossy(&o.stdout));
+    let two = feature_values(&out);
     let names: Vec<&str> = two.iter().map(|r| r.1.as_str()).collect();
     assert!(names.contains(&"mtv_suv2p5") && names.contains(&"mtv_suv1000"));
     assert!(!names.contains(&"mtv_suv3"));
@@ -857,7 +865,7 @@ proptest::proptest! {
         let keep = bytes.len() - (cut % bytes.len());
         let damaged = d.path().join("damaged.dcm");
         std::fs::write(&damaged, &bytes[..keep]).unwrap();
-        let _ = ancilla::roi::load_rois(&image, None, &damaged, None);
+        let _ = ancilla::roi::load_rois(&image, None, &damaged);
     }
 }
 
@@ -873,7 +881,7 @@ fn small_rtstruct_rasterises_on_the_oblique_ct() {
     let d = tempfile::tempdir().unwrap();
     let rt = d.path().join("rt.dcm");
     small_rtstruct(&rt);
-    let rois = ancilla::roi::load_rois(&image, None, &rt, None).unwrap();
+    let rois = ancilla::roi::load_rois(&image, None, &rt).unwrap();
     assert_eq!(rois.regions.len(), 1);
     assert_eq!(rois.regions[0].name, "lesion");
     // Expected voxels computed independently: every voxel centre of plane 1 inside the square.

@@ -86,6 +86,8 @@ struct Measured {
     empty: Vec<(u32, String)>,
     /// The mask's labels the table does not name.
     unnamed: Vec<u32>,
+    /// What the mask calls a region ("segment", "ROI", "label": `Rois::region_word`).
+    region_word: &'static str,
     /// Segments / ROIs whose own label is another region of the table than the one the table
     /// gives their number: (number, what the object calls it, what the table calls it).
     misnumbered: Vec<(u32, String, String)>,
@@ -113,17 +115,13 @@ fn label_warnings(subject: &str, measured: &[Measured]) -> Vec<Value> {
         mask,
         empty,
         unnamed,
+        region_word,
         misnumbered,
     } in measured
     {
-        let noun = if mask.contains("SEG") {
-            "segment"
-        } else {
-            "ROI"
-        };
         for (number, own, table) in misnumbered {
             let why = format!(
-                "{noun} {number} of {mask} is labelled {own}, but [rois] labels names {number} \
+                "{region_word} {number} of {mask} is labelled {own}, but [rois] labels names {number} \
                  {table}: measured as {table} on the {image} image; check the numbering"
             );
             out.push(warning(image, why));
@@ -256,6 +254,7 @@ fn subject_features(
                         mask: mask_name.into(),
                         empty,
                         unnamed,
+                        region_word: "label",
                         misnumbered: Vec::new(),
                     },
                 )));
@@ -275,6 +274,7 @@ fn subject_features(
                     mask: mask_name.into(),
                     empty,
                     unnamed: rois.unnamed.clone(),
+                    region_word: "label",
                     misnumbered: Vec::new(),
                 },
             ))
@@ -385,26 +385,9 @@ fn dicom_roi_features(
         None => image_from_dicom(s)?,
     };
     // Read with the object's own names, then named by the table's numbers.
-    let own = roi::load_rois(&image, None, roi, None).map_err(|e| e.to_string())?;
-    let mut misnumbered = Vec::new();
-    let mut rois = roi::Rois {
-        regions: Vec::new(),
-        unnamed: Vec::new(),
-        ..own
-    };
-    for mut region in own.regions {
-        let Some(name) = labels.get(&region.number) else {
-            rois.unnamed.push(region.number);
-            continue;
-        };
-        // Only a label that is another name of the table is said (never the object's own text,
-        // which nothing has checked for identifiers).
-        if &region.name != name && labels.values().any(|n| *n == region.name) {
-            misnumbered.push((region.number, region.name.clone(), name.clone()));
-        }
-        region.name = name.clone();
-        rois.regions.push(region);
-    }
+    let (rois, misnumbered) = roi::load_rois(&image, None, roi)
+        .map_err(|e| e.to_string())?
+        .numbered_by(labels);
     let empty = owned(rois.empty_regions(Some(labels)));
     let ctx = FeatureContext {
         subject_id: s.patient_id.clone(),
@@ -420,6 +403,7 @@ fn dicom_roi_features(
             image: image_kind,
             mask: format!("the {}", rois.source),
             empty,
+            region_word: rois.region_word(),
             unnamed: rois.unnamed,
             misnumbered,
         },
@@ -489,7 +473,7 @@ fn qc_images(
             .as_ref()?;
         let s = inv.series.iter().find(|s| s.kind == kind && s.is_image())?;
         let path = dicom_roi(inv, s).ok()??;
-        let rois = roi::load_rois(image, None, &path, None).ok()?;
+        let rois = roi::load_rois(image, None, &path).ok()?;
         let mut labels = ndarray::Array3::<u32>::zeros(image.data.raw_dim());
         for r in &rois.regions {
             ndarray::Zip::from(&mut labels)

@@ -557,7 +557,23 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
         load_with_nifti_rois(|| load_image(&opts.image), &opts.mask, given.as_ref())?
     } else {
         let (image, ctx) = load_image(&opts.image)?;
-        let rois = roi::load_rois(&image, ctx.frame(), &opts.mask, given.as_ref())?;
+        let rois = roi::load_rois(&image, ctx.frame(), &opts.mask)?;
+        let rois = match &given {
+            // Read with the object's own names, then named by --labels.
+            Some(table) => {
+                let (rois, misnumbered) = rois.numbered_by(table);
+                for (number, own, name) in misnumbered {
+                    eprintln!(
+                        "features: {} {number} of the {} is labelled {own}, but --labels names \
+                         {number} {name}: measured as {name}; check the numbering",
+                        rois.region_word(),
+                        rois.source
+                    );
+                }
+                rois
+            }
+            None => rois,
+        };
         (image, ctx, rois, None)
     };
     let image_for = ctx.frame();

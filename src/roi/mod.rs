@@ -133,6 +133,42 @@ pub struct Rois {
 }
 
 impl Rois {
+    /// What the source calls one of its regions: "segment" (SEG), "ROI" (RTSTRUCT) or "label".
+    pub fn region_word(&self) -> &'static str {
+        match self.source {
+            "DICOM SEG" => "segment",
+            "RTSTRUCT" => "ROI",
+            _ => "label",
+        }
+    }
+
+    /// These regions, read with their source's own names (a SEG's SegmentLabel, an RTSTRUCT's
+    /// ROIName), named by `table`'s numbers instead: a region whose number the table lacks goes
+    /// to `unnamed`. Also returns the regions whose own name is another name of the table than
+    /// the one their number gets, as (number, own name, table's name): a table that numbers
+    /// the object otherwise than its author did. Only names of the table are returned, never
+    /// the object's other text.
+    pub fn numbered_by(self, table: &BTreeMap<u32, String>) -> (Rois, Vec<(u32, String, String)>) {
+        let mut misnumbered = Vec::new();
+        let mut out = Rois {
+            regions: Vec::new(),
+            unnamed: self.unnamed,
+            ..self
+        };
+        for mut region in self.regions {
+            let Some(name) = table.get(&region.number) else {
+                out.unnamed.push(region.number);
+                continue;
+            };
+            if &region.name != name && table.values().any(|n| *n == region.name) {
+                misnumbered.push((region.number, region.name.clone(), name.clone()));
+            }
+            region.name = name.clone();
+            out.regions.push(region);
+        }
+        (out, misnumbered)
+    }
+
     /// The labels of `table` that mark no voxel of the image, as (number, name): absent from the
     /// mask (a complete response, a region outside the scan's field of view, a mistyped label
     /// number) or outside the image. They give no features, which is to be said, not left to be
@@ -325,19 +361,18 @@ fn dicom_modality(path: &Path) -> Option<String> {
 
 /// Put the ROIs of `mask` (NIfTI label map, SEG or RTSTRUCT file, or a folder holding one SEG or
 /// RTSTRUCT) on `image`'s grid. `image_frame_of_reference` is the image's FrameOfReferenceUID
-/// when it came from DICOM (a DICOM mask must share it). `table` names regions by number (label,
-/// segment or ROI number); without it every region of the source is taken, named after its
-/// SegmentLabel / ROIName.
+/// when it came from DICOM (a DICOM mask must share it). Every region of the source is taken,
+/// named after its SegmentLabel / ROIName (a label map's by its number); `Rois::numbered_by`
+/// names them by a label table instead.
 pub fn load_rois(
     image: &Volume,
     image_frame_of_reference: Option<&str>,
     mask: &Path,
-    table: Option<&BTreeMap<u32, String>>,
 ) -> Result<Rois, RoiError> {
     let name = mask.to_string_lossy();
     if name.ends_with(".nii") || name.ends_with(".nii.gz") {
         let lm = label_map_for(image, mask)?;
-        return Ok(Rois::from_label_map(&lm, table));
+        return Ok(Rois::from_label_map(&lm, None));
     }
     let file = if mask.is_dir() {
         roi_file_in(mask)?
@@ -350,12 +385,7 @@ pub fn load_rois(
         }
         _ => Ok(()),
     };
-    let wanted = |number: u32, label: &str| -> Option<String> {
-        match table {
-            Some(t) => t.get(&number).cloned(),
-            None => Some(region_name(label, format!("roi{number}"))),
-        }
-    };
+    let named = |number: u32, label: &str| region_name(label, format!("roi{number}"));
     // Parsed once (its declared lengths checked first); its Modality says which reader it goes to.
     let obj = crate::ingest::open::open_file(&file, false)
         .map_err(|e| RoiError::NotRoi(format!("none: not a readable DICOM file: {e}")))?;
@@ -365,18 +395,14 @@ pub fn load_rois(
         Some("SEG") => {
             let s = seg::seg_from_object(&obj)?;
             same_for(&s.frame_of_reference)?;
-            let (mut regions, mut unnamed) = (Vec::new(), Vec::new());
+            let mut regions = Vec::new();
             let mut exact = true;
             for segment in &s.segments {
-                let Some(name) = wanted(segment.number, &segment.label) else {
-                    unnamed.push(segment.number);
-                    continue;
-                };
                 let lm = resample_nearest(image, &segment.volume)?;
                 exact &= lm.exact;
                 regions.push(Region {
                     number: segment.number,
-                    name,
+                    name: named(segment.number, &segment.label),
                     mask: lm.labels.mapv(|l| l > 0),
                     bbox: None,
                 });
@@ -386,21 +412,17 @@ pub fn load_rois(
                 exact,
                 outside: 0,
                 source: "DICOM SEG",
-                unnamed,
+                unnamed: Vec::new(),
             })
         }
         Some("RTSTRUCT") => {
             let structures = rtstruct::rtstruct_from_object(&obj)?;
-            let (mut regions, mut unnamed) = (Vec::new(), Vec::new());
+            let mut regions = Vec::new();
             for st in &structures {
-                let Some(name) = wanted(st.number, &st.name) else {
-                    unnamed.push(st.number);
-                    continue;
-                };
                 same_for(&st.frame_of_reference)?;
                 regions.push(Region {
                     number: st.number,
-                    name,
+                    name: named(st.number, &st.name),
                     mask: rtstruct::rasterise(&st.contours, &image.geometry, image.dims())?,
                     bbox: None,
                 });
@@ -410,7 +432,7 @@ pub fn load_rois(
                 exact: true,
                 outside: 0,
                 source: "RTSTRUCT",
-                unnamed,
+                unnamed: Vec::new(),
             })
         }
         Some(other) => Err(RoiError::NotRoi(other.to_string())),
