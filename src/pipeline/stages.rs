@@ -320,21 +320,36 @@ fn dicom_roi(
     let Some(frame) = s.files.first().map(|f| f.frame_of_reference.clone()) else {
         return Ok(None);
     };
+    let objects: Vec<(SeriesKind, &str, &Path)> = inv
+        .series
+        .iter()
+        .flat_map(|x| {
+            x.files
+                .iter()
+                .map(move |f| (x.kind, &*f.frame_of_reference, &*f.path))
+        })
+        .collect();
+    roi_of_frame(&objects, &frame).map(|p| p.map(Path::to_path_buf))
+}
+
+/// Of `objects` (kind, frame of reference, path), the one SEG, or else the one RTSTRUCT, of
+/// frame of reference `frame` (never an empty one).
+fn roi_of_frame<'a>(
+    objects: &[(SeriesKind, &str, &'a Path)],
+    frame: &str,
+) -> Result<Option<&'a Path>, String> {
     if frame.is_empty() {
         return Ok(None);
     }
     for kind in [SeriesKind::Seg, SeriesKind::Rtstruct] {
-        let found: Vec<&std::path::PathBuf> = inv
-            .series
+        let found: Vec<&Path> = objects
             .iter()
-            .filter(|x| x.kind == kind)
-            .flat_map(|x| &x.files)
-            .filter(|f| f.frame_of_reference == frame)
-            .map(|f| &f.path)
+            .filter(|(k, f, _)| *k == kind && *f == frame)
+            .map(|(_, _, p)| *p)
             .collect();
         match found[..] {
             [] => continue,
-            [one] => return Ok(Some(one.clone())),
+            [one] => return Ok(Some(one)),
             _ => {
                 return Err(format!(
                     "{} {} objects share the series' frame of reference; expected one \
@@ -625,6 +640,35 @@ fn with_feature_values(t: &crate::clinical::tables::TextTable) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A series' DICOM ROI: the SEG of its frame of reference before an RTSTRUCT, an RTSTRUCT
+    /// alone, none of another frame (or of an empty one), and two SEGs refused with their count.
+    #[test]
+    fn the_one_seg_or_else_rtstruct_of_the_frame_is_taken() {
+        let (seg, seg2, rt, other) = (
+            Path::new("seg.dcm"),
+            Path::new("seg2.dcm"),
+            Path::new("rt.dcm"),
+            Path::new("other.dcm"),
+        );
+        let image = Path::new("pet.dcm");
+        let mut objects = vec![
+            (SeriesKind::Pet, "2.25.1", image),
+            (SeriesKind::Rtstruct, "2.25.1", rt),
+            (SeriesKind::Seg, "2.25.2", other),
+        ];
+        assert_eq!(roi_of_frame(&objects, "2.25.1"), Ok(Some(rt)));
+        assert_eq!(roi_of_frame(&objects, "2.25.3"), Ok(None));
+        assert_eq!(roi_of_frame(&objects, ""), Ok(None));
+        objects.push((SeriesKind::Seg, "2.25.1", seg));
+        assert_eq!(roi_of_frame(&objects, "2.25.1"), Ok(Some(seg)));
+        objects.push((SeriesKind::Seg, "2.25.1", seg2));
+        let refused = roi_of_frame(&objects, "2.25.1").unwrap_err();
+        assert!(
+            refused.starts_with("2 SEG objects share the series' frame of reference"),
+            "{refused}"
+        );
+    }
 
     /// Regression: the count took every cell after the eighth column for a feature, so with the
     /// pathology (and the imaging intervals) in the table, an arm-A subject without imaging
