@@ -1417,6 +1417,11 @@ fn dicom_seg_or_rtstruct_of_the_export_stands_in_for_label_maps() {
         .map(|p| p["series_kind"].as_str().unwrap())
         .collect();
     assert_eq!(no_mask, ["t2", "adc", "t2", "adc"], "{problems:?}");
+    let provenance = std::fs::read_to_string(dir.join("with-seg/provenance.json")).unwrap();
+    assert!(
+        provenance.contains("no [input] masks: a series is measured only on a DICOM SEG"),
+        "{provenance}"
+    );
     // The report's QC gallery outlines the SEG's tumour: the PET MIPs are the label-map run's.
     let images = |out: &str| -> std::collections::BTreeMap<String, String> {
         let html = std::fs::read_to_string(dir.join(out).join("report.html")).unwrap();

@@ -611,6 +611,11 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
     for why in crate::quant::pet::missing_region_names(labels.values().map(String::as_str)) {
         warn(&mut warnings, quiet, "features", why);
     }
+    if masks.is_none() {
+        let why = "no [input] masks: a series is measured only on a DICOM SEG or RTSTRUCT of the \
+                   export that shares its frame of reference";
+        warn(&mut warnings, quiet, "features", why.to_string());
+    }
     let pet_settings = crate::quant::FeatureSettings {
         suv_thresholds: cfg.rois.mtv_suv_thresholds.clone(),
         texture_bin_width: cfg.rois.texture_bin_width.clone(),
