@@ -11,11 +11,12 @@ use crate::roi;
 use crate::volume::assemble;
 
 /// Features of every subject's PET (SUVbw, PET mask), T2 and ADC (MR mask) of a de-identified
-/// tree into `out`. A series' mask is its subject's NIfTI label map under `masks`
-/// (`<USUBJID>/pet_labels.nii.gz`, `mr_labels.nii.gz`), or else the one DICOM SEG (or else
-/// RTSTRUCT) of the subject's tree that shares the series' frame of reference (long CSV, the same as Parquet beside it, dictionary). One subject per core at
-/// a time (its series in parallel), so memory does not grow with the cohort; rows grouped by
-/// subject in USUBJID order (the order a merge of shards gives too). Returns the row count and the problems met.
+/// tree into `out` (long CSV, the same as Parquet beside it, dictionary). A series' mask is its
+/// subject's NIfTI label map under `masks` (`<USUBJID>/pet_labels.nii.gz`, `mr_labels.nii.gz`),
+/// or else the one DICOM SEG (or else RTSTRUCT) of the subject's tree that shares the series'
+/// frame of reference. One subject per core at a time (its series in parallel), so memory does
+/// not grow with the cohort; rows grouped by subject in USUBJID order (the order a merge of
+/// shards gives too). Returns the row count and the problems met.
 pub fn features(
     input: &Path,
     nifti: &Path,
@@ -366,12 +367,14 @@ fn roi_of_frame<'a>(
 /// The image of series `s` read from DICOM, and its name: the ADC fitted from a DWI series, the
 /// PET in SUVbw, the first volume of any other.
 fn image_from_dicom(s: &crate::ingest::Series) -> Result<(crate::volume::Volume, String), String> {
-    let mut vols = assemble::load_series(s).map_err(|e| e.to_string())?;
+    let vols = assemble::load_series(s).map_err(|e| e.to_string())?;
     if s.kind == SeriesKind::Dwi {
         let fit = quant::adc_from_dwi(&vols).map_err(|e| e.to_string())?;
         return Ok((fit.adc, "adc_fit".to_string()));
     }
-    let sv = vols.remove(0);
+    let Some(sv) = vols.into_iter().next() else {
+        return Err("the series makes no volume".to_string());
+    };
     let mut image = sv.volume;
     if s.kind == SeriesKind::Pet {
         let f = quant::suv::suv_for_series(s).map_err(|e| e.to_string())?;
