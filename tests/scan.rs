@@ -668,3 +668,25 @@ fn duplicate_sop_instances_are_rejected_not_stacked() {
         .all(|r| r.reason == RejectReason::Duplicate && r.path.starts_with(dir.path().join("b"))));
     assert_eq!(inv.files_used() + inv.files_rejected(), inv.files_seen);
 }
+
+/// A SEG or RTSTRUCT line names the image series that share its frame of reference (those
+/// `run` measures on it): the phantom's SEG and RTSTRUCT are on its PET (series 3), not on the
+/// MRI (another frame of reference).
+#[test]
+fn roi_objects_name_the_series_they_outline() {
+    let d = tempfile::tempdir().unwrap();
+    phantom(d.path(), "1", "4", &["--dicom-rois"]);
+    let o = ancilla(&["scan", d.path().join("site-export").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let roi_lines: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains(" SEG ") || l.contains(" RTSTRUCT "))
+        .collect();
+    assert_eq!(roi_lines.len(), 2, "{out}");
+    for line in roi_lines {
+        assert!(line.ends_with("(ROIs for series 3 (PT pet))"), "{line}");
+    }
+    // Image series lines say nothing of it.
+    assert_eq!(out.matches("(ROIs for").count(), 2, "{out}");
+}

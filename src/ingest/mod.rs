@@ -533,6 +533,40 @@ pub fn series_line(s: &Series) -> String {
     line
 }
 
+/// For a SEG or RTSTRUCT series, the image series of its patient that share its frame of
+/// reference (those `run` measures on it when they have no label map), as printed after its
+/// line; nothing for other series.
+pub fn roi_target(inv: &Inventory, s: &Series) -> String {
+    if !matches!(s.kind, SeriesKind::Seg | SeriesKind::Rtstruct) {
+        return String::new();
+    }
+    let frames: std::collections::BTreeSet<&str> = s
+        .files
+        .iter()
+        .map(|f| &*f.frame_of_reference)
+        .filter(|f| !f.is_empty())
+        .collect();
+    let targets: Vec<String> = inv
+        .series
+        .iter()
+        .filter(|x| x.is_image() && x.patient_id == s.patient_id)
+        .filter(|x| {
+            x.files
+                .first()
+                .is_some_and(|f| frames.contains(&*f.frame_of_reference))
+        })
+        .map(|x| match x.series_number {
+            Some(n) => format!("series {n} ({} {})", x.modality, x.kind.as_str()),
+            None => format!("a {} {} series", x.modality, x.kind.as_str()),
+        })
+        .collect();
+    if targets.is_empty() {
+        "  (ROIs on no image series' frame of reference)".to_string()
+    } else {
+        format!("  (ROIs for {})", targets.join(", "))
+    }
+}
+
 /// `ancilla scan`: print one line per series and every rejected file; optionally write the
 /// PHI-free inventory JSON.
 pub fn scan_command(
@@ -543,7 +577,7 @@ pub fn scan_command(
     let start = std::time::Instant::now();
     let inv = scan_paths(inputs)?;
     for s in &inv.series {
-        println!("{}", series_line(s));
+        println!("{}{}", series_line(s), roi_target(&inv, s));
     }
     for r in &inv.rejected {
         println!("rejected {}: {}", r.path.display(), r.reason);
