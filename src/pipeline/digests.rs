@@ -84,7 +84,7 @@ fn stat(path: &Path) -> Option<Stat> {
     }
 }
 
-pub use crate::hex::encode as hex;
+use crate::hex::encode as hex;
 
 /// The bytes of lower- or upper-case hex; None for anything else.
 fn unhex(s: &str) -> Option<Vec<u8>> {

@@ -350,10 +350,9 @@ fn gather(shards: &[(PathBuf, Manifest)]) -> Result<Assembly, PipelineError> {
         owners.push((part, owner));
     }
     let conv = reports("nifti/convert-report.json")?;
-    let convert = match conv.is_empty() {
-        true => None,
-        false => Some(merge_convert_reports(&conv)?),
-    };
+    let convert = (!conv.is_empty())
+        .then(|| merge_convert_reports(&conv))
+        .transpose()?;
     let features = match merged_csv(shards, "features/features.csv")? {
         None => None,
         Some(table) => {

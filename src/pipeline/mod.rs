@@ -85,7 +85,7 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PipelineError + '_ {
 
 fn sha256_hex(bytes: &[u8]) -> String {
     let d = Sha256::digest(bytes);
-    digests::hex(&d)
+    crate::hex::encode(&d)
 }
 
 /// A stage runner with stamps: a stage is skipped when its stamp holds the same key and its
@@ -225,7 +225,7 @@ fn outputs_fingerprint(root: &Path, outputs: &[&Path]) -> Option<String> {
             h.update(mtime.to_le_bytes());
         }
     }
-    Some(digests::hex(&h.finalize()))
+    Some(crate::hex::encode(&h.finalize()))
 }
 
 /// Write `provenance.json`: the fields of `head`, then `released_files` (path relative to
@@ -254,7 +254,7 @@ fn write_provenance(
             let name = serde_json::to_string(&name).map_err(std::io::Error::other)?;
             let sep = if first { "" } else { "," };
             first = false;
-            let hex = digests::hex(&sha);
+            let hex = crate::hex::encode(&sha);
             write!(
                 w,
                 "{sep}\n    {{\n      \"file\": {name},\n      \"sha256\": \"{hex}\"\n    }}"
@@ -274,7 +274,7 @@ fn tree_hash(dir: &Path, record: Option<&Path>) -> String {
         Ok(())
     })
     .unwrap_or(0);
-    digests::hex(&h.finalize())
+    crate::hex::encode(&h.finalize())
 }
 
 /// `tree_hash` of a site's tree with a keyed record (no path, no time written down: see
@@ -286,7 +286,7 @@ fn tree_hash_keyed(dir: &Path, record: &Path, key: &[u8]) -> String {
         Ok(())
     })
     .unwrap_or(0);
-    digests::hex(&h.finalize())
+    crate::hex::encode(&h.finalize())
 }
 
 /// One file's part of a tree hash: its relative path, then its size and SHA-256 when read.
@@ -732,7 +732,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
             have_table = true;
         }
         _ if shard.is_some() => runner.not_available("link", "runs on the merge of the shards"),
-        _ => runner.not_available("link", "no [clinical] tables or no features"),
+        _ => runner.not_available("link", "no [clinical] tables"),
     }
     if have_table {
         let stats_dir = out_dir.join("analysis");

@@ -491,18 +491,9 @@ fn qc_images(
             .as_ref()?;
         let s = inv.series.iter().find(|s| s.kind == kind && s.is_image())?;
         let path = dicom_roi(inv, s).ok()??;
-        let rois = roi::load_rois(image, None, &path).ok()?;
-        let mut labels = ndarray::Array3::<u32>::zeros(image.data.raw_dim());
-        for r in &rois.regions {
-            ndarray::Zip::from(&mut labels)
-                .and(&r.mask)
-                .for_each(|l, &m| {
-                    if m {
-                        *l = r.number
-                    }
-                });
-        }
-        Some(labels)
+        roi::load_rois(image, None, &path)
+            .ok()
+            .map(|rois| rois.label_grid(image.dims()))
     };
     let suv = crate::volume::nifti_io::read_volume(&find_nifti(&nifti, "_suvbw")?).ok()?;
     let labels = labels_for(&suv, "pet_labels.nii.gz", SeriesKind::Pet)?;

@@ -142,6 +142,22 @@ impl Rois {
         }
     }
 
+    /// The regions as one label grid of the image's `dims` (their masks' grid): each voxel holds
+    /// the number of the last region that marks it, 0 where none does.
+    pub fn label_grid(&self, dims: [usize; 3]) -> Array3<u32> {
+        let mut labels = Array3::<u32>::zeros(dims);
+        for r in self.regions.iter().filter(|r| r.mask.shape() == dims) {
+            ndarray::Zip::from(&mut labels)
+                .and(&r.mask)
+                .for_each(|l, &m| {
+                    if m {
+                        *l = r.number
+                    }
+                });
+        }
+        labels
+    }
+
     /// These regions, read with their source's own names (a SEG's SegmentLabel, an RTSTRUCT's
     /// ROIName), named by `table`'s numbers instead: a region whose number the table lacks goes
     /// to `unnamed`. Also returns the regions whose own name is another name of the table than
@@ -713,6 +729,37 @@ fn resample_labels<T: Copy>(
 mod tests {
     use super::*;
     use crate::volume::Geometry;
+
+    /// The label grid of two overlapping regions: each voxel the later one's number where both
+    /// mark it, 0 where none does; a mask of another shape is left out, not a panic.
+    #[test]
+    fn label_grid_numbers_each_voxel_by_its_region() {
+        let region = |number: u32, at: &[[usize; 3]], dims: (usize, usize, usize)| {
+            let mut mask = Array3::from_elem(dims, false);
+            for &[k, j, i] in at {
+                mask[[k, j, i]] = true;
+            }
+            Region {
+                number,
+                name: format!("r{number}"),
+                mask,
+                bbox: None,
+            }
+        };
+        let rois = Rois {
+            regions: vec![
+                region(1, &[[0, 0, 0], [0, 0, 1]], (1, 2, 2)),
+                region(3, &[[0, 0, 1], [0, 1, 1]], (1, 2, 2)),
+                region(7, &[[0, 0, 0]], (2, 2, 2)),
+            ],
+            exact: true,
+            outside: 0,
+            source: "DICOM SEG",
+            unnamed: Vec::new(),
+        };
+        let grid = rois.label_grid([1, 2, 2]);
+        assert_eq!(grid.into_raw_vec_and_offset().0, [1, 3, 0, 3]);
+    }
 
     /// The label boxes found run by run equal those found voxel by voxel, on blobs of random
     /// labels (runs of one label, labels interleaved in a row, labels that come back after
