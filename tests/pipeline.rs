@@ -1474,17 +1474,38 @@ fn dicom_seg_or_rtstruct_of_the_export_stands_in_for_label_maps() {
     run(&dir.join("with-rtstruct"), &rt_only, false, "");
     let from_rt = pet_rows(&dir.join("with-rtstruct"));
     let volume = |rows: &std::collections::BTreeMap<[String; 4], String>, roi: &str| {
-        let v: Vec<&String> = rows
-            .iter()
+        rows.iter()
             .filter(|(k, _)| k[2] == roi && k[3] == "morph_vol_approx")
-            .map(|(_, v)| v)
-            .collect();
-        v.iter()
-            .map(|x| x.parse::<f64>().unwrap())
-            .collect::<Vec<_>>()
+            .map(|(_, v)| v.parse::<f64>().unwrap())
+            .collect::<Vec<f64>>()
     };
     assert_eq!(volume(&from_rt, "tumor").len(), 2);
     assert_eq!(volume(&from_rt, "tumor"), volume(&reference, "tumor"));
+    // Both against the phantom's ground truth (the tumour's voxels on the PET grid), subjects in
+    // USUBJID order as the rows are.
+    let mut truth_ml: Vec<(String, f64)> = truth["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let ml = s["regions"]["tumor"]["volume_ml_pet_grid"]
+                .as_f64()
+                .unwrap();
+            (s["usubjid"].as_str().unwrap().to_string(), ml)
+        })
+        .collect();
+    truth_ml.sort_by(|a, b| a.0.cmp(&b.0));
+    for (rows, what) in [
+        (&from_rt, "RTSTRUCT"),
+        (&pet_rows(&dir.join("with-seg")), "SEG"),
+    ] {
+        for (got, (id, ml)) in volume(rows, "tumor").iter().zip(&truth_ml) {
+            assert!(
+                (got - ml * 1000.0).abs() < 1e-6 * ml * 1000.0,
+                "{what} {id}: {got} mm3 vs {ml} ml"
+            );
+        }
+    }
     assert!(volume(&from_rt, "kidney").is_empty());
     assert_eq!(volume(&from_rt, "liver").len(), 2);
 }
