@@ -2187,6 +2187,80 @@ fn assert_sform(h: &nifti::NiftiHeader, dcm2niix: &[[f64; 4]; 3], tol: f64, what
     }
 }
 
+/// The bytes of test-data/siemens-mosaic/`name`.dcm.gz, unpacked.
+fn mosaic_fixture(name: &str) -> Vec<u8> {
+    use std::io::Read;
+    let gz = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("test-data/siemens-mosaic/{name}.dcm.gz"));
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(gz).unwrap())
+        .read_to_end(&mut raw)
+        .unwrap();
+    raw
+}
+
+/// A mosaic time series whose first volume's MosaicRefAcqTimes say nothing (all 0) has no
+/// SliceTiming, though its second volume's are usable; with the first volume's times moved by
+/// 100 ms (within the repetition, 6600 ms) and no second volume, they are written as recorded.
+/// Facts: dcm2niix v1.0.20260724 on the same two files so rewritten (test-data/siemens-mosaic's
+/// nibabel originals): no SliceTiming; 6.5875, 6.45, … 0.1.
+#[test]
+fn mosaic_slice_times_that_say_nothing_are_left_out_as_dcm2niix() {
+    use dicom_core::value::PrimitiveValue;
+    use dicom_core::{DataElement, Tag, VR};
+    let times = |name: &str, path: &std::path::Path, shift: Option<f64>| {
+        std::fs::write(path, mosaic_fixture(name)).unwrap();
+        let mut obj = dicom_object::open_file(path).unwrap();
+        // Implicit VR: the element is held as its bytes (48 little-endian doubles).
+        let bytes = obj
+            .element(Tag(0x0019, 0x1029))
+            .unwrap()
+            .value()
+            .to_bytes()
+            .unwrap()
+            .into_owned();
+        let recorded: Vec<f64> = bytes
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        assert_eq!(recorded.len(), 48);
+        assert_eq!(recorded[0], 6487.49999999);
+        let new: Vec<f64> = match shift {
+            Some(ms) => recorded.iter().map(|t| t + ms).collect(),
+            None => vec![0.0; 48],
+        };
+        let raw: Vec<u8> = new.iter().flat_map(|t| t.to_le_bytes()).collect();
+        obj.put(DataElement::new(
+            Tag(0x0019, 0x1029),
+            VR::UN,
+            PrimitiveValue::U8(raw.into()),
+        ));
+        obj.write_to_file(path).unwrap();
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let series = dir.path().join("series");
+    std::fs::create_dir_all(&series).unwrap();
+    times("siemens_dwi_0", &series.join("0.dcm"), None);
+    std::fs::write(series.join("1000.dcm"), mosaic_fixture("siemens_dwi_1000")).unwrap();
+    let out = dir.path().join("out");
+    convert_uncompressed(&series, &out);
+    let side = std::fs::read_to_string(out.join("S001/012_mr_dwi.json")).unwrap();
+    assert!(!side.contains("SliceTiming"), "{side}");
+
+    let single = dir.path().join("single");
+    std::fs::create_dir_all(&single).unwrap();
+    times("siemens_dwi_0", &single.join("0.dcm"), Some(100.0));
+    let out = dir.path().join("out-single");
+    convert_uncompressed(&single, &out);
+    let side: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("S001/012_mr_dwi.json")).unwrap())
+            .unwrap();
+    let timing = side["SliceTiming"].as_array().expect("SliceTiming");
+    assert_eq!(timing[0].as_f64(), Some(6.5875));
+    assert_eq!(timing[1].as_f64(), Some(6.45));
+    assert_eq!(timing[47].as_f64(), Some(0.1));
+}
+
 /// Siemens mosaic DWI (test-data/siemens-mosaic: implicit VR, two 896×896 frames each holding 48
 /// slices of 128×128; b-value in (0019,100C) as undecoded bytes). Each pixel is first given a
 /// value that names its tile, row and column, so every voxel is checked against where it must
@@ -2196,7 +2270,6 @@ fn assert_sform(h: &nifti::NiftiHeader, dcm2niix: &[[f64; 4]; 3], tol: f64, what
 fn siemens_mosaic_is_unpacked_as_dcm2niix_does() {
     use dicom_core::value::PrimitiveValue;
     use dicom_core::{DataElement, VR};
-    use std::io::Read;
     const DCM2NIIX_SFORM: [[f64; 4]; 3] = [
         [-1.796875, 0.0, 0.0, 115.0],
         [0.0, 1.79685, -0.015708, -93.171478],
@@ -2209,14 +2282,8 @@ fn siemens_mosaic_is_unpacked_as_dcm2niix_does() {
     let input = dir.path().join("in");
     std::fs::create_dir_all(&input).unwrap();
     for (b, name) in ["siemens_dwi_0", "siemens_dwi_1000"].iter().enumerate() {
-        let gz = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join(format!("test-data/siemens-mosaic/{name}.dcm.gz"));
-        let mut raw = Vec::new();
-        flate2::read::GzDecoder::new(std::fs::File::open(gz).unwrap())
-            .read_to_end(&mut raw)
-            .unwrap();
         let path = input.join(format!("{name}.dcm"));
-        std::fs::write(&path, raw).unwrap();
+        std::fs::write(&path, mosaic_fixture(name)).unwrap();
         let mut obj = dicom_object::open_file(&path).unwrap();
         let mut px = vec![0u16; 896 * 896];
         for r in 0..896 {
@@ -2256,15 +2323,17 @@ fn siemens_mosaic_is_unpacked_as_dcm2niix_does() {
         std::fs::read_to_string(out.join("S001/012_mr_dwi.bvec")).unwrap(),
         "0 0.999975\n0 -0.00507649\n0 -0.00502361\n"
     );
-    // SliceTiming: the MR header's MosaicRefAcqTimes (0019,1029), tile k = written slice k (its
-    // values read with pydicom: 6487.49999999, 6350.00000001, … 0 ms).
+    // SliceTiming: the MR header's MosaicRefAcqTimes (0019,1029), tile k = written slice k, of
+    // the second volume, as dcm2niix v1.0.20260724 takes them when the two differ (its
+    // Issue870; `convert::mosaic_timing`): b = 1000's 6489.99999999, 6350.00000001, … 0 ms
+    // (read with pydicom), not b = 0's 6487.49999999. dcm2niix wrote 6.49, 6.35, … 0.
     let side: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("S001/012_mr_dwi.json")).unwrap())
             .unwrap();
     let timing = side["SliceTiming"].as_array().expect("SliceTiming");
     assert_eq!(timing.len(), 48);
-    assert!((timing[0].as_f64().unwrap() - 6.48749999999).abs() < 1e-9);
-    assert!((timing[1].as_f64().unwrap() - 6.35000000001).abs() < 1e-9);
+    assert_eq!(timing[0].as_f64(), Some(6.49));
+    assert_eq!(timing[1].as_f64(), Some(6.35));
     assert_eq!(timing[47].as_f64(), Some(0.0));
     // Readout keys, dcm2niix v1.0.20260724's on the same pair (six printed digits): the
     // bandwidth per pixel phase encode is the MR header's (0019,1028) (no CSA image header here).
@@ -2306,16 +2375,9 @@ fn siemens_mosaic_is_unpacked_as_dcm2niix_does() {
 /// as one big slice of tiles; it is rejected, naming the attribute.
 #[test]
 fn a_mosaic_without_its_slice_count_is_rejected_with_the_attribute() {
-    use std::io::Read;
     let dir = tempfile::tempdir().unwrap();
-    let gz = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("test-data/siemens-mosaic/siemens_dwi_0.dcm.gz");
-    let mut raw = Vec::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(gz).unwrap())
-        .read_to_end(&mut raw)
-        .unwrap();
     let path = dir.path().join("mosaic.dcm");
-    std::fs::write(&path, raw).unwrap();
+    std::fs::write(&path, mosaic_fixture("siemens_dwi_0")).unwrap();
     let mut obj = dicom_object::open_file(&path).unwrap();
     for tag in [
         dicom_core::Tag(0x0019, 0x100A),

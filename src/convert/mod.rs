@@ -13,6 +13,7 @@ mod acquisition_keys;
 mod derived_dwi;
 mod ge_keys;
 mod ge_timing;
+mod mosaic_timing;
 mod pet_keys;
 mod phase_polarity;
 mod sidecar;

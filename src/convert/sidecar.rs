@@ -206,18 +206,23 @@ pub(super) fn sidecar(
             ge.times_ms.clone()
         };
         // (GE's estimated times say nothing of its readout: dcm2niix reads them after it.)
-        let times = if mosaic {
-            crate::ingest::siemens::mosaic_acquisition_times(&obj, csa.as_ref())
+        // A mosaic's times: those of the volume dcm2niix trusts (`mosaic_timing`); what it
+        // counts simultaneous slices in, the first volume's when none is trusted.
+        let (times, mosaic_times) = if mosaic {
+            let (recorded, chosen) =
+                super::mosaic_timing::series_times(series, part, vols.len(), &obj, csa.as_ref());
+            (chosen.clone().unwrap_or(recorded), chosen)
         } else if ge.times_ms.is_some() {
-            Vec::new()
+            (Vec::new(), None)
         } else {
-            classic.clone().unwrap_or_default()
+            (classic.clone().unwrap_or_default(), None)
         };
         let mosaic_tiles: Option<Vec<u32>> = plan
             .filter(|_| mosaic)
             .map(|p| p.slices.iter().map(|s| s.frame).collect());
-        if let Some(timing) =
-            mosaic_tiles.and_then(|tiles| crate::ingest::siemens::slice_timing(&times, &tiles))
+        if let Some(timing) = mosaic_tiles
+            .zip(mosaic_times)
+            .and_then(|(tiles, times)| crate::ingest::siemens::slice_timing(&times, &tiles))
         {
             m.insert("SliceTiming".into(), json!(timing));
         }
