@@ -2266,21 +2266,18 @@ fn mosaic_slice_times_that_say_nothing_are_left_out_as_dcm2niix() {
 /// value that names its tile, row and column, so every voxel is checked against where it must
 /// come from; the sform is dcm2niix's on the same files (README there). Before, the mosaic was
 /// one 896×896 slice and the b-values read as 48 and 49 (the bytes of "0" and "1").
-#[test]
-fn siemens_mosaic_is_unpacked_as_dcm2niix_does() {
+/// The value `write_mosaic_pair` gives pixel (r, c) of tile `tile` of volume `b`.
+fn mosaic_value(b: usize, tile: usize, r: usize, c: usize) -> u16 {
+    ((tile * 37 + r * 5 + c * 3 + b * 3) % 4096) as u16
+}
+
+/// test-data/siemens-mosaic's two files (b = 0, 1000) written into `input`, each pixel given
+/// its `mosaic_value`; with `against_normal`, the CSA image header's SliceNormalVector turned
+/// to point against the row × column normal (tiles run the other way).
+fn write_mosaic_pair(input: &std::path::Path, against_normal: bool) {
     use dicom_core::value::PrimitiveValue;
-    use dicom_core::{DataElement, VR};
-    const DCM2NIIX_SFORM: [[f64; 4]; 3] = [
-        [-1.796875, 0.0, 0.0, 115.0],
-        [0.0, 1.79685, -0.015708, -93.171478],
-        [0.0, 0.009408, 2.999959, -79.90535],
-    ];
-    let value = |b: usize, tile: usize, r: usize, c: usize| -> u16 {
-        ((tile * 37 + r * 5 + c * 3 + b * 3) % 4096) as u16
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in");
-    std::fs::create_dir_all(&input).unwrap();
+    use dicom_core::{DataElement, Tag, VR};
+    std::fs::create_dir_all(input).unwrap();
     for (b, name) in ["siemens_dwi_0", "siemens_dwi_1000"].iter().enumerate() {
         let path = input.join(format!("{name}.dcm"));
         std::fs::write(&path, mosaic_fixture(name)).unwrap();
@@ -2290,7 +2287,7 @@ fn siemens_mosaic_is_unpacked_as_dcm2niix_does() {
             for c in 0..896 {
                 let tile = (r / 128) * 7 + c / 128;
                 if tile < 48 {
-                    px[r * 896 + c] = value(b, tile, r % 128, c % 128);
+                    px[r * 896 + c] = mosaic_value(b, tile, r % 128, c % 128);
                 }
             }
         }
@@ -2299,8 +2296,45 @@ fn siemens_mosaic_is_unpacked_as_dcm2niix_does() {
             VR::OW,
             PrimitiveValue::U16(px.into()),
         ));
+        if against_normal {
+            let csa_tag = Tag(0x0029, 0x1010);
+            let raw = obj.element(csa_tag).unwrap().value().to_bytes().unwrap();
+            let mut elements = ingest::siemens::csa_elements(&raw).unwrap();
+            let normal = elements
+                .iter_mut()
+                .find(|e| e.name == "SliceNormalVector")
+                .unwrap();
+            // Its three values (items past them are empty).
+            for item in normal
+                .items
+                .iter_mut()
+                .filter(|i| i.iter().any(|b| *b != 0))
+            {
+                let text = String::from_utf8_lossy(item);
+                let x: f64 = text.trim_end_matches('\0').trim().parse().unwrap();
+                *item = format!("{:.8}\0", -x).into_bytes();
+            }
+            let encoded = ingest::siemens::encode_csa(&elements);
+            obj.put(DataElement::new(
+                csa_tag,
+                VR::OB,
+                PrimitiveValue::U8(encoded.into()),
+            ));
+        }
         obj.write_to_file(&path).unwrap();
     }
+}
+
+#[test]
+fn siemens_mosaic_is_unpacked_as_dcm2niix_does() {
+    const DCM2NIIX_SFORM: [[f64; 4]; 3] = [
+        [-1.796875, 0.0, 0.0, 115.0],
+        [0.0, 1.79685, -0.015708, -93.171478],
+        [0.0, 0.009408, 2.999959, -79.90535],
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    write_mosaic_pair(&input, false);
     let scan = ancilla(&["scan", input.to_str().unwrap()]);
     let listing = String::from_utf8_lossy(&scan.stdout);
     assert!(
@@ -2363,12 +2397,54 @@ fn siemens_mosaic_is_unpacked_as_dcm2niix_does() {
         for k in 0..48 {
             for j in 0..128 {
                 for i in 0..128 {
-                    let want = value(b, k, 127 - j, i) as f32;
+                    let want = mosaic_value(b, k, 127 - j, i) as f32;
                     assert_eq!(data[[i, j, k, b]], want, "voxel {i},{j},{k} of volume {b}");
                 }
             }
         }
     }
+}
+
+/// A mosaic whose CSA SliceNormalVector points against the row × column normal (as in many
+/// sagittal EPI series; here the fixture's turned) keeps its tiles' order, as dcm2niix keeps it:
+/// voxel (i, j, k) is tile k, the sform's slice axis points the other way, and the bvec has
+/// dcm2niix's signs. Facts: dcm2niix v1.0.20260724 on the same two files (made alike with
+/// pydicom; "matrix had a negative determinant"). Before, the slices were sorted along the
+/// normal: the same places in patient space, but k reversed and the bvec negated.
+#[test]
+fn a_mosaic_against_the_normal_keeps_its_tile_order_as_dcm2niix() {
+    const DCM2NIIX_SFORM: [[f64; 4]; 3] = [
+        [-1.796875, 0.0, 0.0, 115.0],
+        [0.0, 1.79685, 0.015708, -93.171478],
+        [0.0, 0.009408, -2.999959, -79.90535],
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    write_mosaic_pair(&input, true);
+    let out = dir.path().join("out");
+    let nii = convert_uncompressed(&input, &out);
+    assert_eq!(nii, [out.join("S001/012_mr_dwi.nii")]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("S001/012_mr_dwi.bvec")).unwrap(),
+        "0 0.999975\n0 0.00507649\n0 -0.00502361\n"
+    );
+    let h = nifti::NiftiHeader::from_file(&nii[0]).unwrap();
+    assert_eq!(&h.dim[..5], &[4, 128, 128, 48, 2]);
+    assert_sform(&h, &DCM2NIIX_SFORM, 1e-3, "mosaic against the normal");
+    let data = voxels(&nii[0]);
+    for b in 0..2 {
+        for k in 0..48 {
+            for (i, j) in [(0, 0), (5, 7), (127, 127), (64, 3)] {
+                let want = mosaic_value(b, k, 127 - j, i) as f32;
+                assert_eq!(data[[i, j, k, b]], want, "voxel {i},{j},{k} of volume {b}");
+            }
+        }
+    }
+    // SliceTiming follows the tiles too (dcm2niix: 6.49, 6.35, … 0).
+    let side = std::fs::read_to_string(out.join("S001/012_mr_dwi.json")).unwrap();
+    let side: serde_json::Value = serde_json::from_str(&side).unwrap();
+    assert_eq!(side["SliceTiming"][0].as_f64(), Some(6.49));
+    assert_eq!(side["SliceTiming"][47].as_f64(), Some(0.0));
 }
 
 /// Review finding: an image of ImageType MOSAIC whose slice count is given nowhere was converted

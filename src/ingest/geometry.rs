@@ -97,8 +97,37 @@ pub fn plan_series(files: &[&FileRecord]) -> Result<Vec<VolumePlan>, String> {
     } else {
         plan_placed(files, &images)?
     };
+    if files.iter().all(|f| f.mosaic.is_some()) {
+        plans.iter_mut().for_each(|p| keep_tile_order(p, files));
+    }
     distinct_labels(&mut plans);
     Ok(plans)
+}
+
+/// A Siemens mosaic whose tiles run against the row × column normal (its CSA SliceNormalVector
+/// points the other way, as in many sagittal EPI series) keeps its tiles' order, as dcm2niix
+/// keeps it (its "matrix had a negative determinant"): the slices, sorted along the normal, are
+/// turned back, and the slice direction is against the normal. The voxels are where they were
+/// in patient space; only their order along k follows dcm2niix's.
+fn keep_tile_order(plan: &mut VolumePlan, files: &[&FileRecord]) {
+    let (Some(first), Some(last)) = (plan.slices.first(), plan.slices.last()) else {
+        return;
+    };
+    if !plan.placed || first.frame <= last.frame {
+        return;
+    }
+    // The last slice along the normal is the first tile: its position is the origin.
+    let Some(origin) = files
+        .get(last.file)
+        .and_then(|f| f.images.iter().find(|i| i.frame == last.frame))
+        .and_then(|i| i.position)
+    else {
+        return;
+    };
+    let g = &mut plan.geometry;
+    g.origin = origin;
+    g.direction[2] = g.direction[2].map(|x| -x);
+    plan.slices.reverse();
 }
 
 /// Labels made distinct, so no volume's file is written over another's: a label met before

@@ -47,9 +47,13 @@ fn voxel_direction_as(
     }
     let scale = if keep_length { 1.0 } else { norm };
     let mut v = v.map(|x| f64::from(x / scale));
-    // det(RAS affine) = det(diag(−1, −1, 1)) · det(i, j, k) · spacing > 0 ⇔ reversed.
+    // det(RAS affine) = det(diag(−1, −1, 1)) · det(i, j, k) · spacing > 0 ⇔ reversed: FSL reads
+    // x negated, (−g·r, −g·c, −g·n). dcm2niix writes that axis with the opposite sign
+    // (g·r, g·c, g·n: its y negated for a mosaic of "negative determinant"), the same direction
+    // for diffusion; its digits are kept.
     if reversed {
-        v[0] = -v[0];
+        v[1] = -v[1];
+        v[2] = -v[2];
     }
     v
 }
@@ -162,17 +166,24 @@ mod tests {
         assert_eq!(voxel_direction(Some([0.0; 3]), 1000.0, &g), [0.0; 3]);
     }
 
+    /// Slices against the row × column normal (a mosaic whose SliceNormalVector points the
+    /// other way): det(d0, d1, d2) < 0, the NIfTI affine's > 0. dcm2niix v1.0.20260724 wrote
+    /// 0.999974, 0.00505012, -0.00505012 for nibabel's axial mosaic (gradient (0.99997449,
+    /// 0.00505012, −0.00505012) in LPS) given SliceNormalVector (0, 0, −1): (g·r, g·c, g·n).
     #[test]
-    fn a_positive_determinant_negates_x_for_fsl() {
-        // Slices against the row × column normal: det(d0, d1, d2) < 0, the NIfTI affine's > 0.
+    fn slices_against_the_normal_give_dcm2niix_s_signs() {
         let g = geometry([1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, -1.0]);
         assert_eq!(
             voxel_direction(Some([1.0, 0.0, 0.0]), 800.0, &g),
-            [-1.0, 0.0, 0.0]
+            [1.0, 0.0, 0.0]
+        );
+        assert_eq!(
+            voxel_direction(Some([0.0, 1.0, 0.0]), 800.0, &g),
+            [0.0, 1.0, 0.0]
         );
         assert_eq!(
             voxel_direction(Some([0.0, 0.0, 1.0]), 800.0, &g),
-            [0.0, 0.0, -1.0]
+            [0.0, 0.0, 1.0]
         );
     }
 
