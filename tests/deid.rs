@@ -541,6 +541,30 @@ fn a_site_named_like_its_scanner_vendor_is_released() {
     assert!(stderr.contains(" 0 failed verification"), "{stderr}");
 }
 
+/// A pre-anonymised export whose patient is named "Anon" (as nibabel's test files are): the
+/// profile's dummy "ANONYMIZED" (Device Serial Number, action D) contains the name, and every
+/// such file failed the PHI check and was not released. The dummy is ancilla's own text.
+#[test]
+fn a_patient_named_anon_is_released_with_the_profiles_dummies() {
+    let (o, reasons) = deid_with_an_altered_file(|obj| {
+        put(obj, tags::PATIENT_NAME, VR::PN, "Anon^Anon");
+        put(obj, tags::DEVICE_SERIAL_NUMBER, VR::LO, "Anon");
+        put(
+            obj,
+            tags::SOP_INSTANCE_UID,
+            VR::UI,
+            "1.2.826.0.1.3680043.2.1125.99.2",
+        );
+    });
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        reasons.iter().all(|r| !r.contains("PHI check")),
+        "{reasons:?}"
+    );
+    assert!(stderr.contains(" 0 failed verification"), "{stderr}");
+}
+
 /// Two input files with the same SOP Instance UID are one output file: the second is counted as
 /// a duplicate, not written twice.
 #[test]

@@ -377,6 +377,9 @@ fn dummy(tag: Tag, vr: VR, ctx: &Context) -> InMemElement {
     InMemElement::new(tag, vr, PrimitiveValue::from(dummy_text(vr, ctx)))
 }
 
+/// The dummy text (action D) of a text attribute.
+pub(super) const DUMMY_TEXT: &str = "ANONYMIZED";
+
 /// The dummy value (action D) of an attribute of this VR, as text (binary VRs get "0").
 pub(super) fn dummy_text(vr: VR, ctx: &Context) -> String {
     match vr {
@@ -386,7 +389,7 @@ pub(super) fn dummy_text(vr: VR, ctx: &Context) -> String {
         VR::UI => ctx.uids.map("0"),
         VR::US | VR::SS | VR::UL | VR::SL | VR::FL | VR::FD | VR::IS | VR::DS => "0".into(),
         VR::AS => "000Y".into(),
-        _ => "ANONYMIZED".into(),
+        _ => DUMMY_TEXT.into(),
     }
 }
 
