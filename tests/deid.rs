@@ -1390,6 +1390,31 @@ fn vendor_private_diffusion_attributes_survive_deidentification() {
             VR::SQ,
             DataSetSequence::from(vec![sds]),
         ));
+        // Philips' water-fat shift (its readout time) and its stack sequence, whose item holds
+        // the stack's table position (an unsafe attribute beside it removed).
+        obj.put(DataElement::new(
+            Tag(0x2001, 0x1022),
+            VR::FL,
+            PrimitiveValue::from(2.25f32),
+        ));
+        let mut stack = InMemDicomObject::new_empty();
+        put(
+            &mut stack,
+            Tag(0x2005, 0x0014),
+            VR::LO,
+            "Philips MR Imaging DD 005",
+        );
+        stack.put(DataElement::new(
+            Tag(0x2005, 0x143C),
+            VR::FL,
+            PrimitiveValue::from(-42.5f32),
+        ));
+        put(&mut stack, Tag(0x2005, 0x1499), VR::LO, "SCANNER-ROOM-7");
+        obj.put(DataElement::new(
+            Tag(0x2001, 0x105F),
+            VR::SQ,
+            DataSetSequence::from(vec![stack]),
+        ));
         // An unsafe private attribute beside them still goes.
         put(&mut obj, Tag(0x0019, 0x1099), VR::LO, "SCANNER-ROOM-7");
         obj.write_to_file(&p).unwrap();
@@ -1442,6 +1467,22 @@ fn vendor_private_diffusion_attributes_survive_deidentification() {
         let item = &sds.items().expect("a sequence")[0];
         assert!(
             item.element(Tag(0x0021, 0x1099)).is_err(),
+            "unsafe nested private kept"
+        );
+        let wfs = obj
+            .element(Tag(0x2001, 0x1022))
+            .expect("water-fat shift kept");
+        assert_eq!(wfs.to_float64().unwrap(), 2.25);
+        let stack = obj
+            .element(Tag(0x2001, 0x105F))
+            .expect("Philips' stack sequence kept");
+        let item = &stack.items().expect("a sequence")[0];
+        let table = item
+            .element(Tag(0x2005, 0x143C))
+            .expect("table position kept");
+        assert_eq!(table.to_float64().unwrap(), -42.5);
+        assert!(
+            item.element(Tag(0x2005, 0x1499)).is_err(),
             "unsafe nested private kept"
         );
         let protocol = ingest::siemens::phoenix_protocol(&obj).expect("XA protocol kept");

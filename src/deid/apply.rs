@@ -23,15 +23,17 @@ use crate::datetime::Date;
 /// partial Fourier, GE's image type, Siemens XA's time after the acquisition's start (its slice
 /// times), GE's EPI names, group delay and cycling mode (its slice times), GE's echo spacing and
 /// ASSET factor (its readout time), the table's position (TablePosition), the phase-encoding
-/// polarity of XA and UIH. Numbers and code strings of the acquisition, no identity — without
-/// them a de-identified DWI has no b-values. XA's enhanced files nest the SDS and SDI attributes
-/// in a private sequence of each creator (0021,xxFE): the sequences are kept, their items going
-/// through the profile (only the attributes of this list stay in them). GE's raw header
+/// polarity of XA and UIH, Philips' water-fat shift (its readout time). Numbers and code strings
+/// of the acquisition, no identity — without them a de-identified DWI has no b-values. XA's
+/// enhanced files nest the SDS and SDI attributes in a private sequence of each creator
+/// (0021,xxFE), Philips its stack's table position in its stack sequence (2001,xx5F): the
+/// sequences are kept, their items going through the profile (only the attributes of this list
+/// stay in them). GE's raw header
 /// (UserDefineData), which its older EPIs' polarity comes from, is not on it: a binary block of
 /// the whole exam. The two Siemens CSA headers, XA's protocol and GE's protocol data block are on
 /// it, but never kept whole: [`super::csa`] and [`super::ge_protocol`] rewrite them with their
 /// acquisition fields only.
-pub const SAFE_PRIVATE: [(u16, &str, u8); 54] = [
+pub const SAFE_PRIVATE: [(u16, &str, u8); 56] = [
     (0x7053, "Philips PET Private Group", 0x00), // SUV scale factor
     (0x7053, "Philips PET Private Group", 0x09), // activity concentration scale factor
     (0x0009, "GEMS_PETD_01", 0x0D),              // scan start (decay reference) date-time
@@ -80,6 +82,8 @@ pub const SAFE_PRIVATE: [(u16, &str, u8); 54] = [
     (0x0025, "GEMS_SERS_01", 0x1B),              // protocol data block (reduced)
     (0x2001, "Philips Imaging DD 001", 0x03),    // diffusion b-factor
     (0x2001, "Philips Imaging DD 001", 0x19),    // partial matrix scanned (partial Fourier)
+    (0x2001, "Philips Imaging DD 001", 0x22),    // water-fat shift (pixels; readout time)
+    (0x2001, "Philips Imaging DD 001", 0x5F),    // stack sequence (its table position)
     (0x2005, "Philips MR Imaging DD 001", 0x0E), // MR scale slope (floating-point values)
     (0x2005, "Philips MR Imaging DD 001", 0xB0), // diffusion direction RL
     (0x2005, "Philips MR Imaging DD 001", 0xB1), // diffusion direction AP
