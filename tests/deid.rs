@@ -553,6 +553,29 @@ fn a_patient_named_anon_is_released_with_the_profiles_dummies() {
     assert_no_phi_failure(&o, &reasons);
 }
 
+/// A patient whose name is also a defined term of a code string (Norm: Siemens' ImageType NORM,
+/// PET's CorrectedImage NORM) had every such file refused by the PHI check; code strings are
+/// checked for IDs and dates only. The name is still removed where it was.
+#[test]
+fn a_patient_named_like_a_defined_term_is_released() {
+    let (o, reasons) = deid_with_an_altered_file(|obj| {
+        put(obj, tags::PATIENT_NAME, VR::PN, "Smith^Norm");
+        put(
+            obj,
+            tags::IMAGE_TYPE,
+            VR::CS,
+            "ORIGINAL\\PRIMARY\\M\\NORM\\DIS2D",
+        );
+        put(
+            obj,
+            tags::SOP_INSTANCE_UID,
+            VR::UI,
+            "1.2.826.0.1.3680043.2.1125.99.3",
+        );
+    });
+    assert_no_phi_failure(&o, &reasons);
+}
+
 /// The run succeeded and no file failed the PHI check.
 fn assert_no_phi_failure(o: &std::process::Output, reasons: &[String]) {
     let stderr = String::from_utf8_lossy(&o.stderr);

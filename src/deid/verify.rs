@@ -70,10 +70,12 @@ thread_local! {
 /// A file's identifiers in one automaton: the personal ones first (patterns 0 .. `personal`),
 /// then the place names. Every value is scanned once for any of them; the equipment's names,
 /// where a place name may appear, for a personal one (overlapping matches, so a place name
-/// cannot hide one).
+/// cannot hide one); code strings for one holding a digit (`with_digit`).
 struct Automata {
     all: AhoCorasick,
     personal: usize,
+    /// Whether each pattern holds a digit (an ID, a date, a telephone number; not a name).
+    with_digit: Vec<bool>,
 }
 
 /// The equipment's own names: a vendor's name may also be a site's (a demonstration site), and
@@ -108,6 +110,10 @@ fn automaton(identifiers: &Found) -> Result<Rc<Automata>, String> {
             all: super::clean::automaton(&all)
                 .map_err(|e| format!("the identifier search could not be built: {e}"))?,
             personal,
+            with_digit: all
+                .iter()
+                .map(|p| p.chars().any(|c| c.is_ascii_digit()))
+                .collect(),
         });
         *last = Some((identifiers.clone(), ac.clone()));
         Ok(ac)
@@ -182,6 +188,14 @@ impl<'a> Checker<'a> {
                     .all
                     .find_overlapping_iter(self.low.as_str())
                     .any(|m| m.pattern().as_usize() < self.ids.personal)
+            } else if vr == VR::CS {
+                // Code strings are the standard's defined terms (ImageType NORM, CorrectedImage
+                // NORM, BodyPartExamined LUNG): a patient named Norm or Lung failed every file on
+                // them. IDs and dates are still looked for in them.
+                self.ids
+                    .all
+                    .find_overlapping_iter(self.low.as_str())
+                    .any(|m| self.ids.with_digit[m.pattern().as_usize()])
             } else {
                 self.ids.all.is_match(self.low.as_str())
             };
@@ -680,6 +694,45 @@ mod tests {
                 "{value}: {got:?}"
             );
         }
+    }
+
+    /// Code strings are checked for identifiers holding a digit (IDs, dates), not for names: a
+    /// patient named Norm passes ImageType NORM; an MRN or a birth date in a code string fails.
+    #[test]
+    fn code_strings_are_checked_for_ids_and_dates_not_names() {
+        let ids = Found {
+            personal: vec!["Norm".into(), "MRN1003296".into(), "19580412".into()],
+            ..Found::default()
+        };
+        let uids = HashSet::new();
+        let verdict = |value: &str| {
+            check_bytes(
+                &file(Some((tags::IMAGE_TYPE, VR::CS, value)), "ISO_IR 100"),
+                &DeidOptionsSet::default(),
+                &ids,
+                &uids,
+            )
+        };
+        assert_eq!(verdict("ORIGINAL\\PRIMARY\\M\\NORM\\DIS2D"), Ok(()));
+        for value in ["ORIGINAL\\MRN1003296", "DERIVED\\19580412"] {
+            let got = verdict(value);
+            assert!(
+                got.as_ref()
+                    .is_err_and(|e| e.contains("original identifiers")),
+                "{value}: {got:?}"
+            );
+        }
+        // The name still fails a text attribute.
+        let named = check_bytes(
+            &file(
+                Some((tags::SERIES_DESCRIPTION, VR::LO, "for Norm")),
+                "ISO_IR 100",
+            ),
+            &DeidOptionsSet::default(),
+            &ids,
+            &uids,
+        );
+        assert!(named.is_err(), "{named:?}");
     }
 
     #[test]
