@@ -778,7 +778,8 @@ fn texture_on_request_matches_the_ibsi_phantom_from_the_command_line() {
     assert_eq!(with_width("0", &[]).status.code(), Some(2));
 }
 
-/// A minimal RTSTRUCT: one ROI, one square contour on z = 2.5 (the CT fixture's second plane).
+/// A minimal RTSTRUCT: ROI 1, one square contour on z = 32.5 (the CT fixture's second plane), and
+/// ROI 2, the same square on z = 500 (on none of the fixture's planes).
 fn small_rtstruct(path: &Path) {
     use dicom_core::value::DataSetSequence;
     use dicom_core::{DataElement, Length, PrimitiveValue, VR};
@@ -805,27 +806,29 @@ fn small_rtstruct(path: &Path) {
     put(&mut o, tags::MODALITY, VR::CS, "RTSTRUCT");
     put(&mut o, tags::STUDY_INSTANCE_UID, VR::UI, "2.25.1001");
     put(&mut o, tags::SERIES_INSTANCE_UID, VR::UI, "2.25.78");
-    let mut roi = InMemDicomObject::new_empty();
-    put(&mut roi, tags::ROI_NUMBER, VR::IS, "1");
-    put(&mut roi, tags::ROI_NAME, VR::LO, "Lesion");
-    seq(&mut o, tags::STRUCTURE_SET_ROI_SEQUENCE, vec![roi]);
-    let mut c = InMemDicomObject::new_empty();
-    put(
-        &mut c,
-        tags::CONTOUR_GEOMETRIC_TYPE,
-        VR::CS,
-        "CLOSED_PLANAR",
-    );
-    put(
-        &mut c,
-        tags::CONTOUR_DATA,
-        VR::DS,
-        "9\\-21\\32.5\\13\\-21\\32.5\\13\\-17\\32.5\\9\\-17\\32.5",
-    );
-    let mut rc = InMemDicomObject::new_empty();
-    put(&mut rc, tags::REFERENCED_ROI_NUMBER, VR::IS, "1");
-    seq(&mut rc, tags::CONTOUR_SEQUENCE, vec![c]);
-    seq(&mut o, tags::ROI_CONTOUR_SEQUENCE, vec![rc]);
+    let mut rois = Vec::new();
+    let mut contours = Vec::new();
+    for (number, name, z) in [("1", "Lesion", "32.5"), ("2", "Far", "500")] {
+        let mut roi = InMemDicomObject::new_empty();
+        put(&mut roi, tags::ROI_NUMBER, VR::IS, number);
+        put(&mut roi, tags::ROI_NAME, VR::LO, name);
+        rois.push(roi);
+        let mut c = InMemDicomObject::new_empty();
+        put(
+            &mut c,
+            tags::CONTOUR_GEOMETRIC_TYPE,
+            VR::CS,
+            "CLOSED_PLANAR",
+        );
+        let square = format!("9\\-21\\{z}\\13\\-21\\{z}\\13\\-17\\{z}\\9\\-17\\{z}");
+        put(&mut c, tags::CONTOUR_DATA, VR::DS, &square);
+        let mut rc = InMemDicomObject::new_empty();
+        put(&mut rc, tags::REFERENCED_ROI_NUMBER, VR::IS, number);
+        seq(&mut rc, tags::CONTOUR_SEQUENCE, vec![c]);
+        contours.push(rc);
+    }
+    seq(&mut o, tags::STRUCTURE_SET_ROI_SEQUENCE, rois);
+    seq(&mut o, tags::ROI_CONTOUR_SEQUENCE, contours);
     let file = o
         .with_meta(
             FileMetaTableBuilder::new()
@@ -882,8 +885,10 @@ fn small_rtstruct_rasterises_on_the_oblique_ct() {
     let rt = d.path().join("rt.dcm");
     small_rtstruct(&rt);
     let rois = ancilla::roi::load_rois(&image, None, &rt).unwrap();
-    assert_eq!(rois.regions.len(), 1);
+    assert_eq!(rois.regions.len(), 2);
     assert_eq!(rois.regions[0].name, "lesion");
+    // ROI 2 lies on no plane of the image: a region without voxels, said to be so.
+    assert_eq!(rois.empty_own_regions(), [2]);
     // Expected voxels computed independently: every voxel centre of plane 1 inside the square.
     let mut expect = 0;
     for j in 0..5 {
@@ -898,6 +903,33 @@ fn small_rtstruct_rasterises_on_the_oblique_ct() {
     assert!(expect > 0);
     assert_eq!(m.iter().filter(|x| **x).count(), expect);
     assert!((0..5).all(|j| (0..6).all(|i| !m[[0, j, i]] && !m[[2, j, i]])));
+}
+
+/// `features` on an RTSTRUCT without --labels says which of its ROIs mark no voxel of the image
+/// (by number: the object's own names are free text); before, they were left out silently
+/// (dicompyler-core's RTSTRUCT on its one CT slice: 9 of 10 ROIs, without a word).
+#[test]
+fn rtstruct_rois_outside_the_image_are_named_by_number() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/seg-highdicom");
+    let d = tempfile::tempdir().unwrap();
+    let rt = d.path().join("rt.dcm");
+    small_rtstruct(&rt);
+    let o = ancilla(&[
+        "features",
+        "--image",
+        root.join("ct").to_str().unwrap(),
+        "--mask",
+        rt.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("the RTSTRUCT's ROI(s) 2 mark no voxel of the image"),
+        "{err}"
+    );
+    assert!(!err.contains("Far"), "{err}");
+    let rows = String::from_utf8_lossy(&o.stdout);
+    assert!(rows.contains(",lesion,"), "{rows}");
 }
 
 /// Regression (found by feeding mutated NIfTI files to `features`): the error line printed each

@@ -582,6 +582,17 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
             "features: label {number} ({name}) marks no voxel of the image: no features for it"
         );
     }
+    let empty = rois.empty_own_regions();
+    if given.is_none() && !empty.is_empty() {
+        // Numbers only: an object's own ROI names are free text.
+        let list: Vec<String> = empty.iter().map(u32::to_string).collect();
+        eprintln!(
+            "features: the {}'s {}(s) {} mark no voxel of the image: no features for them",
+            rois.source,
+            rois.region_word(),
+            list.join(", ")
+        );
+    }
     if !rois.unnamed.is_empty() {
         let list: Vec<String> = rois.unnamed.iter().map(u32::to_string).collect();
         eprintln!(

@@ -117,6 +117,13 @@ pub struct Region {
     pub bbox: Option<[[usize; 3]; 2]>,
 }
 
+impl Region {
+    /// Whether the region marks at least one voxel.
+    pub fn has_voxels(&self) -> bool {
+        self.bbox.is_some() || self.mask.iter().any(|&m| m)
+    }
+}
+
 /// The regions of one ROI source on an image grid.
 #[derive(Debug, Clone)]
 pub struct Rois {
@@ -196,13 +203,24 @@ impl Rois {
         let has_voxels = |number: u32| {
             self.regions
                 .iter()
-                .any(|r| r.number == number && (r.bbox.is_some() || r.mask.iter().any(|&m| m)))
+                .any(|r| r.number == number && r.has_voxels())
         };
         table
             .into_iter()
             .flatten()
             .filter(|(number, _)| !has_voxels(**number))
             .map(|(number, name)| (*number, name.as_str()))
+            .collect()
+    }
+
+    /// The numbers of the source's own regions that mark no voxel of the image (an RTSTRUCT's
+    /// ROI contoured only on slices the image does not have, an empty segment): read without a
+    /// table, they give no features, which is to be said too.
+    pub fn empty_own_regions(&self) -> Vec<u32> {
+        self.regions
+            .iter()
+            .filter(|r| !r.has_voxels())
+            .map(|r| r.number)
             .collect()
     }
 
