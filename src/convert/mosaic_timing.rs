@@ -5,7 +5,7 @@
 //! multiband sequence records single-band times or wrapped ones such as 86399.6 ms in it:
 //! dcm2niix issues 272, 704, 870), so:
 //!
-//! - times of one volume that say nothing (all equal, zero in a 3D-less export) give none;
+//! - first-volume times that say nothing (all equal, e.g. all 0) give none, whatever the second's;
 //! - negative times are moved up by the lowest (issue 271);
 //! - a 4D series takes its second volume's times, less their lowest, when they differ from the
 //!   first's and span more than nothing and less than one repetition; else the first's stay;
