@@ -1521,3 +1521,37 @@ fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A run without [clinical] tables (a core lab's imaging run before the clinical data are locked)
+/// still writes report.html: the flow as far as it goes, the QC gallery and the warnings, and a
+/// statement that the statistics were not run. Before, the report was skipped ("no statistics")
+/// and the run left nothing a PI could open. A rerun leaves it as it is.
+#[test]
+fn an_imaging_only_run_writes_its_report_without_statistics() {
+    let d = tempfile::tempdir().unwrap();
+    let cohort = d.path().join("cohort");
+    phantom(&cohort, "2", "5", &[]);
+    let out = d.path().join("imaging");
+    let cfg = input_config(d.path(), &cohort, &out, "");
+    let o = ancilla(&["run", cfg.to_str().unwrap()]);
+    let log = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{log}");
+    assert!(
+        log.contains("link: skipped (no [clinical] tables)"),
+        "{log}"
+    );
+    assert!(log.contains("report: report.html (2 QC subjects"), "{log}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("Not run: the run had no clinical tables"),
+        "{html}"
+    );
+    assert!(html.contains("imaged and de-identified <b>2</b>"), "{html}");
+    assert!(html.contains("with features <b>2</b>"), "{html}");
+    assert!(!html.contains("linked (arm"), "{html}");
+    assert!(!html.contains("Kaplan"), "{html}");
+    assert_eq!(html.matches("<img alt=\"PET MIP").count(), 2);
+    let again = ancilla(&["run", cfg.to_str().unwrap()]);
+    let log = String::from_utf8_lossy(&again.stderr);
+    assert!(log.contains("report: up to date"), "{log}");
+}

@@ -772,19 +772,26 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
 
     // Report.
     let stats_path = out_dir.join("analysis").join("stats.json");
-    if have_table && stats_path.is_file() {
+    // Without clinical tables the report is the imaging run's: flow, QC gallery, warnings.
+    let analysed = have_table && stats_path.is_file();
+    if shard.is_none() && (analysed || !have_table) {
         // The QC gallery outlines the region named tumor.
         let tumor_label: Option<u32> = cfg
             .rois
             .label_table()
             .into_iter()
             .find_map(|(n, name)| (name == "tumor").then_some(n));
+        // Analysed: the statistics and the table; else the features the flow counts.
+        let hash_of = |p: &Path| sha256_hex(&std::fs::read(p).unwrap_or_default());
+        let inputs = if analysed {
+            format!("{} {}", hash_of(&stats_path), hash_of(&table))
+        } else {
+            hash_of(&out_dir.join("features").join("features.csv"))
+        };
         let key = sha256_hex(
             format!(
-                "report {build} {tumor_label:?} {:?} {} {} {}",
+                "report {build} {analysed} {tumor_label:?} {:?} {inputs} {}",
                 cfg.clinical.arm,
-                sha256_hex(&std::fs::read(&stats_path).unwrap_or_default()),
-                sha256_hex(&std::fs::read(&table).unwrap_or_default()),
                 sha256_hex(
                     serde_json::to_string(&(&rejected, &warnings))
                         .unwrap_or_default()
@@ -807,8 +814,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
         runner.run("report", &key, &[&html], || {
             stages::report(
                 &od,
-                &stats_path,
-                &table,
+                analysed.then_some((stats_path.as_path(), table.as_path())),
                 adsl.as_ref().map(|(p, arm)| (p.as_path(), arm.as_str())),
                 masks_dir.as_deref(),
                 tumor_label,

@@ -546,18 +546,27 @@ fn grouped_warnings(problems: &[Value]) -> Vec<String> {
 /// Write `report.html` into `out`; `adsl` is the subjects table with the ARMCD analysed.
 pub fn report(
     out: &Path,
-    stats: &Path,
-    table: &Path,
+    analysis: Option<(&Path, &Path)>,
     adsl: Option<(&Path, &str)>,
     masks: Option<&Path>,
     tumor: Option<u32>,
     rejected: &[Value],
 ) -> Result<String, String> {
     use crate::clinical::tables::TextTable;
-    let stats: Value =
-        serde_json::from_str(&std::fs::read_to_string(stats).map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())?;
-    let t = TextTable::read(table).map_err(|e| e.to_string())?;
+    // The statistics and the analysis table, when the run had clinical tables: else the report is
+    // the imaging run's (flow, QC gallery, warnings) and says the statistics were not run.
+    let (stats, t) = match analysis {
+        Some((stats, table)) => {
+            let stats: Value =
+                serde_json::from_str(&std::fs::read_to_string(stats).map_err(|e| e.to_string())?)
+                    .map_err(|e| e.to_string())?;
+            (
+                stats,
+                Some(TextTable::read(table).map_err(|e| e.to_string())?),
+            )
+        }
+        None => (Value::Null, None),
+    };
     let mut counts = Vec::new();
     if let Some((a, arm)) = adsl.and_then(|(p, arm)| Some((TextTable::read(p).ok()?, arm))) {
         counts.push(("randomised".to_string(), a.rows.len()));
@@ -586,22 +595,27 @@ pub fn report(
         },
     );
     counts.push(("with features".to_string(), with_features.len()));
-    let arm = adsl.map_or("A", |(_, arm)| arm);
-    counts.push((
-        format!("linked (arm {arm}, analysed)"),
-        with_feature_values(&t),
-    ));
+    if let Some(t) = &t {
+        let arm = adsl.map_or("A", |(_, arm)| arm);
+        counts.push((
+            format!("linked (arm {arm}, analysed)"),
+            with_feature_values(t),
+        ));
+    }
     let warnings = grouped_warnings(rejected);
     let qc: Vec<crate::report::html::QcImages> = subjects
         .iter()
         .take(12)
         .filter_map(|id| qc_images(out, masks, id, tumor).map(|(p, r)| (id.clone(), p, r)))
         .collect();
+    let (header, rows) = t.as_ref().map_or((&[][..], &[][..]), |t| {
+        (t.header.as_slice(), t.rows.as_slice())
+    });
     let page = crate::report::html::render(&crate::report::html::ReportData {
         title: "ancilla — imaging ancillary study report",
         stats: &stats,
-        header: &t.header,
-        rows: &t.rows,
+        header,
+        rows,
         counts: &counts,
         warnings: &warnings,
         qc: &qc,

@@ -318,6 +318,38 @@ pub fn render(data: &ReportData) -> String {
         .collect();
     h.push_str(&flow.join(" → "));
     h.push_str("</p>");
+    if data.stats.get("endpoint").is_some() {
+        statistics(&mut h, data);
+    } else {
+        h.push_str("<h2>Statistics</h2><p>Not run: the run had no clinical tables ([clinical] adsl, adtte, pathology). The flow, QC gallery and warnings are the imaging run's.</p>");
+    }
+    h.push_str("<h2>QC gallery</h2>");
+    if data.qc.is_empty() {
+        h.push_str("<p>No QC images: they come from <code>ancilla run</code>, which has the images and the masks.</p>");
+    }
+    h.push_str("<div class=\"gallery\">");
+    for (id, pet, mr) in data.qc {
+        write!(h, "<figure><img alt=\"PET MIP {0}\" src=\"data:image/png;base64,{1}\"><figcaption>{0} PET MIP, tumour outlined</figcaption></figure>", esc(id), super::qc::base64(pet)).ok();
+        if let Some(mr) = mr {
+            write!(h, "<figure><img alt=\"MRI {0}\" src=\"data:image/png;base64,{1}\"><figcaption>{0} T2 through the tumour</figcaption></figure>", esc(id), super::qc::base64(mr)).ok();
+        }
+    }
+    h.push_str("</div><h2>Warnings</h2>");
+    if data.warnings.is_empty() {
+        h.push_str("<p>None.</p>");
+    } else {
+        h.push_str("<ul>");
+        for w in data.warnings {
+            write!(h, "<li class=\"warn\">{}</li>", esc(w)).ok();
+        }
+        h.push_str("</ul>");
+    }
+    h.push_str("</body></html>\n");
+    h
+}
+
+/// The statistics' sections: Kaplan–Meier, hazard ratios, ROC and the feature table.
+fn statistics(h: &mut String, data: &ReportData) {
     let ep = &data.stats["endpoint"];
     let km = &data.stats["km"];
     write!(
@@ -401,27 +433,5 @@ pub fn render(data: &ReportData) -> String {
         )
         .ok();
     }
-    h.push_str("</table><h2>QC gallery</h2>");
-    if data.qc.is_empty() {
-        h.push_str("<p>No QC images: they come from <code>ancilla run</code>, which has the images and the masks.</p>");
-    }
-    h.push_str("<div class=\"gallery\">");
-    for (id, pet, mr) in data.qc {
-        write!(h, "<figure><img alt=\"PET MIP {0}\" src=\"data:image/png;base64,{1}\"><figcaption>{0} PET MIP, tumour outlined</figcaption></figure>", esc(id), super::qc::base64(pet)).ok();
-        if let Some(mr) = mr {
-            write!(h, "<figure><img alt=\"MRI {0}\" src=\"data:image/png;base64,{1}\"><figcaption>{0} T2 through the tumour</figcaption></figure>", esc(id), super::qc::base64(mr)).ok();
-        }
-    }
-    h.push_str("</div><h2>Warnings</h2>");
-    if data.warnings.is_empty() {
-        h.push_str("<p>None.</p>");
-    } else {
-        h.push_str("<ul>");
-        for w in data.warnings {
-            write!(h, "<li class=\"warn\">{}</li>", esc(w)).ok();
-        }
-        h.push_str("</ul>");
-    }
-    h.push_str("</body></html>\n");
-    h
+    h.push_str("</table>");
 }
