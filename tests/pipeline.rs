@@ -1551,6 +1551,7 @@ fn an_imaging_only_run_writes_its_report_without_statistics() {
     assert!(!html.contains("linked (arm"), "{html}");
     assert!(!html.contains("Kaplan"), "{html}");
     assert_eq!(html.matches("<img alt=\"PET MIP").count(), 2);
+    assert!(!html.contains("No QC images"), "{html}");
     let again = ancilla(&["run", cfg.to_str().unwrap()]);
     let log = String::from_utf8_lossy(&again.stderr);
     assert!(log.contains("report: up to date"), "{log}");

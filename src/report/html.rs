@@ -325,7 +325,7 @@ pub fn render(data: &ReportData) -> String {
     }
     h.push_str("<h2>QC gallery</h2>");
     if data.qc.is_empty() {
-        h.push_str("<p>No QC images: they come from <code>ancilla run</code>, which has the images and the masks.</p>");
+        h.push_str("<p>No QC images: each needs a subject's PET and its tumour ROI (a label map under <code>[input] masks</code>, or a DICOM SEG or RTSTRUCT of the export), which only <code>ancilla run</code> reads.</p>");
     }
     h.push_str("<div class=\"gallery\">");
     for (id, pet, mr) in data.qc {
