@@ -198,17 +198,10 @@ pub(super) fn series_times(
             .as_deref()
             .and_then(|p| siemens::protocol_number(p, key))
     };
-    // Slices excited together: the protocol's factor, or as many times as the first slice's.
-    let sharing_first = first
-        .first()
-        .map(|t0| first.iter().filter(|t| *t == t0).count() as f64);
     let order = number("sSliceArray.ucMode").map(|mode| SliceOrder {
         mode: mode as u32,
         delay_us: number("lDelayTimeInTR").unwrap_or(0.0),
-        multiband: [number("sSliceAcceleration.lMultiBandFactor"), sharing_first]
-            .into_iter()
-            .flatten()
-            .fold(1.0, f64::max),
+        multiband: siemens::multiband_factor(protocol.as_deref(), &first),
     });
     let text = |tag| str_of(obj, tag).unwrap_or_default();
     let times = MosaicTimes {

@@ -140,18 +140,7 @@ pub fn readout_keys(
             }
         }
     }
-    // Slices excited together share an acquisition time: as many as share the first slice's
-    // (dcm2niix's count), or the protocol's factor when it says more.
-    let sharing_first = slice_times_ms
-        .first()
-        .map(|t0| slice_times_ms.iter().filter(|t| *t == t0).count() as f64);
-    let multiband = [
-        protocol_value("sSliceAcceleration.lMultiBandFactor"),
-        sharing_first,
-    ]
-    .into_iter()
-    .flatten()
-    .fold(1.0, f64::max);
+    let multiband = super::siemens::multiband_factor(protocol.as_deref(), slice_times_ms);
     if multiband > 1.0 {
         keys.push(("MultibandAccelerationFactor", json!(multiband)));
     }

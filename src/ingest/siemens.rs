@@ -349,6 +349,20 @@ pub fn protocol_number(protocol: &str, key: &str) -> Option<f64> {
     }
 }
 
+/// Slices excited together: as many as share the first slice's acquisition time (dcm2niix's
+/// count over `slice_times_ms`), or the protocol's `sSliceAcceleration.lMultiBandFactor` when it
+/// says more; 1 when neither says more.
+pub fn multiband_factor(protocol: Option<&str>, slice_times_ms: &[f64]) -> f64 {
+    let sharing_first = slice_times_ms
+        .first()
+        .map(|t0| slice_times_ms.iter().filter(|t| *t == t0).count() as f64);
+    let declared = protocol.and_then(|p| protocol_number(p, "sSliceAcceleration.lMultiBandFactor"));
+    [declared, sharing_first]
+        .into_iter()
+        .flatten()
+        .fold(1.0, f64::max)
+}
+
 /// The text a protocol's ASCCONV block gives `key`, its doubled quotes removed
 /// (`""Head_32""` is `Head_32`); None when absent or empty.
 pub fn protocol_text(protocol: &str, key: &str) -> Option<String> {

@@ -582,8 +582,12 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
             "features: label {number} ({name}) marks no voxel of the image: no features for it"
         );
     }
-    let empty = rois.empty_own_regions();
-    if given.is_none() && !empty.is_empty() {
+    let empty = if given.is_none() {
+        rois.empty_own_regions()
+    } else {
+        Vec::new()
+    };
+    if !empty.is_empty() {
         // Numbers only: an object's own ROI names are free text.
         let list: Vec<String> = empty.iter().map(u32::to_string).collect();
         eprintln!(
