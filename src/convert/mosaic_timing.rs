@@ -131,17 +131,18 @@ impl MosaicTimes<'_> {
         Some(first)
     }
 
-    /// Times rebuilt from the protocol's slice order: slot k of n at k × (TR − delay) / n (dcm2niix
-    /// computes in 32-bit floats; its six printed digits are these). None for a multiband series
-    /// or another order.
+    /// Times rebuilt from the protocol's slice order: slot k of n at k × (TR − delay) / n, in
+    /// 32-bit floats as dcm2niix computes them (in double precision, slot 28 of 47 at TR 6600 ms
+    /// prints 3.93191 where dcm2niix prints 3.93192). None for a multiband series or another
+    /// order.
     fn rebuilt(&self, tr_ms: f64) -> Option<Vec<f64>> {
         let order = self.order?;
         let n = self.slices;
         if order.multiband > 1.0 {
             return None;
         }
-        let ta_ms = tr_ms - order.delay_us / 1000.0;
-        let slot = |k: usize| k as f64 * ta_ms / n as f64;
+        let ta_s = (tr_ms / 1000.0) as f32 - (order.delay_us / 1e6) as f32;
+        let slot = |k: usize| f64::from(k as f32 * ta_s / n as f32 * 1000.0);
         let slots: Vec<usize> = match order.mode {
             1 => (0..n).collect(),
             2 => (0..n).rev().collect(),
@@ -259,36 +260,44 @@ mod tests {
         t.iter().map(|x| x * by + plus).collect()
     }
 
+    /// Times (ms) as dcm2niix prints them in SliceTiming: seconds, six significant digits.
+    fn printed(t: &[f64]) -> Vec<f64> {
+        t.iter()
+            .map(|ms| siemens::significant6(ms / 1000.0))
+            .collect()
+    }
+
+    /// The first six times, printed.
     fn head(t: Option<Vec<f64>>) -> Option<Vec<f64>> {
-        t.map(|v| v[..6].to_vec())
+        t.map(|v| printed(&v[..6]))
     }
 
     #[test]
     fn a_time_series_takes_its_second_volumes_times() {
         let (a, b) = (tiles(&A), tiles(&B));
-        assert_eq!(head(times(&a, Some(&b)).chosen()), Some(B.to_vec()));
+        assert_eq!(head(times(&a, Some(&b)).chosen()), Some(printed(&B)));
         // The second's, less their lowest (dcm2niix: 6490, not 6590).
         let b100 = scaled(&b, 1.0, 100.0);
-        assert_eq!(head(times(&a, Some(&b100)).chosen()), Some(B.to_vec()));
+        assert_eq!(head(times(&a, Some(&b100)).chosen()), Some(printed(&B)));
         let (a100, b200) = (scaled(&a, 1.0, 100.0), scaled(&b, 1.0, 200.0));
-        assert_eq!(head(times(&a100, Some(&b200)).chosen()), Some(B.to_vec()));
+        assert_eq!(head(times(&a100, Some(&b200)).chosen()), Some(printed(&B)));
         // A first volume whose span exceeds the repetition gives way to a usable second.
         let a2 = scaled(&a, 2.0, 0.0);
-        assert_eq!(head(times(&a2, Some(&b)).chosen()), Some(B.to_vec()));
+        assert_eq!(head(times(&a2, Some(&b)).chosen()), Some(printed(&B)));
     }
 
     #[test]
     fn an_unusable_second_volume_leaves_the_first_volumes_times() {
         let a = tiles(&A);
         let zeros = vec![0.0; 48];
-        assert_eq!(head(times(&a, Some(&zeros)).chosen()), Some(A.to_vec()));
+        assert_eq!(head(times(&a, Some(&zeros)).chosen()), Some(printed(&A)));
         let b2 = scaled(&tiles(&B), 2.0, 0.0);
-        assert_eq!(head(times(&a, Some(&b2)).chosen()), Some(A.to_vec()));
+        assert_eq!(head(times(&a, Some(&b2)).chosen()), Some(printed(&A)));
         // Both beyond the repetition: the first's stay ("appears corrupted").
         let a2 = scaled(&a, 2.0, 0.0);
         assert_eq!(
             head(times(&a2, Some(&b2)).chosen()),
-            Some(scaled(&A, 2.0, 0.0))
+            Some(printed(&scaled(&A, 2.0, 0.0)))
         );
     }
 
@@ -306,18 +315,21 @@ mod tests {
         let a100 = scaled(&tiles(&A), 1.0, 100.0);
         assert_eq!(
             head(times(&a100, None).chosen()),
-            Some(scaled(&A, 1.0, 100.0))
+            Some(printed(&scaled(&A, 1.0, 100.0)))
         );
         let a200 = scaled(&tiles(&A), 1.0, 200.0);
-        assert_eq!(head(times(&a200, None).chosen()), Some(A.to_vec()));
+        assert_eq!(head(times(&a200, None).chosen()), Some(printed(&A)));
         // Twice the span, or one time wrapped past midnight (86399.6 ms, dcm2niix issue 272):
         // TR / 48 a slot, descending.
         let rebuilt = vec![6462.5, 6325.0, 6187.5, 6050.0, 5912.5, 5775.0];
         let a2 = scaled(&tiles(&A), 2.0, 0.0);
-        assert_eq!(head(times(&a2, None).chosen()), Some(rebuilt.clone()));
+        assert_eq!(head(times(&a2, None).chosen()), Some(printed(&rebuilt)));
         let mut wrapped = tiles(&A);
         wrapped[1] = 86399.6;
-        assert_eq!(head(times(&wrapped, None).chosen()), Some(rebuilt));
+        assert_eq!(
+            head(times(&wrapped, None).chosen()),
+            Some(printed(&rebuilt))
+        );
         // A multiband series is not rebuilt: no times.
         let mb2: Vec<f64> = (0..48).map(|k| (k % 24) as f64 * 540.0).collect();
         let order = SliceOrder {
@@ -336,7 +348,7 @@ mod tests {
         let mut t = tiles(&A);
         t[5] = -10.0;
         let want = vec![6497.5, 6360.0, 6222.5, 6082.5, 5945.0, 0.0];
-        assert_eq!(head(times(&t, None).chosen()), Some(want));
+        assert_eq!(head(times(&t, None).chosen()), Some(printed(&want)));
     }
 
     #[test]
@@ -347,12 +359,12 @@ mod tests {
             ..times(&a2, Some(&b2))
         };
         let rebuilt = vec![6462.5, 6325.0, 6187.5, 6050.0, 5912.5, 5775.0];
-        assert_eq!(head(derived.chosen()), Some(rebuilt));
+        assert_eq!(head(derived.chosen()), Some(printed(&rebuilt)));
         let sbref = MosaicTimes {
             sbref: true,
             ..times(&a2, None)
         };
-        assert_eq!(head(sbref.chosen()), Some(scaled(&A, 2.0, 0.0)));
+        assert_eq!(head(sbref.chosen()), Some(printed(&scaled(&A, 2.0, 0.0))));
     }
 
     #[test]
@@ -365,23 +377,21 @@ mod tests {
                 ..times(&[], None)
             }
             .rebuilt(TR)
+            .map(|v| printed(&v))
         };
         // dcm2niix v1.0.20260724, ucMode 0x1 and 0x4 on the 48-slice series (TR / 48 = 137.5).
         let ascending = t(1, 48).unwrap_or_default();
-        assert_eq!(ascending[..4], [0.0, 137.5, 275.0, 412.5]);
+        assert_eq!(ascending[..4], [0.0, 0.1375, 0.275, 0.4125]);
         let interleaved = t(4, 48).unwrap_or_default();
-        assert_eq!(
-            interleaved[..6],
-            [3300.0, 0.0, 3437.5, 137.5, 3575.0, 275.0]
-        );
-        // An odd count starts with the first slice: slots 0, 3, 1, 4, 2 of 5; dcm2niix on the
-        // series made 47 slices (NumberOfImagesInMosaic 47): 0, 3370.21, 140.426, 3510.64 ms.
+        assert_eq!(interleaved[..6], [3.3, 0.0, 3.4375, 0.1375, 3.575, 0.275]);
+        // An odd count starts with the first slice: slots 0, 3, 1, 4, 2 of 5. dcm2niix on the
+        // series made 47 slices (NumberOfImagesInMosaic 47): 0, 3.37021, 0.140426, 3.51064 s, and
+        // 3.93192 for slot 28 (slice 9), which double precision would print 3.93191.
         let five = t(4, 5).unwrap_or_default();
-        assert_eq!(five, [0.0, 3960.0, 1320.0, 5280.0, 2640.0]);
+        assert_eq!(five, [0.0, 3.96, 1.32, 5.28, 2.64]);
         let odd = t(4, 47).unwrap_or_default();
-        for (got, want) in odd.iter().zip([0.0, 3370.21, 140.426, 3510.64]) {
-            assert!((got - want).abs() < 0.01, "{got} vs {want}");
-        }
+        assert_eq!(odd[..4], [0.0, 3.37021, 0.140426, 3.51064]);
+        assert_eq!(odd[9], 3.93192);
         // The delay in each repetition is left out of the spread.
         let delayed = SliceOrder {
             mode: 1,
@@ -393,8 +403,9 @@ mod tests {
             slices: 4,
             ..times(&[], None)
         }
-        .rebuilt(TR);
-        assert_eq!(r, Some(vec![0.0, 1500.0, 3000.0, 4500.0]));
+        .rebuilt(TR)
+        .map(|v| printed(&v));
+        assert_eq!(r, Some(vec![0.0, 1.5, 3.0, 4.5]));
         assert_eq!(t(3, 48), None);
     }
 }
