@@ -426,6 +426,45 @@ fn dates_written_into_descriptions_are_cleaned_out() {
     }
 }
 
+/// Regression (dicognito's and pydicom's CT_small): Clean (action C) tidied every descriptor as if
+/// an identifier had been cut out of it, trimming a leading '-' even when nothing was. A Timezone
+/// Offset From UTC of -0500 (C under Retain Longitudinal Modified Dates) was released as 0500, ten
+/// hours off; a series description lost its own leading and trailing separators.
+#[test]
+fn a_clean_value_holding_no_identifier_is_released_unchanged() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let (export, mut obj) = one_phantom_file(dir);
+    put(&mut obj, tags::TIMEZONE_OFFSET_FROM_UTC, VR::SH, "-0500");
+    put(&mut obj, tags::SERIES_DESCRIPTION, VR::LO, "-marker  t2_");
+    put(
+        &mut obj,
+        tags::SOP_INSTANCE_UID,
+        VR::UI,
+        "1.2.826.0.1.3680043.9.7.3",
+    );
+    obj.write_to_file(export.join("offset.dcm")).unwrap();
+    let (o, out) = deid_phantom(dir);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let marked: Vec<InMemDicomObject> = released_dicom(&out)
+        .into_iter()
+        .map(|p| dicom_object::open_file(p).unwrap().into_inner())
+        .filter(|o| {
+            o.element(tags::SERIES_DESCRIPTION)
+                .is_ok_and(|e| e.to_str().is_ok_and(|s| s.contains("marker")))
+        })
+        .collect();
+    assert_eq!(marked.len(), 1, "the planted file is released once");
+    assert_eq!(
+        trimmed_text(&marked[0], tags::TIMEZONE_OFFSET_FROM_UTC),
+        "-0500"
+    );
+    assert_eq!(
+        trimmed_text(&marked[0], tags::SERIES_DESCRIPTION),
+        "-marker  t2_"
+    );
+}
+
 /// Regression (pydicom's test corpus): group lengths (gggg,0000), retired outside the file meta
 /// group, were kept with their old values while attributes of their group were removed; and
 /// DeidentificationMethod was one LO value of 76 characters (LO holds 64). Group lengths are now

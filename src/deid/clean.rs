@@ -227,7 +227,8 @@ impl Identifiers {
     }
 }
 
-/// Remove every whole-word, case-insensitive occurrence of each identifier from `text`.
+/// Remove every whole-word, case-insensitive occurrence of each identifier from `text`, then tidy
+/// the separators and spaces the removal left; a text that held none comes back unchanged.
 pub fn clean_text(text: &str, identifiers: &Identifiers) -> String {
     let mut s = text.to_string();
     let mut lower = s.to_lowercase();
@@ -241,23 +242,39 @@ pub fn clean_text(text: &str, identifiers: &Identifiers) -> String {
     } else {
         &identifiers.longest_first_lowered
     };
+    let mut removed = false;
     for lower_id in ids {
         while let Some(pos) = find_word(&lower, lower_id) {
+            removed = true;
             // Byte positions are the same in the lower-cased copy for ASCII; fall back to removing
             // the whole text when case folding changed lengths.
             if lower.len() != s.len() {
                 return String::new();
             }
-            s.replace_range(pos..pos + lower_id.len(), "");
-            lower.replace_range(pos..pos + lower_id.len(), "");
+            // The identifier goes with the separators that joined it to the text: those before
+            // it, or when there are none, those after it ("renal_20210305" → "renal",
+            // "Smith^John" → "John"). Separators elsewhere are the value's own ("-0500").
+            let (mut start, mut end) = (pos, pos + lower_id.len());
+            let before = lower[..start].len() - lower[..start].trim_end_matches(is_separator).len();
+            if before > 0 {
+                start -= before;
+            } else {
+                end += lower[end..].len() - lower[end..].trim_start_matches(is_separator).len();
+            }
+            s.replace_range(start..end, "");
+            lower.replace_range(start..end, "");
         }
     }
-    // Tidy separators left behind.
-    let collapsed: Vec<&str> = s.split_whitespace().collect();
-    collapsed
-        .join(" ")
-        .trim_matches(|c: char| c == '_' || c == '-' || c == ' ' || c == '^')
-        .to_string()
+    // A value that held none is kept as it was, spacing included.
+    if !removed {
+        return s;
+    }
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A character joining words of a descriptor: '_', '-', '^' or a space.
+fn is_separator(c: char) -> bool {
+    matches!(c, '_' | '-' | '^' | ' ')
 }
 
 fn find_word(hay: &str, needle: &str) -> Option<usize> {
@@ -301,6 +318,17 @@ mod tests {
         ] {
             assert_eq!(clean_text(text, &ids), clean_text(text, &plain), "{text}");
         }
+    }
+
+    /// A value holding no identifier is not tidied: "-0500" (Timezone Offset From UTC) was
+    /// released as "0500".
+    #[test]
+    fn values_without_identifiers_come_back_unchanged() {
+        let ids = Identifiers::new(&["Lindqvist".to_string(), "MRN1234567".to_string()]);
+        for text in ["-0500", "+0100", "  t2  haste__ ", "-ADC-", "^x^"] {
+            assert_eq!(clean_text(text, &ids), text);
+        }
+        assert_eq!(clean_text("-0500 Lindqvist", &ids), "-0500");
     }
 
     #[test]
