@@ -222,10 +222,16 @@ fn subject_features(
                 )
             }
             (None, Ok(None)) => {
-                return Some(Err(problem(format!(
-                    "no ROI mask: neither <masks>/{usubjid}/{mask_name} nor a DICOM SEG or \
-                     RTSTRUCT of the subject that shares the series' frame of reference"
-                ))))
+                return Some(Err(problem(match masks {
+                    Some(_) => format!(
+                        "no ROI mask: neither <masks>/{usubjid}/{mask_name} nor a DICOM SEG or \
+                         RTSTRUCT of the subject that shares the series' frame of reference"
+                    ),
+                    // The run has no label maps to look for: their path would be a false lead.
+                    None => "no ROI mask: no DICOM SEG or RTSTRUCT of the subject shares the \
+                             series' frame of reference (and the run has no [input] masks)"
+                        .to_string(),
+                })));
             }
             (None, Err(why)) => return Some(Err(problem(why))),
         };
@@ -508,36 +514,73 @@ fn qc_images(
     Some((pet, mr))
 }
 
-/// The report's warning lines: one per reason, in first-seen order, naming its subjects (the
-/// first 8, then how many more). The same sentence for many subjects (a region outside every
-/// MRI's field of view, a weight removed by de-identification) is one line, not one a subject.
+/// The report's warning lines: one per reason, in first-seen order, naming its subjects once
+/// each (the first 8, then how many more) and how many series or files it concerns when that is
+/// more than one a subject. The same sentence for many subjects (a region outside every MRI's
+/// field of view, a weight removed by de-identification) is one line, not one a subject.
 fn grouped_warnings(problems: &[Value]) -> Vec<String> {
-    let mut order: Vec<(&str, Vec<&str>)> = Vec::new();
+    struct Group<'a> {
+        what: &'a str,
+        subjects: Vec<&'a str>,
+        count: usize,
+        unit: &'static str,
+    }
+    let mut order: Vec<Group> = Vec::new();
     let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for p in problems {
         let what = p
             .get("reason")
             .and_then(Value::as_str)
             .unwrap_or("rejected");
+        // A series' problem names its kind; a rejected input file, its kind of rejection.
+        let unit = if p.get("series_kind").is_some() {
+            "series"
+        } else if p.get("kind").is_some() {
+            "files"
+        } else {
+            "times"
+        };
         let i = *index.entry(what).or_insert_with(|| {
-            order.push((what, Vec::new()));
+            order.push(Group {
+                what,
+                subjects: Vec::new(),
+                count: 0,
+                unit,
+            });
             order.len() - 1
         });
+        let g = &mut order[i];
+        g.count += 1;
+        if g.unit != unit {
+            g.unit = "times";
+        }
         if let Some(s) = p.get("subject").and_then(Value::as_str) {
-            order[i].1.push(s);
+            if !g.subjects.contains(&s) {
+                g.subjects.push(s);
+            }
         }
     }
     order
         .into_iter()
-        .map(|(what, subjects)| match subjects.len() {
-            0 => what.to_string(),
-            1 => format!("{}: {what}", subjects[0]),
-            n => {
-                let mut names = subjects[..n.min(8)].join(", ");
-                if n > 8 {
-                    names.push_str(&format!(" and {} more", n - 8));
+        .map(|g| {
+            let what = g.what;
+            let (count, unit) = (g.count, g.unit);
+            let n = g.subjects.len();
+            // How many, when the subjects alone do not say it.
+            let many = (count > n.max(1)).then(|| format!("{count} {unit}"));
+            match (n, many) {
+                (0, None) => what.to_string(),
+                (0, Some(many)) => format!("{many}: {what}"),
+                (1, None) => format!("{}: {what}", g.subjects[0]),
+                (1, Some(many)) => format!("{} ({many}): {what}", g.subjects[0]),
+                (n, many) => {
+                    let mut names = g.subjects[..n.min(8)].join(", ");
+                    if n > 8 {
+                        names.push_str(&format!(" and {} more", n - 8));
+                    }
+                    let many = many.map(|m| format!(", {m}")).unwrap_or_default();
+                    format!("{n} subjects ({names}){many}: {what}")
                 }
-                format!("{n} subjects ({names}): {what}")
             }
         })
         .collect()
@@ -711,12 +754,27 @@ mod tests {
             problems.push(json!({"subject": format!("S{i:02}"), "reason": "outside the scan"}));
         }
         problems.push(json!({"subject": "S03", "reason": "no weight"}));
+        // One subject's three series, two subjects' five, and 19 rejected files (a run on
+        // dicognito's test files listed "3 subjects (S-002, S-002, S-002)").
+        let no_mask = |s: &str| json!({"subject": s, "series_kind": "t2", "reason": "no mask"});
+        problems.extend([no_mask("S04"), no_mask("S04"), no_mask("S04")]);
+        for s in ["S05", "S06", "S05", "S06", "S05"] {
+            problems.push(json!({"subject": s, "series_kind": "adc", "reason": "no ADC mask"}));
+        }
+        for _ in 0..19 {
+            problems.push(json!({"kind": "duplicate", "reason": "duplicate SOP instance"}));
+        }
+        problems.push(json!({"kind": "not_dicom", "reason": "not DICOM"}));
         assert_eq!(
             grouped_warnings(&problems),
             [
                 "config says so",
                 "10 subjects (S01, S02, S03, S04, S05, S06, S07, S08 and 2 more): outside the scan",
                 "S03: no weight",
+                "S04 (3 series): no mask",
+                "2 subjects (S05, S06), 5 series: no ADC mask",
+                "19 files: duplicate SOP instance",
+                "not DICOM",
             ]
         );
     }
