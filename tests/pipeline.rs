@@ -1412,11 +1412,13 @@ fn dicom_seg_or_rtstruct_of_the_export_stands_in_for_label_maps() {
             p["reason"]
                 .as_str()
                 .unwrap()
-                .starts_with("no ROI mask: neither")
+                .starts_with("no ROI mask: no DICOM SEG or RTSTRUCT")
         })
         .map(|p| p["series_kind"].as_str().unwrap())
         .collect();
     assert_eq!(no_mask, ["t2", "adc", "t2", "adc"], "{problems:?}");
+    // A run without [input] masks is not sent looking for label maps under a folder it has none.
+    assert!(!format!("{problems:?}").contains("<masks>"), "{problems:?}");
     let provenance = std::fs::read_to_string(dir.join("with-seg/provenance.json")).unwrap();
     assert!(
         provenance.contains("no [input] masks: a series is measured only on a DICOM SEG"),
@@ -1555,4 +1557,89 @@ fn an_imaging_only_run_writes_its_report_without_statistics() {
     let again = ancilla(&["run", cfg.to_str().unwrap()]);
     let log = String::from_utf8_lossy(&again.stderr);
     assert!(log.contains("report: up to date"), "{log}");
+}
+
+/// Files the de-identification did not release are rejected inputs of the run: a secondary
+/// capture (quarantined as possibly burned-in) and a file of a patient not in the subject map
+/// were in deid-report.json only, absent from provenance.json and the report's warnings (a run on
+/// dicognito's test files listed 3 of its 28 such files). A file the scan rejected already (the
+/// phantom's truncated and non-DICOM files) is listed once.
+#[test]
+fn files_not_released_by_deid_are_rejected_inputs_of_the_run() {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_dictionary_std::tags;
+    let d = tempfile::tempdir().unwrap();
+    let cohort = d.path().join("cohort");
+    phantom(&cohort, "1", "3", &[]);
+    let export = cohort.join("site-export");
+    let first = ancilla::ingest::walk::walk(std::slice::from_ref(&export))
+        .files
+        .into_iter()
+        .find(|p| dicom_object::open_file(p).is_ok())
+        .unwrap();
+    let put = |obj: &mut dicom_object::DefaultDicomObject, tag, vr, v: &str| {
+        obj.put(DataElement::new(tag, vr, PrimitiveValue::from(v)));
+    };
+    let mut capture = dicom_object::open_file(&first).unwrap();
+    put(
+        &mut capture,
+        tags::SOP_CLASS_UID,
+        VR::UI,
+        "1.2.840.10008.5.1.4.1.1.7",
+    );
+    put(
+        &mut capture,
+        tags::SOP_INSTANCE_UID,
+        VR::UI,
+        "1.2.826.0.1.3680043.9.7.41",
+    );
+    put(
+        &mut capture,
+        tags::SERIES_INSTANCE_UID,
+        VR::UI,
+        "1.2.826.0.1.3680043.9.7.40",
+    );
+    capture.meta_mut().media_storage_sop_class_uid = "1.2.840.10008.5.1.4.1.1.7".into();
+    capture.meta_mut().media_storage_sop_instance_uid = "1.2.826.0.1.3680043.9.7.41".into();
+    capture.write_to_file(export.join("capture.dcm")).unwrap();
+    let mut stranger = dicom_object::open_file(&first).unwrap();
+    put(&mut stranger, tags::PATIENT_ID, VR::LO, "NOT-IN-MAP-9");
+    put(
+        &mut stranger,
+        tags::SOP_INSTANCE_UID,
+        VR::UI,
+        "1.2.826.0.1.3680043.9.7.42",
+    );
+    stranger.meta_mut().media_storage_sop_instance_uid = "1.2.826.0.1.3680043.9.7.42".into();
+    stranger.write_to_file(export.join("stranger.dcm")).unwrap();
+    let out = d.path().join("out");
+    let cfg = input_config(d.path(), &cohort, &out, "");
+    let o = ancilla(&["run", "--quiet", cfg.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let provenance: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("provenance.json")).unwrap())
+            .unwrap();
+    let reasons: Vec<&str> = provenance["rejected_inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
+    let count = |start: &str| reasons.iter().filter(|r| r.starts_with(start)).count();
+    assert_eq!(count("quarantined: secondary capture"), 1, "{reasons:?}");
+    assert_eq!(
+        count("unknown subject: PatientID not in the subject map"),
+        1,
+        "{reasons:?}"
+    );
+    assert_eq!(count("not DICOM"), 1, "{reasons:?}");
+    assert_eq!(count("truncated"), 1, "{reasons:?}");
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        report.contains("quarantined: secondary capture"),
+        "{report}"
+    );
+    assert!(report.contains("unknown subject: PatientID not in the subject map"));
+    // Numbered as deid-report.json numbers them; the paths stay at the site.
+    assert!(!provenance.to_string().contains("stranger.dcm"));
 }

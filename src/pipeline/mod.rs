@@ -12,6 +12,7 @@ mod stages;
 
 pub use merge::merge_command;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -300,6 +301,38 @@ fn hash_entry(h: &mut Sha256, f: &Path, digest: Option<(u64, [u8; 32])>) {
 
 /// A warning of `stage` (what the config costs): said now unless quiet, kept for the report and
 /// provenance.
+/// The input files de-identification did not release (quarantined as possibly burned-in, of a
+/// patient not in the subject map, not placeable...), as rejected inputs numbered as
+/// `deid/deid-report.json` numbers them. A file the scan rejected already for the same reason
+/// (not DICOM, truncated) is not listed twice.
+fn not_released_by_deid(deid_dir: &Path, scan_rejected: &[Value]) -> Vec<Value> {
+    let Ok(text) = std::fs::read_to_string(deid_dir.join("deid-report.json")) else {
+        return Vec::new();
+    };
+    let Ok(report) = serde_json::from_str::<Value>(&text) else {
+        return Vec::new();
+    };
+    let mut scanned: HashMap<&str, usize> = HashMap::new();
+    for r in scan_rejected.iter().filter(|r| r.get("kind").is_some()) {
+        if let Some(why) = r["reason"].as_str() {
+            *scanned.entry(why).or_default() += 1;
+        }
+    }
+    let mut out = Vec::new();
+    for n in report["not_released"].as_array().into_iter().flatten() {
+        let Some(why) = n["reason"].as_str() else {
+            continue;
+        };
+        match scanned.get_mut(why) {
+            Some(left) if *left > 0 => *left -= 1,
+            _ => out.push(
+                json!({"stage": "deid", "kind": "not_released", "file": n["file"], "reason": why}),
+            ),
+        }
+    }
+    out
+}
+
 fn warn(warnings: &mut Vec<Value>, quiet: bool, stage: &str, why: String) {
     if !quiet {
         eprintln!("{stage:>9}: warning: {why}");
@@ -576,6 +609,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
             }
         ))
     })?;
+    rejected.extend(not_released_by_deid(&deid_dir, &rejected));
     for why in deid_options.what_is_lost() {
         warn(&mut warnings, quiet, "deid", why);
     }
