@@ -592,6 +592,27 @@ fn a_patient_named_anon_is_released_with_the_profiles_dummies() {
     assert_no_phi_failure(&o, &reasons);
 }
 
+/// A file without a PatientID (pydicom-data has ten) was reported as "unknown subject:
+/// PatientID not in the subject map", which sends a site looking for a missing map row.
+#[test]
+fn a_file_without_a_patient_id_is_reported_by_attribute() {
+    let (o, reasons) = deid_with_an_altered_file(|obj| {
+        put(obj, tags::PATIENT_ID, VR::LO, "");
+        put(
+            obj,
+            tags::SOP_INSTANCE_UID,
+            VR::UI,
+            "1.2.826.0.1.3680043.2.1125.99.4",
+        );
+    });
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Beside the phantom's truncated and non-DICOM files.
+    let of = |start: &str| reasons.iter().filter(|r| r.starts_with(start)).count();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert_eq!(of("missing attribute PatientID (0010,0020): expected the site's patient ID, to find the subject in the subject map"), 1);
+    assert_eq!(of("unknown subject"), 0);
+}
+
 /// A patient whose name is also a defined term of a code string (Norm: Siemens' ImageType NORM,
 /// PET's CorrectedImage NORM) had every such file refused by the PHI check; code strings are
 /// checked for IDs and dates only. The name is still removed where it was.

@@ -485,6 +485,13 @@ struct Release<'r> {
 /// The subject, quarantine and UID checks before anything is rewritten (nothing is claimed or
 /// written here): the release's place, or the outcome of a file that is not released.
 fn place<'r>(run: &'r Run, p: Placing) -> Result<Release<'r>, Outcome> {
+    if p.patient_id.trim().is_empty() {
+        return Err(run.unattributed(
+            "missing attribute PatientID (0010,0020): expected the site's patient ID, to find \
+             the subject in the subject map"
+                .into(),
+        ));
+    }
     let Some(usubjid) = run.map.get(&p.patient_id) else {
         return Err(run.unattributed("unknown subject: PatientID not in the subject map".into()));
     };
