@@ -1,5 +1,6 @@
 //! The inventory as JSON for `scan --json`: counts, series and rejection reasons, with no PHI —
-//! subjects, studies and series are numbered, never named; no paths, IDs, names or UIDs.
+//! subjects are numbered or named by their trial pseudonym, studies and series numbered; no
+//! paths, IDs, names or UIDs.
 
 use std::collections::BTreeMap;
 
@@ -9,6 +10,12 @@ use super::Inventory;
 
 /// Build the PHI-free inventory document.
 pub fn to_json(inv: &Inventory) -> Value {
+    to_json_named(inv, |_| None)
+}
+
+/// The inventory with each subject named by `name` (its trial pseudonym, given its PatientID)
+/// where that gives one, else numbered (`S001`, …, in order of first appearance).
+pub fn to_json_named(inv: &Inventory, name: impl Fn(&str) -> Option<String>) -> Value {
     let mut subjects: BTreeMap<&str, usize> = BTreeMap::new();
     for s in &inv.series {
         let n = subjects.len() + 1;
@@ -44,7 +51,7 @@ pub fn to_json(inv: &Inventory) -> Value {
             };
             json!({
                 "series": i + 1,
-                "subject": format!("S{:03}", subjects.get(s.patient_id.as_str()).copied().unwrap_or(0)),
+                "subject": name(&s.patient_id).unwrap_or_else(|| format!("S{:03}", subjects.get(s.patient_id.as_str()).copied().unwrap_or(0))),
                 "study": study,
                 "modality": s.modality,
                 "kind": s.kind.as_str(),

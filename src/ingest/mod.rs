@@ -26,6 +26,7 @@ pub mod readout;
 pub mod siemens;
 
 pub use inventory_json::to_json as inventory_json;
+pub use inventory_json::to_json_named as inventory_json_named;
 pub mod walk;
 
 use std::path::{Path, PathBuf};

@@ -486,41 +486,8 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
         None => tree_hash(&input, None),
     };
 
-    // Scan: the PHI-free inventory.
-    let inventory_path = out_dir.join("inventory.json");
-    let mut rejected: Vec<Value> = Vec::new();
-    // What the config or the masks cost, not inputs rejected: in the report and provenance.
-    let mut warnings: Vec<Value> = Vec::new();
-    let scan_key = sha256_hex(format!("scan {build} {input_hash}").as_bytes());
-    runner.run("scan", &scan_key, &[&inventory_path], || {
-        let inv =
-            crate::ingest::scan_paths(std::slice::from_ref(&input)).map_err(|e| e.to_string())?;
-        let doc = crate::ingest::inventory_json(&inv);
-        crate::atomic::write_json(&inventory_path, &doc).map_err(|e| e.to_string())?;
-        Ok(format!(
-            "{} files, {} series, {} files rejected",
-            inv.files_seen,
-            inv.series.len(),
-            inv.files_rejected()
-        ))
-    })?;
-    if let Ok(text) = std::fs::read_to_string(&inventory_path) {
-        if let Ok(doc) = serde_json::from_str::<Value>(&text) {
-            if let Some(r) = doc.get("rejected_files").and_then(Value::as_array) {
-                rejected.extend(r.iter().cloned());
-            }
-            if let Some(series) = doc.get("series").and_then(Value::as_array) {
-                rejected.extend(
-                    series
-                        .iter()
-                        .filter(|s| !s["problem"].is_null())
-                        .map(|s| json!({"series": s["series"], "subject": s["subject"], "reason": s["problem"]})),
-                );
-            }
-        }
-    }
-
-    // De-identification: every later stage reads only the de-identified tree.
+    // What de-identification works with (known before the scan, which names the subjects the
+    // subject map names): every later stage reads only the de-identified tree.
     let (key, subject_map, masks, clinical) = match (&cfg.phantom, &cfg.input, key_file) {
         (Some(_), _, Some(key)) => {
             let c = out_dir.join("cohort");
@@ -555,6 +522,44 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
         (Some(_), _, None) => unreachable!("the demo's key is the cohort's"),
         (None, None, _) => unreachable!("Config::load requires an input"),
     };
+    // Scan: the PHI-free inventory.
+    let inventory_path = out_dir.join("inventory.json");
+    let mut rejected: Vec<Value> = Vec::new();
+    // What the config or the masks cost, not inputs rejected: in the report and provenance.
+    let mut warnings: Vec<Value> = Vec::new();
+    let map_hash = sha256_hex(&std::fs::read(&subject_map).unwrap_or_default());
+    let scan_key = sha256_hex(format!("scan {build} {input_hash} {map_hash}").as_bytes());
+    runner.run("scan", &scan_key, &[&inventory_path], || {
+        let inv =
+            crate::ingest::scan_paths(std::slice::from_ref(&input)).map_err(|e| e.to_string())?;
+        // Subjects by their USUBJID, as every later stage names them (a map the deid stage will
+        // refuse leaves them numbered).
+        let map = crate::deid::read_subject_map(&subject_map).unwrap_or_default();
+        let doc = crate::ingest::inventory_json_named(&inv, |pid| map.get(pid).cloned());
+        crate::atomic::write_json(&inventory_path, &doc).map_err(|e| e.to_string())?;
+        Ok(format!(
+            "{} files, {} series, {} files rejected",
+            inv.files_seen,
+            inv.series.len(),
+            inv.files_rejected()
+        ))
+    })?;
+    if let Ok(text) = std::fs::read_to_string(&inventory_path) {
+        if let Ok(doc) = serde_json::from_str::<Value>(&text) {
+            if let Some(r) = doc.get("rejected_files").and_then(Value::as_array) {
+                rejected.extend(r.iter().cloned());
+            }
+            if let Some(series) = doc.get("series").and_then(Value::as_array) {
+                rejected.extend(
+                    series
+                        .iter()
+                        .filter(|s| !s["problem"].is_null())
+                        .map(|s| json!({"series": s["series"], "subject": s["subject"], "reason": s["problem"]})),
+                );
+            }
+        }
+    }
+
     let deid_dir = out_dir.join("deid");
     let deid_options = crate::deid::DeidOptionsSet {
         retain_longitudinal_modified_dates: cfg
@@ -566,7 +571,6 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
         clean_descriptors: cfg.deid.clean_descriptors.unwrap_or(true),
     };
     let key_hash = sha256_hex(study_key.as_deref().unwrap_or_default());
-    let map_hash = sha256_hex(&std::fs::read(&subject_map).unwrap_or_default());
     let shard_label = shard.map(|s| s.to_string()).unwrap_or_default();
     let deid_key = sha256_hex(
         format!("deid {build} {input_hash} {key_hash} {map_hash} {deid_options:?} {shard_label}")
