@@ -193,6 +193,20 @@ fn demo_runs_every_available_stage_then_reruns_as_noop() {
         3,
         "the phantom's three defects"
     );
+    // The series with a missing slice is named by its subject's USUBJID, as every later stage
+    // names subjects (it was the scan's own number, S002, beside ANC-… everywhere else).
+    let map = std::fs::read_to_string(out.join("cohort/clinical/subject_map.csv")).unwrap();
+    let missing = prov["rejected_inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["reason"].as_str().unwrap().starts_with("missing slice"))
+        .unwrap();
+    let subject = missing["subject"].as_str().unwrap();
+    assert!(
+        map.lines().any(|l| l.ends_with(&format!(",{subject}"))),
+        "{subject} is not a USUBJID of the subject map"
+    );
     // No PHI of the cohort in anything the pipeline wrote outside the cohort folder.
     let truth: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(out.join("cohort/ground_truth.json")).unwrap(),
@@ -639,11 +653,12 @@ fn convert_and_deid_refuse_a_busy_output_folder() {
     let s = |p: &Path| p.to_str().unwrap().to_string();
     let input = s(&cohort.join("site-export"));
     let (nifti, deid) = (d.path().join("nifti"), d.path().join("deid"));
-    // A live process that looks like ancilla holds both folders.
-    let mut holder = Command::new("sh")
-        .args(["-c", "sleep 30", "ancilla"])
-        .spawn()
-        .unwrap();
+    // A live process that looks like ancilla holds both folders: `sleep` under a name holding
+    // "ancilla", for longer than a loaded machine could take (the test failed once in a full
+    // run, the holder then `sh -c "sleep 30" ancilla`; it is killed below).
+    let sleeper = d.path().join("ancilla-holder");
+    std::fs::copy("/bin/sleep", &sleeper).unwrap();
+    let mut holder = Command::new(&sleeper).arg("300").spawn().unwrap();
     for dir in [&nifti, &deid] {
         std::fs::create_dir_all(dir).unwrap();
         std::fs::write(dir.join(".ancilla.lock"), holder.id().to_string()).unwrap();
