@@ -419,6 +419,7 @@ pub(super) fn action_for(tag: Tag, vr: VR, options: &DeidOptionsSet) -> Action {
     }
     match profile().rule(tag) {
         Some(rule) => options.action(rule),
+        None if UNLISTED_REMOVED.contains(&tag) => Action::X,
         None => match vr {
             VR::UI => Action::U,
             VR::DA | VR::DT => {
@@ -433,6 +434,18 @@ pub(super) fn action_for(tag: Tag, vr: VR, options: &DeidOptionsSet) -> Action {
         },
     }
 }
+
+/// Public attributes Table E.1-1 (editions 2024b-2024e) does not list that are removed all the
+/// same, as the patient's identity: Issuer of Patient ID Qualifiers Sequence (0010,0024: the
+/// assigning facility and jurisdiction of the ID, the site), the patient's birth and death dates
+/// in an alternative calendar (0010,0033/0034: free text such as a Hijri date, which neither the
+/// date shift nor the PHI check can read) and that calendar's name (0010,0035).
+pub(super) const UNLISTED_REMOVED: [Tag; 4] = [
+    Tag(0x0010, 0x0024),
+    Tag(0x0010, 0x0033),
+    Tag(0x0010, 0x0034),
+    Tag(0x0010, 0x0035),
+];
 
 /// Whether a kept safe private attribute is a date-time to shift like every other date: DT, GE's
 /// (0009,xx0D) scan start and Siemens' (0071,xx22) decay correction date-time.
