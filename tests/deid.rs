@@ -613,31 +613,34 @@ fn a_file_without_a_patient_id_is_reported_by_attribute() {
     assert_eq!(of("unknown subject"), 0);
 }
 
-/// Attributes Table E.1-1 does not list but which identify the patient were released as they
-/// were (unlisted LO and CS are kept): birth and death dates in an alternative calendar (found
-/// comparing the table with pydicom-deid's default recipe) and the qualifiers of the patient
-/// ID's issuer (the site). They are removed.
+/// Attributes Table E.1-1 does not list but which identify the patient or the site were released
+/// as they were (unlisted text and sequences are kept): birth and death dates in an alternative
+/// calendar (found comparing the table with pydicom-deid's default recipe) and the issuers of
+/// the patient ID, accession number and order numbers (the site's namespaces). They are removed.
 #[test]
-fn dates_in_an_alternative_calendar_and_the_ids_issuer_are_removed() {
+fn dates_in_an_alternative_calendar_and_the_sites_issuers_are_removed() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
     let (export, mut obj) = one_phantom_file(dir);
     put(&mut obj, Tag(0x0010, 0x0033), VR::LO, "1389/07/14");
     put(&mut obj, Tag(0x0010, 0x0034), VR::LO, "1445/02/27");
     put(&mut obj, Tag(0x0010, 0x0035), VR::CS, "SOLARHIJRI");
-    let mut issuer = InMemDicomObject::new_empty();
-    put(
-        &mut issuer,
-        Tag(0x0040, 0x0032),
-        VR::UT,
-        "urn:oid:1.2.3.4.5.6.7.8",
-    );
-    put(&mut issuer, Tag(0x0040, 0x0033), VR::CS, "ISO");
-    obj.put(dicom_core::DataElement::new(
-        Tag(0x0010, 0x0024),
-        VR::SQ,
-        dicom_core::value::DataSetSequence::from(vec![issuer]),
-    ));
+    // The issuers of the patient ID, the accession number and the placer order (the site).
+    for (sequence, id) in [
+        (0x0010_0024, "urn:oid:1.2.3.4.5.6.7.8"),
+        (0x0008_0051, "RIS_OF_THE_SITE_HOSPITAL"),
+        (0x0040_0026, "ORDERS_OF_THE_SITE_HOSPITAL"),
+    ] {
+        let mut issuer = InMemDicomObject::new_empty();
+        put(&mut issuer, Tag(0x0040, 0x0031), VR::UT, id);
+        put(&mut issuer, Tag(0x0040, 0x0032), VR::UT, id);
+        put(&mut issuer, Tag(0x0040, 0x0033), VR::CS, "ISO");
+        obj.put(dicom_core::DataElement::new(
+            Tag((sequence >> 16) as u16, sequence as u16),
+            VR::SQ,
+            dicom_core::value::DataSetSequence::from(vec![issuer]),
+        ));
+    }
     put(
         &mut obj,
         tags::SOP_INSTANCE_UID,
@@ -647,7 +650,14 @@ fn dates_in_an_alternative_calendar_and_the_ids_issuer_are_removed() {
     obj.write_to_file(export.join("calendar.dcm")).unwrap();
     let (o, out) = deid_phantom(dir);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    for planted in ["1389/07/14", "1445/02/27", "SOLARHIJRI", "1.2.3.4.5.6.7.8"] {
+    for planted in [
+        "1389/07/14",
+        "1445/02/27",
+        "SOLARHIJRI",
+        "1.2.3.4.5.6.7.8",
+        "RIS_OF_THE_SITE",
+        "ORDERS_OF_THE_SITE",
+    ] {
         assert_nowhere_in(&out, planted);
     }
     let released = released_dicom(&out);

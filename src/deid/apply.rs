@@ -436,15 +436,19 @@ pub(super) fn action_for(tag: Tag, vr: VR, options: &DeidOptionsSet) -> Action {
 }
 
 /// Public attributes Table E.1-1 (editions 2024b-2024e) does not list that are removed all the
-/// same, as the patient's identity: Issuer of Patient ID Qualifiers Sequence (0010,0024: the
-/// assigning facility and jurisdiction of the ID, the site), the patient's birth and death dates
-/// in an alternative calendar (0010,0033/0034: free text such as a Hijri date, which neither the
-/// date shift nor the PHI check can read) and that calendar's name (0010,0035).
-pub(super) const UNLISTED_REMOVED: [Tag; 4] = [
+/// same: the issuers of the accession number (0008,0051), of the patient ID (0010,0024, its
+/// qualifiers) and of the order numbers (0040,0026/0027) name the site (a local namespace or a
+/// universal entity ID, kept as unlisted text); the patient's birth and death dates in an
+/// alternative calendar (0010,0033/0034: free text such as a Hijri date, which neither the date
+/// shift nor the PHI check can read) and that calendar's name (0010,0035).
+pub(super) const UNLISTED_REMOVED: [Tag; 7] = [
+    Tag(0x0008, 0x0051),
     Tag(0x0010, 0x0024),
     Tag(0x0010, 0x0033),
     Tag(0x0010, 0x0034),
     Tag(0x0010, 0x0035),
+    Tag(0x0040, 0x0026),
+    Tag(0x0040, 0x0027),
 ];
 
 /// Whether a kept safe private attribute is a date-time to shift like every other date: DT, GE's
