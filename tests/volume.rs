@@ -3648,3 +3648,48 @@ fn enhanced_mr_parameters_are_read_from_the_functional_groups() {
     let h = nifti::NiftiHeader::from_file(&nii[0]).unwrap();
     assert!((h.pixdim[4] - 0.0075693).abs() < 1e-7, "{}", h.pixdim[4]);
 }
+
+/// Two mosaics of one series whose volumes lie 3 mm apart along the slice normal (nibabel's
+/// 0.dcm / 1.dcm are such a pair) are rejected as volumes at different places; the reason was
+/// "uneven number of images per slice position", which points at a missing file.
+#[test]
+fn mosaics_at_different_places_are_rejected_as_such() {
+    use dicom_core::value::PrimitiveValue;
+    use dicom_core::{DataElement, VR};
+    use dicom_dictionary_std::tags;
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    write_mosaic_pair(&input, false);
+    let moved = input.join("siemens_dwi_1000.dcm");
+    let mut obj = dicom_object::open_file(&moved).unwrap();
+    let numbers = |obj: &dicom_object::DefaultDicomObject, tag| -> Vec<f64> {
+        obj.element(tag).unwrap().to_multi_float64().unwrap()
+    };
+    let (iop, ipp) = (
+        numbers(&obj, tags::IMAGE_ORIENTATION_PATIENT),
+        numbers(&obj, tags::IMAGE_POSITION_PATIENT),
+    );
+    let normal = [
+        iop[1] * iop[5] - iop[2] * iop[4],
+        iop[2] * iop[3] - iop[0] * iop[5],
+        iop[0] * iop[4] - iop[1] * iop[3],
+    ];
+    let shifted: Vec<String> = (0..3)
+        .map(|a| format!("{:.4}", ipp[a] + 3.0 * normal[a]))
+        .collect();
+    obj.put(DataElement::new(
+        tags::IMAGE_POSITION_PATIENT,
+        VR::DS,
+        PrimitiveValue::Strs(shifted.into()),
+    ));
+    obj.write_to_file(&moved).unwrap();
+    let scan = ancilla(&["scan", input.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&scan.stdout).into_owned();
+    assert!(
+        text.contains(
+            "REJECTED: mosaics at different places: 1 of the series' 2 volumes (one file each) \
+             start up to 3 mm from the first along the slice normal"
+        ),
+        "{text}"
+    );
+}

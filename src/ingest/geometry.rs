@@ -94,6 +94,8 @@ pub fn plan_series(files: &[&FileRecord]) -> Result<Vec<VolumePlan>, String> {
     }
     let mut plans = if images.iter().all(|(_, im)| im.orientation.is_none()) {
         plan_unplaced(files, &images)
+    } else if let Some(why) = mosaics_apart(files) {
+        return Err(why);
     } else {
         plan_placed(files, &images)?
     };
@@ -102,6 +104,48 @@ pub fn plan_series(files: &[&FileRecord]) -> Result<Vec<VolumePlan>, String> {
     }
     distinct_labels(&mut plans);
     Ok(plans)
+}
+
+/// Mosaics of one series (each file a whole volume) whose first tiles lie at different places
+/// along the slice normal (the table moved, or the volume was prescribed again, between them)
+/// are not one stack: said as such, where the slice positions alone gave "uneven number of
+/// images per slice position" (nibabel's mosaic pair 3 mm apart) or a non-uniform spacing.
+fn mosaics_apart(files: &[&FileRecord]) -> Option<String> {
+    if files.len() < 2 || files.iter().any(|f| f.mosaic.is_none()) {
+        return None;
+    }
+    let iop = files[0].images.first()?.orientation?;
+    let normal = cross([iop[0], iop[1], iop[2]], [iop[3], iop[4], iop[5]]);
+    // Each file's start: its lowest position along the normal.
+    let starts: Vec<f64> = files
+        .iter()
+        .map(|f| {
+            f.images
+                .iter()
+                .filter_map(|im| im.position)
+                .map(|p| dot(p, normal))
+                .fold(f64::INFINITY, f64::min)
+        })
+        .collect();
+    if starts.iter().any(|d| !d.is_finite()) {
+        return None;
+    }
+    let offsets: Vec<f64> = starts[1..]
+        .iter()
+        .map(|d| d - starts[0])
+        .filter(|x| x.abs() > SAME_POSITION_MM)
+        .collect();
+    let far = offsets.iter().map(|x| x.abs()).fold(0.0, f64::max);
+    (!offsets.is_empty()).then(|| {
+        format!(
+            "mosaics at different places: {} of the series' {} volumes (one file each) start up \
+             to {} mm from the first along the slice normal (a moved table or a volume \
+             prescribed again): not one stack",
+            offsets.len(),
+            files.len(),
+            fmt_mm(far)
+        )
+    })
 }
 
 /// A Siemens mosaic whose tiles run against the row × column normal (its CSA SliceNormalVector
