@@ -2236,3 +2236,40 @@ fn a_rerun_withdraws_what_is_no_longer_released() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     support::assert_same_trees(&out, &fresh);
 }
+
+/// An encapsulated file cut before its sequence delimiter (dicognito's bad.dcm is one) is
+/// truncated, as the scan says; deid released it (the parser reads the fragments there are) and,
+/// sharded, reported it by the header's reason, so a merge differed from a single run.
+#[test]
+fn encapsulated_pixel_data_cut_before_its_delimiter_is_not_released() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let export = dir.join("site-export");
+    std::fs::create_dir_all(&export).unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/transfer-syntaxes/rle/0.dcm");
+    let bytes = std::fs::read(&src).unwrap();
+    assert_eq!(
+        bytes[bytes.len() - 8..],
+        [0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]
+    );
+    std::fs::write(export.join("cut.dcm"), &bytes[..bytes.len() - 8]).unwrap();
+    let id = dicom_object::open_file(&src)
+        .unwrap()
+        .element(tags::PATIENT_ID)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .trim()
+        .to_string();
+    let map = dir.join("map.csv");
+    std::fs::write(&map, format!("patient_id,usubjid\n{id},TS-001\n")).unwrap();
+    std::fs::write(dir.join("key.bin"), [9u8; 32]).unwrap();
+    let out = dir.join("deid");
+    let o = deid(dir, &out, &dir.join("key.bin"), &map);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(released_dicom(&out).is_empty());
+    assert_eq!(
+        not_released_reasons(&out),
+        ["truncated: encapsulated Pixel Data does not end with a sequence delimitation item"]
+    );
+}

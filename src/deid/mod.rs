@@ -420,15 +420,14 @@ fn pixel_data_tail(layout: &Layout, bytes: &[u8]) -> Option<(usize, &'static str
 }
 
 fn process(run: &Run, path: &Path, index: usize) -> Outcome {
-    // Another shard's subject: skipped after a header read, before the full parse.
+    // Another shard's subject: skipped after a header read, before the full parse. A file whose
+    // header does not read goes the full way, to the outcome a single run gives it (the header's
+    // own reason could differ: a merge must equal a single run).
     if run.sharded {
-        match crate::ingest::header::read_header(path) {
-            Err(reason) => return run.unattributed(reason.to_string()),
-            Ok(h) => {
-                if let Some(u) = run.map.get(&*h.patient_id) {
-                    if !run.owned.contains(u) {
-                        return Outcome::OtherShard;
-                    }
+        if let Ok(h) = crate::ingest::header::read_header(path) {
+            if let Some(u) = run.map.get(&*h.patient_id) {
+                if !run.owned.contains(u) {
+                    return Outcome::OtherShard;
                 }
             }
         }
@@ -448,6 +447,19 @@ fn process(run: &Run, path: &Path, index: usize) -> Outcome {
         Ok(l) => l,
         Err(p) => return run.unattributed(crate::ingest::header::length_reject(p).to_string()),
     };
+    // Encapsulated Pixel Data cut before its sequence delimiter is truncated, as the scan says:
+    // the parsers read the fragments there are, and would release a broken file.
+    if layout
+        .pixel_data
+        .is_some_and(|p| p.length.is_none() && !p.delimited)
+    {
+        return run.unattributed(
+            crate::ingest::RejectReason::Truncated(
+                "encapsulated Pixel Data does not end with a sequence delimitation item".into(),
+            )
+            .to_string(),
+        );
+    }
     // The common case — explicit VR little endian in a single-byte or UTF-8 character set — is
     // rewritten on its bytes; whatever that path declines goes through dicom-rs's object.
     // (Not a file with UN elements of undefined length, which only dicom-rs's path reads.)

@@ -179,7 +179,7 @@ fn one_key_id(reports: &[Value]) -> Result<Option<String>, PipelineError> {
 /// The de-identification reports of the shards as one.
 fn merge_deid_reports(reports: &[Value]) -> Value {
     let mut out = reports[0].clone();
-    let (mut seen, mut released, mut failed, mut withdrawn) = (0, 0, 0, 0);
+    let (mut seen, mut released, mut failed, mut withdrawn, mut duplicates) = (0, 0, 0, 0, 0);
     let mut actions: BTreeMap<String, u64> = BTreeMap::new();
     let mut per_subject = serde_json::Map::new();
     let mut not_released: Vec<Value> = Vec::new();
@@ -188,6 +188,7 @@ fn merge_deid_reports(reports: &[Value]) -> Value {
         released += as_u64(&r["released"]);
         failed += as_u64(&r["verification_failures"]);
         withdrawn += as_u64(&r["withdrawn"]);
+        duplicates += as_u64(&r["duplicates"]);
         if let Some(a) = r["actions"].as_object() {
             for (k, v) in a {
                 *actions.entry(k.clone()).or_default() += as_u64(v);
@@ -205,6 +206,7 @@ fn merge_deid_reports(reports: &[Value]) -> Value {
     out["files_seen"] = json!(seen);
     out["released"] = json!(released);
     out["verification_failures"] = json!(failed);
+    out["duplicates"] = json!(duplicates);
     if out.get("withdrawn").is_some() {
         out["withdrawn"] = json!(withdrawn);
     }
@@ -529,15 +531,17 @@ mod tests {
 
     #[test]
     fn deid_reports_add_up() {
-        let r1 = json!({"files_seen": 3, "released": 2, "verification_failures": 0,
+        // Duplicates were the first shard's (a merge of 2 + 17 said 2).
+        let r1 = json!({"files_seen": 3, "released": 2, "verification_failures": 0, "duplicates": 2,
             "actions": {"X": 4, "U": 1}, "files_per_subject": {"A": 2},
             "not_released": [{"file": 7, "reason": "r"}, {"file": null, "reason": "w"}], "tool": "t"});
-        let r2 = json!({"files_seen": 2, "released": 2, "verification_failures": 1,
+        let r2 = json!({"files_seen": 2, "released": 2, "verification_failures": 1, "duplicates": 17,
             "actions": {"X": 1, "Z": 2}, "files_per_subject": {"B": 2},
             "not_released": [{"file": 2, "reason": "q"}], "tool": "t"});
         let m = merge_deid_reports(&[r1, r2]);
         assert_eq!(m["files_seen"], 5);
         assert_eq!(m["verification_failures"], 1);
+        assert_eq!(m["duplicates"], 19);
         assert_eq!(m["actions"], json!({"U": 1, "X": 5, "Z": 2}));
         assert_eq!(m["files_per_subject"], json!({"A": 2, "B": 2}));
         let files: Vec<Value> = m["not_released"]
