@@ -668,6 +668,38 @@ fn dates_in_an_alternative_calendar_and_the_sites_issuers_are_removed() {
     );
 }
 
+/// Patient's Age, kept by Retain Patient Characteristics, is capped at 090Y above 89 years (HIPAA
+/// Safe Harbor aggregates ages over 89; CTP's Stanford script does the same); an age below stays.
+/// It was released as it was, 094Y included.
+#[test]
+fn ages_above_89_are_released_as_90() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let (export, mut obj) = one_phantom_file(dir);
+    let age = trimmed_text(&obj, tags::PATIENT_AGE);
+    put(&mut obj, tags::PATIENT_AGE, VR::AS, "094Y");
+    put(&mut obj, tags::SERIES_DESCRIPTION, VR::LO, "aged");
+    put(
+        &mut obj,
+        tags::SOP_INSTANCE_UID,
+        VR::UI,
+        "1.2.826.0.1.3680043.9.7.6",
+    );
+    obj.write_to_file(export.join("aged.dcm")).unwrap();
+    let (o, out) = deid_phantom(dir);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut ages = BTreeSet::new();
+    for p in released_dicom(&out) {
+        let r = dicom_object::open_file(p).unwrap();
+        let aged = trimmed_text(&r, tags::SERIES_DESCRIPTION) == "aged";
+        ages.insert((aged, trimmed_text(&r, tags::PATIENT_AGE)));
+    }
+    assert_eq!(
+        ages,
+        BTreeSet::from([(false, age), (true, "090Y".to_string())])
+    );
+}
+
 /// A patient whose name is also a defined term of a code string (Norm: Siemens' ImageType NORM,
 /// PET's CorrectedImage NORM) had every such file refused by the PHI check; code strings are
 /// checked for IDs and dates only. The name is still removed where it was.

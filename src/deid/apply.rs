@@ -418,6 +418,8 @@ pub(super) fn action_for(tag: Tag, vr: VR, options: &DeidOptionsSet) -> Action {
         }
     }
     match profile().rule(tag) {
+        // A kept Patient's Age goes through Clean, which caps it (see [`cap_age`]).
+        Some(rule) if tag == Tag(0x0010, 0x1010) && options.action(rule) == Action::K => Action::C,
         Some(rule) => options.action(rule),
         None if UNLISTED_REMOVED.contains(&tag) => Action::X,
         None => match vr {
@@ -472,8 +474,21 @@ pub(super) enum Cleaning {
     Empty,
     /// UIDs replaced by their pseudonyms.
     Uid,
+    /// An age (AS) above 89 years written as 090Y ([`cap_age`]).
+    CapAge,
     /// Kept as it is (times, numbers, binary values).
     Keep,
+}
+
+/// An age string (PS3.5 AS: `nnnD`, `nnnW`, `nnnM`, `nnnY`) as released: above 89 years it is
+/// `090Y`, as HIPAA's Safe Harbor method aggregates ages over 89 into one category ("90 or
+/// older"): with the trial's other data, a very old patient is identifiable. Kept otherwise.
+pub(super) fn cap_age(v: &str) -> String {
+    let t = v.trim();
+    match t.strip_suffix('Y').and_then(|n| n.parse::<u32>().ok()) {
+        Some(years) if years > 89 => "090Y".into(),
+        _ => v.to_string(),
+    }
 }
 
 /// How Clean treats a value of `vr` (both de-identification paths follow this).
@@ -484,6 +499,7 @@ pub(super) fn cleaning(vr: VR) -> Cleaning {
         VR::LO | VR::SH | VR::ST | VR::LT | VR::UT | VR::UC | VR::CS => Cleaning::Descriptor,
         VR::PN => Cleaning::Empty,
         VR::UI => Cleaning::Uid,
+        VR::AS => Cleaning::CapAge,
         _ => Cleaning::Keep,
     }
 }
@@ -502,6 +518,46 @@ fn clean(e: InMemElement, ctx: &Context) -> InMemElement {
         Cleaning::Descriptor => each(&|s| clean_text(s, ctx.identifiers)),
         Cleaning::Empty => InMemElement::new(tag, vr, PrimitiveValue::Empty),
         Cleaning::Uid => each(&|u| ctx.uids.map(u)),
+        Cleaning::CapAge => each(&|s| cap_age(s)),
         Cleaning::Keep => e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_above_89_years_are_capped_at_90() {
+        for (given, released) in [
+            ("094Y", "090Y"),
+            ("105Y", "090Y"),
+            ("090Y", "090Y"),
+            ("089Y", "089Y"),
+            ("060Y", "060Y"),
+            ("120M", "120M"),
+            ("003W", "003W"),
+            ("", ""),
+            ("junk", "junk"),
+        ] {
+            assert_eq!(cap_age(given), released, "{given}");
+        }
+    }
+
+    #[test]
+    fn patient_age_kept_by_its_option_goes_through_clean() {
+        let on = DeidOptionsSet {
+            retain_longitudinal_modified_dates: true,
+            retain_patient_characteristics: true,
+            retain_safe_private: true,
+            clean_descriptors: true,
+        };
+        assert_eq!(action_for(Tag(0x0010, 0x1010), VR::AS, &on), Action::C);
+        assert_eq!(cleaning(VR::AS), Cleaning::CapAge);
+        let off = DeidOptionsSet {
+            retain_patient_characteristics: false,
+            ..on
+        };
+        assert_eq!(action_for(Tag(0x0010, 0x1010), VR::AS, &off), Action::X);
     }
 }

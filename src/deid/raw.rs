@@ -571,6 +571,7 @@ impl<'a> File<'a> {
                     Cleaning::Descriptor => self.rewrite(e, out, |v| clean::clean_text(v, ids))?,
                     Cleaning::Empty => header(out, tag, vr, 0)?,
                     Cleaning::Uid => self.rewrite(e, out, |u| uids.map(u))?,
+                    Cleaning::CapAge => self.rewrite(e, out, apply::cap_age)?,
                     Cleaning::Keep => self.copy(e, out)?,
                 }
             }
