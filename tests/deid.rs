@@ -370,44 +370,58 @@ fn deid_with_an_altered_file_and_bytes(
     (o, reasons)
 }
 
-/// The patient's dates written into free text (a site's series description "… 2021-03-05", a
-/// protocol name with the DICOM date) are PHI: cleaned out of descriptors like names and IDs.
-#[test]
-fn dates_written_into_descriptions_are_cleaned_out() {
+/// A one-subject phantom export plus an altered copy of one of its files (SOPInstanceUID `uid`,
+/// written as `planted.dcm`), de-identified: the folder (kept while it lives), the release
+/// folder, and the released objects whose SeriesDescription holds `marker`.
+fn deid_with_a_planted_file(
+    alter: impl FnOnce(&mut dicom_object::DefaultDicomObject),
+    uid: &str,
+    marker: &str,
+) -> (tempfile::TempDir, PathBuf, Vec<InMemDicomObject>) {
     let d = tempfile::tempdir().unwrap();
-    let dir = d.path();
-    let (export, mut obj) = one_phantom_file(dir);
-    let study_date = trimmed_text(&obj, tags::STUDY_DATE);
-    let (y, m, dd) = (&study_date[..4], &study_date[4..6], &study_date[6..8]);
-    put(
-        &mut obj,
-        tags::SERIES_DESCRIPTION,
-        VR::LO,
-        &format!("kidney {y}-{m}-{dd} late"),
-    );
-    put(
-        &mut obj,
-        tags::PROTOCOL_NAME,
-        VR::LO,
-        &format!("renal_{study_date}"),
-    );
-    put(
-        &mut obj,
-        tags::SOP_INSTANCE_UID,
-        VR::UI,
-        "1.2.826.0.1.3680043.9.7.2",
-    );
-    obj.write_to_file(export.join("dated.dcm")).unwrap();
-    let (o, out) = deid_phantom(dir);
+    let (export, mut obj) = one_phantom_file(d.path());
+    alter(&mut obj);
+    put(&mut obj, tags::SOP_INSTANCE_UID, VR::UI, uid);
+    obj.write_to_file(export.join("planted.dcm")).unwrap();
+    let (o, out) = deid_phantom(d.path());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let dated: Vec<InMemDicomObject> = released_dicom(&out)
+    let planted = released_dicom(&out)
         .into_iter()
         .map(|p| dicom_object::open_file(p).unwrap().into_inner())
         .filter(|o| {
             o.element(tags::SERIES_DESCRIPTION)
-                .is_ok_and(|e| e.to_str().is_ok_and(|s| s.contains("late")))
+                .is_ok_and(|e| e.to_str().is_ok_and(|s| s.contains(marker)))
         })
         .collect();
+    (d, out, planted)
+}
+
+/// The patient's dates written into free text (a site's series description "… 2021-03-05", a
+/// protocol name with the DICOM date) are PHI: cleaned out of descriptors like names and IDs.
+#[test]
+fn dates_written_into_descriptions_are_cleaned_out() {
+    let mut study_date = String::new();
+    let (_d, out, dated) = deid_with_a_planted_file(
+        |obj| {
+            study_date = trimmed_text(obj, tags::STUDY_DATE);
+            let (y, m, dd) = (&study_date[..4], &study_date[4..6], &study_date[6..8]);
+            put(
+                obj,
+                tags::SERIES_DESCRIPTION,
+                VR::LO,
+                &format!("kidney {y}-{m}-{dd} late"),
+            );
+            put(
+                obj,
+                tags::PROTOCOL_NAME,
+                VR::LO,
+                &format!("renal_{study_date}"),
+            );
+        },
+        "1.2.826.0.1.3680043.9.7.2",
+        "late",
+    );
+    let (y, m, dd) = (&study_date[..4], &study_date[4..6], &study_date[6..8]);
     assert_eq!(dated.len(), 1, "the planted file is released once");
     let text = |t| dated[0].element(t).unwrap().to_str().unwrap().to_string();
     assert_eq!(text(tags::SERIES_DESCRIPTION).trim(), "kidney late");
@@ -432,28 +446,14 @@ fn dates_written_into_descriptions_are_cleaned_out() {
 /// hours off; a series description lost its own leading and trailing separators.
 #[test]
 fn a_clean_value_holding_no_identifier_is_released_unchanged() {
-    let d = tempfile::tempdir().unwrap();
-    let dir = d.path();
-    let (export, mut obj) = one_phantom_file(dir);
-    put(&mut obj, tags::TIMEZONE_OFFSET_FROM_UTC, VR::SH, "-0500");
-    put(&mut obj, tags::SERIES_DESCRIPTION, VR::LO, "-marker  t2_");
-    put(
-        &mut obj,
-        tags::SOP_INSTANCE_UID,
-        VR::UI,
+    let (_d, _, marked) = deid_with_a_planted_file(
+        |obj| {
+            put(obj, tags::TIMEZONE_OFFSET_FROM_UTC, VR::SH, "-0500");
+            put(obj, tags::SERIES_DESCRIPTION, VR::LO, "-marker  t2_");
+        },
         "1.2.826.0.1.3680043.9.7.3",
+        "marker",
     );
-    obj.write_to_file(export.join("offset.dcm")).unwrap();
-    let (o, out) = deid_phantom(dir);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let marked: Vec<InMemDicomObject> = released_dicom(&out)
-        .into_iter()
-        .map(|p| dicom_object::open_file(p).unwrap().into_inner())
-        .filter(|o| {
-            o.element(tags::SERIES_DESCRIPTION)
-                .is_ok_and(|e| e.to_str().is_ok_and(|s| s.contains("marker")))
-        })
-        .collect();
     assert_eq!(marked.len(), 1, "the planted file is released once");
     assert_eq!(
         trimmed_text(&marked[0], tags::TIMEZONE_OFFSET_FROM_UTC),
@@ -673,21 +673,17 @@ fn dates_in_an_alternative_calendar_and_the_sites_issuers_are_removed() {
 /// It was released as it was, 094Y included.
 #[test]
 fn ages_above_89_are_released_as_90() {
-    let d = tempfile::tempdir().unwrap();
-    let dir = d.path();
-    let (export, mut obj) = one_phantom_file(dir);
-    let age = trimmed_text(&obj, tags::PATIENT_AGE);
-    put(&mut obj, tags::PATIENT_AGE, VR::AS, "094Y");
-    put(&mut obj, tags::SERIES_DESCRIPTION, VR::LO, "aged");
-    put(
-        &mut obj,
-        tags::SOP_INSTANCE_UID,
-        VR::UI,
+    let mut age = String::new();
+    let (_d, out, aged) = deid_with_a_planted_file(
+        |obj| {
+            age = trimmed_text(obj, tags::PATIENT_AGE);
+            put(obj, tags::PATIENT_AGE, VR::AS, "094Y");
+            put(obj, tags::SERIES_DESCRIPTION, VR::LO, "aged");
+        },
         "1.2.826.0.1.3680043.9.7.6",
+        "aged",
     );
-    obj.write_to_file(export.join("aged.dcm")).unwrap();
-    let (o, out) = deid_phantom(dir);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(aged.len(), 1, "the planted file is released once");
     let mut ages = BTreeSet::new();
     for p in released_dicom(&out) {
         let r = dicom_object::open_file(p).unwrap();
