@@ -5,6 +5,7 @@
 
 use dicom_core::value::{DataSetSequence, PrimitiveValue, Value};
 use dicom_core::{DataElement, Length, Tag, VR};
+use dicom_dictionary_std::tags;
 use dicom_object::mem::InMemElement;
 use dicom_object::InMemDicomObject;
 
@@ -419,7 +420,7 @@ pub(super) fn action_for(tag: Tag, vr: VR, options: &DeidOptionsSet) -> Action {
     }
     match profile().rule(tag) {
         // A kept Patient's Age goes through Clean, which caps it (see [`cap_age`]).
-        Some(rule) if tag == Tag(0x0010, 0x1010) && options.action(rule) == Action::K => Action::C,
+        Some(rule) if tag == tags::PATIENT_AGE && options.action(rule) == Action::K => Action::C,
         Some(rule) => options.action(rule),
         None if UNLISTED_REMOVED.contains(&tag) => Action::X,
         None => match vr {
@@ -552,12 +553,12 @@ mod tests {
             retain_safe_private: true,
             clean_descriptors: true,
         };
-        assert_eq!(action_for(Tag(0x0010, 0x1010), VR::AS, &on), Action::C);
+        assert_eq!(action_for(tags::PATIENT_AGE, VR::AS, &on), Action::C);
         assert_eq!(cleaning(VR::AS), Cleaning::CapAge);
         let off = DeidOptionsSet {
             retain_patient_characteristics: false,
             ..on
         };
-        assert_eq!(action_for(Tag(0x0010, 0x1010), VR::AS, &off), Action::X);
+        assert_eq!(action_for(tags::PATIENT_AGE, VR::AS, &off), Action::X);
     }
 }

@@ -455,7 +455,7 @@ fn process(run: &Run, path: &Path, index: usize) -> Outcome {
     {
         return run.unattributed(
             crate::ingest::RejectReason::Truncated(
-                "encapsulated Pixel Data does not end with a sequence delimitation item".into(),
+                crate::ingest::header::UNDELIMITED_PIXEL_DATA.into(),
             )
             .to_string(),
         );

@@ -875,6 +875,11 @@ fn is_encapsulated(ts: &str) -> bool {
     )
 }
 
+/// Why encapsulated Pixel Data whose sequence delimiter is missing is truncated (the scan's
+/// reason, and de-identification's for the same file).
+pub const UNDELIMITED_PIXEL_DATA: &str =
+    "encapsulated Pixel Data does not end with a sequence delimitation item";
+
 /// Check that Pixel Data is present and complete, without reading it: where the length check's
 /// walk found it, native data must have the length the image attributes give and encapsulated
 /// data its sequence delimitation item; where the walk did not locate it, the same is judged
@@ -899,9 +904,7 @@ fn pixel_data_state(
             return Ok(if p.delimited {
                 PixelState::Complete(None)
             } else {
-                PixelState::Truncated(
-                    "encapsulated Pixel Data does not end with a sequence delimitation item".into(),
-                )
+                PixelState::Truncated(UNDELIMITED_PIXEL_DATA.into())
             });
         }
         Some(super::preflight::PixelData {
@@ -935,9 +938,7 @@ fn pixel_data_state(
         return Ok(if tail == [0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0] {
             PixelState::Complete(None)
         } else {
-            PixelState::Truncated(
-                "encapsulated Pixel Data does not end with a sequence delimitation item".into(),
-            )
+            PixelState::Truncated(UNDELIMITED_PIXEL_DATA.into())
         });
     }
     // Pixel Data header: explicit VR = tag(4) VR(2) 00 00 len(4) = 12 bytes; implicit = 8 bytes.

@@ -299,8 +299,6 @@ fn hash_entry(h: &mut Sha256, f: &Path, digest: Option<(u64, [u8; 32])>) {
     }
 }
 
-/// A warning of `stage` (what the config costs): said now unless quiet, kept for the report and
-/// provenance.
 /// The input files de-identification did not release (quarantined as possibly burned-in, of a
 /// patient not in the subject map, not placeable...), as rejected inputs numbered as
 /// `deid/deid-report.json` numbers them. A file the scan rejected already for the same reason
@@ -333,6 +331,8 @@ fn not_released_by_deid(deid_dir: &Path, scan_rejected: &[Value]) -> Vec<Value> 
     out
 }
 
+/// A warning of `stage` (what the config costs): said now unless quiet, kept for the report and
+/// provenance.
 fn warn(warnings: &mut Vec<Value>, quiet: bool, stage: &str, why: String) {
     if !quiet {
         eprintln!("{stage:>9}: warning: {why}");
