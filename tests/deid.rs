@@ -2033,6 +2033,38 @@ fn export_without_part10_headers_is_released_as_part10() {
     support::assert_converts_the_same(&a, &b, &dir.join("nifti-part10"));
 }
 
+/// A site export whose data sets are in implicit VR under meta groups stating explicit VR
+/// little endian (a writer's fault) is de-identified as the well-formed export is: the same files
+/// released, each now encoded as its meta group states, whose conversion is byte for byte that
+/// of the well-formed export's release. They were not released ("truncated").
+#[test]
+fn export_in_implicit_vr_under_an_explicit_syntax_is_released_well_formed() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    phantom(dir, "1", "8", &[]);
+    let export = dir.join("site-export");
+    let odd = dir.join("odd").join("site-export");
+    let altered = altered_copy(&export, &odd, |bytes, _| {
+        let meta = ancilla::ingest::open::meta_group(bytes)?;
+        // Not the phantom's truncated file, which stays as it is.
+        let whole = ancilla::ingest::preflight::check_bytes(bytes).is_ok();
+        (meta.syntax.as_deref() == Some("1.2.840.10008.1.2.1") && meta.has_group_length && whole)
+            .then(|| support::with_implicit_vr_body(bytes))
+    });
+    assert!(altered > 100, "{altered} files altered");
+    let (key, map) = (dir.join("key.bin"), dir.join("clinical/subject_map.csv"));
+    let (a, b) = (dir.join("deid-plain"), dir.join("deid-odd"));
+    deid_quietly(&export, &a, &key, &map);
+    deid_quietly(&odd, &b, &key, &map);
+    let (ra, rb) = (released_dicom(&a), released_dicom(&b));
+    assert_eq!(ra.len(), rb.len());
+    for f in &rb {
+        let layout = ancilla::ingest::preflight::check_file(f).unwrap();
+        assert!(!layout.implicit_vr_body, "{} is well formed", f.display());
+    }
+    support::assert_converts_the_same(&a, &b, &dir.join("nifti"));
+}
+
 /// A DICOMDIR in the export (every patient's name and ID in its records, no image) is never
 /// released, with that reason; the files beside it are.
 #[test]

@@ -118,6 +118,34 @@ fn data_set_without_part10_header_is_read_as_dcm2niix_reads_it() {
     );
 }
 
+/// A data set written in implicit VR under a meta group that states explicit VR little endian
+/// (highdicom 0.1.0 wrote such files; pydicom and dcm2niix read them with a warning) was rejected
+/// as "truncated: element (…) declares … bytes", its VR bytes read as a length. It is now read
+/// in implicit VR: the series scans and converts to the same NIfTI files, byte for byte, as the
+/// well-formed one.
+#[test]
+fn data_set_in_implicit_vr_under_an_explicit_syntax_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plain, odd) = (dir.path().join("plain"), dir.path().join("odd"));
+    let files = one_slice_series(&plain, "1.2.3.34");
+    std::fs::create_dir_all(&odd).unwrap();
+    for f in &files {
+        let bytes = with_implicit_vr_body(&std::fs::read(f).unwrap());
+        let layout = ingest::preflight::check_bytes(&bytes).unwrap();
+        assert!(layout.implicit_vr_body);
+        std::fs::write(odd.join(f.file_name().unwrap()), bytes).unwrap();
+    }
+    assert!(
+        !ingest::preflight::check_file(&files[0])
+            .unwrap()
+            .implicit_vr_body
+    );
+    assert_eq!(reasons(&odd), []);
+    let inv = ingest::scan_paths(std::slice::from_ref(&odd)).unwrap();
+    assert_eq!(inv.files_used(), files.len());
+    assert_converts_the_same(&plain, &odd, dir.path());
+}
+
 /// A private sequence written as UN of undefined length (PS3.5 §6.2.2: a converter that did not
 /// know its VR; dicom-rs does not read it) no longer costs the file: the series scans and
 /// converts to the same NIfTI file and sidecar, byte for byte, as without it (one file's meta

@@ -3019,6 +3019,22 @@ fn colour_jpeg_without_a_colour_marker_is_decoded_as_rgb() {
     }
 }
 
+/// Regression: pydicom's `SC_rgb_jpeg.dcm` (highdicom 0.1.0) was rejected as truncated (its
+/// data set is in implicit VR under the JPEG baseline syntax, explicit VR) and, once read, came
+/// out with every sample wrong by up to 137: its Adobe APP14 segment is cut before the transform
+/// flag, so the decoder ignores it and assumes YCbCr, while ancilla took the segment as the
+/// stream naming its colours. It now matches pydicom's decoding (test-data/colour-jpeg), as
+/// dcm2niix's does.
+#[test]
+fn colour_jpeg_with_a_cut_adobe_segment_in_implicit_vr_is_decoded_as_rgb() {
+    let name = "SC_rgb_jpeg.dcm";
+    let (reference, h, voxels) = convert_colour_fixture("colour-jpeg", name);
+    assert_eq!(&h.dim[..4], &[3, 256, 256, 1]);
+    let (worst, checked) = worst_sample_difference(&reference[name]["rgb"], 16, &h, &voxels);
+    assert_eq!(checked, 16 * 16);
+    assert!(worst <= 2, "a sample differs from pydicom's by {worst}");
+}
+
 /// Regression: an uncompressed YBR_FULL_422 image (pydicom's `SC_ybr_full_422_uncompressed`:
 /// Y1 Y2 Cb Cr for each pair of pixels, 2 bytes a pixel) was rejected at scan because Pixel Data
 /// is shorter than 3 samples a pixel (dcm2niix refuses it too). It now converts to RGB, every

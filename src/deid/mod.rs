@@ -462,8 +462,10 @@ fn process(run: &Run, path: &Path, index: usize) -> Outcome {
     }
     // The common case — explicit VR little endian in a single-byte or UTF-8 character set — is
     // rewritten on its bytes; whatever that path declines goes through dicom-rs's object.
-    // (Not a file with UN elements of undefined length, which only dicom-rs's path reads.)
-    let bytes_path = run.byte_path && layout.unknown_sequences.is_empty();
+    // (Not a file with UN elements of undefined length, which only dicom-rs's path reads, nor a
+    // data set in implicit VR under an explicit VR syntax: its release is written as stated.)
+    let bytes_path =
+        run.byte_path && layout.unknown_sequences.is_empty() && !layout.implicit_vr_body;
     if let Some(magic_at) = layout.magic_at.filter(|_| bytes_path) {
         if let Ok(file) = raw::read(&input, magic_at as usize) {
             if let Ok(outcome) = process_raw(run, &file, &input, index) {

@@ -65,7 +65,8 @@ pub fn bare_syntax(head: &[u8], len: u64) -> Option<&'static str> {
 pub fn open_file(path: &Path, until_pixel_data: bool) -> Result<DefaultDicomObject, OpenError> {
     let layout = super::preflight::check_file(path)
         .map_err(|p| OpenError::Read(super::header::length_reject(p).to_string()))?;
-    if layout.magic_at.is_none() || !layout.unknown_sequences.is_empty() {
+    if layout.magic_at.is_none() || !layout.unknown_sequences.is_empty() || layout.implicit_vr_body
+    {
         return open_checked_bytes(&std::fs::read(path)?, &layout);
     }
     let opts = OpenFileOptions::new();
@@ -109,6 +110,9 @@ pub(crate) fn open_checked_bytes(
         patched = super::preflight::with_defined_lengths(bytes, &layout.unknown_sequences);
         &patched[..]
     };
+    if layout.implicit_vr_body {
+        return read_implicit_vr_body(bytes);
+    }
     match bare_syntax(bytes, bytes.len() as u64).filter(|_| !is_part10(bytes)) {
         Some(syntax) => read_bare(bytes, syntax),
         None => OpenFileOptions::new().from_reader(bytes).or_else(|e| {
@@ -119,6 +123,23 @@ pub(crate) fn open_checked_bytes(
             }
         }),
     }
+}
+
+/// A Part 10 file whose data set is in implicit VR although its file meta group states an
+/// explicit VR transfer syntax (see `preflight::Layout::implicit_vr_body`): the data set read
+/// in implicit VR little endian, under the meta group's syntax (which its Pixel Data is in).
+fn read_implicit_vr_body(bytes: &[u8]) -> Result<DefaultDicomObject, OpenError> {
+    let meta = meta_group(bytes)
+        .ok_or_else(|| OpenError::Read("file meta group (0002) not well formed".into()))?;
+    let stated = meta
+        .syntax
+        .ok_or_else(|| OpenError::Read("missing attribute TransferSyntaxUID (0002,0010)".into()))?;
+    let at = meta.data_at.min(bytes.len());
+    read_data_set(&bytes[at..], IMPLICIT_VR_LE, &stated).map_err(|e| {
+        OpenError::Read(format!(
+            "data set in implicit VR under the explicit VR transfer syntax {stated}: {e}"
+        ))
+    })
 }
 
 /// What a file meta group states (PS3.10 §7.1), read by its own walk of the elements (for the
@@ -205,22 +226,29 @@ pub fn is_dicomdir(head: &[u8]) -> bool {
 
 /// A data set without the Part 10 header, in `syntax`, with the file meta group made up for it.
 pub fn read_bare(src: impl Read, syntax: &str) -> Result<DefaultDicomObject, OpenError> {
+    read_data_set(src, syntax, syntax)
+        .map_err(|e| OpenError::Read(format!("data set without the Part 10 header: {e}")))
+}
+
+/// A data set read in the transfer syntax `read_in`, with a file meta group made up for it that
+/// states `stated` (the syntax its Pixel Data is decoded in). Err: the parser's reason.
+fn read_data_set(
+    src: impl Read,
+    read_in: &str,
+    stated: &str,
+) -> Result<DefaultDicomObject, String> {
     let ts = TransferSyntaxRegistry
-        .get(syntax)
-        .ok_or_else(|| OpenError::Read(format!("transfer syntax {syntax} unknown")))?;
-    let obj = InMemDicomObject::read_dataset_with_ts(src, ts).map_err(|e| {
-        OpenError::Read(format!(
-            "data set without the Part 10 header: {}",
-            super::header::error_chain(&e)
-        ))
-    })?;
+        .get(read_in)
+        .ok_or_else(|| format!("transfer syntax {read_in} unknown"))?;
+    let obj = InMemDicomObject::read_dataset_with_ts(src, ts)
+        .map_err(|e| super::header::error_chain(&e))?;
     let uid = |tag| super::header::str_of(&obj, tag).unwrap_or_default();
     let meta = FileMetaTableBuilder::new()
-        .transfer_syntax(syntax)
+        .transfer_syntax(stated)
         .media_storage_sop_class_uid(uid(tags::SOP_CLASS_UID))
         .media_storage_sop_instance_uid(uid(tags::SOP_INSTANCE_UID))
         .build()
-        .map_err(|e| OpenError::Read(e.to_string()))?;
+        .map_err(|e| e.to_string())?;
     Ok(obj.with_exact_meta(meta))
 }
 

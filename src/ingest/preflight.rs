@@ -121,6 +121,12 @@ pub struct Layout {
     /// §6.2.2), which dicom-rs does not read: where each one's length field is, and the defined
     /// length that makes its value (items and delimiter) opaque bytes. See [`with_defined_lengths`].
     pub unknown_sequences: Vec<LengthPatch>,
+    /// The data set after the file meta group is in implicit VR little endian although the
+    /// transfer syntax the group states has explicit VR (its first element carries no VR): a
+    /// writer's fault (highdicom 0.1.0 wrote such files) that pydicom and dcm2niix read
+    /// through. The data set is walked, and read, in implicit VR; its Pixel Data in the stated
+    /// syntax. See `open::open_checked_bytes`.
+    pub implicit_vr_body: bool,
 }
 
 /// A length field to read as another length: that of a UN element of undefined length.
@@ -251,6 +257,7 @@ fn check_with(
             bare: Some(syntax),
             pixel_data: w.pixel_data,
             unknown_sequences: w.unknown_sequences,
+            implicit_vr_body: false,
         };
         return Ok((layout, true));
     } else {
@@ -265,8 +272,15 @@ fn check_with(
             bare: None,
             pixel_data: None,
             unknown_sequences: Vec::new(),
+            implicit_vr_body: false,
         };
         return Ok((layout, false));
+    };
+    let implicit_vr_body = encoding == Encoding::ExplicitLittle && !w.first_element_has_vr()?;
+    let encoding = if implicit_vr_body {
+        Encoding::ImplicitLittle
+    } else {
+        encoding
     };
     w.dataset(encoding, None, 0, false)?;
     let layout = Layout {
@@ -274,6 +288,7 @@ fn check_with(
         bare: None,
         pixel_data: w.pixel_data,
         unknown_sequences: w.unknown_sequences,
+        implicit_vr_body,
     };
     Ok((layout, true))
 }
@@ -550,6 +565,19 @@ impl<S: Source, V: Visit> Walker<'_, S, V> {
             "1.2.840.10008.1.2.2" => Some(Encoding::ExplicitBig),
             "1.2.840.10008.1.2.1.99" => None,
             _ => Some(Encoding::ExplicitLittle),
+        })
+    }
+
+    /// Whether the data set's first element (its tag read ahead by [`Self::meta`]) is followed
+    /// by a VR, two capital letters, as explicit VR encodes it. True when that cannot be seen
+    /// (no element, or too few bytes buffered): the walk then goes as the syntax states.
+    fn first_element_has_vr(&mut self) -> io::Result<bool> {
+        if self.pending.is_none() {
+            return Ok(true);
+        }
+        Ok(match self.src.ahead()? {
+            [a, b, ..] => a.is_ascii_uppercase() && b.is_ascii_uppercase(),
+            _ => true,
         })
     }
 

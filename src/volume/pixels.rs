@@ -436,7 +436,9 @@ fn drop_fill_before_eoi(stream: &mut Vec<u8>) {
 
 /// Whether a JPEG stream says what its colour samples are: an Adobe APP14 or a JFIF APP0 segment,
 /// or a frame header naming its three components 'R', 'G', 'B' (the markers a JPEG decoder
-/// follows). Segments are walked from SOI to the start of scan.
+/// follows). Segments are walked from SOI to the start of scan. An APP14 segment too short to
+/// hold Adobe's transform flag (12 bytes) is no marker: jpeg-decoder and libjpeg pass over it
+/// (pydicom's SC_rgb_jpeg.dcm, written by highdicom 0.1.0, has a 10-byte one).
 fn jpeg_names_its_colours(stream: &[u8]) -> bool {
     let mut at = 2; // after SOI (FF D8)
     while let (Some(&0xFF), Some(&marker)) = (stream.get(at), stream.get(at + 1)) {
@@ -454,8 +456,8 @@ fn jpeg_names_its_colours(stream: &[u8]) -> bool {
             .get(at + 4..(at + 2 + len).min(stream.len()))
             .unwrap_or(&[]);
         match marker {
-            0xE0 if body.starts_with(b"JFIF") => return true,
-            0xEE if body.starts_with(b"Adobe") => return true,
+            0xE0 if body.starts_with(b"JFIF\0") => return true,
+            0xEE if body.len() >= 12 && body.starts_with(b"Adobe\0") => return true,
             // SOF0..SOF3: precision, height, width, component count, then 3 bytes a component.
             0xC0..=0xC3
                 if body.len() >= 15 && body[5] == 3 && [body[6], body[9], body[12]] == *b"RGB" =>
@@ -730,7 +732,10 @@ mod tests {
             s
         };
         let jfif = [0xFF, 0xE0, 0x00, 0x07, b'J', b'F', b'I', b'F', 0];
-        let adobe = [0xFF, 0xEE, 0x00, 0x08, b'A', b'd', b'o', b'b', b'e', 0];
+        // APP14: "Adobe", version, two flag words, the transform (1: YCbCr).
+        let adobe = [
+            0xFF, 0xEE, 0x00, 0x0E, b'A', b'd', b'o', b'b', b'e', 0, 0, 100, 0, 0, 0, 0, 1,
+        ];
         // SOF0: length 17, precision 8, 1×1, 3 components (id, sampling, table).
         let sof = |ids: [u8; 3]| {
             let mut s = vec![0xFF, 0xC0, 0x00, 0x11, 8, 0, 1, 0, 1, 3];
@@ -741,6 +746,11 @@ mod tests {
         };
         assert!(jpeg_names_its_colours(&stream(&jfif)));
         assert!(jpeg_names_its_colours(&stream(&adobe)));
+        // An APP14 without its transform flag (SC_rgb_jpeg.dcm's, length 12) says nothing.
+        let short = [
+            0xFF, 0xEE, 0x00, 0x0C, b'A', b'd', b'o', b'b', b'e', 0, 0, 0, 0, 0,
+        ];
+        assert!(!jpeg_names_its_colours(&stream(&short)));
         assert!(jpeg_names_its_colours(&stream(&sof(*b"RGB"))));
         assert!(!jpeg_names_its_colours(&stream(&sof([0, 1, 2]))));
         assert!(!jpeg_names_its_colours(&stream(&sof([1, 2, 3]))));

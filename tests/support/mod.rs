@@ -311,6 +311,24 @@ pub fn without_part10_header(part10: &[u8]) -> Vec<u8> {
     part10[144 + meta..].to_vec()
 }
 
+/// A Part 10 file (explicit VR little endian, native Pixel Data) whose data set is rewritten in
+/// implicit VR, its file meta group unchanged: still stating explicit VR, a writer's fault.
+pub fn with_implicit_vr_body(part10: &[u8]) -> Vec<u8> {
+    use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
+    assert_eq!(&part10[132..138], [2, 0, 0, 0, b'U', b'L']);
+    let meta = u32::from_le_bytes(part10[140..144].try_into().unwrap()) as usize;
+    let obj = dicom_object::OpenFileOptions::new()
+        .from_reader(part10)
+        .unwrap();
+    let implicit = dicom_transfer_syntax_registry::TransferSyntaxRegistry
+        .get(dicom_dictionary_std::uids::IMPLICIT_VR_LITTLE_ENDIAN)
+        .unwrap();
+    let mut out = part10[..144 + meta].to_vec();
+    obj.write_dataset_with_ts(&mut out, implicit).unwrap();
+    assert_ne!(&out[144 + meta..], &part10[144 + meta..], "re-encoded");
+    out
+}
+
 /// A Part 10 file without the group length (0002,0000) of its file meta group (which some
 /// writers leave out).
 pub fn without_meta_group_length(part10: &[u8]) -> Vec<u8> {
