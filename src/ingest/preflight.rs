@@ -348,7 +348,7 @@ enum Encoding {
 
 /// Value representations with a reserved field and a 4-byte length in explicit VR (PS3.5
 /// Table 7.1-1).
-fn long_length(vr: [u8; 2]) -> bool {
+fn long_length_vr(vr: [u8; 2]) -> bool {
     matches!(
         &vr,
         b"OB"
@@ -365,6 +365,52 @@ fn long_length(vr: [u8; 2]) -> bool {
             | b"UT"
             | b"UV"
     )
+}
+
+/// Value representations with a 2-byte length in explicit VR (PS3.5 Table 7.1-2).
+fn short_length_vr(vr: [u8; 2]) -> bool {
+    matches!(
+        &vr,
+        b"AE"
+            | b"AS"
+            | b"AT"
+            | b"CS"
+            | b"DA"
+            | b"DS"
+            | b"DT"
+            | b"FL"
+            | b"FD"
+            | b"IS"
+            | b"LO"
+            | b"LT"
+            | b"PN"
+            | b"SH"
+            | b"SL"
+            | b"SS"
+            | b"ST"
+            | b"TM"
+            | b"UI"
+            | b"UL"
+            | b"US"
+    )
+}
+
+/// The VR an explicit VR element header is read with: its own, or UN for a code PS3.5 does not
+/// define, as dicom-rs reads it (a reserved field and a 4-byte length). Read with a 2-byte
+/// length, as before, such a code let a file pass whose 4-byte length dicom-rs then reserved: a
+/// data set in implicit VR under an explicit syntax (its lengths' low bytes read as VRs) made a
+/// scan worker touch 1.5 GB for a 35 kB file.
+fn read_vr(vr: [u8; 2]) -> [u8; 2] {
+    if long_length_vr(vr) || short_length_vr(vr) {
+        vr
+    } else {
+        *b"UN"
+    }
+}
+
+/// Whether an explicit VR element header has a reserved field and a 4-byte length.
+fn long_length(vr: [u8; 2]) -> bool {
+    long_length_vr(read_vr(vr))
 }
 
 /// One element header: tag, VR (explicit VR, not on items and delimiters), length, and where
@@ -798,7 +844,7 @@ fn parse_header(b: &[u8], encoding: Encoding, at: u64) -> Option<(Header, u64)> 
     if group == 0xFFFE || encoding == Encoding::ImplicitLittle {
         return Some((header(None, u32_at(4)), 8));
     }
-    let vr = [b[4], b[5]];
+    let vr = read_vr([b[4], b[5]]);
     Some(if long_length(vr) {
         (header(Some(vr), u32_at(8)), 12)
     } else {
@@ -1005,6 +1051,34 @@ mod tests {
                     }) => {}
                     other => panic!("{ts}: {other:?}"),
                 }
+            }
+        }
+    }
+
+    /// A VR code PS3.5 does not define is read as dicom-rs reads it, as UN with a reserved field
+    /// and a 4-byte length: the length is checked. It was read with a 2-byte length (the
+    /// reserved field, 0) and the file passed; dicom-rs then reserved the 4-byte length.
+    #[test]
+    fn an_undefined_vr_code_has_the_length_dicom_rs_reads() {
+        let mut bytes = file("1.2.840.10008.1.2.1", false);
+        let at = ut_length_at(&bytes, false);
+        bytes[at - 4..at - 2].copy_from_slice(&[0x0A, 0x00]);
+        // As long as its value: it passes, and dicom-rs reads the file.
+        check_bytes(&bytes).unwrap();
+        crate::ingest::open::open_bytes(&bytes).unwrap();
+        bytes[at..at + 4].copy_from_slice(&0x5F4F_5349u32.to_le_bytes());
+        for verdict in [
+            check_bytes(&bytes).map(|_| ()),
+            through_small_buffer(&bytes),
+        ] {
+            match verdict {
+                Err(LengthProblem::TooLong {
+                    group: 0x0040,
+                    element: 0xA160,
+                    declared: 0x5F4F_5349,
+                    ..
+                }) => {}
+                other => panic!("{other:?}"),
             }
         }
     }
