@@ -505,6 +505,92 @@ proptest! {
     }
 }
 
+/// Part 10 files of several layouts, read once: a small native image (explicit VR little
+/// endian), encapsulated JPEG, a SEG (multi-frame, nested sequences), a legacy converted
+/// enhanced PET, and a data set in implicit VR under an explicit syntax.
+fn layouts() -> &'static [Vec<u8>] {
+    static FILES: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+    FILES.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let files = one_slice_series(dir.path(), "1.2.3.36");
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data");
+        let mut all = vec![std::fs::read(&files[1]).unwrap()];
+        for f in [
+            "transfer-syntaxes/jpeg-baseline/0.dcm",
+            "seg-highdicom/seg_binary.dcm",
+            "legacy-converted/pet/lc.dcm",
+            "colour-jpeg/SC_rgb_jpeg.dcm",
+        ] {
+            all.push(std::fs::read(fixtures.join(f)).unwrap());
+        }
+        all
+    })
+}
+
+/// The first length dicom-rs would read and reserve that is longer than the file (element
+/// values and pixel fragments, token by token, stopped before each value is read), for a file
+/// whose length check gave `layout`. None: every length fits, or the parser stops first.
+fn length_past_the_end(bytes: &[u8], layout: &ingest::preflight::Layout) -> Option<u64> {
+    use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
+    use dicom_parser::dataset::read::{DataSetReaderOptions, ValueReadStrategy};
+    use dicom_parser::dataset::{DataSetReader, DataToken};
+    // As the opening helper reads it: a data set in implicit VR under an explicit syntax from
+    // where the meta group's elements end, else where dicom-rs's meta reader stops.
+    let (body, syntax) = if layout.implicit_vr_body {
+        let at = ingest::open::meta_group(bytes)?.data_at;
+        (
+            bytes.get(at..)?,
+            uids::IMPLICIT_VR_LITTLE_ENDIAN.to_string(),
+        )
+    } else {
+        let mut body = bytes.get(layout.magic_at? as usize..)?;
+        let meta = dicom_object::meta::FileMetaTable::from_reader(&mut body).ok()?;
+        (
+            body,
+            meta.transfer_syntax().trim_end_matches('\0').to_string(),
+        )
+    };
+    let ts = dicom_transfer_syntax_registry::TransferSyntaxRegistry.get(&syntax)?;
+    let raw = DataSetReaderOptions::default().value_read(ValueReadStrategy::Raw);
+    let reader = DataSetReader::new_with_ts_options(body, ts, raw).ok()?;
+    for token in reader.take(10_000) {
+        let declared = match token.ok()? {
+            DataToken::ElementHeader(h) => h.len.get(),
+            DataToken::ItemStart { len } => len.get(),
+            _ => None,
+        };
+        if let Some(n) = declared.filter(|&n| n as usize > bytes.len()) {
+            return Some(u64::from(n));
+        }
+    }
+    None
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// A file the length check passes declares no length, as dicom-rs reads its headers, that
+    /// runs past its end: the check and the parser agree on how every header is encoded (bytes
+    /// overwritten anywhere: tags, VR codes, lengths). They disagreed on VR codes PS3.5 does
+    /// not define, and dicom-rs reserved a 4-byte length the check had never read.
+    #[test]
+    fn what_the_check_passes_dicom_rs_reads_within_the_file(
+        which in 0usize..5,
+        writes in proptest::collection::vec((0usize..4000, any::<u8>()), 1..6)
+    ) {
+        let mut bytes = layouts()[which].clone();
+        for (pos, value) in writes {
+            let p = 132 + pos % (bytes.len() - 132);
+            bytes[p] = value;
+        }
+        if let Ok(layout) = ingest::preflight::check_bytes(&bytes) {
+            if layout.unknown_sequences.is_empty() {
+                prop_assert_eq!(length_past_the_end(&bytes, &layout), None);
+            }
+        }
+    }
+}
+
 /// Compressed syntaxes decode to the analytic values of test-data/transfer-syntaxes
 /// (v = 40·k + 2·row + col + 10; JPEG baseline is lossy: within 3 grey levels at quality 95).
 #[test]

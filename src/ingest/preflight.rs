@@ -52,6 +52,12 @@ pub enum LengthProblem {
     UnknownSequence { group: u16, element: u16 },
     #[error("sequences nested deeper than {MAX_DEPTH} levels")]
     TooDeep,
+    /// A file meta group without its Transfer Syntax UID: the data set cannot be walked, and
+    /// dicom-rs, which reads the group by its group length, may still find one and parse it.
+    #[error(
+        "missing attribute TransferSyntaxUID (0002,0010) in the file meta group: expected the transfer syntax its data set is encoded in"
+    )]
+    NoTransferSyntax,
     /// The visitor of a walk ([`walk`]) refused what it was shown.
     #[error("{0}")]
     Refused(String),
@@ -605,8 +611,10 @@ impl<S: Source, V: Visit> Walker<'_, S, V> {
             }
         }
         Ok(match syntax.as_str() {
-            // No transfer syntax: the parser says so.
-            "" => None,
+            // No transfer syntax: nothing to walk the data set by. Not left to the parser: it
+            // reads the group by its group length, and a damaged group (an element's tag cut, the
+            // group ending early to this walk) can still give it a syntax to parse by.
+            "" => return Err(LengthProblem::NoTransferSyntax),
             "1.2.840.10008.1.2" => Some(Encoding::ImplicitLittle),
             "1.2.840.10008.1.2.2" => Some(Encoding::ExplicitBig),
             "1.2.840.10008.1.2.1.99" => None,
@@ -648,6 +656,12 @@ impl<S: Source, V: Visit> Walker<'_, S, V> {
                     return Ok(());
                 }
                 self.visit.stray(tag).map_err(LengthProblem::Refused)?;
+                // dicom-rs reads a stray one as an element: its length is a value's, checked and
+                // skipped as dicom-rs reads it (0 in a well-formed delimiter).
+                if h.length != UNDEFINED {
+                    let n = self.fits(&h)?;
+                    self.skip(n)?;
+                }
                 continue;
             }
             if h.group == 0xFFFE {
@@ -1080,6 +1094,49 @@ mod tests {
                 }) => {}
                 other => panic!("{other:?}"),
             }
+        }
+    }
+
+    /// A meta group without its Transfer Syntax UID is refused: here the element's group is
+    /// damaged (0003 for 0002), which ends the group to the walk. dicom-rs reads the group by
+    /// its group length, still found the syntax, and parsed the data set the walk had skipped.
+    #[test]
+    fn a_meta_group_without_its_syntax_is_refused() {
+        let mut bytes = file("1.2.840.10008.1.2.1", false);
+        let at = bytes
+            .windows(6)
+            .position(|w| w == [0x02, 0x00, 0x10, 0x00, b'U', b'I'])
+            .unwrap();
+        bytes[at] = 0x03;
+        assert!(matches!(
+            check_bytes(&bytes),
+            Err(LengthProblem::NoTransferSyntax)
+        ));
+    }
+
+    /// A sequence delimiter outside any sequence: dicom-rs reads it as an element, its length a
+    /// value's. That length was not checked (found by the scan tests' fuzzing: a damaged length
+    /// before encapsulated Pixel Data left its delimiter at the top level).
+    #[test]
+    fn a_stray_delimiter_has_its_length_checked() {
+        let bytes = file("1.2.840.10008.1.2.1", false);
+        let pixel_data = bytes
+            .windows(4)
+            .rposition(|w| w == [0xE0, 0x7F, 0x10, 0x00])
+            .unwrap();
+        let stray = |length: u32| {
+            let mut delimiter = vec![0xFE, 0xFF, 0xDD, 0xE0];
+            delimiter.extend_from_slice(&length.to_le_bytes());
+            [&bytes[..pixel_data], &delimiter, &bytes[pixel_data..]].concat()
+        };
+        check_bytes(&stray(0)).unwrap();
+        match check_bytes(&stray(0xFFFF_FFF0)) {
+            Err(LengthProblem::TooLong {
+                group: 0xFFFE,
+                element: 0xE0DD,
+                ..
+            }) => {}
+            other => panic!("{other:?}"),
         }
     }
 
