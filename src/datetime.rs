@@ -147,11 +147,14 @@ pub fn epoch_seconds(date: Date, seconds_of_day: f64) -> f64 {
 pub fn parse_dt(s: &str) -> Option<f64> {
     let t = s.trim();
     let t = t.split(['+', '-']).next().unwrap_or(t);
-    if t.len() < 8 {
-        return None;
-    }
-    let date = Date::parse(&t[0..8])?;
-    let tod = if t.len() > 8 { parse_tm(&t[8..])? } else { 0.0 };
+    // `get`: a damaged value may hold a multi-byte character across byte 8.
+    let (date, time) = (t.get(..8)?, t.get(8..)?);
+    let date = Date::parse(date)?;
+    let tod = if time.is_empty() {
+        0.0
+    } else {
+        parse_tm(time)?
+    };
     Some(epoch_seconds(date, tod))
 }
 
@@ -179,6 +182,15 @@ pub fn format_dt(t: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A two-byte character across byte 8 of a DT value is no date (it panicked, slicing it).
+    #[test]
+    fn a_damaged_date_time_does_not_parse() {
+        assert_eq!(parse_dt("2024021\u{ff}123518.00"), None);
+        let whole = parse_dt("20240210123518.00").unwrap();
+        let date = parse_dt("20240210").unwrap();
+        assert_eq!(whole - date, 12.0 * 3600.0 + 35.0 * 60.0 + 18.0);
+    }
 
     #[test]
     fn clinical_dates_in_iso_and_sas_formats() {

@@ -29,6 +29,12 @@ pub mod shard;
 pub mod stats;
 pub mod volume;
 
+/// The reason given for a file (scan, deid) or a series (convert) on which ancilla itself failed:
+/// a panic, caught there so the batch goes on. The panic's own message is never shown: it may
+/// quote the file's values.
+pub const INTERNAL_ERROR: &str =
+    "internal error of ancilla (a defect: please report it); skipped, the rest goes on";
+
 /// How a failure maps to the process exit code (DESIGN.md: 1 the run failed, 2 bad command
 /// line or config). Every module error implements it.
 pub trait ExitCode {

@@ -195,6 +195,20 @@ fn main() -> ExitCode {
     if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
         std::env::set_var("RUST_LIB_BACKTRACE", "0");
     }
+    // A panic's message may quote a file's values (a patient's name or date): it is not printed,
+    // only where the defect is. ANCILLA_SHOW_PANICS=1 prints it, for a developer on test data.
+    if std::env::var_os("ANCILLA_SHOW_PANICS").is_none() {
+        std::panic::set_hook(Box::new(|info| {
+            let at = info
+                .location()
+                .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                .unwrap_or_default();
+            eprintln!(
+                "ancilla: internal error{at} (a defect: please report it; its message is not \
+                 shown, as it may quote a file's values)"
+            );
+        }));
+    }
     let cli = Cli::parse();
     match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -1870,6 +1870,66 @@ fn ge_protocol_block_is_released_with_its_timing_lines_only() {
     }
 }
 
+/// A public attribute the data dictionary does not know is removed, by both paths (explicit VR:
+/// the byte path; implicit VR: the object path), at the top level and in a sequence's item.
+/// Regression (found by damaging phantom files one byte at a time): as an unlisted attribute it
+/// was kept, and a damaged tag released its value: InstitutionName (0008,0080) as (0008,5580),
+/// PatientAddress (0010,1040) as (0010,10D4), DeviceSerialNumber (0018,1000) as (5518,1000).
+#[test]
+fn public_attributes_the_dictionary_does_not_know_are_removed() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let (export, mut obj) = one_phantom_file(dir);
+    let unknown = [
+        (Tag(0x0008, 0x5580), "ST ALDRIC HOSPITAL DAMAGED"),
+        (Tag(0x0010, 0x10D4), "159 MARROWDALE STREET DAMAGED"),
+        (Tag(0x5518, 0x1000), "SERIAL-DAMAGED-77"),
+    ];
+    for (tag, value) in unknown {
+        put(&mut obj, tag, VR::LO, value);
+    }
+    let mut item = InMemDicomObject::new_empty();
+    put(&mut item, Tag(0x0040, 0x5555), VR::LO, "NESTED-DAMAGED-88");
+    put(
+        &mut obj,
+        tags::SERIES_DESCRIPTION,
+        VR::LO,
+        "planted unknown",
+    );
+    obj.put(DataElement::new(
+        tags::REFERENCED_STUDY_SEQUENCE,
+        VR::SQ,
+        DataSetSequence::new(vec![item], Length::UNDEFINED),
+    ));
+    let original = trimmed_text(&obj, tags::SOP_INSTANCE_UID);
+    for (name, ts) in [
+        ("explicit", "1.2.840.10008.1.2.1"),
+        ("implicit", "1.2.840.10008.1.2"),
+    ] {
+        let mut copy = obj.clone().into_inner();
+        put(
+            &mut copy,
+            tags::SOP_INSTANCE_UID,
+            VR::UI,
+            &format!("{original}.{}", ts.len()),
+        );
+        support::write_object(copy, &export.join(format!("{name}.dcm")), ts);
+    }
+    let (o, out) = deid_phantom(dir);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for (_, value) in unknown {
+        assert_nowhere_in(&out, value);
+    }
+    assert_nowhere_in(&out, "NESTED-DAMAGED-88");
+    // Both copies were released (the test is not passed by their being held back).
+    let planted = released_dicom(&out)
+        .into_iter()
+        .map(|p| dicom_object::open_file(p).unwrap())
+        .filter(|o| trimmed_text(o, tags::SERIES_DESCRIPTION) == "planted unknown")
+        .count();
+    assert_eq!(planted, 2);
+}
+
 /// Philips enhanced MR keeps each frame's MR scale slope (2005,100E) in a private item of its
 /// per-frame functional group ((2005,140F), creator "Philips MR Imaging DD 005"); conversion
 /// needs it for dcm2niix's floating-point values. That private sequence is released with its

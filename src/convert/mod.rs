@@ -544,7 +544,7 @@ fn convert_inventory(
                 .get(&s.patient_id)
                 .cloned()
                 .unwrap_or_else(|| "unknown".into());
-            let r = (|| -> Result<Vec<Converted>, String> {
+            let attempt = || -> Result<Vec<Converted>, String> {
                 let mut vols = assemble::load_series_images(s).map_err(|e| match e {
                     assemble::AssembleError::Geometry(g) => g,
                     other => format!("{}", other),
@@ -665,7 +665,10 @@ fn convert_inventory(
                         dims,
                     })
                     .collect())
-            })();
+            };
+            // A defect of ancilla on one series costs that series, not the conversion.
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(attempt))
+                .unwrap_or_else(|_| Err(crate::INTERNAL_ERROR.into()));
             bar.inc(1);
             (idx, r)
         };

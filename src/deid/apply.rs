@@ -3,9 +3,10 @@
 //! except that UIDs are always replaced, dates always shifted, person names always emptied, and
 //! private attributes removed unless on the safe-private whitelist.
 
+use dicom_core::dictionary::DataDictionary;
 use dicom_core::value::{DataSetSequence, PrimitiveValue, Value};
 use dicom_core::{DataElement, Length, Tag, VR};
-use dicom_dictionary_std::tags;
+use dicom_dictionary_std::{tags, StandardDataDictionary};
 use dicom_object::mem::InMemElement;
 use dicom_object::InMemDicomObject;
 
@@ -191,11 +192,10 @@ pub fn shift_dt(v: &str, days: i64) -> Option<String> {
     if t.is_empty() {
         return Some(String::new());
     }
-    if t.len() < 8 {
-        return None;
-    }
-    let d = Date::parse(&t[..8])?;
-    Some(format!("{}{}", d.add_days(days).to_da(), &t[8..]))
+    // `get`: a damaged value may hold a multi-byte character across byte 8.
+    let (date, rest) = (t.get(..8)?, t.get(8..)?);
+    let d = Date::parse(date)?;
+    Some(format!("{}{}", d.add_days(days).to_da(), rest))
 }
 
 /// A text value as a private creator is compared: trimmed of spaces and padding.
@@ -398,8 +398,9 @@ pub(super) fn dummy_text(vr: VR, ctx: &Context) -> String {
     }
 }
 
-/// The action for a public attribute: removed for a group length; else its Table E.1-1 row under the options in force; for one the
-/// table does not list, by its VR (UIDs replaced, dates shifted or removed, names emptied, the
+/// The action for a public attribute: removed for a group length; else its Table E.1-1 row under
+/// the options in force; for one the table does not list, removed when the data dictionary
+/// does not know it, else by its VR (UIDs replaced, dates shifted or removed, names emptied, the
 /// rest kept).
 pub(super) fn action_for(tag: Tag, vr: VR, options: &DeidOptionsSet) -> Action {
     // Group lengths are retired outside the file meta group (PS3.5 §7.2), and would be wrong
@@ -423,6 +424,10 @@ pub(super) fn action_for(tag: Tag, vr: VR, options: &DeidOptionsSet) -> Action {
         Some(rule) if tag == tags::PATIENT_AGE && options.action(rule) == Action::K => Action::C,
         Some(rule) => options.action(rule),
         None if UNLISTED_REMOVED.contains(&tag) => Action::X,
+        // Not in the data dictionary (PS3.6, as dicom-rs has it): nothing says what it holds.
+        // Kept, a damaged tag released its value: InstitutionName (0008,0080) with one bit
+        // flipped is (0008,4080).
+        None if StandardDataDictionary.by_tag(tag).is_none() => Action::X,
         None => match vr {
             VR::UI => Action::U,
             VR::DA | VR::DT => {
@@ -527,6 +532,19 @@ fn clean(e: InMemElement, ctx: &Context) -> InMemElement {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (found by damaging phantom files one byte at a time): a DT value with a
+    /// two-byte character across byte 8 (`2024021ÿ123518.00`) panicked the whole deid run
+    /// ("end byte index 8 is not a char boundary"). It does not parse, so it is emptied.
+    #[test]
+    fn a_damaged_date_time_does_not_parse() {
+        assert_eq!(shift_dt("2024021\u{ff}123518.00", 3), None);
+        assert_eq!(
+            shift_dt("20240210123518.00", 3).unwrap(),
+            "20240213123518.00"
+        );
+        assert_eq!(shift_dt("20240210", -10).unwrap(), "20240131");
+    }
 
     #[test]
     fn ages_above_89_years_are_capped_at_90() {

@@ -261,6 +261,11 @@ pub fn clean_text(text: &str, identifiers: &Identifiers) -> String {
             } else {
                 end += lower[end..].len() - lower[end..].trim_start_matches(is_separator).len();
             }
+            // Equal lengths do not make equal character boundaries (one character folding longer,
+            // another shorter): fail closed rather than cut a character.
+            if !s.is_char_boundary(start) || !s.is_char_boundary(end) {
+                return String::new();
+            }
             s.replace_range(start..end, "");
             lower.replace_range(start..end, "");
         }
@@ -317,6 +322,31 @@ mod tests {
             "Ångström Ann",
         ] {
             assert_eq!(clean_text(text, &ids), clean_text(text, &plain), "{text}");
+        }
+    }
+
+    /// Whatever characters surround an identifier (some fold to more bytes in lower case, some
+    /// to fewer: 'İ' 2 → 3, 'Ω' 3 → 2, the Kelvin sign 3 → 1), cleaning neither panics nor
+    /// leaves the identifier as a word: texts built from every sequence of up to four pieces.
+    #[test]
+    fn case_folding_that_changes_byte_lengths_fails_closed() {
+        let ids = Identifiers::new(&["Lindqvist".to_string()]);
+        let pieces = ["İ", "Ω", "\u{212A}", "ẞ", "é", " ", "_", "Lindqvist", "x"];
+        let mut texts = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = texts
+                .iter()
+                .flat_map(|t| pieces.iter().map(move |p| format!("{t}{p}")))
+                .collect();
+            texts.extend(longer);
+        }
+        for text in &texts {
+            let cleaned = clean_text(text, &ids);
+            assert_eq!(
+                find_word(&cleaned.to_lowercase(), "lindqvist"),
+                None,
+                "{text:?} → {cleaned:?}"
+            );
         }
     }
 

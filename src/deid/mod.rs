@@ -420,6 +420,14 @@ fn pixel_data_tail(layout: &Layout, bytes: &[u8]) -> Option<(usize, &'static str
 }
 
 fn process(run: &Run, path: &Path, index: usize) -> Outcome {
+    // A defect of ancilla on one file costs that file (not released), not the run.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        process_unguarded(run, path, index)
+    }))
+    .unwrap_or_else(|_| run.unattributed(crate::INTERNAL_ERROR.into()))
+}
+
+fn process_unguarded(run: &Run, path: &Path, index: usize) -> Outcome {
     // Another shard's subject: skipped after a header read, before the full parse. A file whose
     // header does not read goes the full way, to the outcome a single run gives it (the header's
     // own reason could differ: a merge must equal a single run).

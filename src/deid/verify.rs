@@ -208,6 +208,38 @@ impl<'a> Checker<'a> {
         }
         Ok(())
     }
+
+    /// Check a binary value (numbers, bytes) for identifiers of [`BINARY_MATCH_MIN`] characters
+    /// or more written into it as text. A number holds none; a value whose damaged length took
+    /// in the elements after it (found by damaging phantom files: BitsAllocated holding the
+    /// patient's name and a private block) holds them as they were encoded.
+    fn binary(&mut self, tag: Tag, bytes: &[u8]) -> Result<(), String> {
+        self.low.clear();
+        self.low.push_str(&String::from_utf8_lossy(bytes));
+        self.low.make_ascii_lowercase();
+        let found = self
+            .ids
+            .all
+            .find_overlapping_iter(self.low.as_str())
+            .any(|m| m.end() - m.start() >= BINARY_MATCH_MIN);
+        if found {
+            return Err(format!(
+                "attribute {} holds one of the subject's original identifiers in its binary value",
+                TagName(tag)
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The shortest identifier looked for in binary values: shorter ones (initials, a two-letter
+/// name part) could be any bytes of a number.
+const BINARY_MATCH_MIN: usize = 6;
+
+/// Whether a binary value is looked through for identifiers: every one but pixel data (bulk, in
+/// which a short run of bytes could spell anything).
+fn binary_checked(tag: Tag, vr: VR) -> bool {
+    is_binary(vr) && vr != VR::UN && !(tag.group() == 0x7FE0 && tag.element() <= 0x0010)
 }
 
 /// Values the identifier scan reads: text, and values of unknown VR (UN: a public attribute a
@@ -400,6 +432,7 @@ impl crate::ingest::preflight::Visit for Walked<'_> {
         self.current = Some((tag, vr, false));
         Ok(is_creator(tag)
             || scanned(vr)
+            || binary_checked(tag, vr)
             || tag == tags::SPECIFIC_CHARACTER_SET
             || self.reduced.is_some())
     }
@@ -449,6 +482,8 @@ impl crate::ingest::preflight::Visit for Walked<'_> {
         if scanned(vr) {
             let t = text(&self.charset);
             self.c.text(tag, vr, &t)?;
+        } else if binary_checked(tag, vr) {
+            self.c.binary(tag, bytes)?;
         }
         Ok(())
     }
@@ -619,6 +654,39 @@ mod tests {
         let v = verdict(&with(b"Lindqvist^Ann "), &["Lindqvist"], &[]);
         assert!(
             v.as_ref().is_err_and(|e| e.contains("(0040,9999)")),
+            "{v:?}"
+        );
+    }
+
+    /// Regression (found by damaging phantom files one byte at a time): BitsAllocated (US)
+    /// whose length was damaged took in the elements after it, the patient's name and a private
+    /// block among them, and was released: binary values were not read. They are now looked
+    /// through for identifiers of six characters or more; numbers pass, as does a short name
+    /// part that any two bytes could spell.
+    #[test]
+    fn binary_values_are_looked_through_for_identifiers() {
+        let with = |v: &[u8]| {
+            let mut o = InMemDicomObject::new_empty();
+            put(&mut o, tags::SERIES_DESCRIPTION, VR::LO, "PET renal");
+            o.put(DataElement::new(
+                tags::BITS_ALLOCATED,
+                VR::US,
+                PrimitiveValue::U8(v.to_vec().into()),
+            ));
+            let meta = dicom_object::meta::FileMetaTableBuilder::new()
+                .transfer_syntax("1.2.840.10008.1.2.1")
+                .media_storage_sop_class_uid("1.2.840.10008.5.1.4.1.1.128")
+                .media_storage_sop_instance_uid("2.25.7");
+            let mut bytes = Vec::new();
+            o.with_meta(meta).unwrap().write_all(&mut bytes).unwrap();
+            bytes
+        };
+        assert_eq!(verdict(&with(&[16, 0]), &["Lindqvist", "Li"], &[]), Ok(()));
+        assert_eq!(verdict(&with(b"Li"), &["Lindqvist", "Li"], &[]), Ok(()));
+        let swallowed = with(b"\x10\x00\x10\x00PN\x0c\x00LINDQVIST^AN");
+        let v = verdict(&swallowed, &["Lindqvist"], &[]);
+        assert!(
+            v.as_ref().is_err_and(|e| e.contains("(0028,0100)")),
             "{v:?}"
         );
     }

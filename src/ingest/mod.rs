@@ -221,7 +221,9 @@ fn scan(
     let results: Vec<Result<Box<FileRecord>, (PathBuf, RejectReason)>> = files
         .par_iter()
         .map(|p| {
-            let r = header::read_header_with(p, keep_suv);
+            // A defect of ancilla on one file costs that file, not the scan.
+            let r = std::panic::catch_unwind(|| header::read_header_with(p, keep_suv))
+                .unwrap_or_else(|_| Err(RejectReason::Unreadable(crate::INTERNAL_ERROR.into())));
             read_ahead.read_one();
             r.map(|mut rec| {
                 if let Ok(mut i) = interner.lock() {
