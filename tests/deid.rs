@@ -1930,6 +1930,73 @@ fn public_attributes_the_dictionary_does_not_know_are_removed() {
     assert_eq!(planted, 2);
 }
 
+/// An unlisted attribute written with a VR the data dictionary does not give it is not the
+/// attribute its tag names: removed, by both paths (explicit VR little endian: the byte path; big
+/// endian: the object path). Regression (damaged phantom files): InstitutionName's tag damaged
+/// into Query/Retrieve View (0008,0053, CS) arrived as LO and was kept, the institution in it.
+/// The same attribute with its own VR is kept.
+#[test]
+fn unlisted_attributes_with_a_vr_the_dictionary_does_not_give_are_removed() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let (export, mut obj) = one_phantom_file(dir);
+    put(
+        &mut obj,
+        tags::SERIES_DESCRIPTION,
+        VR::LO,
+        "planted wrong vr",
+    );
+    put(
+        &mut obj,
+        tags::QUERY_RETRIEVE_VIEW,
+        VR::LO,
+        "St Aldric Wrong VR Hospital",
+    );
+    let mut right = obj.clone();
+    put(&mut right, tags::QUERY_RETRIEVE_VIEW, VR::CS, "CLASSIC");
+    put(
+        &mut right,
+        tags::SERIES_DESCRIPTION,
+        VR::LO,
+        "planted right vr",
+    );
+    let original = trimmed_text(&obj, tags::SOP_INSTANCE_UID);
+    for (n, (name, ts)) in [
+        ("little", "1.2.840.10008.1.2.1"),
+        ("big", "1.2.840.10008.1.2.2"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        for (m, (which, o)) in [("wrong", &obj), ("right", &right)].into_iter().enumerate() {
+            let mut copy = o.clone().into_inner();
+            let uid = format!("{original}.{n}{m}");
+            put(&mut copy, tags::SOP_INSTANCE_UID, VR::UI, &uid);
+            support::write_object(copy, &export.join(format!("{name}-{which}.dcm")), ts);
+        }
+    }
+    let (o, out) = deid_phantom(dir);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_nowhere_in(&out, "Wrong VR");
+    let mut kept = 0;
+    let mut planted = 0;
+    for p in released_dicom(&out) {
+        let o = dicom_object::open_file(p).unwrap();
+        let description = trimmed_text(&o, tags::SERIES_DESCRIPTION);
+        if description.starts_with("planted") {
+            planted += 1;
+            let view = o.element(tags::QUERY_RETRIEVE_VIEW).ok();
+            if description == "planted right vr" {
+                assert_eq!(view.unwrap().to_str().unwrap().trim(), "CLASSIC");
+                kept += 1;
+            } else {
+                assert!(view.is_none(), "the wrong-VR attribute was removed");
+            }
+        }
+    }
+    assert_eq!((planted, kept), (4, 2));
+}
+
 /// Philips enhanced MR keeps each frame's MR scale slope (2005,100E) in a private item of its
 /// per-frame functional group ((2005,140F), creator "Philips MR Imaging DD 005"); conversion
 /// needs it for dcm2niix's floating-point values. That private sequence is released with its

@@ -400,7 +400,7 @@ pub(super) fn dummy_text(vr: VR, ctx: &Context) -> String {
 
 /// The action for a public attribute: removed for a group length; else its Table E.1-1 row under
 /// the options in force; for one the table does not list, removed when the data dictionary
-/// does not know it, else by its VR (UIDs replaced, dates shifted or removed, names emptied, the
+/// does not know it or gives it another VR, else by its VR (UIDs replaced, dates shifted or removed, names emptied, the
 /// rest kept).
 pub(super) fn action_for(tag: Tag, vr: VR, options: &DeidOptionsSet) -> Action {
     // Group lengths are retired outside the file meta group (PS3.5 §7.2), and would be wrong
@@ -428,6 +428,10 @@ pub(super) fn action_for(tag: Tag, vr: VR, options: &DeidOptionsSet) -> Action {
         // Kept, a damaged tag released its value: InstitutionName (0008,0080) with one bit
         // flipped is (0008,4080).
         None if StandardDataDictionary.by_tag(tag).is_none() => Action::X,
+        // Nor one written with a VR the dictionary does not give it: it is not the attribute its
+        // tag names (InstitutionName's tag damaged into Query/Retrieve View (0008,0053), CS,
+        // arrived as LO holding the institution).
+        None if !dictionary_vr_allows(tag, vr) => Action::X,
         None => match vr {
             VR::UI => Action::U,
             VR::DA | VR::DT => {
@@ -440,6 +444,25 @@ pub(super) fn action_for(tag: Tag, vr: VR, options: &DeidOptionsSet) -> Action {
             VR::PN => Action::Z,
             _ => Action::K,
         },
+    }
+}
+
+/// Whether `vr` is a VR the data dictionary gives the attribute `tag`: its own, or one of its
+/// alternatives (US or SS, OB or OW, US or OW for LUT data). UN passes: a writer that did not
+/// know the attribute (implicit VR gives the dictionary's own).
+fn dictionary_vr_allows(tag: Tag, vr: VR) -> bool {
+    use dicom_core::dictionary::{DataDictionaryEntry, VirtualVr};
+    if vr == VR::UN {
+        return true;
+    }
+    match StandardDataDictionary.by_tag(tag).map(|e| e.vr()) {
+        None => false,
+        Some(VirtualVr::Exact(v)) => v == vr,
+        Some(VirtualVr::Xs) => matches!(vr, VR::US | VR::SS),
+        Some(VirtualVr::Ox | VirtualVr::Px) => matches!(vr, VR::OB | VR::OW),
+        Some(VirtualVr::Lt) => matches!(vr, VR::US | VR::SS | VR::OW),
+        // A kind of entry this version of dicom-rs does not have: not judged.
+        Some(_) => true,
     }
 }
 
