@@ -430,8 +430,9 @@ pub(super) fn action_for(tag: Tag, vr: VR, options: &DeidOptionsSet) -> Action {
         None if StandardDataDictionary.by_tag(tag).is_none() => Action::X,
         // Nor one written with a VR the dictionary does not give it: it is not the attribute its
         // tag names (InstitutionName's tag damaged into Query/Retrieve View (0008,0053), CS,
-        // arrived as LO holding the institution).
-        None if !dictionary_vr_allows(tag, vr) => Action::X,
+        // arrived as LO holding the institution). Not Pixel Data: of another VR, it is checked
+        // as what it claims to be (and a file whose image went would be released without it).
+        None if tag.group() != 0x7FE0 && !dictionary_vr_allows(tag, vr) => Action::X,
         None => match vr {
             VR::UI => Action::U,
             VR::DA | VR::DT => {
