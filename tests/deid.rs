@@ -1870,6 +1870,29 @@ fn ge_protocol_block_is_released_with_its_timing_lines_only() {
     }
 }
 
+/// The two paths of deid: explicit VR little endian (rewritten on its bytes) and implicit VR
+/// (through dicom-rs's object).
+const BOTH_PATHS: [(&str, &str); 2] = [
+    ("explicit", "1.2.840.10008.1.2.1"),
+    ("implicit", "1.2.840.10008.1.2"),
+];
+
+/// `obj` written into `export` once in each transfer syntax of `copies` (file `NAME.dcm`), each
+/// copy with its own SOPInstanceUID (the object's own, then `.1`, `.2`, …).
+fn plant_copies(obj: &InMemDicomObject, export: &Path, copies: &[(&str, &str)]) {
+    let original = trimmed_text(obj, tags::SOP_INSTANCE_UID);
+    for (k, (name, ts)) in copies.iter().enumerate() {
+        let mut copy = obj.clone();
+        put(
+            &mut copy,
+            tags::SOP_INSTANCE_UID,
+            VR::UI,
+            &format!("{original}.{}", k + 1),
+        );
+        support::write_object(copy, &export.join(format!("{name}.dcm")), ts);
+    }
+}
+
 /// A public attribute the data dictionary does not know is removed, by both paths (explicit VR:
 /// the byte path; implicit VR: the object path), at the top level and in a sequence's item.
 /// Regression (found by damaging phantom files one byte at a time): as an unlisted attribute it
@@ -1901,20 +1924,7 @@ fn public_attributes_the_dictionary_does_not_know_are_removed() {
         VR::SQ,
         DataSetSequence::new(vec![item], Length::UNDEFINED),
     ));
-    let original = trimmed_text(&obj, tags::SOP_INSTANCE_UID);
-    for (name, ts) in [
-        ("explicit", "1.2.840.10008.1.2.1"),
-        ("implicit", "1.2.840.10008.1.2"),
-    ] {
-        let mut copy = obj.clone().into_inner();
-        put(
-            &mut copy,
-            tags::SOP_INSTANCE_UID,
-            VR::UI,
-            &format!("{original}.{}", ts.len()),
-        );
-        support::write_object(copy, &export.join(format!("{name}.dcm")), ts);
-    }
+    plant_copies(&obj, &export, &BOTH_PATHS);
     let (o, out) = deid_phantom(dir);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for (_, value) in unknown {
@@ -1952,7 +1962,7 @@ fn unlisted_attributes_with_a_vr_the_dictionary_does_not_give_are_removed() {
         VR::LO,
         "St Aldric Wrong VR Hospital",
     );
-    let mut right = obj.clone();
+    let mut right = obj.clone().into_inner();
     put(&mut right, tags::QUERY_RETRIEVE_VIEW, VR::CS, "CLASSIC");
     put(
         &mut right,
@@ -1960,21 +1970,19 @@ fn unlisted_attributes_with_a_vr_the_dictionary_does_not_give_are_removed() {
         VR::LO,
         "planted right vr",
     );
-    let original = trimmed_text(&obj, tags::SOP_INSTANCE_UID);
-    for (n, (name, ts)) in [
-        ("little", "1.2.840.10008.1.2.1"),
-        ("big", "1.2.840.10008.1.2.2"),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        for (m, (which, o)) in [("wrong", &obj), ("right", &right)].into_iter().enumerate() {
-            let mut copy = o.clone().into_inner();
-            let uid = format!("{original}.{n}{m}");
-            put(&mut copy, tags::SOP_INSTANCE_UID, VR::UI, &uid);
-            support::write_object(copy, &export.join(format!("{name}-{which}.dcm")), ts);
-        }
-    }
+    let uid = format!("{}.9", trimmed_text(&right, tags::SOP_INSTANCE_UID));
+    put(&mut right, tags::SOP_INSTANCE_UID, VR::UI, &uid);
+    let (little, big) = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2");
+    plant_copies(
+        &obj,
+        &export,
+        &[("little-wrong", little), ("big-wrong", big)],
+    );
+    plant_copies(
+        &right,
+        &export,
+        &[("little-right", little), ("big-right", big)],
+    );
     let (o, out) = deid_phantom(dir);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_nowhere_in(&out, "Wrong VR");
@@ -2039,25 +2047,7 @@ fn philips_per_frame_private_scale_slope_survives_deidentification() {
         VR::SQ,
         DataSetSequence::new(vec![frame], Length::UNDEFINED),
     ));
-    let original = obj
-        .element(tags::SOP_INSTANCE_UID)
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string();
-    for (name, ts) in [
-        ("explicit", "1.2.840.10008.1.2.1"),
-        ("implicit", "1.2.840.10008.1.2"),
-    ] {
-        let mut copy = obj.clone().into_inner();
-        put(
-            &mut copy,
-            tags::SOP_INSTANCE_UID,
-            VR::UI,
-            &format!("{original}.{}", ts.len()),
-        );
-        support::write_object(copy, &export.join(format!("{name}.dcm")), ts);
-    }
+    plant_copies(&obj, &export, &BOTH_PATHS);
     let (o, out) = deid_phantom(dir);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let mut seen = 0;

@@ -1052,21 +1052,23 @@ mod tests {
                 0xFFFF_FFF0u32.to_le_bytes()
             };
             bytes[at..at + 4].copy_from_slice(&huge);
-            for verdict in [
-                check_bytes(&bytes).map(|_| ()),
-                through_small_buffer(&bytes),
-            ] {
-                match verdict {
-                    Err(LengthProblem::TooLong {
-                        group: 0x0040,
-                        element: 0xA160,
-                        declared: 0xFFFF_FFF0,
-                        ..
-                    }) => {}
-                    other => panic!("{ts}: {other:?}"),
-                }
-            }
+            let ut = Some((0x0040, 0xA160, 0xFFFF_FFF0));
+            assert_eq!(too_long(&bytes), [ut, ut], "{ts}");
         }
+    }
+
+    /// What each walk (from memory, and through a small buffer) finds too long in `bytes`: the
+    /// element (group, element) and the length it declares; None: nothing of the kind.
+    fn too_long(bytes: &[u8]) -> [Option<(u16, u16, u64)>; 2] {
+        [check_bytes(bytes).map(|_| ()), through_small_buffer(bytes)].map(|verdict| match verdict {
+            Err(LengthProblem::TooLong {
+                group,
+                element,
+                declared,
+                ..
+            }) => Some((group, element, declared)),
+            _ => None,
+        })
     }
 
     /// A VR code PS3.5 does not define is read as dicom-rs reads it, as UN with a reserved field
@@ -1081,20 +1083,8 @@ mod tests {
         check_bytes(&bytes).unwrap();
         crate::ingest::open::open_bytes(&bytes).unwrap();
         bytes[at..at + 4].copy_from_slice(&0x5F4F_5349u32.to_le_bytes());
-        for verdict in [
-            check_bytes(&bytes).map(|_| ()),
-            through_small_buffer(&bytes),
-        ] {
-            match verdict {
-                Err(LengthProblem::TooLong {
-                    group: 0x0040,
-                    element: 0xA160,
-                    declared: 0x5F4F_5349,
-                    ..
-                }) => {}
-                other => panic!("{other:?}"),
-            }
-        }
+        let ut = Some((0x0040, 0xA160, 0x5F4F_5349));
+        assert_eq!(too_long(&bytes), [ut, ut]);
     }
 
     /// A meta group without its Transfer Syntax UID is refused: here the element's group is
@@ -1130,14 +1120,8 @@ mod tests {
             [&bytes[..pixel_data], &delimiter, &bytes[pixel_data..]].concat()
         };
         check_bytes(&stray(0)).unwrap();
-        match check_bytes(&stray(0xFFFF_FFF0)) {
-            Err(LengthProblem::TooLong {
-                group: 0xFFFE,
-                element: 0xE0DD,
-                ..
-            }) => {}
-            other => panic!("{other:?}"),
-        }
+        let delimiter = Some((0xFFFE, 0xE0DD, 0xFFFF_FFF0));
+        assert_eq!(too_long(&stray(0xFFFF_FFF0)), [delimiter, delimiter]);
     }
 
     #[test]
