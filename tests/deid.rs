@@ -1940,11 +1940,13 @@ fn public_attributes_the_dictionary_does_not_know_are_removed() {
     assert_eq!(planted, 2);
 }
 
-/// An unlisted attribute written with a VR the data dictionary does not give it is not the
-/// attribute its tag names: removed, by both paths (explicit VR little endian: the byte path; big
-/// endian: the object path). Regression (damaged phantom files): InstitutionName's tag damaged
-/// into Query/Retrieve View (0008,0053, CS) arrived as LO and was kept, the institution in it.
-/// The same attribute with its own VR is kept.
+/// An unlisted attribute written as free text where the data dictionary gives another VR is not
+/// the attribute its tag names: removed, by both paths (explicit VR little endian: the byte path;
+/// big endian: the object path). Regression (damaged phantom files): InstitutionName's tag
+/// damaged into Query/Retrieve View (0008,0053, CS) arrived as LO and was kept, the institution
+/// in it; so did PatientAddress's damaged into Patient's Sex (listed, kept). The same attribute
+/// with its own VR is kept, and so is a number of another VR: a b-value written DS where the
+/// dictionary says FD.
 #[test]
 fn unlisted_attributes_with_a_vr_the_dictionary_does_not_give_are_removed() {
     let d = tempfile::tempdir().unwrap();
@@ -1962,6 +1964,9 @@ fn unlisted_attributes_with_a_vr_the_dictionary_does_not_give_are_removed() {
         VR::LO,
         "St Aldric Wrong VR Hospital",
     );
+    // A listed attribute the profile keeps (Patient's Sex, CS, under Retain Patient
+    // Characteristics) written as LO: PatientAddress's tag damaged into it.
+    put(&mut obj, tags::PATIENT_SEX, VR::LO, "159 Wrong VR Street");
     let mut right = obj.clone().into_inner();
     put(&mut right, tags::QUERY_RETRIEVE_VIEW, VR::CS, "CLASSIC");
     put(
@@ -1970,6 +1975,7 @@ fn unlisted_attributes_with_a_vr_the_dictionary_does_not_give_are_removed() {
         VR::LO,
         "planted right vr",
     );
+    put(&mut right, tags::DIFFUSION_B_VALUE, VR::DS, "800");
     let uid = format!("{}.9", trimmed_text(&right, tags::SOP_INSTANCE_UID));
     put(&mut right, tags::SOP_INSTANCE_UID, VR::UI, &uid);
     let (little, big) = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2");
@@ -1996,6 +2002,8 @@ fn unlisted_attributes_with_a_vr_the_dictionary_does_not_give_are_removed() {
             let view = o.element(tags::QUERY_RETRIEVE_VIEW).ok();
             if description == "planted right vr" {
                 assert_eq!(view.unwrap().to_str().unwrap().trim(), "CLASSIC");
+                let b = o.element(tags::DIFFUSION_B_VALUE).unwrap();
+                assert_eq!(b.to_str().unwrap().trim(), "800");
                 kept += 1;
             } else {
                 assert!(view.is_none(), "the wrong-VR attribute was removed");

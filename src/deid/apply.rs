@@ -400,8 +400,8 @@ pub(super) fn dummy_text(vr: VR, ctx: &Context) -> String {
 
 /// The action for a public attribute: removed for a group length; else its Table E.1-1 row under
 /// the options in force; for one the table does not list, removed when the data dictionary
-/// does not know it or gives it another VR, else by its VR (UIDs replaced, dates shifted or removed, names emptied, the
-/// rest kept).
+/// does not know it, else by its VR (UIDs replaced, dates shifted or removed, names emptied, the
+/// rest kept). Free text where the dictionary gives another VR is removed rather than kept.
 pub(super) fn action_for(tag: Tag, vr: VR, options: &DeidOptionsSet) -> Action {
     // Group lengths are retired outside the file meta group (PS3.5 §7.2), and would be wrong
     // once attributes of their group are removed.
@@ -419,6 +419,25 @@ pub(super) fn action_for(tag: Tag, vr: VR, options: &DeidOptionsSet) -> Action {
             return Action::X;
         }
     }
+    // Free text written where the dictionary gives another VR is not the attribute its tag
+    // names: what would be kept of it goes (PatientAddress's tag damaged into PatientSex, CS,
+    // arrived as LO holding the address; InstitutionName's into Query/Retrieve View). Numbers of
+    // another VR are kept (a b-value written DS where the dictionary says FD is still the
+    // b-value conversion needs), as is Pixel Data (of another VR, it is checked as what it
+    // claims to be).
+    let action = listed_or_unlisted(tag, vr, options);
+    if matches!(action, Action::K | Action::C)
+        && g != 0x7FE0
+        && free_text(vr)
+        && !dictionary_vr_allows(tag, vr)
+    {
+        return Action::X;
+    }
+    action
+}
+
+/// [`action_for`] by Table E.1-1, or for an attribute it does not list.
+fn listed_or_unlisted(tag: Tag, vr: VR, options: &DeidOptionsSet) -> Action {
     match profile().rule(tag) {
         // A kept Patient's Age goes through Clean, which caps it (see [`cap_age`]).
         Some(rule) if tag == tags::PATIENT_AGE && options.action(rule) == Action::K => Action::C,
@@ -428,11 +447,6 @@ pub(super) fn action_for(tag: Tag, vr: VR, options: &DeidOptionsSet) -> Action {
         // Kept, a damaged tag released its value: InstitutionName (0008,0080) with one bit
         // flipped is (0008,4080).
         None if StandardDataDictionary.by_tag(tag).is_none() => Action::X,
-        // Nor one written with a VR the dictionary does not give it: it is not the attribute its
-        // tag names (InstitutionName's tag damaged into Query/Retrieve View (0008,0053), CS,
-        // arrived as LO holding the institution). Not Pixel Data: of another VR, it is checked
-        // as what it claims to be (and a file whose image went would be released without it).
-        None if tag.group() != 0x7FE0 && !dictionary_vr_allows(tag, vr) => Action::X,
         None => match vr {
             VR::UI => Action::U,
             VR::DA | VR::DT => {
@@ -446,6 +460,14 @@ pub(super) fn action_for(tag: Tag, vr: VR, options: &DeidOptionsSet) -> Action {
             _ => Action::K,
         },
     }
+}
+
+/// Value representations of free text, where names and places are written.
+fn free_text(vr: VR) -> bool {
+    matches!(
+        vr,
+        VR::LO | VR::LT | VR::PN | VR::SH | VR::ST | VR::UC | VR::UT
+    )
 }
 
 /// Whether `vr` is a VR the data dictionary gives the attribute `tag`: its own, or one of its
