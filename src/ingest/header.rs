@@ -587,12 +587,19 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
     // One open for everything: parse from the magic code on (a data set without the Part 10
     // header from its start, in the syntax the length check guessed), through a buffer.
     let parsed = match (layout.magic_at, layout.bare) {
-        // A data set in implicit VR under an explicit VR syntax: the whole file, read as the
-        // opening helper reads it.
-        (Some(_), _) if layout.implicit_vr_body => std::fs::read(path)
-            .map_err(|e| e.to_string())
-            .and_then(|b| super::open::open_checked_bytes(&b, &layout).map_err(|e| e.to_string()))
-            .map_err(|msg| (msg.clone(), msg)),
+        // A data set in implicit VR under an explicit VR syntax: read as the opening helper
+        // reads it, up to its Pixel Data (the header alone, as below).
+        (Some(_), _) if layout.implicit_vr_body => {
+            let end = layout.pixel_data.map_or(len, |p| p.header_at);
+            let mut head = Vec::new();
+            file.seek(SeekFrom::Start(0))
+                .and_then(|_| (&mut file).take(end).read_to_end(&mut head))
+                .map_err(unreadable)?;
+            super::open::open_checked_bytes(&head, &layout).map_err(|e| {
+                let msg = e.to_string();
+                (msg.clone(), msg)
+            })
+        }
         (Some(magic_at), _) => {
             file.seek(SeekFrom::Start(magic_at)).map_err(unreadable)?;
             let opts = OpenFileOptions::new()

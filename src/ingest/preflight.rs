@@ -414,9 +414,10 @@ fn read_vr(vr: [u8; 2]) -> [u8; 2] {
     }
 }
 
-/// Whether an explicit VR element header has a reserved field and a 4-byte length.
+/// Whether an explicit VR element header has a reserved field and a 4-byte length: every VR
+/// but those of Table 7.1-2, a code PS3.5 does not define too (read as UN, see [`read_vr`]).
 fn long_length(vr: [u8; 2]) -> bool {
-    long_length_vr(read_vr(vr))
+    !short_length_vr(vr)
 }
 
 /// One element header: tag, VR (explicit VR, not on items and delimiters), length, and where
