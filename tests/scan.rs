@@ -146,6 +146,27 @@ fn data_set_in_implicit_vr_under_an_explicit_syntax_is_read() {
     assert_converts_the_same(&plain, &odd, dir.path());
 }
 
+/// Regression: a file meta group with a value dicom-rs bounds (a Source Application Entity Title
+/// of 18 bytes, from DCMTK 3.5.4 on a GE localizer; pydicom and dcm2niix read it) was rejected
+/// as "unreadable DICOM: Could not parse meta group data set". Its data set is now read in the
+/// syntax the group states: the series scans and converts to the same NIfTI files, byte for
+/// byte, as the well-formed one.
+#[test]
+fn meta_group_dicom_rs_refuses_is_read_as_it_states() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plain, odd) = (dir.path().join("plain"), dir.path().join("odd"));
+    let files = one_slice_series(&plain, "1.2.3.35");
+    std::fs::create_dir_all(&odd).unwrap();
+    for f in &files {
+        let bytes = with_long_source_ae_title(&std::fs::read(f).unwrap());
+        std::fs::write(odd.join(f.file_name().unwrap()), bytes).unwrap();
+    }
+    assert_eq!(reasons(&odd), []);
+    let inv = ingest::scan_paths(std::slice::from_ref(&odd)).unwrap();
+    assert_eq!(inv.files_used(), files.len());
+    assert_converts_the_same(&plain, &odd, dir.path());
+}
+
 /// A private sequence written as UN of undefined length (PS3.5 §6.2.2: a converter that did not
 /// know its VR; dicom-rs does not read it) no longer costs the file: the series scans and
 /// converts to the same NIfTI file and sidecar, byte for byte, as without it (one file's meta

@@ -116,9 +116,13 @@ pub(crate) fn open_checked_bytes(
     match bare_syntax(bytes, bytes.len() as u64).filter(|_| !is_part10(bytes)) {
         Some(syntax) => read_bare(bytes, syntax),
         None => OpenFileOptions::new().from_reader(bytes).or_else(|e| {
-            // A meta group without its group length: its data set read in the syntax it states.
-            match meta_without_group_length(bytes) {
-                Some((syntax, data_at)) => read_bare(&bytes[data_at..], &syntax),
+            // A meta group dicom-rs refuses but our walk reads: its data set read in the syntax
+            // the group states, as pydicom and dcm2niix read it. Without its group length; or
+            // with a value dicom-rs bounds (a Source AE Title of 18 bytes, from DCMTK 3.5.4).
+            match meta_group(bytes).and_then(|m| Some((m.syntax?, m.data_at, m.has_group_length))) {
+                Some((syntax, data_at, false)) => read_bare(&bytes[data_at..], &syntax),
+                Some((syntax, data_at, true)) => read_data_set(&bytes[data_at..], &syntax, &syntax)
+                    .map_err(|_| OpenError::Read(e.to_string())),
                 None => Err(OpenError::Read(e.to_string())),
             }
         }),
@@ -210,13 +214,6 @@ pub fn meta_group(head: &[u8]) -> Option<MetaGroup> {
     }
     meta.data_at = pos;
     Some(meta)
-}
-
-/// The transfer syntax stated by the file meta group of `head` and where its data set starts,
-/// when that group has no group length (0002,0000) but is otherwise well formed.
-fn meta_without_group_length(head: &[u8]) -> Option<(String, usize)> {
-    let meta = meta_group(head).filter(|m| !m.has_group_length)?;
-    Some((meta.syntax?, meta.data_at))
 }
 
 /// Whether the file starting with `head` is a DICOMDIR (its file meta group says so).
@@ -350,10 +347,12 @@ mod tests {
         assert_eq!(&whole[132..136], [2, 0, 0, 0]);
         let cut = [&whole[..132], &whole[144..]].concat();
         assert!(OpenFileOptions::new().from_reader(&cut[..]).is_err());
-        let (syntax, at) = meta_without_group_length(&cut).unwrap();
+        let meta = meta_group(&cut).unwrap();
+        assert!(!meta.has_group_length);
+        let at = meta.data_at;
         assert_eq!(
-            (syntax.as_str(), &cut[at..at + 4]),
-            (IMPLICIT_VR_LE, &[8u8, 0, 0x60, 0][..])
+            (meta.syntax.as_deref(), &cut[at..at + 4]),
+            (Some(IMPLICIT_VR_LE), &[8u8, 0, 0x60, 0][..])
         );
         let read = open_bytes(&cut).unwrap();
         assert_eq!(read.meta().transfer_syntax(), IMPLICIT_VR_LE);
@@ -362,8 +361,8 @@ mod tests {
             Some("PT")
         );
         // With its group length, or cut short, it is not such a file.
-        assert_eq!(meta_without_group_length(&whole), None);
-        assert_eq!(meta_without_group_length(&cut[..150]), None);
+        assert!(meta_group(&whole).unwrap().has_group_length);
+        assert_eq!(meta_group(&cut[..150]), None);
     }
 
     #[test]

@@ -336,6 +336,22 @@ pub fn without_meta_group_length(part10: &[u8]) -> Vec<u8> {
     [&part10[..132], &part10[144..]].concat()
 }
 
+/// A Part 10 file with a Source Application Entity Title (0002,0016) of 18 bytes added at the end
+/// of its file meta group (its group length counting it), as DCMTK 3.5.4 wrote one GE localizer
+/// (npm `dicomweb-client`'s testData/sample3.dcm): dicom-rs bounds the title to 16 bytes.
+pub fn with_long_source_ae_title(part10: &[u8]) -> Vec<u8> {
+    assert_eq!(&part10[132..138], [2, 0, 0, 0, b'U', b'L']);
+    let len = u32::from_le_bytes(part10[140..144].try_into().unwrap()) as usize;
+    let mut element = vec![2, 0, 0x16, 0, b'A', b'E', 18, 0];
+    element.extend_from_slice(b"                \x13 ");
+    let mut out = [&part10[..144 + len], &element, &part10[144 + len..]].concat();
+    out[140..144].copy_from_slice(&((len + element.len()) as u32).to_le_bytes());
+    assert!(dicom_object::OpenFileOptions::new()
+        .from_reader(&out[..])
+        .is_err());
+    out
+}
+
 /// A Part 10 file (explicit VR little endian, its Pixel Data last) with a private sequence of
 /// unknown VR inserted before its Pixel Data, as a converter that did not know the sequence's VR
 /// writes it (PS3.5 §6.2.2: UN of undefined length, items in implicit VR): private creator
