@@ -15,6 +15,7 @@ pub mod nifti_read;
 pub mod nifti_write;
 pub mod pixels;
 pub mod reorient;
+pub mod rle32;
 
 use ndarray::Array3;
 use serde::{Deserialize, Serialize};

@@ -86,6 +86,8 @@ pub fn decode_frames(
         jpeg_ls_frames(obj, frames, rows, cols, &ts)
     } else if matches!(ts.as_str(), JPEG_BASELINE | JPEG_EXTENDED) && is_12_bit_dct(obj) {
         jpeg12_frames(obj, frames, rows, cols, &ts)
+    } else if ts == RLE_LOSSLESS && int_of(obj, tags::BITS_ALLOCATED) == Some(32) {
+        rle32_frames(obj, frames, n)
     } else {
         decode_encapsulated(obj, frames, &ts)
     }
@@ -174,7 +176,7 @@ fn colour_frames(
                      each pair of pixels shares its Cb and Cr)"
                 )));
             }
-            let bytes = native_bytes(obj)?;
+            let bytes = native_bytes(obj, false)?;
             return frames.iter().map(|&f| pairs_422(&bytes, f, n)).collect();
         }
         other => {
@@ -185,7 +187,7 @@ fn colour_frames(
         }
     };
     let planar = int_of(obj, tags::PLANAR_CONFIGURATION).unwrap_or(0) == 1;
-    let bytes = native_bytes(obj)?;
+    let bytes = native_bytes(obj, false)?;
     frames
         .iter()
         .map(|&f| {
@@ -194,6 +196,33 @@ fn colour_frames(
             } else {
                 interleaved(&bytes, f, n, ybr)
             }
+        })
+        .collect()
+}
+
+const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
+
+/// RLE frames of 32-bit samples (which dicom-rs's decoder refuses), by [`super::rle32`], then
+/// read as native little-endian bytes (BitsStored, sign).
+fn rle32_frames(
+    obj: &DefaultDicomObject,
+    frames: &[u32],
+    n: usize,
+) -> Result<Vec<Vec<f32>>, PixelError> {
+    let stored = int_of(obj, tags::BITS_STORED).unwrap_or(32).clamp(1, 32);
+    let signed = int_of(obj, tags::PIXEL_REPRESENTATION).unwrap_or(0) == 1;
+    frames
+        .iter()
+        .map(|&f| {
+            let bytes = super::rle32::decode_frame_32(&frame_stream(obj, f)?, n).map_err(|e| {
+                PixelError::Decode {
+                    syntax: RLE_LOSSLESS.into(),
+                    message: e.to_string(),
+                }
+            })?;
+            let mut v = vec![0.0; n];
+            native_frame_into(&bytes, 32, stored, signed, 0, &mut v)?;
+            Ok(v)
         })
         .collect()
 }
@@ -547,27 +576,38 @@ fn decode_native(
         .unwrap_or(bits)
         .clamp(1, bits.max(1));
     let signed = int_of(obj, tags::PIXEL_REPRESENTATION).unwrap_or(0) == 1;
-    let bytes = native_bytes(obj)?;
+    let big_endian = obj.meta().transfer_syntax().trim_end_matches('\0') == "1.2.840.10008.1.2.2";
+    let bytes = native_bytes(obj, big_endian && bits == 32)?;
     native_frames(&bytes, bits, stored, signed, frames, n)
 }
 
 /// The little-endian bytes of native Pixel Data as stored (dicom-rs gives OW as native-order
-/// words, and implicit VR or big-endian files as words too).
-fn native_bytes(obj: &DefaultDicomObject) -> Result<std::borrow::Cow<'_, [u8]>, PixelError> {
+/// words, and implicit VR or big-endian files as words too). `swap_word_pairs`: 32-bit values
+/// read as OW words from a big-endian file, whose high word comes first (pydicom's
+/// `rtdose_expb.dcm`: every dose was wrong by the words' swap).
+fn native_bytes(
+    obj: &DefaultDicomObject,
+    swap_word_pairs: bool,
+) -> Result<std::borrow::Cow<'_, [u8]>, PixelError> {
     let elem = obj.get(tags::PIXEL_DATA).ok_or(PixelError::Missing)?;
     let Value::Primitive(value) = elem.value() else {
         return Err(PixelError::Unsupported(
             "native Pixel Data stored as fragments".into(),
         ));
     };
+    let words = |w: Vec<u8>| -> std::borrow::Cow<'_, [u8]> {
+        std::borrow::Cow::Owned(if swap_word_pairs {
+            w.chunks(4)
+                .flat_map(|p| [p.get(2..4).unwrap_or(&[]), p.get(..2).unwrap_or(p)].concat())
+                .collect()
+        } else {
+            w
+        })
+    };
     Ok(match value {
         PrimitiveValue::U8(b) => std::borrow::Cow::Borrowed(&b[..]),
-        PrimitiveValue::U16(w) => {
-            std::borrow::Cow::Owned(w.iter().flat_map(|x| x.to_le_bytes()).collect())
-        }
-        PrimitiveValue::I16(w) => {
-            std::borrow::Cow::Owned(w.iter().flat_map(|x| x.to_le_bytes()).collect())
-        }
+        PrimitiveValue::U16(w) => words(w.iter().flat_map(|x| x.to_le_bytes()).collect()),
+        PrimitiveValue::I16(w) => words(w.iter().flat_map(|x| x.to_le_bytes()).collect()),
         PrimitiveValue::U32(w) => {
             std::borrow::Cow::Owned(w.iter().flat_map(|x| x.to_le_bytes()).collect())
         }

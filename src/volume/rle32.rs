@@ -1,0 +1,169 @@
+//! RLE Lossless (PS3.5 Annex G) frames of 32-bit samples, which dicom-rs's RLE decoder refuses
+//! ("BitsAllocated other than 8 or 16 is not supported"): RT Dose grids are written so
+//! (pydicom's `rtdose_rle.dcm`), and pydicom and dcm2niix read them. One sample a pixel: the
+//! frame's four segments hold its bytes from the most significant down (G.2), each segment a
+//! PackBits run-length stream (G.3.1). The frame comes back as little-endian bytes, for the
+//! native reader to apply BitsStored and the sign.
+
+use thiserror::Error;
+
+/// Why an RLE frame does not decode, with what was expected and found.
+#[derive(Debug, Error, PartialEq)]
+pub enum RleError {
+    #[error("RLE header: {0}")]
+    Header(String),
+    #[error("RLE segment {segment}: {found} bytes decoded where {expected} pixels need one each")]
+    SegmentLength {
+        segment: usize,
+        found: usize,
+        expected: usize,
+    },
+}
+
+/// The `pixels` 32-bit samples of one RLE frame `stream` (its 64-byte header, then four
+/// segments), as little-endian bytes.
+pub fn decode_frame_32(stream: &[u8], pixels: usize) -> Result<Vec<u8>, RleError> {
+    let word = |at: usize| {
+        stream
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+            .ok_or_else(|| RleError::Header(format!("{} bytes, 64 expected", stream.len())))
+    };
+    let segments = word(0)?;
+    if segments != 4 {
+        return Err(RleError::Header(format!(
+            "{segments} segments where one 32-bit sample a pixel needs 4"
+        )));
+    }
+    let offsets: Vec<usize> = (1..=4).map(|k| word(4 * k)).collect::<Result<_, _>>()?;
+    let mut out = vec![0u8; 4 * pixels];
+    for (s, &start) in offsets.iter().enumerate() {
+        let end = offsets.get(s + 1).copied().unwrap_or(stream.len());
+        let segment = stream
+            .get(start..end.max(start))
+            .filter(|_| start >= 64)
+            .ok_or_else(|| {
+                RleError::Header(format!(
+                    "segment {} at bytes {start}..{end} of a {}-byte frame",
+                    s + 1,
+                    stream.len()
+                ))
+            })?;
+        let bytes = packbits(segment, pixels);
+        if bytes.len() != pixels {
+            return Err(RleError::SegmentLength {
+                segment: s + 1,
+                found: bytes.len(),
+                expected: pixels,
+            });
+        }
+        // Segment 1 is the most significant byte: byte 3 of each little-endian sample.
+        for (p, b) in bytes.into_iter().enumerate() {
+            out[4 * p + 3 - s] = b;
+        }
+    }
+    Ok(out)
+}
+
+/// A PackBits stream decoded (G.3.1), stopping once `want` bytes are out (a segment is padded
+/// to an even length). A header byte n of 0..=127 copies the next n + 1 bytes, −1..=−127 repeats
+/// the next byte 1 − n times, −128 does nothing.
+fn packbits(segment: &[u8], want: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(want);
+    let mut at = 0;
+    while at < segment.len() && out.len() < want {
+        let n = segment[at] as i8;
+        at += 1;
+        match n {
+            0..=127 => {
+                let end = (at + n as usize + 1).min(segment.len());
+                out.extend_from_slice(&segment[at..end]);
+                at = end;
+            }
+            -127..=-1 => {
+                if let Some(&b) = segment.get(at) {
+                    out.extend(std::iter::repeat_n(b, (1 - i32::from(n)) as usize));
+                }
+                at += 1;
+            }
+            -128 => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An RLE frame of `segments` (each already PackBits-encoded), with its 64-byte header.
+    fn frame(segments: &[Vec<u8>]) -> Vec<u8> {
+        let mut header = vec![0u8; 64];
+        header[..4].copy_from_slice(&(segments.len() as u32).to_le_bytes());
+        let mut at = 64;
+        for (k, s) in segments.iter().enumerate() {
+            header[4 + 4 * k..8 + 4 * k].copy_from_slice(&(at as u32).to_le_bytes());
+            at += s.len();
+        }
+        [header, segments.concat()].concat()
+    }
+
+    #[test]
+    fn packbits_follows_g_3_1() {
+        // Literal run of 3, replicate run of 4 (header −3), no-op, literal of 1.
+        let seg = [2, 10, 11, 12, 0xFD, 7, 0x80, 0, 9];
+        assert_eq!(packbits(&seg, 100), [10, 11, 12, 7, 7, 7, 7, 9]);
+        // Stops at what the frame needs (the pad byte after it is not a run).
+        assert_eq!(packbits(&[0xFF, 5, 0], 2), [5, 5]);
+        // A run cut by the end of the segment gives what there is.
+        assert_eq!(packbits(&[4, 1, 2], 100), [1, 2]);
+    }
+
+    #[test]
+    fn four_segments_make_little_endian_samples() {
+        // Two pixels: 0x01020304 and 0xA0B0C0D0, most significant byte in segment 1.
+        let segs = [
+            vec![1, 0x01, 0xA0],
+            vec![1, 0x02, 0xB0],
+            vec![1, 0x03, 0xC0],
+            vec![1, 0x04, 0xD0],
+        ];
+        let bytes = decode_frame_32(&frame(&segs), 2).unwrap();
+        assert_eq!(
+            bytes,
+            [0x01020304u32.to_le_bytes(), 0xA0B0C0D0u32.to_le_bytes()].concat()
+        );
+    }
+
+    #[test]
+    fn malformed_frames_say_why() {
+        let segs = [vec![1, 1, 2], vec![1, 1, 2], vec![1, 1, 2]];
+        assert!(matches!(
+            decode_frame_32(&frame(&segs), 2),
+            Err(RleError::Header(m)) if m.contains("3 segments")
+        ));
+        let short = [vec![0, 1], vec![1, 1, 2], vec![1, 1, 2], vec![1, 1, 2]];
+        assert_eq!(
+            decode_frame_32(&frame(&short), 2),
+            Err(RleError::SegmentLength {
+                segment: 1,
+                found: 1,
+                expected: 2
+            })
+        );
+        assert!(matches!(
+            decode_frame_32(&[4, 0, 0], 2),
+            Err(RleError::Header(_))
+        ));
+        // An offset inside the header.
+        let mut bad = frame(
+            &segs
+                .iter()
+                .cloned()
+                .chain([vec![1, 1, 2]])
+                .collect::<Vec<_>>(),
+        );
+        bad[4..8].copy_from_slice(&10u32.to_le_bytes());
+        assert!(matches!(decode_frame_32(&bad, 2), Err(RleError::Header(_))));
+    }
+}
