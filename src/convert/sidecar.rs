@@ -142,6 +142,11 @@ pub(super) fn sidecar(
             ),
             ("BodyPart", tags::BODY_PART_EXAMINED),
             ("ScanOptions", tags::SCAN_OPTIONS),
+            // What an RT Dose grid's values are (GY or RELATIVE; PHYSICAL or EFFECTIVE; PLAN,
+            // BEAM, FRACTION...): its voxels are stored × DoseGridScaling.
+            ("DoseUnits", tags::DOSE_UNITS),
+            ("DoseType", tags::DOSE_TYPE),
+            ("DoseSummationType", tags::DOSE_SUMMATION_TYPE),
         ];
         for (name, tag) in strs {
             if let Some(v) = str_of(&obj, tag).filter(|v| !v.is_empty()) {

@@ -699,7 +699,9 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
     let frames = int_of(&obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as u32;
     let bits_allocated = int_of(&obj, tags::BITS_ALLOCATED).unwrap_or(0).max(0) as u16;
     let samples_per_pixel = int_of(&obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1).max(1) as u16;
-    let non_image = is_non_image_class(&sop_class, &modality);
+    // An RT Dose object is a dose grid when it has Pixel Data (PS3.3 C.8.8.3), else DVHs alone.
+    let non_image = is_non_image_class(&sop_class, &modality)
+        && !(modality == "RTDOSE" && layout.pixel_data.is_some());
 
     let has_float = obj.get(tags::FLOAT_PIXEL_DATA).is_some()
         || obj.get(tags::DOUBLE_FLOAT_PIXEL_DATA).is_some();
@@ -1257,7 +1259,9 @@ fn stored_scaling_records(obj: &InMemDicomObject, frames: u32) -> Vec<ImageRecor
         single_slice_spacing: f64_of(obj, tags::SPACING_BETWEEN_SLICES)
             .filter(|s| *s > 0.0)
             .or_else(|| f64_of(obj, tags::SLICE_THICKNESS)),
+        // An RT Dose grid's stored values × DoseGridScaling are Gy (PS3.3 C.8.8.3.1).
         slope: f64_of(obj, tags::RESCALE_SLOPE)
+            .or_else(|| f64_of(obj, tags::DOSE_GRID_SCALING))
             .filter(|s| *s != 0.0)
             .unwrap_or(1.0),
         intercept: f64_of(obj, tags::RESCALE_INTERCEPT).unwrap_or(0.0),
@@ -1285,7 +1289,8 @@ fn stored_scaling_records(obj: &InMemDicomObject, frames: u32) -> Vec<ImageRecor
         .and_then(|e| e.items())
         .map(|items| items.to_vec());
     let Some(per_frame) = per_frame else {
-        let tomo = nm_tomo_frames(obj, &base, frames);
+        let tomo =
+            nm_tomo_frames(obj, &base, frames).or_else(|| dose_grid_frames(obj, &base, frames));
         return (0..frames)
             .map(|f| {
                 let mut r = ImageRecord {
@@ -1357,6 +1362,43 @@ fn nm_tomo_frames(
             ]
         })
         .collect();
+    Some((iop, positions))
+}
+
+/// The orientation and frame positions of an RT Dose grid (PS3.3 C.8.8.3.2): each frame lies
+/// along the normal of ImageOrientationPatient at its GridFrameOffsetVector value. Offsets are
+/// relative to ImagePositionPatient when the first is 0; when the first is the position's z,
+/// they are absolute z (an axial grid). Anything else (or not one offset a frame) places no
+/// frame: the grid is reported, not converted.
+fn dose_grid_frames(
+    obj: &InMemDicomObject,
+    base: &ImageRecord,
+    frames: u32,
+) -> Option<([f64; 6], Vec<[f64; 3]>)> {
+    if str_of(obj, tags::MODALITY).is_none_or(|m| m != "RTDOSE") {
+        return None;
+    }
+    let (iop, ipp) = (base.orientation?, base.position?);
+    let offsets = f64s_of(obj, tags::GRID_FRAME_OFFSET_VECTOR)?;
+    if offsets.len() != frames as usize {
+        return None;
+    }
+    let first = *offsets.first()?;
+    let normal = crate::volume::cross([iop[0], iop[1], iop[2]], [iop[3], iop[4], iop[5]]);
+    let along = |d: f64| {
+        [
+            ipp[0] + d * normal[0],
+            ipp[1] + d * normal[1],
+            ipp[2] + d * normal[2],
+        ]
+    };
+    let positions = if first.abs() < 1e-6 {
+        offsets.iter().map(|&d| along(d)).collect()
+    } else if (first - ipp[2]).abs() < 1e-3 && normal[2].abs() > 1.0 - 1e-6 {
+        offsets.iter().map(|&z| [ipp[0], ipp[1], z]).collect()
+    } else {
+        return None;
+    };
     Some((iop, positions))
 }
 
