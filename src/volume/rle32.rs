@@ -36,6 +36,14 @@ pub fn decode_frame_32(stream: &[u8], pixels: usize) -> Result<Vec<u8>, RleError
         )));
     }
     let offsets: Vec<usize> = (1..=4).map(|k| word(4 * k)).collect::<Result<_, _>>()?;
+    // A replicate run makes at most 128 bytes of 2: a frame that cannot hold the image says so
+    // before anything of the image's size is allocated (Rows and Columns may be damaged).
+    if pixels / 64 > stream.len() {
+        return Err(RleError::Header(format!(
+            "{} bytes cannot hold 4 segments of {pixels} pixels",
+            stream.len()
+        )));
+    }
     let mut out = vec![0u8; 4 * pixels];
     for (s, &start) in offsets.iter().enumerate() {
         let end = offsets.get(s + 1).copied().unwrap_or(stream.len());
@@ -154,6 +162,11 @@ mod tests {
         assert!(matches!(
             decode_frame_32(&[4, 0, 0], 2),
             Err(RleError::Header(_))
+        ));
+        // Rows × Columns far beyond what the frame can hold.
+        assert!(matches!(
+            decode_frame_32(&frame(&short), 1 << 40),
+            Err(RleError::Header(m)) if m.contains("cannot hold")
         ));
         // An offset inside the header.
         let mut bad = frame(
