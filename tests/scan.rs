@@ -7,9 +7,11 @@ use std::path::Path;
 
 use ancilla::ingest::{self, RejectReason};
 use ancilla::volume::assemble::{load_series, load_series_dir};
-use dicom_core::value::{PixelFragmentSequence, Value};
-use dicom_core::{DataElement, VR};
+use dicom_core::value::{DataSetSequence, PixelFragmentSequence, Value};
+use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::{tags, uids};
+use dicom_object::meta::FileMetaTableBuilder;
+use dicom_object::InMemDicomObject;
 use proptest::prelude::*;
 use support::*;
 
@@ -324,6 +326,36 @@ fn image_without_pixel_data_is_rejected() {
         uids::EXPLICIT_VR_LITTLE_ENDIAN,
     );
     assert_eq!(reasons(dir.path()), [RejectReason::NoPixelData]);
+}
+
+/// A data set that is no image object at all (DICOMscope's presentation LUT files, Debian
+/// `dicomscope`: a PresentationLUTSequence alone, no SOP class) is named so; it was "image
+/// object without Pixel Data".
+#[test]
+fn data_set_that_is_no_image_object_is_named_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut item = InMemDicomObject::new_empty();
+    item.put(DataElement::new(
+        tags::PRESENTATION_LUT_SHAPE,
+        VR::CS,
+        PrimitiveValue::from("IDENTITY"),
+    ));
+    let mut obj = InMemDicomObject::new_empty();
+    obj.put(DataElement::new(
+        tags::PRESENTATION_LUT_SEQUENCE,
+        VR::SQ,
+        DataSetSequence::from(vec![item]),
+    ));
+    let file = obj
+        .with_meta(
+            FileMetaTableBuilder::new()
+                .transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN)
+                .media_storage_sop_class_uid("")
+                .media_storage_sop_instance_uid("1.2.3.36"),
+        )
+        .unwrap();
+    file.write_to_file(dir.path().join("lut.dcm")).unwrap();
+    assert_eq!(reasons(dir.path()), [RejectReason::NotAnImageObject]);
 }
 
 #[test]

@@ -35,6 +35,9 @@ pub enum RejectReason {
     UnsupportedTransferSyntax(String),
     /// An image SOP class without Pixel Data.
     NoPixelData,
+    /// A data set with no SOP Class UID, no Rows and no Pixel Data: not an image object at all
+    /// (DICOMscope's presentation LUT files hold a PresentationLUTSequence alone).
+    NotAnImageObject,
     /// A DICOMDIR: the media's index (PS3.10 §8), no image; the files it lists are read on
     /// their own.
     Dicomdir,
@@ -61,6 +64,11 @@ impl std::fmt::Display for RejectReason {
                 write!(f, "unsupported transfer syntax {d}")
             }
             RejectReason::NoPixelData => write!(f, "image object without Pixel Data (7FE0,0010)"),
+            RejectReason::NotAnImageObject => write!(
+                f,
+                "not an image: no SOPClassUID (0008,0016), Rows (0028,0010) or Pixel Data \
+                 (7FE0,0010) in its data set"
+            ),
             RejectReason::Dicomdir => write!(
                 f,
                 "a DICOMDIR (the media's index, no image: the files it lists are read on their own)"
@@ -723,6 +731,9 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
             Ok(PixelState::Complete(at)) => {
                 pixel_offset = at;
                 true
+            }
+            Ok(PixelState::Absent) if sop_class.trim().is_empty() && rows == 0 => {
+                return Err(RejectReason::NotAnImageObject)
             }
             Ok(PixelState::Absent) => return Err(RejectReason::NoPixelData),
             Ok(PixelState::Truncated(d)) => return Err(RejectReason::Truncated(d)),
