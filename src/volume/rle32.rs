@@ -143,6 +143,28 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// Whatever the segments (and a header pointing at them, its offsets then damaged), a
+        /// frame decodes to 4 bytes a pixel or says why: no panic, no over-long output.
+        #[test]
+        fn any_frame_decodes_or_says_why(
+            segments in proptest::collection::vec(proptest::collection::vec(0u8..=255, 0..40), 0..6),
+            pixels in 0usize..64,
+            damage in proptest::collection::vec((0usize..80, 0u8..=255), 0..3),
+        ) {
+            let mut stream = frame(&segments);
+            for (at, b) in damage {
+                if let Some(x) = stream.get_mut(at) {
+                    *x = b;
+                }
+            }
+            if let Ok(bytes) = decode_frame_32(&stream, pixels) {
+                proptest::prop_assert_eq!(bytes.len(), 4 * pixels);
+            }
+        }
+    }
+
     #[test]
     fn malformed_frames_say_why() {
         let segs = [vec![1, 1, 2], vec![1, 1, 2], vec![1, 1, 2]];
