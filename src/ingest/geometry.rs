@@ -92,6 +92,14 @@ pub fn plan_series(files: &[&FileRecord]) -> Result<Vec<VolumePlan>, String> {
             f.samples_per_pixel
         ));
     }
+    if &*files[0].modality == "RTDOSE" && images.iter().any(|(_, im)| im.position.is_none()) {
+        return Err(
+            "RT Dose grid whose frames cannot be placed: GridFrameOffsetVector (3004,000C) \
+             expected with one offset a frame, the first 0 (relative) or ImagePositionPatient's \
+             z on an axial grid (absolute)"
+                .into(),
+        );
+    }
     let mut plans = if images.iter().all(|(_, im)| im.orientation.is_none()) {
         plan_unplaced(files, &images)
     } else if let Some(why) = mosaics_apart(files) {

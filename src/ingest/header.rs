@@ -1302,6 +1302,11 @@ fn stored_scaling_records(obj: &InMemDicomObject, frames: u32) -> Vec<ImageRecor
     let Some(per_frame) = per_frame else {
         let tomo =
             nm_tomo_frames(obj, &base, frames).or_else(|| dose_grid_frames(obj, &base, frames));
+        // A dose grid's frames without usable offsets are not all at ImagePositionPatient: left
+        // unplaced, for the plan to refuse the grid with the reason (`geometry::plan_series`).
+        let unplaced_grid = tomo.is_none()
+            && frames > 1
+            && str_of(obj, tags::MODALITY).as_deref() == Some("RTDOSE");
         return (0..frames)
             .map(|f| {
                 let mut r = ImageRecord {
@@ -1311,6 +1316,9 @@ fn stored_scaling_records(obj: &InMemDicomObject, frames: u32) -> Vec<ImageRecor
                 if let Some((orientation, positions)) = &tomo {
                     r.orientation = Some(*orientation);
                     r.position = positions.get(f as usize).copied();
+                }
+                if unplaced_grid {
+                    r.position = None;
                 }
                 r
             })
