@@ -2115,6 +2115,23 @@ fn altered_copy(
     altered
 }
 
+/// The phantom's `export` and its altered copy `altered` de-identified with the phantom's key and
+/// subject map (into `dir/deid-a`, `dir/deid-b`): both folders and their released DICOM files,
+/// as many in each.
+fn deid_both(
+    dir: &Path,
+    export: &Path,
+    altered: &Path,
+) -> (PathBuf, PathBuf, Vec<PathBuf>, Vec<PathBuf>) {
+    let (key, map) = (dir.join("key.bin"), dir.join("clinical/subject_map.csv"));
+    let (a, b) = (dir.join("deid-a"), dir.join("deid-b"));
+    deid_quietly(export, &a, &key, &map);
+    deid_quietly(altered, &b, &key, &map);
+    let (ra, rb) = (released_dicom(&a), released_dicom(&b));
+    assert_eq!(ra.len(), rb.len());
+    (a, b, ra, rb)
+}
+
 /// A site export of data sets without the Part 10 header (ACR-NEMA style: preamble, DICM code and
 /// file meta group cut off), of files whose meta group lacks its group length and of files whose
 /// meta group holds a value dicom-rs refuses (an 18-byte Source AE Title: deid's own reading
@@ -2138,12 +2155,7 @@ fn export_without_part10_headers_is_released_as_part10() {
         })
     });
     assert!(stripped > 100, "{stripped} files stripped");
-    let (key, map) = (dir.join("key.bin"), dir.join("clinical/subject_map.csv"));
-    let (a, b) = (dir.join("deid-part10"), dir.join("deid-bare"));
-    deid_quietly(&export, &a, &key, &map);
-    deid_quietly(&bare, &b, &key, &map);
-    let (ra, rb) = (released_dicom(&a), released_dicom(&b));
-    assert_eq!(ra.len(), rb.len());
+    let (a, b, ra, rb) = deid_both(dir, &export, &bare);
     let names = |v: &[PathBuf], root: &Path| -> Vec<PathBuf> {
         v.iter()
             .map(|p| p.strip_prefix(root).unwrap().to_path_buf())
@@ -2179,12 +2191,7 @@ fn export_with_zero_padding_is_released_without_it() {
         whole.then(|| [bytes, &vec![0u8; if n % 2 == 0 { 4096 } else { 1000 }]].concat())
     });
     assert!(altered > 100, "{altered} files padded");
-    let (key, map) = (dir.join("key.bin"), dir.join("clinical/subject_map.csv"));
-    let (a, b) = (dir.join("deid-plain"), dir.join("deid-padded"));
-    deid_quietly(&export, &a, &key, &map);
-    deid_quietly(&padded, &b, &key, &map);
-    let (ra, rb) = (released_dicom(&a), released_dicom(&b));
-    assert_eq!(ra.len(), rb.len());
+    let (a, b, ra, rb) = deid_both(dir, &export, &padded);
     for (x, y) in ra.iter().zip(&rb) {
         assert_eq!(x.strip_prefix(&a).unwrap(), y.strip_prefix(&b).unwrap());
         assert!(
@@ -2214,12 +2221,7 @@ fn export_in_implicit_vr_under_an_explicit_syntax_is_released_well_formed() {
             .then(|| support::with_implicit_vr_body(bytes))
     });
     assert!(altered > 100, "{altered} files altered");
-    let (key, map) = (dir.join("key.bin"), dir.join("clinical/subject_map.csv"));
-    let (a, b) = (dir.join("deid-plain"), dir.join("deid-odd"));
-    deid_quietly(&export, &a, &key, &map);
-    deid_quietly(&odd, &b, &key, &map);
-    let (ra, rb) = (released_dicom(&a), released_dicom(&b));
-    assert_eq!(ra.len(), rb.len());
+    let (a, b, _, rb) = deid_both(dir, &export, &odd);
     for f in &rb {
         let layout = ancilla::ingest::preflight::check_file(f).unwrap();
         assert!(!layout.implicit_vr_body, "{} is well formed", f.display());

@@ -127,25 +127,38 @@ fn data_set_without_part10_header_is_read_as_dcm2niix_reads_it() {
 /// well-formed one.
 #[test]
 fn data_set_in_implicit_vr_under_an_explicit_syntax_is_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let (plain, odd) = (dir.path().join("plain"), dir.path().join("odd"));
-    let files = one_slice_series(&plain, "1.2.3.34");
-    std::fs::create_dir_all(&odd).unwrap();
-    for f in &files {
-        let bytes = with_implicit_vr_body(&std::fs::read(f).unwrap());
-        let layout = ingest::preflight::check_bytes(&bytes).unwrap();
-        assert!(layout.implicit_vr_body);
-        std::fs::write(odd.join(f.file_name().unwrap()), bytes).unwrap();
-    }
+    let plain = assert_altered_series_reads_as_plain("1.2.3.34", |bytes| {
+        let odd = with_implicit_vr_body(bytes);
+        assert!(
+            ingest::preflight::check_bytes(&odd)
+                .unwrap()
+                .implicit_vr_body
+        );
+        odd
+    });
     assert!(
-        !ingest::preflight::check_file(&files[0])
+        !ingest::preflight::check_bytes(&plain)
             .unwrap()
             .implicit_vr_body
     );
+}
+
+/// A one-slice series whose files go through `alter` scans with every file used and converts
+/// to the same NIfTI files, byte for byte, as the unaltered series; the first unaltered file.
+fn assert_altered_series_reads_as_plain(uid: &str, alter: impl Fn(&[u8]) -> Vec<u8>) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let (plain, odd) = (dir.path().join("plain"), dir.path().join("odd"));
+    let files = one_slice_series(&plain, uid);
+    std::fs::create_dir_all(&odd).unwrap();
+    for f in &files {
+        let bytes = alter(&std::fs::read(f).unwrap());
+        std::fs::write(odd.join(f.file_name().unwrap()), bytes).unwrap();
+    }
     assert_eq!(reasons(&odd), []);
     let inv = ingest::scan_paths(std::slice::from_ref(&odd)).unwrap();
     assert_eq!(inv.files_used(), files.len());
     assert_converts_the_same(&plain, &odd, dir.path());
+    std::fs::read(&files[0]).unwrap()
 }
 
 /// Regression: a file meta group with a value dicom-rs bounds (a Source Application Entity Title
@@ -155,18 +168,7 @@ fn data_set_in_implicit_vr_under_an_explicit_syntax_is_read() {
 /// byte, as the well-formed one.
 #[test]
 fn meta_group_dicom_rs_refuses_is_read_as_it_states() {
-    let dir = tempfile::tempdir().unwrap();
-    let (plain, odd) = (dir.path().join("plain"), dir.path().join("odd"));
-    let files = one_slice_series(&plain, "1.2.3.35");
-    std::fs::create_dir_all(&odd).unwrap();
-    for f in &files {
-        let bytes = with_long_source_ae_title(&std::fs::read(f).unwrap());
-        std::fs::write(odd.join(f.file_name().unwrap()), bytes).unwrap();
-    }
-    assert_eq!(reasons(&odd), []);
-    let inv = ingest::scan_paths(std::slice::from_ref(&odd)).unwrap();
-    assert_eq!(inv.files_used(), files.len());
-    assert_converts_the_same(&plain, &odd, dir.path());
+    assert_altered_series_reads_as_plain("1.2.3.35", with_long_source_ae_title);
 }
 
 /// A private sequence written as UN of undefined length (PS3.5 §6.2.2: a converter that did not
