@@ -331,8 +331,8 @@ fn image_without_pixel_data_is_rejected() {
 }
 
 /// A data set that is no image object at all (DICOMscope's presentation LUT files, Debian
-/// `dicomscope`: a PresentationLUTSequence alone, no SOP class) is named so; it was "image
-/// object without Pixel Data".
+/// `dicomscope`: a PresentationLUTSequence alone, no SOP class in the data set, DCMTK's private
+/// class in the meta group) is named so; it was "image object without Pixel Data".
 #[test]
 fn data_set_that_is_no_image_object_is_named_so() {
     let dir = tempfile::tempdir().unwrap();
@@ -352,7 +352,7 @@ fn data_set_that_is_no_image_object_is_named_so() {
         .with_meta(
             FileMetaTableBuilder::new()
                 .transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN)
-                .media_storage_sop_class_uid("")
+                .media_storage_sop_class_uid("1.2.276.0.7230010.3.1.0.1")
                 .media_storage_sop_instance_uid("1.2.3.36"),
         )
         .unwrap();

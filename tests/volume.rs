@@ -285,6 +285,51 @@ fn gantry_tilt_is_rejected_with_reason() {
     );
 }
 
+/// A localizer has a short TE and TR like a T1 series and is classed a plain MR series: by
+/// ImageType LOCALIZER, or by GE's series plane (0019,xx17) 256 (a GE three-plane localizer of
+/// npm dicomweb-client's test data was classed t1). The same series without either is t1.
+#[test]
+fn localizers_are_not_classed_t1() {
+    use dicom_core::{Tag, VR};
+    let timing = [
+        (
+            dicom_dictionary_std::tags::ECHO_TIME,
+            VR::DS,
+            "1.6".to_string(),
+        ),
+        (
+            dicom_dictionary_std::tags::REPETITION_TIME,
+            VR::DS,
+            "5.2".to_string(),
+        ),
+    ];
+    let image_type = (
+        dicom_dictionary_std::tags::IMAGE_TYPE,
+        VR::CS,
+        "ORIGINAL\\PRIMARY\\LOCALIZER".to_string(),
+    );
+    let ge = [
+        (Tag(0x0019, 0x0010), VR::LO, "GEMS_ACQU_01".to_string()),
+        (Tag(0x0019, 0x1017), VR::SS, "256".to_string()),
+    ];
+    let cases: [(&str, Vec<Extra>, ingest::SeriesKind); 3] = [
+        ("1.2.3.41", vec![], ingest::SeriesKind::T1),
+        ("1.2.3.42", vec![image_type], ingest::SeriesKind::Mr),
+        ("1.2.3.43", ge.to_vec(), ingest::SeriesKind::Mr),
+    ];
+    for (uid, extra, kind) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let mut slices = stack(uid, 3, [0.0; 3], [0.0, 0.0, 5.0], AXIAL);
+        for s in slices.iter_mut() {
+            s.extra
+                .extend(timing.iter().cloned().chain(extra.iter().cloned()));
+        }
+        write_series(dir.path(), &slices);
+        let inv = ingest::scan_paths(&[dir.path().to_path_buf()]).unwrap();
+        assert_eq!(inv.series[0].kind, kind, "{uid}");
+    }
+}
+
 /// An RT Dose grid (pydicom's rtdose.dcm in three transfer syntaxes, test-data/rtdose) converts
 /// to one volume whose frames lie at ImagePositionPatient + GridFrameOffsetVector along the
 /// normal (PS3.3 C.8.8.3.2), valued stored × DoseGridScaling. It was reported "not an image";

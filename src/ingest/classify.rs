@@ -53,6 +53,11 @@ pub fn classify(files: &[&FileRecord]) -> (SeriesKind, bool) {
         "MR" => {}
         _ => return (SeriesKind::Other, false),
     }
+    // A localizer (ImageType LOCALIZER, or GE's 3-plane series) has a short TE and TR like a
+    // T1 series, and is none: a plain MR series.
+    if files.iter().any(|f| f.localizer) {
+        return (SeriesKind::Mr, false);
+    }
     let image_type: Vec<&str> = first.image_type.iter().map(String::as_str).collect();
     if image_type
         .iter()

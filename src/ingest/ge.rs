@@ -156,19 +156,25 @@ pub fn epi(obj: &InMemDicomObject) -> Epi {
     if group_delay_ms(obj).is_some() {
         kind = EpiKind::RealTime;
     }
-    // The series plane is an SS: two bytes in implicit VR.
-    let plane = private(obj, 0x0019, ACQU, SERIES_PLANE).and_then(|t| {
-        super::header::value_as(obj, t, dicom_core::VR::SS)?
-            .to_int::<i64>()
-            .ok()
-    });
     Epi {
         kind,
         internal_epi2: internal.as_deref() == Some("EPI2"),
-        localizer: plane == Some(256),
+        localizer: three_plane_localizer(obj),
         user_data_12: number(USER_DATA_12),
         user_data_15: number(USER_DATA_15),
     }
+}
+
+/// Whether a GE file's series plane (0019,xx17, an SS: two bytes in implicit VR) is 256, a
+/// three-plane localizer.
+pub fn three_plane_localizer(obj: &InMemDicomObject) -> bool {
+    private(obj, 0x0019, ACQU, SERIES_PLANE)
+        .and_then(|t| {
+            super::header::value_as(obj, t, dicom_core::VR::SS)?
+                .to_int::<i64>()
+                .ok()
+        })
+        .is_some_and(|plane| plane == 256)
 }
 
 /// The software release of SoftwareVersions as dcm2niix parses it.

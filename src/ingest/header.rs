@@ -36,7 +36,8 @@ pub enum RejectReason {
     /// An image SOP class without Pixel Data.
     NoPixelData,
     /// A data set with no SOP Class UID, no Rows and no Pixel Data: not an image object at all
-    /// (DICOMscope's presentation LUT files hold a PresentationLUTSequence alone).
+    /// (DICOMscope's presentation LUT files hold a PresentationLUTSequence alone, under DCMTK's
+    /// private media storage class).
     NotAnImageObject,
     /// A DICOMDIR: the media's index (PS3.10 §8), no image; the files it lists are read on
     /// their own.
@@ -101,6 +102,8 @@ pub struct FileRecord {
     /// Magnitude, phase, real or imaginary (ImageType, GE's private image type).
     pub component: Component,
     pub scanning_sequence: Arc<str>,
+    /// A localizer (scout): ImageType LOCALIZER, or GE's series plane 3-plane.
+    pub localizer: bool,
     pub echo_time: Option<f64>,
     pub repetition_time: Option<f64>,
     /// FlipAngle (degrees), top level or the shared MR Timing item's.
@@ -732,7 +735,8 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
                 pixel_offset = at;
                 true
             }
-            Ok(PixelState::Absent) if sop_class.trim().is_empty() && rows == 0 => {
+            // (The meta group may still name a class: DCMTK's private LUT class, say.)
+            Ok(PixelState::Absent) if str_of(&obj, tags::SOP_CLASS_UID).is_none() && rows == 0 => {
                 return Err(RejectReason::NotAnImageObject)
             }
             Ok(PixelState::Absent) => return Err(RejectReason::NoPixelData),
@@ -792,6 +796,9 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
             im.instance_number = Some(im.instance_number.unwrap_or(0).saturating_add(offset));
         }
     }
+    // A localizer (scout), whatever its TE and TR.
+    let localizer = image_type.iter().any(|t| t.trim() == "LOCALIZER")
+        || super::ge::three_plane_localizer(&obj);
     Ok(FileRecord {
         path: path.to_path_buf(),
         patient_id: str_of(&obj, tags::PATIENT_ID).unwrap_or_default().into(),
@@ -812,6 +819,7 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
             .unwrap_or_default()
             .to_ascii_uppercase()
             .into(),
+        localizer,
         // An enhanced file's are in its shared functional groups (MR Echo, MR Timing items).
         echo_time: top_or_shared(&obj, tags::ECHO_TIME, MR_ECHO_SEQ, EFFECTIVE_ECHO_TIME),
         repetition_time: super::ge::repetition_time_ms(
