@@ -741,7 +741,8 @@ fn process_object(run: &Run, path: &Path, input: &[u8], layout: &Layout, index: 
     });
     let (file, tail) = match split {
         Some((head, at)) => (head, Some(&input[at..])),
-        None => match crate::ingest::open::open_bytes(input) {
+        // The length check's layout is that of `input` (its padding cut): not walked again.
+        None => match crate::ingest::open::open_checked_bytes(input, layout) {
             Ok(f) => (f, None),
             // The scan's reader names the reason (not DICOM, truncated, unsupported syntax, ...).
             Err(e) => {

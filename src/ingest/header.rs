@@ -1308,13 +1308,15 @@ fn stored_scaling_records(obj: &InMemDicomObject, frames: u32) -> Vec<ImageRecor
         .and_then(|e| e.items())
         .map(|items| items.to_vec());
     let Some(per_frame) = per_frame else {
-        let tomo =
-            nm_tomo_frames(obj, &base, frames).or_else(|| dose_grid_frames(obj, &base, frames));
+        let dose_grid = str_of(obj, tags::MODALITY).as_deref() == Some("RTDOSE");
+        let tomo = if dose_grid {
+            dose_grid_frames(obj, &base, frames)
+        } else {
+            nm_tomo_frames(obj, &base, frames)
+        };
         // A dose grid's frames without usable offsets are not all at ImagePositionPatient: left
         // unplaced, for the plan to refuse the grid with the reason (`geometry::plan_series`).
-        let unplaced_grid = tomo.is_none()
-            && frames > 1
-            && str_of(obj, tags::MODALITY).as_deref() == Some("RTDOSE");
+        let unplaced_grid = dose_grid && tomo.is_none() && frames > 1;
         return (0..frames)
             .map(|f| {
                 let mut r = ImageRecord {
@@ -1402,9 +1404,6 @@ fn dose_grid_frames(
     base: &ImageRecord,
     frames: u32,
 ) -> Option<([f64; 6], Vec<[f64; 3]>)> {
-    if str_of(obj, tags::MODALITY).is_none_or(|m| m != "RTDOSE") {
-        return None;
-    }
     let (iop, ipp) = (base.orientation?, base.position?);
     let offsets = f64s_of(obj, tags::GRID_FRAME_OFFSET_VECTOR)?;
     if offsets.len() != frames as usize {

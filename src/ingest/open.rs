@@ -65,7 +65,11 @@ pub fn bare_syntax(head: &[u8], len: u64) -> Option<&'static str> {
 pub fn open_file(path: &Path, until_pixel_data: bool) -> Result<DefaultDicomObject, OpenError> {
     let layout = super::preflight::check_file(path)
         .map_err(|p| OpenError::Read(super::header::length_reject(p).to_string()))?;
-    if layout.magic_at.is_none() || !layout.unknown_sequences.is_empty() || layout.implicit_vr_body
+    // (Zero padding: dicom-rs would fail on it, then the file be read again.)
+    if layout.magic_at.is_none()
+        || !layout.unknown_sequences.is_empty()
+        || layout.implicit_vr_body
+        || layout.padding_at.is_some()
     {
         return open_checked_bytes(&std::fs::read(path)?, &layout);
     }

@@ -664,9 +664,9 @@ impl<S: Source, V: Visit> Walker<'_, S, V> {
             };
             if depth == 0 {
                 // Zero bytes to the end of the file are padding (`Layout::padding_at`).
-                // (Explicit VR: the VR code 00 00 is read as UN, as dicom-rs reads it.)
+                // (Explicit VR: `read_vr` reads the code 00 00 as UN, as dicom-rs reads it.)
                 let zero = (h.group, h.element, h.length) == (0, 0, 0)
-                    && h.vr.is_none_or(|vr| vr == [0, 0] || &vr == b"UN");
+                    && h.vr.is_none_or(|vr| &vr == b"UN");
                 self.zeros_from = if zero {
                     self.zeros_from.or(Some(h.at))
                 } else {

@@ -576,6 +576,7 @@ fn decode_native(
         .unwrap_or(bits)
         .clamp(1, bits.max(1));
     let signed = int_of(obj, tags::PIXEL_REPRESENTATION).unwrap_or(0) == 1;
+    // Explicit VR big endian (retired, still written).
     let big_endian = obj.meta().transfer_syntax().trim_end_matches('\0') == "1.2.840.10008.1.2.2";
     let bytes = native_bytes(obj, big_endian && bits == 32)?;
     native_frames(&bytes, bits, stored, signed, frames, n)
@@ -595,14 +596,11 @@ fn native_bytes(
             "native Pixel Data stored as fragments".into(),
         ));
     };
-    let words = |w: Vec<u8>| -> std::borrow::Cow<'_, [u8]> {
-        std::borrow::Cow::Owned(if swap_word_pairs {
-            w.chunks(4)
-                .flat_map(|p| [p.get(2..4).unwrap_or(&[]), p.get(..2).unwrap_or(p)].concat())
-                .collect()
-        } else {
-            w
-        })
+    let words = |mut w: Vec<u8>| -> std::borrow::Cow<'_, [u8]> {
+        if swap_word_pairs {
+            w.chunks_exact_mut(4).for_each(|value| value.rotate_left(2));
+        }
+        std::borrow::Cow::Owned(w)
     };
     Ok(match value {
         PrimitiveValue::U8(b) => std::borrow::Cow::Borrowed(&b[..]),
