@@ -10,17 +10,26 @@ Each case is one series written with pydicom from random parameters:
 - pixels: 8, 16 (all or 12 bits stored, signed or not) and 32-bit samples;
 - rescale: none, one slope and intercept, or a slope that varies per slice;
 - storage: classic single-frame (MR, CT, PT) or enhanced multi-frame MR (per-frame positions);
-  classic series with 2-3 images at each position (echoes, or time points); MONOCHROME1 and
+  classic series with 2-3 images at each position (echoes, or time points) or 4 (two echoes, or
+  magnitude and phase, at two time points each); three-plane localizers; MONOCHROME1 and
   RGB (interleaved or by plane) besides MONOCHROME2;
 - transfer syntax: explicit or implicit VR little endian, explicit big endian, RLE, JPEG-LS
   lossless (with pyjpegls); not deflate, which dcm2niix does not read.
 
 dcm2niix reads a compressed series decompressed by pydicom (see uncompressed_copy); ancilla the
-series as written. Both write uncompressed NIfTI. Every dcm2niix volume must have an ancilla volume of the same
-shape with the same values (after scl_slope/scl_inter), sform and qform (1e-3), and every ancilla
-volume one of dcm2niix's shape. The dcm2niix behaviours ancilla departs from by design are not
-generated: gantry tilt, missing slices, and an enhanced MR file of one slice and several echoes
-(dcm2niix stacks the echoes as slices).
+series as written. Both write uncompressed NIfTI. Every dcm2niix volume must have an ancilla
+volume of the same shape with the same values (after scl_slope and scl_inter; to 1e-3, or to
+1e-4 of the largest value), sform and qform (to 1e-3), and every ancilla volume
+must have a dcm2niix volume of its shape.
+
+Not generated, where ancilla departs from dcm2niix by design or dcm2niix is wrong: gantry tilt
+and missing slices (refused by ancilla); an enhanced MR file of one slice and several echoes
+(dcm2niix stacks the echoes as slices); a Philips MR series whose rescale differs per file
+(dcm2niix's values are then neither the display nor the floating-point ones); a three-plane
+series whose InstanceNumbers do not follow the slice positions (dcm2niix stacks each plane in
+InstanceNumber order, its slices then out of place).
+Also generated: Philips MR with its private MR Scale Slope (values are Philips' floating-point
+values, dcm2niix's default) and three-plane localizers (one series, three orientations).
 
 Usage: benches/dcm2niix-differential.py [CASES] [SEED]   (default 200, 1)
 Needs pydicom, numpy, nibabel, dcm2niix (pip install pydicom numpy nibabel dcm2niix pyjpegls) and
@@ -111,15 +120,33 @@ def params(rng):
     p["photometric"] = "MONOCHROME2"
     p["repeats"] = rng.choice([1, 1, 1, 2, 3])
     p["repeat_kind"] = rng.choice(["echo", "time"]) if p["repeats"] > 1 else None
+    if p["storage"] == "MR" and rng.random() < 0.2:
+        # two echoes, or magnitude and phase images, each at two time points: a 4D file each
+        p["repeats"], p["repeat_kind"] = 4, rng.choice(["echo×time", "phase×time"])
     p["frame_order"] = rng.choice(["instance", "shuffled"])
     if p["storage"] == "EMR" and p["slices"] == 1 and p["repeat_kind"] == "echo":
         # dcm2niix stacks such echoes as slices 1 slice-thickness apart ("Unable to determine
         # slice direction"); ancilla writes one volume per echo, as dcm2niix does for classic MR
         p["slices"] = 2
-    if p["storage"] != "EMR":
+    p["vendor"], p["planes"] = "SYNTHETIC", 1
+    if p["storage"] == "MR" and rng.random() < 0.25:
+        p["vendor"] = "Philips"  # private MR Scale Slope: dcm2niix's floating-point values
+        p["philips_ss"] = rng.choice([0.0123, 0.5, 2.75, 1e-3])
+        # one rescale for the series: when it varies per file, dcm2niix's values are neither the
+        # display nor the floating-point ones (its intercept is off by a constant); ancilla's are
+        # each file's floating-point values
+        p["rescale"] = "same"
+    if p["storage"] == "MR" and p["repeats"] == 1 and rng.random() < 0.15:
+        p["planes"] = 3  # a three-plane localizer: one series, three orientations
+        # dcm2niix stacks each orientation's images in InstanceNumber order: shuffled, its
+        # slices are out of place (ancilla's are in place)
+        if p["instance_order"] == "random":
+            p["instance_order"] = "position"
+    if p["storage"] != "EMR" and p["repeat_kind"] != "phase×time":
         colour = rng.random()
         if colour < 0.15:
             p["photometric"], p["bits"], p["rescale"] = "RGB", (8, 8, 0), "none"
+            p["vendor"] = "SYNTHETIC"
             p["planar"] = rng.choice([0, 1])
             if p["syntax"] == JPEGLSLossless:
                 p["syntax"] = ExplicitVRLittleEndian
@@ -164,7 +191,7 @@ def base(p, modality, sop_class, sop_uid, study, series, frame_of_ref):
     ds.AcquisitionTime = "120000"
     ds.SeriesNumber = 7
     ds.SeriesDescription = "differential"
-    ds.Manufacturer = "SYNTHETIC"
+    ds.Manufacturer = "Philips Medical Systems" if p["vendor"] == "Philips" else "SYNTHETIC"
     if modality == "MR":
         ds.ScanningSequence, ds.SequenceVariant = "SE", "NONE"
         ds.EchoTime, ds.RepetitionTime, ds.MagneticFieldStrength = "80", "3000", "3"
@@ -295,11 +322,17 @@ def write_series(rng, p, folder):
                        order, iop, spacing)
         return
     modality = p["storage"]
-    reps = p["repeats"]
+    reps = p["repeats"] * p["planes"]  # each plane of a localizer as a repeat, in its orientation
     names = list(range(n * reps))
     rng.shuffle(names)
     arrs = [arr] + [pixel_values(rng, p, n) for _ in range(reps - 1)]
+    planes = [(iop, positions)]
+    for prow, pcol in [([0, 1, 0], [0, 0, -1]), ([1, 0, 0], [0, 0, -1])][: p["planes"] - 1]:
+        pnormal = np.cross(prow, pcol)
+        planes.append(([ds_str(x) for x in prow + pcol],
+                       [np.array(p["origin"]) + k * p["step"] * pnormal for k in range(n)]))
     for rank, (v, k) in enumerate((v, k) for v in range(reps) for k in order):
+        iop, positions = planes[v] if p["planes"] > 1 else planes[0]
         ds = base(p, modality, CLASSES[modality], generate_uid(), study, series, frame_of_ref)
         ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
         ds.InstanceNumber = rank + 1
@@ -308,6 +341,14 @@ def write_series(rng, p, folder):
         elif p["repeat_kind"] == "time":
             ds.TemporalPositionIdentifier, ds.AcquisitionNumber = v + 1, v + 1
             ds.AcquisitionTime = f"1200{v * 2:02d}"
+        elif p["repeat_kind"] in ("echo×time", "phase×time"):
+            inner, t = v % 2, v // 2
+            ds.TemporalPositionIdentifier, ds.AcquisitionNumber = t + 1, t + 1
+            ds.AcquisitionTime = f"1200{t * 2:02d}"
+            if p["repeat_kind"] == "echo×time":
+                ds.EchoNumbers, ds.EchoTime = inner + 1, str(10 * (inner + 1))
+            else:
+                ds.ImageType = ["ORIGINAL", "PRIMARY", "P" if inner else "M", "ND"]
         ds.ImagePositionPatient = [ds_str(v) for v in positions[k]]
         ds.ImageOrientationPatient = iop
         ds.PixelSpacing = spacing
@@ -316,6 +357,9 @@ def write_series(rng, p, folder):
             ds.RescaleSlope, ds.RescaleIntercept = ds_str(scales[k][0]), ds_str(scales[k][1])
             if modality == "CT":
                 ds.RescaleType = "HU"
+        if p["vendor"] == "Philips":
+            block = ds.private_block(0x2005, "Philips MR Imaging DD 001", create=True)
+            block.add_new(0x0E, "FL", p["philips_ss"])
         set_pixels(ds, arrs[v][k:k + 1], p)
         save(ds, os.path.join(folder, f"f{names[rank]:03d}.dcm"), p["syntax"])
 
@@ -354,20 +398,24 @@ def compare(a_dir, d_dir):
         return ["dcm2niix wrote nothing"]
     problems = []
     for dn, (dv, ds_, dq) in d.items():
+        # values to 1e-3, or to 1e-4 of the largest value: dcm2niix computes Philips' scale
+        # (1 / MR Scale Slope, RI / (RS × SS)) in float32 steps: up to 3e-5 of the range off
+        tolerance = max(1e-3, 1e-4 * float(np.max(np.abs(dv)))) if dv.size else 1e-3
         best = None
         for an, (av, as_, aq) in a.items():
             if av.shape != dv.shape:
                 continue
             diff = float(np.max(np.abs(av - dv))) if av.size else 0.0
-            key = (diff, float(np.max(np.abs(as_ - ds_))), float(np.max(np.abs(aq - dq))))
+            key = (diff / tolerance, float(np.max(np.abs(as_ - ds_))) / 1e-3,
+                   float(np.max(np.abs(aq - dq))) / 1e-3)
             if best is None or key < best[1]:
-                best = (an, key)
+                best = (an, key, diff)
         if best is None:
             problems.append(f"{dn} {dv.shape}: no ancilla volume of that shape "
                             f"({[v[0].shape for v in a.values()]})")
-        elif max(best[1]) > 1e-3:
-            problems.append(f"{dn} {dv.shape} vs {best[0]}: values {best[1][0]:.4g}, "
-                            f"sform {best[1][1]:.3g}, qform {best[1][2]:.3g}")
+        elif max(best[1]) > 1:
+            problems.append(f"{dn} {dv.shape} vs {best[0]}: values {best[2]:.4g} apart, "
+                            f"sform {best[1][1] * 1e-3:.3g}, qform {best[1][2] * 1e-3:.3g}")
     for an, (av, _s, _q) in a.items():
         if not any(v[0].shape == av.shape for v in d.values()):
             problems.append(f"ancilla's {an} {av.shape}: no dcm2niix volume of that shape")
@@ -378,7 +426,7 @@ def describe(p):
     return (f"{p['storage']} {p['rows']}x{p['cols']}x{p['slices']} {p['kind']} step {p['step']} "
             f"bits {p['bits']} rescale {p['rescale']} {UID(p['syntax']).name} "
             f"order {p['instance_order']} {p['photometric']} repeats {p['repeats']} "
-            f"{p['repeat_kind']}")
+            f"{p['repeat_kind']} {p['vendor']} planes {p['planes']}")
 
 
 def main():
@@ -391,7 +439,7 @@ def main():
         for i in range(cases):
             p = params(rng)
             for key in ("storage", "kind", "bits", "rescale", "syntax", "photometric",
-                        "repeat_kind"):
+                        "repeat_kind", "vendor", "planes"):
                 name = UID(p[key]).name if key == "syntax" else str(p[key])
                 tally.setdefault(key, {}).setdefault(name, 0)
                 tally[key][name] += 1

@@ -619,6 +619,7 @@ fn nifti_written_by_convert_keeps_dicom_world_coordinates() {
         series_uid: String::new(),
         placed: true,
         four_d: false,
+        stack: String::new(),
         rgb: false,
     };
     assert_world_matches(&sv, &slices);
@@ -1819,6 +1820,135 @@ fn philips_trigger_times_are_converted_apart() {
             vec![None]
         };
         assert_eq!(triggers, expected, "{maker}");
+    }
+}
+
+/// The voxels of a 4D file's volume `t` at slice `k` (a 4×5 image of one value: each image's
+/// number in `convert_volumes`).
+fn image_number(v: &ndarray::ArrayD<f32>, k: usize, t: usize) -> f32 {
+    v[[0, 0, k, t]]
+}
+
+/// A time series of magnitude and phase images (ImageType M / P, two time points, one series)
+/// is one 4D file of each, `_ph` beside the magnitude's, as dcm2niix v1.0.20260724 writes the
+/// same headers (built with pydicom, Siemens, GE and Philips alike: 5×4×3×2 each); so is a
+/// time series of two echoes (`_e1`, `_e2`). Regression: ancilla wrote four 3D files, one per
+/// component or echo and time point (`_t1_ph`...), the time series lost.
+#[test]
+fn repeated_components_and_echoes_are_a_4d_file_each() {
+    use dicom_core::VR;
+    use dicom_dictionary_std::tags;
+    let at = |t: u32| {
+        vec![
+            (tags::TEMPORAL_POSITION_IDENTIFIER, VR::IS, t.to_string()),
+            (tags::ACQUISITION_TIME, VR::TM, format!("1200{:02}", 2 * t)),
+        ]
+    };
+    let with = |mut v: Vec<Extra>, more: Vec<Extra>| {
+        v.extend(more);
+        v
+    };
+    let phase = |t: u32, c: &str| {
+        with(
+            at(t),
+            vec![(
+                tags::IMAGE_TYPE,
+                VR::CS,
+                format!("ORIGINAL\\PRIMARY\\{c}\\ND"),
+            )],
+        )
+    };
+    let echo = |t: u32, e: u32| {
+        with(
+            at(t),
+            vec![
+                (tags::ECHO_NUMBERS, VR::IS, e.to_string()),
+                (tags::ECHO_TIME, VR::DS, (10 * e).to_string()),
+            ],
+        )
+    };
+    // Volumes in time order, the second component or echo after the first: image numbers
+    // 0-2 (first, t1), 3-5 (second, t1), 6-8 (first, t2), 9-11 (second, t2).
+    let cases = [
+        (
+            "magnitude and phase",
+            vec![phase(1, "M"), phase(1, "P"), phase(2, "M"), phase(2, "P")],
+            ["", "_ph"],
+        ),
+        (
+            "two echoes",
+            vec![echo(1, 1), echo(1, 2), echo(2, 1), echo(2, 2)],
+            ["_e1", "_e2"],
+        ),
+    ];
+    for (what, volumes, suffixes) in cases {
+        let (_dir, nii) = convert_volumes("1.2.3.93", &volumes);
+        assert_eq!(nii.len(), 2, "{what}: {nii:?}");
+        for (file, (suffix, first)) in nii.iter().zip(suffixes.iter().zip([0.0f32, 3.0])) {
+            let name = file.file_stem().unwrap().to_str().unwrap();
+            assert!(name.ends_with(&format!("mr{suffix}")), "{what}: {name}");
+            let h = nifti::NiftiHeader::from_file(file).unwrap();
+            assert_eq!(&h.dim[..5], &[4, 5, 4, 3, 2], "{what}: {name}");
+            let v = voxels(file);
+            for k in 0..3 {
+                for (t, offset) in [(0, 0.0), (1, 6.0)] {
+                    let expected = first + offset + k as f32;
+                    assert_eq!(
+                        image_number(&v, k, t),
+                        expected,
+                        "{what}: {name} k {k} t {t}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A three-plane series (a localizer) with one plane imaged twice at its positions: that plane
+/// is one 4D file, the other a 3D file, each named after its first InstanceNumber, as dcm2niix
+/// v1.0.20260724 writes the same headers (built with pydicom: `_i00001` 4D, `_i00007` 3D).
+/// Regression: ancilla wrote the twice-imaged plane as two 3D files (`_i00001_v1`, `_v2`).
+#[test]
+fn a_repeated_plane_of_a_three_plane_series_is_a_4d_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut slices = Vec::new();
+    // Axial images 1-3 and 4-6 at the same three positions, then sagittal images 7-9.
+    for (n, (iop, ipp)) in (0..9)
+        .map(|n| {
+            let k = (n % 3) as f64;
+            if n < 6 {
+                ([1.0, 0.0, 0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 2.0 * k])
+            } else {
+                ([0.0, 1.0, 0.0, 0.0, 0.0, -1.0], [2.0 * k, 0.0, 0.0])
+            }
+        })
+        .enumerate()
+    {
+        let mut s = Slice::new("1.2.3.94", ipp, vec![n as i32; 20]);
+        s.iop = iop;
+        s.instance = n as i32 + 1;
+        slices.push(s);
+    }
+    write_series(&dir.path().join("in"), &slices);
+    let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+    let names: Vec<&str> = nii
+        .iter()
+        .map(|p| p.file_stem().unwrap().to_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(
+        names[0].ends_with("_i00001") && names[1].ends_with("_i00007"),
+        "{names:?}"
+    );
+    let dims: Vec<Vec<u16>> = nii
+        .iter()
+        .map(|p| nifti::NiftiHeader::from_file(p).unwrap().dim[..5].to_vec())
+        .collect();
+    assert_eq!(dims, vec![vec![4, 5, 4, 3, 2], vec![3, 5, 4, 3, 1]]);
+    let v = voxels(&nii[0]);
+    for k in 0..3 {
+        assert_eq!(image_number(&v, k, 0), k as f32);
+        assert_eq!(image_number(&v, k, 1), 3.0 + k as f32);
     }
 }
 

@@ -152,6 +152,7 @@ mod tests {
                 series_uid: String::new(),
                 placed: true,
                 four_d: true,
+                stack: String::new(),
                 rgb: false,
             })
             .collect()

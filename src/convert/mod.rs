@@ -129,11 +129,34 @@ fn subject_names(series: &[Series]) -> std::collections::BTreeMap<String, String
     map
 }
 
-/// Whether a series' volumes go into one 4D file (parts by b-value, time or order, as dcm2niix
-/// stacks them: `VolumePlan::four_d`); echoes, planes, complex components and matrix sizes are
-/// written as 3D files of their own.
+/// Whether volumes go into one 4D file (parts by b-value, time or order, of one stack, as
+/// dcm2niix stacks them: `VolumePlan::four_d`); echoes, planes, complex components and matrix
+/// sizes are written as 3D files of their own, or as 4D files of their own when each is repeated.
 fn four_d(vols: &[SeriesVolume]) -> bool {
-    vols.len() > 1 && vols.iter().all(|v| v.four_d)
+    vols.len() > 1 && vols.iter().all(|v| v.four_d && v.stack == vols[0].stack)
+}
+
+/// A series' volumes by the file they go to, in order: one group per stack (`VolumePlan::stack`;
+/// a 4D file when `four_d`, else 3D files), with the index of its first volume.
+fn by_stack(vols: Vec<SeriesVolume>) -> Vec<(usize, Vec<SeriesVolume>)> {
+    let mut groups: Vec<(usize, Vec<SeriesVolume>)> = Vec::new();
+    for (i, v) in vols.into_iter().enumerate() {
+        match groups.iter_mut().find(|(_, g)| g[0].stack == v.stack) {
+            Some((_, g)) => g.push(v),
+            None => groups.push((i, vec![v])),
+        }
+    }
+    groups
+}
+
+/// Per volume: whether it goes into a 4D file with others of its stack.
+fn in_four_d(vols: &[SeriesVolume]) -> Vec<bool> {
+    vols.iter()
+        .map(|v| {
+            let stack: Vec<&SeriesVolume> = vols.iter().filter(|w| w.stack == v.stack).collect();
+            stack.len() > 1 && stack.iter().all(|w| w.four_d)
+        })
+        .collect()
 }
 
 /// A diffusion series (every volume with a b-value, one of them weighted; GE writes its b-value
@@ -552,22 +575,28 @@ fn convert_inventory(
                 // 3D acquisitions written as 3D files have their axes closest to RAS, as
                 // dcm2niix writes them (its default rotation; 2D acquisitions and 4D files keep
                 // DICOM's layout, as in dcm2niix).
+                // (Volumes of a 4D file keep DICOM's layout.)
+                let stacked = in_four_d(&vols);
                 let acquisition_3d = s.modality == "MR"
                     && s.files.first().is_some_and(|f| f.acquisition_3d)
-                    && !four_d(&vols);
+                    && stacked.iter().any(|x| !x);
                 // Without an orientation to rotate by, dcm2niix keeps a 3D acquisition's rows
                 // in DICOM's order (it rotates those instead of flipping their rows); the
                 // writer reverses rows, so they are reversed here first.
                 let unplaced_3d =
                     acquisition_3d && vols.iter().all(|v| !v.placed && v.volume.dims()[0] > 1);
                 if unplaced_3d {
-                    for v in vols.iter_mut() {
+                    for (v, _) in vols.iter_mut().zip(&stacked).filter(|(_, s)| !**s) {
                         v.volume.data.invert_axis(ndarray::Axis(1));
                     }
                 }
                 if acquisition_3d && vols.iter().all(|v| v.placed) {
                     // A lone slice is left as it is (so does dcm2niix).
-                    for v in vols.iter_mut().filter(|v| v.volume.dims()[0] > 1) {
+                    for (v, _) in vols
+                        .iter_mut()
+                        .zip(&stacked)
+                        .filter(|(v, s)| !**s && v.volume.dims()[0] > 1)
+                    {
                         if let Some(rotated) = crate::volume::reorient::as_3d_acquisition(&v.volume)
                         {
                             v.volume = rotated;
@@ -580,7 +609,7 @@ fn convert_inventory(
                 // writes in pixdim[4] too.
                 let header = first_header(s);
                 let timing = four_d(&vols)
-                    .then(|| timing::volume_timing(s, header.as_ref()))
+                    .then(|| timing::volume_timing(s, header.as_ref(), None))
                     .flatten();
                 // (An enhanced file's TR is in its functional groups: the flattened header's.)
                 let step = timing.as_ref().map(|t| t.step_s).or_else(|| {
@@ -624,36 +653,68 @@ fn convert_inventory(
                             .map_err(|e| e.to_string())?,
                     );
                 }
-                // A sidecar beside every file written, named as it is (dcm2niix's layout): one
-                // for a 4D file, one a volume for volumes written apart (echoes, planes).
-                let mut sides: Vec<(String, Value)> = if four_d(&vols) {
-                    vec![(stem.clone(), sidecar::sidecar(s, &vols, 0, timing.as_ref()))]
-                } else {
-                    vols.iter()
-                        .enumerate()
-                        .map(|(i, v)| {
-                            let name = volume_stem(stem, &v.label);
-                            (name, sidecar::sidecar(s, std::slice::from_ref(v), i, None))
-                        })
-                        .collect()
-                };
-                // PET: its SUVbw copy is written beside it at the same time (each file's gzip
-                // stream is one thread's work).
-                let (series, suv) = rayon::join(
-                    || {
-                        write_series(&vols, &dir, stem, gzip, &meta, stored, unplaced_3d)
-                            .map_err(|e| e.to_string())
-                    },
-                    || match (s.modality == "PT", sides.first_mut()) {
-                        (true, Some((_, side))) => write_suv(s, &vols, &dir, stem, gzip, side),
-                        _ => Ok(Vec::new()),
-                    },
-                );
-                written.extend(series?);
-                written.extend(suv?);
-                for (name, side) in &sides {
-                    crate::atomic::write_json_unsynced(&dir.join(format!("{name}.json")), side)
-                        .map_err(|e| e.to_string())?;
+                // Stacks of several (a plane, a complex component or an echo, each of them
+                // repeated) are files of their own, each timed by its own volumes.
+                let groups = by_stack(vols);
+                let several = groups.len() > 1;
+                for (first, vols) in groups {
+                    let (timing, meta) = if several {
+                        let t = four_d(&vols)
+                            .then(|| {
+                                timing::volume_timing(s, header.as_ref(), Some(&vols[0].stack))
+                            })
+                            .flatten();
+                        let step = t.as_ref().map(|t| t.step_s).or(meta.time_step_s);
+                        let m = NiftiMeta {
+                            time_step_s: step,
+                            ..meta.clone()
+                        };
+                        (t, m)
+                    } else {
+                        (timing.clone(), meta.clone())
+                    };
+                    let stem = &if four_d(&vols) {
+                        volume_stem(stem, &vols[0].stack)
+                    } else {
+                        stem.clone()
+                    };
+                    let rows_as_stored = unplaced_3d && !four_d(&vols);
+                    // A sidecar beside every file written, named as it is (dcm2niix's layout):
+                    // one for a 4D file, one a volume for volumes written apart (echoes, planes).
+                    let mut sides: Vec<(String, Value)> = if four_d(&vols) {
+                        vec![(
+                            stem.clone(),
+                            sidecar::sidecar(s, &vols, first, timing.as_ref()),
+                        )]
+                    } else {
+                        vols.iter()
+                            .enumerate()
+                            .map(|(i, v)| {
+                                let name = volume_stem(stem, &v.label);
+                                let side =
+                                    sidecar::sidecar(s, std::slice::from_ref(v), first + i, None);
+                                (name, side)
+                            })
+                            .collect()
+                    };
+                    // PET: its SUVbw copy is written beside it at the same time (each file's
+                    // gzip stream is one thread's work).
+                    let (series, suv) = rayon::join(
+                        || {
+                            write_series(&vols, &dir, stem, gzip, &meta, stored, rows_as_stored)
+                                .map_err(|e| e.to_string())
+                        },
+                        || match (s.modality == "PT", sides.first_mut()) {
+                            (true, Some((_, side))) => write_suv(s, &vols, &dir, stem, gzip, side),
+                            _ => Ok(Vec::new()),
+                        },
+                    );
+                    written.extend(series?);
+                    written.extend(suv?);
+                    for (name, side) in &sides {
+                        crate::atomic::write_json_unsynced(&dir.join(format!("{name}.json")), side)
+                            .map_err(|e| e.to_string())?;
+                    }
                 }
                 Ok(written
                     .into_iter()

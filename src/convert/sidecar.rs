@@ -443,7 +443,7 @@ fn siemens_slice_times(
     let derived = first.image_type.iter().any(|t| t.contains("DERIVED"));
     // The time between volumes dcm2niix has settled on by then (the acquisition times'
     // spacing when they overrule the header).
-    let tr_ms = super::timing::volume_timing(series, Some(obj))
+    let tr_ms = super::timing::volume_timing(series, Some(obj), Some(&plan.stack))
         .map(|t| t.step_s * 1000.0)
         .filter(|t| *t > 0.0)
         .or(first.repetition_time);

@@ -47,11 +47,12 @@ impl VolumeTiming {
     }
 }
 
-/// The timing of a series written as one 4D file (every volume of its plan); `header`: its
-/// first file's.
+/// The timing of a series written as one 4D file (every volume of its plan, or of one `stack`
+/// of it: `VolumePlan::stack`); `header`: its first file's.
 pub(super) fn volume_timing(
     series: &Series,
     header: Option<&dicom_object::InMemDicomObject>,
+    stack: Option<&str>,
 ) -> Option<VolumeTiming> {
     let plans = series.plan.as_ref().ok()?;
     let first = series.files.first()?;
@@ -77,6 +78,7 @@ pub(super) fn volume_timing(
     }
     let starts: Vec<Option<f64>> = plans
         .iter()
+        .filter(|p| stack.is_none_or(|s| p.stack == s))
         .map(|p| {
             let s = p.slices.first()?;
             let f = series.files.get(s.file)?;

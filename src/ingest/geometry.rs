@@ -50,9 +50,14 @@ pub struct VolumePlan {
     /// of a patient.
     pub placed: bool,
     /// One of several volumes told apart by b-value, time point or order alone (not by echo,
-    /// plane, complex component or matrix size): such siblings go into one 4D file, as dcm2niix
-    /// stacks them.
+    /// plane, complex component or matrix size): such siblings of one `stack` go into one 4D
+    /// file, as dcm2niix stacks them.
     pub four_d: bool,
+    /// The 4D file a `four_d` volume joins with the others of the same stack, named by what sets
+    /// it apart from the series' other stacks: "" (the series' own name), a plane of a
+    /// three-plane series ("i00017"), a complex component ("ph"), an echo of a multi-echo time
+    /// series ("e2"), as dcm2niix names its files.
+    pub stack: String,
 }
 
 /// Tolerances of the checks.
@@ -235,11 +240,12 @@ fn plan_placed(files: &[&FileRecord], images: &Images) -> Result<Vec<VolumePlan>
         for mut plan in
             plan_images(&members, rows, columns).map_err(|e| format!("{} images: {e}", c.name()))?
         {
+            // Each component's volumes are files of their own (dcm2niix's `_ph` files): a time
+            // series of magnitude and phase images is a 4D file of each.
             if let Some(suffix) = c.suffix() {
                 plan.label = joined_label(&plan.label, suffix);
+                plan.stack = joined_label(&plan.stack, suffix);
             }
-            // Each component's volumes are files of their own (dcm2niix's `_ph` files).
-            plan.four_d = false;
             plans.push(plan);
         }
     }
@@ -305,6 +311,7 @@ fn plan_unplaced(files: &[&FileRecord], images: &Images) -> Vec<VolumePlan> {
                 columns: columns as usize,
                 placed: false,
                 four_d: false,
+                stack: String::new(),
             }
         })
         .collect()
@@ -362,8 +369,9 @@ fn plan_images(
         for mut plan in plan_plane(members, rows, columns)
             .map_err(|e| format!("plane {name} of a series of several planes: {e}"))?
         {
+            // A plane's own volumes (repeats at its positions) are one 4D file, as dcm2niix's.
             plan.label = joined_label(&name, &plan.label);
-            plan.four_d = false;
+            plan.stack = joined_label(&name, &plan.stack);
             plans.push(plan);
         }
     }
@@ -437,29 +445,48 @@ fn plan_plane(
 
     // Split into volumes by the attribute that tells the images at one position apart.
     let parts: Vec<Part> = if per_pos == 1 {
-        vec![(
-            String::new(),
-            images[0].1.b_value,
-            groups.iter().map(|g| g[0]).collect(),
-            false,
-        )]
+        vec![Part {
+            label: String::new(),
+            b_value: images[0].1.b_value,
+            slices: groups.iter().map(|g| g[0]).collect(),
+            four_d: false,
+            stack: String::new(),
+        }]
     } else {
         split_parts(&groups, per_pos)?
     };
 
     let mut plans = Vec::with_capacity(parts.len());
-    for (label, b_value, slices, four_d) in parts {
+    for part in parts {
         let plan = plan_stack(
-            &label, b_value, &slices, row, col, normal, ps, rows, columns,
+            &part.label,
+            part.b_value,
+            &part.slices,
+            row,
+            col,
+            normal,
+            ps,
+            rows,
+            columns,
         )?;
-        plans.push(VolumePlan { four_d, ..plan });
+        plans.push(VolumePlan {
+            four_d: part.four_d,
+            stack: part.stack,
+            ..plan
+        });
     }
     Ok(plans)
 }
 
-/// A stack of a split: its label, b-value, images, and whether it goes into a 4D file with the
-/// others (`VolumePlan::four_d`).
-type Part<'a> = (String, Option<f64>, Vec<(usize, &'a ImageRecord)>, bool);
+/// A stack of a split: its images, and whether it goes into a 4D file with the others of its
+/// `stack` (see `VolumePlan`).
+struct Part<'a> {
+    label: String,
+    b_value: Option<f64>,
+    slices: Vec<(usize, &'a ImageRecord)>,
+    four_d: bool,
+    stack: String,
+}
 
 /// Split position groups of `n` images each into `n` stacks by b-value, echo, time index,
 /// acquisition time or, failing all, by frame / instance order.
@@ -528,13 +555,28 @@ fn split_parts<'a>(
                 None
             };
             // Echoes are files of their own; b-values and time points one 4D file.
-            parts.push((label, b, slices, prefix != "e"));
+            parts.push(Part {
+                label,
+                b_value: b,
+                slices,
+                four_d: prefix != "e",
+                stack: String::new(),
+            });
         }
         return Ok(parts);
     }
     // Fall back on the order of instance number, then frame, within each position.
+    if let Some(parts) = split_echoes_then_volumes(groups, n)? {
+        return Ok(parts);
+    }
     let mut parts: Vec<Part<'a>> = (0..n)
-        .map(|i| (format!("v{}", i + 1), None, Vec::new(), true))
+        .map(|i| Part {
+            label: format!("v{}", i + 1),
+            b_value: None,
+            slices: Vec::new(),
+            four_d: true,
+            stack: String::new(),
+        })
         .collect();
     for g in groups {
         let mut g = g.clone();
@@ -551,10 +593,77 @@ fn split_parts<'a>(
             ));
         }
         for (i, s) in g.into_iter().enumerate() {
-            parts[i].2.push(s);
+            parts[i].slices.push(s);
         }
     }
     Ok(parts)
+}
+
+/// Several echoes at each position, each of them repeated (a multi-echo time series): split by
+/// echo (EchoNumbers, else EchoTime), then each echo's images as `split_parts` splits them, so
+/// that each echo is a 4D file of its own (dcm2niix's `_e1`, `_e2`). None when the echoes do
+/// not split every position evenly, or an echo's images do not split.
+fn split_echoes_then_volumes<'a>(
+    groups: &[Vec<(usize, &'a ImageRecord)>],
+    n: usize,
+) -> Result<Option<Vec<Part<'a>>>, String> {
+    type KeyFn = fn(&ImageRecord) -> Option<String>;
+    let keys: [(KeyFn, bool); 2] = [
+        (|r| r.echo_number.map(|e| e.to_string()), false),
+        (|r| r.echo_time.map(|t| format!("{t}")), true),
+    ];
+    for (key, by_index) in keys {
+        let Some(mut echoes) = groups[0]
+            .iter()
+            .map(|(_, r)| key(r))
+            .collect::<Option<Vec<String>>>()
+        else {
+            continue;
+        };
+        echoes.sort_by(|a, b| match (a.parse::<f64>(), b.parse::<f64>()) {
+            (Ok(x), Ok(y)) => x.total_cmp(&y),
+            _ => a.cmp(b),
+        });
+        echoes.dedup();
+        let e = echoes.len();
+        if e < 2 || e >= n || n % e != 0 {
+            continue;
+        }
+        let of_echo = |g: &Vec<(usize, &'a ImageRecord)>, k: &str| {
+            g.iter()
+                .filter(|(_, r)| key(r).as_deref() == Some(k))
+                .copied()
+                .collect::<Vec<_>>()
+        };
+        if !groups
+            .iter()
+            .all(|g| echoes.iter().all(|k| of_echo(g, k).len() == n / e))
+        {
+            continue;
+        }
+        let mut parts = Vec::with_capacity(n * groups.len());
+        for (idx, k) in echoes.iter().enumerate() {
+            let sub: Vec<Vec<(usize, &'a ImageRecord)>> =
+                groups.iter().map(|g| of_echo(g, k)).collect();
+            let name = if by_index {
+                format!("e{}", idx + 1)
+            } else {
+                format!("e{k}")
+            };
+            let Ok(split) = split_parts(&sub, n / e) else {
+                return Ok(None);
+            };
+            for part in split {
+                parts.push(Part {
+                    label: joined_label(&name, &part.label),
+                    stack: joined_label(&name, &part.stack),
+                    ..part
+                });
+            }
+        }
+        return Ok(Some(parts));
+    }
+    Ok(None)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -650,5 +759,6 @@ fn plan_stack(
         columns: columns as usize,
         placed: true,
         four_d: false,
+        stack: String::new(),
     })
 }

@@ -75,8 +75,10 @@ pub struct SeriesVolume {
     pub series_uid: String,
     /// False for images without ImageOrientationPatient (see `VolumePlan::placed`).
     pub placed: bool,
-    /// Written with its siblings as one 4D file (see `VolumePlan::four_d`).
+    /// Written with its siblings of the same `stack` as one 4D file (see `VolumePlan::four_d`).
     pub four_d: bool,
+    /// The 4D file it joins (see `VolumePlan::stack`).
+    pub stack: String,
     /// Colour images (SamplesPerPixel 3, 8 bits a sample): each voxel holds its red, green and
     /// blue samples packed as one whole number, `r·2¹⁶ + g·2⁸ + b` (exact in f32, below 2²⁴).
     pub rgb: bool,
@@ -272,6 +274,7 @@ fn load_planned(
             series_uid: series.series_uid.clone(),
             placed: plan.placed,
             four_d: plan.four_d,
+            stack: plan.stack,
             rgb,
         })
         .collect())
