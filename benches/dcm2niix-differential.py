@@ -19,15 +19,15 @@ Each case is one series written with pydicom from random parameters:
 dcm2niix reads a compressed series decompressed by pydicom (see uncompressed_copy); ancilla the
 series as written. Both write uncompressed NIfTI. Every dcm2niix volume must have an ancilla
 volume of the same shape with the same values (after scl_slope and scl_inter; to 1e-3, or to
-1e-4 of the largest value), sform and qform (to 1e-3), and every ancilla volume
+1e-4 of the largest value, 1e-3 for Philips: see main), sform and qform (to 1e-3), and every ancilla volume
 must have a dcm2niix volume of its shape.
 
 Not generated, where ancilla departs from dcm2niix by design or dcm2niix is wrong: gantry tilt
 and missing slices (refused by ancilla); an enhanced MR file of one slice and several echoes
-(dcm2niix stacks the echoes as slices); a Philips MR series whose rescale differs per file
+or b-values (dcm2niix stacks them as slices); a Philips MR series whose rescale differs per file
 (dcm2niix's values are then neither the display nor the floating-point ones); a three-plane
 series whose InstanceNumbers do not follow the slice positions (dcm2niix stacks each plane in
-InstanceNumber order, its slices then out of place).
+InstanceNumber order, its slices then out of place), and likewise a classic diffusion series.
 Also generated: Philips MR with its private MR Scale Slope (values are Philips' floating-point
 values, dcm2niix's default) and three-plane localizers (one series, three orientations).
 
@@ -98,6 +98,24 @@ def orientation(rng):
     return kind, row, col
 
 
+def unit(rng):
+    v = np.array([rng.gauss(0, 1) for _ in range(3)])
+    return [round(float(x), 6) for x in v / np.linalg.norm(v)]
+
+
+def diffusion_item(p, v):
+    """The MR Diffusion item of image set v (b-value, directionality, direction)."""
+    item = Dataset()
+    b = p["bvalues"][v]
+    item.DiffusionBValue = float(b)
+    item.DiffusionDirectionality = "DIRECTIONAL" if b else "NONE"
+    if b:
+        g = Dataset()
+        g.DiffusionGradientOrientation = p["directions"][v]
+        item.DiffusionGradientDirectionSequence = [g]
+    return item
+
+
 def params(rng):
     p = {}
     p["storage"] = rng.choice(["MR", "CT", "PT", "EMR"])
@@ -123,10 +141,23 @@ def params(rng):
     if p["storage"] == "MR" and rng.random() < 0.2:
         # two echoes, or magnitude and phase images, each at two time points: a 4D file each
         p["repeats"], p["repeat_kind"] = 4, rng.choice(["echo×time", "phase×time"])
+    if p["storage"] in ("MR", "EMR") and rng.random() < 0.2:
+        # diffusion: b = 0, then b-values with random directions (one b-value repeated or not)
+        p["repeat_kind"] = "dwi"
+        p["bvalues"] = [0] + rng.choice([[1000, 1000, 1000], [500, 1000], [800] * 6])
+        if rng.random() < 0.4:  # acquired in another order: b = 0 last (as Philips), or mixed
+            p["bvalues"] = rng.choice([p["bvalues"][1:] + [0], [1000, 0, 500], [500, 0, 1000]])
+        # dcm2niix takes a classic DWI's volume order from InstanceNumber (no volume number):
+        # shuffled across positions, its slices are out of place
+        if p["instance_order"] == "random":
+            p["instance_order"] = "position"
+        p["repeats"] = len(p["bvalues"])
+        p["directions"] = [unit(rng) for _ in p["bvalues"]]
     p["frame_order"] = rng.choice(["instance", "shuffled"])
-    if p["storage"] == "EMR" and p["slices"] == 1 and p["repeat_kind"] == "echo":
-        # dcm2niix stacks such echoes as slices 1 slice-thickness apart ("Unable to determine
-        # slice direction"); ancilla writes one volume per echo, as dcm2niix does for classic MR
+    if p["storage"] == "EMR" and p["slices"] == 1 and p["repeat_kind"] in ("echo", "dwi"):
+        # dcm2niix stacks such echoes or b-values as slices 1 slice-thickness apart ("Unable to
+        # determine slice direction"); ancilla writes one volume per echo, or a 4D file of
+        # one-slice volumes, as dcm2niix does for classic MR
         p["slices"] = 2
     p["vendor"], p["planes"] = "SYNTHETIC", 1
     if p["storage"] == "MR" and rng.random() < 0.25:
@@ -261,6 +292,8 @@ def write_enhanced(rng, p, folder, uids, positions, arr, scales, order, iop, spa
         pointers.append((0x00209128, 0x00209111))
     elif p["repeat_kind"] == "echo":
         pointers.append((0x00189082, 0x00189114))
+    elif p["repeat_kind"] == "dwi":
+        pointers.append((0x00189087, 0x00189117))
     index = []
     for pointer, group in pointers:
         item = Dataset()
@@ -288,6 +321,8 @@ def write_enhanced(rng, p, folder, uids, positions, arr, scales, order, iop, spa
             echo = Dataset()
             echo.EffectiveEchoTime = 10.0 * (v + 1)
             f.MREchoSequence = [echo]
+        elif p["repeat_kind"] == "dwi":
+            f.MRDiffusionSequence = [diffusion_item(p, v)]
         if scales[k] is not None and p["rescale"] == "varies":
             pv = Dataset()
             pv.RescaleSlope, pv.RescaleIntercept = ds_str(scales[k][0]), ds_str(scales[k][1])
@@ -341,6 +376,13 @@ def write_series(rng, p, folder):
         elif p["repeat_kind"] == "time":
             ds.TemporalPositionIdentifier, ds.AcquisitionNumber = v + 1, v + 1
             ds.AcquisitionTime = f"1200{v * 2:02d}"
+        elif p["repeat_kind"] == "dwi":
+            item = diffusion_item(p, v)
+            ds.DiffusionBValue = item.DiffusionBValue
+            ds.DiffusionDirectionality = item.DiffusionDirectionality
+            if "DiffusionGradientDirectionSequence" in item:
+                ds.DiffusionGradientOrientation = p["directions"][v]
+            ds.ScanningSequence, ds.SequenceVariant = "EP", "SK"
         elif p["repeat_kind"] in ("echo×time", "phase×time"):
             inner, t = v % 2, v // 2
             ds.TemporalPositionIdentifier, ds.AcquisitionNumber = t + 1, t + 1
@@ -391,16 +433,15 @@ def load(root):
     return out
 
 
-def compare(a_dir, d_dir):
+def compare(a_dir, d_dir, relative):
     """Problems: each dcm2niix volume without an ancilla volume of equal shape and values."""
     a, d = load(a_dir), load(d_dir)
     if not d:
         return ["dcm2niix wrote nothing"]
     problems = []
     for dn, (dv, ds_, dq) in d.items():
-        # values to 1e-3, or to 1e-4 of the largest value: dcm2niix computes Philips' scale
-        # (1 / MR Scale Slope, RI / (RS × SS)) in float32 steps: up to 3e-5 of the range off
-        tolerance = max(1e-3, 1e-4 * float(np.max(np.abs(dv)))) if dv.size else 1e-3
+        # values to 1e-3, or to `relative` of the largest value
+        tolerance = max(1e-3, relative * float(np.max(np.abs(dv)))) if dv.size else 1e-3
         best = None
         for an, (av, as_, aq) in a.items():
             if av.shape != dv.shape:
@@ -416,9 +457,30 @@ def compare(a_dir, d_dir):
         elif max(best[1]) > 1:
             problems.append(f"{dn} {dv.shape} vs {best[0]}: values {best[2]:.4g} apart, "
                             f"sform {best[1][1] * 1e-3:.3g}, qform {best[1][2] * 1e-3:.3g}")
+        if best is not None:
+            problems += compare_diffusion(os.path.join(a_dir, best[0]), os.path.join(d_dir, dn))
     for an, (av, _s, _q) in a.items():
         if not any(v[0].shape == av.shape for v in d.values()):
             problems.append(f"ancilla's {an} {av.shape}: no dcm2niix volume of that shape")
+    return problems
+
+
+def compare_diffusion(a_nii, d_nii):
+    """Problems: FSL's .bval and .bvec beside dcm2niix's file, missing or different beside
+    ancilla's (b-values to 0.5, directions to 1e-3)."""
+    problems = []
+    for ext, tol in (("bval", 0.5), ("bvec", 1e-3)):
+        d_path, a_path = d_nii[:-4] + "." + ext, a_nii[:-4] + "." + ext
+        if not os.path.exists(d_path):
+            if os.path.exists(a_path):
+                problems.append(f"{os.path.basename(a_path)}: dcm2niix writes none")
+            continue
+        if not os.path.exists(a_path):
+            problems.append(f"{os.path.basename(d_path)}: ancilla writes none")
+            continue
+        dv, av = np.loadtxt(d_path, ndmin=2), np.loadtxt(a_path, ndmin=2)
+        if dv.shape != av.shape or np.max(np.abs(dv - av)) > tol:
+            problems.append(f"{os.path.basename(d_path)}: {dv.tolist()} vs ancilla's {av.tolist()}")
     return problems
 
 
@@ -457,7 +519,10 @@ def main():
             os.makedirs(f"{case}/d")
             subprocess.run([DCM2NIIX, "-o", f"{case}/d", "-f", "%s_%d", "-z", "n",
                             uncompressed_copy(case, p)], capture_output=True, text=True)
-            problems = compare(f"{case}/a", f"{case}/d")
+            # dcm2niix computes Philips' scale (1 / MR Scale Slope, RI / (RS × SS)) in float32
+            # steps: up to 1.5e-4 of the range from the exact value (ancilla: float32 rounding)
+            relative = 1e-3 if p["vendor"] == "Philips" else 1e-4
+            problems = compare(f"{case}/a", f"{case}/d", relative)
             if ra.returncode != 0 and not glob.glob(f"{case}/a/**/*.nii", recursive=True):
                 problems.append("ancilla: " + (ra.stderr.strip().splitlines() or ["?"])[-1])
             if problems:

@@ -1904,6 +1904,45 @@ fn repeated_components_and_echoes_are_a_4d_file_each() {
     }
 }
 
+/// A diffusion series keeps the order its b-values were acquired in (InstanceNumber), as
+/// dcm2niix v1.0.20260724 writes the same headers (built with pydicom): .bval `1000 500 0`,
+/// .bvec `1 0 0 / 0 -1 0 / 0 0 0` (rows), volumes in instance order. A Philips DWI may end with
+/// its b = 0. Regression: ancilla sorted the volumes by b-value (`0 500 1000`).
+#[test]
+fn diffusion_volumes_keep_their_acquisition_order() {
+    use dicom_core::{Tag, VR};
+    let b = |b: &str, g: &str| -> Vec<Extra> {
+        vec![
+            (Tag(0x0018, 0x9087), VR::FD, b.to_string()),
+            (Tag(0x0018, 0x9089), VR::FD, g.to_string()),
+        ]
+    };
+    let volumes = vec![b("1000", "1\\0\\0"), b("500", "0\\1\\0"), b("0", "0\\0\\0")];
+    let (_dir, nii) = convert_volumes("1.2.3.95", &volumes);
+    assert_eq!(nii.len(), 1, "{nii:?}");
+    let numbers = |ext: &str| -> Vec<Vec<f64>> {
+        std::fs::read_to_string(nii[0].with_extension(ext))
+            .unwrap()
+            .lines()
+            .map(|l| l.split_whitespace().map(|x| x.parse().unwrap()).collect())
+            .collect()
+    };
+    assert_eq!(numbers("bval"), vec![vec![1000.0, 500.0, 0.0]]);
+    let bvec = numbers("bvec");
+    let expected = [[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, 0.0]];
+    for (row, want) in bvec.iter().zip(expected) {
+        for (x, w) in row.iter().zip(want) {
+            assert!((x - w).abs() < 1e-6, "bvec {bvec:?}");
+        }
+    }
+    let v = voxels(&nii[0]);
+    for t in 0..3 {
+        for k in 0..3 {
+            assert_eq!(image_number(&v, k, t), (3 * t + k) as f32, "k {k} t {t}");
+        }
+    }
+}
+
 /// A three-plane series (a localizer) with one plane imaged twice at its positions: that plane
 /// is one 4D file, the other a 3D file, each named after its first InstanceNumber, as dcm2niix
 /// v1.0.20260724 writes the same headers (built with pydicom: `_i00001` 4D, `_i00007` 3D).
@@ -3596,6 +3635,89 @@ fn enhanced_magnitude_and_phase_frames_are_separate_volumes() {
     assert_eq!(file_names(&nii), ["003_mr_mr.nii", "003_mr_mr_ph.nii"]);
     assert_voxels_at_their_dicom_pixels(&nii[0], &frames[..3], "magnitude");
     assert_voxels_at_their_dicom_pixels(&nii[1], &frames[3..], "phase");
+}
+
+/// The volumes of an enhanced DWI whose frames are stored out of order, b = 0 and two b = 800
+/// directions at each of two positions, are in the order of the frames' DimensionIndexValues:
+/// .bval `0 800 800`. dcm2niix v1.0.20260724 orders such files so (the enhanced DWI files with
+/// shuffled frames and a DimensionIndexSequence of benches/dcm2niix-differential.py: its .bval
+/// follows the dimension index, not the file order; these bare headers, without a maker, it
+/// reads as Philips and splits oddly).
+/// Regression: ancilla took the frames of a position in file order (`800 800 0` here), each
+/// .bval entry still with its own volume.
+#[test]
+fn enhanced_dwi_volumes_follow_the_dimension_index() {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_dictionary_std::tags;
+    use dicom_object::InMemDicomObject;
+    let (item, text) = (sq_item, text_element);
+    let directions = [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]];
+    let b_values = [0.0, 800.0, 800.0];
+    // (position, volume) of each frame in file order.
+    let stored = [(1, 2), (0, 1), (1, 0), (0, 2), (0, 0), (1, 1)];
+    let mut frames = Vec::new();
+    let mut groups = Vec::new();
+    for (pos, vol) in stored {
+        let z = 3.0 * pos as f64;
+        let mut s = Slice::new("1.2.3.96", [-10.0, -20.0, z], values(10 * vol + pos));
+        s.instance = 1;
+        let mut position = InMemDicomObject::new_empty();
+        position.put(text(
+            tags::IMAGE_POSITION_PATIENT,
+            VR::DS,
+            &format!("-10\\-20\\{z}"),
+        ));
+        let mut content = InMemDicomObject::new_empty();
+        content.put(DataElement::new(
+            tags::DIMENSION_INDEX_VALUES,
+            VR::UL,
+            PrimitiveValue::U32(vec![1, pos as u32 + 1, vol as u32 + 1].into()),
+        ));
+        let mut diffusion = InMemDicomObject::new_empty();
+        diffusion.put(DataElement::new(
+            tags::DIFFUSION_B_VALUE,
+            VR::FD,
+            PrimitiveValue::F64(vec![b_values[vol as usize]].into()),
+        ));
+        if vol > 0 {
+            diffusion.put(text(tags::DIFFUSION_DIRECTIONALITY, VR::CS, "DIRECTIONAL"));
+            let mut direction = InMemDicomObject::new_empty();
+            direction.put(DataElement::new(
+                tags::DIFFUSION_GRADIENT_ORIENTATION,
+                VR::FD,
+                PrimitiveValue::F64(directions[vol as usize].to_vec().into()),
+            ));
+            diffusion.put(item(tags::DIFFUSION_GRADIENT_DIRECTION_SEQUENCE, direction));
+        } else {
+            diffusion.put(text(tags::DIFFUSION_DIRECTIONALITY, VR::CS, "NONE"));
+        }
+        let mut group = InMemDicomObject::new_empty();
+        group.put(item(tags::PLANE_POSITION_SEQUENCE, position));
+        group.put(item(tags::FRAME_CONTENT_SEQUENCE, content));
+        group.put(item(tags::MR_DIFFUSION_SEQUENCE, diffusion));
+        groups.push(group);
+        frames.push(s);
+    }
+    let obj = enhanced_mr(&frames[0], "1.2.3.96.1", groups);
+    let (_dir, nii) = convert_multiframe(obj, &frames, "dwi");
+    assert_eq!(nii.len(), 1, "{nii:?}");
+    let bval = std::fs::read_to_string(nii[0].with_extension("bval")).unwrap();
+    assert_eq!(
+        bval.split_whitespace().collect::<Vec<_>>(),
+        ["0", "800", "800"]
+    );
+    let v = voxels(&nii[0]);
+    for vol in 0..3 {
+        for pos in 0..2 {
+            // values(seed)'s first pixel is seed × 100
+            let want = (100 * (10 * vol + pos)) as f32;
+            let got = v.slice(ndarray::s![.., .., pos, vol]);
+            assert!(
+                got.iter().any(|x| *x == want),
+                "volume {vol} position {pos}"
+            );
+        }
+    }
 }
 
 /// Files without SeriesInstanceUID and StudyInstanceUID (anonymisers strip them; nibabel's

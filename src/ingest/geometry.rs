@@ -527,6 +527,16 @@ fn split_parts<'a>(
             (Ok(x), Ok(y)) => x.total_cmp(&y),
             _ => a.cmp(b),
         });
+        if prefix == "b" {
+            // b-values in the order they were acquired (dcm2niix's volume order: a Philips DWI
+            // may end with its b = 0), not by value.
+            keys.sort_by_key(|k| {
+                groups[0]
+                    .iter()
+                    .find(|(_, r)| key(r).as_deref() == Some(k.as_str()))
+                    .map(|&(fi, r)| acquisition_order(fi, r))
+            });
+        }
         let mut parts = Vec::with_capacity(n);
         for (idx, k) in keys.iter().enumerate() {
             let mut slices = Vec::with_capacity(groups.len());
@@ -580,7 +590,7 @@ fn split_parts<'a>(
         .collect();
     for g in groups {
         let mut g = g.clone();
-        g.sort_by_key(|(f, r)| (r.instance_number.unwrap_or(0), *f, r.frame));
+        g.sort_by_key(|&(f, r)| acquisition_order(f, r));
         if g.iter().all(|(_, r)| r.instance_number.is_none())
             && g.iter()
                 .map(|(f, _)| f)
@@ -597,6 +607,17 @@ fn split_parts<'a>(
         }
     }
     Ok(parts)
+}
+
+/// The order images of one position were acquired in, as dcm2niix takes it: InstanceNumber,
+/// then an enhanced file's DimensionIndexValues, then file and frame.
+fn acquisition_order(file: usize, r: &ImageRecord) -> (i64, Vec<u32>, usize, u32) {
+    (
+        r.instance_number.unwrap_or(0),
+        r.dimension_index.clone(),
+        file,
+        r.frame,
+    )
 }
 
 /// Several echoes at each position, each of them repeated (a multi-echo time series): split by

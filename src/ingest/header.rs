@@ -261,6 +261,9 @@ pub struct ImageRecord {
     /// `slope` and `intercept` give Philips' floating-point values, not its display values
     /// (`philips_float_scaling`): the sidecar then names RS, RI and SS.
     pub philips_float: bool,
+    /// DimensionIndexValues (0020,9157) of an enhanced file's frame (empty otherwise): dcm2niix
+    /// orders the frames of one position by them.
+    pub dimension_index: Vec<u32>,
     /// Siemens XA's TimeAfterStart (0021,xx04 of "SIEMENS MR SDI 02", usually (0021,1104);
     /// seconds from the acquisition's start): the file's, or the first one in the frame's
     /// per-frame item of an enhanced file (dcm2niix's XA slice times, `convert::xa_timing`).
@@ -284,6 +287,7 @@ const MR_ECHO_SEQ: Tag = Tag(0x0018, 0x9114);
 const MR_TIMING_SEQ: Tag = Tag(0x0018, 0x9112);
 const EFFECTIVE_ECHO_TIME: Tag = Tag(0x0018, 0x9082);
 const TEMPORAL_POSITION_INDEX: Tag = Tag(0x0020, 0x9128);
+const DIMENSION_INDEX_VALUES: Tag = Tag(0x0020, 0x9157);
 const GE_B_VALUE: Tag = Tag(0x0043, 0x1039);
 const PHILIPS_B_VALUE: Tag = Tag(0x2001, 0x1003);
 
@@ -1302,6 +1306,7 @@ fn stored_scaling_records(obj: &InMemDicomObject, frames: u32) -> Vec<ImageRecor
         // Set by `philips_float_scaling`.
         philips_float: false,
         time_after_start: time_after_start(obj),
+        dimension_index: Vec::new(),
     };
     let per_frame = obj
         .get(PER_FRAME)
@@ -1485,6 +1490,9 @@ fn apply_groups(r: &mut ImageRecord, g: &InMemDicomObject) {
     if let Some(fc) = first_item(g, FRAME_CONTENT_SEQ) {
         if let Some(t) = int_of(fc, TEMPORAL_POSITION_INDEX) {
             r.temporal_index = Some(t);
+        }
+        if let Some(v) = value_of(fc, DIMENSION_INDEX_VALUES).and_then(|v| v.to_multi_int().ok()) {
+            r.dimension_index = v;
         }
     }
     if let Some(c) = first_item(g, tags::MR_IMAGE_FRAME_TYPE_SEQUENCE)
