@@ -9,7 +9,8 @@ Each case is one series written with pydicom from random parameters:
   along the normal, file names and InstanceNumbers shuffled;
 - pixels: 8, 16 (all or 12 bits stored, signed or not) and 32-bit samples;
 - rescale: none, one slope and intercept, or a slope that varies per slice;
-- storage: classic single-frame (MR, CT, PT) or enhanced multi-frame MR (per-frame positions);
+- storage: classic single-frame (MR, CT, PT) or enhanced multi-frame MR, CT or PET (per-frame
+  positions);
   classic series with 2-3 images at each position (echoes, or time points) or 4 (two echoes, or
   magnitude and phase, at two time points each); three-plane localizers; MONOCHROME1 and
   RGB (interleaved or by plane) besides MONOCHROME2;
@@ -67,6 +68,8 @@ BIN = os.environ.get("ANCILLA_BIN", os.path.join(ROOT, "target/release/ancilla")
 DCM2NIIX = os.environ.get("DCM2NIIX", "dcm2niix")
 CLASSES = {"MR": "1.2.840.10008.5.1.4.1.1.4", "CT": "1.2.840.10008.5.1.4.1.1.2",
            "PT": "1.2.840.10008.5.1.4.1.1.128", "EMR": "1.2.840.10008.5.1.4.1.1.4.1"}
+ENHANCED = {"MR": "1.2.840.10008.5.1.4.1.1.4.1", "CT": "1.2.840.10008.5.1.4.1.1.2.1",
+            "PT": "1.2.840.10008.5.1.4.1.1.130"}
 
 
 def ds_str(x):
@@ -154,6 +157,12 @@ def params(rng):
         p["repeats"] = len(p["bvalues"])
         p["directions"] = [unit(rng) for _ in p["bvalues"]]
     p["frame_order"] = rng.choice(["instance", "shuffled"])
+    # an enhanced file is MR, or (a third of them) CT or PET, with time points if repeated
+    p["emod"] = "MR"
+    if p["storage"] == "EMR" and rng.random() < 0.33:
+        p["emod"] = rng.choice(["CT", "PT"])
+        if p["repeat_kind"] not in (None, "time"):
+            p["repeats"], p["repeat_kind"] = 1, None
     if p["storage"] == "EMR" and p["slices"] == 1 and p["repeat_kind"] in ("echo", "dwi"):
         # dcm2niix stacks such echoes or b-values as slices 1 slice-thickness apart ("Unable to
         # determine slice direction"); ancilla writes one volume per echo, or a 4D file of
@@ -271,10 +280,11 @@ def save(ds, path, syntax):
 
 
 def write_enhanced(rng, p, folder, uids, positions, arr, scales, order, iop, spacing):
-    """One enhanced MR file: frames in instance order (stack positions, then repeats), with
-    per-frame positions, optional per-frame rescale and a dimension index."""
-    ds = base(p, "MR", CLASSES["EMR"], generate_uid(), *uids)
-    ds.ImageType = ["ORIGINAL", "PRIMARY", "M", "NONE"]
+    """One enhanced MR, CT or PET file: frames in instance order (stack positions, then
+    repeats), with per-frame positions, optional per-frame rescale and a dimension index."""
+    ds = base(p, p["emod"], ENHANCED[p["emod"]], generate_uid(), *uids)
+    ds.ImageType = (["ORIGINAL", "PRIMARY", "M", "NONE"] if p["emod"] == "MR"
+                    else ["ORIGINAL", "PRIMARY", "AXIAL", "NONE"])
     shared = Dataset()
     pm = Dataset()
     pm.PixelSpacing, pm.SliceThickness = spacing, ds_str(abs(p["step"]))
@@ -485,7 +495,7 @@ def compare_diffusion(a_nii, d_nii):
 
 
 def describe(p):
-    return (f"{p['storage']} {p['rows']}x{p['cols']}x{p['slices']} {p['kind']} step {p['step']} "
+    return (f"{p['storage']}{'' if p['emod'] == 'MR' else '-' + p['emod']} {p['rows']}x{p['cols']}x{p['slices']} {p['kind']} step {p['step']} "
             f"bits {p['bits']} rescale {p['rescale']} {UID(p['syntax']).name} "
             f"order {p['instance_order']} {p['photometric']} repeats {p['repeats']} "
             f"{p['repeat_kind']} {p['vendor']} planes {p['planes']}")
@@ -500,7 +510,7 @@ def main():
     try:
         for i in range(cases):
             p = params(rng)
-            for key in ("storage", "kind", "bits", "rescale", "syntax", "photometric",
+            for key in ("storage", "emod", "kind", "bits", "rescale", "syntax", "photometric",
                         "repeat_kind", "vendor", "planes"):
                 name = UID(p[key]).name if key == "syntax" else str(p[key])
                 tally.setdefault(key, {}).setdefault(name, 0)
