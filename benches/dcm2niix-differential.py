@@ -21,7 +21,8 @@ dcm2niix reads a compressed series decompressed by pydicom (see uncompressed_cop
 series as written. Both write uncompressed NIfTI. Every dcm2niix volume must have an ancilla
 volume of the same shape with the same values (after scl_slope and scl_inter; to 1e-3, or to
 1e-4 of the largest value, 1e-3 for Philips: see main), sform and qform (to 1e-3), and every ancilla volume
-must have a dcm2niix volume of its shape.
+must have a dcm2niix volume of its shape; beside each, the same .bval and .bvec, and the same
+sidecar values for SIDECAR_KEYS.
 
 Not generated, where ancilla departs from dcm2niix by design or dcm2niix is wrong: gantry tilt
 and missing slices (refused by ancilla); an enhanced MR file of one slice and several echoes
@@ -38,6 +39,7 @@ a release build (ANCILLA_BIN, default target/release/ancilla; DCM2NIIX, default 
 A case that differs is kept as ./differential-N/ (its DICOM files and both outputs).
 """
 import glob
+import json
 import math
 import os
 import random
@@ -468,10 +470,39 @@ def compare(a_dir, d_dir, relative):
             problems.append(f"{dn} {dv.shape} vs {best[0]}: values {best[2]:.4g} apart, "
                             f"sform {best[1][1] * 1e-3:.3g}, qform {best[1][2] * 1e-3:.3g}")
         if best is not None:
-            problems += compare_diffusion(os.path.join(a_dir, best[0]), os.path.join(d_dir, dn))
+            a_nii, d_nii = os.path.join(a_dir, best[0]), os.path.join(d_dir, dn)
+            problems += compare_diffusion(a_nii, d_nii) + compare_sidecar(a_nii, d_nii)
     for an, (av, _s, _q) in a.items():
         if not any(v[0].shape == av.shape for v in d.values()):
             problems.append(f"ancilla's {an} {av.shape}: no dcm2niix volume of that shape")
+    return problems
+
+
+# Sidecar keys compared: both tools write each from the same attributes. (Not compared: keys
+# ancilla leaves out on purpose, free text and times of day; ImageType, to which dcm2niix adds no
+# MAGNITUDE in an enhanced multi-echo file though it does in others; RepetitionTime, which
+# dcm2niix writes for a PET time series without frame durations and ancilla for none.)
+SIDECAR_KEYS = ("EchoTime", "EchoNumber", "SliceThickness", "MagneticFieldStrength",
+                "ImageOrientationPatientDICOM", "Modality")
+
+
+def compare_sidecar(a_nii, d_nii):
+    """Problems: a key of SIDECAR_KEYS in one sidecar and not the other, or different."""
+    try:
+        with open(d_nii[:-4] + ".json") as f:
+            d = json.load(f)
+        with open(a_nii[:-4] + ".json") as f:
+            a = json.load(f)
+    except OSError as e:
+        return [f"sidecar: {e}"]
+    problems = []
+    for key in SIDECAR_KEYS:
+        dv, av = d.get(key), a.get(key)
+        same = dv == av or (dv is not None and av is not None
+                            and np.allclose(np.asarray(dv, float), np.asarray(av, float),
+                                            rtol=1e-6, atol=1e-9))
+        if not same:
+            problems.append(f"{os.path.basename(d_nii)[:-4]}.json {key}: {dv} vs ancilla's {av}")
     return problems
 
 

@@ -3720,6 +3720,57 @@ fn enhanced_dwi_volumes_follow_the_dimension_index() {
     }
 }
 
+/// The echoes of an enhanced MR file (two frames' EffectiveEchoTime 5 and 10 ms at each of two
+/// positions, and a stray top-level EchoTime of 80 ms) are a file each whose sidecar names its
+/// echo, EchoNumber 1 and 2 in TE order, and its frames' echo time, 0.005 and 0.01 s — as
+/// dcm2niix v1.0.20260724 writes enhanced multi-echo files (benches/dcm2niix-differential.py's,
+/// which carry that top-level EchoTime). Regression: both sidecars said 0.08 s and no EchoNumber.
+#[test]
+fn enhanced_echoes_are_numbered_and_timed_by_their_frames() {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_dictionary_std::tags;
+    use dicom_object::InMemDicomObject;
+    let (item, text) = (sq_item, text_element);
+    let mut frames = Vec::new();
+    let mut groups = Vec::new();
+    for (echo, te) in [(0, 10.0), (1, 5.0)] {
+        for pos in 0..2 {
+            let z = 3.0 * pos as f64;
+            let mut s = Slice::new("1.2.3.97", [-10.0, -20.0, z], values(10 * echo + pos));
+            s.instance = 1;
+            let mut position = InMemDicomObject::new_empty();
+            position.put(text(
+                tags::IMAGE_POSITION_PATIENT,
+                VR::DS,
+                &format!("-10\\-20\\{z}"),
+            ));
+            let mut mr_echo = InMemDicomObject::new_empty();
+            mr_echo.put(DataElement::new(
+                tags::EFFECTIVE_ECHO_TIME,
+                VR::FD,
+                PrimitiveValue::from(te),
+            ));
+            let mut group = InMemDicomObject::new_empty();
+            group.put(item(tags::PLANE_POSITION_SEQUENCE, position));
+            group.put(item(tags::MR_ECHO_SEQUENCE, mr_echo));
+            groups.push(group);
+            frames.push(s);
+        }
+    }
+    let mut obj = enhanced_mr(&frames[0], "1.2.3.97.1", groups);
+    obj.put(text(tags::ECHO_TIME, VR::DS, "80"));
+    let (_dir, nii) = convert_multiframe(obj, &frames, "me");
+    assert_eq!(file_names(&nii), ["003_mr_mr_e1.nii", "003_mr_mr_e2.nii"]);
+    for (path, (number, te, echo)) in nii.iter().zip([(1, 0.005, 1), (2, 0.01, 0)]) {
+        let side: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path.with_extension("json")).unwrap())
+                .unwrap();
+        assert_eq!(side["EchoNumber"], number, "{side}");
+        assert_eq!(side["EchoTime"], te, "{side}");
+        assert_part_at_its_pixels(path, &frames, 2, |s| s.values[0] / 1000 == echo);
+    }
+}
+
 /// Files without SeriesInstanceUID and StudyInstanceUID (anonymisers strip them; nibabel's
 /// decimal_rescale.dcm has neither) are converted, as dcm2niix converts them: the files of one
 /// SeriesNumber make one series. They were rejected for the missing attribute.

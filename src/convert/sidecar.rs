@@ -295,7 +295,24 @@ pub(super) fn sidecar(
             .as_ref()
             .is_ok_and(|p| p.len() > 1 && p.iter().all(|v| v.label.starts_with('e')));
         if echo_split {
-            if let Some(n) = f64_of(&obj, tags::ECHO_NUMBERS).filter(|n| *n >= 1.0) {
+            // An enhanced file has no EchoNumbers: its echo's place in TE order (the label's
+            // number, `e2`), as dcm2niix numbers it. A classic series split by EchoTime alone
+            // gets none (neither from dcm2niix).
+            let enhanced = obj
+                .get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
+                .is_some();
+            let from_label = || {
+                let digits: String = plan?
+                    .label
+                    .strip_prefix('e')?
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                digits.parse::<f64>().ok()
+            };
+            let n =
+                f64_of(&obj, tags::ECHO_NUMBERS).or_else(|| enhanced.then(from_label).flatten());
+            if let Some(n) = n.filter(|n| *n >= 1.0) {
                 m.insert("EchoNumber".into(), json!(n as i64));
             }
         }
@@ -315,9 +332,10 @@ pub(super) fn sidecar(
         ];
         for (name, tag, scale) in nums {
             let value = match tag {
-                // An enhanced MR's echo time is its frame's EffectiveEchoTime (dcm2niix's TE too).
+                // An enhanced MR's echo time is its frame's EffectiveEchoTime (dcm2niix's TE too,
+                // over a top-level EchoTime: the later element in its stream wins).
                 tags::ECHO_TIME => {
-                    f64_of(&obj, tag).or_else(|| f64_of(&obj, tags::EFFECTIVE_ECHO_TIME))
+                    f64_of(&obj, tags::EFFECTIVE_ECHO_TIME).or_else(|| f64_of(&obj, tag))
                 }
                 tags::IMAGING_FREQUENCY => crate::ingest::header::imaging_frequency(&obj),
                 // GE's epiRT group delay is part of its repetition time.
