@@ -2426,6 +2426,24 @@ fn enhanced_mr(
     obj
 }
 
+/// A frame of an enhanced test file at (-10, -20, z), its pixels `values(seed)`: the slice, and
+/// its per-frame functional group holding its Plane Position item (callers add their own).
+fn enhanced_frame(series_uid: &str, z: f64, seed: i32) -> (Slice, dicom_object::InMemDicomObject) {
+    use dicom_dictionary_std::tags;
+    use dicom_object::InMemDicomObject;
+    let mut s = Slice::new(series_uid, [-10.0, -20.0, z], values(seed));
+    s.instance = 1;
+    let mut position = InMemDicomObject::new_empty();
+    position.put(text_element(
+        tags::IMAGE_POSITION_PATIENT,
+        dicom_core::VR::DS,
+        &format!("-10\\-20\\{z}"),
+    ));
+    let mut group = InMemDicomObject::new_empty();
+    group.put(sq_item(tags::PLANE_POSITION_SEQUENCE, position));
+    (s, group)
+}
+
 /// `obj` made a multi-frame file of `frames`' pixels (16 bits, in order), written to `path`.
 fn write_multiframe(
     mut obj: dicom_object::InMemDicomObject,
@@ -3658,15 +3676,7 @@ fn enhanced_dwi_volumes_follow_the_dimension_index() {
     let mut frames = Vec::new();
     let mut groups = Vec::new();
     for (pos, vol) in stored {
-        let z = 3.0 * pos as f64;
-        let mut s = Slice::new("1.2.3.96", [-10.0, -20.0, z], values(10 * vol + pos));
-        s.instance = 1;
-        let mut position = InMemDicomObject::new_empty();
-        position.put(text(
-            tags::IMAGE_POSITION_PATIENT,
-            VR::DS,
-            &format!("-10\\-20\\{z}"),
-        ));
+        let (s, mut group) = enhanced_frame("1.2.3.96", 3.0 * pos as f64, 10 * vol + pos);
         let mut content = InMemDicomObject::new_empty();
         content.put(DataElement::new(
             tags::DIMENSION_INDEX_VALUES,
@@ -3691,8 +3701,6 @@ fn enhanced_dwi_volumes_follow_the_dimension_index() {
         } else {
             diffusion.put(text(tags::DIFFUSION_DIRECTIONALITY, VR::CS, "NONE"));
         }
-        let mut group = InMemDicomObject::new_empty();
-        group.put(item(tags::PLANE_POSITION_SEQUENCE, position));
         group.put(item(tags::FRAME_CONTENT_SEQUENCE, content));
         group.put(item(tags::MR_DIFFUSION_SEQUENCE, diffusion));
         groups.push(group);
@@ -3735,23 +3743,13 @@ fn enhanced_echoes_are_numbered_and_timed_by_their_frames() {
     let mut groups = Vec::new();
     for (echo, te) in [(0, 10.0), (1, 5.0)] {
         for pos in 0..2 {
-            let z = 3.0 * pos as f64;
-            let mut s = Slice::new("1.2.3.97", [-10.0, -20.0, z], values(10 * echo + pos));
-            s.instance = 1;
-            let mut position = InMemDicomObject::new_empty();
-            position.put(text(
-                tags::IMAGE_POSITION_PATIENT,
-                VR::DS,
-                &format!("-10\\-20\\{z}"),
-            ));
+            let (s, mut group) = enhanced_frame("1.2.3.97", 3.0 * pos as f64, 10 * echo + pos);
             let mut mr_echo = InMemDicomObject::new_empty();
             mr_echo.put(DataElement::new(
                 tags::EFFECTIVE_ECHO_TIME,
                 VR::FD,
                 PrimitiveValue::from(te),
             ));
-            let mut group = InMemDicomObject::new_empty();
-            group.put(item(tags::PLANE_POSITION_SEQUENCE, position));
             group.put(item(tags::MR_ECHO_SEQUENCE, mr_echo));
             groups.push(group);
             frames.push(s);
