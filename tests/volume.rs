@@ -2426,18 +2426,22 @@ fn enhanced_mr(
     obj
 }
 
-/// A frame of an enhanced test file at (-10, -20, z), its pixels `values(seed)`: the slice, and
-/// its per-frame functional group holding its Plane Position item (callers add their own).
-fn enhanced_frame(series_uid: &str, z: f64, seed: i32) -> (Slice, dicom_object::InMemDicomObject) {
+/// A frame of an enhanced test file at `ipp`, its pixels `values(seed)`: the slice, and its
+/// per-frame functional group holding its Plane Position item (callers add their own).
+fn enhanced_frame(
+    series_uid: &str,
+    ipp: [f64; 3],
+    seed: i32,
+) -> (Slice, dicom_object::InMemDicomObject) {
     use dicom_dictionary_std::tags;
     use dicom_object::InMemDicomObject;
-    let mut s = Slice::new(series_uid, [-10.0, -20.0, z], values(seed));
+    let mut s = Slice::new(series_uid, ipp, values(seed));
     s.instance = 1;
     let mut position = InMemDicomObject::new_empty();
     position.put(text_element(
         tags::IMAGE_POSITION_PATIENT,
         dicom_core::VR::DS,
-        &format!("-10\\-20\\{z}"),
+        &format!("{}\\{}\\{}", ipp[0], ipp[1], ipp[2]),
     ));
     let mut group = InMemDicomObject::new_empty();
     group.put(sq_item(tags::PLANE_POSITION_SEQUENCE, position));
@@ -3676,7 +3680,8 @@ fn enhanced_dwi_volumes_follow_the_dimension_index() {
     let mut frames = Vec::new();
     let mut groups = Vec::new();
     for (pos, vol) in stored {
-        let (s, mut group) = enhanced_frame("1.2.3.96", 3.0 * pos as f64, 10 * vol + pos);
+        let (s, mut group) =
+            enhanced_frame("1.2.3.96", [-10.0, -20.0, 3.0 * pos as f64], 10 * vol + pos);
         let mut content = InMemDicomObject::new_empty();
         content.put(DataElement::new(
             tags::DIMENSION_INDEX_VALUES,
@@ -3743,7 +3748,11 @@ fn enhanced_echoes_are_numbered_and_timed_by_their_frames() {
     let mut groups = Vec::new();
     for (echo, te) in [(0, 10.0), (1, 5.0)] {
         for pos in 0..2 {
-            let (s, mut group) = enhanced_frame("1.2.3.97", 3.0 * pos as f64, 10 * echo + pos);
+            let (s, mut group) = enhanced_frame(
+                "1.2.3.97",
+                [-10.0, -20.0, 3.0 * pos as f64],
+                10 * echo + pos,
+            );
             let mut mr_echo = InMemDicomObject::new_empty();
             mr_echo.put(DataElement::new(
                 tags::EFFECTIVE_ECHO_TIME,
@@ -3767,6 +3776,68 @@ fn enhanced_echoes_are_numbered_and_timed_by_their_frames() {
         assert_eq!(side["EchoTime"], te, "{side}");
         assert_part_at_its_pixels(path, &frames, 2, |s| s.values[0] / 1000 == echo);
     }
+}
+
+/// An enhanced file of two stacks of different orientations (a localizer), the axial one imaged
+/// twice, is one 4D file of the axial plane and one 3D file of the sagittal one, named after
+/// their first InstanceNumber with a letter where it repeats (`i00001`, `i00001a`: every frame
+/// of the file is instance 1), each voxel at its DICOM pixel.
+/// dcm2niix v1.0.20260724 refuses such files ("slice orientation varies", its issue 894).
+/// Regression: both planes were named `i00001`, so the axial plane's volumes were written as
+/// 3D files beside the sagittal one (`i00001_v1`, `i00001_v2`).
+#[test]
+fn the_planes_of_an_enhanced_localizer_are_files_of_their_own() {
+    use dicom_core::VR;
+    use dicom_dictionary_std::tags;
+    use dicom_object::InMemDicomObject;
+    let axial = "1\\0\\0\\0\\1\\0";
+    let sagittal = "0\\1\\0\\0\\0\\-1";
+    // (orientation, position, seed): the axial plane twice at z = 0 and 3, then the sagittal
+    // plane at x = -10 and -7.
+    let stored = [
+        (axial, [-10.0, -20.0, 0.0], 0),
+        (axial, [-10.0, -20.0, 3.0], 1),
+        (axial, [-10.0, -20.0, 0.0], 10),
+        (axial, [-10.0, -20.0, 3.0], 11),
+        (sagittal, [-10.0, -20.0, 0.0], 20),
+        (sagittal, [-7.0, -20.0, 0.0], 21),
+    ];
+    let mut frames = Vec::new();
+    let mut groups = Vec::new();
+    for (iop, ipp, seed) in stored {
+        let (mut s, mut group) = enhanced_frame("1.2.3.98", ipp, seed);
+        s.iop = if iop == axial {
+            [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+        } else {
+            [0.0, 1.0, 0.0, 0.0, 0.0, -1.0]
+        };
+        let mut orientation = InMemDicomObject::new_empty();
+        orientation.put(text_element(tags::IMAGE_ORIENTATION_PATIENT, VR::DS, iop));
+        group.put(sq_item(tags::PLANE_ORIENTATION_SEQUENCE, orientation));
+        groups.push(group);
+        frames.push(s);
+    }
+    let obj = enhanced_mr(&frames[0], "1.2.3.98.1", groups);
+    let (_dir, nii) = convert_multiframe(obj, &frames, "survey");
+    assert_eq!(
+        file_names(&nii),
+        ["003_mr_mr_i00001.nii", "003_mr_mr_i00001a.nii"]
+    );
+    let dims: Vec<Vec<u16>> = nii
+        .iter()
+        .map(|p| nifti::NiftiHeader::from_file(p).unwrap().dim[..5].to_vec())
+        .collect();
+    assert_eq!(dims, vec![vec![4, 5, 4, 2, 2], vec![3, 5, 4, 2, 1]]);
+    let v = voxels(&nii[0]);
+    for (t, k, seed) in [(0, 0, 0), (0, 1, 1), (1, 0, 10), (1, 1, 11)] {
+        assert!(
+            v.slice(ndarray::s![.., .., k, t])
+                .iter()
+                .any(|x| *x == (100 * seed) as f32),
+            "volume {t} slice {k}"
+        );
+    }
+    assert_voxels_at_their_dicom_pixels(&nii[1], &frames[4..], "sagittal plane");
 }
 
 /// Files without SeriesInstanceUID and StudyInstanceUID (anonymisers strip them; nibabel's

@@ -361,11 +361,21 @@ fn plan_images(
     };
     planes.sort_by_key(|(_, members)| (first_instance(members).is_none(), first_instance(members)));
     let mut plans = Vec::new();
+    let mut names: Vec<String> = Vec::new();
     for (n, (_, members)) in planes.iter().enumerate() {
-        let name = match first_instance(members) {
+        let first = match first_instance(members) {
             Some(i) => format!("i{i:05}"),
             None => format!("o{}", n + 1),
         };
+        // Planes sharing their first InstanceNumber (the stacks of an enhanced file, all
+        // instance 1) get a letter, as dcm2niix's names that would collide (`i00001a`): the
+        // names keep their volumes, and their 4D files, apart.
+        let name = std::iter::once(first.clone())
+            .chain(('a'..='z').map(|c| format!("{first}{c}")))
+            .chain((1..).map(|k| format!("{first}_{k}")))
+            .find(|candidate| !names.contains(candidate))
+            .unwrap_or(first);
+        names.push(name.clone());
         for mut plan in plan_plane(members, rows, columns)
             .map_err(|e| format!("plane {name} of a series of several planes: {e}"))?
         {
