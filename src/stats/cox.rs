@@ -139,10 +139,20 @@ pub fn fit(times: &[f64], events: &[bool], x: &[f64], alpha: f64) -> Result<Cox,
             break;
         }
     }
-    if !converged || !beta.is_finite() || info.is_nan() || info <= 0.0 || beta.abs() * sd > 50.0 {
+    let se = (1.0 / info).sqrt();
+    // A monotone likelihood flattens out before the coefficient runs away: the information is
+    // then ~0 (an SE per SD of the covariate in the thousands or more, a hazard-ratio interval
+    // of e^±2000 per SD), whatever the coefficient reached.
+    let flat = se * sd > 1e3;
+    if !converged
+        || !beta.is_finite()
+        || info.is_nan()
+        || info <= 0.0
+        || beta.abs() * sd > 50.0
+        || flat
+    {
         return Err(CoxRefusal::NoConvergence);
     }
-    let se = (1.0 / info).sqrt();
     let z = norm_ppf(1.0 - alpha / 2.0);
     let lr_statistic = (2.0 * (ll - ll0)).max(0.0);
     let predicted: Vec<f64> = x.iter().map(|v| -(beta * (v - mean)).exp()).collect();
@@ -267,5 +277,18 @@ mod tests {
         let x: Vec<f64> = (1..=8).map(|v| -f64::from(v)).collect();
         let r = fit(&t, &[true; 8], &x, 0.05);
         assert_eq!(r, Err(CoxRefusal::NoConvergence));
+    }
+
+    /// Seven subjects where a higher value always fails first among those at risk (a tie at 3
+    /// included): the likelihood is monotone. Newton stopped at 38.4 (43.6 per SD, under the
+    /// runaway bound) with an SE of 8.5e7, and the fit was reported (Wald p 0.9999996, HR
+    /// 5e16); lifelines 0.30.3 reports 17.5 with an SE of 2722. Found by
+    /// benches/stats-differential.py.
+    #[test]
+    fn a_monotone_likelihood_that_stops_early_is_reported_not_fitted() {
+        let t = [0.5, 1.19, 2.93, 4.15, 8.89, 20.0, 44.4];
+        let e = [true, false, true, false, true, true, true];
+        let x = [4.0, 1.0, 3.0, 3.0, 3.0, 2.0, 1.0];
+        assert_eq!(fit(&t, &e, &x, 0.05), Err(CoxRefusal::NoConvergence));
     }
 }

@@ -125,11 +125,15 @@ fn bounds(s: f64, gw: f64, z: f64, method: CiMethod) -> (f64, f64) {
 }
 
 /// First timeline point where `curve` is at or below `q`; `None` if never (lifelines: inf).
+/// "At" allows for the rounding of the product: a curve that is exactly 0.5 in exact
+/// arithmetic (12 subjects, 6 events) can come out of it as 0.5000000000000001, and the median
+/// was then the next time. (R and SAS take the midpoint of a plateau exactly at `q`; lifelines,
+/// and ancilla, its first time.)
 pub fn qth_time(timeline: &[f64], curve: &[f64], q: f64) -> Option<f64> {
     timeline
         .iter()
         .zip(curve)
-        .find(|(_, &s)| s <= q)
+        .find(|(_, &s)| s <= q * (1.0 + 1e-12))
         .map(|(&t, _)| t)
 }
 
@@ -191,6 +195,31 @@ pub(crate) mod tests {
             .skip(1)
             .map(|l| l.split(',').map(|x| x.parse().unwrap()).collect())
             .collect()
+    }
+
+    /// Twelve subjects whose curve is exactly 0.5 from 3.8 to 5.4 months (7 at risk at 3.8,
+    /// one event): the median is 3.8, as lifelines 0.30.3 gives it (its curve there is
+    /// 0.49999999999999994; found by benches/stats-differential.py). Regression: ancilla's
+    /// product came out a hair above 0.5 and the median was 5.4.
+    #[test]
+    fn median_on_a_plateau_at_one_half_is_its_first_time() {
+        let rows = [
+            (46.1, true),
+            (2.5, true),
+            (5.4, true),
+            (31.7, false),
+            (1.9, true),
+            (3.8, true),
+            (24.7, false),
+            (0.9, true),
+            (0.9, true),
+            (12.1, false),
+            (27.7, false),
+            (1.6, true),
+        ];
+        let (times, events): (Vec<f64>, Vec<bool>) = rows.iter().copied().unzip();
+        let km = fit(&times, &events, CiMethod::LogLog, 0.05);
+        assert_eq!(km.median(), Some(3.8));
     }
 
     fn check_curve(

@@ -1,0 +1,215 @@
+#!/usr/bin/env python3
+"""Random analysis tables through `ancilla analyze`, each number checked against lifelines,
+scipy or an exact fit (the statistics of issue 5 on data no test was written for).
+
+Each case is one analysis table (USUBJID, ARMCD, PFS, PCR, VIABLE_TUMOR_PCT and three features:
+continuous, integer with ties, binary) of 6-150 subjects, times with ties (rounded to whole,
+tenths or hundredths), 0-80% censored. Checked:
+
+- Kaplan-Meier: timeline, survival, log(-log) interval, numbers at risk and the median's
+  interval against lifelines' KaplanMeierFitter; the median against the first time the curve
+  is at or below 1/2 in exact arithmetic (lifelines' rule, without its rounding);
+- Cox (Efron ties): the coefficient against the exact maximum of the Efron partial likelihood
+  (scipy's Brent search to 1e-14; lifelines stops earlier, up to 3e-3 away), the SE, Wald and
+  likelihood-ratio p and concordance against lifelines' CoxPHFitter (to 2e-3; concordance
+  exactly);
+- the log-rank test of the median split (high = value > median) against lifelines;
+- Spearman with VIABLE_TUMOR_PCT against scipy; the ROC AUC for pCR against its definition.
+
+Where ancilla gives no number it must say why in the feature's note (fewer than 5 events, a
+monotone likelihood, an empty split, fewer than 2 subjects with or without pCR); lifelines
+fits such cases anyway (a coefficient of 17 with an SE of 3,000, say).
+
+Usage: benches/stats-differential.py [CASES] [SEED]   (default 200, 1)
+Needs lifelines, pandas and scipy (pip install lifelines) and a release build (ANCILLA_BIN,
+default target/release/ancilla). A case that differs is kept as ./stats-differential-N/.
+"""
+import json
+import math
+from fractions import Fraction
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import warnings
+
+import numpy as np
+import pandas as pd
+import scipy.stats as st
+from lifelines import CoxPHFitter, KaplanMeierFitter
+from lifelines.statistics import logrank_test
+from lifelines.utils import median_survival_times
+from scipy.optimize import minimize_scalar
+
+warnings.simplefilter("ignore")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.environ.get("ANCILLA_BIN", os.path.join(ROOT, "target/release/ancilla"))
+
+
+def close(a, b, rtol, atol=1e-9):
+    """a within tolerance of b; None matches a missing or infinite b only."""
+    missing = b is None or (isinstance(b, float) and not math.isfinite(b))
+    if a is None or missing:
+        return a is None and missing
+    return abs(a - b) <= atol + rtol * abs(b)
+
+
+def efron_mle(t, e, x, start):
+    """The coefficient maximising the Efron partial likelihood of one covariate."""
+    times = np.unique(t[e == 1])
+
+    def nll(b):
+        ll = 0.0
+        for tj in times:
+            dead, risk = (t == tj) & (e == 1), t >= tj
+            d = dead.sum()
+            ll += b * x[dead].sum()
+            s_risk, s_dead = np.exp(b * x[risk]).sum(), np.exp(b * x[dead]).sum()
+            ll -= sum(np.log(s_risk - k / d * s_dead) for k in range(d))
+        return -ll
+
+    return minimize_scalar(nll, bracket=(start - 0.5, start + 0.5), tol=1e-14).x
+
+
+def table(rng):
+    n = int(rng.integers(6, 150))
+    x1 = rng.normal(size=n)
+    x2 = rng.integers(0, 5, size=n).astype(float)
+    x3 = rng.integers(0, 2, size=n).astype(float)
+    t = rng.exponential(20 / np.exp(0.5 * x1 + 0.3 * x2))
+    t = np.maximum(np.round(t, int(rng.choice([0, 1, 2]))) + rng.choice([0, 0.5]), 0.5)
+    e = (rng.random(n) < rng.uniform(0.2, 1.0)).astype(int)
+    e[:2] = 1
+    pcr = (rng.random(n) < 0.4).astype(int)
+    pcr[0], pcr[1] = 1, 0
+    return pd.DataFrame({
+        "USUBJID": [f"S{i:04d}" for i in range(n)], "ARMCD": "A",
+        "PFS_MONTHS": t, "PFS_EVENT": e, "OS_MONTHS": t, "OS_EVENT": e, "PCR": pcr,
+        "VIABLE_TUMOR_PCT": rng.integers(0, 101, size=n),
+        "f1": np.round(x1, 3), "f2": x2, "f3": x3,
+    })
+
+
+def exact_median(t, e):
+    """The first time the curve is at or below 1/2, in exact arithmetic. (lifelines' own curve
+    can be 0.5000000000000001 or 0.49999999999999994 where it is exactly 1/2, and its median
+    the next time or not; R and SAS take the midpoint of a plateau exactly at 1/2.)"""
+    s = Fraction(1)
+    for tj in np.unique(t[e == 1]):
+        at_risk, dead = int((t >= tj).sum()), int(((t == tj) & (e == 1)).sum())
+        s *= Fraction(at_risk - dead, at_risk)
+        if s <= Fraction(1, 2):
+            return float(tj)
+    return None
+
+
+def check_km(km, t, e):
+    k = KaplanMeierFitter().fit(t, e)
+    sf, ci = k.survival_function_.iloc[:, 0], k.confidence_interval_
+    problems = []
+    if len(km["timeline"]) != len(sf) or not np.allclose(km["survival"], sf.values, rtol=1e-9):
+        return [f"Kaplan-Meier curve: {len(km['timeline'])} vs {len(sf)} times"]
+    for side, col in (("ci_lower", 0), ("ci_upper", 1)):
+        ours = np.array([np.nan if v is None else v for v in km[side]], float)
+        if not np.allclose(ours, ci.iloc[:, col].values, rtol=1e-6, equal_nan=True):
+            problems.append(f"Kaplan-Meier {side}")
+    if not np.array_equal(km["at_risk"], k.event_table["at_risk"].values):
+        problems.append("numbers at risk")
+    median = exact_median(t, e)
+    if not close(km["median"], median, 1e-9):
+        problems.append(f"median {km['median']} vs {median} (lifelines {k.median_survival_time_})")
+    mci = median_survival_times(ci)
+    for j in (0, 1):
+        if not close(km["median_ci"][j], float(mci.iloc[0, j]), 1e-6):
+            problems.append(f"median interval {km['median_ci']} vs {mci.values.tolist()}")
+    return problems
+
+
+def check_feature(f, tab):
+    t, e = tab.PFS_MONTHS.values, tab.PFS_EVENT.values
+    name, note = f["feature"], f.get("note") or ""
+    x = tab[name].values.astype(float)
+    problems = []
+    cox = f.get("cox")
+    if cox is None:
+        if "Cox model" not in note:
+            problems.append(f"{name}: no Cox model and no reason")
+    else:
+        ref = CoxPHFitter().fit(tab[["PFS_MONTHS", "PFS_EVENT", name]], "PFS_MONTHS", "PFS_EVENT")
+        s = ref.summary.loc[name]
+        exact = efron_mle(t, e, x, s["coef"])
+        if not close(cox["coef"], exact, 1e-6, 1e-6):
+            problems.append(f"{name} Cox coefficient {cox['coef']} vs {exact} (lifelines {s['coef']})")
+        for key, want, tol in (("se", s["se(coef)"], 2e-3), ("p_wald", s["p"], 2e-3),
+                               ("p_lr", ref.log_likelihood_ratio_test().p_value, 2e-3),
+                               ("concordance", ref.concordance_index_, 1e-9)):
+            if not close(cox[key], float(want), tol, 1e-8):
+                problems.append(f"{name} Cox {key} {cox[key]} vs lifelines {want}")
+    high = x > np.median(x)
+    split = f.get("logrank_median_split")
+    if split is None:
+        if "log-rank" not in note:
+            problems.append(f"{name}: no log-rank test and no reason")
+    else:
+        lr = logrank_test(t[high], t[~high], e[high], e[~high])
+        if not (close(split["statistic"], lr.test_statistic, 1e-6)
+                and close(split["p"], lr.p_value, 1e-6, 1e-12)):
+            problems.append(f"{name} log-rank {split} vs {lr.test_statistic}, {lr.p_value}")
+    rho, p = st.spearmanr(x, tab.VIABLE_TUMOR_PCT.values)
+    sp = f.get("spearman_viable_tumor")
+    if math.isfinite(rho) and (sp is None or not close(sp["rho"], rho, 1e-9)
+                               or not close(sp["p"], p, 1e-6, 1e-12)):
+        problems.append(f"{name} Spearman {sp} vs {rho}, {p}")
+    pcr = tab.PCR.values
+    roc = f.get("roc_pcr")
+    if roc is None:
+        if "ROC" not in note:
+            problems.append(f"{name}: no ROC and no reason")
+    else:
+        a, b = x[pcr == 1], x[pcr == 0]
+        auc = ((a[:, None] > b[None, :]) + 0.5 * (a[:, None] == b[None, :])).mean()
+        if not close(roc["auc"], auc, 1e-9):
+            problems.append(f"{name} AUC {roc['auc']} vs {auc}")
+    return problems
+
+
+def main():
+    cases = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    rng = np.random.default_rng(int(sys.argv[2]) if len(sys.argv) > 2 else 1)
+    work = tempfile.mkdtemp()
+    failed = 0
+    try:
+        for i in range(cases):
+            tab = table(rng)
+            case = os.path.join(work, f"c{i}")
+            os.makedirs(case)
+            tab.to_csv(f"{case}/table.csv", index=False)
+            r = subprocess.run([BIN, "--quiet", "analyze", f"{case}/table.csv", "--out",
+                                f"{case}/out"], capture_output=True, text=True)
+            if r.returncode != 0:
+                problems = [f"exit {r.returncode}: {r.stderr.strip()[-300:]}"]
+            else:
+                with open(f"{case}/out/stats.json") as f:
+                    stats = json.load(f)
+                t, e = tab.PFS_MONTHS.values, tab.PFS_EVENT.values
+                problems = check_km(stats["km"], t, e)
+                for feature in stats["features"]:
+                    problems += check_feature(feature, tab)
+            if problems:
+                failed += 1
+                keep = f"stats-differential-{i}"
+                shutil.rmtree(keep, ignore_errors=True)
+                shutil.copytree(case, keep)
+                print(f"case {i}: {len(tab)} subjects, {int(tab.PFS_EVENT.sum())} events")
+                for p in problems:
+                    print(f"    {p}")
+            shutil.rmtree(case)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"{cases} cases, {cases - failed} equal, {failed} differ")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
