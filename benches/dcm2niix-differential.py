@@ -46,7 +46,6 @@ import random
 import shutil
 import subprocess
 import sys
-import tempfile
 import warnings
 
 import nibabel as nb
@@ -63,6 +62,8 @@ from pydicom.uid import (
     RLELossless,
     generate_uid,
 )
+
+import cases as cases_loop  # benches/cases.py, beside this script
 
 warnings.simplefilter("ignore")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -535,48 +536,37 @@ def describe(p):
 def main():
     cases = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     rng = random.Random(int(sys.argv[2]) if len(sys.argv) > 2 else 1)
-    work = tempfile.mkdtemp()
-    failed = 0
     tally = {}
-    try:
-        for i in range(cases):
-            p = params(rng)
-            for key in ("storage", "emod", "kind", "bits", "rescale", "syntax", "photometric",
-                        "repeat_kind", "vendor", "planes"):
-                name = UID(p[key]).name if key == "syntax" else str(p[key])
-                tally.setdefault(key, {}).setdefault(name, 0)
-                tally[key][name] += 1
-            case = os.path.join(work, f"c{i}")
+
+    def one_case(i, case, _work):
+        p = params(rng)
+        for key in ("storage", "emod", "kind", "bits", "rescale", "syntax", "photometric",
+                    "repeat_kind", "vendor", "planes"):
+            name = UID(p[key]).name if key == "syntax" else str(p[key])
+            tally.setdefault(key, {}).setdefault(name, 0)
+            tally[key][name] += 1
+        os.makedirs(f"{case}/in")
+        try:
+            write_series(rng, p, f"{case}/in")
+        except (RuntimeError, ValueError):  # an encoder refused (pyjpegls on tiny frames)
+            p["syntax"] = ExplicitVRLittleEndian
+            shutil.rmtree(f"{case}/in")
             os.makedirs(f"{case}/in")
-            try:
-                write_series(rng, p, f"{case}/in")
-            except (RuntimeError, ValueError):  # an encoder refused (pyjpegls on tiny frames)
-                p["syntax"] = ExplicitVRLittleEndian
-                shutil.rmtree(f"{case}/in")
-                os.makedirs(f"{case}/in")
-                write_series(rng, p, f"{case}/in")
-            ra = subprocess.run([BIN, "--quiet", "convert", f"{case}/in", "--out", f"{case}/a",
-                                 "--uncompressed"], capture_output=True, text=True)
-            os.makedirs(f"{case}/d")
-            subprocess.run([DCM2NIIX, "-o", f"{case}/d", "-f", "%s_%d", "-z", "n",
-                            uncompressed_copy(case, p)], capture_output=True, text=True)
-            # dcm2niix computes Philips' scale (1 / MR Scale Slope, RI / (RS × SS)) in float32
-            # steps: up to 1.5e-4 of the range from the exact value (ancilla: float32 rounding)
-            relative = 1e-3 if p["vendor"] == "Philips" else 1e-4
-            problems = compare(f"{case}/a", f"{case}/d", relative)
-            if ra.returncode != 0 and not glob.glob(f"{case}/a/**/*.nii", recursive=True):
-                problems.append("ancilla: " + (ra.stderr.strip().splitlines() or ["?"])[-1])
-            if problems:
-                failed += 1
-                keep = f"differential-{i}"
-                shutil.rmtree(keep, ignore_errors=True)
-                shutil.copytree(case, keep)
-                print(f"case {i}: {describe(p)}")
-                for pr in problems:
-                    print(f"    {pr}")
-            shutil.rmtree(case)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+            write_series(rng, p, f"{case}/in")
+        ra = subprocess.run([BIN, "--quiet", "convert", f"{case}/in", "--out", f"{case}/a",
+                             "--uncompressed"], capture_output=True, text=True)
+        os.makedirs(f"{case}/d")
+        subprocess.run([DCM2NIIX, "-o", f"{case}/d", "-f", "%s_%d", "-z", "n",
+                        uncompressed_copy(case, p)], capture_output=True, text=True)
+        # dcm2niix computes Philips' scale (1 / MR Scale Slope, RI / (RS × SS)) in float32
+        # steps: up to 1.5e-4 of the range from the exact value (ancilla: float32 rounding)
+        relative = 1e-3 if p["vendor"] == "Philips" else 1e-4
+        problems = compare(f"{case}/a", f"{case}/d", relative)
+        if ra.returncode != 0 and not glob.glob(f"{case}/a/**/*.nii", recursive=True):
+            problems.append("ancilla: " + (ra.stderr.strip().splitlines() or ["?"])[-1])
+        return describe(p), problems
+
+    failed = cases_loop.run(cases, "differential", one_case)
     for key, counts in tally.items():
         print(f"{key}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     print(f"{cases} cases, {cases - failed} equal, {failed} differ")

@@ -15,13 +15,13 @@ import glob
 import importlib.util
 import os
 import random
-import shutil
 import subprocess
 import sys
-import tempfile
 
 import nibabel as nb
 import numpy as np
+
+import cases as cases_loop  # benches/cases.py, beside this script
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 _spec = importlib.util.spec_from_file_location(
@@ -63,40 +63,31 @@ def compare(plain, released):
 def main():
     cases = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     rng = random.Random(int(sys.argv[2]) if len(sys.argv) > 2 else 1)
-    work = tempfile.mkdtemp()
-    failed = 0
-    try:
-        with open(f"{work}/key.bin", "wb") as f:
-            f.write(os.urandom(32))
-        with open(f"{work}/subjects.csv", "w") as f:
-            f.write("patient_id,usubjid\nDIFF,TRIAL-001\n")  # the generator's PatientID
-        for i in range(cases):
-            p = differential.params(rng)
-            case = os.path.join(work, f"c{i}")
-            os.makedirs(f"{case}/in")
-            try:
-                differential.write_series(rng, p, f"{case}/in")
-            except (RuntimeError, ValueError):  # an encoder refused (pyjpegls on tiny frames)
-                shutil.rmtree(case)
-                continue
-            run = lambda *args: subprocess.run([BIN, "--quiet", *args], capture_output=True,
-                                               text=True)
-            d = run("deid", f"{case}/in", "--out", f"{case}/released", "--key",
-                    f"{work}/key.bin", "--subjects", f"{work}/subjects.csv")
-            run("convert", f"{case}/in", "--out", f"{case}/plain", "--uncompressed")
-            run("convert", f"{case}/released", "--out", f"{case}/deid", "--uncompressed")
-            problems = compare(f"{case}/plain", f"{case}/deid")
-            if problems:
-                failed += 1
-                keep = f"deid-preserves-{i}"
-                shutil.rmtree(keep, ignore_errors=True)
-                shutil.copytree(case, keep)
-                print(f"case {i}: {differential.describe(p)}")
-                for pr in problems + [d.stderr.strip()[-300:]]:
-                    print(f"    {pr}")
-            shutil.rmtree(case)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+
+    def run(*args):
+        return subprocess.run([BIN, "--quiet", *args], capture_output=True, text=True)
+
+    def one_case(_i, case, work):
+        key, subjects = f"{work}/key.bin", f"{work}/subjects.csv"
+        if not os.path.exists(key):
+            with open(key, "wb") as f:
+                f.write(os.urandom(32))
+            with open(subjects, "w") as f:
+                f.write("patient_id,usubjid\nDIFF,TRIAL-001\n")  # the generator's PatientID
+        p = differential.params(rng)
+        os.makedirs(f"{case}/in")
+        try:
+            differential.write_series(rng, p, f"{case}/in")
+        except (RuntimeError, ValueError):  # an encoder refused (pyjpegls on tiny frames)
+            return None
+        d = run("deid", f"{case}/in", "--out", f"{case}/released", "--key", key,
+                "--subjects", subjects)
+        run("convert", f"{case}/in", "--out", f"{case}/plain", "--uncompressed")
+        run("convert", f"{case}/released", "--out", f"{case}/deid", "--uncompressed")
+        problems = compare(f"{case}/plain", f"{case}/deid")
+        return differential.describe(p), problems + ([d.stderr.strip()[-300:]] if problems else [])
+
+    failed = cases_loop.run(cases, "deid-preserves", one_case)
     print(f"{cases} cases, {cases - failed} identical after deid, {failed} differ")
     return 1 if failed else 0
 

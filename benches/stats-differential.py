@@ -28,10 +28,8 @@ import json
 import math
 from fractions import Fraction
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import warnings
 
 import numpy as np
@@ -41,6 +39,8 @@ from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.statistics import logrank_test
 from lifelines.utils import median_survival_times
 from scipy.optimize import minimize_scalar
+
+import cases as cases_loop  # benches/cases.py, beside this script
 
 warnings.simplefilter("ignore")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -177,36 +177,23 @@ def check_feature(f, tab):
 def main():
     cases = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     rng = np.random.default_rng(int(sys.argv[2]) if len(sys.argv) > 2 else 1)
-    work = tempfile.mkdtemp()
-    failed = 0
-    try:
-        for i in range(cases):
-            tab = table(rng)
-            case = os.path.join(work, f"c{i}")
-            os.makedirs(case)
-            tab.to_csv(f"{case}/table.csv", index=False)
-            r = subprocess.run([BIN, "--quiet", "analyze", f"{case}/table.csv", "--out",
-                                f"{case}/out"], capture_output=True, text=True)
-            if r.returncode != 0:
-                problems = [f"exit {r.returncode}: {r.stderr.strip()[-300:]}"]
-            else:
-                with open(f"{case}/out/stats.json") as f:
-                    stats = json.load(f)
-                t, e = tab.PFS_MONTHS.values, tab.PFS_EVENT.values
-                problems = check_km(stats["km"], t, e)
-                for feature in stats["features"]:
-                    problems += check_feature(feature, tab)
-            if problems:
-                failed += 1
-                keep = f"stats-differential-{i}"
-                shutil.rmtree(keep, ignore_errors=True)
-                shutil.copytree(case, keep)
-                print(f"case {i}: {len(tab)} subjects, {int(tab.PFS_EVENT.sum())} events")
-                for p in problems:
-                    print(f"    {p}")
-            shutil.rmtree(case)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+
+    def one_case(_i, case, _work):
+        tab = table(rng)
+        tab.to_csv(f"{case}/table.csv", index=False)
+        r = subprocess.run([BIN, "--quiet", "analyze", f"{case}/table.csv", "--out",
+                            f"{case}/out"], capture_output=True, text=True)
+        title = f"{len(tab)} subjects, {int(tab.PFS_EVENT.sum())} events"
+        if r.returncode != 0:
+            return title, [f"exit {r.returncode}: {r.stderr.strip()[-300:]}"]
+        with open(f"{case}/out/stats.json") as f:
+            stats = json.load(f)
+        problems = check_km(stats["km"], tab.PFS_MONTHS.values, tab.PFS_EVENT.values)
+        for feature in stats["features"]:
+            problems += check_feature(feature, tab)
+        return title, problems
+
+    failed = cases_loop.run(cases, "stats-differential", one_case)
     print(f"{cases} cases, {cases - failed} equal, {failed} differ")
     return 1 if failed else 0
 
