@@ -149,12 +149,26 @@ fn by_stack(vols: Vec<SeriesVolume>) -> Vec<(usize, Vec<SeriesVolume>)> {
     groups
 }
 
-/// Per volume: whether it goes into a 4D file with others of its stack.
+/// Per volume: whether it goes into a 4D file with others of its stack (`four_d` of its group
+/// in `by_stack`).
 fn in_four_d(vols: &[SeriesVolume]) -> Vec<bool> {
+    // (stack, volumes, all four_d): a series has a few stacks, and may have a thousand volumes.
+    let mut stacks: Vec<(&str, usize, bool)> = Vec::new();
+    for v in vols {
+        match stacks.iter_mut().find(|(s, _, _)| *s == v.stack) {
+            Some(entry) => {
+                entry.1 += 1;
+                entry.2 &= v.four_d;
+            }
+            None => stacks.push((&v.stack, 1, v.four_d)),
+        }
+    }
     vols.iter()
         .map(|v| {
-            let stack: Vec<&SeriesVolume> = vols.iter().filter(|w| w.stack == v.stack).collect();
-            stack.len() > 1 && stack.iter().all(|w| w.four_d)
+            stacks
+                .iter()
+                .find(|(s, _, _)| *s == v.stack)
+                .is_some_and(|&(_, n, all)| n > 1 && all)
         })
         .collect()
 }
@@ -575,7 +589,6 @@ fn convert_inventory(
                 // 3D acquisitions written as 3D files have their axes closest to RAS, as
                 // dcm2niix writes them (its default rotation; 2D acquisitions and 4D files keep
                 // DICOM's layout, as in dcm2niix).
-                // (Volumes of a 4D file keep DICOM's layout.)
                 let stacked = in_four_d(&vols);
                 let acquisition_3d = s.modality == "MR"
                     && s.files.first().is_some_and(|f| f.acquisition_3d)
@@ -658,8 +671,9 @@ fn convert_inventory(
                 let groups = by_stack(vols);
                 let several = groups.len() > 1;
                 for (first, vols) in groups {
+                    let is_4d = four_d(&vols);
                     let (timing, meta) = if several {
-                        let t = four_d(&vols)
+                        let t = is_4d
                             .then(|| {
                                 timing::volume_timing(s, header.as_ref(), Some(&vols[0].stack))
                             })
@@ -673,15 +687,15 @@ fn convert_inventory(
                     } else {
                         (timing.clone(), meta.clone())
                     };
-                    let stem = &if four_d(&vols) {
+                    let stem = &if is_4d {
                         volume_stem(stem, &vols[0].stack)
                     } else {
                         stem.clone()
                     };
-                    let rows_as_stored = unplaced_3d && !four_d(&vols);
+                    let rows_as_stored = unplaced_3d && !is_4d;
                     // A sidecar beside every file written, named as it is (dcm2niix's layout):
                     // one for a 4D file, one a volume for volumes written apart (echoes, planes).
-                    let mut sides: Vec<(String, Value)> = if four_d(&vols) {
+                    let mut sides: Vec<(String, Value)> = if is_4d {
                         vec![(
                             stem.clone(),
                             sidecar::sidecar(s, &vols, first, timing.as_ref()),

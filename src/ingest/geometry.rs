@@ -533,14 +533,11 @@ fn split_parts<'a>(
         }
         // Same set of keys at every position?
         let mut keys: Vec<String> = groups[0].iter().filter_map(|(_, r)| key(r)).collect();
-        keys.sort_by(|a, b| match (a.parse::<f64>(), b.parse::<f64>()) {
-            (Ok(x), Ok(y)) => x.total_cmp(&y),
-            _ => a.cmp(b),
-        });
+        keys.sort_by(|a, b| numeric_order(a, b));
         if prefix == "b" {
             // b-values in the order they were acquired (dcm2niix's volume order: a Philips DWI
             // may end with its b = 0), not by value.
-            keys.sort_by_key(|k| {
+            keys.sort_by_cached_key(|k| {
                 groups[0]
                     .iter()
                     .find(|(_, r)| key(r).as_deref() == Some(k.as_str()))
@@ -585,10 +582,10 @@ fn split_parts<'a>(
         }
         return Ok(parts);
     }
-    // Fall back on the order of instance number, then frame, within each position.
-    if let Some(parts) = split_echoes_then_volumes(groups, n)? {
+    if let Some(parts) = split_echoes_then_volumes(groups, n) {
         return Ok(parts);
     }
+    // Fall back on the order of acquisition within each position.
     let mut parts: Vec<Part<'a>> = (0..n)
         .map(|i| Part {
             label: format!("v{}", i + 1),
@@ -600,7 +597,7 @@ fn split_parts<'a>(
         .collect();
     for g in groups {
         let mut g = g.clone();
-        g.sort_by_key(|&(f, r)| acquisition_order(f, r));
+        g.sort_by_cached_key(|&(f, r)| acquisition_order(f, r));
         if g.iter().all(|(_, r)| r.instance_number.is_none())
             && g.iter()
                 .map(|(f, _)| f)
@@ -617,6 +614,14 @@ fn split_parts<'a>(
         }
     }
     Ok(parts)
+}
+
+/// Keys as numbers where both are numbers (echo times, b-values), else as text.
+fn numeric_order(a: &str, b: &str) -> std::cmp::Ordering {
+    match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => x.total_cmp(&y),
+        _ => a.cmp(b),
+    }
 }
 
 /// The order images of one position were acquired in, as dcm2niix takes it: InstanceNumber,
@@ -637,7 +642,7 @@ fn acquisition_order(file: usize, r: &ImageRecord) -> (i64, Vec<u32>, usize, u32
 fn split_echoes_then_volumes<'a>(
     groups: &[Vec<(usize, &'a ImageRecord)>],
     n: usize,
-) -> Result<Option<Vec<Part<'a>>>, String> {
+) -> Option<Vec<Part<'a>>> {
     type KeyFn = fn(&ImageRecord) -> Option<String>;
     let keys: [(KeyFn, bool); 2] = [
         (|r| r.echo_number.map(|e| e.to_string()), false),
@@ -651,10 +656,7 @@ fn split_echoes_then_volumes<'a>(
         else {
             continue;
         };
-        echoes.sort_by(|a, b| match (a.parse::<f64>(), b.parse::<f64>()) {
-            (Ok(x), Ok(y)) => x.total_cmp(&y),
-            _ => a.cmp(b),
-        });
+        echoes.sort_by(|a, b| numeric_order(a, b));
         echoes.dedup();
         let e = echoes.len();
         if e < 2 || e >= n || n % e != 0 {
@@ -672,7 +674,7 @@ fn split_echoes_then_volumes<'a>(
         {
             continue;
         }
-        let mut parts = Vec::with_capacity(n * groups.len());
+        let mut parts = Vec::with_capacity(n);
         for (idx, k) in echoes.iter().enumerate() {
             let sub: Vec<Vec<(usize, &'a ImageRecord)>> =
                 groups.iter().map(|g| of_echo(g, k)).collect();
@@ -681,9 +683,7 @@ fn split_echoes_then_volumes<'a>(
             } else {
                 format!("e{k}")
             };
-            let Ok(split) = split_parts(&sub, n / e) else {
-                return Ok(None);
-            };
+            let split = split_parts(&sub, n / e).ok()?;
             for part in split {
                 parts.push(Part {
                     label: joined_label(&name, &part.label),
@@ -692,9 +692,9 @@ fn split_echoes_then_volumes<'a>(
                 });
             }
         }
-        return Ok(Some(parts));
+        return Some(parts);
     }
-    Ok(None)
+    None
 }
 
 #[allow(clippy::too_many_arguments)]
