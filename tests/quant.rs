@@ -1003,3 +1003,157 @@ fn legacy_converted_enhanced_images_keep_suv_and_b_values() {
     assert_eq!(first_axis[0], "0");
     assert_eq!(first_axis[1].trim_start_matches('-'), "1", "{bvec}");
 }
+
+/// A Siemens-style phantom PET rewritten as two beds without decay correction (DecayCorrection
+/// NONE, CorrectedImage ATTN): the upper half of the slices acquired at the series' time, the
+/// lower half 180 s later, 180 s frames. Each slice's SUV / activity ratio is its bed's factor,
+/// and the two factors differ by the decay between the beds, 2^(180 s / T½), the half-life read
+/// from the files. Before, every slice took the first bed's factor.
+#[test]
+fn decay_correction_none_scales_each_bed_by_its_own_factor() {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_dictionary_std::tags;
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    phantom(dir, "4", "9", &[]);
+    let truth = ground_truth(dir);
+    let subj = truth["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["vendor_style"] == "Siemens")
+        .unwrap();
+    let inv = ancilla::ingest::scan_paths(&[dir.join("site-export")]).unwrap();
+    let pet = inv
+        .series
+        .iter()
+        .find(|s| s.patient_id == subj["patient_id"].as_str().unwrap() && s.modality == "PT")
+        .unwrap();
+    let z_of = |o: &dicom_object::DefaultDicomObject| -> f64 {
+        let ipp = o.element(tags::IMAGE_POSITION_PATIENT).unwrap();
+        ipp.to_multi_float64().unwrap()[2]
+    };
+    let objs: Vec<_> = pet
+        .files
+        .iter()
+        .map(|f| dicom_object::open_file(&f.path).unwrap())
+        .collect();
+    let mut zs: Vec<f64> = objs.iter().map(z_of).collect();
+    zs.sort_by(f64::total_cmp);
+    let split = zs[zs.len() / 2];
+    let half_life = objs[0]
+        .element(tags::RADIOPHARMACEUTICAL_INFORMATION_SEQUENCE)
+        .unwrap()
+        .items()
+        .unwrap()[0]
+        .element(tags::RADIONUCLIDE_HALF_LIFE)
+        .unwrap()
+        .to_float64()
+        .unwrap();
+    let later = |t: &str| {
+        let s: u32 = t[..2].parse::<u32>().unwrap() * 3600
+            + t[2..4].parse::<u32>().unwrap() * 60
+            + t[4..6].parse::<u32>().unwrap()
+            + 180;
+        format!("{:02}{:02}{:02}", s / 3600, s / 60 % 60, s % 60)
+    };
+    let beds = dir.join("beds");
+    std::fs::create_dir_all(&beds).unwrap();
+    for (n, mut o) in objs.into_iter().enumerate() {
+        let t0 = o
+            .element(tags::ACQUISITION_TIME)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        let t = if z_of(&o) >= split {
+            t0[..6].to_string()
+        } else {
+            later(&t0)
+        };
+        let mut put = |tag, vr, v: &str| o.put(DataElement::new(tag, vr, PrimitiveValue::from(v)));
+        put(tags::DECAY_CORRECTION, VR::CS, "NONE");
+        put(tags::CORRECTED_IMAGE, VR::CS, "ATTN");
+        put(tags::ACQUISITION_TIME, VR::TM, &t);
+        put(tags::ACTUAL_FRAME_DURATION, VR::IS, "180000");
+        o.remove_element(tags::ACQUISITION_DATE_TIME);
+        o.write_to_file(beds.join(format!("{n:03}.dcm"))).unwrap();
+    }
+    let out = dir.join("nifti");
+    let o = ancilla(&[
+        "convert",
+        beds.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let find = |suffix: &str| {
+        walk(&out)
+            .into_iter()
+            .find(|p| p.to_string_lossy().ends_with(suffix))
+            .unwrap_or_else(|| panic!("no {suffix}"))
+    };
+    let suv_path = find("_suvbw.nii.gz");
+    let act_path = std::path::PathBuf::from(
+        suv_path
+            .to_string_lossy()
+            .replace("_suvbw.nii.gz", ".nii.gz"),
+    );
+    let side: Value = serde_json::from_str(
+        &std::fs::read_to_string(act_path.with_extension("").with_extension("json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        side["SUV"]["frame_factors"].as_array().unwrap().len(),
+        2,
+        "{side}"
+    );
+    let suv = ancilla::volume::nifti_io::read_volume(&suv_path).unwrap();
+    let act = ancilla::volume::nifti_io::read_volume(&act_path).unwrap();
+    let (mut upper, mut lower) = (Vec::new(), Vec::new());
+    for k in 0..act.data.shape()[0] {
+        let ((j, i), a) = act
+            .data
+            .index_axis(ndarray::Axis(0), k)
+            .indexed_iter()
+            .max_by(|x, y| x.1.total_cmp(y.1))
+            .map(|(ix, v)| (ix, *v))
+            .unwrap();
+        if a <= 0.0 {
+            continue;
+        }
+        let ratio = suv.data[[k, j, i]] as f64 / a as f64;
+        let z = act.geometry.world(0.0, 0.0, k as f64)[2];
+        if z >= split - 1e-3 {
+            upper.push(ratio)
+        } else {
+            lower.push(ratio)
+        }
+    }
+    assert!(!upper.is_empty() && !lower.is_empty());
+    let expect = (180.0 / half_life).exp2();
+    // float32 voxels: ratios to 1e-6.
+    for u in &upper {
+        assert!((u / upper[0] - 1.0).abs() < 1e-6, "{u} vs {}", upper[0]);
+    }
+    for l in &lower {
+        assert!(
+            (l / upper[0] - expect).abs() < 1e-5,
+            "{l} / {} vs {expect}",
+            upper[0]
+        );
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

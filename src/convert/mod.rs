@@ -384,8 +384,7 @@ fn write_suv(
             // Grey levels only: a colour PET image (a screen capture) has no activity to scale.
             for v in vols.iter().filter(|v| v.label.is_empty() && !v.rgb) {
                 let mut suv = v.volume.clone();
-                suv.data
-                    .mapv_inplace(|x| (x as f64 * r.suvbw_factor) as f32);
+                r.scale(&mut suv);
                 let ext = if gzip { "nii.gz" } else { "nii" };
                 let name = format!("{stem}_suvbw.{ext}");
                 let meta = NiftiMeta {

@@ -383,10 +383,9 @@ fn image_from_dicom(s: &crate::ingest::Series) -> Result<(crate::volume::Volume,
     };
     let mut image = sv.volume;
     if s.kind == SeriesKind::Pet {
-        let f = quant::suv::suv_for_series(s).map_err(|e| e.to_string())?;
-        image
-            .data
-            .mapv_inplace(|x| (x as f64 * f.suvbw_factor) as f32);
+        quant::suv::suv_for_series(s)
+            .map_err(|e| e.to_string())?
+            .scale(&mut image);
     }
     Ok((image, quant::image_name(s.kind, &sv.label)))
 }

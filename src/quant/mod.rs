@@ -410,10 +410,7 @@ pub fn load_image(path: &Path) -> Result<(Volume, FeatureContext), QuantError> {
     let deidentified = s.files.iter().all(|f| f.deidentified);
     let mut volume = sv.volume;
     if s.kind == SeriesKind::Pet {
-        let r = suv::suv_for_series(s)?;
-        volume
-            .data
-            .mapv_inplace(|x| (x as f64 * r.suvbw_factor) as f32);
+        suv::suv_for_series(s)?.scale(&mut volume);
     }
     Ok((
         volume,

@@ -13,7 +13,7 @@ use dicom_object::InMemDicomObject;
 use serde::Serialize;
 
 use crate::datetime::{epoch_seconds, parse_dt, parse_tm, Date};
-use crate::ingest::header::{creator_element, f64_of, first_item, str_of, text_of};
+use crate::ingest::header::{creator_element, f64_of, f64s_of, first_item, str_of, text_of};
 
 /// Why no SUV factor can be given.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -75,6 +75,28 @@ pub struct SuvInputs {
     pub philips_activity_factor: Option<f64>,
     /// GE (0009,100D), creator GEMS_PETD_01: the reference date-time.
     pub ge_reference_datetime: String,
+    /// ImagePositionPatient and ImageOrientationPatient: where the image lies, for a factor per
+    /// frame (DecayCorrection NONE, beds acquired at different times).
+    pub position: Option<[f64; 3]>,
+    pub orientation: Option<[f64; 6]>,
+}
+
+/// The factor of the images of one frame (a bed): those from `from_mm` to `to_mm` along the
+/// slice normal (ImagePositionPatient projected on row × column cosines).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FrameFactor {
+    pub from_mm: f64,
+    pub to_mm: f64,
+    /// Seconds from injection to the frame's decay-averaged time.
+    pub decay_seconds: f64,
+    pub suvbw_factor: f64,
+}
+
+impl FrameFactor {
+    /// How far `at` lies outside the frame's slices (0 inside).
+    fn distance(&self, at: f64) -> f64 {
+        (self.from_mm - at).max(at - self.to_mm).max(0.0)
+    }
 }
 
 /// The result, with every input and branch.
@@ -92,6 +114,49 @@ pub struct SuvResult {
     pub weight_kg: f64,
     pub half_life_s: Option<f64>,
     pub warnings: Vec<String>,
+    /// DecayCorrection NONE with frames acquired at different times (the beds of a whole-body
+    /// scan): each slice takes its own frame's factor, and `suvbw_factor` is the earliest's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub frame_factors: Vec<FrameFactor>,
+}
+
+impl SuvResult {
+    /// Scales a volume assembled from the series' images to SUVbw: by the one factor, or slice
+    /// by slice by the factor of the frame at that slice's position.
+    pub fn scale(&self, volume: &mut crate::volume::Volume) {
+        if self.frame_factors.is_empty() {
+            let f = self.suvbw_factor;
+            volume.data.mapv_inplace(|x| (x as f64 * f) as f32);
+            return;
+        }
+        let g = &volume.geometry;
+        let n = normal_of(g.direction[0], g.direction[1]);
+        for (k, mut plane) in volume.data.outer_iter_mut().enumerate() {
+            let p = g.world(0.0, 0.0, k as f64);
+            let at = p[0] * n[0] + p[1] * n[1] + p[2] * n[2];
+            let f = self
+                .frame_factors
+                .iter()
+                .min_by(|a, b| a.distance(at).total_cmp(&b.distance(at)))
+                .map_or(self.suvbw_factor, |ff| ff.suvbw_factor);
+            plane.mapv_inplace(|x| (x as f64 * f) as f32);
+        }
+    }
+}
+
+/// The unit normal of a plane of row and column direction cosines.
+fn normal_of(r: [f64; 3], c: [f64; 3]) -> [f64; 3] {
+    let n = [
+        r[1] * c[2] - r[2] * c[1],
+        r[2] * c[0] - r[0] * c[2],
+        r[0] * c[1] - r[1] * c[0],
+    ];
+    let len = (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt();
+    if len > 0.0 {
+        n.map(|x| x / len)
+    } else {
+        n
+    }
 }
 
 /// Lean body mass (kg), Janmahasatian et al. 2005: male 9270·W/(6680 + 216·BMI),
@@ -269,6 +334,7 @@ pub fn compute(imgs: &[SuvInputs]) -> Result<SuvResult, SuvError> {
             weight_kg: weight,
             half_life_s: None,
             warnings,
+            frame_factors: Vec::new(),
         });
     }
 
@@ -296,6 +362,7 @@ pub fn compute(imgs: &[SuvInputs]) -> Result<SuvResult, SuvError> {
                     weight_kg: weight,
                     half_life_s: first.half_life,
                     warnings,
+                    frame_factors: Vec::new(),
                 });
             }
             activity_scale = same(
@@ -356,7 +423,8 @@ pub fn compute(imgs: &[SuvInputs]) -> Result<SuvResult, SuvError> {
             expected: "the half-life in seconds (no default is assumed)",
         })?;
 
-    // Reference time.
+    // Reference time (DecayCorrection NONE: each frame's, at its position).
+    let mut frames: Vec<(f64, f64)> = Vec::new();
     let (reference, reference_source) = match decay.as_str() {
         "ADMIN" => (
             None,
@@ -375,21 +443,11 @@ pub fn compute(imgs: &[SuvInputs]) -> Result<SuvResult, SuvError> {
             if let (Some(t), "START") = (ge, decay.as_str()) {
                 (Some(t), "GE private (0009,100D) GEMS_PETD_01".to_string())
             } else if decay == "NONE" {
-                if !earliest_acq.is_finite() {
-                    return Err(SuvError::Missing {
-                        attribute: "AcquisitionDate/AcquisitionTime (0008,0022/0032)",
-                        expected: "frame start times for DecayCorrection NONE",
-                    });
-                }
+                frames = none_frames(imgs, half_life)?;
+                let earliest = frames.iter().map(|f| f.1).fold(f64::INFINITY, f64::min);
                 let dur = first.actual_frame_duration_ms.unwrap_or(0.0) / 1000.0;
                 let t_ave = frame_average_time(dur, half_life);
-                if imgs
-                    .iter()
-                    .any(|i| i.acquisition_time != first.acquisition_time)
-                {
-                    warnings.push("DecayCorrection NONE with several frame times: factor of the earliest frame".into());
-                }
-                (Some(earliest_acq + t_ave), format!("DecayCorrection NONE: earliest AcquisitionDate/Time + decay-averaged frame time {t_ave:.2} s"))
+                (Some(earliest), format!("DecayCorrection NONE: the earliest frame's AcquisitionDate/Time + its decay-averaged frame time ({t_ave:.2} s for the first image's duration)"))
             } else {
                 match series {
                     Some(s) if !earliest_acq.is_finite() || s <= earliest_acq + 1e-6 => {
@@ -483,6 +541,43 @@ pub fn compute(imgs: &[SuvInputs]) -> Result<SuvResult, SuvError> {
     };
     let decayed = dose * (-decay_seconds / half_life).exp2();
     let factor = activity_scale * weight * 1000.0 / decayed;
+    let earliest = frames.iter().map(|f| f.1).fold(f64::INFINITY, f64::min);
+    let frame_factors = if frames.iter().all(|f| (f.1 - earliest).abs() < 1e-3) {
+        Vec::new()
+    } else {
+        warnings.push(
+            "DecayCorrection NONE with frames at several times: each slice scaled by its own \
+             frame's factor (frame_factors); suvbw_factor is the earliest frame's"
+                .into(),
+        );
+        // One entry per frame time, over the positions of its slices.
+        let mut beds: Vec<FrameFactor> = Vec::new();
+        for (p, t) in frames {
+            let dt = decay_seconds + (t - earliest);
+            match beds
+                .iter_mut()
+                .find(|b| (b.decay_seconds - dt).abs() < 1e-3)
+            {
+                Some(b) => (b.from_mm, b.to_mm) = (b.from_mm.min(p), b.to_mm.max(p)),
+                None => beds.push(FrameFactor {
+                    from_mm: p,
+                    to_mm: p,
+                    decay_seconds: dt,
+                    suvbw_factor: activity_scale * weight * 1000.0
+                        / (dose * (-dt / half_life).exp2()),
+                }),
+            }
+        }
+        beds.sort_by(|a, b| a.from_mm.total_cmp(&b.from_mm));
+        if beds.windows(2).any(|w| w[1].from_mm <= w[0].to_mm) {
+            return Err(SuvError::Unsupported {
+                attribute: "AcquisitionTime (0008,0032)",
+                found: "frames whose slices interleave".into(),
+                expected: "one frame time per contiguous range of slices, for DecayCorrection NONE",
+            });
+        }
+        beds
+    };
     let sul = size
         .and_then(|h| lbm_janmahasatian(weight, h, &sex))
         .map(|l| activity_scale * l * 1000.0 / decayed);
@@ -497,7 +592,51 @@ pub fn compute(imgs: &[SuvInputs]) -> Result<SuvResult, SuvError> {
         weight_kg: weight,
         half_life_s: Some(half_life),
         warnings,
+        frame_factors,
     })
+}
+
+/// DecayCorrection NONE: each position along the slice normal with its frame's decay-averaged
+/// time (frame start + T_ave of its own duration). Positions that repeat must share one time: a
+/// dynamic series (frames at one position, at several times) has no factor per slice.
+fn none_frames(imgs: &[SuvInputs], half_life: f64) -> Result<Vec<(f64, f64)>, SuvError> {
+    let mut frames: Vec<(f64, f64)> = Vec::new();
+    for i in imgs {
+        let start = parse_dt(&i.acquisition_datetime)
+            .or_else(|| date_time(&i.acquisition_date, &i.acquisition_time))
+            .ok_or(SuvError::Missing {
+                attribute: "AcquisitionDate/AcquisitionTime (0008,0022/0032)",
+                expected: "every frame's start time for DecayCorrection NONE",
+            })?;
+        let dur = i.actual_frame_duration_ms.unwrap_or(0.0) / 1000.0;
+        let t = start + frame_average_time(dur, half_life);
+        let position = match (i.position, i.orientation) {
+            (Some(p), Some(o)) => {
+                let n = normal_of([o[0], o[1], o[2]], [o[3], o[4], o[5]]);
+                p[0] * n[0] + p[1] * n[1] + p[2] * n[2]
+            }
+            _ => f64::NAN,
+        };
+        match frames.iter().find(|(q, _)| (q - position).abs() < 1e-3) {
+            Some((_, other)) if (other - t).abs() >= 1e-3 => {
+                return Err(SuvError::Unsupported {
+                    attribute: "DecayCorrection (0054,1102)",
+                    found: "NONE".into(),
+                    expected: "START or ADMIN for a series with frames at one position at several \
+                               times (dynamic): a factor per frame needs one time per slice",
+                })
+            }
+            Some(_) => {}
+            None => frames.push((position, t)),
+        }
+    }
+    if frames.len() > 1 && frames.iter().any(|(p, _)| p.is_nan()) {
+        return Err(SuvError::Missing {
+            attribute: "ImagePositionPatient/ImageOrientationPatient (0020,0032/0037)",
+            expected: "where each frame lies, to give each slice its frame's factor",
+        });
+    }
+    Ok(frames)
 }
 
 /// The element of a private block `creator` in `group` at element offset `offset` (e.g. 0x0D).
@@ -547,6 +686,8 @@ pub fn inputs_from_object(obj: &InMemDicomObject) -> SuvInputs {
         philips_suv_factor: num(private(obj, 0x7053, "Philips PET Private Group", 0x00)),
         philips_activity_factor: num(private(obj, 0x7053, "Philips PET Private Group", 0x09)),
         ge_reference_datetime: private(obj, 0x0009, "GEMS_PETD_01", 0x0D).unwrap_or_default(),
+        position: f64s_of(obj, tags::IMAGE_POSITION_PATIENT).and_then(|v| v.try_into().ok()),
+        orientation: f64s_of(obj, tags::IMAGE_ORIENTATION_PATIENT).and_then(|v| v.try_into().ok()),
     }
 }
 
@@ -734,6 +875,69 @@ mod tests {
         i.corrected_image = vec!["ATTN".into()];
         i.actual_frame_duration_ms = Some(120000.0);
         close(compute(&[i]).unwrap().suvbw_factor, 5.879517642088207e-4);
+    }
+
+    /// Two beds of a whole-body scan with DecayCorrection NONE, started at 11:00:00 (z = 0) and
+    /// 11:03:00 (z = −200 mm), 180 s each. By hand: T_ave = ln(λT/(1 − e^(−λT)))/λ =
+    /// 89.85792324928173 s, so Δt = 3689.857923 s and 3869.857923 s and the factors
+    /// 80000 / (200e6 · 2^(−Δt/6586.2)) = 5.898061210549947e-4 and 6.010856867047182e-4.
+    /// Before, both beds took the first's (the second's SUVs 1.9% low; with ⁶⁸Ga and a later
+    /// bed, tens of %).
+    #[test]
+    fn decay_correction_none_gives_each_bed_its_factor() {
+        let bed = |z: f64, time: &str| {
+            let mut i = base();
+            i.decay_correction = "NONE".into();
+            i.corrected_image = vec!["ATTN".into()];
+            i.actual_frame_duration_ms = Some(180000.0);
+            i.acquisition_time = time.into();
+            i.position = Some([-100.0, -120.0, z]);
+            i.orientation = Some([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
+            i
+        };
+        let imgs = [
+            bed(0.0, "110000"),
+            bed(-200.0, "110300"),
+            bed(0.0, "110000"),
+        ];
+        let r = compute(&imgs).unwrap();
+        assert_eq!(r.frame_factors.len(), 2, "{r:?}");
+        close(r.suvbw_factor, 5.898061210549947e-4);
+        let at = |z: f64| {
+            r.frame_factors
+                .iter()
+                .find(|f| f.from_mm <= z && z <= f.to_mm)
+                .unwrap()
+                .suvbw_factor
+        };
+        close(at(0.0), 5.898061210549947e-4);
+        close(at(-200.0), 6.010856867047182e-4);
+        // A volume of the two beds (k = 0 at z = −200, k = 1 at z = 0): each slice its bed's.
+        let mut v = crate::volume::Volume {
+            data: ndarray::Array3::from_elem((2, 2, 2), 1000.0f32),
+            geometry: crate::volume::Geometry::axial([-100.0, -120.0, -200.0], [4.0, 4.0, 200.0]),
+        };
+        r.scale(&mut v);
+        close(
+            v.data[[0, 1, 1]] as f64,
+            (1000.0 * 6.010856867047182e-4) as f32 as f64,
+        );
+        close(
+            v.data[[1, 0, 0]] as f64,
+            (1000.0 * 5.898061210549947e-4) as f32 as f64,
+        );
+        // One bed at one time: one factor, as before.
+        let r = compute(&[bed(0.0, "110000"), bed(-4.0, "110000")]).unwrap();
+        assert!(r.frame_factors.is_empty());
+        // Frames at one position at several times (dynamic): refused, not one factor for all.
+        let e = compute(&[bed(0.0, "110000"), bed(0.0, "110300")]).unwrap_err();
+        assert!(e.to_string().contains("dynamic"), "{e}");
+        // Beds at several times but no positions: refused.
+        let mut a = bed(0.0, "110000");
+        let mut b = bed(-200.0, "110300");
+        (a.position, b.position) = (None, None);
+        let e = compute(&[a, b]).unwrap_err();
+        assert!(e.to_string().contains("ImagePositionPatient"), "{e}");
     }
 
     #[test]
