@@ -79,6 +79,19 @@ pub struct SuvInputs {
     /// frame (DecayCorrection NONE, beds acquired at different times).
     pub position: Option<[f64; 3]>,
     pub orientation: Option<[f64; 6]>,
+    /// An enhanced (multi-frame) PET with DecayCorrection NONE: each frame's timing and place
+    /// (the fields above are the first frame's).
+    pub frames: Vec<FrameTiming>,
+}
+
+/// When and where one frame of an enhanced PET was acquired (its functional groups).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FrameTiming {
+    /// FrameAcquisitionDateTime (0018,9074), else AcquisitionDateTime.
+    pub acquisition_datetime: String,
+    pub duration_ms: Option<f64>,
+    pub position: Option<[f64; 3]>,
+    pub orientation: Option<[f64; 6]>,
 }
 
 /// The factor of the images of one frame (a bed): those from `from_mm` to `to_mm` along the
@@ -601,16 +614,31 @@ pub fn compute(imgs: &[SuvInputs]) -> Result<SuvResult, SuvError> {
 /// dynamic series (frames at one position, at several times) has no factor per slice.
 fn none_frames(imgs: &[SuvInputs], half_life: f64) -> Result<Vec<(f64, f64)>, SuvError> {
     let mut frames: Vec<(f64, f64)> = Vec::new();
-    for i in imgs {
-        let start = parse_dt(&i.acquisition_datetime)
+    // Each classic image, or each frame of an enhanced one.
+    let timings = imgs.iter().flat_map(|i| {
+        let own = FrameTiming {
+            acquisition_datetime: i.acquisition_datetime.clone(),
+            duration_ms: i.actual_frame_duration_ms,
+            position: i.position,
+            orientation: i.orientation,
+        };
+        let frames = if i.frames.is_empty() {
+            vec![own]
+        } else {
+            i.frames.clone()
+        };
+        frames.into_iter().map(move |f| (i, f))
+    });
+    for (i, f) in timings {
+        let start = parse_dt(&f.acquisition_datetime)
             .or_else(|| date_time(&i.acquisition_date, &i.acquisition_time))
             .ok_or(SuvError::Missing {
                 attribute: "AcquisitionDate/AcquisitionTime (0008,0022/0032)",
                 expected: "every frame's start time for DecayCorrection NONE",
             })?;
-        let dur = i.actual_frame_duration_ms.unwrap_or(0.0) / 1000.0;
+        let dur = f.duration_ms.unwrap_or(0.0) / 1000.0;
         let t = start + frame_average_time(dur, half_life);
-        let position = match (i.position, i.orientation) {
+        let position = match (f.position, f.orientation) {
             (Some(p), Some(o)) => {
                 let n = normal_of([o[0], o[1], o[2]], [o[3], o[4], o[5]]);
                 p[0] * n[0] + p[1] * n[1] + p[2] * n[2]
@@ -648,8 +676,27 @@ fn private(obj: &InMemDicomObject, group: u16, creator: &str, offset: u16) -> Op
 /// SUV inputs from one file's header; an enhanced (multi-frame) PET's are its first frame's, its
 /// functional groups' values lifted over the top level's ([`crate::ingest::flat_header`]).
 pub fn inputs_from_header(obj: &InMemDicomObject) -> SuvInputs {
-    let flat = crate::ingest::flat_header::flattened(obj, 0);
-    inputs_from_object(flat.as_ref().unwrap_or(obj))
+    use crate::ingest::flat_header::flattened;
+    let flat = flattened(obj, 0);
+    let mut inputs = inputs_from_object(flat.as_ref().unwrap_or(obj));
+    // DecayCorrection NONE: every frame has its own decay, so its own time and place.
+    if flat.is_some() && inputs.decay_correction.trim().eq_ignore_ascii_case("NONE") {
+        let n = f64_of(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1.0) as u32;
+        inputs.frames = (0..n)
+            .filter_map(|f| flattened(obj, f))
+            .map(|fr| {
+                let own = inputs_from_object(&fr);
+                FrameTiming {
+                    acquisition_datetime: str_of(&fr, tags::FRAME_ACQUISITION_DATE_TIME)
+                        .unwrap_or(own.acquisition_datetime),
+                    duration_ms: own.actual_frame_duration_ms,
+                    position: own.position,
+                    orientation: own.orientation,
+                }
+            })
+            .collect();
+    }
+    inputs
 }
 
 /// SUV inputs from one header.
@@ -688,6 +735,7 @@ pub fn inputs_from_object(obj: &InMemDicomObject) -> SuvInputs {
         ge_reference_datetime: private(obj, 0x0009, "GEMS_PETD_01", 0x0D).unwrap_or_default(),
         position: f64s_of(obj, tags::IMAGE_POSITION_PATIENT).and_then(|v| v.try_into().ok()),
         orientation: f64s_of(obj, tags::IMAGE_ORIENTATION_PATIENT).and_then(|v| v.try_into().ok()),
+        frames: Vec::new(),
     }
 }
 
@@ -938,6 +986,117 @@ mod tests {
         (a.position, b.position) = (None, None);
         let e = compute(&[a, b]).unwrap_err();
         assert!(e.to_string().contains("ImagePositionPatient"), "{e}");
+    }
+
+    /// The same two beds as one enhanced PET (four frames, each with its FrameContentSequence
+    /// time and duration and its PlanePositionSequence): each bed its factor, by hand as above.
+    /// Before, only the first frame's header was read: every frame took 11:00's factor.
+    #[test]
+    fn an_enhanced_pet_without_decay_correction_gives_each_frame_its_bed() {
+        use dicom_core::value::DataSetSequence;
+        use dicom_core::{DataElement, PrimitiveValue, VR};
+        let put = |o: &mut InMemDicomObject, tag, vr, v: &str| {
+            o.put(DataElement::new(tag, vr, PrimitiveValue::from(v)));
+        };
+        let nums = |o: &mut InMemDicomObject, tag, v: &[f64]| {
+            o.put(DataElement::new(tag, VR::DS, PrimitiveValue::F64(v.into())));
+        };
+        let seq = |o: &mut InMemDicomObject, tag, items: Vec<InMemDicomObject>| {
+            o.put(DataElement::new(tag, VR::SQ, DataSetSequence::from(items)));
+        };
+        let mut rp = InMemDicomObject::new_empty();
+        put(
+            &mut rp,
+            tags::RADIOPHARMACEUTICAL_START_DATE_TIME,
+            VR::DT,
+            "20250310100000",
+        );
+        put(&mut rp, tags::RADIONUCLIDE_TOTAL_DOSE, VR::DS, "200000000");
+        put(&mut rp, tags::RADIONUCLIDE_HALF_LIFE, VR::DS, "6586.2");
+        let mut obj = InMemDicomObject::new_empty();
+        seq(
+            &mut obj,
+            tags::RADIOPHARMACEUTICAL_INFORMATION_SEQUENCE,
+            vec![rp],
+        );
+        for (tag, vr, v) in [
+            (tags::MODALITY, VR::CS, "PT"),
+            (tags::UNITS, VR::CS, "BQML"),
+            (tags::DECAY_CORRECTION, VR::CS, "NONE"),
+            (tags::CORRECTED_IMAGE, VR::CS, "ATTN"),
+            (tags::PATIENT_WEIGHT, VR::DS, "80"),
+            (tags::SERIES_DATE, VR::DA, "20250310"),
+            (tags::SERIES_TIME, VR::TM, "110000"),
+            (tags::ACQUISITION_DATE_TIME, VR::DT, "20250310110000"),
+            (tags::NUMBER_OF_FRAMES, VR::IS, "4"),
+        ] {
+            put(&mut obj, tag, vr, v);
+        }
+        let mut orientation = InMemDicomObject::new_empty();
+        nums(
+            &mut orientation,
+            tags::IMAGE_ORIENTATION_PATIENT,
+            &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+        );
+        let mut shared = InMemDicomObject::new_empty();
+        seq(
+            &mut shared,
+            tags::PLANE_ORIENTATION_SEQUENCE,
+            vec![orientation],
+        );
+        seq(
+            &mut obj,
+            tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE,
+            vec![shared],
+        );
+        let frames = [
+            (0.0, "110000"),
+            (-4.0, "110000"),
+            (-200.0, "110300"),
+            (-204.0, "110300"),
+        ]
+        .map(|(z, time)| {
+            let mut content = InMemDicomObject::new_empty();
+            let when = format!("20250310{time}");
+            put(
+                &mut content,
+                tags::FRAME_ACQUISITION_DATE_TIME,
+                VR::DT,
+                &when,
+            );
+            put(
+                &mut content,
+                tags::FRAME_ACQUISITION_DURATION,
+                VR::FD,
+                "180000",
+            );
+            let mut position = InMemDicomObject::new_empty();
+            nums(
+                &mut position,
+                tags::IMAGE_POSITION_PATIENT,
+                &[-100.0, -120.0, z],
+            );
+            let mut frame = InMemDicomObject::new_empty();
+            seq(&mut frame, tags::FRAME_CONTENT_SEQUENCE, vec![content]);
+            seq(&mut frame, tags::PLANE_POSITION_SEQUENCE, vec![position]);
+            frame
+        });
+        seq(
+            &mut obj,
+            tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE,
+            frames.to_vec(),
+        );
+        let r = compute(&[inputs_from_header(&obj)]).unwrap();
+        assert_eq!(r.frame_factors.len(), 2, "{r:?}");
+        let at = |z: f64| {
+            r.frame_factors
+                .iter()
+                .find(|f| f.from_mm <= z && z <= f.to_mm)
+                .unwrap()
+                .suvbw_factor
+        };
+        close(at(-4.0), 5.898061210549947e-4);
+        close(at(-200.0), 6.010856867047182e-4);
     }
 
     #[test]
