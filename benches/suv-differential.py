@@ -144,6 +144,9 @@ def expected(c):
     acq = [s["acq"] for s in c["slices"]]
     if decay == "ADMIN":
         return scale * w * 1000 / dose, None
+    zones = {z for z in (c["inj_zone"], c["acq_zone"]) if z is not None}
+    if c["tz"] is None and len(zones) > 1:
+        raise Refused("TimezoneOffsetFromUTC")
     if decay == "START":
         if c["ge_reference"] is not None:
             ref = c["ge_reference"]
@@ -236,6 +239,17 @@ def random_case(rng):
     c["acq_datetime"] = rng.random() < 0.3
     c["injection_dt"] = inj if rng.random() < 0.6 else None
     c["injection_tm"] = inj.time()
+    # Time zones: TimezoneOffsetFromUTC with the injection's date-time written in another zone
+    # (UTC, say) with its offset; or no TimezoneOffsetFromUTC and one offset; or two (refused).
+    c["tz"], c["inj_zone"], c["acq_zone"] = None, None, None
+    z = rng.random()
+    if c["injection_dt"] is not None and z < 0.2:
+        c["tz"] = rng.choice([-300, -210, 60, 120, 330])
+        c["inj_zone"] = rng.choice([0, c["tz"], -480])
+    elif c["injection_dt"] is not None and z < 0.3:
+        c["inj_zone"] = rng.choice([0, 60])
+        if c["acq_datetime"] and rng.random() < 0.5:
+            c["acq_zone"] = rng.choice([0, 60, 120])
     c["defect"] = None
     if rng.random() < 0.25:
         d = rng.choice(["dose", "weight", "half_life", "after", "long"])
@@ -248,6 +262,17 @@ def random_case(rng):
         else:  # 9 half-lives of uptake
             c["injection_dt"] = start - dt.timedelta(seconds=9 * c["half_life"])
     return c
+
+
+def zoned(t, frac, zone, tz):
+    """DT of local time `t` written in `zone` (minutes east of UTC) with its offset; the local
+    zone is `tz` (TimezoneOffsetFromUTC), or, without it, `zone` itself."""
+    if zone is None:
+        return dtm(t, frac)
+    if tz is not None:
+        t = t + dt.timedelta(minutes=zone - tz)
+    sign = "-" if zone < 0 else "+"
+    return f"{dtm(t, frac)}{sign}{abs(zone) // 60:02d}{abs(zone) % 60:02d}"
 
 
 def write_series(c, folder):
@@ -267,7 +292,10 @@ def write_series(c, folder):
         ds.StudyDate, ds.StudyTime = ds.SeriesDate, ds.SeriesTime
         ds.AcquisitionDate, ds.AcquisitionTime = s["acq"].strftime("%Y%m%d"), tm(s["acq"], frac)
         if c["acq_datetime"]:
-            ds.AcquisitionDateTime = dtm(s["acq"], frac)
+            ds.AcquisitionDateTime = zoned(s["acq"], frac, c["acq_zone"], c["tz"])
+        if c["tz"] is not None:
+            m = c["tz"]
+            ds.TimezoneOffsetFromUTC = f"{'-' if m < 0 else '+'}{abs(m) // 60:02d}{abs(m) % 60:02d}"
         ds.Units = c["units"]
         if c["suv_type"]:
             ds.SUVType = c["suv_type"]
@@ -284,7 +312,8 @@ def write_series(c, folder):
             ds.FrameReferenceTime = f"{c['frame_reference_ms']:.3f}"
         rp = Dataset()
         if c["injection_dt"] is not None:
-            rp.RadiopharmaceuticalStartDateTime = dtm(c["injection_dt"], frac)
+            rp.RadiopharmaceuticalStartDateTime = zoned(c["injection_dt"], frac, c["inj_zone"],
+                                                        c["tz"])
         rp.RadiopharmaceuticalStartTime = tm(
             dt.datetime.combine(dt.date(2000, 1, 1), c["injection_tm"]), frac)
         if c["dose"] is not None:

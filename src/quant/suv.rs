@@ -1,7 +1,9 @@
 //! SUV after the QIBA vendor-neutral pseudo-code (with the IBSI/OncoRay refinements noted in
 //! ../shared/reference/suv.md): the factor that turns a PET series' rescaled values into body-weight
 //! SUV (g/ml), every input it used, and every branch it took. Refused — with the attribute and
-//! what was expected — rather than guessed.
+//! what was expected — rather than guessed. Times are compared on one clock: a DT's own UTC
+//! offset (PS3.5 6.2) is moved into TimezoneOffsetFromUTC's zone. DecayCorrection NONE gives
+//! each bed (frame time) its own factor, applied slice by slice by [`SuvResult::scale`].
 //!
 //! `compute` is a pure function of `SuvInputs` (one per image); `suv_for_files` reads the
 //! headers of a series and calls it, `suv_for_series` takes them from a scan's records.
@@ -75,6 +77,9 @@ pub struct SuvInputs {
     pub philips_activity_factor: Option<f64>,
     /// GE (0009,100D), creator GEMS_PETD_01: the reference date-time.
     pub ge_reference_datetime: String,
+    /// TimezoneOffsetFromUTC (0008,0201): the zone of the DA/TM values and of the DT values
+    /// without an offset of their own.
+    pub timezone_offset: String,
     /// ImagePositionPatient and ImageOrientationPatient: where the image lies, for a factor per
     /// frame (DecayCorrection NONE, beds acquired at different times).
     pub position: Option<[f64; 3]>,
@@ -436,6 +441,13 @@ pub fn compute(imgs: &[SuvInputs]) -> Result<SuvResult, SuvError> {
             expected: "the half-life in seconds (no default is assumed)",
         })?;
 
+    // One clock for every time (TimezoneOffsetFromUTC, or the date-times' one offset); ADMIN
+    // compares none.
+    let tz = if decay == "ADMIN" {
+        None
+    } else {
+        the_clock(imgs)?
+    };
     // Reference time (DecayCorrection NONE: each frame's, at its position).
     let mut frames: Vec<(f64, f64)> = Vec::new();
     let (reference, reference_source) = match decay.as_str() {
@@ -447,16 +459,16 @@ pub fn compute(imgs: &[SuvInputs]) -> Result<SuvResult, SuvError> {
             let earliest_acq = imgs
                 .iter()
                 .filter_map(|i| {
-                    parse_dt(&i.acquisition_datetime)
+                    on_clock(&i.acquisition_datetime, tz)
                         .or_else(|| date_time(&i.acquisition_date, &i.acquisition_time))
                 })
                 .fold(f64::INFINITY, f64::min);
-            let ge = parse_dt(&first.ge_reference_datetime);
+            let ge = on_clock(&first.ge_reference_datetime, tz);
             let series = date_time(&first.series_date, &first.series_time);
             if let (Some(t), "START") = (ge, decay.as_str()) {
                 (Some(t), "GE private (0009,100D) GEMS_PETD_01".to_string())
             } else if decay == "NONE" {
-                frames = none_frames(imgs, half_life)?;
+                frames = none_frames(imgs, half_life, tz)?;
                 let earliest = frames.iter().map(|f| f.1).fold(f64::INFINITY, f64::min);
                 let dur = first.actual_frame_duration_ms.unwrap_or(0.0) / 1000.0;
                 let t_ave = frame_average_time(dur, half_life);
@@ -477,7 +489,7 @@ pub fn compute(imgs: &[SuvInputs]) -> Result<SuvResult, SuvError> {
                                 expected: "frame timing to back-compute the decay reference of a series whose SeriesTime is after its acquisition",
                             });
                         };
-                        let acq = parse_dt(&first.acquisition_datetime)
+                        let acq = on_clock(&first.acquisition_datetime, tz)
                             .or_else(|| date_time(&first.acquisition_date, &first.acquisition_time))
                             .ok_or(SuvError::Missing {
                                 attribute: "AcquisitionDate/AcquisitionTime (0008,0022/0032)",
@@ -513,7 +525,7 @@ pub fn compute(imgs: &[SuvInputs]) -> Result<SuvResult, SuvError> {
             same(imgs, "RadiopharmaceuticalStartTime (0018,1072)", |i| {
                 i.start_time.clone()
             })?;
-            let (injection, source) = if let Some(t) = parse_dt(&first.start_datetime) {
+            let (injection, source) = if let Some(t) = on_clock(&first.start_datetime, tz) {
                 (t, "RadiopharmaceuticalStartDateTime".to_string())
             } else {
                 let tod = parse_tm(&first.start_time).ok_or(SuvError::Missing {
@@ -612,7 +624,11 @@ pub fn compute(imgs: &[SuvInputs]) -> Result<SuvResult, SuvError> {
 /// DecayCorrection NONE: each position along the slice normal with its frame's decay-averaged
 /// time (frame start + T_ave of its own duration). Positions that repeat must share one time: a
 /// dynamic series (frames at one position, at several times) has no factor per slice.
-fn none_frames(imgs: &[SuvInputs], half_life: f64) -> Result<Vec<(f64, f64)>, SuvError> {
+fn none_frames(
+    imgs: &[SuvInputs],
+    half_life: f64,
+    tz: Option<i32>,
+) -> Result<Vec<(f64, f64)>, SuvError> {
     let mut frames: Vec<(f64, f64)> = Vec::new();
     // Each classic image, or each frame of an enhanced one.
     let timings = imgs.iter().flat_map(|i| {
@@ -630,7 +646,7 @@ fn none_frames(imgs: &[SuvInputs], half_life: f64) -> Result<Vec<(f64, f64)>, Su
         frames.into_iter().map(move |f| (i, f))
     });
     for (i, f) in timings {
-        let start = parse_dt(&f.acquisition_datetime)
+        let start = on_clock(&f.acquisition_datetime, tz)
             .or_else(|| date_time(&i.acquisition_date, &i.acquisition_time))
             .ok_or(SuvError::Missing {
                 attribute: "AcquisitionDate/AcquisitionTime (0008,0022/0032)",
@@ -736,7 +752,83 @@ pub fn inputs_from_object(obj: &InMemDicomObject) -> SuvInputs {
         position: f64s_of(obj, tags::IMAGE_POSITION_PATIENT).and_then(|v| v.try_into().ok()),
         orientation: f64s_of(obj, tags::IMAGE_ORIENTATION_PATIENT).and_then(|v| v.try_into().ok()),
         frames: Vec::new(),
+        timezone_offset: s(tags::TIMEZONE_OFFSET_FROM_UTC),
     }
+}
+
+/// The UTC offset (minutes) a DT value carries after its date and time (`&ZZXX`, PS3.5 6.2).
+fn offset_of(value: &str) -> Option<i32> {
+    let v = value.trim();
+    let at = v.get(8..)?.rfind(['+', '-'])? + 8;
+    let digits = v.get(at + 1..)?;
+    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let minutes = digits[..2].parse::<i32>().ok()? * 60 + digits[2..].parse::<i32>().ok()?;
+    Some(if v.as_bytes()[at] == b'-' {
+        -minutes
+    } else {
+        minutes
+    })
+}
+
+/// The clock the SUV times are compared on: TimezoneOffsetFromUTC's zone when the series gives
+/// it (a DT with an offset of its own moved into that zone), else the date-times' own local
+/// times, which must then agree on their offsets.
+fn the_clock(imgs: &[SuvInputs]) -> Result<Option<i32>, SuvError> {
+    // A value that is no offset (not +HHMM / -HHMM) is as good as none.
+    if let Some(tz) = offset_of(&format!("00000000{}", imgs[0].timezone_offset.trim())) {
+        return Ok(Some(tz));
+    }
+    let mut offsets: Vec<i32> = imgs
+        .iter()
+        .flat_map(|i| {
+            let frames = i.frames.iter().map(|f| f.acquisition_datetime.as_str());
+            [
+                &i.acquisition_datetime,
+                &i.start_datetime,
+                &i.ge_reference_datetime,
+            ]
+            .into_iter()
+            .map(String::as_str)
+            .chain(frames)
+            .filter_map(offset_of)
+            .collect::<Vec<_>>()
+        })
+        .collect();
+    offsets.sort_unstable();
+    offsets.dedup();
+    if offsets.len() > 1 {
+        let shown: Vec<String> = offsets
+            .iter()
+            .map(|m| {
+                format!(
+                    "{}{:02}{:02}",
+                    if *m < 0 { '-' } else { '+' },
+                    m.abs() / 60,
+                    m.abs() % 60
+                )
+            })
+            .collect();
+        return Err(SuvError::Unsupported {
+            attribute: "TimezoneOffsetFromUTC (0008,0201)",
+            found: format!(
+                "absent, with date-times at UTC offsets {}",
+                shown.join(" and ")
+            ),
+            expected: "the series' offset from UTC, to put its times on one clock",
+        });
+    }
+    Ok(None)
+}
+
+/// A DT value on the series' clock (see [`the_clock`]).
+fn on_clock(value: &str, tz: Option<i32>) -> Option<f64> {
+    let t = parse_dt(value)?;
+    Some(match (offset_of(value), tz) {
+        (Some(own), Some(tz)) => t + f64::from(tz - own) * 60.0,
+        _ => t,
+    })
 }
 
 /// The SUV factor of the series made of `files` (headers only, read in parallel; the inputs
@@ -1097,6 +1189,41 @@ mod tests {
         };
         close(at(-4.0), 5.898061210549947e-4);
         close(at(-200.0), 6.010856867047182e-4);
+    }
+
+    /// Times on one clock. The injection's date-time in UTC (+0000) with the series at 11:00
+    /// local time, TimezoneOffsetFromUTC +0100: 09:00 UTC is 10:00 local, one hour of uptake, the
+    /// factor of `bqml_start_series_time`. Before, the offset was dropped: two hours, a factor
+    /// 2^(3600/6586.2) = 1.46 times too large.
+    #[test]
+    fn date_times_with_utc_offsets_are_put_on_the_series_clock() {
+        let mut i = base();
+        i.start_datetime = "20250310090000+0000".into();
+        i.timezone_offset = "+0100".into();
+        close(
+            compute(&[i.clone()]).unwrap().suvbw_factor,
+            5.842546984887314e-4,
+        );
+        // A negative zone: 15:00 UTC is 10:00 at −0500.
+        i.start_datetime = "20250310150000+0000".into();
+        i.timezone_offset = "-0500".into();
+        close(
+            compute(&[i.clone()]).unwrap().suvbw_factor,
+            5.842546984887314e-4,
+        );
+        // No TimezoneOffsetFromUTC, one offset everywhere: local times as they are.
+        i.start_datetime = "20250310100000+0100".into();
+        i.timezone_offset.clear();
+        close(
+            compute(&[i.clone()]).unwrap().suvbw_factor,
+            5.842546984887314e-4,
+        );
+        // No TimezoneOffsetFromUTC and two offsets: no one clock, refused.
+        i.acquisition_datetime = "20250310110000+0000".into();
+        let e = compute(&[i]).unwrap_err();
+        assert!(e.to_string().contains("+0000 and +0100"), "{e}");
+        assert_eq!(offset_of("20250310110000.5-0330"), Some(-210));
+        assert_eq!(offset_of("20250310110000.5"), None);
     }
 
     #[test]
