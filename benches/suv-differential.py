@@ -18,7 +18,9 @@ Each case is a PET series of 2-6 slices written with pydicom:
   an uptake of more than 8 half-lives.
 
 Checked: the SUVbw factor (and every bed's for NONE) to 1e-9, or, when the procedure refuses,
-that ancilla refuses too, naming the attribute.
+that ancilla refuses too, naming the attribute. Then the series is de-identified (`ancilla deid`,
+the study's default options: dates shifted, the SUV's private attributes kept) and its factor
+must be the same: de-identification keeps every time interval SUV reads.
 
 Usage: benches/suv-differential.py [CASES] [SEED]   (default 300, 1)
 Needs pydicom and numpy, and a release build (ANCILLA_BIN, default target/release/ancilla).
@@ -353,6 +355,31 @@ def close(a, b):
 TALLY = {}
 
 
+def deid_keeps_the_factor(case, series, before):
+    key, subjects, out = (os.path.join(case, n) for n in ("key.bin", "subjects.csv", "release"))
+    with open(key, "wb") as f:
+        f.write(b"suv-differential key, 32 bytes or more")
+    with open(subjects, "w") as f:
+        f.write("patient_id,usubjid\nSUVDIFF,TRIAL-001\n")
+    p = subprocess.run([BIN, "--quiet", "deid", series, "--out", out, "--key", key,
+                        "--subjects", subjects], capture_output=True, text=True)
+    released = [os.path.join(d, f) for d, _, fs in os.walk(out) for f in fs if f.endswith(".dcm")]
+    if p.returncode != 0 or not released:
+        return [f"deid released nothing: {p.stderr.strip()}"]
+    q = subprocess.run([BIN, "--quiet", "suv", os.path.dirname(released[0])],
+                       capture_output=True, text=True)
+    if q.returncode != 0:
+        return [f"after deid, refused: {q.stderr.strip()}"]
+    after = json.loads(q.stdout)
+    pairs = [(after["suvbw_factor"], before["suvbw_factor"])] + [
+        (a["suvbw_factor"], b["suvbw_factor"])
+        for a, b in zip(after.get("frame_factors", []), before.get("frame_factors", []))]
+    if (len(after.get("frame_factors", [])) != len(before.get("frame_factors", []))
+            or not all(close(a, b) for a, b in pairs)):
+        return [f"after deid {after}, before {before}"]
+    return []
+
+
 def one_case(rng, i, case):
     c = random_case(rng)
     series = os.path.join(case, "series")
@@ -385,7 +412,7 @@ def one_case(rng, i, case):
     if p.returncode != 0:
         return title, [f"expected {want}; ancilla refused: {p.stderr.strip()}"]
     r = json.loads(p.stdout)
-    problems = []
+    problems = deid_keeps_the_factor(case, series, r)
     if not close(r["suvbw_factor"], want):
         problems.append(f"suvbw_factor {r['suvbw_factor']!r}, expected {want!r}")
     got_beds = r.get("frame_factors") or []
