@@ -9,23 +9,7 @@ use std::path::Path;
 use ancilla::ingest::{self, RejectReason, SeriesKind};
 use ancilla::volume::assemble::load_series;
 use ancilla::volume::nifti_io::read_volume;
-use support::{ancilla, ground_truth, phantom};
-
-fn all_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut v = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            if e.path().is_dir() {
-                stack.push(e.path())
-            } else {
-                v.push(e.path())
-            }
-        }
-    }
-    v.sort();
-    v
-}
+use support::{all_files, ancilla, ground_truth, phantom};
 
 #[test]
 fn same_seed_same_bytes_other_seed_other_bytes() {

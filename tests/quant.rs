@@ -1080,15 +1080,9 @@ fn decay_correction_none_scales_each_bed_by_its_own_factor() {
         o.write_to_file(beds.join(format!("{n:03}.dcm"))).unwrap();
     }
     let out = dir.join("nifti");
-    let o = ancilla(&[
-        "convert",
-        beds.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    support::convert(&beds, &out);
     let find = |suffix: &str| {
-        walk(&out)
+        support::all_files(&out)
             .into_iter()
             .find(|p| p.to_string_lossy().ends_with(suffix))
             .unwrap_or_else(|| panic!("no {suffix}"))
@@ -1143,17 +1137,4 @@ fn decay_correction_none_scales_each_bed_by_its_own_factor() {
             upper[0]
         );
     }
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }

@@ -458,10 +458,7 @@ pub fn compute(imgs: &[SuvInputs]) -> Result<SuvResult, SuvError> {
         "START" | "NONE" => {
             let earliest_acq = imgs
                 .iter()
-                .filter_map(|i| {
-                    on_clock(&i.acquisition_datetime, tz)
-                        .or_else(|| date_time(&i.acquisition_date, &i.acquisition_time))
-                })
+                .filter_map(|i| acquisition_start(&i.acquisition_datetime, i, tz))
                 .fold(f64::INFINITY, f64::min);
             let ge = on_clock(&first.ge_reference_datetime, tz);
             let series = date_time(&first.series_date, &first.series_time);
@@ -489,12 +486,12 @@ pub fn compute(imgs: &[SuvInputs]) -> Result<SuvResult, SuvError> {
                                 expected: "frame timing to back-compute the decay reference of a series whose SeriesTime is after its acquisition",
                             });
                         };
-                        let acq = on_clock(&first.acquisition_datetime, tz)
-                            .or_else(|| date_time(&first.acquisition_date, &first.acquisition_time))
-                            .ok_or(SuvError::Missing {
+                        let acq = acquisition_start(&first.acquisition_datetime, first, tz).ok_or(
+                            SuvError::Missing {
                                 attribute: "AcquisitionDate/AcquisitionTime (0008,0022/0032)",
                                 expected: "the frame start",
-                            })?;
+                            },
+                        )?;
                         let t = acq + frame_average_time(dur / 1000.0, half_life) - frt / 1000.0;
                         warnings.push("SeriesTime is after the acquisition (reprocessed series): reference back-computed from FrameReferenceTime".into());
                         (
@@ -646,12 +643,10 @@ fn none_frames(
         frames.into_iter().map(move |f| (i, f))
     });
     for (i, f) in timings {
-        let start = on_clock(&f.acquisition_datetime, tz)
-            .or_else(|| date_time(&i.acquisition_date, &i.acquisition_time))
-            .ok_or(SuvError::Missing {
-                attribute: "AcquisitionDate/AcquisitionTime (0008,0022/0032)",
-                expected: "every frame's start time for DecayCorrection NONE",
-            })?;
+        let start = acquisition_start(&f.acquisition_datetime, i, tz).ok_or(SuvError::Missing {
+            attribute: "AcquisitionDate/AcquisitionTime (0008,0022/0032)",
+            expected: "every frame's start time for DecayCorrection NONE",
+        })?;
         let dur = f.duration_ms.unwrap_or(0.0) / 1000.0;
         let t = start + frame_average_time(dur, half_life);
         let position = match (f.position, f.orientation) {
@@ -820,6 +815,12 @@ fn the_clock(imgs: &[SuvInputs]) -> Result<Option<i32>, SuvError> {
         });
     }
     Ok(None)
+}
+
+/// When an acquisition started, on the series' clock: its date-time `datetime` (the image's,
+/// or a frame's), else the image's AcquisitionDate and AcquisitionTime.
+fn acquisition_start(datetime: &str, image: &SuvInputs, tz: Option<i32>) -> Option<f64> {
+    on_clock(datetime, tz).or_else(|| date_time(&image.acquisition_date, &image.acquisition_time))
 }
 
 /// A DT value on the series' clock (see [`the_clock`]).

@@ -53,6 +53,23 @@ pub fn write_dicomdir(path: &Path, patient: &str) {
     file.write_to_file(path).unwrap();
 }
 
+/// Every file below `dir`, sorted.
+pub fn all_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path())
+            } else {
+                v.push(e.path())
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
 /// `ancilla convert INPUT --out OUT`, which must succeed.
 pub fn convert(input: &Path, out: &Path) {
     let o = ancilla(&[
