@@ -1018,6 +1018,20 @@ mod tests {
         close(compute(&[i]).unwrap().suvbw_factor, 5.879517642088207e-4);
     }
 
+    /// The factors of the two beds below (11:00:00 at `first_z`, 11:03:00 at `second_z`).
+    fn two_beds_by_hand(r: &SuvResult, first_z: f64, second_z: f64) {
+        assert_eq!(r.frame_factors.len(), 2, "{r:?}");
+        let at = |z: f64| {
+            r.frame_factors
+                .iter()
+                .find(|f| f.from_mm <= z && z <= f.to_mm)
+                .unwrap()
+                .suvbw_factor
+        };
+        close(at(first_z), 5.898061210549947e-4);
+        close(at(second_z), 6.010856867047182e-4);
+    }
+
     /// Two beds of a whole-body scan with DecayCorrection NONE, started at 11:00:00 (z = 0) and
     /// 11:03:00 (z = −200 mm), 180 s each. By hand: T_ave = ln(λT/(1 − e^(−λT)))/λ =
     /// 89.85792324928173 s, so Δt = 3689.857923 s and 3869.857923 s and the factors
@@ -1042,17 +1056,8 @@ mod tests {
             bed(0.0, "110000"),
         ];
         let r = compute(&imgs).unwrap();
-        assert_eq!(r.frame_factors.len(), 2, "{r:?}");
         close(r.suvbw_factor, 5.898061210549947e-4);
-        let at = |z: f64| {
-            r.frame_factors
-                .iter()
-                .find(|f| f.from_mm <= z && z <= f.to_mm)
-                .unwrap()
-                .suvbw_factor
-        };
-        close(at(0.0), 5.898061210549947e-4);
-        close(at(-200.0), 6.010856867047182e-4);
+        two_beds_by_hand(&r, 0.0, -200.0);
         // A volume of the two beds (k = 0 at z = −200, k = 1 at z = 0): each slice its bed's.
         let mut v = crate::volume::Volume {
             data: ndarray::Array3::from_elem((2, 2, 2), 1000.0f32),
@@ -1179,17 +1184,7 @@ mod tests {
             tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE,
             frames.to_vec(),
         );
-        let r = compute(&[inputs_from_header(&obj)]).unwrap();
-        assert_eq!(r.frame_factors.len(), 2, "{r:?}");
-        let at = |z: f64| {
-            r.frame_factors
-                .iter()
-                .find(|f| f.from_mm <= z && z <= f.to_mm)
-                .unwrap()
-                .suvbw_factor
-        };
-        close(at(-4.0), 5.898061210549947e-4);
-        close(at(-200.0), 6.010856867047182e-4);
+        two_beds_by_hand(&compute(&[inputs_from_header(&obj)]).unwrap(), -4.0, -200.0);
     }
 
     /// Times on one clock. The injection's date-time in UTC (+0000) with the series at 11:00
