@@ -27,7 +27,8 @@ features pyradiomics does not have: GLCM sum variance and the merged matrices (`
 the GLCM and GLRLM, the GLDZM, Moran's I and Geary's C, and the local intensity peaks.
 
 Usage: benches/pyradiomics-differential.py [CASES] [SEED]   (default 200, 1)
-Needs pyradiomics (see benches/pyradiomics.sh) and nibabel, and a release build (ANCILLA_BIN,
+Needs pyradiomics (see benches/pyradiomics.sh), nibabel and scipy (the venv of
+.ci/differential-check has them), and a release build (ANCILLA_BIN,
 default target/release/ancilla). A case that differs is kept as ./pyradiomics-differential-N/.
 """
 import csv
