@@ -26,6 +26,22 @@ use super::header::first_item;
 /// `obj` with the functional groups' attributes lifted (frame `frame` of the per-frame groups);
 /// None when `obj` has no functional groups (a classic file: nothing to lift).
 pub fn flattened(obj: &InMemDicomObject, frame: u32) -> Option<InMemDicomObject> {
+    lifted_over(obj, frame, obj.clone())
+}
+
+/// Only the functional groups' attributes of frame `frame`, lifted into an empty data set: what
+/// that frame has of its own, without a copy of the whole header (which holds every frame's
+/// groups: copying it for each frame costs the square of the frame count). None as `flattened`.
+pub fn frame_groups(obj: &InMemDicomObject, frame: u32) -> Option<InMemDicomObject> {
+    lifted_over(obj, frame, InMemDicomObject::new_empty())
+}
+
+/// `out` with the shared groups' and frame `frame`'s attributes lifted over it.
+fn lifted_over(
+    obj: &InMemDicomObject,
+    frame: u32,
+    mut out: InMemDicomObject,
+) -> Option<InMemDicomObject> {
     let shared = first_item(obj, tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE);
     let per_frame = obj
         .get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
@@ -34,7 +50,6 @@ pub fn flattened(obj: &InMemDicomObject, frame: u32) -> Option<InMemDicomObject>
     if shared.is_none() && per_frame.is_none() {
         return None;
     }
-    let mut out = obj.clone();
     for group in [shared, per_frame].into_iter().flatten() {
         lift(group, &mut out);
     }

@@ -126,22 +126,10 @@ fn build_case(config: usize) -> Vec<Tri> {
         // largest area. That is the triangulation of the classic marching-cubes table (Lorensen
         // and Cline 1987) that pyradiomics and scikit-image use: checked on every cube
         // configuration without an ambiguous face; fans of equal area enclose equal volumes.
-        let cross_norm = |a: [f64; 3], b: [f64; 3], c: [f64; 3]| {
-            let (u, v) = (
-                [0, 1, 2].map(|d| b[d] - a[d]),
-                [0, 1, 2].map(|d| c[d] - a[d]),
-            );
-            let w = [
-                u[1] * v[2] - u[2] * v[1],
-                u[2] * v[0] - u[0] * v[2],
-                u[0] * v[1] - u[1] * v[0],
-            ];
-            (w[0] * w[0] + w[1] * w[1] + w[2] * w[2]).sqrt()
-        };
         let m = pts.len();
         let fan_area = |apex: usize| -> f64 {
             (1..m - 1)
-                .map(|i| cross_norm(pts[apex], pts[(apex + i) % m], pts[(apex + i + 1) % m]))
+                .map(|i| triangle_area(pts[apex], pts[(apex + i) % m], pts[(apex + i + 1) % m]))
                 .sum()
         };
         let apex = (0..m)
@@ -152,6 +140,20 @@ fn build_case(config: usize) -> Vec<Tri> {
         }
     }
     tris
+}
+
+/// The area of triangle abc.
+fn triangle_area(a: [f64; 3], b: [f64; 3], c: [f64; 3]) -> f64 {
+    let (u, v) = (
+        [0, 1, 2].map(|d| b[d] - a[d]),
+        [0, 1, 2].map(|d| c[d] - a[d]),
+    );
+    let w = [
+        u[1] * v[2] - u[2] * v[1],
+        u[2] * v[0] - u[0] * v[2],
+        u[0] * v[1] - u[1] * v[0],
+    ];
+    0.5 * (w[0] * w[0] + w[1] * w[1] + w[2] * w[2]).sqrt()
 }
 
 /// Eigenvalues of a symmetric 3×3 matrix, largest first (closed form).
@@ -294,14 +296,7 @@ fn cubes(
                         - a[1] * (b[0] * c[2] - b[2] * c[0])
                         + a[2] * (b[0] * c[1] - b[1] * c[0]))
                         / 6.0;
-                    let e1 = [b[0] - a[0], b[1] - a[1], b[2] - a[2]];
-                    let e2 = [c[0] - a[0], c[1] - a[1], c[2] - a[2]];
-                    let cr = [
-                        e1[1] * e2[2] - e1[2] * e2[1],
-                        e1[2] * e2[0] - e1[0] * e2[2],
-                        e1[0] * e2[1] - e1[1] * e2[0],
-                    ];
-                    area += 0.5 * (cr[0] * cr[0] + cr[1] * cr[1] + cr[2] * cr[2]).sqrt();
+                    area += triangle_area(a, b, c);
                     for u in t {
                         vertices
                             .add([0, 1, 2].map(|d| ((2 * base[d] + 4) as f64 + 2.0 * u[d]) as u32));

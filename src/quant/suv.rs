@@ -89,6 +89,27 @@ pub struct SuvInputs {
     pub frames: Vec<FrameTiming>,
 }
 
+impl SuvInputs {
+    /// The image's own timing and place (a classic image's, or an enhanced one's first frame).
+    fn timing(&self) -> FrameTiming {
+        FrameTiming {
+            acquisition_datetime: self.acquisition_datetime.clone(),
+            duration_ms: self.actual_frame_duration_ms,
+            position: self.position,
+            orientation: self.orientation,
+        }
+    }
+
+    /// Each frame's timing and place: an enhanced PET's frames, else the image's own.
+    fn frame_timings(&self) -> Vec<FrameTiming> {
+        if self.frames.is_empty() {
+            vec![self.timing()]
+        } else {
+            self.frames.clone()
+        }
+    }
+}
+
 /// When and where one frame of an enhanced PET was acquired (its functional groups).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FrameTiming {
@@ -628,20 +649,9 @@ fn none_frames(
 ) -> Result<Vec<(f64, f64)>, SuvError> {
     let mut frames: Vec<(f64, f64)> = Vec::new();
     // Each classic image, or each frame of an enhanced one.
-    let timings = imgs.iter().flat_map(|i| {
-        let own = FrameTiming {
-            acquisition_datetime: i.acquisition_datetime.clone(),
-            duration_ms: i.actual_frame_duration_ms,
-            position: i.position,
-            orientation: i.orientation,
-        };
-        let frames = if i.frames.is_empty() {
-            vec![own]
-        } else {
-            i.frames.clone()
-        };
-        frames.into_iter().map(move |f| (i, f))
-    });
+    let timings = imgs
+        .iter()
+        .flat_map(|i| i.frame_timings().into_iter().map(move |f| (i, f)));
     for (i, f) in timings {
         let start = acquisition_start(&f.acquisition_datetime, i, tz).ok_or(SuvError::Missing {
             attribute: "AcquisitionDate/AcquisitionTime (0008,0022/0032)",
@@ -687,23 +697,27 @@ fn private(obj: &InMemDicomObject, group: u16, creator: &str, offset: u16) -> Op
 /// SUV inputs from one file's header; an enhanced (multi-frame) PET's are its first frame's, its
 /// functional groups' values lifted over the top level's ([`crate::ingest::flat_header`]).
 pub fn inputs_from_header(obj: &InMemDicomObject) -> SuvInputs {
-    use crate::ingest::flat_header::flattened;
+    use crate::ingest::flat_header::{flattened, frame_groups};
     let flat = flattened(obj, 0);
     let mut inputs = inputs_from_object(flat.as_ref().unwrap_or(obj));
-    // DecayCorrection NONE: every frame has its own decay, so its own time and place.
+    // DecayCorrection NONE: every frame has its own decay, so its own time and place (from its
+    // own groups; what they lack, the header's).
     if flat.is_some() && inputs.decay_correction.trim().eq_ignore_ascii_case("NONE") {
         let n = f64_of(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1.0) as u32;
+        let header = inputs.timing();
         inputs.frames = (0..n)
-            .filter_map(|f| flattened(obj, f))
-            .map(|fr| {
-                let own = inputs_from_object(&fr);
-                FrameTiming {
-                    acquisition_datetime: str_of(&fr, tags::FRAME_ACQUISITION_DATE_TIME)
-                        .unwrap_or(own.acquisition_datetime),
-                    duration_ms: own.actual_frame_duration_ms,
-                    position: own.position,
-                    orientation: own.orientation,
-                }
+            .filter_map(|f| frame_groups(obj, f))
+            .map(|g| FrameTiming {
+                acquisition_datetime: str_of(&g, tags::FRAME_ACQUISITION_DATE_TIME)
+                    .or_else(|| str_of(&g, tags::ACQUISITION_DATE_TIME))
+                    .unwrap_or_else(|| header.acquisition_datetime.clone()),
+                duration_ms: crate::ingest::header::frame_duration_ms(&g).or(header.duration_ms),
+                position: f64s_of(&g, tags::IMAGE_POSITION_PATIENT)
+                    .and_then(|v| v.try_into().ok())
+                    .or(header.position),
+                orientation: f64s_of(&g, tags::IMAGE_ORIENTATION_PATIENT)
+                    .and_then(|v| v.try_into().ok())
+                    .or(header.orientation),
             })
             .collect();
     }
@@ -755,16 +769,21 @@ pub fn inputs_from_object(obj: &InMemDicomObject) -> SuvInputs {
 fn offset_of(value: &str) -> Option<i32> {
     let v = value.trim();
     let at = v.get(8..)?.rfind(['+', '-'])? + 8;
-    let digits = v.get(at + 1..)?;
+    utc_offset(&v[at..])
+}
+
+/// An offset from UTC written `+HHMM` or `-HHMM` (TimezoneOffsetFromUTC, a DT's suffix), in
+/// minutes.
+fn utc_offset(zone: &str) -> Option<i32> {
+    let (sign, digits) = match zone.trim().split_at_checked(1)? {
+        ("+", d) => (1, d),
+        ("-", d) => (-1, d),
+        _ => return None,
+    };
     if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let minutes = digits[..2].parse::<i32>().ok()? * 60 + digits[2..].parse::<i32>().ok()?;
-    Some(if v.as_bytes()[at] == b'-' {
-        -minutes
-    } else {
-        minutes
-    })
+    Some(sign * (digits[..2].parse::<i32>().ok()? * 60 + digits[2..].parse::<i32>().ok()?))
 }
 
 /// The clock the SUV times are compared on: TimezoneOffsetFromUTC's zone when the series gives
@@ -772,7 +791,7 @@ fn offset_of(value: &str) -> Option<i32> {
 /// times, which must then agree on their offsets.
 fn the_clock(imgs: &[SuvInputs]) -> Result<Option<i32>, SuvError> {
     // A value that is no offset (not +HHMM / -HHMM) is as good as none.
-    if let Some(tz) = offset_of(&format!("00000000{}", imgs[0].timezone_offset.trim())) {
+    if let Some(tz) = utc_offset(&imgs[0].timezone_offset) {
         return Ok(Some(tz));
     }
     let mut offsets: Vec<i32> = imgs
