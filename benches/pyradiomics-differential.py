@@ -188,7 +188,7 @@ ZERO_AXIS = ("morph_pca_least_axis", "morph_pca_min_axis", "morph_pca_flatness",
              "morph_pca_elongation")
 
 
-def PCA_SCALE(n):
+def pca_scale(n):
     return math.sqrt(n / (n - 1))
 
 
@@ -592,12 +592,13 @@ def one_case(rng, extractors, i, case):
     ambiguous = has_ambiguous_face(region)
     dropped = direction_dropped(region)
     degenerate = glcm_degenerate(levels)
-    ngtdm, glrlm = None, None
+    # IBSI's NGTDM where pyradiomics counts isolated voxels (None: pyradiomics' is IBSI's).
+    ngtdm, glrlm = ngtdm_ibsi(levels), None
     TALLY["regions"] += 1
     TALLY["mesh compared"] += not ambiguous
     TALLY["GLRLM against the definition"] += dropped
     TALLY["GLCM correlation left out"] += degenerate
-    TALLY["NGTDM against the definition"] += bool(ngtdm_ibsi(levels))
+    TALLY["NGTDM against the definition"] += ngtdm is not None
     for tag, key in PAIRS:
         a, b = ours.get(tag), theirs.get(key)
         if a is None or b is None:
@@ -612,11 +613,9 @@ def one_case(rng, extractors, i, case):
             b, key = glrlm[tag], "IBSI definition"
         if degenerate and tag in ("cm_corr_3D_avg", "cm_info_corr1_3D_avg"):
             continue
-        if tag.startswith("ngt_"):
-            ngtdm = ngtdm or ngtdm_ibsi(levels) or {}
-            if ngtdm:
-                b, key = ngtdm[tag], "IBSI definition"
-        b = b * PCA_SCALE(int(region.sum())) if tag in PCA_AXES else b
+        if tag.startswith("ngt_") and ngtdm is not None:
+            b, key = ngtdm[tag], "IBSI definition"
+        b = b * pca_scale(int(region.sum())) if tag in PCA_AXES else b
         b += SHIFT.get(tag, 0.0)
         if math.isnan(a) and math.isnan(b):
             continue
