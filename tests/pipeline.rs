@@ -783,6 +783,22 @@ fn shards_merge_into_what_a_single_run_writes() {
     assert!(merge_err(&[&s1]).contains("missing shard(s) 2/2"));
     assert!(merge_err(&[&s1, &s1]).contains("given twice"));
     assert!(merge_err(&[&s1, &single]).contains("not a finished"));
+
+    // Regression: `--shard 1/1` (a Snakemake job set of one shard, a one-task Slurm array) ran as
+    // an unsharded run, without shard.json, so its merge was refused ("not a finished ...").
+    let only = d.path().join("only");
+    let o = ancilla(&["run", c, "--out", only.to_str().unwrap(), "--shard", "1/1"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(only.join("shard.json").exists() && !only.join("report.html").exists());
+    let merged1 = d.path().join("merged-of-one");
+    let o = ancilla(&[
+        "merge",
+        only.to_str().unwrap(),
+        "--out",
+        merged1.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_same_outputs(&merged1, &single, "merge of 1 shard");
 }
 
 /// Shards de-identified with two keys (the key file replaced between two array tasks; the config

@@ -373,9 +373,11 @@ pub fn run_command(
         .map(|r| r.map_err(|e| PipelineError::Shard(e.to_string()))),
     }
     .transpose()?;
+    // A shard asked for is run as one, 1/1 too (a one-task Slurm array, a one-subject cohort's
+    // Snakemake job): its folder is for `merge`, which needs its manifest.
     let mode = match shard {
-        Some(s) if !s.is_whole() => Mode::Shard(s),
-        _ => Mode::Whole,
+        Some(s) => Mode::Shard(s),
+        None => Mode::Whole,
     };
     execute(&cfg, config, mode, quiet)
 }
