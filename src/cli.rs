@@ -171,8 +171,9 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
         /// Run scan → deid → convert → features on shard I of N (1-based, e.g. 2/8): the sorted
-        /// subjects dealt round-robin. Default in a Slurm array job: SLURM_ARRAY_TASK_ID + 1 of
-        /// SLURM_ARRAY_TASK_COUNT. Then `ancilla merge` the N shard folders.
+        /// subjects dealt round-robin. Default in a Slurm array job: the task's place in the
+        /// array (SLURM_ARRAY_TASK_ID from SLURM_ARRAY_TASK_MIN by SLURM_ARRAY_TASK_STEP; 0-based
+        /// without them) of SLURM_ARRAY_TASK_COUNT. Then `ancilla merge` the N shard folders.
         #[arg(long)]
         shard: Option<String>,
     },

@@ -33,17 +33,46 @@ impl Shard {
         Ok(Shard { index, count })
     }
 
-    /// The shard of a Slurm array task: `SLURM_ARRAY_TASK_ID` (0-based, as `--array=0-(N-1)`
-    /// gives it) and `SLURM_ARRAY_TASK_COUNT`. `None` outside an array job.
-    pub fn from_slurm(
-        task_id: Option<&str>,
-        task_count: Option<&str>,
-    ) -> Option<Result<Shard, ShardError>> {
-        let (id, n) = (task_id?, task_count?);
-        let parsed = id.trim().parse::<usize>().ok().map(|i| i + 1);
-        Some(match parsed {
-            Some(i) => Shard::parse(&format!("{i}/{}", n.trim())),
-            None => Err(ShardError(format!("SLURM_ARRAY_TASK_ID={id}"))),
+    /// The shard of a Slurm array task, from the variables Slurm sets in every task of an array
+    /// job: `SLURM_ARRAY_TASK_ID`, `SLURM_ARRAY_TASK_COUNT`, and the array's lowest index and
+    /// step (`SLURM_ARRAY_TASK_MIN`, `SLURM_ARRAY_TASK_STEP`), so `--array=0-(N-1)`,
+    /// `--array=1-N` and `--array=1-(2N-1):2` all give shards 1..N. Without the lowest index,
+    /// the ID counts from 0. `None` outside an array job; an error when the task is not one of
+    /// N evenly spaced indices (a list such as `--array=1,2,7`).
+    pub fn from_slurm(task: &SlurmArray) -> Option<Result<Shard, ShardError>> {
+        let (id, n) = (task.id.as_deref()?, task.count.as_deref()?);
+        let number = |v: Option<&str>, default: usize| match v {
+            None => Some(default),
+            Some(v) => v.trim().parse::<usize>().ok(),
+        };
+        let (id_n, min, step) = (
+            number(Some(id), 0),
+            number(task.min.as_deref(), 0),
+            number(task.step.as_deref(), 1),
+        );
+        let index = match (id_n, min, step) {
+            (Some(i), Some(lo), Some(st)) if st > 0 && i >= lo && (i - lo) % st == 0 => {
+                Some((i - lo) / st + 1)
+            }
+            _ => None,
+        };
+        let described = || {
+            let mut d = format!("SLURM_ARRAY_TASK_ID={id}, SLURM_ARRAY_TASK_COUNT={n}");
+            for (name, v) in [("MIN", &task.min), ("STEP", &task.step)] {
+                if let Some(v) = v {
+                    d.push_str(&format!(", SLURM_ARRAY_TASK_{name}={v}"));
+                }
+            }
+            d
+        };
+        Some(match index {
+            Some(i) => Shard::parse(&format!("{i}/{}", n.trim())).map_err(|_| {
+                ShardError(format!(
+                    "{} (not one of N evenly spaced tasks)",
+                    described()
+                ))
+            }),
+            None => Err(ShardError(described())),
         })
     }
 
@@ -74,6 +103,28 @@ impl Shard {
     /// Whether this shard reports the files that belong to no subject.
     pub fn reports_unattributed(&self) -> bool {
         self.index == 1
+    }
+}
+
+/// The Slurm array variables of this process (`None` where unset).
+#[derive(Debug, Clone, Default)]
+pub struct SlurmArray {
+    pub id: Option<String>,
+    pub count: Option<String>,
+    pub min: Option<String>,
+    pub step: Option<String>,
+}
+
+impl SlurmArray {
+    /// Read from the environment.
+    pub fn from_env() -> SlurmArray {
+        let var = |name: &str| std::env::var(format!("SLURM_ARRAY_TASK_{name}")).ok();
+        SlurmArray {
+            id: var("ID"),
+            count: var("COUNT"),
+            min: var("MIN"),
+            step: var("STEP"),
+        }
     }
 }
 
@@ -126,10 +177,44 @@ mod tests {
         for bad in ["0/3", "4/3", "3", "a/b", "1/0", ""] {
             assert!(Shard::parse(bad).is_err(), "{bad}");
         }
-        let s = Shard::from_slurm(Some("0"), Some("4")).unwrap().unwrap();
+        let task = |id: &str, count: &str, min: Option<&str>, step: Option<&str>| SlurmArray {
+            id: Some(id.into()),
+            count: Some(count.into()),
+            min: min.map(Into::into),
+            step: step.map(Into::into),
+        };
+        let shard = |t: SlurmArray| Shard::from_slurm(&t).unwrap();
+        let s = shard(task("0", "4", None, None)).unwrap();
         assert_eq!(s, Shard { index: 1, count: 4 });
-        assert!(Shard::from_slurm(Some("4"), Some("4")).unwrap().is_err());
-        assert!(Shard::from_slurm(None, Some("4")).is_none());
-        assert!(Shard::from_slurm(Some("x"), Some("4")).unwrap().is_err());
+        assert!(shard(task("4", "4", None, None)).is_err());
+        assert!(Shard::from_slurm(&SlurmArray::default()).is_none());
+        assert!(shard(task("x", "4", None, None)).is_err());
+        // --array=0-3, --array=1-4 and --array=1-7:2 are each shards 1..4, in order.
+        for (ids, min, step) in [
+            (["0", "1", "2", "3"], "0", "1"),
+            (["1", "2", "3", "4"], "1", "1"),
+            (["1", "3", "5", "7"], "1", "2"),
+        ] {
+            for (k, id) in ids.iter().enumerate() {
+                let s = shard(task(id, "4", Some(min), Some(step))).unwrap();
+                assert_eq!(
+                    s,
+                    Shard {
+                        index: k + 1,
+                        count: 4
+                    },
+                    "{id} of {min}:{step}"
+                );
+            }
+        }
+        // Regression: --array=1-4 was read as 0-based, task 4 as shard 5/4 (refused) and shard
+        // 1 never run.
+        let last = shard(task("4", "4", Some("1"), None)).unwrap();
+        assert_eq!(last, Shard { index: 4, count: 4 });
+        // Not evenly spaced (--array=1,2,7): refused, naming the variables.
+        let e = shard(task("7", "3", Some("1"), Some("1"))).unwrap_err();
+        assert!(e.to_string().contains("SLURM_ARRAY_TASK_MIN=1"), "{e}");
+        assert!(shard(task("2", "3", Some("1"), Some("2"))).is_err());
+        assert!(shard(task("0", "3", Some("1"), None)).is_err());
     }
 }

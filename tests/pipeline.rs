@@ -723,11 +723,13 @@ fn shards_merge_into_what_a_single_run_writes() {
     let (s1, s2) = (d.path().join("s1"), d.path().join("s2"));
     let o = ancilla(&["run", c, "--out", s1.to_str().unwrap(), "--shard", "1/2"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    // The second shard as a Slurm array task (0-based task id).
+    // The second shard as the last task of a Slurm array `--array=1-2` (Slurm sets all four).
     let o = Command::new(env!("CARGO_BIN_EXE_ancilla"))
         .args(["run", c, "--out", s2.to_str().unwrap()])
-        .env("SLURM_ARRAY_TASK_ID", "1")
+        .env("SLURM_ARRAY_TASK_ID", "2")
         .env("SLURM_ARRAY_TASK_COUNT", "2")
+        .env("SLURM_ARRAY_TASK_MIN", "1")
+        .env("SLURM_ARRAY_TASK_STEP", "1")
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

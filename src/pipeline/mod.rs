@@ -366,11 +366,8 @@ pub fn run_command(
     }
     let shard = match shard {
         Some(s) => Some(Shard::parse(s).map_err(|e| PipelineError::Shard(e.to_string()))),
-        None => Shard::from_slurm(
-            std::env::var("SLURM_ARRAY_TASK_ID").ok().as_deref(),
-            std::env::var("SLURM_ARRAY_TASK_COUNT").ok().as_deref(),
-        )
-        .map(|r| r.map_err(|e| PipelineError::Shard(e.to_string()))),
+        None => Shard::from_slurm(&crate::shard::SlurmArray::from_env())
+            .map(|r| r.map_err(|e| PipelineError::Shard(e.to_string()))),
     }
     .transpose()?;
     // A shard asked for is run as one, 1/1 too (a one-task Slurm array, a one-subject cohort's
