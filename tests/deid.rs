@@ -2461,6 +2461,36 @@ fn a_rerun_withdraws_what_is_no_longer_released() {
     support::assert_same_trees(&out, &fresh);
 }
 
+/// A release that cannot be written (here a file stands where a subject's folder goes; a full
+/// disk does the same) fails the run, exit 1, without a report, and a rerun once it can be
+/// written releases what is missing: the result equals a release made in one go. Regression:
+/// such files were counted as "not released" (as if their input were at fault), the run
+/// succeeded, and a pipeline took its deid stage for done, the subject never released.
+#[test]
+fn a_release_that_cannot_be_written_fails_and_a_rerun_completes_it() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    phantom(dir, "2", "6", &[]);
+    let (key, map) = (dir.join("key.bin"), dir.join("clinical/subject_map.csv"));
+    let text = std::fs::read_to_string(&map).unwrap();
+    let usubjid = text.lines().nth(1).unwrap().split(',').nth(1).unwrap();
+    let out = dir.join("release");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join(usubjid), "in the way").unwrap();
+    let o = deid(dir, &out, &key, &map);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("could not be written"), "{err}");
+    assert!(!out.join("deid-report.json").exists());
+    std::fs::remove_file(out.join(usubjid)).unwrap();
+    let o = deid(dir, &out, &key, &map);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let fresh = dir.join("fresh");
+    let o = deid(dir, &fresh, &key, &map);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    support::assert_same_trees(&out, &fresh);
+}
+
 /// An encapsulated file cut before its sequence delimiter (dicognito's bad.dcm is one) is
 /// truncated, as the scan says; deid released it (the parser reads the fragments there are) and,
 /// sharded, reported it by the header's reason, so a merge differed from a single run.

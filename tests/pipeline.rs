@@ -598,6 +598,35 @@ fn killed_run_resumes_to_identical_outputs() {
     }
 }
 
+/// A stage whose outputs cannot all be written (a file where a subject's folder goes; a full
+/// disk does the same) fails the run and is not stamped; the rerun once they can be written
+/// finishes with the outputs of an uninterrupted run. Regression: deid and convert counted such
+/// files as rejected inputs, the stage was stamped done, and the rerun left the subject out.
+#[test]
+fn a_stage_that_cannot_write_its_outputs_is_redone_by_the_rerun() {
+    let d = tempfile::tempdir().unwrap();
+    let cohort = d.path().join("cohort");
+    phantom(&cohort, "2", "3", &[]);
+    let reference = d.path().join("reference");
+    let cfg = input_config(d.path(), &cohort, &reference, "");
+    assert!(ancilla(&["run", cfg.to_str().unwrap()]).status.success());
+    let map = std::fs::read_to_string(cohort.join("clinical/subject_map.csv")).unwrap();
+    let usubjid = map.lines().nth(1).unwrap().split(',').nth(1).unwrap();
+    let out = d.path().join("out");
+    let cfg = input_config(d.path(), &cohort, &out, "");
+    std::fs::create_dir_all(out.join("deid")).unwrap();
+    std::fs::write(out.join("deid").join(usubjid), "in the way").unwrap();
+    let o = ancilla(&["run", cfg.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("could not be written"), "{err}");
+    assert!(!out.join(".stamps/deid.sha256").exists());
+    std::fs::remove_file(out.join("deid").join(usubjid)).unwrap();
+    let o = ancilla(&["run", cfg.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_same_outputs(&out, &reference, "rerun after a failed write");
+}
+
 #[test]
 fn a_second_run_on_a_busy_output_folder_is_refused() {
     let d = tempfile::tempdir().unwrap();

@@ -685,6 +685,39 @@ fn the_sidecar_has_dcm2niix_acquisition_keys_and_no_device_identity() {
 /// Regression: a series not converted was named on stderr by the site's PatientID, and its
 /// reason could carry the input path (site folder names hold patient names); it is now named as
 /// in the output (S001) and in the report's words.
+/// A series whose files cannot be written (here a file stands where its subject's folder goes;
+/// a full disk does the same) fails the conversion, exit 1, without a report, after the other
+/// series are converted; a rerun once it can be written completes it, equal to a conversion in
+/// one go. Regression: it was reported as "not converted" like a bad input and the conversion
+/// succeeded, so a pipeline took its convert stage for done and never converted the series.
+#[test]
+fn a_series_that_cannot_be_written_fails_and_a_rerun_completes_it() {
+    let d = tempfile::tempdir().unwrap();
+    phantom(d.path(), "2", "6", &[]);
+    let export = d.path().join("site-export");
+    let out = d.path().join("nifti");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("S001"), "in the way").unwrap();
+    let args = [
+        "convert",
+        export.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let o = ancilla(&args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("series could not be written"), "{err}");
+    assert!(!out.join("convert-report.json").exists());
+    assert!(out.join("S002").read_dir().unwrap().next().is_some());
+    std::fs::remove_file(out.join("S001")).unwrap();
+    let o = ancilla(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let fresh = d.path().join("fresh");
+    convert(&export, &fresh);
+    assert_same_trees(&out, &fresh);
+}
+
 #[test]
 fn a_series_not_converted_is_named_without_phi() {
     let dir = tempfile::tempdir().unwrap();

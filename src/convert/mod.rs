@@ -37,6 +37,11 @@ pub enum ConvertError {
     Scan(#[from] ingest::IngestError),
     #[error("cannot write {path}: {message}")]
     Write { path: PathBuf, message: String },
+    /// Series whose files could not be written (a full disk, no permission): the other series
+    /// were converted, then the conversion fails, so no caller takes it for complete (a pipeline
+    /// stage is not stamped, and its rerun converts them).
+    #[error("{count} series could not be written; the first: {first}")]
+    Unwritten { count: usize, first: String },
     #[error("{0}")]
     OutputInsideInput(String),
     /// Another ancilla process is writing the output folder.
@@ -48,7 +53,9 @@ impl crate::ExitCode for ConvertError {
     fn exit_code(&self) -> u8 {
         match self {
             ConvertError::Scan(e) => crate::ExitCode::exit_code(e),
-            ConvertError::Write { .. } | ConvertError::Busy(_) => 1,
+            ConvertError::Write { .. } | ConvertError::Unwritten { .. } | ConvertError::Busy(_) => {
+                1
+            }
             ConvertError::OutputInsideInput(_) => 2,
         }
     }
@@ -75,6 +82,40 @@ pub struct ConvertReport {
     #[serde(default)]
     pub not_images: Vec<Value>,
     pub files_rejected: usize,
+    /// Why each series that could not be written was not (never in the report file: a
+    /// conversion with any of them fails).
+    #[serde(skip)]
+    pub unwritten: Vec<String>,
+}
+
+/// Why a series was not converted: its input (reported; the conversion goes on and succeeds),
+/// or writing its files (the conversion goes on, then fails: nothing may go missing unnoticed).
+enum Failure {
+    Input(String),
+    Output(String),
+}
+
+impl Failure {
+    /// An error writing `path`.
+    fn writing(path: &Path, e: impl std::fmt::Display) -> Failure {
+        Failure::Output(
+            ConvertError::Write {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            }
+            .to_string(),
+        )
+    }
+
+    /// A NIfTI writer's error: the file system's (output), or the volume's (input: it does not
+    /// make a NIfTI-1 file).
+    fn nifti(path: &Path, e: nifti_io::NiftiError) -> Failure {
+        match e {
+            nifti_io::NiftiError::Write { source, .. }
+            | nifti_io::NiftiError::Io { source, .. } => Failure::writing(path, source),
+            other => Failure::Input(other.to_string()),
+        }
+    }
 }
 
 /// What a series that holds no image volume is, for the report.
@@ -303,12 +344,9 @@ fn write_series(
     meta: &NiftiMeta,
     stored: Stored,
     rows_as_stored: bool,
-) -> Result<Vec<(String, Vec<usize>)>, ConvertError> {
+) -> Result<Vec<(String, Vec<usize>)>, Failure> {
     let ext = if gzip { "nii.gz" } else { "nii" };
-    let werr = |path: &Path, e: nifti_io::NiftiError| ConvertError::Write {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
+    let werr = Failure::nifti;
     let mut out = Vec::new();
     if four_d(vols) {
         let path = dir.join(format!("{stem}.{ext}"));
@@ -334,12 +372,8 @@ fn write_series(
             ];
             for (ext, text) in texts {
                 let p = dir.join(format!("{stem}.{ext}"));
-                crate::atomic::write_bytes_unsynced(&p, text.as_bytes()).map_err(|e| {
-                    ConvertError::Write {
-                        path: p.clone(),
-                        message: e.to_string(),
-                    }
-                })?;
+                crate::atomic::write_bytes_unsynced(&p, text.as_bytes())
+                    .map_err(|e| Failure::writing(&p, e))?;
             }
         }
         let d = vols[0].volume.dims();
@@ -371,7 +405,7 @@ fn write_suv(
     stem: &str,
     gzip: bool,
     side: &mut Value,
-) -> Result<Vec<(String, Vec<usize>)>, String> {
+) -> Result<Vec<(String, Vec<usize>)>, Failure> {
     match crate::quant::suv::suv_for_series(s) {
         Ok(r) => {
             if let Value::Object(m) = side {
@@ -395,13 +429,14 @@ fn write_suv(
                     tilt_shear: false,
                     bvec_lengths_kept: false,
                 };
+                let path = dir.join(&name);
                 nifti_io::write_images(
                     std::slice::from_ref(&suv),
-                    &dir.join(&name),
+                    &path,
                     &meta,
                     form(v, Stored::DERIVED, false),
                 )
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| Failure::nifti(&path, e))?;
                 let d = suv.dims();
                 out.push((name, vec![d[2], d[1], d[0]]));
             }
@@ -482,6 +517,7 @@ pub fn convert_per_subject(
             report.converted.append(&mut part.converted);
             report.not_converted.append(&mut part.not_converted);
             report.not_images.append(&mut part.not_images);
+            report.unwritten.append(&mut part.unwritten);
             report.files_rejected += part.files_rejected;
             bar.inc(1);
             Ok::<(), ConvertError>(())
@@ -574,16 +610,16 @@ fn convert_inventory(
     }
     let image_series: Vec<&Series> = inv.series.iter().filter(|s| s.is_image()).collect();
     let stems = unique_stems(&image_series);
-    let results: Vec<(usize, Result<Vec<Converted>, String>)> = {
+    let results: Vec<(usize, Result<Vec<Converted>, Failure>)> = {
         let convert_one = |(idx, s): (usize, &&Series)| {
             let subject = names
                 .get(&s.patient_id)
                 .cloned()
                 .unwrap_or_else(|| "unknown".into());
-            let attempt = || -> Result<Vec<Converted>, String> {
+            let attempt = || -> Result<Vec<Converted>, Failure> {
                 let mut vols = assemble::load_series_images(s).map_err(|e| match e {
-                    assemble::AssembleError::Geometry(g) => g,
-                    other => format!("{}", other),
+                    assemble::AssembleError::Geometry(g) => Failure::Input(g),
+                    other => Failure::Input(other.to_string()),
                 })?;
                 // 3D acquisitions written as 3D files have their axes closest to RAS, as
                 // dcm2niix writes them (its default rotation; 2D acquisitions and 4D files keep
@@ -660,10 +696,9 @@ fn convert_inventory(
                 let mut written = Vec::new();
                 if !adc.is_empty() {
                     let adc_stem = format!("{stem}_ADC");
-                    written.extend(
-                        write_series(&adc, &dir, &adc_stem, gzip, &meta, stored, false)
-                            .map_err(|e| e.to_string())?,
-                    );
+                    written.extend(write_series(
+                        &adc, &dir, &adc_stem, gzip, &meta, stored, false,
+                    )?);
                 }
                 // Stacks of several (a plane, a complex component or an echo, each of them
                 // repeated) are files of their own, each timed by its own volumes.
@@ -713,10 +748,7 @@ fn convert_inventory(
                     // PET: its SUVbw copy is written beside it at the same time (each file's
                     // gzip stream is one thread's work).
                     let (series, suv) = rayon::join(
-                        || {
-                            write_series(&vols, &dir, stem, gzip, &meta, stored, rows_as_stored)
-                                .map_err(|e| e.to_string())
-                        },
+                        || write_series(&vols, &dir, stem, gzip, &meta, stored, rows_as_stored),
                         || match (s.modality == "PT", sides.first_mut()) {
                             (true, Some((_, side))) => write_suv(s, &vols, &dir, stem, gzip, side),
                             _ => Ok(Vec::new()),
@@ -725,8 +757,9 @@ fn convert_inventory(
                     written.extend(series?);
                     written.extend(suv?);
                     for (name, side) in &sides {
-                        crate::atomic::write_json_unsynced(&dir.join(format!("{name}.json")), side)
-                            .map_err(|e| e.to_string())?;
+                        let path = dir.join(format!("{name}.json"));
+                        crate::atomic::write_json_unsynced(&path, side)
+                            .map_err(|e| Failure::writing(&path, e))?;
                     }
                 }
                 Ok(written
@@ -742,7 +775,7 @@ fn convert_inventory(
             };
             // A defect of ancilla on one series costs that series, not the conversion.
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(attempt))
-                .unwrap_or_else(|_| Err(crate::INTERNAL_ERROR.into()));
+                .unwrap_or_else(|_| Err(Failure::Input(crate::INTERNAL_ERROR.into())));
             bar.inc(1);
             (idx, r)
         };
@@ -758,7 +791,19 @@ fn convert_inventory(
         let s = image_series[idx];
         match r {
             Ok(c) => report.converted.extend(c),
-            Err(why) => {
+            Err(Failure::Output(why)) => {
+                let subject = names.get(&s.patient_id).map_or("unknown", String::as_str);
+                if !quiet {
+                    eprintln!(
+                        "convert: {subject} series {} ({} {}) could not be written: {why}",
+                        s.series_number.unwrap_or(0),
+                        s.modality,
+                        s.kind.as_str()
+                    );
+                }
+                report.unwritten.push(why);
+            }
+            Err(Failure::Input(why)) => {
                 // Named as in the output (S001..., or the de-identified subject), never by the
                 // site's PatientID or paths: the same words as the report file.
                 let why = strip_paths(&why, input);
@@ -792,6 +837,12 @@ pub(crate) fn sort_by_subject(entries: &mut [Value]) {
 
 /// Sort the report as every entry point does, and write it.
 fn finish(mut report: ConvertReport, out: &Path) -> Result<ConvertReport, ConvertError> {
+    if let Some(first) = report.unwritten.first() {
+        return Err(ConvertError::Unwritten {
+            count: report.unwritten.len(),
+            first: first.clone(),
+        });
+    }
     report.converted.sort_by(|a, b| a.nifti.cmp(&b.nifti));
     // Stable, by subject: the order a merge of shards gives too.
     sort_by_subject(&mut report.not_converted);

@@ -71,12 +71,17 @@ pub enum DeidError {
         #[source]
         source: std::io::Error,
     },
+    /// Released files that could not be written (a full disk, no permission): every other file
+    /// was processed, then the run fails, so nothing is taken for released that is not (a
+    /// pipeline stage is not stamped; a rerun releases them).
+    #[error("{count} file(s) could not be written; the first: {first}")]
+    Unwritten { count: usize, first: String },
 }
 
 impl crate::ExitCode for DeidError {
     fn exit_code(&self) -> u8 {
         match self {
-            DeidError::Write { .. } | DeidError::Busy(_) => 1,
+            DeidError::Write { .. } | DeidError::Unwritten { .. } | DeidError::Busy(_) => 1,
             _ => 2,
         }
     }
@@ -187,6 +192,8 @@ enum Outcome {
     Duplicate,
     NotReleased(String),
     VerificationFailed(String),
+    /// Its release could not be written (the output's fault, not the input's).
+    Unwritten(String),
     /// Another shard's file: neither processed nor counted here.
     OtherShard,
 }
@@ -886,7 +893,7 @@ fn write_checked(
     match written {
         Ok(()) => {}
         Err(WriteError::Io(e)) => {
-            return Outcome::NotReleased(format!("could not be written: {e}"))
+            return Outcome::Unwritten(format!("cannot write {}: {e}", release.dest.display()))
         }
         Err(WriteError::ReadBack(why)) => return Outcome::VerificationFailed(why),
     }
@@ -992,6 +999,8 @@ struct Tally {
     not_released: Vec<serde_json::Value>,
     site_log: String,
     files_seen: usize,
+    /// Why each release that could not be written was not.
+    unwritten: Vec<String>,
 }
 
 impl Tally {
@@ -1025,6 +1034,11 @@ impl Tally {
                     .push_str(&format!("{}\t{reason}\n", path.display()));
                 self.not_released
                     .push(json!({"file": index + 1, "reason": reason}));
+            }
+            Outcome::Unwritten(reason) => {
+                self.site_log
+                    .push_str(&format!("{}\tnot written: {reason}\n", path.display()));
+                self.unwritten.push(reason);
             }
             Outcome::VerificationFailed(reason) => {
                 self.summary.verification_failures += 1;
@@ -1197,7 +1211,8 @@ fn run_paths(
     settle_duplicates(&run_ctx, &walk.files, &mut tally);
     // The release mirrors this run's input: what an earlier run released and this one does not
     // goes (a series removed from the export, a subject taken out of the map).
-    let withdrawn = if run_ctx.fresh_output || !earlier_release {
+    // Not by a run that failed to write some of its files (it fails: see below).
+    let withdrawn = if run_ctx.fresh_output || !earlier_release || !tally.unwritten.is_empty() {
         0
     } else {
         match run_ctx.claimed.lock() {
@@ -1221,6 +1236,7 @@ fn run_paths(
         mut not_released,
         mut site_log,
         mut files_seen,
+        unwritten,
     } = tally;
     for (path, why) in walk.errors.iter().filter(|_| run_ctx.reports_unattributed) {
         files_seen += 1;
@@ -1246,6 +1262,17 @@ fn run_paths(
         "files_per_subject": per_subject,
         "note": "files are numbered in the sorted order of the input tree; their paths are only in the site-side log",
     });
+    if let Some(first) = unwritten.first() {
+        // The site-side log names them (a best effort: the disk may be full); no report is
+        // written for a release that is not whole.
+        if let Some(log) = &opts.site_log {
+            let _ = crate::atomic::write_bytes(log, site_log.as_bytes());
+        }
+        return Err(DeidError::Unwritten {
+            count: unwritten.len(),
+            first: first.clone(),
+        });
+    }
     let rp = opts.out.join("deid-report.json");
     crate::atomic::write_json(&rp, &report)
         .map_err(|source| DeidError::Write { path: rp, source })?;
