@@ -14,7 +14,12 @@ tenths or hundredths), 0-80% censored. Checked:
   likelihood-ratio p and concordance against lifelines' CoxPHFitter (to 2e-3; concordance
   exactly);
 - the log-rank test of the median split (high = value > median) against lifelines;
-- Spearman with VIABLE_TUMOR_PCT against scipy; the ROC AUC for pCR against its definition.
+- the hazard ratio and its 95% interval against lifelines (exp(coef) and its bounds, to 2e-3);
+- Spearman with VIABLE_TUMOR_PCT against scipy; the ROC AUC for pCR against its definition,
+  and its 95% interval against DeLong's variance (DeLong, DeLong & Clarke-Pearson 1988: the
+  structural components V10 and V01, their sample variances), clipped to [0, 1];
+- the q-values against Benjamini-Hochberg's step-up rule computed here over the Cox Wald
+  p-values the features have (features without one get none).
 
 Where ancilla gives no number it must say why in the feature's note (fewer than 5 events, a
 monotone likelihood, an empty split, fewer than 2 subjects with or without pCR); lifelines
@@ -146,6 +151,10 @@ def check_feature(f, tab):
                                ("concordance", ref.concordance_index_, 1e-9)):
             if not close(cox[key], float(want), tol, 1e-8):
                 problems.append(f"{name} Cox {key} {cox[key]} vs lifelines {want}")
+        hr = (cox["hr"], *cox["hr_ci"])
+        want = (s["exp(coef)"], s["exp(coef) lower 95%"], s["exp(coef) upper 95%"])
+        if not all(close(a, float(b), 2e-3, 1e-8) for a, b in zip(hr, want)):
+            problems.append(f"{name} hazard ratio and interval {hr} vs lifelines {want}")
     high = x > np.median(x)
     split = f.get("logrank_median_split")
     if split is None:
@@ -171,6 +180,37 @@ def check_feature(f, tab):
         auc = ((a[:, None] > b[None, :]) + 0.5 * (a[:, None] == b[None, :])).mean()
         if not close(roc["auc"], auc, 1e-9):
             problems.append(f"{name} AUC {roc['auc']} vs {auc}")
+        lo, hi = delong_interval(a, b)
+        if not (close(roc["ci"][0], lo, 1e-9, 1e-12) and close(roc["ci"][1], hi, 1e-9, 1e-12)):
+            problems.append(f"{name} AUC interval {roc['ci']} vs DeLong's {lo}, {hi}")
+    return problems
+
+
+def delong_interval(pos, neg):
+    """The AUC's 95% interval from DeLong's variance: each positive's and each negative's
+    placement value (V10, V01), var = S10 / m + S01 / n, AUC +- z * sqrt(var), within [0, 1]."""
+    psi = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+    v10, v01 = psi.mean(axis=1), psi.mean(axis=0)
+    var = v10.var(ddof=1) / len(pos) + v01.var(ddof=1) / len(neg)
+    half = st.norm.ppf(0.975) * math.sqrt(var)
+    return max(psi.mean() - half, 0.0), min(psi.mean() + half, 1.0)
+
+
+def check_q_values(features):
+    """Benjamini-Hochberg over the features' Cox Wald p-values: sorted ascending, q_(i) =
+    min over j >= i of p_(j) m / j, at most 1."""
+    with_p = [(f["cox"]["p_wald"], k) for k, f in enumerate(features)
+              if f.get("cox") and f["cox"].get("p_wald") is not None]
+    m, want = len(with_p), {}
+    running = 1.0
+    for rank, (p, k) in reversed(list(enumerate(sorted(with_p), start=1))):
+        running = min(running, p * m / rank)
+        want[k] = running
+    problems = []
+    for k, f in enumerate(features):
+        q = f.get("q_value")
+        if (q is None) != (k not in want) or (q is not None and not close(q, want[k], 1e-12)):
+            problems.append(f"{f['feature']} q-value {q} vs Benjamini-Hochberg {want.get(k)}")
     return problems
 
 
@@ -191,6 +231,7 @@ def main():
         problems = check_km(stats["km"], tab.PFS_MONTHS.values, tab.PFS_EVENT.values)
         for feature in stats["features"]:
             problems += check_feature(feature, tab)
+        problems += check_q_values(stats["features"])
         return title, problems
 
     failed = cases_loop.run(cases, "stats-differential", one_case)
