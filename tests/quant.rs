@@ -783,6 +783,11 @@ fn texture_on_request_matches_the_ibsi_phantom_from_the_command_line() {
 /// A minimal RTSTRUCT: ROI 1, one square contour on z = 32.5 (the CT fixture's second plane), and
 /// ROI 2, the same square on z = 500 (on none of the fixture's planes).
 fn small_rtstruct(path: &Path) {
+    rtstruct_with(path, &[]);
+}
+
+/// [`small_rtstruct`] with more CLOSED_PLANAR contours of ROI 1 (their ContourData).
+fn rtstruct_with(path: &Path, more: &[&str]) {
     use dicom_core::value::DataSetSequence;
     use dicom_core::{DataElement, Length, PrimitiveValue, VR};
     use dicom_dictionary_std::{tags, uids};
@@ -824,9 +829,16 @@ fn small_rtstruct(path: &Path) {
         );
         let square = format!("9\\-21\\{z}\\13\\-21\\{z}\\13\\-17\\{z}\\9\\-17\\{z}");
         put(&mut c, tags::CONTOUR_DATA, VR::DS, &square);
+        let mut items = vec![c.clone()];
+        if number == "1" {
+            for data in more {
+                put(&mut c, tags::CONTOUR_DATA, VR::DS, data);
+                items.push(c.clone());
+            }
+        }
         let mut rc = InMemDicomObject::new_empty();
         put(&mut rc, tags::REFERENCED_ROI_NUMBER, VR::IS, number);
-        seq(&mut rc, tags::CONTOUR_SEQUENCE, vec![c]);
+        seq(&mut rc, tags::CONTOUR_SEQUENCE, items);
         contours.push(rc);
     }
     seq(&mut o, tags::STRUCTURE_SET_ROI_SEQUENCE, rois);
@@ -905,6 +917,35 @@ fn small_rtstruct_rasterises_on_the_oblique_ct() {
     assert!(expect > 0);
     assert_eq!(m.iter().filter(|x| **x).count(), expect);
     assert!((0..5).all(|j| (0..6).all(|i| !m[[0, j, i]] && !m[[2, j, i]])));
+}
+
+/// rt-utils (and what exports through it, TotalSegmentator's RTSTRUCTs) writes a CLOSED_PLANAR
+/// contour of one or two points where a mask slice holds a voxel or two. Such a contour encloses
+/// no area, so no voxel centre: it adds nothing to its ROI. Regression: the whole RTSTRUCT was
+/// refused ("ContourData (3006,0050): expected x\y\z triples of at least three points").
+#[test]
+fn one_and_two_point_contours_add_nothing_to_their_roi() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/seg-highdicom");
+    let image = ancilla::volume::assemble::load_series_dir(&root.join("ct"))
+        .unwrap()
+        .remove(0)
+        .volume;
+    let d = tempfile::tempdir().unwrap();
+    let (plain, more) = (d.path().join("plain.dcm"), d.path().join("more.dcm"));
+    small_rtstruct(&plain);
+    rtstruct_with(&more, &["11\\-19\\32.5", "9\\-21\\32.5\\13\\-17\\32.5"]);
+    let a = ancilla::roi::load_rois(&image, None, &plain).unwrap();
+    let b = ancilla::roi::load_rois(&image, None, &more).unwrap();
+    assert_eq!(a.regions.len(), b.regions.len());
+    for (x, y) in a.regions.iter().zip(&b.regions) {
+        assert_eq!((x.number, &x.mask), (y.number, &y.mask));
+    }
+    assert!(a.regions[0].mask.iter().any(|v| *v));
+    // ContourData that is not x\y\z triples is still refused, naming the attribute.
+    let bad = d.path().join("bad.dcm");
+    rtstruct_with(&bad, &["11\\-19"]);
+    let e = ancilla::roi::load_rois(&image, None, &bad).unwrap_err();
+    assert!(e.to_string().contains("ContourData (3006,0050)"), "{e}");
 }
 
 /// `features` on an RTSTRUCT without --labels says which of its ROIs mark no voxel of the image

@@ -34,7 +34,8 @@ fn bad(attribute: &str, expected: &str) -> RoiError {
 }
 
 /// The structures of an opened RTSTRUCT object (POINT and OPEN_PLANAR contours are skipped: they
-/// enclose no volume).
+/// enclose no volume; so are CLOSED_PLANAR contours of one or two points, which rt-utils writes
+/// where a mask slice holds a voxel or two: they enclose no area, so no voxel centre).
 pub fn rtstruct_from_object(obj: &InMemDicomObject) -> Result<Vec<Structure>, RoiError> {
     let set_for = obj
         .get(tags::REFERENCED_FRAME_OF_REFERENCE_SEQUENCE)
@@ -93,11 +94,14 @@ pub fn rtstruct_from_object(obj: &InMemDicomObject) -> Result<Vec<Structure>, Ro
                 continue;
             }
             let v = f64s_of(c, tags::CONTOUR_DATA).unwrap_or_default();
-            if v.len() < 9 || v.len() % 3 != 0 || v.iter().any(|x| !x.is_finite()) {
+            if v.is_empty() || v.len() % 3 != 0 || v.iter().any(|x| !x.is_finite()) {
                 return Err(bad(
                     "ContourData (3006,0050)",
-                    "x\\y\\z triples of at least three points",
+                    "x\\y\\z triples of finite numbers, a point or more",
                 ));
+            }
+            if v.len() < 9 {
+                continue;
             }
             s.contours
                 .push(v.chunks_exact(3).map(|p| [p[0], p[1], p[2]]).collect());
