@@ -789,33 +789,28 @@ fn convert_inventory(
     report.files_rejected += inv.files_rejected();
     for (idx, r) in results {
         let s = image_series[idx];
+        // Named as in the output (S001..., or the de-identified subject), never by the site's
+        // PatientID or paths: the same words as the report file.
+        let subject = names.get(&s.patient_id).map_or("unknown", String::as_str);
+        let say = |what: &str, why: &str| {
+            if !quiet {
+                eprintln!(
+                    "convert: {subject} series {} ({} {}) {what}: {why}",
+                    s.series_number.unwrap_or(0),
+                    s.modality,
+                    s.kind.as_str()
+                );
+            }
+        };
         match r {
             Ok(c) => report.converted.extend(c),
             Err(Failure::Output(why)) => {
-                let subject = names.get(&s.patient_id).map_or("unknown", String::as_str);
-                if !quiet {
-                    eprintln!(
-                        "convert: {subject} series {} ({} {}) could not be written: {why}",
-                        s.series_number.unwrap_or(0),
-                        s.modality,
-                        s.kind.as_str()
-                    );
-                }
+                say("could not be written", &why);
                 report.unwritten.push(why);
             }
             Err(Failure::Input(why)) => {
-                // Named as in the output (S001..., or the de-identified subject), never by the
-                // site's PatientID or paths: the same words as the report file.
                 let why = strip_paths(&why, input);
-                let subject = names.get(&s.patient_id).map_or("unknown", String::as_str);
-                if !quiet {
-                    eprintln!(
-                        "convert: {subject} series {} ({} {}) not converted: {why}",
-                        s.series_number.unwrap_or(0),
-                        s.modality,
-                        s.kind.as_str()
-                    );
-                }
+                say("not converted", &why);
                 report.not_converted.push(json!({
                     "subject": names.get(&s.patient_id),
                     "modality": s.modality,
