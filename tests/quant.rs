@@ -641,6 +641,9 @@ fn adc_fitted_from_dwi_matches_the_mono_exponential_by_hand() {
     assert!(!dir.join("no.nii.gz").exists());
 }
 
+/// Every kind of SEG highdicom writes: BINARY, FRACTIONAL and LABELMAP (Supplement 243: each
+/// pixel its segment's number), native and RLE Lossless. Regression: LABELMAP and compressed
+/// SEGs were refused ("expected BINARY with 1 bit or FRACTIONAL with 8 bits", "a native syntax").
 #[test]
 fn seg_written_by_highdicom_reads_to_the_voxels_it_was_made_from() {
     // test-data/seg-highdicom: 4 CT slices of 6 × 5 pixels (rows rotated 30° in-plane, voxel
@@ -649,7 +652,13 @@ fn seg_written_by_highdicom_reads_to_the_voxels_it_was_made_from() {
     // 6·2 + 3 + 100·1.5 + 1000 − 1024 = 141. "Lesion-B": (slice 3, row 4, column 5) = 305 HU and
     // column 0 of slice 0 (−24, −18, −12, −6, 0): mean (305 − 60) / 6 = 245/6.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/seg-highdicom");
-    for file in ["seg_binary.dcm", "seg_fractional.dcm"] {
+    for file in [
+        "seg_binary.dcm",
+        "seg_fractional.dcm",
+        "seg_fractional_rle.dcm",
+        "seg_labelmap.dcm",
+        "seg_labelmap_rle.dcm",
+    ] {
         let text = run_features(&[
             "--image",
             root.join("ct").to_str().unwrap(),
@@ -857,22 +866,22 @@ fn rtstruct_with(path: &Path, more: &[&str]) {
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig { cases: 48, ..proptest::prelude::ProptestConfig::default() })]
 
-    /// Truncations and bit flips of a SEG (highdicom's) and of an RTSTRUCT never panic the ROI
-    /// readers: they give regions or a reason.
+    /// Truncations and bit flips of SEGs (highdicom's BINARY and RLE LABELMAP) and of an
+    /// RTSTRUCT never panic the ROI readers: they give regions or a reason.
     #[test]
     fn damaged_roi_objects_never_panic(
         cut in 0usize..3000,
         flips in proptest::collection::vec((0usize..5000, 0u8..8), 0..8),
-        which in 0u8..2,
+        which in 0u8..3,
     ) {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/seg-highdicom");
         let image = ancilla::volume::assemble::load_series_dir(&root.join("ct")).unwrap().remove(0).volume;
         let d = tempfile::tempdir().unwrap();
         let src = d.path().join("src.dcm");
-        if which == 0 {
-            std::fs::copy(root.join("seg_binary.dcm"), &src).unwrap();
-        } else {
-            small_rtstruct(&src);
+        match which {
+            0 => std::fs::copy(root.join("seg_binary.dcm"), &src).map(|_| ()).unwrap(),
+            1 => std::fs::copy(root.join("seg_labelmap_rle.dcm"), &src).map(|_| ()).unwrap(),
+            _ => small_rtstruct(&src),
         }
         let mut bytes = std::fs::read(&src).unwrap();
         for (pos, bit) in flips {

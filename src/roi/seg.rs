@@ -1,7 +1,11 @@
 //! DICOM Segmentation objects (PS3.3 A.51 Segmentation IOD, C.8.20 Segmentation Image Module,
 //! C.7.6.16 Multi-frame Functional Groups): BINARY (1 bit per pixel, frames packed without
-//! padding) and FRACTIONAL (8 bits, in the segment where value ≥ half of MaximumFractionalValue)
-//! segmentations, native transfer syntaxes. Each frame sits in patient space by its own Plane
+//! padding; native transfer syntaxes), FRACTIONAL (8 bits, in the segment where value ≥ half of
+//! MaximumFractionalValue) and LABELMAP (8 or 16 bits, each pixel the number of its segment, 0
+//! none; Supplement 243) segmentations, the last two native or in any syntax the image decoder
+//! reads (RLE Lossless, as highdicom writes them, JPEG-LS, JPEG 2000, deflate). A BINARY or
+//! FRACTIONAL frame belongs to the segment its Segment Identification names; a LABELMAP frame
+//! holds every segment. Each frame sits in patient space by its own Plane
 //! Position (per-frame) and the Plane Orientation / Pixel Measures (shared or per-frame); it
 //! belongs to the segment its Segment Identification names. Every segment becomes a volume on
 //! the regular grid its frames lie on (gaps — slices without that segment — are empty), ready for
@@ -51,18 +55,24 @@ fn group_item<'a>(
         .or_else(|| shared.and_then(|s| first_item(s, seq)))
 }
 
+/// How a SEG's pixels say which segment a pixel is in.
+#[derive(Clone, Copy, PartialEq)]
+enum SegType {
+    /// One bit a pixel, the frame's segment.
+    Binary,
+    /// A fraction of this maximum; in the frame's segment from half of it.
+    Fractional(f64),
+    /// The pixel's segment number (0: none).
+    Labelmap,
+}
+
 /// The segments of an opened SEG object.
 pub fn seg_from_object(obj: &DefaultDicomObject) -> Result<Segmentation, RoiError> {
     let ts = obj.meta().transfer_syntax().trim_end_matches('\0');
-    if !matches!(
+    let native = matches!(
         ts,
         "1.2.840.10008.1.2" | "1.2.840.10008.1.2.1" | "1.2.840.10008.1.2.1.99"
-    ) {
-        return Err(bad(
-            "TransferSyntaxUID (0002,0010)",
-            "a native (uncompressed) little-endian syntax for SEG pixel data",
-        ));
-    }
+    );
     let rows = int_of(obj, tags::ROWS).filter(|r| *r > 0);
     let cols = int_of(obj, tags::COLUMNS).filter(|c| *c > 0);
     let (Some(rows), Some(cols)) = (rows, cols) else {
@@ -72,35 +82,47 @@ pub fn seg_from_object(obj: &DefaultDicomObject) -> Result<Segmentation, RoiErro
     let frames = int_of(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(0) as usize;
     let seg_type = str_of(obj, tags::SEGMENTATION_TYPE).unwrap_or_default();
     let bits = int_of(obj, tags::BITS_ALLOCATED).unwrap_or(0);
-    let fractional_max = match (seg_type.as_str(), bits) {
-        ("BINARY", 1) => None,
-        ("FRACTIONAL", 8) => Some(
+    let kind = match (seg_type.as_str(), bits) {
+        ("BINARY", 1) => SegType::Binary,
+        ("FRACTIONAL", 8) => SegType::Fractional(
             int_of(obj, tags::MAXIMUM_FRACTIONAL_VALUE)
                 .filter(|m| *m > 0)
                 .ok_or_else(|| bad("MaximumFractionalValue (0062,000E)", "a positive integer"))?
                 as f64,
         ),
+        ("LABELMAP", 8 | 16) => SegType::Labelmap,
         _ => {
             return Err(bad(
                 "SegmentationType (0062,0001) / BitsAllocated (0028,0100)",
-                "BINARY with 1 bit or FRACTIONAL with 8 bits",
+                "BINARY with 1 bit, FRACTIONAL with 8 bits or LABELMAP with 8 or 16 bits",
             ))
         }
     };
+    if kind == SegType::Binary && !native {
+        return Err(bad(
+            "TransferSyntaxUID (0002,0010)",
+            "a native (uncompressed) little-endian syntax for BINARY SEG pixel data",
+        ));
+    }
     let mut labels: Vec<(u32, String)> = Vec::new();
     for item in obj
         .get(tags::SEGMENT_SEQUENCE)
         .and_then(|e| e.items())
         .unwrap_or(&[])
     {
+        // A LABELMAP may describe its background as segment 0 (highdicom does): not a region.
+        let lowest = if kind == SegType::Labelmap { 0 } else { 1 };
         let n = int_of(item, tags::SEGMENT_NUMBER)
-            .filter(|n| *n > 0)
+            .filter(|n| *n >= lowest)
             .ok_or_else(|| {
                 bad(
                     "SegmentNumber (0062,0004)",
-                    "a positive integer per segment",
+                    "a positive integer per segment (0 too for a LABELMAP's background)",
                 )
             })?;
+        if n == 0 {
+            continue;
+        }
         labels.push((
             n as u32,
             str_of(item, tags::SEGMENT_LABEL).unwrap_or_default(),
@@ -121,43 +143,61 @@ pub fn seg_from_object(obj: &DefaultDicomObject) -> Result<Segmentation, RoiErro
             "one item per frame (NumberOfFrames)",
         ));
     }
-    let pixels = obj
+    let element = obj
         .get(tags::PIXEL_DATA)
-        .ok_or_else(|| bad("PixelData (7FE0,0010)", "present"))?
-        .to_bytes()
-        .map_err(|_| {
-            bad(
-                "PixelData (7FE0,0010)",
-                "native (not encapsulated) pixel data",
-            )
-        })?;
+        .ok_or_else(|| bad("PixelData (7FE0,0010)", "present"))?;
     let n = rows * cols;
-    let need = if fractional_max.is_some() {
-        n * frames
-    } else {
-        (n * frames).div_ceil(8)
+    // BINARY: the packed bits (native only), checked for length here; the others are decoded a
+    // frame at a time, as images are.
+    let bits_of = match kind {
+        SegType::Binary => {
+            let pixels = element.to_bytes().map_err(|_| {
+                bad(
+                    "PixelData (7FE0,0010)",
+                    "native (not encapsulated) pixel data",
+                )
+            })?;
+            let need = (n * frames).div_ceil(8);
+            if pixels.len() < need {
+                return Err(RoiError::Dicom {
+                    kind: "SEG",
+                    attribute: "PixelData (7FE0,0010)".into(),
+                    expected: format!(
+                        "{need} bytes for {frames} frames of {rows}×{cols}, found {}",
+                        pixels.len()
+                    ),
+                });
+            }
+            Some(pixels)
+        }
+        _ => None,
     };
-    if pixels.len() < need {
-        return Err(RoiError::Dicom {
-            kind: "SEG",
-            attribute: "PixelData (7FE0,0010)".into(),
-            expected: format!(
-                "{need} bytes for {frames} frames of {rows}×{cols}, found {}",
-                pixels.len()
-            ),
-        });
-    }
-    let on = |frame: usize, p: usize| -> bool {
-        let idx = frame * n + p;
-        match fractional_max {
-            None => pixels[idx / 8] >> (idx % 8) & 1 == 1,
-            Some(max) => pixels[idx] as f64 >= 0.5 * max,
+    // The value of every pixel of a frame: 1 in its segment for BINARY, the fraction for
+    // FRACTIONAL, the segment number for LABELMAP.
+    let frame_values = |frame: usize| -> Result<Vec<f32>, RoiError> {
+        if let Some(pixels) = &bits_of {
+            return Ok((0..n)
+                .map(|p| {
+                    let idx = frame * n + p;
+                    f32::from(pixels[idx / 8] >> (idx % 8) & 1)
+                })
+                .collect());
+        }
+        let mut v = crate::volume::pixels::decode_frames(obj, &[frame as u32])
+            .map_err(|e| bad("PixelData (7FE0,0010)", &format!("decodable frames ({e})")))?;
+        match v.pop() {
+            Some(values) if values.len() >= n => Ok(values),
+            _ => Err(bad(
+                "PixelData (7FE0,0010)",
+                &format!("{rows}×{cols} pixels in frame {}", frame + 1),
+            )),
         }
     };
 
     // Geometry of every frame.
     struct Frame {
-        segment: u32,
+        /// The frame's segment (none in a LABELMAP: its pixels name theirs).
+        segment: Option<u32>,
         position: [f64; 3],
         index: usize,
     }
@@ -166,15 +206,20 @@ pub fn seg_from_object(obj: &DefaultDicomObject) -> Result<Segmentation, RoiErro
     let mut slice_gap: Option<f64> = None;
     let mut list = Vec::with_capacity(frames);
     for (index, pf) in per_frame.iter().enumerate() {
-        let segment = first_item(pf, tags::SEGMENT_IDENTIFICATION_SEQUENCE)
-            .and_then(|i| int_of(i, tags::REFERENCED_SEGMENT_NUMBER))
-            .filter(|s| *s > 0)
-            .ok_or_else(|| {
-                bad(
-                    "SegmentIdentificationSequence/ReferencedSegmentNumber (0062,000A/000B)",
-                    "a segment number per frame",
-                )
-            })? as u32;
+        let segment = match kind {
+            SegType::Labelmap => None,
+            _ => Some(
+                first_item(pf, tags::SEGMENT_IDENTIFICATION_SEQUENCE)
+                    .and_then(|i| int_of(i, tags::REFERENCED_SEGMENT_NUMBER))
+                    .filter(|s| *s > 0)
+                    .ok_or_else(|| {
+                        bad(
+                            "SegmentIdentificationSequence/ReferencedSegmentNumber (0062,000A/000B)",
+                            "a segment number per frame",
+                        )
+                    })? as u32,
+            ),
+        };
         let pos = group_item(Some(pf), shared, tags::PLANE_POSITION_SEQUENCE)
             .and_then(|i| f64s_of(i, tags::IMAGE_POSITION_PATIENT))
             .filter(|v| v.len() >= 3)
@@ -288,38 +333,50 @@ pub fn seg_from_object(obj: &DefaultDicomObject) -> Result<Segmentation, RoiErro
         spacing: [ps[1], ps[0], dz],
         direction: [row_dir, col_dir, normal],
     };
-    let mut segments = Vec::new();
-    for (number, label) in labels {
-        let mut data = Array3::<f32>::zeros((nk, rows, cols));
-        for f in list.iter().filter(|f| f.segment == number) {
-            let idx = geometry.index_of(f.position);
-            if idx[0].abs() > 1e-2 || idx[1].abs() > 1e-2 {
-                return Err(bad(
-                    "ImagePositionPatient (0020,0032)",
-                    "frames aligned in-plane (the same row/column origin on every plane)",
-                ));
-            }
-            let k = idx[2].round().max(0.0) as usize;
-            if k >= nk {
-                continue;
-            }
-            for r in 0..rows {
-                for c in 0..cols {
-                    if on(f.index, r * cols + c) {
-                        data[[k, r, c]] = 1.0;
-                    }
-                }
+    let mut data: Vec<Array3<f32>> = labels
+        .iter()
+        .map(|_| Array3::<f32>::zeros((nk, rows, cols)))
+        .collect();
+    let slot_of = |number: u32| labels.iter().position(|(l, _)| *l == number);
+    for f in &list {
+        let idx = geometry.index_of(f.position);
+        if idx[0].abs() > 1e-2 || idx[1].abs() > 1e-2 {
+            return Err(bad(
+                "ImagePositionPatient (0020,0032)",
+                "frames aligned in-plane (the same row/column origin on every plane)",
+            ));
+        }
+        let k = idx[2].round().max(0.0) as usize;
+        // A frame of a segment the SegmentSequence does not describe is not read.
+        let frame_slot = f.segment.map(slot_of);
+        if k >= nk || frame_slot == Some(None) {
+            continue;
+        }
+        let values = frame_values(f.index)?;
+        for (p, &v) in values.iter().take(n).enumerate() {
+            let slot = match (kind, frame_slot) {
+                (SegType::Fractional(max), Some(slot)) if f64::from(v) >= 0.5 * max => slot,
+                (SegType::Binary, Some(slot)) if v > 0.0 => slot,
+                (SegType::Labelmap, _) if v > 0.0 => slot_of(v as u32),
+                _ => None,
+            };
+            if let Some(slot) = slot {
+                data[slot][[k, p / cols, p % cols]] = 1.0;
             }
         }
-        segments.push(Segment {
+    }
+    let segments = labels
+        .into_iter()
+        .zip(data)
+        .map(|((number, label), data)| Segment {
             number,
             label,
             volume: Volume {
                 data,
                 geometry: geometry.clone(),
             },
-        });
-    }
+        })
+        .collect();
     Ok(Segmentation {
         frame_of_reference: str_of(obj, tags::FRAME_OF_REFERENCE_UID).unwrap_or_default(),
         segments,

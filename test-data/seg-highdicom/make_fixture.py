@@ -1,6 +1,7 @@
 """Write the SEG fixture of tests/quant.rs with an independent implementation (highdicom 0.28,
 pydicom 3): a 4-slice CT series of 6 x 5 pixels (30 pixels per frame, so binary SEG frames start
-inside a byte), oblique rows, and two SEGs on it, one BINARY and one FRACTIONAL, two segments each.
+inside a byte), oblique rows, and SEGs on it, two segments each: BINARY, FRACTIONAL (native and
+RLE Lossless) and LABELMAP (native and RLE Lossless; its segment 0 the background).
 
 Run once: python make_fixture.py  (pip install highdicom). The expected voxel counts it prints are
 committed in the test as facts. Synthetic data, no PHI; CC0.
@@ -9,7 +10,7 @@ import os
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, CTImageStorage, generate_uid
+from pydicom.uid import ExplicitVRLittleEndian, RLELossless, CTImageStorage, generate_uid
 import highdicom as hd
 
 here = os.path.dirname(os.path.abspath(__file__))
@@ -70,11 +71,15 @@ desc = [
     )
     for i, label in enumerate(["Lesion A", "Lesion-B"])
 ]
-for name, kind, pixels in [
-    ("seg_binary.dcm", hd.seg.SegmentationTypeValues.BINARY, mask),
-    # Fractional: 0.6 → in the segment, 0.4 → out (threshold 0.5).
-    ("seg_fractional.dcm", hd.seg.SegmentationTypeValues.FRACTIONAL,
-     np.where(mask, 0.6, 0.0) + np.where(np.roll(mask, 1, axis=2) & ~mask, 0.4, 0.0)),
+# Fractional: 0.6 → in the segment, 0.4 → out (threshold 0.5).
+fractional = np.where(mask, 0.6, 0.0) + np.where(np.roll(mask, 1, axis=2) & ~mask, 0.4, 0.0)
+types = hd.seg.SegmentationTypeValues
+for name, kind, pixels, syntax in [
+    ("seg_binary.dcm", types.BINARY, mask, ExplicitVRLittleEndian),
+    ("seg_fractional.dcm", types.FRACTIONAL, fractional, ExplicitVRLittleEndian),
+    ("seg_fractional_rle.dcm", types.FRACTIONAL, fractional, RLELossless),
+    ("seg_labelmap.dcm", types.LABELMAP, mask, ExplicitVRLittleEndian),
+    ("seg_labelmap_rle.dcm", types.LABELMAP, mask, RLELossless),
 ]:
     seg = hd.seg.Segmentation(
         source_images=images,
@@ -91,6 +96,7 @@ for name, kind, pixels in [
         device_serial_number="0",
         max_fractional_value=255,
         omit_empty_frames=True,
+        transfer_syntax_uid=syntax,
     )
     seg.save_as(os.path.join(here, name))
 print("segment 1 voxels", int(m1.sum()), "segment 2 voxels", int(m2.sum()))
