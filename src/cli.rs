@@ -114,7 +114,8 @@ pub enum Command {
         /// The long feature table (features.csv or .parquet).
         #[arg(long)]
         features: PathBuf,
-        /// ADSL: USUBJID, ARMCD, and RANDDT/NEPHRDT for the intervals (CSV or Parquet).
+        /// ADSL: USUBJID, ARMCD, and RANDDT/NEPHRDT for the intervals (CSV, Parquet or SAS
+        /// transport .xpt, as every table here).
         #[arg(long)]
         subjects: PathBuf,
         /// ADTTE: USUBJID, PARAMCD (PFS, OS, ...), AVAL, AVALU, CNSR (0 = event).

@@ -549,26 +549,35 @@ fn missing_pathology_for_an_imaged_subject() {
     );
 }
 
+/// A SAS data set file (.sas7bdat) is refused with advice; a damaged transport file with what is
+/// wrong with it.
 #[test]
-fn sas_files_are_refused_with_advice() {
+fn sas_data_sets_and_damaged_transport_files_are_refused_with_a_reason() {
     let f = fixture(ADSL, ADTTE, PATH, FEATS);
     std::fs::write(f.root.join("adsl.xpt"), b"HEADER RECORD").unwrap();
+    std::fs::write(f.root.join("adsl.sas7bdat"), b"\0\0\0\0").unwrap();
     let p = |n: &str| f.root.join(n).to_str().unwrap().to_string();
-    let o = ancilla(&[
-        "link",
-        "--features",
-        &p("features.csv"),
-        "--subjects",
-        &p("adsl.xpt"),
-        "--tte",
-        &p("adtte.csv"),
-        "--pathology",
-        &p("path.csv"),
-        "--out",
-        &p("o.csv"),
-    ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("export the table as CSV"));
+    for (file, reason) in [
+        ("adsl.xpt", "not a SAS transport file"),
+        ("adsl.sas7bdat", "export the table as SAS transport"),
+    ] {
+        let o = ancilla(&[
+            "link",
+            "--features",
+            &p("features.csv"),
+            "--subjects",
+            &p(file),
+            "--tte",
+            &p("adtte.csv"),
+            "--pathology",
+            &p("path.csv"),
+            "--out",
+            &p("o.csv"),
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains(file) && err.contains(reason), "{err}");
+    }
 }
 
 /// Imaging dates: shifted as de-identification shifts them (same key), the intervals come out as
@@ -742,4 +751,75 @@ fn semicolon_tab_and_windows_1252_tables_link_as_comma_utf8_ones() {
     assert_eq!(cell(&t, 0, "HISTOLOGY"), histology);
     let t = TextTable::read(&sheet.root.join("adsl.csv")).unwrap();
     assert_eq!(cell(&t, 0, "ARM"), "Delayed nephrectomy, stop ICI");
+}
+
+/// SAS transport files (the format ADaM is submitted in) written by pyreadstat, XPORT versions 5
+/// and 8, read to the source table's values (`test-data/xpt/expected.csv`, written from the
+/// source data): numbers exactly, missing values empty, DATE9./DATETIME20./TIME8. numbers as ISO
+/// dates, date-times and times. Before, `.xpt` was refused ("export the table as CSV").
+#[test]
+fn sas_transport_tables_read_as_their_source_values() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/xpt");
+    let expected = TextTable::read(&root.join("expected.csv")).unwrap();
+    for (file, last) in [
+        ("table_v5.xpt", "HISTOLOG"),
+        ("table_v8.xpt", "HISTOLOGY_SUBTYPE_TX"),
+    ] {
+        let t = TextTable::read(&root.join(file)).unwrap();
+        let mut header = expected.header.clone();
+        *header.last_mut().unwrap() = last.to_string();
+        assert_eq!(t.header, header, "{file}");
+        assert_eq!(t.rows.len(), expected.rows.len(), "{file}");
+        for (r, (got, want)) in t.rows.iter().zip(&expected.rows).enumerate() {
+            for (c, (g, w)) in got.iter().zip(want).enumerate() {
+                let same = match (g.parse::<f64>(), w.parse::<f64>()) {
+                    (Ok(a), Ok(b)) => a == b,
+                    _ => g == w,
+                };
+                assert!(
+                    same,
+                    "{file} row {r} column {}: {g:?}, expected {w:?}",
+                    header[c]
+                );
+            }
+        }
+    }
+}
+
+/// `ancilla link` on ADSL and ADTTE as XPORT version 5 files (dates as DATE9. numbers) and the
+/// pathology table as version 8 writes the same analysis table as on the CSV tables they were
+/// made from.
+#[test]
+fn link_reads_adam_tables_as_sas_transport_files() {
+    let adam = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/xpt/adam");
+    let f = fixture(ADSL, ADTTE, PATH, FEATS);
+    let run = |ext: &str, out: &str| {
+        let p = |name: &str| {
+            adam.join(format!("{name}.{ext}"))
+                .to_str()
+                .unwrap()
+                .to_string()
+        };
+        let out = f.root.join(out);
+        let o = ancilla(&[
+            "link",
+            "--features",
+            f.root.join("features.csv").to_str().unwrap(),
+            "--subjects",
+            &p("adsl"),
+            "--tte",
+            &p("adtte"),
+            "--pathology",
+            &p("pathology"),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(
+            o.status.success(),
+            "{ext}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        std::fs::read(out).unwrap()
+    };
+    assert_eq!(run("csv", "from_csv.csv"), run("xpt", "from_xpt.csv"));
 }

@@ -895,15 +895,20 @@ proptest::proptest! {
     }
 }
 
+/// The 4-slice oblique CT of `test-data/seg-highdicom`.
+fn fixture_ct() -> ancilla::volume::Volume {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/seg-highdicom");
+    ancilla::volume::assemble::load_series_dir(&root.join("ct"))
+        .unwrap()
+        .remove(0)
+        .volume
+}
+
 #[test]
 fn small_rtstruct_rasterises_on_the_oblique_ct() {
     // The square (9..13, −21..−17) mm on the plane z = 32.5 of the CT fixture (origin
     // (10, −20, 30), rows rotated 30° in-plane, 0.7 × 0.8 mm pixels, 2.5 mm slices): plane 1 only.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/seg-highdicom");
-    let image = ancilla::volume::assemble::load_series_dir(&root.join("ct"))
-        .unwrap()
-        .remove(0)
-        .volume;
+    let image = fixture_ct();
     let d = tempfile::tempdir().unwrap();
     let rt = d.path().join("rt.dcm");
     small_rtstruct(&rt);
@@ -934,11 +939,7 @@ fn small_rtstruct_rasterises_on_the_oblique_ct() {
 /// refused ("ContourData (3006,0050): expected x\y\z triples of at least three points").
 #[test]
 fn one_and_two_point_contours_add_nothing_to_their_roi() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/seg-highdicom");
-    let image = ancilla::volume::assemble::load_series_dir(&root.join("ct"))
-        .unwrap()
-        .remove(0)
-        .volume;
+    let image = fixture_ct();
     let d = tempfile::tempdir().unwrap();
     let (plain, more) = (d.path().join("plain.dcm"), d.path().join("more.dcm"));
     small_rtstruct(&plain);

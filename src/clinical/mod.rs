@@ -4,6 +4,7 @@
 //! table of DESIGN.md (one row per arm-A subject; CSV and Parquet).
 
 pub mod tables;
+pub mod xpt;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

@@ -1,5 +1,5 @@
 //! Flat tables as text cells: read from CSV (through `csv_text`: the separator sniffed from the
-//! header, cells in UTF-8 or Windows-1252) or Parquet (by extension), written as CSV and as
+//! header, cells in UTF-8 or Windows-1252), Parquet or SAS transport (`xpt`; by extension), written as CSV and as
 //! Parquet (arrow-rs `parquet`, low-level writer, Snappy only — no C library) that pandas, polars
 //! and R arrow read. Numeric columns are written as optional DOUBLE, others as optional UTF-8.
 
@@ -32,8 +32,9 @@ pub struct TableError {
 }
 
 impl TextTable {
-    /// Read CSV (any of `,` `;` tab `|` as the separator, UTF-8 or Windows-1252), or Parquet when
-    /// the name ends in `.parquet`/`.pq`; SAS XPORT is refused.
+    /// Read CSV (any of `,` `;` tab `|` as the separator, UTF-8 or Windows-1252), Parquet when
+    /// the name ends in `.parquet`/`.pq`, SAS transport (XPORT) when it ends in `.xpt`; SAS's
+    /// own data set files (`.sas7bdat`) are refused.
     pub fn read(path: &Path) -> Result<TextTable, TableError> {
         let err = |reason: String| TableError {
             path: path.to_path_buf(),
@@ -46,7 +47,8 @@ impl TextTable {
             .to_ascii_lowercase();
         match ext.as_str() {
             "parquet" | "pq" => Self::read_parquet(path),
-            "xpt" | "sas7bdat" => Err(err("SAS files are not read; export the table as CSV (e.g. haven::write_csv or PROC EXPORT)".into())),
+            "xpt" => super::xpt::read(path),
+            "sas7bdat" => Err(err("SAS data set files are not read; export the table as SAS transport (.xpt, as ADaM is submitted) or CSV (e.g. haven::write_xpt or PROC EXPORT)".into())),
             _ => {
                 let (mut r, decimal_comma) = crate::csv_text::reader(path).map_err(|e| err(e.to_string()))?;
                 let header = crate::csv_text::header(&mut r).map_err(|e| err(e.to_string()))?;
