@@ -823,3 +823,34 @@ fn link_reads_adam_tables_as_sas_transport_files() {
     };
     assert_eq!(run("csv", "from_csv.csv"), run("xpt", "from_xpt.csv"));
 }
+
+/// Tables exported by R (`write.csv`, readr: a missing value is `NA`) or by SAS (PROC EXPORT: a
+/// missing number is `.`) link as the same tables with empty cells do. Regression: each such
+/// cell was refused ("\"NA\" is not an ISUP grade").
+#[test]
+fn missing_values_written_as_na_or_a_dot_are_missing() {
+    let link_of = |adsl: &str, adtte: &str, path: &str| {
+        let f = fixture(adsl, adtte, path, FEATS);
+        link_ok(&f, &[]);
+        std::fs::read(f.root.join("out/table.csv")).unwrap()
+    };
+    let plain = link_of(ADSL, ADTTE, PATH);
+    let with = |text: &str, mark: &str| {
+        // Every empty cell of the table written as `mark`.
+        text.lines()
+            .map(|l| {
+                l.split(',')
+                    .map(|c| if c.is_empty() { mark } else { c })
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n"
+    };
+    for mark in ["NA", "."] {
+        assert!(with(PATH, mark).contains(&format!(",{mark},")));
+        let marked = link_of(&with(ADSL, mark), &with(ADTTE, mark), &with(PATH, mark));
+        assert!(marked == plain, "missing values written {mark}");
+    }
+}

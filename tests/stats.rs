@@ -292,12 +292,13 @@ fn rossi_and_waltons_match_r_survival() {
                 }
             }
         };
-        if value == "NA" && quantity.starts_with("ci_") {
+        // R wrote NA where it gives no number; tables read it as a missing (empty) cell.
+        if value.is_empty() && quantity.starts_with("ci_") {
             // Where the curve reaches 0 R gives no interval; ancilla gives [0, 0], as lifelines
             // 0.30.3 does (src/stats/lifelines_reference.rs, waltons).
             assert_eq!(km["survival"][at(index)], 0.0, "{row:?}");
             assert_eq!(got.as_f64(), Some(0.0), "{row:?}");
-        } else if value == "NA" {
+        } else if value.is_empty() {
             assert!(got.is_null(), "{row:?}: {got}");
         } else {
             // R's Cox stops its Newton steps once the log-likelihood changes by less than 1e-9

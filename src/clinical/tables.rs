@@ -55,7 +55,7 @@ impl TextTable {
                 let mut rows = Vec::new();
                 for (n, rec) in r.byte_records().enumerate() {
                     let rec = rec.map_err(|e| err(format!("row {}: {e}", n + 2)))?;
-                    rows.push(rec.iter().map(|c| crate::csv_text::cell_text(c, decimal_comma)).collect());
+                    rows.push(rec.iter().map(|c| data_cell(c, decimal_comma)).collect());
                 }
                 Ok(TextTable {
                     path: path.to_path_buf(),
@@ -118,12 +118,7 @@ impl TextTable {
                 Ok(true) => {
                     let cells: Vec<String> = idx
                         .iter()
-                        .map(|&i| {
-                            crate::csv_text::cell_text(
-                                rec.get(i).unwrap_or_default(),
-                                decimal_comma,
-                            )
-                        })
+                        .map(|&i| data_cell(rec.get(i).unwrap_or_default(), decimal_comma))
                         .collect();
                     let picked: Vec<&str> = cells.iter().map(String::as_str).collect();
                     f(n, &picked);
@@ -180,6 +175,19 @@ impl TextTable {
     /// or ISUP, and was silently not found).
     pub fn col(&self, name: &str) -> Option<usize> {
         column_index(&self.header, name)
+    }
+}
+
+/// A CSV data cell's text (`csv_text::cell_text`), with the missing-value marks of the tools
+/// tables come from read as an empty cell: R's `NA` (write.csv, readr) and SAS's `.` (PROC
+/// EXPORT of a missing number). Such tables were refused cell by cell ("\"NA\" is not a
+/// percentage").
+fn data_cell(bytes: &[u8], decimal_comma: bool) -> String {
+    let text = crate::csv_text::cell_text(bytes, decimal_comma);
+    if text == "NA" || text == "." {
+        String::new()
+    } else {
+        text
     }
 }
 
