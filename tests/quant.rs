@@ -658,6 +658,7 @@ fn seg_written_by_highdicom_reads_to_the_voxels_it_was_made_from() {
         "seg_fractional_rle.dcm",
         "seg_labelmap.dcm",
         "seg_labelmap_rle.dcm",
+        "seg_labelmap16.dcm",
     ] {
         let text = run_features(&[
             "--image",

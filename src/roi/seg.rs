@@ -5,9 +5,8 @@
 //! none; Supplement 243) segmentations, the last two native or in any syntax the image decoder
 //! reads (RLE Lossless, as highdicom writes them, JPEG-LS, JPEG 2000, deflate). A BINARY or
 //! FRACTIONAL frame belongs to the segment its Segment Identification names; a LABELMAP frame
-//! holds every segment. Each frame sits in patient space by its own Plane
-//! Position (per-frame) and the Plane Orientation / Pixel Measures (shared or per-frame); it
-//! belongs to the segment its Segment Identification names. Every segment becomes a volume on
+//! holds every segment. Each frame sits in patient space by its own Plane Position (per-frame)
+//! and the Plane Orientation / Pixel Measures (shared or per-frame). Every segment becomes a volume on
 //! the regular grid its frames lie on (gaps — slices without that segment — are empty), ready for
 //! nearest-neighbour resampling onto an image.
 
@@ -147,41 +146,53 @@ pub fn seg_from_object(obj: &DefaultDicomObject) -> Result<Segmentation, RoiErro
         .get(tags::PIXEL_DATA)
         .ok_or_else(|| bad("PixelData (7FE0,0010)", "present"))?;
     let n = rows * cols;
-    // BINARY: the packed bits (native only), checked for length here; the others are decoded a
-    // frame at a time, as images are.
-    let bits_of = match kind {
-        SegType::Binary => {
-            let pixels = element.to_bytes().map_err(|_| {
-                bad(
-                    "PixelData (7FE0,0010)",
-                    "native (not encapsulated) pixel data",
-                )
-            })?;
-            let need = (n * frames).div_ceil(8);
-            if pixels.len() < need {
-                return Err(RoiError::Dicom {
-                    kind: "SEG",
-                    attribute: "PixelData (7FE0,0010)".into(),
-                    expected: format!(
-                        "{need} bytes for {frames} frames of {rows}×{cols}, found {}",
-                        pixels.len()
-                    ),
-                });
-            }
-            Some(pixels)
+    // Native pixel data is taken once and read frame by frame (BINARY: packed bits; the others
+    // 8 or 16 bits a pixel, little endian), its length checked here; encapsulated frames are
+    // decoded one at a time, as images are.
+    let bytes_per_pixel = match kind {
+        SegType::Binary => 0,
+        _ => (bits / 8) as usize,
+    };
+    let raw = if native {
+        let pixels = element.to_bytes().map_err(|_| {
+            bad(
+                "PixelData (7FE0,0010)",
+                "native (not encapsulated) pixel data",
+            )
+        })?;
+        let need = match bytes_per_pixel {
+            0 => (n * frames).div_ceil(8),
+            b => n * frames * b,
+        };
+        if pixels.len() < need {
+            return Err(RoiError::Dicom {
+                kind: "SEG",
+                attribute: "PixelData (7FE0,0010)".into(),
+                expected: format!(
+                    "{need} bytes for {frames} frames of {rows}×{cols}, found {}",
+                    pixels.len()
+                ),
+            });
         }
-        _ => None,
+        Some(pixels)
+    } else {
+        None
     };
     // The value of every pixel of a frame: 1 in its segment for BINARY, the fraction for
     // FRACTIONAL, the segment number for LABELMAP.
     let frame_values = |frame: usize| -> Result<Vec<f32>, RoiError> {
-        if let Some(pixels) = &bits_of {
-            return Ok((0..n)
-                .map(|p| {
-                    let idx = frame * n + p;
-                    f32::from(pixels[idx / 8] >> (idx % 8) & 1)
-                })
-                .collect());
+        if let Some(pixels) = &raw {
+            let at = frame * n;
+            return Ok(match bytes_per_pixel {
+                0 => (at..at + n)
+                    .map(|i| f32::from(pixels[i / 8] >> (i % 8) & 1))
+                    .collect(),
+                1 => pixels[at..at + n].iter().map(|&v| f32::from(v)).collect(),
+                _ => pixels[2 * at..2 * (at + n)]
+                    .chunks_exact(2)
+                    .map(|w| f32::from(u16::from_le_bytes([w[0], w[1]])))
+                    .collect(),
+            });
         }
         let mut v = crate::volume::pixels::decode_frames(obj, &[frame as u32])
             .map_err(|e| bad("PixelData (7FE0,0010)", &format!("decodable frames ({e})")))?;

@@ -1,7 +1,8 @@
 """Write the SEG fixture of tests/quant.rs with an independent implementation (highdicom 0.28,
 pydicom 3): a 4-slice CT series of 6 x 5 pixels (30 pixels per frame, so binary SEG frames start
 inside a byte), oblique rows, and SEGs on it, two segments each: BINARY, FRACTIONAL (native and
-RLE Lossless) and LABELMAP (native and RLE Lossless; its segment 0 the background).
+RLE Lossless) and LABELMAP (native and RLE Lossless; its segment 0 the background; and, widened
+by pydicom, in 16 bits).
 
 Run once: python make_fixture.py  (pip install highdicom). The expected voxel counts it prints are
 committed in the test as facts. Synthetic data, no PHI; CC0.
@@ -99,4 +100,13 @@ for name, kind, pixels, syntax in [
         transfer_syntax_uid=syntax,
     )
     seg.save_as(os.path.join(here, name))
+# LABELMAP in 16 bits (what highdicom writes past 255 segments), made from the 8-bit one by
+# pydicom: the same frames, each pixel widened to two bytes.
+lm = pydicom.dcmread(os.path.join(here, "seg_labelmap.dcm"))
+wide = lm.pixel_array.astype(np.uint16)
+lm.BitsAllocated, lm.BitsStored, lm.HighBit = 16, 16, 15
+lm.PixelData = wide.tobytes()
+lm["PixelData"].VR = "OW"
+lm.SOPInstanceUID = lm.file_meta.MediaStorageSOPInstanceUID = "2.25.130016"
+lm.save_as(os.path.join(here, "seg_labelmap16.dcm"))
 print("segment 1 voxels", int(m1.sum()), "segment 2 voxels", int(m2.sum()))
