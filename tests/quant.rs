@@ -952,11 +952,38 @@ fn one_and_two_point_contours_add_nothing_to_their_roi() {
         assert_eq!((x.number, &x.mask), (y.number, &y.mask));
     }
     assert!(a.regions[0].mask.iter().any(|v| *v));
-    // ContourData that is not x\y\z triples is still refused, naming the attribute.
+}
+
+/// An ROI with a damaged contour (ContourData that is not x\y\z triples) is not used, with the
+/// attribute named, and the structure set's other ROIs are measured. Regression: the whole
+/// RTSTRUCT was refused, every ROI of the image lost for one damaged contour.
+#[test]
+fn a_damaged_contour_costs_its_roi_not_the_others() {
+    let image = fixture_ct();
+    let d = tempfile::tempdir().unwrap();
     let bad = d.path().join("bad.dcm");
     rtstruct_with(&bad, &["11\\-19"]);
-    let e = ancilla::roi::load_rois(&image, None, &bad).unwrap_err();
-    assert!(e.to_string().contains("ContourData (3006,0050)"), "{e}");
+    let rois = ancilla::roi::load_rois(&image, None, &bad).unwrap();
+    let numbers: Vec<u32> = rois.regions.iter().map(|r| r.number).collect();
+    assert_eq!(numbers, [2]);
+    assert_eq!(rois.unusable.len(), 1);
+    assert_eq!(rois.unusable[0].0, 1);
+    assert!(rois.unusable[0].1.contains("ContourData (3006,0050)"));
+    // The command says so, by number.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/seg-highdicom");
+    let o = ancilla(&[
+        "features",
+        "--image",
+        root.join("ct").to_str().unwrap(),
+        "--mask",
+        bad.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("the RTSTRUCT's ROI 1 is not used: ContourData (3006,0050)"),
+        "{err}"
+    );
 }
 
 /// `features` on an RTSTRUCT without --labels says which of its ROIs mark no voxel of the image

@@ -87,6 +87,8 @@ struct Measured {
     empty: Vec<(u32, String)>,
     /// The mask's labels the table does not name.
     unnamed: Vec<u32>,
+    /// The mask's regions that cannot be read, with why (`Rois::unusable`).
+    unusable: Vec<(u32, String)>,
     /// What the mask calls a region ("segment", "ROI", "label": `Rois::region_word`).
     region_word: &'static str,
     /// Segments / ROIs whose own label is another region of the table than the one the table
@@ -116,10 +118,16 @@ fn label_warnings(subject: &str, measured: &[Measured]) -> Vec<Value> {
         mask,
         empty,
         unnamed,
+        unusable,
         region_word,
         misnumbered,
     } in measured
     {
+        for (number, why) in unusable {
+            out.push(warning(image, format!(
+                "{region_word} {number} of {mask} is not used: {why}; not measured on the {image} image"
+            )));
+        }
         for (number, own, table) in misnumbered {
             let why = format!(
                 "{region_word} {number} of {mask} is labelled {own}, but [rois] labels names {number} \
@@ -261,6 +269,7 @@ fn subject_features(
                         mask: mask_name.into(),
                         empty,
                         unnamed,
+                        unusable: Vec::new(),
                         region_word: "label",
                         misnumbered: Vec::new(),
                     },
@@ -281,6 +290,7 @@ fn subject_features(
                     mask: mask_name.into(),
                     empty,
                     unnamed: rois.unnamed.clone(),
+                    unusable: Vec::new(),
                     region_word: "label",
                     misnumbered: Vec::new(),
                 },
@@ -428,6 +438,7 @@ fn dicom_roi_features(
             empty,
             region_word: rois.region_word(),
             unnamed: rois.unnamed,
+            unusable: rois.unusable,
             misnumbered,
         },
     ))

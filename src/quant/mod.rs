@@ -594,6 +594,13 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
             list.join(", ")
         );
     }
+    for (number, why) in &rois.unusable {
+        eprintln!(
+            "features: the {}'s {} {number} is not used: {why}",
+            rois.source,
+            rois.region_word()
+        );
+    }
     if !rois.unnamed.is_empty() {
         let list: Vec<String> = rois.unnamed.iter().map(u32::to_string).collect();
         eprintln!(

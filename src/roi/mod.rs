@@ -137,6 +137,9 @@ pub struct Rois {
     /// Labels (segment, ROI numbers) the source holds that the table does not name: not
     /// measured, which is to be said.
     pub unnamed: Vec<u32>,
+    /// Regions the source holds that cannot be read (an RTSTRUCT ROI with a damaged contour),
+    /// with why: not measured, which is to be said.
+    pub unusable: Vec<(u32, String)>,
 }
 
 impl Rois {
@@ -275,6 +278,7 @@ impl Rois {
             outside,
             source: "NIfTI label map",
             unnamed,
+            unusable: Vec::new(),
         }
     }
 }
@@ -447,13 +451,19 @@ pub fn load_rois(
                 outside: 0,
                 source: "DICOM SEG",
                 unnamed: Vec::new(),
+                unusable: Vec::new(),
             })
         }
         Some("RTSTRUCT") => {
             let structures = rtstruct::rtstruct_from_object(&obj)?;
             let mut regions = Vec::new();
+            let mut unusable = Vec::new();
             for st in &structures {
                 same_for(&st.frame_of_reference)?;
+                if let Some(why) = &st.defect {
+                    unusable.push((st.number, why.clone()));
+                    continue;
+                }
                 regions.push(Region {
                     number: st.number,
                     name: named(st.number, &st.name),
@@ -467,6 +477,7 @@ pub fn load_rois(
                 outside: 0,
                 source: "RTSTRUCT",
                 unnamed: Vec::new(),
+                unusable,
             })
         }
         Some(other) => Err(RoiError::NotRoi(other.to_string())),
@@ -774,6 +785,7 @@ mod tests {
             outside: 0,
             source: "DICOM SEG",
             unnamed: Vec::new(),
+            unusable: Vec::new(),
         };
         let grid = rois.label_grid([1, 2, 2]);
         assert_eq!(grid.into_raw_vec_and_offset().0, [1, 3, 0, 3]);

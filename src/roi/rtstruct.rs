@@ -23,6 +23,9 @@ pub struct Structure {
     pub frame_of_reference: String,
     /// Closed polygons, LPS mm.
     pub contours: Vec<Vec<[f64; 3]>>,
+    /// Why this ROI cannot be used (a contour whose data is not x\y\z triples): the others
+    /// still are.
+    pub defect: Option<String>,
 }
 
 fn bad(attribute: &str, expected: &str) -> RoiError {
@@ -60,6 +63,7 @@ pub fn rtstruct_from_object(obj: &InMemDicomObject) -> Result<Vec<Structure>, Ro
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| set_for.clone()),
             contours: Vec::new(),
+            defect: None,
         });
     }
     if out.is_empty() {
@@ -90,15 +94,21 @@ pub fn rtstruct_from_object(obj: &InMemDicomObject) -> Result<Vec<Structure>, Ro
             .and_then(|e| e.items())
             .unwrap_or(&[])
         {
-            if str_of(c, tags::CONTOUR_GEOMETRIC_TYPE).as_deref() != Some("CLOSED_PLANAR") {
+            if s.defect.is_some()
+                || str_of(c, tags::CONTOUR_GEOMETRIC_TYPE).as_deref() != Some("CLOSED_PLANAR")
+            {
                 continue;
             }
             let v = f64s_of(c, tags::CONTOUR_DATA).unwrap_or_default();
             if v.is_empty() || v.len() % 3 != 0 || v.iter().any(|x| !x.is_finite()) {
-                return Err(bad(
-                    "ContourData (3006,0050)",
-                    "x\\y\\z triples of finite numbers, a point or more",
-                ));
+                // This ROI only: a damaged contour must not cost the others.
+                s.defect = Some(
+                    "ContourData (3006,0050): expected x\\y\\z triples of finite numbers, \
+                     a point or more"
+                        .into(),
+                );
+                s.contours.clear();
+                continue;
             }
             if v.len() < 9 {
                 continue;
