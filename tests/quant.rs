@@ -969,6 +969,13 @@ fn a_damaged_contour_costs_its_roi_not_the_others() {
     assert_eq!(rois.unusable.len(), 1);
     assert_eq!(rois.unusable[0].0, 1);
     assert!(rois.unusable[0].1.contains("ContourData (3006,0050)"));
+    // Unusable, not empty: the one reason is given, not a second, wrong one.
+    let table: std::collections::BTreeMap<u32, String> =
+        [(1, "lesion".to_string()), (2, "far".to_string())].into();
+    assert!(rois
+        .empty_regions(Some(&table))
+        .iter()
+        .all(|(n, _)| *n != 1));
     // The command says so, by number.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/seg-highdicom");
     let o = ancilla(&[

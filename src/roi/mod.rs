@@ -198,7 +198,8 @@ impl Rois {
     /// The labels of `table` that mark no voxel of the image, as (number, name): absent from the
     /// mask (a complete response, a region outside the scan's field of view, a mistyped label
     /// number) or outside the image. They give no features, which is to be said, not left to be
-    /// noticed. Without a table: none (the regions are the labels present).
+    /// noticed. Without a table: none (the regions are the labels present). Regions the source
+    /// holds but cannot be read are not among them: `unusable` says why of those.
     pub fn empty_regions<'a>(
         &self,
         table: Option<&'a BTreeMap<u32, String>>,
@@ -208,10 +209,11 @@ impl Rois {
                 .iter()
                 .any(|r| r.number == number && r.has_voxels())
         };
+        let unusable = |number: u32| self.unusable.iter().any(|(n, _)| *n == number);
         table
             .into_iter()
             .flatten()
-            .filter(|(number, _)| !has_voxels(**number))
+            .filter(|(number, _)| !has_voxels(**number) && !unusable(**number))
             .map(|(number, name)| (*number, name.as_str()))
             .collect()
     }
