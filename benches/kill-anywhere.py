@@ -74,11 +74,11 @@ def snapshot(root):
 class Command:
     """One kind of case: the argv that writes `out`, its reference output and wall time."""
 
-    def __init__(self, name, argv, setup=None):
-        self.name, self.argv, self.setup = name, argv, setup
+    def __init__(self, name, argv):
+        self.name, self.argv = name, argv
 
     def args(self, out):
-        return [BIN, "--quiet"] + [a.replace("OUT", out) for a in self.argv(out)]
+        return [BIN, "--quiet"] + self.argv(out)
 
     def reference(self, work):
         out = os.path.join(work, f"ref-{self.name}")
