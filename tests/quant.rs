@@ -905,6 +905,18 @@ fn fixture_ct() -> ancilla::volume::Volume {
         .volume
 }
 
+/// `ancilla features` on the fixture CT with `mask`.
+fn features_on_fixture_ct(mask: &Path) -> std::process::Output {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/seg-highdicom");
+    ancilla(&[
+        "features",
+        "--image",
+        root.join("ct").to_str().unwrap(),
+        "--mask",
+        mask.to_str().unwrap(),
+    ])
+}
+
 #[test]
 fn small_rtstruct_rasterises_on_the_oblique_ct() {
     // The square (9..13, −21..−17) mm on the plane z = 32.5 of the CT fixture (origin
@@ -977,14 +989,7 @@ fn a_damaged_contour_costs_its_roi_not_the_others() {
         .iter()
         .all(|(n, _)| *n != 1));
     // The command says so, by number.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/seg-highdicom");
-    let o = ancilla(&[
-        "features",
-        "--image",
-        root.join("ct").to_str().unwrap(),
-        "--mask",
-        bad.to_str().unwrap(),
-    ]);
+    let o = features_on_fixture_ct(&bad);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert!(
@@ -998,17 +1003,10 @@ fn a_damaged_contour_costs_its_roi_not_the_others() {
 /// (dicompyler-core's RTSTRUCT on its one CT slice: 9 of 10 ROIs, without a word).
 #[test]
 fn rtstruct_rois_outside_the_image_are_named_by_number() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/seg-highdicom");
     let d = tempfile::tempdir().unwrap();
     let rt = d.path().join("rt.dcm");
     small_rtstruct(&rt);
-    let o = ancilla(&[
-        "features",
-        "--image",
-        root.join("ct").to_str().unwrap(),
-        "--mask",
-        rt.to_str().unwrap(),
-    ]);
+    let o = features_on_fixture_ct(&rt);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert!(

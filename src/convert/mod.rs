@@ -346,13 +346,12 @@ fn write_series(
     rows_as_stored: bool,
 ) -> Result<Vec<(String, Vec<usize>)>, Failure> {
     let ext = if gzip { "nii.gz" } else { "nii" };
-    let werr = Failure::nifti;
     let mut out = Vec::new();
     if four_d(vols) {
         let path = dir.join(format!("{stem}.{ext}"));
         let parts: Vec<crate::volume::Volume> = vols.iter().map(|v| v.volume.clone()).collect();
         nifti_io::write_images(&parts, &path, meta, form(&vols[0], stored, rows_as_stored))
-            .map_err(|e| werr(&path, e))?;
+            .map_err(|e| Failure::nifti(&path, e))?;
         if is_diffusion(vols) {
             let diffusion: Vec<(f64, Option<[f64; 3]>)> = vols
                 .iter()
@@ -388,7 +387,7 @@ fn write_series(
                 meta,
                 form(v, stored, rows_as_stored),
             )
-            .map_err(|e| werr(&path, e))?;
+            .map_err(|e| Failure::nifti(&path, e))?;
             let d = v.volume.dims();
             out.push((name, vec![d[2], d[1], d[0]]));
         }
