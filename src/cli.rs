@@ -128,8 +128,10 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
         /// Imaging dates: CSV/Parquet with USUBJID and IMAGING_DATE (as in the de-identified
-        /// DICOM) or IMAGING_DAY (days from randomisation). Adds DAYS_RANDOMISATION_TO_IMAGING and
-        /// DAYS_IMAGING_TO_NEPHRECTOMY, and refuses imaging after the nephrectomy.
+        /// DICOM) or IMAGING_DAY (days from randomisation), and optionally SERIES_UID. Adds
+        /// DAYS_RANDOMISATION_TO_IMAGING and DAYS_IMAGING_TO_NEPHRECTOMY. A series imaged after
+        /// the nephrectomy is kept out; of several, the latest is analysed. Imaging after the
+        /// nephrectomy that names no series is refused.
         #[arg(long)]
         imaging: Option<PathBuf>,
         /// The de-identification key: ADSL's RANDDT/NEPHRDT are shifted by each subject's
@@ -143,6 +145,10 @@ pub enum Command {
         /// ADSL's ARMCD of the analysed (imaged) arm; the other arms are kept out.
         #[arg(long, default_value = "A", value_name = "CODE")]
         arm: String,
+        /// A series (the feature table's series_uid) kept out of the analysis, e.g. the second
+        /// reconstruction of a PET; repeatable.
+        #[arg(long = "exclude-series", value_name = "SERIES_UID")]
+        exclude_series: Vec<String>,
     },
     /// Statistics on the analysis table: stats.json and a summary.
     Analyze {

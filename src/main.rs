@@ -143,6 +143,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             key,
             procedures,
             arm,
+            exclude_series,
         } => ancilla::clinical::link(&ancilla::clinical::LinkOptions {
             features,
             subjects,
@@ -153,6 +154,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             key,
             procedures,
             arm,
+            exclude_series,
         })
         .map_err(fail),
         Command::Analyze {

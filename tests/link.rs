@@ -854,3 +854,76 @@ fn missing_values_written_as_na_or_a_dot_are_missing() {
         assert!(marked == plain, "missing values written {mark}");
     }
 }
+
+/// A subject with two PET series (`s1` and `s2`): with an imaging table that gives each series
+/// its day (SERIES_UID), a series imaged after the nephrectomy is kept out and the other's
+/// features and day are used (A1: randomised 2024-01-01, nephrectomy 2024-02-01, day 31; `s1`
+/// on day 17, so 14 days before it, by hand). Two series of one day are ambiguous: their
+/// columns are left empty, until `--exclude-series` keeps one out. Before, each feature was
+/// "given twice" and the first row's value was kept, and late imaging failed the whole link.
+#[test]
+fn of_two_series_the_pre_operative_one_is_used_and_a_tie_is_left_empty() {
+    let feats = "subject_id,modality,series_uid,image,roi,feature,value,unit\n\
+                 A1,pt,s2,suvbw,tumor,stat_max,30,g/ml\nA1,pt,s1,suvbw,tumor,stat_max,9.5,g/ml\n\
+                 A2,pt,s3,suvbw,tumor,stat_max,4.25,g/ml\n";
+    let f = fixture(ADSL, ADTTE, PATH, feats);
+    let imaging = |s2_day: i64| {
+        std::fs::write(
+            f.root.join("imaging.csv"),
+            format!("USUBJID,SERIES_UID,IMAGING_DAY\nA1,s1,17\nA1,s2,{s2_day}\nA2,s3,28\n"),
+        )
+        .unwrap();
+    };
+    let im = f.root.join("imaging.csv").to_str().unwrap().to_string();
+    let table = || TextTable::read(&f.root.join("out/table.csv")).unwrap();
+
+    imaging(200);
+    let err = link_ok(&f, &["--imaging", &im]);
+    assert!(
+        err.contains(
+            "A1: pt suvbw series s2 imaged 169 day(s) after the nephrectomy (NEPHRDT): not \
+             pre-operative, kept out of the analysis"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("1 kept out, 0 warning(s)"), "{err}");
+    let t = table();
+    assert_eq!(cell(&t, 0, "pt_tumor_stat_max"), "9.5");
+    assert_eq!(cell(&t, 0, "DAYS_IMAGING_TO_NEPHRECTOMY"), "14");
+    assert_eq!(cell(&t, 0, "DAYS_RANDOMISATION_TO_IMAGING"), "17");
+    assert_eq!(cell(&t, 1, "pt_tumor_stat_max"), "4.25");
+
+    // An earlier baseline beside the pre-operative series: the latest is used, and said so.
+    imaging(10);
+    let err = link_ok(&f, &["--imaging", &im]);
+    assert!(
+        err.contains("A1: pt suvbw series s2 imaged 7 day(s) before series s1 is not used"),
+        "{err}"
+    );
+    assert_eq!(cell(&table(), 0, "pt_tumor_stat_max"), "9.5");
+    assert_eq!(cell(&table(), 0, "DAYS_RANDOMISATION_TO_IMAGING"), "17");
+
+    // Two series of one day: neither, until one is kept out.
+    imaging(17);
+    let err = link_ok(&f, &["--imaging", &im]);
+    assert!(
+        err.contains("A1: pt suvbw features left empty: 2 series (s1, s2), of the same day"),
+        "{err}"
+    );
+    assert_eq!(cell(&table(), 0, "pt_tumor_stat_max"), "");
+    assert_eq!(cell(&table(), 1, "pt_tumor_stat_max"), "4.25");
+    let err = link_ok(&f, &["--imaging", &im, "--exclude-series", "s1"]);
+    assert!(
+        err.contains("A1: pt suvbw series s1 kept out of the analysis (exclude_series)"),
+        "{err}"
+    );
+    assert_eq!(cell(&table(), 0, "pt_tumor_stat_max"), "30");
+
+    // Without an imaging table there is no day to choose by.
+    let err = link_ok(&f, &[]);
+    assert!(
+        err.contains("not all of them have an imaging date"),
+        "{err}"
+    );
+    assert_eq!(cell(&table(), 0, "pt_tumor_stat_max"), "");
+}

@@ -1705,3 +1705,169 @@ fn files_not_released_by_deid_are_rejected_inputs_of_the_run() {
     // Numbered as deid-report.json numbers them; the paths stay at the site.
     assert!(!provenance.to_string().contains("stranger.dcm"));
 }
+
+/// Copy the series folder `from` to `to` as a new series (new series and SOP instance UIDs,
+/// SeriesNumber `number`), in a new study moved `days` later when `days` is not 0.
+fn copy_as_new_series(from: &Path, to: &Path, number: i32, days: i64) {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_dictionary_std::tags;
+    std::fs::create_dir_all(to).unwrap();
+    let study = format!("2.25.{}", 900_000 + number);
+    let series = format!("2.25.{}", 910_000 + number);
+    for (i, f) in support::all_files(from).iter().enumerate() {
+        let mut obj = dicom_object::open_file(f).unwrap();
+        let sop = format!("2.25.{}{:04}", 920_000 + number, i);
+        let put = |o: &mut dicom_object::DefaultDicomObject, tag, vr, v: &str| {
+            o.put(DataElement::new(tag, vr, PrimitiveValue::from(v)));
+        };
+        put(&mut obj, tags::SERIES_INSTANCE_UID, VR::UI, &series);
+        put(&mut obj, tags::SOP_INSTANCE_UID, VR::UI, &sop);
+        put(&mut obj, tags::SERIES_NUMBER, VR::IS, &number.to_string());
+        obj.meta_mut().media_storage_sop_instance_uid = sop.clone();
+        if days != 0 {
+            put(&mut obj, tags::STUDY_INSTANCE_UID, VR::UI, &study);
+            for tag in [tags::STUDY_DATE, tags::SERIES_DATE, tags::ACQUISITION_DATE] {
+                let da = obj.element(tag).unwrap().to_str().unwrap().to_string();
+                let later = ancilla::datetime::Date::parse(&da).unwrap().add_days(days);
+                put(&mut obj, tag, VR::DA, &later.to_da());
+            }
+        }
+        obj.write_to_file(to.join(f.file_name().unwrap())).unwrap();
+    }
+}
+
+/// A site's export holds what its archive holds for a patient, not only the study's imaging: here
+/// a follow-up MR study 200 days after the pre-operative one (so after the nephrectomy) and a
+/// second reconstruction of the PET (same day). Before, the follow-up stopped the whole analysis
+/// ("imaging ... after the nephrectomy; pre-operative imaging is expected"), and two series of
+/// one image gave each feature "twice; the first value is kept" (whichever came first).
+/// Now the follow-up is kept out (a rejected input, by series), the two PETs are named as
+/// ambiguous and their columns left empty, and once the second is kept out (`exclude_series`) the
+/// analysis table is byte for byte the one of the export without the extra series.
+#[test]
+fn imaging_after_the_nephrectomy_and_second_reconstructions_are_set_aside() {
+    use ancilla::clinical::tables::TextTable;
+    let d = tempfile::tempdir().unwrap();
+    let cohort = d.path().join("cohort");
+    phantom(&cohort, "3", "3", &[]);
+    let clinical = cohort.join("clinical");
+    let tables = format!(
+        "adsl = \"{}\"\nadtte = \"{}\"\npathology = \"{}\"\n",
+        clinical.join("adsl.csv").display(),
+        clinical.join("adtte.csv").display(),
+        clinical.join("pathology.csv").display(),
+    );
+    let plain = input_run(d.path(), &cohort, "plain", &tables);
+    let expected = std::fs::read(plain.join("analysis/analysis_table.csv")).unwrap();
+
+    // An arm-A subject's export folder (named ..._<patient_id>).
+    let adsl = TextTable::read(&clinical.join("adsl.csv")).unwrap();
+    let map = TextTable::read(&clinical.join("subject_map.csv")).unwrap();
+    let (usubjid, patient) = map
+        .rows
+        .iter()
+        .map(|r| (r[1].clone(), r[0].clone()))
+        .find(|(u, _)| adsl.rows.iter().any(|a| a[1] == *u && a[4] == "A"))
+        .unwrap();
+    let export = cohort.join("site-export");
+    let subject = std::fs::read_dir(&export)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(&format!("_{patient}")))
+        .unwrap();
+    let study = |prefix: &str| {
+        std::fs::read_dir(&subject)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+            .unwrap()
+    };
+    let (mr, pet) = (study("MR_"), study("PET_"));
+    copy_as_new_series(
+        &mr.join("004_t2_haste_ax_obl"),
+        &subject.join("MR_later/004_t2"),
+        4,
+        200,
+    );
+    copy_as_new_series(
+        &pet.join("003_PET_WB_AC"),
+        &pet.join("005_PET_RECON2"),
+        5,
+        0,
+    );
+
+    let out = input_run(d.path(), &cohort, "extra", &tables);
+    let provenance: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("provenance.json")).unwrap())
+            .unwrap();
+    let of = |key: &str| -> Vec<String> {
+        provenance[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["stage"] == "link" && p["reason"].as_str().unwrap().contains(&usubjid))
+            .map(|p| p["reason"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (rejected, warned) = (of("rejected_inputs"), of("warnings"));
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert!(
+        rejected[0].starts_with(&format!("{usubjid}: mr t2 series 2.25."))
+            && rejected[0].contains("after the nephrectomy (NEPHRDT): not pre-operative"),
+        "{rejected:?}"
+    );
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(
+        warned[0].starts_with(&format!(
+            "{usubjid}: pt suvbw features left empty: 2 series ("
+        )),
+        "{warned:?}"
+    );
+    let table = TextTable::read(&out.join("analysis/analysis_table.csv")).unwrap();
+    let row = table.rows.iter().find(|r| r[0] == usubjid).unwrap();
+    let col = table.col("pt_tumor_stat_max").unwrap();
+    assert_eq!(row[col], "");
+    assert_ne!(row[table.col("mr_tumor_stat_mean").unwrap()], "");
+
+    // Keep the second reconstruction out, by its de-identified UID from the feature table.
+    let features = TextTable::read(&out.join("features/features.csv")).unwrap();
+    let plain_features = TextTable::read(&plain.join("features/features.csv")).unwrap();
+    let uid = features
+        .rows
+        .iter()
+        .map(|r| r[2].clone())
+        .find(|s| {
+            s.starts_with("2.25.")
+                && !plain_features.rows.iter().any(|p| p[2] == *s)
+                && rejected.iter().all(|r| !r.contains(s.as_str()))
+        })
+        .unwrap();
+    let out = input_run(
+        d.path(),
+        &cohort,
+        "extra",
+        &format!("{tables}exclude_series = [\"{uid}\"]\n"),
+    );
+    let got = std::fs::read(out.join("analysis/analysis_table.csv")).unwrap();
+    if got != expected {
+        let (a, b) = (
+            TextTable::read(&plain.join("analysis/analysis_table.csv")).unwrap(),
+            TextTable::read(&out.join("analysis/analysis_table.csv")).unwrap(),
+        );
+        assert_eq!(a.header, b.header);
+        let differ: Vec<String> = a
+            .rows
+            .iter()
+            .zip(&b.rows)
+            .flat_map(|(x, y)| {
+                (0..x.len())
+                    .filter(|&c| x[c] != y[c])
+                    .map(|c| format!("{} {}: {} / {}", x[0], a.header[c], x[c], y[c]))
+            })
+            .take(5)
+            .collect();
+        panic!("analysis tables differ: {differ:?}");
+    }
+}

@@ -3,6 +3,7 @@
 //! that name the file, row and column, and linked with the long feature table into the analysis
 //! table of DESIGN.md (one row per arm-A subject; CSV and Parquet).
 
+pub mod series_choice;
 pub mod tables;
 pub mod xpt;
 
@@ -63,7 +64,8 @@ pub struct LinkOptions {
     pub pathology: PathBuf,
     pub out: PathBuf,
     /// Imaging dates: USUBJID and IMAGING_DATE (as in the de-identified DICOM, i.e. shifted) or
-    /// IMAGING_DAY (days from randomisation). Several rows per subject allowed.
+    /// IMAGING_DAY (days from randomisation), and optionally SERIES_UID (the feature table's
+    /// series_uid: the date is that series'). Several rows per subject allowed.
     pub imaging: Option<PathBuf>,
     /// The de-identification key: ADSL's RANDDT and NEPHRDT are shifted by each subject's offset
     /// before they are compared with (shifted) imaging dates.
@@ -73,6 +75,9 @@ pub struct LinkOptions {
     pub procedures: Option<PathBuf>,
     /// ADSL's ARMCD of the analysed (imaged) arm, "A" in this trial; compared without case.
     pub arm: String,
+    /// Series (the feature table's de-identified series_uid) kept out of the analysis: of two
+    /// reconstructions of one day, the one not to analyse ([`series_choice`]).
+    pub exclude_series: Vec<String>,
 }
 
 /// Nephrectomy dates (YYYY-MM-DD) from a procedures table, by subject.
@@ -128,15 +133,24 @@ struct Imaging {
     last_row: usize,
 }
 
-/// Read the imaging table: per subject the first and last imaging day. Dates become days since
-/// 1970 (already shifted, as the de-identified DICOM has them); IMAGING_DAY values are taken
-/// relative to the subject's randomisation day (`rand`).
+/// The imaging table: rows without a series, per subject (first and last day); rows with one,
+/// per (subject, series UID) (the latest day the table gives the series).
+#[derive(Default)]
+struct ImagingDays {
+    by_subject: BTreeMap<String, Imaging>,
+    by_series: BTreeMap<(String, String), i64>,
+}
+
+/// Read the imaging table. Dates become days since 1970 (already shifted, as the de-identified
+/// DICOM has them); IMAGING_DAY values are taken relative to the subject's randomisation day
+/// (`rand`).
 fn read_imaging(
     t: &TextTable,
     rand: &BTreeMap<String, Option<i64>>,
     errors: &mut Vec<String>,
-) -> Result<BTreeMap<String, Imaging>, ClinicalError> {
+) -> Result<ImagingDays, ClinicalError> {
     let id = need(t, "USUBJID")?;
+    let series = t.col("SERIES_UID");
     let (date, day) = (t.col("IMAGING_DATE"), t.col("IMAGING_DAY"));
     if date.is_none() && day.is_none() {
         return Err(ClinicalError::MissingColumn {
@@ -144,7 +158,7 @@ fn read_imaging(
             column: "IMAGING_DATE or IMAGING_DAY",
         });
     }
-    let mut out: BTreeMap<String, Imaging> = BTreeMap::new();
+    let mut out = ImagingDays::default();
     for (r, row) in t.rows.iter().enumerate() {
         let subject = &row[id];
         let Some(rand_day) = rand.get(subject) else {
@@ -188,7 +202,15 @@ fn read_imaging(
             errors.push(format!("{}: no imaging date", place(t, r, "IMAGING_DATE")));
             continue;
         };
-        let e = out.entry(subject.clone()).or_insert(Imaging {
+        if let Some(c) = series.filter(|&c| !row[c].trim().is_empty()) {
+            let d = out
+                .by_series
+                .entry((subject.clone(), row[c].trim().to_string()))
+                .or_insert(when);
+            *d = (*d).max(when);
+            continue;
+        }
+        let e = out.by_subject.entry(subject.clone()).or_insert(Imaging {
             first: when,
             last: when,
             last_row: r,
@@ -445,8 +467,10 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         Some(p) => Some(read_imaging(&TextTable::read(p)?, &randdt, &mut errors)?),
         None => None,
     };
+    // Imaging the table does not tie to a series cannot be set aside: after the nephrectomy, it
+    // is an error (a wrong date or key). A series' imaging is weighed by `series_choice`.
     if let (Some(im), Some(p)) = (&imaging, &opts.imaging) {
-        for (id, i) in im {
+        for (id, i) in &im.by_subject {
             if let Some(Some(n)) = nephrdt.get(id) {
                 if i.last > *n {
                     errors.push(format!(
@@ -628,10 +652,18 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         )));
     }
 
-    // Features (long) → wide per subject.
+    // Features (long) → per subject, image and series.
     // The long table is the largest input: streamed row by row, never held whole.
-    let cols = ["subject_id", "modality", "image", "roi", "feature", "value"];
-    let mut wide: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let cols = [
+        "subject_id",
+        "modality",
+        "image",
+        "roi",
+        "feature",
+        "value",
+        "series_uid",
+    ];
+    let mut by_series: BTreeMap<String, series_choice::SubjectSeries> = BTreeMap::new();
     let mut names: BTreeSet<String> = BTreeSet::new();
     let mut other_arm_imaged: BTreeSet<(String, String)> = BTreeSet::new();
     let mut kept_out = Vec::new();
@@ -643,9 +675,17 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
             None => unknown.entry(id.to_string()).or_insert((r + 2, 0)).1 += 1,
             Some(a) if a == arm_code => {
                 let name = wide_name(row[1], row[2], row[3], row[4]);
-                let cell = wide.entry(id.to_string()).or_default();
+                let cell = by_series
+                    .entry(id.to_string())
+                    .or_default()
+                    .entry((row[1].to_string(), row[2].to_string()))
+                    .or_default()
+                    .entry(row[6].trim().to_string())
+                    .or_default();
                 if cell.contains_key(&name) {
-                    warnings.push(format!("{id}: {name} given twice; the first value is kept"));
+                    warnings.push(format!(
+                        "{id}: {name} given twice for one series; the first value is kept"
+                    ));
                 } else {
                     cell.insert(name.clone(), row[5].to_string());
                 }
@@ -675,7 +715,7 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
     for (id, other) in &other_arm_imaged {
         kept_out.push(format!("{id}: arm {other} subject with imaging, kept out of the analysis (the ancillary study is arm {arm_code})"));
     }
-    for id in wide.keys() {
+    for id in by_series.keys() {
         if !patho.contains_key(id) {
             errors.push(format!(
                 "{}: no pathology for imaged arm-{arm_code} subject {id}",
@@ -685,6 +725,43 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
     }
     if !errors.is_empty() {
         return Err(ClinicalError::Invalid(errors));
+    }
+
+    // One series per subject and image (`series_choice`): its features make the subject's
+    // columns, its imaging day the intervals.
+    let excluded: BTreeSet<String> = opts
+        .exclude_series
+        .iter()
+        .map(|s| s.trim().to_string())
+        .collect();
+    let mut wide: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    // Per subject: the first and last imaging day of the series used.
+    let mut used_days: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for (id, images) in by_series {
+        let day_of = |s: &str| {
+            imaging
+                .as_ref()?
+                .by_series
+                .get(&(id.clone(), s.to_string()))
+                .copied()
+        };
+        let nephrectomy = nephrdt.get(&id).copied().flatten();
+        for ((modality, image), mut series) in images {
+            let candidates: BTreeSet<String> = series.keys().cloned().collect();
+            let label = format!("{modality} {image}");
+            let choice =
+                series_choice::choose(&id, &label, &candidates, &day_of, nephrectomy, &excluded);
+            kept_out.extend(choice.kept_out);
+            warnings.extend(choice.warnings);
+            let Some(used) = choice.used else { continue };
+            if let Some(d) = day_of(&used) {
+                let e = used_days.entry(id.clone()).or_insert((d, d));
+                *e = (e.0.min(d), e.1.max(d));
+            }
+            if let Some(values) = series.remove(&used) {
+                wide.entry(id.clone()).or_default().extend(values);
+            }
+        }
     }
 
     // The endpoints: PFS and OS (DESIGN's columns, also when ADTTE lacks them), then every other
@@ -756,15 +833,22 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
                 .unwrap_or_default()
         }));
         if let Some(im) = &imaging {
-            let i = im.get(id);
+            // The imaging analysed: the series used, and rows the table ties to no series.
+            let span = [
+                used_days.get(id).copied(),
+                im.by_subject.get(id).map(|i| (i.first, i.last)),
+            ]
+            .into_iter()
+            .flatten()
+            .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)));
             let r0 = randdt.get(id).copied().flatten();
             let n = nephrdt.get(id).copied().flatten();
-            row.push(match (i, r0) {
-                (Some(i), Some(r0)) => (i.first - r0).to_string(),
+            row.push(match (span, r0) {
+                (Some((first, _)), Some(r0)) => (first - r0).to_string(),
                 _ => String::new(),
             });
-            row.push(match (i, n) {
-                (Some(i), Some(n)) => (n - i.last).to_string(),
+            row.push(match (span, n) {
+                (Some((_, last)), Some(n)) => (n - last).to_string(),
                 _ => String::new(),
             });
         }

@@ -530,7 +530,7 @@ pub fn convert_per_subject(
 /// `idx` + 1, its place among the subject's image series), modality and kind, e.g. `003_pt_pet`.
 /// A series made of phase (real, imaginary) images only ends in `_ph` (`_real`, `_imaginary`),
 /// as dcm2niix names it (a series of several components has the suffix on each part's label).
-pub fn series_stem(s: &Series, idx: usize) -> String {
+fn series_stem(s: &Series, idx: usize) -> String {
     let mut components = s
         .files
         .iter()

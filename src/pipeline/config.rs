@@ -156,6 +156,10 @@ pub struct ClinicalSection {
     /// ADSL's ARMCD of the arm analysed (the imaged arm; "A" by default).
     #[serde(default = "arm_a")]
     pub arm: String,
+    /// Series (de-identified series UIDs, as in features.csv) kept out of the analysis: of two
+    /// series of one subject, image and day (two reconstructions), the one not to analyse.
+    #[serde(default)]
+    pub exclude_series: Vec<String>,
 }
 
 impl Default for ClinicalSection {
@@ -166,6 +170,7 @@ impl Default for ClinicalSection {
             pathology: None,
             procedures: None,
             arm: arm_a(),
+            exclude_series: Vec::new(),
         }
     }
 }

@@ -708,9 +708,10 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
             let imaging = imaging_path.is_file().then(|| imaging_path.clone());
             let procedures = cfg.clinical.procedures.clone();
             let arm = cfg.clinical.arm.clone();
+            let exclude_series = cfg.clinical.exclude_series.clone();
             let link_key = sha256_hex(
                 format!(
-                    "link {build} {} {} {} {} {} {key_hash} {} {arm:?}",
+                    "link {build} {} {} {} {} {} {key_hash} {} {arm:?} {exclude_series:?}",
                     hash(&features_path),
                     hash(adsl),
                     hash(adtte),
@@ -738,6 +739,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
                         imaging: imaging.clone(),
                         procedures: procedures.clone(),
                         arm: arm.clone(),
+                        exclude_series: exclude_series.clone(),
                     })
                     .map_err(|e| e.to_string())
                     .and_then(|s| {

@@ -28,8 +28,9 @@ pub fn features(
     use std::io::Write;
     let mut n = 0;
     let mut problems = Vec::new();
-    // The (de-identified, shifted) date of every analysed series, for the linkage's intervals.
-    let mut imaging = String::from("USUBJID,MODALITY,IMAGING_DATE\n");
+    // The (de-identified, shifted) date of every analysed series, for the linkage's intervals
+    // and its choice of series (`clinical::series_choice`).
+    let mut imaging = String::from("USUBJID,MODALITY,SERIES_UID,IMAGING_DATE\n");
     // The table goes to its temporary file subject by subject (memory does not grow with the
     // cohort), renamed into place when every subject is done.
     crate::atomic::write_with(out, |tmp| -> std::io::Result<()> {
@@ -48,8 +49,8 @@ pub fn features(
             |subject, r| {
                 let (rows, mut p, dates, images) = r.map_err(std::io::Error::other)?;
                 p.extend(label_warnings(subject, &images));
-                for (modality, date) in dates {
-                    imaging.push_str(&format!("{subject},{modality},{date}\n"));
+                for (modality, series, date) in dates {
+                    imaging.push_str(&format!("{subject},{modality},{series},{date}\n"));
                 }
                 n += rows.len();
                 quant::table::write_csv(&mut w, &rows, false)?;
@@ -96,12 +97,12 @@ struct Measured {
     misnumbered: Vec<(u32, String, String)>,
 }
 
-/// One subject's feature rows, problems, (modality, shifted study date) of its analysed series,
-/// and the images measured.
+/// One subject's feature rows, problems, (modality, series UID, shifted study date) of its
+/// analysed series, and the images measured.
 type SubjectFeatures = (
     Vec<quant::FeatureRow>,
     Vec<Value>,
-    Vec<(String, String)>,
+    Vec<(String, String, String)>,
     Vec<Measured>,
 );
 
@@ -159,33 +160,30 @@ fn subject_features(
     pet: &quant::FeatureSettings,
 ) -> Result<SubjectFeatures, String> {
     let inv = crate::ingest::scan_paths_for_suv(&[dir.to_path_buf()]).map_err(|e| e.to_string())?;
-    let dates: Vec<(String, String)> = inv
+    let dates: Vec<(String, String, String)> = inv
         .series
         .iter()
         .filter(|s| {
             s.is_image()
-                && matches!(s.kind, SeriesKind::Pet | SeriesKind::T2 | SeriesKind::Adc)
+                && matches!(
+                    s.kind,
+                    SeriesKind::Pet | SeriesKind::T2 | SeriesKind::Adc | SeriesKind::Dwi
+                )
                 && s.files.iter().all(|f| f.deidentified)
         })
-        .filter_map(|s| Some((s.modality.clone(), study_date(s)?)))
+        .filter_map(|s| Some((s.modality.clone(), s.series_uid.clone(), study_date(s)?)))
         .collect();
-    // The single-volume NIfTI convert wrote for a series (SUVbw for PET), when there is one and
-    // no other series of the subject shares its name.
+    // The single-volume NIfTI convert wrote for a series (SUVbw for PET), when there is one. Its
+    // name is the one convert gave it: the subject's series sort as in convert's inventory
+    // (patient, study, number, UID), so two that share a stem get the same `_1`, `_2`.
     let images: Vec<&crate::ingest::Series> = inv.series.iter().filter(|s| s.is_image()).collect();
-    let stems: Vec<String> = images
-        .iter()
-        .enumerate()
-        .map(|(idx, s)| crate::convert::series_stem(s, idx))
-        .collect();
+    let stems = crate::convert::unique_stems(&images);
     let converted = |s: &crate::ingest::Series| -> Option<std::path::PathBuf> {
         if s.kind == SeriesKind::Dwi {
             return None;
         }
         let idx = images.iter().position(|x| std::ptr::eq(*x, s))?;
         let stem = &stems[idx];
-        if stems.iter().filter(|x| *x == stem).count() > 1 {
-            return None;
-        }
         let suffix = if s.kind == SeriesKind::Pet {
             "_suvbw"
         } else {

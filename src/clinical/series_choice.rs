@@ -1,0 +1,204 @@
+//! Which of a subject's imaging series the analysis uses, image by image (modality and kind:
+//! `pt suvbw`, `mr t2`, ...). The ancillary study images arm A before the nephrectomy, but a
+//! site's export holds what its archive holds for the patient: a follow-up scan after surgery, an
+//! earlier baseline, a second reconstruction of the same acquisition. One value per feature and
+//! subject must come from one series, chosen by a stated rule, never by table order:
+//!
+//! 1. series the user kept out (`exclude_series`) are not used;
+//! 2. series imaged after the nephrectomy are not pre-operative, and are not used;
+//! 3. of the rest, the latest imaging day is used (the pre-operative imaging, after any earlier
+//!    baseline); two or more series of that day (or a series without a date beside another) are
+//!    ambiguous: none is used, and the warning names them so that one can be kept out.
+//!
+//! Messages name subjects by USUBJID and series by their de-identified UIDs (as in the feature
+//! table), and intervals in days: never a date.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What the rule made of one subject's series of one image.
+#[derive(Debug, Default, PartialEq)]
+pub struct Choice {
+    /// The series whose features are used, if any.
+    pub used: Option<String>,
+    /// Series kept out of the analysis, with why (rejected inputs).
+    pub kept_out: Vec<String>,
+    /// Series not used by the rule, and ambiguities (warnings).
+    pub warnings: Vec<String>,
+}
+
+/// Choose among `series` (the de-identified series UIDs with features of `image` for `subject`).
+/// `day` gives a series' imaging day when known (days on the scale of `nephrectomy`, the
+/// subject's nephrectomy day when known); `excluded` are the series the user keeps out.
+pub fn choose(
+    subject: &str,
+    image: &str,
+    series: &BTreeSet<String>,
+    day: &dyn Fn(&str) -> Option<i64>,
+    nephrectomy: Option<i64>,
+    excluded: &BTreeSet<String>,
+) -> Choice {
+    let mut choice = Choice::default();
+    let mut left: Vec<(&str, Option<i64>)> = Vec::new();
+    for s in series {
+        let d = day(s);
+        if excluded.contains(s) {
+            choice.kept_out.push(format!(
+                "{subject}: {image} series {} kept out of the analysis (exclude_series)",
+                shown(s)
+            ));
+        } else if let (Some(d), Some(n)) = (d, nephrectomy) {
+            if d > n {
+                choice.kept_out.push(format!(
+                    "{subject}: {image} series {} imaged {} day(s) after the nephrectomy \
+                     (NEPHRDT): not pre-operative, kept out of the analysis",
+                    shown(s),
+                    d - n
+                ));
+            } else {
+                left.push((s, Some(d)));
+            }
+        } else {
+            left.push((s, d));
+        }
+    }
+    match left.as_slice() {
+        [] => {}
+        [(s, _)] => choice.used = Some(s.to_string()),
+        _ => {
+            let latest = left.iter().filter_map(|&(_, d)| d).max();
+            let undated = left.iter().filter(|(_, d)| d.is_none()).count();
+            let at_latest: Vec<&str> = left
+                .iter()
+                .filter(|&&(_, d)| d.is_some() && d == latest)
+                .map(|&(s, _)| s)
+                .collect();
+            if undated == 0 && at_latest.len() == 1 {
+                let used = at_latest[0];
+                choice.used = Some(used.to_string());
+                for &(s, d) in left.iter().filter(|&&(s, _)| s != used) {
+                    choice.warnings.push(format!(
+                        "{subject}: {image} series {} imaged {} day(s) before series {} is not \
+                         used (the latest pre-operative imaging is analysed)",
+                        shown(s),
+                        latest.unwrap_or_default() - d.unwrap_or_default(),
+                        shown(used)
+                    ));
+                }
+            } else {
+                let names: Vec<String> = left.iter().map(|&(s, _)| shown(s)).collect();
+                let why = if undated > 0 {
+                    "not all of them have an imaging date"
+                } else {
+                    "of the same day"
+                };
+                choice.warnings.push(format!(
+                    "{subject}: {image} features left empty: {} series ({}), {why}, and which \
+                     to analyse is not known; keep the others out with exclude_series \
+                     ([clinical] of a pipeline, or link --exclude-series)",
+                    left.len(),
+                    names.join(", ")
+                ));
+            }
+        }
+    }
+    choice
+}
+
+/// A series as messages name it: its UID, or "(no UID)" for a feature table without one.
+fn shown(series: &str) -> String {
+    if series.is_empty() {
+        "(no UID)".to_string()
+    } else {
+        series.to_string()
+    }
+}
+
+/// The features of one subject: (modality, image) → series UID → feature column → value.
+pub type SubjectSeries = BTreeMap<(String, String), BTreeMap<String, BTreeMap<String, String>>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(s: &[&str]) -> BTreeSet<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    fn days(pairs: &'static [(&'static str, i64)]) -> impl Fn(&str) -> Option<i64> {
+        move |s| pairs.iter().find(|(k, _)| *k == s).map(|&(_, d)| d)
+    }
+
+    #[test]
+    fn one_series_is_used_as_it_is() {
+        let c = choose("A1", "pt suvbw", &set(&["1.2"]), &|_| None, None, &set(&[]));
+        assert_eq!(c.used.as_deref(), Some("1.2"));
+        assert!(c.kept_out.is_empty() && c.warnings.is_empty());
+    }
+
+    #[test]
+    fn after_the_nephrectomy_is_kept_out_and_the_latest_before_it_is_used() {
+        // Baseline on day 80, pre-operative on day 100, nephrectomy on day 105, follow-up on 260.
+        let day = days(&[("base", 80), ("preop", 100), ("follow", 260)]);
+        let c = choose(
+            "A1",
+            "pt suvbw",
+            &set(&["base", "preop", "follow"]),
+            &day,
+            Some(105),
+            &set(&[]),
+        );
+        assert_eq!(c.used.as_deref(), Some("preop"));
+        assert_eq!(c.kept_out.len(), 1);
+        assert!(c.kept_out[0].contains("series follow imaged 155 day(s) after the nephrectomy"));
+        assert_eq!(c.warnings.len(), 1);
+        assert!(c.warnings[0].contains("series base imaged 20 day(s) before series preop"));
+        // Imaging on the day of the nephrectomy is pre-operative.
+        let c = choose(
+            "A1",
+            "pt suvbw",
+            &set(&["preop"]),
+            &day,
+            Some(100),
+            &set(&[]),
+        );
+        assert_eq!(c.used.as_deref(), Some("preop"));
+    }
+
+    #[test]
+    fn two_series_of_one_day_are_ambiguous_until_one_is_kept_out() {
+        let day = days(&[("recon1", 100), ("recon2", 100)]);
+        let both = set(&["recon1", "recon2"]);
+        let c = choose("A1", "pt suvbw", &both, &day, Some(105), &set(&[]));
+        assert_eq!(c.used, None);
+        assert!(c.warnings[0].contains("2 series (recon1, recon2), of the same day"));
+        let c = choose("A1", "pt suvbw", &both, &day, Some(105), &set(&["recon2"]));
+        assert_eq!(c.used.as_deref(), Some("recon1"));
+        assert!(c.kept_out[0].contains("series recon2 kept out of the analysis"));
+        assert!(c.warnings.is_empty());
+    }
+
+    #[test]
+    fn an_undated_series_beside_another_is_ambiguous() {
+        let day = days(&[("dated", 100)]);
+        let c = choose("A1", "mr t2", &set(&["dated", "x"]), &day, None, &set(&[]));
+        assert_eq!(c.used, None);
+        assert!(c.warnings[0].contains("not all of them have an imaging date"));
+        let c = choose("A1", "mr t2", &set(&["a", "b"]), &|_| None, None, &set(&[]));
+        assert_eq!(c.used, None);
+    }
+
+    #[test]
+    fn nothing_is_used_when_every_series_is_after_the_nephrectomy() {
+        let day = days(&[("follow", 130)]);
+        let c = choose(
+            "A1",
+            "mr adc",
+            &set(&["follow"]),
+            &day,
+            Some(100),
+            &set(&[]),
+        );
+        assert_eq!(c.used, None);
+        assert!(c.kept_out[0].contains("30 day(s) after"));
+    }
+}
