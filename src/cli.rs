@@ -128,10 +128,12 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
         /// Imaging dates: CSV/Parquet with USUBJID and IMAGING_DATE (as in the de-identified
-        /// DICOM) or IMAGING_DAY (days from randomisation), and optionally SERIES_UID. Adds
+        /// DICOM) or IMAGING_DAY (days from randomisation), optionally SERIES_UID and
+        /// MASK_ON_GRID (1: the mask was drawn on the series' grid, 0: resampled onto it). Adds
         /// DAYS_RANDOMISATION_TO_IMAGING and DAYS_IMAGING_TO_NEPHRECTOMY. A series imaged after
-        /// the nephrectomy is kept out; of several, the latest is analysed. Imaging after the
-        /// nephrectomy that names no series is refused.
+        /// the nephrectomy is kept out; of several, the latest is analysed, and of one day's the
+        /// one on the mask's grid. Imaging after the nephrectomy that names no series is
+        /// refused.
         #[arg(long)]
         imaging: Option<PathBuf>,
         /// The de-identification key: ADSL's RANDDT/NEPHRDT are shifted by each subject's

@@ -919,6 +919,35 @@ fn of_two_series_the_pre_operative_one_is_used_and_a_tie_is_left_empty() {
     );
     assert_eq!(cell(&table(), 0, "pt_tumor_stat_max"), "30");
 
+    // Of one day's, the series the mask was drawn on (MASK_ON_GRID 1; resampled onto the other).
+    let on_grid = |s1: &str| {
+        std::fs::write(
+            f.root.join("imaging.csv"),
+            format!(
+                "USUBJID,SERIES_UID,IMAGING_DAY,MASK_ON_GRID\nA1,s1,17,{s1}\nA1,s2,17,0\n\
+                 A2,s3,28,1\n"
+            ),
+        )
+        .unwrap();
+    };
+    on_grid("1");
+    let err = link_ok(&f, &["--imaging", &im]);
+    assert!(
+        err.contains(
+            "A1: pt suvbw series s2 of the same day is not used: the mask was drawn on series s1"
+        ),
+        "{err}"
+    );
+    assert_eq!(cell(&table(), 0, "pt_tumor_stat_max"), "9.5");
+    on_grid("yes");
+    let o = link(&f, &["--imaging", &im]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("row 2 column MASK_ON_GRID: \"yes\" is not 1"),
+        "{err}"
+    );
+
     // Without an imaging table there is no day to choose by.
     let err = link_ok(&f, &[]);
     assert!(

@@ -1707,8 +1707,9 @@ fn files_not_released_by_deid_are_rejected_inputs_of_the_run() {
 }
 
 /// Copy the series folder `from` to `to` as a new series (new series and SOP instance UIDs,
-/// SeriesNumber `number`), in a new study moved `days` later when `days` is not 0.
-fn copy_as_new_series(from: &Path, to: &Path, number: i32, days: i64) {
+/// SeriesNumber `number`), in a new study moved `days` later when `days` is not 0, with its
+/// PixelSpacing `spacing` times the original's.
+fn copy_as_new_series(from: &Path, to: &Path, number: i32, days: i64, spacing: f64) {
     use dicom_core::{DataElement, PrimitiveValue, VR};
     use dicom_dictionary_std::tags;
     std::fs::create_dir_all(to).unwrap();
@@ -1724,6 +1725,15 @@ fn copy_as_new_series(from: &Path, to: &Path, number: i32, days: i64) {
         put(&mut obj, tags::SOP_INSTANCE_UID, VR::UI, &sop);
         put(&mut obj, tags::SERIES_NUMBER, VR::IS, &number.to_string());
         obj.meta_mut().media_storage_sop_instance_uid = sop.clone();
+        if spacing != 1.0 {
+            let ps = obj
+                .element(tags::PIXEL_SPACING)
+                .unwrap()
+                .to_multi_float64()
+                .unwrap();
+            let ps: Vec<String> = ps.iter().map(|v| format!("{}", v * spacing)).collect();
+            put(&mut obj, tags::PIXEL_SPACING, VR::DS, &ps.join("\\"));
+        }
         if days != 0 {
             put(&mut obj, tags::STUDY_INSTANCE_UID, VR::UI, &study);
             for tag in [tags::STUDY_DATE, tags::SERIES_DATE, tags::ACQUISITION_DATE] {
@@ -1737,13 +1747,15 @@ fn copy_as_new_series(from: &Path, to: &Path, number: i32, days: i64) {
 }
 
 /// A site's export holds what its archive holds for a patient, not only the study's imaging: here
-/// a follow-up MR study 200 days after the pre-operative one (so after the nephrectomy) and a
-/// second reconstruction of the PET (same day). Before, the follow-up stopped the whole analysis
-/// ("imaging ... after the nephrectomy; pre-operative imaging is expected"), and two series of
-/// one image gave each feature "twice; the first value is kept" (whichever came first).
-/// Now the follow-up is kept out (a rejected input, by series), the two PETs are named as
-/// ambiguous and their columns left empty, and once the second is kept out (`exclude_series`) the
-/// analysis table is byte for byte the one of the export without the extra series.
+/// a follow-up MR study 200 days after the pre-operative one (so after the nephrectomy), a second
+/// T2 of the pre-operative study on another grid (as a coronal beside an axial) and a second
+/// reconstruction of the PET (same day, same grid). Before, the follow-up stopped the whole
+/// analysis ("imaging ... after the nephrectomy; pre-operative imaging is expected"), and two
+/// series of one image gave each feature "twice; the first value is kept" (whichever came
+/// first). Now the follow-up is kept out (a rejected input, by series), the T2 the mask was drawn
+/// on is used (the other named), the two PETs are named as ambiguous and their columns left
+/// empty, and once the second is kept out (`exclude_series`) the analysis table is byte for byte
+/// the one of the export without the extra series.
 #[test]
 fn imaging_after_the_nephrectomy_and_second_reconstructions_are_set_aside() {
     use ancilla::clinical::tables::TextTable;
@@ -1785,17 +1797,15 @@ fn imaging_after_the_nephrectomy_and_second_reconstructions_are_set_aside() {
             .unwrap()
     };
     let (mr, pet) = (study("MR_"), study("PET_"));
-    copy_as_new_series(
-        &mr.join("004_t2_haste_ax_obl"),
-        &subject.join("MR_later/004_t2"),
-        4,
-        200,
-    );
+    let t2 = mr.join("004_t2_haste_ax_obl");
+    copy_as_new_series(&t2, &subject.join("MR_later/004_t2"), 4, 200, 1.0);
+    copy_as_new_series(&t2, &mr.join("008_t2_other_grid"), 8, 0, 1.25);
     copy_as_new_series(
         &pet.join("003_PET_WB_AC"),
         &pet.join("005_PET_RECON2"),
         5,
         0,
+        1.0,
     );
 
     let out = input_run(d.path(), &cohort, "extra", &tables);
@@ -1818,9 +1828,14 @@ fn imaging_after_the_nephrectomy_and_second_reconstructions_are_set_aside() {
             && rejected[0].contains("after the nephrectomy (NEPHRDT): not pre-operative"),
         "{rejected:?}"
     );
-    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert_eq!(warned.len(), 2, "{warned:?}");
     assert!(
-        warned[0].starts_with(&format!(
+        warned[0].starts_with(&format!("{usubjid}: mr t2 series 2.25."))
+            && warned[0].contains("of the same day is not used: the mask was drawn on series"),
+        "{warned:?}"
+    );
+    assert!(
+        warned[1].starts_with(&format!(
             "{usubjid}: pt suvbw features left empty: 2 series ("
         )),
         "{warned:?}"

@@ -134,11 +134,12 @@ struct Imaging {
 }
 
 /// The imaging table: rows without a series, per subject (first and last day); rows with one,
-/// per (subject, series UID) (the latest day the table gives the series).
+/// per (subject, series UID) (the latest day the table gives the series, and whether the mask
+/// was on its grid: MASK_ON_GRID 1 or 0, when the table has the column).
 #[derive(Default)]
 struct ImagingDays {
     by_subject: BTreeMap<String, Imaging>,
-    by_series: BTreeMap<(String, String), i64>,
+    by_series: BTreeMap<(String, String), series_choice::SeriesFacts>,
 }
 
 /// Read the imaging table. Dates become days since 1970 (already shifted, as the de-identified
@@ -151,6 +152,7 @@ fn read_imaging(
 ) -> Result<ImagingDays, ClinicalError> {
     let id = need(t, "USUBJID")?;
     let series = t.col("SERIES_UID");
+    let on_grid = t.col("MASK_ON_GRID");
     let (date, day) = (t.col("IMAGING_DATE"), t.col("IMAGING_DAY"));
     if date.is_none() && day.is_none() {
         return Err(ClinicalError::MissingColumn {
@@ -203,11 +205,25 @@ fn read_imaging(
             continue;
         };
         if let Some(c) = series.filter(|&c| !row[c].trim().is_empty()) {
-            let d = out
+            let mask_on_grid = match on_grid.map(|c| row[c].trim()) {
+                None | Some("") => None,
+                Some("1") => Some(true),
+                Some("0") => Some(false),
+                Some(other) => {
+                    errors.push(format!(
+                        "{}: {other:?} is not 1 (the mask on the series' grid), 0 (resampled) \
+                         or empty",
+                        place(t, r, "MASK_ON_GRID")
+                    ));
+                    continue;
+                }
+            };
+            let f = out
                 .by_series
                 .entry((subject.clone(), row[c].trim().to_string()))
-                .or_insert(when);
-            *d = (*d).max(when);
+                .or_default();
+            f.day = Some(f.day.map_or(when, |d| d.max(when)));
+            f.mask_on_grid = f.mask_on_grid.or(mask_on_grid);
             continue;
         }
         let e = out.by_subject.entry(subject.clone()).or_insert(Imaging {
@@ -738,23 +754,23 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
     // Per subject: the first and last imaging day of the series used.
     let mut used_days: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for (id, images) in by_series {
-        let day_of = |s: &str| {
+        let facts = |s: &str| {
             imaging
-                .as_ref()?
-                .by_series
-                .get(&(id.clone(), s.to_string()))
+                .as_ref()
+                .and_then(|im| im.by_series.get(&(id.clone(), s.to_string())))
                 .copied()
+                .unwrap_or_default()
         };
         let nephrectomy = nephrdt.get(&id).copied().flatten();
         for ((modality, image), mut series) in images {
             let candidates: BTreeSet<String> = series.keys().cloned().collect();
             let label = format!("{modality} {image}");
             let choice =
-                series_choice::choose(&id, &label, &candidates, &day_of, nephrectomy, &excluded);
+                series_choice::choose(&id, &label, &candidates, &facts, nephrectomy, &excluded);
             kept_out.extend(choice.kept_out);
             warnings.extend(choice.warnings);
             let Some(used) = choice.used else { continue };
-            if let Some(d) = day_of(&used) {
+            if let Some(d) = facts(&used).day {
                 let e = used_days.entry(id.clone()).or_insert((d, d));
                 *e = (e.0.min(d), e.1.max(d));
             }

@@ -7,8 +7,12 @@
 //! 1. series the user kept out (`exclude_series`) are not used;
 //! 2. series imaged after the nephrectomy are not pre-operative, and are not used;
 //! 3. of the rest, the latest imaging day is used (the pre-operative imaging, after any earlier
-//!    baseline); two or more series of that day (or a series without a date beside another) are
-//!    ambiguous: none is used, and the warning names them so that one can be kept out.
+//!    baseline);
+//! 4. of two or more series of that day (a coronal beside an axial T2, two reconstructions of a
+//!    PET), the one the mask was drawn on (its voxels are the series' own, where it is resampled
+//!    onto the others) is used;
+//! 5. anything else (two such series, or a series without a date beside another) is ambiguous:
+//!    none is used, and the warning names them so that one can be kept out.
 //!
 //! Messages name subjects by USUBJID and series by their de-identified UIDs (as in the feature
 //! table), and intervals in days: never a date.
@@ -26,21 +30,30 @@ pub struct Choice {
     pub warnings: Vec<String>,
 }
 
+/// What the imaging table says of a series.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SeriesFacts {
+    /// Its imaging day (on the scale of the nephrectomy day given to [`choose`]).
+    pub day: Option<i64>,
+    /// Whether it was measured with the mask on its own grid (`Some(false)`: resampled).
+    pub mask_on_grid: Option<bool>,
+}
+
 /// Choose among `series` (the de-identified series UIDs with features of `image` for `subject`).
-/// `day` gives a series' imaging day when known (days on the scale of `nephrectomy`, the
-/// subject's nephrectomy day when known); `excluded` are the series the user keeps out.
+/// `facts` gives what is known of a series (its day on the scale of `nephrectomy`, the subject's
+/// nephrectomy day when known); `excluded` are the series the user keeps out.
 pub fn choose(
     subject: &str,
     image: &str,
     series: &BTreeSet<String>,
-    day: &dyn Fn(&str) -> Option<i64>,
+    facts: &dyn Fn(&str) -> SeriesFacts,
     nephrectomy: Option<i64>,
     excluded: &BTreeSet<String>,
 ) -> Choice {
     let mut choice = Choice::default();
     let mut left: Vec<(&str, Option<i64>)> = Vec::new();
     for s in series {
-        let d = day(s);
+        let d = facts(s).day;
         if excluded.contains(s) {
             choice.kept_out.push(format!(
                 "{subject}: {image} series {} kept out of the analysis (exclude_series)",
@@ -72,10 +85,28 @@ pub fn choose(
                 .filter(|&&(_, d)| d.is_some() && d == latest)
                 .map(|&(s, _)| s)
                 .collect();
-            if undated == 0 && at_latest.len() == 1 {
-                let used = at_latest[0];
+            let on_grid: Vec<&str> = at_latest
+                .iter()
+                .copied()
+                .filter(|s| facts(s).mask_on_grid == Some(true))
+                .collect();
+            let used = match (at_latest.as_slice(), on_grid.as_slice()) {
+                _ if undated > 0 => None,
+                ([one], _) | (_, [one]) => Some(*one),
+                _ => None,
+            };
+            if let Some(used) = used {
                 choice.used = Some(used.to_string());
                 for &(s, d) in left.iter().filter(|&&(s, _)| s != used) {
+                    if d == latest {
+                        choice.warnings.push(format!(
+                            "{subject}: {image} series {} of the same day is not used: the mask \
+                             was drawn on series {} (resampled onto this one)",
+                            shown(s),
+                            shown(used)
+                        ));
+                        continue;
+                    }
                     choice.warnings.push(format!(
                         "{subject}: {image} series {} imaged {} day(s) before series {} is not \
                          used (the latest pre-operative imaging is analysed)",
@@ -88,8 +119,10 @@ pub fn choose(
                 let names: Vec<String> = left.iter().map(|&(s, _)| shown(s)).collect();
                 let why = if undated > 0 {
                     "not all of them have an imaging date"
+                } else if on_grid.len() > 1 {
+                    "of the same day, the mask on the grid of each"
                 } else {
-                    "of the same day"
+                    "of the same day, the mask resampled onto each"
                 };
                 choice.warnings.push(format!(
                     "{subject}: {image} features left empty: {} series ({}), {why}, and which \
@@ -124,13 +157,17 @@ mod tests {
         s.iter().map(|x| x.to_string()).collect()
     }
 
-    fn days(pairs: &'static [(&'static str, i64)]) -> impl Fn(&str) -> Option<i64> {
-        move |s| pairs.iter().find(|(k, _)| *k == s).map(|&(_, d)| d)
+    fn days(pairs: &'static [(&'static str, i64)]) -> impl Fn(&str) -> SeriesFacts {
+        move |s| SeriesFacts {
+            day: pairs.iter().find(|(k, _)| *k == s).map(|&(_, d)| d),
+            mask_on_grid: None,
+        }
     }
 
     #[test]
     fn one_series_is_used_as_it_is() {
-        let c = choose("A1", "pt suvbw", &set(&["1.2"]), &|_| None, None, &set(&[]));
+        let none = |_: &str| SeriesFacts::default();
+        let c = choose("A1", "pt suvbw", &set(&["1.2"]), &none, None, &set(&[]));
         assert_eq!(c.used.as_deref(), Some("1.2"));
         assert!(c.kept_out.is_empty() && c.warnings.is_empty());
     }
@@ -170,11 +207,40 @@ mod tests {
         let both = set(&["recon1", "recon2"]);
         let c = choose("A1", "pt suvbw", &both, &day, Some(105), &set(&[]));
         assert_eq!(c.used, None);
-        assert!(c.warnings[0].contains("2 series (recon1, recon2), of the same day"));
+        assert!(c.warnings[0].contains("2 series (recon1, recon2), of the same day, the mask"));
         let c = choose("A1", "pt suvbw", &both, &day, Some(105), &set(&["recon2"]));
         assert_eq!(c.used.as_deref(), Some("recon1"));
         assert!(c.kept_out[0].contains("series recon2 kept out of the analysis"));
         assert!(c.warnings.is_empty());
+    }
+
+    #[test]
+    fn of_one_day_the_series_the_mask_was_drawn_on_is_used() {
+        // An axial T2 (the mask's grid) and a coronal one (the mask resampled), one day.
+        let facts = |s: &str| SeriesFacts {
+            day: Some(100),
+            mask_on_grid: Some(s == "axial"),
+        };
+        let both = set(&["axial", "coronal"]);
+        let c = choose("A1", "mr t2", &both, &facts, Some(105), &set(&[]));
+        assert_eq!(c.used.as_deref(), Some("axial"));
+        assert_eq!(c.warnings.len(), 1);
+        assert!(c.warnings[0].contains("series coronal of the same day is not used: the mask"));
+        // Two on the mask's grid (two reconstructions on one matrix): ambiguous.
+        let facts = |_: &str| SeriesFacts {
+            day: Some(100),
+            mask_on_grid: Some(true),
+        };
+        let c = choose("A1", "pt suvbw", &both, &facts, Some(105), &set(&[]));
+        assert_eq!(c.used, None);
+        assert!(c.warnings[0].contains("the mask on the grid of each"));
+        // The latest day first: an earlier series on the mask's grid is not preferred.
+        let facts = |s: &str| SeriesFacts {
+            day: Some(if s == "axial" { 90 } else { 100 }),
+            mask_on_grid: Some(s == "axial"),
+        };
+        let c = choose("A1", "mr t2", &both, &facts, Some(105), &set(&[]));
+        assert_eq!(c.used.as_deref(), Some("coronal"));
     }
 
     #[test]
@@ -183,7 +249,8 @@ mod tests {
         let c = choose("A1", "mr t2", &set(&["dated", "x"]), &day, None, &set(&[]));
         assert_eq!(c.used, None);
         assert!(c.warnings[0].contains("not all of them have an imaging date"));
-        let c = choose("A1", "mr t2", &set(&["a", "b"]), &|_| None, None, &set(&[]));
+        let none = |_: &str| SeriesFacts::default();
+        let c = choose("A1", "mr t2", &set(&["a", "b"]), &none, None, &set(&[]));
         assert_eq!(c.used, None);
     }
 

@@ -30,7 +30,7 @@ pub fn features(
     let mut problems = Vec::new();
     // The (de-identified, shifted) date of every analysed series, for the linkage's intervals
     // and its choice of series (`clinical::series_choice`).
-    let mut imaging = String::from("USUBJID,MODALITY,SERIES_UID,IMAGING_DATE\n");
+    let mut imaging = String::from("USUBJID,MODALITY,SERIES_UID,IMAGING_DATE,MASK_ON_GRID\n");
     // The table goes to its temporary file subject by subject (memory does not grow with the
     // cohort), renamed into place when every subject is done.
     crate::atomic::write_with(out, |tmp| -> std::io::Result<()> {
@@ -48,10 +48,16 @@ pub fn features(
             },
             |subject, r| {
                 let (rows, mut p, dates, images) = r.map_err(std::io::Error::other)?;
-                p.extend(label_warnings(subject, &images));
                 for (modality, series, date) in dates {
-                    imaging.push_str(&format!("{subject},{modality},{series},{date}\n"));
+                    // 1 when the series was measured with the mask on its own grid, 0 when
+                    // the mask was resampled onto it, empty when it was not measured.
+                    let on_grid = images
+                        .iter()
+                        .find(|m| m.series_uid == series)
+                        .map_or("", |m| if m.mask_on_grid { "1" } else { "0" });
+                    imaging.push_str(&format!("{subject},{modality},{series},{date},{on_grid}\n"));
                 }
+                p.extend(label_warnings(subject, &images));
                 n += rows.len();
                 quant::table::write_csv(&mut w, &rows, false)?;
                 problems.append(&mut p);
@@ -80,6 +86,10 @@ fn study_date(s: &crate::ingest::Series) -> Option<String> {
 
 /// One image measured, for the label warnings.
 struct Measured {
+    /// Its series (de-identified UID).
+    series_uid: String,
+    /// Whether the mask's voxels are the image's (drawn on its grid), not resampled onto it.
+    mask_on_grid: bool,
     /// Its kind (`suvbw`, `t2`, ...).
     image: String,
     /// Its mask: the label map's file name, or "the DICOM SEG" / "the RTSTRUCT".
@@ -117,6 +127,8 @@ fn label_warnings(subject: &str, measured: &[Measured]) -> Vec<Value> {
     for Measured {
         image,
         mask,
+        series_uid: _,
+        mask_on_grid: _,
         empty,
         unnamed,
         unusable,
@@ -263,6 +275,8 @@ fn subject_features(
                 return Some(Ok((
                     rows,
                     Measured {
+                        series_uid: s.series_uid.clone(),
+                        mask_on_grid: rois.exact,
                         image: ctx.image,
                         mask: mask_name.into(),
                         empty,
@@ -284,6 +298,8 @@ fn subject_features(
             Ok((
                 rows,
                 Measured {
+                    series_uid: s.series_uid.clone(),
+                    mask_on_grid: rois.exact,
                     image: image_kind,
                     mask: mask_name.into(),
                     empty,
@@ -431,6 +447,8 @@ fn dicom_roi_features(
     Ok((
         rows,
         Measured {
+            series_uid: s.series_uid.clone(),
+            mask_on_grid: rois.exact,
             image: image_kind,
             mask: format!("the {}", rois.source),
             empty,
