@@ -892,6 +892,12 @@ fn of_two_series_the_pre_operative_one_is_used_and_a_tie_is_left_empty() {
     assert_eq!(cell(&t, 0, "DAYS_IMAGING_TO_NEPHRECTOMY"), "14");
     assert_eq!(cell(&t, 0, "DAYS_RANDOMISATION_TO_IMAGING"), "17");
     assert_eq!(cell(&t, 1, "pt_tumor_stat_max"), "4.25");
+    // Which series each subject's columns come from, beside the table.
+    assert_eq!(
+        std::fs::read_to_string(f.root.join("out/table.series.csv")).unwrap(),
+        "USUBJID,MODALITY,IMAGE,SERIES_UID,DAYS_RANDOMISATION_TO_IMAGING\n\
+         A1,pt,suvbw,s1,17\nA2,pt,suvbw,s3,28\n"
+    );
 
     // An earlier baseline beside the pre-operative series: the latest is used, and said so.
     imaging(10);
@@ -912,6 +918,8 @@ fn of_two_series_the_pre_operative_one_is_used_and_a_tie_is_left_empty() {
     );
     assert_eq!(cell(&table(), 0, "pt_tumor_stat_max"), "");
     assert_eq!(cell(&table(), 1, "pt_tumor_stat_max"), "4.25");
+    let used = std::fs::read_to_string(f.root.join("out/table.series.csv")).unwrap();
+    assert!(!used.contains("A1,"), "{used}");
     let err = link_ok(&f, &["--imaging", &im, "--exclude-series", "s1"]);
     assert!(
         err.contains("A1: pt suvbw series s1 kept out of the analysis (exclude_series)"),

@@ -1865,6 +1865,14 @@ fn imaging_after_the_nephrectomy_and_second_reconstructions_are_set_aside() {
         "extra",
         &format!("{tables}exclude_series = [\"{uid}\"]\n"),
     );
+    let used = std::fs::read_to_string(out.join("analysis/analysis_table.series.csv")).unwrap();
+    let plain_used =
+        std::fs::read_to_string(plain.join("analysis/analysis_table.series.csv")).unwrap();
+    assert_eq!(used, plain_used);
+    assert!(
+        used.contains(&format!("{usubjid},pt,suvbw,2.25.")),
+        "{used}"
+    );
     let got = std::fs::read(out.join("analysis/analysis_table.csv")).unwrap();
     if got != expected {
         let (a, b) = (

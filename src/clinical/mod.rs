@@ -753,6 +753,8 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
     let mut wide: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     // Per subject: the first and last imaging day of the series used.
     let mut used_days: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    // Which series each subject's columns of an image come from (provenance of the choice).
+    let mut used_rows: Vec<Vec<String>> = Vec::new();
     for (id, images) in by_series {
         let facts = |s: &str| {
             imaging
@@ -770,10 +772,19 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
             kept_out.extend(choice.kept_out);
             warnings.extend(choice.warnings);
             let Some(used) = choice.used else { continue };
-            if let Some(d) = facts(&used).day {
+            let day = facts(&used).day;
+            if let Some(d) = day {
                 let e = used_days.entry(id.clone()).or_insert((d, d));
                 *e = (e.0.min(d), e.1.max(d));
             }
+            let from_randomisation = day.zip(randdt.get(&id).copied().flatten());
+            used_rows.push(vec![
+                id.clone(),
+                modality.clone(),
+                image.clone(),
+                used.clone(),
+                from_randomisation.map_or(String::new(), |(d, r0)| (d - r0).to_string()),
+            ]);
             if let Some(values) = series.remove(&used) {
                 wide.entry(id.clone()).or_default().extend(values);
             }
@@ -899,12 +910,29 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
     };
     tables::write_csv(&csv_path, &header, &rows)?;
     tables::write_parquet(&pq_path, &header, &rows, &numeric)?;
+    let used_header: Vec<String> = [
+        "USUBJID",
+        "MODALITY",
+        "IMAGE",
+        "SERIES_UID",
+        "DAYS_RANDOMISATION_TO_IMAGING",
+    ]
+    .map(String::from)
+    .to_vec();
+    tables::write_csv(&series_used_path(&csv_path), &used_header, &used_rows)?;
     Ok(LinkSummary {
         subjects: rows.len(),
         features: names.len(),
         warnings,
         kept_out,
     })
+}
+
+/// Beside the analysis table `TABLE.csv`, `TABLE.series.csv`: for each subject and image (modality
+/// and kind) the series its columns come from ([`series_choice`]), and its day from randomisation
+/// when known.
+pub fn series_used_path(table_csv: &std::path::Path) -> PathBuf {
+    table_csv.with_extension("series.csv")
 }
 
 /// `ancilla link`.

@@ -723,10 +723,11 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
             );
             let deid_key_file = key.clone();
             let parquet = table.with_extension("parquet");
+            let series_used = crate::clinical::series_used_path(&table);
             runner.run(
                 "link",
                 &link_key,
-                &[&table, &parquet, &link_problems],
+                &[&table, &parquet, &series_used, &link_problems],
                 || {
                     crate::clinical::link_tables(&crate::clinical::LinkOptions {
                         features: features_path.clone(),
