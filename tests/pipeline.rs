@@ -1894,3 +1894,90 @@ fn imaging_after_the_nephrectomy_and_second_reconstructions_are_set_aside() {
         panic!("analysis tables differ: {differ:?}");
     }
 }
+
+/// Clinical tables that do not validate (here one negative AVAL) fail the run, as before, but no
+/// longer before the imaging run's report and the provenance are written: the report says why the
+/// statistics were not run (the table by file name, its row and column), provenance.json records
+/// the link stage as failed, and neither names the tables' folder. Once the table is mended the
+/// rerun links, analyses and reports. Before, the run stopped at link with neither file written:
+/// nothing for the PI to open, and no audit trail of the imaging work done.
+#[test]
+fn clinical_tables_that_do_not_validate_still_leave_report_and_provenance() {
+    use ancilla::clinical::tables::TextTable;
+    let d = tempfile::tempdir().unwrap();
+    let cohort = d.path().join("cohort");
+    phantom(&cohort, "2", "3", &[]);
+    let clinical = cohort.join("clinical");
+    let sheets = d.path().join("sheets of a named person");
+    std::fs::create_dir_all(&sheets).unwrap();
+    let adtte = TextTable::read(&clinical.join("adtte.csv")).unwrap();
+    let write_adtte = |aval: &str| {
+        let c = adtte.col("AVAL").unwrap();
+        let mut w = csv::Writer::from_path(sheets.join("adtte.csv")).unwrap();
+        w.write_record(&adtte.header).unwrap();
+        for (r, row) in adtte.rows.iter().enumerate() {
+            let mut row = row.clone();
+            if r == 1 {
+                row[c] = aval.to_string();
+            }
+            w.write_record(&row).unwrap();
+        }
+        w.flush().unwrap();
+    };
+    write_adtte("-4");
+    let out = d.path().join("out");
+    let cfg = input_config(
+        d.path(),
+        &cohort,
+        &out,
+        &format!(
+            "[clinical]\nadsl = \"{}\"\nadtte = \"{}\"\npathology = \"{}\"\n",
+            clinical.join("adsl.csv").display(),
+            sheets.join("adtte.csv").display(),
+            clinical.join("pathology.csv").display(),
+        ),
+    );
+    let o = ancilla(&["run", cfg.to_str().unwrap()]);
+    let log = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{log}");
+    assert!(
+        log.contains("adtte.csv row 3 column AVAL: AVAL -4 is negative"),
+        "{log}"
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("Not run: the clinical tables did not link: 1 validation error(s):<br>adtte.csv row 3 column AVAL: AVAL -4 is negative"),
+        "{html}"
+    );
+    assert!(html.contains("<img alt=\"PET MIP"), "no QC gallery");
+    let provenance = std::fs::read_to_string(out.join("provenance.json")).unwrap();
+    let p: serde_json::Value = serde_json::from_str(&provenance).unwrap();
+    let link = p["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == "link")
+        .unwrap();
+    assert!(link["status"]
+        .as_str()
+        .unwrap()
+        .starts_with("failed: 1 validation error(s)"));
+    for text in [&html, &provenance] {
+        assert!(!text.contains("named person"));
+    }
+    assert!(!out.join("analysis/stats.json").exists());
+
+    write_adtte("12.5");
+    let o = ancilla(&["run", cfg.to_str().unwrap()]);
+    let log = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{log}");
+    assert!(
+        log.contains("features: up to date") && log.contains("analyze: stats.json"),
+        "{log}"
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("Kaplan") && !html.contains("Not run"),
+        "{html}"
+    );
+}

@@ -175,6 +175,20 @@ impl Runner {
         Ok(())
     }
 
+    /// A stage that failed on its inputs while the run goes on (link on clinical tables that do
+    /// not validate): recorded, not stamped, so the rerun tries it again.
+    fn failed(&mut self, stage: &'static str, message: &str) {
+        if !self.quiet {
+            eprintln!("{stage:>9}: failed (below)");
+        }
+        self.records.push(StageRecord {
+            stage,
+            status: format!("failed: {message}"),
+            seconds: 0.0,
+            peak_rss_mb: None,
+        });
+    }
+
     fn not_available(&mut self, stage: &'static str, why: &str) {
         if !self.quiet {
             eprintln!("{stage:>9}: skipped ({why})");
@@ -701,6 +715,9 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
     // Link and analyze.
     let table = out_dir.join("analysis").join("analysis_table.csv");
     let mut have_table = false;
+    // Why link failed (clinical tables that do not validate): the run goes on to write the
+    // imaging run's report and the provenance, then fails.
+    let mut link_failed: Option<String> = None;
     match (&clinical, shard.is_none()) {
         (Some((adsl, adtte, path)), true) => {
             let hash = |p: &PathBuf| sha256_hex(&std::fs::read(p).unwrap_or_default());
@@ -724,7 +741,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
             let deid_key_file = key.clone();
             let parquet = table.with_extension("parquet");
             let series_used = crate::clinical::series_used_path(&table);
-            runner.run(
+            let linked = runner.run(
                 "link",
                 &link_key,
                 &[&table, &parquet, &series_used, &link_problems],
@@ -742,7 +759,21 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
                         arm: arm.clone(),
                         exclude_series: exclude_series.clone(),
                     })
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| {
+                        // Written into the report and provenance: tables by file name (a site's
+                        // folders may name a person).
+                        let mut message = e.to_string();
+                        for p in [adsl, adtte, path, &features_path, &imaging_path]
+                            .into_iter()
+                            .chain(procedures.as_ref())
+                        {
+                            if let Some(name) = p.file_name() {
+                                let name = name.to_string_lossy();
+                                message = message.replace(&p.display().to_string(), &name);
+                            }
+                        }
+                        message
+                    })
                     .and_then(|s| {
                         // Subjects kept out are rejected inputs; the rest are warnings.
                         let problems: Vec<Value> =
@@ -763,13 +794,23 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
                         ))
                     })
                 },
-            )?;
-            let (warned, kept_out): (Vec<Value>, Vec<Value>) = read_problems(&link_problems)
-                .into_iter()
-                .partition(|p| p["warning"] == true);
-            rejected.extend(kept_out);
-            warnings.extend(warned);
-            have_table = true;
+            );
+            match linked {
+                Ok(()) => {
+                    let (warned, kept_out): (Vec<Value>, Vec<Value>) =
+                        read_problems(&link_problems)
+                            .into_iter()
+                            .partition(|p| p["warning"] == true);
+                    rejected.extend(kept_out);
+                    warnings.extend(warned);
+                    have_table = true;
+                }
+                Err(PipelineError::Stage { stage, message }) => {
+                    runner.failed(stage, &message);
+                    link_failed = Some(message);
+                }
+                Err(e) => return Err(e),
+            }
         }
         _ if shard.is_some() => runner.not_available("link", "runs on the merge of the shards"),
         _ => runner.not_available("link", "no [clinical] tables"),
@@ -806,6 +847,8 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
         })?;
     } else if shard.is_some() {
         runner.not_available("analyze", "runs on the merge of the shards");
+    } else if link_failed.is_some() {
+        runner.not_available("analyze", "link failed");
     } else {
         runner.not_available("analyze", "no analysis table");
     }
@@ -828,9 +871,13 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
         } else {
             hash_of(&out_dir.join("features").join("features.csv"))
         };
+        let not_run = match &link_failed {
+            Some(message) => format!("the clinical tables did not link: {message}"),
+            None => "the run had no clinical tables ([clinical] adsl, adtte, pathology).".into(),
+        };
         let key = sha256_hex(
             format!(
-                "report {build} {analysed} {tumor_label:?} {:?} {inputs} {}",
+                "report {build} {analysed} {tumor_label:?} {:?} {inputs} {not_run:?} {}",
                 cfg.clinical.arm,
                 sha256_hex(
                     serde_json::to_string(&(&rejected, &warnings))
@@ -859,6 +906,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
                 masks_dir.as_deref(),
                 tumor_label,
                 &rej,
+                &not_run,
             )
         })?;
     } else if shard.is_some() {
@@ -881,6 +929,12 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
     });
     let p = out_dir.join("provenance.json");
     write_provenance(&p, &provenance, &deid_dir, &record("deid")).map_err(io_err(&p))?;
+    if let Some(message) = link_failed {
+        return Err(PipelineError::Stage {
+            stage: "link",
+            message,
+        });
+    }
     if let Some(shard) = shard {
         // Written last: a shard folder without it is unfinished, and the merge refuses it.
         let owned = crate::deid::read_subject_map(&subject_map)

@@ -620,6 +620,7 @@ pub fn report(
     masks: Option<&Path>,
     tumor: Option<u32>,
     rejected: &[Value],
+    not_run: &str,
 ) -> Result<String, String> {
     use crate::clinical::tables::TextTable;
     // The statistics and the analysis table, when the run had clinical tables: else the report is
@@ -688,6 +689,7 @@ pub fn report(
         counts: &counts,
         warnings: &warnings,
         qc: &qc,
+        not_run,
     });
     crate::atomic::write_bytes(&out.join("report.html"), page.as_bytes())
         .map_err(|e| e.to_string())?;

@@ -20,6 +20,8 @@ pub struct ReportData<'a> {
     pub counts: &'a [(String, usize)],
     pub warnings: &'a [String],
     pub qc: &'a [QcImages],
+    /// Why the statistics were not run, when `stats` has none (a sentence, or several lines).
+    pub not_run: &'a str,
 }
 
 /// Escape text for HTML.
@@ -321,7 +323,14 @@ pub fn render(data: &ReportData) -> String {
     if data.stats.get("endpoint").is_some() {
         statistics(&mut h, data);
     } else {
-        h.push_str("<h2>Statistics</h2><p>Not run: the run had no clinical tables ([clinical] adsl, adtte, pathology). The flow, QC gallery and warnings are the imaging run's.</p>");
+        h.push_str("<h2>Statistics</h2><p>Not run: ");
+        for (i, line) in data.not_run.lines().enumerate() {
+            if i > 0 {
+                h.push_str("<br>");
+            }
+            h.push_str(&esc(line));
+        }
+        h.push_str("</p><p>The flow, QC gallery and warnings are the imaging run's.</p>");
     }
     h.push_str("<h2>QC gallery</h2>");
     if data.qc.is_empty() {

@@ -79,6 +79,7 @@ pub fn analysis_report(
         counts: &counts,
         warnings: &[],
         qc: &[],
+        not_run: "",
     });
     let path = out.join("report.html");
     crate::atomic::write_bytes(&path, page.as_bytes()).map_err(|source| ReportError::Write {
