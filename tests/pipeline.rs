@@ -1980,4 +1980,33 @@ fn clinical_tables_that_do_not_validate_still_leave_report_and_provenance() {
         html.contains("Kaplan") && !html.contains("Not run"),
         "{html}"
     );
+
+    // An endpoint the table lacks: analyze fails the same way, and the report does not show the
+    // statistics the last run left in analysis/.
+    let cfg = input_config(
+        d.path(),
+        &cohort,
+        &out,
+        &format!(
+            "[clinical]\nadsl = \"{}\"\nadtte = \"{}\"\npathology = \"{}\"\n\
+             [analysis]\ntime = \"PFSX_MONTHS\"\nevent = \"PFSX_EVENT\"\n",
+            clinical.join("adsl.csv").display(),
+            sheets.join("adtte.csv").display(),
+            clinical.join("pathology.csv").display(),
+        ),
+    );
+    let o = ancilla(&["run", cfg.to_str().unwrap()]);
+    let log = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{log}");
+    assert!(out.join("analysis/stats.json").exists());
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains(
+            "Not run: the analysis failed: analysis table analysis/analysis_table.csv has no \
+             column &quot;PFSX_MONTHS&quot;"
+        ),
+        "{html}"
+    );
+    assert!(!html.contains("Kaplan"), "{html}");
+    assert!(!html.contains(out.to_str().unwrap()));
 }

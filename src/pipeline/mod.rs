@@ -715,9 +715,10 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
     // Link and analyze.
     let table = out_dir.join("analysis").join("analysis_table.csv");
     let mut have_table = false;
-    // Why link failed (clinical tables that do not validate): the run goes on to write the
-    // imaging run's report and the provenance, then fails.
-    let mut link_failed: Option<String> = None;
+    // The cohort stage that failed on its inputs, and why (link: clinical tables that do not
+    // validate; analyze: an endpoint the table lacks): the run goes on to write the imaging
+    // run's report and the provenance, then fails.
+    let mut cohort_failed: Option<(&'static str, String)> = None;
     match (&clinical, shard.is_none()) {
         (Some((adsl, adtte, path)), true) => {
             let hash = |p: &PathBuf| sha256_hex(&std::fs::read(p).unwrap_or_default());
@@ -807,7 +808,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
                 }
                 Err(PipelineError::Stage { stage, message }) => {
                     runner.failed(stage, &message);
-                    link_failed = Some(message);
+                    cohort_failed = Some((stage, message));
                 }
                 Err(e) => return Err(e),
             }
@@ -833,7 +834,7 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
             .unwrap_or(crate::stats::km::CiMethod::LogLog);
         let cutoffs = cfg.analysis.cutoffs.clone();
         let written = [stats_dir.join("stats.json"), stats_dir.join("summary.md")];
-        runner.run("analyze", &key, &[&written[0], &written[1]], || {
+        let analysed = runner.run("analyze", &key, &[&written[0], &written[1]], || {
             crate::stats::analyze(&crate::stats::AnalyzeOptions {
                 table: table.clone(),
                 out: stats_dir.clone(),
@@ -843,11 +844,23 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
                 cutoffs,
             })
             .map(|_| "stats.json, summary.md".to_string())
-            .map_err(|e| e.to_string())
-        })?;
+            // Paths inside the output folder, relative to it.
+            .map_err(|e| {
+                e.to_string()
+                    .replace(&format!("{}/", out_dir.display()), "")
+            })
+        });
+        match analysed {
+            Ok(()) => {}
+            Err(PipelineError::Stage { stage, message }) => {
+                runner.failed(stage, &message);
+                cohort_failed = Some((stage, message));
+            }
+            Err(e) => return Err(e),
+        }
     } else if shard.is_some() {
         runner.not_available("analyze", "runs on the merge of the shards");
-    } else if link_failed.is_some() {
+    } else if cohort_failed.is_some() {
         runner.not_available("analyze", "link failed");
     } else {
         runner.not_available("analyze", "no analysis table");
@@ -855,9 +868,10 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
 
     // Report.
     let stats_path = out_dir.join("analysis").join("stats.json");
-    // Without clinical tables the report is the imaging run's: flow, QC gallery, warnings.
-    let analysed = have_table && stats_path.is_file();
-    if shard.is_none() && (analysed || !have_table) {
+    // Without clinical tables, or when link or analyze failed, the report is the imaging run's:
+    // flow, QC gallery, warnings (never the statistics of an earlier run).
+    let analysed = have_table && cohort_failed.is_none() && stats_path.is_file();
+    if shard.is_none() && (analysed || !have_table || cohort_failed.is_some()) {
         // The QC gallery outlines the region named tumor.
         let tumor_label: Option<u32> = cfg
             .rois
@@ -871,8 +885,9 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
         } else {
             hash_of(&out_dir.join("features").join("features.csv"))
         };
-        let not_run = match &link_failed {
-            Some(message) => format!("the clinical tables did not link: {message}"),
+        let not_run = match &cohort_failed {
+            Some(("link", message)) => format!("the clinical tables did not link: {message}"),
+            Some((_, message)) => format!("the analysis failed: {message}"),
             None => "the run had no clinical tables ([clinical] adsl, adtte, pathology).".into(),
         };
         let key = sha256_hex(
@@ -929,11 +944,8 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
     });
     let p = out_dir.join("provenance.json");
     write_provenance(&p, &provenance, &deid_dir, &record("deid")).map_err(io_err(&p))?;
-    if let Some(message) = link_failed {
-        return Err(PipelineError::Stage {
-            stage: "link",
-            message,
-        });
+    if let Some((stage, message)) = cohort_failed {
+        return Err(PipelineError::Stage { stage, message });
     }
     if let Some(shard) = shard {
         // Written last: a shard folder without it is unfinished, and the merge refuses it.
