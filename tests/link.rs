@@ -964,3 +964,34 @@ fn of_two_series_the_pre_operative_one_is_used_and_a_tie_is_left_empty() {
     );
     assert_eq!(cell(&table(), 0, "pt_tumor_stat_max"), "");
 }
+
+/// A feature table written by another tool need not have a series_uid column: each subject's
+/// rows of an image are then one series, linked as before (the same table as with an empty
+/// series_uid column). Before this column was optional, such a table was refused ("missing
+/// column series_uid").
+#[test]
+fn a_feature_table_without_series_uids_links_as_one_series_per_image() {
+    let without: String = FEATS
+        .lines()
+        .map(|l| {
+            let mut cells: Vec<&str> = l.split(',').collect();
+            cells.remove(2);
+            cells.join(",") + "\n"
+        })
+        .collect();
+    assert!(!without.contains("series_uid"));
+    let a = fixture(ADSL, ADTTE, PATH, FEATS);
+    let b = fixture(ADSL, ADTTE, PATH, &without);
+    link_ok(&a, &[]);
+    link_ok(&b, &[]);
+    let table = |f: &Fixture| std::fs::read(f.root.join("out/table.csv")).unwrap();
+    assert_eq!(table(&a), table(&b));
+    assert_eq!(
+        cell(
+            &TextTable::read(&b.root.join("out/table.csv")).unwrap(),
+            0,
+            "pt_tumor_stat_max"
+        ),
+        "9.5"
+    );
+}

@@ -677,7 +677,8 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         "roi",
         "feature",
         "value",
-        "series_uid",
+        // Not in a feature table written by other tools: each subject's rows are one series.
+        "?series_uid",
     ];
     let mut by_series: BTreeMap<String, series_choice::SubjectSeries> = BTreeMap::new();
     let mut names: BTreeSet<String> = BTreeSet::new();

@@ -68,7 +68,8 @@ impl TextTable {
 
     /// Visit the rows of a table one at a time with the named columns picked out (CSV streams,
     /// so a long table is never held whole; Parquet is read first). `f` gets the row's index
-    /// (0 = the first data row) and its values in the order of `columns`.
+    /// (0 = the first data row) and its values in the order of `columns`. A column named with a
+    /// leading `?` is optional: its values are empty when the table lacks it.
     pub fn for_each_row<F>(
         path: &Path,
         columns: &[&'static str],
@@ -95,10 +96,13 @@ impl TextTable {
             let t = Self::read(path).map_err(StreamError::Table)?;
             let idx = columns
                 .iter()
-                .map(|c| t.col(c).ok_or(StreamError::MissingColumn(c)))
+                .map(|c| optional_column(c, t.col(c.trim_start_matches('?'))))
                 .collect::<Result<Vec<_>, _>>()?;
             for (r, row) in t.rows.iter().enumerate() {
-                let picked: Vec<&str> = idx.iter().map(|&i| row[i].as_str()).collect();
+                let picked: Vec<&str> = idx
+                    .iter()
+                    .map(|i| i.map_or("", |i| row[i].as_str()))
+                    .collect();
                 f(r, &picked);
             }
             return Ok(());
@@ -108,7 +112,7 @@ impl TextTable {
         let header = crate::csv_text::header(&mut r).map_err(|e| err(e.to_string()))?;
         let idx = columns
             .iter()
-            .map(|c| column_index(&header, c).ok_or(StreamError::MissingColumn(c)))
+            .map(|c| optional_column(c, column_index(&header, c.trim_start_matches('?'))))
             .collect::<Result<Vec<_>, _>>()?;
         let mut rec = csv::ByteRecord::new();
         let mut n = 0;
@@ -118,7 +122,10 @@ impl TextTable {
                 Ok(true) => {
                     let cells: Vec<String> = idx
                         .iter()
-                        .map(|&i| data_cell(rec.get(i).unwrap_or_default(), decimal_comma))
+                        .map(|i| match i {
+                            Some(i) => data_cell(rec.get(*i).unwrap_or_default(), decimal_comma),
+                            None => String::new(),
+                        })
                         .collect();
                     let picked: Vec<&str> = cells.iter().map(String::as_str).collect();
                     f(n, &picked);
@@ -188,6 +195,16 @@ fn data_cell(bytes: &[u8], decimal_comma: bool) -> String {
         String::new()
     } else {
         text
+    }
+}
+
+/// A column's index for `for_each_row`: found, absent and optional (`?name`: None), or absent
+/// and required (an error naming it).
+fn optional_column(name: &'static str, found: Option<usize>) -> Result<Option<usize>, StreamError> {
+    match (found, name.strip_prefix('?')) {
+        (Some(i), _) => Ok(Some(i)),
+        (None, Some(_)) => Ok(None),
+        (None, None) => Err(StreamError::MissingColumn(name)),
     }
 }
 
