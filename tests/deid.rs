@@ -280,6 +280,11 @@ fn unknown_subjects_are_not_released_and_bad_keys_refused() {
         deid(dir, &dir.join("x"), &short, &map).status.code(),
         Some(2)
     );
+    // A key that does not exist yet: the error says how a study makes one.
+    let o = deid(dir, &dir.join("x"), &dir.join("new.key"), &map);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("head -c 32 /dev/urandom > "), "{err}");
 }
 
 /// A one-subject phantom export under `dir`; its folder and one of its DICOM files, opened.

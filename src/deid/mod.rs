@@ -118,7 +118,15 @@ pub struct DeidSummary {
 pub fn read_key(path: &Path) -> Result<Vec<u8>, DeidError> {
     let key = std::fs::read(path).map_err(|e| DeidError::Key {
         path: path.into(),
-        what: e.to_string(),
+        what: if e.kind() == std::io::ErrorKind::NotFound {
+            format!(
+                "{e}; a new study makes its key once, e.g. `head -c 32 /dev/urandom > {}`, and \
+                 keeps it at the core lab (every later run needs the same key)",
+                path.display()
+            )
+        } else {
+            e.to_string()
+        },
     })?;
     if key.len() < 32 {
         return Err(DeidError::Key {
