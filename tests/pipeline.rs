@@ -2010,3 +2010,53 @@ fn clinical_tables_that_do_not_validate_still_leave_report_and_provenance() {
     assert!(!html.contains("Kaplan"), "{html}");
     assert!(!html.contains(out.to_str().unwrap()));
 }
+
+/// A change to the cohort stages' sections ([clinical], [analysis]) after the shards ran needs a
+/// new merge, not new shards: the merge takes it and equals a single run of the changed config.
+/// A change to a section the shards read ([rois] here) is refused, as before. Before, any change
+/// was refused ("the config changed since the shards ran"): on a cluster, a new cut-off meant a
+/// new job array.
+#[test]
+fn a_merge_takes_changed_cohort_sections_without_new_shards() {
+    let d = tempfile::tempdir().unwrap();
+    let (s1, s2) = (d.path().join("s1"), d.path().join("s2"));
+    let cfg = demo(d.path(), &d.path().join("unused"), 2);
+    let c = cfg.to_str().unwrap().to_string();
+    for (s, i) in [(&s1, "1/2"), (&s2, "2/2")] {
+        let o = ancilla(&["run", &c, "--out", s.to_str().unwrap(), "--shard", i]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let base = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        format!("{base}[analysis]\ncutoffs = {{ pt_tumor_stat_max = 8.0 }}\n"),
+    )
+    .unwrap();
+    let single = d.path().join("single");
+    let o = ancilla(&["run", &c, "--out", single.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let merged = d.path().join("merged");
+    let merge = |out: &Path| {
+        ancilla(&[
+            "merge",
+            s1.to_str().unwrap(),
+            s2.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let o = merge(&merged);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_same_outputs(&merged, &single, "merge after an [analysis] change");
+    let stats = std::fs::read_to_string(merged.join("analysis/stats.json")).unwrap();
+    assert!(
+        stats.contains("\"cutoff\": 8.0") || stats.contains("\"cutoff\":8.0"),
+        "{stats}"
+    );
+
+    std::fs::write(&cfg, format!("{base}[rois]\nmtv_suv_thresholds = [2.5]\n")).unwrap();
+    let o = merge(&d.path().join("refused"));
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("changed since the shards ran"), "{err}");
+}

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use super::{config_digest, execute, io_err, Config, Mode, PipelineError};
+use super::{execute, io_err, shard_config_digest, Config, Mode, PipelineError};
 // by_subject: a stable sort by `subject`, the order a single run gives.
 use crate::convert::{sort_by_subject as by_subject, ConvertReport};
 use crate::shard::Shard;
@@ -26,6 +26,7 @@ pub const MANIFEST: &str = "shard.json";
 struct Manifest {
     tool_version: String,
     shard: Shard,
+    /// The digest of the config's sections the shard's stages read (`shard_config_digest`).
     config_sha256: String,
     /// The pipeline config the shard ran (the merge reads it again for the cohort stages).
     config: PathBuf,
@@ -481,9 +482,10 @@ pub fn merge_command(shard_dirs: &[PathBuf], out: &Path, quiet: bool) -> Result<
     let m = &shards[0].1;
     let mut cfg = Config::load(&m.config)?;
     cfg.output.dir = out.to_path_buf();
-    if config_digest(&cfg) != m.config_sha256 {
+    if shard_config_digest(&cfg) != m.config_sha256 {
         return Err(merge_err(format!(
-            "the config {} changed since the shards ran; rerun them with it",
+            "the config {} changed since the shards ran (in a section other than [clinical] and \
+             [analysis], which only the merge reads); rerun them with it",
             m.config.display()
         )));
     }

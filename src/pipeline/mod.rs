@@ -401,6 +401,17 @@ fn config_digest(cfg: &Config) -> String {
     sha256_hex(&serde_json::to_vec(&c).unwrap_or_default())
 }
 
+/// The digest of what a shard's stages read of the config: all of it but the output folder and
+/// the cohort stages' sections ([clinical], [analysis]), which only the merge reads. Shards of
+/// one digest merge; a change to [clinical] or [analysis] after they ran needs a new merge, not
+/// new shards (on a cluster, not a new job array).
+fn shard_config_digest(cfg: &Config) -> String {
+    let mut c = cfg.clone();
+    c.clinical = Default::default();
+    c.analysis = Default::default();
+    config_digest(&c)
+}
+
 /// Run the stages `mode` asks for on `cfg` (its output folder included).
 fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), PipelineError> {
     let out_dir = cfg.output.dir.clone();
@@ -952,7 +963,8 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
         let owned = crate::deid::read_subject_map(&subject_map)
             .map(|m| shard.subjects(m.values()))
             .unwrap_or_default();
-        merge::write_manifest(&out_dir, shard, &build, &config_hash, config, &owned)?;
+        let digest = shard_config_digest(cfg);
+        merge::write_manifest(&out_dir, shard, &build, &digest, config, &owned)?;
     }
     if !quiet {
         eprintln!(
