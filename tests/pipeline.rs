@@ -60,9 +60,9 @@ fn one_subject_run(dir: &Path, name: &str, extra: &str) -> (PathBuf, String) {
     (out, log)
 }
 
-/// Every output file (relative path → bytes), provenance aside (it holds timings), stage stamps
-/// aside (they hold the outputs' modification times), and the site-side log (it holds this run's
-/// absolute input paths).
+/// Every output file (relative path → bytes), provenance aside (it holds timings), the stamps
+/// folder aside (stage stamps hold the outputs' modification times; per-subject state is the
+/// pipeline's own), and the site-side log (it holds this run's absolute input paths).
 fn outputs(out: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut v = Vec::new();
     let mut stack = vec![out.to_path_buf()];
@@ -73,7 +73,11 @@ fn outputs(out: &Path) -> Vec<(PathBuf, Vec<u8>)> {
                 stack.push(p);
             } else if !p.ends_with("provenance.json")
                 && !p.ends_with("deid-site-log.tsv")
-                && !p.parent().is_some_and(|d| d.ends_with(".stamps"))
+                && !p
+                    .strip_prefix(out)
+                    .unwrap()
+                    .components()
+                    .any(|c| c.as_os_str() == ".stamps")
             {
                 v.push((
                     p.strip_prefix(out).unwrap().to_path_buf(),
@@ -226,13 +230,18 @@ fn demo_runs_every_available_stage_then_reruns_as_noop() {
     // The stage stamps and digest records too, in plain text and hex-encoded (the records hold
     // paths as hex: the site's folder names, which carry names and MRNs, must not be there).
     let hex = |s: &str| -> String { s.bytes().map(|b| format!("{b:02x}")).collect() };
-    for entry in std::fs::read_dir(out.join(".stamps")).unwrap().flatten() {
-        let text = String::from_utf8_lossy(&std::fs::read(entry.path()).unwrap()).into_owned();
+    // Per-subject state (.stamps/convert, .stamps/features) included.
+    let stamps = support::all_files(&out.join(".stamps"));
+    assert!(stamps
+        .iter()
+        .any(|p| p.parent().unwrap().ends_with("features")));
+    for entry in stamps {
+        let text = String::from_utf8_lossy(&std::fs::read(&entry).unwrap()).into_owned();
         for p in &phi {
             assert!(
                 !text.contains(p.as_str()) && !text.contains(&hex(p)),
                 "{} holds {p}",
-                entry.path().display()
+                entry.display()
             );
         }
     }
@@ -2059,4 +2068,92 @@ fn a_merge_takes_changed_cohort_sections_without_new_shards() {
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("changed since the shards ran"), "{err}");
+}
+
+/// A trial accrues: the export of a rerun holds one subject more, or one subject's export is
+/// changed. Convert and features compute those subjects only (the run says how many were up to
+/// date), and the outputs equal a run from scratch on the same export. Before, any change to the
+/// de-identified tree converted and measured every subject again (a new subject of a hundred cost
+/// the time of a hundred).
+#[test]
+fn a_rerun_with_one_subject_more_computes_that_subject_only() {
+    let d = tempfile::tempdir().unwrap();
+    let full = d.path().join("full");
+    phantom(&full, "3", "3", &[]);
+    let part = d.path().join("part");
+    for what in ["masks", "clinical"] {
+        copy_tree(&full.join(what), &part.join(what));
+    }
+    std::fs::copy(full.join("key.bin"), part.join("key.bin")).unwrap();
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(full.join("site-export"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    folders.sort();
+    assert_eq!(folders.len(), 3);
+    let export = part.join("site-export");
+    for f in &folders[..2] {
+        copy_tree(f, &export.join(f.file_name().unwrap()));
+    }
+    let out = d.path().join("out");
+    let cfg = input_config(d.path(), &part, &out, "");
+    let run = || {
+        let o = ancilla(&["run", cfg.to_str().unwrap()]);
+        let log = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{log}");
+        log
+    };
+    run();
+    // One subject more.
+    copy_tree(&folders[2], &export.join(folders[2].file_name().unwrap()));
+    let log = run();
+    assert!(
+        log.contains("series not converted; 2 subjects up to date"),
+        "{log}"
+    );
+    assert!(log.contains("feature rows; 2 subjects up to date"), "{log}");
+    let fresh = d.path().join("fresh");
+    let o = ancilla(&[
+        "run",
+        input_config(d.path(), &part, &fresh, "").to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    assert_same_outputs(&out, &fresh, "a rerun with one subject more");
+
+    // One subject's export changed (a series taken out): that subject alone is computed again.
+    let series = std::fs::read_dir(export.join(folders[0].file_name().unwrap()))
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("MR_"))
+        .unwrap()
+        .path();
+    let t2 = std::fs::read_dir(&series)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().contains("t2"))
+        .unwrap()
+        .path();
+    std::fs::remove_dir_all(&t2).unwrap();
+    let cfg = input_config(d.path(), &part, &out, "");
+    let o = ancilla(&["run", cfg.to_str().unwrap()]);
+    let log = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{log}");
+    assert!(
+        log.contains("series not converted; 2 subjects up to date"),
+        "{log}"
+    );
+    let _ = std::fs::remove_dir_all(&fresh);
+    let o = ancilla(&[
+        "run",
+        input_config(d.path(), &part, &fresh, "").to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    // The de-identification report of the rerun counts what it released, found done and
+    // withdrew (a fresh run's, what it released): every other output is the fresh run's.
+    for dir in [&out, &fresh] {
+        std::fs::remove_file(dir.join("deid/deid-report.json")).unwrap();
+    }
+    assert_same_outputs(&out, &fresh, "a rerun with one subject changed");
 }

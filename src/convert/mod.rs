@@ -86,6 +86,9 @@ pub struct ConvertReport {
     /// conversion with any of them fails).
     #[serde(skip)]
     pub unwritten: Vec<String>,
+    /// Subjects whose outputs were up to date (`Remembered`), not converted again.
+    #[serde(skip)]
+    pub recalled: usize,
 }
 
 /// Why a series was not converted: its input (reported; the conversion goes on and succeeds),
@@ -486,6 +489,29 @@ pub fn convert_per_subject(
     gzip: bool,
     quiet: bool,
 ) -> Result<ConvertReport, ConvertError> {
+    convert_per_subject_with(root, out, gzip, quiet, None)
+}
+
+/// What a caller remembers of subjects converted before (the pipeline's per-subject state), so
+/// a subject whose files have not changed is not converted again.
+pub trait Remembered: Sync {
+    /// The report part of `subject` (a folder of the input), when its outputs are up to date.
+    fn recall(&self, subject: &str) -> Option<ConvertReport>;
+    /// Forget `subject`: its outputs are about to be rewritten.
+    fn forget(&self, subject: &str);
+    /// Remember the report part of `subject`, whose outputs were just written whole.
+    fn remember(&self, subject: &str, part: &ConvertReport);
+}
+
+/// `convert_per_subject`, passing over the subjects `remembered` recalls (their report parts
+/// taken as they were); each other subject's output folder is written anew.
+pub fn convert_per_subject_with(
+    root: &Path,
+    out: &Path,
+    gzip: bool,
+    quiet: bool,
+    remembered: Option<&dyn Remembered>,
+) -> Result<ConvertReport, ConvertError> {
     let mut subjects: Vec<PathBuf> = std::fs::read_dir(root)
         .map_err(|e| ConvertError::Write {
             path: root.to_path_buf(),
@@ -504,11 +530,26 @@ pub fn convert_per_subject(
         &subjects,
         rayon::current_num_threads(),
         |dir| {
+            let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+            if let (Some(r), Some(name)) = (remembered, &name) {
+                if let Some(mut part) = r.recall(name) {
+                    part.recalled = 1;
+                    return Ok(part);
+                }
+                // Written anew: nothing of an earlier conversion of the subject stays.
+                r.forget(name);
+                let _ = std::fs::remove_dir_all(out.join(name));
+            }
             let inv = ingest::scan_paths_to_convert(std::slice::from_ref(dir))?;
             let mut part = ConvertReport::default();
             convert_inventory(&inv, root, out, gzip, quiet, &hidden, &mut part);
             drop(inv);
             crate::memory::release_freed_memory();
+            if let (Some(r), Some(name)) = (remembered, &name) {
+                if part.unwritten.is_empty() {
+                    r.remember(name, &part);
+                }
+            }
             Ok::<_, ConvertError>(part)
         },
         |_, part| {
@@ -518,6 +559,7 @@ pub fn convert_per_subject(
             report.not_images.append(&mut part.not_images);
             report.unwritten.append(&mut part.unwritten);
             report.files_rejected += part.files_rejected;
+            report.recalled += part.recalled;
             bar.inc(1);
             Ok::<(), ConvertError>(())
         },

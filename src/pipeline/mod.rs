@@ -9,10 +9,11 @@ pub mod config;
 mod digests;
 mod merge;
 mod stages;
+mod subject_cache;
 
 pub use merge::merge_command;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -290,6 +291,66 @@ fn tree_hash(dir: &Path, record: Option<&Path>) -> String {
     })
     .unwrap_or(0);
     crate::hex::encode(&h.finalize())
+}
+
+/// A per-subject stage's note of the subjects it found up to date (none: nothing).
+fn up_to_date_subjects(n: usize) -> String {
+    match n {
+        0 => String::new(),
+        1 => "; 1 subject up to date".into(),
+        n => format!("; {n} subjects up to date"),
+    }
+}
+
+/// `tree_hash`, and the same hash of each subject's folder (the tree's top-level folders).
+fn tree_hash_by_subject(dir: &Path, record: Option<&Path>) -> (String, BTreeMap<String, String>) {
+    let mut h = Sha256::new();
+    let mut per: BTreeMap<String, Sha256> = BTreeMap::new();
+    digests::for_each_file_digest(dir, record, |f, digest| {
+        hash_entry(&mut h, f, digest);
+        let mut parts = f.components();
+        if let (Some(subject), Some(_)) = (parts.next(), parts.next()) {
+            let subject = subject.as_os_str().to_string_lossy().into_owned();
+            hash_entry(per.entry(subject).or_default(), f, digest);
+        }
+        Ok(())
+    })
+    .unwrap_or(0);
+    let per = per
+        .into_iter()
+        .map(|(s, h)| (s, crate::hex::encode(&h.finalize())))
+        .collect();
+    (crate::hex::encode(&h.finalize()), per)
+}
+
+/// The convert stage's per-subject state: a subject's report part is recalled when its key
+/// (the build, gzip, its de-identified files) is the one it was converted with and its NIfTI
+/// folder is as that conversion left it.
+struct ConvertState<'a> {
+    cache: subject_cache::SubjectCache,
+    out_dir: &'a Path,
+    nifti_dir: &'a Path,
+    keys: BTreeMap<String, String>,
+}
+
+impl crate::convert::Remembered for ConvertState<'_> {
+    fn recall(&self, subject: &str) -> Option<crate::convert::ConvertReport> {
+        let key = self.keys.get(subject)?;
+        let (fingerprint, part): (Option<String>, _) = self.cache.get(subject, key)?;
+        let now = outputs_fingerprint(self.out_dir, &[&self.nifti_dir.join(subject)]);
+        (now == fingerprint).then_some(part)
+    }
+
+    fn forget(&self, subject: &str) {
+        self.cache.forget(subject);
+    }
+
+    fn remember(&self, subject: &str, part: &crate::convert::ConvertReport) {
+        if let Some(key) = self.keys.get(subject) {
+            let fingerprint = outputs_fingerprint(self.out_dir, &[&self.nifti_dir.join(subject)]);
+            let _ = self.cache.put(subject, key, &(fingerprint, part));
+        }
+    }
 }
 
 /// `tree_hash` of a site's tree with a keyed record (no path, no time written down: see
@@ -643,25 +704,57 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
     }
     // A shard may own no subject at all: its later stages see an empty tree.
     std::fs::create_dir_all(&deid_dir).map_err(io_err(&deid_dir))?;
-    let deid_hash = tree_hash(&deid_dir, Some(&record("deid")));
+    let (deid_hash, subject_hashes) = tree_hash_by_subject(&deid_dir, Some(&record("deid")));
 
     // Convert: NIfTI + sidecars (subjects named by USUBJID: the input is de-identified).
     let nifti_dir = out_dir.join("nifti");
     let convert_key =
         sha256_hex(format!("convert {build} {deid_hash} {}", cfg.convert.gzip).as_bytes());
     let gzip = cfg.convert.gzip;
-    runner.run("convert", &convert_key, &[&nifti_dir], || {
-        // Not up to date: start clean (a killed run may have left temporary files).
-        let _ = std::fs::remove_dir_all(&nifti_dir);
-        crate::convert::convert_per_subject(&deid_dir, &nifti_dir, gzip, true)
-            .map(|r| {
-                format!(
-                    "{} NIfTI files, {} series not converted",
-                    r.converted.len(),
-                    r.not_converted.len()
+    // Per subject: a subject whose de-identified files are as they were is not converted again.
+    let convert_state = ConvertState {
+        cache: subject_cache::SubjectCache::new(&out_dir, "convert"),
+        out_dir: &out_dir,
+        nifti_dir: &nifti_dir,
+        keys: subject_hashes
+            .iter()
+            .map(|(s, h)| {
+                (
+                    s.clone(),
+                    sha256_hex(format!("convert {build} {gzip} {h}").as_bytes()),
                 )
             })
-            .map_err(|e| e.to_string())
+            .collect(),
+    };
+    runner.run("convert", &convert_key, &[&nifti_dir], || {
+        // The folders of subjects no longer released go (a withdrawn subject's images).
+        for e in std::fs::read_dir(&nifti_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if e.path().is_dir() && !subject_hashes.contains_key(&name) {
+                let _ = std::fs::remove_dir_all(e.path());
+                convert_state.cache.forget(&name);
+            }
+        }
+        crate::convert::convert_per_subject_with(
+            &deid_dir,
+            &nifti_dir,
+            gzip,
+            true,
+            Some(&convert_state),
+        )
+        .map(|r| {
+            format!(
+                "{} NIfTI files, {} series not converted{}",
+                r.converted.len(),
+                r.not_converted.len(),
+                up_to_date_subjects(r.recalled)
+            )
+        })
+        .map_err(|e| e.to_string())
     })?;
 
     // Features: per subject, PET (SUVbw), T2 and ADC with the ROI label maps, or else the DICOM
@@ -703,6 +796,23 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
         features_problems.clone(),
     ];
     let written: Vec<&Path> = written.iter().map(PathBuf::as_path).collect();
+    // Per subject: what it is computed from (the build, the settings, its de-identified files,
+    // from which its NIfTI files are made, and its label maps).
+    let features_cache = subject_cache::SubjectCache::new(&out_dir, "features");
+    let settings = format!(
+        "features {build} {gzip} {labels:?} {:?} {:?}",
+        pet_settings.suv_thresholds, pet_settings.texture_bin_width
+    );
+    let subject_key = |subject: &str| -> Option<String> {
+        let h = subject_hashes.get(subject)?;
+        let m = masks
+            .as_deref()
+            .map(|m| m.join(subject))
+            .filter(|m| m.is_dir())
+            .map(|m| tree_hash(&m, None))
+            .unwrap_or_default();
+        Some(sha256_hex(format!("{settings} {h} {m}").as_bytes()))
+    };
     runner.run("features", &features_key, &written, || {
         stages::features(
             &deid_dir,
@@ -711,10 +821,14 @@ fn execute(cfg: &Config, config: &Path, mode: Mode, quiet: bool) -> Result<(), P
             &labels,
             &pet_settings,
             &features_path,
+            Some((&features_cache, &subject_key)),
         )
-        .and_then(|(rows, problems)| {
+        .and_then(|(rows, problems, recalled)| {
             write_problems(&features_problems, &problems)?;
-            Ok(format!("{rows} feature rows"))
+            Ok(format!(
+                "{rows} feature rows{}",
+                up_to_date_subjects(recalled)
+            ))
         })
     })?;
     let (warned, failed): (Vec<Value>, Vec<Value>) = read_problems(&features_problems)

@@ -17,6 +17,56 @@ use crate::volume::assemble;
 /// frame of reference. One subject per core at a time (its series in parallel), so memory does
 /// not grow with the cohort; rows grouped by subject in USUBJID order (the order a merge of
 /// shards gives too). Returns the row count and the problems met.
+/// One subject's part of the features stage's outputs, as written: its rows as CSV lines, how
+/// many, its problems (label warnings included) and its imaging.csv lines. What the per-subject
+/// state remembers of it.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct SubjectPart {
+    csv: String,
+    rows: usize,
+    problems: Vec<Value>,
+    imaging: String,
+}
+
+/// Measure one subject (`subject_features`) and render its part of the outputs.
+fn subject_part(
+    subject: &str,
+    input: &Path,
+    nifti: &Path,
+    masks: Option<&Path>,
+    labels: &BTreeMap<u32, String>,
+    pet: &quant::FeatureSettings,
+) -> Result<SubjectPart, String> {
+    let (rows, mut problems, dates, images) =
+        subject_features(&input.join(subject), input, nifti, masks, labels, pet)?;
+    let mut imaging = String::new();
+    for (modality, series, date) in dates {
+        // 1 when the series was measured with the mask on its own grid, 0 when the mask was
+        // resampled onto it, empty when it was not measured.
+        let on_grid = images
+            .iter()
+            .find(|m| m.series_uid == series)
+            .map_or("", |m| if m.mask_on_grid { "1" } else { "0" });
+        imaging.push_str(&format!("{subject},{modality},{series},{date},{on_grid}\n"));
+    }
+    problems.extend(label_warnings(subject, &images));
+    let mut csv = Vec::new();
+    quant::table::write_csv(&mut csv, &rows, false).map_err(|e| e.to_string())?;
+    Ok(SubjectPart {
+        csv: String::from_utf8(csv).map_err(|e| e.to_string())?,
+        rows: rows.len(),
+        problems,
+        imaging,
+    })
+}
+
+/// The features stage's per-subject state: where each subject's part is remembered, and the
+/// key of what it is computed from now (None: not remembered).
+pub type Remembered<'a> = (
+    &'a super::subject_cache::SubjectCache,
+    &'a (dyn Fn(&str) -> Option<String> + Sync),
+);
+
 pub fn features(
     input: &Path,
     nifti: &Path,
@@ -24,9 +74,12 @@ pub fn features(
     labels: &BTreeMap<u32, String>,
     pet: &quant::FeatureSettings,
     out: &Path,
-) -> Result<(usize, Vec<Value>), String> {
+    remembered: Option<Remembered>,
+) -> Result<(usize, Vec<Value>, usize), String> {
     use std::io::Write;
     let mut n = 0;
+    // Subjects whose part was remembered, not measured again.
+    let mut recalled = 0;
     let mut problems = Vec::new();
     // The (de-identified, shifted) date of every analysed series, for the linkage's intervals
     // and its choice of series (`clinical::series_choice`).
@@ -42,25 +95,27 @@ pub fn features(
             &subjects_in(input),
             rayon::current_num_threads(),
             |subject| {
-                let r = subject_features(&input.join(subject), input, nifti, masks, labels, pet);
-                crate::memory::release_freed_memory();
-                r
-            },
-            |subject, r| {
-                let (rows, mut p, dates, images) = r.map_err(std::io::Error::other)?;
-                for (modality, series, date) in dates {
-                    // 1 when the series was measured with the mask on its own grid, 0 when
-                    // the mask was resampled onto it, empty when it was not measured.
-                    let on_grid = images
-                        .iter()
-                        .find(|m| m.series_uid == series)
-                        .map_or("", |m| if m.mask_on_grid { "1" } else { "0" });
-                    imaging.push_str(&format!("{subject},{modality},{series},{date},{on_grid}\n"));
+                let key = remembered.and_then(|(_, key)| key(subject));
+                if let (Some((cache, _)), Some(key)) = (remembered, &key) {
+                    if let Some(part) = cache.get::<SubjectPart>(subject, key) {
+                        return Ok((part, true));
+                    }
                 }
-                p.extend(label_warnings(subject, &images));
-                n += rows.len();
-                quant::table::write_csv(&mut w, &rows, false)?;
-                problems.append(&mut p);
+                let r = subject_part(subject, input, nifti, masks, labels, pet);
+                crate::memory::release_freed_memory();
+                if let (Some((cache, _)), Some(key), Ok(part)) = (remembered, &key, &r) {
+                    // Remembered for the next run; one that cannot be is computed again then.
+                    let _ = cache.put(subject, key, part);
+                }
+                r.map(|part| (part, false))
+            },
+            |_, r| {
+                let (mut part, was_recalled) = r.map_err(std::io::Error::other)?;
+                recalled += usize::from(was_recalled);
+                imaging.push_str(&part.imaging);
+                n += part.rows;
+                w.write_all(part.csv.as_bytes())?;
+                problems.append(&mut part.problems);
                 Ok::<(), std::io::Error>(())
             },
         )?;
@@ -73,7 +128,7 @@ pub fn features(
         crate::atomic::write_bytes(&dir.join("imaging.csv"), imaging.as_bytes())
             .map_err(|e| e.to_string())?;
     }
-    Ok((n, problems))
+    Ok((n, problems, recalled))
 }
 
 /// StudyDate (DA, shifted by de-identification) of a series' first file, as YYYY-MM-DD.
