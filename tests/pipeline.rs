@@ -1010,6 +1010,16 @@ fn missing_or_conflicting_input_is_refused() {
     );
 }
 
+/// The [clinical] section's lines naming the three tables.
+fn table_lines(adsl: &Path, adtte: &Path, pathology: &Path) -> String {
+    format!(
+        "adsl = \"{}\"\nadtte = \"{}\"\npathology = \"{}\"\n",
+        adsl.display(),
+        adtte.display(),
+        pathology.display()
+    )
+}
+
 /// A run of the phantom cohort at `cohort` as a site's export into `dir/name`, with `clinical`
 /// as the [clinical] section's lines. The run must succeed.
 fn input_run(dir: &Path, cohort: &Path, name: &str, clinical: &str) -> PathBuf {
@@ -1063,11 +1073,10 @@ fn link_warnings_are_warnings_and_subjects_kept_out_are_rejected() {
         d.path(),
         &cohort,
         "out",
-        &format!(
-            "adsl = \"{}\"\nadtte = \"{}\"\npathology = \"{}\"\n",
-            d.path().join("adsl.csv").display(),
-            clinical.join("adtte.csv").display(),
-            d.path().join("pathology.csv").display(),
+        &table_lines(
+            &d.path().join("adsl.csv"),
+            &clinical.join("adtte.csv"),
+            &d.path().join("pathology.csv"),
         ),
     );
     let provenance: serde_json::Value =
@@ -1772,11 +1781,10 @@ fn imaging_after_the_nephrectomy_and_second_reconstructions_are_set_aside() {
     let cohort = d.path().join("cohort");
     phantom(&cohort, "3", "3", &[]);
     let clinical = cohort.join("clinical");
-    let tables = format!(
-        "adsl = \"{}\"\nadtte = \"{}\"\npathology = \"{}\"\n",
-        clinical.join("adsl.csv").display(),
-        clinical.join("adtte.csv").display(),
-        clinical.join("pathology.csv").display(),
+    let tables = table_lines(
+        &clinical.join("adsl.csv"),
+        &clinical.join("adtte.csv"),
+        &clinical.join("pathology.csv"),
     );
     let plain = input_run(d.path(), &cohort, "plain", &tables);
     let expected = std::fs::read(plain.join("analysis/analysis_table.csv")).unwrap();
@@ -1935,17 +1943,12 @@ fn clinical_tables_that_do_not_validate_still_leave_report_and_provenance() {
     };
     write_adtte("-4");
     let out = d.path().join("out");
-    let cfg = input_config(
-        d.path(),
-        &cohort,
-        &out,
-        &format!(
-            "[clinical]\nadsl = \"{}\"\nadtte = \"{}\"\npathology = \"{}\"\n",
-            clinical.join("adsl.csv").display(),
-            sheets.join("adtte.csv").display(),
-            clinical.join("pathology.csv").display(),
-        ),
+    let tables = table_lines(
+        &clinical.join("adsl.csv"),
+        &sheets.join("adtte.csv"),
+        &clinical.join("pathology.csv"),
     );
+    let cfg = input_config(d.path(), &cohort, &out, &format!("[clinical]\n{tables}"));
     let o = ancilla(&["run", cfg.to_str().unwrap()]);
     let log = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{log}");
@@ -1992,17 +1995,12 @@ fn clinical_tables_that_do_not_validate_still_leave_report_and_provenance() {
 
     // An endpoint the table lacks: analyze fails the same way, and the report does not show the
     // statistics the last run left in analysis/.
+    let endpoint = "[analysis]\ntime = \"PFSX_MONTHS\"\nevent = \"PFSX_EVENT\"\n";
     let cfg = input_config(
         d.path(),
         &cohort,
         &out,
-        &format!(
-            "[clinical]\nadsl = \"{}\"\nadtte = \"{}\"\npathology = \"{}\"\n\
-             [analysis]\ntime = \"PFSX_MONTHS\"\nevent = \"PFSX_EVENT\"\n",
-            clinical.join("adsl.csv").display(),
-            sheets.join("adtte.csv").display(),
-            clinical.join("pathology.csv").display(),
-        ),
+        &format!("[clinical]\n{tables}{endpoint}"),
     );
     let o = ancilla(&["run", cfg.to_str().unwrap()]);
     let log = String::from_utf8_lossy(&o.stderr);
