@@ -116,19 +116,29 @@ pub fn choose(
                     ));
                 }
             } else {
-                let names: Vec<String> = left.iter().map(|&(s, _)| shown(s)).collect();
+                // The series in question: the latest day's (an earlier one is not, whatever
+                // they are), or all of them when one has no date.
+                let tied: Vec<&str> = if undated > 0 {
+                    left.iter().map(|&(s, _)| s).collect()
+                } else {
+                    at_latest.clone()
+                };
+                let names: Vec<String> = tied.iter().map(|s| shown(s)).collect();
+                let resampled = |s: &&str| facts(s).mask_on_grid == Some(false);
                 let why = if undated > 0 {
                     "not all of them have an imaging date"
                 } else if on_grid.len() > 1 {
                     "of the same day, the mask on the grid of each"
-                } else {
+                } else if tied.iter().all(resampled) {
                     "of the same day, the mask resampled onto each"
+                } else {
+                    "of the same day"
                 };
                 choice.warnings.push(format!(
                     "{subject}: {image} features left empty: {} series ({}), {why}, and which \
                      to analyse is not known; keep the others out with exclude_series \
                      ([clinical] of a pipeline, or link --exclude-series)",
-                    left.len(),
+                    tied.len(),
                     names.join(", ")
                 ));
             }
@@ -207,7 +217,7 @@ mod tests {
         let both = set(&["recon1", "recon2"]);
         let c = choose("A1", "pt suvbw", &both, &day, Some(105), &set(&[]));
         assert_eq!(c.used, None);
-        assert!(c.warnings[0].contains("2 series (recon1, recon2), of the same day, the mask"));
+        assert!(c.warnings[0].contains("2 series (recon1, recon2), of the same day, and which"));
         let c = choose("A1", "pt suvbw", &both, &day, Some(105), &set(&["recon2"]));
         assert_eq!(c.used.as_deref(), Some("recon1"));
         assert!(c.kept_out[0].contains("series recon2 kept out of the analysis"));
@@ -234,6 +244,19 @@ mod tests {
         let c = choose("A1", "pt suvbw", &both, &facts, Some(105), &set(&[]));
         assert_eq!(c.used, None);
         assert!(c.warnings[0].contains("the mask on the grid of each"));
+        // An earlier baseline beside them is not named among the tied series.
+        let facts = |s: &str| SeriesFacts {
+            day: Some(if s == "base" { 50 } else { 100 }),
+            mask_on_grid: None,
+        };
+        let three = set(&["axial", "base", "coronal"]);
+        let c = choose("A1", "pt suvbw", &three, &facts, Some(105), &set(&[]));
+        assert_eq!(c.used, None);
+        assert!(
+            c.warnings[0].contains("2 series (axial, coronal), of the same day, and which"),
+            "{:?}",
+            c.warnings
+        );
         // The latest day first: an earlier series on the mask's grid is not preferred.
         let facts = |s: &str| SeriesFacts {
             day: Some(if s == "axial" { 90 } else { 100 }),
