@@ -195,6 +195,54 @@ fn analyze_writes_a_self_contained_report() {
     );
 }
 
+/// The last subject has the event, so the curve ends at 0 and the upper bound curve stays above
+/// 0.5 until then. R 4.2.2, survival 3.5-3 (`quantile(survfit(Surv(t, e) ~ 1, conf.type =
+/// "log-log"), 0.5)`): median 28.93, 95% CI 13.98 to NA. The upper bound was 103.52, the time
+/// the curve reaches 0 (lifelines' [0, 0] interval there), where the interval has no bounds.
+#[test]
+fn the_median_has_no_upper_bound_where_only_a_curve_at_zero_gives_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = [
+        (13.98, 1),
+        (1.79, 1),
+        (33.09, 1),
+        (14.53, 1),
+        (0.5, 0),
+        (8.06, 0),
+        (4.66, 0),
+        (5.14, 0),
+        (6.2, 0),
+        (5.83, 0),
+        (2.37, 0),
+        (3.5, 0),
+        (28.93, 1),
+        (53.42, 0),
+        (103.52, 1),
+    ];
+    let mut csv = String::from("USUBJID,ARMCD,PFS_MONTHS,PFS_EVENT,f1\n");
+    for (i, (t, e)) in data.iter().enumerate() {
+        csv += &format!("S{i},A,{t},{e},{i}\n");
+    }
+    let table = dir.path().join("t.csv");
+    std::fs::write(&table, csv).unwrap();
+    let stats = analyze_ok(&table, &dir.path().join("out"), &[]);
+    let km = &stats["km"];
+    assert_eq!(km["median"], 28.93);
+    assert_eq!(km["median_ci"], serde_json::json!([13.98, null]));
+    assert!(
+        km["note"].as_str().unwrap().contains("interval is open"),
+        "{km}"
+    );
+    let summary = std::fs::read_to_string(dir.path().join("out/summary.md")).unwrap();
+    assert!(
+        summary.contains("median 28.9 (95% CI 14.0 to NE) (NE: not estimable)"),
+        "{summary}"
+    );
+    let html = std::fs::read_to_string(dir.path().join("out/report.html")).unwrap();
+    assert!(html.contains("Median 28.9 months (95% CI 14.0 – NE)"));
+    assert!(html.contains("NE: not estimable"));
+}
+
 /// A missing endpoint column is named with the closest column and the clinical ones, not with the
 /// hundreds of feature columns of an analysis table (the message ran to 28,000 characters).
 #[test]

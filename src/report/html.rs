@@ -357,13 +357,19 @@ pub fn render(data: &ReportData) -> String {
     h
 }
 
+/// A bound of the median's interval, "NE" (not estimable, as clinical tables write it) where
+/// there is none.
+fn median_bound(v: &Value) -> String {
+    f(v).map_or("NE".into(), |x| format!("{x:.1}"))
+}
+
 /// The statistics' sections: Kaplan–Meier, hazard ratios, ROC and the feature table.
 fn statistics(h: &mut String, data: &ReportData) {
     let ep = &data.stats["endpoint"];
     let km = &data.stats["km"];
     write!(
         h,
-        "<h2>Kaplan–Meier: {} (n = {}, events = {}{})</h2><p>Median {} months (95% CI {} – {}); CI method {}.</p>{}",
+        "<h2>Kaplan–Meier: {} (n = {}, events = {}{})</h2><p>Median {} (95% CI {} – {}); CI method {}.{}</p>{}",
         esc(ep["time"].as_str().unwrap_or("")),
         ep["n"],
         ep["events"],
@@ -371,10 +377,15 @@ fn statistics(h: &mut String, data: &ReportData) {
             0 => String::new(),
             k => format!("; {k} without the endpoint left out"),
         },
-        fmt(f(&km["median"]), 1),
-        fmt(f(&km["median_ci"][0]), 1),
-        fmt(f(&km["median_ci"][1]), 1),
+        f(&km["median"]).map_or("not reached".into(), |m| format!("{m:.1} months")),
+        median_bound(&km["median_ci"][0]),
+        median_bound(&km["median_ci"][1]),
         esc(km["ci_method"].as_str().unwrap_or("")),
+        if km["median_ci"][0].is_null() || km["median_ci"][1].is_null() {
+            " NE: not estimable (the bound curve stays above 0.5 where it is defined)"
+        } else {
+            ""
+        },
         km_svg(data)
     )
     .ok();

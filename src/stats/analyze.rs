@@ -385,6 +385,11 @@ fn km_json(curve: &km::KaplanMeier) -> Value {
     });
     if curve.median().is_none() {
         v["note"] = json!("median not reached: survival stays above 0.5");
+    } else if lo.is_none() || hi.is_none() {
+        v["note"] = json!(
+            "the median's 95% interval is open: a bound curve stays above 0.5 over the times \
+             where it is defined (the interval has no bounds where the curve is 0)"
+        );
     }
     v
 }
@@ -530,6 +535,15 @@ fn median(x: &[f64]) -> f64 {
     }
 }
 
+/// A bound of the median's interval, "NE" (not estimable) where there is none.
+fn median_bound(v: &Value) -> String {
+    if v.is_null() {
+        "NE".into()
+    } else {
+        fmt(v, 1)
+    }
+}
+
 fn fmt(v: &Value, digits: usize) -> String {
     match v.as_f64() {
         Some(x) if x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e5) => format!("{x:.2e}"),
@@ -562,9 +576,12 @@ fn summary(stats: &Value) -> String {
         } else {
             fmt(&km["median"], 1)
         },
-        fmt(&km["median_ci"][0], 1),
-        fmt(&km["median_ci"][1], 1)
+        median_bound(&km["median_ci"][0]),
+        median_bound(&km["median_ci"][1])
     );
+    if km["median_ci"][0].is_null() || km["median_ci"][1].is_null() {
+        s += " (NE: not estimable)";
+    }
     for r in km["rates"].as_array().into_iter().flatten() {
         s += &format!(
             "; {}-month survival {} ({} to {})",

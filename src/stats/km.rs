@@ -143,12 +143,25 @@ impl KaplanMeier {
         qth_time(&self.timeline, &self.survival, 0.5)
     }
 
-    /// CI of the median: the median of the lower and of the upper bound curve.
+    /// CI of the median: the median of the lower and of the upper bound curve, over the times
+    /// where the interval is defined. Where the curve reaches 0 the Greenwood variance is
+    /// infinite and the interval has no bounds: R's survfit leaves them out (NA) and so gives
+    /// no bound of the median from there. lifelines writes [0, 0] there and took that time as
+    /// the upper bound (the last subject's event time when the last subject has the event);
+    /// ancilla follows R: such a bound is `None`, not estimable.
     pub fn median_ci(&self) -> (Option<f64>, Option<f64>) {
-        (
-            qth_time(&self.timeline, &self.ci_lower, 0.5),
-            qth_time(&self.timeline, &self.ci_upper, 0.5),
-        )
+        let defined = |bound: &[f64]| {
+            let (t, b): (Vec<f64>, Vec<f64>) = self
+                .timeline
+                .iter()
+                .zip(bound)
+                .zip(&self.survival)
+                .filter(|(_, &s)| s > 0.0)
+                .map(|((&t, &b), _)| (t, b))
+                .unzip();
+            qth_time(&t, &b, 0.5)
+        };
+        (defined(&self.ci_lower), defined(&self.ci_upper))
     }
 
     /// (survival, lower, upper) at time `t` by the step function; `None` before the timeline
@@ -167,6 +180,38 @@ impl KaplanMeier {
 pub(crate) mod tests {
     use super::*;
     use crate::stats::lifelines_reference as r;
+
+    /// The last subject has the event, so the curve ends at 0, and the upper bound curve stays
+    /// above 0.5 until then. R 4.2.2, survival 3.5-3 (`quantile(survfit(Surv(t, e) ~ 1,
+    /// conf.type = ...), 0.5)`): median 28.93; log-log 95% CI 13.98 to NA, log 14.53 to NA.
+    /// lifelines 0.30.3 gives 103.52 as the upper bound, from its [0, 0] interval where the
+    /// curve is 0.
+    #[test]
+    fn median_upper_bound_is_not_taken_where_the_curve_reaches_zero() {
+        let data = [
+            (13.98, true),
+            (1.79, true),
+            (33.09, true),
+            (14.53, true),
+            (0.5, false),
+            (8.06, false),
+            (4.66, false),
+            (5.14, false),
+            (6.2, false),
+            (5.83, false),
+            (2.37, false),
+            (3.5, false),
+            (28.93, true),
+            (53.42, false),
+            (103.52, true),
+        ];
+        let (t, e): (Vec<f64>, Vec<bool>) = data.iter().copied().unzip();
+        for (method, lower) in [(CiMethod::LogLog, 13.98), (CiMethod::Log, 14.53)] {
+            let km = fit(&t, &e, method, 0.05);
+            assert_eq!(km.median(), Some(28.93));
+            assert_eq!(km.median_ci(), (Some(lower), None), "{method:?}");
+        }
+    }
 
     pub fn close(a: f64, b: f64, rel: f64) {
         assert!(
