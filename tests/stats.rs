@@ -243,6 +243,44 @@ fn the_median_has_no_upper_bound_where_only_a_curve_at_zero_gives_one() {
     assert!(html.contains("NE: not estimable"));
 }
 
+/// The one subject at or above the cut-off is censored before the first event: no event falls
+/// while both groups are at risk, so there is no test (R's survdiff says chisq 0, p = 1). The
+/// note said "leaves an empty group or no event", which is neither.
+#[test]
+fn a_cut_off_without_information_says_why_not_empty_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = [
+        (2.07, 1, 0.211),
+        (26.3, 1, -2.174),
+        (10.6, 0, -0.023),
+        (0.95, 0, 2.058),
+        (1.56, 0, 0.888),
+        (15.1, 1, 0.646),
+        (0.92, 0, 1.037),
+        (4.17, 0, -0.032),
+        (40.75, 0, -0.277),
+        (0.65, 0, -1.265),
+        (1.54, 1, 1.029),
+        (19.67, 1, -1.606),
+        (1.49, 0, 0.051),
+    ];
+    let mut csv = String::from("USUBJID,ARMCD,PFS_MONTHS,PFS_EVENT,f1\n");
+    for (i, (t, e, x)) in data.iter().enumerate() {
+        csv += &format!("S{i},A,{t},{e},{x}\n");
+    }
+    let table = dir.path().join("t.csv");
+    std::fs::write(&table, csv).unwrap();
+    let stats = analyze_ok(&table, &dir.path().join("out"), &["--cutoff", "f1=2.058"]);
+    let f1 = feature(&stats, "f1");
+    assert!(f1["logrank_cutoff"].is_null());
+    let note = f1["note"].as_str().unwrap();
+    assert!(
+        note.contains("no test at the cut-off 2.058 (1 high, 12 low): no event occurs while both groups are at risk"),
+        "{note}"
+    );
+    assert!(!note.contains("empty group"), "{note}");
+}
+
 /// A missing endpoint column is named with the closest column and the clinical ones, not with the
 /// hundreds of feature columns of an analysis table (the message ran to 28,000 characters).
 #[test]

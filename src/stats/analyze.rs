@@ -434,10 +434,10 @@ fn feature_json(
         let med = median(&x);
         let high: Vec<bool> = x.iter().map(|&v| v > med).collect();
         match logrank::test(&t, &e, &high) {
-            Some(lr) => json!({"cutoff": med, "statistic": num(lr.statistic), "p": num(lr.p)}),
-            None => {
+            Ok(lr) => json!({"cutoff": med, "statistic": num(lr.statistic), "p": num(lr.p)}),
+            Err(why) => {
                 notes.push(format!(
-                    "log-rank: split at the median {med} leaves an empty group or no event"
+                    "log-rank: no test of the split at the median {med}: {why}"
                 ));
                 Value::Null
             }
@@ -449,11 +449,12 @@ fn feature_json(
         let high: Vec<bool> = x.iter().map(|&v| v >= c).collect();
         let n_high = high.iter().filter(|&&h| h).count();
         match logrank::test(&t, &e, &high) {
-            Some(lr) => json!({"cutoff": c, "statistic": num(lr.statistic), "p": num(lr.p),
+            Ok(lr) => json!({"cutoff": c, "statistic": num(lr.statistic), "p": num(lr.p),
                                "n_high": n_high, "n_low": high.len() - n_high}),
-            None => {
+            Err(why) => {
                 notes.push(format!(
-                    "log-rank: cut-off {c} leaves an empty group or no event"
+                    "log-rank: no test at the cut-off {c} ({n_high} high, {} low): {why}",
+                    high.len() - n_high
                 ));
                 Value::Null
             }

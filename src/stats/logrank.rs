@@ -10,12 +10,29 @@ pub struct LogRank {
     pub p: f64,
 }
 
-/// Compare group `true` with group `false`. `None` when a group is empty or no event occurs.
-pub fn test(times: &[f64], events: &[bool], group: &[bool]) -> Option<LogRank> {
+/// Why there is no test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("a group is empty")]
+    EmptyGroup,
+    #[error("no event occurs")]
+    NoEvent,
+    /// Every event falls where only one group is still at risk (say, the one subject of a
+    /// group censored before the first event): the variance is 0. (R's survdiff reports a
+    /// statistic of 0 there, p = 1.)
+    #[error("no event occurs while both groups are at risk (the variance is 0)")]
+    NoInformation,
+}
+
+/// Compare group `true` with group `false`.
+pub fn test(times: &[f64], events: &[bool], group: &[bool]) -> Result<LogRank, Refusal> {
     let n = times.len();
     let n1_total = group.iter().filter(|&&g| g).count();
-    if n1_total == 0 || n1_total == n || !events.iter().any(|&e| e) {
-        return None;
+    if n1_total == 0 || n1_total == n {
+        return Err(Refusal::EmptyGroup);
+    }
+    if !events.iter().any(|&e| e) {
+        return Err(Refusal::NoEvent);
     }
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| times[a].total_cmp(&times[b]));
@@ -50,10 +67,10 @@ pub fn test(times: &[f64], events: &[bool], group: &[bool]) -> Option<LogRank> {
         at_risk1 -= removed1;
     }
     if var <= 0.0 {
-        return None;
+        return Err(Refusal::NoInformation);
     }
     let statistic = o_minus_e * o_minus_e / var;
-    Some(LogRank {
+    Ok(LogRank {
         statistic,
         p: chi2_sf(statistic, 1.0),
     })
@@ -92,6 +109,28 @@ mod tests {
 
     #[test]
     fn one_group_is_not_testable() {
-        assert!(test(&[1.0, 2.0], &[true, true], &[true, true]).is_none());
+        let refusal = test(&[1.0, 2.0], &[true, true], &[true, true]);
+        assert_eq!(refusal, Err(Refusal::EmptyGroup));
+        let refusal = test(&[1.0, 2.0], &[false, false], &[true, false]);
+        assert_eq!(refusal, Err(Refusal::NoEvent));
+    }
+
+    /// The one high subject is censored before the first event: no event while both groups
+    /// are at risk. R 4.2.2 survdiff gives chisq 0 (p = 1) on these data; the test is not
+    /// informative, and the reason must not say a group is empty.
+    #[test]
+    fn a_group_gone_before_the_first_event_is_not_testable() {
+        let t = [
+            2.07, 26.3, 10.6, 0.95, 1.56, 15.1, 0.92, 4.17, 40.75, 0.65, 1.54, 19.67, 1.49,
+        ];
+        let e = [1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 1, 1, 0].map(|v| v == 1);
+        let mut high = [false; 13];
+        high[3] = true;
+        let refusal = test(&t, &e, &high);
+        assert_eq!(refusal, Err(Refusal::NoInformation));
+        assert!(refusal
+            .unwrap_err()
+            .to_string()
+            .contains("both groups are at risk"));
     }
 }
