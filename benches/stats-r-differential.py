@@ -5,7 +5,7 @@ checks a survival analysis with. A second reference beside benches/stats-differe
 (lifelines, scipy, exact fits), written by other people in another language.
 
 The tables are that script's: 6-150 subjects, tied times, 0-80% censored, three features
-(continuous, integer with ties, binary). Each table is analysed twice, with the Kaplan-Meier
+(continuous, integer with ties, binary; 1 table in 20 with the binary one constant). Each table is analysed twice, with the Kaplan-Meier
 interval on the log(-log) scale (ancilla's default) and on the log scale (R's default). Checked:
 
 - Kaplan-Meier: times, survival, numbers at risk, both intervals (R gives none where the curve
@@ -144,7 +144,11 @@ def check_feature(f, ref, tab):
     problems = []
     coef, se, p_wald, p_lr, hr, lo, hi, c, warned = ref[f"{name}.cox"]
     cox = f.get("cox")
-    if warned:
+    if coef is None:
+        # coxph gives no coefficient (a constant feature): neither may ancilla.
+        if cox is not None or "Cox model" not in note:
+            problems.append(f"{name}: coxph has no coefficient, ancilla gives {cox} ({note})")
+    elif warned:
         if cox is not None:
             problems.append(f"{name}: coxph warns (coefficient {coef}) but ancilla gives {cox}")
     elif cox is None:
@@ -210,6 +214,8 @@ def main():
             case = os.path.join(work, f"c{i}")
             os.makedirs(case)
             tab = lifelines_check.table(rng)
+            if rng.random() < 0.05:
+                tab["f3"] = 1.0  # a constant feature: no model, no split, no correlation
             tab.to_csv(f"{case}/table.csv", index=False)
             # A fixed log-rank cut-off on f1: one of its values (a threshold includes itself).
             with open(f"{case}/cutoff.txt", "w") as f:

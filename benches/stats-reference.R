@@ -63,8 +63,10 @@ reference <- function(dir) {
     if (!warned && sum(tab$PFS_EVENT) >= 5) {
       p_fitted[k] <- s$coefficients[1, "Pr(>|z|)"]
     }
-    per_sd <- suppressWarnings(coxph(y ~ I(x / sd(x)), ties = "efron"))
-    put(paste0(name, ".hr_per_sd"), exp(coef(per_sd)[[1]]))
+    # A constant feature has no standard deviation (coxph stops: "an infinite predictor").
+    per_sd <- tryCatch(suppressWarnings(coxph(y ~ I(x / sd(x)), ties = "efron")),
+                       error = function(e) NULL)
+    put(paste0(name, ".hr_per_sd"), if (is.null(per_sd)) NA else exp(coef(per_sd)[[1]]))
     high <- x > median(x)
     if (any(high) && !all(high)) {
       lr <- survdiff(y ~ high)
