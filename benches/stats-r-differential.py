@@ -5,8 +5,9 @@ checks a survival analysis with. A second reference beside benches/stats-differe
 (lifelines, scipy, exact fits), written by other people in another language.
 
 The tables are that script's: 6-150 subjects, tied times, 0-80% censored, three features
-(continuous, integer with ties, binary; 1 table in 20 with the binary one constant). Each table is analysed twice, with the Kaplan-Meier
-interval on the log(-log) scale (ancilla's default) and on the log scale (R's default). Checked:
+(continuous, integer with ties, binary; 1 table in 20 with the binary one constant). Each table
+is analysed twice, with the Kaplan-Meier interval on the log(-log) scale (ancilla's default) and
+on the log scale (R's default), and with a log-rank cut-off on f1. Checked:
 
 - Kaplan-Meier: times, survival, numbers at risk, both intervals (R gives none where the curve
   is 1 or 0 on the log-log scale, or 0 on the log scale: ancilla's bounds are then the curve
