@@ -2532,3 +2532,57 @@ fn encapsulated_pixel_data_cut_before_its_delimiter_is_not_released() {
         ["truncated: encapsulated Pixel Data does not end with a sequence delimitation item"]
     );
 }
+
+/// OtherPatientIDs (0010,1000): retired, and still written by sites (Table E.1-1: X).
+const OTHER_PATIENT_IDS: Tag = Tag(0x0010, 0x1000);
+
+/// Every file under `out`, as one run of bytes (to search for what must not be released).
+fn released_bytes(out: &Path) -> Vec<u8> {
+    files(out)
+        .into_iter()
+        .flat_map(|p| std::fs::read(p).unwrap())
+        .collect()
+}
+
+fn holds(bytes: &[u8], text: &str) -> bool {
+    bytes.windows(text.len()).any(|w| w == text.as_bytes())
+}
+
+/// Regression (found by benches/deid-profile-differential.py): Clean Descriptors took out only
+/// names, the patient's ID, address and telephone, accession and study IDs, dates and places;
+/// a descriptor that repeated another identifier of the same file (OtherPatientIDs, AdmissionID,
+/// an order number, the institution's address) was released with it, though the profile removes
+/// the attribute itself.
+#[test]
+fn a_descriptor_loses_every_identifier_the_profile_removes() {
+    let (_d, out, marked) = deid_with_a_planted_file(
+        |obj| {
+            put(obj, OTHER_PATIENT_IDS, VR::LO, "H7K3PQ2Z");
+            put(obj, tags::ADMISSION_ID, VR::LO, "ADM55821X");
+            put(obj, tags::INSTITUTION_ADDRESS, VR::ST, "Wexmoor Lane 12");
+            put(
+                obj,
+                Tag(0x0040, 0x2017),
+                VR::LO,
+                "FIL0982231", // FillerOrderNumberImagingServiceRequest
+            );
+            put(
+                obj,
+                tags::SERIES_DESCRIPTION,
+                VR::LO,
+                "renal H7K3PQ2Z ADM55821X Wexmoor FIL0982231 marker",
+            );
+        },
+        "1.2.826.0.1.3680043.9.7.41",
+        "marker",
+    );
+    assert_eq!(marked.len(), 1, "the planted file is released once");
+    assert_eq!(
+        trimmed_text(&marked[0], tags::SERIES_DESCRIPTION),
+        "renal marker"
+    );
+    let bytes = released_bytes(&out);
+    for planted in ["H7K3PQ2Z", "ADM55821X", "Wexmoor", "FIL0982231"] {
+        assert!(!holds(&bytes, planted), "{planted} left in the output");
+    }
+}

@@ -22,16 +22,27 @@ pub struct Found {
     /// The words of institution and station names: cleaned out of descriptors, but not checked
     /// alone ("Medical" of a "University Medical Center" is also in "GE MEDICAL SYSTEMS").
     pub place_words: Vec<String>,
+    /// The values of the other identifiers Table E.1-1 removes ([`removed_identifier`]: IDs and
+    /// their issuers, order and serial numbers, addresses, telephone numbers, locations), whole
+    /// and word by word (a barcode of two codes): cleaned out of descriptors. Not checked in kept
+    /// values (the profile removes the attributes themselves; a location's word such as "Ward"
+    /// may be any text's).
+    pub removed: Vec<String>,
 }
 
 impl Found {
     /// Every string Clean Descriptors removes, sorted.
     pub fn for_cleaning(&self) -> Vec<String> {
-        let mut all: Vec<String> = [&self.personal, &self.places, &self.place_words]
-            .into_iter()
-            .flatten()
-            .cloned()
-            .collect();
+        let mut all: Vec<String> = [
+            &self.personal,
+            &self.places,
+            &self.place_words,
+            &self.removed,
+        ]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
         all.sort();
         all.dedup();
         all
@@ -39,7 +50,12 @@ impl Found {
 
     /// Keep only the strings `keep` accepts (e.g. not the subject's new pseudonym).
     pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
-        for list in [&mut self.personal, &mut self.places, &mut self.place_words] {
+        for list in [
+            &mut self.personal,
+            &mut self.places,
+            &mut self.place_words,
+            &mut self.removed,
+        ] {
             list.retain(|s| keep(s));
         }
     }
@@ -101,6 +117,8 @@ pub(super) enum Kind {
     Place,
     /// A date (DA, or the date of a DT): the patient's dates are PHI wherever they are written.
     Date,
+    /// Another identifier the profile removes (see [`removed_identifier`]).
+    Removed,
 }
 
 /// Whether an attribute's values identify, and as what.
@@ -126,8 +144,60 @@ pub(super) fn identifying(tag: dicom_core::Tag, vr: VR) -> Option<Kind> {
     {
         Some(Kind::Personal)
     } else {
-        None
+        removed_identifier(tag, vr)
     }
+}
+
+/// Attributes of Table E.1-1 that hold an identifier (keyword ending in ID, IDs, Identifier,
+/// Number(s), Address, Residence, Location, Locator or TelecomInformation, an order number,
+/// BarcodeValue, or an issuer's), in text VRs, whose Basic action removes or replaces them and which no option
+/// here keeps or cleans: OtherPatientIDs, IssuerOfPatientID, MedicalRecordLocator, AdmissionID,
+/// ServiceEpisodeID, order numbers, PerformedProcedureStepID, SpecimenAccessionNumber,
+/// InstitutionAddress, PersonAddress, RegionOfResidence, ... A descriptor that repeats one of
+/// them still identifies the patient (found on random data sets: `CT abdomen H7K3PQ2Z`, the
+/// file's OtherPatientIDs, was released as it was).
+fn removed_identifier(tag: dicom_core::Tag, vr: VR) -> Option<Kind> {
+    static TAGS: std::sync::OnceLock<std::collections::HashSet<dicom_core::Tag>> =
+        std::sync::OnceLock::new();
+    let tags = TAGS.get_or_init(|| {
+        super::profile::profile()
+            .listed()
+            .filter(|(_, rule)| {
+                !matches!(rule.basic.as_str(), "K" | "C" | "U" | "X/Z/U*")
+                    // The options this study can switch on: safe private, patient
+                    // characteristics, modified dates, clean descriptors.
+                    && [0, 4, 6, 7]
+                        .iter()
+                        .all(|&i| !matches!(rule.options[i].as_str(), "K" | "C"))
+            })
+            .filter(|(_, rule)| {
+                let k = rule.keyword.as_str();
+                [
+                    "ID",
+                    "IDs",
+                    "Identifier",
+                    "Number",
+                    "Numbers",
+                    "Locator",
+                    "Address",
+                    "Residence",
+                    "Location",
+                    "TelecomInformation",
+                    "Issuer",
+                ]
+                .iter()
+                .any(|w| k.ends_with(w))
+                    || k.contains("OrderNumber")
+                    || k == "BarcodeValue"
+                    || k.starts_with("IssuerOf")
+            })
+            .map(|(t, _)| t)
+            .collect()
+    });
+    if !matches!(vr, VR::LO | VR::SH | VR::ST | VR::LT | VR::UT | VR::UC) {
+        return None;
+    }
+    tags.contains(&tag).then_some(Kind::Removed)
 }
 
 /// One value of an identifying attribute (see [`identifying`]) into `out`. A date goes in as it
@@ -137,6 +207,7 @@ pub(super) fn note(kind: Kind, value: &str, out: &mut Found) {
     match kind {
         Kind::Place => push_str(&mut out.places, Some(&mut out.place_words), value),
         Kind::Personal => push_str(&mut out.personal, None, value),
+        Kind::Removed => push_str(&mut out.removed, None, value),
         Kind::Date => {
             let v = value.trim_matches(|c: char| c == '\0' || c.is_whitespace());
             let Some(d) = v.get(..8).filter(|d| d.bytes().all(|b| b.is_ascii_digit())) else {
@@ -160,6 +231,7 @@ pub(super) fn finish(mut found: Found) -> Found {
         &mut found.personal,
         &mut found.places,
         &mut found.place_words,
+        &mut found.removed,
     ] {
         list.retain(|s| s.chars().filter(|c| c.is_alphanumeric()).count() >= 3);
         list.sort();

@@ -94,6 +94,13 @@ pub fn profile() -> &'static Profile {
 }
 
 impl Profile {
+    /// The attributes listed by their own tag (not the repeating groups), with their rules.
+    pub fn listed(&self) -> impl Iterator<Item = (Tag, &Rule)> {
+        self.exact
+            .iter()
+            .map(|(k, rule)| (Tag((k >> 16) as u16, (k & 0xFFFF) as u16), rule))
+    }
+
     /// The rule of a (public) attribute, if the table lists it.
     pub fn rule(&self, tag: Tag) -> Option<&Rule> {
         let key = ((tag.group() as u32) << 16) | tag.element() as u32;
