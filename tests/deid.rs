@@ -2548,6 +2548,60 @@ fn holds(bytes: &[u8], text: &str) -> bool {
     bytes.windows(text.len()).any(|w| w == text.as_bytes())
 }
 
+/// Regression (found by benches/deid-profile-differential.py): a sequence whose action is D
+/// (OperatorIdentificationSequence X/D, PersonIdentificationCodeSequence D) had its items run
+/// through the profile, which keeps what the table does not list: the operator's badge number
+/// (a CodeValue) and name (a CodeMeaning) were released. Now such a sequence keeps its items,
+/// each empty.
+#[test]
+fn a_sequence_given_a_dummy_keeps_none_of_its_items_content() {
+    let item = |elements: Vec<dicom_object::mem::InMemElement>| {
+        InMemDicomObject::from_element_iter(elements)
+    };
+    let sequence = |tag: Tag, items: Vec<InMemDicomObject>| {
+        DataElement::new(tag, VR::SQ, DataSetSequence::new(items, Length::UNDEFINED))
+    };
+    let (_d, out, marked) = deid_with_a_planted_file(
+        |obj| {
+            let code = item(vec![
+                DataElement::new(tags::CODE_VALUE, VR::SH, PrimitiveValue::from("EMP40417")),
+                DataElement::new(
+                    tags::CODING_SCHEME_DESIGNATOR,
+                    VR::SH,
+                    PrimitiveValue::from("99HOSP"),
+                ),
+                DataElement::new(
+                    tags::CODE_MEANING,
+                    VR::LO,
+                    PrimitiveValue::from("Oberbrunner Karla"),
+                ),
+            ]);
+            let person = item(vec![sequence(
+                tags::PERSON_IDENTIFICATION_CODE_SEQUENCE,
+                vec![code],
+            )]);
+            obj.put(sequence(
+                tags::OPERATOR_IDENTIFICATION_SEQUENCE,
+                vec![person],
+            ));
+            put(obj, tags::SERIES_DESCRIPTION, VR::LO, "operator marker");
+        },
+        "1.2.826.0.1.3680043.9.7.40",
+        "operator marker",
+    );
+    assert_eq!(marked.len(), 1, "the planted file is released once");
+    let seq = marked[0]
+        .element(tags::OPERATOR_IDENTIFICATION_SEQUENCE)
+        .expect("the sequence stays (D: a dummy)");
+    let items = seq.items().expect("a sequence");
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].iter().count(), 0, "its item is empty");
+    let bytes = released_bytes(&out);
+    for planted in ["EMP40417", "Oberbrunner", "99HOSP"] {
+        assert!(!holds(&bytes, planted), "{planted} left in the output");
+    }
+}
+
 /// Regression (found by benches/deid-profile-differential.py): Clean Descriptors took out only
 /// names, the patient's ID, address and telephone, accession and study IDs, dates and places;
 /// a descriptor that repeated another identifier of the same file (OtherPatientIDs, AdmissionID,
@@ -2585,4 +2639,100 @@ fn a_descriptor_loses_every_identifier_the_profile_removes() {
     for planted in ["H7K3PQ2Z", "ADM55821X", "Wexmoor", "FIL0982231"] {
         assert!(!holds(&bytes, planted), "{planted} left in the output");
     }
+}
+
+/// Regression (found by benches/deid-profile-differential.py): the binary values Table E.1-1
+/// cleans (MakerNote under Clean Descriptors; CertifiedTimestamp under Retain Longitudinal
+/// Modified Dates: OB) were released byte for byte, an identifier in an EXIF block and the real
+/// date of a timestamp with them. Nothing here can clean them: they are removed.
+#[test]
+fn binary_values_the_profile_cleans_are_removed() {
+    let (_d, out, marked) = deid_with_a_planted_file(
+        |obj| {
+            put(obj, OTHER_PATIENT_IDS, VR::LO, "H7K3PQ2Z");
+            obj.put(DataElement::new(
+                tags::MAKER_NOTE,
+                VR::OB,
+                PrimitiveValue::from(b"EXIF owner H7K3PQ2Z ".to_vec()),
+            ));
+            obj.put(DataElement::new(
+                tags::CERTIFIED_TIMESTAMP,
+                VR::OB,
+                PrimitiveValue::from(b"20240311081502Z ".to_vec()),
+            ));
+            put(obj, tags::SERIES_DESCRIPTION, VR::LO, "binary marker");
+        },
+        "1.2.826.0.1.3680043.9.7.42",
+        "binary marker",
+    );
+    assert_eq!(marked.len(), 1, "the planted file is released once");
+    assert!(marked[0].element(tags::MAKER_NOTE).is_err());
+    assert!(marked[0].element(tags::CERTIFIED_TIMESTAMP).is_err());
+    let bytes = released_bytes(&out);
+    for planted in ["H7K3PQ2Z", "20240311081502"] {
+        assert!(!holds(&bytes, planted), "{planted} left in the output");
+    }
+}
+
+/// Regression (found by benches/deid-profile-differential.py): a safe private sequence (Philips'
+/// stack sequence, 2001,xx5F) in an implicit VR file arrives as bytes, since nothing says a
+/// private attribute is a sequence, and was released whole: its items never went through the
+/// profile, so a name, a date and an original UID in them were released as they were. Such a
+/// sequence is now removed (in explicit VR its items go through the profile, as before).
+#[test]
+fn a_safe_private_sequence_that_arrives_as_bytes_is_removed() {
+    let d = tempfile::tempdir().unwrap();
+    let (export, obj) = one_phantom_file(d.path());
+    let mut obj = obj.into_inner();
+    put(
+        &mut obj,
+        Tag(0x2001, 0x0010),
+        VR::LO,
+        "Philips Imaging DD 001",
+    );
+    // One item of defined length holding OtherPatientNames (0010,1001), in implicit VR: as a
+    // writer that gives sequences defined lengths (pydicom) puts it, and as a reader that does
+    // not know the private attribute is a sequence takes it: bytes.
+    let name = b"Tsywqxlz^Egxhvcf";
+    let mut element = vec![0x10, 0x00, 0x01, 0x10];
+    element.extend_from_slice(&(name.len() as u32).to_le_bytes());
+    element.extend_from_slice(name);
+    let mut item = vec![0xFE, 0xFF, 0x00, 0xE0];
+    item.extend_from_slice(&(element.len() as u32).to_le_bytes());
+    item.extend_from_slice(&element);
+    obj.put(DataElement::new(
+        Tag(0x2001, 0x105F),
+        VR::UN,
+        PrimitiveValue::from(item),
+    ));
+    put(
+        &mut obj,
+        tags::SOP_INSTANCE_UID,
+        VR::UI,
+        "1.2.826.0.1.3680043.9.7.43",
+    );
+    put(
+        &mut obj,
+        tags::SERIES_DESCRIPTION,
+        VR::LO,
+        "implicit marker",
+    );
+    support::write_object(obj, &export.join("planted.dcm"), "1.2.840.10008.1.2");
+    let (o, out) = deid_phantom(d.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bytes = released_bytes(&out);
+    assert!(
+        !holds(&bytes, "Tsywqxlz"),
+        "the name in the sequence left in the output"
+    );
+    let planted: Vec<InMemDicomObject> = released_dicom(&out)
+        .into_iter()
+        .map(|p| dicom_object::open_file(p).unwrap().into_inner())
+        .filter(|o| {
+            o.element(tags::SERIES_DESCRIPTION)
+                .is_ok_and(|e| e.to_str().is_ok_and(|s| s.contains("implicit marker")))
+        })
+        .collect();
+    assert_eq!(planted.len(), 1, "the planted file is released once");
+    assert!(planted[0].element(Tag(0x2001, 0x105F)).is_err());
 }

@@ -186,11 +186,25 @@ pub fn shift_da(v: &str, days: i64) -> Option<String> {
     Date::parse(t).map(|d| d.add_days(days).to_da())
 }
 
-/// Shift the date part of a DT value (`YYYYMMDD…`), keeping time and offset.
+/// Shift the date part of a DT value (`YYYYMMDD…`), keeping time and offset. A value of reduced
+/// precision (PS3.5 §6.2: `YYYY` or `YYYYMM`, with an optional offset) is shifted from the first
+/// day of its year or month and keeps its precision.
 pub fn shift_dt(v: &str, days: i64) -> Option<String> {
     let t = v.trim();
     if t.is_empty() {
         return Some(String::new());
+    }
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 4 || digits == 6 {
+        let (period, offset) = t.split_at(digits);
+        if !offset.is_empty() && !offset.starts_with(['+', '-']) {
+            return None;
+        }
+        let first = if digits == 4 { "0101" } else { "01" };
+        let shifted = Date::parse(&format!("{period}{first}"))?
+            .add_days(days)
+            .to_da();
+        return Some(format!("{}{offset}", &shifted[..digits]));
     }
     // `get`: a damaged value may hold a multi-byte character across byte 8.
     let (date, rest) = (t.get(..8)?, t.get(8..)?);
@@ -230,6 +244,27 @@ pub fn on_safe_list(tag: Tag, creator: impl Fn(Tag) -> Option<String>) -> bool {
     SAFE_PRIVATE
         .iter()
         .any(|(sg, sc, se)| *sg == g && *sc == name && (is_creator || (e & 0xFF) as u8 == *se))
+}
+
+/// The safe private attributes that are sequences: their items go through the profile. One that
+/// arrives as bytes (an implicit VR file, where nothing says a private attribute is a sequence,
+/// or VR UN) cannot be: it is removed, never kept whole.
+const SAFE_SEQUENCES: [(u16, &str, u8); 4] = [
+    (0x0021, super::csa::XA_CREATOR, 0xFE),
+    (0x0021, "SIEMENS MR SDI 02", 0xFE),
+    (0x2001, "Philips Imaging DD 001", 0x5F),
+    (0x2005, "Philips MR Imaging DD 005", 0x0F),
+];
+
+/// Is this private attribute one of [`SAFE_SEQUENCES`]? (`creator` as for [`on_safe_list`].)
+pub(super) fn is_safe_sequence(tag: Tag, creator: impl Fn(Tag) -> Option<String>) -> bool {
+    let (g, block) = (tag.group(), tag.element() >> 8);
+    block >= 0x10
+        && creator(Tag(g, block)).is_some_and(|name| {
+            SAFE_SEQUENCES
+                .iter()
+                .any(|(sg, sc, se)| *sg == g && *sc == name && (tag.element() & 0xFF) as u8 == *se)
+        })
 }
 
 /// A private attribute released reduced, never whole: a Siemens CSA header ([`csa`]) or GE's
@@ -299,7 +334,9 @@ pub fn transform(obj: InMemDicomObject, ctx: &mut Context) -> InMemDicomObject {
                 continue;
             }
             let safe = on_safe_list(tag, |t| creator_in(&creators, t));
-            if ctx.options.retain_safe_private && safe {
+            let unread = !matches!(e.value(), Value::Sequence(_))
+                && is_safe_sequence(tag, |t| creator_in(&creators, t));
+            if ctx.options.retain_safe_private && safe && !unread {
                 ctx.counts.private(true);
                 // Safe private date-times are shifted like every other date.
                 if let Value::Sequence(_) = e.value() {
@@ -331,6 +368,9 @@ pub fn transform(obj: InMemDicomObject, ctx: &mut Context) -> InMemDicomObject {
                     VR::SQ,
                     DataSetSequence::new(Vec::new(), Length::UNDEFINED),
                 ));
+            }
+            (Action::D, Value::Sequence(seq)) => {
+                out.put(dummy_sequence(tag, seq.items().len()));
             }
             (_, Value::Sequence(_)) => {
                 out.put(transformed_sequence(e, ctx));
@@ -376,6 +416,15 @@ fn transformed_sequence(e: InMemElement, ctx: &mut Context) -> InMemElement {
         _ => Vec::new(),
     };
     DataElement::new(tag, VR::SQ, DataSetSequence::new(items, Length::UNDEFINED))
+}
+
+/// A sequence whose action is D (PersonIdentificationCodeSequence, OperatorIdentificationSequence,
+/// ContentSequence, GraphicAnnotationSequence, ...): as many items as it had, each empty. Its
+/// items' content is what the attribute identifies (an operator's badge number is a code value
+/// the table does not list), so none of it is carried over, not even what the table would keep.
+fn dummy_sequence(tag: Tag, items: usize) -> InMemElement {
+    let empty = vec![InMemDicomObject::new_empty(); items];
+    DataElement::new(tag, VR::SQ, DataSetSequence::new(empty, Length::UNDEFINED))
 }
 
 fn dummy(tag: Tag, vr: VR, ctx: &Context) -> InMemElement {
@@ -426,6 +475,13 @@ pub(super) fn action_for(tag: Tag, vr: VR, options: &DeidOptionsSet) -> Action {
     // b-value conversion needs), as is Pixel Data (of another VR, it is checked as what it
     // claims to be).
     let action = listed_or_unlisted(tag, vr, options);
+    // Clean (C) of a binary value (MakerNote and DeviceSettingDescription under Clean
+    // Descriptors, FrameOriginTimestamp and CertifiedTimestamp under Retain Longitudinal Modified
+    // Dates: all OB) cannot be done here: nothing reads an EXIF block or a timestamp's encoding,
+    // and kept whole they carried identifiers and real dates. They are removed.
+    if action == Action::C && binary(vr) {
+        return Action::X;
+    }
     if matches!(action, Action::K | Action::C)
         && g != 0x7FE0
         && free_text(vr)
@@ -460,6 +516,14 @@ fn listed_or_unlisted(tag: Tag, vr: VR, options: &DeidOptionsSet) -> Action {
             _ => Action::K,
         },
     }
+}
+
+/// Value representations of bytes that are not text.
+fn binary(vr: VR) -> bool {
+    matches!(
+        vr,
+        VR::OB | VR::OD | VR::OF | VR::OL | VR::OV | VR::OW | VR::UN
+    )
 }
 
 /// Value representations of free text, where names and places are written.
@@ -590,6 +654,22 @@ mod tests {
             "20240213123518.00"
         );
         assert_eq!(shift_dt("20240210", -10).unwrap(), "20240131");
+    }
+
+    /// A DT of reduced precision (PS3.5 §6.2: YYYY, YYYYMM, with an optional offset) is shifted
+    /// from the first day of its year or month and keeps its precision; it was emptied (found
+    /// by benches/deid-profile-differential.py). By hand: 2024-01-01 − 400 days = 2022-11-27;
+    /// 2024-03-01 + 30 = 2024-03-31; + 31 = 2024-04-01.
+    #[test]
+    fn a_date_time_of_reduced_precision_is_shifted_at_its_precision() {
+        assert_eq!(shift_dt("2024", -400).as_deref(), Some("2022"));
+        assert_eq!(shift_dt("202403", 30).as_deref(), Some("202403"));
+        assert_eq!(shift_dt("202403+0100", 31).as_deref(), Some("202404+0100"));
+        assert_eq!(shift_dt("2024x", 1), None);
+        assert_eq!(
+            shift_dt("20240310093015", 1).as_deref(),
+            Some("20240311093015")
+        );
     }
 
     #[test]

@@ -513,7 +513,9 @@ impl<'a> File<'a> {
                 return Ok(());
             }
             let safe = apply::on_safe_list(tag, |t| apply::creator_in(creators, t));
-            if ctx.options.retain_safe_private && safe {
+            let unread = !matches!(e.value, Value::Items(_))
+                && apply::is_safe_sequence(tag, |t| apply::creator_in(creators, t));
+            if ctx.options.retain_safe_private && safe && !unread {
                 ctx.counts.private(true);
                 if let Value::Items(items) = &e.value {
                     // A safe private sequence: its items go through the profile too.
@@ -539,6 +541,11 @@ impl<'a> File<'a> {
         match (action, &e.value) {
             (Action::X, _) => {}
             (Action::Z, Value::Items(_)) => self.sequence(tag, &[], ctx, out)?,
+            // As apply's dummy_sequence: as many items, each empty.
+            (Action::D, Value::Items(items)) => {
+                let empty: Vec<Vec<Element>> = items.iter().map(|_| Vec::new()).collect();
+                self.sequence(tag, &empty, ctx, out)?
+            }
             (_, Value::Items(items)) => self.sequence(tag, items, ctx, out)?,
             (_, Value::Encapsulated(items)) => {
                 // dicom-rs writes encapsulated Pixel Data as OB, its items as they were.
