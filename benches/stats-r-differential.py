@@ -32,7 +32,6 @@ r-cran-proc), numpy, pandas, scipy and lifelines (for the table generator), and 
 """
 import importlib.util
 import json
-import math
 import os
 import shutil
 import subprocess
