@@ -1446,6 +1446,76 @@ mod tests {
         assert!(taken >= 35, "the byte path took {taken}");
     }
 
+    /// The constructs the random Table E.1-1 check found faults in (a sequence given a dummy,
+    /// binary values under Clean, identifiers the profile removes repeated in a descriptor, a
+    /// date-time of reduced precision), planted in a phantom file: both paths release the same
+    /// bytes (the byte path takes the file on).
+    #[test]
+    fn the_byte_path_releases_what_the_object_path_releases_on_the_table_checks_cases() {
+        use dicom_core::value::{DataSetSequence, PrimitiveValue};
+        use dicom_core::{DataElement, Length, Tag, VR};
+        let dir = tempfile::tempdir().expect("temp dir");
+        crate::phantom::generate(&crate::phantom::PhantomOptions {
+            out: dir.path().to_path_buf(),
+            subjects: 1,
+            seed: 12,
+            dicom_rois: false,
+        })
+        .expect("phantom");
+        let export = dir.path().join("site-export");
+        let first = crate::ingest::walk::walk(std::slice::from_ref(&export))
+            .files
+            .into_iter()
+            .find(|p| dicom_object::open_file(p).is_ok())
+            .expect("a DICOM file");
+        let mut obj = dicom_object::open_file(&first).expect("opens");
+        let text = |tag: Tag, vr: VR, v: &str| DataElement::new(tag, vr, PrimitiveValue::from(v));
+        let code = dicom_object::InMemDicomObject::from_element_iter([
+            text(tags::CODE_VALUE, VR::SH, "EMP40417"),
+            text(tags::CODE_MEANING, VR::LO, "Oberbrunner Karla"),
+        ]);
+        let person = dicom_object::InMemDicomObject::from_element_iter([DataElement::new(
+            tags::PERSON_IDENTIFICATION_CODE_SEQUENCE,
+            VR::SQ,
+            DataSetSequence::new(vec![code], Length::UNDEFINED),
+        )]);
+        for e in [
+            DataElement::new(
+                tags::OPERATOR_IDENTIFICATION_SEQUENCE,
+                VR::SQ,
+                DataSetSequence::new(vec![person.clone(), person], Length::UNDEFINED),
+            ),
+            text(Tag(0x0010, 0x1000), VR::LO, "H7K3PQ2Z"),
+            text(tags::ADMISSION_ID, VR::LO, "ADM55821X"),
+            text(
+                tags::SERIES_DESCRIPTION,
+                VR::LO,
+                "renal H7K3PQ2Z ADM55821X t2",
+            ),
+            DataElement::new(
+                tags::MAKER_NOTE,
+                VR::OB,
+                PrimitiveValue::from(b"EXIF owner H7K3PQ2Z ".to_vec()),
+            ),
+            text(tags::ACQUISITION_DATE_TIME, VR::DT, "202403"),
+            text(tags::SOP_INSTANCE_UID, VR::UI, "1.2.826.0.1.3680043.9.7.44"),
+        ] {
+            obj.put(e);
+        }
+        obj.write_to_file(export.join("planted.dcm"))
+            .expect("written");
+        let (released, taken) = both_paths(
+            &export,
+            &dir.path().join("key.bin"),
+            &dir.path().join("clinical/subject_map.csv"),
+        );
+        assert!(released > 10, "{released} released");
+        assert!(
+            taken >= released,
+            "the byte path took {taken} of {released}"
+        );
+    }
+
     #[test]
     fn the_byte_path_releases_what_the_object_path_releases_on_the_phantom() {
         let dir = tempfile::tempdir().expect("temp dir");
