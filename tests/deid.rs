@@ -2736,3 +2736,59 @@ fn a_safe_private_sequence_that_arrives_as_bytes_is_removed() {
     assert_eq!(planted.len(), 1, "the planted file is released once");
     assert!(planted[0].element(Tag(0x2001, 0x105F)).is_err());
 }
+
+/// Regression (found by benches/phi-anywhere.py): only the zero-padded numeric forms of a date
+/// were cleaned out of descriptors; a series description with the study date as 17.2.2024,
+/// 04/02/24, 29 OCT 1991 or JUL 2, 1969 was released with it.
+#[test]
+fn dates_written_in_other_forms_are_cleaned_out() {
+    const MONTHS: [&str; 12] = [
+        "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+    ];
+    let mut forms: Vec<String> = Vec::new();
+    let (_d, out, dated) = deid_with_a_planted_file(
+        |obj| {
+            let date = trimmed_text(obj, tags::STUDY_DATE);
+            let (y, m, d): (u32, usize, u32) = (
+                date[..4].parse().unwrap(),
+                date[4..6].parse().unwrap(),
+                date[6..8].parse().unwrap(),
+            );
+            let mon = MONTHS[m - 1];
+            forms = vec![
+                format!("{d}.{m}.{y}"),
+                format!("{y}-{m}-{d}"),
+                format!("{m}/{d}/{y}"),
+                format!("{d:02}/{m:02}/{:02}", y % 100),
+                format!("{d:02} {mon} {y}"),
+                format!("{d:02}{mon}{y}"),
+                format!("{d:02}-{mon}-{y}"),
+                format!("{mon} {d}, {y}"),
+            ];
+            put(
+                obj,
+                tags::SERIES_DESCRIPTION,
+                VR::LO,
+                &format!("kidney {} forms", forms[..4].join(" ")),
+            );
+            put(
+                obj,
+                tags::PROTOCOL_NAME,
+                VR::LO,
+                &format!("renal {} late", forms[4..].join(" ")),
+            );
+        },
+        "1.2.826.0.1.3680043.9.7.45",
+        "forms",
+    );
+    assert_eq!(dated.len(), 1, "the planted file is released once");
+    assert_eq!(
+        trimmed_text(&dated[0], tags::SERIES_DESCRIPTION),
+        "kidney forms"
+    );
+    assert_eq!(trimmed_text(&dated[0], tags::PROTOCOL_NAME), "renal late");
+    let bytes = released_bytes(&out);
+    for form in &forms {
+        assert!(!holds(&bytes, form), "{form} left in the output");
+    }
+}

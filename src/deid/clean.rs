@@ -221,6 +221,64 @@ pub(super) fn note(kind: Kind, value: &str, out: &mut Found) {
             for (a, b, sep) in [(dd, m, "."), (dd, m, "/"), (m, dd, "/"), (dd, m, "-")] {
                 out.personal.push(format!("{a}{sep}{b}{sep}{y}"));
             }
+            written_dates(y, m, dd, &mut out.removed);
+        }
+    }
+}
+
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// More ways people write a date (YYYY, MM, DD as in DICOM) into a description: without leading
+/// zeros (17.2.2024, 2024-2-15, 1/31/2024), with a two-digit year (04/02/24), with the month's
+/// name or its three letters (29 OCT 1991, 08FEB2024, 02-JUN-1961, JUL 2, 1969, 4 February
+/// 2024). Found on random descriptors (benches/phi-anywhere.py): only the zero-padded numeric
+/// forms were cleaned. Cleaned out of descriptors only: short forms such as 2/6/24 are not
+/// checked alone in kept values.
+fn written_dates(y: &str, m: &str, dd: &str, out: &mut Vec<String>) {
+    let (Ok(month), Ok(day)) = (m.parse::<usize>(), dd.parse::<usize>()) else {
+        return;
+    };
+    let Some(name) = month.checked_sub(1).and_then(|i| MONTHS.get(i)) else {
+        return;
+    };
+    let (m1, d1, yy) = (month.to_string(), day.to_string(), &y[2..]);
+    let days = [dd, d1.as_str()];
+    let months = [m, m1.as_str()];
+    for year in [y, yy] {
+        for sep in [".", "/", "-"] {
+            for d in days {
+                for mo in months {
+                    out.push(format!("{d}{sep}{mo}{sep}{year}"));
+                    out.push(format!("{mo}{sep}{d}{sep}{year}"));
+                }
+            }
+        }
+    }
+    for sep in [".", "/", "-"] {
+        out.push(format!("{y}{sep}{m1}{sep}{d1}"));
+    }
+    for month_name in [&name[..3], name] {
+        for d in days {
+            for sep in ["", " ", "-"] {
+                out.push(format!("{d}{sep}{month_name}{sep}{y}"));
+            }
+            out.push(format!("{d}-{month_name}-{yy}"));
+            out.push(format!("{d}{month_name}{yy}"));
+            out.push(format!("{month_name} {d}, {y}"));
+            out.push(format!("{month_name} {d} {y}"));
         }
     }
 }
