@@ -2764,6 +2764,7 @@ fn dates_written_in_other_forms_are_cleaned_out() {
                 format!("{d:02}{mon}{y}"),
                 format!("{d:02}-{mon}-{y}"),
                 format!("{mon} {d}, {y}"),
+                format!("{d:02} {mon} {:02}", y % 100),
             ];
             put(
                 obj,

@@ -242,9 +242,9 @@ const MONTHS: [&str; 12] = [
 ];
 
 /// More ways people write a date (YYYY, MM, DD as in DICOM) into a description: without leading
-/// zeros (17.2.2024, 2024-2-15, 1/31/2024), with a two-digit year (04/02/24), with the month's
-/// name or its three letters (29 OCT 1991, 08FEB2024, 02-JUN-1961, JUL 2, 1969, 4 February
-/// 2024). Found on random descriptors (benches/phi-anywhere.py): only the zero-padded numeric
+/// zeros (17.2.2024, 2024-2-15, 1/31/2024), with a two-digit year (04/02/24, 05 Feb 24), with
+/// the month's name or its three letters (29 OCT 1991, 08FEB2024, 02-JUN-1961, JUL 2, 1969,
+/// 4 February 2024). Found on random descriptors (benches/phi-anywhere.py): only the zero-padded numeric
 /// forms were cleaned. Cleaned out of descriptors only: short forms such as 2/6/24 are not
 /// checked alone in kept values.
 fn written_dates(y: &str, m: &str, dd: &str, out: &mut Vec<String>) {
@@ -275,8 +275,9 @@ fn written_dates(y: &str, m: &str, dd: &str, out: &mut Vec<String>) {
             for sep in ["", " ", "-"] {
                 out.push(format!("{d}{sep}{month_name}{sep}{y}"));
             }
-            out.push(format!("{d}-{month_name}-{yy}"));
-            out.push(format!("{d}{month_name}{yy}"));
+            for sep in ["", " ", "-"] {
+                out.push(format!("{d}{sep}{month_name}{sep}{yy}"));
+            }
             out.push(format!("{month_name} {d}, {y}"));
             out.push(format!("{month_name} {d} {y}"));
         }
