@@ -230,6 +230,16 @@ pub(super) fn creator_in(creators: &[(Tag, String)], t: Tag) -> Option<String> {
 /// Is this private attribute (or private creator) on the safe list? `creator` gives the value of
 /// a private creator attribute of the same data set by its tag.
 pub fn on_safe_list(tag: Tag, creator: impl Fn(Tag) -> Option<String>) -> bool {
+    in_private_list(&SAFE_PRIVATE, tag, creator)
+}
+
+/// Is this private attribute (or the private creator of one) in `list`? `creator` as for
+/// [`on_safe_list`].
+fn in_private_list(
+    list: &[(u16, &str, u8)],
+    tag: Tag,
+    creator: impl Fn(Tag) -> Option<String>,
+) -> bool {
     let (g, e) = (tag.group(), tag.element());
     let is_creator = (0x0010..=0x00FF).contains(&e);
     let block = e >> 8;
@@ -241,8 +251,7 @@ pub fn on_safe_list(tag: Tag, creator: impl Fn(Tag) -> Option<String>) -> bool {
     let Some(name) = creator(creator_tag) else {
         return false;
     };
-    SAFE_PRIVATE
-        .iter()
+    list.iter()
         .any(|(sg, sc, se)| *sg == g && *sc == name && (is_creator || (e & 0xFF) as u8 == *se))
 }
 
@@ -258,13 +267,8 @@ const SAFE_SEQUENCES: [(u16, &str, u8); 4] = [
 
 /// Is this private attribute one of [`SAFE_SEQUENCES`]? (`creator` as for [`on_safe_list`].)
 pub(super) fn is_safe_sequence(tag: Tag, creator: impl Fn(Tag) -> Option<String>) -> bool {
-    let (g, block) = (tag.group(), tag.element() >> 8);
-    block >= 0x10
-        && creator(Tag(g, block)).is_some_and(|name| {
-            SAFE_SEQUENCES
-                .iter()
-                .any(|(sg, sc, se)| *sg == g && *sc == name && (tag.element() & 0xFF) as u8 == *se)
-        })
+    // A private creator is never one (its value is its name).
+    tag.element() >> 8 >= 0x10 && in_private_list(&SAFE_SEQUENCES, tag, creator)
 }
 
 /// A private attribute released reduced, never whole: a Siemens CSA header ([`csa`]) or GE's
