@@ -6,6 +6,16 @@ import shutil
 import tempfile
 
 
+def keep(case, prefix, i, title, problems):
+    """Keep a case with problems as ./PREFIX-I/ and print them."""
+    kept = f"{prefix}-{i}"
+    shutil.rmtree(kept, ignore_errors=True)
+    shutil.copytree(case, kept)
+    print(f"case {i}: {title}")
+    for problem in problems:
+        print(f"    {problem}")
+
+
 def run(cases, prefix, one_case):
     """Run `one_case(i, folder, work)` for i in 0..cases; it returns (title, problems), or None
     to skip the case. `work` is the temporary folder around the cases (for files they share).
@@ -18,14 +28,8 @@ def run(cases, prefix, one_case):
             os.makedirs(case)
             result = one_case(i, case, work)
             if result is not None and result[1]:
-                title, problems = result
                 failed += 1
-                keep = f"{prefix}-{i}"
-                shutil.rmtree(keep, ignore_errors=True)
-                shutil.copytree(case, keep)
-                print(f"case {i}: {title}")
-                for problem in problems:
-                    print(f"    {problem}")
+                keep(case, prefix, i, *result)
             shutil.rmtree(case)
     finally:
         shutil.rmtree(work, ignore_errors=True)

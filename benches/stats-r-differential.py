@@ -41,6 +41,8 @@ from fractions import Fraction
 
 import numpy as np
 
+import cases as cases_loop  # benches/cases.py, beside this script
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 BIN = os.environ.get("ANCILLA_BIN", os.path.join(ROOT, "target/release/ancilla"))
@@ -249,12 +251,8 @@ def main():
                     problems += check_q_values(stats["features"], ref)
             if problems:
                 failed += 1
-                keep = f"stats-r-differential-{i}"
-                shutil.rmtree(keep, ignore_errors=True)
-                shutil.copytree(case, keep)
-                print(f"case {i}: {len(tab)} subjects, {int(e.sum())} events")
-                for problem in problems:
-                    print(f"    {problem}")
+                cases_loop.keep(case, "stats-r-differential", i,
+                                f"{len(tab)} subjects, {int(e.sum())} events", problems)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"{cases} cases, {cases - failed} equal, {failed} differ ({NON_MONOTONE[0]} median "
