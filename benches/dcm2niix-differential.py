@@ -12,7 +12,8 @@ Each case is one series written with pydicom from random parameters:
 - storage: classic single-frame (MR, CT, PT) or enhanced multi-frame MR, CT or PET (per-frame
   positions);
   classic series with 2-3 images at each position (echoes, or time points) or 4 (two echoes, or
-  magnitude and phase, at two time points each); three-plane localizers; MONOCHROME1 and
+  magnitude and phase, at two time points each); diffusion series of several b-values, or of one
+  (directional or trace-weighted); three-plane localizers; MONOCHROME1 and
   RGB (interleaved or by plane) besides MONOCHROME2;
 - transfer syntax: explicit or implicit VR little endian, explicit big endian, RLE, JPEG-LS
   lossless (with pyjpegls); not deflate, which dcm2niix does not read.
@@ -114,8 +115,9 @@ def diffusion_item(p, v):
     item = Dataset()
     b = p["bvalues"][v]
     item.DiffusionBValue = float(b)
-    item.DiffusionDirectionality = "DIRECTIONAL" if b else "NONE"
-    if b:
+    isotropic = p.get("isotropic", False)  # a trace-weighted image: b-value, no direction
+    item.DiffusionDirectionality = ("ISOTROPIC" if isotropic else "DIRECTIONAL") if b else "NONE"
+    if b and not isotropic:
         g = Dataset()
         g.DiffusionGradientOrientation = p["directions"][v]
         item.DiffusionGradientDirectionSequence = [g]
@@ -157,6 +159,9 @@ def params(rng):
         # shuffled across positions, its slices are out of place
         if p["instance_order"] == "random":
             p["instance_order"] = "position"
+        if rng.random() < 0.25:  # one b-value exported as a series of its own
+            p["bvalues"] = [rng.choice([0, 800, 1000])]
+            p["isotropic"] = rng.random() < 0.5
         p["repeats"] = len(p["bvalues"])
         p["directions"] = [unit(rng) for _ in p["bvalues"]]
     p["frame_order"] = rng.choice(["instance", "shuffled"])
@@ -179,7 +184,8 @@ def params(rng):
         # display nor the floating-point ones (its intercept is off by a constant); ancilla's are
         # each file's floating-point values
         p["rescale"] = "same"
-    if p["storage"] == "MR" and p["repeats"] == 1 and rng.random() < 0.15:
+    if p["storage"] == "MR" and p["repeats"] == 1 and p["repeat_kind"] is None \
+            and rng.random() < 0.15:
         p["planes"] = 3  # a three-plane localizer: one series, three orientations
         # dcm2niix stacks each orientation's images in InstanceNumber order: shuffled, its
         # slices are out of place (ancilla's are in place)

@@ -1,7 +1,7 @@
 //! `ancilla convert`: every image series of a DICOM tree → NIfTI-1 (`.nii.gz`, sform + qform in
 //! RAS, dcm2niix's layout) + a JSON sidecar of acquisition parameters in BIDS-style names, with
-//! no PHI. Series split by b-value or time point become one 4D file (`.bval`/`.bvec` for DWI),
-//! echoes one file each (`_e2`), as dcm2niix does. Output names never carry site identifiers:
+//! no PHI. Series split by b-value or time point become one 4D file (`.bval`/`.bvec` for DWI; a
+//! lone weighted volume has them too), echoes one file each (`_e2`), as dcm2niix does. Output names never carry site identifiers:
 //! subjects are named by PatientID only when the input is de-identified
 //! (PatientIdentityRemoved YES), otherwise numbered. Submodules: `sidecar`, the JSON sidecar
 //! beside every file; `acquisition_keys`, its Siemens protocol and sequence-description keys;
@@ -356,27 +356,7 @@ fn write_series(
         nifti_io::write_images(&parts, &path, meta, form(&vols[0], stored, rows_as_stored))
             .map_err(|e| Failure::nifti(&path, e))?;
         if is_diffusion(vols) {
-            let diffusion: Vec<(f64, Option<[f64; 3]>)> = vols
-                .iter()
-                .map(|v| (v.b_value.unwrap_or(0.0), v.gradient))
-                .collect();
-            let b: Vec<f64> = diffusion.iter().map(|(b, _)| *b).collect();
-            let texts = [
-                ("bval", crate::volume::bvec::bval_text(&b)),
-                (
-                    "bvec",
-                    crate::volume::bvec::bvec_text(
-                        &diffusion,
-                        &vols[0].volume.geometry,
-                        meta.bvec_lengths_kept,
-                    ),
-                ),
-            ];
-            for (ext, text) in texts {
-                let p = dir.join(format!("{stem}.{ext}"));
-                crate::atomic::write_bytes_unsynced(&p, text.as_bytes())
-                    .map_err(|e| Failure::writing(&p, e))?;
-            }
+            write_diffusion(vols, dir, stem, meta, true)?;
         }
         let d = vols[0].volume.dims();
         out.push((format!("{stem}.{ext}"), vec![d[2], d[1], d[0], vols.len()]));
@@ -396,6 +376,52 @@ fn write_series(
         }
     }
     Ok(out)
+}
+
+/// A diffusion series of one weighted volume (a b-value exported as a series of its own) that
+/// dcm2niix gives a `.bval`: classic images, one file a slice, two slices or more (it writes none
+/// for one slice, a mosaic or an enhanced file), and a `.bvec` too when the images have a
+/// gradient direction (none for an isotropic, trace-weighted, volume).
+fn lone_diffusion(s: &Series, vols: &[SeriesVolume]) -> Option<bool> {
+    let classic = s.files.len() >= 2 && s.files.iter().all(|f| f.frames <= 1 && f.mosaic.is_none());
+    (vols.len() == 1 && !four_d(vols) && classic && is_diffusion(vols))
+        .then(|| vols[0].gradient.is_some())
+}
+
+/// FSL's `<stem>.bval` and (`with_bvec`) `<stem>.bvec` of a diffusion series' volumes, in their
+/// order.
+fn write_diffusion(
+    vols: &[SeriesVolume],
+    dir: &Path,
+    stem: &str,
+    meta: &NiftiMeta,
+    with_bvec: bool,
+) -> Result<(), Failure> {
+    let diffusion: Vec<(f64, Option<[f64; 3]>)> = vols
+        .iter()
+        .map(|v| (v.b_value.unwrap_or(0.0), v.gradient))
+        .collect();
+    let b: Vec<f64> = diffusion.iter().map(|(b, _)| *b).collect();
+    let texts = [
+        ("bval", crate::volume::bvec::bval_text(&b)),
+        (
+            "bvec",
+            crate::volume::bvec::bvec_text(
+                &diffusion,
+                &vols[0].volume.geometry,
+                meta.bvec_lengths_kept,
+            ),
+        ),
+    ];
+    for (ext, text) in texts {
+        if ext == "bvec" && !with_bvec {
+            continue;
+        }
+        let p = dir.join(format!("{stem}.{ext}"));
+        crate::atomic::write_bytes_unsynced(&p, text.as_bytes())
+            .map_err(|e| Failure::writing(&p, e))?;
+    }
+    Ok(())
 }
 
 /// PET: the SUVbw volume (`<stem>_suvbw.nii.gz`) when the QIBA procedure gives a factor; the
@@ -797,6 +823,10 @@ fn convert_inventory(
                     );
                     written.extend(series?);
                     written.extend(suv?);
+                    if let Some(with_bvec) = lone_diffusion(s, &vols) {
+                        let lone = volume_stem(stem, &vols[0].label);
+                        write_diffusion(&vols, &dir, &lone, &meta, with_bvec)?;
+                    }
                     for (name, side) in &sides {
                         let path = dir.join(format!("{name}.json"));
                         crate::atomic::write_json_unsynced(&path, side)
