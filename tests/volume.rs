@@ -977,6 +977,26 @@ fn diffusion_stack(
     slices
 }
 
+/// A series whose Modality is empty (pydicom's GDCMJ2K_TextGBR.dcm and JPEGLSNearLossless_08.dcm
+/// are such): the sidecar has no Modality, as dcm2niix v1.0.20260724 writes none for them, where
+/// ancilla wrote `"Modality": ""`.
+#[test]
+fn an_empty_modality_is_left_out_of_the_sidecar() {
+    let mut slices: Vec<Slice> = (0..2)
+        .map(|k| Slice::new("1.2.3.43", [0.0, 0.0, 2.0 * k as f64], values(k)))
+        .collect();
+    for s in &mut slices {
+        s.modality = "";
+    }
+    let (_d, nii, names) = convert_slices(&slices);
+    assert_eq!(names.len(), 1, "{names:?}");
+    let side: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(nii[0].with_extension("json")).unwrap())
+            .unwrap();
+    assert_eq!(side.get("Modality"), None, "{side}");
+    assert!(side.get("SeriesKind").is_some(), "{side}");
+}
+
 /// One b-value exported as a series of its own: dcm2niix v1.0.20260724 writes its .bval (and its
 /// .bvec when the images have a gradient direction) for classic images of two slices or more,
 /// and none for one slice or b 0. Facts: dcm2niix on such series written with pydicom (3 slices,

@@ -58,7 +58,10 @@ pub(super) fn sidecar(
     timing: Option<&super::timing::VolumeTiming>,
 ) -> Value {
     let mut m = Map::new();
-    m.insert("Modality".into(), json!(series.modality));
+    // None without one (a secondary capture may have it empty), as dcm2niix: not `""`.
+    if !series.modality.is_empty() {
+        m.insert("Modality".into(), json!(series.modality));
+    }
     m.insert("SeriesKind".into(), json!(series.kind.as_str()));
     // dcm2niix writes none below 1 (it numbers such a series by a checksum of its UID).
     if let Some(n) = series.series_number.filter(|n| *n > 0) {
