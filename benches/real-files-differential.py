@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Real DICOM files from other projects, converted by `ancilla convert` and by dcm2niix, compared.
+
+`dcm2niix-differential.py` writes its series itself; this script takes the files other projects
+ship to test their own readers, written by scanners, planning systems and toolkits no one here
+wrote for: pydicom's test corpus (`pydicom/data/test_files`: CT, MR, NM, RT Dose, secondary
+captures, colour, big endian, RLE, JPEG baseline/extended, JPEG-LS, JPEG 2000, deflate, broken
+and truncated files) and nibabel's (`nibabel/nicom/tests/data`: Siemens mosaic DWI with its CSA
+header, Philips MPRAGE, a decimal rescale), both as installed with pip (MIT licences).
+
+Each file is converted alone (ancilla with `--uncompressed`, dcm2niix with `-z n`) and compared as
+`dcm2niix-differential.py` compares (`compare`: shape, values after scaling, sform, qform,
+.bval/.bvec, sidecar keys). A file may differ only as DEPARTURES says, with the reason: where
+ancilla refuses by design, or where dcm2niix is wrong (checked against pydicom) or leaves a file
+out. A file that differs otherwise fails the run; a departure that no longer happens is reported
+as stale. Where dcm2niix writes no Modality (it names only the modalities it knows), ancilla's
+is not compared.
+
+Usage: benches/real-files-differential.py
+Needs pydicom, nibabel, numpy, dcm2niix (pip install pydicom nibabel numpy dcm2niix) and a
+release build (ANCILLA_BIN, default target/release/ancilla; DCM2NIIX, default dcm2niix).
+A file that differs unexpectedly is kept as ./real-files-differential/<name>/.
+"""
+import glob
+import gzip
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import nibabel
+import pydicom
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+_spec = importlib.util.spec_from_file_location(
+    "dcm2niix_differential", os.path.join(HERE, "dcm2niix-differential.py"))
+differential = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(differential)
+
+ANCILLA = os.environ.get("ANCILLA_BIN", "target/release/ancilla")
+DCM2NIIX = os.environ.get("DCM2NIIX", "dcm2niix")
+
+# Where the two tools differ on these files, and why (facts from the runs of pydicom 3.0.2's and
+# nibabel 5.4.2's files with dcm2niix v1.0.20260724; values checked against pydicom's decoding).
+NOTHING = "neither writes a volume: not an image (RT plan/struct, SR, waveform), or a file " \
+          "both refuse (broken, truncated, no meta header)"
+DEPARTURES = {
+    # Not images, or files neither reads: both write nothing, which `compare` reports.
+    **{name: NOTHING for name in [
+        "csa_slice_norm.dcm", "ExplVR_BigEndNoMeta.dcm", "ExplVR_LitEndNoMeta.dcm",
+        "JPEG-lossy.dcm", "JPEG2000-embedded-sequence-delimiter.dcm", "MR_truncated.dcm",
+        "SC_rgb_rle_16bit.dcm", "SC_rgb_rle_16bit_2frame.dcm", "UN_sequence.dcm",
+        "empty_charset_LEI.dcm", "meta_missing_tsyntax.dcm", "nested_priv_SQ.dcm", "no_meta.dcm",
+        "no_meta_group_length.dcm", "priv_SQ.dcm", "reportsi.dcm",
+        "reportsi_with_empty_number_tags.dcm", "rtplan.dcm", "rtplan_truncated.dcm",
+        "rtstruct.dcm", "test-SR.dcm", "waveform_ecg.dcm"]},
+    # Files ancilla converts and dcm2niix does not.
+    **{name: "dcm2niix writes nothing; ancilla converts it (pydicom reads the same values)"
+       for name in ["JPGExtended.dcm", "SC_ybr_full_422_uncompressed.dcm", "image_dfl.dcm",
+                    "slicethickness_empty_string.dcm"]},
+    # RT Dose: ancilla applies DoseGridScaling and stacks frames by GridFrameOffsetVector (5 mm);
+    # dcm2niix writes the stored values 1 mm apart.
+    **{name: "RT Dose: ancilla's values are scaled by DoseGridScaling, and its frames are "
+             "GridFrameOffsetVector apart (dcm2niix: stored values, 1 mm apart)"
+       for name in ["rtdose.dcm", "rtdose_1frame.dcm", "rtdose_expb.dcm",
+                    "rtdose_expb_1frame.dcm", "rtdose_rle.dcm", "rtdose_rle_1frame.dcm",
+                    "badVR.dcm"]},
+    # Colour: NIfTI's RGB24 holds 8 bits a sample; pure_jpegls decodes one component.
+    "SC_rgb_rle_32bit.dcm": "colour with 32 bits a sample: ancilla refuses (RGB24 holds 8); "
+                            "dcm2niix writes one grey plane",
+    "SC_rgb_rle_32bit_2frame.dcm": "colour with 32 bits a sample: ancilla refuses (RGB24 holds "
+                                   "8); dcm2niix writes one grey plane a frame",
+    "SC_rgb_jls_lossy_line.dcm": "colour JPEG-LS (3 components): ancilla refuses with the "
+                                 "syntax's name",
+    "SC_rgb_jls_lossy_sample.dcm": "colour JPEG-LS (3 components): ancilla refuses with the "
+                                   "syntax's name",
+    "SC_rgb_small_odd_big_endian.dcm": "dcm2niix swaps the bytes of 8-bit samples; ancilla's "
+                                       "equal pydicom's",
+    # Colour JPEG: decoders round YCbCr → RGB differently. ancilla is within 3 of pydicom 3.0.2
+    # (Pillow 13.0.0) on each; dcm2niix up to 22 away (21 on the dcmtk n1 and np files, 22 on
+    # the gdcm lossy one).
+    **{name: "colour JPEG: YCbCr → RGB rounding; ancilla within 3 of pydicom, dcm2niix up to "
+             "22 away"
+       for name in ["SC_rgb_jpeg.dcm", "SC_rgb_jpeg_dcmtk.dcm", "SC_rgb_jpeg_lossy_gdcm.dcm",
+                    "SC_jpeg_no_color_transform.dcm", "SC_jpeg_no_color_transform_2.dcm",
+                    "SC_rgb_jpeg_app14_dcmd.dcm", "examples_ybr_color.dcm",
+                    "SC_rgb_dcmtk_+eb+cy+n1.dcm", "SC_rgb_dcmtk_+eb+cy+n2.dcm",
+                    "SC_rgb_dcmtk_+eb+cy+np.dcm", "SC_rgb_dcmtk_+eb+cy+s2.dcm",
+                    "SC_rgb_dcmtk_+eb+cy+s4.dcm"]},
+    # A segmentation: ancilla reads it as a label map (`features`), not an image to convert.
+    "liver_1frame.dcm": "DICOM SEG: ancilla reads it as a mask, not as an image series",
+    "liver_expb_1frame.dcm": "DICOM SEG: ancilla reads it as a mask, not as an image series",
+    # dcm2niix also writes the overlay plane as an image of its own (`_ROI1`).
+    "examples_overlay.dcm": "dcm2niix writes the overlay plane as a second image; the images "
+                            "agree",
+    # dcm2niix's sidecar leaves SliceThickness out for these single CT slices.
+    **{name: "dcm2niix's sidecar has no SliceThickness for this single slice; ancilla writes "
+             "the file's"
+       for name in ["CT_small.dcm", "693_J2KI.dcm", "J2K_pixelrep_mismatch.dcm"]},
+    # Siemens mosaic DWI, one file: dcm2niix writes b 0 ("Diffusion image without gradients:
+    # assuming 1 volume B=0 series"); ancilla writes no .bval for a lone mosaic.
+    **{name: "a lone Siemens mosaic: dcm2niix writes bval 0 (for b 1000 too); ancilla none"
+       for name in ["0.dcm", "1.dcm", "siemens_dwi_0.dcm", "siemens_dwi_1000.dcm"]},
+}
+
+
+def corpus():
+    """(name, path) of every file: pydicom's test files, then nibabel's."""
+    pyd = os.path.join(os.path.dirname(pydicom.__file__), "data", "test_files")
+    nib = os.path.join(os.path.dirname(nibabel.__file__), "nicom", "tests", "data")
+    paths = sorted(glob.glob(pyd + "/*.dcm")) + [pyd + "/zipMR.gz"]
+    paths += sorted(glob.glob(nib + "/*.dcm")) + sorted(glob.glob(nib + "/*.dcm.gz"))
+    return [(os.path.basename(p).removesuffix(".gz"), p) for p in paths if os.path.exists(p)]
+
+
+def convert_both(path, name, case):
+    os.makedirs(f"{case}/in")
+    os.makedirs(f"{case}/dcm2niix")
+    target = f"{case}/in/{name if name.endswith('.dcm') else name + '.dcm'}"
+    if path.endswith(".gz"):
+        with gzip.open(path) as src, open(target, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    else:
+        shutil.copy(path, target)
+    a = subprocess.run([ANCILLA, "--quiet", "convert", f"{case}/in", "--out", f"{case}/ancilla",
+                        "--uncompressed"], capture_output=True, text=True)
+    subprocess.run([DCM2NIIX, "-z", "n", "-f", "%s_%p", "-o", f"{case}/dcm2niix", f"{case}/in"],
+                   capture_output=True, text=True)
+    return a
+
+
+def problems_of(case):
+    found = differential.compare(f"{case}/ancilla", f"{case}/dcm2niix", 1e-4)
+    # dcm2niix names only the modalities it knows (MR, CT, PT, ...): none is not a difference
+    return [p for p in found if " Modality: None vs ancilla's " not in p]
+
+
+def main():
+    keep_root = os.path.abspath("real-files-differential")
+    shutil.rmtree(keep_root, ignore_errors=True)
+    unexpected, stale, departed, agreed = [], [], 0, 0
+    files = corpus()
+    with tempfile.TemporaryDirectory() as work:
+        for name, path in files:
+            case = os.path.join(work, name)
+            a = convert_both(path, name, case)
+            if a.returncode != 0:
+                found = [f"ancilla convert exited {a.returncode}: {a.stderr.strip()[-300:]}"]
+            else:
+                found = problems_of(case)
+            if not found:
+                agreed += 1
+                if name in DEPARTURES:
+                    stale.append(name)
+                continue
+            if name in DEPARTURES:
+                departed += 1
+                continue
+            unexpected.append(name)
+            print(f"{name}: differs")
+            for p in found[:6]:
+                print(f"    {p}")
+            shutil.copytree(case, os.path.join(keep_root, name))
+    print(f"{len(files)} real files: {agreed} agree, {departed} differ as stated "
+          f"({len(DEPARTURES)} departures listed), {len(unexpected)} differ otherwise")
+    for name in stale:
+        print(f"stale departure (the tools now agree): {name}: {DEPARTURES[name]}")
+    return 1 if unexpected or not files else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
