@@ -380,10 +380,18 @@ def apply(ds, ops, g, extra_idents, notes, cache):
                 dates = [x for x in dates if re.match(r"^\d{8}$", x)]
                 if dates and vr != "SH" and "descriptor-dates" not in SKIP and g.rng.random() < 0.3:
                     d = dt.datetime.strptime(g.rng.choice(dates), "%Y%m%d").date()
-                    form = g.rng.choice(DATE_FORMS)
-                    value = f"{value} {date_text(d, form)}"
-                    notes.append((d, f"{label}: {kw} (descriptor, 113105) repeats the file's "
-                                     f"date as {form!r}"))
+                    form = g.rng.choice(DATE_FORMS + PARTIAL_DATE_FORMS)
+                    if form in PARTIAL_DATE_FORMS:
+                        # the month and year alone, or the date with a time joined to it (and
+                        # to the word before it): searched for as written
+                        text, joined = partial_date_text(g, d, form)
+                        value = f"{value}{joined}{text}"
+                        notes.append((text, f"{label}: {kw} (descriptor, 113105) repeats the "
+                                            f"file's date as {form!r}"))
+                    else:
+                        value = f"{value} {date_text(d, form)}"
+                        notes.append((d, f"{label}: {kw} (descriptor, 113105) repeats the "
+                                         f"file's date as {form!r}"))
             else:
                 picked = [p for p in idents if p.isalpha()][:1] or idents[:1]
                 value = f"coil {picked[0]}"[:16] if picked else "coil"
@@ -812,6 +820,21 @@ def corpus(out_dir, stdout, stderr, extra_trees=()):
 DATE_FORMS = ["%Y%m%d", "%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d", "%d%b%Y",
               "%d-%b-%Y", "%d/%m/%y", "%m/%d/%y", "%d %b %Y", "{d}/{m}/%Y", "{m}/{d}/%Y",
               "{d}.{m}.%Y", "%Y-{m}-{d}", "%b {d}, %Y", "{d} %b %y", "%d-%b-%y"]
+
+
+# Written into descriptors too, and searched for as planted (not in every date's forms: a shifted
+# date of the same month has the same month and year): the month and year alone, and the date
+# with a time of day joined to it, after an underscore or glued to a word.
+PARTIAL_DATE_FORMS = ["%b %Y", "%B %Y", "%m/%Y", "%Y-%m", "datetime_", "datetime_glued"]
+
+
+def partial_date_text(g, d, form):
+    """(text, what joins it to the descriptor) of `d` in a form of PARTIAL_DATE_FORMS."""
+    if form.startswith("datetime"):
+        hms = f"{g.rng.randrange(24):02d}{g.rng.randrange(60):02d}{g.rng.randrange(60):02d}"
+        text = d.strftime("%Y%m%d") + hms
+        return text, ("_" if form == "datetime_" else " scan")
+    return d.strftime(form).upper(), " "
 
 
 def date_text(d, form):

@@ -2737,6 +2737,58 @@ fn a_safe_private_sequence_that_arrives_as_bytes_is_removed() {
     assert!(planted[0].element(Tag(0x2001, 0x105F)).is_err());
 }
 
+/// The month and year of the study date alone ("FEB 2024", "02/2024") were released in a
+/// descriptor: under HIPAA's Safe Harbor every element of a date but the year identifies. And a
+/// date with a time joined to it ("DWI_20240215093000", "scan20240215"), which a whole-word
+/// search does not find, made the release check refuse the file. Both are now cleaned out and
+/// the file is released.
+#[test]
+fn a_month_and_year_and_a_date_joined_to_a_time_are_cleaned_out() {
+    const MONTHS: [&str; 12] = [
+        "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+    ];
+    let mut forms: Vec<String> = Vec::new();
+    let (_d, out, dated) = deid_with_a_planted_file(
+        |obj| {
+            let date = trimmed_text(obj, tags::STUDY_DATE);
+            let (y, m): (u32, usize) = (date[..4].parse().unwrap(), date[4..6].parse().unwrap());
+            forms = vec![
+                format!("{} {y}", MONTHS[m - 1]),
+                format!("{m:02}/{y}"),
+                format!("{date}093000"),
+                format!("{date}T0930"),
+            ];
+            put(
+                obj,
+                tags::SERIES_DESCRIPTION,
+                VR::LO,
+                &format!("kidney {} {} joined", forms[0], forms[1]),
+            );
+            put(
+                obj,
+                tags::PROTOCOL_NAME,
+                VR::LO,
+                &format!("DWI_{} scan{} late", forms[2], forms[3]),
+            );
+        },
+        "1.2.826.0.1.3680043.9.7.46",
+        "joined",
+    );
+    assert_eq!(dated.len(), 1, "the planted file is released once");
+    assert_eq!(
+        trimmed_text(&dated[0], tags::SERIES_DESCRIPTION),
+        "kidney joined"
+    );
+    assert_eq!(
+        trimmed_text(&dated[0], tags::PROTOCOL_NAME),
+        "DWI scan late"
+    );
+    let bytes = released_bytes(&out);
+    for form in &forms {
+        assert!(!holds(&bytes, form), "{form} left in the output");
+    }
+}
+
 /// Regression (found by benches/phi-anywhere.py): only the zero-padded numeric forms of a date
 /// were cleaned out of descriptors; a series description with the study date as 17.2.2024,
 /// 04/02/24, 29 OCT 1991 or JUL 2, 1969 was released with it.

@@ -244,8 +244,8 @@ const MONTHS: [&str; 12] = [
 /// More ways people write a date (YYYY, MM, DD as in DICOM) into a description: without leading
 /// zeros (17.2.2024, 2024-2-15, 1/31/2024), with a two-digit year (04/02/24, 05 Feb 24), with
 /// the month's name or its three letters (29 OCT 1991, 08FEB2024, 02-JUN-1961, JUL 2, 1969,
-/// 4 February 2024). Found on random descriptors (benches/phi-anywhere.py): only the zero-padded numeric
-/// forms were cleaned. Cleaned out of descriptors only: short forms such as 2/6/24 are not
+/// 4 February 2024), and its month and year alone (Feb 2024, 02/2024, 2024-02). Found on random
+/// descriptors (benches/phi-anywhere.py): only the zero-padded numeric forms were cleaned. Cleaned out of descriptors only: short forms such as 2/6/24 are not
 /// checked alone in kept values.
 fn written_dates(y: &str, m: &str, dd: &str, out: &mut Vec<String>) {
     let (Ok(month), Ok(day)) = (m.parse::<usize>(), dd.parse::<usize>()) else {
@@ -281,6 +281,18 @@ fn written_dates(y: &str, m: &str, dd: &str, out: &mut Vec<String>) {
             out.push(format!("{month_name} {d}, {y}"));
             out.push(format!("{month_name} {d} {y}"));
         }
+        // The month and year alone ("Feb 2024", "FEB-24", "February 2024"): under HIPAA's Safe
+        // Harbor every element of a date but the year identifies.
+        for sep in ["", " ", "-"] {
+            out.push(format!("{month_name}{sep}{y}"));
+            out.push(format!("{month_name}{sep}{yy}"));
+        }
+    }
+    for mo in months {
+        for sep in [".", "/", "-"] {
+            out.push(format!("{mo}{sep}{y}"));
+            out.push(format!("{y}{sep}{mo}"));
+        }
     }
 }
 
@@ -309,6 +321,13 @@ fn is_word_char(c: char) -> bool {
 #[derive(Debug, Clone, Default)]
 pub struct Identifiers {
     longest_first_lowered: std::sync::Arc<[String]>,
+    /// The personal identifiers the release check looks for anywhere in a kept value (`verify`:
+    /// four characters or more, a digit among them, not an all-digit fragment under six: IDs,
+    /// dates, telephone numbers), lower-cased, longest first: removed wherever they stand, also
+    /// joined to other characters ("DWI_20240315120000", "scan20240315"), where a whole-word
+    /// search leaves them and the check then refuses the series. A date goes with the time
+    /// joined to it.
+    glued_longest_first: std::sync::Arc<[String]>,
     any: Option<std::sync::Arc<aho_corasick::AhoCorasick>>,
 }
 
@@ -339,6 +358,7 @@ impl Identifiers {
         let any = automaton(&lowered).ok().map(std::sync::Arc::new);
         Identifiers {
             longest_first_lowered: lowered.into(),
+            glued_longest_first: Vec::new().into(),
             any,
         }
     }
@@ -351,7 +371,16 @@ impl Identifiers {
                     return ids.clone();
                 }
             }
-            let ids = Identifiers::new(&found.for_cleaning());
+            let mut ids = Identifiers::new(&found.for_cleaning());
+            let mut glued: Vec<String> = found
+                .personal
+                .iter()
+                .filter(|p| is_glued_identifier(p))
+                .map(|p| p.to_lowercase())
+                .collect();
+            glued.sort_by_key(|g| std::cmp::Reverse(g.len()));
+            glued.dedup();
+            ids.glued_longest_first = glued.into();
             *last.borrow_mut() = Some((found.clone(), ids.clone()));
             ids
         })
@@ -373,32 +402,32 @@ pub fn clean_text(text: &str, identifiers: &Identifiers) -> String {
     } else {
         &identifiers.longest_first_lowered
     };
+    let glued: &[String] = if holds_none {
+        &[]
+    } else {
+        &identifiers.glued_longest_first
+    };
     let mut removed = false;
+    // Byte positions are the same in the lower-cased copy for ASCII; the whole text goes when
+    // case folding changed lengths (`cut`).
+    for lower_id in glued {
+        while let Some(pos) = lower.find(lower_id.as_str()) {
+            removed = true;
+            let mut end = pos + lower_id.len();
+            if is_date_form(lower_id) {
+                end += joined_time(&lower[end..]);
+            }
+            if !cut(&mut s, &mut lower, pos, end) {
+                return String::new();
+            }
+        }
+    }
     for lower_id in ids {
         while let Some(pos) = find_word(&lower, lower_id) {
             removed = true;
-            // Byte positions are the same in the lower-cased copy for ASCII; fall back to removing
-            // the whole text when case folding changed lengths.
-            if lower.len() != s.len() {
+            if !cut(&mut s, &mut lower, pos, pos + lower_id.len()) {
                 return String::new();
             }
-            // The identifier goes with the separators that joined it to the text: those before
-            // it, or when there are none, those after it ("renal_20210305" → "renal",
-            // "Smith^John" → "John"). Separators elsewhere are the value's own ("-0500").
-            let (mut start, mut end) = (pos, pos + lower_id.len());
-            let before = lower[..start].len() - lower[..start].trim_end_matches(is_separator).len();
-            if before > 0 {
-                start -= before;
-            } else {
-                end += lower[end..].len() - lower[end..].trim_start_matches(is_separator).len();
-            }
-            // Equal lengths do not make equal character boundaries (one character folding longer,
-            // another shorter): fail closed rather than cut a character.
-            if !s.is_char_boundary(start) || !s.is_char_boundary(end) {
-                return String::new();
-            }
-            s.replace_range(start..end, "");
-            lower.replace_range(start..end, "");
         }
     }
     // A value that held none is kept as it was, spacing included.
@@ -406,6 +435,69 @@ pub fn clean_text(text: &str, identifiers: &Identifiers) -> String {
         return s;
     }
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Remove bytes `pos..end` of `s` (an identifier; `lower` is its lower-cased copy, changed
+/// alike) with the separators that joined it to the text: those before it, or when there are
+/// none, those after it ("renal_20210305" → "renal", "Smith^John" → "John"). Separators
+/// elsewhere are the value's own ("-0500"). False (nothing cut) when `lower` is not byte for
+/// byte aligned with `s`: the caller then removes the whole text (fail closed).
+fn cut(s: &mut String, lower: &mut String, pos: usize, end: usize) -> bool {
+    if lower.len() != s.len() {
+        return false;
+    }
+    let (mut start, mut end) = (pos, end);
+    // An identifier joined to a word on one side keeps the separators on the other:
+    // "scan20240315 late" → "scan late", "renal_PID48213x" → "renal_x".
+    let word_before = lower[..start].chars().next_back().is_some_and(is_word_char);
+    let word_after = lower[end..].chars().next().is_some_and(is_word_char);
+    let before = lower[..start].len() - lower[..start].trim_end_matches(is_separator).len();
+    if word_after {
+    } else if before > 0 {
+        start -= before;
+    } else if !word_before {
+        end += lower[end..].len() - lower[end..].trim_start_matches(is_separator).len();
+    }
+    // Equal lengths do not make equal character boundaries (one character folding longer,
+    // another shorter): fail closed rather than cut a character.
+    if !s.is_char_boundary(start) || !s.is_char_boundary(end) {
+        return false;
+    }
+    s.replace_range(start..end, "");
+    lower.replace_range(start..end, "");
+    true
+}
+
+/// Whether the release check looks for `id` (a personal identifier) anywhere in a kept value:
+/// the test `verify` applies (four characters or more, not an all-digit fragment under six), for
+/// one holding a digit.
+fn is_glued_identifier(id: &str) -> bool {
+    id.len() >= 4
+        && id.chars().any(|c| c.is_ascii_digit())
+        && !(id.len() < 6 && id.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// A date as `note` writes it: eight digits, with or without '-', '.' or '/' between them.
+fn is_date_form(id: &str) -> bool {
+    id.chars().filter(|c| c.is_ascii_digit()).count() == 8
+        && id
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '-' | '.' | '/'))
+}
+
+/// The length of a time of day joined to a date at the start of `rest` (lower-cased): digits,
+/// ':' and '.', after a 't' or straight after the date (DICOM's DT, ISO 8601: "120000",
+/// "t12:30:00.5"); 0 when none is.
+fn joined_time(rest: &str) -> usize {
+    let body = rest.strip_prefix('t').unwrap_or(rest);
+    if !body.starts_with(|c: char| c.is_ascii_digit()) {
+        return 0;
+    }
+    let time = body.len()
+        - body
+            .trim_start_matches(|c: char| c.is_ascii_digit() || matches!(c, ':' | '.'))
+            .len();
+    rest.len() - body.len() + time
 }
 
 /// A character joining words of a descriptor: '_', '-', '^' or a space.
@@ -433,6 +525,77 @@ fn find_word(hay: &str, needle: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// IDs and dates the release check finds anywhere are cleaned out wherever they stand,
+    /// a date with the time joined to it; names only as whole words. Before, a descriptor such
+    /// as `DWI_20240315120000` kept the date, and the check then refused the whole series.
+    #[test]
+    fn ids_and_dates_joined_to_other_characters_are_cleaned_out() {
+        let found = Found {
+            personal: vec![
+                "20240315".into(),
+                "2024-03-15".into(),
+                "PID48213".into(),
+                "Lindqvist".into(),
+                "1234".into(),
+            ],
+            ..Found::default()
+        };
+        let ids = Identifiers::of(&found);
+        for (text, clean) in [
+            ("DWI_20240315120000", "DWI"),
+            ("DWI_20240315120000.5_b800", "DWI_b800"),
+            ("scan20240315 late", "scan late"),
+            ("scan20240315T1230 late", "scan late"),
+            ("t2 2024-03-15T12:30:00 ax", "t2 ax"),
+            ("renal_PID48213x", "renal_x"),
+            ("20240315 kidney", "kidney"),
+            // a name joined to another word is left (the check refuses it; no name is cut
+            // out of a word), and so is an all-digit fragment under six digits
+            ("Lindqvistian protocol", "Lindqvistian protocol"),
+            ("series 71234", "series 71234"),
+            ("2024031 kidney", "2024031 kidney"),
+        ] {
+            assert_eq!(clean_text(text, &ids), clean, "{text}");
+        }
+    }
+
+    /// A month and year of the file's date, in the ways people write them, are cleaned out of
+    /// descriptors (found: "kidney Feb 2024" was released as it was).
+    #[test]
+    fn the_month_and_year_of_a_date_are_cleaned_out() {
+        let mut found = Found::default();
+        note(Kind::Date, "20240215", &mut found);
+        let ids = Identifiers::of(&finish(found));
+        for text in [
+            "kidney Feb 2024 late",
+            "kidney FEB-24 late",
+            "kidney February 2024 late",
+            "kidney 02/2024 late",
+            "kidney 2/2024 late",
+            "kidney 2024-02 late",
+            "kidney feb2024 late",
+        ] {
+            assert_eq!(clean_text(text, &ids), "kidney late", "{text}");
+        }
+        // another month, or the year alone, stays
+        for text in [
+            "kidney Mar 2024 late",
+            "kidney 2024 late",
+            "kidney 03/2024 late",
+        ] {
+            assert_eq!(clean_text(text, &ids), text, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_time_joined_to_a_date_is_measured() {
+        assert_eq!(joined_time("120000 x"), 6);
+        assert_eq!(joined_time("t12:30:00.5_x"), 11);
+        assert_eq!(joined_time("_120000"), 0);
+        assert_eq!(joined_time("tx"), 0);
+        assert_eq!(joined_time(""), 0);
+    }
 
     /// The one-scan shortcut changes nothing: with and without the automaton, the same text.
     #[test]
