@@ -2737,6 +2737,31 @@ fn a_safe_private_sequence_that_arrives_as_bytes_is_removed() {
     assert!(planted[0].element(Tag(0x2001, 0x105F)).is_err());
 }
 
+/// Retired attributes of free text that Table E.1-1 does not list were kept: a damaged tag made
+/// one of InstitutionName (0008,0080 → Data Set Subtype 0008,0041, both LO; found by
+/// benches/deid-damage.py, seed 9: the institution's name was released), and a legacy export's
+/// retired Placer Order Number / Procedure (0040,1006) would go out whole. They are removed now;
+/// the file is still released.
+#[test]
+fn retired_free_text_attributes_are_removed() {
+    let (_d, out, planted) = deid_with_a_planted_file(
+        |obj| {
+            put(obj, Tag(0x0008, 0x0041), VR::LO, "Harbourview Clinic West");
+            put(obj, Tag(0x0040, 0x1006), VR::SH, "ORD7731942");
+            put(obj, tags::SERIES_DESCRIPTION, VR::LO, "retired marker");
+        },
+        "1.2.826.0.1.3680043.9.7.47",
+        "retired marker",
+    );
+    assert_eq!(planted.len(), 1, "the planted file is released once");
+    assert!(planted[0].element(Tag(0x0008, 0x0041)).is_err());
+    assert!(planted[0].element(Tag(0x0040, 0x1006)).is_err());
+    let bytes = released_bytes(&out);
+    for value in ["Harbourview Clinic West", "ORD7731942"] {
+        assert!(!holds(&bytes, value), "{value} left in the output");
+    }
+}
+
 /// The month and year of the study date alone ("FEB 2024", "02/2024") were released in a
 /// descriptor: under HIPAA's Safe Harbor every element of a date but the year identifies. And a
 /// date with a time joined to it ("DWI_20240215093000", "scan20240215"), which a whole-word

@@ -503,6 +503,8 @@ fn listed_or_unlisted(tag: Tag, vr: VR, options: &DeidOptionsSet) -> Action {
         Some(rule) if tag == tags::PATIENT_AGE && options.action(rule) == Action::K => Action::C,
         Some(rule) => options.action(rule),
         None if UNLISTED_REMOVED.contains(&tag) => Action::X,
+        // Retired free text (`retired`): nothing current writes it, and it may identify.
+        None if super::retired::is_retired_free_text(tag) => Action::X,
         // Not in the data dictionary (PS3.6, as dicom-rs has it): nothing says what it holds.
         // Kept, a damaged tag released its value: InstitutionName (0008,0080) with one bit
         // flipped is (0008,4080).

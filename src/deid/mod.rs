@@ -9,7 +9,8 @@
 //! depth, on dicom-rs's in-memory object), `raw` (the same on the encoded bytes, for explicit VR
 //! little endian files in a single-byte or UTF-8 character set: most files; it declines the
 //! rest, which go through `apply`), `verify` (every file checked before it is written and re-read
-//! from disk after). Files not released: not DICOM, unreadable, unknown subject, burned-in
+//! from disk after), `retired` (PS3.6's retired free-text attributes, removed when Table E.1-1
+//! does not list them). Files not released: not DICOM, unreadable, unknown subject, burned-in
 //! annotation or secondary capture (quarantined), failed verification.
 
 pub mod apply;
@@ -21,6 +22,7 @@ pub mod options;
 pub mod profile;
 mod raw;
 pub mod release_folder;
+mod retired;
 pub mod verify;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
