@@ -2825,6 +2825,44 @@ fn retired_free_text_attributes_are_removed() {
     }
 }
 
+/// Month names as sites write them into descriptors.
+const MONTHS: [&str; 12] = [
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
+
+/// A planted file (SOPInstanceUID `uid`) whose SeriesDescription (holding `marker`) and
+/// ProtocolName `write` makes from the study date (YYYYMMDD), with the date forms written into
+/// them. De-identified, it is released once with the two texts `released`, and no form is in
+/// any released byte.
+fn date_forms_are_cleaned_out(
+    uid: &str,
+    marker: &str,
+    write: impl FnOnce(&str) -> (Vec<String>, String, String),
+    released: [&str; 2],
+) {
+    let mut forms: Vec<String> = Vec::new();
+    let (_d, out, dated) = deid_with_a_planted_file(
+        |obj| {
+            let (f, series, protocol) = write(&trimmed_text(obj, tags::STUDY_DATE));
+            forms = f;
+            put(obj, tags::SERIES_DESCRIPTION, VR::LO, &series);
+            put(obj, tags::PROTOCOL_NAME, VR::LO, &protocol);
+        },
+        uid,
+        marker,
+    );
+    assert_eq!(dated.len(), 1, "the planted file is released once");
+    assert_eq!(
+        trimmed_text(&dated[0], tags::SERIES_DESCRIPTION),
+        released[0]
+    );
+    assert_eq!(trimmed_text(&dated[0], tags::PROTOCOL_NAME), released[1]);
+    let bytes = released_bytes(&out);
+    for form in &forms {
+        assert!(!holds(&bytes, form), "{form} left in the output");
+    }
+}
+
 /// The month and year of the study date alone ("FEB 2024", "02/2024") were released in a
 /// descriptor: under HIPAA's Safe Harbor every element of a date but the year identifies. And a
 /// date with a time joined to it ("DWI_20240215093000", "scan20240215"), which a whole-word
@@ -2832,49 +2870,23 @@ fn retired_free_text_attributes_are_removed() {
 /// the file is released.
 #[test]
 fn a_month_and_year_and_a_date_joined_to_a_time_are_cleaned_out() {
-    const MONTHS: [&str; 12] = [
-        "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
-    ];
-    let mut forms: Vec<String> = Vec::new();
-    let (_d, out, dated) = deid_with_a_planted_file(
-        |obj| {
-            let date = trimmed_text(obj, tags::STUDY_DATE);
+    date_forms_are_cleaned_out(
+        "1.2.826.0.1.3680043.9.7.46",
+        "joined",
+        |date| {
             let (y, m): (u32, usize) = (date[..4].parse().unwrap(), date[4..6].parse().unwrap());
-            forms = vec![
+            let forms = vec![
                 format!("{} {y}", MONTHS[m - 1]),
                 format!("{m:02}/{y}"),
                 format!("{date}093000"),
                 format!("{date}T0930"),
             ];
-            put(
-                obj,
-                tags::SERIES_DESCRIPTION,
-                VR::LO,
-                &format!("kidney {} {} joined", forms[0], forms[1]),
-            );
-            put(
-                obj,
-                tags::PROTOCOL_NAME,
-                VR::LO,
-                &format!("DWI_{} scan{} late", forms[2], forms[3]),
-            );
+            let series = format!("kidney {} {} joined", forms[0], forms[1]);
+            let protocol = format!("DWI_{} scan{} late", forms[2], forms[3]);
+            (forms, series, protocol)
         },
-        "1.2.826.0.1.3680043.9.7.46",
-        "joined",
+        ["kidney joined", "DWI scan late"],
     );
-    assert_eq!(dated.len(), 1, "the planted file is released once");
-    assert_eq!(
-        trimmed_text(&dated[0], tags::SERIES_DESCRIPTION),
-        "kidney joined"
-    );
-    assert_eq!(
-        trimmed_text(&dated[0], tags::PROTOCOL_NAME),
-        "DWI scan late"
-    );
-    let bytes = released_bytes(&out);
-    for form in &forms {
-        assert!(!holds(&bytes, form), "{form} left in the output");
-    }
 }
 
 /// Regression (found by benches/phi-anywhere.py): only the zero-padded numeric forms of a date
@@ -2882,20 +2894,17 @@ fn a_month_and_year_and_a_date_joined_to_a_time_are_cleaned_out() {
 /// 04/02/24, 29 OCT 1991 or JUL 2, 1969 was released with it.
 #[test]
 fn dates_written_in_other_forms_are_cleaned_out() {
-    const MONTHS: [&str; 12] = [
-        "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
-    ];
-    let mut forms: Vec<String> = Vec::new();
-    let (_d, out, dated) = deid_with_a_planted_file(
-        |obj| {
-            let date = trimmed_text(obj, tags::STUDY_DATE);
+    date_forms_are_cleaned_out(
+        "1.2.826.0.1.3680043.9.7.45",
+        "forms",
+        |date| {
             let (y, m, d): (u32, usize, u32) = (
                 date[..4].parse().unwrap(),
                 date[4..6].parse().unwrap(),
                 date[6..8].parse().unwrap(),
             );
             let mon = MONTHS[m - 1];
-            forms = vec![
+            let forms = vec![
                 format!("{d}.{m}.{y}"),
                 format!("{y}-{m}-{d}"),
                 format!("{m}/{d}/{y}"),
@@ -2906,30 +2915,10 @@ fn dates_written_in_other_forms_are_cleaned_out() {
                 format!("{mon} {d}, {y}"),
                 format!("{d:02} {mon} {:02}", y % 100),
             ];
-            put(
-                obj,
-                tags::SERIES_DESCRIPTION,
-                VR::LO,
-                &format!("kidney {} forms", forms[..4].join(" ")),
-            );
-            put(
-                obj,
-                tags::PROTOCOL_NAME,
-                VR::LO,
-                &format!("renal {} late", forms[4..].join(" ")),
-            );
+            let series = format!("kidney {} forms", forms[..4].join(" "));
+            let protocol = format!("renal {} late", forms[4..].join(" "));
+            (forms, series, protocol)
         },
-        "1.2.826.0.1.3680043.9.7.45",
-        "forms",
+        ["kidney forms", "renal late"],
     );
-    assert_eq!(dated.len(), 1, "the planted file is released once");
-    assert_eq!(
-        trimmed_text(&dated[0], tags::SERIES_DESCRIPTION),
-        "kidney forms"
-    );
-    assert_eq!(trimmed_text(&dated[0], tags::PROTOCOL_NAME), "renal late");
-    let bytes = released_bytes(&out);
-    for form in &forms {
-        assert!(!holds(&bytes, form), "{form} left in the output");
-    }
 }
