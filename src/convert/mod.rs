@@ -1,10 +1,11 @@
 //! `ancilla convert`: every image series of a DICOM tree → NIfTI-1 (`.nii.gz`, sform + qform in
 //! RAS, dcm2niix's layout) + a JSON sidecar of acquisition parameters in BIDS-style names, with
 //! no PHI. Series split by b-value or time point become one 4D file (`.bval`/`.bvec` for DWI; a
-//! lone weighted volume has them too), echoes one file each (`_e2`), as dcm2niix does. Output names never carry site identifiers:
-//! subjects are named by PatientID only when the input is de-identified
-//! (PatientIdentityRemoved YES), otherwise numbered. Submodules: `sidecar`, the JSON sidecar
-//! beside every file; `acquisition_keys`, its Siemens protocol and sequence-description keys;
+//! lone weighted volume has them too), echoes one file each (`_e2`), as dcm2niix does. Output
+//! names never carry site identifiers: subjects are named by PatientID only when the input is
+//! de-identified (PatientIdentityRemoved YES), otherwise numbered. Submodules: `sidecar`, the
+//! JSON sidecar beside every file; `acquisition_keys`, its Siemens protocol and
+//! sequence-description keys;
 //! `pet_keys`, its BIDS-PET keys; `timing`, a 4D file's time between volumes; `derived_dwi`,
 //! a DWI's trace/ADC volumes; `table_position`, the sidecar's TablePosition;
 //! `phase_polarity`, the sign of its PhaseEncodingDirection; `ge_keys`, its GE private keys.

@@ -245,8 +245,9 @@ const MONTHS: [&str; 12] = [
 /// zeros (17.2.2024, 2024-2-15, 1/31/2024), with a two-digit year (04/02/24, 05 Feb 24), with
 /// the month's name or its three letters (29 OCT 1991, 08FEB2024, 02-JUN-1961, JUL 2, 1969,
 /// 4 February 2024), and its month and year alone (Feb 2024, 02/2024, 2024-02). Found on random
-/// descriptors (benches/phi-anywhere.py): only the zero-padded numeric forms were cleaned. Cleaned out of descriptors only: short forms such as 2/6/24 are not
-/// checked alone in kept values.
+/// descriptors (benches/phi-anywhere.py): only the zero-padded numeric forms were cleaned.
+/// Cleaned out of descriptors only: short forms such as 2/6/24 are not checked alone in kept
+/// values.
 fn written_dates(y: &str, m: &str, dd: &str, out: &mut Vec<String>) {
     let (Ok(month), Ok(day)) = (m.parse::<usize>(), dd.parse::<usize>()) else {
         return;
