@@ -350,7 +350,8 @@ pub(super) fn automaton<P: AsRef<[u8]>>(
 }
 
 impl Identifiers {
-    /// Prepare `identifiers` (any order).
+    /// Prepare `identifiers` (any order), each removed as whole words only (`of` also removes
+    /// the release check's IDs and dates where they are joined to other characters).
     pub fn new(identifiers: &[String]) -> Identifiers {
         let mut ids: Vec<&String> = identifiers.iter().filter(|i| !i.is_empty()).collect();
         ids.sort_by_key(|i| std::cmp::Reverse(i.len()));
@@ -454,6 +455,7 @@ fn cut(s: &mut String, lower: &mut String, pos: usize, end: usize) -> bool {
     let word_after = lower[end..].chars().next().is_some_and(is_word_char);
     let before = lower[..start].len() - lower[..start].trim_end_matches(is_separator).len();
     if word_after {
+        // joined to the word after it: the separators before it are the value's own
     } else if before > 0 {
         start -= before;
     } else if !word_before {
