@@ -139,6 +139,11 @@ def problems_of(case):
 
 
 def main():
+    for tool, hint in ((ANCILLA, "cargo build --release, or set ANCILLA_BIN"),
+                       (DCM2NIIX, "pip install dcm2niix, or set DCM2NIIX")):
+        if shutil.which(tool) is None:
+            print(f"{tool} not found ({hint})", file=sys.stderr)
+            return 2
     keep_root = os.path.abspath("real-files-differential")
     shutil.rmtree(keep_root, ignore_errors=True)
     unexpected, stale, departed, agreed = [], [], 0, 0
