@@ -1,6 +1,7 @@
 """The case loop of the randomised checks (dcm2niix-differential.py, deid-preserves-conversion.py,
 stats-differential.py): each case in a folder of its own under a temporary one, a case with
-problems kept as ./PREFIX-N/ and printed, the rest deleted."""
+problems kept as ./PREFIX-N/ and printed, the rest deleted. Also the distinctive random tokens
+the de-identification checks plant (deid-profile-differential.py, phi-anywhere.py)."""
 import os
 import shutil
 import tempfile
@@ -34,3 +35,19 @@ def run(cases, prefix, one_case):
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return failed
+
+
+def unique_token(rng, used, n=None, alpha=False):
+    """A random token not in `used` (compared lower-cased; added to it): a capital letter, then
+    capitals (and, unless `alpha`, digits 2-9, at least one of them), `n` characters in all
+    (8-10 when None). No 0/O or 1/I, so a token never reads as another."""
+    chars = "ABCDEFGHJKLMNPQRSTUVWXYZ" + ("" if alpha else "23456789")
+    while True:
+        n2 = n or rng.randint(8, 10)
+        t = rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") + "".join(
+            rng.choice(chars) for _ in range(n2 - 1))
+        if not alpha and not any(c.isdigit() for c in t):
+            continue
+        if t.lower() not in used:
+            used.add(t.lower())
+            return t

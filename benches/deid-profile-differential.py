@@ -162,16 +162,7 @@ class Gen:
         self.uid_pool = []
 
     def token(self, n=None, alpha=False):
-        chars = "ABCDEFGHJKLMNPQRSTUVWXYZ" + ("" if alpha else "23456789")
-        while True:
-            n2 = n or self.rng.randint(8, 10)
-            t = self.rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") + "".join(
-                self.rng.choice(chars) for _ in range(n2 - 1))
-            if not alpha and not any(c.isdigit() for c in t):
-                continue
-            if t.lower() not in self.used:
-                self.used.add(t.lower())
-                return t
+        return cases_loop.unique_token(self.rng, self.used, n, alpha)
 
     def name_part(self):
         return self.token(self.rng.randint(7, 9), alpha=True).capitalize()

@@ -187,16 +187,7 @@ class Gen:
         self.planted = []  # (value, kind, origin); kind: token | date | uid
 
     def token(self, n=None, alpha=False):
-        chars = "ABCDEFGHJKLMNPQRSTUVWXYZ" + ("" if alpha else "23456789")
-        while True:
-            n2 = n or self.rng.randint(8, 10)
-            t = self.rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") + "".join(
-                self.rng.choice(chars) for _ in range(n2 - 1))
-            if not alpha and not any(c.isdigit() for c in t):
-                continue
-            if t.lower() not in self.used:
-                self.used.add(t.lower())
-                return t
+        return cases_loop.unique_token(self.rng, self.used, n, alpha)
 
     def name(self):
         """A fake person name 'Family^Given' of two random parts."""
@@ -447,16 +438,22 @@ def write_csv(path, header, rows):
         w.writerows(rows)
 
 
-def plant_clinical(g, clinical, notes_dates):
-    r = g.rng
-    # ADSL: free text and extra columns the pipeline does not release.
-    h, rows = read_csv(f"{clinical}/adsl.csv")
-    for c in ("RANDDT", "NEPHRDT"):
+def note_real_dates(table, h, rows, columns, notes_dates):
+    """Each date of `columns` in a clinical table (header `h`, `rows`) into `notes_dates`: the
+    real dates no output may hold unshifted."""
+    for c in columns:
         if c in h:
             for row in rows:
                 if row[h.index(c)]:
                     notes_dates.append((dt.date.fromisoformat(row[h.index(c)][:10]),
-                                        f"adsl.csv {c} (a real clinical date)"))
+                                        f"{table} {c} (a real clinical date)"))
+
+
+def plant_clinical(g, clinical, notes_dates):
+    r = g.rng
+    # ADSL: free text and extra columns the pipeline does not release.
+    h, rows = read_csv(f"{clinical}/adsl.csv")
+    note_real_dates("adsl.csv", h, rows, ("RANDDT", "NEPHRDT"), notes_dates)
     h += ["INVNAM", "BRTHDTC", "SITENAME"]
     for k, row in enumerate(rows):
         if "ARM" in h and r.random() < 0.5:
@@ -481,12 +478,7 @@ def plant_clinical(g, clinical, notes_dates):
     write_csv(f"{clinical}/adsl.csv", h, rows)
     # ADTTE: PARAM and EVNTDESC.
     h, rows = read_csv(f"{clinical}/adtte.csv")
-    for c in ("STARTDT", "ADT"):
-        if c in h:
-            for row in rows:
-                if row[h.index(c)]:
-                    notes_dates.append((dt.date.fromisoformat(row[h.index(c)][:10]),
-                                        f"adtte.csv {c} (a real clinical date)"))
+    note_real_dates("adtte.csv", h, rows, ("STARTDT", "ADT"), notes_dates)
     for k, row in enumerate(rows):
         for c in ("EVNTDESC", "PARAM"):
             if c in h and r.random() < 0.4:
