@@ -6,6 +6,20 @@ import os
 import shutil
 import tempfile
 
+# Value representations of text, where the de-identification checks plant identifiers.
+TEXT_VRS = {"LO", "SH", "ST", "LT", "UT", "UC", "CS", "PN", "AE", "UR"}
+# Attributes whose values identify the patient, a person or a place: ancilla cleans their values
+# out of the same file's descriptors (PN attributes count as well).
+IDENTIFYING = {"PatientID", "OtherPatientIDs", "IssuerOfPatientID", "MedicalRecordLocator",
+               "AdmissionID", "ServiceEpisodeID", "AccessionNumber", "StudyID",
+               "PatientAddress", "PatientTelephoneNumbers", "InstitutionName",
+               "InstitutionAddress", "StationName", "DeviceSerialNumber", "RequestedProcedureID",
+               "PerformedProcedureStepID", "ScheduledProcedureStepID",
+               "PlacerOrderNumberImagingServiceRequest", "FillerOrderNumberImagingServiceRequest",
+               "PersonAddress", "PersonTelephoneNumbers", "ReferringPhysicianAddress",
+               "ReferringPhysicianTelephoneNumbers", "RegionOfResidence",
+               "PatientInstitutionResidence"}
+
 
 def keep(case, prefix, i, title, problems):
     """Keep a case with problems as ./PREFIX-I/ and print them."""

@@ -77,21 +77,13 @@ TABLE = os.path.join(ROOT, "src/deid/ps3.15-annex-e-profile.csv")
 # columns are never in force.
 OPTIONS = ["retain_longitudinal_modified_dates", "retain_patient_characteristics",
            "retain_safe_private", "clean_descriptors"]
-TEXT_VRS = {"LO", "SH", "ST", "LT", "UT", "UC", "CS", "PN", "AE", "UR"}
+TEXT_VRS = cases_loop.TEXT_VRS
 WORDS = ["axial", "contrast", "baseline", "followup", "renal", "thorax", "abdomen", "pelvis",
          "routine", "delayed", "arterial", "venous", "sagittal", "coronal", "lowdose",
          "screening", "staging", "liver", "brain", "spine"]
 # Attributes whose values identify the patient or a person or place (their tokens go into the
 # descriptors of the same file); PN attributes count as well.
-IDENTIFYING = {"PatientID", "OtherPatientIDs", "IssuerOfPatientID", "MedicalRecordLocator",
-               "AdmissionID", "ServiceEpisodeID", "AccessionNumber", "StudyID",
-               "PatientAddress", "PatientTelephoneNumbers", "InstitutionName",
-               "InstitutionAddress", "StationName", "DeviceSerialNumber", "RequestedProcedureID",
-               "PerformedProcedureStepID", "ScheduledProcedureStepID",
-               "PlacerOrderNumberImagingServiceRequest", "FillerOrderNumberImagingServiceRequest",
-               "PersonAddress", "PersonTelephoneNumbers", "ReferringPhysicianAddress",
-               "ReferringPhysicianTelephoneNumbers", "RegionOfResidence",
-               "PatientInstitutionResidence", "SpecimenAccessionNumber", "BarcodeValue"}
+IDENTIFYING = cases_loop.IDENTIFYING | {"SpecimenAccessionNumber", "BarcodeValue"}
 ENUMERATED = {"PatientSex": ["M", "F", "O"], "SmokingStatus": ["YES", "NO", "UNKNOWN"],
               "PatientSexNeutered": ["ALTERED", "UNALTERED"],
               "ReasonForTheAttributeModification": ["COERCE", "CORRECT"],

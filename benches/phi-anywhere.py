@@ -99,20 +99,12 @@ SKIP = set(filter(None, os.environ.get("PHI_ANYWHERE_SKIP", "").split(",")))
 # The options of the study (all on by default in `ancilla run`).
 OPTIONS = ["retain_longitudinal_modified_dates", "retain_patient_characteristics",
            "retain_safe_private", "clean_descriptors"]
-TEXT_VRS = {"LO", "SH", "ST", "LT", "UT", "UC", "CS", "PN", "AE", "UR"}
+TEXT_VRS = cases_loop.TEXT_VRS
 WORDS = ["axial", "contrast", "baseline", "followup", "renal", "thorax", "abdomen", "pelvis",
          "routine", "delayed", "arterial", "venous", "staging", "liver", "kidney"]
 # Attributes whose values identify the patient or a person or place (ancilla cleans their
 # values out of the same file's descriptors); PN attributes count as well.
-IDENTIFYING = {"PatientID", "OtherPatientIDs", "IssuerOfPatientID", "MedicalRecordLocator",
-               "AdmissionID", "ServiceEpisodeID", "AccessionNumber", "StudyID",
-               "PatientAddress", "PatientTelephoneNumbers", "InstitutionName",
-               "InstitutionAddress", "StationName", "DeviceSerialNumber", "RequestedProcedureID",
-               "PerformedProcedureStepID", "ScheduledProcedureStepID",
-               "PlacerOrderNumberImagingServiceRequest", "FillerOrderNumberImagingServiceRequest",
-               "PersonAddress", "PersonTelephoneNumbers", "ReferringPhysicianAddress",
-               "ReferringPhysicianTelephoneNumbers", "RegionOfResidence",
-               "PatientInstitutionResidence"}
+IDENTIFYING = cases_loop.IDENTIFYING
 # Attributes every file keeps for its structure, or that place it (planted elsewhere or not).
 STRUCTURAL = {0x00080016, 0x00080018, 0x0020000D, 0x0020000E, 0x00100020, 0x7FE00010,
               0x00200052, 0x00080005}
