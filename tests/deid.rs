@@ -2496,41 +2496,71 @@ fn a_release_that_cannot_be_written_fails_and_a_rerun_completes_it() {
     support::assert_same_trees(&out, &fresh);
 }
 
-/// An encapsulated file cut before its sequence delimiter (dicognito's bad.dcm is one) is
-/// truncated, as the scan says; deid released it (the parser reads the fragments there are) and,
-/// sharded, reported it by the header's reason, so a merge differed from a single run.
+/// An encapsulated file cut before its sequence delimiter (here after its offset table: the
+/// fragment is gone) is truncated, as the scan says; deid released it (the parser reads the
+/// fragments there are) and, sharded, reported it by the header's reason, so a merge differed
+/// from a single run. A file that lacks only the delimiter (its fragment whole: pydicom-data's
+/// emri_small_jpeg_2k_lossless_too_short.dcm is one) is read by the scan, and released with the
+/// delimiter, its fragments as they were.
 #[test]
 fn encapsulated_pixel_data_cut_before_its_delimiter_is_not_released() {
-    let d = tempfile::tempdir().unwrap();
-    let dir = d.path();
-    let export = dir.join("site-export");
-    std::fs::create_dir_all(&export).unwrap();
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/transfer-syntaxes/rle/0.dcm");
     let bytes = std::fs::read(&src).unwrap();
-    assert_eq!(
-        bytes[bytes.len() - 8..],
-        [0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]
-    );
-    std::fs::write(export.join("cut.dcm"), &bytes[..bytes.len() - 8]).unwrap();
-    let id = dicom_object::open_file(&src)
+    let n = bytes.len();
+    assert_eq!(bytes[n - 8..], [0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+    let source = dicom_object::open_file(&src).unwrap();
+    let fragments = source
+        .element(tags::PIXEL_DATA)
         .unwrap()
+        .value()
+        .fragments()
+        .unwrap()
+        .to_vec();
+    let id = source
         .element(tags::PATIENT_ID)
         .unwrap()
         .to_str()
         .unwrap()
         .trim()
         .to_string();
-    let map = dir.join("map.csv");
-    std::fs::write(&map, format!("patient_id,usubjid\n{id},TS-001\n")).unwrap();
-    std::fs::write(dir.join("key.bin"), [9u8; 32]).unwrap();
-    let out = dir.join("deid");
-    let o = deid(dir, &out, &dir.join("key.bin"), &map);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(released_dicom(&out).is_empty());
-    assert_eq!(
-        not_released_reasons(&out),
-        ["truncated: encapsulated Pixel Data does not end with a sequence delimitation item"]
-    );
+    let last = fragments.last().unwrap().len();
+    for (cut, released) in [(8 + 8 + last, false), (8, true)] {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path();
+        let export = dir.join("site-export");
+        std::fs::create_dir_all(&export).unwrap();
+        std::fs::write(export.join("cut.dcm"), &bytes[..n - cut]).unwrap();
+        let map = dir.join("map.csv");
+        std::fs::write(&map, format!("patient_id,usubjid\n{id},TS-001\n")).unwrap();
+        std::fs::write(dir.join("key.bin"), [9u8; 32]).unwrap();
+        let out = dir.join("deid");
+        let o = deid(dir, &out, &dir.join("key.bin"), &map);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let files = released_dicom(&out);
+        if !released {
+            assert!(files.is_empty());
+            assert_eq!(
+                not_released_reasons(&out),
+                ["truncated: encapsulated Pixel Data does not end with a sequence delimitation item"]
+            );
+            continue;
+        }
+        assert_eq!(files.len(), 1, "{:?}", not_released_reasons(&out));
+        let release = std::fs::read(&files[0]).unwrap();
+        assert_eq!(
+            release[release.len() - 8..],
+            [0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]
+        );
+        let obj = dicom_object::open_file(&files[0]).unwrap();
+        let got = obj
+            .element(tags::PIXEL_DATA)
+            .unwrap()
+            .value()
+            .fragments()
+            .unwrap()
+            .to_vec();
+        assert_eq!(got, fragments);
+    }
 }
 
 /// OtherPatientIDs (0010,1000): retired, and still written by sites (Table E.1-1: X).

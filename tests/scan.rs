@@ -672,6 +672,75 @@ fn compressed_transfer_syntaxes_decode_to_known_values() {
     }
 }
 
+/// The series of `dir` under test-data/transfer-syntaxes, each file's tail altered by `alter`
+/// (given the file and the length of its last fragment's item value), in a temporary folder.
+fn altered_fixture(dir: &str, alter: impl Fn(&mut Vec<u8>, usize)) -> tempfile::TempDir {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/transfer-syntaxes");
+    let out = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(root.join(dir)).unwrap() {
+        let path = e.unwrap().path();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let obj = dicom_object::open_file(&path).unwrap();
+        let pixels = obj.element(tags::PIXEL_DATA).unwrap();
+        let last = pixels.value().fragments().unwrap().last().unwrap().len();
+        let n = bytes.len();
+        assert_eq!(
+            bytes[n - 8..],
+            [0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0],
+            "{path:?}"
+        );
+        assert_eq!(
+            bytes[n - 16 - last..n - 12 - last],
+            [0xFE, 0xFF, 0x00, 0xE0]
+        );
+        alter(&mut bytes, last);
+        std::fs::write(out.path().join(path.file_name().unwrap()), bytes).unwrap();
+    }
+    out
+}
+
+/// Regression (pydicom-data's emri_small_jpeg_2k_lossless_too_short.dcm: a whole JPEG 2000 image
+/// without the 8 bytes of its sequence delimiter, which dicom-rs, pydicom and dcm2niix read):
+/// the file was rejected as truncated. Encapsulated Pixel Data whose items are whole to the end
+/// of the file, a fragment for each frame and the last ending its image (FFD9; RLE: one fragment
+/// a frame), is now read, and gives the values of the delimited file. Cut further it is still
+/// truncated: its last fragment gone, or the last fragment shortened to a whole item that does
+/// not end its image (a frame cut at a fragment boundary).
+#[test]
+fn encapsulated_pixel_data_whole_but_for_its_delimiter_is_read() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/transfer-syntaxes");
+    for dir in ["j2k", "rle", "jpeg-baseline", "jpeg-ls", "jpeg-ls-dcmtk"] {
+        let expect = load_series_dir(&root.join(dir)).unwrap();
+        let cut = altered_fixture(dir, |b, _| b.truncate(b.len() - 8));
+        assert!(reasons(cut.path()).is_empty(), "{dir}");
+        let got = load_series_dir(cut.path()).unwrap_or_else(|e| panic!("{dir}: {e}"));
+        assert_eq!(got[0].volume.data, expect[0].volume.data, "{dir}");
+        // The last fragment gone: the file ends after the offset table.
+        let cut = altered_fixture(dir, |b, last| b.truncate(b.len() - 16 - last));
+        let r = reasons(cut.path());
+        assert_eq!(r.len(), 3, "{dir}: {r:?}");
+        assert!(
+            r.iter().all(|x| x.to_string()
+                == "truncated: encapsulated Pixel Data does not end with a sequence delimitation item"),
+            "{dir}: {r:?}"
+        );
+    }
+    // A JPEG 2000 frame whose end is cut off, its item length shortened to match: a whole item
+    // that does not end the image.
+    let cut = altered_fixture("j2k", |b, last| {
+        let n = b.len();
+        let at = n - 12 - last;
+        b[at..at + 4].copy_from_slice(&(last as u32 - 2).to_le_bytes());
+        b.truncate(n - 10);
+    });
+    let r = reasons(cut.path());
+    assert_eq!(r.len(), 3, "{r:?}");
+    assert!(
+        r.iter().all(|x| matches!(x, RejectReason::Truncated(_))),
+        "{r:?}"
+    );
+}
+
 /// 12-bit lossy JPEG (JPEG Extended, process 4), which dicom-rs and dcm2niix do not decode,
 /// gives the stored values DCMTK's dcmdjpeg and libjpeg-turbo 3.1.3 give for the same files
 /// (test-data/transfer-syntaxes/make_jpeg12.py), within the one grey level their integer inverse

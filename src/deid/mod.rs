@@ -477,11 +477,9 @@ fn process_unguarded(run: &Run, path: &Path, index: usize) -> Outcome {
         input.truncate(at as usize);
     }
     // Encapsulated Pixel Data cut before its sequence delimiter is truncated, as the scan says:
-    // the parsers read the fragments there are, and would release a broken file.
-    if layout
-        .pixel_data
-        .is_some_and(|p| p.length.is_none() && !p.delimited)
-    {
+    // the parsers read the fragments there are, and would release a broken file. (Whole
+    // fragments that lack only the delimiter are released with it: `PixelData::complete`.)
+    if layout.pixel_data.is_some_and(|p| !p.complete()) {
         return run.unattributed(
             crate::ingest::RejectReason::Truncated(
                 crate::ingest::header::UNDELIMITED_PIXEL_DATA.into(),

@@ -939,7 +939,7 @@ fn pixel_data_state(
     // Padding (FFFC,FFFC) or a digital signature); its length already fits in the file.
     match walked {
         Some(p) if is_encapsulated(ts) && p.length.is_none() => {
-            return Ok(if p.delimited {
+            return Ok(if p.complete() {
                 PixelState::Complete(None)
             } else {
                 PixelState::Truncated(UNDELIMITED_PIXEL_DATA.into())

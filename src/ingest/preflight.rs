@@ -111,6 +111,34 @@ pub struct PixelData {
     pub length: Option<u64>,
     /// Encapsulated: whether its sequence delimiter was found.
     pub delimited: bool,
+    /// Encapsulated, without its sequence delimiter: the file ends right after a whole item,
+    /// there is a fragment for every frame (NumberOfFrames, 1 without it), and the last one ends
+    /// its image (JPEG's EOI, JPEG 2000's EOC: FFD9, then a pad byte at most; RLE has no end
+    /// code: exactly one fragment a frame). The writer left out only the delimiter (pydicom's
+    /// test file `emri_small_jpeg_2k_lossless_too_short.dcm` is the whole image without its last
+    /// 8 bytes); dicom-rs, pydicom and dcm2niix read every fragment. A file cut between frames or
+    /// inside a frame's fragments is not so.
+    pub whole_without_delimiter: bool,
+}
+
+impl PixelData {
+    /// Whether encapsulated Pixel Data holds every fragment (native data: always).
+    pub fn complete(&self) -> bool {
+        self.length.is_some() || self.delimited || self.whole_without_delimiter
+    }
+}
+
+/// How the items of encapsulated Pixel Data ended.
+#[derive(Default)]
+struct Fragments {
+    /// Items after the Basic Offset Table.
+    fragments: u32,
+    /// The last item's last bytes (up to 3).
+    tail: Vec<u8>,
+    /// Ended by the sequence delimiter.
+    delimited: bool,
+    /// Ended by the end of the file, right after a whole item.
+    to_file_end: bool,
 }
 
 /// What the walk learnt of a file's layout.
@@ -454,6 +482,10 @@ struct Walker<'v, S, V> {
     unknown_sequences: Vec<LengthPatch>,
     /// Where the top-level run of all-zero elements that has lasted so far began.
     zeros_from: Option<u64>,
+    /// The top-level NumberOfFrames (0028,0008), where it was walked past and reads as a number.
+    frames: Option<u32>,
+    /// The transfer syntax is RLE Lossless (its fragments have no end code).
+    rle: bool,
 }
 
 impl<'v, 'h, S, V> Walker<'v, Prefixed<'h, S>, V> {
@@ -470,6 +502,8 @@ impl<'v, 'h, S, V> Walker<'v, Prefixed<'h, S>, V> {
             pixel_data: None,
             unknown_sequences: Vec::new(),
             zeros_from: None,
+            frames: None,
+            rle: false,
         }
     }
 }
@@ -617,6 +651,7 @@ impl<S: Source, V: Visit> Walker<'_, S, V> {
                 syntax = String::from_utf8_lossy(&uid)
                     .trim_end_matches(['\0', ' '])
                     .to_string();
+                self.rle = syntax == "1.2.840.10008.1.2.5";
             } else if shown {
                 self.show_value(n)?;
             } else {
@@ -750,6 +785,7 @@ impl<S: Source, V: Visit> Walker<'_, S, V> {
                     value_at: self.pos,
                     length: Some(n),
                     delimited: false,
+                    whole_without_delimiter: false,
                 });
             }
             let sequence = match h.vr {
@@ -767,6 +803,17 @@ impl<S: Source, V: Visit> Walker<'_, S, V> {
                 if self.pos < stop {
                     self.skip(stop - self.pos)?;
                 }
+            } else if tag == Tag(0x0028, 0x0008) && !in_item && n <= 16 {
+                // NumberOfFrames: whether encapsulated Pixel Data has a fragment for each.
+                let mut b = [0u8; 16];
+                let b = &mut b[..n as usize];
+                self.fill(b)?;
+                if wanted {
+                    self.visit.value(b).map_err(LengthProblem::Refused)?;
+                }
+                self.frames = std::str::from_utf8(b)
+                    .ok()
+                    .and_then(|t| t.trim_matches([' ', '\0']).parse().ok());
             } else if wanted {
                 self.show_value(n)?;
             } else {
@@ -819,33 +866,56 @@ impl<S: Source, V: Visit> Walker<'_, S, V> {
         record: Option<u64>,
     ) -> Result<(), LengthProblem> {
         let value_at = self.pos;
-        let delimited = self.fragments(encoding)?;
+        let f = self.fragments(encoding)?;
         if let Some(header_at) = record {
+            let frames = self.frames.unwrap_or(1).max(1);
+            let ends_image = match self.rle {
+                true => f.fragments == frames,
+                false => matches!(f.tail.as_slice(), [.., 0xFF, 0xD9] | [.., 0xFF, 0xD9, 0]),
+            };
             self.pixel_data = Some(PixelData {
                 header_at,
                 value_at,
                 length: None,
-                delimited,
+                delimited: f.delimited,
+                whole_without_delimiter: !f.delimited
+                    && f.to_file_end
+                    && f.fragments >= frames
+                    && ends_image,
             });
         }
         Ok(())
     }
 
-    /// Items of raw bytes (the offset table, then fragments) until the sequence delimiter; true
-    /// when it was found.
-    fn fragments(&mut self, encoding: Encoding) -> Result<bool, LengthProblem> {
+    /// Items of raw bytes (the offset table, then fragments) until the sequence delimiter, or
+    /// until whatever else ends them.
+    fn fragments(&mut self, encoding: Encoding) -> Result<Fragments, LengthProblem> {
+        let mut f = Fragments::default();
+        let mut items = 0u32;
         loop {
+            if self.left() == 0 {
+                f.to_file_end = true;
+                return Ok(f);
+            }
             let Some(h) = self.header(encoding)? else {
-                return Ok(false);
+                return Ok(f);
             };
             if (h.group, h.element) != (0xFFFE, 0xE000) {
-                return Ok((h.group, h.element) == (0xFFFE, 0xE0DD));
+                f.delimited = (h.group, h.element) == (0xFFFE, 0xE0DD);
+                return Ok(f);
             }
             if h.length == UNDEFINED {
                 return Err(undefined(&h));
             }
             let n = self.fits(&h)?;
-            self.skip(n)?;
+            // The last bytes of each item: whether the last fragment ends its image.
+            let kept = n.min(3);
+            self.skip(n - kept)?;
+            let mut tail = [0u8; 3];
+            self.fill(&mut tail[..kept as usize])?;
+            f.tail = tail[..kept as usize].to_vec();
+            items += 1;
+            f.fragments = items.saturating_sub(1);
         }
     }
 }
@@ -1079,6 +1149,73 @@ mod tests {
         let cut = &bytes[..bytes.len() - 8];
         let p = check(cut, cut.len() as u64).unwrap().pixel_data.unwrap();
         assert!(!p.delimited);
+    }
+
+    /// A file of `frames` frames whose encapsulated Pixel Data holds `fragments`, in syntax `ts`,
+    /// `extra` in place of its last 8 bytes (the sequence delimiter), walked.
+    fn undelimited(ts: &str, frames: &str, fragments: Vec<Vec<u8>>, extra: &[u8]) -> PixelData {
+        let mut obj = InMemDicomObject::new_empty();
+        obj.put(DataElement::new(
+            tags::NUMBER_OF_FRAMES,
+            VR::IS,
+            PrimitiveValue::from(frames),
+        ));
+        obj.put(DataElement::new(
+            tags::PIXEL_DATA,
+            VR::OB,
+            Value::PixelSequence(PixelFragmentSequence::new(vec![], fragments)),
+        ));
+        let meta = FileMetaTableBuilder::new()
+            .transfer_syntax(ts)
+            .media_storage_sop_class_uid("1.2.840.10008.5.1.4.1.1.4")
+            .media_storage_sop_instance_uid("1.2.3.4")
+            .build()
+            .unwrap();
+        let mut out = Vec::new();
+        obj.with_exact_meta(meta).write_all(&mut out).unwrap();
+        assert_eq!(out[out.len() - 8..], [0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+        out.truncate(out.len() - 8);
+        out.extend(extra);
+        let p = check(&out[..], out.len() as u64)
+            .unwrap()
+            .pixel_data
+            .unwrap();
+        // The same through a small buffer (headers and tails read field by field).
+        let small = io::BufReader::with_capacity(7, io::Cursor::new(out.clone()));
+        assert_eq!(check(small, out.len() as u64).unwrap().pixel_data, Some(p));
+        p
+    }
+
+    /// Encapsulated Pixel Data without its delimiter is whole only with a fragment per frame,
+    /// the last ending its image (FFD9, a pad byte after it at most); RLE's fragments have no end
+    /// code: exactly one a frame.
+    #[test]
+    fn fragments_whole_but_for_the_delimiter_are_told_from_a_cut() {
+        const J2K: &str = "1.2.840.10008.1.2.4.90";
+        const RLE: &str = "1.2.840.10008.1.2.5";
+        let image = |end: &[u8]| [&[0xFF, 0x4F, 1, 2, 3][..], end].concat();
+        let whole = |ts, frames, fragments| {
+            let p = undelimited(ts, frames, fragments, &[]);
+            assert!(!p.delimited);
+            (p.whole_without_delimiter, p.complete())
+        };
+        // One frame ending its image, padded to even length or not.
+        assert_eq!(whole(J2K, "1", vec![image(&[0xFF, 0xD9, 0])]), (true, true));
+        assert_eq!(whole(J2K, "1", vec![image(&[9, 0xFF, 0xD9])]), (true, true));
+        // Two fragments for one frame, the file ending after the first.
+        assert_eq!(whole(J2K, "1", vec![image(&[7])]), (false, false));
+        // Three frames, two left (each ends its image).
+        let two = vec![image(&[0xFF, 0xD9, 0]), image(&[0xFF, 0xD9, 0])];
+        assert_eq!(whole(J2K, "3", two.clone()), (false, false));
+        assert_eq!(whole(J2K, "2", two), (true, true));
+        // RLE: one fragment a frame, no end code.
+        let rle = vec![vec![1u8; 64], vec![2u8; 64]];
+        assert_eq!(whole(RLE, "2", rle.clone()), (true, true));
+        assert_eq!(whole(RLE, "3", rle.clone()), (false, false));
+        assert_eq!(whole(RLE, "1", rle), (false, false));
+        // Bytes after the last whole item that are neither an item nor the delimiter.
+        let p = undelimited(J2K, "1", vec![image(&[0xFF, 0xD9, 0])], &[1, 2, 3, 4]);
+        assert!(!p.delimited && !p.complete());
     }
 
     /// The regression: a value declaring 4 GiB in a small file is found before any parser
