@@ -5,8 +5,11 @@
 ship to test their own readers, written by scanners, planning systems and toolkits no one here
 wrote for: pydicom's test corpus (`pydicom/data/test_files`: CT, MR, NM, RT Dose, secondary
 captures, colour, big endian, RLE, JPEG baseline/extended, JPEG-LS, JPEG 2000, deflate, broken
-and truncated files) and nibabel's (`nibabel/nicom/tests/data`: Siemens mosaic DWI with its CSA
-header, Philips MPRAGE, a decimal rescale), both as installed with pip (MIT licences).
+and truncated files), nibabel's (`nibabel/nicom/tests/data`: Siemens mosaic DWI with its CSA
+header, Philips MPRAGE, a decimal rescale) and pydicom-data's (the larger files pydicom keeps
+apart: ultrasound, radiography, 16- and 32-bit colour, palette colour, a 120-frame colour
+ultrasound, GDCM's and DCMTK's encodings, a SEG, an MR with overlays), all as installed with pip
+(MIT licences).
 
 Each file is converted alone (ancilla with `--uncompressed`, dcm2niix with `-z n`) and compared as
 `dcm2niix-differential.py` compares (`compare`: shape, values after scaling, sform, qform,
@@ -17,7 +20,8 @@ as stale. Where dcm2niix writes no Modality (it names only the modalities it kno
 is not compared.
 
 Usage: benches/real-files-differential.py
-Needs pydicom, nibabel, numpy, dcm2niix (pip install pydicom nibabel numpy dcm2niix) and a
+Needs pydicom, nibabel, numpy, pydicom-data, dcm2niix (pip install pydicom nibabel numpy
+pydicom-data dcm2niix) and a
 release build (ANCILLA_BIN, default target/release/ancilla; DCM2NIIX, default dcm2niix).
 A file that differs unexpectedly is kept as ./real-files-differential/<name>/.
 """
@@ -33,6 +37,11 @@ import tempfile
 import nibabel
 import pydicom
 
+try:
+    import data_store  # pydicom-data
+except ImportError:
+    sys.exit("pydicom-data not found (pip install pydicom-data==1.0.0)")
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 _spec = importlib.util.spec_from_file_location(
@@ -43,8 +52,9 @@ _spec.loader.exec_module(differential)
 ANCILLA = os.environ.get("ANCILLA_BIN", "target/release/ancilla")
 DCM2NIIX = os.environ.get("DCM2NIIX", "dcm2niix")
 
-# Where the two tools differ on these files, and why (facts from the runs of pydicom 3.0.2's and
-# nibabel 5.4.2's files with dcm2niix v1.0.20260724; values checked against pydicom's decoding).
+# Where the two tools differ on these files, and why (facts from the runs of pydicom 3.0.2's,
+# nibabel 5.4.2's and pydicom-data 1.0.0's files with dcm2niix v1.0.20260724; values checked
+# against pydicom's decoding).
 NOTHING = "neither writes a volume: not an image (RT plan/struct, SR, waveform), or a file " \
           "both refuse (broken, truncated, no meta header)"
 DEPARTURES = {
@@ -71,14 +81,20 @@ DEPARTURES = {
     # Colour: NIfTI's RGB24 holds 8 bits a sample; pure_jpegls decodes one component.
     "SC_rgb_rle_32bit.dcm": "colour with 32 bits a sample: ancilla refuses (RGB24 holds 8); "
                             "dcm2niix writes one grey plane",
-    "SC_rgb_rle_32bit_2frame.dcm": "colour with 32 bits a sample: ancilla refuses (RGB24 holds "
-                                   "8); dcm2niix writes one grey plane a frame",
+    **{name: "colour with 32 bits a sample: ancilla refuses (RGB24 holds 8); dcm2niix writes one "
+             "grey plane a frame"
+       for name in ["SC_rgb_rle_32bit_2frame.dcm", "SC_rgb_32bit.dcm", "SC_rgb_32bit_2frame.dcm",
+                    "SC_rgb_expb_32bit.dcm", "SC_rgb_expb_32bit_2frame.dcm"]},
+    **{name: "colour with 16 bits a sample: neither writes it (ancilla refuses: RGB24 holds 8)"
+       for name in ["SC_rgb_16bit.dcm", "SC_rgb_16bit_2frame.dcm", "SC_rgb_expb_16bit.dcm",
+                    "SC_rgb_expb_16bit_2frame.dcm"]},
     "SC_rgb_jls_lossy_line.dcm": "colour JPEG-LS (3 components): ancilla refuses with the "
                                  "syntax's name",
     "SC_rgb_jls_lossy_sample.dcm": "colour JPEG-LS (3 components): ancilla refuses with the "
                                    "syntax's name",
-    "SC_rgb_small_odd_big_endian.dcm": "dcm2niix swaps the bytes of 8-bit samples; ancilla's "
-                                       "equal pydicom's",
+    **{name: "dcm2niix swaps the bytes of 8-bit samples in big endian; ancilla's equal pydicom's"
+       for name in ["SC_rgb_small_odd_big_endian.dcm", "OBXXXX1A_expb.dcm",
+                    "OBXXXX1A_expb_2frame.dcm"]},
     # Colour JPEG: decoders round YCbCr → RGB differently. ancilla is within 3 of pydicom 3.0.2
     # (Pillow 13.0.0) on each; dcm2niix up to 22 away (21 on the dcmtk n1 and np files, 22 on
     # the gdcm lossy one).
@@ -89,17 +105,18 @@ DEPARTURES = {
                     "SC_rgb_jpeg_app14_dcmd.dcm", "examples_ybr_color.dcm",
                     "SC_rgb_dcmtk_+eb+cy+n1.dcm", "SC_rgb_dcmtk_+eb+cy+n2.dcm",
                     "SC_rgb_dcmtk_+eb+cy+np.dcm", "SC_rgb_dcmtk_+eb+cy+s2.dcm",
-                    "SC_rgb_dcmtk_+eb+cy+s4.dcm"]},
+                    "SC_rgb_dcmtk_+eb+cy+s4.dcm", "color3d_jpeg_baseline.dcm"]},
     # A segmentation: ancilla reads it as a label map (`features`), not an image to convert.
-    "liver_1frame.dcm": "DICOM SEG: ancilla reads it as a mask, not as an image series",
-    "liver_expb_1frame.dcm": "DICOM SEG: ancilla reads it as a mask, not as an image series",
+    **{name: "DICOM SEG: ancilla reads it as a mask, not as an image series"
+       for name in ["liver_1frame.dcm", "liver_expb_1frame.dcm", "liver.dcm", "liver_expb.dcm"]},
     # dcm2niix also writes the overlay plane as an image of its own (`_ROI1`).
-    "examples_overlay.dcm": "dcm2niix writes the overlay plane as a second image; the images "
-                            "agree",
+    **{name: "dcm2niix writes the overlay plane as a second image; the images agree"
+       for name in ["examples_overlay.dcm", "MR-SIEMENS-DICOM-WithOverlays.dcm"]},
     # dcm2niix's sidecar leaves SliceThickness out for these single CT slices.
     **{name: "dcm2niix's sidecar has no SliceThickness for this single slice; ancilla writes "
              "the file's"
-       for name in ["CT_small.dcm", "693_J2KI.dcm", "J2K_pixelrep_mismatch.dcm"]},
+       for name in ["CT_small.dcm", "693_J2KI.dcm", "J2K_pixelrep_mismatch.dcm", "693_J2KR.dcm",
+                    "693_UNCI.dcm", "693_UNCR.dcm", "bad_sequence.dcm"]},
     # Siemens mosaic DWI, one file: dcm2niix writes b 0 ("Diffusion image without gradients:
     # assuming 1 volume B=0 series"); ancilla writes no .bval for a lone mosaic.
     **{name: "a lone Siemens mosaic: dcm2niix writes bval 0 (for b 1000 too); ancilla none"
@@ -108,11 +125,12 @@ DEPARTURES = {
 
 
 def corpus():
-    """(name, path) of every file: pydicom's test files, then nibabel's."""
+    """(name, path) of every file: pydicom's test files, nibabel's, then pydicom-data's."""
     pyd = os.path.join(os.path.dirname(pydicom.__file__), "data", "test_files")
     nib = os.path.join(os.path.dirname(nibabel.__file__), "nicom", "tests", "data")
     paths = sorted(glob.glob(pyd + "/*.dcm")) + [pyd + "/zipMR.gz"]
     paths += sorted(glob.glob(nib + "/*.dcm")) + sorted(glob.glob(nib + "/*.dcm.gz"))
+    paths += sorted(glob.glob(os.path.join(os.path.dirname(data_store.__file__), "data", "*.dcm")))
     return [(os.path.basename(p).removesuffix(".gz"), p) for p in paths if os.path.exists(p)]
 
 
