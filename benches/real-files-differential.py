@@ -117,10 +117,11 @@ DEPARTURES = {
              "the file's"
        for name in ["CT_small.dcm", "693_J2KI.dcm", "J2K_pixelrep_mismatch.dcm", "693_J2KR.dcm",
                     "693_UNCI.dcm", "693_UNCR.dcm", "bad_sequence.dcm"]},
-    # Siemens mosaic DWI, one file: dcm2niix writes b 0 ("Diffusion image without gradients:
-    # assuming 1 volume B=0 series"); ancilla writes no .bval for a lone mosaic.
-    **{name: "a lone Siemens mosaic: dcm2niix writes bval 0 (for b 1000 too); ancilla none"
-       for name in ["0.dcm", "1.dcm", "siemens_dwi_0.dcm", "siemens_dwi_1000.dcm"]},
+    # Siemens mosaic DWI at b 1000, one file: dcm2niix writes bval 0 and a zero bvec
+    # ("Diffusion image without gradients: assuming 1 volume B=0 series"); ancilla the file's b
+    # and direction, the bvec dcm2niix writes for the file in a series with the b 0 file.
+    "siemens_dwi_1000.dcm": "a lone Siemens mosaic at b 1000: dcm2niix writes bval 0 and no "
+                            "direction; ancilla 1000 and the file's direction",
 }
 
 

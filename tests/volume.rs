@@ -2686,6 +2686,42 @@ fn mosaic_fixture(name: &str) -> Vec<u8> {
     raw
 }
 
+/// A Siemens mosaic DWI of one file is written with its .bval and .bvec: dcm2niix v1.0.20260724
+/// writes both for it, `0` and a zero direction, b 0 or not; ancilla wrote neither. Facts:
+/// dcm2niix on test-data/siemens-mosaic's b 0 file alone (bval `0`, bvec `0`, `0`, `0`) and on
+/// its two files together (bval `0 1000`; the b 1000 volume's bvec 0.999975, -0.00507649,
+/// -0.00502361), which is what ancilla writes for the b 1000 file alone (where dcm2niix writes
+/// `0`, and no direction).
+#[test]
+fn a_lone_siemens_mosaic_has_its_bval_and_bvec() {
+    for (name, bval, bvec) in [
+        ("siemens_dwi_0", "0", [0.0, 0.0, 0.0]),
+        (
+            "siemens_dwi_1000",
+            "1000",
+            [0.999975, -0.00507649, -0.00502361],
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in");
+        std::fs::create_dir_all(&input).unwrap();
+        std::fs::write(input.join("x.dcm"), mosaic_fixture(name)).unwrap();
+        let out = dir.path().join("out");
+        let nii = convert_uncompressed(&input, &out);
+        assert_eq!(nii, [out.join("S001/012_mr_dwi.nii")], "{name}");
+        let read = |ext| std::fs::read_to_string(nii[0].with_extension(ext)).unwrap();
+        assert_eq!(read("bval").trim(), bval, "{name}");
+        let got: Vec<f64> = read("bvec")
+            .lines()
+            .map(|l| l.trim().parse().unwrap())
+            .collect();
+        assert_eq!(got.len(), 3, "{name}");
+        for (g, e) in got.iter().zip(bvec) {
+            assert!((g - e).abs() < 1e-6, "{name}: {got:?}");
+        }
+    }
+}
+
 /// A mosaic time series whose first volume's MosaicRefAcqTimes say nothing (all 0) has no
 /// SliceTiming, though its second volume's are usable; with the first volume's times moved by
 /// 100 ms (within the repetition, 6600 ms) and no second volume, they are written as recorded.

@@ -379,14 +379,24 @@ fn write_series(
     Ok(out)
 }
 
-/// A diffusion series of one weighted volume (a b-value exported as a series of its own) that
-/// dcm2niix gives a `.bval`: classic images, one file a slice, two slices or more (it writes none
-/// for one slice, a mosaic or an enhanced file), and a `.bvec` too when the images have a
-/// gradient direction (none for an isotropic, trace-weighted, volume).
+/// A diffusion series of one volume (a b-value exported as a series of its own) that dcm2niix
+/// gives a `.bval`, and whether a `.bvec` too:
+/// - classic images, one file a slice, two slices or more, b > 0 (it writes none for one slice,
+///   b 0 or an enhanced file): a `.bvec` when the images have a gradient direction (none for an
+///   isotropic, trace-weighted, volume);
+/// - a Siemens mosaic, one file: both, b 0 or not. dcm2niix v1.0.20260724 writes `0` and a zero
+///   direction there whatever the file says (b 1000 too); ancilla writes the file's b-value and
+///   direction, as dcm2niix itself does for the same file in a series of two.
 fn lone_diffusion(s: &Series, vols: &[SeriesVolume]) -> Option<bool> {
+    if vols.len() != 1 || four_d(vols) {
+        return None;
+    }
     let classic = s.files.len() >= 2 && s.files.iter().all(|f| f.frames <= 1 && f.mosaic.is_none());
-    (vols.len() == 1 && !four_d(vols) && classic && is_diffusion(vols))
-        .then(|| vols[0].gradient.is_some())
+    if classic && is_diffusion(vols) {
+        return Some(vols[0].gradient.is_some());
+    }
+    let mosaic = matches!(s.files.as_slice(), [f] if f.mosaic.is_some());
+    (mosaic && vols[0].b_value.is_some()).then_some(true)
 }
 
 /// FSL's `<stem>.bval` and (`with_bvec`) `<stem>.bvec` of a diffusion series' volumes, in their
