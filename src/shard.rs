@@ -13,15 +13,21 @@ pub struct Shard {
     pub count: usize,
 }
 
-/// A shard specification that is not `I/N` with 1 ≤ I ≤ N.
+/// A shard that cannot be run: `--shard` not `I/N` with 1 ≤ I ≤ N, or a Slurm array task that
+/// is not one shard of N.
 #[derive(Debug, thiserror::Error)]
-#[error("expected I/N with 1 ≤ I ≤ N, found {0:?}")]
-pub struct ShardError(pub String);
+pub enum ShardError {
+    #[error("--shard: expected I/N with 1 ≤ I ≤ N, found {0:?}")]
+    Spec(String),
+    /// The task's variables, and why they give no shard.
+    #[error("Slurm array task ({0}): {1}")]
+    Slurm(String, String),
+}
 
 impl Shard {
     /// Parse `I/N`.
     pub fn parse(s: &str) -> Result<Shard, ShardError> {
-        let bad = || ShardError(s.to_string());
+        let bad = || ShardError::Spec(s.to_string());
         let (i, n) = s.split_once('/').ok_or_else(bad)?;
         let (index, count): (usize, usize) = (
             i.trim().parse().map_err(|_| bad())?,
@@ -38,7 +44,10 @@ impl Shard {
     /// step (`SLURM_ARRAY_TASK_MIN`, `SLURM_ARRAY_TASK_STEP`), so `--array=0-(N-1)`,
     /// `--array=1-N` and `--array=1-(2N-1):2` all give shards 1..N. Without the lowest index,
     /// the ID counts from 0. `None` outside an array job; an error when the task is not one of
-    /// N evenly spaced indices (a list such as `--array=1,2,7`).
+    /// N evenly spaced indices (a list such as `--array=1,2,7`), or the one task of an array whose
+    /// index is neither 0 nor 1: what a failed task of a larger array submitted again alone
+    /// (`--array=3`) looks like, which as the one task of one would run every subject into that
+    /// task's folder (`--shard I/N` says which shard it is).
     pub fn from_slurm(task: &SlurmArray) -> Option<Result<Shard, ShardError>> {
         let (id, n) = (task.id.as_deref()?, task.count.as_deref()?);
         let number = |v: Option<&str>, default: usize| match v {
@@ -65,14 +74,26 @@ impl Shard {
             }
             d
         };
+        if n.trim() == "1" && id_n.is_some_and(|i| i > 1) {
+            return Some(Err(ShardError::Slurm(
+                described(),
+                "a one-task array whose task is not 0 or 1, as a task of a larger array \
+                 submitted again alone would be; as the only task it would run every subject. \
+                 Give its shard with --shard I/N, or submit the whole array again (finished \
+                 tasks are up to date)"
+                    .into(),
+            )));
+        }
+        let uneven = || {
+            ShardError::Slurm(
+                described(),
+                "not one of N evenly spaced tasks (SLURM_ARRAY_TASK_MIN + k × STEP, k < COUNT)"
+                    .into(),
+            )
+        };
         Some(match index {
-            Some(i) => Shard::parse(&format!("{i}/{}", n.trim())).map_err(|_| {
-                ShardError(format!(
-                    "{} (not one of N evenly spaced tasks)",
-                    described()
-                ))
-            }),
-            None => Err(ShardError(described())),
+            Some(i) => Shard::parse(&format!("{i}/{}", n.trim())).map_err(|_| uneven()),
+            None => Err(uneven()),
         })
     }
 
@@ -211,6 +232,14 @@ mod tests {
         // 1 never run.
         let last = shard(task("4", "4", Some("1"), None)).unwrap();
         assert_eq!(last, Shard { index: 4, count: 4 });
+        // A one-task array: --array=0 and --array=1 are the whole job; --array=3 (a task of a
+        // larger array resubmitted alone) is refused, naming --shard, not run on every subject.
+        for id in ["0", "1"] {
+            let s = shard(task(id, "1", Some(id), Some("1"))).unwrap();
+            assert_eq!(s, Shard::whole());
+        }
+        let e = shard(task("3", "1", Some("3"), Some("1"))).unwrap_err();
+        assert!(e.to_string().contains("--shard I/N"), "{e}");
         // Not evenly spaced (--array=1,2,7): refused, naming the variables.
         let e = shard(task("7", "3", Some("1"), Some("1"))).unwrap_err();
         assert!(e.to_string().contains("SLURM_ARRAY_TASK_MIN=1"), "{e}");

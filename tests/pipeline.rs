@@ -751,6 +751,51 @@ fn assert_same_outputs(got: &Path, expected: &Path, what: &str) {
     }
 }
 
+/// A failed task of a Slurm array submitted again alone (`--array=3`: one task, ID 3) would run
+/// every subject into that task's folder, for a merge to refuse as duplicated; it is refused
+/// before any work, naming the Slurm variables and `--shard I/N`. (Found on a one-node Slurm
+/// 22.05: the array.sbatch header's advice had been to rerun the failed task alone.) `--shard`
+/// given on the command line still wins over the variables.
+#[test]
+fn a_one_task_slurm_array_of_a_later_task_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = demo(d.path(), &d.path().join("single"), 3);
+    let run = |out: &Path, shard: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ancilla"));
+        c.args([
+            "--quiet",
+            "run",
+            cfg.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        if let Some(s) = shard {
+            c.args(["--shard", s]);
+        }
+        c.env("SLURM_ARRAY_TASK_ID", "3")
+            .env("SLURM_ARRAY_TASK_COUNT", "1")
+            .env("SLURM_ARRAY_TASK_MIN", "3")
+            .env("SLURM_ARRAY_TASK_STEP", "1")
+            .output()
+            .unwrap()
+    };
+    let out = d.path().join("shard-4");
+    let o = run(&out, None);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("Slurm array task (SLURM_ARRAY_TASK_ID=3, SLURM_ARRAY_TASK_COUNT=1")
+            && err.contains("--shard I/N"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    let o = run(&out, Some("3/3"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("shard.json")).unwrap()).unwrap();
+    assert_eq!(m["subjects"].as_array().unwrap().len(), 1);
+}
+
 #[test]
 fn shards_merge_into_what_a_single_run_writes() {
     let d = tempfile::tempdir().unwrap();

@@ -29,7 +29,7 @@ pub use config::{Config, ConfigError};
 pub enum PipelineError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("--shard: {0}")]
+    #[error("{0}")]
     Shard(String),
     #[error("{0}")]
     Busy(String),
