@@ -2508,15 +2508,14 @@ fn encapsulated_pixel_data_cut_before_its_delimiter_is_not_released() {
     let bytes = std::fs::read(&src).unwrap();
     let n = bytes.len();
     assert_eq!(bytes[n - 8..], [0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
-    let source = dicom_object::open_file(&src).unwrap();
-    let fragments = source
-        .element(tags::PIXEL_DATA)
+    let fragments_of = |path: &Path| {
+        let obj = dicom_object::open_file(path).unwrap();
+        let pixels = obj.element(tags::PIXEL_DATA).unwrap();
+        pixels.value().fragments().unwrap().to_vec()
+    };
+    let fragments = fragments_of(&src);
+    let id = dicom_object::open_file(&src)
         .unwrap()
-        .value()
-        .fragments()
-        .unwrap()
-        .to_vec();
-    let id = source
         .element(tags::PATIENT_ID)
         .unwrap()
         .to_str()
@@ -2551,15 +2550,7 @@ fn encapsulated_pixel_data_cut_before_its_delimiter_is_not_released() {
             release[release.len() - 8..],
             [0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]
         );
-        let obj = dicom_object::open_file(&files[0]).unwrap();
-        let got = obj
-            .element(tags::PIXEL_DATA)
-            .unwrap()
-            .value()
-            .fragments()
-            .unwrap()
-            .to_vec();
-        assert_eq!(got, fragments);
+        assert_eq!(fragments_of(&files[0]), fragments);
     }
 }
 
