@@ -741,6 +741,40 @@ fn encapsulated_pixel_data_whole_but_for_its_delimiter_is_read() {
     );
 }
 
+/// Every cut of an encapsulated file, from its first byte to its last, walked: Pixel Data is
+/// complete only in the whole file and in the file without its sequence delimiter (its last 8
+/// bytes); a cut anywhere else (inside the delimiter, a fragment, an item header, between
+/// frames of a multi-frame RLE SEG) is not, or fails the length check. Exhaustive, on one file
+/// of each encapsulated syntax.
+#[test]
+fn only_the_whole_file_or_the_one_without_its_delimiter_is_complete() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data");
+    for name in [
+        "transfer-syntaxes/j2k/0.dcm",
+        "transfer-syntaxes/rle/0.dcm",
+        "transfer-syntaxes/jpeg-baseline/0.dcm",
+        "transfer-syntaxes/jpeg-ls-dcmtk/2.dcm",
+        "seg-highdicom/seg_labelmap_rle.dcm",
+    ] {
+        let bytes = std::fs::read(root.join(name)).unwrap();
+        let n = bytes.len();
+        let mut complete = Vec::new();
+        for cut in 0..=n {
+            let layout = ingest::preflight::check_bytes(&bytes[..cut]);
+            if let Some(p) = layout.ok().and_then(|l| l.pixel_data) {
+                if p.complete() {
+                    complete.push(n - cut);
+                }
+            }
+        }
+        assert_eq!(
+            complete,
+            [8, 0],
+            "{name}: bytes cut off where Pixel Data is complete"
+        );
+    }
+}
+
 /// 12-bit lossy JPEG (JPEG Extended, process 4), which dicom-rs and dcm2niix do not decode,
 /// gives the stored values DCMTK's dcmdjpeg and libjpeg-turbo 3.1.3 give for the same files
 /// (test-data/transfer-syntaxes/make_jpeg12.py), within the one grey level their integer inverse

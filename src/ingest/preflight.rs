@@ -914,7 +914,7 @@ impl<S: Source, V: Visit> Walker<'_, S, V> {
             let mut tail = [0u8; 3];
             self.fill(&mut tail[..kept as usize])?;
             f.tail = tail[..kept as usize].to_vec();
-            items += 1;
+            items = items.saturating_add(1);
             f.fragments = items.saturating_sub(1);
         }
     }
