@@ -54,8 +54,9 @@ impl Shard {
             None => Some(default),
             Some(v) => v.trim().parse::<usize>().ok(),
         };
-        let (id_n, min, step) = (
+        let (id_n, count, min, step) = (
             number(Some(id), 0),
+            number(Some(n), 0),
             number(task.min.as_deref(), 0),
             number(task.step.as_deref(), 1),
         );
@@ -74,7 +75,7 @@ impl Shard {
             }
             d
         };
-        if n.trim() == "1" && id_n.is_some_and(|i| i > 1) {
+        if count == Some(1) && id_n.is_some_and(|i| i > 1) {
             return Some(Err(ShardError::Slurm(
                 described(),
                 "a one-task array whose task is not 0 or 1, as a task of a larger array \
@@ -91,9 +92,9 @@ impl Shard {
                     .into(),
             )
         };
-        Some(match index {
-            Some(i) => Shard::parse(&format!("{i}/{}", n.trim())).map_err(|_| uneven()),
-            None => Err(uneven()),
+        Some(match (index, count) {
+            (Some(index), Some(count)) if index <= count => Ok(Shard { index, count }),
+            _ => Err(uneven()),
         })
     }
 

@@ -131,10 +131,10 @@ impl PixelData {
 /// How the items of encapsulated Pixel Data ended.
 #[derive(Default)]
 struct Fragments {
-    /// Items after the Basic Offset Table.
-    fragments: u32,
-    /// The last item's last bytes (up to 3).
-    tail: Vec<u8>,
+    /// Items, the Basic Offset Table first.
+    items: u32,
+    /// The last item ends with an image's end code (FFD9, then a pad byte at most).
+    last_ends_image: bool,
     /// Ended by the sequence delimiter.
     delimited: bool,
     /// Ended by the end of the file, right after a whole item.
@@ -869,9 +869,10 @@ impl<S: Source, V: Visit> Walker<'_, S, V> {
         let f = self.fragments(encoding)?;
         if let Some(header_at) = record {
             let frames = self.frames.unwrap_or(1).max(1);
+            let fragments = f.items.saturating_sub(1);
             let ends_image = match self.rle {
-                true => f.fragments == frames,
-                false => matches!(f.tail.as_slice(), [.., 0xFF, 0xD9] | [.., 0xFF, 0xD9, 0]),
+                true => fragments == frames,
+                false => f.last_ends_image,
             };
             self.pixel_data = Some(PixelData {
                 header_at,
@@ -880,7 +881,7 @@ impl<S: Source, V: Visit> Walker<'_, S, V> {
                 delimited: f.delimited,
                 whole_without_delimiter: !f.delimited
                     && f.to_file_end
-                    && f.fragments >= frames
+                    && fragments >= frames
                     && ends_image,
             });
         }
@@ -891,7 +892,6 @@ impl<S: Source, V: Visit> Walker<'_, S, V> {
     /// until whatever else ends them.
     fn fragments(&mut self, encoding: Encoding) -> Result<Fragments, LengthProblem> {
         let mut f = Fragments::default();
-        let mut items = 0u32;
         loop {
             if self.left() == 0 {
                 f.to_file_end = true;
@@ -912,10 +912,10 @@ impl<S: Source, V: Visit> Walker<'_, S, V> {
             let kept = n.min(3);
             self.skip(n - kept)?;
             let mut tail = [0u8; 3];
-            self.fill(&mut tail[..kept as usize])?;
-            f.tail = tail[..kept as usize].to_vec();
-            items = items.saturating_add(1);
-            f.fragments = items.saturating_sub(1);
+            let tail = &mut tail[..kept as usize];
+            self.fill(tail)?;
+            f.last_ends_image = matches!(tail, [.., 0xFF, 0xD9] | [.., 0xFF, 0xD9, 0]);
+            f.items = f.items.saturating_add(1);
         }
     }
 }
