@@ -11,8 +11,8 @@ use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use serde_json::{json, Value};
 
-use crate::ingest::header::{creator_element, f64_of, str_of, text_number, text_of};
 use crate::ingest::siemens::{phoenix_protocol, protocol_number, protocol_text, significant6};
+use crate::ingest::values::{creator_element, f64_of, str_of, text_number, text_of};
 
 /// What the series is, as far as these keys depend on it.
 pub(super) struct SeriesFacts {
@@ -147,7 +147,7 @@ fn enhanced_mr_keys(
     keys: &mut Vec<(&'static str, Value)>,
 ) {
     let text = |tag| str_of(obj, tag).filter(|s| !s.is_empty());
-    let count = |tag| crate::ingest::header::int_of(obj, tag).filter(|n| *n > 0);
+    let count = |tag| crate::ingest::values::int_of(obj, tag).filter(|n| *n > 0);
     // SequenceName: (0018,0024), else the enhanced PulseSequenceName, which is also written
     // under its own name beside a SequenceName.
     if let Some(p) = text(tags::PULSE_SEQUENCE_NAME) {
@@ -335,7 +335,7 @@ fn asl_keys(p: &str, obj: &InMemDicomObject, facts: &SeriesFacts) -> Vec<(&'stat
     }
     keys.push(("ArterialSpinLabelingType", json!("PASL")));
     let interpolated = protocol_number(p, "sKSpace.uc2DInterpolation").is_some_and(|v| v > 0.0);
-    let spacing = crate::ingest::header::f64s_of(obj, tags::PIXEL_SPACING).filter(|v| v.len() == 2);
+    let spacing = crate::ingest::values::f64s_of(obj, tags::PIXEL_SPACING).filter(|v| v.len() == 2);
     if let (false, Some(ps), Some(thick)) =
         (interpolated, spacing, f64_of(obj, tags::SLICE_THICKNESS))
     {

@@ -14,7 +14,7 @@
 use dicom_core::{Tag, VR};
 use dicom_object::InMemDicomObject;
 
-use crate::ingest::header::{text_number, value_as};
+use crate::ingest::values::{text_number, value_as};
 use crate::volume::assemble::SeriesVolume;
 
 /// Canon (Toshiba) leaves DiffusionBValue out of a DWI's b = 0 images: where other volumes of

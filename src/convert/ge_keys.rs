@@ -14,8 +14,8 @@ use dicom_object::InMemDicomObject;
 use serde_json::{json, Value};
 
 use crate::ingest::ge::{self, Cycling, EpiKind};
-use crate::ingest::header::{float_number, last_private, str_of, text_number, text_of, value_as};
 use crate::ingest::siemens::significant6;
+use crate::ingest::values::{float_number, last_private, str_of, text_number, text_of, value_as};
 
 /// The keys of a GE file `obj`, each only when its source holds a value.
 pub(super) fn ge_keys(obj: &InMemDicomObject) -> Vec<(&'static str, Value)> {

@@ -47,7 +47,7 @@ pub(super) fn ge_timing(
         return out;
     }
     // SoftwareVersions as dcm2niix holds it (values joined by backslashes).
-    let software = crate::ingest::header::str_of(obj, tags::SOFTWARE_VERSIONS).unwrap_or_default();
+    let software = crate::ingest::values::str_of(obj, tags::SOFTWARE_VERSIONS).unwrap_or_default();
     let Some(Ok(block)) = ProtocolBlock::of(obj) else {
         return out;
     };
@@ -132,7 +132,7 @@ pub(super) fn ge_timing(
 /// can be told.
 fn cycling_off(obj: &InMemDicomObject, epi: &ge::Epi) -> bool {
     let model =
-        crate::ingest::header::str_of(obj, tags::MANUFACTURER_MODEL_NAME).unwrap_or_default();
+        crate::ingest::values::str_of(obj, tags::MANUFACTURER_MODEL_NAME).unwrap_or_default();
     ge::Cycling::of(&model, epi).per_tr()
 }
 

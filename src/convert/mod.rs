@@ -277,7 +277,7 @@ fn slice_info(s: &Series, obj: Option<&InMemDicomObject>) -> (u8, u8) {
 /// several slices does not come here: assembly rejects it.
 fn single_tilted_slice(vols: &[SeriesVolume], obj: Option<&InMemDicomObject>) -> bool {
     let tilt = obj.and_then(|o| {
-        crate::ingest::header::f64_of(o, dicom_dictionary_std::tags::GANTRY_DETECTOR_TILT)
+        crate::ingest::values::f64_of(o, dicom_dictionary_std::tags::GANTRY_DETECTOR_TILT)
     });
     tilt.is_some_and(|t| t.is_finite() && t.abs() > f64::from(f32::EPSILON))
         && vols.iter().all(|v| v.volume.dims()[0] == 1)
@@ -744,7 +744,7 @@ fn convert_inventory(
                         .and_then(|f| f.repetition_time)
                         .or_else(|| {
                             header.as_ref().and_then(|h| {
-                                crate::ingest::header::f64_of(
+                                crate::ingest::values::f64_of(
                                     h,
                                     dicom_dictionary_std::tags::REPETITION_TIME,
                                 )

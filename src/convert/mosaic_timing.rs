@@ -23,8 +23,8 @@
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
-use crate::ingest::header::{f64_of, str_of};
 use crate::ingest::siemens::{self, Csa};
+use crate::ingest::values::{f64_of, str_of};
 use crate::ingest::Series;
 
 /// Two volumes' times are the same range when their lowest and highest differ by no more than

@@ -10,8 +10,8 @@ use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use serde_json::{json, Value};
 
-use crate::ingest::header::{f64_of, first_item, str_of};
 use crate::ingest::siemens::{significant, significant6};
+use crate::ingest::values::{f64_of, first_item, str_of};
 
 /// The keys of a PET file whose first image's header is `obj`, the file holding `frames` (the
 /// header of each volume's first image, in volume order).

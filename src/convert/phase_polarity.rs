@@ -16,8 +16,8 @@ use dicom_core::Tag;
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
-use crate::ingest::header::{last_private, str_of, text_number, value_as};
 use crate::ingest::siemens::Csa;
+use crate::ingest::values::{last_private, str_of, text_number, value_as};
 
 /// Whether the phase encoding of the file `obj` (CSA image header `csa`) made by `maker`
 /// (dcm2niix's maker name) runs along the positive direction; None when unknown.

@@ -7,7 +7,7 @@
 use dicom_dictionary_std::tags;
 use serde_json::{json, Map, Value};
 
-use crate::ingest::header::{f64_of, first_item, str_of};
+use crate::ingest::values::{f64_of, first_item, str_of};
 use crate::ingest::Series;
 use crate::volume::assemble::SeriesVolume;
 
@@ -97,9 +97,9 @@ pub(super) fn sidecar(
         // Philips MR values are its floating-point values (as dcm2niix's default): the display
         // value is the value × RS × SS; the three are recorded under dcm2niix's names.
         let philips_float = first_image.is_some_and(|i| i.philips_float);
-        let ss = crate::ingest::header::philips_scale_slope(&obj).filter(|_| philips_float);
+        let ss = crate::ingest::frames::philips_scale_slope(&obj).filter(|_| philips_float);
         if let Some(ss) = ss {
-            let num = |t| crate::ingest::header::f64_of(&obj, t);
+            let num = |t| crate::ingest::values::f64_of(&obj, t);
             m.insert("UsePhilipsFloatNotDisplayScaling".into(), json!(1));
             // An FL: written with the digits of the float it is (0.00026825, not 0.000268250005).
             let ss_digits = (ss as f32).to_string().parse::<f64>().unwrap_or(ss);
@@ -171,7 +171,7 @@ pub(super) fn sidecar(
         // The attribute, else (enhanced files) the first slice's frame's PlaneOrientationSequence:
         // DICOM's directions before any rotation of a 3D acquisition, as dcm2niix reports them.
         let first_frame_orientation = first_image.and_then(|i| i.orientation).map(|o| o.to_vec());
-        iop_dicom = crate::ingest::header::f64s_of(&obj, tags::IMAGE_ORIENTATION_PATIENT)
+        iop_dicom = crate::ingest::values::f64s_of(&obj, tags::IMAGE_ORIENTATION_PATIENT)
             .or(first_frame_orientation)
             .filter(|v| v.len() == 6 && v.iter().all(|x| x.is_finite()))
             .map(|v| {

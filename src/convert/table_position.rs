@@ -19,8 +19,8 @@
 use dicom_core::Tag;
 use dicom_object::InMemDicomObject;
 
-use crate::ingest::header::{float_number, last_private, text_of};
 use crate::ingest::siemens::{significant6, Csa};
+use crate::ingest::values::{float_number, last_private, text_of};
 
 /// The table position of a file whose header is `obj` (and CSA image header `csa`), made by
 /// `maker` (dcm2niix's maker name); None when the maker writes none or the file lacks it.

@@ -159,7 +159,7 @@ fn with_known_vr(e: InMemElement, vr: VR) -> InMemElement {
     let decoded = e
         .value()
         .primitive()
-        .and_then(|p| crate::ingest::header::decode_as(&p.to_bytes(), vr));
+        .and_then(|p| crate::ingest::values::decode_as(&p.to_bytes(), vr));
     match decoded {
         Some(v) => InMemElement::new(e.header().tag, vr, v),
         None => e,
@@ -315,7 +315,7 @@ pub fn transform(obj: InMemDicomObject, ctx: &mut Context) -> InMemDicomObject {
     for e in obj {
         // A public attribute that came as UN is handled as the VR the dictionary gives it.
         let known = (e.vr() == VR::UN)
-            .then(|| crate::ingest::header::dictionary_vr(e.header().tag))
+            .then(|| crate::ingest::values::dictionary_vr(e.header().tag))
             .flatten();
         let e = match known {
             Some(vr) => with_known_vr(e, vr),

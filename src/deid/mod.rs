@@ -233,7 +233,7 @@ fn code_item(value: &str, meaning: &str) -> InMemDicomObject {
 }
 
 fn str_attr(obj: &InMemDicomObject, tag: dicom_core::Tag) -> String {
-    crate::ingest::header::str_of(obj, tag).unwrap_or_default()
+    crate::ingest::values::str_of(obj, tag).unwrap_or_default()
 }
 
 /// The input files of this run that lead to one output file (numbered in the walk's sorted
@@ -470,7 +470,7 @@ fn process_unguarded(run: &Run, path: &Path, index: usize) -> Outcome {
     // Every declared length must fit in the file before dicom-rs reserves it.
     let layout = match crate::ingest::preflight::check_bytes(&input) {
         Ok(l) => l,
-        Err(p) => return run.unattributed(crate::ingest::header::length_reject(p).to_string()),
+        Err(p) => return run.unattributed(crate::ingest::reject::length_reject(p).to_string()),
     };
     // Zero padding after the data set is not data: the release ends with the data set.
     if let Some(at) = layout.padding_at {
@@ -482,7 +482,7 @@ fn process_unguarded(run: &Run, path: &Path, index: usize) -> Outcome {
     if layout.pixel_data.is_some_and(|p| !p.complete()) {
         return run.unattributed(
             crate::ingest::RejectReason::Truncated(
-                crate::ingest::header::UNDELIMITED_PIXEL_DATA.into(),
+                crate::ingest::pixel_presence::UNDELIMITED_PIXEL_DATA.into(),
             )
             .to_string(),
         );

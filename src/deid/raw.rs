@@ -115,7 +115,7 @@ fn long_length(vr: VR) -> bool {
 
 /// VRs dicom-rs reads as text (the others as numbers or bytes).
 fn is_text(vr: VR) -> bool {
-    crate::ingest::header::is_text_vr(vr)
+    crate::ingest::values::is_text_vr(vr)
 }
 
 /// VRs always in the default repertoire, whatever the data set's character set (PS3.5 §6.1.2.3).

@@ -11,10 +11,9 @@
 
 use dicom_object::InMemDicomObject;
 
-use super::header::{
-    arr3, creator_element, f64s_of, float_number, phase_encoding_along_columns, text_number,
-    DIFFUSION_GRADIENT_ORIENTATION,
-};
+use super::frames::DIFFUSION_GRADIENT_ORIENTATION;
+use super::header::phase_encoding_along_columns;
+use super::values::{arr3, creator_element, f64s_of, float_number, text_number};
 use crate::volume::{cross, dot};
 
 /// The gradient direction of a classic (one image per file) object; `orientation` is its
@@ -40,7 +39,7 @@ pub fn in_image_frame(obj: &InMemDicomObject) -> bool {
         && obj
             .get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
             .is_none()
-        && super::header::int_of(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1) <= 1
+        && super::values::int_of(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1) <= 1
 }
 
 /// Canon's (Toshiba's) classic DWI: no DiffusionGradientOrientation, the direction written in
@@ -54,8 +53,8 @@ fn canon(obj: &InMemDicomObject, orientation: [f64; 6]) -> Option<[f64; 3]> {
     if maker != "Canon" && maker != "Toshiba" {
         return None;
     }
-    let b = super::header::f64_of(obj, tags::DIFFUSION_B_VALUE).filter(|b| *b > 0.0)?;
-    let comments = super::header::str_of(obj, tags::IMAGE_COMMENTS)?;
+    let b = super::values::f64_of(obj, tags::DIFFUSION_B_VALUE).filter(|b| *b > 0.0)?;
+    let comments = super::values::str_of(obj, tags::IMAGE_COMMENTS)?;
     let key = format!("b={}(", b.round() as i64);
     let rest = &comments[comments.find(&key)? + key.len()..];
     let numbers: String = rest

@@ -21,7 +21,7 @@ use dicom_dictionary_std::tags;
 use dicom_object::mem::InMemElement;
 use dicom_object::InMemDicomObject;
 
-use super::header::first_item;
+use super::values::first_item;
 
 /// `obj` with the functional groups' attributes lifted (frame `frame` of the per-frame groups);
 /// None when `obj` has no functional groups (a classic file: nothing to lift).

@@ -20,7 +20,7 @@ use std::io::Read;
 use dicom_core::Tag;
 use dicom_object::InMemDicomObject;
 
-use super::header::{creator_element, float_number, text_number, text_of};
+use super::values::{creator_element, float_number, text_number, text_of};
 
 /// Private creator of the acquisition block (group 0019).
 pub const ACQU: &str = "GEMS_ACQU_01";
@@ -170,7 +170,7 @@ pub fn epi(obj: &InMemDicomObject) -> Epi {
 pub fn three_plane_localizer(obj: &InMemDicomObject) -> bool {
     private(obj, 0x0019, ACQU, SERIES_PLANE)
         .and_then(|t| {
-            super::header::value_as(obj, t, dicom_core::VR::SS)?
+            super::values::value_as(obj, t, dicom_core::VR::SS)?
                 .to_int::<i64>()
                 .ok()
         })
@@ -413,7 +413,7 @@ impl ProtocolBlock {
 /// A 32-bit float of GE's PET block (0009,xx`low` of "GEMS_PETD_01"): its injected volume
 /// (0x3A), its filter cutoff (0x8F).
 pub fn pet_number(obj: &InMemDicomObject, low: u16) -> Option<f64> {
-    super::header::last_private(obj, 0x0009, PETD, low, &super::header::float_number)
+    super::values::last_private(obj, 0x0009, PETD, low, &super::values::float_number)
 }
 
 /// C's `atof`: the longest leading number (0 when none).

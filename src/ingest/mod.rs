@@ -4,26 +4,34 @@
 //! v1.0.20260724 stacks them: each multi-frame file that places its frames alone, the others in
 //! stacks of one matrix size, RepetitionTime and FlipAngle (each stack a `Series` of its own).
 //!
-//! Submodules: `walk` (parallel directory walk), `header` (one file → `FileRecord`),
-//! `classify` (series kind), `flat_header` (an enhanced header seen as a classic one), `geometry` (slice order, checks, splitting → `VolumePlan`),
-//! `siemens` (CSA header, private b-value, mosaic tiles, protocol), `ge` (GE's EPI names, group
-//! delay and protocol data block), `readout` (phase-encoding
-//! matrix and EPI echo spacing for the sidecar), `preflight` (lengths checked before parsing), `open` (a whole file as a Part 10
-//! object, a data set without the Part 10 header too),
-//! `inventory_json` (the PHI-free inventory written by `--json`).
+//! Submodules: `walk` (parallel directory walk), `preflight` (lengths checked before parsing),
+//! `header` (one file → `FileRecord`), `values` (attribute values as text and numbers, UN read
+//! by the dictionary's VR), `frames` (one `ImageRecord` per frame, tile or slice of a file),
+//! `pixel_presence` (Pixel Data complete, judged without reading it), `reject` (why a file is
+//! not used), `classify` (series kind), `flat_header` (an enhanced header seen as a classic
+//! one), `geometry` (slice order, checks, splitting → `VolumePlan`), `diffusion` (b-values and
+//! gradient directions of every maker), `siemens` (CSA header, private b-value, mosaic tiles,
+//! protocol), `ge` (GE's EPI names, group delay and protocol data block), `readout`
+//! (phase-encoding matrix and EPI echo spacing for the sidecar), `open` (a whole file as a Part
+//! 10 object, a data set without the Part 10 header too), `prefetch` (read-ahead of the files
+//! to come), `inventory_json` (the PHI-free inventory written by `--json`).
 
 pub mod classify;
 pub mod diffusion;
 pub mod flat_header;
+pub mod frames;
 pub mod ge;
 pub mod geometry;
 pub mod header;
 mod inventory_json;
 pub mod open;
+pub mod pixel_presence;
 pub mod prefetch;
 pub mod preflight;
 pub mod readout;
+pub mod reject;
 pub mod siemens;
+pub mod values;
 
 pub use inventory_json::to_json as inventory_json;
 pub use inventory_json::to_json_named as inventory_json_named;
@@ -36,7 +44,8 @@ use rayon::prelude::*;
 
 pub use classify::SeriesKind;
 pub use geometry::{SliceRef, VolumePlan};
-pub use header::{FileRecord, ImageRecord, RejectReason};
+pub use header::{FileRecord, ImageRecord};
+pub use reject::RejectReason;
 
 /// Errors of a scan as a whole (a bad file is not an error: it is rejected with a reason).
 #[derive(Debug, thiserror::Error)]

@@ -64,7 +64,7 @@ pub fn bare_syntax(head: &[u8], len: u64) -> Option<&'static str> {
 /// Part 10 file is read whole, by [`open_bytes`]'s rules.
 pub fn open_file(path: &Path, until_pixel_data: bool) -> Result<DefaultDicomObject, OpenError> {
     let layout = super::preflight::check_file(path)
-        .map_err(|p| OpenError::Read(super::header::length_reject(p).to_string()))?;
+        .map_err(|p| OpenError::Read(super::reject::length_reject(p).to_string()))?;
     // (Zero padding: dicom-rs would fail on it, then the file be read again.)
     if layout.magic_at.is_none()
         || !layout.unknown_sequences.is_empty()
@@ -98,7 +98,7 @@ fn is_part10(bytes: &[u8]) -> bool {
 /// §6.2.2, which dicom-rs does not read) are read as opaque bytes of the length the check found.
 pub fn open_bytes(bytes: &[u8]) -> Result<DefaultDicomObject, OpenError> {
     let layout = super::preflight::check_bytes(bytes)
-        .map_err(|p| OpenError::Read(super::header::length_reject(p).to_string()))?;
+        .map_err(|p| OpenError::Read(super::reject::length_reject(p).to_string()))?;
     open_checked_bytes(bytes, &layout)
 }
 
@@ -244,8 +244,8 @@ fn read_data_set(
         .get(read_in)
         .ok_or_else(|| format!("transfer syntax {read_in} unknown"))?;
     let obj = InMemDicomObject::read_dataset_with_ts(src, ts)
-        .map_err(|e| super::header::error_chain(&e))?;
-    let uid = |tag| super::header::str_of(&obj, tag).unwrap_or_default();
+        .map_err(|e| super::reject::error_chain(&e))?;
+    let uid = |tag| super::values::str_of(&obj, tag).unwrap_or_default();
     let meta = FileMetaTableBuilder::new()
         .transfer_syntax(stated)
         .media_storage_sop_class_uid(uid(tags::SOP_CLASS_UID))
@@ -326,7 +326,7 @@ mod tests {
             // Asked for its header: at least everything before the Pixel Data.
             let head = open_file(&path, true).unwrap();
             assert_eq!(
-                crate::ingest::header::str_of(&head, tags::MODALITY).as_deref(),
+                crate::ingest::values::str_of(&head, tags::MODALITY).as_deref(),
                 Some("MR")
             );
         }
@@ -363,7 +363,7 @@ mod tests {
         let read = open_bytes(&cut).unwrap();
         assert_eq!(read.meta().transfer_syntax(), IMPLICIT_VR_LE);
         assert_eq!(
-            super::super::header::str_of(&read, tags::MODALITY).as_deref(),
+            super::super::values::str_of(&read, tags::MODALITY).as_deref(),
             Some("PT")
         );
         // With its group length, or cut short, it is not such a file.

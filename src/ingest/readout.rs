@@ -24,10 +24,11 @@ use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use serde_json::{json, Value};
 
-use super::header::{f64_of, int_of, phase_encoding_along_columns};
+use super::header::phase_encoding_along_columns;
 use super::siemens::{
     bandwidth_per_pixel_phase_encode, phoenix_protocol, protocol_number, significant6, Csa,
 };
+use super::values::{f64_of, int_of};
 
 /// The keys this module knows for a file's header (`obj`, its CSA image header `csa`), for
 /// reconstructed images of `rows` × `columns` (a mosaic's tile) whose slices were acquired at
@@ -66,7 +67,7 @@ pub fn readout_keys(
         keys.push(("AcquisitionMatrixPE", json!(pe)));
     }
     // Without the direction, a square MR image's size is its size along either axis (dcm2niix).
-    let mr = crate::ingest::header::str_of(obj, tags::MODALITY).is_some_and(|m| m == "MR");
+    let mr = crate::ingest::values::str_of(obj, tags::MODALITY).is_some_and(|m| m == "MR");
     let recon_pe = along_columns
         .map(|c| if c { rows } else { columns })
         .or_else(|| (mr && rows == columns).then_some(rows));
@@ -115,8 +116,8 @@ pub fn readout_keys(
     // actual spacing = WFS / (ImagingFrequency × 3.4 × (EchoTrainLength + 1)).
     if maker == "Philips" {
         let wfs =
-            crate::ingest::header::creator_element(obj, 0x2001, "Philips Imaging DD 001", 0x22)
-                .and_then(|t| crate::ingest::header::f64s_of(obj, t))
+            crate::ingest::values::creator_element(obj, 0x2001, "Philips Imaging DD 001", 0x22)
+                .and_then(|t| crate::ingest::values::f64s_of(obj, t))
                 .and_then(|v| v.first().copied())
                 .filter(|w| w.is_finite() && *w != 0.0);
         if let Some(w) = wfs {
@@ -162,8 +163,8 @@ pub fn readout_keys(
 /// is larger and above 1; written from 1 up.
 fn ge_acceleration(obj: &InMemDicomObject) -> Option<f64> {
     let standard = f64_of(obj, tags::PARALLEL_REDUCTION_FACTOR_IN_PLANE);
-    let asset = super::header::last_private(obj, 0x0043, super::ge::PARM, 0x83, &|o, t| {
-        let v = super::header::text_of(o, t)?;
+    let asset = super::values::last_private(obj, 0x0043, super::ge::PARM, 0x83, &|o, t| {
+        let v = super::values::text_of(o, t)?;
         let f = v.split('\\').next()?.trim().parse::<f32>().ok()?;
         (f > 0.0).then(|| f64::from(1.0 / f))
     });
@@ -180,8 +181,8 @@ fn ge_acceleration(obj: &InMemDicomObject) -> Option<f64> {
 /// with partial Fourier: ScanOptions PFF or PartialFourier YES), less one, times the spacing,
 /// spread over the acquisition matrix's `lines` − 1 — in its 32-bit arithmetic.
 fn ge_effective_echo_spacing(obj: &InMemDicomObject, lines: u32, accel: f64) -> Option<f64> {
-    let spacing_us = super::header::last_private(obj, 0x0043, super::ge::PARM, 0x2C, &|o, t| {
-        super::header::value_as(o, t, dicom_core::VR::SS)?
+    let spacing_us = super::values::last_private(obj, 0x0043, super::ge::PARM, 0x2C, &|o, t| {
+        super::values::value_as(o, t, dicom_core::VR::SS)?
             .to_int::<i64>()
             .ok()
     })
@@ -200,15 +201,15 @@ fn ge_effective_echo_spacing(obj: &InMemDicomObject, lines: u32, accel: f64) -> 
 /// YES.
 fn partial_fourier(obj: &InMemDicomObject) -> bool {
     let yes = |v: Option<String>| v.is_some_and(|v| v.to_ascii_uppercase().starts_with('Y'));
-    let philips = super::header::last_private(
+    let philips = super::values::last_private(
         obj,
         0x2001,
         "Philips Imaging DD 001",
         0x19,
-        &super::header::text_of,
+        &super::values::text_of,
     );
-    super::header::str_of(obj, tags::SCAN_OPTIONS).is_some_and(|o| o.contains("PFF"))
-        || yes(super::header::str_of(obj, tags::PARTIAL_FOURIER))
+    super::values::str_of(obj, tags::SCAN_OPTIONS).is_some_and(|o| o.contains("PFF"))
+        || yes(super::values::str_of(obj, tags::PARTIAL_FOURIER))
         || (super::header::maker(obj).as_deref() == Some("Philips") && yes(philips))
 }
 

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use dicom_core::{Tag, VR};
 use dicom_object::InMemDicomObject;
 
-use super::header::{arr3, creator_element, text_number, value_as};
+use super::values::{arr3, creator_element, text_number, value_as};
 
 /// The tiles of a mosaic frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,7 +130,7 @@ pub fn bandwidth_per_pixel_phase_encode(obj: &InMemDicomObject, csa: Option<&Csa
             let siemens = super::header::maker(obj).as_deref() == Some("Siemens");
             siemens
                 .then(|| {
-                    super::header::last_private(obj, 0x0021, "SIEMENS MR SDI 02", 0x53, &double)
+                    super::values::last_private(obj, 0x0021, "SIEMENS MR SDI 02", 0x53, &double)
                 })
                 .flatten()
         })
@@ -321,7 +321,7 @@ pub fn phoenix_protocol(obj: &InMemDicomObject) -> Option<String> {
     };
     from_csa().or_else(|| {
         let read = |o: &InMemDicomObject, t: Tag| Some(value_as(o, t, VR::OB)?.to_bytes().to_vec());
-        let bytes = super::header::last_private(obj, 0x0021, "SIEMENS MR SDS 01", 0x19, &read)?;
+        let bytes = super::values::last_private(obj, 0x0021, "SIEMENS MR SDS 01", 0x19, &read)?;
         let text = parse_csa(&bytes)
             .and_then(|c| c.first("MrPhoenixProtocol").map(str::to_string))
             .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());

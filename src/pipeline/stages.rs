@@ -135,7 +135,7 @@ pub fn features(
 fn study_date(s: &crate::ingest::Series) -> Option<String> {
     let f = s.files.first()?;
     let obj = crate::ingest::open::open_file(&f.path, true).ok()?;
-    let da = crate::ingest::header::str_of(&obj, dicom_dictionary_std::tags::STUDY_DATE)?;
+    let da = crate::ingest::values::str_of(&obj, dicom_dictionary_std::tags::STUDY_DATE)?;
     crate::datetime::Date::parse(&da).map(|d| d.to_iso())
 }
 

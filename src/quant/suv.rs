@@ -15,7 +15,7 @@ use dicom_object::InMemDicomObject;
 use serde::Serialize;
 
 use crate::datetime::{epoch_seconds, parse_dt, parse_tm, Date};
-use crate::ingest::header::{creator_element, f64_of, f64s_of, first_item, str_of, text_of};
+use crate::ingest::values::{creator_element, f64_of, f64s_of, first_item, str_of, text_of};
 
 /// Why no SUV factor can be given.
 #[derive(Debug, thiserror::Error, PartialEq)]

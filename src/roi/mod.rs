@@ -429,7 +429,7 @@ pub fn load_rois(
     // Parsed once (its declared lengths checked first); its Modality says which reader it goes to.
     let obj = crate::ingest::open::open_file(&file, false)
         .map_err(|e| RoiError::NotRoi(format!("none: not a readable DICOM file: {e}")))?;
-    let modality = crate::ingest::header::str_of(&obj, dicom_dictionary_std::tags::MODALITY)
+    let modality = crate::ingest::values::str_of(&obj, dicom_dictionary_std::tags::MODALITY)
         .map(|m| m.to_ascii_uppercase());
     match modality.as_deref() {
         Some("SEG") => {

@@ -11,7 +11,7 @@ use dicom_object::InMemDicomObject;
 use ndarray::Array3;
 
 use super::RoiError;
-use crate::ingest::header::{f64s_of, int_of, str_of};
+use crate::ingest::values::{f64s_of, int_of, str_of};
 use crate::volume::Geometry;
 
 /// One structure (ROI) with its closed planar contours.

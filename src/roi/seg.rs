@@ -16,7 +16,7 @@ use dicom_object::{DefaultDicomObject, InMemDicomObject};
 use ndarray::Array3;
 
 use super::RoiError;
-use crate::ingest::header::{f64s_of, first_item, int_of, str_of};
+use crate::ingest::values::{f64s_of, first_item, int_of, str_of};
 use crate::volume::{cross, dot, Geometry, Volume};
 
 /// One segment of a SEG, as a 0/1 volume on its frames' grid.

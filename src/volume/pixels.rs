@@ -10,7 +10,7 @@ use dicom_dictionary_std::tags;
 use dicom_object::DefaultDicomObject;
 use dicom_pixeldata::{ConvertOptions, ModalityLutOption, PixelDecoder};
 
-use crate::ingest::header::{int_of, str_of};
+use crate::ingest::values::{int_of, str_of};
 
 /// Errors of pixel decoding.
 #[derive(Debug, thiserror::Error)]
