@@ -5,40 +5,55 @@
 //! UIDs and a per-subject whole-day date shift, so SUV and every interval survive exactly.
 //!
 //! Modules: `profile` (the table), `options` (options, config, effective actions), `keyed`
-//! (HMAC UIDs and date offsets), `clean` (Clean Descriptors), `apply` (the transform at every
-//! depth, on dicom-rs's in-memory object), `raw` (the same on the encoded bytes, for explicit VR
-//! little endian files in a single-byte or UTF-8 character set: most files; it declines the
-//! rest, which go through `apply`), `verify` (every file checked before it is written and re-read
-//! from disk after), `retired` (PS3.6's retired free-text attributes, removed when Table E.1-1
-//! does not list them). Files not released: not DICOM, unreadable, unknown subject, burned-in
-//! annotation or secondary capture (quarantined), failed verification.
+//! (HMAC UIDs and date offsets), `study_inputs` (the key and the subject map), `clean` (Clean
+//! Descriptors), `apply` (the transform at every depth, on dicom-rs's in-memory object), `raw`
+//! (the same on the encoded bytes, for explicit VR little endian files in a single-byte or UTF-8
+//! character set: most files; it declines the rest, which go through `apply`), `marking` (the
+//! record of de-identification each release carries), `encoding` (a release's bytes),
+//! `verify` (every file checked before it is written), `write_back` (written, read back from
+//! disk, renamed into place), `tally` (the run's totals and logs), `release_folder` (the folder's
+//! key and layout: what a rerun withdraws), `retired` (PS3.6's retired free-text attributes,
+//! removed when Table E.1-1 does not list them), `csa` and `ge_protocol` (Siemens' CSA headers
+//! and GE's protocol block under option 113111, reduced to their safe parts). Files not
+//! released: not DICOM, unreadable, unknown subject, burned-in annotation or secondary capture
+//! (quarantined), failed verification.
 
 pub mod apply;
 pub mod clean;
 pub mod csa;
+mod encoding;
 pub mod ge_protocol;
 pub mod keyed;
+mod marking;
 pub mod options;
 pub mod profile;
 mod raw;
 pub mod release_folder;
 mod retired;
+mod study_inputs;
+mod tally;
 pub mod verify;
+mod write_back;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use crate::ingest::open::{EXPLICIT_VR_LE, IMPLICIT_VR_LE};
 use crate::ingest::preflight::Layout;
-use dicom_core::value::{DataSetSequence, PrimitiveValue, Value};
-use dicom_core::{DataElement, Length, VR};
+use dicom_core::value::PrimitiveValue;
+use dicom_core::{DataElement, VR};
 use dicom_dictionary_std::tags;
-use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+use dicom_object::InMemDicomObject;
 use rayon::prelude::*;
 use serde_json::json;
 
 pub use keyed::date_offset_days;
 pub use options::{DeidConfig, DeidOptionsSet};
+pub use study_inputs::{read_key, read_subject_map};
+
+use encoding::{capacity, encode, file_meta, file_start, pixel_data_tail, words_as_bytes};
+use marking::{code_item, method, method_codes, sq, temporal};
+use tally::Tally;
+use write_back::write_checked;
 
 /// Errors that stop a de-identification run (a bad file does not: it is reported).
 #[derive(Debug, thiserror::Error)]
@@ -116,78 +131,6 @@ pub struct DeidSummary {
     pub withdrawn: usize,
 }
 
-/// Read the key (at least 32 bytes).
-pub fn read_key(path: &Path) -> Result<Vec<u8>, DeidError> {
-    let key = std::fs::read(path).map_err(|e| DeidError::Key {
-        path: path.into(),
-        what: if e.kind() == std::io::ErrorKind::NotFound {
-            format!(
-                "{e}; a new study makes its key once, e.g. `head -c 32 /dev/urandom > {}`, and \
-                 keeps it at the core lab (every later run needs the same key)",
-                path.display()
-            )
-        } else {
-            e.to_string()
-        },
-    })?;
-    if key.len() < 32 {
-        return Err(DeidError::Key {
-            path: path.into(),
-            what: format!("{} bytes; at least 32 secret bytes are required", key.len()),
-        });
-    }
-    Ok(key)
-}
-
-/// Read the subject map (`patient_id,usubjid`).
-pub fn read_subject_map(path: &Path) -> Result<BTreeMap<String, String>, DeidError> {
-    let err = |what: String| DeidError::SubjectMap {
-        path: path.into(),
-        what,
-    };
-    // As a spreadsheet saves it: `;` or tabs, Windows-1252 (`csv_text`); identifiers are text,
-    // so no decimal comma is read.
-    let (mut r, _) = crate::csv_text::reader(path).map_err(|e| err(e.to_string()))?;
-    let h = crate::csv_text::header(&mut r).map_err(|e| err(e.to_string()))?;
-    let (Some(pi), Some(ui)) = (
-        h.iter().position(|c| c == "patient_id"),
-        h.iter().position(|c| c == "usubjid"),
-    ) else {
-        return Err(err("expected columns patient_id,usubjid".into()));
-    };
-    let mut m = BTreeMap::new();
-    for (n, rec) in r.byte_records().enumerate() {
-        let rec = rec.map_err(|e| err(format!("row {}: {e}", n + 2)))?;
-        let cell = |i: usize| crate::csv_text::cell_text(rec.get(i).unwrap_or_default(), false);
-        let (p, u) = (cell(pi), cell(ui));
-        let (p, u) = (p.as_str(), u.as_str());
-        if p.is_empty() || u.is_empty() {
-            return Err(err(format!("row {}: empty patient_id or usubjid", n + 2)));
-        }
-        if !usable_usubjid(u) {
-            // The value is not printed: with the columns swapped it would be a PatientID.
-            return Err(err(format!(
-                "row {}: usubjid must be at most 64 letters, digits, '-', '_' or '.', not \
-                 starting with '.' (it becomes the released PatientID and a folder name)",
-                n + 2
-            )));
-        }
-        if m.insert(p.to_string(), u.to_string()).is_some() {
-            return Err(err(format!("row {}: patient_id appears twice", n + 2)));
-        }
-    }
-    Ok(m)
-}
-
-/// Whether a USUBJID can be the released PatientID (LO: at most 64 characters, no backslash or
-/// control character) and a folder name on every system (no separator, not `.` or `..`).
-fn usable_usubjid(u: &str) -> bool {
-    u.len() <= 64
-        && !u.starts_with('.')
-        && u.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-}
-
 /// What happened to one input file.
 enum Outcome {
     Released {
@@ -206,30 +149,6 @@ enum Outcome {
     Unwritten(String),
     /// Another shard's file: neither processed nor counted here.
     OtherShard,
-}
-
-fn sq(tag: dicom_core::Tag, items: Vec<InMemDicomObject>) -> DataElement<InMemDicomObject> {
-    DataElement::new(tag, VR::SQ, DataSetSequence::new(items, Length::UNDEFINED))
-}
-
-fn code_item(value: &str, meaning: &str) -> InMemDicomObject {
-    let mut c = InMemDicomObject::new_empty();
-    c.put(DataElement::new(
-        tags::CODE_VALUE,
-        VR::SH,
-        PrimitiveValue::from(value),
-    ));
-    c.put(DataElement::new(
-        tags::CODING_SCHEME_DESIGNATOR,
-        VR::SH,
-        PrimitiveValue::from("DCM"),
-    ));
-    c.put(DataElement::new(
-        tags::CODE_MEANING,
-        VR::LO,
-        PrimitiveValue::from(meaning),
-    ));
-    c
 }
 
 fn str_attr(obj: &InMemDicomObject, tag: dicom_core::Tag) -> String {
@@ -360,80 +279,9 @@ impl Run<'_> {
     }
 }
 
-/// Native 16-bit Pixel Data held as its little-endian bytes: the same bytes on disk, written in
-/// one copy instead of word by word (dicom-rs encodes a U16 value one word at a time: 13% of a
-/// de-identification). Only for little-endian transfer syntaxes.
-fn words_as_bytes(obj: &mut InMemDicomObject) {
-    let Some(e) = obj.get(tags::PIXEL_DATA) else {
-        return;
-    };
-    let (vr, bytes) = match e.value() {
-        Value::Primitive(PrimitiveValue::U16(words)) => (
-            e.header().vr,
-            words
-                .iter()
-                .flat_map(|w| w.to_le_bytes())
-                .collect::<Vec<u8>>(),
-        ),
-        _ => return,
-    };
-    obj.put(DataElement::new(
-        tags::PIXEL_DATA,
-        vr,
-        PrimitiveValue::U8(bytes.into()),
-    ));
-}
-
-/// A Part-10 file of `obj` (preamble, meta group, data set): dicom-rs's writer, fed the data set's
-/// elements by value (`FileDicomObject::write_all` clones every value on the way to the writer).
-fn encode(
-    obj: InMemDicomObject,
-    meta: &dicom_object::FileMetaTable,
-    capacity: usize,
-) -> Result<Vec<u8>, String> {
-    use dicom_encoding::transfer_syntax::{Codec, TransferSyntaxIndex};
-    use dicom_parser::dataset::{DataSetWriter, IntoTokens};
-    let mut bytes = file_start(meta, capacity)?;
-    let ts_uid = meta.transfer_syntax().trim_end_matches('\0');
-    let ts = dicom_transfer_syntax_registry::TransferSyntaxRegistry
-        .get(ts_uid)
-        .ok_or_else(|| format!("unknown transfer syntax {ts_uid}"))?;
-    let to: Box<dyn std::io::Write + '_> = match ts.codec() {
-        Codec::Dataset(Some(adapter)) => adapter.adapt_writer(Box::new(&mut bytes)),
-        Codec::Dataset(None) => return Err(format!("cannot write transfer syntax {ts_uid}")),
-        _ => Box::new(&mut bytes),
-    };
-    let mut writer = DataSetWriter::with_ts(to, ts).map_err(|e| e.to_string())?;
-    writer
-        .write_sequence(obj.into_tokens())
-        .and_then(|()| writer.flush())
-        .map_err(|e| e.to_string())?;
-    drop(writer);
-    Ok(bytes)
-}
-
 /// A UID as PS3.5 9.1 allows: 1 to 64 characters, digits and dots.
 fn is_uid(s: &str) -> bool {
     (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-}
-
-/// Where the Pixel Data element starts (its header) when it ends the file as native data of a
-/// defined length, as the length check's walk found it, and the little-endian syntax its header
-/// is written in: explicit VR (OB or OW, 12-byte header) or implicit VR (8-byte header). The
-/// caller parses the bytes before it, which must make a complete data set in that syntax.
-fn pixel_data_tail(layout: &Layout, bytes: &[u8]) -> Option<(usize, &'static str)> {
-    let p = layout.pixel_data?;
-    if p.value_at + p.length? != bytes.len() as u64 {
-        return None;
-    }
-    let at = p.header_at as usize;
-    match p.value_at - p.header_at {
-        12 if matches!(bytes.get(at + 4..at + 8)?, b"OW\0\0" | b"OB\0\0") => {
-            Some((at, EXPLICIT_VR_LE))
-        }
-        8 => Some((at, IMPLICIT_VR_LE)),
-        _ => None,
-    }
 }
 
 fn process(run: &Run, path: &Path, index: usize) -> Outcome {
@@ -597,75 +445,6 @@ fn context<'r>(
         date_offset_days: keyed::date_offset_days(run.key, usubjid),
         identifiers,
         counts: apply::Counts::default(),
-    }
-}
-
-/// DeidentificationMethod: the tool and the options in force.
-/// Two values when options are in force (an LO value holds 64 characters at most, PS3.5 Table
-/// 6.2-1; the attribute is multi-valued): "ancilla 0.1.0: PS3.15 Annex E Basic Profile" and
-/// "+113105 +113107 +113108 +113111".
-fn method(run: &Run) -> String {
-    let options: Vec<String> = run
-        .options
-        .codes()
-        .iter()
-        .map(|(c, _, _)| format!("+{c}"))
-        .collect();
-    let mut method = format!(
-        "ancilla {}: PS3.15 Annex E Basic Profile",
-        env!("CARGO_PKG_VERSION")
-    );
-    if !options.is_empty() {
-        method.push('\\');
-        method.push_str(&options.join(" "));
-    }
-    method
-}
-
-/// DeidentificationMethodCodeSequence's codes: 113100, then each option's.
-fn method_codes(run: &Run) -> Vec<(&'static str, &'static str)> {
-    let mut codes = vec![options::PROFILE_CODE];
-    codes.extend(run.options.codes().iter().map(|(c, m, _)| (*c, *m)));
-    codes
-}
-
-/// LongitudinalTemporalInformationModified.
-fn temporal(run: &Run) -> &'static str {
-    if run.options.retain_longitudinal_modified_dates {
-        "MODIFIED"
-    } else {
-        "REMOVED"
-    }
-}
-
-/// The new file meta group.
-fn file_meta(ts: &str, release: &Release) -> Result<dicom_object::FileMetaTable, String> {
-    FileMetaTableBuilder::new()
-        .transfer_syntax(ts)
-        .media_storage_sop_class_uid(release.sop_class.clone())
-        .media_storage_sop_instance_uid(release.sop.clone())
-        .implementation_class_uid("2.25.302228434012094712350394857467219573915")
-        .implementation_version_name("ANCILLA_DEID")
-        .build()
-        .map_err(|e| e.to_string())
-}
-
-/// Preamble, DICM and the file meta group, in a buffer of `capacity`.
-fn file_start(meta: &dicom_object::FileMetaTable, capacity: usize) -> Result<Vec<u8>, String> {
-    let mut bytes = Vec::with_capacity(capacity);
-    bytes.extend_from_slice(&[0u8; 128]);
-    bytes.extend_from_slice(b"DICM");
-    meta.write(&mut bytes).map_err(|e| e.to_string())?;
-    Ok(bytes)
-}
-
-/// Buffer sizes: the header alone when the Pixel Data is carried over (glibc consolidates its
-/// free lists on every free of 64 KiB or more: 5% of a run with a 64 KiB buffer per file).
-fn capacity(carried_over: bool) -> usize {
-    if carried_over {
-        16 * 1024
-    } else {
-        64 * 1024
     }
 }
 
@@ -870,104 +649,6 @@ fn process_object(run: &Run, path: &Path, input: &[u8], layout: &Layout, index: 
     )
 }
 
-/// Check the encoded bytes (a file that fails is never written), then write them and read the
-/// written file back from disk: it must be those checked bytes, byte for byte (what is on disk
-/// is what was checked), or it is deleted and reported.
-fn write_checked(
-    run: &Run,
-    release: &Release,
-    bytes: &[u8],
-    tail: Option<&[u8]>,
-    identifiers: &clean::Found,
-    original_uids: &HashSet<String>,
-    counts: apply::Counts,
-) -> Outcome {
-    // The carried-over tail is one Pixel Data element of a binary VR (pixel_data_tail and the
-    // byte path checked its header), which the check would skip: checking the bytes before it
-    // checks the whole file.
-    if let Err(why) = verify::check_bytes(bytes, &run.options, identifiers, original_uids) {
-        return Outcome::VerificationFailed(why);
-    }
-    let tail = tail.unwrap_or_default();
-    let parent = release.dest.parent().unwrap_or(run.out);
-    // Written to a temporary sibling, read back through the same handle (it must be the checked
-    // bytes, byte for byte: what is on disk is what was checked), and only then renamed into
-    // place; a file that reads back otherwise is removed and reported.
-    let written = run.make_dir(parent).map_err(WriteError::Io).and_then(|()| {
-        crate::atomic::write_in_existing_dir(&release.dest, |tmp| {
-            write_and_read_back(tmp, bytes, tail)
-        })
-    });
-    match written {
-        Ok(()) => {}
-        Err(WriteError::Io(e)) => {
-            return Outcome::Unwritten(format!("cannot write {}: {e}", release.dest.display()))
-        }
-        Err(WriteError::ReadBack(why)) => return Outcome::VerificationFailed(why),
-    }
-    Outcome::Released {
-        usubjid: release.usubjid.clone(),
-        counts,
-    }
-}
-
-/// Why a released file was not written.
-enum WriteError {
-    Io(std::io::Error),
-    /// The bytes read back differ from those checked.
-    ReadBack(String),
-}
-
-impl From<std::io::Error> for WriteError {
-    fn from(e: std::io::Error) -> Self {
-        WriteError::Io(e)
-    }
-}
-
-/// Write `head` then `tail` to a new file `path`, then read the file back through the same
-/// handle: it must hold exactly those bytes.
-fn write_and_read_back(path: &Path, head: &[u8], tail: &[u8]) -> Result<(), WriteError> {
-    use std::io::{Read, Seek, SeekFrom, Write};
-    let mut f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)?;
-    // Both parts in one system call when the kernel takes them whole.
-    let n = f.write_vectored(&[std::io::IoSlice::new(head), std::io::IoSlice::new(tail)])?;
-    if n < head.len() {
-        f.write_all(&head[n..])?;
-        f.write_all(tail)?;
-    } else {
-        f.write_all(&tail[n - head.len()..])?;
-    }
-    f.seek(SeekFrom::Start(0))?;
-    // The file was created empty (truncated) and written by this call: it holds exactly that
-    // many bytes unless the writes went wrong, which the comparison then shows. (Read into
-    // spare capacity: no zeroing first.)
-    let total = head.len() + tail.len();
-    let mut on_disk = Vec::with_capacity(total);
-    (&mut f)
-        .take(total as u64)
-        .read_to_end(&mut on_disk)
-        .map_err(|e| WriteError::ReadBack(format!("cannot read the written file back: {e}")))?;
-    if on_disk.len() != total {
-        return Err(WriteError::ReadBack(format!(
-            "cannot read the written file back: {} of {total} bytes",
-            on_disk.len()
-        )));
-    }
-    let (h, t) = on_disk.split_at(head.len());
-    if h == head && t == tail {
-        Ok(())
-    } else {
-        Err(WriteError::ReadBack(
-            "the file read back from disk differs from the checked bytes".into(),
-        ))
-    }
-}
-
 /// Whether `out` holds no folder (no released file: they live in subject folders); true when it
 /// does not exist.
 fn holds_no_folder(out: &Path) -> bool {
@@ -996,76 +677,6 @@ pub fn run(opts: &DeidOptions) -> Result<DeidSummary, DeidError> {
         None => DeidConfig::default(),
     };
     run_with(opts, config.options, false)
-}
-
-/// The run's totals, folded from the outcomes of its input files.
-#[derive(Default)]
-struct Tally {
-    summary: DeidSummary,
-    counts: BTreeMap<String, usize>,
-    per_subject: BTreeMap<String, usize>,
-    not_released: Vec<serde_json::Value>,
-    site_log: String,
-    files_seen: usize,
-    /// Why each release that could not be written was not.
-    unwritten: Vec<String>,
-}
-
-impl Tally {
-    /// Fold the outcome of input file number `index`, at `path`.
-    fn add(&mut self, index: usize, path: &Path, o: Outcome) {
-        if !matches!(o, Outcome::OtherShard) {
-            self.files_seen += 1;
-        }
-        match o {
-            Outcome::OtherShard => {}
-            Outcome::Released { usubjid, counts } => {
-                self.summary.released += 1;
-                *self.per_subject.entry(usubjid).or_default() += 1;
-                self.actions(&counts, true);
-            }
-            Outcome::AlreadyDone { usubjid, counts } => {
-                self.summary.already_done += 1;
-                *self.per_subject.entry(usubjid).or_default() += 1;
-                self.actions(&counts, true);
-            }
-            Outcome::Duplicate => {
-                self.summary.duplicates += 1;
-                self.site_log.push_str(&format!(
-                    "{}\tsame SOP instance as another input file: released once, from the first in input order\n",
-                    path.display()
-                ));
-            }
-            Outcome::NotReleased(reason) => {
-                self.summary.not_released += 1;
-                self.site_log
-                    .push_str(&format!("{}\t{reason}\n", path.display()));
-                self.not_released
-                    .push(json!({"file": index + 1, "reason": reason}));
-            }
-            Outcome::Unwritten(reason) => {
-                self.site_log
-                    .push_str(&format!("{}\tnot written: {reason}\n", path.display()));
-                self.unwritten.push(reason);
-            }
-            Outcome::VerificationFailed(reason) => {
-                self.summary.verification_failures += 1;
-                self.site_log.push_str(&format!(
-                    "{}\tfailed verification: {reason}\n",
-                    path.display()
-                ));
-                self.not_released.push(json!({"file": index + 1, "reason": format!("failed the PHI check and was not released (deleted if written): {reason}")}));
-            }
-        }
-    }
-
-    /// Add a released file's actions to the totals, or take them back.
-    fn actions(&mut self, counts: &apply::Counts, add: bool) {
-        for (k, v) in counts.iter() {
-            let c = self.counts.entry(k.to_string()).or_default();
-            *c = if add { *c + v } else { c.saturating_sub(v) };
-        }
-    }
 }
 
 /// Several input files of one SOP instance (exported twice, or once more in another transfer
@@ -1313,52 +924,6 @@ fn run_paths(
 mod tests {
     use super::*;
 
-    /// A subject map saved by a spreadsheet (a BOM, `;`, CRLF) reads as the comma file does.
-    #[test]
-    fn subject_map_as_a_spreadsheet_saves_it() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let map = dir.path().join("map.csv");
-        std::fs::write(
-            &map,
-            b"\xef\xbb\xbfpatient_id;usubjid\r\nMRN 0012;ANC-01-0001\r\n12,5;ANC-01-0002\r\n",
-        )
-        .expect("write map");
-        let m = read_subject_map(&map).expect("read");
-        assert_eq!(m["MRN 0012"], "ANC-01-0001");
-        // An identifier is text: no decimal comma is read in it.
-        assert_eq!(m["12,5"], "ANC-01-0002");
-    }
-
-    /// A USUBJID that cannot be a PatientID and a folder name is refused with its row, without
-    /// its value; it was released as a folder named `______evil` for `../../evil`.
-    #[test]
-    fn subject_map_refuses_unusable_usubjids() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let map = dir.path().join("map.csv");
-        let read = |body: &str| {
-            std::fs::write(&map, format!("patient_id,usubjid\n{body}")).expect("write map");
-            read_subject_map(&map).map_err(|e| e.to_string())
-        };
-        assert!(read("MRN1,ANC-01-0001\nMRN2,ANC_01.0002\n").is_ok());
-        for bad in [
-            "../../evil",
-            "a/b",
-            ".hidden",
-            "ANC 01",
-            "ANC\\01",
-            &"A".repeat(65),
-        ] {
-            let e = read(&format!("MRN1,ANC-01-0001\nMRN2,{bad}\n")).unwrap_err();
-            assert!(e.contains("row 3: usubjid must be"), "{bad}: {e}");
-            assert!(!e.contains(bad), "{e}");
-        }
-        // Two PatientIDs of one subject (two hospitals' numbers) stay allowed.
-        assert_eq!(
-            read("MRN1,ANC-01-0001\nX9,ANC-01-0001\n").map(|m| m.len()),
-            Ok(2)
-        );
-    }
-
     /// Every file under `input` de-identified by both paths (the byte path where it takes the
     /// file on, and dicom-rs's object for all): the same files, byte for byte, and the same
     /// report. Returns (files released, files the byte path took).
@@ -1536,68 +1101,5 @@ mod tests {
             taken >= released,
             "the byte path took {taken} of {released}"
         );
-    }
-
-    /// A file's start (preamble, DICM, a file meta group naming the syntax of `explicit`).
-    fn head(explicit: bool) -> Vec<u8> {
-        let uid: &[u8] = if explicit {
-            b"1.2.840.10008.1.2.1\0"
-        } else {
-            b"1.2.840.10008.1.2\0"
-        };
-        let mut b = vec![0u8; 128];
-        b.extend(b"DICM");
-        b.extend([0x02, 0x00, 0x10, 0x00, b'U', b'I', uid.len() as u8, 0]);
-        b.extend(uid);
-        b
-    }
-
-    /// Where the length check finds the tail of `bytes`.
-    fn tail(bytes: &[u8]) -> Option<(usize, &'static str)> {
-        let layout = crate::ingest::preflight::check_bytes(bytes).unwrap();
-        pixel_data_tail(&layout, bytes)
-    }
-
-    /// `head`, then a Pixel Data element of `value` in the given header form.
-    fn with_pixels(head: &[u8], explicit: bool, value: &[u8]) -> Vec<u8> {
-        let mut b = head.to_vec();
-        b.extend([0xE0, 0x7F, 0x10, 0x00]);
-        if explicit {
-            b.extend(b"OW\0\0");
-        }
-        b.extend((value.len() as u32).to_le_bytes());
-        b.extend(value);
-        b
-    }
-
-    #[test]
-    fn pixel_data_that_ends_the_file_is_found_in_either_vr_form() {
-        let (explicit, implicit) = (head(true), head(false));
-        let value = vec![1u8; 64];
-        let e = with_pixels(&explicit, true, &value);
-        assert_eq!(tail(&e), Some((explicit.len(), EXPLICIT_VR_LE)));
-        let i = with_pixels(&implicit, false, &value);
-        assert_eq!(tail(&i), Some((implicit.len(), IMPLICIT_VR_LE)));
-        // The tag inside the pixel values, with a length that does not reach the end: skipped.
-        let mut tricky = value.clone();
-        tricky[8..12].copy_from_slice(&[0xE0, 0x7F, 0x10, 0x00]);
-        assert_eq!(
-            tail(&with_pixels(&explicit, true, &tricky)),
-            Some((explicit.len(), EXPLICIT_VR_LE))
-        );
-    }
-
-    #[test]
-    fn pixel_data_followed_by_anything_or_of_undefined_length_is_not_carried_over() {
-        let mut padded = with_pixels(&head(true), true, &[1u8; 64]);
-        // Data Set Trailing Padding (FFFC,FFFC) after Pixel Data.
-        padded.extend([0xFC, 0xFF, 0xFC, 0xFF, b'O', b'B', 0, 0, 2, 0, 0, 0, 0, 0]);
-        assert_eq!(tail(&padded), None);
-        let mut encapsulated = head(true);
-        encapsulated.extend([
-            0xE0, 0x7F, 0x10, 0x00, b'O', b'B', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
-        ]);
-        encapsulated.extend([0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
-        assert_eq!(tail(&encapsulated), None);
     }
 }

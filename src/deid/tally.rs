@@ -1,0 +1,80 @@
+//! A de-identification run's totals, folded from the outcomes of its input files: the summary,
+//! the profile's actions, files per subject, the PHI-free list of files not released (numbered,
+//! not named) and the site-side log (input paths, for the site only).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::json;
+
+use super::{apply, DeidSummary, Outcome};
+
+/// The run's totals, folded from the outcomes of its input files.
+#[derive(Default)]
+pub(super) struct Tally {
+    pub(super) summary: DeidSummary,
+    pub(super) counts: BTreeMap<String, usize>,
+    pub(super) per_subject: BTreeMap<String, usize>,
+    pub(super) not_released: Vec<serde_json::Value>,
+    pub(super) site_log: String,
+    pub(super) files_seen: usize,
+    /// Why each release that could not be written was not.
+    pub(super) unwritten: Vec<String>,
+}
+
+impl Tally {
+    /// Fold the outcome of input file number `index`, at `path`.
+    pub(super) fn add(&mut self, index: usize, path: &Path, o: Outcome) {
+        if !matches!(o, Outcome::OtherShard) {
+            self.files_seen += 1;
+        }
+        match o {
+            Outcome::OtherShard => {}
+            Outcome::Released { usubjid, counts } => {
+                self.summary.released += 1;
+                *self.per_subject.entry(usubjid).or_default() += 1;
+                self.actions(&counts, true);
+            }
+            Outcome::AlreadyDone { usubjid, counts } => {
+                self.summary.already_done += 1;
+                *self.per_subject.entry(usubjid).or_default() += 1;
+                self.actions(&counts, true);
+            }
+            Outcome::Duplicate => {
+                self.summary.duplicates += 1;
+                self.site_log.push_str(&format!(
+                    "{}\tsame SOP instance as another input file: released once, from the first in input order\n",
+                    path.display()
+                ));
+            }
+            Outcome::NotReleased(reason) => {
+                self.summary.not_released += 1;
+                self.site_log
+                    .push_str(&format!("{}\t{reason}\n", path.display()));
+                self.not_released
+                    .push(json!({"file": index + 1, "reason": reason}));
+            }
+            Outcome::Unwritten(reason) => {
+                self.site_log
+                    .push_str(&format!("{}\tnot written: {reason}\n", path.display()));
+                self.unwritten.push(reason);
+            }
+            Outcome::VerificationFailed(reason) => {
+                self.summary.verification_failures += 1;
+                self.site_log.push_str(&format!(
+                    "{}\tfailed verification: {reason}\n",
+                    path.display()
+                ));
+                self.not_released.push(json!({"file": index + 1, "reason": format!("failed the PHI check and was not released (deleted if written): {reason}")}));
+            }
+        }
+    }
+
+    /// Add a released file's actions to the totals, or take them back.
+    pub(super) fn actions(&mut self, counts: &apply::Counts, add: bool) {
+        for (k, v) in counts.iter() {
+            let c = self.counts.entry(k.to_string()).or_default();
+            *c = if add { *c + v } else { c.saturating_sub(v) };
+        }
+    }
+}
