@@ -406,6 +406,250 @@ pub fn wide_name(modality: &str, image: &str, roi: &str, feature: &str) -> Strin
     .to_ascii_lowercase()
 }
 
+/// ADTTE's records: each subject's time to event per parameter, in months (AVAL converted from
+/// AVALU; CNSR 0 is an event). A record of a subject not in ADSL (`arm`), a bad value or a
+/// duplicate adds its error, naming the row and column, never a date.
+fn read_tte(
+    adtte: &TextTable,
+    arm: &BTreeMap<String, String>,
+    errors: &mut Vec<String>,
+) -> Result<BTreeMap<(String, String), Tte>, ClinicalError> {
+    let (t_id, t_param, t_aval, t_cnsr) = (
+        need(adtte, "USUBJID")?,
+        need(adtte, "PARAMCD")?,
+        need(adtte, "AVAL")?,
+        need(adtte, "CNSR")?,
+    );
+    let t_unit = adtte.col("AVALU");
+    let mut tte: BTreeMap<(String, String), Tte> = BTreeMap::new();
+    for (r, row) in adtte.rows.iter().enumerate() {
+        let id = &row[t_id];
+        if !arm.contains_key(id) {
+            errors.push(format!(
+                "{}: USUBJID {id} is not in ADSL",
+                place(adtte, r, "USUBJID")
+            ));
+            continue;
+        }
+        let aval = match row[t_aval].parse::<f64>() {
+            Ok(v) if v >= 0.0 && v.is_finite() => v,
+            Ok(v) => {
+                errors.push(format!("{}: AVAL {v} is negative", place(adtte, r, "AVAL")));
+                continue;
+            }
+            Err(_) => {
+                errors.push(format!(
+                    "{}: AVAL {:?} is not a number",
+                    place(adtte, r, "AVAL"),
+                    row[t_aval]
+                ));
+                continue;
+            }
+        };
+        let cnsr = match whole_number(&row[t_cnsr]) {
+            Some(c) if c >= 0 => c,
+            _ => {
+                errors.push(format!(
+                    "{}: CNSR {:?} is not a non-negative integer (0 = event, > 0 = censored)",
+                    place(adtte, r, "CNSR"),
+                    row[t_cnsr]
+                ));
+                continue;
+            }
+        };
+        let unit = t_unit
+            .map(|c| row[c].to_ascii_uppercase())
+            .unwrap_or_else(|| "MONTHS".into());
+        let months = match unit.as_str() {
+            "MONTHS" | "MONTH" | "" => aval,
+            "DAYS" | "DAY" => aval / DAYS_PER_MONTH,
+            "WEEKS" | "WEEK" => aval * 7.0 / DAYS_PER_MONTH,
+            "YEARS" | "YEAR" => aval * 12.0,
+            other => {
+                errors.push(format!(
+                    "{}: AVALU {other:?} is not DAYS, WEEKS, MONTHS or YEARS",
+                    place(adtte, r, "AVALU")
+                ));
+                continue;
+            }
+        };
+        if tte
+            .insert(
+                (id.clone(), row[t_param].trim().to_ascii_uppercase()),
+                Tte {
+                    months,
+                    event: cnsr == 0,
+                },
+            )
+            .is_some()
+        {
+            errors.push(format!(
+                "{}: duplicate {} record for {id}",
+                place(adtte, r, "PARAMCD"),
+                row[t_param]
+            ));
+        }
+    }
+    Ok(tte)
+}
+
+/// The pathology table: viable tumour (for pCR) and the other findings the table carries, kept
+/// as they are (checked where they have a range) for the analysis table. A row of a subject not
+/// in ADSL (`arm`), a value out of range or a duplicate adds its error; YPT and viable tumour
+/// that disagree leave PCR unknown, with a warning. Also returns the names of the findings'
+/// columns the table has.
+fn read_pathology(
+    path: &TextTable,
+    arm: &BTreeMap<String, String>,
+    errors: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) -> Result<(BTreeMap<String, Pathology>, Vec<&'static str>), ClinicalError> {
+    let p_id = need(path, "USUBJID")?;
+    let (p_viable, p_ypt) = (path.col("VIABLE_TUMOR_PCT"), path.col("YPT"));
+    let p_extra: Vec<(&'static str, usize)> = PATHOLOGY_COLUMNS
+        .iter()
+        .filter_map(|&(name, _)| Some((name, path.col(name)?)))
+        .collect();
+    let mut patho: BTreeMap<String, Pathology> = BTreeMap::new();
+    for (r, row) in path.rows.iter().enumerate() {
+        let id = &row[p_id];
+        if !arm.contains_key(id) {
+            errors.push(format!(
+                "{}: USUBJID {id} is not in ADSL",
+                place(path, r, "USUBJID")
+            ));
+            continue;
+        }
+        let viable = p_viable
+            .map(|c| row[c].trim().to_string())
+            .unwrap_or_default();
+        if !viable.is_empty() && percentage(&viable).is_none() {
+            errors.push(format!(
+                "{}: {viable:?} is not a percentage",
+                place(path, r, "VIABLE_TUMOR_PCT")
+            ));
+        }
+        for &(name, c) in &p_extra {
+            let v = row[c].trim();
+            let bad = match name {
+                "ISUP" => !v.is_empty() && !whole_number(v).is_some_and(|g| (1..=4).contains(&g)),
+                "NECROSIS_PCT" => !v.is_empty() && percentage(v).is_none(),
+                _ => false,
+            };
+            if bad {
+                let expected = if name == "ISUP" {
+                    "an ISUP grade (1, 2, 3 or 4; empty when not graded)"
+                } else {
+                    "a percentage"
+                };
+                errors.push(format!("{}: {v:?} is not {expected}", place(path, r, name)));
+            }
+        }
+        let ypt = p_ypt.map(|c| row[c].trim().to_string()).unwrap_or_default();
+        let (pcr, conflict) = pathologic_complete_response(&ypt, &viable);
+        if let Some(why) = conflict {
+            warnings.push(format!(
+                "{}: {id}: {why}; PCR left empty (unknown)",
+                place_in(path, r, "YPT")
+            ));
+        }
+        let findings = Pathology {
+            viable,
+            pcr,
+            extra: p_extra
+                .iter()
+                .map(|&(name, c)| (name, row[c].trim().to_string()))
+                .collect(),
+        };
+        if patho.insert(id.clone(), findings).is_some() {
+            errors.push(format!(
+                "{}: duplicate USUBJID {id}",
+                place(path, r, "USUBJID")
+            ));
+        }
+    }
+    Ok((patho, p_extra.iter().map(|&(name, _)| name).collect()))
+}
+
+/// The analysed arm's part of the long feature table: values by subject, image and series.
+struct LongFeatures {
+    by_series: BTreeMap<String, series_choice::SubjectSeries>,
+    /// The wide column names.
+    names: BTreeSet<String>,
+    /// Subjects of another arm that have features, with their arm.
+    other_arm_imaged: BTreeSet<(String, String)>,
+    /// Subjects not in ADSL: their first row and how many rows (hundreds each), in row order.
+    unknown: Vec<(String, (usize, usize))>,
+}
+
+/// Read the long feature table (the largest input: streamed row by row, never held whole) into
+/// the analysed arm's values per subject, image and series; a feature given twice for one series
+/// keeps its first value, with a warning.
+fn read_features(
+    features: &std::path::Path,
+    arm: &BTreeMap<String, String>,
+    arm_code: &str,
+    warnings: &mut Vec<String>,
+) -> Result<LongFeatures, ClinicalError> {
+    let cols = [
+        "subject_id",
+        "modality",
+        "image",
+        "roi",
+        "feature",
+        "value",
+        // Not in a feature table written by other tools: each subject's rows are one series.
+        "?series_uid",
+    ];
+    let mut by_series: BTreeMap<String, series_choice::SubjectSeries> = BTreeMap::new();
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    let mut other_arm_imaged: BTreeSet<(String, String)> = BTreeSet::new();
+    // A subject not in ADSL: its first row and how many (hundreds of rows each).
+    let mut unknown: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    TextTable::for_each_row(features, &cols, |r, row| {
+        let id = row[0];
+        match arm.get(id).map(String::as_str) {
+            None => unknown.entry(id.to_string()).or_insert((r + 2, 0)).1 += 1,
+            Some(a) if a == arm_code => {
+                let name = wide_name(row[1], row[2], row[3], row[4]);
+                let cell = by_series
+                    .entry(id.to_string())
+                    .or_default()
+                    .entry((row[1].to_string(), row[2].to_string()))
+                    .or_default()
+                    .entry(row[6].trim().to_string())
+                    .or_default();
+                if cell.contains_key(&name) {
+                    warnings.push(format!(
+                        "{id}: {name} given twice for one series; the first value is kept"
+                    ));
+                } else {
+                    cell.insert(name.clone(), row[5].to_string());
+                }
+                names.insert(name);
+            }
+            Some(other) => {
+                other_arm_imaged.insert((id.to_string(), other.to_string()));
+            }
+        }
+    })
+    .map_err(|e| match e {
+        tables::StreamError::Table(t) => ClinicalError::from(t),
+        tables::StreamError::MissingColumn(column) => ClinicalError::MissingColumn {
+            path: features.to_path_buf(),
+            column,
+        },
+    })?;
+    let mut unknown: Vec<(String, (usize, usize))> = unknown.into_iter().collect();
+    unknown.sort_by_key(|(_, (first, _))| *first);
+    Ok(LongFeatures {
+        by_series,
+        names,
+        other_arm_imaged,
+        unknown,
+    })
+}
+
 /// Build the analysis table and write it as CSV and Parquet.
 pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
     let adsl = TextTable::read(&opts.subjects)?;
@@ -500,156 +744,10 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         }
     }
 
-    // ADTTE.
-    let (t_id, t_param, t_aval, t_cnsr) = (
-        need(&adtte, "USUBJID")?,
-        need(&adtte, "PARAMCD")?,
-        need(&adtte, "AVAL")?,
-        need(&adtte, "CNSR")?,
-    );
-    let t_unit = adtte.col("AVALU");
-    let mut tte: BTreeMap<(String, String), Tte> = BTreeMap::new();
-    for (r, row) in adtte.rows.iter().enumerate() {
-        let id = &row[t_id];
-        if !arm.contains_key(id) {
-            errors.push(format!(
-                "{}: USUBJID {id} is not in ADSL",
-                place(&adtte, r, "USUBJID")
-            ));
-            continue;
-        }
-        let aval = match row[t_aval].parse::<f64>() {
-            Ok(v) if v >= 0.0 && v.is_finite() => v,
-            Ok(v) => {
-                errors.push(format!(
-                    "{}: AVAL {v} is negative",
-                    place(&adtte, r, "AVAL")
-                ));
-                continue;
-            }
-            Err(_) => {
-                errors.push(format!(
-                    "{}: AVAL {:?} is not a number",
-                    place(&adtte, r, "AVAL"),
-                    row[t_aval]
-                ));
-                continue;
-            }
-        };
-        let cnsr = match whole_number(&row[t_cnsr]) {
-            Some(c) if c >= 0 => c,
-            _ => {
-                errors.push(format!(
-                    "{}: CNSR {:?} is not a non-negative integer (0 = event, > 0 = censored)",
-                    place(&adtte, r, "CNSR"),
-                    row[t_cnsr]
-                ));
-                continue;
-            }
-        };
-        let unit = t_unit
-            .map(|c| row[c].to_ascii_uppercase())
-            .unwrap_or_else(|| "MONTHS".into());
-        let months = match unit.as_str() {
-            "MONTHS" | "MONTH" | "" => aval,
-            "DAYS" | "DAY" => aval / DAYS_PER_MONTH,
-            "WEEKS" | "WEEK" => aval * 7.0 / DAYS_PER_MONTH,
-            "YEARS" | "YEAR" => aval * 12.0,
-            other => {
-                errors.push(format!(
-                    "{}: AVALU {other:?} is not DAYS, WEEKS, MONTHS or YEARS",
-                    place(&adtte, r, "AVALU")
-                ));
-                continue;
-            }
-        };
-        if tte
-            .insert(
-                (id.clone(), row[t_param].trim().to_ascii_uppercase()),
-                Tte {
-                    months,
-                    event: cnsr == 0,
-                },
-            )
-            .is_some()
-        {
-            errors.push(format!(
-                "{}: duplicate {} record for {id}",
-                place(&adtte, r, "PARAMCD"),
-                row[t_param]
-            ));
-        }
-    }
-
-    // Pathology: viable tumour (for pCR) and the other findings the table carries, kept as they
-    // are (checked where they have a range) for the analysis table.
-    let p_id = need(&path, "USUBJID")?;
-    let (p_viable, p_ypt) = (path.col("VIABLE_TUMOR_PCT"), path.col("YPT"));
-    let p_extra: Vec<(&'static str, usize)> = PATHOLOGY_COLUMNS
-        .iter()
-        .filter_map(|&(name, _)| Some((name, path.col(name)?)))
-        .collect();
-    let mut patho: BTreeMap<String, Pathology> = BTreeMap::new();
-    for (r, row) in path.rows.iter().enumerate() {
-        let id = &row[p_id];
-        if !arm.contains_key(id) {
-            errors.push(format!(
-                "{}: USUBJID {id} is not in ADSL",
-                place(&path, r, "USUBJID")
-            ));
-            continue;
-        }
-        let viable = p_viable
-            .map(|c| row[c].trim().to_string())
-            .unwrap_or_default();
-        if !viable.is_empty() && percentage(&viable).is_none() {
-            errors.push(format!(
-                "{}: {viable:?} is not a percentage",
-                place(&path, r, "VIABLE_TUMOR_PCT")
-            ));
-        }
-        for &(name, c) in &p_extra {
-            let v = row[c].trim();
-            let bad = match name {
-                "ISUP" => !v.is_empty() && !whole_number(v).is_some_and(|g| (1..=4).contains(&g)),
-                "NECROSIS_PCT" => !v.is_empty() && percentage(v).is_none(),
-                _ => false,
-            };
-            if bad {
-                let expected = if name == "ISUP" {
-                    "an ISUP grade (1, 2, 3 or 4; empty when not graded)"
-                } else {
-                    "a percentage"
-                };
-                errors.push(format!(
-                    "{}: {v:?} is not {expected}",
-                    place(&path, r, name)
-                ));
-            }
-        }
-        let ypt = p_ypt.map(|c| row[c].trim().to_string()).unwrap_or_default();
-        let (pcr, conflict) = pathologic_complete_response(&ypt, &viable);
-        if let Some(why) = conflict {
-            warnings.push(format!(
-                "{}: {id}: {why}; PCR left empty (unknown)",
-                place_in(&path, r, "YPT")
-            ));
-        }
-        let findings = Pathology {
-            viable,
-            pcr,
-            extra: p_extra
-                .iter()
-                .map(|&(name, c)| (name, row[c].trim().to_string()))
-                .collect(),
-        };
-        if patho.insert(id.clone(), findings).is_some() {
-            errors.push(format!(
-                "{}: duplicate USUBJID {id}",
-                place(&path, r, "USUBJID")
-            ));
-        }
-    }
+    // ADTTE, then the pathology.
+    let tte = read_tte(&adtte, &arm, &mut errors)?;
+    // The pathology findings beyond viable tumour that the table has, in DESIGN's order.
+    let (patho, p_extra) = read_pathology(&path, &arm, &mut errors, &mut warnings)?;
 
     // The analysed arm must be in ADSL: a trial coding its arms otherwise ("DNX"/"CONT") would
     // otherwise keep every subject out as of another arm.
@@ -669,59 +767,13 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
     }
 
     // Features (long) → per subject, image and series.
-    // The long table is the largest input: streamed row by row, never held whole.
-    let cols = [
-        "subject_id",
-        "modality",
-        "image",
-        "roi",
-        "feature",
-        "value",
-        // Not in a feature table written by other tools: each subject's rows are one series.
-        "?series_uid",
-    ];
-    let mut by_series: BTreeMap<String, series_choice::SubjectSeries> = BTreeMap::new();
-    let mut names: BTreeSet<String> = BTreeSet::new();
-    let mut other_arm_imaged: BTreeSet<(String, String)> = BTreeSet::new();
+    let LongFeatures {
+        by_series,
+        names,
+        other_arm_imaged,
+        unknown,
+    } = read_features(&opts.features, &arm, &arm_code, &mut warnings)?;
     let mut kept_out = Vec::new();
-    // A subject not in ADSL: its first row and how many (hundreds of rows each).
-    let mut unknown: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    TextTable::for_each_row(&opts.features, &cols, |r, row| {
-        let id = row[0];
-        match arm.get(id).map(String::as_str) {
-            None => unknown.entry(id.to_string()).or_insert((r + 2, 0)).1 += 1,
-            Some(a) if a == arm_code => {
-                let name = wide_name(row[1], row[2], row[3], row[4]);
-                let cell = by_series
-                    .entry(id.to_string())
-                    .or_default()
-                    .entry((row[1].to_string(), row[2].to_string()))
-                    .or_default()
-                    .entry(row[6].trim().to_string())
-                    .or_default();
-                if cell.contains_key(&name) {
-                    warnings.push(format!(
-                        "{id}: {name} given twice for one series; the first value is kept"
-                    ));
-                } else {
-                    cell.insert(name.clone(), row[5].to_string());
-                }
-                names.insert(name);
-            }
-            Some(other) => {
-                other_arm_imaged.insert((id.to_string(), other.to_string()));
-            }
-        }
-    })
-    .map_err(|e| match e {
-        tables::StreamError::Table(t) => ClinicalError::from(t),
-        tables::StreamError::MissingColumn(column) => ClinicalError::MissingColumn {
-            path: opts.features.clone(),
-            column,
-        },
-    })?;
-    let mut unknown: Vec<(String, (usize, usize))> = unknown.into_iter().collect();
-    unknown.sort_by_key(|(_, (first, _))| *first);
     for (id, (first, rows)) in unknown {
         errors.push(format!(
             "{} row {first} column subject_id: subject {id:?} is not in ADSL ({rows} row{})",
@@ -834,7 +886,7 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         header.push(format!("{p}_EVENT"));
     }
     header.extend(["PCR".to_string(), "VIABLE_TUMOR_PCT".to_string()]);
-    header.extend(p_extra.iter().map(|(name, _)| name.to_string()));
+    header.extend(p_extra.iter().map(|name| name.to_string()));
     if imaging.is_some() {
         header.push("DAYS_RANDOMISATION_TO_IMAGING".into());
         header.push("DAYS_IMAGING_TO_NEPHRECTOMY".into());
@@ -855,7 +907,7 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
                 .map_or(String::new(), |c| u8::from(c).to_string()),
         );
         row.push(p.map(|p| p.viable.clone()).unwrap_or_default());
-        row.extend(p_extra.iter().map(|(name, _)| {
+        row.extend(p_extra.iter().map(|name| {
             p.and_then(|p| p.extra.get(name))
                 .cloned()
                 .unwrap_or_default()
