@@ -263,6 +263,160 @@ fn same<T: PartialEq + std::fmt::Debug + Clone>(
     Ok(first)
 }
 
+/// Images in GML or CM2ML are already normalised (SUVType names the normaliser, BW when
+/// empty; BSA for CM2ML): the factor that undoes it and gives SUVbw, and SUL beside it.
+fn normalised_units(
+    first: &SuvInputs,
+    units: &str,
+    weight: f64,
+    size: Option<f64>,
+    sex: &str,
+    warnings: Vec<String>,
+) -> Result<SuvResult, SuvError> {
+    let suv_type = first.suv_type.trim().to_ascii_uppercase();
+    let suv_type = if suv_type.is_empty() && units == "CM2ML" {
+        "BSA".to_string()
+    } else {
+        suv_type
+    };
+    let need_h = || {
+        size.ok_or(SuvError::Missing {
+            attribute: "PatientSize (0010,1020)",
+            expected: "height in metres, to undo the SUV normaliser",
+        })
+    };
+    let w_g = weight * 1000.0;
+    let (factor, path) = match suv_type.as_str() {
+        "" | "BW" => (1.0, "GML (SUVbw stored)".to_string()),
+        "LBM" | "LBMJAMES128" => {
+            let lbm = lbm_james(weight, need_h()? * 100.0, sex).ok_or(SuvError::Unsupported {
+                attribute: "PatientSex (0010,0040)",
+                found: sex.to_string(),
+                expected: "M or F for lean body mass (James)",
+            })?;
+            (
+                weight / lbm,
+                format!("GML with SUVType {suv_type}: × W / LBM(James)"),
+            )
+        }
+        "LBMJANMA" => {
+            let lbm = lbm_janmahasatian(weight, need_h()?, sex).ok_or(SuvError::Unsupported {
+                attribute: "PatientSex (0010,0040)",
+                found: sex.to_string(),
+                expected: "M or F for lean body mass (Janmahasatian)",
+            })?;
+            (
+                weight / lbm,
+                format!("GML with SUVType {suv_type}: × W / LBM(Janmahasatian)"),
+            )
+        }
+        "IBW" => {
+            let i = ibw(need_h()? * 100.0, sex).ok_or(SuvError::Unsupported {
+                attribute: "PatientSex (0010,0040)",
+                found: sex.to_string(),
+                expected: "M or F for ideal body weight",
+            })?;
+            (
+                weight / i,
+                format!("GML with SUVType {suv_type}: × W / IBW"),
+            )
+        }
+        "BSA" => {
+            let bsa_cm2 = bsa_dubois(weight, need_h()? * 100.0) * 1e4;
+            (
+                w_g / bsa_cm2,
+                format!("{units} with SUVType BSA: × W[g] / BSA[cm²] (Du Bois)"),
+            )
+        }
+        other => {
+            return Err(SuvError::Unsupported {
+                attribute: "SUVType (0054,1006)",
+                found: other.into(),
+                expected: "BW, LBM, LBMJAMES128, LBMJANMA, IBW or BSA",
+            })
+        }
+    };
+    let sul = size
+        .and_then(|h| lbm_janmahasatian(weight, h, sex))
+        .map(|l| factor * l / weight);
+    Ok(SuvResult {
+        suvbw_factor: factor,
+        sul_factor: sul,
+        units_path: path,
+        reference_time_source: None,
+        injection_time_source: None,
+        decay_seconds: None,
+        dose_bq: None,
+        weight_kg: weight,
+        half_life_s: None,
+        warnings,
+        frame_factors: Vec::new(),
+    })
+}
+
+/// The time (s) from the injection to the decay reference `reference` (none: images corrected
+/// to the administration time, 0), and where the injection time was read:
+/// RadiopharmaceuticalStartDateTime, else RadiopharmaceuticalStartTime on the scan date (the day
+/// before when that is after the reference: a midnight crossing). More than an hour after the
+/// reference, or more than 8 half-lives before it, is implausible.
+fn injection_to_reference(
+    imgs: &[SuvInputs],
+    reference: Option<f64>,
+    tz: Option<i32>,
+    half_life: f64,
+    warnings: &mut Vec<String>,
+) -> Result<(f64, Option<String>), SuvError> {
+    let first = &imgs[0];
+    match reference {
+        None => Ok((0.0, None)),
+        Some(reference) => {
+            same(imgs, "RadiopharmaceuticalStartDateTime (0018,1078)", |i| {
+                i.start_datetime.clone()
+            })?;
+            same(imgs, "RadiopharmaceuticalStartTime (0018,1072)", |i| {
+                i.start_time.clone()
+            })?;
+            let (injection, source) = if let Some(t) = on_clock(&first.start_datetime, tz) {
+                (t, "RadiopharmaceuticalStartDateTime".to_string())
+            } else {
+                let tod = parse_tm(&first.start_time).ok_or(SuvError::Missing {
+                    attribute: "RadiopharmaceuticalStartDateTime (0018,1078) / RadiopharmaceuticalStartTime (0018,1072)",
+                    expected: "the injection time",
+                })?;
+                let day = (reference / 86400.0).floor();
+                let t = day * 86400.0 + tod;
+                if t > reference {
+                    (t - 86400.0, "RadiopharmaceuticalStartTime on the scan date, moved to the previous day (midnight crossing)".to_string())
+                } else {
+                    (
+                        t,
+                        "RadiopharmaceuticalStartTime on the scan date".to_string(),
+                    )
+                }
+            };
+            let dt = reference - injection;
+            if dt < -3600.0 {
+                return Err(SuvError::Implausible(format!(
+                    "injection {:.0} s after the decay reference time",
+                    -dt
+                )));
+            }
+            if dt < 0.0 {
+                warnings.push(format!(
+                    "injection {:.0} s after the reference time (clock skew?)",
+                    -dt
+                ));
+            }
+            if dt > 8.0 * half_life {
+                return Err(SuvError::Implausible(format!(
+                    "{dt:.0} s between injection and reference, more than 8 half-lives"
+                )));
+            }
+            Ok((dt, Some(source)))
+        }
+    }
+}
+
 /// The SUV decision procedure over the images of one series.
 pub fn compute(imgs: &[SuvInputs]) -> Result<SuvResult, SuvError> {
     let Some(first) = imgs.first() else {
@@ -294,87 +448,7 @@ pub fn compute(imgs: &[SuvInputs]) -> Result<SuvResult, SuvError> {
 
     // GML / CM2ML: already normalised; undo the normaliser to report SUVbw.
     if units == "GML" || units == "CM2ML" {
-        let suv_type = first.suv_type.trim().to_ascii_uppercase();
-        let suv_type = if suv_type.is_empty() && units == "CM2ML" {
-            "BSA".to_string()
-        } else {
-            suv_type
-        };
-        let need_h = || {
-            size.ok_or(SuvError::Missing {
-                attribute: "PatientSize (0010,1020)",
-                expected: "height in metres, to undo the SUV normaliser",
-            })
-        };
-        let w_g = weight * 1000.0;
-        let (factor, path) = match suv_type.as_str() {
-            "" | "BW" => (1.0, "GML (SUVbw stored)".to_string()),
-            "LBM" | "LBMJAMES128" => {
-                let lbm =
-                    lbm_james(weight, need_h()? * 100.0, &sex).ok_or(SuvError::Unsupported {
-                        attribute: "PatientSex (0010,0040)",
-                        found: sex.clone(),
-                        expected: "M or F for lean body mass (James)",
-                    })?;
-                (
-                    weight / lbm,
-                    format!("GML with SUVType {suv_type}: × W / LBM(James)"),
-                )
-            }
-            "LBMJANMA" => {
-                let lbm =
-                    lbm_janmahasatian(weight, need_h()?, &sex).ok_or(SuvError::Unsupported {
-                        attribute: "PatientSex (0010,0040)",
-                        found: sex.clone(),
-                        expected: "M or F for lean body mass (Janmahasatian)",
-                    })?;
-                (
-                    weight / lbm,
-                    format!("GML with SUVType {suv_type}: × W / LBM(Janmahasatian)"),
-                )
-            }
-            "IBW" => {
-                let i = ibw(need_h()? * 100.0, &sex).ok_or(SuvError::Unsupported {
-                    attribute: "PatientSex (0010,0040)",
-                    found: sex.clone(),
-                    expected: "M or F for ideal body weight",
-                })?;
-                (
-                    weight / i,
-                    format!("GML with SUVType {suv_type}: × W / IBW"),
-                )
-            }
-            "BSA" => {
-                let bsa_cm2 = bsa_dubois(weight, need_h()? * 100.0) * 1e4;
-                (
-                    w_g / bsa_cm2,
-                    format!("{units} with SUVType BSA: × W[g] / BSA[cm²] (Du Bois)"),
-                )
-            }
-            other => {
-                return Err(SuvError::Unsupported {
-                    attribute: "SUVType (0054,1006)",
-                    found: other.into(),
-                    expected: "BW, LBM, LBMJAMES128, LBMJANMA, IBW or BSA",
-                })
-            }
-        };
-        let sul = size
-            .and_then(|h| lbm_janmahasatian(weight, h, &sex))
-            .map(|l| factor * l / weight);
-        return Ok(SuvResult {
-            suvbw_factor: factor,
-            sul_factor: sul,
-            units_path: path,
-            reference_time_source: None,
-            injection_time_source: None,
-            decay_seconds: None,
-            dose_bq: None,
-            weight_kg: weight,
-            half_life_s: None,
-            warnings,
-            frame_factors: Vec::new(),
-        });
+        return normalised_units(first, &units, weight, size, &sex, warnings);
     }
 
     // CNTS (Philips): the SUV scale factor, or the activity-concentration factor then BQML.
@@ -534,54 +608,8 @@ pub fn compute(imgs: &[SuvInputs]) -> Result<SuvResult, SuvError> {
     };
 
     // Injection time and decay.
-    let (decay_seconds, injection_source) = match reference {
-        None => (0.0, None),
-        Some(reference) => {
-            same(imgs, "RadiopharmaceuticalStartDateTime (0018,1078)", |i| {
-                i.start_datetime.clone()
-            })?;
-            same(imgs, "RadiopharmaceuticalStartTime (0018,1072)", |i| {
-                i.start_time.clone()
-            })?;
-            let (injection, source) = if let Some(t) = on_clock(&first.start_datetime, tz) {
-                (t, "RadiopharmaceuticalStartDateTime".to_string())
-            } else {
-                let tod = parse_tm(&first.start_time).ok_or(SuvError::Missing {
-                    attribute: "RadiopharmaceuticalStartDateTime (0018,1078) / RadiopharmaceuticalStartTime (0018,1072)",
-                    expected: "the injection time",
-                })?;
-                let day = (reference / 86400.0).floor();
-                let t = day * 86400.0 + tod;
-                if t > reference {
-                    (t - 86400.0, "RadiopharmaceuticalStartTime on the scan date, moved to the previous day (midnight crossing)".to_string())
-                } else {
-                    (
-                        t,
-                        "RadiopharmaceuticalStartTime on the scan date".to_string(),
-                    )
-                }
-            };
-            let dt = reference - injection;
-            if dt < -3600.0 {
-                return Err(SuvError::Implausible(format!(
-                    "injection {:.0} s after the decay reference time",
-                    -dt
-                )));
-            }
-            if dt < 0.0 {
-                warnings.push(format!(
-                    "injection {:.0} s after the reference time (clock skew?)",
-                    -dt
-                ));
-            }
-            if dt > 8.0 * half_life {
-                return Err(SuvError::Implausible(format!(
-                    "{dt:.0} s between injection and reference, more than 8 half-lives"
-                )));
-            }
-            (dt, Some(source))
-        }
-    };
+    let (decay_seconds, injection_source) =
+        injection_to_reference(imgs, reference, tz, half_life, &mut warnings)?;
     let decayed = dose * (-decay_seconds / half_life).exp2();
     let factor = activity_scale * weight * 1000.0 / decayed;
     let earliest = frames.iter().map(|f| f.1).fold(f64::INFINITY, f64::min);
