@@ -657,6 +657,168 @@ pub fn unique_stems(images: &[&Series]) -> Vec<String> {
         .collect()
 }
 
+/// Convert one image series into `out/<subject>/<stem>...`: its volumes (3D acquisitions
+/// turned as dcm2niix turns them, derived DWI volumes split off, stacks of several written
+/// apart), each NIfTI file with its sidecar, PET with its SUVbw copy, DWI with its b-values.
+fn convert_series(
+    s: &Series,
+    subject: &str,
+    out: &Path,
+    stem: &str,
+    gzip: bool,
+) -> Result<Vec<Converted>, Failure> {
+    let mut vols = assemble::load_series_images(s).map_err(|e| match e {
+        assemble::AssembleError::Geometry(g) => Failure::Input(g),
+        other => Failure::Input(other.to_string()),
+    })?;
+    // 3D acquisitions written as 3D files have their axes closest to RAS, as
+    // dcm2niix writes them (its default rotation; 2D acquisitions and 4D files keep
+    // DICOM's layout, as in dcm2niix).
+    let stacked = in_four_d(&vols);
+    let acquisition_3d = s.modality == "MR"
+        && s.files.first().is_some_and(|f| f.acquisition_3d)
+        && stacked.iter().any(|x| !x);
+    // Without an orientation to rotate by, dcm2niix keeps a 3D acquisition's rows
+    // in DICOM's order (it rotates those instead of flipping their rows); the
+    // writer reverses rows, so they are reversed here first.
+    let unplaced_3d = acquisition_3d && vols.iter().all(|v| !v.placed && v.volume.dims()[0] > 1);
+    if unplaced_3d {
+        for (v, _) in vols.iter_mut().zip(&stacked).filter(|(_, s)| !**s) {
+            v.volume.data.invert_axis(ndarray::Axis(1));
+        }
+    }
+    if acquisition_3d && vols.iter().all(|v| v.placed) {
+        // A lone slice is left as it is (so does dcm2niix).
+        for (v, _) in vols
+            .iter_mut()
+            .zip(&stacked)
+            .filter(|(v, s)| !**s && v.volume.dims()[0] > 1)
+        {
+            if let Some(rotated) = crate::volume::reorient::as_3d_acquisition(&v.volume) {
+                v.volume = rotated;
+            }
+        }
+    }
+    let dir = out.join(subject);
+    // 4D: dcm2niix's time between volumes; 3D: the repetition time, which dcm2niix
+    // writes in pixdim[4] too.
+    let header = first_header(s);
+    let timing = four_d(&vols)
+        .then(|| timing::volume_timing(s, header.as_ref(), None))
+        .flatten();
+    // (An enhanced file's TR is in its functional groups: the flattened header's.)
+    let step = timing.as_ref().map(|t| t.step_s).or_else(|| {
+        s.files
+            .first()
+            .and_then(|f| f.repetition_time)
+            .or_else(|| {
+                header.as_ref().and_then(|h| {
+                    crate::ingest::values::f64_of(h, dicom_dictionary_std::tags::REPETITION_TIME)
+                })
+            })
+            .filter(|t| t.is_finite() && *t > 0.0)
+            .map(|t| t / 1000.0)
+    });
+    let (dim_info, slice_code) = slice_info(s, header.as_ref());
+    let meta = NiftiMeta {
+        description: "ancilla".into(),
+        time_step_s: step,
+        dim_info,
+        slice_code,
+        tilt_shear: single_tilted_slice(&vols, header.as_ref()),
+        bvec_lengths_kept: header
+            .as_ref()
+            .is_some_and(crate::ingest::diffusion::in_image_frame),
+    };
+    // Derived isotropic (trace) or ADC volumes of a DWI: the 4D file, its b-values
+    // and sidecar go without them; `_ADC` holds every volume, as dcm2niix writes
+    // them. GE DTI's b = 0 images labelled with the nominal b-value get b 0, Canon's
+    // without a b-value too.
+    let stored = Stored::of(s);
+    derived_dwi::canon_unlabelled_b0(&mut vols, header.as_ref());
+    let adc = derived_dwi::split_off(&mut vols, header.as_ref());
+    let mut written = Vec::new();
+    if !adc.is_empty() {
+        let adc_stem = format!("{stem}_ADC");
+        written.extend(write_series(
+            &adc, &dir, &adc_stem, gzip, &meta, stored, false,
+        )?);
+    }
+    // Stacks of several (a plane, a complex component or an echo, each of them
+    // repeated) are files of their own, each timed by its own volumes.
+    let groups = by_stack(vols);
+    let several = groups.len() > 1;
+    for (first, vols) in groups {
+        let is_4d = four_d(&vols);
+        let (timing, meta) = if several {
+            let t = is_4d
+                .then(|| timing::volume_timing(s, header.as_ref(), Some(&vols[0].stack)))
+                .flatten();
+            let step = t.as_ref().map(|t| t.step_s).or(meta.time_step_s);
+            let m = NiftiMeta {
+                time_step_s: step,
+                ..meta.clone()
+            };
+            (t, m)
+        } else {
+            (timing.clone(), meta.clone())
+        };
+        let stem = &if is_4d {
+            volume_stem(stem, &vols[0].stack)
+        } else {
+            stem.to_string()
+        };
+        let rows_as_stored = unplaced_3d && !is_4d;
+        // A sidecar beside every file written, named as it is (dcm2niix's layout):
+        // one for a 4D file, one a volume for volumes written apart (echoes, planes).
+        let mut sides: Vec<(String, Value)> = if is_4d {
+            vec![(
+                stem.clone(),
+                sidecar::sidecar(s, &vols, first, timing.as_ref()),
+            )]
+        } else {
+            vols.iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let name = volume_stem(stem, &v.label);
+                    let side = sidecar::sidecar(s, std::slice::from_ref(v), first + i, None);
+                    (name, side)
+                })
+                .collect()
+        };
+        // PET: its SUVbw copy is written beside it at the same time (each file's
+        // gzip stream is one thread's work).
+        let (series, suv) = rayon::join(
+            || write_series(&vols, &dir, stem, gzip, &meta, stored, rows_as_stored),
+            || match (s.modality == "PT", sides.first_mut()) {
+                (true, Some((_, side))) => write_suv(s, &vols, &dir, stem, gzip, side),
+                _ => Ok(Vec::new()),
+            },
+        );
+        written.extend(series?);
+        written.extend(suv?);
+        if let Some(with_bvec) = lone_diffusion(s, &vols) {
+            let lone = volume_stem(stem, &vols[0].label);
+            write_diffusion(&vols, &dir, &lone, &meta, with_bvec)?;
+        }
+        for (name, side) in &sides {
+            let path = dir.join(format!("{name}.json"));
+            crate::atomic::write_json_unsynced(&path, side)
+                .map_err(|e| Failure::writing(&path, e))?;
+        }
+    }
+    Ok(written
+        .into_iter()
+        .map(|(n, dims)| Converted {
+            subject: subject.to_string(),
+            modality: s.modality.clone(),
+            kind: s.kind.as_str().into(),
+            nifti: format!("{subject}/{n}"),
+            dims,
+        })
+        .collect())
+}
+
 /// Convert every image series of `inv` into `out`, adding to `report`.
 fn convert_inventory(
     inv: &ingest::Inventory,
@@ -694,167 +856,7 @@ fn convert_inventory(
                 .get(&s.patient_id)
                 .cloned()
                 .unwrap_or_else(|| "unknown".into());
-            let attempt = || -> Result<Vec<Converted>, Failure> {
-                let mut vols = assemble::load_series_images(s).map_err(|e| match e {
-                    assemble::AssembleError::Geometry(g) => Failure::Input(g),
-                    other => Failure::Input(other.to_string()),
-                })?;
-                // 3D acquisitions written as 3D files have their axes closest to RAS, as
-                // dcm2niix writes them (its default rotation; 2D acquisitions and 4D files keep
-                // DICOM's layout, as in dcm2niix).
-                let stacked = in_four_d(&vols);
-                let acquisition_3d = s.modality == "MR"
-                    && s.files.first().is_some_and(|f| f.acquisition_3d)
-                    && stacked.iter().any(|x| !x);
-                // Without an orientation to rotate by, dcm2niix keeps a 3D acquisition's rows
-                // in DICOM's order (it rotates those instead of flipping their rows); the
-                // writer reverses rows, so they are reversed here first.
-                let unplaced_3d =
-                    acquisition_3d && vols.iter().all(|v| !v.placed && v.volume.dims()[0] > 1);
-                if unplaced_3d {
-                    for (v, _) in vols.iter_mut().zip(&stacked).filter(|(_, s)| !**s) {
-                        v.volume.data.invert_axis(ndarray::Axis(1));
-                    }
-                }
-                if acquisition_3d && vols.iter().all(|v| v.placed) {
-                    // A lone slice is left as it is (so does dcm2niix).
-                    for (v, _) in vols
-                        .iter_mut()
-                        .zip(&stacked)
-                        .filter(|(v, s)| !**s && v.volume.dims()[0] > 1)
-                    {
-                        if let Some(rotated) = crate::volume::reorient::as_3d_acquisition(&v.volume)
-                        {
-                            v.volume = rotated;
-                        }
-                    }
-                }
-                let dir = out.join(&subject);
-                let stem = &stems[idx];
-                // 4D: dcm2niix's time between volumes; 3D: the repetition time, which dcm2niix
-                // writes in pixdim[4] too.
-                let header = first_header(s);
-                let timing = four_d(&vols)
-                    .then(|| timing::volume_timing(s, header.as_ref(), None))
-                    .flatten();
-                // (An enhanced file's TR is in its functional groups: the flattened header's.)
-                let step = timing.as_ref().map(|t| t.step_s).or_else(|| {
-                    s.files
-                        .first()
-                        .and_then(|f| f.repetition_time)
-                        .or_else(|| {
-                            header.as_ref().and_then(|h| {
-                                crate::ingest::values::f64_of(
-                                    h,
-                                    dicom_dictionary_std::tags::REPETITION_TIME,
-                                )
-                            })
-                        })
-                        .filter(|t| t.is_finite() && *t > 0.0)
-                        .map(|t| t / 1000.0)
-                });
-                let (dim_info, slice_code) = slice_info(s, header.as_ref());
-                let meta = NiftiMeta {
-                    description: "ancilla".into(),
-                    time_step_s: step,
-                    dim_info,
-                    slice_code,
-                    tilt_shear: single_tilted_slice(&vols, header.as_ref()),
-                    bvec_lengths_kept: header
-                        .as_ref()
-                        .is_some_and(crate::ingest::diffusion::in_image_frame),
-                };
-                // Derived isotropic (trace) or ADC volumes of a DWI: the 4D file, its b-values
-                // and sidecar go without them; `_ADC` holds every volume, as dcm2niix writes
-                // them. GE DTI's b = 0 images labelled with the nominal b-value get b 0, Canon's
-                // without a b-value too.
-                let stored = Stored::of(s);
-                derived_dwi::canon_unlabelled_b0(&mut vols, header.as_ref());
-                let adc = derived_dwi::split_off(&mut vols, header.as_ref());
-                let mut written = Vec::new();
-                if !adc.is_empty() {
-                    let adc_stem = format!("{stem}_ADC");
-                    written.extend(write_series(
-                        &adc, &dir, &adc_stem, gzip, &meta, stored, false,
-                    )?);
-                }
-                // Stacks of several (a plane, a complex component or an echo, each of them
-                // repeated) are files of their own, each timed by its own volumes.
-                let groups = by_stack(vols);
-                let several = groups.len() > 1;
-                for (first, vols) in groups {
-                    let is_4d = four_d(&vols);
-                    let (timing, meta) = if several {
-                        let t = is_4d
-                            .then(|| {
-                                timing::volume_timing(s, header.as_ref(), Some(&vols[0].stack))
-                            })
-                            .flatten();
-                        let step = t.as_ref().map(|t| t.step_s).or(meta.time_step_s);
-                        let m = NiftiMeta {
-                            time_step_s: step,
-                            ..meta.clone()
-                        };
-                        (t, m)
-                    } else {
-                        (timing.clone(), meta.clone())
-                    };
-                    let stem = &if is_4d {
-                        volume_stem(stem, &vols[0].stack)
-                    } else {
-                        stem.clone()
-                    };
-                    let rows_as_stored = unplaced_3d && !is_4d;
-                    // A sidecar beside every file written, named as it is (dcm2niix's layout):
-                    // one for a 4D file, one a volume for volumes written apart (echoes, planes).
-                    let mut sides: Vec<(String, Value)> = if is_4d {
-                        vec![(
-                            stem.clone(),
-                            sidecar::sidecar(s, &vols, first, timing.as_ref()),
-                        )]
-                    } else {
-                        vols.iter()
-                            .enumerate()
-                            .map(|(i, v)| {
-                                let name = volume_stem(stem, &v.label);
-                                let side =
-                                    sidecar::sidecar(s, std::slice::from_ref(v), first + i, None);
-                                (name, side)
-                            })
-                            .collect()
-                    };
-                    // PET: its SUVbw copy is written beside it at the same time (each file's
-                    // gzip stream is one thread's work).
-                    let (series, suv) = rayon::join(
-                        || write_series(&vols, &dir, stem, gzip, &meta, stored, rows_as_stored),
-                        || match (s.modality == "PT", sides.first_mut()) {
-                            (true, Some((_, side))) => write_suv(s, &vols, &dir, stem, gzip, side),
-                            _ => Ok(Vec::new()),
-                        },
-                    );
-                    written.extend(series?);
-                    written.extend(suv?);
-                    if let Some(with_bvec) = lone_diffusion(s, &vols) {
-                        let lone = volume_stem(stem, &vols[0].label);
-                        write_diffusion(&vols, &dir, &lone, &meta, with_bvec)?;
-                    }
-                    for (name, side) in &sides {
-                        let path = dir.join(format!("{name}.json"));
-                        crate::atomic::write_json_unsynced(&path, side)
-                            .map_err(|e| Failure::writing(&path, e))?;
-                    }
-                }
-                Ok(written
-                    .into_iter()
-                    .map(|(n, dims)| Converted {
-                        subject: subject.clone(),
-                        modality: s.modality.clone(),
-                        kind: s.kind.as_str().into(),
-                        nifti: format!("{subject}/{n}"),
-                        dims,
-                    })
-                    .collect())
-            };
+            let attempt = || convert_series(s, &subject, out, &stems[idx], gzip);
             // A defect of ancilla on one series costs that series, not the conversion.
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(attempt))
                 .unwrap_or_else(|_| Err(Failure::Input(crate::INTERNAL_ERROR.into())));

@@ -249,19 +249,17 @@ pub fn read_header(path: &Path) -> Result<FileRecord, RejectReason> {
     read_header_with(path, false)
 }
 
-/// `read_header`, keeping a PET image's SUV inputs in the record when `keep_suv` (about 1 KB a
-/// file: asked for by what computes SUV, not by an inventory of a whole export).
-pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, RejectReason> {
+/// The data set of `file` (`len` bytes, its lengths checked: `layout`) up to its Pixel Data,
+/// parsed from the magic code on — a data set without the Part 10 header from its start, in the
+/// syntax the length check guessed — through a buffer; or why it is not read (not DICOM, an
+/// archive, truncated, an unsupported syntax).
+fn parse_until_pixels(
+    path: &Path,
+    file: &mut File,
+    len: u64,
+    layout: &super::preflight::Layout,
+) -> Result<dicom_object::FileDicomObject<InMemDicomObject>, RejectReason> {
     let unreadable = |e: std::io::Error| RejectReason::Unreadable(format!("cannot read file: {e}"));
-    let mut file = File::open(path).map_err(unreadable)?;
-    let len = file.metadata().map_err(unreadable)?.len();
-    // The DICM code found, and every declared length checked against the file before dicom-rs
-    // reserves it (see `preflight`).
-    let layout =
-        super::preflight::check(std::io::BufReader::with_capacity(16 * 1024, &mut file), len)
-            .map_err(length_reject)?;
-    // One open for everything: parse from the magic code on (a data set without the Part 10
-    // header from its start, in the syntax the length check guessed), through a buffer.
     let parsed = match (layout.magic_at, layout.bare) {
         // A data set in implicit VR under an explicit VR syntax: read as the opening helper
         // reads it, up to its Pixel Data (the header alone, as below).
@@ -269,9 +267,9 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
             let end = layout.pixel_data.map_or(len, |p| p.header_at);
             let mut head = Vec::new();
             file.seek(SeekFrom::Start(0))
-                .and_then(|_| (&mut file).take(end).read_to_end(&mut head))
+                .and_then(|_| (&mut *file).take(end).read_to_end(&mut head))
                 .map_err(unreadable)?;
-            super::open::open_checked_bytes(&head, &layout).map_err(|e| {
+            super::open::open_checked_bytes(&head, layout).map_err(|e| {
                 let msg = e.to_string();
                 (msg.clone(), msg)
             })
@@ -283,7 +281,7 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
                 .read_preamble(dicom_object::file::ReadPreamble::Never);
             // UN elements of undefined length are read with the defined length the check found.
             let src = super::preflight::Patched {
-                inner: std::io::BufReader::with_capacity(16 * 1024, &mut file),
+                inner: std::io::BufReader::with_capacity(16 * 1024, &mut *file),
                 pos: magic_at,
                 patches: &layout.unknown_sequences,
             };
@@ -293,7 +291,7 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
                 // sequences too): the whole file, by the opening helper's rules.
                 Err(e) => match std::fs::read(path)
                     .ok()
-                    .and_then(|b| super::open::open_checked_bytes(&b, &layout).ok())
+                    .and_then(|b| super::open::open_checked_bytes(&b, layout).ok())
                 {
                     Some(obj) => Ok(obj),
                     None => Err((format!("{e}"), error_chain(&e))),
@@ -304,7 +302,7 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
             file.seek(SeekFrom::Start(0)).map_err(unreadable)?;
             let end = layout.pixel_data.map_or(len, |p| p.header_at);
             let src = super::preflight::Patched {
-                inner: std::io::BufReader::with_capacity(16 * 1024, &mut file),
+                inner: std::io::BufReader::with_capacity(16 * 1024, &mut *file),
                 pos: 0,
                 patches: &layout.unknown_sequences,
             };
@@ -325,7 +323,7 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
             });
         }
     };
-    let obj = parsed.map_err(|(msg, chain)| {
+    parsed.map_err(|(msg, chain)| {
         if looks_truncated(&chain) {
             RejectReason::Truncated(format!("header ends early ({msg})"))
         } else if chain.contains("nsupported") && chain.to_lowercase().contains("transfer syntax") {
@@ -333,7 +331,22 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
         } else {
             RejectReason::Unreadable(msg)
         }
-    })?;
+    })
+}
+
+/// `read_header`, keeping a PET image's SUV inputs in the record when `keep_suv` (about 1 KB a
+/// file: asked for by what computes SUV, not by an inventory of a whole export).
+pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, RejectReason> {
+    let unreadable = |e: std::io::Error| RejectReason::Unreadable(format!("cannot read file: {e}"));
+    let mut file = File::open(path).map_err(unreadable)?;
+    let len = file.metadata().map_err(unreadable)?.len();
+    // The DICM code found, and every declared length checked against the file before dicom-rs
+    // reserves it (see `preflight`).
+    let layout =
+        super::preflight::check(std::io::BufReader::with_capacity(16 * 1024, &mut file), len)
+            .map_err(length_reject)?;
+    // One open for everything: the header parsed from the same handle.
+    let obj = parse_until_pixels(path, &mut file, len, &layout)?;
     let ts = obj
         .meta()
         .transfer_syntax()

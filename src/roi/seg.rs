@@ -65,51 +65,32 @@ enum SegType {
     Labelmap,
 }
 
-/// The segments of an opened SEG object.
-pub fn seg_from_object(obj: &DefaultDicomObject) -> Result<Segmentation, RoiError> {
-    let ts = obj.meta().transfer_syntax().trim_end_matches('\0');
-    let native = matches!(
-        ts,
-        "1.2.840.10008.1.2" | "1.2.840.10008.1.2.1" | "1.2.840.10008.1.2.1.99"
-    );
-    let rows = int_of(obj, tags::ROWS).filter(|r| *r > 0);
-    let cols = int_of(obj, tags::COLUMNS).filter(|c| *c > 0);
-    let (Some(rows), Some(cols)) = (rows, cols) else {
-        return Err(bad("Rows/Columns (0028,0010/0011)", "positive integers"));
-    };
-    let (rows, cols) = (rows as usize, cols as usize);
-    let frames = int_of(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(0) as usize;
-    let seg_type = str_of(obj, tags::SEGMENTATION_TYPE).unwrap_or_default();
-    let bits = int_of(obj, tags::BITS_ALLOCATED).unwrap_or(0);
-    let kind = match (seg_type.as_str(), bits) {
-        ("BINARY", 1) => SegType::Binary,
-        ("FRACTIONAL", 8) => SegType::Fractional(
-            int_of(obj, tags::MAXIMUM_FRACTIONAL_VALUE)
-                .filter(|m| *m > 0)
-                .ok_or_else(|| bad("MaximumFractionalValue (0062,000E)", "a positive integer"))?
-                as f64,
-        ),
-        ("LABELMAP", 8 | 16) => SegType::Labelmap,
-        _ => {
-            return Err(bad(
-                "SegmentationType (0062,0001) / BitsAllocated (0028,0100)",
-                "BINARY with 1 bit, FRACTIONAL with 8 bits or LABELMAP with 8 or 16 bits",
-            ))
-        }
-    };
-    if kind == SegType::Binary && !native {
-        return Err(bad(
-            "TransferSyntaxUID (0002,0010)",
-            "a native (uncompressed) little-endian syntax for BINARY SEG pixel data",
-        ));
-    }
+/// Where one frame of a SEG lies, and its segment.
+struct Frame {
+    /// The frame's segment (none in a LABELMAP: its pixels name theirs).
+    segment: Option<u32>,
+    position: [f64; 3],
+    index: usize,
+}
+
+/// The frames of a SEG and the plane they share.
+struct Placements {
+    frames: Vec<Frame>,
+    orientation: [f64; 6],
+    pixel_spacing: [f64; 2],
+    /// SpacingBetweenSlices, else SliceThickness, of the first frame that has one.
+    slice_gap: Option<f64>,
+}
+
+/// The segments a SEG describes (SegmentSequence): each one's number and label. A LABELMAP may
+/// describe its background as segment 0 (highdicom does): not a region, not listed.
+fn segment_labels(obj: &DefaultDicomObject, kind: SegType) -> Result<Vec<(u32, String)>, RoiError> {
     let mut labels: Vec<(u32, String)> = Vec::new();
     for item in obj
         .get(tags::SEGMENT_SEQUENCE)
         .and_then(|e| e.items())
         .unwrap_or(&[])
     {
-        // A LABELMAP may describe its background as segment 0 (highdicom does): not a region.
         let lowest = if kind == SegType::Labelmap { 0 } else { 1 };
         let n = int_of(item, tags::SEGMENT_NUMBER)
             .filter(|n| *n >= lowest)
@@ -130,88 +111,18 @@ pub fn seg_from_object(obj: &DefaultDicomObject) -> Result<Segmentation, RoiErro
     if labels.is_empty() {
         return Err(bad("SegmentSequence (0062,0002)", "at least one segment"));
     }
-    let shared = first_item(obj, tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE);
-    let per_frame: Vec<&InMemDicomObject> = obj
-        .get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
-        .and_then(|e| e.items())
-        .map(|v| v.iter().collect())
-        .unwrap_or_default();
-    if per_frame.len() != frames {
-        return Err(bad(
-            "PerFrameFunctionalGroupsSequence (5200,9230)",
-            "one item per frame (NumberOfFrames)",
-        ));
-    }
-    let element = obj
-        .get(tags::PIXEL_DATA)
-        .ok_or_else(|| bad("PixelData (7FE0,0010)", "present"))?;
-    let n = rows * cols;
-    // Native pixel data is taken once and read frame by frame (BINARY: packed bits; the others
-    // 8 or 16 bits a pixel, little endian), its length checked here; encapsulated frames are
-    // decoded one at a time, as images are.
-    let bytes_per_pixel = match kind {
-        SegType::Binary => 0,
-        _ => (bits / 8) as usize,
-    };
-    let raw = if native {
-        let pixels = element.to_bytes().map_err(|_| {
-            bad(
-                "PixelData (7FE0,0010)",
-                "native (not encapsulated) pixel data",
-            )
-        })?;
-        let need = match bytes_per_pixel {
-            0 => (n * frames).div_ceil(8),
-            b => n * frames * b,
-        };
-        if pixels.len() < need {
-            return Err(RoiError::Dicom {
-                kind: "SEG",
-                attribute: "PixelData (7FE0,0010)".into(),
-                expected: format!(
-                    "{need} bytes for {frames} frames of {rows}×{cols}, found {}",
-                    pixels.len()
-                ),
-            });
-        }
-        Some(pixels)
-    } else {
-        None
-    };
-    // The value of every pixel of a frame: 1 in its segment for BINARY, the fraction for
-    // FRACTIONAL, the segment number for LABELMAP.
-    let frame_values = |frame: usize| -> Result<Vec<f32>, RoiError> {
-        if let Some(pixels) = &raw {
-            let at = frame * n;
-            return Ok(match bytes_per_pixel {
-                0 => (at..at + n)
-                    .map(|i| f32::from(pixels[i / 8] >> (i % 8) & 1))
-                    .collect(),
-                1 => pixels[at..at + n].iter().map(|&v| f32::from(v)).collect(),
-                _ => pixels[2 * at..2 * (at + n)]
-                    .chunks_exact(2)
-                    .map(|w| f32::from(u16::from_le_bytes([w[0], w[1]])))
-                    .collect(),
-            });
-        }
-        let mut v = crate::volume::pixels::decode_frames(obj, &[frame as u32])
-            .map_err(|e| bad("PixelData (7FE0,0010)", &format!("decodable frames ({e})")))?;
-        match v.pop() {
-            Some(values) if values.len() >= n => Ok(values),
-            _ => Err(bad(
-                "PixelData (7FE0,0010)",
-                &format!("{rows}×{cols} pixels in frame {}", frame + 1),
-            )),
-        }
-    };
+    Ok(labels)
+}
 
-    // Geometry of every frame.
-    struct Frame {
-        /// The frame's segment (none in a LABELMAP: its pixels name theirs).
-        segment: Option<u32>,
-        position: [f64; 3],
-        index: usize,
-    }
+/// Every frame's segment and position (per-frame functional groups, else the shared ones), and
+/// the orientation, pixel spacing and slice gap they share: a frame without them, or one whose
+/// orientation or spacing differs from the first's, is refused.
+fn frame_placements(
+    per_frame: &[&InMemDicomObject],
+    shared: Option<&InMemDicomObject>,
+    kind: SegType,
+    frames: usize,
+) -> Result<Placements, RoiError> {
     let mut orientation: Option<[f64; 6]> = None;
     let mut spacing: Option<[f64; 2]> = None;
     let mut slice_gap: Option<f64> = None;
@@ -297,6 +208,135 @@ pub fn seg_from_object(obj: &DefaultDicomObject) -> Result<Segmentation, RoiErro
     let (Some(o), Some(ps)) = (orientation, spacing) else {
         return Err(bad("NumberOfFrames (0028,0008)", "at least one frame"));
     };
+    Ok(Placements {
+        frames: list,
+        orientation: o,
+        pixel_spacing: ps,
+        slice_gap,
+    })
+}
+
+/// The segments of an opened SEG object.
+pub fn seg_from_object(obj: &DefaultDicomObject) -> Result<Segmentation, RoiError> {
+    let ts = obj.meta().transfer_syntax().trim_end_matches('\0');
+    let native = matches!(
+        ts,
+        "1.2.840.10008.1.2" | "1.2.840.10008.1.2.1" | "1.2.840.10008.1.2.1.99"
+    );
+    let rows = int_of(obj, tags::ROWS).filter(|r| *r > 0);
+    let cols = int_of(obj, tags::COLUMNS).filter(|c| *c > 0);
+    let (Some(rows), Some(cols)) = (rows, cols) else {
+        return Err(bad("Rows/Columns (0028,0010/0011)", "positive integers"));
+    };
+    let (rows, cols) = (rows as usize, cols as usize);
+    let frames = int_of(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(0) as usize;
+    let seg_type = str_of(obj, tags::SEGMENTATION_TYPE).unwrap_or_default();
+    let bits = int_of(obj, tags::BITS_ALLOCATED).unwrap_or(0);
+    let kind = match (seg_type.as_str(), bits) {
+        ("BINARY", 1) => SegType::Binary,
+        ("FRACTIONAL", 8) => SegType::Fractional(
+            int_of(obj, tags::MAXIMUM_FRACTIONAL_VALUE)
+                .filter(|m| *m > 0)
+                .ok_or_else(|| bad("MaximumFractionalValue (0062,000E)", "a positive integer"))?
+                as f64,
+        ),
+        ("LABELMAP", 8 | 16) => SegType::Labelmap,
+        _ => {
+            return Err(bad(
+                "SegmentationType (0062,0001) / BitsAllocated (0028,0100)",
+                "BINARY with 1 bit, FRACTIONAL with 8 bits or LABELMAP with 8 or 16 bits",
+            ))
+        }
+    };
+    if kind == SegType::Binary && !native {
+        return Err(bad(
+            "TransferSyntaxUID (0002,0010)",
+            "a native (uncompressed) little-endian syntax for BINARY SEG pixel data",
+        ));
+    }
+    let labels = segment_labels(obj, kind)?;
+    let shared = first_item(obj, tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE);
+    let per_frame: Vec<&InMemDicomObject> = obj
+        .get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
+        .and_then(|e| e.items())
+        .map(|v| v.iter().collect())
+        .unwrap_or_default();
+    if per_frame.len() != frames {
+        return Err(bad(
+            "PerFrameFunctionalGroupsSequence (5200,9230)",
+            "one item per frame (NumberOfFrames)",
+        ));
+    }
+    let element = obj
+        .get(tags::PIXEL_DATA)
+        .ok_or_else(|| bad("PixelData (7FE0,0010)", "present"))?;
+    let n = rows * cols;
+    // Native pixel data is taken once and read frame by frame (BINARY: packed bits; the others
+    // 8 or 16 bits a pixel, little endian), its length checked here; encapsulated frames are
+    // decoded one at a time, as images are.
+    let bytes_per_pixel = match kind {
+        SegType::Binary => 0,
+        _ => (bits / 8) as usize,
+    };
+    let raw = if native {
+        let pixels = element.to_bytes().map_err(|_| {
+            bad(
+                "PixelData (7FE0,0010)",
+                "native (not encapsulated) pixel data",
+            )
+        })?;
+        let need = match bytes_per_pixel {
+            0 => (n * frames).div_ceil(8),
+            b => n * frames * b,
+        };
+        if pixels.len() < need {
+            return Err(RoiError::Dicom {
+                kind: "SEG",
+                attribute: "PixelData (7FE0,0010)".into(),
+                expected: format!(
+                    "{need} bytes for {frames} frames of {rows}×{cols}, found {}",
+                    pixels.len()
+                ),
+            });
+        }
+        Some(pixels)
+    } else {
+        None
+    };
+    // The value of every pixel of a frame: 1 in its segment for BINARY, the fraction for
+    // FRACTIONAL, the segment number for LABELMAP.
+    let frame_values = |frame: usize| -> Result<Vec<f32>, RoiError> {
+        if let Some(pixels) = &raw {
+            let at = frame * n;
+            return Ok(match bytes_per_pixel {
+                0 => (at..at + n)
+                    .map(|i| f32::from(pixels[i / 8] >> (i % 8) & 1))
+                    .collect(),
+                1 => pixels[at..at + n].iter().map(|&v| f32::from(v)).collect(),
+                _ => pixels[2 * at..2 * (at + n)]
+                    .chunks_exact(2)
+                    .map(|w| f32::from(u16::from_le_bytes([w[0], w[1]])))
+                    .collect(),
+            });
+        }
+        let mut v = crate::volume::pixels::decode_frames(obj, &[frame as u32])
+            .map_err(|e| bad("PixelData (7FE0,0010)", &format!("decodable frames ({e})")))?;
+        match v.pop() {
+            Some(values) if values.len() >= n => Ok(values),
+            _ => Err(bad(
+                "PixelData (7FE0,0010)",
+                &format!("{rows}×{cols} pixels in frame {}", frame + 1),
+            )),
+        }
+    };
+
+    // Geometry of every frame.
+    let Placements {
+        frames: list,
+        orientation: o,
+        pixel_spacing: ps,
+        slice_gap,
+    } = frame_placements(&per_frame, shared, kind, frames)?;
     let row_dir = [o[0], o[1], o[2]];
     let col_dir = [o[3], o[4], o[5]];
     let normal = cross(row_dir, col_dir);
