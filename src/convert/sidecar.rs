@@ -5,8 +5,10 @@
 //! identity PS3.15 removes (which dcm2niix writes).
 
 use dicom_dictionary_std::tags;
+use dicom_object::InMemDicomObject;
 use serde_json::{json, Map, Value};
 
+use crate::ingest::header::Component;
 use crate::ingest::values::{f64_of, first_item, str_of};
 use crate::ingest::Series;
 use crate::volume::assemble::SeriesVolume;
@@ -47,6 +49,81 @@ fn phase_encoding_key(column: bool, positive: Option<bool>) -> (&'static str, St
             ("PhaseEncodingDirection", format!("{axis}{sign}"))
         }
         None => ("PhaseEncodingAxis", axis.to_string()),
+    }
+}
+
+/// Philips MR values written as its floating-point values (dcm2niix's default, `philips_float`):
+/// the display value is the value × RS × SS; the three are recorded under dcm2niix's names.
+fn philips_scaling_keys(m: &mut Map<String, Value>, obj: &InMemDicomObject, philips_float: bool) {
+    let ss = crate::ingest::frames::philips_scale_slope(obj).filter(|_| philips_float);
+    if let Some(ss) = ss {
+        let num = |t| f64_of(obj, t);
+        m.insert("UsePhilipsFloatNotDisplayScaling".into(), json!(1));
+        // An FL: written with the digits of the float it is (0.00026825, not 0.000268250005).
+        let ss_digits = (ss as f32).to_string().parse::<f64>().unwrap_or(ss);
+        m.insert("PhilipsScaleSlope".into(), json!(ss_digits));
+        if let Some(rs) = num(tags::RESCALE_SLOPE) {
+            m.insert("PhilipsRescaleSlope".into(), json!(rs));
+        }
+        if let Some(ri) = num(tags::RESCALE_INTERCEPT) {
+            m.insert("PhilipsRescaleIntercept".into(), json!(ri));
+        }
+    }
+}
+
+/// The acquisition's text attributes under dcm2niix's BIDS names; ImageType as its list, with the
+/// complex component of the frame (`frame_component`) or of GE's private image type added.
+fn text_keys(
+    m: &mut Map<String, Value>,
+    obj: &InMemDicomObject,
+    frame_component: Option<Component>,
+) {
+    let strs = [
+        ("ManufacturersModelName", tags::MANUFACTURER_MODEL_NAME),
+        ("ScanningSequence", tags::SCANNING_SEQUENCE),
+        ("SequenceVariant", tags::SEQUENCE_VARIANT),
+        ("ImageType", tags::IMAGE_TYPE),
+        ("ConvolutionKernel", tags::CONVOLUTION_KERNEL),
+        ("Units", tags::UNITS),
+        ("DecayCorrection", tags::DECAY_CORRECTION),
+        ("CorrectedImage", tags::CORRECTED_IMAGE),
+        ("ReconstructionMethod", tags::RECONSTRUCTION_METHOD),
+        (
+            "PhotometricInterpretation",
+            tags::PHOTOMETRIC_INTERPRETATION,
+        ),
+        // Acquisition parameters under dcm2niix's BIDS names; not those PS3.15 removes
+        // (its device identity: station, serial number, software versions).
+        ("MRAcquisitionType", tags::MR_ACQUISITION_TYPE),
+        ("PatientPosition", tags::PATIENT_POSITION),
+        ("SequenceName", tags::SEQUENCE_NAME),
+        (
+            "InPlanePhaseEncodingDirectionDICOM",
+            tags::IN_PLANE_PHASE_ENCODING_DIRECTION,
+        ),
+        ("BodyPart", tags::BODY_PART_EXAMINED),
+        ("ScanOptions", tags::SCAN_OPTIONS),
+        // What an RT Dose grid's values are (GY or RELATIVE; PHYSICAL or EFFECTIVE; PLAN,
+        // BEAM, FRACTION...): its voxels are stored × DoseGridScaling.
+        ("DoseUnits", tags::DOSE_UNITS),
+        ("DoseType", tags::DOSE_TYPE),
+        ("DoseSummationType", tags::DOSE_SUMMATION_TYPE),
+    ];
+    for (name, tag) in strs {
+        if let Some(v) = str_of(obj, tag).filter(|v| !v.is_empty()) {
+            // A list for ImageType only; other multi-valued attributes keep DICOM's
+            // backslashes, as dcm2niix writes them ("SequenceVariant": "SK\\SS").
+            let val = if name == "ImageType" {
+                let others: Vec<_> = [crate::ingest::header::ge_image_type(obj), frame_component]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                json!(image_type_as_dcm2niix(&v, &others))
+            } else {
+                json!(v)
+            };
+            m.insert(name.into(), val);
+        }
     }
 }
 
@@ -94,23 +171,7 @@ pub(super) fn sidecar(
         })
     });
     if let Some(obj) = header {
-        // Philips MR values are its floating-point values (as dcm2niix's default): the display
-        // value is the value × RS × SS; the three are recorded under dcm2niix's names.
-        let philips_float = first_image.is_some_and(|i| i.philips_float);
-        let ss = crate::ingest::frames::philips_scale_slope(&obj).filter(|_| philips_float);
-        if let Some(ss) = ss {
-            let num = |t| crate::ingest::values::f64_of(&obj, t);
-            m.insert("UsePhilipsFloatNotDisplayScaling".into(), json!(1));
-            // An FL: written with the digits of the float it is (0.00026825, not 0.000268250005).
-            let ss_digits = (ss as f32).to_string().parse::<f64>().unwrap_or(ss);
-            m.insert("PhilipsScaleSlope".into(), json!(ss_digits));
-            if let Some(rs) = num(tags::RESCALE_SLOPE) {
-                m.insert("PhilipsRescaleSlope".into(), json!(rs));
-            }
-            if let Some(ri) = num(tags::RESCALE_INTERCEPT) {
-                m.insert("PhilipsRescaleIntercept".into(), json!(ri));
-            }
-        }
+        philips_scaling_keys(&mut m, &obj, first_image.is_some_and(|i| i.philips_float));
         if let Some(maker) = str_of(&obj, tags::MANUFACTURER).filter(|v| !v.is_empty()) {
             m.insert(
                 "Manufacturer".into(),
@@ -120,54 +181,7 @@ pub(super) fn sidecar(
         // The complex component of the file's first image: ComplexImageComponent, the frame's
         // in an enhanced file.
         let frame_component = first_image.and_then(|i| i.component);
-        let strs = [
-            ("ManufacturersModelName", tags::MANUFACTURER_MODEL_NAME),
-            ("ScanningSequence", tags::SCANNING_SEQUENCE),
-            ("SequenceVariant", tags::SEQUENCE_VARIANT),
-            ("ImageType", tags::IMAGE_TYPE),
-            ("ConvolutionKernel", tags::CONVOLUTION_KERNEL),
-            ("Units", tags::UNITS),
-            ("DecayCorrection", tags::DECAY_CORRECTION),
-            ("CorrectedImage", tags::CORRECTED_IMAGE),
-            ("ReconstructionMethod", tags::RECONSTRUCTION_METHOD),
-            (
-                "PhotometricInterpretation",
-                tags::PHOTOMETRIC_INTERPRETATION,
-            ),
-            // Acquisition parameters under dcm2niix's BIDS names; not those PS3.15 removes
-            // (its device identity: station, serial number, software versions).
-            ("MRAcquisitionType", tags::MR_ACQUISITION_TYPE),
-            ("PatientPosition", tags::PATIENT_POSITION),
-            ("SequenceName", tags::SEQUENCE_NAME),
-            (
-                "InPlanePhaseEncodingDirectionDICOM",
-                tags::IN_PLANE_PHASE_ENCODING_DIRECTION,
-            ),
-            ("BodyPart", tags::BODY_PART_EXAMINED),
-            ("ScanOptions", tags::SCAN_OPTIONS),
-            // What an RT Dose grid's values are (GY or RELATIVE; PHYSICAL or EFFECTIVE; PLAN,
-            // BEAM, FRACTION...): its voxels are stored × DoseGridScaling.
-            ("DoseUnits", tags::DOSE_UNITS),
-            ("DoseType", tags::DOSE_TYPE),
-            ("DoseSummationType", tags::DOSE_SUMMATION_TYPE),
-        ];
-        for (name, tag) in strs {
-            if let Some(v) = str_of(&obj, tag).filter(|v| !v.is_empty()) {
-                // A list for ImageType only; other multi-valued attributes keep DICOM's
-                // backslashes, as dcm2niix writes them ("SequenceVariant": "SK\\SS").
-                let val = if name == "ImageType" {
-                    let others: Vec<_> =
-                        [crate::ingest::header::ge_image_type(&obj), frame_component]
-                            .into_iter()
-                            .flatten()
-                            .collect();
-                    json!(image_type_as_dcm2niix(&v, &others))
-                } else {
-                    json!(v)
-                };
-                m.insert(name.into(), val);
-            }
-        }
+        text_keys(&mut m, &obj, frame_component);
         // The attribute, else (enhanced files) the first slice's frame's PlaneOrientationSequence:
         // DICOM's directions before any rotation of a 3D acquisition, as dcm2niix reports them.
         let first_frame_orientation = first_image.and_then(|i| i.orientation).map(|o| o.to_vec());
