@@ -771,7 +771,8 @@ impl Flow<'_> {
                 .not_available("report", "runs on the merge of the shards");
             return Ok(());
         }
-        if !(analysed || !cohort.have_table || cohort.failed.is_some()) {
+        // A table that linked and analysed without error, yet no statistics file.
+        if cohort.have_table && cohort.failed.is_none() && !analysed {
             self.runner.not_available("report", "no statistics");
             return Ok(());
         }
@@ -810,11 +811,6 @@ impl Flow<'_> {
             .clinical
             .as_ref()
             .map(|c| (c.0.clone(), cfg.clinical.arm.clone()));
-        let masks_dir = match (&cfg.phantom, &cfg.input) {
-            (Some(_), _) => Some(out_dir.join("cohort/masks")),
-            (None, Some(i)) => i.masks.clone(),
-            _ => None,
-        };
         let rej: Vec<Value> = self
             .rejected
             .iter()
@@ -827,7 +823,7 @@ impl Flow<'_> {
                 out_dir,
                 analysed.then_some((stats_path.as_path(), table.as_path())),
                 adsl.as_ref().map(|(p, arm)| (p.as_path(), arm.as_str())),
-                masks_dir.as_deref(),
+                study.masks.as_deref(),
                 tumor_label,
                 &rej,
                 &not_run,
