@@ -28,6 +28,10 @@ pub struct Found {
     /// values (the profile removes the attributes themselves; a location's word such as "Ward"
     /// may be any text's).
     pub removed: Vec<String>,
+    /// The dates (YYYYMMDD) already written out in every form by [`note`]: a file holds the
+    /// same study date in several attributes (StudyDate, SeriesDate, AcquisitionDate, ...), and
+    /// each form is pushed once. Empty once [`finish`]ed.
+    pub(super) dates_noted: Vec<[u8; 8]>,
 }
 
 impl Found {
@@ -213,6 +217,13 @@ pub(super) fn note(kind: Kind, value: &str, out: &mut Found) {
             let Some(d) = v.get(..8).filter(|d| d.bytes().all(|b| b.is_ascii_digit())) else {
                 return;
             };
+            let Ok(key) = <[u8; 8]>::try_from(d.as_bytes()) else {
+                return;
+            };
+            if out.dates_noted.contains(&key) {
+                return;
+            }
+            out.dates_noted.push(key);
             let (y, m, dd) = (&d[..4], &d[4..6], &d[6..8]);
             out.personal.push(d.to_string());
             for sep in ["-", ".", "/"] {
@@ -299,6 +310,7 @@ fn written_dates(y: &str, m: &str, dd: &str, out: &mut Vec<String>) {
 
 /// `found` as [`identifiers`] returns it: short tokens left out, sorted, without duplicates.
 pub(super) fn finish(mut found: Found) -> Found {
+    found.dates_noted = Vec::new();
     for list in [
         &mut found.personal,
         &mut found.places,
@@ -561,6 +573,25 @@ mod tests {
         ] {
             assert_eq!(clean_text(text, &ids), clean, "{text}");
         }
+    }
+
+    /// A date noted again (the study date in SeriesDate, a DT of the same day) adds nothing; a
+    /// second date adds its own forms.
+    #[test]
+    fn a_date_noted_twice_is_written_out_once() {
+        let mut once = Found::default();
+        note(Kind::Date, "20240215", &mut once);
+        let mut twice = once.clone();
+        note(Kind::Date, "20240215", &mut twice);
+        note(Kind::Date, "20240215093000.00", &mut twice);
+        assert_eq!(twice, once);
+        let mut two = once.clone();
+        note(Kind::Date, "19590124", &mut two);
+        let two = finish(two);
+        assert!(two.personal.iter().any(|s| s == "1959-01-24"));
+        assert!(two.personal.iter().any(|s| s == "2024-02-15"));
+        assert!(two.removed.iter().any(|s| s == "24 Jan 1959"));
+        assert!(two.dates_noted.is_empty());
     }
 
     /// A month and year of the file's date, in the ways people write them, are cleaned out of

@@ -745,7 +745,7 @@ mod tests {
             personal: vec!["Zebulonova".to_string()],
             places: vec![site.to_string(), "TOSHIBA".to_string()],
             place_words: site.split(' ').map(String::from).collect(),
-            removed: Vec::new(),
+            ..Found::default()
         };
         let uids = HashSet::new();
         let verdict = |tag: Tag, value: &str| {
