@@ -308,6 +308,67 @@ fn written_dates(y: &str, m: &str, dd: &str, out: &mut Vec<String>) {
     }
 }
 
+/// A data set's identifying values as [`note`] takes them, each once, in the order met: the
+/// input of its [`Found`], cheap to compare with the previous file's (the files of a series
+/// carry the same). A date is kept as its day (YYYYMMDD), all `note` reads of it, so the files
+/// of a series whose DT attributes differ in their times still compare equal.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(super) struct Notes(Vec<(Kind, String)>);
+
+impl Notes {
+    pub(super) fn add(&mut self, kind: Kind, value: &str) {
+        let value = if kind == Kind::Date {
+            let v = value.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+            match v.get(..8).filter(|d| d.bytes().all(|b| b.is_ascii_digit())) {
+                Some(day) => day,
+                None => return,
+            }
+        } else {
+            value
+        };
+        if !self.0.iter().any(|(k, v)| *k == kind && v == value) {
+            self.0.push((kind, value.to_string()));
+        }
+    }
+
+    /// The [`Found`] of these values: what [`note`] of each, then [`finish`], gives.
+    pub(super) fn found(&self) -> Found {
+        let mut found = Found::default();
+        for (kind, value) in &self.0 {
+            note(*kind, value, &mut found);
+        }
+        finish(found)
+    }
+}
+
+thread_local! {
+    /// The last file's notes on this thread, its subject's pseudonym, and what was made of them.
+    static LAST_NOTES: std::cell::RefCell<Option<(Notes, String, Prepared)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// A file's identifiers, less its subject's new pseudonym, and their prepared form.
+pub(super) type Prepared = (std::sync::Arc<Found>, Identifiers);
+
+/// The identifiers of a file with these `notes`, less `pseudonym` (the subject's USUBJID, which
+/// the release carries), and their prepared form: made once per series on a thread, not once
+/// per file (every date written in its hundred forms, sorted, deduplicated).
+pub(super) fn prepared(notes: Notes, pseudonym: &str) -> Prepared {
+    LAST_NOTES.with(|last| {
+        if let Some((n, p, prepared)) = last.borrow().as_ref() {
+            if *n == notes && p == pseudonym {
+                return prepared.clone();
+            }
+        }
+        let mut found = notes.found();
+        found.retain(|i| !i.eq_ignore_ascii_case(pseudonym));
+        let ids = Identifiers::of(&found);
+        let made = (std::sync::Arc::new(found), ids);
+        *last.borrow_mut() = Some((notes, pseudonym.to_string(), made.clone()));
+        made
+    })
+}
+
 /// `found` as [`identifiers`] returns it: short tokens left out, sorted, without duplicates.
 pub(super) fn finish(mut found: Found) -> Found {
     found.dates_noted = Vec::new();
@@ -592,6 +653,46 @@ mod tests {
         assert!(two.personal.iter().any(|s| s == "2024-02-15"));
         assert!(two.removed.iter().any(|s| s == "24 Jan 1959"));
         assert!(two.dates_noted.is_empty());
+    }
+
+    /// Notes give what `note` of each value gives; the files of a series, whose times differ,
+    /// give equal notes, and their prepared identifiers are made once (less the pseudonym).
+    #[test]
+    fn notes_give_notes_found_and_are_prepared_once_per_series() {
+        let values = [
+            (Kind::Personal, "Lindqvist^Maren"),
+            (Kind::Date, "20240215"),
+            (Kind::Date, "20240215101818.00"),
+            (Kind::Place, "Hospital of the North"),
+            (Kind::Personal, "ANC-01-0001"),
+            (Kind::Date, "not a date"),
+        ];
+        let mut by_note = Found::default();
+        let mut notes = Notes::default();
+        for (kind, value) in values {
+            note(kind, value, &mut by_note);
+            notes.add(kind, value);
+        }
+        assert_eq!(notes.found(), finish(by_note));
+        // the next slice: another acquisition time, the same day
+        let mut next = Notes::default();
+        for (kind, value) in values {
+            let value = if value == "20240215101818.00" {
+                "20240215101822.50"
+            } else {
+                value
+            };
+            next.add(kind, value);
+        }
+        assert_eq!(next, notes);
+        let (found, _) = prepared(notes.clone(), "ANC-01-0001");
+        assert!(found.personal.iter().any(|s| s == "Lindqvist"));
+        assert!(!found.personal.iter().any(|s| s == "ANC-01-0001"));
+        let (again, _) = prepared(next, "ANC-01-0001");
+        assert!(std::sync::Arc::ptr_eq(&found, &again));
+        let (other, _) = prepared(notes, "ANC-01-0002");
+        assert!(!std::sync::Arc::ptr_eq(&found, &other));
+        assert!(other.personal.iter().any(|s| s == "ANC-01-0001"));
     }
 
     /// A month and year of the file's date, in the ways people write them, are cleaned out of

@@ -473,10 +473,9 @@ fn process_raw(
         Err(outcome) => return Ok(outcome),
     };
     let usubjid = release.usubjid;
-    let (mut identifiers, mut original_uids) = file.identifiers_and_uids()?;
-    identifiers.retain(|i| !i.eq_ignore_ascii_case(usubjid));
+    let (notes, mut original_uids) = file.notes_and_uids()?;
+    let (identifiers, prepared) = clean::prepared(notes, usubjid);
     original_uids.insert(file.media_sop_instance.clone());
-    let prepared = clean::Identifiers::of(&identifiers);
     let mut ctx = context(run, usubjid, &prepared);
     // Identity and the record of what was done (PS3.15 E.1.1, PS3.3 C.7.1.1), in tag order.
     let set = [

@@ -20,7 +20,7 @@ use dicom_dictionary_std::tags;
 use dicom_encoding::transfer_syntax::{Endianness, TransferSyntaxIndex};
 
 use super::apply::{self, Cleaning, Context};
-use super::clean::{self, Found};
+use super::clean;
 use super::options::Action;
 use super::verify::{is_creator, note_uid};
 
@@ -383,19 +383,19 @@ impl<'a> File<'a> {
             .unwrap_or_default())
     }
 
-    /// The identifiers ([`clean::identifiers`]) and the UIDs ([`super::verify::uids_of`]) of the
-    /// data set, at every depth.
-    pub fn identifiers_and_uids(&self) -> Taken<(Found, HashSet<String>)> {
-        let mut found = Found::default();
+    /// The identifying values (what [`clean::identifiers`] is made of: [`clean::Notes`]) and
+    /// the UIDs ([`super::verify::uids_of`]) of the data set, at every depth.
+    pub fn notes_and_uids(&self) -> Taken<(clean::Notes, HashSet<String>)> {
+        let mut notes = clean::Notes::default();
         let mut uids = HashSet::new();
-        self.collect(&self.elements, &mut found, &mut uids)?;
-        Ok((clean::finish(found), uids))
+        self.collect(&self.elements, &mut notes, &mut uids)?;
+        Ok((notes, uids))
     }
 
     fn collect(
         &self,
         elements: &[Element],
-        found: &mut Found,
+        found: &mut clean::Notes,
         uids: &mut HashSet<String>,
     ) -> Taken<()> {
         for e in elements {
@@ -416,7 +416,7 @@ impl<'a> File<'a> {
                     let text = self.text(e.vr, b)?;
                     for s in text.split('\\') {
                         if let Some(kind) = kind {
-                            clean::note(kind, s, found);
+                            found.add(kind, s);
                         }
                         if e.vr == VR::UI {
                             note_uid(s, uids);
@@ -753,14 +753,15 @@ mod tests {
             "encoded in Latin-1"
         );
         let f = read(&latin1, 128).expect("taken");
-        let (found, uids) = f.identifiers_and_uids().expect("identifiers");
+        let (notes, uids) = f.notes_and_uids().expect("identifiers");
+        let found = notes.found();
         assert!(found.personal.contains(&"M\u{fc}ller".to_string()));
         assert!(found.personal.contains(&"MRN-778812".to_string()));
         assert!(uids.contains("1.2.3.4"));
         assert_eq!(f.attribute(tags::PATIENT_ID), Ok("MRN-778812".into()));
         let utf8 = file(EXPLICIT_VR_LE, "ISO_IR 192", "\u{17d}i\u{17e}ek^Ana");
         let f = read(&utf8, 128).expect("taken");
-        let (found, _) = f.identifiers_and_uids().expect("identifiers");
+        let found = f.notes_and_uids().expect("identifiers").0.found();
         assert!(found.personal.contains(&"\u{17d}i\u{17e}ek".to_string()));
     }
 
@@ -774,7 +775,7 @@ mod tests {
         let at = find(&b, b"Doe^Jo");
         b[at + 1] = 0xF6;
         let f = read(&b, 128).expect("read");
-        assert!(f.identifiers_and_uids().is_err());
+        assert!(f.notes_and_uids().is_err());
         // Two elements out of order: PatientID's tag written as (0008,0001), after (0010,0010).
         let mut b = file(EXPLICIT_VR_LE, "", "Doe^J");
         let at = find(&b, &[0x10, 0x00, 0x20, 0x00, b'L', b'O']);
