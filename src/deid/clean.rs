@@ -316,6 +316,7 @@ fn written_dates(y: &str, m: &str, dd: &str, out: &mut Vec<String>) {
 pub(super) struct Notes(Vec<(Kind, String)>);
 
 impl Notes {
+    /// One value of an identifying attribute of `kind` (see [`identifying`]).
     pub(super) fn add(&mut self, kind: Kind, value: &str) {
         let value = if kind == Kind::Date {
             let v = value.trim_matches(|c: char| c == '\0' || c.is_whitespace());
@@ -658,7 +659,7 @@ mod tests {
     /// Notes give what `note` of each value gives; the files of a series, whose times differ,
     /// give equal notes, and their prepared identifiers are made once (less the pseudonym).
     #[test]
-    fn notes_give_notes_found_and_are_prepared_once_per_series() {
+    fn notes_give_what_note_gives_and_are_prepared_once_per_series() {
         let values = [
             (Kind::Personal, "Lindqvist^Maren"),
             (Kind::Date, "20240215"),

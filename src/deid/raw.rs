@@ -395,14 +395,14 @@ impl<'a> File<'a> {
     fn collect(
         &self,
         elements: &[Element],
-        found: &mut clean::Notes,
+        notes: &mut clean::Notes,
         uids: &mut HashSet<String>,
     ) -> Taken<()> {
         for e in elements {
             match &e.value {
                 Value::Items(items) => {
                     for item in items {
-                        self.collect(item, found, uids)?;
+                        self.collect(item, notes, uids)?;
                     }
                 }
                 Value::Bytes(b) => {
@@ -416,7 +416,7 @@ impl<'a> File<'a> {
                     let text = self.text(e.vr, b)?;
                     for s in text.split('\\') {
                         if let Some(kind) = kind {
-                            found.add(kind, s);
+                            notes.add(kind, s);
                         }
                         if e.vr == VR::UI {
                             note_uid(s, uids);
