@@ -38,6 +38,7 @@ pub enum Command {
     },
     /// Inventory of DICOM inputs: one line per series, every rejected file with its reason.
     Scan {
+        /// DICOM files or folders (walked recursively; links followed, loops reported).
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
         /// Write the inventory as JSON (no site paths or names in it).
@@ -46,6 +47,7 @@ pub enum Command {
     },
     /// De-identify a DICOM tree (PS3.15 Annex E) with trial pseudonyms.
     Deid {
+        /// The site's DICOM export: a folder (walked recursively) or one file. Only read.
         input: PathBuf,
         /// Folder of the release (outside the input).
         #[arg(long)]
@@ -66,6 +68,7 @@ pub enum Command {
     },
     /// Every image series → NIfTI (.nii.gz) + JSON sidecar; PET also as SUVbw.
     Convert {
+        /// DICOM folder (walked recursively, every series converted) or one file. Only read.
         input: PathBuf,
         /// Folder of the NIfTI files and sidecars (outside the input).
         #[arg(long)]
@@ -75,10 +78,14 @@ pub enum Command {
         uncompressed: bool,
     },
     /// The SUV factor of a PET series and every input it used, as JSON.
-    Suv { series_dir: PathBuf },
+    Suv {
+        /// Folder holding one PET series (its DICOM files).
+        series_dir: PathBuf,
+    },
     /// ADC map (10⁻⁶ mm²/s) fitted from a DWI series' b-values (mono-exponential least squares
     /// per voxel) to a NIfTI file; end its name in `_adc.nii.gz` and `features` names it adc.
     Adc {
+        /// Folder holding one DWI series of two b-values or more.
         series_dir: PathBuf,
         /// The ADC map's NIfTI file.
         #[arg(long)]
@@ -154,6 +161,7 @@ pub enum Command {
     },
     /// Statistics on the analysis table: stats.json and a summary.
     Analyze {
+        /// The analysis table `link` wrote (CSV or Parquet): one row per subject.
         table: PathBuf,
         /// Folder for stats.json, summary.md and report.html.
         #[arg(long)]
@@ -175,6 +183,8 @@ pub enum Command {
     },
     /// Run every stage from a pipeline config; resumable.
     Run {
+        /// Pipeline config (TOML), e.g. pipelines/demo.toml; every key is documented in
+        /// pipelines/ancillary-study.toml.
         config: PathBuf,
         /// Output folder instead of the config's [output] dir.
         #[arg(long)]
@@ -189,6 +199,7 @@ pub enum Command {
     /// Merge the folders of `run --shard I/N` (all N) into what one run writes, then run
     /// link → analyze → report on it.
     Merge {
+        /// The output folders of every shard's `run --shard I/N`.
         #[arg(required = true)]
         shard_dirs: Vec<PathBuf>,
         /// Folder of the merged result (not one of the shard folders).

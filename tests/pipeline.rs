@@ -2234,3 +2234,51 @@ fn the_scripts_the_readme_runs_are_executable() {
     }
     assert!(checked >= 10, "only {checked} scripts found in the README");
 }
+
+/// Every argument of every command says what it takes in `--help`: the positional arguments
+/// (`run`'s CONFIG, `convert`'s INPUT, `merge`'s SHARD_DIRS, ...) were listed bare.
+#[test]
+fn every_argument_of_every_command_has_help() {
+    let top = Command::new(env!("CARGO_BIN_EXE_ancilla"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let top = String::from_utf8(top.stdout).unwrap();
+    let commands: Vec<&str> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(commands.len() >= 11, "commands found: {commands:?}");
+    for command in commands {
+        let o = Command::new(env!("CARGO_BIN_EXE_ancilla"))
+            .args([command, "--help"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{command} --help");
+        let help = String::from_utf8(o.stdout).unwrap();
+        let lines: Vec<&str> = help.lines().collect();
+        let indent = |l: &str| l.len() - l.trim_start().len();
+        for (i, line) in lines.iter().enumerate() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            // An argument (`<CONFIG>`) or option (`--out <OUT>`) line with nothing after it,
+            // and no help on the lines below it either (clap's layout for long help).
+            let bare = match words.as_slice() {
+                [arg] => arg.starts_with('<'),
+                [opt, value] => opt.starts_with("--") && value.starts_with('<'),
+                _ => false,
+            };
+            let help_below = lines
+                .get(i + 1)
+                .is_some_and(|next| !next.trim().is_empty() && indent(next) > indent(line));
+            assert!(
+                !bare || help_below,
+                "`ancilla {command} --help`: no help for `{}`",
+                line.trim()
+            );
+        }
+    }
+}
