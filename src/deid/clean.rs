@@ -28,10 +28,6 @@ pub struct Found {
     /// values (the profile removes the attributes themselves; a location's word such as "Ward"
     /// may be any text's).
     pub removed: Vec<String>,
-    /// The dates (YYYYMMDD) already written out in every form by [`note`]: a file holds the
-    /// same study date in several attributes (StudyDate, SeriesDate, AcquisitionDate, ...), and
-    /// each form is pushed once. Empty once [`finish`]ed.
-    pub(super) dates_noted: Vec<[u8; 8]>,
 }
 
 impl Found {
@@ -67,9 +63,14 @@ impl Found {
 
 /// The identifying strings of a data set, by kind.
 pub fn identifiers(obj: &InMemDicomObject) -> Found {
-    let mut out = Found::default();
+    notes(obj).found()
+}
+
+/// The identifying values of a data set ([`Notes`]), at every depth.
+pub(super) fn notes(obj: &InMemDicomObject) -> Notes {
+    let mut out = Notes::default();
     collect(obj, &mut out);
-    finish(out)
+    out
 }
 
 /// `s` trimmed, whole into `whole` and each part (split at `^`, `=`, `,` and spaces) into `parts`.
@@ -91,7 +92,7 @@ fn push_str(whole: &mut Vec<String>, parts: Option<&mut Vec<String>>, s: &str) {
     }
 }
 
-fn collect(obj: &InMemDicomObject, out: &mut Found) {
+fn collect(obj: &InMemDicomObject, out: &mut Notes) {
     for e in obj.iter() {
         match e.value() {
             Value::Sequence(seq) => {
@@ -103,7 +104,7 @@ fn collect(obj: &InMemDicomObject, out: &mut Found) {
                 let (tag, vr) = (e.header().tag, e.header().vr);
                 if let Some(kind) = identifying(tag, vr) {
                     for s in p.to_multi_str().iter() {
-                        note(kind, s, out);
+                        out.add(kind, s);
                     }
                 }
             }
@@ -217,13 +218,6 @@ pub(super) fn note(kind: Kind, value: &str, out: &mut Found) {
             let Some(d) = v.get(..8).filter(|d| d.bytes().all(|b| b.is_ascii_digit())) else {
                 return;
             };
-            let Ok(key) = <[u8; 8]>::try_from(d.as_bytes()) else {
-                return;
-            };
-            if out.dates_noted.contains(&key) {
-                return;
-            }
-            out.dates_noted.push(key);
             let (y, m, dd) = (&d[..4], &d[4..6], &d[6..8]);
             out.personal.push(d.to_string());
             for sep in ["-", ".", "/"] {
@@ -310,8 +304,10 @@ fn written_dates(y: &str, m: &str, dd: &str, out: &mut Vec<String>) {
 
 /// A data set's identifying values as [`note`] takes them, each once, in the order met: the
 /// input of its [`Found`], cheap to compare with the previous file's (the files of a series
-/// carry the same). A date is kept as its day (YYYYMMDD), all `note` reads of it, so the files
-/// of a series whose DT attributes differ in their times still compare equal.
+/// carry the same). A date is kept as its day (YYYYMMDD), all `note` reads of it, so a day
+/// held in several attributes (StudyDate, SeriesDate, a DT's date) is written out in its
+/// hundred forms once, and the files of a series whose DT attributes differ in their times
+/// still compare equal.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(super) struct Notes(Vec<(Kind, String)>);
 
@@ -372,7 +368,6 @@ pub(super) fn prepared(notes: Notes, pseudonym: &str) -> Prepared {
 
 /// `found` as [`identifiers`] returns it: short tokens left out, sorted, without duplicates.
 pub(super) fn finish(mut found: Found) -> Found {
-    found.dates_noted = Vec::new();
     for list in [
         &mut found.personal,
         &mut found.places,
@@ -406,13 +401,6 @@ pub struct Identifiers {
     any: Option<std::sync::Arc<aho_corasick::AhoCorasick>>,
 }
 
-thread_local! {
-    /// The last identifiers prepared on this thread: the files of a series carry the same, so
-    /// they are prepared (and their automaton built) once per series rather than once per file.
-    static LAST: std::cell::RefCell<Option<(Found, Identifiers)>> =
-        const { std::cell::RefCell::new(None) };
-}
-
 /// An automaton over a file's identifiers. A contiguous NFA: built in a tenth of the time of the
 /// DFA the crate would choose for a few dozen patterns, and these automata serve one series each.
 pub(super) fn automaton<P: AsRef<[u8]>>(
@@ -439,27 +427,20 @@ impl Identifiers {
         }
     }
 
-    /// Every string Clean Descriptors removes from a data set with these identifiers, prepared.
+    /// Every string Clean Descriptors removes from a data set with these identifiers, prepared
+    /// (its automaton built). De-identification prepares them once per series ([`prepared`]).
     pub fn of(found: &Found) -> Identifiers {
-        LAST.with(|last| {
-            if let Some((f, ids)) = last.borrow().as_ref() {
-                if f == found {
-                    return ids.clone();
-                }
-            }
-            let mut ids = Identifiers::new(&found.for_cleaning());
-            let mut glued: Vec<String> = found
-                .personal
-                .iter()
-                .filter(|p| is_glued_identifier(p))
-                .map(|p| p.to_lowercase())
-                .collect();
-            glued.sort_by_key(|g| std::cmp::Reverse(g.len()));
-            glued.dedup();
-            ids.glued_longest_first = glued.into();
-            *last.borrow_mut() = Some((found.clone(), ids.clone()));
-            ids
-        })
+        let mut ids = Identifiers::new(&found.for_cleaning());
+        let mut glued: Vec<String> = found
+            .personal
+            .iter()
+            .filter(|p| is_glued_identifier(p))
+            .map(|p| p.to_lowercase())
+            .collect();
+        glued.sort_by_key(|g| std::cmp::Reverse(g.len()));
+        glued.dedup();
+        ids.glued_longest_first = glued.into();
+        ids
     }
 }
 
@@ -641,19 +622,19 @@ mod tests {
     /// second date adds its own forms.
     #[test]
     fn a_date_noted_twice_is_written_out_once() {
-        let mut once = Found::default();
-        note(Kind::Date, "20240215", &mut once);
+        let mut once = Notes::default();
+        once.add(Kind::Date, "20240215");
         let mut twice = once.clone();
-        note(Kind::Date, "20240215", &mut twice);
-        note(Kind::Date, "20240215093000.00", &mut twice);
+        twice.add(Kind::Date, "20240215");
+        twice.add(Kind::Date, "20240215093000.00");
         assert_eq!(twice, once);
+        assert_eq!(twice.found(), once.found());
         let mut two = once.clone();
-        note(Kind::Date, "19590124", &mut two);
-        let two = finish(two);
+        two.add(Kind::Date, "19590124");
+        let two = two.found();
         assert!(two.personal.iter().any(|s| s == "1959-01-24"));
         assert!(two.personal.iter().any(|s| s == "2024-02-15"));
         assert!(two.removed.iter().any(|s| s == "24 Jan 1959"));
-        assert!(two.dates_noted.is_empty());
     }
 
     /// Notes give what `note` of each value gives; the files of a series, whose times differ,

@@ -568,15 +568,13 @@ fn process_object(run: &Run, path: &Path, input: &[u8], layout: &Layout, index: 
         Err(outcome) => return outcome,
     };
     let usubjid = release.usubjid;
-    let mut identifiers = clean::identifiers(obj);
-    identifiers.retain(|i| !i.eq_ignore_ascii_case(usubjid));
+    let (identifiers, prepared) = clean::prepared(clean::notes(obj), usubjid);
     let mut original_uids = HashSet::new();
     verify::uids_of(obj, &mut original_uids);
     verify::note_uid(
         file.meta().media_storage_sop_instance_uid(),
         &mut original_uids,
     );
-    let prepared = clean::Identifiers::of(&identifiers);
     let mut ctx = context(run, usubjid, &prepared);
     // A sequence of unknown VR (UN of undefined length, PS3.5 6.2.2) is read as opaque bytes:
     // nothing in it can be de-identified, so it is removed, whatever the profile says of its tag;
