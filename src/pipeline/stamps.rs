@@ -107,24 +107,25 @@ impl Runner {
     /// A stage that failed on its inputs while the run goes on (link on clinical tables that do
     /// not validate): recorded, not stamped, so the rerun tries it again.
     pub(super) fn failed(&mut self, stage: &'static str, message: &str) {
-        if !self.quiet {
-            eprintln!("{stage:>9}: failed (below)");
-        }
-        self.records.push(StageRecord {
-            stage,
-            status: format!("failed: {message}"),
-            seconds: 0.0,
-            peak_rss_mb: None,
-        });
+        self.not_run(stage, "failed (below)", format!("failed: {message}"));
     }
 
     pub(super) fn not_available(&mut self, stage: &'static str, why: &str) {
+        self.not_run(
+            stage,
+            &format!("skipped ({why})"),
+            format!("skipped: {why}"),
+        );
+    }
+
+    /// A stage that did not run: `shown` on the terminal, `status` in provenance.json.
+    fn not_run(&mut self, stage: &'static str, shown: &str, status: String) {
         if !self.quiet {
-            eprintln!("{stage:>9}: skipped ({why})");
+            eprintln!("{stage:>9}: {shown}");
         }
         self.records.push(StageRecord {
             stage,
-            status: format!("skipped: {why}"),
+            status,
             seconds: 0.0,
             peak_rss_mb: None,
         });
