@@ -165,8 +165,11 @@ def check_feature(f, ref, tab):
                 problems.append(f"{name} Cox {key} {cox[key]} vs coxph {want}")
         if not (close(cox["hr_ci"][0], lo, 1e-6, 1e-10) and close(cox["hr_ci"][1], hi, 1e-6, 1e-10)):
             problems.append(f"{name} hazard ratio interval {cox['hr_ci']} vs coxph {lo}, {hi}")
-        if not close(cox["hr_per_sd"], ref[f"{name}.hr_per_sd"][0], 1e-6):
-            problems.append(f"{name} HR per SD {cox['hr_per_sd']} vs {ref[f'{name}.hr_per_sd']}")
+        per_sd = ref[f"{name}.hr_per_sd"]
+        if not close(cox["hr_per_sd"], per_sd[0], 1e-6):
+            problems.append(f"{name} HR per SD {cox['hr_per_sd']} vs {per_sd}")
+        if not all(close(cox["hr_per_sd_ci"][i], per_sd[1 + i], 1e-6, 1e-10) for i in (0, 1)):
+            problems.append(f"{name} HR per SD interval {cox['hr_per_sd_ci']} vs coxph {per_sd[1:]}")
     split, want = f.get("logrank_median_split"), ref.get(f"{name}.logrank")
     if split is None:
         if "log-rank" not in note:

@@ -66,7 +66,9 @@ reference <- function(dir) {
     # A constant feature has no standard deviation (coxph stops: "an infinite predictor").
     per_sd <- tryCatch(suppressWarnings(coxph(y ~ I(x / sd(x)), ties = "efron")),
                        error = function(e) NULL)
-    put(paste0(name, ".hr_per_sd"), if (is.null(per_sd)) NA else exp(coef(per_sd)[[1]]))
+    put(paste0(name, ".hr_per_sd"), if (is.null(per_sd)) NA else
+      c(exp(coef(per_sd)[[1]]), summary(per_sd)$conf.int[1, "lower .95"],
+        summary(per_sd)$conf.int[1, "upper .95"]))
     high <- x > median(x)
     if (any(high) && !all(high)) {
       lr <- survdiff(y ~ high)

@@ -95,7 +95,7 @@ fn rossi_table_matches_lifelines() {
         .collect();
     assert_eq!(names, ["age", "prio"]);
 
-    type Refs = [f64; 16];
+    type Refs = [f64; 18];
     let age: Refs = [
         r::ROSSI_AGE_COEF,
         r::ROSSI_AGE_SE,
@@ -113,6 +113,8 @@ fn rossi_table_matches_lifelines() {
         r::ROSSI_AGE_AUC,
         r::ROSSI_AGE_AUC_LOWER,
         r::ROSSI_AGE_AUC_UPPER,
+        r::ROSSI_AGE_HR_PER_SD_LOWER,
+        r::ROSSI_AGE_HR_PER_SD_UPPER,
     ];
     let prio: Refs = [
         r::ROSSI_PRIO_COEF,
@@ -131,6 +133,8 @@ fn rossi_table_matches_lifelines() {
         r::ROSSI_PRIO_AUC,
         r::ROSSI_PRIO_AUC_LOWER,
         r::ROSSI_PRIO_AUC_UPPER,
+        r::ROSSI_PRIO_HR_PER_SD_LOWER,
+        r::ROSSI_PRIO_HR_PER_SD_UPPER,
     ];
     for (name, refs, q) in [
         ("age", age, r::ROSSI_Q_AGE),
@@ -148,6 +152,8 @@ fn rossi_table_matches_lifelines() {
         close(&c["hr_ci"][0], refs[3], 1e-7);
         close(&c["hr_ci"][1], refs[4], 1e-7);
         close(&c["hr_per_sd"], refs[5], 1e-7);
+        close(&c["hr_per_sd_ci"][0], refs[16], 1e-7);
+        close(&c["hr_per_sd_ci"][1], refs[17], 1e-7);
         close(&c["p_wald"], refs[6], 1e-6);
         close(&c["p_lr"], refs[7], 1e-6);
         close(&c["concordance"], refs[8], 1e-12);

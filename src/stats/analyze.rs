@@ -417,6 +417,7 @@ fn feature_json(
         Ok(c) => (
             json!({"coef": num(c.coef), "se": num(c.se), "hr": num(c.hr),
                    "hr_ci": [num(c.hr_ci.0), num(c.hr_ci.1)], "hr_per_sd": num(c.hr_per_sd),
+                   "hr_per_sd_ci": [num(c.hr_per_sd_ci.0), num(c.hr_per_sd_ci.1)],
                    "p_wald": num(c.p_wald), "p_lr": num(c.p_lr),
                    "concordance": num(c.concordance)}),
             Some(c.p_wald),
@@ -592,7 +593,9 @@ fn summary(stats: &Value) -> String {
             fmt(&r["ci"][1], 3)
         );
     }
-    s += ".\n\n| feature | n | events | HR (95% CI) | HR per SD | p Wald | p LR | C | log-rank p (median split) | Spearman rho (p) vs viable % | AUC pCR (95% CI) | q |\n";
+    s += ".\n\n";
+    s += &strongest(stats, 10);
+    s += "| feature | n | events | HR (95% CI) | HR per SD | p Wald | p LR | C | log-rank p (median split) | Spearman rho (p) vs viable % | AUC pCR (95% CI) | q |\n";
     s += "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
     for f in stats["features"].as_array().into_iter().flatten() {
         let c = &f["cox"];
@@ -634,8 +637,49 @@ fn summary(stats: &Value) -> String {
         s += &notes.join("\n");
         s += "\n";
     }
-    s += "\nq-values: Benjamini–Hochberg over the Cox Wald p-values. Log-rank groups: feature > median vs ≤ median.\n";
+    s += "\nq-values: Benjamini–Hochberg over the Cox Wald p-values. Log-rank groups: feature > median vs ≤ median. AUC pCR: a higher value predicting pCR; below 0.5, lower values predict it (their AUC is 1 − AUC, the interval turned over).\n";
     s
+}
+
+/// The `most` features of smallest q-value (then p, then name) as a short table ahead of the
+/// full one, which is in feature order and runs to hundreds of rows; nothing without a q-value.
+fn strongest(stats: &Value, most: usize) -> String {
+    let mut with_q: Vec<&Value> = stats["features"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["q_value"].is_f64())
+        .collect();
+    if with_q.is_empty() {
+        return String::new();
+    }
+    let key = |f: &Value, k: &str| f[k].as_f64().unwrap_or(f64::INFINITY);
+    with_q.sort_by(|a, b| {
+        key(a, "q_value")
+            .total_cmp(&key(b, "q_value"))
+            .then(key(&a["cox"], "p_wald").total_cmp(&key(&b["cox"], "p_wald")))
+            .then(a["feature"].as_str().cmp(&b["feature"].as_str()))
+    });
+    let shown = with_q.len().min(most);
+    let mut s = format!(
+        "Smallest q-values ({shown} of {} features with a Cox fit; the full table below is in feature order):\n\n",
+        with_q.len()
+    );
+    s += "| feature | HR per SD (95% CI) | p Wald | q | C |\n|---|---|---|---|---|\n";
+    for f in &with_q[..shown] {
+        let c = &f["cox"];
+        s += &format!(
+            "| {} | {} ({}–{}) | {} | {} | {} |\n",
+            f["feature"].as_str().unwrap_or(""),
+            fmt(&c["hr_per_sd"], 3),
+            fmt(&c["hr_per_sd_ci"][0], 3),
+            fmt(&c["hr_per_sd_ci"][1], 3),
+            fmt(&c["p_wald"], 4),
+            fmt(&f["q_value"], 4),
+            fmt(&c["concordance"], 3),
+        );
+    }
+    s + "\nAll features:\n\n"
 }
 
 #[cfg(test)]
@@ -718,6 +762,42 @@ mod tests {
             .unwrap()
             .contains("Spearman: no VIABLE_TUMOR_PCT"));
         assert!(out.join("summary.md").exists());
+    }
+
+    /// The short table ahead of the full one: smallest q first, ties by p then name, features
+    /// without a q-value left out, at most `most` rows, and the count of those with a fit.
+    #[test]
+    fn the_strongest_features_come_first_in_the_summary() {
+        let feat = |name: &str, q: Option<f64>, p: f64| {
+            serde_json::json!({"feature": name, "q_value": q,
+                "cox": {"hr": 2.0, "hr_ci": [1.5, 3.0], "hr_per_sd": 2.5,
+                        "hr_per_sd_ci": [1.8, 3.5], "p_wald": p,
+                        "concordance": 0.7}})
+        };
+        let stats = serde_json::json!({"features": [
+            feat("a_weak", Some(0.5), 0.4),
+            feat("b_const", None, 1.0),
+            feat("c_tied_later", Some(0.01), 0.002),
+            feat("d_tied_first", Some(0.01), 0.001),
+            feat("e_tied_name", Some(0.01), 0.002),
+        ]});
+        let s = strongest(&stats, 3);
+        assert!(
+            s.starts_with("Smallest q-values (3 of 4 features with a Cox fit;"),
+            "{s}"
+        );
+        let rows: Vec<&str> = s
+            .lines()
+            .filter(|l| l.starts_with("| ") && !l.starts_with("| feature"))
+            .collect();
+        assert_eq!(rows.len(), 3, "{s}");
+        assert!(
+            rows[0].starts_with("| d_tied_first | 2.500 (1.800–3.500) | 0.0010 | 0.0100 | 0.700 |"),
+            "{s}"
+        );
+        assert!(rows[1].starts_with("| c_tied_later "), "{s}");
+        assert!(rows[2].starts_with("| e_tied_name "), "{s}");
+        assert!(strongest(&serde_json::json!({"features": [feat("x", None, 1.0)]}), 10).is_empty());
     }
 
     #[test]

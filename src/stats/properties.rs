@@ -34,10 +34,15 @@ proptest! {
             prop_assert!((a.coef + b.coef).abs() <= 1e-8 * (1.0 + a.coef.abs()));
             prop_assert!((a.se - b.se).abs() <= 1e-8 * a.se);
             prop_assert!((a.hr_per_sd * b.hr_per_sd - 1.0).abs() < 1e-8);
+            prop_assert!((a.hr_per_sd_ci.0 * b.hr_per_sd_ci.1 - 1.0).abs() < 1e-8);
+            prop_assert!(a.hr_per_sd_ci.0 <= a.hr_per_sd && a.hr_per_sd <= a.hr_per_sd_ci.1);
             let scaled: Vec<f64> = x.iter().map(|v| 3.0 * v + 7.0).collect();
             let s = cox::fit(&t, &e, &scaled, 0.05).unwrap();
             prop_assert!((3.0 * s.coef - a.coef).abs() <= 1e-8 * (1.0 + a.coef.abs()));
             prop_assert!((s.p_lr - a.p_lr).abs() <= 1e-8);
+            // Per SD, a rescaled covariate is the same covariate.
+            prop_assert!((s.hr_per_sd_ci.0 / a.hr_per_sd_ci.0 - 1.0).abs() <= 1e-6);
+            prop_assert!((s.hr_per_sd_ci.1 / a.hr_per_sd_ci.1 - 1.0).abs() <= 1e-6);
             prop_assert!((s.concordance - a.concordance).abs() < 1e-12);
             prop_assert!(a.hr_ci.0 <= a.hr && a.hr <= a.hr_ci.1);
         }

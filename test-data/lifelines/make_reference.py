@@ -89,6 +89,10 @@ for f in ("age", "prio"):
     num(f"ROSSI_{F}_LOGLIK", c.log_likelihood_)
     num(f"ROSSI_{F}_CONCORDANCE", c.concordance_index_)
     num(f"ROSSI_{F}_HR_PER_SD", math.exp(s["coef"] * rossi[f].std(ddof=1)))
+    # The interval per SD: lifelines fitted on the covariate standardised (sample SD, as R's scale()).
+    z_cov = rossi[["week", "arrest"]].assign(**{f: (rossi[f] - rossi[f].mean()) / rossi[f].std(ddof=1)})
+    zs = CoxPHFitter().fit(z_cov, "week", "arrest").summary.loc[f]
+    num(f"ROSSI_{F}_HR_PER_SD_LOWER", zs["exp(coef) lower 95%"]); num(f"ROSSI_{F}_HR_PER_SD_UPPER", zs["exp(coef) upper 95%"])
     pvals.append(s["p"])
     # Median split: high = value > median (numpy median).
     hi = rossi[f] > np.median(rossi[f])
