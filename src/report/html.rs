@@ -192,22 +192,12 @@ fn forest_svg(data: &ReportData) -> String {
         .flatten()
         .filter_map(|ft| {
             let cox = &ft["cox"];
-            let (coef, se, hr_sd, p) = (
-                f(&cox["coef"])?,
-                f(&cox["se"])?,
-                f(&cox["hr_per_sd"])?,
-                f(&cox["p_wald"])?,
-            );
-            if coef == 0.0 {
-                return None;
-            }
-            let sd = hr_sd.ln() / coef;
             Some((
                 ft["feature"].as_str().unwrap_or("").to_string(),
-                hr_sd,
-                ((coef - 1.96 * se) * sd).exp(),
-                ((coef + 1.96 * se) * sd).exp(),
-                p,
+                f(&cox["hr_per_sd"])?,
+                f(&cox["hr_per_sd_ci"][0])?,
+                f(&cox["hr_per_sd_ci"][1])?,
+                f(&cox["p_wald"])?,
             ))
         })
         .collect();
@@ -216,9 +206,10 @@ fn forest_svg(data: &ReportData) -> String {
     if rows.is_empty() {
         return "<p>No Cox model could be fitted.</p>".into();
     }
-    let (w, row_h, l) = (640.0, 20.0, 260.0);
-    let (lo, hi) = (0.25f64.ln(), 4.0f64.ln());
-    let x = |v: f64| l + (v.ln().clamp(lo, hi) - lo) / (hi - lo) * (w - l - 20.0);
+    let (lo, hi) = forest_axis(rows.iter().flat_map(|r| [r.2, r.3]));
+    let (row_h, l, plot_w, text_w) = (20.0, 260.0, 360.0, 140.0);
+    let w = l + plot_w + text_w;
+    let x = |v: f64| l + (v.log2().clamp(lo, hi) - lo) / (hi - lo) * plot_w;
     let h = rows.len() as f64 * row_h + 40.0;
     let mut svg = format!(
         "<svg viewBox=\"0 0 {w} {h}\" width=\"{w}\" role=\"img\" aria-label=\"Forest plot\">"
@@ -241,6 +232,27 @@ fn forest_svg(data: &ReportData) -> String {
             x(*b)
         )
         .ok();
+        // An interval that runs off the axis ends in an arrowhead, never in a plain end that
+        // would read as its bound.
+        for (bound, toward) in [(*a, -1.0), (*b, 1.0)] {
+            let off = if toward < 0.0 {
+                bound.log2() < lo
+            } else {
+                bound.log2() > hi
+            };
+            if off || !bound.is_finite() {
+                let tip = x(bound);
+                write!(
+                    svg,
+                    "<path d=\"M{:.1} {:.1}L{tip:.1} {yy:.1}L{:.1} {:.1}\" fill=\"none\" stroke=\"#333\"/>",
+                    tip - 5.0 * toward,
+                    yy - 3.5,
+                    tip - 5.0 * toward,
+                    yy + 3.5
+                )
+                .ok();
+            }
+        }
         write!(
             svg,
             "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"7\" height=\"7\" fill=\"#08519c\"/>",
@@ -248,11 +260,27 @@ fn forest_svg(data: &ReportData) -> String {
             yy - 3.5
         )
         .ok();
-    }
-    for v in [0.25, 0.5, 1.0, 2.0, 4.0] {
         write!(
             svg,
-            "<text x=\"{:.1}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">{v}</text>",
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\">{}</text>",
+            l + plot_w + 12.0,
+            yy + 4.0,
+            hr_text(*hr, *a, *b)
+        )
+        .ok();
+    }
+    // Every power of 2 on a narrow axis, every other one (1 among them) on a wide one.
+    let step = if hi - lo > 8.0 { 2 } else { 1 };
+    for e in (lo as i32..=hi as i32).filter(|e| e % step == 0) {
+        let v = 2f64.powi(e);
+        let label = if e < 0 {
+            format!("1/{}", 2u64.pow(e.unsigned_abs()))
+        } else {
+            format!("{v}")
+        };
+        write!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">{label}</text>",
             x(v),
             h - 12.0
         )
@@ -269,19 +297,54 @@ fn forest_svg(data: &ReportData) -> String {
     svg
 }
 
-fn roc_svg(data: &ReportData, feature: &str) -> String {
+/// The forest plot's axis, as log2 of its ends: whole powers of 2 from 1/4 to 4 at least, widened
+/// to take in every finite interval bound, but no further than 1/256 to 256 (a bound beyond that,
+/// from a fit near separation, ends in an arrow).
+fn forest_axis(bounds: impl Iterator<Item = f64>) -> (f64, f64) {
+    const WIDEST: f64 = 8.0;
+    let (lo, hi) =
+        bounds
+            .filter(|b| b.is_finite() && *b > 0.0)
+            .fold((-2.0f64, 2.0f64), |(lo, hi), b| {
+                let e = b.log2();
+                (lo.min(e.floor()), hi.max(e.ceil()))
+            });
+    (lo.max(-WIDEST), hi.min(WIDEST))
+}
+
+/// `2.85 (1.65–4.93)`: two decimals below 10 (as the feature table's HR per SD), fewer above.
+fn hr_text(hr: f64, a: f64, b: f64) -> String {
+    let g = |v: f64| {
+        if !v.is_finite() {
+            "∞".to_string()
+        } else if v >= 1e4 {
+            format!("{v:.1e}")
+        } else if v >= 100.0 {
+            format!("{v:.0}")
+        } else if v >= 10.0 {
+            format!("{v:.1}")
+        } else {
+            format!("{v:.2}")
+        }
+    };
+    format!("{} ({}–{})", g(hr), g(a), g(b))
+}
+
+/// The ROC curve of `feature` for pCR: a higher value predicts pCR, or, with `lower`, a lower one
+/// (the curve of the negated values).
+fn roc_svg(data: &ReportData, feature: &str, lower: bool) -> String {
     let (vals, pcr) = (column(data, feature), column(data, "PCR"));
+    let sign = if lower { -1.0 } else { 1.0 };
     let pairs: Vec<(f64, bool)> = vals
         .iter()
         .zip(&pcr)
-        .filter_map(|(v, p)| Some((((*v)?), (*p)? == 1.0)))
+        .filter_map(|(v, p)| Some((sign * (*v)?, (*p)? == 1.0)))
         .collect();
     let pos = pairs.iter().filter(|p| p.1).count();
     let neg = pairs.len() - pos;
     if pos == 0 || neg == 0 {
         return "<p>No ROC curve: pCR is known for one class only.</p>".into();
     }
-    // As the AUC of stats.json: a higher value predicts pCR (AUC < 0.5: lower values do).
     let mut thresholds: Vec<f64> = pairs.iter().map(|p| p.0).collect();
     thresholds.sort_by(|a, b| a.total_cmp(b));
     thresholds.dedup();
@@ -305,12 +368,40 @@ fn roc_svg(data: &ReportData, feature: &str) -> String {
     )
 }
 
+/// The ROC curve and its AUC, drawn the way the data point, as pROC's `direction = "auto"`:
+/// stats.json's AUC takes a higher value as predicting pCR; where it is below 0.5 the curve is
+/// that of lower values, with AUC 1 − AUC and the interval turned over (DeLong's normal
+/// interval, clipped to [0, 1], is symmetric under that), and the page says so.
+fn roc_text(data: &ReportData, feature: &str, auc: &Value) -> String {
+    let (a, lo, hi) = (f(&auc["auc"]), f(&auc["ci"][0]), f(&auc["ci"][1]));
+    match (a, lo, hi) {
+        (Some(a), Some(lo), Some(hi)) if a < 0.5 => format!(
+            "{}<p>AUC of lower values predicting pCR: {} (DeLong 95% CI {} – {}); stats.json \
+             and summary.md give that of higher values: {} ({} – {}).</p>",
+            roc_svg(data, feature, true),
+            fmt(Some(1.0 - a), 2),
+            fmt(Some(1.0 - hi), 2),
+            fmt(Some(1.0 - lo), 2),
+            fmt(Some(a), 2),
+            fmt(Some(lo), 2),
+            fmt(Some(hi), 2)
+        ),
+        _ => format!(
+            "{}<p>AUC of higher values predicting pCR: {} (DeLong 95% CI {} – {}).</p>",
+            roc_svg(data, feature, false),
+            fmt(a, 2),
+            fmt(lo, 2),
+            fmt(hi, 2)
+        ),
+    }
+}
+
 /// The page.
 pub fn render(data: &ReportData) -> String {
     let mut h = String::new();
     h.push_str("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>");
     h.push_str(&esc(data.title));
-    h.push_str("</title><style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}.consort span{display:inline-block;border:1px solid #555;padding:6px 10px;margin:4px;border-radius:4px}.gallery figure{display:inline-block;margin:6px;text-align:center;font-size:12px}.warn{color:#8a4b00}</style></head><body>");
+    h.push_str("</title><style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td{white-space:nowrap}th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}.consort span{display:inline-block;border:1px solid #555;padding:6px 10px;margin:4px;border-radius:4px}.gallery figure{display:inline-block;margin:6px;text-align:center;font-size:12px}.warn{color:#8a4b00}</style></head><body>");
     write!(h, "<h1>{}</h1>", esc(data.title)).ok();
     h.push_str("<h2>Flow</h2><p class=\"consort\">");
     let flow: Vec<String> = data
@@ -417,15 +508,12 @@ fn statistics(h: &mut String, data: &ReportData) {
             .unwrap_or(Value::Null);
         write!(
             h,
-            "<h2>ROC for pathologic complete response: {roc_feature}</h2>{}<p>AUC {} (DeLong 95% CI {} – {}); a higher value predicts pCR, so AUC below 0.5 means lower values do.</p>",
-            roc_svg(data, roc_feature),
-            fmt(f(&auc["auc"]), 2),
-            fmt(f(&auc["ci"][0]), 2),
-            fmt(f(&auc["ci"][1]), 2)
+            "<h2>ROC for pathologic complete response: {roc_feature}</h2>"
         )
         .ok();
+        h.push_str(&roc_text(data, roc_feature, &auc));
     }
-    h.push_str("<h2>Features</h2><table><tr><th>feature</th><th>n</th><th>events</th><th>HR per SD</th><th>p (Wald)</th><th>q</th><th>C</th><th>Spearman ρ (viable %)</th><th>AUC pCR</th></tr>");
+    h.push_str("<h2>Features</h2><table><tr><th>feature</th><th>n</th><th>events</th><th>HR per SD (95% CI)</th><th>p (Wald)</th><th>q</th><th>C</th><th>Spearman ρ (viable %)</th><th>AUC pCR</th></tr>");
     let mut feats: Vec<&Value> = data.stats["features"]
         .as_array()
         .into_iter()
@@ -444,7 +532,14 @@ fn statistics(h: &mut String, data: &ReportData) {
             esc(ft["feature"].as_str().unwrap_or("")),
             ft["n"],
             ft["events"],
-            fmt(f(&ft["cox"]["hr_per_sd"]), 2),
+            match (
+                f(&ft["cox"]["hr_per_sd"]),
+                f(&ft["cox"]["hr_per_sd_ci"][0]),
+                f(&ft["cox"]["hr_per_sd_ci"][1])
+            ) {
+                (Some(hr), Some(a), Some(b)) => hr_text(hr, a, b),
+                (hr, _, _) => fmt(hr, 2),
+            },
             f(&ft["cox"]["p_wald"]).map(|p| format!("{p:.2e}")).unwrap_or_default(),
             f(&ft["q_value"]).map(|p| format!("{p:.2e}")).unwrap_or_default(),
             fmt(f(&ft["cox"]["concordance"]), 2),
@@ -454,4 +549,135 @@ fn statistics(h: &mut String, data: &ReportData) {
         .ok();
     }
     h.push_str("</table>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page_with(cox: &[(&str, f64, f64, f64)]) -> String {
+        // (feature, coef, se, sd): HR per SD exp(coef·sd), its interval exp((coef ± 1.96 se)·sd).
+        let features: Vec<Value> = cox
+            .iter()
+            .map(|(name, coef, se, sd)| {
+                let at = |z: f64| ((coef + z * se) * sd).exp();
+                serde_json::json!({"feature": name, "cox": {
+                    "hr_per_sd": at(0.0), "hr_per_sd_ci": [at(-1.96), at(1.96)],
+                    "p_wald": 0.01}})
+            })
+            .collect();
+        let stats = serde_json::json!({ "features": features });
+        let data = ReportData {
+            title: "t",
+            stats: &stats,
+            header: &[],
+            rows: &[],
+            counts: &[],
+            warnings: &[],
+            qc: &[],
+            not_run: "",
+        };
+        forest_svg(&data)
+    }
+
+    /// The axis spans 1/4 to 4 at least and widens by whole powers of 2 to take in every bound;
+    /// beyond 1/256 or 256 it stops.
+    #[test]
+    fn the_forest_axis_takes_in_every_interval() {
+        assert_eq!(forest_axis([0.5, 2.0].into_iter()), (-2.0, 2.0));
+        assert_eq!(forest_axis([1.65, 4.93].into_iter()), (-2.0, 3.0));
+        assert_eq!(forest_axis([0.1, 1.2].into_iter()), (-4.0, 2.0));
+        assert_eq!(forest_axis([1e-9, 1e9].into_iter()), (-8.0, 8.0));
+        assert_eq!(
+            forest_axis([f64::NAN, f64::INFINITY, 0.0].into_iter()),
+            (-2.0, 2.0)
+        );
+    }
+
+    /// The demo's strongest feature: HR per SD 2.85 with a 95% CI of 1.65 to 4.93. The old plot
+    /// ended its axis at 4 and cut the interval there without a sign; now the axis reaches 8,
+    /// the row says the interval in numbers, and no arrow is drawn (nothing runs off the axis).
+    #[test]
+    fn an_interval_beyond_4_is_drawn_whole_and_written_out() {
+        // coef 0.16668, se 0.044609, SD 6.2812: lifelines' fit of the demo's pt_tumor_stat_max.
+        let svg = page_with(&[("pt_tumor_stat_max", 0.16668, 0.044609, 6.2812)]);
+        assert!(svg.contains(">8</text>"), "{svg}");
+        assert!(!svg.contains(">16</text>"), "{svg}");
+        assert!(svg.contains("2.85 (1.65–4.93)"), "{svg}");
+        assert!(!svg.contains("<path"), "{svg}");
+    }
+
+    /// Fits near separation (HR per SD 20, interval 0.59 to 684, and its mirror) widen the axis
+    /// to 1/256–256 and no further, label every other power (1 among them), and end each
+    /// interval that runs off the axis in an arrow.
+    #[test]
+    fn an_interval_off_the_widest_axis_ends_in_an_arrow() {
+        let svg = page_with(&[("up", 1.0, 0.6, 3.0), ("down", -1.0, 0.6, 3.0)]);
+        assert!(
+            svg.contains(">256</text>") && svg.contains(">1/256</text>"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains(">1</text>") && !svg.contains(">2</text>"),
+            "{svg}"
+        );
+        assert_eq!(svg.matches("<path").count(), 2, "{svg}");
+        assert!(svg.contains("20.1 (0.59–684)"), "{svg}");
+        assert!(svg.contains("0.05 (0.00–1.70)"), "{svg}");
+        let huge = page_with(&[("x", 5.0, 1.0, 3.0)]);
+        assert!(huge.contains("3.3e6 (9136–1.2e9)"), "{huge}");
+    }
+
+    /// pCR subjects have the two lowest values: stats.json's AUC (higher values predicting pCR)
+    /// is 0. The page draws the curve of lower values, up the left edge to the top-left corner,
+    /// and gives AUC 1 with the interval turned over, naming stats.json's figure beside it. An
+    /// AUC of 0.75 is drawn and written as it is.
+    #[test]
+    fn the_roc_curve_is_drawn_the_way_the_data_point() {
+        let header = ["f".to_string(), "PCR".to_string()];
+        let rows: Vec<Vec<String>> = [("1", "1"), ("2", "1"), ("3", "0"), ("4", "0")]
+            .iter()
+            .map(|(v, p)| vec![v.to_string(), p.to_string()])
+            .collect();
+        let stats = serde_json::json!({});
+        let data = ReportData {
+            title: "t",
+            stats: &stats,
+            header: &header,
+            rows: &rows,
+            counts: &[],
+            warnings: &[],
+            qc: &[],
+            not_run: "",
+        };
+        let low = roc_text(
+            &data,
+            "f",
+            &serde_json::json!({"auc": 0.25, "ci": [0.0, 0.7]}),
+        );
+        assert!(
+            low.contains(
+                "AUC of lower values predicting pCR: 0.75 (DeLong 95% CI 0.30 – 1.00); stats.json \
+                 and summary.md give that of higher values: 0.25 (0.00 – 0.70)."
+            ),
+            "{low}"
+        );
+        assert!(
+            low.contains("points=\"30.0,250.0 30.0,130.0 30.0,10.0 150.0,10.0 270.0,10.0\""),
+            "{low}"
+        );
+        let high = roc_text(
+            &data,
+            "f",
+            &serde_json::json!({"auc": 0.75, "ci": [0.3, 1.0]}),
+        );
+        assert!(
+            high.contains("AUC of higher values predicting pCR: 0.75 (DeLong 95% CI 0.30 – 1.00)."),
+            "{high}"
+        );
+        assert!(
+            high.contains("points=\"30.0,250.0 150.0,250.0 270.0,250.0 270.0,130.0 270.0,10.0\""),
+            "{high}"
+        );
+    }
 }
