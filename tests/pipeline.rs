@@ -1649,6 +1649,49 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// The QC gallery shows every imaged subject (a reviewer checks each tumour ROI), and names
+/// those it cannot show. Regression: it showed the first 12 subjects and left the rest out
+/// without a word; a subject without a PET region map was dropped the same way.
+#[test]
+fn the_qc_gallery_shows_every_subject_and_names_those_without_pictures() {
+    let d = tempfile::tempdir().unwrap();
+    let cohort = d.path().join("cohort");
+    phantom(&cohort, "13", "5", &[]);
+    let masks = cohort.join("masks");
+    let mut ids: Vec<String> = std::fs::read_dir(&masks)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    ids.sort();
+    assert!(ids.len() >= 13, "{ids:?}");
+    // One subject's PET region map is missing from the core lab's delivery.
+    std::fs::remove_file(masks.join(&ids[0]).join("pet_labels.nii.gz")).unwrap();
+    let out = d.path().join("imaging");
+    let cfg = input_config(d.path(), &cohort, &out, "");
+    let o = ancilla(&["run", cfg.to_str().unwrap()]);
+    let log = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{log}");
+    let imaged = std::fs::read_dir(out.join("deid"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().is_dir())
+        .count();
+    assert!(imaged >= 13, "{imaged}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert_eq!(html.matches("<img alt=\"PET MIP").count(), imaged - 1);
+    assert!(
+        log.contains(&format!("report: report.html ({} QC subjects", imaged - 1)),
+        "{log}"
+    );
+    assert!(
+        html.contains(&format!(
+            "No QC image for 1 subject(s), each without a PET SUV volume or a PET region map: {}.",
+            ids[0]
+        )),
+        "{html}"
+    );
+    assert!(!html.contains(&format!("PET MIP {}\"", ids[0])));
+}
+
 /// A run without [clinical] tables (a core lab's imaging run before the clinical data are locked)
 /// still writes report.html: the flow as far as it goes, the QC gallery and the warnings, and a
 /// statement that the statistics were not run. Before, the report was skipped ("no statistics")

@@ -728,11 +728,22 @@ pub fn report(
         ));
     }
     let warnings = grouped_warnings(rejected);
-    let qc: Vec<crate::report::html::QcImages> = subjects
-        .iter()
-        .take(12)
-        .filter_map(|id| qc_images(out, masks, id, tumor).map(|(p, r)| (id.clone(), p, r)))
-        .collect();
+    // Every imaged subject's pictures (a QC reviewer checks each ROI), subjects in parallel.
+    let pictures: Vec<_> = {
+        use rayon::prelude::*;
+        subjects
+            .par_iter()
+            .map(|id| qc_images(out, masks, id, tumor))
+            .collect()
+    };
+    let mut qc: Vec<crate::report::html::QcImages> = Vec::new();
+    let mut qc_missing = Vec::new();
+    for (id, pictures) in subjects.iter().zip(pictures) {
+        match pictures {
+            Some((pet, mr)) => qc.push((id.clone(), pet, mr)),
+            None => qc_missing.push(id.clone()),
+        }
+    }
     let (header, rows) = t.as_ref().map_or((&[][..], &[][..]), |t| {
         (t.header.as_slice(), t.rows.as_slice())
     });
@@ -744,6 +755,7 @@ pub fn report(
         counts: &counts,
         warnings: &warnings,
         qc: &qc,
+        qc_missing: &qc_missing,
         not_run,
     });
     crate::atomic::write_bytes(&out.join("report.html"), page.as_bytes())

@@ -20,6 +20,8 @@ pub struct ReportData<'a> {
     pub counts: &'a [(String, usize)],
     pub warnings: &'a [String],
     pub qc: &'a [QcImages],
+    /// Imaged subjects without a QC image (no PET SUV volume, or no PET region map).
+    pub qc_missing: &'a [String],
     /// Why the statistics were not run, when `stats` has none (a sentence, or several lines).
     pub not_run: &'a str,
 }
@@ -59,9 +61,10 @@ fn km_svg(data: &ReportData) -> String {
     let lo = km["ci_lower"].as_array().cloned().unwrap_or_default();
     let hi = km["ci_upper"].as_array().cloned().unwrap_or_default();
     let tmax = t.iter().filter_map(f).fold(24.0f64, f64::max).ceil();
-    let (w, h, l, b) = (640.0, 320.0, 50.0, 40.0);
-    let x = |v: f64| l + v / tmax * (w - l - 20.0);
-    let y = |v: f64| 10.0 + (1.0 - v) * (h - b - 10.0);
+    let fr = KmFrame { tmax };
+    let (w, h) = (KmFrame::W, KmFrame::H);
+    let x = |v: f64| fr.x(v);
+    let y = |v: f64| fr.y(v);
     let mut path = format!("M{:.1},{:.1}", x(0.0), y(1.0));
     let mut band_top = Vec::new();
     let mut band_bottom = Vec::new();
@@ -125,7 +128,42 @@ fn km_svg(data: &ReportData) -> String {
         "<path d=\"{path}\" fill=\"none\" stroke=\"#08519c\" stroke-width=\"2\"/>"
     )
     .ok();
-    // Axes and ticks.
+    let times = column(
+        data,
+        data.stats["endpoint"]["time"]
+            .as_str()
+            .unwrap_or("PFS_MONTHS"),
+    );
+    let times: Vec<f64> = times.into_iter().flatten().collect();
+    km_axes(&mut svg, tmax, &[("at risk", "#555", &times)]);
+    svg.push_str("</svg>");
+    svg
+}
+
+/// The frame of a Kaplan–Meier plot (640 × 320, 50 px left margin, 40 px under the axis):
+/// time ↦ x and survival ↦ y.
+struct KmFrame {
+    tmax: f64,
+}
+
+impl KmFrame {
+    const W: f64 = 640.0;
+    const H: f64 = 320.0;
+    const L: f64 = 50.0;
+    const B: f64 = 40.0;
+    fn x(&self, v: f64) -> f64 {
+        Self::L + v / self.tmax * (Self::W - Self::L - 20.0)
+    }
+    fn y(&self, v: f64) -> f64 {
+        10.0 + (1.0 - v) * (Self::H - Self::B - 10.0)
+    }
+}
+
+/// Axes, ticks every 6 months, and one numbers-at-risk row per (label, colour, durations) under
+/// the axis (the subjects whose duration is at least the tick's time).
+fn km_axes(svg: &mut String, tmax: f64, rows: &[(&str, &str, &[f64])]) {
+    let fr = KmFrame { tmax };
+    let (w, h, l, b) = (KmFrame::W, KmFrame::H, KmFrame::L, KmFrame::B);
     write!(
         svg,
         "<line x1=\"{l}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#333\"/>",
@@ -145,27 +183,23 @@ fn km_svg(data: &ReportData) -> String {
             svg,
             "<text x=\"{}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{v}</text>",
             l - 5.0,
-            y(v) + 4.0
+            fr.y(v) + 4.0
         )
         .ok();
     }
-    let times = column(
-        data,
-        data.stats["endpoint"]["time"]
-            .as_str()
-            .unwrap_or("PFS_MONTHS"),
-    );
     let mut m = 0.0;
     while m <= tmax {
         write!(
             svg,
             "<text x=\"{:.1}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">{m}</text>",
-            x(m),
+            fr.x(m),
             h - b + 15.0
         )
         .ok();
-        let at_risk = times.iter().flatten().filter(|t| **t >= m).count();
-        write!(svg, "<text x=\"{:.1}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\" fill=\"#555\">{at_risk}</text>", x(m), h + 30.0).ok();
+        for (k, (_, colour, times)) in rows.iter().enumerate() {
+            let at_risk = times.iter().filter(|t| **t >= m).count();
+            write!(svg, "<text x=\"{:.1}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\" fill=\"{colour}\">{at_risk}</text>", fr.x(m), h + 30.0 + 15.0 * k as f64).ok();
+        }
         m += 6.0;
     }
     write!(
@@ -175,14 +209,108 @@ fn km_svg(data: &ReportData) -> String {
         h - b + 28.0
     )
     .ok();
-    write!(
-        svg,
-        "<text x=\"0\" y=\"{}\" font-size=\"11\" fill=\"#555\">at risk</text>",
-        h + 30.0
-    )
-    .ok();
+    for (k, (label, colour, _)) in rows.iter().enumerate() {
+        write!(
+            svg,
+            "<text x=\"0\" y=\"{}\" font-size=\"11\" fill=\"{colour}\">{}</text>",
+            h + 30.0 + 15.0 * k as f64,
+            esc(label)
+        )
+        .ok();
+    }
+}
+
+/// Kaplan–Meier curves of the subjects at or below `feature`'s median and above it (the groups
+/// of stats.json's median-split log-rank test, at its cut-off), with numbers at risk per group
+/// and the test's p-value. Empty where the statistics have no such test for the feature.
+fn km_groups_svg(data: &ReportData, feature: &str) -> String {
+    let Some(ft) = data.stats["features"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|x| x["feature"] == feature)
+    else {
+        return String::new();
+    };
+    let split = &ft["logrank_median_split"];
+    let (Some(cut), Some(p)) = (f(&split["cutoff"]), f(&split["p"])) else {
+        return String::new();
+    };
+    let ep = &data.stats["endpoint"];
+    let (times, events, values) = (
+        column(data, ep["time"].as_str().unwrap_or("PFS_MONTHS")),
+        column(data, ep["event"].as_str().unwrap_or("PFS_EVENT")),
+        column(data, feature),
+    );
+    let rows: Vec<(f64, bool, f64)> = times
+        .iter()
+        .zip(&events)
+        .zip(&values)
+        .filter_map(|((t, e), v)| Some(((*t)?, (*e)? == 1.0, (*v)?)))
+        .collect();
+    let group = |high: bool| -> (Vec<f64>, Vec<bool>) {
+        rows.iter()
+            .filter(|r| (r.2 > cut) == high)
+            .map(|r| (r.0, r.1))
+            .unzip()
+    };
+    let (low, high) = (group(false), group(true));
+    if low.0.is_empty() || high.0.is_empty() {
+        return String::new();
+    }
+    let tmax = rows.iter().map(|r| r.0).fold(24.0f64, f64::max).ceil();
+    let fr = KmFrame { tmax };
+    let mut svg = format!(
+        "<svg viewBox=\"0 0 {w} {}\" width=\"{w}\" role=\"img\" aria-label=\"Kaplan-Meier curves by group\">",
+        KmFrame::H + 65.0,
+        w = KmFrame::W
+    );
+    let low_label = format!("≤ {}", fmt(Some(cut), 2));
+    let high_label = format!("> {}", fmt(Some(cut), 2));
+    let groups = [
+        (low_label.as_str(), "#2171b5", &low),
+        (high_label.as_str(), "#cb181d", &high),
+    ];
+    for (k, (label, colour, (t, e))) in groups.iter().enumerate() {
+        let km = crate::stats::km::fit(t, e, crate::stats::km::CiMethod::LogLog, 0.05);
+        let mut path = format!("M{:.1},{:.1}", fr.x(0.0), fr.y(1.0));
+        for (ti, si) in km.timeline.iter().zip(&km.survival) {
+            write!(path, " H{:.1} V{:.1}", fr.x(*ti), fr.y(*si)).ok();
+        }
+        let last = t.iter().cloned().fold(0.0, f64::max);
+        write!(path, " H{:.1}", fr.x(last)).ok();
+        write!(
+            svg,
+            "<path d=\"{path}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\"/>"
+        )
+        .ok();
+        write!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"{colour}\">{} (n = {})</text>",
+            KmFrame::W - 170.0,
+            24.0 + 15.0 * k as f64,
+            esc(label),
+            t.len()
+        )
+        .ok();
+    }
+    km_axes(
+        &mut svg,
+        tmax,
+        &[
+            (low_label.as_str(), "#2171b5", &low.0),
+            (high_label.as_str(), "#cb181d", &high.0),
+        ],
+    );
     svg.push_str("</svg>");
-    svg
+    format!(
+        "<h2>Kaplan–Meier by {} (median split)</h2>{svg}<p>Log-rank p = {}; {} subjects at or below {}, {} above.</p>",
+        esc(feature),
+        if p < 1e-3 { format!("{p:.1e}") } else { format!("{p:.3}") },
+        low.0.len(),
+        fmt(Some(cut), 2),
+        high.0.len()
+    )
 }
 
 fn forest_svg(data: &ReportData) -> String {
@@ -427,6 +555,15 @@ pub fn render(data: &ReportData) -> String {
     if data.qc.is_empty() {
         h.push_str("<p>No QC images: each needs a subject's PET and its tumour ROI (a label map under <code>[input] masks</code>, or a DICOM SEG or RTSTRUCT of the export), which only <code>ancilla run</code> reads.</p>");
     }
+    if !data.qc_missing.is_empty() {
+        write!(
+            h,
+            "<p class=\"warn\">No QC image for {} subject(s), each without a PET SUV volume or a PET region map: {}.</p>",
+            data.qc_missing.len(),
+            esc(&data.qc_missing.join(", "))
+        )
+        .ok();
+    }
     h.push_str("<div class=\"gallery\">");
     for (id, pet, mr) in data.qc {
         write!(h, "<figure><img alt=\"PET MIP {0}\" src=\"data:image/png;base64,{1}\"><figcaption>{0} PET MIP, tumour outlined</figcaption></figure>", esc(id), super::qc::base64(pet)).ok();
@@ -491,13 +628,15 @@ fn statistics(h: &mut String, data: &ReportData) {
         )
         .ok();
     }
-    h.push_str("<h2>Hazard ratios (Cox, one feature at a time; 15 smallest p)</h2>");
-    h.push_str(&forest_svg(data));
+    // The study's imaging biomarker, tumour SUVmax: its curves by group and its ROC for pCR.
     let roc_feature = if data.header.iter().any(|c| c == "pt_tumor_stat_max") {
         "pt_tumor_stat_max"
     } else {
         ""
     };
+    h.push_str(&km_groups_svg(data, roc_feature));
+    h.push_str("<h2>Hazard ratios (Cox, one feature at a time; 15 smallest p)</h2>");
+    h.push_str(&forest_svg(data));
     if !roc_feature.is_empty() {
         let auc = data.stats["features"]
             .as_array()
@@ -555,6 +694,21 @@ fn statistics(h: &mut String, data: &ReportData) {
 mod tests {
     use super::*;
 
+    /// A page of `stats` over the analysis table (`header`, `rows`), with nothing else.
+    fn page<'a>(stats: &'a Value, header: &'a [String], rows: &'a [Vec<String>]) -> ReportData<'a> {
+        ReportData {
+            title: "t",
+            stats,
+            header,
+            rows,
+            counts: &[],
+            warnings: &[],
+            qc: &[],
+            qc_missing: &[],
+            not_run: "",
+        }
+    }
+
     fn page_with(cox: &[(&str, f64, f64, f64)]) -> String {
         // (feature, coef, se, sd): HR per SD exp(coef·sd), its interval exp((coef ± 1.96 se)·sd).
         let features: Vec<Value> = cox
@@ -567,17 +721,7 @@ mod tests {
             })
             .collect();
         let stats = serde_json::json!({ "features": features });
-        let data = ReportData {
-            title: "t",
-            stats: &stats,
-            header: &[],
-            rows: &[],
-            counts: &[],
-            warnings: &[],
-            qc: &[],
-            not_run: "",
-        };
-        forest_svg(&data)
+        forest_svg(&page(&stats, &[], &[]))
     }
 
     /// The axis spans 1/4 to 4 at least and widens by whole powers of 2 to take in every bound;
@@ -640,16 +784,7 @@ mod tests {
             .map(|(v, p)| vec![v.to_string(), p.to_string()])
             .collect();
         let stats = serde_json::json!({});
-        let data = ReportData {
-            title: "t",
-            stats: &stats,
-            header: &header,
-            rows: &rows,
-            counts: &[],
-            warnings: &[],
-            qc: &[],
-            not_run: "",
-        };
+        let data = page(&stats, &header, &rows);
         let low = roc_text(
             &data,
             "f",
@@ -679,5 +814,73 @@ mod tests {
             high.contains("points=\"30.0,250.0 150.0,250.0 270.0,250.0 270.0,130.0 270.0,10.0\""),
             "{high}"
         );
+    }
+
+    /// Subjects above the cut-off (values 5–7) have events at 4, 8 and 12 months; those at or
+    /// below it (1–3) are censored at 10, 20 and 30. The high group's curve steps down by a
+    /// third at each event (y = 10 + (1 − S)·270, x = 50 + t·19 on a 30-month axis), the low
+    /// group's stays at 1, and each group has its own row of numbers at risk every 6 months.
+    #[test]
+    fn the_curves_by_group_follow_each_group() {
+        let header: Vec<String> = ["PFS_MONTHS", "PFS_EVENT", "f"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let rows: Vec<Vec<String>> = [
+            ("10", "0", "1"),
+            ("20", "0", "2"),
+            ("30", "0", "3"),
+            ("4", "1", "5"),
+            ("8", "1", "6"),
+            ("12", "1", "7"),
+        ]
+        .iter()
+        .map(|(t, e, v)| vec![t.to_string(), e.to_string(), v.to_string()])
+        .collect();
+        let stats = serde_json::json!({
+            "endpoint": {"time": "PFS_MONTHS", "event": "PFS_EVENT"},
+            "features": [{"feature": "f", "logrank_median_split": {"cutoff": 4.0, "p": 0.0123}}]
+        });
+        let data = page(&stats, &header, &rows);
+        let svg = km_groups_svg(&data, "f");
+        assert!(
+            svg.starts_with("<h2>Kaplan–Meier by f (median split)</h2>"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("d=\"M50.0,10.0 H50.0 V10.0 H126.0 V100.0 H202.0 V190.0 H278.0 V280.0 H278.0\" fill=\"none\" stroke=\"#cb181d\""),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("d=\"M50.0,10.0 H50.0 V10.0 H240.0 V10.0 H430.0 V10.0 H620.0 V10.0 H620.0\" fill=\"none\" stroke=\"#2171b5\""),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("&gt; 4.00 (n = 3)") && svg.contains("≤ 4.00 (n = 3)"),
+            "{svg}"
+        );
+        let xs = ["50.0", "164.0", "278.0", "392.0", "506.0", "620.0"];
+        for (y, colour, numbers) in [
+            ("350", "#2171b5", [3, 3, 2, 2, 1, 1]),
+            ("365", "#cb181d", [3, 2, 1, 0, 0, 0]),
+        ] {
+            for (x, n) in xs.iter().zip(numbers) {
+                let cell = format!(
+                    "<text x=\"{x}\" y=\"{y}\" font-size=\"11\" text-anchor=\"middle\" fill=\"{colour}\">{n}</text>"
+                );
+                assert!(svg.contains(&cell), "{cell} in {svg}");
+            }
+        }
+        assert!(
+            svg.contains("Log-rank p = 0.012; 3 subjects at or below 4.00, 3 above."),
+            "{svg}"
+        );
+        // No split in the statistics: no section.
+        let none = serde_json::json!({"features": [{"feature": "f"}]});
+        let data = ReportData {
+            stats: &none,
+            ..data
+        };
+        assert!(km_groups_svg(&data, "f").is_empty());
     }
 }

@@ -79,6 +79,7 @@ pub fn analysis_report(
         counts: &counts,
         warnings: &[],
         qc: &[],
+        qc_missing: &[],
         not_run: "",
     });
     let path = out.join("report.html");
