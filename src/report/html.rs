@@ -128,13 +128,14 @@ fn km_svg(data: &ReportData) -> String {
         "<path d=\"{path}\" fill=\"none\" stroke=\"#08519c\" stroke-width=\"2\"/>"
     )
     .ok();
-    let times = column(
-        data,
-        data.stats["endpoint"]["time"]
-            .as_str()
-            .unwrap_or("PFS_MONTHS"),
-    );
-    let times: Vec<f64> = times.into_iter().flatten().collect();
+    // At risk: the subjects of the curve, those with both a time and an event (a row without
+    // its event is left out of the estimate, and so of the count).
+    let ep = &data.stats["endpoint"];
+    let times: Vec<f64> = column(data, ep["time"].as_str().unwrap_or("PFS_MONTHS"))
+        .into_iter()
+        .zip(column(data, ep["event"].as_str().unwrap_or("PFS_EVENT")))
+        .filter_map(|(t, e)| e.and(t))
+        .collect();
     km_axes(&mut svg, tmax, &[("at risk", "#555", &times)]);
     svg.push_str("</svg>");
     svg
@@ -882,5 +883,28 @@ mod tests {
             ..data
         };
         assert!(km_groups_svg(&data, "f").is_empty());
+    }
+
+    /// The numbers at risk under the overall curve count the subjects of the estimate: a row
+    /// with a time but no event is left out of it (stats.json's `left_out`), and was counted.
+    #[test]
+    fn at_risk_under_the_curve_leaves_out_rows_without_an_event() {
+        let header: Vec<String> = ["PFS_MONTHS", "PFS_EVENT"].map(String::from).to_vec();
+        let rows: Vec<Vec<String>> = [("3", "1"), ("9", "0"), ("12", "")]
+            .iter()
+            .map(|(t, e)| vec![t.to_string(), e.to_string()])
+            .collect();
+        let stats = serde_json::json!({
+            "endpoint": {"time": "PFS_MONTHS", "event": "PFS_EVENT"},
+            "km": {"timeline": [0.0, 3.0, 9.0], "survival": [1.0, 0.5, 0.5]}
+        });
+        let svg = km_svg(&page(&stats, &header, &rows));
+        let cell = |x: &str, n: usize| {
+            format!("<text x=\"{x}\" y=\"350\" font-size=\"11\" text-anchor=\"middle\" fill=\"#555\">{n}</text>")
+        };
+        // 24-month axis: x = 50 + t·23.75.
+        for (x, n) in [("50.0", 2), ("192.5", 1), ("335.0", 0)] {
+            assert!(svg.contains(&cell(x, n)), "{} in {svg}", cell(x, n));
+        }
     }
 }
