@@ -1355,6 +1355,16 @@ fn report_opens_in_headless_chromium_with_every_image() {
     }
     let images = html.matches("<img ").count();
     assert!(images >= 12, "{images} QC images");
+    // The flow follows arm A (6 subjects imaged); the phantom's arm-B subject with imaging is
+    // said beside it. Regression: "imaged and de-identified 7" after "arm A 6".
+    assert!(
+        html.contains("<span>arm A <b>6</b></span> → <span>arm A imaged and de-identified <b>6</b></span> → <span>with features <b>6</b></span>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Also imaged and de-identified: 1 subject(s) outside arm A"),
+        "{html}"
+    );
     assert!(html.contains("Kaplan–Meier"));
     // Six subjects may give fewer than 5 events: then Cox is refused and the page says so.
     assert!(

@@ -693,20 +693,43 @@ pub fn report(
         None => (Value::Null, None),
     };
     let mut counts = Vec::new();
+    // The analysed arm's subjects (USUBJIDs), where ADSL names them: the flow then follows that
+    // arm alone, CONSORT-style, and says how many others were imaged.
+    let mut arm_ids: Option<(String, std::collections::BTreeSet<String>)> = None;
     if let Some((a, arm)) = adsl.and_then(|(p, arm)| Some((TextTable::read(p).ok()?, arm))) {
         counts.push(("randomised".to_string(), a.rows.len()));
         if let Some(c) = a.col("ARMCD") {
-            counts.push((
-                format!("arm {arm}"),
-                a.rows
-                    .iter()
-                    .filter(|r| r[c].trim().eq_ignore_ascii_case(arm.trim()))
-                    .count(),
-            ));
+            let in_arm: Vec<&Vec<String>> = a
+                .rows
+                .iter()
+                .filter(|r| r[c].trim().eq_ignore_ascii_case(arm.trim()))
+                .collect();
+            counts.push((format!("arm {arm}"), in_arm.len()));
+            if let Some(u) = a.col("USUBJID") {
+                arm_ids = Some((
+                    arm.to_string(),
+                    in_arm.iter().map(|r| r[u].trim().to_string()).collect(),
+                ));
+            }
         }
     }
     let subjects = subjects_in(&out.join("deid"));
-    counts.push(("imaged and de-identified".to_string(), subjects.len()));
+    let in_arm = |id: &str| arm_ids.as_ref().is_none_or(|(_, ids)| ids.contains(id));
+    let imaged_in_arm = subjects.iter().filter(|s| in_arm(s)).count();
+    let mut flow_aside = Vec::new();
+    match &arm_ids {
+        Some((arm, _)) => {
+            counts.push((format!("arm {arm} imaged and de-identified"), imaged_in_arm));
+            let others = subjects.len() - imaged_in_arm;
+            if others > 0 {
+                flow_aside.push(format!(
+                    "Also imaged and de-identified: {others} subject(s) outside arm {arm} \
+                     (QC gallery below; kept out of the analysis)."
+                ));
+            }
+        }
+        None => counts.push(("imaged and de-identified".to_string(), subjects.len())),
+    }
     // Subjects with features, read row by row (the table is the largest file of a run; it is
     // never held whole). An unreadable table counts none.
     let mut with_features = std::collections::BTreeSet::new();
@@ -719,7 +742,10 @@ pub fn report(
             }
         },
     );
-    counts.push(("with features".to_string(), with_features.len()));
+    counts.push((
+        "with features".to_string(),
+        with_features.iter().filter(|s| in_arm(s)).count(),
+    ));
     if let Some(t) = &t {
         let arm = adsl.map_or("A", |(_, arm)| arm);
         counts.push((
@@ -756,6 +782,7 @@ pub fn report(
         warnings: &warnings,
         qc: &qc,
         qc_missing: &qc_missing,
+        flow_aside: &flow_aside,
         not_run,
     });
     crate::atomic::write_bytes(&out.join("report.html"), page.as_bytes())

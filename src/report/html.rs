@@ -18,6 +18,8 @@ pub struct ReportData<'a> {
     pub header: &'a [String],
     pub rows: &'a [Vec<String>],
     pub counts: &'a [(String, usize)],
+    /// Sentences under the flow: subjects outside its chain (imaged outside the analysed arm).
+    pub flow_aside: &'a [String],
     pub warnings: &'a [String],
     pub qc: &'a [QcImages],
     /// Imaged subjects without a QC image (no PET SUV volume, or no PET region map).
@@ -540,6 +542,9 @@ pub fn render(data: &ReportData) -> String {
         .collect();
     h.push_str(&flow.join(" → "));
     h.push_str("</p>");
+    for line in data.flow_aside {
+        write!(h, "<p>{}</p>", esc(line)).ok();
+    }
     if data.stats.get("endpoint").is_some() {
         statistics(&mut h, data);
     } else {
@@ -703,6 +708,7 @@ mod tests {
             header,
             rows,
             counts: &[],
+            flow_aside: &[],
             warnings: &[],
             qc: &[],
             qc_missing: &[],

@@ -80,6 +80,7 @@ pub fn analysis_report(
         warnings: &[],
         qc: &[],
         qc_missing: &[],
+        flow_aside: &[],
         not_run: "",
     });
     let path = out.join("report.html");
