@@ -133,11 +133,19 @@ fn km_svg(data: &ReportData) -> String {
     // At risk: the subjects of the curve, those with both a time and an event (a row without
     // its event is left out of the estimate, and so of the count).
     let ep = &data.stats["endpoint"];
-    let times: Vec<f64> = column(data, ep["time"].as_str().unwrap_or("PFS_MONTHS"))
+    let rows: Vec<(f64, f64)> = column(data, ep["time"].as_str().unwrap_or("PFS_MONTHS"))
         .into_iter()
         .zip(column(data, ep["event"].as_str().unwrap_or("PFS_EVENT")))
-        .filter_map(|(t, e)| e.and(t))
+        .filter_map(|(t, e)| Some((t?, e?)))
         .collect();
+    let steps: Vec<(f64, f64)> = t
+        .iter()
+        .zip(s)
+        .filter_map(|(ti, si)| Some((f(ti)?, f(si)?)))
+        .collect();
+    let censored: Vec<f64> = rows.iter().filter(|r| r.1 == 0.0).map(|r| r.0).collect();
+    censor_ticks(&mut svg, &fr, &steps, &censored, "#08519c");
+    let times: Vec<f64> = rows.iter().map(|r| r.0).collect();
     km_axes(&mut svg, tmax, &[("at risk", "#555", &times)]);
     svg.push_str("</svg>");
     svg
@@ -159,6 +167,32 @@ impl KmFrame {
     }
     fn y(&self, v: f64) -> f64 {
         10.0 + (1.0 - v) * (Self::H - Self::B - 10.0)
+    }
+}
+
+/// A short vertical tick on the curve (`steps`: time, survival, in time order) at each censored
+/// time, where the curve stands then (events at that time come first, as in the estimate).
+fn censor_ticks(
+    svg: &mut String,
+    fr: &KmFrame,
+    steps: &[(f64, f64)],
+    censored: &[f64],
+    colour: &str,
+) {
+    for &c in censored {
+        let at = steps
+            .iter()
+            .take_while(|(t, _)| *t <= c)
+            .last()
+            .map_or(1.0, |(_, s)| *s);
+        let (x, y) = (fr.x(c), fr.y(at));
+        write!(
+            svg,
+            "<path class=\"censor\" d=\"M{x:.1},{:.1}V{:.1}\" stroke=\"{colour}\"/>",
+            y - 4.0,
+            y + 4.0
+        )
+        .ok();
     }
 }
 
@@ -287,6 +321,9 @@ fn km_groups_svg(data: &ReportData, feature: &str) -> String {
             "<path d=\"{path}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\"/>"
         )
         .ok();
+        let steps: Vec<(f64, f64)> = km.timeline.iter().cloned().zip(km.survival).collect();
+        let censored: Vec<f64> = t.iter().zip(e).filter(|p| !*p.1).map(|p| *p.0).collect();
+        censor_ticks(&mut svg, &fr, &steps, &censored, colour);
         write!(
             svg,
             "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"{colour}\">{} (n = {})</text>",
@@ -866,6 +903,12 @@ mod tests {
             svg.contains("&gt; 4.00 (n = 3)") && svg.contains("≤ 4.00 (n = 3)"),
             "{svg}"
         );
+        // The low group's three censored times, on its curve at 1; none in the high group.
+        for x in ["240.0", "430.0", "620.0"] {
+            let tick = format!("<path class=\"censor\" d=\"M{x},6.0V14.0\" stroke=\"#2171b5\"/>");
+            assert!(svg.contains(&tick), "{tick} in {svg}");
+        }
+        assert_eq!(svg.matches("class=\"censor\"").count(), 3, "{svg}");
         let xs = ["50.0", "164.0", "278.0", "392.0", "506.0", "620.0"];
         for (y, colour, numbers) in [
             ("350", "#2171b5", [3, 3, 2, 2, 1, 1]),
@@ -912,5 +955,9 @@ mod tests {
         for (x, n) in [("50.0", 2), ("192.5", 1), ("335.0", 0)] {
             assert!(svg.contains(&cell(x, n)), "{} in {svg}", cell(x, n));
         }
+        // One censoring tick: the subject censored at 9, where S = 0.5 (y = 145); the row
+        // without an event has none.
+        assert_eq!(svg.matches("class=\"censor\"").count(), 1, "{svg}");
+        assert!(svg.contains(",141.0V149.0\""), "{svg}");
     }
 }
