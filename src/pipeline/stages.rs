@@ -692,9 +692,46 @@ pub fn report(
         }
         None => (Value::Null, None),
     };
+    let subjects = subjects_in(&out.join("deid"));
+    let (counts, flow_aside) = flow(out, adsl, t.as_ref(), &subjects);
+    let warnings = grouped_warnings(rejected);
+    let (qc, qc_missing) = qc_gallery(out, masks, &subjects, tumor);
+    let (header, rows) = t.as_ref().map_or((&[][..], &[][..]), |t| {
+        (t.header.as_slice(), t.rows.as_slice())
+    });
+    let page = crate::report::html::render(&crate::report::html::ReportData {
+        title: "ancilla — imaging ancillary study report",
+        stats: &stats,
+        header,
+        rows,
+        counts: &counts,
+        warnings: &warnings,
+        qc: &qc,
+        qc_missing: &qc_missing,
+        flow_aside: &flow_aside,
+        not_run,
+    });
+    crate::atomic::write_bytes(&out.join("report.html"), page.as_bytes())
+        .map_err(|e| e.to_string())?;
+    Ok(format!(
+        "report.html ({} QC subjects, {} warnings)",
+        qc.len(),
+        warnings.len()
+    ))
+}
+
+/// The report's flow, CONSORT-style: randomised, the analysed arm, imaged (`subjects`, the
+/// de-identified tree's), with features, linked; and sentences beside it on the subjects outside
+/// its chain. With ADSL's ARMCD and USUBJID the chain follows the analysed arm alone.
+fn flow(
+    out: &Path,
+    adsl: Option<(&Path, &str)>,
+    t: Option<&crate::clinical::tables::TextTable>,
+    subjects: &[String],
+) -> (Vec<(String, usize)>, Vec<String>) {
+    use crate::clinical::tables::TextTable;
     let mut counts = Vec::new();
-    // The analysed arm's subjects (USUBJIDs), where ADSL names them: the flow then follows that
-    // arm alone, CONSORT-style, and says how many others were imaged.
+    // The analysed arm's subjects (USUBJIDs), where ADSL names them.
     let mut arm_ids: Option<(String, std::collections::BTreeSet<String>)> = None;
     if let Some((a, arm)) = adsl.and_then(|(p, arm)| Some((TextTable::read(p).ok()?, arm))) {
         counts.push(("randomised".to_string(), a.rows.len()));
@@ -713,7 +750,6 @@ pub fn report(
             }
         }
     }
-    let subjects = subjects_in(&out.join("deid"));
     let in_arm = |id: &str| arm_ids.as_ref().is_none_or(|(_, ids)| ids.contains(id));
     let imaged_in_arm = subjects.iter().filter(|s| in_arm(s)).count();
     let mut flow_aside = Vec::new();
@@ -746,15 +782,24 @@ pub fn report(
         "with features".to_string(),
         with_features.iter().filter(|s| in_arm(s)).count(),
     ));
-    if let Some(t) = &t {
+    if let Some(t) = t {
         let arm = adsl.map_or("A", |(_, arm)| arm);
         counts.push((
             format!("linked (arm {arm}, analysed)"),
             with_feature_values(t),
         ));
     }
-    let warnings = grouped_warnings(rejected);
-    // Every imaged subject's pictures (a QC reviewer checks each ROI), subjects in parallel.
+    (counts, flow_aside)
+}
+
+/// Every imaged subject's QC pictures (a QC reviewer checks each ROI), subjects in parallel, and
+/// the subjects that have none.
+fn qc_gallery(
+    out: &Path,
+    masks: Option<&Path>,
+    subjects: &[String],
+    tumor: Option<u32>,
+) -> (Vec<crate::report::html::QcImages>, Vec<String>) {
     let pictures: Vec<_> = {
         use rayon::prelude::*;
         subjects
@@ -770,28 +815,7 @@ pub fn report(
             None => qc_missing.push(id.clone()),
         }
     }
-    let (header, rows) = t.as_ref().map_or((&[][..], &[][..]), |t| {
-        (t.header.as_slice(), t.rows.as_slice())
-    });
-    let page = crate::report::html::render(&crate::report::html::ReportData {
-        title: "ancilla — imaging ancillary study report",
-        stats: &stats,
-        header,
-        rows,
-        counts: &counts,
-        warnings: &warnings,
-        qc: &qc,
-        qc_missing: &qc_missing,
-        flow_aside: &flow_aside,
-        not_run,
-    });
-    crate::atomic::write_bytes(&out.join("report.html"), page.as_bytes())
-        .map_err(|e| e.to_string())?;
-    Ok(format!(
-        "report.html ({} QC subjects, {} warnings)",
-        qc.len(),
-        warnings.len()
-    ))
+    (qc, qc_missing)
 }
 
 /// Rows of an analysis table with a value in a feature column (not in the clinical and pathology

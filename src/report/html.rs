@@ -1,7 +1,8 @@
 //! `report.html`: one self-contained page (inline CSS, SVG plots, PNG images as data URIs; no
-//! external resource) — CONSORT-style counts, the Kaplan–Meier curve with its confidence band and
-//! numbers at risk, a forest plot of hazard ratios per SD, the ROC curve of the strongest PET
-//! feature for pCR, the feature table, the QC gallery and every warning.
+//! external resource) — CONSORT-style counts of the analysed arm, the Kaplan–Meier curve with its
+//! confidence band, censoring marks and numbers at risk, the curves by tumour SUVmax (median
+//! split), a forest plot of hazard ratios per SD, the ROC curve of tumour SUVmax for pCR, the
+//! feature table, the QC gallery of every imaged subject and every warning.
 
 use std::fmt::Write as _;
 
@@ -45,6 +46,14 @@ fn fmt(x: Option<f64>, digits: usize) -> String {
         .unwrap_or_else(|| "–".into())
 }
 
+/// stats.json's entry for `feature`.
+fn feature_stats<'a>(data: &'a ReportData, feature: &str) -> Option<&'a Value> {
+    data.stats["features"]
+        .as_array()?
+        .iter()
+        .find(|x| x["feature"] == feature)
+}
+
 fn column(data: &ReportData, name: &str) -> Vec<Option<f64>> {
     let Some(c) = data.header.iter().position(|h| h == name) else {
         return Vec::new();
@@ -67,10 +76,9 @@ fn km_svg(data: &ReportData) -> String {
     let (w, h) = (KmFrame::W, KmFrame::H);
     let x = |v: f64| fr.x(v);
     let y = |v: f64| fr.y(v);
-    let mut path = format!("M{:.1},{:.1}", x(0.0), y(1.0));
     let mut band_top = Vec::new();
     let mut band_bottom = Vec::new();
-    let (mut prev_s, mut prev_l, mut prev_h) = (1.0, 1.0, 1.0);
+    let (mut prev_l, mut prev_h) = (1.0, 1.0);
     for (i, ti) in t.iter().enumerate() {
         let (Some(ti), Some(si)) = (f(ti), s.get(i).and_then(f)) else {
             continue;
@@ -79,7 +87,6 @@ fn km_svg(data: &ReportData) -> String {
             lo.get(i).and_then(f).unwrap_or(si),
             hi.get(i).and_then(f).unwrap_or(si),
         );
-        write!(path, " H{:.1} V{:.1}", x(ti), y(si)).ok();
         band_top.push(format!(
             "{:.1},{:.1} {:.1},{:.1}",
             x(ti),
@@ -94,11 +101,9 @@ fn km_svg(data: &ReportData) -> String {
             x(ti),
             y(li)
         ));
-        prev_s = si;
         prev_l = li;
         prev_h = hi_;
     }
-    write!(path, " H{:.1}", x(tmax)).ok();
     band_bottom.reverse();
     let band = format!(
         "{:.1},{:.1} {} {:.1},{:.1} {:.1},{:.1} {}",
@@ -115,7 +120,6 @@ fn km_svg(data: &ReportData) -> String {
             .collect::<Vec<_>>()
             .join(" ")
     );
-    let _ = prev_s;
     let mut svg = format!(
         "<svg viewBox=\"0 0 {w} {}\" width=\"{w}\" role=\"img\" aria-label=\"Kaplan-Meier curve\">",
         h + 50.0
@@ -123,11 +127,6 @@ fn km_svg(data: &ReportData) -> String {
     write!(
         svg,
         "<polygon points=\"{band}\" fill=\"#9ecae1\" opacity=\"0.5\"/>"
-    )
-    .ok();
-    write!(
-        svg,
-        "<path d=\"{path}\" fill=\"none\" stroke=\"#08519c\" stroke-width=\"2\"/>"
     )
     .ok();
     // At risk: the subjects of the curve, those with both a time and an event (a row without
@@ -144,9 +143,9 @@ fn km_svg(data: &ReportData) -> String {
         .filter_map(|(ti, si)| Some((f(ti)?, f(si)?)))
         .collect();
     let censored: Vec<f64> = rows.iter().filter(|r| r.1 == 0.0).map(|r| r.0).collect();
-    censor_ticks(&mut svg, &fr, &steps, &censored, "#08519c");
+    km_curve(&mut svg, &fr, &steps, tmax, &censored, "#08519c");
     let times: Vec<f64> = rows.iter().map(|r| r.0).collect();
-    km_axes(&mut svg, tmax, &[("at risk", "#555", &times)]);
+    km_axes(&mut svg, &fr, &[("at risk", "#555", &times)]);
     svg.push_str("</svg>");
     svg
 }
@@ -170,21 +169,32 @@ impl KmFrame {
     }
 }
 
-/// A short vertical tick on the curve (`steps`: time, survival, in time order) at each censored
-/// time, where the curve stands then (events at that time come first, as in the estimate).
-fn censor_ticks(
+/// A survival curve: the step function of `steps` (time, survival, in time order) from 1 at 0 to
+/// time `end`, and a short vertical tick at each censored time where the curve stands then
+/// (events at that time come first, as in the estimate).
+fn km_curve(
     svg: &mut String,
     fr: &KmFrame,
     steps: &[(f64, f64)],
+    end: f64,
     censored: &[f64],
     colour: &str,
 ) {
+    let mut path = format!("M{:.1},{:.1}", fr.x(0.0), fr.y(1.0));
+    for (t, s) in steps {
+        write!(path, " H{:.1} V{:.1}", fr.x(*t), fr.y(*s)).ok();
+    }
+    write!(path, " H{:.1}", fr.x(end)).ok();
+    write!(
+        svg,
+        "<path d=\"{path}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\"/>"
+    )
+    .ok();
     for &c in censored {
-        let at = steps
-            .iter()
-            .take_while(|(t, _)| *t <= c)
-            .last()
-            .map_or(1.0, |(_, s)| *s);
+        let at = match steps.partition_point(|(t, _)| *t <= c) {
+            0 => 1.0,
+            i => steps[i - 1].1,
+        };
         let (x, y) = (fr.x(c), fr.y(at));
         write!(
             svg,
@@ -198,8 +208,7 @@ fn censor_ticks(
 
 /// Axes, ticks every 6 months, and one numbers-at-risk row per (label, colour, durations) under
 /// the axis (the subjects whose duration is at least the tick's time).
-fn km_axes(svg: &mut String, tmax: f64, rows: &[(&str, &str, &[f64])]) {
-    let fr = KmFrame { tmax };
+fn km_axes(svg: &mut String, fr: &KmFrame, rows: &[(&str, &str, &[f64])]) {
     let (w, h, l, b) = (KmFrame::W, KmFrame::H, KmFrame::L, KmFrame::B);
     write!(
         svg,
@@ -225,7 +234,7 @@ fn km_axes(svg: &mut String, tmax: f64, rows: &[(&str, &str, &[f64])]) {
         .ok();
     }
     let mut m = 0.0;
-    while m <= tmax {
+    while m <= fr.tmax {
         write!(
             svg,
             "<text x=\"{:.1}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">{m}</text>",
@@ -261,12 +270,7 @@ fn km_axes(svg: &mut String, tmax: f64, rows: &[(&str, &str, &[f64])]) {
 /// of stats.json's median-split log-rank test, at its cut-off), with numbers at risk per group
 /// and the test's p-value. Empty where the statistics have no such test for the feature.
 fn km_groups_svg(data: &ReportData, feature: &str) -> String {
-    let Some(ft) = data.stats["features"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|x| x["feature"] == feature)
-    else {
+    let Some(ft) = feature_stats(data, feature) else {
         return String::new();
     };
     let split = &ft["logrank_median_split"];
@@ -302,28 +306,16 @@ fn km_groups_svg(data: &ReportData, feature: &str) -> String {
         KmFrame::H + 65.0,
         w = KmFrame::W
     );
-    let low_label = format!("≤ {}", fmt(Some(cut), 2));
-    let high_label = format!("> {}", fmt(Some(cut), 2));
     let groups = [
-        (low_label.as_str(), "#2171b5", &low),
-        (high_label.as_str(), "#cb181d", &high),
+        (format!("≤ {}", fmt(Some(cut), 2)), "#2171b5", &low),
+        (format!("> {}", fmt(Some(cut), 2)), "#cb181d", &high),
     ];
     for (k, (label, colour, (t, e))) in groups.iter().enumerate() {
         let km = crate::stats::km::fit(t, e, crate::stats::km::CiMethod::LogLog, 0.05);
-        let mut path = format!("M{:.1},{:.1}", fr.x(0.0), fr.y(1.0));
-        for (ti, si) in km.timeline.iter().zip(&km.survival) {
-            write!(path, " H{:.1} V{:.1}", fr.x(*ti), fr.y(*si)).ok();
-        }
-        let last = t.iter().cloned().fold(0.0, f64::max);
-        write!(path, " H{:.1}", fr.x(last)).ok();
-        write!(
-            svg,
-            "<path d=\"{path}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\"/>"
-        )
-        .ok();
         let steps: Vec<(f64, f64)> = km.timeline.iter().cloned().zip(km.survival).collect();
+        let last = t.iter().cloned().fold(0.0, f64::max);
         let censored: Vec<f64> = t.iter().zip(e).filter(|p| !*p.1).map(|p| *p.0).collect();
-        censor_ticks(&mut svg, &fr, &steps, &censored, colour);
+        km_curve(&mut svg, &fr, &steps, last, &censored, colour);
         write!(
             svg,
             "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"{colour}\">{} (n = {})</text>",
@@ -334,14 +326,11 @@ fn km_groups_svg(data: &ReportData, feature: &str) -> String {
         )
         .ok();
     }
-    km_axes(
-        &mut svg,
-        tmax,
-        &[
-            (low_label.as_str(), "#2171b5", &low.0),
-            (high_label.as_str(), "#cb181d", &high.0),
-        ],
-    );
+    let at_risk: Vec<(&str, &str, &[f64])> = groups
+        .iter()
+        .map(|(label, colour, (t, _))| (label.as_str(), *colour, t.as_slice()))
+        .collect();
+    km_axes(&mut svg, &fr, &at_risk);
     svg.push_str("</svg>");
     format!(
         "<h2>Kaplan–Meier by {} (median split)</h2>{svg}<p>Log-rank p = {}; {} subjects at or below {}, {} above.</p>",
@@ -408,7 +397,7 @@ fn forest_svg(data: &ReportData) -> String {
             } else {
                 bound.log2() > hi
             };
-            if off || !bound.is_finite() {
+            if off {
                 let tip = x(bound);
                 write!(
                     svg,
@@ -681,19 +670,13 @@ fn statistics(h: &mut String, data: &ReportData) {
     h.push_str("<h2>Hazard ratios (Cox, one feature at a time; 15 smallest p)</h2>");
     h.push_str(&forest_svg(data));
     if !roc_feature.is_empty() {
-        let auc = data.stats["features"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|x| x["feature"] == roc_feature)
-            .map(|x| x["roc_pcr"].clone())
-            .unwrap_or(Value::Null);
+        let auc = feature_stats(data, roc_feature).map_or(&Value::Null, |x| &x["roc_pcr"]);
         write!(
             h,
             "<h2>ROC for pathologic complete response: {roc_feature}</h2>"
         )
         .ok();
-        h.push_str(&roc_text(data, roc_feature, &auc));
+        h.push_str(&roc_text(data, roc_feature, auc));
     }
     h.push_str("<h2>Features</h2><table><tr><th>feature</th><th>n</th><th>events</th><th>HR per SD (95% CI)</th><th>p (Wald)</th><th>q</th><th>C</th><th>Spearman ρ (viable %)</th><th>AUC pCR</th></tr>");
     let mut feats: Vec<&Value> = data.stats["features"]
