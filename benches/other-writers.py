@@ -1,0 +1,336 @@
+#!/usr/bin/env python3
+"""Series written and encoded by other toolkits, through `ancilla convert`, against ground truth.
+
+dcm2niix-differential.py writes its series with pydicom, and compares with dcm2niix. This script
+takes the writers and encoders a site's archive runs through, none of them written here:
+
+1. Written by vtk-dicom (`niftitodicom`, Debian `vtk-dicom-tools`): a random NIfTI image (3-29
+   voxels a side, int16, uint8 or float32 values, 3D or 4D, any rotation and voxel size, axes
+   flipped, anywhere) becomes an MR or CT series, in the NIfTI's slice order or turned into axial,
+   coronal or sagittal slices. ancilla's sform and qform must place every voxel on the grid the
+   DICOM headers state (computed here with pydicom from ImagePositionPatient, ImageOrientation-
+   Patient and PixelSpacing), and every voxel must hold the NIfTI's value at that place: integer
+   images exactly; float32 images up to the one linear scaling niftitodicom documents (it scales
+   floats into 16 bits), within one stored unit. The tolerances are in `against_truth`.
+   dcm2niix converts the same series; how often it meets the NIfTI is printed, not required.
+2. Encoded by GDCM (`gdcmconv`: JPEG lossless, JPEG 2000, JPEG-LS, RLE, deflate, implicit VR)
+   and DCMTK (`dcmcjpeg` SV1 and process 14, `dcmcrle`, `dcmcjpls` with and without line
+   interleave, `dcmconv` to big endian, deflate, implicit VR), Debian `libgdcm-tools` and
+   `dcmtk`: each case's series is re-encoded by two of them (all of them in turn over the
+   cases), and once by every one the phantom's PET (a rescale slope per slice) and diffusion
+   series. The volume must equal, voxel for voxel, the one ancilla writes for the series as it
+   was, with the same affine. An encoder that fails on a random series is counted and left out
+   (GDCM 3.0.21's JPEG 2000 encoder crashed on 2 and 4 of 200 series, seeds 1 and 2, each
+   under 8 pixels a side); on the
+   phantom's, it fails the run.
+
+Usage: benches/other-writers.py [CASES] [SEED]   (default 100, 1)
+Needs nibabel, numpy and pydicom, niftitodicom, gdcmconv and DCMTK's tools (apt-get install
+vtk-dicom-tools libgdcm-tools dcmtk), an ancilla build (ANCILLA_BIN, default
+target/release/ancilla) and, optionally, dcm2niix (DCM2NIIX). A case that differs is kept as
+./other-writers-N/.
+"""
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import nibabel as nib
+import numpy as np
+import pydicom
+
+import cases as cases_loop  # benches/cases.py, beside this script
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.environ.get("ANCILLA_BIN", os.path.join(ROOT, "target/release/ancilla"))
+DCM2NIIX = os.environ.get("DCM2NIIX", "dcm2niix")
+# (name, command before the input and output file names), all lossless.
+ENCODERS = [
+    ("gdcm JPEG lossless", ["gdcmconv", "--jpeg"]),
+    ("gdcm JPEG 2000", ["gdcmconv", "--j2k"]),
+    ("gdcm JPEG-LS", ["gdcmconv", "--jpegls"]),
+    ("gdcm RLE", ["gdcmconv", "--rle"]),
+    ("gdcm deflate", ["gdcmconv", "--deflated"]),
+    ("gdcm implicit VR", ["gdcmconv", "--implicit"]),
+    ("dcmtk JPEG lossless SV1", ["dcmcjpeg"]),
+    ("dcmtk JPEG lossless process 14", ["dcmcjpeg", "+el"]),
+    ("dcmtk RLE", ["dcmcrle"]),
+    ("dcmtk JPEG-LS", ["dcmcjpls"]),
+    ("dcmtk JPEG-LS line interleave", ["dcmcjpls", "+il"]),
+    ("dcmtk big endian", ["dcmconv", "+tb"]),
+    ("dcmtk deflate", ["dcmconv", "+td"]),
+    ("dcmtk implicit VR", ["dcmconv", "+ti"]),
+]
+LAYOUTS = [[], [], ["--no-reordering"], ["--axial"], ["--coronal"], ["--sagittal"]]
+
+
+def rotation(rng):
+    """A uniformly random rotation (from a unit quaternion)."""
+    a, b, c, d = (q := rng.normal(size=4)) / np.linalg.norm(q)
+    return np.array([
+        [a * a + b * b - c * c - d * d, 2 * (b * c - a * d), 2 * (b * d + a * c)],
+        [2 * (b * c + a * d), a * a - b * b + c * c - d * d, 2 * (c * d - a * b)],
+        [2 * (b * d - a * c), 2 * (c * d + a * b), a * a - b * b - c * c + d * d],
+    ])
+
+
+def near_axis(rng):
+    """A rotation close to one that maps axes onto axes (the slices scanners usually take)."""
+    turn = np.zeros((3, 3))
+    for row, col in enumerate(rng.permutation(3)):
+        turn[row, col] = rng.choice([-1.0, 1.0])
+    small = np.radians(rng.uniform(-8, 8, 3)) * (rng.random() < 0.5)
+    x, y, z = small
+    rx = np.array([[1, 0, 0], [0, np.cos(x), -np.sin(x)], [0, np.sin(x), np.cos(x)]])
+    rz = np.array([[np.cos(z), -np.sin(z), 0], [np.sin(z), np.cos(z), 0], [0, 0, 1]])
+    ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
+    return rx @ ry @ rz @ turn
+
+
+def source_image(rng):
+    """A random NIfTI image and a description of it."""
+    shape = tuple(int(x) for x in rng.integers(3, 30, size=3))
+    if rng.random() < 0.2:
+        shape += (int(rng.integers(2, 4)),)
+    kind = str(rng.choice(["int16", "int16", "uint8", "float32"]))
+    if kind == "float32":
+        data = (rng.random(shape) * float(rng.choice([1.5, 100.0, 40000.0]))).astype(np.float32)
+    elif kind == "uint8":
+        data = rng.integers(0, 256, size=shape).astype(np.uint8)
+    else:
+        data = rng.integers(-1024, 3000, size=shape).astype(np.int16)
+    affine = np.eye(4)
+    turn = rotation(rng) if rng.random() < 0.5 else near_axis(rng)
+    affine[:3, :3] = turn @ np.diag(rng.uniform(0.3, 4.0, 3) * rng.choice([-1.0, 1.0], 3))
+    affine[:3, 3] = rng.uniform(-150, 150, 3)
+    img = nib.Nifti1Image(data, affine)
+    img.set_sform(affine, 1)
+    img.set_qform(affine, 1)
+    return img, f"{shape} {kind}"
+
+
+def volumes(folder):
+    """The NIfTI files under `folder`, by path relative to it."""
+    return {os.path.relpath(p, folder): p for p in sorted(glob.glob(f"{folder}/**/*.nii",
+                                                                      recursive=True))}
+
+
+def dicom_grid(folder):
+    """The RAS affine (column, row, slice) and shape of the slices in `folder`, from their
+    ImagePositionPatient, ImageOrientationPatient and PixelSpacing (PS3.3 C.7.6.2.1.1)."""
+    positions, first = set(), None
+    for name in sorted(os.listdir(folder)):
+        ds = pydicom.dcmread(os.path.join(folder, name), stop_before_pixels=True)
+        first = first or ds
+        positions.add(tuple(round(float(v), 4) for v in ds.ImagePositionPatient))
+    iop = np.array([float(v) for v in first.ImageOrientationPatient])
+    row_step, col_step = (float(v) for v in first.PixelSpacing)
+    normal = np.cross(iop[:3], iop[3:])
+    ordered = sorted((np.array(p) for p in positions), key=lambda p: float(p @ normal))
+    lps = np.eye(4)
+    lps[:3, 0] = iop[:3] * col_step
+    lps[:3, 1] = iop[3:] * row_step
+    lps[:3, 2] = ((ordered[-1] - ordered[0]) / (len(ordered) - 1) if len(ordered) > 1
+                  else normal * float(first.get("SpacingBetweenSlices", 1) or 1))
+    lps[:3, 3] = ordered[0]
+    return np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps, (int(first.Columns), int(first.Rows),
+                                                   len(ordered))
+
+
+def onto(grid, shape, affine, got_shape, turn):
+    """Each voxel of an image of `got_shape` on `affine`, as an index on `grid` (of `shape`), or
+    a problem: off the grid's points by more than 0.001 mm plus what a turn of `turn` radians
+    moves the far end of the grid, or outside the grid."""
+    to_grid = np.linalg.inv(grid) @ affine
+    ijk = to_grid[:3, :3] @ np.indices(got_shape[:3]).reshape(3, -1) + to_grid[:3, 3:4]
+    nearest = np.round(ijk)
+    steps = np.linalg.norm(grid[:3, :3], axis=0)
+    off = float(np.linalg.norm((ijk - nearest) * steps[:, None], axis=0).max())
+    extent = float(np.linalg.norm(steps * np.array(shape[:3])))
+    if off > 1e-3 + turn * extent:
+        return None, f"{off:.4f} mm off its grid's points (extent {extent:.1f} mm)"
+    nearest = nearest.astype(int)
+    if any((nearest[a] < 0).any() or (nearest[a] >= shape[a]).any() for a in range(3)):
+        return None, "voxels outside its grid"
+    return nearest, None
+
+
+def against_truth(source, dicom, path, integer):
+    """Problems with the volume at `path`. Its sform must place its voxels on the grid the DICOM
+    series states, within 0.001 mm (and 1e-5 of the grid's extent: DS values hold 10 digits),
+    and its qform within 0.001 of the extent: NIfTI-1 stores the qform's rotation as a float32
+    quaternion, which near a half turn recovers the rotation to about 1e-3 radians only
+    (dcm2niix's qform is the same). Every voxel must hold the value of the NIfTI voxel there
+    (integer images: exactly; float ones: up to one linear scaling, within 1). The NIfTI's grid
+    is met within 5e-4 of its extent: niftitodicom's reslicing tilts its planes by up to 0.015
+    degree (2.6e-4 radians)."""
+    img = nib.load(path)
+    got = img.get_fdata()
+    got = got if got.ndim == 4 else got[..., None]
+    src = np.asarray(source.dataobj, dtype=np.float64)
+    src = src if src.ndim == 4 else src[..., None]
+    name = os.path.basename(path)
+    if got.shape[3] != src.shape[3] or np.prod(got.shape[:3]) != np.prod(src.shape[:3]):
+        return [f"{name}: {got.shape}, the NIfTI is {src.shape}"]
+    grid, shape = dicom_grid(dicom)
+    problems = []
+    for form, affine, turn in (("sform", img.header.get_sform(), 1e-5),
+                               ("qform", img.header.get_qform(), 1e-3)):
+        _, problem = onto(grid, shape, affine, got.shape, turn)
+        if problem:
+            problems.append(f"{name}: {form} against the DICOM's geometry: {problem}")
+    at, problem = onto(source.affine, src.shape, img.affine, got.shape, 5e-4)
+    if problem:
+        return problems + [f"{name}: against the NIfTI's grid: {problem}"]
+    want = src[at[0], at[1], at[2], :]
+    have = got.reshape(-1, got.shape[3])
+    if integer:
+        worst = float(np.abs(want - have).max())
+        if worst != 0:
+            problems.append(f"{name}: values differ from the NIfTI's by up to {worst}")
+    else:
+        scale = float((want * have).sum() / max((want * want).sum(), 1e-30))
+        worst = float(np.abs(want * scale - have).max())
+        if worst > 1.0 + 1e-6 * np.abs(have).max():
+            problems.append(f"{name}: values differ from the NIfTI's by up to {worst} after "
+                            f"scaling by {scale:.6g}")
+    return problems
+
+
+def convert(dicom, out):
+    """ancilla's volumes of the series in `dicom` (exit code, stderr)."""
+    r = subprocess.run([BIN, "--quiet", "convert", dicom, "--out", out, "--uncompressed"],
+                       capture_output=True, text=True)
+    return r.returncode, r.stderr.strip()[-300:]
+
+
+def encode(command, source, target):
+    """Every file of `source` encoded by `command` into `target`; False when the encoder fails."""
+    os.makedirs(target)
+    for name in sorted(os.listdir(source)):
+        r = subprocess.run(command + [os.path.join(source, name), os.path.join(target, name)],
+                           capture_output=True)
+        if r.returncode != 0:
+            return False
+    return True
+
+
+def same_volumes(reference, folder, label):
+    """Problems where ancilla's volumes in `folder` differ from those in `reference`."""
+    want, have = volumes(reference), volumes(folder)
+    if set(want) != set(have):
+        return [f"{label}: volumes {sorted(have)}, the series as written gives {sorted(want)}"]
+    problems = []
+    for name, path in want.items():
+        a, b = nib.load(path), nib.load(have[name])
+        if not np.allclose(a.affine, b.affine, atol=1e-5):
+            problems.append(f"{label}: {name}: affine differs")
+        if a.shape != b.shape or not np.array_equal(a.get_fdata(), b.get_fdata()):
+            problems.append(f"{label}: {name}: voxels differ")
+    return problems
+
+
+def transcoded(series, work, label, encoders, skipped=None):
+    """Problems where `series` (a folder of DICOM files) converts differently after re-encoding
+    by each of `encoders`. An encoder that fails is a problem, unless `skipped` (a list) is
+    given: then its name is added to it."""
+    problems = []
+    code, err = convert(series, f"{work}/as-written")
+    if code != 0 or not volumes(f"{work}/as-written"):
+        return [f"{label}: as written: exit {code}, no volume: {err}"]
+    for name, command in encoders:
+        folder = f"{work}/{name.replace(' ', '-')}"
+        if not encode(command, series, f"{folder}/in"):
+            if skipped is None:
+                problems.append(f"{label}: {name} failed to encode")
+            else:
+                skipped.append(name)
+            continue
+        code, err = convert(f"{folder}/in", f"{folder}/out")
+        if code != 0:
+            problems.append(f"{label}: {name}: exit {code}: {err}")
+            continue
+        problems += same_volumes(f"{work}/as-written", f"{folder}/out", f"{label}, {name}")
+    return problems
+
+
+def main():
+    cases = int(sys.argv[1]) if len(sys.argv) > 1 else 100
+    rng = np.random.default_rng(int(sys.argv[2]) if len(sys.argv) > 2 else 1)
+    missing = [t for t in ("niftitodicom", "gdcmconv", "dcmcjpls", BIN) if not shutil.which(t)]
+    if missing:
+        print(f"not found: {', '.join(missing)} (apt-get install vtk-dicom-tools libgdcm-tools "
+              f"dcmtk; cargo build --release, or set ANCILLA_BIN)", file=sys.stderr)
+        sys.exit(2)
+    with_dcm2niix = shutil.which(DCM2NIIX) is not None
+    dcm2niix_met = [0, 0]
+    encoder_failed = []
+
+    def one_case(i, case, _work):
+        source, title = source_image(rng)
+        source.to_filename(f"{case}/source.nii")
+        modality = str(rng.choice(["MR", "CT"]))
+        layout = LAYOUTS[int(rng.integers(len(LAYOUTS)))]
+        title = f"{title} {modality} {' '.join(layout) or 'default layout'}"
+        w = subprocess.run(["niftitodicom", "-s", "-o", f"{case}/dicom", f"{case}/source.nii",
+                            "--modality", modality] + layout, capture_output=True, text=True)
+        if w.returncode != 0 or not os.listdir(f"{case}/dicom"):
+            return title, [f"niftitodicom failed: {w.stderr.strip()[-200:]}"]
+        code, err = convert(f"{case}/dicom", f"{case}/ancilla")
+        written = volumes(f"{case}/ancilla")
+        if code != 0 or len(written) != 1:
+            return title, [f"exit {code}, volumes {sorted(written)}: {err}"]
+        integer = source.get_data_dtype().kind in "iu"
+        problems = against_truth(source, f"{case}/dicom", next(iter(written.values())), integer)
+        if with_dcm2niix:
+            os.makedirs(f"{case}/dcm2niix")
+            subprocess.run([DCM2NIIX, "-z", "n", "-o", f"{case}/dcm2niix", f"{case}/dicom"],
+                           capture_output=True)
+            theirs = list(volumes(f"{case}/dcm2niix").values())
+            dcm2niix_met[0] += 1
+            dcm2niix_met[1] += len(theirs) == 1 and not against_truth(
+                source, f"{case}/dicom", theirs[0], integer)
+        pair = [ENCODERS[i % len(ENCODERS)], ENCODERS[(i + len(ENCODERS) // 2) % len(ENCODERS)]]
+        problems += transcoded(f"{case}/dicom", f"{case}/transcoded", "re-encoded", pair,
+                               encoder_failed)
+        return title, problems
+
+    failed = cases_loop.run(cases, "other-writers", one_case)
+    print(f"{cases - failed} of {cases} series written by vtk-dicom's niftitodicom: every voxel "
+          f"where the NIfTI has it, and the same volume after re-encoding by GDCM and DCMTK")
+    if with_dcm2niix:
+        print(f"(dcm2niix met the NIfTI in {dcm2niix_met[1]} of {dcm2niix_met[0]})")
+    for name in sorted(set(encoder_failed)):
+        print(f"({name} failed to encode {encoder_failed.count(name)} of these series: not "
+              f"compared)")
+
+    # The phantom's PET (one rescale slope a slice) and diffusion series, by every encoder.
+    work = tempfile.mkdtemp()
+    phantom_failed = 0
+    try:
+        subprocess.run([BIN, "--quiet", "phantom", "--out", f"{work}/phantom", "--subjects", "1",
+                        "--seed", "3"], check=True, capture_output=True)
+        export = f"{work}/phantom/site-export"
+        for pattern, label in (("*/PET_*/*_PET_WB_AC", "phantom PET"),
+                               ("*/MR_*/*_ep2d_diff", "phantom DWI")):
+            found = sorted(glob.glob(f"{export}/{pattern}"))
+            if not found:
+                print(f"{label}: no series matching {pattern} in the phantom")
+                phantom_failed += 1
+                continue
+            problems = transcoded(found[0], f"{work}/{label.replace(' ', '-')}", label, ENCODERS)
+            if problems:
+                phantom_failed += 1
+                cases_loop.keep(found[0], "other-writers", label.replace(" ", "-"), label,
+                                problems)
+            else:
+                print(f"{label}: the same volumes after each of {len(ENCODERS)} encodings")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    sys.exit(1 if failed or phantom_failed else 0)
+
+
+if __name__ == "__main__":
+    main()
