@@ -786,8 +786,8 @@ fn convert_series(
                 })
                 .collect()
         };
-        // PET: its SUVbw copy is written beside it at the same time (each file's
-        // gzip stream is one thread's work).
+        // PET: its SUVbw copy is written beside it at the same time (a file's gzip stream is
+        // deflated a block per thread, `gzip_parallel`: a small file is one block).
         let (series, suv) = rayon::join(
             || write_series(&vols, &dir, stem, gzip, &meta, stored, rows_as_stored),
             || match (s.modality == "PT", sides.first_mut()) {

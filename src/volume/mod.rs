@@ -9,6 +9,7 @@
 
 pub mod assemble;
 pub mod bvec;
+pub mod gzip_parallel;
 pub mod jpeg12;
 pub mod nifti_io;
 pub mod nifti_read;

@@ -211,7 +211,8 @@ fn all_whole(volumes: &[ArrayView3<f32>], lo: f32, hi: f32) -> bool {
     })
 }
 
-/// The file `tmp` (gzip-compressed at `gzip_level` when one is given), written by `body`.
+/// The file `tmp` (gzip-compressed at `gzip_level` when one is given, on every core: `gzip_parallel`),
+/// written by `body`.
 fn write_stream(
     tmp: &Path,
     gzip_level: Option<u32>,
@@ -220,7 +221,7 @@ fn write_stream(
     let file = std::fs::File::create(tmp)?;
     match gzip_level {
         Some(level) => {
-            let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::new(level));
+            let mut gz = super::gzip_parallel::ParallelGz::new(file, level);
             body(&mut gz)?;
             gz.finish()?;
         }
