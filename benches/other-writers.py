@@ -13,16 +13,16 @@ takes the writers and encoders a site's archive runs through, none of them writt
    images exactly; float32 images up to the one linear scaling niftitodicom documents (it scales
    floats into 16 bits), within one stored unit. The tolerances are in `against_truth`.
    dcm2niix converts the same series; how often it meets the NIfTI is printed, not required.
-2. Encoded by GDCM (`gdcmconv`: JPEG lossless, JPEG 2000, JPEG-LS, RLE, deflate, implicit VR)
-   and DCMTK (`dcmcjpeg` SV1 and process 14, `dcmcrle`, `dcmcjpls` with and without line
-   interleave, `dcmconv` to big endian, deflate, implicit VR), Debian `libgdcm-tools` and
-   `dcmtk`: each case's series is re-encoded by two of them (all of them in turn over the
-   cases), and once by every one the phantom's PET (a rescale slope per slice) and diffusion
-   series. The volume must equal, voxel for voxel, the one ancilla writes for the series as it
-   was, with the same affine. An encoder that fails on a random series is counted and left out
-   (GDCM 3.0.21's JPEG 2000 encoder crashed on 2 and 4 of 200 series, seeds 1 and 2, each
-   under 8 pixels a side); on the
-   phantom's, it fails the run.
+2. Encoded by GDCM (`gdcmconv`: JPEG lossless, JPEG 2000 whole or in tiles, JPEG-LS, RLE,
+   deflate, implicit VR, an icon image beside the image, plain or JPEG) and DCMTK (`dcmcjpeg` SV1
+   and process 14, `dcmcrle`, `dcmcjpls` with and without line interleave, each of the three
+   also with a frame cut into fragments of 1 KiB; `dcmconv` to big endian, deflate, implicit VR),
+   Debian `libgdcm-tools` and `dcmtk`: each case's series is re-encoded by two of them (all of
+   them in turn over the cases), and once by every one the phantom's PET (a rescale slope per
+   slice) and diffusion series. The volume must equal, voxel for voxel, the one ancilla writes
+   for the series as it was, with the same affine. An encoder that fails on a random series is
+   counted and left out (GDCM 3.0.21's JPEG 2000 encoder crashed on 2 and 4 of 200 series,
+   seeds 1 and 2, each under 8 pixels a side); on the phantom's, it fails the run.
 
 Usage: benches/other-writers.py [CASES] [SEED]   (default 100, 1)
 Needs nibabel, numpy and pydicom, niftitodicom, gdcmconv and DCMTK's tools (apt-get install
@@ -62,6 +62,15 @@ ENCODERS = [
     ("dcmtk big endian", ["dcmconv", "+tb"]),
     ("dcmtk deflate", ["dcmconv", "+td"]),
     ("dcmtk implicit VR", ["dcmconv", "+ti"]),
+    # Less common layouts: a frame's stream over several fragments (non-standard for RLE, PS3.5
+    # A.4.2, but DCMTK writes it when asked, and pydicom and GDCM read it), an icon image in its
+    # own sequence beside Pixel Data, a JPEG 2000 stream in tiles.
+    ("dcmtk RLE in 1 KiB fragments", ["dcmcrle", "+fs", "1"]),
+    ("dcmtk JPEG lossless in 1 KiB fragments", ["dcmcjpeg", "+fs", "1"]),
+    ("dcmtk JPEG-LS in 1 KiB fragments", ["dcmcjpls", "+fs", "1"]),
+    ("gdcm with an icon", ["gdcmconv", "--generate-icon"]),
+    ("gdcm JPEG with a JPEG icon", ["gdcmconv", "--jpeg", "--generate-icon", "--compress-icon"]),
+    ("gdcm JPEG 2000 in 32x32 tiles", ["gdcmconv", "--j2k", "-t", "32,32"]),
 ]
 LAYOUTS = [[], [], ["--no-reordering"], ["--axial"], ["--coronal"], ["--sagittal"]]
 

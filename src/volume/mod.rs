@@ -16,7 +16,7 @@ pub mod nifti_read;
 pub mod nifti_write;
 pub mod pixels;
 pub mod reorient;
-pub mod rle32;
+pub mod rle;
 
 use ndarray::Array3;
 use serde::{Deserialize, Serialize};

@@ -108,8 +108,10 @@ fn decode_frames_unguarded(
         jpeg_ls_frames(obj, frames, rows, cols, &ts)
     } else if matches!(ts.as_str(), JPEG_BASELINE | JPEG_EXTENDED) && is_12_bit_dct(obj) {
         jpeg12_frames(obj, frames, rows, cols, &ts)
-    } else if ts == RLE_LOSSLESS && int_of(obj, tags::BITS_ALLOCATED) == Some(32) {
-        rle32_frames(obj, frames, n)
+    } else if ts == RLE_LOSSLESS
+        && (int_of(obj, tags::BITS_ALLOCATED) == Some(32) || !one_fragment_a_frame(obj))
+    {
+        rle_frames(obj, frames, n)
     } else {
         decode_encapsulated(obj, frames, &ts)
     }
@@ -224,26 +226,45 @@ fn colour_frames(
 
 const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
 
-/// RLE frames of 32-bit samples (which dicom-rs's decoder refuses), by [`super::rle32`], then
-/// read as native little-endian bytes (BitsStored, sign).
-fn rle32_frames(
+/// Whether encapsulated Pixel Data has exactly one fragment a frame (dicom-rs's RLE decoder
+/// reads fragment k as frame k).
+fn one_fragment_a_frame(obj: &DefaultDicomObject) -> bool {
+    let frames = int_of(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as usize;
+    match obj.get(tags::PIXEL_DATA).map(|e| e.value()) {
+        Some(Value::PixelSequence(seq)) => seq.fragments().len() == frames,
+        _ => true,
+    }
+}
+
+/// RLE frames that dicom-rs's decoder refuses (32-bit samples) or misreads (a frame over several
+/// fragments: it takes the first), by [`super::rle`] on each frame's whole stream
+/// (`frame_stream`), then read as native little-endian bytes (BitsStored, sign).
+fn rle_frames(
     obj: &DefaultDicomObject,
     frames: &[u32],
     n: usize,
 ) -> Result<Vec<Vec<f32>>, PixelError> {
-    let stored = int_of(obj, tags::BITS_STORED).unwrap_or(32).clamp(1, 32);
+    let bits = int_of(obj, tags::BITS_ALLOCATED).unwrap_or(16);
+    let width = match bits {
+        8 => 1,
+        16 => 2,
+        32 => 4,
+        b => return Err(PixelError::Unsupported(format!("BitsAllocated {b}"))),
+    };
+    let stored = int_of(obj, tags::BITS_STORED)
+        .unwrap_or(bits)
+        .clamp(1, bits);
     let signed = int_of(obj, tags::PIXEL_REPRESENTATION).unwrap_or(0) == 1;
     frames
         .iter()
         .map(|&f| {
-            let bytes = super::rle32::decode_frame_32(&frame_stream(obj, f)?, n).map_err(|e| {
-                PixelError::Decode {
+            let bytes = super::rle::decode_frame(&frame_stream(obj, f)?, n, width as usize)
+                .map_err(|e| PixelError::Decode {
                     syntax: RLE_LOSSLESS.into(),
                     message: e.to_string(),
-                }
-            })?;
+                })?;
             let mut v = vec![0.0; n];
-            native_frame_into(&bytes, 32, stored, signed, 0, &mut v)?;
+            native_frame_into(&bytes, bits, stored, signed, 0, &mut v)?;
             Ok(v)
         })
         .collect()

@@ -1,9 +1,11 @@
-//! RLE Lossless (PS3.5 Annex G) frames of 32-bit samples, which dicom-rs's RLE decoder refuses
-//! ("BitsAllocated other than 8 or 16 is not supported"): RT Dose grids are written so
-//! (pydicom's `rtdose_rle.dcm`), and pydicom and dcm2niix read them. One sample a pixel: the
-//! frame's four segments hold its bytes from the most significant down (G.2), each segment a
-//! PackBits run-length stream (G.3.1). The frame comes back as little-endian bytes, for the
-//! native reader to apply BitsStored and the sign.
+//! RLE Lossless (PS3.5 Annex G) frames of one sample a pixel, for the frames dicom-rs's RLE
+//! decoder refuses or misreads: 32-bit samples ("BitsAllocated other than 8 or 16 is not
+//! supported"; RT Dose grids are written so, pydicom's `rtdose_rle.dcm`), and frames whose
+//! stream spans several fragments (dicom-rs decodes one fragment a frame; DCMTK's `dcmcrle +fs`
+//! cuts a frame's stream into fragments of the size asked, and pydicom and GDCM read them). The
+//! frame's segments hold its bytes from the most significant down (G.2), one segment a byte of
+//! the sample, each a PackBits run-length stream (G.3.1). The frame comes back as little-endian
+//! bytes, for the native reader to apply BitsStored and the sign.
 
 use thiserror::Error;
 
@@ -20,9 +22,9 @@ pub enum RleError {
     },
 }
 
-/// The `pixels` 32-bit samples of one RLE frame `stream` (its 64-byte header, then four
-/// segments), as little-endian bytes.
-pub fn decode_frame_32(stream: &[u8], pixels: usize) -> Result<Vec<u8>, RleError> {
+/// The `pixels` samples of `width` bytes (1, 2 or 4) of one RLE frame `stream` (its 64-byte
+/// header, then `width` segments), as little-endian bytes.
+pub fn decode_frame(stream: &[u8], pixels: usize, width: usize) -> Result<Vec<u8>, RleError> {
     let word = |at: usize| {
         stream
             .get(at..at + 4)
@@ -30,21 +32,22 @@ pub fn decode_frame_32(stream: &[u8], pixels: usize) -> Result<Vec<u8>, RleError
             .ok_or_else(|| RleError::Header(format!("{} bytes, 64 expected", stream.len())))
     };
     let segments = word(0)?;
-    if segments != 4 {
+    if segments != width {
         return Err(RleError::Header(format!(
-            "{segments} segments where one 32-bit sample a pixel needs 4"
+            "{segments} segments where one {}-bit sample a pixel needs {width}",
+            8 * width
         )));
     }
-    let offsets: Vec<usize> = (1..=4).map(|k| word(4 * k)).collect::<Result<_, _>>()?;
+    let offsets: Vec<usize> = (1..=width).map(|k| word(4 * k)).collect::<Result<_, _>>()?;
     // A replicate run makes at most 128 bytes of 2: a frame that cannot hold the image says so
     // before anything of the image's size is allocated (Rows and Columns may be damaged).
     if pixels / 64 > stream.len() {
         return Err(RleError::Header(format!(
-            "{} bytes cannot hold 4 segments of {pixels} pixels",
+            "{} bytes cannot hold {width} segments of {pixels} pixels",
             stream.len()
         )));
     }
-    let mut out = vec![0u8; 4 * pixels];
+    let mut out = vec![0u8; width * pixels];
     for (s, &start) in offsets.iter().enumerate() {
         let end = offsets.get(s + 1).copied().unwrap_or(stream.len());
         let segment = stream
@@ -65,9 +68,9 @@ pub fn decode_frame_32(stream: &[u8], pixels: usize) -> Result<Vec<u8>, RleError
                 expected: pixels,
             });
         }
-        // Segment 1 is the most significant byte: byte 3 of each little-endian sample.
+        // Segment 1 is the most significant byte: the last of each little-endian sample.
         for (p, b) in bytes.into_iter().enumerate() {
-            out[4 * p + 3 - s] = b;
+            out[width * p + width - 1 - s] = b;
         }
     }
     Ok(out)
@@ -136,21 +139,38 @@ mod tests {
             vec![1, 0x03, 0xC0],
             vec![1, 0x04, 0xD0],
         ];
-        let bytes = decode_frame_32(&frame(&segs), 2).unwrap();
+        let bytes = decode_frame(&frame(&segs), 2, 4).unwrap();
         assert_eq!(
             bytes,
             [0x01020304u32.to_le_bytes(), 0xA0B0C0D0u32.to_le_bytes()].concat()
         );
     }
 
+    #[test]
+    fn one_and_two_segments_make_8_and_16_bit_samples() {
+        // Three 16-bit pixels 0x0102, 0xA0B0, 0xA0FF: high bytes (a literal run, then a
+        // replicate run of 2) in segment 1, low bytes in segment 2, padded to an even length.
+        let segs = [vec![0, 0x01, 0xFF, 0xA0], vec![2, 0x02, 0xB0, 0xFF, 0]];
+        let bytes = decode_frame(&frame(&segs), 3, 2).unwrap();
+        assert_eq!(bytes, [0x02, 0x01, 0xB0, 0xA0, 0xFF, 0xA0]);
+        let segs = [vec![0xFE, 7, 0]];
+        assert_eq!(decode_frame(&frame(&segs), 3, 1).unwrap(), [7, 7, 7]);
+        // A 16-bit frame is not read as 8-bit.
+        assert!(matches!(
+            decode_frame(&frame(&[vec![0xFE, 7, 0], vec![0xFE, 7, 0]]), 3, 1),
+            Err(RleError::Header(m)) if m.contains("2 segments where one 8-bit sample")
+        ));
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
         /// Whatever the segments (and a header pointing at them, its offsets then damaged), a
-        /// frame decodes to 4 bytes a pixel or says why: no panic, no over-long output.
+        /// frame decodes to `width` bytes a pixel or says why: no panic, no over-long output.
         #[test]
         fn any_frame_decodes_or_says_why(
             segments in proptest::collection::vec(proptest::collection::vec(0u8..=255, 0..40), 0..6),
             pixels in 0usize..64,
+            width in proptest::sample::select(vec![1usize, 2, 4]),
             damage in proptest::collection::vec((0usize..80, 0u8..=255), 0..3),
         ) {
             let mut stream = frame(&segments);
@@ -159,8 +179,8 @@ mod tests {
                     *x = b;
                 }
             }
-            if let Ok(bytes) = decode_frame_32(&stream, pixels) {
-                proptest::prop_assert_eq!(bytes.len(), 4 * pixels);
+            if let Ok(bytes) = decode_frame(&stream, pixels, width) {
+                proptest::prop_assert_eq!(bytes.len(), width * pixels);
             }
         }
     }
@@ -169,12 +189,12 @@ mod tests {
     fn malformed_frames_say_why() {
         let segs = [vec![1, 1, 2], vec![1, 1, 2], vec![1, 1, 2]];
         assert!(matches!(
-            decode_frame_32(&frame(&segs), 2),
+            decode_frame(&frame(&segs), 2, 4),
             Err(RleError::Header(m)) if m.contains("3 segments")
         ));
         let short = [vec![0, 1], vec![1, 1, 2], vec![1, 1, 2], vec![1, 1, 2]];
         assert_eq!(
-            decode_frame_32(&frame(&short), 2),
+            decode_frame(&frame(&short), 2, 4),
             Err(RleError::SegmentLength {
                 segment: 1,
                 found: 1,
@@ -182,12 +202,12 @@ mod tests {
             })
         );
         assert!(matches!(
-            decode_frame_32(&[4, 0, 0], 2),
+            decode_frame(&[4, 0, 0], 2, 4),
             Err(RleError::Header(_))
         ));
         // Rows × Columns far beyond what the frame can hold.
         assert!(matches!(
-            decode_frame_32(&frame(&short), 1 << 40),
+            decode_frame(&frame(&short), 1 << 40, 4),
             Err(RleError::Header(m)) if m.contains("cannot hold")
         ));
         // An offset inside the header.
@@ -199,6 +219,6 @@ mod tests {
                 .collect::<Vec<_>>(),
         );
         bad[4..8].copy_from_slice(&10u32.to_le_bytes());
-        assert!(matches!(decode_frame_32(&bad, 2), Err(RleError::Header(_))));
+        assert!(matches!(decode_frame(&bad, 2, 4), Err(RleError::Header(_))));
     }
 }
