@@ -1,7 +1,8 @@
 """The case loop of the randomised checks (dcm2niix-differential.py, deid-preserves-conversion.py,
 stats-differential.py): each case in a folder of its own under a temporary one, a case with
 problems kept as ./PREFIX-N/ and printed, the rest deleted. Also the distinctive random tokens
-the de-identification checks plant (deid-profile-differential.py, phi-anywhere.py)."""
+the de-identification checks plant (deid-profile-differential.py, phi-anywhere.py), and a random
+rotation (nifti-conventions.py, other-writers.py)."""
 import os
 import shutil
 import tempfile
@@ -65,3 +66,14 @@ def unique_token(rng, used, n=None, alpha=False):
         if t.lower() not in used:
             used.add(t.lower())
             return t
+
+
+def rotation(rng):
+    """A uniformly random rotation (from a unit quaternion); `rng` is a numpy Generator."""
+    import numpy as np  # only the checks that turn grids need numpy
+    a, b, c, d = (q := rng.normal(size=4)) / np.linalg.norm(q)
+    return np.array([
+        [a * a + b * b - c * c - d * d, 2 * (b * c - a * d), 2 * (b * d + a * c)],
+        [2 * (b * c + a * d), a * a - b * b + c * c - d * d, 2 * (c * d - a * b)],
+        [2 * (b * d - a * c), 2 * (c * d + a * b), a * a - b * b - c * c + d * d],
+    ])

@@ -35,16 +35,6 @@ BIN = os.environ.get("ANCILLA_BIN", os.path.join(ROOT, "target/release/ancilla")
 FORMS = ["both", "sform", "qform", "sform_over_qform"]
 
 
-def rotation(rng):
-    """A uniformly random rotation (from a unit quaternion)."""
-    a, b, c, d = (q := rng.normal(size=4)) / np.linalg.norm(q)
-    return np.array([
-        [a * a + b * b - c * c - d * d, 2 * (b * c - a * d), 2 * (b * d + a * c)],
-        [2 * (b * c + a * d), a * a - b * b + c * c - d * d, 2 * (c * d - a * b)],
-        [2 * (b * d - a * c), 2 * (c * d + a * b), a * a - b * b - c * c + d * d],
-    ])
-
-
 def stored(rng, data, affine, form, permute, flip, dtype, four_d=False):
     """`data` on `affine` as a NIfTI image stored another way: axes permuted and flipped (the
     affine following, so every voxel keeps its place in the world), geometry in `form`."""
@@ -82,7 +72,7 @@ def main():
     def one_case(_i, case, _work):
         shape = tuple(int(x) for x in rng.integers(5, 14, size=3))
         affine = np.eye(4)
-        turn = rotation(rng) if rng.random() < 0.7 else np.eye(3)
+        turn = cases_loop.rotation(rng) if rng.random() < 0.7 else np.eye(3)
         affine[:3, :3] = turn * rng.uniform(0.5, 3.0, size=3)
         affine[:3, 3] = rng.uniform(-50, 50, size=3)
         i, j, k = np.indices(shape)

@@ -75,16 +75,6 @@ ENCODERS = [
 LAYOUTS = [[], [], ["--no-reordering"], ["--axial"], ["--coronal"], ["--sagittal"]]
 
 
-def rotation(rng):
-    """A uniformly random rotation (from a unit quaternion)."""
-    a, b, c, d = (q := rng.normal(size=4)) / np.linalg.norm(q)
-    return np.array([
-        [a * a + b * b - c * c - d * d, 2 * (b * c - a * d), 2 * (b * d + a * c)],
-        [2 * (b * c + a * d), a * a - b * b + c * c - d * d, 2 * (c * d - a * b)],
-        [2 * (b * d - a * c), 2 * (c * d + a * b), a * a - b * b - c * c + d * d],
-    ])
-
-
 def near_axis(rng):
     """A rotation close to one that maps axes onto axes (the slices scanners usually take)."""
     turn = np.zeros((3, 3))
@@ -111,7 +101,7 @@ def source_image(rng):
     else:
         data = rng.integers(-1024, 3000, size=shape).astype(np.int16)
     affine = np.eye(4)
-    turn = rotation(rng) if rng.random() < 0.5 else near_axis(rng)
+    turn = cases_loop.rotation(rng) if rng.random() < 0.5 else near_axis(rng)
     affine[:3, :3] = turn @ np.diag(rng.uniform(0.3, 4.0, 3) * rng.choice([-1.0, 1.0], 3))
     affine[:3, 3] = rng.uniform(-150, 150, 3)
     img = nib.Nifti1Image(data, affine)

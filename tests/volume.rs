@@ -3542,6 +3542,31 @@ fn colour_jpeg_without_a_colour_marker_is_decoded_as_rgb() {
     }
 }
 
+/// Regression (DCMTK's `dcmcrle +fs 1`; the grey case was found by benches/other-writers.py):
+/// an RLE colour frame over several fragments was refused ("Could not decode pixel data":
+/// dicom-rs decodes one fragment a frame). It is decoded whole now, and both fixtures of
+/// test-data/colour-rle-fragments give the analytic samples R = (3c + 5r) mod 256,
+/// G = 7r mod 256, B = c² mod 256.
+#[test]
+fn colour_rle_over_several_fragments_is_decoded_whole() {
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/colour-rle-fragments");
+    for name in ["native.dcm", "rle_fragments.dcm"] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("in")).unwrap();
+        std::fs::copy(fixtures.join(name), dir.path().join("in").join(name)).unwrap();
+        let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+        let (h, voxels) = rgb24_voxels(&nii[0]);
+        assert_eq!(&h.dim[..4], &[3, 64, 48, 1], "{name}");
+        for (at, got) in voxels.iter().enumerate() {
+            // NIfTI row 47 − r holds DICOM row r (rows flipped).
+            let (c, r) = (at % 64, 47 - at / 64);
+            let want = [(3 * c + 5 * r) % 256, (7 * r) % 256, (c * c) % 256].map(|v| v as u8);
+            assert_eq!(*got, want, "{name}: pixel row {r}, column {c}");
+        }
+    }
+}
+
 /// Regression: pydicom's `SC_rgb_jpeg.dcm` (highdicom 0.1.0) was rejected as truncated (its
 /// data set is in implicit VR under the JPEG baseline syntax, explicit VR) and, once read, came
 /// out with every sample wrong by up to 137: its Adobe APP14 segment is cut before the transform

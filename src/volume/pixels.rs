@@ -162,6 +162,24 @@ fn colour_frames(
         .trim_end_matches('\0')
         .to_string();
     let photometric = str_of(obj, tags::PHOTOMETRIC_INTERPRETATION).unwrap_or_default();
+    if ts == RLE_LOSSLESS && !one_fragment_a_frame(obj) {
+        // A frame over several fragments (`rle_frames`): decoded whole, its planes as stored
+        // (RLE keeps YBR_FULL samples as they are).
+        let ybr = photometric.trim() == "YBR_FULL";
+        return frames
+            .iter()
+            .map(|&f| {
+                let bytes =
+                    super::rle::decode_colour_frame(&frame_stream(obj, f)?, n).map_err(|e| {
+                        PixelError::Decode {
+                            syntax: RLE_LOSSLESS.into(),
+                            message: e.to_string(),
+                        }
+                    })?;
+                planes(&bytes, 0, n, ybr)
+            })
+            .collect();
+    }
     if !is_native(&ts) {
         if matches!(ts.as_str(), JPEG_BASELINE | JPEG_EXTENDED) && photometric.trim() == "RGB" {
             if let Some(decoded) = frames

@@ -1,11 +1,12 @@
-//! RLE Lossless (PS3.5 Annex G) frames of one sample a pixel, for the frames dicom-rs's RLE
-//! decoder refuses or misreads: 32-bit samples ("BitsAllocated other than 8 or 16 is not
+//! RLE Lossless (PS3.5 Annex G) frames of one sample a pixel, or of three 8-bit colour samples,
+//! for the frames dicom-rs's RLE decoder refuses or misreads: 32-bit samples ("BitsAllocated other than 8 or 16 is not
 //! supported"; RT Dose grids are written so, pydicom's `rtdose_rle.dcm`), and frames whose
 //! stream spans several fragments (dicom-rs decodes one fragment a frame; DCMTK's `dcmcrle +fs`
 //! cuts a frame's stream into fragments of the size asked, and pydicom and GDCM read them). The
 //! frame's segments hold its bytes from the most significant down (G.2), one segment a byte of
-//! the sample, each a PackBits run-length stream (G.3.1). The frame comes back as little-endian
-//! bytes, for the native reader to apply BitsStored and the sign.
+//! the sample (colour: one a sample), each a PackBits run-length stream (G.3.1). The frame comes
+//! back as little-endian bytes, for the native reader to apply BitsStored and the sign; colour
+//! as its three planes.
 
 use thiserror::Error;
 
@@ -25,55 +26,83 @@ pub enum RleError {
 /// The `pixels` samples of `width` bytes (1, 2 or 4) of one RLE frame `stream` (its 64-byte
 /// header, then `width` segments), as little-endian bytes.
 pub fn decode_frame(stream: &[u8], pixels: usize, width: usize) -> Result<Vec<u8>, RleError> {
+    let planes = segments(
+        stream,
+        pixels,
+        width,
+        &format!("one {}-bit sample", 8 * width),
+    )?;
+    let mut out = vec![0u8; width * pixels];
+    for (s, plane) in planes.into_iter().enumerate() {
+        // Segment 1 is the most significant byte: the last of each little-endian sample.
+        for (p, b) in plane.into_iter().enumerate() {
+            out[width * p + width - 1 - s] = b;
+        }
+    }
+    Ok(out)
+}
+
+/// The three 8-bit planes (all first samples, then all second, then all third) of one RLE frame
+/// of colour (G.2: one segment a sample).
+pub fn decode_colour_frame(stream: &[u8], pixels: usize) -> Result<Vec<u8>, RleError> {
+    Ok(segments(stream, pixels, 3, "three 8-bit samples")?.concat())
+}
+
+/// The `count` segments of frame `stream`, each decoded to `pixels` bytes (`what` a pixel needs
+/// them, for the error).
+fn segments(
+    stream: &[u8],
+    pixels: usize,
+    count: usize,
+    what: &str,
+) -> Result<Vec<Vec<u8>>, RleError> {
     let word = |at: usize| {
         stream
             .get(at..at + 4)
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
             .ok_or_else(|| RleError::Header(format!("{} bytes, 64 expected", stream.len())))
     };
-    let segments = word(0)?;
-    if segments != width {
+    let found = word(0)?;
+    if found != count {
         return Err(RleError::Header(format!(
-            "{segments} segments where one {}-bit sample a pixel needs {width}",
-            8 * width
+            "{found} segments where {what} a pixel needs {count}"
         )));
     }
-    let offsets: Vec<usize> = (1..=width).map(|k| word(4 * k)).collect::<Result<_, _>>()?;
+    let offsets: Vec<usize> = (1..=count).map(|k| word(4 * k)).collect::<Result<_, _>>()?;
     // A replicate run makes at most 128 bytes of 2: a frame that cannot hold the image says so
     // before anything of the image's size is allocated (Rows and Columns may be damaged).
     if pixels / 64 > stream.len() {
         return Err(RleError::Header(format!(
-            "{} bytes cannot hold {width} segments of {pixels} pixels",
+            "{} bytes cannot hold {count} segments of {pixels} pixels",
             stream.len()
         )));
     }
-    let mut out = vec![0u8; width * pixels];
-    for (s, &start) in offsets.iter().enumerate() {
-        let end = offsets.get(s + 1).copied().unwrap_or(stream.len());
-        let segment = stream
-            .get(start..end.max(start))
-            .filter(|_| start >= 64)
-            .ok_or_else(|| {
-                RleError::Header(format!(
-                    "segment {} at bytes {start}..{end} of a {}-byte frame",
-                    s + 1,
-                    stream.len()
-                ))
-            })?;
-        let bytes = packbits(segment, pixels);
-        if bytes.len() != pixels {
-            return Err(RleError::SegmentLength {
-                segment: s + 1,
-                found: bytes.len(),
-                expected: pixels,
-            });
-        }
-        // Segment 1 is the most significant byte: the last of each little-endian sample.
-        for (p, b) in bytes.into_iter().enumerate() {
-            out[width * p + width - 1 - s] = b;
-        }
-    }
-    Ok(out)
+    offsets
+        .iter()
+        .enumerate()
+        .map(|(s, &start)| {
+            let end = offsets.get(s + 1).copied().unwrap_or(stream.len());
+            let segment = stream
+                .get(start..end.max(start))
+                .filter(|_| start >= 64)
+                .ok_or_else(|| {
+                    RleError::Header(format!(
+                        "segment {} at bytes {start}..{end} of a {}-byte frame",
+                        s + 1,
+                        stream.len()
+                    ))
+                })?;
+            let bytes = packbits(segment, pixels);
+            if bytes.len() != pixels {
+                return Err(RleError::SegmentLength {
+                    segment: s + 1,
+                    found: bytes.len(),
+                    expected: pixels,
+                });
+            }
+            Ok(bytes)
+        })
+        .collect()
 }
 
 /// A PackBits stream decoded (G.3.1), stopping once `want` bytes are out (a segment is padded
@@ -144,6 +173,20 @@ mod tests {
             bytes,
             [0x01020304u32.to_le_bytes(), 0xA0B0C0D0u32.to_le_bytes()].concat()
         );
+    }
+
+    #[test]
+    fn three_segments_make_colour_planes() {
+        // Two RGB pixels (1, 2, 3) and (4, 5, 6): red in segment 1, green in 2, blue in 3.
+        let segs = [vec![1, 1, 4], vec![1, 2, 5], vec![1, 3, 6]];
+        assert_eq!(
+            decode_colour_frame(&frame(&segs), 2).unwrap(),
+            [1, 4, 2, 5, 3, 6]
+        );
+        assert!(matches!(
+            decode_colour_frame(&frame(&segs[..2]), 2),
+            Err(RleError::Header(m)) if m.contains("2 segments where three 8-bit samples")
+        ));
     }
 
     #[test]
