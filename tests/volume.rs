@@ -3567,6 +3567,28 @@ fn colour_rle_over_several_fragments_is_decoded_whole() {
     }
 }
 
+/// Regression: an RLE colour image in YBR_FULL (RLE keeps the samples as they are, PS3.5 G.2)
+/// came out with its Y, Cb and Cr written as R, G and B: dicom-rs's decoder does not turn them
+/// into RGB. It now gives the voxels of the same samples stored natively (which ancilla turns
+/// into RGB as pydicom does: the YBR_FULL fixtures of test-data/colour-ybr422), and these are
+/// not the stored samples themselves.
+#[test]
+fn rle_colour_in_ybr_full_is_turned_into_rgb() {
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/colour-rle-fragments");
+    let voxels_of = |name: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("in")).unwrap();
+        std::fs::copy(fixtures.join(name), dir.path().join("in").join(name)).unwrap();
+        let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+        rgb24_voxels(&nii[0]).1
+    };
+    let native = voxels_of("ybr_full_native.dcm");
+    assert_eq!(voxels_of("ybr_full_rle.dcm"), native);
+    // Pixel (row 5, column 7) stores Y, Cb, Cr = 46, 35, 49 (NIfTI row 42).
+    assert_ne!(native[42 * 64 + 7], [46, 35, 49]);
+}
+
 /// Regression: pydicom's `SC_rgb_jpeg.dcm` (highdicom 0.1.0) was rejected as truncated (its
 /// data set is in implicit VR under the JPEG baseline syntax, explicit VR) and, once read, came
 /// out with every sample wrong by up to 137: its Adobe APP14 segment is cut before the transform

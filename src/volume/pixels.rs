@@ -162,9 +162,11 @@ fn colour_frames(
         .trim_end_matches('\0')
         .to_string();
     let photometric = str_of(obj, tags::PHOTOMETRIC_INTERPRETATION).unwrap_or_default();
-    if ts == RLE_LOSSLESS && !one_fragment_a_frame(obj) {
-        // A frame over several fragments (`rle_frames`): decoded whole, its planes as stored
-        // (RLE keeps YBR_FULL samples as they are).
+    if ts == RLE_LOSSLESS {
+        // By ancilla's decoder (`rle`), each frame's stream whole (it may span fragments, which
+        // dicom-rs's decoder does not follow), its planes as stored: RLE keeps YBR_FULL
+        // samples as they are, and they are turned into RGB here, as for native data
+        // (dicom-rs's decoder left them as YCbCr: every sample wrong).
         let ybr = photometric.trim() == "YBR_FULL";
         return frames
             .iter()

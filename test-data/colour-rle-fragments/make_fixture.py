@@ -1,6 +1,8 @@
 """Writes native.dcm (pydicom 3.0.2) and, through DCMTK 3.6.7 (`dcmcrle +fs 1`, Debian dcmtk),
 rle_fragments.dcm: one 64 x 48 RGB Secondary Capture image whose samples are known
-analytically, R = (3c + 5r) mod 256, G = 7r mod 256, B = c^2 mod 256 (r row, c column)."""
+analytically, R = (3c + 5r) mod 256, G = 7r mod 256, B = c^2 mod 256 (r row, c column).
+Then the same samples as YBR_FULL: ybr_full_native.dcm, and ybr_full_rle.dcm (`dcmcrle`, one
+fragment)."""
 import subprocess
 
 import numpy as np
@@ -33,3 +35,6 @@ ds.PixelRepresentation = 0
 ds.PixelData = rgb.tobytes()
 ds.save_as("native.dcm", enforce_file_format=True)
 subprocess.run(["dcmcrle", "+fs", "1", "native.dcm", "rle_fragments.dcm"], check=True)
+ds.PhotometricInterpretation = "YBR_FULL"
+ds.save_as("ybr_full_native.dcm", enforce_file_format=True)
+subprocess.run(["dcmcrle", "ybr_full_native.dcm", "ybr_full_rle.dcm"], check=True)
