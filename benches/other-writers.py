@@ -21,8 +21,9 @@ takes the writers and encoders a site's archive runs through, none of them writt
    them in turn over the cases), and once by every one the phantom's PET (a rescale slope per
    slice) and diffusion series. The volume must equal, voxel for voxel, the one ancilla writes
    for the series as it was, with the same affine. An encoder that fails on a random series is
-   counted and left out (GDCM 3.0.21's JPEG 2000 encoder crashed on 2 and 4 of 200 series,
-   seeds 1 and 2, each under 8 pixels a side); on the phantom's, it fails the run.
+   counted and left out (GDCM 3.0.21's JPEG 2000 encoder failed on 7 of the 800 re-encodings
+   of seeds 1 and 2; the ones looked at crashed on images under 8 pixels a side); on the
+   phantom's, it fails the run.
 
 Usage: benches/other-writers.py [CASES] [SEED]   (default 100, 1)
 Needs nibabel, numpy and pydicom, niftitodicom, gdcmconv and DCMTK's tools (apt-get install
