@@ -2,10 +2,12 @@
 //! `[k, j, i]` = slice, row, column, column fastest as in DICOM memory) + `Geometry` (origin,
 //! spacing, direction cosines, all LPS millimetres as PS3.3 C.7.6.2 defines them).
 //!
-//! Submodules: `nifti_io` (NIfTI-1 read/write with sform + qform in RAS, dcm2niix's layout),
+//! Submodules: `nifti_io` (NIfTI-1 read/write with sform + qform in RAS, dcm2niix's layout;
+//! `nifti_write` streams the voxels, `gzip_parallel` deflates them on every core),
 //! `assemble` (DICOM series → volumes: slice ordering, geometry checks, splitting, rescale),
-//! `pixels` (pixel-data decoding with the fallbacks dicom-rs lacks; `jpeg12` is one of them), `reorient` (axes permuted
-//! and reversed, world positions kept: dcm2niix's rotation of 3D acquisitions).
+//! `pixels` (pixel-data decoding with the fallbacks dicom-rs lacks; `jpeg12` and `rle` are
+//! two of them), `reorient` (axes permuted and reversed, world positions kept: dcm2niix's
+//! rotation of 3D acquisitions).
 
 pub mod assemble;
 pub mod bvec;

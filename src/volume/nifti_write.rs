@@ -211,8 +211,8 @@ fn all_whole(volumes: &[ArrayView3<f32>], lo: f32, hi: f32) -> bool {
     })
 }
 
-/// The file `tmp` (gzip-compressed at `gzip_level` when one is given, on every core: `gzip_parallel`),
-/// written by `body`.
+/// The file `tmp`, written by `body`: gzip-compressed at `gzip_level` when one is given, on every
+/// core (`gzip_parallel`).
 fn write_stream(
     tmp: &Path,
     gzip_level: Option<u32>,

@@ -141,9 +141,10 @@ fn ybr_full_to_rgb(y: u8, cb: u8, cr: u8) -> [u8; 3] {
 }
 
 /// Colour frames (three samples a pixel, 8 bits each) as packed voxels (`pack_rgb`): native
-/// data interleaved (PlanarConfiguration 0) or planar (1), in RGB or YBR_FULL; encapsulated data
-/// as the decoder gives it (interleaved RGB: JPEG and JPEG 2000 decoders undo the colour
-/// transform); native YBR_FULL_422 (chroma shared by each pair of pixels) as its pixels' RGB.
+/// data interleaved (PlanarConfiguration 0) or planar (1), in RGB or YBR_FULL; RLE by
+/// `super::rle` (planes, RGB or YBR_FULL); other encapsulated data as the decoder gives it
+/// (interleaved RGB: JPEG and JPEG 2000 decoders undo the colour transform); native
+/// YBR_FULL_422 (chroma shared by each pair of pixels) as its pixels' RGB.
 /// 16-bit samples are refused with their reason: NIfTI's RGB24 holds 8 bits a sample.
 fn colour_frames(
     obj: &DefaultDicomObject,
