@@ -24,6 +24,10 @@ takes the writers and encoders a site's archive runs through, none of them writt
    counted and left out (GDCM 3.0.21's JPEG 2000 encoder failed on 7 of the 800 re-encodings
    of seeds 1 and 2; the ones looked at crashed on images under 8 pixels a side); on the
    phantom's, it fails the run.
+3. Lossy, the phantom's PET and diffusion series only: GDCM's JPEG 2000 with the irreversible
+   9/7 and with the 5/3 wavelet (PSNR 30), and JPEG-LS near-lossless (error 2). The volumes must
+   equal those of the same files decoded by GDCM (`gdcmconv --raw`, with OpenJPEG and CharLS),
+   and differ from those of the series as written.
 
 Usage: benches/other-writers.py [CASES] [SEED]   (default 100, 1)
 Needs nibabel, numpy and pydicom, niftitodicom, gdcmconv and DCMTK's tools (apt-get install
@@ -72,6 +76,14 @@ ENCODERS = [
     ("gdcm with an icon", ["gdcmconv", "--generate-icon"]),
     ("gdcm JPEG with a JPEG icon", ["gdcmconv", "--jpeg", "--generate-icon", "--compress-icon"]),
     ("gdcm JPEG 2000 in 32x32 tiles", ["gdcmconv", "--j2k", "-t", "32,32"]),
+]
+# Lossy encodings, whose volumes must equal those of GDCM's own decoding of the same files
+# (`gdcmconv --raw`: OpenJPEG and CharLS, the codecs ancilla's decoders follow).
+LOSSY = [
+    ("gdcm JPEG 2000, 9/7 wavelet, PSNR 30", ["gdcmconv", "--j2k", "--lossy", "--irreversible",
+                                              "-q", "30"]),
+    ("gdcm JPEG 2000, 5/3 wavelet, PSNR 30", ["gdcmconv", "--j2k", "--lossy", "-q", "30"]),
+    ("gdcm JPEG-LS near-lossless, error 2", ["gdcmconv", "--jpegls", "--lossy", "-e", "2"]),
 ]
 LAYOUTS = [[], [], ["--no-reordering"], ["--axial"], ["--coronal"], ["--sagittal"]]
 
@@ -256,6 +268,29 @@ def transcoded(series, work, label, encoders, skipped=None):
     return problems
 
 
+def lossy_transcoded(series, work, label, as_written):
+    """Problems where `series` encoded by each of `LOSSY` converts differently from the same
+    encoded files decoded by GDCM, or the same as `as_written` (ancilla's volumes of the series
+    itself: an encoding that loses nothing tests no lossy decoding)."""
+    problems = []
+    for name, command in LOSSY:
+        folder = f"{work}/{name.replace(' ', '-').replace(',', '')}"
+        if not (encode(command, series, f"{folder}/in")
+                and encode(["gdcmconv", "--raw"], f"{folder}/in", f"{folder}/gdcm-decoded")):
+            problems.append(f"{label}: {name} failed to encode or decode")
+            continue
+        results = [convert(f"{folder}/{part}", f"{folder}/{part}-out")
+                   for part in ("in", "gdcm-decoded")]
+        if any(code != 0 for code, _ in results) or not volumes(f"{folder}/in-out"):
+            problems.append(f"{label}: {name}: {results}")
+            continue
+        problems += same_volumes(f"{folder}/gdcm-decoded-out", f"{folder}/in-out",
+                                 f"{label}, {name}")
+        if not same_volumes(as_written, f"{folder}/in-out", ""):
+            problems.append(f"{label}: {name} changed no voxel (not lossy)")
+    return problems
+
+
 def main():
     cases = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     rng = np.random.default_rng(int(sys.argv[2]) if len(sys.argv) > 2 else 1)
@@ -320,13 +355,17 @@ def main():
                 print(f"{label}: no series matching {pattern} in the phantom")
                 phantom_failed += 1
                 continue
-            problems = transcoded(found[0], f"{work}/{label.replace(' ', '-')}", label, ENCODERS)
+            folder = f"{work}/{label.replace(' ', '-')}"
+            problems = transcoded(found[0], folder, label, ENCODERS)
+            problems += lossy_transcoded(found[0], f"{folder}/lossy", label,
+                                         f"{folder}/as-written")
             if problems:
                 phantom_failed += 1
                 cases_loop.keep(found[0], "other-writers", label.replace(" ", "-"), label,
                                 problems)
             else:
-                print(f"{label}: the same volumes after each of {len(ENCODERS)} encodings")
+                print(f"{label}: the same volumes after each of {len(ENCODERS)} lossless "
+                      f"encodings; after each of {len(LOSSY)} lossy ones, GDCM's decoding's")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     sys.exit(1 if failed or phantom_failed else 0)
