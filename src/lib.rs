@@ -19,6 +19,7 @@ pub mod folders;
 pub mod hex;
 pub mod ingest;
 pub mod memory;
+pub mod panic_guard;
 pub mod phantom;
 pub mod pipeline;
 pub mod quant;

@@ -201,6 +201,11 @@ fn main() -> ExitCode {
     // only where the defect is. ANCILLA_SHOW_PANICS=1 prints it, for a developer on test data.
     if std::env::var_os("ANCILLA_SHOW_PANICS").is_none() {
         std::panic::set_hook(Box::new(|info| {
+            // A decoder's panic on a malformed file: caught, and the file reported with its
+            // reason (`panic_guard`); not a defect of ancilla.
+            if ancilla::panic_guard::in_decoder() {
+                return;
+            }
             let at = info
                 .location()
                 .map(|l| format!(" at {}:{}", l.file(), l.line()))

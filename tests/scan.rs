@@ -646,6 +646,41 @@ proptest! {
     }
 }
 
+/// Regression: a decoder's panic on a malformed file (dicom-rs's RLE decoder, on a segment that
+/// decodes short: its offset moved from byte 64 + n to 70) was caught and the file reported, but
+/// the panic hook also printed "internal error … a defect: please report it". The file is
+/// still reported with its reason; stderr says nothing of an internal error.
+#[test]
+fn a_decoder_panic_on_a_damaged_file_is_its_reason_not_an_internal_error() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/transfer-syntaxes/rle/0.dcm");
+    let mut bytes = std::fs::read(src).unwrap();
+    // The RLE header: 2 segments, the first at byte 64, then the second's offset.
+    let at = bytes
+        .windows(8)
+        .position(|w| w == [2, 0, 0, 0, 64, 0, 0, 0])
+        .expect("RLE header");
+    bytes[at + 8..at + 12].copy_from_slice(&70u32.to_le_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(input.join("0.dcm"), bytes).unwrap();
+    let out = dir.path().join("out");
+    let run = ancilla(&[
+        "--quiet",
+        "convert",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!stderr.contains("internal error"), "{stderr}");
+    let report = std::fs::read_to_string(out.join("convert-report.json")).unwrap();
+    assert!(
+        report.contains("pixel decoding failed (1.2.840.10008.1.2.5): the decoder failed on malformed pixel data"),
+        "{report}"
+    );
+}
+
 /// Compressed syntaxes decode to the analytic values of test-data/transfer-syntaxes
 /// (v = 40·k + 2·row + col + 10; JPEG baseline is lossy: within 3 grey levels at quality 95).
 #[test]

@@ -42,24 +42,24 @@ fn is_native(ts: &str) -> bool {
 /// Decode the given frames of `obj` into stored values (row-major, columns fastest). A decoder
 /// that panics on malformed data (dicom-rs's RLE decoder indexes past a damaged segment table:
 /// found by the property test `damaged_roi_objects_never_panic` on a SEG with one bit flipped)
-/// gives a decoding error for the file, never a panic of its caller.
+/// gives a decoding error for the file, never a panic of its caller, and no "internal error"
+/// message (`crate::panic_guard`).
 pub fn decode_frames(
     obj: &DefaultDicomObject,
     frames: &[u32],
 ) -> Result<Vec<Vec<f32>>, PixelError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        decode_frames_unguarded(obj, frames)
-    }))
-    .unwrap_or_else(|_| {
-        Err(PixelError::Decode {
-            syntax: obj
-                .meta()
-                .transfer_syntax()
-                .trim_end_matches('\0')
-                .to_string(),
-            message: "the decoder failed on malformed pixel data".into(),
-        })
-    })
+    crate::panic_guard::catch_decoder(|| decode_frames_unguarded(obj, frames)).unwrap_or_else(
+        |_| {
+            Err(PixelError::Decode {
+                syntax: obj
+                    .meta()
+                    .transfer_syntax()
+                    .trim_end_matches('\0')
+                    .to_string(),
+                message: "the decoder failed on malformed pixel data".into(),
+            })
+        },
+    )
 }
 
 fn decode_frames_unguarded(
@@ -461,7 +461,7 @@ const JPEG_LS_NEAR_LOSSLESS: &str = "1.2.840.10008.1.2.4.81";
 /// each frame's stream decoded by pure_jpegls, its samples then read as native 16-bit words with
 /// Bits Stored and Pixel Representation honoured (signed images hold their two's complement
 /// bit pattern in the stream, PS3.5 A.4.3). A malformed stream is a decoding error, never a
-/// panic: the decoder runs behind `catch_unwind` as a last guard.
+/// panic: the decoder runs behind `panic_guard::catch_decoder` as a last guard.
 fn jpeg_ls_frames(
     obj: &DefaultDicomObject,
     frames: &[u32],
@@ -489,8 +489,8 @@ fn jpeg_ls_frames(
         .map(|&f| {
             let mut stream = frame_stream(obj, f)?;
             drop_fill_before_eoi(&mut stream);
-            let decoded =
-                std::panic::catch_unwind(|| jpegls::decode(&stream, w, h)).map_err(|_| {
+            let decoded = crate::panic_guard::catch_decoder(|| jpegls::decode(&stream, w, h))
+                .map_err(|_| {
                     error(format!(
                         "frame {f}: the JPEG-LS decoder failed on a malformed stream"
                     ))
