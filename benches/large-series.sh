@@ -9,11 +9,15 @@
 # --uncompressed` and `dcm2niix -z n`, then `ancilla convert` and `dcm2niix -z y` (gzip).
 # Usage: benches/large-series.sh   (TMPDIR=/dev/shm to keep the disk out of it)
 # Needs niftitodicom (apt-get install vtk-dicom-tools), python3 with numpy and nibabel, dcm2niix
-# (pip install dcm2niix) and a release build (ANCILLA_BIN, default target/release/ancilla).
+# (pip install dcm2niix); ANCILLA_BIN, or a release build made here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=$(realpath "${ANCILLA_BIN:-target/release/ancilla}")
-[ -x "$bin" ] || { cargo build --release -q; bin=$(realpath target/release/ancilla); }
+# Builds the release binary unless ANCILLA_BIN is set (as benches/pipeline.sh does).
+if [ -z "${ANCILLA_BIN:-}" ]; then
+  cargo build --release --quiet
+  ANCILLA_BIN="${CARGO_TARGET_DIR:-target}/release/ancilla"
+fi
+bin=$(realpath "$ANCILLA_BIN")
 for tool in niftitodicom dcm2niix; do
   command -v "$tool" >/dev/null || { echo "$tool not found (see the header of $0)"; exit 2; }
 done

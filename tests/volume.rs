@@ -3549,14 +3549,8 @@ fn colour_jpeg_without_a_colour_marker_is_decoded_as_rgb() {
 /// G = 7r mod 256, B = c² mod 256.
 #[test]
 fn colour_rle_over_several_fragments_is_decoded_whole() {
-    let fixtures =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/colour-rle-fragments");
     for name in ["native.dcm", "rle_fragments.dcm"] {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("in")).unwrap();
-        std::fs::copy(fixtures.join(name), dir.path().join("in").join(name)).unwrap();
-        let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
-        let (h, voxels) = rgb24_voxels(&nii[0]);
+        let (h, voxels) = colour_fixture_voxels("colour-rle-fragments", name);
         assert_eq!(&h.dim[..4], &[3, 64, 48, 1], "{name}");
         for (at, got) in voxels.iter().enumerate() {
             // NIfTI row 47 − r holds DICOM row r (rows flipped).
@@ -3574,15 +3568,7 @@ fn colour_rle_over_several_fragments_is_decoded_whole() {
 /// not the stored samples themselves.
 #[test]
 fn rle_colour_in_ybr_full_is_turned_into_rgb() {
-    let fixtures =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/colour-rle-fragments");
-    let voxels_of = |name: &str| {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("in")).unwrap();
-        std::fs::copy(fixtures.join(name), dir.path().join("in").join(name)).unwrap();
-        let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
-        rgb24_voxels(&nii[0]).1
-    };
+    let voxels_of = |name| colour_fixture_voxels("colour-rle-fragments", name).1;
     let native = voxels_of("ybr_full_native.dcm");
     assert_eq!(voxels_of("ybr_full_rle.dcm"), native);
     // Pixel (row 5, column 7) stores Y, Cb, Cr = 46, 35, 49 (NIfTI row 42).
@@ -3634,12 +3620,21 @@ fn convert_colour_fixture(
     let reference =
         serde_json::from_str(&std::fs::read_to_string(fixtures.join("pydicom_rgb.json")).unwrap())
             .unwrap();
+    let (h, voxels) = colour_fixture_voxels(folder, name);
+    (reference, h, voxels)
+}
+
+/// The one colour volume `convert --uncompressed` writes for test-data/`folder`/`name`, converted
+/// alone: its header and its RGB24 voxels.
+fn colour_fixture_voxels(folder: &str, name: &str) -> (nifti::NiftiHeader, Vec<[u8; 3]>) {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("test-data")
+        .join(folder);
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("in")).unwrap();
     std::fs::copy(fixtures.join(name), dir.path().join("in").join(name)).unwrap();
     let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
-    let (h, voxels) = rgb24_voxels(&nii[0]);
-    (reference, h, voxels)
+    rgb24_voxels(&nii[0])
 }
 
 /// The largest difference of a sample from pydicom's, where `rgb[r][c]` is DICOM pixel
