@@ -1,5 +1,5 @@
-//! Panics of third-party decoders on malformed input (dicom-rs's RLE decoder indexing past a
-//! damaged segment table, pure_jpegls on a broken stream): `catch_decoder` runs the decoder
+//! Panics of third-party decoders on malformed input (dicom-rs's JPEG decoding of a frame whose
+//! header disagrees with the DICOM header, openjp2 and pure_jpegls on broken streams): `catch_decoder` runs the decoder
 //! behind `catch_unwind`, and the caller reports the file with its reason. While it runs, the
 //! thread is marked, so that the binary's panic hook does not also print "internal error …
 //! please report it" for a panic that is the file's fault and already has its reason in the

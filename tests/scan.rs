@@ -646,25 +646,20 @@ proptest! {
     }
 }
 
-/// Regression: a decoder's panic on a malformed file (dicom-rs's RLE decoder, on a segment that
-/// decodes short: its offset moved from byte 64 + n to 70) was caught and the file reported, but
-/// the panic hook also printed "internal error … a defect: please report it". The file is
-/// still reported with its reason; stderr says nothing of an internal error.
-#[test]
-fn a_decoder_panic_on_a_damaged_file_is_its_reason_not_an_internal_error() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/transfer-syntaxes/rle/0.dcm");
+/// `test-data/transfer-syntaxes/<dir>/0.dcm` with `alter` applied to its bytes, converted alone;
+/// the binary's stderr and the reason the report gives for the file.
+fn convert_damaged_fixture(dir: &str, alter: impl FnOnce(&mut Vec<u8>)) -> (String, String) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("test-data/transfer-syntaxes")
+        .join(dir)
+        .join("0.dcm");
     let mut bytes = std::fs::read(src).unwrap();
-    // The RLE header: 2 segments, the first at byte 64, then the second's offset.
-    let at = bytes
-        .windows(8)
-        .position(|w| w == [2, 0, 0, 0, 64, 0, 0, 0])
-        .expect("RLE header");
-    bytes[at + 8..at + 12].copy_from_slice(&70u32.to_le_bytes());
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in");
+    alter(&mut bytes);
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
     std::fs::create_dir_all(&input).unwrap();
     std::fs::write(input.join("0.dcm"), bytes).unwrap();
-    let out = dir.path().join("out");
+    let out = tmp.path().join("out");
     let run = ancilla(&[
         "--quiet",
         "convert",
@@ -672,11 +667,105 @@ fn a_decoder_panic_on_a_damaged_file_is_its_reason_not_an_internal_error() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(!stderr.contains("internal error"), "{stderr}");
     let report = std::fs::read_to_string(out.join("convert-report.json")).unwrap();
+    (String::from_utf8_lossy(&run.stderr).into_owned(), report)
+}
+
+/// Regression: a JPEG frame whose own header disagrees with the DICOM header made dicom-rs's
+/// decoding panic when the frame was larger (65 columns where Columns says 64): the panic was
+/// caught, but the binary also printed "internal error … a defect: please report it", and the
+/// reason said only "the decoder failed on malformed pixel data". A smaller frame (47 rows, or
+/// 63 columns) gave a volume with no error, its last row zeros or its rows shifted; 8-bit
+/// samples in a file whose BitsAllocated is 16 came out as pairs of samples in one word. Each
+/// is now refused with both sizes in the reason, before anything is decoded.
+#[test]
+fn a_jpeg_frame_that_disagrees_with_its_dicom_header_is_refused_with_both_sizes() {
+    // SOF0: FF C0, length (2), precision (1), rows (2), columns (2), components (1).
+    let sof = |bytes: &[u8]| {
+        let at = bytes
+            .windows(2)
+            .position(|w| w == [0xFF, 0xC0])
+            .expect("SOF0 marker");
+        assert_eq!(
+            bytes[at + 4..at + 10],
+            [8, 0, 48, 0, 64, 1],
+            "the fixture's SOF0"
+        );
+        at
+    };
+    for (at, value, says) in [
+        (8, 65, "48 rows × 65 columns, 1 component(s) of 8 bits"),
+        (8, 63, "48 rows × 63 columns, 1 component(s) of 8 bits"),
+        (6, 47, "47 rows × 64 columns, 1 component(s) of 8 bits"),
+        (9, 3, "48 rows × 64 columns, 3 component(s) of 8 bits"),
+    ] {
+        let (stderr, report) = convert_damaged_fixture("jpeg-baseline", |bytes| {
+            let s = sof(bytes);
+            bytes[s + at] = value;
+        });
+        assert!(!stderr.contains("internal error"), "{stderr}");
+        let reason = format!(
+            "pixel decoding failed (1.2.840.10008.1.2.4.50): frame 0: its JPEG frame header says \
+             {says}, where Rows × Columns say 48 × 64 and SamplesPerPixel 1"
+        );
+        assert!(report.contains(&reason), "{reason}\n{report}");
+        assert!(report.contains("\"converted\": []"), "{report}");
+    }
+    // JPEG 2000: SOC, SIZ, Lsiz (2), Rsiz (2), Xsiz (4): the image 65 columns wide.
+    let (stderr, report) = convert_damaged_fixture("j2k", |bytes| {
+        let at = bytes
+            .windows(4)
+            .position(|w| w == [0xFF, 0x4F, 0xFF, 0x51])
+            .expect("SOC, SIZ");
+        assert_eq!(bytes[at + 8..at + 12], [0, 0, 0, 64], "Xsiz");
+        bytes[at + 11] = 65;
+    });
+    assert!(!stderr.contains("internal error"), "{stderr}");
     assert!(
-        report.contains("pixel decoding failed (1.2.840.10008.1.2.5): the decoder failed on malformed pixel data"),
+        report.contains(
+            "pixel decoding failed (1.2.840.10008.1.2.4.90): frame 0: its JPEG 2000 SIZ marker \
+             says 48 rows × 65 columns, 1 component(s) of 16 bits, where Rows × Columns say \
+             48 × 64 and SamplesPerPixel 1"
+        ),
+        "{report}"
+    );
+    // BitsAllocated (0028,0100) US 8 → 16, the JPEG's samples still of 8 bits.
+    let (_, report) = convert_damaged_fixture("jpeg-baseline", |bytes| {
+        let at = bytes
+            .windows(8)
+            .position(|w| w == [0x28, 0, 0x00, 0x01, b'U', b'S', 2, 0])
+            .expect("BitsAllocated");
+        assert_eq!(bytes[at + 8..at + 10], [8, 0]);
+        bytes[at + 8] = 16;
+    });
+    assert!(
+        report.contains(
+            "frame 0: its JPEG frame header gives samples of 8 bits, which need BitsAllocated 8 \
+             where the header says 16"
+        ),
+        "{report}"
+    );
+}
+
+/// Regression: an RLE segment that decodes short (the second segment's offset moved from byte
+/// 64 + n to 70, so the first holds 6 bytes) made dicom-rs's RLE decoder panic; the binary
+/// printed "internal error …" (until `panic_guard`), and the file's reason said only "the
+/// decoder failed on malformed pixel data". Every RLE frame is now read by
+/// `volume::rle`, whose reason names the segment and what it decoded: the 6 bytes give 192
+/// pixels of the 64 × 48 = 3072 a segment must hold.
+#[test]
+fn a_short_rle_segment_is_named_in_the_reason() {
+    let (stderr, report) = convert_damaged_fixture("rle", |bytes| {
+        // The RLE header: 2 segments, the first at byte 64, then the second's offset.
+        let at = bytes
+            .windows(8)
+            .position(|w| w == [2, 0, 0, 0, 64, 0, 0, 0])
+            .expect("RLE header");
+        bytes[at + 8..at + 12].copy_from_slice(&70u32.to_le_bytes());
+    });
+    assert!(!stderr.contains("internal error"), "{stderr}");
+    assert!(
+        report.contains("pixel decoding failed (1.2.840.10008.1.2.5): RLE segment 1: 192 bytes decoded where 3072 pixels need one each"),
         "{report}"
     );
 }
@@ -915,45 +1004,100 @@ fn signed_jpeg_ls_keeps_its_negative_values() {
 /// decodes or is reported (pure_jpegls runs behind a guard, the rest is ancilla's own checks).
 #[test]
 fn damaged_jpeg_ls_files_are_reported_not_panicked_on() {
-    damaged_files_are_reported_not_panicked_on("jpeg-ls");
+    damaged_files_are_reported_not_panicked_on(
+        "jpeg-ls",
+        flips_and_truncations(fixture_file("jpeg-ls")),
+    );
 }
 
 /// The same for 12-bit lossy JPEG, whose decoder is ancilla's own (`volume::jpeg12`).
 #[test]
 fn damaged_12_bit_jpeg_files_are_reported_not_panicked_on() {
-    damaged_files_are_reported_not_panicked_on("jpeg-extended-12-turbo");
+    damaged_files_are_reported_not_panicked_on(
+        "jpeg-extended-12-turbo",
+        flips_and_truncations(fixture_file("jpeg-extended-12-turbo")),
+    );
 }
 
-/// Truncations and bit flips of the first file of a transfer-syntax fixture, each scanned and
-/// built into volumes: some must decode and some be refused, none panic.
-fn damaged_files_are_reported_not_panicked_on(fixture: &str) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("test-data/transfer-syntaxes")
-        .join(fixture);
-    let bytes = std::fs::read(root.join("0.dcm")).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (mut decoded, mut refused) = (0, 0);
-    for (i, at) in (0..bytes.len()).step_by(7).enumerate() {
+/// The same for baseline JPEG and JPEG 2000, decoded by dicom-rs, with each of the first 200
+/// bytes of the compressed stream (the JPEG's tables and frame header; the SIZ and coding
+/// marker segments) one more and one less: no damage may reach a panic of its decoders (the
+/// helper refuses the reason a caught panic gives). Frames whose own header said one column
+/// more than Columns did (`volume::frame_size` now refuses them first).
+#[test]
+fn damaged_jpeg_and_jpeg2000_headers_are_reported_not_panicked_on() {
+    for fixture in ["jpeg-baseline", "j2k"] {
+        let bytes = fixture_file(fixture);
+        // The stream starts after the pixel sequence's tag (8 bytes with its VR and length),
+        // the Basic Offset Table item (8) and the first fragment's item header (8).
+        let stream = bytes
+            .windows(4)
+            .rposition(|w| w == [0xE0, 0x7F, 0x10, 0x00])
+            .expect("Pixel Data")
+            + 12
+            + 8
+            + 8;
+        let damages = (stream..stream + 200).flat_map(|at| {
+            [1u8, 255].map(|d| {
+                let mut b = bytes.clone();
+                b[at] = b[at].wrapping_add(d);
+                b
+            })
+        });
+        damaged_files_are_reported_not_panicked_on(fixture, damages);
+    }
+}
+
+/// The first file of a transfer-syntax fixture.
+fn fixture_file(fixture: &str) -> Vec<u8> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/transfer-syntaxes");
+    std::fs::read(root.join(fixture).join("0.dcm")).unwrap()
+}
+
+/// Truncations and bit flips of a file, every 7th byte in turn.
+fn flips_and_truncations(bytes: Vec<u8>) -> impl Iterator<Item = Vec<u8>> {
+    (0..bytes.len()).step_by(7).enumerate().map(move |(i, at)| {
         let mut b = bytes.clone();
         if i % 2 == 0 {
             b[at] ^= 1 << (i % 8);
         } else {
             b.truncate(at);
         }
+        b
+    })
+}
+
+/// Damaged copies of a file of a transfer-syntax fixture, each scanned and built into volumes:
+/// some must decode and some be refused, none panic, and no decoder's panic is caught on the way
+/// (its reason: "the decoder failed on malformed pixel data").
+fn damaged_files_are_reported_not_panicked_on(
+    fixture: &str,
+    damaged: impl Iterator<Item = Vec<u8>>,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut decoded, mut refused) = (0, 0);
+    for (i, b) in damaged.enumerate() {
         let f = dir.path().join(format!("{i}.dcm"));
         std::fs::write(&f, &b).unwrap();
         let inv = ingest::scan_paths(std::slice::from_ref(&f)).unwrap();
         for s in &inv.series {
             match load_series(s) {
                 Ok(_) => decoded += 1,
-                Err(_) => refused += 1,
+                Err(e) => {
+                    let reason = e.to_string();
+                    assert!(
+                        !reason.contains("the decoder failed on malformed pixel data"),
+                        "{fixture}, damage {i}: {reason}"
+                    );
+                    refused += 1
+                }
             }
         }
         std::fs::remove_file(&f).unwrap();
     }
     assert!(
         decoded > 0 && refused > 0,
-        "{decoded} decoded, {refused} refused"
+        "{fixture}: {decoded} decoded, {refused} refused"
     );
 }
 

@@ -62,15 +62,16 @@ pub fn dct_precision(stream: &[u8]) -> Option<u8> {
 
 /// The marker segments of a stream from after its SOI (T.81 B.1.1.2): each marker with its
 /// payload (empty for the standalone RSTn and TEM) and the position after it, up to and including
-/// the first SOS or EOI. The first error ends the walk.
-struct Segments<'a> {
+/// the first SOS or EOI. The first error ends the walk. (`frame_size` reads frame headers
+/// with it.)
+pub(super) struct Segments<'a> {
     stream: &'a [u8],
     at: usize,
     done: bool,
 }
 
 impl<'a> Segments<'a> {
-    fn new(stream: &'a [u8]) -> Result<Self, Jpeg12Error> {
+    pub(super) fn new(stream: &'a [u8]) -> Result<Self, Jpeg12Error> {
         if stream.get(..2) != Some(&[0xFF, 0xD8]) {
             return Err(Jpeg12Error::NoSoi);
         }

@@ -1,8 +1,9 @@
 //! Pixel-data decoding (PS3.5 section 8): native (uncompressed) data read straight from the
 //! element bytes — 8, 16 and 32 bits, signed or unsigned with Bits Stored honoured, Float and
-//! Double Float Pixel Data — and encapsulated syntaxes (PS3.5 A.4) through dicom-pixeldata (RLE,
-//! JPEG baseline/extended/lossless, JPEG 2000 via openjp2), for JPEG-LS (ITU-T T.87, PS3.5
-//! A.4.3) through pure_jpegls, and for 12-bit lossy JPEG (T.81 process 4) through `jpeg12`.
+//! Double Float Pixel Data — and encapsulated syntaxes (PS3.5 A.4) through dicom-pixeldata (JPEG
+//! baseline/extended/lossless, JPEG 2000 via openjp2), for RLE (PS3.5 Annex G) through `rle`,
+//! for JPEG-LS (ITU-T T.87, PS3.5 A.4.3) through pure_jpegls, and for 12-bit lossy JPEG (T.81
+//! process 4) through `jpeg12`.
 //! Values are stored values, not rescaled.
 
 use dicom_core::value::{DicomValueType, PrimitiveValue, Value};
@@ -10,6 +11,7 @@ use dicom_dictionary_std::tags;
 use dicom_object::DefaultDicomObject;
 use dicom_pixeldata::{ConvertOptions, ModalityLutOption, PixelDecoder};
 
+use super::frame_size::FrameSize;
 use crate::ingest::values::{int_of, str_of};
 
 /// Errors of pixel decoding.
@@ -70,6 +72,7 @@ fn decode_frames_unguarded(
     let cols = int_of(obj, tags::COLUMNS).unwrap_or(0).max(0) as usize;
     let spp = int_of(obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1);
     let n = rows * cols;
+    check_frame_sizes(obj, frames, [rows, cols, spp.max(0) as usize])?;
     match spp {
         1 => {}
         3 => return colour_frames(obj, frames, n),
@@ -108,14 +111,104 @@ fn decode_frames_unguarded(
         jpeg_ls_frames(obj, frames, rows, cols, &ts)
     } else if matches!(ts.as_str(), JPEG_BASELINE | JPEG_EXTENDED) && is_12_bit_dct(obj) {
         jpeg12_frames(obj, frames, rows, cols, &ts)
-    } else if ts == RLE_LOSSLESS
-        && (int_of(obj, tags::BITS_ALLOCATED) == Some(32) || !one_fragment_a_frame(obj))
-    {
+    } else if ts == RLE_LOSSLESS {
         rle_frames(obj, frames, n)
     } else {
         decode_encapsulated(obj, frames, &ts)
     }
 }
+
+/// Refuses a JPEG, JPEG-LS or JPEG 2000 frame whose own header (`super::frame_size`) states
+/// another size than `[Rows, Columns, SamplesPerPixel]` (PS3.5 8.2), or samples that do not fit
+/// BitsAllocated the way dicom-rs's decoders place them: JPEG samples of 8 bits or fewer in 8,
+/// of 9 to 16 in 16 (PS3.5 8.2.1), JPEG 2000 samples in no fewer bits than their precision.
+/// Otherwise dicom-rs's decoders panic (a larger frame), or fill a smaller one out with zeros
+/// or shifted rows, or write 8-bit samples into 16-bit words two at a time, or keep the low
+/// byte of a wider sample: wrong volumes with no error. A frame whose header cannot be read is
+/// left to its decoder.
+fn check_frame_sizes(
+    obj: &DefaultDicomObject,
+    frames: &[u32],
+    [rows, cols, spp]: [usize; 3],
+) -> Result<(), PixelError> {
+    let ts = obj.meta().transfer_syntax().trim_end_matches('\0');
+    let bits = int_of(obj, tags::BITS_ALLOCATED).unwrap_or(0);
+    let jpeg = match ts {
+        JPEG_BASELINE
+        | JPEG_EXTENDED
+        | JPEG_LOSSLESS
+        | JPEG_LOSSLESS_SV1
+        | JPEG_LS_LOSSLESS
+        | JPEG_LS_NEAR_LOSSLESS => true,
+        JPEG_2000_LOSSLESS | JPEG_2000 | HTJ2K_LOSSLESS | HTJ2K_LOSSLESS_RPCL | HTJ2K => false,
+        _ => return Ok(()),
+    };
+    let (read, kind) = if jpeg {
+        (
+            super::frame_size::jpeg as fn(&[u8]) -> _,
+            "JPEG frame header",
+        )
+    } else {
+        (
+            super::frame_size::jpeg2000 as fn(&[u8]) -> _,
+            "JPEG 2000 SIZ marker",
+        )
+    };
+    let fits =
+        |size: &FrameSize| match (u32::try_from(rows), u32::try_from(cols), u32::try_from(spp)) {
+            (Ok(r), Ok(c), Ok(s)) => size.fits(r, c, s),
+            _ => false,
+        };
+    // The BitsAllocated the samples need, when dicom-rs decodes them (JPEG-LS: pure_jpegls
+    // gives 16-bit words whatever the precision).
+    let container = |p: i64| match ts {
+        JPEG_BASELINE | JPEG_EXTENDED | JPEG_LOSSLESS | JPEG_LOSSLESS_SV1 => {
+            Some(if p <= 8 { 8 } else { 16 }).filter(|&b| b != bits)
+        }
+        JPEG_LS_LOSSLESS | JPEG_LS_NEAR_LOSSLESS => None,
+        _ => (p > bits).then_some(if p <= 8 {
+            8
+        } else if p <= 16 {
+            16
+        } else {
+            32
+        }),
+    };
+    let error = |message: String| PixelError::Decode {
+        syntax: ts.to_string(),
+        message,
+    };
+    for &f in frames {
+        let Ok(stream) = frame_stream(obj, f) else {
+            continue;
+        };
+        let Some(size) = read(&stream) else {
+            continue;
+        };
+        if !fits(&size) {
+            return Err(error(format!(
+                "frame {f}: its {kind} says {size}, where Rows × Columns say {rows} × {cols} \
+                 and SamplesPerPixel {spp}"
+            )));
+        }
+        if let Some(need) = container(i64::from(size.precision)) {
+            return Err(error(format!(
+                "frame {f}: its {kind} gives samples of {} bits, which need BitsAllocated \
+                 {need} where the header says {bits}",
+                size.precision
+            )));
+        }
+    }
+    Ok(())
+}
+
+const JPEG_LOSSLESS: &str = "1.2.840.10008.1.2.4.57";
+const JPEG_LOSSLESS_SV1: &str = "1.2.840.10008.1.2.4.70";
+const JPEG_2000_LOSSLESS: &str = "1.2.840.10008.1.2.4.90";
+const JPEG_2000: &str = "1.2.840.10008.1.2.4.91";
+const HTJ2K_LOSSLESS: &str = "1.2.840.10008.1.2.4.201";
+const HTJ2K_LOSSLESS_RPCL: &str = "1.2.840.10008.1.2.4.202";
+const HTJ2K: &str = "1.2.840.10008.1.2.4.203";
 
 /// One colour pixel packed as a whole number, `r·2¹⁶ + g·2⁸ + b` (exact in f32): how colour
 /// volumes carry their samples (`assemble::SeriesVolume::rgb`).
@@ -247,19 +340,10 @@ fn colour_frames(
 
 const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
 
-/// Whether encapsulated Pixel Data has exactly one fragment a frame (dicom-rs's RLE decoder
-/// reads fragment k as frame k).
-fn one_fragment_a_frame(obj: &DefaultDicomObject) -> bool {
-    let frames = int_of(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as usize;
-    match obj.get(tags::PIXEL_DATA).map(|e| e.value()) {
-        Some(Value::PixelSequence(seq)) => seq.fragments().len() == frames,
-        _ => true,
-    }
-}
-
-/// RLE frames that dicom-rs's decoder refuses (32-bit samples) or misreads (a frame over several
-/// fragments: it takes the first), by [`super::rle`] on each frame's whole stream
-/// (`frame_stream`), then read as native little-endian bytes (BitsStored, sign).
+/// RLE frames, by [`super::rle`] on each frame's whole stream (`frame_stream`), then read as
+/// native little-endian bytes (BitsStored, sign). Not by dicom-rs's decoder: it refuses 32-bit
+/// samples, reads only the first fragment of a frame over several, and panics on a segment that
+/// decodes short; `super::rle` reads all three and says what it found.
 fn rle_frames(
     obj: &DefaultDicomObject,
     frames: &[u32],

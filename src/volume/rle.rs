@@ -1,8 +1,9 @@
-//! RLE Lossless (PS3.5 Annex G) frames of one sample a pixel, or of three 8-bit colour samples,
-//! for the frames dicom-rs's RLE decoder refuses or misreads: 32-bit samples ("BitsAllocated other than 8 or 16 is not
-//! supported"; RT Dose grids are written so, pydicom's `rtdose_rle.dcm`), and frames whose
-//! stream spans several fragments (dicom-rs decodes one fragment a frame; DCMTK's `dcmcrle +fs`
-//! cuts a frame's stream into fragments of the size asked, and pydicom and GDCM read them). The
+//! RLE Lossless (PS3.5 Annex G) frames of one sample a pixel, or of three 8-bit colour samples:
+//! every RLE frame ancilla reads. dicom-rs's RLE decoder is not used: it refuses 32-bit samples
+//! ("BitsAllocated other than 8 or 16 is not supported"; RT Dose grids are written so, pydicom's
+//! `rtdose_rle.dcm`), decodes one fragment a frame (DCMTK's `dcmcrle +fs` cuts a frame's stream
+//! into fragments of the size asked, and pydicom and GDCM read them), and panics on a segment
+//! that decodes short, where this decoder says which segment and what it found. The
 //! frame's segments hold its bytes from the most significant down (G.2), one segment a byte of
 //! the sample (colour: one a sample), each a PackBits run-length stream (G.3.1). The frame comes
 //! back as little-endian bytes, for the native reader to apply BitsStored and the sign; colour
