@@ -6,11 +6,13 @@
 //! `nifti_write` streams the voxels, `gzip_parallel` deflates them on every core),
 //! `assemble` (DICOM series → volumes: slice ordering, geometry checks, splitting, rescale),
 //! `pixels` (pixel-data decoding with the fallbacks dicom-rs lacks; `jpeg12` and `rle` are
-//! two of them; `frame_size` checks a compressed frame's own header first), `reorient` (axes permuted and reversed, world positions kept: dcm2niix's
+//! two of them; `fragments` tells which fragments make a frame, `frame_size` checks a
+//! compressed frame's own header first), `reorient` (axes permuted and reversed, world positions kept: dcm2niix's
 //! rotation of 3D acquisitions).
 
 pub mod assemble;
 pub mod bvec;
+pub mod fragments;
 pub mod frame_size;
 pub mod gzip_parallel;
 pub mod jpeg12;

@@ -6,7 +6,8 @@
 //! process 4) through `jpeg12`.
 //! Values are stored values, not rescaled.
 
-use dicom_core::value::{DicomValueType, PrimitiveValue, Value};
+use dicom_core::value::{DicomValueType, PixelFragmentSequence, PrimitiveValue, Value};
+use dicom_core::{DataElement, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::DefaultDicomObject;
 use dicom_pixeldata::{ConvertOptions, ModalityLutOption, PixelDecoder};
@@ -29,6 +30,8 @@ pub enum PixelError {
     },
     #[error("pixel decoding failed ({syntax}): {message}")]
     Decode { syntax: String, message: String },
+    #[error("encapsulated Pixel Data: {0}")]
+    Fragments(#[from] super::fragments::FragmentError),
 }
 
 fn is_native(ts: &str) -> bool {
@@ -42,14 +45,16 @@ fn is_native(ts: &str) -> bool {
 }
 
 /// Decode the given frames of `obj` into stored values (row-major, columns fastest). A decoder
-/// that panics on malformed data (dicom-rs's RLE decoder indexes past a damaged segment table:
-/// found by the property test `damaged_roi_objects_never_panic` on a SEG with one bit flipped)
-/// gives a decoding error for the file, never a panic of its caller, and no "internal error"
-/// message (`crate::panic_guard`).
+/// that panics on malformed data (dicom-rs's RLE decoder indexed past a damaged segment table:
+/// found by the property test `damaged_roi_objects_never_panic` on a SEG with one bit flipped;
+/// RLE is now `super::rle`'s) gives a decoding error for the file, never a panic of its caller,
+/// and no "internal error" message (`crate::panic_guard`).
 pub fn decode_frames(
     obj: &DefaultDicomObject,
     frames: &[u32],
 ) -> Result<Vec<Vec<f32>>, PixelError> {
+    let with_table = with_found_offsets(obj);
+    let obj = with_table.as_ref().unwrap_or(obj);
     crate::panic_guard::catch_decoder(|| decode_frames_unguarded(obj, frames)).unwrap_or_else(
         |_| {
             Err(PixelError::Decode {
@@ -62,6 +67,30 @@ pub fn decode_frames(
             })
         },
     )
+}
+
+/// A copy of `obj` whose empty Basic Offset Table is filled in from where its frames' streams
+/// start (`super::fragments::found_offsets`), when its frames are cut into more fragments than
+/// frames: then every decoder, dicom-rs's too, finds each frame's fragments by the table.
+/// `None` when the object needs no table or its fragments do not show the frames' starts (the
+/// frames are then refused with that reason).
+fn with_found_offsets(obj: &DefaultDicomObject) -> Option<DefaultDicomObject> {
+    let starts =
+        super::fragments::start_of_frame(obj.meta().transfer_syntax().trim_end_matches('\0'))?;
+    let Value::PixelSequence(seq) = obj.get(tags::PIXEL_DATA)?.value() else {
+        return None;
+    };
+    let frames = int_of(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as usize;
+    let table =
+        super::fragments::found_offsets(seq.fragments(), seq.offset_table(), frames, starts)?;
+    let fragments = seq.fragments().to_vec();
+    let mut copy = obj.clone();
+    copy.put(DataElement::new(
+        tags::PIXEL_DATA,
+        VR::OB,
+        Value::PixelSequence(PixelFragmentSequence::new(table, fragments)),
+    ));
+    Some(copy)
 }
 
 fn decode_frames_unguarded(
@@ -412,9 +441,8 @@ fn jpeg_without_colour_marker(
     })
 }
 
-/// The compressed stream of frame `frame` of encapsulated Pixel Data (PS3.5 A.4): every fragment
-/// of a single-frame image; one fragment a frame when there are as many as frames; otherwise the
-/// fragments the Basic Offset Table assigns to the frame.
+/// The compressed stream of frame `frame` of encapsulated Pixel Data (PS3.5 A.4), its fragments
+/// as `super::fragments` tells them.
 fn frame_stream(obj: &DefaultDicomObject, frame: u32) -> Result<Vec<u8>, PixelError> {
     let elem = obj.get(tags::PIXEL_DATA).ok_or(PixelError::Missing)?;
     let Value::PixelSequence(seq) = elem.value() else {
@@ -423,53 +451,12 @@ fn frame_stream(obj: &DefaultDicomObject, frame: u32) -> Result<Vec<u8>, PixelEr
         ));
     };
     let frames = int_of(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as usize;
-    fragments_of_frame(seq.fragments(), seq.offset_table(), frames, frame)
-}
-
-/// `frame_stream` on the fragments and Basic Offset Table of a pixel sequence of `frames` frames.
-fn fragments_of_frame(
-    fragments: &[Vec<u8>],
-    table: &[u32],
-    frames: usize,
-    frame: u32,
-) -> Result<Vec<u8>, PixelError> {
-    let k = frame as usize;
-    if frames == 1 {
-        return Ok(fragments.concat());
-    }
-    if fragments.len() == frames {
-        return fragments
-            .get(k)
-            .cloned()
-            .ok_or_else(|| short_fragments(fragments.len(), frame));
-    }
-    // Offsets count from the first fragment's item tag; each item has an 8-byte header.
-    let (Some(&start), end) = (table.get(k), table.get(k + 1).copied()) else {
-        return Err(PixelError::Unsupported(format!(
-            "{} fragments for {frames} frames and no Basic Offset Table entry for frame {k}",
-            fragments.len()
-        )));
-    };
-    let mut at = 0u64;
-    let mut stream = Vec::new();
-    for f in fragments {
-        if at >= u64::from(start) && end.is_none_or(|e| at < u64::from(e)) {
-            stream.extend_from_slice(f);
-        }
-        at += 8 + f.len() as u64;
-    }
-    if stream.is_empty() {
-        return Err(short_fragments(fragments.len(), frame));
-    }
-    Ok(stream)
-}
-
-fn short_fragments(found: usize, frame: u32) -> PixelError {
-    PixelError::Short {
-        found,
-        expected: frame as usize + 1,
+    Ok(super::fragments::frame_of(
+        seq.fragments(),
+        seq.offset_table(),
+        frames,
         frame,
-    }
+    )?)
 }
 
 /// Whether the image's JPEG stream is 12-bit DCT (JPEG process 4), which dicom-rs's JPEG decoder
@@ -971,23 +958,6 @@ mod tests {
             drop_fill_before_eoi(&mut t);
             assert_eq!(t, s);
         }
-    }
-
-    #[test]
-    fn frames_are_found_among_fragments() {
-        let f: Vec<Vec<u8>> = vec![vec![1, 1], vec![2], vec![3, 3, 3], vec![4], vec![5, 5]];
-        let table = [0, 8 + 2 + 8 + 1, 8 + 2 + 8 + 1 + 8 + 3];
-        let frame = |k| fragments_of_frame(&f, &table, 3, k).unwrap();
-        assert_eq!(frame(0), [1, 1, 2]);
-        assert_eq!(frame(1), [3, 3, 3]);
-        assert_eq!(frame(2), [4, 5, 5]);
-        assert_eq!(
-            fragments_of_frame(&f, &[], 1, 0).unwrap(),
-            [1, 1, 2, 3, 3, 3, 4, 5, 5]
-        );
-        assert_eq!(fragments_of_frame(&f[..3], &[], 3, 2).unwrap(), [3, 3, 3]);
-        assert!(fragments_of_frame(&f, &[], 3, 1).is_err());
-        assert!(fragments_of_frame(&f, &table, 4, 3).is_err());
     }
 
     #[test]
