@@ -8,7 +8,8 @@ use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use serde_json::{json, Map, Value};
 
-use crate::ingest::header::Component;
+use crate::ingest::geometry::VolumePlan;
+use crate::ingest::header::{Component, FileRecord, ImageRecord};
 use crate::ingest::values::{f64_of, first_item, str_of};
 use crate::ingest::Series;
 use crate::volume::assemble::SeriesVolume;
@@ -127,7 +128,9 @@ fn text_keys(
     }
 }
 
-/// The sidecar: acquisition parameters (BIDS names where BIDS has one), no PHI.
+/// The sidecar: acquisition parameters (BIDS names where BIDS has one), no PHI. The keys are
+/// written in this order (a later one may replace an earlier, as dcm2niix's do): the series'
+/// own, those of the first image's header (`header_keys`), the 4D timing, the written grid.
 pub(super) fn sidecar(
     series: &Series,
     vols: &[SeriesVolume],
@@ -144,276 +147,11 @@ pub(super) fn sidecar(
     if let Some(n) = series.series_number.filter(|n| *n > 0) {
         m.insert("SeriesNumber".into(), json!(n));
     }
-    // The volume plan of the file's (first) volume, and the file of its first slice: an echo or
-    // a plane of a split series is described by its own images, as dcm2niix describes it.
-    let plan = series.plan.as_ref().ok().and_then(|p| p.get(part));
-    let first_slice = plan.and_then(|p| p.slices.first());
-    let first_file = first_slice
-        .and_then(|s| series.files.get(s.file))
-        .or_else(|| series.files.first());
-    // The image of the file's first slice (its frame in an enhanced file, its tile in a mosaic).
-    let first_image = first_slice.and_then(|s| {
-        let f = series.files.get(s.file)?;
-        f.images.iter().find(|i| i.frame == s.frame)
-    });
-    let mut iop_dicom: Option<Vec<f64>> = None;
-    let mut ge_extra_tr_ms = None;
-    // An enhanced file's header with its functional groups' attributes (of the slice's frame)
-    // lifted to the top level, as dcm2niix reads them: EchoTime, RepetitionTime, FlipAngle...
-    // (A mosaic's "frame" is a tile: its file has one frame.)
-    let frame = first_slice
-        .filter(|_| first_file.is_some_and(|f| f.mosaic.is_none()))
-        .map_or(0, |s| s.frame);
-    let header = first_file.and_then(|f| {
-        crate::ingest::open::open_file(&f.path, true).ok().map(|o| {
-            let o = o.into_inner();
-            crate::ingest::flat_header::flattened(&o, frame).unwrap_or(o)
-        })
-    });
-    if let Some(obj) = header {
-        philips_scaling_keys(&mut m, &obj, first_image.is_some_and(|i| i.philips_float));
-        if let Some(maker) = str_of(&obj, tags::MANUFACTURER).filter(|v| !v.is_empty()) {
-            m.insert(
-                "Manufacturer".into(),
-                json!(crate::ingest::header::maker_name(&maker)),
-            );
-        }
-        // The complex component of the file's first image: ComplexImageComponent, the frame's
-        // in an enhanced file.
-        let frame_component = first_image.and_then(|i| i.component);
-        text_keys(&mut m, &obj, frame_component);
-        // The attribute, else (enhanced files) the first slice's frame's PlaneOrientationSequence:
-        // DICOM's directions before any rotation of a 3D acquisition, as dcm2niix reports them.
-        let first_frame_orientation = first_image.and_then(|i| i.orientation).map(|o| o.to_vec());
-        iop_dicom = crate::ingest::values::f64s_of(&obj, tags::IMAGE_ORIENTATION_PATIENT)
-            .or(first_frame_orientation)
-            .filter(|v| v.len() == 6 && v.iter().all(|x| x.is_finite()))
-            .map(|v| {
-                v.into_iter()
-                    .map(crate::ingest::siemens::significant6)
-                    .collect()
-            });
-        let csa = crate::ingest::siemens::csa_image_header(&obj);
-        let maker = crate::ingest::header::maker(&obj);
-        let positive = super::phase_polarity::positive(&obj, csa.as_ref(), maker.as_deref());
-        if let Some((key, value)) = phase_encoding(&obj, csa.as_ref(), positive) {
-            m.insert(key.into(), json!(value));
-        }
-        if maker.as_deref() == Some("GE") {
-            if let Some(p) = positive {
-                let text = if p { "Unflipped" } else { "Flipped" };
-                m.insert("PhaseEncodingPolarityGE".into(), json!(text));
-            }
-        }
-        // A Siemens mosaic's slice times (acquisition order), and in the order its slices are
-        // written.
-        let mosaic = first_file.is_some_and(|f| f.mosaic.is_some());
-        let siemens = maker.as_deref() == Some("Siemens");
-        // UIH: a time series' AcquisitionTimes, as Siemens' (dcm2niix's `sliceTimingUIH`).
-        let uih = maker.as_deref() == Some("UIH");
-        // GE: estimated from its protocol (`ge_timing`); its multiband factor and a multi-phase
-        // delay come from there too.
-        let ge = (maker.as_deref() == Some("GE"))
-            .then(|| plan.map(|p| super::ge_timing::ge_timing(&obj, series, p, vols.len())))
-            .flatten()
-            .unwrap_or_default();
-        if let Some(mb) = ge.multiband {
-            m.insert("MultibandAccelerationFactor".into(), json!(mb));
-        }
-        let classic = if !mosaic && siemens {
-            plan.and_then(|p| siemens_slice_times(series, p, part, vols.len(), &obj))
-        } else if uih && vols.len() >= 2 {
-            plan.and_then(|p| classic_slice_times(series, p))
-        } else {
-            ge.times_ms.clone()
-        };
-        // (GE's estimated times say nothing of its readout: dcm2niix reads them after it.)
-        // A mosaic's times: those of the volume dcm2niix trusts (`mosaic_timing`); what it
-        // counts simultaneous slices in, the first volume's when none is trusted.
-        let (times, mosaic_times) = if mosaic {
-            let (recorded, chosen) =
-                super::mosaic_timing::series_times(series, part, vols.len(), &obj, csa.as_ref());
-            (chosen.clone().unwrap_or(recorded), chosen)
-        } else if ge.times_ms.is_some() {
-            (Vec::new(), None)
-        } else {
-            (classic.clone().unwrap_or_default(), None)
-        };
-        let mosaic_tiles: Option<Vec<u32>> = plan
-            .filter(|_| mosaic)
-            .map(|p| p.slices.iter().map(|s| s.frame).collect());
-        if let Some(timing) = mosaic_tiles
-            .zip(mosaic_times)
-            .and_then(|(tiles, times)| crate::ingest::siemens::slice_timing(&times, &tiles))
-        {
-            m.insert("SliceTiming".into(), json!(timing));
-        }
-        if let Some(ms) = classic {
-            let timing: Vec<f64> = ms
-                .iter()
-                .map(|t| crate::ingest::siemens::significant6(t / 1000.0))
-                .collect();
-            m.insert("SliceTiming".into(), json!(timing));
-        }
-        // The reconstructed image's size (a mosaic's tile), before any rotation.
-        if let Some(plan) = plan {
-            for (key, value) in crate::ingest::readout::readout_keys(
-                &obj,
-                csa.as_ref(),
-                plan.rows,
-                plan.columns,
-                &times,
-            ) {
-                m.insert(key.into(), value);
-            }
-        }
-        let facts = super::acquisition_keys::SeriesFacts {
-            siemens,
-            phase: first_file
-                .is_some_and(|f| f.component == crate::ingest::header::Component::Phase),
-            diffusion: series.kind == crate::ingest::SeriesKind::Dwi
-                || vols.iter().any(|v| v.b_value.is_some_and(|b| b > 0.0)),
-            multiband: m
-                .get("MultibandAccelerationFactor")
-                .and_then(Value::as_f64)
-                .unwrap_or(1.0),
-            volumes: vols.len(),
-        };
-        for (key, value) in super::acquisition_keys::acquisition_keys(&obj, &facts) {
-            m.insert(key.into(), value);
-        }
-        // GE's and Philips' TriggerTime (ms), Philips' enhanced TriggerDelayTime over it, as
-        // dcm2niix reads them (GE's varies by slice: its first slice's).
-        let trigger = match maker.as_deref() {
-            Some("Philips") => f64_of(&obj, tags::NOMINAL_CARDIAC_TRIGGER_DELAY_TIME)
-                .or_else(|| f64_of(&obj, tags::TRIGGER_TIME)),
-            Some("GE") => f64_of(&obj, tags::TRIGGER_TIME),
-            _ => None,
-        };
-        if let Some(t) = trigger.filter(|t| t.is_finite() && *t > 0.0) {
-            m.insert(
-                "TriggerDelayTime".into(),
-                json!(crate::ingest::siemens::significant6(t)),
-            );
-        }
-        if maker.as_deref() == Some("GE") {
-            for (key, value) in super::ge_keys::ge_keys(&obj) {
-                m.insert(key.into(), value);
-            }
-        }
-        if let Some(xyz) =
-            super::table_position::table_position(&obj, csa.as_ref(), maker.as_deref())
-        {
-            m.insert("TablePosition".into(), json!(xyz));
-        }
-        // Every echo of a multi-echo series says which it is (dcm2niix: the first too).
-        let echo_split = series
-            .plan
-            .as_ref()
-            .is_ok_and(|p| p.len() > 1 && p.iter().all(|v| v.label.starts_with('e')));
-        if echo_split {
-            // An enhanced file has no EchoNumbers: its echo's place in TE order (the label's
-            // number, `e2`), as dcm2niix numbers it. A classic series split by EchoTime alone
-            // gets none (neither from dcm2niix).
-            let enhanced = obj
-                .get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
-                .is_some();
-            let from_label = || {
-                let digits: String = plan?
-                    .label
-                    .strip_prefix('e')?
-                    .chars()
-                    .take_while(char::is_ascii_digit)
-                    .collect();
-                digits.parse::<f64>().ok()
-            };
-            let n =
-                f64_of(&obj, tags::ECHO_NUMBERS).or_else(|| enhanced.then(from_label).flatten());
-            if let Some(n) = n.filter(|n| *n >= 1.0) {
-                m.insert("EchoNumber".into(), json!(n as i64));
-            }
-        }
-        let nums = [
-            ("MagneticFieldStrength", tags::MAGNETIC_FIELD_STRENGTH, 1.0),
-            ("EchoTime", tags::ECHO_TIME, 1e-3),
-            ("RepetitionTime", tags::REPETITION_TIME, 1e-3),
-            ("InversionTime", tags::INVERSION_TIME, 1e-3),
-            ("FlipAngle", tags::FLIP_ANGLE, 1.0),
-            ("PixelBandwidth", tags::PIXEL_BANDWIDTH, 1.0),
-            ("ImagingFrequency", tags::IMAGING_FREQUENCY, 1.0),
-            ("PercentPhaseFOV", tags::PERCENT_PHASE_FIELD_OF_VIEW, 1.0),
-            ("PercentSampling", tags::PERCENT_SAMPLING, 1.0),
-            ("SAR", tags::SAR, 1.0),
-            ("SliceThickness", tags::SLICE_THICKNESS, 1.0),
-            ("PatientWeight", tags::PATIENT_WEIGHT, 1.0),
-        ];
-        for (name, tag, scale) in nums {
-            let value = match tag {
-                // An enhanced MR's echo time is its frame's EffectiveEchoTime (dcm2niix's TE too,
-                // over a top-level EchoTime: the later element in its stream wins).
-                tags::ECHO_TIME => {
-                    f64_of(&obj, tags::EFFECTIVE_ECHO_TIME).or_else(|| f64_of(&obj, tag))
-                }
-                tags::IMAGING_FREQUENCY => crate::ingest::header::imaging_frequency(&obj),
-                // GE's epiRT group delay is part of its repetition time.
-                tags::REPETITION_TIME => {
-                    crate::ingest::ge::repetition_time_ms(&obj, f64_of(&obj, tag))
-                }
-                _ => f64_of(&obj, tag),
-            };
-            if let Some(v) = value {
-                // Six significant digits, as dcm2niix prints them (%g); the imaging frequency
-                // as written (dcm2niix prints it in full).
-                let v = if name == "ImagingFrequency" {
-                    v * scale
-                } else {
-                    crate::ingest::siemens::significant6(v * scale)
-                };
-                m.insert(name.into(), json!(v));
-            }
-        }
-        ge_extra_tr_ms = ge.extra_tr_ms;
-        if let Some(rp) = first_item(&obj, tags::RADIOPHARMACEUTICAL_INFORMATION_SEQUENCE) {
-            if let Some(v) = str_of(rp, tags::RADIOPHARMACEUTICAL) {
-                m.insert("Radiopharmaceutical".into(), json!(v));
-            }
-            if let Some(v) = f64_of(rp, tags::RADIONUCLIDE_HALF_LIFE) {
-                m.insert("RadionuclideHalfLife".into(), json!(v));
-            }
-            if let Some(v) = f64_of(rp, tags::RADIONUCLIDE_TOTAL_DOSE) {
-                m.insert("RadionuclideTotalDose".into(), json!(v));
-            }
-        }
-        if series.modality == "PT" {
-            // The header of each volume's first image, in volume order (dynamic PET frames); an
-            // enhanced PET's with that frame's functional groups lifted.
-            let frames: Vec<_> = series
-                .plan
-                .as_ref()
-                .map(|p| {
-                    p.iter()
-                        .skip(part)
-                        .take(vols.len().max(1))
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|p| {
-                    let s = p.slices.first()?;
-                    Some((series.files.get(s.file)?, s.frame))
-                })
-                .filter_map(|(f, frame)| {
-                    crate::ingest::open::open_file(&f.path, true).ok().map(|o| {
-                        let o = o.into_inner();
-                        crate::ingest::flat_header::flattened(&o, frame).unwrap_or(o)
-                    })
-                })
-                .collect();
-            for (key, value) in super::pet_keys::pet_keys(&obj, &frames) {
-                m.insert(key.into(), value);
-            }
-        }
-    }
+    let first = FirstImage::of(series, part);
+    let (iop_dicom, ge_extra_tr_ms) = match first.header() {
+        Some(obj) => header_keys(&mut m, &obj, &first, series, vols, part),
+        None => (None, None),
+    };
     // A 4D file's time between volumes, then a GE multi-phase delay on top (the sidecar's
     // RepetitionTime only, as dcm2niix's).
     if let Some(t) = timing {
@@ -426,14 +164,371 @@ pub(super) fn sidecar(
         let tr = crate::ingest::siemens::significant6(tr + extra / 1000.0);
         m.insert("RepetitionTime".into(), json!(tr));
     }
+    grid_keys(&mut m, vols, iop_dicom);
+    m.insert("ConversionSoftware".into(), json!("ancilla"));
+    m.insert(
+        "ConversionSoftwareVersion".into(),
+        json!(env!("CARGO_PKG_VERSION")),
+    );
+    Value::Object(m)
+}
+
+/// What the file is described by: the volume plan of its (first) volume, and the file and image
+/// of that volume's first slice. An echo or a plane of a split series is described by its own
+/// images, as dcm2niix describes it.
+struct FirstImage<'a> {
+    plan: Option<&'a VolumePlan>,
+    file: Option<&'a FileRecord>,
+    /// The image of the first slice: its frame in an enhanced file, its tile in a mosaic.
+    image: Option<&'a ImageRecord>,
+    /// The frame whose functional groups describe it (0 for a mosaic: its tiles are one frame).
+    frame: u32,
+}
+
+impl<'a> FirstImage<'a> {
+    fn of(series: &'a Series, part: usize) -> Self {
+        let plan = series.plan.as_ref().ok().and_then(|p| p.get(part));
+        let first_slice = plan.and_then(|p| p.slices.first());
+        let file = first_slice
+            .and_then(|s| series.files.get(s.file))
+            .or_else(|| series.files.first())
+            .map(|f| &**f);
+        let image = first_slice.and_then(|s| {
+            let f = series.files.get(s.file)?;
+            f.images.iter().find(|i| i.frame == s.frame)
+        });
+        let frame = first_slice
+            .filter(|_| file.is_some_and(|f| f.mosaic.is_none()))
+            .map_or(0, |s| s.frame);
+        FirstImage {
+            plan,
+            file,
+            image,
+            frame,
+        }
+    }
+
+    /// The file's header with its functional groups' attributes (of the frame) lifted to the
+    /// top level, as dcm2niix reads them: EchoTime, RepetitionTime, FlipAngle...
+    fn header(&self) -> Option<InMemDicomObject> {
+        header_of_frame(self.file?, self.frame)
+    }
+
+    fn is_mosaic(&self) -> bool {
+        self.file.is_some_and(|f| f.mosaic.is_some())
+    }
+}
+
+/// The first image's header with what is read from it once: Siemens' CSA image header and the
+/// maker's short name (`ingest::header::maker`).
+#[derive(Clone, Copy)]
+struct Header<'a> {
+    obj: &'a InMemDicomObject,
+    csa: Option<&'a crate::ingest::siemens::Csa>,
+    maker: Option<&'a str>,
+}
+
+/// `file`'s header, the functional groups of frame `frame` lifted (an enhanced file).
+fn header_of_frame(file: &FileRecord, frame: u32) -> Option<InMemDicomObject> {
+    crate::ingest::open::open_file(&file.path, true)
+        .ok()
+        .map(|o| {
+            let o = o.into_inner();
+            crate::ingest::flat_header::flattened(&o, frame).unwrap_or(o)
+        })
+}
+
+/// The keys read from the first image's header `obj`, in dcm2niix's order; returns DICOM's
+/// ImageOrientationPatient as written (for `grid_keys`) and a GE multi-phase delay (ms) to add
+/// to the repetition time after the 4D timing.
+fn header_keys(
+    m: &mut Map<String, Value>,
+    obj: &InMemDicomObject,
+    first: &FirstImage,
+    series: &Series,
+    vols: &[SeriesVolume],
+    part: usize,
+) -> (Option<Vec<f64>>, Option<f64>) {
+    philips_scaling_keys(m, obj, first.image.is_some_and(|i| i.philips_float));
+    if let Some(maker) = str_of(obj, tags::MANUFACTURER).filter(|v| !v.is_empty()) {
+        m.insert(
+            "Manufacturer".into(),
+            json!(crate::ingest::header::maker_name(&maker)),
+        );
+    }
+    // The complex component of the file's first image: ComplexImageComponent, the frame's in an
+    // enhanced file.
+    text_keys(m, obj, first.image.and_then(|i| i.component));
+    // The attribute, else (enhanced files) the first slice's frame's PlaneOrientationSequence:
+    // DICOM's directions before any rotation of a 3D acquisition, as dcm2niix reports them.
+    let first_frame_orientation = first.image.and_then(|i| i.orientation).map(|o| o.to_vec());
+    let iop_dicom = crate::ingest::values::f64s_of(obj, tags::IMAGE_ORIENTATION_PATIENT)
+        .or(first_frame_orientation)
+        .filter(|v| v.len() == 6 && v.iter().all(|x| x.is_finite()))
+        .map(|v| {
+            v.into_iter()
+                .map(crate::ingest::siemens::significant6)
+                .collect()
+        });
+    let csa = crate::ingest::siemens::csa_image_header(obj);
+    let maker = crate::ingest::header::maker(obj);
+    let header = Header {
+        obj,
+        csa: csa.as_ref(),
+        maker: maker.as_deref(),
+    };
+    let positive = super::phase_polarity::positive(obj, csa.as_ref(), maker.as_deref());
+    if let Some((key, value)) = phase_encoding(obj, csa.as_ref(), positive) {
+        m.insert(key.into(), json!(value));
+    }
+    if maker.as_deref() == Some("GE") {
+        if let Some(p) = positive {
+            let text = if p { "Unflipped" } else { "Flipped" };
+            m.insert("PhaseEncodingPolarityGE".into(), json!(text));
+        }
+    }
+    let ge_extra_tr_ms = timing_keys(m, &header, first, series, vols, part);
+    let facts = super::acquisition_keys::SeriesFacts {
+        siemens: maker.as_deref() == Some("Siemens"),
+        phase: first.file.is_some_and(|f| f.component == Component::Phase),
+        diffusion: series.kind == crate::ingest::SeriesKind::Dwi
+            || vols.iter().any(|v| v.b_value.is_some_and(|b| b > 0.0)),
+        multiband: m
+            .get("MultibandAccelerationFactor")
+            .and_then(Value::as_f64)
+            .unwrap_or(1.0),
+        volumes: vols.len(),
+    };
+    for (key, value) in super::acquisition_keys::acquisition_keys(obj, &facts) {
+        m.insert(key.into(), value);
+    }
+    maker_keys(m, &header);
+    echo_number_key(m, obj, first, series);
+    numeric_keys(m, obj);
+    pet_keys(m, obj, series, vols, part);
+    (iop_dicom, ge_extra_tr_ms)
+}
+
+/// Slice timing (a Siemens mosaic's in the order its slices are written; a classic Siemens or
+/// UIH time series' from acquisition times; GE's estimated from its protocol, with its multiband
+/// factor) and the readout keys that depend on it. Returns GE's multi-phase delay (ms).
+fn timing_keys(
+    m: &mut Map<String, Value>,
+    header: &Header,
+    first: &FirstImage,
+    series: &Series,
+    vols: &[SeriesVolume],
+    part: usize,
+) -> Option<f64> {
+    let Header { obj, csa, maker } = *header;
+    let plan = first.plan;
+    let mosaic = first.is_mosaic();
+    // UIH: a time series' AcquisitionTimes, as Siemens' (dcm2niix's `sliceTimingUIH`).
+    let (siemens, uih) = (maker == Some("Siemens"), maker == Some("UIH"));
+    // GE: estimated from its protocol (`ge_timing`); its multiband factor and a multi-phase
+    // delay come from there too.
+    let ge = (maker == Some("GE"))
+        .then(|| plan.map(|p| super::ge_timing::ge_timing(obj, series, p, vols.len())))
+        .flatten()
+        .unwrap_or_default();
+    if let Some(mb) = ge.multiband {
+        m.insert("MultibandAccelerationFactor".into(), json!(mb));
+    }
+    let classic = if !mosaic && siemens {
+        plan.and_then(|p| siemens_slice_times(series, p, part, vols.len(), obj))
+    } else if uih && vols.len() >= 2 {
+        plan.and_then(|p| classic_slice_times(series, p))
+    } else {
+        ge.times_ms.clone()
+    };
+    // (GE's estimated times say nothing of its readout: dcm2niix reads them after it.)
+    // A mosaic's times: those of the volume dcm2niix trusts (`mosaic_timing`); what it counts
+    // simultaneous slices in, the first volume's when none is trusted.
+    let (times, mosaic_times) = if mosaic {
+        let (recorded, chosen) =
+            super::mosaic_timing::series_times(series, part, vols.len(), obj, csa);
+        (chosen.clone().unwrap_or(recorded), chosen)
+    } else if ge.times_ms.is_some() {
+        (Vec::new(), None)
+    } else {
+        (classic.clone().unwrap_or_default(), None)
+    };
+    let mosaic_tiles: Option<Vec<u32>> = plan
+        .filter(|_| mosaic)
+        .map(|p| p.slices.iter().map(|s| s.frame).collect());
+    if let Some(timing) = mosaic_tiles
+        .zip(mosaic_times)
+        .and_then(|(tiles, times)| crate::ingest::siemens::slice_timing(&times, &tiles))
+    {
+        m.insert("SliceTiming".into(), json!(timing));
+    }
+    if let Some(ms) = classic {
+        let timing: Vec<f64> = ms
+            .iter()
+            .map(|t| crate::ingest::siemens::significant6(t / 1000.0))
+            .collect();
+        m.insert("SliceTiming".into(), json!(timing));
+    }
+    // The reconstructed image's size (a mosaic's tile), before any rotation.
+    if let Some(plan) = plan {
+        for (key, value) in
+            crate::ingest::readout::readout_keys(obj, csa, plan.rows, plan.columns, &times)
+        {
+            m.insert(key.into(), value);
+        }
+    }
+    ge.extra_tr_ms
+}
+
+/// Keys of one maker's attributes: GE's and Philips' TriggerTime (ms; Philips' enhanced
+/// TriggerDelayTime over it, GE's of its first slice: it varies by slice), GE's private keys, and
+/// the table position.
+fn maker_keys(m: &mut Map<String, Value>, header: &Header) {
+    let Header { obj, csa, maker } = *header;
+    let trigger = match maker {
+        Some("Philips") => f64_of(obj, tags::NOMINAL_CARDIAC_TRIGGER_DELAY_TIME)
+            .or_else(|| f64_of(obj, tags::TRIGGER_TIME)),
+        Some("GE") => f64_of(obj, tags::TRIGGER_TIME),
+        _ => None,
+    };
+    if let Some(t) = trigger.filter(|t| t.is_finite() && *t > 0.0) {
+        m.insert(
+            "TriggerDelayTime".into(),
+            json!(crate::ingest::siemens::significant6(t)),
+        );
+    }
+    if maker == Some("GE") {
+        for (key, value) in super::ge_keys::ge_keys(obj) {
+            m.insert(key.into(), value);
+        }
+    }
+    if let Some(xyz) = super::table_position::table_position(obj, csa, maker) {
+        m.insert("TablePosition".into(), json!(xyz));
+    }
+}
+
+/// Every echo of a multi-echo series says which it is (dcm2niix: the first too). An enhanced
+/// file has no EchoNumbers: its echo's place in TE order (the label's number, `e2`), as dcm2niix
+/// numbers it. A classic series split by EchoTime alone gets none (neither from dcm2niix).
+fn echo_number_key(
+    m: &mut Map<String, Value>,
+    obj: &InMemDicomObject,
+    first: &FirstImage,
+    series: &Series,
+) {
+    let echo_split = series
+        .plan
+        .as_ref()
+        .is_ok_and(|p| p.len() > 1 && p.iter().all(|v| v.label.starts_with('e')));
+    if !echo_split {
+        return;
+    }
+    let enhanced = obj
+        .get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
+        .is_some();
+    let from_label = || {
+        let digits: String = first
+            .plan?
+            .label
+            .strip_prefix('e')?
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse::<f64>().ok()
+    };
+    let n = f64_of(obj, tags::ECHO_NUMBERS).or_else(|| enhanced.then(from_label).flatten());
+    if let Some(n) = n.filter(|n| *n >= 1.0) {
+        m.insert("EchoNumber".into(), json!(n as i64));
+    }
+}
+
+/// Numeric acquisition parameters under their BIDS names and units (times in s), six
+/// significant digits as dcm2niix prints them (%g); the imaging frequency as written.
+fn numeric_keys(m: &mut Map<String, Value>, obj: &InMemDicomObject) {
+    let nums = [
+        ("MagneticFieldStrength", tags::MAGNETIC_FIELD_STRENGTH, 1.0),
+        ("EchoTime", tags::ECHO_TIME, 1e-3),
+        ("RepetitionTime", tags::REPETITION_TIME, 1e-3),
+        ("InversionTime", tags::INVERSION_TIME, 1e-3),
+        ("FlipAngle", tags::FLIP_ANGLE, 1.0),
+        ("PixelBandwidth", tags::PIXEL_BANDWIDTH, 1.0),
+        ("ImagingFrequency", tags::IMAGING_FREQUENCY, 1.0),
+        ("PercentPhaseFOV", tags::PERCENT_PHASE_FIELD_OF_VIEW, 1.0),
+        ("PercentSampling", tags::PERCENT_SAMPLING, 1.0),
+        ("SAR", tags::SAR, 1.0),
+        ("SliceThickness", tags::SLICE_THICKNESS, 1.0),
+        ("PatientWeight", tags::PATIENT_WEIGHT, 1.0),
+    ];
+    for (name, tag, scale) in nums {
+        let value = match tag {
+            // An enhanced MR's echo time is its frame's EffectiveEchoTime (dcm2niix's TE too,
+            // over a top-level EchoTime: the later element in its stream wins).
+            tags::ECHO_TIME => f64_of(obj, tags::EFFECTIVE_ECHO_TIME).or_else(|| f64_of(obj, tag)),
+            tags::IMAGING_FREQUENCY => crate::ingest::header::imaging_frequency(obj),
+            // GE's epiRT group delay is part of its repetition time.
+            tags::REPETITION_TIME => crate::ingest::ge::repetition_time_ms(obj, f64_of(obj, tag)),
+            _ => f64_of(obj, tag),
+        };
+        if let Some(v) = value {
+            let v = if name == "ImagingFrequency" {
+                v * scale
+            } else {
+                crate::ingest::siemens::significant6(v * scale)
+            };
+            m.insert(name.into(), json!(v));
+        }
+    }
+}
+
+/// The radiopharmaceutical, and a PET series' keys (`pet_keys`) from the header of each
+/// volume's first image, in volume order (dynamic PET frames; an enhanced PET's with that
+/// frame's functional groups lifted).
+fn pet_keys(
+    m: &mut Map<String, Value>,
+    obj: &InMemDicomObject,
+    series: &Series,
+    vols: &[SeriesVolume],
+    part: usize,
+) {
+    if let Some(rp) = first_item(obj, tags::RADIOPHARMACEUTICAL_INFORMATION_SEQUENCE) {
+        if let Some(v) = str_of(rp, tags::RADIOPHARMACEUTICAL) {
+            m.insert("Radiopharmaceutical".into(), json!(v));
+        }
+        if let Some(v) = f64_of(rp, tags::RADIONUCLIDE_HALF_LIFE) {
+            m.insert("RadionuclideHalfLife".into(), json!(v));
+        }
+        if let Some(v) = f64_of(rp, tags::RADIONUCLIDE_TOTAL_DOSE) {
+            m.insert("RadionuclideTotalDose".into(), json!(v));
+        }
+    }
+    if series.modality != "PT" {
+        return;
+    }
+    let plans = series.plan.as_ref().map(Vec::as_slice).unwrap_or_default();
+    let frames: Vec<_> = plans
+        .iter()
+        .skip(part)
+        .take(vols.len().max(1))
+        .filter_map(|p| {
+            let s = p.slices.first()?;
+            header_of_frame(series.files.get(s.file)?, s.frame)
+        })
+        .collect();
+    for (key, value) in super::pet_keys::pet_keys(obj, &frames) {
+        m.insert(key.into(), value);
+    }
+}
+
+/// The written grid: slice spacing, pixel spacing, DICOM's orientation (`iop_dicom` as written,
+/// dcm2niix's %g, else the grid's directions; none for images without orientation, whose
+/// geometry is a placeholder), dimensions, and the b-values of a diffusion series.
+fn grid_keys(m: &mut Map<String, Value>, vols: &[SeriesVolume], iop_dicom: Option<Vec<f64>>) {
     if let Some(v) = vols.first() {
         let g = &v.volume.geometry;
         m.insert("SpacingBetweenSlices".into(), json!(g.spacing[2]));
         m.insert("PixelSpacing".into(), json!([g.spacing[1], g.spacing[0]]));
-        // Images without orientation have none to report (their geometry is a placeholder).
-        // The DICOM attribute as it is written (dcm2niix's %g), else the grid's directions.
         if v.placed {
-            let iop = iop_dicom.clone().unwrap_or_else(|| {
+            let iop = iop_dicom.unwrap_or_else(|| {
                 vec![
                     g.direction[0][0],
                     g.direction[0][1],
@@ -454,12 +549,6 @@ pub(super) fn sidecar(
     if !bvals.is_empty() {
         m.insert("BValues".into(), json!(bvals));
     }
-    m.insert("ConversionSoftware".into(), json!("ancilla"));
-    m.insert(
-        "ConversionSoftwareVersion".into(),
-        json!(env!("CARGO_PKG_VERSION")),
-    );
-    Value::Object(m)
 }
 
 /// The slice times (ms) of a Siemens series that is not a mosaic: from TimeAfterStart on XA
