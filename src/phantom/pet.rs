@@ -9,6 +9,7 @@ use std::path::Path;
 
 use dicom_core::{Tag, VR};
 use dicom_dictionary_std::{tags, uids};
+use dicom_object::InMemDicomObject;
 use ndarray::Array3;
 
 use super::anatomy::Tissue;
@@ -96,11 +97,28 @@ pub fn study(s: &Subject) -> Study<'_> {
     }
 }
 
-/// Write the PET series of subject `s` under `dir`.
+/// Write the PET series of subject `s` under `dir`: one file a slice, each with its own
+/// RescaleSlope (the activity of its regions, `concentrations`, quantised to 16 bits).
 pub fn write_pet(s: &Subject, dir: &Path) -> Result<PetOut, PhantomError> {
     let g = geometry();
     let (labels, body) = label_grid(s, &g, DIMS);
     let conc = concentrations(s);
+    let base = series_header(s);
+    for k in 0..DIMS[0] {
+        let values = slice_activity(&labels, &body, &conc, k);
+        write_slice(s, &base, &g, k, &values, dir)?;
+    }
+    Ok(PetOut {
+        files: DIMS[0],
+        labels,
+        concentration: conc,
+    })
+}
+
+/// The attributes every slice of subject `s`'s PET series shares: the study's and patient's
+/// (`common`, with their fake PHI), the series' (dates by vendor, description, grid), the PET
+/// modules (`pet_modules`), the radiopharmaceutical and the vendor's private block.
+fn series_header(s: &Subject) -> InMemDicomObject {
     let (ref_date, ref_tod) = split_epoch(s.reference_epoch);
     let (series_date, series_tod) = match s.vendor {
         // GE: a reprocessed series, SeriesTime two hours after the scan; the true reference time is
@@ -158,8 +176,21 @@ pub fn write_pet(s: &Subject, dir: &Path) -> Result<PetOut, PhantomError> {
     put_us(&mut base, tags::ROWS, DIMS[1] as u16);
     put_us(&mut base, tags::COLUMNS, DIMS[2] as u16);
     put(&mut base, tags::RESCALE_INTERCEPT, VR::DS, "0");
-    put(
+    pet_modules(&mut base, s);
+    put_seq(
         &mut base,
+        tags::RADIOPHARMACEUTICAL_INFORMATION_SEQUENCE,
+        vec![radiopharmaceutical(s)],
+    );
+    vendor_private(&mut base, s);
+    base
+}
+
+/// The PET Image, PET Series and NM/PET Patient Orientation attributes: units by vendor, decay
+/// correction, corrections, reconstruction, frame timing.
+fn pet_modules(base: &mut InMemDicomObject, s: &Subject) {
+    put(
+        base,
         tags::RESCALE_TYPE,
         VR::LO,
         if s.vendor == Vendor::Philips {
@@ -169,7 +200,7 @@ pub fn write_pet(s: &Subject, dir: &Path) -> Result<PetOut, PhantomError> {
         },
     );
     put(
-        &mut base,
+        base,
         tags::UNITS,
         VR::CS,
         if s.vendor == Vendor::Philips {
@@ -178,20 +209,20 @@ pub fn write_pet(s: &Subject, dir: &Path) -> Result<PetOut, PhantomError> {
             "BQML"
         },
     );
-    put(&mut base, tags::DECAY_CORRECTION, VR::CS, "START");
+    put(base, tags::DECAY_CORRECTION, VR::CS, "START");
     put(
-        &mut base,
+        base,
         tags::CORRECTED_IMAGE,
         VR::CS,
         "NORM\\DTIM\\ATTN\\SCAT\\DECY\\RAN",
     );
-    put(&mut base, tags::SERIES_TYPE, VR::CS, "WHOLE BODY\\IMAGE");
-    put(&mut base, tags::COUNTS_SOURCE, VR::CS, "EMISSION");
+    put(base, tags::SERIES_TYPE, VR::CS, "WHOLE BODY\\IMAGE");
+    put(base, tags::COUNTS_SOURCE, VR::CS, "EMISSION");
     // The PET Series and NM/PET Patient Orientation modules' Type 2 attributes (PS3.3 C.8.9.1,
     // C.8.4.6): no collimator; the patient's position (feet first, supine) as codes (SNOMED CT,
     // CIDs 19-21), which a PET image gives instead of Patient Position (C.7.3.1: not present
     // where the Patient Orientation Code Sequence is).
-    put(&mut base, tags::COLLIMATOR_TYPE, VR::CS, "NONE");
+    put(base, tags::COLLIMATOR_TYPE, VR::CS, "NONE");
     base.remove_element(tags::PATIENT_POSITION);
     let mut recumbent = code("102538003", "SCT", "recumbent");
     put_seq(
@@ -200,22 +231,27 @@ pub fn write_pet(s: &Subject, dir: &Path) -> Result<PetOut, PhantomError> {
         vec![code("40199007", "SCT", "supine")],
     );
     put_seq(
-        &mut base,
+        base,
         tags::PATIENT_ORIENTATION_CODE_SEQUENCE,
         vec![recumbent],
     );
     put_seq(
-        &mut base,
+        base,
         tags::PATIENT_GANTRY_RELATIONSHIP_CODE_SEQUENCE,
         vec![code("102541007", "SCT", "feet-first")],
     );
-    put(&mut base, tags::LATERALITY, VR::CS, "");
-    put(&mut base, tags::RECONSTRUCTION_METHOD, VR::LO, "OSEM 3i21s");
-    put_us(&mut base, tags::NUMBER_OF_SLICES, DIMS[0] as u16);
-    put(&mut base, tags::ACTUAL_FRAME_DURATION, VR::IS, "120000");
-    put(&mut base, tags::FRAME_REFERENCE_TIME, VR::DS, "0");
-    put(&mut base, tags::DECAY_FACTOR, VR::DS, "1");
-    // Radiopharmaceutical.
+    put(base, tags::LATERALITY, VR::CS, "");
+    put(base, tags::RECONSTRUCTION_METHOD, VR::LO, "OSEM 3i21s");
+    put_us(base, tags::NUMBER_OF_SLICES, DIMS[0] as u16);
+    put(base, tags::ACTUAL_FRAME_DURATION, VR::IS, "120000");
+    put(base, tags::FRAME_REFERENCE_TIME, VR::DS, "0");
+    put(base, tags::DECAY_FACTOR, VR::DS, "1");
+}
+
+/// The Radiopharmaceutical Information Sequence's item: tracer, injection time (time only for a
+/// subject whose injection crosses midnight that way), dose, half-life, and a private block
+/// naming who injected (PHI nested in a sequence).
+fn radiopharmaceutical(s: &Subject) -> InMemDicomObject {
     let mut rp = dicom_object::InMemDicomObject::new_empty();
     put(&mut rp, tags::RADIOPHARMACEUTICAL, VR::LO, s.tracer.name());
     let (_, inj_tod) = split_epoch(s.injection_epoch);
@@ -266,17 +302,16 @@ pub fn write_pet(s: &Subject, dir: &Path) -> Result<PetOut, PhantomError> {
     put(&mut rp, Tag(0x0011, 0x0010), VR::LO, "ANCILLA HOTLAB");
     put(&mut rp, Tag(0x0011, 0x1001), VR::PN, &s.id.operator);
     put(&mut rp, Tag(0x0011, 0x1002), VR::LO, &s.id.patient_id);
-    put_seq(
-        &mut base,
-        tags::RADIOPHARMACEUTICAL_INFORMATION_SEQUENCE,
-        vec![rp],
-    );
-    // Vendor private blocks (the safe-private attributes SUV needs).
+    rp
+}
+
+/// Vendor private blocks (the safe-private attributes SUV needs).
+fn vendor_private(base: &mut InMemDicomObject, s: &Subject) {
     match s.vendor {
         Vendor::Ge => {
-            put(&mut base, Tag(0x0009, 0x0010), VR::LO, "GEMS_PETD_01");
+            put(base, Tag(0x0009, 0x0010), VR::LO, "GEMS_PETD_01");
             put(
-                &mut base,
+                base,
                 Tag(0x0009, 0x100D),
                 VR::DT,
                 &format_dt(s.reference_epoch),
@@ -284,82 +319,91 @@ pub fn write_pet(s: &Subject, dir: &Path) -> Result<PetOut, PhantomError> {
         }
         Vendor::Philips => {
             put(
-                &mut base,
+                base,
                 Tag(0x7053, 0x0010),
                 VR::LO,
                 "Philips PET Private Group",
             );
             // counts × slope × 0.5 = Bq/ml; counts × slope × SUV factor = SUVbw.
             put(
-                &mut base,
+                base,
                 Tag(0x7053, 0x1000),
                 VR::DS,
                 &ds(0.5 * s.weight_kg * 1000.0 / s.decayed_dose_bq()),
             );
-            put(&mut base, Tag(0x7053, 0x1009), VR::DS, "0.5");
+            put(base, Tag(0x7053, 0x1009), VR::DS, "0.5");
         }
         Vendor::Siemens => {
-            put(&mut base, Tag(0x0071, 0x0010), VR::LO, "SIEMENS MED PT");
+            put(base, Tag(0x0071, 0x0010), VR::LO, "SIEMENS MED PT");
             put(
-                &mut base,
+                base,
                 Tag(0x0071, 0x1022),
                 VR::DT,
                 &format_dt(s.reference_epoch),
             );
         }
     }
+}
+
+/// The activity (Bq/ml) of every voxel of slice `k`: its region's, the background's inside the
+/// body, 0 outside.
+fn slice_activity(labels: &Array3<u8>, body: &Array3<bool>, conc: &[f64], k: usize) -> Vec<f64> {
+    let slice_labels = labels.index_axis(ndarray::Axis(0), k);
+    let slice_body = body.index_axis(ndarray::Axis(0), k);
+    slice_labels
+        .iter()
+        .zip(slice_body.iter())
+        .map(|(&l, &b)| {
+            if l > 0 {
+                conc[l as usize]
+            } else if b {
+                conc[0]
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// Slice `k` of the series (`values`: its activity) written as a file: its instance (1 at the
+/// head end, so the files are not in position order), position and RescaleSlope.
+fn write_slice(
+    s: &Subject,
+    base: &InMemDicomObject,
+    g: &Geometry,
+    k: usize,
+    values: &[f64],
+    dir: &Path,
+) -> Result<(), PhantomError> {
     let n = DIMS[1] * DIMS[2];
-    for k in 0..DIMS[0] {
-        // Instance 1 is the head end: files are not in position order.
-        let instance = DIMS[0] - k;
-        let z = g.world(0.0, 0.0, k as f64);
-        let slice_labels = labels.index_axis(ndarray::Axis(0), k);
-        let slice_body = body.index_axis(ndarray::Axis(0), k);
-        let values: Vec<f64> = slice_labels
-            .iter()
-            .zip(slice_body.iter())
-            .map(|(&l, &b)| {
-                if l > 0 {
-                    conc[l as usize]
-                } else if b {
-                    conc[0]
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        let max = values.iter().cloned().fold(0.0, f64::max);
-        let slope = slice_slope(max);
-        let stored: Vec<u16> = values
-            .iter()
-            .map(|v| ((v / slope).round() as i16) as u16)
-            .collect();
-        debug_assert_eq!(stored.len(), n);
-        let mut o = base.clone();
-        put(
-            &mut o,
-            tags::SOP_INSTANCE_UID,
-            VR::UI,
-            &s.uid(&format!("1.3.{instance}")),
-        );
-        put(&mut o, tags::INSTANCE_NUMBER, VR::IS, &instance.to_string());
-        put_us(&mut o, tags::IMAGE_INDEX, instance as u16);
-        put(&mut o, tags::IMAGE_POSITION_PATIENT, VR::DS, &ds_multi(&z));
-        put(&mut o, tags::SLICE_LOCATION, VR::DS, &ds(z[2]));
-        let file_slope = if s.vendor == Vendor::Philips {
-            slope * 2.0
-        } else {
-            slope
-        };
-        put(&mut o, tags::RESCALE_SLOPE, VR::DS, &ds(file_slope));
-        pixel_data_16(&mut o, &stored, true);
-        write(o, &dir.join(format!("IM{instance:05}.dcm")))?;
-    }
-    Ok(PetOut {
-        files: DIMS[0],
-        labels,
-        concentration: conc,
-    })
+    let instance = DIMS[0] - k;
+    let z = g.world(0.0, 0.0, k as f64);
+    let max = values.iter().cloned().fold(0.0, f64::max);
+    let slope = slice_slope(max);
+    let stored: Vec<u16> = values
+        .iter()
+        .map(|v| ((v / slope).round() as i16) as u16)
+        .collect();
+    debug_assert_eq!(stored.len(), n);
+    let mut o = base.clone();
+    put(
+        &mut o,
+        tags::SOP_INSTANCE_UID,
+        VR::UI,
+        &s.uid(&format!("1.3.{instance}")),
+    );
+    put(&mut o, tags::INSTANCE_NUMBER, VR::IS, &instance.to_string());
+    put_us(&mut o, tags::IMAGE_INDEX, instance as u16);
+    put(&mut o, tags::IMAGE_POSITION_PATIENT, VR::DS, &ds_multi(&z));
+    put(&mut o, tags::SLICE_LOCATION, VR::DS, &ds(z[2]));
+    let file_slope = if s.vendor == Vendor::Philips {
+        slope * 2.0
+    } else {
+        slope
+    };
+    put(&mut o, tags::RESCALE_SLOPE, VR::DS, &ds(file_slope));
+    pixel_data_16(&mut o, &stored, true);
+    write(o, &dir.join(format!("IM{instance:05}.dcm")))
 }
 
 #[cfg(test)]
