@@ -142,6 +142,8 @@ fn decode_frames_unguarded(
         jpeg12_frames(obj, frames, rows, cols, &ts)
     } else if ts == RLE_LOSSLESS {
         rle_frames(obj, frames, n)
+    } else if is_8_bit_jpeg_in_16(obj, &ts) {
+        jpeg8_in_16_frames(obj, frames, n, &ts)
     } else {
         decode_encapsulated(obj, frames, &ts)
     }
@@ -149,8 +151,9 @@ fn decode_frames_unguarded(
 
 /// Refuses a JPEG, JPEG-LS or JPEG 2000 frame whose own header (`super::frame_size`) states
 /// another size than `[Rows, Columns, SamplesPerPixel]` (PS3.5 8.2), or samples that do not fit
-/// BitsAllocated the way dicom-rs's decoders place them: JPEG samples of 8 bits or fewer in 8,
-/// of 9 to 16 in 16 (PS3.5 8.2.1), JPEG 2000 samples in no fewer bits than their precision.
+/// BitsAllocated the way ancilla's and dicom-rs's decoders place them: JPEG samples of 8 bits or
+/// fewer in 8 (PS3.5 8.2.1) or 16 (`jpeg8_in_16_frames`), of 9 to 16 in 16, JPEG 2000 samples in
+/// no fewer bits than their precision.
 /// Otherwise dicom-rs's decoders panic (a larger frame), or fill a smaller one out with zeros
 /// or shifted rows, or write 8-bit samples into 16-bit words two at a time, or keep the low
 /// byte of a wider sample: wrong volumes with no error. A frame whose header cannot be read is
@@ -192,7 +195,7 @@ fn check_frame_sizes(
     // gives 16-bit words whatever the precision).
     let container = |p: i64| match ts {
         JPEG_BASELINE | JPEG_EXTENDED | JPEG_LOSSLESS | JPEG_LOSSLESS_SV1 => {
-            Some(if p <= 8 { 8 } else { 16 }).filter(|&b| b != bits)
+            Some(if p <= 8 { 8 } else { 16 }).filter(|&b| b != bits && !(p <= 8 && bits == 16))
         }
         JPEG_LS_LOSSLESS | JPEG_LS_NEAR_LOSSLESS => None,
         _ => (p > bits).then_some(if p <= 8 {
@@ -229,6 +232,59 @@ fn check_frame_sizes(
         }
     }
     Ok(())
+}
+
+/// Whether `obj` is a grey JPEG image (baseline, extended or lossless) whose samples are of 8
+/// bits or fewer while BitsAllocated is 16: PS3.5 8.2.1 asks for 8, but such files are written
+/// (pydicom and GDCM read them). dicom-rs's decoder would write the 8-bit samples two to a
+/// 16-bit word. Told from the first fragment's frame header.
+fn is_8_bit_jpeg_in_16(obj: &DefaultDicomObject, ts: &str) -> bool {
+    let jpeg = matches!(
+        ts,
+        JPEG_BASELINE | JPEG_EXTENDED | JPEG_LOSSLESS | JPEG_LOSSLESS_SV1
+    );
+    let first = || match obj.get(tags::PIXEL_DATA).map(|e| e.value()) {
+        Some(Value::PixelSequence(seq)) => seq.fragments().first().and_then(|f| {
+            let size = super::frame_size::jpeg(f)?;
+            Some(size.precision <= 8 && size.components == 1)
+        }),
+        _ => None,
+    };
+    jpeg && int_of(obj, tags::BITS_ALLOCATED) == Some(16) && first() == Some(true)
+}
+
+/// Stored values of 8-bit grey JPEG frames in a file whose BitsAllocated is 16
+/// (`is_8_bit_jpeg_in_16`), decoded by jpeg-decoder itself into one byte a sample, then read as
+/// native 8-bit samples with Bits Stored (at most 8) and Pixel Representation honoured.
+fn jpeg8_in_16_frames(
+    obj: &DefaultDicomObject,
+    frames: &[u32],
+    n: usize,
+    ts: &str,
+) -> Result<Vec<Vec<f32>>, PixelError> {
+    let (stored, signed) = stored_and_sign(obj, 8);
+    let error = |message: String| PixelError::Decode {
+        syntax: ts.to_string(),
+        message,
+    };
+    frames
+        .iter()
+        .map(|&f| {
+            let stream = frame_stream(obj, f)?;
+            let bytes = jpeg_decoder::Decoder::new(&stream[..])
+                .decode()
+                .map_err(|e| error(format!("frame {f}: {e}")))?;
+            if bytes.len() != n {
+                return Err(error(format!(
+                    "frame {f}: {} samples decoded where {n} are expected",
+                    bytes.len()
+                )));
+            }
+            let mut v = vec![0.0; n];
+            native_frame_into(&bytes, 8, stored.min(8), signed, 0, &mut v)?;
+            Ok(v)
+        })
+        .collect()
 }
 
 const JPEG_LOSSLESS: &str = "1.2.840.10008.1.2.4.57";
