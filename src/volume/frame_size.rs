@@ -4,8 +4,9 @@
 //! inside a JP2 file's contiguous codestream box, I.5.4). PS3.5 8.2 requires these to agree
 //! with Rows, Columns and Samples per Pixel. When they do not, dicom-rs's decoders either panic
 //! (a frame larger than the DICOM header says) or fill the rest of the frame with zeros, or
-//! with the next row's pixels (a smaller frame): a silently wrong volume. The caller refuses
-//! such a frame with both sizes in the reason.
+//! with the next row's pixels (a smaller frame): a silently wrong volume. `misfit` says why a
+//! frame does not fit, its size or the bits its samples need, and the caller refuses the frame
+//! with that reason.
 
 use super::jpeg12::Segments;
 
@@ -39,6 +40,98 @@ impl std::fmt::Display for FrameSize {
             self.components, self.precision
         )
     }
+}
+
+const JPEG_BASELINE: &str = "1.2.840.10008.1.2.4.50";
+const JPEG_EXTENDED: &str = "1.2.840.10008.1.2.4.51";
+const JPEG_LOSSLESS: &str = "1.2.840.10008.1.2.4.57";
+const JPEG_LOSSLESS_SV1: &str = "1.2.840.10008.1.2.4.70";
+const JPEG_LS_LOSSLESS: &str = "1.2.840.10008.1.2.4.80";
+const JPEG_LS_NEAR_LOSSLESS: &str = "1.2.840.10008.1.2.4.81";
+const JPEG_2000_SYNTAXES: [&str; 5] = [
+    "1.2.840.10008.1.2.4.90",
+    "1.2.840.10008.1.2.4.91",
+    // High-Throughput JPEG 2000: lossless, lossless RPCL, and lossy.
+    "1.2.840.10008.1.2.4.201",
+    "1.2.840.10008.1.2.4.202",
+    "1.2.840.10008.1.2.4.203",
+];
+
+/// Whether the frames of transfer syntax `ts` state their size in a header `misfit` reads.
+pub fn has_frame_header(ts: &str) -> bool {
+    is_jpeg(ts) || is_jpeg_ls(ts) || JPEG_2000_SYNTAXES.contains(&ts)
+}
+
+fn is_jpeg(ts: &str) -> bool {
+    matches!(
+        ts,
+        JPEG_BASELINE | JPEG_EXTENDED | JPEG_LOSSLESS | JPEG_LOSSLESS_SV1
+    )
+}
+
+fn is_jpeg_ls(ts: &str) -> bool {
+    matches!(ts, JPEG_LS_LOSSLESS | JPEG_LS_NEAR_LOSSLESS)
+}
+
+/// Why frame `stream` of transfer syntax `ts` does not fit an image of `[rows, columns,
+/// samples per pixel]` whose BitsAllocated is `bits`: its header states another size, or
+/// samples that do not fit BitsAllocated the way the decoders place them (JPEG: 8 bits or fewer
+/// in 8, PS3.5 8.2.1, or in 16, which `pixels` reads one byte a sample; 9 to 16 in 16; JPEG 2000:
+/// no more bits than allocated; JPEG-LS: any, its decoder gives 16-bit words). `None` when it
+/// fits, or when its header cannot be read (its decoder says what is wrong then).
+pub fn misfit(
+    ts: &str,
+    stream: &[u8],
+    [rows, columns, samples]: [usize; 3],
+    bits: i64,
+) -> Option<String> {
+    let (size, kind) = if JPEG_2000_SYNTAXES.contains(&ts) {
+        (jpeg2000(stream)?, "JPEG 2000 SIZ marker")
+    } else if is_jpeg(ts) || is_jpeg_ls(ts) {
+        (jpeg(stream)?, "JPEG frame header")
+    } else {
+        return None;
+    };
+    let fits = match (
+        u32::try_from(rows),
+        u32::try_from(columns),
+        u32::try_from(samples),
+    ) {
+        (Ok(r), Ok(c), Ok(s)) => size.fits(r, c, s),
+        _ => false,
+    };
+    if !fits {
+        return Some(format!(
+            "its {kind} says {size}, where Rows × Columns say {rows} × {columns} and \
+             SamplesPerPixel {samples}"
+        ));
+    }
+    let p = i64::from(size.precision);
+    let (held, need) = if is_jpeg(ts) {
+        (
+            bits == 16 || (p <= 8 && bits == 8),
+            if p <= 8 { 8 } else { 16 },
+        )
+    } else if is_jpeg_ls(ts) {
+        (true, 0)
+    } else {
+        (
+            p <= bits,
+            if p <= 8 {
+                8
+            } else if p <= 16 {
+                16
+            } else {
+                32
+            },
+        )
+    };
+    (!held).then(|| {
+        format!(
+            "its {kind} gives samples of {p} bits, which need BitsAllocated {need} where the \
+             header says {bits}"
+        )
+    })
 }
 
 /// The frame header of a JPEG stream (any process, and JPEG-LS), `None` when the stream is not
@@ -173,6 +266,53 @@ mod tests {
         assert_eq!(jpeg(&[0xFF, 0xD8, 0xFF, 0xDA, 0x00, 0x02]), None);
         assert_eq!(jpeg(b"not a jpeg"), None);
         assert_eq!(jpeg(&jpeg_start(0xC0, 48, 64, 1)[..14]), None);
+    }
+
+    /// The frame header against the image's attributes: size first, then BitsAllocated as each
+    /// syntax's decoder places the samples.
+    #[test]
+    fn a_frame_misfits_by_size_or_by_the_bits_its_samples_need() {
+        const BASELINE: &str = "1.2.840.10008.1.2.4.50";
+        const LS: &str = "1.2.840.10008.1.2.4.80";
+        const J2K: &str = "1.2.840.10008.1.2.4.90";
+        let eight_bit = jpeg_start(0xC0, 48, 64, 1);
+        assert_eq!(misfit(BASELINE, &eight_bit, [48, 64, 1], 8), None);
+        // 8-bit samples in 16 bits: read one byte a sample (pixels::jpeg8_in_16_frames).
+        assert_eq!(misfit(BASELINE, &eight_bit, [48, 64, 1], 16), None);
+        assert_eq!(
+            misfit(BASELINE, &eight_bit, [48, 65, 1], 8).unwrap(),
+            "its JPEG frame header says 48 rows × 64 columns, 1 component(s) of 8 bits, where \
+             Rows × Columns say 48 × 65 and SamplesPerPixel 1"
+        );
+        let mut twelve_bit = jpeg_start(0xC1, 48, 64, 1);
+        twelve_bit[12] = 12;
+        assert_eq!(misfit(BASELINE, &twelve_bit, [48, 64, 1], 16), None);
+        assert_eq!(
+            misfit(BASELINE, &twelve_bit, [48, 64, 1], 8).unwrap(),
+            "its JPEG frame header gives samples of 12 bits, which need BitsAllocated 16 where \
+             the header says 8"
+        );
+        // JPEG-LS: its decoder gives 16-bit words whatever the precision.
+        let mut ls = jpeg_start(0xF7, 48, 64, 1);
+        ls[12] = 12;
+        assert_eq!(misfit(LS, &ls, [48, 64, 1], 8), None);
+        // JPEG 2000 (12-bit samples, 60 × 100, 1 component): no more bits than allocated.
+        let cs = codestream(1);
+        assert_eq!(misfit(J2K, &cs, [60, 100, 1], 16), None);
+        assert_eq!(
+            misfit(J2K, &cs, [60, 100, 1], 8).unwrap(),
+            "its JPEG 2000 SIZ marker gives samples of 12 bits, which need BitsAllocated 16 \
+             where the header says 8"
+        );
+        assert!(misfit(J2K, &cs, [60, 100, 3], 16).is_some());
+        // No header to read, or a syntax without one: left to the decoder.
+        assert_eq!(misfit(J2K, b"not a codestream", [60, 100, 1], 8), None);
+        assert_eq!(
+            misfit("1.2.840.10008.1.2.5", &eight_bit, [1, 1, 1], 8),
+            None
+        );
+        assert!(has_frame_header(J2K) && has_frame_header(LS) && has_frame_header(BASELINE));
+        assert!(!has_frame_header("1.2.840.10008.1.2.5"));
     }
 
     /// SOC, then SIZ of an image 100 wide, 60 high, offset (10, 20) on the reference grid (so

@@ -12,7 +12,6 @@ use dicom_dictionary_std::tags;
 use dicom_object::DefaultDicomObject;
 use dicom_pixeldata::{ConvertOptions, ModalityLutOption, PixelDecoder};
 
-use super::frame_size::FrameSize;
 use crate::ingest::values::{int_of, str_of};
 
 /// Errors of pixel decoding.
@@ -149,86 +148,29 @@ fn decode_frames_unguarded(
     }
 }
 
-/// Refuses a JPEG, JPEG-LS or JPEG 2000 frame whose own header (`super::frame_size`) states
-/// another size than `[Rows, Columns, SamplesPerPixel]` (PS3.5 8.2), or samples that do not fit
-/// BitsAllocated the way ancilla's and dicom-rs's decoders place them: JPEG samples of 8 bits or
-/// fewer in 8 (PS3.5 8.2.1) or 16 (`jpeg8_in_16_frames`), of 9 to 16 in 16, JPEG 2000 samples in
-/// no fewer bits than their precision.
-/// Otherwise dicom-rs's decoders panic (a larger frame), or fill a smaller one out with zeros
-/// or shifted rows, or write 8-bit samples into 16-bit words two at a time, or keep the low
-/// byte of a wider sample: wrong volumes with no error. A frame whose header cannot be read is
-/// left to its decoder.
+/// Refuses a JPEG, JPEG-LS or JPEG 2000 frame whose own header does not fit the image's
+/// attributes (`super::frame_size::misfit`): dicom-rs's decoders would panic on it, or give a
+/// wrong volume with no error.
 fn check_frame_sizes(
     obj: &DefaultDicomObject,
     frames: &[u32],
-    [rows, cols, spp]: [usize; 3],
+    image: [usize; 3],
 ) -> Result<(), PixelError> {
     let ts = obj.meta().transfer_syntax().trim_end_matches('\0');
+    if !super::frame_size::has_frame_header(ts) {
+        return Ok(());
+    }
     let bits = int_of(obj, tags::BITS_ALLOCATED).unwrap_or(0);
-    let jpeg = match ts {
-        JPEG_BASELINE
-        | JPEG_EXTENDED
-        | JPEG_LOSSLESS
-        | JPEG_LOSSLESS_SV1
-        | JPEG_LS_LOSSLESS
-        | JPEG_LS_NEAR_LOSSLESS => true,
-        JPEG_2000_LOSSLESS | JPEG_2000 | HTJ2K_LOSSLESS | HTJ2K_LOSSLESS_RPCL | HTJ2K => false,
-        _ => return Ok(()),
-    };
-    let (read, kind) = if jpeg {
-        (
-            super::frame_size::jpeg as fn(&[u8]) -> _,
-            "JPEG frame header",
-        )
-    } else {
-        (
-            super::frame_size::jpeg2000 as fn(&[u8]) -> _,
-            "JPEG 2000 SIZ marker",
-        )
-    };
-    let fits =
-        |size: &FrameSize| match (u32::try_from(rows), u32::try_from(cols), u32::try_from(spp)) {
-            (Ok(r), Ok(c), Ok(s)) => size.fits(r, c, s),
-            _ => false,
-        };
-    // The BitsAllocated the samples need, when dicom-rs decodes them (JPEG-LS: pure_jpegls
-    // gives 16-bit words whatever the precision).
-    let container = |p: i64| match ts {
-        JPEG_BASELINE | JPEG_EXTENDED | JPEG_LOSSLESS | JPEG_LOSSLESS_SV1 => {
-            Some(if p <= 8 { 8 } else { 16 }).filter(|&b| b != bits && !(p <= 8 && bits == 16))
-        }
-        JPEG_LS_LOSSLESS | JPEG_LS_NEAR_LOSSLESS => None,
-        _ => (p > bits).then_some(if p <= 8 {
-            8
-        } else if p <= 16 {
-            16
-        } else {
-            32
-        }),
-    };
-    let error = |message: String| PixelError::Decode {
-        syntax: ts.to_string(),
-        message,
-    };
     for &f in frames {
+        // A frame whose fragments cannot be told is refused by its decoder, with that reason.
         let Ok(stream) = frame_stream(obj, f) else {
             continue;
         };
-        let Some(size) = read(&stream) else {
-            continue;
-        };
-        if !fits(&size) {
-            return Err(error(format!(
-                "frame {f}: its {kind} says {size}, where Rows × Columns say {rows} × {cols} \
-                 and SamplesPerPixel {spp}"
-            )));
-        }
-        if let Some(need) = container(i64::from(size.precision)) {
-            return Err(error(format!(
-                "frame {f}: its {kind} gives samples of {} bits, which need BitsAllocated \
-                 {need} where the header says {bits}",
-                size.precision
-            )));
+        if let Some(why) = super::frame_size::misfit(ts, &stream, image, bits) {
+            return Err(PixelError::Decode {
+                syntax: ts.to_string(),
+                message: format!("frame {f}: {why}"),
+            });
         }
     }
     Ok(())
@@ -289,11 +231,6 @@ fn jpeg8_in_16_frames(
 
 const JPEG_LOSSLESS: &str = "1.2.840.10008.1.2.4.57";
 const JPEG_LOSSLESS_SV1: &str = "1.2.840.10008.1.2.4.70";
-const JPEG_2000_LOSSLESS: &str = "1.2.840.10008.1.2.4.90";
-const JPEG_2000: &str = "1.2.840.10008.1.2.4.91";
-const HTJ2K_LOSSLESS: &str = "1.2.840.10008.1.2.4.201";
-const HTJ2K_LOSSLESS_RPCL: &str = "1.2.840.10008.1.2.4.202";
-const HTJ2K: &str = "1.2.840.10008.1.2.4.203";
 
 /// One colour pixel packed as a whole number, `r·2¹⁶ + g·2⁸ + b` (exact in f32): how colour
 /// volumes carry their samples (`assemble::SeriesVolume::rgb`).
