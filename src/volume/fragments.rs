@@ -8,6 +8,11 @@
 //! A.5.1), an RLE frame with its header (PS3.5 G.3.1: the number of segments, 1 to 15, then the
 //! first segment's offset, 64). The starts found are used only when they number the frames.
 
+use dicom_dictionary_std::uids::{
+    HTJ2K, HTJ2K_LOSSLESS, HTJ2K_LOSSLESS_RPCL, JPEG2000, JPEG2000_LOSSLESS, JPEGLS_LOSSLESS,
+    JPEGLS_NEAR_LOSSLESS, JPEG_BASELINE8_BIT, JPEG_EXTENDED12_BIT, JPEG_LOSSLESS,
+    JPEG_LOSSLESS_SV1, RLE_LOSSLESS,
+};
 use thiserror::Error;
 
 /// Why a frame's fragments cannot be told.
@@ -98,19 +103,13 @@ pub fn found_offsets(
 pub fn start_of_frame(ts: &str) -> Option<fn(&[u8]) -> bool> {
     match ts {
         // JPEG baseline, extended, lossless (two), JPEG-LS (two).
-        "1.2.840.10008.1.2.4.50"
-        | "1.2.840.10008.1.2.4.51"
-        | "1.2.840.10008.1.2.4.57"
-        | "1.2.840.10008.1.2.4.70"
-        | "1.2.840.10008.1.2.4.80"
-        | "1.2.840.10008.1.2.4.81" => Some(|f| f.starts_with(&[0xFF, 0xD8])),
+        JPEG_BASELINE8_BIT | JPEG_EXTENDED12_BIT | JPEG_LOSSLESS | JPEG_LOSSLESS_SV1
+        | JPEGLS_LOSSLESS | JPEGLS_NEAR_LOSSLESS => Some(|f| f.starts_with(&[0xFF, 0xD8])),
         // JPEG 2000 and High-Throughput JPEG 2000.
-        "1.2.840.10008.1.2.4.90"
-        | "1.2.840.10008.1.2.4.91"
-        | "1.2.840.10008.1.2.4.201"
-        | "1.2.840.10008.1.2.4.202"
-        | "1.2.840.10008.1.2.4.203" => Some(|f| f.starts_with(&[0xFF, 0x4F, 0xFF, 0x51])),
-        "1.2.840.10008.1.2.5" => Some(|f| {
+        JPEG2000_LOSSLESS | JPEG2000 | HTJ2K_LOSSLESS | HTJ2K_LOSSLESS_RPCL | HTJ2K => {
+            Some(|f| f.starts_with(&[0xFF, 0x4F, 0xFF, 0x51]))
+        }
+        RLE_LOSSLESS => Some(|f| {
             f.get(..8).is_some_and(|h| {
                 (1..=15).contains(&h[0]) && h[1..4] == [0, 0, 0] && h[4..8] == [64, 0, 0, 0]
             })

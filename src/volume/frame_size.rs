@@ -8,6 +8,12 @@
 //! frame does not fit, its size or the bits its samples need, and the caller refuses the frame
 //! with that reason.
 
+use dicom_dictionary_std::uids::{
+    HTJ2K, HTJ2K_LOSSLESS, HTJ2K_LOSSLESS_RPCL, JPEG2000, JPEG2000_LOSSLESS, JPEGLS_LOSSLESS,
+    JPEGLS_NEAR_LOSSLESS, JPEG_BASELINE8_BIT, JPEG_EXTENDED12_BIT, JPEG_LOSSLESS,
+    JPEG_LOSSLESS_SV1,
+};
+
 use super::jpeg12::Segments;
 
 /// What a frame's header states: its rows (`None`: JPEG's height left to a DNL marker), columns,
@@ -42,19 +48,13 @@ impl std::fmt::Display for FrameSize {
     }
 }
 
-const JPEG_BASELINE: &str = "1.2.840.10008.1.2.4.50";
-const JPEG_EXTENDED: &str = "1.2.840.10008.1.2.4.51";
-const JPEG_LOSSLESS: &str = "1.2.840.10008.1.2.4.57";
-const JPEG_LOSSLESS_SV1: &str = "1.2.840.10008.1.2.4.70";
-const JPEG_LS_LOSSLESS: &str = "1.2.840.10008.1.2.4.80";
-const JPEG_LS_NEAR_LOSSLESS: &str = "1.2.840.10008.1.2.4.81";
+/// JPEG 2000, and High-Throughput JPEG 2000 (lossless, lossless RPCL, lossy).
 const JPEG_2000_SYNTAXES: [&str; 5] = [
-    "1.2.840.10008.1.2.4.90",
-    "1.2.840.10008.1.2.4.91",
-    // High-Throughput JPEG 2000: lossless, lossless RPCL, and lossy.
-    "1.2.840.10008.1.2.4.201",
-    "1.2.840.10008.1.2.4.202",
-    "1.2.840.10008.1.2.4.203",
+    JPEG2000_LOSSLESS,
+    JPEG2000,
+    HTJ2K_LOSSLESS,
+    HTJ2K_LOSSLESS_RPCL,
+    HTJ2K,
 ];
 
 /// Whether the frames of transfer syntax `ts` state their size in a header `misfit` reads.
@@ -65,12 +65,12 @@ pub fn has_frame_header(ts: &str) -> bool {
 fn is_jpeg(ts: &str) -> bool {
     matches!(
         ts,
-        JPEG_BASELINE | JPEG_EXTENDED | JPEG_LOSSLESS | JPEG_LOSSLESS_SV1
+        JPEG_BASELINE8_BIT | JPEG_EXTENDED12_BIT | JPEG_LOSSLESS | JPEG_LOSSLESS_SV1
     )
 }
 
 fn is_jpeg_ls(ts: &str) -> bool {
-    matches!(ts, JPEG_LS_LOSSLESS | JPEG_LS_NEAR_LOSSLESS)
+    matches!(ts, JPEGLS_LOSSLESS | JPEGLS_NEAR_LOSSLESS)
 }
 
 /// Why frame `stream` of transfer syntax `ts` does not fit an image of `[rows, columns,

@@ -9,6 +9,11 @@
 use dicom_core::value::{DicomValueType, PixelFragmentSequence, PrimitiveValue, Value};
 use dicom_core::{DataElement, VR};
 use dicom_dictionary_std::tags;
+use dicom_dictionary_std::uids::{
+    JPEGLS_LOSSLESS as JPEG_LS_LOSSLESS, JPEGLS_NEAR_LOSSLESS as JPEG_LS_NEAR_LOSSLESS,
+    JPEG_BASELINE8_BIT as JPEG_BASELINE, JPEG_EXTENDED12_BIT as JPEG_EXTENDED, JPEG_LOSSLESS,
+    JPEG_LOSSLESS_SV1, RLE_LOSSLESS,
+};
 use dicom_object::DefaultDicomObject;
 use dicom_pixeldata::{ConvertOptions, ModalityLutOption, PixelDecoder};
 
@@ -229,9 +234,6 @@ fn jpeg8_in_16_frames(
         .collect()
 }
 
-const JPEG_LOSSLESS: &str = "1.2.840.10008.1.2.4.57";
-const JPEG_LOSSLESS_SV1: &str = "1.2.840.10008.1.2.4.70";
-
 /// One colour pixel packed as a whole number, `r·2¹⁶ + g·2⁸ + b` (exact in f32): how colour
 /// volumes carry their samples (`assemble::SeriesVolume::rgb`).
 pub fn pack_rgb(r: u8, g: u8, b: u8) -> f32 {
@@ -360,8 +362,6 @@ fn colour_frames(
         .collect()
 }
 
-const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
-
 /// RLE frames, by [`super::rle`] on each frame's whole stream (`frame_stream`), then read as
 /// native little-endian bytes (BitsStored, sign). Not by dicom-rs's decoder: it refuses 32-bit
 /// samples, reads only the first fragment of a frame over several, and panics on a segment that
@@ -396,9 +396,6 @@ fn rle_frames(
         })
         .collect()
 }
-
-const JPEG_BASELINE: &str = "1.2.840.10008.1.2.4.50";
-const JPEG_EXTENDED: &str = "1.2.840.10008.1.2.4.51";
 
 /// Frame `frame` of a JPEG colour image whose PhotometricInterpretation is RGB, when its stream
 /// says nothing of its colour space (no Adobe APP14, no JFIF APP0, components not named R, G, B):
@@ -517,9 +514,6 @@ fn words_as_stored(words: &[u16], stored: i64, signed: bool) -> Result<Vec<f32>,
     native_frame_into(&bytes, 16, stored, signed, 0, &mut out)?;
     Ok(out)
 }
-
-const JPEG_LS_LOSSLESS: &str = "1.2.840.10008.1.2.4.80";
-const JPEG_LS_NEAR_LOSSLESS: &str = "1.2.840.10008.1.2.4.81";
 
 /// Stored values of JPEG-LS frames (single-component, as DICOM grey-scale images store them):
 /// each frame's stream decoded by pure_jpegls, its samples then read as native 16-bit words with
