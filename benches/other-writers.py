@@ -29,13 +29,23 @@ takes the writers and encoders a site's archive runs through, none of them writt
    equal those of the same files decoded by GDCM (`gdcmconv --raw`, with OpenJPEG and CharLS),
    and differ from those of the series as written.
 
+4. Converted by highdicom (`highdicom.legacy`, 0.28) into one Legacy Converted Enhanced MR, CT or
+   PET image (PS3.3 A.70-A.72: per-frame functional groups; the classic attributes it places in
+   no group, private blocks among them, in the Unassigned Shared / Per-Frame Converted
+   Attributes Sequences): every case's series, and the phantom's PET (a Siemens-, a GE- and a
+   Philips-style one), DWI and ADC. The volumes (names, so kind and series number, affine and
+   voxels), the .bval/.bvec and the PET's SUV (factor, and the route QIBA's procedure took) must
+   equal those of the classic series. A series highdicom refuses is counted, not compared.
+
 Usage: benches/other-writers.py [CASES] [SEED]   (default 100, 1)
-Needs nibabel, numpy and pydicom, niftitodicom, gdcmconv and DCMTK's tools (apt-get install
+Needs nibabel, numpy, pydicom and highdicom, niftitodicom, gdcmconv and DCMTK's tools (apt-get install
 vtk-dicom-tools libgdcm-tools dcmtk), an ancilla build (ANCILLA_BIN, default
 target/release/ancilla) and, optionally, dcm2niix (DCM2NIIX). A case that differs is kept as
 ./other-writers-N/.
 """
 import glob
+import json
+import logging
 import os
 import shutil
 import subprocess
@@ -291,6 +301,57 @@ def lossy_transcoded(series, work, label, as_written):
     return problems
 
 
+def legacy_converted(series, work, label, refused):
+    """Problems where `series` (a folder of classic DICOM files) converts differently after
+    highdicom's legacy conversion into one enhanced image: its volumes (`same_volumes`), its
+    .bval/.bvec text and its PET's SUV in the sidecar. A series highdicom refuses (its error)
+    is added to `refused` and not compared."""
+    from highdicom.legacy import (LegacyConvertedEnhancedCTImage, LegacyConvertedEnhancedMRImage,
+                                  LegacyConvertedEnhancedPETImage)
+    from highdicom.uid import UID
+    classes = {"MR": LegacyConvertedEnhancedMRImage, "CT": LegacyConvertedEnhancedCTImage,
+               "PT": LegacyConvertedEnhancedPETImage}
+    logging.getLogger("highdicom").setLevel(logging.ERROR)  # its notes on absent VOI windows
+    images = [pydicom.dcmread(os.path.join(series, n)) for n in sorted(os.listdir(series))]
+    if images[0].get("SeriesNumber") in (None, ""):
+        # highdicom requires one; the classic copy gets it too, so volume names compare.
+        series = f"{work}/classic"
+        os.makedirs(series)
+        for n, ds in enumerate(images):
+            ds.SeriesNumber = 1
+            ds.save_as(f"{series}/{n:04d}.dcm")
+    try:
+        lc = classes[images[0].Modality](images, series_instance_uid=UID(),
+                                         series_number=images[0].SeriesNumber,
+                                         sop_instance_uid=UID(), instance_number=1)
+        os.makedirs(f"{work}/legacy-converted")
+        lc.save_as(f"{work}/legacy-converted/lc.dcm", enforce_file_format=True)
+    except Exception as e:  # highdicom's own checks (e.g. a SOP class it does not convert)
+        refused.append(f"{label}: {type(e).__name__}: {str(e)[:120]}")
+        return []
+    for folder in ("as-written", "legacy-converted"):
+        code, err = convert(f"{work}/{folder}" if folder == "legacy-converted" else series,
+                            f"{work}/{folder}-out")
+        if code != 0:
+            return [f"{label}: {folder}: exit {code}: {err}"]
+    want, have = f"{work}/as-written-out", f"{work}/legacy-converted-out"
+    problems = same_volumes(want, have, f"{label}, legacy converted")
+    for path in sorted(glob.glob(f"{want}/**/*.bval", recursive=True)
+                       + glob.glob(f"{want}/**/*.bvec", recursive=True)):
+        other = os.path.join(have, os.path.relpath(path, want))
+        if not os.path.exists(other) or open(path).read() != open(other).read():
+            problems.append(f"{label}, legacy converted: {os.path.relpath(path, want)} differs")
+    for path in sorted(glob.glob(f"{want}/**/*_pt_*.json", recursive=True)):
+        other = os.path.join(have, os.path.relpath(path, want))
+        a = json.load(open(path))
+        b = json.load(open(other)) if os.path.exists(other) else {}
+        for key in ("SUV", "SUVRefused"):
+            if a.get(key) != b.get(key):
+                problems.append(f"{label}, legacy converted: {key} {b.get(key)}, the series as "
+                                f"written gives {a.get(key)}")
+    return problems
+
+
 def main():
     cases = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     rng = np.random.default_rng(int(sys.argv[2]) if len(sys.argv) > 2 else 1)
@@ -299,9 +360,15 @@ def main():
         print(f"not found: {', '.join(missing)} (apt-get install vtk-dicom-tools libgdcm-tools "
               f"dcmtk; cargo build --release, or set ANCILLA_BIN)", file=sys.stderr)
         sys.exit(2)
+    try:
+        import highdicom  # noqa: F401 (part 4)
+    except ImportError:
+        print("not found: highdicom (pip install highdicom)", file=sys.stderr)
+        sys.exit(2)
     with_dcm2niix = shutil.which(DCM2NIIX) is not None
     dcm2niix_met = [0, 0]
     encoder_failed = []
+    lc_refused = []
 
     def one_case(i, case, _work):
         source, title = source_image(rng)
@@ -330,11 +397,16 @@ def main():
         pair = [ENCODERS[i % len(ENCODERS)], ENCODERS[(i + len(ENCODERS) // 2) % len(ENCODERS)]]
         problems += transcoded(f"{case}/dicom", f"{case}/transcoded", "re-encoded", pair,
                                encoder_failed)
+        problems += legacy_converted(f"{case}/dicom", f"{case}/legacy", title, lc_refused)
         return title, problems
 
     failed = cases_loop.run(cases, "other-writers", one_case)
     print(f"{cases - failed} of {cases} series written by vtk-dicom's niftitodicom: every voxel "
-          f"where the NIfTI has it, and the same volume after re-encoding by GDCM and DCMTK")
+          f"where the NIfTI has it, and the same volume after re-encoding by GDCM and DCMTK "
+          f"and after highdicom's legacy conversion")
+    if lc_refused:
+        print(f"(highdicom refused to convert {len(lc_refused)} of these series: not compared; "
+              f"the first: {lc_refused[0]})")
     if with_dcm2niix:
         print(f"(dcm2niix met the NIfTI in {dcm2niix_met[1]} of {dcm2niix_met[0]})")
     for name in sorted(set(encoder_failed)):
@@ -366,6 +438,35 @@ def main():
             else:
                 print(f"{label}: the same volumes after each of {len(ENCODERS)} lossless "
                       f"encodings; after each of {len(LOSSY)} lossy ones, GDCM's decoding's")
+        # Part 4: the phantom's series of three subjects (a Siemens-, a GE- and a Philips-style
+        # PET), each as one legacy converted enhanced image.
+        subprocess.run([BIN, "--quiet", "phantom", "--out", f"{work}/phantom3", "--subjects", "3",
+                        "--seed", "7"], check=True, capture_output=True)
+        compared, refused, differed = 0, [], 0
+        for series in sorted(glob.glob(f"{work}/phantom3/site-export/*/*/*")):
+            kind = os.path.basename(series).split("_", 1)[1]
+            if kind not in ("PET_WB_AC", "ep2d_diff", "ep2d_diff_ADC", "t2_haste_ax_obl"):
+                continue  # the planted defects
+            first = pydicom.dcmread(sorted(glob.glob(f"{series}/*"))[0], stop_before_pixels=True)
+            if "NumberOfFrames" in first:
+                continue  # already enhanced (the Philips-style T2)
+            label = f"phantom {len(glob.glob(f'{work}/lc-*'))} {kind}"
+            folder = f"{work}/lc-{len(glob.glob(f'{work}/lc-*'))}"
+            problems = legacy_converted(series, folder, label, refused)
+            compared += 1
+            if problems:
+                differed += 1
+                cases_loop.keep(series, "other-writers", os.path.basename(folder), label,
+                                problems)
+        phantom_failed += differed
+        if not any("PET" in r for r in refused):
+            print(f"phantom, legacy converted by highdicom: "
+                  f"{compared - len(refused) - differed} of {compared} series give the same "
+                  f"volumes, .bval/.bvec and SUV as written, {differed} not"
+                  + (f"; highdicom refused {len(refused)} ({refused[0]})" if refused else ""))
+        else:
+            phantom_failed += 1
+            print(f"phantom, legacy converted: highdicom refused a PET series: {refused}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     sys.exit(1 if failed or phantom_failed else 0)

@@ -1088,6 +1088,37 @@ fn legacy_converted_enhanced_images_keep_suv_and_b_values() {
     assert_eq!(first_axis[1].trim_start_matches('-'), "1", "{bvec}");
 }
 
+/// The classic images' private attributes, which a legacy converted enhanced PET keeps in its
+/// Unassigned Shared Converted Attributes item (test-data/legacy-converted, by highdicom), are read
+/// there. GE-style, a reprocessed series (SeriesTime 13:00 after its 11:00 acquisition): the
+/// reference is GE's private (0009,100D), 11:00, so the factor is the QIBA formula by hand for
+/// 1 h of decay. Before, it was back-computed from FrameReferenceTime 0 of a 120 s frame, about
+/// 60 s later: 0.63% off. Philips-style, Units CNTS: the SUV scale factor (7053,1000), 0.000321.
+/// Before, the SUV was refused as missing it.
+#[test]
+fn legacy_converted_pet_keeps_its_private_suv_attributes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/legacy-converted");
+    let suv = |name: &str| -> Value {
+        let o = ancilla(&["suv", root.join(name).to_str().unwrap()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let ge = suv("pet-ge");
+    let factor = 70_000.0 / (370e6 * 2f64.powf(-3600.0 / 6586.2));
+    let got = ge["suvbw_factor"].as_f64().unwrap();
+    assert!((got - factor).abs() <= 1e-9 * factor, "{got} vs {factor}");
+    assert_eq!(
+        ge["reference_time_source"],
+        "GE private (0009,100D) GEMS_PETD_01"
+    );
+    let philips = suv("pet-philips");
+    assert_eq!(philips["suvbw_factor"].as_f64(), Some(0.000321));
+    assert_eq!(
+        philips["units_path"],
+        "CNTS × Philips SUV scale factor (7053,1000)"
+    );
+}
+
 /// A Siemens-style phantom PET rewritten as two beds without decay correction (DecayCorrection
 /// NONE, CorrectedImage ATTN): the upper half of the slices acquired at the series' time, the
 /// lower half 180 s later, 180 s frames. Each slice's SUV / activity ratio is its bed's factor,

@@ -5,7 +5,7 @@ mod support;
 
 use std::path::Path;
 
-use ancilla::ingest::{self, RejectReason};
+use ancilla::ingest::{self, RejectReason, SeriesKind};
 use ancilla::volume::assemble::{load_series, load_series_dir};
 use dicom_core::value::{DataSetSequence, PixelFragmentSequence, Value};
 use dicom_core::{DataElement, PrimitiveValue, VR};
@@ -435,6 +435,40 @@ fn enhanced_multiframe_ibsi_phantom() {
         }
     }
     assert_eq!(v.data[[2, 2, 2]], 9.0);
+}
+
+/// A scanner's ADC map converted into a legacy converted enhanced MR by highdicom
+/// (test-data/legacy-converted/adc) has ImageType DERIVED\\PRIMARY\\DIFFUSION\\NONE: the ADC
+/// value is gone, and no image has a b-value. It is an ADC series, from its SeriesDescription
+/// ("ep2d_diff_ADC"), and says so; the legacy converted DWI beside it, with b-values, stays DWI.
+/// Before, the map was a one-volume DWI series, and the pipeline took no ADC for the subject.
+#[test]
+fn a_legacy_converted_adc_map_without_its_image_type_is_adc_by_its_description() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/legacy-converted");
+    let inv = ingest::scan_paths(&[root.join("adc"), root.join("dwi")]).unwrap();
+    let kinds: Vec<(i64, SeriesKind, bool)> = inv
+        .series
+        .iter()
+        .map(|s| {
+            (
+                s.files[0].series_number.unwrap(),
+                s.kind,
+                s.kind_from_description,
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [(106, SeriesKind::Dwi, false), (107, SeriesKind::Adc, true)],
+        "{kinds:?}"
+    );
+    let o = ancilla(&["scan", root.join("adc").to_str().unwrap()]);
+    assert!(o.status.success());
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains(" adc ") && stdout.contains("(kind from SeriesDescription)"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -75,12 +75,19 @@ pub fn classify(files: &[&FileRecord]) -> (SeriesKind, bool) {
         b.dedup();
         b.len()
     };
+    let desc = first.series_description.to_ascii_lowercase();
     if distinct_b > 1
         || b_values.iter().any(|b| *b > 0.0)
         || image_type
             .iter()
             .any(|t| *t == "DIFFUSION" || *t == "TRACEW")
     {
+        // A derived diffusion series without a b-value in any image, described as an ADC map:
+        // an ADC whose ImageType lost its ADC value (a legacy converted enhanced image: highdicom
+        // writes NONE as the fourth value, Derived Pixel Contrast, PS3.3 C.8.16.1.4).
+        if b_values.is_empty() && image_type.contains(&"DERIVED") && describes_adc(&desc) {
+            return (SeriesKind::Adc, true);
+        }
         return (SeriesKind::Dwi, false);
     }
     let seq = &*first.scanning_sequence;
@@ -98,8 +105,7 @@ pub fn classify(files: &[&FileRecord]) -> (SeriesKind, bool) {
             return (SeriesKind::T2, false);
         }
     }
-    let desc = first.series_description.to_ascii_lowercase();
-    let kind = if desc.contains("adc") {
+    let kind = if describes_adc(&desc) {
         SeriesKind::Adc
     } else if desc.contains("dwi") || desc.contains("diff") || desc.contains("ep2d_d") {
         SeriesKind::Dwi
@@ -111,4 +117,36 @@ pub fn classify(files: &[&FileRecord]) -> (SeriesKind, bool) {
         return (SeriesKind::Mr, false);
     };
     (kind, true)
+}
+
+/// Whether a (lower-case) SeriesDescription names an ADC map: "adc" at the start of a word
+/// ("ep2d_diff_ADC", "ADC map"), not inside one ("eADC", the exponential ADC; "headcoil").
+fn describes_adc(desc: &str) -> bool {
+    desc.match_indices("adc").any(|(at, _)| {
+        !desc[..at]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describes_adc;
+
+    #[test]
+    fn adc_is_named_at_the_start_of_a_word_only() {
+        for yes in [
+            "ep2d_diff_adc",
+            "adc map",
+            "adc",
+            "dwi (adc)",
+            "ep2d_diff_3scan_trace_adc",
+        ] {
+            assert!(describes_adc(yes), "{yes}");
+        }
+        for no in ["ep2d_diff_eadc", "headcoil t2", "t2_haste", ""] {
+            assert!(!describes_adc(no), "{no}");
+        }
+    }
 }

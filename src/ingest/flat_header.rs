@@ -13,15 +13,16 @@
 //! C.7.6.16.2.25, Unassigned Shared / Per-Frame Converted Attributes) holds there the classic
 //! images' attributes its converter placed in no functional group, sequences among them (a PET's
 //! Units, DecayCorrection and RadiopharmaceuticalInformationSequence, say); those are lifted whole,
-//! as the classic header had them.
+//! as the classic header had them, private blocks too (each under its creator, in a block of the
+//! flattened header's own: Philips' SUV scale factor, GE's PET reference date-time).
 
 use dicom_core::value::{PrimitiveValue, Value};
-use dicom_core::Tag;
+use dicom_core::{Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::mem::InMemElement;
 use dicom_object::InMemDicomObject;
 
-use super::values::first_item;
+use super::values::{first_item, private_block, text_of};
 
 /// `obj` with the functional groups' attributes lifted (frame `frame` of the per-frame groups);
 /// None when `obj` has no functional groups (a classic file: nothing to lift).
@@ -67,6 +68,7 @@ fn lift(item: &InMemDicomObject, out: &mut InMemDicomObject) {
                     for inner in first.iter().filter(|i| liftable(i.header().tag)) {
                         out.put(inner.clone());
                     }
+                    lift_private_blocks(first, out);
                 }
             }
             Value::Sequence(seq) => {
@@ -80,6 +82,51 @@ fn lift(item: &InMemDicomObject, out: &mut InMemDicomObject) {
             _ => {}
         }
     }
+}
+
+/// The private blocks of a legacy converted image's Unassigned Converted Attributes item, each
+/// put into `out` under its creator (PS3.5 7.8.1: a block is found by its creator, never by its
+/// number): into the block `out` already reserves for that creator in the group, else the first
+/// free one. The classic images' private attributes (Philips' SUV scale factor (7053,1000), GE's
+/// PET reference date-time (0009,100D)) are where the classic header had them; a block whose
+/// creator finds no free block in `out` is left out.
+fn lift_private_blocks(item: &InMemDicomObject, out: &mut InMemDicomObject) {
+    let creators: Vec<(Tag, String)> = item
+        .iter()
+        .map(|e| e.header().tag)
+        .filter(|t| is_private_group(t.group()) && (0x10..=0xFF).contains(&t.element()))
+        .filter_map(|t| Some((t, text_of(item, t)?)))
+        .collect();
+    for (creator_tag, creator) in creators {
+        let group = creator_tag.group();
+        let Some(block) = private_block(out, group, &creator).or_else(|| free_block(out, group))
+        else {
+            continue;
+        };
+        out.put(InMemElement::new(
+            Tag(group, block),
+            VR::LO,
+            PrimitiveValue::from(creator.as_str()),
+        ));
+        let own = creator_tag.element();
+        for e in item.iter() {
+            let t = e.header().tag;
+            if t.group() == group && t.element() >> 8 == own {
+                let at = Tag(group, (block << 8) | (t.element() & 0xFF));
+                out.put(InMemElement::new(at, e.vr(), e.value().clone()));
+            }
+        }
+    }
+}
+
+/// A group whose elements are private (PS3.5 7.8.1): odd, above the command and file groups.
+fn is_private_group(group: u16) -> bool {
+    group % 2 == 1 && group > 0x0008 && group != 0xFFFF
+}
+
+/// The first block number (0x10-0xFF) no creator reserves in `group` of `obj`.
+fn free_block(obj: &InMemDicomObject, group: u16) -> Option<u16> {
+    (0x10..=0xFF).find(|b| obj.get(Tag(group, *b)).is_none())
 }
 
 /// `e` with the enhanced MR's term for its value replaced by the classic header's where the two
@@ -180,5 +227,62 @@ mod tests {
         assert_eq!(text(&f1, Tag(0x2005, 0x0010)).as_deref(), Some("Philips"));
         // A classic file has nothing to lift.
         assert!(flattened(&item(vec![ds(tags::ECHO_TIME, "3")]), 0).is_none());
+    }
+
+    /// A legacy converted PET (highdicom's layout): the classic images' private blocks sit in the
+    /// Unassigned Shared Converted Attributes item. GE's block is lifted under its creator into
+    /// the block the top level already gives it; Philips', whose number the top level gives to
+    /// another creator, into the first free block; a nested private sequence's inner blocks
+    /// (PS3.5 7.8.1: reserved per data set) are not.
+    #[test]
+    fn private_blocks_of_unassigned_converted_attributes_are_lifted_under_their_creator() {
+        let lo = |t, v: &str| DataElement::new(t, VR::LO, PrimitiveValue::from(v));
+        let unassigned = item(vec![
+            lo(Tag(0x0009, 0x0010), "GEMS_PETD_01"),
+            DataElement::new(
+                Tag(0x0009, 0x100D),
+                VR::DT,
+                PrimitiveValue::from("20240102110000"),
+            ),
+            lo(Tag(0x0011, 0x0010), "OTHER"),
+            seq(
+                Tag(0x0011, 0x1001),
+                vec![item(vec![
+                    lo(Tag(0x0013, 0x0010), "INNER"),
+                    lo(Tag(0x0013, 0x1001), "inner"),
+                ])],
+            ),
+            lo(Tag(0x7053, 0x0010), "Philips PET Private Group"),
+            ds(Tag(0x7053, 0x1000), "0.000123"),
+            ds(Tag(0x7053, 0x1009), "1.5"),
+        ]);
+        let shared = item(vec![seq(Tag(0x0020, 0x9170), vec![unassigned])]);
+        let obj = item(vec![
+            lo(Tag(0x0009, 0x0011), "GEMS_PETD_01"),
+            lo(Tag(0x7053, 0x0010), "SOMEONE ELSE"),
+            ds(Tag(0x7053, 0x1000), "9"),
+            seq(tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE, vec![shared]),
+        ]);
+        let f = flattened(&obj, 0).expect("enhanced");
+        let text = |t| text_of(&f, t);
+        assert_eq!(text(Tag(0x0009, 0x110D)).as_deref(), Some("20240102110000"));
+        assert!(f.get(Tag(0x0009, 0x0010)).is_none());
+        assert_eq!(text(Tag(0x7053, 0x0010)).as_deref(), Some("SOMEONE ELSE"));
+        assert_eq!(text(Tag(0x7053, 0x1000)).as_deref(), Some("9"));
+        assert_eq!(
+            text(Tag(0x7053, 0x0011)).as_deref(),
+            Some("Philips PET Private Group")
+        );
+        assert_eq!(text(Tag(0x7053, 0x1100)).as_deref(), Some("0.000123"));
+        assert_eq!(text(Tag(0x7053, 0x1109)).as_deref(), Some("1.5"));
+        assert_eq!(text(Tag(0x0011, 0x0010)).as_deref(), Some("OTHER"));
+        assert!(f.get(Tag(0x0011, 0x1001)).is_some());
+        assert!(f.get(Tag(0x0013, 0x0010)).is_none());
+        // Frame groups alone: the blocks keep their numbers.
+        let g = frame_groups(&obj, 0).expect("enhanced");
+        assert_eq!(
+            text_of(&g, Tag(0x7053, 0x1000)).as_deref(),
+            Some("0.000123")
+        );
     }
 }

@@ -7,6 +7,8 @@ Converted Attributes Sequences). Values are known: PET stored value 100*k + 10*r
 RescaleSlope 2 (k = slice); injection 10:00:00 of 370 MBq F-18 (half-life 6586.2 s), series start
 11:00:00, weight 70 kg. Usage: python make_fixtures.py (needs pydicom 3, highdicom 0.28, numpy).
 """
+import os
+
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -88,8 +90,60 @@ def dwi():
     return out
 
 
-for name, series, cls in (("pet", pet(), LegacyConvertedEnhancedPETImage), ("dwi", dwi(), LegacyConvertedEnhancedMRImage)):
+def pet_ge():
+    """GE-style, reprocessed: SeriesTime 13:00:00 after the acquisition (11:00:00), the true
+    reference in GE's private PET block (0009,100D) = 11:00:00; FrameReferenceTime 0 of a 120 s
+    frame, so the back-computation QIBA allows without it would be about 60 s later."""
+    out = []
+    for ds in pet():
+        ds.SeriesInstanceUID = f"{ROOT}.4"
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = f"{ROOT}.4.{ds.InstanceNumber}"
+        ds.SeriesNumber, ds.SeriesTime = 4, "130000"
+        ds.Manufacturer = "GE MEDICAL SYSTEMS"
+        block = ds.private_block(0x0009, "GEMS_PETD_01", create=True)
+        block.add_new(0x0D, "DT", "20240102110000")
+        out.append(ds)
+    return out
+
+
+def pet_philips():
+    """Philips-style: Units CNTS, SUV scale factor (7053,1000) 0.000321 and activity
+    concentration scale factor (7053,1009) 1.25 in the private block "Philips PET Private Group"."""
+    out = []
+    for ds in pet():
+        ds.SeriesInstanceUID = f"{ROOT}.5"
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = f"{ROOT}.5.{ds.InstanceNumber}"
+        ds.SeriesNumber, ds.Units = 5, "CNTS"
+        ds.Manufacturer = "Philips Medical Systems"
+        block = ds.private_block(0x7053, "Philips PET Private Group", create=True)
+        block.add_new(0x00, "DS", "0.000321")
+        block.add_new(0x09, "DS", "1.25")
+        out.append(ds)
+    return out
+
+
+def adc():
+    """A scanner's ADC map (ImageType DERIVED\\PRIMARY\\DIFFUSION\\ADC, no b-value), which highdicom
+    converts with NONE as ImageType's fourth value: only SeriesDescription still says ADC."""
+    out = []
+    r, c = np.mgrid[0:N, 0:N]
+    for k in range(2):
+        ds = classic(MRImageStorage, "MR", 7, k, 1500 + 10 * r + c + k)
+        ds.ImagePositionPatient = [-8, -8, 4 * k]
+        ds.ScanningSequence, ds.SequenceVariant, ds.MRAcquisitionType = "EP", "SK", "2D"
+        ds.EchoTime, ds.RepetitionTime, ds.MagneticFieldStrength = 80, 4000, 1.5
+        ds.ImageType = ["DERIVED", "PRIMARY", "DIFFUSION", "ADC"]
+        ds.SeriesDescription = "ep2d_diff_ADC"
+        out.append(ds)
+    return out
+
+
+for name, series, cls in (("pet", pet(), LegacyConvertedEnhancedPETImage), ("dwi", dwi(), LegacyConvertedEnhancedMRImage),
+                          ("pet-ge", pet_ge(), LegacyConvertedEnhancedPETImage),
+                          ("pet-philips", pet_philips(), LegacyConvertedEnhancedPETImage),
+                          ("adc", adc(), LegacyConvertedEnhancedMRImage)):
     lc = cls(series, series_instance_uid=f"{ROOT}.{100 + series[0].SeriesNumber}",
              series_number=100 + series[0].SeriesNumber,
              sop_instance_uid=f"{ROOT}.{100 + series[0].SeriesNumber}.1", instance_number=1)
+    os.makedirs(name, exist_ok=True)
     lc.save_as(f"{name}/lc.dcm", enforce_file_format=True)
