@@ -29,17 +29,23 @@ takes the writers and encoders a site's archive runs through, none of them writt
    equal those of the same files decoded by GDCM (`gdcmconv --raw`, with OpenJPEG and CharLS),
    and differ from those of the series as written.
 
-4. Converted by highdicom (`highdicom.legacy`, 0.28) into one Legacy Converted Enhanced MR, CT or
-   PET image (PS3.3 A.70-A.72: per-frame functional groups; the classic attributes it places in
-   no group, private blocks among them, in the Unassigned Shared / Per-Frame Converted
-   Attributes Sequences): every case's series, and the phantom's PET (a Siemens-, a GE- and a
-   Philips-style one), DWI and ADC. The volumes (names, so kind and series number, affine and
-   voxels), the .bval/.bvec and the PET's SUV (factor, and the route QIBA's procedure took) must
-   equal those of the classic series. A series highdicom refuses is counted, not compared.
+4. Converted by highdicom (`highdicom.legacy`, 0.28) and by PixelMed's MultiFrameImageFactory
+   (Debian `pixelmed-apps`, 20220618; optional) into one Legacy Converted Enhanced MR, CT or PET
+   image (PS3.3 A.70-A.72: per-frame functional groups; the classic attributes placed in no
+   group in the Unassigned Shared / Per-Frame Converted Attributes Sequences, with their private
+   blocks by highdicom, without the top level's by PixelMed): every case's series, and the
+   phantom's PET (a Siemens-, a GE- and a Philips-style one), T2, DWI and ADC. The volumes
+   (names, so kind and series number, affine and voxels), the .bval/.bvec and the PET's SUV
+   (factor, and the route QIBA's procedure took) must equal those of the classic series; where
+   PixelMed dropped the private attribute the SUV took, the route QIBA gives without it
+   (`suv_route_departure`). A series a converter refuses is counted, not compared.
+5. Written by PixelMed's NIfTI1ToDicom (optional): the case's NIfTI as one Legacy Converted
+   Enhanced MR, CT or PET (integer images) or Parametric Map (float32, Float Pixel Data), in the
+   NIfTI's own grid: every voxel where the NIfTI has it, with its value (`pixelmed_from_nifti`).
 
 Usage: benches/other-writers.py [CASES] [SEED]   (default 100, 1)
 Needs nibabel, numpy, pydicom and highdicom, niftitodicom, gdcmconv and DCMTK's tools (apt-get install
-vtk-dicom-tools libgdcm-tools dcmtk), an ancilla build (ANCILLA_BIN, default
+vtk-dicom-tools libgdcm-tools dcmtk; pixelmed-apps for parts 4 and 5), an ancilla build (ANCILLA_BIN, default
 target/release/ancilla) and, optionally, dcm2niix (DCM2NIIX). A case that differs is kept as
 ./other-writers-N/.
 """
@@ -239,9 +245,12 @@ def encode(command, source, target):
     return True
 
 
-def same_volumes(reference, folder, label):
-    """Problems where ancilla's volumes in `folder` differ from those in `reference`."""
+def same_volumes(reference, folder, label, ignore=()):
+    """Problems where ancilla's volumes in `folder` differ from those in `reference` (but for
+    those whose names end with one of `ignore`)."""
     want, have = volumes(reference), volumes(folder)
+    want = {k: v for k, v in want.items() if not k.endswith(tuple(ignore))}
+    have = {k: v for k, v in have.items() if not k.endswith(tuple(ignore))}
     if set(want) != set(have):
         return [f"{label}: volumes {sorted(have)}, the series as written gives {sorted(want)}"]
     problems = []
@@ -301,11 +310,17 @@ def lossy_transcoded(series, work, label, as_written):
     return problems
 
 
-def legacy_converted(series, work, label, refused):
-    """Problems where `series` (a folder of classic DICOM files) converts differently after
-    highdicom's legacy conversion into one enhanced image: its volumes (`same_volumes`), its
-    .bval/.bvec text and its PET's SUV in the sidecar. A series highdicom refuses (its error)
-    is added to `refused` and not compared."""
+PIXELMED = "/usr/share/java/pixelmed.jar"  # Debian pixelmed-apps (libpixelmed-java)
+
+
+def pixelmed(main_class, *args):
+    """Run one of PixelMed's command-line classes; True when it exits 0."""
+    r = subprocess.run(["java", "-cp", PIXELMED, main_class, *args], capture_output=True)
+    return r.returncode == 0
+
+
+def highdicom_lc(series, target):
+    """highdicom's legacy conversion of the classic files in `series` into `target`/lc.dcm."""
     from highdicom.legacy import (LegacyConvertedEnhancedCTImage, LegacyConvertedEnhancedMRImage,
                                   LegacyConvertedEnhancedPETImage)
     from highdicom.uid import UID
@@ -313,42 +328,140 @@ def legacy_converted(series, work, label, refused):
                "PT": LegacyConvertedEnhancedPETImage}
     logging.getLogger("highdicom").setLevel(logging.ERROR)  # its notes on absent VOI windows
     images = [pydicom.dcmread(os.path.join(series, n)) for n in sorted(os.listdir(series))]
-    if images[0].get("SeriesNumber") in (None, ""):
-        # highdicom requires one; the classic copy gets it too, so volume names compare.
-        series = f"{work}/classic"
-        os.makedirs(series)
-        for n, ds in enumerate(images):
-            ds.SeriesNumber = 1
-            ds.save_as(f"{series}/{n:04d}.dcm")
-    try:
-        lc = classes[images[0].Modality](images, series_instance_uid=UID(),
-                                         series_number=images[0].SeriesNumber,
-                                         sop_instance_uid=UID(), instance_number=1)
-        os.makedirs(f"{work}/legacy-converted")
-        lc.save_as(f"{work}/legacy-converted/lc.dcm", enforce_file_format=True)
-    except Exception as e:  # highdicom's own checks (e.g. a SOP class it does not convert)
-        refused.append(f"{label}: {type(e).__name__}: {str(e)[:120]}")
-        return []
-    for folder in ("as-written", "legacy-converted"):
-        code, err = convert(f"{work}/{folder}" if folder == "legacy-converted" else series,
-                            f"{work}/{folder}-out")
+    lc = classes[images[0].Modality](images, series_instance_uid=UID(),
+                                     series_number=images[0].SeriesNumber,
+                                     sop_instance_uid=UID(), instance_number=1)
+    lc.save_as(f"{target}/lc.dcm", enforce_file_format=True)
+
+
+def pixelmed_lc(series, target):
+    """PixelMed's MultiFrameImageFactory (the classic files in `series` → `target`)."""
+    if not pixelmed("com.pixelmed.dicom.MultiFrameImageFactory", series, target) \
+            or not os.listdir(target):
+        raise RuntimeError("MultiFrameImageFactory failed")
+
+
+def numbered(series, work):
+    """`series`, or a copy of it with SeriesNumber 1 where it has none (highdicom requires one;
+    the classic copy gets it too, so volume names compare)."""
+    images = [pydicom.dcmread(os.path.join(series, n)) for n in sorted(os.listdir(series))]
+    if images[0].get("SeriesNumber") not in (None, ""):
+        return series
+    os.makedirs(f"{work}/classic")
+    for n, ds in enumerate(images):
+        ds.SeriesNumber = 1
+        ds.save_as(f"{work}/classic/{n:04d}.dcm")
+    return f"{work}/classic"
+
+
+def suv_route_departure(writer, want, have):
+    """None when the SUV `have` of a series converted by `writer` is what QIBA's procedure gives
+    for what that writer keeps, else a problem. PixelMed drops the classic images' top-level
+    private attributes: without Philips' (7053,1000) and (7053,1009) the SUV of a CNTS series is
+    refused, naming them; without GE's (0009,100D) the reference of a reprocessed series is
+    back-computed from FrameReferenceTime. Every other SUV must equal the series as written."""
+    a, b = want.get("SUV") or {}, have.get("SUV") or {}
+    if writer == "PixelMed" and "Philips" in str(a.get("units_path")):
+        return None if "(7053,1000)" in str(have.get("SUVRefused")) else \
+            f"PixelMed dropped (7053,1000): SUV {b or have.get('SUVRefused')}, not refused"
+    if writer == "PixelMed" and "GE private" in str(a.get("reference_time_source")):
+        return None if "FrameReferenceTime" in str(b.get("reference_time_source")) else \
+            f"PixelMed dropped (0009,100D): reference {b.get('reference_time_source')}"
+    for key in ("SUV", "SUVRefused"):
+        if want.get(key) != have.get(key):
+            return f"{key} {have.get(key)}, the series as written gives {want.get(key)}"
+    return None
+
+
+LEGACY_CONVERTERS = [("highdicom", highdicom_lc), ("PixelMed", pixelmed_lc)]
+
+
+def legacy_converted(series, work, label, refused, converters=None):
+    """Problems where `series` (a folder of classic DICOM files) converts differently after
+    each converter's legacy conversion into one enhanced image (`LEGACY_CONVERTERS`, PixelMed's
+    where Java and its jar are installed): its volumes (`same_volumes`), its .bval/.bvec text and
+    its PET's SUV in the sidecar (`suv_route_departure`). A series a converter refuses is added
+    to `refused` (with the error) and not compared."""
+    converters = converters or [c for c in LEGACY_CONVERTERS
+                                if c[0] != "PixelMed" or has_pixelmed()]
+    series = numbered(series, work)
+    code, err = convert(series, f"{work}/as-written-out")
+    if code != 0:
+        return [f"{label}: as written: exit {code}: {err}"]
+    want = f"{work}/as-written-out"
+    problems = []
+    for writer, make in converters:
+        folder = f"{work}/{writer}"
+        os.makedirs(f"{folder}/in")
+        try:
+            make(series, f"{folder}/in")
+        except Exception as e:  # the converter's own checks (e.g. a SOP class it does not take)
+            refused.append(f"{label}: {writer}: {type(e).__name__}: {str(e)[:120]}")
+            continue
+        code, err = convert(f"{folder}/in", f"{folder}/out")
         if code != 0:
-            return [f"{label}: {folder}: exit {code}: {err}"]
-    want, have = f"{work}/as-written-out", f"{work}/legacy-converted-out"
-    problems = same_volumes(want, have, f"{label}, legacy converted")
-    for path in sorted(glob.glob(f"{want}/**/*.bval", recursive=True)
-                       + glob.glob(f"{want}/**/*.bvec", recursive=True)):
-        other = os.path.join(have, os.path.relpath(path, want))
-        if not os.path.exists(other) or open(path).read() != open(other).read():
-            problems.append(f"{label}, legacy converted: {os.path.relpath(path, want)} differs")
-    for path in sorted(glob.glob(f"{want}/**/*_pt_*.json", recursive=True)):
-        other = os.path.join(have, os.path.relpath(path, want))
-        a = json.load(open(path))
-        b = json.load(open(other)) if os.path.exists(other) else {}
-        for key in ("SUV", "SUVRefused"):
-            if a.get(key) != b.get(key):
-                problems.append(f"{label}, legacy converted: {key} {b.get(key)}, the series as "
-                                f"written gives {a.get(key)}")
+            problems.append(f"{label}: {writer}: exit {code}: {err}")
+            continue
+        have = f"{folder}/out"
+        tag = f"{label}, legacy converted by {writer}"
+        # Where PixelMed dropped the private attribute the SUV took, the SUV volume is not the
+        # one as written (refused, or another route): `suv_route_departure` checks which.
+        private_suv = writer == "PixelMed" and any(
+            "Philips" in str((json.load(open(p)).get("SUV") or {}).get("units_path"))
+            or "GE private" in str((json.load(open(p)).get("SUV") or {})
+                                   .get("reference_time_source"))
+            for p in glob.glob(f"{want}/**/*_pt_*.json", recursive=True))
+        problems += same_volumes(want, have, tag, ["_suvbw.nii"] if private_suv else [])
+        for path in sorted(glob.glob(f"{want}/**/*.bval", recursive=True)
+                           + glob.glob(f"{want}/**/*.bvec", recursive=True)):
+            other = os.path.join(have, os.path.relpath(path, want))
+            if not os.path.exists(other) or open(path).read() != open(other).read():
+                problems.append(f"{tag}: {os.path.relpath(path, want)} differs")
+        for path in sorted(glob.glob(f"{want}/**/*_pt_*.json", recursive=True)):
+            other = os.path.join(have, os.path.relpath(path, want))
+            problem = suv_route_departure(writer, json.load(open(path)),
+                                          json.load(open(other)) if os.path.exists(other) else {})
+            if problem:
+                problems.append(f"{tag}: {problem}")
+    return problems
+
+
+def has_pixelmed():
+    return shutil.which("java") is not None and os.path.exists(PIXELMED)
+
+
+def pixelmed_from_nifti(source, case, modality, title):
+    """Problems where ancilla's volume of the series PixelMed's NIfTI1ToDicom writes from the
+    case's NIfTI (one Legacy Converted Enhanced MR, CT or PET file, or a float Parametric Map,
+    frames in the NIfTI's own grid) does not place every voxel where the NIfTI has it, within
+    1e-5 of the extent (sform; qform 1e-3, its float32 quaternion), with the NIfTI's values:
+    integer images exactly, float ones within 1e-6 of the largest."""
+    os.makedirs(f"{case}/pixelmed")
+    if not pixelmed("com.pixelmed.convert.NIfTI1ToDicom", f"{case}/source.nii",
+                    f"{case}/pixelmed/x.dcm", "Phantom^P", "P1", "S1", "5", "1", modality):
+        return [f"{title}: PixelMed's NIfTI1ToDicom failed"]
+    code, err = convert(f"{case}/pixelmed", f"{case}/pixelmed-out")
+    written = volumes(f"{case}/pixelmed-out")
+    if code != 0 or len(written) != 1:
+        return [f"PixelMed: exit {code}, volumes {sorted(written)}: {err}"]
+    img = nib.load(next(iter(written.values())))
+    got = img.get_fdata()
+    got = got if got.ndim == 4 else got[..., None]
+    src = np.asarray(source.dataobj, dtype=np.float64)
+    src = src if src.ndim == 4 else src[..., None]
+    if got.shape[3] != src.shape[3] or np.prod(got.shape[:3]) != np.prod(src.shape[:3]):
+        return [f"PixelMed: {got.shape}, the NIfTI is {src.shape}"]
+    problems = []
+    for form, affine, turn in (("sform", img.header.get_sform(), 1e-5),
+                               ("qform", img.header.get_qform(), 1e-3)):
+        at, problem = onto(source.affine, src.shape, affine, got.shape, turn)
+        if problem:
+            problems.append(f"PixelMed: {form} against the NIfTI's grid: {problem}")
+        elif form == "sform":
+            want, have = src[at[0], at[1], at[2], :], got.reshape(-1, got.shape[3])
+            worst = float(np.abs(want - have).max())
+            if worst > 1e-6 * max(1.0, float(np.abs(want).max())):
+                problems.append(f"PixelMed: values differ from the NIfTI's by up to {worst}")
     return problems
 
 
@@ -398,14 +511,17 @@ def main():
         problems += transcoded(f"{case}/dicom", f"{case}/transcoded", "re-encoded", pair,
                                encoder_failed)
         problems += legacy_converted(f"{case}/dicom", f"{case}/legacy", title, lc_refused)
+        if has_pixelmed():
+            problems += pixelmed_from_nifti(source, case, ("MR", "CT", "PT")[i % 3], title)
         return title, problems
 
     failed = cases_loop.run(cases, "other-writers", one_case)
     print(f"{cases - failed} of {cases} series written by vtk-dicom's niftitodicom: every voxel "
           f"where the NIfTI has it, and the same volume after re-encoding by GDCM and DCMTK "
-          f"and after highdicom's legacy conversion")
+          f"and after legacy conversion by highdicom" + (" and PixelMed; and PixelMed's "
+          f"NIfTI1ToDicom's series of the same NIfTI" if has_pixelmed() else ""))
     if lc_refused:
-        print(f"(highdicom refused to convert {len(lc_refused)} of these series: not compared; "
+        print(f"(a legacy converter refused {len(lc_refused)} of these series: not compared; "
               f"the first: {lc_refused[0]})")
     if with_dcm2niix:
         print(f"(dcm2niix met the NIfTI in {dcm2niix_met[1]} of {dcm2niix_met[0]})")
@@ -460,13 +576,14 @@ def main():
                                 problems)
         phantom_failed += differed
         if not any("PET" in r for r in refused):
-            print(f"phantom, legacy converted by highdicom: "
-                  f"{compared - len(refused) - differed} of {compared} series give the same "
-                  f"volumes, .bval/.bvec and SUV as written, {differed} not"
-                  + (f"; highdicom refused {len(refused)} ({refused[0]})" if refused else ""))
+            print(f"phantom, {compared} series legacy converted by highdicom"
+                  + (" and by PixelMed" if has_pixelmed() else "") + f": {compared - differed} "
+                  f"give the same volumes, .bval/.bvec and SUV as written (where PixelMed "
+                  f"dropped a private SUV input, QIBA's route without it), {differed} not"
+                  + (f"; {len(refused)} conversions refused ({refused[0]})" if refused else ""))
         else:
             phantom_failed += 1
-            print(f"phantom, legacy converted: highdicom refused a PET series: {refused}")
+            print(f"phantom, legacy converted: a converter refused a PET series: {refused}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     sys.exit(1 if failed or phantom_failed else 0)
