@@ -947,22 +947,32 @@ fn small_rtstruct_rasterises_on_the_oblique_ct() {
 }
 
 /// rt-utils (and what exports through it, TotalSegmentator's RTSTRUCTs) writes a CLOSED_PLANAR
-/// contour of one or two points where a mask slice holds a voxel or two. Such a contour encloses
-/// no area, so no voxel centre: it adds nothing to its ROI. Regression: the whole RTSTRUCT was
-/// refused ("ContourData (3006,0050): expected x\y\z triples of at least three points").
+/// contour of one or two points where a mask slice holds a lone voxel or a line of them, through
+/// their centres. Such a contour holds the voxels whose centres it passes through, and no other:
+/// here a point at the centre of voxel (column 0, row 4) of plane 1, outside the square, adds
+/// that voxel; a point and a segment through no centre add nothing. Regressions: the whole
+/// RTSTRUCT was refused ("ContourData (3006,0050): expected x\y\z triples of at least three
+/// points"); then such contours were taken to hold nothing.
 #[test]
-fn one_and_two_point_contours_add_nothing_to_their_roi() {
+fn one_and_two_point_contours_hold_the_voxels_they_pass_through() {
     let image = fixture_ct();
     let d = tempfile::tempdir().unwrap();
     let (plain, more) = (d.path().join("plain.dcm"), d.path().join("more.dcm"));
     small_rtstruct(&plain);
-    rtstruct_with(&more, &["11\\-19\\32.5", "9\\-21\\32.5\\13\\-17\\32.5"]);
+    let c = image.geometry.world(0.0, 4.0, 1.0);
+    let centre = format!("{:.6}\\{:.6}\\{:.6}", c[0], c[1], c[2]);
+    rtstruct_with(
+        &more,
+        &[&centre, "11\\-19\\32.5", "9\\-21\\32.5\\13\\-17\\32.5"],
+    );
     let a = ancilla::roi::load_rois(&image, None, &plain).unwrap();
     let b = ancilla::roi::load_rois(&image, None, &more).unwrap();
     assert_eq!(a.regions.len(), b.regions.len());
-    for (x, y) in a.regions.iter().zip(&b.regions) {
-        assert_eq!((x.number, &x.mask), (y.number, &y.mask));
-    }
+    assert!(!a.regions[0].mask[[1, 4, 0]]);
+    let mut want = a.regions[0].mask.clone();
+    want[[1, 4, 0]] = true;
+    assert_eq!(b.regions[0].mask, want);
+    assert_eq!(a.regions[1].mask, b.regions[1].mask);
     assert!(a.regions[0].mask.iter().any(|v| *v));
 }
 
@@ -1086,6 +1096,48 @@ fn legacy_converted_enhanced_images_keep_suv_and_b_values() {
     assert_eq!(first_axis.len(), 2);
     assert_eq!(first_axis[0], "0");
     assert_eq!(first_axis[1].trim_start_matches('-'), "1", "{bvec}");
+}
+
+/// An RTSTRUCT drawn by rt-utils (test-data/rtstruct-rt-utils): its contours pass through the
+/// centres of each mask's boundary voxels, around a hole too, with one- and two-point contours
+/// for a lone voxel and a line. Each ROI holds exactly the mask rt-utils was given: its voxel
+/// count (the approximate volume, 1.28 mm³ a voxel) and the mean of voxel values that encode
+/// their position, as the fixture's script printed them. Before, only centres inside by the
+/// crossing count were in: the ellipsoid had 110 voxels of 138 (−20%), the ring 21 of 40, and
+/// the lone voxel and the line none ("mark no voxel of the image").
+#[test]
+fn an_rt_utils_rtstruct_holds_the_voxels_it_was_drawn_from() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/rtstruct-rt-utils");
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("f.csv");
+    let o = ancilla(&[
+        "features",
+        "--image",
+        root.join("mr").to_str().unwrap(),
+        "--mask",
+        root.join("rtstruct.dcm").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows = feature_values(&std::fs::read_to_string(&out).unwrap());
+    let value = |roi: &str, feature: &str| -> f64 {
+        rows.iter()
+            .find(|(r, f, _)| r == roi && f == feature)
+            .unwrap_or_else(|| panic!("{roi} {feature}: no row"))
+            .2
+    };
+    for (roi, voxels, sum) in [
+        ("blob", 138.0, 105228.0),
+        ("ring", 40.0, 45120.0),
+        ("dot", 1.0, 450.0),
+        ("line", 4.0, 862.0),
+    ] {
+        let volume = value(roi, "morph_vol_approx");
+        assert!((volume - voxels * 1.28).abs() < 1e-9, "{roi}: {volume} mm3");
+        let mean = value(roi, "stat_mean");
+        assert!((mean - sum / voxels).abs() < 1e-9, "{roi}: mean {mean}");
+    }
 }
 
 /// The classic images' private attributes, which a legacy converted enhanced PET keeps in its

@@ -458,6 +458,12 @@ pub fn load_rois(
         }
         Some("RTSTRUCT") => {
             let structures = rtstruct::rtstruct_from_object(&obj)?;
+            let usable: Vec<&[Vec<[f64; 3]>]> = structures
+                .iter()
+                .filter(|st| st.defect.is_none())
+                .map(|st| st.contours.as_slice())
+                .collect();
+            let spacing = rtstruct::plane_spacing(&usable, &image.geometry);
             let mut regions = Vec::new();
             let mut unusable = Vec::new();
             for st in &structures {
@@ -469,7 +475,12 @@ pub fn load_rois(
                 regions.push(Region {
                     number: st.number,
                     name: named(st.number, &st.name),
-                    mask: rtstruct::rasterise(&st.contours, &image.geometry, image.dims())?,
+                    mask: rtstruct::rasterise(
+                        &st.contours,
+                        &image.geometry,
+                        image.dims(),
+                        Some(spacing),
+                    )?,
                     bbox: None,
                 });
             }

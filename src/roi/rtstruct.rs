@@ -2,9 +2,15 @@
 //! ROI Contour Module): CLOSED_PLANAR contours in patient coordinates (mm), rasterised onto an
 //! image grid. A voxel belongs to a structure when its centre lies inside the structure's
 //! contours on the nearest contour plane (even–odd rule, so a contour drawn inside another is a
-//! hole, as most planning systems export them). Contour planes must be parallel to the image
-//! slices; a contour plane farther than half its plane spacing (at least half an image slice) from
-//! an image slice does not reach it.
+//! hole, as most planning systems export them), or on one of those contours: a contour is the
+//! structure's boundary, and a tool that traces a mask through the centres of its boundary voxels
+//! (rt-utils, with OpenCV's findContours) draws it through voxels of the structure, around a hole
+//! too; its contours of one or two points (a lone voxel, a line of them) hold the voxels they
+//! pass through. A centre within [`ON_CONTOUR`] of a voxel from a contour is on it. Contour
+//! planes must be parallel to the image slices. A contour plane reaches the image slices within
+//! half the structure set's contouring interval (at least half a slice): a set drawn on a
+//! coarser grid fills the slices between its planes, and one drawn on the image's own slices
+//! fills each plane's slice only, also for a structure whose planes lie far apart.
 
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
@@ -37,8 +43,9 @@ fn bad(attribute: &str, expected: &str) -> RoiError {
 }
 
 /// The structures of an opened RTSTRUCT object (POINT and OPEN_PLANAR contours are skipped: they
-/// enclose no volume; so are CLOSED_PLANAR contours of one or two points, which rt-utils writes
-/// where a mask slice holds a voxel or two: they enclose no area, so no voxel centre).
+/// bound no volume. CLOSED_PLANAR contours of one or two points, which rt-utils writes where a
+/// mask slice holds a lone voxel or a line of them, are kept: they hold the voxels they pass
+/// through).
 pub fn rtstruct_from_object(obj: &InMemDicomObject) -> Result<Vec<Structure>, RoiError> {
     let set_for = obj
         .get(tags::REFERENCED_FRAME_OF_REFERENCE_SEQUENCE)
@@ -110,9 +117,6 @@ pub fn rtstruct_from_object(obj: &InMemDicomObject) -> Result<Vec<Structure>, Ro
                 s.contours.clear();
                 continue;
             }
-            if v.len() < 9 {
-                continue;
-            }
             s.contours
                 .push(v.chunks_exact(3).map(|p| [p[0], p[1], p[2]]).collect());
         }
@@ -120,7 +124,32 @@ pub fn rtstruct_from_object(obj: &InMemDicomObject) -> Result<Vec<Structure>, Ro
     Ok(out)
 }
 
-/// Is (x, y) inside the polygon (even–odd rule, crossing count)?
+/// How near (in voxels, in the image plane) a voxel centre must be to a contour to be on it: the
+/// rounding of a coordinate computed in floating point and written as a decimal string (DS, up
+/// to 16 characters), far below any drawing's precision, so a contour drawn around a region
+/// (a planning system's, or the phantom's polygons of the analytic ellipsoids) gains no voxel it
+/// merely passes near.
+pub const ON_CONTOUR: f64 = 1e-4;
+
+/// Is (x, y) on the closed polygon (within [`ON_CONTOUR`] of one of its edges; a polygon of one
+/// point is that point, of two the segment between them)?
+pub fn on_contour(poly: &[[f64; 2]], x: f64, y: f64) -> bool {
+    let n = poly.len();
+    (0..n).any(|i| {
+        let (a, b) = (poly[i], poly[(i + n - 1) % n]);
+        let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+        let length2 = dx * dx + dy * dy;
+        let t = if length2 > 0.0 {
+            (((x - a[0]) * dx + (y - a[1]) * dy) / length2).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        (a[0] + t * dx - x).hypot(a[1] + t * dy - y) <= ON_CONTOUR
+    })
+}
+
+/// Is (x, y) inside the polygon (even–odd rule, crossing count)? A point on its boundary may go
+/// either way: see [`on_contour`].
 pub fn inside(poly: &[[f64; 2]], x: f64, y: f64) -> bool {
     let mut c = false;
     let n = poly.len();
@@ -135,16 +164,13 @@ pub fn inside(poly: &[[f64; 2]], x: f64, y: f64) -> bool {
     c
 }
 
-/// Rasterise `contours` onto the grid `g` of `dims` = [slices, rows, columns].
-pub fn rasterise(
-    contours: &[Vec<[f64; 3]>],
-    g: &Geometry,
-    dims: [usize; 3],
-) -> Result<Array3<bool>, RoiError> {
-    let [nk, nj, ni] = dims;
-    let mut mask = Array3::<bool>::from_elem((nk, nj, ni), false);
-    // Every contour in image index space: (plane k, polygon in (i, j)).
-    let mut planes: Vec<(f64, Vec<[f64; 2]>)> = Vec::with_capacity(contours.len());
+/// A contour in image index space: its plane k, and its polygon in (i, j).
+type PlaneContour = (f64, Vec<[f64; 2]>);
+
+/// Every contour of one structure in image index space. A contour whose points do not share a
+/// plane parallel to the slices is refused.
+fn planes_of(contours: &[Vec<[f64; 3]>], g: &Geometry) -> Result<Vec<PlaneContour>, RoiError> {
+    let mut planes: Vec<PlaneContour> = Vec::with_capacity(contours.len());
     for c in contours {
         let idx: Vec<[f64; 3]> = c.iter().map(|p| g.index_of(*p)).collect();
         let ks: Vec<f64> = idx.iter().map(|p| p[2]).collect();
@@ -158,11 +184,42 @@ pub fn rasterise(
         }
         planes.push((0.5 * (lo + hi), idx.iter().map(|p| [p[0], p[1]]).collect()));
     }
+    Ok(planes)
+}
+
+/// The structure set's contouring interval on `g`, in slices: the smallest gap between two
+/// contour planes of one structure, over all its structures (infinite when none has two planes).
+/// A structure drawn on a coarser grid (a CT's slices on a finer MR) has planes that far apart;
+/// one with a lone plane or planes far apart (a mask of separate parts, as rt-utils draws it on
+/// the image's own slices) takes the set's interval, not its own. Structures whose contours are
+/// not parallel to the slices are passed over here ([`rasterise`] refuses them).
+pub fn plane_spacing(structures: &[&[Vec<[f64; 3]>]], g: &Geometry) -> f64 {
+    structures
+        .iter()
+        .filter_map(|c| planes_of(c, g).ok())
+        .map(|p| super::distinct_planes(p.iter().map(|x| x.0).collect()).1)
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Rasterise `contours` onto the grid `g` of `dims` = [slices, rows, columns]. Each contour plane
+/// reaches half the contouring interval `spacing` (in slices; at least half a slice) either side:
+/// the structure set's ([`plane_spacing`]), or, when None, the structure's own.
+pub fn rasterise(
+    contours: &[Vec<[f64; 3]>],
+    g: &Geometry,
+    dims: [usize; 3],
+    spacing: Option<f64>,
+) -> Result<Array3<bool>, RoiError> {
+    let [nk, nj, ni] = dims;
+    let mut mask = Array3::<bool>::from_elem((nk, nj, ni), false);
+    // Centres on a contour: in the structure whatever the even–odd count says.
+    let mut on = Array3::<bool>::from_elem((nk, nj, ni), false);
+    let planes = planes_of(contours, g)?;
     if planes.is_empty() {
         return Ok(mask);
     }
-    // Half the contour-plane spacing (at least half an image slice) is a plane's reach.
-    let (ks, gap) = super::distinct_planes(planes.iter().map(|p| p.0).collect());
+    let (ks, own_gap) = super::distinct_planes(planes.iter().map(|p| p.0).collect());
+    let gap = spacing.unwrap_or(own_gap);
     let reach = if gap.is_finite() {
         (0.5 * gap).max(0.5)
     } else {
@@ -198,11 +255,16 @@ pub fn rasterise(
                 j0 = j0.min(p[1]);
                 j1 = j1.max(p[1]);
             }
-            let lo = |x: f64| x.ceil().max(0.0) as usize;
-            let hi = |x: f64, n: usize| (x.floor().max(-1.0) + 1.0).min(n as f64) as usize;
+            let lo = |x: f64| (x - ON_CONTOUR).ceil().max(0.0) as usize;
+            let hi = |x: f64, n: usize| {
+                ((x + ON_CONTOUR).floor().max(-1.0) + 1.0).min(n as f64) as usize
+            };
             for j in lo(j0)..hi(j1, nj) {
                 for i in lo(i0)..hi(i1, ni) {
-                    if inside(poly, i as f64, j as f64) {
+                    let (x, y) = (i as f64, j as f64);
+                    if on_contour(poly, x, y) {
+                        on[[k, j, i]] = true;
+                    } else if inside(poly, x, y) {
                         // Even–odd across the plane's contours: a hole flips back.
                         mask[[k, j, i]] = !mask[[k, j, i]];
                     }
@@ -210,6 +272,7 @@ pub fn rasterise(
             }
         }
     }
+    mask.zip_mut_with(&on, |m, o| *m |= *o);
     Ok(mask)
 }
 
@@ -224,10 +287,49 @@ mod tests {
         // covers centres 2..=7 (36 voxels) and the hole 4..=5 (4 voxels): 32 voxels.
         let g = Geometry::axial([0.0; 3], [1.0; 3]);
         let sq = |a: f64, b: f64| vec![[a, a, 1.0], [b, a, 1.0], [b, b, 1.0], [a, b, 1.0]];
-        let m = rasterise(&[sq(1.5, 7.5), sq(3.5, 5.5)], &g, [3, 10, 10]).unwrap();
+        let m = rasterise(&[sq(1.5, 7.5), sq(3.5, 5.5)], &g, [3, 10, 10], None).unwrap();
         // A single plane reaches half a slice: only slice 1.
         assert_eq!(m.iter().filter(|x| **x).count(), 32);
         assert!(m[[1, 2, 2]] && !m[[1, 4, 4]] && !m[[0, 2, 2]] && !m[[2, 2, 2]]);
+    }
+
+    /// Contours as rt-utils draws a mask (OpenCV's findContours: through the centres of its
+    /// boundary voxels, around a hole too; a lone voxel as one point, a line of them as two)
+    /// give the mask back: a 6×6 square of voxels 2..=7 with a 2×2 hole at 4..=5, a lone voxel
+    /// and a line of four. Before, only centres inside by the crossing count counted: 16 of the
+    /// square's 32 (the half-open edges of both contours), and nothing of the other two.
+    #[test]
+    fn contours_through_voxel_centres_hold_those_voxels() {
+        let g = Geometry::axial([0.0; 3], [1.0; 3]);
+        let sq = |a: f64, b: f64| vec![[a, a, 1.0], [b, a, 1.0], [b, b, 1.0], [a, b, 1.0]];
+        let m = rasterise(
+            &[
+                sq(2.0, 7.0),
+                sq(3.0, 6.0),
+                vec![[9.0, 9.0, 1.0]],
+                vec![[0.0, 0.0, 1.0], [0.0, 3.0, 1.0]],
+            ],
+            &g,
+            [3, 10, 10],
+            None,
+        )
+        .unwrap();
+        let plane = m.index_axis(ndarray::Axis(0), 1);
+        let want = |j: usize, i: usize| {
+            let square = (2..=7).contains(&i) && (2..=7).contains(&j);
+            let hole = (4..=5).contains(&i) && (4..=5).contains(&j);
+            (square && !hole) || (i, j) == (9, 9) || (i == 0 && j <= 3)
+        };
+        for ((j, i), got) in plane.indexed_iter() {
+            assert_eq!(*got, want(j, i), "voxel row {j} column {i}");
+        }
+        assert_eq!(m.iter().filter(|x| **x).count(), 32 + 1 + 4);
+        // A centre a rounding error off the contour is on it; a hundredth of a voxel is not.
+        let near = |d: f64| {
+            let c = rasterise(&[vec![[5.0 + d, 5.0, 1.0]]], &g, [3, 10, 10], None).unwrap();
+            c[[1, 5, 5]]
+        };
+        assert!(near(1e-9) && near(-1e-9) && !near(0.01));
     }
 
     #[test]
@@ -235,7 +337,7 @@ mod tests {
         // Contours every 3 mm on a 1 mm grid: each plane fills its slice and the one either side.
         let g = Geometry::axial([0.0; 3], [1.0; 3]);
         let sq = |z: f64| vec![[1.5, 1.5, z], [3.5, 1.5, z], [3.5, 3.5, z], [1.5, 3.5, z]];
-        let m = rasterise(&[sq(2.0), sq(5.0)], &g, [9, 6, 6]).unwrap();
+        let m = rasterise(&[sq(2.0), sq(5.0)], &g, [9, 6, 6], None).unwrap();
         let per_slice: Vec<usize> = (0..9)
             .map(|k| {
                 m.index_axis(ndarray::Axis(0), k)
@@ -245,6 +347,24 @@ mod tests {
             })
             .collect();
         assert_eq!(per_slice, vec![0, 4, 4, 4, 4, 4, 4, 0, 0]);
+        // The structure set's interval: beside a structure contoured on adjacent slices (drawn on
+        // this grid, as rt-utils draws a mask of separate parts), the same two planes fill their
+        // own slices only. Before, each structure took its own interval: 6 slices, not 2.
+        let other = [sq(1.0), sq(2.0), sq(3.0)];
+        let set: [&[Vec<[f64; 3]>]; 2] = [&[sq(2.0), sq(5.0)], &other];
+        let spacing = plane_spacing(&set, &g);
+        assert!((spacing - 1.0).abs() < 1e-9, "{spacing}");
+        let m = rasterise(&[sq(2.0), sq(5.0)], &g, [9, 6, 6], Some(spacing)).unwrap();
+        let per_slice: Vec<usize> = (0..9)
+            .map(|k| {
+                m.index_axis(ndarray::Axis(0), k)
+                    .iter()
+                    .filter(|x| **x)
+                    .count()
+            })
+            .collect();
+        assert_eq!(per_slice, vec![0, 0, 4, 0, 0, 4, 0, 0, 0]);
+        assert!(plane_spacing(&set[..1], &g) > 2.9);
     }
 
     #[test]
@@ -252,7 +372,7 @@ mod tests {
         let g = Geometry::axial([0.0; 3], [1.0; 3]);
         let tilted = vec![[1.0, 1.0, 1.0], [5.0, 1.0, 2.0], [5.0, 5.0, 2.0]];
         assert!(matches!(
-            rasterise(&[tilted], &g, [4, 8, 8]),
+            rasterise(&[tilted], &g, [4, 8, 8], None),
             Err(RoiError::NotParallel)
         ));
     }
