@@ -124,11 +124,13 @@ pub fn rtstruct_from_object(obj: &InMemDicomObject) -> Result<Vec<Structure>, Ro
     Ok(out)
 }
 
-/// How near (in voxels, in the image plane) a voxel centre must be to a contour to be on it: the
-/// rounding of a coordinate computed in floating point and written as a decimal string (DS, up
-/// to 16 characters), far below any drawing's precision, so a contour drawn around a region
-/// (a planning system's, or the phantom's polygons of the analytic ellipsoids) gains no voxel it
-/// merely passes near.
+/// How near (in voxels, in the image plane) a voxel centre must be to a contour to be on it:
+/// above the rounding of a coordinate computed in single precision (rt-utils' transformation
+/// matrix is float32: 6e-8 of a coordinate, 3e-5 mm at 500 mm, 6e-5 of a 0.5 mm voxel) and
+/// written as a decimal string (DS, up to 16 characters); far below any drawing's precision, so
+/// a contour drawn around a region (a planning system's, or the phantom's 360-point polygons of
+/// its analytic ellipsoids) gains no voxel it merely passes near. At 1e-3 it did: a phantom PET
+/// voxel whose centre lies just outside the tumour ellipsoid came within reach of its polygon.
 pub const ON_CONTOUR: f64 = 1e-4;
 
 /// Is (x, y) on the closed polygon (within [`ON_CONTOUR`] of one of its edges; a polygon of one
