@@ -1140,6 +1140,84 @@ fn an_rt_utils_rtstruct_holds_the_voxels_it_was_drawn_from() {
     }
 }
 
+/// A DICOM SEG written by pydicom-seg 0.4.1 (test-data/seg-pydicom-seg) carries a new
+/// FrameOfReferenceUID, not the one of the series it was drawn on, and names that series in its
+/// ReferencedSeriesSequence. It is taken as drawn on the series, and said so; each segment holds
+/// the voxels it was made from (count and mean of position-coding values, as the fixture's script
+/// printed them). The same SEG without the reference is refused as of another patient space.
+/// Before, every pydicom-seg SEG was refused so.
+#[test]
+fn a_seg_of_another_frame_of_reference_that_references_the_series_is_taken() {
+    use dicom_dictionary_std::tags;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data");
+    let series = root.join("rtstruct-rt-utils/mr");
+    let seg = root.join("seg-pydicom-seg/seg.dcm");
+    let features = |mask: &Path| {
+        ancilla(&[
+            "features",
+            "--image",
+            series.to_str().unwrap(),
+            "--mask",
+            mask.to_str().unwrap(),
+        ])
+    };
+    let o = features(&seg);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains(
+            "the DICOM SEG's FrameOfReferenceUID is not the image's, but it references \
+                      the image's series (ReferencedSeriesSequence): taken as drawn on it"
+        ),
+        "{err}"
+    );
+    let rows = feature_values(&String::from_utf8_lossy(&o.stdout));
+    let value = |roi: &str, feature: &str| -> f64 {
+        rows.iter()
+            .find(|(r, f, _)| r == roi && f == feature)
+            .unwrap_or_else(|| panic!("{roi} {feature}: no row"))
+            .2
+    };
+    for (roi, voxels, sum) in [
+        ("box", 105.0, 61110.0),
+        ("bar", 8.0, 9788.0),
+        ("dot", 1.0, 141.0),
+    ] {
+        let volume = value(roi, "morph_vol_approx");
+        assert!((volume - voxels * 1.28).abs() < 1e-9, "{roi}: {volume} mm3");
+        let mean = value(roi, "stat_mean");
+        assert!((mean - sum / voxels).abs() < 1e-9, "{roi}: mean {mean}");
+    }
+    // The scan reads the reference, for the pipeline's choice of a series' ROI object.
+    let inv = ancilla::ingest::scan_paths(std::slice::from_ref(&seg)).unwrap();
+    let image = ancilla::ingest::scan_paths(std::slice::from_ref(&series)).unwrap();
+    assert_eq!(
+        &*inv.series[0].files[0].referenced_series,
+        [image.series[0].series_uid.clone()]
+    );
+    // And `scan` names the series it outlines.
+    let o = ancilla(&["scan", series.to_str().unwrap(), seg.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.lines()
+            .any(|l| l.contains(" SEG ") && l.ends_with("(ROIs for series 2 (MR t2))")),
+        "{out}"
+    );
+    // Without the reference: another patient space, refused.
+    let d = tempfile::tempdir().unwrap();
+    let cut = d.path().join("seg.dcm");
+    let mut obj = dicom_object::open_file(&seg).unwrap();
+    obj.remove_element(tags::REFERENCED_SERIES_SEQUENCE);
+    obj.write_to_file(&cut).unwrap();
+    let o = features(&cut);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("FrameOfReferenceUID (0020,0052) differs"),
+        "{err}"
+    );
+}
+
 /// The classic images' private attributes, which a legacy converted enhanced PET keeps in its
 /// Unassigned Shared Converted Attributes item (test-data/legacy-converted, by highdicom), are read
 /// there. GE-style, a reprocessed series (SeriesTime 13:00 after its 11:00 acquisition): the

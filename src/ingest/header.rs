@@ -58,6 +58,9 @@ pub struct FileRecord {
     /// A Siemens RF-off (noise) image ([`no_rf`]): not stacked with the others.
     pub no_rf: bool,
     pub frame_of_reference: Arc<str>,
+    /// A DICOM SEG's ReferencedSeriesSequence (0008,1115): the series it was drawn on (empty
+    /// for any other object).
+    pub referenced_series: Box<[String]>,
     pub gantry_tilt: Option<f64>,
     pub rows: u32,
     pub columns: u32,
@@ -516,6 +519,11 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
         xa10a: early_xa,
         no_rf: no_rf(&obj),
         frame_of_reference: frame_of_reference(&obj).unwrap_or_default().into(),
+        referenced_series: if modality == "SEG" {
+            crate::roi::seg::referenced_series(&obj).into()
+        } else {
+            Box::default()
+        },
         gantry_tilt: f64_of(&obj, tags::GANTRY_DETECTOR_TILT),
         rows,
         columns,

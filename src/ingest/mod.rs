@@ -546,8 +546,8 @@ pub fn series_line(s: &Series) -> String {
 }
 
 /// For a SEG or RTSTRUCT series, the image series of its patient that share its frame of
-/// reference (those `run` measures on it when they have no label map), as printed after its
-/// line; nothing for other series.
+/// reference or that it references (a SEG's ReferencedSeriesSequence: those `run` measures on it
+/// when they have no label map), as printed after its line; nothing for other series.
 pub fn roi_target(inv: &Inventory, s: &Series) -> String {
     if !matches!(s.kind, SeriesKind::Seg | SeriesKind::Rtstruct) {
         return String::new();
@@ -566,6 +566,9 @@ pub fn roi_target(inv: &Inventory, s: &Series) -> String {
             x.files
                 .first()
                 .is_some_and(|f| frames.contains(&*f.frame_of_reference))
+                || s.files
+                    .iter()
+                    .any(|f| f.referenced_series.contains(&x.series_uid))
         })
         .map(|x| match x.series_number {
             Some(n) => format!("series {n} ({} {})", x.modality, x.kind.as_str()),

@@ -314,6 +314,7 @@ fn subject_features(
             series_uid: s.series_uid.clone(),
             image,
             frame_of_reference: String::new(),
+            source_series_uid: String::new(),
         };
         // The volume convert wrote (the PET already in SUVbw), on the label maps' grid: read
         // with the label map side by side, no DICOM parsed again and no resampling.
@@ -398,7 +399,8 @@ fn subject_features(
 
 /// The DICOM ROI object of `s`: the one SEG, or else the one RTSTRUCT, of the subject's tree whose
 /// frame of reference is the series' (de-identification maps both UIDs with one key, so they
-/// still match). None when there is none; an error when two of a kind share it.
+/// still match), or, a SEG, that references the series. None when there is none; an error when
+/// two of a kind do.
 fn dicom_roi(
     inv: &crate::ingest::Inventory,
     s: &crate::ingest::Series,
@@ -406,23 +408,37 @@ fn dicom_roi(
     let Some(frame) = s.files.first().map(|f| f.frame_of_reference.clone()) else {
         return Ok(None);
     };
-    let objects: Vec<(SeriesKind, &str, &Path)> = inv
+    let objects: Vec<RoiObject> = inv
         .series
         .iter()
         .flat_map(|x| {
-            x.files
-                .iter()
-                .map(move |f| (x.kind, &*f.frame_of_reference, &*f.path))
+            x.files.iter().map(move |f| RoiObject {
+                kind: x.kind,
+                frame: &f.frame_of_reference,
+                referenced_series: &f.referenced_series,
+                path: &f.path,
+            })
         })
         .collect();
-    roi_of_frame(&objects, &frame).map(|p| p.map(Path::to_path_buf))
+    roi_of_frame(&objects, &frame, &s.series_uid).map(|p| p.map(Path::to_path_buf))
 }
 
-/// Of `objects` (kind, frame of reference, path), the one SEG, or else the one RTSTRUCT, of
-/// frame of reference `frame` (never an empty one).
+/// A file of the subject's tree, as the scan read it, that may be a DICOM ROI object.
+struct RoiObject<'a> {
+    kind: SeriesKind,
+    frame: &'a str,
+    /// A SEG's ReferencedSeriesSequence.
+    referenced_series: &'a [String],
+    path: &'a Path,
+}
+
+/// Of `objects`, the one SEG, or else the one RTSTRUCT, of frame of reference `frame` (never an
+/// empty one); a SEG also when it references `series` (pydicom-seg 0.4 writes a new frame of
+/// reference into every SEG it makes).
 fn roi_of_frame<'a>(
-    objects: &[(SeriesKind, &str, &'a Path)],
+    objects: &[RoiObject<'a>],
     frame: &str,
+    series: &str,
 ) -> Result<Option<&'a Path>, String> {
     if frame.is_empty() {
         return Ok(None);
@@ -430,16 +446,20 @@ fn roi_of_frame<'a>(
     for kind in [SeriesKind::Seg, SeriesKind::Rtstruct] {
         let found: Vec<&Path> = objects
             .iter()
-            .filter(|(k, f, _)| *k == kind && *f == frame)
-            .map(|(_, _, p)| *p)
+            .filter(|o| {
+                o.kind == kind
+                    && (o.frame == frame
+                        || (!series.is_empty() && o.referenced_series.iter().any(|r| r == series)))
+            })
+            .map(|o| o.path)
             .collect();
         match found[..] {
             [] => continue,
             [one] => return Ok(Some(one)),
             _ => {
                 return Err(format!(
-                    "{} {} objects share the series' frame of reference; expected one \
-                     (or a NIfTI label map under [input] masks)",
+                    "{} {} objects share the series' frame of reference (or reference the \
+                     series); expected one (or a NIfTI label map under [input] masks)",
                     found.len(),
                     kind.as_str().to_uppercase()
                 ))
@@ -497,6 +517,7 @@ fn dicom_roi_features(
         series_uid: s.series_uid.clone(),
         image: image_kind.clone(),
         frame_of_reference: String::new(),
+        source_series_uid: String::new(),
     };
     let rows = quant::features_for_volume(&image, &rois, &ctx, pet);
     Ok((
@@ -849,18 +870,35 @@ mod tests {
             Path::new("other.dcm"),
         );
         let image = Path::new("pet.dcm");
+        let no_series: &[String] = &[];
+        let object = |kind, frame, path| RoiObject {
+            kind,
+            frame,
+            referenced_series: no_series,
+            path,
+        };
         let mut objects = vec![
-            (SeriesKind::Pet, "2.25.1", image),
-            (SeriesKind::Rtstruct, "2.25.1", rt),
-            (SeriesKind::Seg, "2.25.2", other),
+            object(SeriesKind::Pet, "2.25.1", image),
+            object(SeriesKind::Rtstruct, "2.25.1", rt),
+            object(SeriesKind::Seg, "2.25.2", other),
         ];
-        assert_eq!(roi_of_frame(&objects, "2.25.1"), Ok(Some(rt)));
-        assert_eq!(roi_of_frame(&objects, "2.25.3"), Ok(None));
-        assert_eq!(roi_of_frame(&objects, ""), Ok(None));
-        objects.push((SeriesKind::Seg, "2.25.1", seg));
-        assert_eq!(roi_of_frame(&objects, "2.25.1"), Ok(Some(seg)));
-        objects.push((SeriesKind::Seg, "2.25.1", seg2));
-        let refused = roi_of_frame(&objects, "2.25.1").unwrap_err();
+        assert_eq!(roi_of_frame(&objects, "2.25.1", "2.25.9"), Ok(Some(rt)));
+        assert_eq!(roi_of_frame(&objects, "2.25.3", "2.25.9"), Ok(None));
+        assert_eq!(roi_of_frame(&objects, "", "2.25.9"), Ok(None));
+        // A SEG of another frame of reference that references the series (pydicom-seg's).
+        let referencing = ["2.25.9".to_string()];
+        let drawn_on = RoiObject {
+            referenced_series: &referencing,
+            ..object(SeriesKind::Seg, "2.25.7", other)
+        };
+        assert_eq!(
+            roi_of_frame(&[drawn_on], "2.25.1", "2.25.9"),
+            Ok(Some(other))
+        );
+        objects.push(object(SeriesKind::Seg, "2.25.1", seg));
+        assert_eq!(roi_of_frame(&objects, "2.25.1", "2.25.9"), Ok(Some(seg)));
+        objects.push(object(SeriesKind::Seg, "2.25.1", seg2));
+        let refused = roi_of_frame(&objects, "2.25.1", "2.25.9").unwrap_err();
         assert!(
             refused.starts_with("2 SEG objects share the series' frame of reference"),
             "{refused}"

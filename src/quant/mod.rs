@@ -85,12 +85,18 @@ pub struct FeatureContext {
     pub image: String,
     /// FrameOfReferenceUID of a DICOM image (empty for NIfTI): DICOM ROIs must share it.
     pub frame_of_reference: String,
+    /// The DICOM image's own SeriesInstanceUID (empty for NIfTI), to take a SEG that references
+    /// it; never written out (`series_uid` is, from de-identified input only).
+    pub source_series_uid: String,
 }
 
 impl FeatureContext {
-    /// The image's FrameOfReferenceUID; None for NIfTI (it has none).
-    pub fn frame(&self) -> Option<&str> {
-        (!self.frame_of_reference.is_empty()).then_some(self.frame_of_reference.as_str())
+    /// The image's FrameOfReferenceUID and series; None for NIfTI (it has none).
+    pub fn dicom(&self) -> Option<roi::DicomImage<'_>> {
+        (!self.frame_of_reference.is_empty()).then_some(roi::DicomImage {
+            frame_of_reference: &self.frame_of_reference,
+            series_uid: &self.source_series_uid,
+        })
     }
 }
 
@@ -433,6 +439,7 @@ pub fn load_image(path: &Path) -> Result<(Volume, FeatureContext), QuantError> {
                 .first()
                 .map(|f| f.frame_of_reference.to_string())
                 .unwrap_or_default(),
+            source_series_uid: s.series_uid.clone(),
         },
     ))
 }
@@ -554,7 +561,13 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
         load_with_nifti_rois(|| load_image(&opts.image), &opts.mask, given.as_ref())?
     } else {
         let (image, ctx) = load_image(&opts.image)?;
-        let rois = roi::load_rois(&image, ctx.frame(), &opts.mask)?;
+        let rois = roi::load_rois(&image, ctx.dicom(), &opts.mask)?;
+        if rois.frame_from_series {
+            eprintln!(
+                "features: the DICOM SEG's FrameOfReferenceUID is not the image's, but it \
+                 references the image's series (ReferencedSeriesSequence): taken as drawn on it"
+            );
+        }
         let rois = match &given {
             // Read with the object's own names, then named by --labels.
             Some(table) => {
@@ -573,7 +586,7 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
         };
         (image, ctx, rois, None)
     };
-    let image_for = ctx.frame();
+    let image_for = ctx.dicom();
     for (number, name) in rois.empty_regions(given.as_ref()) {
         eprintln!(
             "features: label {number} ({name}) marks no voxel of the image: no features for it"

@@ -140,6 +140,19 @@ pub struct Rois {
     /// Regions the source holds that cannot be read (an RTSTRUCT ROI with a damaged contour),
     /// with why: not measured, which is to be said.
     pub unusable: Vec<(u32, String)>,
+    /// A DICOM SEG whose FrameOfReferenceUID is not the image's, taken because its
+    /// ReferencedSeriesSequence names the image's series (pydicom-seg 0.4 writes a new frame of
+    /// reference into every SEG): to be said.
+    pub frame_from_series: bool,
+}
+
+/// What identifies a DICOM image, for the DICOM ROI objects drawn on it.
+#[derive(Debug, Clone, Copy)]
+pub struct DicomImage<'a> {
+    /// Its FrameOfReferenceUID: a SEG or RTSTRUCT must share it, ...
+    pub frame_of_reference: &'a str,
+    /// ... or (a SEG) name this SeriesInstanceUID in its ReferencedSeriesSequence.
+    pub series_uid: &'a str,
 }
 
 impl Rois {
@@ -281,6 +294,7 @@ impl Rois {
             source: "NIfTI label map",
             unnamed,
             unusable: Vec::new(),
+            frame_from_series: false,
         }
     }
 }
@@ -400,15 +414,12 @@ fn dicom_modality(path: &Path) -> Option<String> {
 }
 
 /// Put the ROIs of `mask` (NIfTI label map, SEG or RTSTRUCT file, or a folder holding one SEG or
-/// RTSTRUCT) on `image`'s grid. `image_frame_of_reference` is the image's FrameOfReferenceUID
-/// when it came from DICOM (a DICOM mask must share it). Every region of the source is taken,
+/// RTSTRUCT) on `image`'s grid. `dicom` identifies the image when it came from DICOM: a DICOM
+/// mask must share its FrameOfReferenceUID, or (a SEG) reference its series (then
+/// `Rois::frame_from_series`). Every region of the source is taken,
 /// named after its SegmentLabel / ROIName (a label map's by its number); `Rois::numbered_by`
 /// names them by a label table instead.
-pub fn load_rois(
-    image: &Volume,
-    image_frame_of_reference: Option<&str>,
-    mask: &Path,
-) -> Result<Rois, RoiError> {
+pub fn load_rois(image: &Volume, dicom: Option<DicomImage>, mask: &Path) -> Result<Rois, RoiError> {
     let name = mask.to_string_lossy();
     if name.ends_with(".nii") || name.ends_with(".nii.gz") {
         let lm = label_map_for(image, mask)?;
@@ -419,7 +430,7 @@ pub fn load_rois(
     } else {
         mask.to_path_buf()
     };
-    let same_for = |found: &str| match image_frame_of_reference {
+    let same_for = |found: &str| match dicom.map(|d| d.frame_of_reference) {
         Some(expected) if !expected.is_empty() && !found.is_empty() && expected != found => {
             Err(RoiError::FrameOfReference)
         }
@@ -434,7 +445,13 @@ pub fn load_rois(
     match modality.as_deref() {
         Some("SEG") => {
             let s = seg::seg_from_object(&obj)?;
-            same_for(&s.frame_of_reference)?;
+            let drawn_on_image = dicom.is_some_and(|d| {
+                !d.series_uid.is_empty() && s.referenced_series.iter().any(|u| u == d.series_uid)
+            });
+            let frame_from_series = match same_for(&s.frame_of_reference) {
+                Err(RoiError::FrameOfReference) if drawn_on_image => true,
+                other => other.map(|()| false)?,
+            };
             let mut regions = Vec::new();
             let mut exact = true;
             for segment in &s.segments {
@@ -454,6 +471,7 @@ pub fn load_rois(
                 source: "DICOM SEG",
                 unnamed: Vec::new(),
                 unusable: Vec::new(),
+                frame_from_series,
             })
         }
         Some("RTSTRUCT") => {
@@ -491,6 +509,7 @@ pub fn load_rois(
                 source: "RTSTRUCT",
                 unnamed: Vec::new(),
                 unusable,
+                frame_from_series: false,
             })
         }
         Some(other) => Err(RoiError::NotRoi(other.to_string())),
@@ -799,6 +818,7 @@ mod tests {
             source: "DICOM SEG",
             unnamed: Vec::new(),
             unusable: Vec::new(),
+            frame_from_series: false,
         };
         let grid = rois.label_grid([1, 2, 2]);
         assert_eq!(grid.into_raw_vec_and_offset().0, [1, 3, 0, 3]);
