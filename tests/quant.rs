@@ -1120,19 +1120,30 @@ fn an_rt_utils_rtstruct_holds_the_voxels_it_was_drawn_from() {
         out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let rows = feature_values(&std::fs::read_to_string(&out).unwrap());
+    assert_regions_hold(
+        &std::fs::read_to_string(&out).unwrap(),
+        &[
+            ("blob", 138.0, 105228.0),
+            ("ring", 40.0, 45120.0),
+            ("dot", 1.0, 450.0),
+            ("line", 4.0, 862.0),
+        ],
+    );
+}
+
+/// Each (region, voxel count, sum of its voxels' values) of `expected` against the features
+/// table `text` of an image of 1.28 mm³ voxels whose values code their positions
+/// (test-data/rtstruct-rt-utils/mr): the approximate volume and the mean say which voxels a
+/// region holds.
+fn assert_regions_hold(text: &str, expected: &[(&str, f64, f64)]) {
+    let rows = feature_values(text);
     let value = |roi: &str, feature: &str| -> f64 {
         rows.iter()
             .find(|(r, f, _)| r == roi && f == feature)
             .unwrap_or_else(|| panic!("{roi} {feature}: no row"))
             .2
     };
-    for (roi, voxels, sum) in [
-        ("blob", 138.0, 105228.0),
-        ("ring", 40.0, 45120.0),
-        ("dot", 1.0, 450.0),
-        ("line", 4.0, 862.0),
-    ] {
+    for &(roi, voxels, sum) in expected {
         let volume = value(roi, "morph_vol_approx");
         assert!((volume - voxels * 1.28).abs() < 1e-9, "{roi}: {volume} mm3");
         let mean = value(roi, "stat_mean");
@@ -1171,23 +1182,14 @@ fn a_seg_of_another_frame_of_reference_that_references_the_series_is_taken() {
         ),
         "{err}"
     );
-    let rows = feature_values(&String::from_utf8_lossy(&o.stdout));
-    let value = |roi: &str, feature: &str| -> f64 {
-        rows.iter()
-            .find(|(r, f, _)| r == roi && f == feature)
-            .unwrap_or_else(|| panic!("{roi} {feature}: no row"))
-            .2
-    };
-    for (roi, voxels, sum) in [
-        ("box", 105.0, 61110.0),
-        ("bar", 8.0, 9788.0),
-        ("dot", 1.0, 141.0),
-    ] {
-        let volume = value(roi, "morph_vol_approx");
-        assert!((volume - voxels * 1.28).abs() < 1e-9, "{roi}: {volume} mm3");
-        let mean = value(roi, "stat_mean");
-        assert!((mean - sum / voxels).abs() < 1e-9, "{roi}: mean {mean}");
-    }
+    assert_regions_hold(
+        &String::from_utf8_lossy(&o.stdout),
+        &[
+            ("box", 105.0, 61110.0),
+            ("bar", 8.0, 9788.0),
+            ("dot", 1.0, 141.0),
+        ],
+    );
     // The scan reads the reference, for the pipeline's choice of a series' ROI object.
     let inv = ancilla::ingest::scan_paths(std::slice::from_ref(&seg)).unwrap();
     let image = ancilla::ingest::scan_paths(std::slice::from_ref(&series)).unwrap();
