@@ -406,11 +406,11 @@ def legacy_converted(series, work, label, refused, converters=None):
         tag = f"{label}, legacy converted by {writer}"
         # Where PixelMed dropped the private attribute the SUV took, the SUV volume is not the
         # one as written (refused, or another route): `suv_route_departure` checks which.
+        classic_suvs = [json.load(open(p)).get("SUV") or {}
+                        for p in glob.glob(f"{want}/**/*_pt_*.json", recursive=True)]
         private_suv = writer == "PixelMed" and any(
-            "Philips" in str((json.load(open(p)).get("SUV") or {}).get("units_path"))
-            or "GE private" in str((json.load(open(p)).get("SUV") or {})
-                                   .get("reference_time_source"))
-            for p in glob.glob(f"{want}/**/*_pt_*.json", recursive=True))
+            "Philips" in str(suv.get("units_path"))
+            or "GE private" in str(suv.get("reference_time_source")) for suv in classic_suvs)
         problems += same_volumes(want, have, tag, ["_suvbw.nii"] if private_suv else [])
         for path in sorted(glob.glob(f"{want}/**/*.bval", recursive=True)
                            + glob.glob(f"{want}/**/*.bvec", recursive=True)):

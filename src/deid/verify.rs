@@ -363,10 +363,7 @@ pub(super) fn note_uid(s: &str, out: &mut HashSet<String>) {
     }
 }
 
-/// A private creator element (gggg,0010-00FF) of an odd group.
-pub(super) fn is_creator(tag: Tag) -> bool {
-    tag.group() % 2 == 1 && (0x0010..=0x00FF).contains(&tag.element())
-}
+pub(super) use crate::ingest::values::is_private_creator as is_creator;
 
 /// Check an encoded Part-10 file (as it will be written): its file meta group, then its data
 /// set element by element at every depth, walked as the length check walks a file

@@ -22,7 +22,7 @@ use dicom_dictionary_std::tags;
 use dicom_object::mem::InMemElement;
 use dicom_object::InMemDicomObject;
 
-use super::values::{first_item, private_block, text_of};
+use super::values::{first_item, is_private_creator, private_block, text_of};
 
 /// `obj` with the functional groups' attributes lifted (frame `frame` of the per-frame groups);
 /// None when `obj` has no functional groups (a classic file: nothing to lift).
@@ -94,7 +94,7 @@ fn lift_private_blocks(item: &InMemDicomObject, out: &mut InMemDicomObject) {
     let creators: Vec<(Tag, String)> = item
         .iter()
         .map(|e| e.header().tag)
-        .filter(|t| is_private_group(t.group()) && (0x10..=0xFF).contains(&t.element()))
+        .filter(|t| is_private_creator(*t))
         .filter_map(|t| Some((t, text_of(item, t)?)))
         .collect();
     for (creator_tag, creator) in creators {
@@ -117,11 +117,6 @@ fn lift_private_blocks(item: &InMemDicomObject, out: &mut InMemDicomObject) {
             }
         }
     }
-}
-
-/// A group whose elements are private (PS3.5 7.8.1): odd, above the command and file groups.
-fn is_private_group(group: u16) -> bool {
-    group % 2 == 1 && group > 0x0008 && group != 0xFFFF
 }
 
 /// The first block number (0x10-0xFF) no creator reserves in `group` of `obj`.

@@ -520,7 +520,7 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
         no_rf: no_rf(&obj),
         frame_of_reference: frame_of_reference(&obj).unwrap_or_default().into(),
         referenced_series: if modality == "SEG" {
-            crate::roi::seg::referenced_series(&obj).into()
+            super::values::referenced_series(&obj).into()
         } else {
             Box::default()
         },

@@ -116,6 +116,23 @@ pub(crate) fn text_of(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
     value_as(obj, tag, VR::LO).map(|v| trimmed(&v))
 }
 
+/// A private creator element (gggg,0010-00FF) of an odd group (PS3.5 7.8.1).
+pub(crate) fn is_private_creator(tag: Tag) -> bool {
+    tag.group() % 2 == 1 && (0x0010..=0x00FF).contains(&tag.element())
+}
+
+/// The SeriesInstanceUIDs an object's ReferencedSeriesSequence (0008,1115) names (a SEG's: the
+/// series it was drawn on).
+pub(crate) fn referenced_series(obj: &InMemDicomObject) -> Vec<String> {
+    obj.get(dicom_dictionary_std::tags::REFERENCED_SERIES_SEQUENCE)
+        .and_then(|e| e.items())
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|item| str_of(item, dicom_dictionary_std::tags::SERIES_INSTANCE_UID))
+        .filter(|uid| !uid.is_empty())
+        .collect()
+}
+
 /// The block (xx of gggg,xx00) a private creator reserves in `group` (PS3.5 7.8.1), found
 /// among the data set's creator elements (gggg,0010-00FF).
 pub(crate) fn private_block(obj: &InMemDicomObject, group: u16, creator: &str) -> Option<u16> {

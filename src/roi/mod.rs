@@ -476,15 +476,23 @@ pub fn load_rois(image: &Volume, dicom: Option<DicomImage>, mask: &Path) -> Resu
         }
         Some("RTSTRUCT") => {
             let structures = rtstruct::rtstruct_from_object(&obj)?;
-            let usable: Vec<&[Vec<[f64; 3]>]> = structures
+            // Each structure's contours in index space, once: for the set's contouring interval
+            // (structures whose contours are damaged or not parallel to the slices passed over),
+            // then for its own mask.
+            let planes: Vec<_> = structures
                 .iter()
-                .filter(|st| st.defect.is_none())
-                .map(|st| st.contours.as_slice())
+                .map(|st| rtstruct::plane_contours(&st.contours, &image.geometry))
                 .collect();
-            let spacing = rtstruct::plane_spacing(&usable, &image.geometry);
+            let usable: Vec<&[rtstruct::PlaneContour]> = structures
+                .iter()
+                .zip(&planes)
+                .filter(|(st, _)| st.defect.is_none())
+                .filter_map(|(_, p)| p.as_deref().ok())
+                .collect();
+            let spacing = rtstruct::plane_spacing(&usable);
             let mut regions = Vec::new();
             let mut unusable = Vec::new();
-            for st in &structures {
+            for (st, planes) in structures.iter().zip(planes) {
                 same_for(&st.frame_of_reference)?;
                 if let Some(why) = &st.defect {
                     unusable.push((st.number, why.clone()));
@@ -493,12 +501,7 @@ pub fn load_rois(image: &Volume, dicom: Option<DicomImage>, mask: &Path) -> Resu
                 regions.push(Region {
                     number: st.number,
                     name: named(st.number, &st.name),
-                    mask: rtstruct::rasterise(
-                        &st.contours,
-                        &image.geometry,
-                        image.dims(),
-                        Some(spacing),
-                    )?,
+                    mask: rtstruct::rasterise_planes(&planes?, image.dims(), Some(spacing)),
                     bbox: None,
                 });
             }

@@ -167,11 +167,14 @@ pub fn inside(poly: &[[f64; 2]], x: f64, y: f64) -> bool {
 }
 
 /// A contour in image index space: its plane k, and its polygon in (i, j).
-type PlaneContour = (f64, Vec<[f64; 2]>);
+pub type PlaneContour = (f64, Vec<[f64; 2]>);
 
-/// Every contour of one structure in image index space. A contour whose points do not share a
-/// plane parallel to the slices is refused.
-fn planes_of(contours: &[Vec<[f64; 3]>], g: &Geometry) -> Result<Vec<PlaneContour>, RoiError> {
+/// Every contour of one structure in image index space on `g`. A contour whose points do not
+/// share a plane parallel to the slices is refused.
+pub fn plane_contours(
+    contours: &[Vec<[f64; 3]>],
+    g: &Geometry,
+) -> Result<Vec<PlaneContour>, RoiError> {
     let mut planes: Vec<PlaneContour> = Vec::with_capacity(contours.len());
     for c in contours {
         let idx: Vec<[f64; 3]> = c.iter().map(|p| g.index_of(*p)).collect();
@@ -189,36 +192,48 @@ fn planes_of(contours: &[Vec<[f64; 3]>], g: &Geometry) -> Result<Vec<PlaneContou
     Ok(planes)
 }
 
-/// The structure set's contouring interval on `g`, in slices: the smallest gap between two
-/// contour planes of one structure, over all its structures (infinite when none has two planes).
-/// A structure drawn on a coarser grid (a CT's slices on a finer MR) has planes that far apart;
-/// one with a lone plane or planes far apart (a mask of separate parts, as rt-utils draws it on
-/// the image's own slices) takes the set's interval, not its own. Structures whose contours are
-/// not parallel to the slices are passed over here ([`rasterise`] refuses them).
-pub fn plane_spacing(structures: &[&[Vec<[f64; 3]>]], g: &Geometry) -> f64 {
+/// The structure set's contouring interval, in slices: the smallest gap between two contour
+/// planes of one structure ([`plane_contours`]), over all its structures (infinite when none has
+/// two planes). A structure drawn on a coarser grid (a CT's slices on a finer MR) has planes that
+/// far apart; one with a lone plane or planes far apart (a mask of separate parts, as rt-utils
+/// draws it on the image's own slices) takes the set's interval, not its own.
+pub fn plane_spacing(structures: &[&[PlaneContour]]) -> f64 {
     structures
         .iter()
-        .filter_map(|c| planes_of(c, g).ok())
         .map(|p| super::distinct_planes(p.iter().map(|x| x.0).collect()).1)
         .fold(f64::INFINITY, f64::min)
 }
 
-/// Rasterise `contours` onto the grid `g` of `dims` = [slices, rows, columns]. Each contour plane
-/// reaches half the contouring interval `spacing` (in slices; at least half a slice) either side:
-/// the structure set's ([`plane_spacing`]), or, when None, the structure's own.
+/// Rasterise `contours` onto the grid `g` of `dims` = [slices, rows, columns]
+/// ([`plane_contours`], then [`rasterise_planes`]).
 pub fn rasterise(
     contours: &[Vec<[f64; 3]>],
     g: &Geometry,
     dims: [usize; 3],
     spacing: Option<f64>,
 ) -> Result<Array3<bool>, RoiError> {
+    Ok(rasterise_planes(
+        &plane_contours(contours, g)?,
+        dims,
+        spacing,
+    ))
+}
+
+/// Rasterise one structure's contours in index space onto a grid of `dims` = [slices, rows,
+/// columns]. Each contour plane reaches half the contouring interval `spacing` (in slices; at
+/// least half a slice) either side: the structure set's ([`plane_spacing`]), or, when None, the
+/// structure's own.
+pub fn rasterise_planes(
+    planes: &[PlaneContour],
+    dims: [usize; 3],
+    spacing: Option<f64>,
+) -> Array3<bool> {
     let [nk, nj, ni] = dims;
     let mut mask = Array3::<bool>::from_elem((nk, nj, ni), false);
     // Centres on a contour: in the structure whatever the even–odd count says.
     let mut on = Array3::<bool>::from_elem((nk, nj, ni), false);
-    let planes = planes_of(contours, g)?;
     if planes.is_empty() {
-        return Ok(mask);
+        return mask;
     }
     let (ks, own_gap) = super::distinct_planes(planes.iter().map(|p| p.0).collect());
     let gap = spacing.unwrap_or(own_gap);
@@ -275,7 +290,7 @@ pub fn rasterise(
         }
     }
     mask.zip_mut_with(&on, |m, o| *m |= *o);
-    Ok(mask)
+    mask
 }
 
 #[cfg(test)]
@@ -349,13 +364,17 @@ mod tests {
         // The structure set's interval: beside a structure contoured on adjacent slices (drawn on
         // this grid, as rt-utils draws a mask of separate parts), the same two planes fill their
         // own slices only. Before, each structure took its own interval: 6 slices, not 2.
-        let other = [sq(1.0), sq(2.0), sq(3.0)];
-        let set: [&[Vec<[f64; 3]>]; 2] = [&[sq(2.0), sq(5.0)], &other];
-        let spacing = plane_spacing(&set, &g);
+        let planes = |c: &[Vec<[f64; 3]>]| plane_contours(c, &g).unwrap();
+        let (two, other) = (
+            planes(&[sq(2.0), sq(5.0)]),
+            planes(&[sq(1.0), sq(2.0), sq(3.0)]),
+        );
+        let set: [&[PlaneContour]; 2] = [&two, &other];
+        let spacing = plane_spacing(&set);
         assert!((spacing - 1.0).abs() < 1e-9, "{spacing}");
         let m = rasterise(&[sq(2.0), sq(5.0)], &g, [9, 6, 6], Some(spacing)).unwrap();
         assert_eq!(per_slice(m), vec![0, 0, 4, 0, 0, 4, 0, 0, 0]);
-        assert!(plane_spacing(&set[..1], &g) > 2.9);
+        assert!(plane_spacing(&set[..1]) > 2.9);
     }
 
     #[test]

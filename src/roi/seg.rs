@@ -37,17 +37,6 @@ pub struct Segmentation {
     pub segments: Vec<Segment>,
 }
 
-/// The SeriesInstanceUIDs an object's ReferencedSeriesSequence (0008,1115) names.
-pub(crate) fn referenced_series(obj: &InMemDicomObject) -> Vec<String> {
-    obj.get(tags::REFERENCED_SERIES_SEQUENCE)
-        .and_then(|e| e.items())
-        .unwrap_or(&[])
-        .iter()
-        .filter_map(|item| str_of(item, tags::SERIES_INSTANCE_UID))
-        .filter(|uid| !uid.is_empty())
-        .collect()
-}
-
 fn bad(attribute: &str, expected: &str) -> RoiError {
     RoiError::Dicom {
         kind: "SEG",
@@ -443,7 +432,7 @@ pub fn seg_from_object(obj: &DefaultDicomObject) -> Result<Segmentation, RoiErro
         .collect();
     Ok(Segmentation {
         frame_of_reference: str_of(obj, tags::FRAME_OF_REFERENCE_UID).unwrap_or_default(),
-        referenced_series: referenced_series(obj),
+        referenced_series: crate::ingest::values::referenced_series(obj),
         segments,
     })
 }

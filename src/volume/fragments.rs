@@ -8,11 +8,7 @@
 //! A.5.1), an RLE frame with its header (PS3.5 G.3.1: the number of segments, 1 to 15, then the
 //! first segment's offset, 64). The starts found are used only when they number the frames.
 
-use dicom_dictionary_std::uids::{
-    HTJ2K, HTJ2K_LOSSLESS, HTJ2K_LOSSLESS_RPCL, JPEG2000, JPEG2000_LOSSLESS, JPEGLS_LOSSLESS,
-    JPEGLS_NEAR_LOSSLESS, JPEG_BASELINE8_BIT, JPEG_EXTENDED12_BIT, JPEG_LOSSLESS,
-    JPEG_LOSSLESS_SV1, RLE_LOSSLESS,
-};
+use dicom_dictionary_std::uids::RLE_LOSSLESS;
 use thiserror::Error;
 
 /// Why a frame's fragments cannot be told.
@@ -101,20 +97,19 @@ pub fn found_offsets(
 
 /// How a frame's stream starts in transfer syntax `ts`, for the syntaxes whose streams say so.
 pub fn start_of_frame(ts: &str) -> Option<fn(&[u8]) -> bool> {
-    match ts {
-        // JPEG baseline, extended, lossless (two), JPEG-LS (two).
-        JPEG_BASELINE8_BIT | JPEG_EXTENDED12_BIT | JPEG_LOSSLESS | JPEG_LOSSLESS_SV1
-        | JPEGLS_LOSSLESS | JPEGLS_NEAR_LOSSLESS => Some(|f| f.starts_with(&[0xFF, 0xD8])),
-        // JPEG 2000 and High-Throughput JPEG 2000.
-        JPEG2000_LOSSLESS | JPEG2000 | HTJ2K_LOSSLESS | HTJ2K_LOSSLESS_RPCL | HTJ2K => {
-            Some(|f| f.starts_with(&[0xFF, 0x4F, 0xFF, 0x51]))
-        }
-        RLE_LOSSLESS => Some(|f| {
+    use super::frame_size::{is_jpeg, is_jpeg_2000, is_jpeg_ls};
+    if is_jpeg(ts) || is_jpeg_ls(ts) {
+        Some(|f| f.starts_with(&[0xFF, 0xD8]))
+    } else if is_jpeg_2000(ts) {
+        Some(|f| f.starts_with(&[0xFF, 0x4F, 0xFF, 0x51]))
+    } else if ts == RLE_LOSSLESS {
+        Some(|f| {
             f.get(..8).is_some_and(|h| {
                 (1..=15).contains(&h[0]) && h[1..4] == [0, 0, 0] && h[4..8] == [64, 0, 0, 0]
             })
-        }),
-        _ => None,
+        })
+    } else {
+        None
     }
 }
 

@@ -48,29 +48,30 @@ impl std::fmt::Display for FrameSize {
     }
 }
 
-/// JPEG 2000, and High-Throughput JPEG 2000 (lossless, lossless RPCL, lossy).
-const JPEG_2000_SYNTAXES: [&str; 5] = [
-    JPEG2000_LOSSLESS,
-    JPEG2000,
-    HTJ2K_LOSSLESS,
-    HTJ2K_LOSSLESS_RPCL,
-    HTJ2K,
-];
-
 /// Whether the frames of transfer syntax `ts` state their size in a header `misfit` reads.
 pub fn has_frame_header(ts: &str) -> bool {
-    is_jpeg(ts) || is_jpeg_ls(ts) || JPEG_2000_SYNTAXES.contains(&ts)
+    is_jpeg(ts) || is_jpeg_ls(ts) || is_jpeg_2000(ts)
 }
 
-fn is_jpeg(ts: &str) -> bool {
+/// JPEG (PS3.5 A.4.1): baseline, extended, lossless and lossless SV1.
+pub fn is_jpeg(ts: &str) -> bool {
     matches!(
         ts,
         JPEG_BASELINE8_BIT | JPEG_EXTENDED12_BIT | JPEG_LOSSLESS | JPEG_LOSSLESS_SV1
     )
 }
 
-fn is_jpeg_ls(ts: &str) -> bool {
+/// JPEG-LS (PS3.5 A.4.3): lossless and near-lossless.
+pub fn is_jpeg_ls(ts: &str) -> bool {
     matches!(ts, JPEGLS_LOSSLESS | JPEGLS_NEAR_LOSSLESS)
+}
+
+/// JPEG 2000 (PS3.5 A.4.4), and High-Throughput JPEG 2000 (lossless, lossless RPCL, lossy).
+pub fn is_jpeg_2000(ts: &str) -> bool {
+    matches!(
+        ts,
+        JPEG2000_LOSSLESS | JPEG2000 | HTJ2K_LOSSLESS | HTJ2K_LOSSLESS_RPCL | HTJ2K
+    )
 }
 
 /// Why frame `stream` of transfer syntax `ts` does not fit an image of `[rows, columns,
@@ -85,7 +86,7 @@ pub fn misfit(
     [rows, columns, samples]: [usize; 3],
     bits: i64,
 ) -> Option<String> {
-    let (size, kind) = if JPEG_2000_SYNTAXES.contains(&ts) {
+    let (size, kind) = if is_jpeg_2000(ts) {
         (jpeg2000(stream)?, "JPEG 2000 SIZ marker")
     } else if is_jpeg(ts) || is_jpeg_ls(ts) {
         (jpeg(stream)?, "JPEG frame header")

@@ -10,9 +10,7 @@ use dicom_core::value::{DicomValueType, PixelFragmentSequence, PrimitiveValue, V
 use dicom_core::{DataElement, VR};
 use dicom_dictionary_std::tags;
 use dicom_dictionary_std::uids::{
-    JPEGLS_LOSSLESS as JPEG_LS_LOSSLESS, JPEGLS_NEAR_LOSSLESS as JPEG_LS_NEAR_LOSSLESS,
-    JPEG_BASELINE8_BIT as JPEG_BASELINE, JPEG_EXTENDED12_BIT as JPEG_EXTENDED, JPEG_LOSSLESS,
-    JPEG_LOSSLESS_SV1, RLE_LOSSLESS,
+    JPEG_BASELINE8_BIT as JPEG_BASELINE, JPEG_EXTENDED12_BIT as JPEG_EXTENDED, RLE_LOSSLESS,
 };
 use dicom_object::DefaultDicomObject;
 use dicom_pixeldata::{ConvertOptions, ModalityLutOption, PixelDecoder};
@@ -140,7 +138,7 @@ fn decode_frames_unguarded(
         .to_string();
     if is_native(&ts) {
         decode_native(obj, frames, n)
-    } else if matches!(ts.as_str(), JPEG_LS_LOSSLESS | JPEG_LS_NEAR_LOSSLESS) {
+    } else if super::frame_size::is_jpeg_ls(&ts) {
         jpeg_ls_frames(obj, frames, rows, cols, &ts)
     } else if matches!(ts.as_str(), JPEG_BASELINE | JPEG_EXTENDED) && is_12_bit_dct(obj) {
         jpeg12_frames(obj, frames, rows, cols, &ts)
@@ -186,10 +184,7 @@ fn check_frame_sizes(
 /// (pydicom and GDCM read them). dicom-rs's decoder would write the 8-bit samples two to a
 /// 16-bit word. Told from the first fragment's frame header.
 fn is_8_bit_jpeg_in_16(obj: &DefaultDicomObject, ts: &str) -> bool {
-    let jpeg = matches!(
-        ts,
-        JPEG_BASELINE | JPEG_EXTENDED | JPEG_LOSSLESS | JPEG_LOSSLESS_SV1
-    );
+    let jpeg = super::frame_size::is_jpeg(ts);
     let first = || match obj.get(tags::PIXEL_DATA).map(|e| e.value()) {
         Some(Value::PixelSequence(seq)) => seq.fragments().first().and_then(|f| {
             let size = super::frame_size::jpeg(f)?;

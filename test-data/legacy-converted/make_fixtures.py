@@ -90,35 +90,37 @@ def dwi():
     return out
 
 
+def pet_as(series, manufacturer):
+    """The `pet()` series again as series number `series` of `manufacturer`."""
+    out = []
+    for ds in pet():
+        ds.SeriesInstanceUID = f"{ROOT}.{series}"
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = f"{ROOT}.{series}.{ds.InstanceNumber}"
+        ds.SeriesNumber, ds.Manufacturer = series, manufacturer
+        out.append(ds)
+    return out
+
+
 def pet_ge():
     """GE-style, reprocessed: SeriesTime 13:00:00 after the acquisition (11:00:00), the true
     reference in GE's private PET block (0009,100D) = 11:00:00; FrameReferenceTime 0 of a 120 s
     frame, so the back-computation QIBA allows without it would be about 60 s later."""
-    out = []
-    for ds in pet():
-        ds.SeriesInstanceUID = f"{ROOT}.4"
-        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = f"{ROOT}.4.{ds.InstanceNumber}"
-        ds.SeriesNumber, ds.SeriesTime = 4, "130000"
-        ds.Manufacturer = "GE MEDICAL SYSTEMS"
-        block = ds.private_block(0x0009, "GEMS_PETD_01", create=True)
-        block.add_new(0x0D, "DT", "20240102110000")
-        out.append(ds)
+    out = pet_as(4, "GE MEDICAL SYSTEMS")
+    for ds in out:
+        ds.SeriesTime = "130000"
+        ds.private_block(0x0009, "GEMS_PETD_01", create=True).add_new(0x0D, "DT", "20240102110000")
     return out
 
 
 def pet_philips():
     """Philips-style: Units CNTS, SUV scale factor (7053,1000) 0.000321 and activity
     concentration scale factor (7053,1009) 1.25 in the private block "Philips PET Private Group"."""
-    out = []
-    for ds in pet():
-        ds.SeriesInstanceUID = f"{ROOT}.5"
-        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = f"{ROOT}.5.{ds.InstanceNumber}"
-        ds.SeriesNumber, ds.Units = 5, "CNTS"
-        ds.Manufacturer = "Philips Medical Systems"
+    out = pet_as(5, "Philips Medical Systems")
+    for ds in out:
+        ds.Units = "CNTS"
         block = ds.private_block(0x7053, "Philips PET Private Group", create=True)
         block.add_new(0x00, "DS", "0.000321")
         block.add_new(0x09, "DS", "1.25")
-        out.append(ds)
     return out
 
 
