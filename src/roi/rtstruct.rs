@@ -133,37 +133,30 @@ pub fn rtstruct_from_object(obj: &InMemDicomObject) -> Result<Vec<Structure>, Ro
 /// voxel whose centre lies just outside the tumour ellipsoid came within reach of its polygon.
 pub const ON_CONTOUR: f64 = 1e-4;
 
-/// Is (x, y) on the closed polygon (within [`ON_CONTOUR`] of one of its edges; a polygon of one
-/// point is that point, of two the segment between them)?
-pub fn on_contour(poly: &[[f64; 2]], x: f64, y: f64) -> bool {
+/// An edge of a closed polygon: a vertex and the one before it.
+type Edge = ([f64; 2], [f64; 2]);
+
+/// The edges of the closed polygon `poly` (of one point: that point; of two: the segment, twice).
+fn edges(poly: &[[f64; 2]]) -> impl Iterator<Item = Edge> + '_ {
     let n = poly.len();
-    (0..n).any(|i| {
-        let (a, b) = (poly[i], poly[(i + n - 1) % n]);
-        let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
-        let length2 = dx * dx + dy * dy;
-        let t = if length2 > 0.0 {
-            (((x - a[0]) * dx + (y - a[1]) * dy) / length2).clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
-        (a[0] + t * dx - x).hypot(a[1] + t * dy - y) <= ON_CONTOUR
-    })
+    (0..n).map(move |i| (poly[i], poly[(i + n - 1) % n]))
 }
 
-/// Is (x, y) inside the polygon (even–odd rule, crossing count)? A point on its boundary may go
-/// either way: see [`on_contour`].
-pub fn inside(poly: &[[f64; 2]], x: f64, y: f64) -> bool {
-    let mut c = false;
-    let n = poly.len();
-    let mut j = n - 1;
-    for i in 0..n {
-        let (a, b) = (poly[i], poly[j]);
-        if (a[1] > y) != (b[1] > y) && x < (b[0] - a[0]) * (y - a[1]) / (b[1] - a[1]) + a[0] {
-            c = !c;
-        }
-        j = i;
-    }
-    c
+/// Whether (x, y) lies within [`ON_CONTOUR`] of the edge.
+fn near_edge((a, b): Edge, x: f64, y: f64) -> bool {
+    let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+    let length2 = dx * dx + dy * dy;
+    let t = if length2 > 0.0 {
+        (((x - a[0]) * dx + (y - a[1]) * dy) / length2).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    (a[0] + t * dx - x).hypot(a[1] + t * dy - y) <= ON_CONTOUR
+}
+
+/// Whether the ray from (x, y) towards +x crosses the edge (the crossing count's half-open rule).
+fn crosses((a, b): Edge, x: f64, y: f64) -> bool {
+    (a[1] > y) != (b[1] > y) && x < (b[0] - a[0]) * (y - a[1]) / (b[1] - a[1]) + a[0]
 }
 
 /// A contour in image index space: its plane k, and its polygon in (i, j).
@@ -277,11 +270,19 @@ pub fn rasterise_planes(
                 ((x + ON_CONTOUR).floor().max(-1.0) + 1.0).min(n as f64) as usize
             };
             for j in lo(j0)..hi(j1, nj) {
+                let y = j as f64;
+                // The edges that reach row j: the only ones a centre of the row can be on or
+                // whose crossing it can count (the others give the same answers by skipping).
+                let row: Vec<Edge> = edges(poly)
+                    .filter(|(a, b)| {
+                        a[1].min(b[1]) - ON_CONTOUR <= y && y <= a[1].max(b[1]) + ON_CONTOUR
+                    })
+                    .collect();
                 for i in lo(i0)..hi(i1, ni) {
-                    let (x, y) = (i as f64, j as f64);
-                    if on_contour(poly, x, y) {
+                    let x = i as f64;
+                    if row.iter().any(|e| near_edge(*e, x, y)) {
                         on[[k, j, i]] = true;
-                    } else if inside(poly, x, y) {
+                    } else if row.iter().filter(|e| crosses(**e, x, y)).count() % 2 == 1 {
                         // Even–odd across the plane's contours: a hole flips back.
                         mask[[k, j, i]] = !mask[[k, j, i]];
                     }
