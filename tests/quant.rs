@@ -1177,8 +1177,8 @@ fn a_seg_of_another_frame_of_reference_that_references_the_series_is_taken() {
     assert!(o.status.success(), "{err}");
     assert!(
         err.contains(
-            "the DICOM SEG's FrameOfReferenceUID is not the image's, but it references \
-                      the image's series (ReferencedSeriesSequence): taken as drawn on it"
+            "the DICOM SEG's FrameOfReferenceUID is not the image's, but it names the \
+                      image's series as the one it was drawn on: taken as drawn on it"
         ),
         "{err}"
     );
@@ -1212,6 +1212,112 @@ fn a_seg_of_another_frame_of_reference_that_references_the_series_is_taken() {
     obj.remove_element(tags::REFERENCED_SERIES_SEQUENCE);
     obj.write_to_file(&cut).unwrap();
     let o = features(&cut);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("FrameOfReferenceUID (0020,0052) differs"),
+        "{err}"
+    );
+}
+
+/// An RTSTRUCT drawn by plastimatch (test-data/rtstruct-plastimatch) on the series of
+/// test-data/rtstruct-rt-utils/mr, where no structure has planes on two adjacent slices: `pair`
+/// two squares on slices 1 and 4, `spot` one on slice 4. It names the series it was drawn on
+/// (RTReferencedSeriesSequence), so each plane holds its own slice: the voxel counts and value
+/// sums the fixture's script printed. Before, the set was read as contoured every third slice and
+/// each plane filled a slice either side (3 times the voxels). Without the reference, that is
+/// still how it is read; with another frame of reference, the reference still makes it the
+/// image's (and it is said), and without both it is refused.
+#[test]
+fn an_rtstruct_that_names_the_series_holds_each_plane_to_its_own_slice() {
+    use dicom_core::ops::AttributeSelector;
+    use dicom_dictionary_std::tags;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data");
+    let series = root.join("rtstruct-rt-utils/mr");
+    let rtss = root.join("rtstruct-plastimatch/rtss.dcm");
+    let features = |mask: &Path| {
+        ancilla(&[
+            "features",
+            "--image",
+            series.to_str().unwrap(),
+            "--mask",
+            mask.to_str().unwrap(),
+        ])
+    };
+    let o = features(&rtss);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let drawn = [("pair", 18.0, 13806.0), ("spot", 4.0, 4782.0)];
+    assert_regions_hold(&String::from_utf8_lossy(&o.stdout), &drawn);
+    // The scan reads the reference, for the pipeline's choice of a series' ROI object.
+    let inv = ancilla::ingest::scan_paths(std::slice::from_ref(&rtss)).unwrap();
+    let image = ancilla::ingest::scan_paths(std::slice::from_ref(&series)).unwrap();
+    assert_eq!(
+        &*inv.series[0].files[0].referenced_series,
+        [image.series[0].series_uid.clone()]
+    );
+    let d = tempfile::tempdir().unwrap();
+    let variant = |name: &str, edit: &dyn Fn(&mut dicom_object::DefaultDicomObject)| {
+        let mut obj = dicom_object::open_file(&rtss).unwrap();
+        edit(&mut obj);
+        let path = d.path().join(name);
+        obj.write_to_file(&path).unwrap();
+        path
+    };
+    let no_series = |obj: &mut dicom_object::DefaultDicomObject| {
+        let at: AttributeSelector = (
+            tags::REFERENCED_FRAME_OF_REFERENCE_SEQUENCE,
+            0,
+            tags::RT_REFERENCED_STUDY_SEQUENCE,
+        )
+            .into();
+        obj.update_value_at(at, |v| v.items_mut().unwrap().clear())
+            .unwrap();
+    };
+    let other_frame = |obj: &mut dicom_object::DefaultDicomObject| {
+        let uid = |v: &mut dicom_core::value::Value<_, _>| {
+            *v = dicom_core::value::Value::from(dicom_core::dicom_value!(Str, "2.25.7"))
+        };
+        let at: AttributeSelector = (
+            tags::REFERENCED_FRAME_OF_REFERENCE_SEQUENCE,
+            0,
+            tags::FRAME_OF_REFERENCE_UID,
+        )
+            .into();
+        obj.update_value_at(at, uid).unwrap();
+        for i in 0..2 {
+            let at: AttributeSelector = (
+                tags::STRUCTURE_SET_ROI_SEQUENCE,
+                i,
+                tags::REFERENCED_FRAME_OF_REFERENCE_UID,
+            )
+                .into();
+            obj.update_value_at(at, uid).unwrap();
+        }
+    };
+    // Without the reference: a set contoured every third slice, each plane one slice either side.
+    let o = features(&variant("no-series.dcm", &no_series));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_regions_hold(
+        &String::from_utf8_lossy(&o.stdout),
+        &[("pair", 54.0, 3.0 * 13806.0), ("spot", 12.0, 3.0 * 4782.0)],
+    );
+    // Another frame of reference, the series named: taken, and said.
+    let o = features(&variant("other-frame.dcm", &other_frame));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains(
+            "the RTSTRUCT's FrameOfReferenceUID is not the image's, but it names the image's \
+             series as the one it was drawn on"
+        ),
+        "{err}"
+    );
+    assert_regions_hold(&String::from_utf8_lossy(&o.stdout), &drawn);
+    // Neither: another patient space, refused.
+    let o = features(&variant("neither.dcm", &|obj| {
+        no_series(obj);
+        other_frame(obj);
+    }));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success());
     assert!(

@@ -58,7 +58,7 @@ pub struct FileRecord {
     /// A Siemens RF-off (noise) image ([`no_rf`]): not stacked with the others.
     pub no_rf: bool,
     pub frame_of_reference: Arc<str>,
-    /// A DICOM SEG's ReferencedSeriesSequence (0008,1115): the series it was drawn on (empty
+    /// The series a DICOM SEG or RTSTRUCT was drawn on (`values::referenced_series`; empty
     /// for any other object).
     pub referenced_series: Box<[String]>,
     pub gantry_tilt: Option<f64>,
@@ -519,7 +519,7 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
         xa10a: early_xa,
         no_rf: no_rf(&obj),
         frame_of_reference: frame_of_reference(&obj).unwrap_or_default().into(),
-        referenced_series: if modality == "SEG" {
+        referenced_series: if modality == "SEG" || modality == "RTSTRUCT" {
             super::values::referenced_series(&obj).into()
         } else {
             Box::default()

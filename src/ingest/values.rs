@@ -121,16 +121,27 @@ pub(crate) fn is_private_creator(tag: Tag) -> bool {
     tag.group() % 2 == 1 && (0x0010..=0x00FF).contains(&tag.element())
 }
 
-/// The SeriesInstanceUIDs an object's ReferencedSeriesSequence (0008,1115) names (a SEG's: the
-/// series it was drawn on).
+/// The series an ROI object was drawn on: the SeriesInstanceUIDs its ReferencedSeriesSequence
+/// (0008,1115) names (a SEG's, PS3.3 C.7.4.2.1.2 via the Common Instance Reference module), and
+/// those of an RTSTRUCT's ReferencedFrameOfReferenceSequence > RTReferencedStudySequence >
+/// RTReferencedSeriesSequence (PS3.3 C.8.8.5).
 pub(crate) fn referenced_series(obj: &InMemDicomObject) -> Vec<String> {
-    obj.get(dicom_dictionary_std::tags::REFERENCED_SERIES_SEQUENCE)
-        .and_then(|e| e.items())
-        .unwrap_or(&[])
+    use dicom_dictionary_std::tags;
+    fn items(o: &InMemDicomObject, tag: Tag) -> &[InMemDicomObject] {
+        o.get(tag).and_then(|e| e.items()).unwrap_or(&[])
+    }
+    let rt = items(obj, tags::REFERENCED_FRAME_OF_REFERENCE_SEQUENCE)
         .iter()
-        .filter_map(|item| str_of(item, dicom_dictionary_std::tags::SERIES_INSTANCE_UID))
+        .flat_map(|frame| items(frame, tags::RT_REFERENCED_STUDY_SEQUENCE))
+        .flat_map(|study| items(study, tags::RT_REFERENCED_SERIES_SEQUENCE));
+    let mut uids: Vec<String> = items(obj, tags::REFERENCED_SERIES_SEQUENCE)
+        .iter()
+        .chain(rt)
+        .filter_map(|item| str_of(item, tags::SERIES_INSTANCE_UID))
         .filter(|uid| !uid.is_empty())
-        .collect()
+        .collect();
+    uids.dedup();
+    uids
 }
 
 /// The block (xx of gggg,xx00) a private creator reserves in `group` (PS3.5 7.8.1), found

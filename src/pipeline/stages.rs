@@ -506,8 +506,14 @@ fn dicom_roi_features(
         ),
         None => image_from_dicom(s)?,
     };
-    // Read with the object's own names, then named by the table's numbers.
-    let (rois, misnumbered) = roi::load_rois(&image, None, roi)
+    // Read with the object's own names, then named by the table's numbers. The object was
+    // chosen for this series already (`roi_of_frame`): its frame of reference is not checked
+    // again, but whether it names the series as the one it was drawn on still counts.
+    let drawn_on = roi::DicomImage {
+        frame_of_reference: "",
+        series_uid: &s.series_uid,
+    };
+    let (rois, misnumbered) = roi::load_rois(&image, Some(drawn_on), roi)
         .map_err(|e| e.to_string())?
         .numbered_by(labels);
     let empty = owned(rois.empty_regions(Some(labels)));

@@ -564,8 +564,9 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
         let rois = roi::load_rois(&image, ctx.dicom(), &opts.mask)?;
         if rois.frame_from_series {
             eprintln!(
-                "features: the DICOM SEG's FrameOfReferenceUID is not the image's, but it \
-                 references the image's series (ReferencedSeriesSequence): taken as drawn on it"
+                "features: the {}'s FrameOfReferenceUID is not the image's, but it names the \
+                 image's series as the one it was drawn on: taken as drawn on it",
+                rois.source
             );
         }
         let rois = match &given {

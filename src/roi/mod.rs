@@ -140,9 +140,9 @@ pub struct Rois {
     /// Regions the source holds that cannot be read (an RTSTRUCT ROI with a damaged contour),
     /// with why: not measured, which is to be said.
     pub unusable: Vec<(u32, String)>,
-    /// A DICOM SEG whose FrameOfReferenceUID is not the image's, taken because its
-    /// ReferencedSeriesSequence names the image's series (pydicom-seg 0.4 writes a new frame of
-    /// reference into every SEG): to be said.
+    /// A DICOM SEG or RTSTRUCT whose FrameOfReferenceUID is not the image's, taken because it
+    /// names the image's series as the one it was drawn on (`values::referenced_series`;
+    /// pydicom-seg 0.4 writes a new frame of reference into every SEG): to be said.
     pub frame_from_series: bool,
 }
 
@@ -151,7 +151,8 @@ pub struct Rois {
 pub struct DicomImage<'a> {
     /// Its FrameOfReferenceUID: a SEG or RTSTRUCT must share it, ...
     pub frame_of_reference: &'a str,
-    /// ... or (a SEG) name this SeriesInstanceUID in its ReferencedSeriesSequence.
+    /// ... or name this SeriesInstanceUID as the series it was drawn on. An RTSTRUCT that names
+    /// it was drawn on the image's own slices (its planes are not filled between).
     pub series_uid: &'a str,
 }
 
@@ -415,8 +416,10 @@ fn dicom_modality(path: &Path) -> Option<String> {
 
 /// Put the ROIs of `mask` (NIfTI label map, SEG or RTSTRUCT file, or a folder holding one SEG or
 /// RTSTRUCT) on `image`'s grid. `dicom` identifies the image when it came from DICOM: a DICOM
-/// mask must share its FrameOfReferenceUID, or (a SEG) reference its series (then
-/// `Rois::frame_from_series`). Every region of the source is taken,
+/// mask must share its FrameOfReferenceUID, or name its series as the one it was drawn on (then
+/// `Rois::frame_from_series`). An RTSTRUCT drawn on the image's series holds each contour's own
+/// slice; any other, half its set's contouring interval either side ([`rtstruct::plane_spacing`]).
+/// Every region of the source is taken,
 /// named after its SegmentLabel / ROIName (a label map's by its number); `Rois::numbered_by`
 /// names them by a label table instead.
 pub fn load_rois(image: &Volume, dicom: Option<DicomImage>, mask: &Path) -> Result<Rois, RoiError> {
@@ -442,16 +445,22 @@ pub fn load_rois(image: &Volume, dicom: Option<DicomImage>, mask: &Path) -> Resu
         .map_err(|e| RoiError::NotRoi(format!("none: not a readable DICOM file: {e}")))?;
     let modality = crate::ingest::values::str_of(&obj, dicom_dictionary_std::tags::MODALITY)
         .map(|m| m.to_ascii_uppercase());
+    // Whether the object names the image's series as the one it was drawn on.
+    let drawn_on_image = dicom.is_some_and(|d| {
+        !d.series_uid.is_empty()
+            && crate::ingest::values::referenced_series(&obj)
+                .iter()
+                .any(|u| u == d.series_uid)
+    });
+    // Another frame of reference is refused, unless the object was drawn on the image's series.
+    let frame_ok = |found: &str| match same_for(found) {
+        Err(RoiError::FrameOfReference) if drawn_on_image => Ok(true),
+        other => other.map(|()| false),
+    };
     match modality.as_deref() {
         Some("SEG") => {
             let s = seg::seg_from_object(&obj)?;
-            let drawn_on_image = dicom.is_some_and(|d| {
-                !d.series_uid.is_empty() && s.referenced_series.iter().any(|u| u == d.series_uid)
-            });
-            let frame_from_series = match same_for(&s.frame_of_reference) {
-                Err(RoiError::FrameOfReference) if drawn_on_image => true,
-                other => other.map(|()| false)?,
-            };
+            let frame_from_series = frame_ok(&s.frame_of_reference)?;
             let mut regions = Vec::new();
             let mut exact = true;
             for segment in &s.segments {
@@ -489,11 +498,18 @@ pub fn load_rois(image: &Volume, dicom: Option<DicomImage>, mask: &Path) -> Resu
                 .filter(|(st, _)| st.defect.is_none())
                 .filter_map(|(_, p)| p.as_deref().ok())
                 .collect();
-            let spacing = rtstruct::plane_spacing(&usable);
+            // Drawn on this image's slices, a plane holds its own slice only; otherwise the set
+            // may have been contoured on a coarser grid, whose interval its planes show.
+            let spacing = if drawn_on_image {
+                1.0
+            } else {
+                rtstruct::plane_spacing(&usable)
+            };
             let mut regions = Vec::new();
             let mut unusable = Vec::new();
+            let mut frame_from_series = false;
             for (st, planes) in structures.iter().zip(planes) {
-                same_for(&st.frame_of_reference)?;
+                frame_from_series |= frame_ok(&st.frame_of_reference)?;
                 if let Some(why) = &st.defect {
                     unusable.push((st.number, why.clone()));
                     continue;
@@ -512,7 +528,7 @@ pub fn load_rois(image: &Volume, dicom: Option<DicomImage>, mask: &Path) -> Resu
                 source: "RTSTRUCT",
                 unnamed: Vec::new(),
                 unusable,
-                frame_from_series: false,
+                frame_from_series,
             })
         }
         Some(other) => Err(RoiError::NotRoi(other.to_string())),

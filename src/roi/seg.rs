@@ -32,8 +32,6 @@ pub struct Segment {
 #[derive(Debug, Clone)]
 pub struct Segmentation {
     pub frame_of_reference: String,
-    /// SeriesInstanceUIDs of ReferencedSeriesSequence (0008,1115): the series it was drawn on.
-    pub referenced_series: Vec<String>,
     pub segments: Vec<Segment>,
 }
 
@@ -432,7 +430,6 @@ pub fn seg_from_object(obj: &DefaultDicomObject) -> Result<Segmentation, RoiErro
         .collect();
     Ok(Segmentation {
         frame_of_reference: str_of(obj, tags::FRAME_OF_REFERENCE_UID).unwrap_or_default(),
-        referenced_series: crate::ingest::values::referenced_series(obj),
         segments,
     })
 }
