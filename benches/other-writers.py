@@ -42,10 +42,12 @@ takes the writers and encoders a site's archive runs through, none of them writt
 5. Written by PixelMed's NIfTI1ToDicom (optional): the case's NIfTI as one Legacy Converted
    Enhanced MR, CT or PET (integer images) or Parametric Map (float32, Float Pixel Data), in the
    NIfTI's own grid: every voxel where the NIfTI has it, with its value (`pixelmed_from_nifti`).
+6. Written by plastimatch (Debian `plastimatch` 1.9.4, optional; 3D images): the case's NIfTI as
+   a classic CT series in its own grid, as part 1 checks it (`plastimatch_from_nifti`).
 
 Usage: benches/other-writers.py [CASES] [SEED]   (default 100, 1)
 Needs nibabel, numpy, pydicom and highdicom, niftitodicom, gdcmconv and DCMTK's tools (apt-get install
-vtk-dicom-tools libgdcm-tools dcmtk; pixelmed-apps for parts 4 and 5), an ancilla build (ANCILLA_BIN, default
+vtk-dicom-tools libgdcm-tools dcmtk; pixelmed-apps for parts 4 and 5, plastimatch for part 6), an ancilla build (ANCILLA_BIN, default
 target/release/ancilla) and, optionally, dcm2niix (DCM2NIIX). A case that differs is kept as
 ./other-writers-N/.
 """
@@ -185,13 +187,14 @@ def onto(grid, shape, affine, got_shape, turn):
     return nearest, None
 
 
-def against_truth(source, dicom, path, integer):
+def against_truth(source, dicom, path, integer, unit=1.0):
     """Problems with the volume at `path`. Its sform must place its voxels on the grid the DICOM
     series states, within 0.001 mm (and 1e-5 of the grid's extent: DS values hold 10 digits),
     and its qform within 0.001 of the extent: NIfTI-1 stores the qform's rotation as a float32
     quaternion, which near a half turn recovers the rotation to about 1e-3 radians only
     (dcm2niix's qform is the same). Every voxel must hold the value of the NIfTI voxel there
-    (integer images: exactly; float ones: up to one linear scaling, within 1). The NIfTI's grid
+    (integer images: exactly; float ones: up to one linear scaling, within `unit`, the writer's
+    one stored unit: niftitodicom's 1, plastimatch's RescaleSlope). The NIfTI's grid
     is met within 5e-4 of its extent: niftitodicom's reslicing tilts its planes by up to 0.015
     degree (2.6e-4 radians)."""
     img = nib.load(path)
@@ -221,7 +224,7 @@ def against_truth(source, dicom, path, integer):
     else:
         scale = float((want * have).sum() / max((want * want).sum(), 1e-30))
         worst = float(np.abs(want * scale - have).max())
-        if worst > 1.0 + 1e-6 * np.abs(have).max():
+        if worst > unit + 1e-6 * np.abs(have).max():
             problems.append(f"{name}: values differ from the NIfTI's by up to {worst} after "
                             f"scaling by {scale:.6g}")
     return problems
@@ -465,6 +468,26 @@ def pixelmed_from_nifti(source, case, modality, title):
     return problems
 
 
+def plastimatch_from_nifti(source, case, title):
+    """Problems where ancilla's volume of the CT series plastimatch writes from the case's 3D
+    NIfTI (`plastimatch convert --input NIFTI --output-dicom DIR`: classic slices in the NIfTI's
+    own grid, float images scaled into int16 by one RescaleSlope) does not meet the NIfTI as
+    `against_truth` says, floats within one stored unit (the slope)."""
+    w = subprocess.run(["plastimatch", "convert", "--input", f"{case}/source.nii",
+                        "--output-dicom", f"{case}/plastimatch"], capture_output=True, text=True)
+    if w.returncode != 0 or not glob.glob(f"{case}/plastimatch/*.dcm"):
+        return [f"{title}: plastimatch failed: {w.stderr.strip()[-200:]}"]
+    code, err = convert(f"{case}/plastimatch", f"{case}/plastimatch-out")
+    written = volumes(f"{case}/plastimatch-out")
+    if code != 0 or len(written) != 1:
+        return [f"plastimatch: exit {code}, volumes {sorted(written)}: {err}"]
+    slope = max(float(pydicom.dcmread(f, stop_before_pixels=True).get("RescaleSlope", 1))
+                for f in glob.glob(f"{case}/plastimatch/*.dcm"))
+    integer = source.get_data_dtype().kind in "iu"
+    return [f"plastimatch: {p}" for p in against_truth(
+        source, f"{case}/plastimatch", next(iter(written.values())), integer, slope)]
+
+
 def main():
     cases = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     rng = np.random.default_rng(int(sys.argv[2]) if len(sys.argv) > 2 else 1)
@@ -479,6 +502,7 @@ def main():
         print("not found: highdicom (pip install highdicom)", file=sys.stderr)
         sys.exit(2)
     with_dcm2niix = shutil.which(DCM2NIIX) is not None
+    with_plastimatch = shutil.which("plastimatch") is not None
     dcm2niix_met = [0, 0]
     encoder_failed = []
     lc_refused = []
@@ -513,13 +537,16 @@ def main():
         problems += legacy_converted(f"{case}/dicom", f"{case}/legacy", title, lc_refused)
         if has_pixelmed():
             problems += pixelmed_from_nifti(source, case, ("MR", "CT", "PT")[i % 3], title)
+        if with_plastimatch and len(source.shape) == 3:
+            problems += plastimatch_from_nifti(source, case, title)
         return title, problems
 
     failed = cases_loop.run(cases, "other-writers", one_case)
     print(f"{cases - failed} of {cases} series written by vtk-dicom's niftitodicom: every voxel "
           f"where the NIfTI has it, and the same volume after re-encoding by GDCM and DCMTK "
           f"and after legacy conversion by highdicom" + (" and PixelMed; and PixelMed's "
-          f"NIfTI1ToDicom's series of the same NIfTI" if has_pixelmed() else ""))
+          f"NIfTI1ToDicom's series of the same NIfTI" if has_pixelmed() else "")
+          + (" and plastimatch's (3D ones)" if with_plastimatch else ""))
     if lc_refused:
         print(f"(a legacy converter refused {len(lc_refused)} of these series: not compared; "
               f"the first: {lc_refused[0]})")
