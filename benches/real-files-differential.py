@@ -8,8 +8,11 @@ captures, colour, big endian, RLE, JPEG baseline/extended, JPEG-LS, JPEG 2000, d
 and truncated files), nibabel's (`nibabel/nicom/tests/data`: Siemens mosaic DWI with its CSA
 header, Philips MPRAGE, a decimal rescale) and pydicom-data's (the larger files pydicom keeps
 apart: ultrasound, radiography, 16- and 32-bit colour, palette colour, a 120-frame colour
-ultrasound, GDCM's and DCMTK's encodings, a SEG, an MR with overlays), all as installed with pip
-(MIT licences).
+ultrasound, GDCM's and DCMTK's encodings, a SEG, an MR with overlays), heudiconv's
+(`heudiconv/tests/data`: Siemens multiband mosaic DWI, a field map, a scout, a Siemens XA enhanced
+MR whose frames each lie in a plane of their own, a Phoenix protocol SR) and pynetdicom's (big
+endian, JPEG 2000, deflate, an RT Image), all as installed with pip (MIT licences; heudiconv's
+Apache 2.0; heudiconv and pynetdicom are installed without their dependencies, for their files).
 
 Each file is converted alone (ancilla with `--uncompressed`, dcm2niix with `-z n`) and compared as
 `dcm2niix-differential.py` compares (`compare`: shape, values after scaling, sform, qform,
@@ -21,7 +24,7 @@ is not compared.
 
 Usage: benches/real-files-differential.py
 Needs pydicom, nibabel, numpy, pydicom-data, dcm2niix (pip install pydicom nibabel numpy
-pydicom-data dcm2niix) and a
+pydicom-data dcm2niix; pip install --no-deps heudiconv==1.5.1 pynetdicom==3.0.4) and a
 release build (ANCILLA_BIN, default target/release/ancilla; DCM2NIIX, default dcm2niix).
 A file that differs unexpectedly is kept as ./real-files-differential/<name>/.
 """
@@ -122,16 +125,46 @@ DEPARTURES = {
     # and direction, the bvec dcm2niix writes for the file in a series with the b 0 file.
     "siemens_dwi_1000.dcm": "a lone Siemens mosaic at b 1000: dcm2niix writes bval 0 and no "
                             "direction; ancilla 1000 and the file's direction",
+    # heudiconv's files (checked by hand: every file of the b0dwiForFmap series together, the
+    # tools agree).
+    **{name: "a lone Siemens multiband mosaic DWI (b 5 or 1500): dcm2niix writes bval 0 and no "
+             "direction; ancilla the file's b and direction"
+       for name in ["b0dwi_for_fmap+00001.dcm", "b0dwi_for_fmap+00002.dcm",
+                    "b0dwi_for_fmap+00003.dcm"]},
+    "99+PhoenixDocument+00001.dcm": NOTHING,
+    "MRI_102TD_PHA_S.MR.Chen_Matthews_1.3.1.2022.11.16.15.50.20.357.31204541.dcm":
+        "Siemens XA enhanced MR, three frames each in a plane of its own: dcm2niix writes "
+        "nothing; ancilla three one-slice volumes (each voxel where pydicom places it)",
+    # pynetdicom's files.
+    **{name: "dcm2niix's sidecar has no SliceThickness for this single slice; ancilla writes "
+             "the file's"
+       for name in ["CTImageStorage.dcm", "CTImageStorage_bad_meta.dcm"]},
+    "SCImageStorage_Deflated.dcm": "dcm2niix writes nothing; ancilla converts it (pydicom reads "
+                                   "the same values)",
 }
 
 
+def package_folder(name):
+    """Where package `name` is installed (without importing it: heudiconv and pynetdicom are
+    installed without their dependencies, for their test files only), or None."""
+    spec = importlib.util.find_spec(name)
+    return list(spec.submodule_search_locations)[0] if spec else None
+
+
 def corpus():
-    """(name, path) of every file: pydicom's test files, nibabel's, then pydicom-data's."""
+    """(name, path) of every file: pydicom's test files, nibabel's, pydicom-data's, then
+    heudiconv's and pynetdicom's."""
     pyd = os.path.join(os.path.dirname(pydicom.__file__), "data", "test_files")
     nib = os.path.join(os.path.dirname(nibabel.__file__), "nicom", "tests", "data")
     paths = sorted(glob.glob(pyd + "/*.dcm")) + [pyd + "/zipMR.gz"]
     paths += sorted(glob.glob(nib + "/*.dcm")) + sorted(glob.glob(nib + "/*.dcm.gz"))
     paths += sorted(glob.glob(os.path.join(os.path.dirname(data_store.__file__), "data", "*.dcm")))
+    for package, data in (("heudiconv", "tests/data/**/*.dcm"),
+                          ("pynetdicom", "tests/dicom_files/*.dcm")):
+        folder = package_folder(package)
+        if folder is None:
+            sys.exit(f"{package} not found (pip install --no-deps {package})")
+        paths += sorted(glob.glob(os.path.join(folder, data), recursive=True))
     return [(os.path.basename(p).removesuffix(".gz"), p) for p in paths if os.path.exists(p)]
 
 
