@@ -408,6 +408,44 @@ fn rt_dose_grid_is_placed_by_its_frame_offsets() {
     }
 }
 
+/// An NM tomographic image written by XMedCon 0.23.0 (test-data/medcon-nm: 7 × 6 pixels of
+/// 1.5 × 1.2 mm, 5 frames 3 mm apart; frame k, row r, column c stored as c + 7r + 42k) carries
+/// ImageOrientationPatient all zero in its DetectorInformationSequence: XMedCon's placeholder for
+/// no geometry. It is converted as an image not placed in patient space (sform and qform codes 0,
+/// as for an image without the attribute), its rows written bottom up as dcm2niix writes them
+/// (dcm2niix 1.0.20260724 gives the same voxels). It was refused as "ImageOrientationPatient is
+/// not two orthonormal vectors".
+#[test]
+fn an_all_zero_orientation_is_no_orientation() {
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/medcon-nm/nm.dcm");
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::copy(&fixture, input.join("nm.dcm")).unwrap();
+    let o = ancilla(&["scan", input.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("7x6x5  1.5x1.2x3 mm  (no orientation: not in patient space)  ok"),
+        "{out}"
+    );
+    let nii = convert_uncompressed(&input, &dir.path().join("out"));
+    assert_eq!(nii.len(), 1, "{nii:?}");
+    let h = nifti::NiftiHeader::from_file(&nii[0]).unwrap();
+    assert_eq!(&h.dim[..4], [3, 7, 6, 5]);
+    assert_eq!(&h.pixdim[1..4], [1.5, 1.2, 3.0]);
+    assert_eq!((h.sform_code, h.qform_code), (0, 0));
+    let v = voxels(&nii[0]);
+    for k in 0..5 {
+        for j in 0..6 {
+            for i in 0..7 {
+                let stored = i + 7 * (5 - j) + 42 * k;
+                assert_eq!(v[[i, j, k]], stored as f32, "voxel {i} {j} {k}");
+            }
+        }
+    }
+}
+
 /// An RT Dose grid whose GridFrameOffsetVector is missing, or neither relative (first 0) nor
 /// absolute (first = ImagePositionPatient's z), is refused with that reason: it was made 15
 /// volumes of one slice, every frame at the first plane.

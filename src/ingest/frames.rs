@@ -169,7 +169,7 @@ fn scale_varies(obj: &InMemDicomObject, images: &[ImageRecord]) -> bool {
 
 /// Per-image records with the rescale the attributes give (RescaleSlope/Intercept).
 fn stored_scaling_records(obj: &InMemDicomObject, frames: u32) -> Vec<ImageRecord> {
-    let orientation = arr6(f64s_of(obj, tags::IMAGE_ORIENTATION_PATIENT));
+    let orientation = orientation6(f64s_of(obj, tags::IMAGE_ORIENTATION_PATIENT));
     let base = ImageRecord {
         frame: 0,
         position: arr3(f64s_of(obj, tags::IMAGE_POSITION_PATIENT)),
@@ -277,7 +277,7 @@ fn nm_tomo_frames(
         return None;
     }
     let detector = first_item(obj, DETECTOR_INFORMATION_SEQ)?;
-    let iop = arr6(f64s_of(detector, tags::IMAGE_ORIENTATION_PATIENT))?;
+    let iop = orientation6(f64s_of(detector, tags::IMAGE_ORIENTATION_PATIENT))?;
     let ipp = arr3(f64s_of(detector, tags::IMAGE_POSITION_PATIENT))?;
     let spacing = f64_of(obj, tags::SPACING_BETWEEN_SLICES)
         .filter(|s| *s > 0.0)
@@ -338,7 +338,7 @@ fn apply_groups(r: &mut ImageRecord, g: &InMemDicomObject) {
         r.position = Some(p);
     }
     if let Some(o) = first_item(g, PLANE_ORIENTATION_SEQ)
-        .and_then(|i| arr6(f64s_of(i, tags::IMAGE_ORIENTATION_PATIENT)))
+        .and_then(|i| orientation6(f64s_of(i, tags::IMAGE_ORIENTATION_PATIENT)))
     {
         r.orientation = Some(o);
     }

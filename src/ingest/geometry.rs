@@ -338,9 +338,10 @@ fn plan_images(
     for &(fi, im) in images {
         let Some(o) = im.orientation else {
             return Err(if std::ptr::eq(im, images[0].1) {
-                "missing ImageOrientationPatient (0020,0037)".into()
+                "missing ImageOrientationPatient (0020,0037) (absent or all zero)".into()
             } else {
-                "missing ImageOrientationPatient (0020,0037) on some images".into()
+                "missing ImageOrientationPatient (0020,0037) (absent or all zero) on some images"
+                    .into()
             });
         };
         let same = |iop: &[f64; 6]| {
@@ -395,7 +396,7 @@ fn plan_plane(
     columns: u32,
 ) -> Result<Vec<VolumePlan>, String> {
     let Some(iop) = images[0].1.orientation else {
-        return Err("missing ImageOrientationPatient (0020,0037)".into());
+        return Err("missing ImageOrientationPatient (0020,0037) (absent or all zero)".into());
     };
     let Some(ps) = images[0].1.pixel_spacing else {
         return Err("missing PixelSpacing (0028,0030)".into());

@@ -207,9 +207,13 @@ pub(crate) fn arr3(v: Option<Vec<f64>>) -> Option<[f64; 3]> {
     (v.len() >= 3 && v[..3].iter().all(|x| x.is_finite())).then(|| [v[0], v[1], v[2]])
 }
 
-pub(super) fn arr6(v: Option<Vec<f64>>) -> Option<[f64; 6]> {
+/// An ImageOrientationPatient: six finite values, not all zero. All zero is a writer's
+/// placeholder for no orientation (XMedCon writes one into every NM image's
+/// DetectorInformationSequence), not an orientation that is wrong: the image is taken as not
+/// placed in patient space, as one without the attribute.
+pub(super) fn orientation6(v: Option<Vec<f64>>) -> Option<[f64; 6]> {
     let v = v?;
-    (v.len() >= 6 && v[..6].iter().all(|x| x.is_finite()))
+    (v.len() >= 6 && v[..6].iter().all(|x| x.is_finite()) && v[..6].iter().any(|x| *x != 0.0))
         .then(|| [v[0], v[1], v[2], v[3], v[4], v[5]])
 }
 
