@@ -44,21 +44,26 @@ takes the writers and encoders a site's archive runs through, none of them writt
    NIfTI's own grid: every voxel where the NIfTI has it, with its value (`pixelmed_from_nifti`).
 6. Written by plastimatch (Debian `plastimatch` 1.9.4, optional; 3D images): the case's NIfTI as
    a classic CT series in its own grid, as part 1 checks it (`plastimatch_from_nifti`).
+7. Written by SimpleITK 2.5 (ITK's GDCMImageIO; 3D images), as its DicomSeriesFromArray example
+   writes a series: the case's NIfTI as a classic CT series in its own grid, as part 1 checks it
+   (`sitk_from_nifti`).
 
 Usage: benches/other-writers.py [CASES] [SEED]   (default 100, 1)
-Needs nibabel, numpy, pydicom and highdicom, niftitodicom, gdcmconv and DCMTK's tools (apt-get install
+Needs nibabel, numpy, pydicom, highdicom and SimpleITK, niftitodicom, gdcmconv and DCMTK's tools (apt-get install
 vtk-dicom-tools libgdcm-tools dcmtk; pixelmed-apps for parts 4 and 5, plastimatch for part 6), an ancilla build (ANCILLA_BIN, default
 target/release/ancilla) and, optionally, dcm2niix (DCM2NIIX). A case that differs is kept as
 ./other-writers-N/.
 """
 import glob
 import json
+import locale
 import logging
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import zlib
 
 import nibabel as nib
 import numpy as np
@@ -409,7 +414,7 @@ def legacy_converted(series, work, label, refused, converters=None):
         tag = f"{label}, legacy converted by {writer}"
         # Where PixelMed dropped the private attribute the SUV took, the SUV volume is not the
         # one as written (refused, or another route): `suv_route_departure` checks which.
-        classic_suvs = [json.load(open(p)).get("SUV") or {}
+        classic_suvs = [json.load(open(p, encoding="utf-8")).get("SUV") or {}
                         for p in glob.glob(f"{want}/**/*_pt_*.json", recursive=True)]
         private_suv = writer == "PixelMed" and any(
             "Philips" in str(suv.get("units_path"))
@@ -422,8 +427,9 @@ def legacy_converted(series, work, label, refused, converters=None):
                 problems.append(f"{tag}: {os.path.relpath(path, want)} differs")
         for path in sorted(glob.glob(f"{want}/**/*_pt_*.json", recursive=True)):
             other = os.path.join(have, os.path.relpath(path, want))
-            problem = suv_route_departure(writer, json.load(open(path)),
-                                          json.load(open(other)) if os.path.exists(other) else {})
+            problem = suv_route_departure(
+                writer, json.load(open(path, encoding="utf-8")),
+                json.load(open(other, encoding="utf-8")) if os.path.exists(other) else {})
             if problem:
                 problems.append(f"{tag}: {problem}")
     return problems
@@ -488,6 +494,56 @@ def plastimatch_from_nifti(source, case, title):
         source, f"{case}/plastimatch", next(iter(written.values())), integer, slope)]
 
 
+def sitk_from_nifti(source, case, title):
+    """Problems where ancilla's volume of the CT series SimpleITK (ITK's GDCMImageIO) writes from
+    the case's 3D NIfTI, as SimpleITK's DicomSeriesFromArray example writes one (a file a slice,
+    ImagePositionPatient from the image's own geometry, ImageOrientationPatient from its
+    direction; float images as int16 with a RescaleSlope of the largest value / 30000), does not
+    meet the NIfTI as `against_truth` says. The example leaves StudyInstanceUID to the writer,
+    which makes one per file (both ancilla and dcm2niix then see a series per slice); here it is
+    set, with a FrameOfReferenceUID, as a user writing a series must."""
+    import SimpleITK as sitk
+    image = sitk.ReadImage(f"{case}/source.nii")
+    src = np.asarray(source.dataobj)
+    floating = src.dtype.kind == "f"
+    if floating:
+        image = sitk.Cast(image, sitk.sitkFloat32)
+    elif src.dtype == np.uint8:
+        image = sitk.Cast(image, sitk.sitkInt16)
+    slope = (float(np.abs(src).max()) / 30000 or 1.0) if floating else 1.0
+    d = image.GetDirection()
+    uid = f"1.2.826.0.1.3680043.10.999.{zlib.crc32(case.encode())}"
+    tags = [("0008|0031", "120000"), ("0008|0021", "20240102"),
+            ("0008|0008", "DERIVED\\SECONDARY"), ("0020|000e", f"{uid}.2"),
+            ("0020|000d", f"{uid}.1"), ("0020|0052", f"{uid}.3"), ("0020|0011", "3"),
+            ("0020|0037", "\\".join(str(v) for v in (d[0], d[3], d[6], d[1], d[4], d[7]))),
+            ("0008|103e", "SimpleITK"), ("0008|0060", "CT")]
+    if floating:
+        tags += [("0028|1053", f"{slope:.6g}"), ("0028|1052", "0"), ("0028|0100", "16"),
+                 ("0028|0101", "16"), ("0028|0102", "15"), ("0028|0103", "1")]
+    os.makedirs(f"{case}/sitk")
+    writer = sitk.ImageFileWriter()
+    writer.KeepOriginalImageUIDOn()
+    for k in range(image.GetDepth()):
+        one = image[:, :, k]
+        for tag, value in tags:
+            one.SetMetaData(tag, value)
+        one.SetMetaData("0020|0032", "\\".join(
+            str(v) for v in image.TransformIndexToPhysicalPoint((0, 0, k))))
+        one.SetMetaData("0020|0013", str(k + 1))
+        one.SetMetaData("0008|0018", f"{uid}.2.{k + 1}")
+        writer.SetFileName(f"{case}/sitk/{k:03d}.dcm")
+        writer.Execute(one)
+    # ITK's DICOM writer leaves the process in the C locale (open()'s default encoding ASCII).
+    locale.setlocale(locale.LC_ALL, "")
+    code, err = convert(f"{case}/sitk", f"{case}/sitk-out")
+    written = volumes(f"{case}/sitk-out")
+    if code != 0 or len(written) != 1:
+        return [f"SimpleITK: exit {code}, volumes {sorted(written)}: {err}"]
+    return [f"SimpleITK: {p}" for p in against_truth(
+        source, f"{case}/sitk", next(iter(written.values())), not floating, slope)]
+
+
 def main():
     cases = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     rng = np.random.default_rng(int(sys.argv[2]) if len(sys.argv) > 2 else 1)
@@ -498,8 +554,10 @@ def main():
         sys.exit(2)
     try:
         import highdicom  # noqa: F401 (part 4)
+        import SimpleITK  # noqa: F401 (part 7)
     except ImportError:
-        print("not found: highdicom (pip install highdicom)", file=sys.stderr)
+        print("not found: highdicom or SimpleITK (pip install highdicom SimpleITK)",
+              file=sys.stderr)
         sys.exit(2)
     with_dcm2niix = shutil.which(DCM2NIIX) is not None
     with_plastimatch = shutil.which("plastimatch") is not None
@@ -539,6 +597,8 @@ def main():
             problems += pixelmed_from_nifti(source, case, ("MR", "CT", "PT")[i % 3], title)
         if with_plastimatch and len(source.shape) == 3:
             problems += plastimatch_from_nifti(source, case, title)
+        if len(source.shape) == 3:
+            problems += sitk_from_nifti(source, case, title)
         return title, problems
 
     failed = cases_loop.run(cases, "other-writers", one_case)
@@ -546,7 +606,8 @@ def main():
           f"where the NIfTI has it, and the same volume after re-encoding by GDCM and DCMTK "
           f"and after legacy conversion by highdicom" + (" and PixelMed; and PixelMed's "
           f"NIfTI1ToDicom's series of the same NIfTI" if has_pixelmed() else "")
-          + (" and plastimatch's (3D ones)" if with_plastimatch else ""))
+          + (" and plastimatch's (3D ones)" if with_plastimatch else "")
+          + "; and SimpleITK's series of the 3D ones")
     if lc_refused:
         print(f"(a legacy converter refused {len(lc_refused)} of these series: not compared; "
               f"the first: {lc_refused[0]})")
