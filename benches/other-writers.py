@@ -499,9 +499,9 @@ def sitk_from_nifti(source, case, title):
     the case's 3D NIfTI, as SimpleITK's DicomSeriesFromArray example writes one (a file a slice,
     ImagePositionPatient from the image's own geometry, ImageOrientationPatient from its
     direction; float images as int16 with a RescaleSlope of the largest value / 30000), does not
-    meet the NIfTI as `against_truth` says. The example leaves StudyInstanceUID to the writer,
-    which makes one per file (both ancilla and dcm2niix then see a series per slice); here it is
-    set, with a FrameOfReferenceUID, as a user writing a series must."""
+    meet the NIfTI as `against_truth` says. As in the example, StudyInstanceUID and
+    FrameOfReferenceUID are left to the writer, which makes one per file: dcm2niix then writes
+    several volumes of a few slices each; ancilla one series, by its SeriesInstanceUID."""
     import SimpleITK as sitk
     image = sitk.ReadImage(f"{case}/source.nii")
     src = np.asarray(source.dataobj)
@@ -515,7 +515,6 @@ def sitk_from_nifti(source, case, title):
     uid = f"1.2.826.0.1.3680043.10.999.{zlib.crc32(case.encode())}"
     tags = [("0008|0031", "120000"), ("0008|0021", "20240102"),
             ("0008|0008", "DERIVED\\SECONDARY"), ("0020|000e", f"{uid}.2"),
-            ("0020|000d", f"{uid}.1"), ("0020|0052", f"{uid}.3"), ("0020|0011", "3"),
             ("0020|0037", "\\".join(str(v) for v in (d[0], d[3], d[6], d[1], d[4], d[7]))),
             ("0008|103e", "SimpleITK"), ("0008|0060", "CT")]
     if floating:

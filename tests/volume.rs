@@ -118,6 +118,43 @@ fn shuffled_files_descending_positions_and_per_slice_slopes() {
     assert_world_matches(v, &slices);
 }
 
+/// A series whose files each carry a StudyInstanceUID of their own (SimpleITK's
+/// DicomSeriesFromArray example writes one so: the writer makes a study UID per file) but one
+/// SeriesInstanceUID is one series, under the first file's study, and the scan says so; the
+/// volume's voxels lie where the slices' headers put them. It was a series per slice (dcm2niix
+/// splits such files too).
+#[test]
+fn files_of_one_series_uid_in_several_studies_are_one_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut slices = stack("1.2.3.12", 5, [4.0, -8.0, 20.0], [0.0, 0.0, 3.0], AXIAL);
+    for (k, s) in slices.iter_mut().enumerate() {
+        s.instance = k as i32 + 1;
+        s.extra.push((
+            dicom_dictionary_std::tags::STUDY_INSTANCE_UID,
+            dicom_core::VR::UI,
+            format!("1.2.3.99.{}", 5 - k),
+        ));
+    }
+    write_series(dir.path(), &slices);
+    let inv = ingest::scan_paths(&[dir.path().to_path_buf()]).unwrap();
+    assert_eq!(inv.series.len(), 1);
+    assert_eq!(inv.series[0].studies, 5);
+    assert_eq!(inv.series[0].study_uid, "1.2.3.99.1");
+    let vols = load_series_dir(dir.path()).unwrap();
+    assert_eq!(vols.len(), 1);
+    assert_eq!(vols[0].volume.dims(), [5, 4, 5]);
+    assert_world_matches(&vols[0], &slices);
+    let o = ancilla(&["scan", dir.path().to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains(
+            "5 files  5x4x5  0.7x0.8x3 mm  (its files carry 5 StudyInstanceUIDs: one series by \
+             its SeriesInstanceUID)  ok"
+        ),
+        "{out}"
+    );
+}
+
 #[test]
 fn double_oblique_series() {
     let dir = tempfile::tempdir().unwrap();

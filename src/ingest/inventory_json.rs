@@ -57,6 +57,8 @@ pub fn to_json_named(inv: &Inventory, name: impl Fn(&str) -> Option<String>) -> 
                 "kind": s.kind.as_str(),
                 "kind_from_description": s.kind_from_description,
                 "part": s.part.map(|(i, n)| json!([i, n])),
+                // StudyInstanceUIDs its files carry (more than 1: a writer's fault, said).
+                "study_uids": s.studies,
                 "files": s.files.len(),
                 "images": s.image_count(),
                 "volumes": volumes,

@@ -100,6 +100,11 @@ pub struct Series {
     /// multi-frame file placing its frames, another matrix size, TR or flip angle), as dcm2niix
     /// splits them.
     pub part: Option<(usize, usize)>,
+    /// How many StudyInstanceUIDs its files carry: 1, or more when a writer made one per file
+    /// (SimpleITK's DicomSeriesFromArray example does). A SeriesInstanceUID names one series
+    /// (PS3.3 C.7.3.1), so its files are one series all the same, under the first file's study;
+    /// to be said.
+    pub studies: usize,
 }
 
 impl Series {
@@ -296,6 +301,7 @@ fn scan(
         }
         groups.push((k, run));
     }
+    merge_studies_of_one_series(&mut groups);
     merge_siemens_dynamics(&mut groups);
     let grouped: Vec<(Vec<Series>, Vec<PathBuf>)> = groups
         .into_par_iter()
@@ -362,6 +368,32 @@ fn scan(
     inv.series = series;
     inv.rejected.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(inv)
+}
+
+/// Groups of one patient and SeriesInstanceUID under several StudyInstanceUIDs merged into the
+/// first (in key order): a series UID is unique to its series, and a writer that made a study
+/// UID per file (SimpleITK's DicomSeriesFromArray example) would otherwise give a series per
+/// slice. `Series::studies` says so. dcm2niix splits such files.
+#[allow(clippy::vec_box)]
+fn merge_studies_of_one_series(groups: &mut Vec<(SeriesKey, Vec<Box<FileRecord>>)>) {
+    let mut first: std::collections::HashMap<(Arc<str>, Arc<str>), usize> = Default::default();
+    let mut moves = Vec::new();
+    for (i, ((patient, _, series), _)) in groups.iter().enumerate() {
+        if series.is_empty() {
+            continue;
+        }
+        match first.get(&(patient.clone(), series.clone())) {
+            Some(&into) => moves.push((i, into)),
+            None => {
+                first.insert((patient.clone(), series.clone()), i);
+            }
+        }
+    }
+    for (from, into) in moves {
+        let files = std::mem::take(&mut groups[from].1);
+        groups[into].1.extend(files);
+    }
+    groups.retain(|(_, files)| !files.is_empty());
 }
 
 /// Whether dcm2niix stacks two files of one series given their SeriesNumbers: equal numbers;
@@ -477,7 +509,13 @@ fn make_series(
         Ok(Vec::new())
     };
     let first = &files[0];
+    let studies = files
+        .iter()
+        .map(|f| &f.study_uid)
+        .collect::<std::collections::HashSet<_>>()
+        .len();
     Series {
+        studies,
         patient_name: first.patient_name.to_string(),
         modality: first.modality.to_string(),
         series_number: first.series_number,
@@ -531,6 +569,13 @@ pub fn series_line(s: &Series) -> String {
             }
             if s.kind_from_description {
                 line.push_str("  (kind from SeriesDescription)");
+            }
+            if s.studies > 1 {
+                line.push_str(&format!(
+                    "  (its files carry {} StudyInstanceUIDs: one series by its \
+                     SeriesInstanceUID)",
+                    s.studies
+                ));
             }
             if s.files.first().is_some_and(|f| f.samples_per_pixel == 3) {
                 line.push_str("  (colour)");
