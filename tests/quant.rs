@@ -1225,8 +1225,9 @@ fn a_seg_of_another_frame_of_reference_that_references_the_series_is_taken() {
 /// two squares on slices 1 and 4, `spot` one on slice 4. It names the series it was drawn on
 /// (RTReferencedSeriesSequence), so each plane holds its own slice: the voxel counts and value
 /// sums the fixture's script printed. Before, the set was read as contoured every third slice and
-/// each plane filled a slice either side (3 times the voxels). Without the reference, that is
-/// still how it is read; with another frame of reference, the reference still makes it the
+/// each plane filled a slice either side (3 times the voxels). Without the reference, or with
+/// another series named beside the image's, that is still how it is read; with another frame of
+/// reference, the reference still makes it the
 /// image's (and it is said), and without both it is refused.
 #[test]
 fn an_rtstruct_that_names_the_series_holds_each_plane_to_its_own_slice() {
@@ -1294,13 +1295,43 @@ fn an_rtstruct_that_names_the_series_holds_each_plane_to_its_own_slice() {
             obj.update_value_at(at, uid).unwrap();
         }
     };
-    // Without the reference: a set contoured every third slice, each plane one slice either side.
-    let o = features(&variant("no-series.dcm", &no_series));
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_regions_hold(
-        &String::from_utf8_lossy(&o.stdout),
-        &[("pair", 54.0, 3.0 * 13806.0), ("spot", 12.0, 3.0 * 4782.0)],
-    );
+    // Without the reference, or naming another series beside the image's (the contours may be
+    // on that one's slices): a set contoured every third slice, each plane one slice either side.
+    let another_series = |obj: &mut dicom_object::DefaultDicomObject| {
+        let at: AttributeSelector = (
+            tags::REFERENCED_FRAME_OF_REFERENCE_SEQUENCE,
+            0,
+            tags::RT_REFERENCED_STUDY_SEQUENCE,
+            0,
+            tags::RT_REFERENCED_SERIES_SEQUENCE,
+        )
+            .into();
+        obj.update_value_at(at, |v| {
+            let items = v.items_mut().unwrap();
+            let mut other = items[0].clone();
+            other.put(dicom_core::DataElement::new(
+                tags::SERIES_INSTANCE_UID,
+                dicom_core::VR::UI,
+                dicom_core::PrimitiveValue::from("2.25.8"),
+            ));
+            items.push(other);
+        })
+        .unwrap();
+    };
+    for (name, edit) in [
+        (
+            "no-series.dcm",
+            &no_series as &dyn Fn(&mut dicom_object::DefaultDicomObject),
+        ),
+        ("two-series.dcm", &another_series),
+    ] {
+        let o = features(&variant(name, edit));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_regions_hold(
+            &String::from_utf8_lossy(&o.stdout),
+            &[("pair", 54.0, 3.0 * 13806.0), ("spot", 12.0, 3.0 * 4782.0)],
+        );
+    }
     // Another frame of reference, the series named: taken, and said.
     let o = features(&variant("other-frame.dcm", &other_frame));
     let err = String::from_utf8_lossy(&o.stderr);

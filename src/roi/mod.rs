@@ -152,7 +152,7 @@ pub struct DicomImage<'a> {
     /// Its FrameOfReferenceUID: a SEG or RTSTRUCT must share it, ...
     pub frame_of_reference: &'a str,
     /// ... or name this SeriesInstanceUID as the series it was drawn on. An RTSTRUCT that names
-    /// it was drawn on the image's own slices (its planes are not filled between).
+    /// it alone was drawn on the image's own slices (its planes are not filled between).
     pub series_uid: &'a str,
 }
 
@@ -417,8 +417,9 @@ fn dicom_modality(path: &Path) -> Option<String> {
 /// Put the ROIs of `mask` (NIfTI label map, SEG or RTSTRUCT file, or a folder holding one SEG or
 /// RTSTRUCT) on `image`'s grid. `dicom` identifies the image when it came from DICOM: a DICOM
 /// mask must share its FrameOfReferenceUID, or name its series as the one it was drawn on (then
-/// `Rois::frame_from_series`). An RTSTRUCT drawn on the image's series holds each contour's own
-/// slice; any other, half its set's contouring interval either side ([`rtstruct::plane_spacing`]).
+/// `Rois::frame_from_series`). An RTSTRUCT that names the image's series as the only one it was
+/// drawn on holds each contour's own slice; any other, half its set's contouring interval either
+/// side ([`rtstruct::plane_spacing`]).
 /// Every region of the source is taken,
 /// named after its SegmentLabel / ROIName (a label map's by its number); `Rois::numbered_by`
 /// names them by a label table instead.
@@ -445,13 +446,11 @@ pub fn load_rois(image: &Volume, dicom: Option<DicomImage>, mask: &Path) -> Resu
         .map_err(|e| RoiError::NotRoi(format!("none: not a readable DICOM file: {e}")))?;
     let modality = crate::ingest::values::str_of(&obj, dicom_dictionary_std::tags::MODALITY)
         .map(|m| m.to_ascii_uppercase());
-    // Whether the object names the image's series as the one it was drawn on.
-    let drawn_on_image = dicom.is_some_and(|d| {
-        !d.series_uid.is_empty()
-            && crate::ingest::values::referenced_series(&obj)
-                .iter()
-                .any(|u| u == d.series_uid)
-    });
+    // Whether the object names the image's series as one it was drawn on, and as the only one.
+    let referenced = crate::ingest::values::referenced_series(&obj);
+    let image_series = dicom.map(|d| d.series_uid).filter(|u| !u.is_empty());
+    let drawn_on_image = image_series.is_some_and(|u| referenced.iter().any(|r| r == u));
+    let drawn_on_image_only = drawn_on_image && referenced.len() == 1;
     // Another frame of reference is refused, unless the object was drawn on the image's series.
     let frame_ok = |found: &str| match same_for(found) {
         Err(RoiError::FrameOfReference) if drawn_on_image => Ok(true),
@@ -498,9 +497,10 @@ pub fn load_rois(image: &Volume, dicom: Option<DicomImage>, mask: &Path) -> Resu
                 .filter(|(st, _)| st.defect.is_none())
                 .filter_map(|(_, p)| p.as_deref().ok())
                 .collect();
-            // Drawn on this image's slices, a plane holds its own slice only; otherwise the set
-            // may have been contoured on a coarser grid, whose interval its planes show.
-            let spacing = if drawn_on_image {
+            // Drawn on this image's slices, a plane holds its own slice only; otherwise (another
+            // series named too, or none) the set may have been contoured on a coarser grid,
+            // whose interval its planes show.
+            let spacing = if drawn_on_image_only {
                 1.0
             } else {
                 rtstruct::plane_spacing(&usable)
