@@ -911,6 +911,40 @@ mod tests {
         );
     }
 
+    /// The pipeline tells the RTSTRUCT reader which series it chose the object for: plastimatch's
+    /// set of test-data/rtstruct-plastimatch names that series alone, so each plane holds its own
+    /// slice (`pair` 18 voxels of 1.28 mm³, `spot` 4, as the fixture's script counted them), not
+    /// a slice either side as for a set contoured every third slice (54 and 12).
+    #[test]
+    fn an_rtstruct_is_read_as_drawn_on_the_series_it_names() {
+        let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data");
+        let inv = crate::ingest::scan_paths(&[data.join("rtstruct-rt-utils/mr")]).unwrap();
+        let labels = BTreeMap::from([(1, "spot".to_string()), (2, "pair".to_string())]);
+        let (rows, _) = dicom_roi_features(
+            &inv.series[0],
+            &data.join("rtstruct-plastimatch/rtss.dcm"),
+            None,
+            &labels,
+            &quant::FeatureSettings::default(),
+        )
+        .unwrap();
+        let voxels = |roi: &str| {
+            rows.iter()
+                .find(|r| r.roi == roi && r.feature == "morph_vol_approx")
+                .map(|r| r.value / 1.28)
+        };
+        assert!(
+            (voxels("pair").unwrap() - 18.0).abs() < 1e-9,
+            "{:?}",
+            voxels("pair")
+        );
+        assert!(
+            (voxels("spot").unwrap() - 4.0).abs() < 1e-9,
+            "{:?}",
+            voxels("spot")
+        );
+    }
+
     /// Regression: the count took every cell after the eighth column for a feature, so with the
     /// pathology (and the imaging intervals) in the table, an arm-A subject without imaging
     /// counted as analysed.
