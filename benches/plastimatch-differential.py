@@ -117,18 +117,7 @@ def main():
         if rows is None:
             return title, [f"ancilla features failed: {err}"]
         values = np.stack([ds.pixel_array for ds in images]).astype(np.float64)
-        problems = []
-        for name, m in masks.items():
-            want = values[m]
-            count = rows.get((name, "morph_vol_approx"), 0.0) / voxel
-            if abs(count - len(want)) > 1e-6 * len(want):
-                problems.append(f"{name}: {count:.3f} voxels, the mask has {len(want)}")
-                continue
-            mean, var = rows[(name, "stat_mean")], rows[(name, "stat_var")]
-            if abs(mean - want.mean()) > 1e-9 * max(1.0, want.mean()) or \
-                    abs(var - want.var()) > 1e-9 * max(1.0, want.var()):
-                problems.append(f"{name}: mean {mean}, var {var}: the mask's are "
-                                f"{want.mean()}, {want.var()} (other voxels)")
+        problems = rt_cases.roi_problems(rows, masks, values, voxel)
         if not read_back:
             # plastimatch's own reader does not give its masks back (around holes, mostly): the
             # truth is unclear; counted, and how often ancilla still holds the masks.

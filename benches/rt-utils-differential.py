@@ -156,6 +156,25 @@ def features(series, rtstruct):
     return rows, r.stderr
 
 
+def roi_problems(rows, masks, values, voxel):
+    """Where ancilla's ROIs (`rows` of `features`) do not hold their masks' voxels: the count
+    (morph_vol_approx / `voxel`), and the mean and variance of the position-coding `values`
+    (relative 1e-9). `masks` and `values` share one layout."""
+    problems = []
+    for name, m in masks.items():
+        want = values[m]
+        count = rows.get((name, "morph_vol_approx"), 0.0) / voxel
+        if abs(count - len(want)) > 1e-6 * len(want):
+            problems.append(f"{name}: {count:.3f} voxels, the mask has {len(want)}")
+            continue
+        mean, var = rows[(name, "stat_mean")], rows[(name, "stat_var")]
+        if abs(mean - want.mean()) > 1e-9 * max(1.0, want.mean()) or \
+                abs(var - want.var()) > 1e-9 * max(1.0, want.var()):
+            problems.append(f"{name}: mean {mean}, var {var}: the mask's are "
+                            f"{want.mean()}, {want.var()} (other voxels)")
+    return problems
+
+
 def main():
     from rt_utils import RTStructBuilder
     logging.disable(logging.WARNING)
@@ -204,20 +223,8 @@ def main():
         rows, err = features(f"{case}/series", f"{case}/rtstruct.dcm")
         if rows is None:
             return title, [f"ancilla features failed: {err}"]
-        problems = []
-        for name, m in drawn.items():
-            rois_compared[0] += 1
-            want = values[m]
-            count = rows.get((name, "morph_vol_approx"), 0.0) / voxel
-            if abs(count - len(want)) > 1e-6 * len(want):
-                problems.append(f"{name}: {count:.3f} voxels, the mask has {len(want)}")
-                continue
-            mean, var = rows[(name, "stat_mean")], rows[(name, "stat_var")]
-            if abs(mean - want.mean()) > 1e-9 * max(1.0, want.mean()) or \
-                    abs(var - want.var()) > 1e-9 * max(1.0, want.var()):
-                problems.append(f"{name}: mean {mean}, var {var}: the mask's are "
-                                f"{want.mean()}, {want.var()} (other voxels)")
-        return title, problems
+        rois_compared[0] += len(drawn)
+        return title, roi_problems(rows, drawn, values, voxel)
 
     failed = cases_loop.run(cases, "rt-utils-differential", one_case)
     compared = cases - unclear[0] - empty[0]

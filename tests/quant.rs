@@ -1131,6 +1131,19 @@ fn an_rt_utils_rtstruct_holds_the_voxels_it_was_drawn_from() {
     );
 }
 
+/// `ancilla features` of the position-coded MR series (test-data/rtstruct-rt-utils/mr) on the
+/// regions of `mask`.
+fn features_on_position_coded_mr(mask: &Path) -> std::process::Output {
+    let series = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/rtstruct-rt-utils/mr");
+    ancilla(&[
+        "features",
+        "--image",
+        series.to_str().unwrap(),
+        "--mask",
+        mask.to_str().unwrap(),
+    ])
+}
+
 /// Each (region, voxel count, sum of its voxels' values) of `expected` against the features
 /// table `text` of an image of 1.28 mm³ voxels whose values code their positions
 /// (test-data/rtstruct-rt-utils/mr): the approximate volume and the mean say which voxels a
@@ -1163,15 +1176,7 @@ fn a_seg_of_another_frame_of_reference_that_references_the_series_is_taken() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data");
     let series = root.join("rtstruct-rt-utils/mr");
     let seg = root.join("seg-pydicom-seg/seg.dcm");
-    let features = |mask: &Path| {
-        ancilla(&[
-            "features",
-            "--image",
-            series.to_str().unwrap(),
-            "--mask",
-            mask.to_str().unwrap(),
-        ])
-    };
+    let features = features_on_position_coded_mr;
     let o = features(&seg);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
@@ -1236,15 +1241,7 @@ fn an_rtstruct_that_names_the_series_holds_each_plane_to_its_own_slice() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data");
     let series = root.join("rtstruct-rt-utils/mr");
     let rtss = root.join("rtstruct-plastimatch/rtss.dcm");
-    let features = |mask: &Path| {
-        ancilla(&[
-            "features",
-            "--image",
-            series.to_str().unwrap(),
-            "--mask",
-            mask.to_str().unwrap(),
-        ])
-    };
+    let features = features_on_position_coded_mr;
     let o = features(&rtss);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let drawn = [("pair", 18.0, 13806.0), ("spot", 4.0, 4782.0)];
