@@ -120,7 +120,7 @@ fn shuffled_files_descending_positions_and_per_slice_slopes() {
 
 /// A series whose files each carry a StudyInstanceUID of their own (SimpleITK's
 /// DicomSeriesFromArray example writes one so: the writer makes a study UID per file) but one
-/// SeriesInstanceUID is one series, under the first file's study, and the scan says so; the
+/// SeriesInstanceUID is one series, under the study UID that sorts first, and the scan says so; the
 /// volume's voxels lie where the slices' headers put them. It was a series per slice (dcm2niix
 /// splits such files too).
 #[test]

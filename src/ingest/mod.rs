@@ -102,8 +102,8 @@ pub struct Series {
     pub part: Option<(usize, usize)>,
     /// How many StudyInstanceUIDs its files carry: 1, or more when a writer made one per file
     /// (SimpleITK's DicomSeriesFromArray example does). A SeriesInstanceUID names one series
-    /// (PS3.3 C.7.3.1), so its files are one series all the same, under the first file's study;
-    /// to be said.
+    /// (PS3.3 C.7.3.1), so its files are one series all the same, under the study UID that sorts
+    /// first; to be said.
     pub studies: usize,
 }
 

@@ -140,6 +140,7 @@ pub(crate) fn referenced_series(obj: &InMemDicomObject) -> Vec<String> {
         .filter_map(|item| str_of(item, tags::SERIES_INSTANCE_UID))
         .filter(|uid| !uid.is_empty())
         .collect();
+    uids.sort_unstable();
     uids.dedup();
     uids
 }
