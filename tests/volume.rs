@@ -122,7 +122,7 @@ fn shuffled_files_descending_positions_and_per_slice_slopes() {
 /// DicomSeriesFromArray example writes one so: the writer makes a study UID per file) but one
 /// SeriesInstanceUID is one series, under the study UID that sorts first, and the scan says so; the
 /// volume's voxels lie where the slices' headers put them. It was a series per slice (dcm2niix
-/// splits such files too).
+/// splits such files too). Two studies of several files each stay two series.
 #[test]
 fn files_of_one_series_uid_in_several_studies_are_one_series() {
     let dir = tempfile::tempdir().unwrap();
@@ -153,6 +153,31 @@ fn files_of_one_series_uid_in_several_studies_are_one_series() {
         ),
         "{out}"
     );
+    // Two studies of several files each under one series UID (an anonymiser that writes one
+    // value) are two scans, not one series with each position twice.
+    let dir = tempfile::tempdir().unwrap();
+    let mut twice = Vec::new();
+    for study in ["1.2.3.98.1", "1.2.3.98.2"] {
+        for mut s in stack("1.2.3.13", 3, [4.0, -8.0, 20.0], [0.0, 0.0, 3.0], AXIAL) {
+            s.extra.push((
+                dicom_dictionary_std::tags::STUDY_INSTANCE_UID,
+                dicom_core::VR::UI,
+                study.to_string(),
+            ));
+            twice.push(s);
+        }
+    }
+    for (k, s) in twice.iter_mut().enumerate() {
+        s.instance = k as i32 + 1;
+    }
+    write_series(dir.path(), &twice);
+    let inv = ingest::scan_paths(&[dir.path().to_path_buf()]).unwrap();
+    let studies: Vec<(&str, usize, usize)> = inv
+        .series
+        .iter()
+        .map(|s| (s.study_uid.as_str(), s.files.len(), s.studies))
+        .collect();
+    assert_eq!(studies, [("1.2.3.98.1", 3, 1), ("1.2.3.98.2", 3, 1)]);
 }
 
 #[test]

@@ -102,8 +102,8 @@ pub struct Series {
     pub part: Option<(usize, usize)>,
     /// How many StudyInstanceUIDs its files carry: 1, or more when a writer made one per file
     /// (SimpleITK's DicomSeriesFromArray example does). A SeriesInstanceUID names one series
-    /// (PS3.3 C.7.3.1), so its files are one series all the same, under the study UID that sorts
-    /// first; to be said.
+    /// (PS3.3 C.7.3.1), so such files are one series all the same, under the study UID that
+    /// sorts first; to be said (`merge_studies_of_one_series`).
     pub studies: usize,
 }
 
@@ -370,30 +370,39 @@ fn scan(
     Ok(inv)
 }
 
-/// Groups of one patient and SeriesInstanceUID under several StudyInstanceUIDs merged into the
-/// first (in key order): a series UID is unique to its series, and a writer that made a study
-/// UID per file (SimpleITK's DicomSeriesFromArray example) would otherwise give a series per
-/// slice. `Series::studies` says so. dcm2niix splits such files.
+/// Groups of one patient and SeriesInstanceUID under several StudyInstanceUIDs, each of one
+/// file, merged into the first (in key order): a series UID is unique to its series, and a writer
+/// that made a study UID per file (SimpleITK's DicomSeriesFromArray example) would otherwise give
+/// a series per slice. `Series::studies` says so; dcm2niix splits such files. Groups of several
+/// files each are studies indeed, whose series UID was made the same (an anonymiser that writes
+/// one value): they stay apart, as scans of two days must.
 #[allow(clippy::vec_box)]
 fn merge_studies_of_one_series(groups: &mut Vec<(SeriesKey, Vec<Box<FileRecord>>)>) {
-    let mut first: std::collections::HashMap<(Arc<str>, Arc<str>), usize> = Default::default();
-    let mut moves = Vec::new();
+    let mut by_series: std::collections::HashMap<(Arc<str>, Arc<str>), Vec<usize>> =
+        Default::default();
     for (i, ((patient, _, series), _)) in groups.iter().enumerate() {
-        if series.is_empty() {
+        if !series.is_empty() {
+            by_series
+                .entry((patient.clone(), series.clone()))
+                .or_default()
+                .push(i);
+        }
+    }
+    let mut merged = false;
+    for members in by_series.values() {
+        if members.len() < 2 || members.iter().any(|&i| groups[i].1.len() != 1) {
             continue;
         }
-        match first.get(&(patient.clone(), series.clone())) {
-            Some(&into) => moves.push((i, into)),
-            None => {
-                first.insert((patient.clone(), series.clone()), i);
-            }
+        let into = members[0];
+        for &from in &members[1..] {
+            let files = std::mem::take(&mut groups[from].1);
+            groups[into].1.extend(files);
         }
+        merged = true;
     }
-    for (from, into) in moves {
-        let files = std::mem::take(&mut groups[from].1);
-        groups[into].1.extend(files);
+    if merged {
+        groups.retain(|(_, files)| !files.is_empty());
     }
-    groups.retain(|(_, files)| !files.is_empty());
 }
 
 /// Whether dcm2niix stacks two files of one series given their SeriesNumbers: equal numbers;
