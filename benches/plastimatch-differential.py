@@ -55,8 +55,9 @@ def axial(rng):
 
 
 def series_affine(folder):
-    """The series' files by slice (the lowest first, by their stored values) and the RAS affine
-    of its voxel (column, row, slice) grid."""
+    """The series' files by slice k (the index their stored values code: `write_series` places
+    slice k at k steps along the normal from the first) and the RAS affine of its voxel (column,
+    row, k) grid."""
     images = sorted((pydicom.dcmread(f) for f in glob.glob(f"{folder}/*.dcm")),
                     key=lambda ds: int(ds.pixel_array[0, 0]))
     iop = np.array(images[0].ImageOrientationPatient, float)
@@ -89,7 +90,7 @@ def main():
         os.makedirs(f"{case}/masks")
         masks, titles = {}, []
         for n in range(int(rng.integers(1, 4))):
-            m, what = rt_cases.random_mask(rng, shape)  # (slice from the lowest, row, column)
+            m, what = rt_cases.random_mask(rng, shape)  # (slice k, row, column)
             m[:, [0, -1], :] = False
             m[:, :, [0, -1]] = False
             if m.any():

@@ -1232,8 +1232,8 @@ fn a_seg_of_another_frame_of_reference_that_references_the_series_is_taken() {
 /// sums the fixture's script printed. Before, the set was read as contoured every third slice and
 /// each plane filled a slice either side (3 times the voxels). Without the reference, or with
 /// another series named beside the image's, that is still how it is read; with another frame of
-/// reference, the reference still makes it the
-/// image's (and it is said), and without both it is refused.
+/// reference, the reference still makes it the image's (and it is said), and without both it is
+/// refused.
 #[test]
 fn an_rtstruct_that_names_the_series_holds_each_plane_to_its_own_slice() {
     use dicom_core::ops::AttributeSelector;
