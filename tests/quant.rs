@@ -1144,6 +1144,28 @@ fn features_on_position_coded_mr(mask: &Path) -> std::process::Output {
     ])
 }
 
+/// The scan records, for a SEG or RTSTRUCT drawn on the position-coded MR series
+/// (test-data/rtstruct-rt-utils/mr), that series' UID as the one it was drawn on.
+fn assert_scan_reads_the_series_reference(object: &Path) {
+    let series = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/rtstruct-rt-utils/mr");
+    let inv = ancilla::ingest::scan_paths(&[object.to_path_buf()]).unwrap();
+    let image = ancilla::ingest::scan_paths(&[series]).unwrap();
+    assert_eq!(
+        &*inv.series[0].files[0].referenced_series,
+        [image.series[0].series_uid.clone()]
+    );
+}
+
+/// `features` refused the ROI object as drawn in another patient space.
+fn assert_refused_as_another_patient_space(o: &std::process::Output) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("FrameOfReferenceUID (0020,0052) differs"),
+        "{err}"
+    );
+}
+
 /// Each (region, voxel count, sum of its voxels' values) of `expected` against the features
 /// table `text` of an image of 1.28 mm³ voxels whose values code their positions
 /// (test-data/rtstruct-rt-utils/mr): the approximate volume and the mean say which voxels a
@@ -1196,12 +1218,7 @@ fn a_seg_of_another_frame_of_reference_that_references_the_series_is_taken() {
         ],
     );
     // The scan reads the reference, for the pipeline's choice of a series' ROI object.
-    let inv = ancilla::ingest::scan_paths(std::slice::from_ref(&seg)).unwrap();
-    let image = ancilla::ingest::scan_paths(std::slice::from_ref(&series)).unwrap();
-    assert_eq!(
-        &*inv.series[0].files[0].referenced_series,
-        [image.series[0].series_uid.clone()]
-    );
+    assert_scan_reads_the_series_reference(&seg);
     // And `scan` names the series it outlines.
     let o = ancilla(&["scan", series.to_str().unwrap(), seg.to_str().unwrap()]);
     let out = String::from_utf8_lossy(&o.stdout);
@@ -1216,13 +1233,7 @@ fn a_seg_of_another_frame_of_reference_that_references_the_series_is_taken() {
     let mut obj = dicom_object::open_file(&seg).unwrap();
     obj.remove_element(tags::REFERENCED_SERIES_SEQUENCE);
     obj.write_to_file(&cut).unwrap();
-    let o = features(&cut);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success());
-    assert!(
-        err.contains("FrameOfReferenceUID (0020,0052) differs"),
-        "{err}"
-    );
+    assert_refused_as_another_patient_space(&features(&cut));
 }
 
 /// An RTSTRUCT drawn by plastimatch (test-data/rtstruct-plastimatch) on the series of
@@ -1239,7 +1250,6 @@ fn an_rtstruct_that_names_the_series_holds_each_plane_to_its_own_slice() {
     use dicom_core::ops::AttributeSelector;
     use dicom_dictionary_std::tags;
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data");
-    let series = root.join("rtstruct-rt-utils/mr");
     let rtss = root.join("rtstruct-plastimatch/rtss.dcm");
     let features = features_on_position_coded_mr;
     let o = features(&rtss);
@@ -1247,12 +1257,7 @@ fn an_rtstruct_that_names_the_series_holds_each_plane_to_its_own_slice() {
     let drawn = [("pair", 18.0, 13806.0), ("spot", 4.0, 4782.0)];
     assert_regions_hold(&String::from_utf8_lossy(&o.stdout), &drawn);
     // The scan reads the reference, for the pipeline's choice of a series' ROI object.
-    let inv = ancilla::ingest::scan_paths(std::slice::from_ref(&rtss)).unwrap();
-    let image = ancilla::ingest::scan_paths(std::slice::from_ref(&series)).unwrap();
-    assert_eq!(
-        &*inv.series[0].files[0].referenced_series,
-        [image.series[0].series_uid.clone()]
-    );
+    assert_scan_reads_the_series_reference(&rtss);
     let d = tempfile::tempdir().unwrap();
     let variant = |name: &str, edit: &dyn Fn(&mut dicom_object::DefaultDicomObject)| {
         let mut obj = dicom_object::open_file(&rtss).unwrap();
@@ -1342,16 +1347,10 @@ fn an_rtstruct_that_names_the_series_holds_each_plane_to_its_own_slice() {
     );
     assert_regions_hold(&String::from_utf8_lossy(&o.stdout), &drawn);
     // Neither: another patient space, refused.
-    let o = features(&variant("neither.dcm", &|obj| {
+    assert_refused_as_another_patient_space(&features(&variant("neither.dcm", &|obj| {
         no_series(obj);
         other_frame(obj);
-    }));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success());
-    assert!(
-        err.contains("FrameOfReferenceUID (0020,0052) differs"),
-        "{err}"
-    );
+    })));
 }
 
 /// The classic images' private attributes, which a legacy converted enhanced PET keeps in its
