@@ -600,8 +600,8 @@ pub fn series_line(s: &Series) -> String {
 }
 
 /// For a SEG or RTSTRUCT series, the image series of its patient that share its frame of
-/// reference or that it references (a SEG's ReferencedSeriesSequence: those `run` measures on it
-/// when they have no label map), as printed after its line; nothing for other series.
+/// reference or that it names as drawn on (`values::referenced_series`: those `run` measures on
+/// it when they have no label map), as printed after its line; nothing for other series.
 pub fn roi_target(inv: &Inventory, s: &Series) -> String {
     if !matches!(s.kind, SeriesKind::Seg | SeriesKind::Rtstruct) {
         return String::new();

@@ -399,8 +399,8 @@ fn subject_features(
 
 /// The DICOM ROI object of `s`: the one SEG, or else the one RTSTRUCT, of the subject's tree whose
 /// frame of reference is the series' (de-identification maps both UIDs with one key, so they
-/// still match), or, a SEG, that references the series. None when there is none; an error when
-/// two of a kind do.
+/// still match), or that names the series as the one it was drawn on. None when there is none;
+/// an error when two of a kind do.
 fn dicom_roi(
     inv: &crate::ingest::Inventory,
     s: &crate::ingest::Series,
@@ -427,14 +427,14 @@ fn dicom_roi(
 struct RoiObject<'a> {
     kind: SeriesKind,
     frame: &'a str,
-    /// A SEG's ReferencedSeriesSequence.
+    /// The series a SEG or RTSTRUCT names as drawn on (`values::referenced_series`).
     referenced_series: &'a [String],
     path: &'a Path,
 }
 
 /// Of `objects`, the one SEG, or else the one RTSTRUCT, of frame of reference `frame` (never an
-/// empty one); a SEG also when it references `series` (pydicom-seg 0.4 writes a new frame of
-/// reference into every SEG it makes).
+/// empty one), or that names `series` as the one it was drawn on (pydicom-seg 0.4 writes a new
+/// frame of reference into every SEG it makes).
 fn roi_of_frame<'a>(
     objects: &[RoiObject<'a>],
     frame: &str,

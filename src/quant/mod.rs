@@ -85,8 +85,8 @@ pub struct FeatureContext {
     pub image: String,
     /// FrameOfReferenceUID of a DICOM image (empty for NIfTI): DICOM ROIs must share it.
     pub frame_of_reference: String,
-    /// The DICOM image's own SeriesInstanceUID (empty for NIfTI), to take a SEG that references
-    /// it; never written out (`series_uid` is, from de-identified input only).
+    /// The DICOM image's own SeriesInstanceUID (empty for NIfTI), for a SEG or RTSTRUCT that names
+    /// it as drawn on; never written out (`series_uid` is, from de-identified input only).
     pub source_series_uid: String,
 }
 

@@ -517,7 +517,7 @@ pub fn load_rois(image: &Volume, dicom: Option<DicomImage>, mask: &Path) -> Resu
                 regions.push(Region {
                     number: st.number,
                     name: named(st.number, &st.name),
-                    mask: rtstruct::rasterise_planes(&planes?, image.dims(), Some(spacing)),
+                    mask: rtstruct::rasterise_planes(&planes?, image.dims(), spacing),
                     bbox: None,
                 });
             }

@@ -197,30 +197,11 @@ pub fn plane_spacing(structures: &[&[PlaneContour]]) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
-/// Rasterise `contours` onto the grid `g` of `dims` = [slices, rows, columns]
-/// ([`plane_contours`], then [`rasterise_planes`]).
-pub fn rasterise(
-    contours: &[Vec<[f64; 3]>],
-    g: &Geometry,
-    dims: [usize; 3],
-    spacing: Option<f64>,
-) -> Result<Array3<bool>, RoiError> {
-    Ok(rasterise_planes(
-        &plane_contours(contours, g)?,
-        dims,
-        spacing,
-    ))
-}
-
 /// Rasterise one structure's contours in index space onto a grid of `dims` = [slices, rows,
 /// columns]. Each contour plane reaches half the contouring interval `spacing` (in slices; at
-/// least half a slice) either side: the structure set's ([`plane_spacing`]), or, when None, the
-/// structure's own.
-pub fn rasterise_planes(
-    planes: &[PlaneContour],
-    dims: [usize; 3],
-    spacing: Option<f64>,
-) -> Array3<bool> {
+/// least half a slice; infinite: half a slice) either side: the structure set's
+/// ([`plane_spacing`]), or 1 for a set drawn on the image's own slices.
+pub fn rasterise_planes(planes: &[PlaneContour], dims: [usize; 3], spacing: f64) -> Array3<bool> {
     let [nk, nj, ni] = dims;
     let mut mask = Array3::<bool>::from_elem((nk, nj, ni), false);
     // Centres on a contour: in the structure whatever the even–odd count says.
@@ -228,10 +209,9 @@ pub fn rasterise_planes(
     if planes.is_empty() {
         return mask;
     }
-    let (ks, own_gap) = super::distinct_planes(planes.iter().map(|p| p.0).collect());
-    let gap = spacing.unwrap_or(own_gap);
-    let reach = if gap.is_finite() {
-        (0.5 * gap).max(0.5)
+    let (ks, _) = super::distinct_planes(planes.iter().map(|p| p.0).collect());
+    let reach = if spacing.is_finite() {
+        (0.5 * spacing).max(0.5)
     } else {
         0.5
     };
@@ -297,6 +277,20 @@ pub fn rasterise_planes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `contours` of one structure rasterised onto the grid `g` of `dims` = [slices, rows,
+    /// columns], its planes reaching half `spacing`, or when None half the structure's own
+    /// interval (a set of that one structure).
+    fn rasterise(
+        contours: &[Vec<[f64; 3]>],
+        g: &Geometry,
+        dims: [usize; 3],
+        spacing: Option<f64>,
+    ) -> Result<Array3<bool>, RoiError> {
+        let planes = plane_contours(contours, g)?;
+        let spacing = spacing.unwrap_or_else(|| plane_spacing(&[&planes]));
+        Ok(rasterise_planes(&planes, dims, spacing))
+    }
 
     #[test]
     fn square_with_hole_rasterises_by_even_odd() {
