@@ -614,7 +614,7 @@ fn a_file_without_a_patient_id_is_reported_by_attribute() {
     // Beside the phantom's truncated and non-DICOM files.
     let of = |start: &str| reasons.iter().filter(|r| r.starts_with(start)).count();
     assert_eq!(reasons.len(), 3, "{reasons:?}");
-    assert_eq!(of("missing attribute PatientID (0010,0020): expected the site's patient ID, to find the subject in the subject map"), 1);
+    assert_eq!(of("missing or empty attribute PatientID (0010,0020): expected the site's patient ID, to find the subject in the subject map"), 1);
     assert_eq!(of("unknown subject"), 0);
 }
 

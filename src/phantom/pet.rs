@@ -17,6 +17,7 @@ use super::dicom_out::{code, ds, ds_multi, pixel_data_16, put, put_seq, put_us, 
 use super::headers::{common, Study};
 use super::{PhantomError, Subject, Vendor};
 use crate::datetime::{format_dt, format_tm, split_epoch};
+use crate::quant::suv::frame_average_time;
 use crate::volume::Geometry;
 
 pub const DIMS: [usize; 3] = [90, 128, 128];
@@ -244,7 +245,16 @@ fn pet_modules(base: &mut InMemDicomObject, s: &Subject) {
     put(base, tags::RECONSTRUCTION_METHOD, VR::LO, "OSEM 3i21s");
     put_us(base, tags::NUMBER_OF_SLICES, DIMS[0] as u16);
     put(base, tags::ACTUAL_FRAME_DURATION, VR::IS, "120000");
-    put(base, tags::FRAME_REFERENCE_TIME, VR::DS, "0");
+    // When in the frame the pixel values occurred, from its start (PS3.3's PET Image module): the
+    // decay-averaged time, so that a reader back-computing the start from it (QIBA, for a
+    // reprocessed series) finds the acquisition time again.
+    let reference_ms = frame_average_time(120.0, s.tracer.half_life_s()) * 1000.0;
+    put(
+        base,
+        tags::FRAME_REFERENCE_TIME,
+        VR::DS,
+        &format!("{reference_ms:.3}"),
+    );
     put(base, tags::DECAY_FACTOR, VR::DS, "1");
 }
 
