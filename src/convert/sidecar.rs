@@ -60,14 +60,15 @@ fn philips_scaling_keys(m: &mut Map<String, Value>, obj: &InMemDicomObject, phil
     if let Some(ss) = ss {
         let num = |t| f64_of(obj, t);
         m.insert("UsePhilipsFloatNotDisplayScaling".into(), json!(1));
-        // An FL: written with the digits of the float it is (0.00026825, not 0.000268250005).
-        let ss_digits = (ss as f32).to_string().parse::<f64>().unwrap_or(ss);
-        m.insert("PhilipsScaleSlope".into(), json!(ss_digits));
+        // dcm2niix's digits (%g): 0.00026825 for the FL 0.00026825038, 2.10794 for the DS
+        // 2.1079365079365.
+        let g = |x: f64| json!(crate::ingest::siemens::significant6(x));
+        m.insert("PhilipsScaleSlope".into(), g(ss));
         if let Some(rs) = num(tags::RESCALE_SLOPE) {
-            m.insert("PhilipsRescaleSlope".into(), json!(rs));
+            m.insert("PhilipsRescaleSlope".into(), g(rs));
         }
         if let Some(ri) = num(tags::RESCALE_INTERCEPT) {
-            m.insert("PhilipsRescaleIntercept".into(), json!(ri));
+            m.insert("PhilipsRescaleIntercept".into(), g(ri));
         }
     }
 }
@@ -525,7 +526,10 @@ fn pet_keys(
 fn grid_keys(m: &mut Map<String, Value>, vols: &[SeriesVolume], iop_dicom: Option<Vec<f64>>) {
     if let Some(v) = vols.first() {
         let g = &v.volume.geometry;
-        m.insert("SpacingBetweenSlices".into(), json!(g.spacing[2]));
+        m.insert(
+            "SpacingBetweenSlices".into(),
+            json!(crate::ingest::siemens::significant6(g.spacing[2])),
+        );
         m.insert("PixelSpacing".into(), json!([g.spacing[1], g.spacing[0]]));
         if v.placed {
             let iop = iop_dicom.unwrap_or_else(|| {
@@ -644,6 +648,34 @@ fn image_type_as_dcm2niix(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// dcm2niix v1.0.20260724's sidecar of nibabel's philips_mprage.dcm (RS "2.1079365079365",
+    /// RI "0", MR Scale Slope FL 0.00026825038): its digits (`%g`). ancilla wrote
+    /// 2.1079365079365 and 0.00026825038.
+    #[test]
+    fn philips_scaling_keys_have_dcm2niix_digits() {
+        use dicom_core::{DataElement, PrimitiveValue, VR};
+        let mut o = InMemDicomObject::new_empty();
+        for (tag, vr, v) in [
+            (tags::MANUFACTURER, VR::LO, "Philips Medical Systems"),
+            (tags::MODALITY, VR::CS, "MR"),
+            (tags::RESCALE_SLOPE, VR::DS, "2.1079365079365"),
+            (tags::RESCALE_INTERCEPT, VR::DS, "0"),
+        ] {
+            o.put(DataElement::new(tag, vr, PrimitiveValue::from(v)));
+        }
+        o.put(DataElement::new(
+            dicom_core::Tag(0x2005, 0x100E),
+            VR::FL,
+            PrimitiveValue::F32(vec![0.000_268_250_38_f32].into()),
+        ));
+        let mut m = Map::new();
+        philips_scaling_keys(&mut m, &o, true);
+        assert_eq!(m["PhilipsScaleSlope"], json!(0.00026825));
+        assert_eq!(m["PhilipsRescaleSlope"], json!(2.10794));
+        assert_eq!(m["PhilipsRescaleIntercept"], json!(0.0));
+        assert_eq!(m["UsePhilipsFloatNotDisplayScaling"], json!(1));
+    }
 
     /// dcm2niix v1.0.20260724's keys on heudiconv's Siemens series (ROW, positive: "i"; COL,
     /// positive: "j-") and on nibabel's mosaic (COL, no polarity: PhaseEncodingAxis "j"); a

@@ -97,13 +97,19 @@ pub fn readout_keys(
     if let (Some(b), Some(pe)) = (bandwidth, recon_pe.filter(|pe| *pe > 1)) {
         let spacing = effective_echo_spacing(b, pe);
         if ge_spacing.is_none() {
-            keys.push(("EffectiveEchoSpacing", json!(spacing)));
+            keys.push(("EffectiveEchoSpacing", json!(significant6(spacing))));
         }
         // The spacing before in-plane acceleration (none known: none).
         let a = accel.unwrap_or(1.0);
-        keys.push(("DerivedVendorReportedEchoSpacing", json!(spacing * a)));
+        keys.push((
+            "DerivedVendorReportedEchoSpacing",
+            json!(significant6(spacing * a)),
+        ));
         if ge_spacing.is_none() {
-            keys.push(("TotalReadoutTime", json!(total_readout_time(spacing, pe))));
+            keys.push((
+                "TotalReadoutTime",
+                json!(significant6(total_readout_time(spacing, pe))),
+            ));
         }
     }
     if let (Some(spacing), Some(pe)) = (ge_spacing, recon_pe.filter(|pe| *pe > 1)) {
