@@ -16,7 +16,9 @@ Apache 2.0; heudiconv and pynetdicom are installed without their dependencies, f
 
 Each file is converted alone (ancilla with `--uncompressed`, dcm2niix with `-z n`) and compared as
 `dcm2niix-differential.py` compares (`compare`: shape, values after scaling, sform, qform,
-.bval/.bvec, sidecar keys). A file may differ only as DEPARTURES says, with the reason: where
+.bval/.bvec, a few sidecar keys both must write), and every sidecar key both tools write must
+hold the same value (numbers to 1e-6, text without DICOM's padding spaces; the converter's name
+and version aside). A file may differ only as DEPARTURES says, with the reason: where
 ancilla refuses by design, or where dcm2niix is wrong (checked against pydicom) or leaves a file
 out. A file that differs otherwise fails the run; a departure that no longer happens is reported
 as stale. Where dcm2niix writes no Modality (it names only the modalities it knows), ancilla's
@@ -185,7 +187,8 @@ def convert_both(path, name, case):
 
 
 def problems_of(case):
-    found = differential.compare(f"{case}/ancilla", f"{case}/dcm2niix", 1e-4)
+    found = differential.compare(f"{case}/ancilla", f"{case}/dcm2niix", 1e-4,
+                                 differential.CONVERTER_KEYS)
     # dcm2niix names only the modalities it knows (MR, CT, PT, ...): none is not a difference
     return [p for p in found if " Modality: None vs ancilla's " not in p]
 

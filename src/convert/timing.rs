@@ -1,10 +1,16 @@
-//! The time between the volumes of a 4D file, as dcm2niix v1.0.20260724 sets it (NIfTI
-//! pixdim[4], the sidecar's RepetitionTime): the header's RepetitionTime (0018,0080), unless the
-//! volumes' AcquisitionTime (0008,0032) — of each volume's image at the first slice position —
-//! says otherwise by more than 50 ms (a sparse or delayed acquisition, dynamic PET frames): then
-//! the span from the first volume to the last over the volumes between, and the header's value
-//! becomes RepetitionTimeExcitation (RepetitionTimeInversion for an inversion-recovery series
-//! not made by Philips). A dynamic PET whose frames are not evenly spaced has no time step (0).
+//! The time between the volumes of a 4D file, as dcm2niix v1.0.20260724 sets NIfTI pixdim[4]:
+//! the header's RepetitionTime (0018,0080), unless the volumes' AcquisitionTime (0008,0032) — of
+//! each volume's image at the first slice position — says otherwise by more than 50 ms (a sparse
+//! or delayed acquisition, dynamic PET frames): then the span from the first volume to the last
+//! over the volumes between, and the header's value becomes RepetitionTimeExcitation
+//! (RepetitionTimeInversion for an inversion-recovery series not made by Philips). A dynamic PET
+//! whose frames are not evenly spaced has no time step (0).
+//!
+//! The sidecar's RepetitionTime is that step, for every maker: BIDS defines it, for a 4D series,
+//! as the time from the start of one volume to the start of the next. dcm2niix writes the step
+//! there for Philips only; for the others it keeps the header's value, which then disagrees with
+//! its own pixdim[4] (seen with synthetic series of each maker's name: volumes 2 s apart, header
+//! 3000 ms).
 
 use serde_json::{json, Map, Value};
 
@@ -146,8 +152,9 @@ mod tests {
     use super::*;
 
     /// dcm2niix v1.0.20260724 on synthetic series: volumes 2 s apart with RepetitionTime 2000 ms
-    /// keep 2 s (pixdim[4] 2); volumes 1 s apart with RepetitionTime 500 ms get RepetitionTime 1
-    /// and RepetitionTimeExcitation 0.5; within 50 ms the header wins.
+    /// keep 2 s (pixdim[4] 2); volumes 1 s apart with RepetitionTime 500 ms get pixdim[4] 1 and
+    /// RepetitionTimeExcitation 0.5 (and, made by Philips, RepetitionTime 1); within 50 ms the
+    /// header wins.
     #[test]
     fn time_step_is_dcm2niix_s() {
         let at = |gaps: &[f64]| -> Vec<Option<f64>> {
