@@ -1384,6 +1384,25 @@ fn legacy_converted_pet_keeps_its_private_suv_attributes() {
     );
 }
 
+/// The PET series of the first subject of `vendor_style` (Siemens, Ge, Philips) in a phantom
+/// cohort of four subjects of `seed`, written into `dir`.
+fn phantom_pet(dir: &Path, seed: &str, vendor_style: &str) -> ancilla::ingest::Series {
+    phantom(dir, "4", seed, &[]);
+    let truth = ground_truth(dir);
+    let subject = truth["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["vendor_style"] == vendor_style)
+        .unwrap_or_else(|| panic!("seed {seed} has a {vendor_style}-style subject"));
+    let id = subject["patient_id"].as_str().unwrap();
+    let inv = ancilla::ingest::scan_paths(&[dir.join("site-export")]).unwrap();
+    inv.series
+        .into_iter()
+        .find(|s| s.patient_id == id && s.modality == "PT")
+        .unwrap()
+}
+
 /// A Siemens-style phantom PET rewritten as two beds without decay correction (DecayCorrection
 /// NONE, CorrectedImage ATTN): the upper half of the slices acquired at the series' time, the
 /// lower half 180 s later, 180 s frames. Each slice's SUV / activity ratio is its bed's factor,
@@ -1395,20 +1414,7 @@ fn decay_correction_none_scales_each_bed_by_its_own_factor() {
     use dicom_dictionary_std::tags;
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
-    phantom(dir, "4", "9", &[]);
-    let truth = ground_truth(dir);
-    let subj = truth["subjects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["vendor_style"] == "Siemens")
-        .unwrap();
-    let inv = ancilla::ingest::scan_paths(&[dir.join("site-export")]).unwrap();
-    let pet = inv
-        .series
-        .iter()
-        .find(|s| s.patient_id == subj["patient_id"].as_str().unwrap() && s.modality == "PT")
-        .unwrap();
+    let pet = phantom_pet(dir, "9", "Siemens");
     let z_of = |o: &dicom_object::DefaultDicomObject| -> f64 {
         let ipp = o.element(tags::IMAGE_POSITION_PATIENT).unwrap();
         ipp.to_multi_float64().unwrap()[2]
@@ -1529,20 +1535,7 @@ fn decay_correction_none_scales_each_bed_by_its_own_factor() {
 fn a_reprocessed_phantom_pet_gives_one_factor_with_or_without_ges_private_reference() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
-    phantom(dir, "4", "3", &[]);
-    let truth = ground_truth(dir);
-    let ge = truth["subjects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["vendor_style"] == "Ge")
-        .expect("seed 3 has a GE-style subject");
-    let inv = ancilla::ingest::scan_paths(&[dir.join("site-export")]).unwrap();
-    let pet = inv
-        .series
-        .iter()
-        .find(|s| s.patient_id == ge["patient_id"].as_str().unwrap() && s.modality == "PT")
-        .unwrap();
+    let pet = phantom_pet(dir, "3", "Ge");
     let (with, without) = (dir.join("with"), dir.join("without"));
     for folder in [&with, &without] {
         std::fs::create_dir_all(folder).unwrap();
