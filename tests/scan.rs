@@ -1226,3 +1226,63 @@ fn roi_objects_name_the_series_they_outline() {
     // Image series lines say nothing of it.
     assert_eq!(out.matches("(ROIs for").count(), 2, "{out}");
 }
+
+/// `convert` said only "13 files rejected": which kinds, it left to `scan`. The phantom's planted
+/// defects (a non-DICOM file, a truncated file, a series with a missing slice) are now counted
+/// by kind in convert-report.json (no paths) and on the terminal, summing to the files rejected,
+/// with the same kinds and counts as the inventory's.
+#[test]
+fn convert_counts_its_rejected_files_by_kind() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    support::phantom(dir, "3", "5", &[]);
+    let out = dir.join("nifti");
+    let o = ancilla(&[
+        "convert",
+        dir.join("site-export").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("convert-report.json")).unwrap())
+            .unwrap();
+    let kinds = report["rejected_by_reason"].as_object().unwrap();
+    let count = |k: &str| kinds.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+    assert!(
+        count("not_dicom") >= 1 && count("truncated") >= 1,
+        "{report}"
+    );
+    assert!(
+        count("series_geometry") >= 2,
+        "the missing-slice series: {report}"
+    );
+    let total: u64 = kinds.values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(report["files_rejected"].as_u64(), Some(total), "{report}");
+    let inv = ingest::scan_paths(&[dir.join("site-export")]).unwrap();
+    let by_scan: Vec<(String, u64)> = inv
+        .rejected_by_reason()
+        .into_iter()
+        .map(|(k, n)| (k, n as u64))
+        .collect();
+    let by_convert: Vec<(String, u64)> = kinds
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+        .collect();
+    assert_eq!(by_convert, by_scan);
+    let err = String::from_utf8_lossy(&o.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.contains("files rejected"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        line.contains(&format!("{} not dicom", count("not_dicom")))
+            && line.contains(&format!("{} truncated", count("truncated")))
+            && line.contains(&format!(
+                "{} in series that make no volume",
+                count("series_geometry")
+            ))
+            && line.contains("`ancilla scan` names each"),
+        "{line}"
+    );
+}

@@ -83,6 +83,10 @@ pub struct ConvertReport {
     #[serde(default)]
     pub not_images: Vec<Value>,
     pub files_rejected: usize,
+    /// The rejected files counted by kind of reason ("truncated", "not_dicom", ...; no paths:
+    /// `ancilla scan` names them).
+    #[serde(default)]
+    pub rejected_by_reason: std::collections::BTreeMap<String, usize>,
     /// Why each series that could not be written was not (never in the report file: a
     /// conversion with any of them fails).
     #[serde(skip)]
@@ -596,6 +600,9 @@ pub fn convert_per_subject_with(
             report.not_images.append(&mut part.not_images);
             report.unwritten.append(&mut part.unwritten);
             report.files_rejected += part.files_rejected;
+            for (kind, n) in part.rejected_by_reason {
+                *report.rejected_by_reason.entry(kind).or_default() += n;
+            }
             report.recalled += part.recalled;
             bar.inc(1);
             Ok::<(), ConvertError>(())
@@ -871,6 +878,9 @@ fn convert_inventory(
         )
     };
     report.files_rejected += inv.files_rejected();
+    for (kind, n) in inv.rejected_by_reason() {
+        *report.rejected_by_reason.entry(kind).or_default() += n;
+    }
     for (idx, r) in results {
         let s = image_series[idx];
         // Named as in the output (S001..., or the de-identified subject), never by the site's
@@ -954,8 +964,21 @@ pub fn convert_command(
             0 => String::new(),
             n => format!(", {n} series not images (see convert-report.json)"),
         };
+        let rejected = if r.rejected_by_reason.is_empty() {
+            String::new()
+        } else {
+            let kinds: Vec<String> = r
+                .rejected_by_reason
+                .iter()
+                .map(|(kind, n)| match kind.as_str() {
+                    "series_geometry" => format!("{n} in series that make no volume"),
+                    _ => format!("{n} {}", kind.replace('_', " ")),
+                })
+                .collect();
+            format!(" ({}; `ancilla scan` names each)", kinds.join(", "))
+        };
         eprintln!(
-            "convert: {} NIfTI files in {:.2} s, {} series not converted{not_images}, {} files rejected",
+            "convert: {} NIfTI files in {:.2} s, {} series not converted{not_images}, {} files rejected{rejected}",
             r.converted.len(),
             start.elapsed().as_secs_f64(),
             r.not_converted.len(),

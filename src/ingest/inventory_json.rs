@@ -22,7 +22,6 @@ pub fn to_json_named(inv: &Inventory, name: impl Fn(&str) -> Option<String>) -> 
         subjects.entry(s.patient_id.as_str()).or_insert(n);
     }
     let mut studies: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
     let series: Vec<Value> = inv
         .series
         .iter()
@@ -44,10 +43,7 @@ pub fn to_json_named(inv: &Inventory, name: impl Fn(&str) -> Option<String>) -> 
                         .collect::<Vec<_>>(),
                     Value::Null,
                 ),
-                Err(why) => {
-                    *reasons.entry("series_geometry".into()).or_default() += s.files.len();
-                    (Vec::new(), Value::String(why.clone()))
-                }
+                Err(why) => (Vec::new(), Value::String(why.clone())),
             };
             json!({
                 "series": i + 1,
@@ -69,23 +65,14 @@ pub fn to_json_named(inv: &Inventory, name: impl Fn(&str) -> Option<String>) -> 
     let rejected: Vec<Value> = inv
         .rejected
         .iter()
-        .map(|r| {
-            let v = serde_json::to_value(&r.reason).unwrap_or(Value::Null);
-            let kind = v
-                .get("kind")
-                .and_then(Value::as_str)
-                .unwrap_or("other")
-                .to_string();
-            *reasons.entry(kind).or_default() += 1;
-            json!({ "reason": r.reason.to_string(), "kind": v.get("kind") })
-        })
+        .map(|r| json!({ "reason": r.reason.to_string(), "kind": r.reason.kind() }))
         .collect();
     json!({
         "files": inv.files_seen,
         "files_used": inv.files_used(),
         "files_rejected": inv.files_rejected(),
         "subjects": subjects.len(),
-        "rejected_by_reason": reasons,
+        "rejected_by_reason": inv.rejected_by_reason(),
         "series": series,
         "rejected_files": rejected,
     })

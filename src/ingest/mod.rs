@@ -149,6 +149,19 @@ impl Inventory {
                 .map(|s| s.files.len())
                 .sum::<usize>()
     }
+
+    /// The files of `files_rejected` counted by kind: each rejected file's (`RejectReason::kind`),
+    /// and "series_geometry" for the files of a series that makes no volume.
+    pub fn rejected_by_reason(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut counts = std::collections::BTreeMap::new();
+        for r in &self.rejected {
+            *counts.entry(r.reason.kind()).or_default() += 1;
+        }
+        for s in self.series.iter().filter(|s| s.plan.is_err()) {
+            *counts.entry("series_geometry".to_string()).or_default() += s.files.len();
+        }
+        counts
+    }
 }
 
 /// (PatientID, StudyInstanceUID, SeriesInstanceUID): what makes files one series.

@@ -39,6 +39,17 @@ pub enum RejectReason {
     Duplicate,
 }
 
+impl RejectReason {
+    /// Its kind, as the inventory and the conversion report count them ("truncated",
+    /// "not_dicom", ...): the serialised tag.
+    pub fn kind(&self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.get("kind").and_then(|k| k.as_str().map(str::to_string)))
+            .unwrap_or_else(|| "other".into())
+    }
+}
+
 impl std::fmt::Display for RejectReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
