@@ -616,6 +616,17 @@ fn a_file_without_a_patient_id_is_reported_by_attribute() {
     assert_eq!(reasons.len(), 3, "{reasons:?}");
     assert_eq!(of("missing or empty attribute PatientID (0010,0020): expected the site's patient ID, to find the subject in the subject map"), 1);
     assert_eq!(of("unknown subject"), 0);
+    // The terminal says why, by reason (it said only "3 not released").
+    let err = String::from_utf8_lossy(&o.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("deid: not released: "))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        line.contains("1 × missing or empty attribute PatientID (0010,0020)")
+            && line.ends_with("(deid-report.json numbers each file, the site log names it)"),
+        "{line}"
+    );
 }
 
 /// Attributes Table E.1-1 does not list but which identify the patient or the site were released

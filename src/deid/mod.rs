@@ -913,13 +913,65 @@ fn run_paths(
                 n => format!(", {n} earlier release(s) withdrawn (no longer released)"),
             }
         );
+        if let Some(why) = not_released_reasons(&report["not_released"], opts.site_log.is_some()) {
+            eprintln!("deid: not released: {why}");
+        }
     }
     Ok((summary, run_ctx.taken.into_inner()))
+}
+
+/// The reasons of the report's `not_released` entries, each with its count, the most frequent
+/// first (at most five, then how many more), and where each file is named; `None` when every
+/// file was released. The reasons carry no values of the files (they are in the report too).
+fn not_released_reasons(entries: &serde_json::Value, site_log: bool) -> Option<String> {
+    let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for e in entries.as_array()? {
+        *counts
+            .entry(e["reason"].as_str().unwrap_or("(no reason)"))
+            .or_default() += 1;
+    }
+    if counts.is_empty() {
+        return None;
+    }
+    let mut by_count: Vec<(&str, usize)> = counts.into_iter().collect();
+    by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let mut parts: Vec<String> = by_count
+        .iter()
+        .take(5)
+        .map(|(why, n)| format!("{n} × {why}"))
+        .collect();
+    if by_count.len() > 5 {
+        parts.push(format!("{} other reasons", by_count.len() - 5));
+    }
+    let named = if site_log {
+        "deid-report.json numbers each file, the site log names it"
+    } else {
+        "deid-report.json numbers each file; --site-log names them"
+    };
+    Some(format!("{} ({named})", parts.join("; ")))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The terminal's summary of files not released: counts per reason, most frequent first,
+    /// five at most.
+    #[test]
+    fn not_released_reasons_are_counted_most_frequent_first() {
+        let entry = |why: &str| json!({"file": 1, "reason": why});
+        let mut entries: Vec<serde_json::Value> = Vec::new();
+        entries.extend((0..3).map(|_| entry("b")));
+        entries.extend((0..5).map(|_| entry("a")));
+        entries.extend(["c", "d", "e", "f", "g"].map(entry));
+        let said = not_released_reasons(&json!(entries), true).unwrap();
+        assert_eq!(
+            said,
+            "5 × a; 3 × b; 1 × c; 1 × d; 1 × e; 2 other reasons \
+             (deid-report.json numbers each file, the site log names it)"
+        );
+        assert_eq!(not_released_reasons(&json!([]), false), None);
+    }
 
     /// Every file under `input` de-identified by both paths (the byte path where it takes the
     /// file on, and dicom-rs's object for all): the same files, byte for byte, and the same
