@@ -1286,3 +1286,48 @@ fn convert_counts_its_rejected_files_by_kind() {
         "{line}"
     );
 }
+
+/// An input with no DICOM file at all (an empty folder, or the wrong one) made `convert` succeed
+/// with nothing written ("0 NIfTI files"), which a batch script takes for done. It now fails
+/// with exit 2 and says so, as dcm2niix does ("Unable to find any DICOM images"). A damaged
+/// DICOM file beside them is DICOM: reported, and the conversion succeeds.
+#[test]
+fn convert_of_an_input_without_dicom_fails() {
+    let d = tempfile::tempdir().unwrap();
+    let run = |input: &Path| {
+        ancilla(&[
+            "convert",
+            input.to_str().unwrap(),
+            "--out",
+            d.path().join("out").to_str().unwrap(),
+        ])
+    };
+    let empty = d.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = run(&empty);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("no DICOM file in the input (it holds no file): nothing to convert"),
+        "{err}"
+    );
+    let text = d.path().join("text");
+    std::fs::create_dir_all(&text).unwrap();
+    std::fs::write(text.join("notes.txt"), "not an image").unwrap();
+    std::fs::write(text.join("more.txt"), "nor this").unwrap();
+    let o = run(&text);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("(2 files, none DICOM)"), "{err}");
+    // A truncated DICOM file beside them.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/transfer-syntaxes/rle/0.dcm");
+    let bytes = std::fs::read(src).unwrap();
+    std::fs::write(text.join("cut.dcm"), &bytes[..bytes.len() / 2]).unwrap();
+    let o = run(&text);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("3 files rejected (2 not dicom, 1 truncated"),
+        "{err}"
+    );
+}

@@ -48,6 +48,19 @@ pub enum ConvertError {
     /// Another ancilla process is writing the output folder.
     #[error("{0}")]
     Busy(String),
+    /// Not one file of the input is DICOM (an empty folder, or the wrong one): `ancilla convert`
+    /// fails, as dcm2niix does, rather than succeed with nothing written.
+    #[error("no DICOM file in the input ({}): nothing to convert", files_none_dicom(*files))]
+    NoDicom { files: usize },
+}
+
+/// How many files an input without DICOM held, in words.
+fn files_none_dicom(files: usize) -> String {
+    match files {
+        0 => "it holds no file".into(),
+        1 => "its one file is not DICOM".into(),
+        n => format!("{n} files, none DICOM"),
+    }
 }
 
 impl crate::ExitCode for ConvertError {
@@ -57,7 +70,7 @@ impl crate::ExitCode for ConvertError {
             ConvertError::Write { .. } | ConvertError::Unwritten { .. } | ConvertError::Busy(_) => {
                 1
             }
-            ConvertError::OutputInsideInput(_) => 2,
+            ConvertError::OutputInsideInput(_) | ConvertError::NoDicom { .. } => 2,
         }
     }
 }
@@ -959,6 +972,19 @@ pub fn convert_command(
 ) -> Result<(), ConvertError> {
     let start = std::time::Instant::now();
     let r = convert(input, out, gzip, quiet)?;
+    // Files that are not DICOM at all: not DICOM, archives, entries not read as files.
+    let not_dicom = ["not_dicom", "archive", "not_read"];
+    if r.converted.is_empty()
+        && r.not_converted.is_empty()
+        && r.not_images.is_empty()
+        && r.rejected_by_reason
+            .keys()
+            .all(|k| not_dicom.contains(&k.as_str()))
+    {
+        return Err(ConvertError::NoDicom {
+            files: r.files_rejected,
+        });
+    }
     if !quiet {
         let not_images = match r.not_images.len() {
             0 => String::new(),
