@@ -376,8 +376,8 @@ struct Release<'r> {
 fn place<'r>(run: &'r Run, p: Placing) -> Result<Release<'r>, Outcome> {
     if p.patient_id.trim().is_empty() {
         return Err(run.unattributed(
-            "missing or empty attribute PatientID (0010,0020): expected the site's patient ID, to find \
-             the subject in the subject map"
+            "missing or empty attribute PatientID (0010,0020): expected the site's patient ID, \
+             to find the subject in the subject map"
                 .into(),
         ));
     }

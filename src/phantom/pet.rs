@@ -21,6 +21,8 @@ use crate::quant::suv::frame_average_time;
 use crate::volume::Geometry;
 
 pub const DIMS: [usize; 3] = [90, 128, 128];
+/// The one static frame's duration (ms).
+const FRAME_MS: u32 = 120_000;
 pub const SPACING: f64 = 4.0;
 /// The PET series folder inside the PET study folder.
 pub const SERIES_DIR: &str = "003_PET_WB_AC";
@@ -244,11 +246,17 @@ fn pet_modules(base: &mut InMemDicomObject, s: &Subject) {
     put(base, tags::LATERALITY, VR::CS, "");
     put(base, tags::RECONSTRUCTION_METHOD, VR::LO, "OSEM 3i21s");
     put_us(base, tags::NUMBER_OF_SLICES, DIMS[0] as u16);
-    put(base, tags::ACTUAL_FRAME_DURATION, VR::IS, "120000");
+    put(
+        base,
+        tags::ACTUAL_FRAME_DURATION,
+        VR::IS,
+        &FRAME_MS.to_string(),
+    );
     // When in the frame the pixel values occurred, from its start (PS3.3's PET Image module): the
     // decay-averaged time, so that a reader back-computing the start from it (QIBA, for a
     // reprocessed series) finds the acquisition time again.
-    let reference_ms = frame_average_time(120.0, s.tracer.half_life_s()) * 1000.0;
+    let reference_ms =
+        frame_average_time(f64::from(FRAME_MS) / 1000.0, s.tracer.half_life_s()) * 1000.0;
     put(
         base,
         tags::FRAME_REFERENCE_TIME,
