@@ -1325,6 +1325,18 @@ fn convert_of_an_input_without_dicom_fails() {
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("(2 files, none DICOM)"), "{err}");
+    // A compressed archive is said apart: its DICOM files are read once it is unpacked.
+    let zipped = d.path().join("zipped");
+    std::fs::create_dir_all(&zipped).unwrap();
+    std::fs::write(zipped.join("export.zip"), b"PK\x03\x04 a zip's first bytes").unwrap();
+    let o = run(&zipped);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("1 files rejected (1 archive;")
+            && err.contains("(its one file is a compressed archive: unpack it first)"),
+        "{err}"
+    );
     // A truncated DICOM file beside them.
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/transfer-syntaxes/rle/0.dcm");
     let bytes = std::fs::read(src).unwrap();

@@ -50,16 +50,22 @@ pub enum ConvertError {
     Busy(String),
     /// Not one file of the input is DICOM (an empty folder, or the wrong one): `ancilla convert`
     /// fails, as dcm2niix does, rather than succeed with nothing written.
-    #[error("no DICOM file in the input ({}): nothing to convert", files_none_dicom(*files))]
-    NoDicom { files: usize },
+    #[error("no DICOM file in the input ({}): nothing to convert", files_none_dicom(*files, *archives))]
+    NoDicom { files: usize, archives: usize },
 }
 
-/// How many files an input without DICOM held, in words.
-fn files_none_dicom(files: usize) -> String {
-    match files {
-        0 => "it holds no file".into(),
+/// How many files an input without DICOM held, in words; compressed archives (whose DICOM files
+/// are read once unpacked) said apart.
+fn files_none_dicom(files: usize, archives: usize) -> String {
+    let held = match files {
+        0 => "it holds no file".to_string(),
         1 => "its one file is not DICOM".into(),
         n => format!("{n} files, none DICOM"),
+    };
+    match archives {
+        0 => held,
+        1 if files == 1 => "its one file is a compressed archive: unpack it first".into(),
+        n => format!("{held}; {n} of them compressed archives: unpack them first"),
     }
 }
 
@@ -972,19 +978,6 @@ pub fn convert_command(
 ) -> Result<(), ConvertError> {
     let start = std::time::Instant::now();
     let r = convert(input, out, gzip, quiet)?;
-    // Files that are not DICOM at all: not DICOM, archives, entries not read as files.
-    let not_dicom = ["not_dicom", "archive", "not_read"];
-    if r.converted.is_empty()
-        && r.not_converted.is_empty()
-        && r.not_images.is_empty()
-        && r.rejected_by_reason
-            .keys()
-            .all(|k| not_dicom.contains(&k.as_str()))
-    {
-        return Err(ConvertError::NoDicom {
-            files: r.files_rejected,
-        });
-    }
     if !quiet {
         let not_images = match r.not_images.len() {
             0 => String::new(),
@@ -1010,6 +1003,21 @@ pub fn convert_command(
             r.not_converted.len(),
             r.files_rejected
         );
+    }
+    // Files that are not DICOM at all: not DICOM, archives, entries not read as files. The line
+    // above has said which (an archive is to be unpacked first).
+    let not_dicom = ["not_dicom", "archive", "not_read"];
+    if r.converted.is_empty()
+        && r.not_converted.is_empty()
+        && r.not_images.is_empty()
+        && r.rejected_by_reason
+            .keys()
+            .all(|k| not_dicom.contains(&k.as_str()))
+    {
+        return Err(ConvertError::NoDicom {
+            files: r.files_rejected,
+            archives: r.rejected_by_reason.get("archive").copied().unwrap_or(0),
+        });
     }
     Ok(())
 }
