@@ -1339,6 +1339,47 @@ fn shipped_configs_parse() {
     assert_eq!(cfg.phantom.unwrap().subjects, 4);
 }
 
+/// `page` opened as a person would, in headless Chromium (5 s of virtual time, no network): its
+/// DOM after load and Chromium's log. None, with a message, where Chromium is absent.
+fn in_chromium(dir: &Path, page: &str) -> Option<(String, String)> {
+    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| {
+            Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+    else {
+        eprintln!("skipped: no chromium on this machine (apt-get install chromium)");
+        return None;
+    };
+    let probe = dir.join("probe.html");
+    std::fs::write(&probe, page).unwrap();
+    let run = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+        .arg(format!("file://{}", probe.display()))
+        .output()
+        .unwrap();
+    Some((
+        String::from_utf8_lossy(&run.stdout).into_owned(),
+        String::from_utf8_lossy(&run.stderr).into_owned(),
+    ))
+}
+
 /// The report opened as a person would, in headless Chromium: no console error, every image
 /// decoded, nothing fetched from outside. Skips (with a message) where Chromium is absent.
 #[test]
@@ -1371,45 +1412,11 @@ fn report_opens_in_headless_chromium_with_every_image() {
         html.contains("aria-label=\"Forest plot\"")
             || html.contains("No Cox model could be fitted")
     );
-    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|b| {
-            Command::new(b)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-    else {
-        eprintln!("skipped: no chromium on this machine (apt-get install chromium)");
-        return;
-    };
     // A copy of the page with a checker that writes its findings into the title.
     let checker = "<script>window.addEventListener('load',()=>{const i=[...document.images];document.title='LOADED '+i.filter(x=>x.complete&&x.naturalWidth>0).length+' OF '+i.length;});</script></body>";
-    let probe = d.path().join("probe.html");
-    std::fs::write(&probe, html.replace("</body>", checker)).unwrap();
-    let run = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--virtual-time-budget=5000",
-            "--dump-dom",
-        ])
-        .arg(format!(
-            "--user-data-dir={}",
-            d.path().join("profile").display()
-        ))
-        .arg(format!("file://{}", probe.display()))
-        .output()
-        .unwrap();
-    let dom = String::from_utf8_lossy(&run.stdout);
-    let log = String::from_utf8_lossy(&run.stderr);
+    let Some((dom, log)) = in_chromium(d.path(), &html.replace("</body>", checker)) else {
+        return;
+    };
     assert!(
         dom.contains(&format!("<title>LOADED {images} OF {images}</title>")),
         "not every image loaded: {}",
@@ -1420,6 +1427,47 @@ fn report_opens_in_headless_chromium_with_every_image() {
         .filter(|l| l.contains("CONSOLE") && (l.contains("Uncaught") || l.contains("ERROR")))
         .collect();
     assert!(console_errors.is_empty(), "{console_errors:?}");
+}
+
+/// Regression: the rows of numbers at risk were named from x = 0 whatever the name's length,
+/// so under a median split at 14.88 the rows read "≤ 14.8820" and "> 14.8820" (the name ran
+/// into the first number), and the forest plot's axis title sat on its tick labels. Laid out
+/// by Chromium, no two texts of any figure of the report overlap.
+#[test]
+fn report_figures_have_no_text_over_text_in_headless_chromium() {
+    let d = tempfile::tempdir().unwrap();
+    // 40 subjects, values 10.00 to 19.75 (median 14.875), times and events spread out.
+    let mut table = String::from("USUBJID,PFS_MONTHS,PFS_EVENT,pt_tumor_stat_max,PCR\n");
+    for i in 0..40 {
+        let v = 10.0 + 0.25 * i as f64;
+        let t = 2 + (i * 7) % 29;
+        table += &format!(
+            "S{i:03},{t},{},{v:.2},{}\n",
+            u8::from(i % 5 != 0),
+            u8::from(v < 12.0)
+        );
+    }
+    let csv = d.path().join("table.csv");
+    std::fs::write(&csv, table).unwrap();
+    let out = d.path().join("out");
+    let o = ancilla(&[
+        "analyze",
+        csv.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    // The figures the regression was in.
+    assert!(html.contains("≤ 14.88 (n = 20)"), "{html}");
+    assert!(html.contains("aria-label=\"Forest plot\""), "{html}");
+    // Every pair of texts in one figure, compared by the boxes Chromium laid them out in.
+    let checker = "<script>window.addEventListener('load',()=>{const bad=[];document.querySelectorAll('svg').forEach(s=>{const t=[...s.querySelectorAll('text')].map(e=>[e.textContent,e.getBoundingClientRect()]);for(let a=0;a<t.length;a++)for(let b=a+1;b<t.length;b++){const p=t[a][1],q=t[b][1];if(p.left<q.right&&q.left<p.right&&p.top<q.bottom&&q.top<p.bottom)bad.push(t[a][0]+' | '+t[b][0]);}});document.title='OVERLAPS '+bad.length+': '+bad.join('; ');});</script></body>";
+    let Some((dom, _)) = in_chromium(d.path(), &html.replace("</body>", checker)) else {
+        return;
+    };
+    let title = dom.lines().find(|l| l.contains("<title>")).unwrap_or("");
+    assert!(title.contains("<title>OVERLAPS 0: </title>"), "{title}");
 }
 
 #[test]

@@ -30,6 +30,15 @@ pub struct ReportData<'a> {
 }
 
 /// Escape text for HTML.
+/// The width in px of `s` in the figures' 11 px sans-serif, erring wide: 0.65 em a character
+/// (DejaVu Sans draws digits at 0.64 em, Liberation Sans at 0.56), 0.9 em for the wider ones.
+fn text_width(s: &str) -> f64 {
+    s.chars()
+        .map(|c| if "≤≥mwMW%".contains(c) { 0.9 } else { 0.65 })
+        .sum::<f64>()
+        * 11.0
+}
+
 pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -72,7 +81,15 @@ fn km_svg(data: &ReportData) -> String {
     let lo = km["ci_lower"].as_array().cloned().unwrap_or_default();
     let hi = km["ci_upper"].as_array().cloned().unwrap_or_default();
     let tmax = t.iter().filter_map(f).fold(24.0f64, f64::max).ceil();
-    let fr = KmFrame { tmax };
+    // At risk: the subjects of the curve, those with both a time and an event (a row without
+    // its event is left out of the estimate, and so of the count).
+    let ep = &data.stats["endpoint"];
+    let rows: Vec<(f64, f64)> = column(data, ep["time"].as_str().unwrap_or("PFS_MONTHS"))
+        .into_iter()
+        .zip(column(data, ep["event"].as_str().unwrap_or("PFS_EVENT")))
+        .filter_map(|(t, e)| Some((t?, e?)))
+        .collect();
+    let fr = KmFrame::new(tmax, &[("at risk", rows.len())]);
     let (w, h) = (KmFrame::W, KmFrame::H);
     let x = |v: f64| fr.x(v);
     let y = |v: f64| fr.y(v);
@@ -129,14 +146,6 @@ fn km_svg(data: &ReportData) -> String {
         "<polygon points=\"{band}\" fill=\"#9ecae1\" opacity=\"0.5\"/>"
     )
     .ok();
-    // At risk: the subjects of the curve, those with both a time and an event (a row without
-    // its event is left out of the estimate, and so of the count).
-    let ep = &data.stats["endpoint"];
-    let rows: Vec<(f64, f64)> = column(data, ep["time"].as_str().unwrap_or("PFS_MONTHS"))
-        .into_iter()
-        .zip(column(data, ep["event"].as_str().unwrap_or("PFS_EVENT")))
-        .filter_map(|(t, e)| Some((t?, e?)))
-        .collect();
     let steps: Vec<(f64, f64)> = t
         .iter()
         .zip(s)
@@ -154,15 +163,27 @@ fn km_svg(data: &ReportData) -> String {
 /// time ↦ x and survival ↦ y.
 struct KmFrame {
     tmax: f64,
+    /// Left margin: the y axis's labels, and the names of the rows of numbers at risk, which
+    /// must end before the first number of their row (centred under time 0) begins.
+    l: f64,
 }
 
 impl KmFrame {
     const W: f64 = 640.0;
     const H: f64 = 320.0;
-    const L: f64 = 50.0;
     const B: f64 = 40.0;
+    /// The frame of a plot over 0..`tmax` months whose rows of numbers at risk are `rows`
+    /// (name, number at time 0): 50 px of left margin, more where a row's name is long.
+    fn new(tmax: f64, rows: &[(&str, usize)]) -> KmFrame {
+        let l = rows
+            .iter()
+            .map(|(name, n0)| text_width(name) + 6.0 + text_width(&n0.to_string()) / 2.0)
+            .fold(50.0f64, f64::max)
+            .ceil();
+        KmFrame { tmax, l }
+    }
     fn x(&self, v: f64) -> f64 {
-        Self::L + v / self.tmax * (Self::W - Self::L - 20.0)
+        self.l + v / self.tmax * (Self::W - self.l - 20.0)
     }
     fn y(&self, v: f64) -> f64 {
         10.0 + (1.0 - v) * (Self::H - Self::B - 10.0)
@@ -209,7 +230,7 @@ fn km_curve(
 /// Axes, ticks every 6 months, and one numbers-at-risk row per (label, colour, durations) under
 /// the axis (the subjects whose duration is at least the tick's time).
 fn km_axes(svg: &mut String, fr: &KmFrame, rows: &[(&str, &str, &[f64])]) {
-    let (w, h, l, b) = (KmFrame::W, KmFrame::H, KmFrame::L, KmFrame::B);
+    let (w, h, l, b) = (KmFrame::W, KmFrame::H, fr.l, KmFrame::B);
     write!(
         svg,
         "<line x1=\"{l}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#333\"/>",
@@ -300,7 +321,6 @@ fn km_groups_svg(data: &ReportData, feature: &str) -> String {
         return String::new();
     }
     let tmax = rows.iter().map(|r| r.0).fold(24.0f64, f64::max).ceil();
-    let fr = KmFrame { tmax };
     let mut svg = format!(
         "<svg viewBox=\"0 0 {w} {}\" width=\"{w}\" role=\"img\" aria-label=\"Kaplan-Meier curves by group\">",
         KmFrame::H + 65.0,
@@ -310,6 +330,11 @@ fn km_groups_svg(data: &ReportData, feature: &str) -> String {
         (format!("≤ {}", fmt(Some(cut), 2)), "#2171b5", &low),
         (format!("> {}", fmt(Some(cut), 2)), "#cb181d", &high),
     ];
+    let names: Vec<(&str, usize)> = groups
+        .iter()
+        .map(|(label, _, (t, _))| (label.as_str(), t.len()))
+        .collect();
+    let fr = KmFrame::new(tmax, &names);
     for (k, (label, colour, (t, e))) in groups.iter().enumerate() {
         let km = crate::stats::km::fit(t, e, crate::stats::km::CiMethod::LogLog, 0.05);
         let steps: Vec<(f64, f64)> = km.timeline.iter().cloned().zip(km.survival).collect();
@@ -367,11 +392,13 @@ fn forest_svg(data: &ReportData) -> String {
     let (row_h, l, plot_w, text_w) = (20.0, 260.0, 360.0, 140.0);
     let w = l + plot_w + text_w;
     let x = |v: f64| l + (v.log2().clamp(lo, hi) - lo) / (hi - lo) * plot_w;
-    let h = rows.len() as f64 * row_h + 40.0;
+    // Under the rows: the axis's labels, then its title centred under them.
+    let axis_y = rows.len() as f64 * row_h + 10.0;
+    let h = axis_y + 44.0;
     let mut svg = format!(
         "<svg viewBox=\"0 0 {w} {h}\" width=\"{w}\" role=\"img\" aria-label=\"Forest plot\">"
     );
-    write!(svg, "<line x1=\"{:.1}\" y1=\"0\" x2=\"{:.1}\" y2=\"{}\" stroke=\"#999\" stroke-dasharray=\"3\"/>", x(1.0), x(1.0), h - 30.0).ok();
+    write!(svg, "<line x1=\"{:.1}\" y1=\"0\" x2=\"{:.1}\" y2=\"{}\" stroke=\"#999\" stroke-dasharray=\"3\"/>", x(1.0), x(1.0), axis_y).ok();
     for (n, (name, hr, a, b, _)) in rows.iter().enumerate() {
         let yy = 15.0 + n as f64 * row_h;
         write!(
@@ -439,15 +466,15 @@ fn forest_svg(data: &ReportData) -> String {
             svg,
             "<text x=\"{:.1}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">{label}</text>",
             x(v),
-            h - 12.0
+            axis_y + 18.0
         )
         .ok();
     }
     write!(
         svg,
-        "<text x=\"{}\" y=\"{}\" font-size=\"11\">HR per SD (95% CI)</text>",
-        l,
-        h - 1.0
+        "<text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">HR per SD (95% CI)</text>",
+        l + plot_w / 2.0,
+        axis_y + 38.0
     )
     .ok();
     svg.push_str("</svg>");
@@ -845,8 +872,10 @@ mod tests {
 
     /// Subjects above the cut-off (values 5–7) have events at 4, 8 and 12 months; those at or
     /// below it (1–3) are censored at 10, 20 and 30. The high group's curve steps down by a
-    /// third at each event (y = 10 + (1 − S)·270, x = 50 + t·19 on a 30-month axis), the low
-    /// group's stays at 1, and each group has its own row of numbers at risk every 6 months.
+    /// third at each event (y = 10 + (1 − S)·270; x = 56 + t·18.8 on a 30-month axis, its left
+    /// margin 56 px to end the row name "≤ 4.00", 45.65 px wide at 0.65 em a character and 0.9
+    /// for '≤', 6 px before the half-width of its "3"), the low group's stays at 1, and each
+    /// group has its own row of numbers at risk every 6 months.
     #[test]
     fn the_curves_by_group_follow_each_group() {
         let header: Vec<String> = ["PFS_MONTHS", "PFS_EVENT", "f"]
@@ -875,11 +904,11 @@ mod tests {
             "{svg}"
         );
         assert!(
-            svg.contains("d=\"M50.0,10.0 H50.0 V10.0 H126.0 V100.0 H202.0 V190.0 H278.0 V280.0 H278.0\" fill=\"none\" stroke=\"#cb181d\""),
+            svg.contains("d=\"M56.0,10.0 H56.0 V10.0 H131.2 V100.0 H206.4 V190.0 H281.6 V280.0 H281.6\" fill=\"none\" stroke=\"#cb181d\""),
             "{svg}"
         );
         assert!(
-            svg.contains("d=\"M50.0,10.0 H50.0 V10.0 H240.0 V10.0 H430.0 V10.0 H620.0 V10.0 H620.0\" fill=\"none\" stroke=\"#2171b5\""),
+            svg.contains("d=\"M56.0,10.0 H56.0 V10.0 H244.0 V10.0 H432.0 V10.0 H620.0 V10.0 H620.0\" fill=\"none\" stroke=\"#2171b5\""),
             "{svg}"
         );
         assert!(
@@ -887,12 +916,12 @@ mod tests {
             "{svg}"
         );
         // The low group's three censored times, on its curve at 1; none in the high group.
-        for x in ["240.0", "430.0", "620.0"] {
+        for x in ["244.0", "432.0", "620.0"] {
             let tick = format!("<path class=\"censor\" d=\"M{x},6.0V14.0\" stroke=\"#2171b5\"/>");
             assert!(svg.contains(&tick), "{tick} in {svg}");
         }
         assert_eq!(svg.matches("class=\"censor\"").count(), 3, "{svg}");
-        let xs = ["50.0", "164.0", "278.0", "392.0", "506.0", "620.0"];
+        let xs = ["56.0", "168.8", "281.6", "394.4", "507.2", "620.0"];
         for (y, colour, numbers) in [
             ("350", "#2171b5", [3, 3, 2, 2, 1, 1]),
             ("365", "#cb181d", [3, 2, 1, 0, 0, 0]),
@@ -934,8 +963,9 @@ mod tests {
         let cell = |x: &str, n: usize| {
             format!("<text x=\"{x}\" y=\"350\" font-size=\"11\" text-anchor=\"middle\" fill=\"#555\">{n}</text>")
         };
-        // 24-month axis: x = 50 + t·23.75.
-        for (x, n) in [("50.0", 2), ("192.5", 1), ("335.0", 0)] {
+        // 24-month axis: x = 60 + t·23.33 (the left margin 60 px: "at risk", 50.05 px wide at
+        // 0.65 em a character, 6 px before the half-width of its "2").
+        for (x, n) in [("60.0", 2), ("200.0", 1), ("340.0", 0)] {
             assert!(svg.contains(&cell(x, n)), "{} in {svg}", cell(x, n));
         }
         // One censoring tick: the subject censored at 9, where S = 0.5 (y = 145); the row
