@@ -476,10 +476,23 @@ fn feature_json(
             match spearman::spearman(&a, &b) {
                 Some(s) => json!({"rho": num(s.rho), "p": num(s.p), "n": s.n}),
                 None => {
-                    notes.push(format!(
-                        "Spearman: {} pairs with viable tumour %, or a constant variable",
-                        a.len()
-                    ));
+                    let constant = |v: &[f64]| v.iter().all(|x| *x == v[0]);
+                    notes.push(if a.len() < 3 {
+                        format!(
+                            "Spearman: {} subject(s) with the feature and viable tumour % (3 needed)",
+                            a.len()
+                        )
+                    } else if constant(&a) {
+                        format!(
+                            "Spearman: the feature is constant over the {} subjects with viable tumour %",
+                            a.len()
+                        )
+                    } else {
+                        format!(
+                            "Spearman: viable tumour % is constant over the {} subjects with the feature",
+                            a.len()
+                        )
+                    });
                     Value::Null
                 }
             }
@@ -554,6 +567,14 @@ fn fmt(v: &Value, digits: usize) -> String {
     }
 }
 
+/// `v (inner)` to `digits` decimals; a lone "–" where there is no `v` (not "– (–––)").
+fn with_inner(v: &Value, digits: usize, inner: String) -> String {
+    match v.as_f64() {
+        Some(_) => format!("{} ({inner})", fmt(v, digits)),
+        None => "–".into(),
+    }
+}
+
 fn summary(stats: &Value) -> String {
     let ep = &stats["endpoint"];
     let km = &stats["km"];
@@ -600,23 +621,34 @@ fn summary(stats: &Value) -> String {
     for f in stats["features"].as_array().into_iter().flatten() {
         let c = &f["cox"];
         s += &format!(
-            "| {} | {} | {} | {} ({}–{}) | {} | {} | {} | {} | {} | {} ({}) | {} ({}–{}) | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             f["feature"].as_str().unwrap_or(""),
             f["n"],
             f["events"],
-            fmt(&c["hr"], 3),
-            fmt(&c["hr_ci"][0], 3),
-            fmt(&c["hr_ci"][1], 3),
+            with_inner(
+                &c["hr"],
+                3,
+                format!("{}–{}", fmt(&c["hr_ci"][0], 3), fmt(&c["hr_ci"][1], 3))
+            ),
             fmt(&c["hr_per_sd"], 3),
             fmt(&c["p_wald"], 4),
             fmt(&c["p_lr"], 4),
             fmt(&c["concordance"], 3),
             fmt(&f["logrank_median_split"]["p"], 4),
-            fmt(&f["spearman_viable_tumor"]["rho"], 3),
-            fmt(&f["spearman_viable_tumor"]["p"], 4),
-            fmt(&f["roc_pcr"]["auc"], 3),
-            fmt(&f["roc_pcr"]["ci"][0], 3),
-            fmt(&f["roc_pcr"]["ci"][1], 3),
+            with_inner(
+                &f["spearman_viable_tumor"]["rho"],
+                3,
+                fmt(&f["spearman_viable_tumor"]["p"], 4)
+            ),
+            with_inner(
+                &f["roc_pcr"]["auc"],
+                3,
+                format!(
+                    "{}–{}",
+                    fmt(&f["roc_pcr"]["ci"][0], 3),
+                    fmt(&f["roc_pcr"]["ci"][1], 3)
+                )
+            ),
             fmt(&f["q_value"], 4),
         );
     }
@@ -798,6 +830,66 @@ mod tests {
         assert!(rows[1].starts_with("| c_tied_later "), "{s}");
         assert!(rows[2].starts_with("| e_tied_name "), "{s}");
         assert!(strongest(&serde_json::json!({"features": [feat("x", None, 1.0)]}), 10).is_empty());
+    }
+
+    /// Regression: a feature of one value in every subject (2805.7620817843867, whose summed
+    /// mean is off by 4.5e-12) was said not to converge, its Spearman note read "8 pairs with
+    /// viable tumour %, or a constant variable", and its summary row "– (–––)". Now the note says
+    /// it is constant, for Cox and Spearman, and an empty cell is one "–".
+    #[test]
+    fn a_constant_feature_is_said_constant_and_its_empty_cells_are_one_dash() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut csv = String::from("USUBJID,PFS_MONTHS,PFS_EVENT,VIABLE_TUMOR_PCT,PCR,k,x\n");
+        for (i, (t, e, viable, x)) in [
+            (3, 1, 80, 5.1),
+            (5, 1, 10, 1.2),
+            (7, 0, 55, 3.3),
+            (8, 1, 0, 0.7),
+            (11, 1, 90, 6.0),
+            (13, 0, 35, 2.2),
+            (17, 1, 60, 4.4),
+            (20, 1, 20, 2.9),
+        ]
+        .iter()
+        .enumerate()
+        {
+            csv += &format!(
+                "s{i},{t},{e},{viable},{},2805.7620817843867,{x}\n",
+                u8::from(*viable <= 10)
+            );
+        }
+        let out = run_in(&dir, &csv).unwrap();
+        let v: Value =
+            serde_json::from_slice(&std::fs::read(out.join("stats.json")).unwrap()).unwrap();
+        let k = &v["features"][0];
+        assert_eq!(k["feature"], "k");
+        let note = k["note"].as_str().unwrap();
+        assert!(
+            note.contains("Cox model not fitted: feature is constant"),
+            "{note}"
+        );
+        assert!(
+            note.contains(
+                "Spearman: the feature is constant over the 8 subjects with viable tumour %"
+            ),
+            "{note}"
+        );
+        let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+        assert!(
+            summary.contains("| k | 8 | 6 | – | – | – | – | – | – | – | 0.500 (0.500–0.500) | – |"),
+            "{summary}"
+        );
+        // A fitted feature keeps its intervals in brackets.
+        let x_row = summary
+            .lines()
+            .find(|l| l.starts_with("| x | 8 |"))
+            .unwrap();
+        let cells: Vec<&str> = x_row.split(" | ").collect();
+        assert!(cells[3].contains(" (") && cells[3].contains('–'), "{x_row}");
+        assert!(
+            cells[9].contains(" (") && cells[9].ends_with(')'),
+            "{x_row}"
+        );
     }
 
     #[test]

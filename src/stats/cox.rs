@@ -106,7 +106,16 @@ pub fn fit(times: &[f64], events: &[bool], x: &[f64], alpha: f64) -> Result<Cox,
     }
     let mean = x.iter().sum::<f64>() / n as f64;
     let sd = (x.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n as f64 - 1.0)).sqrt();
-    if sd.is_nan() || sd <= 0.0 {
+    // Constant: every value the same, to rounding. The summed mean of equal values is not
+    // always that value (100 × 2805.7620817843867 / 100 is 4.5e-12 off), which left an SD of
+    // rounding noise and a "fit" on it; values that differ in their last few digits only are the
+    // same value computed in two orders.
+    let (lo, hi) = x
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(*v), hi.max(*v))
+        });
+    if sd.is_nan() || hi - lo <= 1e-12 * lo.abs().max(hi.abs()) {
         return Err(CoxRefusal::ConstantCovariate);
     }
     let xc: Vec<f64> = x.iter().map(|v| v - mean).collect();
@@ -279,6 +288,35 @@ mod tests {
             fit(&t, &e, &[1.0; 6], 0.05),
             Err(CoxRefusal::ConstantCovariate)
         );
+    }
+
+    /// Regression: a feature of one value in every subject (the phantom's blood pool in ADC:
+    /// 2805.7620817843867 mm²/s × 100) was refused as "did not converge (monotone likelihood)":
+    /// its summed mean is 4.5e-12 off the value, which gave it an SD. It is constant, and so is
+    /// one whose values differ in the last digits only.
+    #[test]
+    fn equal_values_are_constant_whatever_their_summed_mean() {
+        let v = 2805.7620817843867;
+        let t: Vec<f64> = (1..=100).map(f64::from).collect();
+        let e: Vec<bool> = (0..100).map(|i| i % 3 != 0).collect();
+        assert_ne!(vec![v; 100].iter().sum::<f64>() / 100.0, v);
+        assert_eq!(
+            fit(&t, &e, &[v; 100], 0.05),
+            Err(CoxRefusal::ConstantCovariate)
+        );
+        let noisy: Vec<f64> = (0..100)
+            .map(|i| v * (1.0 + f64::EPSILON * f64::from(i % 4)))
+            .collect();
+        assert_eq!(
+            fit(&t, &e, &noisy, 0.05),
+            Err(CoxRefusal::ConstantCovariate)
+        );
+        // A spread of 1e-6 of the value is data: fitted (the values shuffled against the times,
+        // which in their order would separate the events).
+        let spread: Vec<f64> = (0..100)
+            .map(|i| v * (1.0 + 1e-8 * f64::from((i * 37) % 100)))
+            .collect();
+        assert!(fit(&t, &e, &spread, 0.05).is_ok());
     }
 
     #[test]
