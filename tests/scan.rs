@@ -1222,6 +1222,8 @@ fn roi_objects_name_the_series_they_outline() {
     assert_eq!(roi_lines.len(), 2, "{out}");
     for line in roi_lines {
         assert!(line.ends_with("(ROIs for series 3 (PT pet))"), "{line}");
+        // One file, not "1 files".
+        assert!(line.contains("    1 file  "), "{line}");
     }
     // Image series lines say nothing of it.
     assert_eq!(out.matches("(ROIs for").count(), 2, "{out}");

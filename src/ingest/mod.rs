@@ -561,11 +561,12 @@ fn fmt_num(x: f64) -> String {
 /// The printed line of a series (site-side: shows the site PatientID).
 pub fn series_line(s: &Series) -> String {
     let mut line = format!(
-        "{:<14} {:<3} {:<8} {:>4} files",
+        "{:<14} {:<3} {:<8} {:>4} {}",
         s.patient_id,
         s.modality,
         s.kind.as_str(),
-        s.files.len()
+        s.files.len(),
+        if s.files.len() == 1 { "file " } else { "files" }
     );
     if let Some((i, n)) = s.part {
         line.push_str(&format!(
