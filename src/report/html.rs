@@ -539,17 +539,40 @@ fn roc_svg(data: &ReportData, feature: &str, lower: bool) -> String {
         let fp = pairs.iter().filter(|p| !p.1 && p.0 >= *t).count() as f64 / neg as f64;
         pts.push((fp, tp));
     }
-    let s = 240.0;
+    // The square of side `s` at (l, top): 1 − specificity ↦ x, sensitivity ↦ y, each axis
+    // labelled at 0, 0.5 and 1, its title beyond its labels.
+    let (l, top, s) = (46.0, 10.0, 240.0);
     let poly: Vec<String> = pts
         .iter()
-        .map(|(fp, tp)| format!("{:.1},{:.1}", 30.0 + fp * s, 10.0 + (1.0 - tp) * s))
+        .map(|(fp, tp)| format!("{:.1},{:.1}", l + fp * s, top + (1.0 - tp) * s))
         .collect();
-    format!(
-        "<svg viewBox=\"0 0 290 290\" width=\"290\" role=\"img\" aria-label=\"ROC curve\"><rect x=\"30\" y=\"10\" width=\"{s}\" height=\"{s}\" fill=\"none\" stroke=\"#333\"/><line x1=\"30\" y1=\"{}\" x2=\"{}\" y2=\"10\" stroke=\"#999\" stroke-dasharray=\"3\"/><polyline points=\"{}\" fill=\"none\" stroke=\"#a50f15\" stroke-width=\"2\"/><text x=\"150\" y=\"280\" font-size=\"11\" text-anchor=\"middle\">1 − specificity</text><text x=\"12\" y=\"140\" font-size=\"11\" transform=\"rotate(-90 12 140)\" text-anchor=\"middle\">sensitivity</text></svg>",
-        10.0 + s,
-        30.0 + s,
-        poly.join(" ")
+    let mut svg = format!(
+        "<svg viewBox=\"0 0 {w} 290\" width=\"{w}\" role=\"img\" aria-label=\"ROC curve\"><rect x=\"{l}\" y=\"{top}\" width=\"{s}\" height=\"{s}\" fill=\"none\" stroke=\"#333\"/><line x1=\"{l}\" y1=\"{}\" x2=\"{}\" y2=\"{top}\" stroke=\"#999\" stroke-dasharray=\"3\"/><polyline points=\"{}\" fill=\"none\" stroke=\"#a50f15\" stroke-width=\"2\"/>",
+        top + s,
+        l + s,
+        poly.join(" "),
+        w = l + s + 20.0
+    );
+    for (v, label) in [(0.0, "0"), (0.5, "0.5"), (1.0, "1")] {
+        write!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{label}</text><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{label}</text>",
+            l + v * s,
+            top + s + 14.0,
+            l - 5.0,
+            top + (1.0 - v) * s + 4.0
+        )
+        .ok();
+    }
+    write!(
+        svg,
+        "<text x=\"{:.1}\" y=\"284\" font-size=\"11\" text-anchor=\"middle\">1 − specificity</text><text x=\"12\" y=\"{:.1}\" font-size=\"11\" transform=\"rotate(-90 12 {:.1})\" text-anchor=\"middle\">sensitivity</text></svg>",
+        l + s / 2.0,
+        top + s / 2.0,
+        top + s / 2.0
     )
+    .ok();
+    svg
 }
 
 /// The ROC curve and its AUC, drawn the way the data point, as pROC's `direction = "auto"`:
@@ -852,7 +875,7 @@ mod tests {
             "{low}"
         );
         assert!(
-            low.contains("points=\"30.0,250.0 30.0,130.0 30.0,10.0 150.0,10.0 270.0,10.0\""),
+            low.contains("points=\"46.0,250.0 46.0,130.0 46.0,10.0 166.0,10.0 286.0,10.0\""),
             "{low}"
         );
         let high = roc_text(
@@ -865,7 +888,15 @@ mod tests {
             "{high}"
         );
         assert!(
-            high.contains("points=\"30.0,250.0 150.0,250.0 270.0,250.0 270.0,130.0 270.0,10.0\""),
+            high.contains("points=\"46.0,250.0 166.0,250.0 286.0,250.0 286.0,130.0 286.0,10.0\""),
+            "{high}"
+        );
+        // Both axes labelled at 0, 0.5 and 1 (the left margin, 46 px, holds the labels).
+        assert_eq!(high.matches(">0.5</text>").count(), 2, "{high}");
+        assert!(
+            high.contains(
+                "<text x=\"286.0\" y=\"264.0\" font-size=\"11\" text-anchor=\"middle\">1</text>"
+            ),
             "{high}"
         );
     }
