@@ -1431,19 +1431,24 @@ fn report_opens_in_headless_chromium_with_every_image() {
 
 /// Regression: the rows of numbers at risk were named from x = 0 whatever the name's length,
 /// so under a median split at 14.88 the rows read "≤ 14.8820" and "> 14.8820" (the name ran
-/// into the first number), and the forest plot's axis title sat on its tick labels. Laid out
-/// by Chromium, no two texts of any figure of the report overlap.
+/// into the first number), the forest plot's axis title sat on its tick labels, and a feature
+/// name longer than the forest plot's 260 px name column ran off its left edge. Laid out by
+/// Chromium, no two texts of any figure of the report overlap, and every text is inside its
+/// figure.
 #[test]
 fn report_figures_have_no_text_over_text_in_headless_chromium() {
     let d = tempfile::tempdir().unwrap();
-    // 40 subjects, values 10.00 to 19.75 (median 14.875), times and events spread out.
-    let mut table = String::from("USUBJID,PFS_MONTHS,PFS_EVENT,pt_tumor_stat_max,PCR\n");
+    // 40 subjects, values 10.00 to 19.75 (median 14.875), times and events spread out; a
+    // second feature of a long ROI name, its values in another order.
+    let long = "pt_left_renal_vein_tumour_thrombus_morph_area_dens_conv_hull";
+    let mut table = format!("USUBJID,PFS_MONTHS,PFS_EVENT,pt_tumor_stat_max,{long},PCR\n");
     for i in 0..40 {
         let v = 10.0 + 0.25 * i as f64;
         let t = 2 + (i * 7) % 29;
         table += &format!(
-            "S{i:03},{t},{},{v:.2},{}\n",
+            "S{i:03},{t},{},{v:.2},{},{}\n",
             u8::from(i % 5 != 0),
+            (i * 13) % 40,
             u8::from(v < 12.0)
         );
     }
@@ -1461,8 +1466,10 @@ fn report_figures_have_no_text_over_text_in_headless_chromium() {
     // The figures the regression was in.
     assert!(html.contains("≤ 14.88 (n = 20)"), "{html}");
     assert!(html.contains("aria-label=\"Forest plot\""), "{html}");
-    // Every pair of texts in one figure, compared by the boxes Chromium laid them out in.
-    let checker = "<script>window.addEventListener('load',()=>{const bad=[];document.querySelectorAll('svg').forEach(s=>{const t=[...s.querySelectorAll('text')].map(e=>[e.textContent,e.getBoundingClientRect()]);for(let a=0;a<t.length;a++)for(let b=a+1;b<t.length;b++){const p=t[a][1],q=t[b][1];if(p.left<q.right&&q.left<p.right&&p.top<q.bottom&&q.top<p.bottom)bad.push(t[a][0]+' | '+t[b][0]);}});document.title='OVERLAPS '+bad.length+': '+bad.join('; ');});</script></body>";
+    assert!(html.contains(&format!(">{long}</text>")), "{html}");
+    // Every text against its figure's box, and every pair of texts in one figure, compared by
+    // the boxes Chromium laid them out in.
+    let checker = "<script>window.addEventListener('load',()=>{const bad=[];document.querySelectorAll('svg').forEach(s=>{const f=s.getBoundingClientRect();const t=[...s.querySelectorAll('text')].map(e=>[e.textContent,e.getBoundingClientRect()]);for(const [n,r] of t){if(r.left<f.left-0.5||r.right>f.right+0.5||r.top<f.top-0.5||r.bottom>f.bottom+0.5)bad.push(n+' | outside');}for(let a=0;a<t.length;a++)for(let b=a+1;b<t.length;b++){const p=t[a][1],q=t[b][1];if(p.left<q.right&&q.left<p.right&&p.top<q.bottom&&q.top<p.bottom)bad.push(t[a][0]+' | '+t[b][0]);}});document.title='OVERLAPS '+bad.length+': '+bad.join('; ');});</script></body>";
     let Some((dom, _)) = in_chromium(d.path(), &html.replace("</body>", checker)) else {
         return;
     };

@@ -389,7 +389,18 @@ fn forest_svg(data: &ReportData) -> String {
         return "<p>No Cox model could be fitted.</p>".into();
     }
     let (lo, hi) = forest_axis(rows.iter().flat_map(|r| [r.2, r.3]));
-    let (row_h, l, plot_w, text_w) = (20.0, 260.0, 360.0, 140.0);
+    // The names' column and the intervals' column as wide as their longest text needs (260 and
+    // 140 px at the least): a long ROI name or a wide interval ran off the figure's edge.
+    let widest = |texts: &mut dyn Iterator<Item = String>| {
+        texts.map(|t| text_width(&t)).fold(0.0f64, f64::max)
+    };
+    let l = (widest(&mut rows.iter().map(|r| r.0.clone())) + 12.0)
+        .max(260.0)
+        .ceil();
+    let text_w = (widest(&mut rows.iter().map(|r| hr_text(r.1, r.2, r.3))) + 16.0)
+        .max(140.0)
+        .ceil();
+    let (row_h, plot_w) = (20.0, 360.0);
     let w = l + plot_w + text_w;
     let x = |v: f64| l + (v.log2().clamp(lo, hi) - lo) / (hi - lo) * plot_w;
     // Under the rows: the axis's labels, then its title centred under them.
