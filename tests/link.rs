@@ -69,6 +69,25 @@ fn cell(t: &TextTable, row: usize, col: &str) -> String {
     t.rows[row][t.col(col).unwrap_or_else(|| panic!("column {col}"))].clone()
 }
 
+/// Regression: a clinical table that is not there was named by its path alone ("adtte.csv: No
+/// such file or directory"); the message now says which table it was given as.
+#[test]
+fn a_missing_clinical_table_is_named_by_its_role() {
+    for (file, role) in [
+        ("adsl.csv", "ADSL (--subjects)"),
+        ("adtte.csv", "ADTTE (--tte)"),
+        ("path.csv", "pathology (--pathology)"),
+    ] {
+        let f = fixture(ADSL, ADTTE, PATH, FEATS);
+        std::fs::remove_file(f.root.join(file)).unwrap();
+        let o = link(&f, &[]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        let said = format!("{role} {}:", f.root.join(file).display());
+        assert!(err.contains(&said), "{said} in {err}");
+    }
+}
+
 #[test]
 fn analysis_table_columns_values_and_parquet() {
     let f = fixture(ADSL, ADTTE, PATH, FEATS);

@@ -140,6 +140,32 @@ fn suv_refusal_exits_non_zero_with_the_attribute() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("no PET series"));
 }
 
+/// Regression: an input path that is not there was a failed run (exit 1) in `features`, `suv`
+/// and `adc`, where `scan` and `convert` call it a bad command line (exit 2); a missing mask
+/// read "the mask is not an ROI object ... cannot read file: No such file or directory".
+#[test]
+fn a_missing_input_is_a_bad_command_line_in_every_command() {
+    let d = tempfile::tempdir().unwrap();
+    let gone = d.path().join("gone");
+    let gone = gone.to_str().unwrap();
+    let here = d.path().to_str().unwrap();
+    let out = d.path().join("x_adc.nii.gz");
+    for (args, said) in [
+        (vec!["features", "--image", gone, "--mask", here], "image"),
+        (vec!["features", "--image", here, "--mask", gone], "mask"),
+        (vec!["suv", gone], "input"),
+        (vec!["adc", gone, "--out", out.to_str().unwrap()], "input"),
+    ] {
+        let o = ancilla(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("{said} {gone} does not exist")),
+            "{args:?}: {err}"
+        );
+    }
+}
+
 /// An image that is neither NIfTI nor a DICOM series (a NIfTI's JSON sidecar, an empty folder)
 /// is refused with why no series was found, not only "found 0".
 #[test]

@@ -20,6 +20,12 @@ pub const DAYS_PER_MONTH: f64 = 30.4375;
 pub enum ClinicalError {
     #[error(transparent)]
     Table(#[from] TableError),
+    /// A table named on the command line, with its role: "ADSL (--subjects) a.csv: ...".
+    #[error("{what} {source}")]
+    Input {
+        what: &'static str,
+        source: TableError,
+    },
     #[error("{path}: missing column {column}")]
     MissingColumn { path: PathBuf, column: &'static str },
     #[error("{}", invalid_summary(.0))]
@@ -652,9 +658,12 @@ fn read_features(
 
 /// Build the analysis table and write it as CSV and Parquet.
 pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
-    let adsl = TextTable::read(&opts.subjects)?;
-    let adtte = TextTable::read(&opts.tte)?;
-    let path = TextTable::read(&opts.pathology)?;
+    let read = |path: &std::path::Path, what: &'static str| {
+        TextTable::read(path).map_err(|source| ClinicalError::Input { what, source })
+    };
+    let adsl = read(&opts.subjects, "ADSL (--subjects)")?;
+    let adtte = read(&opts.tte, "ADTTE (--tte)")?;
+    let path = read(&opts.pathology, "pathology (--pathology)")?;
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
 

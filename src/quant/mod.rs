@@ -56,6 +56,8 @@ impl crate::ExitCode for QuantError {
     fn exit_code(&self) -> u8 {
         match self {
             QuantError::Roi(e) => crate::ExitCode::exit_code(e),
+            QuantError::Image(e) => crate::ExitCode::exit_code(e),
+            QuantError::Suv(e) => crate::ExitCode::exit_code(e),
             QuantError::Usage(_) => 2,
             _ => 1,
         }
@@ -553,6 +555,15 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
         return Err(QuantError::Usage(format!(
             "--mtv-suv thresholds must be positive SUVs, found {t}"
         )));
+    }
+    // Inputs that are not there are a bad command line, said before any heavy work.
+    for (what, path) in [("image", &opts.image), ("mask", &opts.mask)] {
+        if !path.exists() {
+            return Err(QuantError::Usage(format!(
+                "{what} {} does not exist",
+                path.display()
+            )));
+        }
     }
     let mask_name = opts.mask.to_string_lossy();
     let nifti_mask =

@@ -44,9 +44,19 @@ pub enum SuvError {
     Read { path: String, message: String },
     #[error("no PET series under {0}")]
     NoSeries(String),
+    #[error("input {0} does not exist")]
+    MissingInput(std::path::PathBuf),
 }
 
-impl crate::ExitCode for SuvError {}
+impl crate::ExitCode for SuvError {
+    /// A missing input is a bad command line (2), as in `scan` and `convert`.
+    fn exit_code(&self) -> u8 {
+        match self {
+            SuvError::MissingInput(_) => 2,
+            _ => 1,
+        }
+    }
+}
 
 /// What SUV needs from one image's header.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -911,11 +921,13 @@ pub fn suv_for_series(s: &crate::ingest::Series) -> Result<SuvResult, SuvError> 
 
 /// `ancilla suv SERIES_DIR`: the one PET series under the folder.
 pub fn suv_for_dir(dir: &Path) -> Result<SuvResult, SuvError> {
-    let inv =
-        crate::ingest::scan_paths_for_suv(&[dir.to_path_buf()]).map_err(|e| SuvError::Read {
+    let inv = crate::ingest::scan_paths_for_suv(&[dir.to_path_buf()]).map_err(|e| match e {
+        crate::ingest::IngestError::MissingInput(p) => SuvError::MissingInput(p),
+        e => SuvError::Read {
             path: dir.display().to_string(),
             message: e.to_string(),
-        })?;
+        },
+    })?;
     let pets: Vec<_> = inv.series.iter().filter(|s| s.modality == "PT").collect();
     match pets.as_slice() {
         [one] => suv_for_series(one),

@@ -37,7 +37,15 @@ pub enum AssembleError {
     },
 }
 
-impl crate::ExitCode for AssembleError {}
+impl crate::ExitCode for AssembleError {
+    /// A missing input is a bad command line (2), as in `scan` and `convert`.
+    fn exit_code(&self) -> u8 {
+        match self {
+            AssembleError::Scan(e) => e.exit_code(),
+            _ => 1,
+        }
+    }
+}
 
 impl AssembleError {
     /// `NotOneSeries` for `dir` and its scan: with no series, the first rejected file's reason
