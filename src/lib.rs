@@ -5,7 +5,8 @@
 //! `roi` (masks) → `quant` (QIBA SUV, IBSI features) → `convert` (series → NIfTI files) →
 //! `clinical` (CDISC ADaM tables, linkage) → `stats` (survival, ROC) → `report` → `pipeline`.
 //! `phantom` writes the synthetic cohort every test and demo uses. `atomic` writes files;
-//! `folders` keeps outputs out of inputs; `csv_text` reads delimited text as spreadsheets save it.
+//! `folders` keeps outputs out of inputs; `csv_text` reads delimited text as spreadsheets save it;
+//! `plural` counts in messages.
 //!
 //! Every stage reports bad input with a reason and goes on; no stage writes PHI.
 
@@ -22,6 +23,7 @@ pub mod memory;
 pub mod panic_guard;
 pub mod phantom;
 pub mod pipeline;
+pub mod plural;
 pub mod quant;
 pub mod redact;
 pub mod report;

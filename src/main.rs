@@ -56,9 +56,9 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             .map_err(fail)?;
             if !quiet {
                 eprintln!(
-                    "phantom: {} subjects, {} files under {}",
-                    s.subjects,
-                    s.files,
+                    "phantom: {}, {} under {}",
+                    ancilla::plural::count(s.subjects, "subject"),
+                    ancilla::plural::count(s.files, "file"),
                     out.display()
                 );
             }
@@ -89,8 +89,8 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
                 return Err(Failure {
                     code: 1,
                     error: anyhow::anyhow!(
-                        "{} files failed the PHI check and were not written",
-                        s.verification_failures
+                        "{} failed the PHI check and were not written",
+                        ancilla::plural::count(s.verification_failures, "file")
                     ),
                 });
             }

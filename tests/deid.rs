@@ -753,7 +753,10 @@ fn a_duplicate_input_file_is_released_once() {
     let (o, reasons) = deid_with_an_altered_file(|_| {});
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(stderr.contains(" 0 already done, 1 duplicates"), "{stderr}");
+    assert!(
+        stderr.contains(" 0 already done, 1 duplicate, "),
+        "{stderr}"
+    );
     assert!(
         reasons.iter().all(|r| !r.contains("written")),
         "{reasons:?}"

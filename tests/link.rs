@@ -905,7 +905,7 @@ fn of_two_series_the_pre_operative_one_is_used_and_a_tie_is_left_empty() {
         ),
         "{err}"
     );
-    assert!(err.contains("1 kept out, 0 warning(s)"), "{err}");
+    assert!(err.contains("1 kept out, 0 warnings"), "{err}");
     let t = table();
     assert_eq!(cell(&t, 0, "pt_tumor_stat_max"), "9.5");
     assert_eq!(cell(&t, 0, "DAYS_IMAGING_TO_NEPHRECTOMY"), "14");

@@ -516,8 +516,8 @@ fn uncompressed_nifti_give_the_same_features_and_qc_gallery() {
     }
     let gallery = |log: &str| {
         log.lines()
-            .find_map(|l| l.split("report.html (").nth(1))
-            .and_then(|r| r.split(" QC subjects").next())
+            .find_map(|l| l.split("report.html (QC of ").nth(1))
+            .and_then(|r| r.split(" subject").next())
             .map(str::to_string)
     };
     assert_eq!(gallery(&gz_log).as_deref(), Some("1"), "{gz_log}");
@@ -1744,7 +1744,10 @@ fn the_qc_gallery_shows_every_subject_and_names_those_without_pictures() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert_eq!(html.matches("<img alt=\"PET MIP").count(), imaged - 1);
     assert!(
-        log.contains(&format!("report: report.html ({} QC subjects", imaged - 1)),
+        log.contains(&format!(
+            "report: report.html (QC of {} subjects",
+            imaged - 1
+        )),
         "{log}"
     );
     assert!(
@@ -1775,7 +1778,10 @@ fn an_imaging_only_run_writes_its_report_without_statistics() {
         log.contains("link: skipped (no [clinical] tables)"),
         "{log}"
     );
-    assert!(log.contains("report: report.html (2 QC subjects"), "{log}");
+    assert!(
+        log.contains("report: report.html (QC of 2 subjects"),
+        "{log}"
+    );
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(
         html.contains("Not run: the run had no clinical tables"),

@@ -1335,7 +1335,7 @@ fn convert_of_an_input_without_dicom_fails() {
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("1 files rejected (1 archive;")
+        err.contains("1 file rejected (1 archive;")
             && err.contains("(its one file is a compressed archive: unpack it first)"),
         "{err}"
     );

@@ -4217,7 +4217,7 @@ fn series_that_are_not_images_are_listed_in_the_convert_report() {
     let o = convert_gz(input.to_str().unwrap(), out.to_str().unwrap());
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(
-        stderr.contains("1 NIfTI files") && stderr.contains("1 series not images"),
+        stderr.contains("1 NIfTI file in") && stderr.contains("1 series not images"),
         "{stderr}"
     );
     let report: serde_json::Value =

@@ -1004,12 +1004,17 @@ pub fn link(opts: &LinkOptions) -> Result<(), ClinicalError> {
         eprintln!("link: {w}");
     }
     eprintln!(
-        "link: {} arm-{} subjects, {} feature columns, {} kept out, {} warning(s) → {}",
+        "link: {} arm-{} {}, {}, {} kept out, {} → {}",
         s.subjects,
         opts.arm.trim().to_ascii_uppercase(),
-        s.features,
+        if s.subjects == 1 {
+            "subject"
+        } else {
+            "subjects"
+        },
+        crate::plural::count(s.features, "feature column"),
         s.kept_out.len(),
-        s.warnings.len(),
+        crate::plural::count(s.warnings.len(), "warning"),
         opts.out.display()
     );
     Ok(())

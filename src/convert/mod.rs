@@ -997,11 +997,11 @@ pub fn convert_command(
             format!(" ({}; `ancilla scan` names each)", kinds.join(", "))
         };
         eprintln!(
-            "convert: {} NIfTI files in {:.2} s, {} series not converted{not_images}, {} files rejected{rejected}",
-            r.converted.len(),
+            "convert: {} in {:.2} s, {} series not converted{not_images}, {} rejected{rejected}",
+            crate::plural::count(r.converted.len(), "NIfTI file"),
             start.elapsed().as_secs_f64(),
             r.not_converted.len(),
-            r.files_rejected
+            crate::plural::count(r.files_rejected, "file")
         );
     }
     // Files that are not DICOM at all: not DICOM, archives, entries not read as files. The line

@@ -902,10 +902,10 @@ fn run_paths(
     }
     if !quiet {
         eprintln!(
-            "deid: {} released, {} already done, {} duplicates, {} not released, {} failed verification{}",
+            "deid: {} released, {} already done, {}, {} not released, {} failed verification{}",
             summary.released,
             summary.already_done,
-            summary.duplicates,
+            crate::plural::count(summary.duplicates, "duplicate"),
             summary.not_released,
             summary.verification_failures,
             match summary.withdrawn {

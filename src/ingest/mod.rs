@@ -676,12 +676,12 @@ pub fn scan_command(
         let patients: std::collections::BTreeSet<&str> =
             inv.series.iter().map(|s| s.patient_id.as_str()).collect();
         eprintln!(
-            "scan: {} files in {:.2} s: {} used in {} series of {} patients, {} rejected",
-            inv.files_seen,
+            "scan: {} in {:.2} s: {} used in {} series of {}, {} rejected",
+            crate::plural::count(inv.files_seen, "file"),
             start.elapsed().as_secs_f64(),
             inv.files_used(),
             inv.series.iter().filter(|s| s.plan.is_ok()).count(),
-            patients.len(),
+            crate::plural::count(patients.len(), "patient"),
             inv.files_rejected()
         );
     }

@@ -248,7 +248,13 @@ impl Flow<'_> {
                 seed,
                 dicom_rois: false,
             })
-            .map(|s| format!("{} subjects, {} files", s.subjects, s.files))
+            .map(|s| {
+                format!(
+                    "{}, {}",
+                    crate::plural::count(s.subjects, "subject"),
+                    crate::plural::count(s.files, "file")
+                )
+            })
             .map_err(|e| e.to_string())
         })?;
         Ok(cohort.join("site-export"))
@@ -321,10 +327,10 @@ impl Flow<'_> {
             let doc = crate::ingest::inventory_json_named(&inv, |pid| map.get(pid).cloned());
             crate::atomic::write_json(&inventory_path, &doc).map_err(|e| e.to_string())?;
             Ok(format!(
-                "{} files, {} series, {} files rejected",
-                inv.files_seen,
+                "{}, {} series, {} rejected",
+                crate::plural::count(inv.files_seen, "file"),
                 inv.series.len(),
-                inv.files_rejected()
+                crate::plural::count(inv.files_rejected(), "file")
             ))
         })?;
         if let Ok(text) = std::fs::read_to_string(&inventory_path) {
@@ -397,15 +403,15 @@ impl Flow<'_> {
             .map_err(|e| e.to_string())?;
             if s.verification_failures > 0 {
                 return Err(format!(
-                    "{} files failed the PHI check and were not written",
-                    s.verification_failures
+                    "{} failed the PHI check and were not written",
+                    crate::plural::count(s.verification_failures, "file")
                 ));
             }
             Ok(format!(
-                "{} released, {} already done, {} duplicates, {} not released{}",
+                "{} released, {} already done, {}, {} not released{}",
                 s.released,
                 s.already_done,
-                s.duplicates,
+                crate::plural::count(s.duplicates, "duplicate"),
                 s.not_released,
                 match s.withdrawn {
                     0 => String::new(),
@@ -474,8 +480,8 @@ impl Flow<'_> {
                 )
                 .map(|r| {
                     format!(
-                        "{} NIfTI files, {} series not converted{}",
-                        r.converted.len(),
+                        "{}, {} series not converted{}",
+                        crate::plural::count(r.converted.len(), "NIfTI file"),
                         r.not_converted.len(),
                         up_to_date_subjects(r.recalled)
                     )

@@ -741,9 +741,9 @@ pub fn report(
     crate::atomic::write_bytes(&out.join("report.html"), page.as_bytes())
         .map_err(|e| e.to_string())?;
     Ok(format!(
-        "report.html ({} QC subjects, {} warnings)",
-        qc.len(),
-        warnings.len()
+        "report.html (QC of {}, {})",
+        crate::plural::count(qc.len(), "subject"),
+        crate::plural::count(warnings.len(), "warning")
     ))
 }
 

@@ -40,10 +40,13 @@ pub fn analyze_command(
     if !quiet {
         let ep = &analysis.stats["endpoint"];
         eprintln!(
-            "analyze: {} features, n = {}, {} events → {} (stats.json, summary.md, report.html)",
-            analysis.stats["features"].as_array().map_or(0, Vec::len),
+            "analyze: {}, n = {}, {} → {} (stats.json, summary.md, report.html)",
+            crate::plural::count(
+                analysis.stats["features"].as_array().map_or(0, Vec::len),
+                "feature"
+            ),
             ep["n"],
-            ep["events"],
+            crate::plural::count(ep["events"].as_u64().unwrap_or(0) as usize, "event"),
             opts.out.display()
         );
     }
