@@ -665,11 +665,16 @@ impl Flow<'_> {
                                 .collect();
                             write_problems(&link_problems, &problems)?;
                             Ok(format!(
-                                "{} arm-{arm} subjects, {} feature columns, {} kept out, {} warning(s)",
+                                "{} arm-{arm} {}, {}, {} kept out, {}",
                                 s.subjects,
-                                s.features,
+                                if s.subjects == 1 {
+                                    "subject"
+                                } else {
+                                    "subjects"
+                                },
+                                crate::plural::count(s.features, "feature column"),
                                 s.kept_out.len(),
-                                s.warnings.len()
+                                crate::plural::count(s.warnings.len(), "warning")
                             ))
                         })
                     },
