@@ -1004,14 +1004,11 @@ pub fn link(opts: &LinkOptions) -> Result<(), ClinicalError> {
         eprintln!("link: {w}");
     }
     eprintln!(
-        "link: {} arm-{} {}, {}, {} kept out, {} → {}",
-        s.subjects,
-        opts.arm.trim().to_ascii_uppercase(),
-        if s.subjects == 1 {
-            "subject"
-        } else {
-            "subjects"
-        },
+        "link: {}, {}, {} kept out, {} → {}",
+        crate::plural::count(
+            s.subjects,
+            &format!("arm-{} subject", opts.arm.trim().to_ascii_uppercase())
+        ),
         crate::plural::count(s.features, "feature column"),
         s.kept_out.len(),
         crate::plural::count(s.warnings.len(), "warning"),

@@ -665,13 +665,8 @@ impl Flow<'_> {
                                 .collect();
                             write_problems(&link_problems, &problems)?;
                             Ok(format!(
-                                "{} arm-{arm} {}, {}, {} kept out, {}",
-                                s.subjects,
-                                if s.subjects == 1 {
-                                    "subject"
-                                } else {
-                                    "subjects"
-                                },
+                                "{}, {}, {} kept out, {}",
+                                crate::plural::count(s.subjects, &format!("arm-{arm} subject")),
                                 crate::plural::count(s.features, "feature column"),
                                 s.kept_out.len(),
                                 crate::plural::count(s.warnings.len(), "warning")

@@ -29,7 +29,6 @@ pub struct ReportData<'a> {
     pub not_run: &'a str,
 }
 
-/// Escape text for HTML.
 /// The width in px of `s` in the figures' 11 px sans-serif, erring wide: 0.65 em a character
 /// (DejaVu Sans draws digits at 0.64 em, Liberation Sans at 0.56), 0.9 em for the wider ones.
 fn text_width(s: &str) -> f64 {
@@ -39,6 +38,12 @@ fn text_width(s: &str) -> f64 {
         * 11.0
 }
 
+/// The width of the widest of `texts` (`text_width`), 0 for none.
+fn widest(texts: impl Iterator<Item = String>) -> f64 {
+    texts.map(|t| text_width(&t)).fold(0.0, f64::max)
+}
+
+/// Escape text for HTML.
 pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -391,13 +396,10 @@ fn forest_svg(data: &ReportData) -> String {
     let (lo, hi) = forest_axis(rows.iter().flat_map(|r| [r.2, r.3]));
     // The names' column and the intervals' column as wide as their longest text needs (260 and
     // 140 px at the least): a long ROI name or a wide interval ran off the figure's edge.
-    let widest = |texts: &mut dyn Iterator<Item = String>| {
-        texts.map(|t| text_width(&t)).fold(0.0f64, f64::max)
-    };
-    let l = (widest(&mut rows.iter().map(|r| r.0.clone())) + 12.0)
+    let l = (widest(rows.iter().map(|r| r.0.clone())) + 12.0)
         .max(260.0)
         .ceil();
-    let text_w = (widest(&mut rows.iter().map(|r| hr_text(r.1, r.2, r.3))) + 16.0)
+    let text_w = (widest(rows.iter().map(|r| hr_text(r.1, r.2, r.3))) + 16.0)
         .max(140.0)
         .ceil();
     let (row_h, plot_w) = (20.0, 360.0);
