@@ -166,6 +166,88 @@ fn a_missing_input_is_a_bad_command_line_in_every_command() {
     }
 }
 
+/// A PET NIfTI without SUV (dcm2niix's, or the activity volume `convert` writes beside the
+/// SUV one) was measured in "a.u.", named "image", with no word on why no MTV came out. Its
+/// BIDS sidecar says PT and Bq/mL: its features are now in Bq/ml, the image named `bqml`, with
+/// a note that it is not SUV. Its values are the SUV volume's over the phantom's SUV factor.
+#[test]
+fn a_pet_nifti_in_bq_per_ml_is_measured_as_such_and_said_not_suv() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    phantom(dir, "3", "7", &[]);
+    let truth = ground_truth(dir);
+    let subject = truth["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["pet_units"] == "BQML")
+        .expect("a subject with its PET in BQML");
+    let pet_dir = dir
+        .join("site-export")
+        .join(subject["series_dirs"]["pet"].as_str().unwrap());
+    let out = dir.join("nifti");
+    support::convert(&pet_dir, &out);
+    let files = support::all_files(&out);
+    let find = |suffix: &str| {
+        files
+            .iter()
+            .find(|p| p.to_string_lossy().ends_with(suffix))
+            .unwrap_or_else(|| panic!("no {suffix} in {files:?}"))
+            .clone()
+    };
+    let mask = dir
+        .join("masks")
+        .join(subject["usubjid"].as_str().unwrap())
+        .join("pet_labels.nii.gz");
+    let measure = |image: &Path| {
+        let o = ancilla(&[
+            "features",
+            "--image",
+            image.to_str().unwrap(),
+            "--mask",
+            mask.to_str().unwrap(),
+            "--labels",
+            "1=tumor,3=liver",
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{err}");
+        (String::from_utf8_lossy(&o.stdout).into_owned(), err)
+    };
+    let (act, act_err) = measure(&find("_pt_pet.nii.gz"));
+    let (suv, suv_err) = measure(&find("_pt_pet_suvbw.nii.gz"));
+    assert!(
+        act_err.contains("the image is a PET in Bq/ml (its JSON sidecar), not SUV"),
+        "{act_err}"
+    );
+    assert!(!suv_err.contains("not SUV"), "{suv_err}");
+    // (modality, image, value, unit) of the tumour's feature.
+    let cell = |csv: &str, feature: &str| -> (String, String, f64, String) {
+        let l = csv
+            .lines()
+            .find(|l| l.split(',').nth(5) == Some(feature) && l.split(',').nth(4) == Some("tumor"))
+            .unwrap_or_else(|| panic!("no tumor {feature} in {csv}"));
+        let c: Vec<&str> = l.split(',').collect();
+        (c[1].into(), c[3].into(), c[6].parse().unwrap(), c[7].into())
+    };
+    let (m, image, bq, unit) = cell(&act, "stat_max");
+    assert_eq!(
+        (m.as_str(), image.as_str(), unit.as_str()),
+        ("pt", "bqml", "Bq/ml")
+    );
+    let (_, image, g, unit) = cell(&suv, "stat_max");
+    assert_eq!((image.as_str(), unit.as_str()), ("suvbw", "g/ml"));
+    let factor = subject["suvbw_factor"].as_f64().unwrap();
+    assert!(
+        (bq * factor / g - 1.0).abs() < 1e-5,
+        "{bq} × {factor} vs {g}"
+    );
+    // SUV-only features come from the SUV volume alone.
+    assert!(
+        suv.contains(",mtv_suv3,") && !act.contains(",mtv_"),
+        "{act}"
+    );
+}
+
 /// An image that is neither NIfTI nor a DICOM series (a NIfTI's JSON sidecar, an empty folder)
 /// is refused with why no series was found, not only "found 0".
 #[test]

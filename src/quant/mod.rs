@@ -64,6 +64,14 @@ impl crate::ExitCode for QuantError {
     }
 }
 
+/// The Units of a PET's BIDS sidecar (`Modality` "PT"; "" where it gives none); None where the
+/// file is absent, unreadable or not a PET's.
+fn nifti_sidecar_pet_units(sidecar: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(sidecar).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    (json["Modality"] == "PT").then(|| json["Units"].as_str().unwrap_or("").to_string())
+}
+
 /// `ancilla features` inputs.
 #[derive(Debug, Clone)]
 pub struct FeaturesOptions {
@@ -390,15 +398,28 @@ pub fn load_image(path: &Path) -> Result<(Volume, FeatureContext), QuantError> {
             .trim_end_matches(".gz")
             .trim_end_matches(".nii")
             .to_string();
-        let image = ["suvbw", "adc"]
+        let mut image = ["suvbw", "adc"]
             .into_iter()
             .find(|k| stem.ends_with(&format!("_{k}")))
             .unwrap_or("image")
             .to_string();
+        // A PET by its BIDS sidecar (dcm2niix's or ancilla's): in Bq/mL unless it is SUV.
+        let sidecar = path.with_file_name(format!("{stem}.json"));
+        let pet = nifti_sidecar_pet_units(&sidecar);
+        if let Some(units) = &pet {
+            if image == "image" && units.eq_ignore_ascii_case("Bq/mL") {
+                image = "bqml".into();
+            }
+        }
         return Ok((
             v,
             FeatureContext {
                 image,
+                modality: if pet.is_some() {
+                    "pt".into()
+                } else {
+                    String::new()
+                },
                 ..FeatureContext::default()
             },
         ));
@@ -598,6 +619,17 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
         };
         (image, ctx, rois, None)
     };
+    if ctx.modality == "pt" && ctx.image != "suvbw" {
+        eprintln!(
+            "features: the image is a PET in {} (its JSON sidecar), not SUV: no MTV, TL-PSMA or \
+             ratio to the liver; for SUV give its DICOM series folder, or the _suvbw.nii.gz \
+             that `ancilla convert` writes",
+            match table::intensity_unit(&ctx.image) {
+                "a.u." => "its own units",
+                u => u,
+            }
+        );
+    }
     let image_for = ctx.dicom();
     for (number, name) in rois.empty_regions(given.as_ref()) {
         eprintln!(
