@@ -115,6 +115,16 @@ pub struct ConvertReport {
     pub recalled: usize,
 }
 
+impl ConvertReport {
+    /// Adds rejected files counted by kind (an inventory's, a subject's or a shard's report's)
+    /// to `rejected_by_reason`.
+    pub fn add_rejected_by_reason(&mut self, counts: std::collections::BTreeMap<String, usize>) {
+        for (kind, n) in counts {
+            *self.rejected_by_reason.entry(kind).or_default() += n;
+        }
+    }
+}
+
 /// Why a series was not converted: its input (reported; the conversion goes on and succeeds),
 /// or writing its files (the conversion goes on, then fails: nothing may go missing unnoticed).
 enum Failure {
@@ -619,9 +629,7 @@ pub fn convert_per_subject_with(
             report.not_images.append(&mut part.not_images);
             report.unwritten.append(&mut part.unwritten);
             report.files_rejected += part.files_rejected;
-            for (kind, n) in part.rejected_by_reason {
-                *report.rejected_by_reason.entry(kind).or_default() += n;
-            }
+            report.add_rejected_by_reason(part.rejected_by_reason);
             report.recalled += part.recalled;
             bar.inc(1);
             Ok::<(), ConvertError>(())
@@ -897,9 +905,7 @@ fn convert_inventory(
         )
     };
     report.files_rejected += inv.files_rejected();
-    for (kind, n) in inv.rejected_by_reason() {
-        *report.rejected_by_reason.entry(kind).or_default() += n;
-    }
+    report.add_rejected_by_reason(inv.rejected_by_reason());
     for (idx, r) in results {
         let s = image_series[idx];
         // Named as in the output (S001..., or the de-identified subject), never by the site's

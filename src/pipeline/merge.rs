@@ -227,9 +227,7 @@ fn merge_convert_reports(reports: &[Value]) -> Result<ConvertReport, PipelineErr
         out.not_converted.extend(r.not_converted);
         out.not_images.extend(r.not_images);
         out.files_rejected += r.files_rejected;
-        for (kind, n) in r.rejected_by_reason {
-            *out.rejected_by_reason.entry(kind).or_default() += n;
-        }
+        out.add_rejected_by_reason(r.rejected_by_reason);
     }
     out.converted.sort_by(|a, b| a.nifti.cmp(&b.nifti));
     by_subject(&mut out.not_converted);

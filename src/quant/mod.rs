@@ -405,17 +405,19 @@ pub fn load_image(path: &Path) -> Result<(Volume, FeatureContext), QuantError> {
             .to_string();
         // A PET by its BIDS sidecar (dcm2niix's or ancilla's): in Bq/mL unless it is SUV.
         let sidecar = path.with_file_name(format!("{stem}.json"));
-        let pet = nifti_sidecar_pet_units(&sidecar);
-        if let Some(units) = &pet {
-            if image == "image" && units.eq_ignore_ascii_case("Bq/mL") {
-                image = "bqml".into();
-            }
+        let pet_units = nifti_sidecar_pet_units(&sidecar);
+        if image == "image"
+            && pet_units
+                .as_deref()
+                .is_some_and(|u| u.eq_ignore_ascii_case("Bq/mL"))
+        {
+            image = "bqml".into();
         }
         return Ok((
             v,
             FeatureContext {
                 image,
-                modality: if pet.is_some() {
+                modality: if pet_units.is_some() {
                     "pt".into()
                 } else {
                     String::new()

@@ -164,7 +164,8 @@ fn km_svg(data: &ReportData) -> String {
     svg
 }
 
-/// The frame of a Kaplan–Meier plot (640 × 320, 50 px left margin, 40 px under the axis):
+/// The frame of a Kaplan–Meier plot (640 × 320, a left margin of 50 px or more, 40 px under
+/// the axis):
 /// time ↦ x and survival ↦ y.
 struct KmFrame {
     tmax: f64,
