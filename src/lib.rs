@@ -6,7 +6,7 @@
 //! `clinical` (CDISC ADaM tables, linkage) → `stats` (survival, ROC) → `report` → `pipeline`.
 //! `phantom` writes the synthetic cohort every test and demo uses. `atomic` writes files;
 //! `folders` keeps outputs out of inputs; `csv_text` reads delimited text as spreadsheets save it;
-//! `plural` counts in messages.
+//! `plural` counts in messages; `digits` prints numbers as dcm2niix does.
 //!
 //! Every stage reports bad input with a reason and goes on; no stage writes PHI.
 
@@ -16,6 +16,7 @@ pub mod convert;
 pub mod csv_text;
 pub mod datetime;
 pub mod deid;
+pub mod digits;
 pub mod folders;
 pub mod hex;
 pub mod ingest;

@@ -11,7 +11,8 @@ use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use serde_json::{json, Value};
 
-use crate::ingest::siemens::{phoenix_protocol, protocol_number, protocol_text, significant6};
+use crate::digits::significant6;
+use crate::ingest::siemens::{phoenix_protocol, protocol_number, protocol_text};
 use crate::ingest::values::{creator_element, f64_of, str_of, text_number, text_of};
 
 /// What the series is, as far as these keys depend on it.

@@ -13,8 +13,8 @@ use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use serde_json::{json, Value};
 
+use crate::digits::significant6;
 use crate::ingest::ge::{self, Cycling, EpiKind};
-use crate::ingest::siemens::significant6;
 use crate::ingest::values::{float_number, last_private, str_of, text_number, text_of, value_as};
 
 /// The keys of a GE file `obj`, each only when its source holds a value.

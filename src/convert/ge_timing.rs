@@ -182,7 +182,7 @@ mod tests {
 
     fn rounded(t: &[f32]) -> Vec<f64> {
         t.iter()
-            .map(|x| crate::ingest::siemens::significant6(f64::from(*x) / 1000.0))
+            .map(|x| crate::digits::significant6(f64::from(*x) / 1000.0))
             .collect()
     }
 

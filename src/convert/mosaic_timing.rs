@@ -263,7 +263,7 @@ mod tests {
     /// Times (ms) as dcm2niix prints them in SliceTiming: seconds, six significant digits.
     fn printed(t: &[f64]) -> Vec<f64> {
         t.iter()
-            .map(|ms| siemens::significant6(ms / 1000.0))
+            .map(|ms| crate::digits::significant6(ms / 1000.0))
             .collect()
     }
 

@@ -10,7 +10,7 @@ use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use serde_json::{json, Value};
 
-use crate::ingest::siemens::{significant, significant6};
+use crate::digits::{significant, significant6};
 use crate::ingest::values::{f64_of, first_item, str_of};
 
 /// The keys of a PET file whose first image's header is `obj`, the file holding `frames` (the

@@ -62,7 +62,7 @@ fn philips_scaling_keys(m: &mut Map<String, Value>, obj: &InMemDicomObject, phil
         m.insert("UsePhilipsFloatNotDisplayScaling".into(), json!(1));
         // dcm2niix's digits (%g): 0.00026825 for the FL 0.00026825038, 2.10794 for the DS
         // 2.1079365079365.
-        let g = |x: f64| json!(crate::ingest::siemens::significant6(x));
+        let g = |x: f64| json!(crate::digits::significant6(x));
         m.insert("PhilipsScaleSlope".into(), g(ss));
         if let Some(rs) = num(tags::RESCALE_SLOPE) {
             m.insert("PhilipsRescaleSlope".into(), g(rs));
@@ -162,7 +162,7 @@ pub(super) fn sidecar(
         ge_extra_tr_ms,
         m.get("RepetitionTime").and_then(Value::as_f64),
     ) {
-        let tr = crate::ingest::siemens::significant6(tr + extra / 1000.0);
+        let tr = crate::digits::significant6(tr + extra / 1000.0);
         m.insert("RepetitionTime".into(), json!(tr));
     }
     grid_keys(&mut m, vols, iop_dicom);
@@ -266,11 +266,7 @@ fn header_keys(
     let iop_dicom = crate::ingest::values::f64s_of(obj, tags::IMAGE_ORIENTATION_PATIENT)
         .or(first_frame_orientation)
         .filter(|v| v.len() == 6 && v.iter().all(|x| x.is_finite()))
-        .map(|v| {
-            v.into_iter()
-                .map(crate::ingest::siemens::significant6)
-                .collect()
-        });
+        .map(|v| v.into_iter().map(crate::digits::significant6).collect());
     let csa = crate::ingest::siemens::csa_image_header(obj);
     let maker = crate::ingest::header::maker(obj);
     let header = Header {
@@ -366,7 +362,7 @@ fn timing_keys(
     if let Some(ms) = classic {
         let timing: Vec<f64> = ms
             .iter()
-            .map(|t| crate::ingest::siemens::significant6(t / 1000.0))
+            .map(|t| crate::digits::significant6(t / 1000.0))
             .collect();
         m.insert("SliceTiming".into(), json!(timing));
     }
@@ -395,7 +391,7 @@ fn maker_keys(m: &mut Map<String, Value>, header: &Header) {
     if let Some(t) = trigger.filter(|t| t.is_finite() && *t > 0.0) {
         m.insert(
             "TriggerDelayTime".into(),
-            json!(crate::ingest::siemens::significant6(t)),
+            json!(crate::digits::significant6(t)),
         );
     }
     if maker == Some("GE") {
@@ -474,7 +470,7 @@ fn numeric_keys(m: &mut Map<String, Value>, obj: &InMemDicomObject) {
             let v = if name == "ImagingFrequency" {
                 v * scale
             } else {
-                crate::ingest::siemens::significant6(v * scale)
+                crate::digits::significant6(v * scale)
             };
             m.insert(name.into(), json!(v));
         }
@@ -528,7 +524,7 @@ fn grid_keys(m: &mut Map<String, Value>, vols: &[SeriesVolume], iop_dicom: Optio
         let g = &v.volume.geometry;
         m.insert(
             "SpacingBetweenSlices".into(),
-            json!(crate::ingest::siemens::significant6(g.spacing[2])),
+            json!(crate::digits::significant6(g.spacing[2])),
         );
         m.insert("PixelSpacing".into(), json!([g.spacing[1], g.spacing[0]]));
         if v.placed {

@@ -19,7 +19,8 @@
 use dicom_core::Tag;
 use dicom_object::InMemDicomObject;
 
-use crate::ingest::siemens::{significant6, Csa};
+use crate::digits::significant6;
+use crate::ingest::siemens::Csa;
 use crate::ingest::values::{float_number, last_private, text_of};
 
 /// The table position of a file whose header is `obj` (and CSA image header `csa`), made by

@@ -38,7 +38,7 @@ impl VolumeTiming {
     /// overruled.
     pub fn write_into(&self, m: &mut Map<String, Value>) {
         if self.step_s > 0.0 && self.in_sidecar {
-            let tr = crate::ingest::siemens::significant6(self.step_s);
+            let tr = crate::digits::significant6(self.step_s);
             m.insert("RepetitionTime".into(), json!(tr));
         }
         if let Some(h) = self.header_s.filter(|h| *h > 0.0) {
@@ -48,7 +48,7 @@ impl VolumeTiming {
             } else {
                 "RepetitionTimeExcitation"
             };
-            m.insert(name.into(), json!(crate::ingest::siemens::significant6(h)));
+            m.insert(name.into(), json!(crate::digits::significant6(h)));
         }
     }
 }

@@ -25,10 +25,9 @@ use dicom_object::InMemDicomObject;
 use serde_json::{json, Value};
 
 use super::header::phase_encoding_along_columns;
-use super::siemens::{
-    bandwidth_per_pixel_phase_encode, phoenix_protocol, protocol_number, significant6, Csa,
-};
+use super::siemens::{bandwidth_per_pixel_phase_encode, phoenix_protocol, protocol_number, Csa};
 use super::values::{f64_of, int_of};
+use crate::digits::significant6;
 
 /// The keys this module knows for a file's header (`obj`, its CSA image header `csa`), for
 /// reconstructed images of `rows` × `columns` (a mosaic's tile) whose slices were acquired at

@@ -13,6 +13,7 @@ use dicom_core::{Tag, VR};
 use dicom_object::InMemDicomObject;
 
 use super::values::{arr3, creator_element, text_number, value_as};
+use crate::digits::significant6;
 
 /// The tiles of a mosaic frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,18 +181,6 @@ pub fn classic_slice_times_ms(times: &[Option<&str>]) -> Option<Vec<f64>> {
     secs.iter()
         .map(|s| Some(f64::from((dicom_time_to_sec(s - min)? * 1000.0) as f32)))
         .collect()
-}
-
-/// `x` rounded to six significant digits, as C's `%g` prints it (dcm2niix's SliceTiming).
-pub fn significant6(x: f64) -> f64 {
-    significant(x, 6)
-}
-
-/// `x` with `digits` significant digits (C's `%.Ng`).
-pub fn significant(x: f64, digits: usize) -> f64 {
-    format!("{x:.*e}", digits.saturating_sub(1))
-        .parse()
-        .unwrap_or(x)
 }
 
 /// Seconds of a time of day written as the number HHMMSS.FFFFFF, read as dcm2niix reads it:

@@ -8,6 +8,7 @@
 //! (a trace image) gets 0 0 0.
 
 use super::{dot, Geometry};
+use crate::digits;
 
 /// The direction of gradient `g` (patient LPS) in the voxel axes of `geometry`'s stored NIfTI
 /// layout, as FSL reads it; zeros for b = 0 or no direction.
@@ -58,38 +59,9 @@ fn voxel_direction_as(
     v
 }
 
-/// A number as C's `%g` prints it (6 significant digits, no trailing zeros), as in dcm2niix's
-/// files; −0 prints as 0.
-fn g6(x: f64) -> String {
-    if x == 0.0 || !x.is_finite() {
-        return "0".into();
-    }
-    let exponent = x.abs().log10().floor() as i32;
-    if !(-4..6).contains(&exponent) {
-        let text = format!("{x:.5e}");
-        let (mantissa, exp) = text.split_once('e').unwrap_or((&text, "0"));
-        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
-        let exp: i32 = exp.parse().unwrap_or(0);
-        let sign = if exp < 0 { '-' } else { '+' };
-        return format!("{mantissa}e{sign}{:02}", exp.abs());
-    }
-    let decimals = (5 - exponent).max(0) as usize;
-    let s = format!("{x:.decimals$}");
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    };
-    if s == "-0" {
-        "0".into()
-    } else {
-        s
-    }
-}
-
 /// The `.bval` text of volumes with these b-values.
 pub fn bval_text(b_values: &[f64]) -> String {
-    let values: Vec<String> = b_values.iter().map(|b| g6(*b)).collect();
+    let values: Vec<String> = b_values.iter().map(|b| digits::g6(*b)).collect();
     format!("{}\n", values.join(" "))
 }
 
@@ -106,7 +78,7 @@ pub fn bvec_text(
         .collect();
     (0..3)
         .map(|axis| {
-            let line: Vec<String> = dirs.iter().map(|d| g6(d[axis])).collect();
+            let line: Vec<String> = dirs.iter().map(|d| digits::g6(d[axis])).collect();
             format!("{}\n", line.join(" "))
         })
         .collect()
@@ -122,21 +94,6 @@ mod tests {
             spacing: [1.0, 1.0, 1.0],
             direction: [row, col, normal],
         }
-    }
-
-    #[test]
-    fn numbers_print_as_c_g_format() {
-        // Expected strings are printf("%g") of the same numbers.
-        assert_eq!(g6(1000.0), "1000");
-        assert_eq!(g6(-0.7905712345), "-0.790571");
-        assert_eq!(g6(0.00989135123), "0.00989135");
-        assert_eq!(g6(0.5), "0.5");
-        assert_eq!(g6(-0.0), "0");
-        assert_eq!(g6(-1e-9), "-1e-09");
-        assert_eq!(g6(1.234567e-17), "1.23457e-17");
-        assert_eq!(g6(0.0001234), "0.0001234");
-        assert_eq!(g6(123456.7), "123457");
-        assert_eq!(g6(1234567.0), "1.23457e+06");
     }
 
     #[test]

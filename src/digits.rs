@@ -1,0 +1,75 @@
+//! Numbers as dcm2niix prints them, so that ancilla's sidecars and `.bval`/`.bvec` files hold
+//! the same digits: C's `%g` (six significant digits, no trailing zeros) and `%.Ng`. The values
+//! are rounded as the text is, so a JSON number compares equal to dcm2niix's.
+
+/// `x` rounded to six significant digits, as C's `%g` prints it (dcm2niix's SliceTiming).
+pub fn significant6(x: f64) -> f64 {
+    significant(x, 6)
+}
+
+/// `x` with `digits` significant digits (C's `%.Ng`).
+pub fn significant(x: f64, digits: usize) -> f64 {
+    format!("{x:.*e}", digits.saturating_sub(1))
+        .parse()
+        .unwrap_or(x)
+}
+
+/// `x` as C's `%g` prints it (6 significant digits, no trailing zeros), as in dcm2niix's
+/// files; −0 prints as 0.
+pub fn g6(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return "0".into();
+    }
+    let exponent = x.abs().log10().floor() as i32;
+    if !(-4..6).contains(&exponent) {
+        let text = format!("{x:.5e}");
+        let (mantissa, exp) = text.split_once('e').unwrap_or((&text, "0"));
+        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+        let exp: i32 = exp.parse().unwrap_or(0);
+        let sign = if exp < 0 { '-' } else { '+' };
+        return format!("{mantissa}e{sign}{:02}", exp.abs());
+    }
+    let decimals = (5 - exponent).max(0) as usize;
+    let s = format!("{x:.decimals$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    if s == "-0" {
+        "0".into()
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_round_to_significant_digits_as_printf_does() {
+        // Expected values are printf("%g") and printf("%.4g") of the same numbers, read back.
+        assert_eq!(significant6(0.123456789), 0.123457);
+        assert_eq!(significant6(1234567.0), 1234570.0);
+        assert_eq!(significant6(-2.5e-7), -2.5e-7);
+        assert_eq!(significant6(0.0), 0.0);
+        assert_eq!(significant(4.56789012, 4), 4.568);
+        assert_eq!(significant(99999.5, 5), 100000.0);
+    }
+
+    #[test]
+    fn numbers_print_as_c_g_format() {
+        // Expected strings are printf("%g") of the same numbers.
+        assert_eq!(g6(1000.0), "1000");
+        assert_eq!(g6(-0.7905712345), "-0.790571");
+        assert_eq!(g6(0.00989135123), "0.00989135");
+        assert_eq!(g6(0.5), "0.5");
+        assert_eq!(g6(-0.0), "0");
+        assert_eq!(g6(-1e-9), "-1e-09");
+        assert_eq!(g6(1.234567e-17), "1.23457e-17");
+        assert_eq!(g6(0.0001234), "0.0001234");
+        assert_eq!(g6(123456.7), "123457");
+        assert_eq!(g6(1234567.0), "1.23457e+06");
+    }
+}
