@@ -111,8 +111,9 @@ pub enum Command {
         /// Fixed SUV thresholds of MTV / TL-PSMA, comma-separated (default 3).
         #[arg(long, value_delimiter = ',')]
         mtv_suv: Vec<f64>,
-        /// Texture (IBSI GLCM, 3D merged and averaged) on grey levels of this fixed bin size in
-        /// image units (e.g. 0.25 for SUV; 1 keeps integer images' levels).
+        /// Texture and discretised-intensity features on grey levels of this fixed bin size in
+        /// image units (e.g. 0.25 for SUV; 1 keeps integer images' levels): IBSI GLCM and GLRLM
+        /// (3D merged and averaged), GLSZM, GLDZM, NGTDM, NGLDM, intensity histogram and IVH.
         #[arg(long)]
         texture_bin_width: Option<f64>,
     },

@@ -881,6 +881,21 @@ fn texture_on_request_matches_the_ibsi_phantom_from_the_command_line() {
         136
     );
     assert_eq!(rows.iter().filter(|r| r.1.starts_with("ngt_")).count(), 5);
+    // The option's help names every family it adds (it named GLCM only).
+    let help = String::from_utf8_lossy(&ancilla(&["features", "--help"]).stdout).to_string();
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    for family in [
+        "GLCM",
+        "GLRLM",
+        "GLSZM",
+        "GLDZM",
+        "NGTDM",
+        "NGLDM",
+        "histogram",
+        "IVH",
+    ] {
+        assert!(help.contains(family), "{family} not in: {help}");
+    }
     let dict = std::fs::read_to_string(d.path().join("features.dictionary.csv")).unwrap();
     assert!(dict.contains("cm_info_corr2_3D_avg,JN9H,1,"));
     // A width that gives more than 2²⁴ grey levels: no texture, and the terminal says why (as
