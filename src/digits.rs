@@ -15,19 +15,19 @@ pub fn significant(x: f64, digits: usize) -> f64 {
 }
 
 /// `x` as C's `%g` prints it (6 significant digits, no trailing zeros), as in dcm2niix's
-/// files; −0 prints as 0.
+/// files; −0 prints as 0. As C does, the style follows the exponent of `x` rounded to six
+/// digits: 9.999996e-5 is "0.0001", 999999.5 is "1e+06".
 pub fn g6(x: f64) -> String {
     if x == 0.0 || !x.is_finite() {
         return "0".into();
     }
-    let exponent = x.abs().log10().floor() as i32;
+    let rounded = format!("{x:.5e}");
+    let (mantissa, exp) = rounded.split_once('e').unwrap_or((&rounded, "0"));
+    let exponent: i32 = exp.parse().unwrap_or(0);
     if !(-4..6).contains(&exponent) {
-        let text = format!("{x:.5e}");
-        let (mantissa, exp) = text.split_once('e').unwrap_or((&text, "0"));
         let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
-        let exp: i32 = exp.parse().unwrap_or(0);
-        let sign = if exp < 0 { '-' } else { '+' };
-        return format!("{mantissa}e{sign}{:02}", exp.abs());
+        let sign = if exponent < 0 { '-' } else { '+' };
+        return format!("{mantissa}e{sign}{:02}", exponent.abs());
     }
     let decimals = (5 - exponent).max(0) as usize;
     let s = format!("{x:.decimals$}");
@@ -71,5 +71,13 @@ mod tests {
         assert_eq!(g6(0.0001234), "0.0001234");
         assert_eq!(g6(123456.7), "123457");
         assert_eq!(g6(1234567.0), "1.23457e+06");
+        // Where rounding to six digits reaches the next power of ten, the rounded exponent
+        // chooses the style (Python's '%g', which is C's, gives these).
+        assert_eq!(g6(999999.5), "1e+06");
+        assert_eq!(g6(9.999996e-5), "0.0001");
+        assert_eq!(g6(-9.999996e-5), "-0.0001");
+        assert_eq!(g6(9.9999996), "10");
+        assert_eq!(g6(1e-5), "1e-05");
+        assert_eq!(g6(0.000999999), "0.000999999");
     }
 }
