@@ -132,7 +132,8 @@ pub enum Command {
         /// Pathology by USUBJID: YPT, VIABLE_TUMOR_PCT (for pCR), HISTOLOGY, ISUP, ...
         #[arg(long)]
         pathology: PathBuf,
-        /// The analysis table: FILE.csv and FILE.parquet are written.
+        /// The analysis table: FILE.csv and FILE.parquet are written, with FILE.series.csv (the
+        /// series used) and FILE.dictionary.csv (each column's source, unit and definition).
         #[arg(long)]
         out: PathBuf,
         /// Imaging dates: CSV/Parquet with USUBJID and IMAGING_DATE (as in the de-identified

@@ -144,6 +144,53 @@ fn analysis_table_columns_values_and_parquet() {
     }
 }
 
+/// Beside the analysis table, its codebook: one row per column in the table's order, each with
+/// its source and definition; a feature column also its modality, image, region, feature, IBSI
+/// code (the features dictionary's) and unit (the long table's: g/ml on SUV, not "image unit").
+#[test]
+fn the_analysis_table_has_a_codebook_of_its_columns() {
+    let f = fixture(ADSL, ADTTE, PATH, FEATS);
+    link_ok(&f, &[]);
+    let table = TextTable::read(&f.root.join("out/table.csv")).unwrap();
+    let book = TextTable::read(&f.root.join("out/table.dictionary.csv")).unwrap();
+    let columns: Vec<String> = book.rows.iter().map(|r| r[0].clone()).collect();
+    assert_eq!(columns, table.header);
+    let row = |column: &str| {
+        let r = columns.iter().position(|c| c == column).unwrap();
+        let get = |field: &str| cell(&book, r, field);
+        (get("source"), get("unit"), get("definition"), r)
+    };
+    for column in &table.header {
+        let (source, _, definition, _) = row(column);
+        assert!(!source.is_empty() && !definition.is_empty(), "{column}");
+    }
+    assert_eq!(row("USUBJID").0, "ADSL");
+    assert_eq!(row("PFS_MONTHS").0, "ADTTE");
+    assert_eq!(row("PFS_MONTHS").1, "months");
+    assert!(
+        row("OS_EVENT").2.contains("1 = event"),
+        "{:?}",
+        row("OS_EVENT")
+    );
+    assert_eq!(row("NECROSIS_PCT").0, "pathology");
+    assert_eq!(row("NECROSIS_PCT").1, "%");
+    let (source, unit, definition, r) = row("pt_tumor_stat_max");
+    assert_eq!((source.as_str(), unit.as_str()), ("features", "g/ml"));
+    assert_eq!(definition, "Maximum intensity");
+    for (field, want) in [
+        ("modality", "pt"),
+        ("image", "suvbw"),
+        ("roi", "tumor"),
+        ("feature", "stat_max"),
+        ("ibsi_code", "84IY"),
+    ] {
+        assert_eq!(cell(&book, r, field), want, "{field}");
+    }
+    let (_, unit, _, r) = row("mr_adc_tumor_stat_mean");
+    assert_eq!(unit, "1e-6 mm2/s");
+    assert_eq!(cell(&book, r, "ibsi_code"), "Q4LE");
+}
+
 /// The physical type of each column of a Parquet file, by name: pandas, polars and R arrow type
 /// their columns from it.
 fn parquet_types(path: &std::path::Path) -> Vec<(String, parquet::basic::Type)> {

@@ -3,6 +3,7 @@
 //! that name the file, row and column, and linked with the long feature table into the analysis
 //! table of DESIGN.md (one row per arm-A subject; CSV and Parquet).
 
+pub mod codebook;
 pub mod series_choice;
 pub mod tables;
 pub mod xpt;
@@ -580,8 +581,8 @@ fn read_pathology(
 /// The analysed arm's part of the long feature table: values by subject, image and series.
 struct LongFeatures {
     by_series: BTreeMap<String, series_choice::SubjectSeries>,
-    /// The wide column names.
-    names: BTreeSet<String>,
+    /// The wide column names, each with the long table's fields it was made from.
+    names: BTreeMap<String, codebook::FeatureColumn>,
     /// Subjects of another arm that have features, with their arm.
     other_arm_imaged: BTreeSet<(String, String)>,
     /// Subjects not in ADSL: their first row and how many rows (hundreds each), in row order.
@@ -606,9 +607,10 @@ fn read_features(
         "value",
         // Not in a feature table written by other tools: each subject's rows are one series.
         "?series_uid",
+        "?unit",
     ];
     let mut by_series: BTreeMap<String, series_choice::SubjectSeries> = BTreeMap::new();
-    let mut names: BTreeSet<String> = BTreeSet::new();
+    let mut names: BTreeMap<String, codebook::FeatureColumn> = BTreeMap::new();
     let mut other_arm_imaged: BTreeSet<(String, String)> = BTreeSet::new();
     // A subject not in ADSL: its first row and how many (hundreds of rows each).
     let mut unknown: BTreeMap<String, (usize, usize)> = BTreeMap::new();
@@ -632,7 +634,15 @@ fn read_features(
                 } else {
                     cell.insert(name.clone(), row[5].to_string());
                 }
-                names.insert(name);
+                names
+                    .entry(name)
+                    .or_insert_with(|| codebook::FeatureColumn {
+                        modality: row[1].to_ascii_lowercase(),
+                        image: row[2].to_string(),
+                        roi: row[3].to_string(),
+                        feature: row[4].to_string(),
+                        unit: row[7].to_string(),
+                    });
             }
             Some(other) => {
                 other_arm_imaged.insert((id.to_string(), other.to_string()));
@@ -900,7 +910,7 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         header.push("DAYS_RANDOMISATION_TO_IMAGING".into());
         header.push("DAYS_IMAGING_TO_NEPHRECTOMY".into());
     }
-    header.extend(names.iter().cloned());
+    header.extend(names.keys().cloned());
     let mut rows = Vec::new();
     for (id, a) in arm.iter().filter(|(_, a)| **a == arm_code) {
         let t = |p: &str| tte.get(&(id.clone(), p.to_string())).copied();
@@ -944,7 +954,7 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         let f = wide.get(id);
         row.extend(
             names
-                .iter()
+                .keys()
                 .map(|n| f.and_then(|m| m.get(n)).cloned().unwrap_or_default()),
         );
         rows.push(row);
@@ -982,6 +992,7 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
     .map(String::from)
     .to_vec();
     tables::write_csv(&series_used_path(&csv_path), &used_header, &used_rows)?;
+    codebook::write(&csv_path, &header, &names)?;
     Ok(LinkSummary {
         subjects: rows.len(),
         features: names.len(),

@@ -620,10 +620,11 @@ impl Flow<'_> {
                 let deid_key_file = study.key.clone();
                 let parquet = table.with_extension("parquet");
                 let series_used = crate::clinical::series_used_path(&table);
+                let codebook = crate::clinical::codebook::path_beside(&table);
                 let linked = self.runner.run(
                     "link",
                     &link_key,
-                    &[&table, &parquet, &series_used, &link_problems],
+                    &[&table, &parquet, &series_used, &codebook, &link_problems],
                     || {
                         crate::clinical::link_tables(&crate::clinical::LinkOptions {
                             features: features_path.to_path_buf(),

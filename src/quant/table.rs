@@ -488,18 +488,13 @@ pub const NGTDM: [(&str, &str, &str); 5] = [
     ("ngt_strength", "1X9X", "strength"),
 ];
 
-/// Write `features.dictionary.csv` into `dir`.
-pub fn write_dictionary(dir: &Path) -> std::io::Result<()> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record([
-        "feature",
-        "ibsi_code",
-        "unit",
-        "definition",
-        "clinical_alias",
-    ]);
+/// The rows of `features.dictionary.csv`: (feature, IBSI code, unit, definition, clinical
+/// alias) of every feature `features` can write, texture families expanded.
+pub fn dictionary_rows() -> Vec<[String; 5]> {
+    let mut rows: Vec<[String; 5]> = Vec::new();
+    let mut w = |r: [&str; 5]| rows.push(r.map(String::from));
     for row in DICTIONARY {
-        let _ = w.write_record([row.0, row.1, row.2, row.3, row.4]);
+        w([row.0, row.1, row.2, row.3, row.4]);
     }
     let per_direction = [
         (&GLCM[..], "GLCM", "3.6", "distance 1, symmetric"),
@@ -515,7 +510,7 @@ pub fn write_dictionary(dir: &Path) -> std::io::Result<()> {
                 let definition = format!(
                 "{family} {name} (IBSI {section}), 3D, {what}, {how}; grey levels by fixed bin size (--texture-bin-width, [rois] texture_bin_width)"
             );
-                let _ = w.write_record([feature.as_str(), code, "1", definition.as_str(), ""]);
+                w([feature.as_str(), code, "1", definition.as_str(), ""]);
             }
         }
     }
@@ -523,7 +518,7 @@ pub fn write_dictionary(dir: &Path) -> std::io::Result<()> {
         let definition = format!(
             "{name} (IBSI 3.4 / 3.5) of the grey levels by fixed bin size (--texture-bin-width, [rois] texture_bin_width)"
         );
-        let _ = w.write_record([tag, code, "1", definition.as_str(), ""]);
+        w([tag, code, "1", definition.as_str(), ""]);
     }
     for (family, section, table, how) in [
         (
@@ -556,8 +551,41 @@ pub fn write_dictionary(dir: &Path) -> std::io::Result<()> {
             let definition = format!(
                 "{family} {name} (IBSI {section}), 3D, {how}; grey levels by fixed bin size (--texture-bin-width, [rois] texture_bin_width)"
             );
-            let _ = w.write_record([feature.as_str(), code, "1", definition.as_str(), ""]);
+            w([feature.as_str(), code, "1", definition.as_str(), ""]);
         }
+    }
+    rows
+}
+
+/// The dictionary's entry of `feature`; a fixed-threshold MTV, TL-PSMA or lesion count at another
+/// threshold (`mtv_suv2p5`) gets its family's entry (`mtv_suv3`), whose definition covers it.
+pub fn dictionary_entry(feature: &str) -> Option<[String; 5]> {
+    let rows = dictionary_rows();
+    let canonical = [
+        ("mtv_suv", "mtv_suv3"),
+        ("tl_psma_suv", "tl_psma_suv3"),
+        ("lesions_suv", "lesions_suv3_min0p5ml"),
+    ]
+    .iter()
+    .find(|(prefix, _)| feature.starts_with(prefix))
+    .map_or(feature, |(_, name)| name);
+    [feature, canonical]
+        .iter()
+        .find_map(|name| rows.iter().find(|r| r[0] == *name).cloned())
+}
+
+/// Write `features.dictionary.csv` into `dir`.
+pub fn write_dictionary(dir: &Path) -> std::io::Result<()> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record([
+        "feature",
+        "ibsi_code",
+        "unit",
+        "definition",
+        "clinical_alias",
+    ]);
+    for row in dictionary_rows() {
+        let _ = w.write_record(&row);
     }
     crate::atomic::write_bytes_if_changed(
         &dir.join("features.dictionary.csv"),
