@@ -171,8 +171,81 @@ fn rossi_table_matches_lifelines() {
     }
 
     let summary = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
-    assert!(summary.contains("| age | 432 | 114 |"), "{summary}");
+    // No codebook beside this table: no unit.
+    assert!(summary.contains("| age |  | 432 | 114 |"), "{summary}");
     assert!(summary.contains("432 subjects, 114 events"));
+}
+
+/// The codebook `link` writes beside the table gives each feature its unit in stats.json and in
+/// summary.md, whose hazard ratio is per that unit (per ml of volume, not per mm³); read for a
+/// Parquet table too. A column the codebook gives no unit has none.
+#[test]
+fn the_codebook_beside_the_table_gives_each_feature_its_unit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv =
+        String::from("USUBJID,ARMCD,PFS_MONTHS,PFS_EVENT,pt_tumor_stat_max,pt_tumor_mtv_suv3,x\n");
+    for i in 0..30 {
+        let (t, e) = (3.0 + (i * 7 % 29) as f64, (i % 3 != 0) as u8);
+        csv += &format!(
+            "S{i},A,{t},{e},{},{},{}\n",
+            4.0 + (i % 11) as f64,
+            (i % 5) as f64,
+            i % 4
+        );
+    }
+    std::fs::write(dir.path().join("t.csv"), &csv).unwrap();
+    std::fs::write(
+        dir.path().join("t.dictionary.csv"),
+        "column,source,modality,image,roi,feature,ibsi_code,unit,definition\n\
+         USUBJID,ADSL,,,,,,,id\n\
+         pt_tumor_stat_max,features,pt,suvbw,tumor,stat_max,84IY,g/ml,Maximum intensity\n\
+         pt_tumor_mtv_suv3,features,pt,suvbw,tumor,mtv_suv3,,ml,MTV\n",
+    )
+    .unwrap();
+    let stats = analyze_ok(&dir.path().join("t.csv"), &dir.path().join("out"), &[]);
+    let unit = |name: &str| {
+        stats["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["feature"] == name)
+            .unwrap()["unit"]
+            .clone()
+    };
+    assert_eq!(unit("pt_tumor_stat_max"), "g/ml");
+    assert_eq!(unit("pt_tumor_mtv_suv3"), "ml");
+    assert!(unit("x").is_null());
+    let summary = std::fs::read_to_string(dir.path().join("out/summary.md")).unwrap();
+    assert!(summary.contains("| feature | unit | n | events | HR per unit (95% CI) |"));
+    assert!(
+        summary.contains("| pt_tumor_stat_max | g/ml | 30 | "),
+        "{summary}"
+    );
+    assert!(summary.contains("| x |  | 30 | "), "{summary}");
+    // The same table as Parquet finds the same codebook (t.dictionary.csv).
+    let pq = dir.path().join("t.parquet");
+    let header: Vec<String> = csv
+        .lines()
+        .next()
+        .unwrap()
+        .split(',')
+        .map(String::from)
+        .collect();
+    let rows: Vec<Vec<String>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    let numeric: Vec<bool> = header
+        .iter()
+        .map(|h| h != "USUBJID" && h != "ARMCD")
+        .collect();
+    ancilla::clinical::tables::write_parquet(&pq, &header, &rows, &numeric).unwrap();
+    let stats = analyze_ok(&pq, &dir.path().join("out-pq"), &[]);
+    let f = stats["features"].as_array().unwrap();
+    assert!(f
+        .iter()
+        .any(|f| f["feature"] == "pt_tumor_mtv_suv3" && f["unit"] == "ml"));
 }
 
 /// `ancilla analyze TABLE --out DIR` writes report.html beside stats.json (DESIGN: statistics +

@@ -729,8 +729,17 @@ impl Flow<'_> {
             )
             .as_bytes(),
         );
-        let key =
-            sha256_hex(format!("{key} {} {:?}", cfg.analysis.ci, cfg.analysis.cutoffs).as_bytes());
+        // The codebook beside the table gives the features' units.
+        let codebook = crate::clinical::codebook::path_beside(table);
+        let key = sha256_hex(
+            format!(
+                "{key} {} {:?} {}",
+                cfg.analysis.ci,
+                cfg.analysis.cutoffs,
+                sha256_hex(&std::fs::read(&codebook).unwrap_or_default())
+            )
+            .as_bytes(),
+        );
         let (time, event) = (cfg.analysis.time.clone(), cfg.analysis.event.clone());
         let ci = crate::stats::km::CiMethod::parse(&cfg.analysis.ci)
             .unwrap_or(crate::stats::km::CiMethod::LogLog);

@@ -319,10 +319,11 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Analysis, StatsError> {
             table.path.display()
         )));
     }
+    let units = codebook_units(&opts.table);
     let mut results = Vec::new();
     let mut p_for_q = Vec::new();
     for (name, values) in &features {
-        let (obj, p) = feature_json(
+        let (mut obj, p) = feature_json(
             name,
             values,
             &time,
@@ -331,6 +332,9 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Analysis, StatsError> {
             pcr.as_deref(),
             opts.cutoffs.get(name).copied(),
         );
+        if let Some(unit) = units.get(name) {
+            obj["unit"] = json!(unit);
+        }
         results.push(obj);
         p_for_q.push(p);
     }
@@ -575,6 +579,24 @@ fn with_inner(v: &Value, digits: usize, inner: String) -> String {
     }
 }
 
+/// Each feature column's unit, from the codebook `link` writes beside the analysis table
+/// (`TABLE.dictionary.csv`, for `TABLE.csv` or `TABLE.parquet`); none without one (a table
+/// from elsewhere), or where it gives no unit.
+fn codebook_units(table: &Path) -> BTreeMap<String, String> {
+    let path = crate::clinical::codebook::path_beside(&table.with_extension("csv"));
+    let Ok(book) = crate::clinical::tables::TextTable::read(&path) else {
+        return BTreeMap::new();
+    };
+    let (Some(column), Some(unit)) = (book.col("column"), book.col("unit")) else {
+        return BTreeMap::new();
+    };
+    book.rows
+        .iter()
+        .filter_map(|r| Some((r.get(column)?.clone(), r.get(unit)?.clone())))
+        .filter(|(_, unit)| !unit.is_empty())
+        .collect()
+}
+
 fn summary(stats: &Value) -> String {
     let ep = &stats["endpoint"];
     let km = &stats["km"];
@@ -616,13 +638,14 @@ fn summary(stats: &Value) -> String {
     }
     s += ".\n\n";
     s += &strongest(stats, 10);
-    s += "| feature | n | events | HR (95% CI) | HR per SD | p Wald | p LR | C | log-rank p (median split) | Spearman rho (p) vs viable % | AUC pCR (95% CI) | q |\n";
-    s += "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+    s += "| feature | unit | n | events | HR per unit (95% CI) | HR per SD | p Wald | p LR | C | log-rank p (median split) | Spearman rho (p) vs viable % | AUC pCR (95% CI) | q |\n";
+    s += "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
     for f in stats["features"].as_array().into_iter().flatten() {
         let c = &f["cox"];
         s += &format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             f["feature"].as_str().unwrap_or(""),
+            f["unit"].as_str().unwrap_or(""),
             f["n"],
             f["events"],
             with_inner(
@@ -876,18 +899,19 @@ mod tests {
         );
         let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
         assert!(
-            summary.contains("| k | 8 | 6 | – | – | – | – | – | – | – | 0.500 (0.500–0.500) | – |"),
+            summary.contains("| k |  | 8 | 6 | – | – | – | – | – | – | – | 0.500 (0.500–0.500) | – |"),
             "{summary}"
         );
         // A fitted feature keeps its intervals in brackets.
         let x_row = summary
             .lines()
-            .find(|l| l.starts_with("| x | 8 |"))
+            .find(|l| l.starts_with("| x |  | 8 |"))
             .unwrap();
+        // Feature, unit (none: no codebook), n, events, HR per unit, ...
         let cells: Vec<&str> = x_row.split(" | ").collect();
-        assert!(cells[3].contains(" (") && cells[3].contains('–'), "{x_row}");
+        assert!(cells[4].contains(" (") && cells[4].contains('–'), "{x_row}");
         assert!(
-            cells[9].contains(" (") && cells[9].ends_with(')'),
+            cells[10].contains(" (") && cells[10].ends_with(')'),
             "{x_row}"
         );
     }
