@@ -899,7 +899,8 @@ mod tests {
         );
         let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
         assert!(
-            summary.contains("| k |  | 8 | 6 | – | – | – | – | – | – | – | 0.500 (0.500–0.500) | – |"),
+            summary
+                .contains("| k |  | 8 | 6 | – | – | – | – | – | – | – | 0.500 (0.500–0.500) | – |"),
             "{summary}"
         );
         // A fitted feature keeps its intervals in brackets.
