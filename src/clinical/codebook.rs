@@ -9,7 +9,7 @@ use std::path::Path;
 
 use super::tables::{self, TableError};
 use super::{endpoint_parameter, PATHOLOGY_COLUMNS};
-use crate::quant::table::dictionary_entry;
+use crate::quant::table::{dictionary_entry, dictionary_rows};
 
 /// The codebook's columns.
 pub const HEADER: [&str; 9] = [
@@ -116,6 +116,7 @@ pub fn rows(
     header: &[String],
     features: &std::collections::BTreeMap<String, FeatureColumn>,
 ) -> Vec<Vec<String>> {
+    let dictionary = dictionary_rows();
     header
         .iter()
         .map(|column| {
@@ -133,9 +134,10 @@ pub fn rows(
                 ];
             }
             let f = features.get(column).cloned().unwrap_or_default();
-            let entry = dictionary_entry(&f.feature);
-            let (code, definition, dictionary_unit) = entry
-                .map(|[_, code, unit, definition, _]| (code, definition, unit))
+            let (code, definition, dictionary_unit) = dictionary_entry(&dictionary, &f.feature)
+                .map(|[_, code, unit, definition, _]| {
+                    (code.clone(), definition.clone(), unit.clone())
+                })
                 .unwrap_or_default();
             // The long table's unit is the image's (g/ml on SUV); the dictionary's says
             // "image unit" where it depends on the image.
@@ -209,7 +211,7 @@ mod tests {
             assert_eq!(&row[0], column);
             assert!(!row[1].is_empty() && !row[8].is_empty(), "{row:?}");
         }
-        assert_eq!(r[2][1..].to_vec()[..1], ["ADTTE".to_string()]);
+        assert_eq!(r[2][1], "ADTTE");
         assert_eq!(r[2][7], "months");
         assert!(r[4][8].contains("PARAMCD DOR"), "{:?}", r[4]);
         assert_eq!(r[6][1], "pathology");

@@ -557,10 +557,10 @@ pub fn dictionary_rows() -> Vec<[String; 5]> {
     rows
 }
 
-/// The dictionary's entry of `feature`; a fixed-threshold MTV, TL-PSMA or lesion count at another
-/// threshold (`mtv_suv2p5`) gets its family's entry (`mtv_suv3`), whose definition covers it.
-pub fn dictionary_entry(feature: &str) -> Option<[String; 5]> {
-    let rows = dictionary_rows();
+/// The entry of `feature` among the dictionary's `rows` ([`dictionary_rows`]); a
+/// fixed-threshold MTV, TL-PSMA or lesion count at another threshold (`mtv_suv2p5`) gets its
+/// family's entry (`mtv_suv3`), whose definition covers it.
+pub fn dictionary_entry<'a>(rows: &'a [[String; 5]], feature: &str) -> Option<&'a [String; 5]> {
     let canonical = [
         ("mtv_suv", "mtv_suv3"),
         ("tl_psma_suv", "tl_psma_suv3"),
@@ -571,7 +571,7 @@ pub fn dictionary_entry(feature: &str) -> Option<[String; 5]> {
     .map_or(feature, |(_, name)| name);
     [feature, canonical]
         .iter()
-        .find_map(|name| rows.iter().find(|r| r[0] == *name).cloned())
+        .find_map(|name| rows.iter().find(|r| r[0] == *name))
 }
 
 /// Write `features.dictionary.csv` into `dir`.

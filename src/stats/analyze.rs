@@ -483,8 +483,8 @@ fn feature_json(
                     let constant = |v: &[f64]| v.iter().all(|x| *x == v[0]);
                     notes.push(if a.len() < 3 {
                         format!(
-                            "Spearman: {} subject(s) with the feature and viable tumour % (3 needed)",
-                            a.len()
+                            "Spearman: {} with the feature and viable tumour % (3 needed)",
+                            crate::plural::count(a.len(), "subject")
                         )
                     } else if constant(&a) {
                         format!(
