@@ -786,8 +786,9 @@ fn flow(
             let others = subjects.len() - imaged_in_arm;
             if others > 0 {
                 flow_aside.push(format!(
-                    "Also imaged and de-identified: {others} subject(s) outside arm {arm} \
-                     (QC gallery below; kept out of the analysis)."
+                    "Also imaged and de-identified: {} outside arm {arm} \
+                     (QC gallery below; kept out of the analysis).",
+                    crate::plural::count(others, "subject")
                 ));
             }
         }

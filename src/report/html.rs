@@ -654,8 +654,8 @@ pub fn render(data: &ReportData) -> String {
     if !data.qc_missing.is_empty() {
         write!(
             h,
-            "<p class=\"warn\">No QC image for {} subject(s), each without a PET SUV volume or a PET region map: {}.</p>",
-            data.qc_missing.len(),
+            "<p class=\"warn\">No QC image for {} (no PET SUV volume or no PET region map): {}.</p>",
+            crate::plural::count(data.qc_missing.len(), "subject"),
             esc(&data.qc_missing.join(", "))
         )
         .ok();
