@@ -6,7 +6,7 @@ mod support;
 use std::path::PathBuf;
 
 use ancilla::clinical::tables::TextTable;
-use support::ancilla;
+use support::{ancilla, ancilla_ok};
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -362,7 +362,7 @@ fn every_adtte_parameter_has_its_endpoint_columns() {
     assert_eq!(cell(&t, 1, "PFS_MONTHS"), "");
     // analyze takes the other endpoint and no endpoint column as a feature.
     let out = f.root.join("an");
-    let o = ancilla(&[
+    ancilla_ok(&[
         "analyze",
         f.root.join("out/table.csv").to_str().unwrap(),
         "--out",
@@ -372,7 +372,6 @@ fn every_adtte_parameter_has_its_endpoint_columns() {
         "--event",
         "PFSINV_EVENT",
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stats: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("stats.json")).unwrap()).unwrap();
     assert_eq!(stats["endpoint"]["n"], 2);
@@ -748,7 +747,7 @@ fn nephrectomy_date_from_a_procedures_table() {
     )
     .unwrap();
     let p = |n: &str| f.root.join(n).to_str().unwrap().to_string();
-    let o = ancilla(&[
+    ancilla_ok(&[
         "link",
         "--features",
         &p("features.csv"),
@@ -765,7 +764,6 @@ fn nephrectomy_date_from_a_procedures_table() {
         "--procedures",
         &p("pr.csv"),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let t = TextTable::read(&f.root.join("out/table.csv")).unwrap();
     assert_eq!(cell(&t, 0, "DAYS_IMAGING_TO_NEPHRECTOMY"), "12");
     assert_eq!(cell(&t, 1, "DAYS_IMAGING_TO_NEPHRECTOMY"), "3");

@@ -6,7 +6,7 @@ mod support;
 use std::path::Path;
 
 use serde_json::Value;
-use support::{ancilla, ground_truth, phantom};
+use support::{ancilla, ancilla_ok, ground_truth, phantom};
 
 #[test]
 fn suv_factor_and_suv_volume_match_ground_truth_for_every_vendor_style() {
@@ -31,8 +31,7 @@ fn suv_factor_and_suv_volume_match_ground_truth_for_every_vendor_style() {
             ancilla::quant::suv::suv_for_files(&paths).unwrap()
         );
         let series_dir = pet.files[0].path.parent().unwrap();
-        let o = ancilla(&["suv", series_dir.to_str().unwrap()]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let o = ancilla_ok(&["suv", series_dir.to_str().unwrap()]);
         let r: Value = serde_json::from_slice(&o.stdout).unwrap();
         // Philips style stores counts: its factor applies to counts × slope = 2 × Bq/ml.
         let philips = subj["vendor_style"] == "Philips";
@@ -125,14 +124,13 @@ fn check_regions(
 #[test]
 fn suv_refusal_exits_non_zero_with_the_attribute() {
     let d = tempfile::tempdir().unwrap();
-    let o = ancilla(&[
+    ancilla_ok(&[
         "phantom",
         "--out",
         d.path().to_str().unwrap(),
         "--subjects",
         "1",
     ]);
-    assert!(o.status.success());
     let inv = ancilla::ingest::scan_paths(&[d.path().join("site-export")]).unwrap();
     let t2 = inv.series.iter().find(|s| s.modality == "MR").unwrap();
     let o = ancilla(&["suv", t2.files[0].path.parent().unwrap().to_str().unwrap()]);
@@ -606,7 +604,7 @@ fn dicom_seg_and_rtstruct_give_the_label_map_regions_before_and_after_deid() {
 
     // De-identified: the SEG and RTSTRUCT still point at the (renamed) PET and give the same values.
     let out = dir.join("deid");
-    let o = ancilla(&[
+    ancilla_ok(&[
         "deid",
         &s(&export),
         "--out",
@@ -616,7 +614,6 @@ fn dicom_seg_and_rtstruct_give_the_label_map_regions_before_and_after_deid() {
         "--subjects",
         &s(&dir.join("clinical/subject_map.csv")),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let inv = ancilla::ingest::scan_paths(std::slice::from_ref(&out)).unwrap();
     let find = |m: &str| {
         inv.series
@@ -693,8 +690,7 @@ fn adc_fitted_from_dwi_matches_the_mono_exponential_by_hand() {
     let export = dir.join("site-export");
     let dwi = export.join(subj["series_dirs"]["dwi"].as_str().unwrap());
     let map = dir.join("fit_adc.nii.gz");
-    let o = ancilla(&["adc", &s(&dwi), "--out", &s(&map)]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = ancilla_ok(&["adc", &s(&dwi), "--out", &s(&map)]);
     let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(summary["b_values"], serde_json::json!([0.0, 400.0, 800.0]));
     let mask = dir
@@ -1189,8 +1185,7 @@ fn a_truncated_gzip_mask_is_reported_once_with_its_cause() {
 #[test]
 fn legacy_converted_enhanced_images_keep_suv_and_b_values() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/legacy-converted");
-    let o = ancilla(&["suv", root.join("pet").to_str().unwrap()]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = ancilla_ok(&["suv", root.join("pet").to_str().unwrap()]);
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
     let factor = 70_000.0 / (370e6 * 2f64.powf(-3600.0 / 6586.2));
     let got = r["suvbw_factor"].as_f64().unwrap();
@@ -1233,7 +1228,7 @@ fn an_rt_utils_rtstruct_holds_the_voxels_it_was_drawn_from() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/rtstruct-rt-utils");
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("f.csv");
-    let o = ancilla(&[
+    ancilla_ok(&[
         "features",
         "--image",
         root.join("mr").to_str().unwrap(),
@@ -1242,7 +1237,6 @@ fn an_rt_utils_rtstruct_holds_the_voxels_it_was_drawn_from() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_regions_hold(
         &std::fs::read_to_string(&out).unwrap(),
         &[
@@ -1487,8 +1481,7 @@ fn an_rtstruct_that_names_the_series_holds_each_plane_to_its_own_slice() {
 fn legacy_converted_pet_keeps_its_private_suv_attributes() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/legacy-converted");
     let suv = |name: &str| -> Value {
-        let o = ancilla(&["suv", root.join(name).to_str().unwrap()]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let o = ancilla_ok(&["suv", root.join(name).to_str().unwrap()]);
         serde_json::from_slice(&o.stdout).unwrap()
     };
     let ge = suv("pet-ge");
@@ -1682,8 +1675,7 @@ fn a_reprocessed_phantom_pet_gives_one_factor_with_or_without_ges_private_refere
             .unwrap();
     }
     let suv = |folder: &Path| -> Value {
-        let o = ancilla(&["suv", folder.to_str().unwrap()]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let o = ancilla_ok(&["suv", folder.to_str().unwrap()]);
         serde_json::from_slice(&o.stdout).unwrap()
     };
     let (a, b) = (suv(&with), suv(&without));

@@ -462,8 +462,7 @@ fn a_legacy_converted_adc_map_without_its_image_type_is_adc_by_its_description()
         [(106, SeriesKind::Dwi, false), (107, SeriesKind::Adc, true)],
         "{kinds:?}"
     );
-    let o = ancilla(&["scan", root.join("adc").to_str().unwrap()]);
-    assert!(o.status.success());
+    let o = ancilla_ok(&["scan", root.join("adc").to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(
         stdout.contains(" adc ") && stdout.contains("(kind from SeriesDescription)"),
@@ -478,13 +477,12 @@ fn scan_cli_prints_series_and_rejections_and_json_has_no_phi() {
     one_slice_series(&input.join("series1"), "1.2.3.34");
     std::fs::write(input.join("thumbs.db"), b"junk").unwrap();
     let json = dir.path().join("out/inventory.json");
-    let o = ancilla(&[
+    let o = ancilla_ok(&[
         "scan",
         input.to_str().unwrap(),
         "--json",
         json.to_str().unwrap(),
     ]);
-    assert!(o.status.success());
     let stdout = String::from_utf8_lossy(&o.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{stdout}");
@@ -1212,8 +1210,7 @@ fn duplicate_sop_instances_are_rejected_not_stacked() {
 fn roi_objects_name_the_series_they_outline() {
     let d = tempfile::tempdir().unwrap();
     phantom(d.path(), "1", "4", &["--dicom-rois"]);
-    let o = ancilla(&["scan", d.path().join("site-export").to_str().unwrap()]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = ancilla_ok(&["scan", d.path().join("site-export").to_str().unwrap()]);
     let out = String::from_utf8_lossy(&o.stdout);
     let roi_lines: Vec<&str> = out
         .lines()
@@ -1239,13 +1236,12 @@ fn convert_counts_its_rejected_files_by_kind() {
     let dir = d.path();
     support::phantom(dir, "3", "5", &[]);
     let out = dir.join("nifti");
-    let o = ancilla(&[
+    let o = ancilla_ok(&[
         "convert",
         dir.join("site-export").to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("convert-report.json")).unwrap())
             .unwrap();

@@ -811,8 +811,7 @@ fn a_series_that_cannot_be_written_fails_and_a_rerun_completes_it() {
     assert!(!out.join("convert-report.json").exists());
     assert!(out.join("S002").read_dir().unwrap().next().is_some());
     std::fs::remove_file(out.join("S001")).unwrap();
-    let o = ancilla(&args);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    ancilla_ok(&args);
     let fresh = d.path().join("fresh");
     convert(&export, &fresh);
     assert_same_trees(&out, &fresh);
@@ -912,14 +911,13 @@ fn convert_writes_diffusion_as_4d_with_bval() {
     }
     write_series(&dir.path().join("in"), &flat);
     let out = dir.path().join("out");
-    let o = ancilla(&[
+    let o = ancilla_ok(&[
         "convert",
         dir.path().join("in").to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
         "--uncompressed",
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let listing: Vec<_> = std::fs::read_dir(out.join("S001"))
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
@@ -2696,11 +2694,10 @@ fn file_names(paths: &[std::path::PathBuf]) -> Vec<String> {
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect()
 }
+
 /// `ancilla convert INPUT --out OUT` (compressed output), which must succeed; its output.
 fn convert_gz(input: &str, out: &str) -> std::process::Output {
-    let o = ancilla(&["convert", input, "--out", out]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    o
+    ancilla_ok(&["convert", input, "--out", out])
 }
 
 /// `ancilla convert INPUT --out OUT --uncompressed`, which must succeed; the NIfTI files written
@@ -2732,14 +2729,13 @@ fn convert_volumes(
 }
 
 fn convert_uncompressed(input: &std::path::Path, out: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let o = ancilla(&[
+    ancilla_ok(&[
         "convert",
         input.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
         "--uncompressed",
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let mut nii: Vec<_> = std::fs::read_dir(out.join("S001"))
         .unwrap()
         .flatten()

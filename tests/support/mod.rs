@@ -16,6 +16,19 @@ pub fn ancilla(args: &[&str]) -> Output {
         .expect("run ancilla")
 }
 
+/// Run the ancilla binary and require success; a failure shows the command and its stderr.
+pub fn ancilla_ok(args: &[&str]) -> Output {
+    let out = ancilla(args);
+    assert!(
+        out.status.success(),
+        "ancilla {} failed ({}): {}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// A DICOMDIR (the media's index, PS3.10 §8) written to `path`, with one patient record naming
 /// `patient` (PatientName and PatientID).
 pub fn write_dicomdir(path: &Path, patient: &str) {
@@ -72,13 +85,12 @@ pub fn all_files(dir: &Path) -> Vec<PathBuf> {
 
 /// `ancilla convert INPUT --out OUT`, which must succeed.
 pub fn convert(input: &Path, out: &Path) {
-    let o = ancilla(&[
+    ancilla_ok(&[
         "convert",
         input.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 /// Generate the phantom cohort into `dir`; `extra` are further `ancilla phantom` options. Fails
@@ -95,8 +107,7 @@ pub fn phantom(dir: &Path, subjects: &str, seed: &str, extra: &[&str]) {
         seed,
     ];
     args.extend_from_slice(extra);
-    let o = ancilla(&args);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    ancilla_ok(&args);
 }
 
 /// The ground truth JSON of a phantom cohort generated into `dir`.
