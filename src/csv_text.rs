@@ -1,20 +1,79 @@
 //! Delimited text as people save it (RFC 4180 CSV read with the `csv` crate): the separator
-//! taken from the header line (`,` `;` tab `|`), decimal commas in `;`-separated files, and cells
-//! in UTF-8 or Windows-1252 (WHATWG encoding standard's index), as spreadsheets write them. Used
-//! by every table ancilla reads: the clinical tables and the de-identification subject map.
+//! taken from the header line (`,` `;` tab `|`), decimal commas in `;`-separated files, cells
+//! in UTF-8 or Windows-1252 (WHATWG encoding standard's index), whole files in UTF-16 with a
+//! byte order mark (Excel's "Unicode text"), and blank rows (`,,,,`: Excel's formatted empty
+//! rows) told from short ones, as spreadsheets write them. Used by every table ancilla reads:
+//! the clinical tables and the de-identification subject map.
 
+use std::io::Read;
 use std::path::Path;
 
-/// A CSV reader of `path` with its field separator found by `sniff_delimiter`, and whether its
+/// A reader of a table's text.
+pub type Reader = csv::Reader<Box<dyn Read>>;
+
+/// A CSV reader of `path` with its field separator found by `delimiter_of`, and whether its
 /// numbers may have a decimal comma (a `;`-separated file: Excel writes `;` exactly where the
-/// decimal mark is a comma).
-pub fn reader(path: &Path) -> Result<(csv::Reader<std::fs::File>, bool), csv::Error> {
-    let delimiter = sniff_delimiter(path);
+/// decimal mark is a comma). A file that opens with a UTF-16 byte order mark is read as UTF-16
+/// (it was one column of NUL-strewn text). The reader is flexible: check each record's width
+/// with [`check_width`] after skipping [`is_blank`] ones.
+pub fn reader(path: &Path) -> Result<(Reader, bool), csv::Error> {
+    let file = std::fs::File::open(path)?;
+    let mut head = Vec::new();
+    file.take(64 * 1024).read_to_end(&mut head)?;
+    let (source, head): (Box<dyn Read>, Vec<u8>) = match utf16_order(&head) {
+        Some(big_endian) => {
+            let text = utf16_text(&std::fs::read(path)?, big_endian);
+            let head = text.as_bytes()[..text.len().min(64 * 1024)].to_vec();
+            (Box::new(std::io::Cursor::new(text.into_bytes())), head)
+        }
+        None => (Box::new(std::fs::File::open(path)?), head),
+    };
+    let delimiter = delimiter_of(path, &head);
     let reader = csv::ReaderBuilder::new()
-        .flexible(false)
+        .flexible(true)
         .delimiter(delimiter)
-        .from_path(path)?;
+        .from_reader(source);
     Ok((reader, delimiter == b';'))
+}
+
+/// Whether the bytes open with a UTF-16 byte order mark: `Some(true)` big-endian (FE FF),
+/// `Some(false)` little-endian (FF FE, what Windows writes).
+fn utf16_order(head: &[u8]) -> Option<bool> {
+    match head {
+        [0xFE, 0xFF, ..] => Some(true),
+        [0xFF, 0xFE, ..] => Some(false),
+        _ => None,
+    }
+}
+
+/// UTF-16 bytes (after their byte order mark) as text; an unpaired surrogate becomes U+FFFD.
+fn utf16_text(bytes: &[u8], big_endian: bool) -> String {
+    let units = bytes[2..].chunks_exact(2).map(|b| {
+        if big_endian {
+            u16::from_be_bytes([b[0], b[1]])
+        } else {
+            u16::from_le_bytes([b[0], b[1]])
+        }
+    });
+    char::decode_utf16(units)
+        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect()
+}
+
+/// Whether every field of a record is empty or spaces: a spreadsheet's formatted empty row
+/// (`,,,,`), or a line of spaces.
+pub fn is_blank(rec: &csv::ByteRecord) -> bool {
+    rec.iter().all(|f| f.iter().all(u8::is_ascii_whitespace))
+}
+
+/// A record's width against the header's: the message when they differ (a row cut short or
+/// with a separator too many).
+pub fn check_width(rec: &csv::ByteRecord, width: usize) -> Result<(), String> {
+    if rec.len() == width {
+        Ok(())
+    } else {
+        Err(format!("{} fields, but the header has {width}", rec.len()))
+    }
 }
 
 /// A cell's text (`field_text`, trimmed); with `decimal_comma`, a number written with a decimal
@@ -57,7 +116,7 @@ fn is_decimal_comma_number(t: &str) -> bool {
 /// when there is none. Excel writes `;` in locales whose decimal mark is a comma, R and SAS
 /// users often tabs; read as commas, such a header was one column and every named column
 /// "missing".
-fn sniff_delimiter(path: &Path) -> u8 {
+fn delimiter_of(path: &Path, head: &[u8]) -> u8 {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -66,15 +125,10 @@ fn sniff_delimiter(path: &Path) -> u8 {
     if ext == "tsv" || ext == "tab" {
         return b'\t';
     }
-    let mut head = Vec::new();
-    if let Ok(f) = std::fs::File::open(path) {
-        use std::io::Read;
-        let _ = f.take(64 * 1024).read_to_end(&mut head);
-    }
-    delimiter_of_header(&head)
+    delimiter_of_header(head)
 }
 
-/// `sniff_delimiter` on the file's first bytes.
+/// `delimiter_of` on the file's first bytes (as text).
 fn delimiter_of_header(head: &[u8]) -> u8 {
     const CANDIDATES: [u8; 4] = [b',', b';', b'\t', b'|'];
     let mut counts = [0usize; 4];
@@ -127,6 +181,46 @@ fn windows_1252(b: u8) -> char {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utf16_with_either_byte_order_and_an_unpaired_surrogate() {
+        let text = "USUBJID\tNOTE\r\nA1\tCafé ✓\r\n";
+        for big_endian in [false, true] {
+            let mut bytes: Vec<u8> = if big_endian {
+                vec![0xFE, 0xFF]
+            } else {
+                vec![0xFF, 0xFE]
+            };
+            for u in text.encode_utf16() {
+                bytes.extend(if big_endian {
+                    u.to_be_bytes()
+                } else {
+                    u.to_le_bytes()
+                });
+            }
+            assert_eq!(utf16_order(&bytes), Some(big_endian));
+            assert_eq!(utf16_text(&bytes, big_endian), text);
+        }
+        // A lone high surrogate (0xD800), then "A"; an odd last byte is dropped.
+        assert_eq!(
+            utf16_text(&[0xFF, 0xFE, 0x00, 0xD8, b'A', 0, 7], false),
+            "\u{FFFD}A"
+        );
+        assert_eq!(utf16_order(b"\xEF\xBB\xBFUSUBJID"), None);
+    }
+
+    #[test]
+    fn blank_records_are_empty_or_spaces_only() {
+        let rec = |fields: &[&str]| csv::ByteRecord::from(fields.to_vec());
+        assert!(is_blank(&rec(&["", "", ""])));
+        assert!(is_blank(&rec(&["   "])));
+        assert!(!is_blank(&rec(&["", "x", ""])));
+        assert_eq!(check_width(&rec(&["a", "b"]), 2), Ok(()));
+        assert_eq!(
+            check_width(&rec(&["a"]), 3),
+            Err("1 fields, but the header has 3".to_string())
+        );
+    }
 
     #[test]
     fn delimiter_is_the_header_lines_most_frequent_separator() {

@@ -61,7 +61,8 @@ impl Date {
     }
 
     /// A clinical table's date: ISO `YYYY-MM-DD` (also with a time after it,
-    /// `YYYY-MM-DDThh:mm`, as ADaM's --DTC variables), `YYYYMMDD`, or SAS's DATE9 `17JAN2024`
+    /// `YYYY-MM-DDThh:mm`, as ADaM's --DTC variables, or `YYYY-MM-DD hh:mm:ss`, as pandas writes
+    /// a datetime), `YYYYMMDD`, or SAS's DATE9 `17JAN2024`
     /// (the format a SAS export to CSV gives a date variable; month names in any case), also as
     /// SAS's DATETIME `17JAN2024:09:30:00`.
     pub fn parse_clinical(s: &str) -> Option<Self> {
@@ -86,8 +87,8 @@ impl Date {
             let date = Date::new(y, m, d);
             return (d >= 1 && Date::from_days(date.days()) == date).then_some(date);
         }
-        // ISO date-time: the date part.
-        let date = match s.split_once('T') {
+        // ISO date-time (also with a space, as pandas writes a datetime): the date part.
+        let date = match s.split_once(['T', ' ']) {
             Some((d, _)) if d.len() == 10 => d,
             _ => s,
         };
@@ -200,6 +201,8 @@ mod tests {
             "20240117",
             " 2024-01-17T09:30 ",
             "2024-01-17T09:30:00",
+            "2024-01-17 09:30:00",
+            "2024-01-17 23:59:59+02:00",
             "17JAN2024",
             "17jan2024",
             "17JAN2024:09:30:00",

@@ -1059,3 +1059,278 @@ fn a_feature_table_without_series_uids_links_as_one_series_per_image() {
         "9.5"
     );
 }
+
+/// AVAL with no unit (no AVALU column, or an empty cell) is taken as months, as before, but no
+/// longer silently: ADaM ADTTE is often in days, and days read as months made a median of 585
+/// "months" with "0 warnings".
+#[test]
+fn aval_without_a_unit_is_taken_as_months_and_said() {
+    let no_column = ADTTE
+        .replace(",AVALU,", ",")
+        .replace(",MONTHS,", ",")
+        .replace(",DAYS,", ",");
+    let f = fixture(ADSL, &no_column, PATH, FEATS);
+    let err = link_ok(&f, &[]);
+    assert!(
+        err.contains(
+            "adtte.csv has no AVALU column: AVAL is taken as months; give AVALU (DAYS, WEEKS, \
+             MONTHS or YEARS) if it is not. The longest is 365.25 \"months\": are these days?"
+        ),
+        "{err}"
+    );
+    let t = TextTable::read(&f.root.join("out/table.csv")).unwrap();
+    assert_eq!(cell(&t, 1, "PFS_MONTHS"), "365.25");
+    // One empty cell: its row is named; a plausible time gets no question.
+    let one_blank = ADTTE.replace("A1,OS,o,30,MONTHS,1", "A1,OS,o,30,,1");
+    let f = fixture(ADSL, &one_blank, PATH, FEATS);
+    let err = link_ok(&f, &[]);
+    assert!(
+        err.contains("adtte.csv has no AVALU in 1 row (3): AVAL is taken as months;"),
+        "{err}"
+    );
+    assert!(!err.contains("are these days"), "{err}");
+    // Every unit given: nothing said.
+    assert!(!link_ok(&fixture(ADSL, ADTTE, PATH, FEATS), &[]).contains("AVALU"));
+}
+
+/// AVAL that is not a finite number is called so (NaN was "negative"), and a time that is
+/// finite only before its unit's conversion is refused (1e308 years was written as "inf",
+/// which `analyze` then refused).
+#[test]
+fn aval_not_finite_before_or_after_conversion() {
+    for (aval, said) in [
+        ("NaN", "AVAL \"NaN\" is not a finite number"),
+        ("inf", "AVAL \"inf\" is not a finite number"),
+    ] {
+        let adtte = ADTTE.replace("A1,PFS,p,12.5,", &format!("A1,PFS,p,{aval},"));
+        let err = error_of(ADSL, &adtte, PATH, FEATS);
+        assert!(
+            err.contains(&format!("adtte.csv row 2 column AVAL: {said}")),
+            "{err}"
+        );
+    }
+    let adtte = ADTTE.replace("A1,PFS,p,12.5,MONTHS", "A1,PFS,p,1e308,YEARS");
+    let err = error_of(ADSL, &adtte, PATH, FEATS);
+    assert!(
+        err.contains("row 2 column AVAL: AVAL 1e308 YEARS is too large to be a time"),
+        "{err}"
+    );
+}
+
+/// A feature value is a finite number or missing. Text or an infinity in one cell made its
+/// whole column text, and `analyze` dropped the feature without a word; NaN (as pandas and
+/// polars write a missing value) was copied as "NaN" into the CSV and as NaN into the Parquet.
+#[test]
+fn feature_values_are_finite_numbers_or_missing() {
+    for bad in ["abc", "inf", "-Infinity"] {
+        let feats = FEATS.replace(
+            "A2,pt,,suvbw,tumor,stat_max,4.25",
+            &format!("A2,pt,,suvbw,tumor,stat_max,{bad}"),
+        );
+        let err = error_of(ADSL, ADTTE, PATH, &feats);
+        assert!(
+            err.contains(&format!(
+                "features.csv row 3 column value: {bad:?} (A2 pt_tumor_stat_max) is not a finite number"
+            )),
+            "{err}"
+        );
+    }
+    let feats = FEATS.replace(
+        "A2,pt,,suvbw,tumor,stat_max,4.25",
+        "A2,pt,,suvbw,tumor,stat_max,NaN",
+    );
+    let f = fixture(ADSL, ADTTE, PATH, &feats);
+    link_ok(&f, &[]);
+    let csv = TextTable::read(&f.root.join("out/table.csv")).unwrap();
+    let pq = TextTable::read(&f.root.join("out/table.parquet")).unwrap();
+    assert_eq!(cell(&csv, 1, "pt_tumor_stat_max"), "");
+    assert_eq!(cell(&pq, 1, "pt_tumor_stat_max"), "", "null in the Parquet");
+    assert_eq!(cell(&csv, 0, "pt_tumor_stat_max"), "9.5");
+}
+
+/// Tables as Excel saves them: formatted empty rows (`,,,,`) and a line of spaces after the
+/// data are no rows (they were "USUBJID  is not in ADSL" or a parser error); a blank row
+/// inside is named as such; a column named twice is refused (the first was silently used);
+/// "Unicode text" (UTF-16 with its byte order mark) reads as UTF-8 does.
+#[test]
+fn excel_blank_rows_repeated_columns_and_utf16() {
+    let reference = {
+        let f = fixture(ADSL, ADTTE, PATH, FEATS);
+        link_ok(&f, &[]);
+        std::fs::read(f.root.join("out/table.csv")).unwrap()
+    };
+    let trailing = format!("{ADTTE},,,,,,,,\r\n,,,,,,,,\r\n   \r\n");
+    let path_trailing = format!("{PATH},,,,,,,,,\n");
+    let f = fixture(ADSL, &trailing, &path_trailing, FEATS);
+    link_ok(&f, &[]);
+    assert_eq!(
+        std::fs::read(f.root.join("out/table.csv")).unwrap(),
+        reference
+    );
+    // Inside the table: named by its row, as a blank row.
+    let inside = ADTTE.replacen("A1,OS,", ",,,,,,,,\nA1,OS,", 1);
+    let err = error_of(ADSL, &inside, PATH, FEATS);
+    assert!(
+        err.contains("adtte.csv row 3 column USUBJID: empty USUBJID (a blank row?)"),
+        "{err}"
+    );
+    // A row cut short is still an error, with its row.
+    let short = ADTTE.replacen("A1,OS,o,30,MONTHS,1,,,", "A1,OS,o,30", 1);
+    let o = link(&fixture(ADSL, &short, PATH, FEATS), &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("row 3: 4 fields, but the header has 9"),
+        "{err}"
+    );
+    // A column named twice.
+    let twice = ADTTE.replacen("EVNTDESC", "cnsr", 1);
+    let o = link(&fixture(ADSL, &twice, PATH, FEATS), &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("column \"cnsr\" appears twice (columns 6 and 9); name each column once"),
+        "{err}"
+    );
+    // UTF-16, little- and big-endian, with tabs as Excel writes "Unicode text".
+    for big_endian in [false, true] {
+        let f = fixture(ADSL, ADTTE, PATH, FEATS);
+        let text = ADSL.replace(',', "\t").replace('\n', "\r\n");
+        let mut bytes: Vec<u8> = if big_endian {
+            vec![0xFE, 0xFF]
+        } else {
+            vec![0xFF, 0xFE]
+        };
+        for unit in text.encode_utf16() {
+            bytes.extend(if big_endian {
+                unit.to_be_bytes()
+            } else {
+                unit.to_le_bytes()
+            });
+        }
+        std::fs::write(f.root.join("adsl.csv"), bytes).unwrap();
+        link_ok(&f, &[]);
+        assert_eq!(
+            std::fs::read(f.root.join("out/table.csv")).unwrap(),
+            reference
+        );
+    }
+}
+
+/// YPT must be a renal (y)pT stage: "xyz" or Tis (no kidney category) said nothing about
+/// response and left PCR empty with "0 warnings". A pathology table with neither YPT nor the
+/// viable tumour % cannot give PCR at all, which is said.
+#[test]
+fn ypt_is_a_renal_stage_and_pcr_needs_a_source() {
+    for bad in ["xyz", "ypTis"] {
+        let path = PATH.replace("ypT1a", bad);
+        let err = error_of(ADSL, ADTTE, &path, FEATS);
+        assert!(
+            err.contains(&format!(
+                "path.csv row 2 column YPT: {bad:?} is not a renal (y)pT stage"
+            )),
+            "{err}"
+        );
+    }
+    for fine in ["TX", "pT3b", "ypt2", ""] {
+        link_ok(
+            &fixture(ADSL, ADTTE, &PATH.replace("ypT1a", fine), FEATS),
+            &[],
+        );
+    }
+    let bare = "USUBJID,HISTOLOGY\nA1,ccRCC\nA2,ccRCC\n";
+    let err = link_ok(&fixture(ADSL, ADTTE, bare, FEATS), &[]);
+    assert!(
+        err.contains("path.csv has neither VIABLE_TUMOR_PCT nor YPT: PCR (pathologic complete response) is empty for every subject"),
+        "{err}"
+    );
+}
+
+/// An arm-A subject without its PFS (or OS) record got empty endpoint columns with "0
+/// warnings"; it is now named. Dates are checked also when no interval needs them, and a
+/// nephrectomy before randomisation is said (by its day count, never its date).
+#[test]
+fn missing_endpoints_and_implausible_dates_are_said() {
+    let adtte = ADTTE.replace("A2,PFS,p,365.25,DAYS,1,,,\n", "");
+    let err = link_ok(&fixture(ADSL, &adtte, PATH, FEATS), &[]);
+    assert!(
+        err.contains("adtte.csv: no PFS record for 1 subject of arm A (A2): PFS_MONTHS and PFS_EVENT are empty"),
+        "{err}"
+    );
+    assert!(!err.contains("no OS record"), "{err}");
+    let adsl = ADSL.replace("2024-01-01,2024-02-01", "2024-01-01,garbage");
+    let err = error_of(&adsl, ADTTE, PATH, FEATS);
+    assert!(
+        err.contains("adsl.csv row 2 column NEPHRDT: not a date"),
+        "{err}"
+    );
+    let adsl = ADSL.replace("2024-01-01,2024-02-01", "2024-01-08,2024-01-01");
+    let err = link_ok(&fixture(&adsl, ADTTE, PATH, FEATS), &[]);
+    assert!(
+        err.contains(
+            "adsl.csv: A1: the nephrectomy (NEPHRDT) is 7 days before randomisation (RANDDT)"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("2024"), "{err}");
+}
+
+/// ADSL as Parquet the way the tools write it (test-data/parquet-clinical, written by pandas,
+/// pyarrow and polars): dates typed as nanosecond or millisecond timestamps, and gzip or LZ4
+/// compression, link as the CSV does (timestamps were "not a date", gzip and LZ4 "Disabled
+/// feature at compile time"); polars' default zstd is refused saying what to write instead.
+#[test]
+fn parquet_tables_as_pandas_pyarrow_and_polars_write_them() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/parquet-clinical");
+    let f = fixture(ADSL, ADTTE, PATH, FEATS);
+    std::fs::write(
+        f.root.join("imaging.csv"),
+        "USUBJID,IMAGING_DAY\nA1,17\nA2,28\n",
+    )
+    .unwrap();
+    let p = |n: &str| f.root.join(n).to_str().unwrap().to_string();
+    let run = |adsl: &std::path::Path| {
+        let out = f.root.join("out/table.csv");
+        let _ = std::fs::remove_file(&out);
+        let o = ancilla(&[
+            "link",
+            "--features",
+            &p("features.csv"),
+            "--subjects",
+            adsl.to_str().unwrap(),
+            "--tte",
+            &p("adtte.csv"),
+            "--pathology",
+            &p("path.csv"),
+            "--imaging",
+            &p("imaging.csv"),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        (o, std::fs::read(out).unwrap_or_default())
+    };
+    let (o, reference) = run(&f.root.join("adsl.csv"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let t = TextTable::read(&f.root.join("out/table.csv")).unwrap();
+    assert_eq!(cell(&t, 0, "DAYS_IMAGING_TO_NEPHRECTOMY"), "14");
+    for name in [
+        "adsl_pandas_ns_snappy.parquet",
+        "adsl_gzip.parquet",
+        "adsl_lz4.parquet",
+        "adsl_ms_datetime.parquet",
+    ] {
+        let (o, table) = run(&dir.join(name));
+        assert!(
+            o.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(table, reference, "{name}");
+    }
+    let (o, _) = run(&dir.join("adsl_polars_zstd.parquet"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(
+            "the file is compressed with zstd (polars' default), which ancilla does not read"
+        ),
+        "{err}"
+    );
+}

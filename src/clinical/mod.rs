@@ -362,15 +362,27 @@ fn percentage(s: &str) -> Option<f64> {
 /// nothing about it (TX: cannot be assessed; empty; anything else). The prefixes y (after
 /// therapy) and p (pathological) and their case are optional (AJCC 8th edition).
 fn t_stage_is_t0(stage: &str) -> Option<bool> {
-    let s = stage.trim().to_ascii_lowercase();
-    let s = s.strip_prefix('y').unwrap_or(&s);
-    let s = s.strip_prefix('p').unwrap_or(s);
-    let t = s.strip_prefix('t')?;
-    match t.chars().next()? {
+    match t_category(stage)?.chars().next()? {
         '0' => Some(true),
         '1'..='4' => Some(false),
         _ => None,
     }
+}
+
+/// What follows the T of a (y)pT stage, lower case (`ypT1a` → `1a`), if it is one.
+fn t_category(stage: &str) -> Option<String> {
+    let s = stage.trim().to_ascii_lowercase();
+    let s = s.strip_prefix('y').unwrap_or(&s);
+    let s = s.strip_prefix('p').unwrap_or(s);
+    s.strip_prefix('t').map(str::to_string)
+}
+
+/// Whether a YPT cell is a renal (y)pT stage (AJCC 8th edition: TX, T0, T1–T4 with their
+/// letters) or empty. Anything else (a typo, a shifted column, Tis, which the kidney has no
+/// category for) would say nothing about response and leave PCR silently empty.
+fn is_renal_t_stage(stage: &str) -> bool {
+    stage.trim().is_empty()
+        || t_category(stage).is_some_and(|t| t.starts_with('x') || t_stage_is_t0(stage).is_some())
 }
 
 /// Pathologic complete response (DESIGN: no viable tumour, ypT0 or viable tumour % = 0) from the
@@ -415,11 +427,14 @@ pub fn wide_name(modality: &str, image: &str, roi: &str, feature: &str) -> Strin
 
 /// ADTTE's records: each subject's time to event per parameter, in months (AVAL converted from
 /// AVALU; CNSR 0 is an event). A record of a subject not in ADSL (`arm`), a bad value or a
-/// duplicate adds its error, naming the row and column, never a date.
+/// duplicate adds its error, naming the row and column, never a date. AVAL with no unit (no
+/// AVALU column, or an empty cell) is taken as months, with a warning: ADaM allows either, and
+/// days read as months would be silently wrong by a factor of 30.
 fn read_tte(
     adtte: &TextTable,
     arm: &BTreeMap<String, String>,
     errors: &mut Vec<String>,
+    warnings: &mut Vec<String>,
 ) -> Result<BTreeMap<(String, String), Tte>, ClinicalError> {
     let (t_id, t_param, t_aval, t_cnsr) = (
         need(adtte, "USUBJID")?,
@@ -429,8 +444,17 @@ fn read_tte(
     );
     let t_unit = adtte.col("AVALU");
     let mut tte: BTreeMap<(String, String), Tte> = BTreeMap::new();
+    // Rows whose AVAL had no unit (spreadsheet row numbers), and the longest such time.
+    let (mut unitless, mut longest) = (Vec::new(), 0.0f64);
     for (r, row) in adtte.rows.iter().enumerate() {
         let id = &row[t_id];
+        if id.is_empty() {
+            errors.push(format!(
+                "{}: empty USUBJID (a blank row?)",
+                place(adtte, r, "USUBJID")
+            ));
+            continue;
+        }
         if !arm.contains_key(id) {
             errors.push(format!(
                 "{}: USUBJID {id} is not in ADSL",
@@ -440,6 +464,14 @@ fn read_tte(
         }
         let aval = match row[t_aval].parse::<f64>() {
             Ok(v) if v >= 0.0 && v.is_finite() => v,
+            Ok(v) if !v.is_finite() => {
+                errors.push(format!(
+                    "{}: AVAL {:?} is not a finite number",
+                    place(adtte, r, "AVAL"),
+                    row[t_aval]
+                ));
+                continue;
+            }
             Ok(v) => {
                 errors.push(format!("{}: AVAL {v} is negative", place(adtte, r, "AVAL")));
                 continue;
@@ -465,8 +497,12 @@ fn read_tte(
             }
         };
         let unit = t_unit
-            .map(|c| row[c].to_ascii_uppercase())
-            .unwrap_or_else(|| "MONTHS".into());
+            .map(|c| row[c].trim().to_ascii_uppercase())
+            .unwrap_or_default();
+        if unit.is_empty() {
+            unitless.push(r + 2);
+            longest = longest.max(aval);
+        }
         let months = match unit.as_str() {
             "MONTHS" | "MONTH" | "" => aval,
             "DAYS" | "DAY" => aval / DAYS_PER_MONTH,
@@ -480,6 +516,14 @@ fn read_tte(
                 continue;
             }
         };
+        if !months.is_finite() {
+            errors.push(format!(
+                "{}: AVAL {} {unit} is too large to be a time",
+                place(adtte, r, "AVAL"),
+                row[t_aval]
+            ));
+            continue;
+        }
         if tte
             .insert(
                 (id.clone(), row[t_param].trim().to_ascii_uppercase()),
@@ -497,7 +541,38 @@ fn read_tte(
             ));
         }
     }
+    if !unitless.is_empty() {
+        let which = match t_unit {
+            None => "has no AVALU column".to_string(),
+            Some(_) => format!(
+                "has no AVALU in {} ({})",
+                crate::plural::count(unitless.len(), "row"),
+                listed(&unitless)
+            ),
+        };
+        let days_like = if longest > 120.0 {
+            format!(" The longest is {longest} \"months\": are these days?")
+        } else {
+            String::new()
+        };
+        warnings.push(format!(
+            "{} {which}: AVAL is taken as months; give AVALU (DAYS, WEEKS, MONTHS or YEARS) if \
+             it is not.{days_like}",
+            file_name(&adtte.path)
+        ));
+    }
     Ok(tte)
+}
+
+/// Row numbers or subjects for a message: every one up to eight, else the first eight and how
+/// many more.
+fn listed<T: std::fmt::Display>(items: &[T]) -> String {
+    const SHOWN: usize = 8;
+    let shown: Vec<String> = items.iter().take(SHOWN).map(T::to_string).collect();
+    match items.len().checked_sub(SHOWN) {
+        Some(more) if more > 0 => format!("{}, … {more} more", shown.join(", ")),
+        _ => shown.join(", "),
+    }
 }
 
 /// The pathology table: viable tumour (for pCR) and the other findings the table carries, kept
@@ -513,6 +588,13 @@ fn read_pathology(
 ) -> Result<(BTreeMap<String, Pathology>, Vec<&'static str>), ClinicalError> {
     let p_id = need(path, "USUBJID")?;
     let (p_viable, p_ypt) = (path.col("VIABLE_TUMOR_PCT"), path.col("YPT"));
+    if p_viable.is_none() && p_ypt.is_none() {
+        warnings.push(format!(
+            "{} has neither VIABLE_TUMOR_PCT nor YPT: PCR (pathologic complete response) is \
+             empty for every subject",
+            file_name(&path.path)
+        ));
+    }
     let p_extra: Vec<(&'static str, usize)> = PATHOLOGY_COLUMNS
         .iter()
         .filter_map(|&(name, _)| Some((name, path.col(name)?)))
@@ -520,6 +602,13 @@ fn read_pathology(
     let mut patho: BTreeMap<String, Pathology> = BTreeMap::new();
     for (r, row) in path.rows.iter().enumerate() {
         let id = &row[p_id];
+        if id.is_empty() {
+            errors.push(format!(
+                "{}: empty USUBJID (a blank row?)",
+                place(path, r, "USUBJID")
+            ));
+            continue;
+        }
         if !arm.contains_key(id) {
             errors.push(format!(
                 "{}: USUBJID {id} is not in ADSL",
@@ -553,6 +642,13 @@ fn read_pathology(
             }
         }
         let ypt = p_ypt.map(|c| row[c].trim().to_string()).unwrap_or_default();
+        if !is_renal_t_stage(&ypt) {
+            errors.push(format!(
+                "{}: {ypt:?} is not a renal (y)pT stage (TX, T0, T1a–T4, with or without its y \
+                 and p prefixes; empty when not staged)",
+                place(path, r, "YPT")
+            ));
+        }
         let (pcr, conflict) = pathologic_complete_response(&ypt, &viable);
         if let Some(why) = conflict {
             warnings.push(format!(
@@ -591,11 +687,14 @@ struct LongFeatures {
 
 /// Read the long feature table (the largest input: streamed row by row, never held whole) into
 /// the analysed arm's values per subject, image and series; a feature given twice for one series
-/// keeps its first value, with a warning.
+/// keeps its first value, with a warning. A value is a finite number or missing (empty, NA,
+/// NaN); anything else (text, an infinity) is an error naming its row, which would otherwise
+/// make its whole column text and drop it from the analysis.
 fn read_features(
     features: &std::path::Path,
     arm: &BTreeMap<String, String>,
     arm_code: &str,
+    errors: &mut Vec<String>,
     warnings: &mut Vec<String>,
 ) -> Result<LongFeatures, ClinicalError> {
     let cols = [
@@ -627,12 +726,25 @@ fn read_features(
                     .or_default()
                     .entry(row[6].trim().to_string())
                     .or_default();
+                let value = match feature_value(row[5]) {
+                    Ok(v) => v,
+                    Err(()) => {
+                        errors.push(format!(
+                            "{} row {} column value: {:?} ({id} {name}) is not a finite number \
+                             (empty, NA or NaN for a missing value)",
+                            features.display(),
+                            r + 2,
+                            row[5]
+                        ));
+                        String::new()
+                    }
+                };
                 if cell.contains_key(&name) {
                     warnings.push(format!(
                         "{id}: {name} given twice for one series; the first value is kept"
                     ));
                 } else {
-                    cell.insert(name.clone(), row[5].to_string());
+                    cell.insert(name.clone(), value);
                 }
                 names
                     .entry(name)
@@ -664,6 +776,19 @@ fn read_features(
         other_arm_imaged,
         unknown,
     })
+}
+
+/// A feature table's value as the analysis table writes it: a finite number as it is, a missing
+/// value (empty, NA, NaN: pandas and polars write NaN) as an empty cell; `Err` for anything else.
+fn feature_value(cell: &str) -> Result<String, ()> {
+    let cell = cell.trim();
+    if cell.is_empty() || cell.eq_ignore_ascii_case("na") || cell.eq_ignore_ascii_case("nan") {
+        return Ok(String::new());
+    }
+    match cell.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(cell.to_string()),
+        _ => Err(()),
+    }
 }
 
 /// Build the analysis table and write it as CSV and Parquet.
@@ -737,11 +862,8 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         }
         m
     };
-    let (randdt, nephrdt) = if opts.imaging.is_some() {
-        (adsl_day("RANDDT"), adsl_day("NEPHRDT"))
-    } else {
-        (BTreeMap::new(), BTreeMap::new())
-    };
+    // Read (and so checked) also when no interval needs them.
+    let (randdt, nephrdt) = (adsl_day("RANDDT"), adsl_day("NEPHRDT"));
     let imaging = match &opts.imaging {
         Some(p) => Some(read_imaging(&TextTable::read(p)?, &randdt, &mut errors)?),
         None => None,
@@ -764,7 +886,7 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
     }
 
     // ADTTE, then the pathology.
-    let tte = read_tte(&adtte, &arm, &mut errors)?;
+    let tte = read_tte(&adtte, &arm, &mut errors, &mut warnings)?;
     // The pathology findings beyond viable tumour that the table has, in DESIGN's order.
     let (patho, p_extra) = read_pathology(&path, &arm, &mut errors, &mut warnings)?;
 
@@ -791,7 +913,7 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         names,
         other_arm_imaged,
         unknown,
-    } = read_features(&opts.features, &arm, &arm_code, &mut warnings)?;
+    } = read_features(&opts.features, &arm, &arm_code, &mut errors, &mut warnings)?;
     let mut kept_out = Vec::new();
     for (id, (first, rows)) in unknown {
         errors.push(format!(
@@ -801,7 +923,14 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         ));
     }
     for (id, other) in &other_arm_imaged {
-        kept_out.push(format!("{id}: arm {other} subject with imaging, kept out of the analysis (the ancillary study is arm {arm_code})"));
+        let who = if other.is_empty() {
+            "subject with imaging and no ARMCD".to_string()
+        } else {
+            format!("arm {other} subject with imaging")
+        };
+        kept_out.push(format!(
+            "{id}: {who}, kept out of the analysis (the ancillary study is arm {arm_code})"
+        ));
     }
     for id in by_series.keys() {
         if !patho.contains_key(id) {
@@ -860,6 +989,65 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
             if let Some(values) = series.remove(&used) {
                 wide.entry(id.clone()).or_default().extend(values);
             }
+        }
+    }
+
+    // The analysed arm's gaps: said, never the dates themselves (the shift cancels in a difference).
+    let in_arm: Vec<&str> = arm
+        .iter()
+        .filter(|(_, a)| **a == arm_code)
+        .map(|(id, _)| id.as_str())
+        .collect();
+    for &id in &in_arm {
+        if let (Some(Some(r0)), Some(Some(n))) = (randdt.get(id), nephrdt.get(id)) {
+            if n < r0 {
+                warnings.push(format!(
+                    "{}: {id}: the nephrectomy (NEPHRDT) is {} before randomisation (RANDDT)",
+                    file_name(&adsl.path),
+                    crate::plural::count((r0 - n) as usize, "day")
+                ));
+            }
+        }
+    }
+    if imaging.is_some() {
+        for (column, days, interval) in [
+            ("RANDDT", &randdt, "DAYS_RANDOMISATION_TO_IMAGING"),
+            ("NEPHRDT", &nephrdt, "DAYS_IMAGING_TO_NEPHRECTOMY"),
+        ] {
+            let missing: Vec<&str> = in_arm
+                .iter()
+                .copied()
+                .filter(|id| wide.contains_key(*id) && days.get(*id).copied().flatten().is_none())
+                .collect();
+            if !missing.is_empty() {
+                let column = if column == "NEPHRDT" && procedures.is_some() {
+                    "NEPHRDT nor nephrectomy among the procedures"
+                } else {
+                    column
+                };
+                warnings.push(format!(
+                    "{}: no {column} for {} imaged in arm {arm_code} ({}): {interval} is empty",
+                    file_name(&adsl.path),
+                    crate::plural::count(missing.len(), "subject"),
+                    listed(&missing)
+                ));
+            }
+        }
+    }
+    for p in ["PFS", "OS"] {
+        let missing: Vec<&str> = in_arm
+            .iter()
+            .copied()
+            .filter(|id| !tte.contains_key(&(id.to_string(), p.to_string())))
+            .collect();
+        if !missing.is_empty() && tte.keys().any(|(_, q)| q == p) {
+            warnings.push(format!(
+                "{}: no {p} record for {} of arm {arm_code} ({}): {p}_MONTHS and {p}_EVENT are \
+                 empty",
+                file_name(&adtte.path),
+                crate::plural::count(missing.len(), "subject"),
+                listed(&missing)
+            ));
         }
     }
 

@@ -1,7 +1,9 @@
 //! Flat tables as text cells: read from CSV (through `csv_text`: the separator sniffed from the
-//! header, cells in UTF-8 or Windows-1252), Parquet or SAS transport (`xpt`; by extension), written as CSV and as
-//! Parquet (arrow-rs `parquet`, low-level writer, Snappy only — no C library) that pandas, polars
-//! and R arrow read. Numeric columns are written as optional DOUBLE, others as optional UTF-8.
+//! header, cells in UTF-8 or Windows-1252), Parquet (uncompressed, Snappy, gzip or LZ4: the
+//! codecs in pure Rust; timestamps as dates) or SAS transport (`xpt`; by extension), written as
+//! CSV and as Parquet (arrow-rs `parquet`, low-level writer, Snappy only — no C library) that
+//! pandas, polars and R arrow read. Numeric columns are written as optional DOUBLE, others as
+//! optional UTF-8.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -45,17 +47,28 @@ impl TextTable {
             .and_then(|e| e.to_str())
             .unwrap_or("")
             .to_ascii_lowercase();
-        match ext.as_str() {
+        let table = match ext.as_str() {
             "parquet" | "pq" => Self::read_parquet(path),
             "xpt" => super::xpt::read(path),
             "sas7bdat" => Err(err("SAS data set files are not read; export the table as SAS transport (.xpt, as ADaM is submitted) or CSV (e.g. haven::write_xpt or PROC EXPORT)".into())),
             _ => {
                 let (mut r, decimal_comma) = crate::csv_text::reader(path).map_err(|e| err(e.to_string()))?;
                 let header = crate::csv_text::header(&mut r).map_err(|e| err(e.to_string()))?;
-                let mut rows = Vec::new();
+                let mut rows: Vec<Vec<String>> = Vec::new();
                 for (n, rec) in r.byte_records().enumerate() {
                     let rec = rec.map_err(|e| err(format!("row {}: {e}", n + 2)))?;
+                    if crate::csv_text::is_blank(&rec) {
+                        // Kept (as empty cells) so that rows keep their spreadsheet numbers.
+                        rows.push(vec![String::new(); header.len()]);
+                        continue;
+                    }
+                    crate::csv_text::check_width(&rec, header.len())
+                        .map_err(|e| err(format!("row {}: {e}", n + 2)))?;
                     rows.push(rec.iter().map(|c| data_cell(c, decimal_comma)).collect());
+                }
+                // Blank rows after the last row with data (Excel saves formatted empty rows).
+                while rows.last().is_some_and(|r| r.iter().all(String::is_empty)) {
+                    rows.pop();
                 }
                 Ok(TextTable {
                     path: path.to_path_buf(),
@@ -63,6 +76,10 @@ impl TextTable {
                     rows,
                 })
             }
+        }?;
+        match repeated_column(&table.header) {
+            Some(twice) => Err(err(twice)),
+            None => Ok(table),
         }
     }
 
@@ -110,6 +127,9 @@ impl TextTable {
         let (mut r, decimal_comma) =
             crate::csv_text::reader(path).map_err(|e| err(e.to_string()))?;
         let header = crate::csv_text::header(&mut r).map_err(|e| err(e.to_string()))?;
+        if let Some(twice) = repeated_column(&header) {
+            return Err(err(twice));
+        }
         let idx = columns
             .iter()
             .map(|c| optional_column(c, column_index(&header, c.trim_start_matches('?'))))
@@ -119,7 +139,10 @@ impl TextTable {
         loop {
             match r.read_byte_record(&mut rec) {
                 Ok(false) => break,
+                Ok(true) if crate::csv_text::is_blank(&rec) => n += 1,
                 Ok(true) => {
+                    crate::csv_text::check_width(&rec, header.len())
+                        .map_err(|e| err(format!("row {}: {e}", n + 2)))?;
                     let cells: Vec<String> = idx
                         .iter()
                         .map(|i| match i {
@@ -138,6 +161,7 @@ impl TextTable {
     }
 
     fn read_parquet(path: &Path) -> Result<TextTable, TableError> {
+        use parquet::basic::{LogicalType, TimeUnit};
         use parquet::file::reader::{FileReader, SerializedFileReader};
         use parquet::record::Field;
         let err = |reason: String| TableError {
@@ -145,26 +169,42 @@ impl TextTable {
             reason,
         };
         let file = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
-        let reader = SerializedFileReader::new(file).map_err(|e| err(e.to_string()))?;
-        let header: Vec<String> = reader
-            .metadata()
-            .file_metadata()
-            .schema_descr()
-            .columns()
+        let reader = SerializedFileReader::new(file).map_err(|e| err(parquet_reason(e)))?;
+        let columns = reader.metadata().file_metadata().schema_descr().columns();
+        let header: Vec<String> = columns.iter().map(|c| c.name().to_string()).collect();
+        // Nanosecond timestamps (pandas' datetime64[ns]) come through as plain numbers.
+        let nanos: Vec<bool> = columns
             .iter()
-            .map(|c| c.name().to_string())
+            .map(|c| {
+                matches!(
+                    c.logical_type(),
+                    Some(LogicalType::Timestamp {
+                        unit: TimeUnit::NANOS(_),
+                        ..
+                    })
+                )
+            })
             .collect();
         let mut rows = Vec::new();
-        for row in reader.get_row_iter(None).map_err(|e| err(e.to_string()))? {
-            let row = row.map_err(|e| err(e.to_string()))?;
+        for row in reader
+            .get_row_iter(None)
+            .map_err(|e| err(parquet_reason(e)))?
+        {
+            let row = row.map_err(|e| err(parquet_reason(e)))?;
             let cells: Vec<String> = row
                 .get_column_iter()
-                .map(|(_, f)| match f {
+                .enumerate()
+                .map(|(c, (_, f))| match f {
                     Field::Null => String::new(),
                     Field::Bool(b) => u8::from(*b).to_string(),
                     Field::Str(s) => s.trim().to_string(),
                     Field::Double(v) => v.to_string(),
                     Field::Float(v) => v.to_string(),
+                    Field::TimestampMillis(v) => timestamp_text(*v, 1_000),
+                    Field::TimestampMicros(v) => timestamp_text(*v, 1_000_000),
+                    Field::Long(v) if nanos.get(c) == Some(&true) => {
+                        timestamp_text(*v, 1_000_000_000)
+                    }
                     other => other.to_string(),
                 })
                 .collect();
@@ -185,6 +225,44 @@ impl TextTable {
     }
 }
 
+/// A Parquet timestamp (`per_second` units since 1970-01-01 00:00 UTC) as the clinical tables
+/// write dates: `YYYY-MM-DD` at midnight (a date column that pandas made a timestamp), else
+/// `YYYY-MM-DDThh:mm:ss`. The date is the stored one; a time zone is not applied.
+fn timestamp_text(value: i64, per_second: i64) -> String {
+    let seconds = value.div_euclid(per_second);
+    let (days, of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    let date = crate::datetime::Date::from_days(days).to_iso();
+    if of_day == 0 && value.rem_euclid(per_second) == 0 {
+        date
+    } else {
+        format!(
+            "{date}T{:02}:{:02}:{:02}",
+            of_day / 3600,
+            of_day / 60 % 60,
+            of_day % 60
+        )
+    }
+}
+
+/// A Parquet reading error as a user can act on it: a codec this build leaves out (those with C
+/// libraries: zstd, polars' default, and brotli) says how to write the file instead.
+fn parquet_reason(e: parquet::errors::ParquetError) -> String {
+    let text = e.to_string();
+    match text.split_once("Disabled feature at compile time: ") {
+        Some((_, codec)) => format!(
+            "the file is compressed with {}, which ancilla does not read (no C libraries); \
+             write it uncompressed or with snappy (pandas' and pyarrow's default), gzip or lz4 \
+             (polars: write_parquet(..., compression=\"snappy\")), or as CSV",
+            if codec.starts_with("zstd") {
+                "zstd (polars' default)"
+            } else {
+                codec
+            }
+        ),
+        None => text,
+    }
+}
+
 /// A CSV data cell's text (`csv_text::cell_text`), with the missing-value marks of the tools
 /// tables come from read as an empty cell: R's `NA` (write.csv, readr) and SAS's `.` (PROC
 /// EXPORT of a missing number). Such tables were refused cell by cell ("\"NA\" is not a
@@ -196,6 +274,22 @@ fn data_cell(bytes: &[u8], decimal_comma: bool) -> String {
     } else {
         text
     }
+}
+
+/// The message for a header that names a column twice (case and surrounding space aside, as
+/// columns are found): which one, at which positions (1 = the first). Only the first was read.
+pub fn repeated_column(header: &[String]) -> Option<String> {
+    let key = |h: &String| h.trim().to_ascii_uppercase();
+    header.iter().enumerate().find_map(|(j, h)| {
+        let first = header[..j].iter().position(|g| key(g) == key(h))?;
+        (!h.trim().is_empty()).then(|| {
+            format!(
+                "column {h:?} appears twice (columns {} and {}); name each column once",
+                first + 1,
+                j + 1
+            )
+        })
+    })
 }
 
 /// A column's index for `for_each_row`: found, absent and optional (`?name`: None), or absent
@@ -342,5 +436,44 @@ impl From<std::io::Error> for TableError {
             path: PathBuf::new(),
             reason: e.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hand-computed: 2024-01-17 is day 19,739 after 1970-01-01.
+    #[test]
+    fn timestamps_are_dates_at_midnight_else_date_times() {
+        let day = 19_739i64 * 86_400;
+        assert_eq!(
+            timestamp_text(day * 1_000_000_000, 1_000_000_000),
+            "2024-01-17"
+        );
+        assert_eq!(timestamp_text(day * 1_000, 1_000), "2024-01-17");
+        assert_eq!(
+            timestamp_text((day + 9 * 3600 + 30 * 60) * 1_000_000, 1_000_000),
+            "2024-01-17T09:30:00"
+        );
+        // Half a second after midnight is not midnight; before 1970 counts back.
+        assert_eq!(
+            timestamp_text(day * 1_000 + 500, 1_000),
+            "2024-01-17T00:00:00"
+        );
+        assert_eq!(timestamp_text(-86_400_000, 1_000), "1969-12-31");
+    }
+
+    #[test]
+    fn a_column_named_twice_is_found_without_case() {
+        let h = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(repeated_column(&h(&["A", "B", "", ""])), None);
+        assert_eq!(
+            repeated_column(&h(&["USUBJID", "cnsr", "CNSR "])),
+            Some(
+                "column \"CNSR \" appears twice (columns 2 and 3); name each column once"
+                    .to_string()
+            )
+        );
     }
 }

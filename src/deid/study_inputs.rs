@@ -50,6 +50,11 @@ pub fn read_subject_map(path: &Path) -> Result<BTreeMap<String, String>, DeidErr
     let mut m = BTreeMap::new();
     for (n, rec) in r.byte_records().enumerate() {
         let rec = rec.map_err(|e| err(format!("row {}: {e}", n + 2)))?;
+        if crate::csv_text::is_blank(&rec) {
+            continue;
+        }
+        crate::csv_text::check_width(&rec, h.len())
+            .map_err(|e| err(format!("row {}: {e}", n + 2)))?;
         let cell = |i: usize| crate::csv_text::cell_text(rec.get(i).unwrap_or_default(), false);
         let (p, u) = (cell(pi), cell(ui));
         let (p, u) = (p.as_str(), u.as_str());
