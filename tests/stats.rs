@@ -763,3 +763,90 @@ fn phantom_planted_relation_is_found() {
         cox["hr_ci"][0].as_f64().unwrap() < planted && planted < cox["hr_ci"][1].as_f64().unwrap()
     );
 }
+
+/// Regression: a time written "NaN" (pandas' missing value) is left out of the statistics, as
+/// before, and now of the report too, whose Kaplan–Meier curve looped on it until memory ran
+/// out (the process was killed; stats.json was already written).
+#[test]
+fn a_nan_time_is_missing_in_the_statistics_and_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = small_table(dir.path(), 6);
+    let text = std::fs::read_to_string(&table).unwrap();
+    std::fs::write(&table, text.replacen("S00,A,3,", "S00,A,NaN,", 1)).unwrap();
+    let stats = analyze_ok(&table, &dir.path().join("out"), &[]);
+    assert_eq!(stats["endpoint"]["n"], 11);
+    assert_eq!(stats["endpoint"]["left_out"], 1);
+    let html = std::fs::read_to_string(dir.path().join("out/report.html")).unwrap();
+    assert!(html.contains("Kaplan–Meier"), "the report is whole");
+}
+
+/// A column of numbers with one cell that is not a number (text, an infinity) was silently not
+/// analysed; it is now named, with its first such row, in stats.json and summary.md. Text
+/// columns (a site name) stay out without a word.
+#[test]
+fn a_numeric_column_with_a_cell_that_is_not_a_number_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = small_table(dir.path(), 6);
+    let text = std::fs::read_to_string(&table).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    // Row 5 of the file (the fourth subject): its pt_tumor_stat_max is the 12th cell.
+    let mut cells: Vec<String> = lines[4].split(',').map(String::from).collect();
+    cells[11] = "inf".into();
+    lines[4] = cells.join(",");
+    std::fs::write(&table, lines.join("\n") + "\n").unwrap();
+    let stats = analyze_ok(&table, &dir.path().join("out"), &[]);
+    assert!(stats["features"].as_array().unwrap().is_empty());
+    let na = &stats["not_analysed"];
+    assert_eq!(na.as_array().unwrap().len(), 1, "{na}");
+    assert_eq!(na[0]["column"], "pt_tumor_stat_max");
+    assert_eq!(na[0]["row"], 5);
+    let summary = std::fs::read_to_string(dir.path().join("out/summary.md")).unwrap();
+    assert!(
+        summary.contains(
+            "Not analysed: column pt_tumor_stat_max: row 5 is not a number (nor empty, NA or \
+             NaN) in a column of 11 numbers."
+        ),
+        "{summary}"
+    );
+    assert!(!summary.contains("site_name"), "{summary}");
+    let html = std::fs::read_to_string(dir.path().join("out/report.html")).unwrap();
+    assert!(
+        html.contains("<li class=\"warn\">Not analysed: column pt_tumor_stat_max: row 5"),
+        "the report's warnings say it too"
+    );
+}
+
+/// One row per subject (a subject twice counted twice in every test, n = 13 of 12), and one
+/// cut-off per feature (a second `--cutoff` silently replaced the first).
+#[test]
+fn a_subject_twice_or_a_cut_off_twice_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = small_table(dir.path(), 6);
+    let text = std::fs::read_to_string(&table).unwrap();
+    let first = text.lines().nth(1).unwrap().to_string();
+    std::fs::write(&table, format!("{text}{first}\n")).unwrap();
+    let out = analyze(&table, &dir.path().join("o1"), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("row 14, column USUBJID: S00 is also in row 2: one row per subject"),
+        "{err}"
+    );
+    let table = small_table(dir.path(), 6);
+    let out = analyze(
+        &table,
+        &dir.path().join("o2"),
+        &[
+            "--cutoff",
+            "pt_tumor_stat_max=10",
+            "--cutoff",
+            "pt_tumor_stat_max=8",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--cutoff gives pt_tumor_stat_max twice (10 and 8): one cut-off per feature"),
+        "{err}"
+    );
+}

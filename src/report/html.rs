@@ -74,7 +74,11 @@ fn column(data: &ReportData, name: &str) -> Vec<Option<f64>> {
     };
     data.rows
         .iter()
-        .map(|r| r.get(c).and_then(|s| s.parse::<f64>().ok()))
+        .map(|r| {
+            r.get(c)
+                .and_then(|s| crate::stats::analyze::cell_number(s))
+                .flatten()
+        })
         .collect()
 }
 
@@ -668,11 +672,25 @@ pub fn render(data: &ReportData) -> String {
         }
     }
     h.push_str("</div><h2>Warnings</h2>");
-    if data.warnings.is_empty() {
+    // The run's warnings, then the analysis table's columns the statistics left out.
+    let not_analysed = data.stats["not_analysed"].as_array().into_iter().flatten();
+    let warnings: Vec<String> = data
+        .warnings
+        .iter()
+        .cloned()
+        .chain(not_analysed.map(|c| {
+            format!(
+                "Not analysed: column {}: {}.",
+                c["column"].as_str().unwrap_or(""),
+                c["reason"].as_str().unwrap_or("")
+            )
+        }))
+        .collect();
+    if warnings.is_empty() {
         h.push_str("<p>None.</p>");
     } else {
         h.push_str("<ul>");
-        for w in data.warnings {
+        for w in &warnings {
             write!(h, "<li class=\"warn\">{}</li>", esc(w)).ok();
         }
         h.push_str("</ul>");

@@ -86,7 +86,11 @@ pub fn parse_cutoffs(specs: &[String]) -> Result<BTreeMap<String, f64>, StatsErr
             .filter(|(k, v)| !k.is_empty() && v.is_finite());
         match parsed {
             Some((k, v)) => {
-                m.insert(k.to_string(), v);
+                if let Some(before) = m.insert(k.to_string(), v) {
+                    return Err(StatsError::Usage(format!(
+                        "--cutoff gives {k} twice ({before} and {v}): one cut-off per feature"
+                    )));
+                }
             }
             None => {
                 return Err(StatsError::Usage(format!(
@@ -140,23 +144,10 @@ struct Table {
 }
 
 impl Table {
-    /// CSV, or Parquet when the name ends in `.parquet`/`.pq`. Duplicate column names are an
-    /// error (which one is the feature would be a guess).
+    /// CSV, or Parquet when the name ends in `.parquet`/`.pq`, through the shared reader of
+    /// `clinical::tables`, which refuses SAS files and a column named twice (which one is the
+    /// feature would be a guess).
     fn read(path: &Path) -> Result<Self, StatsError> {
-        let table = Self::read_any(path)?;
-        for (i, h) in table.header.iter().enumerate() {
-            if table.header[..i].contains(h) {
-                return Err(StatsError::Unreadable {
-                    path: path.to_path_buf(),
-                    reason: format!("column {h:?} appears more than once"),
-                });
-            }
-        }
-        Ok(table)
-    }
-
-    /// CSV or Parquet through the shared reader of `clinical::tables` (SAS files refused there).
-    fn read_any(path: &Path) -> Result<Self, StatsError> {
         let t =
             crate::clinical::tables::TextTable::read(path).map_err(|e| StatsError::Unreadable {
                 path: path.to_path_buf(),
@@ -180,27 +171,13 @@ impl Table {
             })
     }
 
-    /// The column as numbers (`None` for an empty or NA cell); `Err(row)` at the first cell
-    /// that is not a number.
+    /// The column as numbers (`None` for a missing value, [`cell_number`]); `Err(row)` at the
+    /// first cell that is not a number.
     fn numeric(&self, col: usize) -> Result<Vec<Option<f64>>, usize> {
         self.rows
             .iter()
             .enumerate()
-            .map(|(r, row)| {
-                let cell = row.get(col).map(String::as_str).unwrap_or("");
-                if cell.is_empty()
-                    || cell.eq_ignore_ascii_case("na")
-                    || cell.eq_ignore_ascii_case("nan")
-                    || cell == "."
-                {
-                    Ok(None)
-                } else {
-                    match cell.parse::<f64>() {
-                        Ok(v) if v.is_finite() => Ok(Some(v)),
-                        _ => Err(r),
-                    }
-                }
-            })
+            .map(|(r, row)| cell_number(row.get(col).map(String::as_str).unwrap_or("")).ok_or(r))
             .collect()
     }
 
@@ -222,6 +199,21 @@ impl Table {
             Ok(None)
         }
     }
+}
+
+/// An analysis table's cell as a number: `Some(None)` for a missing value (empty, NA, NaN or
+/// SAS's "."), `Some(Some(x))` for a finite number, `None` for anything else (text, an
+/// infinity). The statistics and the report read cells by this one rule.
+pub fn cell_number(cell: &str) -> Option<Option<f64>> {
+    let cell = cell.trim();
+    if cell.is_empty()
+        || cell.eq_ignore_ascii_case("na")
+        || cell.eq_ignore_ascii_case("nan")
+        || cell == "."
+    {
+        return Some(None);
+    }
+    cell.parse::<f64>().ok().filter(|v| v.is_finite()).map(Some)
 }
 
 fn opt(v: Option<f64>) -> Value {
@@ -270,6 +262,24 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Analysis, StatsError> {
         }
     }
     let viable = table.optional_numeric("VIABLE_TUMOR_PCT")?;
+    // One row per subject: a subject twice would count twice in every test.
+    if let Some(c) = table.header.iter().position(|h| h == "USUBJID") {
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+        for (r, row) in table.rows.iter().enumerate() {
+            let id = row.get(c).map_or("", |s| s.trim());
+            if id.is_empty() {
+                continue;
+            }
+            if let Some(first) = seen.insert(id, r) {
+                return Err(StatsError::BadValue {
+                    path: table.path.clone(),
+                    row: r + 2,
+                    column: "USUBJID".into(),
+                    reason: format!("{id} is also in row {}: one row per subject", first + 2),
+                });
+            }
+        }
+    }
 
     // Subjects with a known endpoint.
     let surv: Vec<usize> = (0..table.rows.len())
@@ -288,15 +298,30 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Analysis, StatsError> {
     let curve = km::fit(&t_all, &e_all, opts.ci, ALPHA);
     let km_json = km_json(&curve);
 
-    // Features: every other column whose non-empty cells are all numbers.
+    // Features: every other column whose non-empty cells are all numbers. A column of numbers
+    // with a cell that is not one is not analysed, and said (its first such row).
     let mut features = Vec::new();
+    let mut not_analysed = Vec::new();
     for (col, name) in table.header.iter().enumerate() {
         if reserved(name) || *name == opts.time || *name == opts.event {
             continue;
         }
-        if let Ok(values) = table.numeric(col) {
-            if values.iter().any(Option::is_some) {
-                features.push((name.clone(), values));
+        match table.numeric(col) {
+            Ok(values) => {
+                if values.iter().any(Option::is_some) {
+                    features.push((name.clone(), values));
+                }
+            }
+            Err(row) => {
+                let numbers = table
+                    .rows
+                    .iter()
+                    .filter(|r| matches!(cell_number(r.get(col).map_or("", |s| s)), Some(Some(_))))
+                    .count();
+                if numbers > 0 {
+                    not_analysed.push(json!({"column": name, "row": row + 2,
+                        "reason": format!("row {} is not a number (nor empty, NA or NaN) in a column of {}", row + 2, crate::plural::count(numbers, "number"))}));
+                }
             }
         }
     }
@@ -349,6 +374,7 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Analysis, StatsError> {
         "endpoint": {"time": opts.time, "event": opts.event, "n": surv.len(), "events": n_events, "left_out": table.rows.len() - surv.len()},
         "km": km_json,
         "q_value_method": "Benjamini-Hochberg over the Cox Wald p-values of all features",
+        "not_analysed": not_analysed,
         "features": results,
     });
     let write_err = |path: PathBuf| move |source| StatsError::Write { path, source };
@@ -438,8 +464,10 @@ fn feature_json(
     } else {
         let med = median(&x);
         let high: Vec<bool> = x.iter().map(|&v| v > med).collect();
+        let n_high = high.iter().filter(|&&h| h).count();
         match logrank::test(&t, &e, &high) {
-            Ok(lr) => json!({"cutoff": med, "statistic": num(lr.statistic), "p": num(lr.p)}),
+            Ok(lr) => json!({"cutoff": med, "statistic": num(lr.statistic), "p": num(lr.p),
+                             "n_high": n_high, "n_low": high.len() - n_high}),
             Err(why) => {
                 notes.push(format!(
                     "log-rank: no test of the split at the median {med}: {why}"
@@ -637,6 +665,13 @@ fn summary(stats: &Value) -> String {
         );
     }
     s += ".\n\n";
+    for c in stats["not_analysed"].as_array().into_iter().flatten() {
+        s += &format!(
+            "Not analysed: column {}: {}.\n\n",
+            c["column"].as_str().unwrap_or(""),
+            c["reason"].as_str().unwrap_or("")
+        );
+    }
     s += &strongest(stats, 10);
     s += "| feature | unit | n | events | HR per unit (95% CI) | HR per SD | p Wald | p LR | C | log-rank p (median split) | Spearman rho (p) vs viable % | AUC pCR (95% CI) | q |\n";
     s += "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
@@ -778,7 +813,8 @@ mod tests {
         let e = run("USUBJID,PFS_MONTHS,PFS_EVENT,x,x\na,1,1,2,3\n").unwrap_err();
         assert_eq!(e.exit_code(), 2);
         assert!(
-            e.to_string().contains("\"x\" appears more than once"),
+            e.to_string()
+                .contains("column \"x\" appears twice (columns 4 and 5)"),
             "{e}"
         );
         let e = run("USUBJID,PFS_EVENT\na,1\n").unwrap_err();

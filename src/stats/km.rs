@@ -77,7 +77,8 @@ pub fn fit(times: &[f64], events: &[bool], method: CiMethod, alpha: f64) -> Kapl
         let t = times[order[i]];
         let mut j = i;
         let mut d = 0;
-        while j < n && times[order[j]] == t {
+        // total_cmp: a NaN time (which callers leave out) groups with itself, never loops.
+        while j < n && times[order[j]].total_cmp(&t).is_eq() {
             d += usize::from(events[order[j]]);
             j += 1;
         }
