@@ -347,7 +347,10 @@ fn asl_keys(p: &str, obj: &InMemDicomObject, facts: &SeriesFacts) -> Vec<(&'stat
     }
     let contrasts = protocol_number(p, "lContrasts").map_or(1, |c| (c as usize).max(1));
     let pairs = 2 * contrasts;
-    if facts.volumes % pairs != 0 && facts.volumes >= 1 && (facts.volumes - 1) % pairs == 0 {
+    if !facts.volumes.is_multiple_of(pairs)
+        && facts.volumes >= 1
+        && (facts.volumes - 1).is_multiple_of(pairs)
+    {
         keys.push(("M0Type", json!("Included")));
     }
     keys

@@ -283,7 +283,7 @@ pub enum Reduced {
 /// data set by its tag).
 pub(super) fn reduced_kind(tag: Tag, creator: impl Fn(Tag) -> Option<String>) -> Option<Reduced> {
     let block = tag.element() >> 8;
-    if tag.group() % 2 == 0 || block < 0x10 {
+    if tag.group().is_multiple_of(2) || block < 0x10 {
         return None;
     }
     let name = creator(Tag(tag.group(), block));
@@ -466,7 +466,7 @@ pub(super) fn action_for(tag: Tag, vr: VR, options: &DeidOptionsSet) -> Action {
     // dciodvfy: "Missing attribute Type 1 OverlayData"), and its description and label
     // (60xx,0022/1500), which Table E.1-1 does not list, are free text.
     let g = tag.group();
-    if (0x6000..=0x601E).contains(&g) && g % 2 == 0 && tag.element() != 0x3000 {
+    if (0x6000..=0x601E).contains(&g) && g.is_multiple_of(2) && tag.element() != 0x3000 {
         let data = profile().rule(Tag(g, 0x3000)).map(|r| options.action(r));
         if data == Some(Action::X) {
             return Action::X;

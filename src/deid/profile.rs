@@ -108,10 +108,10 @@ impl Profile {
             return Some(&self.exact[i].1);
         }
         let g = tag.group();
-        if (0x5000..=0x501E).contains(&g) && g % 2 == 0 {
+        if (0x5000..=0x501E).contains(&g) && g.is_multiple_of(2) {
             return self.repeating_50xx.as_ref();
         }
-        if (0x6000..=0x601E).contains(&g) && g % 2 == 0 {
+        if (0x6000..=0x601E).contains(&g) && g.is_multiple_of(2) {
             return match tag.element() {
                 0x3000 => self.overlay_data.as_ref(),
                 0x4000 => self.overlay_comments.as_ref(),

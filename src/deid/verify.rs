@@ -165,7 +165,7 @@ impl<'a> Checker<'a> {
             // physician's names as encoded elements). Not a kept private attribute's (Siemens'
             // (0019,100E), a gradient direction, arrives as text in implicit VR), nor a value
             // of unknown VR (UN: bytes, scanned as text for identifiers only).
-            if tag.group() % 2 == 0 && vr != VR::UN {
+            if tag.group().is_multiple_of(2) && vr != VR::UN {
                 if let Some(c) = t.chars().find(|&c| stray_control(c)) {
                     return Err(format!(
                         "attribute {} holds a control character (U+{:04X}) inside its value: a \

@@ -146,7 +146,7 @@ pub(crate) const UNASSIGNED_CONVERTED: [Tag; 2] = [Tag(0x0020, 0x9170), Tag(0x00
 /// ImageType (a Philips private item's copy says `M_FFE` where the file's says `M`; dcm2niix
 /// keeps the file's).
 fn liftable(tag: Tag) -> bool {
-    tag.group() % 2 == 0
+    tag.group().is_multiple_of(2)
         && tag.group() != 0x0002
         && tag.element() != 0
         && tag.group() < 0x7FE0

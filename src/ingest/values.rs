@@ -93,7 +93,8 @@ pub(super) fn value_of(obj: &InMemDicomObject, tag: Tag) -> Option<Cow<'_, Primi
 /// The VR the standard dictionary gives a public attribute (None for a private one).
 pub(crate) fn dictionary_vr(tag: Tag) -> Option<VR> {
     use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
-    (tag.group() % 2 == 0)
+    tag.group()
+        .is_multiple_of(2)
         .then(|| dicom_dictionary_std::StandardDataDictionary.by_tag(tag))
         .flatten()
         .map(|e| e.vr().relaxed())

@@ -415,7 +415,8 @@ mod tests {
             let (nk, nj, ni) = (7, 9, 11);
             let data = ndarray::Array3::from_shape_fn((nk, nj, ni), |_| rng.uniform() as f32);
             let image = Volume { data, geometry };
-            let in_roi = |k: usize, j: usize, i: usize| (k * 7 + j * 3 + i) % 4 != 0 && j < 8;
+            let in_roi =
+                |k: usize, j: usize, i: usize| !(k * 7 + j * 3 + i).is_multiple_of(4) && j < 8;
             let got = local_intensity(&image, &in_roi);
             let g = &image.geometry;
             let r = peak_radius_mm();

@@ -107,7 +107,7 @@ pub fn rtstruct_from_object(obj: &InMemDicomObject) -> Result<Vec<Structure>, Ro
                 continue;
             }
             let v = f64s_of(c, tags::CONTOUR_DATA).unwrap_or_default();
-            if v.is_empty() || v.len() % 3 != 0 || v.iter().any(|x| !x.is_finite()) {
+            if v.is_empty() || !v.len().is_multiple_of(3) || v.iter().any(|x| !x.is_finite()) {
                 // This ROI only: a damaged contour must not cost the others.
                 s.defect = Some(
                     "ContourData (3006,0050): expected x\\y\\z triples of finite numbers, \
