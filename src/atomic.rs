@@ -103,12 +103,16 @@ pub fn remove_stale_temps(dir: &Path) -> usize {
     n
 }
 
-/// An output directory held by one running process: `.ancilla.lock` holds its PID. A lock left
-/// by a killed run (its process is gone) is taken over; a live one refuses the second run, so two
-/// runs never write (or sweep the temporary files of) the same directory at once.
+/// An output directory held by one running process: an OS lock (`flock`) on `.ancilla.lock`,
+/// which holds the PID for the message. The kernel releases it when the process ends, however
+/// it ends, so a killed run's lock is free again; a live one refuses the second run, whatever
+/// its binary is called and on whichever node of a shared file system it runs, so two runs never
+/// write (or sweep the temporary files of) the same directory at once.
 #[derive(Debug)]
 pub struct DirLock {
     path: PathBuf,
+    /// Open while held: closing it releases the lock.
+    _file: fs::File,
 }
 
 /// The lock file's name.
@@ -132,47 +136,48 @@ impl DirLock {
         })
     }
 
-    /// Take the lock on `dir` (created if needed). `Err` names the PID that holds it.
+    /// Take the lock on `dir` (created if needed). `Err` (`WouldBlock`) names the PID that holds
+    /// it.
     pub fn acquire(dir: &Path) -> io::Result<DirLock> {
+        use std::io::Write;
         fs::create_dir_all(dir)?;
         let path = dir.join(LOCK_NAME);
-        let me = std::process::id();
-        // The lock appears with its PID already in it (written to a temporary file, then
-        // hard-linked into place, which fails if the lock exists): no reader ever sees it empty.
-        let tmp = temp_sibling(&path);
-        fs::write(&tmp, me.to_string())?;
-        for _ in 0..3 {
-            match fs::hard_link(&tmp, &path) {
+        for _ in 0..8 {
+            let file = fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)?;
+            match file.try_lock() {
                 Ok(()) => {
-                    let _ = fs::remove_file(&tmp);
-                    return Ok(DirLock { path });
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    let holder = fs::read_to_string(&path).unwrap_or_default();
-                    match holder.trim().parse::<u32>() {
-                        Ok(pid) if pid != me && process_is_ancilla(pid) => {
-                            let _ = fs::remove_file(&tmp);
-                            return Err(io::Error::new(
-                                io::ErrorKind::WouldBlock,
-                                format!(
-                                    "{} is in use by another ancilla run (process {pid}); wait for it or stop it",
-                                    dir.display()
-                                ),
-                            ));
-                        }
-                        // Left by a killed run (or unreadable): take it over.
-                        _ => {
-                            let _ = fs::remove_file(&path);
-                        }
+                    // The last holder removes the file as it lets go: a lock taken on the file
+                    // it removed is a lock on a name no one else sees. Open the name again.
+                    if !is_the_file_at(&file, &path) {
+                        continue;
                     }
+                    file.set_len(0)?;
+                    (&file).write_all(std::process::id().to_string().as_bytes())?;
+                    return Ok(DirLock { path, _file: file });
                 }
-                Err(e) => {
-                    let _ = fs::remove_file(&tmp);
-                    return Err(e);
+                Err(fs::TryLockError::WouldBlock) => {
+                    let holder = fs::read_to_string(&path).unwrap_or_default();
+                    let who = holder
+                        .trim()
+                        .parse::<u32>()
+                        .map(|pid| format!(" (process {pid})"))
+                        .unwrap_or_default();
+                    return Err(io::Error::new(
+                        io::ErrorKind::WouldBlock,
+                        format!(
+                            "{} is in use by another ancilla run{who}; wait for it or stop it",
+                            dir.display()
+                        ),
+                    ));
                 }
+                Err(fs::TryLockError::Error(e)) => return Err(e),
             }
         }
-        let _ = fs::remove_file(&tmp);
         Err(io::Error::other(format!(
             "cannot take the lock {}",
             path.display()
@@ -180,21 +185,25 @@ impl DirLock {
     }
 }
 
-impl Drop for DirLock {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
+/// Whether the open `file` is the one `path` names now (same device and inode).
+#[cfg(unix)]
+fn is_the_file_at(file: &fs::File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
     }
 }
 
-/// Whether `pid` is a live ancilla process (Linux `/proc`; elsewhere a live PID is assumed ours).
-fn process_is_ancilla(pid: u32) -> bool {
-    let proc_dir = Path::new("/proc");
-    if !proc_dir.is_dir() {
-        return true;
-    }
-    match fs::read(proc_dir.join(pid.to_string()).join("cmdline")) {
-        Ok(cmd) => String::from_utf8_lossy(&cmd).contains("ancilla"),
-        Err(_) => false,
+#[cfg(not(unix))]
+fn is_the_file_at(_file: &fs::File, path: &Path) -> bool {
+    path.exists()
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        // Removed while still held; the lock goes with the file handle right after.
+        let _ = fs::remove_file(&self.path);
     }
 }
 
@@ -272,19 +281,27 @@ mod tests {
     }
 
     #[test]
-    fn lock_refuses_a_live_holder_and_takes_over_a_dead_one() {
+    fn lock_refuses_a_holder_and_is_free_once_it_lets_go() {
         let dir = tempfile::tempdir().unwrap();
         let held = DirLock::acquire(dir.path()).unwrap();
-        // Our own PID holds it: taking it again from this process is allowed (same run).
+        assert_eq!(
+            fs::read_to_string(dir.path().join(LOCK_NAME)).unwrap(),
+            std::process::id().to_string()
+        );
+        // Another open file description (as another process has) is refused while it is held.
+        let e = DirLock::acquire(dir.path()).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+        assert!(e.to_string().contains(&format!(
+            "is in use by another ancilla run (process {})",
+            std::process::id()
+        )));
         drop(held);
         assert!(!dir.path().join(LOCK_NAME).exists());
-        // A PID that cannot exist (above pid_max) is a killed run's leftover.
+        // A killed run's file, with its PID, and no lock on it: taken.
         fs::write(dir.path().join(LOCK_NAME), "4294967295").unwrap();
         let l = DirLock::acquire(dir.path()).unwrap();
         drop(l);
-        // PID 1 is alive but is not ancilla: taken over as well.
-        fs::write(dir.path().join(LOCK_NAME), "1").unwrap();
-        assert!(DirLock::acquire(dir.path()).is_ok());
+        assert!(!dir.path().join(LOCK_NAME).exists());
     }
 
     #[test]

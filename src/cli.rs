@@ -26,7 +26,9 @@ pub enum Command {
         /// ground_truth.json).
         #[arg(long)]
         out: PathBuf,
-        /// Number of subjects (arms A and B).
+        /// Number of imaged arm-A subjects. The cohort adds arm-B subjects: in the clinical tables
+        /// only (N/2, at least 1), and from N = 5 one with images too (to be reported and kept
+        /// out of the analysis).
         #[arg(long, default_value_t = 20)]
         subjects: usize,
         /// Random seed: the same seed gives the same bytes.

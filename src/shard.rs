@@ -25,6 +25,25 @@ pub enum ShardError {
 }
 
 impl Shard {
+    /// This shard's own copy of a file every shard of a run would write (the site log, named
+    /// once in the config): `deid-site-log.tsv` → `deid-site-log.shard-2-of-8.tsv`, so shards do
+    /// not overwrite each other's.
+    pub fn own_file(&self, path: &std::path::Path) -> std::path::PathBuf {
+        let stem = path
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        let name = match path.extension() {
+            Some(ext) => format!(
+                "{stem}.shard-{}-of-{}.{}",
+                self.index,
+                self.count,
+                ext.to_string_lossy()
+            ),
+            None => format!("{stem}.shard-{}-of-{}", self.index, self.count),
+        };
+        path.with_file_name(name)
+    }
+
     /// Parse `I/N`.
     pub fn parse(s: &str) -> Result<Shard, ShardError> {
         let bad = || ShardError::Spec(s.to_string());

@@ -2449,7 +2449,10 @@ fn a_rerun_withdraws_what_is_no_longer_released() {
     let o = deid(dir, &out, &key, &reduced_map);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
-    assert!(err.contains("earlier release(s) withdrawn"), "{err}");
+    assert!(
+        err.contains(" files of an earlier release withdrawn"),
+        "{err}"
+    );
     let report: Json =
         serde_json::from_str(&std::fs::read_to_string(out.join("deid-report.json")).unwrap())
             .unwrap();

@@ -97,6 +97,23 @@ fn demo_runs_every_available_stage_then_reruns_as_noop() {
     let cfg = demo(d.path(), &out, 2);
     ancilla_ok(&["run", cfg.to_str().unwrap()]);
     assert!(out.join("nifti").is_dir() && out.join("inventory.json").is_file());
+    // provenance.json has the clinical tables' SHA-256, as sha256sum gives it.
+    let provenance: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("provenance.json")).unwrap())
+            .unwrap();
+    for table in ["adsl", "adtte", "pathology"] {
+        use sha2::Digest;
+        let bytes = std::fs::read(out.join(format!("cohort/clinical/{table}.csv"))).unwrap();
+        let hex: String = sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            provenance["clinical_sha256"][table],
+            hex.as_str(),
+            "{table}"
+        );
+    }
     // Imaging → nephrectomy from the de-identified (shifted) PET date and the key-shifted ADSL
     // equals the real calendar interval (the phantom's true PET date and ADSL's NEPHRDT).
     let truth: serde_json::Value = serde_json::from_str(
@@ -639,7 +656,8 @@ fn a_second_run_on_a_busy_output_folder_is_refused() {
         .args(["--quiet", "run", cfg.to_str().unwrap()])
         .spawn()
         .unwrap();
-    while !out.join(".ancilla.lock").exists() {
+    // Until the lock is held (the PID is written once it is).
+    while std::fs::read_to_string(out.join(".ancilla.lock")).map_or(true, |s| s.is_empty()) {
         assert!(
             first.try_wait().unwrap().is_none(),
             "first run ended before it took the lock"
@@ -673,10 +691,11 @@ fn deid_args(cohort: &Path, out: &Path, extra: &[&str]) -> Vec<String> {
     args
 }
 
-/// `convert` and `deid` take the output folder's lock too: while another ancilla process holds
-/// it they refuse (a second process's sweep of temporary files would delete the first one's
-/// files under way); a lock whose process is gone is taken over, and what a killed conversion
-/// left half-written is swept.
+/// `convert` and `deid` take the output folder's lock too: while another process holds it they
+/// refuse (a second process's sweep of temporary files would delete the first one's files under
+/// way); a lock file whose holder let go (a killed run's) is taken, and what a killed conversion
+/// left half-written is swept. Regression: the lock was a PID checked for "ancilla" in its
+/// command line, so a copy of the binary named otherwise took a live run's lock over.
 #[test]
 fn convert_and_deid_refuse_a_busy_output_folder() {
     let d = tempfile::tempdir().unwrap();
@@ -685,23 +704,31 @@ fn convert_and_deid_refuse_a_busy_output_folder() {
     let s = |p: &Path| p.to_str().unwrap().to_string();
     let input = s(&cohort.join("site-export"));
     let (nifti, deid) = (d.path().join("nifti"), d.path().join("deid"));
-    // A live process that looks like ancilla holds both folders: `sleep` under a name holding
-    // "ancilla", for longer than a loaded machine could take (the test failed once in a full
-    // run, the holder then `sh -c "sleep 30" ancilla`; it is killed below).
-    let sleeper = d.path().join("ancilla-holder");
-    std::fs::copy("/bin/sleep", &sleeper).unwrap();
-    let mut holder = Command::new(&sleeper).arg("300").spawn().unwrap();
-    for dir in [&nifti, &deid] {
-        std::fs::create_dir_all(dir).unwrap();
-        std::fs::write(dir.join(".ancilla.lock"), holder.id().to_string()).unwrap();
-    }
+    // This test process holds both folders' locks (an OS lock, as a run takes it), with a PID
+    // in the files that is no ancilla process.
+    let held: Vec<std::fs::File> = [&nifti, &deid]
+        .iter()
+        .map(|dir| {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(dir.join(".ancilla.lock"), "1").unwrap();
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(dir.join(".ancilla.lock"))
+                .unwrap();
+            f.lock().unwrap();
+            f
+        })
+        .collect();
     std::fs::write(nifti.join(".004_mr_t2_partial-1.nii.gz"), b"half").unwrap();
     let busy = |args: &[String]| {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let o = ancilla(&args);
         let err = String::from_utf8_lossy(&o.stderr).into_owned();
         assert_eq!(o.status.code(), Some(1), "{err}");
-        assert!(err.contains("in use by another ancilla run"), "{err}");
+        assert!(
+            err.contains("in use by another ancilla run (process 1)"),
+            "{err}"
+        );
     };
     let convert_args = vec![
         "convert".to_string(),
@@ -712,8 +739,8 @@ fn convert_and_deid_refuse_a_busy_output_folder() {
     busy(&convert_args);
     busy(&deid_args(&cohort, &deid, &[]));
     assert!(nifti.join(".004_mr_t2_partial-1.nii.gz").exists());
-    holder.kill().unwrap();
-    holder.wait().unwrap();
+    // Let go, as a killed holder's locks go: the files stay, and are taken.
+    drop(held);
     for args in [convert_args, deid_args(&cohort, &deid, &[])] {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         ancilla_ok(&args);
@@ -856,7 +883,7 @@ fn shards_merge_into_what_a_single_run_writes() {
         assert_eq!(o.status.code(), Some(2));
         String::from_utf8_lossy(&o.stderr).into_owned()
     };
-    assert!(merge_err(&[&s1]).contains("missing shard(s) 2/2"));
+    assert!(merge_err(&[&s1]).contains("missing shard 2/2"));
     assert!(merge_err(&[&s1, &s1]).contains("given twice"));
     assert!(merge_err(&[&s1, &single]).contains("not a finished"));
 
@@ -1041,6 +1068,61 @@ fn missing_or_conflicting_input_is_refused() {
         config_error("[output]\ndir = \"x\"\n[input]\ndicom = \"no/such/folder\"\n")
             .contains("does not exist")
     );
+    // A mistyped masks folder ran to the end with no features and exit 0.
+    let e = config_error("[output]\ndir = \"x\"\n[input]\ndicom = \".\"\nmasks = \"Masks\"\n");
+    assert!(
+        e.contains("[input] masks folder") && e.contains("Masks does not exist"),
+        "{e}"
+    );
+    // A key or table the config names that is not there: before any stage runs (a missing key
+    // failed the deid stage with exit 1; a missing table, the link stage after the imaging).
+    let e = config_error(
+        "[output]\ndir = \"x\"\n[input]\ndicom = \".\"\n[deid]\nkey = \"secrets/deid.key\"\n",
+    );
+    assert!(
+        e.contains("[deid] key file") && e.contains("deid.key does not exist"),
+        "{e}"
+    );
+    let e = config_error(
+        "[output]\ndir = \"x\"\n[phantom]\nsubjects = 1\n[clinical]\nadsl = \"a.csv\"\n\
+         adtte = \"b.csv\"\npathology = \"c.csv\"\n",
+    );
+    assert!(e.contains("[clinical] adsl file"), "{e}");
+}
+
+/// A label map saved uncompressed (`pet_labels.nii`, as `features --mask` takes it) is used;
+/// it was passed over, and the series said to have no mask.
+#[test]
+fn an_uncompressed_label_map_is_used() {
+    let d = tempfile::tempdir().unwrap();
+    let (cohort, out) = (d.path().join("cohort"), d.path().join("out"));
+    phantom(&cohort, "1", "3", &[]);
+    for entry in std::fs::read_dir(cohort.join("masks")).unwrap() {
+        let dir = entry.unwrap().path();
+        for stem in ["pet_labels", "mr_labels"] {
+            let gz = dir.join(format!("{stem}.nii.gz"));
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(
+                &mut flate2::read::GzDecoder::new(std::fs::File::open(&gz).unwrap()),
+                &mut bytes,
+            )
+            .unwrap();
+            std::fs::write(dir.join(format!("{stem}.nii")), bytes).unwrap();
+            std::fs::remove_file(gz).unwrap();
+        }
+    }
+    let cfg = input_config(d.path(), &cohort, &out, "");
+    ancilla_ok(&["--quiet", "run", cfg.to_str().unwrap()]);
+    let features = std::fs::read_to_string(out.join("features/features.csv")).unwrap();
+    for (modality, image) in [("pt", "suvbw"), ("mr", "t2")] {
+        assert!(
+            features.contains(&format!(",{modality},"))
+                && features
+                    .lines()
+                    .any(|l| l.contains(&format!(",{image},tumor,stat_max,"))),
+            "{modality} {image} tumour features from the .nii label maps"
+        );
+    }
 }
 
 /// The [clinical] section's lines naming the three tables.
@@ -2098,7 +2180,7 @@ fn clinical_tables_that_do_not_validate_still_leave_report_and_provenance() {
     );
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(
-        html.contains("Not run: the clinical tables did not link: 1 validation error(s):<br>adtte.csv row 3 column AVAL: AVAL -4 is negative"),
+        html.contains("Not run: the clinical tables did not link: 1 validation error:<br>adtte.csv row 3 column AVAL: AVAL -4 is negative"),
         "{html}"
     );
     assert!(html.contains("<img alt=\"PET MIP"), "no QC gallery");
@@ -2113,7 +2195,7 @@ fn clinical_tables_that_do_not_validate_still_leave_report_and_provenance() {
     assert!(link["status"]
         .as_str()
         .unwrap()
-        .starts_with("failed: 1 validation error(s)"));
+        .starts_with("failed: 1 validation error:"));
     for text in [&html, &provenance] {
         assert!(!text.contains("named person"));
     }
@@ -2372,4 +2454,104 @@ fn every_argument_of_every_command_has_help() {
             );
         }
     }
+}
+
+/// `[deid] site_log` is relative to the config's folder, as every other path of it is: it was
+/// taken from the working directory, so the site log (input paths: PHI) went wherever the run
+/// was started — a code checkout under Snakemake. Each shard writes its own beside it
+/// (`NAME.shard-I-of-N.tsv`): shards overwrote each other's, leaving only the last one's.
+#[test]
+fn the_site_log_is_beside_the_config_and_each_shard_has_its_own() {
+    let d = tempfile::tempdir().unwrap();
+    let cohort = d.path().join("cohort");
+    phantom(&cohort, "3", "3", &[]);
+    let cfg = input_config(
+        d.path(),
+        &cohort,
+        &d.path().join("out"),
+        "site_log = \"secrets/site-log.tsv\"\n",
+    );
+    let elsewhere = d.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let run = |extra: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_ancilla"))
+            .args(["--quiet", "run", cfg.to_str().unwrap()])
+            .args(extra)
+            .current_dir(&elsewhere)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    run(&[]);
+    let whole = std::fs::read_to_string(d.path().join("secrets/site-log.tsv")).unwrap();
+    assert!(!elsewhere.join("secrets").exists());
+    // The phantom's truncated and non-DICOM files, by their input paths.
+    assert!(whole.lines().count() > 1, "{whole}");
+    for i in ["1", "2"] {
+        let out = d.path().join(format!("shard{i}"));
+        run(&["--out", out.to_str().unwrap(), "--shard", &format!("{i}/2")]);
+    }
+    let shard = |i: u8| {
+        std::fs::read_to_string(
+            d.path()
+                .join(format!("secrets/site-log.shard-{i}-of-2.tsv")),
+        )
+        .unwrap()
+    };
+    // Files of no subject are shard 1's to report (so a merge counts each once).
+    assert_eq!(shard(1), whole);
+    assert_eq!(shard(2), "input_path\treason\n");
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("secrets/site-log.tsv")).unwrap(),
+        whole,
+        "the whole run's log is left as it was"
+    );
+}
+
+/// An arm-A subject of ADSL with no imaging is a row of the analysis table without features: it
+/// counts in the arm's Kaplan–Meier curve (n = 3 here) but not in the flow's last box (2), and
+/// the report now says why the two differ.
+#[test]
+fn the_flow_says_which_arm_subjects_have_no_imaging() {
+    use ancilla::clinical::tables::TextTable;
+    let d = tempfile::tempdir().unwrap();
+    let cohort = d.path().join("cohort");
+    phantom(&cohort, "3", "3", &[]);
+    let clinical = cohort.join("clinical");
+    // The export of one arm-A subject is not released: its row leaves the subject map.
+    let adsl = TextTable::read(&clinical.join("adsl.csv")).unwrap();
+    let map_path = clinical.join("subject_map.csv");
+    let map = std::fs::read_to_string(&map_path).unwrap();
+    let arm_a: Vec<&String> = adsl
+        .rows
+        .iter()
+        .filter(|r| r[adsl.col("ARMCD").unwrap()] == "A")
+        .map(|r| &r[adsl.col("USUBJID").unwrap()])
+        .collect();
+    let dropped = arm_a[0];
+    let kept: Vec<&str> = map
+        .lines()
+        .filter(|l| !l.ends_with(&format!(",{dropped}")))
+        .collect();
+    assert_eq!(kept.len() + 1, map.lines().count());
+    std::fs::write(&map_path, kept.join("\n") + "\n").unwrap();
+    let tables = table_lines(
+        &clinical.join("adsl.csv"),
+        &clinical.join("adtte.csv"),
+        &clinical.join("pathology.csv"),
+    );
+    let out = input_run(d.path(), &cohort, "out", &tables);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let linked = arm_a.len() - 1;
+    assert!(
+        html.contains(&format!("linked (arm A, analysed) <b>{linked}</b>")),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            "Also in the analysis table: 1 subject of arm A without imaging features, in the \
+             Kaplan–Meier curve of the arm"
+        ),
+        "{html}"
+    );
 }

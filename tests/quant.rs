@@ -93,6 +93,19 @@ fn suv_factor_and_suv_volume_match_ground_truth_for_every_vendor_style() {
         )
         .unwrap();
         check_regions(&suv, &mask, subj, Path::new(name));
+        // Its own sidecar (it had none): the PET's keys, in g/ml, with the factor it applied.
+        let side: Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join(name.replace(".nii.gz", ".json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(side["Modality"], "PT");
+        assert_eq!(side["Units"], "g/ml");
+        let pet_side: Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join(name.replace("_suvbw.nii.gz", ".json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(side["SUV"], pet_side["SUV"]);
+        assert_ne!(pet_side["Units"], "g/ml");
     }
 }
 
@@ -270,10 +283,7 @@ fn features_on_a_file_that_is_no_image_says_why() {
     let empty = d.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     for (image, why) in [
-        (
-            &sidecar,
-            "found 0 (1 file(s) rejected, the first: not DICOM",
-        ),
+        (&sidecar, "found 0 (1 file rejected, the first: not DICOM"),
         (&empty, "found 0 (no file there)"),
     ] {
         let o = ancilla(&[
@@ -323,7 +333,9 @@ fn features_cli_on_phantom_pet_matches_ground_truth() {
         "1=tumor,2=kidney,3=liver,4=bloodpool,5=parotid",
         &["--out", out.to_str().unwrap()],
     );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(!err.contains("no ROI"), "every region named: {err}");
     let text = std::fs::read_to_string(&out).unwrap();
     // `--out x.parquet`: the same table as Parquet (with the dictionary beside it).
     let pq = dir.join("p/features.parquet");
@@ -431,8 +443,17 @@ fn features_cli_on_phantom_pet_matches_ground_truth() {
     assert!(o.status.success(), "{err}");
     assert!(
         err.contains("label 9 (spleen) marks no voxel of the image")
-            && err.contains("label(s) 2, 3, 4, 5 are not in --labels: not measured")
+            && err.contains("labels 2, 3, 4, 5 are not in --labels: not measured")
             && !err.contains("tumor"),
+        "{err}"
+    );
+    // What the regions' names leave out of the PET features is said, as `run` says it of its
+    // label table (the standalone command was silent).
+    assert!(
+        err.contains(
+            "features: no ROI named bloodpool, liver, parotid among the regions: no miPSMA score"
+        ) && err
+            .contains("features: no ROI named liver among the regions: no liver-based threshold"),
         "{err}"
     );
     // A malformed label table is a usage error.
@@ -546,7 +567,7 @@ fn dicom_seg_and_rtstruct_give_the_label_map_regions_before_and_after_deid() {
          liver; check the numbering",
         "features: segment 3 of the DICOM SEG is labelled liver, but --labels names 3 tumor: measured as \
          tumor; check the numbering",
-        "features: the DICOM SEG's label(s) 2, 4, 5 are not in --labels: not measured",
+        "features: the DICOM SEG's labels 2, 4, 5 are not in --labels: not measured",
     ] {
         assert!(said.contains(line), "{said}");
     }
@@ -578,7 +599,7 @@ fn dicom_seg_and_rtstruct_give_the_label_map_regions_before_and_after_deid() {
     let (out, err) = on_seg(&["--labels", "1=tumor", "--mtv-suv", "2.5,1000"]);
     // The segments the label table does not name are said, not dropped silently.
     assert!(
-        err.contains("the DICOM SEG's label(s) 2, 3, 4, 5 are not in --labels"),
+        err.contains("the DICOM SEG's labels 2, 3, 4, 5 are not in --labels"),
         "{err}"
     );
     let two = feature_values(&out);

@@ -755,10 +755,10 @@ fn a_jpeg_frame_that_disagrees_with_its_dicom_header_is_refused_with_both_sizes(
         at
     };
     for (at, value, says) in [
-        (8, 65, "48 rows × 65 columns, 1 component(s) of 8 bits"),
-        (8, 63, "48 rows × 63 columns, 1 component(s) of 8 bits"),
-        (6, 47, "47 rows × 64 columns, 1 component(s) of 8 bits"),
-        (9, 3, "48 rows × 64 columns, 3 component(s) of 8 bits"),
+        (8, 65, "48 rows × 65 columns, 1 component of 8 bits"),
+        (8, 63, "48 rows × 63 columns, 1 component of 8 bits"),
+        (6, 47, "47 rows × 64 columns, 1 component of 8 bits"),
+        (9, 3, "48 rows × 64 columns, 3 components of 8 bits"),
     ] {
         let (stderr, report) = convert_damaged_fixture("jpeg-baseline", |bytes| {
             let s = sof(bytes);
@@ -785,7 +785,7 @@ fn a_jpeg_frame_that_disagrees_with_its_dicom_header_is_refused_with_both_sizes(
     assert!(
         report.contains(
             "pixel decoding failed (1.2.840.10008.1.2.4.90): frame 0: its JPEG 2000 SIZ marker \
-             says 48 rows × 65 columns, 1 component(s) of 16 bits, where Rows × Columns say \
+             says 48 rows × 65 columns, 1 component of 16 bits, where Rows × Columns say \
              48 × 64 and SamplesPerPixel 1"
         ),
         "{report}"

@@ -588,6 +588,33 @@ fn cutoff_logrank_and_log_interval() {
     let prio = feature(&stats, "prio");
     assert!(prio["logrank_cutoff"].is_null());
     assert!(prio["note"].as_str().unwrap().contains("cut-off 100"));
+    // The median split's groups are counted too: the same as this cut-off's (integer ages).
+    let split = &feature(&stats, "age")["logrank_median_split"];
+    assert_eq!(split["n_high"], lr["n_high"]);
+    assert_eq!(split["n_low"], lr["n_low"]);
+    // The fixed cut-offs have their own table in summary.md and the report (they were only in
+    // stats.json).
+    let summary = std::fs::read_to_string(dir.path().join("b/summary.md")).unwrap();
+    assert!(
+        summary.contains(&format!(
+            "| age | {} | {} | {} | {:.2e} |",
+            serde_json::json!(median.floor() + 1.0),
+            lr["n_high"],
+            lr["n_low"],
+            r::ROSSI_AGE_SPLIT_LOGRANK_P
+        )),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("| prio | – | – | – | no test (see Notes) |"),
+        "{summary}"
+    );
+    let html = std::fs::read_to_string(dir.path().join("b/report.html")).unwrap();
+    assert!(html.contains("<h2>Log-rank at fixed cut-offs (high: value ≥ cut-off)</h2>"));
+    assert!(html.contains(&format!(
+        "<tr><td>age</td><td>{:.2}</td>",
+        median.floor() + 1.0
+    )));
     assert_eq!(stats["km"]["ci_method"], "log");
     // The log interval is S·exp(∓zσ): wider below than log-log's on this curve, never above 1.
     let (s, lo) = (&stats["km"]["survival"], &stats["km"]["ci_lower"]);

@@ -38,11 +38,14 @@ pub enum ClinicalError {
 /// How many validation errors a message lists before it counts the rest.
 const ERRORS_SHOWN: usize = 50;
 
-/// "N validation error(s):" and the first `ERRORS_SHOWN` of them, then how many more: a table
+/// "N validation errors:" and the first `ERRORS_SHOWN` of them, then how many more: a table
 /// wrong throughout (a shifted column, a wrong file) gives one line per row, which would bury the
 /// terminal.
 fn invalid_summary(errors: &[String]) -> String {
-    let mut s = format!("{} validation error(s):", errors.len());
+    let mut s = format!(
+        "{}:",
+        crate::plural::count(errors.len(), "validation error")
+    );
     for e in errors.iter().take(ERRORS_SHOWN) {
         s.push('\n');
         s.push_str(e);
@@ -865,7 +868,23 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
     // Read (and so checked) also when no interval needs them.
     let (randdt, nephrdt) = (adsl_day("RANDDT"), adsl_day("NEPHRDT"));
     let imaging = match &opts.imaging {
-        Some(p) => Some(read_imaging(&TextTable::read(p)?, &randdt, &mut errors)?),
+        Some(p) => {
+            let t = TextTable::read(p)?;
+            // De-identified dates met with real ADSL dates: intervals off by the subject's shift
+            // (years), with no error. The key shifts ADSL alike.
+            if key.is_none()
+                && t.col("IMAGING_DATE")
+                    .is_some_and(|c| t.rows.iter().any(|r| !r[c].trim().is_empty()))
+            {
+                return Err(ClinicalError::Usage(format!(
+                    "{}: IMAGING_DATE holds de-identified (shifted) dates: give --key, the \
+                     de-identification key, so that ADSL's dates are shifted the same way (`ancilla \
+                     run` does), or give IMAGING_DAY (days from randomisation) instead",
+                    p.display()
+                )));
+            }
+            Some(read_imaging(&t, &randdt, &mut errors)?)
+        }
         None => None,
     };
     // Imaging the table does not tie to a series cannot be set aside: after the nephrectomy, it
@@ -875,10 +894,10 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
             if let Some(Some(n)) = nephrdt.get(id) {
                 if i.last > *n {
                     errors.push(format!(
-                        "{} row {} column IMAGING_DATE: imaging of {id} is {} day(s) after the nephrectomy (NEPHRDT); pre-operative imaging is expected",
+                        "{} row {} column IMAGING_DATE: imaging of {id} is {} after the nephrectomy (NEPHRDT); pre-operative imaging is expected",
                         p.display(),
                         i.last_row + 2,
-                        i.last - n
+                        crate::plural::count((i.last - n) as usize, "day")
                     ));
                 }
             }
@@ -1014,6 +1033,19 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
             ("RANDDT", &randdt, "DAYS_RANDOMISATION_TO_IMAGING"),
             ("NEPHRDT", &nephrdt, "DAYS_IMAGING_TO_NEPHRECTOMY"),
         ] {
+            if adsl.col(column).is_none() && (column == "RANDDT" || procedures.is_none()) {
+                let unchecked = if column == "NEPHRDT" {
+                    " and imaging is not checked against the nephrectomy (give NEPHRDT or \
+                     --procedures)"
+                } else {
+                    ""
+                };
+                warnings.push(format!(
+                    "{} has no {column} column: {interval} is empty{unchecked}",
+                    file_name(&adsl.path)
+                ));
+                continue;
+            }
             let missing: Vec<&str> = in_arm
                 .iter()
                 .copied()

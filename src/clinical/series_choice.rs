@@ -62,10 +62,10 @@ pub fn choose(
         } else if let (Some(d), Some(n)) = (d, nephrectomy) {
             if d > n {
                 choice.kept_out.push(format!(
-                    "{subject}: {image} series {} imaged {} day(s) after the nephrectomy \
+                    "{subject}: {image} series {} imaged {} after the nephrectomy \
                      (NEPHRDT): not pre-operative, kept out of the analysis",
                     shown(s),
-                    d - n
+                    crate::plural::count((d - n) as usize, "day")
                 ));
             } else {
                 left.push((s, Some(d)));
@@ -108,10 +108,13 @@ pub fn choose(
                         continue;
                     }
                     choice.warnings.push(format!(
-                        "{subject}: {image} series {} imaged {} day(s) before series {} is not \
+                        "{subject}: {image} series {} imaged {} before series {} is not \
                          used (the latest pre-operative imaging is analysed)",
                         shown(s),
-                        latest.unwrap_or_default() - d.unwrap_or_default(),
+                        crate::plural::count(
+                            (latest.unwrap_or_default() - d.unwrap_or_default()) as usize,
+                            "day"
+                        ),
                         shown(used)
                     ));
                 }
@@ -196,9 +199,9 @@ mod tests {
         );
         assert_eq!(c.used.as_deref(), Some("preop"));
         assert_eq!(c.kept_out.len(), 1);
-        assert!(c.kept_out[0].contains("series follow imaged 155 day(s) after the nephrectomy"));
+        assert!(c.kept_out[0].contains("series follow imaged 155 days after the nephrectomy"));
         assert_eq!(c.warnings.len(), 1);
-        assert!(c.warnings[0].contains("series base imaged 20 day(s) before series preop"));
+        assert!(c.warnings[0].contains("series base imaged 20 days before series preop"));
         // Imaging on the day of the nephrectomy is pre-operative.
         let c = choose(
             "A1",
@@ -289,6 +292,6 @@ mod tests {
             &set(&[]),
         );
         assert_eq!(c.used, None);
-        assert!(c.kept_out[0].contains("30 day(s) after"));
+        assert!(c.kept_out[0].contains("30 days after"));
     }
 }

@@ -830,7 +830,23 @@ fn convert_series(
             },
         );
         written.extend(series?);
-        written.extend(suv?);
+        let suv = suv?;
+        // The SUVbw copy has its own sidecar (every file has one): the PET's, in SUV's unit.
+        if let Some((_, pet_side)) = sides.first() {
+            let suv_sides: Vec<(String, Value)> = suv
+                .iter()
+                .map(|(name, _)| {
+                    let mut side = pet_side.clone();
+                    if let Value::Object(m) = &mut side {
+                        m.insert("Units".into(), json!("g/ml"));
+                    }
+                    let stem = name.trim_end_matches(".gz").trim_end_matches(".nii");
+                    (stem.to_string(), side)
+                })
+                .collect();
+            sides.extend(suv_sides);
+        }
+        written.extend(suv);
         if let Some(with_bvec) = lone_diffusion(s, &vols) {
             let lone = volume_stem(stem, &vols[0].label);
             write_diffusion(&vols, &dir, &lone, &meta, with_bvec)?;

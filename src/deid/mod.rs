@@ -91,7 +91,7 @@ pub enum DeidError {
     /// Released files that could not be written (a full disk, no permission): every other file
     /// was processed, then the run fails, so nothing is taken for released that is not (a
     /// pipeline stage is not stamped; a rerun releases them).
-    #[error("{count} file(s) could not be written; the first: {first}")]
+    #[error("{} could not be written; the first: {first}", crate::plural::count(*.count, "file"))]
     Unwritten { count: usize, first: String },
 }
 
@@ -910,7 +910,10 @@ fn run_paths(
             summary.verification_failures,
             match summary.withdrawn {
                 0 => String::new(),
-                n => format!(", {n} earlier release(s) withdrawn (no longer released)"),
+                n => format!(
+                    ", {} of an earlier release withdrawn (no longer released)",
+                    crate::plural::count(n, "file")
+                ),
             }
         );
         if let Some(why) = not_released_reasons(&report["not_released"], opts.site_log.is_some()) {

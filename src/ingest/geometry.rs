@@ -660,7 +660,7 @@ fn split_echoes_then_volumes<'a>(
         echoes.sort_by(|a, b| numeric_order(a, b));
         echoes.dedup();
         let e = echoes.len();
-        if e < 2 || e >= n || n % e != 0 {
+        if e < 2 || e >= n || !n.is_multiple_of(e) {
             continue;
         }
         let of_echo = |g: &Vec<(usize, &'a ImageRecord)>, k: &str| {
@@ -726,12 +726,12 @@ fn plan_stack(
                 let what = if *g > 1.5 * gap {
                     let missing = (g / gap).round() as i64 - 1;
                     format!(
-                        "missing slice: {} mm between slices {} and {} where {} mm is expected ({} slice(s) absent)",
+                        "missing slice: {} mm between slices {} and {} where {} mm is expected ({} absent)",
                         fmt_mm(*g),
                         k + 1,
                         k + 2,
                         fmt_mm(gap),
-                        missing.max(1)
+                        crate::plural::count(missing.max(1) as usize, "slice")
                     )
                 } else {
                     format!(

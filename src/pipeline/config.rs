@@ -392,10 +392,18 @@ impl Config {
                     i.dicom.display()
                 )));
             }
+            // A mistyped masks folder gave a run with no features and exit 0.
+            if let Some(m) = i.masks.as_ref().filter(|m| !m.is_dir()) {
+                return Err(invalid(&format!(
+                    "[input] masks folder {} does not exist",
+                    m.display()
+                )));
+            }
         }
         for p in [
             &mut cfg.deid.key,
             &mut cfg.deid.subjects,
+            &mut cfg.deid.site_log,
             &mut cfg.clinical.adsl,
             &mut cfg.clinical.adtte,
             &mut cfg.clinical.pathology,
@@ -405,6 +413,23 @@ impl Config {
         .flatten()
         {
             resolve(p);
+        }
+        // A file the config names that is not there is a config error, said before any stage
+        // runs (a missing key surfaced at the deid stage, a missing table after the imaging).
+        for (key, p) in [
+            ("[deid] key", &cfg.deid.key),
+            ("[deid] subjects", &cfg.deid.subjects),
+            ("[clinical] adsl", &cfg.clinical.adsl),
+            ("[clinical] adtte", &cfg.clinical.adtte),
+            ("[clinical] pathology", &cfg.clinical.pathology),
+            ("[clinical] procedures", &cfg.clinical.procedures),
+        ] {
+            if let Some(p) = p.as_ref().filter(|p| !p.is_file()) {
+                return Err(invalid(&format!(
+                    "{key} file {} does not exist",
+                    p.display()
+                )));
+            }
         }
         Ok(cfg)
     }

@@ -87,7 +87,10 @@ pub(super) fn execute(
         crate::atomic::DirLock::acquire_or(&out_dir, PipelineError::Busy, io_err(&out_dir))?;
     let swept = crate::atomic::remove_stale_temps(&out_dir);
     if swept > 0 && !quiet {
-        eprintln!("      run: removed {swept} temporary file(s) left by an interrupted run");
+        eprintln!(
+            "      run: removed {} left by an interrupted run",
+            crate::plural::count(swept, "temporary file")
+        );
     }
     let started = Instant::now();
     crate::memory::bounded_heap();
@@ -144,6 +147,22 @@ pub(super) fn execute(
     let cohort = flow.cohort(&study, &features_path, &key_hash)?;
     flow.report(&study, &cohort)?;
 
+    // The clinical tables as they were read (plain SHA-256, as `sha256sum` gives it: a monitor
+    // checks them against the trial's archive). Absent where a table is not there.
+    let mut clinical_sha256 = serde_json::Map::new();
+    if let Some((adsl, adtte, pathology)) = &study.clinical {
+        let procedures = cfg.clinical.procedures.as_ref();
+        for (name, path) in [
+            ("adsl", Some(adsl)),
+            ("adtte", Some(adtte)),
+            ("pathology", Some(pathology)),
+            ("procedures", procedures),
+        ] {
+            if let Some(bytes) = path.and_then(|p| std::fs::read(p).ok()) {
+                clinical_sha256.insert(name.into(), json!(sha256_hex(&bytes)));
+            }
+        }
+    }
     let provenance = json!({
         "tool": "ancilla",
         "version": version,
@@ -151,6 +170,7 @@ pub(super) fn execute(
         "config_sha256": config_hash,
         "shard": flow.shard.map(|s| s.to_string()),
         "input_sha256": input_hash,
+        "clinical_sha256": clinical_sha256,
         "stages": flow.runner.records,
         "rejected_inputs": flow.rejected,
         "warnings": flow.warnings,
@@ -382,9 +402,14 @@ impl Flow<'_> {
             .as_bytes(),
         );
         // Input paths are PHI: the site log goes to the site side, never under the output.
+        // The config's site log is every shard's: a shard writes its own beside it.
         let site_log = match &cfg.phantom {
             Some(_) => Some(self.out_dir.join("cohort").join("deid-site-log.tsv")),
-            None => cfg.deid.site_log.clone(),
+            None => cfg
+                .deid
+                .site_log
+                .as_ref()
+                .map(|p| shard.map_or_else(|| p.clone(), |s| s.own_file(p))),
         };
         self.runner.run("deid", &deid_key, &[&deid_dir], || {
             let s = crate::deid::run_with(
@@ -415,7 +440,10 @@ impl Flow<'_> {
                 s.not_released,
                 match s.withdrawn {
                     0 => String::new(),
-                    n => format!(", {n} earlier release(s) withdrawn"),
+                    n => format!(
+                        ", {} of an earlier release withdrawn",
+                        crate::plural::count(n, "file")
+                    ),
                 }
             ))
         })?;

@@ -106,7 +106,12 @@ fn check_shards(dirs: &[PathBuf]) -> Result<Vec<(PathBuf, Manifest)>, PipelineEr
         .collect();
     if !missing.is_empty() {
         return Err(merge_err(format!(
-            "missing shard(s) {}: run them, then merge all {n}",
+            "missing {} {}: run them, then merge all {n}",
+            if missing.len() == 1 {
+                "shard"
+            } else {
+                "shards"
+            },
             missing.join(", ")
         )));
     }

@@ -271,9 +271,9 @@ fn subject_features(
                 .any(|x| x.kind == SeriesKind::Adc && x.study_uid == s.study_uid)
         };
         let mask_name = match s.kind {
-            SeriesKind::Pet => "pet_labels.nii.gz",
-            SeriesKind::T2 | SeriesKind::Adc => "mr_labels.nii.gz",
-            SeriesKind::Dwi if !scanner_adc(s) => "mr_labels.nii.gz",
+            SeriesKind::Pet => "pet_labels",
+            SeriesKind::T2 | SeriesKind::Adc => "mr_labels",
+            SeriesKind::Dwi if !scanner_adc(s) => "mr_labels",
             _ => return None,
         };
         // De-identified input: PatientID is the USUBJID and UIDs are pseudonyms.
@@ -284,9 +284,7 @@ fn subject_features(
         }
         let usubjid = &s.patient_id;
         let problem = |why: String| json!({"stage": "features", "subject": usubjid, "series_kind": s.kind.as_str(), "reason": crate::redact::input_root(&why, input)});
-        let label_map = masks
-            .map(|m| m.join(usubjid).join(mask_name))
-            .filter(|p| p.is_file());
+        let label_map = label_map_file(masks, usubjid, mask_name);
         let mask = match (label_map, dicom_roi(&inv, s)) {
             (Some(p), _) => p,
             (None, Ok(Some(roi))) => {
@@ -297,8 +295,9 @@ fn subject_features(
             (None, Ok(None)) => {
                 return Some(Err(problem(match masks {
                     Some(_) => format!(
-                        "no ROI mask: neither <masks>/{usubjid}/{mask_name} nor a DICOM SEG or \
-                         RTSTRUCT of the subject that shares the series' frame of reference"
+                        "no ROI mask: neither <masks>/{usubjid}/{mask_name}.nii.gz (or .nii) nor a \
+                         DICOM SEG or RTSTRUCT of the subject that shares the series' frame of \
+                         reference"
                     ),
                     // The run has no label maps to look for: their path would be a false lead.
                     None => "no ROI mask: no DICOM SEG or RTSTRUCT of the subject shares the \
@@ -308,6 +307,11 @@ fn subject_features(
             }
             (None, Err(why)) => return Some(Err(problem(why))),
         };
+        // The label map's file name, as messages name it (`pet_labels.nii.gz` or `.nii`).
+        let mask_file = mask.file_name().map_or_else(
+            || mask_name.to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         let ctx = |image: String| FeatureContext {
             subject_id: usubjid.clone(),
             modality: s.modality.to_ascii_lowercase(),
@@ -334,7 +338,7 @@ fn subject_features(
                         series_uid: s.series_uid.clone(),
                         mask_on_grid: rois.exact,
                         image: ctx.image,
-                        mask: mask_name.into(),
+                        mask: mask_file.clone(),
                         empty,
                         unnamed,
                         unusable: Vec::new(),
@@ -357,7 +361,7 @@ fn subject_features(
                     series_uid: s.series_uid.clone(),
                     mask_on_grid: rois.exact,
                     image: image_kind,
-                    mask: mask_name.into(),
+                    mask: mask_file.clone(),
                     empty,
                     unnamed: rois.unnamed.clone(),
                     unusable: Vec::new(),
@@ -581,6 +585,16 @@ fn find_nifti(dir: &Path, suffix: &str) -> Option<std::path::PathBuf> {
     v.into_iter().next()
 }
 
+/// A subject's label map under `[input] masks`: `<masks>/<USUBJID>/<stem>.nii.gz`, else
+/// `<stem>.nii` (which `features --mask` takes too; it was passed over without a word).
+fn label_map_file(masks: Option<&Path>, usubjid: &str, stem: &str) -> Option<std::path::PathBuf> {
+    let dir = masks?.join(usubjid);
+    ["nii.gz", "nii"]
+        .iter()
+        .map(|ext| dir.join(format!("{stem}.{ext}")))
+        .find(|p| p.is_file())
+}
+
 /// QC images of one subject: PET MIP with the tumour (label `tumor`) outlined, T2 slice through
 /// the tumour. Without a tumour label: the MIP alone. The regions come from the subject's NIfTI
 /// label maps under `masks`, or else from the DICOM SEG / RTSTRUCT the features stage used.
@@ -597,7 +611,7 @@ fn qc_images(
     // The subject's de-identified tree, scanned when a DICOM ROI is needed, once.
     let inv = std::cell::OnceCell::new();
     let labels_for = |image: &crate::volume::Volume, file: &str, kind: SeriesKind| {
-        if let Some(p) = masks.map(|m| m.join(id).join(file)).filter(|p| p.is_file()) {
+        if let Some(p) = label_map_file(masks, id, file) {
             return roi::label_map_for(image, &p).ok().map(|lm| lm.labels);
         }
         let inv = inv
@@ -610,11 +624,11 @@ fn qc_images(
             .map(|rois| rois.label_grid(image.dims()))
     };
     let suv = crate::volume::nifti_io::read_volume(&find_nifti(&nifti, "_suvbw")?).ok()?;
-    let labels = labels_for(&suv, "pet_labels.nii.gz", SeriesKind::Pet)?;
+    let labels = labels_for(&suv, "pet_labels", SeriesKind::Pet)?;
     let pet = qc::png(&qc::coronal_mip(&suv, &labels, tumor), 0.0, 10.0, true, 2);
     let mr = (|| {
         let t2 = crate::volume::nifti_io::read_volume(&find_nifti(&nifti, "_mr_t2")?).ok()?;
-        let labels = labels_for(&t2, "mr_labels.nii.gz", SeriesKind::T2)?;
+        let labels = labels_for(&t2, "mr_labels", SeriesKind::T2)?;
         let pic = qc::slice_through(&t2, &labels, tumor)?;
         let hi = pic.grey.iter().cloned().fold(0.0f32, f32::max);
         Some(qc::png(&pic, 0.0, hi, false, 1))
@@ -812,10 +826,19 @@ fn flow(
     ));
     if let Some(t) = t {
         let arm = adsl.map_or("A", |(_, arm)| arm);
-        counts.push((
-            format!("linked (arm {arm}, analysed)"),
-            with_feature_values(t),
-        ));
+        let linked = with_feature_values(t);
+        counts.push((format!("linked (arm {arm}, analysed)"), linked));
+        // The table has every subject of the arm: those without imaging count in the curve of
+        // the whole arm, which the flow's last box did not say.
+        let without = t.rows.len().saturating_sub(linked);
+        if without > 0 {
+            flow_aside.push(format!(
+                "Also in the analysis table: {} of arm {arm} without imaging features, in the \
+                 Kaplan–Meier curve of the arm (where they have the endpoint) but in no \
+                 feature's statistics.",
+                crate::plural::count(without, "subject")
+            ));
+        }
     }
     (counts, flow_aside)
 }

@@ -632,6 +632,16 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
             }
         );
     }
+    // The PET features found by region name (the miPSMA score, the ratios, the liver-based
+    // threshold): said when the regions do not name them, as `run` says it of its label table.
+    if ctx.image == "suvbw" {
+        for why in pet::missing_region_names(rois.regions.iter().map(|r| r.name.as_str())) {
+            eprintln!(
+                "features: {}",
+                why.replace("in the label table", "among the regions")
+            );
+        }
+    }
     let image_for = ctx.dicom();
     for (number, name) in rois.empty_regions(given.as_ref()) {
         eprintln!(
@@ -663,9 +673,14 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
     if !rois.unnamed.is_empty() {
         let list: Vec<String> = rois.unnamed.iter().map(u32::to_string).collect();
         eprintln!(
-            "features: the {}'s label(s) {} are not in --labels: not measured",
+            "features: the {}'s {} {} not in --labels: not measured",
             rois.source,
-            list.join(", ")
+            if list.len() == 1 { "label" } else { "labels" },
+            if list.len() == 1 {
+                format!("{} is", list[0])
+            } else {
+                format!("{} are", list.join(", "))
+            }
         );
     }
     if !rois.exact {

@@ -749,6 +749,33 @@ fn statistics(h: &mut String, data: &ReportData) {
         ""
     };
     h.push_str(&km_groups_svg(data, roc_feature));
+    // The fixed cut-offs (a clinical threshold set before the data), beside the median split.
+    let fixed: Vec<&Value> = data.stats["features"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|x| x.get("logrank_cutoff").is_some())
+        .collect();
+    if !fixed.is_empty() {
+        h.push_str("<h2>Log-rank at fixed cut-offs (high: value ≥ cut-off)</h2><table><tr><th>feature</th><th>cut-off</th><th>n high</th><th>n low</th><th>p</th></tr>");
+        for ft in fixed {
+            let lr = &ft["logrank_cutoff"];
+            write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(ft["feature"].as_str().unwrap_or("")),
+                fmt(f(&lr["cutoff"]), 2),
+                lr["n_high"].as_u64().map_or("–".into(), |n| n.to_string()),
+                lr["n_low"].as_u64().map_or("–".into(), |n| n.to_string()),
+                f(&lr["p"]).map_or_else(
+                    || esc(ft["note"].as_str().unwrap_or("no test")),
+                    |p| format!("{p:.3}")
+                )
+            )
+            .ok();
+        }
+        h.push_str("</table>");
+    }
     h.push_str("<h2>Hazard ratios (Cox, one feature at a time; 15 smallest p)</h2>");
     h.push_str(&forest_svg(data));
     if !roc_feature.is_empty() {

@@ -673,6 +673,7 @@ fn summary(stats: &Value) -> String {
         );
     }
     s += &strongest(stats, 10);
+    s += &fixed_cutoffs(stats);
     s += "| feature | unit | n | events | HR per unit (95% CI) | HR per SD | p Wald | p LR | C | log-rank p (median split) | Spearman rho (p) vs viable % | AUC pCR (95% CI) | q |\n";
     s += "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
     for f in stats["features"].as_array().into_iter().flatten() {
@@ -729,6 +730,39 @@ fn summary(stats: &Value) -> String {
     }
     s += "\nq-values: Benjamini–Hochberg over the Cox Wald p-values. Log-rank groups: feature > median vs ≤ median. AUC pCR: a higher value predicting pCR; below 0.5, lower values predict it (their AUC is 1 − AUC, the interval turned over).\n";
     s
+}
+
+/// The log-rank tests at fixed cut-offs (`--cutoff`, `[analysis] cutoffs`) as a table of their
+/// own: they answer a question set before the data (a clinical threshold), not the median's.
+/// Nothing without one.
+fn fixed_cutoffs(stats: &Value) -> String {
+    let rows: Vec<String> = stats["features"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| {
+            let lr = f.get("logrank_cutoff")?;
+            let name = f["feature"].as_str().unwrap_or("");
+            Some(if lr.is_null() {
+                format!("| {name} | – | – | – | no test (see Notes) |\n")
+            } else {
+                format!(
+                    "| {name} | {} | {} | {} | {} |\n",
+                    lr["cutoff"],
+                    lr["n_high"],
+                    lr["n_low"],
+                    fmt(&lr["p"], 4)
+                )
+            })
+        })
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    format!(
+        "Log-rank at fixed cut-offs (high: value ≥ cut-off):\n\n| feature | cut-off | n high | n low | p |\n|---|---|---|---|---|\n{}\n",
+        rows.concat()
+    )
 }
 
 /// The `most` features of smallest q-value (then p, then name) as a short table ahead of the

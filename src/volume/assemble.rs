@@ -53,8 +53,8 @@ impl AssembleError {
     pub fn not_one_series(dir: &Path, inv: &ingest::Inventory, found: usize) -> AssembleError {
         let why = match (found, inv.rejected.first()) {
             (0, Some(r)) => format!(
-                " ({} file(s) rejected, the first: {})",
-                inv.rejected.len(),
+                " ({} rejected, the first: {})",
+                crate::plural::count(inv.rejected.len(), "file"),
                 r.reason
             ),
             (0, None) if inv.files_seen == 0 => " (no file there)".to_string(),

@@ -14,7 +14,7 @@ use thiserror::Error;
 /// Why a frame's fragments cannot be told.
 #[derive(Debug, Error, PartialEq)]
 pub enum FragmentError {
-    #[error("{found} fragment(s) where frame {frame} needs at least {needed}")]
+    #[error("{} where frame {frame} needs at least {needed}", crate::plural::count(*.found, "fragment"))]
     Short {
         found: usize,
         frame: u32,

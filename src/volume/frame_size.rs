@@ -42,8 +42,9 @@ impl std::fmt::Display for FrameSize {
         }
         write!(
             f,
-            ", {} component(s) of {} bits",
-            self.components, self.precision
+            ", {} of {} bits",
+            crate::plural::count(self.components as usize, "component"),
+            self.precision
         )
     }
 }
@@ -262,7 +263,7 @@ mod tests {
         let dnl = jpeg(&jpeg_start(0xC0, 0, 7, 1)).unwrap();
         assert_eq!(dnl.rows, None);
         assert!(dnl.fits(123, 7, 1));
-        assert_eq!(dnl.to_string(), "7 columns, 1 component(s) of 8 bits");
+        assert_eq!(dnl.to_string(), "7 columns, 1 component of 8 bits");
         // No frame header before the scan, or not JPEG at all.
         assert_eq!(jpeg(&[0xFF, 0xD8, 0xFF, 0xDA, 0x00, 0x02]), None);
         assert_eq!(jpeg(b"not a jpeg"), None);
@@ -282,7 +283,7 @@ mod tests {
         assert_eq!(misfit(BASELINE, &eight_bit, [48, 64, 1], 16), None);
         assert_eq!(
             misfit(BASELINE, &eight_bit, [48, 65, 1], 8).unwrap(),
-            "its JPEG frame header says 48 rows × 64 columns, 1 component(s) of 8 bits, where \
+            "its JPEG frame header says 48 rows × 64 columns, 1 component of 8 bits, where \
              Rows × Columns say 48 × 65 and SamplesPerPixel 1"
         );
         let mut twelve_bit = jpeg_start(0xC1, 48, 64, 1);
@@ -344,7 +345,7 @@ mod tests {
         assert_eq!(jpeg2000(&codestream(3)), Some(want));
         assert_eq!(
             want.to_string(),
-            "60 rows × 100 columns, 3 component(s) of 12 bits"
+            "60 rows × 100 columns, 3 components of 12 bits"
         );
         // In a JP2 file: signature box, a header box, then the codestream box.
         let mut jp2 = vec![0, 0, 0, 12, b'j', b'P', b' ', b' ', 0x0D, 0x0A, 0x87, 0x0A];
