@@ -105,14 +105,16 @@ pub fn remove_stale_temps(dir: &Path) -> usize {
 
 /// An output directory held by one running process: an OS lock (`flock`) on `.ancilla.lock`,
 /// which holds the PID for the message. The kernel releases it when the process ends, however
-/// it ends, so a killed run's lock is free again; a live one refuses the second run, whatever
-/// its binary is called and on whichever node of a shared file system it runs, so two runs never
-/// write (or sweep the temporary files of) the same directory at once.
+/// it ends, so a killed run's lock is free again; a live one refuses the second run whatever
+/// its binary is called, so two runs never write (or sweep the temporary files of) the same
+/// directory at once. Across the nodes of a cluster this holds where the shared file system
+/// carries `flock` (NFSv4, Lustre mounted with `flock`); a file system without locks gets a
+/// warning and no lock.
 #[derive(Debug)]
 pub struct DirLock {
     path: PathBuf,
-    /// Open while held: closing it releases the lock.
-    _file: fs::File,
+    /// Open while held: closing it releases the lock. None where the file system has no locks.
+    _file: Option<fs::File>,
 }
 
 /// The lock file's name.
@@ -142,13 +144,22 @@ impl DirLock {
         use std::io::Write;
         fs::create_dir_all(dir)?;
         let path = dir.join(LOCK_NAME);
+        let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
         for _ in 0..8 {
-            let file = fs::OpenOptions::new()
+            let opened = fs::OpenOptions::new()
                 .read(true)
                 .write(true)
                 .create(true)
                 .truncate(false)
-                .open(&path)?;
+                .open(&path);
+            // A killed run of another user left its file (0644): a lock needs no write access.
+            let (file, writable) = match opened {
+                Ok(f) => (f, true),
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                    (fs::File::open(&path).map_err(named)?, false)
+                }
+                Err(e) => return Err(named(e)),
+            };
             match file.try_lock() {
                 Ok(()) => {
                     // The last holder removes the file as it lets go: a lock taken on the file
@@ -156,9 +167,16 @@ impl DirLock {
                     if !is_the_file_at(&file, &path) {
                         continue;
                     }
-                    file.set_len(0)?;
-                    (&file).write_all(std::process::id().to_string().as_bytes())?;
-                    return Ok(DirLock { path, _file: file });
+                    if writable {
+                        file.set_len(0).map_err(named)?;
+                        (&file)
+                            .write_all(std::process::id().to_string().as_bytes())
+                            .map_err(named)?;
+                    }
+                    return Ok(DirLock {
+                        path,
+                        _file: Some(file),
+                    });
                 }
                 Err(fs::TryLockError::WouldBlock) => {
                     let holder = fs::read_to_string(&path).unwrap_or_default();
@@ -175,7 +193,15 @@ impl DirLock {
                         ),
                     ));
                 }
-                Err(fs::TryLockError::Error(e)) => return Err(e),
+                Err(fs::TryLockError::Error(e)) if no_locks_here(&e) => {
+                    eprintln!(
+                        "warning: {}: the file system has no file locks ({e}): nothing keeps a \
+                         second run from writing this folder at the same time",
+                        dir.display()
+                    );
+                    return Ok(DirLock { path, _file: None });
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(named(e)),
             }
         }
         Err(io::Error::other(format!(
@@ -183,6 +209,12 @@ impl DirLock {
             path.display()
         )))
     }
+}
+
+/// Whether a lock error says the file system has no locks (Lustre without `flock`, NFS with
+/// `nolock`, some FUSE file systems): ENOSYS, ENOLCK, EOPNOTSUPP.
+fn no_locks_here(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::Unsupported || matches!(e.raw_os_error(), Some(37 | 38 | 95))
 }
 
 /// Whether the open `file` is the one `path` names now (same device and inode).
@@ -202,8 +234,11 @@ fn is_the_file_at(_file: &fs::File, path: &Path) -> bool {
 
 impl Drop for DirLock {
     fn drop(&mut self) {
-        // Removed while still held; the lock goes with the file handle right after.
-        let _ = fs::remove_file(&self.path);
+        // Removed while still held; the lock goes with the file handle right after. (Without
+        // locks, the file is left: it is nothing then.)
+        if self._file.is_some() {
+            let _ = fs::remove_file(&self.path);
+        }
     }
 }
 

@@ -60,6 +60,15 @@ fn utf16_text(bytes: &[u8], big_endian: bool) -> String {
         .collect()
 }
 
+/// A record's first line (1 = the header's), from the reader's position; `previous` + 1 where
+/// the reader gives none. Row numbers counted from records went wrong after a blank line (which
+/// the reader skips) or a quoted cell over several lines.
+pub fn line_of(rec: &csv::ByteRecord, previous: usize) -> usize {
+    rec.position().map_or(previous + 1, |p| {
+        usize::try_from(p.line()).unwrap_or(previous + 1)
+    })
+}
+
 /// Whether every field of a record is empty or spaces: a spreadsheet's formatted empty row
 /// (`,,,,`), or a line of spaces.
 pub fn is_blank(rec: &csv::ByteRecord) -> bool {

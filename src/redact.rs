@@ -1,7 +1,8 @@
-//! Site paths out of messages: a message bound for an output file (a report, the provenance)
-//! names files under the input root as `<input>/…`, so no site folder (which often holds a
-//! patient's name) is written. Only whole path occurrences are replaced: a relative root such as
-//! `in` leaves the word "missing" alone.
+//! Site data out of messages bound for an output file (a report, the provenance): files under
+//! the input root are named `<input>/…`, so no site folder (which often holds a patient's name)
+//! is written, and a clinical table's quoted cell values are left out (a shifted column puts a
+//! name or a date where a code was expected; the terminal shows the value). Only whole path
+//! occurrences are replaced: a relative root such as `in` leaves the word "missing" alone.
 
 /// `msg` with every whole occurrence of `root` (as a path: preceded by the start, a space, a
 /// quote or a bracket; followed by the end, a separator, a space, a quote, a bracket, `:` or
@@ -36,9 +37,42 @@ pub fn input_root(msg: &str, root: &std::path::Path) -> String {
     out
 }
 
+/// `msg` with the text of every double-quoted value (as `{:?}` writes one, escapes included)
+/// replaced by `…`: `row 2 column YPT: "SMITH 1961" is not a stage` becomes
+/// `row 2 column YPT: "…" is not a stage`.
+pub fn quoted_values(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut chars = msg.chars();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c != '"' {
+            continue;
+        }
+        // Inside a quoted value: skip to its closing quote (an escaped one does not close it).
+        let mut closed = false;
+        while let Some(q) = chars.next() {
+            match q {
+                '\\' => {
+                    chars.next();
+                }
+                '"' => {
+                    closed = true;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        out.push('…');
+        if closed {
+            out.push('"');
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use super::input_root;
+    use super::{input_root, quoted_values};
     use std::path::Path;
 
     #[test]
@@ -62,5 +96,19 @@ mod tests {
             input_root("/site/DOE_JOHNNY/1.dcm", site),
             "/site/DOE_JOHNNY/1.dcm"
         );
+    }
+
+    #[test]
+    fn quoted_values_are_left_out_and_the_rest_kept() {
+        assert_eq!(
+            quoted_values(r#"adsl.csv row 2 column YPT: "SMITH John 1961-03-04" is not a stage"#),
+            r#"adsl.csv row 2 column YPT: "…" is not a stage"#
+        );
+        // Escaped quotes inside a value; two values; an unclosed one.
+        assert_eq!(
+            quoted_values(r#"AVAL "a\"b" and "c" then "open"#),
+            r#"AVAL "…" and "…" then "…"#
+        );
+        assert_eq!(quoted_values("no quotes, 3 days"), "no quotes, 3 days");
     }
 }

@@ -1340,6 +1340,7 @@ fn parquet_tables_as_pandas_pyarrow_and_polars_write_them() {
         "adsl_gzip.parquet",
         "adsl_lz4.parquet",
         "adsl_ms_datetime.parquet",
+        "adsl_tz_utc.parquet",
     ] {
         let (o, table) = run(&dir.join(name));
         assert!(
@@ -1348,13 +1349,59 @@ fn parquet_tables_as_pandas_pyarrow_and_polars_write_them() {
             String::from_utf8_lossy(&o.stderr)
         );
         assert_eq!(table, reference, "{name}");
+        // The dates themselves (a shift of both would leave the intervals as they were).
+        let adsl = TextTable::read(&dir.join(name)).unwrap();
+        assert_eq!(
+            cell(&adsl, 0, "RANDDT").get(..10),
+            Some("2024-01-01"),
+            "{name}"
+        );
+        assert_eq!(cell(&adsl, 1, "NEPHRDT"), "2024-02-02", "{name}");
+        assert_eq!(cell(&adsl, 2, "NEPHRDT"), "", "{name}");
     }
+    // Local midnight in Paris is 23:00 UTC the day before: refused, not read a day early.
+    let (o, _) = run(&dir.join("adsl_tz_paris.parquet"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(
+            "row 2 column RANDDT: a time-zone-aware timestamp that is not at UTC midnight"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("2023-12-31"), "{err}");
     let (o, _) = run(&dir.join("adsl_polars_zstd.parquet"));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains(
             "the file is compressed with zstd (polars' default), which ancilla does not read"
         ),
+        "{err}"
+    );
+}
+
+/// Rows are named by their line, as an editor shows them: a blank line (which the CSV reader
+/// skips) or a quoted cell over two lines made every later row number too low.
+#[test]
+fn rows_are_named_by_their_line_after_blank_lines_and_multi_line_cells() {
+    let adtte = "USUBJID,PARAMCD,PARAM,AVAL,AVALU,CNSR,STARTDT,ADT,EVNTDESC\n\
+                 A1,PFS,p,12.5,MONTHS,0,,,\n\
+                 \n\
+                 A1,OS,o,30,MONTHS,1,,,\"died,\nat home\"\n\
+                 A2,PFS,p,x,DAYS,1,,,\n\
+                 A2,OS,o,24,MONTHS,2,,,\n";
+    let err = error_of(ADSL, adtte, PATH, FEATS);
+    assert!(
+        err.contains("adtte.csv row 6 column AVAL: AVAL \"x\" is not a number"),
+        "{err}"
+    );
+    // A row cut short, after them: its line too.
+    let short = adtte
+        .replace("A2,PFS,p,x,DAYS,1,,,", "A2,PFS,p,365.25,DAYS,1,,,")
+        .replace("A2,OS,o,24,MONTHS,2,,,", "A2,OS,o");
+    let o = link(&fixture(ADSL, &short, PATH, FEATS), &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("row 7: 3 fields, but the header has 9"),
         "{err}"
     );
 }

@@ -97,19 +97,26 @@ fn demo_runs_every_available_stage_then_reruns_as_noop() {
     let cfg = demo(d.path(), &out, 2);
     ancilla_ok(&["run", cfg.to_str().unwrap()]);
     assert!(out.join("nifti").is_dir() && out.join("inventory.json").is_file());
-    // provenance.json has the clinical tables' SHA-256, as sha256sum gives it.
+    // provenance.json has the clinical tables' HMAC-SHA256 under the study key (RFC 2104, by
+    // the hmac crate here, not ancilla's code).
     let provenance: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("provenance.json")).unwrap())
             .unwrap();
+    let key = std::fs::read(out.join("cohort/key.bin")).unwrap();
     for table in ["adsl", "adtte", "pathology"] {
-        use sha2::Digest;
+        use hmac::Mac;
         let bytes = std::fs::read(out.join(format!("cohort/clinical/{table}.csv"))).unwrap();
-        let hex: String = sha2::Sha256::digest(&bytes)
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+        mac.update(b"ancilla clinical table");
+        mac.update(&bytes);
+        let hex: String = mac
+            .finalize()
+            .into_bytes()
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
         assert_eq!(
-            provenance["clinical_sha256"][table],
+            provenance["clinical_hmac_sha256"][table],
             hex.as_str(),
             "{table}"
         );
@@ -1074,8 +1081,8 @@ fn missing_or_conflicting_input_is_refused() {
         e.contains("[input] masks folder") && e.contains("Masks does not exist"),
         "{e}"
     );
-    // A key or table the config names that is not there: before any stage runs (a missing key
-    // failed the deid stage with exit 1; a missing table, the link stage after the imaging).
+    // A key the config names that is not there: before any stage runs (it failed the deid
+    // stage with exit 1).
     let e = config_error(
         "[output]\ndir = \"x\"\n[input]\ndicom = \".\"\n[deid]\nkey = \"secrets/deid.key\"\n",
     );
@@ -1083,11 +1090,6 @@ fn missing_or_conflicting_input_is_refused() {
         e.contains("[deid] key file") && e.contains("deid.key does not exist"),
         "{e}"
     );
-    let e = config_error(
-        "[output]\ndir = \"x\"\n[phantom]\nsubjects = 1\n[clinical]\nadsl = \"a.csv\"\n\
-         adtte = \"b.csv\"\npathology = \"c.csv\"\n",
-    );
-    assert!(e.contains("[clinical] adsl file"), "{e}");
 }
 
 /// A label map saved uncompressed (`pet_labels.nii`, as `features --mask` takes it) is used;
@@ -2554,4 +2556,100 @@ fn the_flow_says_which_arm_subjects_have_no_imaging() {
         ),
         "{html}"
     );
+}
+
+/// A clinical cell quoted in a link error or warning is left out of `run`'s messages:
+/// report.html, provenance.json and the log say where (file, row, column) but not what, and that
+/// `ancilla link` shows it. Regression: a YPT holding a name and a date (a shifted column) was
+/// copied into both outputs.
+#[test]
+fn a_clinical_cell_quoted_in_a_message_stays_out_of_the_outputs() {
+    let d = tempfile::tempdir().unwrap();
+    let cohort = d.path().join("cohort");
+    phantom(&cohort, "3", "3", &[]);
+    let clinical = cohort.join("clinical");
+    let pathology = std::fs::read_to_string(clinical.join("pathology.csv")).unwrap();
+    let mut lines: Vec<String> = pathology.lines().map(String::from).collect();
+    let ypt = lines[0].split(',').position(|c| c == "YPT").unwrap();
+    let mut cells: Vec<String> = lines[1].split(',').map(String::from).collect();
+    cells[ypt] = "PLANTEDNAME John 1961-03-04".into();
+    lines[1] = cells.join(",");
+    let planted = d.path().join("pathology.csv");
+    std::fs::write(&planted, lines.join("\n") + "\n").unwrap();
+    let out = d.path().join("out");
+    let cfg = input_config(
+        d.path(),
+        &cohort,
+        &out,
+        &format!(
+            "[clinical]\n{}",
+            table_lines(
+                &clinical.join("adsl.csv"),
+                &clinical.join("adtte.csv"),
+                &planted
+            )
+        ),
+    );
+    let o = ancilla(&["run", cfg.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "(cell values left out, as in every output; `ancilla link` on the same tables shows them)"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("PLANTEDNAME"), "{err}");
+    for file in ["report.html", "provenance.json"] {
+        let text = std::fs::read_to_string(out.join(file)).unwrap();
+        assert!(
+            text.contains("pathology.csv row 2 column YPT: \\\"…\\\" is not a renal (y)pT stage")
+                || text.contains("pathology.csv row 2 column YPT: &quot;…&quot; is not a renal"),
+            "{file} says where"
+        );
+        assert!(
+            !text.contains("PLANTEDNAME") && !text.contains("1961-03-04"),
+            "{file}"
+        );
+    }
+}
+
+/// Shards run with a relative config path merge (the merge resolved the config's paths from its
+/// absolute path, the shards from the relative one, and refused them as "changed").
+#[test]
+fn shards_of_a_relative_config_path_merge() {
+    let d = tempfile::tempdir().unwrap();
+    let cohort = d.path().join("cohort");
+    phantom(&cohort, "2", "3", &[]);
+    // The config names its inputs relative to its own folder (d), and is given as "p.toml".
+    let cfg = input_config(d.path(), &cohort, &d.path().join("single"), "");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace(&format!("{}/", d.path().display()), "");
+    std::fs::write(&cfg, text).unwrap();
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_ancilla"))
+            .args(args)
+            .current_dir(d.path())
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    for i in ["1", "2"] {
+        run(&[
+            "--quiet",
+            "run",
+            "p.toml",
+            "--out",
+            &format!("s{i}"),
+            "--shard",
+            &format!("{i}/2"),
+        ]);
+    }
+    run(&["--quiet", "merge", "s1", "s2", "--out", "merged"]);
+    assert!(d.path().join("merged/features/features.csv").is_file());
 }

@@ -612,9 +612,13 @@ fn cutoff_logrank_and_log_interval() {
     let html = std::fs::read_to_string(dir.path().join("b/report.html")).unwrap();
     assert!(html.contains("<h2>Log-rank at fixed cut-offs (high: value ≥ cut-off)</h2>"));
     assert!(html.contains(&format!(
-        "<tr><td>age</td><td>{:.2}</td>",
+        "<tr><td>age</td><td>{}</td>",
         median.floor() + 1.0
     )));
+    assert!(html.contains(
+        "<tr><td>prio</td><td>–</td><td>–</td><td>–</td><td>no test (the feature's note in \
+         summary.md says why)</td></tr>"
+    ));
     assert_eq!(stats["km"]["ci_method"], "log");
     // The log interval is S·exp(∓zσ): wider below than log-log's on this curve, never above 1.
     let (s, lo) = (&stats["km"]["survival"], &stats["km"]["ci_lower"]);
@@ -830,8 +834,8 @@ fn a_numeric_column_with_a_cell_that_is_not_a_number_is_named() {
     let summary = std::fs::read_to_string(dir.path().join("out/summary.md")).unwrap();
     assert!(
         summary.contains(
-            "Not analysed: column pt_tumor_stat_max: row 5 is not a number (nor empty, NA or \
-             NaN) in a column of 11 numbers."
+            "Not analysed: column pt_tumor_stat_max: row 5 is not a number (nor empty, NA, NaN \
+             or .) in a column of 11 numbers."
         ),
         "{summary}"
     );

@@ -140,6 +140,7 @@ fn nephrectomy_dates(
 struct Imaging {
     first: i64,
     last: i64,
+    /// The table's row number (as messages give it) of the last imaging.
     last_row: usize,
 }
 
@@ -173,6 +174,13 @@ fn read_imaging(
     let mut out = ImagingDays::default();
     for (r, row) in t.rows.iter().enumerate() {
         let subject = &row[id];
+        if subject.is_empty() {
+            errors.push(format!(
+                "{}: empty USUBJID (a blank row?)",
+                place(t, r, "USUBJID")
+            ));
+            continue;
+        }
         let Some(rand_day) = rand.get(subject) else {
             errors.push(format!(
                 "{}: USUBJID {subject} is not in ADSL",
@@ -239,12 +247,12 @@ fn read_imaging(
         let e = out.by_subject.entry(subject.clone()).or_insert(Imaging {
             first: when,
             last: when,
-            last_row: r,
+            last_row: t.row_number(r),
         });
         e.first = e.first.min(when);
         if when >= e.last {
             e.last = when;
-            e.last_row = r;
+            e.last_row = t.row_number(r);
         }
     }
     Ok(out)
@@ -280,11 +288,21 @@ fn file_name(path: &std::path::Path) -> String {
 
 /// [`place`] with the file name only (for warnings, see [`file_name`]).
 fn place_in(t: &TextTable, row: usize, column: &str) -> String {
-    format!("{} row {} column {}", file_name(&t.path), row + 2, column)
+    format!(
+        "{} row {} column {}",
+        file_name(&t.path),
+        t.row_number(row),
+        column
+    )
 }
 
 fn place(t: &TextTable, row: usize, column: &str) -> String {
-    format!("{} row {} column {}", t.path.display(), row + 2, column)
+    format!(
+        "{} row {} column {}",
+        t.path.display(),
+        t.row_number(row),
+        column
+    )
 }
 
 /// The pathology table's findings carried into the analysis table when the table has them (after
@@ -503,7 +521,7 @@ fn read_tte(
             .map(|c| row[c].trim().to_ascii_uppercase())
             .unwrap_or_default();
         if unit.is_empty() {
-            unitless.push(r + 2);
+            unitless.push(adtte.row_number(r));
             longest = longest.max(aval);
         }
         let months = match unit.as_str() {
@@ -719,7 +737,7 @@ fn read_features(
     TextTable::for_each_row(features, &cols, |r, row| {
         let id = row[0];
         match arm.get(id).map(String::as_str) {
-            None => unknown.entry(id.to_string()).or_insert((r + 2, 0)).1 += 1,
+            None => unknown.entry(id.to_string()).or_insert((r, 0)).1 += 1,
             Some(a) if a == arm_code => {
                 let name = wide_name(row[1], row[2], row[3], row[4]);
                 let cell = by_series
@@ -736,7 +754,7 @@ fn read_features(
                             "{} row {} column value: {:?} ({id} {name}) is not a finite number \
                              (empty, NA or NaN for a missing value)",
                             features.display(),
-                            r + 2,
+                            r,
                             row[5]
                         ));
                         String::new()
@@ -896,7 +914,7 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
                     errors.push(format!(
                         "{} row {} column IMAGING_DATE: imaging of {id} is {} after the nephrectomy (NEPHRDT); pre-operative imaging is expected",
                         p.display(),
-                        i.last_row + 2,
+                        i.last_row,
                         crate::plural::count((i.last - n) as usize, "day")
                     ));
                 }

@@ -9,11 +9,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// A table of text cells with its header.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct TextTable {
     pub path: PathBuf,
     pub header: Vec<String>,
     pub rows: Vec<Vec<String>>,
+    /// Each row's line in a CSV file (the header's is 1), which messages name: a blank line or
+    /// a cell over several lines makes it more than the row's index + 2. Empty for a table
+    /// without lines (Parquet, SAS transport), whose row `r` is numbered r + 2.
+    pub lines: Vec<usize>,
 }
 
 /// Why a table could not be streamed.
@@ -55,25 +59,32 @@ impl TextTable {
                 let (mut r, decimal_comma) = crate::csv_text::reader(path).map_err(|e| err(e.to_string()))?;
                 let header = crate::csv_text::header(&mut r).map_err(|e| err(e.to_string()))?;
                 let mut rows: Vec<Vec<String>> = Vec::new();
-                for (n, rec) in r.byte_records().enumerate() {
-                    let rec = rec.map_err(|e| err(format!("row {}: {e}", n + 2)))?;
+                let mut lines = Vec::new();
+                let mut last_line = 1;
+                for rec in r.byte_records() {
+                    let rec = rec.map_err(|e| err(format!("after line {last_line}: {e}")))?;
+                    let line = crate::csv_text::line_of(&rec, last_line);
+                    last_line = line;
+                    lines.push(line);
                     if crate::csv_text::is_blank(&rec) {
-                        // Kept (as empty cells) so that rows keep their spreadsheet numbers.
+                        // Kept (as empty cells): a blank row inside the table is said as such.
                         rows.push(vec![String::new(); header.len()]);
                         continue;
                     }
                     crate::csv_text::check_width(&rec, header.len())
-                        .map_err(|e| err(format!("row {}: {e}", n + 2)))?;
+                        .map_err(|e| err(format!("row {line}: {e}")))?;
                     rows.push(rec.iter().map(|c| data_cell(c, decimal_comma)).collect());
                 }
                 // Blank rows after the last row with data (Excel saves formatted empty rows).
                 while rows.last().is_some_and(|r| r.iter().all(String::is_empty)) {
                     rows.pop();
+                    lines.pop();
                 }
                 Ok(TextTable {
                     path: path.to_path_buf(),
                     header,
                     rows,
+                    lines,
                 })
             }
         }?;
@@ -84,9 +95,10 @@ impl TextTable {
     }
 
     /// Visit the rows of a table one at a time with the named columns picked out (CSV streams,
-    /// so a long table is never held whole; Parquet is read first). `f` gets the row's index
-    /// (0 = the first data row) and its values in the order of `columns`. A column named with a
-    /// leading `?` is optional: its values are empty when the table lacks it.
+    /// so a long table is never held whole; Parquet is read first). `f` gets the row's number
+    /// as messages give it ([`TextTable::row_number`]) and its values in the order of `columns`;
+    /// blank rows are passed over. A column named with a leading `?` is optional: its values
+    /// are empty when the table lacks it.
     pub fn for_each_row<F>(
         path: &Path,
         columns: &[&'static str],
@@ -120,7 +132,7 @@ impl TextTable {
                     .iter()
                     .map(|i| i.map_or("", |i| row[i].as_str()))
                     .collect();
-                f(r, &picked);
+                f(t.row_number(r), &picked);
             }
             return Ok(());
         }
@@ -135,14 +147,17 @@ impl TextTable {
             .map(|c| optional_column(c, column_index(&header, c.trim_start_matches('?'))))
             .collect::<Result<Vec<_>, _>>()?;
         let mut rec = csv::ByteRecord::new();
-        let mut n = 0;
+        let mut line = 1;
         loop {
             match r.read_byte_record(&mut rec) {
                 Ok(false) => break,
-                Ok(true) if crate::csv_text::is_blank(&rec) => n += 1,
+                Ok(true) if crate::csv_text::is_blank(&rec) => {
+                    line = crate::csv_text::line_of(&rec, line)
+                }
                 Ok(true) => {
+                    line = crate::csv_text::line_of(&rec, line);
                     crate::csv_text::check_width(&rec, header.len())
-                        .map_err(|e| err(format!("row {}: {e}", n + 2)))?;
+                        .map_err(|e| err(format!("row {line}: {e}")))?;
                     let cells: Vec<String> = idx
                         .iter()
                         .map(|i| match i {
@@ -151,10 +166,9 @@ impl TextTable {
                         })
                         .collect();
                     let picked: Vec<&str> = cells.iter().map(String::as_str).collect();
-                    f(n, &picked);
-                    n += 1;
+                    f(line, &picked);
                 }
-                Err(e) => return Err(err(format!("row {}: {e}", n + 2))),
+                Err(e) => return Err(err(format!("after line {line}: {e}"))),
             }
         }
         Ok(())
@@ -185,36 +199,73 @@ impl TextTable {
                 )
             })
             .collect();
+        // Time-zone-aware timestamps are stored in UTC: local midnight in Paris is 23:00 UTC
+        // the day before. Their local date is unknown here (the zone is in pandas' metadata
+        // only), so one that is not at UTC midnight is refused rather than read a day early.
+        let in_utc: Vec<bool> = columns
+            .iter()
+            .map(|c| {
+                matches!(
+                    c.logical_type(),
+                    Some(LogicalType::Timestamp {
+                        is_adjusted_to_u_t_c: true,
+                        ..
+                    })
+                )
+            })
+            .collect();
         let mut rows = Vec::new();
-        for row in reader
+        for (r, row) in reader
             .get_row_iter(None)
             .map_err(|e| err(parquet_reason(e)))?
+            .enumerate()
         {
             let row = row.map_err(|e| err(parquet_reason(e)))?;
             let cells: Vec<String> = row
                 .get_column_iter()
                 .enumerate()
-                .map(|(c, (_, f))| match f {
-                    Field::Null => String::new(),
-                    Field::Bool(b) => u8::from(*b).to_string(),
-                    Field::Str(s) => s.trim().to_string(),
-                    Field::Double(v) => v.to_string(),
-                    Field::Float(v) => v.to_string(),
-                    Field::TimestampMillis(v) => timestamp_text(*v, 1_000),
-                    Field::TimestampMicros(v) => timestamp_text(*v, 1_000_000),
-                    Field::Long(v) if nanos.get(c) == Some(&true) => {
-                        timestamp_text(*v, 1_000_000_000)
-                    }
-                    other => other.to_string(),
+                .map(|(c, (name, f))| {
+                    let time = |v: i64, per_second: i64| {
+                        let text = timestamp_text(v, per_second);
+                        // (The value is not quoted: it is a real date.)
+                        if in_utc.get(c) == Some(&true) && text.contains('T') {
+                            Err(err(format!(
+                                "row {} column {name}: a time-zone-aware timestamp that is not \
+                                 at UTC midnight, whose local date is unknown; write the column \
+                                 as dates (pandas: .dt.date, or .dt.tz_localize(None))",
+                                r + 2
+                            )))
+                        } else {
+                            Ok(text)
+                        }
+                    };
+                    Ok(match f {
+                        Field::Null => String::new(),
+                        Field::Bool(b) => u8::from(*b).to_string(),
+                        Field::Str(s) => s.trim().to_string(),
+                        Field::Double(v) => v.to_string(),
+                        Field::Float(v) => v.to_string(),
+                        Field::TimestampMillis(v) => time(*v, 1_000)?,
+                        Field::TimestampMicros(v) => time(*v, 1_000_000)?,
+                        Field::Long(v) if nanos.get(c) == Some(&true) => time(*v, 1_000_000_000)?,
+                        other => other.to_string(),
+                    })
                 })
-                .collect();
+                .collect::<Result<_, TableError>>()?;
             rows.push(cells);
         }
         Ok(TextTable {
             path: path.to_path_buf(),
             header,
             rows,
+            lines: Vec::new(),
         })
+    }
+
+    /// Row `r`'s number as messages give it: its line in a CSV file, else r + 2 (the header
+    /// being row 1, as a spreadsheet numbers them).
+    pub fn row_number(&self, r: usize) -> usize {
+        self.lines.get(r).copied().unwrap_or(r + 2)
     }
 
     /// Index of a column: by its exact name, else by its name without case and surrounding

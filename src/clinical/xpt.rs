@@ -154,6 +154,7 @@ pub fn read(path: &Path) -> Result<TextTable, TableError> {
             path: path.to_path_buf(),
             header,
             rows,
+            lines: Vec::new(),
         })
         .map_err(err)
 }

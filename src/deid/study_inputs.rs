@@ -48,29 +48,31 @@ pub fn read_subject_map(path: &Path) -> Result<BTreeMap<String, String>, DeidErr
         return Err(err("expected columns patient_id,usubjid".into()));
     };
     let mut m = BTreeMap::new();
-    for (n, rec) in r.byte_records().enumerate() {
-        let rec = rec.map_err(|e| err(format!("row {}: {e}", n + 2)))?;
+    let mut line = 1;
+    for rec in r.byte_records() {
+        let rec = rec.map_err(|e| err(format!("after line {line}: {e}")))?;
+        line = crate::csv_text::line_of(&rec, line);
         if crate::csv_text::is_blank(&rec) {
             continue;
         }
         crate::csv_text::check_width(&rec, h.len())
-            .map_err(|e| err(format!("row {}: {e}", n + 2)))?;
+            .map_err(|e| err(format!("row {}: {e}", line)))?;
         let cell = |i: usize| crate::csv_text::cell_text(rec.get(i).unwrap_or_default(), false);
         let (p, u) = (cell(pi), cell(ui));
         let (p, u) = (p.as_str(), u.as_str());
         if p.is_empty() || u.is_empty() {
-            return Err(err(format!("row {}: empty patient_id or usubjid", n + 2)));
+            return Err(err(format!("row {}: empty patient_id or usubjid", line)));
         }
         if !usable_usubjid(u) {
             // The value is not printed: with the columns swapped it would be a PatientID.
             return Err(err(format!(
                 "row {}: usubjid must be at most 64 letters, digits, '-', '_' or '.', not \
                  starting with '.' (it becomes the released PatientID and a folder name)",
-                n + 2
+                line
             )));
         }
         if m.insert(p.to_string(), u.to_string()).is_some() {
-            return Err(err(format!("row {}: patient_id appears twice", n + 2)));
+            return Err(err(format!("row {}: patient_id appears twice", line)));
         }
     }
     Ok(m)

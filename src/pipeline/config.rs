@@ -414,15 +414,12 @@ impl Config {
         {
             resolve(p);
         }
-        // A file the config names that is not there is a config error, said before any stage
-        // runs (a missing key surfaced at the deid stage, a missing table after the imaging).
+        // The key and subject map, which every run needs, must be there before any stage runs
+        // (a missing key surfaced at the deid stage). Not the clinical tables: shards never read
+        // them, and they may come after the imaging (a new merge reads them).
         for (key, p) in [
             ("[deid] key", &cfg.deid.key),
             ("[deid] subjects", &cfg.deid.subjects),
-            ("[clinical] adsl", &cfg.clinical.adsl),
-            ("[clinical] adtte", &cfg.clinical.adtte),
-            ("[clinical] pathology", &cfg.clinical.pathology),
-            ("[clinical] procedures", &cfg.clinical.procedures),
         ] {
             if let Some(p) = p.as_ref().filter(|p| !p.is_file()) {
                 return Err(invalid(&format!(

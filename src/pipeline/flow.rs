@@ -147,10 +147,11 @@ pub(super) fn execute(
     let cohort = flow.cohort(&study, &features_path, &key_hash)?;
     flow.report(&study, &cohort)?;
 
-    // The clinical tables as they were read (plain SHA-256, as `sha256sum` gives it: a monitor
-    // checks them against the trial's archive). Absent where a table is not there.
-    let mut clinical_sha256 = serde_json::Map::new();
-    if let Some((adsl, adtte, pathology)) = &study.clinical {
+    // The clinical tables as they were read, each by its HMAC-SHA256 under the study key (a
+    // plain hash of a one-row table could be matched against guessed dates). Absent where a
+    // table is not there.
+    let mut clinical_hmac = serde_json::Map::new();
+    if let (Some((adsl, adtte, pathology)), Some(key)) = (&study.clinical, &study_key) {
         let procedures = cfg.clinical.procedures.as_ref();
         for (name, path) in [
             ("adsl", Some(adsl)),
@@ -159,7 +160,8 @@ pub(super) fn execute(
             ("procedures", procedures),
         ] {
             if let Some(bytes) = path.and_then(|p| std::fs::read(p).ok()) {
-                clinical_sha256.insert(name.into(), json!(sha256_hex(&bytes)));
+                let mac = crate::deid::keyed::hmac(key, &[b"ancilla clinical table", &bytes]);
+                clinical_hmac.insert(name.into(), json!(crate::hex::encode(&mac)));
             }
         }
     }
@@ -170,7 +172,7 @@ pub(super) fn execute(
         "config_sha256": config_hash,
         "shard": flow.shard.map(|s| s.to_string()),
         "input_sha256": input_hash,
-        "clinical_sha256": clinical_sha256,
+        "clinical_hmac_sha256": clinical_hmac,
         "stages": flow.runner.records,
         "rejected_inputs": flow.rejected,
         "warnings": flow.warnings,
@@ -669,8 +671,16 @@ impl Flow<'_> {
                         })
                         .map_err(|e| {
                             // Written into the report and provenance: tables by file name (a
-                            // site's folders may name a person).
-                            let mut message = e.to_string();
+                            // site's folders may name a person), and no cell's value (a shifted
+                            // column puts a name or a date where a code was expected).
+                            let full = e.to_string();
+                            let mut message = crate::redact::quoted_values(&full);
+                            if message != full {
+                                message.push_str(
+                                    "\n(cell values left out, as in every output; `ancilla link` \
+                                     on the same tables shows them)",
+                                );
+                            }
                             for p in [adsl, adtte, path, features_path, &imaging_path]
                                 .into_iter()
                                 .chain(procedures.as_deref())
@@ -687,9 +697,9 @@ impl Flow<'_> {
                             let problems: Vec<Value> = s
                                 .kept_out
                                 .iter()
-                                .map(|w| json!({"stage": "link", "reason": w}))
+                                .map(|w| json!({"stage": "link", "reason": crate::redact::quoted_values(w)}))
                                 .chain(s.warnings.iter().map(
-                                    |w| json!({"stage": "link", "reason": w, "warning": true}),
+                                    |w| json!({"stage": "link", "reason": crate::redact::quoted_values(w), "warning": true}),
                                 ))
                                 .collect();
                             write_problems(&link_problems, &problems)?;

@@ -187,6 +187,10 @@ pub fn run_command(
     shard: Option<&str>,
     quiet: bool,
 ) -> Result<(), PipelineError> {
+    // Its paths resolved from the config's absolute folder, as `merge` resolves them from the
+    // path a shard's manifest keeps: shards run with a relative config path were refused as
+    // "changed since the shards ran".
+    let config = &std::fs::canonicalize(config).unwrap_or_else(|_| config.to_path_buf());
     let mut cfg = Config::load(config)?;
     if let Some(o) = out {
         cfg.output.dir = o.to_path_buf();

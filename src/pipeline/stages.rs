@@ -985,6 +985,7 @@ mod tests {
                 .iter()
                 .map(|r| r.split(',').map(String::from).collect())
                 .collect(),
+            ..Default::default()
         }
         };
         let t = table(&[

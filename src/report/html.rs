@@ -764,11 +764,12 @@ fn statistics(h: &mut String, data: &ReportData) {
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(ft["feature"].as_str().unwrap_or("")),
-                fmt(f(&lr["cutoff"]), 2),
+                // The cut-off as it was given (0.0125 is not 0.01).
+                f(&lr["cutoff"]).map_or("–".into(), |c| c.to_string()),
                 lr["n_high"].as_u64().map_or("–".into(), |n| n.to_string()),
                 lr["n_low"].as_u64().map_or("–".into(), |n| n.to_string()),
                 f(&lr["p"]).map_or_else(
-                    || esc(ft["note"].as_str().unwrap_or("no test")),
+                    || "no test (the feature's note in summary.md says why)".to_string(),
                     |p| format!("{p:.3}")
                 )
             )

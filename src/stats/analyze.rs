@@ -141,6 +141,8 @@ struct Table {
     path: PathBuf,
     header: Vec<String>,
     rows: Vec<Vec<String>>,
+    /// The rows' numbers as messages give them (`TextTable::row_number`).
+    numbers: Vec<usize>,
 }
 
 impl Table {
@@ -154,10 +156,16 @@ impl Table {
                 reason: e.reason,
             })?;
         Ok(Table {
+            numbers: (0..t.rows.len()).map(|r| t.row_number(r)).collect(),
             path: t.path,
             header: t.header,
             rows: t.rows,
         })
+    }
+
+    /// Row `r`'s number as messages give it.
+    fn row(&self, r: usize) -> usize {
+        self.numbers.get(r).copied().unwrap_or(r + 2)
     }
 
     fn index(&self, column: &str) -> Result<usize, StatsError> {
@@ -186,7 +194,7 @@ impl Table {
         let col = self.index(column)?;
         self.numeric(col).map_err(|r| StatsError::BadValue {
             path: self.path.clone(),
-            row: r + 2,
+            row: self.row(r),
             column: column.to_string(),
             reason: format!("{:?} is not a number", self.rows[r][col]),
         })
@@ -233,7 +241,7 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Analysis, StatsError> {
     for (r, (t, e)) in time.iter().zip(&event).enumerate() {
         let bad = |column: &str, reason: String| StatsError::BadValue {
             path: table.path.clone(),
-            row: r + 2,
+            row: table.row(r),
             column: column.to_string(),
             reason,
         };
@@ -255,7 +263,7 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Analysis, StatsError> {
         {
             return Err(StatsError::BadValue {
                 path: table.path.clone(),
-                row: r + 2,
+                row: table.row(r),
                 column: "PCR".into(),
                 reason: "PCR must be 1, 0 or empty".into(),
             });
@@ -263,7 +271,11 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Analysis, StatsError> {
     }
     let viable = table.optional_numeric("VIABLE_TUMOR_PCT")?;
     // One row per subject: a subject twice would count twice in every test.
-    if let Some(c) = table.header.iter().position(|h| h == "USUBJID") {
+    if let Some(c) = table
+        .header
+        .iter()
+        .position(|h| h.trim().eq_ignore_ascii_case("USUBJID"))
+    {
         let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
         for (r, row) in table.rows.iter().enumerate() {
             let id = row.get(c).map_or("", |s| s.trim());
@@ -273,9 +285,12 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Analysis, StatsError> {
             if let Some(first) = seen.insert(id, r) {
                 return Err(StatsError::BadValue {
                     path: table.path.clone(),
-                    row: r + 2,
+                    row: table.row(r),
                     column: "USUBJID".into(),
-                    reason: format!("{id} is also in row {}: one row per subject", first + 2),
+                    reason: format!(
+                        "{id} is also in row {}: one row per subject",
+                        table.row(first)
+                    ),
                 });
             }
         }
@@ -319,8 +334,9 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Analysis, StatsError> {
                     .filter(|r| matches!(cell_number(r.get(col).map_or("", |s| s)), Some(Some(_))))
                     .count();
                 if numbers > 0 {
-                    not_analysed.push(json!({"column": name, "row": row + 2,
-                        "reason": format!("row {} is not a number (nor empty, NA or NaN) in a column of {}", row + 2, crate::plural::count(numbers, "number"))}));
+                    let row = table.row(row);
+                    not_analysed.push(json!({"column": name, "row": row,
+                        "reason": format!("row {row} is not a number (nor empty, NA, NaN or .) in a column of {}", crate::plural::count(numbers, "number"))}));
                 }
             }
         }
@@ -332,6 +348,13 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Analysis, StatsError> {
         .keys()
         .find(|k| !features.iter().any(|(n, _)| n == *k))
     {
+        if let Some(c) = not_analysed.iter().find(|c| c["column"] == bad.as_str()) {
+            return Err(StatsError::Usage(format!(
+                "cut-off on {bad:?}: {} does not analyse that column: {}",
+                table.path.display(),
+                c["reason"].as_str().unwrap_or("")
+            )));
+        }
         let closest = features
             .iter()
             .map(|(n, _)| (strsim::levenshtein(bad, n), n))

@@ -32,5 +32,14 @@ pq.write_table(
     coerce_timestamps="ms",
     compression="snappy",
 )
+# Time-zone-aware: local midnight in Paris is 23:00 UTC the day before (refused: the local date
+# is not in the timestamp); in UTC it is midnight (read as that date).
+paris = typed.copy()
+utc = typed.copy()
+for col in ("RANDDT", "NEPHRDT"):
+    paris[col] = paris[col].dt.tz_localize("Europe/Paris")
+    utc[col] = utc[col].dt.tz_localize("UTC")
+paris.to_parquet(here / "adsl_tz_paris.parquet", index=False)
+utc.to_parquet(here / "adsl_tz_utc.parquet", index=False)
 # polars' default codec (zstd), which ancilla refuses with what to do instead.
 pl.from_pandas(typed).write_parquet(here / "adsl_polars_zstd.parquet")
