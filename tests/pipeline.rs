@@ -2653,3 +2653,32 @@ fn shards_of_a_relative_config_path_merge() {
     run(&["--quiet", "merge", "s1", "s2", "--out", "merged"]);
     assert!(d.path().join("merged/features/features.csv").is_file());
 }
+
+/// A clinical table the link stage cannot read is named by its config key (it was named by the
+/// command-line option of `ancilla link`, which a pipeline's user never typed).
+#[test]
+fn a_missing_clinical_table_of_a_pipeline_is_named_by_its_key() {
+    let d = tempfile::tempdir().unwrap();
+    let cohort = d.path().join("cohort");
+    phantom(&cohort, "2", "3", &[]);
+    let clinical = cohort.join("clinical");
+    let out = d.path().join("out");
+    let cfg = input_config(
+        d.path(),
+        &cohort,
+        &out,
+        &format!(
+            "[clinical]\n{}",
+            table_lines(
+                &d.path().join("no-adsl.csv"),
+                &clinical.join("adtte.csv"),
+                &clinical.join("pathology.csv")
+            )
+        ),
+    );
+    let o = ancilla(&["run", cfg.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("ADSL ([clinical] adsl) no-adsl.csv:"), "{err}");
+    assert!(!err.contains("--subjects"), "{err}");
+}

@@ -673,7 +673,16 @@ impl Flow<'_> {
                             // Written into the report and provenance: tables by file name (a
                             // site's folders may name a person), and no cell's value (a shifted
                             // column puts a name or a date where a code was expected).
-                            let full = e.to_string();
+                            // The tables by their config keys: a pipeline has no command line.
+                            let full = e
+                                .to_string()
+                                .replacen("ADSL (--subjects)", "ADSL ([clinical] adsl)", 1)
+                                .replacen("ADTTE (--tte)", "ADTTE ([clinical] adtte)", 1)
+                                .replacen(
+                                    "pathology (--pathology)",
+                                    "pathology ([clinical] pathology)",
+                                    1,
+                                );
                             let mut message = crate::redact::quoted_values(&full);
                             if message != full {
                                 message.push_str(
