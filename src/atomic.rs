@@ -114,7 +114,7 @@ pub fn remove_stale_temps(dir: &Path) -> usize {
 pub struct DirLock {
     path: PathBuf,
     /// Open while held: closing it releases the lock. None where the file system has no locks.
-    _file: Option<fs::File>,
+    file: Option<fs::File>,
 }
 
 /// The lock file's name.
@@ -175,7 +175,7 @@ impl DirLock {
                     }
                     return Ok(DirLock {
                         path,
-                        _file: Some(file),
+                        file: Some(file),
                     });
                 }
                 Err(fs::TryLockError::WouldBlock) => {
@@ -199,7 +199,7 @@ impl DirLock {
                          second run from writing this folder at the same time",
                         dir.display()
                     );
-                    return Ok(DirLock { path, _file: None });
+                    return Ok(DirLock { path, file: None });
                 }
                 Err(fs::TryLockError::Error(e)) => return Err(named(e)),
             }
@@ -236,7 +236,7 @@ impl Drop for DirLock {
     fn drop(&mut self) {
         // Removed while still held; the lock goes with the file handle right after. (Without
         // locks, the file is left: it is nothing then.)
-        if self._file.is_some() {
+        if self.file.is_some() {
             let _ = fs::remove_file(&self.path);
         }
     }

@@ -801,14 +801,13 @@ fn read_features(
 
 /// A feature table's value as the analysis table writes it: a finite number as it is, a missing
 /// value (empty, NA, NaN: pandas and polars write NaN) as an empty cell; `Err` for anything else.
+/// The cell is read by the rule `analyze` reads the analysis table by
+/// ([`crate::stats::analyze::cell_number`]), so what link writes, analyze takes.
 fn feature_value(cell: &str) -> Result<String, ()> {
-    let cell = cell.trim();
-    if cell.is_empty() || cell.eq_ignore_ascii_case("na") || cell.eq_ignore_ascii_case("nan") {
-        return Ok(String::new());
-    }
-    match cell.parse::<f64>() {
-        Ok(v) if v.is_finite() => Ok(cell.to_string()),
-        _ => Err(()),
+    match crate::stats::analyze::cell_number(cell) {
+        Some(None) => Ok(String::new()),
+        Some(Some(_)) => Ok(cell.trim().to_string()),
+        None => Err(()),
     }
 }
 
