@@ -1,4 +1,4 @@
-//! Command-line definitions (clap). The contract is DESIGN.md's "Command line" section.
+//! Command-line definitions (clap). The contract is docs/DESIGN.md's "Command line" section.
 
 use std::path::PathBuf;
 

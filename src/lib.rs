@@ -39,7 +39,7 @@ pub mod volume;
 pub const INTERNAL_ERROR: &str =
     "internal error of ancilla (a defect: please report it); skipped, the rest goes on";
 
-/// How a failure maps to the process exit code (DESIGN.md: 1 the run failed, 2 bad command
+/// How a failure maps to the process exit code (docs/DESIGN.md: 1 the run failed, 2 bad command
 /// line or config). Every module error implements it.
 pub trait ExitCode {
     /// 2 for a bad command line or config, 1 for anything else.

@@ -1,4 +1,4 @@
-//! PSMA PET volume metrics (../shared/reference/suv.md "Lesion metrics"): metabolic tumour volume
+//! PSMA PET volume metrics (docs/reference/suv.md "Lesion metrics"): metabolic tumour volume
 //! at fixed SUV thresholds (3 by default; `mtv_suv<T>`, 2.5 written `2p5`) and at 41% / 50% of the
 //! region's SUVmax, and total lesion PSMA
 //! (volume × SUVmean inside it), the lesion count (26-connected components of the region at SUV ≥ 3

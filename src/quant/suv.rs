@@ -1,5 +1,5 @@
 //! SUV after the QIBA vendor-neutral pseudo-code (with the IBSI/OncoRay refinements noted in
-//! ../shared/reference/suv.md): the factor that turns a PET series' rescaled values into body-weight
+//! docs/reference/suv.md): the factor that turns a PET series' rescaled values into body-weight
 //! SUV (g/ml), every input it used, and every branch it took. Refused — with the attribute and
 //! what was expected — rather than guessed. Times are compared on one clock: a DT's own UTC
 //! offset (PS3.5 6.2) is moved into TimezoneOffsetFromUTC's zone. DecayCorrection NONE gives
