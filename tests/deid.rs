@@ -762,6 +762,72 @@ fn a_duplicate_input_file_is_released_once() {
     );
 }
 
+/// Regression: a subject map that matches no PatientID of the export (another site's map, or
+/// IDs written in lower case) released nothing with exit 0, and `run --quiet` went on to an
+/// analysis of no image without a word. The run fails, saying why; the report and the site log
+/// are there to look at.
+#[test]
+fn a_subject_map_that_matches_no_file_fails_the_run() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    phantom(dir, "1", "8", &[]);
+    let map = dir.join("clinical/subject_map.csv");
+    let lower = std::fs::read_to_string(&map).unwrap().replace("MRN", "mrn");
+    let wrong = dir.join("lower-case-map.csv");
+    std::fs::write(&wrong, lower).unwrap();
+    let out = dir.join("deid");
+    let o = deid(dir, &out, &dir.join("key.bin"), &wrong);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the subject map (") && err.contains("matches none of the export's files"),
+        "{err}"
+    );
+    assert!(out.join("deid-report.json").is_file());
+    // The right map releases the same export.
+    let o = deid(dir, &dir.join("deid-right"), &dir.join("key.bin"), &map);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// Regression: with a whole export sent twice (a copy under `zz-resent/`, after the original in
+/// input order), the site log named as "not released" some of the original files, which were
+/// released, and a different set each run: the parallel run's race decided who was logged,
+/// before the run settled that the first in input order is released. It now names the copies,
+/// every one, and nothing else.
+#[test]
+fn the_site_log_names_the_copies_of_an_export_sent_twice() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    phantom(dir, "1", "8", &[]);
+    let export = dir.join("site-export");
+    let originals = files(&export);
+    for f in &originals {
+        let copy = export
+            .join("zz-resent")
+            .join(f.strip_prefix(&export).unwrap());
+        std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+        std::fs::copy(f, &copy).unwrap();
+    }
+    let (o, _) = deid_phantom(dir);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let log = std::fs::read_to_string(dir.join("site-log.tsv")).unwrap();
+    let duplicates: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("same SOP instance as another input file"))
+        .collect();
+    assert!(duplicates.len() > 20, "{log}");
+    assert!(
+        duplicates.iter().all(|l| l.contains("zz-resent")),
+        "an original named as not released:\n{}",
+        duplicates
+            .iter()
+            .filter(|l| !l.contains("zz-resent"))
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
 /// Regression: of two different files of one SOP instance (the same image exported twice, once
 /// altered: here in a kept attribute), the release is the first in input order, whichever finished
 /// first or was left by a killed earlier run. Before, the first to finish won (a race) and a

@@ -93,12 +93,25 @@ pub enum DeidError {
     /// pipeline stage is not stamped; a rerun releases them).
     #[error("{} could not be written; the first: {first}", crate::plural::count(*.count, "file"))]
     Unwritten { count: usize, first: String },
+    /// No file's PatientID is in the subject map (the report and the site log are written).
+    #[error(
+        "the subject map ({}) matches none of the export's files: {} with a PatientID it \
+         does not hold, and nothing released. Is it this site's map, and is its patient_id the \
+         DICOM PatientID, written the same way (case and spaces count)? The site log names the \
+         files",
+        crate::plural::count(*.map, "patient"),
+        crate::plural::count(*.files, "file")
+    )]
+    NoSubjectFound { files: usize, map: usize },
 }
 
 impl crate::ExitCode for DeidError {
     fn exit_code(&self) -> u8 {
         match self {
-            DeidError::Write { .. } | DeidError::Unwritten { .. } | DeidError::Busy(_) => 1,
+            DeidError::Write { .. }
+            | DeidError::Unwritten { .. }
+            | DeidError::Busy(_)
+            | DeidError::NoSubjectFound { .. } => 1,
             _ => 2,
         }
     }
@@ -207,6 +220,11 @@ struct Run<'a> {
     byte_path: bool,
     /// Files the byte path released or judged (for the tests that compare the paths).
     taken: std::sync::atomic::AtomicUsize,
+    /// Files whose PatientID the subject map holds, and files whose PatientID it does not: a
+    /// map that matches none of an export's files is the wrong map (another site's, or IDs
+    /// written otherwise), and the run fails rather than release nothing with exit 0.
+    in_map: std::sync::atomic::AtomicUsize,
+    not_in_map: std::sync::atomic::AtomicUsize,
 }
 
 impl Run<'_> {
@@ -381,9 +399,12 @@ fn place<'r>(run: &'r Run, p: Placing) -> Result<Release<'r>, Outcome> {
                 .into(),
         ));
     }
+    use std::sync::atomic::Ordering::Relaxed;
     let Some(usubjid) = run.map.get(&p.patient_id) else {
+        run.not_in_map.fetch_add(1, Relaxed);
         return Err(run.unattributed("unknown subject: PatientID not in the subject map".into()));
     };
+    run.in_map.fetch_add(1, Relaxed);
     if !run.owned.contains(usubjid) {
         return Err(Outcome::OtherShard);
     }
@@ -709,7 +730,12 @@ fn settle_duplicates(run: &Run, files: &[PathBuf], tally: &mut Tally) {
         }
         settle(c.lowest, Verdict::Write);
         match process(run, &files[lowest], lowest) {
-            Outcome::Released { counts, .. } if tallied != lowest => tally.actions(&counts, true),
+            Outcome::Released { counts, .. } if tallied != lowest => {
+                tally.actions(&counts, true);
+                // The first file is released; the one that won the race is the duplicate.
+                tally.duplicates.remove(&lowest);
+                tally.duplicates.insert(tallied, files[tallied].clone());
+            }
             Outcome::Released { .. } => {}
             // Not written: the output keeps the other file's release, and this file is reported
             // for its reason instead of as what the run first counted it.
@@ -721,6 +747,7 @@ fn settle_duplicates(run: &Run, files: &[PathBuf], tally: &mut Tally) {
                 };
                 *first = first.saturating_sub(1);
                 tally.files_seen = tally.files_seen.saturating_sub(1);
+                tally.duplicates.remove(&lowest);
                 tally.add(lowest, &files[lowest], other);
             }
         }
@@ -801,6 +828,8 @@ fn run_paths(
         settled: Default::default(),
         byte_path,
         taken: Default::default(),
+        in_map: Default::default(),
+        not_in_map: Default::default(),
     };
     let mut tally = Tally {
         site_log: String::from("input_path\treason\n"),
@@ -825,6 +854,7 @@ fn run_paths(
     }
     bar.finish_and_clear();
     settle_duplicates(&run_ctx, &walk.files, &mut tally);
+    tally.log_duplicates();
     // The release mirrors this run's input: what an earlier run released and this one does not
     // goes (a series removed from the export, a subject taken out of the map).
     // Not by a run that failed to write some of its files (it fails: see below).
@@ -853,6 +883,7 @@ fn run_paths(
         mut site_log,
         mut files_seen,
         unwritten,
+        duplicates: _,
     } = tally;
     for (path, why) in walk.errors.iter().filter(|_| run_ctx.reports_unattributed) {
         files_seen += 1;
@@ -919,6 +950,13 @@ fn run_paths(
         if let Some(why) = not_released_reasons(&report["not_released"], opts.site_log.is_some()) {
             eprintln!("deid: not released: {why}");
         }
+    }
+    let (in_map, not_in_map) = (run_ctx.in_map.into_inner(), run_ctx.not_in_map.into_inner());
+    if in_map == 0 && not_in_map > 0 {
+        return Err(DeidError::NoSubjectFound {
+            files: not_in_map,
+            map: map.len(),
+        });
     }
     Ok((summary, run_ctx.taken.into_inner()))
 }

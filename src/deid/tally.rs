@@ -20,6 +20,10 @@ pub(super) struct Tally {
     pub(super) files_seen: usize,
     /// Why each release that could not be written was not.
     pub(super) unwritten: Vec<String>,
+    /// The input files not released because another file of their SOP instance was (by number):
+    /// logged once the run has settled which file that is ([`super::settle_duplicates`]), as
+    /// the race of the parallel run named the wrong ones, differently from run to run.
+    pub(super) duplicates: BTreeMap<usize, std::path::PathBuf>,
 }
 
 impl Tally {
@@ -42,10 +46,7 @@ impl Tally {
             }
             Outcome::Duplicate => {
                 self.summary.duplicates += 1;
-                self.site_log.push_str(&format!(
-                    "{}\tsame SOP instance as another input file: released once, from the first in input order\n",
-                    path.display()
-                ));
+                self.duplicates.insert(index, path.to_path_buf());
             }
             Outcome::NotReleased(reason) => {
                 self.summary.not_released += 1;
@@ -67,6 +68,17 @@ impl Tally {
                 ));
                 self.not_released.push(json!({"file": index + 1, "reason": format!("failed the PHI check and was not released (deleted if written): {reason}")}));
             }
+        }
+    }
+
+    /// The duplicates into the site log, once settled.
+    pub(super) fn log_duplicates(&mut self) {
+        for path in std::mem::take(&mut self.duplicates).values() {
+            self.site_log.push_str(&format!(
+                "{}\tsame SOP instance as another input file: released once, from the first in \
+                 input order\n",
+                path.display()
+            ));
         }
     }
 
