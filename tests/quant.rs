@@ -1032,7 +1032,16 @@ proptest::proptest! {
         let keep = bytes.len() - (cut % bytes.len());
         let damaged = d.path().join("damaged.dcm");
         std::fs::write(&damaged, &bytes[..keep]).unwrap();
-        let _ = ancilla::roi::load_rois(&image, None, &damaged);
+        // A panic of ancilla's own decoders (RLE) is caught as a decoder's: that reason, or an
+        // internal error, is a panic here.
+        if let Err(e) = ancilla::roi::load_rois(&image, None, &damaged) {
+            let reason = e.to_string();
+            proptest::prop_assert!(
+                !reason.contains(ancilla::INTERNAL_ERROR)
+                    && !reason.contains("the decoder failed on malformed pixel data"),
+                "{}", reason
+            );
+        }
     }
 }
 
@@ -1717,4 +1726,55 @@ fn a_reprocessed_phantom_pet_gives_one_factor_with_or_without_ges_private_refere
     );
     // FrameReferenceTime is written to the microsecond: the routes meet to 1e-8.
     assert!((fb / fa - 1.0).abs() < 1e-8, "{fb} vs {fa}");
+}
+
+/// Regression: a SEG whose frame positions stay on a regular grid but span 65,536 planes (frames
+/// at 30, 30.01, 35 and 685.35 mm) asked for a grid of 65,536 × 512 × 512 a segment: 137 GB for
+/// the two segments, an allocation whose failure aborts the process. Refused with the reason.
+#[test]
+fn a_seg_whose_grid_would_not_fit_in_memory_is_refused() {
+    use dicom_core::ops::AttributeSelector;
+    use dicom_core::value::Value as DicomValue;
+    use dicom_core::{dicom_value, DataElement, PrimitiveValue, VR};
+    use dicom_dictionary_std::tags;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/seg-highdicom");
+    let mut obj = dicom_object::open_file(root.join("seg_binary.dcm")).unwrap();
+    obj.put(DataElement::new(
+        tags::ROWS,
+        VR::US,
+        PrimitiveValue::from(512u16),
+    ));
+    obj.put(DataElement::new(
+        tags::COLUMNS,
+        VR::US,
+        PrimitiveValue::from(512u16),
+    ));
+    // Four frames of 512 × 512 one-bit pixels.
+    obj.put(DataElement::new(
+        tags::PIXEL_DATA,
+        VR::OB,
+        PrimitiveValue::from(vec![0u8; 4 * 512 * 512 / 8]),
+    ));
+    for (i, z) in [30.0, 30.01, 35.0, 685.35].iter().enumerate() {
+        let at: AttributeSelector = (
+            tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE,
+            i as u32,
+            tags::PLANE_POSITION_SEQUENCE,
+            0,
+            tags::IMAGE_POSITION_PATIENT,
+        )
+            .into();
+        obj.update_value_at(at, |v| {
+            *v = DicomValue::from(dicom_value!(F64, [10.0, -20.0, *z]))
+        })
+        .unwrap();
+    }
+    let d = tempfile::tempdir().unwrap();
+    let seg = d.path().join("seg.dcm");
+    obj.write_to_file(&seg).unwrap();
+    let err = ancilla::roi::load_rois(&fixture_ct(), None, &seg)
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("at most 2^30 voxels"), "{err}");
 }

@@ -8,10 +8,13 @@ use sha2::Sha256;
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// Why making the MAC cannot fail (what `expect` says if a change of MAC type ever made it).
+const HMAC_KEY: &str = "HMAC-SHA256 takes a key of any length";
+
 pub(crate) fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    // HMAC accepts keys of any length; the caller checks the 32-byte minimum.
-    let mut mac = <HmacSha256 as Mac>::new_from_slice(key)
-        .unwrap_or_else(|_| <HmacSha256 as Mac>::new_from_slice(&[0u8; 32]).expect("fixed key"));
+    // HMAC takes a key of any length (RFC 2104: a long one is hashed first); the caller checks
+    // the 32-byte minimum. Never a fallback key: a known one would make pseudonyms reversible.
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).expect(HMAC_KEY);
     for p in parts {
         mac.update(p);
     }
@@ -56,9 +59,7 @@ pub struct UidMapper {
 
 impl UidMapper {
     pub fn new(key: &[u8]) -> UidMapper {
-        let mut keyed = <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| {
-            <HmacSha256 as Mac>::new_from_slice(&[0u8; 32]).expect("fixed key")
-        });
+        let mut keyed = <HmacSha256 as Mac>::new_from_slice(key).expect(HMAC_KEY);
         keyed.update(b"ancilla-uid\0");
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -30,17 +30,21 @@ impl Mosaic {
     /// The layout of a `rows` × `columns` frame holding `tiles` slices; None when it cannot be
     /// one (no tile, or tiles of no pixel).
     pub fn new(tiles: u32, rows: u32, columns: u32) -> Option<Mosaic> {
-        if tiles < 2 {
+        // More tiles than pixels is a damaged header (and 2³² − 1 tiles overflowed the grid's
+        // square: a scan that never ended).
+        if tiles < 2 || u64::from(tiles) > u64::from(rows) * u64::from(columns) {
             return None;
         }
-        let mut grid = (f64::from(tiles).sqrt().ceil()) as u32;
+        let tiles64 = u64::from(tiles);
+        let mut grid = (f64::from(tiles).sqrt().ceil()) as u64;
         // Guard the float rounding of a perfect square.
-        while grid > 1 && (grid - 1) * (grid - 1) >= tiles {
+        while grid > 1 && (grid - 1) * (grid - 1) >= tiles64 {
             grid -= 1;
         }
-        while grid * grid < tiles {
+        while grid * grid < tiles64 {
             grid += 1;
         }
+        let grid = u32::try_from(grid).ok()?;
         let (tile_rows, tile_columns) = (rows / grid, columns / grid);
         (tile_rows > 0 && tile_columns > 0).then_some(Mosaic {
             tiles,
@@ -242,7 +246,7 @@ pub fn images_in_mosaic(obj: &InMemDicomObject, csa: Option<&Csa>) -> Option<u32
         let b = e.to_bytes().ok()?;
         return (b.len() == 2).then(|| u32::from(u16::from_le_bytes([b[0], b[1]])));
     }
-    e.to_int::<u32>().ok()
+    e.to_int::<u32>().ok().filter(|n| (1..=65535).contains(n))
 }
 
 /// The CSA image header's elements: name → values (as text).
@@ -796,6 +800,27 @@ mod tests {
         assert_eq!(Mosaic::new(9, 96, 96).map(|m| m.grid), Some(3));
         assert_eq!(Mosaic::new(48, 256, 256).map(|m| m.tile_rows), Some(36));
         assert!(Mosaic::new(1, 96, 96).is_none());
+        // Regression: 2³² − 1 tiles (a damaged NumberOfImagesInMosaic) overflowed grid × grid,
+        // and the scan looped for ever; more tiles than pixels is no mosaic.
+        assert!(Mosaic::new(u32::MAX, 96, 96).is_none());
+        assert!(Mosaic::new(u32::MAX, u32::MAX, u32::MAX).is_some_and(|m| m.grid == 65536));
+        assert!(Mosaic::new(9217, 96, 96).is_none());
+        // The private count is held to the CSA's range, as the CSA one is.
+        let mut obj = InMemDicomObject::new_empty();
+        obj.put(dicom_core::DataElement::new(
+            dicom_core::Tag(0x0019, 0x0010),
+            VR::LO,
+            dicom_core::PrimitiveValue::from("SIEMENS MR HEADER"),
+        ));
+        for (n, expected) in [(u32::MAX, None), (65536, None), (0, None), (48, Some(48))] {
+            obj.put(dicom_core::DataElement::new(
+                dicom_core::Tag(0x0019, 0x100A),
+                VR::UL,
+                dicom_core::PrimitiveValue::from(n),
+            ));
+            assert_eq!(images_in_mosaic(&obj, None), expected, "{n}");
+        }
+        assert_eq!(Mosaic::new(9216, 96, 96).map(|m| m.tile_rows), Some(1));
         // Tile k holds the values k*100 + r*10 + c.
         let m = Mosaic::new(4, 4, 6).expect("2×2 of 2×3");
         let mut frame = vec![0f32; 24];

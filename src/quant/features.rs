@@ -351,13 +351,25 @@ pub fn region_part(
     if voxels.is_empty() {
         return None;
     }
+    // The intensity mask (IBSI 2.1: re-segmentation) leaves out voxels that hold no number (NaN
+    // or ±inf, in an ADC map from another tool); the morphological mask, which the volume and the
+    // shape's moments count, keeps them. A copy only where there is one.
+    let intensity: std::borrow::Cow<[([usize; 3], f64)]> = if voxels.iter().all(|v| v.1.is_finite())
+    {
+        std::borrow::Cow::Borrowed(&voxels)
+    } else {
+        std::borrow::Cow::Owned(voxels.iter().filter(|v| v.1.is_finite()).copied().collect())
+    };
     let (moments, rest) = rayon::join(
         || super::morphology::moments_of(image, &voxels),
         || {
-            let mut out = super::spatial::autocorrelation_of(image, &voxels);
-            let values: Vec<f64> = voxels.iter().map(|v| v.1).collect();
+            if intensity.is_empty() {
+                return Vec::new();
+            }
+            let mut out = super::spatial::autocorrelation_of(image, &intensity);
+            let values: Vec<f64> = intensity.iter().map(|v| v.1).collect();
             out.extend(intensity_statistics(&values));
-            out.extend(local_intensity_of(image, &voxels));
+            out.extend(local_intensity_of(image, &intensity));
             out
         },
     );

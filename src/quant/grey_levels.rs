@@ -21,16 +21,19 @@ pub struct GreyLevels {
 pub const MAX_LEVELS: f64 = 16_777_216.0;
 
 /// Fixed-bin-size grey levels of the region; None when they would be more than [`MAX_LEVELS`]
-/// (no texture for the region then).
+/// (no texture for the region then). A voxel that holds no number (NaN, ±inf) is outside, level
+/// 0, as the features stage's intensity mask leaves it out.
 pub fn discretise(
     image: &Volume,
     in_roi: &impl Fn(usize, usize, usize) -> bool,
     bin_width: f64,
 ) -> Option<GreyLevels> {
+    let inside =
+        |k: usize, j: usize, i: usize| in_roi(k, j, i) && image.data[[k, j, i]].is_finite();
     let (min, max) = image
         .data
         .indexed_iter()
-        .filter(|((k, j, i), _)| in_roi(*k, *j, *i))
+        .filter(|((k, j, i), _)| inside(*k, *j, *i))
         .map(|(_, v)| *v as f64)
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
             (lo.min(v), hi.max(v))
@@ -40,7 +43,7 @@ pub fn discretise(
     }
     let mut ng = 0usize;
     let levels = Array3::from_shape_fn(image.data.dim(), |(k, j, i)| {
-        if !in_roi(k, j, i) {
+        if !inside(k, j, i) {
             return 0;
         }
         let l = ((image.data[[k, j, i]] as f64 - min) / bin_width).floor() as u32 + 1;

@@ -770,6 +770,81 @@ mod tests {
     use crate::volume::Geometry;
     use ndarray::Array3;
 
+    /// Regression: one -inf voxel inside a region made every finite voxel's grey level overflow
+    /// (a panic in a debug build; in release every voxel fell to level 0, outside, and the texture
+    /// was computed on nothing), and a NaN one was binned as level 1. Voxels that hold no number
+    /// are left out of the intensity mask; the shape keeps them.
+    #[test]
+    fn voxels_that_hold_no_number_are_left_out_of_intensity_and_texture() {
+        let dims = (6, 7, 8);
+        let labels = Array3::from_shape_fn(dims, |(k, j, i)| {
+            u32::from((1..5).contains(&k) && (1..6).contains(&j) && (1..7).contains(&i))
+        });
+        let rois = Rois::from_label_map(
+            &roi::LabelMap {
+                labels: labels.clone(),
+                exact: true,
+                outside: 0,
+            },
+            None,
+        );
+        let clean = Array3::from_shape_fn(dims, |(k, j, i)| (k * 7 + j * 3 + i) as f32);
+        let mut data = clean.clone();
+        data[[2, 3, 4]] = f32::NEG_INFINITY;
+        data[[3, 2, 2]] = f32::NAN;
+        data[[1, 1, 1]] = f32::INFINITY;
+        let image = Volume {
+            data,
+            geometry: Geometry::axial([0.0, 0.0, 0.0], [2.0, 2.0, 2.0]),
+        };
+        let ctx = FeatureContext {
+            image: "t2".into(),
+            ..FeatureContext::default()
+        };
+        let settings = FeatureSettings {
+            suv_thresholds: vec![],
+            texture_bin_width: Some(bin_width::BinWidth::Every(4.0)),
+        };
+        let rows = features_for_volume(&image, &rois, &ctx, &settings);
+        let get = |f: &str| rows.iter().find(|r| r.feature == f).map(|r| r.value);
+        // By hand: the region's finite voxels.
+        let finite: Vec<f64> = clean
+            .indexed_iter()
+            .filter(|((k, j, i), _)| {
+                labels[[*k, *j, *i]] == 1
+                    && ![[2, 3, 4], [3, 2, 2], [1, 1, 1]].contains(&[*k, *j, *i])
+            })
+            .map(|(_, v)| f64::from(*v))
+            .collect();
+        assert_eq!(finite.len(), 4 * 5 * 6 - 3);
+        let mean = finite.iter().sum::<f64>() / finite.len() as f64;
+        assert!((get("stat_mean").unwrap() - mean).abs() < 1e-9 * mean);
+        assert_eq!(
+            get("stat_min"),
+            Some(finite.iter().cloned().fold(f64::INFINITY, f64::min))
+        );
+        assert_eq!(
+            get("stat_max"),
+            Some(finite.iter().cloned().fold(0.0, f64::max))
+        );
+        // The shape is the label map's: 120 voxels of 8 mm³.
+        assert_eq!(get("morph_vol_approx"), Some(120.0 * 8.0));
+        // Texture over the finite voxels: the histogram's grey levels are those of the finite
+        // values, (x − min) / 4 + 1, so its mean level is the values' mean level.
+        let min = finite.iter().cloned().fold(f64::INFINITY, f64::min);
+        let levels: Vec<f64> = finite
+            .iter()
+            .map(|v| ((v - min) / 4.0).floor() + 1.0)
+            .collect();
+        let mean_level = levels.iter().sum::<f64>() / levels.len() as f64;
+        let ih_mean = get("ih_mean").expect("histogram features");
+        assert!(
+            (ih_mean - mean_level).abs() < 1e-9,
+            "{ih_mean} {mean_level}"
+        );
+        assert!(rows.iter().filter(|r| r.feature.starts_with("cm_")).count() > 10);
+    }
+
     /// Shapes measured on the label map's grid before the image is there (over each region's
     /// bounding box) give the very rows, to the last bit, that the regions give when measured in
     /// their image crops; with and without a stop after the first region.

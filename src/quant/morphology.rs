@@ -427,6 +427,9 @@ pub fn moments_of(image: &Volume, voxels: &[([usize; 3], f64)]) -> Moments {
     let mut pos: Vec<[f64; 3]> = Vec::with_capacity(voxels.len());
     for &(idx, w) in voxels {
         let p = [0, 1, 2].map(|d| idx[d] as f64 * s[d]);
+        // A voxel that holds no number is in the shape, not in the intensity-weighted centre
+        // (IBSI's intensity mask).
+        let w = if w.is_finite() { w } else { 0.0 };
         for d in 0..3 {
             sum[d] += p[d];
             wpos[d] += w * p[d];

@@ -35,6 +35,10 @@ pub struct Segmentation {
     pub segments: Vec<Segment>,
 }
 
+/// The most voxels a SEG's grids may hold, over all its segments (4 GiB of f32): five regions
+/// of a 512 × 512 × 800 CT.
+const MAX_SEG_VOXELS: u128 = 1 << 30;
+
 fn bad(attribute: &str, expected: &str) -> RoiError {
     RoiError::Dicom {
         kind: "SEG",
@@ -358,6 +362,16 @@ pub fn seg_from_object(obj: &DefaultDicomObject) -> Result<Segmentation, RoiErro
         ));
     }
     let nk = span as usize + 1;
+    // One f32 grid a segment: a damaged position that stays on the grid (frames at 0, 0.01 and
+    // 655.35 mm: 65,536 planes) asked for 68 GB a segment of 512 × 512, and an allocation that
+    // fails aborts the process, past any guard.
+    let voxels = (nk as u128) * (rows as u128) * (cols as u128) * (labels.len().max(1) as u128);
+    if voxels > MAX_SEG_VOXELS {
+        return Err(bad(
+            "PlanePositionSequence (0020,9113)",
+            "frame positions whose slice grid, over every segment, holds at most 2^30 voxels (4 GiB)",
+        ));
+    }
     for d in &depths {
         let x = (d - d0) / dz;
         if (x - x.round()).abs() > 0.05 {

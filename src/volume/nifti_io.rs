@@ -770,6 +770,15 @@ fn header_geometry(path: &Path, header: &NiftiHeader) -> Result<Geometry, NiftiE
         spacing[axis] = norm;
         direction[axis] = [col[0] / norm, col[1] / norm, col[2] / norm];
     }
+    // Columns in one plane (a corrupt or hand-edited affine) map no voxel back: a label map of
+    // one made every image voxel take mask voxel (0, 0, 0)'s label, with no error.
+    if crate::volume::invert3(&direction).is_none() {
+        return Err(invalid(
+            path,
+            "the affine's columns are not independent (a singular matrix: no voxel grid)"
+                .to_string(),
+        ));
+    }
     Ok(Geometry {
         origin: [-a[0][3], -a[1][3], a[2][3]],
         spacing,
@@ -816,6 +825,40 @@ mod tests {
             panic!("read as a volume");
         };
         assert!(err.to_string().contains("bitpix 0 disagrees"), "{err}");
+    }
+
+    /// Regression: an sform whose first two columns are parallel read as a grid (spacing and
+    /// directions, no error), and a label map of it gave every voxel mask voxel (0, 0, 0)'s label.
+    #[test]
+    fn a_singular_affine_is_an_error() {
+        use std::io::{Read, Write};
+        let mut raw = Vec::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(ibsi("mask.nii.gz")).unwrap())
+            .read_to_end(&mut raw)
+            .unwrap();
+        // sform_code 1; srow_x = srow_y = (1, 1, 0, 0), srow_z = (0, 0, 1, 0).
+        raw[254..256].copy_from_slice(&1i16.to_le_bytes());
+        for (at, row) in [
+            (280, [1.0f32, 1.0, 0.0, 0.0]),
+            (296, [1.0, 1.0, 0.0, 0.0]),
+            (312, [0.0, 0.0, 1.0, 0.0]),
+        ] {
+            for (k, v) in row.iter().enumerate() {
+                raw[at + 4 * k..at + 4 * k + 4].copy_from_slice(&v.to_le_bytes());
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("singular.nii.gz");
+        let mut gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&path).unwrap(),
+            flate2::Compression::fast(),
+        );
+        gz.write_all(&raw).unwrap();
+        gz.finish().unwrap();
+        let Err(err) = read_volume(&path) else {
+            panic!("read as a volume");
+        };
+        assert!(err.to_string().contains("not independent"), "{err}");
     }
 
     /// A little-endian NIfTI-1 header made big-endian: every numeric field (offset, size) of the
