@@ -1,6 +1,7 @@
-//! Numbers as dcm2niix prints them, so that ancilla's sidecars and `.bval`/`.bvec` files hold
-//! the same digits: C's `%g` (six significant digits, no trailing zeros) and `%.Ng`. The values
-//! are rounded as the text is, so a JSON number compares equal to dcm2niix's.
+//! Numbers as text. As dcm2niix prints them, so that ancilla's sidecars and `.bval`/`.bvec`
+//! files hold the same digits: C's `%g` (six significant digits, no trailing zeros) and `%.Ng`;
+//! the values are rounded as the text is, so a JSON number compares equal to dcm2niix's. And in
+//! full for the tables ([`shortest`]), in the form every reader reads back exactly.
 
 /// `x` rounded to six significant digits, as C's `%g` prints it (dcm2niix's SliceTiming).
 pub fn significant6(x: f64) -> f64 {
@@ -43,9 +44,55 @@ pub fn g6(x: f64) -> String {
     }
 }
 
+/// `x` in full, for a table cell: the shortest digits that read back as `x`, with an exponent
+/// below 1e-4 and from 1e16 up, as Python's `repr` writes them. Without the exponent a small value
+/// is a long run of zeros (`0.00000000000032516550378012527`) that pandas' default CSV parser
+/// reads as 3.251e-13, and a large whole one (`12345678901234567000`) reads as text. −0 is "0";
+/// not finite is empty (a missing cell).
+pub fn shortest(x: f64) -> String {
+    if !x.is_finite() {
+        return String::new();
+    }
+    if x == 0.0 {
+        return "0".into();
+    }
+    let magnitude = x.abs();
+    if (1e-4..1e16).contains(&magnitude) {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_numbers_read_back_exactly_with_an_exponent_when_tiny_or_huge() {
+        // Expected strings: Python's repr of the same doubles (which writes e+20 where Rust
+        // writes e20; pandas, polars and R read both), then the round trip.
+        assert_eq!(shortest(3.2516550378012527e-13), "3.2516550378012527e-13");
+        assert_eq!(shortest(1.2345678901234568e20), "1.2345678901234568e20");
+        assert_eq!(shortest(0.0001), "0.0001");
+        assert_eq!(shortest(0.5), "0.5");
+        assert_eq!(shortest(-2.5), "-2.5");
+        assert_eq!(shortest(114051529.05026916), "114051529.05026916");
+        assert_eq!(shortest(1234567890123456.0), "1234567890123456");
+        assert_eq!(shortest(1e16), "1e16");
+        assert_eq!(shortest(-0.0), "0");
+        assert_eq!(shortest(f64::NAN), "");
+        assert_eq!(shortest(f64::INFINITY), "");
+        for x in [
+            3.2516550378012527e-13,
+            1.2345678901234568e20,
+            0.1,
+            -7.25e-300,
+            5e-324,
+        ] {
+            assert_eq!(shortest(x).parse::<f64>().ok(), Some(x));
+        }
+    }
 
     #[test]
     fn values_round_to_significant_digits_as_printf_does() {

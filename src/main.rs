@@ -54,18 +54,17 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
                 dicom_rois,
             })
             .map_err(fail)?;
-            if !quiet {
-                eprintln!(
-                    "phantom: {}, {} under {}",
-                    ancilla::plural::count(s.subjects, "subject"),
-                    ancilla::plural::count(s.files, "file"),
-                    out.display()
-                );
-            }
+            // The final summary, also under --quiet (which hides progress only).
+            eprintln!(
+                "phantom: {}, {} under {}",
+                ancilla::plural::count(s.subjects, "subject"),
+                ancilla::plural::count(s.files, "file"),
+                out.display()
+            );
             Ok(())
         }
         Command::Scan { inputs, json } => {
-            ancilla::ingest::scan_command(&inputs, json.as_deref(), quiet).map_err(fail)
+            ancilla::ingest::scan_command(&inputs, json.as_deref()).map_err(fail)
         }
         Command::Deid {
             input,
@@ -155,6 +154,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             procedures,
             arm,
             exclude_series,
+            roles: ancilla::clinical::TableRoles::OPTIONS,
         })
         .map_err(fail),
         Command::Analyze {

@@ -8,6 +8,11 @@
 /// quote or a bracket; followed by the end, a separator, a space, a quote, a bracket, `:` or
 /// `,`) replaced by `<input>`.
 pub fn input_root(msg: &str, root: &std::path::Path) -> String {
+    folder(msg, root, "<input>")
+}
+
+/// [`input_root`] for another site folder (the label maps' `<masks>`), named `name`.
+pub fn folder(msg: &str, root: &std::path::Path, name: &str) -> String {
     let root = root.display().to_string();
     let root = root.trim_end_matches(std::path::MAIN_SEPARATOR);
     if root.is_empty() {
@@ -27,7 +32,7 @@ pub fn input_root(msg: &str, root: &std::path::Path) -> String {
         out.push_str(head);
         let prev = out.chars().next_back();
         if before_ok(prev) && after_ok(after.chars().next()) {
-            out.push_str("<input>");
+            out.push_str(name);
         } else {
             out.push_str(root);
         }

@@ -68,11 +68,45 @@ impl Shard {
     /// (`--array=3`) looks like, which as the one task of one would run every subject into that
     /// task's folder (`--shard I/N` says which shard it is).
     pub fn from_slurm(task: &SlurmArray) -> Option<Result<Shard, ShardError>> {
-        let (id, n) = (task.id.as_deref()?, task.count.as_deref()?);
+        // Slurm sets both in every array task: one alone is a hand-set environment, which would
+        // have run every subject in each task (the merge then refuses the overlap).
+        let (id, n) = match (task.id.as_deref(), task.count.as_deref()) {
+            (None, None) => return None,
+            (Some(id), Some(n)) => (id, n),
+            (id, n) => {
+                let (set, unset) = if id.is_some() {
+                    ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT")
+                } else {
+                    ("SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_ID")
+                };
+                let value = id.or(n).unwrap_or_default();
+                return Some(Err(ShardError::Slurm(
+                    format!("{set}={value}"),
+                    format!(
+                        "{set} without {unset}: Slurm sets both in an array task; set both, or \
+                         give the shard with --shard I/N"
+                    ),
+                )));
+            }
+        };
         let number = |v: Option<&str>, default: usize| match v {
             None => Some(default),
             Some(v) => v.trim().parse::<usize>().ok(),
         };
+        for (name, v) in [
+            ("ID", Some(id)),
+            ("COUNT", Some(n)),
+            ("MIN", task.min.as_deref()),
+            ("STEP", task.step.as_deref()),
+            ("MAX", task.max.as_deref()),
+        ] {
+            if let Some(v) = v.filter(|v| v.trim().parse::<usize>().is_err()) {
+                return Some(Err(ShardError::Slurm(
+                    format!("SLURM_ARRAY_TASK_{name}={v}"),
+                    "not a whole number".into(),
+                )));
+            }
+        }
         let (id_n, count, min, step) = (
             number(Some(id), 0),
             number(Some(n), 0),
@@ -87,7 +121,7 @@ impl Shard {
         };
         let described = || {
             let mut d = format!("SLURM_ARRAY_TASK_ID={id}, SLURM_ARRAY_TASK_COUNT={n}");
-            for (name, v) in [("MIN", &task.min), ("STEP", &task.step)] {
+            for (name, v) in [("MIN", &task.min), ("STEP", &task.step), ("MAX", &task.max)] {
                 if let Some(v) = v {
                     d.push_str(&format!(", SLURM_ARRAY_TASK_{name}={v}"));
                 }
@@ -111,6 +145,18 @@ impl Shard {
                     .into(),
             )
         };
+        // The last index, where Slurm gives it, must be the COUNT-th: MIN + (COUNT − 1) × STEP.
+        let max = number(task.max.as_deref(), usize::MAX);
+        let last = match (min, step, count) {
+            (Some(lo), Some(st), Some(c)) if c > 0 => Some(lo + (c - 1) * st),
+            _ => None,
+        };
+        if task.max.is_some() && max != last {
+            return Some(Err(ShardError::Slurm(
+                described(),
+                "SLURM_ARRAY_TASK_MAX is not the COUNT-th index (MIN + (COUNT − 1) × STEP)".into(),
+            )));
+        }
         Some(match (index, count) {
             (Some(index), Some(count)) if index <= count => Ok(Shard { index, count }),
             _ => Err(uneven()),
@@ -154,6 +200,7 @@ pub struct SlurmArray {
     pub count: Option<String>,
     pub min: Option<String>,
     pub step: Option<String>,
+    pub max: Option<String>,
 }
 
 impl SlurmArray {
@@ -165,6 +212,7 @@ impl SlurmArray {
             count: var("COUNT"),
             min: var("MIN"),
             step: var("STEP"),
+            max: var("MAX"),
         }
     }
 }
@@ -223,6 +271,7 @@ mod tests {
             count: Some(count.into()),
             min: min.map(Into::into),
             step: step.map(Into::into),
+            max: None,
         };
         let shard = |t: SlurmArray| Shard::from_slurm(&t).unwrap();
         let s = shard(task("0", "4", None, None)).unwrap();
@@ -265,5 +314,43 @@ mod tests {
         assert!(e.to_string().contains("SLURM_ARRAY_TASK_MIN=1"), "{e}");
         assert!(shard(task("2", "3", Some("1"), Some("2"))).is_err());
         assert!(shard(task("0", "3", Some("1"), None)).is_err());
+        // Regression: an ID without a COUNT (or a COUNT alone) ran every subject in each task,
+        // exit 0; now refused, as a non-number is, by name.
+        for (id, count, named) in [
+            (
+                Some("1"),
+                None,
+                "SLURM_ARRAY_TASK_ID without SLURM_ARRAY_TASK_COUNT",
+            ),
+            (
+                None,
+                Some("4"),
+                "SLURM_ARRAY_TASK_COUNT without SLURM_ARRAY_TASK_ID",
+            ),
+        ] {
+            let t = SlurmArray {
+                id: id.map(Into::into),
+                count: count.map(Into::into),
+                ..SlurmArray::default()
+            };
+            let e = shard(t).unwrap_err().to_string();
+            assert!(e.contains(named), "{e}");
+        }
+        let e = shard(task("abc", "4", None, None)).unwrap_err().to_string();
+        assert!(
+            e.contains("SLURM_ARRAY_TASK_ID=abc") && e.contains("not a whole number"),
+            "{e}"
+        );
+        // MAX, where given, must be the COUNT-th index: --array=1-7:2 ends at 7, not 5.
+        let with_max = |max: &str| SlurmArray {
+            max: Some(max.into()),
+            ..task("3", "4", Some("1"), Some("2"))
+        };
+        assert_eq!(shard(with_max("7")).unwrap(), Shard { index: 2, count: 4 });
+        let e = shard(with_max("5")).unwrap_err().to_string();
+        assert!(
+            e.contains("SLURM_ARRAY_TASK_MAX is not the COUNT-th index"),
+            "{e}"
+        );
     }
 }

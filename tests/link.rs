@@ -33,13 +33,18 @@ fn fixture(adsl: &str, adtte: &str, path: &str, feats: &str) -> Fixture {
 }
 
 fn link(f: &Fixture, extra: &[&str]) -> std::process::Output {
+    link_to(f, "out/table.csv", extra)
+}
+
+/// `link` writing its table to `out` (under the fixture).
+fn link_to(f: &Fixture, out: &str, extra: &[&str]) -> std::process::Output {
     let p = |n: &str| f.root.join(n).to_str().unwrap().to_string();
     let (features, adsl, adtte, path, out) = (
         p("features.csv"),
         p("adsl.csv"),
         p("adtte.csv"),
         p("path.csv"),
-        p("out/table.csv"),
+        p(out),
     );
     let args = [
         "link",
@@ -86,6 +91,14 @@ fn a_missing_clinical_table_is_named_by_its_role() {
         let said = format!("{role} {}:", f.root.join(file).display());
         assert!(err.contains(&said), "{said} in {err}");
     }
+    // The optional tables by theirs too (they were named by the path alone).
+    let f = fixture(ADSL, ADTTE, PATH, FEATS);
+    let missing = f.root.join("no-imaging.csv");
+    let o = link(&f, &["--imaging", missing.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    let said = format!("imaging dates (--imaging) {}:", missing.display());
+    assert!(err.contains(&said), "{said} in {err}");
 }
 
 #[test]
@@ -142,6 +155,41 @@ fn analysis_table_columns_values_and_parquet() {
         );
         assert_eq!(cell(&t, 1, "mr_adc_tumor_stat_mean"), "");
     }
+}
+
+/// A grade written as pandas writes an integer column with a gap (`2.0`) is the grade 2, in the
+/// CSV as in the Parquet's INT64.
+#[test]
+fn an_isup_grade_written_as_a_float_is_a_whole_grade() {
+    let f = fixture(
+        ADSL,
+        ADTTE,
+        &PATH.replace(",ccRCC,2,", ",ccRCC,2.0,"),
+        FEATS,
+    );
+    link_ok(&f, &[]);
+    for table in ["out/table.csv", "out/table.parquet"] {
+        let t = TextTable::read(&f.root.join(table)).unwrap();
+        assert_eq!(cell(&t, 0, "ISUP"), "2", "{table}");
+    }
+}
+
+/// Regression: `--out NAME` without an extension wrote the CSV to a file named NAME, with no
+/// extension, beside NAME.parquet.
+#[test]
+fn an_out_without_an_extension_gets_the_csv_one() {
+    let f = fixture(ADSL, ADTTE, PATH, FEATS);
+    let o = link_to(&f, "bare", &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for name in [
+        "bare.csv",
+        "bare.parquet",
+        "bare.series.csv",
+        "bare.dictionary.csv",
+    ] {
+        assert!(f.root.join(name).is_file(), "{name}");
+    }
+    assert!(!f.root.join("bare").exists());
 }
 
 /// Beside the analysis table, its codebook: one row per column in the table's order, each with
@@ -208,7 +256,7 @@ fn parquet_types(path: &std::path::Path) -> Vec<(String, parquet::basic::Type)> 
 /// The pathology's coded findings are text in the Parquet file, its grade and percentages
 /// numbers (a reader must not get ISUP as text, nor HISTOLOGY as a column of NaN).
 #[test]
-fn parquet_types_pathology_text_as_text_and_numbers_as_doubles() {
+fn parquet_types_pathology_text_as_text_whole_numbers_as_integers_and_others_as_doubles() {
     use parquet::basic::Type;
     let f = fixture(ADSL, ADTTE, PATH, FEATS);
     link_ok(&f, &[]);
@@ -228,13 +276,16 @@ fn parquet_types_pathology_text_as_text_and_numbers_as_doubles() {
     }
     for number in [
         "PFS_MONTHS",
-        "PCR",
         "VIABLE_TUMOR_PCT",
-        "ISUP",
         "NECROSIS_PCT",
         "pt_tumor_stat_max",
     ] {
         assert_eq!(of(number), Type::DOUBLE, "{number}");
+    }
+    // Whole numbers are INT64 (they were DOUBLE: polars failed to concatenate a table read from
+    // the CSV, PFS_EVENT i64, with one read from the Parquet, f64).
+    for whole in ["PFS_EVENT", "OS_EVENT", "PCR", "ISUP"] {
+        assert_eq!(of(whole), Type::INT64, "{whole}");
     }
 }
 
@@ -530,7 +581,7 @@ fn duplicate_usubjid_in_adsl() {
         FEATS,
     );
     assert!(
-        e.contains("adsl.csv row 5 column USUBJID: duplicate USUBJID A1"),
+        e.contains("adsl.csv row 5 column USUBJID: duplicate USUBJID \"A1\""),
         "{e}"
     );
 }
@@ -558,7 +609,7 @@ fn unknown_subjects_are_errors() {
         FEATS,
     );
     assert!(
-        e.contains("adtte.csv row 7 column USUBJID: USUBJID Z9 is not in ADSL"),
+        e.contains("adtte.csv row 7 column USUBJID: USUBJID \"Z9\" is not in ADSL"),
         "{e}"
     );
     let e = error_of(
@@ -595,8 +646,8 @@ fn errors_are_one_per_unknown_subject_and_at_most_fifty_listed() {
     }
     let e = error_of(ADSL, &adtte, PATH, FEATS);
     assert!(e.contains("80 validation errors:"), "{e}");
-    assert!(e.contains("USUBJID Z49 is not in ADSL"), "{e}");
-    assert!(!e.contains("USUBJID Z50 is not in ADSL"), "{e}");
+    assert!(e.contains("USUBJID \"Z49\" is not in ADSL"), "{e}");
+    assert!(!e.contains("USUBJID \"Z50\" is not in ADSL"), "{e}");
     assert!(e.contains("... and 30 more"), "{e}");
 }
 

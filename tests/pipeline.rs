@@ -169,7 +169,21 @@ fn demo_runs_every_available_stage_then_reruns_as_noop() {
         read("features/features.csv"),
         read("features/features.parquet"),
     );
-    assert_eq!((csv.header, csv.rows), (parquet.header, parquet.rows));
+    assert_eq!((&csv.header, &csv.rows), (&parquet.header, &parquet.rows));
+    // Every unit is the dictionary's, where it is not the image's own (a join on units failed
+    // for TL-PSMA, "ml·g/ml" in the dictionary and "ml*g/ml" in the table).
+    let dictionary = ancilla::quant::table::dictionary_rows();
+    let (feature, unit) = (col(&csv, "feature"), col(&csv, "unit"));
+    let mut fixed_units = 0;
+    for r in &csv.rows {
+        let entry = ancilla::quant::table::dictionary_entry(&dictionary, &r[feature])
+            .unwrap_or_else(|| panic!("{} is not in the dictionary", r[feature]));
+        if !entry[2].contains("image unit") {
+            assert_eq!(r[unit], entry[2], "{}", r[feature]);
+            fixed_units += 1;
+        }
+    }
+    assert!(fixed_units > 0 && csv.rows.iter().any(|r| r[feature] == "tl_psma_suv3"));
     let mut compared = 0;
     for s in truth["subjects"].as_array().unwrap() {
         let id = s["usubjid"].as_str().unwrap();
@@ -470,6 +484,20 @@ fn labels_that_mark_no_voxel_are_reported() {
     let unnamed = about(&problems(), "label 6 of pet_labels.nii.gz is not named");
     assert_eq!(unnamed.len(), 1, "{unnamed:?}");
     assert_eq!(unnamed[0]["subject"].as_str(), subject.to_str());
+
+    // Regression: a label map that does not read was named by its full path, the site's masks
+    // folder (a site's folders may name a person) copied into provenance.json and the report.
+    let mr = masks.join(&subject).join("mr_labels.nii.gz");
+    let bytes = std::fs::read(&mr).unwrap();
+    std::fs::write(&mr, &bytes[..bytes.len() / 2]).unwrap();
+    ancilla_ok(&["run", cfg.to_str().unwrap()]);
+    let damaged = about(&problems(), "<masks>");
+    assert!(!damaged.is_empty(), "{:?}", problems());
+    let site = masks.display().to_string();
+    for file in ["provenance.json", "report.html", "features/problems.json"] {
+        let text = std::fs::read_to_string(out.join(file)).unwrap();
+        assert!(!text.contains(&site), "{file} names {site}");
+    }
 }
 
 /// De-identification options that take away what the SUV needs are warned about at the deid
@@ -1088,6 +1116,18 @@ fn missing_or_conflicting_input_is_refused() {
     );
     assert!(
         e.contains("[deid] key file") && e.contains("deid.key does not exist"),
+        "{e}"
+    );
+    // A masks "folder" that is a file was said not to exist; an empty dicom path was refused as
+    // an output inside the input; a site log that is a folder failed the deid stage, exit 1.
+    let e = config_error("[output]\ndir = \"x\"\n[input]\ndicom = \".\"\nmasks = \"p.toml\"\n");
+    assert!(e.contains("p.toml is not a folder"), "{e}");
+    let e = config_error("[output]\ndir = \"x\"\n[input]\ndicom = \"\"\n");
+    assert!(e.contains("[input] dicom is empty"), "{e}");
+    let e =
+        config_error("[output]\ndir = \"x\"\n[phantom]\nsubjects = 1\n[deid]\nsite_log = \".\"\n");
+    assert!(
+        e.contains("[deid] site_log") && e.contains("is a folder"),
         "{e}"
     );
 }
@@ -2576,6 +2616,16 @@ fn a_clinical_cell_quoted_in_a_message_stays_out_of_the_outputs() {
     lines[1] = cells.join(",");
     let planted = d.path().join("pathology.csv");
     std::fs::write(&planted, lines.join("\n") + "\n").unwrap();
+    // And an ADTTE record of a "subject" not in ADSL, whose USUBJID is a name (it was written
+    // unquoted, so not left out).
+    let adtte = std::fs::read_to_string(clinical.join("adtte.csv")).unwrap();
+    let mut tte: Vec<String> = adtte.lines().map(String::from).collect();
+    let id = tte[0].split(',').position(|c| c == "USUBJID").unwrap();
+    let mut cells: Vec<String> = tte[1].split(',').map(String::from).collect();
+    cells[id] = "PLANTEDSURNAME 1960-01-02".into();
+    tte.push(cells.join(","));
+    let planted_tte = d.path().join("adtte.csv");
+    std::fs::write(&planted_tte, tte.join("\n") + "\n").unwrap();
     let out = d.path().join("out");
     let cfg = input_config(
         d.path(),
@@ -2583,11 +2633,7 @@ fn a_clinical_cell_quoted_in_a_message_stays_out_of_the_outputs() {
         &out,
         &format!(
             "[clinical]\n{}",
-            table_lines(
-                &clinical.join("adsl.csv"),
-                &clinical.join("adtte.csv"),
-                &planted
-            )
+            table_lines(&clinical.join("adsl.csv"), &planted_tte, &planted)
         ),
     );
     let o = ancilla(&["run", cfg.to_str().unwrap()]);
@@ -2600,6 +2646,11 @@ fn a_clinical_cell_quoted_in_a_message_stays_out_of_the_outputs() {
         "{err}"
     );
     assert!(!err.contains("PLANTEDNAME"), "{err}");
+    assert!(!err.contains("PLANTEDSURNAME"), "{err}");
+    assert!(
+        err.contains("column USUBJID: USUBJID \"…\" is not in ADSL"),
+        "{err}"
+    );
     for file in ["report.html", "provenance.json"] {
         let text = std::fs::read_to_string(out.join(file)).unwrap();
         assert!(
@@ -2608,7 +2659,10 @@ fn a_clinical_cell_quoted_in_a_message_stays_out_of_the_outputs() {
             "{file} says where"
         );
         assert!(
-            !text.contains("PLANTEDNAME") && !text.contains("1961-03-04"),
+            !text.contains("PLANTEDNAME")
+                && !text.contains("1961-03-04")
+                && !text.contains("PLANTEDSURNAME")
+                && !text.contains("1960-01-02"),
             "{file}"
         );
     }

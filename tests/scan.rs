@@ -586,8 +586,15 @@ proptest! {
         std::fs::write(&files[1], &bytes[..keep]).unwrap();
         let inv = ingest::scan_paths(&[dir.path().to_path_buf()]).unwrap();
         prop_assert_eq!(inv.files_seen, 3);
+        // scan catches a panic per file (the batch goes on) and calls it an internal error: a
+        // rejection for that reason is a panic here.
+        for r in &inv.rejected {
+            prop_assert!(!r.reason.to_string().contains(ancilla::INTERNAL_ERROR), "{}", r.reason);
+        }
         for s in &inv.series {
-            let _ = load_series(s);
+            if let Err(e) = load_series(s) {
+                prop_assert!(!e.to_string().contains(ancilla::INTERNAL_ERROR), "{}", e);
+            }
         }
     }
 }
@@ -1159,6 +1166,14 @@ fn damaged_files_are_reported_not_panicked_on(
         let f = dir.path().join(format!("{i}.dcm"));
         std::fs::write(&f, &b).unwrap();
         let inv = ingest::scan_paths(std::slice::from_ref(&f)).unwrap();
+        // A panic of scan is caught per file and given as an internal error.
+        for r in &inv.rejected {
+            let reason = r.reason.to_string();
+            assert!(
+                !reason.contains(ancilla::INTERNAL_ERROR),
+                "{fixture}, damage {i}: {reason}"
+            );
+        }
         for s in &inv.series {
             match load_series(s) {
                 Ok(_) => decoded += 1,
@@ -1345,5 +1360,34 @@ fn convert_of_an_input_without_dicom_fails() {
     assert!(
         err.contains("3 files rejected (2 not dicom, 1 truncated"),
         "{err}"
+    );
+}
+
+/// `--quiet` hides progress, not the final summary (its help: "errors and the final summary
+/// only"). Regression: `convert`, `scan`, `phantom` and `run` printed nothing under it, so a
+/// cluster job's log did not say what it had done.
+#[test]
+fn quiet_commands_still_print_their_final_summary() {
+    let d = tempfile::tempdir().unwrap();
+    let quiet = |args: &[&str]| {
+        let o = support::ancilla(&[&["--quiet"], args].concat());
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let cohort = d.path().join("cohort");
+    let c = cohort.to_str().unwrap();
+    assert!(quiet(&["phantom", "--out", c, "--subjects", "1"]).starts_with("phantom: "));
+    let export = cohort.join("site-export");
+    let e = export.to_str().unwrap();
+    let said = quiet(&["scan", e]);
+    assert!(
+        said.contains("scan: ") && said.contains(" rejected"),
+        "{said}"
+    );
+    let out = d.path().join("nifti");
+    let said = quiet(&["convert", e, "--out", out.to_str().unwrap()]);
+    assert!(
+        said.starts_with("convert: ") && said.lines().count() <= 2,
+        "{said}"
     );
 }

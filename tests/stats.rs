@@ -236,11 +236,15 @@ fn the_codebook_beside_the_table_gives_each_feature_its_unit() {
         .skip(1)
         .map(|l| l.split(',').map(String::from).collect())
         .collect();
-    let numeric: Vec<bool> = header
+    use ancilla::clinical::tables::ColumnKind;
+    let kinds: Vec<ColumnKind> = header
         .iter()
-        .map(|h| h != "USUBJID" && h != "ARMCD")
+        .map(|h| match h.as_str() {
+            "USUBJID" | "ARMCD" => ColumnKind::Text,
+            _ => ColumnKind::Real,
+        })
         .collect();
-    ancilla::clinical::tables::write_parquet(&pq, &header, &rows, &numeric).unwrap();
+    ancilla::clinical::tables::write_parquet(&pq, &header, &rows, &kinds).unwrap();
     let stats = analyze_ok(&pq, &dir.path().join("out-pq"), &[]);
     let f = stats["features"].as_array().unwrap();
     assert!(f
@@ -828,9 +832,12 @@ fn a_numeric_column_with_a_cell_that_is_not_a_number_is_named() {
     let stats = analyze_ok(&table, &dir.path().join("out"), &[]);
     assert!(stats["features"].as_array().unwrap().is_empty());
     let na = &stats["not_analysed"];
-    assert_eq!(na.as_array().unwrap().len(), 1, "{na}");
+    assert_eq!(na.as_array().unwrap().len(), 2, "{na}");
     assert_eq!(na[0]["column"], "pt_tumor_stat_max");
     assert_eq!(na[0]["row"], 5);
+    // The table's column without any value is named too (it was dropped without a word).
+    assert_eq!(na[1]["column"], "pt_empty");
+    assert!(na[1]["row"].is_null());
     let summary = std::fs::read_to_string(dir.path().join("out/summary.md")).unwrap();
     assert!(
         summary.contains(

@@ -1,7 +1,7 @@
 //! Clinical tables in CDISC ADaM style (ADSL: USUBJID, ARMCD, RANDDT, NEPHRDT; ADTTE: USUBJID,
 //! PARAMCD, AVAL, AVALU, CNSR with 0 = event; pathology keyed by USUBJID), validated with errors
 //! that name the file, row and column, and linked with the long feature table into the analysis
-//! table of DESIGN.md (one row per arm-A subject; CSV and Parquet).
+//! table of docs/DESIGN.md (one row per arm-A subject; CSV and Parquet).
 
 pub mod codebook;
 pub mod series_choice;
@@ -21,7 +21,7 @@ pub const DAYS_PER_MONTH: f64 = 30.4375;
 pub enum ClinicalError {
     #[error(transparent)]
     Table(#[from] TableError),
-    /// A table named on the command line, with its role: "ADSL (--subjects) a.csv: ...".
+    /// A table with its role ([`TableRoles`]): "ADSL (--subjects) a.csv: ...".
     #[error("{what} {source}")]
     Input {
         what: &'static str,
@@ -65,6 +65,36 @@ impl crate::ExitCode for ClinicalError {
     }
 }
 
+/// How messages name the tables `link` reads: by `ancilla link`'s options, or by a pipeline
+/// config's keys (a pipeline's user never typed the options).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableRoles {
+    pub subjects: &'static str,
+    pub tte: &'static str,
+    pub pathology: &'static str,
+    pub procedures: &'static str,
+    pub imaging: &'static str,
+}
+
+impl TableRoles {
+    /// `ancilla link`'s: "ADSL (--subjects)".
+    pub const OPTIONS: TableRoles = TableRoles {
+        subjects: "ADSL (--subjects)",
+        tte: "ADTTE (--tte)",
+        pathology: "pathology (--pathology)",
+        procedures: "procedures (--procedures)",
+        imaging: "imaging dates (--imaging)",
+    };
+    /// `ancilla run`'s: "ADSL ([clinical] adsl)"; its imaging dates are the run's own.
+    pub const CONFIG: TableRoles = TableRoles {
+        subjects: "ADSL ([clinical] adsl)",
+        tte: "ADTTE ([clinical] adtte)",
+        pathology: "pathology ([clinical] pathology)",
+        procedures: "procedures ([clinical] procedures)",
+        imaging: "imaging dates (the run's, from the de-identified headers)",
+    };
+}
+
 /// `ancilla link` inputs.
 #[derive(Debug, Clone)]
 pub struct LinkOptions {
@@ -88,6 +118,8 @@ pub struct LinkOptions {
     /// Series (the feature table's de-identified series_uid) kept out of the analysis: of two
     /// reconstructions of one day, the one not to analyse ([`series_choice`]).
     pub exclude_series: Vec<String>,
+    /// How messages name the tables.
+    pub roles: TableRoles,
 }
 
 /// Nephrectomy dates (YYYY-MM-DD) from a procedures table, by subject.
@@ -358,9 +390,25 @@ struct Pathology {
     extra: BTreeMap<&'static str, String>,
 }
 
+/// An analysis table column's type: text for the IDs and the pathology's coded findings; whole
+/// numbers for the events, PCR, the ISUP grade and the day counts; every other column (times,
+/// percentages, features) a real number.
+fn column_kind(name: &str) -> tables::ColumnKind {
+    use tables::ColumnKind;
+    match name {
+        "USUBJID" | "ARMCD" => ColumnKind::Text,
+        "PCR" | "ISUP" | "DAYS_RANDOMISATION_TO_IMAGING" | "DAYS_IMAGING_TO_NEPHRECTOMY" => {
+            ColumnKind::Integer
+        }
+        _ if name.ends_with("_EVENT") && endpoint_parameter(name).is_some() => ColumnKind::Integer,
+        _ if PATHOLOGY_COLUMNS.contains(&(name, false)) => ColumnKind::Text,
+        _ => ColumnKind::Real,
+    }
+}
+
 /// A whole number, also written as a float with no fraction (`2.0`: pandas writes an integer
 /// column with a missing value so, and so does a Parquet DOUBLE read back).
-fn whole_number(s: &str) -> Option<i64> {
+pub(crate) fn whole_number(s: &str) -> Option<i64> {
     let s = s.trim();
     s.parse::<i64>().ok().or_else(|| {
         s.parse::<f64>()
@@ -477,8 +525,10 @@ fn read_tte(
             continue;
         }
         if !arm.contains_key(id) {
+            // Quoted: a cell not in ADSL may be anything (a shifted column's name or date), and
+            // run's outputs leave quoted values out.
             errors.push(format!(
-                "{}: USUBJID {id} is not in ADSL",
+                "{}: USUBJID {id:?} is not in ADSL",
                 place(adtte, r, "USUBJID")
             ));
             continue;
@@ -568,7 +618,7 @@ fn read_tte(
             Some(_) => format!(
                 "has no AVALU in {} ({})",
                 crate::plural::count(unitless.len(), "row"),
-                listed(&unitless)
+                crate::plural::listed(&unitless)
             ),
         };
         let days_like = if longest > 120.0 {
@@ -583,17 +633,6 @@ fn read_tte(
         ));
     }
     Ok(tte)
-}
-
-/// Row numbers or subjects for a message: every one up to eight, else the first eight and how
-/// many more.
-fn listed<T: std::fmt::Display>(items: &[T]) -> String {
-    const SHOWN: usize = 8;
-    let shown: Vec<String> = items.iter().take(SHOWN).map(T::to_string).collect();
-    match items.len().checked_sub(SHOWN) {
-        Some(more) if more > 0 => format!("{}, … {more} more", shown.join(", ")),
-        _ => shown.join(", "),
-    }
 }
 
 /// The pathology table: viable tumour (for pCR) and the other findings the table carries, kept
@@ -632,7 +671,7 @@ fn read_pathology(
         }
         if !arm.contains_key(id) {
             errors.push(format!(
-                "{}: USUBJID {id} is not in ADSL",
+                "{}: USUBJID {id:?} is not in ADSL",
                 place(path, r, "USUBJID")
             ));
             continue;
@@ -680,9 +719,17 @@ fn read_pathology(
         let findings = Pathology {
             viable,
             pcr,
+            // A grade written 2.0 (pandas' float column) is 2, in the CSV as in the Parquet.
             extra: p_extra
                 .iter()
-                .map(|&(name, c)| (name, row[c].trim().to_string()))
+                .map(|&(name, c)| {
+                    let v = row[c].trim();
+                    let v = match (name, whole_number(v)) {
+                        ("ISUP", Some(g)) => g.to_string(),
+                        _ => v.to_string(),
+                    };
+                    (name, v)
+                })
                 .collect(),
         };
         if patho.insert(id.clone(), findings).is_some() {
@@ -799,14 +846,15 @@ fn read_features(
     })
 }
 
-/// A feature table's value as the analysis table writes it: a finite number as it is, a missing
+/// A feature table's value as the analysis table writes it: a finite number in full
+/// ([`crate::digits::shortest`]: a long run of zeros is misread by pandas), a missing
 /// value (empty, NA, NaN: pandas and polars write NaN) as an empty cell; `Err` for anything else.
 /// The cell is read by the rule `analyze` reads the analysis table by
 /// ([`crate::stats::analyze::cell_number`]), so what link writes, analyze takes.
 fn feature_value(cell: &str) -> Result<String, ()> {
     match crate::stats::analyze::cell_number(cell) {
         Some(None) => Ok(String::new()),
-        Some(Some(_)) => Ok(cell.trim().to_string()),
+        Some(Some(v)) => Ok(crate::digits::shortest(v)),
         None => Err(()),
     }
 }
@@ -816,9 +864,10 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
     let read = |path: &std::path::Path, what: &'static str| {
         TextTable::read(path).map_err(|source| ClinicalError::Input { what, source })
     };
-    let adsl = read(&opts.subjects, "ADSL (--subjects)")?;
-    let adtte = read(&opts.tte, "ADTTE (--tte)")?;
-    let path = read(&opts.pathology, "pathology (--pathology)")?;
+    let roles = opts.roles;
+    let adsl = read(&opts.subjects, roles.subjects)?;
+    let adtte = read(&opts.tte, roles.tte)?;
+    let path = read(&opts.pathology, roles.pathology)?;
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
 
@@ -834,7 +883,7 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
             .is_some()
         {
             errors.push(format!(
-                "{}: duplicate USUBJID {id}",
+                "{}: duplicate USUBJID {id:?}",
                 place(&adsl, r, "USUBJID")
             ));
         }
@@ -848,7 +897,7 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
     };
     // The nephrectomy date from the procedures table when ADSL has no NEPHRDT.
     let procedures = match (&opts.procedures, adsl.col("NEPHRDT")) {
-        (Some(p), None) => Some(nephrectomy_dates(&TextTable::read(p)?, &mut errors)?),
+        (Some(p), None) => Some(nephrectomy_dates(&read(p, roles.procedures)?, &mut errors)?),
         _ => None,
     };
     let mut adsl_day = |column: &'static str| -> BTreeMap<String, Option<i64>> {
@@ -886,7 +935,7 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
     let (randdt, nephrdt) = (adsl_day("RANDDT"), adsl_day("NEPHRDT"));
     let imaging = match &opts.imaging {
         Some(p) => {
-            let t = TextTable::read(p)?;
+            let t = read(p, roles.imaging)?;
             // De-identified dates met with real ADSL dates: intervals off by the subject's shift
             // (years), with no error. The key shifts ADSL alike.
             if key.is_none()
@@ -962,7 +1011,17 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         let who = if other.is_empty() {
             "subject with imaging and no ARMCD".to_string()
         } else {
-            format!("arm {other} subject with imaging")
+            // An arm code as CDISC writes one shows as it is; any other cell (a shifted
+            // column's name or date) quoted, which run's outputs leave out.
+            let code = other.len() <= 20
+                && other
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+            if code {
+                format!("arm {other} subject with imaging")
+            } else {
+                format!("arm {other:?} subject with imaging")
+            }
         };
         kept_out.push(format!(
             "{id}: {who}, kept out of the analysis (the ancillary study is arm {arm_code})"
@@ -1078,7 +1137,7 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
                     "{}: no {column} for {} imaged in arm {arm_code} ({}): {interval} is empty",
                     file_name(&adsl.path),
                     crate::plural::count(missing.len(), "subject"),
-                    listed(&missing)
+                    crate::plural::listed(&missing)
                 ));
             }
         }
@@ -1095,7 +1154,7 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
                  empty",
                 file_name(&adtte.path),
                 crate::plural::count(missing.len(), "subject"),
-                listed(&missing)
+                crate::plural::listed(&missing)
             ));
         }
     }
@@ -1155,7 +1214,7 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         let p = patho.get(id);
         let mut row = vec![id.clone(), a.clone()];
         for e in &endpoints {
-            row.push(num(t(e), |x| format!("{}", x.months)));
+            row.push(num(t(e), |x| crate::digits::shortest(x.months)));
             row.push(num(t(e), |x| u8::from(x.event).to_string()));
         }
         row.push(
@@ -1196,29 +1255,29 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         );
         rows.push(row);
     }
-    // Text: the IDs and the pathology's coded findings; every other column is a number.
-    let numeric: Vec<bool> = header
-        .iter()
-        .map(|h| {
-            !matches!(h.as_str(), "USUBJID" | "ARMCD")
-                && PATHOLOGY_COLUMNS
-                    .iter()
-                    .all(|&(name, number)| number || name != h)
-        })
-        .collect();
+    let kinds: Vec<tables::ColumnKind> = header.iter().map(|h| column_kind(h)).collect();
     let out = &opts.out;
     let ext = out
         .extension()
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let (csv_path, pq_path) = if ext == "parquet" {
-        (out.with_extension("csv"), out.clone())
-    } else {
-        (out.clone(), out.with_extension("parquet"))
+    // FILE.csv and FILE.parquet from `--out FILE.csv`, `FILE.parquet` or a bare `FILE` (which
+    // had written its CSV with no extension); `table.v2` gives table.v2.csv.
+    let (csv_path, pq_path) = match ext.as_str() {
+        "parquet" => (out.with_extension("csv"), out.clone()),
+        "csv" => (out.clone(), out.with_extension("parquet")),
+        _ => {
+            let with = |e: &str| {
+                let mut name = out.as_os_str().to_os_string();
+                name.push(e);
+                PathBuf::from(name)
+            };
+            (with(".csv"), with(".parquet"))
+        }
     };
     tables::write_csv(&csv_path, &header, &rows)?;
-    tables::write_parquet(&pq_path, &header, &rows, &numeric)?;
+    tables::write_parquet(&pq_path, &header, &rows, &kinds)?;
     let used_header: Vec<String> = [
         "USUBJID",
         "MODALITY",

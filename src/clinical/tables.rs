@@ -2,8 +2,8 @@
 //! header, cells in UTF-8 or Windows-1252), Parquet (uncompressed, Snappy, gzip or LZ4: the
 //! codecs in pure Rust; timestamps as dates) or SAS transport (`xpt`; by extension), written as
 //! CSV and as Parquet (arrow-rs `parquet`, low-level writer, Snappy only — no C library) that
-//! pandas, polars and R arrow read. Numeric columns are written as optional DOUBLE, others as
-//! optional UTF-8.
+//! pandas, polars and R arrow read. Columns are written by their [`ColumnKind`]: optional
+//! INT64 for whole numbers (events, grades, day counts), DOUBLE for other numbers, else UTF-8.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -243,6 +243,17 @@ impl TextTable {
                         Field::Null => String::new(),
                         Field::Bool(b) => u8::from(*b).to_string(),
                         Field::Str(s) => s.trim().to_string(),
+                        // As ancilla writes numbers (an exponent when tiny or huge); ±inf as
+                        // text, for the reader to refuse.
+                        Field::Double(v) if v.is_finite() => crate::digits::shortest(*v),
+                        Field::Float(v) if *v == 0.0 => "0".into(),
+                        Field::Float(v) if v.is_finite() => {
+                            if (1e-4..1e16).contains(&v.abs()) {
+                                format!("{v}")
+                            } else {
+                                format!("{v:e}")
+                            }
+                        }
                         Field::Double(v) => v.to_string(),
                         Field::Float(v) => v.to_string(),
                         Field::TimestampMillis(v) => time(*v, 1_000)?,
@@ -379,31 +390,45 @@ pub fn write_csv(path: &Path, header: &[String], rows: &[Vec<String>]) -> Result
     })
 }
 
-/// Write the same table as Parquet; `numeric[c]` makes column c DOUBLE (empty cells are null).
+/// What a column holds, and so its Parquet type. The kind is the column's, not its cells': a
+/// schema that changed with the data (INT64 in one run, DOUBLE in the next) would break the
+/// researcher's code that reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnKind {
+    /// UTF-8 text.
+    Text,
+    /// DOUBLE; a cell that is not a number is NaN.
+    Real,
+    /// INT64 (pandas reads it as a nullable integer with `dtype_backend`, polars as Int64, R arrow
+    /// as integer): every cell a whole number, also written `2.0`.
+    Integer,
+}
+
+/// Write the same table as Parquet, column c as `kinds[c]` (empty cells are null).
 pub fn write_parquet(
     path: &Path,
     header: &[String],
     rows: &[Vec<String>],
-    numeric: &[bool],
+    kinds: &[ColumnKind],
 ) -> Result<(), TableError> {
-    write_parquet_groups(path, header, numeric, std::iter::once(Ok(rows.to_vec())))
+    write_parquet_groups(path, header, kinds, std::iter::once(Ok(rows.to_vec())))
 }
 
 /// Write a table as Parquet from its rows in groups (one Parquet row group each), so a long table
-/// streams through without being held whole; `numeric[c]` makes column c DOUBLE, else UTF-8 text;
-/// empty cells are null (a numeric cell that is not a number is NaN). Atomic: the file appears
+/// streams through without being held whole; column c as `kinds[c]`; empty cells are null. A cell
+/// of an integer column that is not a whole number is an error (no file). Atomic: the file appears
 /// whole or not at all, also when a group fails.
 pub fn write_parquet_groups<I>(
     path: &Path,
     header: &[String],
-    numeric: &[bool],
+    kinds: &[ColumnKind],
     groups: I,
 ) -> Result<(), TableError>
 where
     I: IntoIterator<Item = Result<Vec<Vec<String>>, TableError>>,
 {
     use parquet::basic::{Compression, ConvertedType, Repetition, Type as PhysicalType};
-    use parquet::data_type::{ByteArray, ByteArrayType, DoubleType};
+    use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int64Type};
     use parquet::file::properties::WriterProperties;
     use parquet::file::writer::SerializedFileWriter;
     use parquet::schema::types::Type;
@@ -413,13 +438,13 @@ where
     };
     let fields: Vec<Arc<Type>> = header
         .iter()
-        .zip(numeric)
-        .map(|(name, &num)| {
-            let b = if num {
-                Type::primitive_type_builder(name, PhysicalType::DOUBLE)
-            } else {
-                Type::primitive_type_builder(name, PhysicalType::BYTE_ARRAY)
-                    .with_converted_type(ConvertedType::UTF8)
+        .zip(kinds)
+        .map(|(name, kind)| {
+            let b = match kind {
+                ColumnKind::Real => Type::primitive_type_builder(name, PhysicalType::DOUBLE),
+                ColumnKind::Integer => Type::primitive_type_builder(name, PhysicalType::INT64),
+                ColumnKind::Text => Type::primitive_type_builder(name, PhysicalType::BYTE_ARRAY)
+                    .with_converted_type(ConvertedType::UTF8),
             };
             b.with_repetition(Repetition::OPTIONAL)
                 .build()
@@ -452,24 +477,38 @@ where
                     .map(|r| r.get(c).map(String::as_str).unwrap_or(""))
                     .collect();
                 let defs: Vec<i16> = cells.iter().map(|s| i16::from(!s.is_empty())).collect();
-                if numeric[c] {
-                    let vals: Vec<f64> = cells
-                        .iter()
-                        .filter(|s| !s.is_empty())
-                        .map(|s| s.parse::<f64>().unwrap_or(f64::NAN))
-                        .collect();
-                    col.typed::<DoubleType>()
-                        .write_batch(&vals, Some(&defs), None)
-                        .map_err(|e| err(e.to_string()))?;
-                } else {
-                    let vals: Vec<ByteArray> = cells
-                        .iter()
-                        .filter(|s| !s.is_empty())
-                        .map(|s| ByteArray::from(*s))
-                        .collect();
-                    col.typed::<ByteArrayType>()
-                        .write_batch(&vals, Some(&defs), None)
-                        .map_err(|e| err(e.to_string()))?;
+                let filled = cells.iter().filter(|s| !s.is_empty());
+                match kinds.get(c).copied().unwrap_or(ColumnKind::Text) {
+                    ColumnKind::Real => {
+                        let vals: Vec<f64> = filled
+                            .map(|s| s.parse::<f64>().unwrap_or(f64::NAN))
+                            .collect();
+                        col.typed::<DoubleType>()
+                            .write_batch(&vals, Some(&defs), None)
+                            .map_err(|e| err(e.to_string()))?;
+                    }
+                    ColumnKind::Integer => {
+                        let vals: Vec<i64> = filled
+                            .map(|s| {
+                                super::whole_number(s).ok_or_else(|| {
+                                    err(format!(
+                                        "column {}: a cell that is not a whole number (an \
+                                         integer column)",
+                                        header.get(c).map_or("?", String::as_str)
+                                    ))
+                                })
+                            })
+                            .collect::<Result<_, _>>()?;
+                        col.typed::<Int64Type>()
+                            .write_batch(&vals, Some(&defs), None)
+                            .map_err(|e| err(e.to_string()))?;
+                    }
+                    ColumnKind::Text => {
+                        let vals: Vec<ByteArray> = filled.map(|s| ByteArray::from(*s)).collect();
+                        col.typed::<ByteArrayType>()
+                            .write_batch(&vals, Some(&defs), None)
+                            .map_err(|e| err(e.to_string()))?;
+                    }
                 }
                 col.close().map_err(|e| err(e.to_string()))?;
                 c += 1;

@@ -1000,7 +1000,8 @@ pub fn convert_command(
 ) -> Result<(), ConvertError> {
     let start = std::time::Instant::now();
     let r = convert(input, out, gzip, quiet)?;
-    if !quiet {
+    // The final summary, also under --quiet (which hides progress only).
+    {
         let not_images = match r.not_images.len() {
             0 => String::new(),
             n => format!(", {n} series not images (see convert-report.json)"),

@@ -650,13 +650,9 @@ pub fn roi_target(inv: &Inventory, s: &Series) -> String {
     }
 }
 
-/// `ancilla scan`: print one line per series and every rejected file; optionally write the
-/// PHI-free inventory JSON.
-pub fn scan_command(
-    inputs: &[PathBuf],
-    json: Option<&Path>,
-    quiet: bool,
-) -> Result<(), IngestError> {
+/// `ancilla scan`: print one line per series and every rejected file, then a summary (it shows
+/// no progress, so `--quiet` changes nothing); optionally write the PHI-free inventory JSON.
+pub fn scan_command(inputs: &[PathBuf], json: Option<&Path>) -> Result<(), IngestError> {
     let start = std::time::Instant::now();
     let inv = scan_paths(inputs)?;
     for s in &inv.series {
@@ -672,7 +668,8 @@ pub fn scan_command(
             source,
         })?;
     }
-    if !quiet {
+    // The final summary, also under --quiet (which hides progress only).
+    {
         let patients: std::collections::BTreeSet<&str> =
             inv.series.iter().map(|s| s.patient_id.as_str()).collect();
         eprintln!(

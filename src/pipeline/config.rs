@@ -381,7 +381,22 @@ impl Config {
                 *p = base.join(&*p);
             }
         };
+        // What a path that should name a folder or a file names instead.
+        let not_a = |p: &Path, kind: &str| {
+            if p.exists() {
+                format!("is not a {kind}")
+            } else {
+                "does not exist".to_string()
+            }
+        };
         if let Some(i) = cfg.input.as_mut() {
+            // An empty path is the config's own folder once resolved, which a run then refused
+            // as "the output lies inside the input".
+            if i.dicom.as_os_str().is_empty() {
+                return Err(invalid(
+                    "[input] dicom is empty: give the site export's folder",
+                ));
+            }
             resolve(&mut i.dicom);
             if let Some(m) = i.masks.as_mut() {
                 resolve(m);
@@ -395,8 +410,9 @@ impl Config {
             // A mistyped masks folder gave a run with no features and exit 0.
             if let Some(m) = i.masks.as_ref().filter(|m| !m.is_dir()) {
                 return Err(invalid(&format!(
-                    "[input] masks folder {} does not exist",
-                    m.display()
+                    "[input] masks folder {} {}",
+                    m.display(),
+                    not_a(m, "folder")
                 )));
             }
         }
@@ -423,10 +439,18 @@ impl Config {
         ] {
             if let Some(p) = p.as_ref().filter(|p| !p.is_file()) {
                 return Err(invalid(&format!(
-                    "{key} file {} does not exist",
-                    p.display()
+                    "{key} file {} {}",
+                    p.display(),
+                    not_a(p, "file")
                 )));
             }
+        }
+        // The site log is written at the deid stage: a folder there failed the run only then.
+        if let Some(log) = cfg.deid.site_log.as_ref().filter(|p| p.is_dir()) {
+            return Err(invalid(&format!(
+                "[deid] site_log {} is a folder: give the log file's path",
+                log.display()
+            )));
         }
         Ok(cfg)
     }

@@ -191,13 +191,12 @@ pub(super) fn execute(
         let digest = shard_config_digest(cfg);
         merge::write_manifest(&out_dir, shard, &flow.build, &digest, config, &owned)?;
     }
-    if !quiet {
-        eprintln!(
-            "run: done in {:.2} s; outputs in {}",
-            started.elapsed().as_secs_f64(),
-            out_dir.display()
-        );
-    }
+    // The final summary, also under --quiet (its help: "errors and the final summary only").
+    eprintln!(
+        "run: done in {:.2} s; outputs in {}",
+        started.elapsed().as_secs_f64(),
+        out_dir.display()
+    );
     Ok(())
 }
 
@@ -668,21 +667,13 @@ impl Flow<'_> {
                             procedures: procedures.clone(),
                             arm: arm.clone(),
                             exclude_series: exclude_series.clone(),
+                            roles: crate::clinical::TableRoles::CONFIG,
                         })
                         .map_err(|e| {
                             // Written into the report and provenance: tables by file name (a
                             // site's folders may name a person), and no cell's value (a shifted
                             // column puts a name or a date where a code was expected).
-                            // The tables by their config keys: a pipeline has no command line.
-                            let full = e
-                                .to_string()
-                                .replacen("ADSL (--subjects)", "ADSL ([clinical] adsl)", 1)
-                                .replacen("ADTTE (--tte)", "ADTTE ([clinical] adtte)", 1)
-                                .replacen(
-                                    "pathology (--pathology)",
-                                    "pathology ([clinical] pathology)",
-                                    1,
-                                );
+                            let full = e.to_string();
                             let mut message = crate::redact::quoted_values(&full);
                             if message != full {
                                 message.push_str(

@@ -283,7 +283,15 @@ fn subject_features(
             ));
         }
         let usubjid = &s.patient_id;
-        let problem = |why: String| json!({"stage": "features", "subject": usubjid, "series_kind": s.kind.as_str(), "reason": crate::redact::input_root(&why, input)});
+        // Neither the release's folder nor the site's masks folder (its path may name a person).
+        let problem = |why: String| {
+            let why = crate::redact::input_root(&why, input);
+            let why = match masks {
+                Some(m) => crate::redact::folder(&why, m, "<masks>"),
+                None => why,
+            };
+            json!({"stage": "features", "subject": usubjid, "series_kind": s.kind.as_str(), "reason": why})
+        };
         let label_map = label_map_file(masks, usubjid, mask_name);
         let mask = match (label_map, dicom_roi(&inv, s)) {
             (Some(p), _) => p,
@@ -381,7 +389,14 @@ fn subject_features(
     let per_series: Vec<Result<Measurement, Value>> = crate::memory::heavy_alone_then_parallel(
         &candidates,
         |s| s.kind == SeriesKind::Pet,
-        |_, s| run(s),
+        |_, s| {
+            // A defect of ancilla on one series' masks or image (a SEG, an RTSTRUCT, a label map
+            // from the site) is that series' problem, not the batch's end.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(s))).unwrap_or_else(|_| {
+                Some(Err(json!({"stage": "features", "subject": s.patient_id,
+                    "series_kind": s.kind.as_str(), "reason": crate::INTERNAL_ERROR})))
+            })
+        },
     )
     .into_iter()
     .flatten()
@@ -696,10 +711,7 @@ fn grouped_warnings(problems: &[Value]) -> Vec<String> {
                 (1, None) => format!("{}: {what}", g.subjects[0]),
                 (1, Some(many)) => format!("{} ({many}): {what}", g.subjects[0]),
                 (n, many) => {
-                    let mut names = g.subjects[..n.min(8)].join(", ");
-                    if n > 8 {
-                        names.push_str(&format!(" and {} more", n - 8));
-                    }
+                    let names = crate::plural::listed(&g.subjects);
                     let many = many.map(|m| format!(", {m}")).unwrap_or_default();
                     format!("{n} subjects ({names}){many}: {what}")
                 }

@@ -79,14 +79,10 @@ pub fn write_csv<W: std::io::Write>(out: W, rows: &[FeatureRow], header: bool) -
     Ok(())
 }
 
-/// A row's cells in [`HEADER`] order; the value with full precision (shortest round-trip), empty
-/// when it is not finite.
+/// A row's cells in [`HEADER`] order; the value with full precision ([`crate::digits::shortest`]),
+/// empty when it is not finite.
 fn cells(r: &FeatureRow) -> [String; 8] {
-    let value = if r.value.is_finite() {
-        format!("{}", r.value)
-    } else {
-        String::new()
-    };
+    let value = crate::digits::shortest(r.value);
     [
         r.subject_id.clone(),
         r.modality.clone(),
@@ -105,12 +101,22 @@ pub fn write_parquet(
     rows: &[FeatureRow],
 ) -> Result<(), crate::clinical::tables::TableError> {
     let header = HEADER.map(String::from);
-    let numeric = HEADER.map(|h| h == "value");
+    let kinds = HEADER.map(column_kind);
     // Each group's cells made as it is written: never the whole table as text at once.
     let groups = rows
         .chunks(PARQUET_GROUP_ROWS)
         .map(|g| Ok(g.iter().map(|r| cells(r).to_vec()).collect()));
-    crate::clinical::tables::write_parquet_groups(out, &header, &numeric, groups)
+    crate::clinical::tables::write_parquet_groups(out, &header, &kinds, groups)
+}
+
+/// The long table's Parquet column types: `value` a number, the rest text.
+fn column_kind(name: &str) -> crate::clinical::tables::ColumnKind {
+    use crate::clinical::tables::ColumnKind;
+    if name == "value" {
+        ColumnKind::Real
+    } else {
+        ColumnKind::Text
+    }
 }
 
 /// Rows per Parquet row group of the long table: a few MB of cells at a time, so writing it does
@@ -142,7 +148,7 @@ pub fn csv_to_parquet(
             HEADER.join(",")
         )));
     }
-    let numeric = HEADER.map(|h| h == "value");
+    let kinds = HEADER.map(column_kind);
     let mut records = reader.into_records();
     let mut n = 0;
     let groups = std::iter::from_fn(|| {
@@ -159,7 +165,7 @@ pub fn csv_to_parquet(
         n += rows.len();
         (!rows.is_empty()).then_some(Ok(rows))
     });
-    crate::clinical::tables::write_parquet_groups(out, &header, &numeric, groups)?;
+    crate::clinical::tables::write_parquet_groups(out, &header, &kinds, groups)?;
     Ok(n)
 }
 
@@ -212,14 +218,14 @@ pub const DICTIONARY: [(&str, &str, &str, &str, &str); 59] = [
     ("loc_peak_loc", "VJGA", "image unit", "Local intensity peak: mean over a 1 cm³ sphere (r 6.2035 mm, all image voxels with centres inside) centred on the ROI's maximum voxel", "SUVpeak (local)"),
     ("loc_peak_glob", "0F91", "image unit", "Global intensity peak: the highest 1 cm³-sphere mean centred on any ROI voxel", "SUVpeak"),
     ("mtv_suv3", "", "ml", "Metabolic tumour volume: ROI voxels with SUVbw ≥ 3 × voxel volume (other fixed thresholds T: mtv_suv<T>, 2.5 written 2p5; --mtv-suv, [rois] mtv_suv_thresholds)", "MTV / PSMA-TV (SUV ≥ 3)"),
-    ("tl_psma_suv3", "", "ml·g/ml", "Total lesion PSMA: mtv_suv3 × SUVmean inside it (tl_psma_suv<T> likewise)", "TL-PSMA (SUV ≥ 3)"),
+    ("tl_psma_suv3", "", "ml*g/ml", "Total lesion PSMA: mtv_suv3 × SUVmean inside it (tl_psma_suv<T> likewise)", "TL-PSMA (SUV ≥ 3)"),
     ("mtv_41pct", "", "ml", "ROI voxels with SUVbw ≥ 41% of the ROI's SUVmax × voxel volume", "MTV (41% SUVmax)"),
-    ("tl_psma_41pct", "", "ml·g/ml", "mtv_41pct × SUVmean inside it", "TL-PSMA (41% SUVmax)"),
+    ("tl_psma_41pct", "", "ml*g/ml", "mtv_41pct × SUVmean inside it", "TL-PSMA (41% SUVmax)"),
     ("mtv_50pct", "", "ml", "ROI voxels with SUVbw ≥ 50% of the ROI's SUVmax × voxel volume", "MTV (50% SUVmax)"),
-    ("tl_psma_50pct", "", "ml·g/ml", "mtv_50pct × SUVmean inside it", "TL-PSMA (50% SUVmax)"),
+    ("tl_psma_50pct", "", "ml*g/ml", "mtv_50pct × SUVmean inside it", "TL-PSMA (50% SUVmax)"),
     ("threshold_liver", "", "g/ml", "Liver-based SUV threshold: 1.5 × liver SUVmean + 2 × liver SD (population SD of the liver ROI)", "PERCIST-style liver threshold"),
     ("mtv_liver", "", "ml", "ROI voxels with SUVbw ≥ threshold_liver × voxel volume (every ROI but the reference organs)", "MTV (liver-based)"),
-    ("tl_psma_liver", "", "ml·g/ml", "mtv_liver × SUVmean inside it", "TL-PSMA (liver-based)"),
+    ("tl_psma_liver", "", "ml*g/ml", "mtv_liver × SUVmean inside it", "TL-PSMA (liver-based)"),
     ("lesions_suv3_min0p5ml", "", "1", "Lesion count: 26-connected components of the ROI at SUVbw ≥ 3 of at least 0.5 ml", "PSMA-positive lesions"),
     ("mipsma_score", "", "1", "PROMISE miPSMA expression score of the tumour: 0 SUVmax < blood-pool SUVmean, 1 ≥ blood pool, 2 ≥ liver, 3 ≥ parotid (roi tumor)", "miPSMA"),
     ("ratio_suvmax_to_kidney_suvmean", "", "1", "Tumour SUVmax / normal-kidney SUVmean (roi tumor)", "tumour-to-kidney ratio"),

@@ -1,4 +1,4 @@
-//! `ancilla analyze TABLE --out DIR`: reads the analysis table (CSV or Parquet, columns per DESIGN.md
+//! `ancilla analyze TABLE --out DIR`: reads the analysis table (CSV or Parquet, columns per docs/DESIGN.md
 //! "Table and statistics contracts"), runs KM of the endpoint and, per feature (every other
 //! numeric column), Cox, median-split log-rank, Spearman with VIABLE_TUMOR_PCT and ROC for PCR,
 //! then Benjamini–Hochberg over the Cox Wald p-values. Writes DIR/stats.json and DIR/summary.md
@@ -325,6 +325,10 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Analysis, StatsError> {
             Ok(values) => {
                 if values.iter().any(Option::is_some) {
                     features.push((name.clone(), values));
+                } else if !table.rows.is_empty() {
+                    // Said, so that link's count of feature columns and this one's agree.
+                    not_analysed.push(json!({"column": name, "row": null,
+                        "reason": "no value in any row (every cell empty, NA, NaN or .)"}));
                 }
             }
             Err(row) => {
@@ -348,6 +352,13 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Analysis, StatsError> {
         .keys()
         .find(|k| !features.iter().any(|(n, _)| n == *k))
     {
+        if reserved(bad) {
+            return Err(StatsError::Usage(format!(
+                "cut-off on {bad:?}: that is a clinical column of the analysis table (an \
+                 endpoint, the pathology or the imaging intervals); cut-offs apply to feature \
+                 columns only"
+            )));
+        }
         if let Some(c) = not_analysed.iter().find(|c| c["column"] == bad.as_str()) {
             return Err(StatsError::Usage(format!(
                 "cut-off on {bad:?}: {} does not analyse that column: {}",
@@ -447,6 +458,11 @@ fn km_json(curve: &km::KaplanMeier) -> Value {
     v
 }
 
+/// Every value the same (none is constant too).
+fn constant(v: &[f64]) -> bool {
+    v.windows(2).all(|w| w[0] == w[1])
+}
+
 /// One feature's results and the p-value that enters the q-values.
 fn feature_json(
     name: &str,
@@ -468,11 +484,23 @@ fn feature_json(
 
     let (cox_json, p) = match cox::fit(&t, &e, &x, ALPHA) {
         Ok(c) => (
-            json!({"coef": num(c.coef), "se": num(c.se), "hr": num(c.hr),
+            {
+                let beyond = [c.hr, c.hr_ci.0, c.hr_ci.1]
+                    .iter()
+                    .any(|h| !h.is_finite() || *h == 0.0);
+                if beyond && c.coef.is_finite() {
+                    notes.push(format!(
+                        "Cox: the HR per unit is beyond a double's range (coef {} per unit; \
+                         null, 0 or null in hr and hr_ci): read coef, or the HR per SD",
+                        crate::digits::shortest(c.coef)
+                    ));
+                }
+                json!({"coef": num(c.coef), "se": num(c.se), "hr": num(c.hr),
                    "hr_ci": [num(c.hr_ci.0), num(c.hr_ci.1)], "hr_per_sd": num(c.hr_per_sd),
                    "hr_per_sd_ci": [num(c.hr_per_sd_ci.0), num(c.hr_per_sd_ci.1)],
                    "p_wald": num(c.p_wald), "p_lr": num(c.p_lr),
-                   "concordance": num(c.concordance)}),
+                   "concordance": num(c.concordance)})
+            },
             Some(c.p_wald),
         ),
         Err(why) => {
@@ -531,7 +559,6 @@ fn feature_json(
             match spearman::spearman(&a, &b) {
                 Some(s) => json!({"rho": num(s.rho), "p": num(s.p), "n": s.n}),
                 None => {
-                    let constant = |v: &[f64]| v.iter().all(|x| *x == v[0]);
                     notes.push(if a.len() < 3 {
                         format!(
                             "Spearman: {} with the feature and viable tumour % (3 needed)",
@@ -566,6 +593,14 @@ fn feature_json(
                 .filter_map(|(x, y)| Some(((*x)?, (*y)? == 1.0)))
                 .unzip();
             match roc::auc_delong(&s, &l, ALPHA) {
+                // pROC gives 0.5 (0.5–0.5): a zero-width interval that reads as certainty.
+                Some(_) if constant(&s) => {
+                    notes.push(format!(
+                        "ROC: the feature is constant over the {} subjects with a PCR",
+                        s.len()
+                    ));
+                    Value::Null
+                }
                 Some(a) => json!({"auc": num(a.auc), "ci": [num(a.ci.0), num(a.ci.1)],
                                   "n_pcr": a.n_pos, "n_no_pcr": a.n_neg}),
                 None => {
@@ -620,6 +655,20 @@ fn fmt(v: &Value, digits: usize) -> String {
         Some(x) => format!("{x:.digits$}"),
         None => "–".into(),
     }
+}
+
+/// The HR per unit and its interval, with the decimals that tell the bounds apart: three, more
+/// for a feature in small units (per mm³ an HR of 1.0000025 (1.0000012–1.0000039) reads
+/// "1.000002 (1.000001–1.000004)", not "1.000 (1.000–1.000)" beside p = 0.0003); "–" where
+/// there is none.
+fn hr_per_unit(cox: &Value) -> String {
+    let (hr, lo, hi) = (&cox["hr"], &cox["hr_ci"][0], &cox["hr_ci"][1]);
+    let digits = (3..=10).find(|&d| fmt(lo, d) != fmt(hi, d)).unwrap_or(3);
+    with_inner(
+        hr,
+        digits,
+        format!("{}–{}", fmt(lo, digits), fmt(hi, digits)),
+    )
 }
 
 /// `v (inner)` to `digits` decimals; a lone "–" where there is no `v` (not "– (–––)").
@@ -707,11 +756,7 @@ fn summary(stats: &Value) -> String {
             f["unit"].as_str().unwrap_or(""),
             f["n"],
             f["events"],
-            with_inner(
-                &c["hr"],
-                3,
-                format!("{}–{}", fmt(&c["hr_ci"][0], 3), fmt(&c["hr_ci"][1], 3))
-            ),
+            hr_per_unit(c),
             fmt(&c["hr_per_sd"], 3),
             fmt(&c["p_wald"], 4),
             fmt(&c["p_lr"], 4),
@@ -955,7 +1000,8 @@ mod tests {
     #[test]
     fn a_constant_feature_is_said_constant_and_its_empty_cells_are_one_dash() {
         let dir = tempfile::tempdir().unwrap();
-        let mut csv = String::from("USUBJID,PFS_MONTHS,PFS_EVENT,VIABLE_TUMOR_PCT,PCR,k,x\n");
+        let mut csv =
+            String::from("USUBJID,PFS_MONTHS,PFS_EVENT,VIABLE_TUMOR_PCT,PCR,k,x,tiny,empty\n");
         for (i, (t, e, viable, x)) in [
             (3, 1, 80, 5.1),
             (5, 1, 10, 1.2),
@@ -970,8 +1016,9 @@ mod tests {
         .enumerate()
         {
             csv += &format!(
-                "s{i},{t},{e},{viable},{},2805.7620817843867,{x}\n",
-                u8::from(*viable <= 10)
+                "s{i},{t},{e},{viable},{},2805.7620817843867,{x},{},NA\n",
+                u8::from(*viable <= 10),
+                x * 1e-10
             );
         }
         let out = run_in(&dir, &csv).unwrap();
@@ -990,12 +1037,43 @@ mod tests {
             ),
             "{note}"
         );
+        // pROC's AUC of a constant, 0.5 (0.5–0.5), read as certain: none, said.
+        assert!(
+            note.contains("ROC: the feature is constant over the 8 subjects with a PCR"),
+            "{note}"
+        );
+        assert!(k["roc_pcr"].is_null(), "{k}");
         let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
         assert!(
-            summary
-                .contains("| k |  | 8 | 6 | – | – | – | – | – | – | – | 0.500 (0.500–0.500) | – |"),
+            summary.contains("| k |  | 8 | 6 | – | – | – | – | – | – | – | – | – |"),
             "{summary}"
         );
+        // A column with no value at all is named, not dropped without a word (link counted it).
+        assert_eq!(
+            v["not_analysed"],
+            serde_json::json!([{"column": "empty", "row": null,
+                "reason": "no value in any row (every cell empty, NA, NaN or .)"}])
+        );
+        assert!(
+            summary.contains("Not analysed: column empty: no value in any row"),
+            "{summary}"
+        );
+        // x in units 1e10 times too large: its HR per unit is beyond a double; said so, with
+        // the coefficient, which is x's divided by 1e-10 (the same fit, rescaled).
+        let (x, tiny) = (&v["features"][1], &v["features"][2]);
+        assert_eq!(tiny["feature"], "tiny");
+        assert!(tiny["cox"]["hr"].is_null(), "{tiny}");
+        let ratio = tiny["cox"]["coef"].as_f64().unwrap() / x["cox"]["coef"].as_f64().unwrap();
+        assert!((ratio / 1e10 - 1.0).abs() < 1e-6, "{ratio}");
+        assert!(
+            tiny["note"]
+                .as_str()
+                .unwrap()
+                .contains("Cox: the HR per unit is beyond a double's range"),
+            "{tiny}"
+        );
+        let per_sd = |f: &Value| f["cox"]["hr_per_sd"].as_f64().unwrap();
+        assert!((per_sd(tiny) / per_sd(x) - 1.0).abs() < 1e-9, "{tiny} {x}");
         // A fitted feature keeps its intervals in brackets.
         let x_row = summary
             .lines()
@@ -1007,6 +1085,44 @@ mod tests {
         assert!(
             cells[10].contains(" (") && cells[10].ends_with(')'),
             "{x_row}"
+        );
+    }
+
+    /// Regression: per mm³ an HR of 1.0000025 (1.0000012–1.0000039), p = 0.0003, was printed
+    /// "1.000 (1.000–1.000)" in summary.md.
+    #[test]
+    fn an_hr_near_one_keeps_the_decimals_that_tell_its_bounds_apart() {
+        let cox = serde_json::json!({"hr": 1.0000026, "hr_ci": [1.0000012, 1.0000039]});
+        assert_eq!(hr_per_unit(&cox), "1.000003 (1.000001–1.000004)");
+        let cox = serde_json::json!({"hr": 2.5, "hr_ci": [1.8, 3.5]});
+        assert_eq!(hr_per_unit(&cox), "2.500 (1.800–3.500)");
+        assert_eq!(hr_per_unit(&serde_json::json!(null)), "–");
+    }
+
+    /// Regression: `--cutoff ISUP=3` answered "no numeric feature column of that name; the
+    /// closest is \"mr_liver_morph_av\"", as if ISUP were a typo.
+    #[test]
+    fn a_cut_off_on_a_clinical_column_says_what_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = dir.path().join("t.csv");
+        std::fs::write(
+            &table,
+            "USUBJID,PFS_MONTHS,PFS_EVENT,ISUP,x\ns1,3,1,2,1.5\ns2,5,0,3,2.5\ns3,7,1,1,0.5\n",
+        )
+        .unwrap();
+        let err = analyze(&AnalyzeOptions {
+            table,
+            out: dir.path().join("out"),
+            time: "PFS_MONTHS".into(),
+            event: "PFS_EVENT".into(),
+            ci: km::CiMethod::LogLog,
+            cutoffs: BTreeMap::from([("ISUP".to_string(), 3.0)]),
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("cut-off on \"ISUP\": that is a clinical column"),
+            "{err}"
         );
     }
 
