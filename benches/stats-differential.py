@@ -219,6 +219,8 @@ def check_feature(f, tab):
     if roc is None:
         if "ROC" not in note:
             problems.append(f"{name}: no ROC and no reason")
+        elif "ROC: the feature is constant" in note and len(set(x[~np.isnan(pcr)])) > 1:
+            problems.append(f"{name}: said constant for the ROC, but it is not")
     else:
         a, b = x[pcr == 1], x[pcr == 0]
         auc = ((a[:, None] > b[None, :]) + 0.5 * (a[:, None] == b[None, :])).mean()

@@ -192,7 +192,11 @@ def check_feature(f, ref, tab):
         if sp is None or not (close(sp["rho"], want[0], 1e-9) and close(sp["p"], want[1], 1e-6, 1e-12)):
             problems.append(f"{name} Spearman {sp} vs cor.test {want}")
     roc, want = f.get("roc_pcr"), ref[f"{name}.roc"]
-    if roc is None:
+    if roc is None and "ROC: the feature is constant" in note:
+        # pROC gives a constant 0.5 (0.5-0.5); ancilla says "constant" and gives none.
+        if want[0] is not None and not (close(want[0], 0.5, 1e-12) and close(want[1], want[2], 1e-12)):
+            problems.append(f"{name}: constant for ancilla, pROC {want}")
+    elif roc is None:
         # DeLong's variance needs two subjects of each kind (pROC gives an interval anyway).
         if "ROC" not in note or min(int(tab.PCR.sum()), int((tab.PCR == 0).sum())) >= 2:
             problems.append(f"{name}: no ROC ({note})")

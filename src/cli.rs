@@ -106,8 +106,8 @@ pub enum Command {
         /// it every segment or ROI is taken, named after its label).
         #[arg(long)]
         labels: Option<String>,
-        /// The long table's file: CSV, or Parquet when it ends in .parquet (the dictionary is
-        /// written beside it); without it, CSV on standard output.
+        /// The long table's file: CSV, or Parquet when it ends in .parquet (its dictionary is
+        /// written beside it, FILE.dictionary.csv); without it, CSV on standard output.
         #[arg(long)]
         out: Option<PathBuf>,
         /// Fixed SUV thresholds of MTV / TL-PSMA, comma-separated (default 3).
@@ -118,6 +118,9 @@ pub enum Command {
         /// (3D merged and averaged), GLSZM, GLDZM, NGTDM, NGLDM, intensity histogram and IVH.
         #[arg(long)]
         texture_bin_width: Option<f64>,
+        /// The rows' subject_id (USUBJID): a NIfTI image has none, so its table would not link.
+        #[arg(long)]
+        subject: Option<String>,
     },
     /// Link features with ADSL, ADTTE and pathology into the analysis table.
     Link {

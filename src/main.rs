@@ -123,6 +123,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             out,
             mtv_suv,
             texture_bin_width,
+            subject,
         } => ancilla::quant::features(&ancilla::quant::FeaturesOptions {
             image,
             mask,
@@ -130,6 +131,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             out,
             suv_thresholds: mtv_suv,
             texture_bin_width,
+            subject,
         })
         .map_err(fail),
         Command::Link {

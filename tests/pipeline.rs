@@ -210,9 +210,13 @@ fn demo_runs_every_available_stage_then_reruns_as_noop() {
             "1=tumor,2=kidney,3=liver,4=bloodpool,5=parotid",
             "--out",
             csv.to_str().unwrap(),
+            // A NIfTI has no subject: without it the table would not link ("" is not in ADSL).
+            "--subject",
+            id,
         ]);
         for line in std::fs::read_to_string(&csv).unwrap().lines().skip(1) {
             let f: Vec<&str> = line.split(',').collect();
+            assert_eq!(f[0], id);
             let (roi, feature, value) = (f[4], f[5], f[6]);
             let key = format!(",suvbw,{roi},{feature},");
             let row = table

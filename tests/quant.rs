@@ -913,7 +913,10 @@ fn texture_on_request_matches_the_ibsi_phantom_from_the_command_line() {
     ] {
         assert!(help.contains(family), "{family} not in: {help}");
     }
-    let dict = std::fs::read_to_string(d.path().join("features.dictionary.csv")).unwrap();
+    // Named after the table (f.csv), as link's codebook is (it was features.dictionary.csv
+    // whatever the table, and a second table in the folder overwrote the first one's).
+    let dict = std::fs::read_to_string(d.path().join("f.dictionary.csv")).unwrap();
+    assert!(!d.path().join("features.dictionary.csv").exists());
     assert!(dict.contains("cm_info_corr2_3D_avg,JN9H,1,"));
     // A width that gives more than 2²⁴ grey levels: no texture, and the terminal says why (as
     // 32-bit levels they overflowed).

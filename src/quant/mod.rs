@@ -83,6 +83,9 @@ pub struct FeaturesOptions {
     pub suv_thresholds: Vec<f64>,
     /// Fixed bin size of the texture discretisation; GLCM features only when given.
     pub texture_bin_width: Option<f64>,
+    /// The rows' subject_id (a NIfTI has none; a DICOM series gives its de-identified
+    /// PatientID), so that `link` can take a table of images measured one by one.
+    pub subject: Option<String>,
 }
 
 /// Names attached to every row of one image.
@@ -709,6 +712,10 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
         },
         texture_bin_width: opts.texture_bin_width.map(bin_width::BinWidth::Every),
     };
+    let mut ctx = ctx;
+    if let Some(subject) = &opts.subject {
+        ctx.subject_id = subject.clone();
+    }
     let rows = features_for_volume_with(&image, &rois, shapes.as_deref(), &ctx, &settings);
     if let Some(w) = opts.texture_bin_width {
         // A region without the grey-level families: its levels were more than the limit.
@@ -750,12 +757,11 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
                     }
                 })?;
             }
-            let dir = p
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            table::write_dictionary(dir).map_err(|source| QuantError::Write {
-                path: dir.join("features.dictionary.csv"),
+            // Named after the table (t2.csv: t2.dictionary.csv), as link's codebook is: two
+            // tables in one folder each have theirs.
+            let dictionary = p.with_extension("dictionary.csv");
+            table::write_dictionary_to(&dictionary).map_err(|source| QuantError::Write {
+                path: dictionary.clone(),
                 source,
             })?;
         }

@@ -580,8 +580,13 @@ pub fn dictionary_entry<'a>(rows: &'a [[String; 5]], feature: &str) -> Option<&'
         .find_map(|name| rows.iter().find(|r| r[0] == *name))
 }
 
-/// Write `features.dictionary.csv` into `dir`.
+/// Write `features.dictionary.csv` into `dir` (the pipeline's, beside `features.csv`).
 pub fn write_dictionary(dir: &Path) -> std::io::Result<()> {
+    write_dictionary_to(&dir.join("features.dictionary.csv"))
+}
+
+/// Write the features dictionary to `path`.
+pub fn write_dictionary_to(path: &Path) -> std::io::Result<()> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let _ = w.write_record([
         "feature",
@@ -593,10 +598,7 @@ pub fn write_dictionary(dir: &Path) -> std::io::Result<()> {
     for row in dictionary_rows() {
         let _ = w.write_record(&row);
     }
-    crate::atomic::write_bytes_if_changed(
-        &dir.join("features.dictionary.csv"),
-        &w.into_inner().unwrap_or_default(),
-    )
+    crate::atomic::write_bytes_if_changed(path, &w.into_inner().unwrap_or_default())
 }
 
 #[cfg(test)]
