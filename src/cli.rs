@@ -212,5 +212,10 @@ pub enum Command {
         /// Folder of the merged result (not one of the shard folders).
         #[arg(long)]
         out: PathBuf,
+        /// The pipeline config, where it is not at the path the shards recorded (the study
+        /// moved, or another mount path on this node); it must be theirs but for [clinical] and
+        /// [analysis], which the merge reads.
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
 }

@@ -186,9 +186,12 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             ancilla::pipeline::run_command(&config, out.as_deref(), shard.as_deref(), quiet)
                 .map_err(fail)
         }
-        Command::Merge { shard_dirs, out } => {
-            ancilla::pipeline::merge_command(&shard_dirs, &out, quiet).map_err(fail)
-        }
+        Command::Merge {
+            shard_dirs,
+            out,
+            config,
+        } => ancilla::pipeline::merge_command(&shard_dirs, &out, config.as_deref(), quiet)
+            .map_err(fail),
     }
 }
 

@@ -2710,6 +2710,52 @@ fn shards_of_a_relative_config_path_merge() {
     }
     run(&["--quiet", "merge", "s1", "s2", "--out", "merged"]);
     assert!(d.path().join("merged/features/features.csv").is_file());
+    // The config moved (the study folder on another mount): the merge could not find it at the
+    // path the shards recorded, and had no way to be told. `--config` names it.
+    std::fs::rename(d.path().join("p.toml"), d.path().join("moved.toml")).unwrap();
+    let o = ancilla(&[
+        "merge",
+        d.path().join("s1").to_str().unwrap(),
+        d.path().join("s2").to_str().unwrap(),
+        "--out",
+        d.path().join("merged2").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    run(&[
+        "--quiet",
+        "merge",
+        "s1",
+        "s2",
+        "--out",
+        "merged2",
+        "--config",
+        "moved.toml",
+    ]);
+    assert_eq!(
+        std::fs::read(d.path().join("merged2/features/features.csv")).unwrap(),
+        std::fs::read(d.path().join("merged/features/features.csv")).unwrap()
+    );
+    // Another config (its [deid] differs) is refused as not the shards'.
+    // (The config's last section is [deid].)
+    let other = std::fs::read_to_string(d.path().join("moved.toml")).unwrap()
+        + "\nretain_patient_characteristics = false\n";
+    std::fs::write(d.path().join("other.toml"), other).unwrap();
+    let o = ancilla(&[
+        "merge",
+        d.path().join("s1").to_str().unwrap(),
+        d.path().join("s2").to_str().unwrap(),
+        "--out",
+        d.path().join("merged3").to_str().unwrap(),
+        "--config",
+        d.path().join("other.toml").to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("is not the one the shards ran"), "{err}");
 }
 
 /// A clinical table the link stage cannot read is named by its config key (it was named by the
@@ -2739,4 +2785,29 @@ fn a_missing_clinical_table_of_a_pipeline_is_named_by_its_key() {
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("ADSL ([clinical] adsl) no-adsl.csv:"), "{err}");
     assert!(!err.contains("--subjects"), "{err}");
+}
+
+/// Regression: an input the walk cannot read (a dangling link, a FIFO) was in provenance.json's
+/// rejected_inputs and the report's warnings twice, once from the scan ("not read: …") and once
+/// from deid (its bare reason).
+#[test]
+fn an_unreadable_input_is_rejected_once() {
+    let d = tempfile::tempdir().unwrap();
+    let cohort = d.path().join("cohort");
+    phantom(&cohort, "1", "3", &[]);
+    let export = cohort.join("site-export");
+    std::os::unix::fs::symlink("/nonexistent/ancilla", export.join("dangling.dcm")).unwrap();
+    let out = d.path().join("out");
+    let cfg = input_config(d.path(), &cohort, &out, "");
+    ancilla_ok(&["run", cfg.to_str().unwrap()]);
+    let provenance: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("provenance.json")).unwrap())
+            .unwrap();
+    let dangling: Vec<&serde_json::Value> = provenance["rejected_inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r.to_string().contains("No such file"))
+        .collect();
+    assert_eq!(dangling.len(), 1, "{dangling:?}");
 }

@@ -35,6 +35,12 @@ pub enum ClinicalError {
     Usage(String),
 }
 
+/// What an imaged subject missing from ADSL most often means, said with the error (in a run, the
+/// imaging table is ancilla's own: the row alone points nowhere the user wrote).
+const NOT_IN_ADSL: &str = " (a subject with imaging: is ADSL an earlier data cut, or the \
+                           subject not randomised? Add them to ADSL, or leave their images out: \
+                           in a pipeline, their row of the subject map)";
+
 /// How many validation errors a message lists before it counts the rest.
 const ERRORS_SHOWN: usize = 50;
 
@@ -215,7 +221,7 @@ fn read_imaging(
         }
         let Some(rand_day) = rand.get(subject) else {
             errors.push(format!(
-                "{}: USUBJID {subject} is not in ADSL",
+                "{}: USUBJID {subject} is not in ADSL{NOT_IN_ADSL}",
                 place(t, r, "USUBJID")
             ));
             continue;
@@ -1002,9 +1008,9 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
     let mut kept_out = Vec::new();
     for (id, (first, rows)) in unknown {
         errors.push(format!(
-            "{} row {first} column subject_id: subject {id:?} is not in ADSL ({rows} row{})",
+            "{} row {first} column subject_id: subject {id:?} is not in ADSL ({}){NOT_IN_ADSL}",
             opts.features.display(),
-            if rows == 1 { "" } else { "s" }
+            crate::plural::count(rows, "row")
         ));
     }
     for (id, other) in &other_arm_imaged {

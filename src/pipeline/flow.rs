@@ -960,7 +960,15 @@ fn not_released_by_deid(deid_dir: &Path, scan_rejected: &[Value]) -> Vec<Value> 
         let Some(why) = n["reason"].as_str() else {
             continue;
         };
-        match scanned.get_mut(why) {
+        // A file the walk could not read (a FIFO, a dangling link, a loop) is the scan's
+        // "not read: …" and deid's bare reason: one input, said once.
+        let as_scanned = format!("not read: {why}");
+        let seen = if scanned.get(why).is_some_and(|n| *n > 0) {
+            scanned.get_mut(why)
+        } else {
+            scanned.get_mut(as_scanned.as_str())
+        };
+        match seen {
             Some(left) if *left > 0 => *left -= 1,
             _ => out.push(
                 json!({"stage": "deid", "kind": "not_released", "file": n["file"], "reason": why}),

@@ -473,7 +473,12 @@ fn assemble(shards: &[(PathBuf, Manifest)], out: &Path) -> Result<(), PipelineEr
 }
 
 /// `ancilla merge`.
-pub fn merge_command(shard_dirs: &[PathBuf], out: &Path, quiet: bool) -> Result<(), PipelineError> {
+pub fn merge_command(
+    shard_dirs: &[PathBuf],
+    out: &Path,
+    config: Option<&Path>,
+    quiet: bool,
+) -> Result<(), PipelineError> {
     if shard_dirs.is_empty() {
         return Err(merge_err("no shard folder given"));
     }
@@ -486,24 +491,40 @@ pub fn merge_command(shard_dirs: &[PathBuf], out: &Path, quiet: bool) -> Result<
         return Err(merge_err("--out must not be one of the shard folders"));
     }
     let m = &shards[0].1;
-    let mut cfg = Config::load(&m.config)?;
+    // The config the shards recorded, or the one given: the same study moved (another mount
+    // path on the merging node), which must still be the shards' in every section they read.
+    let config_path = match config {
+        Some(c) => std::fs::canonicalize(c).unwrap_or_else(|_| c.to_path_buf()),
+        None => m.config.clone(),
+    };
+    let mut cfg = Config::load(&config_path)?;
     cfg.output.dir = out.to_path_buf();
     if shard_config_digest(&cfg) != m.config_sha256 {
+        let what = if config.is_some() {
+            "is not the one the shards ran"
+        } else {
+            "changed since the shards ran"
+        };
         return Err(merge_err(format!(
-            "the config {} changed since the shards ran (in a section other than [clinical] and \
-             [analysis], which only the merge reads); rerun them with it",
-            m.config.display()
+            "the config {} {what} (in a section other than [clinical] and [analysis], which \
+             only the merge reads); rerun them with it",
+            config_path.display()
         )));
     }
     {
         let _lock = crate::atomic::DirLock::acquire_or(out, PipelineError::Busy, io_err(out))?;
         crate::atomic::remove_stale_temps(out);
         if !quiet {
-            eprintln!("    merge: {} shards into {}", shards.len(), out.display());
+            eprintln!(
+                "    merge: {} shards into {} (config {}: its [clinical] and [analysis])",
+                shards.len(),
+                out.display(),
+                config_path.display()
+            );
         }
         assemble(&shards, out)?;
     }
-    execute(&cfg, &m.config, Mode::Merged(shards.len()), quiet)
+    execute(&cfg, &config_path, Mode::Merged(shards.len()), quiet)
 }
 
 #[cfg(test)]
