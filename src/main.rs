@@ -73,28 +73,18 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             subjects,
             config,
             site_log,
-        } => {
-            let s = ancilla::deid::run(&ancilla::deid::DeidOptions {
-                input,
-                out,
-                key,
-                subjects,
-                config,
-                site_log,
-                shard: None,
-            })
-            .map_err(fail)?;
-            if s.verification_failures > 0 {
-                return Err(Failure {
-                    code: 1,
-                    error: anyhow::anyhow!(
-                        "{} failed the PHI check and were not written",
-                        ancilla::plural::count(s.verification_failures, "file")
-                    ),
-                });
-            }
-            Ok(())
-        }
+        } => ancilla::deid::run(&ancilla::deid::DeidOptions {
+            input,
+            out,
+            key,
+            subjects,
+            config,
+            site_log,
+            shard: None,
+        })
+        .and_then(ancilla::deid::DeidSummary::checked)
+        .map(|_| ())
+        .map_err(fail),
         Command::Convert {
             input,
             out,

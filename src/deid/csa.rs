@@ -170,19 +170,9 @@ pub fn reduce(kind: Kind, bytes: &[u8], clean: impl Fn(&str) -> bool) -> Option<
 
 /// The kept `key = value` lines of a protocol's ASCCONV block (comments dropped).
 fn protocol_lines(text: &str, clean: &impl Fn(&str) -> bool) -> Vec<String> {
-    let Some(start) = text.find("### ASCCONV BEGIN") else {
-        return Vec::new();
-    };
-    let block = &text[start..];
-    let block = &block[..block.find("### ASCCONV END").unwrap_or(block.len())];
-    block
-        .lines()
-        .skip(1)
-        .filter_map(|line| {
-            let (k, v) = line.split_once('=')?;
-            let (k, v) = (k.trim(), v.split('#').next().unwrap_or("").trim());
-            allowed(k, v, clean).then(|| format!("{k} = {v}"))
-        })
+    crate::ingest::siemens::ascconv_lines(text)
+        .filter(|(k, v)| allowed(k, v, clean))
+        .map(|(k, v)| format!("{k} = {v}"))
         .collect()
 }
 

@@ -103,6 +103,9 @@ pub enum DeidError {
         crate::plural::count(*.files, "file")
     )]
     NoSubjectFound { files: usize, map: usize },
+    /// Files that failed the PHI check after their rewrite ([`DeidSummary::checked`]).
+    #[error("{} failed the PHI check and were not written", crate::plural::count(*.0, "file"))]
+    VerificationFailed(usize),
 }
 
 impl crate::ExitCode for DeidError {
@@ -111,7 +114,8 @@ impl crate::ExitCode for DeidError {
             DeidError::Write { .. }
             | DeidError::Unwritten { .. }
             | DeidError::Busy(_)
-            | DeidError::NoSubjectFound { .. } => 1,
+            | DeidError::NoSubjectFound { .. }
+            | DeidError::VerificationFailed(_) => 1,
             _ => 2,
         }
     }
@@ -750,6 +754,17 @@ fn settle_duplicates(run: &Run, files: &[PathBuf], tally: &mut Tally) {
                 tally.duplicates.remove(&lowest);
                 tally.add(lowest, &files[lowest], other);
             }
+        }
+    }
+}
+
+impl DeidSummary {
+    /// The run as a success, or its failure: a file that failed the PHI check fails the run
+    /// (the release holds the rest, the report says which), for `deid` and `run` alike.
+    pub fn checked(self) -> Result<DeidSummary, DeidError> {
+        match self.verification_failures {
+            0 => Ok(self),
+            n => Err(DeidError::VerificationFailed(n)),
         }
     }
 }

@@ -322,15 +322,25 @@ pub fn phoenix_protocol(obj: &InMemDicomObject) -> Option<String> {
     })
 }
 
+/// The `key = value` lines of a protocol's ASCCONV block, in order, each trimmed and its value
+/// cut at a `#` comment: the one reading of the block, for conversion ([`protocol_number`]) and
+/// for de-identification (`deid::csa`, which keeps a line only where conversion reads it).
+pub fn ascconv_lines(protocol: &str) -> impl Iterator<Item = (&str, &str)> {
+    let block = protocol.find("### ASCCONV BEGIN").map_or("", |start| {
+        let block = &protocol[start..];
+        // The BEGIN line itself holds no `key = value`.
+        let block = block.split_once('\n').map_or("", |(_, rest)| rest);
+        &block[..block.find("### ASCCONV END").unwrap_or(block.len())]
+    });
+    block.lines().filter_map(|line| {
+        let (k, v) = line.split_once('=')?;
+        Some((k.trim(), v.split('#').next().unwrap_or("").trim()))
+    })
+}
+
 /// The value text a protocol's ASCCONV block gives `key` (up to a `#` comment), if it has one.
 fn protocol_value<'a>(protocol: &'a str, key: &str) -> Option<&'a str> {
-    let start = protocol.find("### ASCCONV BEGIN")?;
-    let block = &protocol[start..];
-    let block = &block[..block.find("### ASCCONV END").unwrap_or(block.len())];
-    block.lines().find_map(|line| {
-        let (k, v) = line.split_once('=')?;
-        (k.trim() == key).then(|| v.split('#').next().unwrap_or("").trim())
-    })
+    ascconv_lines(protocol).find_map(|(k, v)| (k == key).then_some(v))
 }
 
 /// The number a protocol's ASCCONV block gives `key` (decimal, or hex as `0x…`), if it has one.
@@ -569,6 +579,27 @@ pub(crate) fn csa_element(name: &str, vm: i32, values: &[&str]) -> CsaElement {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The block as Siemens writes it: the BEGIN line (which holds `=` of its own) is no line of
+    /// it, comments are cut, nothing after END or without BEGIN is read.
+    #[test]
+    fn ascconv_lines_are_the_block_s_key_value_pairs() {
+        let text = "ulVersion = 1\n### ASCCONV BEGIN object=MrProtDataImpl@MrProtocolData version=51130001 ###\n\
+                    sPat.lAccelFactPE\t = \t3 # parallel\n\
+                    tProtocolName = \"t2_haste\"\n\
+                    ### ASCCONV END ###\nlAfter = 9\n";
+        let lines: Vec<(&str, &str)> = ascconv_lines(text).collect();
+        assert_eq!(
+            lines,
+            [
+                ("sPat.lAccelFactPE", "3"),
+                ("tProtocolName", "\"t2_haste\"")
+            ]
+        );
+        assert_eq!(ascconv_lines("a = 1\nb = 2").count(), 0);
+        assert_eq!(protocol_number(text, "sPat.lAccelFactPE"), Some(3.0));
+        assert_eq!(protocol_number(text, "lAfter"), None);
+    }
 
     /// ASCCONV lines as Siemens writes them (tab or space padding, hex values, `#` comments), in
     /// the form of heudiconv's test series (`sPat.lAccelFactPE\t = \t3`).

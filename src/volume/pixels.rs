@@ -46,29 +46,34 @@ fn is_native(ts: &str) -> bool {
     )
 }
 
-/// Decode the given frames of `obj` into stored values (row-major, columns fastest). A decoder
-/// that panics on malformed data (dicom-rs's RLE decoder indexed past a damaged segment table:
-/// found by the property test `damaged_roi_objects_never_panic` on a SEG with one bit flipped;
-/// RLE is now `super::rle`'s) gives a decoding error for the file, never a panic of its caller,
-/// and no "internal error" message (`crate::panic_guard`).
+/// Decode the given frames of `obj` into stored values (row-major, columns fastest). A
+/// third-party decoder that panics on malformed data (dicom-rs's RLE decoder indexed past a
+/// damaged segment table: found by the property test `damaged_roi_objects_never_panic` on a SEG
+/// with one bit flipped; RLE is now `super::rle`'s) gives a decoding error for the file, never a
+/// panic of its caller, and no "internal error" message ([`third_party`]). ancilla's own
+/// decoding (native, RLE, 12-bit JPEG) is not guarded here: a panic there is a defect of
+/// ancilla, announced as one by the caller's guard.
 pub fn decode_frames(
     obj: &DefaultDicomObject,
     frames: &[u32],
 ) -> Result<Vec<Vec<f32>>, PixelError> {
     let with_table = with_found_offsets(obj);
     let obj = with_table.as_ref().unwrap_or(obj);
-    crate::panic_guard::catch_decoder(|| decode_frames_unguarded(obj, frames)).unwrap_or_else(
-        |_| {
-            Err(PixelError::Decode {
-                syntax: obj
-                    .meta()
-                    .transfer_syntax()
-                    .trim_end_matches('\0')
-                    .to_string(),
-                message: "the decoder failed on malformed pixel data".into(),
-            })
-        },
-    )
+    decode_frames_unguarded(obj, frames)
+}
+
+/// A third-party decoder's work behind `crate::panic_guard::catch_decoder`: its panic on a
+/// malformed stream is the file's decoding error.
+fn third_party<T>(
+    ts: &str,
+    decode: impl FnOnce() -> Result<T, PixelError>,
+) -> Result<T, PixelError> {
+    crate::panic_guard::catch_decoder(decode).unwrap_or_else(|_| {
+        Err(PixelError::Decode {
+            syntax: ts.to_string(),
+            message: "the decoder failed on malformed pixel data".into(),
+        })
+    })
 }
 
 /// A copy of `obj` whose empty Basic Offset Table is filled in from where its frames' streams
@@ -104,9 +109,15 @@ fn decode_frames_unguarded(
     let spp = int_of(obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1);
     let n = rows * cols;
     check_frame_sizes(obj, frames, [rows, cols, spp.max(0) as usize])?;
+    let ts = obj
+        .meta()
+        .transfer_syntax()
+        .trim_end_matches('\0')
+        .to_string();
     match spp {
         1 => {}
-        3 => return colour_frames(obj, frames, n),
+        // Native and RLE colour are ancilla's; encapsulated colour goes to dicom-rs's decoders.
+        3 => return third_party(&ts, || colour_frames(obj, frames, n)),
         _ => {
             return Err(PixelError::Unsupported(format!(
                 "SamplesPerPixel {spp} (1 or 3 expected)"
@@ -131,23 +142,19 @@ fn decode_frames_unguarded(
             .map(|&f| frame_slice(&v, f, n).map(|s| s.iter().map(|x| *x as f32).collect()))
             .collect();
     }
-    let ts = obj
-        .meta()
-        .transfer_syntax()
-        .trim_end_matches('\0')
-        .to_string();
     if is_native(&ts) {
         decode_native(obj, frames, n)
     } else if super::frame_size::is_jpeg_ls(&ts) {
+        // Guarded inside, around pure_jpegls.
         jpeg_ls_frames(obj, frames, rows, cols, &ts)
     } else if matches!(ts.as_str(), JPEG_BASELINE | JPEG_EXTENDED) && is_12_bit_dct(obj) {
         jpeg12_frames(obj, frames, rows, cols, &ts)
     } else if ts == RLE_LOSSLESS {
         rle_frames(obj, frames, n)
     } else if is_8_bit_jpeg_in_16(obj, &ts) {
-        jpeg8_in_16_frames(obj, frames, n, &ts)
+        third_party(&ts, || jpeg8_in_16_frames(obj, frames, n, &ts))
     } else {
-        decode_encapsulated(obj, frames, &ts)
+        third_party(&ts, || decode_encapsulated(obj, frames, &ts))
     }
 }
 
