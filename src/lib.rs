@@ -1,12 +1,17 @@
 //! ancilla: the imaging pipeline of a kidney-cancer trial's ancillary study.
 //!
-//! One module per stage, in the order data flows (a module depends only on those above it):
-//! `ingest` (scan, inventory) → `deid` (PS3.15 Annex E) → `volume` (series → volumes, NIfTI) →
-//! `roi` (masks) → `quant` (QIBA SUV, IBSI features) → `convert` (series → NIfTI files) →
-//! `clinical` (CDISC ADaM tables, linkage) → `stats` (survival, ROC) → `report` → `pipeline`.
+//! One module per stage, in the order data flows: `ingest` (scan, inventory) → `deid` (PS3.15
+//! Annex E) → `volume` (series → volumes, NIfTI) → `roi` (masks) → `quant` (QIBA SUV, IBSI
+//! features) → `convert` (series → NIfTI files) → `clinical` (CDISC ADaM tables, linkage) →
+//! `stats` (survival, ROC) → `report` → `pipeline`. The order is the data's, not a strict
+//! layering: where two stages need one reading, the later one's reader serves both (the scan
+//! takes a PET's SUV inputs from `quant::suv`, and the Siemens ASCCONV reading of `ingest` serves
+//! `deid`; `quant` writes its tables with `clinical::tables`; `deid` names folders as `convert`
+//! does), so that they cannot drift apart.
 //! `phantom` writes the synthetic cohort every test and demo uses. `atomic` writes files;
 //! `folders` keeps outputs out of inputs; `csv_text` reads delimited text as spreadsheets save it;
-//! `plural` counts in messages; `digits` prints numbers as dcm2niix does.
+//! `plural` counts and lists in messages; `digits` prints numbers (as dcm2niix does, and in full
+//! for tables); `redact` keeps site folders and clinical cells out of outputs.
 //!
 //! Every stage reports bad input with a reason and goes on; no stage writes PHI.
 

@@ -148,7 +148,9 @@ impl Shard {
         // The last index, where Slurm gives it, must be the COUNT-th: MIN + (COUNT − 1) × STEP.
         let max = number(task.max.as_deref(), usize::MAX);
         let last = match (min, step, count) {
-            (Some(lo), Some(st), Some(c)) if c > 0 => Some(lo + (c - 1) * st),
+            (Some(lo), Some(st), Some(c)) if c > 0 => {
+                (c - 1).checked_mul(st).and_then(|x| x.checked_add(lo))
+            }
             _ => None,
         };
         if task.max.is_some() && max != last {
@@ -352,5 +354,11 @@ mod tests {
             e.contains("SLURM_ARRAY_TASK_MAX is not the COUNT-th index"),
             "{e}"
         );
+        // A COUNT whose last index overflows is refused, not an overflow (a panic in debug).
+        let huge = SlurmArray {
+            max: Some("7".into()),
+            ..task("3", &usize::MAX.to_string(), Some("1"), Some("2"))
+        };
+        assert!(shard(huge).is_err());
     }
 }

@@ -785,8 +785,21 @@ fn a_subject_map_that_matches_no_file_fails_the_run() {
     );
     assert!(out.join("deid-report.json").is_file());
     // The right map releases the same export.
-    let o = deid(dir, &dir.join("deid-right"), &dir.join("key.bin"), &map);
+    let right = dir.join("deid-right");
+    let o = deid(dir, &right, &dir.join("key.bin"), &map);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Regression: the wrong map again, into that release, withdrew every file of it (none of
+    // its subjects were "released any more") before it failed. The release stays whole.
+    let released = released_dicom(&right).len();
+    assert!(released > 10);
+    let o = deid(dir, &right, &dir.join("key.bin"), &wrong);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(released_dicom(&right).len(), released);
 }
 
 /// Regression: with a whole export sent twice (a copy under `zz-resent/`, after the original in

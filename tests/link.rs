@@ -180,7 +180,10 @@ fn an_isup_grade_written_as_a_float_is_a_whole_grade() {
 fn an_out_without_an_extension_gets_the_csv_one() {
     let f = fixture(ADSL, ADTTE, PATH, FEATS);
     let o = link_to(&f, "bare", &[]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    // The summary names the file written.
+    assert!(err.trim_end().ends_with("bare.csv"), "{err}");
     for name in [
         "bare.csv",
         "bare.parquet",
@@ -1458,4 +1461,23 @@ fn rows_are_named_by_their_line_after_blank_lines_and_multi_line_cells() {
         err.contains("row 7: 3 fields, but the header has 9"),
         "{err}"
     );
+}
+
+/// An arm code shows as it is, but a cell that only looks like one (an upper-case surname, of
+/// one subject, in a shifted ARMCD column) is quoted, so that run's outputs leave it out.
+#[test]
+fn an_arm_cell_that_is_no_code_is_quoted() {
+    let f = fixture(
+        &ADSL.replace(",Cont,B,", ",Cont,OKONKWO,"),
+        ADTTE,
+        PATH,
+        FEATS,
+    );
+    let err = link_ok(&f, &[]);
+    assert!(
+        err.contains("B1: arm \"OKONKWO\" subject with imaging, kept out"),
+        "{err}"
+    );
+    let f = fixture(ADSL, ADTTE, PATH, FEATS);
+    assert!(link_ok(&f, &[]).contains("B1: arm B subject with imaging, kept out"));
 }

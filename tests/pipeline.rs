@@ -2710,9 +2710,13 @@ fn shards_of_a_relative_config_path_merge() {
     }
     run(&["--quiet", "merge", "s1", "s2", "--out", "merged"]);
     assert!(d.path().join("merged/features/features.csv").is_file());
-    // The config moved (the study folder on another mount): the merge could not find it at the
-    // path the shards recorded, and had no way to be told. `--config` names it.
-    std::fs::rename(d.path().join("p.toml"), d.path().join("moved.toml")).unwrap();
+    // The study moved (its folder on another mount on the merging node): the merge could not
+    // find the config at the path the shards recorded, and had no way to be told. `--config`
+    // names it; the config's paths, relative to it, still name the same files.
+    let moved = d.path().join("moved");
+    std::fs::create_dir(&moved).unwrap();
+    std::fs::rename(d.path().join("p.toml"), moved.join("p.toml")).unwrap();
+    std::fs::rename(d.path().join("cohort"), moved.join("cohort")).unwrap();
     let o = ancilla(&[
         "merge",
         d.path().join("s1").to_str().unwrap(),
@@ -2734,7 +2738,7 @@ fn shards_of_a_relative_config_path_merge() {
         "--out",
         "merged2",
         "--config",
-        "moved.toml",
+        "moved/p.toml",
     ]);
     assert_eq!(
         std::fs::read(d.path().join("merged2/features/features.csv")).unwrap(),
@@ -2742,9 +2746,9 @@ fn shards_of_a_relative_config_path_merge() {
     );
     // Another config (its [deid] differs) is refused as not the shards'.
     // (The config's last section is [deid].)
-    let other = std::fs::read_to_string(d.path().join("moved.toml")).unwrap()
+    let other = std::fs::read_to_string(moved.join("p.toml")).unwrap()
         + "\nretain_patient_characteristics = false\n";
-    std::fs::write(d.path().join("other.toml"), other).unwrap();
+    std::fs::write(moved.join("other.toml"), other).unwrap();
     let o = ancilla(&[
         "merge",
         d.path().join("s1").to_str().unwrap(),
@@ -2752,7 +2756,7 @@ fn shards_of_a_relative_config_path_merge() {
         "--out",
         d.path().join("merged3").to_str().unwrap(),
         "--config",
-        d.path().join("other.toml").to_str().unwrap(),
+        moved.join("other.toml").to_str().unwrap(),
     ]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("is not the one the shards ran"), "{err}");
@@ -2810,4 +2814,34 @@ fn an_unreadable_input_is_rejected_once() {
         .filter(|r| r.to_string().contains("No such file"))
         .collect();
     assert_eq!(dangling.len(), 1, "{dangling:?}");
+}
+
+/// A shard none of whose subjects has an image yet, on an export that also holds a file of
+/// nobody in the map (a QA phantom): the map matches the export (the other shards' files), so the
+/// shard runs. Regression: the files of other shards' subjects were skipped before they were
+/// counted as matched, and the stray file alone made the shard fail as "a wrong subject map".
+#[test]
+fn a_shard_without_images_of_its_own_is_no_wrong_map() {
+    use dicom_dictionary_std::tags;
+    let d = tempfile::tempdir().unwrap();
+    let cohort = d.path().join("cohort");
+    phantom(&cohort, "1", "3", &[]);
+    let export = cohort.join("site-export");
+    let one = support::all_files(&export)
+        .into_iter()
+        .find(|p| dicom_object::open_file(p).is_ok())
+        .unwrap();
+    let mut obj = dicom_object::open_file(&one).unwrap();
+    obj.put(dicom_core::DataElement::new(
+        tags::PATIENT_ID,
+        dicom_core::VR::LO,
+        dicom_core::PrimitiveValue::from("QA_PHANTOM"),
+    ));
+    obj.write_to_file(export.join("qa.dcm")).unwrap();
+    let map = std::fs::read_to_string(cohort.join("clinical/subject_map.csv")).unwrap();
+    // One shard more than there are subjects: the last owns none.
+    let n = map.lines().count();
+    let out = d.path().join("out");
+    let cfg = input_config(d.path(), &cohort, &out, "");
+    ancilla_ok(&["run", cfg.to_str().unwrap(), "--shard", &format!("{n}/{n}")]);
 }

@@ -1779,5 +1779,5 @@ fn a_seg_whose_grid_would_not_fit_in_memory_is_refused() {
         .map(|_| ())
         .unwrap_err()
         .to_string();
-    assert!(err.contains("at most 2^30 voxels"), "{err}");
+    assert!(err.contains("grid holds at most 2^28 voxels"), "{err}");
 }

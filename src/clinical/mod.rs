@@ -1017,12 +1017,15 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         let who = if other.is_empty() {
             "subject with imaging and no ARMCD".to_string()
         } else {
-            // An arm code as CDISC writes one shows as it is; any other cell (a shifted
-            // column's name or date) quoted, which run's outputs leave out.
-            let code = other.len() <= 20
+            // An arm code shows as it is: a short code as CDISC writes one, or a code of
+            // several subjects. Any other cell (a shifted column's name, "OKONKWO", or a date)
+            // is quoted, which run's outputs leave out.
+            let code_like = other.len() <= 20
                 && other
                     .chars()
                     .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+            let subjects = arm.values().filter(|a| *a == other).count();
+            let code = code_like && (other.len() <= 4 || subjects >= 2);
             if code {
                 format!("arm {other} subject with imaging")
             } else {
@@ -1262,26 +1265,7 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         rows.push(row);
     }
     let kinds: Vec<tables::ColumnKind> = header.iter().map(|h| column_kind(h)).collect();
-    let out = &opts.out;
-    let ext = out
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    // FILE.csv and FILE.parquet from `--out FILE.csv`, `FILE.parquet` or a bare `FILE` (which
-    // had written its CSV with no extension); `table.v2` gives table.v2.csv.
-    let (csv_path, pq_path) = match ext.as_str() {
-        "parquet" => (out.with_extension("csv"), out.clone()),
-        "csv" => (out.clone(), out.with_extension("parquet")),
-        _ => {
-            let with = |e: &str| {
-                let mut name = out.as_os_str().to_os_string();
-                name.push(e);
-                PathBuf::from(name)
-            };
-            (with(".csv"), with(".parquet"))
-        }
-    };
+    let (csv_path, pq_path) = table_paths(&opts.out);
     tables::write_csv(&csv_path, &header, &rows)?;
     tables::write_parquet(&pq_path, &header, &rows, &kinds)?;
     let used_header: Vec<String> = [
@@ -1301,6 +1285,29 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         warnings,
         kept_out,
     })
+}
+
+/// The analysis table's CSV and Parquet files from `--out`: FILE.csv and FILE.parquet from
+/// `FILE.csv`, `FILE.parquet` or a bare `FILE` (which had written its CSV with no extension);
+/// `table.v2` gives table.v2.csv.
+pub fn table_paths(out: &std::path::Path) -> (PathBuf, PathBuf) {
+    let ext = out
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    match ext.as_str() {
+        "parquet" => (out.with_extension("csv"), out.to_path_buf()),
+        "csv" => (out.to_path_buf(), out.with_extension("parquet")),
+        _ => {
+            let with = |e: &str| {
+                let mut name = out.as_os_str().to_os_string();
+                name.push(e);
+                PathBuf::from(name)
+            };
+            (with(".csv"), with(".parquet"))
+        }
+    }
 }
 
 /// Beside the analysis table `TABLE.csv`, `TABLE.series.csv`: for each subject and image (modality
@@ -1325,7 +1332,7 @@ pub fn link(opts: &LinkOptions) -> Result<(), ClinicalError> {
         crate::plural::count(s.features, "feature column"),
         s.kept_out.len(),
         crate::plural::count(s.warnings.len(), "warning"),
-        opts.out.display()
+        table_paths(&opts.out).0.display()
     );
     Ok(())
 }

@@ -322,6 +322,10 @@ fn process_unguarded(run: &Run, path: &Path, index: usize) -> Outcome {
         if let Ok(h) = crate::ingest::header::read_header(path) {
             if let Some(u) = run.map.get(&*h.patient_id) {
                 if !run.owned.contains(u) {
+                    // The map matches the export (a shard whose own subjects have no image yet
+                    // is no wrong map).
+                    run.in_map
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     return Outcome::OtherShard;
                 }
             }
@@ -870,25 +874,35 @@ fn run_paths(
     bar.finish_and_clear();
     settle_duplicates(&run_ctx, &walk.files, &mut tally);
     tally.log_duplicates();
+    // A map that matches none of the export's files is the wrong map: the run fails (below),
+    // and must not first withdraw the earlier release, every subject of which it "lacks".
+    let (in_map, not_in_map) = (
+        run_ctx.in_map.load(std::sync::atomic::Ordering::Relaxed),
+        run_ctx
+            .not_in_map
+            .load(std::sync::atomic::Ordering::Relaxed),
+    );
+    let wrong_map = in_map == 0 && not_in_map > 0;
     // The release mirrors this run's input: what an earlier run released and this one does not
     // goes (a series removed from the export, a subject taken out of the map).
     // Not by a run that failed to write some of its files (it fails: see below).
-    let withdrawn = if run_ctx.fresh_output || !earlier_release || !tally.unwritten.is_empty() {
-        0
-    } else {
-        match run_ctx.claimed.lock() {
-            Ok(claimed) => {
-                // This run's subjects, and folders of subjects no longer in the map at all;
-                // another shard's subjects are that shard's.
-                let mapped: HashSet<&str> = map.values().map(String::as_str).collect();
-                let in_scope = |s: &str| run_ctx.owned.contains(s) || !mapped.contains(s);
-                release_folder::withdraw_unclaimed(run_ctx.out, &in_scope, |id| {
-                    claimed.contains_key(id)
-                })
+    let withdrawn =
+        if run_ctx.fresh_output || !earlier_release || !tally.unwritten.is_empty() || wrong_map {
+            0
+        } else {
+            match run_ctx.claimed.lock() {
+                Ok(claimed) => {
+                    // This run's subjects, and folders of subjects no longer in the map at all;
+                    // another shard's subjects are that shard's.
+                    let mapped: HashSet<&str> = map.values().map(String::as_str).collect();
+                    let in_scope = |s: &str| run_ctx.owned.contains(s) || !mapped.contains(s);
+                    release_folder::withdraw_unclaimed(run_ctx.out, &in_scope, |id| {
+                        claimed.contains_key(id)
+                    })
+                }
+                Err(_) => 0,
             }
-            Err(_) => 0,
-        }
-    };
+        };
     tally.summary.withdrawn = withdrawn;
     let Tally {
         mut summary,
@@ -966,8 +980,7 @@ fn run_paths(
             eprintln!("deid: not released: {why}");
         }
     }
-    let (in_map, not_in_map) = (run_ctx.in_map.into_inner(), run_ctx.not_in_map.into_inner());
-    if in_map == 0 && not_in_map > 0 {
+    if wrong_map {
         return Err(DeidError::NoSubjectFound {
             files: not_in_map,
             map: map.len(),

@@ -13,9 +13,9 @@ use serde_json::{json, Value};
 use super::stamps::outputs_fingerprint;
 use super::stamps::Runner;
 use super::{
-    config_digest, io_err, merge, sha256_hex, shard_config_digest, stages, subject_cache,
-    tree_hash, tree_hash_by_subject, tree_hash_keyed, write_provenance, Config, ConfigError, Mode,
-    PipelineError,
+    config_digest, features_stage, io_err, merge, report_stage, sha256_hex, shard_config_digest,
+    subject_cache, tree_hash, tree_hash_by_subject, tree_hash_keyed, write_provenance, Config,
+    ConfigError, Mode, PipelineError,
 };
 use crate::shard::Shard;
 
@@ -188,7 +188,7 @@ pub(super) fn execute(
         let owned = crate::deid::read_subject_map(&study.subject_map)
             .map(|m| shard.subjects(m.values()))
             .unwrap_or_default();
-        let digest = shard_config_digest(cfg);
+        let digest = shard_config_digest(cfg, config);
         merge::write_manifest(&out_dir, shard, &flow.build, &digest, config, &owned)?;
     }
     // The final summary, also under --quiet (its help: "errors and the final summary only").
@@ -582,7 +582,7 @@ impl Flow<'_> {
             Some(sha256_hex(format!("{settings} {h} {m}").as_bytes()))
         };
         self.runner.run("features", &features_key, &written, || {
-            stages::features(
+            features_stage::features(
                 &released.dir,
                 &converted.dir,
                 masks,
@@ -868,7 +868,7 @@ impl Flow<'_> {
             .collect();
         let html = out_dir.join("report.html");
         self.runner.run("report", &key, &[&html], || {
-            stages::report(
+            report_stage::report(
                 out_dir,
                 analysed.then_some((stats_path.as_path(), table.as_path())),
                 adsl.as_ref().map(|(p, arm)| (p.as_path(), arm.as_str())),

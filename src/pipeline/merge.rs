@@ -499,7 +499,7 @@ pub fn merge_command(
     };
     let mut cfg = Config::load(&config_path)?;
     cfg.output.dir = out.to_path_buf();
-    if shard_config_digest(&cfg) != m.config_sha256 {
+    if shard_config_digest(&cfg, &config_path) != m.config_sha256 {
         let what = if config.is_some() {
             "is not the one the shards ran"
         } else {

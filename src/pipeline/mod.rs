@@ -6,15 +6,16 @@
 //! folder (a lock); `provenance.json` records versions, hashes, times and rejections (no PHI).
 //!
 //! Modules: `config` (the TOML config), `flow` (one run, stage by stage), `stamps` (stages
-//! skipped when up to date; their records), `stages` (stage bodies that combine several
-//! modules), `digests` (file digests remembered between runs), `subject_cache` (per-subject
+//! skipped when up to date; their records), `features_stage` (features over a cohort's
+//! images and masks), `report_stage` (`report.html` and its QC images), `digests` (file digests remembered between runs), `subject_cache` (per-subject
 //! results of convert and features), `merge` (the shards' folders into one run's).
 
 pub mod config;
 mod digests;
+mod features_stage;
 mod flow;
 mod merge;
-mod stages;
+mod report_stage;
 mod stamps;
 mod subject_cache;
 
@@ -221,10 +222,31 @@ fn config_digest(cfg: &Config) -> String {
 /// The digest of what a shard's stages read of the config: all of it but the output folder and
 /// the cohort stages' sections ([clinical], [analysis]), which only the merge reads. Shards of
 /// one digest merge; a change to [clinical] or [analysis] after they ran needs a new merge, not
-/// new shards (on a cluster, not a new job array).
-fn shard_config_digest(cfg: &Config) -> String {
+/// new shards (on a cluster, not a new job array). Paths under the config's folder count
+/// relative to it, as the config writes them: the study folder moved (another mount path on the
+/// merging node) is the same config.
+fn shard_config_digest(cfg: &Config, config: &Path) -> String {
     let mut c = cfg.clone();
     c.clinical = Default::default();
     c.analysis = Default::default();
+    if let Some(base) = config.parent() {
+        let relative = |p: &mut PathBuf| {
+            if let Ok(r) = p.strip_prefix(base) {
+                *p = r.to_path_buf();
+            }
+        };
+        if let Some(i) = c.input.as_mut() {
+            relative(&mut i.dicom);
+            if let Some(m) = i.masks.as_mut() {
+                relative(m);
+            }
+        }
+        for p in [&mut c.deid.key, &mut c.deid.subjects, &mut c.deid.site_log]
+            .into_iter()
+            .flatten()
+        {
+            relative(p);
+        }
+    }
     config_digest(&c)
 }

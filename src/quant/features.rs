@@ -191,13 +191,32 @@ fn peak_segments(image: &Volume) -> Vec<(i64, i64, i64, i64)> {
 pub fn local_intensity_of(image: &Volume, voxels: &[([usize; 3], f64)]) -> Vec<Feature> {
     let [nk, nj, ni] = image.dims();
     let segments = peak_segments(image);
-    // prefix[(k, j)][i] = sum of the row's first i values (f64).
+    // prefix[(k, j)][i] = sum of the row's first i values (f64). A voxel that holds no number
+    // (NaN, ±inf: an ADC map's background) is left out of the sums, and then the spheres count
+    // the voxels that hold one (`finite[(k, j)][i]`, their number among the row's first i):
+    // one NaN spoiled every peak whose sphere reached its row.
+    let partial = image.data.iter().any(|v| !v.is_finite());
     let mut prefix = vec![0.0f64; nk * nj * (ni + 1)];
-    for (p, row) in prefix.chunks_exact_mut(ni + 1).zip(image.data.rows()) {
-        let mut acc = 0.0;
+    let mut finite = if partial {
+        vec![0i64; nk * nj * (ni + 1)]
+    } else {
+        Vec::new()
+    };
+    for (r, (p, row)) in prefix
+        .chunks_exact_mut(ni + 1)
+        .zip(image.data.rows())
+        .enumerate()
+    {
+        let (mut acc, mut held) = (0.0, 0i64);
         for (x, v) in row.iter().enumerate() {
-            acc += *v as f64;
+            if v.is_finite() {
+                acc += *v as f64;
+                held += 1;
+            }
             p[x + 1] = acc;
+            if partial {
+                finite[r * (ni + 1) + x + 1] = held;
+            }
         }
     }
     let (mut sums, mut counts): (Vec<f64>, Vec<i64>) = (Vec::new(), Vec::new());
@@ -218,7 +237,9 @@ pub fn local_intensity_of(image: &Volume, voxels: &[([usize; 3], f64)]) -> Vec<F
             if kk < 0 || jj < 0 || kk as usize >= nk || jj as usize >= nj {
                 continue;
             }
-            let p = &prefix[(kk as usize * nj + jj as usize) * (ni + 1)..][..ni + 1];
+            let row_at = (kk as usize * nj + jj as usize) * (ni + 1);
+            let p = &prefix[row_at..][..ni + 1];
+            let held = partial.then(|| &finite[row_at..][..ni + 1]);
             // Voxels i whose segment i + lo ..= i + hi lies inside the row: a ≤ i ≤ b.
             let a = (i0 as i64).max(-lo);
             let b = (i1 as i64).min(ni_ - 1 - hi);
@@ -228,7 +249,10 @@ pub fn local_intensity_of(image: &Volume, voxels: &[([usize; 3], f64)]) -> Vec<F
                 if from <= to {
                     let at = (i - i0 as i64) as usize;
                     sums[at] += p[to as usize + 1] - p[from as usize];
-                    counts[at] += to - from + 1;
+                    counts[at] += match held {
+                        Some(h) => h[to as usize + 1] - h[from as usize],
+                        None => to - from + 1,
+                    };
                 }
             };
             if a > b {
@@ -246,8 +270,19 @@ pub fn local_intensity_of(image: &Volume, voxels: &[([usize; 3], f64)]) -> Vec<F
             for ((s, u), l) in sums[from..=to].iter_mut().zip(upper).zip(lower) {
                 *s += u - l;
             }
-            for c in &mut counts[from..=to] {
-                *c += hi - lo + 1;
+            match held {
+                Some(h) => {
+                    let upper = &h[(a + hi + 1) as usize..=(b + hi + 1) as usize];
+                    let lower = &h[(a + lo) as usize..=(b + lo) as usize];
+                    for ((c, u), l) in counts[from..=to].iter_mut().zip(upper).zip(lower) {
+                        *c += u - l;
+                    }
+                }
+                None => {
+                    for c in &mut counts[from..=to] {
+                        *c += hi - lo + 1;
+                    }
+                }
             }
             for i in b + 1..=i1 as i64 {
                 one(i, &mut sums, &mut counts);

@@ -799,6 +799,9 @@ mod tests {
         data[[2, 3, 4]] = f32::NEG_INFINITY;
         data[[3, 2, 2]] = f32::NAN;
         data[[1, 1, 1]] = f32::INFINITY;
+        // Outside the region, 2 mm from its hottest voxel (4, 5, 6): inside that voxel's peak
+        // sphere, whose sum it spoiled.
+        data[[5, 5, 6]] = f32::NAN;
         let image = Volume {
             data,
             geometry: Geometry::axial([0.0, 0.0, 0.0], [2.0, 2.0, 2.0]),
@@ -849,6 +852,31 @@ mod tests {
             "{ih_mean} {mean_level}"
         );
         assert!(rows.iter().filter(|r| r.feature.starts_with("cm_")).count() > 10);
+        // The integrated intensity is the volume times the mean of the voxels with a number.
+        let (volume, integ) = (
+            get("morph_volume").unwrap(),
+            get("morph_integ_int").unwrap(),
+        );
+        assert!(
+            (integ - volume * mean).abs() < 1e-9 * integ,
+            "{integ} {volume} {mean}"
+        );
+        // The local peak: the mean of the voxels with a number within the 1 ml sphere (radius
+        // 6.2 mm) around the hottest voxel, by brute force.
+        let r = (3.0 / (4.0 * std::f64::consts::PI)).cbrt() * 10.0;
+        let near: Vec<f64> = image
+            .data
+            .indexed_iter()
+            .filter(|((k, j, i), v)| {
+                let d = [*k as f64 - 4.0, *j as f64 - 5.0, *i as f64 - 6.0];
+                v.is_finite() && 2.0 * (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt() <= r
+            })
+            .map(|(_, v)| f64::from(*v))
+            .collect();
+        let peak = near.iter().sum::<f64>() / near.len() as f64;
+        let local = get("loc_peak_loc").expect("a local peak");
+        assert!((local - peak).abs() < 1e-9, "{local} {peak}");
+        assert!(get("loc_peak_glob").is_some_and(f64::is_finite));
     }
 
     /// Shapes measured on the label map's grid before the image is there (over each region's

@@ -404,12 +404,13 @@ fn mesh(
 /// First and second moments of a region's voxel positions (mm), and its intensity sums: what
 /// the morphology family takes from the image.
 pub struct Moments {
-    n: usize,
     centre: [f64; 3],
     /// Sample covariance (N − 1).
     cov: [[f64; 3]; 3],
     wsum: f64,
     wpos: [f64; 3],
+    /// Voxels that hold a number (the intensity mask's count; `n` is the shape's).
+    weighed: usize,
 }
 
 /// The `Moments` of the region `in_roi` of `image`.
@@ -422,14 +423,19 @@ pub fn moments_of(image: &Volume, voxels: &[([usize; 3], f64)]) -> Moments {
     let g = &image.geometry;
     // Array axes (k, j, i) scale by spacing (z, y, x).
     let s = [g.spacing[2], g.spacing[1], g.spacing[0]];
-    let mut n = 0usize;
+    let (mut n, mut weighed) = (0usize, 0usize);
     let (mut sum, mut wsum, mut wpos) = ([0.0f64; 3], 0.0f64, [0.0f64; 3]);
     let mut pos: Vec<[f64; 3]> = Vec::with_capacity(voxels.len());
     for &(idx, w) in voxels {
         let p = [0, 1, 2].map(|d| idx[d] as f64 * s[d]);
         // A voxel that holds no number is in the shape, not in the intensity-weighted centre
         // (IBSI's intensity mask).
-        let w = if w.is_finite() { w } else { 0.0 };
+        let w = if w.is_finite() {
+            weighed += 1;
+            w
+        } else {
+            0.0
+        };
         for d in 0..3 {
             sum[d] += p[d];
             wpos[d] += w * p[d];
@@ -456,11 +462,11 @@ pub fn moments_of(image: &Volume, voxels: &[([usize; 3], f64)]) -> Moments {
         }
     }
     Moments {
-        n,
         centre,
         cov,
         wsum,
         wpos,
+        weighed,
     }
 }
 
@@ -523,13 +529,12 @@ pub fn morphology_from(shape: &MaskShape, moments: &Moments, spacing: [f64; 3]) 
     } = *mesh;
     let axial = *axial;
     let &Moments {
-        n,
         centre,
         cov,
         wsum,
         wpos,
+        weighed,
     } = moments;
-    let nf = n as f64;
     let intensity_sum = wsum;
     let pi = std::f64::consts::PI;
     let (v, a) = (volume, area);
@@ -549,7 +554,8 @@ pub fn morphology_from(shape: &MaskShape, moments: &Moments, spacing: [f64; 3]) 
     } else {
         f64::NAN
     };
-    let mean = intensity_sum / nf;
+    // The mean over the voxels that hold a number (integrated intensity = volume × mean).
+    let mean = intensity_sum / weighed as f64;
     let f = |name: &'static str, value: f64, unit_kind: UnitKind| Feature {
         name: name.into(),
         value,

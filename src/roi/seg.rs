@@ -35,9 +35,11 @@ pub struct Segmentation {
     pub segments: Vec<Segment>,
 }
 
-/// The most voxels a SEG's grids may hold, over all its segments (4 GiB of f32): five regions
-/// of a 512 × 512 × 800 CT.
-const MAX_SEG_VOXELS: u128 = 1 << 30;
+/// The most voxels of a SEG's slice grid (one f32 volume a segment): a damaged position that
+/// stays on the grid asked for 65,536 planes, and an allocation that fails aborts the process.
+const MAX_GRID_VOXELS: u128 = 1 << 28;
+/// The most voxels over all its segments' grids (8 GiB of f32).
+const MAX_SEG_VOXELS: u128 = 1 << 31;
 
 fn bad(attribute: &str, expected: &str) -> RoiError {
     RoiError::Dicom {
@@ -365,11 +367,18 @@ pub fn seg_from_object(obj: &DefaultDicomObject) -> Result<Segmentation, RoiErro
     // One f32 grid a segment: a damaged position that stays on the grid (frames at 0, 0.01 and
     // 655.35 mm: 65,536 planes) asked for 68 GB a segment of 512 × 512, and an allocation that
     // fails aborts the process, past any guard.
-    let voxels = (nk as u128) * (rows as u128) * (cols as u128) * (labels.len().max(1) as u128);
-    if voxels > MAX_SEG_VOXELS {
+    let grid = (nk as u128) * (rows as u128) * (cols as u128);
+    if grid > MAX_GRID_VOXELS {
         return Err(bad(
             "PlanePositionSequence (0020,9113)",
-            "frame positions whose slice grid, over every segment, holds at most 2^30 voxels (4 GiB)",
+            "frame positions whose slice grid holds at most 2^28 voxels (512 × 512 × 1024)",
+        ));
+    }
+    if grid * (labels.len().max(1) as u128) > MAX_SEG_VOXELS {
+        return Err(bad(
+            "SegmentSequence (0062,0002)",
+            "segments whose grids hold at most 2^31 voxels together (8 GiB: 16 segments of a \
+             512 × 512 × 512 grid)",
         ));
     }
     for d in &depths {

@@ -485,13 +485,18 @@ fn feature_json(
     let (cox_json, p) = match cox::fit(&t, &e, &x, ALPHA) {
         Ok(c) => (
             {
-                let beyond = [c.hr, c.hr_ci.0, c.hr_ci.1]
-                    .iter()
-                    .any(|h| !h.is_finite() || *h == 0.0);
-                if beyond && c.coef.is_finite() {
+                let beyond = |h: f64| !h.is_finite() || h == 0.0;
+                let what = if beyond(c.hr) {
+                    Some("the HR per unit is")
+                } else if beyond(c.hr_ci.0) || beyond(c.hr_ci.1) {
+                    Some("a bound of the HR per unit's interval is")
+                } else {
+                    None
+                };
+                if let (Some(what), true) = (what, c.coef.is_finite()) {
                     notes.push(format!(
-                        "Cox: the HR per unit is beyond a double's range (coef {} per unit; \
-                         null, 0 or null in hr and hr_ci): read coef, or the HR per SD",
+                        "Cox: {what} beyond a double's range (coef {} per unit; null, or 0, \
+                         in hr and hr_ci): read coef, or the HR per SD",
                         crate::digits::shortest(c.coef)
                     ));
                 }
