@@ -361,7 +361,7 @@ fn the_analysed_arm_is_named_by_its_code() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("no subject has ARMCD \"A\", the analysed arm (its codes: \"CONT\", \"DNX\")")
+        err.contains("no subject has ARMCD A, the analysed arm (its codes: CONT, DNX)")
             && err.contains("--arm CODE"),
         "{err}"
     );
@@ -1049,6 +1049,15 @@ fn of_two_series_the_pre_operative_one_is_used_and_a_tie_is_left_empty() {
         "{err}"
     );
     assert_eq!(cell(&table(), 0, "pt_tumor_stat_max"), "30");
+    assert!(!err.contains("a typo?"), "{err}");
+    // A UID that is no series of the table (mistyped) was ignored without a word.
+    let err = link_ok(&f, &["--imaging", &im, "--exclude-series", "s9"]);
+    assert!(
+        err.contains(
+            "exclude_series s9 is no series of the analysed arm in features.csv (a typo?)"
+        ),
+        "{err}"
+    );
 
     // Of one day's, the series the mask was drawn on (MASK_ON_GRID 1; resampled onto the other).
     let on_grid = |s1: &str| {

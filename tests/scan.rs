@@ -1216,6 +1216,23 @@ fn duplicate_sop_instances_are_rejected_not_stacked() {
         .iter()
         .all(|r| r.reason == RejectReason::Duplicate && r.path.starts_with(dir.path().join("b"))));
     assert_eq!(inv.files_used() + inv.files_rejected(), inv.files_seen);
+    // A copy whose bytes differ (a re-send with a corrected header) is said apart: the first by
+    // path is used, which may not be the right one. Regression: it was one more "duplicate".
+    let resent = dir.path().join("b").join(files[1].file_name().unwrap());
+    let mut bytes = std::fs::read(&resent).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&resent, bytes).unwrap();
+    let inv = ingest::scan_paths(&[dir.path().to_path_buf()]).unwrap();
+    let differs: Vec<_> = inv
+        .rejected
+        .iter()
+        .filter(|r| r.reason == RejectReason::DuplicateDiffers)
+        .collect();
+    assert_eq!(differs.len(), 1);
+    assert_eq!(differs[0].path, resent);
+    assert!(differs[0].reason.to_string().contains("content differs"));
+    assert_eq!(inv.rejected.len(), 3);
 }
 
 /// A SEG or RTSTRUCT line names the image series that share its frame of reference (those

@@ -41,6 +41,28 @@ const NOT_IN_ADSL: &str = " (a subject with imaging: is ADSL an earlier data cut
                            subject not randomised? Add them to ADSL, or leave their images out: \
                            in a pipeline, their row of the subject map)";
 
+/// An ARMCD as a message shows it: as it is when it is an arm code (upper-case letters, digits
+/// and `_`, CDISC's 20 at most; and short, or the code of several of `arm`'s subjects), else
+/// quoted, which run's outputs leave out: a shifted column's surname ("OKONKWO", one subject's)
+/// or date is no code. Run's messages were "…" for every code, the config's own too.
+fn arm_code_text(code: &str, arm: &BTreeMap<String, String>) -> String {
+    let subjects = arm.values().filter(|a| *a == code).count();
+    code_text(code, subjects)
+}
+
+/// [`arm_code_text`] of a code held by `subjects` subjects (the config's own: any number).
+fn code_text(code: &str, subjects: usize) -> String {
+    let code_like = code.len() <= 20
+        && code
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    if code_like && (code.len() <= 4 || subjects >= 2) {
+        code.to_string()
+    } else {
+        format!("{code:?}")
+    }
+}
+
 /// How many validation errors a message lists before it counts the rest.
 const ERRORS_SHOWN: usize = 50;
 
@@ -987,12 +1009,13 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
     if !arm.is_empty() && !arm.values().any(|a| *a == arm_code) {
         let codes: BTreeSet<&str> = arm.values().map(String::as_str).collect();
         return Err(ClinicalError::Usage(format!(
-            "{}: no subject has ARMCD {arm_code:?}, the analysed arm (its codes: {}); name the \
-             imaged arm with --arm CODE, or [clinical] arm = \"CODE\" in a pipeline",
+            "{}: no subject has ARMCD {}, the analysed arm (its codes: {}); name the imaged \
+             arm with --arm CODE, or [clinical] arm = \"CODE\" in a pipeline",
             adsl.path.display(),
+            code_text(&arm_code, usize::MAX),
             codes
                 .iter()
-                .map(|c| format!("{c:?}"))
+                .map(|c| arm_code_text(c, &arm))
                 .collect::<Vec<_>>()
                 .join(", ")
         )));
@@ -1017,20 +1040,7 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         let who = if other.is_empty() {
             "subject with imaging and no ARMCD".to_string()
         } else {
-            // An arm code shows as it is: a short code as CDISC writes one, or a code of
-            // several subjects. Any other cell (a shifted column's name, "OKONKWO", or a date)
-            // is quoted, which run's outputs leave out.
-            let code_like = other.len() <= 20
-                && other
-                    .chars()
-                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-            let subjects = arm.values().filter(|a| *a == other).count();
-            let code = code_like && (other.len() <= 4 || subjects >= 2);
-            if code {
-                format!("arm {other} subject with imaging")
-            } else {
-                format!("arm {other:?} subject with imaging")
-            }
+            format!("arm {} subject with imaging", arm_code_text(other, &arm))
         };
         kept_out.push(format!(
             "{id}: {who}, kept out of the analysis (the ancillary study is arm {arm_code})"
@@ -1055,6 +1065,22 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         .iter()
         .map(|s| s.trim().to_string())
         .collect();
+    // A mistyped UID would keep nothing out without a word, and leave the tie it was meant to
+    // settle empty: said.
+    let known: BTreeSet<&String> = by_series
+        .values()
+        .flat_map(|images| images.values().flat_map(|series| series.keys()))
+        .collect();
+    for uid in excluded.iter().filter(|u| !known.contains(u)) {
+        warnings.push(format!(
+            "exclude_series {uid} is no series of the analysed arm in {} (a typo?): nothing \
+             kept out for it",
+            opts.features.file_name().map_or_else(
+                || opts.features.display().to_string(),
+                |n| n.to_string_lossy().into_owned()
+            )
+        ));
+    }
     let mut wide: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     // Per subject: the first and last imaging day of the series used.
     let mut used_days: BTreeMap<String, (i64, i64)> = BTreeMap::new();

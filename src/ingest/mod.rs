@@ -316,7 +316,9 @@ fn scan(
     }
     merge_studies_of_one_series(&mut groups);
     merge_siemens_dynamics(&mut groups);
-    let grouped: Vec<(Vec<Series>, Vec<PathBuf>)> = groups
+    // Each series' parts (stacks), and the files of it rejected as duplicates, with why.
+    type Grouped = (Vec<Series>, Vec<(PathBuf, RejectReason)>);
+    let grouped: Vec<Grouped> = groups
         .into_par_iter()
         .map(|((patient_id, study_uid, series_uid), mut files)| {
             // (A merged dynamic's files in series order: its first file names it.)
@@ -324,15 +326,34 @@ fn scan(
                 let number = |f: &FileRecord| f.siemens_dynamic.then_some(f.series_number);
                 (number(a), &a.path).cmp(&(number(b), &b.path))
             });
-            // The same SOP instance twice (copied exports): use the first, reject the others.
-            let mut seen = std::collections::HashSet::new();
+            // The same SOP instance twice (copied exports): use the first, reject the others;
+            // a copy whose bytes differ (a corrected re-send) is said apart, as which of the
+            // two is right is the site's question.
+            let mut seen: std::collections::HashMap<String, PathBuf> =
+                std::collections::HashMap::new();
             let mut duplicates = Vec::new();
             files.retain(|f| {
-                if f.sop_uid.is_empty() || seen.insert(f.sop_uid.clone()) {
-                    true
-                } else {
-                    duplicates.push(f.path.clone());
-                    false
+                if f.sop_uid.is_empty() {
+                    return true;
+                }
+                match seen.get(&f.sop_uid) {
+                    None => {
+                        seen.insert(f.sop_uid.clone(), f.path.clone());
+                        true
+                    }
+                    Some(used) => {
+                        let same = matches!(
+                            (std::fs::read(used), std::fs::read(&f.path)),
+                            (Ok(a), Ok(b)) if a == b
+                        );
+                        let reason = if same {
+                            RejectReason::Duplicate
+                        } else {
+                            RejectReason::DuplicateDiffers
+                        };
+                        duplicates.push((f.path.clone(), reason));
+                        false
+                    }
                 }
             });
             // A multi-frame file that places each of its frames is a volume (or a 4D set) of
@@ -363,9 +384,9 @@ fn scan(
     for (parts, duplicates) in grouped {
         let patient_id = parts.first().map(|s| s.patient_id.clone());
         inv.rejected
-            .extend(duplicates.into_iter().map(|path| Rejected {
+            .extend(duplicates.into_iter().map(|(path, reason)| Rejected {
                 path,
-                reason: RejectReason::Duplicate,
+                reason,
                 patient_id: patient_id.clone(),
             }));
         series.extend(parts);

@@ -37,6 +37,10 @@ pub enum RejectReason {
     Geometry(String),
     /// Another file holds the same SOP instance (same SOPInstanceUID); the first by path is used.
     Duplicate,
+    /// As [`RejectReason::Duplicate`], but the files' bytes differ: a re-send with a corrected
+    /// header (a PET's weight) or another export's copy, of which the first by path is used,
+    /// which may not be the right one.
+    DuplicateDiffers,
 }
 
 impl RejectReason {
@@ -79,6 +83,12 @@ impl std::fmt::Display for RejectReason {
             RejectReason::Duplicate => write!(
                 f,
                 "duplicate SOP instance (same SOPInstanceUID as another file, which is used)"
+            ),
+            RejectReason::DuplicateDiffers => write!(
+                f,
+                "duplicate SOP instance whose content differs (same SOPInstanceUID as another \
+                 file, which is used, the first by path): a re-send with a corrected header, or \
+                 another export's copy? check which is right, and leave the other out"
             ),
         }
     }

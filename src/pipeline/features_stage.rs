@@ -123,12 +123,16 @@ pub fn features(
         )?;
         w.into_inner().map_err(|e| e.into_error())?.sync_all()
     })
-    .map_err(|e| e.to_string())?;
+    // Which file: "No space left on device" alone did not say (deid and convert name theirs).
+    .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     quant::table::csv_to_parquet(out, &out.with_extension("parquet")).map_err(|e| e.to_string())?;
     if let Some(dir) = out.parent() {
-        quant::table::write_dictionary(dir).map_err(|e| e.to_string())?;
-        crate::atomic::write_bytes(&dir.join("imaging.csv"), imaging.as_bytes())
-            .map_err(|e| e.to_string())?;
+        let dictionary = dir.join("features.dictionary.csv");
+        quant::table::write_dictionary(dir)
+            .map_err(|e| format!("cannot write {}: {e}", dictionary.display()))?;
+        let dates = dir.join("imaging.csv");
+        crate::atomic::write_bytes(&dates, imaging.as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", dates.display()))?;
     }
     Ok((n, problems, recalled))
 }

@@ -804,17 +804,26 @@ mod tests {
     /// error naming the bytes held and needed.
     #[test]
     fn data_shorter_than_the_datatype_needs_is_an_error_not_a_panic() {
+        // As an 8-bit label map (datatype 2) whose bitpix says 0 bits per voxel: the crate then
+        // reads no data, and converting the empty buffer to an array panicked.
+        let err = damaged_mask_error(|raw| {
+            raw[70..72].copy_from_slice(&2i16.to_le_bytes());
+            raw[72..74].copy_from_slice(&0i16.to_le_bytes());
+        });
+        assert!(err.contains("bitpix 0 disagrees"), "{err}");
+    }
+
+    /// The error of reading the IBSI phantom's mask with its decompressed bytes damaged by
+    /// `damage` (it must not read as a volume).
+    fn damaged_mask_error(damage: impl Fn(&mut Vec<u8>)) -> String {
         use std::io::{Read, Write};
         let mut raw = Vec::new();
         flate2::read::GzDecoder::new(std::fs::File::open(ibsi("mask.nii.gz")).unwrap())
             .read_to_end(&mut raw)
             .unwrap();
-        // As an 8-bit label map (datatype 2) whose bitpix says 0 bits per voxel: the crate then
-        // reads no data, and converting the empty buffer to an array panicked.
-        raw[70..72].copy_from_slice(&2i16.to_le_bytes());
-        raw[72..74].copy_from_slice(&0i16.to_le_bytes());
+        damage(&mut raw);
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("short.nii.gz");
+        let path = dir.path().join("damaged.nii.gz");
         let mut gz = flate2::write::GzEncoder::new(
             std::fs::File::create(&path).unwrap(),
             flate2::Compression::fast(),
@@ -824,41 +833,27 @@ mod tests {
         let Err(err) = read_volume(&path) else {
             panic!("read as a volume");
         };
-        assert!(err.to_string().contains("bitpix 0 disagrees"), "{err}");
+        err.to_string()
     }
 
     /// Regression: an sform whose first two columns are parallel read as a grid (spacing and
     /// directions, no error), and a label map of it gave every voxel mask voxel (0, 0, 0)'s label.
     #[test]
     fn a_singular_affine_is_an_error() {
-        use std::io::{Read, Write};
-        let mut raw = Vec::new();
-        flate2::read::GzDecoder::new(std::fs::File::open(ibsi("mask.nii.gz")).unwrap())
-            .read_to_end(&mut raw)
-            .unwrap();
         // sform_code 1; srow_x = srow_y = (1, 1, 0, 0), srow_z = (0, 0, 1, 0).
-        raw[254..256].copy_from_slice(&1i16.to_le_bytes());
-        for (at, row) in [
-            (280, [1.0f32, 1.0, 0.0, 0.0]),
-            (296, [1.0, 1.0, 0.0, 0.0]),
-            (312, [0.0, 0.0, 1.0, 0.0]),
-        ] {
-            for (k, v) in row.iter().enumerate() {
-                raw[at + 4 * k..at + 4 * k + 4].copy_from_slice(&v.to_le_bytes());
+        let err = damaged_mask_error(|raw| {
+            raw[254..256].copy_from_slice(&1i16.to_le_bytes());
+            for (at, row) in [
+                (280, [1.0f32, 1.0, 0.0, 0.0]),
+                (296, [1.0, 1.0, 0.0, 0.0]),
+                (312, [0.0, 0.0, 1.0, 0.0]),
+            ] {
+                for (k, v) in row.iter().enumerate() {
+                    raw[at + 4 * k..at + 4 * k + 4].copy_from_slice(&v.to_le_bytes());
+                }
             }
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("singular.nii.gz");
-        let mut gz = flate2::write::GzEncoder::new(
-            std::fs::File::create(&path).unwrap(),
-            flate2::Compression::fast(),
-        );
-        gz.write_all(&raw).unwrap();
-        gz.finish().unwrap();
-        let Err(err) = read_volume(&path) else {
-            panic!("read as a volume");
-        };
-        assert!(err.to_string().contains("not independent"), "{err}");
+        });
+        assert!(err.contains("not independent"), "{err}");
     }
 
     /// A little-endian NIfTI-1 header made big-endian: every numeric field (offset, size) of the
