@@ -27,6 +27,7 @@ pub mod hex;
 pub mod ingest;
 pub mod memory;
 pub mod panic_guard;
+pub mod path_text;
 pub mod phantom;
 pub mod pipeline;
 pub mod plural;

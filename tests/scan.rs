@@ -1408,3 +1408,17 @@ fn quiet_commands_still_print_their_final_summary() {
         "{said}"
     );
 }
+
+/// A file name that is not UTF-8 is listed with its other bytes escaped, so that the site can
+/// find the file. Regression: the listing and the site log wrote U+FFFD, which names no file.
+#[test]
+#[cfg(unix)]
+fn a_name_that_is_not_utf8_is_listed_so_the_file_can_be_found() {
+    use std::os::unix::ffi::OsStrExt;
+    let d = tempfile::tempdir().unwrap();
+    let name = std::ffi::OsStr::from_bytes(b"junk_\xff\xfe.txt");
+    std::fs::write(d.path().join(name), b"not DICOM").unwrap();
+    let o = support::ancilla(&["scan", d.path().to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("junk_\\xff\\xfe.txt: not DICOM"), "{out}");
+}

@@ -917,7 +917,7 @@ fn run_paths(
     for (path, why) in walk.errors.iter().filter(|_| run_ctx.reports_unattributed) {
         files_seen += 1;
         summary.not_released += 1;
-        site_log.push_str(&format!("{}\t{why}\n", path.display()));
+        site_log.push_str(&format!("{}\t{why}\n", crate::path_text::shown(path)));
         not_released.push(json!({"file": null, "reason": why}));
     }
     let report = json!({

@@ -51,20 +51,22 @@ impl Tally {
             Outcome::NotReleased(reason) => {
                 self.summary.not_released += 1;
                 self.site_log
-                    .push_str(&format!("{}\t{reason}\n", path.display()));
+                    .push_str(&format!("{}\t{reason}\n", crate::path_text::shown(path)));
                 self.not_released
                     .push(json!({"file": index + 1, "reason": reason}));
             }
             Outcome::Unwritten(reason) => {
-                self.site_log
-                    .push_str(&format!("{}\tnot written: {reason}\n", path.display()));
+                self.site_log.push_str(&format!(
+                    "{}\tnot written: {reason}\n",
+                    crate::path_text::shown(path)
+                ));
                 self.unwritten.push(reason);
             }
             Outcome::VerificationFailed(reason) => {
                 self.summary.verification_failures += 1;
                 self.site_log.push_str(&format!(
                     "{}\tfailed verification: {reason}\n",
-                    path.display()
+                    crate::path_text::shown(path)
                 ));
                 self.not_released.push(json!({"file": index + 1, "reason": format!("failed the PHI check and was not released (deleted if written): {reason}")}));
             }
@@ -77,7 +79,7 @@ impl Tally {
             self.site_log.push_str(&format!(
                 "{}\tsame SOP instance as another input file: released once, from the first in \
                  input order\n",
-                path.display()
+                crate::path_text::shown(path)
             ));
         }
     }

@@ -680,7 +680,11 @@ pub fn scan_command(inputs: &[PathBuf], json: Option<&Path>) -> Result<(), Inges
         println!("{}{}", series_line(s), roi_target(&inv, s));
     }
     for r in &inv.rejected {
-        println!("rejected {}: {}", r.path.display(), r.reason);
+        println!(
+            "rejected {}: {}",
+            crate::path_text::shown(&r.path),
+            r.reason
+        );
     }
     if let Some(path) = json {
         let doc = inventory_json(&inv);
