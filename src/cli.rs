@@ -181,8 +181,8 @@ pub enum Command {
         event: String,
         /// Kaplan–Meier confidence interval: log-log (default, as lifelines and R's
         /// conf.type="log-log") or log (R's default conf.type="log").
-        #[arg(long, default_value = "log-log")]
-        ci: String,
+        #[arg(long, default_value = "log-log", value_parser = ci_method)]
+        ci: ancilla::stats::km::CiMethod,
         /// A log-rank split at a fixed value, FEATURE=NUMBER (high = value ≥ NUMBER), reported
         /// as logrank_cutoff next to the median split; repeatable.
         #[arg(long = "cutoff", value_name = "FEATURE=NUMBER")]
@@ -218,4 +218,10 @@ pub enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+}
+
+/// `--ci`: the library's names for the Kaplan–Meier interval (the config's `[analysis] ci` too).
+fn ci_method(s: &str) -> Result<ancilla::stats::km::CiMethod, String> {
+    ancilla::stats::km::CiMethod::parse(s)
+        .ok_or_else(|| format!("expected log-log or log, found {s:?}"))
 }

@@ -157,10 +157,6 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             ci,
             cutoffs,
         } => {
-            let ci = ancilla::stats::km::CiMethod::parse(&ci).ok_or_else(|| Failure {
-                code: 2,
-                error: anyhow::anyhow!("--ci expects log-log or log, found {ci:?}"),
-            })?;
             let cutoffs = ancilla::stats::parse_cutoffs(&cutoffs).map_err(fail)?;
             let opts = ancilla::stats::AnalyzeOptions {
                 table,

@@ -170,6 +170,20 @@ fn demo_runs_every_available_stage_then_reruns_as_noop() {
         read("features/features.parquet"),
     );
     assert_eq!((&csv.header, &csv.rows), (&parquet.header, &parquet.rows));
+    // imaging.csv joins the feature table on (subject, modality, series): its modality was the
+    // DICOM "MR"/"PT" beside the table's "mr"/"pt", so the join found nothing.
+    let imaging = read("features/imaging.csv");
+    let measured: std::collections::BTreeSet<(String, String, String)> = csv
+        .rows
+        .iter()
+        .map(|r| (r[0].clone(), r[1].clone(), r[2].clone()))
+        .collect();
+    let joined = imaging
+        .rows
+        .iter()
+        .filter(|r| measured.contains(&(r[0].clone(), r[1].clone(), r[2].clone())))
+        .count();
+    assert_eq!(joined, measured.len(), "{:?}", &imaging.rows[..2]);
     // Every unit is the dictionary's, where it is not the image's own (a join on units failed
     // for TL-PSMA, "ml·g/ml" in the dictionary and "ml*g/ml" in the table).
     let dictionary = ancilla::quant::table::dictionary_rows();
@@ -2763,7 +2777,9 @@ fn shards_of_a_relative_config_path_merge() {
 }
 
 /// A clinical table the link stage cannot read is named by its config key (it was named by the
-/// command-line option of `ancilla link`, which a pipeline's user never typed).
+/// command-line option of `ancilla link`, which a pipeline's user never typed). And it is found
+/// before any stage runs (exit 2, nothing written): it failed the run at the link stage, after
+/// every imaging stage.
 #[test]
 fn a_missing_clinical_table_of_a_pipeline_is_named_by_its_key() {
     let d = tempfile::tempdir().unwrap();
@@ -2786,9 +2802,13 @@ fn a_missing_clinical_table_of_a_pipeline_is_named_by_its_key() {
     );
     let o = ancilla(&["run", cfg.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("ADSL ([clinical] adsl) no-adsl.csv:"), "{err}");
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("[clinical] adsl file") && err.contains("no-adsl.csv does not exist"),
+        "{err}"
+    );
     assert!(!err.contains("--subjects"), "{err}");
+    assert!(!out.join("deid").exists() && !out.join("features").exists());
 }
 
 /// Regression: an input the walk cannot read (a dangling link, a FIFO) was in provenance.json's

@@ -512,6 +512,19 @@ fn scan_cli_prints_series_and_rejections_and_json_has_no_phi() {
     assert_eq!(doc["files"], 4);
     assert_eq!(doc["files_used"], 3);
     assert_eq!(doc["rejected_by_reason"]["not_dicom"], 1);
+    // An inventory inside the input was written into the site's tree (and listed as a rejected
+    // file by the next scan): refused, exit 2, nothing written.
+    let inside = input.join("inventory.json");
+    let o = ancilla(&[
+        "scan",
+        input.to_str().unwrap(),
+        "--json",
+        inside.to_str().unwrap(),
+    ]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(e.contains("lies inside the input"), "{e}");
+    assert!(!inside.exists());
 }
 
 /// Links are followed, but a link to a folder that contains it is a loop: reported once, not

@@ -642,6 +642,13 @@ fn cutoff_logrank_and_log_interval() {
             let err = String::from_utf8_lossy(&out.stderr);
             assert!(err.contains(r#"the closest is "age""#), "{err}");
         }
+        if bad[1] == "plain" {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains(r#"expected log-log or log, found "plain""#),
+                "{err}"
+            );
+        }
     }
 }
 

@@ -52,6 +52,11 @@ pub use reject::RejectReason;
 pub enum IngestError {
     #[error("input {0} does not exist")]
     MissingInput(PathBuf),
+    #[error(
+        "the inventory {json} lies inside the input {input}: the input tree is not written to \
+         (and a next scan would list the inventory as a rejected file); write it outside"
+    )]
+    InventoryInsideInput { json: PathBuf, input: PathBuf },
     #[error("cannot write the inventory {path}: {source}")]
     Write {
         path: PathBuf,
@@ -63,7 +68,7 @@ pub enum IngestError {
 impl crate::ExitCode for IngestError {
     fn exit_code(&self) -> u8 {
         match self {
-            IngestError::MissingInput(_) => 2,
+            IngestError::MissingInput(_) | IngestError::InventoryInsideInput { .. } => 2,
             IngestError::Write { .. } => 1,
         }
     }
@@ -342,11 +347,7 @@ fn scan(
                         true
                     }
                     Some(used) => {
-                        let same = matches!(
-                            (std::fs::read(used), std::fs::read(&f.path)),
-                            (Ok(a), Ok(b)) if a == b
-                        );
-                        let reason = if same {
+                        let reason = if same_bytes(used, &f.path) {
                             RejectReason::Duplicate
                         } else {
                             RejectReason::DuplicateDiffers
@@ -671,10 +672,57 @@ pub fn roi_target(inv: &Inventory, s: &Series) -> String {
     }
 }
 
+/// Whether two files hold the same bytes: lengths first (a corrected re-send is most often
+/// longer or shorter), then block by block, never both whole files in memory (an enhanced
+/// multi-frame file may be gigabytes). False when either cannot be read.
+fn same_bytes(a: &Path, b: &Path) -> bool {
+    use std::io::Read;
+    let len = |p: &Path| std::fs::metadata(p).map(|m| m.len()).ok();
+    match (len(a), len(b)) {
+        (Some(x), Some(y)) if x == y => {}
+        _ => return false,
+    }
+    let (Ok(mut ra), Ok(mut rb)) = (std::fs::File::open(a), std::fs::File::open(b)) else {
+        return false;
+    };
+    let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+    loop {
+        // read_exact-like filling of each block, so short reads do not misalign the two.
+        let fill = |r: &mut dyn Read, buf: &mut [u8]| -> Option<usize> {
+            let mut n = 0;
+            while n < buf.len() {
+                match r.read(&mut buf[n..]) {
+                    Ok(0) => break,
+                    Ok(k) => n += k,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => return None,
+                }
+            }
+            Some(n)
+        };
+        match (fill(&mut ra, &mut ba), fill(&mut rb, &mut bb)) {
+            (Some(0), Some(0)) => return true,
+            (Some(x), Some(y)) if x == y && ba[..x] == bb[..y] => {}
+            _ => return false,
+        }
+    }
+}
+
 /// `ancilla scan`: print one line per series and every rejected file, then a summary (it shows
 /// no progress, so `--quiet` changes nothing); optionally write the PHI-free inventory JSON.
 pub fn scan_command(inputs: &[PathBuf], json: Option<&Path>) -> Result<(), IngestError> {
     let start = std::time::Instant::now();
+    if let Some(json) = json {
+        if let Some(input) = inputs
+            .iter()
+            .find(|i| i.is_dir() && crate::folders::lies_within(json, i))
+        {
+            return Err(IngestError::InventoryInsideInput {
+                json: json.to_path_buf(),
+                input: input.clone(),
+            });
+        }
+    }
     let inv = scan_paths(inputs)?;
     for s in &inv.series {
         println!("{}{}", series_line(s), roi_target(&inv, s));
@@ -708,4 +756,30 @@ pub fn scan_command(inputs: &[PathBuf], json: Option<&Path>) -> Result<(), Inges
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_bytes;
+
+    /// Equal files, a difference past the first block, a length that differs, a missing file.
+    #[test]
+    fn same_bytes_compares_lengths_then_blocks() {
+        let d = tempfile::tempdir().unwrap();
+        let p = |n: &str| d.path().join(n);
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(p("a"), &data).unwrap();
+        std::fs::write(p("b"), &data).unwrap();
+        assert!(same_bytes(&p("a"), &p("b")));
+        let mut late = data.clone();
+        late[150_000] ^= 0x80;
+        std::fs::write(p("c"), &late).unwrap();
+        assert!(!same_bytes(&p("a"), &p("c")));
+        std::fs::write(p("d"), &data[..199_999]).unwrap();
+        assert!(!same_bytes(&p("a"), &p("d")));
+        assert!(!same_bytes(&p("a"), &p("missing")));
+        std::fs::write(p("e"), b"").unwrap();
+        std::fs::write(p("f"), b"").unwrap();
+        assert!(same_bytes(&p("e"), &p("f")));
+    }
 }

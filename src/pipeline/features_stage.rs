@@ -49,6 +49,8 @@ fn subject_part(
             .iter()
             .find(|m| m.series_uid == series)
             .map_or("", |m| if m.mask_on_grid { "1" } else { "0" });
+        // In the feature table's spelling ("mr", "pt"), so the two join on it.
+        let modality = modality.to_ascii_lowercase();
         imaging.push_str(&format!("{subject},{modality},{series},{date},{on_grid}\n"));
     }
     problems.extend(label_warnings(subject, &images));

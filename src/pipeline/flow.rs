@@ -140,6 +140,7 @@ pub(super) fn execute(
     };
     let key_hash = sha256_hex(study_key.as_deref().unwrap_or_default());
     let study = flow.study_files(key_file)?;
+    flow.clinical_tables_present(&study)?;
     let map_hash = flow.scan(&input, &input_hash, &study)?;
     let released = flow.deid(&input, &input_hash, &map_hash, &key_hash, &study)?;
     let converted = flow.convert(&released)?;
@@ -324,6 +325,43 @@ impl Flow<'_> {
             (Some(_), _, None) => unreachable!("the demo's key is the cohort's"),
             (None, None, _) => unreachable!("Config::load requires an input"),
         }
+    }
+
+    /// A run that links (not a shard) reads the clinical tables after every other stage: one
+    /// missing (a mistyped name, an unmounted share) is an error before any stage runs, not
+    /// after hours of imaging.
+    fn clinical_tables_present(&self, study: &StudyFiles) -> Result<(), PipelineError> {
+        let (None, Some((adsl, adtte, pathology))) = (&self.shard, &study.clinical) else {
+            return Ok(());
+        };
+        if self.cfg.phantom.is_some() {
+            // The demo's tables are written by its phantom stage.
+            return Ok(());
+        }
+        let procedures = self.cfg.clinical.procedures.as_ref();
+        for (key, p) in [
+            ("adsl", Some(adsl)),
+            ("adtte", Some(adtte)),
+            ("pathology", Some(pathology)),
+            ("procedures", procedures),
+        ] {
+            if let Some(p) = p.filter(|p| !p.is_file()) {
+                let what = if p.exists() {
+                    "is not a file"
+                } else {
+                    "does not exist"
+                };
+                return Err(PipelineError::Config(ConfigError::Invalid {
+                    path: self.config.to_path_buf(),
+                    message: format!(
+                        "[clinical] {key} file {} {what}; the link stage reads it once the \
+                         imaging is done (a shard, `--shard I/N`, does not)",
+                        p.display()
+                    ),
+                }));
+            }
+        }
+        Ok(())
     }
 
     /// Scan: the PHI-free inventory; its rejected files and unusable series are rejected inputs.

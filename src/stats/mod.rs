@@ -11,6 +11,7 @@ pub mod logrank;
 pub mod multiple;
 pub mod roc;
 pub mod spearman;
+mod summary;
 
 #[cfg(test)]
 mod lifelines_reference;
