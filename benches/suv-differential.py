@@ -15,7 +15,7 @@ Each case is a PET series of 2-6 slices written with pydicom:
   the acquisition (a reprocessed series, with or without frame timing); GE's private reference
   time; for NONE, beds acquired minutes apart, each with its own factor;
 - at most one defect: a missing or zero dose, weight or half-life, an injection after the scan,
-  an uptake of more than 8 half-lives.
+  an uptake of more than 8 half-lives, a weight outside 3-300 kg, a dose above 20 GBq.
 
 Checked: the SUVbw factor (and every bed's for NONE) to 1e-9, or, when the procedure refuses,
 that ancilla refuses too, naming the attribute. Then the series is de-identified (`ancilla deid`,
@@ -101,10 +101,12 @@ def expected(c):
     if c["units"] not in ("BQML", "CNTS", "GML", "CM2ML"):
         raise Refused("Units")
     w = c["weight"]
-    if not w or w <= 0:
-        raise Refused("PatientWeight")
-    if w > 1000:
+    if w is not None and w > 1000:
         w /= 1000
+    if w and w > 0 and not 3 <= w <= 300:  # a scanner bed's range
+        raise Refused("PatientWeight")
+    if not w or w <= 0:
+        w = None  # needed by every path but SUVbw stored and Philips' SUV factor
     h = c["size"]
     if h is not None and h > 3:
         h /= 100
@@ -114,6 +116,8 @@ def expected(c):
             return 1.0, None
         if st not in ("LBM", "LBMJAMES128", "LBMJANMA", "IBW", "BSA"):
             raise Refused("SUVType")
+        if w is None:
+            raise Refused("PatientWeight")
         if not h:
             raise Refused("PatientSize")
         if st in ("LBM", "LBMJAMES128"):
@@ -135,11 +139,17 @@ def expected(c):
         raise Refused("CorrectedImage")
     if decay != "NONE" and "DECY" not in c["corrected"]:
         raise Refused("CorrectedImage")
+    if decay == "NONE" and "DECY" in c["corrected"]:  # the two disagree
+        raise Refused("CorrectedImage")
+    if w is None:
+        raise Refused("PatientWeight")
     dose = c["dose"]
     if not dose or dose <= 0:
         raise Refused("RadionuclideTotalDose")
     if dose < 1e5:
         dose *= 1e6
+    if not 1e6 <= dose <= 2e10:  # 1 MBq to 20 GBq
+        raise Refused("RadionuclideTotalDose")
     half = c["half_life"]
     if not half or half <= 0:
         raise Refused("RadionuclideHalfLife")
@@ -162,7 +172,9 @@ def expected(c):
                 seconds=t_ave(c["duration_ms"] / 1000, half) - c["frame_reference_ms"] / 1000)
         refs = None
     elif decay == "NONE":
-        dur = (c["duration_ms"] or 0) / 1000
+        if not c["duration_ms"]:
+            raise Refused("ActualFrameDuration")
+        dur = c["duration_ms"] / 1000
         times = {}
         for s in c["slices"]:
             times[s["z"]] = s["acq"] + dt.timedelta(seconds=t_ave(dur, half))
@@ -182,7 +194,7 @@ def expected(c):
         return scale * w * 1000 / (dose * 2 ** (-delta / half))
 
     delta = (ref - inj).total_seconds()
-    if delta < -3600 or delta > 8 * half:
+    if delta < -600 or delta > 8 * half:  # 10 minutes of clock skew at most
         raise Refused("implausible")
     beds = {z: factor(t) for z, t in refs.items()} if refs else None
     return factor(ref), beds
@@ -254,13 +266,17 @@ def random_case(rng):
             c["acq_zone"] = rng.choice([0, 60, 120])
     c["defect"] = None
     if rng.random() < 0.25:
-        d = rng.choice(["dose", "weight", "half_life", "after", "long"])
+        d = rng.choice(["dose", "weight", "half_life", "after", "long", "heavy", "hot"])
         c["defect"] = d
         if d in ("dose", "weight", "half_life"):
             c[d] = rng.choice([None, 0.0])
         elif d == "after":  # injection two hours after the scan (a wrong date)
             c["injection_dt"] = start + dt.timedelta(hours=2)
             c["injection_tm"] = c["injection_dt"].time()
+        elif d == "heavy":  # a weight no scanner bed takes (a typo, or pounds of a giant)
+            c["weight"] = rng.choice([500.0, 999.0, 0.5])
+        elif d == "hot":  # an activity no diagnostic PET injects (a unit error)
+            c["dose"] = 1.83e12
         else:  # 9 half-lives of uptake
             c["injection_dt"] = start - dt.timedelta(seconds=9 * c["half_life"])
     return c
@@ -405,7 +421,8 @@ def one_case(rng, i, case):
         # A case with two faults (a refused Units and a missing weight) may be refused for
         # either: the procedure does not order its checks.
         also = {"dose": "RadionuclideTotalDose", "weight": "PatientWeight",
-                "half_life": "RadionuclideHalfLife"}.get(c["defect"], refused)
+                "half_life": "RadionuclideHalfLife", "heavy": "PatientWeight",
+                "hot": "RadionuclideTotalDose"}.get(c["defect"], refused)
         if refused not in p.stderr and also not in p.stderr:
             return title, [f"refused for {refused}; ancilla said: {p.stderr.strip()}"]
         return title, []

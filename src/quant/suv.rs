@@ -160,7 +160,8 @@ pub struct SuvResult {
     pub injection_time_source: Option<String>,
     pub decay_seconds: Option<f64>,
     pub dose_bq: Option<f64>,
-    pub weight_kg: f64,
+    /// None only for GML images stored as SUVbw, which need no weight.
+    pub weight_kg: Option<f64>,
     pub half_life_s: Option<f64>,
     pub warnings: Vec<String>,
     /// DecayCorrection NONE with frames acquired at different times (the beds of a whole-body
@@ -278,7 +279,7 @@ fn same<T: PartialEq + std::fmt::Debug + Clone>(
 fn normalised_units(
     first: &SuvInputs,
     units: &str,
-    weight: f64,
+    weight: Option<f64>,
     size: Option<f64>,
     sex: &str,
     warnings: Vec<String>,
@@ -295,14 +296,24 @@ fn normalised_units(
             expected: "height in metres, to undo the SUV normaliser",
         })
     };
-    let w_g = weight * 1000.0;
+    // SUVbw stored needs no weight (QIBA: the factor is 1); every other normaliser does.
+    let need_w = || weight.ok_or_else(missing_weight);
     let (factor, path) = match suv_type.as_str() {
         "" | "BW" => (1.0, "GML (SUVbw stored)".to_string()),
         "LBM" | "LBMJAMES128" => {
-            let lbm = lbm_james(weight, need_h()? * 100.0, sex).ok_or(SuvError::Unsupported {
-                attribute: "PatientSex (0010,0040)",
-                found: sex.to_string(),
-                expected: "M or F for lean body mass (James)",
+            let (weight, h) = (need_w()?, need_h()?);
+            if sex != "M" && sex != "F" {
+                return Err(SuvError::Unsupported {
+                    attribute: "PatientSex (0010,0040)",
+                    found: sex.to_string(),
+                    expected: "M or F for lean body mass (James)",
+                });
+            }
+            let lbm = lbm_james(weight, h * 100.0, sex).ok_or(SuvError::Unsupported {
+                attribute: "PatientWeight (0010,1030) / PatientSize (0010,1020)",
+                found: format!("{weight} kg, {h} m"),
+                expected: "a weight and height whose James lean body mass is above 0 (it is \
+                           not for a high weight-to-height ratio: 1.10·W − 128·(W/H)² ≤ 0)",
             })?;
             (
                 weight / lbm,
@@ -310,6 +321,7 @@ fn normalised_units(
             )
         }
         "LBMJANMA" => {
+            let weight = need_w()?;
             let lbm = lbm_janmahasatian(weight, need_h()?, sex).ok_or(SuvError::Unsupported {
                 attribute: "PatientSex (0010,0040)",
                 found: sex.to_string(),
@@ -321,6 +333,7 @@ fn normalised_units(
             )
         }
         "IBW" => {
+            let weight = need_w()?;
             let i = ibw(need_h()? * 100.0, sex).ok_or(SuvError::Unsupported {
                 attribute: "PatientSex (0010,0040)",
                 found: sex.to_string(),
@@ -332,9 +345,10 @@ fn normalised_units(
             )
         }
         "BSA" => {
+            let weight = need_w()?;
             let bsa_cm2 = bsa_dubois(weight, need_h()? * 100.0) * 1e4;
             (
-                w_g / bsa_cm2,
+                weight * 1000.0 / bsa_cm2,
                 format!("{units} with SUVType BSA: × W[g] / BSA[cm²] (Du Bois)"),
             )
         }
@@ -347,8 +361,8 @@ fn normalised_units(
         }
     };
     let sul = size
-        .and_then(|h| lbm_janmahasatian(weight, h, sex))
-        .map(|l| factor * l / weight);
+        .zip(weight)
+        .and_then(|(h, weight)| Some(factor * lbm_janmahasatian(weight, h, sex)? / weight));
     Ok(SuvResult {
         suvbw_factor: factor,
         sul_factor: sul,
@@ -364,6 +378,41 @@ fn normalised_units(
     })
 }
 
+/// The decay reference of DecayCorrection START or NONE: when, what it was read from, and
+/// whether that was a date-time with a UTC offset of its own (a DA/TM time has no zone).
+struct Reference {
+    at: f64,
+    source: String,
+    zoned: bool,
+}
+
+/// An injection after the decay reference by at most this much is clock skew (with a warning);
+/// more is refused.
+const MAX_CLOCK_SKEW_S: f64 = 600.0;
+
+/// Plausible PatientWeight (kg) once a weight in grams is converted: a scanner bed's range.
+const WEIGHT_KG: std::ops::RangeInclusive<f64> = 3.0..=300.0;
+
+/// Plausible injected activity (Bq) once a value in MBq is converted: a diagnostic PET's.
+const DOSE_BQ: std::ops::RangeInclusive<f64> = 1e6..=2e10;
+
+fn missing_weight() -> SuvError {
+    SuvError::Missing {
+        attribute: "PatientWeight (0010,1030)",
+        expected: "the patient's weight in kg, non-zero",
+    }
+}
+
+/// +HHMM / −HHMM of an offset in minutes.
+fn zone_text(minutes: i32) -> String {
+    format!(
+        "{}{:02}{:02}",
+        if minutes < 0 { '-' } else { '+' },
+        minutes.abs() / 60,
+        minutes.abs() % 60
+    )
+}
+
 /// The time (s) from the injection to the decay reference `reference` (none: images corrected
 /// to the administration time, 0), and where the injection time was read:
 /// RadiopharmaceuticalStartDateTime, else RadiopharmaceuticalStartTime on the scan date (the day
@@ -371,7 +420,7 @@ fn normalised_units(
 /// reference, or more than 8 half-lives before it, is implausible.
 fn injection_to_reference(
     imgs: &[SuvInputs],
-    reference: Option<f64>,
+    reference: Option<Reference>,
     tz: Option<i32>,
     half_life: f64,
     warnings: &mut Vec<String>,
@@ -379,17 +428,64 @@ fn injection_to_reference(
     let first = &imgs[0];
     match reference {
         None => Ok((0.0, None)),
-        Some(reference) => {
+        Some(Reference {
+            at: reference,
+            source: reference_source,
+            zoned,
+        }) => {
             same(imgs, "RadiopharmaceuticalStartDateTime (0018,1078)", |i| {
                 i.start_datetime.clone()
             })?;
             same(imgs, "RadiopharmaceuticalStartTime (0018,1072)", |i| {
                 i.start_time.clone()
             })?;
-            let (injection, source) = if let Some(t) = on_clock(&first.start_datetime, tz) {
+            let tod = parse_tm(&first.start_time);
+            let written = first.start_datetime.trim();
+            let mut with_date = on_clock(written, tz);
+            if !written.is_empty() && with_date.is_none() {
+                warnings.push(
+                    "RadiopharmaceuticalStartDateTime (0018,1078) is not a DICOM date-time: \
+                     RadiopharmaceuticalStartTime used"
+                        .into(),
+                );
+            }
+            if let (Some(t), Some(tod)) = (with_date, tod) {
+                // The two injection times disagree: by a whole zone when the date-time's own UTC
+                // offset is not the series' (no TimezoneOffsetFromUTC to move it by, and times
+                // with no offset): then the time, on the series' clock, is the one to use.
+                let apart = (t.rem_euclid(86400.0) - tod).abs();
+                let apart = apart.min(86400.0 - apart);
+                if apart > 1.0 {
+                    if tz.is_none() && !zoned && offset_of(written).is_some() {
+                        warnings.push(format!(
+                            "RadiopharmaceuticalStartDateTime (0018,1078) is {apart:.0} s from \
+                             RadiopharmaceuticalStartTime (0018,1072) and carries a UTC offset \
+                             the series' times do not (no TimezoneOffsetFromUTC): \
+                             RadiopharmaceuticalStartTime used, on the series' clock"
+                        ));
+                        with_date = None;
+                    } else {
+                        warnings.push(format!(
+                            "RadiopharmaceuticalStartDateTime (0018,1078) and \
+                             RadiopharmaceuticalStartTime (0018,1072) are {apart:.0} s apart: \
+                             the date-time used"
+                        ));
+                    }
+                }
+            } else if with_date.is_some() && tz.is_none() && !zoned {
+                if let Some(own) = offset_of(written) {
+                    warnings.push(format!(
+                        "RadiopharmaceuticalStartDateTime (0018,1078) carries the UTC offset {}, \
+                         taken as the zone of the series' times (no TimezoneOffsetFromUTC or \
+                         RadiopharmaceuticalStartTime to check it by)",
+                        zone_text(own)
+                    ));
+                }
+            }
+            let (injection, source) = if let Some(t) = with_date {
                 (t, "RadiopharmaceuticalStartDateTime".to_string())
             } else {
-                let tod = parse_tm(&first.start_time).ok_or(SuvError::Missing {
+                let tod = tod.ok_or(SuvError::Missing {
                     attribute: "RadiopharmaceuticalStartDateTime (0018,1078) / RadiopharmaceuticalStartTime (0018,1072)",
                     expected: "the injection time",
                 })?;
@@ -405,21 +501,26 @@ fn injection_to_reference(
                 }
             };
             let dt = reference - injection;
-            if dt < -3600.0 {
+            // Clocks of a dose calibrator and a scanner drift apart by minutes, not more.
+            if dt < -MAX_CLOCK_SKEW_S {
                 return Err(SuvError::Implausible(format!(
-                    "injection {:.0} s after the decay reference time",
+                    "the injection ({source}) is {:.0} s after the decay reference \
+                     ({reference_source}); at most {MAX_CLOCK_SKEW_S:.0} s (clock skew) is taken",
                     -dt
                 )));
             }
             if dt < 0.0 {
                 warnings.push(format!(
-                    "injection {:.0} s after the reference time (clock skew?)",
+                    "the injection ({source}) is {:.0} s after the decay reference \
+                     ({reference_source}): clock skew?",
                     -dt
                 ));
             }
             if dt > 8.0 * half_life {
                 return Err(SuvError::Implausible(format!(
-                    "{dt:.0} s between injection and reference, more than 8 half-lives"
+                    "{dt:.0} s from the injection ({source}) to the decay reference \
+                     ({reference_source}), more than 8 half-lives of RadionuclideHalfLife \
+                     (0018,1075) {half_life} s"
                 )));
             }
             Ok((dt, Some(source)))
@@ -440,21 +541,39 @@ pub fn compute(imgs: &[SuvInputs]) -> Result<SuvResult, SuvError> {
     }
     let units = same(imgs, "Units (0054,1001)", |i| i.units.clone())?;
     let mut warnings = Vec::new();
-    let mut weight = same(imgs, "PatientWeight (0010,1030)", |i| i.weight)?
-        .filter(|w| *w > 0.0)
-        .ok_or(SuvError::Missing {
-            attribute: "PatientWeight (0010,1030)",
-            expected: "the patient's weight in kg, non-zero",
-        })?;
-    if weight > 1000.0 {
-        warnings.push(format!("PatientWeight {weight} read as grams"));
-        weight /= 1000.0;
-    }
-    let sex = first.sex.trim().to_ascii_uppercase();
-    let size = first
-        .size
+    let weight = match same(imgs, "PatientWeight (0010,1030)", |i| i.weight)?.filter(|w| *w > 0.0) {
+        None => None,
+        Some(written) => {
+            let kg = if written > 1000.0 {
+                warnings.push(format!("PatientWeight {written} read as grams"));
+                written / 1000.0
+            } else {
+                written
+            };
+            if !WEIGHT_KG.contains(&kg) {
+                return Err(SuvError::Unsupported {
+                    attribute: "PatientWeight (0010,1030)",
+                    found: written.to_string(),
+                    expected: "a weight in kg from 3 to 300 (a scanner bed's range; above 1000 \
+                               read as grams): a unit or typing error",
+                });
+            }
+            Some(kg)
+        }
+    };
+    let sex = same(imgs, "PatientSex (0010,0040)", |i| {
+        i.sex.trim().to_ascii_uppercase()
+    })?;
+    let size = same(imgs, "PatientSize (0010,1020)", |i| i.size)?
         .filter(|s| *s > 0.0)
-        .map(|s| if s > 3.0 { s / 100.0 } else { s });
+        .map(|s| {
+            if s > 3.0 {
+                warnings.push(format!("PatientSize {s} read as cm"));
+                s / 100.0
+            } else {
+                s
+            }
+        });
 
     // GML / CM2ML: already normalised; undo the normaliser to report SUVbw.
     if units == "GML" || units == "CM2ML" {
@@ -471,9 +590,16 @@ pub fn compute(imgs: &[SuvInputs]) -> Result<SuvResult, SuvError> {
             })?
             .filter(|f| *f != 0.0);
             if let Some(f) = suv_sf {
+                if !(f.is_finite() && f > 0.0) {
+                    return Err(SuvError::Unsupported {
+                        attribute: "Philips SUV scale factor (7053,1000)",
+                        found: f.to_string(),
+                        expected: "a positive factor",
+                    });
+                }
                 let sul = size
-                    .and_then(|h| lbm_janmahasatian(weight, h, &sex))
-                    .map(|l| f * l / weight);
+                    .zip(weight)
+                    .and_then(|(h, w)| Some(f * lbm_janmahasatian(w, h, &sex)? / w));
                 return Ok(SuvResult {
                     suvbw_factor: f,
                     sul_factor: sul,
@@ -498,6 +624,13 @@ pub fn compute(imgs: &[SuvInputs]) -> Result<SuvResult, SuvError> {
                 attribute: "Philips (7053,1000) or (7053,1009)",
                 expected: "a non-zero SUV or activity-concentration scale factor for Units CNTS",
             })?;
+            if !(activity_scale.is_finite() && activity_scale > 0.0) {
+                return Err(SuvError::Unsupported {
+                    attribute: "Philips activity concentration scale factor (7053,1009)",
+                    found: activity_scale.to_string(),
+                    expected: "a positive factor",
+                });
+            }
             "CNTS × Philips activity concentration scale factor (7053,1009), then BQML".to_string()
         }
         other => {
@@ -527,6 +660,15 @@ pub fn compute(imgs: &[SuvInputs]) -> Result<SuvResult, SuvError> {
             expected: "DECY when DecayCorrection is not NONE",
         });
     }
+    if decay == "NONE" && corrected.iter().any(|c| c == "DECY") {
+        return Err(SuvError::Unsupported {
+            attribute: "CorrectedImage (0028,0051)",
+            found: corrected.join("\\"),
+            expected: "no DECY when DecayCorrection (0054,1102) is NONE (the two disagree on \
+                       whether the images are decay-corrected)",
+        });
+    }
+    let weight = weight.ok_or_else(missing_weight)?;
     let dose_raw = same(imgs, "RadionuclideTotalDose (0018,1074)", |i| i.total_dose)?
         .filter(|d| *d > 0.0)
         .ok_or(SuvError::Missing {
@@ -539,6 +681,14 @@ pub fn compute(imgs: &[SuvInputs]) -> Result<SuvResult, SuvError> {
     } else {
         dose_raw
     };
+    if !DOSE_BQ.contains(&dose) {
+        return Err(SuvError::Unsupported {
+            attribute: "RadionuclideTotalDose (0018,1074)",
+            found: dose_raw.to_string(),
+            expected: "an injected activity in Bq from 1 MBq to 20 GBq (below 1e5 read as MBq): \
+                       a unit or typing error",
+        });
+    }
     let half_life = same(imgs, "RadionuclideHalfLife (0018,1075)", |i| i.half_life)?
         .filter(|h| *h > 0.0)
         .ok_or(SuvError::Missing {
@@ -553,61 +703,29 @@ pub fn compute(imgs: &[SuvInputs]) -> Result<SuvResult, SuvError> {
     } else {
         the_clock(imgs)?
     };
+    // Per-series attributes read from one image must be the series' (the first image by file
+    // name changed with the order, and so after a de-identification that renames files).
+    same(imgs, "SeriesDate (0008,0021)", |i| {
+        i.series_date.trim().to_string()
+    })?;
+    same(imgs, "SeriesTime (0008,0031)", |i| {
+        i.series_time.trim().to_string()
+    })?;
+    same(imgs, "GE private (0009,100D) GEMS_PETD_01", |i| {
+        i.ge_reference_datetime.trim().to_string()
+    })?;
     // Reference time (DecayCorrection NONE: each frame's, at its position).
     let mut frames: Vec<(f64, f64)> = Vec::new();
-    let (reference, reference_source) = match decay.as_str() {
-        "ADMIN" => (
-            None,
-            "DecayCorrection ADMIN: images decay-corrected to the administration time".to_string(),
-        ),
-        "START" | "NONE" => {
-            let earliest_acq = imgs
-                .iter()
-                .filter_map(|i| acquisition_start(&i.acquisition_datetime, i, tz))
-                .fold(f64::INFINITY, f64::min);
-            let ge = on_clock(&first.ge_reference_datetime, tz);
-            let series = date_time(&first.series_date, &first.series_time);
-            if let (Some(t), "START") = (ge, decay.as_str()) {
-                (Some(t), "GE private (0009,100D) GEMS_PETD_01".to_string())
-            } else if decay == "NONE" {
-                frames = none_frames(imgs, half_life, tz)?;
-                let earliest = frames.iter().map(|f| f.1).fold(f64::INFINITY, f64::min);
-                let dur = first.actual_frame_duration_ms.unwrap_or(0.0) / 1000.0;
-                let t_ave = frame_average_time(dur, half_life);
-                (Some(earliest), format!("DecayCorrection NONE: the earliest frame's AcquisitionDate/Time + its decay-averaged frame time ({t_ave:.2} s for the first image's duration)"))
-            } else {
-                match series {
-                    Some(s) if !earliest_acq.is_finite() || s <= earliest_acq + 1e-6 => {
-                        (Some(s), "SeriesDate/SeriesTime".to_string())
-                    }
-                    _ => {
-                        // Reprocessed series: back-compute the start from a frame.
-                        let (Some(frt), Some(dur)) = (
-                            first.frame_reference_time_ms,
-                            first.actual_frame_duration_ms,
-                        ) else {
-                            return Err(SuvError::Missing {
-                                attribute: "FrameReferenceTime (0054,1300) / ActualFrameDuration (0018,1242)",
-                                expected: "frame timing to back-compute the decay reference of a series whose SeriesTime is after its acquisition",
-                            });
-                        };
-                        let acq = acquisition_start(&first.acquisition_datetime, first, tz).ok_or(
-                            SuvError::Missing {
-                                attribute: "AcquisitionDate/AcquisitionTime (0008,0022/0032)",
-                                expected: "the frame start",
-                            },
-                        )?;
-                        let t = acq + frame_average_time(dur / 1000.0, half_life) - frt / 1000.0;
-                        warnings.push("SeriesTime is after the acquisition (reprocessed series): reference back-computed from FrameReferenceTime".into());
-                        (
-                            Some(t),
-                            "AcquisitionDate/Time + decay-averaged frame time − FrameReferenceTime"
-                                .to_string(),
-                        )
-                    }
-                }
-            }
-        }
+    let reference = match decay.as_str() {
+        "ADMIN" => None,
+        "START" | "NONE" => Some(decay_reference(
+            imgs,
+            &decay,
+            half_life,
+            tz,
+            &mut frames,
+            &mut warnings,
+        )?),
         other => {
             return Err(SuvError::Unsupported {
                 attribute: "DecayCorrection (0054,1102)",
@@ -616,6 +734,10 @@ pub fn compute(imgs: &[SuvInputs]) -> Result<SuvResult, SuvError> {
             })
         }
     };
+    let reference_source = reference.as_ref().map_or_else(
+        || "DecayCorrection ADMIN: images decay-corrected to the administration time".to_string(),
+        |r| r.source.clone(),
+    );
 
     // Injection time and decay.
     let (decay_seconds, injection_source) =
@@ -670,10 +792,114 @@ pub fn compute(imgs: &[SuvInputs]) -> Result<SuvResult, SuvError> {
         injection_time_source: injection_source,
         decay_seconds: Some(decay_seconds),
         dose_bq: Some(dose),
-        weight_kg: weight,
+        weight_kg: Some(weight),
         half_life_s: Some(half_life),
         warnings,
         frame_factors,
+    })
+}
+
+/// The decay reference of DecayCorrection START or NONE (QIBA step 6), and each frame's time for
+/// NONE into `frames`.
+fn decay_reference(
+    imgs: &[SuvInputs],
+    decay: &str,
+    half_life: f64,
+    tz: Option<i32>,
+    frames: &mut Vec<(f64, f64)>,
+    warnings: &mut Vec<String>,
+) -> Result<Reference, SuvError> {
+    let first = &imgs[0];
+    let zoned_acquisitions = imgs.iter().all(|i| {
+        offset_of(&i.acquisition_datetime).is_some()
+            && i.frames
+                .iter()
+                .all(|f| offset_of(&f.acquisition_datetime).is_some())
+    });
+    let ge_written = first.ge_reference_datetime.trim();
+    let ge = on_clock(ge_written, tz);
+    if !ge_written.is_empty() && ge.is_none() {
+        warnings.push("GE private (0009,100D) is not a DICOM date-time: not used".into());
+    }
+    if let (Some(t), "START") = (ge, decay) {
+        return Ok(Reference {
+            at: t,
+            source: "GE private (0009,100D) GEMS_PETD_01".into(),
+            zoned: offset_of(ge_written).is_some(),
+        });
+    }
+    if decay == "NONE" {
+        *frames = none_frames(imgs, half_life, tz)?;
+        let earliest = frames.iter().map(|f| f.1).fold(f64::INFINITY, f64::min);
+        let dur = first.actual_frame_duration_ms.unwrap_or(0.0) / 1000.0;
+        let t_ave = frame_average_time(dur, half_life);
+        return Ok(Reference {
+            at: earliest,
+            source: format!("DecayCorrection NONE: the earliest frame's AcquisitionDate/Time + its decay-averaged frame time ({t_ave:.2} s for the first image's duration)"),
+            zoned: zoned_acquisitions,
+        });
+    }
+    let acquisitions: Vec<f64> = imgs
+        .iter()
+        .filter_map(|i| acquisition_start(&i.acquisition_datetime, i, tz))
+        .collect();
+    // SeriesTime is the reference only when it is not after the acquisition, which cannot be
+    // checked without one (a reprocessed series' SeriesTime is when it was reprocessed).
+    if acquisitions.is_empty() {
+        return Err(SuvError::Missing {
+            attribute: "AcquisitionDate/AcquisitionTime (0008,0022/0032)",
+            expected: "the acquisition's start, to check that SeriesDate/SeriesTime is not after \
+                       it (a reprocessed series' SeriesTime is when it was reprocessed)",
+        });
+    }
+    let earliest_acq = acquisitions.iter().copied().fold(f64::INFINITY, f64::min);
+    let series = date_time(&first.series_date, &first.series_time);
+    if let Some(s) = series.filter(|s| *s <= earliest_acq + 1e-6) {
+        return Ok(Reference {
+            at: s,
+            source: "SeriesDate/SeriesTime".into(),
+            zoned: false,
+        });
+    }
+    // Reprocessed series (or no series time): back-compute the start from every image's frame
+    // timing, FrameReferenceTime being from the series' start; the earliest where beds disagree
+    // (a FrameReferenceTime from each bed's own start).
+    let mut starts = Vec::with_capacity(imgs.len());
+    for i in imgs {
+        let (Some(frt), Some(dur)) = (i.frame_reference_time_ms, i.actual_frame_duration_ms) else {
+            return Err(SuvError::Missing {
+                attribute: "FrameReferenceTime (0054,1300) / ActualFrameDuration (0018,1242)",
+                expected: "every image's frame timing to back-compute the decay reference of a \
+                           series whose SeriesTime is missing or after its acquisition",
+            });
+        };
+        let acq = acquisition_start(&i.acquisition_datetime, i, tz).ok_or(SuvError::Missing {
+            attribute: "AcquisitionDate/AcquisitionTime (0008,0022/0032)",
+            expected: "every image's frame start",
+        })?;
+        starts.push(acq + frame_average_time(dur / 1000.0, half_life) - frt / 1000.0);
+    }
+    let earliest = starts.iter().copied().fold(f64::INFINITY, f64::min);
+    let latest = starts.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    warnings.push(format!(
+        "SeriesDate/SeriesTime {}: reference back-computed from FrameReferenceTime",
+        if series.is_some() {
+            "is after the acquisition (reprocessed series)"
+        } else {
+            "missing or not a date and time"
+        }
+    ));
+    if latest - earliest > 1.0 {
+        warnings.push(format!(
+            "the images' back-computed references are up to {:.0} s apart (FrameReferenceTime \
+             from each bed's own start?): the earliest used",
+            latest - earliest
+        ));
+    }
+    Ok(Reference {
+        at: earliest,
+        source: "AcquisitionDate/Time + decay-averaged frame time − FrameReferenceTime".into(),
+        zoned: zoned_acquisitions,
     })
 }
 
@@ -695,7 +921,15 @@ fn none_frames(
             attribute: "AcquisitionDate/AcquisitionTime (0008,0022/0032)",
             expected: "every frame's start time for DecayCorrection NONE",
         })?;
-        let dur = f.duration_ms.unwrap_or(0.0) / 1000.0;
+        let dur = f
+            .duration_ms
+            .filter(|d| *d > 0.0)
+            .ok_or(SuvError::Missing {
+                attribute: "ActualFrameDuration (0018,1242)",
+                expected: "every frame's duration for DecayCorrection NONE (the decay during the \
+                       frame)",
+            })?
+            / 1000.0;
         let t = start + frame_average_time(dur, half_life);
         let position = match (f.position, f.orientation) {
             (Some(p), Some(o)) => {
@@ -828,6 +1062,9 @@ fn utc_offset(zone: &str) -> Option<i32> {
 /// it (a DT with an offset of its own moved into that zone), else the date-times' own local
 /// times, which must then agree on their offsets.
 fn the_clock(imgs: &[SuvInputs]) -> Result<Option<i32>, SuvError> {
+    same(imgs, "TimezoneOffsetFromUTC (0008,0201)", |i| {
+        i.timezone_offset.trim().to_string()
+    })?;
     // A value that is no offset (not +HHMM / -HHMM) is as good as none.
     if let Some(tz) = utc_offset(&imgs[0].timezone_offset) {
         return Ok(Some(tz));
@@ -851,17 +1088,7 @@ fn the_clock(imgs: &[SuvInputs]) -> Result<Option<i32>, SuvError> {
     offsets.sort_unstable();
     offsets.dedup();
     if offsets.len() > 1 {
-        let shown: Vec<String> = offsets
-            .iter()
-            .map(|m| {
-                format!(
-                    "{}{:02}{:02}",
-                    if *m < 0 { '-' } else { '+' },
-                    m.abs() / 60,
-                    m.abs() % 60
-                )
-            })
-            .collect();
+        let shown: Vec<String> = offsets.iter().map(|m| zone_text(*m)).collect();
         return Err(SuvError::Unsupported {
             attribute: "TimezoneOffsetFromUTC (0008,0201)",
             found: format!(
@@ -1389,6 +1616,182 @@ mod tests {
         assert!(refuse(&|i| i.decay_correction = "LATER".into())
             .to_string()
             .contains("DecayCorrection"));
+    }
+
+    /// Regressions from a PET physicist's check against the QIBA pseudo-code (each was a
+    /// silently wrong factor): no AcquisitionTime (SeriesTime of a reprocessed series taken,
+    /// 3.2× too high); an injection date-time at another UTC offset than the series' times with
+    /// no TimezoneOffsetFromUTC (1.85× too high); NONE without frame durations (1% low).
+    #[test]
+    fn what_qiba_cannot_check_is_refused_or_read_on_the_series_clock() {
+        let mut i = base();
+        i.acquisition_time.clear();
+        i.series_time = "140000".into();
+        let e = compute(&[i]).unwrap_err();
+        assert!(
+            e.to_string().contains("AcquisitionDate/AcquisitionTime")
+                && e.to_string().contains("reprocessed"),
+            "{e}"
+        );
+        // Injection 09:00 UTC, the time 10:00 on the series' (unzoned) clock: the time is used
+        // (the factor of `bqml_start_series_time`), and said.
+        for zone in ["", "CET"] {
+            let mut i = base();
+            i.start_datetime = "20250310090000+0000".into();
+            i.timezone_offset = zone.into();
+            let r = compute(&[i]).unwrap();
+            close(r.suvbw_factor, 5.842546984887314e-4);
+            assert!(
+                r.warnings
+                    .iter()
+                    .any(|w| w.contains("RadiopharmaceuticalStartTime used")),
+                "{:?}",
+                r.warnings
+            );
+        }
+        // No time to check the offset by: the date-time's local time, with a warning.
+        let mut i = base();
+        i.start_datetime = "20250310100000+0000".into();
+        i.start_time.clear();
+        let r = compute(&[i]).unwrap();
+        close(r.suvbw_factor, 5.842546984887314e-4);
+        assert!(r.warnings.iter().any(|w| w.contains("+0000")), "{r:?}");
+        // An unreadable date-time falls back to the time, said.
+        let mut i = base();
+        i.start_datetime = "yesterday".into();
+        let r = compute(&[i]).unwrap();
+        close(r.suvbw_factor, 5.842546984887314e-4);
+        assert!(r
+            .warnings
+            .iter()
+            .any(|w| w.contains("not a DICOM date-time")));
+        let mut i = base();
+        i.decay_correction = "NONE".into();
+        i.corrected_image = vec!["ATTN".into()];
+        for duration in [None, Some(0.0)] {
+            i.actual_frame_duration_ms = duration;
+            let e = compute(&[i.clone()]).unwrap_err();
+            assert!(e.to_string().contains("ActualFrameDuration"), "{e}");
+        }
+    }
+
+    /// Per-series attributes taken from the first image changed the factor with the files'
+    /// order (and so after de-identification renamed them): by −15% for one slice's SeriesTime.
+    /// Now refused where they differ; the back-computed reference of a reprocessed multi-bed
+    /// series is the earliest bed's whatever the order.
+    #[test]
+    fn the_factor_does_not_depend_on_the_images_order() {
+        for (attribute, change) in [
+            (
+                "SeriesTime",
+                (|i: &mut SuvInputs| i.series_time = "105004".into()) as fn(&mut _),
+            ),
+            ("GE private", |i| {
+                i.ge_reference_datetime = "20250310105900".into()
+            }),
+            ("TimezoneOffsetFromUTC", |i| {
+                i.timezone_offset = "+0100".into()
+            }),
+        ] {
+            let mut other = base();
+            change(&mut other);
+            let e = compute(&[base(), other.clone()]).unwrap_err();
+            assert!(
+                matches!(&e, SuvError::Contradictory { attribute: a, .. } if a.starts_with(attribute)),
+                "{attribute}: {e}"
+            );
+            assert!(compute(&[other, base()]).is_err());
+        }
+        // Reprocessed (series 13:00), two beds at 11:00 and 11:03, FrameReferenceTime from each
+        // bed's own start (60 s into a 120 s frame): the first bed's start, as in
+        // `reprocessed_series_back_computes_from_frame_timing`, in either order.
+        let bed = |time: &str| {
+            let mut i = base();
+            i.series_time = "130000".into();
+            i.acquisition_time = time.into();
+            i.frame_reference_time_ms = Some(60000.0);
+            i.actual_frame_duration_ms = Some(120000.0);
+            i
+        };
+        let (a, b) = (bed("110000"), bed("110300"));
+        let forward = compute(&[a.clone(), b.clone()]).unwrap();
+        close(forward.suvbw_factor, 5.842508158003479e-4);
+        assert_eq!(compute(&[b, a]).unwrap(), forward);
+        assert!(forward.warnings.iter().any(|w| w.contains("180 s apart")));
+    }
+
+    /// Values no scanner writes for a patient are refused, not computed: a weight or dose off
+    /// by a unit, a negative Philips factor (negative SUVs), an injection half an hour after
+    /// the scan started, DecayCorrection NONE on decay-corrected images.
+    #[test]
+    fn absurd_values_are_refused_with_the_attribute() {
+        let refuse = |f: &dyn Fn(&mut SuvInputs)| {
+            let mut i = base();
+            f(&mut i);
+            compute(&[i]).unwrap_err().to_string()
+        };
+        for w in [500.0, 999.0, 0.5] {
+            let e = refuse(&|i| i.weight = Some(w));
+            assert!(
+                e.contains("PatientWeight") && e.contains("from 3 to 300"),
+                "{e}"
+            );
+        }
+        let e = refuse(&|i| i.total_dose = Some(1.83e12));
+        assert!(
+            e.contains("RadionuclideTotalDose") && e.contains("20 GBq"),
+            "{e}"
+        );
+        let e = refuse(&|i| {
+            i.units = "CNTS".into();
+            i.philips_suv_factor = Some(-0.00062);
+        });
+        assert!(e.contains("(7053,1000)") && e.contains("positive"), "{e}");
+        let e = refuse(&|i| i.start_datetime = "20250310113000".into());
+        assert!(
+            e.contains("RadiopharmaceuticalStartDateTime")
+                && e.contains("1800 s after the decay reference (SeriesDate/SeriesTime)"),
+            "{e}"
+        );
+        let e = refuse(&|i| i.start_datetime = "20250309100000".into());
+        assert!(
+            e.contains("RadionuclideHalfLife") && e.contains("8 half-lives"),
+            "{e}"
+        );
+        let e = refuse(&|i| i.decay_correction = "NONE".into());
+        assert!(e.contains("no DECY when DecayCorrection"), "{e}");
+        // Five minutes of clock skew: computed, with a warning.
+        let mut i = base();
+        i.start_datetime = "20250310110500".into();
+        let r = compute(&[i]).unwrap();
+        assert!(r.warnings.iter().any(|w| w.contains("clock skew")));
+        // James' LBM below zero names the weight and height, not the sex.
+        let mut i = base();
+        (i.units, i.suv_type, i.weight, i.size) =
+            ("GML".into(), "LBM".into(), Some(200.0), Some(1.5));
+        let e = compute(&[i]).unwrap_err().to_string();
+        assert!(
+            e.contains("PatientWeight") && !e.contains("PatientSex"),
+            "{e}"
+        );
+    }
+
+    /// GML stored as SUVbw needs no weight (QIBA's factor is 1); it was refused for want of one.
+    #[test]
+    fn suvbw_stored_needs_no_weight() {
+        let mut i = base();
+        i.units = "GML".into();
+        i.weight = None;
+        let r = compute(&[i.clone()]).unwrap();
+        assert_eq!(
+            (r.suvbw_factor, r.weight_kg, r.sul_factor),
+            (1.0, None, None)
+        );
+        i.suv_type = "LBM".into();
+        assert!(compute(&[i])
+            .unwrap_err()
+            .to_string()
+            .contains("PatientWeight"));
     }
 
     #[test]
