@@ -97,9 +97,15 @@ DEPARTURES = {
                                  "syntax's name",
     "SC_rgb_jls_lossy_sample.dcm": "colour JPEG-LS (3 components): ancilla refuses with the "
                                    "syntax's name",
-    **{name: "dcm2niix swaps the bytes of 8-bit samples in big endian; ancilla's equal pydicom's"
-       for name in ["SC_rgb_small_odd_big_endian.dcm", "OBXXXX1A_expb.dcm",
-                    "OBXXXX1A_expb_2frame.dcm"]},
+    "SC_rgb_small_odd_big_endian.dcm": "dcm2niix swaps the bytes of 8-bit samples in big "
+                                       "endian; ancilla's equal pydicom's",
+    # PALETTE COLOR: the stored values index a colour table.
+    **{name: "PALETTE COLOR: ancilla refuses it with the reason; dcm2niix writes the colour "
+             "table's indices as grey values"
+       for name in ["examples_palette.dcm", "OBXXXX1A.dcm", "OBXXXX1A_2frame.dcm",
+                    "OBXXXX1A_rle.dcm", "OBXXXX1A_rle_2frame.dcm", "OBXXXX1A_expb.dcm",
+                    "OBXXXX1A_expb_2frame.dcm", "OT-PAL-8-face.dcm", "gdcm-US-ALOKA-16.dcm",
+                    "gdcm-US-ALOKA-16_big.dcm"]},
     # Colour JPEG: decoders round YCbCr → RGB differently. ancilla is within 3 of pydicom 3.0.2
     # (Pillow 13.0.0) on each; dcm2niix up to 22 away (21 on the dcmtk n1 and np files, 22 on
     # the gdcm lossy one).
@@ -120,8 +126,12 @@ DEPARTURES = {
     # dcm2niix's sidecar leaves SliceThickness out for these single CT slices.
     **{name: "dcm2niix's sidecar has no SliceThickness for this single slice; ancilla writes "
              "the file's"
-       for name in ["CT_small.dcm", "693_J2KI.dcm", "J2K_pixelrep_mismatch.dcm", "693_J2KR.dcm",
+       for name in ["CT_small.dcm", "693_J2KI.dcm", "693_J2KR.dcm",
                     "693_UNCI.dcm", "693_UNCR.dcm", "bad_sequence.dcm"]},
+    "J2K_pixelrep_mismatch.dcm": "a signed CT whose JPEG 2000 codestream says unsigned: ancilla "
+                                 "reads two's complement, as pydicom and GDCM (-2000 ... 1896); "
+                                 "dcm2niix the unsigned samples (0 ... 8191); and dcm2niix's "
+                                 "sidecar has no SliceThickness",
     # Siemens mosaic DWI at b 1000, one file: dcm2niix writes bval 0 and a zero bvec
     # ("Diffusion image without gradients: assuming 1 volume B=0 series"); ancilla the file's b
     # and direction, the bvec dcm2niix writes for the file in a series with the b 0 file.

@@ -734,6 +734,65 @@ fn a_patient_named_like_a_defined_term_is_released() {
     assert_no_phi_failure(&o, &reasons);
 }
 
+/// Regression (a de-identification audit): a patient named Philip scanned on a Philips, or
+/// Gall on a ⁶⁸Ga PET, failed the PHI check of every file on the vendor's name or the tracer's
+/// code meaning. A name part is looked for there as a whole word.
+#[test]
+fn a_name_part_inside_a_vendors_word_passes_the_phi_check() {
+    let (o, reasons) = deid_with_an_altered_file(|obj| {
+        put(obj, tags::MANUFACTURER, VR::LO, "Philips Medical Systems");
+        put(obj, tags::CODE_MEANING, VR::LO, "^68^Gallium");
+        put(obj, tags::PATIENT_NAME, VR::PN, "Gall^Philip");
+        put(
+            obj,
+            tags::SOP_INSTANCE_UID,
+            VR::UI,
+            "1.2.826.0.1.3680043.2.1125.99.5",
+        );
+    });
+    assert_no_phi_failure(&o, &reasons);
+}
+
+/// A file that fails the PHI check is withheld with the released files of its series: without
+/// it the series looked whole (one slice short at an end). The rest is released, the report and
+/// the site log say so, and `deid` fails (exit 1).
+#[test]
+fn a_file_that_fails_the_phi_check_is_withheld_with_its_series() {
+    let d = tempfile::tempdir().unwrap();
+    let (_, first) = phantom_and_its_first_file(d.path());
+    let mut obj = dicom_object::open_file(&first).unwrap();
+    // A name as a word of a text no profile action cleans.
+    put(&mut obj, tags::PATIENT_NAME, VR::PN, "Dixon^Mary");
+    put(&mut obj, tags::SEQUENCE_NAME, VR::SH, "*tfl3d1_dixon");
+    obj.write_to_file(&first).unwrap();
+    let series_files = std::fs::read_dir(first.parent().unwrap()).unwrap().count();
+    let (o, out) = deid_phantom(d.path());
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("deid-report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["verification_failures"], 1);
+    assert_eq!(report["withheld_with_their_series"], series_files - 1);
+    let reasons = not_released_reasons(&out);
+    assert!(
+        reasons.iter().any(|r| r.starts_with("withheld: ")),
+        "{reasons:?}"
+    );
+    // No released file of that series (by its SeriesDescription), the others released.
+    let description = trimmed_text(&obj, tags::SERIES_DESCRIPTION);
+    let released = released_dicom(&out);
+    assert!(released.len() > 100);
+    for p in released {
+        let r = dicom_object::open_file(&p).unwrap();
+        assert_ne!(trimmed_text(&r, tags::SERIES_DESCRIPTION), description);
+    }
+}
+
 /// The run succeeded and no file failed the PHI check.
 fn assert_no_phi_failure(o: &std::process::Output, reasons: &[String]) {
     let stderr = String::from_utf8_lossy(&o.stderr);

@@ -2811,6 +2811,46 @@ fn a_missing_clinical_table_of_a_pipeline_is_named_by_its_key() {
     assert!(!out.join("deid").exists() && !out.join("features").exists());
 }
 
+/// Regression (a de-identification audit): one file that failed the PHI check (a false match,
+/// a patient named Dixon with a Dixon sequence) failed the deid stage, and with it the whole
+/// trial's run: no features, report or provenance for anyone, on every rerun. The file is now
+/// withheld with its series, listed with the rejected inputs, and the run goes on.
+#[test]
+fn a_file_failing_the_phi_check_does_not_stop_the_run() {
+    use dicom_core::VR;
+    use dicom_dictionary_std::tags;
+    let d = tempfile::tempdir().unwrap();
+    let cohort = d.path().join("cohort");
+    phantom(&cohort, "2", "3", &[]);
+    let export = cohort.join("site-export");
+    let first = support::all_files(&export)
+        .into_iter()
+        .find(|p| dicom_object::open_file(p).is_ok())
+        .unwrap();
+    let mut obj = dicom_object::open_file(&first).unwrap();
+    for (tag, vr, v) in [
+        (tags::PATIENT_NAME, VR::PN, "Dixon^Mary"),
+        (tags::SEQUENCE_NAME, VR::SH, "*tfl3d1_dixon"),
+    ] {
+        obj.put(dicom_core::DataElement::new(tag, vr, v));
+    }
+    obj.write_to_file(&first).unwrap();
+    let out = d.path().join("out");
+    let cfg = input_config(d.path(), &cohort, &out, "");
+    let o = ancilla(&["run", cfg.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("1 file failed the PHI check (withheld with"),
+        "{err}"
+    );
+    let provenance = std::fs::read_to_string(out.join("provenance.json")).unwrap();
+    assert!(provenance.contains("failed the PHI check"), "{provenance}");
+    assert!(provenance.contains("withheld: "), "{provenance}");
+    assert!(out.join("features/features.csv").exists() && out.join("report.html").exists());
+    assert!(!provenance.contains("Dixon") && !provenance.contains("dixon"));
+}
+
 /// Regression: an input the walk cannot read (a dangling link, a FIFO) was in provenance.json's
 /// rejected_inputs and the report's warnings twice, once from the scan ("not read: …") and once
 /// from deid (its bare reason).

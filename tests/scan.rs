@@ -227,10 +227,15 @@ fn truncated_pixel_data_and_truncated_header_are_rejected() {
         r.iter().all(|x| matches!(x, RejectReason::Truncated(_))),
         "{r:?}"
     );
-    // The remaining file still makes a (one-slice) volume: the batch goes on.
+    // The batch goes on; the remaining file's series is incomplete, not a one-slice volume
+    // (the file cut in its pixels is known to be the series'; the one cut in its header is not).
     let inv = ingest::scan_paths(&[dir.path().to_path_buf()]).unwrap();
     assert_eq!(inv.series.len(), 1);
-    assert_eq!(inv.files_used(), 1);
+    let why = inv.series[0].plan.as_ref().unwrap_err();
+    assert!(
+        why.starts_with("incomplete: 1 file of the series is truncated"),
+        "{why}"
+    );
 }
 
 /// Regression (found by mutating phantom files): Pixel Data longer than the image attributes say
@@ -1091,6 +1096,22 @@ fn convert_writes_12_bit_lossy_jpeg_series() {
 fn signed_jpeg_ls_keeps_its_negative_values() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/transfer-syntaxes");
     let vols = load_series_dir(&root.join("jpeg-ls-signed")).unwrap();
+    let v = &vols[0].volume;
+    assert_eq!(v.dims(), [3, 48, 64]);
+    for ((k, r, c), x) in v.data.indexed_iter() {
+        let expect = (40 * k + 2 * r + c + 10) as f32 - 150.0;
+        assert_eq!(*x, expect, "slice {k} row {r} column {c}");
+    }
+}
+
+/// A JPEG 2000 whose codestream says unsigned in an image whose header says signed (as
+/// pydicom's J2K_pixelrep_mismatch.dcm, pydicom issue 1149) holds two's complement: v − 150
+/// exactly, as pydicom and GDCM read it. The decoder's 0 … 4095 had gone through (air +6192 HU
+/// in pydicom's CT; dcm2niix does the same).
+#[test]
+fn jpeg_2000_with_an_unsigned_stream_in_a_signed_image_is_read_signed() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/transfer-syntaxes");
+    let vols = load_series_dir(&root.join("j2k-unsigned-stream")).unwrap();
     let v = &vols[0].volume;
     assert_eq!(v.dims(), [3, 48, 64]);
     for ((k, r, c), x) in v.data.indexed_iter() {

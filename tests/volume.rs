@@ -327,6 +327,63 @@ fn missing_slice_is_rejected_with_reason() {
     );
 }
 
+/// Regression (an independent check against dcm2niix): the last file of a 6-slice series cut
+/// 20 bytes short was rejected as truncated and the other five converted as if whole (a file
+/// in the middle gives a missing slice). Now the series is incomplete, like dcm2niix, which
+/// writes nothing. A truncated copy of a file the series holds whole costs nothing.
+#[test]
+fn a_series_with_a_truncated_file_at_its_end_is_incomplete() {
+    let dir = tempfile::tempdir().unwrap();
+    let slices = stack("1.2.3.176", 6, [0.0, 0.0, 0.0], [0.0, 0.0, 2.0], AXIAL);
+    let files = write_series(dir.path(), &slices);
+    let copy = dir.path().join("copy");
+    std::fs::create_dir(&copy).unwrap();
+    let cut = |from: &std::path::Path, to: &std::path::Path| {
+        let bytes = std::fs::read(from).unwrap();
+        std::fs::write(to, &bytes[..bytes.len() - 20]).unwrap();
+    };
+    // A truncated copy of slice 3, which the series holds whole: still a volume.
+    cut(&files[2], &copy.join("im_002.dcm"));
+    let inv = ingest::scan_paths(&[dir.path().to_path_buf()]).unwrap();
+    assert!(inv.series[0].plan.is_ok(), "{:?}", inv.series[0].plan);
+    cut(&files[5].clone(), &files[5]);
+    let err = scan_problem(dir.path());
+    assert!(
+        err.contains("incomplete: 1 file of the series is truncated"),
+        "{err}"
+    );
+}
+
+/// Regression (an independent check against dcm2niix): a PALETTE COLOR MR series was
+/// converted as grey values, its colour-table indices, and scanned "ok" (dcm2niix writes the
+/// indices too). Each file is now rejected with the reason.
+#[test]
+fn a_palette_colour_series_is_rejected_with_reason() {
+    use dicom_core::VR;
+    use dicom_dictionary_std::tags;
+    let dir = tempfile::tempdir().unwrap();
+    let mut slices = stack("1.2.3.177", 3, [0.0, 0.0, 0.0], [0.0, 0.0, 2.0], AXIAL);
+    for s in &mut slices {
+        s.extra.push((
+            tags::PHOTOMETRIC_INTERPRETATION,
+            VR::CS,
+            "PALETTE COLOR".into(),
+        ));
+    }
+    write_series(dir.path(), &slices);
+    let inv = ingest::scan_paths(&[dir.path().to_path_buf()]).unwrap();
+    assert!(inv.series.is_empty());
+    assert_eq!(inv.rejected.len(), 3);
+    for r in &inv.rejected {
+        assert_eq!(r.reason, ingest::RejectReason::PaletteColour);
+        assert!(
+            r.reason.to_string().contains("PALETTE COLOR"),
+            "{}",
+            r.reason
+        );
+    }
+}
+
 #[test]
 fn gantry_tilt_is_rejected_with_reason() {
     let dir = tempfile::tempdir().unwrap();
@@ -594,6 +651,55 @@ fn non_uniform_spacing_is_rejected() {
     write_series(dir.path(), &slices);
     let err = scan_problem(dir.path());
     assert!(err.contains("non-uniform slice spacing"), "{err}");
+}
+
+/// Regression (an independent check against dcm2niix): one slice moved within its plane (40 mm
+/// or 5 mm in y, or every other slice 3 mm in x) was stacked where the grid puts it, its voxels
+/// that far from their place; only the line from the first slice to the last was checked.
+#[test]
+fn a_slice_moved_within_its_plane_is_rejected() {
+    for (uid, shift) in [("1.2.3.171", 40.0), ("1.2.3.172", 5.0), ("1.2.3.173", -3.0)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut slices = stack(uid, 7, [0.0, 0.0, 0.0], [0.0, 0.0, 2.0], AXIAL);
+        if shift < 0.0 {
+            for s in slices.iter_mut().skip(1).step_by(2) {
+                s.ipp[0] -= shift;
+            }
+        } else {
+            slices[3].ipp[1] += shift;
+        }
+        write_series(dir.path(), &slices);
+        let err = scan_problem(dir.path());
+        assert!(
+            err.contains("within its plane off the line of the others"),
+            "{shift}: {err}"
+        );
+    }
+}
+
+/// Positions written to 0.1 mm in a thin-slice series (steps of 0.625 mm read 0.6 and 0.7) sit
+/// on one uniform grid within 0.1 mm: converted, each slice where its ImagePositionPatient says
+/// (they were refused as non-uniform). dcm2niix converts them with its first gap, 0.6 mm, 0.4 mm
+/// off by the last slice.
+#[test]
+fn positions_rounded_to_a_tenth_of_a_millimetre_make_a_volume() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut slices = stack("1.2.3.174", 16, [0.0; 3], [0.0; 3], AXIAL);
+    for (k, s) in slices.iter_mut().enumerate() {
+        s.ipp[2] = (k as f64 * 0.625 * 10.0).round() / 10.0;
+    }
+    write_series(dir.path(), &slices);
+    let v = &load_series_dir(dir.path()).unwrap()[0];
+    assert_eq!(v.volume.dims()[0], 16);
+    for (k, s) in slices.iter().enumerate() {
+        let w = v.volume.geometry.world(0.0, 0.0, k as f64);
+        assert!(
+            (w[2] - s.ipp[2]).abs() <= 0.1,
+            "slice {k}: {} vs {}",
+            w[2],
+            s.ipp[2]
+        );
+    }
 }
 
 /// Files of one series that differ in matrix size, RepetitionTime or FlipAngle are not stacked
@@ -1390,6 +1496,39 @@ fn a_time_series_with_only_b0_gets_no_bval() {
     for ext in ["bval", "bvec"] {
         assert!(!nii[0].with_extension(ext).exists(), "{ext} written");
     }
+}
+
+/// Regression (an independent check against dcm2niix): three volumes told apart only by their
+/// AcquisitionTime, 23:59:50, 23:59:59.5 and 00:00:09, were ordered as numbers (the third
+/// first) with a time step of 43,195 s. In clock order now, 9.5 s apart (dcm2niix: volumes in
+/// order; its step, 4.75 s, is the first gap over two).
+#[test]
+fn volumes_across_midnight_keep_their_order() {
+    use dicom_core::VR;
+    use dicom_dictionary_std::tags;
+    let dir = tempfile::tempdir().unwrap();
+    let mut flat = Vec::new();
+    for (t, time) in ["235950", "235959.5", "000009"].into_iter().enumerate() {
+        for k in 0..3 {
+            let mut s = Slice::new(
+                "1.2.3.175",
+                [0.0, 0.0, 4.0 * k as f64],
+                values(t as i32 * 10),
+            );
+            s.instance = (t * 3 + k + 1) as i32;
+            s.extra.push((tags::ACQUISITION_TIME, VR::TM, time.into()));
+            flat.push(s);
+        }
+    }
+    write_series(&dir.path().join("in"), &flat);
+    let nii = convert_uncompressed(&dir.path().join("in"), &dir.path().join("out"));
+    assert_eq!(nii.len(), 1, "{nii:?}");
+    let h = nifti::NiftiHeader::from_file(&nii[0]).unwrap();
+    assert_eq!(&h.dim[..5], &[4, 5, 4, 3, 3]);
+    assert!((h.pixdim[4] - 9.5).abs() < 1e-3, "{}", h.pixdim[4]);
+    let a = voxels(&nii[0]);
+    let firsts: Vec<f32> = (0..3).map(|t| a[[0, 0, 0, t]]).collect();
+    assert!(firsts[0] < firsts[1] && firsts[1] < firsts[2], "{firsts:?}");
 }
 
 /// Two volumes of three axial slices, acquired interleaved (slices 0, 2, 1 at 0, 0.3, 0.6 s into

@@ -97,6 +97,21 @@ pub(super) fn volume_timing(
             crate::datetime::parse_tm(t)
         })
         .collect();
+    // Volumes of a series that runs past midnight: their times of day start again at 0.
+    let mut day = 0.0;
+    let mut last = f64::NEG_INFINITY;
+    let starts: Vec<Option<f64>> = starts
+        .into_iter()
+        .map(|t| {
+            let mut t = t? + day;
+            if t < last - 43200.0 {
+                day += 86400.0;
+                t += 86400.0;
+            }
+            last = t;
+            Some(t)
+        })
+        .collect();
     let mut timing = estimate(header_s, &starts, pet, inversion);
     // dcm2niix writes no RepetitionTime for PET: the step is the NIfTI header's only.
     timing.in_sidecar = !pet;

@@ -143,9 +143,19 @@ pub struct DeidSummary {
     pub duplicates: usize,
     pub not_released: usize,
     pub verification_failures: usize,
+    /// Released files of the series of a file that failed the PHI check, removed with it (the
+    /// series would otherwise look whole with a slice missing).
+    pub withheld: usize,
     /// Files an earlier run released that this one does not (their input is gone, or no longer
     /// released: a subject taken out of the map, a series now quarantined): removed.
     pub withdrawn: usize,
+}
+
+/// The series of a file that failed the PHI check: its subject and release folder.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Withheld {
+    usubjid: String,
+    folder: PathBuf,
 }
 
 /// What happened to one input file.
@@ -161,7 +171,9 @@ enum Outcome {
     /// Another input file of this run is the same SOP instance (the same output file).
     Duplicate,
     NotReleased(String),
-    VerificationFailed(String),
+    /// Failed the PHI check: the reason, and the subject and release folder of its series
+    /// (withheld whole: without the file, the series would look whole and be one slice short).
+    VerificationFailed(String, Withheld),
     /// Its release could not be written (the output's fault, not the input's).
     Unwritten(String),
     /// Another shard's file: neither processed nor counted here.
@@ -874,6 +886,7 @@ fn run_paths(
     bar.finish_and_clear();
     settle_duplicates(&run_ctx, &walk.files, &mut tally);
     tally.log_duplicates();
+    tally.withhold_failed_series(run_ctx.out);
     // A map that matches none of the export's files is the wrong map: the run fails (below),
     // and must not first withdraw the earlier release, every subject of which it "lacks".
     let (in_map, not_in_map) = (
@@ -913,6 +926,7 @@ fn run_paths(
         mut files_seen,
         unwritten,
         duplicates: _,
+        failed_series: _,
     } = tally;
     for (path, why) in walk.errors.iter().filter(|_| run_ctx.reports_unattributed) {
         files_seen += 1;
@@ -932,6 +946,8 @@ fn run_paths(
         "duplicates": summary.duplicates,
         "not_released": not_released,
         "verification_failures": summary.verification_failures,
+        // Released files of those files' series, removed with them.
+        "withheld_with_their_series": summary.withheld,
         // Released by an earlier run into this folder, not by this one: removed.
         "withdrawn": summary.withdrawn,
         "actions": counts,
@@ -1123,9 +1139,11 @@ mod tests {
             &key,
             &map,
         );
-        // Two files fail the PHI check by either path (their manufacturer's names hold the
-        // patient's), two IBSI files are not Part 10.
-        assert_eq!(released, 36);
+        // One file fails the PHI check by either path; two IBSI files are not Part 10. (The
+        // IBSI phantom's image had failed too: its model name
+        // "CreateIBSIPhantomImageAndSegmentation" holds the patient's "IBSI^Digital Phantom",
+        // but not as words.)
+        assert_eq!(released, 40);
         assert!(taken >= 35, "the byte path took {taken}");
     }
 

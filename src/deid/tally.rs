@@ -24,6 +24,8 @@ pub(super) struct Tally {
     /// logged once the run has settled which file that is ([`super::settle_duplicates`]), as
     /// the race of the parallel run named the wrong ones, differently from run to run.
     pub(super) duplicates: BTreeMap<usize, std::path::PathBuf>,
+    /// The series of the files that failed the PHI check, withheld whole once the run is done.
+    pub(super) failed_series: std::collections::BTreeSet<super::Withheld>,
 }
 
 impl Tally {
@@ -62,14 +64,60 @@ impl Tally {
                 ));
                 self.unwritten.push(reason);
             }
-            Outcome::VerificationFailed(reason) => {
+            Outcome::VerificationFailed(reason, series) => {
                 self.summary.verification_failures += 1;
+                self.failed_series.insert(series);
                 self.site_log.push_str(&format!(
                     "{}\tfailed verification: {reason}\n",
                     crate::path_text::shown(path)
                 ));
                 self.not_released.push(json!({"file": index + 1, "reason": format!("failed the PHI check and was not released (deleted if written): {reason}")}));
             }
+        }
+    }
+
+    /// Remove the released files of every series one of whose files failed the PHI check (this
+    /// run's and an earlier run's releases alike): a series one file short looks whole at its
+    /// ends. Said in the site log, by the release folder (pseudonyms only).
+    pub(super) fn withhold_failed_series(&mut self, out: &Path) {
+        for series in std::mem::take(&mut self.failed_series) {
+            let Ok(entries) = std::fs::read_dir(&series.folder) else {
+                continue;
+            };
+            let mut removed = 0;
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.extension().is_some_and(|x| x == "dcm") && std::fs::remove_file(&p).is_ok() {
+                    removed += 1;
+                }
+            }
+            let _ = std::fs::remove_dir(&series.folder);
+            if removed == 0 {
+                continue;
+            }
+            self.summary.withheld += removed;
+            // They were counted released (by this run or an earlier one).
+            let from_this_run = removed.min(self.summary.released);
+            self.summary.released -= from_this_run;
+            self.summary.already_done = self
+                .summary
+                .already_done
+                .saturating_sub(removed - from_this_run);
+            if let Some(n) = self.per_subject.get_mut(&series.usubjid) {
+                *n = n.saturating_sub(removed);
+            }
+            let shown = series.folder.strip_prefix(out).unwrap_or(&series.folder);
+            self.site_log.push_str(&format!(
+                "<release>/{}\twithheld: {} of a series one of whose files failed the PHI \
+                 check (a series one file short would look whole)\n",
+                shown.display(),
+                crate::plural::count(removed, "released file")
+            ));
+            self.not_released
+                .push(json!({"file": null, "reason": format!(
+                    "withheld: {} of a series one of whose files failed the PHI check",
+                    crate::plural::count(removed, "released file")
+                )}));
         }
     }
 

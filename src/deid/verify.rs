@@ -200,11 +200,16 @@ impl<'a> Checker<'a> {
             } else {
                 self.low = t.to_lowercase();
             }
-            let found = if EQUIPMENT.contains(&tag) {
-                self.ids
-                    .all
-                    .find_overlapping_iter(self.low.as_str())
-                    .any(|m| m.pattern().as_usize() < self.ids.personal)
+            let found = if EQUIPMENT.contains(&tag) || tag == tags::CODE_MEANING {
+                // The vendor's names and the meanings of coded concepts are the equipment's and
+                // the standard's words: a name part is looked for as a whole word only (a
+                // patient named Philip failed every file of a Philips scanner on "Philips", one
+                // named Gall every PET on the tracer's "^68^Gallium").
+                let low = self.low.as_str();
+                self.ids.all.find_overlapping_iter(low).any(|m| {
+                    let personal = m.pattern().as_usize() < self.ids.personal;
+                    (personal || tag == tags::CODE_MEANING) && whole_word(low, m.start(), m.end())
+                })
             } else if vr == VR::CS {
                 // Code strings are the standard's defined terms (ImageType NORM, CorrectedImage
                 // NORM, BodyPartExamined LUNG): a patient named Norm or Lung failed every file on
@@ -247,6 +252,13 @@ impl<'a> Checker<'a> {
         }
         Ok(())
     }
+}
+
+/// Whether `text[start..end]` is a word of its own: no letter or digit just before or after.
+fn whole_word(text: &str, start: usize, end: usize) -> bool {
+    let before = text[..start].chars().next_back();
+    let after = text[end..].chars().next();
+    !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
 }
 
 /// A C0 control character or DEL, which no text value holds (PS3.5 6.1.3: text may use TAB,

@@ -22,8 +22,12 @@ pub(super) fn write_checked(
     // The carried-over tail is one Pixel Data element of a binary VR (pixel_data_tail and the
     // byte path checked its header), which the check would skip: checking the bytes before it
     // checks the whole file.
+    let withheld = || super::Withheld {
+        usubjid: release.usubjid.to_string(),
+        folder: release.dest.parent().unwrap_or(run.out).to_path_buf(),
+    };
     if let Err(why) = verify::check_bytes(bytes, &run.options, identifiers, original_uids) {
-        return Outcome::VerificationFailed(why);
+        return Outcome::VerificationFailed(why, withheld());
     }
     let tail = tail.unwrap_or_default();
     let parent = release.dest.parent().unwrap_or(run.out);
@@ -40,7 +44,7 @@ pub(super) fn write_checked(
         Err(WriteError::Io(e)) => {
             return Outcome::Unwritten(format!("cannot write {}: {e}", release.dest.display()))
         }
-        Err(WriteError::ReadBack(why)) => return Outcome::VerificationFailed(why),
+        Err(WriteError::ReadBack(why)) => return Outcome::VerificationFailed(why, withheld()),
     }
     Outcome::Released {
         usubjid: release.usubjid.clone(),

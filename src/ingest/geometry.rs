@@ -70,6 +70,12 @@ fn gap_tolerance(gap: f64) -> f64 {
     (0.02 * gap).max(0.05)
 }
 
+/// How far (mm) a slice may lie off the uniform grid from the first slice to the last along the
+/// normal: positions written to 0.1 mm are up to 0.1 mm off it.
+fn grid_tolerance(gap: f64) -> f64 {
+    (0.02 * gap).max(0.1)
+}
+
 fn fmt_mm(x: f64) -> String {
     format!("{:.3}", x)
         .trim_end_matches('0')
@@ -399,12 +405,15 @@ fn plan_plane(
         return Err("missing ImageOrientationPatient (0020,0037) (absent or all zero)".into());
     };
     let Some(ps) = images[0].1.pixel_spacing else {
-        return Err("missing PixelSpacing (0028,0030)".into());
+        return Err(
+            "missing or malformed PixelSpacing (0028,0030): two positive numbers expected".into(),
+        );
     };
     for (_, im) in images {
-        let p = im
-            .pixel_spacing
-            .ok_or("missing PixelSpacing (0028,0030) on some images")?;
+        let p = im.pixel_spacing.ok_or(
+            "missing or malformed PixelSpacing (0028,0030) on some images: two positive \
+                 numbers expected",
+        )?;
         if (p[0] - ps[0]).abs() > SPACING_TOL_MM || (p[1] - ps[1]).abs() > SPACING_TOL_MM {
             return Err(format!(
                 "PixelSpacing differs between images: {}\\{} and {}\\{} mm",
@@ -415,7 +424,11 @@ fn plan_plane(
             ));
         }
         if im.position.is_none() {
-            return Err("missing ImagePositionPatient (0020,0032) on some images".into());
+            return Err(
+                "missing or malformed ImagePositionPatient (0020,0032) on some images: \
+                        three finite numbers expected"
+                    .into(),
+            );
         }
     }
     let row = [iop[0], iop[1], iop[2]];
@@ -535,6 +548,11 @@ fn split_parts<'a>(
         // Same set of keys at every position?
         let mut keys: Vec<String> = groups[0].iter().filter_map(|(_, r)| key(r)).collect();
         keys.sort_by(|a, b| numeric_order(a, b));
+        if prefix == "t" {
+            // Times of day across midnight: 23:59:50 comes before 00:00:09 (as numbers it came
+            // after, the volumes out of order and the time step 12 hours).
+            keys = in_clock_order(keys);
+        }
         if prefix == "b" {
             // b-values in the order they were acquired (dcm2niix's volume order: a Philips DWI
             // may end with its b = 0), not by value.
@@ -615,6 +633,40 @@ fn split_parts<'a>(
         }
     }
     Ok(parts)
+}
+
+/// Times of day (TM) in the order they were taken, allowing for midnight: sorted, then started
+/// after the longest gap between successive times, counted round the clock. Keys that are not
+/// all times keep their order.
+fn in_clock_order(mut keys: Vec<String>) -> Vec<String> {
+    let Some(mut seconds) = keys
+        .iter()
+        .map(|k| crate::datetime::parse_tm(k).map(|t| (t, k.clone())))
+        .collect::<Option<Vec<(f64, String)>>>()
+    else {
+        return keys;
+    };
+    if seconds.len() < 2 {
+        return keys;
+    }
+    seconds.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let n = seconds.len();
+    // The gap before each time (round the clock for the first).
+    let first_after = (0..n)
+        .max_by(|&i, &j| {
+            let gap = |k: usize| {
+                if k == 0 {
+                    seconds[0].0 + 86400.0 - seconds[n - 1].0
+                } else {
+                    seconds[k].0 - seconds[k - 1].0
+                }
+            };
+            gap(i).total_cmp(&gap(j)).then(j.cmp(&i))
+        })
+        .unwrap_or(0);
+    seconds.rotate_left(first_after);
+    keys = seconds.into_iter().map(|(_, k)| k).collect();
+    keys
 }
 
 /// Keys as numbers where both are numbers (echo times, b-values), else as text.
@@ -721,8 +773,18 @@ fn plan_stack(
         gaps.sort_by(|a, b| a.total_cmp(b));
         let gap = gaps[gaps.len() / 2];
         let tol = gap_tolerance(gap);
+        // Positions written to 0.1 mm make gaps of a thin-slice series jitter by more than the
+        // tolerance (0.6 and 0.7 mm for a 0.625 mm step) while every slice still sits on one
+        // uniform grid: a gap is non-uniform only when the slices are off that grid too.
+        let step = (d[d.len() - 1] - d[0]) / (d.len() - 1) as f64;
+        let off_grid = d
+            .iter()
+            .enumerate()
+            .map(|(k, x)| (x - d[0] - k as f64 * step).abs())
+            .fold(0.0, f64::max);
+        let on_grid = off_grid <= grid_tolerance(gap);
         for (k, g) in first_gaps.iter().enumerate() {
-            if (g - gap).abs() > tol {
+            if (g - gap).abs() > tol && (*g > 1.5 * gap || !on_grid) {
                 let what = if *g > 1.5 * gap {
                     let missing = (g / gap).round() as i64 - 1;
                     format!(
@@ -735,11 +797,13 @@ fn plan_stack(
                     )
                 } else {
                     format!(
-                        "non-uniform slice spacing: {} mm between slices {} and {}, {} mm elsewhere",
+                        "non-uniform slice spacing: {} mm between slices {} and {}, where the \
+                         median gap is {} mm (a slice up to {} mm off a uniform grid)",
                         fmt_mm(*g),
                         k + 1,
                         k + 2,
-                        fmt_mm(gap)
+                        fmt_mm(gap),
+                        fmt_mm(off_grid)
                     )
                 };
                 return Err(if label.is_empty() {
@@ -764,6 +828,39 @@ fn plan_stack(
                     "gantry tilt or sheared stack: slices are offset {:.2}° from the image normal (not resampled)",
                     deg
                 ));
+            }
+        }
+        // Every slice on that line, not only the two ends: one moved within its plane (another
+        // stack's slice, a table shift) was stacked where the grid puts it, its voxels tens of mm
+        // from their place.
+        let along = d[d.len() - 1] - d[0];
+        let tol_in_plane = (0.1 * ps[0].min(ps[1])).max(0.1);
+        for (k, p) in pos.iter().enumerate() {
+            let t = if along != 0.0 {
+                (d[k] - d[0]) / along
+            } else {
+                0.0
+            };
+            let on_line = [0, 1, 2].map(|a| pos[0][a] + t * span[a]);
+            let off = [0, 1, 2].map(|a| p[a] - on_line[a]);
+            // The part within the image plane (the part along the normal is the spacing's).
+            let n = dot(off, normal);
+            let within = [0, 1, 2].map(|a| off[a] - n * normal[a]);
+            let shift = dot(within, within).sqrt();
+            if shift > tol_in_plane {
+                let what = format!(
+                    "slice {} lies {} mm within its plane off the line of the others' \
+                     ImagePositionPatient (a slice of another stack, or a shifted table; at \
+                     most {} mm is taken)",
+                    k + 1,
+                    fmt_mm(shift),
+                    fmt_mm(tol_in_plane)
+                );
+                return Err(if label.is_empty() {
+                    what
+                } else {
+                    format!("{label}: {what}")
+                });
             }
         }
         // The grid runs from the first slice to the last: positions written to 0.1 mm jitter

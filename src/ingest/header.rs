@@ -339,6 +339,35 @@ fn parse_until_pixels(
 
 /// `read_header`, keeping a PET image's SUV inputs in the record when `keep_suv` (about 1 KB a
 /// file: asked for by what computes SUV, not by an inventory of a whole export).
+/// The PatientID, SeriesInstanceUID and SOPInstanceUID of a file rejected as truncated whose
+/// header is whole up to its Pixel Data (the file ends inside the pixels): so the scan can tell
+/// that its series lacks a slice. None where the damage lies before the Pixel Data.
+pub fn identity_before_pixels(path: &Path) -> Option<[String; 3]> {
+    use super::preflight::LengthProblem;
+    let mut file = File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    match super::preflight::check(std::io::BufReader::with_capacity(16 * 1024, &mut file), len) {
+        // Every element before the Pixel Data was checked whole.
+        Ok(_)
+        | Err(LengthProblem::TooLong {
+            group: 0x7FE0,
+            element: 0x0010,
+            ..
+        }) => {}
+        Err(_) => return None,
+    }
+    let obj = OpenFileOptions::new()
+        .read_until(tags::PIXEL_DATA)
+        .open_file(path)
+        .ok()?;
+    let series = str_of(&obj, tags::SERIES_INSTANCE_UID).filter(|s| !s.is_empty())?;
+    Some([
+        str_of(&obj, tags::PATIENT_ID).unwrap_or_default(),
+        series,
+        str_of(&obj, tags::SOP_INSTANCE_UID).unwrap_or_default(),
+    ])
+}
+
 pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, RejectReason> {
     let unreadable = |e: std::io::Error| RejectReason::Unreadable(format!("cannot read file: {e}"));
     let mut file = File::open(path).map_err(unreadable)?;
@@ -434,6 +463,11 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
             return Err(RejectReason::MissingAttribute(
                 "Rows/Columns (0028,0010/0011)".into(),
             ));
+        }
+        if str_of(&obj, tags::PHOTOMETRIC_INTERPRETATION)
+            .is_some_and(|p| p.trim().eq_ignore_ascii_case("PALETTE COLOR"))
+        {
+            return Err(RejectReason::PaletteColour);
         }
     }
 

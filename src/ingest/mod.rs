@@ -400,9 +400,50 @@ fn scan(
             &b.series_uid,
         ))
     });
+    incomplete_where_truncated(&mut series, &inv.rejected);
     inv.series = series;
     inv.rejected.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(inv)
+}
+
+/// A series one of whose files was rejected as truncated (and no whole copy of that file is in
+/// it) does not make a volume: without the file's slice at an end of the stack, the rest looked
+/// whole and was converted (one in the middle is a missing slice). dcm2niix writes nothing
+/// for such a series.
+fn incomplete_where_truncated(series: &mut [Series], rejected: &[Rejected]) {
+    let truncated: Vec<[String; 3]> = rejected
+        .par_iter()
+        .filter(|r| matches!(r.reason, RejectReason::Truncated(_)))
+        .filter_map(|r| {
+            std::panic::catch_unwind(|| header::identity_before_pixels(&r.path))
+                .ok()
+                .flatten()
+        })
+        .collect();
+    if truncated.is_empty() {
+        return;
+    }
+    for s in series.iter_mut() {
+        let lost = truncated
+            .iter()
+            .filter(|[patient, uid, sop]| {
+                *patient == s.patient_id
+                    && *uid == s.series_uid
+                    && !s.files.iter().any(|f| f.sop_uid == *sop)
+            })
+            .count();
+        if lost > 0 && s.plan.is_ok() {
+            s.plan = Err(format!(
+                "incomplete: {} of the series {} truncated (`ancilla scan` lists {}), so the \
+                 volume would lack {} slice{}",
+                crate::plural::count(lost, "file"),
+                if lost == 1 { "is" } else { "are" },
+                if lost == 1 { "it" } else { "them" },
+                if lost == 1 { "its" } else { "their" },
+                if lost == 1 { "" } else { "s" },
+            ));
+        }
+    }
 }
 
 /// Groups of one patient and SeriesInstanceUID under several StudyInstanceUIDs, each of one

@@ -33,6 +33,9 @@ pub enum RejectReason {
     Dicomdir,
     /// A required attribute is missing or malformed.
     MissingAttribute(String),
+    /// PhotometricInterpretation PALETTE COLOR: the stored values are indices into a colour
+    /// table, not intensities (dcm2niix writes the indices as grey values).
+    PaletteColour,
     /// The series could not be made into a volume (reason from the geometry plan).
     Geometry(String),
     /// Another file holds the same SOP instance (same SOPInstanceUID); the first by path is used.
@@ -79,6 +82,12 @@ impl std::fmt::Display for RejectReason {
                 "a DICOMDIR (the media's index, no image: the files it lists are read on their own)"
             ),
             RejectReason::MissingAttribute(d) => write!(f, "missing or malformed attribute {d}"),
+            RejectReason::PaletteColour => write!(
+                f,
+                "PhotometricInterpretation (0028,0004) PALETTE COLOR: the stored values index a \
+                 colour table, they are no intensities (MONOCHROME1/2, RGB or YBR expected; \
+                 not converted)"
+            ),
             RejectReason::Geometry(d) => write!(f, "{d}"),
             RejectReason::Duplicate => write!(
                 f,

@@ -464,14 +464,25 @@ impl Flow<'_> {
                 deid_options,
                 true,
             )
-            .and_then(crate::deid::DeidSummary::checked)
             .map_err(|e| e.to_string())?;
+            // A file that fails the PHI check is withheld with its series and listed with the
+            // rejected inputs; the run goes on with the rest (it had stopped the whole trial's
+            // run, on one file a false match refused: a patient named Philip on a Philips).
             Ok(format!(
-                "{} released, {} already done, {}, {} not released{}",
+                "{} released, {} already done, {}, {} not released{}{}",
                 s.released,
                 s.already_done,
                 crate::plural::count(s.duplicates, "duplicate"),
                 s.not_released,
+                match s.verification_failures {
+                    0 => String::new(),
+                    n => format!(
+                        ", {} failed the PHI check (withheld with {} of their series; the \
+                         report lists them)",
+                        crate::plural::count(n, "file"),
+                        crate::plural::count(s.withheld, "released file")
+                    ),
+                },
                 match s.withdrawn {
                     0 => String::new(),
                     n => format!(

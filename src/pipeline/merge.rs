@@ -186,6 +186,7 @@ fn one_key_id(reports: &[Value]) -> Result<Option<String>, PipelineError> {
 fn merge_deid_reports(reports: &[Value]) -> Value {
     let mut out = reports[0].clone();
     let (mut seen, mut released, mut failed, mut withdrawn, mut duplicates) = (0, 0, 0, 0, 0);
+    let mut withheld = 0;
     let mut actions: BTreeMap<String, u64> = BTreeMap::new();
     let mut per_subject = serde_json::Map::new();
     let mut not_released: Vec<Value> = Vec::new();
@@ -193,6 +194,7 @@ fn merge_deid_reports(reports: &[Value]) -> Value {
         seen += as_u64(&r["files_seen"]);
         released += as_u64(&r["released"]);
         failed += as_u64(&r["verification_failures"]);
+        withheld += as_u64(&r["withheld_with_their_series"]);
         withdrawn += as_u64(&r["withdrawn"]);
         duplicates += as_u64(&r["duplicates"]);
         if let Some(a) = r["actions"].as_object() {
@@ -212,6 +214,9 @@ fn merge_deid_reports(reports: &[Value]) -> Value {
     out["files_seen"] = json!(seen);
     out["released"] = json!(released);
     out["verification_failures"] = json!(failed);
+    if out.get("withheld_with_their_series").is_some() {
+        out["withheld_with_their_series"] = json!(withheld);
+    }
     out["duplicates"] = json!(duplicates);
     if out.get("withdrawn").is_some() {
         out["withdrawn"] = json!(withdrawn);

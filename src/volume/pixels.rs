@@ -839,14 +839,35 @@ fn decode_encapsulated(
                     syntax: syntax(),
                     message: e.to_string(),
                 })?;
-            decoded
+            let mut values = decoded
                 .to_vec_frame_with_options::<f32>(0, &opts)
                 .map_err(|e| PixelError::Decode {
                     syntax: syntax(),
                     message: e.to_string(),
-                })
+                })?;
+            signed_as_pixel_representation(obj, &mut values);
+            Ok(values)
         })
         .collect()
+}
+
+/// A signed image (PixelRepresentation 1) whose codestream says unsigned (a JPEG 2000 written
+/// so, as pydicom's J2K_pixelrep_mismatch.dcm): the decoder gives 0 … 2^BitsStored − 1, where
+/// the image holds two's complement. A value of 2^(BitsStored−1) or more cannot be signed, so
+/// such values are read as two's complement (pydicom and GDCM do the same); a signed decode has
+/// none and is left as it is. It gave air +6192 HU, not −2000.
+fn signed_as_pixel_representation(obj: &DefaultDicomObject, values: &mut [f32]) {
+    let (stored, signed) = stored_and_sign(obj, 16);
+    if !signed {
+        return;
+    }
+    let half = (1i64 << (stored - 1)) as f32;
+    let full = (1i64 << stored) as f32;
+    if values.iter().any(|v| *v >= half) {
+        for v in values.iter_mut().filter(|v| **v >= half && **v < full) {
+            *v -= full;
+        }
+    }
 }
 
 #[cfg(test)]

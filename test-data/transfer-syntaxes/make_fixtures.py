@@ -104,3 +104,20 @@ for k in range(3):
     ds.compress(JPEGLSNearLossless, values(k, 8), encoding_plugin="pyjpegls", jls_error=2,
                 generate_instance_uid=False)
     save(ds, JPEGLSNearLossless, f"jpeg-ls-near/{k}.dcm")
+
+# JPEG 2000 whose codestream says unsigned while the header says signed (PixelRepresentation 1,
+# 12 of 16 bits stored), as pydicom's J2K_pixelrep_mismatch.dcm (pydicom issue 1149): the
+# codestream holds the 12-bit two's complement pattern of v - 150 as unsigned samples
+# (pylibjpeg-openjpeg 2.6.0, precision 12, unsigned). Read right, the values are v - 150.
+import openjpeg  # noqa: E402
+from pydicom.encaps import encapsulate as _encapsulate  # noqa: E402
+for k in range(3):
+    ds = base(k, 16, 11)
+    ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 12, 11, 1
+    pattern = ((values(k, 16).astype(np.int32) - 150) & 0xFFF).astype(np.uint16)
+    stream = openjpeg.encode(pattern, bits_stored=12, photometric_interpretation=2,
+                             use_mct=False, codec_format=0)
+    ds.PixelData = _encapsulate([bytes(stream)])
+    ds["PixelData"].VR = "OB"
+    ds["PixelData"].is_undefined_length = True
+    save(ds, JPEG2000Lossless, f"j2k-unsigned-stream/{k}.dcm")
