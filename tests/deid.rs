@@ -469,6 +469,65 @@ fn a_clean_value_holding_no_identifier_is_released_unchanged() {
     );
 }
 
+/// Regression (a de-identification audit): attributes Table E.1-1 does not list that name the
+/// site's systems were kept: a RetrieveURL (its host, and original UIDs in its path), the
+/// scanner's DeviceID, an HL7 document's identifier. They are removed.
+#[test]
+fn unlisted_urls_and_system_identifiers_are_removed() {
+    let (_d, _, marked) = deid_with_a_planted_file(
+        |obj| {
+            put(obj, tags::SERIES_DESCRIPTION, VR::LO, "marker");
+            put(
+                obj,
+                Tag(0x0008, 0x1190),
+                VR::UR,
+                "https://pacs.example-hospital.org/wado",
+            );
+            put(obj, Tag(0x0018, 0x1003), VR::LO, "ROOM7-SCANNER");
+            put(obj, Tag(0x0040, 0xE001), VR::ST, "HL7-DOC-4471");
+        },
+        "1.2.826.0.1.3680043.9.7.21",
+        "marker",
+    );
+    assert_eq!(marked.len(), 1);
+    for t in [
+        Tag(0x0008, 0x1190),
+        Tag(0x0018, 0x1003),
+        Tag(0x0040, 0xE001),
+    ] {
+        assert!(marked[0].element(t).is_err(), "{t} kept");
+    }
+}
+
+/// Regression (a de-identification audit): an original UID written into text (an image comment
+/// "see study 1.2.…") was released: the check looked for original UIDs in UI values only. The
+/// file now fails the PHI check (and its series is withheld).
+#[test]
+fn an_original_uid_in_text_fails_the_phi_check() {
+    let (o, reasons) = deid_with_an_altered_file(|obj| {
+        let study = trimmed_text(obj, tags::STUDY_INSTANCE_UID);
+        put(
+            obj,
+            tags::IMAGE_COMMENTS,
+            VR::LT,
+            &format!("see study {study}"),
+        );
+        put(
+            obj,
+            tags::SOP_INSTANCE_UID,
+            VR::UI,
+            "1.2.826.0.1.3680043.9.7.22",
+        );
+    });
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("(0020,4000) holds an original UID in its text")),
+        "{reasons:?}"
+    );
+}
+
 /// Regression (pydicom's test corpus): group lengths (gggg,0000), retired outside the file meta
 /// group, were kept with their old values while attributes of their group were removed; and
 /// DeidentificationMethod was one LO value of 76 characters (LO holds 64). Group lengths are now
@@ -1559,6 +1618,38 @@ fn all_strings(obj: &InMemDicomObject, out: &mut Vec<String>) {
     }
 }
 
+/// Regression (a de-identification audit): with every option off, a date the profile gives a
+/// dummy (SeriesDate, X/D) was 19000101 moved by the subject's date shift (18980929 for a shift of
+/// −459 days), which gave the shift, and so every real date of the subject's releases under the
+/// same key, away. The dummy is 19000101 whatever the shift.
+#[test]
+fn a_dummy_date_does_not_carry_the_subjects_shift() {
+    let mut obj = InMemDicomObject::new_empty();
+    obj.put(DataElement::new(tags::SERIES_DATE, VR::DA, "20240305"));
+    let mapper = keyed::UidMapper::new(&[5u8; 32]);
+    let prepared = clean::Identifiers::new(&clean::identifiers(&obj).for_cleaning());
+    for offset in [-459, 0, 731] {
+        let mut ctx = apply::Context {
+            uids: &mapper,
+            options: DeidOptionsSet {
+                retain_longitudinal_modified_dates: false,
+                retain_patient_characteristics: false,
+                retain_safe_private: false,
+                clean_descriptors: false,
+            },
+            date_offset_days: offset,
+            identifiers: &prepared,
+            counts: Default::default(),
+        };
+        let out = apply::transform(obj.clone(), &mut ctx);
+        assert_eq!(
+            trimmed_text(&out, tags::SERIES_DATE),
+            "19000101",
+            "{offset}"
+        );
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
@@ -1636,6 +1727,9 @@ fn vendor_private_diffusion_attributes_survive_deidentification() {
         obj.remove_element(Tag(0x0018, 0x9087));
         put(&mut obj, Tag(0x0019, 0x0010), VR::LO, "SIEMENS MR HEADER");
         put(&mut obj, Tag(0x0019, 0x100C), VR::IS, &format!("{b}"));
+        // Element 0x0D of its block, as GE's date-time in (0009): it was shifted as one, and
+        // emptied (a regression found by a de-identification audit).
+        put(&mut obj, Tag(0x0019, 0x100D), VR::CS, "DIRECTIONAL");
         put(&mut obj, Tag(0x0019, 0x0011), VR::LO, "GEMS_ACQU_01");
         put(&mut obj, Tag(0x0019, 0x11BB), VR::DS, "0.6");
         put(&mut obj, Tag(0x0043, 0x0010), VR::LO, "GEMS_PARM_01");
@@ -1754,6 +1848,7 @@ fn vendor_private_diffusion_attributes_survive_deidentification() {
         let b: f64 = b.to_str().unwrap().trim().parse().unwrap();
         let creator = |t: Tag| obj.element(t).unwrap().to_str().unwrap().trim().to_string();
         assert_eq!(creator(Tag(0x0019, 0x0010)), "SIEMENS MR HEADER");
+        assert_eq!(creator(Tag(0x0019, 0x100D)), "DIRECTIONAL");
         let ge = obj.element(Tag(0x0043, 0x1039)).unwrap().to_str().unwrap();
         assert!(ge.starts_with(&format!("{b}")), "{ge}");
         let philips = obj

@@ -346,7 +346,7 @@ pub fn transform(obj: InMemDicomObject, ctx: &mut Context) -> InMemDicomObject {
                 if let Value::Sequence(_) = e.value() {
                     // A safe private sequence: its items go through the profile too.
                     out.put(transformed_sequence(e, ctx));
-                } else if shifted_private(tag, vr) {
+                } else if shifted_private(tag, vr, |t| creator_in(&creators, t)) {
                     // (In an implicit VR file its value is bytes of unknown VR: read as DT.)
                     let e = with_known_vr(e, VR::DT);
                     let vals: Vec<String> = strs(&e)
@@ -441,7 +441,9 @@ pub(super) const DUMMY_TEXT: &str = "ANONYMIZED";
 /// The dummy value (action D) of an attribute of this VR, as text (binary VRs get "0").
 pub(super) fn dummy_text(vr: VR, ctx: &Context) -> String {
     match vr {
-        VR::DA => shift_da("19000101", ctx.date_offset_days).unwrap_or_default(),
+        // Not shifted: a dummy moved by the subject's offset gave the offset away, and with it
+        // every real date of the subject's releases under the same key.
+        VR::DA => "19000101".into(),
         VR::DT => "19000101000000".into(),
         VR::TM => "000000".into(),
         VR::UI => ctx.uids.map("0"),
@@ -519,6 +521,9 @@ fn listed_or_unlisted(tag: Tag, vr: VR, options: &DeidOptionsSet) -> Action {
                 }
             }
             VR::PN => Action::Z,
+            // A URL (RetrieveURL, 0008,1190, and the like) names the site's host and, in its
+            // path, original UIDs.
+            VR::UR => Action::X,
             _ => Action::K,
         },
     }
@@ -564,9 +569,16 @@ fn dictionary_vr_allows(tag: Tag, vr: VR) -> bool {
 /// qualifiers) and of the order numbers (0040,0026/0027) name the site (a local namespace or a
 /// universal entity ID, kept as unlisted text); the patient's birth and death dates in an
 /// alternative calendar (0010,0033/0034: free text such as a Hijri date, which neither the date
-/// shift nor the PHI check can read) and that calendar's name (0010,0035).
-pub(super) const UNLISTED_REMOVED: [Tag; 7] = [
+/// shift nor the PHI check can read) and that calendar's name (0010,0035); a device's own
+/// identifier (DeviceID, 0018,1003: device identity is not retained); an HL7 document's
+/// identifier (0040,E001) and the namespace and entity IDs of an issuer (0040,0031/0032), which
+/// name the site's systems.
+pub(super) const UNLISTED_REMOVED: [Tag; 11] = [
     Tag(0x0008, 0x0051),
+    Tag(0x0018, 0x1003),
+    Tag(0x0040, 0x0031),
+    Tag(0x0040, 0x0032),
+    Tag(0x0040, 0xE001),
     Tag(0x0010, 0x0024),
     Tag(0x0010, 0x0033),
     Tag(0x0010, 0x0034),
@@ -575,12 +587,19 @@ pub(super) const UNLISTED_REMOVED: [Tag; 7] = [
     Tag(0x0040, 0x0027),
 ];
 
-/// Whether a kept safe private attribute is a date-time to shift like every other date: DT, GE's
-/// (0009,xx0D) scan start and Siemens' (0071,xx22) decay correction date-time.
-pub(super) fn shifted_private(tag: Tag, vr: VR) -> bool {
-    vr == VR::DT
-        || (tag.element() & 0xFF) == 0x0D
-        || (tag.group() == 0x0071 && (tag.element() & 0xFF) == 0x22)
+/// The safe private attributes that are date-times without saying so (DS or LO, or bytes in
+/// implicit VR): shifted like every other date.
+const SHIFTED_PRIVATE: [(u16, &str, u8); 2] = [
+    (0x0009, "GEMS_PETD_01", 0x0D), // GE's scan start (decay reference) date-time
+    (0x0071, "SIEMENS MED PT", 0x22), // Siemens' decay correction date-time
+];
+
+/// Whether a kept safe private attribute is a date-time to shift like every other date: DT, and
+/// those of [`SHIFTED_PRIVATE`] by their creator. (By element number alone, Siemens'
+/// DiffusionDirectionality (0019,xx0D) "DIRECTIONAL" was read as a date-time and emptied.)
+pub(super) fn shifted_private(tag: Tag, vr: VR, creator: impl Fn(Tag) -> Option<String>) -> bool {
+    let is_creator = (0x0010..=0x00FF).contains(&tag.element());
+    vr == VR::DT || (!is_creator && in_private_list(&SHIFTED_PRIVATE, tag, creator))
 }
 
 /// What Clean (action C) does to a value, by its VR.

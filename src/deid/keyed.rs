@@ -29,7 +29,9 @@ pub fn key_id(key: &[u8]) -> String {
 
 /// UIDs that name standard things (SOP classes, transfer syntaxes, coding schemes), not instances.
 pub fn is_well_known(uid: &str) -> bool {
-    uid.starts_with("1.2.840.10008.")
+    // The standard's own, and HL7's registry of coding schemes (SNOMED CT's CodingSchemeUID
+    // 2.16.840.1.113883.6.96, LOINC's …6.1): they name vocabularies, not instances.
+    uid.starts_with("1.2.840.10008.") || uid.starts_with("2.16.840.1.113883.6.")
 }
 
 /// The pseudonymous UID of `uid` under `key`.

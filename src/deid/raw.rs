@@ -520,7 +520,7 @@ impl<'a> File<'a> {
                 if let Value::Items(items) = &e.value {
                     // A safe private sequence: its items go through the profile too.
                     self.sequence(tag, items, ctx, out)?;
-                } else if apply::shifted_private(tag, vr) {
+                } else if apply::shifted_private(tag, vr, |t| apply::creator_in(creators, t)) {
                     let days = ctx.date_offset_days;
                     self.rewrite(e, out, |v| apply::shift_dt(v, days).unwrap_or_default())?;
                 } else {

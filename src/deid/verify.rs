@@ -182,6 +182,19 @@ impl<'a> Checker<'a> {
                 }
                 continue;
             }
+            // An original UID written into text ("see study 1.2.…", a URL, a derivation
+            // description): the UI check alone passed it.
+            if t.len() >= 8
+                && self
+                    .uids
+                    .iter()
+                    .any(|u| u.len() >= 8 && t.contains(u.as_str()))
+            {
+                return Err(format!(
+                    "attribute {} holds an original UID in its text",
+                    TagName(tag)
+                ));
+            }
             // The profile's own CodeMeanings (Deidentification Method Code Sequence): a name
             // part such as "Patient" or "Safe" must not fail the file on them.
             if tag == dicom_dictionary_std::tags::CODE_MEANING && self.options.is_method_meaning(t)
