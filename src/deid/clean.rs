@@ -92,6 +92,95 @@ fn push_str(whole: &mut Vec<String>, parts: Option<&mut Vec<String>>, s: &str) {
     }
 }
 
+/// More ways a person's name is written in free text (found by a de-identification audit, each
+/// kept in a description): the parts of a double-barrelled name ("Smith-Jones" → "Smith",
+/// "Jones"); a name without its apostrophe ("O'Brien" → "OBrien"); a name with its accents and
+/// umlauts written in ASCII ("García" → "Garcia", "Müller" → "Muller" and "Mueller"). Into
+/// `out`, beside what [`push_str`] wrote.
+fn name_variants(value: &str, out: &mut Vec<String>) {
+    let value = value.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+    let mut words: Vec<String> = Vec::new();
+    for part in value.split(|c: char| c == '^' || c == '=' || c == ',' || c.is_whitespace()) {
+        let part = part.trim();
+        if part.is_empty() {
+            continue;
+        }
+        words.push(part.to_string());
+        let pieces: Vec<&str> = part
+            .split(['-', '\'', '\u{2019}', '.'])
+            .filter(|p| !p.is_empty())
+            .collect();
+        if pieces.len() > 1 {
+            words.extend(pieces.iter().map(|p| p.to_string()));
+            words.push(pieces.concat());
+        }
+    }
+    for w in words {
+        for folded in ascii_forms(&w) {
+            if folded != w {
+                out.push(folded);
+            }
+        }
+        out.push(w);
+    }
+}
+
+/// `word` with its letters written in ASCII: accents dropped, and for umlauts and ß both
+/// German spellings ("Müller": "Muller", "Mueller"). Just `word` when it is ASCII, or holds
+/// letters with no ASCII form here (CJK, Cyrillic: kept as they are).
+fn ascii_forms(word: &str) -> Vec<String> {
+    if word.is_ascii() {
+        return vec![word.to_string()];
+    }
+    let fold = |german: bool| -> Option<String> {
+        let mut s = String::with_capacity(word.len());
+        for c in word.chars() {
+            let lower = c.is_lowercase();
+            let base = match c.to_lowercase().next().unwrap_or(c) {
+                c if c.is_ascii() => c.to_string(),
+                'ä' if german => "ae".into(),
+                'ö' | 'ø' if german => "oe".into(),
+                'ü' if german => "ue".into(),
+                'ß' => "ss".into(),
+                'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ą' => "a".into(),
+                'ç' | 'ć' | 'č' => "c".into(),
+                'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ę' | 'ě' => "e".into(),
+                'ì' | 'í' | 'î' | 'ï' | 'ī' => "i".into(),
+                'ñ' | 'ń' | 'ň' => "n".into(),
+                'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' | 'ő' => "o".into(),
+                'ù' | 'ú' | 'û' | 'ü' | 'ū' | 'ů' | 'ű' => "u".into(),
+                'ý' | 'ÿ' => "y".into(),
+                'ł' => "l".into(),
+                'ś' | 'š' => "s".into(),
+                'ź' | 'ż' | 'ž' => "z".into(),
+                'ř' => "r".into(),
+                'đ' | 'ď' => "d".into(),
+                'ť' => "t".into(),
+                'æ' => "ae".into(),
+                'œ' => "oe".into(),
+                _ => return None,
+            };
+            // (Matched without regard to case: an upper-case letter's first letter only.)
+            let mut base = base.chars();
+            if let Some(first) = base.next() {
+                s.extend(if lower {
+                    first.to_lowercase().collect::<Vec<_>>()
+                } else {
+                    first.to_uppercase().collect()
+                });
+                s.extend(base);
+            }
+        }
+        Some(s)
+    };
+    let mut forms: Vec<String> = [fold(false), fold(true)].into_iter().flatten().collect();
+    forms.dedup();
+    if forms.is_empty() {
+        forms.push(word.to_string());
+    }
+    forms
+}
+
 fn collect(obj: &InMemDicomObject, out: &mut Notes) {
     for e in obj.iter() {
         match e.value() {
@@ -211,7 +300,10 @@ fn removed_identifier(tag: dicom_core::Tag, vr: VR) -> Option<Kind> {
 pub(super) fn note(kind: Kind, value: &str, out: &mut Found) {
     match kind {
         Kind::Place => push_str(&mut out.places, Some(&mut out.place_words), value),
-        Kind::Personal => push_str(&mut out.personal, None, value),
+        Kind::Personal => {
+            push_str(&mut out.personal, None, value);
+            name_variants(value, &mut out.personal);
+        }
         Kind::Removed => push_str(&mut out.removed, None, value),
         Kind::Date => {
             let v = value.trim_matches(|c: char| c == '\0' || c.is_whitespace());
@@ -366,15 +458,20 @@ pub(super) fn prepared(notes: Notes, pseudonym: &str) -> Prepared {
     })
 }
 
-/// `found` as [`identifiers`] returns it: short tokens left out, sorted, without duplicates.
+/// `found` as [`identifiers`] returns it: short tokens left out (under three letters or digits;
+/// a personal one of two letters is kept, a name such as "Ng", "Li" or the given name 小明,
+/// cleaned out of descriptors as a whole word), sorted, without duplicates.
 pub(super) fn finish(mut found: Found) -> Found {
-    for list in [
-        &mut found.personal,
-        &mut found.places,
-        &mut found.place_words,
-        &mut found.removed,
+    for (personal, list) in [
+        (true, &mut found.personal),
+        (false, &mut found.places),
+        (false, &mut found.place_words),
+        (false, &mut found.removed),
     ] {
-        list.retain(|s| s.chars().filter(|c| c.is_alphanumeric()).count() >= 3);
+        list.retain(|s| {
+            let n = s.chars().filter(|c| c.is_alphanumeric()).count();
+            n >= 3 || (personal && n == 2 && s.chars().all(char::is_alphabetic))
+        });
         list.sort();
         list.dedup();
     }
@@ -712,6 +809,33 @@ mod tests {
         assert_eq!(joined_time("_120000"), 0);
         assert_eq!(joined_time("tx"), 0);
         assert_eq!(joined_time(""), 0);
+    }
+
+    /// Regression (a de-identification audit, each kept in a description): a double-barrelled
+    /// name's parts, a name without its apostrophe or written in ASCII, two-letter name parts
+    /// and a two-character CJK given name are cleaned out.
+    #[test]
+    fn names_as_people_write_them_are_cleaned_out() {
+        let cleaned = |name: &str, text: &str| {
+            let mut found = Found::default();
+            note(Kind::Personal, name, &mut found);
+            clean_text(text, &Identifiers::of(&finish(found)))
+        };
+        for (name, text, left) in [
+            ("Smith-Jones^Anna", "liver Smith", "liver"),
+            ("Smith-Jones^Anna", "Jones T2", "T2"),
+            ("O'Brien^Kate", "OBrien liver", "liver"),
+            ("Müller^Hans", "liver Mueller", "liver"),
+            ("Müller^Hans", "liver Muller", "liver"),
+            ("García López^Ana", "Garcia Lopez liver", "liver"),
+            ("Ng^Li", "Ng Li liver", "liver"),
+            ("王^小明", "小明 T2 肝脏", "T2 肝脏"),
+        ] {
+            assert_eq!(cleaned(name, text), left, "{name}: {text}");
+        }
+        // Letters with no ASCII form here are kept as written.
+        assert_eq!(ascii_forms("Иванов"), ["Иванов"]);
+        assert_eq!(ascii_forms("Øre"), ["Ore", "Oere"]);
     }
 
     /// The one-scan shortcut changes nothing: with and without the automaton, the same text.
