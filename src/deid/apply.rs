@@ -656,7 +656,7 @@ fn clean(e: InMemElement, ctx: &Context) -> InMemElement {
     match cleaning(vr) {
         Cleaning::ShiftDate => each(&|s| shift_da(s, days).unwrap_or_default()),
         Cleaning::ShiftDateTime => each(&|s| shift_dt(s, days).unwrap_or_default()),
-        Cleaning::Descriptor => each(&|s| clean_text(s, ctx.identifiers)),
+        Cleaning::Descriptor => each(&|s| super::clean::clean_descriptor(s, ctx.identifiers)),
         Cleaning::Empty => InMemElement::new(tag, vr, PrimitiveValue::Empty),
         Cleaning::Uid => each(&|u| ctx.uids.map(u)),
         Cleaning::CapAge => each(&|s| cap_age(s)),

@@ -591,6 +591,201 @@ pub fn clean_text(text: &str, identifiers: &Identifiers) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// A descriptor cleaned (Clean Descriptors): [`clean_text`], then any calendar date written in it
+/// removed, the file's or not. An earlier exam's date ("comparison 2023-11-02") beside its
+/// shifted release gave the subject's shift away, and with it every real date; only the file's
+/// own dates had been looked for.
+pub fn clean_descriptor(text: &str, identifiers: &Identifiers) -> String {
+    let s = clean_text(text, identifiers);
+    let spans = written_dates_in(&s);
+    if spans.is_empty() {
+        return s;
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut at = 0;
+    for (start, end) in spans {
+        out.push_str(&s[at..start]);
+        at = end;
+    }
+    out.push_str(&s[at..]);
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The month named by `word` (lower case: a full name, or its first three letters, or "sept").
+fn month_of(word: &str) -> Option<u32> {
+    let i = MONTHS.iter().position(|m| {
+        let m = m.to_ascii_lowercase();
+        word == m || word == &m[..3] || (word == "sept" && m == "september")
+    })?;
+    Some(i as u32 + 1)
+}
+
+/// The byte spans of the calendar dates written in `text` (ASCII digits and English month
+/// names): 2023-11-02, 2023.11.2, 02/11/2023, 11-2-2023, 02.11.23, 20231102 (a year 1900-2099,
+/// a valid month and day), 2 Nov 2023, 2nd November 2023, Nov 2, 2023, November 2nd, 5th March.
+/// Sorted, not overlapping.
+fn written_dates_in(text: &str) -> Vec<(usize, usize)> {
+    // Tokens: runs of ASCII digits, runs of letters, and single other characters.
+    #[derive(Clone, Copy, PartialEq)]
+    enum T {
+        Num,
+        Word,
+        Other(char),
+    }
+    let mut toks: Vec<(T, usize, usize)> = Vec::new();
+    let mut it = text.char_indices().peekable();
+    while let Some((i, c)) = it.next() {
+        let kind = if c.is_ascii_digit() {
+            T::Num
+        } else if c.is_alphabetic() {
+            T::Word
+        } else {
+            toks.push((T::Other(c), i, i + c.len_utf8()));
+            continue;
+        };
+        let mut end = i + c.len_utf8();
+        while let Some(&(j, d)) = it.peek() {
+            let same = match kind {
+                T::Num => d.is_ascii_digit(),
+                _ => d.is_alphabetic(),
+            };
+            if !same {
+                break;
+            }
+            end = j + d.len_utf8();
+            it.next();
+        }
+        toks.push((kind, i, end));
+    }
+    let text_of = |k: usize| &text[toks[k].1..toks[k].2];
+    let num = |k: usize| -> Option<u32> {
+        (toks.get(k)?.0 == T::Num && text_of(k).len() <= 4)
+            .then(|| text_of(k).parse().ok())
+            .flatten()
+    };
+    let year = |k: usize| -> Option<u32> {
+        let y = num(k)?;
+        match text_of(k).len() {
+            4 if (1900..2100).contains(&y) => Some(y),
+            2 => Some(y),
+            _ => None,
+        }
+    };
+    let four_digit_year = |k: usize| year(k).filter(|_| text_of(k).len() == 4);
+    let day = |k: usize| num(k).filter(|d| (1..=31).contains(d) && text_of(k).len() <= 2);
+    let month_num = |k: usize| num(k).filter(|m| (1..=12).contains(m) && text_of(k).len() <= 2);
+    let month_word = |k: usize| -> Option<u32> {
+        (toks.get(k)?.0 == T::Word)
+            .then(|| month_of(&text_of(k).to_ascii_lowercase()))
+            .flatten()
+    };
+    let ordinal = |k: usize| -> bool {
+        toks.get(k).is_some_and(|t| t.0 == T::Word)
+            && matches!(
+                text_of(k).to_ascii_lowercase().as_str(),
+                "st" | "nd" | "rd" | "th"
+            )
+    };
+    let is = |k: usize, c: char| toks.get(k).is_some_and(|t| t.0 == T::Other(c));
+    let space = |k: usize| is(k, ' ');
+    // A digit run stands alone: no digit token right before a match's first.
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    let mut k = 0;
+    while k < toks.len() {
+        let mut found: Option<usize> = None; // the last token of a date starting at k
+                                             // Numeric with one separator twice.
+        if let Some(sep @ ('.' | '/' | '-')) = match toks.get(k + 1).map(|t| t.0) {
+            Some(T::Other(c)) => Some(c),
+            _ => None,
+        } {
+            if is(k + 3, sep) && toks.get(k + 4).is_some() {
+                let ymd = four_digit_year(k).is_some()
+                    && month_num(k + 2).is_some()
+                    && day(k + 4).is_some();
+                let dmy_or_mdy = year(k + 4).is_some()
+                    && ((day(k).is_some() && month_num(k + 2).is_some())
+                        || (month_num(k).is_some() && day(k + 2).is_some()))
+                    && (text_of(k + 4).len() == 4 || sep != '-');
+                if ymd || dmy_or_mdy {
+                    found = Some(k + 4);
+                }
+            }
+        }
+        // YYYYMMDD.
+        if found.is_none() && toks[k].0 == T::Num && text_of(k).len() == 8 {
+            let d = text_of(k);
+            let (y, m, dd) = (&d[..4], &d[4..6], &d[6..]);
+            let (y, m, dd): (u32, u32, u32) = (
+                y.parse().unwrap_or(0),
+                m.parse().unwrap_or(0),
+                dd.parse().unwrap_or(0),
+            );
+            if (1900..2100).contains(&y) && (1..=12).contains(&m) && (1..=31).contains(&dd) {
+                found = Some(k);
+            }
+        }
+        // 2 Nov 2023, 2nd November 2023, 2-Nov-2023, 5th March, 2nd of March.
+        if found.is_none() && day(k).is_some() {
+            let mut j = k + 1;
+            let ord = ordinal(j);
+            if ord {
+                j += 1;
+            }
+            if space(j) || is(j, '-') {
+                j += 1;
+            }
+            if text_of_is(j, "of", &toks, text) && space(j + 1) {
+                j += 2;
+            }
+            if month_word(j).is_some() {
+                let mut e = j;
+                let mut y = j + 1;
+                if space(y) || is(y, '-') {
+                    y += 1;
+                }
+                if four_digit_year(y).is_some() {
+                    e = y;
+                }
+                if e > j || ord {
+                    found = Some(e);
+                }
+            }
+        }
+        // Nov 2, 2023, November 2nd, March 5th.
+        if found.is_none() && month_word(k).is_some() && space(k + 1) && day(k + 2).is_some() {
+            let mut e = k + 2;
+            let ord = ordinal(e + 1);
+            if ord {
+                e += 1;
+            }
+            let mut y = e + 1;
+            if is(y, ',') {
+                y += 1;
+            }
+            if space(y) && four_digit_year(y + 1).is_some() {
+                found = Some(y + 1);
+            } else if ord {
+                found = Some(e);
+            }
+        }
+        let digit_before = k > 0 && toks[k - 1].0 == T::Num;
+        match found {
+            Some(e) if !digit_before && !toks.get(e + 1).is_some_and(|t| t.0 == T::Num) => {
+                spans.push((toks[k].1, toks[e].2));
+                k = e + 1;
+            }
+            _ => k += 1,
+        }
+    }
+    spans
+}
+
+/// Whether token `k` is the word `word` (lower case).
+fn text_of_is(k: usize, word: &str, toks: &[(impl Copy, usize, usize)], text: &str) -> bool {
+    toks.get(k)
+        .is_some_and(|t| text[t.1..t.2].eq_ignore_ascii_case(word))
+}
+
 /// Remove bytes `pos..end` of `s` (an identifier; `lower` is its lower-cased copy, changed
 /// alike) with the separators that joined it to the text: those before it, or when there are
 /// none, those after it ("renal_20210305" → "renal", "Smith^John" → "John"). Separators
@@ -836,6 +1031,45 @@ mod tests {
         // Letters with no ASCII form here are kept as written.
         assert_eq!(ascii_forms("Иванов"), ["Иванов"]);
         assert_eq!(ascii_forms("Øre"), ["Ore", "Oere"]);
+    }
+
+    /// Regression (a de-identification audit): an earlier exam's date in a description
+    /// ("comparison 2023-11-02") was released as written beside the shifted dates, which gave
+    /// the subject's shift away. Any calendar date goes from a descriptor; what only looks like
+    /// one (a version, a b-value, a matrix, a year alone) stays.
+    #[test]
+    fn any_calendar_date_goes_from_a_descriptor() {
+        let none = Identifiers::default();
+        for (text, left) in [
+            ("comparison 2023-11-02", "comparison"),
+            ("prior 02/11/2023 liver", "prior liver"),
+            ("prior 11-2-2023", "prior"),
+            ("prior 02.11.23 T2", "prior T2"),
+            ("DWI_20231102", "DWI_"),
+            ("seen Nov 2 2023", "seen"),
+            ("seen Nov 2, 2023 again", "seen again"),
+            ("seen 2 Nov 2023", "seen"),
+            ("seen 2-NOV-2023", "seen"),
+            ("scan 5th March 2024", "scan"),
+            ("scan 5th March", "scan"),
+            ("scan March 5th", "scan"),
+            ("the 2nd of March", "the"),
+        ] {
+            assert_eq!(clean_descriptor(text, &none), left, "{text}");
+        }
+        for kept in [
+            "VB17 2.3.1",
+            "b800 1.5T",
+            "t2_tse 256x256 3.0mm",
+            "protocol 2023",
+            "March protocol",
+            "ep2d 12345678",
+            "1/2/3",
+            "PET 5 min",
+            "v11-2-20231",
+        ] {
+            assert_eq!(clean_descriptor(kept, &none), kept, "{kept}");
+        }
     }
 
     /// The one-scan shortcut changes nothing: with and without the automaton, the same text.

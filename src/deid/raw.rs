@@ -575,7 +575,9 @@ impl<'a> File<'a> {
                     Cleaning::ShiftDateTime => {
                         self.rewrite(e, out, |v| apply::shift_dt(v, days).unwrap_or_default())?
                     }
-                    Cleaning::Descriptor => self.rewrite(e, out, |v| clean::clean_text(v, ids))?,
+                    Cleaning::Descriptor => {
+                        self.rewrite(e, out, |v| clean::clean_descriptor(v, ids))?
+                    }
                     Cleaning::Empty => header(out, tag, vr, 0)?,
                     Cleaning::Uid => self.rewrite(e, out, |u| uids.map(u))?,
                     Cleaning::CapAge => self.rewrite(e, out, apply::cap_age)?,
