@@ -1094,13 +1094,19 @@ fn convert_writes_12_bit_lossy_jpeg_series() {
 /// it) comes back negative where it is: v − 150 exactly (test-data/transfer-syntaxes).
 #[test]
 fn signed_jpeg_ls_keeps_its_negative_values() {
+    assert_signed_fixture("jpeg-ls-signed");
+}
+
+/// The fixture `folder` of test-data/transfer-syntaxes holds v − 150 exactly, v = 40·k + 2·row
+/// + col + 10 (its README).
+fn assert_signed_fixture(folder: &str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/transfer-syntaxes");
-    let vols = load_series_dir(&root.join("jpeg-ls-signed")).unwrap();
+    let vols = load_series_dir(&root.join(folder)).unwrap();
     let v = &vols[0].volume;
     assert_eq!(v.dims(), [3, 48, 64]);
     for ((k, r, c), x) in v.data.indexed_iter() {
         let expect = (40 * k + 2 * r + c + 10) as f32 - 150.0;
-        assert_eq!(*x, expect, "slice {k} row {r} column {c}");
+        assert_eq!(*x, expect, "{folder}: slice {k} row {r} column {c}");
     }
 }
 
@@ -1110,14 +1116,7 @@ fn signed_jpeg_ls_keeps_its_negative_values() {
 /// in pydicom's CT; dcm2niix does the same).
 #[test]
 fn jpeg_2000_with_an_unsigned_stream_in_a_signed_image_is_read_signed() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/transfer-syntaxes");
-    let vols = load_series_dir(&root.join("j2k-unsigned-stream")).unwrap();
-    let v = &vols[0].volume;
-    assert_eq!(v.dims(), [3, 48, 64]);
-    for ((k, r, c), x) in v.data.indexed_iter() {
-        let expect = (40 * k + 2 * r + c + 10) as f32 - 150.0;
-        assert_eq!(*x, expect, "slice {k} row {r} column {c}");
-    }
+    assert_signed_fixture("j2k-unsigned-stream");
 }
 
 /// Truncations and bit flips of a JPEG-LS file never panic the scan or the decoder: each either

@@ -28,6 +28,10 @@ pub struct Found {
     /// values (the profile removes the attributes themselves; a location's word such as "Ward"
     /// may be any text's).
     pub removed: Vec<String>,
+    /// The patient's family and given names of two letters ("Ng", "Li", a CJK given name):
+    /// cleaned out of descriptors as whole words, not checked alone (two letters could be any
+    /// text's).
+    pub short_names: Vec<String>,
 }
 
 impl Found {
@@ -38,6 +42,7 @@ impl Found {
             &self.places,
             &self.place_words,
             &self.removed,
+            &self.short_names,
         ]
         .into_iter()
         .flatten()
@@ -55,6 +60,7 @@ impl Found {
             &mut self.places,
             &mut self.place_words,
             &mut self.removed,
+            &mut self.short_names,
         ] {
             list.retain(|s| keep(s));
         }
@@ -125,59 +131,70 @@ fn name_variants(value: &str, out: &mut Vec<String>) {
     }
 }
 
-/// `word` with its letters written in ASCII: accents dropped, and for umlauts and ß both
-/// German spellings ("Müller": "Muller", "Mueller"). Just `word` when it is ASCII, or holds
-/// letters with no ASCII form here (CJK, Cyrillic: kept as they are).
+/// The family and given names (the first two components of each group) of a patient's name
+/// that are two letters long.
+fn short_names(value: &str, out: &mut Vec<String>) {
+    for group in value.split('=') {
+        for component in group.split('^').take(2) {
+            for word in component.split(|c: char| c == ',' || c.is_whitespace()) {
+                if word.chars().count() == 2 && word.chars().all(char::is_alphabetic) {
+                    out.push(word.to_string());
+                }
+            }
+        }
+    }
+}
+
+/// `word` with its letters written in ASCII, letter by letter: the accents of its canonical
+/// decomposition (NFD) dropped (García, Nguyễn, Şahin, Țepeș), a few letters with no
+/// decomposition spelt out (ı ł đ ø ß æ œ þ ð), and for umlauts both German spellings
+/// ("Müller": "Muller", "Mueller"). A letter with no ASCII form (CJK, Cyrillic) stays as it is.
 fn ascii_forms(word: &str) -> Vec<String> {
+    use unicode_normalization::UnicodeNormalization;
     if word.is_ascii() {
         return vec![word.to_string()];
     }
-    let fold = |german: bool| -> Option<String> {
+    let fold = |german: bool| -> String {
         let mut s = String::with_capacity(word.len());
         for c in word.chars() {
-            let lower = c.is_lowercase();
-            let base = match c.to_lowercase().next().unwrap_or(c) {
-                c if c.is_ascii() => c.to_string(),
-                'ä' if german => "ae".into(),
-                'ö' | 'ø' if german => "oe".into(),
-                'ü' if german => "ue".into(),
-                'ß' => "ss".into(),
-                'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ą' => "a".into(),
-                'ç' | 'ć' | 'č' => "c".into(),
-                'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ę' | 'ě' => "e".into(),
-                'ì' | 'í' | 'î' | 'ï' | 'ī' => "i".into(),
-                'ñ' | 'ń' | 'ň' => "n".into(),
-                'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' | 'ő' => "o".into(),
-                'ù' | 'ú' | 'û' | 'ü' | 'ū' | 'ů' | 'ű' => "u".into(),
-                'ý' | 'ÿ' => "y".into(),
-                'ł' => "l".into(),
-                'ś' | 'š' => "s".into(),
-                'ź' | 'ż' | 'ž' => "z".into(),
-                'ř' => "r".into(),
-                'đ' | 'ď' => "d".into(),
-                'ť' => "t".into(),
-                'æ' => "ae".into(),
-                'œ' => "oe".into(),
-                _ => return None,
+            let umlaut = matches!(c, 'ä' | 'ö' | 'ü' | 'Ä' | 'Ö' | 'Ü');
+            if german && umlaut {
+                s.extend(c.nfd().filter(char::is_ascii));
+                s.push('e');
+                continue;
+            }
+            let spelt = match c {
+                'ı' => "i",
+                'ł' => "l",
+                'Ł' => "L",
+                'đ' | 'ð' => "d",
+                'Đ' | 'Ð' => "D",
+                'ø' => "o",
+                'Ø' => "O",
+                'ß' => "ss",
+                'æ' => "ae",
+                'Æ' => "Ae",
+                'œ' => "oe",
+                'Œ' => "Oe",
+                'þ' => "th",
+                'Þ' => "Th",
+                _ => "",
             };
-            // (Matched without regard to case: an upper-case letter's first letter only.)
-            let mut base = base.chars();
-            if let Some(first) = base.next() {
-                s.extend(if lower {
-                    first.to_lowercase().collect::<Vec<_>>()
-                } else {
-                    first.to_uppercase().collect()
-                });
-                s.extend(base);
+            if !spelt.is_empty() {
+                s.push_str(spelt);
+                continue;
+            }
+            let base: String = c.nfd().filter(|d| d.is_ascii()).collect();
+            if base.is_empty() {
+                s.push(c);
+            } else {
+                s.push_str(&base);
             }
         }
-        Some(s)
+        s
     };
-    let mut forms: Vec<String> = [fold(false), fold(true)].into_iter().flatten().collect();
+    let mut forms = vec![fold(false), fold(true)];
     forms.dedup();
-    if forms.is_empty() {
-        forms.push(word.to_string());
-    }
     forms
 }
 
@@ -205,8 +222,13 @@ fn collect(obj: &InMemDicomObject, out: &mut Notes) {
 /// What an identifying attribute's values are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Kind {
-    /// A person, an ID, an address or a telephone number.
+    /// An ID, an address or a telephone number.
     Personal,
+    /// A person's name (PN): also written as people write names ([`name_variants`]).
+    Name,
+    /// The patient's own name: as [`Kind::Name`], and its family and given names of two
+    /// letters too ("Ng", "Li", 小明).
+    PatientName,
     /// An institution or station name.
     Place,
     /// A date (DA, or the date of a DT): the patient's dates are PHI wherever they are written.
@@ -231,8 +253,11 @@ pub(super) fn identifying(tag: dicom_core::Tag, vr: VR) -> Option<Kind> {
     } else if matches!(vr, VR::DA | VR::DT) {
         // The birth date among them, in every written form.
         Some(Kind::Date)
-    } else if vr == VR::PN
-        || ID_TAGS.contains(&tag)
+    } else if tag == tags::PATIENT_NAME {
+        Some(Kind::PatientName)
+    } else if vr == VR::PN {
+        Some(Kind::Name)
+    } else if ID_TAGS.contains(&tag)
         || tag == tags::PATIENT_ADDRESS
         || tag == tags::PATIENT_TELEPHONE_NUMBERS
     {
@@ -300,9 +325,15 @@ fn removed_identifier(tag: dicom_core::Tag, vr: VR) -> Option<Kind> {
 pub(super) fn note(kind: Kind, value: &str, out: &mut Found) {
     match kind {
         Kind::Place => push_str(&mut out.places, Some(&mut out.place_words), value),
-        Kind::Personal => {
+        Kind::Personal => push_str(&mut out.personal, None, value),
+        Kind::Name => {
             push_str(&mut out.personal, None, value);
             name_variants(value, &mut out.personal);
+        }
+        Kind::PatientName => {
+            push_str(&mut out.personal, None, value);
+            name_variants(value, &mut out.personal);
+            short_names(value, &mut out.short_names);
         }
         Kind::Removed => push_str(&mut out.removed, None, value),
         Kind::Date => {
@@ -450,7 +481,10 @@ pub(super) fn prepared(notes: Notes, pseudonym: &str) -> Prepared {
             }
         }
         let mut found = notes.found();
-        found.retain(|i| !i.eq_ignore_ascii_case(pseudonym));
+        // Nor any piece of it: the release carries it (a site ID "SCR-ANC01-017" mapped to
+        // "ANC01-017" failed every file on the pseudonym's own "ANC01").
+        let pseudonym_lower = pseudonym.to_lowercase();
+        found.retain(|i| !pseudonym_lower.contains(&i.to_lowercase()));
         let ids = Identifiers::of(&found);
         let made = (std::sync::Arc::new(found), ids);
         *last.borrow_mut() = Some((notes, pseudonym.to_string(), made.clone()));
@@ -459,18 +493,18 @@ pub(super) fn prepared(notes: Notes, pseudonym: &str) -> Prepared {
 }
 
 /// `found` as [`identifiers`] returns it: short tokens left out (under three letters or digits;
-/// a personal one of two letters is kept, a name such as "Ng", "Li" or the given name 小明,
-/// cleaned out of descriptors as a whole word), sorted, without duplicates.
+/// but the patient's two-letter names, [`Found::short_names`]), sorted, without duplicates.
 pub(super) fn finish(mut found: Found) -> Found {
-    for (personal, list) in [
-        (true, &mut found.personal),
+    for (short, list) in [
+        (false, &mut found.personal),
         (false, &mut found.places),
         (false, &mut found.place_words),
         (false, &mut found.removed),
+        (true, &mut found.short_names),
     ] {
         list.retain(|s| {
             let n = s.chars().filter(|c| c.is_alphanumeric()).count();
-            n >= 3 || (personal && n == 2 && s.chars().all(char::is_alphabetic))
+            n >= 3 || (short && n == 2)
         });
         list.sort();
         list.dedup();
@@ -596,19 +630,37 @@ pub fn clean_text(text: &str, identifiers: &Identifiers) -> String {
 /// shifted release gave the subject's shift away, and with it every real date; only the file's
 /// own dates had been looked for.
 pub fn clean_descriptor(text: &str, identifiers: &Identifiers) -> String {
-    let s = clean_text(text, identifiers);
-    let spans = written_dates_in(&s);
+    // Dates first: an identifier cut out of one ("2023" of an accession number MR-2023-0042)
+    // left its day and month behind.
+    let spans = written_dates_in(text);
     if spans.is_empty() {
-        return s;
+        return clean_text(text, identifiers);
     }
-    let mut out = String::with_capacity(s.len());
+    let mut out = String::with_capacity(text.len());
     let mut at = 0;
     for (start, end) in spans {
-        out.push_str(&s[at..start]);
+        // With a time joined to it ("20240305T0930"), and the separators that joined it to the
+        // text, as `cut` takes an identifier's: before it, or when there are none, after it.
+        let end = end + joined_time(&text[end..].to_ascii_lowercase());
+        let before = text[at..start].len() - text[at..start].trim_end_matches(is_separator).len();
+        let word_after = text[end..].chars().next().is_some_and(is_word_char);
+        let word_before = text[..start].chars().next_back().is_some_and(is_word_char);
+        let (start, end) = if word_after {
+            (start, end)
+        } else if before > 0 {
+            (start - before, end)
+        } else if word_before {
+            (start, end)
+        } else {
+            let after = text[end..].len() - text[end..].trim_start_matches(is_separator).len();
+            (start, end + after)
+        };
+        out.push_str(&text[at..start]);
         at = end;
     }
-    out.push_str(&s[at..]);
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
+    out.push_str(&text[at..]);
+    let out = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    clean_text(&out, identifiers)
 }
 
 /// The month named by `word` (lower case: a full name, or its first three letters, or "sept").
@@ -692,9 +744,11 @@ fn written_dates_in(text: &str) -> Vec<(usize, usize)> {
     let mut spans: Vec<(usize, usize)> = Vec::new();
     let mut k = 0;
     while k < toks.len() {
-        let mut found: Option<usize> = None; // the last token of a date starting at k
-                                             // Numeric with one separator twice.
-        if let Some(sep @ ('.' | '/' | '-')) = match toks.get(k + 1).map(|t| t.0) {
+        // The last token of a date starting at k.
+        let mut found: Option<usize> = None;
+        // Numeric with one separator twice; a two-digit year only after two-digit day and
+        // month (1.25.12 is a version).
+        if let Some(sep @ ('.' | '/' | '-' | '_')) = match toks.get(k + 1).map(|t| t.0) {
             Some(T::Other(c)) => Some(c),
             _ => None,
         } {
@@ -702,32 +756,35 @@ fn written_dates_in(text: &str) -> Vec<(usize, usize)> {
                 let ymd = four_digit_year(k).is_some()
                     && month_num(k + 2).is_some()
                     && day(k + 4).is_some();
-                let dmy_or_mdy = year(k + 4).is_some()
+                let two_digit = text_of(k).len() == 2 && text_of(k + 2).len() == 2;
+                let dmy_or_mdy = sep != '_'
+                    && year(k + 4).is_some()
                     && ((day(k).is_some() && month_num(k + 2).is_some())
                         || (month_num(k).is_some() && day(k + 2).is_some()))
-                    && (text_of(k + 4).len() == 4 || sep != '-');
+                    && (text_of(k + 4).len() == 4 || (sep != '-' && two_digit));
                 if ymd || dmy_or_mdy {
                     found = Some(k + 4);
                 }
             }
         }
-        // YYYYMMDD.
-        if found.is_none() && toks[k].0 == T::Num && text_of(k).len() == 8 {
+        // YYYYMMDD (also the date of a DICOM DT: 12 or 14 digits), or DDMMYYYY.
+        if found.is_none() && toks[k].0 == T::Num && matches!(text_of(k).len(), 8 | 12 | 14) {
             let d = text_of(k);
-            let (y, m, dd) = (&d[..4], &d[4..6], &d[6..]);
-            let (y, m, dd): (u32, u32, u32) = (
-                y.parse().unwrap_or(0),
-                m.parse().unwrap_or(0),
-                dd.parse().unwrap_or(0),
-            );
-            if (1900..2100).contains(&y) && (1..=12).contains(&m) && (1..=31).contains(&dd) {
+            let n = |r: std::ops::Range<usize>| d[r].parse::<u32>().unwrap_or(0);
+            let valid = |y: u32, m: u32, dd: u32| {
+                (1900..2100).contains(&y) && (1..=12).contains(&m) && (1..=31).contains(&dd)
+            };
+            if valid(n(0..4), n(4..6), n(6..8))
+                || (d.len() == 8 && valid(n(4..8), n(2..4), n(0..2)))
+            {
                 found = Some(k);
             }
         }
-        // 2 Nov 2023, 2nd November 2023, 2-Nov-2023, 5th March, 2nd of March.
+        // 2 Nov 2023, 2nd November 2023, 2-Nov-2023, 02-Nov-23, 2. November 2023, 5th March,
+        // 2nd of March.
         if found.is_none() && day(k).is_some() {
             let mut j = k + 1;
-            let ord = ordinal(j);
+            let ord = ordinal(j) || (is(j, '.') && space(j + 1));
             if ord {
                 j += 1;
             }
@@ -743,7 +800,7 @@ fn written_dates_in(text: &str) -> Vec<(usize, usize)> {
                 if space(y) || is(y, '-') {
                     y += 1;
                 }
-                if four_digit_year(y).is_some() {
+                if four_digit_year(y).is_some() || (year(y).is_some() && text_of(y).len() == 2) {
                     e = y;
                 }
                 if e > j || ord {
@@ -751,9 +808,10 @@ fn written_dates_in(text: &str) -> Vec<(usize, usize)> {
                 }
             }
         }
-        // Nov 2, 2023, November 2nd, March 5th.
-        if found.is_none() && month_word(k).is_some() && space(k + 1) && day(k + 2).is_some() {
-            let mut e = k + 2;
+        // Nov 2, 2023, Nov. 2, 2023, November 2nd, March 5th.
+        let after = if is(k + 1, '.') { k + 2 } else { k + 1 };
+        if found.is_none() && month_word(k).is_some() && space(after) && day(after + 1).is_some() {
+            let mut e = after + 1;
             let ord = ordinal(e + 1);
             if ord {
                 e += 1;
@@ -768,9 +826,17 @@ fn written_dates_in(text: &str) -> Vec<(usize, usize)> {
                 found = Some(e);
             }
         }
-        let digit_before = k > 0 && toks[k - 1].0 == T::Num;
+        // Not inside a longer number: a digit, or a digit and a point (4.1.2.10), either side.
+        let digit_before = k > 0
+            && (toks[k - 1].0 == T::Num
+                || (k > 1 && toks[k - 2].0 == T::Num && toks[k - 1].0 == T::Other('.')));
+        let digit_after = |e: usize| {
+            toks.get(e + 1).is_some_and(|t| t.0 == T::Num)
+                || (toks.get(e + 1).is_some_and(|t| t.0 == T::Other('.'))
+                    && toks.get(e + 2).is_some_and(|t| t.0 == T::Num))
+        };
         match found {
-            Some(e) if !digit_before && !toks.get(e + 1).is_some_and(|t| t.0 == T::Num) => {
+            Some(e) if !digit_before && !digit_after(e) => {
                 spans.push((toks[k].1, toks[e].2));
                 k = e + 1;
             }
@@ -1013,7 +1079,7 @@ mod tests {
     fn names_as_people_write_them_are_cleaned_out() {
         let cleaned = |name: &str, text: &str| {
             let mut found = Found::default();
-            note(Kind::Personal, name, &mut found);
+            note(Kind::PatientName, name, &mut found);
             clean_text(text, &Identifiers::of(&finish(found)))
         };
         for (name, text, left) in [
@@ -1024,13 +1090,20 @@ mod tests {
             ("Müller^Hans", "liver Muller", "liver"),
             ("García López^Ana", "Garcia Lopez liver", "liver"),
             ("Ng^Li", "Ng Li liver", "liver"),
+            ("Nguyễn^Văn", "Nguyen Van liver", "liver"),
             ("王^小明", "小明 T2 肝脏", "T2 肝脏"),
         ] {
             assert_eq!(cleaned(name, text), left, "{name}: {text}");
         }
         // Letters with no ASCII form here are kept as written.
         assert_eq!(ascii_forms("Иванов"), ["Иванов"]);
-        assert_eq!(ascii_forms("Øre"), ["Ore", "Oere"]);
+        assert_eq!(ascii_forms("Øre"), ["Ore"]);
+        // From a review: letters the first table did not have made the whole word unfoldable.
+        assert_eq!(ascii_forms("Nguyễn"), ["Nguyen"]);
+        assert_eq!(ascii_forms("Yılmaz"), ["Yilmaz"]);
+        assert_eq!(ascii_forms("Şahin"), ["Sahin"]);
+        assert_eq!(ascii_forms("Đặng"), ["Dang"]);
+        assert_eq!(ascii_forms("Müller"), ["Muller", "Mueller"]);
     }
 
     /// Regression (a de-identification audit): an earlier exam's date in a description
@@ -1045,7 +1118,7 @@ mod tests {
             ("prior 02/11/2023 liver", "prior liver"),
             ("prior 11-2-2023", "prior"),
             ("prior 02.11.23 T2", "prior T2"),
-            ("DWI_20231102", "DWI_"),
+            ("DWI_20231102", "DWI"),
             ("seen Nov 2 2023", "seen"),
             ("seen Nov 2, 2023 again", "seen again"),
             ("seen 2 Nov 2023", "seen"),
@@ -1054,6 +1127,13 @@ mod tests {
             ("scan 5th March", "scan"),
             ("scan March 5th", "scan"),
             ("the 2nd of March", "the"),
+            // From a review: more forms, and a date an identifier had been cut out of.
+            ("PET_2023_11_02", "PET"),
+            ("prior 20231102103000", "prior"),
+            ("seen 02112023", "seen"),
+            ("seen 02-Nov-23", "seen"),
+            ("prior 2. November 2023", "prior"),
+            ("seen Nov. 2, 2023", "seen"),
         ] {
             assert_eq!(clean_descriptor(text, &none), left, "{text}");
         }
@@ -1067,9 +1147,39 @@ mod tests {
             "1/2/3",
             "PET 5 min",
             "v11-2-20231",
+            "recon 1.25.12",
+            "kernel 3.1.15",
+            "b 1/5/10",
+            "ver 4.1.2.10",
         ] {
             assert_eq!(clean_descriptor(kept, &none), kept, "{kept}");
         }
+        // An identifier holding the year ("2023" of an accession number) was cut out first,
+        // leaving "seen 11/02/".
+        let year = Identifiers::new(&["2023".to_string()]);
+        assert_eq!(clean_descriptor("seen 11/02/2023", &year), "seen");
+    }
+
+    /// Regression (a review): a site ID "SCR-ANC01-017" mapped to the USUBJID "ANC01-017" was
+    /// split into "ANC01", which the release's own PatientName then held: every file of the
+    /// subject failed the PHI check. IDs are not split as names are, and no identifier that the
+    /// pseudonym contains is looked for.
+    #[test]
+    fn no_piece_of_the_pseudonym_is_an_identifier() {
+        let mut notes = Notes::default();
+        notes.add(Kind::Personal, "SCR-ANC01-017");
+        notes.add(Kind::Name, "Doe-ANC01^Jane");
+        let (found, _) = prepared(notes, "ANC01-017");
+        assert!(
+            found
+                .personal
+                .iter()
+                .all(|i| !"anc01-017".contains(&i.to_lowercase())),
+            "{:?}",
+            found.personal
+        );
+        assert!(found.personal.iter().any(|i| i == "SCR-ANC01-017"));
+        assert!(found.personal.iter().any(|i| i == "Jane"));
     }
 
     /// The one-scan shortcut changes nothing: with and without the automaton, the same text.

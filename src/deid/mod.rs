@@ -750,8 +750,15 @@ fn settle_duplicates(run: &Run, files: &[PathBuf], tally: &mut Tally) {
         }
         settle(c.lowest, Verdict::Write);
         match process(run, &files[lowest], lowest) {
-            Outcome::Released { counts, .. } if tallied != lowest => {
+            Outcome::Released { counts, usubjid } if tallied != lowest => {
                 tally.actions(&counts, true);
+                // The file that claimed the output first failed the PHI check (counted as
+                // neither released nor a duplicate): its failure is taken back, as it is now
+                // the duplicate of a released file.
+                if tally.take_back_failure(tallied, &files[tallied]) {
+                    tally.summary.released += 1;
+                    *tally.per_subject.entry(usubjid).or_default() += 1;
+                }
                 // The first file is released; the one that won the race is the duplicate.
                 tally.duplicates.remove(&lowest);
                 tally.duplicates.insert(tallied, files[tallied].clone());
@@ -775,8 +782,8 @@ fn settle_duplicates(run: &Run, files: &[PathBuf], tally: &mut Tally) {
 }
 
 impl DeidSummary {
-    /// The run as a success, or its failure: a file that failed the PHI check fails the run
-    /// (the release holds the rest, the report says which), for `deid` and `run` alike.
+    /// The run as a success, or its failure: a file that failed the PHI check fails `deid` (the
+    /// release holds the rest, its series withheld, the report says which). `run` goes on.
     pub fn checked(self) -> Result<DeidSummary, DeidError> {
         match self.verification_failures {
             0 => Ok(self),

@@ -24,8 +24,10 @@ pub(super) struct Tally {
     /// logged once the run has settled which file that is ([`super::settle_duplicates`]), as
     /// the race of the parallel run named the wrong ones, differently from run to run.
     pub(super) duplicates: BTreeMap<usize, std::path::PathBuf>,
-    /// The series of the files that failed the PHI check, withheld whole once the run is done.
-    pub(super) failed_series: std::collections::BTreeSet<super::Withheld>,
+    /// The series of the files that failed the PHI check, by input number: withheld whole once
+    /// the run has settled its duplicates (a failing copy that won the race for a SOP instance's
+    /// output is taken back, [`Tally::take_back_failure`]).
+    pub(super) failed_series: BTreeMap<usize, super::Withheld>,
 }
 
 impl Tally {
@@ -66,7 +68,7 @@ impl Tally {
             }
             Outcome::VerificationFailed(reason, series) => {
                 self.summary.verification_failures += 1;
-                self.failed_series.insert(series);
+                self.failed_series.insert(index, series);
                 self.site_log.push_str(&format!(
                     "{}\tfailed verification: {reason}\n",
                     crate::path_text::shown(path)
@@ -80,7 +82,11 @@ impl Tally {
     /// run's and an earlier run's releases alike): a series one file short looks whole at its
     /// ends. Said in the site log, by the release folder (pseudonyms only).
     pub(super) fn withhold_failed_series(&mut self, out: &Path) {
-        for series in std::mem::take(&mut self.failed_series) {
+        let series: std::collections::BTreeSet<super::Withheld> =
+            std::mem::take(&mut self.failed_series)
+                .into_values()
+                .collect();
+        for series in series {
             let Ok(entries) = std::fs::read_dir(&series.folder) else {
                 continue;
             };
@@ -119,6 +125,30 @@ impl Tally {
                     crate::plural::count(removed, "released file")
                 )}));
         }
+    }
+
+    /// Input file number `index` (at `path`) failed the PHI check as the first copy of its SOP
+    /// instance to finish, but the first copy in input order is the one released: its failure is
+    /// taken back (it is a duplicate, logged as one), so the release, the report and the exit
+    /// status do not depend on which copy finished first.
+    /// Whether there was one to take back.
+    pub(super) fn take_back_failure(&mut self, index: usize, path: &Path) -> bool {
+        if self.failed_series.remove(&index).is_none() {
+            return false;
+        }
+        self.summary.verification_failures = self.summary.verification_failures.saturating_sub(1);
+        self.not_released.retain(|v| {
+            v["file"] != json!(index + 1)
+                || !v["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.starts_with("failed the PHI check"))
+        });
+        let line = format!("{}\tfailed verification: ", crate::path_text::shown(path));
+        self.site_log = std::mem::take(&mut self.site_log)
+            .split_inclusive('\n')
+            .filter(|l| !l.starts_with(&line))
+            .collect();
+        true
     }
 
     /// The duplicates into the site log, once settled.

@@ -717,7 +717,6 @@ pub fn roi_target(inv: &Inventory, s: &Series) -> String {
 /// longer or shorter), then block by block, never both whole files in memory (an enhanced
 /// multi-frame file may be gigabytes). False when either cannot be read.
 fn same_bytes(a: &Path, b: &Path) -> bool {
-    use std::io::Read;
     let len = |p: &Path| std::fs::metadata(p).map(|m| m.len()).ok();
     match (len(a), len(b)) {
         (Some(x), Some(y)) if x == y => {}
@@ -727,23 +726,12 @@ fn same_bytes(a: &Path, b: &Path) -> bool {
         return false;
     };
     let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+    // Whole blocks each (short reads would misalign the two).
+    let fill = crate::volume::nifti_read::fill;
     loop {
-        // read_exact-like filling of each block, so short reads do not misalign the two.
-        let fill = |r: &mut dyn Read, buf: &mut [u8]| -> Option<usize> {
-            let mut n = 0;
-            while n < buf.len() {
-                match r.read(&mut buf[n..]) {
-                    Ok(0) => break,
-                    Ok(k) => n += k,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(_) => return None,
-                }
-            }
-            Some(n)
-        };
         match (fill(&mut ra, &mut ba), fill(&mut rb, &mut bb)) {
-            (Some(0), Some(0)) => return true,
-            (Some(x), Some(y)) if x == y && ba[..x] == bb[..y] => {}
+            (Ok(0), Ok(0)) => return true,
+            (Ok(x), Ok(y)) if x == y && ba[..x] == bb[..y] => {}
             _ => return false,
         }
     }

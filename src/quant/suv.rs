@@ -268,10 +268,59 @@ fn same<T: PartialEq + std::fmt::Debug + Clone>(
     if let Some(other) = imgs.iter().map(&get).find(|v| *v != first) {
         return Err(SuvError::Contradictory {
             attribute,
-            detail: format!("{first:?} and {other:?}"),
+            detail: format!("{} and {}", shown(&first), shown(&other)),
         });
     }
     Ok(first)
+}
+
+/// [`same`] for a time (seconds on the series' clock, None when absent or unreadable): the
+/// message says how far apart, not the times (dates).
+fn same_time(
+    imgs: &[SuvInputs],
+    attribute: &'static str,
+    get: impl Fn(&SuvInputs) -> Option<f64>,
+) -> Result<Option<f64>, SuvError> {
+    let first = get(&imgs[0]);
+    match imgs.iter().map(&get).find(|v| *v != first) {
+        None => Ok(first),
+        Some(other) => Err(SuvError::Contradictory {
+            attribute,
+            detail: match (first, other) {
+                (Some(a), Some(b)) => format!("times {:.0} s apart", (a - b).abs()),
+                _ => "given on some images only, or unreadable on some".into(),
+            },
+        }),
+    }
+}
+
+/// A value as a message shows it: an option's value, or "absent" (not `Some(1.72)`, `None`).
+fn shown<T: std::fmt::Debug>(v: &T) -> String {
+    let s = format!("{v:?}");
+    match s.strip_prefix("Some(").and_then(|x| x.strip_suffix(')')) {
+        Some(inner) => inner.to_string(),
+        None if s == "None" => "absent".into(),
+        None => s,
+    }
+}
+
+/// The one value the images that give one agree on (None when none gives it); when they do not
+/// agree, None and a warning: for attributes only the SUL or a normaliser reads.
+fn agreed<T: PartialEq + Clone>(
+    values: impl Iterator<Item = Option<T>>,
+    attribute: &str,
+    warnings: &mut Vec<String>,
+) -> Option<T> {
+    let given: Vec<T> = values.flatten().collect();
+    let first = given.first()?.clone();
+    if given.iter().all(|v| *v == first) {
+        Some(first)
+    } else {
+        warnings.push(format!(
+            "{attribute} differs between images: taken as absent (no SUL)"
+        ));
+        None
+    }
 }
 
 /// Images in GML or CM2ML are already normalised (SUVType names the normaliser, BW when
@@ -561,19 +610,28 @@ pub fn compute(imgs: &[SuvInputs]) -> Result<SuvResult, SuvError> {
             Some(kg)
         }
     };
-    let sex = same(imgs, "PatientSex (0010,0040)", |i| {
-        i.sex.trim().to_ascii_uppercase()
-    })?;
-    let size = same(imgs, "PatientSize (0010,1020)", |i| i.size)?
-        .filter(|s| *s > 0.0)
-        .map(|s| {
-            if s > 3.0 {
-                warnings.push(format!("PatientSize {s} read as cm"));
-                s / 100.0
-            } else {
-                s
-            }
-        });
+    // Read only for the SUL and the normalisers: where the images disagree (or some leave it
+    // out), the SUL is not given rather than the series refused.
+    let sex = agreed(
+        imgs.iter()
+            .map(|i| Some(i.sex.trim().to_ascii_uppercase()).filter(|s| !s.is_empty())),
+        "PatientSex (0010,0040)",
+        &mut warnings,
+    )
+    .unwrap_or_default();
+    let size = agreed(
+        imgs.iter().map(|i| i.size.filter(|s| *s > 0.0)),
+        "PatientSize (0010,1020)",
+        &mut warnings,
+    )
+    .map(|s| {
+        if s > 3.0 {
+            warnings.push(format!("PatientSize {s} read as cm"));
+            s / 100.0
+        } else {
+            s
+        }
+    });
 
     // GML / CM2ML: already normalised; undo the normaliser to report SUVbw.
     if units == "GML" || units == "CM2ML" {
@@ -703,17 +761,6 @@ pub fn compute(imgs: &[SuvInputs]) -> Result<SuvResult, SuvError> {
     } else {
         the_clock(imgs)?
     };
-    // Per-series attributes read from one image must be the series' (the first image by file
-    // name changed with the order, and so after a de-identification that renames files).
-    same(imgs, "SeriesDate (0008,0021)", |i| {
-        i.series_date.trim().to_string()
-    })?;
-    same(imgs, "SeriesTime (0008,0031)", |i| {
-        i.series_time.trim().to_string()
-    })?;
-    same(imgs, "GE private (0009,100D) GEMS_PETD_01", |i| {
-        i.ge_reference_datetime.trim().to_string()
-    })?;
     // Reference time (DecayCorrection NONE: each frame's, at its position).
     let mut frames: Vec<(f64, f64)> = Vec::new();
     let reference = match decay.as_str() {
@@ -821,6 +868,18 @@ fn decay_reference(
     if !ge_written.is_empty() && ge.is_none() {
         warnings.push("GE private (0009,100D) is not a DICOM date-time: not used".into());
     }
+    // Per-series attributes read from one image must be the series' where they are used (the
+    // first image by file name changed with the order, and so after a de-identification that
+    // renames files); compared as times, not as text ("142340.00" is "142340").
+    if decay == "START"
+        && imgs
+            .iter()
+            .any(|i| !i.ge_reference_datetime.trim().is_empty())
+    {
+        same_time(imgs, "GE private (0009,100D) GEMS_PETD_01", |i| {
+            on_clock(&i.ge_reference_datetime, tz)
+        })?;
+    }
     if let (Some(t), "START") = (ge, decay) {
         return Ok(Reference {
             at: t,
@@ -853,7 +912,9 @@ fn decay_reference(
         });
     }
     let earliest_acq = acquisitions.iter().copied().fold(f64::INFINITY, f64::min);
-    let series = date_time(&first.series_date, &first.series_time);
+    let series = same_time(imgs, "SeriesDate/SeriesTime (0008,0021/0031)", |i| {
+        date_time(&i.series_date, &i.series_time)
+    })?;
     if let Some(s) = series.filter(|s| *s <= earliest_acq + 1e-6) {
         return Ok(Reference {
             at: s,
@@ -1063,7 +1124,7 @@ fn utc_offset(zone: &str) -> Option<i32> {
 /// times, which must then agree on their offsets.
 fn the_clock(imgs: &[SuvInputs]) -> Result<Option<i32>, SuvError> {
     same(imgs, "TimezoneOffsetFromUTC (0008,0201)", |i| {
-        i.timezone_offset.trim().to_string()
+        utc_offset(&i.timezone_offset)
     })?;
     // A value that is no offset (not +HHMM / -HHMM) is as good as none.
     if let Some(tz) = utc_offset(&imgs[0].timezone_offset) {
@@ -1683,7 +1744,7 @@ mod tests {
     fn the_factor_does_not_depend_on_the_images_order() {
         for (attribute, change) in [
             (
-                "SeriesTime",
+                "SeriesDate/SeriesTime",
                 (|i: &mut SuvInputs| i.series_time = "105004".into()) as fn(&mut _),
             ),
             ("GE private", |i| {
@@ -1774,6 +1835,45 @@ mod tests {
             e.contains("PatientWeight") && !e.contains("PatientSex"),
             "{e}"
         );
+    }
+
+    /// Regression (a review of the agreement checks): values were compared as text, and where
+    /// the chosen branch does not read them. "142340.00" is "142340"; ADMIN reads no series
+    /// time; a PatientSize some images leave out, or that differs, costs the SUL only.
+    #[test]
+    fn agreement_is_of_values_and_of_what_is_read() {
+        let mut a = base();
+        a.series_time = "110000.00".into();
+        close(
+            compute(&[base(), a]).unwrap().suvbw_factor,
+            5.842546984887314e-4,
+        );
+        let mut a = base();
+        let mut b = base();
+        (a.decay_correction, b.decay_correction) = ("ADMIN".into(), "ADMIN".into());
+        b.series_time = "105004".into();
+        close(compute(&[a, b]).unwrap().suvbw_factor, 4e-4);
+        let mut b = base();
+        b.size = None;
+        let r = compute(&[base(), b]).unwrap();
+        assert!(r.sul_factor.is_some() && r.warnings.is_empty(), "{r:?}");
+        let mut b = base();
+        b.size = Some(1.6);
+        let r = compute(&[base(), b]).unwrap();
+        assert!(r.sul_factor.is_none(), "{r:?}");
+        assert!(r
+            .warnings
+            .iter()
+            .any(|w| w.contains("PatientSize (0010,1020) differs")));
+        // A message shows values, not Rust's `Some(…)` / `None`, and no date.
+        let mut b = base();
+        b.weight = None;
+        let e = compute(&[base(), b]).unwrap_err().to_string();
+        assert!(e.contains("(80.0 and absent)"), "{e}");
+        let mut b = base();
+        b.series_time = "105004".into();
+        let e = compute(&[base(), b]).unwrap_err().to_string();
+        assert!(e.contains("(times 596 s apart)"), "{e}");
     }
 
     /// GML stored as SUVbw needs no weight (QIBA's factor is 1); it was refused for want of one.

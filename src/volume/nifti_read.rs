@@ -175,7 +175,7 @@ fn io(path: &Path, source: std::io::Error) -> NiftiError {
 }
 
 /// Read up to `buf.len()` bytes; the count read (short only at the end of the stream).
-fn fill(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+pub(crate) fn fill(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match r.read(&mut buf[n..]) {
