@@ -636,29 +636,18 @@ pub fn clean_descriptor(text: &str, identifiers: &Identifiers) -> String {
     if spans.is_empty() {
         return clean_text(text, identifiers);
     }
-    let mut out = String::with_capacity(text.len());
-    let mut at = 0;
-    for (start, end) in spans {
-        // With a time joined to it ("20240305T0930"), and the separators that joined it to the
-        // text, as `cut` takes an identifier's: before it, or when there are none, after it.
+    // Each with a time joined to it ("20240305T0930") and the separators that joined it to the
+    // text, as `cut` takes an identifier's; from the last, so the spans before stay in place.
+    // (`cut` reads separators and word characters only, which case does not change: the text
+    // is its own lower-cased copy.)
+    let mut out = text.to_string();
+    let mut copy = out.clone();
+    for (start, end) in spans.into_iter().rev() {
         let end = end + joined_time(&text[end..].to_ascii_lowercase());
-        let before = text[at..start].len() - text[at..start].trim_end_matches(is_separator).len();
-        let word_after = text[end..].chars().next().is_some_and(is_word_char);
-        let word_before = text[..start].chars().next_back().is_some_and(is_word_char);
-        let (start, end) = if word_after {
-            (start, end)
-        } else if before > 0 {
-            (start - before, end)
-        } else if word_before {
-            (start, end)
-        } else {
-            let after = text[end..].len() - text[end..].trim_start_matches(is_separator).len();
-            (start, end + after)
-        };
-        out.push_str(&text[at..start]);
-        at = end;
+        if !cut(&mut out, &mut copy, start, end) {
+            return String::new();
+        }
     }
-    out.push_str(&text[at..]);
     let out = out.split_whitespace().collect::<Vec<_>>().join(" ");
     clean_text(&out, identifiers)
 }

@@ -768,6 +768,14 @@ fn plan_stack(
         .map(|(_, r)| r.position.unwrap_or([0.0; 3]))
         .collect();
     let d: Vec<f64> = pos.iter().map(|p| dot(*p, normal)).collect();
+    // A reason, named by the volume's label where the series makes several.
+    let labelled = |what: String| {
+        if label.is_empty() {
+            what
+        } else {
+            format!("{label}: {what}")
+        }
+    };
     let spacing_k = if slices.len() > 1 {
         let mut gaps: Vec<f64> = d.windows(2).map(|w| w[1] - w[0]).collect();
         let first_gaps = gaps.clone();
@@ -807,11 +815,7 @@ fn plan_stack(
                         fmt_mm(off_grid)
                     )
                 };
-                return Err(if label.is_empty() {
-                    what
-                } else {
-                    format!("{label}: {what}")
-                });
+                return Err(labelled(what));
             }
         }
         // Gantry tilt / shear: the line through the slice origins must follow the normal.
@@ -862,11 +866,7 @@ fn plan_stack(
                     fmt_mm(shift),
                     fmt_mm(tol_in_plane)
                 );
-                return Err(if label.is_empty() {
-                    what
-                } else {
-                    format!("{label}: {what}")
-                });
+                return Err(labelled(what));
             }
         }
         // The grid runs from the first slice to the last: positions written to 0.1 mm jitter

@@ -43,6 +43,16 @@ pub struct PhantomSection {
     pub seed: u64,
 }
 
+/// What a path that should name a `kind` (folder, file) names instead: "is not a folder", or
+/// "does not exist".
+pub(super) fn not_a(p: &Path, kind: &str) -> String {
+    if p.exists() {
+        format!("is not a {kind}")
+    } else {
+        "does not exist".to_string()
+    }
+}
+
 fn one() -> u64 {
     1
 }
@@ -382,13 +392,6 @@ impl Config {
             }
         };
         // What a path that should name a folder or a file names instead.
-        let not_a = |p: &Path, kind: &str| {
-            if p.exists() {
-                format!("is not a {kind}")
-            } else {
-                "does not exist".to_string()
-            }
-        };
         if let Some(i) = cfg.input.as_mut() {
             // An empty path is the config's own folder once resolved, which a run then refused
             // as "the output lies inside the input".

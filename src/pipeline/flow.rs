@@ -346,11 +346,7 @@ impl Flow<'_> {
             ("procedures", procedures),
         ] {
             if let Some(p) = p.filter(|p| !p.is_file()) {
-                let what = if p.exists() {
-                    "is not a file"
-                } else {
-                    "does not exist"
-                };
+                let what = super::config::not_a(p, "file");
                 return Err(PipelineError::Config(ConfigError::Invalid {
                     path: self.config.to_path_buf(),
                     message: format!(

@@ -482,11 +482,12 @@ fn injection_to_reference(
             source: reference_source,
             zoned,
         }) => {
-            same(imgs, "RadiopharmaceuticalStartDateTime (0018,1078)", |i| {
-                i.start_datetime.clone()
+            // As times (the message says how far apart, not the dates).
+            same_time(imgs, "RadiopharmaceuticalStartDateTime (0018,1078)", |i| {
+                parse_dt(&i.start_datetime)
             })?;
-            same(imgs, "RadiopharmaceuticalStartTime (0018,1072)", |i| {
-                i.start_time.clone()
+            same_time(imgs, "RadiopharmaceuticalStartTime (0018,1072)", |i| {
+                parse_tm(&i.start_time)
             })?;
             let tod = parse_tm(&first.start_time);
             let written = first.start_datetime.trim();
