@@ -183,6 +183,10 @@ fn peak_segments(image: &Volume) -> Vec<(i64, i64, i64, i64)> {
     segments
 }
 
+/// The magnitude of a row's sum past which its prefix sums are not used (see
+/// [`local_intensity_of`]): f64's rounding of the prefix then stays under 10⁻⁶.
+const WIDE_ROW: f64 = 4_294_967_296.0;
+
 /// `local_intensity` of a region given as its voxels (`roi_voxels`, in index order). A sphere's
 /// sum is one difference of row prefix sums per segment of the sphere; the sums of a row's run
 /// of region voxels are made segment by segment over the whole run (one vector loop per segment
@@ -202,15 +206,20 @@ pub fn local_intensity_of(image: &Volume, voxels: &[([usize; 3], f64)]) -> Vec<F
     } else {
         Vec::new()
     };
+    // A row whose values add up (in magnitude) past 2³² loses ordinary values in the difference
+    // of two prefix sums (a −3.4e38 "no data" fill beside the region made every peak 0, though
+    // no sphere held it): its spheres' segments are summed one by one instead.
+    let mut wide = vec![false; nk * nj];
     for (r, (p, row)) in prefix
         .chunks_exact_mut(ni + 1)
         .zip(image.data.rows())
         .enumerate()
     {
-        let (mut acc, mut held) = (0.0, 0i64);
+        let (mut acc, mut held, mut magnitude) = (0.0, 0i64, 0.0f64);
         for (x, v) in row.iter().enumerate() {
             if v.is_finite() {
                 acc += *v as f64;
+                magnitude += v.abs() as f64;
                 held += 1;
             }
             p[x + 1] = acc;
@@ -218,6 +227,7 @@ pub fn local_intensity_of(image: &Volume, voxels: &[([usize; 3], f64)]) -> Vec<F
                 finite[r * (ni + 1) + x + 1] = held;
             }
         }
+        wide[r] = magnitude > WIDE_ROW;
     }
     let (mut sums, mut counts): (Vec<f64>, Vec<i64>) = (Vec::new(), Vec::new());
     let mut max_val = f64::NEG_INFINITY;
@@ -237,7 +247,22 @@ pub fn local_intensity_of(image: &Volume, voxels: &[([usize; 3], f64)]) -> Vec<F
             if kk < 0 || jj < 0 || kk as usize >= nk || jj as usize >= nj {
                 continue;
             }
-            let row_at = (kk as usize * nj + jj as usize) * (ni + 1);
+            let row = kk as usize * nj + jj as usize;
+            if wide[row] {
+                let values = image.data.slice(ndarray::s![kk as usize, jj as usize, ..]);
+                for i in i0 as i64..=i1 as i64 {
+                    let (from, to) = ((i + lo).max(0), (i + hi).min(ni_ - 1));
+                    let at = (i - i0 as i64) as usize;
+                    for v in (from..=to).map(|x| values[x as usize]) {
+                        if v.is_finite() {
+                            sums[at] += v as f64;
+                            counts[at] += 1;
+                        }
+                    }
+                }
+                continue;
+            }
+            let row_at = row * (ni + 1);
             let p = &prefix[row_at..][..ni + 1];
             let held = partial.then(|| &finite[row_at..][..ni + 1]);
             // Voxels i whose segment i + lo ..= i + hi lies inside the row: a ≤ i ≤ b.
@@ -465,30 +490,7 @@ mod tests {
             let in_roi =
                 |k: usize, j: usize, i: usize| !(k * 7 + j * 3 + i).is_multiple_of(4) && j < 8;
             let got = local_intensity(&image, &in_roi);
-            let g = &image.geometry;
-            let r = peak_radius_mm();
-            let (mut global, mut local, mut max_val) = (f64::MIN, f64::MIN, f64::MIN);
-            for ((k, j, i), v) in image.data.indexed_iter() {
-                if !in_roi(k, j, i) {
-                    continue;
-                }
-                let centre = g.world(i as f64, j as f64, k as f64);
-                let (mut sum, mut n) = (0.0, 0);
-                for ((kk, jj, ii), w) in image.data.indexed_iter() {
-                    let p = g.world(ii as f64, jj as f64, kk as f64);
-                    let d2: f64 = (0..3).map(|a| (p[a] - centre[a]).powi(2)).sum();
-                    if d2.sqrt() <= r + 1e-9 {
-                        sum += *w as f64;
-                        n += 1;
-                    }
-                }
-                let peak = sum / n as f64;
-                global = global.max(peak);
-                let v = *v as f64;
-                if v > max_val {
-                    (max_val, local) = (v, peak);
-                }
-            }
+            let (local, global) = brute_force_peaks(&image, &in_roi);
             let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs();
             assert!(
                 close(got[0].value, local),
@@ -498,6 +500,72 @@ mod tests {
             assert!(
                 close(got[1].value, global),
                 "{direction:?}: {} vs {global}",
+                got[1].value
+            );
+        }
+    }
+
+    /// The local and global peaks (IBSI 3.2) by brute force: every voxel's distance to every
+    /// region voxel, sums in f64 of the voxels in each sphere.
+    fn brute_force_peaks(
+        image: &Volume,
+        in_roi: &impl Fn(usize, usize, usize) -> bool,
+    ) -> (f64, f64) {
+        let g = &image.geometry;
+        let r = peak_radius_mm();
+        let (mut global, mut local, mut max_val) = (f64::MIN, f64::MIN, f64::MIN);
+        for ((k, j, i), v) in image.data.indexed_iter() {
+            if !in_roi(k, j, i) {
+                continue;
+            }
+            let centre = g.world(i as f64, j as f64, k as f64);
+            let (mut sum, mut n) = (0.0, 0);
+            for ((kk, jj, ii), w) in image.data.indexed_iter() {
+                let p = g.world(ii as f64, jj as f64, kk as f64);
+                let d2: f64 = (0..3).map(|a| (p[a] - centre[a]).powi(2)).sum();
+                if d2.sqrt() <= r + 1e-9 {
+                    sum += *w as f64;
+                    n += 1;
+                }
+            }
+            let peak = sum / n as f64;
+            global = global.max(peak);
+            let v = *v as f64;
+            if v > max_val {
+                (max_val, local) = (v, peak);
+            }
+        }
+        (local, global)
+    }
+
+    /// Regression: a huge finite value in the region's rows but in no sphere (a −3.4e38 "no
+    /// data" fill 8 mm from the region, the spheres reaching 6.2 mm) made both peaks 0: the
+    /// difference of two prefix sums past 10¹⁷ lost every ordinary value.
+    #[test]
+    fn a_huge_value_outside_every_sphere_leaves_the_peaks_alone() {
+        let mut rng = crate::phantom::rng::Rng::new(5, 1);
+        for fill in [1e12f32, 1e17, -3.4e38] {
+            let mut data = ndarray::Array3::from_shape_fn((12, 12, 30), |_| {
+                (2.0 + 3.0 * rng.uniform()) as f32
+            });
+            data.slice_mut(ndarray::s![.., .., 16]).fill(fill);
+            let image = Volume {
+                data,
+                geometry: Geometry::axial([0.0; 3], [2.0; 3]),
+            };
+            let in_roi = |k: usize, j: usize, i: usize| {
+                (4..8).contains(&k) && (4..8).contains(&j) && (20..24).contains(&i)
+            };
+            let got = local_intensity(&image, &in_roi);
+            let (local, global) = brute_force_peaks(&image, &in_roi);
+            assert!(
+                (got[0].value - local).abs() <= 1e-12 * local,
+                "{fill}: {} vs {local}",
+                got[0].value
+            );
+            assert!(
+                (got[1].value - global).abs() <= 1e-12 * global,
+                "{fill}: {} vs {global}",
                 got[1].value
             );
         }

@@ -9,10 +9,19 @@ use ndarray::Array3;
 use super::features::{Feature, UnitKind};
 use crate::volume::Volume;
 
-/// A region's grey levels (0 outside it) and their number Ng.
+/// A region's grey levels (0 outside it) and their number Ng, with what the intensity-volume
+/// histogram and the distance zones need besides: the morphological mask (the region whole,
+/// voxels without a number too: IBSI 1, 3.1.1), and the lowest and highest intensity and the bin
+/// width the levels were made with.
 pub struct GreyLevels {
     pub levels: Array3<u32>,
     pub ng: usize,
+    pub morphological: Array3<bool>,
+    /// The region's lowest intensity, the first bin's lower edge (X_gl,min).
+    pub min: f64,
+    /// The region's highest intensity.
+    pub max: f64,
+    pub width: f64,
 }
 
 /// The most grey levels a region may have: 2²⁴. The matrices are sparse, but the marginal
@@ -50,7 +59,15 @@ pub fn discretise(
         ng = ng.max(l as usize);
         l
     });
-    Some(GreyLevels { levels, ng })
+    let morphological = Array3::from_shape_fn(image.data.dim(), |(k, j, i)| in_roi(k, j, i));
+    Some(GreyLevels {
+        levels,
+        ng,
+        morphological,
+        min,
+        max,
+        width: bin_width,
+    })
 }
 
 /// A texture feature (texture features are dimensionless).
@@ -160,7 +177,7 @@ mod tests {
         // Past 2²⁴ levels (here 4·10¹¹; as 32-bit levels they overflowed): no texture.
         assert!(discretise(&v, &|_, _, _| true, 1e-6).is_none());
         let families = [
-            histogram::histogram_features(&g),
+            histogram::histogram_features(&g, true),
             glcm::glcm_features(&g),
             glrlm::glrlm_features(&g),
             glszm::glszm_features(&g),

@@ -198,7 +198,9 @@ pub fn features_for_volume_with(
                                         .for_image(&ctx.image)?;
                                     // One discretisation per region, shared by every family.
                                     let g = grey_levels::discretise(sub, &in_roi, w)?;
-                                    let mut t = histogram::histogram_features(&g);
+                                    // The IVH in the image's unit where it has one.
+                                    let definite = table::intensity_unit(&ctx.image) != "a.u.";
+                                    let mut t = histogram::histogram_features(&g, definite);
                                     t.extend(glcm::glcm_features(&g));
                                     t.extend(glrlm::glrlm_features(&g));
                                     t.extend(glszm::glszm_features(&g));

@@ -521,10 +521,20 @@ pub fn dictionary_rows() -> Vec<[String; 5]> {
         }
     }
     for (tag, code, name) in HISTOGRAM {
+        // The IVH's intensities: bin centres in the image's unit, grey levels on an image of
+        // arbitrary unit (IBSI 3.5).
+        let (unit, what) = if matches!(tag, "ivh_i10" | "ivh_i90" | "ivh_diff_i10_i90") {
+            (
+                "image unit",
+                "; the intensity of a bin's centre, X_min + (level - 0.5) * w, in the image's unit (on an image of arbitrary unit, as T2, the grey level, unit 1)",
+            )
+        } else {
+            ("1", "")
+        };
         let definition = format!(
-            "{name} (IBSI 3.4 / 3.5) of the grey levels by fixed bin size (--texture-bin-width, [rois] texture_bin_width)"
+            "{name} (IBSI 3.4 / 3.5) of the grey levels by fixed bin size (--texture-bin-width, [rois] texture_bin_width){what}"
         );
-        w([tag, code, "1", definition.as_str(), ""]);
+        w([tag, code, unit, definition.as_str(), ""]);
     }
     for (family, section, table, how) in [
         (

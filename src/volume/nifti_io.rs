@@ -779,6 +779,24 @@ fn header_geometry(path: &Path, header: &NiftiHeader) -> Result<Geometry, NiftiE
                 .to_string(),
         ));
     }
+    // Axes not at right angles (a sheared affine: a gantry tilt written as a shear, which NIfTI
+    // allows) make voxels that are no boxes: every volume, area and distance here takes the
+    // voxel as spacing[0] × spacing[1] × spacing[2] (10% too much at a 25° shear). Float32
+    // rounding of an oblique affine stays far below the tolerance (0.06°).
+    for (a, b) in [(0, 1), (0, 2), (1, 2)] {
+        let cos = dot(direction[a], direction[b]).abs();
+        if cos > 1e-3 {
+            return Err(invalid(
+                path,
+                format!(
+                    "the affine's axes {a} and {b} are at {:.2}° where 90° was expected (a sheared \
+                     grid, as a gantry tilt written as a shear): its voxels are not boxes; \
+                     resample the image onto a grid of right angles first",
+                    cos.clamp(0.0, 1.0).acos().to_degrees()
+                ),
+            ));
+        }
+    }
     Ok(Geometry {
         origin: [-a[0][3], -a[1][3], a[2][3]],
         spacing,
@@ -816,6 +834,13 @@ mod tests {
     /// The error of reading the IBSI phantom's mask with its decompressed bytes damaged by
     /// `damage` (it must not read as a volume).
     fn damaged_mask_error(damage: impl Fn(&mut Vec<u8>)) -> String {
+        match read_damaged_mask(damage) {
+            Ok(_) => panic!("read as a volume"),
+            Err(e) => e,
+        }
+    }
+
+    fn read_damaged_mask(damage: impl Fn(&mut Vec<u8>)) -> Result<Volume, String> {
         use std::io::{Read, Write};
         let mut raw = Vec::new();
         flate2::read::GzDecoder::new(std::fs::File::open(ibsi("mask.nii.gz")).unwrap())
@@ -830,10 +855,7 @@ mod tests {
         );
         gz.write_all(&raw).unwrap();
         gz.finish().unwrap();
-        let Err(err) = read_volume(&path) else {
-            panic!("read as a volume");
-        };
-        err.to_string()
+        read_volume(&path).map_err(|e| e.to_string())
     }
 
     /// Regression: an sform whose first two columns are parallel read as a grid (spacing and
@@ -854,6 +876,41 @@ mod tests {
             }
         });
         assert!(err.contains("not independent"), "{err}");
+    }
+
+    /// Regression: a sheared sform (slices moved along y by 2·tan 25° each, a gantry tilt) was
+    /// read as a box grid of its column lengths, every volume 10% (1/cos 25°) too large.
+    #[test]
+    fn a_sheared_affine_is_an_error() {
+        let shear = 2.0 * 25f32.to_radians().tan();
+        let err = damaged_mask_error(|raw| {
+            raw[254..256].copy_from_slice(&1i16.to_le_bytes());
+            for (at, row) in [
+                (280, [1.0f32, 0.0, 0.0, 0.0]),
+                (296, [0.0, 1.0, shear, 0.0]),
+                (312, [0.0, 0.0, 2.0, 0.0]),
+            ] {
+                for (k, v) in row.iter().enumerate() {
+                    raw[at + 4 * k..at + 4 * k + 4].copy_from_slice(&v.to_le_bytes());
+                }
+            }
+        });
+        assert!(err.contains("axes 1 and 2 are at 65.00°"), "{err}");
+        // A rotation (oblique, no shear) in float32 reads.
+        let (s, c) = 30f32.to_radians().sin_cos();
+        let rotated = read_damaged_mask(|raw| {
+            raw[254..256].copy_from_slice(&1i16.to_le_bytes());
+            for (at, row) in [
+                (280, [c, -s, 0.0, 0.0]),
+                (296, [s, c, 0.0, 0.0]),
+                (312, [0.0, 0.0, 3.3, 0.0]),
+            ] {
+                for (k, v) in row.iter().enumerate() {
+                    raw[at + 4 * k..at + 4 * k + 4].copy_from_slice(&v.to_le_bytes());
+                }
+            }
+        });
+        assert!(rotated.is_ok(), "{:?}", rotated.err());
     }
 
     /// A little-endian NIfTI-1 header made big-endian: every numeric field (offset, size) of the
