@@ -115,6 +115,56 @@ pub struct DirLock {
     path: PathBuf,
     /// Open while held: closing it releases the lock. None where the file system has no locks.
     file: Option<fs::File>,
+    /// The folder, links resolved, as [`HELD`] lists it.
+    held: PathBuf,
+}
+
+/// The folders this process holds the lock of, links resolved: a walk follows no link into
+/// one (its files are this run's outputs: a link in a site's export to the output folder had
+/// every rerun read its own outputs back as rejected inputs), and a lock on a folder inside one
+/// is this process's own (`run` locks its folder, then `deid` its `deid/`).
+static HELD: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// The folders held, a copy (empty if the list is poisoned).
+fn held() -> Vec<PathBuf> {
+    HELD.lock().map(|h| h.clone()).unwrap_or_default()
+}
+
+/// Whether `path` (links resolved) is or lies inside a folder this process holds the lock of.
+pub fn inside_a_held_folder(path: &Path) -> bool {
+    let Ok(resolved) = path.canonicalize() else {
+        return false;
+    };
+    held().iter().any(|h| resolved.starts_with(h))
+}
+
+/// A folder above `resolved` that another process holds the lock of (a standalone `deid` into a
+/// running `run`'s `deid/` swept that run's temporary files away): the message, naming it.
+fn busy_folder_above(dir: &Path, resolved: &Path) -> Option<String> {
+    let ours = held();
+    resolved.ancestors().skip(1).find_map(|above| {
+        if ours.iter().any(|h| h == above) {
+            return None;
+        }
+        let lock = above.join(LOCK_NAME);
+        let file = fs::File::open(&lock).ok()?;
+        match file.try_lock_shared() {
+            Err(fs::TryLockError::WouldBlock) => {
+                let who = fs::read_to_string(&lock)
+                    .ok()
+                    .and_then(|t| t.trim().parse::<u32>().ok())
+                    .map(|pid| format!(" (process {pid})"))
+                    .unwrap_or_default();
+                Some(format!(
+                    "{} lies inside {}, which another ancilla run{who} is writing; wait for it or \
+                     stop it",
+                    dir.display(),
+                    above.display()
+                ))
+            }
+            _ => None,
+        }
+    })
 }
 
 /// The lock file's name.
@@ -123,6 +173,11 @@ pub const LOCK_NAME: &str = ".ancilla.lock";
 /// The file in a de-identified release's folder naming the key it was made with (its
 /// `deid::key_id`), written before the first file is released.
 pub const KEY_ID_NAME: &str = ".ancilla-key-id";
+
+/// The file in a de-identified release's folder naming how its files were made (this build of
+/// ancilla and the PS3.15 options), written once the release is whole: files released otherwise
+/// are made again, never kept as done.
+pub const RELEASE_MADE_NAME: &str = ".ancilla-release";
 
 impl DirLock {
     /// `acquire`, its error made a caller's own: `busy` with the message naming the process that
@@ -167,15 +222,24 @@ impl DirLock {
                     if !is_the_file_at(&file, &path) {
                         continue;
                     }
+                    let held = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+                    if let Some(why) = busy_folder_above(dir, &held) {
+                        let _ = fs::remove_file(&path);
+                        return Err(io::Error::new(io::ErrorKind::WouldBlock, why));
+                    }
                     if writable {
                         file.set_len(0).map_err(named)?;
                         (&file)
                             .write_all(std::process::id().to_string().as_bytes())
                             .map_err(named)?;
                     }
+                    if let Ok(mut h) = HELD.lock() {
+                        h.push(held.clone());
+                    }
                     return Ok(DirLock {
                         path,
                         file: Some(file),
+                        held,
                     });
                 }
                 Err(fs::TryLockError::WouldBlock) => {
@@ -199,7 +263,15 @@ impl DirLock {
                          second run from writing this folder at the same time",
                         dir.display()
                     );
-                    return Ok(DirLock { path, file: None });
+                    let held = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+                    if let Ok(mut h) = HELD.lock() {
+                        h.push(held.clone());
+                    }
+                    return Ok(DirLock {
+                        path,
+                        file: None,
+                        held,
+                    });
                 }
                 Err(fs::TryLockError::Error(e)) => return Err(named(e)),
             }
@@ -238,6 +310,11 @@ impl Drop for DirLock {
         // locks, the file is left: it is nothing then.)
         if self.file.is_some() {
             let _ = fs::remove_file(&self.path);
+        }
+        if let Ok(mut h) = HELD.lock() {
+            if let Some(at) = h.iter().position(|p| *p == self.held) {
+                h.swap_remove(at);
+            }
         }
     }
 }
@@ -337,6 +414,37 @@ mod tests {
         let l = DirLock::acquire(dir.path()).unwrap();
         drop(l);
         assert!(!dir.path().join(LOCK_NAME).exists());
+    }
+
+    /// Regression (a core-lab audit): a standalone `deid` into a running `run`'s `deid/` took
+    /// its own lock there and swept the run's temporary files. A lock inside a folder another
+    /// process holds is refused, naming it; inside one this process holds (`run`, then its
+    /// stages), it is taken.
+    #[test]
+    fn a_lock_inside_a_folder_another_process_holds_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = dir.path().join("run/deid");
+        fs::create_dir_all(&inner).unwrap();
+        // Another process's lock on run/: a file locked through its own open file description.
+        let other = fs::File::create(dir.path().join("run").join(LOCK_NAME)).unwrap();
+        fs::write(dir.path().join("run").join(LOCK_NAME), "4242").unwrap();
+        other.lock().unwrap();
+        let e = DirLock::acquire(&inner).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+        assert!(
+            e.to_string()
+                .contains("which another ancilla run (process 4242) is writing"),
+            "{e}"
+        );
+        assert!(!inner.join(LOCK_NAME).exists());
+        drop(other);
+        // Held by this process: its own stages lock inside it.
+        let run = DirLock::acquire(&dir.path().join("run")).unwrap();
+        let deid = DirLock::acquire(&inner).unwrap();
+        assert!(inside_a_held_folder(&inner));
+        drop(deid);
+        drop(run);
+        assert!(!inside_a_held_folder(&inner));
     }
 
     #[test]

@@ -61,6 +61,17 @@ pub fn site_log_in_output_message(log: &Path, out: &Path) -> String {
     )
 }
 
+/// The message a command gives when the site-side log would be written inside the input it
+/// reads (a site's export is not written to, and the next run would read the log as a file).
+pub fn site_log_in_input_message(log: &Path, input: &Path) -> String {
+    format!(
+        "the site-side log {} lies inside the input {}: the input tree is not written to, and \
+         the next run would read the log as one of its files; keep it beside the export",
+        log.display(),
+        input.display()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

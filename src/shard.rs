@@ -114,8 +114,9 @@ impl Shard {
             number(task.step.as_deref(), 1),
         );
         let index = match (id_n, min, step) {
+            // (Checked: an ID of 2^64 − 1 wrapped to shard 0, a finished shard of no subject.)
             (Some(i), Some(lo), Some(st)) if st > 0 && i >= lo && (i - lo) % st == 0 => {
-                Some((i - lo) / st + 1)
+                ((i - lo) / st).checked_add(1)
             }
             _ => None,
         };
@@ -160,7 +161,9 @@ impl Shard {
             )));
         }
         Some(match (index, count) {
-            (Some(index), Some(count)) if index <= count => Ok(Shard { index, count }),
+            (Some(index), Some(count)) if (1..=count).contains(&index) => {
+                Ok(Shard { index, count })
+            }
             _ => Err(uneven()),
         })
     }
@@ -316,6 +319,13 @@ mod tests {
         assert!(e.to_string().contains("SLURM_ARRAY_TASK_MIN=1"), "{e}");
         assert!(shard(task("2", "3", Some("1"), Some("2"))).is_err());
         assert!(shard(task("0", "3", Some("1"), None)).is_err());
+        // Regression (a core-lab audit): an ID of 2^64 − 1 wrapped to shard 0 of 4, a finished
+        // shard of no subject, exit 0.
+        let e = shard(task(&usize::MAX.to_string(), "4", Some("0"), None)).unwrap_err();
+        assert!(
+            e.to_string().contains("not one of N evenly spaced tasks"),
+            "{e}"
+        );
         // Regression: an ID without a COUNT (or a COUNT alone) ran every subject in each task,
         // exit 0; now refused, as a non-number is, by name.
         for (id, count, named) in [

@@ -863,6 +863,70 @@ fn assert_no_phi_failure(o: &std::process::Output, reasons: &[String]) {
     assert!(stderr.contains(" 0 failed verification"), "{stderr}");
 }
 
+/// Regression (a core-lab audit): a stricter config on a rerun into the same release kept every
+/// released file as "already done", with the patient's age, weight and sex that the new options
+/// remove (and the report listed the new options). A release made with other options (or by
+/// another build) is made again; a third run with the same options keeps it as done.
+#[test]
+fn a_release_made_with_other_options_is_made_again() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    phantom(dir, "1", "8", &[]);
+    let (first, out) = deid_phantom(dir);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let weighed = |out: &Path| {
+        released_dicom(out)
+            .iter()
+            .filter(|p| {
+                dicom_object::open_file(p)
+                    .unwrap()
+                    .element(tags::PATIENT_WEIGHT)
+                    .is_ok()
+            })
+            .count()
+    };
+    let released = released_dicom(&out).len();
+    assert!(weighed(&out) > 0);
+    let config = dir.join("strict.toml");
+    std::fs::write(
+        &config,
+        "[options]\nretain_patient_characteristics = false\n",
+    )
+    .unwrap();
+    let rerun = || {
+        ancilla(&[
+            "deid",
+            dir.join("site-export").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--key",
+            dir.join("key.bin").to_str().unwrap(),
+            "--subjects",
+            dir.join("clinical/subject_map.csv").to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ])
+    };
+    let second = rerun();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(second.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("deid: {released} released, 0 already done")),
+        "{stderr}"
+    );
+    assert_eq!(weighed(&out), 0);
+    let third = rerun();
+    let stderr = String::from_utf8_lossy(&third.stderr);
+    assert!(
+        stderr.contains(&format!("deid: 0 released, {released} already done")),
+        "{stderr}"
+    );
+}
+
 /// Two input files with the same SOP Instance UID are one output file: the second is counted as
 /// a duplicate, not written twice.
 #[test]

@@ -955,6 +955,103 @@ fn shards_merge_into_what_a_single_run_writes() {
     assert_same_outputs(&merged1, &single, "merge of 1 shard");
 }
 
+/// Regression (a core-lab audit): a link inside the site's export to the run's output folder
+/// passed the "output inside input" check (it resolves the output's path, not the input's
+/// links), and every rerun read the run's own outputs back: its released files as unknown
+/// subjects, its NIfTI files as "a gzip archive", and never a no-op. The walk follows no link
+/// into the folder the run writes; the link is reported once.
+#[test]
+fn a_link_in_the_export_to_the_output_folder_is_not_followed() {
+    let d = tempfile::tempdir().unwrap();
+    let cohort = d.path().join("cohort");
+    phantom(&cohort, "1", "3", &[]);
+    let out = d.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::os::unix::fs::symlink(&out, cohort.join("site-export/results")).unwrap();
+    let cfg = input_config(d.path(), &cohort, &out, "");
+    let rejected = || -> Vec<String> {
+        let p: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("provenance.json")).unwrap())
+                .unwrap();
+        p["rejected_inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["reason"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    ancilla_ok(&["run", cfg.to_str().unwrap()]);
+    let first = rejected();
+    let o = ancilla(&["run", cfg.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let second = rejected();
+    assert_eq!(first, second);
+    assert!(
+        second
+            .iter()
+            .all(|r| !r.contains("not in the subject map") && !r.contains("gzip")),
+        "{second:#?}"
+    );
+}
+
+/// Regression (a core-lab audit): a shard rerun that failed (or was killed) after its scan kept
+/// the manifest of its earlier finished run, and the merge took the half-rerun shard as finished
+/// (a series withdrawn from the export came back into the analysis). The manifest is taken away
+/// when a shard run starts: the merge refuses the shard until a rerun finishes it.
+#[test]
+fn a_failed_shard_rerun_is_unfinished_to_the_merge() {
+    let d = tempfile::tempdir().unwrap();
+    let cohort = d.path().join("cohort");
+    phantom(&cohort, "2", "3", &[]);
+    let cfg = input_config(d.path(), &cohort, &d.path().join("unused"), "");
+    let shard = |i: &str, out: &Path| {
+        ancilla(&[
+            "run",
+            cfg.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--shard",
+            i,
+        ])
+    };
+    let (s1, s2) = (d.path().join("s1"), d.path().join("s2"));
+    assert!(shard("1/2", &s1).status.success());
+    assert!(shard("2/2", &s2).status.success());
+    assert!(s2.join("shard.json").is_file());
+    // The rerun fails at convert: its folder is now a file.
+    std::fs::remove_dir_all(s2.join("nifti")).unwrap();
+    std::fs::write(s2.join("nifti"), b"in the way").unwrap();
+    let o = shard("2/2", &s2);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!s2.join("shard.json").exists());
+    let o = ancilla(&[
+        "merge",
+        s1.to_str().unwrap(),
+        s2.to_str().unwrap(),
+        "--out",
+        d.path().join("merged").to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no shard.json"), "{stderr}");
+    // Finished by a rerun, it merges.
+    std::fs::remove_file(s2.join("nifti")).unwrap();
+    assert!(shard("2/2", &s2).status.success());
+    let o = ancilla(&[
+        "merge",
+        s1.to_str().unwrap(),
+        s2.to_str().unwrap(),
+        "--out",
+        d.path().join("merged").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 /// Shards de-identified with two keys (the key file replaced between two array tasks; the config
 /// is the same) are refused by `merge`, which names the two key ids: their pseudonyms and date
 /// shifts would not agree. Before, this was checked by a unit test of the key-id comparison only.
@@ -1436,6 +1533,38 @@ fn output_inside_the_input_is_refused_by_convert_deid_and_run() {
     assert!(
         err.contains("deid.site_log") && err.contains("lies inside the output folder"),
         "{err}"
+    );
+    // Nor inside the input (a core-lab audit: it was written into the site's tree, and read
+    // back by the next run as a rejected file), by `deid` or `run`.
+    let args = deid_args(
+        &cohort,
+        &outside,
+        &["--site-log", &s(&input.join("site-log.tsv"))],
+    );
+    let o = ancilla(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("site-side log") && err.contains("lies inside the input"),
+        "{err}"
+    );
+    let cfg = config(
+        d.path(),
+        &body.replace(
+            &outside.join("site-log.tsv").display().to_string(),
+            &input.join("site-log.tsv").display().to_string(),
+        ),
+    );
+    let o = ancilla(&["run", &s(&cfg)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("deid.site_log") && err.contains("lies inside the input"),
+        "{err}"
+    );
+    assert_eq!(
+        ancilla::ingest::walk::walk(std::slice::from_ref(&input)).files,
+        files_before
     );
     // Beside the input (and the input inside the output, as the pipeline's own convert reads
     // out/deid into out/nifti) is fine.
@@ -2261,7 +2390,8 @@ fn clinical_tables_that_do_not_validate_still_leave_report_and_provenance() {
     }
     assert!(!out.join("analysis/stats.json").exists());
 
-    write_adtte("12.5");
+    // Mended (its own value: AVAL agrees with the record's ADT − STARTDT).
+    write_adtte(&adtte.rows[1][adtte.col("AVAL").unwrap()]);
     let o = ancilla(&["run", cfg.to_str().unwrap()]);
     let log = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{log}");

@@ -238,6 +238,53 @@ fn truncated_pixel_data_and_truncated_header_are_rejected() {
     );
 }
 
+/// Regression (a core-lab audit): a run started while the export was still being copied stacked
+/// the first 28 of a PET's 90 slices as a whole, shorter volume (slices missing at an end leave
+/// no gap to find). A PET series with fewer images than NumberOfSlices says is incomplete.
+#[test]
+fn a_pet_series_short_of_its_number_of_slices_is_incomplete() {
+    let dir = tempfile::tempdir().unwrap();
+    phantom(dir.path(), "1", "5", &[]);
+    let export = dir.path().join("site-export");
+    let pet = |inv: &ingest::Inventory| {
+        inv.series
+            .iter()
+            .find(|s| s.modality == "PT" && s.plan.is_ok())
+            .map(|s| s.files.iter().map(|f| f.path.clone()).collect::<Vec<_>>())
+    };
+    let inv = ingest::scan_paths(std::slice::from_ref(&export)).unwrap();
+    let files = pet(&inv).expect("a whole PET series");
+    let z = |p: &std::path::PathBuf| {
+        let obj = dicom_object::open_file(p).unwrap();
+        obj.element(tags::IMAGE_POSITION_PATIENT)
+            .unwrap()
+            .to_multi_float64()
+            .unwrap()[2]
+    };
+    let mut by_z: Vec<(f64, &std::path::PathBuf)> = files.iter().map(|p| (z(p), p)).collect();
+    by_z.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // The last three slices at the top are not there yet.
+    for (_, p) in by_z.iter().rev().take(3) {
+        std::fs::remove_file(p).unwrap();
+    }
+    let inv = ingest::scan_paths(std::slice::from_ref(&export)).unwrap();
+    assert!(pet(&inv).is_none());
+    let short = inv
+        .series
+        .iter()
+        .find(|s| s.modality == "PT" && s.files.len() == files.len() - 3)
+        .unwrap();
+    let why = short.plan.as_ref().unwrap_err();
+    assert!(
+        why.starts_with(&format!(
+            "incomplete: {} of the {} images that NumberOfSlices",
+            files.len() - 3,
+            files.len()
+        )),
+        "{why}"
+    );
+}
+
 /// Regression (found by mutating phantom files): Pixel Data longer than the image attributes say
 /// was reported as "truncated"; it is trailing padding, read past as dcm2niix and pydicom read
 /// past it (pydicom's MR_small_padded.dcm), so the file is used.

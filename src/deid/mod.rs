@@ -227,6 +227,9 @@ struct Run<'a> {
     /// The output held no released file when the run began: a destination can then only exist
     /// if this run claimed it (no existence test on disk per file).
     fresh_output: bool,
+    /// The files already in the output were released by this build with these options
+    /// (`release_folder::made_as`): only then is one on disk done.
+    trust_earlier: bool,
     /// Destinations claimed by this run (a second input file with the same SOP Instance UID is
     /// the same output file), keyed by 128 bits of their path's SHA-256 (not the path).
     claimed: std::sync::Mutex<HashMap<[u8; 16], Claim>>,
@@ -275,7 +278,7 @@ impl Run<'_> {
             return v;
         }
         let id = release_folder::dest_id(dest);
-        let on_disk = !self.fresh_output && dest.exists();
+        let on_disk = self.trust_earlier && !self.fresh_output && dest.exists();
         let Ok(mut claimed) = self.claimed.lock() else {
             return Verdict::Write;
         };
@@ -830,6 +833,15 @@ fn run_paths(
             crate::folders::site_log_in_output_message(log, &opts.out),
         ));
     }
+    if let Some(log) = opts
+        .site_log
+        .as_ref()
+        .filter(|log| crate::folders::lies_within(log, &opts.input))
+    {
+        return Err(DeidError::Placement(
+            crate::folders::site_log_in_input_message(log, &opts.input),
+        ));
+    }
     // One process writes the folder at a time (a second one's sweep below would delete the
     // first one's temporary files under way).
     let _lock = crate::atomic::DirLock::acquire_or(&opts.out, DeidError::Busy, |source| {
@@ -848,6 +860,23 @@ fn run_paths(
         path: opts.out.join(crate::atomic::KEY_ID_NAME),
         source,
     })?;
+    // Files on disk are done only if made as this run makes them (this build, these options).
+    // An empty output is marked at once (a killed run's files are then this identity's); a
+    // release made otherwise is unmarked while it is made again, and marked once whole.
+    let identity = release_folder::release_identity(&config.options);
+    let fresh_output = holds_no_folder(&opts.out);
+    let trust_earlier = release_folder::made_as(&opts.out, &identity);
+    let marked = if fresh_output {
+        release_folder::mark_made(&opts.out, &identity)
+    } else if trust_earlier {
+        Ok(())
+    } else {
+        release_folder::unmark_made(&opts.out)
+    };
+    marked.map_err(|source| DeidError::Write {
+        path: opts.out.join(crate::atomic::RELEASE_MADE_NAME),
+        source,
+    })?;
     let walk = crate::ingest::walk::walk(std::slice::from_ref(&opts.input));
     let bar = crate::report::progress::bar(walk.files.len() as u64, "deid", quiet);
     let shard = opts.shard.unwrap_or_else(crate::shard::Shard::whole);
@@ -861,7 +890,8 @@ fn run_paths(
         sharded: !shard.is_whole(),
         uids: keyed::UidMapper::new(&key),
         made_dirs: Default::default(),
-        fresh_output: holds_no_folder(&opts.out),
+        fresh_output,
+        trust_earlier,
         claimed: Default::default(),
         settled: Default::default(),
         byte_path,
@@ -975,6 +1005,10 @@ fn run_paths(
     let rp = opts.out.join("deid-report.json");
     crate::atomic::write_json(&rp, &report)
         .map_err(|source| DeidError::Write { path: rp, source })?;
+    release_folder::mark_made(&opts.out, &identity).map_err(|source| DeidError::Write {
+        path: opts.out.join(crate::atomic::RELEASE_MADE_NAME),
+        source,
+    })?;
     if let Some(log) = &opts.site_log {
         crate::atomic::write_bytes(log, site_log.as_bytes()).map_err(|source| {
             DeidError::Write {

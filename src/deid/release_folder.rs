@@ -36,6 +36,51 @@ pub(super) fn earlier_release_of_key(out: &Path, ours: &str) -> Result<bool, Dei
     }
 }
 
+/// How this build of ancilla releases files under `options`: its version and commit and the
+/// options, as a digest (the release marker's content).
+pub(super) fn release_identity(options: &super::DeidOptionsSet) -> String {
+    use sha2::Digest;
+    let made = format!(
+        "ancilla {} {} {options:?}",
+        env!("CARGO_PKG_VERSION"),
+        option_env!("ANCILLA_GIT_COMMIT").unwrap_or("unknown")
+    );
+    crate::hex::encode(&sha2::Sha256::digest(made.as_bytes()))
+}
+
+/// Whether the files already in `out` were released as `identity` says: the release marker
+/// names it. A release made with other options (a stricter config after a first run) or by
+/// another build (one with a de-identification defect fixed since), or one whose making was
+/// cut short after the marker was taken away, is not: its files are made again. They had been
+/// kept as "already done", with the attributes the new options remove.
+pub(super) fn made_as(out: &Path, identity: &str) -> bool {
+    made_identity(out).is_some_and(|t| t == identity)
+}
+
+/// What the release marker in `out` says, if there is one.
+pub fn made_identity(out: &Path) -> Option<String> {
+    std::fs::read_to_string(out.join(crate::atomic::RELEASE_MADE_NAME))
+        .ok()
+        .map(|t| t.trim().to_string())
+}
+
+/// Take the release marker away (before files are made again under another identity), so that
+/// a run killed on the way leaves a release no later run keeps as done.
+pub(super) fn unmark_made(out: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(out.join(crate::atomic::RELEASE_MADE_NAME)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Mark the release in `out` whole, made as `identity` says.
+pub fn mark_made(out: &Path, identity: &str) -> std::io::Result<()> {
+    crate::atomic::write_bytes(
+        &out.join(crate::atomic::RELEASE_MADE_NAME),
+        format!("{identity}\n").as_bytes(),
+    )
+}
+
 /// 128 bits of the SHA-256 of an output path: how a claim names its destination.
 pub(super) fn dest_id(dest: &Path) -> [u8; 16] {
     use sha2::Digest;

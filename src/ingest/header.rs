@@ -80,6 +80,9 @@ pub struct FileRecord {
     pub has_pixels: bool,
     /// PatientIdentityRemoved (0012,0062) is YES.
     pub deidentified: bool,
+    /// A PET image's series size: NumberOfSlices (0054,0081) × NumberOfTimeSlices (0054,0101,
+    /// 1 when absent), the images its series holds (PS3.3 C.8.9.4); None elsewhere.
+    pub pet_images: Option<u64>,
     /// A PET image's SUV inputs (QIBA), read with the rest of the header so that the SUV of a
     /// series needs no second parse of its files; None for other modalities and for a scan
     /// that did not ask for them.
@@ -575,6 +578,17 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
         has_pixels,
         deidentified: str_of(&obj, tags::PATIENT_IDENTITY_REMOVED)
             .is_some_and(|v| v.eq_ignore_ascii_case("YES")),
+        pet_images: (modality == "PT")
+            .then(|| {
+                let slices = int_of(&obj, tags::NUMBER_OF_SLICES).filter(|n| *n > 0)?;
+                let times = int_of(&obj, tags::NUMBER_OF_TIME_SLICES)
+                    .filter(|n| *n > 0)
+                    .unwrap_or(1);
+                u64::try_from(slices)
+                    .ok()?
+                    .checked_mul(u64::try_from(times).ok()?)
+            })
+            .flatten(),
         suv: (keep_suv && modality == "PT")
             .then(|| Box::new(crate::quant::suv::inputs_from_header(&obj))),
         images,

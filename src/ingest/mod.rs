@@ -576,6 +576,35 @@ fn stacks(files: Vec<Box<FileRecord>>) -> Vec<Vec<Box<FileRecord>>> {
     out
 }
 
+/// A PET series of single-frame images holds the images its files say it has (NumberOfSlices ×
+/// NumberOfTimeSlices, PS3.3 C.8.9.4), or it is incomplete: an export copied in part (28 of 90
+/// slices, all at one end) stacked as a whole, shorter volume, its label map's tumour outside it.
+/// Slices missing inside a stack are found by the geometry; at an end, only by the count.
+fn pet_series_whole(files: &[&FileRecord]) -> Result<(), String> {
+    let Some(first) = files.first() else {
+        return Ok(());
+    };
+    let Some(expected) = first.pet_images else {
+        return Ok(());
+    };
+    if files
+        .iter()
+        .any(|f| f.frames != 1 || f.pet_images != Some(expected))
+    {
+        return Ok(());
+    }
+    let held = files.len() as u64;
+    if held < expected {
+        return Err(format!(
+            "incomplete: {} of the {expected} images that NumberOfSlices (0054,0081) × \
+             NumberOfTimeSlices (0054,0101) say the series holds (an export copied in part, or \
+             files lost)",
+            held
+        ));
+    }
+    Ok(())
+}
+
 /// One series of the inventory: its files (sorted, de-duplicated), kind and volume plan. (The
 /// records stay boxed: `Series::files` holds them so, moved from the scan without a copy.)
 #[allow(clippy::vec_box)]
@@ -589,7 +618,7 @@ fn make_series(
     let (kind, from_desc) = classify::classify(&refs);
     let has_pixels = files.iter().any(|f| f.has_pixels);
     let plan = if has_pixels && !matches!(kind, SeriesKind::Seg) {
-        geometry::plan_series(&refs)
+        geometry::plan_series(&refs).and_then(|plans| pet_series_whole(&refs).map(|()| plans))
     } else {
         Ok(Vec::new())
     };

@@ -1,7 +1,8 @@
 //! Parallel directory walk: every regular file under the inputs, in a stable (sorted) order.
 //! Directories are read in parallel with rayon; unreadable entries are reported, not skipped.
 //! Symbolic links are followed, except a link to a folder that contains it (a loop), which is
-//! reported once instead of being walked until the system's link limit.
+//! reported once instead of being walked until the system's link limit, and a link into an
+//! output folder this process is writing (`atomic::inside_a_held_folder`), reported too.
 
 use std::path::{Path, PathBuf};
 
@@ -15,12 +16,14 @@ pub struct Walk {
 }
 
 /// Files of ancilla's own that are never inputs: temporary files of a run in progress (or
-/// killed), an output folder's lock, and the de-identification report and key id that sit
-/// beside the released files they describe (so a de-identified tree scans clean).
+/// killed), an output folder's lock, and the de-identification report, key id and release
+/// marker that sit beside the released files they describe (so a de-identified tree scans
+/// clean).
 fn is_our_temp(name: &str) -> bool {
     (name.starts_with('.') && name.contains(crate::atomic::TEMP_MARK))
         || name == crate::atomic::LOCK_NAME
         || name == crate::atomic::KEY_ID_NAME
+        || name == crate::atomic::RELEASE_MADE_NAME
         || name == "deid-report.json"
 }
 
@@ -78,7 +81,15 @@ fn walk_dir(dir: &Path, above: &[(u64, u64)]) -> Walk {
                         }
                     }
                     Ok(_) => match std::fs::metadata(&path) {
-                        // Follow symlinks to files and directories.
+                        // Follow symlinks to files and directories, but not into this run's
+                        // output folder.
+                        Ok(m) if m.is_dir() && crate::atomic::inside_a_held_folder(&path) => errors
+                            .push((
+                                path,
+                                "a link into this run's output folder (not followed: its files \
+                                 are outputs, not input)"
+                                    .into(),
+                            )),
                         Ok(m) if m.is_dir() => dirs.push(path),
                         Ok(m) if m.is_file() => files.push(path),
                         Ok(_) => errors.push((path, "not a regular file".into())),

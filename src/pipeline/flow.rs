@@ -86,6 +86,18 @@ pub(super) fn execute(
     let _lock =
         crate::atomic::DirLock::acquire_or(&out_dir, PipelineError::Busy, io_err(&out_dir))?;
     let swept = crate::atomic::remove_stale_temps(&out_dir);
+    // A shard's manifest says it finished: a rerun takes it away before it changes anything, so
+    // that one killed or failed on the way is unfinished to the merge (the earlier run's manifest
+    // let a merge take a half-rerun shard, and a series since withdrawn from the export, as done).
+    if matches!(mode, Mode::Shard(_)) {
+        let manifest = out_dir.join(merge::MANIFEST);
+        match std::fs::remove_file(&manifest) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(io_err(&manifest)(e));
+            }
+            _ => {}
+        }
+    }
     if swept > 0 && !quiet {
         eprintln!(
             "      run: removed {} left by an interrupted run",
@@ -221,6 +233,10 @@ fn check_placement(cfg: &Config, config: &Path, out_dir: &Path) -> Result<(), Pi
     if let Some(log) = &cfg.deid.site_log {
         if crate::folders::lies_within(log, out_dir) {
             let why = crate::folders::site_log_in_output_message(log, out_dir);
+            return Err(misplaced("deid.site_log", why));
+        }
+        if crate::folders::lies_within(log, &input.dicom) {
+            let why = crate::folders::site_log_in_input_message(log, &input.dicom);
             return Err(misplaced("deid.site_log", why));
         }
     }

@@ -294,6 +294,9 @@ struct Assembly {
     /// The de-identification reports of the shards, and the one key id they name.
     deid: Vec<Value>,
     key_id: Option<String>,
+    /// How the shards' releases were made (`deid`'s release marker), where every shard's says
+    /// the same.
+    release_made: Option<String>,
     /// For the per-subject trees ("deid", "nifti"): each subject's owning shard.
     owners: Vec<(&'static str, BTreeMap<String, PathBuf>)>,
     convert: Option<ConvertReport>,
@@ -343,6 +346,14 @@ fn gather(shards: &[(PathBuf, Manifest)]) -> Result<Assembly, PipelineError> {
     };
     let deid = reports("deid/deid-report.json")?;
     let key_id = one_key_id(&deid)?;
+    let made: Vec<Option<String>> = shards
+        .iter()
+        .map(|(d, _)| crate::deid::release_folder::made_identity(&d.join("deid")))
+        .collect();
+    let release_made = match made.first() {
+        Some(Some(first)) if made.iter().all(|m| m.as_ref() == Some(first)) => Some(first.clone()),
+        _ => None,
+    };
     let mut owners = Vec::new();
     for part in ["deid", "nifti"] {
         let mut owner: BTreeMap<String, PathBuf> = BTreeMap::new();
@@ -387,6 +398,7 @@ fn gather(shards: &[(PathBuf, Manifest)]) -> Result<Assembly, PipelineError> {
         inventory,
         deid,
         key_id,
+        release_made,
         owners,
         convert,
         features,
@@ -450,6 +462,10 @@ fn assemble(shards: &[(PathBuf, Manifest)], out: &Path) -> Result<(), PipelineEr
         if let Some(id) = &a.key_id {
             let dir = out.join("deid");
             crate::deid::release_folder::mark_key(&dir, id).map_err(io_err(&dir))?;
+        }
+        if let Some(made) = &a.release_made {
+            let dir = out.join("deid");
+            crate::deid::release_folder::mark_made(&dir, made).map_err(io_err(&dir))?;
         }
     }
     if let Some(conv) = &a.convert {
