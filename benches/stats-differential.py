@@ -9,19 +9,23 @@ tenths or hundredths), 0-80% censored. Checked:
 - Kaplan-Meier: timeline, survival, log(-log) interval, numbers at risk and the median's
   interval against lifelines' KaplanMeierFitter (except a bound lifelines takes where the
   curve is 0: ancilla gives none there, as R does; see stats-r-differential.py); the median against the first time the curve
-  is at or below 1/2 in exact arithmetic (lifelines' rule, without its rounding);
+  is below 1/2 in exact arithmetic, or the middle of a stretch exactly at 1/2 (R's rule;
+  lifelines takes the stretch's first time);
 - Cox (Efron ties): the coefficient against the exact maximum of the Efron partial likelihood
   (scipy's Brent search to 1e-14; lifelines stops earlier, up to 3e-3 away); the SE (from the
   Efron information), Wald and likelihood-ratio p, hazard ratio and its 95% interval against
   their values at that maximum (to 1e-5), and against lifelines' CoxPHFitter (to 2e-3) where
   lifelines reached the maximum too (within 1e-3: on a likelihood that flattens out it stops far
   short); the concordance exactly, by lifelines' `concordance_index` at that maximum;
-- the log-rank test of the median split (high = value > median) against lifelines;
+- the log-rank test of the median split (high = value > median; value >= median where nothing
+  is above it) against lifelines;
 - Spearman with VIABLE_TUMOR_PCT against scipy; the ROC AUC for pCR against its definition,
   and its 95% interval against DeLong's variance (DeLong, DeLong & Clarke-Pearson 1988: the
-  structural components V10 and V01, their sample variances), clipped to [0, 1];
+  structural components V10 and V01, their sample variances), clipped to [0, 1], and none
+  where its width is 0 (complete separation);
 - the q-values against Benjamini-Hochberg's step-up rule computed here over the Cox Wald
-  p-values the features have (features without one get none).
+  p-values the features have, a feature whose likelihood is monotone counted as the smallest
+  (features without a p get no q).
 
 Where ancilla gives no number it must say why in the feature's note (fewer than 5 events, a
 monotone likelihood, an empty split, fewer than 2 subjects with or without pCR); lifelines
@@ -117,15 +121,21 @@ def table(rng):
 
 
 def exact_median(t, e):
-    """The first time the curve is at or below 1/2, in exact arithmetic. (lifelines' own curve
-    can be 0.5000000000000001 or 0.49999999999999994 where it is exactly 1/2, and its median
-    the next time or not; R and SAS take the midpoint of a plateau exactly at 1/2.)"""
+    """The median as R's quantile.survfit gives it, in exact arithmetic: the first time the
+    curve is below 1/2; where it is exactly 1/2, the middle of that time and the next time the
+    curve falls (the last observed time where it never does). (lifelines takes a plateau's
+    first time, and its own curve can be 0.5000000000000001 or 0.49999999999999994 where it is
+    exactly 1/2.)"""
     s = Fraction(1)
-    for tj in np.unique(t[e == 1]):
+    times = np.unique(t[e == 1])
+    for j, tj in enumerate(times):
         at_risk, dead = int((t >= tj).sum()), int(((t == tj) & (e == 1)).sum())
         s *= Fraction(at_risk - dead, at_risk)
-        if s <= Fraction(1, 2):
+        if s < Fraction(1, 2):
             return float(tj)
+        if s == Fraction(1, 2):
+            end = times[j + 1] if j + 1 < len(times) else t.max()
+            return (float(tj) + float(end)) / 2
     return None
 
 
@@ -199,7 +209,8 @@ def check_feature(f, tab):
             want = (s["exp(coef)"], s["exp(coef) lower 95%"], s["exp(coef) upper 95%"])
             if not all(close(a, float(b), 2e-3, 1e-8) for a, b in zip(hr, want)):
                 problems.append(f"{name} hazard ratio and interval {hr} vs lifelines {want}")
-    high = x > np.median(x)
+    # Above the median; at or above it where nothing is above (more than half at the top).
+    high = x > np.median(x) if (x > np.median(x)).any() else x >= np.median(x)
     split = f.get("logrank_median_split")
     if split is None:
         if "log-rank" not in note:
@@ -227,7 +238,11 @@ def check_feature(f, tab):
         if not close(roc["auc"], auc, 1e-9):
             problems.append(f"{name} AUC {roc['auc']} vs {auc}")
         lo, hi = delong_interval(a, b)
-        if not (close(roc["ci"][0], lo, 1e-9, 1e-12) and close(roc["ci"][1], hi, 1e-9, 1e-12)):
+        if lo == hi:
+            # Complete separation: DeLong's variance is 0; no interval is given.
+            if roc["ci"] != [None, None]:
+                problems.append(f"{name} AUC interval {roc['ci']} where DeLong's has width 0")
+        elif not (close(roc["ci"][0], lo, 1e-9, 1e-12) and close(roc["ci"][1], hi, 1e-9, 1e-12)):
             problems.append(f"{name} AUC interval {roc['ci']} vs DeLong's {lo}, {hi}")
     return problems
 
@@ -244,14 +259,20 @@ def delong_interval(pos, neg):
 
 def check_q_values(features):
     """Benjamini-Hochberg over the features' Cox Wald p-values: sorted ascending, q_(i) =
-    min over j >= i of p_(j) m / j, at most 1."""
+    min over j >= i of p_(j) m / j, at most 1. A feature whose likelihood is monotone (its Cox
+    model "did not converge") is in the family as the smallest p, with no q of its own."""
+    diverged = [k for k, f in enumerate(features)
+                if not f.get("cox") and "did not converge" in (f.get("note") or "")]
     with_p = [(f["cox"]["p_wald"], k) for k, f in enumerate(features)
               if f.get("cox") and f["cox"].get("p_wald") is not None]
+    with_p += [(0.0, k) for k in diverged]
     m, want = len(with_p), {}
     running = 1.0
     for rank, (p, k) in reversed(list(enumerate(sorted(with_p), start=1))):
         running = min(running, p * m / rank)
         want[k] = running
+    for k in diverged:
+        del want[k]
     problems = []
     for k, f in enumerate(features):
         q = f.get("q_value")

@@ -11,18 +11,20 @@ on the log scale (R's default), and with a log-rank cut-off on f1. Checked:
 
 - Kaplan-Meier: times, survival, numbers at risk, both intervals (R gives none where the curve
   is 1 or 0 on the log-log scale, or 0 on the log scale: ancilla's bounds are then the curve
-  itself), the 12- and 24-month rates and their intervals, and the median and its interval
-  except where R's rule differs from lifelines' (the curve or a bound exactly 1/2 over a
-  plateau: R takes the plateau's midpoint);
+  itself), the 12- and 24-month rates and their intervals (beyond the last follow-up only
+  where the curve has reached 0: then 0), and the median and its interval (R's rule on a
+  plateau exactly at 1/2: its middle);
 - Cox (Efron ties): coefficient, SE, Wald and likelihood-ratio p, hazard ratio and its
   interval, the hazard ratio per standard deviation and the concordance, against coxph. Where
   coxph warns (an infinite coefficient, a likelihood that is monotone) ancilla must fit nothing
   and say why;
-- the log-rank tests of the median split (high = value > median) and of a fixed cut-off (high
-  = value >= cut-off, one of the values) against survdiff;
+- the log-rank tests of the median split (high = value > median; >= median where nothing is
+  above it) and of a fixed cut-off (high = value >= cut-off, one of the values) against
+  survdiff;
 - Spearman (t approximation) against cor.test;
-- the ROC AUC for pCR and its DeLong interval against pROC;
-- the q-values against p.adjust(method = "BH") over R's Wald p-values.
+- the ROC AUC for pCR and its DeLong interval against pROC (none where pROC's has width 0);
+- the q-values against p.adjust(method = "BH") over R's Wald p-values, a model coxph warns
+  about (monotone likelihood) counted as the smallest p, with no q.
 
 Usage: benches/stats-r-differential.py [CASES] [SEED]   (default 200, 1)
 Needs Rscript with the survival and pROC packages (Debian: r-base-core r-cran-survival
@@ -37,7 +39,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from fractions import Fraction
 
 import numpy as np
 
@@ -63,16 +64,18 @@ def read_r(path):
     return out
 
 
-def half_plateau(t, e):
-    """Whether the curve, in exact arithmetic, is exactly 1/2 after some event time: there R's
-    median is the midpoint of the plateau and lifelines' (and ancilla's) its first time."""
-    s = Fraction(1)
-    for tj in np.unique(t[e == 1]):
-        at_risk, dead = int((t >= tj).sum()), int(((t == tj) & (e == 1)).sum())
-        s *= Fraction(at_risk - dead, at_risk)
-        if s == Fraction(1, 2):
-            return True
-    return False
+def first_half(curve):
+    """Where a curve [(time, value)] reaches 1/2 by R's rule: the first time below it; where it
+    is exactly 1/2 there, the middle of that time and the next time below (the last time where
+    none is)."""
+    at = lambda b: abs(b - 0.5) <= 0.5e-12
+    for j, (x, b) in enumerate(curve):
+        if b < 0.5 and not at(b):
+            return x
+        if at(b):
+            end = next((y for y, c in curve[j + 1:] if c < 0.5 and not at(c)), curve[-1][0])
+            return (x + end) / 2
+    return None
 
 
 NON_MONOTONE = [0]  # median bounds where R's quantile() reads a bound curve that rises again
@@ -110,7 +113,7 @@ def check_km(km, ref, kind, t, e):
         # R's summary() leaves no bound where survfit leaves none (checked above).
         if not all(b is None or close(a, b, 1e-7, 1e-12) for a, b in zip(ours, want)):
             problems.append(f"{rate['month']}-month rate ({kind}) {ours} vs R {want}")
-    if not half_plateau(t, e) and not close(km["median"], ref[f"km.{kind}.median"][0], 1e-9):
+    if not close(km["median"], ref[f"km.{kind}.median"][0], 1e-9):
         problems.append(f"median ({kind}) {km['median']} vs R {ref[f'km.{kind}.median'][0]}")
     for name, ours, key, want in zip(("lower", "upper"), km["median_ci"], ("lower", "upper"),
                                      ref[f"km.{kind}.median"][1:]):
@@ -119,7 +122,7 @@ def check_km(km, ref, kind, t, e):
         # where R gives it.
         times, bound = ref[f"km.{kind}.time"], ref[f"km.{kind}.{key}"]
         defined = [(x, b) for x, b in zip(times, bound) if b is not None]
-        first = next((x for x, b in defined if b <= 0.5 * (1 + 1e-12)), None)
+        first = first_half(defined)
         if not close(ours, first, 1e-12):
             problems.append(f"median {name} ({kind}) {ours}: R's {key} curve first falls to 1/2 "
                             f"at {first}")
@@ -200,6 +203,10 @@ def check_feature(f, ref, tab):
         # DeLong's variance needs two subjects of each kind (pROC gives an interval anyway).
         if "ROC" not in note or min(int(tab.PCR.sum()), int((tab.PCR == 0).sum())) >= 2:
             problems.append(f"{name}: no ROC ({note})")
+    elif close(want[1], want[2], 1e-12) and close(roc["auc"], want[0], 1e-9):
+        # Complete separation: pROC's DeLong interval has width 0; ancilla gives none.
+        if roc["ci"] != [None, None]:
+            problems.append(f"{name} ROC interval {roc['ci']} where pROC's has width 0")
     elif not (close(roc["auc"], want[0], 1e-9) and close(roc["ci"][0], max(want[1], 0.0), 1e-9, 1e-12)
               and close(roc["ci"][1], min(want[2], 1.0), 1e-9, 1e-12)):
         problems.append(f"{name} ROC {roc['auc']} {roc['ci']} vs pROC {want}")

@@ -32,9 +32,11 @@ reference <- function(dir) {
     q <- quantile(fit, probs = 0.5)
     put(paste0("km.", type, ".median"), c(q$quantile, q$lower, q$upper))
     months <- c(12, 24)
-    months <- months[months <= max(tab$PFS_MONTHS)]
+    # Beyond the last follow-up only where the curve has reached 0 (then 0, extend = TRUE).
+    ended <- tail(fit$surv, 1) == 0
+    months <- months[months <= max(tab$PFS_MONTHS) | ended]
     if (length(months) > 0) {
-      s <- summary(fit, times = months)
+      s <- summary(fit, times = months, extend = ended)
       for (k in seq_along(months)) {
         put(paste0("km.", type, ".rate.", months[k]), c(s$surv[k], s$lower[k], s$upper[k]))
       }
@@ -42,6 +44,9 @@ reference <- function(dir) {
   }
   features <- setdiff(names(tab), fixed)
   p_fitted <- rep(NA, length(features))
+  # A model whose likelihood is monotone (coxph warns) is in ancilla's Benjamini-Hochberg
+  # family as the smallest p, with no q of its own.
+  diverged <- rep(FALSE, length(features))
   for (k in seq_along(features)) {
     name <- features[k]
     x <- tab[[name]]
@@ -63,6 +68,10 @@ reference <- function(dir) {
     if (!warned && sum(tab$PFS_EVENT) >= 5) {
       p_fitted[k] <- s$coefficients[1, "Pr(>|z|)"]
     }
+    if (warned && sum(tab$PFS_EVENT) >= 5 && length(unique(x)) > 1) {
+      diverged[k] <- TRUE
+      p_fitted[k] <- 0
+    }
     # A constant feature has no standard deviation (coxph stops: "an infinite predictor").
     per_sd <- tryCatch(suppressWarnings(coxph(y ~ I(x / sd(x)), ties = "efron")),
                        error = function(e) NULL)
@@ -70,6 +79,8 @@ reference <- function(dir) {
       c(exp(coef(per_sd)[[1]]), summary(per_sd)$conf.int[1, "lower .95"],
         summary(per_sd)$conf.int[1, "upper .95"]))
     high <- x > median(x)
+    # Nothing above the median (more than half the values at the top): at or above it.
+    if (!any(high)) high <- x >= median(x)
     if (any(high) && !all(high)) {
       lr <- survdiff(y ~ high)
       put(paste0(name, ".logrank"), c(lr$chisq, pchisq(lr$chisq, 1, lower.tail = FALSE)))
@@ -93,6 +104,7 @@ reference <- function(dir) {
   # Benjamini-Hochberg over the Wald p-values of the fitted models, in the features' order.
   q <- rep(NA, length(features))
   q[!is.na(p_fitted)] <- p.adjust(p_fitted[!is.na(p_fitted)], method = "BH")
+  q[diverged] <- NA
   put("bh", q)
   writeLines(out, file.path(dir, "r.tsv"))
 }

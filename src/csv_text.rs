@@ -11,12 +11,25 @@ use std::path::Path;
 /// A reader of a table's text.
 pub type Reader = csv::Reader<Box<dyn Read>>;
 
-/// A CSV reader of `path` with its field separator found by `delimiter_of`, and whether its
-/// numbers may have a decimal comma (a `;`-separated file: Excel writes `;` exactly where the
-/// decimal mark is a comma). A file that opens with a UTF-16 byte order mark is read as UTF-16
+/// How a `;`-separated table writes its numbers, as its first 64 KiB show (Excel writes `;`
+/// exactly where the decimal mark is a comma, and then a point between groups of three digits is
+/// a thousands separator; pandas and R write `;` with decimal points too).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecimalMark {
+    /// Decimal commas (`12,5`, `1.205,6`) and no decimal point: `1.206` is 1206.
+    Comma,
+    /// Decimal points (`12.5`, `0.25`) and no decimal comma: `1.206` is 1.206.
+    Point,
+    /// Neither or both: a number grouped as `1.206` is refused as ambiguous.
+    Either,
+}
+
+/// A CSV reader of `path` with its field separator found by `delimiter_of`, and, for a
+/// `;`-separated file, its decimal mark (see [`DecimalMark`]; a decimal comma is read in such a
+/// file whatever the mark). A file that opens with a UTF-16 byte order mark is read as UTF-16
 /// (it was one column of NUL-strewn text). The reader is flexible: check each record's width
 /// with [`check_width`] after skipping [`is_blank`] ones.
-pub fn reader(path: &Path) -> Result<(Reader, bool), csv::Error> {
+pub fn reader(path: &Path) -> Result<(Reader, Option<DecimalMark>), csv::Error> {
     let file = std::fs::File::open(path)?;
     let mut head = Vec::new();
     file.take(64 * 1024).read_to_end(&mut head)?;
@@ -33,7 +46,94 @@ pub fn reader(path: &Path) -> Result<(Reader, bool), csv::Error> {
         .flexible(true)
         .delimiter(delimiter)
         .from_reader(source);
-    Ok((reader, delimiter == b';'))
+    let mark = (delimiter == b';').then(|| decimal_mark_of(&head));
+    Ok((reader, mark))
+}
+
+/// The decimal mark a `;`-separated table's cells show (its first bytes, the header row left
+/// out; a row cut at the end of them reads as far as it goes).
+fn decimal_mark_of(head: &[u8]) -> DecimalMark {
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(true)
+        .delimiter(b';')
+        .from_reader(head);
+    let (mut commas, mut points) = (false, false);
+    for rec in r.byte_records().map_while(Result::ok) {
+        for cell in rec.iter() {
+            let text = field_text(cell);
+            let t = text.trim();
+            if is_decimal_comma_number(t) || grouped(t).is_some_and(|(_, fraction)| fraction) {
+                commas = true;
+            } else if is_decimal_point_number(t) && grouped(t).is_none() {
+                points = true;
+            }
+        }
+    }
+    match (commas, points) {
+        (true, false) => DecimalMark::Comma,
+        (false, true) => DecimalMark::Point,
+        _ => DecimalMark::Either,
+    }
+}
+
+/// A number whose integer digits are grouped by points in threes (`1.206`, `-12.345.678`,
+/// `1.205,6`): its digits without the points, and whether a decimal comma follows.
+fn grouped(t: &str) -> Option<(String, bool)> {
+    let body = t.strip_prefix(['-', '+']).unwrap_or(t);
+    let (whole, fraction) = match body.split_once(',') {
+        Some((w, f)) => (w, Some(f)),
+        None => (body, None),
+    };
+    let mut groups = whole.split('.');
+    let first = groups.next()?;
+    let rest: Vec<&str> = groups.collect();
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let ok = !rest.is_empty()
+        && digits(first)
+        && first.len() <= 3
+        && rest.iter().all(|g| g.len() == 3 && digits(g))
+        && fraction.is_none_or(digits);
+    ok.then(|| (whole.replace('.', ""), fraction.is_some()))
+}
+
+/// Digits, one point, digits (an optional sign before, an optional exponent after).
+fn is_decimal_point_number(t: &str) -> bool {
+    let t = t.strip_prefix(['-', '+']).unwrap_or(t);
+    let mantissa = t.find(['e', 'E']).map_or(t, |k| &t[..k]);
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    mantissa
+        .split_once('.')
+        .is_some_and(|(w, f)| digits(w) && digits(f))
+}
+
+/// A data cell's text (`cell_text`) in a table whose decimal mark is `mark` (None: not a
+/// `;`-separated table): a decimal comma made a point, a number grouped in thousands by points
+/// read by the table's mark, and refused where the table does not tell (`1.206` of day counts
+/// read as 1.206 days made a PFS of 1206 days 0.04 months).
+pub fn data_text(bytes: &[u8], mark: Option<DecimalMark>) -> Result<String, String> {
+    let Some(mark) = mark else {
+        return Ok(cell_text(bytes, false));
+    };
+    let text = cell_text(bytes, true);
+    let Some((digits, fraction)) = grouped(&text) else {
+        return Ok(text);
+    };
+    let sign = if text.starts_with('-') { "-" } else { "" };
+    let whole = format!("{sign}{}", digits.trim_start_matches(['+', '-']));
+    let as_thousands = match text.split_once(',') {
+        Some((_, f)) => format!("{whole}.{f}"),
+        None => whole,
+    };
+    match (mark, fraction) {
+        (DecimalMark::Comma, _) => Ok(as_thousands),
+        (DecimalMark::Point, false) => Ok(text),
+        (DecimalMark::Point, true) => Err(format!(
+            "{text:?} has a thousands separator and a decimal comma where the table's other numbers have decimal points; write it as {as_thousands}"
+        )),
+        (DecimalMark::Either, _) => Err(format!(
+            "{text:?} reads as {as_thousands} (a point between groups of three digits: a thousands separator, as a spreadsheet writes it where the decimal mark is a comma) or as {text} (a decimal point), and the table's other numbers show no decimal mark to tell which; write the numbers without a thousands separator"
+        )),
+    }
 }
 
 /// Whether the bytes open with a UTF-16 byte order mark: `Some(true)` big-endian (FE FF),
@@ -265,6 +365,77 @@ mod tests {
             assert_eq!(cell_text(cell.as_bytes(), true), read, "{cell}");
         }
         assert_eq!(cell_text(b" 12,5 ", false), "12,5");
+    }
+
+    /// Regression: in a `;`-separated table (a spreadsheet's where the decimal mark is a comma)
+    /// a day count grouped in thousands, `1.206`, was read as 1.206 days. Now the table's own
+    /// numbers tell the mark, and where they do not, such a number is refused.
+    #[test]
+    fn thousands_separators_of_semicolon_tables() {
+        let comma = decimal_mark_of(
+            b"USUBJID;AVAL;X
+A;1.206;12,5
+B;345;0
+",
+        );
+        let point = decimal_mark_of(
+            b"USUBJID;AVAL;X
+A;1.206;12.5
+B;345;0
+",
+        );
+        let neither = decimal_mark_of(
+            b"USUBJID;AVAL
+A;1.206
+B;1.077
+C;345
+",
+        );
+        let both = decimal_mark_of(
+            b"USUBJID;AVAL;X
+A;12,5;12.5
+",
+        );
+        assert_eq!(comma, DecimalMark::Comma);
+        assert_eq!(point, DecimalMark::Point);
+        assert_eq!(neither, DecimalMark::Either);
+        assert_eq!(both, DecimalMark::Either);
+        // A grouped number with a decimal comma shows the comma; a date or a version does not.
+        assert_eq!(
+            decimal_mark_of(
+                b"A;B
+1.205,6;x
+"
+            ),
+            DecimalMark::Comma
+        );
+        assert_eq!(
+            decimal_mark_of(
+                b"A;B
+17.01.2024;1.2.3
+"
+            ),
+            DecimalMark::Either
+        );
+        let read = |cell: &str, mark| data_text(cell.as_bytes(), Some(mark));
+        assert_eq!(read("1.206", comma), Ok("1206".into()));
+        assert_eq!(read("-12.345.678", comma), Ok("-12345678".into()));
+        assert_eq!(read("1.205,6", comma), Ok("1205.6".into()));
+        assert_eq!(read("12,5", comma), Ok("12.5".into()));
+        assert_eq!(read("1.206", point), Ok("1.206".into()));
+        assert!(read("1.205,6", point)
+            .unwrap_err()
+            .contains("write it as 1205.6"));
+        let e = read("1.206", neither).unwrap_err();
+        assert!(
+            e.contains("reads as 1206") && e.contains("or as 1.206"),
+            "{e}"
+        );
+        // Not a grouped number: as before.
+        for cell in ["12.5", "1234.5", "17.01.2024", "1.2345", "ypT1a"] {
+            assert_eq!(read(cell, neither), Ok(cell.into()), "{cell}");
+        }
+        assert_eq!(data_text(b"1.206", None), Ok("1.206".into()));
     }
 
     #[test]

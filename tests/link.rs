@@ -1136,18 +1136,35 @@ fn aval_without_a_unit_is_taken_as_months_and_said() {
     let no_column = ADTTE
         .replace(",AVALU,", ",")
         .replace(",MONTHS,", ",")
-        .replace(",DAYS,", ",");
+        .replace(",DAYS,", ",")
+        .replace("365.25", "200");
     let f = fixture(ADSL, &no_column, PATH, FEATS);
     let err = link_ok(&f, &[]);
     assert!(
         err.contains(
             "adtte.csv has no AVALU column: AVAL is taken as months; give AVALU (DAYS, WEEKS, \
-             MONTHS or YEARS) if it is not. The longest is 365.25 \"months\": are these days?"
+             MONTHS or YEARS) if it is not. The longest is 200 \"months\": are these days?"
         ),
         "{err}"
     );
     let t = TextTable::read(&f.root.join("out/table.csv")).unwrap();
-    assert_eq!(cell(&t, 1, "PFS_MONTHS"), "365.25");
+    assert_eq!(cell(&t, 1, "PFS_MONTHS"), "200");
+    // Regression (a biostatistics audit): past 20 years it is refused, with or without a unit
+    // (days read as months made a median PFS of 555 "months").
+    for adtte in [
+        no_column.replace(",200,", ",365.25,"),
+        ADTTE.replace("365.25,DAYS", "365.25,MONTHS"),
+    ] {
+        let f = fixture(ADSL, &adtte, PATH, FEATS);
+        let o = link(&f, &[]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("row 4 column AVAL: AVAL 365.25")
+                && err.contains("is 365 months, over 20 years from the start: is AVAL in days?"),
+            "{err}"
+        );
+    }
     // One empty cell: its row is named; a plausible time gets no question.
     let one_blank = ADTTE.replace("A1,OS,o,30,MONTHS,1", "A1,OS,o,30,,1");
     let f = fixture(ADSL, &one_blank, PATH, FEATS);

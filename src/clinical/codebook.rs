@@ -91,8 +91,9 @@ fn clinical(column: &str) -> Option<(&'static str, &'static str, String)> {
                         "ADTTE",
                         "months",
                         format!(
-                            "Time to event or censoring of PARAMCD {p} (AVAL, converted from \
-                             AVALU to months of 30.4375 days)"
+                            "Time to event or censoring of PARAMCD {p} (AVAL in months: \
+                             converted from AVALU, DAYS / 30.4375, WEEKS × 7 / 30.4375, YEARS × \
+                             12; an AVAL without AVALU taken as months, as link's warnings say)"
                         ),
                     )
                 } else {

@@ -13,6 +13,10 @@ use std::path::PathBuf;
 
 use tables::{TableError, TextTable};
 
+/// The longest time to event taken, in months: 20 years from randomisation is past any trial
+/// of this kind; a longer AVAL is days (or weeks) read as months.
+const MAX_MONTHS: f64 = 240.0;
+
 /// Days per month for AVALU DAYS → months (365.25 / 12).
 pub const DAYS_PER_MONTH: f64 = 30.4375;
 
@@ -540,9 +544,12 @@ fn read_tte(
         need(adtte, "CNSR")?,
     );
     let t_unit = adtte.col("AVALU");
+    let (t_start, t_adt) = (adtte.col("STARTDT"), adtte.col("ADT"));
     let mut tte: BTreeMap<(String, String), Tte> = BTreeMap::new();
     // Rows whose AVAL had no unit (spreadsheet row numbers), and the longest such time.
     let (mut unitless, mut longest) = (Vec::new(), 0.0f64);
+    // Rows whose AVAL is a few days off their own ADT − STARTDT.
+    let mut off_dates = Vec::new();
     for (r, row) in adtte.rows.iter().enumerate() {
         let id = &row[t_id];
         if id.is_empty() {
@@ -623,6 +630,41 @@ fn read_tte(
             ));
             continue;
         }
+        let as_given = if unit.is_empty() {
+            format!("{} (no AVALU: taken as months)", row[t_aval])
+        } else {
+            format!("{} {unit}", row[t_aval])
+        };
+        // Days read as months (no AVALU, or a wrong one) gave a median PFS of 555 "months".
+        if months > MAX_MONTHS {
+            errors.push(format!(
+                "{}: AVAL {as_given} is {:.0} months, over {} years from the start: is AVAL in days? Give AVALU (DAYS, WEEKS, MONTHS or YEARS)",
+                place(adtte, r, "AVAL"),
+                months,
+                MAX_MONTHS / 12.0
+            ));
+            continue;
+        }
+        // AVAL against the record's own dates, where it has them (ADaM: ADT − STARTDT, + 1 by
+        // some conventions): a unit 7, 30 or 365 times off is an error, a few days a warning.
+        let dates = t_start.zip(t_adt).and_then(|(cs, ca)| {
+            let day = |c: usize| crate::datetime::Date::parse_clinical(row[c].trim());
+            Some((day(ca)?.days() - day(cs)?.days()) as f64)
+        });
+        if let Some(span) = dates.filter(|d| *d >= 0.0) {
+            let said = months * DAYS_PER_MONTH;
+            let apart = (said - span).abs();
+            if apart > 2.0 && !(0.5..=2.0).contains(&(said / span.max(0.5))) {
+                errors.push(format!(
+                    "{}: AVAL {as_given} is {said:.0} days, but the record's ADT − STARTDT is {span:.0} days: is AVALU right?",
+                    place(adtte, r, "AVAL"),
+                ));
+                continue;
+            }
+            if apart > 1.5 + 0.01 * span {
+                off_dates.push(adtte.row_number(r));
+            }
+        }
         if tte
             .insert(
                 (id.clone(), row[t_param].trim().to_ascii_uppercase()),
@@ -639,6 +681,15 @@ fn read_tte(
                 row[t_param]
             ));
         }
+    }
+    if !off_dates.is_empty() {
+        warnings.push(format!(
+            "{}: AVAL differs from ADT − STARTDT by more than a day and a half in {} ({}); AVAL \
+             is used",
+            file_name(&adtte.path),
+            crate::plural::count(off_dates.len(), "row"),
+            crate::plural::listed(&off_dates)
+        ));
     }
     if !unitless.is_empty() {
         let which = match t_unit {
@@ -1191,6 +1242,58 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
                 crate::plural::count(missing.len(), "subject"),
                 crate::plural::listed(&missing)
             ));
+        }
+    }
+
+    // The endpoints against each other and against the imaging and the surgery, as ADaM checks
+    // do: PFS longer than OS, imaging or nephrectomy after death, imaging after the PFS event
+    // (features measured after the event enter a Cox model timed from randomisation: a
+    // guarantee-time bias). Day counts from randomisation, never dates; a day's slack for
+    // months rounded to two decimals.
+    for &id in &in_arm {
+        let get = |p: &str| tte.get(&(id.to_string(), p.to_string()));
+        let (pfs, os) = (get("PFS"), get("OS"));
+        let day_of = |t: &Tte| t.months * DAYS_PER_MONTH;
+        let ended = |t: Option<&Tte>| t.filter(|t| t.event).map(day_of);
+        let adtte_name = file_name(&adtte.path);
+        if let (Some(pfs), Some(os)) = (pfs, os) {
+            if day_of(pfs) > day_of(os) + 1.0 {
+                warnings.push(format!(
+                    "{adtte_name}: {id}: PFS ({:.2} months) is longer than OS ({:.2} months), \
+                     though death ends PFS at the latest",
+                    pfs.months, os.months
+                ));
+            }
+        }
+        let Some(r0) = randdt.get(id).copied().flatten() else {
+            continue;
+        };
+        if let Some(&(_, last)) = used_days.get(id) {
+            let imaged = (last - r0) as f64;
+            let after = |what: &str, day: f64| {
+                format!(
+                    "{id}: imaging analysed on day {imaged:.0} from randomisation, after {what} \
+                     on day {day:.0} ({adtte_name})"
+                )
+            };
+            if let Some(death) = ended(os).filter(|d| imaged > d + 1.0) {
+                warnings.push(after("death (OS event)", death));
+            } else if let Some(event) = ended(pfs).filter(|d| imaged > d + 1.0) {
+                warnings.push(format!(
+                    "{}: its features describe the disease after the event, in a model of the \
+                     time to it",
+                    after("the PFS event", event)
+                ));
+            }
+        }
+        if let (Some(Some(n)), Some(death)) = (nephrdt.get(id), ended(os)) {
+            let operated = (n - r0) as f64;
+            if operated > death + 1.0 {
+                warnings.push(format!(
+                    "{id}: nephrectomy (NEPHRDT) on day {operated:.0} from randomisation, after \
+                     death (OS event) on day {death:.0} ({adtte_name})"
+                ));
+            }
         }
     }
 

@@ -56,7 +56,7 @@ impl TextTable {
             "xpt" => super::xpt::read(path),
             "sas7bdat" => Err(err("SAS data set files are not read; export the table as SAS transport (.xpt, as ADaM is submitted) or CSV (e.g. haven::write_xpt or PROC EXPORT)".into())),
             _ => {
-                let (mut r, decimal_comma) = crate::csv_text::reader(path).map_err(|e| err(e.to_string()))?;
+                let (mut r, mark) = crate::csv_text::reader(path).map_err(|e| err(e.to_string()))?;
                 let header = crate::csv_text::header(&mut r).map_err(|e| err(e.to_string()))?;
                 let mut rows: Vec<Vec<String>> = Vec::new();
                 let mut lines = Vec::new();
@@ -73,7 +73,15 @@ impl TextTable {
                     }
                     crate::csv_text::check_width(&rec, header.len())
                         .map_err(|e| err(format!("row {line}: {e}")))?;
-                    rows.push(rec.iter().map(|c| data_cell(c, decimal_comma)).collect());
+                    let row = rec
+                        .iter()
+                        .zip(&header)
+                        .map(|(c, name)| {
+                            data_cell(c, mark)
+                                .map_err(|e| err(format!("row {line}, column {name}: {e}")))
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    rows.push(row);
                 }
                 // Blank rows after the last row with data (Excel saves formatted empty rows).
                 while rows.last().is_some_and(|r| r.iter().all(String::is_empty)) {
@@ -136,8 +144,7 @@ impl TextTable {
             }
             return Ok(());
         }
-        let (mut r, decimal_comma) =
-            crate::csv_text::reader(path).map_err(|e| err(e.to_string()))?;
+        let (mut r, mark) = crate::csv_text::reader(path).map_err(|e| err(e.to_string()))?;
         let header = crate::csv_text::header(&mut r).map_err(|e| err(e.to_string()))?;
         if let Some(twice) = repeated_column(&header) {
             return Err(err(twice));
@@ -158,13 +165,20 @@ impl TextTable {
                     line = crate::csv_text::line_of(&rec, line);
                     crate::csv_text::check_width(&rec, header.len())
                         .map_err(|e| err(format!("row {line}: {e}")))?;
-                    let cells: Vec<String> = idx
-                        .iter()
-                        .map(|i| match i {
-                            Some(i) => data_cell(rec.get(*i).unwrap_or_default(), decimal_comma),
-                            None => String::new(),
-                        })
-                        .collect();
+                    let cells: Vec<String> =
+                        idx.iter()
+                            .zip(columns)
+                            .map(|(i, name)| match i {
+                                Some(i) => data_cell(rec.get(*i).unwrap_or_default(), mark)
+                                    .map_err(|e| {
+                                        err(format!(
+                                            "row {line}, column {}: {e}",
+                                            name.trim_start_matches('?')
+                                        ))
+                                    }),
+                                None => Ok(String::new()),
+                            })
+                            .collect::<Result<_, _>>()?;
                     let picked: Vec<&str> = cells.iter().map(String::as_str).collect();
                     f(line, &picked);
                 }
@@ -325,17 +339,17 @@ fn parquet_reason(e: parquet::errors::ParquetError) -> String {
     }
 }
 
-/// A CSV data cell's text (`csv_text::cell_text`), with the missing-value marks of the tools
+/// A CSV data cell's text (`csv_text::data_text`), with the missing-value marks of the tools
 /// tables come from read as an empty cell: R's `NA` (write.csv, readr) and SAS's `.` (PROC
 /// EXPORT of a missing number). Such tables were refused cell by cell ("\"NA\" is not a
 /// percentage").
-fn data_cell(bytes: &[u8], decimal_comma: bool) -> String {
-    let text = crate::csv_text::cell_text(bytes, decimal_comma);
-    if text == "NA" || text == "." {
+fn data_cell(bytes: &[u8], mark: Option<crate::csv_text::DecimalMark>) -> Result<String, String> {
+    let text = crate::csv_text::data_text(bytes, mark)?;
+    Ok(if text == "NA" || text == "." {
         String::new()
     } else {
         text
-    }
+    })
 }
 
 /// The message for a header that names a column twice (case and surrounding space aside, as

@@ -1,7 +1,8 @@
 //! The phantom's clinical tables in CDISC ADaM style: subject map (site patient_id → USUBJID),
 //! ADSL, ADTTE (PFS and OS in months, CNSR 0 = event) and pathology. The planted relation:
-//! log hazard of progression = 0.15 × (tumour SUVbw − 10), baseline median PFS 20 months,
-//! administrative censoring uniform over 12–36 months; viable tumour % rises with tumour SUV.
+//! log hazard of progression = 0.15 × (tumour SUVbw − 10), from the nephrectomy on in arm A,
+//! baseline median PFS 20 months, administrative censoring uniform over 12–36 months; viable
+//! tumour % rises with tumour SUV.
 
 use std::path::Path;
 
@@ -104,7 +105,16 @@ pub fn write_tables(
             10.0
         };
         let rate = 2f64.ln() / 20.0 * (0.15 * (suv - 10.0)).exp();
-        let t_event = -rng.uniform().max(1e-12).ln() / rate;
+        // The trial randomises patients whose disease responded: progression is drawn from the
+        // nephrectomy on (the pre-operative imaging, the surgery and every event then in the
+        // order a real record has them; a draw from randomisation gave a progression before the
+        // imaging analysed, and a death before the surgery).
+        let operated = if arm_a {
+            (s.neph_date.days() - s.rand_date.days()) as f64 / DAYS_PER_MONTH
+        } else {
+            0.0
+        };
+        let t_event = operated - rng.uniform().max(1e-12).ln() / rate;
         let t_censor = rng.range(12.0, 36.0);
         let (pfs, pfs_event) = if t_event <= t_censor {
             (t_event, true)

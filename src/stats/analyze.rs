@@ -381,8 +381,9 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Analysis, StatsError> {
     let units = codebook_units(&opts.table);
     let mut results = Vec::new();
     let mut p_for_q = Vec::new();
+    let mut diverged = Vec::new();
     for (name, values) in &features {
-        let (mut obj, p) = feature_json(
+        let (mut obj, p, family) = feature_json(
             name,
             values,
             &time,
@@ -395,19 +396,38 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Analysis, StatsError> {
             obj["unit"] = json!(unit);
         }
         results.push(obj);
-        p_for_q.push(p);
+        // A feature whose Cox likelihood is monotone (it separates the events) is the most
+        // strongly associated of all: it stays in the family, ranked first, with no q of its own.
+        // Left out, every other q was too small for the number of tests made.
+        p_for_q.push(match family {
+            Family::Diverged => Some(0.0),
+            _ => p,
+        });
+        diverged.push(family == Family::Diverged);
     }
-    for (obj, q) in results
+    let family_size = p_for_q.iter().flatten().count();
+    let n_diverged = diverged.iter().filter(|d| **d).count();
+    for ((obj, q), diverged) in results
         .iter_mut()
         .zip(multiple::benjamini_hochberg(&p_for_q))
+        .zip(diverged)
     {
-        obj["q_value"] = opt(q);
+        obj["q_value"] = if diverged { Value::Null } else { opt(q) };
     }
+    let q_method = format!(
+        "Benjamini-Hochberg over the Cox Wald p-values of the features tested (m = \
+         {family_size}): {} with a Cox fit and {} whose likelihood is monotone (the feature \
+         separates the events; ranked first, with no q of its own); features not tested \
+         (constant, or fewer than {} events) are not in the family",
+        family_size - n_diverged,
+        n_diverged,
+        cox::MIN_EVENTS
+    );
 
     let stats = json!({
         "endpoint": {"time": opts.time, "event": opts.event, "n": surv.len(), "events": n_events, "left_out": table.rows.len() - surv.len()},
         "km": km_json,
-        "q_value_method": "Benjamini-Hochberg over the Cox Wald p-values of all features",
+        "q_value_method": q_method,
         "not_analysed": not_analysed,
         "features": results,
     });
@@ -472,7 +492,7 @@ fn feature_json(
     viable: Option<&[Option<f64>]>,
     pcr: Option<&[Option<f64>]>,
     cutoff: Option<f64>,
-) -> (Value, Option<f64>) {
+) -> (Value, Option<f64>, Family) {
     let mut notes: Vec<String> = Vec::new();
     let rows: Vec<usize> = (0..values.len())
         .filter(|&r| values[r].is_some() && time[r].is_some() && event[r].is_some())
@@ -482,6 +502,7 @@ fn feature_json(
     let e: Vec<bool> = rows.iter().map(|&r| event[r] == Some(1.0)).collect();
     let events = e.iter().filter(|&&v| v).count();
 
+    let mut family = Family::Tested;
     let (cox_json, p) = match cox::fit(&t, &e, &x, ALPHA) {
         Ok(c) => (
             {
@@ -509,6 +530,10 @@ fn feature_json(
             Some(c.p_wald),
         ),
         Err(why) => {
+            family = match why {
+                cox::CoxRefusal::NoConvergence => Family::Diverged,
+                _ => Family::NotTested,
+            };
             notes.push(why.to_string());
             (Value::Null, None)
         }
@@ -519,10 +544,17 @@ fn feature_json(
         Value::Null
     } else {
         let med = median(&x);
-        let high: Vec<bool> = x.iter().map(|&v| v > med).collect();
+        // Above the median; where more than half the values equal the highest (a binary or
+        // few-level feature), nothing is above it, and the split is at or above the median.
+        let above = x.iter().any(|&v| v > med);
+        let high: Vec<bool> = x
+            .iter()
+            .map(|&v| if above { v > med } else { v >= med })
+            .collect();
         let n_high = high.iter().filter(|&&h| h).count();
         match logrank::test(&t, &e, &high) {
-            Ok(lr) => json!({"cutoff": med, "statistic": num(lr.statistic), "p": num(lr.p),
+            Ok(lr) => json!({"cutoff": med, "high": if above { "above" } else { "at or above" },
+                             "statistic": num(lr.statistic), "p": num(lr.p),
                              "n_high": n_high, "n_low": high.len() - n_high}),
             Err(why) => {
                 notes.push(format!(
@@ -606,6 +638,17 @@ fn feature_json(
                     ));
                     Value::Null
                 }
+                // Complete separation (AUC 0 or 1): DeLong's variance is 0, and so is the
+                // interval's width, which is no 95% interval (pROC gives it all the same).
+                Some(a) if a.ci.0 == a.ci.1 => {
+                    notes.push(format!(
+                        "ROC: AUC {} with the groups completely separated: DeLong's interval has \
+                         width 0 and is left out",
+                        crate::digits::shortest(a.auc)
+                    ));
+                    json!({"auc": num(a.auc), "ci": [null, null],
+                           "n_pcr": a.n_pos, "n_no_pcr": a.n_neg})
+                }
                 Some(a) => json!({"auc": num(a.auc), "ci": [num(a.ci.0), num(a.ci.1)],
                                   "n_pcr": a.n_pos, "n_no_pcr": a.n_neg}),
                 None => {
@@ -624,13 +667,28 @@ fn feature_json(
     if let Some(v) = logrank_cutoff_json {
         obj["logrank_cutoff"] = v;
     }
-    if p.is_none() {
-        notes.push("q-value: no Cox p-value".into());
+    match family {
+        Family::Diverged => notes.push(
+            "q-value: none of its own; in the Benjamini-Hochberg family, ranked first".into(),
+        ),
+        _ if p.is_none() => notes.push("q-value: no Cox p-value".into()),
+        _ => {}
     }
     if !notes.is_empty() {
         obj["note"] = json!(notes.join("; "));
     }
-    (obj, p)
+    (obj, p, family)
+}
+
+/// Where a feature stands in the Benjamini–Hochberg family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    /// A Cox fit: its Wald p.
+    Tested,
+    /// A monotone likelihood: in the family as the smallest p.
+    Diverged,
+    /// Constant, or too few events: no test made.
+    NotTested,
 }
 
 /// Median as numpy computes it (mean of the two middle values for an even count).

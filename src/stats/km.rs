@@ -125,17 +125,23 @@ fn bounds(s: f64, gw: f64, z: f64, method: CiMethod) -> (f64, f64) {
     }
 }
 
-/// First timeline point where `curve` is at or below `q`; `None` if never (lifelines: inf).
-/// "At" allows for the rounding of the product: a curve that is exactly 0.5 in exact
-/// arithmetic (12 subjects, 6 events) can come out of it as 0.5000000000000001, and the median
-/// was then the next time. (R and SAS take the midpoint of a plateau exactly at `q`; lifelines,
-/// and ancilla, its first time.)
+/// The time the curve reaches `q`, as R's `quantile.survfit` gives it: the first timeline point
+/// where `curve` is below `q`; where the curve is exactly `q` there, the middle of that time and
+/// the next time the curve falls below `q` (the last time of the timeline where it never does);
+/// `None` if it never reaches `q` (lifelines: inf). "Exactly" allows for the rounding of the
+/// product: a curve that is 0.5 in exact arithmetic (12 subjects, 6 events) can come out of it
+/// as 0.5000000000000001. (lifelines takes a plateau's first time, or the next event's; the
+/// first time was ancilla's rule until an audit compared with R: 10 where R gives 10.5.)
 pub fn qth_time(timeline: &[f64], curve: &[f64], q: f64) -> Option<f64> {
-    timeline
-        .iter()
-        .zip(curve)
-        .find(|(_, &s)| s <= q * (1.0 + 1e-12))
-        .map(|(&t, _)| t)
+    let at = |s: f64| (s - q).abs() <= q * 1e-12;
+    let k = curve.iter().position(|&s| s < q || at(s))?;
+    if !at(curve[k]) {
+        return Some(timeline[k]);
+    }
+    let end = (k + 1..curve.len())
+        .find(|&j| curve[j] < q && !at(curve[j]))
+        .map_or(*timeline.last()?, |j| timeline[j]);
+    Some((timeline[k] + end) / 2.0)
 }
 
 impl KaplanMeier {
@@ -166,11 +172,14 @@ impl KaplanMeier {
     }
 
     /// (survival, lower, upper) at time `t` by the step function; `None` before the timeline
-    /// starts or after its end (not estimable beyond the last follow-up).
+    /// starts or after its end (not estimable beyond the last follow-up), unless the curve has
+    /// reached 0 there (the last time an event): then 0 at every later time, as R and lifelines
+    /// give it, with the interval of the last time (no bounds at 0: NaN, R's NA).
     pub fn at(&self, t: f64) -> Option<(f64, f64, f64)> {
         let last = *self.timeline.last()?;
         if t > last {
-            return None;
+            let k = self.survival.len() - 1;
+            return (self.survival[k] == 0.0).then(|| (0.0, self.ci_lower[k], self.ci_upper[k]));
         }
         let k = self.timeline.iter().rposition(|&x| x <= t)?;
         Some((self.survival[k], self.ci_lower[k], self.ci_upper[k]))
@@ -244,11 +253,12 @@ pub(crate) mod tests {
     }
 
     /// Twelve subjects whose curve is exactly 0.5 from 3.8 to 5.4 months (7 at risk at 3.8,
-    /// one event): the median is 3.8, as lifelines 0.30.3 gives it (its curve there is
-    /// 0.49999999999999994; found by benches/stats-differential.py). Regression: ancilla's
-    /// product came out a hair above 0.5 and the median was 5.4.
+    /// one event): the median is the plateau's middle, 4.6, as R 4.x survival 3.5.3's
+    /// `quantile(survfit(...), 0.5)` gives it (lifelines 0.30.3 gives its first time, 3.8: its
+    /// curve there is 0.49999999999999994; found by benches/stats-differential.py). Regression:
+    /// ancilla's product came out a hair above 0.5 and the median was 5.4.
     #[test]
-    fn median_on_a_plateau_at_one_half_is_its_first_time() {
+    fn median_on_a_plateau_at_one_half_is_its_middle() {
         let rows = [
             (46.1, true),
             (2.5, true),
@@ -265,7 +275,11 @@ pub(crate) mod tests {
         ];
         let (times, events): (Vec<f64>, Vec<bool>) = rows.iter().copied().unzip();
         let km = fit(&times, &events, CiMethod::LogLog, 0.05);
-        assert_eq!(km.median(), Some(3.8));
+        assert!(
+            (km.median().unwrap() - 4.6).abs() < 1e-12,
+            "{:?}",
+            km.median()
+        );
     }
 
     fn check_curve(
@@ -368,6 +382,51 @@ pub(crate) mod tests {
         close(s, r::ROSSI_KM_S24, 1e-12);
         close(lo, r::ROSSI_KM_S24_CI_LOWER, 1e-10);
         close(hi, r::ROSSI_KM_S24_CI_UPPER, 1e-10);
+    }
+
+    /// The median on a plateau exactly at 0.5, against R 4.x survival 3.5.3's
+    /// `quantile(survfit(Surv(t, e) ~ 1), 0.5)` on the same data (run 2026-12-07): the middle of
+    /// the plateau's first time and the next time the curve falls, or the last time where it
+    /// never does. ancilla gave the first time (10, 4, 2, 2).
+    #[test]
+    fn the_median_on_a_plateau_at_one_half_is_rs() {
+        let median = |t: &[f64], e: &[u8]| {
+            let e: Vec<bool> = e.iter().map(|&x| x == 1).collect();
+            fit(t, &e, CiMethod::LogLog, 0.05).median()
+        };
+        let t: Vec<f64> = (1..=20).map(f64::from).collect();
+        let e: Vec<u8> = (1..=20).map(|i| u8::from(i <= 14)).collect();
+        assert_eq!(median(&t, &e), Some(10.5));
+        // A censored time inside the plateau does not end it.
+        let t = [1.0, 2.0, 3.0, 4.0, 5.5, 7.0, 8.0, 9.0];
+        assert_eq!(median(&t, &[1, 1, 1, 1, 0, 1, 0, 0]), Some(5.5));
+        // To the end of follow-up.
+        assert_eq!(median(&[1.0, 2.0, 3.0, 10.0], &[1, 1, 0, 0]), Some(6.0));
+        assert_eq!(median(&[1.0, 2.0, 2.5, 9.0], &[1, 1, 0, 0]), Some(5.5));
+        // Below 0.5 at once: the first time, as before.
+        assert_eq!(median(&[1.0, 2.0, 3.0], &[1, 1, 1]), Some(2.0));
+    }
+
+    /// Regression (a biostatistics audit): the 24-month survival was null, "beyond the last
+    /// follow-up", where the last time is an event and the curve is 0 (R's summary(survfit,
+    /// times = 24, extend = TRUE) and lifelines give 0). A curve that ends censored stays
+    /// unknown beyond its end.
+    #[test]
+    fn survival_after_the_curve_reaches_zero_is_zero() {
+        let km = fit(
+            &[1.0, 2.0, 3.0, 4.0, 12.24],
+            &[true; 5],
+            CiMethod::LogLog,
+            0.05,
+        );
+        assert_eq!(km.at(24.0).map(|x| x.0), Some(0.0));
+        let km = fit(
+            &[1.0, 2.0, 12.24],
+            &[true, true, false],
+            CiMethod::LogLog,
+            0.05,
+        );
+        assert_eq!(km.at(24.0), None);
     }
 
     /// By hand, five deaths at t = 1..5, no censoring. At t = 2: S = (4/5)(3/4) = 0.6; Greenwood

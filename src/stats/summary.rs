@@ -145,7 +145,10 @@ pub(super) fn render(stats: &Value) -> String {
         s += &notes.join("\n");
         s += "\n";
     }
-    s += "\nq-values: Benjamini–Hochberg over the Cox Wald p-values. Log-rank groups: feature > median vs ≤ median. AUC pCR: a higher value predicting pCR; below 0.5, lower values predict it (their AUC is 1 − AUC, the interval turned over).\n";
+    s += &format!(
+        "\nq-values: {}. Log-rank groups: feature > median vs ≤ median (at or above the median where more than half the values equal the highest). AUC pCR: a higher value predicting pCR; below 0.5, lower values predict it (their AUC is 1 − AUC, the interval turned over). Kaplan–Meier median: the first time the curve is below 0.5, or the middle of the stretch where it is exactly 0.5 (as R's survfit). Spearman p: the t approximation (R's cor.test with exact = FALSE).\n",
+        stats["q_value_method"].as_str().unwrap_or("Benjamini–Hochberg over the Cox Wald p-values")
+    );
     s
 }
 
@@ -203,7 +206,7 @@ fn strongest(stats: &Value, most: usize) -> String {
     });
     let shown = with_q.len().min(most);
     let mut s = format!(
-        "Smallest q-values ({shown} of {} features with a Cox fit; the full table below is in feature order):\n\n",
+        "Smallest q-values ({shown} of {} features with a q-value; the full table below is in feature order):\n\n",
         with_q.len()
     );
     s += "| feature | HR per SD (95% CI) | p Wald | q | C |\n|---|---|---|---|---|\n";
@@ -246,7 +249,7 @@ mod tests {
         ]});
         let s = strongest(&stats, 3);
         assert!(
-            s.starts_with("Smallest q-values (3 of 4 features with a Cox fit;"),
+            s.starts_with("Smallest q-values (3 of 4 features with a q-value;"),
             "{s}"
         );
         let rows: Vec<&str> = s
