@@ -258,7 +258,7 @@ impl DirLock {
                     ));
                 }
                 Err(fs::TryLockError::Error(e)) if no_locks_here(&e) => {
-                    eprintln!(
+                    crate::say!(
                         "warning: {}: the file system has no file locks ({e}): nothing keeps a \
                          second run from writing this folder at the same time",
                         dir.display()

@@ -17,6 +17,7 @@
 
 pub mod atomic;
 pub mod clinical;
+pub mod console;
 pub mod convert;
 pub mod csv_text;
 pub mod datetime;

@@ -38,6 +38,17 @@ where
     }
 }
 
+/// A JSON document on standard output (a reader gone is no failure; a full disk is, exit 1).
+fn print_json(v: &serde_json::Value) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
+    ancilla::console::Out::new()
+        .line(text)
+        .map_err(|e| Failure {
+            code: 1,
+            error: anyhow::Error::new(e).context("cannot write to standard output"),
+        })
+}
+
 fn dispatch(cli: Cli) -> Result<(), Failure> {
     let quiet = cli.quiet;
     match cli.command {
@@ -55,7 +66,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             })
             .map_err(fail)?;
             // The final summary, also under --quiet (which hides progress only).
-            eprintln!(
+            ancilla::say!(
                 "phantom: {}, {} under {}",
                 ancilla::plural::count(s.subjects, "subject"),
                 ancilla::plural::count(s.files, "file"),
@@ -92,19 +103,11 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         } => ancilla::convert::convert_command(&input, &out, !uncompressed, quiet).map_err(fail),
         Command::Suv { series_dir } => {
             let v = ancilla::quant::suv_json(&series_dir).map_err(fail)?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&v).unwrap_or_else(|_| v.to_string())
-            );
-            Ok(())
+            print_json(&v)
         }
         Command::Adc { series_dir, out } => {
             let v = ancilla::quant::adc_command(&series_dir, &out).map_err(fail)?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&v).unwrap_or_else(|_| v.to_string())
-            );
-            Ok(())
+            print_json(&v)
         }
         Command::Features {
             image,
@@ -201,7 +204,7 @@ fn main() -> ExitCode {
                 .location()
                 .map(|l| format!(" at {}:{}", l.file(), l.line()))
                 .unwrap_or_default();
-            eprintln!(
+            ancilla::say!(
                 "ancilla: internal error{at} (a defect: please report it; its message is not \
                  shown, as it may quote a file's values)"
             );
@@ -211,7 +214,7 @@ fn main() -> ExitCode {
     match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("error: {}", render(&f.error));
+            ancilla::say!("error: {}", render(&f.error));
             ExitCode::from(f.code)
         }
     }

@@ -955,6 +955,49 @@ fn shards_merge_into_what_a_single_run_writes() {
     assert_same_outputs(&merged1, &single, "merge of 1 shard");
 }
 
+/// Regression (a core-lab audit): after a subject left the subject map, the subjects were dealt
+/// to the shards anew, and each shard rerun in its folder kept the subjects it no longer owned:
+/// the merge refused them ("subject … is in s1 and in s2"). A shard's rerun takes the subjects
+/// it no longer owns out of its folder (uncounted: another shard releases them); the merge
+/// equals a single run with the same history (the subject that left withdrawn, and counted).
+#[test]
+fn shards_rerun_after_the_subjects_are_dealt_anew_merge() {
+    let d = tempfile::tempdir().unwrap();
+    let cohort = d.path().join("cohort");
+    phantom(&cohort, "3", "3", &[]);
+    let cfg = input_config(d.path(), &cohort, &d.path().join("single"), "");
+    let run = |args: &[&str]| {
+        let mut all = vec!["run", cfg.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let o = ancilla(&all);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let (s1, s2, merged) = (d.path().join("s1"), d.path().join("s2"), d.path().join("m"));
+    let shards = || {
+        run(&["--out", s1.to_str().unwrap(), "--shard", "1/2"]);
+        run(&["--out", s2.to_str().unwrap(), "--shard", "2/2"]);
+    };
+    shards();
+    run(&[]);
+    // The first subject leaves the map: the other two change shards.
+    let map = cohort.join("clinical/subject_map.csv");
+    let text = std::fs::read_to_string(&map).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.remove(1);
+    std::fs::write(&map, lines.join("\n") + "\n").unwrap();
+    shards();
+    let o = ancilla(&[
+        "merge",
+        s1.to_str().unwrap(),
+        s2.to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    run(&[]);
+    assert_same_outputs(&merged, &d.path().join("single"), "merge after a new deal");
+}
+
 /// Regression (a core-lab audit): a link inside the site's export to the run's output folder
 /// passed the "output inside input" check (it resolves the output's path, not the input's
 /// links), and every rerun read the run's own outputs back: its released files as unknown

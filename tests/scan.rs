@@ -238,6 +238,60 @@ fn truncated_pixel_data_and_truncated_header_are_rejected() {
     );
 }
 
+/// Regression (a core-lab audit): a terminal line that could not be written crashed ancilla:
+/// `scan | head` (the reader gone) was an "internal error" (exit 101), and a summary line to a
+/// log on a full disk aborted a finished command (exit 134). A reader gone ends the listing
+/// quietly; a full disk for the listing is an error (exit 1); for the messages on standard error,
+/// nothing.
+#[test]
+fn a_terminal_line_that_cannot_be_written_fails_nothing() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    phantom(dir.path(), "1", "5", &[]);
+    let export = dir.path().join("site-export");
+    let bin = env!("CARGO_BIN_EXE_ancilla");
+    let mut child = Command::new(bin)
+        .args(["scan", export.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(!stderr.contains("internal error"), "{stderr}");
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    let o = Command::new(bin)
+        .args(["scan", export.to_str().unwrap()])
+        .stdout(full())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot write the listing to standard output: No space left on device"),
+        "{stderr}"
+    );
+    let o = Command::new(bin)
+        .args([
+            "phantom",
+            "--out",
+            dir.path().join("again").to_str().unwrap(),
+            "--subjects",
+            "1",
+        ])
+        .stderr(full())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{:?}", o.status);
+}
+
 /// Regression (a core-lab audit): a run started while the export was still being copied stacked
 /// the first 28 of a PET's 90 slices as a whole, shorter volume (slices missing at an end leave
 /// no gap to find). A PET series with fewer images than NumberOfSlices says is incomplete.
@@ -625,6 +679,18 @@ fn link_loops_fifos_and_dangling_links_are_reported_once() {
     for (line, want) in r.iter().zip(expected_prefixes) {
         assert!(line.starts_with(want), "{line} (expected {want}…)");
     }
+    // Regression (a core-lab audit): the FIFO given itself as the input blocked the scan for
+    // ever; it is reported as in a tree.
+    let inv = ingest::scan_paths(std::slice::from_ref(&fifo)).unwrap();
+    assert_eq!(inv.rejected.len(), 1);
+    assert!(
+        inv.rejected[0]
+            .reason
+            .to_string()
+            .contains("not a regular file"),
+        "{}",
+        inv.rejected[0].reason
+    );
 }
 
 #[test]

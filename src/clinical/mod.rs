@@ -37,6 +37,9 @@ pub enum ClinicalError {
     Invalid(Vec<String>),
     #[error("{0}")]
     Usage(String),
+    /// An output that could not be written (a full disk: exit 1, not a table's fault).
+    #[error("cannot write {}", .0)]
+    Write(TableError),
 }
 
 /// What an imaged subject missing from ADSL most often means, said with the error (in a run, the
@@ -91,7 +94,7 @@ fn invalid_summary(errors: &[String]) -> String {
 impl crate::ExitCode for ClinicalError {
     fn exit_code(&self) -> u8 {
         match self {
-            ClinicalError::Invalid(_) => 1,
+            ClinicalError::Invalid(_) | ClinicalError::Write(_) => 1,
             _ => 2,
         }
     }
@@ -1395,8 +1398,8 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
     }
     let kinds: Vec<tables::ColumnKind> = header.iter().map(|h| column_kind(h)).collect();
     let (csv_path, pq_path) = table_paths(&opts.out);
-    tables::write_csv(&csv_path, &header, &rows)?;
-    tables::write_parquet(&pq_path, &header, &rows, &kinds)?;
+    tables::write_csv(&csv_path, &header, &rows).map_err(ClinicalError::Write)?;
+    tables::write_parquet(&pq_path, &header, &rows, &kinds).map_err(ClinicalError::Write)?;
     let used_header: Vec<String> = [
         "USUBJID",
         "MODALITY",
@@ -1406,8 +1409,9 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
     ]
     .map(String::from)
     .to_vec();
-    tables::write_csv(&series_used_path(&csv_path), &used_header, &used_rows)?;
-    codebook::write(&csv_path, &header, &names)?;
+    tables::write_csv(&series_used_path(&csv_path), &used_header, &used_rows)
+        .map_err(ClinicalError::Write)?;
+    codebook::write(&csv_path, &header, &names).map_err(ClinicalError::Write)?;
     Ok(LinkSummary {
         subjects: rows.len(),
         features: names.len(),
@@ -1450,9 +1454,9 @@ pub fn series_used_path(table_csv: &std::path::Path) -> PathBuf {
 pub fn link(opts: &LinkOptions) -> Result<(), ClinicalError> {
     let s = link_tables(opts)?;
     for w in s.kept_out.iter().chain(&s.warnings) {
-        eprintln!("link: {w}");
+        crate::say!("link: {w}");
     }
-    eprintln!(
+    crate::say!(
         "link: {}, {}, {} kept out, {} → {}",
         crate::plural::count(
             s.subjects,

@@ -442,9 +442,7 @@ where
     I: IntoIterator<Item = Result<Vec<Vec<String>>, TableError>>,
 {
     use parquet::basic::{Compression, ConvertedType, Repetition, Type as PhysicalType};
-    use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int64Type};
     use parquet::file::properties::WriterProperties;
-    use parquet::file::writer::SerializedFileWriter;
     use parquet::schema::types::Type;
     let err = |reason: String| TableError {
         path: path.to_path_buf(),
@@ -479,59 +477,125 @@ where
     );
     crate::atomic::write_with(path, |tmp| -> Result<(), TableError> {
         let file = std::fs::File::create(tmp).map_err(|e| err(e.to_string()))?;
-        let mut writer = SerializedFileWriter::new(file, schema.clone(), props.clone())
-            .map_err(|e| err(e.to_string()))?;
-        for rows in groups {
-            let rows = rows?;
-            let mut rg = writer.next_row_group().map_err(|e| err(e.to_string()))?;
-            let mut c = 0;
-            while let Some(mut col) = rg.next_column().map_err(|e| err(e.to_string()))? {
-                let cells: Vec<&str> = rows
-                    .iter()
-                    .map(|r| r.get(c).map(String::as_str).unwrap_or(""))
-                    .collect();
-                let defs: Vec<i16> = cells.iter().map(|s| i16::from(!s.is_empty())).collect();
-                let filled = cells.iter().filter(|s| !s.is_empty());
-                match kinds.get(c).copied().unwrap_or(ColumnKind::Text) {
-                    ColumnKind::Real => {
-                        let vals: Vec<f64> = filled
-                            .map(|s| s.parse::<f64>().unwrap_or(f64::NAN))
-                            .collect();
-                        col.typed::<DoubleType>()
-                            .write_batch(&vals, Some(&defs), None)
-                            .map_err(|e| err(e.to_string()))?;
-                    }
-                    ColumnKind::Integer => {
-                        let vals: Vec<i64> = filled
-                            .map(|s| {
-                                super::whole_number(s).ok_or_else(|| {
-                                    err(format!(
-                                        "column {}: a cell that is not a whole number (an \
-                                         integer column)",
-                                        header.get(c).map_or("?", String::as_str)
-                                    ))
-                                })
-                            })
-                            .collect::<Result<_, _>>()?;
-                        col.typed::<Int64Type>()
-                            .write_batch(&vals, Some(&defs), None)
-                            .map_err(|e| err(e.to_string()))?;
-                    }
-                    ColumnKind::Text => {
-                        let vals: Vec<ByteArray> = filled.map(|s| ByteArray::from(*s)).collect();
-                        col.typed::<ByteArrayType>()
-                            .write_batch(&vals, Some(&defs), None)
-                            .map_err(|e| err(e.to_string()))?;
-                    }
-                }
-                col.close().map_err(|e| err(e.to_string()))?;
-                c += 1;
-            }
-            rg.close().map_err(|e| err(e.to_string()))?;
-        }
-        writer.close().map_err(|e| err(e.to_string()))?;
-        Ok(())
+        groups_into(
+            file,
+            path,
+            schema.clone(),
+            props.clone(),
+            header,
+            kinds,
+            groups,
+        )
     })
+}
+
+/// The Parquet bytes of `groups` written into `file` (see `write_parquet_groups`); errors name
+/// `path`.
+fn groups_into<I>(
+    file: std::fs::File,
+    path: &Path,
+    schema: Arc<parquet::schema::types::Type>,
+    props: Arc<parquet::file::properties::WriterProperties>,
+    header: &[String],
+    kinds: &[ColumnKind],
+    groups: I,
+) -> Result<(), TableError>
+where
+    I: IntoIterator<Item = Result<Vec<Vec<String>>, TableError>>,
+{
+    use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int64Type};
+    use parquet::file::writer::SerializedFileWriter;
+    let err = |reason: String| TableError {
+        path: path.to_path_buf(),
+        reason,
+    };
+    // The writer reports a failed write as thrift's "External: transport error", which hid
+    // a full disk: the file's own error is kept and said instead.
+    let failed = Arc::new(std::sync::Mutex::new(None::<String>));
+    let file = KeepsItsError {
+        file,
+        failed: failed.clone(),
+    };
+    let written = |e: parquet::errors::ParquetError| {
+        let io = failed.lock().ok().and_then(|f| f.clone());
+        err(io.map_or_else(|| e.to_string(), |io| format!("cannot write: {io}")))
+    };
+    let mut writer =
+        SerializedFileWriter::new(file, schema.clone(), props.clone()).map_err(written)?;
+    for rows in groups {
+        let rows = rows?;
+        let mut rg = writer.next_row_group().map_err(written)?;
+        let mut c = 0;
+        while let Some(mut col) = rg.next_column().map_err(written)? {
+            let cells: Vec<&str> = rows
+                .iter()
+                .map(|r| r.get(c).map(String::as_str).unwrap_or(""))
+                .collect();
+            let defs: Vec<i16> = cells.iter().map(|s| i16::from(!s.is_empty())).collect();
+            let filled = cells.iter().filter(|s| !s.is_empty());
+            match kinds.get(c).copied().unwrap_or(ColumnKind::Text) {
+                ColumnKind::Real => {
+                    let vals: Vec<f64> = filled
+                        .map(|s| s.parse::<f64>().unwrap_or(f64::NAN))
+                        .collect();
+                    col.typed::<DoubleType>()
+                        .write_batch(&vals, Some(&defs), None)
+                        .map_err(written)?;
+                }
+                ColumnKind::Integer => {
+                    let vals: Vec<i64> = filled
+                        .map(|s| {
+                            super::whole_number(s).ok_or_else(|| {
+                                err(format!(
+                                    "column {}: a cell that is not a whole number (an \
+                                     integer column)",
+                                    header.get(c).map_or("?", String::as_str)
+                                ))
+                            })
+                        })
+                        .collect::<Result<_, _>>()?;
+                    col.typed::<Int64Type>()
+                        .write_batch(&vals, Some(&defs), None)
+                        .map_err(written)?;
+                }
+                ColumnKind::Text => {
+                    let vals: Vec<ByteArray> = filled.map(|s| ByteArray::from(*s)).collect();
+                    col.typed::<ByteArrayType>()
+                        .write_batch(&vals, Some(&defs), None)
+                        .map_err(written)?;
+                }
+            }
+            col.close().map_err(written)?;
+            c += 1;
+        }
+        rg.close().map_err(written)?;
+    }
+    writer.close().map_err(written)?;
+    Ok(())
+}
+
+/// A file that keeps the text of the last error a write met (see `write_parquet_groups`).
+struct KeepsItsError {
+    file: std::fs::File,
+    failed: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl std::io::Write for KeepsItsError {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.write(buf).inspect_err(|e| self.keep(e))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush().inspect_err(|e| self.keep(e))
+    }
+}
+
+impl KeepsItsError {
+    fn keep(&self, e: &std::io::Error) {
+        if let Ok(mut f) = self.failed.lock() {
+            *f = Some(e.to_string());
+        }
+    }
 }
 
 impl From<std::io::Error> for TableError {
@@ -546,6 +610,45 @@ impl From<std::io::Error> for TableError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (a core-lab audit): a full disk while the Parquet table was written said
+    /// "External: transport error" (thrift's word for it), and `link` blamed the clinical tables
+    /// (exit 2). The file's own error is said.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_full_disk_under_a_parquet_table_is_said() {
+        use parquet::schema::types::Type;
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let field = Type::primitive_type_builder("X", parquet::basic::Type::DOUBLE)
+            .with_repetition(parquet::basic::Repetition::OPTIONAL)
+            .build()
+            .unwrap();
+        let schema = Arc::new(
+            Type::group_type_builder("schema")
+                .with_fields(vec![Arc::new(field)])
+                .build()
+                .unwrap(),
+        );
+        let props = Arc::new(parquet::file::properties::WriterProperties::builder().build());
+        let rows = vec![vec!["1.5".to_string()]; 10_000];
+        let e = groups_into(
+            full,
+            Path::new("t.parquet"),
+            schema,
+            props,
+            &["X".into()],
+            &[ColumnKind::Real],
+            std::iter::once(Ok(rows)),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.reason,
+            "cannot write: No space left on device (os error 28)"
+        );
+    }
 
     /// Hand-computed: 2024-01-17 is day 19,739 after 1970-01-01.
     #[test]

@@ -886,7 +886,7 @@ fn convert_inventory(
             .iter()
             .any(|s| !s.files.iter().all(|f| f.deidentified))
     {
-        eprintln!(
+        crate::say!(
             "convert: input is not de-identified; subjects are numbered S001... in output names"
         );
     }
@@ -929,7 +929,7 @@ fn convert_inventory(
         let subject = names.get(&s.patient_id).map_or("unknown", String::as_str);
         let say = |what: &str, why: &str| {
             if !quiet {
-                eprintln!(
+                crate::say!(
                     "convert: {subject} series {} ({} {}) {what}: {why}",
                     s.series_number.unwrap_or(0),
                     s.modality,
@@ -1019,7 +1019,7 @@ pub fn convert_command(
                 .collect();
             format!(" ({}; `ancilla scan` names each)", kinds.join(", "))
         };
-        eprintln!(
+        crate::say!(
             "convert: {} in {:.2} s, {} series not converted{not_images}, {} rejected{rejected}",
             crate::plural::count(r.converted.len(), "NIfTI file"),
             start.elapsed().as_secs_f64(),

@@ -942,13 +942,19 @@ fn run_paths(
         } else {
             match run_ctx.claimed.lock() {
                 Ok(claimed) => {
-                    // This run's subjects, and folders of subjects no longer in the map at all;
-                    // another shard's subjects are that shard's.
+                    // This run's subjects, and folders of subjects no longer in the map at all:
+                    // withdrawn, and counted.
                     let mapped: HashSet<&str> = map.values().map(String::as_str).collect();
                     let in_scope = |s: &str| run_ctx.owned.contains(s) || !mapped.contains(s);
-                    release_folder::withdraw_unclaimed(run_ctx.out, &in_scope, |id| {
-                        claimed.contains_key(id)
-                    })
+                    let unclaimed = |id: &[u8; 16]| claimed.contains_key(id);
+                    let withdrawn =
+                        release_folder::withdraw_unclaimed(run_ctx.out, &in_scope, unclaimed);
+                    // Subjects of the map this shard no longer owns (the map changed and they
+                    // were dealt anew): another shard releases them now, so they leave this
+                    // folder uncounted. Kept, they were in two shards, and the merge refused.
+                    let elsewhere = |s: &str| !in_scope(s);
+                    release_folder::withdraw_unclaimed(run_ctx.out, &elsewhere, unclaimed);
+                    withdrawn
                 }
                 Err(_) => 0,
             }
@@ -1018,7 +1024,7 @@ fn run_paths(
         })?;
     }
     if !quiet {
-        eprintln!(
+        crate::say!(
             "deid: {} released, {} already done, {}, {} not released, {} failed verification{}",
             summary.released,
             summary.already_done,
@@ -1034,7 +1040,7 @@ fn run_paths(
             }
         );
         if let Some(why) = not_released_reasons(&report["not_released"], opts.site_log.is_some()) {
-            eprintln!("deid: not released: {why}");
+            crate::say!("deid: not released: {why}");
         }
     }
     if wrong_map {

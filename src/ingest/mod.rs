@@ -63,13 +63,15 @@ pub enum IngestError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot write the listing to standard output: {0}")]
+    Output(#[source] std::io::Error),
 }
 
 impl crate::ExitCode for IngestError {
     fn exit_code(&self) -> u8 {
         match self {
             IngestError::MissingInput(_) | IngestError::InventoryInsideInput { .. } => 2,
-            IngestError::Write { .. } => 1,
+            IngestError::Write { .. } | IngestError::Output(_) => 1,
         }
     }
 }
@@ -782,15 +784,18 @@ pub fn scan_command(inputs: &[PathBuf], json: Option<&Path>) -> Result<(), Inges
         }
     }
     let inv = scan_paths(inputs)?;
+    let mut out = crate::console::Out::new();
     for s in &inv.series {
-        println!("{}{}", series_line(s), roi_target(&inv, s));
+        out.line(format_args!("{}{}", series_line(s), roi_target(&inv, s)))
+            .map_err(IngestError::Output)?;
     }
     for r in &inv.rejected {
-        println!(
+        out.line(format_args!(
             "rejected {}: {}",
             crate::path_text::shown(&r.path),
             r.reason
-        );
+        ))
+        .map_err(IngestError::Output)?;
     }
     if let Some(path) = json {
         let doc = inventory_json(&inv);
@@ -803,7 +808,7 @@ pub fn scan_command(inputs: &[PathBuf], json: Option<&Path>) -> Result<(), Inges
     {
         let patients: std::collections::BTreeSet<&str> =
             inv.series.iter().map(|s| s.patient_id.as_str()).collect();
-        eprintln!(
+        crate::say!(
             "scan: {} in {:.2} s: {} used in {} series of {}, {} rejected",
             crate::plural::count(inv.files_seen, "file"),
             start.elapsed().as_secs_f64(),

@@ -119,7 +119,11 @@ pub fn walk(inputs: &[PathBuf]) -> Walk {
                 out.files.extend(w.files);
                 out.errors.extend(w.errors);
             }
-            Ok(_) => out.files.push(input.clone()),
+            Ok(m) if m.is_file() => out.files.push(input.clone()),
+            // A FIFO given as an input blocked its reader for ever.
+            Ok(_) => out
+                .errors
+                .push((input.clone(), "not a regular file".into())),
             Err(e) => out
                 .errors
                 .push((input.clone(), format!("cannot open: {e}"))),

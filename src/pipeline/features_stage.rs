@@ -308,6 +308,11 @@ fn subject_features(
                     dicom_roi_features(s, &roi, converted(s), labels, pet).map_err(problem),
                 )
             }
+            // There, but not to be read: said so (it was "no ROI mask", as if absent).
+            (None, Ok(None)) if unreadable_label_map(masks, usubjid, mask_name).is_some() => {
+                let why = unreadable_label_map(masks, usubjid, mask_name).unwrap_or_default();
+                return Some(Err(problem(why)));
+            }
             (None, Ok(None)) => {
                 return Some(Err(problem(match masks {
                     Some(_) => format!(
@@ -622,9 +627,58 @@ pub(super) fn label_map_file(
         .find(|p| p.is_file())
 }
 
+/// Why a subject's label map that is there cannot be read: its folder unreadable (permissions),
+/// or the file no regular file (a FIFO); None where there is none to read.
+fn unreadable_label_map(masks: Option<&Path>, usubjid: &str, stem: &str) -> Option<String> {
+    let dir = masks?.join(usubjid);
+    match std::fs::read_dir(&dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Some(format!(
+                "cannot read the mask folder {}: {e}",
+                dir.display()
+            ))
+        }
+        Err(_) => return None,
+        Ok(_) => {}
+    }
+    ["nii.gz", "nii"].iter().find_map(|ext| {
+        let p = dir.join(format!("{stem}.{ext}"));
+        let m = std::fs::metadata(&p).ok()?;
+        (!m.is_file()).then(|| format!("the label map {} is not a regular file", p.display()))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (a core-lab audit): a label map that is a FIFO (or a subject's mask folder
+    /// that cannot be read) was "no ROI mask", as if there were none.
+    #[cfg(unix)]
+    #[test]
+    fn a_label_map_that_cannot_be_read_is_said_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let subject = dir.path().join("ANC-01-0001");
+        std::fs::create_dir_all(&subject).unwrap();
+        assert_eq!(
+            unreadable_label_map(Some(dir.path()), "ANC-01-0001", "pet_labels"),
+            None
+        );
+        assert_eq!(
+            unreadable_label_map(Some(dir.path()), "ANC-09-0009", "pet_labels"),
+            None
+        );
+        assert!(std::process::Command::new("mkfifo")
+            .arg(subject.join("pet_labels.nii.gz"))
+            .status()
+            .unwrap()
+            .success());
+        let why = unreadable_label_map(Some(dir.path()), "ANC-01-0001", "pet_labels").unwrap();
+        assert!(
+            why.ends_with("pet_labels.nii.gz is not a regular file"),
+            "{why}"
+        );
+    }
 
     /// A series' DICOM ROI: the SEG of its frame of reference before an RTSTRUCT, an RTSTRUCT
     /// alone, none of another frame (or of an empty one), and two SEGs refused with their count.

@@ -99,7 +99,7 @@ pub(super) fn execute(
         }
     }
     if swept > 0 && !quiet {
-        eprintln!(
+        crate::say!(
             "      run: removed {} left by an interrupted run",
             crate::plural::count(swept, "temporary file")
         );
@@ -192,10 +192,17 @@ pub(super) fn execute(
         "total_seconds": started.elapsed().as_secs_f64(),
     });
     let p = out_dir.join("provenance.json");
-    write_provenance(&p, &provenance, &released.dir, &flow.record("deid")).map_err(io_err(&p))?;
+    let written = write_provenance(&p, &provenance, &released.dir, &flow.record("deid"));
     if let Some((stage, message)) = cohort.failed {
+        // The stage's own reason first: a provenance that could not be written either (a full
+        // disk) had replaced it, and the terminal said "failed (below)" with nothing below.
+        let message = match written {
+            Ok(()) => message,
+            Err(e) => format!("{message}; and cannot write {}: {e}", p.display()),
+        };
         return Err(PipelineError::Stage { stage, message });
     }
+    written.map_err(io_err(&p))?;
     if let Some(shard) = flow.shard {
         // Written last: a shard folder without it is unfinished, and the merge refuses it.
         let owned = crate::deid::read_subject_map(&study.subject_map)
@@ -205,7 +212,7 @@ pub(super) fn execute(
         merge::write_manifest(&out_dir, shard, &flow.build, &digest, config, &owned)?;
     }
     // The final summary, also under --quiet (its help: "errors and the final summary only").
-    eprintln!(
+    crate::say!(
         "run: done in {:.2} s; outputs in {}",
         started.elapsed().as_secs_f64(),
         out_dir.display()
@@ -255,7 +262,7 @@ impl Flow<'_> {
     /// and provenance.
     fn warn(&mut self, stage: &str, why: String) {
         if !self.quiet {
-            eprintln!("{stage:>9}: warning: {why}");
+            crate::say!("{stage:>9}: warning: {why}");
         }
         self.warnings.push(json!({"stage": stage, "reason": why}));
     }
@@ -900,6 +907,10 @@ impl Flow<'_> {
             hash_of(&out_dir.join("features").join("features.csv"))
         };
         let not_run = match &cohort.failed {
+            // A full disk is no fault of the tables.
+            Some(("link", message)) if message.starts_with("cannot write") => {
+                format!("link could not write its outputs: {message}")
+            }
             Some(("link", message)) => format!("the clinical tables did not link: {message}"),
             Some((_, message)) => format!("the analysis failed: {message}"),
             None => "the run had no clinical tables ([clinical] adsl, adtte, pathology).".into(),

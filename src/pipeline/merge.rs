@@ -536,7 +536,7 @@ pub fn merge_command(
         let _lock = crate::atomic::DirLock::acquire_or(out, PipelineError::Busy, io_err(out))?;
         crate::atomic::remove_stale_temps(out);
         if !quiet {
-            eprintln!(
+            crate::say!(
                 "    merge: {} shards into {} (config {}: its [clinical] and [analysis])",
                 shards.len(),
                 out.display(),

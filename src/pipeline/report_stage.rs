@@ -166,8 +166,9 @@ pub fn report(
         flow_aside: &flow_aside,
         not_run,
     });
-    crate::atomic::write_bytes(&out.join("report.html"), page.as_bytes())
-        .map_err(|e| e.to_string())?;
+    let html = out.join("report.html");
+    crate::atomic::write_bytes(&html, page.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", html.display()))?;
     Ok(format!(
         "report.html (QC of {}, {})",
         crate::plural::count(qc.len(), "subject"),

@@ -63,7 +63,7 @@ impl Runner {
         let expected = outputs_fingerprint(&self.out, outputs).map(|fp| format!("{key}\n{fp}\n"));
         if expected.is_some() && std::fs::read_to_string(&stamp).ok() == expected {
             if !self.quiet {
-                eprintln!("{stage:>9}: up to date");
+                crate::say!("{stage:>9}: up to date");
             }
             self.records.push(StageRecord {
                 stage,
@@ -78,7 +78,7 @@ impl Runner {
             .merged_from
             .filter(|_| PER_SUBJECT_STAGES.contains(&stage));
         if !self.quiet && adopted.is_none() {
-            eprintln!("{stage:>9}: running");
+            crate::say!("{stage:>9}: running");
         }
         let summary = match adopted {
             Some(n) => format!("merged from {n} shards"),
@@ -93,7 +93,7 @@ impl Runner {
                 .map_err(io_err(&stamp))?;
         }
         if !self.quiet {
-            eprintln!("{stage:>9}: {summary} ({secs:.2} s)");
+            crate::say!("{stage:>9}: {summary} ({secs:.2} s)");
         }
         self.records.push(StageRecord {
             stage,
@@ -121,7 +121,7 @@ impl Runner {
     /// A stage that did not run: `shown` on the terminal, `status` in provenance.json.
     fn not_run(&mut self, stage: &'static str, shown: &str, status: String) {
         if !self.quiet {
-            eprintln!("{stage:>9}: {shown}");
+            crate::say!("{stage:>9}: {shown}");
         }
         self.records.push(StageRecord {
             stage,

@@ -39,7 +39,7 @@ pub fn analyze_command(
     analysis_report(&opts.out, &analysis)?;
     if !quiet {
         let ep = &analysis.stats["endpoint"];
-        eprintln!(
+        crate::say!(
             "analyze: {}, n = {}, {} → {} (stats.json, summary.md, report.html)",
             crate::plural::count(
                 analysis.stats["features"].as_array().map_or(0, Vec::len),
