@@ -1149,7 +1149,37 @@ fn aval_without_a_unit_is_taken_as_months_and_said() {
     );
     let t = TextTable::read(&f.root.join("out/table.csv")).unwrap();
     assert_eq!(cell(&t, 1, "PFS_MONTHS"), "200");
-    // Regression (a biostatistics audit): past 20 years it is refused, with or without a unit
+    // Regression (a biostatistics audit): said on the terminal only, while the summary gave the
+    // median in "months". Now also beside the table, and in analyze's stats.json and summary.
+    let beside: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(f.root.join("out/table.warnings.json")).unwrap())
+            .unwrap();
+    assert!(
+        beside
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["warning"] == true
+                && w["reason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("has no AVALU column")),
+        "{beside}"
+    );
+    let out = f.root.join("an");
+    ancilla_ok(&[
+        "analyze",
+        f.root.join("out/table.csv").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(
+        summary.contains("From link (kept out, and warnings on the table's data):")
+            && summary.contains("has no AVALU column: AVAL is taken as months"),
+        "{summary}"
+    );
+    // Past 20 years it is refused, with or without a unit
     // (days read as months made a median PFS of 555 "months").
     for adtte in [
         no_column.replace(",200,", ",365.25,"),

@@ -1450,12 +1450,46 @@ pub fn series_used_path(table_csv: &std::path::Path) -> PathBuf {
     table_csv.with_extension("series.csv")
 }
 
+/// Beside the analysis table `TABLE.csv`, `TABLE.warnings.json`: what `link` kept out and
+/// warned of (`analyze` of the table carries them into stats.json and summary.md).
+pub fn warnings_path(table_csv: &std::path::Path) -> PathBuf {
+    table_csv.with_extension("warnings.json")
+}
+
+/// `link`'s kept-out subjects and warnings as the file beside the table holds them (and a
+/// pipeline's `link-warnings.json`): each with its stage and reason, a warning marked; the cells
+/// a reason quotes left out (a shifted column puts a name or a date where a code was expected).
+pub fn warnings_json(kept_out: &[String], warnings: &[String]) -> serde_json::Value {
+    use serde_json::json;
+    let reason = |w: &String| crate::redact::quoted_values(w);
+    serde_json::Value::Array(
+        kept_out
+            .iter()
+            .map(|w| json!({"stage": "link", "reason": reason(w)}))
+            .chain(
+                warnings
+                    .iter()
+                    .map(|w| json!({"stage": "link", "reason": reason(w), "warning": true})),
+            )
+            .collect(),
+    )
+}
+
 /// `ancilla link`.
 pub fn link(opts: &LinkOptions) -> Result<(), ClinicalError> {
     let s = link_tables(opts)?;
     for w in s.kept_out.iter().chain(&s.warnings) {
         crate::say!("link: {w}");
     }
+    // Not on the terminal only: a batch user reads the files (days read as months were said on
+    // stderr alone, and the summary gave a median of 555 "months").
+    let path = warnings_path(&table_paths(&opts.out).0);
+    crate::atomic::write_json(&path, &warnings_json(&s.kept_out, &s.warnings)).map_err(|e| {
+        ClinicalError::Write(TableError {
+            path: path.clone(),
+            reason: e.to_string(),
+        })
+    })?;
     crate::say!(
         "link: {}, {}, {} kept out, {} → {}",
         crate::plural::count(

@@ -757,14 +757,11 @@ impl Flow<'_> {
                         })
                         .and_then(|s| {
                             // Subjects kept out are rejected inputs; the rest are warnings.
-                            let problems: Vec<Value> = s
-                                .kept_out
-                                .iter()
-                                .map(|w| json!({"stage": "link", "reason": crate::redact::quoted_values(w)}))
-                                .chain(s.warnings.iter().map(
-                                    |w| json!({"stage": "link", "reason": crate::redact::quoted_values(w), "warning": true}),
-                                ))
-                                .collect();
+                            let problems: Vec<Value> =
+                                crate::clinical::warnings_json(&s.kept_out, &s.warnings)
+                                    .as_array()
+                                    .cloned()
+                                    .unwrap_or_default();
                             write_problems(&link_problems, &problems)?;
                             Ok(format!(
                                 "{}, {}, {} kept out, {}",

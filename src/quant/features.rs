@@ -111,7 +111,12 @@ pub fn intensity_statistics(values: &[f64]) -> Vec<Feature> {
         ),
         f(
             "stat_rmad",
-            robust.iter().map(|x| (x - rmean).abs()).sum::<f64>() / robust.len().max(1) as f64,
+            // No value between P10 and P90 (two voxels): undefined, not 0.
+            if robust.is_empty() {
+                f64::NAN
+            } else {
+                robust.iter().map(|x| (x - rmean).abs()).sum::<f64>() / robust.len() as f64
+            },
             Intensity,
         ),
         f(
@@ -384,7 +389,7 @@ pub fn region_features(
     in_roi: &(impl Fn(usize, usize, usize) -> bool + Sync),
 ) -> Vec<Feature> {
     let (shape, part) = rayon::join(
-        || super::morphology::mask_shape(image.dims(), image.geometry.spacing, in_roi),
+        || super::morphology::mask_shape(image.dims(), &image.geometry, in_roi),
         || region_part(image, in_roi),
     );
     match part {
@@ -503,6 +508,18 @@ mod tests {
                 got[1].value
             );
         }
+    }
+
+    /// Regression (a radiomics audit): with no value between P10 and P90 (two voxels, 1 and 2:
+    /// P10 1.1, P90 1.9) the robust mean absolute deviation was 0; it is undefined.
+    #[test]
+    fn the_robust_deviation_of_an_empty_robust_set_is_undefined() {
+        let f = intensity_statistics(&[1.0, 2.0]);
+        let rmad = f.iter().find(|f| f.name == "stat_rmad").unwrap().value;
+        assert!(rmad.is_nan(), "{rmad}");
+        let f = intensity_statistics(&[1.0, 2.0, 3.0]);
+        let rmad = f.iter().find(|f| f.name == "stat_rmad").unwrap().value;
+        assert_eq!(rmad, 0.0);
     }
 
     /// The local and global peaks (IBSI 3.2) by brute force: every voxel's distance to every

@@ -177,7 +177,7 @@ pub fn features_for_volume_with(
                 .enumerate()
                 .map(|(r, region)| match known(r) {
                     Some(_) => None,
-                    None => region_shape(region, image.geometry.spacing),
+                    None => region_shape(region, &image.geometry),
                 })
                 .collect()
         },
@@ -304,7 +304,7 @@ pub fn features_for_volume_with(
 /// None for the regions not measured (and for empty ones).
 pub fn region_shapes_until(
     rois: &Rois,
-    spacing: [f64; 3],
+    geometry: &crate::volume::Geometry,
     stop: &dyn Fn() -> bool,
 ) -> RegionShapes {
     let size = |r: &roi::Region| {
@@ -319,20 +319,24 @@ pub fn region_shapes_until(
         if stop() {
             break;
         }
-        shapes[r] = region_shape(&rois.regions[r], spacing);
+        shapes[r] = region_shape(&rois.regions[r], geometry);
     }
     shapes
 }
 
-/// The shape measures of one region over its bounding box (None when empty); `spacing` [x, y, z].
-fn region_shape(r: &roi::Region, spacing: [f64; 3]) -> Option<morphology::MaskShape> {
+/// The shape measures of one region over its bounding box (None when empty), on a grid of
+/// `geometry`.
+fn region_shape(
+    r: &roi::Region,
+    geometry: &crate::volume::Geometry,
+) -> Option<morphology::MaskShape> {
     let [lo, hi] = r.bbox.or_else(|| mask_box(&r.mask))?;
     let view = r
         .mask
         .slice(ndarray::s![lo[0]..=hi[0], lo[1]..=hi[1], lo[2]..=hi[2]]);
     let (nk, nj, ni) = view.dim();
     let in_roi = |k: usize, j: usize, i: usize| view[[k, j, i]];
-    Some(morphology::mask_shape([nk, nj, ni], spacing, &in_roi))
+    Some(morphology::mask_shape([nk, nj, ni], geometry, &in_roi))
 }
 
 /// The bounding box ([slice, row, column] of its first and last voxels) of a mask; None when
@@ -496,10 +500,9 @@ pub fn load_with_nifti_rois<T: Send>(
         },
         || {
             let pending = roi::PendingRois::read(mask, table)?;
-            let shapes =
-                region_shapes_until(pending.regions(), pending.geometry().spacing, &|| {
-                    image_loaded.load(Ordering::Acquire)
-                });
+            let shapes = region_shapes_until(pending.regions(), pending.geometry(), &|| {
+                image_loaded.load(Ordering::Acquire)
+            });
             Ok::<_, roi::RoiError>((pending, shapes))
         },
     );
@@ -602,7 +605,7 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
         let (image, ctx) = load_image(&opts.image)?;
         let rois = roi::load_rois(&image, ctx.dicom(), &opts.mask)?;
         if rois.frame_from_series {
-            eprintln!(
+            crate::say!(
                 "features: the {}'s FrameOfReferenceUID is not the image's, but it names the \
                  image's series as the one it was drawn on: taken as drawn on it",
                 rois.source
@@ -613,7 +616,7 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
             Some(table) => {
                 let (rois, misnumbered) = rois.numbered_by(table);
                 for (number, own, name) in misnumbered {
-                    eprintln!(
+                    crate::say!(
                         "features: {} {number} of the {} is labelled {own}, but --labels names \
                          {number} {name}: measured as {name}; check the numbering",
                         rois.region_word(),
@@ -627,7 +630,7 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
         (image, ctx, rois, None)
     };
     if ctx.modality == "pt" && ctx.image != "suvbw" {
-        eprintln!(
+        crate::say!(
             "features: the image is a PET in {} (its JSON sidecar), not SUV: no MTV, TL-PSMA or \
              ratio to the liver; for SUV give its DICOM series folder, or the _suvbw.nii.gz \
              that `ancilla convert` writes",
@@ -641,7 +644,7 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
     // threshold): said when the regions do not name them, as `run` says it of its label table.
     if ctx.image == "suvbw" {
         for why in pet::missing_region_names(rois.regions.iter().map(|r| r.name.as_str())) {
-            eprintln!(
+            crate::say!(
                 "features: {}",
                 why.replace("in the label table", "among the regions")
             );
@@ -649,7 +652,7 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
     }
     let image_for = ctx.dicom();
     for (number, name) in rois.empty_regions(given.as_ref()) {
-        eprintln!(
+        crate::say!(
             "features: label {number} ({name}) marks no voxel of the image: no features for it"
         );
     }
@@ -661,7 +664,7 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
     if !empty.is_empty() {
         // Numbers only: an object's own ROI names are free text.
         let list: Vec<String> = empty.iter().map(u32::to_string).collect();
-        eprintln!(
+        crate::say!(
             "features: the {}'s {}(s) {} mark no voxel of the image: no features for them",
             rois.source,
             rois.region_word(),
@@ -669,7 +672,7 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
         );
     }
     for (number, why) in &rois.unusable {
-        eprintln!(
+        crate::say!(
             "features: the {}'s {} {number} is not used: {why}",
             rois.source,
             rois.region_word()
@@ -677,7 +680,7 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
     }
     if !rois.unnamed.is_empty() {
         let list: Vec<String> = rois.unnamed.iter().map(u32::to_string).collect();
-        eprintln!(
+        crate::say!(
             "features: the {}'s {} {} not in --labels: not measured",
             rois.source,
             if list.len() == 1 { "label" } else { "labels" },
@@ -689,19 +692,19 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
         );
     }
     if !rois.exact {
-        eprintln!(
+        crate::say!(
             "features: {} resampled onto the image grid (nearest neighbour)",
             rois.source
         );
     }
     if rois.outside > 0 {
-        eprintln!(
+        crate::say!(
             "features: {} image voxels fall outside the mask's field of view (taken as background)",
             rois.outside
         );
     }
     if image_for.is_none() && rois.source != "NIfTI label map" {
-        eprintln!(
+        crate::say!(
             "features: the image is NIfTI (no frame of reference): the {}'s patient coordinates are taken as the image's",
             rois.source
         );
@@ -724,14 +727,24 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
         let mut regions: Vec<&str> = rows.iter().map(|r| r.roi.as_str()).collect();
         regions.dedup();
         for roi in regions {
-            if !rows
-                .iter()
-                .any(|r| r.roi == roi && r.feature.starts_with("ih_"))
-            {
-                eprintln!(
-                    "features: {roi}: a bin width of {w} gives more than {} grey levels: no texture",
-                    grey_levels::MAX_LEVELS
-                );
+            let has = |prefix: &str| {
+                rows.iter()
+                    .any(|r| r.roi == roi && r.feature.starts_with(prefix))
+            };
+            if !has("ih_") {
+                // No intensity at all: every voxel of the region without a number (NaN).
+                if !has("stat_") {
+                    crate::say!(
+                        "features: {roi}: no voxel of the region holds a number (all NaN or \
+                         infinite): no intensity or texture features"
+                    );
+                } else {
+                    crate::say!(
+                        "features: {roi}: a bin width of {w} gives more than {} grey levels: no \
+                         texture",
+                        grey_levels::MAX_LEVELS
+                    );
+                }
             }
         }
     }
@@ -767,7 +780,12 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
                 source,
             })?;
         }
-        None => print!("{}", String::from_utf8_lossy(&bytes)),
+        None => crate::console::Out::new()
+            .text(&String::from_utf8_lossy(&bytes))
+            .map_err(|source| QuantError::Write {
+                path: PathBuf::from("standard output"),
+                source,
+            })?,
     }
     Ok(())
 }
@@ -948,7 +966,7 @@ mod tests {
         }
         for stop_after in [0usize, 1, 2] {
             let calls = std::sync::atomic::AtomicUsize::new(0);
-            let shapes = region_shapes_until(&rois, image.geometry.spacing, &|| {
+            let shapes = region_shapes_until(&rois, &image.geometry, &|| {
                 calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= stop_after
             });
             assert_eq!(shapes.iter().filter(|s| s.is_some()).count(), stop_after);

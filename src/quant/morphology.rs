@@ -478,19 +478,32 @@ pub struct MaskShape {
     axial: f64,
 }
 
-/// The `MaskShape` of the region `in_roi` of a grid of `dims` ([k, j, i]) with voxel spacing
-/// `spacing` ([x, y, z] as in `Geometry`): the mesh and the axial diameter as two rayon tasks.
+/// The `MaskShape` of the region `in_roi` of a grid of `dims` ([k, j, i]) of `geometry`: the
+/// mesh and the axial diameter as two rayon tasks.
 pub fn mask_shape(
     dims: [usize; 3],
-    spacing: [f64; 3],
+    geometry: &crate::volume::Geometry,
     in_roi: &(impl Fn(usize, usize, usize) -> bool + Sync),
 ) -> MaskShape {
+    let spacing = geometry.spacing;
     let s = [spacing[2], spacing[1], spacing[0]];
     let (mesh, axial) = rayon::join(
         || mesh(dims, in_roi, s),
-        || axial_diameter(dims, [spacing[1], spacing[0]], in_roi),
+        || axial_diameter(dims, s, head_foot_axis(geometry), in_roi),
     );
     MaskShape { mesh, axial }
+}
+
+/// The array axis (0 slices k, 1 rows j, 2 columns i) nearest the patient's head-foot axis:
+/// the axial planes are the grid's planes normal to it (the slices of an axial series, the rows
+/// of a coronal or sagittal one).
+pub fn head_foot_axis(geometry: &crate::volume::Geometry) -> usize {
+    // direction[0] is the column index i's, [1] the row j's, [2] the slice k's.
+    let along = |d: usize| geometry.direction[d][2].abs();
+    [(0, along(2)), (1, along(1)), (2, along(0))]
+        .into_iter()
+        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+        .map_or(0, |(axis, _)| axis)
 }
 
 /// The morphological features of the region `in_roi` of `image` (intensities for the centre of
@@ -500,7 +513,7 @@ pub fn morphology(
     in_roi: &(impl Fn(usize, usize, usize) -> bool + Sync),
 ) -> Vec<Feature> {
     let (shape, moments) = rayon::join(
-        || mask_shape(image.dims(), image.geometry.spacing, in_roi),
+        || mask_shape(image.dims(), &image.geometry, in_roi),
         || moments(image, in_roi),
     );
     morphology_from(&shape, &moments, image.geometry.spacing)
@@ -609,59 +622,79 @@ pub fn morphology_from(shape: &MaskShape, moments: &Moments, spacing: [f64; 3]) 
     ]
 }
 
-/// Longest in-plane diameter over the slices (RECIST-like, in the acquisition plane): the largest
-/// distance between the centres of two region pixels of one slice, plus one pixel (edge to edge
-/// along that line, to within a pixel). Only edge pixels (a 4-neighbour outside) can be the ends.
+/// Longest diameter in the patient's axial plane (RECIST-like): over the grid's planes normal to
+/// the axis nearest the head-foot axis ([`head_foot_axis`]: the slices of an axial series, the
+/// rows of a coronal one), the largest distance between the centres of two region pixels of one
+/// plane, plus one pixel (edge to edge along that line, to within a pixel). Only edge pixels (a
+/// 4-neighbour outside) can be the ends. (It was taken in the slices whatever their plane: on a
+/// coronal renal MRI, the head-foot length, 62 mm for a lesion 22 mm across.)
 pub fn longest_axial_diameter(
     image: &Volume,
     in_roi: &impl Fn(usize, usize, usize) -> bool,
 ) -> f64 {
     let g = &image.geometry;
-    axial_diameter(image.dims(), [g.spacing[1], g.spacing[0]], in_roi)
+    let s = [g.spacing[2], g.spacing[1], g.spacing[0]];
+    axial_diameter(image.dims(), s, head_foot_axis(g), in_roi)
 }
 
-/// `longest_axial_diameter` on a grid of `dims` ([k, j, i]) with row and column spacing `[sj, si]`
-/// (pixel offsets are taken as integers first: the same region gives the same value in any crop).
+/// `longest_axial_diameter` on a grid of `dims` ([k, j, i]) with spacing `s` ([k, j, i]), in the
+/// planes normal to array axis `normal` (pixel offsets are taken as integers first: the same
+/// region gives the same value in any crop).
 fn axial_diameter(
     dims: [usize; 3],
-    [sj, si]: [f64; 2],
+    s: [f64; 3],
+    normal: usize,
     in_roi: &impl Fn(usize, usize, usize) -> bool,
 ) -> f64 {
-    let [nk, nj, ni] = dims;
+    // The plane's two axes, u and v, and a voxel of plane p at (u, v).
+    let (ua, va) = match normal {
+        0 => (1, 2),
+        1 => (0, 2),
+        _ => (0, 1),
+    };
+    let (nu, nv) = (dims[ua], dims[va]);
+    let (su, sv) = (s[ua], s[va]);
+    let at = |p: usize, u: usize, v: usize| {
+        let mut x = [0usize; 3];
+        x[normal] = p;
+        x[ua] = u;
+        x[va] = v;
+        in_roi(x[0], x[1], x[2])
+    };
     let mut best = 0.0f64;
     let mut found = false;
     let mut edge: Vec<(i64, i64)> = Vec::new();
-    for k in 0..nk {
-        let inside = |j: i64, i: i64| {
-            j >= 0
-                && i >= 0
-                && (j as usize) < nj
-                && (i as usize) < ni
-                && in_roi(k, j as usize, i as usize)
+    for p in 0..dims[normal] {
+        let inside = |u: i64, v: i64| {
+            u >= 0
+                && v >= 0
+                && (u as usize) < nu
+                && (v as usize) < nv
+                && at(p, u as usize, v as usize)
         };
         edge.clear();
-        for j in 0..nj as i64 {
-            for i in 0..ni as i64 {
-                if inside(j, i)
-                    && !(inside(j - 1, i)
-                        && inside(j + 1, i)
-                        && inside(j, i - 1)
-                        && inside(j, i + 1))
+        for u in 0..nu as i64 {
+            for v in 0..nv as i64 {
+                if inside(u, v)
+                    && !(inside(u - 1, v)
+                        && inside(u + 1, v)
+                        && inside(u, v - 1)
+                        && inside(u, v + 1))
                 {
-                    edge.push((j, i));
+                    edge.push((u, v));
                 }
             }
         }
         found |= !edge.is_empty();
         for (n, a) in edge.iter().enumerate() {
             for b in &edge[n + 1..] {
-                let (dj, di) = ((a.0 - b.0) as f64 * sj, (a.1 - b.1) as f64 * si);
-                best = best.max(dj * dj + di * di);
+                let (du, dv) = ((a.0 - b.0) as f64 * su, (a.1 - b.1) as f64 * sv);
+                best = best.max(du * du + dv * dv);
             }
         }
     }
     if found {
-        best.sqrt() + (sj + si) / 2.0
+        best.sqrt() + (su + sv) / 2.0
     } else {
         f64::NAN
     }
@@ -1025,6 +1058,30 @@ mod tests {
         });
         let d = longest_axial_diameter(&disc, &|k, j, i| disc.data[[k, j, i]] > 0.5);
         assert!((d - 31.0).abs() < 1e-9, "{d}");
+    }
+
+    /// Regression (a radiomics audit): the diameter was taken in the slices whatever their
+    /// plane. A box 3 × 2 voxels across (x, y) and 10 high (z), 2 mm voxels: in an axial plane
+    /// its longest diameter is √(4² + 2²) + 2 = 6.47 mm, whether the series is axial or coronal
+    /// (slices along y, rows along −z); the coronal slices gave √(4² + 18²) + 2 = 20.44 mm.
+    #[test]
+    fn the_axial_diameter_is_in_the_axial_plane_of_a_coronal_series() {
+        let want = (16.0f64 + 4.0).sqrt() + 2.0;
+        // Axial: i along x, j along y, k along z.
+        let axial = volume([10, 2, 3], [2.0; 3], |_, _, _| 1.0);
+        let d = longest_axial_diameter(&axial, &|_, _, _| true);
+        assert!((d - want).abs() < 1e-9, "{d}");
+        // Coronal: i along x, j (rows) along −z, k (slices) along y.
+        let mut coronal = volume([2, 10, 3], [2.0; 3], |_, _, _| 1.0);
+        coronal.geometry.direction = [[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]];
+        assert_eq!(head_foot_axis(&coronal.geometry), 1);
+        let d = longest_axial_diameter(&coronal, &|_, _, _| true);
+        assert!((d - want).abs() < 1e-9, "{d}");
+        // Sagittal: i along y, j along −z, k along x.
+        let mut sagittal = volume([3, 10, 2], [2.0; 3], |_, _, _| 1.0);
+        sagittal.geometry.direction = [[0.0, 1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]];
+        let d = longest_axial_diameter(&sagittal, &|_, _, _| true);
+        assert!((d - want).abs() < 1e-9, "{d}");
     }
 
     #[test]

@@ -195,7 +195,7 @@ pub const DICTIONARY: [(&str, &str, &str, &str, &str); 59] = [
     ("morph_moran_i", "N365", "1", "Moran's I: spatial autocorrelation of the region's intensities, weights 1/distance (mm), over every pair of region voxels (exact; large regions through FFT correlations)", ""),
     ("morph_geary_c", "NPT7", "1", "Geary's C: spatial autocorrelation of the region's intensities, weights 1/distance (mm), over every pair of region voxels (exact; large regions through FFT correlations)", ""),
     ("morph_integ_int", "99N0", "mm3*image unit", "Integrated intensity: mean intensity × mesh volume", ""),
-    ("diam_axial_max", "", "mm", "Longest in-plane diameter over the slices (acquisition plane): largest distance between two region pixel centres of one slice + one pixel", "longest axial diameter (RECIST-like)"),
+    ("diam_axial_max", "", "mm", "Longest diameter in the patient's axial plane: over the grid's planes normal to the axis nearest the head-foot axis (the slices of an axial series, the rows of a coronal one), largest distance between two region pixel centres of one plane + one pixel", "longest axial diameter (RECIST-like)"),
     ("morph_vol_approx", "YEKZ", "mm3", "Volume by voxel counting: number of ROI voxels × voxel volume", "volume"),
     ("stat_mean", "Q4LE", "image unit", "Mean intensity in the ROI", "SUVmean (on suvbw)"),
     ("stat_var", "ECT3", "image unit^2", "Intensity variance (population, 1/N)", ""),
@@ -227,7 +227,7 @@ pub const DICTIONARY: [(&str, &str, &str, &str, &str); 59] = [
     ("mtv_liver", "", "ml", "ROI voxels with SUVbw ≥ threshold_liver × voxel volume (every ROI but the reference organs)", "MTV (liver-based)"),
     ("tl_psma_liver", "", "ml*g/ml", "mtv_liver × SUVmean inside it", "TL-PSMA (liver-based)"),
     ("lesions_suv3_min0p5ml", "", "1", "Lesion count: 26-connected components of the ROI at SUVbw ≥ 3 of at least 0.5 ml", "PSMA-positive lesions"),
-    ("mipsma_score", "", "1", "PROMISE miPSMA expression score of the tumour: 0 SUVmax < blood-pool SUVmean, 1 ≥ blood pool, 2 ≥ liver, 3 ≥ parotid (roi tumor)", "miPSMA"),
+    ("mipsma_score", "", "1", "PROMISE miPSMA expression score of the tumour: 0 SUVmax < blood-pool SUVmean, 1 ≥ blood pool, 2 ≥ liver, 3 ≥ parotid (roi tumor); the liver as for ⁶⁸Ga-PSMA-11 and ¹⁸F-DCFPyL: PROMISE V2 takes the spleen for ¹⁸F-PSMA-1007, which ancilla does not (the tracer is not read)", "miPSMA"),
     ("ratio_suvmax_to_kidney_suvmean", "", "1", "Tumour SUVmax / normal-kidney SUVmean (roi tumor)", "tumour-to-kidney ratio"),
     ("ratio_suvmax_to_liver_suvmean", "", "1", "Tumour SUVmax / liver SUVmean (roi tumor)", "tumour-to-liver ratio"),
 ];

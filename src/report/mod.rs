@@ -74,13 +74,20 @@ pub fn analysis_report(
             ep["n"].as_u64().unwrap_or(0) as usize,
         ),
     ];
+    // What link said of the table (stats.json's link_warnings).
+    let link_warnings: Vec<String> = analysis.stats["link_warnings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|w| w.as_str().map(str::to_string))
+        .collect();
     let page = html::render(&html::ReportData {
         title: "ancilla — analysis report",
         stats: &analysis.stats,
         header: &analysis.header,
         rows: &analysis.rows,
         counts: &counts,
-        warnings: &[],
+        warnings: &link_warnings,
         qc: &[],
         qc_missing: &[],
         flow_aside: &[],

@@ -426,6 +426,7 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Analysis, StatsError> {
 
     let stats = json!({
         "endpoint": {"time": opts.time, "event": opts.event, "n": surv.len(), "events": n_events, "left_out": table.rows.len() - surv.len()},
+        "link_warnings": link_warnings(&opts.table),
         "km": km_json,
         "q_value_method": q_method,
         "not_analysed": not_analysed,
@@ -704,6 +705,24 @@ fn median(x: &[f64]) -> f64 {
 }
 
 /// A bound of the median's interval, "NE" (not estimable) where there is none.
+/// What `link` said of the table (kept-out subjects, warnings): the reasons of
+/// `TABLE.warnings.json` beside it, or of a pipeline's `link-warnings.json` in its folder; none
+/// without either.
+fn link_warnings(table: &Path) -> Vec<String> {
+    let csv = table.with_extension("csv");
+    let beside = crate::clinical::warnings_path(&csv);
+    let pipeline = csv.with_file_name("link-warnings.json");
+    [beside, pipeline]
+        .iter()
+        .find_map(|p| std::fs::read(p).ok())
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|w| w["reason"].as_str().map(str::to_string))
+        .collect()
+}
+
 fn codebook_units(table: &Path) -> BTreeMap<String, String> {
     let path = crate::clinical::codebook::path_beside(&table.with_extension("csv"));
     let Ok(book) = crate::clinical::tables::TextTable::read(&path) else {

@@ -145,6 +145,18 @@ pub(super) fn render(stats: &Value) -> String {
         s += &notes.join("\n");
         s += "\n";
     }
+    let linked: Vec<&str> = stats["link_warnings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if !linked.is_empty() {
+        s += "\nFrom link (kept out, and warnings on the table's data):\n\n";
+        for w in linked {
+            s += &format!("- {w}\n");
+        }
+    }
     s += &format!(
         "\nq-values: {}. Log-rank groups: feature > median vs ≤ median (at or above the median where more than half the values equal the highest). AUC pCR: a higher value predicting pCR; below 0.5, lower values predict it (their AUC is 1 − AUC, the interval turned over). Kaplan–Meier median: the first time the curve is below 0.5, or the middle of the stretch where it is exactly 0.5 (as R's survfit). Spearman p: the t approximation (R's cor.test with exact = FALSE).\n",
         stats["q_value_method"].as_str().unwrap_or("Benjamini–Hochberg over the Cox Wald p-values")
