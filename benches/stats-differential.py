@@ -24,8 +24,7 @@ tenths or hundredths), 0-80% censored. Checked:
   structural components V10 and V01, their sample variances), clipped to [0, 1], and none
   where its width is 0 (complete separation);
 - the q-values against Benjamini-Hochberg's step-up rule computed here over the Cox Wald
-  p-values the features have, a feature whose likelihood is monotone counted as the smallest
-  (features without a p get no q).
+  p-values the features have (features without one get none).
 
 Where ancilla gives no number it must say why in the feature's note (fewer than 5 events, a
 monotone likelihood, an empty split, fewer than 2 subjects with or without pCR); lifelines
@@ -259,20 +258,15 @@ def delong_interval(pos, neg):
 
 def check_q_values(features):
     """Benjamini-Hochberg over the features' Cox Wald p-values: sorted ascending, q_(i) =
-    min over j >= i of p_(j) m / j, at most 1. A feature whose likelihood is monotone (its Cox
-    model "did not converge") is in the family as the smallest p, with no q of its own."""
-    diverged = [k for k, f in enumerate(features)
-                if not f.get("cox") and "did not converge" in (f.get("note") or "")]
+    min over j >= i of p_(j) m / j, at most 1 (features without a Cox fit are not in the
+    family)."""
     with_p = [(f["cox"]["p_wald"], k) for k, f in enumerate(features)
               if f.get("cox") and f["cox"].get("p_wald") is not None]
-    with_p += [(0.0, k) for k in diverged]
     m, want = len(with_p), {}
     running = 1.0
     for rank, (p, k) in reversed(list(enumerate(sorted(with_p), start=1))):
         running = min(running, p * m / rank)
         want[k] = running
-    for k in diverged:
-        del want[k]
     problems = []
     for k, f in enumerate(features):
         q = f.get("q_value")

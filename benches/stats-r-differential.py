@@ -23,8 +23,8 @@ on the log scale (R's default), and with a log-rank cut-off on f1. Checked:
   survdiff;
 - Spearman (t approximation) against cor.test;
 - the ROC AUC for pCR and its DeLong interval against pROC (none where pROC's has width 0);
-- the q-values against p.adjust(method = "BH") over R's Wald p-values, a model coxph warns
-  about (monotone likelihood) counted as the smallest p, with no q.
+- the q-values against p.adjust(method = "BH") over R's Wald p-values of the models ancilla
+  fits.
 
 Usage: benches/stats-r-differential.py [CASES] [SEED]   (default 200, 1)
 Needs Rscript with the survival and pROC packages (Debian: r-base-core r-cran-survival

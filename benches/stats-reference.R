@@ -44,9 +44,6 @@ reference <- function(dir) {
   }
   features <- setdiff(names(tab), fixed)
   p_fitted <- rep(NA, length(features))
-  # A model whose likelihood is monotone (coxph warns) is in ancilla's Benjamini-Hochberg
-  # family as the smallest p, with no q of its own.
-  diverged <- rep(FALSE, length(features))
   for (k in seq_along(features)) {
     name <- features[k]
     x <- tab[[name]]
@@ -67,10 +64,6 @@ reference <- function(dir) {
     # ancilla fits a model where coxph does not warn and at least 5 events are seen.
     if (!warned && sum(tab$PFS_EVENT) >= 5) {
       p_fitted[k] <- s$coefficients[1, "Pr(>|z|)"]
-    }
-    if (warned && sum(tab$PFS_EVENT) >= 5 && length(unique(x)) > 1) {
-      diverged[k] <- TRUE
-      p_fitted[k] <- 0
     }
     # A constant feature has no standard deviation (coxph stops: "an infinite predictor").
     per_sd <- tryCatch(suppressWarnings(coxph(y ~ I(x / sd(x)), ties = "efron")),
@@ -104,7 +97,6 @@ reference <- function(dir) {
   # Benjamini-Hochberg over the Wald p-values of the fitted models, in the features' order.
   q <- rep(NA, length(features))
   q[!is.na(p_fitted)] <- p.adjust(p_fitted[!is.na(p_fitted)], method = "BH")
-  q[diverged] <- NA
   put("bh", q)
   writeLines(out, file.path(dir, "r.tsv"))
 }

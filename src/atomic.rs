@@ -130,6 +130,24 @@ fn held() -> Vec<PathBuf> {
     HELD.lock().map(|h| h.clone()).unwrap_or_default()
 }
 
+/// The folders this process holds the lock of as (device, inode) where the platform gives one:
+/// a walk that reaches one by a link to a folder above it (not into it) stops there too.
+pub fn held_folder_ids() -> Vec<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        held()
+            .iter()
+            .filter_map(|p| fs::metadata(p).ok())
+            .map(|m| (m.dev(), m.ino()))
+            .collect()
+    }
+    #[cfg(not(unix))]
+    {
+        Vec::new()
+    }
+}
+
 /// Whether `path` (links resolved) is or lies inside a folder this process holds the lock of.
 pub fn inside_a_held_folder(path: &Path) -> bool {
     let Ok(resolved) = path.canonicalize() else {

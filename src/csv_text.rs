@@ -106,15 +106,16 @@ fn is_decimal_point_number(t: &str) -> bool {
         .is_some_and(|(w, f)| digits(w) && digits(f))
 }
 
-/// A data cell's text (`cell_text`) in a table whose decimal mark is `mark` (None: not a
-/// `;`-separated table): a decimal comma made a point, a number grouped in thousands by points
+/// A number's text (a cell's, as `cell_text` gives it) in a table whose decimal mark is `mark`
+/// (None: not a `;`-separated table), ready to parse: a number grouped in thousands by points
 /// read by the table's mark, and refused where the table does not tell (`1.206` of day counts
-/// read as 1.206 days made a PFS of 1206 days 0.04 months).
-pub fn data_text(bytes: &[u8], mark: Option<DecimalMark>) -> Result<String, String> {
+/// read as 1.206 days made a PFS of 1206 days 0.04 months). Only for cells read as numbers: an
+/// identifier such as `101.001` is text (a review found it turned into `101001`).
+pub fn number_text(text: &str, mark: Option<DecimalMark>) -> Result<String, String> {
+    let text = text.to_string();
     let Some(mark) = mark else {
-        return Ok(cell_text(bytes, false));
+        return Ok(text);
     };
-    let text = cell_text(bytes, true);
     let Some((digits, fraction)) = grouped(&text) else {
         return Ok(text);
     };
@@ -417,7 +418,7 @@ A;12,5;12.5
             ),
             DecimalMark::Either
         );
-        let read = |cell: &str, mark| data_text(cell.as_bytes(), Some(mark));
+        let read = |cell: &str, mark| number_text(&cell_text(cell.as_bytes(), true), Some(mark));
         assert_eq!(read("1.206", comma), Ok("1206".into()));
         assert_eq!(read("-12.345.678", comma), Ok("-12345678".into()));
         assert_eq!(read("1.205,6", comma), Ok("1205.6".into()));
@@ -435,7 +436,7 @@ A;12,5;12.5
         for cell in ["12.5", "1234.5", "17.01.2024", "1.2345", "ypT1a"] {
             assert_eq!(read(cell, neither), Ok(cell.into()), "{cell}");
         }
-        assert_eq!(data_text(b"1.206", None), Ok("1.206".into()));
+        assert_eq!(number_text("1.206", None), Ok("1.206".into()));
     }
 
     #[test]

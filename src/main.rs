@@ -116,6 +116,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             out,
             mtv_suv,
             texture_bin_width,
+            texture_min,
             subject,
         } => ancilla::quant::features(&ancilla::quant::FeaturesOptions {
             image,
@@ -124,6 +125,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             out,
             suv_thresholds: mtv_suv,
             texture_bin_width,
+            texture_min,
             subject,
         })
         .map_err(fail),

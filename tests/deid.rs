@@ -897,7 +897,7 @@ fn a_release_made_with_other_options_is_made_again() {
         "[options]\nretain_patient_characteristics = false\n",
     )
     .unwrap();
-    let rerun = || {
+    let rerun_with = |map: &Path| {
         ancilla(&[
             "deid",
             dir.join("site-export").to_str().unwrap(),
@@ -906,11 +906,17 @@ fn a_release_made_with_other_options_is_made_again() {
             "--key",
             dir.join("key.bin").to_str().unwrap(),
             "--subjects",
-            dir.join("clinical/subject_map.csv").to_str().unwrap(),
+            map.to_str().unwrap(),
             "--config",
             config.to_str().unwrap(),
         ])
     };
+    // A run with the wrong map in between (it fails, and leaves the release as it was) does not
+    // mark the earlier release as made with the strict options (a review found it did).
+    let wrong = dir.join("wrong_map.csv");
+    std::fs::write(&wrong, "patient_id,usubjid\nNOBODY-1,ANC-99-9999\n").unwrap();
+    assert_eq!(rerun_with(&wrong).status.code(), Some(1));
+    let rerun = || rerun_with(&dir.join("clinical/subject_map.csv"));
     let second = rerun();
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert!(second.status.success(), "{stderr}");

@@ -876,6 +876,45 @@ fn semicolon_tab_and_windows_1252_tables_link_as_comma_utf8_ones() {
     assert_eq!(cell(&t, 0, "ARM"), "Delayed nephrectomy, stop ICI");
 }
 
+/// Regression (a biostatistics audit, then a review): in a `;` table (a spreadsheet's where the
+/// decimal mark is a comma) a day count grouped in thousands, `1.206`, was read as 1.206 days.
+/// It is read by the decimal mark the table's numbers show (1206 where they show commas), and
+/// refused where they show none; an identifier such as `101.001` stays as written (the first fix
+/// made it `101001`).
+#[test]
+fn a_day_count_grouped_in_thousands_is_read_by_the_tables_decimal_mark() {
+    let adsl = ADSL.replace("A1", "101.001");
+    let feats = FEATS.replace("A1", "101.001");
+    let comma = ADTTE
+        .replace("A1", "101.001")
+        .replace(',', ";")
+        .replace("12.5", "12,5")
+        .replace("365.25;DAYS", "1.206;DAYS");
+    let f = fixture(
+        &adsl.replace(',', ";"),
+        &comma,
+        PATH,
+        &feats.replace("A1", "101.001"),
+    );
+    std::fs::write(f.root.join("path.csv"), PATH.replace("A1", "101.001")).unwrap();
+    let err = link_ok(&f, &[]);
+    let t = TextTable::read(&f.root.join("out/table.csv")).unwrap();
+    assert_eq!(cell(&t, 0, "USUBJID"), "101.001", "{err}");
+    let months: f64 = cell(&t, 1, "PFS_MONTHS").parse().unwrap();
+    assert!((months - 1206.0 / 30.4375).abs() < 1e-9, "{months}");
+    // No decimal mark to tell by: refused, naming the row.
+    let neither = comma.replace("12,5", "12");
+    std::fs::write(f.root.join("adtte.csv"), neither).unwrap();
+    let o = link(&f, &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("row 4 column AVAL: AVAL \"1.206\" reads as 1206")
+            && err.contains("or as 1.206"),
+        "{err}"
+    );
+}
+
 /// SAS transport files (the format ADaM is submitted in) written by pyreadstat, XPORT versions 5
 /// and 8, read to the source table's values (`test-data/xpt/expected.csv`, written from the
 /// source data): numbers exactly, missing values empty, DATE9./DATETIME20./TIME8. numbers as ISO

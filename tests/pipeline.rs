@@ -1008,9 +1008,12 @@ fn a_link_in_the_export_to_the_output_folder_is_not_followed() {
     let d = tempfile::tempdir().unwrap();
     let cohort = d.path().join("cohort");
     phantom(&cohort, "1", "3", &[]);
-    let out = d.path().join("out");
+    let out = d.path().join("results/out");
     std::fs::create_dir_all(&out).unwrap();
     std::os::unix::fs::symlink(&out, cohort.join("site-export/results")).unwrap();
+    // And one to a folder above it (a review found the walk went down into the output).
+    std::os::unix::fs::symlink(d.path().join("results"), cohort.join("site-export/shared"))
+        .unwrap();
     let cfg = input_config(d.path(), &cohort, &out, "");
     let rejected = || -> Vec<String> {
         let p: serde_json::Value =
@@ -1634,6 +1637,12 @@ fn shipped_configs_parse() {
     let cfg: ancilla::pipeline::Config = toml::from_str(&text).unwrap();
     assert_eq!(cfg.rois.labels["1"], "tumor");
     assert_eq!(cfg.analysis.cutoffs["pt_tumor_stat_max"], 10.0);
+    // Its commented texture lines, taken up, parse too.
+    let texture = text
+        .replace("# texture_bin_width =", "texture_bin_width =")
+        .replace("# texture_min =", "texture_min =");
+    let cfg: ancilla::pipeline::Config = toml::from_str(&texture).unwrap();
+    assert_eq!(cfg.rois.texture_min.unwrap().for_image("suvbw"), Some(0.0));
     let text = std::fs::read_to_string(root.join("demo-small.toml")).unwrap();
     let cfg: ancilla::pipeline::Config = toml::from_str(&text).unwrap();
     assert_eq!(cfg.phantom.unwrap().subjects, 4);

@@ -853,6 +853,50 @@ fn ibsi_phantom_dicom_seg_gives_the_nifti_mask_statistics() {
     assert_eq!(vol, 74.0);
 }
 
+/// `--texture-min`: the bins from a fixed lower bound (IBSI's fixed bin size from a set
+/// minimum). On the digital phantom (intensities 1 to 6), from 0 with width 1 each level is one
+/// higher than from the region's minimum (1): the grey-level mean and minimum rise by 1, the
+/// joint probabilities are the same; a negative bound is read as a number.
+#[test]
+fn texture_bins_from_a_fixed_lower_bound() {
+    let d = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/ibsi1-phantom");
+    let p = |f: &str| root.join(f).to_str().unwrap().to_string();
+    let rows = |more: &[&str], name: &str| {
+        let out = d.path().join(name);
+        let (image, mask) = (p("image.nii.gz"), p("mask.nii.gz"));
+        let args = [
+            "features",
+            "--image",
+            &image,
+            "--mask",
+            &mask,
+            "--texture-bin-width",
+            "1",
+        ];
+        let o = ancilla(&[&args[..], more, &["--out", out.to_str().unwrap()]].concat());
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        feature_values(&std::fs::read_to_string(&out).unwrap())
+    };
+    let own = rows(&[], "own.csv");
+    let fixed = rows(&["--texture-min", "0"], "fixed.csv");
+    let get = |rows: &[(String, String, f64)], f: &str| rows.iter().find(|r| r.1 == f).unwrap().2;
+    assert_eq!(get(&own, "ih_min"), 1.0);
+    assert_eq!(get(&fixed, "ih_min"), 2.0);
+    assert!((get(&fixed, "ih_mean") - get(&own, "ih_mean") - 1.0).abs() < 1e-12);
+    assert_eq!(
+        get(&fixed, "cm_joint_max_3D_comb"),
+        get(&own, "cm_joint_max_3D_comb")
+    );
+    // From −1: two levels higher; from 1.5, the voxels at 1 are left out (the next intensity,
+    // 3, is level ⌊3 − 1.5⌋ + 1 = 2).
+    let lower = rows(&["--texture-min", "-1"], "lower.csv");
+    assert_eq!(get(&lower, "ih_min"), 3.0);
+    let above = rows(&["--texture-min", "1.5"], "above.csv");
+    assert_eq!(get(&above, "ih_min"), 2.0);
+    assert_eq!(get(&above, "stat_min"), 1.0);
+}
+
 #[test]
 fn texture_on_request_matches_the_ibsi_phantom_from_the_command_line() {
     let d = tempfile::tempdir().unwrap();

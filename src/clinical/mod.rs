@@ -571,7 +571,15 @@ fn read_tte(
             ));
             continue;
         }
-        let aval = match row[t_aval].parse::<f64>() {
+        // A `;` table's day count grouped in thousands (`1.206`), read by its decimal mark.
+        let aval_text = match crate::csv_text::number_text(&row[t_aval], adtte.mark) {
+            Ok(t) => t,
+            Err(why) => {
+                errors.push(format!("{}: AVAL {why}", place(adtte, r, "AVAL")));
+                continue;
+            }
+        };
+        let aval = match aval_text.parse::<f64>() {
             Ok(v) if v >= 0.0 && v.is_finite() => v,
             Ok(v) if !v.is_finite() => {
                 errors.push(format!(

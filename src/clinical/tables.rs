@@ -18,6 +18,9 @@ pub struct TextTable {
     /// a cell over several lines makes it more than the row's index + 2. Empty for a table
     /// without lines (Parquet, SAS transport), whose row `r` is numbered r + 2.
     pub lines: Vec<usize>,
+    /// A `;`-separated table's decimal mark (`csv_text::DecimalMark`), for the numbers read from
+    /// it (`csv_text::number`); None for any other table.
+    pub mark: Option<crate::csv_text::DecimalMark>,
 }
 
 /// Why a table could not be streamed.
@@ -73,15 +76,7 @@ impl TextTable {
                     }
                     crate::csv_text::check_width(&rec, header.len())
                         .map_err(|e| err(format!("row {line}: {e}")))?;
-                    let row = rec
-                        .iter()
-                        .zip(&header)
-                        .map(|(c, name)| {
-                            data_cell(c, mark)
-                                .map_err(|e| err(format!("row {line}, column {name}: {e}")))
-                        })
-                        .collect::<Result<Vec<_>, _>>()?;
-                    rows.push(row);
+                    rows.push(rec.iter().map(|c| data_cell(c, mark.is_some())).collect());
                 }
                 // Blank rows after the last row with data (Excel saves formatted empty rows).
                 while rows.last().is_some_and(|r| r.iter().all(String::is_empty)) {
@@ -93,6 +88,7 @@ impl TextTable {
                     header,
                     rows,
                     lines,
+                    mark,
                 })
             }
         }?;
@@ -165,20 +161,13 @@ impl TextTable {
                     line = crate::csv_text::line_of(&rec, line);
                     crate::csv_text::check_width(&rec, header.len())
                         .map_err(|e| err(format!("row {line}: {e}")))?;
-                    let cells: Vec<String> =
-                        idx.iter()
-                            .zip(columns)
-                            .map(|(i, name)| match i {
-                                Some(i) => data_cell(rec.get(*i).unwrap_or_default(), mark)
-                                    .map_err(|e| {
-                                        err(format!(
-                                            "row {line}, column {}: {e}",
-                                            name.trim_start_matches('?')
-                                        ))
-                                    }),
-                                None => Ok(String::new()),
-                            })
-                            .collect::<Result<_, _>>()?;
+                    let cells: Vec<String> = idx
+                        .iter()
+                        .map(|i| match i {
+                            Some(i) => data_cell(rec.get(*i).unwrap_or_default(), mark.is_some()),
+                            None => String::new(),
+                        })
+                        .collect();
                     let picked: Vec<&str> = cells.iter().map(String::as_str).collect();
                     f(line, &picked);
                 }
@@ -284,6 +273,7 @@ impl TextTable {
             header,
             rows,
             lines: Vec::new(),
+            mark: None,
         })
     }
 
@@ -339,17 +329,17 @@ fn parquet_reason(e: parquet::errors::ParquetError) -> String {
     }
 }
 
-/// A CSV data cell's text (`csv_text::data_text`), with the missing-value marks of the tools
+/// A CSV data cell's text (`csv_text::cell_text`), with the missing-value marks of the tools
 /// tables come from read as an empty cell: R's `NA` (write.csv, readr) and SAS's `.` (PROC
 /// EXPORT of a missing number). Such tables were refused cell by cell ("\"NA\" is not a
 /// percentage").
-fn data_cell(bytes: &[u8], mark: Option<crate::csv_text::DecimalMark>) -> Result<String, String> {
-    let text = crate::csv_text::data_text(bytes, mark)?;
-    Ok(if text == "NA" || text == "." {
+fn data_cell(bytes: &[u8], decimal_comma: bool) -> String {
+    let text = crate::csv_text::cell_text(bytes, decimal_comma);
+    if text == "NA" || text == "." {
         String::new()
     } else {
         text
-    })
+    }
 }
 
 /// The message for a header that names a column twice (case and surrounding space aside, as

@@ -155,6 +155,7 @@ pub fn read(path: &Path) -> Result<TextTable, TableError> {
             header,
             rows,
             lines: Vec::new(),
+            mark: None,
         })
         .map_err(err)
 }

@@ -1011,10 +1011,14 @@ fn run_paths(
     let rp = opts.out.join("deid-report.json");
     crate::atomic::write_json(&rp, &report)
         .map_err(|source| DeidError::Write { path: rp, source })?;
-    release_folder::mark_made(&opts.out, &identity).map_err(|source| DeidError::Write {
-        path: opts.out.join(crate::atomic::RELEASE_MADE_NAME),
-        source,
-    })?;
+    // Not by a run with the wrong map: it leaves the earlier release as it was (a review found
+    // it marked an older, laxer release as made with the new options).
+    if !wrong_map {
+        release_folder::mark_made(&opts.out, &identity).map_err(|source| DeidError::Write {
+            path: opts.out.join(crate::atomic::RELEASE_MADE_NAME),
+            source,
+        })?;
+    }
     if let Some(log) = &opts.site_log {
         crate::atomic::write_bytes(log, site_log.as_bytes()).map_err(|source| {
             DeidError::Write {

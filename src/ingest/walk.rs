@@ -42,9 +42,22 @@ fn dir_id(dir: &Path) -> Option<(u64, u64)> {
 }
 
 /// The files under `dir`; `above` holds the identities of the folders it lies in (a link back to
-/// one of them is a loop).
-fn walk_dir(dir: &Path, above: &[(u64, u64)]) -> Walk {
+/// one of them is a loop), `held` those of the output folders this process writes (reached below
+/// the walk's root, through a link to a folder above one, they are not walked: a review found a
+/// rerun reading its own outputs back that way).
+fn walk_dir(dir: &Path, above: &[(u64, u64)], held: &[(u64, u64)]) -> Walk {
     let id = dir_id(dir);
+    if !above.is_empty() && id.is_some_and(|id| held.contains(&id)) {
+        return Walk {
+            files: Vec::new(),
+            errors: vec![(
+                dir.to_path_buf(),
+                "this run's output folder, reached through a link (not followed: its files are \
+                 outputs, not input)"
+                    .into(),
+            )],
+        };
+    }
     if id.is_some_and(|id| above.contains(&id)) {
         return Walk {
             files: Vec::new(),
@@ -101,7 +114,7 @@ fn walk_dir(dir: &Path, above: &[(u64, u64)]) -> Walk {
             Err(err) => errors.push((dir.to_path_buf(), format!("cannot read entry: {err}"))),
         }
     }
-    let sub: Vec<Walk> = dirs.par_iter().map(|d| walk_dir(d, &chain)).collect();
+    let sub: Vec<Walk> = dirs.par_iter().map(|d| walk_dir(d, &chain, held)).collect();
     for w in sub {
         files.extend(w.files);
         errors.extend(w.errors);
@@ -112,10 +125,11 @@ fn walk_dir(dir: &Path, above: &[(u64, u64)]) -> Walk {
 /// Walk every input (a file or a directory).
 pub fn walk(inputs: &[PathBuf]) -> Walk {
     let mut out = Walk::default();
+    let held = crate::atomic::held_folder_ids();
     for input in inputs {
         match std::fs::metadata(input) {
             Ok(m) if m.is_dir() => {
-                let w = walk_dir(input, &[]);
+                let w = walk_dir(input, &[], &held);
                 out.files.extend(w.files);
                 out.errors.extend(w.errors);
             }

@@ -115,6 +115,11 @@ pub struct RoiSection {
     /// No texture without it.
     #[serde(default)]
     pub texture_bin_width: Option<crate::quant::bin_width::BinWidth>,
+    /// The texture bins' fixed lower bound (image units): one for every image, or a table by
+    /// image kind (`{ suvbw = 0 }`), as IBSI recommends on calibrated units; a kind left out
+    /// bins from each region's own minimum.
+    #[serde(default)]
+    pub texture_min: Option<crate::quant::bin_width::BinWidth>,
 }
 
 fn default_mtv_suv_thresholds() -> Vec<f64> {
@@ -150,6 +155,7 @@ impl Default for RoiSection {
             labels: default_labels(),
             mtv_suv_thresholds: vec![3.0],
             texture_bin_width: None,
+            texture_min: None,
         }
     }
 }
@@ -380,6 +386,17 @@ impl Config {
         {
             return Err(invalid(&format!(
                 "[rois] texture_bin_width must be a positive width, found {w}"
+            )));
+        }
+        if let Some(m) = cfg
+            .rois
+            .texture_min
+            .iter()
+            .flat_map(|m| m.widths())
+            .find(|m| !m.is_finite())
+        {
+            return Err(invalid(&format!(
+                "[rois] texture_min must be a number, found {m}"
             )));
         }
         if cfg.phantom.as_ref().is_some_and(|p| p.subjects == 0) {

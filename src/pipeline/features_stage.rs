@@ -340,6 +340,7 @@ fn subject_features(
             image,
             frame_of_reference: String::new(),
             source_series_uid: String::new(),
+            psma_1007: psma_1007(s),
         };
         // The volume convert wrote (the PET already in SUVbw), on the label maps' grid: read
         // with the label map side by side, no DICOM parsed again and no resampling.
@@ -556,6 +557,7 @@ fn dicom_roi_features(
         image: image_kind.clone(),
         frame_of_reference: String::new(),
         source_series_uid: String::new(),
+        psma_1007: psma_1007(s),
     };
     let rows = quant::features_for_volume(&image, &rois, &ctx, pet);
     Ok((
@@ -625,6 +627,14 @@ pub(super) fn label_map_file(
         .iter()
         .map(|ext| dir.join(format!("{stem}.{ext}")))
         .find(|p| p.is_file())
+}
+
+/// Whether a series' header names ¹⁸F-PSMA-1007 as its tracer (`SuvInputs::psma_1007`).
+fn psma_1007(s: &crate::ingest::Series) -> bool {
+    s.files
+        .first()
+        .and_then(|f| f.suv.as_ref())
+        .is_some_and(|suv| suv.psma_1007())
 }
 
 /// Why a subject's label map that is there cannot be read: its folder unreadable (permissions),

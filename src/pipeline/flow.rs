@@ -611,17 +611,19 @@ impl Flow<'_> {
         let pet_settings = crate::quant::FeatureSettings {
             suv_thresholds: cfg.rois.mtv_suv_thresholds.clone(),
             texture_bin_width: cfg.rois.texture_bin_width.clone(),
+            texture_min: cfg.rois.texture_min.clone(),
         };
         let build = &self.build;
         let features_key = sha256_hex(
             format!(
-                "features {build} {} {} {} {:?} {:?} {:?}",
+                "features {build} {} {} {} {:?} {:?} {:?} {:?}",
                 released.hash,
                 converted.key,
                 masks.map(|m| tree_hash(m, None)).unwrap_or_default(),
                 labels,
                 pet_settings.suv_thresholds,
-                pet_settings.texture_bin_width
+                pet_settings.texture_bin_width,
+                pet_settings.texture_min
             )
             .as_bytes(),
         );
@@ -637,8 +639,11 @@ impl Flow<'_> {
         // files, from which its NIfTI files are made, and its label maps).
         let features_cache = subject_cache::SubjectCache::new(&self.out_dir, "features");
         let settings = format!(
-            "features {build} {} {labels:?} {:?} {:?}",
-            cfg.convert.gzip, pet_settings.suv_thresholds, pet_settings.texture_bin_width
+            "features {build} {} {labels:?} {:?} {:?} {:?}",
+            cfg.convert.gzip,
+            pet_settings.suv_thresholds,
+            pet_settings.texture_bin_width,
+            pet_settings.texture_min
         );
         let subject_key = |subject: &str| -> Option<String> {
             let h = released.subjects.get(subject)?;

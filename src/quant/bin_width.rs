@@ -1,7 +1,8 @@
 //! The texture discretisation's bin width (IBSI 1, 2.7.1 fixed bin size), one for every image or
 //! one per image kind: a width in SUV (0.25) means thousands of grey levels on a T2 or ADC map,
 //! so a study sets each kind's own (`[rois] texture_bin_width = { suvbw = 0.25, adc = 50 }`);
-//! a kind left out gets no texture features.
+//! a kind left out gets no texture features. The same shape serves the bins' fixed lower bound
+//! (`[rois] texture_min = { suvbw = 0 }`: IBSI's fixed bin size from a set minimum).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -69,7 +70,7 @@ impl<'de> Deserialize<'de> for BinWidth {
                 while let Some((kind, w)) = m.next_entry::<String, f64>()? {
                     if !BinWidth::KINDS.contains(&kind.as_str()) {
                         return Err(de::Error::custom(format!(
-                            "texture_bin_width: unknown image kind {kind:?}, expected one of {}",
+                            "unknown image kind {kind:?}, expected one of {}",
                             BinWidth::KINDS.join(", ")
                         )));
                     }

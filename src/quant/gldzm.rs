@@ -137,7 +137,7 @@ mod tests {
             geometry: Geometry::axial([0.0; 3], [1.0; 3]),
         };
         let inside = |k: usize, j: usize, i: usize| [k, j, i].iter().all(|x| (1..8).contains(x));
-        let f = gldzm_features(&discretise(&image, &inside, 1.0).unwrap());
+        let f = gldzm_features(&discretise(&image, &inside, 1.0, None).unwrap());
         let get = |n: &str| f.iter().find(|x| x.name == n).unwrap().value;
         assert!((get("dzm_sde_3D") - (1.0 + 1.0 / 9.0 + 0.25) / 3.0).abs() < 1e-12);
         assert!((get("dzm_lde_3D") - 14.0 / 3.0).abs() < 1e-12);

@@ -1,6 +1,9 @@
 //! Grey levels for the discretised-intensity and texture families (IBSI 1, 2.7.1 fixed bin size:
-//! level = ⌊(x − min) / w⌋ + 1, min the region's minimum; 0 outside the region), computed once per
-//! region and shared by every family, and the 26-neighbourhood they walk.
+//! level = ⌊(x − min) / w⌋ + 1, min a fixed lower bound where one is set (IBSI's recommendation
+//! on calibrated units: the bins then do not move with a region's lowest voxel; a voxel below it
+//! is left out, as IBSI's re-segmentation leaves it out), else the region's minimum; 0 outside
+//! the region), computed once per region and shared by every family, and the 26-neighbourhood
+//! they walk.
 
 use std::borrow::Cow;
 
@@ -29,16 +32,20 @@ pub struct GreyLevels {
 /// gives 10¹² levels) would also overflow the 32-bit levels.
 pub const MAX_LEVELS: f64 = 16_777_216.0;
 
-/// Fixed-bin-size grey levels of the region; None when they would be more than [`MAX_LEVELS`]
-/// (no texture for the region then). A voxel that holds no number (NaN, ±inf) is outside, level
-/// 0, as the features stage's intensity mask leaves it out.
+/// Fixed-bin-size grey levels of the region, from `lower` (a fixed lower bound) or else the
+/// region's minimum; None when they would be more than [`MAX_LEVELS`] (no texture for the region
+/// then). A voxel that holds no number (NaN, ±inf), or one below `lower`, is outside, level 0, as
+/// the features stage's intensity mask leaves it out.
 pub fn discretise(
     image: &Volume,
     in_roi: &impl Fn(usize, usize, usize) -> bool,
     bin_width: f64,
+    lower: Option<f64>,
 ) -> Option<GreyLevels> {
-    let inside =
-        |k: usize, j: usize, i: usize| in_roi(k, j, i) && image.data[[k, j, i]].is_finite();
+    let inside = |k: usize, j: usize, i: usize| {
+        let v = image.data[[k, j, i]];
+        in_roi(k, j, i) && v.is_finite() && lower.is_none_or(|l| v as f64 >= l)
+    };
     let (min, max) = image
         .data
         .indexed_iter()
@@ -47,7 +54,8 @@ pub fn discretise(
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
             (lo.min(v), hi.max(v))
         });
-    if min.is_finite() && ((max - min) / bin_width).floor() + 1.0 > MAX_LEVELS {
+    let min = lower.unwrap_or(min);
+    if min.is_finite() && max.is_finite() && ((max - min) / bin_width).floor() + 1.0 > MAX_LEVELS {
         return None;
     }
     let mut ng = 0usize;
@@ -111,7 +119,7 @@ pub(crate) mod tests_support {
     pub fn phantom_levels() -> GreyLevels {
         let image = read_volume(&root().join("image.nii.gz")).unwrap();
         let mask = read_volume(&root().join("mask.nii.gz")).unwrap();
-        discretise(&image, &|k, j, i| mask.data[[k, j, i]] > 0.5, 1.0).unwrap()
+        discretise(&image, &|k, j, i| mask.data[[k, j, i]] > 0.5, 1.0, None).unwrap()
     }
 
     pub fn check_against_reference(feats: &[Feature]) -> usize {
@@ -147,12 +155,39 @@ mod tests {
             data: Array3::from_shape_vec((1, 1, 4), vec![0.5, 0.625, 0.75, 1.5]).unwrap(),
             geometry: crate::volume::Geometry::axial([0.0; 3], [1.0; 3]),
         };
-        let g = discretise(&v, &|_, _, _| true, 0.25).unwrap();
+        let g = discretise(&v, &|_, _, _| true, 0.25, None).unwrap();
         assert_eq!(
             g.levels.iter().copied().collect::<Vec<_>>(),
             vec![1, 1, 2, 5]
         );
         assert_eq!(g.ng, 5);
+    }
+
+    /// A fixed lower bound (IBSI's fixed bin size from a set minimum): the bins are multiples
+    /// of the width from it, whatever the region's lowest voxel (from the region's minimum, moving
+    /// that voxel from 2.05 to 2.20 SUV moved every bin edge: a radiomics audit); a voxel below
+    /// it is left out.
+    #[test]
+    fn fixed_bin_size_from_a_set_lower_bound() {
+        let levels = |values: Vec<f32>, lower: Option<f64>| {
+            let v = Volume {
+                data: Array3::from_shape_vec((1, 1, values.len()), values).unwrap(),
+                geometry: crate::volume::Geometry::axial([0.0; 3], [1.0; 3]),
+            };
+            let g = discretise(&v, &|_, _, _| true, 0.25, lower).unwrap();
+            (g.levels.iter().copied().collect::<Vec<_>>(), g.ng, g.min)
+        };
+        // From 0: ⌊x / 0.25⌋ + 1.
+        let (a, ng, min) = levels(vec![2.05, 2.6, 3.1, -0.1], Some(0.0));
+        assert_eq!((a, ng, min), (vec![9, 11, 13, 0], 13, 0.0));
+        // The lowest voxel moved within its bin: every level the same.
+        assert_eq!(
+            levels(vec![2.20, 2.6, 3.1, -0.1], Some(0.0)).0,
+            vec![9, 11, 13, 0]
+        );
+        // From the region's minimum: they move.
+        assert_eq!(levels(vec![2.05, 2.6, 3.1], None).0, vec![1, 3, 5]);
+        assert_eq!(levels(vec![2.20, 2.6, 3.1], None).0, vec![1, 2, 4]);
     }
 
     /// A region whose levels span 0.4 million bins (a fine bin width on a wide-ranged image):
@@ -172,10 +207,10 @@ mod tests {
             data,
             geometry: crate::volume::Geometry::axial([0.0; 3], [1.0; 3]),
         };
-        let g = discretise(&v, &|_, _, _| true, 1.0).unwrap();
+        let g = discretise(&v, &|_, _, _| true, 1.0, None).unwrap();
         assert_eq!(g.ng, 400_001);
         // Past 2²⁴ levels (here 4·10¹¹; as 32-bit levels they overflowed): no texture.
-        assert!(discretise(&v, &|_, _, _| true, 1e-6).is_none());
+        assert!(discretise(&v, &|_, _, _| true, 1e-6, None).is_none());
         let families = [
             histogram::histogram_features(&g, true),
             glcm::glcm_features(&g),

@@ -160,7 +160,8 @@ mod tests {
             data: ndarray::Array3::from_shape_vec((1, 1, values.len()), values.to_vec()).unwrap(),
             geometry: Geometry::axial([0.0; 3], [1.0; 3]),
         };
-        let g = crate::quant::grey_levels::discretise(&image, &|_, _, _| true, width).unwrap();
+        let g =
+            crate::quant::grey_levels::discretise(&image, &|_, _, _| true, width, None).unwrap();
         histogram_features(&g, definite)
             .into_iter()
             .filter(|f| f.name.starts_with("ivh_"))
@@ -191,7 +192,8 @@ mod tests {
                 data: ndarray::Array3::from_shape_vec((1, 1, 10), values.clone()).unwrap(),
                 geometry: crate::volume::Geometry::axial([0.0; 3], [1.0; 3]),
             };
-            let g = crate::quant::grey_levels::discretise(&image, &|_, _, _| true, 1.0).unwrap();
+            let g =
+                crate::quant::grey_levels::discretise(&image, &|_, _, _| true, 1.0, None).unwrap();
             histogram_features(&g, definite)
                 .into_iter()
                 .find(|f| f.name == "ivh_i10")

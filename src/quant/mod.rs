@@ -83,6 +83,8 @@ pub struct FeaturesOptions {
     pub suv_thresholds: Vec<f64>,
     /// Fixed bin size of the texture discretisation; GLCM features only when given.
     pub texture_bin_width: Option<f64>,
+    /// The bins' fixed lower bound (else each region's minimum).
+    pub texture_min: Option<f64>,
     /// The rows' subject_id (a NIfTI has none; a DICOM series gives its de-identified
     /// PatientID), so that `link` can take a table of images measured one by one.
     pub subject: Option<String>,
@@ -101,6 +103,9 @@ pub struct FeatureContext {
     /// The DICOM image's own SeriesInstanceUID (empty for NIfTI), for a SEG or RTSTRUCT that names
     /// it as drawn on; never written out (`series_uid` is, from de-identified input only).
     pub source_series_uid: String,
+    /// A PET of ¹⁸F-PSMA-1007 (its header says so): the miPSMA score's second reference is the
+    /// spleen (PROMISE V2), not the liver. False for NIfTI (no tracer is known).
+    pub psma_1007: bool,
 }
 
 impl FeatureContext {
@@ -121,6 +126,9 @@ pub struct FeatureSettings {
     /// Bin width (image units) of the fixed-bin-size discretisation for texture, for every
     /// image or per image kind; no texture features for an image without one.
     pub texture_bin_width: Option<bin_width::BinWidth>,
+    /// The bins' fixed lower bound (image units), for every image or per image kind; the
+    /// region's own minimum for an image without one.
+    pub texture_min: Option<bin_width::BinWidth>,
 }
 
 impl Default for FeatureSettings {
@@ -128,6 +136,7 @@ impl Default for FeatureSettings {
         FeatureSettings {
             suv_thresholds: vec![3.0],
             texture_bin_width: None,
+            texture_min: None,
         }
     }
 }
@@ -197,7 +206,11 @@ pub fn features_for_volume_with(
                                         .as_ref()?
                                         .for_image(&ctx.image)?;
                                     // One discretisation per region, shared by every family.
-                                    let g = grey_levels::discretise(sub, &in_roi, w)?;
+                                    let lower = pet_settings
+                                        .texture_min
+                                        .as_ref()
+                                        .and_then(|m| m.for_image(&ctx.image));
+                                    let g = grey_levels::discretise(sub, &in_roi, w, lower)?;
                                     // The IVH in the image's unit where it has one.
                                     let definite = table::intensity_unit(&ctx.image) != "a.u.";
                                     let mut t = histogram::histogram_features(&g, definite);
@@ -262,10 +275,11 @@ pub fn features_for_volume_with(
                 .find(|r| r.roi == roi && r.feature == feature)
                 .map(|r| r.value)
         };
-        let mut extra: Vec<(String, features::Feature)> = pet::cross_region_metrics(&get)
-            .into_iter()
-            .map(|f| ("tumor".to_string(), f))
-            .collect();
+        let mut extra: Vec<(String, features::Feature)> =
+            pet::cross_region_metrics(&get, ctx.psma_1007)
+                .into_iter()
+                .map(|f| ("tumor".to_string(), f))
+                .collect();
         if let (Some(mean), Some(var)) = (get("liver", "stat_mean"), get("liver", "stat_var")) {
             for (region, cropped) in rois.regions.iter().zip(&crops) {
                 let Some((sub, mask)) = cropped else {
@@ -474,6 +488,11 @@ pub fn load_image(path: &Path) -> Result<(Volume, FeatureContext), QuantError> {
                 .map(|f| f.frame_of_reference.to_string())
                 .unwrap_or_default(),
             source_series_uid: s.series_uid.clone(),
+            psma_1007: s
+                .files
+                .first()
+                .and_then(|f| f.suv.as_ref())
+                .is_some_and(|suv| suv.psma_1007()),
         },
     ))
 }
@@ -576,6 +595,11 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
     {
         return Err(QuantError::Usage(format!(
             "--texture-bin-width must be a positive width in image units, found {w}"
+        )));
+    }
+    if let Some(m) = opts.texture_min.filter(|m| !m.is_finite()) {
+        return Err(QuantError::Usage(format!(
+            "--texture-min must be a number in image units, found {m}"
         )));
     }
     if let Some(t) = opts
@@ -691,6 +715,14 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
             }
         );
     }
+    // Nothing to measure, and no label table to name what is missing: said, not an empty table
+    // without a word (a radiomics audit).
+    if !rois.regions.iter().any(roi::Region::has_voxels) && given.is_none() {
+        crate::say!(
+            "features: the {} marks no voxel of the image (every label 0): no region measured",
+            rois.source
+        );
+    }
     if !rois.exact {
         crate::say!(
             "features: {} resampled onto the image grid (nearest neighbour)",
@@ -716,6 +748,7 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
             opts.suv_thresholds.clone()
         },
         texture_bin_width: opts.texture_bin_width.map(bin_width::BinWidth::Every),
+        texture_min: opts.texture_min.map(bin_width::BinWidth::Every),
     };
     let mut ctx = ctx;
     if let Some(subject) = &opts.subject {
@@ -833,6 +866,7 @@ mod tests {
         let settings = FeatureSettings {
             suv_thresholds: vec![],
             texture_bin_width: Some(bin_width::BinWidth::Every(4.0)),
+            texture_min: None,
         };
         let rows = features_for_volume(&image, &rois, &ctx, &settings);
         let get = |f: &str| rows.iter().find(|r| r.feature == f).map(|r| r.value);

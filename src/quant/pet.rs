@@ -208,15 +208,21 @@ pub fn missing_region_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec
 
 /// Cross-region PSMA metrics of the tumour, from the per-region features of one SUVbw image
 /// (`(roi, feature) → value`): the miPSMA expression score and the tumour-to-organ ratios. The
-/// regions are found by their names: tumor, kidney, liver, bloodpool, parotid.
-pub fn cross_region_metrics(get: &dyn Fn(&str, &str) -> Option<f64>) -> Vec<Feature> {
+/// regions are found by their names: tumor, kidney, liver, bloodpool, parotid; the spleen in
+/// the liver's place in the score for ¹⁸F-PSMA-1007 (`psma_1007`: PROMISE V2; no score without a
+/// region named spleen).
+pub fn cross_region_metrics(
+    get: &dyn Fn(&str, &str) -> Option<f64>,
+    psma_1007: bool,
+) -> Vec<Feature> {
     let mut out = Vec::new();
     let Some(tumor_max) = get("tumor", "stat_max") else {
         return out;
     };
     let mean = |roi: &str| get(roi, "stat_mean");
+    let second = if psma_1007 { "spleen" } else { "liver" };
     if let (Some(bp), Some(liver), Some(parotid)) =
-        (mean("bloodpool"), mean("liver"), mean("parotid"))
+        (mean("bloodpool"), mean(second), mean("parotid"))
     {
         let score = if tumor_max >= parotid {
             3.0
@@ -278,6 +284,35 @@ mod tests {
         assert_eq!(lesion_count(&img, &all, 6.0, 0.0), 1);
     }
 
+    /// PROMISE V2: for ¹⁸F-PSMA-1007 the spleen takes the liver's place as the score's second
+    /// reference (the liver's uptake is high through its excretion); no spleen, no score (the
+    /// liver's was used whatever the tracer: a radiomics audit).
+    #[test]
+    fn mipsma_score_of_psma_1007_steps_at_the_spleen() {
+        let organs = |tumor: f64, spleen: Option<f64>| {
+            move |roi: &str, f: &str| -> Option<f64> {
+                match (roi, f) {
+                    ("tumor", "stat_max") => Some(tumor),
+                    ("bloodpool", _) => Some(2.0),
+                    ("liver", _) => Some(10.0),
+                    ("spleen", _) => spleen,
+                    ("parotid", _) => Some(12.0),
+                    _ => None,
+                }
+            }
+        };
+        let score = |tumor, spleen, psma_1007| {
+            cross_region_metrics(&organs(tumor, spleen), psma_1007)
+                .into_iter()
+                .find(|f| f.name == "mipsma_score")
+                .map(|f| f.value)
+        };
+        // SUVmax 6: above the spleen (5), below the liver (10).
+        assert_eq!(score(6.0, Some(5.0), true), Some(2.0));
+        assert_eq!(score(6.0, Some(5.0), false), Some(1.0));
+        assert_eq!(score(6.0, None, true), None);
+    }
+
     #[test]
     fn mipsma_score_steps_at_each_reference_organ() {
         let organs = |tumor: f64| {
@@ -293,7 +328,7 @@ mod tests {
             }
         };
         for (tumor, score) in [(1.0, 0.0), (2.0, 1.0), (6.0, 2.0), (12.0, 3.0)] {
-            let f = cross_region_metrics(&organs(tumor));
+            let f = cross_region_metrics(&organs(tumor), false);
             assert_eq!(f[0].name, "mipsma_score");
             assert_eq!(f[0].value, score, "tumour SUVmax {tumor}");
             assert_eq!(f[1].value, tumor / 20.0);

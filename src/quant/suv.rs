@@ -97,6 +97,17 @@ pub struct SuvInputs {
     /// An enhanced (multi-frame) PET with DecayCorrection NONE: each frame's timing and place
     /// (the fields above are the first frame's).
     pub frames: Vec<FrameTiming>,
+    /// The tracer as the header names it: Radiopharmaceutical (0018,0031) and the code meaning
+    /// of RadiopharmaceuticalCodeSequence, in the first radiopharmaceutical item.
+    pub radiopharmaceutical: String,
+}
+
+impl SuvInputs {
+    /// Whether the tracer is ¹⁸F-PSMA-1007, whose hepatobiliary excretion makes PROMISE V2 take
+    /// the spleen instead of the liver as the reference of its expression score.
+    pub fn psma_1007(&self) -> bool {
+        self.radiopharmaceutical.contains("1007")
+    }
 }
 
 impl SuvInputs {
@@ -1065,7 +1076,14 @@ pub fn inputs_from_object(obj: &InMemDicomObject) -> SuvInputs {
     let rs = |t| rp.and_then(|r| str_of(r, t)).unwrap_or_default();
     let rf = |t| rp.and_then(|r| f64_of(r, t));
     let num = |v: Option<String>| v.and_then(|x| x.trim().parse::<f64>().ok());
+    let code_meaning = rp
+        .and_then(|r| first_item(r, tags::RADIOPHARMACEUTICAL_CODE_SEQUENCE))
+        .and_then(|c| str_of(c, tags::CODE_MEANING))
+        .unwrap_or_default();
     SuvInputs {
+        radiopharmaceutical: format!("{} {code_meaning}", rs(tags::RADIOPHARMACEUTICAL))
+            .trim()
+            .to_string(),
         modality: s(tags::MODALITY).to_ascii_uppercase(),
         units: s(tags::UNITS).to_ascii_uppercase(),
         suv_type: s(tags::SUV_TYPE),
@@ -1232,6 +1250,40 @@ pub fn suv_for_dir(dir: &Path) -> Result<SuvResult, SuvError> {
 mod tests {
     use super::*;
     use dicom_core::Tag;
+
+    /// The tracer from the header: Radiopharmaceutical (0018,0031), or the code meaning of its
+    /// code sequence; ¹⁸F-PSMA-1007 told by its name.
+    #[test]
+    fn the_tracer_is_read_and_psma_1007_told() {
+        use dicom_core::value::DataSetSequence;
+        use dicom_core::{DataElement, VR};
+        let with = |text: Option<&str>, meaning: Option<&str>| {
+            let mut item = InMemDicomObject::new_empty();
+            if let Some(t) = text {
+                item.put(DataElement::new(tags::RADIOPHARMACEUTICAL, VR::LO, t));
+            }
+            if let Some(m) = meaning {
+                let mut code = InMemDicomObject::new_empty();
+                code.put(DataElement::new(tags::CODE_MEANING, VR::LO, m));
+                item.put(DataElement::new(
+                    tags::RADIOPHARMACEUTICAL_CODE_SEQUENCE,
+                    VR::SQ,
+                    DataSetSequence::from(vec![code]),
+                ));
+            }
+            let mut o = InMemDicomObject::new_empty();
+            o.put(DataElement::new(
+                tags::RADIOPHARMACEUTICAL_INFORMATION_SEQUENCE,
+                VR::SQ,
+                DataSetSequence::from(vec![item]),
+            ));
+            inputs_from_object(&o)
+        };
+        assert!(with(Some("PSMA-1007"), None).psma_1007());
+        assert!(with(None, Some("Fluorine^18^PSMA-1007")).psma_1007());
+        assert!(!with(Some("Ga68 PSMA-11"), None).psma_1007());
+        assert!(!with(None, None).psma_1007());
+    }
 
     /// Regression: private attributes of implicit VR files (UN, their values undecoded bytes)
     /// were read as lists of byte values, so a Philips or GE PET exported in implicit VR lost

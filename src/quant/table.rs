@@ -227,7 +227,7 @@ pub const DICTIONARY: [(&str, &str, &str, &str, &str); 59] = [
     ("mtv_liver", "", "ml", "ROI voxels with SUVbw ≥ threshold_liver × voxel volume (every ROI but the reference organs)", "MTV (liver-based)"),
     ("tl_psma_liver", "", "ml*g/ml", "mtv_liver × SUVmean inside it", "TL-PSMA (liver-based)"),
     ("lesions_suv3_min0p5ml", "", "1", "Lesion count: 26-connected components of the ROI at SUVbw ≥ 3 of at least 0.5 ml", "PSMA-positive lesions"),
-    ("mipsma_score", "", "1", "PROMISE miPSMA expression score of the tumour: 0 SUVmax < blood-pool SUVmean, 1 ≥ blood pool, 2 ≥ liver, 3 ≥ parotid (roi tumor); the liver as for ⁶⁸Ga-PSMA-11 and ¹⁸F-DCFPyL: PROMISE V2 takes the spleen for ¹⁸F-PSMA-1007, which ancilla does not (the tracer is not read)", "miPSMA"),
+    ("mipsma_score", "", "1", "PROMISE miPSMA expression score of the tumour: 0 SUVmax < blood-pool SUVmean, 1 ≥ blood pool, 2 ≥ liver, 3 ≥ parotid (roi tumor); for a PET whose header names ¹⁸F-PSMA-1007, 2 ≥ spleen instead of liver (PROMISE V2; no score without a region named spleen)", "miPSMA"),
     ("ratio_suvmax_to_kidney_suvmean", "", "1", "Tumour SUVmax / normal-kidney SUVmean (roi tumor)", "tumour-to-kidney ratio"),
     ("ratio_suvmax_to_liver_suvmean", "", "1", "Tumour SUVmax / liver SUVmean (roi tumor)", "tumour-to-liver ratio"),
 ];
@@ -514,7 +514,7 @@ pub fn dictionary_rows() -> Vec<[String; 5]> {
             ] {
                 let feature = format!("{tag}_{suffix}");
                 let definition = format!(
-                "{family} {name} (IBSI {section}), 3D, {what}, {how}; grey levels by fixed bin size (--texture-bin-width, [rois] texture_bin_width)"
+                "{family} {name} (IBSI {section}), 3D, {what}, {how}; grey levels by fixed bin size (--texture-bin-width, [rois] texture_bin_width) from --texture-min ([rois] texture_min) where set, else from the region's minimum"
             );
                 w([feature.as_str(), code, "1", definition.as_str(), ""]);
             }
@@ -532,7 +532,7 @@ pub fn dictionary_rows() -> Vec<[String; 5]> {
             ("1", "")
         };
         let definition = format!(
-            "{name} (IBSI 3.4 / 3.5) of the grey levels by fixed bin size (--texture-bin-width, [rois] texture_bin_width){what}"
+            "{name} (IBSI 3.4 / 3.5) of the grey levels by fixed bin size (--texture-bin-width, [rois] texture_bin_width) from --texture-min ([rois] texture_min) where set, else from the region's minimum{what}"
         );
         w([tag, code, unit, definition.as_str(), ""]);
     }
@@ -565,7 +565,7 @@ pub fn dictionary_rows() -> Vec<[String; 5]> {
         for (tag, code, name) in table {
             let feature = format!("{tag}_3D");
             let definition = format!(
-                "{family} {name} (IBSI {section}), 3D, {how}; grey levels by fixed bin size (--texture-bin-width, [rois] texture_bin_width)"
+                "{family} {name} (IBSI {section}), 3D, {how}; grey levels by fixed bin size (--texture-bin-width, [rois] texture_bin_width) from --texture-min ([rois] texture_min) where set, else from the region's minimum"
             );
             w([feature.as_str(), code, "1", definition.as_str(), ""]);
         }

@@ -396,31 +396,26 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Analysis, StatsError> {
             obj["unit"] = json!(unit);
         }
         results.push(obj);
-        // A feature whose Cox likelihood is monotone (it separates the events) is the most
-        // strongly associated of all: it stays in the family, ranked first, with no q of its own.
-        // Left out, every other q was too small for the number of tests made.
-        p_for_q.push(match family {
-            Family::Diverged => Some(0.0),
-            _ => p,
-        });
+        p_for_q.push(p);
         diverged.push(family == Family::Diverged);
     }
+    // Over the features with a Cox fit. One whose likelihood is monotone (it separates the
+    // events) has no p of its own; counted in the family with a small p it would lower every
+    // other q, so leaving it out errs on the safe side. stats.json says which were left out.
     let family_size = p_for_q.iter().flatten().count();
     let n_diverged = diverged.iter().filter(|d| **d).count();
-    for ((obj, q), diverged) in results
+    for (obj, q) in results
         .iter_mut()
         .zip(multiple::benjamini_hochberg(&p_for_q))
-        .zip(diverged)
     {
-        obj["q_value"] = if diverged { Value::Null } else { opt(q) };
+        obj["q_value"] = opt(q);
     }
     let q_method = format!(
-        "Benjamini-Hochberg over the Cox Wald p-values of the features tested (m = \
-         {family_size}): {} with a Cox fit and {} whose likelihood is monotone (the feature \
-         separates the events; ranked first, with no q of its own); features not tested \
-         (constant, or fewer than {} events) are not in the family",
-        family_size - n_diverged,
-        n_diverged,
+        "Benjamini-Hochberg over the Cox Wald p-values of the {family_size} features with a Cox \
+         fit (m = {family_size}); not in the family: {n_diverged} whose likelihood is monotone \
+         (the feature separates the events: no fit, and so no p; left out, which leaves every \
+         other q at least as large as with it), and those not tested (constant, or fewer than \
+         {} events)",
         cox::MIN_EVENTS
     );
 
@@ -668,12 +663,8 @@ fn feature_json(
     if let Some(v) = logrank_cutoff_json {
         obj["logrank_cutoff"] = v;
     }
-    match family {
-        Family::Diverged => notes.push(
-            "q-value: none of its own; in the Benjamini-Hochberg family, ranked first".into(),
-        ),
-        _ if p.is_none() => notes.push("q-value: no Cox p-value".into()),
-        _ => {}
+    if p.is_none() {
+        notes.push("q-value: no Cox p-value (not in the Benjamini-Hochberg family)".into());
     }
     if !notes.is_empty() {
         obj["note"] = json!(notes.join("; "));
@@ -681,12 +672,12 @@ fn feature_json(
     (obj, p, family)
 }
 
-/// Where a feature stands in the Benjamini–Hochberg family.
+/// What a feature's Cox model gave, for the Benjamini–Hochberg family's account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Family {
-    /// A Cox fit: its Wald p.
+    /// A Cox fit: its Wald p, in the family.
     Tested,
-    /// A monotone likelihood: in the family as the smallest p.
+    /// A monotone likelihood: no fit, left out (counted in `q_value_method`).
     Diverged,
     /// Constant, or too few events: no test made.
     NotTested,
@@ -707,13 +698,20 @@ fn median(x: &[f64]) -> f64 {
 /// A bound of the median's interval, "NE" (not estimable) where there is none.
 /// What `link` said of the table (kept-out subjects, warnings): the reasons of
 /// `TABLE.warnings.json` beside it, or of a pipeline's `link-warnings.json` in its folder; none
-/// without either.
+/// without either. Only a file written with the table or after it (link writes it last): one
+/// left by an earlier link is another table's.
 fn link_warnings(table: &Path) -> Vec<String> {
     let csv = table.with_extension("csv");
     let beside = crate::clinical::warnings_path(&csv);
     let pipeline = csv.with_file_name("link-warnings.json");
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let table_time = modified(table);
     [beside, pipeline]
         .iter()
+        .filter(|p| match (modified(p), table_time) {
+            (Some(w), Some(t)) => w >= t,
+            _ => false,
+        })
         .find_map(|p| std::fs::read(p).ok())
         .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
         .and_then(|v| v.as_array().cloned())

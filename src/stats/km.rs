@@ -174,7 +174,8 @@ impl KaplanMeier {
     /// (survival, lower, upper) at time `t` by the step function; `None` before the timeline
     /// starts or after its end (not estimable beyond the last follow-up), unless the curve has
     /// reached 0 there (the last time an event): then 0 at every later time, as R and lifelines
-    /// give it, with the interval of the last time (no bounds at 0: NaN, R's NA).
+    /// give it, with the interval of the last time ([0, 0], as at the curve's 0 itself: R gives
+    /// none there).
     pub fn at(&self, t: f64) -> Option<(f64, f64, f64)> {
         let last = *self.timeline.last()?;
         if t > last {
@@ -419,7 +420,7 @@ pub(crate) mod tests {
             CiMethod::LogLog,
             0.05,
         );
-        assert_eq!(km.at(24.0).map(|x| x.0), Some(0.0));
+        assert_eq!(km.at(24.0), Some((0.0, 0.0, 0.0)));
         let km = fit(
             &[1.0, 2.0, 12.24],
             &[true, true, false],

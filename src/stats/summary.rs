@@ -119,11 +119,16 @@ pub(super) fn render(stats: &Value) -> String {
             with_inner(
                 &f["roc_pcr"]["auc"],
                 3,
-                format!(
-                    "{}–{}",
-                    fmt(&f["roc_pcr"]["ci"][0], 3),
-                    fmt(&f["roc_pcr"]["ci"][1], 3)
-                )
+                // Complete separation: no interval (DeLong's has width 0; see the note).
+                if f["roc_pcr"]["ci"][0].is_null() {
+                    "no interval".to_string()
+                } else {
+                    format!(
+                        "{}–{}",
+                        fmt(&f["roc_pcr"]["ci"][0], 3),
+                        fmt(&f["roc_pcr"]["ci"][1], 3)
+                    )
+                }
             ),
             fmt(&f["q_value"], 4),
         );

@@ -785,6 +785,14 @@ fn header_geometry(path: &Path, header: &NiftiHeader) -> Result<Geometry, NiftiE
     // rounding of an oblique affine stays far below the tolerance (0.06°).
     for (a, b) in [(0, 1), (0, 2), (1, 2)] {
         let cos = dot(direction[a], direction[b]).abs();
+        // A single slice of a tilted gantry, as dcm2niix writes it (and convert: `tilt_shear`):
+        // its sform sheared back to the gantry's axis, its qform the true normal. Read by the
+        // qform (a review found convert's own such file refused).
+        if cos > 1e-3 && header.dim[3] <= 1 && header.sform_code > 0 && header.qform_code > 0 {
+            let mut by_qform = header.clone();
+            by_qform.sform_code = 0;
+            return header_geometry(path, &by_qform);
+        }
         if cos > 1e-3 {
             return Err(invalid(
                 path,
@@ -911,6 +919,56 @@ mod tests {
             }
         });
         assert!(rotated.is_ok(), "{:?}", rotated.err());
+    }
+
+    /// Regression (a review of the shear check): a single slice of a tilted gantry, written as
+    /// dcm2niix and convert write it (sform sheared back to the gantry's axis, qform the true
+    /// normal), was refused; it reads by its qform, a grid of right angles.
+    #[test]
+    fn a_single_tilted_slice_reads_by_its_qform() {
+        let (s, c) = 15f64.to_radians().sin_cos();
+        let geometry = Geometry {
+            origin: [0.0; 3],
+            spacing: [0.5, 0.5, 2.0],
+            direction: [[1.0, 0.0, 0.0], [0.0, c, s], [0.0, -s, c]],
+        };
+        let vol = Volume {
+            data: Array3::from_elem((1, 4, 4), 7.0f32),
+            geometry: geometry.clone(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tilted.nii.gz");
+        let meta = NiftiMeta {
+            description: String::new(),
+            time_step_s: None,
+            dim_info: 0,
+            slice_code: 0,
+            tilt_shear: true,
+            bvec_lengths_kept: false,
+        };
+        write_volume(&vol, &path, &meta).unwrap();
+        let back = read_volume(&path).unwrap();
+        // Every voxel where the slice has one (the rows come back in the file's order).
+        let centres = |g: &Geometry| -> Vec<[f64; 3]> {
+            let mut v: Vec<[f64; 3]> = (0..4)
+                .flat_map(|j| (0..4).map(move |i| (i, j)))
+                .map(|(i, j)| g.world(i as f64, j as f64, 0.0))
+                .collect();
+            v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            v
+        };
+        for (a, b) in centres(&back.geometry).iter().zip(centres(&geometry)) {
+            for (x, y) in a.iter().zip(b) {
+                assert!((x - y).abs() < 1e-3, "{a:?} vs {b:?}");
+            }
+        }
+        // Right angles, the slice normal the true one.
+        let d = back.geometry.direction;
+        assert!(dot(d[0], d[1]).abs() < 1e-6 && dot(d[0], d[2]).abs() < 1e-6);
+        assert!(
+            (dot(d[2], geometry.direction[2]).abs() - 1.0).abs() < 1e-6,
+            "{d:?}"
+        );
     }
 
     /// A little-endian NIfTI-1 header made big-endian: every numeric field (offset, size) of the
