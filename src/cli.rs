@@ -118,9 +118,10 @@ pub enum Command {
         /// (3D merged and averaged), GLSZM, GLDZM, NGTDM, NGLDM, intensity histogram and IVH.
         #[arg(long)]
         texture_bin_width: Option<f64>,
-        /// The bins' fixed lower bound in image units (e.g. 0 for SUV, -1000 for HU), as IBSI
-        /// recommends on calibrated units; without it, each region's own minimum (one voxel's
-        /// value then moves every bin edge).
+        /// The bins' fixed lower bound in image units (e.g. 0 for SUV), as IBSI recommends on
+        /// calibrated units, voxels below it left out of the grey levels; needs
+        /// --texture-bin-width. Without it, each region's own minimum (one voxel's value then
+        /// moves every bin edge).
         #[arg(long, allow_hyphen_values = true)]
         texture_min: Option<f64>,
         /// The rows' subject_id (USUBJID): a NIfTI image has none, so its table would not link.

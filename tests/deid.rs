@@ -917,6 +917,26 @@ fn a_release_made_with_other_options_is_made_again() {
     std::fs::write(&wrong, "patient_id,usubjid\nNOBODY-1,ANC-99-9999\n").unwrap();
     assert_eq!(rerun_with(&wrong).status.code(), Some(1));
     let rerun = || rerun_with(&dir.join("clinical/subject_map.csv"));
+    // An empty input (an export share not mounted) withdrew the whole release, exit 0 (a
+    // review): refused, the release and its report left as they were.
+    let empty = dir.join("empty-export");
+    std::fs::create_dir_all(&empty).unwrap();
+    let report = std::fs::read(out.join("deid-report.json")).unwrap();
+    let o = ancilla(&[
+        "deid",
+        empty.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--key",
+        dir.join("key.bin").to_str().unwrap(),
+        "--subjects",
+        dir.join("clinical/subject_map.csv").to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("an empty or unmounted export?"), "{stderr}");
+    assert_eq!(released_dicom(&out).len(), released);
+    assert_eq!(std::fs::read(out.join("deid-report.json")).unwrap(), report);
     let second = rerun();
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert!(second.status.success(), "{stderr}");

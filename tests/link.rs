@@ -890,18 +890,21 @@ fn a_day_count_grouped_in_thousands_is_read_by_the_tables_decimal_mark() {
         .replace(',', ";")
         .replace("12.5", "12,5")
         .replace("365.25;DAYS", "1.206;DAYS");
-    let f = fixture(
-        &adsl.replace(',', ";"),
-        &comma,
-        PATH,
-        &feats.replace("A1", "101.001"),
-    );
+    // The feature table too (a review found its values read 1000 times too small).
+    let feats = feats
+        .replace(',', ";")
+        .replace("9.5", "9,5")
+        .replace("4.25", "4,25")
+        .replace(";1100;", ";1.100;");
+    let f = fixture(&adsl.replace(',', ";"), &comma, PATH, &feats);
     std::fs::write(f.root.join("path.csv"), PATH.replace("A1", "101.001")).unwrap();
     let err = link_ok(&f, &[]);
     let t = TextTable::read(&f.root.join("out/table.csv")).unwrap();
     assert_eq!(cell(&t, 0, "USUBJID"), "101.001", "{err}");
     let months: f64 = cell(&t, 1, "PFS_MONTHS").parse().unwrap();
     assert!((months - 1206.0 / 30.4375).abs() < 1e-9, "{months}");
+    assert_eq!(cell(&t, 0, "mr_adc_tumor_stat_mean"), "1100");
+    assert_eq!(cell(&t, 0, "pt_tumor_stat_max"), "9.5");
     // No decimal mark to tell by: refused, naming the row.
     let neither = comma.replace("12,5", "12");
     std::fs::write(f.root.join("adtte.csv"), neither).unwrap();

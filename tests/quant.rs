@@ -895,6 +895,38 @@ fn texture_bins_from_a_fixed_lower_bound() {
     let above = rows(&["--texture-min", "1.5"], "above.csv");
     assert_eq!(get(&above, "ih_min"), 2.0);
     assert_eq!(get(&above, "stat_min"), 1.0);
+    // Above every voxel: no texture, and said so (it was blamed on too many grey levels).
+    let (image, mask) = (p("image.nii.gz"), p("mask.nii.gz"));
+    let o = ancilla(&[
+        "features",
+        "--image",
+        &image,
+        "--mask",
+        &mask,
+        "--texture-bin-width",
+        "1",
+        "--texture-min",
+        "100",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success()
+            && err.contains("every voxel of the region lies below --texture-min 100"),
+        "{err}"
+    );
+    // A bound without a bin width is a bad command line (it was taken for nothing).
+    let o = ancilla(&[
+        "features",
+        "--image",
+        &image,
+        "--mask",
+        &mask,
+        "--texture-min",
+        "0",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("it needs --texture-bin-width"), "{err}");
 }
 
 #[test]

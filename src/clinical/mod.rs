@@ -861,7 +861,7 @@ fn read_features(
         "image",
         "roi",
         "feature",
-        "value",
+        "#value",
         // Not in a feature table written by other tools: each subject's rows are one series.
         "?series_uid",
         "?unit",

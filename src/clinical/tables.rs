@@ -102,7 +102,8 @@ impl TextTable {
     /// so a long table is never held whole; Parquet is read first). `f` gets the row's number
     /// as messages give it ([`TextTable::row_number`]) and its values in the order of `columns`;
     /// blank rows are passed over. A column named with a leading `?` is optional: its values
-    /// are empty when the table lacks it.
+    /// are empty when the table lacks it; one named with a leading `#` holds numbers, read by a
+    /// `;` table's decimal mark (`1.206` is 1206 where its numbers show decimal commas).
     pub fn for_each_row<F>(
         path: &Path,
         columns: &[&'static str],
@@ -129,7 +130,7 @@ impl TextTable {
             let t = Self::read(path).map_err(StreamError::Table)?;
             let idx = columns
                 .iter()
-                .map(|c| optional_column(c, t.col(c.trim_start_matches('?'))))
+                .map(|c| optional_column(c, t.col(c.trim_start_matches(['?', '#']))))
                 .collect::<Result<Vec<_>, _>>()?;
             for (r, row) in t.rows.iter().enumerate() {
                 let picked: Vec<&str> = idx
@@ -147,7 +148,7 @@ impl TextTable {
         }
         let idx = columns
             .iter()
-            .map(|c| optional_column(c, column_index(&header, c.trim_start_matches('?'))))
+            .map(|c| optional_column(c, column_index(&header, c.trim_start_matches(['?', '#']))))
             .collect::<Result<Vec<_>, _>>()?;
         let mut rec = csv::ByteRecord::new();
         let mut line = 1;
@@ -161,13 +162,27 @@ impl TextTable {
                     line = crate::csv_text::line_of(&rec, line);
                     crate::csv_text::check_width(&rec, header.len())
                         .map_err(|e| err(format!("row {line}: {e}")))?;
-                    let cells: Vec<String> = idx
-                        .iter()
-                        .map(|i| match i {
-                            Some(i) => data_cell(rec.get(*i).unwrap_or_default(), mark.is_some()),
-                            None => String::new(),
-                        })
-                        .collect();
+                    let cells: Vec<String> =
+                        idx.iter()
+                            .zip(columns)
+                            .map(|(i, name)| {
+                                let cell = match i {
+                                    Some(i) => {
+                                        data_cell(rec.get(*i).unwrap_or_default(), mark.is_some())
+                                    }
+                                    None => String::new(),
+                                };
+                                // A column read as numbers (`#name`): grouped in thousands by the
+                                // table's decimal mark (`csv_text::number_text`).
+                                match name.strip_prefix('#') {
+                                    Some(plain) => crate::csv_text::number_text(&cell, mark)
+                                        .map_err(|why| {
+                                            err(format!("row {line}, column {plain}: {why}"))
+                                        }),
+                                    None => Ok(cell),
+                                }
+                            })
+                            .collect::<Result<_, _>>()?;
                     let picked: Vec<&str> = cells.iter().map(String::as_str).collect();
                     f(line, &picked);
                 }
@@ -364,7 +379,7 @@ fn optional_column(name: &'static str, found: Option<usize>) -> Result<Option<us
     match (found, name.strip_prefix('?')) {
         (Some(i), _) => Ok(Some(i)),
         (None, Some(_)) => Ok(None),
-        (None, None) => Err(StreamError::MissingColumn(name)),
+        (None, None) => Err(StreamError::MissingColumn(name.trim_start_matches('#'))),
     }
 }
 

@@ -103,6 +103,14 @@ pub enum DeidError {
         crate::plural::count(*.files, "file")
     )]
     NoSubjectFound { files: usize, map: usize },
+    /// A rerun into a release whose input holds no file of any subject of the map (an empty or
+    /// unmounted export): every earlier file would have been withdrawn.
+    #[error(
+        "the input holds no file of a subject of the map ({} seen): an empty or unmounted \
+         export? The earlier release is left as it was",
+        crate::plural::count(*.0, "file")
+    )]
+    NothingToRelease(usize),
     /// Files that failed the PHI check after their rewrite ([`DeidSummary::checked`]).
     #[error("{} failed the PHI check and were not written", crate::plural::count(*.0, "file"))]
     VerificationFailed(usize),
@@ -115,6 +123,7 @@ impl crate::ExitCode for DeidError {
             | DeidError::Unwritten { .. }
             | DeidError::Busy(_)
             | DeidError::NoSubjectFound { .. }
+            | DeidError::NothingToRelease(_)
             | DeidError::VerificationFailed(_) => 1,
             _ => 2,
         }
@@ -932,7 +941,10 @@ fn run_paths(
             .not_in_map
             .load(std::sync::atomic::Ordering::Relaxed),
     );
-    let wrong_map = in_map == 0 && not_in_map > 0;
+    // Nor a rerun whose input holds no file of the map's subjects at all (an export share not
+    // mounted: a review found the whole earlier release withdrawn, exit 0).
+    let nothing = in_map == 0 && not_in_map == 0 && earlier_release && !fresh_output;
+    let wrong_map = in_map == 0 && not_in_map > 0 || nothing;
     // The release mirrors this run's input: what an earlier run released and this one does not
     // goes (a series removed from the export, a subject taken out of the map).
     // Not by a run that failed to write some of its files (it fails: see below).
@@ -1007,6 +1019,10 @@ fn run_paths(
             count: unwritten.len(),
             first: first.clone(),
         });
+    }
+    if nothing {
+        // The release on disk is the earlier one: its report stays.
+        return Err(DeidError::NothingToRelease(files_seen));
     }
     let rp = opts.out.join("deid-report.json");
     crate::atomic::write_json(&rp, &report)

@@ -399,6 +399,27 @@ impl Config {
                 "[rois] texture_min must be a number, found {m}"
             )));
         }
+        // A bound for an image kind without a bin width would be taken for nothing.
+        if let Some(kind) = cfg.rois.texture_min.as_ref().and_then(|m| {
+            crate::quant::bin_width::BinWidth::KINDS
+                .into_iter()
+                .find(|k| {
+                    m.for_image(k).is_some()
+                        && cfg
+                            .rois
+                            .texture_bin_width
+                            .as_ref()
+                            .and_then(|w| w.for_image(k))
+                            .is_none()
+                        && !matches!(m, crate::quant::bin_width::BinWidth::Every(_))
+                })
+                .or_else(|| cfg.rois.texture_bin_width.is_none().then_some("any image"))
+        }) {
+            return Err(invalid(&format!(
+                "[rois] texture_min gives where the texture bins of {kind} start, but \
+                 texture_bin_width gives {kind} no bin width: set one, or leave the bound out"
+            )));
+        }
         if cfg.phantom.as_ref().is_some_and(|p| p.subjects == 0) {
             return Err(invalid("[phantom] subjects must be at least 1"));
         }

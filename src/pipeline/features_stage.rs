@@ -168,6 +168,8 @@ struct Measured {
     /// Segments / ROIs whose own label is another region of the table than the one the table
     /// gives their number: (number, what the object calls it, what the table calls it).
     misnumbered: Vec<(u32, String, String)>,
+    /// A PET of ¹⁸F-PSMA-1007 without a region named spleen: its miPSMA score's reference.
+    no_spleen: bool,
 }
 
 /// One subject's feature rows, problems, (modality, series UID, shifted study date) of its
@@ -197,8 +199,19 @@ fn label_warnings(subject: &str, measured: &[Measured]) -> Vec<Value> {
         unusable,
         region_word,
         misnumbered,
+        no_spleen,
     } in measured
     {
+        if *no_spleen {
+            out.push(warning(
+                image,
+                format!(
+                "the {image} image is of 18F-PSMA-1007, whose miPSMA score takes the spleen as its \
+                 reference in the liver's place (PROMISE V2), and no region is named spleen: no \
+                 miPSMA score"
+            ),
+            ));
+        }
         for (number, why) in unusable {
             out.push(warning(image, format!(
                 "{region_word} {number} of {mask} is not used: {why}; not measured on the {image} image"
@@ -366,6 +379,7 @@ fn subject_features(
                         unusable: Vec::new(),
                         region_word: "label",
                         misnumbered: Vec::new(),
+                        no_spleen: no_spleen(s, labels),
                     },
                 )));
             }
@@ -389,6 +403,7 @@ fn subject_features(
                     unusable: Vec::new(),
                     region_word: "label",
                     misnumbered: Vec::new(),
+                    no_spleen: no_spleen(s, labels),
                 },
             ))
         })();
@@ -572,6 +587,7 @@ fn dicom_roi_features(
             unnamed: rois.unnamed,
             unusable: rois.unusable,
             misnumbered,
+            no_spleen: no_spleen(s, labels),
         },
     ))
 }
@@ -629,6 +645,11 @@ pub(super) fn label_map_file(
         .find(|p| p.is_file())
 }
 
+/// A PET of ¹⁸F-PSMA-1007 whose label table names no spleen (no miPSMA score then).
+fn no_spleen(s: &crate::ingest::Series, labels: &BTreeMap<u32, String>) -> bool {
+    s.kind == SeriesKind::Pet && psma_1007(s) && !labels.values().any(|n| n == "spleen")
+}
+
 /// Whether a series' header names ¹⁸F-PSMA-1007 as its tracer (`SuvInputs::psma_1007`).
 fn psma_1007(s: &crate::ingest::Series) -> bool {
     s.files
@@ -661,6 +682,31 @@ fn unreadable_label_map(masks: Option<&Path>, usubjid: &str, stem: &str) -> Opti
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A PET of ¹⁸F-PSMA-1007 measured without a region named spleen: said, as its miPSMA score
+    /// is left out (its reference is the spleen).
+    #[test]
+    fn a_psma_1007_pet_without_a_spleen_is_warned_about() {
+        let measured = |no_spleen| Measured {
+            series_uid: String::new(),
+            mask_on_grid: true,
+            image: "suvbw".into(),
+            mask: "pet_labels.nii.gz".into(),
+            empty: Vec::new(),
+            unnamed: Vec::new(),
+            unusable: Vec::new(),
+            region_word: "label",
+            misnumbered: Vec::new(),
+            no_spleen,
+        };
+        let w = label_warnings("ANC-01-0001", &[measured(true)]);
+        assert_eq!(w.len(), 1);
+        assert!(w[0]["reason"]
+            .as_str()
+            .unwrap()
+            .ends_with("no region is named spleen: no miPSMA score"));
+        assert!(label_warnings("ANC-01-0001", &[measured(false)]).is_empty());
+    }
 
     /// Regression (a core-lab audit): a label map that is a FIFO (or a subject's mask folder
     /// that cannot be read) was "no ROI mask", as if there were none.

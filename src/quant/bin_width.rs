@@ -52,7 +52,7 @@ impl<'de> Deserialize<'de> for BinWidth {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 write!(
                     f,
-                    "a bin width, or a table of widths by image kind ({})",
+                    "a number, or a table of numbers by image kind ({})",
                     BinWidth::KINDS.join(", ")
                 )
             }
@@ -122,6 +122,9 @@ mod tests {
             "{e}"
         );
         let e = parse("texture_bin_width = \"0.25\"").unwrap_err();
-        assert!(e.contains("a bin width, or a table"), "{e}");
+        assert!(
+            e.contains("a number, or a table of numbers by image kind"),
+            "{e}"
+        );
     }
 }

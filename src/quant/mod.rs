@@ -436,6 +436,14 @@ pub fn load_image(path: &Path) -> Result<(Volume, FeatureContext), QuantError> {
         {
             image = "bqml".into();
         }
+        // The tracer by the sidecar's TracerName (the SUV file's, or its series' beside it), as
+        // the DICOM header gives it: the same PET scored against one organ either way.
+        let tracer = [stem.clone(), stem.trim_end_matches("_suvbw").to_string()]
+            .iter()
+            .filter_map(|s| std::fs::read_to_string(path.with_file_name(format!("{s}.json"))).ok())
+            .filter_map(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .find_map(|j| j["TracerName"].as_str().map(str::to_string))
+            .unwrap_or_default();
         return Ok((
             v,
             FeatureContext {
@@ -445,6 +453,7 @@ pub fn load_image(path: &Path) -> Result<(Volume, FeatureContext), QuantError> {
                 } else {
                     String::new()
                 },
+                psma_1007: suv::names_psma_1007(&tracer),
                 ..FeatureContext::default()
             },
         ));
@@ -602,6 +611,11 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
             "--texture-min must be a number in image units, found {m}"
         )));
     }
+    if opts.texture_min.is_some() && opts.texture_bin_width.is_none() {
+        return Err(QuantError::Usage(
+            "--texture-min sets where the texture bins start: it needs --texture-bin-width".into(),
+        ));
+    }
     if let Some(t) = opts
         .suv_thresholds
         .iter()
@@ -666,6 +680,13 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
     }
     // The PET features found by region name (the miPSMA score, the ratios, the liver-based
     // threshold): said when the regions do not name them, as `run` says it of its label table.
+    if ctx.image == "suvbw" && ctx.psma_1007 && !rois.regions.iter().any(|r| r.name == "spleen") {
+        crate::say!(
+            "features: the PET is of 18F-PSMA-1007, whose miPSMA score takes the spleen as its \
+             reference in the liver's place (PROMISE V2), and no region is named spleen: no \
+             miPSMA score"
+        );
+    }
     if ctx.image == "suvbw" {
         for why in pet::missing_region_names(rois.regions.iter().map(|r| r.name.as_str())) {
             crate::say!(
@@ -766,10 +787,19 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
             };
             if !has("ih_") {
                 // No intensity at all: every voxel of the region without a number (NaN).
+                let max = rows
+                    .iter()
+                    .find(|r| r.roi == roi && r.feature == "stat_max")
+                    .map(|r| r.value);
                 if !has("stat_") {
                     crate::say!(
                         "features: {roi}: no voxel of the region holds a number (all NaN or \
                          infinite): no intensity or texture features"
+                    );
+                } else if let Some(m) = opts.texture_min.filter(|m| max.is_some_and(|x| x < *m)) {
+                    crate::say!(
+                        "features: {roi}: every voxel of the region lies below --texture-min {m}: \
+                         no texture"
                     );
                 } else {
                     crate::say!(

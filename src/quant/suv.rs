@@ -102,11 +102,22 @@ pub struct SuvInputs {
     pub radiopharmaceutical: String,
 }
 
+/// Whether a tracer's name is PSMA-1007's (`PSMA-1007`, `PSMA 1007`, `18F-PSMA1007`, any case):
+/// "1007" alone is not (a lot number may hold it).
+pub fn names_psma_1007(name: &str) -> bool {
+    let plain: String = name
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    plain.contains("psma1007")
+}
+
 impl SuvInputs {
     /// Whether the tracer is ¹⁸F-PSMA-1007, whose hepatobiliary excretion makes PROMISE V2 take
     /// the spleen instead of the liver as the reference of its expression score.
     pub fn psma_1007(&self) -> bool {
-        self.radiopharmaceutical.contains("1007")
+        names_psma_1007(&self.radiopharmaceutical)
     }
 }
 
@@ -1283,6 +1294,8 @@ mod tests {
         assert!(with(None, Some("Fluorine^18^PSMA-1007")).psma_1007());
         assert!(!with(Some("Ga68 PSMA-11"), None).psma_1007());
         assert!(!with(None, None).psma_1007());
+        assert!(!with(Some("Ga68 PSMA-11 lot 1007"), None).psma_1007());
+        assert!(with(Some("18F-psma 1007"), None).psma_1007());
     }
 
     /// Regression: private attributes of implicit VR files (UN, their values undecoded bytes)

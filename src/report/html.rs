@@ -611,6 +611,26 @@ fn roc_text(data: &ReportData, feature: &str, auc: &Value) -> String {
             fmt(Some(lo), 2),
             fmt(Some(hi), 2)
         ),
+        // Complete separation: no interval (DeLong's has width 0), the curve drawn as the data
+        // point all the same (a review found AUC 0 drawn unturned, "higher values predicting").
+        (Some(a), None, None) => {
+            let lower = a < 0.5;
+            format!(
+                "{}<p>AUC of {} values predicting pCR: {} (no interval: the groups are \
+                 completely separated, and DeLong's has width 0){}.</p>",
+                roc_svg(data, feature, lower),
+                if lower { "lower" } else { "higher" },
+                fmt(Some(if lower { 1.0 - a } else { a }), 2),
+                if lower {
+                    format!(
+                        "; stats.json and summary.md give that of higher values: {}",
+                        fmt(Some(a), 2)
+                    )
+                } else {
+                    String::new()
+                }
+            )
+        }
         _ => format!(
             "{}<p>AUC of higher values predicting pCR: {} (DeLong 95% CI {} – {}).</p>",
             roc_svg(data, feature, false),
@@ -937,6 +957,22 @@ mod tests {
         assert!(
             low.contains("points=\"46.0,250.0 46.0,130.0 46.0,10.0 166.0,10.0 286.0,10.0\""),
             "{low}"
+        );
+        // Completely separated (stats.json gives no interval): turned over all the same, and
+        // said (a review found "higher values", unturned, and "CI – – –").
+        let separated = roc_text(
+            &data,
+            "f",
+            &serde_json::json!({"auc": 0.0, "ci": [null, null]}),
+        );
+        assert!(
+            separated.contains("AUC of lower values predicting pCR: 1.00 (no interval: the groups")
+                && separated.contains("stats.json and summary.md give that of higher values: 0.00"),
+            "{separated}"
+        );
+        assert!(
+            separated.contains("points=\"46.0,250.0 46.0,130.0 46.0,10.0 166.0,10.0 286.0,10.0\""),
+            "{separated}"
         );
         let high = roc_text(
             &data,

@@ -419,9 +419,11 @@ pub fn analyze(opts: &AnalyzeOptions) -> Result<Analysis, StatsError> {
         cox::MIN_EVENTS
     );
 
+    let link_said = link_warnings(&opts.table);
     let stats = json!({
         "endpoint": {"time": opts.time, "event": opts.event, "n": surv.len(), "events": n_events, "left_out": table.rows.len() - surv.len()},
-        "link_warnings": link_warnings(&opts.table),
+        "link_warnings": link_said.0,
+        "link_warnings_note": link_said.1,
         "km": km_json,
         "q_value_method": q_method,
         "not_analysed": not_analysed,
@@ -698,27 +700,36 @@ fn median(x: &[f64]) -> f64 {
 /// A bound of the median's interval, "NE" (not estimable) where there is none.
 /// What `link` said of the table (kept-out subjects, warnings): the reasons of
 /// `TABLE.warnings.json` beside it, or of a pipeline's `link-warnings.json` in its folder; none
-/// without either. Only a file written with the table or after it (link writes it last): one
-/// left by an earlier link is another table's.
-fn link_warnings(table: &Path) -> Vec<String> {
+/// without either. A file older than the table may be an earlier link's (or the two were
+/// copied): its reasons are kept, and the second value says so (they were dropped, after a
+/// copy too, by a first fix).
+fn link_warnings(table: &Path) -> (Vec<String>, Option<String>) {
     let csv = table.with_extension("csv");
     let beside = crate::clinical::warnings_path(&csv);
     let pipeline = csv.with_file_name("link-warnings.json");
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let table_time = modified(table);
-    [beside, pipeline]
-        .iter()
-        .filter(|p| match (modified(p), table_time) {
-            (Some(w), Some(t)) => w >= t,
-            _ => false,
-        })
-        .find_map(|p| std::fs::read(p).ok())
-        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+    let Some((path, bytes)) = [beside, pipeline]
+        .into_iter()
+        .find_map(|p| std::fs::read(&p).ok().map(|b| (p, b)))
+    else {
+        return (Vec::new(), None);
+    };
+    let reasons: Vec<String> = serde_json::from_slice::<Value>(&bytes)
+        .ok()
         .and_then(|v| v.as_array().cloned())
         .unwrap_or_default()
         .iter()
         .filter_map(|w| w["reason"].as_str().map(str::to_string))
-        .collect()
+        .collect();
+    let older = matches!((modified(&path), modified(table)), (Some(w), Some(t)) if w < t);
+    let note = (older && !reasons.is_empty()).then(|| {
+        format!(
+            "{} is older than the table: an earlier link's, or the two copied",
+            path.file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+        )
+    });
+    (reasons, note)
 }
 
 fn codebook_units(table: &Path) -> BTreeMap<String, String> {

@@ -158,6 +158,9 @@ pub(super) fn render(stats: &Value) -> String {
         .collect();
     if !linked.is_empty() {
         s += "\nFrom link (kept out, and warnings on the table's data):\n\n";
+        if let Some(note) = stats["link_warnings_note"].as_str() {
+            s += &format!("({note})\n\n");
+        }
         for w in linked {
             s += &format!("- {w}\n");
         }

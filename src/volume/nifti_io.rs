@@ -786,12 +786,26 @@ fn header_geometry(path: &Path, header: &NiftiHeader) -> Result<Geometry, NiftiE
     for (a, b) in [(0, 1), (0, 2), (1, 2)] {
         let cos = dot(direction[a], direction[b]).abs();
         // A single slice of a tilted gantry, as dcm2niix writes it (and convert: `tilt_shear`):
-        // its sform sheared back to the gantry's axis, its qform the true normal. Read by the
-        // qform (a review found convert's own such file refused).
-        if cos > 1e-3 && header.dim[3] <= 1 && header.sform_code > 0 && header.qform_code > 0 {
-            let mut by_qform = header.clone();
-            by_qform.sform_code = 0;
-            return header_geometry(path, &by_qform);
+        // its sform's slice column sheared back to the gantry's axis. Its origin and in-plane
+        // axes are the sform's; its normal is theirs, at the slice thickness (pixdim[3]). (A
+        // review found convert's own such file refused; reading it by the qform instead took a
+        // qform that disagreed with the sform.)
+        if cos > 1e-3 && header.dim[3] <= 1 && b == 2 {
+            let n = crate::volume::cross(direction[0], direction[1]);
+            let len = dot(n, n).sqrt();
+            if len > 0.0 {
+                let sign = if dot(n, direction[2]) < 0.0 {
+                    -1.0
+                } else {
+                    1.0
+                };
+                direction[2] = n.map(|x| sign * x / len);
+                let thickness = f64::from(header.pixdim[3]);
+                if thickness.is_finite() && thickness > 0.0 {
+                    spacing[2] = thickness;
+                }
+                break;
+            }
         }
         if cos > 1e-3 {
             return Err(invalid(
@@ -922,10 +936,11 @@ mod tests {
     }
 
     /// Regression (a review of the shear check): a single slice of a tilted gantry, written as
-    /// dcm2niix and convert write it (sform sheared back to the gantry's axis, qform the true
-    /// normal), was refused; it reads by its qform, a grid of right angles.
+    /// dcm2niix and convert write it (sform sheared back to the gantry's axis), was refused; it
+    /// reads by its sform's origin and in-plane axes with their normal, a grid of right angles
+    /// (the qform is not needed: one that disagreed was taken by the first fix).
     #[test]
-    fn a_single_tilted_slice_reads_by_its_qform() {
+    fn a_single_tilted_slice_reads_by_its_in_plane_axes() {
         let (s, c) = 15f64.to_radians().sin_cos();
         let geometry = Geometry {
             origin: [0.0; 3],
