@@ -321,12 +321,11 @@ fn subject_features(
                     dicom_roi_features(s, &roi, converted(s), labels, pet).map_err(problem),
                 )
             }
-            // There, but not to be read: said so (it was "no ROI mask", as if absent).
-            (None, Ok(None)) if unreadable_label_map(masks, usubjid, mask_name).is_some() => {
-                let why = unreadable_label_map(masks, usubjid, mask_name).unwrap_or_default();
-                return Some(Err(problem(why)));
-            }
             (None, Ok(None)) => {
+                // There, but not to be read: said so (it was "no ROI mask", as if absent).
+                if let Some(why) = unreadable_label_map(masks, usubjid, mask_name) {
+                    return Some(Err(problem(why)));
+                }
                 return Some(Err(problem(match masks {
                     Some(_) => format!(
                         "no ROI mask: neither <masks>/{usubjid}/{mask_name}.nii.gz (or .nii) nor a \
@@ -353,7 +352,7 @@ fn subject_features(
             image,
             frame_of_reference: String::new(),
             source_series_uid: String::new(),
-            psma_1007: psma_1007(s),
+            psma_1007: quant::suv::series_psma_1007(s),
         };
         // The volume convert wrote (the PET already in SUVbw), on the label maps' grid: read
         // with the label map side by side, no DICOM parsed again and no resampling.
@@ -572,7 +571,7 @@ fn dicom_roi_features(
         image: image_kind.clone(),
         frame_of_reference: String::new(),
         source_series_uid: String::new(),
-        psma_1007: psma_1007(s),
+        psma_1007: quant::suv::series_psma_1007(s),
     };
     let rows = quant::features_for_volume(&image, &rois, &ctx, pet);
     Ok((
@@ -647,15 +646,9 @@ pub(super) fn label_map_file(
 
 /// A PET of ¹⁸F-PSMA-1007 whose label table names no spleen (no miPSMA score then).
 fn no_spleen(s: &crate::ingest::Series, labels: &BTreeMap<u32, String>) -> bool {
-    s.kind == SeriesKind::Pet && psma_1007(s) && !labels.values().any(|n| n == "spleen")
-}
-
-/// Whether a series' header names ¹⁸F-PSMA-1007 as its tracer (`SuvInputs::psma_1007`).
-fn psma_1007(s: &crate::ingest::Series) -> bool {
-    s.files
-        .first()
-        .and_then(|f| f.suv.as_ref())
-        .is_some_and(|suv| suv.psma_1007())
+    s.kind == SeriesKind::Pet
+        && quant::suv::series_psma_1007(s)
+        && !labels.values().any(|n| n == "spleen")
 }
 
 /// Why a subject's label map that is there cannot be read: its folder unreadable (permissions),

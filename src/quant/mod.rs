@@ -64,11 +64,14 @@ impl crate::ExitCode for QuantError {
     }
 }
 
-/// The Units of a PET's BIDS sidecar (`Modality` "PT"; "" where it gives none); None where the
-/// file is absent, unreadable or not a PET's.
-fn nifti_sidecar_pet_units(sidecar: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(sidecar).ok()?;
-    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+/// A BIDS sidecar (dcm2niix's or ancilla's) as JSON; None where absent or unreadable.
+fn read_sidecar(sidecar: &Path) -> Option<serde_json::Value> {
+    serde_json::from_str(&std::fs::read_to_string(sidecar).ok()?).ok()
+}
+
+/// The Units of a PET's sidecar (`Modality` "PT"; "" where it gives none); None where it is not
+/// a PET's.
+fn sidecar_pet_units(json: &serde_json::Value) -> Option<String> {
     (json["Modality"] == "PT").then(|| json["Units"].as_str().unwrap_or("").to_string())
 }
 
@@ -427,8 +430,8 @@ pub fn load_image(path: &Path) -> Result<(Volume, FeatureContext), QuantError> {
             .unwrap_or("image")
             .to_string();
         // A PET by its BIDS sidecar (dcm2niix's or ancilla's): in Bq/mL unless it is SUV.
-        let sidecar = path.with_file_name(format!("{stem}.json"));
-        let pet_units = nifti_sidecar_pet_units(&sidecar);
+        let own = read_sidecar(&path.with_file_name(format!("{stem}.json")));
+        let pet_units = own.as_ref().and_then(sidecar_pet_units);
         if image == "image"
             && pet_units
                 .as_deref()
@@ -438,10 +441,12 @@ pub fn load_image(path: &Path) -> Result<(Volume, FeatureContext), QuantError> {
         }
         // The tracer by the sidecar's TracerName (the SUV file's, or its series' beside it), as
         // the DICOM header gives it: the same PET scored against one organ either way.
-        let tracer = [stem.clone(), stem.trim_end_matches("_suvbw").to_string()]
+        let series_own = stem
+            .strip_suffix("_suvbw")
+            .and_then(|s| read_sidecar(&path.with_file_name(format!("{s}.json"))));
+        let tracer = [own, series_own]
             .iter()
-            .filter_map(|s| std::fs::read_to_string(path.with_file_name(format!("{s}.json"))).ok())
-            .filter_map(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .flatten()
             .find_map(|j| j["TracerName"].as_str().map(str::to_string))
             .unwrap_or_default();
         return Ok((
@@ -497,11 +502,7 @@ pub fn load_image(path: &Path) -> Result<(Volume, FeatureContext), QuantError> {
                 .map(|f| f.frame_of_reference.to_string())
                 .unwrap_or_default(),
             source_series_uid: s.series_uid.clone(),
-            psma_1007: s
-                .files
-                .first()
-                .and_then(|f| f.suv.as_ref())
-                .is_some_and(|suv| suv.psma_1007()),
+            psma_1007: suv::series_psma_1007(s),
         },
     ))
 }

@@ -113,6 +113,15 @@ pub fn names_psma_1007(name: &str) -> bool {
     plain.contains("psma1007")
 }
 
+/// Whether a series' header names ¹⁸F-PSMA-1007 as its tracer (its first file's SUV inputs,
+/// read by a scan that keeps them).
+pub fn series_psma_1007(s: &crate::ingest::Series) -> bool {
+    s.files
+        .first()
+        .and_then(|f| f.suv.as_ref())
+        .is_some_and(|suv| suv.psma_1007())
+}
+
 impl SuvInputs {
     /// Whether the tracer is ¹⁸F-PSMA-1007, whose hepatobiliary excretion makes PROMISE V2 take
     /// the spleen instead of the liver as the reference of its expression score.
