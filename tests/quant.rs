@@ -1857,3 +1857,71 @@ fn a_seg_whose_grid_would_not_fit_in_memory_is_refused() {
         .to_string();
     assert!(err.contains("grid holds at most 2^28 voxels"), "{err}");
 }
+
+/// A scanner ADC map in mm²/s (RescaleSlope 1e-6: 0.0015 for 1.5 × 10⁻³ mm²/s), converted by
+/// dcm2niix under its name (`7_ep2d_diff_ADC.nii.gz`, sidecar Modality MR, ImageType ...ADC):
+/// `features` names it adc (by the name's ending in any case, or the sidecar's ImageType), its
+/// modality mr, and reports it in 10⁻⁶ mm²/s, scaled and said so. Regression (an MR physicist's
+/// audit): `image`, `a.u.`, no modality; and a map in mm²/s was reported as 0.0015 "1e-6 mm2/s".
+#[test]
+fn an_adc_map_in_mm2_per_s_is_named_adc_and_scaled_to_millionths() {
+    use ancilla::volume::{nifti_io, Geometry, Volume};
+    let d = tempfile::tempdir().unwrap();
+    let meta = nifti_io::NiftiMeta {
+        description: String::new(),
+        time_step_s: None,
+        dim_info: 0,
+        slice_code: 0,
+        tilt_shear: false,
+        bvec_lengths_kept: false,
+    };
+    let geometry = Geometry::axial([0.0; 3], [2.0, 2.0, 4.0]);
+    let image = Volume {
+        data: ndarray::Array3::from_elem((3, 4, 5), 0.0015f32),
+        geometry: geometry.clone(),
+    };
+    let mask = Volume {
+        data: ndarray::Array3::from_elem((3, 4, 5), 1.0f32),
+        geometry,
+    };
+    for (name, sidecar) in [
+        ("7_ep2d_diff_ADC", r#"{"Modality": "MR"}"#),
+        (
+            "7_ep2d_diff",
+            r#"{"Modality": "MR", "ImageType": ["DERIVED", "PRIMARY", "DIFFUSION", "ADC"]}"#,
+        ),
+    ] {
+        let path = d.path().join(format!("{name}.nii.gz"));
+        nifti_io::write_volume(&image, &path, &meta).unwrap();
+        std::fs::write(d.path().join(format!("{name}.json")), sidecar).unwrap();
+        let mask_path = d.path().join("mask.nii.gz");
+        nifti_io::write_volume(&mask, &mask_path, &meta).unwrap();
+        let o = ancilla_ok(&[
+            "features",
+            "--image",
+            path.to_str().unwrap(),
+            "--mask",
+            mask_path.to_str().unwrap(),
+            "--labels",
+            "1=tumor",
+        ]);
+        let text = String::from_utf8_lossy(&o.stdout);
+        let mean = text
+            .lines()
+            .find(|l| l.contains(",stat_mean,"))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(
+            mean.starts_with(",mr,,adc,tumor,stat_mean,"),
+            "{name}: {mean}"
+        );
+        let fields: Vec<&str> = mean.split(',').collect();
+        let value: f64 = fields[6].parse().unwrap();
+        assert!((value - 1500.0).abs() < 0.01, "{name}: {mean}");
+        assert_eq!(fields[7], "1e-6 mm2/s");
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            stderr.contains("read as mm²/s and scaled by 1e+06 to 10⁻⁶ mm²/s"),
+            "{stderr}"
+        );
+    }
+}

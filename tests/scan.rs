@@ -1568,3 +1568,68 @@ fn a_name_that_is_not_utf8_is_listed_so_the_file_can_be_found() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("junk_\\xff\\xfe.txt: not DICOM"), "{out}");
 }
+
+/// Maps computed from a diffusion series, as an MR physicist's audit wrote them (pydicom, three
+/// slices each): Siemens' FA and exponential ADC (`DERIVED\PRIMARY\DIFFUSION\FA\ND`, `...\EXP\ND`,
+/// no b-value) are no DWI (no ADC can be fitted from them); an ADC map whose ImageType lost its
+/// ADC value (`DERIVED\SECONDARY`), described as one, with its source DWI's TE 80 / TR 6000, is an
+/// ADC, not a T2. Regression: dwi, dwi, t2, t2. The plain cases stay as they were.
+#[test]
+fn derived_diffusion_maps_are_classified_by_what_they_are() {
+    let kind_of = |image_type: &str, desc: &str, uid: &str| -> SeriesKind {
+        let d = tempfile::tempdir().unwrap();
+        let slices: Vec<Slice> = (0..3)
+            .map(|k| {
+                let mut s = Slice::new(uid, [0.0, 0.0, 4.0 * k as f64], vec![100; 20]);
+                s.instance = k + 1;
+                s.extra.extend([
+                    (tags::IMAGE_TYPE, VR::CS, image_type.to_string()),
+                    (tags::SERIES_DESCRIPTION, VR::LO, desc.to_string()),
+                    (tags::ECHO_TIME, VR::DS, "80".to_string()),
+                    (tags::REPETITION_TIME, VR::DS, "6000".to_string()),
+                    (tags::SCANNING_SEQUENCE, VR::CS, "EP".to_string()),
+                ]);
+                s
+            })
+            .collect();
+        write_series(d.path(), &slices);
+        let inv = ingest::scan_paths(&[d.path().to_path_buf()]).unwrap();
+        assert_eq!(inv.series.len(), 1);
+        inv.series[0].kind
+    };
+    let cases = [
+        (
+            "DERIVED\\PRIMARY\\DIFFUSION\\FA\\ND",
+            "ep2d_diff_FA",
+            SeriesKind::Mr,
+        ),
+        (
+            "DERIVED\\PRIMARY\\DIFFUSION\\EXP\\ND",
+            "ep2d_diff_EXP",
+            SeriesKind::Mr,
+        ),
+        (
+            "DERIVED\\SECONDARY",
+            "Apparent Diffusion Coefficient (mm2/s)",
+            SeriesKind::Adc,
+        ),
+        ("DERIVED\\SECONDARY", "ADC_map", SeriesKind::Adc),
+        // Unchanged: an ADC by its ImageType; a trace-weighted DWI; a T2 described as ADC but
+        // not derived (its TE and TR are its own).
+        ("DERIVED\\PRIMARY\\DIFFUSION\\ADC\\ND", "", SeriesKind::Adc),
+        (
+            "DERIVED\\PRIMARY\\DIFFUSION\\TRACEW\\ND",
+            "",
+            SeriesKind::Dwi,
+        ),
+        ("ORIGINAL\\PRIMARY\\M\\ND", "ep2d_diff_ADC", SeriesKind::T2),
+    ];
+    for (i, (image_type, desc, expected)) in cases.into_iter().enumerate() {
+        let uid = format!("1.2.3.88.{i}");
+        assert_eq!(
+            kind_of(image_type, desc, &uid),
+            expected,
+            "{image_type} {desc}"
+        );
+    }
+}

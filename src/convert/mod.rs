@@ -276,6 +276,17 @@ fn form(v: &SeriesVolume, stored: Stored, rows_as_stored: bool) -> nifti_io::Ima
     }
 }
 
+/// A DWI series' volumes as convert writes them beside their `.bval`, for an ADC fit to use the
+/// same b-values: Canon's b = 0 images without a b-value get b 0, GE DTI's b = 0 images labelled
+/// with the nominal b-value get b 0, and Philips' derived isotropic or ADC volumes are taken out
+/// (`derived_dwi`, as dcm2niix).
+pub fn dwi_volumes_as_converted(s: &Series, vols: &mut Vec<crate::volume::assemble::SeriesVolume>) {
+    let header = first_header(s);
+    derived_dwi::canon_unlabelled_b0(vols, header.as_ref());
+    // What dcm2niix writes to `_ADC` is not diffusion-weighted: not fitted.
+    let _derived = derived_dwi::split_off(vols, header.as_ref());
+}
+
 /// The header of a series' first file (up to Pixel Data; an enhanced file's with its first
 /// frame's functional groups lifted), read once for what the NIfTI header and the 4D timing take
 /// from it.

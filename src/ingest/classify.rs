@@ -88,7 +88,22 @@ pub fn classify(files: &[&FileRecord]) -> (SeriesKind, bool) {
         if b_values.is_empty() && image_type.contains(&"DERIVED") && describes_adc(&desc) {
             return (SeriesKind::Adc, true);
         }
+        // A map computed from a diffusion series, with no b-value: fractional anisotropy, the
+        // exponential ADC (Siemens' FA, EXP; GE's and others' EADC), a tensor or colour FA map.
+        // Not diffusion-weighted: no ADC is fitted from it, nothing measured on it.
+        if b_values.is_empty()
+            && image_type.contains(&"DERIVED")
+            && image_type.iter().any(|t| DIFFUSION_MAPS.contains(t))
+        {
+            return (SeriesKind::Mr, false);
+        }
         return (SeriesKind::Dwi, false);
+    }
+    // A derived image described as an ADC map, whose ImageType does not say ADC (a re-exported
+    // map, `DERIVED\SECONDARY`): an ADC, whatever its TE and TR, which are its source DWI's (the
+    // rule below made it a T2).
+    if image_type.contains(&"DERIVED") && describes_adc(&desc) {
+        return (SeriesKind::Adc, true);
     }
     let seq = &*first.scanning_sequence;
     if let (Some(te), Some(tr)) = (first.echo_time, first.repetition_time) {
@@ -119,15 +134,21 @@ pub fn classify(files: &[&FileRecord]) -> (SeriesKind, bool) {
     (kind, true)
 }
 
+/// ImageType values (the fourth, PS3.3 C.8.13.1.1.1, or a maker's own) of maps computed from a
+/// diffusion series that are not diffusion-weighted images.
+const DIFFUSION_MAPS: [&str; 6] = ["FA", "EXP", "EADC", "EXP_ADC", "COLFA", "TENSOR"];
+
 /// Whether a (lower-case) SeriesDescription names an ADC map: "adc" at the start of a word
-/// ("ep2d_diff_ADC", "ADC map"), not inside one ("eADC", the exponential ADC; "headcoil").
+/// ("ep2d_diff_ADC", "ADC map"), not inside one ("eADC", the exponential ADC; "headcoil"), or
+/// "apparent diffusion".
 fn describes_adc(desc: &str) -> bool {
-    desc.match_indices("adc").any(|(at, _)| {
-        !desc[..at]
-            .chars()
-            .next_back()
-            .is_some_and(|c| c.is_ascii_alphabetic())
-    })
+    desc.contains("apparent diffusion")
+        || desc.match_indices("adc").any(|(at, _)| {
+            !desc[..at]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_ascii_alphabetic())
+        })
 }
 
 #[cfg(test)]
@@ -142,6 +163,7 @@ mod tests {
             "adc",
             "dwi (adc)",
             "ep2d_diff_3scan_trace_adc",
+            "apparent diffusion coefficient (mm2/s)",
         ] {
             assert!(describes_adc(yes), "{yes}");
         }

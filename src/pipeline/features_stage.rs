@@ -170,6 +170,9 @@ struct Measured {
     misnumbered: Vec<(u32, String, String)>,
     /// A PET of ¹⁸F-PSMA-1007 without a region named spleen: its miPSMA score's reference.
     no_spleen: bool,
+    /// What was done to the image that the user should know (an ADC map's unit scaled, a fit's
+    /// volumes left out).
+    notes: Vec<String>,
 }
 
 /// One subject's feature rows, problems, (modality, series UID, shifted study date) of its
@@ -200,8 +203,12 @@ fn label_warnings(subject: &str, measured: &[Measured]) -> Vec<Value> {
         region_word,
         misnumbered,
         no_spleen,
+        notes,
     } in measured
     {
+        for note in notes {
+            out.push(warning(image, format!("{note} (the {image} image)")));
+        }
         if *no_spleen {
             out.push(warning(
                 image,
@@ -357,8 +364,14 @@ fn subject_features(
         // The volume convert wrote (the PET already in SUVbw), on the label maps' grid: read
         // with the label map side by side, no DICOM parsed again and no resampling.
         if let Some(path) = converted(s) {
-            let load = || Ok((crate::volume::nifti_io::read_volume(&path)?, ()));
-            if let Ok((image, (), rois, shapes)) =
+            let load = || {
+                let mut image = crate::volume::nifti_io::read_volume(&path)?;
+                let note = (s.kind == SeriesKind::Adc)
+                    .then(|| quant::adc::to_micro_units(&mut image))
+                    .flatten();
+                Ok((image, note))
+            };
+            if let Ok((image, note, rois, shapes)) =
                 quant::load_with_nifti_rois(load, &mask, Some(labels))
             {
                 let ctx = ctx(quant::image_name(s.kind, ""));
@@ -379,13 +392,14 @@ fn subject_features(
                         region_word: "label",
                         misnumbered: Vec::new(),
                         no_spleen: no_spleen(s, labels),
+                        notes: note.into_iter().collect(),
                     },
                 )));
             }
         }
         // Otherwise (not converted, a DWI series, or a NIfTI that does not read) from DICOM.
         let r = (|| -> Result<Measurement, String> {
-            let (image, image_kind) = image_from_dicom(s)?;
+            let (image, image_kind, notes) = image_from_dicom(s)?;
             let lm = roi::label_map_for(&image, &mask).map_err(|e| e.to_string())?;
             let rois = roi::Rois::from_label_map(&lm, Some(labels));
             let empty = owned(rois.empty_regions(Some(labels)));
@@ -403,6 +417,7 @@ fn subject_features(
                     region_word: "label",
                     misnumbered: Vec::new(),
                     no_spleen: no_spleen(s, labels),
+                    notes,
                 },
             ))
         })();
@@ -516,13 +531,18 @@ fn roi_of_frame<'a>(
     Ok(None)
 }
 
-/// The image of series `s` read from DICOM, and its name: the ADC fitted from a DWI series, the
-/// PET in SUVbw, the first volume of any other.
-fn image_from_dicom(s: &crate::ingest::Series) -> Result<(crate::volume::Volume, String), String> {
-    let vols = assemble::load_series(s).map_err(|e| e.to_string())?;
+/// The image of series `s` read from DICOM, its name, and what was done to it that the user
+/// should know: the ADC fitted from a DWI series (its b-values as convert writes them), the PET
+/// in SUVbw, a scanner ADC map in 10⁻⁶ mm²/s, the first volume of any other.
+fn image_from_dicom(
+    s: &crate::ingest::Series,
+) -> Result<(crate::volume::Volume, String, Vec<String>), String> {
+    let mut vols = assemble::load_series(s).map_err(|e| e.to_string())?;
     if s.kind == SeriesKind::Dwi {
+        crate::convert::dwi_volumes_as_converted(s, &mut vols);
         let fit = quant::adc_from_dwi(&vols).map_err(|e| e.to_string())?;
-        return Ok((fit.adc, "adc_fit".to_string()));
+        let notes = quant::adc_fit_note(&fit).into_iter().collect();
+        return Ok((fit.adc, "adc_fit".to_string(), notes));
     }
     let Some(sv) = vols.into_iter().next() else {
         return Err("the series makes no volume".to_string());
@@ -533,7 +553,11 @@ fn image_from_dicom(s: &crate::ingest::Series) -> Result<(crate::volume::Volume,
             .map_err(|e| e.to_string())?
             .scale(&mut image);
     }
-    Ok((image, quant::image_name(s.kind, &sv.label)))
+    let mut notes = Vec::new();
+    if s.kind == SeriesKind::Adc {
+        notes.extend(quant::adc::to_micro_units(&mut image));
+    }
+    Ok((image, quant::image_name(s.kind, &sv.label), notes))
 }
 
 /// Features of series `s` on the regions of a DICOM SEG or RTSTRUCT (`roi`), numbered as the
@@ -546,11 +570,17 @@ fn dicom_roi_features(
     labels: &BTreeMap<u32, String>,
     pet: &quant::FeatureSettings,
 ) -> Result<(Vec<quant::FeatureRow>, Measured), String> {
-    let (image, image_kind) = match converted {
-        Some(path) => (
-            crate::volume::nifti_io::read_volume(&path).map_err(|e| e.to_string())?,
-            quant::image_name(s.kind, ""),
-        ),
+    let (image, image_kind, notes) = match converted {
+        Some(path) => {
+            let mut image =
+                crate::volume::nifti_io::read_volume(&path).map_err(|e| e.to_string())?;
+            let notes = if s.kind == SeriesKind::Adc {
+                quant::adc::to_micro_units(&mut image).into_iter().collect()
+            } else {
+                Vec::new()
+            };
+            (image, quant::image_name(s.kind, ""), notes)
+        }
         None => image_from_dicom(s)?,
     };
     // Read with the object's own names, then named by the table's numbers. The object was
@@ -587,6 +617,7 @@ fn dicom_roi_features(
             unusable: rois.unusable,
             misnumbered,
             no_spleen: no_spleen(s, labels),
+            notes,
         },
     ))
 }
@@ -691,6 +722,7 @@ mod tests {
             region_word: "label",
             misnumbered: Vec::new(),
             no_spleen,
+            notes: Vec::new(),
         };
         let w = label_warnings("ANC-01-0001", &[measured(true)]);
         assert_eq!(w.len(), 1);

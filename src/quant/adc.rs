@@ -25,6 +25,8 @@ pub struct AdcFit {
     pub b_values: Vec<f64>,
     /// Voxels with fewer than two positive signals or a negative slope (set to 0).
     pub not_fitted: usize,
+    /// Volumes of the series left out because they carry no b-value (`adc_from_dwi`).
+    pub without_b_value: usize,
 }
 
 /// Fit ADC from `(b, volume)` pairs on one grid (a trace-weighted volume per b-value).
@@ -83,6 +85,86 @@ pub fn fit_adc(series: &[(f64, &Volume)]) -> Result<AdcFit, AdcError> {
         },
         b_values,
         not_fitted,
+        without_b_value: 0,
+    })
+}
+
+/// A scanner's ADC map in 10⁻⁶ mm²/s, the unit ancilla gives every ADC. DICOM has no attribute
+/// for an ADC map's unit; scanners store 10⁻⁶ mm²/s, but a map stored in mm²/s (RescaleSlope
+/// 1e-6) or in 10⁻³ mm²/s reads a million or a thousand times smaller, and was reported as
+/// 10⁻⁶ mm²/s all the same. Tissue ADC lies between about 100 and 4,000 × 10⁻⁶ mm²/s (water
+/// 3,000 at body temperature), and a map's background and fluid reach the top of that range: a
+/// map whose largest magnitude is below 0.1 is in mm²/s, below 10 in 10⁻³ mm²/s. Such a map is
+/// scaled in place; returns what was done, for a warning (None: left as it is).
+pub fn to_micro_units(adc: &mut Volume) -> Option<String> {
+    let largest = adc
+        .data
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold(0f32, |m, v| m.max(v.abs()));
+    let (factor, unit) = if largest <= 0.0 {
+        return None;
+    } else if largest < 0.1 {
+        (1e6f32, "mm²/s")
+    } else if largest < 10.0 {
+        (1e3f32, "10⁻³ mm²/s")
+    } else {
+        return None;
+    };
+    adc.data.mapv_inplace(|v| v * factor);
+    Some(format!(
+        "the ADC map's values are at most {} (tissue ADC is 100-4,000 in 10⁻⁶ mm²/s): read as \
+         {unit} and scaled by {} to 10⁻⁶ mm²/s",
+        crate::digits::g6(f64::from(largest)),
+        crate::digits::g6(f64::from(factor))
+    ))
+}
+
+/// The trace-weighted image of one b-value from its volumes (one per gradient direction, and
+/// perhaps the scanner's own trace beside them): their geometric mean voxel by voxel,
+/// (S₁·S₂·…·Sₙ)^(1/n), as a scanner's TRACEW or isotropic image is made. Its logarithm is the
+/// mean of the directions' −b·gᵀDg, so the fit gives the mean diffusivity, trace(D)/3, whatever
+/// the anisotropy (the arithmetic mean is larger at high b, by Jensen's inequality, and gave an
+/// ADC up to a third too low in anisotropic tissue). A trace image among the directions changes
+/// nothing: it is their geometric mean already. A voxel where any volume is not positive is 0 (no
+/// signal to fit at that b). The volumes share one grid (`AdcError::Grid` otherwise).
+pub fn trace_weighted(volumes: &[&Volume]) -> Result<Volume, AdcError> {
+    let Some(first) = volumes.first() else {
+        return Err(AdcError::Grid);
+    };
+    let dims = first.dims();
+    if volumes
+        .iter()
+        .any(|v| v.dims() != dims || !v.geometry.same_grid(&first.geometry, dims, dims, 1e-3))
+    {
+        return Err(AdcError::Grid);
+    }
+    let n = volumes.len() as f64;
+    let mut logs = vec![0f64; first.data.len()];
+    for v in volumes {
+        for (l, &s) in logs.iter_mut().zip(v.data.iter()) {
+            *l += if s > 0.0 && s.is_finite() {
+                f64::from(s).ln()
+            } else {
+                f64::NEG_INFINITY
+            };
+        }
+    }
+    let data = logs
+        .into_iter()
+        .map(|l| {
+            if l.is_finite() {
+                (l / n).exp() as f32
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let data = ndarray::Array3::from_shape_vec((dims[0], dims[1], dims[2]), data)
+        .map_err(|_| AdcError::Grid)?;
+    Ok(Volume {
+        data,
+        geometry: first.geometry.clone(),
     })
 }
 
@@ -141,6 +223,50 @@ mod tests {
         // Signal rising with b (1 → 2, then 0): negative ADC → 0 and counted.
         assert_eq!(fit.adc.data[[0, 0, 1]], 0.0);
         assert_eq!(fit.not_fitted, 1);
+    }
+
+    #[test]
+    fn anisotropic_directions_give_the_mean_diffusivity() {
+        // D = diag(3.0, 0.5, 0.5) × 10⁻³ mm²/s, S0 = 2000, b = 800 along x, y and z: the mean
+        // diffusivity, trace(D)/3, is 1333.3 × 10⁻⁶. The geometric mean of the three directions is
+        // 2000·e^(−800·MD); their arithmetic mean, (e^−2.4 + 2·e^−0.4)/3·2000, gave 924.9.
+        let s = |b: f64, d: f64| (2000.0 * (-b * d).exp()) as f32;
+        let b0 = vol([s(0.0, 0.0), 0.0]);
+        let (x, y, z) = (
+            vol([s(800.0, 3.0e-3), 0.0]),
+            vol([s(800.0, 0.5e-3), 0.0]),
+            vol([s(800.0, 0.5e-3), 0.0]),
+        );
+        let trace = trace_weighted(&[&x, &y, &z]).unwrap();
+        let fit = fit_adc(&[(0.0, &b0), (800.0, &trace)]).unwrap();
+        assert!(
+            (fit.adc.data[[0, 0, 0]] - 1333.33).abs() < 0.1,
+            "{}",
+            fit.adc.data[[0, 0, 0]]
+        );
+        // The scanner's own trace among the directions changes nothing.
+        let with_trace = trace_weighted(&[&x, &y, &z, &trace]).unwrap();
+        assert!((with_trace.data[[0, 0, 0]] - trace.data[[0, 0, 0]]).abs() < 1e-3);
+        // A voxel with no signal in one direction has none at that b.
+        assert_eq!(trace.data[[0, 0, 1]], 0.0);
+    }
+
+    #[test]
+    fn an_adc_map_in_mm2_per_s_or_in_thousandths_is_scaled_to_millionths() {
+        // 1.5e-3 mm²/s stored as mm²/s (RescaleSlope 1e-6): 1500 × 10⁻⁶ mm²/s.
+        let mut a = vol([1.5e-3, 3.0e-3]);
+        let note = to_micro_units(&mut a).unwrap();
+        assert!((a.data[[0, 0, 0]] - 1500.0).abs() < 1e-2, "{note}");
+        assert!(note.contains("mm²/s") && note.contains("0.003"), "{note}");
+        // In 10⁻³ mm²/s (1.5, 3.0): × 1000.
+        let mut a = vol([1.5, 3.0]);
+        assert!(to_micro_units(&mut a).unwrap().contains("10⁻³"));
+        assert!((a.data[[0, 0, 1]] - 3000.0).abs() < 1e-2);
+        // Already in 10⁻⁶ mm²/s (a region whose largest value is 250), or all 0: left as it is.
+        let mut a = vol([250.0, 12.0]);
+        assert!(to_micro_units(&mut a).is_none());
+        assert_eq!(a.data[[0, 0, 0]], 250.0);
+        assert!(to_micro_units(&mut vol([0.0, 0.0])).is_none());
     }
 
     #[test]

@@ -412,25 +412,48 @@ pub fn image_name(kind: SeriesKind, label: &str) -> String {
     }
 }
 
-/// Load an image (NIfTI file, or a DICOM series folder; PET in SUVbw) with its context.
+/// A scanner ADC map given to `features` in 10⁻⁶ mm²/s (`adc::to_micro_units`), said so.
+fn adc_in_micro_units(image: &mut Volume) {
+    if let Some(note) = adc::to_micro_units(image) {
+        crate::say!("features: {note}");
+    }
+}
+
+/// Load an image (NIfTI file, or a DICOM series folder; PET in SUVbw; a scanner ADC map in
+/// 10⁻⁶ mm²/s) with its context.
 pub fn load_image(path: &Path) -> Result<(Volume, FeatureContext), QuantError> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     if path.is_file() && (name.ends_with(".nii") || name.ends_with(".nii.gz")) {
-        let v = nifti_io::read_volume(path)?;
+        let mut v = nifti_io::read_volume(path)?;
         let stem = name
             .trim_end_matches(".gz")
             .trim_end_matches(".nii")
             .to_string();
-        let mut image = ["suvbw", "adc"]
-            .into_iter()
-            .find(|k| stem.ends_with(&format!("_{k}")))
-            .unwrap_or("image")
-            .to_string();
-        // A PET by its BIDS sidecar (dcm2niix's or ancilla's): in Bq/mL unless it is SUV.
         let own = read_sidecar(&path.with_file_name(format!("{stem}.json")));
+        // The image by its name's ending, as ancilla names its files (`_suvbw`, `_adc`, `_t2`) in
+        // either case (dcm2niix's `_ADC`), or an ADC by its BIDS sidecar's ImageType.
+        let lower = stem.to_ascii_lowercase();
+        let sidecar_adc = own
+            .as_ref()
+            .and_then(|j| j["ImageType"].as_array())
+            .is_some_and(|t| {
+                t.iter()
+                    .any(|x| x.as_str().is_some_and(|x| x.eq_ignore_ascii_case("ADC")))
+            });
+        let mut image = if lower.ends_with("_suvbw") {
+            "suvbw"
+        } else if lower.ends_with("_adc") || sidecar_adc {
+            "adc"
+        } else if lower.ends_with("_t2") {
+            "t2"
+        } else {
+            "image"
+        }
+        .to_string();
+        // A PET by its BIDS sidecar (dcm2niix's or ancilla's): in Bq/mL unless it is SUV.
         let pet_units = own.as_ref().and_then(sidecar_pet_units);
         if image == "image"
             && pet_units
@@ -444,20 +467,27 @@ pub fn load_image(path: &Path) -> Result<(Volume, FeatureContext), QuantError> {
         let series_own = stem
             .strip_suffix("_suvbw")
             .and_then(|s| read_sidecar(&path.with_file_name(format!("{s}.json"))));
+        let modality = match (
+            &pet_units,
+            own.as_ref().and_then(|j| j["Modality"].as_str()),
+        ) {
+            (Some(_), _) => "pt".to_string(),
+            (None, Some(m)) if matches!(m, "MR" | "PT") => m.to_ascii_lowercase(),
+            _ => String::new(),
+        };
         let tracer = [own, series_own]
             .iter()
             .flatten()
             .find_map(|j| j["TracerName"].as_str().map(str::to_string))
             .unwrap_or_default();
+        if image == "adc" {
+            adc_in_micro_units(&mut v);
+        }
         return Ok((
             v,
             FeatureContext {
                 image,
-                modality: if pet_units.is_some() {
-                    "pt".into()
-                } else {
-                    String::new()
-                },
+                modality,
                 psma_1007: suv::names_psma_1007(&tracer),
                 ..FeatureContext::default()
             },
@@ -479,6 +509,9 @@ pub fn load_image(path: &Path) -> Result<(Volume, FeatureContext), QuantError> {
     let mut volume = sv.volume;
     if s.kind == SeriesKind::Pet {
         suv::suv_for_series(s)?.scale(&mut volume);
+    }
+    if s.kind == SeriesKind::Adc {
+        adc_in_micro_units(&mut volume);
     }
     Ok((
         volume,
@@ -541,36 +574,84 @@ pub fn load_with_nifti_rois<T: Send>(
     Ok((image, extra, rois, same_grid.then_some(shapes)))
 }
 
-/// The ADC fitted from the b-value volumes of a DWI series (volumes sharing a b-value, e.g. one
-/// per gradient direction, are averaged first).
+/// The ADC fitted from the b-value volumes of a DWI series, prepared as convert writes them
+/// (`convert::dwi_volumes_as_converted`): the volumes of one b-value (one per gradient direction)
+/// are made one trace-weighted image, their geometric mean (`adc::trace_weighted`). Volumes
+/// without a b-value are left out and counted (`AdcFit::without_b_value`).
 pub fn adc_from_dwi(volumes: &[assemble::SeriesVolume]) -> Result<adc::AdcFit, QuantError> {
-    let mut by_b: Vec<(f64, Volume, usize)> = Vec::new();
+    let mut by_b: Vec<(f64, Vec<&Volume>)> = Vec::new();
+    let mut without_b_value = 0;
     for v in volumes {
-        let Some(b) = v.b_value else { continue };
-        match by_b.iter_mut().find(|(x, _, _)| (*x - b).abs() < 1e-6) {
-            Some((_, sum, n)) if sum.dims() == v.volume.dims() => {
-                sum.data += &v.volume.data;
-                *n += 1;
-            }
-            Some(_) => return Err(adc::AdcError::Grid.into()),
-            None => by_b.push((b, v.volume.clone(), 1)),
+        let Some(b) = v.b_value else {
+            without_b_value += 1;
+            continue;
+        };
+        match by_b.iter_mut().find(|(x, _)| (*x - b).abs() < 1e-6) {
+            Some((_, same)) => same.push(&v.volume),
+            None => by_b.push((b, vec![&v.volume])),
         }
     }
     if by_b.is_empty() {
         return Err(QuantError::NoDiffusion);
     }
-    for (_, v, n) in &mut by_b {
-        let n = *n as f32;
-        v.data.mapv_inplace(|x| x / n);
-    }
-    let pairs: Vec<(f64, &Volume)> = by_b.iter().map(|(b, v, _)| (*b, v)).collect();
-    Ok(adc::fit_adc(&pairs)?)
+    let traces = by_b
+        .iter()
+        .map(|(b, same)| Ok((*b, adc::trace_weighted(same)?)))
+        .collect::<Result<Vec<_>, adc::AdcError>>()?;
+    let pairs: Vec<(f64, &Volume)> = traces.iter().map(|(b, v)| (*b, v)).collect();
+    let mut fit = adc::fit_adc(&pairs)?;
+    fit.without_b_value = without_b_value;
+    Ok(fit)
 }
 
-/// `ancilla adc DWI_SERIES --out FILE.nii.gz`: fit, write the map, summarise as JSON.
+/// What an ADC fit left out, said to the user: the volumes without a b-value.
+pub fn adc_fit_note(fit: &adc::AdcFit) -> Option<String> {
+    (fit.without_b_value > 0).then(|| {
+        format!(
+            "{} of the DWI series {} no b-value (DiffusionBValue or its maker's own attribute): \
+             left out of the ADC fit, which used b = {}",
+            crate::plural::count(fit.without_b_value, "volume"),
+            if fit.without_b_value == 1 {
+                "has"
+            } else {
+                "have"
+            },
+            fit.b_values
+                .iter()
+                .map(|b| crate::digits::g6(*b))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
+
+/// `ancilla adc DWI_SERIES --out FILE.nii.gz`: fit, write the map, summarise as JSON. The folder
+/// holds one series; its parts (a Siemens DWI's directional images and, DERIVED, their TRACEW,
+/// stacked apart) are fitted together: a trace image is its directions' geometric mean already.
 pub fn adc_command(series: &Path, out: &Path) -> Result<serde_json::Value, QuantError> {
-    let vols = assemble::load_series_dir(series)?;
+    let inv = crate::ingest::scan_paths(&[series.to_path_buf()])
+        .map_err(assemble::AssembleError::from)?;
+    let images: Vec<&crate::ingest::Series> = inv.series.iter().filter(|s| s.is_image()).collect();
+    let one_series = images
+        .first()
+        .is_some_and(|f| images.iter().all(|s| s.series_uid == f.series_uid));
+    if !one_series {
+        return Err(QuantError::Image(assemble::AssembleError::not_one_series(
+            series,
+            &inv,
+            images.len(),
+        )));
+    }
+    let mut vols = Vec::new();
+    for s in images {
+        let mut part = assemble::load_series(s)?;
+        crate::convert::dwi_volumes_as_converted(s, &mut part);
+        vols.append(&mut part);
+    }
     let fit = adc_from_dwi(&vols)?;
+    if let Some(note) = adc_fit_note(&fit) {
+        crate::say!("adc: {note}");
+    }
     let meta = nifti_io::NiftiMeta {
         description: "ancilla ADC fit, 1e-6 mm2/s".into(),
         time_step_s: None,
@@ -583,9 +664,11 @@ pub fn adc_command(series: &Path, out: &Path) -> Result<serde_json::Value, Quant
     Ok(serde_json::json!({
         "b_values": fit.b_values,
         "unit": "1e-6 mm2/s",
-        "model": "mono-exponential, least squares of ln S on b per voxel",
+        "model": "mono-exponential, least squares of ln S on b per voxel; the volumes of one b-value \
+                  (its gradient directions) taken as their geometric mean, the trace-weighted image",
         "voxels": fit.adc.data.len(),
         "voxels_not_fitted": fit.not_fitted,
+        "volumes_without_b_value": fit.without_b_value,
     }))
 }
 

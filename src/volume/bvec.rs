@@ -17,7 +17,10 @@ pub fn voxel_direction(g: Option<[f64; 3]>, b: f64, geometry: &Geometry) -> [f64
 }
 
 /// `voxel_direction`, its length kept when `keep_length` (GE's and Canon's directions, as
-/// dcm2niix writes them: turned, not normalised).
+/// dcm2niix writes them: turned, not normalised), except a length between 0.03 and 0.97: a GE
+/// lower shell's direction, whose b-value is already scaled by the length squared
+/// (`ingest::diffusion`), made a unit vector as dcm2niix's `geCorrectBvecs` makes it (kept, it
+/// counted the length twice for a reader that scales b by |g|², MRtrix's default).
 fn voxel_direction_as(
     g: Option<[f64; 3]>,
     b: f64,
@@ -46,7 +49,8 @@ fn voxel_direction_as(
     if b <= 0.0 || !norm.is_finite() || norm < 1e-6 {
         return [0.0; 3];
     }
-    let scale = if keep_length { 1.0 } else { norm };
+    let shell = norm > 0.03 && norm < 0.97;
+    let scale = if keep_length && !shell { 1.0 } else { norm };
     let mut v = v.map(|x| f64::from(x / scale));
     // det(RAS affine) = det(diag(−1, −1, 1)) · det(i, j, k) · spacing > 0 ⇔ reversed: FSL reads
     // x negated, (−g·r, −g·c, −g·n). dcm2niix writes that axis with the opposite sign
@@ -150,5 +154,18 @@ mod tests {
         let vols = [(0.0, None), (1000.0, Some([0.0, 1.0, 0.0]))];
         assert_eq!(bval_text(&[0.0, 1000.0]), "0 1000\n");
         assert_eq!(bvec_text(&vols, &g, false), "0 0\n0 -1\n0 0\n");
+    }
+
+    #[test]
+    fn a_ge_lower_shell_direction_is_made_unit_length_and_others_keep_theirs() {
+        // dcm2niix (geCorrectBvecs): a GE direction 0.03-0.97 long is a lower shell's, its b
+        // scaled by |g|² and the vector normalised; one near unit length keeps its length.
+        let g = geometry([1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]);
+        let h = std::f64::consts::FRAC_1_SQRT_2;
+        let vols = [
+            (500.0, Some([h, 0.0, 0.0])),
+            (1000.0, Some([0.0, 0.0, 0.98])),
+        ];
+        assert_eq!(bvec_text(&vols, &g, true), "1 0\n0 0\n0 0.98\n");
     }
 }
