@@ -39,6 +39,29 @@ pub fn lies_within(out: &Path, input: &Path) -> bool {
     }
 }
 
+/// The first of `inputs` (what the command calls it, and its path) that writing `outputs` would
+/// overwrite (the same file, links resolved), said: an input is never written to. A site-side log
+/// given the key's path overwrote the study key, exit 0; `link --out` the ADSL it read.
+pub fn overwritten_input(outputs: &[&Path], inputs: &[(&str, &Path)]) -> Option<String> {
+    let mut files = Vec::new();
+    for out in outputs {
+        let Some(o) = resolved(out) else { continue };
+        files.push((out, o));
+    }
+    for (what, input) in inputs {
+        let Some(i) = resolved(input) else { continue };
+        if let Some((out, _)) = files.iter().find(|(_, o)| *o == i) {
+            return Some(format!(
+                "{} is {what} ({}): an output would overwrite an input, which ancilla never \
+                 writes to; choose another output path",
+                out.display(),
+                input.display()
+            ));
+        }
+    }
+    None
+}
+
 /// The message a command gives when its output folder lies inside its input.
 pub fn inside_input_message(out: &Path, input: &Path) -> String {
     format!(
@@ -75,6 +98,18 @@ pub fn site_log_in_input_message(log: &Path, input: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_output_that_is_an_input_is_named() {
+        let d = tempfile::tempdir().unwrap();
+        let key = d.path().join("key.bin");
+        std::fs::write(&key, b"k").unwrap();
+        let log = d.path().join("sub/../key.bin");
+        let said = overwritten_input(&[&log], &[("the study key (--key)", &key)]).unwrap();
+        assert!(said.contains("is the study key (--key)"), "{said}");
+        let other = d.path().join("log.tsv");
+        assert!(overwritten_input(&[&other], &[("the study key", &key)]).is_none());
+    }
 
     #[test]
     fn inside_outside_and_through_links() {

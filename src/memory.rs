@@ -29,6 +29,41 @@ pub fn release_freed_memory() {
     }
 }
 
+/// The most memory (bytes) one series' volumes may take: half of what this process may use (the
+/// machine's memory, or a lower address-space limit: `ulimit -v`, Slurm's). A series whose header
+/// claims more (65535 × 65535 pixels) is refused with the reason; its allocation aborted the
+/// whole batch (exit 134).
+pub fn volume_budget_bytes() -> u64 {
+    let mut budget = u64::MAX;
+    if let Ok(info) = std::fs::read_to_string("/proc/meminfo") {
+        if let Some(kb) = info
+            .lines()
+            .find(|l| l.starts_with("MemTotal:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            budget = budget.min(kb.saturating_mul(1024));
+        }
+    }
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes into the struct given; no other memory is touched.
+        if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } == 0
+            && limit.rlim_cur != libc::RLIM_INFINITY
+        {
+            budget = budget.min(limit.rlim_cur);
+        }
+    }
+    if budget == u64::MAX {
+        budget = 16 << 30;
+    }
+    budget / 2
+}
+
 /// A zeroed buffer of `n` elements for voxel data. On Linux the 2 MiB-aligned part of a large
 /// one is advised to use transparent huge pages before anything touches it: filling that part
 /// then takes one page fault per 2 MiB instead of 512 (each fault costs about 2 µs here: a

@@ -14,7 +14,7 @@ use dicom_dictionary_std::{tags, uids};
 use dicom_object::InMemDicomObject;
 use proptest::prelude::*;
 use serde_json::Value as Json;
-use support::{ancilla, ancilla_ok, phantom};
+use support::{all_files, ancilla, ancilla_ok, convert, ground_truth, phantom};
 
 fn files(dir: &Path) -> Vec<PathBuf> {
     ancilla::ingest::walk::walk(&[dir.to_path_buf()]).files
@@ -3319,4 +3319,202 @@ fn dates_written_in_other_forms_are_cleaned_out() {
         },
         ["kidney forms", "renal late"],
     );
+}
+
+/// Regression (a trial monitor's audit): a corrected re-export — the site fixes a patient's
+/// weight in the PET headers, the UIDs (and so the released file's name) unchanged — was kept on
+/// rerun as "already done", the release holding the old weight (its SUV 23% off) while a fresh
+/// run used the new one. A released file that is not what this run makes of its input is
+/// released again; the others stay done.
+#[test]
+fn a_corrected_input_file_is_released_again_on_rerun() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    phantom(dir, "1", "8", &[]);
+    let (first, out) = deid_phantom(dir);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let released = released_dicom(&out).len();
+    // One PET file of the export, its weight corrected in place (as a PACS correction).
+    let pet = all_files(&dir.join("site-export"))
+        .into_iter()
+        .find(|p| {
+            dicom_object::open_file(p).is_ok_and(|o| {
+                o.element(tags::MODALITY)
+                    .is_ok_and(|e| e.to_str().is_ok_and(|m| m.trim() == "PT"))
+            })
+        })
+        .unwrap();
+    let mut obj = dicom_object::open_file(&pet).unwrap();
+    let sop = trimmed_text(&obj, tags::SOP_INSTANCE_UID);
+    obj.put(DataElement::new(
+        tags::PATIENT_WEIGHT,
+        VR::DS,
+        PrimitiveValue::from("67.3"),
+    ));
+    obj.write_to_file(&pet).unwrap();
+    let second = deid_phantom(dir).0;
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(second.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("deid: 1 released, {} already done", released - 1)),
+        "{stderr}"
+    );
+    // The released file of that SOP instance holds the corrected weight.
+    let weights: Vec<String> = released_dicom(&out)
+        .iter()
+        .map(|p| dicom_object::open_file(p).unwrap())
+        .filter(|o| {
+            o.element(tags::MODALITY)
+                .is_ok_and(|e| e.to_str().is_ok_and(|m| m.trim() == "PT"))
+        })
+        .map(|o| trimmed_text(&o, tags::PATIENT_WEIGHT))
+        .collect();
+    assert_eq!(weights.iter().filter(|w| *w == "67.3").count(), 1, "{sop}");
+    // A third run: everything done.
+    let third = deid_phantom(dir).0;
+    let stderr = String::from_utf8_lossy(&third.stderr);
+    assert!(
+        stderr.contains(&format!("deid: 0 released, {released} already done")),
+        "{stderr}"
+    );
+}
+
+/// A converted release's sidecars carry DeidentificationMethod whole, every value as the released
+/// DICOM holds it. Regression (a monitor's audit): cut at dcm2niix's 65 characters, every sidecar
+/// said "+113105 +113107 +1131", two of the options applied lost.
+#[test]
+fn sidecars_record_the_whole_deidentification_method() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    phantom(dir, "1", "8", &[]);
+    let (o, out) = deid_phantom(dir);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let released = released_dicom(&out);
+    let obj = dicom_object::open_file(&released[0]).unwrap();
+    let method: Vec<String> = obj
+        .element(tags::DEIDENTIFICATION_METHOD)
+        .unwrap()
+        .to_multi_str()
+        .unwrap()
+        .iter()
+        .map(|s| s.trim().to_string())
+        .collect();
+    assert!(
+        method.len() == 2 && method[1].contains("+113111"),
+        "{method:?}"
+    );
+    let nifti = dir.join("nifti");
+    convert(&out, &nifti);
+    let sidecars: Vec<PathBuf> = all_files(&nifti)
+        .into_iter()
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "json") && !p.ends_with("convert-report.json")
+        })
+        .collect();
+    assert!(!sidecars.is_empty());
+    for p in sidecars {
+        let j: Json = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        assert_eq!(
+            j["DeidentificationMethod"],
+            serde_json::json!(method),
+            "{}",
+            p.display()
+        );
+    }
+}
+
+/// An output given an input's path is refused, the input left as it was (a robustness audit:
+/// `deid --site-log` given the study key's path overwrote the key, exit 0; `link --out` given
+/// the ADSL's overwrote it; `features --out` given the mask's overwrote it).
+#[test]
+fn an_output_given_an_inputs_path_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    phantom(dir, "1", "8", &[]);
+    let s = |p: PathBuf| p.to_str().unwrap().to_string();
+    let key = dir.join("key.bin");
+    let before = std::fs::read(&key).unwrap();
+    let o = ancilla(&[
+        "deid",
+        &s(dir.join("site-export")),
+        "--out",
+        &s(dir.join("deid")),
+        "--key",
+        &s(key.clone()),
+        "--subjects",
+        &s(dir.join("clinical/subject_map.csv")),
+        "--site-log",
+        &s(key.clone()),
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_ne!(o.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("is the study key (--key)"), "{stderr}");
+    assert_eq!(std::fs::read(&key).unwrap(), before);
+    assert!(!dir.join("deid").exists());
+
+    let clinical = dir.join("clinical");
+    let adsl = clinical.join("adsl.csv");
+    let before = std::fs::read(&adsl).unwrap();
+    let o = ancilla(&[
+        "link",
+        "--features",
+        &s(dir.join("features.csv")),
+        "--subjects",
+        &s(adsl.clone()),
+        "--tte",
+        &s(clinical.join("adtte.csv")),
+        "--pathology",
+        &s(clinical.join("pathology.csv")),
+        "--out",
+        &s(adsl.clone()),
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is ADSL (--subjects)"), "{stderr}");
+    assert_eq!(std::fs::read(&adsl).unwrap(), before);
+
+    let truth = ground_truth(dir);
+    let subject = &truth["subjects"][0];
+    let pet = dir
+        .join("site-export")
+        .join(subject["series_dirs"]["pet"].as_str().unwrap());
+    let mask = dir
+        .join("masks")
+        .join(subject["usubjid"].as_str().unwrap())
+        .join("pet_labels.nii.gz");
+    let before = std::fs::read(&mask).unwrap();
+    let o = ancilla(&[
+        "features",
+        "--image",
+        &s(pet.clone()),
+        "--mask",
+        &s(mask.clone()),
+        "--out",
+        &s(mask.clone()),
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is the mask (--mask)"), "{stderr}");
+    assert_eq!(std::fs::read(&mask).unwrap(), before);
+    // Nor into the DICOM series folder read.
+    let o = ancilla(&[
+        "features",
+        "--image",
+        &s(pet.clone()),
+        "--mask",
+        &s(mask),
+        "--out",
+        &s(pet.join("features.csv")),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!pet.join("features.csv").exists());
 }

@@ -1093,11 +1093,22 @@ fn of_two_series_the_pre_operative_one_is_used_and_a_tie_is_left_empty() {
     assert_eq!(cell(&table(), 0, "pt_tumor_stat_max"), "30");
     assert!(!err.contains("a typo?"), "{err}");
     // A UID that is no series of the table (mistyped) was ignored without a word.
-    let err = link_ok(&f, &["--imaging", &im, "--exclude-series", "s9"]);
+    let err = link_ok(&f, &["--imaging", &im, "--exclude-series", "2.25.9"]);
     assert!(
         err.contains(
-            "exclude_series s9 is no series of the analysed arm in features.csv (a typo?)"
+            "exclude_series 2.25.9 is no series of the analysed arm in features.csv (a typo?)"
         ),
+        "{err}"
+    );
+    // One not of the de-identified form (a site's original UID pasted in, PHI: a monitor's
+    // audit found it copied into five released files) is not repeated.
+    let err = link_ok(
+        &f,
+        &["--imaging", &im, "--exclude-series", "1.2.826.0.1.99"],
+    );
+    assert!(
+        !err.contains("1.2.826.0.1.99")
+            && err.contains("not shown: perhaps a site's original) is no series"),
         "{err}"
     );
 

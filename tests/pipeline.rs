@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use support::{ancilla, ancilla_ok, ground_truth, phantom};
+use support::{all_files, ancilla, ancilla_ok, ground_truth, phantom};
 
 fn config(dir: &Path, body: &str) -> PathBuf {
     let p = dir.join("p.toml");
@@ -535,11 +535,40 @@ fn deid_options_that_cost_features_are_warned_about() {
     let table = std::fs::read_to_string(out.join("features/features.csv")).unwrap();
     assert!(!table.contains(",suvbw,"));
     // The warning is the config's: a no-op rerun says it again.
+    let first: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("provenance.json")).unwrap())
+            .unwrap();
     let (_, again) = one_subject_run(d.path(), "out", extra);
     assert!(
         again.contains("up to date") && again.contains("deid: warning:"),
         "{again}"
     );
+    // The rerun's provenance keeps how the run that made each stage's outputs recorded it (a
+    // monitor's audit: "up to date, 0 s" was all that was left of the counts and times).
+    let rerun: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("provenance.json")).unwrap())
+            .unwrap();
+    let stage = |p: &serde_json::Value, name: &str| {
+        p["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["stage"] == name)
+            .unwrap()
+            .clone()
+    };
+    for name in ["scan", "deid", "convert", "features"] {
+        let (made, now) = (stage(&first, name), stage(&rerun, name));
+        assert_eq!(now["status"], "up to date", "{name}: {now}");
+        assert_eq!(
+            now["made_earlier"]["status"], made["status"],
+            "{name}: {now}"
+        );
+        assert_eq!(
+            now["made_earlier"]["seconds"], made["seconds"],
+            "{name}: {now}"
+        );
+    }
 }
 
 /// `[convert] gzip = false`: the later stages read the `.nii` files as they read `.nii.gz` ones,
@@ -1414,9 +1443,15 @@ fn link_warnings_are_warnings_and_subjects_kept_out_are_rejected() {
         rejected[0].starts_with(&format!("{moved}: arm B subject with imaging")),
         "{rejected:?}"
     );
-    assert_eq!(warned.len(), 1, "{warned:?}");
+    // ADSL's subjects put in arm A that have no imaging (the phantom's arm B) are named, in one
+    // warning (a monitor's audit: counted in the report, named nowhere).
+    assert_eq!(warned.len(), 2, "{warned:?}");
     assert!(
         warned[0].contains("disagree on viable tumour"),
+        "{warned:?}"
+    );
+    assert!(
+        warned[1].contains("of arm A without imaging features in features.csv"),
         "{warned:?}"
     );
     // Written into the outputs: the table's file name, not its folders (a site path may name a
@@ -2373,6 +2408,53 @@ fn imaging_after_the_nephrectomy_and_second_reconstructions_are_set_aside() {
             .collect();
         panic!("analysis tables differ: {differ:?}");
     }
+    // The same series kept out by the site's original SeriesInstanceUID (what its PACS shows,
+    // pasted into the config): mapped to its pseudonym, said without the original, which no
+    // output holds (a monitor's audit: it was copied into the report, stats.json, summary.md,
+    // link-warnings.json and provenance.json, and nothing was kept out).
+    let original = {
+        let file = all_files(&pet.join("005_PET_RECON2"))[0].clone();
+        let obj = dicom_object::open_file(&file).unwrap();
+        let uid = obj
+            .element(dicom_dictionary_std::tags::SERIES_INSTANCE_UID)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .trim_end_matches('\0')
+            .to_string();
+        uid
+    };
+    let out = input_run(
+        d.path(),
+        &cohort,
+        "extra",
+        &format!("{tables}exclude_series = [\"{original}\"]\n"),
+    );
+    assert_eq!(
+        std::fs::read(out.join("analysis/analysis_table.csv")).unwrap(),
+        got
+    );
+    for f in all_files(&out) {
+        if f.starts_with(out.join("cohort")) {
+            continue;
+        }
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(
+            !bytes
+                .windows(original.len())
+                .any(|w| w == original.as_bytes()),
+            "{}",
+            f.display()
+        );
+    }
+    let provenance = std::fs::read_to_string(out.join("provenance.json")).unwrap();
+    assert!(
+        provenance.contains(&format!(
+            "exclude_series entry 1 is a site's original SeriesInstanceUID (not shown: it is \
+             PHI); its de-identified series {uid} is kept out"
+        )),
+        "{provenance}"
+    );
 }
 
 /// Clinical tables that do not validate (here one negative AVAL) fail the run, as before, but no
@@ -3086,4 +3168,38 @@ fn a_shard_without_images_of_its_own_is_no_wrong_map() {
     let out = d.path().join("out");
     let cfg = input_config(d.path(), &cohort, &out, "");
     ancilla_ok(&["run", cfg.to_str().unwrap(), "--shard", &format!("{n}/{n}")]);
+}
+
+/// An output folder that is the root, holds the config itself, or is empty; a phantom larger
+/// than any cohort: refused with the key (a robustness audit: `dir = "/"` wrote the fake-PHI
+/// cohort and every output into /; `dir = ""` blamed "another ancilla run", itself; 10¹⁰
+/// subjects aborted allocating).
+#[test]
+fn an_output_folder_of_its_own_and_a_bounded_phantom_are_required() {
+    let e = config_error("[output]\ndir = \"/\"\n[phantom]\nsubjects = 2\n");
+    assert!(
+        e.contains("output.dir") && e.contains("file system's root"),
+        "{e}"
+    );
+    let e = config_error("[output]\ndir = \"\"\n[phantom]\nsubjects = 2\n");
+    assert!(e.contains("[output] dir is empty"), "{e}");
+    let e = config_error("[output]\ndir = \"x\"\n[phantom]\nsubjects = 10000000000\n");
+    assert!(
+        e.contains("more than the 10000 a phantom cohort holds"),
+        "{e}"
+    );
+    // The folder that holds the config.
+    let d = tempfile::tempdir().unwrap();
+    let cfg = config(
+        d.path(),
+        &format!(
+            "[output]\ndir = \"{}\"\n[phantom]\nsubjects = 2\n",
+            d.path().display()
+        ),
+    );
+    let o = ancilla(&["run", cfg.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("holds the config file itself"), "{stderr}");
+    assert!(!d.path().join("cohort").exists());
 }

@@ -6,7 +6,9 @@ mod support;
 use std::path::Path;
 
 use serde_json::Value;
-use support::{ancilla, ancilla_ok, ground_truth, phantom};
+use support::{
+    all_files, ancilla, ancilla_ok, convert, ground_truth, phantom, write_series, Slice,
+};
 
 #[test]
 fn suv_factor_and_suv_volume_match_ground_truth_for_every_vendor_style() {
@@ -1924,4 +1926,53 @@ fn an_adc_map_in_mm2_per_s_is_named_adc_and_scaled_to_millionths() {
             "{stderr}"
         );
     }
+}
+
+/// `features` refuses what it cannot measure, with the reason and exit 1: a colour NIfTI (RGB24,
+/// as convert writes a colour series) as image or mask — the nifti crate's reader panicked on it,
+/// exit 101 — and a NIfTI without a position in patient space (qform and sform codes 0, as
+/// convert writes a series without ImageOrientationPatient), which was measured, its mask
+/// resampled by a placement invented from pixdim (a robustness audit).
+#[test]
+fn features_refuses_colour_and_unplaced_nifti_images() {
+    let d = tempfile::tempdir().unwrap();
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let colour_dir = d.path().join("colour");
+    convert(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/colour-jpeg"),
+        &colour_dir,
+    );
+    let colour = all_files(&colour_dir)
+        .into_iter()
+        .find(|p| p.to_string_lossy().ends_with(".nii.gz"))
+        .unwrap();
+    let o = ancilla(&["features", "--image", &s(&colour), "--mask", &s(&colour)]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("datatype 128 (RGB24) is not a grey-level image"),
+        "{stderr}"
+    );
+
+    // Two slices without an orientation (six zeros): converted unplaced.
+    let series = d.path().join("unplaced");
+    let slices: Vec<Slice> = (0..2)
+        .map(|k| {
+            let mut sl = Slice::new("1.2.3.93", [0.0, 0.0, 2.0 * k as f64], vec![100; 20]);
+            sl.iop = [0.0; 6];
+            sl.instance = k + 1;
+            sl
+        })
+        .collect();
+    write_series(&series, &slices);
+    let nifti = d.path().join("unplaced-nifti");
+    convert(&series, &nifti);
+    let image = all_files(&nifti)
+        .into_iter()
+        .find(|p| p.to_string_lossy().ends_with(".nii.gz"))
+        .unwrap();
+    let o = ancilla(&["features", "--image", &s(&image), "--mask", &s(&image)]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no position in patient space"), "{stderr}");
 }

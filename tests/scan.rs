@@ -1633,3 +1633,75 @@ fn derived_diffusion_maps_are_classified_by_what_they_are() {
         );
     }
 }
+
+/// A present RescaleSlope or RescaleIntercept that is not one finite number, or an
+/// ImageOrientationPatient that is not six finite numbers, rejects its file with the attribute
+/// named (a robustness audit: a slice's NaN slope was read as 1, its values and SUV 4× too high;
+/// an intercept `0.25\7` as 0.25; a NaN orientation as none, the series stacked by
+/// InstanceNumber and z-flipped). An absent or empty slope is 1, six zeros no orientation, as
+/// before; the other slices of the series are read.
+#[test]
+fn a_malformed_slope_intercept_or_orientation_rejects_its_file() {
+    type Alter = fn(&mut Slice);
+    let cases: [(&str, Alter, &str); 4] = [
+        (
+            "nan slope",
+            |s| s.slope = f64::NAN,
+            "RescaleSlope (0028,1053)",
+        ),
+        (
+            "two intercepts",
+            |s| {
+                s.extra
+                    .push((tags::RESCALE_INTERCEPT, VR::DS, "0.25\\7".into()))
+            },
+            "RescaleIntercept (0028,1052)",
+        ),
+        (
+            "text slope",
+            |s| s.extra.push((tags::RESCALE_SLOPE, VR::DS, "abc".into())),
+            "RescaleSlope (0028,1053)",
+        ),
+        (
+            "nan orientation",
+            |s| s.iop = [f64::NAN, 0.0, 0.0, 0.0, 1.0, 0.0],
+            "ImageOrientationPatient (0020,0037)",
+        ),
+    ];
+    for (i, (what, alter, attribute)) in cases.into_iter().enumerate() {
+        let d = tempfile::tempdir().unwrap();
+        let uid = format!("1.2.3.89.{i}");
+        let mut slices: Vec<Slice> = (0..4)
+            .map(|k| {
+                let mut s = Slice::new(&uid, [0.0, 0.0, 2.0 * k as f64], vec![100; 20]);
+                s.instance = k + 1;
+                s.slope = 0.25;
+                s
+            })
+            .collect();
+        alter(&mut slices[1]);
+        write_series(d.path(), &slices);
+        let inv = ingest::scan_paths(&[d.path().to_path_buf()]).unwrap();
+        assert_eq!(inv.rejected.len(), 1, "{what}");
+        let said = inv.rejected[0].reason.to_string();
+        assert!(
+            matches!(inv.rejected[0].reason, RejectReason::MissingAttribute(_))
+                && said.contains(attribute),
+            "{what}: {said}"
+        );
+    }
+    // Absent and empty slopes, and a placeholder orientation of six zeros, are no reason.
+    let d = tempfile::tempdir().unwrap();
+    let mut slices: Vec<Slice> = (0..2)
+        .map(|k| Slice::new("1.2.3.89.9", [0.0, 0.0, 2.0 * k as f64], vec![100; 20]))
+        .collect();
+    slices[0]
+        .extra
+        .push((tags::RESCALE_SLOPE, VR::DS, String::new()));
+    for (k, s) in slices.iter_mut().enumerate() {
+        s.iop = [0.0; 6];
+        s.instance = k as i32 + 1;
+    }
+    write_series(d.path(), &slices);
+    assert!(reasons(d.path()).is_empty());
+}

@@ -4868,3 +4868,117 @@ fn adc_says_which_volumes_it_left_out_for_want_of_a_b_value() {
         "{stderr}"
     );
 }
+
+/// A negative or absurd b-value is refused, named (a robustness audit: b −800 or 1e300 gave an
+/// all-zero map, exit 0).
+#[test]
+fn adc_refuses_a_negative_or_absurd_b_value() {
+    use dicom_core::VR;
+    use dicom_dictionary_std::tags;
+    for bad in [-800.0, 1e300] {
+        let directions = [[0.0; 3]; 2];
+        let slices = diffusion_stack("1.2.3.94", &directions, |v, _, s| {
+            s.values = vec![[2000, 900][v]; 20];
+            s.b_value = Some([0.0, bad][v]);
+            s.extra.push((tags::MANUFACTURER, VR::LO, "SIEMENS".into()));
+        });
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("dwi");
+        write_series(&dir, &slices);
+        let out = d.path().join("x_adc.nii.gz");
+        let o = ancilla(&["adc", dir.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{bad}: {stderr}");
+        assert!(
+            stderr.contains("s/mm² (DiffusionBValue (0018,9087)")
+                && stderr.contains("b-values are 0 to 10000 s/mm²"),
+            "{stderr}"
+        );
+        assert!(!out.exists());
+    }
+}
+
+/// One file whose header claims a volume larger than this process may hold (Rows = Columns =
+/// 65535, its JPEG frame header saying the same) is a series not converted, with the reason; the
+/// rest of the batch is converted and the report written. Regression (a robustness audit):
+/// `convert` aborted allocating 17 GB (exit 134), nothing written, the batch lost. The process
+/// runs with a 4 GiB address-space limit, as under `ulimit -v` or Slurm.
+#[test]
+fn a_series_too_large_for_memory_is_refused_and_the_batch_goes_on() {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_dictionary_std::tags;
+    use std::os::unix::process::CommandExt;
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("in");
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("test-data/transfer-syntaxes/jpeg-baseline");
+    let file = support::all_files(&src)
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "dcm"))
+        .unwrap();
+    let mut obj = dicom_object::open_file(&file).unwrap();
+    for tag in [tags::ROWS, tags::COLUMNS] {
+        obj.put(DataElement::new(
+            tag,
+            VR::US,
+            PrimitiveValue::from(65535u16),
+        ));
+    }
+    // The frame's SOF (FFC0/FFC1) height and width, to agree with Rows and Columns.
+    let pixel = obj.element(tags::PIXEL_DATA).unwrap();
+    let fragments = pixel.fragments().unwrap().to_vec();
+    let mut frame = fragments[0].clone();
+    let sof = frame
+        .windows(2)
+        .position(|w| w[0] == 0xFF && (w[1] == 0xC0 || w[1] == 0xC1))
+        .unwrap();
+    frame[sof + 5..sof + 9].copy_from_slice(&[0xFF, 0xFF, 0xFF, 0xFF]);
+    obj.put(DataElement::new(
+        tags::PIXEL_DATA,
+        VR::OB,
+        dicom_core::value::Value::PixelSequence(dicom_core::value::PixelFragmentSequence::new(
+            vec![],
+            vec![frame],
+        )),
+    ));
+    std::fs::create_dir_all(input.join("huge")).unwrap();
+    obj.write_to_file(input.join("huge/huge.dcm")).unwrap();
+    let good: Vec<Slice> = (0..3)
+        .map(|k| {
+            let mut s = Slice::new("1.2.3.95", [0.0, 0.0, 2.0 * k as f64], values(k));
+            s.instance = k + 1;
+            s
+        })
+        .collect();
+    write_series(&input.join("good"), &good);
+    let out = d.path().join("out");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ancilla"));
+    cmd.args([
+        "convert",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    // SAFETY: setrlimit is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 4 << 30,
+                rlim_max: 4 << 30,
+            };
+            libc::setrlimit(libc::RLIMIT_AS, &limit);
+            Ok(())
+        });
+    }
+    let o = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.code().is_some_and(|c| c <= 1), "{stderr}");
+    let report = std::fs::read_to_string(out.join("convert-report.json")).unwrap();
+    assert!(report.contains("more than the"), "{report}");
+    assert!(
+        support::all_files(&out)
+            .iter()
+            .any(|p| p.to_string_lossy().ends_with(".nii.gz")),
+        "{stderr}"
+    );
+}

@@ -951,6 +951,40 @@ fn feature_value(cell: &str) -> Result<String, ()> {
 
 /// Build the analysis table and write it as CSV and Parquet.
 pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
+    // What link writes (the table, its Parquet, series, codebook and warnings beside it) never
+    // lands on what it reads (`--out` given the ADSL's path overwrote it).
+    let out = &opts.out;
+    let written = [
+        out.clone(),
+        out.with_extension("parquet"),
+        series_used_path(out),
+        codebook::path_beside(out),
+        warnings_path(out),
+    ];
+    let written: Vec<&std::path::Path> = written.iter().map(PathBuf::as_path).collect();
+    let mut inputs = vec![
+        ("the feature table (--features)", opts.features.as_path()),
+        ("ADSL (--subjects)", opts.subjects.as_path()),
+        ("ADTTE (--tte)", opts.tte.as_path()),
+        (
+            "the pathology table (--pathology)",
+            opts.pathology.as_path(),
+        ),
+    ];
+    inputs.extend(
+        opts.imaging
+            .as_deref()
+            .map(|p| ("the imaging table (--imaging)", p)),
+    );
+    inputs.extend(
+        opts.procedures
+            .as_deref()
+            .map(|p| ("the procedures table (--procedures)", p)),
+    );
+    inputs.extend(opts.key.as_deref().map(|p| ("the study key (--key)", p)));
+    if let Some(why) = crate::folders::overwritten_input(&written, &inputs) {
+        return Err(ClinicalError::Usage(why));
+    }
     let read = |path: &std::path::Path, what: &'static str| {
         TextTable::read(path).map_err(|source| ClinicalError::Input { what, source })
     };
@@ -1134,6 +1168,13 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         .flat_map(|images| images.values().flat_map(|series| series.keys()))
         .collect();
     for uid in excluded.iter().filter(|u| !known.contains(u)) {
+        // Only a de-identified UID is repeated: another may be a site's original, PHI in the
+        // warnings file, the report and provenance.
+        let uid = if uid.starts_with("2.25.") {
+            uid.as_str()
+        } else {
+            "(a UID not of the de-identified form 2.25.…, not shown: perhaps a site's original)"
+        };
         warnings.push(format!(
             "exclude_series {uid} is no series of the analysed arm in {} (a typo?): nothing \
              kept out for it",
@@ -1190,6 +1231,23 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         .filter(|(_, a)| **a == arm_code)
         .map(|(id, _)| id.as_str())
         .collect();
+    // A subject of the arm with no imaging features is in the table (its endpoints count in the
+    // arm's curve) but in no feature's statistics: named, so that a monitor can query it (the
+    // report counted them, naming none; link said "0 warnings").
+    let without_imaging: Vec<&str> = in_arm
+        .iter()
+        .copied()
+        .filter(|id| wide.get(*id).is_none_or(|f| f.is_empty()))
+        .collect();
+    if !without_imaging.is_empty() && !wide.is_empty() {
+        warnings.push(format!(
+            "{} of arm {arm_code} without imaging features in {} (no series measured, or every \
+             one kept out): {}; in the table for the endpoints, in no feature's statistics",
+            crate::plural::count(without_imaging.len(), "subject"),
+            file_name(&opts.features),
+            without_imaging.join(", ")
+        ));
+    }
     for &id in &in_arm {
         if let (Some(Some(r0)), Some(Some(n))) = (randdt.get(id), nephrdt.get(id)) {
             if n < r0 {

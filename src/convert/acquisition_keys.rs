@@ -77,9 +77,10 @@ pub(super) fn acquisition_keys(
     if str_of(obj, tags::IMAGE_TYPE).is_some_and(|t| t.split('\\').any(|w| w.trim() == "DERIVED")) {
         keys.push(("RawImage", json!(false)));
     }
-    // dcm2niix reads its first 65 characters (its string buffer).
+    // Every value, whole: dcm2niix reads the first 65 characters of the joined values (its string
+    // buffer), which cut ancilla's own record, "...Basic Profile\+113105 +113107 +1131", and
+    // dropped two of the options applied (a monitor's audit).
     if let Some(m) = str_of(obj, tags::DEIDENTIFICATION_METHOD).filter(|m| !m.is_empty()) {
-        let m: String = m.chars().take(65).collect();
         let words: Vec<&str> = m.split('\\').map(str::trim).collect();
         keys.push(("DeidentificationMethod", json!(words)));
     }

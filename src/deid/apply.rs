@@ -177,13 +177,21 @@ fn string_element(tag: Tag, vr: VR, values: &[String]) -> InMemElement {
     InMemElement::new(tag, vr, PrimitiveValue::from(values.join("\\")))
 }
 
-/// Shift a DA value by whole days; `None` when it does not parse (then it is emptied).
+/// `d` moved by `days`, as a DA, when it stays within the years a DA holds (0001-9999); `None`
+/// otherwise (a date early in year 1 shifted back was written `-0020826`).
+fn shifted(d: Date, days: i64) -> Option<String> {
+    let s = d.add_days(days);
+    (1..=9999).contains(&s.year).then(|| s.to_da())
+}
+
+/// Shift a DA value by whole days; `None` when it does not parse, or leaves the years a DA holds
+/// (then it is emptied).
 pub fn shift_da(v: &str, days: i64) -> Option<String> {
     let t = v.trim();
     if t.is_empty() {
         return Some(String::new());
     }
-    Date::parse(t).map(|d| d.add_days(days).to_da())
+    Date::parse(t).and_then(|d| shifted(d, days))
 }
 
 /// Shift the date part of a DT value (`YYYYMMDD…`), keeping time and offset. A value of reduced
@@ -201,15 +209,13 @@ pub fn shift_dt(v: &str, days: i64) -> Option<String> {
             return None;
         }
         let first = if digits == 4 { "0101" } else { "01" };
-        let shifted = Date::parse(&format!("{period}{first}"))?
-            .add_days(days)
-            .to_da();
-        return Some(format!("{}{offset}", &shifted[..digits]));
+        let moved = shifted(Date::parse(&format!("{period}{first}"))?, days)?;
+        return Some(format!("{}{offset}", &moved[..digits]));
     }
     // `get`: a damaged value may hold a multi-byte character across byte 8.
     let (date, rest) = (t.get(..8)?, t.get(8..)?);
     let d = Date::parse(date)?;
-    Some(format!("{}{}", d.add_days(days).to_da(), rest))
+    Some(format!("{}{rest}", shifted(d, days)?))
 }
 
 /// A text value as a private creator is compared: trimmed of spaces and padding.
@@ -667,6 +673,17 @@ fn clean(e: InMemElement, ctx: &Context) -> InMemElement {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A date shifted out of the years a DA holds is emptied (a robustness audit: 0001-01-01
+    /// shifted back 860 days was released as `-0020826`).
+    #[test]
+    fn a_date_shifted_past_year_one_is_emptied() {
+        assert_eq!(shift_da("00010101", -860), None);
+        assert_eq!(shift_dt("00010101000000", -860), None);
+        assert_eq!(shift_dt("0001", -860), None);
+        assert_eq!(shift_da("99991231", -860).unwrap(), "99970823");
+        assert_eq!(shift_da("00040101", -365).unwrap(), "00030101");
+    }
 
     /// Regression (found by damaging phantom files one byte at a time): a DT value with a
     /// two-byte character across byte 8 (`2024021ÿ123518.00`) panicked the whole deid run

@@ -48,7 +48,7 @@ use serde_json::json;
 
 pub use keyed::date_offset_days;
 pub use options::{DeidConfig, DeidOptionsSet};
-pub use study_inputs::{read_key, read_subject_map};
+pub use study_inputs::{read_key, read_subject_map, shared_usubjids};
 
 use encoding::{capacity, encode, file_meta, file_start, pixel_data_tail, words_as_bytes};
 use marking::{code_item, method, method_codes, sq, temporal};
@@ -214,8 +214,11 @@ enum Verdict {
     Write,
     /// Another input file of this run is the same SOP instance.
     Duplicate,
-    /// An earlier run wrote it: counted, not rewritten.
+    /// An earlier run wrote it: counted, not rewritten, if it is the file this run makes
+    /// (`released_as`).
     Earlier,
+    /// Counted only, never written: what a file settled as a duplicate had been counted as.
+    Counted,
 }
 
 struct Run<'a> {
@@ -485,6 +488,21 @@ fn place<'r>(run: &'r Run, p: Placing) -> Result<Release<'r>, Outcome> {
     })
 }
 
+/// Whether the file an earlier run released at `dest` is the one this run makes of its input
+/// (`bytes`, then the carried-over `tail`). A release is deterministic (the same build, options,
+/// key and subject map, which the release marker and key id vouch for, make the same bytes), so
+/// a difference is an input file changed since: a corrected re-export keeps its UIDs, and so its
+/// destination, with a new weight or date. It is released again (it was kept as "already done",
+/// its SUV computed from the old weight, while provenance hashed the new input).
+fn released_as(dest: &Path, bytes: &[u8], tail: Option<&[u8]>) -> bool {
+    let tail = tail.unwrap_or_default();
+    std::fs::read(dest).is_ok_and(|on_disk| {
+        on_disk.len() == bytes.len() + tail.len()
+            && on_disk[..bytes.len()] == *bytes
+            && on_disk[bytes.len()..] == *tail
+    })
+}
+
 /// What the transform of one subject's file needs: the run's UIDs and options, the subject's
 /// date shift, the file's identifiers.
 fn context<'r>(
@@ -548,15 +566,16 @@ fn process_raw(
     ];
     let mut body = Vec::with_capacity(capacity(true));
     let tail_at = file.transform(&mut ctx, &set, &mut body)?;
-    match run.claim(&release.dest, index) {
-        Verdict::Write => {}
+    let verdict = run.claim(&release.dest, index);
+    match verdict {
         Verdict::Duplicate => return Ok(Outcome::Duplicate),
-        Verdict::Earlier => {
+        Verdict::Counted => {
             return Ok(Outcome::AlreadyDone {
                 usubjid: usubjid.clone(),
                 counts: ctx.counts,
             })
         }
+        Verdict::Write | Verdict::Earlier => {}
     }
     let mut bytes =
         match file_meta(&ts, &release).and_then(|m| file_start(&m, capacity(tail_at.is_some()))) {
@@ -565,6 +584,14 @@ fn process_raw(
         };
     bytes.extend_from_slice(&body);
     let tail = tail_at.and_then(|at| input.get(at..));
+    if let Verdict::Earlier = verdict {
+        if released_as(&release.dest, &bytes, tail) {
+            return Ok(Outcome::AlreadyDone {
+                usubjid: usubjid.clone(),
+                counts: ctx.counts,
+            });
+        }
+    }
     Ok(write_checked(
         run,
         &release,
@@ -649,16 +676,18 @@ fn process_object(run: &Run, path: &Path, input: &[u8], layout: &Layout, index: 
         // The carried-over Pixel Data is kept, as the profile says (K).
         ctx.counts.action(options::Action::K);
     }
-    // Done by an earlier run: counted (the report describes the release, not the run), not rewritten.
-    match run.claim(&release.dest, index) {
-        Verdict::Write => {}
+    // Done by an earlier run, the same file: counted (the report describes the release, not the
+    // run), not rewritten (`released_as`).
+    let verdict = run.claim(&release.dest, index);
+    match verdict {
         Verdict::Duplicate => return Outcome::Duplicate,
-        Verdict::Earlier => {
+        Verdict::Counted => {
             return Outcome::AlreadyDone {
                 usubjid: usubjid.clone(),
                 counts: ctx.counts,
             }
         }
+        Verdict::Write | Verdict::Earlier => {}
     }
     // Identity and the record of what was done (PS3.15 E.1.1, PS3.3 C.7.1.1).
     for (tag, vr, value) in [
@@ -688,6 +717,14 @@ fn process_object(run: &Run, path: &Path, input: &[u8], layout: &Layout, index: 
         Ok(b) => b,
         Err(e) => return Outcome::NotReleased(format!("could not be encoded: {e}")),
     };
+    if let Verdict::Earlier = verdict {
+        if released_as(&release.dest, &bytes, tail) {
+            return Outcome::AlreadyDone {
+                usubjid: usubjid.clone(),
+                counts: ctx.counts,
+            };
+        }
+    }
     write_checked(
         run,
         &release,
@@ -755,7 +792,7 @@ fn settle_duplicates(run: &Run, files: &[PathBuf], tally: &mut Tally) {
         let (tallied, lowest) = (c.tallied as usize, c.lowest as usize);
         if tallied != lowest {
             // Take back what was counted for the file that claimed the output first.
-            settle(c.tallied, Verdict::Earlier);
+            settle(c.tallied, Verdict::Counted);
             if let Outcome::AlreadyDone { counts, .. } = process(run, &files[tallied], tallied) {
                 tally.actions(&counts, false);
             }
@@ -824,6 +861,11 @@ fn run_paths(
     let config = DeidConfig { options };
     let key = read_key(&opts.key)?;
     let map = read_subject_map(&opts.subjects)?;
+    if !quiet {
+        for why in shared_usubjids(&opts.subjects) {
+            crate::say!("deid: warning: {why}");
+        }
+    }
     if !opts.input.exists() {
         return Err(DeidError::MissingInput(opts.input.clone()));
     }
@@ -850,6 +892,16 @@ fn run_paths(
         return Err(DeidError::Placement(
             crate::folders::site_log_in_input_message(log, &opts.input),
         ));
+    }
+    if let Some(log) = &opts.site_log {
+        let mut inputs = vec![
+            ("the study key (--key)", opts.key.as_path()),
+            ("the subject map (--subjects)", opts.subjects.as_path()),
+        ];
+        inputs.extend(opts.config.as_deref().map(|c| ("the config (--config)", c)));
+        if let Some(why) = crate::folders::overwritten_input(&[log], &inputs) {
+            return Err(DeidError::Placement(why));
+        }
     }
     // One process writes the folder at a time (a second one's sweep below would delete the
     // first one's temporary files under way).

@@ -78,6 +78,31 @@ pub fn read_subject_map(path: &Path) -> Result<BTreeMap<String, String>, DeidErr
     Ok(m)
 }
 
+/// What to say of the USUBJIDs the subject map gives to more than one patient_id: their images
+/// are released, converted and measured as one subject. That is right for one patient known by
+/// two IDs (two sites, a merged record), and a copy slip otherwise (two people's images under one
+/// pseudonym, one of them measured on the other's mask): said, with the rows, not the IDs (PHI).
+pub fn shared_usubjids(path: &Path) -> Vec<String> {
+    let Ok(map) = read_subject_map(path) else {
+        return Vec::new();
+    };
+    let mut by_usubjid: BTreeMap<&str, usize> = BTreeMap::new();
+    for u in map.values() {
+        *by_usubjid.entry(u.as_str()).or_default() += 1;
+    }
+    by_usubjid
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(u, n)| {
+            format!(
+                "the subject map gives USUBJID {u} to {n} patient IDs: their images are \
+                 released, converted and measured as one subject (right for one patient \
+                 known at two sites; a copy slip in the map otherwise)"
+            )
+        })
+        .collect()
+}
+
 /// Whether a USUBJID can be the released PatientID (LO: at most 64 characters, no backslash or
 /// control character) and a folder name on every system (no separator, not `.` or `..`).
 fn usable_usubjid(u: &str) -> bool {
@@ -90,6 +115,29 @@ fn usable_usubjid(u: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A USUBJID given to two patient IDs (a monitor's audit: a copy slip merged two patients'
+    /// images, exit 0, without a word) is said, with the USUBJID and not the IDs.
+    #[test]
+    fn a_usubjid_given_to_two_patient_ids_is_said() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let map = dir.path().join("map.csv");
+        std::fs::write(
+            &map,
+            "patient_id,usubjid\nMRN1,ANC-01-0001\nMRN2,ANC-01-0002\nMRN3,ANC-01-0001\n",
+        )
+        .expect("write map");
+        let said = shared_usubjids(&map);
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert!(
+            said[0].contains("USUBJID ANC-01-0001 to 2 patient IDs"),
+            "{}",
+            said[0]
+        );
+        assert!(!said[0].contains("MRN"), "{}", said[0]);
+        std::fs::write(&map, "patient_id,usubjid\nMRN1,ANC-01-0001\n").expect("write map");
+        assert!(shared_usubjids(&map).is_empty());
+    }
 
     /// A subject map saved by a spreadsheet (a BOM, `;`, CRLF) reads as the comma file does.
     #[test]

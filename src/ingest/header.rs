@@ -472,6 +472,9 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
         {
             return Err(RejectReason::PaletteColour);
         }
+        if let Some(why) = malformed_attribute(&obj) {
+            return Err(RejectReason::MissingAttribute(why));
+        }
     }
 
     let image_type: Vec<String> = str_of(&obj, tags::IMAGE_TYPE)
@@ -713,6 +716,50 @@ fn philips_trigger_ms(obj: &InMemDicomObject) -> Option<f64> {
         return None;
     }
     f64_of(obj, tags::TRIGGER_TIME).filter(|t| t.is_finite())
+}
+
+/// A present attribute the voxels' values or places rest on that is not what PS3.3 says it is:
+/// RescaleSlope or RescaleIntercept not one finite number (C.11.1.1.2; an empty one is absent),
+/// ImageOrientationPatient not six finite numbers (C.7.6.2; six zeros, a writer's placeholder,
+/// is absent). Such a file was read with slope 1 (one slice of a PET 4× too high, its SUV too),
+/// the first of two intercepts, or as an image without orientation (stacked by InstanceNumber,
+/// z-flipped), without a word. The value is not repeated (a malformed field may hold anything).
+fn malformed_attribute(obj: &InMemDicomObject) -> Option<String> {
+    let text = |tag| {
+        str_of(obj, tag)
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+    };
+    let numbers = |t: &str| -> Vec<Option<f64>> {
+        t.split('\\')
+            .map(|x| x.trim().parse::<f64>().ok().filter(|f| f.is_finite()))
+            .collect()
+    };
+    for (tag, name) in [
+        (tags::RESCALE_SLOPE, "RescaleSlope (0028,1053)"),
+        (tags::RESCALE_INTERCEPT, "RescaleIntercept (0028,1052)"),
+    ] {
+        if let Some(t) = text(tag) {
+            if !matches!(numbers(&t).as_slice(), [Some(_)]) {
+                return Some(format!(
+                    "{name} is not one finite number (PS3.3 C.11.1.1.2): the stored values \
+                     cannot be rescaled"
+                ));
+            }
+        }
+    }
+    if let Some(t) = text(tags::IMAGE_ORIENTATION_PATIENT) {
+        let v = numbers(&t);
+        let placeholder = v.iter().all(|x| *x == Some(0.0));
+        if !placeholder && (v.len() < 6 || v[..6].iter().any(Option::is_none)) {
+            return Some(
+                "ImageOrientationPatient (0020,0037) is not six finite numbers (PS3.3 C.7.6.2): \
+                 the image cannot be placed"
+                    .into(),
+            );
+        }
+    }
+    None
 }
 
 #[cfg(test)]

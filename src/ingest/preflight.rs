@@ -52,6 +52,13 @@ pub enum LengthProblem {
     UnknownSequence { group: u16, element: u16 },
     #[error("sequences nested deeper than {MAX_DEPTH} levels")]
     TooDeep,
+    /// A deflated data set larger, inflated, than one file may take (a deflate bomb).
+    #[error(
+        "the deflated data set inflates to more than {} MB, more than one file may take (half \
+         the memory this process may use)",
+        .0 >> 20
+    )]
+    Inflates(u64),
     /// A file meta group without its Transfer Syntax UID: the data set cannot be walked, and
     /// dicom-rs, which reads the group by its group length, may still find one and parse it.
     #[error(
@@ -262,6 +269,18 @@ pub fn check_file(path: &std::path::Path) -> Result<Layout, LengthProblem> {
     check(io::BufReader::with_capacity(16 * 1024, file), len)
 }
 
+/// A deflated data set inflated (and dropped) to count its bytes: more than `limit` is refused,
+/// as dicom-rs would hold it all (a 3.6 MB file inflating to 3.5 GB aborted the batch, and took
+/// 3.7 GB to scan).
+fn inflates_within(body: impl Read, limit: u64) -> Result<(), LengthProblem> {
+    let mut inflated = flate2::read::DeflateDecoder::new(body).take(limit.saturating_add(1));
+    let n = io::copy(&mut inflated, &mut io::sink())?;
+    if n > limit {
+        return Err(LengthProblem::Inflates(limit));
+    }
+    Ok(())
+}
+
 /// Check a whole file held in memory.
 pub fn check_bytes(bytes: &[u8]) -> Result<Layout, LengthProblem> {
     check(bytes, bytes.len() as u64)
@@ -308,6 +327,12 @@ fn check_with(
     // What was read beyond the magic code comes first.
     let mut w = Walker::new(visit, &head[after_magic..got], src, after_magic as u64, len);
     let Some(encoding) = w.meta()? else {
+        // A deflated data set is not walked, but inflated and counted (never held).
+        if w.deflated {
+            let first = w.pending.take().unwrap_or_default();
+            let body = (&first[..]).chain(&mut w.src);
+            inflates_within(body, crate::memory::volume_budget_bytes())?;
+        }
         let layout = Layout {
             magic_at,
             bare: None,
@@ -486,6 +511,8 @@ struct Walker<'v, S, V> {
     frames: Option<u32>,
     /// The transfer syntax is RLE Lossless (its fragments have no end code).
     rle: bool,
+    /// The transfer syntax is Deflated Explicit VR Little Endian (the data set is not walked).
+    deflated: bool,
 }
 
 impl<'v, 'h, S, V> Walker<'v, Prefixed<'h, S>, V> {
@@ -504,6 +531,7 @@ impl<'v, 'h, S, V> Walker<'v, Prefixed<'h, S>, V> {
             zeros_from: None,
             frames: None,
             rle: false,
+            deflated: false,
         }
     }
 }
@@ -652,6 +680,7 @@ impl<S: Source, V: Visit> Walker<'_, S, V> {
                     .trim_end_matches(['\0', ' '])
                     .to_string();
                 self.rle = syntax == "1.2.840.10008.1.2.5";
+                self.deflated = syntax == "1.2.840.10008.1.2.1.99";
             } else if shown {
                 self.show_value(n)?;
             } else {
@@ -981,6 +1010,22 @@ fn undefined(h: &Header) -> LengthProblem {
 
 #[cfg(test)]
 mod tests {
+
+    /// A deflated data set is inflated and counted, never held: more than the limit is refused.
+    #[test]
+    fn a_deflate_bomb_is_refused_by_its_inflated_size() {
+        use std::io::Write;
+        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        z.write_all(&vec![0u8; 1 << 20]).unwrap();
+        let bomb = z.finish().unwrap();
+        assert!(bomb.len() < 1 << 14);
+        assert!(matches!(
+            inflates_within(&bomb[..], 1 << 19),
+            Err(LengthProblem::Inflates(_))
+        ));
+        assert!(inflates_within(&bomb[..], 1 << 20).is_ok());
+    }
+
     use super::*;
     use dicom_core::value::{DataSetSequence, PixelFragmentSequence, Value};
     use dicom_core::{DataElement, PrimitiveValue};

@@ -51,12 +51,18 @@ pub enum PhantomError {
     Nifti(String),
     #[error("--subjects must be at least 1")]
     NoSubjects,
+    #[error("--subjects {0} is more than the {MAX_SUBJECTS} a phantom cohort holds")]
+    TooManySubjects(usize),
 }
+
+/// The largest phantom cohort (some 220 files and 7 MB a subject: 70 GB at this bound). A
+/// larger number was taken, and aborted allocating the cohort's records (exit 134).
+pub const MAX_SUBJECTS: usize = 10_000;
 
 impl crate::ExitCode for PhantomError {
     fn exit_code(&self) -> u8 {
         match self {
-            PhantomError::NoSubjects => 2,
+            PhantomError::NoSubjects | PhantomError::TooManySubjects(_) => 2,
             _ => 1,
         }
     }
@@ -481,6 +487,9 @@ fn clinical_only_subjects(seed: u64, n: usize, imaged: usize) -> Vec<Subject> {
 pub fn generate(opts: &PhantomOptions) -> Result<PhantomSummary, PhantomError> {
     if opts.subjects == 0 {
         return Err(PhantomError::NoSubjects);
+    }
+    if opts.subjects > MAX_SUBJECTS {
+        return Err(PhantomError::TooManySubjects(opts.subjects));
     }
     let n = opts.subjects;
     let imaged = imaged_subjects(opts.seed, n);

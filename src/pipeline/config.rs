@@ -423,6 +423,24 @@ impl Config {
         if cfg.phantom.as_ref().is_some_and(|p| p.subjects == 0) {
             return Err(invalid("[phantom] subjects must be at least 1"));
         }
+        if let Some(p) = cfg
+            .phantom
+            .as_ref()
+            .filter(|p| p.subjects > crate::phantom::MAX_SUBJECTS)
+        {
+            return Err(invalid(&format!(
+                "[phantom] subjects {} is more than the {} a phantom cohort holds",
+                p.subjects,
+                crate::phantom::MAX_SUBJECTS
+            )));
+        }
+        // An empty folder named the working folder: the run wrote there, and then called itself
+        // "another ancilla run" writing it.
+        if cfg.output.dir.as_os_str().is_empty() {
+            return Err(invalid(
+                "[output] dir is empty: name the run's output folder",
+            ));
+        }
         let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let resolve = |p: &mut PathBuf| {
             if p.is_relative() {

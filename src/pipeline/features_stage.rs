@@ -365,7 +365,7 @@ fn subject_features(
         // with the label map side by side, no DICOM parsed again and no resampling.
         if let Some(path) = converted(s) {
             let load = || {
-                let mut image = crate::volume::nifti_io::read_volume(&path)?;
+                let mut image = crate::volume::nifti_io::read_placed_volume(&path)?;
                 let note = (s.kind == SeriesKind::Adc)
                     .then(|| quant::adc::to_micro_units(&mut image))
                     .flatten();
@@ -573,7 +573,7 @@ fn dicom_roi_features(
     let (image, image_kind, notes) = match converted {
         Some(path) => {
             let mut image =
-                crate::volume::nifti_io::read_volume(&path).map_err(|e| e.to_string())?;
+                crate::volume::nifti_io::read_placed_volume(&path).map_err(|e| e.to_string())?;
             let notes = if s.kind == SeriesKind::Adc {
                 quant::adc::to_micro_units(&mut image).into_iter().collect()
             } else {

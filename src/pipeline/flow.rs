@@ -183,6 +183,9 @@ pub(super) fn execute(
         "version": version,
         "git_commit": option_env!("ANCILLA_GIT_COMMIT").unwrap_or("unknown"),
         "config_sha256": config_hash,
+        // The file as written, as `sha256sum` gives it (config_sha256 is of the config as read,
+        // its paths resolved: the same settings from another folder hash otherwise).
+        "config_file_sha256": sha256_hex(&std::fs::read(config).unwrap_or_default()),
         "shard": flow.shard.map(|s| s.to_string()),
         "input_sha256": input_hash,
         "clinical_hmac_sha256": clinical_hmac,
@@ -223,9 +226,6 @@ pub(super) fn execute(
 /// The output folder must not lie inside the site's export, nor the site-side log (input paths:
 /// PHI) inside the output.
 fn check_placement(cfg: &Config, config: &Path, out_dir: &Path) -> Result<(), PipelineError> {
-    let (None, Some(input)) = (&cfg.phantom, &cfg.input) else {
-        return Ok(());
-    };
     let misplaced = |key: &str, why: String| -> PipelineError {
         ConfigError::Invalid {
             path: config.to_path_buf(),
@@ -233,11 +233,48 @@ fn check_placement(cfg: &Config, config: &Path, out_dir: &Path) -> Result<(), Pi
         }
         .into()
     };
+    // A folder of the run's own: not the file system's root, nor a folder that holds the config
+    // (`dir = "/"` wrote the phantom's fake-PHI export and every output into /; `dir = "."` among
+    // the user's files, whose temporary-looking names a rerun's sweep would take).
+    let root = std::path::absolute(out_dir)
+        .ok()
+        .is_some_and(|a| a.parent().is_none());
+    if root || crate::folders::lies_within(config, out_dir) {
+        return Err(misplaced(
+            "output.dir",
+            format!(
+                "the output folder {} {}: name a folder of the run's own (it is created)",
+                out_dir.display(),
+                if root {
+                    "is the file system's root"
+                } else {
+                    "holds the config file itself"
+                }
+            ),
+        ));
+    }
+    let (None, Some(input)) = (&cfg.phantom, &cfg.input) else {
+        return Ok(());
+    };
     if crate::folders::lies_within(out_dir, &input.dicom) {
         let why = crate::folders::inside_input_message(out_dir, &input.dicom);
         return Err(misplaced("output.dir", why));
     }
     if let Some(log) = &cfg.deid.site_log {
+        let mut inputs = vec![("the pipeline config", config)];
+        inputs.extend(cfg.deid.key.as_deref().map(|k| ("deid.key", k)));
+        inputs.extend(cfg.deid.subjects.as_deref().map(|m| ("deid.subjects", m)));
+        for (name, table) in [
+            ("clinical.adsl", cfg.clinical.adsl.as_deref()),
+            ("clinical.adtte", cfg.clinical.adtte.as_deref()),
+            ("clinical.pathology", cfg.clinical.pathology.as_deref()),
+            ("clinical.procedures", cfg.clinical.procedures.as_deref()),
+        ] {
+            inputs.extend(table.map(|t| (name, t)));
+        }
+        if let Some(why) = crate::folders::overwritten_input(&[log], &inputs) {
+            return Err(misplaced("deid.site_log", why));
+        }
         if crate::folders::lies_within(log, out_dir) {
             let why = crate::folders::site_log_in_output_message(log, out_dir);
             return Err(misplaced("deid.site_log", why));
@@ -404,11 +441,22 @@ impl Flow<'_> {
             let map = crate::deid::read_subject_map(subject_map).unwrap_or_default();
             let doc = crate::ingest::inventory_json_named(&inv, |pid| map.get(pid).cloned());
             crate::atomic::write_json(&inventory_path, &doc).map_err(|e| e.to_string())?;
+            // Files that cannot be read apart from those of series that make no volume: the
+            // latter are de-identified and released all the same (not converted), and "13 files
+            // rejected" beside "6678 released" did not add up (a monitor's audit).
+            let in_series = inv.files_rejected() - inv.rejected.len();
             Ok(format!(
-                "{}, {} series, {} rejected",
+                "{}, {} series, {} rejected{}",
                 crate::plural::count(inv.files_seen, "file"),
                 inv.series.len(),
-                crate::plural::count(inv.files_rejected(), "file")
+                crate::plural::count(inv.rejected.len(), "file"),
+                match in_series {
+                    0 => String::new(),
+                    n => format!(
+                        ", {} of series that make no volume (released, not converted)",
+                        crate::plural::count(n, "file")
+                    ),
+                }
             ))
         })?;
         if let Ok(text) = std::fs::read_to_string(&inventory_path) {
@@ -514,6 +562,9 @@ impl Flow<'_> {
         let not_released = not_released_by_deid(&deid_dir, &self.rejected);
         self.rejected.extend(not_released);
         for why in deid_options.what_is_lost() {
+            self.warn("deid", why);
+        }
+        for why in crate::deid::shared_usubjids(&study.subject_map) {
             self.warn("deid", why);
         }
         // A shard may own no subject at all: its later stages see an empty tree.
@@ -636,8 +687,10 @@ impl Flow<'_> {
         ];
         let written: Vec<&Path> = written.iter().map(PathBuf::as_path).collect();
         // Per subject: what it is computed from (the build, the settings, its de-identified
-        // files, from which its NIfTI files are made, and its label maps).
+        // files, from which its NIfTI files are made, and its label maps). A subject no longer
+        // released leaves nothing here.
         let features_cache = subject_cache::SubjectCache::new(&self.out_dir, "features");
+        features_cache.forget_all_but(|s| released.subjects.contains_key(s));
         let settings = format!(
             "features {build} {} {labels:?} {:?} {:?} {:?}",
             cfg.convert.gzip,
@@ -701,7 +754,14 @@ impl Flow<'_> {
                 let imaging = imaging_path.is_file().then(|| imaging_path.clone());
                 let procedures = cfg.clinical.procedures.clone();
                 let arm = cfg.clinical.arm.clone();
-                let exclude_series = cfg.clinical.exclude_series.clone();
+                let (exclude_series, notes) = released_exclusions(
+                    &cfg.clinical.exclude_series,
+                    std::fs::read(&study.key).ok().as_deref(),
+                    &imaging_path,
+                );
+                for why in notes {
+                    self.warn("link", why);
+                }
                 let link_key = sha256_hex(
                     format!(
                         "link {build} {} {} {} {} {} {key_hash} {} {arm:?} {exclude_series:?}",
@@ -956,6 +1016,54 @@ impl Flow<'_> {
 }
 
 /// Persist a stage's problems next to its outputs (so an up-to-date rerun reports them too).
+/// The config's `exclude_series` as the feature table names series: a UID of an analysed series
+/// (the features stage's imaging.csv) as written; a site's original SeriesInstanceUID (what the
+/// site's PACS shows, pasted in) as its pseudonym under the study key when that is an analysed
+/// series, said so without the original (PHI: it was copied into the report, stats.json,
+/// summary.md and provenance, and nothing was kept out); any other entry left out, said so by its
+/// place in the list, not its value (an original UID may look like a pseudonym, `2.25.…`).
+/// Returns the UIDs for link and what to say.
+fn released_exclusions(
+    entries: &[String],
+    key: Option<&[u8]>,
+    imaging: &Path,
+) -> (Vec<String>, Vec<String>) {
+    let analysed: std::collections::BTreeSet<String> = std::fs::read_to_string(imaging)
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').nth(2).map(str::to_string))
+        .collect();
+    let mapper = key.map(crate::deid::keyed::UidMapper::new);
+    let mut uids = Vec::new();
+    let mut notes = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let entry = entry.trim();
+        if analysed.contains(entry) {
+            uids.push(entry.to_string());
+            continue;
+        }
+        match mapper.as_ref().map(|m| m.map(entry)) {
+            Some(pseudonym) if analysed.contains(&pseudonym) => {
+                notes.push(format!(
+                    "exclude_series entry {} is a site's original SeriesInstanceUID (not shown: \
+                     it is PHI); its de-identified series {pseudonym} is kept out: write that \
+                     UID in the config",
+                    i + 1
+                ));
+                uids.push(pseudonym);
+            }
+            _ => notes.push(format!(
+                "exclude_series entry {} is no analysed series, by its de-identified UID or by \
+                 the site's (not shown: it may be a site's UID, PHI; a typo?): nothing kept out \
+                 for it",
+                i + 1
+            )),
+        }
+    }
+    (uids, notes)
+}
+
 fn write_problems(path: &Path, problems: &[Value]) -> Result<(), String> {
     crate::atomic::write_json(path, &problems).map_err(|e| e.to_string())
 }

@@ -19,6 +19,11 @@ pub(super) struct StageRecord {
     /// Linux only): where it steps up is the stage that set the run's peak.
     #[serde(skip_serializing_if = "Option::is_none")]
     peak_rss_mb: Option<f64>,
+    /// For a stage found up to date, how the run that made its outputs recorded it (status and
+    /// seconds): a rerun's provenance kept only "up to date, 0 s", the counts and times of the
+    /// outputs present lost (a monitor's audit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    made_earlier: Option<serde_json::Value>,
 }
 
 /// VmHWM (peak resident set) of this process in MB, where /proc tells it.
@@ -61,7 +66,14 @@ impl Runner {
     {
         let stamp = self.stamp_path(stage);
         let expected = outputs_fingerprint(&self.out, outputs).map(|fp| format!("{key}\n{fp}\n"));
-        if expected.is_some() && std::fs::read_to_string(&stamp).ok() == expected {
+        // The stamp: the key and the outputs' fingerprint, then the record of the run that made
+        // them (a stamp without one, of an earlier build, is as good).
+        let stamped = std::fs::read_to_string(&stamp).ok();
+        let made = expected.as_ref().and_then(|e| {
+            let rest = stamped.as_deref()?.strip_prefix(e.as_str())?;
+            Some(serde_json::from_str::<serde_json::Value>(rest.trim()).ok())
+        });
+        if let Some(made_earlier) = made {
             if !self.quiet {
                 crate::say!("{stage:>9}: up to date");
             }
@@ -70,6 +82,7 @@ impl Runner {
                 status: "up to date".into(),
                 seconds: 0.0,
                 peak_rss_mb: None,
+                made_earlier,
             });
             return Ok(());
         }
@@ -89,7 +102,8 @@ impl Runner {
         let secs = t.elapsed().as_secs_f64();
         // A stage that left an output missing is not stamped: the next run tries it again.
         if let Some(fp) = outputs_fingerprint(&self.out, outputs) {
-            crate::atomic::write_bytes(&stamp, format!("{key}\n{fp}\n").as_bytes())
+            let record = serde_json::json!({"status": summary, "seconds": secs});
+            crate::atomic::write_bytes(&stamp, format!("{key}\n{fp}\n{record}\n").as_bytes())
                 .map_err(io_err(&stamp))?;
         }
         if !self.quiet {
@@ -100,6 +114,7 @@ impl Runner {
             status: summary,
             seconds: secs,
             peak_rss_mb: peak,
+            made_earlier: None,
         });
         Ok(())
     }
@@ -128,6 +143,7 @@ impl Runner {
             status,
             seconds: 0.0,
             peak_rss_mb: None,
+            made_earlier: None,
         });
     }
 }

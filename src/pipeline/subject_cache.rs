@@ -55,6 +55,19 @@ impl SubjectCache {
     pub fn forget(&self, subject: &str) {
         let _ = std::fs::remove_file(self.path(subject));
     }
+
+    /// Forget every subject `keep` does not keep: a subject withdrawn from the release leaves
+    /// nothing of its own here (its feature table stayed after its images were withdrawn).
+    pub fn forget_all_but(&self, keep: impl Fn(&str) -> bool) {
+        for e in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(subject) = name.strip_suffix(".json") {
+                if !keep(subject) {
+                    self.forget(subject);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -72,5 +85,11 @@ mod tests {
         assert_eq!(c.get::<String>("ANC-2", "k1"), None);
         c.forget("ANC-1");
         assert_eq!(c.get::<String>("ANC-1", "k1"), None);
+        // A withdrawn subject's entry goes; the others stay.
+        c.put("ANC-1", "k1", &"rows".to_string()).expect("put");
+        c.put("ANC-2", "k1", &"rows".to_string()).expect("put");
+        c.forget_all_but(|s| s == "ANC-2");
+        assert_eq!(c.get::<String>("ANC-1", "k1"), None);
+        assert!(c.get::<String>("ANC-2", "k1").is_some());
     }
 }

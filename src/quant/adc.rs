@@ -16,7 +16,16 @@ pub enum AdcError {
     TooFewBValues(usize),
     #[error("the b-value volumes do not share one grid (dimensions or geometry differ)")]
     Grid,
+    #[error(
+        "a b-value of {0} s/mm² (DiffusionBValue (0018,9087) or its maker's own attribute): \
+         b-values are 0 to {MAX_B} s/mm²"
+    )]
+    BValue(f64),
 }
+
+/// The largest b-value taken (s/mm²): clinical DWI goes to about 2,000, research to 10,000. A
+/// negative or absurd one made every voxel's fit fail: an all-zero map, exit 0.
+pub const MAX_B: f64 = 10_000.0;
 
 /// A fitted ADC map with what went into it.
 #[derive(Debug, Clone)]

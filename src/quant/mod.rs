@@ -427,7 +427,7 @@ pub fn load_image(path: &Path) -> Result<(Volume, FeatureContext), QuantError> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     if path.is_file() && (name.ends_with(".nii") || name.ends_with(".nii.gz")) {
-        let mut v = nifti_io::read_volume(path)?;
+        let mut v = nifti_io::read_placed_volume(path)?;
         let stem = name
             .trim_end_matches(".gz")
             .trim_end_matches(".nii")
@@ -586,6 +586,9 @@ pub fn adc_from_dwi(volumes: &[assemble::SeriesVolume]) -> Result<adc::AdcFit, Q
             without_b_value += 1;
             continue;
         };
+        if !(b.is_finite() && (0.0..=adc::MAX_B).contains(&b)) {
+            return Err(adc::AdcError::BValue(b).into());
+        }
         match by_b.iter_mut().find(|(x, _)| (*x - b).abs() < 1e-6) {
             Some((_, same)) => same.push(&v.volume),
             None => by_b.push((b, vec![&v.volume])),
@@ -629,6 +632,12 @@ pub fn adc_fit_note(fit: &adc::AdcFit) -> Option<String> {
 /// holds one series; its parts (a Siemens DWI's directional images and, DERIVED, their TRACEW,
 /// stacked apart) are fitted together: a trace image is its directions' geometric mean already.
 pub fn adc_command(series: &Path, out: &Path) -> Result<serde_json::Value, QuantError> {
+    // The map is not written into the series folder read (the next scan of it would find it).
+    if crate::folders::lies_within(out, series) {
+        return Err(QuantError::Usage(crate::folders::inside_input_message(
+            out, series,
+        )));
+    }
     let inv = crate::ingest::scan_paths(&[series.to_path_buf()])
         .map_err(assemble::AssembleError::from)?;
     let images: Vec<&crate::ingest::Series> = inv.series.iter().filter(|s| s.is_image()).collect();
@@ -716,6 +725,29 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
                 "{what} {} does not exist",
                 path.display()
             )));
+        }
+    }
+    // The table and its dictionary never land on the image or the mask read (`--out` given the
+    // mask's path overwrote it), nor inside a DICOM series folder read.
+    if let Some(out) = &opts.out {
+        let written = [out.clone(), out.with_extension("dictionary.csv")];
+        let written: Vec<&Path> = written.iter().map(PathBuf::as_path).collect();
+        let inputs = [
+            ("the image (--image)", opts.image.as_path()),
+            ("the mask (--mask)", opts.mask.as_path()),
+        ];
+        if let Some(why) = crate::folders::overwritten_input(&written, &inputs) {
+            return Err(QuantError::Usage(why));
+        }
+        for input in [&opts.image, &opts.mask].into_iter().filter(|p| p.is_dir()) {
+            if written
+                .iter()
+                .any(|w| crate::folders::lies_within(w, input))
+            {
+                return Err(QuantError::Usage(crate::folders::inside_input_message(
+                    out, input,
+                )));
+            }
         }
     }
     let mask_name = opts.mask.to_string_lossy();

@@ -239,6 +239,20 @@ fn km_curve(
 
 /// Axes, ticks every 6 months, and one numbers-at-risk row per (label, colour, durations) under
 /// the axis (the subjects whose duration is at least the tick's time).
+/// The time axis' tick step (months): 6, doubled until at most 12 ticks span `tmax` (a time of
+/// 1e308 months drew a tick every 6 months, and aborted allocating them).
+fn km_tick_step(tmax: f64) -> f64 {
+    let mut step = 6.0;
+    while tmax.is_finite() && tmax / step > 12.0 {
+        step *= 2.0;
+    }
+    if tmax.is_finite() {
+        step
+    } else {
+        f64::INFINITY
+    }
+}
+
 fn km_axes(svg: &mut String, fr: &KmFrame, rows: &[(&str, &str, &[f64])]) {
     let (w, h, l, b) = (KmFrame::W, KmFrame::H, fr.l, KmFrame::B);
     write!(
@@ -264,6 +278,7 @@ fn km_axes(svg: &mut String, fr: &KmFrame, rows: &[(&str, &str, &[f64])]) {
         )
         .ok();
     }
+    let step = km_tick_step(fr.tmax);
     let mut m = 0.0;
     while m <= fr.tmax {
         write!(
@@ -277,7 +292,7 @@ fn km_axes(svg: &mut String, fr: &KmFrame, rows: &[(&str, &str, &[f64])]) {
             let at_risk = times.iter().filter(|t| **t >= m).count();
             write!(svg, "<text x=\"{:.1}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\" fill=\"{colour}\">{at_risk}</text>", fr.x(m), h + 30.0 + 15.0 * k as f64).ok();
         }
-        m += 6.0;
+        m += step;
     }
     write!(
         svg,
@@ -849,6 +864,16 @@ fn statistics(h: &mut String, data: &ReportData) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_time_axis_has_at_most_a_dozen_ticks() {
+        assert_eq!(km_tick_step(60.0), 6.0);
+        assert_eq!(km_tick_step(72.0), 6.0);
+        assert_eq!(km_tick_step(100.0), 12.0);
+        let step = km_tick_step(1e308);
+        assert!(1e308 / step <= 12.0, "{step}");
+        assert!(km_tick_step(f64::INFINITY).is_infinite());
+    }
 
     /// A page of `stats` over the analysis table (`header`, `rows`), with nothing else.
     fn page<'a>(stats: &'a Value, header: &'a [String], rows: &'a [Vec<String>]) -> ReportData<'a> {

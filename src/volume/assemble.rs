@@ -172,6 +172,23 @@ fn load_planned(
         return Err(AssembleError::Geometry("the series has no image".into()));
     }
     let rgb = is_rgb(series);
+    let bytes: u128 = plans
+        .iter()
+        .map(|p| (p.slices.len() as u128) * (p.rows as u128) * (p.columns as u128) * 4)
+        .sum();
+    let budget = crate::memory::volume_budget_bytes();
+    if bytes > u128::from(budget) {
+        let gb = |b: u128| b as f64 / f64::from(1u32 << 30);
+        return Err(AssembleError::Geometry(format!(
+            "its volumes ({} × {} pixels, {} slices) need {:.1} GB, more than the {:.1} GB one \
+             series may take (half the memory this process may use)",
+            plans[0].rows,
+            plans[0].columns,
+            plans.iter().map(|p| p.slices.len()).sum::<usize>(),
+            gb(bytes),
+            gb(u128::from(budget))
+        )));
+    }
     // Which (plan, slice index, frame) each file feeds.
     // The volumes first; then every file's pixels decoded, rescaled and written into their
     // slices in parallel (each slice is one file's: the slices are handed out as disjoint

@@ -676,10 +676,28 @@ fn read_with_crate(path: &Path) -> Result<(NiftiHeader, Array3<f32>), NiftiError
 /// Read a 3D NIfTI file (a 4D file with one time point is accepted) into a `Volume` in LPS.
 /// The stored axis order is kept; the geometry carries the file's affine.
 pub fn read_volume(path: &Path) -> Result<Volume, NiftiError> {
+    read_volume_checked(path, false)
+}
+
+/// `read_volume` for an image to be measured: one with no position in patient space (qform_code
+/// and sform_code both 0, as convert writes a series without ImageOrientationPatient) is refused
+/// (it was measured, a label map resampled onto a placement invented from pixdim).
+pub fn read_placed_volume(path: &Path) -> Result<Volume, NiftiError> {
+    read_volume_checked(path, true)
+}
+
+fn read_volume_checked(path: &Path, placed: bool) -> Result<Volume, NiftiError> {
     let (header, data) = match super::nifti_read::read(path)? {
         Some(raw) => (raw.header, to_array(path, &raw.dims, raw.data)?),
         None => read_with_crate(path)?,
     };
+    if placed && header.qform_code == 0 && header.sform_code == 0 {
+        return Err(invalid(
+            path,
+            "the image has no position in patient space (qform_code and sform_code both 0, as \
+             written for images without ImageOrientationPatient): not measured",
+        ));
+    }
     Ok(Volume {
         geometry: header_geometry(path, &header)?,
         data,

@@ -284,6 +284,21 @@ impl Opened {
     }
 }
 
+/// The name of a NIfTI-1 datatype that is not one number per voxel (colour, complex), or of the
+/// 1-bit and 128-bit floating types no reader here converts.
+fn not_scalar(code: i16) -> Option<&'static str> {
+    Some(match code {
+        1 => "binary, 1 bit",
+        32 => "complex64",
+        128 => "RGB24",
+        1536 => "float128",
+        1792 => "complex128",
+        2048 => "complex256",
+        2304 => "RGBA32",
+        _ => return None,
+    })
+}
+
 /// Read `path` when it is a single-file NIfTI-1 image of a numeric datatype; `None` when it is
 /// something the nifti crate's general reader should handle.
 pub fn read(path: &Path) -> Result<Option<Raw<Vec<f32>>>, NiftiError> {
@@ -375,6 +390,17 @@ fn open(path: &Path) -> Result<Option<Opened>, NiftiError> {
         source,
     })?;
     let Some(stored) = Stored::from_code(header.datatype) else {
+        // Colour and complex voxels are no grey levels nor labels: refused here, by name (the
+        // nifti crate's reader, which the other cases go to, panicked on them).
+        if let Some(kind) = not_scalar(header.datatype) {
+            return Err(invalid(
+                path,
+                format!(
+                    "datatype {} ({kind}) is not a grey-level image or a label map: not read",
+                    header.datatype
+                ),
+            ));
+        }
         return Ok(None);
     };
     if &header.magic != b"n+1\0" {
