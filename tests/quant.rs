@@ -1976,3 +1976,56 @@ fn features_refuses_colour_and_unplaced_nifti_images() {
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("no position in patient space"), "{stderr}");
 }
+
+/// A NIfTI named SUV (`_suvbw`) whose values no tissue's SUV comes near (a Bq/mL file renamed,
+/// its sidecar lost) is measured as named, with a warning (a robustness audit: SUVmax 13,568
+/// without a word); an SUV image of ordinary values is not warned about.
+#[test]
+fn an_suv_image_of_activity_values_is_warned_about() {
+    use ancilla::volume::{nifti_io, Geometry, Volume};
+    let d = tempfile::tempdir().unwrap();
+    let meta = nifti_io::NiftiMeta {
+        description: String::new(),
+        time_step_s: None,
+        dim_info: 0,
+        slice_code: 0,
+        tilt_shear: false,
+        bvec_lengths_kept: false,
+    };
+    let geometry = Geometry::axial([0.0; 3], [2.0, 2.0, 4.0]);
+    let mask = d.path().join("mask.nii.gz");
+    nifti_io::write_volume(
+        &Volume {
+            data: ndarray::Array3::from_elem((3, 4, 5), 1.0f32),
+            geometry: geometry.clone(),
+        },
+        &mask,
+        &meta,
+    )
+    .unwrap();
+    for (value, warned) in [(13_568.0f32, true), (12.5, false)] {
+        let image = d.path().join("pet_suvbw.nii.gz");
+        nifti_io::write_volume(
+            &Volume {
+                data: ndarray::Array3::from_elem((3, 4, 5), value),
+                geometry: geometry.clone(),
+            },
+            &image,
+            &meta,
+        )
+        .unwrap();
+        let o = ancilla_ok(&[
+            "features",
+            "--image",
+            image.to_str().unwrap(),
+            "--mask",
+            mask.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(
+            stderr.contains("is named SUV but holds values up to 13568"),
+            warned,
+            "{value}: {stderr}"
+        );
+    }
+}

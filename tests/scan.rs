@@ -236,6 +236,21 @@ fn truncated_pixel_data_and_truncated_header_are_rejected() {
         why.starts_with("incomplete: 1 file of the series is truncated"),
         "{why}"
     );
+    // The inventory names the subject of the file cut in its pixels (a monitor's audit: a
+    // truncated file was traced to no subject), not of the one cut in its header (unknown).
+    let doc = ingest::inventory_json(&inv);
+    let subjects: Vec<Option<&str>> = doc["rejected_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["subject"].as_str())
+        .collect();
+    assert_eq!(
+        subjects.iter().filter(|s| **s == Some("S001")).count(),
+        1,
+        "{doc}"
+    );
+    assert_eq!(subjects.iter().filter(|s| s.is_none()).count(), 1, "{doc}");
 }
 
 /// Regression (a core-lab audit): a terminal line that could not be written crashed ancilla:

@@ -62,10 +62,22 @@ pub fn to_json_named(inv: &Inventory, name: impl Fn(&str) -> Option<String>) -> 
             })
         })
         .collect();
+    // Each with its subject where its header told the patient (a truncated file's, say), named
+    // as the series are: a monitor can then query the site about it (they were anonymous).
     let rejected: Vec<Value> = inv
         .rejected
         .iter()
-        .map(|r| json!({ "reason": r.reason.to_string(), "kind": r.reason.kind() }))
+        .map(|r| {
+            let subject = r
+                .patient_id
+                .as_deref()
+                .and_then(|p| name(p).or_else(|| subjects.get(p).map(|n| format!("S{n:03}"))));
+            let mut v = json!({ "reason": r.reason.to_string(), "kind": r.reason.kind() });
+            if let Some(subject) = subject {
+                v["subject"] = json!(subject);
+            }
+            v
+        })
         .collect();
     json!({
         "files": inv.files_seen,

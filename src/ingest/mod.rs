@@ -402,7 +402,7 @@ fn scan(
             &b.series_uid,
         ))
     });
-    incomplete_where_truncated(&mut series, &inv.rejected);
+    incomplete_where_truncated(&mut series, &mut inv.rejected);
     inv.series = series;
     inv.rejected.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(inv)
@@ -411,17 +411,26 @@ fn scan(
 /// A series one of whose files was rejected as truncated (and no whole copy of that file is in
 /// it) does not make a volume: without the file's slice at an end of the stack, the rest looked
 /// whole and was converted (one in the middle is a missing slice). dcm2niix writes nothing
-/// for such a series.
-fn incomplete_where_truncated(series: &mut [Series], rejected: &[Rejected]) {
-    let truncated: Vec<[String; 3]> = rejected
+/// for such a series. The truncated file is given its patient, so that the inventory names its
+/// subject.
+fn incomplete_where_truncated(series: &mut [Series], rejected: &mut [Rejected]) {
+    let identified: Vec<(usize, [String; 3])> = rejected
         .par_iter()
-        .filter(|r| matches!(r.reason, RejectReason::Truncated(_)))
-        .filter_map(|r| {
+        .enumerate()
+        .filter(|(_, r)| matches!(r.reason, RejectReason::Truncated(_)))
+        .filter_map(|(i, r)| {
             std::panic::catch_unwind(|| header::identity_before_pixels(&r.path))
                 .ok()
                 .flatten()
+                .map(|id| (i, id))
         })
         .collect();
+    for (i, [patient, _, _]) in &identified {
+        if !patient.is_empty() {
+            rejected[*i].patient_id = Some(patient.clone());
+        }
+    }
+    let truncated: Vec<[String; 3]> = identified.into_iter().map(|(_, id)| id).collect();
     if truncated.is_empty() {
         return;
     }

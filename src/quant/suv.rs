@@ -22,7 +22,7 @@ use crate::ingest::values::{creator_element, f64_of, f64s_of, first_item, str_of
 pub enum SuvError {
     #[error("not a PET series: Modality is {0:?}, expected PT")]
     NotPet(String),
-    #[error("missing {attribute}: {expected}")]
+    #[error("missing or invalid {attribute}: {expected}")]
     Missing {
         attribute: &'static str,
         expected: &'static str,

@@ -704,13 +704,26 @@ fn read_volume_checked(path: &Path, placed: bool) -> Result<Volume, NiftiError> 
     })
 }
 
-/// The label of a label-map voxel: its value rounded; 0 (background) for values that are not
-/// finite and positive.
+/// The largest label a label map may hold (f32 holds every whole number up to it exactly).
+pub const MAX_LABEL: u32 = 1 << 24;
+
+/// What [`label_value`] gives a voxel whose value is no label.
+pub const NOT_A_LABEL: u32 = u32::MAX;
+
+/// The label of a label-map voxel: its value, a whole number from 0 to [`MAX_LABEL`] (within
+/// 0.001: float rounding); 0 (background) for NaN, a float mask's "no data"; [`NOT_A_LABEL`] for a
+/// fractional, negative, infinite or larger value, which `read_label_volume` refuses. (1.5 was
+/// rounded into label 2, −2 and inf taken for background, 1e30 named label 4294967295: a mask
+/// resampled with interpolation, or an image given as the mask, measured without a word.)
 pub fn label_value(v: f32) -> u32 {
-    if v.is_finite() && v > 0.0 {
-        v.round() as u32
+    if v.is_nan() {
+        return 0;
+    }
+    let r = v.round();
+    if v.is_finite() && (v - r).abs() <= 1e-3 && r >= 0.0 && r <= MAX_LABEL as f32 {
+        r as u32
     } else {
-        0
+        NOT_A_LABEL
     }
 }
 
@@ -746,19 +759,34 @@ pub fn read_labels(path: &Path) -> Result<(Array3<u32>, Geometry), NiftiError> {
 /// `read_labels`, an unscaled 8-bit label map kept as its bytes (a quarter of the memory).
 pub fn read_label_volume(path: &Path) -> Result<(Labels, Geometry), NiftiError> {
     use super::nifti_read::LabelVoxels;
-    match super::nifti_read::read_labels(path, label_value)? {
+    let (labels, geometry) = match super::nifti_read::read_labels(path, label_value)? {
         Some(raw) => {
             let labels = match raw.data {
                 LabelVoxels::U8(v) => Labels::U8(to_array(path, &raw.dims, v)?),
                 LabelVoxels::U32(v) => Labels::U32(to_array(path, &raw.dims, v)?),
             };
-            Ok((labels, header_geometry(path, &raw.header)?))
+            (labels, header_geometry(path, &raw.header)?)
         }
         None => {
             let v = read_volume(path)?;
-            Ok((Labels::U32(v.data.mapv(label_value)), v.geometry))
+            (Labels::U32(v.data.mapv(label_value)), v.geometry)
+        }
+    };
+    if let Labels::U32(a) = &labels {
+        let bad = a.iter().filter(|l| **l == NOT_A_LABEL).count();
+        if bad > 0 {
+            return Err(invalid(
+                path,
+                format!(
+                    "values that are no labels (fractional, negative, infinite or above \
+                     {MAX_LABEL}) in {}: a label map holds whole numbers from 0 (a mask \
+                     resampled with interpolation, or an image given as the mask?)",
+                    crate::plural::count(bad, "voxel")
+                ),
+            ));
         }
     }
+    Ok((labels, geometry))
 }
 
 /// Voxels in file order (first index fastest) as a `[slices, rows, columns]` array.
@@ -1048,6 +1076,49 @@ mod tests {
         }
     }
 
+    fn test_meta() -> NiftiMeta {
+        NiftiMeta {
+            description: String::new(),
+            time_step_s: None,
+            dim_info: 0,
+            slice_code: 0,
+            tilt_shear: false,
+            bvec_lengths_kept: false,
+        }
+    }
+
+    /// A voxel value is a label when it is a whole number from 0 to 2²⁴ (NaN is background);
+    /// anything else is no label, and a label map holding one is refused (a robustness audit:
+    /// 1.5 was rounded into label 2, −2 and inf taken for background, 1e30 named label
+    /// 4294967295).
+    #[test]
+    fn only_whole_numbers_are_labels() {
+        assert_eq!(label_value(2.0), 2);
+        assert_eq!(label_value(2.0004), 2);
+        assert_eq!(label_value(f32::NAN), 0);
+        assert_eq!(label_value(-0.0), 0);
+        for v in [1.5, -2.0, f32::INFINITY, 1e30, 16_777_218.0] {
+            assert_eq!(label_value(v), NOT_A_LABEL, "{v}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("frac.nii.gz");
+        let mut vol = Volume {
+            data: ndarray::Array3::from_elem((2, 2, 2), 0.0f32),
+            geometry: Geometry::axial([0.0; 3], [1.0; 3]),
+        };
+        vol.data[[0, 0, 0]] = 1.5;
+        vol.data[[1, 1, 1]] = 2.0;
+        write_volume(&vol, &path, &test_meta()).unwrap();
+        let err = read_labels(&path).unwrap_err().to_string();
+        assert!(err.contains("values that are no labels"), "{err}");
+        assert!(err.contains(") in 1 voxel:"), "{err}");
+        vol.data[[0, 0, 0]] = 1.0;
+        write_volume(&vol, &path, &test_meta()).unwrap();
+        let labels = read_labels(&path).unwrap().0;
+        assert_eq!(labels.iter().filter(|l| **l == 2).count(), 1);
+        assert_eq!(labels.iter().filter(|l| **l == 1).count(), 1);
+    }
+
     /// The direct reader gives what the nifti crate gives, for every stored type this study
     /// meets, in both byte orders, with and without rescaling; label maps read as integers give
     /// `label_value` of those values.
@@ -1097,9 +1168,15 @@ mod tests {
                     let (_, expected) = read_with_crate(&path).unwrap();
                     let got = read_volume(&path).unwrap();
                     assert_eq!(got.data, expected, "{path:?}");
-                    let (labels, _) = read_labels(&path).unwrap();
                     let want = expected.mapv(label_value);
-                    assert_eq!(labels, want, "{path:?}");
+                    if want.iter().any(|l| *l == NOT_A_LABEL) {
+                        // Negative or fractional values: no label map.
+                        let err = read_labels(&path).unwrap_err().to_string();
+                        assert!(err.contains("values that are no labels"), "{path:?}: {err}");
+                    } else {
+                        let (labels, _) = read_labels(&path).unwrap();
+                        assert_eq!(labels, want, "{path:?}");
+                    }
                     checked += 1;
                 }
             }

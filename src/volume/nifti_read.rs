@@ -98,7 +98,7 @@ impl Stored {
 trait Element: Copy {
     fn read(b: &[u8], little: bool) -> Self;
     fn value(self) -> f32;
-    /// The voxel as an integer label (negative values 0); None for floating-point types.
+    /// The voxel as an integer label (`int_label`); None for floating-point types.
     fn label(self) -> Option<u32>;
 }
 
@@ -124,16 +124,27 @@ macro_rules! element {
     };
 }
 
+// A negative or too large integer is no label (`nifti_io::label_value`'s rule).
 element!(u8, |v| Some(u32::from(v)));
-element!(i8, |v| u32::try_from(v.max(0)).ok());
-element!(i16, |v| u32::try_from(v.max(0)).ok());
+element!(i8, |v| Some(int_label(i64::from(v))));
+element!(i16, |v| Some(int_label(i64::from(v))));
 element!(u16, |v| Some(u32::from(v)));
-element!(i32, |v| u32::try_from(v.max(0)).ok());
-element!(u32, Some);
-element!(i64, |v| Some(u32::try_from(v.max(0)).unwrap_or(u32::MAX)));
-element!(u64, |v| Some(u32::try_from(v).unwrap_or(u32::MAX)));
+element!(i32, |v| Some(int_label(i64::from(v))));
+element!(u32, |v| Some(int_label(i64::from(v))));
+element!(i64, |v| Some(int_label(v)));
+element!(u64, |v| Some(int_label(
+    i64::try_from(v).unwrap_or(i64::MAX)
+)));
 element!(f32, |_| None);
 element!(f64, |_| None);
+
+/// An integer voxel as a label: itself from 0 to `MAX_LABEL`, else `NOT_A_LABEL`.
+fn int_label(v: i64) -> u32 {
+    match u32::try_from(v) {
+        Ok(l) if l <= super::nifti_io::MAX_LABEL => l,
+        _ => super::nifti_io::NOT_A_LABEL,
+    }
+}
 
 /// What is done with a file's elements, whatever their stored type.
 trait Visitor {
