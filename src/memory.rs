@@ -30,7 +30,8 @@ pub fn release_freed_memory() {
 }
 
 /// The most memory (bytes) one series' volumes may take: half of what this process may use (the
-/// machine's memory, or a lower address-space limit: `ulimit -v`, Slurm's). A series whose header
+/// machine's memory, or a lower limit: its cgroup's, as Slurm's --mem sets it, or its address
+/// space's, `ulimit -v`). A series whose header
 /// claims more (65535 × 65535 pixels) is refused with the reason; its allocation aborted the
 /// whole batch (exit 134).
 pub fn volume_budget_bytes() -> u64 {
@@ -43,6 +44,19 @@ pub fn volume_budget_bytes() -> u64 {
             .and_then(|v| v.parse::<u64>().ok())
         {
             budget = budget.min(kb.saturating_mul(1024));
+        }
+    }
+    // A cgroup's limit (Slurm's --mem, a container's): v2, else v1 (whose "no limit" is a huge
+    // number, which the minimum leaves aside).
+    for file in [
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ] {
+        if let Some(bytes) = std::fs::read_to_string(file)
+            .ok()
+            .and_then(|t| t.trim().parse::<u64>().ok())
+        {
+            budget = budget.min(bytes);
         }
     }
     #[cfg(unix)]

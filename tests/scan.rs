@@ -1629,6 +1629,18 @@ fn derived_diffusion_maps_are_classified_by_what_they_are() {
             SeriesKind::Adc,
         ),
         ("DERIVED\\SECONDARY", "ADC_map", SeriesKind::Adc),
+        // GE's exponential ADC (a review: taken for an ADC by its "Apparent Diffusion" and
+        // scaled 1000 times): no ADC.
+        (
+            "DERIVED\\PRIMARY\\DIFFUSION\\EADC",
+            "Exponential Apparent Diffusion Coefficient",
+            SeriesKind::Mr,
+        ),
+        (
+            "DERIVED\\SECONDARY",
+            "Exponential Apparent Diffusion Coefficient",
+            SeriesKind::Mr,
+        ),
         // Unchanged: an ADC by its ImageType; a trace-weighted DWI; a T2 described as ADC but
         // not derived (its TE and TR are its own).
         ("DERIVED\\PRIMARY\\DIFFUSION\\ADC\\ND", "", SeriesKind::Adc),
@@ -1705,6 +1717,37 @@ fn a_malformed_slope_intercept_or_orientation_rejects_its_file() {
             "{what}: {said}"
         );
     }
+    // A trailing backslash (an empty last value) is no reason: the slope read, the series placed
+    // (a review: such a slope was refused; such an orientation read as none); five zeros are no
+    // placeholder.
+    let d = tempfile::tempdir().unwrap();
+    let slices: Vec<Slice> = (0..3)
+        .map(|k| {
+            let mut s = Slice::new("1.2.3.89.8", [0.0, 0.0, 2.0 * k as f64], vec![100; 20]);
+            s.instance = k + 1;
+            s.extra.push((tags::RESCALE_SLOPE, VR::DS, "0.5\\".into()));
+            s.extra.push((
+                tags::IMAGE_ORIENTATION_PATIENT,
+                VR::DS,
+                "1\\0\\0\\0\\1\\0\\".into(),
+            ));
+            s
+        })
+        .collect();
+    write_series(d.path(), &slices);
+    let inv = ingest::scan_paths(&[d.path().to_path_buf()]).unwrap();
+    assert!(inv.rejected.is_empty(), "{:?}", inv.rejected);
+    let plans = inv.series[0].plan.as_ref().unwrap();
+    assert!(plans[0].placed, "read as no orientation");
+    let d = tempfile::tempdir().unwrap();
+    let mut five = Slice::new("1.2.3.89.7", [0.0; 3], vec![100; 20]);
+    five.extra.push((
+        tags::IMAGE_ORIENTATION_PATIENT,
+        VR::DS,
+        "0\\0\\0\\0\\0".into(),
+    ));
+    write_series(d.path(), &[five]);
+    assert_eq!(reasons(d.path()).len(), 1);
     // Absent and empty slopes, and a placeholder orientation of six zeros, are no reason.
     let d = tempfile::tempdir().unwrap();
     let mut slices: Vec<Slice> = (0..2)

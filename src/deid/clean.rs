@@ -576,12 +576,19 @@ impl Identifiers {
         glued.sort_by_key(|g| std::cmp::Reverse(g.len()));
         glued.dedup();
         ids.glued_longest_first = glued.into();
+        // Not of dates, whose forms are cleaned as dates (a number holding a birth date's digits,
+        // "b 341970", is no date): only of an ID with a letter, or of an all-digit one of other
+        // than a date's 6 or 8 digits.
         let mut cores: Vec<String> = found
             .personal
             .iter()
             .chain(&found.removed)
-            .map(|id| id.chars().filter(char::is_ascii_digit).collect::<String>())
-            .filter(|digits| digits.len() >= 6)
+            .filter_map(|id| {
+                let digits: String = id.chars().filter(char::is_ascii_digit).collect();
+                let lettered = id.chars().any(|c| c.is_alphabetic());
+                (digits.len() >= 6 && (lettered || !matches!(digits.len(), 6 | 8)))
+                    .then_some(digits)
+            })
             .collect();
         cores.sort();
         cores.dedup();
@@ -644,50 +651,66 @@ pub fn clean_text(text: &str, identifiers: &Identifiers) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// `text` without its runs of digits (digits with single spaces, '-', '.', '/' or '_' between
-/// them) whose digits hold one of `cores`; None when it holds none.
+/// `text` without the digits of any of `cores` written in it with or without separators
+/// between them (up to three of ' ', '-', '.', '/', '_', ',': "NHS 252 - 587 - 7422",
+/// "MRN 1,000,283"), from the first of those digits to the last (the text around stays: "MRN
+/// 1000283 3.0T" keeps its "3.0T"); None when it holds none.
 fn without_digit_cores(text: &str, cores: &[String]) -> Option<String> {
     if cores.is_empty() {
         return None;
     }
     let bytes = text.as_bytes();
-    let mut spans = Vec::new();
+    let separator = |b: u8| matches!(b, b' ' | b'-' | b'.' | b'/' | b'_' | b',');
+    let mut spans: Vec<(usize, usize)> = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
         if !bytes[i].is_ascii_digit() {
             i += 1;
             continue;
         }
-        let start = i;
-        let mut end = i;
-        let mut digits = String::new();
+        // A run: digits, with at most three separators between two of them.
+        let mut at = Vec::new();
         let mut j = i;
-        while j < bytes.len() {
-            if bytes[j].is_ascii_digit() {
-                digits.push(char::from(bytes[j]));
+        loop {
+            while j < bytes.len() && bytes[j].is_ascii_digit() {
+                at.push(j);
                 j += 1;
-                end = j;
-            } else if matches!(bytes[j], b' ' | b'-' | b'.' | b'/' | b'_')
-                && bytes.get(j + 1).is_some_and(u8::is_ascii_digit)
-            {
-                j += 1;
+            }
+            let gap = bytes[j..]
+                .iter()
+                .take(4)
+                .take_while(|b| separator(**b))
+                .count();
+            if gap > 0 && gap <= 3 && bytes.get(j + gap).is_some_and(u8::is_ascii_digit) {
+                j += gap;
             } else {
                 break;
             }
         }
-        if cores.iter().any(|c| digits.contains(c.as_str())) {
-            spans.push((start, end));
+        let digits: String = at.iter().map(|&p| char::from(bytes[p])).collect();
+        for core in cores {
+            let mut from = 0;
+            while let Some(k) = digits[from..].find(core.as_str()) {
+                let start = from + k;
+                spans.push((at[start], at[start + core.len() - 1] + 1));
+                from = start + core.len();
+            }
         }
-        i = end.max(start + 1);
+        i = j.max(i + 1);
     }
     if spans.is_empty() {
         return None;
     }
+    spans.sort_unstable();
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
     for (start, end) in spans {
-        out.push_str(&text[at..start]);
-        at = end;
+        if start >= at {
+            out.push_str(&text[at..start]);
+            at = end;
+        } else {
+            at = at.max(end);
+        }
     }
     out.push_str(&text[at..]);
     Some(out)
@@ -1039,7 +1062,12 @@ mod tests {
     #[test]
     fn an_id_written_with_other_separators_is_cleaned_out_by_its_digits() {
         let found = Found {
-            personal: vec!["MRN1000283".into(), "NHN2525877422".into()],
+            personal: vec![
+                "MRN1000283".into(),
+                "NHN2525877422".into(),
+                "19700403".into(),
+                "3.4.1970".into(),
+            ],
             removed: vec!["ACC48884904".into()],
             ..Found::default()
         };
@@ -1053,6 +1081,13 @@ mod tests {
             ("ep2d_diff_b50_400_800", "ep2d_diff_b50_400_800"),
             ("series 1000 283", "series"),
             ("dose 100028", "dose 100028"),
+            // Wider separators; the text around the ID stays (a review).
+            ("NHS 252  587  7422", "NHS"),
+            ("NHS 252 - 587 - 7422 x", "NHS x"),
+            ("MRN 1,000,283", "MRN"),
+            ("MRN 1000283 3.0T", "MRN 3.0T"),
+            // A number that holds a birth date's digits is no date (a review).
+            ("b 341970", "b 341970"),
         ] {
             assert_eq!(clean_text(text, &ids), clean, "{text}");
         }

@@ -81,7 +81,8 @@ pub fn read_subject_map(path: &Path) -> Result<BTreeMap<String, String>, DeidErr
 /// What to say of the USUBJIDs the subject map gives to more than one patient_id: their images
 /// are released, converted and measured as one subject. That is right for one patient known by
 /// two IDs (two sites, a merged record), and a copy slip otherwise (two people's images under one
-/// pseudonym, one of them measured on the other's mask): said, with the rows, not the IDs (PHI).
+/// pseudonym, one of them measured on the other's mask): said, by the USUBJID and how many IDs,
+/// not the IDs (PHI).
 pub fn shared_usubjids(path: &Path) -> Vec<String> {
     let Ok(map) = read_subject_map(path) else {
         return Vec::new();

@@ -82,26 +82,31 @@ pub fn classify(files: &[&FileRecord]) -> (SeriesKind, bool) {
             .iter()
             .any(|t| *t == "DIFFUSION" || *t == "TRACEW")
     {
+        // A map computed from a diffusion series, with no b-value: fractional anisotropy, the
+        // exponential ADC (Siemens' FA, EXP; GE's and others' EADC), a tensor or colour FA map.
+        // Not diffusion-weighted: no ADC is fitted from it, nothing measured on it (before the
+        // ADC rule: an exponential ADC is described "Exponential Apparent Diffusion ...").
+        if b_values.is_empty()
+            && image_type.contains(&"DERIVED")
+            && diffusion_map(&image_type, &desc)
+        {
+            return (SeriesKind::Mr, false);
+        }
         // A derived diffusion series without a b-value in any image, described as an ADC map:
         // an ADC whose ImageType lost its ADC value (a legacy converted enhanced image: highdicom
         // writes NONE as the fourth value, Derived Pixel Contrast, PS3.3 C.8.16.1.4).
         if b_values.is_empty() && image_type.contains(&"DERIVED") && describes_adc(&desc) {
             return (SeriesKind::Adc, true);
         }
-        // A map computed from a diffusion series, with no b-value: fractional anisotropy, the
-        // exponential ADC (Siemens' FA, EXP; GE's and others' EADC), a tensor or colour FA map.
-        // Not diffusion-weighted: no ADC is fitted from it, nothing measured on it.
-        if b_values.is_empty()
-            && image_type.contains(&"DERIVED")
-            && image_type.iter().any(|t| DIFFUSION_MAPS.contains(t))
-        {
-            return (SeriesKind::Mr, false);
-        }
         return (SeriesKind::Dwi, false);
     }
     // A derived image described as an ADC map, whose ImageType does not say ADC (a re-exported
     // map, `DERIVED\SECONDARY`): an ADC, whatever its TE and TR, which are its source DWI's (the
-    // rule below made it a T2).
+    // rule below made it a T2). A derived diffusion map (FA, exponential ADC) is neither an ADC
+    // nor a T2: plain MR.
+    if image_type.contains(&"DERIVED") && diffusion_map(&image_type, &desc) {
+        return (SeriesKind::Mr, true);
+    }
     if image_type.contains(&"DERIVED") && describes_adc(&desc) {
         return (SeriesKind::Adc, true);
     }
@@ -137,6 +142,15 @@ pub fn classify(files: &[&FileRecord]) -> (SeriesKind, bool) {
 /// ImageType values (the fourth, PS3.3 C.8.13.1.1.1, or a maker's own) of maps computed from a
 /// diffusion series that are not diffusion-weighted images.
 const DIFFUSION_MAPS: [&str; 6] = ["FA", "EXP", "EADC", "EXP_ADC", "COLFA", "TENSOR"];
+
+/// Whether ImageType or the (lower-case) description names a map computed from a diffusion
+/// series that is no ADC: FA, the exponential ADC (exp(-b·ADC): "eADC", "exponential").
+fn diffusion_map(image_type: &[&str], desc: &str) -> bool {
+    image_type.iter().any(|t| DIFFUSION_MAPS.contains(t))
+        || desc.contains("exponential")
+        || desc.contains("eadc")
+        || desc.contains("fractional anisotropy")
+}
 
 /// Whether a (lower-case) SeriesDescription names an ADC map: "adc" at the start of a word
 /// ("ep2d_diff_ADC", "ADC map"), not inside one ("eADC", the exponential ADC; "headcoil"), or

@@ -730,9 +730,12 @@ fn malformed_attribute(obj: &InMemDicomObject) -> Option<String> {
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty())
     };
+    // Its values, an empty one (a trailing backslash) left out; None for one that is no number.
     let numbers = |t: &str| -> Vec<Option<f64>> {
         t.split('\\')
-            .map(|x| x.trim().parse::<f64>().ok().filter(|f| f.is_finite()))
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .map(|x| x.parse::<f64>().ok().filter(|f| f.is_finite()))
             .collect()
     };
     for (tag, name) in [
@@ -750,8 +753,9 @@ fn malformed_attribute(obj: &InMemDicomObject) -> Option<String> {
     }
     if let Some(t) = text(tags::IMAGE_ORIENTATION_PATIENT) {
         let v = numbers(&t);
-        let placeholder = v.iter().all(|x| *x == Some(0.0));
-        if !placeholder && (v.len() < 6 || v[..6].iter().any(Option::is_none)) {
+        let placeholder = v.len() == 6 && v.iter().all(|x| *x == Some(0.0));
+        // What the reader takes (`orientation6`), or else refused: never read as none.
+        if !placeholder && orientation6(f64s_of(obj, tags::IMAGE_ORIENTATION_PATIENT)).is_none() {
             return Some(
                 "ImageOrientationPatient (0020,0037) is not six finite numbers (PS3.3 C.7.6.2): \
                  the image cannot be placed"

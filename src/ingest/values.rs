@@ -186,10 +186,20 @@ fn first_finite(v: &PrimitiveValue) -> Option<f64> {
 }
 
 pub(crate) fn f64s_of(obj: &InMemDicomObject, tag: Tag) -> Option<Vec<f64>> {
-    value_of(obj, tag)?
-        .to_multi_float64()
-        .ok()
-        .filter(|v| !v.is_empty())
+    let v = value_of(obj, tag)?;
+    match v.to_multi_float64() {
+        Ok(v) => Some(v),
+        // An empty value among them (a writer's trailing backslash, `1\0\0\0\1\0\`): the
+        // others, when each is a number (the orientation was read as none).
+        Err(_) => v
+            .to_str()
+            .split('\\')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|t| t.parse::<f64>().ok())
+            .collect(),
+    }
+    .filter(|v: &Vec<f64>| !v.is_empty())
 }
 
 pub(crate) fn f64_of(obj: &InMemDicomObject, tag: Tag) -> Option<f64> {

@@ -102,29 +102,35 @@ pub fn fit_adc(series: &[(f64, &Volume)]) -> Result<AdcFit, AdcError> {
 /// for an ADC map's unit; scanners store 10⁻⁶ mm²/s, but a map stored in mm²/s (RescaleSlope
 /// 1e-6) or in 10⁻³ mm²/s reads a million or a thousand times smaller, and was reported as
 /// 10⁻⁶ mm²/s all the same. Tissue ADC lies between about 100 and 4,000 × 10⁻⁶ mm²/s (water
-/// 3,000 at body temperature), and a map's background and fluid reach the top of that range: a
-/// map whose largest magnitude is below 0.1 is in mm²/s, below 10 in 10⁻³ mm²/s. Such a map is
-/// scaled in place; returns what was done, for a warning (None: left as it is).
+/// 3,000 at body temperature), and a map's tissue and fluid reach the top of that range: a map
+/// whose values (their magnitude, the 95th percentile of those not 0, so that a few outlying
+/// voxels do not decide) are below 0.1 is in mm²/s, below 10 in 10⁻³ mm²/s. Such a map is scaled
+/// in place; returns what was done, for a warning (None: left as it is).
 pub fn to_micro_units(adc: &mut Volume) -> Option<String> {
-    let largest = adc
+    let mut values: Vec<f32> = adc
         .data
         .iter()
-        .filter(|v| v.is_finite())
-        .fold(0f32, |m, v| m.max(v.abs()));
-    let (factor, unit) = if largest <= 0.0 {
+        .filter(|v| v.is_finite() && **v != 0.0)
+        .map(|v| v.abs())
+        .collect();
+    if values.is_empty() {
         return None;
-    } else if largest < 0.1 {
+    }
+    let k = (values.len() * 95 / 100).min(values.len() - 1);
+    let (_, high, _) = values.select_nth_unstable_by(k, f32::total_cmp);
+    let high = *high;
+    let (factor, unit) = if high < 0.1 {
         (1e6f32, "mm²/s")
-    } else if largest < 10.0 {
+    } else if high < 10.0 {
         (1e3f32, "10⁻³ mm²/s")
     } else {
         return None;
     };
     adc.data.mapv_inplace(|v| v * factor);
     Some(format!(
-        "the ADC map's values are at most {} (tissue ADC is 100-4,000 in 10⁻⁶ mm²/s): read as \
-         {unit} and scaled by {} to 10⁻⁶ mm²/s",
-        crate::digits::g6(f64::from(largest)),
+        "95% of the ADC map's values are below {} (tissue ADC is 100-4,000 in 10⁻⁶ mm²/s): \
+         read as {unit} and scaled by {} to 10⁻⁶ mm²/s",
+        crate::digits::g6(f64::from(high)),
         crate::digits::g6(f64::from(factor))
     ))
 }
@@ -271,6 +277,23 @@ mod tests {
         let mut a = vol([1.5, 3.0]);
         assert!(to_micro_units(&mut a).unwrap().contains("10⁻³"));
         assert!((a.data[[0, 0, 1]] - 3000.0).abs() < 1e-2);
+        // A map in 10⁻³ mm²/s with one outlying voxel (a review: the largest value decided,
+        // and one voxel of 50 left the map 1000 times too small): scaled all the same.
+        let mut a = Volume {
+            data: ndarray::Array3::from_shape_fn(
+                (1, 1, 100),
+                |(_, _, i)| {
+                    if i == 0 {
+                        50.0
+                    } else {
+                        1.5
+                    }
+                },
+            ),
+            geometry: Geometry::axial([0.0; 3], [1.0; 3]),
+        };
+        assert!(to_micro_units(&mut a).is_some());
+        assert!((a.data[[0, 0, 1]] - 1500.0).abs() < 1e-2);
         // Already in 10⁻⁶ mm²/s (a region whose largest value is 250), or all 0: left as it is.
         let mut a = vol([250.0, 12.0]);
         assert!(to_micro_units(&mut a).is_none());
