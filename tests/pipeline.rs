@@ -2455,6 +2455,30 @@ fn imaging_after_the_nephrectomy_and_second_reconstructions_are_set_aside() {
         )),
         "{provenance}"
     );
+    // link's status counts that warning with its own (a review: "0 warnings" after it).
+    let p: serde_json::Value = serde_json::from_str(&provenance).unwrap();
+    let warned = p["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["stage"] == "link")
+        .count();
+    let status = p["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == "link")
+        .unwrap()["status"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        status.ends_with(&format!(
+            " {warned} warning{}",
+            if warned == 1 { "" } else { "s" }
+        )),
+        "{status} / {warned}"
+    );
 }
 
 /// Clinical tables that do not validate (here one negative AVAL) fail the run, as before, but no

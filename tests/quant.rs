@@ -1869,14 +1869,7 @@ fn a_seg_whose_grid_would_not_fit_in_memory_is_refused() {
 fn an_adc_map_in_mm2_per_s_is_named_adc_and_scaled_to_millionths() {
     use ancilla::volume::{nifti_io, Geometry, Volume};
     let d = tempfile::tempdir().unwrap();
-    let meta = nifti_io::NiftiMeta {
-        description: String::new(),
-        time_step_s: None,
-        dim_info: 0,
-        slice_code: 0,
-        tilt_shear: false,
-        bvec_lengths_kept: false,
-    };
+    let meta = nifti_io::NiftiMeta::default();
     let geometry = Geometry::axial([0.0; 3], [2.0, 2.0, 4.0]);
     let image = Volume {
         data: ndarray::Array3::from_elem((3, 4, 5), 0.0015f32),
@@ -1984,14 +1977,7 @@ fn features_refuses_colour_and_unplaced_nifti_images() {
 fn an_suv_image_of_activity_values_is_warned_about() {
     use ancilla::volume::{nifti_io, Geometry, Volume};
     let d = tempfile::tempdir().unwrap();
-    let meta = nifti_io::NiftiMeta {
-        description: String::new(),
-        time_step_s: None,
-        dim_info: 0,
-        slice_code: 0,
-        tilt_shear: false,
-        bvec_lengths_kept: false,
-    };
+    let meta = nifti_io::NiftiMeta::default();
     let geometry = Geometry::axial([0.0; 3], [2.0, 2.0, 4.0]);
     let mask = d.path().join("mask.nii.gz");
     nifti_io::write_volume(

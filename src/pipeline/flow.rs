@@ -759,12 +759,18 @@ impl Flow<'_> {
                     std::fs::read(&study.key).ok().as_deref(),
                     &imaging_path,
                 );
+                // Counted with link's own in its status (it said "0 warnings" after them).
+                let noted = notes.len();
                 for why in notes {
                     self.warn("link", why);
                 }
+                // Keyed by the config's entries as written too: its status counts the warnings
+                // they give, which a site UID gives and its pseudonym does not.
+                let written = &cfg.clinical.exclude_series;
                 let link_key = sha256_hex(
                     format!(
-                        "link {build} {} {} {} {} {} {key_hash} {} {arm:?} {exclude_series:?}",
+                        "link {build} {} {} {} {} {} {key_hash} {} {arm:?} {exclude_series:?} \
+                         {written:?}",
                         hash(features_path),
                         hash(adsl),
                         hash(adtte),
@@ -833,7 +839,7 @@ impl Flow<'_> {
                                 crate::plural::count(s.subjects, &format!("arm-{arm} subject")),
                                 crate::plural::count(s.features, "feature column"),
                                 s.kept_out.len(),
-                                crate::plural::count(s.warnings.len(), "warning")
+                                crate::plural::count(s.warnings.len() + noted, "warning")
                             ))
                         })
                     },

@@ -678,11 +678,7 @@ pub fn adc_command(series: &Path, out: &Path) -> Result<serde_json::Value, Quant
     }
     let meta = nifti_io::NiftiMeta {
         description: "ancilla ADC fit, 1e-6 mm2/s".into(),
-        time_step_s: None,
-        dim_info: 0,
-        slice_code: 0,
-        tilt_shear: false,
-        bvec_lengths_kept: false,
+        ..nifti_io::NiftiMeta::default()
     };
     nifti_io::write_volume(&fit.adc, out, &meta)?;
     Ok(serde_json::json!({

@@ -1077,14 +1077,7 @@ mod tests {
     }
 
     fn test_meta() -> NiftiMeta {
-        NiftiMeta {
-            description: String::new(),
-            time_step_s: None,
-            dim_info: 0,
-            slice_code: 0,
-            tilt_shear: false,
-            bvec_lengths_kept: false,
-        }
+        NiftiMeta::default()
     }
 
     /// A voxel value is a label when it is a whole number from 0 to 2²⁴ (NaN is background);
