@@ -35,6 +35,12 @@ pub fn release_freed_memory() {
 /// claims more (65535 × 65535 pixels) is refused with the reason; its allocation aborted the
 /// whole batch (exit 134).
 pub fn volume_budget_bytes() -> u64 {
+    // Read once: the limits do not change while the process runs, and every series asks.
+    static BUDGET: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *BUDGET.get_or_init(read_volume_budget)
+}
+
+fn read_volume_budget() -> u64 {
     let mut budget = u64::MAX;
     if let Ok(info) = std::fs::read_to_string("/proc/meminfo") {
         if let Some(kb) = info

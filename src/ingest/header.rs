@@ -725,37 +725,26 @@ fn philips_trigger_ms(obj: &InMemDicomObject) -> Option<f64> {
 /// the first of two intercepts, or as an image without orientation (stacked by InstanceNumber,
 /// z-flipped), without a word. The value is not repeated (a malformed field may hold anything).
 fn malformed_attribute(obj: &InMemDicomObject) -> Option<String> {
-    let text = |tag| {
-        str_of(obj, tag)
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty())
-    };
-    // Its values, an empty one (a trailing backslash) left out; None for one that is no number.
-    let numbers = |t: &str| -> Vec<Option<f64>> {
-        t.split('\\')
-            .map(str::trim)
-            .filter(|x| !x.is_empty())
-            .map(|x| x.parse::<f64>().ok().filter(|f| f.is_finite()))
-            .collect()
-    };
+    // Present: a value that is not empty. Read as the reader reads it (`f64s_of`: an empty last
+    // value, a trailing backslash, left out).
+    let present = |tag| str_of(obj, tag).is_some_and(|t| !t.trim().is_empty());
     for (tag, name) in [
         (tags::RESCALE_SLOPE, "RescaleSlope (0028,1053)"),
         (tags::RESCALE_INTERCEPT, "RescaleIntercept (0028,1052)"),
     ] {
-        if let Some(t) = text(tag) {
-            if !matches!(numbers(&t).as_slice(), [Some(_)]) {
-                return Some(format!(
-                    "{name} is not one finite number (PS3.3 C.11.1.1.2): the stored values \
-                     cannot be rescaled"
-                ));
-            }
+        if present(tag) && !matches!(f64s_of(obj, tag).as_deref(), Some([v]) if v.is_finite()) {
+            return Some(format!(
+                "{name} is not one finite number (PS3.3 C.11.1.1.2): the stored values \
+                 cannot be rescaled"
+            ));
         }
     }
-    if let Some(t) = text(tags::IMAGE_ORIENTATION_PATIENT) {
-        let v = numbers(&t);
-        let placeholder = v.len() == 6 && v.iter().all(|x| *x == Some(0.0));
+    let iop = tags::IMAGE_ORIENTATION_PATIENT;
+    if present(iop) {
+        let values = f64s_of(obj, iop);
+        let placeholder = values.as_deref() == Some(&[0.0; 6][..]);
         // What the reader takes (`orientation6`), or else refused: never read as none.
-        if !placeholder && orientation6(f64s_of(obj, tags::IMAGE_ORIENTATION_PATIENT)).is_none() {
+        if !placeholder && orientation6(values).is_none() {
             return Some(
                 "ImageOrientationPatient (0020,0037) is not six finite numbers (PS3.3 C.7.6.2): \
                  the image cannot be placed"

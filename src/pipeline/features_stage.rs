@@ -364,14 +364,8 @@ fn subject_features(
         // The volume convert wrote (the PET already in SUVbw), on the label maps' grid: read
         // with the label map side by side, no DICOM parsed again and no resampling.
         if let Some(path) = converted(s) {
-            let load = || {
-                let mut image = crate::volume::nifti_io::read_placed_volume(&path)?;
-                let note = (s.kind == SeriesKind::Adc)
-                    .then(|| quant::adc::to_micro_units(&mut image))
-                    .flatten();
-                Ok((image, note))
-            };
-            if let Ok((image, note, rois, shapes)) =
+            let load = || Ok(converted_image(s, &path)?);
+            if let Ok((image, notes, rois, shapes)) =
                 quant::load_with_nifti_rois(load, &mask, Some(labels))
             {
                 let ctx = ctx(quant::image_name(s.kind, ""));
@@ -392,7 +386,7 @@ fn subject_features(
                         region_word: "label",
                         misnumbered: Vec::new(),
                         no_spleen: no_spleen(s, labels),
-                        notes: note.into_iter().collect(),
+                        notes,
                     },
                 )));
             }
@@ -553,11 +547,28 @@ fn image_from_dicom(
             .map_err(|e| e.to_string())?
             .scale(&mut image);
     }
-    let mut notes = Vec::new();
-    if s.kind == SeriesKind::Adc {
-        notes.extend(quant::adc::to_micro_units(&mut image));
-    }
+    let notes = adc_unit_notes(s, &mut image);
     Ok((image, quant::image_name(s.kind, &sv.label), notes))
+}
+
+/// The NIfTI convert wrote for series `s` (refused without a position in patient space), and
+/// what was done to it that the user should know (`adc_unit_notes`).
+fn converted_image(
+    s: &crate::ingest::Series,
+    path: &Path,
+) -> Result<(crate::volume::Volume, Vec<String>), crate::volume::nifti_io::NiftiError> {
+    let mut image = crate::volume::nifti_io::read_placed_volume(path)?;
+    let notes = adc_unit_notes(s, &mut image);
+    Ok((image, notes))
+}
+
+/// A scanner ADC map of series `s` in 10⁻⁶ mm²/s (`adc::to_micro_units`): what was done, for
+/// a warning (nothing for any other image).
+fn adc_unit_notes(s: &crate::ingest::Series, image: &mut crate::volume::Volume) -> Vec<String> {
+    if s.kind != SeriesKind::Adc {
+        return Vec::new();
+    }
+    quant::adc::to_micro_units(image).into_iter().collect()
 }
 
 /// Features of series `s` on the regions of a DICOM SEG or RTSTRUCT (`roi`), numbered as the
@@ -572,13 +583,7 @@ fn dicom_roi_features(
 ) -> Result<(Vec<quant::FeatureRow>, Measured), String> {
     let (image, image_kind, notes) = match converted {
         Some(path) => {
-            let mut image =
-                crate::volume::nifti_io::read_placed_volume(&path).map_err(|e| e.to_string())?;
-            let notes = if s.kind == SeriesKind::Adc {
-                quant::adc::to_micro_units(&mut image).into_iter().collect()
-            } else {
-                Vec::new()
-            };
+            let (image, notes) = converted_image(s, &path).map_err(|e| e.to_string())?;
             (image, quant::image_name(s.kind, ""), notes)
         }
         None => image_from_dicom(s)?,

@@ -485,17 +485,18 @@ pub fn load_image(path: &Path) -> Result<(Volume, FeatureContext), QuantError> {
         }
         // Named SUV, but holding activity: a Bq/mL file renamed, or a sidecar lost (it was
         // measured as SUV, SUVmax 13,568). No tissue's SUV comes near 1,000.
-        let largest = v
-            .data
-            .iter()
-            .filter(|x| x.is_finite())
-            .fold(0f32, |m, x| m.max(*x));
-        if image == "suvbw" && largest > 1000.0 {
+        let largest = || {
+            v.data
+                .iter()
+                .filter(|x| x.is_finite())
+                .fold(0f32, |m, x| m.max(*x))
+        };
+        if image == "suvbw" && largest() > 1000.0 {
             crate::say!(
                 "features: warning: {} is named SUV but holds values up to {}: no tissue's SUV \
                  comes near 1,000 (activity in Bq/mL under an SUV name?); measured as named",
                 path.display(),
-                crate::digits::g6(f64::from(largest))
+                crate::digits::g6(f64::from(largest()))
             );
         }
         return Ok((
