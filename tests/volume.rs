@@ -1329,8 +1329,6 @@ fn philips_trace_volumes_are_left_out_of_the_dwi_as_dcm2niix() {
 /// its bvec equal to ancilla's. ancilla wrote `900 900 900 900 900` before.
 #[test]
 fn ge_zero_direction_images_are_b0_or_derived_as_dcm2niix() {
-    use dicom_core::{Tag, VR};
-    use dicom_dictionary_std::tags;
     let directions = [
         [0.0; 3],
         [1.0, 0.0, 0.0],
@@ -1344,22 +1342,7 @@ fn ge_zero_direction_images_are_b0_or_derived_as_dcm2niix() {
         (Some("0"), "900 900 900\n", 2),
     ] {
         let slices = diffusion_stack("1.2.3.29", &directions, |_, g, s| {
-            let e = &mut s.extra;
-            e.push((tags::MANUFACTURER, VR::LO, "GE MEDICAL SYSTEMS".into()));
-            e.push((
-                tags::IN_PLANE_PHASE_ENCODING_DIRECTION,
-                VR::CS,
-                "COL".into(),
-            ));
-            e.push((Tag(0x0019, 0x0010), VR::LO, "GEMS_ACQU_01".into()));
-            for (low, x) in [0x10BB, 0x10BC, 0x10BD].into_iter().zip(g) {
-                e.push((Tag(0x0019, low), VR::DS, format!("{x}")));
-            }
-            if let Some(n) = n_dirs {
-                e.push((Tag(0x0019, 0x10E0), VR::DS, n.into()));
-            }
-            e.push((Tag(0x0043, 0x0010), VR::LO, "GEMS_PARM_01".into()));
-            e.push((Tag(0x0043, 0x1039), VR::IS, "1000000900\\8\\0\\0".into()));
+            ge_dti_attributes(&mut s.extra, g, n_dirs);
         });
         let (_dir, nii, names) = convert_slices(&slices);
         assert_eq!(names.len(), files, "{n_dirs:?}: {names:?}");
@@ -4806,25 +4789,10 @@ fn adc_of_anisotropic_directions_is_the_mean_diffusivity() {
 /// b-values; the series has 1".
 #[test]
 fn adc_of_a_ge_dti_series_takes_its_b0_image_as_convert_does() {
-    use dicom_core::{Tag, VR};
-    use dicom_dictionary_std::tags;
     let directions = [[0.0; 3], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
     let slices = diffusion_stack("1.2.3.91", &directions, |v, g, s| {
         s.values = vec![if v == 0 { 2000 } else { 518 }; 20];
-        let e = &mut s.extra;
-        e.push((tags::MANUFACTURER, VR::LO, "GE MEDICAL SYSTEMS".into()));
-        e.push((
-            tags::IN_PLANE_PHASE_ENCODING_DIRECTION,
-            VR::CS,
-            "COL".into(),
-        ));
-        e.push((Tag(0x0019, 0x0010), VR::LO, "GEMS_ACQU_01".into()));
-        for (low, x) in [0x10BB, 0x10BC, 0x10BD].into_iter().zip(g) {
-            e.push((Tag(0x0019, low), VR::DS, format!("{x}")));
-        }
-        e.push((Tag(0x0019, 0x10E0), VR::DS, "6".into()));
-        e.push((Tag(0x0043, 0x0010), VR::LO, "GEMS_PARM_01".into()));
-        e.push((Tag(0x0043, 0x1039), VR::IS, "1000000900\\8\\0\\0".into()));
+        ge_dti_attributes(&mut s.extra, g, Some("6"));
     });
     let d = tempfile::tempdir().unwrap();
     let dir = d.path().join("dwi");
@@ -4981,4 +4949,31 @@ fn a_series_too_large_for_memory_is_refused_and_the_batch_goes_on() {
             .any(|p| p.to_string_lossy().ends_with(".nii.gz")),
         "{stderr}"
     );
+}
+
+/// A GE DTI image's attributes (maker, COL phase encoding, its private direction `g`, the
+/// number of directions when given, b 900 in (0043,1039) with its 1e9 flag): the layout
+/// dcm2niix v1.0.20260724 was run on for `ge_zero_direction_images_are_b0_or_derived_as_dcm2niix`.
+fn ge_dti_attributes(
+    e: &mut Vec<(dicom_core::Tag, dicom_core::VR, String)>,
+    g: [f64; 3],
+    directions: Option<&str>,
+) {
+    use dicom_core::{Tag, VR};
+    use dicom_dictionary_std::tags;
+    e.push((tags::MANUFACTURER, VR::LO, "GE MEDICAL SYSTEMS".into()));
+    e.push((
+        tags::IN_PLANE_PHASE_ENCODING_DIRECTION,
+        VR::CS,
+        "COL".into(),
+    ));
+    e.push((Tag(0x0019, 0x0010), VR::LO, "GEMS_ACQU_01".into()));
+    for (low, x) in [0x10BB, 0x10BC, 0x10BD].into_iter().zip(g) {
+        e.push((Tag(0x0019, low), VR::DS, format!("{x}")));
+    }
+    if let Some(n) = directions {
+        e.push((Tag(0x0019, 0x10E0), VR::DS, n.into()));
+    }
+    e.push((Tag(0x0043, 0x0010), VR::LO, "GEMS_PARM_01".into()));
+    e.push((Tag(0x0043, 0x1039), VR::IS, "1000000900\\8\\0\\0".into()));
 }
