@@ -3,17 +3,22 @@
 //! one subject instead of growing with the cohort; large zeroed voxel buffers backed by
 //! transparent huge pages where the kernel offers them.
 
-/// Keep glibc from holding on to freed volumes: by default its mmap threshold grows (up to 32 MB)
-/// each time a large block is freed, so later volumes come from the arenas, where fragments of
-/// many subjects pile up and the resident set grows with the cohort. A fixed threshold maps every
-/// block ≥ 256 KiB afresh and gives it back to the OS on free; two arenas bound the per-thread
-/// heaps.
+/// Keep glibc's heap bounded without mapping every volume afresh. By default its mmap threshold
+/// grows (up to 32 MB) each time a large block is freed, and fragments of many subjects pile up
+/// in the arenas. A fixed threshold of 256 KiB kept the resident set flat but mapped, zeroed and
+/// page-faulted every slice buffer and volume anew (12% of a run's CPU, in the kernel). Now
+/// blocks up to 32 MiB (every volume of the phantom) come from the arenas and are reused within a
+/// subject, nothing is trimmed on each free, and `release_freed_memory` after each subject and
+/// stage gives the freed pages back: the resident set still follows one subject (61-66 MB at 10
+/// and at 100 subjects; it was 55 and 61), and the 100-subject demo runs about 5% faster, the
+/// 10-subject one 10%. Two arenas bound the per-thread heaps.
 pub fn bounded_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets allocator parameters; it takes no pointer and is safe to call
     // before or after allocations.
     unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 512 * 1024 * 1024);
         libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }

@@ -19,17 +19,24 @@ pub fn coronal_mip(image: &Volume, labels: &ndarray::Array3<u32>, label: u32) ->
     let [nk, nj, ni] = image.dims();
     let mut grey = Array2::<f32>::zeros((nk, ni));
     let mut mask = Array2::<bool>::from_elem((nk, ni), false);
+    // Row by row in memory order (a column walk strides across the whole slice per voxel).
+    let mut m = vec![f32::MIN; ni];
+    let mut inside = vec![false; ni];
     for k in 0..nk {
-        for i in 0..ni {
-            let mut m = f32::MIN;
-            let mut inside = false;
-            for j in 0..nj {
-                m = m.max(image.data[[k, j, i]]);
-                inside |= labels[[k, j, i]] == label;
+        m.fill(f32::MIN);
+        inside.fill(false);
+        for j in 0..nj {
+            let values = image.data.slice(ndarray::s![k, j, ..]);
+            let row_labels = labels.slice(ndarray::s![k, j, ..]);
+            for (i, (v, l)) in values.iter().zip(row_labels.iter()).enumerate() {
+                m[i] = m[i].max(*v);
+                inside[i] |= *l == label;
             }
-            // Slices ascend along the normal (inferior → superior for axial): flip for display.
-            grey[[nk - 1 - k, i]] = m;
-            mask[[nk - 1 - k, i]] = inside;
+        }
+        // Slices ascend along the normal (inferior → superior for axial): flip for display.
+        for i in 0..ni {
+            grey[[nk - 1 - k, i]] = m[i];
+            mask[[nk - 1 - k, i]] = inside[i];
         }
     }
     Picture { grey, mask }
@@ -105,6 +112,43 @@ pub fn base64(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use crate::volume::{Geometry, Volume};
+    use ndarray::Array3;
+
+    #[test]
+    fn coronal_mip_takes_each_columns_maximum_over_rows_and_flips_slices() {
+        // Values made from their index, so every (k, i) has its own maximum, at a row that
+        // changes with k and i; the label at one voxel only.
+        let (nk, nj, ni) = (3, 4, 5);
+        let data = Array3::from_shape_fn((nk, nj, ni), |(k, j, i)| {
+            let peak_row = (k + i) % nj;
+            if j == peak_row {
+                (100 * k + i) as f32
+            } else {
+                -(j as f32)
+            }
+        });
+        let image = Volume {
+            data,
+            geometry: Geometry::axial([0.0; 3], [1.0; 3]),
+        };
+        let mut labels = Array3::<u32>::zeros((nk, nj, ni));
+        labels[[0, 2, 3]] = 7;
+        labels[[1, 1, 1]] = 6;
+        let pic = super::coronal_mip(&image, &labels, 7);
+        assert_eq!(pic.grey.dim(), (nk, ni));
+        for k in 0..nk {
+            for i in 0..ni {
+                assert_eq!(
+                    pic.grey[[nk - 1 - k, i]],
+                    (100 * k + i) as f32,
+                    "k {k} i {i}"
+                );
+                assert_eq!(pic.mask[[nk - 1 - k, i]], k == 0 && i == 3, "k {k} i {i}");
+            }
+        }
+    }
+
     #[test]
     fn base64_rfc4648_vectors() {
         // RFC 4648 section 10 test vectors.
