@@ -1017,7 +1017,8 @@ fn small_rtstruct(path: &Path) {
     rtstruct_with(path, &[]);
 }
 
-/// [`small_rtstruct`] with more CLOSED_PLANAR contours of ROI 1 (their ContourData).
+/// [`small_rtstruct`] with more contours of ROI 1 (their ContourData; CLOSED_PLANAR, or of the
+/// type before a colon: `POINT:x\y\z`).
 fn rtstruct_with(path: &Path, more: &[&str]) {
     use dicom_core::value::DataSetSequence;
     use dicom_core::{DataElement, Length, PrimitiveValue, VR};
@@ -1063,8 +1064,11 @@ fn rtstruct_with(path: &Path, more: &[&str]) {
         let mut items = vec![c.clone()];
         if number == "1" {
             for data in more {
+                let (kind, data) = data.split_once(':').unwrap_or(("CLOSED_PLANAR", data));
+                let mut c = c.clone();
+                put(&mut c, tags::CONTOUR_GEOMETRIC_TYPE, VR::CS, kind);
                 put(&mut c, tags::CONTOUR_DATA, VR::DS, data);
-                items.push(c.clone());
+                items.push(c);
             }
         }
         let mut rc = InMemDicomObject::new_empty();
@@ -1235,6 +1239,154 @@ fn a_damaged_contour_costs_its_roi_not_the_others() {
     assert!(
         err.contains("the RTSTRUCT's ROI 1 is not used: ContourData (3006,0050)"),
         "{err}"
+    );
+}
+
+/// Regression (robustness audit): an RTSTRUCT ROI's contours that its region leaves out were
+/// dropped without a word: one lying outside the image (moved 1 km away), one reaching beyond the
+/// image's edge (cut there), one of type POINT; the tumour lost 43 mm³ of 44,752 and nothing was
+/// said. Each is now said, by ROI number, and the region is measured as before. An ROI all of
+/// whose contours lie outside (ROI 2) marks no voxel, said as such, not twice.
+#[test]
+fn contours_a_region_leaves_out_are_said() {
+    let image = fixture_ct();
+    let d = tempfile::tempdir().unwrap();
+    let (plain, more) = (d.path().join("plain.dcm"), d.path().join("more.dcm"));
+    small_rtstruct(&plain);
+    rtstruct_with(
+        &more,
+        &[
+            "1009\\-21\\32.5\\1013\\-21\\32.5\\1013\\-17\\32.5",
+            "-500\\-500\\32.5\\500\\-500\\32.5\\500\\500\\32.5\\-500\\500\\32.5",
+            "POINT:11\\-19\\32.5",
+        ],
+    );
+    // The fixture CT is 6 × 5 pixels of 0.7 × 0.8 mm: the 4 mm square reaches beyond it.
+    let cut = "beyond the image's edge: cut there (the region is larger than measured)";
+    let a = ancilla::roi::load_rois(&image, None, &plain).unwrap();
+    assert_eq!(a.partial, [(1, format!("its one contour reaches {cut}"))]);
+    let b = ancilla::roi::load_rois(&image, None, &more).unwrap();
+    assert_eq!(
+        b.partial,
+        [
+            (
+                1,
+                "1 of its 4 contours lies outside the image: left out".into()
+            ),
+            (1, format!("2 of its 4 contours reach {cut}")),
+            (
+                1,
+                "1 of its 4 contours is POINT: left out (bounding no volume)".into()
+            ),
+        ]
+    );
+    // Measured all the same (the square around the plane holds the first as a hole).
+    assert!(b.regions[0].mask.iter().any(|v| *v));
+    assert_eq!(b.empty_own_regions(), [2]);
+    let o = features_on_fixture_ct(&more);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains(
+            "the RTSTRUCT's ROI 1 is measured without part of it: 1 of its 4 contours lies \
+             outside the image: left out"
+        ),
+        "{err}"
+    );
+    // An ROI whose contours lie inside the image gets no word: the square on a larger grid.
+    let mut larger = image.clone();
+    larger.data = ndarray::Array3::zeros((3, 40, 40));
+    larger.geometry.origin = image.geometry.world(-15.0, -15.0, 0.0);
+    let c = ancilla::roi::load_rois(&larger, None, &plain).unwrap();
+    assert_eq!(c.partial, []);
+    assert!(c.regions[0].mask.iter().any(|v| *v));
+}
+
+/// Regression (robustness audit): numbers that do not name one region were taken silently: a
+/// SEG frame naming a segment the SegmentSequence lacks was passed over (its voxels lost); two
+/// segments numbered 1 gave one region, the other said to mark no voxel; two RTSTRUCT ROIs
+/// numbered 1 were reported as a contour naming no ROI. Each is refused by its attribute now.
+#[test]
+fn roi_numbers_that_do_not_name_one_region_are_refused() {
+    use dicom_core::value::DataSetSequence;
+    use dicom_core::{DataElement, Length, PrimitiveValue, VR};
+    use dicom_dictionary_std::tags;
+    use dicom_object::InMemDicomObject;
+    let image = fixture_ct();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/seg-highdicom");
+    let d = tempfile::tempdir().unwrap();
+    let items_of = |o: &InMemDicomObject, tag| -> Vec<InMemDicomObject> {
+        o.element(tag).unwrap().items().unwrap().to_vec()
+    };
+    let sq = |items: Vec<InMemDicomObject>| DataSetSequence::new(items, Length::UNDEFINED);
+    let refused = |obj: dicom_object::DefaultDicomObject, name: &str| -> String {
+        let path = d.path().join(name);
+        obj.write_to_file(&path).unwrap();
+        ancilla::roi::load_rois(&image, None, &path)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    let seg = || dicom_object::open_file(root.join("seg_binary.dcm")).unwrap();
+    assert!(ancilla::roi::load_rois(&image, None, &root.join("seg_binary.dcm")).is_ok());
+    // Frame 1 names segment 999.
+    let mut o = seg();
+    let mut frames = items_of(&o, tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE);
+    let mut id = items_of(&frames[0], tags::SEGMENT_IDENTIFICATION_SEQUENCE);
+    id[0].put(DataElement::new(
+        tags::REFERENCED_SEGMENT_NUMBER,
+        VR::US,
+        PrimitiveValue::from(999u16),
+    ));
+    frames[0].put(DataElement::new(
+        tags::SEGMENT_IDENTIFICATION_SEQUENCE,
+        VR::SQ,
+        sq(id),
+    ));
+    o.put(DataElement::new(
+        tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE,
+        VR::SQ,
+        sq(frames),
+    ));
+    assert_eq!(
+        refused(o, "seg999.dcm"),
+        "SEG: attribute SegmentIdentificationSequence/ReferencedSegmentNumber (0062,000A/000B): \
+         expected the number of a segment of the SegmentSequence in every frame; frame 1 names \
+         segment 999"
+    );
+    // Its first segment given twice.
+    let mut o = seg();
+    let mut segments = items_of(&o, tags::SEGMENT_SEQUENCE);
+    segments.push(segments[0].clone());
+    o.put(DataElement::new(
+        tags::SEGMENT_SEQUENCE,
+        VR::SQ,
+        sq(segments),
+    ));
+    assert_eq!(
+        refused(o, "segdup.dcm"),
+        "SEG: attribute SegmentNumber (0062,0004): expected a number given to one segment only; \
+         1 is given twice"
+    );
+    // Two ROIs numbered 1.
+    let rt = d.path().join("rt.dcm");
+    small_rtstruct(&rt);
+    let mut o = dicom_object::open_file(&rt).unwrap();
+    let mut rois = items_of(&o, tags::STRUCTURE_SET_ROI_SEQUENCE);
+    rois[1].put(DataElement::new(
+        tags::ROI_NUMBER,
+        VR::IS,
+        PrimitiveValue::from("1"),
+    ));
+    o.put(DataElement::new(
+        tags::STRUCTURE_SET_ROI_SEQUENCE,
+        VR::SQ,
+        sq(rois),
+    ));
+    assert_eq!(
+        refused(o, "rtdup.dcm"),
+        "RTSTRUCT: attribute ROINumber (3006,0022): expected a number given to one ROI of \
+         StructureSetROISequence only; 1 is given twice"
     );
 }
 

@@ -598,6 +598,14 @@ fn dicom_roi_features(
     let (rois, misnumbered) = roi::load_rois(&image, Some(drawn_on), roi)
         .map_err(|e| e.to_string())?
         .numbered_by(labels);
+    let mut notes = notes;
+    notes.extend(rois.partial.iter().map(|(number, what)| {
+        format!(
+            "{} {number} of the {} is measured without part of it: {what}",
+            rois.region_word(),
+            rois.source
+        )
+    }));
     let empty = owned(rois.empty_regions(Some(labels)));
     let ctx = FeatureContext {
         subject_id: s.patient_id.clone(),

@@ -851,6 +851,13 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
             rois.region_word()
         );
     }
+    for (number, what) in &rois.partial {
+        crate::say!(
+            "features: the {}'s {} {number} is measured without part of it: {what}",
+            rois.source,
+            rois.region_word()
+        );
+    }
     if !rois.unnamed.is_empty() {
         let list: Vec<String> = rois.unnamed.iter().map(u32::to_string).collect();
         crate::say!(

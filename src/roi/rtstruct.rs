@@ -32,6 +32,9 @@ pub struct Structure {
     /// Why this ROI cannot be used (a contour whose data is not x\y\z triples): the others
     /// still are.
     pub defect: Option<String>,
+    /// Its contours of another type than CLOSED_PLANAR (POINT, OPEN_PLANAR...), by type: left
+    /// out, as they bound no volume.
+    pub other_contours: std::collections::BTreeMap<String, usize>,
 }
 
 fn bad(attribute: &str, expected: &str) -> RoiError {
@@ -71,7 +74,20 @@ pub fn rtstruct_from_object(obj: &InMemDicomObject) -> Result<Vec<Structure>, Ro
                 .unwrap_or_else(|| set_for.clone()),
             contours: Vec::new(),
             defect: None,
+            other_contours: Default::default(),
         });
+    }
+    // A number given twice: the contours of one would be taken for the other's.
+    for (k, s) in out.iter().enumerate() {
+        if out[..k].iter().any(|o| o.number == s.number) {
+            return Err(bad(
+                "ROINumber (3006,0022)",
+                &format!(
+                    "a number given to one ROI of StructureSetROISequence only; {} is given twice",
+                    s.number
+                ),
+            ));
+        }
     }
     if out.is_empty() {
         return Err(bad(
@@ -101,9 +117,17 @@ pub fn rtstruct_from_object(obj: &InMemDicomObject) -> Result<Vec<Structure>, Ro
             .and_then(|e| e.items())
             .unwrap_or(&[])
         {
-            if s.defect.is_some()
-                || str_of(c, tags::CONTOUR_GEOMETRIC_TYPE).as_deref() != Some("CLOSED_PLANAR")
-            {
+            if s.defect.is_some() {
+                continue;
+            }
+            let kind = str_of(c, tags::CONTOUR_GEOMETRIC_TYPE).unwrap_or_default();
+            if kind != "CLOSED_PLANAR" {
+                let kind = if kind.is_empty() {
+                    "untyped".to_string()
+                } else {
+                    kind
+                };
+                *s.other_contours.entry(kind).or_default() += 1;
                 continue;
             }
             let v = f64s_of(c, tags::CONTOUR_DATA).unwrap_or_default();
@@ -197,6 +221,44 @@ pub fn plane_spacing(structures: &[&[PlaneContour]]) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
+/// How far (in slices) a contour plane reaches: half the contouring interval `spacing`, at
+/// least half a slice (infinite: half a slice).
+fn plane_reach(spacing: f64) -> f64 {
+    if spacing.is_finite() {
+        (0.5 * spacing).max(0.5)
+    } else {
+        0.5
+    }
+}
+
+/// Of one structure's contours in index space, how many give the grid of `dims` no voxel (their
+/// plane beyond the reach of every slice, or their polygon beside the grid: `outside`) and how
+/// many reach beyond its edge (`cut`: the grid holds part of the region they bound).
+pub fn beyond_grid(planes: &[PlaneContour], dims: [usize; 3], spacing: f64) -> (usize, usize) {
+    let [nk, nj, ni] = dims.map(|n| n as f64);
+    let reach = plane_reach(spacing) + 1e-6;
+    let (mut outside, mut cut) = (0, 0);
+    for (k, poly) in planes {
+        let (mut lo, mut hi) = ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]);
+        for p in poly {
+            for a in 0..2 {
+                lo[a] = lo[a].min(p[a]);
+                hi[a] = hi[a].max(p[a]);
+            }
+        }
+        // Voxel centres run from 0 to n − 1; a voxel reaches half a voxel beyond its centre.
+        let edge = 0.5 + ON_CONTOUR;
+        let beside = |a: usize, n: f64| hi[a] < -edge || lo[a] > n - 1.0 + edge;
+        let beyond = |a: usize, n: f64| lo[a] < -edge || hi[a] > n - 1.0 + edge;
+        if *k < -reach || *k > nk - 1.0 + reach || beside(0, ni) || beside(1, nj) {
+            outside += 1;
+        } else if beyond(0, ni) || beyond(1, nj) {
+            cut += 1;
+        }
+    }
+    (outside, cut)
+}
+
 /// Rasterise one structure's contours in index space onto a grid of `dims` = [slices, rows,
 /// columns]. Each contour plane reaches half the contouring interval `spacing` (in slices; at
 /// least half a slice; infinite: half a slice) either side: the structure set's
@@ -210,11 +272,7 @@ pub fn rasterise_planes(planes: &[PlaneContour], dims: [usize; 3], spacing: f64)
         return mask;
     }
     let (ks, _) = super::distinct_planes(planes.iter().map(|p| p.0).collect());
-    let reach = if spacing.is_finite() {
-        (0.5 * spacing).max(0.5)
-    } else {
-        0.5
-    };
+    let reach = plane_reach(spacing);
     for k in 0..nk {
         let kf = k as f64;
         let Some(&nearest) = ks

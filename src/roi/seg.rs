@@ -109,6 +109,13 @@ fn segment_labels(obj: &DefaultDicomObject, kind: SegType) -> Result<Vec<(u32, S
         if n == 0 {
             continue;
         }
+        // A number given twice: the frames of one would be taken for the other's.
+        if labels.iter().any(|(l, _)| i64::from(*l) == n) {
+            return Err(bad(
+                "SegmentNumber (0062,0004)",
+                &format!("a number given to one segment only; {n} is given twice"),
+            ));
+        }
         labels.push((
             n as u32,
             str_of(item, tags::SEGMENT_LABEL).unwrap_or_default(),
@@ -421,9 +428,20 @@ pub fn seg_from_object(obj: &DefaultDicomObject) -> Result<Segmentation, RoiErro
             ));
         }
         let k = idx[2].round().max(0.0) as usize;
-        // A frame of a segment the SegmentSequence does not describe is not read.
+        // A frame of a segment the SegmentSequence does not describe: refused, as a frame
+        // naming segment 0 is (it was passed over without a word, and its voxels lost).
         let frame_slot = f.segment.map(slot_of);
-        if k >= nk || frame_slot == Some(None) {
+        if let (Some(number), Some(None)) = (f.segment, frame_slot) {
+            return Err(bad(
+                "SegmentIdentificationSequence/ReferencedSegmentNumber (0062,000A/000B)",
+                &format!(
+                    "the number of a segment of the SegmentSequence in every frame; frame {} \
+                     names segment {number}",
+                    f.index + 1
+                ),
+            ));
+        }
+        if k >= nk {
             continue;
         }
         let values = frame_values(f.index)?;
