@@ -861,6 +861,191 @@ fn multiframe_images_without_offset_table_are_split_at_their_frames_starts() {
     }
 }
 
+/// Regression (robustness audit): a series-level refusal ("PixelSpacing differs between
+/// images", "missing ImagePositionPatient on some images", "missing slice between slices 3 and
+/// 4") named no file, and one bad slice of 90 was left to be found by hand. The reason now
+/// names the image by its InstanceNumber (in every output), and the terminal line the file.
+#[test]
+fn a_series_refusal_names_the_file_that_shows_it() {
+    type Alter = fn(usize, &mut Slice) -> bool;
+    let cases: [(&str, Alter, &str, &str); 3] = [
+        (
+            "ipp",
+            |k, s| {
+                if k == 2 {
+                    s.ipp[2] = f64::NAN;
+                }
+                true
+            },
+            "missing or malformed ImagePositionPatient (0020,0032) on some images: three finite \
+             numbers expected (the image of InstanceNumber 3, first)",
+            "im_002.dcm",
+        ),
+        (
+            "spacing",
+            |k, s| {
+                if k == 3 {
+                    s.ps = [2.0, 2.0];
+                }
+                true
+            },
+            "PixelSpacing differs between images: 0.8\\0.7 and 2\\2 mm (the image of \
+             InstanceNumber 4, first)",
+            "im_003.dcm",
+        ),
+        (
+            "gap",
+            |k, _| k != 3,
+            "missing slice: 4 mm between slices 3 and 4 (InstanceNumbers 3 and 5) where 2 mm is \
+             expected (1 slice absent)",
+            // The fourth file written: the slice after the gap.
+            "im_003.dcm",
+        ),
+    ];
+    for (name, alter, reason, file) in cases {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let slices: Vec<Slice> = (0..6)
+            .filter_map(|k| {
+                let mut s = Slice::new("2.25.4242", [0.0, 0.0, 2.0 * k as f64], vec![k; 20]);
+                s.instance = k + 1;
+                alter(k as usize, &mut s).then_some(s)
+            })
+            .collect();
+        write_series(&dir, &slices);
+        let json = d.path().join("inventory.json");
+        let o = ancilla(&[
+            "scan",
+            dir.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{name}");
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let line = format!("REJECTED: {reason} [{}]", dir.join(file).display());
+        assert!(said.contains(&line), "{name}: {line}\n{said}");
+        // The inventory gives the reason, and no path.
+        let inventory = std::fs::read_to_string(&json).unwrap();
+        let quoted = serde_json::to_string(reason).unwrap();
+        assert!(
+            inventory.contains(quoted.trim_matches('"')),
+            "{name}: {inventory}"
+        );
+        assert!(!inventory.contains("im_0"), "{name}: {inventory}");
+    }
+}
+
+/// `test-data/multiframe-fragments/<name>.dcm` (a 3-frame enhanced PET) with `alter` applied,
+/// converted alone: the reason the conversion report gives for it, whether its series was not
+/// converted or its file rejected.
+fn convert_altered_multiframe(name: &str, alter: impl FnOnce(&mut InMemDicomObject)) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/multiframe-fragments");
+    let mut obj = dicom_object::open_file(root.join(format!("{name}.dcm"))).unwrap();
+    alter(&mut obj);
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    obj.write_to_file(input.join("bad.dcm")).unwrap();
+    let out = tmp.path().join("out");
+    let run = ancilla(&[
+        "--quiet",
+        "convert",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let read = |p: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    let report = read(&out.join("convert-report.json"));
+    assert_eq!(report["converted"], serde_json::json!([]), "{report}");
+    // A rejected file is named by the scan (the conversion report counts it).
+    let inventory = tmp.path().join("inventory.json");
+    let scan = ancilla(&[
+        "--quiet",
+        "scan",
+        input.to_str().unwrap(),
+        "--json",
+        inventory.to_str().unwrap(),
+    ]);
+    assert!(scan.status.success());
+    let inventory = read(&inventory);
+    let reasons: Vec<String> = [&report["not_converted"], &inventory["rejected_files"]]
+        .iter()
+        .flat_map(|list| list.as_array().into_iter().flatten())
+        .filter_map(|r| r["reason"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(reasons.len(), 1, "{report}\n{inventory}");
+    reasons[0].clone()
+}
+
+/// Regression (robustness audit): encapsulated multi-frame images whose header does not
+/// describe their pixel data were converted with no word, into wrong volumes: a 16-bit JPEG-LS
+/// stream under BitsAllocated 8 (values cut to 8 bits: 510 for 8000); RLE frames of 48 × 64
+/// under Rows × Columns 8 × 8 (8 × 8 slices); NumberOfFrames 0, or 1 over three frames (one
+/// slice). Each is refused with what the header says and what the data hold.
+#[test]
+fn multiframe_pixel_data_the_header_does_not_describe_is_refused() {
+    let us = |obj: &mut InMemDicomObject, tag, v: u16| {
+        obj.put(DataElement::new(tag, VR::US, PrimitiveValue::from(v)));
+    };
+    let reason = convert_altered_multiframe("jpeg_ls", |obj| {
+        us(obj, tags::BITS_ALLOCATED, 8);
+        us(obj, tags::BITS_STORED, 8);
+        us(obj, tags::HIGH_BIT, 7);
+    });
+    assert!(
+        reason.ends_with(
+            "pixel decoding failed (1.2.840.10008.1.2.4.80): frame 2: its JPEG frame header \
+             gives samples of 16 bits, which need BitsAllocated 16 where the header says 8"
+        ),
+        "{reason}"
+    );
+    let reason = convert_altered_multiframe("rle", |obj| {
+        us(obj, tags::ROWS, 8);
+        us(obj, tags::COLUMNS, 8);
+    });
+    assert!(
+        reason.ends_with(
+            "pixel decoding failed (1.2.840.10008.1.2.5): RLE segment 1: 3072 bytes decoded \
+             where 64 pixels need one each"
+        ),
+        "{reason}"
+    );
+    for name in ["rle", "jpeg_ls", "jpeg_lossless", "j2k"] {
+        let reason = convert_altered_multiframe(name, |obj| {
+            obj.put(DataElement::new(tags::NUMBER_OF_FRAMES, VR::IS, "0"));
+        });
+        assert_eq!(
+            reason,
+            "missing or malformed attribute NumberOfFrames (0028,0008) is 0: a positive number \
+             of frames expected (encapsulated Pixel Data cannot be divided into frames without \
+             it)",
+            "{name}"
+        );
+        let reason = convert_altered_multiframe(name, |obj| {
+            obj.put(DataElement::new(tags::NUMBER_OF_FRAMES, VR::IS, "1"));
+        });
+        assert_eq!(
+            reason,
+            "missing or malformed attribute NumberOfFrames (0028,0008) is 1 where \
+             PerFrameFunctionalGroupsSequence (5200,9230) has 3 items: one item a frame \
+             expected (PS3.3 C.7.6.16.1)",
+            "{name}"
+        );
+    }
+}
+
 /// `test-data/transfer-syntaxes/<dir>/0.dcm` with `alter` applied to its bytes, converted alone;
 /// the binary's stderr and the reason the report gives for the file.
 fn convert_damaged_fixture(dir: &str, alter: impl FnOnce(&mut Vec<u8>)) -> (String, String) {

@@ -10,6 +10,51 @@ use crate::volume::{cross, dot, Geometry};
 
 use super::header::{Component, FileRecord, ImageRecord};
 
+/// Why a series makes no volume, and the file (its index among the series' files) that shows
+/// it, when one does: a series-level reason ("PixelSpacing differs between images") named no
+/// file, and one bad slice of 90 was left to be found by hand.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    pub why: String,
+    pub file: Option<usize>,
+}
+
+impl Refusal {
+    /// A reason shown by file `file`, whose image is `im` (named by its InstanceNumber, which
+    /// any output may hold: the file's path is for the terminal only).
+    fn at(file: usize, im: &ImageRecord, why: impl Into<String>) -> Refusal {
+        let why = why.into();
+        let why = match im.instance_number {
+            Some(n) => format!("{why} (the image of InstanceNumber {n}, first)"),
+            None => why,
+        };
+        Refusal {
+            why,
+            file: Some(file),
+        }
+    }
+
+    /// The reason, put in context; the file kept.
+    fn context(self, f: impl FnOnce(String) -> String) -> Refusal {
+        Refusal {
+            why: f(self.why),
+            file: self.file,
+        }
+    }
+}
+
+impl From<String> for Refusal {
+    fn from(why: String) -> Refusal {
+        Refusal { why, file: None }
+    }
+}
+
+impl From<&str> for Refusal {
+    fn from(why: &str) -> Refusal {
+        Refusal::from(why.to_string())
+    }
+}
+
 /// One image of a planned volume: which file, which frame, and its rescale.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SliceRef {
@@ -88,7 +133,7 @@ fn fmt_mm(x: f64) -> String {
 type Images<'a> = Vec<(usize, &'a ImageRecord)>;
 
 /// Plan the volumes of one series (`files` all belong to it). Errors are the rejection reason.
-pub fn plan_series(files: &[&FileRecord]) -> Result<Vec<VolumePlan>, String> {
+pub fn plan_series(files: &[&FileRecord]) -> Result<Vec<VolumePlan>, Refusal> {
     let images: Vec<(usize, &ImageRecord)> = files
         .iter()
         .enumerate()
@@ -98,11 +143,14 @@ pub fn plan_series(files: &[&FileRecord]) -> Result<Vec<VolumePlan>, String> {
         return Err("no image in the series".into());
     }
     let samples = files[0].samples_per_pixel;
-    if let Some(f) = files.iter().find(|f| f.samples_per_pixel != samples) {
-        return Err(format!(
-            "SamplesPerPixel differs within the series: {samples} and {}",
-            f.samples_per_pixel
-        ));
+    if let Some(fi) = files.iter().position(|f| f.samples_per_pixel != samples) {
+        return Err(Refusal {
+            why: format!(
+                "SamplesPerPixel differs within the series: {samples} and {}",
+                files[fi].samples_per_pixel
+            ),
+            file: Some(fi),
+        });
     }
     if &*files[0].modality == "RTDOSE" && images.iter().any(|(_, im)| im.position.is_none()) {
         return Err(
@@ -115,7 +163,7 @@ pub fn plan_series(files: &[&FileRecord]) -> Result<Vec<VolumePlan>, String> {
     let mut plans = if images.iter().all(|(_, im)| im.orientation.is_none()) {
         plan_unplaced(files, &images)
     } else if let Some(why) = mosaics_apart(files) {
-        return Err(why);
+        return Err(why.into());
     } else {
         plan_placed(files, &images)?
     };
@@ -215,18 +263,22 @@ fn distinct_labels(plans: &mut [VolumePlan]) {
 }
 
 /// Plan the volumes of a series whose images have an orientation.
-fn plan_placed(files: &[&FileRecord], images: &Images) -> Result<Vec<VolumePlan>, String> {
+fn plan_placed(files: &[&FileRecord], images: &Images) -> Result<Vec<VolumePlan>, Refusal> {
     let (rows, columns) = files[0].image_dims();
-    if let Some(f) = files.iter().find(|f| f.image_dims() != (rows, columns)) {
+    if let Some(fi) = files.iter().position(|f| f.image_dims() != (rows, columns)) {
+        let f = files[fi];
         let (r, c) = f.image_dims();
-        return Err(format!(
+        return Err(Refusal {
+            file: Some(fi),
+            why: format!(
             "matrix size differs within the series: {rows}×{columns} and {r}×{c} (Rows×Columns{})",
             if f.mosaic.is_some() || files[0].mosaic.is_some() {
                 ", of a mosaic's tiles"
             } else {
                 ""
             }
-        ));
+            ),
+        });
     }
     // Magnitude, phase, real and imaginary images of one series are volumes of their own, as
     // dcm2niix makes them (its `_ph`, `_real`, `_imaginary` files).
@@ -244,8 +296,8 @@ fn plan_placed(files: &[&FileRecord], images: &Images) -> Result<Vec<VolumePlan>
             .copied()
             .filter(|image| component(image) == c)
             .collect();
-        for mut plan in
-            plan_images(&members, rows, columns).map_err(|e| format!("{} images: {e}", c.name()))?
+        for mut plan in plan_images(&members, rows, columns)
+            .map_err(|e| e.context(|e| format!("{} images: {e}", c.name())))?
         {
             // Each component's volumes are files of their own (dcm2niix's `_ph` files): a time
             // series of magnitude and phase images is a 4D file of each.
@@ -338,7 +390,7 @@ fn plan_images(
     images: &[(usize, &ImageRecord)],
     rows: u32,
     columns: u32,
-) -> Result<Vec<VolumePlan>, String> {
+) -> Result<Vec<VolumePlan>, Refusal> {
     // Images of one plane each: a series of several (a three-plane localizer) is made into one
     // volume per plane, as dcm2niix makes it, each named after its first image's InstanceNumber.
     let mut planes: Vec<([f64; 6], Images)> = Vec::new();
@@ -347,8 +399,12 @@ fn plan_images(
             return Err(if std::ptr::eq(im, images[0].1) {
                 "missing ImageOrientationPatient (0020,0037) (absent or all zero)".into()
             } else {
-                "missing ImageOrientationPatient (0020,0037) (absent or all zero) on some images"
-                    .into()
+                Refusal::at(
+                    fi,
+                    im,
+                    "missing ImageOrientationPatient (0020,0037) (absent or all zero) on some \
+                     images",
+                )
             });
         };
         let same = |iop: &[f64; 6]| {
@@ -384,9 +440,9 @@ fn plan_images(
             .find(|candidate| !names.contains(candidate))
             .unwrap_or(first);
         names.push(name.clone());
-        for mut plan in plan_plane(members, rows, columns)
-            .map_err(|e| format!("plane {name} of a series of several planes: {e}"))?
-        {
+        for mut plan in plan_plane(members, rows, columns).map_err(|e| {
+            e.context(|e| format!("plane {name} of a series of several planes: {e}"))
+        })? {
             // A plane's own volumes (repeats at its positions) are one 4D file, as dcm2niix's.
             plan.label = joined_label(&name, &plan.label);
             plan.stack = joined_label(&name, &plan.stack);
@@ -401,7 +457,7 @@ fn plan_plane(
     images: &[(usize, &ImageRecord)],
     rows: u32,
     columns: u32,
-) -> Result<Vec<VolumePlan>, String> {
+) -> Result<Vec<VolumePlan>, Refusal> {
     let Some(iop) = images[0].1.orientation else {
         return Err("missing ImageOrientationPatient (0020,0037) (absent or all zero)".into());
     };
@@ -410,26 +466,35 @@ fn plan_plane(
             "missing or malformed PixelSpacing (0028,0030): two positive numbers expected".into(),
         );
     };
-    for (_, im) in images {
-        let p = im.pixel_spacing.ok_or(
-            "missing or malformed PixelSpacing (0028,0030) on some images: two positive \
+    for &(fi, im) in images {
+        let Some(p) = im.pixel_spacing else {
+            return Err(Refusal::at(
+                fi,
+                im,
+                "missing or malformed PixelSpacing (0028,0030) on some images: two positive \
                  numbers expected",
-        )?;
+            ));
+        };
         if (p[0] - ps[0]).abs() > SPACING_TOL_MM || (p[1] - ps[1]).abs() > SPACING_TOL_MM {
-            return Err(format!(
-                "PixelSpacing differs between images: {}\\{} and {}\\{} mm",
-                fmt_mm(ps[0]),
-                fmt_mm(ps[1]),
-                fmt_mm(p[0]),
-                fmt_mm(p[1])
+            return Err(Refusal::at(
+                fi,
+                im,
+                format!(
+                    "PixelSpacing differs between images: {}\\{} and {}\\{} mm",
+                    fmt_mm(ps[0]),
+                    fmt_mm(ps[1]),
+                    fmt_mm(p[0]),
+                    fmt_mm(p[1])
+                ),
             ));
         }
         if im.position.is_none() {
-            return Err(
-                "missing or malformed ImagePositionPatient (0020,0032) on some images: \
-                        three finite numbers expected"
-                    .into(),
-            );
+            return Err(Refusal::at(
+                fi,
+                im,
+                "missing or malformed ImagePositionPatient (0020,0032) on some images: three \
+                 finite numbers expected",
+            ));
         }
     }
     let row = [iop[0], iop[1], iop[2]];
@@ -461,10 +526,15 @@ fn plan_plane(
     }
     let per_pos = groups[0].len();
     if let Some(g) = groups.iter().find(|g| g.len() != per_pos) {
-        return Err(format!(
-            "uneven number of images per slice position ({} and {}): an incomplete multi-volume series",
-            per_pos,
-            g.len()
+        return Err(Refusal::at(
+            g[0].0,
+            g[0].1,
+            format!(
+                "uneven number of images per slice position ({} and {}): an incomplete \
+                 multi-volume series",
+                per_pos,
+                g.len()
+            ),
         ));
     }
 
@@ -762,7 +832,7 @@ fn plan_stack(
     ps: [f64; 2],
     rows: u32,
     columns: u32,
-) -> Result<VolumePlan, String> {
+) -> Result<VolumePlan, Refusal> {
     let pos: Vec<[f64; 3]> = slices
         .iter()
         .map(|(_, r)| r.position.unwrap_or([0.0; 3]))
@@ -775,6 +845,12 @@ fn plan_stack(
         } else {
             format!("{label}: {what}")
         }
+    };
+    // Slices k and k + 1 (from 0) by their InstanceNumbers, when both have one: their files.
+    let instances = |k: usize| match (slices[k].1.instance_number, slices[k + 1].1.instance_number)
+    {
+        (Some(a), Some(b)) => format!(" (InstanceNumbers {a} and {b})"),
+        _ => String::new(),
     };
     let spacing_k = if slices.len() > 1 {
         let mut gaps: Vec<f64> = d.windows(2).map(|w| w[1] - w[0]).collect();
@@ -797,25 +873,31 @@ fn plan_stack(
                 let what = if *g > 1.5 * gap {
                     let missing = (g / gap).round() as i64 - 1;
                     format!(
-                        "missing slice: {} mm between slices {} and {} where {} mm is expected ({} absent)",
+                        "missing slice: {} mm between slices {} and {}{} where {} mm is expected \
+                         ({} absent)",
                         fmt_mm(*g),
                         k + 1,
                         k + 2,
+                        instances(k),
                         fmt_mm(gap),
                         crate::plural::count(missing.max(1) as usize, "slice")
                     )
                 } else {
                     format!(
-                        "non-uniform slice spacing: {} mm between slices {} and {}, where the \
+                        "non-uniform slice spacing: {} mm between slices {} and {}{}, where the \
                          median gap is {} mm (a slice up to {} mm off a uniform grid)",
                         fmt_mm(*g),
                         k + 1,
                         k + 2,
+                        instances(k),
                         fmt_mm(gap),
                         fmt_mm(off_grid)
                     )
                 };
-                return Err(labelled(what));
+                return Err(Refusal {
+                    why: labelled(what),
+                    file: Some(slices[k + 1].0),
+                });
             }
         }
         // Gantry tilt / shear: the line through the slice origins must follow the normal.
@@ -838,7 +920,8 @@ fn plan_stack(
                 return Err(format!(
                     "gantry tilt or sheared stack: slices are offset {:.2}° from the image normal (not resampled)",
                     deg
-                ));
+                )
+                .into());
             }
         }
         // Every slice on that line, not only the two ends: one moved within its plane (another
@@ -866,7 +949,7 @@ fn plan_stack(
                     fmt_mm(shift),
                     fmt_mm(tol_in_plane)
                 );
-                return Err(labelled(what));
+                return Err(Refusal::at(slices[k].0, slices[k].1, labelled(what)));
             }
         }
         // The grid runs from the first slice to the last: positions written to 0.1 mm jitter

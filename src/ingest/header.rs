@@ -475,6 +475,9 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
         if let Some(why) = malformed_attribute(&obj) {
             return Err(RejectReason::MissingAttribute(why));
         }
+        if let Some(why) = frame_count_problem(&obj, is_encapsulated(&ts)) {
+            return Err(RejectReason::MissingAttribute(why));
+        }
     }
 
     let image_type: Vec<String> = str_of(&obj, tags::IMAGE_TYPE)
@@ -724,6 +727,34 @@ fn philips_trigger_ms(obj: &InMemDicomObject) -> Option<f64> {
 /// is absent). Such a file was read with slope 1 (one slice of a PET 4× too high, its SUV too),
 /// the first of two intercepts, or as an image without orientation (stacked by InstanceNumber,
 /// z-flipped), without a word. The value is not repeated (a malformed field may hold anything).
+/// Why NumberOfFrames cannot be the number of the file's frames: not one per item of its
+/// PerFrameFunctionalGroupsSequence (PS3.3 C.7.6.16.1), or not positive where the Pixel Data is
+/// encapsulated (native data is checked by its length). Either gave one slice of a 3-frame
+/// enhanced PET, with no word.
+fn frame_count_problem(obj: &InMemDicomObject, encapsulated: bool) -> Option<String> {
+    let stated = str_of(obj, tags::NUMBER_OF_FRAMES).filter(|t| !t.trim().is_empty());
+    let frames = int_of(obj, tags::NUMBER_OF_FRAMES);
+    if encapsulated && stated.is_some() && frames.is_none_or(|n| n < 1) {
+        return Some(format!(
+            "NumberOfFrames (0028,0008) is {}: a positive number of frames expected (encapsulated \
+             Pixel Data cannot be divided into frames without it)",
+            stated.unwrap_or_default().trim()
+        ));
+    }
+    let items = obj
+        .get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
+        .and_then(|e| e.items())
+        .map_or(0, |i| i.len());
+    let frames = frames.unwrap_or(1).max(1);
+    (items > 0 && items as i64 != frames).then(|| {
+        format!(
+            "NumberOfFrames (0028,0008) is {frames} where PerFrameFunctionalGroupsSequence \
+             (5200,9230) has {}: one item a frame expected (PS3.3 C.7.6.16.1)",
+            crate::plural::count(items, "item")
+        )
+    })
+}
+
 fn malformed_attribute(obj: &InMemDicomObject) -> Option<String> {
     // Present: a value that is not empty. Read as the reader reads it (`f64s_of`: an empty last
     // value, a trailing backslash, left out).

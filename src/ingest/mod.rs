@@ -103,6 +103,10 @@ pub struct Series {
     pub files: Vec<Box<FileRecord>>,
     /// Volumes the series makes (image series), or why it makes none.
     pub plan: Result<Vec<VolumePlan>, String>,
+    /// The file (index into `files`) that shows why the series makes no volume, when one does
+    /// (an image without a position, another pixel spacing, the slice after a gap): named on
+    /// the terminal, where the site's paths may be shown.
+    pub refused_file: Option<usize>,
     /// (1-based part, parts) when the files of its series UID were not stacked together (a
     /// multi-frame file placing its frames, another matrix size, TR or flip angle), as dcm2niix
     /// splits them.
@@ -628,8 +632,14 @@ fn make_series(
     let refs: Vec<&FileRecord> = files.iter().map(|f| &**f).collect();
     let (kind, from_desc) = classify::classify(&refs);
     let has_pixels = files.iter().any(|f| f.has_pixels);
+    let mut refused_file = None;
     let plan = if has_pixels && !matches!(kind, SeriesKind::Seg) {
-        geometry::plan_series(&refs).and_then(|plans| pet_series_whole(&refs).map(|()| plans))
+        geometry::plan_series(&refs)
+            .map_err(|r| {
+                refused_file = r.file;
+                r.why
+            })
+            .and_then(|plans| pet_series_whole(&refs).map(|()| plans))
     } else {
         Ok(Vec::new())
     };
@@ -651,6 +661,7 @@ fn make_series(
         kind,
         kind_from_description: from_desc,
         plan,
+        refused_file,
         files,
         part: None,
     }
@@ -711,7 +722,12 @@ pub fn series_line(s: &Series) -> String {
             }
             line.push_str("  ok");
         }
-        Err(why) => line.push_str(&format!("  REJECTED: {why}")),
+        Err(why) => {
+            line.push_str(&format!("  REJECTED: {why}"));
+            if let Some(f) = s.refused_file.and_then(|i| s.files.get(i)) {
+                line.push_str(&format!(" [{}]", f.path.display()));
+            }
+        }
     }
     line
 }

@@ -79,7 +79,7 @@ pub fn is_jpeg_2000(ts: &str) -> bool {
 /// samples per pixel]` whose BitsAllocated is `bits`: its header states another size, or
 /// samples that do not fit BitsAllocated the way the decoders place them (JPEG: 8 bits or fewer
 /// in 8, PS3.5 8.2.1, or in 16, which `pixels` reads one byte a sample; 9 to 16 in 16; JPEG 2000:
-/// no more bits than allocated; JPEG-LS: any, its decoder gives 16-bit words). `None` when it
+/// no more bits than allocated; JPEG-LS: likewise, its decoder gives 16-bit words). `None` when it
 /// fits, or when its header cannot be read (its decoder says what is wrong then).
 pub fn misfit(
     ts: &str,
@@ -115,7 +115,9 @@ pub fn misfit(
             if p <= 8 { 8 } else { 16 },
         )
     } else if is_jpeg_ls(ts) {
-        (true, 0)
+        // Its decoder gives 16-bit words, read with BitsStored: samples of more bits than
+        // allocated were cut to them (a 16-bit stream under BitsAllocated 8: 510 for 8000).
+        (p <= bits, if p <= 8 { 8 } else { 16 })
     } else {
         (
             p <= bits,
@@ -294,10 +296,18 @@ mod tests {
             "its JPEG frame header gives samples of 12 bits, which need BitsAllocated 16 where \
              the header says 8"
         );
-        // JPEG-LS: its decoder gives 16-bit words whatever the precision.
+        // JPEG-LS: its decoder gives 16-bit words, so 8-bit samples fit 8 or 16 bits; 12-bit
+        // ones only 16 (they were cut to 8 bits without a word).
         let mut ls = jpeg_start(0xF7, 48, 64, 1);
-        ls[12] = 12;
         assert_eq!(misfit(LS, &ls, [48, 64, 1], 8), None);
+        assert_eq!(misfit(LS, &ls, [48, 64, 1], 16), None);
+        ls[12] = 12;
+        assert_eq!(misfit(LS, &ls, [48, 64, 1], 16), None);
+        assert_eq!(
+            misfit(LS, &ls, [48, 64, 1], 8).unwrap(),
+            "its JPEG frame header gives samples of 12 bits, which need BitsAllocated 16 where \
+             the header says 8"
+        );
         // JPEG 2000 (12-bit samples, 60 × 100, 1 component): no more bits than allocated.
         let cs = codestream(1);
         assert_eq!(misfit(J2K, &cs, [60, 100, 1], 16), None);

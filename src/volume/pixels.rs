@@ -57,9 +57,43 @@ pub fn decode_frames(
     obj: &DefaultDicomObject,
     frames: &[u32],
 ) -> Result<Vec<Vec<f32>>, PixelError> {
+    frames_as_stated(obj)?;
     let with_table = with_found_offsets(obj);
     let obj = with_table.as_ref().unwrap_or(obj);
     decode_frames_unguarded(obj, frames)
+}
+
+/// Refuses encapsulated Pixel Data that holds more frames than NumberOfFrames (1 without it)
+/// says: a Basic Offset Table of another length (PS3.5 A.4: one offset a frame), or more
+/// fragments starting a frame's stream (`super::fragments::start_of_frame`) than frames. With
+/// NumberOfFrames 1 over three RLE frames, the three were read as one frame (its last segment
+/// running into the next frames) and the volume had one slice.
+fn frames_as_stated(obj: &DefaultDicomObject) -> Result<(), PixelError> {
+    let Some(Value::PixelSequence(seq)) = obj.get(tags::PIXEL_DATA).map(|e| e.value()) else {
+        return Ok(());
+    };
+    let frames = int_of(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as usize;
+    let says = || format!("NumberOfFrames (0028,0008) says {frames}");
+    let table = seq.offset_table().len();
+    if table > 0 && table != frames {
+        return Err(PixelError::Unsupported(format!(
+            "the Basic Offset Table of the Pixel Data has {} where {}",
+            crate::plural::count(table, "offset"),
+            says()
+        )));
+    }
+    let ts = obj.meta().transfer_syntax().trim_end_matches('\0');
+    if let Some(starts) = super::fragments::start_of_frame(ts) {
+        let found = seq.fragments().iter().filter(|f| starts(f)).count();
+        if found > frames {
+            return Err(PixelError::Unsupported(format!(
+                "the Pixel Data holds {found} frames (fragments that start a frame's stream) \
+                 where {}",
+                says()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A third-party decoder's work behind `crate::panic_guard::catch_decoder`: its panic on a
@@ -873,6 +907,62 @@ fn signed_as_pixel_representation(obj: &DefaultDicomObject, values: &mut [f32]) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An RLE object of 2 × 2 pixels of 8 bits whose Pixel Data holds `fragments` (each frame
+    /// one fragment, all 7s) with Basic Offset Table `table`, and NumberOfFrames `frames`.
+    fn rle_object(fragments: usize, table: Vec<u32>, frames: &str) -> DefaultDicomObject {
+        let meta = dicom_object::meta::FileMetaTableBuilder::new()
+            .transfer_syntax(RLE_LOSSLESS)
+            .media_storage_sop_class_uid("1.2.840.10008.5.1.4.1.1.7")
+            .media_storage_sop_instance_uid("2.25.1")
+            .build()
+            .unwrap();
+        let mut obj = dicom_object::FileDicomObject::new_empty_with_meta(meta);
+        for (tag, v) in [
+            (tags::ROWS, 2u16),
+            (tags::COLUMNS, 2),
+            (tags::BITS_ALLOCATED, 8),
+            (tags::BITS_STORED, 8),
+            (tags::SAMPLES_PER_PIXEL, 1),
+        ] {
+            obj.put(DataElement::new(tag, VR::US, PrimitiveValue::from(v)));
+        }
+        obj.put(DataElement::new(tags::NUMBER_OF_FRAMES, VR::IS, frames));
+        // One segment: its header (1 segment, at 64), then a replicate run of four 7s.
+        let mut frame = vec![0u8; 64];
+        frame[0] = 1;
+        frame[4] = 64;
+        frame.extend([0xFD, 7]);
+        obj.put(DataElement::new(
+            tags::PIXEL_DATA,
+            VR::OB,
+            Value::PixelSequence(PixelFragmentSequence::new(table, vec![frame; fragments])),
+        ));
+        obj
+    }
+
+    /// Regression: encapsulated Pixel Data holding more frames than NumberOfFrames says was
+    /// read as that many (three RLE frames under NumberOfFrames 1: one slice, its segment running
+    /// into the next frames). Refused now, by the frames' starts or by the offset table.
+    #[test]
+    fn encapsulated_frames_beyond_number_of_frames_are_refused() {
+        let three = decode_frames(&rle_object(3, vec![], "3"), &[0, 1, 2]).unwrap();
+        assert_eq!(three, vec![vec![7.0; 4]; 3]);
+        let err = decode_frames(&rle_object(3, vec![], "1"), &[0]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unsupported pixel layout: the Pixel Data holds 3 frames (fragments that start a \
+             frame's stream) where NumberOfFrames (0028,0008) says 1"
+        );
+        let err = decode_frames(&rle_object(3, vec![0, 74, 148], "2"), &[0]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unsupported pixel layout: the Basic Offset Table of the Pixel Data has 3 offsets \
+             where NumberOfFrames (0028,0008) says 2"
+        );
+        // Fewer frames than stated: the missing frame is refused by its decoding, as before.
+        assert!(decode_frames(&rle_object(2, vec![], "3"), &[0, 1, 2]).is_err());
+    }
 
     /// Pure red, green and blue and a grey through the PS3.3 C.7.6.3.1.2 forward equations
     /// (Y = .299R + .587G + .114B, Cb = 128 − .1687R − .3313G + .5B,

@@ -93,23 +93,33 @@ fn segments(
                         stream.len()
                     ))
                 })?;
-            let bytes = packbits(segment, pixels);
-            if bytes.len() != pixels {
+            let (mut bytes, used) = packbits(segment, pixels);
+            // What the segment holds beyond the image: a pad byte (G.5), a few more from some
+            // writers (pydicom reads a segment of 786,433 bytes for 786,432 pixels, with a
+            // warning); more is an image that Rows × Columns do not describe (an 8 × 8 header
+            // over 48 × 64 frames gave 8 × 8 slices, or a frame running on into the next one).
+            let surplus = bytes.len().saturating_sub(pixels) + decoded_len(&segment[used..]);
+            if bytes.len() < pixels || surplus > SURPLUS_READ {
                 return Err(RleError::SegmentLength {
                     segment: s + 1,
-                    found: bytes.len(),
+                    found: pixels.min(bytes.len()) + surplus,
                     expected: pixels,
                 });
             }
+            bytes.truncate(pixels);
             Ok(bytes)
         })
         .collect()
 }
 
+/// The most bytes a segment may decode to beyond its image's pixels and still be read (the
+/// surplus dropped): padding, not pixels of another shape.
+const SURPLUS_READ: usize = 8;
+
 /// A PackBits stream decoded (G.3.1), stopping once `want` bytes are out (a segment is padded
-/// to an even length). A header byte n of 0..=127 copies the next n + 1 bytes, −1..=−127 repeats
-/// the next byte 1 − n times, −128 does nothing.
-fn packbits(segment: &[u8], want: usize) -> Vec<u8> {
+/// to an even length), and how many of its bytes that took. A header byte n of 0..=127 copies
+/// the next n + 1 bytes, −1..=−127 repeats the next byte 1 − n times, −128 does nothing.
+fn packbits(segment: &[u8], want: usize) -> (Vec<u8>, usize) {
     let mut out = Vec::with_capacity(want);
     let mut at = 0;
     while at < segment.len() && out.len() < want {
@@ -130,7 +140,32 @@ fn packbits(segment: &[u8], want: usize) -> Vec<u8> {
             -128 => {}
         }
     }
-    out
+    (out, at.min(segment.len()))
+}
+
+/// How many bytes a PackBits stream decodes to, without making them (a run cut by the end of
+/// the stream counts what it has, as `packbits` gives it: a lone pad byte counts nothing).
+fn decoded_len(segment: &[u8]) -> usize {
+    let (mut at, mut n) = (0usize, 0usize);
+    while at < segment.len() {
+        let h = segment[at] as i8;
+        at += 1;
+        match h {
+            0..=127 => {
+                let end = (at + h as usize + 1).min(segment.len());
+                n += end - at;
+                at = end;
+            }
+            -127..=-1 => {
+                if at < segment.len() {
+                    n += (1 - i32::from(h)) as usize;
+                }
+                at += 1;
+            }
+            -128 => {}
+        }
+    }
+    n
 }
 
 #[cfg(test)]
@@ -153,11 +188,15 @@ mod tests {
     fn packbits_follows_g_3_1() {
         // Literal run of 3, replicate run of 4 (header −3), no-op, literal of 1.
         let seg = [2, 10, 11, 12, 0xFD, 7, 0x80, 0, 9];
-        assert_eq!(packbits(&seg, 100), [10, 11, 12, 7, 7, 7, 7, 9]);
+        assert_eq!(packbits(&seg, 100), (vec![10, 11, 12, 7, 7, 7, 7, 9], 9));
+        assert_eq!(decoded_len(&seg), 8);
         // Stops at what the frame needs (the pad byte after it is not a run).
-        assert_eq!(packbits(&[0xFF, 5, 0], 2), [5, 5]);
+        assert_eq!(packbits(&[0xFF, 5, 0], 2), (vec![5, 5], 2));
+        assert_eq!(decoded_len(&[0]), 0);
         // A run cut by the end of the segment gives what there is.
-        assert_eq!(packbits(&[4, 1, 2], 100), [1, 2]);
+        assert_eq!(packbits(&[4, 1, 2], 100), (vec![1, 2], 3));
+        assert_eq!(decoded_len(&[4, 1, 2]), 2);
+        assert_eq!(decoded_len(&[0xFF]), 0);
     }
 
     #[test]
@@ -264,5 +303,57 @@ mod tests {
         );
         bad[4..8].copy_from_slice(&10u32.to_le_bytes());
         assert!(matches!(decode_frame(&bad, 2, 4), Err(RleError::Header(_))));
+    }
+
+    /// Regression: a segment that decodes to more bytes than Rows × Columns was read for its
+    /// first Rows × Columns bytes, the rest dropped (an 8 × 8 header over 48 × 64 frames gave
+    /// 8 × 8 slices with no word). A few bytes beyond (padding, as some writers leave it) are
+    /// still dropped; more are refused.
+    #[test]
+    fn a_segment_longer_than_its_image_is_refused_unless_by_padding() {
+        // 64 pixels of one byte: a replicate run of 64, then `extra` more bytes of literal.
+        let segment = |extra: usize| {
+            let mut s = vec![0xC1u8, 5]; // −63: 64 copies of 5
+            if extra > 0 {
+                s.push((extra - 1) as u8);
+                s.extend(std::iter::repeat_n(9u8, extra));
+            }
+            s
+        };
+        assert_eq!(decode_frame(&frame(&[segment(0)]), 64, 1).unwrap(), [5; 64]);
+        // One byte too many (the 786,433 bytes for 786,432 of pydicom's issue 1438), or 8.
+        for extra in [1, 8] {
+            assert_eq!(
+                decode_frame(&frame(&[segment(extra)]), 64, 1).unwrap(),
+                [5; 64],
+                "{extra}"
+            );
+        }
+        // A run past the image by one byte, as a pad: read.
+        assert_eq!(
+            decode_frame(&frame(&[vec![0xC0, 5]]), 64, 1).unwrap(),
+            [5; 64]
+        );
+        for extra in [9, 64 * 47] {
+            assert_eq!(
+                decode_frame(&frame(&[segment(extra.min(128))]), 64, 1),
+                Err(RleError::SegmentLength {
+                    segment: 1,
+                    found: 64 + extra.min(128),
+                    expected: 64
+                }),
+                "{extra}"
+            );
+        }
+        // A 48 × 64 frame read as 8 × 8: refused, with the bytes it holds.
+        let whole = [0x81u8, 3].repeat(24); // 24 runs of 128 copies: 3,072 bytes
+        assert_eq!(
+            decode_frame(&frame(&[whole]), 64, 1),
+            Err(RleError::SegmentLength {
+                segment: 1,
+                found: 3072,
+                expected: 64
+            })
+        );
     }
 }
