@@ -969,6 +969,46 @@ fn shards_merge_into_what_a_single_run_writes() {
     assert!(merge_err(&[&s1, &s1]).contains("given twice"));
     assert!(merge_err(&[&s1, &single]).contains("not a finished"));
 
+    // Regression (robustness audit): a shard changed after it finished was merged without a
+    // word (its features table without a subject's rows: that subject analysed without
+    // imaging). What the shard left is checked against its record; put back, it merges.
+    let table = s1.join("features/features.csv");
+    let kept = std::fs::read(&table).unwrap();
+    let text = String::from_utf8(kept.clone()).unwrap();
+    let first_subject = m1["subjects"][0].as_str().unwrap();
+    let without: String = text
+        .lines()
+        .filter(|l| !l.starts_with(first_subject))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(without.len(), text.len());
+    std::fs::write(&table, without).unwrap();
+    let err = merge_err(&[&s1, &s2]);
+    assert!(
+        err.contains("shard 1/2 changed since it finished (features/features.csv changed)"),
+        "{err}"
+    );
+    std::fs::write(&table, &kept).unwrap();
+    // A released file of a subject's folder taken away: the folder is named.
+    let subject_dir = s1.join("deid").join(first_subject);
+    let one = all_files(&subject_dir).into_iter().next().unwrap();
+    let bytes = std::fs::read(&one).unwrap();
+    std::fs::remove_file(&one).unwrap();
+    let err = merge_err(&[&s1, &s2]);
+    assert!(
+        err.contains(&format!("(deid/{first_subject}/ changed)")),
+        "{err}"
+    );
+    std::fs::write(&one, bytes).unwrap();
+    ancilla_ok(&[
+        "merge",
+        s1.to_str().unwrap(),
+        s2.to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    assert_same_outputs(&merged, &single, "merge after the shard was put back");
+
     // Regression: `--shard 1/1` (a Snakemake job set of one shard, a one-task Slurm array) ran as
     // an unsharded run, without shard.json, so its merge was refused ("not a finished ...").
     let only = d.path().join("only");

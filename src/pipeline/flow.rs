@@ -212,7 +212,16 @@ pub(super) fn execute(
             .map(|m| shard.subjects(m.values()))
             .unwrap_or_default();
         let digest = shard_config_digest(cfg, config);
-        merge::write_manifest(&out_dir, shard, &flow.build, &digest, config, &owned)?;
+        let outputs = merge::shard_outputs(&out_dir, Some(&flow.record("deid")));
+        merge::write_manifest(
+            &out_dir,
+            shard,
+            &flow.build,
+            &digest,
+            config,
+            &owned,
+            outputs,
+        )?;
     }
     // The final summary, also under --quiet (its help: "errors and the final summary only").
     crate::say!(

@@ -32,6 +32,96 @@ struct Manifest {
     config: PathBuf,
     /// The USUBJIDs the shard owned.
     subjects: Vec<String>,
+    /// What the shard left for the merge, as it was when the shard finished (`shard_outputs`):
+    /// checked again by the merge, which refuses a shard changed since (a features table that
+    /// lost a subject's rows was merged without a word). Absent from an older shard's record.
+    #[serde(default)]
+    outputs: Option<BTreeMap<String, String>>,
+}
+
+/// The parts of a shard folder the merge takes (`cohort/` is the input side, the same in every
+/// shard, and checked by the scan's inventory).
+const SHARD_PARTS: [&str; 3] = ["deid", "nifti", "features"];
+
+/// The digests of what a shard folder `out` holds for the merge: `inventory.json`, and each
+/// file of deid/, nifti/ and features/ by its SHA-256, except those in a subject's folder, which
+/// count as one tree hash of the folder (`deid/ANC-01-0001/`). `deid_record`: the run's record
+/// of the release's digests, so that a finishing shard reads none of its files again (the
+/// merge passes none: it writes nothing into a shard folder).
+pub(super) fn shard_outputs(out: &Path, deid_record: Option<&Path>) -> BTreeMap<String, String> {
+    use sha2::{Digest, Sha256};
+    let mut digests = BTreeMap::new();
+    if let Ok(bytes) = std::fs::read(out.join("inventory.json")) {
+        digests.insert("inventory.json".to_string(), super::sha256_hex(&bytes));
+    }
+    for part in SHARD_PARTS {
+        let dir = out.join(part);
+        if !dir.is_dir() {
+            continue;
+        }
+        let record = deid_record.filter(|_| part == "deid");
+        let mut folders: BTreeMap<String, Sha256> = BTreeMap::new();
+        let _ = super::digests::for_each_file_digest(&dir, record, |rel, digest| {
+            let mut parts = rel.components();
+            match (parts.next(), parts.next()) {
+                (Some(folder), Some(_)) => {
+                    let key = format!("{part}/{}/", folder.as_os_str().to_string_lossy());
+                    super::hash_entry(folders.entry(key).or_default(), rel, digest);
+                }
+                _ => {
+                    let key = format!("{part}/{}", rel.to_string_lossy());
+                    let hex = digest
+                        .map_or_else(|| "unreadable".to_string(), |(_, d)| crate::hex::encode(&d));
+                    digests.insert(key, hex);
+                }
+            }
+            Ok(())
+        });
+        digests.extend(
+            folders
+                .into_iter()
+                .map(|(k, h)| (k, crate::hex::encode(&h.finalize()))),
+        );
+    }
+    digests
+}
+
+/// Refuses a shard whose folder no longer holds what it held when it finished: the files (or
+/// subject folders) that differ, by name, the first few.
+fn check_outputs(dir: &Path, m: &Manifest) -> Result<(), PipelineError> {
+    let Some(recorded) = &m.outputs else {
+        return Ok(());
+    };
+    let now = shard_outputs(dir, None);
+    let mut differ: Vec<String> = Vec::new();
+    for (k, v) in recorded {
+        match now.get(k) {
+            Some(x) if x == v => {}
+            Some(_) => differ.push(format!("{k} changed")),
+            None => differ.push(format!("{k} is gone")),
+        }
+    }
+    differ.extend(
+        now.keys()
+            .filter(|k| !recorded.contains_key(*k))
+            .map(|k| format!("{k} was added")),
+    );
+    if differ.is_empty() {
+        return Ok(());
+    }
+    let more = differ.len().saturating_sub(3);
+    differ.truncate(3);
+    Err(merge_err(format!(
+        "{}: shard {} changed since it finished ({}{}): rerun that shard",
+        dir.display(),
+        m.shard,
+        differ.join(", "),
+        if more > 0 {
+            format!(", and {more} more")
+        } else {
+            String::new()
+        }
+    )))
 }
 
 /// Record a finished shard in `out/shard.json`.
@@ -42,6 +132,7 @@ pub(super) fn write_manifest(
     config_sha256: &str,
     config: &Path,
     subjects: &BTreeSet<String>,
+    outputs: BTreeMap<String, String>,
 ) -> Result<(), PipelineError> {
     let m = Manifest {
         tool_version: version.to_string(),
@@ -49,6 +140,7 @@ pub(super) fn write_manifest(
         config_sha256: config_sha256.to_string(),
         config: std::fs::canonicalize(config).unwrap_or_else(|_| config.to_path_buf()),
         subjects: subjects.iter().cloned().collect(),
+        outputs: Some(outputs),
     };
     let p = out.join(MANIFEST);
     crate::atomic::write_json(&p, &m).map_err(io_err(&p))
@@ -99,6 +191,9 @@ fn check_shards(dirs: &[PathBuf]) -> Result<Vec<(PathBuf, Manifest)>, PipelineEr
     let given: Vec<usize> = shards.iter().map(|(_, m)| m.shard.index).collect();
     if let Some(w) = given.windows(2).find(|w| w[0] == w[1]) {
         return Err(merge_err(format!("shard {}/{n} given twice", w[0])));
+    }
+    for (d, m) in &shards {
+        check_outputs(d, m)?;
     }
     let missing: Vec<String> = (1..=n)
         .filter(|i| !given.contains(i))
