@@ -35,12 +35,23 @@ pub fn reader(path: &Path) -> Result<(Reader, Option<DecimalMark>), csv::Error> 
     file.take(64 * 1024).read_to_end(&mut head)?;
     let (source, head): (Box<dyn Read>, Vec<u8>) = match utf16_order(&head) {
         Some(big_endian) => {
-            let text = utf16_text(&std::fs::read(path)?, big_endian);
+            let bytes = crate::bounded::read_at_most(
+                path,
+                crate::memory::volume_budget_bytes(),
+                "a table larger than half the memory this process may use",
+            )?;
+            let text = utf16_text(&bytes, big_endian);
             let head = text.as_bytes()[..text.len().min(64 * 1024)].to_vec();
             (Box::new(std::io::Cursor::new(text.into_bytes())), head)
         }
         None => (Box::new(std::fs::File::open(path)?), head),
     };
+    // A line beyond any table's (a 2 GiB cell, `/dev/zero`) is refused, not read until the
+    // allocator gives up.
+    let source: Box<dyn Read> = Box::new(crate::bounded::LineBounded::new(
+        source,
+        crate::bounded::MAX_LINE,
+    ));
     let delimiter = delimiter_of(path, &head);
     let reader = csv::ReaderBuilder::new()
         .flexible(true)

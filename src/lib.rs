@@ -16,6 +16,7 @@
 //! Every stage reports bad input with a reason and goes on; no stage writes PHI.
 
 pub mod atomic;
+pub mod bounded;
 pub mod clinical;
 pub mod console;
 pub mod convert;

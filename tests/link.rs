@@ -1316,6 +1316,97 @@ fn feature_values_are_finite_numbers_or_missing() {
     assert_eq!(cell(&csv, 0, "pt_tumor_stat_max"), "9.5");
 }
 
+/// Regression (robustness audit): a table of 100,000 columns took minutes (every column compared
+/// with all before it for a repeated name: 160 s); a table with a line of gigabytes, or
+/// `/dev/zero` given as a table, key or config, was read until an allocation failed and aborted
+/// the process (exit 134). The wide table links at once; the others are refused, naming the file.
+#[test]
+fn wide_tables_link_and_endless_lines_are_refused() {
+    let header = PATH.lines().next().unwrap();
+    let extra: String = (0..100_000).map(|k| format!(",C{k}")).collect();
+    let commas = ",".repeat(100_000);
+    let wide: String = PATH
+        .lines()
+        .enumerate()
+        .map(|(r, l)| {
+            if r == 0 {
+                format!("{header}{extra}\n")
+            } else {
+                format!("{l}{commas}\n")
+            }
+        })
+        .collect();
+    let reference = {
+        let f = fixture(ADSL, ADTTE, PATH, FEATS);
+        link_ok(&f, &[]);
+        std::fs::read(f.root.join("out/table.csv")).unwrap()
+    };
+    let f = fixture(ADSL, ADTTE, &wide, FEATS);
+    link_ok(&f, &[]);
+    assert_eq!(
+        std::fs::read(f.root.join("out/table.csv")).unwrap(),
+        reference
+    );
+    // A cell of 17 MiB: its line is beyond any table's.
+    let long = PATH.replacen("ccRCC", &"x".repeat(17 << 20), 1);
+    let o = link(&fixture(ADSL, ADTTE, &long, FEATS), &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("path.csv: after line 1: a line of more than 16 MiB"),
+        "{err}"
+    );
+    #[cfg(unix)]
+    {
+        let f = fixture(ADSL, ADTTE, PATH, FEATS);
+        let p = |n: &str| f.root.join(n).to_str().unwrap().to_string();
+        let o = ancilla(&[
+            "link",
+            "--features",
+            "/dev/zero",
+            "--subjects",
+            &p("adsl.csv"),
+            "--tte",
+            &p("adtte.csv"),
+            "--pathology",
+            &p("path.csv"),
+            "--out",
+            &p("out/t.csv"),
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            o.status.code() == Some(2) && err.contains("/dev/zero: a line of more than 16 MiB"),
+            "{err}"
+        );
+        let o = ancilla(&["analyze", "/dev/zero", "--out", &p("a")]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            o.status.code() == Some(2) && err.contains("a line of more than"),
+            "{err}"
+        );
+        let o = ancilla(&["run", "/dev/zero"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            o.status.code() == Some(2) && err.contains("a pipeline config is a few kB"),
+            "{err}"
+        );
+        let o = ancilla(&[
+            "deid",
+            &p("out"),
+            "--out",
+            &p("d"),
+            "--key",
+            "/dev/zero",
+            "--subjects",
+            &p("adsl.csv"),
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && err.contains("a key is 32 to a few hundred bytes"),
+            "{err}"
+        );
+    }
+}
+
 /// Tables as Excel saves them: formatted empty rows (`,,,,`) and a line of spaces after the
 /// data are no rows (they were "USUBJID  is not in ADSL" or a parser error); a blank row
 /// inside is named as such; a column named twice is refused (the first was silently used);

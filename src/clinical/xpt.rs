@@ -148,7 +148,12 @@ pub fn read(path: &Path) -> Result<TextTable, TableError> {
         path: path.to_path_buf(),
         reason,
     };
-    let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+    let bytes = crate::bounded::read_at_most(
+        path,
+        crate::memory::volume_budget_bytes(),
+        "a table larger than half the memory this process may use",
+    )
+    .map_err(|e| err(e.to_string()))?;
     parse(&bytes)
         .map(|(header, rows)| TextTable {
             path: path.to_path_buf(),

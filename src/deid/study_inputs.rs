@@ -10,18 +10,21 @@ use super::DeidError;
 
 /// Read the key (at least 32 bytes).
 pub fn read_key(path: &Path) -> Result<Vec<u8>, DeidError> {
-    let key = std::fs::read(path).map_err(|e| DeidError::Key {
-        path: path.into(),
-        what: if e.kind() == std::io::ErrorKind::NotFound {
-            format!(
+    // A key is 32 to a few hundred bytes: `/dev/zero` given as one was read until the
+    // allocation failed (exit 134).
+    let key = crate::bounded::read_at_most(path, 1 << 20, "a key is 32 to a few hundred bytes")
+        .map_err(|e| DeidError::Key {
+            path: path.into(),
+            what: if e.kind() == std::io::ErrorKind::NotFound {
+                format!(
                 "{e}; a new study makes its key once, e.g. `head -c 32 /dev/urandom > {}`, and \
                  keeps it at the core lab (every later run needs the same key)",
                 path.display()
             )
-        } else {
-            e.to_string()
-        },
-    })?;
+            } else {
+                e.to_string()
+            },
+        })?;
     if key.len() < 32 {
         return Err(DeidError::Key {
             path: path.into(),

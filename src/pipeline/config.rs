@@ -256,7 +256,13 @@ pub enum ConfigError {
 impl Config {
     /// Read and check a config file; relative input paths are resolved against its folder.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let read = || -> std::io::Result<String> {
+            let bytes =
+                crate::bounded::read_at_most(path, 16 << 20, "a pipeline config is a few kB")?;
+            String::from_utf8(bytes)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+        };
+        let text = read().map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;

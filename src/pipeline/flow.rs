@@ -145,7 +145,9 @@ pub(super) fn execute(
         (Some(_), _) => Some(out_dir.join("cohort").join("key.bin")),
         (None, k) => k.clone(),
     };
-    let study_key = key_file.as_ref().and_then(|k| std::fs::read(k).ok());
+    let study_key = key_file
+        .as_ref()
+        .and_then(|k| crate::bounded::read_at_most(k, 1 << 20, "a key").ok());
     let input_hash = match &study_key {
         Some(k) => tree_hash_keyed(&input, &flow.record("input"), k),
         None => tree_hash(&input, None),
