@@ -30,21 +30,34 @@ pub enum DecimalMark {
 /// (it was one column of NUL-strewn text). The reader is flexible: check each record's width
 /// with [`check_width`] after skipping [`is_blank`] ones.
 pub fn reader(path: &Path) -> Result<(Reader, Option<DecimalMark>), csv::Error> {
-    let file = std::fs::File::open(path)?;
+    // Opened once, its first bytes read and then read again ahead of the rest: a table given
+    // as `<(...)` (a pipe) cannot be opened twice (it was "missing column USUBJID", and a
+    // UTF-16 one an internal error).
+    let mut file = std::fs::File::open(path)?;
     let mut head = Vec::new();
-    file.take(64 * 1024).read_to_end(&mut head)?;
+    (&mut file).take(64 * 1024).read_to_end(&mut head)?;
     let (source, head): (Box<dyn Read>, Vec<u8>) = match utf16_order(&head) {
         Some(big_endian) => {
-            let bytes = crate::bounded::read_at_most(
-                path,
-                crate::memory::volume_budget_bytes(),
-                "a table larger than half the memory this process may use",
-            )?;
+            let budget = crate::memory::volume_budget_bytes();
+            let mut bytes = head.clone();
+            (&mut file)
+                .take(budget.saturating_add(1))
+                .read_to_end(&mut bytes)?;
+            if bytes.len() as u64 > budget {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "a table larger than half the memory this process may use",
+                )
+                .into());
+            }
             let text = utf16_text(&bytes, big_endian);
             let head = text.as_bytes()[..text.len().min(64 * 1024)].to_vec();
             (Box::new(std::io::Cursor::new(text.into_bytes())), head)
         }
-        None => (Box::new(std::fs::File::open(path)?), head),
+        None => (
+            Box::new(std::io::Cursor::new(head.clone()).chain(file)),
+            head,
+        ),
     };
     // A line beyond any table's (a 2 GiB cell, `/dev/zero`) is refused, not read until the
     // allocator gives up.
@@ -302,6 +315,41 @@ fn windows_1252(b: u8) -> char {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (review): a table given as a pipe (`<(cat adsl.csv)`: a FIFO here) was opened
+    /// twice, its first 64 KiB read and lost ("missing column USUBJID"; a UTF-16 one an
+    /// internal error). Read once now, as a file is.
+    #[cfg(unix)]
+    #[test]
+    fn a_table_read_from_a_pipe_is_read_whole() {
+        let d = tempfile::tempdir().unwrap();
+        for (name, bytes) in [
+            ("utf8", b"USUBJID,AGE\nA1,60\nA2,61\n".to_vec()),
+            ("utf16", {
+                let mut b = vec![0xFF, 0xFE];
+                for u in "USUBJID\tAGE\r\nA1\t60\r\nA2\t61\r\n".encode_utf16() {
+                    b.extend(u.to_le_bytes());
+                }
+                b
+            }),
+        ] {
+            let fifo = d.path().join(name);
+            let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+            // SAFETY: mkfifo reads the NUL-terminated path only.
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+            let writer = {
+                let fifo = fifo.clone();
+                std::thread::spawn(move || std::fs::write(fifo, bytes).unwrap())
+            };
+            let (mut r, _) = reader(&fifo).unwrap();
+            let head = header(&mut r).unwrap();
+            let rows: Vec<csv::ByteRecord> = r.byte_records().map(Result::unwrap).collect();
+            writer.join().unwrap();
+            assert_eq!(head, ["USUBJID", "AGE"], "{name}");
+            assert_eq!(rows.len(), 2, "{name}");
+            assert_eq!(&rows[1][0], b"A2", "{name}");
+        }
+    }
 
     #[test]
     fn utf16_with_either_byte_order_and_an_unpaired_surrogate() {

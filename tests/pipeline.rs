@@ -989,6 +989,18 @@ fn shards_merge_into_what_a_single_run_writes() {
         "{err}"
     );
     std::fs::write(&table, &kept).unwrap();
+    // The de-identification report, which the scan's walk leaves out (review): checked too.
+    let report = s1.join("deid/deid-report.json");
+    let kept_report = std::fs::read(&report).unwrap();
+    let edited = String::from_utf8(kept_report.clone()).unwrap().replacen(
+        "\"files_seen\": ",
+        "\"files_seen\": 9",
+        1,
+    );
+    std::fs::write(&report, edited).unwrap();
+    let err = merge_err(&[&s1, &s2]);
+    assert!(err.contains("(deid/deid-report.json changed)"), "{err}");
+    std::fs::write(&report, &kept_report).unwrap();
     // A released file of a subject's folder taken away: the folder is named.
     let subject_dir = s1.join("deid").join(first_subject);
     let one = all_files(&subject_dir).into_iter().next().unwrap();
@@ -996,7 +1008,9 @@ fn shards_merge_into_what_a_single_run_writes() {
     std::fs::remove_file(&one).unwrap();
     let err = merge_err(&[&s1, &s2]);
     assert!(
-        err.contains(&format!("(deid/{first_subject}/ changed)")),
+        err.contains(&format!(
+            "(a file of deid/{first_subject}/ changed, was added or is gone)"
+        )),
         "{err}"
     );
     std::fs::write(&one, bytes).unwrap();

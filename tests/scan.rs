@@ -868,7 +868,7 @@ fn multiframe_images_without_offset_table_are_split_at_their_frames_starts() {
 #[test]
 fn a_series_refusal_names_the_file_that_shows_it() {
     type Alter = fn(usize, &mut Slice) -> bool;
-    let cases: [(&str, Alter, &str, &str); 3] = [
+    let cases: [(&str, Alter, &str, &str); 4] = [
         (
             "ipp",
             |k, s| {
@@ -878,7 +878,7 @@ fn a_series_refusal_names_the_file_that_shows_it() {
                 true
             },
             "missing or malformed ImagePositionPatient (0020,0032) on some images: three finite \
-             numbers expected (the image of InstanceNumber 3, first)",
+             numbers expected (first seen on the image of InstanceNumber 3)",
             "im_002.dcm",
         ),
         (
@@ -889,9 +889,22 @@ fn a_series_refusal_names_the_file_that_shows_it() {
                 }
                 true
             },
-            "PixelSpacing differs between images: 0.8\\0.7 and 2\\2 mm (the image of \
-             InstanceNumber 4, first)",
+            "PixelSpacing differs between images: 0.8\\0.7 and 2\\2 mm (first seen on the \
+             image of InstanceNumber 4)",
             "im_003.dcm",
+        ),
+        // The first image the odd one: it is named, not the second (review).
+        (
+            "first-spacing",
+            |k, s| {
+                if k == 0 {
+                    s.ps = [2.0, 2.0];
+                }
+                true
+            },
+            "PixelSpacing differs between images: 2\\2 and 0.8\\0.7 mm (first seen on the \
+             image of InstanceNumber 1)",
+            "im_000.dcm",
         ),
         (
             "gap",
@@ -938,6 +951,28 @@ fn a_series_refusal_names_the_file_that_shows_it() {
         );
         assert!(!inventory.contains("im_0"), "{name}: {inventory}");
     }
+    // Two echoes at every position but the first: that position, the odd one, is named (the
+    // review found a complete one named).
+    let d = tempfile::tempdir().unwrap();
+    let slices: Vec<Slice> = (0..6)
+        .flat_map(|k| (1..=2).map(move |e| (k, e)))
+        .filter(|&(k, e)| k > 0 || e == 1)
+        .map(|(k, e)| {
+            let mut s = Slice::new("2.25.4243", [0.0, 0.0, 2.0 * k as f64], vec![k; 20]);
+            s.instance = 10 * k + e;
+            s.extra.push((tags::ECHO_NUMBERS, VR::IS, e.to_string()));
+            s
+        })
+        .collect();
+    write_series(d.path(), &slices);
+    let o = ancilla(&["scan", d.path().to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&o.stdout);
+    let line = format!(
+        "REJECTED: uneven number of images per slice position (2 and 1): an incomplete \
+         multi-volume series (first seen on the image of InstanceNumber 1) [{}]",
+        d.path().join("im_000.dcm").display()
+    );
+    assert!(said.contains(&line), "{line}\n{said}");
 }
 
 /// `test-data/multiframe-fragments/<name>.dcm` (a 3-frame enhanced PET) with `alter` applied,
@@ -1028,9 +1063,9 @@ fn multiframe_pixel_data_the_header_does_not_describe_is_refused() {
         });
         assert_eq!(
             reason,
-            "missing or malformed attribute NumberOfFrames (0028,0008) is 0: a positive number \
-             of frames expected (encapsulated Pixel Data cannot be divided into frames without \
-             it)",
+            "missing or malformed attribute NumberOfFrames (0028,0008) is 0 where \
+             PerFrameFunctionalGroupsSequence (5200,9230) has 3 items: one item a frame \
+             expected (PS3.3 C.7.6.16.1)",
             "{name}"
         );
         let reason = convert_altered_multiframe(name, |obj| {

@@ -25,7 +25,7 @@ impl Refusal {
     fn at(file: usize, im: &ImageRecord, why: impl Into<String>) -> Refusal {
         let why = why.into();
         let why = match im.instance_number {
-            Some(n) => format!("{why} (the image of InstanceNumber {n}, first)"),
+            Some(n) => format!("{why} (first seen on the image of InstanceNumber {n})"),
             None => why,
         };
         Refusal {
@@ -476,6 +476,15 @@ fn plan_plane(
             ));
         };
         if (p[0] - ps[0]).abs() > SPACING_TOL_MM || (p[1] - ps[1]).abs() > SPACING_TOL_MM {
+            // The odd one: the first image, when no other has its spacing (the review found the
+            // second, a normal one, named).
+            let same = |q: Option<[f64; 2]>| {
+                q.is_some_and(|q| {
+                    (q[0] - ps[0]).abs() <= SPACING_TOL_MM && (q[1] - ps[1]).abs() <= SPACING_TOL_MM
+                })
+            };
+            let first_alone = !images[1..].iter().any(|(_, x)| same(x.pixel_spacing));
+            let (fi, im) = if first_alone { images[0] } else { (fi, im) };
             return Err(Refusal::at(
                 fi,
                 im,
@@ -524,7 +533,17 @@ fn plan_plane(
             g.push((fi, im));
         }
     }
-    let per_pos = groups[0].len();
+    // The count most positions have; the first position that has another is named.
+    let per_pos = {
+        let mut counts: std::collections::BTreeMap<usize, usize> = Default::default();
+        for g in &groups {
+            *counts.entry(g.len()).or_default() += 1;
+        }
+        counts
+            .into_iter()
+            .max_by_key(|&(len, n)| (n, len))
+            .map_or(groups[0].len(), |(len, _)| len)
+    };
     if let Some(g) = groups.iter().find(|g| g.len() != per_pos) {
         return Err(Refusal::at(
             g[0].0,

@@ -475,7 +475,7 @@ pub fn read_header_with(path: &Path, keep_suv: bool) -> Result<FileRecord, Rejec
         if let Some(why) = malformed_attribute(&obj) {
             return Err(RejectReason::MissingAttribute(why));
         }
-        if let Some(why) = frame_count_problem(&obj, is_encapsulated(&ts)) {
+        if let Some(why) = frame_count_problem(&obj) {
             return Err(RejectReason::MissingAttribute(why));
         }
     }
@@ -721,40 +721,34 @@ fn philips_trigger_ms(obj: &InMemDicomObject) -> Option<f64> {
     f64_of(obj, tags::TRIGGER_TIME).filter(|t| t.is_finite())
 }
 
+/// Why NumberOfFrames cannot be the number of the file's frames: not one per item of its
+/// PerFrameFunctionalGroupsSequence (PS3.3 C.7.6.16.1). NumberOfFrames 1 (or 0, read as 1, as
+/// pydicom, DCMTK and GDCM read it) over a 3-frame enhanced PET gave one slice, with no word.
+fn frame_count_problem(obj: &InMemDicomObject) -> Option<String> {
+    let items = obj
+        .get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
+        .and_then(|e| e.items())
+        .map_or(0, |i| i.len());
+    let frames = int_of(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1);
+    (items > 0 && items as i64 != frames).then(|| {
+        let stated = str_of(obj, tags::NUMBER_OF_FRAMES)
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty());
+        format!(
+            "NumberOfFrames (0028,0008) is {} where PerFrameFunctionalGroupsSequence \
+             (5200,9230) has {}: one item a frame expected (PS3.3 C.7.6.16.1)",
+            stated.as_deref().unwrap_or("absent (1)"),
+            crate::plural::count(items, "item")
+        )
+    })
+}
+
 /// A present attribute the voxels' values or places rest on that is not what PS3.3 says it is:
 /// RescaleSlope or RescaleIntercept not one finite number (C.11.1.1.2; an empty one is absent),
 /// ImageOrientationPatient not six finite numbers (C.7.6.2; six zeros, a writer's placeholder,
 /// is absent). Such a file was read with slope 1 (one slice of a PET 4× too high, its SUV too),
 /// the first of two intercepts, or as an image without orientation (stacked by InstanceNumber,
 /// z-flipped), without a word. The value is not repeated (a malformed field may hold anything).
-/// Why NumberOfFrames cannot be the number of the file's frames: not one per item of its
-/// PerFrameFunctionalGroupsSequence (PS3.3 C.7.6.16.1), or not positive where the Pixel Data is
-/// encapsulated (native data is checked by its length). Either gave one slice of a 3-frame
-/// enhanced PET, with no word.
-fn frame_count_problem(obj: &InMemDicomObject, encapsulated: bool) -> Option<String> {
-    let stated = str_of(obj, tags::NUMBER_OF_FRAMES).filter(|t| !t.trim().is_empty());
-    let frames = int_of(obj, tags::NUMBER_OF_FRAMES);
-    if encapsulated && stated.is_some() && frames.is_none_or(|n| n < 1) {
-        return Some(format!(
-            "NumberOfFrames (0028,0008) is {}: a positive number of frames expected (encapsulated \
-             Pixel Data cannot be divided into frames without it)",
-            stated.unwrap_or_default().trim()
-        ));
-    }
-    let items = obj
-        .get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
-        .and_then(|e| e.items())
-        .map_or(0, |i| i.len());
-    let frames = frames.unwrap_or(1).max(1);
-    (items > 0 && items as i64 != frames).then(|| {
-        format!(
-            "NumberOfFrames (0028,0008) is {frames} where PerFrameFunctionalGroupsSequence \
-             (5200,9230) has {}: one item a frame expected (PS3.3 C.7.6.16.1)",
-            crate::plural::count(items, "item")
-        )
-    })
-}
-
 fn malformed_attribute(obj: &InMemDicomObject) -> Option<String> {
     // Present: a value that is not empty. Read as the reader reads it (`f64s_of`: an empty last
     // value, a trailing backslash, left out).

@@ -725,7 +725,7 @@ pub fn series_line(s: &Series) -> String {
         Err(why) => {
             line.push_str(&format!("  REJECTED: {why}"));
             if let Some(f) = s.refused_file.and_then(|i| s.files.get(i)) {
-                line.push_str(&format!(" [{}]", f.path.display()));
+                line.push_str(&format!(" [{}]", crate::path_text::shown(&f.path)));
             }
         }
     }

@@ -82,6 +82,24 @@ pub(super) fn shard_outputs(out: &Path, deid_record: Option<&Path>) -> BTreeMap<
                 .into_iter()
                 .map(|(k, h)| (k, crate::hex::encode(&h.finalize()))),
         );
+        // The part's own files the walk leaves out as never inputs (the de-identification
+        // report, key id and release marker), which the merge reads all the same.
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for p in rd.flatten().map(|e| e.path()).filter(|p| p.is_file()) {
+            let name = p
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            if name.contains(crate::atomic::TEMP_MARK) || name == crate::atomic::LOCK_NAME {
+                continue;
+            }
+            let hex =
+                std::fs::read(&p).map_or_else(|_| "unreadable".into(), |b| super::sha256_hex(&b));
+            digests.insert(format!("{part}/{name}"), hex);
+        }
     }
     digests
 }
@@ -97,6 +115,10 @@ fn check_outputs(dir: &Path, m: &Manifest) -> Result<(), PipelineError> {
     for (k, v) in recorded {
         match now.get(k) {
             Some(x) if x == v => {}
+            // A subject's folder is one digest: a file of it changed, was added or is gone.
+            Some(_) if k.ends_with('/') => {
+                differ.push(format!("a file of {k} changed, was added or is gone"))
+            }
             Some(_) => differ.push(format!("{k} changed")),
             None => differ.push(format!("{k} is gone")),
         }

@@ -65,9 +65,11 @@ pub fn decode_frames(
 
 /// Refuses encapsulated Pixel Data that holds more frames than NumberOfFrames (1 without it)
 /// says: a Basic Offset Table of another length (PS3.5 A.4: one offset a frame), or more
-/// fragments starting a frame's stream (`super::fragments::start_of_frame`) than frames. With
-/// NumberOfFrames 1 over three RLE frames, the three were read as one frame (its last segment
-/// running into the next frames) and the volume had one slice.
+/// fragments starting a JPEG or JPEG-LS stream than frames (their start of image cannot occur
+/// inside a stream; an RLE header or a JPEG 2000 SOC can, by chance, so those are left to the
+/// decoding, where RLE's segments that run on into the next frame are refused). With
+/// NumberOfFrames 1 over three frames, the three were read as one and the volume had one
+/// slice.
 fn frames_as_stated(obj: &DefaultDicomObject) -> Result<(), PixelError> {
     let Some(Value::PixelSequence(seq)) = obj.get(tags::PIXEL_DATA).map(|e| e.value()) else {
         return Ok(());
@@ -83,7 +85,8 @@ fn frames_as_stated(obj: &DefaultDicomObject) -> Result<(), PixelError> {
         )));
     }
     let ts = obj.meta().transfer_syntax().trim_end_matches('\0');
-    if let Some(starts) = super::fragments::start_of_frame(ts) {
+    let unambiguous = super::frame_size::is_jpeg(ts) || super::frame_size::is_jpeg_ls(ts);
+    if let Some(starts) = super::fragments::start_of_frame(ts).filter(|_| unambiguous) {
         let found = seq.fragments().iter().filter(|f| starts(f)).count();
         if found > frames {
             return Err(PixelError::Unsupported(format!(
@@ -911,16 +914,33 @@ mod tests {
     /// An RLE object of 2 × 2 pixels of 8 bits whose Pixel Data holds `fragments` (each frame
     /// one fragment, all 7s) with Basic Offset Table `table`, and NumberOfFrames `frames`.
     fn rle_object(fragments: usize, table: Vec<u32>, frames: &str) -> DefaultDicomObject {
+        // One segment: its header (1 segment, at 64), then a replicate run of four 7s.
+        let mut frame = vec![0u8; 64];
+        frame[0] = 1;
+        frame[4] = 64;
+        frame.extend([0xFD, 7]);
+        object_of(RLE_LOSSLESS, [2, 2], vec![frame; fragments], table, frames)
+    }
+
+    /// An object of transfer syntax `ts` and `[rows, columns]` pixels of 8 bits whose Pixel
+    /// Data holds `fragments`.
+    fn object_of(
+        ts: &str,
+        [rows, columns]: [u16; 2],
+        fragments: Vec<Vec<u8>>,
+        table: Vec<u32>,
+        frames: &str,
+    ) -> DefaultDicomObject {
         let meta = dicom_object::meta::FileMetaTableBuilder::new()
-            .transfer_syntax(RLE_LOSSLESS)
+            .transfer_syntax(ts)
             .media_storage_sop_class_uid("1.2.840.10008.5.1.4.1.1.7")
             .media_storage_sop_instance_uid("2.25.1")
             .build()
             .unwrap();
         let mut obj = dicom_object::FileDicomObject::new_empty_with_meta(meta);
         for (tag, v) in [
-            (tags::ROWS, 2u16),
-            (tags::COLUMNS, 2),
+            (tags::ROWS, rows),
+            (tags::COLUMNS, columns),
             (tags::BITS_ALLOCATED, 8),
             (tags::BITS_STORED, 8),
             (tags::SAMPLES_PER_PIXEL, 1),
@@ -928,31 +948,27 @@ mod tests {
             obj.put(DataElement::new(tag, VR::US, PrimitiveValue::from(v)));
         }
         obj.put(DataElement::new(tags::NUMBER_OF_FRAMES, VR::IS, frames));
-        // One segment: its header (1 segment, at 64), then a replicate run of four 7s.
-        let mut frame = vec![0u8; 64];
-        frame[0] = 1;
-        frame[4] = 64;
-        frame.extend([0xFD, 7]);
         obj.put(DataElement::new(
             tags::PIXEL_DATA,
             VR::OB,
-            Value::PixelSequence(PixelFragmentSequence::new(table, vec![frame; fragments])),
+            Value::PixelSequence(PixelFragmentSequence::new(table, fragments)),
         ));
         obj
     }
 
     /// Regression: encapsulated Pixel Data holding more frames than NumberOfFrames says was
     /// read as that many (three RLE frames under NumberOfFrames 1: one slice, its segment running
-    /// into the next frames). Refused now, by the frames' starts or by the offset table.
+    /// into the next frames). Refused now, by the offset table or by the decoding.
     #[test]
     fn encapsulated_frames_beyond_number_of_frames_are_refused() {
         let three = decode_frames(&rle_object(3, vec![], "3"), &[0, 1, 2]).unwrap();
         assert_eq!(three, vec![vec![7.0; 4]; 3]);
+        // RLE: read as one frame, its segment runs on into the others, and is refused there.
         let err = decode_frames(&rle_object(3, vec![], "1"), &[0]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unsupported pixel layout: the Pixel Data holds 3 frames (fragments that start a \
-             frame's stream) where NumberOfFrames (0028,0008) says 1"
+            "pixel decoding failed (1.2.840.10008.1.2.5): RLE segment 1: 77 bytes decoded where 4 \
+             pixels need one each"
         );
         let err = decode_frames(&rle_object(3, vec![0, 74, 148], "2"), &[0]).unwrap_err();
         assert_eq!(
@@ -960,8 +976,38 @@ mod tests {
             "unsupported pixel layout: the Basic Offset Table of the Pixel Data has 3 offsets \
              where NumberOfFrames (0028,0008) says 2"
         );
+        // JPEG: a fragment that starts a stream starts a frame (its SOI cannot occur inside one).
+        let soi = vec![0xFF, 0xD8, 0xFF, 0xD9];
+        let jpeg = object_of(JPEG_BASELINE, [2, 2], vec![soi; 2], vec![], "1");
+        let err = decode_frames(&jpeg, &[0]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unsupported pixel layout: the Pixel Data holds 2 frames (fragments that start a \
+             frame's stream) where NumberOfFrames (0028,0008) says 1"
+        );
         // Fewer frames than stated: the missing frame is refused by its decoding, as before.
         assert!(decode_frames(&rle_object(2, vec![], "3"), &[0, 1, 2]).is_err());
+    }
+
+    /// A one-frame RLE image in two fragments whose second begins with bytes that read as an
+    /// RLE header (its pixels 1, 0, 0, 0, 64, 0, 0, 0): one frame, decoded (the review found it
+    /// refused as two frames; DCMTK, GDCM and pydicom read it).
+    #[test]
+    fn a_fragment_that_looks_like_an_rle_header_is_not_taken_for_a_frame() {
+        let mut head = vec![0u8; 64];
+        head[0] = 1;
+        head[4] = 64;
+        head.push(7); // a literal run of 8 bytes, in the next fragment
+        let pixels = vec![1u8, 0, 0, 0, 64, 0, 0, 0];
+        let obj = object_of(
+            RLE_LOSSLESS,
+            [2, 4],
+            vec![head, pixels.clone()],
+            vec![],
+            "1",
+        );
+        let want: Vec<f32> = pixels.iter().map(|&b| f32::from(b)).collect();
+        assert_eq!(decode_frames(&obj, &[0]).unwrap(), vec![want]);
     }
 
     /// Pure red, green and blue and a grey through the PS3.3 C.7.6.3.1.2 forward equations
