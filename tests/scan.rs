@@ -951,6 +951,29 @@ fn a_series_refusal_names_the_file_that_shows_it() {
         );
         assert!(!inventory.contains("im_0"), "{name}: {inventory}");
     }
+    // A CT slice among MR slices (robustness audit: it was stacked into the volume), in a
+    // file whose name holds a newline: named, escaped, on the one line.
+    let d = tempfile::tempdir().unwrap();
+    let slices: Vec<Slice> = (0..4)
+        .map(|k| {
+            let mut s = Slice::new("2.25.4244", [0.0, 0.0, 2.0 * k as f64], vec![k; 20]);
+            s.instance = k + 1;
+            if k == 2 {
+                s.modality = "CT";
+            }
+            s
+        })
+        .collect();
+    let files = write_series(d.path(), &slices);
+    let odd = d.path().join("im\n002.dcm");
+    std::fs::rename(&files[2], &odd).unwrap();
+    let o = ancilla(&["scan", d.path().to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&o.stdout);
+    let line = format!(
+        "REJECTED: Modality differs within the series: MR and CT [{}/im\\x0a002.dcm]",
+        ancilla::path_text::shown(d.path())
+    );
+    assert!(said.contains(&line), "{line}\n{said}");
     // Two echoes at every position but the first: that position, the odd one, is named (the
     // review found a complete one named).
     let d = tempfile::tempdir().unwrap();

@@ -142,6 +142,28 @@ pub fn plan_series(files: &[&FileRecord]) -> Result<Vec<VolumePlan>, Refusal> {
     if images.is_empty() {
         return Err("no image in the series".into());
     }
+    // Modality is the series' (PS3.3 C.7.3.1): a CT slice among PET slices was stacked into
+    // the PET volume, its values read as activity (robustness audit).
+    // The odd file is one not of the modality most files have.
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    for f in files {
+        *counts.entry(&*f.modality).or_default() += 1;
+    }
+    if counts.len() > 1 {
+        let usual = counts
+            .iter()
+            .max_by_key(|&(m, n)| (*n, std::cmp::Reverse(*m)))
+            .map_or("", |(m, _)| *m);
+        if let Some(fi) = files.iter().position(|f| &*f.modality != usual) {
+            return Err(Refusal {
+                why: format!(
+                    "Modality differs within the series: {usual} and {}",
+                    files[fi].modality
+                ),
+                file: Some(fi),
+            });
+        }
+    }
     let samples = files[0].samples_per_pixel;
     if let Some(fi) = files.iter().position(|f| f.samples_per_pixel != samples) {
         return Err(Refusal {
