@@ -14,16 +14,26 @@ pub const MAX_LINE: usize = 16 << 20;
 /// file should be, for the message).
 pub fn read_at_most(path: &Path, max: u64, what: &str) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(max.saturating_add(1))
-        .read_to_end(&mut bytes)?;
+    read_rest_at_most(std::fs::File::open(path)?, &mut bytes, max, what)?;
+    Ok(bytes)
+}
+
+/// The rest of `src` appended to `bytes`, refused when `bytes` would hold more than `max`.
+pub fn read_rest_at_most(
+    src: impl Read,
+    bytes: &mut Vec<u8>,
+    max: u64,
+    what: &str,
+) -> io::Result<()> {
+    let room = max.saturating_add(1).saturating_sub(bytes.len() as u64);
+    src.take(room).read_to_end(bytes)?;
     if bytes.len() as u64 > max {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             format!("more than {} bytes: {what}", max),
         ));
     }
-    Ok(bytes)
+    Ok(())
 }
 
 /// A reader that fails on a line longer than `max` bytes (counted from the last `\n`).

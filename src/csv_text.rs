@@ -38,18 +38,13 @@ pub fn reader(path: &Path) -> Result<(Reader, Option<DecimalMark>), csv::Error> 
     (&mut file).take(64 * 1024).read_to_end(&mut head)?;
     let (source, head): (Box<dyn Read>, Vec<u8>) = match utf16_order(&head) {
         Some(big_endian) => {
-            let budget = crate::memory::volume_budget_bytes();
             let mut bytes = head.clone();
-            (&mut file)
-                .take(budget.saturating_add(1))
-                .read_to_end(&mut bytes)?;
-            if bytes.len() as u64 > budget {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    "a table larger than half the memory this process may use",
-                )
-                .into());
-            }
+            crate::bounded::read_rest_at_most(
+                file,
+                &mut bytes,
+                crate::memory::volume_budget_bytes(),
+                "a table larger than half the memory this process may use",
+            )?;
             let text = utf16_text(&bytes, big_endian);
             let head = text.as_bytes()[..text.len().min(64 * 1024)].to_vec();
             (Box::new(std::io::Cursor::new(text.into_bytes())), head)

@@ -46,6 +46,12 @@ fn is_native(ts: &str) -> bool {
     )
 }
 
+/// The number of frames NumberOfFrames gives (1 without it, or for 0: read as pydicom, DCMTK and
+/// GDCM read it).
+fn stated_frames(obj: &DefaultDicomObject) -> usize {
+    int_of(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as usize
+}
+
 /// Decode the given frames of `obj` into stored values (row-major, columns fastest). A
 /// third-party decoder that panics on malformed data (dicom-rs's RLE decoder indexed past a
 /// damaged segment table: found by the property test `damaged_roi_objects_never_panic` on a SEG
@@ -74,7 +80,7 @@ fn frames_as_stated(obj: &DefaultDicomObject) -> Result<(), PixelError> {
     let Some(Value::PixelSequence(seq)) = obj.get(tags::PIXEL_DATA).map(|e| e.value()) else {
         return Ok(());
     };
-    let frames = int_of(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as usize;
+    let frames = stated_frames(obj);
     let says = || format!("NumberOfFrames (0028,0008) says {frames}");
     let table = seq.offset_table().len();
     if table > 0 && table != frames {
@@ -124,7 +130,7 @@ fn with_found_offsets(obj: &DefaultDicomObject) -> Option<DefaultDicomObject> {
     let Value::PixelSequence(seq) = obj.get(tags::PIXEL_DATA)?.value() else {
         return None;
     };
-    let frames = int_of(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as usize;
+    let frames = stated_frames(obj);
     let table =
         super::fragments::found_offsets(seq.fragments(), seq.offset_table(), frames, starts)?;
     let fragments = seq.fragments().to_vec();
@@ -479,7 +485,7 @@ fn frame_stream(obj: &DefaultDicomObject, frame: u32) -> Result<Vec<u8>, PixelEr
             "encapsulated transfer syntax with native (unfragmented) Pixel Data".into(),
         ));
     };
-    let frames = int_of(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as usize;
+    let frames = stated_frames(obj);
     Ok(super::fragments::frame_of(
         seq.fragments(),
         seq.offset_table(),
