@@ -1174,7 +1174,7 @@ fn small_rtstruct_rasterises_on_the_oblique_ct() {
             }
         }
     }
-    let m = &rois.regions[0].mask;
+    let m = rois.regions[0].window([0, 0, 0], image.dims());
     assert!(expect > 0);
     assert_eq!(m.iter().filter(|x| **x).count(), expect);
     assert!((0..5).all(|j| (0..6).all(|i| !m[[0, j, i]] && !m[[2, j, i]])));
@@ -1202,11 +1202,13 @@ fn one_and_two_point_contours_hold_the_voxels_they_pass_through() {
     let a = ancilla::roi::load_rois(&image, None, &plain).unwrap();
     let b = ancilla::roi::load_rois(&image, None, &more).unwrap();
     assert_eq!(a.regions.len(), b.regions.len());
-    assert!(!a.regions[0].mask[[1, 4, 0]]);
-    let mut want = a.regions[0].mask.clone();
+    // The masks over the whole grid (a region's own mask covers its bounding box only).
+    let whole = |rois: &ancilla::roi::Rois, r: usize| rois.regions[r].window([0; 3], image.dims());
+    assert!(!whole(&a, 0)[[1, 4, 0]]);
+    let mut want = whole(&a, 0);
     want[[1, 4, 0]] = true;
-    assert_eq!(b.regions[0].mask, want);
-    assert_eq!(a.regions[1].mask, b.regions[1].mask);
+    assert_eq!(whole(&b, 0), want);
+    assert_eq!(whole(&a, 1), whole(&b, 1));
     assert!(a.regions[0].mask.iter().any(|v| *v));
 }
 
@@ -2166,4 +2168,117 @@ fn an_suv_image_of_activity_values_is_warned_about() {
             "{value}: {stderr}"
         );
     }
+}
+
+/// `ancilla features` with its address space limited to 768 MiB (as `ulimit -v` or a Slurm
+/// job's memory limit does): a memory budget of 384 MiB for one region. Expected needs from the
+/// sizes alone: a 128 × 128 × 80 block's Moran's I and Geary's C take FFT grids of 256 × 256 ×
+/// 160 points of 32 bytes (0.34 GB) beside 0.13 GB for its other features: measured without
+/// them, said; a 170³ block's other features alone take 0.47 GB: not measured, said; 1000
+/// labels strewn over an 80³ grid need 0.51 GB of masks (each label's box is the grid): the
+/// label map is refused with the reason. Regressions: the first was measured whole, the others
+/// aborted the process (exit 134, "memory allocation of ... bytes failed"), the batch with it.
+#[test]
+fn regions_beyond_the_memory_budget_are_measured_in_part_or_refused_with_the_reason() {
+    use ancilla::volume::{nifti_io, Geometry, Volume};
+    use std::os::unix::process::CommandExt;
+    let d = tempfile::tempdir().unwrap();
+    let meta = nifti_io::NiftiMeta::default();
+    let write = |name: &str, data: ndarray::Array3<f32>| {
+        let path = d.path().join(name);
+        let geometry = Geometry::axial([0.0; 3], [2.0, 2.0, 2.0]);
+        nifti_io::write_volume(&Volume { data, geometry }, &path, &meta).unwrap();
+        path
+    };
+    let limited = |image: &Path, mask: &Path| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ancilla"));
+        cmd.args(["features", "--image", image.to_str().unwrap()]);
+        cmd.args(["--mask", mask.to_str().unwrap()]);
+        // SAFETY: setrlimit is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                let limit = libc::rlimit {
+                    rlim_cur: 768 << 20,
+                    rlim_max: 768 << 20,
+                };
+                libc::setrlimit(libc::RLIMIT_AS, &limit);
+                Ok(())
+            });
+        }
+        let o = cmd.output().unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (o.status.code(), text(&o.stdout), text(&o.stderr))
+    };
+    let texture = |(k, j, i): (usize, usize, usize)| ((k * 7 + j * 3 + i) % 11) as f32;
+    let image = write(
+        "a.nii",
+        ndarray::Array3::from_shape_fn((80, 128, 128), texture),
+    );
+    let mask = write(
+        "a_mask.nii",
+        ndarray::Array3::from_elem((80, 128, 128), 1.0),
+    );
+    let (code, table, stderr) = limited(&image, &mask);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "label 1 of the NIfTI label map is measured without Moran's I and Geary's C: over \
+             its 128 × 128 × 80 box their FFTs need about 0.34 GB and its other features 0.13 \
+             GB, together more than the 0.40 GB one region may take here"
+        ),
+        "{stderr}"
+    );
+    assert!(!table.contains("morph_moran_i") && !table.contains("morph_geary_c"));
+    // The rest is measured: the voxel count times 8 mm³.
+    let volume = feature_values(&table)
+        .into_iter()
+        .find(|(_, f, _)| f == "morph_vol_approx")
+        .map(|(_, _, v)| v);
+    let expected = 80.0 * 128.0 * 128.0 * 8.0;
+    assert!(
+        volume.is_some_and(|v| (v / expected - 1.0).abs() < 1e-9),
+        "{volume:?}"
+    );
+
+    let image = write(
+        "b.nii",
+        ndarray::Array3::from_shape_fn((170, 170, 170), texture),
+    );
+    let mask = write(
+        "b_mask.nii",
+        ndarray::Array3::from_elem((170, 170, 170), 1.0),
+    );
+    let (code, table, stderr) = limited(&image, &mask);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "label 1 of the NIfTI label map is not measured: its 170 × 170 × 170 box needs about \
+             0.47 GB, more than the 0.40 GB"
+        ),
+        "{stderr}"
+    );
+    assert!(feature_values(&table).is_empty(), "{table}");
+
+    // Labels 1..=1000 strewn over the grid (SplitMix64 of the voxel's index: every label's box
+    // is the whole grid).
+    let strewn = ndarray::Array3::from_shape_fn((80, 80, 80), |(k, j, i)| {
+        let mut x = ((k * 80 + j) * 80 + i) as u64 + 0x9E37_79B9_7F4A_7C15;
+        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((x ^ (x >> 31)) % 1000 + 1) as f32
+    });
+    let image = write(
+        "c.nii",
+        ndarray::Array3::from_shape_fn((80, 80, 80), texture),
+    );
+    let mask = write("c_mask.nii", strewn);
+    let (code, _, stderr) = limited(&image, &mask);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "the label map's 1000 regions need about 0.5 GB for their masks (each over its \
+             bounding box), more than the 0.4 GB this process may give them"
+        ),
+        "{stderr}"
+    );
 }

@@ -370,8 +370,10 @@ fn subject_features(
             {
                 let ctx = ctx(quant::image_name(s.kind, ""));
                 let empty = owned(rois.empty_regions(Some(labels)));
-                let rows =
+                let (rows, left_out) =
                     quant::features_for_volume_with(&image, &rois, shapes.as_deref(), &ctx, pet);
+                let mut notes = notes;
+                notes.extend(left_out);
                 let unnamed = rois.unnamed.clone();
                 return Some(Ok((
                     rows,
@@ -395,9 +397,12 @@ fn subject_features(
         let r = (|| -> Result<Measurement, String> {
             let (image, image_kind, notes) = image_from_dicom(s)?;
             let lm = roi::label_map_for(&image, &mask).map_err(|e| e.to_string())?;
-            let rois = roi::Rois::from_label_map(&lm, Some(labels));
+            let rois = roi::Rois::from_label_map(&lm, Some(labels)).map_err(|e| e.to_string())?;
             let empty = owned(rois.empty_regions(Some(labels)));
-            let rows = quant::features_for_volume(&image, &rois, &ctx(image_kind.clone()), pet);
+            let (rows, left_out) =
+                quant::features_for_volume(&image, &rois, &ctx(image_kind.clone()), pet);
+            let mut notes = notes;
+            notes.extend(left_out);
             Ok((
                 rows,
                 Measured {
@@ -616,7 +621,8 @@ fn dicom_roi_features(
         source_series_uid: String::new(),
         psma_1007: quant::suv::series_psma_1007(s),
     };
-    let rows = quant::features_for_volume(&image, &rois, &ctx, pet);
+    let (rows, left_out) = quant::features_for_volume(&image, &rois, &ctx, pet);
+    notes.extend(left_out);
     Ok((
         rows,
         Measured {

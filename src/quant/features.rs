@@ -390,7 +390,7 @@ pub fn region_features(
 ) -> Vec<Feature> {
     let (shape, part) = rayon::join(
         || super::morphology::mask_shape(image.dims(), &image.geometry, in_roi),
-        || region_part(image, in_roi),
+        || region_part(image, in_roi, true),
     );
     match part {
         Some(part) => region_features_from(&shape, part, image),
@@ -406,10 +406,13 @@ pub struct RegionPart {
     rest: Vec<Feature>,
 }
 
-/// The `RegionPart` of the region `in_roi` of `image`; None for an empty region.
+/// The `RegionPart` of the region `in_roi` of `image`, with its spatial autocorrelation (Moran's
+/// I, Geary's C) when `autocorrelation` (`region_memory` leaves it out of a region whose FFTs
+/// would not fit in memory); None for an empty region.
 pub fn region_part(
     image: &Volume,
     in_roi: &(impl Fn(usize, usize, usize) -> bool + Sync),
+    autocorrelation: bool,
 ) -> Option<RegionPart> {
     // The region's voxels found once, for every family here.
     let voxels = roi_voxels(image, in_roi);
@@ -431,7 +434,11 @@ pub fn region_part(
             if intensity.is_empty() {
                 return Vec::new();
             }
-            let mut out = super::spatial::autocorrelation_of(image, &intensity);
+            let mut out = if autocorrelation {
+                super::spatial::autocorrelation_of(image, &intensity)
+            } else {
+                Vec::new()
+            };
             let values: Vec<f64> = intensity.iter().map(|v| v.1).collect();
             out.extend(intensity_statistics(&values));
             out.extend(local_intensity_of(image, &intensity));

@@ -16,6 +16,7 @@ pub mod morphology;
 pub mod ngldm;
 pub mod ngtdm;
 pub mod pet;
+pub mod region_memory;
 pub mod spatial;
 pub mod suv;
 pub mod table;
@@ -25,6 +26,7 @@ use std::path::{Path, PathBuf};
 use crate::ingest::SeriesKind;
 use crate::roi::{self, Rois};
 use crate::volume::{assemble, nifti_io, Volume};
+use region_memory::RegionPlan;
 pub use table::FeatureRow;
 
 /// Errors of quantification.
@@ -144,13 +146,14 @@ impl Default for FeatureSettings {
     }
 }
 
-/// Features of every region of `image` (regions already on its grid).
+/// Features of every region of `image` (regions already on its grid), with what was left out of
+/// them to keep within the memory budget (`region_memory`), for warnings.
 pub fn features_for_volume(
     image: &Volume,
     rois: &Rois,
     ctx: &FeatureContext,
     pet_settings: &FeatureSettings,
-) -> Vec<FeatureRow> {
+) -> (Vec<FeatureRow>, Vec<String>) {
     features_for_volume_with(image, rois, None, ctx, pet_settings)
 }
 
@@ -162,7 +165,7 @@ pub fn features_for_volume_with(
     shapes: Option<&[Option<morphology::MaskShape>]>,
     ctx: &FeatureContext,
     pet_settings: &FeatureSettings,
-) -> Vec<FeatureRow> {
+) -> (Vec<FeatureRow>, Vec<String>) {
     let mut rows: Vec<FeatureRow> = Vec::new();
     // Each region is worked on in its bounding box grown by the peak sphere's reach (the only
     // feature that looks at image voxels outside the region): a small tumour does not cost a
@@ -172,15 +175,89 @@ pub fn features_for_volume_with(
     };
     let margin = [margin(2), margin(1), margin(0)];
     use rayon::prelude::*;
-    let crops: Vec<Option<(Volume, ndarray::Array3<bool>)>> = rois
+    // What each region takes in memory, and what of it fits the budget (None: empty).
+    let budget = crate::memory::volume_budget_bytes();
+    let plans: Vec<Option<RegionPlan>> = rois
         .regions
         .par_iter()
-        .map(|r| crop(image, &r.mask, r.bbox, margin))
+        .map(|region| region_plan(region, image.dims(), margin, budget))
         .collect();
-    // Regions in parallel (rayon), rows in region order. Each region's shape (from its mask
-    // alone) is measured beside everything its image gives, so a large region's mesh and the
-    // image families of the others share the cores; a shape already measured (while the image
-    // loaded) is used as it is.
+    let mut notes = Vec::new();
+    for (region, plan) in rois.regions.iter().zip(&plans) {
+        if let (Some(plan), Some([lo, hi])) = (plan, region.bbox) {
+            let name = format!(
+                "{} {} of the {}",
+                rois.region_word(),
+                region.number,
+                rois.source
+            );
+            let extent = std::array::from_fn(|a| hi[a] + 1 - lo[a]);
+            notes.extend(plan.note(&name, extent, budget));
+        }
+    }
+    let measured = |r: usize| {
+        plans[r]
+            .as_ref()
+            .is_some_and(|p| p.scope != region_memory::Scope::Nothing)
+    };
+    // A region's image, cropped when it is measured (not before: a thousand regions' crops at
+    // once did not fit in memory).
+    let cropped = |r: usize| {
+        measured(r)
+            .then(|| crop(image, &rois.regions[r], margin))
+            .flatten()
+    };
+    // What a region's image gives: its part of the morphology and intensity families, its
+    // texture and its PET metrics.
+    let measure = |r: usize| {
+        let (sub, mask) = cropped(r)?;
+        let whole = plans[r]
+            .as_ref()
+            .is_some_and(|p| p.scope == region_memory::Scope::All);
+        let in_roi = |k: usize, j: usize, i: usize| mask[[k, j, i]];
+        let (part, (texture, pet)) = rayon::join(
+            || features::region_part(&sub, &in_roi, whole),
+            || {
+                rayon::join(
+                    || {
+                        let w = pet_settings
+                            .texture_bin_width
+                            .as_ref()?
+                            .for_image(&ctx.image)?;
+                        // One discretisation per region, shared by every family.
+                        let lower = pet_settings
+                            .texture_min
+                            .as_ref()
+                            .and_then(|m| m.for_image(&ctx.image));
+                        let g = grey_levels::discretise(&sub, &in_roi, w, lower)?;
+                        // The IVH in the image's unit where it has one.
+                        let definite = table::intensity_unit(&ctx.image) != "a.u.";
+                        let mut t = histogram::histogram_features(&g, definite);
+                        t.extend(glcm::glcm_features(&g));
+                        t.extend(glrlm::glrlm_features(&g));
+                        t.extend(glszm::glszm_features(&g));
+                        t.extend(ngtdm::ngtdm_features(&g));
+                        t.extend(gldzm::gldzm_features(&g));
+                        t.extend(ngldm::ngldm_features(&g));
+                        Some(t)
+                    },
+                    || {
+                        (ctx.image == "suvbw").then(|| {
+                            pet::volume_metrics(&sub, &in_roi, &pet_settings.suv_thresholds)
+                        })
+                    },
+                )
+            },
+        );
+        // Nothing from an empty region.
+        Some((part?, texture, pet))
+    };
+    let alone = |r: usize| plans[r].as_ref().is_some_and(|p| p.alone);
+    // Regions in parallel (rayon), rows in region order; those too large to share the memory
+    // budget with others then one at a time (each still on every core). Each region's shape
+    // (from its mask alone) is measured beside everything its image gives, so a large region's
+    // mesh and the image families of the others share the cores; a shape already measured
+    // (while the image loaded) is used as it is.
     let known = |r: usize| shapes.and_then(|s| s.get(r)).and_then(Option::as_ref);
     let (found, parts): (Vec<Option<morphology::MaskShape>>, Vec<_>) = rayon::join(
         || {
@@ -189,58 +266,20 @@ pub fn features_for_volume_with(
                 .enumerate()
                 .map(|(r, region)| match known(r) {
                     Some(_) => None,
-                    None => region_shape(region, &image.geometry),
+                    None if measured(r) => region_shape(region, &image.geometry),
+                    None => None,
                 })
                 .collect()
         },
         || {
-            crops
-                .par_iter()
-                .map(|cropped| {
-                    let (sub, mask) = cropped.as_ref()?;
-                    let in_roi = |k: usize, j: usize, i: usize| mask[[k, j, i]];
-                    let (part, (texture, pet)) = rayon::join(
-                        || features::region_part(sub, &in_roi),
-                        || {
-                            rayon::join(
-                                || {
-                                    let w = pet_settings
-                                        .texture_bin_width
-                                        .as_ref()?
-                                        .for_image(&ctx.image)?;
-                                    // One discretisation per region, shared by every family.
-                                    let lower = pet_settings
-                                        .texture_min
-                                        .as_ref()
-                                        .and_then(|m| m.for_image(&ctx.image));
-                                    let g = grey_levels::discretise(sub, &in_roi, w, lower)?;
-                                    // The IVH in the image's unit where it has one.
-                                    let definite = table::intensity_unit(&ctx.image) != "a.u.";
-                                    let mut t = histogram::histogram_features(&g, definite);
-                                    t.extend(glcm::glcm_features(&g));
-                                    t.extend(glrlm::glrlm_features(&g));
-                                    t.extend(glszm::glszm_features(&g));
-                                    t.extend(ngtdm::ngtdm_features(&g));
-                                    t.extend(gldzm::gldzm_features(&g));
-                                    t.extend(ngldm::ngldm_features(&g));
-                                    Some(t)
-                                },
-                                || {
-                                    (ctx.image == "suvbw").then(|| {
-                                        pet::volume_metrics(
-                                            sub,
-                                            &in_roi,
-                                            &pet_settings.suv_thresholds,
-                                        )
-                                    })
-                                },
-                            )
-                        },
-                    );
-                    // Nothing from an empty region.
-                    Some((part?, texture, pet))
-                })
-                .collect::<Vec<_>>()
+            let mut parts: Vec<_> = (0..rois.regions.len())
+                .into_par_iter()
+                .map(|r| if alone(r) { None } else { measure(r) })
+                .collect();
+            for r in (0..rois.regions.len()).filter(|&r| alone(r)) {
+                parts[r] = measure(r);
+            }
+            parts
         },
     );
     let per_region: Vec<Vec<features::Feature>> = parts
@@ -284,16 +323,16 @@ pub fn features_for_volume_with(
                 .map(|f| ("tumor".to_string(), f))
                 .collect();
         if let (Some(mean), Some(var)) = (get("liver", "stat_mean"), get("liver", "stat_var")) {
-            for (region, cropped) in rois.regions.iter().zip(&crops) {
-                let Some((sub, mask)) = cropped else {
-                    continue;
-                };
+            for (r, region) in rois.regions.iter().enumerate() {
                 if pet::REFERENCE_REGIONS.contains(&region.name.as_str()) {
                     continue;
                 }
+                let Some((sub, mask)) = cropped(r) else {
+                    continue;
+                };
                 let in_roi = |k: usize, j: usize, i: usize| mask[[k, j, i]];
                 extra.extend(
-                    pet::liver_based_metrics(sub, &in_roi, mean, var)
+                    pet::liver_based_metrics(&sub, &in_roi, mean, var)
                         .into_iter()
                         .map(|f| (region.name.clone(), f)),
                 );
@@ -312,7 +351,30 @@ pub fn features_for_volume_with(
             });
         }
     }
-    rows
+    (rows, notes)
+}
+
+/// A region's memory plan (`region_memory`) on an image of `dims`, its bounding box grown by
+/// `margin` voxels for its work; None for an empty region.
+fn region_plan(
+    region: &roi::Region,
+    dims: [usize; 3],
+    margin: [usize; 3],
+    budget: u64,
+) -> Option<RegionPlan> {
+    let [lo, hi] = region.bbox?;
+    let voxels = region.voxels();
+    let extent = std::array::from_fn(|a| hi[a] + 1 - lo[a]);
+    let working = std::array::from_fn(|a| {
+        (hi[a] + margin[a] + 1).min(dims[a]) - lo[a].saturating_sub(margin[a])
+    });
+    Some(RegionPlan::new(
+        voxels,
+        extent,
+        working,
+        budget,
+        rayon::current_num_threads(),
+    ))
 }
 
 /// The shape measures of the regions (in order), each over its bounding box, smallest box first,
@@ -347,45 +409,22 @@ fn region_shape(
     r: &roi::Region,
     geometry: &crate::volume::Geometry,
 ) -> Option<morphology::MaskShape> {
-    let [lo, hi] = r.bbox.or_else(|| mask_box(&r.mask))?;
-    let view = r
-        .mask
-        .slice(ndarray::s![lo[0]..=hi[0], lo[1]..=hi[1], lo[2]..=hi[2]]);
-    let (nk, nj, ni) = view.dim();
-    let in_roi = |k: usize, j: usize, i: usize| view[[k, j, i]];
+    r.bbox?;
+    let (nk, nj, ni) = r.mask.dim();
+    let in_roi = |k: usize, j: usize, i: usize| r.mask[[k, j, i]];
     Some(morphology::mask_shape([nk, nj, ni], geometry, &in_roi))
 }
 
-/// The bounding box ([slice, row, column] of its first and last voxels) of a mask; None when
-/// empty.
-fn mask_box(mask: &ndarray::Array3<bool>) -> Option<[[usize; 3]; 2]> {
-    let (mut lo, mut hi) = ([usize::MAX; 3], [0; 3]);
-    for (k, plane) in mask.outer_iter().enumerate() {
-        for (j, row) in plane.outer_iter().enumerate() {
-            let first = row.iter().position(|m| *m);
-            let Some(first) = first else { continue };
-            let last = row.len() - 1 - row.iter().rev().position(|m| *m).unwrap_or(0);
-            for (a, (l, h)) in [(k, k), (j, j), (first, last)].into_iter().enumerate() {
-                lo[a] = lo[a].min(l);
-                hi[a] = hi[a].max(h);
-            }
-        }
-    }
-    (lo[0] != usize::MAX).then_some([lo, hi])
-}
-
-/// The part of `image` and `mask` inside the mask's bounding box (`bbox` when known, else found
-/// by a scan) grown by `margin` voxels ([slices, rows, columns]), clipped to the image; the
-/// sub-volume keeps the image's geometry (its origin moves to the box's first voxel). None for an
-/// empty mask.
+/// The part of `image` and of `region`'s mask inside the region's bounding box grown by `margin`
+/// voxels ([slices, rows, columns]), clipped to the image; the sub-volume keeps the image's
+/// geometry (its origin moves to the box's first voxel). None for an empty region.
 pub fn crop(
     image: &Volume,
-    mask: &ndarray::Array3<bool>,
-    bbox: Option<[[usize; 3]; 2]>,
+    region: &roi::Region,
     margin: [usize; 3],
 ) -> Option<(Volume, ndarray::Array3<bool>)> {
     let dims = image.dims();
-    let [lo, hi] = bbox.or_else(|| mask_box(mask))?;
+    let [lo, hi] = region.bbox?;
     let a: [usize; 3] = std::array::from_fn(|x| lo[x].saturating_sub(margin[x]));
     let b: [usize; 3] = std::array::from_fn(|x| (hi[x] + margin[x] + 1).min(dims[x]));
     let s = ndarray::s![a[0]..b[0], a[1]..b[1], a[2]..b[2]];
@@ -398,7 +437,7 @@ pub fn crop(
             data: image.data.slice(s).to_owned(),
             geometry,
         },
-        mask.slice(s).to_owned(),
+        region.window(a, b),
     ))
 }
 
@@ -910,7 +949,10 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
     if let Some(subject) = &opts.subject {
         ctx.subject_id = subject.clone();
     }
-    let rows = features_for_volume_with(&image, &rois, shapes.as_deref(), &ctx, &settings);
+    let (rows, notes) = features_for_volume_with(&image, &rois, shapes.as_deref(), &ctx, &settings);
+    for note in notes {
+        crate::say!("features: {note}");
+    }
     if let Some(w) = opts.texture_bin_width {
         // A region without the grey-level families: its levels were more than the limit.
         let mut regions: Vec<&str> = rows.iter().map(|r| r.roi.as_str()).collect();
@@ -1011,7 +1053,8 @@ mod tests {
                 outside: 0,
             },
             None,
-        );
+        )
+        .unwrap();
         let clean = Array3::from_shape_fn(dims, |(k, j, i)| (k * 7 + j * 3 + i) as f32);
         let mut data = clean.clone();
         data[[2, 3, 4]] = f32::NEG_INFINITY;
@@ -1033,7 +1076,7 @@ mod tests {
             texture_bin_width: Some(bin_width::BinWidth::Every(4.0)),
             texture_min: None,
         };
-        let rows = features_for_volume(&image, &rois, &ctx, &settings);
+        let (rows, _) = features_for_volume(&image, &rois, &ctx, &settings);
         let get = |f: &str| rows.iter().find(|r| r.feature == f).map(|r| r.value);
         // By hand: the region's finite voxels.
         let finite: Vec<f64> = clean
@@ -1130,20 +1173,21 @@ mod tests {
                 outside: 0,
             },
             None,
-        );
+        )
+        .unwrap();
         let ctx = FeatureContext {
             image: "suvbw".into(),
             ..FeatureContext::default()
         };
         let settings = FeatureSettings::default();
-        let plain = features_for_volume(&image, &rois, &ctx, &settings);
+        let (plain, _) = features_for_volume(&image, &rois, &ctx, &settings);
         assert!(plain.len() > 100);
         // The same shapes measured over a crop with a margin (other dimensions, other offsets)
         // and over the whole grid.
         for region in &rois.regions {
-            let (sub, mask) = crop(&image, &region.mask, region.bbox, [3, 4, 5]).unwrap();
+            let (sub, mask) = crop(&image, region, [3, 4, 5]).unwrap();
             let in_crop = features::region_features(&sub, &|k, j, i| mask[[k, j, i]]);
-            let in_grid = features::region_features(&image, &|k, j, i| region.mask[[k, j, i]]);
+            let in_grid = features::region_features(&image, &|k, j, i| region.contains([k, j, i]));
             for f in in_crop.iter().chain(&in_grid) {
                 if !f.name.starts_with("morph_") && f.name != "diam_axial_max" {
                     continue;
@@ -1169,7 +1213,8 @@ mod tests {
                 calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= stop_after
             });
             assert_eq!(shapes.iter().filter(|s| s.is_some()).count(), stop_after);
-            let early = features_for_volume_with(&image, &rois, Some(&shapes), &ctx, &settings);
+            let (early, _) =
+                features_for_volume_with(&image, &rois, Some(&shapes), &ctx, &settings);
             assert_eq!(plain.len(), early.len());
             for (a, b) in plain.iter().zip(&early) {
                 assert_eq!(

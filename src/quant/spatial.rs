@@ -97,9 +97,28 @@ fn fft_dims(extent: [usize; 3]) -> [usize; 3] {
 /// 5.4 ns per padded grid point and FFT level; a 16,341-voxel region in a 13×41×46 box took
 /// 268 ms directly and 18 ms by FFT.
 fn use_fft(n: usize, voxels: &[([usize; 3], f64)]) -> bool {
-    let grid: usize = fft_dims(bounding_box(voxels).1).iter().product();
+    fft_cheaper(n, bounding_box(voxels).1)
+}
+
+/// Whether the FFT route costs fewer operations than the direct pairs, for `n` voxels in a box
+/// of `extent`.
+fn fft_cheaper(n: usize, extent: [usize; 3]) -> bool {
+    let grid: usize = fft_dims(extent).iter().product();
     let pairs = (n as f64) * (n as f64) / 2.0;
     pairs > 2.7 * grid as f64 * (grid as f64).log2()
+}
+
+/// The memory (bytes) the FFT route takes for `n` voxels in a box of `extent` ([k, j, i]): its
+/// two complex grids padded to twice the box (32 bytes per padded point; the planes and lines
+/// it works through besides are small). Zero when the direct pairs are taken (their memory
+/// grows with `n` alone, 56 bytes per voxel).
+pub fn fft_bytes(n: usize, extent: [usize; 3]) -> u64 {
+    if n < 2 || extent.contains(&0) || !fft_cheaper(n, extent) {
+        return 0;
+    }
+    fft_dims(extent)
+        .iter()
+        .fold(32u64, |b, &d| b.saturating_mul(d as u64))
 }
 
 /// Ordered-pair sums, pair by pair: rows in parallel, added in row order.

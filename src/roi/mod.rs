@@ -30,6 +30,12 @@ pub enum RoiError {
     NoOverlap,
     #[error("cannot read the ROI file: {0}")]
     Read(String),
+    #[error("the label map's {regions} regions need about {need:.1} GB for their masks (each over its bounding box), more than the {budget:.1} GB this process may give them (half of what it may use): labels scattered over the image? Name the ones to measure in the label table")]
+    RegionsTooLarge {
+        regions: usize,
+        need: f64,
+        budget: f64,
+    },
     #[error("{kind}: attribute {attribute}: expected {expected}")]
     Dicom {
         kind: &'static str,
@@ -105,23 +111,110 @@ pub struct LabelMap {
     pub outside: usize,
 }
 
-/// One region on an image grid.
+/// One region on an image grid, kept within its bounding box: a thousand regions of a label map
+/// each held a whole-grid mask (1.5 GB on a PET grid, and more than the address space allowed
+/// on a CT grid with a few hundred lesions).
 #[derive(Debug, Clone)]
 pub struct Region {
     /// Label value, segment number or ROI number in the source.
     pub number: u32,
     pub name: String,
+    /// The region's voxels within its bounding box, indexed from the box's first voxel
+    /// ([slice, row, column]); 0 × 0 × 0 for an empty region.
     pub mask: Array3<bool>,
-    /// The mask's bounding box ([slice, row, column] of its first and last voxels) when the
-    /// reader knows it; None for an empty mask or when it was not computed.
+    /// The bounding box on the image grid ([slice, row, column] of its first and last voxels);
+    /// None for an empty region.
     pub bbox: Option<[[usize; 3]; 2]>,
 }
 
 impl Region {
+    /// A region from its mask over the whole image grid, kept within its bounding box.
+    pub fn from_grid(number: u32, name: String, grid: ndarray::ArrayView3<bool>) -> Self {
+        let bbox = mask_box(grid);
+        let mask = match bbox {
+            Some([lo, hi]) => grid
+                .slice(ndarray::s![lo[0]..=hi[0], lo[1]..=hi[1], lo[2]..=hi[2]])
+                .to_owned(),
+            None => Array3::from_elem((0, 0, 0), false),
+        };
+        Region {
+            number,
+            name,
+            mask,
+            bbox,
+        }
+    }
+
     /// Whether the region marks at least one voxel.
     pub fn has_voxels(&self) -> bool {
-        self.bbox.is_some() || self.mask.iter().any(|&m| m)
+        self.bbox.is_some()
     }
+
+    /// Whether voxel [slice, row, column] of the image grid is in the region.
+    pub fn contains(&self, [k, j, i]: [usize; 3]) -> bool {
+        let Some([lo, _]) = self.bbox else {
+            return false;
+        };
+        match (
+            k.checked_sub(lo[0]),
+            j.checked_sub(lo[1]),
+            i.checked_sub(lo[2]),
+        ) {
+            (Some(k), Some(j), Some(i)) => self.mask.get([k, j, i]).copied().unwrap_or(false),
+            _ => false,
+        }
+    }
+
+    /// The region's mask over the window of the image grid from `a` (first voxel) to `b` (one
+    /// past the last), false outside the region's box.
+    pub fn window(&self, a: [usize; 3], b: [usize; 3]) -> Array3<bool> {
+        let dims: [usize; 3] = std::array::from_fn(|x| b[x].saturating_sub(a[x]));
+        let mut out = Array3::from_elem(dims, false);
+        let Some([lo, hi]) = self.bbox else {
+            return out;
+        };
+        // The overlap of the window and the box, in each one's indices.
+        let from: [usize; 3] = std::array::from_fn(|x| lo[x].max(a[x]));
+        let to: [usize; 3] = std::array::from_fn(|x| (hi[x] + 1).min(b[x]));
+        if (0..3).any(|x| from[x] >= to[x]) {
+            return out;
+        }
+        let in_window = ndarray::s![
+            from[0] - a[0]..to[0] - a[0],
+            from[1] - a[1]..to[1] - a[1],
+            from[2] - a[2]..to[2] - a[2]
+        ];
+        let in_box = ndarray::s![
+            from[0] - lo[0]..to[0] - lo[0],
+            from[1] - lo[1]..to[1] - lo[1],
+            from[2] - lo[2]..to[2] - lo[2]
+        ];
+        out.slice_mut(in_window).assign(&self.mask.slice(in_box));
+        out
+    }
+
+    /// The number of voxels the region marks.
+    pub fn voxels(&self) -> usize {
+        self.mask.iter().filter(|m| **m).count()
+    }
+}
+
+/// The bounding box ([slice, row, column] of its first and last voxels) of a mask; None when
+/// empty.
+pub fn mask_box(mask: ndarray::ArrayView3<bool>) -> Option<[[usize; 3]; 2]> {
+    let (mut lo, mut hi) = ([usize::MAX; 3], [0; 3]);
+    for (k, plane) in mask.outer_iter().enumerate() {
+        for (j, row) in plane.outer_iter().enumerate() {
+            let first = row.iter().position(|m| *m);
+            let Some(first) = first else { continue };
+            let last = row.len() - 1 - row.iter().rev().position(|m| *m).unwrap_or(0);
+            for (a, (l, h)) in [(k, k), (j, j), (first, last)].into_iter().enumerate() {
+                lo[a] = lo[a].min(l);
+                hi[a] = hi[a].max(h);
+            }
+        }
+    }
+    (lo[0] != usize::MAX).then_some([lo, hi])
 }
 
 /// The regions of one ROI source on an image grid.
@@ -174,8 +267,12 @@ impl Rois {
     /// the number of the last region that marks it, 0 where none does.
     pub fn label_grid(&self, dims: [usize; 3]) -> Array3<u32> {
         let mut labels = Array3::<u32>::zeros(dims);
-        for r in self.regions.iter().filter(|r| r.mask.shape() == dims) {
-            ndarray::Zip::from(&mut labels)
+        for r in &self.regions {
+            let Some([lo, hi]) = r.bbox.filter(|[_, hi]| (0..3).all(|a| hi[a] < dims[a])) else {
+                continue;
+            };
+            let s = ndarray::s![lo[0]..=hi[0], lo[1]..=hi[1], lo[2]..=hi[2]];
+            ndarray::Zip::from(labels.slice_mut(s))
                 .and(&r.mask)
                 .for_each(|l, &m| {
                     if m {
@@ -250,9 +347,14 @@ impl Rois {
     }
 
     /// Split a label map into regions: the table's labels, or every label present as `label<N>`.
-    /// One pass finds every label's bounding box; each region's mask is then written inside its
-    /// box only (the rest of a zeroed allocation is never touched).
-    pub fn from_label_map(lm: &LabelMap, table: Option<&BTreeMap<u32, String>>) -> Self {
+    /// One pass finds every label's bounding box; each region's mask is then made over its box.
+    /// Refused when the boxes hold more voxels than the memory budget has bytes
+    /// (`memory::volume_budget_bytes`): a thousand labels spread over a whole PET grid took
+    /// 1.5 GB, and a few thousand aborted the batch.
+    pub fn from_label_map(
+        lm: &LabelMap,
+        table: Option<&BTreeMap<u32, String>>,
+    ) -> Result<Self, RoiError> {
         Rois::from_labels(lm.labels.view(), lm.exact, lm.outside, table)
     }
 
@@ -262,8 +364,23 @@ impl Rois {
         exact: bool,
         outside: usize,
         table: Option<&BTreeMap<u32, String>>,
-    ) -> Self {
+    ) -> Result<Self, RoiError> {
         let boxes = label_boxes(labels);
+        let measured = boxes
+            .iter()
+            .filter(|(l, _)| table.is_none_or(|t| t.contains_key(l)));
+        let cells = measured
+            .clone()
+            .map(|(_, [lo, hi])| (0..3).map(|a| (hi[a] + 1 - lo[a]) as u64).product::<u64>())
+            .fold(0u64, u64::saturating_add);
+        let budget = crate::memory::volume_budget_bytes();
+        if cells > budget {
+            return Err(RoiError::RegionsTooLarge {
+                regions: measured.count(),
+                need: cells as f64 / 1e9,
+                budget: budget as f64 / 1e9,
+            });
+        }
         let unnamed = match table {
             Some(t) => boxes
                 .keys()
@@ -280,12 +397,12 @@ impl Rois {
             .into_iter()
             .map(|(number, name)| {
                 let bbox = boxes.get(&number).copied();
-                let mut mask = Array3::from_elem(labels.raw_dim(), false);
-                if let Some([lo, hi]) = bbox {
-                    let s = ndarray::s![lo[0]..=hi[0], lo[1]..=hi[1], lo[2]..=hi[2]];
-                    mask.slice_mut(s)
-                        .zip_mut_with(&labels.slice(s), |m, &l| *m = l.into() == number);
-                }
+                let mask = match bbox {
+                    Some([lo, hi]) => labels
+                        .slice(ndarray::s![lo[0]..=hi[0], lo[1]..=hi[1], lo[2]..=hi[2]])
+                        .mapv(|l| l.into() == number),
+                    None => Array3::from_elem((0, 0, 0), false),
+                };
                 Region {
                     number,
                     name,
@@ -294,7 +411,7 @@ impl Rois {
                 }
             })
             .collect();
-        Rois {
+        Ok(Rois {
             regions,
             exact,
             outside,
@@ -303,7 +420,7 @@ impl Rois {
             unusable: Vec::new(),
             partial: Vec::new(),
             frame_from_series: false,
-        }
+        })
     }
 }
 
@@ -434,7 +551,7 @@ pub fn load_rois(image: &Volume, dicom: Option<DicomImage>, mask: &Path) -> Resu
     let name = mask.to_string_lossy();
     if name.ends_with(".nii") || name.ends_with(".nii.gz") {
         let lm = label_map_for(image, mask)?;
-        return Ok(Rois::from_label_map(&lm, None));
+        return Rois::from_label_map(&lm, None);
     }
     let file = if mask.is_dir() {
         roi_file_in(mask)?
@@ -472,12 +589,11 @@ pub fn load_rois(image: &Volume, dicom: Option<DicomImage>, mask: &Path) -> Resu
             for segment in &s.segments {
                 let lm = resample_nearest(image, &segment.volume)?;
                 exact &= lm.exact;
-                regions.push(Region {
-                    number: segment.number,
-                    name: named(segment.number, &segment.label),
-                    mask: lm.labels.mapv(|l| l > 0),
-                    bbox: None,
-                });
+                regions.push(Region::from_grid(
+                    segment.number,
+                    named(segment.number, &segment.label),
+                    lm.labels.mapv(|l| l > 0).view(),
+                ));
             }
             Ok(Rois {
                 regions,
@@ -529,12 +645,11 @@ pub fn load_rois(image: &Volume, dicom: Option<DicomImage>, mask: &Path) -> Resu
                         .into_iter()
                         .map(|why| (st.number, why)),
                 );
-                regions.push(Region {
-                    number: st.number,
-                    name: named(st.number, &st.name),
-                    mask: rtstruct::rasterise_planes(&planes, image.dims(), spacing),
-                    bbox: None,
-                });
+                regions.push(Region::from_grid(
+                    st.number,
+                    named(st.number, &st.name),
+                    rtstruct::rasterise_planes(&planes, image.dims(), spacing).view(),
+                ));
             }
             Ok(Rois {
                 regions,
@@ -618,8 +733,8 @@ impl PendingRois {
         use crate::volume::nifti_io::Labels;
         let (labels, geometry) = crate::volume::nifti_io::read_label_volume(path)?;
         let own = match &labels {
-            Labels::U8(l) => Rois::from_labels(l.view(), true, 0, table),
-            Labels::U32(l) => Rois::from_labels(l.view(), true, 0, table),
+            Labels::U8(l) => Rois::from_labels(l.view(), true, 0, table)?,
+            Labels::U32(l) => Rois::from_labels(l.view(), true, 0, table)?,
         };
         Ok(PendingRois {
             labels,
@@ -654,7 +769,7 @@ impl PendingRois {
             Labels::U8(l) => resample_labels(image, &self.geometry, l.view(), u32::from),
             Labels::U32(l) => resample_labels(image, &self.geometry, l.view(), |l| l),
         }?;
-        Ok((Rois::from_label_map(&map, table), false))
+        Ok((Rois::from_label_map(&map, table)?, false))
     }
 }
 
@@ -872,7 +987,7 @@ mod tests {
     use crate::volume::Geometry;
 
     /// The label grid of two overlapping regions: each voxel the later one's number where both
-    /// mark it, 0 where none does; a mask of another shape is left out, not a panic.
+    /// mark it, 0 where none does; a mask reaching past the grid is left out, not a panic.
     #[test]
     fn label_grid_numbers_each_voxel_by_its_region() {
         let region = |number: u32, at: &[[usize; 3]], dims: (usize, usize, usize)| {
@@ -880,18 +995,13 @@ mod tests {
             for &[k, j, i] in at {
                 mask[[k, j, i]] = true;
             }
-            Region {
-                number,
-                name: format!("r{number}"),
-                mask,
-                bbox: None,
-            }
+            Region::from_grid(number, format!("r{number}"), mask.view())
         };
         let rois = Rois {
             regions: vec![
                 region(1, &[[0, 0, 0], [0, 0, 1]], (1, 2, 2)),
                 region(3, &[[0, 0, 1], [0, 1, 1]], (1, 2, 2)),
-                region(7, &[[0, 0, 0]], (2, 2, 2)),
+                region(7, &[[1, 1, 1]], (2, 2, 2)),
             ],
             exact: true,
             outside: 0,
@@ -903,6 +1013,42 @@ mod tests {
         };
         let grid = rois.label_grid([1, 2, 2]);
         assert_eq!(grid.into_raw_vec_and_offset().0, [1, 3, 0, 3]);
+    }
+
+    /// A region kept within its box answers for every voxel of the grid as the whole-grid mask
+    /// it was made from does, and so does any window of it (one that cuts the box, one beside
+    /// it, one past the grid's edge); an empty region has no box and no voxel.
+    #[test]
+    fn a_region_in_its_box_is_the_mask_it_was_made_from() {
+        let dims = (5, 6, 7);
+        let grid = Array3::from_shape_fn(dims, |(k, j, i)| {
+            (1..4).contains(&k) && (2..5).contains(&j) && (i == 1 || i == 5) && (k + j + i) % 3 != 0
+        });
+        let r = Region::from_grid(4, "r".into(), grid.view());
+        assert_eq!(r.bbox, Some([[1, 2, 1], [3, 4, 5]]));
+        assert_eq!(r.mask.dim(), (3, 3, 5));
+        assert_eq!(r.voxels(), grid.iter().filter(|m| **m).count());
+        for ((k, j, i), m) in grid.indexed_iter() {
+            assert_eq!(r.contains([k, j, i]), *m, "{k} {j} {i}");
+        }
+        assert!(!r.contains([9, 9, 9]));
+        assert_eq!(r.window([0; 3], [5, 6, 7]), grid);
+        for (a, b) in [
+            ([2, 3, 0], [5, 6, 4]),
+            ([0, 0, 6], [5, 6, 7]),
+            ([2, 0, 3], [9, 9, 9]),
+        ] {
+            let w = r.window(a, b);
+            assert_eq!(w.dim(), (b[0] - a[0], b[1] - a[1], b[2] - a[2]));
+            for ((k, j, i), m) in w.indexed_iter() {
+                let at = [a[0] + k, a[1] + j, a[2] + i];
+                let want = at[0] < 5 && at[1] < 6 && at[2] < 7 && grid[at];
+                assert_eq!(*m, want, "{at:?}");
+            }
+        }
+        let empty = Region::from_grid(5, "e".into(), Array3::from_elem(dims, false).view());
+        assert!(!empty.has_voxels() && empty.voxels() == 0 && !empty.contains([0, 0, 0]));
+        assert!(!empty.window([0; 3], [2, 2, 2]).iter().any(|m| *m));
     }
 
     /// The label boxes found run by run equal those found voxel by voxel, on blobs of random
@@ -1003,7 +1149,7 @@ mod tests {
                 .unwrap()
                 .0;
             let expected =
-                Rois::from_label_map(&label_map_for(image, &path).unwrap(), Some(&table));
+                Rois::from_label_map(&label_map_for(image, &path).unwrap(), Some(&table)).unwrap();
             assert_eq!(pending.regions.len(), 3);
             for (a, b) in pending.regions.iter().zip(&expected.regions) {
                 assert_eq!((a.number, &a.name, a.bbox), (b.number, &b.name, b.bbox));
