@@ -101,9 +101,15 @@ pub fn histogram_features(g: &GreyLevels, definite: bool) -> Vec<Feature> {
 /// intensity whose ν is at most x (undefined, NaN, when no level of the range has it: one level,
 /// or a top level holding more than x of the region); γ over the range (undefined when the
 /// range is empty: a region of one level).
+///
+/// Both searches are binary (ν falls and γ rises with the level), ν counted in the sorted levels:
+/// a fine bin width (a million levels) counted every voxel at every level, for minutes.
 fn intensity_volume_histogram(g: &GreyLevels, values: &[f64], definite: bool) -> Vec<Feature> {
     let n = values.len() as f64;
-    let at_least = |level: usize| values.iter().filter(|v| **v >= level as f64).count() as f64 / n;
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let at_least =
+        |level: usize| (sorted.len() - sorted.partition_point(|v| *v < level as f64)) as f64 / n;
     // Each level's intensity, and the range γ is taken over.
     let (intensity, lo, hi): (Box<dyn Fn(usize) -> f64>, f64, f64) = if definite {
         let (min, w) = (g.min, g.width);
@@ -119,15 +125,10 @@ fn intensity_volume_histogram(g: &GreyLevels, values: &[f64], definite: bool) ->
         if hi <= lo {
             return f64::NAN;
         }
-        (1..=g.ng)
-            .find(|&l| (intensity(l) - lo) / (hi - lo) >= x)
-            .map_or(0.0, at_least)
+        first_level(g.ng, |l| (intensity(l) - lo) / (hi - lo) >= x).map_or(0.0, at_least)
     };
-    let intensity_at = |nu: f64| {
-        (1..=g.ng)
-            .find(|&l| at_least(l) <= nu)
-            .map_or(f64::NAN, &intensity)
-    };
+    let intensity_at =
+        |nu: f64| first_level(g.ng, |l| at_least(l) <= nu).map_or(f64::NAN, &intensity);
     let (v10, v90) = (volume_at(0.1), volume_at(0.9));
     let (i10, i90) = (intensity_at(0.1), intensity_at(0.9));
     let kind = if definite {
@@ -149,10 +150,36 @@ fn intensity_volume_histogram(g: &GreyLevels, values: &[f64], definite: bool) ->
     ]
 }
 
+/// The first level of 1..=ng at which `holds` (false below some level, true from it on), by
+/// bisection; None when it holds at none.
+fn first_level(ng: usize, holds: impl Fn(usize) -> bool) -> Option<usize> {
+    let (mut lo, mut hi) = (1, ng + 1);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if holds(mid) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    (lo <= ng).then_some(lo)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::quant::grey_levels::tests_support::{check_against_reference, phantom_levels};
+
+    /// The bisection finds what a walk from level 1 finds, for every threshold and none.
+    #[test]
+    fn first_level_is_the_first_that_holds() {
+        for ng in [1, 2, 3, 10, 1000] {
+            for t in 0..=ng + 1 {
+                let walk = (1..=ng).find(|&l| l >= t);
+                assert_eq!(first_level(ng, |l| l >= t), walk, "ng {ng} t {t}");
+            }
+        }
+    }
 
     fn ivh(values: &[f32], width: f64, definite: bool) -> Vec<(String, f64)> {
         use crate::volume::{Geometry, Volume};
