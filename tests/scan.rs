@@ -872,8 +872,10 @@ fn a_series_refusal_names_the_file_that_shows_it() {
         (
             "ipp",
             |k, s| {
+                // Empty: absent (a malformed one rejects its file alone).
                 if k == 2 {
-                    s.ipp[2] = f64::NAN;
+                    s.extra
+                        .push((tags::IMAGE_POSITION_PATIENT, VR::DS, String::new()));
                 }
                 true
             },
@@ -1904,16 +1906,17 @@ fn derived_diffusion_maps_are_classified_by_what_they_are() {
     }
 }
 
-/// A present RescaleSlope or RescaleIntercept that is not one finite number, or an
-/// ImageOrientationPatient that is not six finite numbers, rejects its file with the attribute
-/// named (a robustness audit: a slice's NaN slope was read as 1, its values and SUV 4× too high;
-/// an intercept `0.25\7` as 0.25; a NaN orientation as none, the series stacked by
-/// InstanceNumber and z-flipped). An absent or empty slope is 1, six zeros no orientation, as
+/// A present RescaleSlope or RescaleIntercept that is not one finite number, an
+/// ImageOrientationPatient that is not six finite numbers, an ImagePositionPatient not three or a
+/// PixelSpacing not two rejects its file with the attribute named (a robustness audit: a slice's
+/// NaN slope was read as 1, its values and SUV 4× too high; an intercept `0.25\7` as 0.25; a NaN
+/// orientation as none, the series stacked by InstanceNumber and z-flipped; a position
+/// `0\0\4\4\4` or a spacing `4\4\4` from their first values). An absent or empty slope is 1, six zeros no orientation, as
 /// before; the other slices of the series are read.
 #[test]
 fn a_malformed_slope_intercept_or_orientation_rejects_its_file() {
     type Alter = fn(&mut Slice);
-    let cases: [(&str, Alter, &str); 4] = [
+    let cases: [(&str, Alter, &str); 8] = [
         (
             "nan slope",
             |s| s.slope = f64::NAN,
@@ -1936,6 +1939,38 @@ fn a_malformed_slope_intercept_or_orientation_rejects_its_file() {
             "nan orientation",
             |s| s.iop = [f64::NAN, 0.0, 0.0, 0.0, 1.0, 0.0],
             "ImageOrientationPatient (0020,0037)",
+        ),
+        (
+            "seven orientation values",
+            |s| {
+                s.extra.push((
+                    tags::IMAGE_ORIENTATION_PATIENT,
+                    VR::DS,
+                    "1\\0\\0\\0\\1\\0\\1".into(),
+                ))
+            },
+            "ImageOrientationPatient (0020,0037)",
+        ),
+        (
+            "five position values",
+            |s| {
+                s.extra
+                    .push((tags::IMAGE_POSITION_PATIENT, VR::DS, "0\\0\\4\\4\\4".into()))
+            },
+            "ImagePositionPatient (0020,0032)",
+        ),
+        (
+            "nan position",
+            |s| s.ipp = [0.0, f64::NAN, 2.0],
+            "ImagePositionPatient (0020,0032)",
+        ),
+        (
+            "three spacings",
+            |s| {
+                s.extra
+                    .push((tags::PIXEL_SPACING, VR::DS, "4\\4\\4".into()))
+            },
+            "PixelSpacing (0028,0030)",
         ),
     ];
     for (i, (what, alter, attribute)) in cases.into_iter().enumerate() {

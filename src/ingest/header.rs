@@ -746,7 +746,7 @@ fn frame_count_problem(obj: &InMemDicomObject) -> Option<String> {
 /// A present attribute the voxels' values or places rest on that is not what PS3.3 says it is:
 /// RescaleSlope or RescaleIntercept not one finite number (C.11.1.1.2; an empty one is absent),
 /// ImageOrientationPatient not six finite numbers (C.7.6.2; six zeros, a writer's placeholder,
-/// is absent). Such a file was read with slope 1 (one slice of a PET 4× too high, its SUV too),
+/// is absent), ImagePositionPatient not three, PixelSpacing not two. Such a file was read with slope 1 (one slice of a PET 4× too high, its SUV too),
 /// the first of two intercepts, or as an image without orientation (stacked by InstanceNumber,
 /// z-flipped), without a word. The value is not repeated (a malformed field may hold anything).
 fn malformed_attribute(obj: &InMemDicomObject) -> Option<String> {
@@ -768,13 +768,39 @@ fn malformed_attribute(obj: &InMemDicomObject) -> Option<String> {
     if present(iop) {
         let values = f64s_of(obj, iop);
         let placeholder = values.as_deref() == Some(&[0.0; 6][..]);
-        // What the reader takes (`orientation6`), or else refused: never read as none.
-        if !placeholder && orientation6(values).is_none() {
+        let six = values.as_ref().is_some_and(|v| v.len() == 6);
+        // What the reader takes (`orientation6`), or else refused: never read as none, nor
+        // from the first six of more values.
+        if !placeholder && !(six && orientation6(values).is_some()) {
             return Some(
                 "ImageOrientationPatient (0020,0037) is not six finite numbers (PS3.3 C.7.6.2): \
                  the image cannot be placed"
                     .into(),
             );
+        }
+    }
+    // Position and pixel spacing with more (or fewer) values than they hold, or one that is no
+    // finite number: read from their first values, or as absent, without a word before.
+    for (tag, count, what) in [
+        (
+            tags::IMAGE_POSITION_PATIENT,
+            3,
+            "ImagePositionPatient (0020,0032) is not three finite numbers (PS3.3 C.7.6.2.1.1): \
+             the image cannot be placed",
+        ),
+        (
+            tags::PIXEL_SPACING,
+            2,
+            "PixelSpacing (0028,0030) is not two finite numbers (PS3.3 10.7.1.3): the pixels \
+             have no size",
+        ),
+    ] {
+        let values = f64s_of(obj, tag);
+        let well_formed = values
+            .as_ref()
+            .is_some_and(|v| v.len() == count && v.iter().all(|x| x.is_finite()));
+        if present(tag) && !well_formed {
+            return Some(what.into());
         }
     }
     None
