@@ -1168,9 +1168,29 @@ fn a_failed_shard_rerun_is_unfinished_to_the_merge() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("no shard.json"), "{stderr}");
-    // Finished by a rerun, it merges.
+    // Finished by a rerun, it merges; not into a shard folder, nor into the folder that holds
+    // them (a robustness audit: `--out s1/merged` was taken).
     std::fs::remove_file(s2.join("nifti")).unwrap();
     assert!(shard("2/2", &s2).status.success());
+    for (out, relation) in [
+        (s1.join("merged"), "is inside"),
+        (d.path().to_path_buf(), "holds"),
+    ] {
+        let o = ancilla(&[
+            "merge",
+            s1.to_str().unwrap(),
+            s2.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success()
+                && stderr.contains(&format!("{relation} the shard folder"))
+                && !s1.join("merged").exists(),
+            "{stderr}"
+        );
+    }
     let o = ancilla(&[
         "merge",
         s1.to_str().unwrap(),
@@ -1290,6 +1310,18 @@ fn unknown_key_names_the_line() {
          texture_bin_width = { suvbw = 0.25, t2 = -5 }\n",
     );
     assert!(e.contains("positive width, found -5"), "{e}");
+    // A cut-off that is no number, as `analyze --cutoff` refuses it (it was taken: "no test at
+    // the cut-off NaN").
+    for value in ["nan", "inf"] {
+        let e = config_error(&format!(
+            "[output]\ndir = \"x\"\n[phantom]\nsubjects = 2\n[analysis]\n\
+             cutoffs = {{ pt_tumor_stat_max = {value} }}\n"
+        ));
+        assert!(
+            e.contains("[analysis] cutoffs: \"pt_tumor_stat_max\"") && e.contains("finite number"),
+            "{e}"
+        );
+    }
     // A label table the wrong way round, or with label 0 or a name twice (it gave no features,
     // or columns that collide).
     for (labels, says) in [

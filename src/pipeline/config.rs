@@ -405,6 +405,18 @@ impl Config {
                 "[rois] texture_min must be a number, found {m}"
             )));
         }
+        // As `analyze --cutoff` refuses them: a cut-off of NaN or infinity splits no one.
+        if let Some((feature, v)) = cfg
+            .analysis
+            .cutoffs
+            .iter()
+            .find(|(k, v)| k.trim().is_empty() || !v.is_finite())
+        {
+            return Err(invalid(&format!(
+                "[analysis] cutoffs: {feature:?} = {v}: each cut-off is a feature column's name \
+                 and a finite number (e.g. pt_tumor_stat_max = 10)"
+            )));
+        }
         // A bound for an image kind without a bin width would be taken for nothing.
         if let Some(kind) = cfg.rois.texture_min.as_ref().and_then(|m| {
             crate::quant::bin_width::BinWidth::KINDS

@@ -610,6 +610,29 @@ fn assemble(shards: &[(PathBuf, Manifest)], out: &Path) -> Result<(), PipelineEr
     Ok(())
 }
 
+/// `path` made absolute through its deepest folder that exists (links resolved there), the
+/// rest of it as written: a merge's output folder need not exist yet.
+fn absolute(path: &Path) -> PathBuf {
+    let mut rest = Vec::new();
+    let mut at = path;
+    loop {
+        if let Ok(found) = std::fs::canonicalize(at) {
+            return rest.iter().rev().fold(found, |p, part| p.join(part));
+        }
+        match (at.parent(), at.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                at = if parent.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    parent
+                };
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
+}
+
 /// `ancilla merge`.
 pub fn merge_command(
     shard_dirs: &[PathBuf],
@@ -621,12 +644,25 @@ pub fn merge_command(
         return Err(merge_err("no shard folder given"));
     }
     let shards = check_shards(shard_dirs)?;
-    let out_abs = std::fs::canonicalize(out).unwrap_or_else(|_| out.to_path_buf());
-    if shards
-        .iter()
-        .any(|(d, _)| std::fs::canonicalize(d).ok().as_deref() == Some(out_abs.as_path()))
-    {
-        return Err(merge_err("--out must not be one of the shard folders"));
+    // Not a shard folder, nor inside one (the merge would write into what it reads), nor one
+    // that holds one.
+    let out_abs = absolute(out);
+    for (d, _) in &shards {
+        let d_abs = absolute(d);
+        let relation = if d_abs == out_abs {
+            "is"
+        } else if out_abs.starts_with(&d_abs) {
+            "is inside"
+        } else if d_abs.starts_with(&out_abs) {
+            "holds"
+        } else {
+            continue;
+        };
+        return Err(merge_err(format!(
+            "--out must be a folder apart from the shard folders: {} {relation} the shard folder {}",
+            crate::path_text::shown(out),
+            crate::path_text::shown(d)
+        )));
     }
     let m = &shards[0].1;
     // The config the shards recorded, or the one given: the same study moved (another mount
@@ -680,6 +716,25 @@ mod tests {
         );
         let c = "subject_id,other\nS5,q\n".to_string();
         assert!(merge_feature_tables(&[m, c]).is_err());
+    }
+
+    /// A path is made absolute through its deepest folder that exists, links resolved there;
+    /// the rest as written.
+    #[cfg(unix)]
+    #[test]
+    fn paths_are_absolute_through_what_exists() {
+        let d = tempfile::tempdir().unwrap();
+        let real = std::fs::canonicalize(d.path()).unwrap();
+        std::fs::create_dir(real.join("a")).unwrap();
+        std::os::unix::fs::symlink(real.join("a"), real.join("link")).unwrap();
+        assert_eq!(absolute(&real.join("a/x/y")), real.join("a/x/y"));
+        assert_eq!(absolute(&real.join("link/x")), real.join("a/x"));
+        assert_eq!(absolute(&real.join("link")), real.join("a"));
+        let cwd = std::fs::canonicalize(".").unwrap();
+        assert_eq!(
+            absolute(Path::new("no-such-folder/z")),
+            cwd.join("no-such-folder/z")
+        );
     }
 
     #[test]
