@@ -768,10 +768,11 @@ fn malformed_attribute(obj: &InMemDicomObject) -> Option<String> {
     if present(iop) {
         let values = f64s_of(obj, iop);
         let placeholder = values.as_deref() == Some(&[0.0; 6][..]);
-        let six = values.as_ref().is_some_and(|v| v.len() == 6);
-        // What the reader takes (`orientation6`), or else refused: never read as none, nor
-        // from the first six of more values.
-        if !placeholder && !(six && orientation6(values).is_some()) {
+        // What the reader takes (`orientation6`) from exactly six values, or else refused:
+        // never read as none, nor from the first six of more values.
+        let well_formed =
+            values.as_ref().is_some_and(|v| v.len() == 6) && orientation6(values).is_some();
+        if !placeholder && !well_formed {
             return Some(
                 "ImageOrientationPatient (0020,0037) is not six finite numbers (PS3.3 C.7.6.2): \
                  the image cannot be placed"
