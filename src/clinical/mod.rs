@@ -17,6 +17,10 @@ use tables::{TableError, TextTable};
 /// of this kind; a longer AVAL is days (or weeks) read as months.
 const MAX_MONTHS: f64 = 240.0;
 
+/// Five years in days: imaging or a nephrectomy further than this from randomisation is said
+/// (this trial images and operates within months of it).
+const FAR_FROM_RANDOMISATION_DAYS: i64 = 1827;
+
 /// Days per month for AVALU DAYS → months (365.25 / 12).
 pub const DAYS_PER_MONTH: f64 = 30.4375;
 
@@ -1337,6 +1341,27 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         let Some(r0) = randdt.get(id).copied().flatten() else {
             continue;
         };
+        // Imaging or surgery years away from randomisation: a date in the wrong century or
+        // column (RANDDT 0001-01-01 passed without a word; 9999-12-31 was said, as a
+        // nephrectomy before it). By day counts, never dates.
+        let far = [
+            ("imaging analysed", used_days.get(id).map(|&(_, last)| last)),
+            // One before randomisation is said above.
+            (
+                "nephrectomy (NEPHRDT)",
+                nephrdt.get(id).copied().flatten().filter(|n| *n >= r0),
+            ),
+        ];
+        for (what, day) in far {
+            if let Some(day) = day.filter(|d| (d - r0).abs() > FAR_FROM_RANDOMISATION_DAYS) {
+                warnings.push(format!(
+                    "{}: {id}: {what} on day {} from randomisation (RANDDT): more than five \
+                     years from it; is one of the dates wrong?",
+                    file_name(&adsl.path),
+                    day - r0
+                ));
+            }
+        }
         if let Some(&(_, last)) = used_days.get(id) {
             let imaged = (last - r0) as f64;
             let after = |what: &str, day: f64| {
