@@ -249,8 +249,13 @@ pub fn features_for_volume_with(
                 )
             },
         );
+        // Voxels of the region that hold no number (NaN, ±inf): left out of the intensities.
+        let holes = mask
+            .indexed_iter()
+            .filter(|(at, m)| **m && !sub.data[*at].is_finite())
+            .count();
         // Nothing from an empty region.
-        Some((part?, texture, pet))
+        Some((part?, texture, pet, holes))
     };
     let alone = |r: usize| plans[r].as_ref().is_some_and(|p| p.alone);
     // Regions in parallel (rayon), rows in region order; those too large to share the memory
@@ -282,11 +287,37 @@ pub fn features_for_volume_with(
             parts
         },
     );
+    // Said, as a note: the region's intensities leave out voxels that hold no number (an ADC
+    // map's background from another tool), which the shape counts (without a word before).
+    for (region, part) in rois.regions.iter().zip(&parts) {
+        let Some(&(_, _, _, holes)) = part.as_ref().filter(|p| p.3 > 0) else {
+            continue;
+        };
+        let voxels = region.voxels();
+        let name = format!(
+            "{} {} of the {}",
+            rois.region_word(),
+            region.number,
+            rois.source
+        );
+        notes.push(if holes == voxels {
+            format!(
+                "{name}: none of its {voxels} voxels holds a number (NaN or infinite): no \
+                 intensity or texture features, its shape only"
+            )
+        } else {
+            format!(
+                "{name}: {holes} of its {voxels} voxels hold no number (NaN or infinite): left \
+                 out of its intensity and texture features, counted in its shape"
+            )
+        });
+    }
     let per_region: Vec<Vec<features::Feature>> = parts
         .into_iter()
         .enumerate()
         .map(|(r, part)| {
-            let (Some((part, texture, pet)), Some(shape)) = (part, known(r).or(found[r].as_ref()))
+            let (Some((part, texture, pet, _)), Some(shape)) =
+                (part, known(r).or(found[r].as_ref()))
             else {
                 return Vec::new();
             };
@@ -969,10 +1000,7 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
                     .find(|r| r.roi == roi && r.feature == "stat_max")
                     .map(|r| r.value);
                 if !has("stat_") {
-                    crate::say!(
-                        "features: {roi}: no voxel of the region holds a number (all NaN or \
-                         infinite): no intensity or texture features"
-                    );
+                    // Every voxel without a number: said with the region's notes.
                 } else if let Some(m) = opts.texture_min.filter(|m| max.is_some_and(|x| x < *m)) {
                     crate::say!(
                         "features: {roi}: every voxel of the region lies below --texture-min {m}: \
@@ -1076,7 +1104,15 @@ mod tests {
             texture_bin_width: Some(bin_width::BinWidth::Every(4.0)),
             texture_min: None,
         };
-        let (rows, _) = features_for_volume(&image, &rois, &ctx, &settings);
+        let (rows, notes) = features_for_volume(&image, &rois, &ctx, &settings);
+        // Said (it was not): the three voxels without a number.
+        assert_eq!(
+            notes,
+            [
+                "label 1 of the NIfTI label map: 3 of its 120 voxels hold no number (NaN or \
+              infinite): left out of its intensity and texture features, counted in its shape"
+            ]
+        );
         let get = |f: &str| rows.iter().find(|r| r.feature == f).map(|r| r.value);
         // By hand: the region's finite voxels.
         let finite: Vec<f64> = clean
