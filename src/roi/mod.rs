@@ -130,11 +130,22 @@ pub struct Region {
 impl Region {
     /// A region from its mask over the whole image grid, kept within its bounding box.
     pub fn from_grid(number: u32, name: String, grid: ndarray::ArrayView3<bool>) -> Self {
-        let bbox = mask_box(grid);
+        Region::in_box(number, name, grid, mask_box(grid), |m| *m)
+    }
+
+    /// A region of the voxels of `grid` within `bbox` (its known bounding box; None: empty)
+    /// for which `marks` holds.
+    fn in_box<T>(
+        number: u32,
+        name: String,
+        grid: ndarray::ArrayView3<T>,
+        bbox: Option<[[usize; 3]; 2]>,
+        marks: impl Fn(&T) -> bool,
+    ) -> Self {
         let mask = match bbox {
             Some([lo, hi]) => grid
                 .slice(ndarray::s![lo[0]..=hi[0], lo[1]..=hi[1], lo[2]..=hi[2]])
-                .to_owned(),
+                .map(marks),
             None => Array3::from_elem((0, 0, 0), false),
         };
         Region {
@@ -397,18 +408,7 @@ impl Rois {
             .into_iter()
             .map(|(number, name)| {
                 let bbox = boxes.get(&number).copied();
-                let mask = match bbox {
-                    Some([lo, hi]) => labels
-                        .slice(ndarray::s![lo[0]..=hi[0], lo[1]..=hi[1], lo[2]..=hi[2]])
-                        .mapv(|l| l.into() == number),
-                    None => Array3::from_elem((0, 0, 0), false),
-                };
-                Region {
-                    number,
-                    name,
-                    mask,
-                    bbox,
-                }
+                Region::in_box(number, name, labels, bbox, |l| (*l).into() == number)
             })
             .collect();
         Ok(Rois {
