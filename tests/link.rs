@@ -1531,22 +1531,24 @@ fn missing_endpoints_and_implausible_dates_are_said() {
     );
     assert!(!err.contains("2024"), "{err}");
     // Randomised in year 1 (a date in the wrong century): the nephrectomy is 738,916 days after
-    // it (Python: date(2024, 2, 1) − date(1, 1, 1)); an imaging day as far. Both are said (they
-    // passed without a word); no date is shown.
+    // it (Python: date(2024, 2, 1) − date(1, 1, 1)); a PET imaging day as far before it, the MR
+    // on day 20 (the first day of the series used is checked too: a review). Both are said
+    // (they passed without a word); no date is shown.
     let adsl = ADSL.replace("2024-01-01,2024-02-01", "0001-01-01,2024-02-01");
     let feats = FEATS
         .replace("A1,pt,,", "A1,pt,s1,")
-        .replace("A2,pt,,", "A2,pt,s2,");
+        .replace("A2,pt,,", "A2,pt,s2,")
+        .replace("A1,mr,,", "A1,mr,s3,");
     let f = fixture(&adsl, ADTTE, PATH, &feats);
     let imaging = f.root.join("imaging.csv");
     std::fs::write(
         &imaging,
-        "USUBJID,SERIES_UID,IMAGING_DAY\nA1,s1,738896\nA2,s2,28\n",
+        "USUBJID,SERIES_UID,IMAGING_DAY\nA1,s1,-738000\nA1,s3,20\nA2,s2,28\n",
     )
     .unwrap();
     let err = link_ok(&f, &["--imaging", imaging.to_str().unwrap()]);
     for what in [
-        "imaging analysed on day 738896",
+        "imaging analysed on day -738000",
         "nephrectomy (NEPHRDT) on day 738916",
     ] {
         assert!(err.contains(&format!("adsl.csv: A1: {what}")), "{err}");

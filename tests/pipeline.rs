@@ -1174,6 +1174,7 @@ fn a_failed_shard_rerun_is_unfinished_to_the_merge() {
     assert!(shard("2/2", &s2).status.success());
     for (out, relation) in [
         (s1.join("merged"), "is inside"),
+        (s1.join("missing/../merged"), "is inside"),
         (d.path().to_path_buf(), "holds"),
     ] {
         let o = ancilla(&[

@@ -1345,7 +1345,13 @@ pub fn link_tables(opts: &LinkOptions) -> Result<LinkSummary, ClinicalError> {
         // column (RANDDT 0001-01-01 passed without a word; 9999-12-31 was said, as a
         // nephrectomy before it). By day counts, never dates.
         let far = [
-            ("imaging analysed", used_days.get(id).map(|&(_, last)| last)),
+            // The first or the last day of the series used, whichever is further.
+            (
+                "imaging analysed",
+                used_days
+                    .get(id)
+                    .map(|&(first, last)| if r0 - first > last - r0 { first } else { last }),
+            ),
             // One before randomisation is said above.
             (
                 "nephrectomy (NEPHRDT)",

@@ -610,27 +610,29 @@ fn assemble(shards: &[(PathBuf, Manifest)], out: &Path) -> Result<(), PipelineEr
     Ok(())
 }
 
-/// `path` made absolute through its deepest folder that exists (links resolved there), the
-/// rest of it as written: a merge's output folder need not exist yet.
+/// `path` made absolute component by component: each one that exists resolved by the file
+/// system (links, and `..` after a link, as the OS follows them), each one that does not taken
+/// as written (`..` then steps back over it): a merge's output folder need not exist yet. A
+/// review found `sh/1/missing/../out` left relative, past the check it serves.
 fn absolute(path: &Path) -> PathBuf {
-    let mut rest = Vec::new();
-    let mut at = path;
-    loop {
-        if let Ok(found) = std::fs::canonicalize(at) {
-            return rest.iter().rev().fold(found, |p, part| p.join(part));
-        }
-        match (at.parent(), at.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_os_string());
-                at = if parent.as_os_str().is_empty() {
-                    Path::new(".")
-                } else {
-                    parent
-                };
+    use std::path::Component;
+    let mut out = match std::env::current_dir() {
+        Ok(cwd) if path.is_relative() => std::fs::canonicalize(&cwd).unwrap_or(cwd),
+        _ => PathBuf::new(),
+    };
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir if !out.join("..").exists() => {
+                out.pop();
             }
-            _ => return path.to_path_buf(),
+            _ => {
+                let next = out.join(part);
+                out = std::fs::canonicalize(&next).unwrap_or(next);
+            }
         }
     }
+    out
 }
 
 /// `ancilla merge`.
@@ -735,6 +737,16 @@ mod tests {
             absolute(Path::new("no-such-folder/z")),
             cwd.join("no-such-folder/z")
         );
+        // `..` after a folder that does not exist steps back over it; after a link, to the
+        // link target's parent, as the OS goes.
+        assert_eq!(absolute(&real.join("a/missing/../out")), real.join("a/out"));
+        assert_eq!(
+            absolute(&real.join("nope/../../x/./y")),
+            real.parent().unwrap().join("x/y")
+        );
+        std::fs::create_dir(real.join("a/b")).unwrap();
+        std::os::unix::fs::symlink(real.join("a/b"), real.join("lb")).unwrap();
+        assert_eq!(absolute(&real.join("lb/../z")), real.join("a/z"));
     }
 
     #[test]
