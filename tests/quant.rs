@@ -2281,4 +2281,21 @@ fn regions_beyond_the_memory_budget_are_measured_in_part_or_refused_with_the_rea
         ),
         "{stderr}"
     );
+    // Named in a table, one of them is measured; the 999 others are counted, eight named (all
+    // 999 were listed: a review).
+    let o = ancilla(&[
+        "features",
+        "--image",
+        image.to_str().unwrap(),
+        "--mask",
+        mask.to_str().unwrap(),
+        "--labels",
+        "1=tumor",
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success()
+            && stderr.contains("labels 2, 3, 4, 5, 6, 7, 8, 9 and 991 more are not in --labels"),
+        "{stderr}"
+    );
 }

@@ -911,7 +911,7 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
             "features: the {}'s {}(s) {} mark no voxel of the image: no features for them",
             rois.source,
             rois.region_word(),
-            list.join(", ")
+            crate::plural::listed(&list)
         );
     }
     for (number, why) in &rois.unusable {
@@ -937,7 +937,7 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
             if list.len() == 1 {
                 format!("{} is", list[0])
             } else {
-                format!("{} are", list.join(", "))
+                format!("{} are", crate::plural::listed(&list))
             }
         );
     }
