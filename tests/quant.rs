@@ -2210,15 +2210,19 @@ fn regions_beyond_the_memory_budget_are_measured_in_part_or_refused_with_the_rea
         (o.status.code(), text(&o.stdout), text(&o.stderr))
     };
     let texture = |(k, j, i): (usize, usize, usize)| ((k * 7 + j * 3 + i) % 11) as f32;
-    let image = write(
-        "a.nii",
-        ndarray::Array3::from_shape_fn((80, 128, 128), texture),
-    );
-    let mask = write(
-        "a_mask.nii",
-        ndarray::Array3::from_elem((80, 128, 128), 1.0),
-    );
-    let (code, table, stderr) = limited(&image, &mask);
+    // A block of `dims` voxels, all one region, measured under the limit.
+    let block = |name: &str, dims: (usize, usize, usize)| {
+        let image = write(
+            &format!("{name}.nii"),
+            ndarray::Array3::from_shape_fn(dims, texture),
+        );
+        let mask = write(
+            &format!("{name}_mask.nii"),
+            ndarray::Array3::from_elem(dims, 1.0),
+        );
+        limited(&image, &mask)
+    };
+    let (code, table, stderr) = block("a", (80, 128, 128));
     assert_eq!(code, Some(0), "{stderr}");
     assert!(
         stderr.contains(
@@ -2240,15 +2244,7 @@ fn regions_beyond_the_memory_budget_are_measured_in_part_or_refused_with_the_rea
         "{volume:?}"
     );
 
-    let image = write(
-        "b.nii",
-        ndarray::Array3::from_shape_fn((170, 170, 170), texture),
-    );
-    let mask = write(
-        "b_mask.nii",
-        ndarray::Array3::from_elem((170, 170, 170), 1.0),
-    );
-    let (code, table, stderr) = limited(&image, &mask);
+    let (code, table, stderr) = block("b", (170, 170, 170));
     assert_eq!(code, Some(0), "{stderr}");
     assert!(
         stderr.contains(

@@ -403,7 +403,16 @@ pub fn region_features(
 pub struct RegionPart {
     moments: super::morphology::Moments,
     voxels: usize,
+    /// Of `voxels`, those that hold no number (NaN, ±inf): left out of the intensities.
+    without_number: usize,
     rest: Vec<Feature>,
+}
+
+impl RegionPart {
+    /// The region's voxels, and how many of them hold no number.
+    pub fn voxels(&self) -> (usize, usize) {
+        (self.voxels, self.without_number)
+    }
 }
 
 /// The `RegionPart` of the region `in_roi` of `image`, with its spatial autocorrelation (Moran's
@@ -448,6 +457,7 @@ pub fn region_part(
     Some(RegionPart {
         moments,
         voxels: voxels.len(),
+        without_number: voxels.len() - intensity.len(),
         rest,
     })
 }

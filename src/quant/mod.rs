@@ -182,17 +182,19 @@ pub fn features_for_volume_with(
         .par_iter()
         .map(|region| region_plan(region, image.dims(), margin, budget))
         .collect();
+    // A region as notes name it: by number (an object's own ROI names are free text).
+    let name_of = |region: &roi::Region| {
+        format!(
+            "{} {} of the {}",
+            rois.region_word(),
+            region.number,
+            rois.source
+        )
+    };
     let mut notes = Vec::new();
     for (region, plan) in rois.regions.iter().zip(&plans) {
-        if let (Some(plan), Some([lo, hi])) = (plan, region.bbox) {
-            let name = format!(
-                "{} {} of the {}",
-                rois.region_word(),
-                region.number,
-                rois.source
-            );
-            let extent = std::array::from_fn(|a| hi[a] + 1 - lo[a]);
-            notes.extend(plan.note(&name, extent, budget));
+        if let (Some(plan), Some(extent)) = (plan, region.extent()) {
+            notes.extend(plan.note(&name_of(region), extent, budget));
         }
     }
     let measured = |r: usize| {
@@ -249,13 +251,8 @@ pub fn features_for_volume_with(
                 )
             },
         );
-        // Voxels of the region that hold no number (NaN, ±inf): left out of the intensities.
-        let holes = mask
-            .indexed_iter()
-            .filter(|(at, m)| **m && !sub.data[*at].is_finite())
-            .count();
         // Nothing from an empty region.
-        Some((part?, texture, pet, holes))
+        Some((part?, texture, pet))
     };
     let alone = |r: usize| plans[r].as_ref().is_some_and(|p| p.alone);
     // Regions in parallel (rayon), rows in region order; those too large to share the memory
@@ -290,16 +287,10 @@ pub fn features_for_volume_with(
     // Said, as a note: the region's intensities leave out voxels that hold no number (an ADC
     // map's background from another tool), which the shape counts (without a word before).
     for (region, part) in rois.regions.iter().zip(&parts) {
-        let Some(&(_, _, _, holes)) = part.as_ref().filter(|p| p.3 > 0) else {
+        let Some((voxels, holes)) = part.as_ref().map(|p| p.0.voxels()).filter(|v| v.1 > 0) else {
             continue;
         };
-        let voxels = region.voxels();
-        let name = format!(
-            "{} {} of the {}",
-            rois.region_word(),
-            region.number,
-            rois.source
-        );
+        let name = name_of(region);
         notes.push(if holes == voxels {
             format!(
                 "{name}: none of its {voxels} voxels holds a number (NaN or infinite): no \
@@ -316,8 +307,7 @@ pub fn features_for_volume_with(
         .into_iter()
         .enumerate()
         .map(|(r, part)| {
-            let (Some((part, texture, pet, _)), Some(shape)) =
-                (part, known(r).or(found[r].as_ref()))
+            let (Some((part, texture, pet)), Some(shape)) = (part, known(r).or(found[r].as_ref()))
             else {
                 return Vec::new();
             };
@@ -393,16 +383,11 @@ fn region_plan(
     margin: [usize; 3],
     budget: u64,
 ) -> Option<RegionPlan> {
-    let [lo, hi] = region.bbox?;
-    let voxels = region.voxels();
-    let extent = std::array::from_fn(|a| hi[a] + 1 - lo[a]);
-    let working = std::array::from_fn(|a| {
-        (hi[a] + margin[a] + 1).min(dims[a]) - lo[a].saturating_sub(margin[a])
-    });
+    let (a, b) = working_box(region.bbox?, dims, margin);
     Some(RegionPlan::new(
-        voxels,
-        extent,
-        working,
+        region.voxels(),
+        region.extent()?,
+        std::array::from_fn(|x| b[x] - a[x]),
         budget,
         rayon::current_num_threads(),
     ))
@@ -417,11 +402,7 @@ pub fn region_shapes_until(
     geometry: &crate::volume::Geometry,
     stop: &dyn Fn() -> bool,
 ) -> RegionShapes {
-    let size = |r: &roi::Region| {
-        r.bbox
-            .map(|[lo, hi]| (0..3).map(|a| hi[a] + 1 - lo[a]).product::<usize>())
-            .unwrap_or(0)
-    };
+    let size = |r: &roi::Region| r.extent().map_or(0, |e| e.iter().product::<usize>());
     let mut order: Vec<usize> = (0..rois.regions.len()).collect();
     order.sort_by_key(|&r| size(&rois.regions[r]));
     let mut shapes: RegionShapes = rois.regions.iter().map(|_| None).collect();
@@ -454,10 +435,7 @@ pub fn crop(
     region: &roi::Region,
     margin: [usize; 3],
 ) -> Option<(Volume, ndarray::Array3<bool>)> {
-    let dims = image.dims();
-    let [lo, hi] = region.bbox?;
-    let a: [usize; 3] = std::array::from_fn(|x| lo[x].saturating_sub(margin[x]));
-    let b: [usize; 3] = std::array::from_fn(|x| (hi[x] + margin[x] + 1).min(dims[x]));
+    let (a, b) = working_box(region.bbox?, image.dims(), margin);
     let s = ndarray::s![a[0]..b[0], a[1]..b[1], a[2]..b[2]];
     let geometry = crate::volume::Geometry {
         origin: image.geometry.world(a[2] as f64, a[1] as f64, a[0] as f64),
@@ -470,6 +448,19 @@ pub fn crop(
         },
         region.window(a, b),
     ))
+}
+
+/// The box a region is worked on: its bounding box `[lo, hi]` grown by `margin` voxels, clipped
+/// to a grid of `dims`, as its first voxel and one past its last.
+fn working_box(
+    [lo, hi]: [[usize; 3]; 2],
+    dims: [usize; 3],
+    margin: [usize; 3],
+) -> ([usize; 3], [usize; 3]) {
+    (
+        std::array::from_fn(|x| lo[x].saturating_sub(margin[x])),
+        std::array::from_fn(|x| (hi[x] + margin[x] + 1).min(dims[x])),
+    )
 }
 
 /// The image kind name of a series volume.

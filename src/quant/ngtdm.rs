@@ -115,40 +115,44 @@ fn pair_sums_direct(levels: &[Level]) -> [f64; 4] {
 /// large squares cancel), and the absolute ones in one walk over both groups sorted by a (the
 /// levels themselves: |aᵢpᵢ − aⱼpⱼ| changes when a moves).
 fn pair_sums_grouped(levels: &[Level]) -> [f64; 4] {
+    /// One group's levels (ascending), their shares times the levels, their s, and the count,
+    /// sum and sum of squares of the levels taken from the mean.
+    struct Group {
+        p: f64,
+        a: Vec<f64>,
+        pa: Vec<f64>,
+        s: Vec<f64>,
+        moments: (f64, f64, f64),
+    }
     let mean = levels.iter().map(|l| l.a).sum::<f64>() / levels.len() as f64;
-    let mut groups: Vec<(f64, Vec<Level>)> = Vec::new();
     let mut by_share: Vec<Level> = levels.to_vec();
     by_share.sort_by(|x, y| x.p.total_cmp(&y.p).then(x.a.total_cmp(&y.a)));
-    for l in by_share {
-        match groups.last_mut() {
-            Some((p, members)) if *p == l.p => members.push(l),
-            _ => groups.push((l.p, vec![l])),
-        }
-    }
-    let moments = |g: &[Level]| {
-        let s1: f64 = g.iter().map(|l| l.a - mean).sum();
-        let s2: f64 = g.iter().map(|l| (l.a - mean).powi(2)).sum();
-        (g.len() as f64, s1, s2)
-    };
-    let sums: Vec<(f64, f64, f64)> = groups.iter().map(|(_, g)| moments(g)).collect();
-    let (mut contrast, mut busy_den, mut complexity, mut strength) = (0.0, 0.0, 0.0, 0.0);
-    for (gi, (pg, g)) in groups.iter().enumerate() {
-        for (hi, (ph, h)) in groups.iter().enumerate() {
-            let ((ng, s1g, s2g), (nh, s1h, s2h)) = (sums[gi], sums[hi]);
-            let squares = nh * s2g - 2.0 * s1g * s1h + ng * s2h;
-            contrast += pg * ph * squares;
-            strength += (pg + ph) * squares;
+    let groups: Vec<Group> = by_share
+        .chunk_by(|x, y| x.p == y.p)
+        .map(|g| Group {
+            p: g[0].p,
+            a: g.iter().map(|l| l.a).collect(),
             // |P·aᵢ − Q·aⱼ|: both lists stay sorted when scaled by a positive share.
-            let x: Vec<f64> = g.iter().map(|l| pg * l.a).collect();
-            let y: Vec<f64> = h.iter().map(|l| ph * l.a).collect();
-            busy_den += weighted_abs_differences(&x, None, &y);
-            let a_g: Vec<f64> = g.iter().map(|l| l.a).collect();
-            let a_h: Vec<f64> = h.iter().map(|l| l.a).collect();
-            let s_g: Vec<f64> = g.iter().map(|l| l.s).collect();
-            let s_h: Vec<f64> = h.iter().map(|l| l.s).collect();
-            complexity += (pg * weighted_abs_differences(&a_g, Some(&s_g), &a_h)
-                + ph * weighted_abs_differences(&a_h, Some(&s_h), &a_g))
-                / (pg + ph);
+            pa: g.iter().map(|l| g[0].p * l.a).collect(),
+            s: g.iter().map(|l| l.s).collect(),
+            moments: (
+                g.len() as f64,
+                g.iter().map(|l| l.a - mean).sum(),
+                g.iter().map(|l| (l.a - mean).powi(2)).sum(),
+            ),
+        })
+        .collect();
+    let (mut contrast, mut busy_den, mut complexity, mut strength) = (0.0, 0.0, 0.0, 0.0);
+    for g in &groups {
+        for h in &groups {
+            let ((ng, s1g, s2g), (nh, s1h, s2h)) = (g.moments, h.moments);
+            let squares = nh * s2g - 2.0 * s1g * s1h + ng * s2h;
+            contrast += g.p * h.p * squares;
+            strength += (g.p + h.p) * squares;
+            busy_den += weighted_abs_differences(&g.pa, None, &h.pa);
+            complexity += (g.p * weighted_abs_differences(&g.a, Some(&g.s), &h.a)
+                + h.p * weighted_abs_differences(&h.a, Some(&h.s), &g.a))
+                / (g.p + h.p);
         }
     }
     [contrast, busy_den, complexity, strength]

@@ -29,8 +29,6 @@ pub enum Scope {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegionPlan {
     pub scope: Scope,
-    /// Bytes the region's families take as planned.
-    pub need: u64,
     /// Bytes its autocorrelation would take (0 when its pairs are summed directly).
     pub autocorrelation: u64,
     /// Bytes the rest of it takes.
@@ -57,19 +55,29 @@ impl RegionPlan {
             .saturating_mul(PER_BOX_VOXEL)
             .saturating_add((voxels as u64).saturating_mul(PER_REGION_VOXEL));
         let autocorrelation = spatial::fft_bytes(voxels, extent);
-        let (scope, need) = if rest > budget {
-            (Scope::Nothing, 0)
+        let scope = if rest > budget {
+            Scope::Nothing
         } else if rest.saturating_add(autocorrelation) > budget {
-            (Scope::WithoutAutocorrelation, rest)
+            Scope::WithoutAutocorrelation
         } else {
-            (Scope::All, rest + autocorrelation)
+            Scope::All
         };
-        RegionPlan {
+        let mut plan = RegionPlan {
             scope,
-            need,
             autocorrelation,
             rest,
-            alone: need > budget / threads.max(1) as u64,
+            alone: false,
+        };
+        plan.alone = plan.need() > budget / threads.max(1) as u64;
+        plan
+    }
+
+    /// Bytes the region's families take as planned.
+    pub fn need(&self) -> u64 {
+        match self.scope {
+            Scope::All => self.rest + self.autocorrelation,
+            Scope::WithoutAutocorrelation => self.rest,
+            Scope::Nothing => 0,
         }
     }
 
@@ -126,7 +134,7 @@ mod tests {
         let large = RegionPlan::new(n, [200, 256, 256], [200, 256, 256], 2 * GIB, 2);
         assert_eq!(large.scope, Scope::WithoutAutocorrelation);
         assert_eq!(large.autocorrelation, 32 * 400 * 512 * 512);
-        assert_eq!(large.need, 96 * n as u64);
+        assert_eq!(large.need(), 96 * n as u64);
         assert!(large.alone);
         let note = large.note("label 1", [200, 256, 256], 2 * GIB).unwrap();
         assert!(note.contains("256 × 256 × 200 box"), "{note}");

@@ -204,6 +204,12 @@ impl Region {
         out
     }
 
+    /// The extent of its bounding box ([slices, rows, columns]); None for an empty region.
+    pub fn extent(&self) -> Option<[usize; 3]> {
+        self.bbox
+            .map(|[lo, hi]| std::array::from_fn(|a| hi[a] + 1 - lo[a]))
+    }
+
     /// The number of voxels the region marks.
     pub fn voxels(&self) -> usize {
         self.mask.iter().filter(|m| **m).count()
