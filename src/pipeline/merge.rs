@@ -610,31 +610,6 @@ fn assemble(shards: &[(PathBuf, Manifest)], out: &Path) -> Result<(), PipelineEr
     Ok(())
 }
 
-/// `path` made absolute component by component: each one that exists resolved by the file
-/// system (links, and `..` after a link, as the OS follows them), each one that does not taken
-/// as written (`..` then steps back over it): a merge's output folder need not exist yet. A
-/// review found `sh/1/missing/../out` left relative, past the check it serves.
-fn absolute(path: &Path) -> PathBuf {
-    use std::path::Component;
-    let mut out = match std::env::current_dir() {
-        Ok(cwd) if path.is_relative() => std::fs::canonicalize(&cwd).unwrap_or(cwd),
-        _ => PathBuf::new(),
-    };
-    for part in path.components() {
-        match part {
-            Component::CurDir => {}
-            Component::ParentDir if !out.join("..").exists() => {
-                out.pop();
-            }
-            _ => {
-                let next = out.join(part);
-                out = std::fs::canonicalize(&next).unwrap_or(next);
-            }
-        }
-    }
-    out
-}
-
 /// `ancilla merge`.
 pub fn merge_command(
     shard_dirs: &[PathBuf],
@@ -648,17 +623,15 @@ pub fn merge_command(
     let shards = check_shards(shard_dirs)?;
     // Not a shard folder, nor inside one (the merge would write into what it reads), nor one
     // that holds one.
-    let out_abs = absolute(out);
     for (d, _) in &shards {
-        let d_abs = absolute(d);
-        let relation = if d_abs == out_abs {
-            "is"
-        } else if out_abs.starts_with(&d_abs) {
-            "is inside"
-        } else if d_abs.starts_with(&out_abs) {
-            "holds"
-        } else {
-            continue;
+        let relation = match (
+            crate::folders::lies_within(out, d),
+            crate::folders::lies_within(d, out),
+        ) {
+            (true, true) => "is",
+            (true, false) => "is inside",
+            (false, true) => "holds",
+            (false, false) => continue,
         };
         return Err(merge_err(format!(
             "--out must be a folder apart from the shard folders: {} {relation} the shard folder {}",
@@ -718,35 +691,6 @@ mod tests {
         );
         let c = "subject_id,other\nS5,q\n".to_string();
         assert!(merge_feature_tables(&[m, c]).is_err());
-    }
-
-    /// A path is made absolute through its deepest folder that exists, links resolved there;
-    /// the rest as written.
-    #[cfg(unix)]
-    #[test]
-    fn paths_are_absolute_through_what_exists() {
-        let d = tempfile::tempdir().unwrap();
-        let real = std::fs::canonicalize(d.path()).unwrap();
-        std::fs::create_dir(real.join("a")).unwrap();
-        std::os::unix::fs::symlink(real.join("a"), real.join("link")).unwrap();
-        assert_eq!(absolute(&real.join("a/x/y")), real.join("a/x/y"));
-        assert_eq!(absolute(&real.join("link/x")), real.join("a/x"));
-        assert_eq!(absolute(&real.join("link")), real.join("a"));
-        let cwd = std::fs::canonicalize(".").unwrap();
-        assert_eq!(
-            absolute(Path::new("no-such-folder/z")),
-            cwd.join("no-such-folder/z")
-        );
-        // `..` after a folder that does not exist steps back over it; after a link, to the
-        // link target's parent, as the OS goes.
-        assert_eq!(absolute(&real.join("a/missing/../out")), real.join("a/out"));
-        assert_eq!(
-            absolute(&real.join("nope/../../x/./y")),
-            real.parent().unwrap().join("x/y")
-        );
-        std::fs::create_dir(real.join("a/b")).unwrap();
-        std::os::unix::fs::symlink(real.join("a/b"), real.join("lb")).unwrap();
-        assert_eq!(absolute(&real.join("lb/../z")), real.join("a/z"));
     }
 
     #[test]
