@@ -246,6 +246,59 @@ fn demo_runs_every_available_stage_then_reruns_as_noop() {
         serde_json::from_str(&std::fs::read_to_string(out.join("provenance.json")).unwrap())
             .unwrap();
     assert_eq!(prov["stages"][0]["stage"], "phantom");
+    // Every de-identified DICOM file is listed in released_files, and every volume, table and
+    // the report in output_files, each by the SHA-256 of its bytes as `sha256sum` gives it (the
+    // release's list was checked by nothing; the outputs were not fingerprinted).
+    let listed = |key: &str| -> std::collections::BTreeMap<String, String> {
+        prov[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let file = e["file"].as_str().unwrap().to_string();
+                (file, e["sha256"].as_str().unwrap().to_string())
+            })
+            .collect()
+    };
+    let sha256 = |p: &Path| {
+        use sha2::Digest;
+        ancilla::hex::encode(&sha2::Sha256::digest(std::fs::read(p).unwrap()))
+    };
+    let released = listed("released_files");
+    let deid = out.join("deid");
+    let dicom: Vec<PathBuf> = all_files(&deid)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "dcm"))
+        .collect();
+    assert!(dicom.len() > 100, "{}", dicom.len());
+    for f in &dicom {
+        let rel = f
+            .strip_prefix(&deid)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert_eq!(released.get(&rel), Some(&sha256(f)), "{rel}");
+    }
+    assert_eq!(released.len(), dicom.len(), "{:?}", released.keys());
+    let fingerprinted = listed("output_files");
+    let mut expected: Vec<PathBuf> = ["nifti", "features", "analysis"]
+        .iter()
+        .flat_map(|part| all_files(&out.join(part)))
+        .collect();
+    expected.extend([out.join("report.html"), out.join("inventory.json")]);
+    assert!(expected
+        .iter()
+        .any(|p| p.to_string_lossy().ends_with(".nii.gz")));
+    for f in &expected {
+        let rel = f.strip_prefix(&out).unwrap().to_string_lossy().into_owned();
+        assert_eq!(fingerprinted.get(&rel), Some(&sha256(f)), "{rel}");
+    }
+    assert_eq!(
+        fingerprinted.len(),
+        expected.len(),
+        "{:?}",
+        fingerprinted.keys()
+    );
     assert_eq!(
         prov["rejected_inputs"].as_array().unwrap().len(),
         3,

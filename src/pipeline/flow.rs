@@ -197,7 +197,9 @@ pub(super) fn execute(
         "total_seconds": started.elapsed().as_secs_f64(),
     });
     let p = out_dir.join("provenance.json");
-    let written = write_provenance(&p, &provenance, &released.dir, &flow.record("deid"));
+    let written = write_provenance(&p, &provenance, &out_dir, &released.dir, &|part| {
+        flow.record(part)
+    });
     if let Some((stage, message)) = cohort.failed {
         // The stage's own reason first: a provenance that could not be written either (a full
         // disk) had replaced it, and the terminal said "failed (below)" with nothing below.

@@ -90,14 +90,29 @@ enum Mode {
     Merged(usize),
 }
 
+/// What of a run's own outputs `provenance.json` fingerprints beside the release (a folder's
+/// every file, or one file), relative to the output folder: a monitor can tell that the
+/// volumes, tables, statistics and report in hand are this run's.
+const FINGERPRINTED: [&str; 5] = [
+    "inventory.json",
+    "nifti",
+    "features",
+    "analysis",
+    "report.html",
+];
+
 /// Write `provenance.json`: the fields of `head`, then `released_files` (path relative to
-/// `released` and SHA-256 of every file under it, sorted), streamed to the temporary file one
-/// file at a time so the record of a large cohort is never held in memory.
+/// `released` and SHA-256 of every file under it, sorted), then `output_files` (the same of
+/// every file of `FINGERPRINTED` under `out_dir`, path relative to it; a folder's digests
+/// remembered in `record_of(folder)` between runs, the release's in `record_of("deid")`), each
+/// streamed to the temporary file one file at a time so the record of a large cohort is never
+/// held in memory.
 fn write_provenance(
     path: &Path,
     head: &Value,
+    out_dir: &Path,
     released: &Path,
-    record: &Path,
+    record_of: &dyn Fn(&str) -> PathBuf,
 ) -> std::io::Result<()> {
     use std::io::Write;
     let text = serde_json::to_string_pretty(head).map_err(std::io::Error::other)?;
@@ -106,23 +121,55 @@ fn write_provenance(
         let mut w = std::io::BufWriter::new(std::fs::File::create(tmp)?);
         w.write_all(open.as_bytes())?;
         let comma = if open.ends_with('{') { "" } else { "," };
-        write!(w, "{comma}\n  \"released_files\": [")?;
-        let mut first = true;
-        digests::for_each_file_digest(released, Some(record), |f, digest| {
-            let Some((_, sha)) = digest else {
-                return Ok(());
-            };
-            let name = f.to_string_lossy();
-            let name = serde_json::to_string(&name).map_err(std::io::Error::other)?;
-            let sep = if first { "" } else { "," };
-            first = false;
-            let hex = crate::hex::encode(&sha);
+        // One entry of a list; `first` until one is written.
+        let entry = |w: &mut std::io::BufWriter<std::fs::File>,
+                     first: &mut bool,
+                     name: &Path,
+                     sha: &[u8]|
+         -> std::io::Result<()> {
+            let name =
+                serde_json::to_string(&name.to_string_lossy()).map_err(std::io::Error::other)?;
+            let sep = if *first { "" } else { "," };
+            *first = false;
+            let hex = crate::hex::encode(sha);
             write!(
                 w,
                 "{sep}\n    {{\n      \"file\": {name},\n      \"sha256\": \"{hex}\"\n    }}"
             )
-        })?;
-        w.write_all(if first { b"]\n}\n" } else { b"\n  ]\n}\n" })?;
+        };
+        let close = |w: &mut std::io::BufWriter<std::fs::File>, first: bool| {
+            w.write_all(if first { b"]" } else { b"\n  ]" })
+        };
+        write!(w, "{comma}\n  \"released_files\": [")?;
+        let mut first = true;
+        digests::for_each_file_digest(
+            released,
+            Some(&record_of("deid")),
+            |f, digest| match digest {
+                Some((_, sha)) => entry(&mut w, &mut first, f, &sha),
+                None => Ok(()),
+            },
+        )?;
+        close(&mut w, first)?;
+        write!(w, ",\n  \"output_files\": [")?;
+        let mut first = true;
+        for part in FINGERPRINTED {
+            let at = out_dir.join(part);
+            if at.is_dir() {
+                digests::for_each_file_digest(
+                    &at,
+                    Some(&record_of(part)),
+                    |f, digest| match digest {
+                        Some((_, sha)) => entry(&mut w, &mut first, &Path::new(part).join(f), &sha),
+                        None => Ok(()),
+                    },
+                )?;
+            } else if let Ok(bytes) = std::fs::read(&at) {
+                entry(&mut w, &mut first, Path::new(part), &Sha256::digest(&bytes))?;
+            }
+        }
+        close(&mut w, first)?;
+        w.write_all(b"\n}\n")?;
         w.into_inner().map_err(|e| e.into_error())?.sync_all()
     })
 }
