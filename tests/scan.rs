@@ -1906,6 +1906,145 @@ fn derived_diffusion_maps_are_classified_by_what_they_are() {
     }
 }
 
+/// A RescaleSlope of 0 on one image of a series whose others give a number refuses the series,
+/// naming the image (a robustness audit: that PET slice was read with slope 1, 4× too high, its
+/// SUV too); a series whose every image says 0 is read with slope 1, as dcm2niix reads it.
+#[test]
+fn a_zero_slope_among_numbers_refuses_its_series() {
+    let d = tempfile::tempdir().unwrap();
+    let mut slices: Vec<Slice> = (0..4)
+        .map(|k| {
+            let mut s = Slice::new("1.2.3.90.1", [0.0, 0.0, 2.0 * k as f64], vec![100; 20]);
+            s.instance = k + 1;
+            s.slope = 0.25;
+            s
+        })
+        .collect();
+    slices[2].slope = 0.0;
+    write_series(d.path(), &slices);
+    let inv = ingest::scan_paths(&[d.path().to_path_buf()]).unwrap();
+    assert!(inv.rejected.is_empty(), "{:?}", inv.rejected);
+    let why = inv.series[0].plan.as_ref().unwrap_err();
+    assert!(
+        why.starts_with(
+            "RescaleSlope (0028,1053) is 0 on 1 image of the series' 4, a number on the others"
+        ) && why.ends_with("(first seen on the image of InstanceNumber 3)"),
+        "{why}"
+    );
+    // Every slope 0: no rescale, the intercept left out too, as dcm2niix's file holds them
+    // (its scl_slope 0: unscaled; ancilla added the intercept 5).
+    let d = tempfile::tempdir().unwrap();
+    for s in slices.iter_mut() {
+        s.slope = 0.0;
+        s.intercept = 5.0;
+        s.series_uid = "1.2.3.90.2".into();
+    }
+    write_series(d.path(), &slices);
+    let inv = ingest::scan_paths(&[d.path().to_path_buf()]).unwrap();
+    let plans = inv.series[0].plan.as_ref().unwrap();
+    assert!(plans[0]
+        .slices
+        .iter()
+        .all(|s| (s.slope, s.intercept) == (1.0, 0.0)));
+}
+
+/// Images at one slice position that lie apart within their plane are no repeats of one slice:
+/// two stacks side by side at one height (200 mm apart), images stepping along their plane at
+/// one height, a repeat after a table shift of 5 mm. The series is refused with the distance;
+/// they were the volumes of one 4D file placed by the first (an audit of hand-made series).
+/// Repeats 0.1 mm apart (positions written to 0.1 mm) are repeats.
+#[test]
+fn images_at_one_position_apart_in_their_plane_are_refused() {
+    type Place = fn(i32) -> [f64; 3];
+    let cases: [(&str, Place, Option<&str>); 4] = [
+        (
+            "side by side",
+            |k| [200.0 * f64::from(k / 6), 0.0, 2.0 * f64::from(k % 6)],
+            Some("200"),
+        ),
+        (
+            "stepping in plane",
+            |k| [0.0, 2.5 * f64::from(k), 0.0],
+            Some("2.5"),
+        ),
+        (
+            "table shift",
+            |k| [5.0 * f64::from(k / 6), 0.0, 2.0 * f64::from(k % 6)],
+            Some("5"),
+        ),
+        (
+            "rounding",
+            |k| [0.1 * f64::from(k / 6), 0.0, 2.0 * f64::from(k % 6)],
+            None,
+        ),
+    ];
+    for (i, (what, place, apart)) in cases.into_iter().enumerate() {
+        let d = tempfile::tempdir().unwrap();
+        let uid = format!("1.2.3.91.{i}");
+        let slices: Vec<Slice> = (0..if what == "stepping in plane" { 6 } else { 12 })
+            .map(|k| {
+                let mut s = Slice::new(&uid, place(k), vec![k; 20]);
+                s.instance = k + 1;
+                s
+            })
+            .collect();
+        write_series(d.path(), &slices);
+        let inv = ingest::scan_paths(&[d.path().to_path_buf()]).unwrap();
+        let plan = inv.series[0].plan.as_ref();
+        match apart {
+            Some(mm) => {
+                let why = plan.unwrap_err();
+                assert!(
+                    why.starts_with(&format!(
+                        "images at one slice position lie {mm} mm apart within their plane"
+                    )),
+                    "{what}: {why}"
+                );
+            }
+            None => assert_eq!(plan.unwrap().len(), 2, "{what}"),
+        }
+    }
+}
+
+/// Two acquisitions of the same slices, the second 0.02 mm further along the normal, are said to
+/// be positions that make no evenly spaced stack, not "missing slice ... (123 slices absent)".
+#[test]
+fn near_pairs_of_positions_are_not_said_as_missing_slices() {
+    let d = tempfile::tempdir().unwrap();
+    let slices: Vec<Slice> = (0..12)
+        .map(|k| {
+            let z = 2.5 * f64::from(k % 6) + 0.02 * f64::from(k / 6);
+            let mut s = Slice::new("1.2.3.92", [0.0, 0.0, z], vec![k; 20]);
+            s.instance = k + 1;
+            s
+        })
+        .collect();
+    write_series(d.path(), &slices);
+    let inv = ingest::scan_paths(&[d.path().to_path_buf()]).unwrap();
+    let why = inv.series[0].plan.as_ref().unwrap_err();
+    assert!(
+        why.starts_with(
+            "slice positions are not one evenly spaced stack: 2.48 mm between slices 2 and 3"
+        ),
+        "{why}"
+    );
+    // One gap of a few slices is still a missing slice.
+    let d = tempfile::tempdir().unwrap();
+    let slices: Vec<Slice> = [0.0, 2.0, 4.0, 6.0, 8.0, 14.0]
+        .iter()
+        .enumerate()
+        .map(|(k, z)| {
+            let mut s = Slice::new("1.2.3.93", [0.0, 0.0, *z], vec![1; 20]);
+            s.instance = k as i32 + 1;
+            s
+        })
+        .collect();
+    write_series(d.path(), &slices);
+    let inv = ingest::scan_paths(&[d.path().to_path_buf()]).unwrap();
+    let why = inv.series[0].plan.as_ref().unwrap_err();
+    assert!(why.starts_with("missing slice: 6 mm"), "{why}");
+}
+
 /// A present RescaleSlope or RescaleIntercept that is not one finite number, an
 /// ImageOrientationPatient that is not six finite numbers, an ImagePositionPatient not three or a
 /// PixelSpacing not two rejects its file with the attribute named (a robustness audit: a slice's

@@ -4073,6 +4073,29 @@ fn enhanced_magnitude_and_phase_frames_are_separate_volumes() {
     assert_voxels_at_their_dicom_pixels(&nii[1], &frames[3..], "phase");
 }
 
+/// A gap between frames of one enhanced file is named by the frames' numbers (it said
+/// "InstanceNumbers 1 and 1": one file's every frame has its InstanceNumber).
+#[test]
+fn a_gap_between_frames_names_the_frames() {
+    let (frames, groups): (Vec<Slice>, Vec<_>) = [0.0, 2.0, 4.0, 8.0]
+        .iter()
+        .enumerate()
+        .map(|(k, z)| enhanced_frame("1.2.3.50", [-10.0, -20.0, *z], k as i32))
+        .unzip();
+    let dir = tempfile::tempdir().unwrap();
+    let obj = enhanced_mr(&frames[0], "1.2.3.50.1", groups);
+    write_multiframe(obj, &frames, &dir.path().join("gap.dcm"));
+    let inv = ingest::scan_paths(&[dir.path().to_path_buf()]).unwrap();
+    let why = inv.series[0].plan.as_ref().unwrap_err();
+    assert!(
+        why.starts_with(
+            "missing slice: 4 mm between slices 3 and 4 (frames 3 and 4 of one file) where 2 mm \
+             is expected"
+        ),
+        "{why}"
+    );
+}
+
 /// The volumes of an enhanced DWI whose frames are stored out of order, b = 0 and two b = 800
 /// directions at each of two positions, are in the order of the frames' DimensionIndexValues:
 /// .bval `0 800 800`. dcm2niix v1.0.20260724 orders such files so (the enhanced DWI files with

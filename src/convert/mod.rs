@@ -345,11 +345,14 @@ struct Stored {
 impl Stored {
     fn of(s: &Series) -> Stored {
         let mut images = s.files.iter().flat_map(|f| f.images.iter());
-        let first = images.next().map(|i| (i.slope, i.intercept));
+        let first = images.next().map(|i| i.rescale());
         // dcm2niix compares them as 32-bit floats, within FLT_EPSILON.
         let differs = |a: f64, b: f64| (a as f32 - b as f32).abs() > f32::EPSILON;
         let scale_varies = first.is_some_and(|(slope, intercept)| {
-            images.any(|i| differs(i.slope, slope) || differs(i.intercept, intercept))
+            images.any(|i| {
+                let (s, i) = i.rescale();
+                differs(s, slope) || differs(i, intercept)
+            })
         });
         let bits = s.files.iter().map(|f| f.bits_allocated);
         let (least, most) = (bits.clone().min(), bits.max());

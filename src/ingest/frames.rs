@@ -184,6 +184,9 @@ fn stored_scaling_records(obj: &InMemDicomObject, frames: u32) -> Vec<ImageRecor
             .or_else(|| f64_of(obj, tags::DOSE_GRID_SCALING))
             .filter(|s| *s != 0.0)
             .unwrap_or(1.0),
+        slope_zero: f64_of(obj, tags::RESCALE_SLOPE)
+            .or_else(|| f64_of(obj, tags::DOSE_GRID_SCALING))
+            == Some(0.0),
         intercept: f64_of(obj, tags::RESCALE_INTERCEPT).unwrap_or(0.0),
         b_value: super::diffusion::ge_shell_b_value(
             obj,
@@ -351,8 +354,13 @@ fn apply_groups(r: &mut ImageRecord, g: &InMemDicomObject) {
         }
     }
     if let Some(t) = first_item(g, PIXEL_VALUE_TRANSFORMATION_SEQ) {
-        if let Some(s) = f64_of(t, tags::RESCALE_SLOPE).filter(|s| *s != 0.0) {
-            r.slope = s;
+        match f64_of(t, tags::RESCALE_SLOPE) {
+            Some(s) if s != 0.0 => {
+                r.slope = s;
+                r.slope_zero = false;
+            }
+            Some(_) => r.slope_zero = true,
+            None => {}
         }
         if let Some(i) = f64_of(t, tags::RESCALE_INTERCEPT) {
             r.intercept = i;

@@ -24,8 +24,14 @@ impl Refusal {
     /// any output may hold: the file's path is for the terminal only).
     fn at(file: usize, im: &ImageRecord, why: impl Into<String>) -> Refusal {
         let why = why.into();
+        // A frame after the first of a multi-frame file by its number too.
+        let frame = match im.frame {
+            0 => String::new(),
+            f => format!("frame {} of ", f + 1),
+        };
         let why = match im.instance_number {
-            Some(n) => format!("{why} (first seen on the image of InstanceNumber {n})"),
+            Some(n) => format!("{why} (first seen on {frame}the image of InstanceNumber {n})"),
+            None if !frame.is_empty() => format!("{why} (first seen on {}the file)", frame),
             None => why,
         };
         Refusal {
@@ -65,13 +71,14 @@ pub struct SliceRef {
 }
 
 impl SliceRef {
-    /// Image `r` of file `file`, with its rescale.
+    /// Image `r` of file `file`, with its rescale (`ImageRecord::rescale`).
     fn of(&(file, r): &(usize, &ImageRecord)) -> SliceRef {
+        let (slope, intercept) = r.rescale();
         SliceRef {
             file,
             frame: r.frame,
-            slope: r.slope,
-            intercept: r.intercept,
+            slope,
+            intercept,
         }
     }
 }
@@ -120,6 +127,13 @@ fn gap_tolerance(gap: f64) -> f64 {
 /// 0.17 mm once three rounded coordinates are projected on an oblique normal.
 fn grid_tolerance(gap: f64) -> f64 {
     (0.02 * gap).max(0.2)
+}
+
+/// How far (mm) within the image plane an image may lie from where its stack puts it: a quarter
+/// pixel, at least 0.25 mm (positions written to 0.1 mm put a good double oblique slice up to
+/// about 0.15 mm off the line through the rounded ends). `ps`: PixelSpacing.
+fn in_plane_tolerance(ps: [f64; 2]) -> f64 {
+    (0.25 * ps[0].min(ps[1])).max(0.25)
 }
 
 fn fmt_mm(x: f64) -> String {
@@ -173,6 +187,24 @@ pub fn plan_series(files: &[&FileRecord]) -> Result<Vec<VolumePlan>, Refusal> {
             ),
             file: Some(fi),
         });
+    }
+    // A RescaleSlope of 0 is read as 1, as dcm2niix reads it, where the whole series says 0 (a
+    // writer's placeholder); among images with a number it would leave one slice off by the
+    // others' slope (a PET slice 4× too high, its SUV too: robustness audit).
+    let zero = images.iter().filter(|(_, im)| im.slope_zero).count();
+    if zero > 0 && zero < images.len() {
+        if let Some(&(fi, im)) = images.iter().find(|(_, im)| im.slope_zero) {
+            return Err(Refusal::at(
+                fi,
+                im,
+                format!(
+                    "RescaleSlope (0028,1053) is 0 on {} of the series' {}, a number on the \
+                     others: their stored values cannot be rescaled (PS3.3 C.11.1.1.2)",
+                    crate::plural::count(zero, "image"),
+                    images.len()
+                ),
+            ));
+        }
     }
     if &*files[0].modality == "RTDOSE" && images.iter().any(|(_, im)| im.position.is_none()) {
         return Err(
@@ -579,6 +611,34 @@ fn plan_plane(
         ));
     }
 
+    // Images at one position along the normal are repeats of one slice only where they lie at
+    // one place: two stacks side by side at one height (a bilateral acquisition under one
+    // series UID), a repeat after a table shift, or images stepping within their plane were
+    // written as the volumes of one 4D file placed by the first (200 mm off; audit of hand-made
+    // series).
+    let tol = in_plane_tolerance(ps);
+    for g in &groups {
+        let first = g[0].1.position.unwrap_or([0.0; 3]);
+        for &(fi, im) in &g[1..] {
+            let p = im.position.unwrap_or([0.0; 3]);
+            let off = [0, 1, 2].map(|a| p[a] - first[a]);
+            let apart = dot(off, off).sqrt();
+            if apart > tol {
+                return Err(Refusal::at(
+                    fi,
+                    im,
+                    format!(
+                        "images at one slice position lie {} mm apart within their plane (at \
+                         most {} mm is taken): not repeats of one slice (two stacks side by \
+                         side, or a repeat after a table shift)",
+                        fmt_mm(apart),
+                        fmt_mm(tol)
+                    ),
+                ));
+            }
+        }
+    }
+
     // Split into volumes by the attribute that tells the images at one position apart.
     let parts: Vec<Part> = if per_pos == 1 {
         vec![Part {
@@ -888,10 +948,15 @@ fn plan_stack(
         }
     };
     // Slices k and k + 1 (from 0) by their InstanceNumbers, when both have one: their files.
-    let instances = |k: usize| match (slices[k].1.instance_number, slices[k + 1].1.instance_number)
-    {
-        (Some(a), Some(b)) => format!(" (InstanceNumbers {a} and {b})"),
-        _ => String::new(),
+    // Frames of one file by their numbers (from 1): its InstanceNumber is one for all of them
+    // ("InstanceNumbers 1 and 1" named nothing).
+    let instances = |k: usize| {
+        let ((fa, a), (fb, b)) = (slices[k], slices[k + 1]);
+        match (a.instance_number, b.instance_number) {
+            _ if fa == fb => format!(" (frames {} and {} of one file)", a.frame + 1, b.frame + 1),
+            (Some(a), Some(b)) => format!(" (InstanceNumbers {a} and {b})"),
+            _ => String::new(),
+        }
     };
     let spacing_k = if slices.len() > 1 {
         let mut gaps: Vec<f64> = d.windows(2).map(|w| w[1] - w[0]).collect();
@@ -911,8 +976,23 @@ fn plan_stack(
         let on_grid = off_grid <= grid_tolerance(gap);
         for (k, g) in first_gaps.iter().enumerate() {
             if (g - gap).abs() > tol && (*g > 1.5 * gap || !on_grid) {
-                let what = if *g > 1.5 * gap {
-                    let missing = (g / gap).round() as i64 - 1;
+                let missing = (g / gap).round() as i64 - 1;
+                let wide = first_gaps.iter().filter(|x| **x > 1.5 * gap).count();
+                let what = if *g > 1.5 * gap && wide > 1 && missing >= slices.len() as i64 {
+                    // More slices absent than present: no stack with gaps, but positions in
+                    // near pairs (two acquisitions of the same slices 0.02 mm apart were "123
+                    // slices absent"; audit of hand-made series).
+                    format!(
+                        "slice positions are not one evenly spaced stack: {} mm between slices \
+                         {} and {}{}, where the median gap is {} mm (images nearly at one \
+                         position: repeats whose positions differ, or stacks interleaved?)",
+                        fmt_mm(*g),
+                        k + 1,
+                        k + 2,
+                        instances(k),
+                        fmt_mm(gap)
+                    )
+                } else if *g > 1.5 * gap {
                     format!(
                         "missing slice: {} mm between slices {} and {}{} where {} mm is expected \
                          ({} absent)",
@@ -948,9 +1028,7 @@ fn plan_stack(
             pos[pos.len() - 1][2] - pos[0][2],
         ];
         let len = dot(span, span).sqrt();
-        // A quarter pixel, at least 0.25 mm: positions written to 0.1 mm put a good double
-        // oblique slice up to about 0.15 mm off the line through the rounded ends.
-        let tol_in_plane = (0.25 * ps[0].min(ps[1])).max(0.25);
+        let tol_in_plane = in_plane_tolerance(ps);
         if len > 0.0 {
             let cosang = (dot(span, normal) / len).clamp(-1.0, 1.0);
             let deg = cosang.acos().to_degrees();

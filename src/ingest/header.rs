@@ -184,6 +184,11 @@ pub struct ImageRecord {
     pub single_slice_spacing: Option<f64>,
     pub slope: f64,
     pub intercept: f64,
+    /// RescaleSlope (or an enhanced frame's) is 0: no rescale (stored values as they are, as
+    /// dcm2niix's file holds them) where every image of the series says 0; a series where other
+    /// images give a number is refused (`geometry::plan_series`): one slice would be off by the
+    /// others' slope.
+    pub slope_zero: bool,
     pub b_value: Option<f64>,
     /// Diffusion gradient direction in patient coordinates (LPS): DiffusionGradientOrientation
     /// (0018,9089), top level or in the frame's MR Diffusion Sequence; else the maker's private
@@ -209,6 +214,20 @@ pub struct ImageRecord {
     /// seconds from the acquisition's start): the file's, or the first one in the frame's
     /// per-frame item of an enhanced file (dcm2niix's XA slice times, `convert::xa_timing`).
     pub time_after_start: Option<f64>,
+}
+
+impl ImageRecord {
+    /// The (slope, intercept) its stored values are read with. A RescaleSlope of 0 (on every
+    /// image of its series: `geometry::plan_series` refuses it among others) is no rescale: the
+    /// stored values as they are, intercept left out, as dcm2niix's file gives them (its
+    /// scl_slope 0 means unscaled).
+    pub fn rescale(&self) -> (f64, f64) {
+        if self.slope_zero && !self.philips_float {
+            (1.0, 0.0)
+        } else {
+            (self.slope, self.intercept)
+        }
+    }
 }
 
 /// SOP classes that carry no image and are valid without Pixel Data.
