@@ -4073,6 +4073,58 @@ fn enhanced_magnitude_and_phase_frames_are_separate_volumes() {
     assert_voxels_at_their_dicom_pixels(&nii[1], &frames[3..], "phase");
 }
 
+/// A grey image whose stored values map to its values through a Modality LUT Sequence (a CT
+/// whose table doubles them) is rejected with the reason: it was written with its stored values,
+/// half its HU (an audit of hand-made series; dcm2niix writes them so too).
+#[test]
+fn a_modality_lut_rejects_its_file() {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_dictionary_std::{tags, uids};
+    use dicom_object::InMemDicomObject;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Slice::new("1.2.3.51", [0.0; 3], values(1));
+    s.modality = "CT";
+    let mut obj = slice_object(&s, "1.2.3.51.1");
+    obj.remove_element(tags::RESCALE_SLOPE);
+    obj.remove_element(tags::RESCALE_INTERCEPT);
+    let mut lut = InMemDicomObject::new_empty();
+    lut.put(DataElement::new(
+        tags::LUT_DESCRIPTOR,
+        VR::US,
+        PrimitiveValue::U16(vec![4096u16, 0, 16].into()),
+    ));
+    lut.put(DataElement::new(
+        tags::LUT_DATA,
+        VR::US,
+        PrimitiveValue::U16((0..4096u16).map(|v| v.wrapping_mul(2)).collect()),
+    ));
+    obj.put(sq_item(tags::MODALITY_LUT_SEQUENCE, lut));
+    let pixels: Vec<u8> = s
+        .values
+        .iter()
+        .flat_map(|v| (*v as u16).to_le_bytes())
+        .collect();
+    obj.put(DataElement::new(
+        tags::PIXEL_DATA,
+        VR::OW,
+        PrimitiveValue::U8(pixels.into()),
+    ));
+    write_object(
+        obj,
+        &dir.path().join("lut.dcm"),
+        uids::EXPLICIT_VR_LITTLE_ENDIAN,
+    );
+    let inv = ingest::scan_paths(&[dir.path().to_path_buf()]).unwrap();
+    assert!(inv.series.is_empty());
+    let why = inv.rejected[0].reason.to_string();
+    assert!(
+        why.contains(
+            "Modality LUT Sequence (0028,3000) maps the stored values through a lookup table"
+        ),
+        "{why}"
+    );
+}
+
 /// A gap between frames of one enhanced file is named by the frames' numbers (it said
 /// "InstanceNumbers 1 and 1": one file's every frame has its InstanceNumber).
 #[test]

@@ -769,6 +769,21 @@ fn frame_count_problem(obj: &InMemDicomObject) -> Option<String> {
 /// the first of two intercepts, or as an image without orientation (stacked by InstanceNumber,
 /// z-flipped), without a word. The value is not repeated (a malformed field may hold anything).
 fn malformed_attribute(obj: &InMemDicomObject) -> Option<String> {
+    // A lookup table from stored values to output values (in place of RescaleSlope and
+    // RescaleIntercept, PS3.3 C.11.1): not applied, so the values would be the stored ones (a CT
+    // whose table doubles them was written in half its HU, as dcm2niix writes it; audit of
+    // hand-made series).
+    if obj
+        .get(tags::MODALITY_LUT_SEQUENCE)
+        .and_then(|e| e.items())
+        .is_some_and(|items| !items.is_empty())
+    {
+        return Some(
+            "Modality LUT Sequence (0028,3000) maps the stored values through a lookup table \
+             (PS3.3 C.11.1), which ancilla does not apply: its values would be the stored ones"
+                .into(),
+        );
+    }
     // Present: a value that is not empty. Read as the reader reads it (`f64s_of`: an empty last
     // value, a trailing backslash, left out).
     let present = |tag| str_of(obj, tag).is_some_and(|t| !t.trim().is_empty());
