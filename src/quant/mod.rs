@@ -396,21 +396,43 @@ fn region_plan(
 /// The shape measures of the regions (in order), each over its bounding box, smallest box first,
 /// until `stop()` says so: what the regions alone give, measured while their image is still
 /// loading (small ones first: the one under way when the image is ready delays the rest least).
-/// None for the regions not measured (and for empty ones).
+/// None for the regions not measured (and for empty ones). A region the memory plan leaves
+/// unmeasured is not meshed either (it was, its shape then unused, beside the loading image).
 pub fn region_shapes_until(
     rois: &Rois,
     geometry: &crate::volume::Geometry,
     stop: &dyn Fn() -> bool,
 ) -> RegionShapes {
+    region_shapes_within(rois, geometry, crate::memory::volume_budget_bytes(), stop)
+}
+
+/// `region_shapes_until` within `budget` bytes (`region_memory`).
+fn region_shapes_within(
+    rois: &Rois,
+    geometry: &crate::volume::Geometry,
+    budget: u64,
+    stop: &dyn Fn() -> bool,
+) -> RegionShapes {
     let size = |r: &roi::Region| r.extent().map_or(0, |e| e.iter().product::<usize>());
     let mut order: Vec<usize> = (0..rois.regions.len()).collect();
     order.sort_by_key(|&r| size(&rois.regions[r]));
+    // Measured at all (its box without the peak's margin: what the plan reckons with it is no
+    // smaller).
+    let measured = |region: &roi::Region| {
+        region.extent().is_some_and(|e| {
+            let threads = rayon::current_num_threads();
+            RegionPlan::new(region.voxels(), e, e, budget, threads).scope
+                != region_memory::Scope::Nothing
+        })
+    };
     let mut shapes: RegionShapes = rois.regions.iter().map(|_| None).collect();
     for r in order {
         if stop() {
             break;
         }
-        shapes[r] = region_shape(&rois.regions[r], geometry);
+        if measured(&rois.regions[r]) {
+            shapes[r] = region_shape(&rois.regions[r], geometry);
+        }
     }
     shapes
 }
@@ -1234,6 +1256,12 @@ mod tests {
                 }
             }
         }
+        // Within a budget that leaves the large blob (about 7,500 voxels in a box of 14,400:
+        // 0.8 MB as the plan reckons) unmeasured and measures the small one (about 200 voxels:
+        // 23 kB), only the small one is meshed.
+        let shapes = region_shapes_within(&rois, &image.geometry, 100_000, &|| false);
+        let meshed: Vec<bool> = shapes.iter().map(Option::is_some).collect();
+        assert_eq!(meshed, [false, true]);
         for stop_after in [0usize, 1, 2] {
             let calls = std::sync::atomic::AtomicUsize::new(0);
             let shapes = region_shapes_until(&rois, &image.geometry, &|| {
