@@ -182,9 +182,10 @@ pub enum Command {
         /// The endpoint's time column (months), e.g. OS_MONTHS.
         #[arg(long, default_value = "PFS_MONTHS")]
         time: String,
-        /// The endpoint's event column (1 = event, 0 = censored), e.g. OS_EVENT.
-        #[arg(long, default_value = "PFS_EVENT")]
-        event: String,
+        /// The endpoint's event column (1 = event, 0 = censored), e.g. OS_EVENT [default: the
+        /// time column's endpoint's: OS_EVENT for OS_MONTHS, else PFS_EVENT].
+        #[arg(long)]
+        event: Option<String>,
         /// Kaplan–Meier confidence interval: log-log (default, as lifelines and R's
         /// conf.type="log-log") or log (R's default conf.type="log").
         #[arg(long, default_value = "log-log", value_parser = ci_method)]

@@ -163,6 +163,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             cutoffs,
         } => {
             let cutoffs = ancilla::stats::parse_cutoffs(&cutoffs).map_err(fail)?;
+            let event = event.unwrap_or_else(|| ancilla::stats::event_of(&time));
             let opts = ancilla::stats::AnalyzeOptions {
                 table,
                 out,

@@ -552,6 +552,31 @@ fn cox_is_refused_below_five_events_with_a_note() {
         serde_json::from_slice(&std::fs::read(dir.path().join("os/stats.json")).unwrap()).unwrap();
     assert_eq!(stats["endpoint"]["events"], 0);
     assert_eq!(stats["km"]["survival"][1], 1.0);
+    // `--time OS_MONTHS` alone takes OS_EVENT: the same statistics (it paired OS times with PFS
+    // events, without a word; a new user's audit).
+    let out = analyze(
+        &table,
+        &dir.path().join("os-alone"),
+        &["--time", "OS_MONTHS"],
+    );
+    assert!(out.status.success());
+    assert_eq!(
+        std::fs::read(dir.path().join("os-alone/stats.json")).unwrap(),
+        std::fs::read(dir.path().join("os/stats.json")).unwrap()
+    );
+    // A time of one endpoint with the event of another is a usage error, as in a config.
+    let out = analyze(
+        &table,
+        &dir.path().join("mixed"),
+        &["--time", "OS_MONTHS", "--event", "PFS_EVENT"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("time \"OS_MONTHS\" and event \"PFS_EVENT\" are of two endpoints"),
+        "{said}"
+    );
+    assert!(!dir.path().join("mixed/stats.json").exists());
 }
 
 /// A configured cut-off that makes the same groups as the median split (integer ages: age > median

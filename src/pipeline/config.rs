@@ -333,17 +333,8 @@ impl Config {
         // The link stage's endpoint columns are <PARAMCD>_MONTHS and <PARAMCD>_EVENT: a time of
         // one endpoint with the event of another (time = "OS_MONTHS" left with the default
         // event) would analyse neither.
-        if let (Some(t), Some(e)) = (
-            cfg.analysis.time.strip_suffix("_MONTHS"),
-            cfg.analysis.event.strip_suffix("_EVENT"),
-        ) {
-            if t != e {
-                return Err(invalid(&format!(
-                    "[analysis] time {:?} and event {:?} are of two endpoints: set both (e.g. \
-                     time = \"{t}_MONTHS\" with event = \"{t}_EVENT\")",
-                    cfg.analysis.time, cfg.analysis.event
-                )));
-            }
+        if let Some(why) = crate::stats::endpoints_differ(&cfg.analysis.time, &cfg.analysis.event) {
+            return Err(invalid(&format!("[analysis] {why}")));
         }
         if crate::stats::km::CiMethod::parse(&cfg.analysis.ci).is_none() {
             return Err(invalid(&format!(

@@ -234,7 +234,32 @@ fn num(x: f64) -> Value {
 }
 
 /// Run the analysis and write `stats.json` and `summary.md` into `opts.out`.
+/// The event column that goes with the time column `time`: `<PARAMCD>_EVENT` for a
+/// `<PARAMCD>_MONTHS` (the link stage's names), else PFS_EVENT.
+pub fn event_of(time: &str) -> String {
+    match time.strip_suffix("_MONTHS") {
+        Some(endpoint) => format!("{endpoint}_EVENT"),
+        None => "PFS_EVENT".into(),
+    }
+}
+
+/// Why a time column and an event column of the link stage's names (`<PARAMCD>_MONTHS`,
+/// `<PARAMCD>_EVENT`) do not go together: a time of one endpoint with the event of another (OS
+/// times with PFS events) would analyse neither, without a word.
+pub fn endpoints_differ(time: &str, event: &str) -> Option<String> {
+    let (t, e) = (time.strip_suffix("_MONTHS")?, event.strip_suffix("_EVENT")?);
+    (t != e).then(|| {
+        format!(
+            "time {time:?} and event {event:?} are of two endpoints: set both (e.g. time \
+             \"{t}_MONTHS\" with event \"{t}_EVENT\")"
+        )
+    })
+}
+
 pub fn analyze(opts: &AnalyzeOptions) -> Result<Analysis, StatsError> {
+    if let Some(why) = endpoints_differ(&opts.time, &opts.event) {
+        return Err(StatsError::Usage(why));
+    }
     let table = Table::read(&opts.table)?;
     let time = table.required_numeric(&opts.time)?;
     let event = table.required_numeric(&opts.event)?;

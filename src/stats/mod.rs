@@ -18,4 +18,6 @@ mod lifelines_reference;
 #[cfg(test)]
 mod properties;
 
-pub use analyze::{analyze, parse_cutoffs, Analysis, AnalyzeOptions, StatsError};
+pub use analyze::{
+    analyze, endpoints_differ, event_of, parse_cutoffs, Analysis, AnalyzeOptions, StatsError,
+};
