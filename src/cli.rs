@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
     about = "Imaging ancillary-study pipeline: DICOM scan, de-identification, volumes, SUV and IBSI features, clinical linkage, survival statistics"
 )]
 pub struct Cli {
-    /// No progress output (errors and the final summary only).
+    /// No progress output: errors, warnings and the final summary only.
     #[arg(long, global = true)]
     pub quiet: bool,
     #[command(subcommand)]
@@ -124,7 +124,8 @@ pub enum Command {
         /// moves every bin edge).
         #[arg(long, allow_hyphen_values = true)]
         texture_min: Option<f64>,
-        /// The rows' subject_id (USUBJID): a NIfTI image has none, so its table would not link.
+        /// The rows' subject_id (USUBJID): a NIfTI image has none, nor a DICOM series not
+        /// de-identified (its PatientID is kept out), so its table would not link.
         #[arg(long)]
         subject: Option<String>,
     },

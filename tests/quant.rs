@@ -751,16 +751,35 @@ fn adc_fitted_from_dwi_matches_the_mono_exponential_by_hand() {
         let true_adc = subj["regions"][roi]["adc_1e-6_mm2_s"].as_f64().unwrap();
         assert!((median - true_adc).abs() / true_adc < 0.01);
     }
-    // The map is named adc by its file name; a series without b-values is refused.
-    let text = run_features(&[
+    // The map is named adc by its file name, and is MR (`adc` writes no sidecar: its rows had
+    // no modality, and `link` named their columns `_adc_…`); a table without its subject is
+    // said, a given one is not; a series without b-values is refused.
+    let args = [
         "--image",
         &s(&map),
         "--mask",
         &s(&mask),
         "--labels",
         "1=tumor",
-    ]);
-    assert!(text.lines().nth(1).unwrap().contains(",adc,tumor,"));
+    ];
+    let o = ancilla_ok(&[&["features"], &args[..]].concat());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.lines().nth(1).unwrap().contains(",mr,,adc,tumor,"),
+        "{text}"
+    );
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        said.contains("the table's subject_id is empty") && said.contains("--subject USUBJID"),
+        "{said}"
+    );
+    let o = ancilla_ok(&[&["features"], &args[..], &["--subject", "ANC-9"]].concat());
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("subject_id is empty"));
+    assert!(String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .nth(1)
+        .unwrap()
+        .starts_with("ANC-9,mr,,adc,tumor,"));
     let t2 = export.join(subj["series_dirs"]["t2"].as_str().unwrap());
     let o = ancilla(&["adc", &s(&t2), "--out", &s(&dir.join("no.nii.gz"))]);
     assert_eq!(o.status.code(), Some(1));

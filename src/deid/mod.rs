@@ -1150,7 +1150,7 @@ fn not_released_reasons(entries: &serde_json::Value, site_log: bool) -> Option<S
     let named = if site_log {
         "deid-report.json numbers each file, the site log names it"
     } else {
-        "deid-report.json numbers each file; --site-log names them"
+        "deid-report.json numbers each file; a rerun with --site-log FILE names them there"
     };
     Some(format!("{} ({named})", parts.join("; ")))
 }

@@ -227,7 +227,8 @@ pub(super) fn execute(
             outputs,
         )?;
     }
-    // The final summary, also under --quiet (its help: "errors and the final summary only").
+    // The final summary, also under --quiet (its help: "errors, warnings and the final summary
+    // only").
     crate::say!(
         "run: done in {:.2} s; outputs in {}",
         started.elapsed().as_secs_f64(),

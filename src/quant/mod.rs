@@ -550,13 +550,21 @@ pub fn load_image(path: &Path) -> Result<(Volume, FeatureContext), QuantError> {
         let series_own = stem
             .strip_suffix("_suvbw")
             .and_then(|s| read_sidecar(&path.with_file_name(format!("{s}.json"))));
+        // Without a sidecar that says, the image's kind says: an ADC map (`ancilla adc`'s, which
+        // writes none) or a T2 is MR, an SUV image PET (an ADC map's rows had no modality, and
+        // `link` named their columns `_adc_…` beside the pipeline's `mr_adc_…`).
         let modality = match (
             &pet_units,
             own.as_ref().and_then(|j| j["Modality"].as_str()),
         ) {
             (Some(_), _) => "pt".to_string(),
             (None, Some(m)) if matches!(m, "MR" | "PT") => m.to_ascii_lowercase(),
-            _ => String::new(),
+            _ => match image.as_str() {
+                "adc" | "t2" => "mr",
+                "suvbw" | "bqml" => "pt",
+                _ => "",
+            }
+            .to_string(),
         };
         let tracer = [own, series_own]
             .iter()
@@ -992,6 +1000,16 @@ pub fn features(opts: &FeaturesOptions) -> Result<(), QuantError> {
     let mut ctx = ctx;
     if let Some(subject) = &opts.subject {
         ctx.subject_id = subject.clone();
+    }
+    // A table without its subject joins nothing in `link`: said (a DICOM series not
+    // de-identified keeps its PatientID out, as a NIfTI file has none).
+    if ctx.subject_id.is_empty() {
+        crate::say!(
+            "features: the table's subject_id is empty: {} names no subject ancilla may write \
+             (a DICOM series not de-identified, or a NIfTI file); give --subject USUBJID for \
+             `link` to join it",
+            opts.image.display()
+        );
     }
     let (rows, notes) = features_for_volume_with(&image, &rois, shapes.as_deref(), &ctx, &settings);
     for note in notes {
