@@ -951,6 +951,20 @@ fn a_release_made_with_other_options_is_made_again() {
         stderr.contains(&format!("deid: 0 released, {released} already done")),
         "{stderr}"
     );
+    // A pipeline config's [deid] gives the same options (it was refused: "unknown field
+    // `output`, expected `options`"): the release made with them is up to date.
+    std::fs::write(
+        &config,
+        "[output]\ndir = \"out\"\n[deid]\nkey = \"key.bin\"\n\
+         retain_patient_characteristics = false\n",
+    )
+    .unwrap();
+    let fourth = rerun();
+    let stderr = String::from_utf8_lossy(&fourth.stderr);
+    assert!(
+        stderr.contains(&format!("deid: 0 released, {released} already done")),
+        "{stderr}"
+    );
 }
 
 /// Two input files with the same SOP Instance UID are one output file: the second is counted as

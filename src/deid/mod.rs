@@ -756,9 +756,9 @@ pub fn run(opts: &DeidOptions) -> Result<DeidSummary, DeidError> {
                 path: p.clone(),
                 what: e.to_string(),
             })?;
-            toml::from_str::<DeidConfig>(&text).map_err(|e| DeidError::Config {
+            DeidConfig::parse(&text).map_err(|what| DeidError::Config {
                 path: p.clone(),
-                what: e.to_string(),
+                what,
             })?
         }
         None => DeidConfig::default(),

@@ -161,3 +161,54 @@ pub struct DeidConfig {
     #[serde(default)]
     pub options: DeidOptionsSet,
 }
+
+/// The keys of a pipeline config's `[deid]` table that are not profile options (its
+/// `DeidSection`: the command line gives them to `ancilla deid`).
+const PIPELINE_DEID_KEYS: [&str; 3] = ["key", "subjects", "site_log"];
+
+impl DeidConfig {
+    /// A config as `deid --config` reads it: a file of one `[options]` table, or a pipeline
+    /// config, whose `[deid]` table holds the same options beside its key, subject map and site
+    /// log (a core lab passing its pipeline config was told "unknown field `output`, expected
+    /// `options`"; a new user's audit).
+    pub fn parse(text: &str) -> Result<DeidConfig, String> {
+        let value: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        match value.get("deid").and_then(toml::Value::as_table) {
+            Some(deid) if !value.contains_key("options") => {
+                let options: toml::Table = deid
+                    .iter()
+                    .filter(|(k, _)| !PIPELINE_DEID_KEYS.contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                let options: DeidOptionsSet = toml::Value::Table(options)
+                    .try_into()
+                    .map_err(|e| format!("[deid] of a pipeline config: {e}"))?;
+                Ok(DeidConfig { options })
+            }
+            _ => toml::from_str::<DeidConfig>(text).map_err(|e| e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `deid --config` reads a file of one `[options]` table, or a pipeline config's `[deid]`
+    /// options (its key, subject map and site log left to the command line; its other tables
+    /// ignored); an unknown option is refused either way.
+    #[test]
+    fn a_pipeline_config_gives_its_deid_options() {
+        let own = DeidConfig::parse("[options]\nclean_descriptors = false\n").unwrap();
+        assert!(!own.options.clean_descriptors && own.options.retain_safe_private);
+        let pipeline = "[output]\ndir = \"out\"\n[deid]\nkey = \"k.bin\"\nsubjects = \"m.csv\"\n\
+                        retain_safe_private = false\n[analysis]\ntime = \"OS_MONTHS\"\n";
+        let read = DeidConfig::parse(pipeline).unwrap();
+        assert!(!read.options.retain_safe_private && read.options.clean_descriptors);
+        let typo = DeidConfig::parse("[deid]\nretain_safe_privat = false\n").unwrap_err();
+        assert!(
+            typo.contains("[deid] of a pipeline config") && typo.contains("retain_safe_privat")
+        );
+        assert!(DeidConfig::parse("[output]\ndir = \"x\"\n").is_err());
+    }
+}
