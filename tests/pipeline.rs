@@ -1398,6 +1398,15 @@ fn unknown_key_names_the_line() {
 fn wrong_type_names_the_line() {
     let e = config_error("[output]\ndir = \"x\"\n[phantom]\nsubjects = \"many\"\n");
     assert!(e.contains("line 4") && e.contains("invalid type"), "{e}");
+    // A bare word for a switch says what a value may be (it said only "invalid string, expected
+    // a quote"; a new user's audit).
+    let e = config_error(
+        "[output]\ndir = \"x\"\n[phantom]\nsubjects = 2\n[deid]\nretain_safe_private = yes\n",
+    );
+    assert!(
+        e.contains("line 6") && e.contains("a switch takes true or false"),
+        "{e}"
+    );
 }
 
 #[test]
