@@ -1501,6 +1501,14 @@ fn ypt_is_a_renal_stage_and_pcr_needs_a_source() {
         err.contains("path.csv has neither VIABLE_TUMOR_PCT nor YPT: PCR (pathologic complete response) is empty for every subject"),
         "{err}"
     );
+    // A table with no pathology column at all (ADSL given as the pathology) is refused: it ran
+    // to the end with that one warning (a new user's audit).
+    let err = error_of(ADSL, ADTTE, ADSL, FEATS);
+    assert!(
+        err.contains("path.csv has no pathology column (VIABLE_TUMOR_PCT, HISTOLOGY, ISUP")
+            && err.contains("another table given as the pathology?"),
+        "{err}"
+    );
 }
 
 /// An arm-A subject without its PFS (or OS) record got empty endpoint columns with "0

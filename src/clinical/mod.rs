@@ -742,7 +742,23 @@ fn read_pathology(
 ) -> Result<(BTreeMap<String, Pathology>, Vec<&'static str>), ClinicalError> {
     let p_id = need(path, "USUBJID")?;
     let (p_viable, p_ypt) = (path.col("VIABLE_TUMOR_PCT"), path.col("YPT"));
-    if p_viable.is_none() && p_ypt.is_none() {
+    let findings = PATHOLOGY_COLUMNS
+        .iter()
+        .any(|(name, _)| path.col(name).is_some());
+    if p_viable.is_none() && !findings {
+        // No finding at all: another table given as the pathology (ADSL ran to the end with one
+        // warning; a new user's audit).
+        errors.push(format!(
+            "{} has no pathology column (VIABLE_TUMOR_PCT, {}): another table given as the \
+             pathology?",
+            file_name(&path.path),
+            PATHOLOGY_COLUMNS
+                .iter()
+                .map(|(name, _)| *name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    } else if p_viable.is_none() && p_ypt.is_none() {
         warnings.push(format!(
             "{} has neither VIABLE_TUMOR_PCT nor YPT: PCR (pathologic complete response) is \
              empty for every subject",
