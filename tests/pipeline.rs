@@ -95,8 +95,15 @@ fn demo_runs_every_available_stage_then_reruns_as_noop() {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("out");
     let cfg = demo(d.path(), &out, 2);
-    ancilla_ok(&["run", cfg.to_str().unwrap()]);
+    let o = ancilla_ok(&["run", cfg.to_str().unwrap()]);
     assert!(out.join("nifti").is_dir() && out.join("inventory.json").is_file());
+    // The features stage counts what was not measured and its warnings where it counts its rows
+    // (the parotids lie outside the MRI's field of view: one warning per MR image).
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        said.contains("feature rows; 0 not measured, 4 warnings (features/problems.json)"),
+        "{said}"
+    );
     // provenance.json has the clinical tables' HMAC-SHA256 under the study key (RFC 2104, by
     // the hmac crate here, not ancilla's code).
     let provenance: serde_json::Value =

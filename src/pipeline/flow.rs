@@ -733,8 +733,19 @@ impl Flow<'_> {
             )
             .and_then(|(rows, problems, recalled)| {
                 write_problems(&features_problems, &problems)?;
+                // What was not measured, counted where the rows are (a series without its
+                // mask was in problems.json and the report only; a new user's audit).
+                let warned = problems.iter().filter(|p| p["warning"] == true).count();
+                let unmeasured = problems.len() - warned;
+                let said = match (unmeasured, warned) {
+                    (0, 0) => String::new(),
+                    (u, w) => format!(
+                        "; {u} not measured, {} (features/problems.json)",
+                        crate::plural::count(w, "warning")
+                    ),
+                };
                 Ok(format!(
-                    "{rows} feature rows{}",
+                    "{rows} feature rows{}{said}",
                     up_to_date_subjects(recalled)
                 ))
             })
