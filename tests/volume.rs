@@ -4110,10 +4110,27 @@ fn a_modality_lut_rejects_its_file() {
         PrimitiveValue::U8(pixels.into()),
     ));
     write_object(
-        obj,
+        obj.clone(),
         &dir.path().join("lut.dcm"),
         uids::EXPLICIT_VR_LITTLE_ENDIAN,
     );
+    // A radiograph's table (routine there, to display units) is converted as stored.
+    let mut dx = obj.clone();
+    dx.put(text_element(tags::MODALITY, VR::CS, "DX"));
+    dx.put(text_element(
+        tags::SERIES_INSTANCE_UID,
+        VR::UI,
+        "1.2.3.51.9",
+    ));
+    dx.put(text_element(tags::SOP_INSTANCE_UID, VR::UI, "1.2.3.51.10"));
+    let dx_dir = tempfile::tempdir().unwrap();
+    write_object(
+        dx,
+        &dx_dir.path().join("dx.dcm"),
+        uids::EXPLICIT_VR_LITTLE_ENDIAN,
+    );
+    let inv = ingest::scan_paths(&[dx_dir.path().to_path_buf()]).unwrap();
+    assert!(inv.rejected.is_empty(), "{:?}", inv.rejected);
     let inv = ingest::scan_paths(&[dir.path().to_path_buf()]).unwrap();
     assert!(inv.series.is_empty());
     let why = inv.rejected[0].reason.to_string();

@@ -184,10 +184,11 @@ pub struct ImageRecord {
     pub single_slice_spacing: Option<f64>,
     pub slope: f64,
     pub intercept: f64,
-    /// RescaleSlope (or an enhanced frame's) is 0: no rescale (stored values as they are, as
-    /// dcm2niix's file holds them) where every image of the series says 0; a series where other
-    /// images give a number is refused (`geometry::plan_series`): one slice would be off by the
-    /// others' slope.
+    /// RescaleSlope (or an enhanced frame's) is 0 (`slope` holds 1): read as 0, every value the
+    /// intercept, as dcm2niix reads it, among images that give a number (a PET's blank slice,
+    /// whose scale was made from its maximum 0; it was read with slope 1, and a slice holding
+    /// values 4× too high); cleared where every image of the series says 0 (a writer's
+    /// placeholder: read as 1, `ingest::make_series`).
     pub slope_zero: bool,
     pub b_value: Option<f64>,
     /// Diffusion gradient direction in patient coordinates (LPS): DiffusionGradientOrientation
@@ -217,13 +218,10 @@ pub struct ImageRecord {
 }
 
 impl ImageRecord {
-    /// The (slope, intercept) its stored values are read with. A RescaleSlope of 0 (on every
-    /// image of its series: `geometry::plan_series` refuses it among others) is no rescale: the
-    /// stored values as they are, intercept left out, as dcm2niix's file gives them (its
-    /// scl_slope 0 means unscaled).
+    /// The (slope, intercept) its stored values are read with (`slope_zero`: a slope of 0).
     pub fn rescale(&self) -> (f64, f64) {
         if self.slope_zero && !self.philips_float {
-            (1.0, 0.0)
+            (0.0, self.intercept)
         } else {
             (self.slope, self.intercept)
         }
@@ -772,11 +770,16 @@ fn malformed_attribute(obj: &InMemDicomObject) -> Option<String> {
     // A lookup table from stored values to output values (in place of RescaleSlope and
     // RescaleIntercept, PS3.3 C.11.1): not applied, so the values would be the stored ones (a CT
     // whose table doubles them was written in half its HU, as dcm2niix writes it; audit of
-    // hand-made series).
-    if obj
-        .get(tags::MODALITY_LUT_SEQUENCE)
-        .and_then(|e| e.items())
-        .is_some_and(|items| !items.is_empty())
+    // hand-made series). Only where the values are measurements (CT, MR, PET, NM): a
+    // radiograph's or mammogram's table (routine there) maps to display units, converted as
+    // stored as dcm2niix does.
+    let quantitative =
+        str_of(obj, tags::MODALITY).is_some_and(|m| matches!(m.trim(), "CT" | "MR" | "PT" | "NM"));
+    if quantitative
+        && obj
+            .get(tags::MODALITY_LUT_SEQUENCE)
+            .and_then(|e| e.items())
+            .is_some_and(|items| !items.is_empty())
     {
         return Some(
             "Modality LUT Sequence (0028,3000) maps the stored values through a lookup table \

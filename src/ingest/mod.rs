@@ -627,8 +627,16 @@ fn make_series(
     patient_id: &str,
     study_uid: &str,
     series_uid: &str,
-    files: Vec<Box<FileRecord>>,
+    mut files: Vec<Box<FileRecord>>,
 ) -> Series {
+    // A RescaleSlope of 0 on every image: a writer's placeholder, read as 1 (the intercept kept:
+    // a CT's -1024 still gives HU). Among images that give a number, 0 it stays (`ImageRecord`).
+    let images = || files.iter().flat_map(|f| f.images.iter());
+    if images().next().is_some() && images().all(|im| im.slope_zero) {
+        for im in files.iter_mut().flat_map(|f| f.images.iter_mut()) {
+            im.slope_zero = false;
+        }
+    }
     let refs: Vec<&FileRecord> = files.iter().map(|f| &**f).collect();
     let (kind, from_desc) = classify::classify(&refs);
     let has_pixels = files.iter().any(|f| f.has_pixels);
