@@ -184,7 +184,7 @@ pub enum Command {
         #[arg(long, default_value = "PFS_MONTHS")]
         time: String,
         /// The endpoint's event column (1 = event, 0 = censored), e.g. OS_EVENT [default: the
-        /// time column's endpoint's: OS_EVENT for OS_MONTHS, else PFS_EVENT].
+        /// time column's endpoint's, <ENDPOINT>_EVENT for <ENDPOINT>_MONTHS].
         #[arg(long)]
         event: Option<String>,
         /// Kaplan–Meier confidence interval: log-log (default, as lifelines and R's

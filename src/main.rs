@@ -163,7 +163,8 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             cutoffs,
         } => {
             let cutoffs = ancilla::stats::parse_cutoffs(&cutoffs).map_err(fail)?;
-            let event = event.unwrap_or_else(|| ancilla::stats::event_of(&time));
+            // Not given: the time's endpoint's, found once the table is read.
+            let event = event.unwrap_or_default();
             let opts = ancilla::stats::AnalyzeOptions {
                 table,
                 out,

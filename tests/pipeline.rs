@@ -1440,11 +1440,24 @@ fn missing_or_conflicting_input_is_refused() {
     let e =
         config_error("[output]\ndir = \"x\"\n[phantom]\nsubjects = 1\n[clinical]\narm = \" \"\n");
     assert!(e.contains("[clinical] arm"), "{e}");
-    // The time of one endpoint with the (default) event of another.
+    // The time of one endpoint with the event of another; a time not named <ENDPOINT>_MONTHS
+    // without its event (time = "OS_MONTHS" alone takes OS_EVENT, as `analyze --time` does: it
+    // was refused, the default PFS_EVENT beside it).
     let e = config_error(
-        "[output]\ndir = \"x\"\n[phantom]\nsubjects = 1\n[analysis]\ntime = \"OS_MONTHS\"\n",
+        "[output]\ndir = \"x\"\n[phantom]\nsubjects = 1\n[analysis]\ntime = \"OS_MONTHS\"\n\
+         event = \"PFS_EVENT\"\n",
     );
     assert!(e.contains("two endpoints") && e.contains("OS_EVENT"), "{e}");
+    let e = config_error(
+        "[output]\ndir = \"x\"\n[phantom]\nsubjects = 1\n[analysis]\ntime = \"OS_TIME\"\n",
+    );
+    assert!(e.contains("[analysis] event is needed"), "{e}");
+    let cfg = ancilla::pipeline::Config::load(&config(
+        tempfile::tempdir().unwrap().path(),
+        "[output]\ndir = \"x\"\n[phantom]\nsubjects = 1\n[analysis]\ntime = \"OS_MONTHS\"\n",
+    ))
+    .unwrap();
+    assert_eq!(cfg.analysis.event, "OS_EVENT");
     assert!(
         config_error("[output]\ndir = \"x\"\n[input]\ndicom = \"no/such/folder\"\n")
             .contains("does not exist")
@@ -2742,6 +2755,22 @@ fn clinical_tables_that_do_not_validate_still_leave_report_and_provenance() {
     );
     assert!(!html.contains("Kaplan"), "{html}");
     assert!(!html.contains(out.to_str().unwrap()));
+    // Nor does provenance.json fingerprint them as this run's outputs (a review found the last
+    // run's stats.json listed); the report, written by this run, is.
+    let p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("provenance.json")).unwrap())
+            .unwrap();
+    let files: Vec<&str> = p["output_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["file"].as_str().unwrap())
+        .collect();
+    assert!(files.contains(&"report.html"), "{files:?}");
+    assert!(
+        !files.iter().any(|f| f.starts_with("analysis")),
+        "{files:?}"
+    );
 }
 
 /// A change to the cohort stages' sections ([clinical], [analysis]) after the shards ran needs a

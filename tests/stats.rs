@@ -577,6 +577,11 @@ fn cox_is_refused_below_five_events_with_a_note() {
         "{said}"
     );
     assert!(!dir.path().join("mixed/stats.json").exists());
+    // A time column of another name needs its event (it took PFS_EVENT, without a word).
+    let out = analyze(&table, &dir.path().join("other"), &["--time", "ISUP"]);
+    assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("--event is needed"), "{said}");
 }
 
 /// A configured cut-off that makes the same groups as the median split (integer ages: age > median

@@ -200,7 +200,8 @@ fn arm_a() -> String {
 pub struct AnalysisSection {
     #[serde(default = "pfs_time")]
     pub time: String,
-    #[serde(default = "pfs_event")]
+    /// The time's endpoint's (`stats::event_of`) where not given.
+    #[serde(default)]
     pub event: String,
     /// Kaplan–Meier interval: "log-log" (default, as lifelines) or "log".
     #[serde(default = "log_log")]
@@ -343,6 +344,12 @@ impl Config {
         // The link stage's endpoint columns are <PARAMCD>_MONTHS and <PARAMCD>_EVENT: a time of
         // one endpoint with the event of another (time = "OS_MONTHS" left with the default
         // event) would analyse neither.
+        // An event not given is the time's endpoint's, as `analyze --time` alone takes it
+        // (the default PFS_EVENT beside time = "OS_MONTHS" was refused as two endpoints).
+        if cfg.analysis.event.is_empty() {
+            cfg.analysis.event = crate::stats::event_of(&cfg.analysis.time, "[analysis] event")
+                .map_err(|why| invalid(&why))?;
+        }
         if let Some(why) = crate::stats::endpoints_differ(&cfg.analysis.time, &cfg.analysis.event) {
             return Err(invalid(&format!("[analysis] {why}")));
         }

@@ -197,9 +197,20 @@ pub(super) fn execute(
         "total_seconds": started.elapsed().as_secs_f64(),
     });
     let p = out_dir.join("provenance.json");
-    let written = write_provenance(&p, &provenance, &out_dir, &released.dir, &|part| {
-        flow.record(part)
-    });
+    // A failed link or analyze leaves analysis/ as an earlier run wrote it: not this run's
+    // outputs, so not fingerprinted as them (a review found them listed).
+    let stale: &[&str] = match cohort.failed {
+        Some((_, _)) => &["analysis"],
+        None => &[],
+    };
+    let written = write_provenance(
+        &p,
+        &provenance,
+        &out_dir,
+        &released.dir,
+        &|part| flow.record(part),
+        stale,
+    );
     if let Some((stage, message)) = cohort.failed {
         // The stage's own reason first: a provenance that could not be written either (a full
         // disk) had replaced it, and the terminal said "failed (below)" with nothing below.

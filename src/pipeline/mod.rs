@@ -104,7 +104,8 @@ const FINGERPRINTED: [&str; 5] = [
 /// Write `provenance.json`: the fields of `head`, then `released_files` (path relative to
 /// `released` and SHA-256 of every file under it, sorted), then `output_files` (the same of
 /// every file of `FINGERPRINTED` under `out_dir`, path relative to it; a folder's digests
-/// remembered in `record_of(folder)` between runs, the release's in `record_of("deid")`), each
+/// remembered in `record_of(folder)` between runs, the release's in `record_of("deid")`; the
+/// parts in `stale`, left as an earlier run wrote them by a stage that failed, left out), each
 /// streamed to the temporary file one file at a time so the record of a large cohort is never
 /// held in memory.
 fn write_provenance(
@@ -113,6 +114,7 @@ fn write_provenance(
     out_dir: &Path,
     released: &Path,
     record_of: &dyn Fn(&str) -> PathBuf,
+    stale: &[&str],
 ) -> std::io::Result<()> {
     use std::io::Write;
     let text = serde_json::to_string_pretty(head).map_err(std::io::Error::other)?;
@@ -153,7 +155,7 @@ fn write_provenance(
         close(&mut w, first)?;
         write!(w, ",\n  \"output_files\": [")?;
         let mut first = true;
-        for part in FINGERPRINTED {
+        for part in FINGERPRINTED.iter().filter(|p| !stale.contains(p)) {
             let at = out_dir.join(part);
             if at.is_dir() {
                 digests::for_each_file_digest(

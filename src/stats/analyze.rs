@@ -61,6 +61,7 @@ pub struct AnalyzeOptions {
     pub table: PathBuf,
     pub out: PathBuf,
     pub time: String,
+    /// Empty: the time's endpoint's (`event_of`).
     pub event: String,
     /// Kaplan–Meier pointwise interval: log(−log) (default, as lifelines) or log.
     pub ci: km::CiMethod,
@@ -233,13 +234,17 @@ fn num(x: f64) -> Value {
     opt(Some(x))
 }
 
-/// Run the analysis and write `stats.json` and `summary.md` into `opts.out`.
-/// The event column that goes with the time column `time`: `<PARAMCD>_EVENT` for a
-/// `<PARAMCD>_MONTHS` (the link stage's names), else PFS_EVENT.
-pub fn event_of(time: &str) -> String {
+/// The event column that goes with the time column `time` where none is given:
+/// `<PARAMCD>_EVENT` for a `<PARAMCD>_MONTHS` (the link stage's names); else why it must be given
+/// (`what`: the option or key that gives it). A time of another name took PFS_EVENT, without a
+/// word.
+pub fn event_of(time: &str, what: &str) -> Result<String, String> {
     match time.strip_suffix("_MONTHS") {
-        Some(endpoint) => format!("{endpoint}_EVENT"),
-        None => "PFS_EVENT".into(),
+        Some(endpoint) => Ok(format!("{endpoint}_EVENT")),
+        None => Err(format!(
+            "{what} is needed: the time column {time:?} is not named <ENDPOINT>_MONTHS, so its \
+             event column is not known"
+        )),
     }
 }
 
@@ -256,12 +261,25 @@ pub fn endpoints_differ(time: &str, event: &str) -> Option<String> {
     })
 }
 
+/// Run the analysis and write `stats.json` and `summary.md` into `opts.out`.
 pub fn analyze(opts: &AnalyzeOptions) -> Result<Analysis, StatsError> {
+    let table = Table::read(&opts.table)?;
+    // The time column first: a misspelt one is named with the closest column.
+    let time = table.required_numeric(&opts.time)?;
+    // An event not given (empty) is the time's endpoint's.
+    let derived;
+    let opts = if opts.event.is_empty() {
+        derived = AnalyzeOptions {
+            event: event_of(&opts.time, "--event").map_err(StatsError::Usage)?,
+            ..opts.clone()
+        };
+        &derived
+    } else {
+        opts
+    };
     if let Some(why) = endpoints_differ(&opts.time, &opts.event) {
         return Err(StatsError::Usage(why));
     }
-    let table = Table::read(&opts.table)?;
-    let time = table.required_numeric(&opts.time)?;
     let event = table.required_numeric(&opts.event)?;
     for (r, (t, e)) in time.iter().zip(&event).enumerate() {
         let bad = |column: &str, reason: String| StatsError::BadValue {
