@@ -173,20 +173,29 @@ impl DeidConfig {
     /// `options`"; a new user's audit).
     pub fn parse(text: &str) -> Result<DeidConfig, String> {
         let value: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        // A pipeline config by its tables (`[output]` is the one every one has); without a
+        // `[deid]`, its options are the defaults (the demo config has none).
+        let pipeline = !value.contains_key("options")
+            && (value.contains_key("output") || value.contains_key("deid"));
+        let empty = toml::Table::new();
         match value.get("deid").and_then(toml::Value::as_table) {
-            Some(deid) if !value.contains_key("options") => {
-                let options: toml::Table = deid
-                    .iter()
-                    .filter(|(k, _)| !PIPELINE_DEID_KEYS.contains(&k.as_str()))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                let options: DeidOptionsSet = toml::Value::Table(options)
-                    .try_into()
-                    .map_err(|e| format!("[deid] of a pipeline config: {e}"))?;
-                Ok(DeidConfig { options })
-            }
+            Some(deid) if pipeline => Self::pipeline_options(deid),
+            None if pipeline => Self::pipeline_options(&empty),
             _ => toml::from_str::<DeidConfig>(text).map_err(|e| e.to_string()),
         }
+    }
+
+    /// The options of a pipeline config's `[deid]` table.
+    fn pipeline_options(deid: &toml::Table) -> Result<DeidConfig, String> {
+        let options: toml::Table = deid
+            .iter()
+            .filter(|(k, _)| !PIPELINE_DEID_KEYS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let options: DeidOptionsSet = toml::Value::Table(options)
+            .try_into()
+            .map_err(|e| format!("[deid] of a pipeline config: {e}"))?;
+        Ok(DeidConfig { options })
     }
 }
 
@@ -209,6 +218,9 @@ mod tests {
         assert!(
             typo.contains("[deid] of a pipeline config") && typo.contains("retain_safe_privat")
         );
-        assert!(DeidConfig::parse("[output]\ndir = \"x\"\n").is_err());
+        // The demo config has no [deid]: the default options (it was refused).
+        let demo = DeidConfig::parse("[output]\ndir = \"x\"\n[phantom]\nsubjects = 2\n").unwrap();
+        assert_eq!(demo.options, DeidOptionsSet::default());
+        assert!(DeidConfig::parse("[opts]\nclean_descriptors = false\n").is_err());
     }
 }
