@@ -11,7 +11,8 @@
 //! `phantom` writes the synthetic cohort every test and demo uses. `atomic` writes files;
 //! `folders` keeps outputs out of inputs; `csv_text` reads delimited text as spreadsheets save it;
 //! `plural` counts and lists in messages; `digits` prints numbers (as dcm2niix does, and in full
-//! for tables); `redact` keeps site folders and clinical cells out of outputs.
+//! for tables); `redact` keeps site folders and clinical cells out of outputs; `toml_hint` words
+//! config parse errors.
 //!
 //! Every stage reports bad input with a reason and goes on; no stage writes PHI.
 
@@ -39,6 +40,7 @@ pub mod report;
 pub mod roi;
 pub mod shard;
 pub mod stats;
+pub mod toml_hint;
 pub mod volume;
 
 /// The reason given for a file (scan, deid) or a series (convert) on which ancilla itself failed:

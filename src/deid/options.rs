@@ -172,7 +172,8 @@ impl DeidConfig {
     /// log (a core lab passing its pipeline config was told "unknown field `output`, expected
     /// `options`"; a new user's audit).
     pub fn parse(text: &str) -> Result<DeidConfig, String> {
-        let value: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        let value: toml::Table =
+            toml::from_str(text).map_err(|e| crate::toml_hint::explained(&e))?;
         // A pipeline config by its tables (`[output]` is the one every one has); without a
         // `[deid]`, its options are the defaults (the demo config has none).
         let pipeline = !value.contains_key("options")
@@ -222,5 +223,11 @@ mod tests {
         let demo = DeidConfig::parse("[output]\ndir = \"x\"\n[phantom]\nsubjects = 2\n").unwrap();
         assert_eq!(demo.options, DeidOptionsSet::default());
         assert!(DeidConfig::parse("[opts]\nclean_descriptors = false\n").is_err());
+        // A bare word for a switch is told what a value may be, as `run` tells it.
+        let bare = DeidConfig::parse("[options]\nclean_descriptors = no\n").unwrap_err();
+        assert!(
+            bare.contains("line 2") && bare.contains("a switch takes true or false"),
+            "{bare}"
+        );
     }
 }

@@ -170,6 +170,8 @@ fn scale_varies(obj: &InMemDicomObject, images: &[ImageRecord]) -> bool {
 /// Per-image records with the rescale the attributes give (RescaleSlope/Intercept).
 fn stored_scaling_records(obj: &InMemDicomObject, frames: u32) -> Vec<ImageRecord> {
     let orientation = orientation6(f64s_of(obj, tags::IMAGE_ORIENTATION_PATIENT));
+    // An RT Dose grid's stored values × DoseGridScaling are Gy (PS3.3 C.8.8.3.1).
+    let slope = f64_of(obj, tags::RESCALE_SLOPE).or_else(|| f64_of(obj, tags::DOSE_GRID_SCALING));
     let base = ImageRecord {
         frame: 0,
         position: arr3(f64s_of(obj, tags::IMAGE_POSITION_PATIENT)),
@@ -179,14 +181,8 @@ fn stored_scaling_records(obj: &InMemDicomObject, frames: u32) -> Vec<ImageRecor
         single_slice_spacing: f64_of(obj, tags::SPACING_BETWEEN_SLICES)
             .filter(|s| *s > 0.0)
             .or_else(|| f64_of(obj, tags::SLICE_THICKNESS)),
-        // An RT Dose grid's stored values × DoseGridScaling are Gy (PS3.3 C.8.8.3.1).
-        slope: f64_of(obj, tags::RESCALE_SLOPE)
-            .or_else(|| f64_of(obj, tags::DOSE_GRID_SCALING))
-            .filter(|s| *s != 0.0)
-            .unwrap_or(1.0),
-        slope_zero: f64_of(obj, tags::RESCALE_SLOPE)
-            .or_else(|| f64_of(obj, tags::DOSE_GRID_SCALING))
-            == Some(0.0),
+        slope: slope.filter(|s| *s != 0.0).unwrap_or(1.0),
+        slope_zero: slope == Some(0.0),
         intercept: f64_of(obj, tags::RESCALE_INTERCEPT).unwrap_or(0.0),
         b_value: super::diffusion::ge_shell_b_value(
             obj,

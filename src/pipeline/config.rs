@@ -280,15 +280,9 @@ impl Config {
                     (line, column)
                 })
                 .unwrap_or((0, 0));
-            // A bare word where a value goes (`retain_safe_private = yes`) reads to the parser
-            // as a string without its quotes: "invalid string, expected `\"`". Said as what a
-            // value may be.
             let mut message = e.message().trim_end().to_string();
-            if message.starts_with("invalid string") {
-                message.push_str(
-                    " (a value is true or false, a number, \"text in quotes\" or a [list]; a \
-                     switch takes true or false)",
-                );
+            if let Some(hint) = crate::toml_hint::value_hint(&message) {
+                message.push_str(&format!(" ({hint})"));
             }
             ConfigError::Parse {
                 path: path.to_path_buf(),
