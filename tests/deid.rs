@@ -613,6 +613,58 @@ fn a_value_longer_than_the_file_is_not_released_and_named() {
     );
 }
 
+/// Regression (a PHI audit): a file that says its pixels may show the patient in another way
+/// than BurnedInAnnotation YES was released: "Y", RecognizableVisualFeatures YES, an MR image
+/// typed as a screen save. Each is quarantined with its reason; NO is released as before.
+#[test]
+fn files_that_say_their_pixels_may_identify_are_quarantined() {
+    let cases: [(Tag, VR, &str, Option<&str>); 4] = [
+        (
+            tags::BURNED_IN_ANNOTATION,
+            VR::CS,
+            "Y",
+            Some("quarantined: BurnedInAnnotation is not NO"),
+        ),
+        (
+            tags::RECOGNIZABLE_VISUAL_FEATURES,
+            VR::CS,
+            "YES",
+            Some("quarantined: RecognizableVisualFeatures is not NO"),
+        ),
+        (
+            tags::IMAGE_TYPE,
+            VR::CS,
+            "DERIVED\\SECONDARY\\SCREEN SAVE",
+            Some("quarantined: ImageType SCREEN SAVE"),
+        ),
+        (tags::RECOGNIZABLE_VISUAL_FEATURES, VR::CS, "NO", None),
+    ];
+    for (tag, vr, value, expected) in cases {
+        let (o, reasons) = deid_with_an_altered_file(|obj| {
+            put(
+                obj,
+                tags::SOP_INSTANCE_UID,
+                VR::UI,
+                "1.2.826.0.1.3680043.9.7.8",
+            );
+            put(obj, tag, vr, value);
+        });
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        // The phantom's own defects (a truncated file, a file not DICOM) are not released too.
+        let quarantined: Vec<&String> = reasons
+            .iter()
+            .filter(|r| r.starts_with("quarantined"))
+            .collect();
+        match expected {
+            Some(why) => assert!(
+                quarantined.len() == 1 && quarantined[0].starts_with(why),
+                "{value}: {reasons:?}"
+            ),
+            None => assert!(quarantined.is_empty(), "{value}: {reasons:?}"),
+        }
+    }
+}
+
 /// Regression (pydicom's test files): a site name sharing a word with the vendor's ("Medical" of
 /// a "University Medical Center" in "GE MEDICAL SYSTEMS") failed the PHI check of every file, so
 /// nothing of the site would have been released. The file is released (InstitutionName itself

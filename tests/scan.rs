@@ -408,7 +408,11 @@ fn a_header_value_longer_than_the_file_is_rejected_by_its_element() {
         matches!(r[0], RejectReason::Truncated(_)) && text.contains("(0040,A160)"),
         "{text}"
     );
-    assert!(text.contains("declares 4294967280 bytes"), "{text}");
+    // The length itself is not said: a damaged one is four bytes of a value (a PHI audit).
+    assert!(
+        text.contains("declares a value longer than the") && !text.contains("4294967280"),
+        "{text}"
+    );
     let inv = ingest::scan_paths(&[dir.path().to_path_buf()]).unwrap();
     assert_eq!(inv.files_used(), files.len());
 }

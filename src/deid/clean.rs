@@ -106,6 +106,18 @@ fn push_str(whole: &mut Vec<String>, parts: Option<&mut Vec<String>>, s: &str) {
 fn name_variants(value: &str, out: &mut Vec<String>) {
     let value = value.trim_matches(|c: char| c == '\0' || c.is_whitespace());
     let mut words: Vec<String> = Vec::new();
+    // The family and given names joined, each way: as Japanese and Chinese names are written
+    // ("山田太郎" of 山田^太郎, "やまだたろう"; a PHI audit found them kept), and as a name is
+    // glued in an ID-like text ("QuixleyZebedee").
+    for group in value.split('=') {
+        let mut parts = group.split('^').map(str::trim);
+        if let (Some(family), Some(given)) = (parts.next(), parts.next()) {
+            if !family.is_empty() && !given.is_empty() {
+                words.push(format!("{family}{given}"));
+                words.push(format!("{given}{family}"));
+            }
+        }
+    }
     for part in value.split(|c: char| c == '^' || c == '=' || c == ',' || c.is_whitespace()) {
         let part = part.trim();
         if part.is_empty() {
@@ -147,21 +159,41 @@ fn short_names(value: &str, out: &mut Vec<String>) {
 
 /// `word` with its letters written in ASCII, letter by letter: the accents of its canonical
 /// decomposition (NFD) dropped (García, Nguyễn, Şahin, Țepeș), a few letters with no
-/// decomposition spelt out (ı ł đ ø ß æ œ þ ð), and for umlauts both German spellings
-/// ("Müller": "Muller", "Mueller"). A letter with no ASCII form (CJK, Cyrillic) stays as it is.
+/// decomposition spelt out (ı ł đ ø ß æ œ þ ð), and for the letters with a second spelling each
+/// spelling: umlauts both German ways ("Müller": "Muller", "Mueller"), å, ø also as the Nordic
+/// languages write them without (aa, oe: "Ødegård": "Odegard", "Odegaard", "Oedegaard"; a PHI
+/// audit found those kept). Every combination of spellings, up to 16 forms (then the two where
+/// every letter is spelt one way). A letter with no ASCII form (CJK, Cyrillic) stays as it is.
 fn ascii_forms(word: &str) -> Vec<String> {
     use unicode_normalization::UnicodeNormalization;
     if word.is_ascii() {
         return vec![word.to_string()];
     }
-    let fold = |german: bool| -> String {
+    // The second spelling of a letter that has one.
+    let second = |c: char| -> Option<String> {
+        match c {
+            'ä' | 'ö' | 'ü' | 'Ä' | 'Ö' | 'Ü' => {
+                Some(c.nfd().filter(char::is_ascii).chain(['e']).collect())
+            }
+            'å' => Some("aa".into()),
+            'Å' => Some("Aa".into()),
+            'ø' => Some("oe".into()),
+            'Ø' => Some("Oe".into()),
+            _ => None,
+        }
+    };
+    let twofold = word.chars().filter(|&c| second(c).is_some()).count();
+    // Bit k of `mask`: the k-th letter with two spellings is spelt its second way.
+    let fold = |mask: u32| -> String {
         let mut s = String::with_capacity(word.len());
+        let mut k = 0;
         for c in word.chars() {
-            let umlaut = matches!(c, 'ä' | 'ö' | 'ü' | 'Ä' | 'Ö' | 'Ü');
-            if german && umlaut {
-                s.extend(c.nfd().filter(char::is_ascii));
-                s.push('e');
-                continue;
+            if let Some(other) = second(c) {
+                k += 1;
+                if mask & (1 << (k - 1)) != 0 {
+                    s.push_str(&other);
+                    continue;
+                }
             }
             let spelt = match c {
                 'ı' => "i",
@@ -193,7 +225,13 @@ fn ascii_forms(word: &str) -> Vec<String> {
         }
         s
     };
-    let mut forms = vec![fold(false), fold(true)];
+    let masks: Vec<u32> = if twofold <= 4 {
+        (0..1u32 << twofold).collect()
+    } else {
+        vec![0, u32::MAX]
+    };
+    let mut forms: Vec<String> = masks.into_iter().map(fold).collect();
+    forms.sort();
     forms.dedup();
     forms
 }
@@ -437,6 +475,8 @@ pub(super) struct Notes(Vec<(Kind, String)>);
 impl Notes {
     /// One value of an identifying attribute of `kind` (see [`identifying`]).
     pub(super) fn add(&mut self, kind: Kind, value: &str) {
+        let plain = without_escapes(value);
+        let value = plain.as_ref();
         let value = if kind == Kind::Date {
             let v = value.trim_matches(|c: char| c == '\0' || c.is_whitespace());
             match v.get(..8).filter(|d| d.bytes().all(|b| b.is_ascii_digit())) {
@@ -600,6 +640,9 @@ impl Identifiers {
 /// Remove every whole-word, case-insensitive occurrence of each identifier from `text`, then tidy
 /// the separators and spaces the removal left; a text that held none comes back unchanged.
 pub fn clean_text(text: &str, identifiers: &Identifiers) -> String {
+    if let Some(cleaned) = cleaned_without_escapes(text, |t| clean_text(t, identifiers)) {
+        return cleaned;
+    }
     let mut s = text.to_string();
     let mut lower = s.to_lowercase();
     // Most descriptors hold no identifier at all: one scan says so.
@@ -721,6 +764,9 @@ fn without_digit_cores(text: &str, cores: &[String]) -> Option<String> {
 /// shifted release gave the subject's shift away, and with it every real date; only the file's
 /// own dates had been looked for.
 pub fn clean_descriptor(text: &str, identifiers: &Identifiers) -> String {
+    if let Some(cleaned) = cleaned_without_escapes(text, |t| clean_descriptor(t, identifiers)) {
+        return cleaned;
+    }
     // Dates first: an identifier cut out of one ("2023" of an accession number MR-2023-0042)
     // left its day and month behind.
     let spans = written_dates_in(text);
@@ -750,6 +796,49 @@ fn month_of(word: &str) -> Option<u32> {
         word == m || word == &m[..3] || (word == "sept" && m == "september")
     })?;
     Some(i as u32 + 1)
+}
+
+/// ISO 2022's escape (PS3.5 6.1.2.5.3).
+const ESC: char = '\u{1b}';
+
+/// `text` without its ISO 2022 escape sequences (ISO/IEC 2022 13.2: ESC, any intermediate
+/// characters 0x20-0x2F, a final character 0x30-0x7E); a lone ESC goes too. An escape that
+/// designates ASCII again (`ESC ( B`) inside a value changes nothing a reader shows: "Qui␛(Bxley"
+/// reads as "Quixley", which no search for the name found (a PHI audit: a name, an MRN and an
+/// unshifted date released in descriptors, past the release check).
+pub(crate) fn without_escapes(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains(ESC) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != ESC {
+            out.push(c);
+            continue;
+        }
+        while chars
+            .next_if(|c| ('\u{20}'..='\u{2f}').contains(c))
+            .is_some()
+        {}
+        chars.next_if(|c| ('\u{30}'..='\u{7e}').contains(c));
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// For a text holding ISO 2022 escapes: `clean` of it without them when that removes
+/// something (the escapes go with it), else the text as it was; None for a text without one.
+fn cleaned_without_escapes(text: &str, clean: impl Fn(&str) -> String) -> Option<String> {
+    if !text.contains(ESC) {
+        return None;
+    }
+    let plain = without_escapes(text);
+    let cleaned = clean(&plain);
+    Some(if cleaned == plain {
+        text.to_string()
+    } else {
+        cleaned
+    })
 }
 
 /// The byte spans of the calendar dates written in `text` (ASCII digits and English month
@@ -1001,13 +1090,28 @@ fn is_separator(c: char) -> bool {
     matches!(c, '_' | '-' | '^' | ' ')
 }
 
+/// A character of a script written without spaces between words (Han ideographs, hiragana,
+/// katakana): a word boundary is no boundary there ("山田さん", "患者山田").
+fn unspaced(c: char) -> bool {
+    matches!(u32::from(c),
+        0x3040..=0x30FF | 0x31F0..=0x31FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF
+        | 0xFF66..=0xFF9F | 0x20000..=0x3134F)
+}
+
+/// Where `needle` stands in `hay` as a word of its own: no letter or digit joined to it, except
+/// on the side where it or its neighbour is of a script written without spaces ([`unspaced`]).
 fn find_word(hay: &str, needle: &str) -> Option<usize> {
+    let (first, last) = (needle.chars().next(), needle.chars().next_back());
+    let apart = |edge: Option<char>, neighbour: Option<char>| match neighbour {
+        None => true,
+        Some(n) => !is_word_char(n) || unspaced(n) || edge.is_some_and(unspaced),
+    };
     let mut start = 0;
     while let Some(p) = hay[start..].find(needle) {
         let at = start + p;
         let before = hay[..at].chars().next_back();
         let after = hay[at + needle.len()..].chars().next();
-        if !before.is_some_and(is_word_char) && !after.is_some_and(is_word_char) {
+        if apart(first, before) && apart(last, after) {
             return Some(at);
         }
         start = at + needle.len().max(1);
@@ -1209,18 +1313,67 @@ mod tests {
             ("Ng^Li", "Ng Li liver", "liver"),
             ("Nguyễn^Văn", "Nguyen Van liver", "liver"),
             ("王^小明", "小明 T2 肝脏", "T2 肝脏"),
+            // From a PHI audit: a Japanese name as it is written (family and given joined),
+            // in its phonetic group too, and in a text without spaces; Nordic spellings.
+            (
+                "Yamada^Tarou=山田^太郎=やまだ^たろう",
+                "山田太郎 kidney",
+                "kidney",
+            ),
+            (
+                "Yamada^Tarou=山田^太郎=やまだ^たろう",
+                "やまだたろう kidney",
+                "kidney",
+            ),
+            (
+                "Yamada^Tarou=山田^太郎=やまだ^たろう",
+                "患者山田さん T2",
+                "患者さん T2",
+            ),
+            ("Quixley^Zebedee", "ID QuixleyZebedee", "ID"),
+            ("Ødegård^Zoë", "Odegaard kidney; Oedegaard", "kidney;"),
+            ("Ødegård^Zoë", "Odegard Ødegård Oedegard", ""),
         ] {
             assert_eq!(cleaned(name, text), left, "{name}: {text}");
         }
+        // Latin words joined to others stay (a name inside a longer word is not the name).
+        assert_eq!(cleaned("Lung^Ann", "Lungs T2"), "Lungs T2");
         // Letters with no ASCII form here are kept as written.
         assert_eq!(ascii_forms("Иванов"), ["Иванов"]);
-        assert_eq!(ascii_forms("Øre"), ["Ore"]);
+        assert_eq!(ascii_forms("Øre"), ["Oere", "Ore"]);
+        assert_eq!(
+            ascii_forms("Ødegård"),
+            ["Odegaard", "Odegard", "Oedegaard", "Oedegard"]
+        );
         // From a review: letters the first table did not have made the whole word unfoldable.
         assert_eq!(ascii_forms("Nguyễn"), ["Nguyen"]);
         assert_eq!(ascii_forms("Yılmaz"), ["Yilmaz"]);
         assert_eq!(ascii_forms("Şahin"), ["Sahin"]);
         assert_eq!(ascii_forms("Đặng"), ["Dang"]);
-        assert_eq!(ascii_forms("Müller"), ["Muller", "Mueller"]);
+        assert_eq!(ascii_forms("Müller"), ["Mueller", "Muller"]);
+    }
+
+    /// Regression (a PHI audit): an ISO 2022 escape that designates ASCII again inside a value
+    /// ("Qui␛(Bxley", read as "Quixley" by every reader) hid a name, an MRN and an unshifted
+    /// date from Clean Descriptors. They go, with the escapes; a value holding none keeps its
+    /// escapes as written.
+    #[test]
+    fn escapes_inside_a_value_hide_no_identifier() {
+        let mut notes = Notes::default();
+        notes.add(Kind::PatientName, "Quixley^Zebedee");
+        notes.add(Kind::Personal, "MRN7734521");
+        let ids = Identifiers::of(&notes.found());
+        assert_eq!(clean_descriptor("Qui\u{1b}(Bxley T2", &ids), "T2");
+        assert_eq!(clean_descriptor("MRN77\u{1b}(B34521 Ze", &ids), "Ze");
+        assert_eq!(clean_descriptor("2024\u{1b}(B0305 PET", &ids), "PET");
+        assert_eq!(clean_text("Qui\u{1b}(Bxley", &ids), "");
+        let kept = "\u{1b}$B;3ED\u{1b}(B T2";
+        assert_eq!(clean_descriptor(kept, &ids), kept);
+        // An identifier noted with an escape inside is noted as read.
+        let mut escaped = Notes::default();
+        escaped.add(Kind::PatientName, "Qui\u{1b}(Bxley^Zebedee");
+        assert!(escaped.found().personal.contains(&"Quixley".to_string()));
+        assert_eq!(without_escapes("a\u{1b}$(Db\u{1b}"), "ab");
     }
 
     /// Regression (a de-identification audit): an earlier exam's date in a description

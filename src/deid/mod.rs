@@ -411,6 +411,8 @@ struct Placing {
     patient_id: String,
     sop_class: String,
     burned_in: String,
+    recognizable: String,
+    image_type: String,
     /// Original StudyInstanceUID, SeriesInstanceUID, SOPInstanceUID.
     uids: [String; 3],
 }
@@ -422,6 +424,37 @@ struct Release<'r> {
     /// The new SOPInstanceUID.
     sop: String,
     dest: PathBuf,
+}
+
+/// Why a file's pixels may show the patient, by what it says of itself (PS3.15 E.1.1: this
+/// profile cleans no pixel data nor recognisable features, so such a file is not released):
+/// BurnedInAnnotation or RecognizableVisualFeatures anything but NO (a writer's "Y" is not NO;
+/// a PHI audit found "Y" and RecognizableVisualFeatures YES released), an ImageType of a screen
+/// save whatever its SOP class, a secondary capture, a visible-light image (photographs,
+/// endoscopy, video).
+fn quarantined(p: &Placing) -> Option<&'static str> {
+    let says = |v: &str| !v.is_empty() && !v.eq_ignore_ascii_case("NO");
+    if says(&p.burned_in) {
+        return Some("BurnedInAnnotation is not NO");
+    }
+    if says(&p.recognizable) {
+        return Some("RecognizableVisualFeatures is not NO");
+    }
+    // Secondary Capture 1.2.840.10008.5.1.4.1.1.7[.n], VL 1.1.77.1.n (PS3.4 B.5).
+    let class = p.sop_class.strip_prefix("1.2.840.10008.5.1.4.1.1.");
+    if class.is_some_and(|c| c == "7" || c.starts_with("7.")) {
+        return Some("secondary capture / screen save (may carry burned-in text)");
+    }
+    if class.is_some_and(|c| c.starts_with("77.")) {
+        return Some("visible-light image (a photograph or video may show the patient)");
+    }
+    if p.image_type
+        .split('\\')
+        .any(|v| v.trim().eq_ignore_ascii_case("SCREEN SAVE"))
+    {
+        return Some("ImageType SCREEN SAVE (may carry burned-in text)");
+    }
+    None
 }
 
 /// The subject, quarantine and UID checks before anything is rewritten (nothing is claimed or
@@ -450,15 +483,8 @@ fn place<'r>(run: &'r Run, p: Placing) -> Result<Release<'r>, Outcome> {
                 .into(),
         ));
     }
-    if p.burned_in.eq_ignore_ascii_case("YES") {
-        return Err(Outcome::NotReleased(
-            "quarantined: BurnedInAnnotation is YES".into(),
-        ));
-    }
-    if p.sop_class.starts_with("1.2.840.10008.5.1.4.1.1.7") {
-        return Err(Outcome::NotReleased(
-            "quarantined: secondary capture / screen save (may carry burned-in text)".into(),
-        ));
+    if let Some(why) = quarantined(&p) {
+        return Err(Outcome::NotReleased(format!("quarantined: {why}")));
     }
     let mut uids = [String::new(), String::new(), String::new()];
     for ((slot, v), name) in uids.iter_mut().zip(&p.uids).zip([
@@ -532,6 +558,8 @@ fn process_raw(
         patient_id: file.attribute(tags::PATIENT_ID)?,
         sop_class: file.attribute(tags::SOP_CLASS_UID)?,
         burned_in: file.attribute(tags::BURNED_IN_ANNOTATION)?,
+        recognizable: file.attribute(tags::RECOGNIZABLE_VISUAL_FEATURES)?,
+        image_type: file.attribute(tags::IMAGE_TYPE)?,
         uids: [
             file.attribute(tags::STUDY_INSTANCE_UID)?,
             file.attribute(tags::SERIES_INSTANCE_UID)?,
@@ -636,6 +664,8 @@ fn process_object(run: &Run, path: &Path, input: &[u8], layout: &Layout, index: 
         patient_id: str_attr(obj, tags::PATIENT_ID),
         sop_class: str_attr(obj, tags::SOP_CLASS_UID),
         burned_in: str_attr(obj, tags::BURNED_IN_ANNOTATION),
+        recognizable: str_attr(obj, tags::RECOGNIZABLE_VISUAL_FEATURES),
+        image_type: str_attr(obj, tags::IMAGE_TYPE),
         uids: [
             str_attr(obj, tags::STUDY_INSTANCE_UID),
             str_attr(obj, tags::SERIES_INSTANCE_UID),

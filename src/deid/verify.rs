@@ -213,6 +213,11 @@ impl<'a> Checker<'a> {
             } else {
                 self.low = t.to_lowercase();
             }
+            // As a reader shows it: without ISO 2022 escapes, which hid a name ("Qui␛(Bxley")
+            // from the search (a PHI audit).
+            if let std::borrow::Cow::Owned(plain) = super::clean::without_escapes(&self.low) {
+                self.low = plain;
+            }
             let found = if EQUIPMENT.contains(&tag) || tag == tags::CODE_MEANING {
                 // The vendor's names and the meanings of coded concepts are the equipment's and
                 // the standard's words: a name part is looked for as a whole word only (a
@@ -920,6 +925,27 @@ mod tests {
         );
         let got = verdict(&bytes, &["Müller"], &[]);
         assert!(got.is_err_and(|e| e.contains("original identifiers")));
+    }
+
+    /// Regression (a PHI audit): an ISO 2022 escape inside a kept value ("Qui␛(Bxley", which
+    /// readers show as "Quixley") passed the check.
+    #[test]
+    fn escapes_inside_a_value_hide_no_identifier_from_the_check() {
+        let escaped = file(
+            Some((
+                tags::DERIVATION_DESCRIPTION,
+                VR::ST,
+                "Qui\u{1b}(Bxley kidney",
+            )),
+            "ISO 2022 IR 6\\ISO 2022 IR 100",
+        );
+        let got = verdict(&escaped, &["Quixley"], &[]);
+        assert!(got.is_err_and(|e| e.contains("original identifiers")));
+        let plain = file(
+            Some((tags::DERIVATION_DESCRIPTION, VR::ST, "\u{1b}(Bkidney")),
+            "ISO 2022 IR 6\\ISO 2022 IR 100",
+        );
+        assert_eq!(verdict(&plain, &["Quixley"], &[]), Ok(()));
     }
 
     #[test]

@@ -24,9 +24,12 @@ const MAX_DEPTH: usize = 64;
 /// Why a file fails the check.
 #[derive(Debug, thiserror::Error)]
 pub enum LengthProblem {
-    /// A value longer than the rest of the file (what a truncated file looks like).
+    /// A value longer than the rest of the file (what a truncated file looks like). The length
+    /// is not said: where a damage made value bytes read as a header, it is four characters of
+    /// the value (a surname's, a birth year's: a PHI audit), as is a tag no dictionary knows.
     #[error(
-        "element ({group:04X},{element:04X}) at byte {at} declares {declared} bytes where the file has {left} left"
+        "{} at byte {at} declares a value longer than the {left} bytes left in the file",
+        ElementName(*group, *element)
     )]
     TooLong {
         group: u16,
@@ -37,7 +40,8 @@ pub enum LengthProblem {
     },
     /// An undefined length where PS3.5 (or dicom-rs) allows none.
     #[error(
-        "element ({group:04X},{element:04X}) of VR {vr} has an undefined length, which only sequences, items and encapsulated Pixel Data may have"
+        "{} of VR {vr} has an undefined length, which only sequences, items and encapsulated Pixel Data may have",
+        ElementName(*group, *element)
     )]
     Undefined {
         group: u16,
@@ -47,7 +51,8 @@ pub enum LengthProblem {
     /// A UN element of undefined length (a sequence whose VR the writer did not know, PS3.5
     /// §6.2.2) whose value is not implicit VR items ending with a sequence delimiter.
     #[error(
-        "element ({group:04X},{element:04X}) is a UN of undefined length (a sequence of unknown VR, PS3.5 6.2.2) whose value is not items in implicit VR ending with a sequence delimiter"
+        "{} is a UN of undefined length (a sequence of unknown VR, PS3.5 6.2.2) whose value is not items in implicit VR ending with a sequence delimiter",
+        ElementName(*group, *element)
     )]
     UnknownSequence { group: u16, element: u16 },
     #[error("sequences nested deeper than {MAX_DEPTH} levels")]
@@ -70,6 +75,28 @@ pub enum LengthProblem {
     Refused(String),
     #[error("cannot read file: {0}")]
     Io(#[from] io::Error),
+}
+
+/// An element's tag as a message shows it: "element (GGGG,EEEE)" when the standard dictionary
+/// knows it, or it is private with no printable character in its group's or element's high byte
+/// (a creator (gggg,00xx) or data element (gggg,xxyy) of a block under 0x20, as every
+/// vendor's is); else "an element" (a damaged length or VR makes value bytes read as a header:
+/// a tag of four letters is four letters of a name).
+struct ElementName(u16, u16);
+
+impl std::fmt::Display for ElementName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (group, element) = (self.0, self.1);
+        let known = StandardDataDictionary
+            .by_tag(Tag(group, element))
+            .is_some_and(|e| matches!(e.tag_range(), dicom_core::dictionary::TagRange::Single(_)));
+        let private = group % 2 == 1 && group < 0x2000 && element < 0x2000;
+        if known || private {
+            write!(f, "element ({group:04X},{element:04X})")
+        } else {
+            f.write_str("an element")
+        }
+    }
 }
 
 /// A byte source that can skip a value unread, and show what it holds ahead (so an element
@@ -1001,15 +1028,46 @@ fn undefined(h: &Header) -> LengthProblem {
     LengthProblem::Undefined {
         group: h.group,
         element: h.element,
+        // A VR PS3.5 does not define is two bytes of whatever lies there: not shown.
         vr: h
             .vr
-            .map(|v| String::from_utf8_lossy(&v).into_owned())
+            .map(|v| {
+                VR::from_binary(v)
+                    .map_or("not one PS3.5 defines", |vr| vr.to_string())
+                    .to_string()
+            })
             .unwrap_or_else(|| "(item)".into()),
     }
 }
 
 #[cfg(test)]
 mod tests {
+
+    /// A message names a tag the dictionary knows, or a vendor's private one; not four
+    /// characters of a value read as a tag ("Quix" of a surname, found by a PHI audit), and no
+    /// damaged length at all.
+    #[test]
+    fn messages_show_no_value_bytes_read_as_a_header() {
+        let shown = |g, e| ElementName(g, e).to_string();
+        assert_eq!(shown(0x0010, 0x0010), "element (0010,0010)");
+        assert_eq!(shown(0x0029, 0x1010), "element (0029,1010)");
+        let [a, b, c, d] = *b"Quix";
+        let quix = (u16::from_le_bytes([a, b]), u16::from_le_bytes([c, d]));
+        assert_eq!(shown(quix.0, quix.1), "an element");
+        let long = LengthProblem::TooLong {
+            group: quix.0,
+            element: quix.1,
+            at: 438,
+            declared: u64::from(u32::from_le_bytes(*b"1961")),
+            left: 200,
+        }
+        .to_string();
+        assert!(
+            !long.contains("825637169") && !long.contains("7551"),
+            "{long}"
+        );
+        assert!(long.contains("longer than the 200 bytes left"), "{long}");
+    }
 
     /// A deflated data set is inflated and counted, never held: more than the limit is refused.
     #[test]
