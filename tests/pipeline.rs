@@ -1816,9 +1816,61 @@ fn output_inside_the_input_is_refused_by_convert_deid_and_run() {
         ancilla::ingest::walk::walk(std::slice::from_ref(&input)).files,
         files_before
     );
+    // The masks folder is an input of `run` too (an operations audit: outputs written into it
+    // were read as masks, and no rerun was up to date), for the output and the site log alike.
+    let masks = cohort.join("masks");
+    let masks_before = ancilla::ingest::walk::walk(std::slice::from_ref(&masks)).files;
+    let cfg = input_config(d.path(), &cohort, &masks.join("run"), "");
+    refused(&["run", &s(&cfg)]);
+    let cfg = config(
+        d.path(),
+        &body.replace(
+            &outside.join("site-log.tsv").display().to_string(),
+            &masks.join("site-log.tsv").display().to_string(),
+        ),
+    );
+    let o = ancilla(&["run", &s(&cfg)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("deid.site_log") && err.contains("lies inside the input"),
+        "{err}"
+    );
+    assert_eq!(
+        ancilla::ingest::walk::walk(std::slice::from_ref(&masks)).files,
+        masks_before
+    );
     // Beside the input (and the input inside the output, as the pipeline's own convert reads
     // out/deid into out/nifti) is fine.
     ancilla_ok(&["convert", &s(&input), "--out", &s(&cohort.join("nifti"))]);
+}
+
+/// Regression (an operations audit): a subject of the map whose export is missing was in no
+/// output, log or report. It is a warning of the run, named by its USUBJID.
+#[test]
+fn a_mapped_subject_without_images_is_a_warning() {
+    let d = tempfile::tempdir().unwrap();
+    let cohort = d.path().join("cohort");
+    phantom(&cohort, "1", "2", &[]);
+    let map = cohort.join("clinical/subject_map.csv");
+    let mut text = std::fs::read_to_string(&map).unwrap();
+    text.push_str("MRN0000001,ANC-99-0099\n");
+    std::fs::write(&map, text).unwrap();
+    let out = d.path().join("out");
+    let cfg = input_config(d.path(), &cohort, &out, "");
+    let o = ancilla(&["run", cfg.to_str().unwrap()]);
+    let log = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{log}");
+    let said = "1 subject of the subject map has no file released: ANC-99-0099";
+    assert!(log.contains(said), "{log}");
+    let p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("provenance.json")).unwrap())
+            .unwrap();
+    assert!(
+        p["warnings"].to_string().contains(said),
+        "{}",
+        p["warnings"]
+    );
 }
 
 #[test]
@@ -2732,8 +2784,9 @@ fn clinical_tables_that_do_not_validate_still_leave_report_and_provenance() {
         "{html}"
     );
 
-    // An endpoint the table lacks: analyze fails the same way, and the report does not show the
-    // statistics the last run left in analysis/.
+    // An endpoint the table lacks: analyze fails the same way, and the statistics the last run
+    // left in analysis/ are withdrawn (an operations audit: a script collecting analysis/ took
+    // them), the table, this run's, kept.
     let endpoint = "[analysis]\ntime = \"PFSX_MONTHS\"\nevent = \"PFSX_EVENT\"\n";
     let cfg = input_config(
         d.path(),
@@ -2744,7 +2797,8 @@ fn clinical_tables_that_do_not_validate_still_leave_report_and_provenance() {
     let o = ancilla(&["run", cfg.to_str().unwrap()]);
     let log = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{log}");
-    assert!(out.join("analysis/stats.json").exists());
+    assert!(!out.join("analysis/stats.json").exists() && !out.join("analysis/summary.md").exists());
+    assert!(out.join("analysis/analysis_table.csv").exists());
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(
         html.contains(
@@ -2756,7 +2810,7 @@ fn clinical_tables_that_do_not_validate_still_leave_report_and_provenance() {
     assert!(!html.contains("Kaplan"), "{html}");
     assert!(!html.contains(out.to_str().unwrap()));
     // Nor does provenance.json fingerprint them as this run's outputs (a review found the last
-    // run's stats.json listed); the report, written by this run, is.
+    // run's stats.json listed); the report and the table, written by this run, are.
     let p: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("provenance.json")).unwrap())
             .unwrap();
@@ -2768,8 +2822,26 @@ fn clinical_tables_that_do_not_validate_still_leave_report_and_provenance() {
         .collect();
     assert!(files.contains(&"report.html"), "{files:?}");
     assert!(
-        !files.iter().any(|f| f.starts_with("analysis")),
+        files.contains(&"analysis/analysis_table.csv") && !files.contains(&"analysis/stats.json"),
         "{files:?}"
+    );
+
+    // An imaging-only rerun (no [clinical]): nothing of the earlier link and analysis is left,
+    // nor listed (an operations audit: they stayed, listed as this run's, exit 0).
+    let cfg = input_config(d.path(), &cohort, &out, "");
+    let o = ancilla(&["run", cfg.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!out.join("analysis").exists());
+    let p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("provenance.json")).unwrap())
+            .unwrap();
+    assert!(
+        !p["output_files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["file"].as_str().unwrap().starts_with("analysis")),
+        "{p}"
     );
 }
 

@@ -48,7 +48,7 @@ use serde_json::json;
 
 pub use keyed::date_offset_days;
 pub use options::{DeidConfig, DeidOptionsSet};
-pub use study_inputs::{read_key, read_subject_map, shared_usubjids};
+pub use study_inputs::{mapped_but_not_released, read_key, read_subject_map, shared_usubjids};
 
 use encoding::{capacity, encode, file_meta, file_start, pixel_data_tail, words_as_bytes};
 use marking::{code_item, method, method_codes, sq, temporal};

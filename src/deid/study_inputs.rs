@@ -3,7 +3,7 @@
 //! as a spreadsheet saves it), each refused with the reason and row when unusable — never with the
 //! value, which may be a PatientID.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use super::DeidError;
@@ -105,6 +105,31 @@ pub fn shared_usubjids(path: &Path) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// The subjects of the map at `path` that `owned` keeps (a shard's; all without one) and of
+/// which nothing was released (`released` holds the subjects with a file in the release), said
+/// once: a patient of the map whose export is missing was in no output (an operations audit).
+pub fn mapped_but_not_released(
+    path: &Path,
+    owned: impl Fn(&BTreeSet<String>) -> BTreeSet<String>,
+    released: &BTreeSet<String>,
+) -> Option<String> {
+    let map = read_subject_map(path).ok()?;
+    let all: BTreeSet<String> = map.into_values().collect();
+    let missing: Vec<String> = owned(&all)
+        .into_iter()
+        .filter(|u| !released.contains(u))
+        .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "{} of the subject map {} no file released: {} (no images in the export, or none \
+             released: see the rejected inputs)",
+            crate::plural::count(missing.len(), "subject"),
+            if missing.len() == 1 { "has" } else { "have" },
+            crate::plural::listed(&missing)
+        )
+    })
 }
 
 /// Whether a USUBJID can be the released PatientID (LO: at most 64 characters, no backslash or

@@ -197,20 +197,9 @@ pub(super) fn execute(
         "total_seconds": started.elapsed().as_secs_f64(),
     });
     let p = out_dir.join("provenance.json");
-    // A failed link or analyze leaves analysis/ as an earlier run wrote it: not this run's
-    // outputs, so not fingerprinted as them (a review found them listed).
-    let stale: &[&str] = match cohort.failed {
-        Some((_, _)) => &["analysis"],
-        None => &[],
-    };
-    let written = write_provenance(
-        &p,
-        &provenance,
-        &out_dir,
-        &released.dir,
-        &|part| flow.record(part),
-        stale,
-    );
+    let written = write_provenance(&p, &provenance, &out_dir, &released.dir, &|part| {
+        flow.record(part)
+    });
     if let Some((stage, message)) = cohort.failed {
         // The stage's own reason first: a provenance that could not be written either (a full
         // disk) had replaced it, and the terminal said "failed (below)" with nothing below.
@@ -281,9 +270,13 @@ fn check_placement(cfg: &Config, config: &Path, out_dir: &Path) -> Result<(), Pi
     let (None, Some(input)) = (&cfg.phantom, &cfg.input) else {
         return Ok(());
     };
-    if crate::folders::lies_within(out_dir, &input.dicom) {
-        let why = crate::folders::inside_input_message(out_dir, &input.dicom);
-        return Err(misplaced("output.dir", why));
+    // The masks folder is an input tree too: outputs in it were read as masks, and changed its
+    // digest, so no rerun was ever up to date (an operations audit).
+    for tree in std::iter::once(&input.dicom).chain(&input.masks) {
+        if crate::folders::lies_within(out_dir, tree) {
+            let why = crate::folders::inside_input_message(out_dir, tree);
+            return Err(misplaced("output.dir", why));
+        }
     }
     if let Some(log) = &cfg.deid.site_log {
         let mut inputs = vec![("the pipeline config", config)];
@@ -304,9 +297,11 @@ fn check_placement(cfg: &Config, config: &Path, out_dir: &Path) -> Result<(), Pi
             let why = crate::folders::site_log_in_output_message(log, out_dir);
             return Err(misplaced("deid.site_log", why));
         }
-        if crate::folders::lies_within(log, &input.dicom) {
-            let why = crate::folders::site_log_in_input_message(log, &input.dicom);
-            return Err(misplaced("deid.site_log", why));
+        for tree in std::iter::once(&input.dicom).chain(&input.masks) {
+            if crate::folders::lies_within(log, tree) {
+                let why = crate::folders::site_log_in_input_message(log, tree);
+                return Err(misplaced("deid.site_log", why));
+            }
         }
     }
     Ok(())
@@ -595,6 +590,16 @@ impl Flow<'_> {
         // A shard may own no subject at all: its later stages see an empty tree.
         std::fs::create_dir_all(&deid_dir).map_err(io_err(&deid_dir))?;
         let (hash, subjects) = tree_hash_by_subject(&deid_dir, Some(&self.record("deid")));
+        let released: std::collections::BTreeSet<String> = subjects.keys().cloned().collect();
+        let owned = |all: &std::collections::BTreeSet<String>| match shard {
+            Some(s) => s.subjects(all),
+            None => all.clone(),
+        };
+        if let Some(why) =
+            crate::deid::mapped_but_not_released(&study.subject_map, owned, &released)
+        {
+            self.warn("deid", why);
+        }
         Ok(Released {
             dir: deid_dir,
             hash,
@@ -902,15 +907,34 @@ impl Flow<'_> {
                 .not_available("link", "runs on the merge of the shards"),
             _ => self.runner.not_available("link", "no [clinical] tables"),
         }
+        let analysis = self.out_dir.join("analysis");
+        let stats = [analysis.join("stats.json"), analysis.join("summary.md")];
         if have_table {
             failed = self.analyze(&table)?;
-        } else if self.shard.is_some() {
-            self.runner
-                .not_available("analyze", "runs on the merge of the shards");
-        } else if failed.is_some() {
-            self.runner.not_available("analyze", "link failed");
+            if failed.is_some() {
+                withdraw(&stats)?;
+            }
         } else {
-            self.runner.not_available("analyze", "no analysis table");
+            // What an earlier run linked and analysed is not this run's: an imaging-only rerun
+            // (no [clinical]) or a link that failed on changed tables left it in place, listed in
+            // provenance.json as this run's (an operations audit).
+            let linked = [
+                table.clone(),
+                table.with_extension("parquet"),
+                crate::clinical::series_used_path(&table),
+                crate::clinical::codebook::path_beside(&table),
+                link_problems.clone(),
+            ];
+            withdraw(&linked)?;
+            withdraw(&stats)?;
+            let why = if self.shard.is_some() {
+                "runs on the merge of the shards"
+            } else if failed.is_some() {
+                "link failed"
+            } else {
+                "no analysis table"
+            };
+            self.runner.not_available("analyze", why);
         }
         Ok(Cohort {
             table,
@@ -1104,6 +1128,23 @@ fn released_exclusions(
         }
     }
     (uids, notes)
+}
+
+/// Remove `files` where they are (outputs of an earlier run that this one did not make), and
+/// their folder once it is empty: the output folder then holds what a fresh run writes.
+fn withdraw(files: &[PathBuf]) -> Result<(), PipelineError> {
+    for f in files {
+        match std::fs::remove_file(f) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err(f)(e)),
+        }
+    }
+    if let Some(dir) = files.first().and_then(|f| f.parent()) {
+        // Fails while anything else is in it: kept then.
+        let _ = std::fs::remove_dir(dir);
+    }
+    Ok(())
 }
 
 fn write_problems(path: &Path, problems: &[Value]) -> Result<(), String> {

@@ -104,8 +104,8 @@ const FINGERPRINTED: [&str; 5] = [
 /// Write `provenance.json`: the fields of `head`, then `released_files` (path relative to
 /// `released` and SHA-256 of every file under it, sorted), then `output_files` (the same of
 /// every file of `FINGERPRINTED` under `out_dir`, path relative to it; a folder's digests
-/// remembered in `record_of(folder)` between runs, the release's in `record_of("deid")`; the
-/// parts in `stale`, left as an earlier run wrote them by a stage that failed, left out), each
+/// remembered in `record_of(folder)` between runs, the release's in `record_of("deid")`;
+/// every file there is this run's: what it did not make, the cohort stages withdraw), each
 /// streamed to the temporary file one file at a time so the record of a large cohort is never
 /// held in memory.
 fn write_provenance(
@@ -114,7 +114,6 @@ fn write_provenance(
     out_dir: &Path,
     released: &Path,
     record_of: &dyn Fn(&str) -> PathBuf,
-    stale: &[&str],
 ) -> std::io::Result<()> {
     use std::io::Write;
     let text = serde_json::to_string_pretty(head).map_err(std::io::Error::other)?;
@@ -155,7 +154,7 @@ fn write_provenance(
         close(&mut w, first)?;
         write!(w, ",\n  \"output_files\": [")?;
         let mut first = true;
-        for part in FINGERPRINTED.iter().filter(|p| !stale.contains(p)) {
+        for part in FINGERPRINTED.iter() {
             let at = out_dir.join(part);
             if at.is_dir() {
                 digests::for_each_file_digest(
