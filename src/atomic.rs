@@ -49,6 +49,24 @@ pub fn write_bytes_if_changed(path: &Path, bytes: &[u8]) -> io::Result<()> {
     }
 }
 
+/// `fs::create_dir_all`, whose error where a file stands in the way names that file: it said
+/// "File exists (os error 17)" beside the path of the file to be written, which did not exist
+/// (an audit).
+pub fn create_dirs(dir: &Path) -> io::Result<()> {
+    fs::create_dir_all(dir).map_err(|e| {
+        let blocking = dir
+            .ancestors()
+            .find(|a| fs::metadata(a).is_ok_and(|m| !m.is_dir()));
+        match blocking {
+            Some(file) => io::Error::new(
+                e.kind(),
+                format!("{} is a file, where a folder is needed", file.display()),
+            ),
+            None => e,
+        }
+    })
+}
+
 /// Run `write` on a temporary sibling of `path`, then rename it into place. On error the
 /// temporary file is removed and `path` is untouched.
 pub fn write_with<E, F>(path: &Path, write: F) -> Result<(), E>
@@ -58,7 +76,7 @@ where
 {
     if let Some(parent) = path.parent() {
         if !parent.as_os_str().is_empty() {
-            fs::create_dir_all(parent)?;
+            create_dirs(parent)?;
         }
     }
     write_in_existing_dir(path, write)
@@ -215,7 +233,7 @@ impl DirLock {
     /// it.
     pub fn acquire(dir: &Path) -> io::Result<DirLock> {
         use std::io::Write;
-        fs::create_dir_all(dir)?;
+        create_dirs(dir)?;
         let path = dir.join(LOCK_NAME);
         let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
         for _ in 0..8 {
@@ -366,6 +384,25 @@ pub fn write_json_unsynced<T: serde::Serialize>(path: &Path, value: &T) -> io::R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file where a folder of the path is needed is named (it was "File exists").
+    #[test]
+    fn a_file_in_the_way_of_a_folder_is_named() {
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("S001");
+        fs::write(&file, b"x").unwrap();
+        let e = write_bytes(&file.join("001_mr.nii.gz"), b"data").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("{} is a file, where a folder is needed", file.display())
+        );
+        let e = DirLock::acquire(&file).unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("is a file, where a folder is needed"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn unsynced_writes_replace_the_file_whole_and_leave_no_temp() {

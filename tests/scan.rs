@@ -36,9 +36,29 @@ fn not_dicom_is_rejected() {
     )
     .unwrap();
     std::fs::write(dir.path().join("empty"), b"").unwrap();
-    assert_eq!(
-        reasons(dir.path()),
-        [RejectReason::NotDicom, RejectReason::NotDicom]
+    // An empty file is said as such (an audit: it was "no DICM prefix at byte 128 or 0").
+    let r = reasons(dir.path());
+    assert_eq!(r, [RejectReason::Empty, RejectReason::NotDicom]);
+    assert_eq!(r[0].to_string(), "empty file (0 bytes)");
+    assert_eq!(r[0].kind(), "empty");
+}
+
+/// A transfer syntax dicom-rs does not know (a retired JPEG process, 1.2.840.10008.1.2.4.65) is
+/// an unsupported syntax, named; it was counted as "unreadable" (an audit).
+#[test]
+fn a_syntax_dicom_rs_does_not_know_is_unsupported_and_named() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("test-data/transfer-syntaxes/jpeg-baseline/0.dcm");
+    let mut bytes = std::fs::read(src).unwrap();
+    let (from, to) = (b"1.2.840.10008.1.2.4.50", b"1.2.840.10008.1.2.4.65");
+    let at = bytes.windows(from.len()).position(|w| w == from).unwrap();
+    bytes[at..at + to.len()].copy_from_slice(to);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("0.dcm"), bytes).unwrap();
+    let r = reasons(dir.path());
+    assert!(
+        matches!(&r[..], [RejectReason::UnsupportedTransferSyntax(d)] if d.contains("1.2.840.10008.1.2.4.65")),
+        "{r:?}"
     );
 }
 
@@ -862,6 +882,29 @@ fn multiframe_images_without_offset_table_are_split_at_their_frames_starts() {
                 "{name}: frame {k} row {r} column {c}"
             );
         }
+    }
+}
+
+/// Regression (an audit against dcm2niix): a JPEG Lossless stream of 16-bit samples for an image
+/// of 12 bits stored, its bits 12-15 set (test-data/transfer-syntaxes/jpeg-lossless-high-bits,
+/// v | 0xA000), was read with those bits: every voxel v + 40960. Only the stored bits are the
+/// value (PS3.5 8.1.1), as native, RLE, JPEG-LS and JPEG 2000 data were already read, and as
+/// dcm2niix and pydicom read it: v = 40 k + 2 row + column + 10.
+#[test]
+fn bits_above_bits_stored_in_a_jpeg_lossless_stream_are_not_the_value() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("test-data/transfer-syntaxes/jpeg-lossless-high-bits");
+    let inv = ingest::scan_paths(&[dir]).unwrap();
+    assert_eq!(inv.series.len(), 1);
+    let vols = load_series(&inv.series[0]).unwrap();
+    let v = &vols[0].volume;
+    assert_eq!(v.dims(), [3, 48, 64]);
+    for ((k, r, c), x) in v.data.indexed_iter() {
+        assert_eq!(
+            *x,
+            (40 * k + 2 * r + c + 10) as f32,
+            "slice {k} row {r} column {c}"
+        );
     }
 }
 

@@ -1206,6 +1206,56 @@ fn diffusion_stack(
     slices
 }
 
+/// Regression (an audit against dcm2niix): a GE DWI whose directions are only in (0019,xxBB-BD)
+/// and which has no InPlanePhaseEncodingDirection (GE's frame needs it) had a .bvec of zeros for
+/// its b 1000 volumes, and nothing said so. The sidecar says it; with the phase encoding
+/// direction the directions are placed, and it says nothing.
+#[test]
+fn ge_directions_that_cannot_be_placed_are_said() {
+    use dicom_core::{Tag, VR};
+    use dicom_dictionary_std::tags;
+    let directions = [[0.0; 3], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]];
+    for pe in [None, Some("COL")] {
+        let slices = diffusion_stack("1.2.3.29", &directions, |v, g, s| {
+            s.b_value = Some(if v == 0 { 0.0 } else { 1000.0 });
+            s.extra
+                .push((tags::MANUFACTURER, VR::LO, "GE MEDICAL SYSTEMS".into()));
+            s.extra
+                .push((Tag(0x0019, 0x0010), VR::LO, "GEMS_ACQU_01".into()));
+            for (low, x) in [0x10BB, 0x10BC, 0x10BD].into_iter().zip(g) {
+                s.extra.push((Tag(0x0019, low), VR::DS, format!("{x}")));
+            }
+            if let Some(pe) = pe {
+                s.extra
+                    .push((tags::IN_PLANE_PHASE_ENCODING_DIRECTION, VR::CS, pe.into()));
+            }
+        });
+        let (_d, nii, names) = convert_slices(&slices);
+        assert_eq!(names.len(), 1, "{names:?}");
+        let side: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(nii[0].with_extension("json")).unwrap())
+                .unwrap();
+        let bvec = std::fs::read_to_string(nii[0].with_extension("bvec")).unwrap();
+        let zero = bvec
+            .split_whitespace()
+            .all(|x| x.parse::<f64>().unwrap() == 0.0);
+        match pe {
+            None => {
+                assert!(zero, "{bvec}");
+                let why = side["GradientDirectionsMissing"].as_str().unwrap_or("");
+                assert!(
+                    why.contains("InPlanePhaseEncodingDirection (0018,1312)"),
+                    "{side}"
+                );
+            }
+            Some(_) => {
+                assert!(!zero, "{bvec}");
+                assert_eq!(side.get("GradientDirectionsMissing"), None, "{side}");
+            }
+        }
+    }
+}
+
 /// A series whose Modality is empty (pydicom's GDCMJ2K_TextGBR.dcm and JPEGLSNearLossless_08.dcm
 /// are such): the sidecar has no Modality, as dcm2niix v1.0.20260724 writes none for them, where
 /// ancilla wrote `"Modality": ""`.

@@ -483,13 +483,17 @@ fn write_diffusion(
 }
 
 /// PET: the SUVbw volume (`<stem>_suvbw.nii.gz`) when the QIBA procedure gives a factor; the
-/// factor and its inputs, or the refusal, go into the sidecar.
+/// factor and its inputs, or the refusal, go into the sidecar. A dynamic series (one 4D file)
+/// gives one 4D SUVbw file, every frame scaled by the series' factor: its frames are decay
+/// corrected to one reference (DecayCorrection START or ADMIN; NONE with frames at several
+/// times has no factor). It gave none, and said nothing (an audit against dcm2niix).
 fn write_suv(
     s: &Series,
     vols: &[SeriesVolume],
     dir: &Path,
     stem: &str,
     gzip: bool,
+    time_step_s: Option<f64>,
     side: &mut Value,
 ) -> Result<Vec<(String, Vec<usize>)>, Failure> {
     match crate::quant::suv::suv_for_series(s) {
@@ -501,30 +505,51 @@ fn write_suv(
                 );
             }
             let mut out = Vec::new();
+            let ext = if gzip { "nii.gz" } else { "nii" };
+            let name = format!("{stem}_suvbw.{ext}");
+            let meta = |time_step_s| NiftiMeta {
+                description: "SUVbw g/ml (QIBA)".into(),
+                time_step_s,
+                dim_info: 0,
+                slice_code: 0,
+                tilt_shear: false,
+                bvec_lengths_kept: false,
+            };
+            if four_d(vols) && vols.iter().all(|v| !v.rgb) {
+                let frames: Vec<crate::volume::Volume> = vols
+                    .iter()
+                    .map(|v| {
+                        let mut suv = v.volume.clone();
+                        r.scale(&mut suv);
+                        suv
+                    })
+                    .collect();
+                let path = dir.join(&name);
+                nifti_io::write_images(
+                    &frames,
+                    &path,
+                    &meta(time_step_s),
+                    form(&vols[0], Stored::DERIVED, false),
+                )
+                .map_err(|e| Failure::nifti(&path, e))?;
+                let d = frames[0].dims();
+                out.push((name, vec![d[2], d[1], d[0], frames.len()]));
+                return Ok(out);
+            }
             // Grey levels only: a colour PET image (a screen capture) has no activity to scale.
             for v in vols.iter().filter(|v| v.label.is_empty() && !v.rgb) {
                 let mut suv = v.volume.clone();
                 r.scale(&mut suv);
-                let ext = if gzip { "nii.gz" } else { "nii" };
-                let name = format!("{stem}_suvbw.{ext}");
-                let meta = NiftiMeta {
-                    description: "SUVbw g/ml (QIBA)".into(),
-                    time_step_s: None,
-                    dim_info: 0,
-                    slice_code: 0,
-                    tilt_shear: false,
-                    bvec_lengths_kept: false,
-                };
                 let path = dir.join(&name);
                 nifti_io::write_images(
                     std::slice::from_ref(&suv),
                     &path,
-                    &meta,
+                    &meta(None),
                     form(v, Stored::DERIVED, false),
                 )
                 .map_err(|e| Failure::nifti(&path, e))?;
                 let d = suv.dims();
-                out.push((name, vec![d[2], d[1], d[0]]));
+                out.push((name.clone(), vec![d[2], d[1], d[0]]));
             }
             Ok(out)
         }
@@ -839,7 +864,9 @@ fn convert_series(
         let (series, suv) = rayon::join(
             || write_series(&vols, &dir, stem, gzip, &meta, stored, rows_as_stored),
             || match (s.modality == "PT", sides.first_mut()) {
-                (true, Some((_, side))) => write_suv(s, &vols, &dir, stem, gzip, side),
+                (true, Some((_, side))) => {
+                    write_suv(s, &vols, &dir, stem, gzip, meta.time_step_s, side)
+                }
                 _ => Ok(Vec::new()),
             },
         );
@@ -1043,7 +1070,7 @@ pub fn convert_command(
     }
     // Files that are not DICOM at all: not DICOM, archives, entries not read as files. The line
     // above has said which (an archive is to be unpacked first).
-    let not_dicom = ["not_dicom", "archive", "not_read"];
+    let not_dicom = ["not_dicom", "empty", "archive", "not_read"];
     if r.converted.is_empty()
         && r.not_converted.is_empty()
         && r.not_images.is_empty()

@@ -150,7 +150,20 @@ pub(super) fn sidecar(
     }
     let first = FirstImage::of(series, part);
     let (iop_dicom, ge_extra_tr_ms) = match first.header() {
-        Some(obj) => header_keys(&mut m, &obj, &first, series, vols, part),
+        Some(obj) => {
+            let keys = header_keys(&mut m, &obj, &first, series, vols, part);
+            // A diffusion-weighted volume with no direction where the maker wrote one this
+            // reader cannot place: its .bvec row is 0 0 0, said here (an audit: it was silent).
+            let undirected = vols
+                .iter()
+                .any(|v| v.b_value.is_some_and(|b| b > 0.0) && v.gradient.is_none());
+            if let Some(why) = crate::ingest::diffusion::unplaced_direction(&obj) {
+                if undirected {
+                    m.insert("GradientDirectionsMissing".into(), json!(why));
+                }
+            }
+            keys
+        }
         None => (None, None),
     };
     // A 4D file's time between volumes, then a GE multi-phase delay on top (the sidecar's
@@ -540,10 +553,13 @@ fn grid_keys(m: &mut Map<String, Value>, vols: &[SeriesVolume], iop_dicom: Optio
             });
             m.insert("ImageOrientationPatientDICOM".into(), json!(iop));
         }
-        m.insert(
-            "Dims".into(),
-            json!([v.volume.dims()[2], v.volume.dims()[1], v.volume.dims()[0]]),
-        );
+        // A 4D file's too: its volumes' count (it was 3 numbers beside a 4D file; an audit).
+        let d = v.volume.dims();
+        let dims = match vols.len() {
+            1 => json!([d[2], d[1], d[0]]),
+            n => json!([d[2], d[1], d[0], n]),
+        };
+        m.insert("Dims".into(), dims);
     }
     let bvals: Vec<f64> = vols.iter().filter_map(|v| v.b_value).collect();
     if !bvals.is_empty() {

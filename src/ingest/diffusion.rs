@@ -93,6 +93,22 @@ fn ge(obj: &InMemDicomObject, orientation: [f64; 6]) -> Option<[f64; 3]> {
     Some(ge_to_patient(ge_raw(obj)?, column, orientation))
 }
 
+/// Why a classic GE image's direction, written in its private (0019,xxBB-BD), is not placed in
+/// patient coordinates: its InPlanePhaseEncodingDirection (0018,1312), which GE's frame needs,
+/// is missing (dcm2niix warns "Unable to determine DTI gradients" and writes them unturned);
+/// None otherwise.
+pub fn unplaced_direction(obj: &InMemDicomObject) -> Option<&'static str> {
+    let ge = super::header::maker(obj).as_deref() == Some("GE");
+    (ge && arr3(f64s_of(obj, DIFFUSION_GRADIENT_ORIENTATION)).is_none()
+        && ge_raw(obj).is_some()
+        && phase_encoding_along_columns(obj).is_none())
+    .then_some(
+        "GE's gradient directions (0019,xxBB-BD) are given in the image's frame and its phase \
+         encoding direction, and InPlanePhaseEncodingDirection (0018,1312) is missing: the \
+         .bvec holds 0 0 0 for the diffusion-weighted volumes",
+    )
+}
+
 /// GE's three numbers (0019,xxBB-BD) as stored, in the image's frame.
 fn ge_raw(obj: &InMemDicomObject) -> Option<[f64; 3]> {
     let component = |low: u16| text_number(obj, creator_element(obj, 0x0019, "GEMS_ACQU_01", low)?);

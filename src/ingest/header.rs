@@ -342,6 +342,7 @@ fn parse_until_pixels(
                 .unwrap_or(0);
             return Err(match archive_kind(&head[..n]) {
                 Some(kind) => RejectReason::Archive(kind.into()),
+                None if len == 0 => RejectReason::Empty,
                 None => RejectReason::NotDicom,
             });
         }
@@ -349,7 +350,11 @@ fn parse_until_pixels(
     parsed.map_err(|(msg, chain)| {
         if looks_truncated(&chain) {
             RejectReason::Truncated(format!("header ends early ({msg})"))
-        } else if chain.contains("nsupported") && chain.to_lowercase().contains("transfer syntax") {
+        } else if (chain.contains("nsupported") || chain.contains("Unrecognized"))
+            && chain.to_lowercase().contains("transfer syntax")
+        {
+            // dicom-rs knows no such syntax (a retired JPEG process, 1.2.840.10008.1.2.4.65,
+            // was counted as unreadable).
             RejectReason::UnsupportedTransferSyntax(msg)
         } else {
             RejectReason::Unreadable(msg)

@@ -11,6 +11,8 @@ use serde::Serialize;
 pub enum RejectReason {
     /// No DICM prefix, and not a data set without the Part 10 header either.
     NotDicom,
+    /// A file of 0 bytes (a copy cut off before its first byte).
+    Empty,
     /// A compressed archive (gzip, ZIP, 7z, tar...): its DICOM files are read once it is unpacked.
     Archive(String),
     /// The file ends before its declared content.
@@ -61,6 +63,7 @@ impl std::fmt::Display for RejectReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RejectReason::NotDicom => write!(f, "not DICOM (no DICM prefix at byte 128 or 0)"),
+            RejectReason::Empty => write!(f, "empty file (0 bytes)"),
             RejectReason::Archive(kind) => write!(
                 f,
                 "a {kind} archive, not a DICOM file: unpack it (its DICOM files are then read)"

@@ -888,10 +888,28 @@ fn decode_encapsulated(
                     syntax: syntax(),
                     message: e.to_string(),
                 })?;
+            within_bits_stored(obj, &mut values);
             signed_as_pixel_representation(obj, &mut values);
             Ok(values)
         })
         .collect()
+}
+
+/// Values a decoder gave above what Bits Stored holds: the bits above it are not the value's
+/// (PS3.5 8.1.1; a writer may leave anything there), so only the low `BitsStored` bits are kept,
+/// as native data are read. A JPEG Lossless stream of 16-bit precision for a 12-bit image, its
+/// top bits set, gave every voxel + 40960 (an audit against dcm2niix, which masks); JPEG-LS and
+/// RLE are read through the native reader already.
+fn within_bits_stored(obj: &DefaultDicomObject, values: &mut [f32]) {
+    let (stored, _) = stored_and_sign(obj, 16);
+    if stored >= 16 {
+        return;
+    }
+    let full = (1i64 << stored) as f32;
+    let mask = (1u32 << stored) - 1;
+    for v in values.iter_mut().filter(|v| **v >= full) {
+        *v = ((*v as u32) & mask) as f32;
+    }
 }
 
 /// A signed image (PixelRepresentation 1) whose codestream says unsigned (a JPEG 2000 written
