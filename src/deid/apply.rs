@@ -239,6 +239,75 @@ pub fn on_safe_list(tag: Tag, creator: impl Fn(Tag) -> Option<String>) -> bool {
     in_private_list(&SAFE_PRIVATE, tag, creator)
 }
 
+/// The safe private attributes that hold numbers (counts, b-values, directions, times, factors,
+/// table positions): the list deems them safe as numbers.
+const NUMERIC_SAFE: [(u16, &str, u8); 33] = [
+    (0x7053, "Philips PET Private Group", 0x00),
+    (0x7053, "Philips PET Private Group", 0x09),
+    (0x0009, "GEMS_PETD_01", 0x3A),
+    (0x0009, "GEMS_PETD_01", 0x8F),
+    (0x0019, "SIEMENS MR HEADER", 0x0A),
+    (0x0019, "SIEMENS MR HEADER", 0x0C),
+    (0x0019, "SIEMENS MR HEADER", 0x0E),
+    (0x0019, "SIEMENS MR HEADER", 0x27),
+    (0x0019, "SIEMENS MR HEADER", 0x18),
+    (0x0019, "SIEMENS MR HEADER", 0x14),
+    (0x0021, "SIEMENS MR SDS 01", 0x05),
+    (0x0021, "SIEMENS MR SDI 02", 0x04),
+    (0x0021, "SIEMENS MR SDI 02", 0x53),
+    (0x0019, "GEMS_ACQU_01", 0x7F),
+    (0x0019, "GEMS_ACQU_01", 0xB3),
+    (0x0019, "GEMS_ACQU_01", 0xB6),
+    (0x0019, "GEMS_ACQU_01", 0xBB),
+    (0x0019, "GEMS_ACQU_01", 0xBC),
+    (0x0019, "GEMS_ACQU_01", 0xBD),
+    (0x0019, "GEMS_ACQU_01", 0xDF),
+    (0x0019, "GEMS_ACQU_01", 0xE0),
+    (0x0043, "GEMS_PARM_01", 0x2C),
+    (0x0043, "GEMS_PARM_01", 0x39),
+    (0x0043, "GEMS_PARM_01", 0x7C),
+    (0x0043, "GEMS_PARM_01", 0x83),
+    (0x0043, "GEMS_PARM_01", 0xB2),
+    (0x2001, "Philips Imaging DD 001", 0x03),
+    (0x2001, "Philips Imaging DD 001", 0x22),
+    (0x2005, "Philips MR Imaging DD 001", 0x0E),
+    (0x2005, "Philips MR Imaging DD 001", 0xB0),
+    (0x2005, "Philips MR Imaging DD 001", 0xB1),
+    (0x2005, "Philips MR Imaging DD 001", 0xB2),
+    (0x2005, "Philips MR Imaging DD 005", 0x3C),
+];
+
+/// Whether a safe private attribute is kept with this value (`bytes`, as encoded): one of
+/// [`NUMERIC_SAFE`] in a text VR must hold numbers only (`\`-separated; padding aside), as text
+/// there is not the attribute the list deems safe (a PHI audit: "Dr Thistle ward 7 bed 3" in
+/// Siemens' B_value, LO, was released). Binary VRs, and UN (an implicit VR file: its bytes may
+/// be binary numbers), pass.
+pub fn safe_value(tag: Tag, vr: VR, creator: impl Fn(Tag) -> Option<String>, bytes: &[u8]) -> bool {
+    const TEXT: [VR; 8] = [
+        VR::IS,
+        VR::DS,
+        VR::LO,
+        VR::SH,
+        VR::LT,
+        VR::ST,
+        VR::UT,
+        VR::CS,
+    ];
+    if (0x0010..=0x00FF).contains(&tag.element())
+        || !TEXT.contains(&vr)
+        || !in_private_list(&NUMERIC_SAFE, tag, creator)
+    {
+        return true;
+    }
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return false;
+    };
+    text.split('\\').all(|v| {
+        let v = v.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+        v.is_empty() || v.parse::<f64>().is_ok_and(f64::is_finite)
+    })
+}
+
 /// Is this private attribute (or the private creator of one) in `list`? `creator` as for
 /// [`on_safe_list`].
 fn in_private_list(
@@ -346,7 +415,13 @@ pub fn transform(obj: InMemDicomObject, ctx: &mut Context) -> InMemDicomObject {
             let safe = on_safe_list(tag, |t| creator_in(&creators, t));
             let unread = !matches!(e.value(), Value::Sequence(_))
                 && is_safe_sequence(tag, |t| creator_in(&creators, t));
-            if ctx.options.retain_safe_private && safe && !unread {
+            let valued = match e.value() {
+                Value::Primitive(_) => e
+                    .to_bytes()
+                    .is_ok_and(|b| safe_value(tag, vr, |t| creator_in(&creators, t), &b)),
+                _ => true,
+            };
+            if ctx.options.retain_safe_private && safe && !unread && valued {
                 ctx.counts.private(true);
                 // Safe private date-times are shifted like every other date.
                 if let Value::Sequence(_) = e.value() {
@@ -673,6 +748,39 @@ fn clean(e: InMemElement, ctx: &Context) -> InMemElement {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (a PHI audit): free text in a safe private slot that holds numbers (Siemens'
+    /// B_value written as LO "Dr Thistle ward 7 bed 3") was kept as safe; numbers are kept as
+    /// before, as are a slot of text (the coil string), a binary value and a creator.
+    #[test]
+    fn a_numeric_safe_slot_keeps_numbers_only() {
+        let creator = |t: Tag| (t == Tag(0x0019, 0x0010)).then(|| "SIEMENS MR HEADER".to_string());
+        let b_value = Tag(0x0019, 0x100C);
+        assert!(!safe_value(
+            b_value,
+            VR::LO,
+            creator,
+            b"Dr Thistle ward 7 bed 3"
+        ));
+        assert!(!safe_value(b_value, VR::IS, creator, b"1000 bed 3"));
+        assert!(safe_value(b_value, VR::IS, creator, b"1000 "));
+        assert!(safe_value(b_value, VR::LO, creator, b"0.5\\-1E+02\\+3\0"));
+        assert!(safe_value(
+            b_value,
+            VR::UN,
+            creator,
+            &[0x1F, 0x85, 0xEB, 0x51]
+        ));
+        assert!(safe_value(Tag(0x0019, 0x1027), VR::FD, creator, &[0xFF; 8]));
+        assert!(safe_value(
+            Tag(0x0019, 0x0010),
+            VR::LO,
+            creator,
+            b"SIEMENS MR HEADER"
+        ));
+        let coils = |t: Tag| (t == Tag(0x0051, 0x0010)).then(|| "SIEMENS MR HEADER".to_string());
+        assert!(safe_value(Tag(0x0051, 0x100F), VR::LO, coils, b"T:HEA;HEP"));
+    }
 
     /// A date shifted out of the years a DA holds is emptied (a robustness audit: 0001-01-01
     /// shifted back 860 days was released as `-0020826`).

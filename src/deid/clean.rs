@@ -24,7 +24,8 @@ pub struct Found {
     pub place_words: Vec<String>,
     /// The values of the other identifiers Table E.1-1 removes ([`removed_identifier`]: IDs and
     /// their issuers, order and serial numbers, addresses, telephone numbers, locations), whole
-    /// and word by word (a barcode of two codes): cleaned out of descriptors. Not checked in kept
+    /// and word by word (a barcode of two codes), and person names' parts joined
+    /// ([`name_variants`]): cleaned out of descriptors. Not checked in kept
     /// values (the profile removes the attributes themselves; a location's word such as "Ward"
     /// may be any text's).
     pub removed: Vec<String>,
@@ -102,19 +103,20 @@ fn push_str(whole: &mut Vec<String>, parts: Option<&mut Vec<String>>, s: &str) {
 /// kept in a description): the parts of a double-barrelled name ("Smith-Jones" → "Smith",
 /// "Jones"); a name without its apostrophe ("O'Brien" → "OBrien"); a name with its accents and
 /// umlauts written in ASCII ("García" → "Garcia", "Müller" → "Muller" and "Mueller"). Into
-/// `out`, beside what [`push_str`] wrote.
-fn name_variants(value: &str, out: &mut Vec<String>) {
+/// `out`, beside what [`push_str`] wrote. The family and given names joined, each way, into
+/// `joined`: as Japanese and Chinese names are written ("山田太郎" of 山田^太郎, "やまだたろう"; a
+/// PHI audit found them kept), and as a name is glued in an ID-like text ("QuixleyZebedee").
+/// Cleaned out as words, not looked for inside kept values: two short parts joined ("MaLi" of
+/// Ma^Li) are in ordinary words ("normalized"; a review found such files withheld).
+fn name_variants(value: &str, out: &mut Vec<String>, joined: &mut Vec<String>) {
     let value = value.trim_matches(|c: char| c == '\0' || c.is_whitespace());
     let mut words: Vec<String> = Vec::new();
-    // The family and given names joined, each way: as Japanese and Chinese names are written
-    // ("山田太郎" of 山田^太郎, "やまだたろう"; a PHI audit found them kept), and as a name is
-    // glued in an ID-like text ("QuixleyZebedee").
     for group in value.split('=') {
         let mut parts = group.split('^').map(str::trim);
         if let (Some(family), Some(given)) = (parts.next(), parts.next()) {
             if !family.is_empty() && !given.is_empty() {
-                words.push(format!("{family}{given}"));
-                words.push(format!("{given}{family}"));
+                joined.push(format!("{family}{given}"));
+                joined.push(format!("{given}{family}"));
             }
         }
     }
@@ -190,7 +192,9 @@ fn ascii_forms(word: &str) -> Vec<String> {
         for c in word.chars() {
             if let Some(other) = second(c) {
                 k += 1;
-                if mask & (1 << (k - 1)) != 0 {
+                // (u32::MAX: every letter its second way, past the 32nd too.)
+                let bit = 1u32.checked_shl(k - 1).unwrap_or(0);
+                if mask == u32::MAX || mask & bit != 0 {
                     s.push_str(&other);
                     continue;
                 }
@@ -366,11 +370,11 @@ pub(super) fn note(kind: Kind, value: &str, out: &mut Found) {
         Kind::Personal => push_str(&mut out.personal, None, value),
         Kind::Name => {
             push_str(&mut out.personal, None, value);
-            name_variants(value, &mut out.personal);
+            name_variants(value, &mut out.personal, &mut out.removed);
         }
         Kind::PatientName => {
             push_str(&mut out.personal, None, value);
-            name_variants(value, &mut out.personal);
+            name_variants(value, &mut out.personal, &mut out.removed);
             short_names(value, &mut out.short_names);
         }
         Kind::Removed => push_str(&mut out.removed, None, value),
@@ -801,18 +805,32 @@ fn month_of(word: &str) -> Option<u32> {
 /// ISO 2022's escape (PS3.5 6.1.2.5.3).
 const ESC: char = '\u{1b}';
 
-/// `text` without its ISO 2022 escape sequences (ISO/IEC 2022 13.2: ESC, any intermediate
-/// characters 0x20-0x2F, a final character 0x30-0x7E); a lone ESC goes too. An escape that
-/// designates ASCII again (`ESC ( B`) inside a value changes nothing a reader shows: "Qui␛(Bxley"
-/// reads as "Quixley", which no search for the name found (a PHI audit: a name, an MRN and an
-/// unshifted date released in descriptors, past the release check).
+/// Characters a reader does not show: the soft hyphen, zero-width spaces and joiners, the word
+/// joiner, the byte-order mark. One inside a name ("Taka\u{ad}hashi") hid it from the search as
+/// an escape did (a review).
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{ad}' | '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{2060}' | '\u{feff}'
+    )
+}
+
+/// `text` as a reader shows it: without its ISO 2022 escape sequences (ISO/IEC 2022 13.2: ESC,
+/// any intermediate characters 0x20-0x2F, a final character 0x30-0x7E; a lone ESC goes too) and
+/// without [`invisible`] characters. An escape that designates ASCII again (`ESC ( B`) inside a
+/// value changes nothing a reader shows: "Qui␛(Bxley" reads as "Quixley", which no search for
+/// the name found (a PHI audit: a name, an MRN and an unshifted date released in descriptors,
+/// past the release check).
 pub(crate) fn without_escapes(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.contains(ESC) {
+    if !text.contains(|c: char| c == ESC || invisible(c)) {
         return std::borrow::Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
+        if invisible(c) {
+            continue;
+        }
         if c != ESC {
             out.push(c);
             continue;
@@ -826,10 +844,13 @@ pub(crate) fn without_escapes(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-/// For a text holding ISO 2022 escapes: `clean` of it without them when that removes
-/// something (the escapes go with it), else the text as it was; None for a text without one.
+/// For a text holding ISO 2022 escapes or invisible characters: `clean` of it without them when
+/// that removes something (they go with it), else the text as it was; None for a text without
+/// one, or with an escape to a multi-byte set (`ESC $`: JIS X 0208, KS X 1001, GB 2312), whose
+/// bytes after it are no ASCII (written back without it, "腎臓" came out as "?UB!"; a review):
+/// left to the release check, which withholds the file if it holds an identifier.
 fn cleaned_without_escapes(text: &str, clean: impl Fn(&str) -> String) -> Option<String> {
-    if !text.contains(ESC) {
+    if !text.contains(|c: char| c == ESC || invisible(c)) || text.contains("\u{1b}$") {
         return None;
     }
     let plain = without_escapes(text);
@@ -1338,6 +1359,17 @@ mod tests {
         }
         // Latin words joined to others stay (a name inside a longer word is not the name).
         assert_eq!(cleaned("Lung^Ann", "Lungs T2"), "Lungs T2");
+        // Two short parts joined are cleaned out as a word, not looked for inside kept values
+        // (a review: "MaLi" of Ma^Li failed every "ADC normalized" file).
+        assert_eq!(cleaned("Ma^Li", "normalized MaLi T2"), "normalized T2");
+        let mut found = Found::default();
+        note(Kind::PatientName, "Ma^Li", &mut found);
+        let found = finish(found);
+        assert!(!found.personal.iter().any(|p| p == "MaLi"), "{found:?}");
+        assert!(found.removed.iter().any(|p| p == "MaLi"), "{found:?}");
+        // More letters of two spellings than a mask has bits: no overflow (a review).
+        let long: String = "ø".repeat(40);
+        assert_eq!(ascii_forms(&long), ["oe".repeat(40), "o".repeat(40)]);
         // Letters with no ASCII form here are kept as written.
         assert_eq!(ascii_forms("Иванов"), ["Иванов"]);
         assert_eq!(ascii_forms("Øre"), ["Oere", "Ore"]);
@@ -1369,6 +1401,13 @@ mod tests {
         assert_eq!(clean_text("Qui\u{1b}(Bxley", &ids), "");
         let kept = "\u{1b}$B;3ED\u{1b}(B T2";
         assert_eq!(clean_descriptor(kept, &ids), kept);
+        // A text with an escape to a multi-byte set keeps its escapes ("腎臓" came out as "?UB!";
+        // a review): cleaned as written, a name hidden by an escape left to the check.
+        let jis = "Quixley \u{1b}$B?UB!\u{1b}(B T2";
+        assert_eq!(clean_descriptor(jis, &ids), "\u{1b}$B?UB!\u{1b}(B T2");
+        // Invisible characters hide nothing either (a review: a soft hyphen).
+        assert_eq!(clean_descriptor("Quix\u{ad}ley T2", &ids), "T2");
+        assert_eq!(clean_text("Qui\u{200b}xley T2", &ids), "T2");
         // An identifier noted with an escape inside is noted as read.
         let mut escaped = Notes::default();
         escaped.add(Kind::PatientName, "Qui\u{1b}(Bxley^Zebedee");

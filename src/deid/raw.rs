@@ -515,7 +515,13 @@ impl<'a> File<'a> {
             let safe = apply::on_safe_list(tag, |t| apply::creator_in(creators, t));
             let unread = !matches!(e.value, Value::Items(_))
                 && apply::is_safe_sequence(tag, |t| apply::creator_in(creators, t));
-            if ctx.options.retain_safe_private && safe && !unread {
+            let valued = match &e.value {
+                Value::Bytes(b) => {
+                    apply::safe_value(tag, vr, |t| apply::creator_in(creators, t), b)
+                }
+                _ => true,
+            };
+            if ctx.options.retain_safe_private && safe && !unread && valued {
                 ctx.counts.private(true);
                 if let Value::Items(items) = &e.value {
                     // A safe private sequence: its items go through the profile too.
