@@ -771,6 +771,8 @@ pub fn clean_descriptor(text: &str, identifiers: &Identifiers) -> String {
     if let Some(cleaned) = cleaned_without_escapes(text, |t| clean_descriptor(t, identifiers)) {
         return cleaned;
     }
+    let capped = ages_capped(text);
+    let text = capped.as_ref();
     // Dates first: an identifier cut out of one ("2023" of an accession number MR-2023-0042)
     // left its day and month behind.
     let spans = written_dates_in(text);
@@ -791,6 +793,64 @@ pub fn clean_descriptor(text: &str, identifiers: &Identifiers) -> String {
     }
     let out = out.split_whitespace().collect::<Vec<_>>().join(" ");
     clean_text(&out, identifiers)
+}
+
+/// `text` with every age over 89 written in it ("97 year old", "97-year-old", "97 yrs", "97yo",
+/// "97 y/o", "97Y", "aged 97", "age: 97") made "90+": HIPAA's Safe Harbor groups the ages over 89
+/// as PatientAge is capped (090Y); a PHI audit found "97 year old" kept beside a capped
+/// PatientAge. A number joined to a word or another number ("T97", "1.97"), or without an age's
+/// unit or word, is no age.
+fn ages_capped(text: &str) -> std::borrow::Cow<'_, str> {
+    const UNITS: [&str; 7] = ["years", "year", "yrs", "yr", "y/o", "y.o", "yo"];
+    let bytes = text.as_bytes();
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        let joined =
+            start > 0 && (bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'.');
+        let age = text[start..i]
+            .parse::<u32>()
+            .is_ok_and(|n| (90..=130).contains(&n));
+        if joined || !age {
+            continue;
+        }
+        let rest = text[i..].to_ascii_lowercase();
+        let rest = rest.strip_prefix([' ', '-']).unwrap_or(&rest);
+        // A unit ends where the letters do ("97 years", "97Y,"; not "97 young").
+        let ends = |u: &str| !rest[u.len()..].starts_with(|c: char| c.is_ascii_alphabetic());
+        let unit = UNITS.iter().any(|u| rest.starts_with(u) && ends(u))
+            || (rest.starts_with('y') && ends("y"));
+        let before = text[..start]
+            .trim_end_matches([' ', ':', '='])
+            .to_ascii_lowercase();
+        let word = before
+            .rsplit(|c: char| !c.is_ascii_alphabetic())
+            .next()
+            .unwrap_or("");
+        if unit || word == "age" || word == "aged" {
+            spans.push((start, i));
+        }
+    }
+    if spans.is_empty() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (start, end) in spans {
+        out.push_str(&text[at..start]);
+        out.push_str("90+");
+        at = end;
+    }
+    out.push_str(&text[at..]);
+    std::borrow::Cow::Owned(out)
 }
 
 /// The month named by `word` (lower case: a full name, or its first three letters, or "sept").
@@ -1383,6 +1443,30 @@ mod tests {
         assert_eq!(ascii_forms("Şahin"), ["Sahin"]);
         assert_eq!(ascii_forms("Đặng"), ["Dang"]);
         assert_eq!(ascii_forms("Müller"), ["Mueller", "Muller"]);
+    }
+
+    /// Regression (a PHI audit): an age over 89 in free text ("97 year old") was kept while
+    /// PatientAge was capped at 090Y; it reads "90+" now. Numbers that are no age stay.
+    #[test]
+    fn ages_over_89_in_a_descriptor_read_90_plus() {
+        let ids = Identifiers::of(&Found::default());
+        for (text, kept) in [
+            ("97 year old, frail", "90+ year old, frail"),
+            ("a 97-year-old man", "a 90+-year-old man"),
+            ("pt 104 yrs", "pt 90+ yrs"),
+            ("93yo F", "90+yo F"),
+            ("95 y/o", "90+ y/o"),
+            ("AGE 97Y", "AGE 90+Y"),
+            ("aged 91; 92 years", "aged 90+; 90+ years"),
+            ("age: 99", "age: 90+"),
+            ("89 year old", "89 year old"),
+            ("b 100 dir 96", "b 100 dir 96"),
+            ("T97 image 95 mm", "T97 image 95 mm"),
+            ("97 young", "97 young"),
+            ("1.97 years", "1.97 years"),
+        ] {
+            assert_eq!(clean_descriptor(text, &ids), kept, "{text}");
+        }
     }
 
     /// Regression (a PHI audit): an ISO 2022 escape that designates ASCII again inside a value
