@@ -1414,6 +1414,18 @@ fn wrong_type_names_the_line() {
         e.contains("line 6") && e.contains("a switch takes true or false"),
         "{e}"
     );
+    // A value of the right type that is not allowed names its line too (an operations audit:
+    // none was said).
+    let e = config_error(
+        "[output]\ndir = \"x\"\n[phantom]\nsubjects = 2\n[rois]\n# thresholds\n\
+         mtv_suv_thresholds = [-1.0]\n",
+    );
+    assert!(
+        e.contains("line 7: [rois] mtv_suv_thresholds must be positive"),
+        "{e}"
+    );
+    let e = config_error("[output]\ndir = \"x\"\n[phantom]\nsubjects = 0\n");
+    assert!(e.contains("line 4: [phantom] subjects"), "{e}");
 }
 
 #[test]

@@ -254,6 +254,43 @@ pub enum ConfigError {
     Invalid { path: PathBuf, message: String },
 }
 
+/// The line of the key a message about a value names ("[rois] mtv_suv_thresholds must be ..."):
+/// the first line of that table (or of a table within it) that sets the key; None when the
+/// message names no key, or the file sets it nowhere (a default).
+fn line_of(text: &str, message: &str) -> Option<usize> {
+    let rest = message.strip_prefix('[')?;
+    let (table, rest) = rest.split_once(']')?;
+    let key: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    if key.is_empty() {
+        return None;
+    }
+    let mut inside = false;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if let Some(header) = t.strip_prefix('[') {
+            let name = header
+                .trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or("")
+                .trim();
+            inside = name == table || name.starts_with(&format!("{table}."));
+            continue;
+        }
+        let sets = t
+            .strip_prefix(key.as_str())
+            .is_some_and(|after| after.trim_start().starts_with('='));
+        if inside && sets {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
 impl Config {
     /// Read and check a config file; relative input paths are resolved against its folder.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -291,9 +328,14 @@ impl Config {
                 message,
             }
         })?;
+        // A value's error names its line, as a parse error does (an operations audit: "[rois]
+        // mtv_suv_thresholds must be positive SUVs" said none).
         let invalid = |m: &str| ConfigError::Invalid {
             path: path.to_path_buf(),
-            message: m.to_string(),
+            message: match line_of(&text, m) {
+                Some(line) => format!("line {line}: {m}"),
+                None => m.to_string(),
+            },
         };
         match (&cfg.phantom, &cfg.input) {
             (None, None) => {
