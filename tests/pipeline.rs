@@ -1810,20 +1810,29 @@ fn output_inside_the_input_is_refused_by_convert_deid_and_run() {
         err.contains("site-side log") && err.contains("lies inside the input"),
         "{err}"
     );
-    let cfg = config(
-        d.path(),
-        &body.replace(
-            &outside.join("site-log.tsv").display().to_string(),
-            &input.join("site-log.tsv").display().to_string(),
-        ),
-    );
-    let o = ancilla(&["run", &s(&cfg)]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("deid.site_log") && err.contains("lies inside the input"),
-        "{err}"
-    );
+    // `run` with its site log inside `tree`: refused, `tree` as it was.
+    let site_log_refused = |tree: &Path| {
+        let before = ancilla::ingest::walk::walk(&[tree.to_path_buf()]).files;
+        let cfg = config(
+            d.path(),
+            &body.replace(
+                &outside.join("site-log.tsv").display().to_string(),
+                &tree.join("site-log.tsv").display().to_string(),
+            ),
+        );
+        let o = ancilla(&["run", &s(&cfg)]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("deid.site_log") && err.contains("lies inside the input"),
+            "{err}"
+        );
+        assert_eq!(
+            ancilla::ingest::walk::walk(&[tree.to_path_buf()]).files,
+            before
+        );
+    };
+    site_log_refused(&input);
     assert_eq!(
         ancilla::ingest::walk::walk(std::slice::from_ref(&input)).files,
         files_before
@@ -1834,20 +1843,7 @@ fn output_inside_the_input_is_refused_by_convert_deid_and_run() {
     let masks_before = ancilla::ingest::walk::walk(std::slice::from_ref(&masks)).files;
     let cfg = input_config(d.path(), &cohort, &masks.join("run"), "");
     refused(&["run", &s(&cfg)]);
-    let cfg = config(
-        d.path(),
-        &body.replace(
-            &outside.join("site-log.tsv").display().to_string(),
-            &masks.join("site-log.tsv").display().to_string(),
-        ),
-    );
-    let o = ancilla(&["run", &s(&cfg)]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("deid.site_log") && err.contains("lies inside the input"),
-        "{err}"
-    );
+    site_log_refused(&masks);
     assert_eq!(
         ancilla::ingest::walk::walk(std::slice::from_ref(&masks)).files,
         masks_before

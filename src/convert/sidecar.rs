@@ -157,10 +157,11 @@ pub(super) fn sidecar(
             let undirected = vols
                 .iter()
                 .any(|v| v.b_value.is_some_and(|b| b > 0.0) && v.gradient.is_none());
-            if let Some(why) = crate::ingest::diffusion::unplaced_direction(&obj) {
-                if undirected {
-                    m.insert("GradientDirectionsMissing".into(), json!(why));
-                }
+            if let Some(why) = undirected
+                .then(|| crate::ingest::diffusion::unplaced_direction(&obj))
+                .flatten()
+            {
+                m.insert("GradientDirectionsMissing".into(), json!(why));
             }
             keys
         }

@@ -754,6 +754,14 @@ mod tests {
     /// before, as are a slot of text (the coil string), a binary value and a creator.
     #[test]
     fn a_numeric_safe_slot_keeps_numbers_only() {
+        // The numeric slots are safe ones (a slot added to one list only would be checked, or
+        // kept, unlike its kind).
+        for entry in NUMERIC_SAFE {
+            assert!(
+                SAFE_PRIVATE.contains(&entry),
+                "{entry:?} is not on the safe list"
+            );
+        }
         let creator = |t: Tag| (t == Tag(0x0019, 0x0010)).then(|| "SIEMENS MR HEADER".to_string());
         let b_value = Tag(0x0019, 0x100C);
         assert!(!safe_value(

@@ -479,7 +479,7 @@ pub(super) struct Notes(Vec<(Kind, String)>);
 impl Notes {
     /// One value of an identifying attribute of `kind` (see [`identifying`]).
     pub(super) fn add(&mut self, kind: Kind, value: &str) {
-        let plain = without_escapes(value);
+        let plain = as_displayed(value);
         let value = plain.as_ref();
         let value = if kind == Kind::Date {
             let v = value.trim_matches(|c: char| c == '\0' || c.is_whitespace());
@@ -644,7 +644,7 @@ impl Identifiers {
 /// Remove every whole-word, case-insensitive occurrence of each identifier from `text`, then tidy
 /// the separators and spaces the removal left; a text that held none comes back unchanged.
 pub fn clean_text(text: &str, identifiers: &Identifiers) -> String {
-    if let Some(cleaned) = cleaned_without_escapes(text, |t| clean_text(t, identifiers)) {
+    if let Some(cleaned) = cleaned_as_displayed(text, |t| clean_text(t, identifiers)) {
         return cleaned;
     }
     let mut s = text.to_string();
@@ -768,7 +768,7 @@ fn without_digit_cores(text: &str, cores: &[String]) -> Option<String> {
 /// shifted release gave the subject's shift away, and with it every real date; only the file's
 /// own dates had been looked for.
 pub fn clean_descriptor(text: &str, identifiers: &Identifiers) -> String {
-    if let Some(cleaned) = cleaned_without_escapes(text, |t| clean_descriptor(t, identifiers)) {
+    if let Some(cleaned) = cleaned_as_displayed(text, |t| clean_descriptor(t, identifiers)) {
         return cleaned;
     }
     let capped = ages_capped(text);
@@ -881,7 +881,7 @@ fn invisible(c: char) -> bool {
 /// value changes nothing a reader shows: "Qui␛(Bxley" reads as "Quixley", which no search for
 /// the name found (a PHI audit: a name, an MRN and an unshifted date released in descriptors,
 /// past the release check).
-pub(crate) fn without_escapes(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn as_displayed(text: &str) -> std::borrow::Cow<'_, str> {
     if !text.contains(|c: char| c == ESC || invisible(c)) {
         return std::borrow::Cow::Borrowed(text);
     }
@@ -909,11 +909,11 @@ pub(crate) fn without_escapes(text: &str) -> std::borrow::Cow<'_, str> {
 /// one, or with an escape to a multi-byte set (`ESC $`: JIS X 0208, KS X 1001, GB 2312), whose
 /// bytes after it are no ASCII (written back without it, "腎臓" came out as "?UB!"; a review):
 /// left to the release check, which withholds the file if it holds an identifier.
-fn cleaned_without_escapes(text: &str, clean: impl Fn(&str) -> String) -> Option<String> {
+fn cleaned_as_displayed(text: &str, clean: impl Fn(&str) -> String) -> Option<String> {
     if !text.contains(|c: char| c == ESC || invisible(c)) || text.contains("\u{1b}$") {
         return None;
     }
-    let plain = without_escapes(text);
+    let plain = as_displayed(text);
     let cleaned = clean(&plain);
     Some(if cleaned == plain {
         text.to_string()
@@ -1496,7 +1496,7 @@ mod tests {
         let mut escaped = Notes::default();
         escaped.add(Kind::PatientName, "Qui\u{1b}(Bxley^Zebedee");
         assert!(escaped.found().personal.contains(&"Quixley".to_string()));
-        assert_eq!(without_escapes("a\u{1b}$(Db\u{1b}"), "ab");
+        assert_eq!(as_displayed("a\u{1b}$(Db\u{1b}"), "ab");
     }
 
     /// Regression (a de-identification audit): an earlier exam's date in a description

@@ -215,7 +215,7 @@ impl<'a> Checker<'a> {
             }
             // As a reader shows it: without ISO 2022 escapes, which hid a name ("Qui␛(Bxley")
             // from the search (a PHI audit).
-            if let std::borrow::Cow::Owned(plain) = super::clean::without_escapes(&self.low) {
+            if let std::borrow::Cow::Owned(plain) = super::clean::as_displayed(&self.low) {
                 self.low = plain;
             }
             let found = if EQUIPMENT.contains(&tag) || tag == tags::CODE_MEANING {

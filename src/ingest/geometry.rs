@@ -136,6 +136,14 @@ fn in_plane_tolerance(ps: [f64; 2]) -> f64 {
     (0.25 * ps[0].min(ps[1])).max(0.25)
 }
 
+/// How far (mm) within the image plane the repeats of one slice position may lie apart: half a
+/// pixel, at least 0.5 mm. Within it, the volumes of one 4D file placed by the first are off by
+/// less than half a voxel (repeats 0.3 mm apart on 1 mm pixels were refused at the quarter pixel
+/// of [`in_plane_tolerance`]; a review).
+fn repeat_tolerance(ps: [f64; 2]) -> f64 {
+    (0.5 * ps[0].min(ps[1])).max(0.5)
+}
+
 fn fmt_mm(x: f64) -> String {
     format!("{:.3}", x)
         .trim_end_matches('0')
@@ -598,10 +606,7 @@ fn plan_plane(
     // series UID), a repeat after a table shift, or images stepping within their plane were
     // written as the volumes of one 4D file placed by the first (200 mm off; audit of hand-made
     // series).
-    // Half a pixel, at least 0.5 mm: within it, the volumes of one 4D file placed by the first
-    // are off by less than half a voxel (repeats 0.3 mm apart on 1 mm pixels were refused at a
-    // quarter pixel; a review).
-    let tol = (0.5 * ps[0].min(ps[1])).max(0.5);
+    let tol = repeat_tolerance(ps);
     for g in &groups {
         let first = g[0].1.position.unwrap_or([0.0; 3]);
         for &(fi, im) in &g[1..] {

@@ -784,8 +784,9 @@ impl Flow<'_> {
     ) -> Result<Cohort, PipelineError> {
         let cfg = self.cfg;
         let build = self.build.clone();
-        let table = self.out_dir.join("analysis").join("analysis_table.csv");
-        let link_problems = self.out_dir.join("analysis").join("link-warnings.json");
+        // What link writes: the table, its Parquet, series and codebook, its warnings.
+        let linked = link_outputs(&self.out_dir);
+        let [_, _, _, link_problems, table] = linked.clone();
         let mut have_table = false;
         let mut failed: Option<(&'static str, String)> = None;
         match (&study.clinical, self.shard.is_none()) {
@@ -822,13 +823,10 @@ impl Flow<'_> {
                     .as_bytes(),
                 );
                 let deid_key_file = study.key.clone();
-                let parquet = table.with_extension("parquet");
-                let series_used = crate::clinical::series_used_path(&table);
-                let codebook = crate::clinical::codebook::path_beside(&table);
                 let linked = self.runner.run(
                     "link",
                     &link_key,
-                    &[&table, &parquet, &series_used, &codebook, &link_problems],
+                    &linked.each_ref().map(PathBuf::as_path),
                     || {
                         crate::clinical::link_tables(&crate::clinical::LinkOptions {
                             features: features_path.to_path_buf(),
@@ -907,8 +905,7 @@ impl Flow<'_> {
                 .not_available("link", "runs on the merge of the shards"),
             _ => self.runner.not_available("link", "no [clinical] tables"),
         }
-        let analysis = self.out_dir.join("analysis");
-        let stats = [analysis.join("stats.json"), analysis.join("summary.md")];
+        let stats = analyze_outputs(&self.out_dir);
         if have_table {
             failed = self.analyze(&table)?;
             if failed.is_some() {
@@ -918,13 +915,6 @@ impl Flow<'_> {
             // What an earlier run linked and analysed is not this run's: an imaging-only rerun
             // (no [clinical]) or a link that failed on changed tables left it in place, listed in
             // provenance.json as this run's (an operations audit).
-            let linked = [
-                table.clone(),
-                table.with_extension("parquet"),
-                crate::clinical::series_used_path(&table),
-                crate::clinical::codebook::path_beside(&table),
-                link_problems.clone(),
-            ];
             withdraw(&linked)?;
             withdraw(&stats)?;
             let why = if self.shard.is_some() {
@@ -973,7 +963,7 @@ impl Flow<'_> {
         let ci = crate::stats::km::CiMethod::parse(&cfg.analysis.ci)
             .unwrap_or(crate::stats::km::CiMethod::LogLog);
         let cutoffs = cfg.analysis.cutoffs.clone();
-        let written = [stats_dir.join("stats.json"), stats_dir.join("summary.md")];
+        let written = analyze_outputs(&self.out_dir);
         let out_dir = &self.out_dir;
         let analysed = self
             .runner
@@ -1128,6 +1118,27 @@ fn released_exclusions(
         }
     }
     (uids, notes)
+}
+
+/// What link writes under `out/analysis`: the table's Parquet copy, the series each column comes
+/// from, the codebook, the warnings, and the table itself, last (stamped with the stage, withdrawn
+/// when it does not run).
+fn link_outputs(out: &Path) -> [PathBuf; 5] {
+    let table = out.join("analysis").join("analysis_table.csv");
+    [
+        table.with_extension("parquet"),
+        crate::clinical::series_used_path(&table),
+        crate::clinical::codebook::path_beside(&table),
+        out.join("analysis").join("link-warnings.json"),
+        table,
+    ]
+}
+
+/// What analyze writes under `out/analysis` (stamped with the stage, withdrawn when it fails or
+/// does not run).
+fn analyze_outputs(out: &Path) -> [PathBuf; 2] {
+    let analysis = out.join("analysis");
+    [analysis.join("stats.json"), analysis.join("summary.md")]
 }
 
 /// Remove `files` where they are (outputs of an earlier run that this one did not make), and
